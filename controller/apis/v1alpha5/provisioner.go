@@ -1,0 +1,201 @@
+package v1alpha5
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Provisioner describes the nodes the controller may launch for pending pods and when it removes
+// them again.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:path=provisioners,scope=Cluster,categories=karpenter
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="TTL-Empty",type=integer,JSONPath=".spec.ttlSecondsAfterEmpty"
+// +kubebuilder:printcolumn:name="CPU",type=string,JSONPath=".status.resources.cpu"
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
+type Provisioner struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ProvisionerSpec   `json:"spec,omitempty"`
+	Status ProvisionerStatus `json:"status,omitempty"`
+}
+
+// ProvisionerList is a list of Provisioners.
+//
+// +kubebuilder:object:root=true
+type ProvisionerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Provisioner `json:"items"`
+}
+
+// ProvisionerSpec is the desired shape of the nodes a Provisioner launches.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive"
+type ProvisionerSpec struct {
+	// Labels are applied to every node launched by this provisioner. Keys in the
+	// kubernetes.io, k8s.io and karpenter.sh domains are reserved.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('karpenter.sh/') && !k.startsWith('kubernetes.io/') && !k.startsWith('k8s.io/'))",message="label domains kubernetes.io, k8s.io and karpenter.sh are reserved"
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// Taints are applied to every node launched by this provisioner; pods must tolerate them.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
+	Taints []corev1.Taint `json:"taints,omitempty"`
+
+	// StartupTaints are applied at launch and expected to be removed by another agent; pods need
+	// not tolerate them.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
+	StartupTaints []corev1.Taint `json:"startupTaints,omitempty"`
+
+	// Requirements constrain the launched nodes' labels (instance type, zone, capacity type,
+	// architecture, ...). Pods' node selectors and required node affinity narrow them further.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	Requirements []NodeSelectorRequirement `json:"requirements,omitempty"`
+
+	// KubeletConfiguration tunes the kubelet of launched nodes.
+	// +optional
+	KubeletConfiguration *KubeletConfiguration `json:"kubeletConfiguration,omitempty"`
+
+	// Provider holds inline AWS settings (subnets, security groups, instance profile, tags, AMI).
+	// +optional
+	Provider *AWS `json:"provider,omitempty"`
+
+	// ProviderRef names an AWSNodeTemplate instead of inline provider settings (reserved).
+	// +optional
+	ProviderRef *ProviderRef `json:"providerRef,omitempty"`
+
+	// TTLSecondsAfterEmpty is the number of seconds a node may stay empty (no non-daemonset,
+	// non-terminal pods) before it is deleted. Unset means never.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TTLSecondsAfterEmpty *int64 `json:"ttlSecondsAfterEmpty,omitempty"`
+
+	// TTLSecondsUntilExpired is the number of seconds after launch at which a node is deleted
+	// (drained and replaced as needed). Unset means never.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TTLSecondsUntilExpired *int64 `json:"ttlSecondsUntilExpired,omitempty"`
+
+	// Limits cap the total resources of the nodes this provisioner has launched.
+	// +optional
+	Limits *Limits `json:"limits,omitempty"`
+
+	// Weight orders provisioners: higher weight is tried first. 0-100.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Weight *int32 `json:"weight,omitempty"`
+
+	// Consolidation settings (reserved for the consolidating deprovisioner).
+	// +optional
+	Consolidation *Consolidation `json:"consolidation,omitempty"`
+}
+
+// NodeSelectorRequirement is a label key, an operator and values, with the same JSON shape as
+// Kubernetes' core/v1 NodeSelectorRequirement, validated more strictly.
+//
+// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? size(self.values) > 0 : true",message="operators In and NotIn need at least one value"
+// +kubebuilder:validation:XValidation:rule="self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : true",message="operators Exists and DoesNotExist take no values"
+// +kubebuilder:validation:XValidation:rule="self.operator in ['Gt', 'Lt'] ? (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$')) : true",message="operators Gt and Lt need exactly one integer value"
+// +kubebuilder:validation:XValidation:rule="self.key == 'karpenter.sh/capacity-type' && has(self.values) ? self.values.all(v, v in ['spot', 'on-demand']) : true",message="karpenter.sh/capacity-type values must be spot or on-demand"
+type NodeSelectorRequirement struct {
+	// Key is the label key, e.g. karpenter.sh/capacity-type or node.kubernetes.io/instance-type.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=316
+	Key string `json:"key"`
+	// Operator is one of In, NotIn, Exists, DoesNotExist, Gt, Lt.
+	// +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist;Gt;Lt
+	Operator corev1.NodeSelectorOperator `json:"operator"`
+	// Values for In/NotIn (one or more) and Gt/Lt (exactly one integer).
+	// +optional
+	// +kubebuilder:validation:MaxItems=500
+	Values []string `json:"values,omitempty"`
+}
+
+// KubeletConfiguration is the subset of kubelet settings a provisioner can set.
+type KubeletConfiguration struct {
+	// ClusterDNS overrides the kubelet's cluster DNS server IPs.
+	// +optional
+	ClusterDNS []string `json:"clusterDNS,omitempty"`
+	// MaxPods caps pods per node; default is the ENI-based limit of the instance type.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MaxPods *int32 `json:"maxPods,omitempty"`
+	// ContainerRuntime is containerd (default) or dockerd.
+	// +optional
+	// +kubebuilder:validation:Enum=containerd;dockerd
+	ContainerRuntime *string `json:"containerRuntime,omitempty"`
+}
+
+// AWS is the inline AWS provider configuration of a Provisioner.
+type AWS struct {
+	// SubnetSelector discovers subnets by tags (key: value; value "*" matches any value),
+	// or by id with the key "aws-ids" and comma separated ids.
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="subnetSelector keys and values must not be empty"
+	SubnetSelector map[string]string `json:"subnetSelector"`
+	// SecurityGroupSelector discovers security groups by tags, as SubnetSelector.
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="securityGroupSelector keys and values must not be empty"
+	SecurityGroupSelector map[string]string `json:"securityGroupSelector"`
+	// InstanceProfile is the IAM instance profile name of launched nodes; defaults to the
+	// controller's --default-instance-profile.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	InstanceProfile *string `json:"instanceProfile,omitempty"`
+	// Tags are added to every launched instance, volume and launch template.
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+	// AMIFamily selects the bootstrap format and the SSM parameter of the AMI: AL2 (default),
+	// Bottlerocket, Ubuntu or Custom.
+	// +optional
+	// +kubebuilder:validation:Enum=AL2;Bottlerocket;Ubuntu;Custom
+	AMIFamily *string `json:"amiFamily,omitempty"`
+	// LaunchTemplate names an existing launch template to use instead of a generated one.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	LaunchTemplate *string `json:"launchTemplate,omitempty"`
+}
+
+// ProviderRef references a provider-specific node template object.
+type ProviderRef struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+}
+
+// Limits cap the resources of the nodes a provisioner launches.
+type Limits struct {
+	// Resources is the maximum sum of node capacity, e.g. cpu: 1000, memory: 1000Gi.
+	// +optional
+	Resources corev1.ResourceList `json:"resources,omitempty"`
+}
+
+// Consolidation settings.
+type Consolidation struct {
+	// Enabled turns on consolidation (not implemented yet; accepted for compatibility).
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// ProvisionerStatus is the observed state of a Provisioner.
+type ProvisionerStatus struct {
+	// Resources is the sum of the capacity of the nodes this provisioner launched.
+	// +optional
+	Resources corev1.ResourceList `json:"resources,omitempty"`
+	// LastScaleTime is when the provisioner last launched or removed a node.
+	// +optional
+	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
+	// Conditions of the provisioner.
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}

@@ -1,0 +1,113 @@
+// Package cloudprovider is the interface the controllers use to learn what can be launched and
+// to launch, list and terminate instances. aws/ implements it with aws-sdk-go-v2.
+package cloudprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// Offering is one pool an instance type can be launched from: a zone and a capacity type.
+type Offering struct {
+	Zone         string  // e.g. us-east-1a
+	CapacityType string  // v1alpha5.CapacityTypeSpot or v1alpha5.CapacityTypeOnDemand
+	Price        float64 // USD/hour
+	// Available is false while the pool is known to have no capacity
+	// (InsufficientInstanceCapacity seen recently) or the type is not offered in the zone.
+	Available bool
+}
+
+// InstanceType is a launchable machine shape with its offerings.
+type InstanceType struct {
+	Name string // e.g. m5.large
+	// Labels are the node labels a node of this type carries: instance-type, arch, os,
+	// karpenter.k8s.aws/instance-{family,size,cpu,memory,gpu-count,category,generation}.
+	Labels map[string]string
+	// Capacity is the node's capacity: cpu (cores), memory (bytes), pods, nvidia.com/gpu,
+	// ephemeral-storage.
+	Capacity corev1.ResourceList
+	// Overhead is what the node reserves and is not allocatable: kube-reserved,
+	// system-reserved and the eviction threshold. Allocatable = Capacity - Overhead.
+	Overhead  corev1.ResourceList
+	Offerings []Offering
+}
+
+// Allocatable returns Capacity minus Overhead (never negative).
+func (it *InstanceType) Allocatable() corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, c := range it.Capacity {
+		q := c.DeepCopy()
+		if o, ok := it.Overhead[name]; ok {
+			q.Sub(o)
+			if q.Sign() < 0 {
+				q = resource.MustParse("0")
+			}
+		}
+		out[name] = q
+	}
+	return out
+}
+
+// NodeRequest asks the cloud provider to launch one node.
+type NodeRequest struct {
+	Provisioner *v1alpha5.Provisioner
+	// InstanceTypeOptions are the types that fit the node's pods, cheapest first; the provider
+	// picks among their available offerings allowed by Requirements.
+	InstanceTypeOptions []*InstanceType
+	// Requirements are the node's requirements on zone, capacity type, arch, etc, as a
+	// NodeSelector term (ANDed expressions).
+	Requirements []corev1.NodeSelectorRequirement
+	// Labels and Taints to register the node with (passed to the kubelet via user data).
+	Labels map[string]string
+	Taints []corev1.Taint
+}
+
+// Node describes a launched instance as the Node it will register as.
+type Node struct {
+	Name         string // the instance's private DNS name, the Node's name
+	ProviderID   string // aws:///<zone>/<instance-id>
+	InstanceType string
+	Zone         string
+	CapacityType string
+	Price        float64 // USD/hour of the chosen offering
+	LaunchTime   time.Time
+	Labels       map[string]string
+	Capacity     corev1.ResourceList
+	Allocatable  corev1.ResourceList
+}
+
+// CloudProvider is implemented by aws.CloudProvider.
+type CloudProvider interface {
+	// GetInstanceTypes returns every instance type the provisioner's provider settings allow,
+	// with offerings' prices and availability.
+	GetInstanceTypes(ctx context.Context, provisioner *v1alpha5.Provisioner) ([]*InstanceType, error)
+	// Create launches one instance for the request. It returns an *InsufficientCapacityError
+	// when no offering of any option could be launched.
+	Create(ctx context.Context, req *NodeRequest) (*Node, error)
+	// Delete terminates the instance with the given provider ID; a missing instance is not an error.
+	Delete(ctx context.Context, providerID string) error
+	// List returns every running/pending instance the controller launched for this cluster.
+	List(ctx context.Context) ([]*Node, error)
+}
+
+// InsufficientCapacityError means no requested pool had capacity.
+type InsufficientCapacityError struct {
+	Pools []string // "type/zone/capacity-type" that failed
+}
+
+func (e *InsufficientCapacityError) Error() string {
+	return fmt.Sprintf("insufficient capacity in all requested pools %v", e.Pools)
+}
+
+// IsInsufficientCapacity reports whether err wraps an InsufficientCapacityError.
+func IsInsufficientCapacity(err error) bool {
+	var ice *InsufficientCapacityError
+	return errors.As(err, &ice)
+}

@@ -1,0 +1,39 @@
+// Command terraform-provider-karpenter is one binary with three roles:
+//
+//	(no subcommand)  the Terraform provider, served over plugin protocol 6
+//	controller       the autoscaler, as run by the Deployment the provider creates
+//	sandbox          a local AWS emulator + Kubernetes control plane for demos and tests
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
+	"github.com/nodeform/terraform-provider-karpenter/provider"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox"
+	"github.com/nodeform/terraform-provider-karpenter/version"
+)
+
+func main() {
+	var debug bool
+	root := &cobra.Command{
+		Use:           "terraform-provider-karpenter",
+		Short:         "Terraform provider, controller and sandbox for the karpenter node autoscaler",
+		Version:       version.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return provider.Serve(cmd.Context(), debug)
+		},
+	}
+	root.Flags().BoolVar(&debug, "debug", false, "start the provider in debug mode (for debuggers such as delve)")
+	root.AddCommand(operator.NewCommand(), sandbox.NewCommand())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,150 @@
+// Package aws is the sandbox's AWS emulator: one HTTP server on 127.0.0.1 that speaks the wire
+// protocols the real aws-sdk-go-v2 clients use (EC2 and IAM/STS query, EKS rest-json, SSM
+// json-1.1), so the product's code talks to it through endpoint overrides only
+// (BaseEndpoint / AWS_ENDPOINT_URL_<SERVICE>). It is never used in production paths.
+package aws
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure an Emulator.
+type Options struct {
+	Region    string // default us-east-1
+	AccountID string // default 111122223333
+	// ClusterName, ClusterEndpoint (https URL), ClusterCA (PEM) and OIDCIssuerURL describe the
+	// EKS cluster record that DescribeCluster returns: the sandbox's local API server.
+	ClusterName       string
+	ClusterEndpoint   string
+	ClusterCA         []byte
+	OIDCIssuerURL     string
+	KubernetesVersion string // e.g. "1.37"
+	// BootDelay is how long a launched instance stays pending before it boots (default 3s;
+	// set NoBootDelay for 0).
+	BootDelay   time.Duration
+	NoBootDelay bool
+	Hooks       Hooks
+}
+
+// BootedInstance is what a booting instance knows about itself (its instance metadata).
+type BootedInstance struct {
+	InstanceID         string
+	InstanceType       string
+	Zone               string
+	PrivateDNSName     string
+	PrivateIPAddress   string
+	CapacityType       string // "spot" or "on-demand"
+	ImageID            string
+	InstanceProfileArn string
+	UserData           []byte // decoded user data
+	Tags               map[string]string
+	VCPUs              int32
+	MemoryMiB          int64
+	GPUs               int32
+	Architecture       string // x86_64 or arm64
+	// MaxPods is the ENI-based pod limit: ENIs * (IPv4 per ENI - 1) + 2 (the formula of the
+	// amazon-vpc-cni-k8s eni-max-pods.txt).
+	MaxPods int32
+}
+
+// Hooks let the sandbox turn instances into Nodes. Both are called without the emulator's lock
+// held; errors are logged and, for OnBoot, leave the instance running but never joined (as a
+// real instance with bad user data).
+type Hooks struct {
+	OnBoot      func(ctx context.Context, inst BootedInstance) error
+	OnTerminate func(ctx context.Context, inst BootedInstance) error
+}
+
+// Emulator is the in-memory AWS account. Safe for concurrent use.
+type Emulator struct {
+	opts Options
+	mu   sync.Mutex
+	srv  *http.Server
+	ln   net.Listener
+
+	state *state
+}
+
+// New returns an Emulator seeded with the default VPC, subnets, security group, EKS cluster
+// record, AMIs, SSM parameters and instance type catalogue.
+func New(opts Options) *Emulator {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "111122223333"
+	}
+	if opts.BootDelay == 0 && !opts.NoBootDelay {
+		opts.BootDelay = 3 * time.Second
+	}
+	e := &Emulator{opts: opts}
+	e.state = newState(e)
+	return e
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves until Close. It returns the base URL.
+func (e *Emulator) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	e.ln = ln
+	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the server.
+func (e *Emulator) Close() error {
+	if e.srv == nil {
+		return nil
+	}
+	return e.srv.Close()
+}
+
+// ServeHTTP dispatches a request to the emulated service named in its SigV4 credential scope
+// (Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...);
+// unsigned requests (sts:AssumeRoleWithWebIdentity) go to STS; /_sandbox/ is the control API.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		e.serveControl(w, r)
+		return
+	}
+	switch signingService(r) {
+	case "ec2":
+		e.serveEC2(w, r)
+	case "iam":
+		e.serveIAM(w, r)
+	case "sts", "":
+		e.serveSTS(w, r)
+	case "eks":
+		e.serveEKS(w, r)
+	case "ssm":
+		e.serveSSM(w, r)
+	default:
+		http.Error(w, "unknown service", http.StatusBadRequest)
+	}
+}
+
+// signingService returns the service of the request's SigV4 credential scope, or "".
+func signingService(r *http.Request) string {
+	auth := r.Header.Get("Authorization")
+	i := strings.Index(auth, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	cred := auth[i+len("Credential="):]
+	if j := strings.IndexAny(cred, ", "); j >= 0 {
+		cred = cred[:j]
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[3]
+}
