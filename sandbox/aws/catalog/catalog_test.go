@@ -1,0 +1,306 @@
+package catalog
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// minTypes is the size the catalogue must keep (the sandbox seeds DescribeInstanceTypes from it).
+const minTypes = 320
+
+func TestBuild(t *testing.T) {
+	if _, err := build(families); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+}
+
+func TestExceptionsReferToTypes(t *testing.T) {
+	for name := range memoryExceptions {
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("memoryExceptions[%q]: no such type", name)
+		}
+	}
+	for name := range eniExceptions {
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("eniExceptions[%q]: no such type", name)
+		}
+	}
+}
+
+func TestCount(t *testing.T) {
+	all := All()
+	if len(all) < minTypes {
+		t.Errorf("catalogue holds %d types, want at least %d", len(all), minTypes)
+	}
+	if Len() != len(all) {
+		t.Errorf("Len() = %d, len(All()) = %d", Len(), len(all))
+	}
+}
+
+func TestNamesUniqueAndSorted(t *testing.T) {
+	all := All()
+	seen := map[string]bool{}
+	for i, it := range all {
+		if seen[it.Name] {
+			t.Errorf("duplicate type %s", it.Name)
+		}
+		seen[it.Name] = true
+		if i > 0 && all[i-1].Name >= it.Name {
+			t.Errorf("not sorted: %s before %s", all[i-1].Name, it.Name)
+		}
+		fam, size, ok := strings.Cut(it.Name, ".")
+		if !ok || fam == "" || size == "" || it.Family() != fam || it.Size() != size {
+			t.Errorf("%s: bad name split family=%q size=%q", it.Name, it.Family(), it.Size())
+		}
+	}
+}
+
+func TestFieldsSane(t *testing.T) {
+	for _, it := range All() {
+		if it.VCPUs <= 0 || it.MemoryMiB <= 0 {
+			t.Errorf("%s: vcpus=%d memory=%d", it.Name, it.VCPUs, it.MemoryMiB)
+		}
+		if it.Architecture != ArchX86_64 && it.Architecture != ArchARM64 {
+			t.Errorf("%s: arch %q", it.Name, it.Architecture)
+		}
+		if it.MaxENIs <= 0 || it.IPv4PerENI <= 0 || it.MaxPods() < 4 {
+			t.Errorf("%s: enis=%d ipv4/eni=%d maxpods=%d", it.Name, it.MaxENIs, it.IPv4PerENI, it.MaxPods())
+		}
+		if !(it.OnDemandPrice > 0) || it.OnDemandPrice > 200 {
+			t.Errorf("%s: on-demand price %v", it.Name, it.OnDemandPrice)
+		}
+		if len(it.Zones) == 0 {
+			t.Errorf("%s: no zones", it.Name)
+		}
+		for _, z := range it.Zones {
+			if !slices.Contains(AvailabilityZones(), z) {
+				t.Errorf("%s: zone %q", it.Name, z)
+			}
+		}
+		if it.Hypervisor != HypervisorNitro && it.Hypervisor != HypervisorXen {
+			t.Errorf("%s: hypervisor %q", it.Name, it.Hypervisor)
+		}
+		if it.NetworkPerformance == "" {
+			t.Errorf("%s: no network performance", it.Name)
+		}
+		if (it.GPUs > 0) != (it.GPUName != "") || (it.GPUs > 0) != (it.GPUMemoryMiB > 0) ||
+			(it.GPUs > 0) != (it.GPUManufacturer != "") {
+			t.Errorf("%s: inconsistent GPU fields %d %q %q %d", it.Name, it.GPUs, it.GPUManufacturer, it.GPUName, it.GPUMemoryMiB)
+		}
+		if it.Burstable != strings.HasPrefix(it.Name, "t") {
+			t.Errorf("%s: burstable=%v", it.Name, it.Burstable)
+		}
+		// Graviton families carry a "g" after the generation digit (m6g, c7gn, t4g, i4g, im4gn, g5g).
+		fam := it.Family()
+		graviton := strings.ContainsRune(strings.TrimLeft(fam, "abcdefghijklmnopqrstuvwxyz")[1:], 'g')
+		if graviton != (it.Architecture == ArchARM64) {
+			t.Errorf("%s: arch %s but family suggests graviton=%v", it.Name, it.Architecture, graviton)
+		}
+	}
+}
+
+// Within a family, a bigger size never has fewer vCPUs, less memory or a lower price.
+func TestMonotonicWithinFamily(t *testing.T) {
+	byFamily := map[string][]InstanceType{}
+	for _, it := range All() {
+		byFamily[it.Family()] = append(byFamily[it.Family()], it)
+	}
+	for fam, types := range byFamily {
+		slices.SortFunc(types, func(a, b InstanceType) int {
+			if a.VCPUs != b.VCPUs {
+				return int(a.VCPUs - b.VCPUs)
+			}
+			return int(a.MemoryMiB - b.MemoryMiB)
+		})
+		for i := 1; i < len(types); i++ {
+			a, b := types[i-1], types[i]
+			if b.MemoryMiB < a.MemoryMiB {
+				t.Errorf("%s: %s has less memory than %s", fam, b.Name, a.Name)
+			}
+			if b.VCPUs == a.VCPUs && b.MemoryMiB == a.MemoryMiB {
+				t.Errorf("%s: %s and %s have the same shape", fam, a.Name, b.Name)
+			}
+			// GPU families price by GPU count too (g5.16xlarge, 1 GPU, is cheaper than
+			// g5.12xlarge, 4 GPUs), so compare prices only at equal GPU counts.
+			if a.GPUs == b.GPUs && b.OnDemandPrice <= a.OnDemandPrice {
+				t.Errorf("%s: %s ($%v) is not dearer than %s ($%v)", fam, b.Name, b.OnDemandPrice, a.Name, a.OnDemandPrice)
+			}
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	for _, it := range All() {
+		got, ok := Lookup(it.Name)
+		if !ok || got.Name != it.Name || got.OnDemandPrice != it.OnDemandPrice {
+			t.Fatalf("Lookup(%q) = %v, %v", it.Name, got.Name, ok)
+		}
+	}
+	for _, name := range []string{"", "m5", "m5.", "m5.huge", "M5.LARGE", "m5.large "} {
+		if it, ok := Lookup(name); ok || it.Name != "" {
+			t.Errorf("Lookup(%q) = %q, %v; want not found", name, it.Name, ok)
+		}
+	}
+}
+
+func TestAllReturnsCopy(t *testing.T) {
+	a := All()
+	a[0].Name = "mutated"
+	a = a[:0]
+	if All()[0].Name == "mutated" || Len() == 0 {
+		t.Fatal("All() exposes the catalogue's own slice")
+	}
+}
+
+func TestSpotPrice(t *testing.T) {
+	differ := 0
+	all := All()
+	for _, it := range all {
+		prices := map[float64]bool{}
+		for _, z := range AvailabilityZones() {
+			p := SpotPrice(it, z)
+			if !(p > 0) || p >= it.OnDemandPrice {
+				t.Errorf("%s %s: spot %v, on-demand %v", it.Name, z, p, it.OnDemandPrice)
+			}
+			// Within the documented band (allowing for rounding to 6 decimals).
+			lo, hi := it.OnDemandPrice*(1-SpotMaxDiscount), it.OnDemandPrice*(1-SpotMinDiscount)
+			if p < lo-1e-6 || p > hi+1e-6 {
+				t.Errorf("%s %s: spot %v outside [%v, %v]", it.Name, z, p, lo, hi)
+			}
+			if p != SpotPrice(it, z) {
+				t.Errorf("%s %s: not deterministic", it.Name, z)
+			}
+			prices[p] = true
+		}
+		if len(prices) == len(AvailabilityZones()) {
+			differ++
+		}
+	}
+	if differ < len(all)*9/10 {
+		t.Errorf("spot prices differ across all zones for only %d of %d types", differ, len(all))
+	}
+}
+
+func TestSpotPriceModelValues(t *testing.T) {
+	// Pin the model so an accidental change (hash input, rounding) shows up in review.
+	m5, _ := Lookup("m5.large")
+	d := SpotDiscount("m5.large", ZoneA)
+	want := math.Round(0.096*(1-d)*1e6) / 1e6
+	if got := SpotPrice(m5, ZoneA); got != want {
+		t.Errorf("SpotPrice(m5.large, a) = %v, want %v", got, want)
+	}
+	if SpotDiscount("m5.large", ZoneA) == SpotDiscount("m5.large", ZoneB) {
+		t.Error("discount does not depend on zone")
+	}
+	if SpotDiscount("m5.large", ZoneA) == SpotDiscount("m5.xlarge", ZoneA) {
+		t.Error("discount does not depend on type")
+	}
+	// Arbitrary input never yields a price at or above on-demand, nor a negative one.
+	for _, p := range []float64{0, -1, 1e-9, 0.0001, 1, 1e6} {
+		got := SpotPrice(InstanceType{Name: "x.y", OnDemandPrice: p}, "nowhere")
+		if p <= 0 && got != 0 {
+			t.Errorf("SpotPrice(od=%v) = %v, want 0", p, got)
+		}
+		if p > 0 && (got <= 0 || got > p) {
+			t.Errorf("SpotPrice(od=%v) = %v", p, got)
+		}
+	}
+}
+
+func TestBuildRejectsBadRows(t *testing.T) {
+	ok := family{name: "zz9", arch: ArchX86_64, mibPerVCPU: gib4, sizes: "large",
+		prices: []float64{0.1}, network: netIntel5}
+	cases := map[string]func(f *family){
+		"prices":    func(f *family) { f.prices = nil },
+		"arch":      func(f *family) { f.arch = "sparc" },
+		"sizes":     func(f *family) { f.sizes = "huge" },
+		"network":   func(f *family) { f.network = nil },
+		"memoryMiB": func(f *family) { f.mibPerVCPU = 0 },
+		"storageGB": func(f *family) { f.storageGB = []int64{1, 2} },
+		"zones":     func(f *family) { f.zones = []string{"eu-west-1a"} },
+		"gpu":       func(f *family) { f.gpus = []int32{1} },
+	}
+	if _, err := build([]family{ok}); err != nil {
+		t.Fatalf("baseline row rejected: %v", err)
+	}
+	for field, mutate := range cases {
+		f := ok
+		mutate(&f)
+		_, err := build([]family{f})
+		if err == nil || !strings.Contains(err.Error(), "zz9") {
+			t.Errorf("%s: error %v, want one naming the row", field, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), field) && !strings.Contains(err.Error(), "size") {
+			t.Errorf("%s: error %q does not name the field", field, err)
+		}
+	}
+	if _, err := build([]family{ok, ok}); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("duplicate rows: %v", err)
+	}
+}
+
+// Well-known facts, checked one by one against the documentation and price list.
+func TestKnownFacts(t *testing.T) {
+	type fact struct {
+		name      string
+		vcpus     int32
+		memoryMiB int64
+		enis      int32
+		ipv4      int32
+		maxPods   int32
+		price     float64
+		arch      string
+	}
+	for _, f := range []fact{
+		{"t3.micro", 2, 1024, 2, 2, 4, 0.0104, ArchX86_64},
+		{"t3.medium", 2, 4096, 3, 6, 17, 0.0416, ArchX86_64},
+		{"t3a.small", 2, 2048, 2, 4, 8, 0.0188, ArchX86_64},
+		{"t4g.large", 2, 8192, 3, 12, 35, 0.0672, ArchARM64},
+		{"m5.large", 2, 8192, 3, 10, 29, 0.096, ArchX86_64},
+		{"m5.24xlarge", 96, 393216, 15, 50, 737, 4.608, ArchX86_64},
+		{"c5.xlarge", 4, 8192, 4, 15, 58, 0.17, ArchX86_64},
+		{"c5.9xlarge", 36, 73728, 8, 30, 234, 1.53, ArchX86_64},
+		{"c5n.large", 2, 5376, 3, 10, 29, 0.108, ArchX86_64},
+		{"c5n.18xlarge", 72, 196608, 15, 50, 737, 3.888, ArchX86_64},
+		{"m6g.large", 2, 8192, 3, 10, 29, 0.077, ArchARM64},
+		{"m6g.medium", 1, 4096, 2, 4, 8, 0.0385, ArchARM64},
+		{"r5.large", 2, 16384, 3, 10, 29, 0.126, ArchX86_64},
+	} {
+		it, ok := Lookup(f.name)
+		if !ok {
+			t.Errorf("%s: missing", f.name)
+			continue
+		}
+		if it.VCPUs != f.vcpus || it.MemoryMiB != f.memoryMiB || it.MaxENIs != f.enis ||
+			it.IPv4PerENI != f.ipv4 || it.MaxPods() != f.maxPods || it.OnDemandPrice != f.price ||
+			it.Architecture != f.arch {
+			t.Errorf("%s = %d vCPU %d MiB %dx%d ENIs (%d pods) $%v %s; want %+v",
+				f.name, it.VCPUs, it.MemoryMiB, it.MaxENIs, it.IPv4PerENI, it.MaxPods(), it.OnDemandPrice, it.Architecture, f)
+		}
+	}
+}
+
+func BenchmarkAll(b *testing.B) {
+	for b.Loop() {
+		_ = All()
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	names := []string{"m5.large", "c7g.16xlarge", "t3.micro", "p5.48xlarge", "nope.large"}
+	for b.Loop() {
+		for _, n := range names {
+			_, _ = Lookup(n)
+		}
+	}
+}
+
+func BenchmarkSpotPrice(b *testing.B) {
+	it, _ := Lookup("m5.large")
+	for b.Loop() {
+		_ = SpotPrice(it, ZoneB)
+	}
+}
