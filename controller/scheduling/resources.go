@@ -1,0 +1,140 @@
+package scheduling
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
+)
+
+// Resources are amounts by resource name in milli-units: cpu in millicores, memory and
+// ephemeral-storage in milli-bytes, pods and extended resources (nvidia.com/gpu) in
+// thousandths of a unit. int64 milli-units hold up to 9.2e15 base units (8 PiB of memory).
+type Resources map[corev1.ResourceName]int64
+
+// FromList converts a ResourceList to milli-units.
+func FromList(l corev1.ResourceList) Resources {
+	out := make(Resources, len(l))
+	for k, q := range l {
+		out[k] = q.MilliValue()
+	}
+	return out
+}
+
+// List converts back to a ResourceList (cpu as millicores, others as whole units rounded up).
+func (r Resources) List() corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for k, v := range r {
+		if k == corev1.ResourceCPU {
+			out[k] = *resource.NewMilliQuantity(v, resource.DecimalSI)
+		} else if v%1000 == 0 {
+			format := resource.DecimalSI
+			if k == corev1.ResourceMemory || k == corev1.ResourceEphemeralStorage {
+				format = resource.BinarySI
+			}
+			out[k] = *resource.NewQuantity(v/1000, format)
+		} else {
+			out[k] = *resource.NewMilliQuantity(v, resource.DecimalSI)
+		}
+	}
+	return out
+}
+
+// Copy returns a copy.
+func (r Resources) Copy() Resources {
+	out := make(Resources, len(r))
+	for k, v := range r {
+		out[k] = v
+	}
+	return out
+}
+
+// AddInPlace adds o to r.
+func (r Resources) AddInPlace(o Resources) {
+	for k, v := range o {
+		r[k] += v
+	}
+}
+
+// Add returns r + o.
+func (r Resources) Add(o Resources) Resources {
+	out := r.Copy()
+	out.AddInPlace(o)
+	return out
+}
+
+// Sub returns r - o, clamping each amount at 0.
+func (r Resources) Sub(o Resources) Resources {
+	out := r.Copy()
+	for k, v := range o {
+		if _, ok := out[k]; !ok {
+			continue
+		}
+		out[k] -= v
+		if out[k] < 0 {
+			out[k] = 0
+		}
+	}
+	return out
+}
+
+// Fits reports whether every positive amount in r is at most the same amount in capacity
+// (a resource missing from capacity has capacity 0).
+func (r Resources) Fits(capacity Resources) bool {
+	for k, v := range r {
+		if v > 0 && v > capacity[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// Exceeding returns the names of resources where r exceeds capacity, sorted.
+func (r Resources) Exceeding(capacity Resources) []string {
+	var out []string
+	for k, v := range r {
+		if v > 0 && v > capacity[k] {
+			out = append(out, string(k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MaxInPlace sets each amount of r to max(r, o).
+func (r Resources) MaxInPlace(o Resources) {
+	for k, v := range o {
+		if v > r[k] {
+			r[k] = v
+		}
+	}
+}
+
+// String renders r as `cpu=1500m, memory=2Gi, pods=3`, names sorted.
+func (r Resources) String() string {
+	l := r.List()
+	names := make([]string, 0, len(l))
+	for k := range l {
+		names = append(names, string(k))
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		q := l[corev1.ResourceName(n)]
+		parts = append(parts, fmt.Sprintf("%s=%s", n, q.String()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// PodRequests returns what a pod needs from a node: the effective requests as kube-scheduler
+// computes them (k8s.io/component-helpers/resource.PodRequests: max(max(initContainers),
+// sum(containers)) with restartable (sidecar) init containers added, plus pod overhead and
+// pod-level resources when set), plus one "pods" slot.
+func PodRequests(pod *corev1.Pod) Resources {
+	out := FromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
+	out[corev1.ResourcePods] += 1000
+	return out
+}

@@ -1,0 +1,616 @@
+package scheduling
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+)
+
+// DefaultMaxInstanceTypes caps the instance type options of one new node when
+// Input.MaxInstanceTypes is 0 (Karpenter passes at most 60 types to CreateFleet too).
+const DefaultMaxInstanceTypes = 60
+
+// ProvisionerInput is one Provisioner with what it can launch and what it has launched.
+type ProvisionerInput struct {
+	Provisioner *v1alpha5.Provisioner
+	// InstanceTypes are the types the cloud provider offers this provisioner
+	// (cloudprovider.CloudProvider.GetInstanceTypes), offerings' availability included.
+	InstanceTypes []*cloudprovider.InstanceType
+	// Usage is the summed capacity of the provisioner's registered and in-flight nodes,
+	// compared with spec.limits.resources.
+	Usage corev1.ResourceList
+}
+
+// ExistingNode is capacity that exists already or is being launched.
+type ExistingNode struct {
+	Name   string
+	Labels map[string]string
+	// Taints that keep pods off; callers drop ephemeral ones (not-ready, startup taints).
+	Taints []corev1.Taint
+	// Available is allocatable minus the requests of the pods bound to the node.
+	Available corev1.ResourceList
+	// InFlight marks a launched, not yet registered node: the solver subtracts the requests of
+	// the daemonsets that will run on it from Available.
+	InFlight bool
+}
+
+// Input is a snapshot of everything the solver needs.
+type Input struct {
+	Pods         []*corev1.Pod
+	Provisioners []ProvisionerInput
+	Nodes        []ExistingNode
+	// DaemonSets whose pods will run on new nodes they select and tolerate; their pod
+	// template's requests count against every such node.
+	DaemonSets []*appsv1.DaemonSet
+	// MaxInstanceTypes caps each new node's options, cheapest first (0: DefaultMaxInstanceTypes).
+	MaxInstanceTypes int
+}
+
+// NodeClaim is one new node to launch.
+type NodeClaim struct {
+	Provisioner *v1alpha5.Provisioner
+	// Requirements the node must satisfy: the provisioner's template narrowed by its pods.
+	Requirements Requirements
+	// InstanceTypeOptions can each hold all Pods plus daemonset overhead and have an available
+	// offering allowed by Requirements; cheapest first, at most Input.MaxInstanceTypes.
+	InstanceTypeOptions []*cloudprovider.InstanceType
+	// Prices[i] is the cheapest allowed available offering of InstanceTypeOptions[i], USD/hour.
+	Prices []float64
+	Pods   []*corev1.Pod
+	// Requests are the summed requests of Pods (without daemonsets).
+	Requests Resources
+}
+
+// Labels returns the labels the node registers with: the provisioner's labels,
+// karpenter.sh/provisioner-name and every label the requirements fix to a single value.
+func (c *NodeClaim) Labels() map[string]string {
+	out := c.Requirements.SingleValueLabels()
+	for k, v := range c.Provisioner.Spec.Labels {
+		out[k] = v
+	}
+	out[v1alpha5.LabelProvisionerName] = c.Provisioner.Name
+	return out
+}
+
+// Taints returns the provisioner's taints followed by its startup taints.
+func (c *NodeClaim) Taints() []corev1.Taint {
+	out := append([]corev1.Taint{}, c.Provisioner.Spec.Taints...)
+	return append(out, c.Provisioner.Spec.StartupTaints...)
+}
+
+// PodError says why a pod cannot be placed anywhere.
+type PodError struct {
+	Pod    *corev1.Pod
+	Reason string
+}
+
+// Result is the solver's plan.
+type Result struct {
+	// ExistingNodes maps a node name to the pods expected to land on it (kube-scheduler binds
+	// them; the solver only counts capacity).
+	ExistingNodes map[string][]*corev1.Pod
+	// NewNodes to launch, in the order they were opened.
+	NewNodes []*NodeClaim
+	// Errors for pods that fit nowhere, in the order the pods were considered.
+	Errors []PodError
+}
+
+type typeInfo struct {
+	it       *cloudprovider.InstanceType
+	usable   Resources // allocatable minus daemonset overhead
+	capacity Resources
+}
+
+type provState struct {
+	in        ProvisionerInput
+	name      string
+	template  Requirements
+	taints    []corev1.Taint
+	typeKeys  []string
+	types     []*typeInfo
+	limits    Resources
+	usage     Resources
+	committed Resources // summed worst-case capacity of open claims
+	claims    []*claim
+	typeErr   string // why no type is usable at all
+}
+
+type claim struct {
+	prov      *provState
+	reqs      Requirements
+	types     []*typeInfo
+	pods      []*corev1.Pod
+	requests  Resources
+	maxUsable Resources
+	committed Resources // max capacity over types, for limits
+}
+
+type existing struct {
+	node      ExistingNode
+	available Resources
+}
+
+type podInfo struct {
+	pod      *corev1.Pod
+	requests Resources
+	terms    []Requirements
+	err      error
+}
+
+// Solve places pods: first-fit-decreasing by (cpu, memory) onto existing and in-flight nodes,
+// then onto new nodes of the first provisioner (weight desc, then name) that can take them.
+// It never fails as a whole; pods that fit nowhere are listed in Result.Errors with a reason.
+func Solve(in Input) *Result {
+	res := &Result{ExistingNodes: map[string][]*corev1.Pod{}}
+	maxTypes := in.MaxInstanceTypes
+	if maxTypes <= 0 {
+		maxTypes = DefaultMaxInstanceTypes
+	}
+	dss := compileDaemonSets(in.DaemonSets)
+
+	nodes := make([]*existing, 0, len(in.Nodes))
+	for _, n := range in.Nodes {
+		avail := FromList(n.Available)
+		if n.InFlight {
+			avail = avail.Sub(dss.overhead(n.Labels, n.Taints))
+		}
+		nodes = append(nodes, &existing{node: n, available: avail})
+	}
+
+	provs := make([]*provState, 0, len(in.Provisioners))
+	for _, p := range in.Provisioners {
+		if p.Provisioner == nil {
+			continue
+		}
+		provs = append(provs, newProvState(p, dss))
+	}
+	sort.SliceStable(provs, func(i, j int) bool {
+		wi, wj := weight(provs[i].in.Provisioner), weight(provs[j].in.Provisioner)
+		if wi != wj {
+			return wi > wj
+		}
+		return provs[i].name < provs[j].name
+	})
+
+	pods := make([]*podInfo, 0, len(in.Pods))
+	for _, p := range in.Pods {
+		terms, err := PodRequirementTerms(p)
+		pods = append(pods, &podInfo{pod: p, requests: PodRequests(p), terms: terms, err: err})
+	}
+	sort.SliceStable(pods, func(i, j int) bool {
+		a, b := pods[i].requests, pods[j].requests
+		if a[corev1.ResourceCPU] != b[corev1.ResourceCPU] {
+			return a[corev1.ResourceCPU] > b[corev1.ResourceCPU]
+		}
+		if a[corev1.ResourceMemory] != b[corev1.ResourceMemory] {
+			return a[corev1.ResourceMemory] > b[corev1.ResourceMemory]
+		}
+		return podKey(pods[i].pod) < podKey(pods[j].pod)
+	})
+
+	for _, pi := range pods {
+		if pi.err != nil {
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: "invalid node affinity: " + pi.err.Error()})
+			continue
+		}
+		if n := placeExisting(nodes, pi); n != nil {
+			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
+			continue
+		}
+		var reasons []string
+		placed := false
+		for _, p := range provs {
+			reason, ok := p.place(pi)
+			if ok {
+				placed = true
+				break
+			}
+			reasons = append(reasons, fmt.Sprintf("provisioner %s: %s", p.name, reason))
+		}
+		if !placed {
+			if len(provs) == 0 {
+				reasons = append(reasons, "no provisioner exists")
+			}
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: strings.Join(reasons, "; ")})
+		}
+	}
+
+	for _, p := range provs {
+		for _, c := range p.claims {
+			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
+		}
+	}
+	return res
+}
+
+func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
+
+func weight(p *v1alpha5.Provisioner) int32 {
+	if p.Spec.Weight == nil {
+		return 0
+	}
+	return *p.Spec.Weight
+}
+
+func placeExisting(nodes []*existing, pi *podInfo) *existing {
+	for _, n := range nodes {
+		if !pi.requests.Fits(n.available) {
+			continue
+		}
+		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil {
+			continue
+		}
+		for _, t := range pi.terms {
+			if t.MatchLabels(n.node.Labels) == nil {
+				for k, v := range pi.requests {
+					n.available[k] -= v
+				}
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+// offeringKeys are decided per offering, not per instance type.
+var offeringKeys = map[string]bool{v1alpha5.LabelZone: true, v1alpha5.LabelCapacityType: true}
+
+func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
+	p := in.Provisioner
+	ps := &provState{in: in, name: p.Name, taints: p.Spec.Taints, usage: FromList(in.Usage), committed: Resources{}}
+	if p.Spec.Limits != nil && len(p.Spec.Limits.Resources) > 0 {
+		ps.limits = FromList(p.Spec.Limits.Resources)
+	}
+	// The template: every well-known and instance-type label key is unconstrained, then the
+	// provisioner's requirements and labels narrow it; keys it does not define stay absent.
+	keys := map[string]bool{}
+	for _, k := range v1alpha5.WellKnownLabels {
+		keys[k] = true
+	}
+	for _, it := range in.InstanceTypes {
+		for k := range it.Labels {
+			keys[k] = true
+		}
+	}
+	t := Requirements{}
+	for k := range keys {
+		t[k] = Any(k)
+		if k != v1alpha5.LabelProvisionerName && !offeringKeys[k] {
+			ps.typeKeys = append(ps.typeKeys, k)
+		}
+	}
+	sort.Strings(ps.typeKeys)
+	reqs, err := FromNodeSelector(field.NewPath("spec", "requirements"), toCore(p.Spec.Requirements))
+	if err != nil {
+		ps.typeErr = "invalid spec.requirements: " + err.Error()
+		ps.template = t
+		return ps
+	}
+	for _, k := range reqs.Keys() {
+		t.Add(reqs[k])
+	}
+	for k, v := range p.Spec.Labels {
+		t.Add(&Requirement{Key: k, values: sets.New(v)})
+	}
+	t[v1alpha5.LabelProvisionerName] = t[v1alpha5.LabelProvisionerName].Intersect(
+		&Requirement{Key: v1alpha5.LabelProvisionerName, values: sets.New(p.Name)})
+	ps.template = t
+	for _, k := range t.Keys() {
+		if t[k].IsEmpty() {
+			ps.typeErr = fmt.Sprintf("requirements and labels conflict on %s", k)
+			return ps
+		}
+	}
+
+	nodeLabels := t.SingleValueLabels()
+	for _, it := range in.InstanceTypes {
+		if err := ps.typeCompatible(it, t, ps.typeKeys); err != nil {
+			continue
+		}
+		labels := make(map[string]string, len(nodeLabels)+len(it.Labels))
+		for k, v := range nodeLabels {
+			labels[k] = v
+		}
+		for k, v := range it.Labels {
+			labels[k] = v
+		}
+		alloc := FromList(it.Allocatable())
+		ps.types = append(ps.types, &typeInfo{it: it, usable: alloc.Sub(dss.overhead(labels, p.Spec.Taints)), capacity: FromList(it.Capacity)})
+	}
+	if len(ps.types) == 0 {
+		ps.typeErr = fmt.Sprintf("none of %d instance types has an available offering compatible with the provisioner's requirements (%s)", len(in.InstanceTypes), t)
+	}
+	return ps
+}
+
+func toCore(in []v1alpha5.NodeSelectorRequirement) []corev1.NodeSelectorRequirement {
+	out := make([]corev1.NodeSelectorRequirement, len(in))
+	for i, r := range in {
+		out[i] = corev1.NodeSelectorRequirement{Key: r.Key, Operator: r.Operator, Values: r.Values}
+	}
+	return out
+}
+
+// typeCompatible checks the instance type's labels for keys (instance-level keys) and that one
+// of its offerings is available and allowed by reqs' zone and capacity type.
+func (ps *provState) typeCompatible(it *cloudprovider.InstanceType, reqs Requirements, keys []string) error {
+	for _, k := range keys {
+		r, ok := reqs[k]
+		if !ok || offeringKeys[k] || k == v1alpha5.LabelProvisionerName {
+			continue
+		}
+		v, present := it.Labels[k]
+		if !r.Matches(v, present) {
+			return fmt.Errorf("%s", r)
+		}
+	}
+	if _, ok := cheapestOffering(it, reqs); !ok {
+		return fmt.Errorf("no available offering")
+	}
+	return nil
+}
+
+// cheapestOffering returns the lowest price (USD/hour) of an available offering of it whose
+// zone and capacity type reqs allow.
+func cheapestOffering(it *cloudprovider.InstanceType, reqs Requirements) (float64, bool) {
+	zone, ct := reqs[v1alpha5.LabelZone], reqs[v1alpha5.LabelCapacityType]
+	best, found := math.Inf(1), false
+	for _, o := range it.Offerings {
+		if !o.Available {
+			continue
+		}
+		if zone != nil && !zone.Has(o.Zone) {
+			continue
+		}
+		if ct != nil && !ct.Has(o.CapacityType) {
+			continue
+		}
+		if o.Price < best {
+			best, found = o.Price, true
+		}
+	}
+	return best, found
+}
+
+// withinLimits reports whether launching a node of capacity on top of usage and the other
+// claims' worst case stays within the provisioner's limits.
+func (ps *provState) withinLimits(capacity, others Resources) bool {
+	for k, limit := range ps.limits {
+		if ps.usage[k]+others[k]+capacity[k] > limit {
+			return false
+		}
+	}
+	return true
+}
+
+// place puts the pod on an open claim or a new one; it returns why not otherwise.
+func (ps *provState) place(pi *podInfo) (string, bool) {
+	if ps.typeErr != "" {
+		return ps.typeErr, false
+	}
+	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
+		return err.Error(), false
+	}
+	for _, c := range ps.claims {
+		if c.tryAdd(pi) {
+			return "", true
+		}
+	}
+	return ps.open(pi)
+}
+
+// filter returns the types of from that are compatible with reqs on the keys of term, can hold
+// total, and keep the provisioner within its limits given the other claims' commitment.
+func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, others Resources) []*typeInfo {
+	var keys []string
+	checkOfferings := false
+	for k := range term {
+		if offeringKeys[k] {
+			checkOfferings = true
+		} else if k != v1alpha5.LabelProvisionerName {
+			keys = append(keys, k)
+		}
+	}
+	var out []*typeInfo
+	for _, t := range from {
+		if !total.Fits(t.usable) {
+			continue
+		}
+		if ps.limits != nil && !ps.withinLimits(t.capacity, others) {
+			continue
+		}
+		ok := true
+		for _, k := range keys {
+			r := reqs[k]
+			v, present := t.it.Labels[k]
+			if r != nil && !r.Matches(v, present) {
+				ok = false
+				break
+			}
+		}
+		if ok && checkOfferings {
+			_, ok = cheapestOffering(t.it, reqs)
+		}
+		if ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (ps *provState) open(pi *podInfo) (string, bool) {
+	var reasons []string
+	for i, term := range pi.terms {
+		reqs, err := ps.template.Constrain(term)
+		if err != nil {
+			reasons = append(reasons, termReason(i, len(pi.terms), "incompatible: "+err.Error()))
+			continue
+		}
+		types := ps.filter(ps.types, reqs, term, pi.requests, ps.committed)
+		if len(types) == 0 {
+			reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
+			continue
+		}
+		c := &claim{prov: ps, reqs: reqs, types: types, pods: []*corev1.Pod{pi.pod}, requests: pi.requests.Copy()}
+		c.recompute()
+		ps.claims = append(ps.claims, c)
+		return "", true
+	}
+	return strings.Join(reasons, "; "), false
+}
+
+func termReason(i, n int, reason string) string {
+	if n == 1 {
+		return reason
+	}
+	return fmt.Sprintf("node affinity term %d: %s", i, reason)
+}
+
+// explain says why no type of the provisioner can take the pod alone.
+func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
+	compatible := ps.filter(ps.types, reqs, term, Resources{}, Resources{})
+	if len(compatible) == 0 {
+		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
+	}
+	var fitting []*typeInfo
+	largest := Resources{}
+	for _, t := range compatible {
+		largest.MaxInPlace(t.usable)
+		if pi.requests.Fits(t.usable) {
+			fitting = append(fitting, t)
+		}
+	}
+	if len(fitting) == 0 {
+		shown := Resources{}
+		for k := range pi.requests {
+			shown[k] = largest[k]
+		}
+		return fmt.Sprintf("no instance type satisfies requests %s (largest usable after daemonsets and overhead: %s; short of %s)",
+			pi.requests, shown, strings.Join(pi.requests.Exceeding(largest), ", "))
+	}
+	return fmt.Sprintf("launching a node for requests %s would exceed limits %s (usage %s, planned %s)",
+		pi.requests, ps.limits, ps.usage, ps.committed)
+}
+
+func (c *claim) recompute() {
+	c.maxUsable = Resources{}
+	newCommitted := Resources{}
+	for _, t := range c.types {
+		c.maxUsable.MaxInPlace(t.usable)
+		newCommitted.MaxInPlace(t.capacity)
+	}
+	for k, v := range c.committed {
+		c.prov.committed[k] -= v
+	}
+	for k, v := range newCommitted {
+		c.prov.committed[k] += v
+	}
+	c.committed = newCommitted
+}
+
+func (c *claim) tryAdd(pi *podInfo) bool {
+	total := c.requests.Add(pi.requests)
+	if !total.Fits(c.maxUsable) {
+		return false
+	}
+	var others Resources
+	if c.prov.limits != nil {
+		others = c.prov.committed.Sub(c.committed)
+	}
+	for _, term := range pi.terms {
+		reqs, err := c.reqs.Constrain(term)
+		if err != nil {
+			continue
+		}
+		types := c.prov.filter(c.types, reqs, term, total, others)
+		if len(types) == 0 {
+			continue
+		}
+		c.reqs, c.types, c.requests = reqs, types, total
+		c.pods = append(c.pods, pi.pod)
+		c.recompute()
+		return true
+	}
+	return false
+}
+
+func (c *claim) finish(maxTypes int) *NodeClaim {
+	type option struct {
+		t     *typeInfo
+		price float64
+	}
+	opts := make([]option, 0, len(c.types))
+	for _, t := range c.types {
+		if price, ok := cheapestOffering(t.it, c.reqs); ok {
+			opts = append(opts, option{t, price})
+		}
+	}
+	sort.SliceStable(opts, func(i, j int) bool {
+		if opts[i].price != opts[j].price {
+			return opts[i].price < opts[j].price
+		}
+		return opts[i].t.it.Name < opts[j].t.it.Name
+	})
+	if len(opts) > maxTypes {
+		opts = opts[:maxTypes]
+	}
+	nc := &NodeClaim{Provisioner: c.prov.in.Provisioner, Requirements: c.reqs, Pods: c.pods, Requests: c.requests}
+	for _, o := range opts {
+		nc.InstanceTypeOptions = append(nc.InstanceTypeOptions, o.t.it)
+		nc.Prices = append(nc.Prices, o.price)
+	}
+	return nc
+}
+
+// compiledDaemonSets caches each daemonset's pod requests, tolerations and node selector.
+type compiledDaemonSets []compiledDaemonSet
+
+type compiledDaemonSet struct {
+	requests    Resources
+	tolerations []corev1.Toleration
+	affinity    nodeaffinity.RequiredNodeAffinity
+}
+
+func compileDaemonSets(dss []*appsv1.DaemonSet) compiledDaemonSets {
+	out := make(compiledDaemonSets, 0, len(dss))
+	for _, ds := range dss {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ds.Namespace, Name: ds.Name}, Spec: ds.Spec.Template.Spec}
+		out = append(out, compiledDaemonSet{
+			requests:    PodRequests(pod),
+			tolerations: pod.Spec.Tolerations,
+			affinity:    nodeaffinity.GetRequiredNodeAffinity(pod),
+		})
+	}
+	return out
+}
+
+// overhead sums the requests of the daemonsets that would run on a node with labels and taints.
+// A daemonset whose node affinity is invalid is not counted.
+func (dss compiledDaemonSets) overhead(labels map[string]string, taints []corev1.Taint) Resources {
+	out := Resources{}
+	if len(dss) == 0 {
+		return out
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: labels}}
+	for _, ds := range dss {
+		if Tolerates(ds.tolerations, taints) != nil {
+			continue
+		}
+		if ok, err := ds.affinity.Match(node); err != nil || !ok {
+			continue
+		}
+		out.AddInPlace(ds.requests)
+	}
+	return out
+}
