@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // Options configure an Emulator.
@@ -23,12 +25,24 @@ type Options struct {
 	ClusterEndpoint   string
 	ClusterCA         []byte
 	OIDCIssuerURL     string
-	KubernetesVersion string // e.g. "1.37"
+	KubernetesVersion string // e.g. "1.37"; default "1.37"
+	// ServiceIPv4CIDR is the cluster's service CIDR (kube-apiserver --service-cluster-ip-range)
+	// reported by DescribeCluster as kubernetesNetworkConfig.serviceIpv4Cidr; default
+	// "10.100.0.0/16", EKS's default.
+	ServiceIPv4CIDR string
 	// BootDelay is how long a launched instance stays pending before it boots (default 3s;
 	// set NoBootDelay for 0).
 	BootDelay   time.Duration
 	NoBootDelay bool
 	Hooks       Hooks
+	// ServiceAccountPublicKeyPEM is the PEM public key (RSA or ECDSA, "PUBLIC KEY" or
+	// "RSA PUBLIC KEY" blocks; several blocks allowed) that the API server signs
+	// service-account tokens with; sts:AssumeRoleWithWebIdentity verifies token signatures
+	// with it. Empty means every web identity token is rejected (InvalidIdentityToken).
+	ServiceAccountPublicKeyPEM []byte
+	// Clock is the emulator's time source for CreateDate stamps and token/credential expiry
+	// and any timers (default: the real clock). Tests pass a fake clock (k8s.io/utils/clock/testing).
+	Clock clock.Clock
 }
 
 // BootedInstance is what a booting instance knows about itself (its instance metadata).
@@ -78,6 +92,15 @@ func New(opts Options) *Emulator {
 	}
 	if opts.AccountID == "" {
 		opts.AccountID = "111122223333"
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.KubernetesVersion == "" {
+		opts.KubernetesVersion = "1.37"
+	}
+	if opts.ServiceIPv4CIDR == "" {
+		opts.ServiceIPv4CIDR = "10.100.0.0/16"
 	}
 	if opts.BootDelay == 0 && !opts.NoBootDelay {
 		opts.BootDelay = 3 * time.Second
