@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -268,6 +269,15 @@ func TestKnownFacts(t *testing.T) {
 		{"m6g.large", 2, 8192, 3, 10, 29, 0.077, ArchARM64},
 		{"m6g.medium", 1, 4096, 2, 4, 8, 0.0385, ArchARM64},
 		{"r5.large", 2, 16384, 3, 10, 29, 0.126, ArchX86_64},
+		{"c7g.medium", 1, 2048, 2, 4, 8, 0.0363, ArchARM64},
+		{"m7i.48xlarge", 192, 786432, 15, 50, 737, 9.6768, ArchX86_64},
+		{"i3en.3xlarge", 12, 98304, 4, 15, 58, 1.356, ArchX86_64},
+		{"i4i.24xlarge", 96, 786432, 15, 30, 437, 8.2368, ArchX86_64},
+		{"g4dn.xlarge", 4, 16384, 3, 10, 29, 0.526, ArchX86_64},
+		{"g5.48xlarge", 192, 786432, 7, 50, 345, 16.288, ArchX86_64},
+		{"p3.2xlarge", 8, 62464, 4, 15, 58, 3.06, ArchX86_64},
+		{"p4d.24xlarge", 96, 1179648, 15, 50, 737, 21.957642, ArchX86_64},
+		{"p5.48xlarge", 192, 2097152, 2, 50, 100, 55.04, ArchX86_64},
 	} {
 		it, ok := Lookup(f.name)
 		if !ok {
@@ -279,6 +289,153 @@ func TestKnownFacts(t *testing.T) {
 			it.Architecture != f.arch {
 			t.Errorf("%s = %d vCPU %d MiB %dx%d ENIs (%d pods) $%v %s; want %+v",
 				f.name, it.VCPUs, it.MemoryMiB, it.MaxENIs, it.IPv4PerENI, it.MaxPods(), it.OnDemandPrice, it.Architecture, f)
+		}
+	}
+}
+
+func TestKnownGPUsAndStorage(t *testing.T) {
+	type fact struct {
+		name      string
+		gpus      int32
+		gpuName   string
+		gpuMiB    int64
+		storageGB int64
+		hv        string
+	}
+	for _, f := range []fact{
+		{"p3.2xlarge", 1, "V100", 16384, 0, HypervisorXen},
+		{"p3.16xlarge", 8, "V100", 16384, 0, HypervisorXen},
+		{"g4dn.xlarge", 1, "T4", 16384, 125, HypervisorNitro},
+		{"g4dn.12xlarge", 4, "T4", 16384, 900, HypervisorNitro},
+		{"g5.xlarge", 1, "A10G", 22888, 250, HypervisorNitro},
+		{"g5g.16xlarge", 2, "T4g", 16384, 0, HypervisorNitro},
+		{"g6.48xlarge", 8, "L4", 22888, 7520, HypervisorNitro},
+		{"p4d.24xlarge", 8, "A100", 40960, 8000, HypervisorNitro},
+		{"p5.48xlarge", 8, "H100", 81920, 30400, HypervisorNitro},
+		{"m5.large", 0, "", 0, 0, HypervisorNitro},
+		{"m5d.large", 0, "", 0, 75, HypervisorNitro},
+		{"c5d.12xlarge", 0, "", 0, 1800, HypervisorNitro},
+		{"c6gd.medium", 0, "", 0, 59, HypervisorNitro},
+		{"i3.large", 0, "", 0, 475, HypervisorXen},
+		{"im4gn.large", 0, "", 0, 937, HypervisorNitro},
+	} {
+		it, ok := Lookup(f.name)
+		if !ok {
+			t.Errorf("%s: missing", f.name)
+			continue
+		}
+		if it.GPUs != f.gpus || it.GPUName != f.gpuName || it.GPUMemoryMiB != f.gpuMiB ||
+			it.LocalStorageGB != f.storageGB || it.Hypervisor != f.hv {
+			t.Errorf("%s = %d x %q (%d MiB), %d GB, %s; want %+v", f.name, it.GPUs, it.GPUName,
+				it.GPUMemoryMiB, it.LocalStorageGB, it.Hypervisor, f)
+		}
+		if it.GPUs > 0 && it.GPUManufacturer != "NVIDIA" {
+			t.Errorf("%s: GPU manufacturer %q", f.name, it.GPUManufacturer)
+		}
+	}
+}
+
+// Max pods per size, typed in separately from amazon-vpc-cni-k8s misc/eni-max-pods.txt, in the
+// order of each family's sizes (smallest first); a cross-check of the ENI ladder and exceptions.
+var eniMaxPods = map[string]string{
+	"t3": "4 4 11 17 35 58 58", "t3a": "4 4 8 17 35 58 58", "t4g": "4 4 11 17 35 58 58",
+	"m5": "29 58 58 234 234 234 737 737", "m5a": "29 58 58 234 234 234 737 737",
+	"m5d": "29 58 58 234 234 234 737 737", "m5n": "29 58 58 234 234 234 737 737",
+	"m6i": "29 58 58 234 234 234 737 737 737", "m6a": "29 58 58 234 234 234 737 737 737 737",
+	"m6id": "29 58 58 234 234 234 737 737 737", "m6g": "8 29 58 58 234 234 234 737",
+	"m6gd": "8 29 58 58 234 234 234 737", "m7i": "29 58 58 234 234 234 737 737 737",
+	"m7a": "8 29 58 58 234 234 234 737 737 737 737", "m7g": "8 29 58 58 234 234 234 737",
+	"m7gd": "8 29 58 58 234 234 234 737",
+	"c5":   "29 58 58 234 234 234 737 737", "c5a": "29 58 58 234 234 234 737 737",
+	"c5d": "29 58 58 234 234 234 737 737", "c5n": "29 58 58 234 234 737",
+	"c6i": "29 58 58 234 234 234 737 737 737", "c6a": "29 58 58 234 234 234 737 737 737 737",
+	"c6id": "29 58 58 234 234 234 737 737 737", "c6g": "8 29 58 58 234 234 234 737",
+	"c6gd": "8 29 58 58 234 234 234 737", "c6gn": "8 29 58 58 234 234 234 737",
+	"c7i": "29 58 58 234 234 234 737 737 737", "c7a": "8 29 58 58 234 234 234 737 737 737 737",
+	"c7g": "8 29 58 58 234 234 234 737", "c7gd": "8 29 58 58 234 234 234 737",
+	"c7gn": "8 29 58 58 234 234 234 737",
+	"r5":   "29 58 58 234 234 234 737 737", "r5a": "29 58 58 234 234 234 737 737",
+	"r5d": "29 58 58 234 234 234 737 737", "r5n": "29 58 58 234 234 234 737 737",
+	"r6i": "29 58 58 234 234 234 737 737 737", "r6a": "29 58 58 234 234 234 737 737 737 737",
+	"r6id": "29 58 58 234 234 234 737 737 737", "r6g": "8 29 58 58 234 234 234 737",
+	"r6gd": "8 29 58 58 234 234 234 737", "r7i": "29 58 58 234 234 234 737 737 737",
+	"r7a": "8 29 58 58 234 234 234 737 737 737 737", "r7g": "8 29 58 58 234 234 234 737",
+	"r7gd": "8 29 58 58 234 234 234 737",
+	"i3":   "29 58 58 234 234 737", "i3en": "29 58 58 58 234 234 737",
+	"i4i": "29 58 58 234 234 234 737 437 737", "im4gn": "29 58 58 234 234 737",
+	"g4dn": "29 29 29 58 234 58", "g5": "58 58 234 234 737 234 737 345",
+	"g5g": "58 58 234 234 737", "g6": "58 58 234 234 234 737 737 737",
+	"p3": "58 234 234", "p4d": "737", "p5": "100",
+}
+
+func TestMaxPodsMatchesENIMaxPodsTable(t *testing.T) {
+	for _, f := range families {
+		want, ok := eniMaxPods[f.name]
+		if !ok {
+			continue // i4g is not in eni-max-pods.txt
+		}
+		var got []string
+		for _, size := range strings.Fields(f.sizes) {
+			it, _ := Lookup(f.name + "." + size)
+			got = append(got, fmt.Sprint(it.MaxPods()))
+		}
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("%s: max pods %s, eni-max-pods.txt %s", f.name, g, want)
+		}
+	}
+}
+
+// Outside GPU families, price scales linearly with size (with vCPUs; for T, with memory), to
+// within AWS's per-size rounding. A mistyped digit breaks this.
+func TestPriceScalesWithinFamily(t *testing.T) {
+	for _, f := range families {
+		if f.gpus != nil {
+			continue
+		}
+		var ref float64
+		for _, size := range strings.Fields(f.sizes) {
+			it, _ := Lookup(f.name + "." + size)
+			unit := float64(it.VCPUs)
+			if it.Burstable {
+				unit = float64(it.MemoryMiB)
+			}
+			per := it.OnDemandPrice / unit
+			if ref == 0 {
+				ref = per
+				continue
+			}
+			if math.Abs(per-ref)/ref > 0.005 {
+				t.Errorf("%s: $%v is %.2f%% off the family's per-unit price", it.Name, it.OnDemandPrice, 100*(per-ref)/ref)
+			}
+		}
+	}
+}
+
+// Instance store: the "d" variants, the storage optimized families and the GPU types that
+// carry NVMe have it; the others are EBS only.
+func TestLocalStorage(t *testing.T) {
+	withNVMe := map[string]bool{"i3": true, "i3en": true, "i4i": true, "i4g": true, "im4gn": true,
+		"g5": true, "g6": true, "p5": true}
+	for _, it := range All() {
+		fam := it.Family()
+		suffix := strings.TrimLeft(fam, "abcdefghijklmnopqrstuvwxyz")[1:]
+		want := strings.Contains(suffix, "d") || withNVMe[fam]
+		if (it.LocalStorageGB > 0) != want {
+			t.Errorf("%s: local storage %d GB", it.Name, it.LocalStorageGB)
+		}
+	}
+}
+
+func TestCoverage(t *testing.T) {
+	fams := map[string]bool{}
+	for _, it := range All() {
+		fams[it.Family()] = true
+	}
+	for _, want := range strings.Fields(`t3 t3a t4g m5 m5a m5d m5n m6i m6a m6g m6gd m6id m7i m7a m7g m7gd
+		c5 c5a c5d c5n c6i c6a c6g c6gn c6id c7i c7a c7g c7gn r5 r5a r5d r5n r6i r6a r6g r6id r7i r7a r7g
+		i3 i3en i4i i4g im4gn g4dn g5 g5g g6 p3 p4d p5`) {
+		if !fams[want] {
+			t.Errorf("family %s missing", want)
 		}
 	}
 }
