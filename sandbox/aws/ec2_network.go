@@ -1,0 +1,572 @@
+package aws
+
+// EC2 network and account resources: DescribeVpcs, DescribeSubnets, DescribeSecurityGroups,
+// DescribeAvailabilityZones, DescribeImages, and the tag actions CreateTags, DeleteTags,
+// DescribeTags.
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+type xmlVpc struct {
+	VpcID           string   `xml:"vpcId"`
+	OwnerID         string   `xml:"ownerId"`
+	State           string   `xml:"state"`
+	CidrBlock       string   `xml:"cidrBlock"`
+	DhcpOptionsID   string   `xml:"dhcpOptionsId"`
+	InstanceTenancy string   `xml:"instanceTenancy"`
+	IsDefault       bool     `xml:"isDefault"`
+	TagSet          []xmlTag `xml:"tagSet>item"`
+}
+
+type describeVpcsResult struct {
+	VpcSet    []xmlVpc `xml:"vpcSet>item"`
+	NextToken string   `xml:"nextToken,omitempty"`
+}
+
+// sortedKeys returns a map's keys in order, for deterministic listings.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// requireIDs checks every requested ID exists (the error names the first missing one).
+func requireIDs(ids []string, exists func(string) bool) *apiError {
+	for _, id := range ids {
+		if !exists(id) {
+			return notFoundError(id)
+		}
+	}
+	return nil
+}
+
+func (e *Emulator) describeVpcs(form url.Values) (any, *apiError) {
+	filters, err := parseFilters(form)
+	if err != nil {
+		return nil, err
+	}
+	ids := formList(form, "VpcId")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	if err := requireIDs(ids, func(id string) bool { return s.vpcs[id] != nil }); err != nil {
+		return nil, err
+	}
+	offset, size, err := s.pageParams(form, "DescribeVpcs", 5, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []xmlVpc
+	for _, id := range sortedKeys(s.vpcs) {
+		v := s.vpcs[id]
+		if len(ids) > 0 && !contains(ids, id) {
+			continue
+		}
+		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
+			switch name {
+			case "vpc-id":
+				return []string{v.id}, true
+			case "cidr", "cidr-block-association.cidr-block":
+				return []string{v.cidr}, true
+			case "state":
+				return []string{"available"}, true
+			case "owner-id":
+				return []string{e.opts.AccountID}, true
+			case "is-default":
+				return []string{"false"}, true
+			}
+			return nil, false
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, xmlVpc{VpcID: v.id, OwnerID: e.opts.AccountID, State: "available", CidrBlock: v.cidr,
+				DhcpOptionsID: "dopt-0a1b2c3d4e5f60001", InstanceTenancy: "default", TagSet: tagSet(s.tags[id])})
+		}
+	}
+	lo, hi, next := s.page("DescribeVpcs", form, len(out), offset, size)
+	return describeVpcsResult{VpcSet: out[lo:hi], NextToken: next}, nil
+}
+
+type xmlSubnet struct {
+	SubnetID                string   `xml:"subnetId"`
+	SubnetArn               string   `xml:"subnetArn"`
+	State                   string   `xml:"state"`
+	VpcID                   string   `xml:"vpcId"`
+	OwnerID                 string   `xml:"ownerId"`
+	CidrBlock               string   `xml:"cidrBlock"`
+	AvailableIPAddressCount int      `xml:"availableIpAddressCount"`
+	AvailabilityZone        string   `xml:"availabilityZone"`
+	AvailabilityZoneID      string   `xml:"availabilityZoneId"`
+	DefaultForAz            bool     `xml:"defaultForAz"`
+	MapPublicIPOnLaunch     bool     `xml:"mapPublicIpOnLaunch"`
+	TagSet                  []xmlTag `xml:"tagSet>item"`
+}
+
+type describeSubnetsResult struct {
+	SubnetSet []xmlSubnet `xml:"subnetSet>item"`
+	NextToken string      `xml:"nextToken,omitempty"`
+}
+
+// availableIPs is the subnet's free address count: size minus AWS's 5 reserved addresses minus
+// those in use.
+func (sn *subnet) availableIPs() int {
+	ones, bits := sn.network.Mask.Size()
+	return (1 << (bits - ones)) - 5 - sn.allocated
+}
+
+func (e *Emulator) describeSubnets(form url.Values) (any, *apiError) {
+	filters, err := parseFilters(form)
+	if err != nil {
+		return nil, err
+	}
+	ids := formList(form, "SubnetId")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	if err := requireIDs(ids, func(id string) bool { return s.subnets[id] != nil }); err != nil {
+		return nil, err
+	}
+	offset, size, err := s.pageParams(form, "DescribeSubnets", 5, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []xmlSubnet
+	for _, id := range sortedKeys(s.subnets) {
+		sn := s.subnets[id]
+		if len(ids) > 0 && !contains(ids, id) {
+			continue
+		}
+		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
+			switch name {
+			case "subnet-id":
+				return []string{sn.id}, true
+			case "vpc-id":
+				return []string{sn.vpcID}, true
+			case "availability-zone", "availabilityZone":
+				return []string{sn.zone}, true
+			case "availability-zone-id", "availabilityZoneId":
+				return []string{sn.zoneID}, true
+			case "cidr-block", "cidr", "cidrBlock":
+				return []string{sn.cidr}, true
+			case "state":
+				return []string{"available"}, true
+			case "owner-id":
+				return []string{e.opts.AccountID}, true
+			case "default-for-az", "defaultForAz":
+				return []string{"false"}, true
+			case "available-ip-address-count":
+				return []string{itoa(int64(sn.availableIPs()))}, true
+			}
+			return nil, false
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, xmlSubnet{SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.opts.Region, e.opts.AccountID, sn.id),
+				State: "available", VpcID: sn.vpcID, OwnerID: e.opts.AccountID, CidrBlock: sn.cidr, AvailableIPAddressCount: sn.availableIPs(),
+				AvailabilityZone: sn.zone, AvailabilityZoneID: sn.zoneID, TagSet: tagSet(s.tags[id])})
+		}
+	}
+	lo, hi, next := s.page("DescribeSubnets", form, len(out), offset, size)
+	return describeSubnetsResult{SubnetSet: out[lo:hi], NextToken: next}, nil
+}
+
+type xmlSecurityGroup struct {
+	OwnerID          string   `xml:"ownerId"`
+	GroupID          string   `xml:"groupId"`
+	GroupName        string   `xml:"groupName"`
+	GroupDescription string   `xml:"groupDescription"`
+	VpcID            string   `xml:"vpcId"`
+	SecurityGroupArn string   `xml:"securityGroupArn"`
+	TagSet           []xmlTag `xml:"tagSet>item"`
+}
+
+type describeSecurityGroupsResult struct {
+	SecurityGroupInfo []xmlSecurityGroup `xml:"securityGroupInfo>item"`
+	NextToken         string             `xml:"nextToken,omitempty"`
+}
+
+func (e *Emulator) describeSecurityGroups(form url.Values) (any, *apiError) {
+	filters, err := parseFilters(form)
+	if err != nil {
+		return nil, err
+	}
+	ids := formList(form, "GroupId")
+	names := formList(form, "GroupName")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	if err := requireIDs(ids, func(id string) bool { return s.securityGroups[id] != nil }); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		found := false
+		for _, g := range s.securityGroups {
+			found = found || g.name == n
+		}
+		if !found {
+			return nil, errorf(http.StatusBadRequest, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC", n)
+		}
+	}
+	offset, size, err := s.pageParams(form, "DescribeSecurityGroups", 5, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []xmlSecurityGroup
+	for _, id := range sortedKeys(s.securityGroups) {
+		g := s.securityGroups[id]
+		if (len(ids) > 0 && !contains(ids, id)) || (len(names) > 0 && !contains(names, g.name)) {
+			continue
+		}
+		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
+			switch name {
+			case "group-id":
+				return []string{g.id}, true
+			case "group-name":
+				return []string{g.name}, true
+			case "vpc-id":
+				return []string{g.vpcID}, true
+			case "description":
+				return []string{g.description}, true
+			case "owner-id":
+				return []string{e.opts.AccountID}, true
+			}
+			return nil, false
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, xmlSecurityGroup{OwnerID: e.opts.AccountID, GroupID: g.id, GroupName: g.name, GroupDescription: g.description,
+				VpcID: g.vpcID, SecurityGroupArn: fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.opts.Region, e.opts.AccountID, g.id),
+				TagSet: tagSet(s.tags[id])})
+		}
+	}
+	lo, hi, next := s.page("DescribeSecurityGroups", form, len(out), offset, size)
+	return describeSecurityGroupsResult{SecurityGroupInfo: out[lo:hi], NextToken: next}, nil
+}
+
+type xmlAvailabilityZone struct {
+	ZoneName           string `xml:"zoneName"`
+	ZoneID             string `xml:"zoneId"`
+	ZoneState          string `xml:"zoneState"`
+	RegionName         string `xml:"regionName"`
+	ZoneType           string `xml:"zoneType"`
+	OptInStatus        string `xml:"optInStatus"`
+	GroupName          string `xml:"groupName"`
+	NetworkBorderGroup string `xml:"networkBorderGroup"`
+}
+
+type describeAvailabilityZonesResult struct {
+	AvailabilityZoneInfo []xmlAvailabilityZone `xml:"availabilityZoneInfo>item"`
+}
+
+// zones returns the emulated zones (those of the seed subnets), in order.
+func zones() []xmlAvailabilityZone {
+	var out []xmlAvailabilityZone
+	for _, sn := range SeedSubnets {
+		out = append(out, xmlAvailabilityZone{ZoneName: sn.Zone, ZoneID: sn.ZoneID, ZoneState: "available", ZoneType: "availability-zone",
+			OptInStatus: "opt-in-not-required"})
+	}
+	return out
+}
+
+func (e *Emulator) describeAvailabilityZones(form url.Values) (any, *apiError) {
+	filters, err := parseFilters(form)
+	if err != nil {
+		return nil, err
+	}
+	names, ids := formList(form, "ZoneName"), formList(form, "ZoneId")
+	var out []xmlAvailabilityZone
+	known := map[string]bool{}
+	for _, z := range zones() {
+		known[z.ZoneName], known[z.ZoneID] = true, true
+		z.RegionName, z.GroupName, z.NetworkBorderGroup = e.opts.Region, e.opts.Region, e.opts.Region
+		if (len(names) > 0 && !contains(names, z.ZoneName)) || (len(ids) > 0 && !contains(ids, z.ZoneID)) {
+			continue
+		}
+		ok, err := matchFilters(filters, nil, func(name string) ([]string, bool) {
+			switch name {
+			case "zone-name":
+				return []string{z.ZoneName}, true
+			case "zone-id":
+				return []string{z.ZoneID}, true
+			case "state":
+				return []string{z.ZoneState}, true
+			case "region-name":
+				return []string{z.RegionName}, true
+			case "zone-type":
+				return []string{z.ZoneType}, true
+			case "group-name":
+				return []string{z.GroupName}, true
+			case "opt-in-status":
+				return []string{z.OptInStatus}, true
+			}
+			return nil, false
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, z)
+		}
+	}
+	for _, n := range append(names, ids...) {
+		if !known[n] {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The zone '%s' does not exist.", n)
+		}
+	}
+	return describeAvailabilityZonesResult{AvailabilityZoneInfo: out}, nil
+}
+
+type xmlImage struct {
+	ImageID            string   `xml:"imageId"`
+	ImageLocation      string   `xml:"imageLocation"`
+	ImageState         string   `xml:"imageState"`
+	ImageOwnerID       string   `xml:"imageOwnerId"`
+	CreationDate       string   `xml:"creationDate"`
+	IsPublic           bool     `xml:"isPublic"`
+	Architecture       string   `xml:"architecture"`
+	ImageType          string   `xml:"imageType"`
+	ImageOwnerAlias    string   `xml:"imageOwnerAlias"`
+	Name               string   `xml:"name"`
+	Description        string   `xml:"description"`
+	RootDeviceType     string   `xml:"rootDeviceType"`
+	RootDeviceName     string   `xml:"rootDeviceName"`
+	VirtualizationType string   `xml:"virtualizationType"`
+	Hypervisor         string   `xml:"hypervisor"`
+	EnaSupport         bool     `xml:"enaSupport"`
+	PlatformDetails    string   `xml:"platformDetails"`
+	UsageOperation     string   `xml:"usageOperation"`
+	TagSet             []xmlTag `xml:"tagSet>item"`
+}
+
+type describeImagesResult struct {
+	ImagesSet []xmlImage `xml:"imagesSet>item"`
+	NextToken string     `xml:"nextToken,omitempty"`
+}
+
+func (e *Emulator) describeImages(form url.Values) (any, *apiError) {
+	filters, err := parseFilters(form)
+	if err != nil {
+		return nil, err
+	}
+	ids, owners := formList(form, "ImageId"), formList(form, "Owner")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	for _, id := range ids {
+		if !validEC2ID("ami", id) && !strings.HasPrefix(id, "ami-") {
+			return nil, errorf(http.StatusBadRequest, "InvalidAMIID.Malformed", "Invalid id: \"%s\"", id)
+		}
+	}
+	if err := requireIDs(ids, func(id string) bool { return s.images[id] != nil }); err != nil {
+		return nil, err
+	}
+	offset, size, err := s.pageParams(form, "DescribeImages", 5, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []xmlImage
+	for _, id := range sortedKeys(s.images) {
+		im := s.images[id]
+		if len(ids) > 0 && !contains(ids, id) {
+			continue
+		}
+		if len(owners) > 0 && !contains(owners, "amazon") && !contains(owners, amazonImageOwnerID) {
+			continue
+		}
+		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
+			switch name {
+			case "image-id":
+				return []string{im.id}, true
+			case "name":
+				return []string{im.name}, true
+			case "architecture":
+				return []string{im.architecture}, true
+			case "state":
+				return []string{"available"}, true
+			case "owner-id":
+				return []string{amazonImageOwnerID}, true
+			case "owner-alias":
+				return []string{"amazon"}, true
+			case "image-type":
+				return []string{"machine"}, true
+			case "is-public":
+				return []string{"true"}, true
+			case "root-device-type":
+				return []string{"ebs"}, true
+			case "virtualization-type":
+				return []string{"hvm"}, true
+			case "description":
+				return []string{im.description}, true
+			}
+			return nil, false
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, xmlImage{ImageID: im.id, ImageLocation: "amazon/" + im.name, ImageState: "available", ImageOwnerID: amazonImageOwnerID,
+				CreationDate: im.created.UTC().Format(ec2TimeFormat), IsPublic: true, Architecture: im.architecture, ImageType: "machine",
+				ImageOwnerAlias: "amazon", Name: im.name, Description: im.description, RootDeviceType: "ebs", RootDeviceName: "/dev/xvda",
+				VirtualizationType: "hvm", Hypervisor: "xen", EnaSupport: true, PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances",
+				TagSet: tagSet(s.tags[id])})
+		}
+	}
+	lo, hi, next := s.page("DescribeImages", form, len(out), offset, size)
+	return describeImagesResult{ImagesSet: out[lo:hi], NextToken: next}, nil
+}
+
+// --- tags -----------------------------------------------------------------------------------
+
+type returnResult struct {
+	Return bool `xml:"return"`
+}
+
+func (e *Emulator) createTags(form url.Values) (any, *apiError) {
+	ids := formList(form, "ResourceId")
+	if len(ids) == 0 {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter resourceIdSet")
+	}
+	tags, err := parseTags(form, "Tag")
+	if err != nil {
+		return nil, err
+	}
+	if len(tags) == 0 {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter tagSet")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	for _, id := range ids {
+		if !s.resourceExists(id) {
+			return nil, notFoundError(id)
+		}
+		merged := copyTags(s.tags[id])
+		for k, v := range tags {
+			merged[k] = v
+		}
+		if len(merged) > maxTagsPerResource {
+			return nil, errorf(http.StatusBadRequest, "TagLimitExceeded", "The maximum number of tags (%d) for resource %s has been exceeded", maxTagsPerResource, id)
+		}
+	}
+	for _, id := range ids {
+		if s.tags[id] == nil {
+			s.tags[id] = map[string]string{}
+		}
+		for k, v := range tags {
+			s.tags[id][k] = v
+		}
+	}
+	return returnResult{Return: true}, nil
+}
+
+// deleteTags removes tags: a Tag.N with only a Key deletes that key whatever its value; with a
+// Value (even empty) only when the value matches; no Tag at all deletes every tag (source: EC2
+// API reference, DeleteTags).
+func (e *Emulator) deleteTags(form url.Values) (any, *apiError) {
+	ids := formList(form, "ResourceId")
+	if len(ids) == 0 {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter resourceIdSet")
+	}
+	type del struct {
+		key, value string
+		hasValue   bool
+	}
+	var dels []del
+	for i, t := range formObjects(form, "Tag") {
+		if t.Get("Key") == "" {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Tag key must not be empty (Tag.%d.Key)", i+1)
+		}
+		_, hasValue := t["Value"]
+		dels = append(dels, del{t.Get("Key"), t.Get("Value"), hasValue})
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	for _, id := range ids {
+		if !s.resourceExists(id) {
+			return nil, notFoundError(id)
+		}
+	}
+	for _, id := range ids {
+		if len(dels) == 0 {
+			delete(s.tags, id)
+			continue
+		}
+		for _, d := range dels {
+			if v, ok := s.tags[id][d.key]; ok && (!d.hasValue || v == d.value) {
+				delete(s.tags[id], d.key)
+			}
+		}
+	}
+	return returnResult{Return: true}, nil
+}
+
+type xmlTagDescription struct {
+	ResourceID   string `xml:"resourceId"`
+	ResourceType string `xml:"resourceType"`
+	Key          string `xml:"key"`
+	Value        string `xml:"value"`
+}
+
+type describeTagsResult struct {
+	TagSet    []xmlTagDescription `xml:"tagSet>item"`
+	NextToken string              `xml:"nextToken,omitempty"`
+}
+
+func (e *Emulator) describeTags(form url.Values) (any, *apiError) {
+	filters, err := parseFilters(form)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.state.ec2
+	offset, size, err := s.pageParams(form, "DescribeTags", 5, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []xmlTagDescription
+	for _, id := range sortedKeys(s.tags) {
+		if !s.resourceExists(id) {
+			continue
+		}
+		for _, k := range sortedKeys(s.tags[id]) {
+			d := xmlTagDescription{ResourceID: id, ResourceType: resourceType(id), Key: k, Value: s.tags[id][k]}
+			ok, err := matchFilters(filters, nil, func(name string) ([]string, bool) {
+				switch name {
+				case "resource-id":
+					return []string{d.ResourceID}, true
+				case "resource-type":
+					return []string{d.ResourceType}, true
+				case "key":
+					return []string{d.Key}, true
+				case "value":
+					return []string{d.Value}, true
+				}
+				return nil, false
+			})
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, d)
+			}
+		}
+	}
+	lo, hi, next := s.page("DescribeTags", form, len(out), offset, size)
+	return describeTagsResult{TagSet: out[lo:hi], NextToken: next}, nil
+}
