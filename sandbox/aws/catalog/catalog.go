@@ -135,6 +135,29 @@ func Lookup(name string) (InstanceType, bool) {
 // Len returns the number of instance types in the catalogue without copying them.
 func Len() int { return len(catalogue().types) }
 
+// Offering is one (instance type, zone) pool the emulated region sells, with its prices in
+// USD/hour.
+type Offering struct {
+	InstanceType  string
+	Zone          string
+	OnDemandPrice float64
+	SpotPrice     float64 // SpotPrice(type, zone)
+}
+
+// Offerings returns every (type, zone) pool of the catalogue, sorted by type name then zone:
+// the rows DescribeInstanceTypeOfferings (location type availability-zone) and
+// DescribeSpotPriceHistory answer from. The slice is fresh on each call.
+func Offerings() []Offering {
+	c := catalogue()
+	out := make([]Offering, 0, 3*len(c.types))
+	for _, it := range c.types {
+		for _, z := range it.Zones {
+			out = append(out, Offering{InstanceType: it.Name, Zone: z, OnDemandPrice: it.OnDemandPrice, SpotPrice: SpotPrice(it, z)})
+		}
+	}
+	return out
+}
+
 // Spot price model (an emulation, not a fact: real spot prices move with supply and demand).
 //
 // The spot price of a type in a zone is the on-demand price times (1 - discount), where the
@@ -142,8 +165,8 @@ func Len() int { return len(catalogue().types) }
 // "<type>/<zone>": discount = min + (max-min) * (hash mod 10001) / 10000. The result is rounded
 // to 6 decimals (the precision DescribeSpotPriceHistory's SpotPrice strings carry). So the
 // price is deterministic (same inputs, same price, across processes), between 20% and 45% of
-// on-demand (the range AWS's Spot Instance Advisor shows as typical savings), and differs from
-// zone to zone and type to type.
+// on-demand (a band chosen for the emulation, inside the "up to 90% off" AWS advertises for
+// Spot), and differs from zone to zone and type to type.
 const (
 	SpotMinDiscount = 0.55
 	SpotMaxDiscount = 0.80

@@ -426,6 +426,42 @@ func TestLocalStorage(t *testing.T) {
 	}
 }
 
+func TestOfferings(t *testing.T) {
+	offs := Offerings()
+	n := 0
+	for _, it := range All() {
+		n += len(it.Zones)
+	}
+	if len(offs) != n {
+		t.Fatalf("%d offerings, want %d (sum of zones)", len(offs), n)
+	}
+	zonesOf := map[string][]string{}
+	for i, o := range offs {
+		it, ok := Lookup(o.InstanceType)
+		if !ok || !it.OfferedIn(o.Zone) || o.OnDemandPrice != it.OnDemandPrice || o.SpotPrice != SpotPrice(it, o.Zone) {
+			t.Errorf("offering %+v does not match the catalogue", o)
+		}
+		if i > 0 && (offs[i-1].InstanceType > o.InstanceType ||
+			(offs[i-1].InstanceType == o.InstanceType && offs[i-1].Zone >= o.Zone)) {
+			t.Errorf("offerings not sorted at %d: %+v then %+v", i, offs[i-1], o)
+		}
+		zonesOf[o.InstanceType] = append(zonesOf[o.InstanceType], o.Zone)
+	}
+	// The two-zone types named in families.go.
+	for name, want := range map[string][]string{
+		"p5.48xlarge": {ZoneB, ZoneC}, "p4d.24xlarge": {ZoneA, ZoneC}, "p3.2xlarge": {ZoneA, ZoneB},
+		"g6.xlarge": {ZoneA, ZoneB}, "c7gn.large": {ZoneA, ZoneC}, "m5.large": {ZoneA, ZoneB, ZoneC},
+	} {
+		if !slices.Equal(zonesOf[name], want) {
+			t.Errorf("%s offered in %v, want %v", name, zonesOf[name], want)
+		}
+	}
+	it, _ := Lookup("p5.48xlarge")
+	if it.OfferedIn(ZoneA) || !it.OfferedIn(ZoneB) {
+		t.Error("OfferedIn disagrees with Zones")
+	}
+}
+
 func TestCoverage(t *testing.T) {
 	fams := map[string]bool{}
 	for _, it := range All() {

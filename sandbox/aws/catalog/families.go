@@ -20,7 +20,13 @@ import "strings"
 //     (max pods = ENIs * (IPv4 per ENI - 1) + 2).
 //   - prices: us-east-1 on-demand Linux prices, AWS price list, January 2026 (USD/hour,
 //     exactly as listed; AWS rounds each size separately, so a few sizes differ from a strict
-//     linear scaling in the last digit, e.g. c7g.medium 0.0363 vs c7g.large 0.0725).
+//     linear scaling in the last digit, e.g. c7g.medium 0.0363 vs c7g.large 0.0725). Every
+//     price here is a listed one; none is extrapolated from another size.
+//   - NetworkPerformance is the pages' "Network bandwidth (Gbps)" column written the way
+//     DescribeInstanceTypes writes it; it is descriptive only (no decision in this project
+//     depends on it).
+//
+// Metal sizes and the families not named above (e.g. m5zn, c6in, x2, u-*) are left out.
 
 // Zone sets. Most types are offered in all three emulated zones; the emulation offers a few
 // scarce GPU and network/storage-optimized types in two zones only, so that zone-aware
