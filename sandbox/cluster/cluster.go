@@ -1,0 +1,376 @@
+// Package cluster starts the sandbox's Kubernetes control plane as local processes on
+// 127.0.0.1: etcd, kube-apiserver (TLS, client-certificate authentication against a CA made
+// here, Node+RBAC authorization, NodeRestriction admission, ServiceAccount token signing with
+// an https issuer that is the API server itself), kube-controller-manager, kube-scheduler and
+// kwok (the kubelet stand-in for Nodes annotated kwok.x-k8s.io/node=fake).
+package cluster
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/proc"
+)
+
+//go:embed kwok-stages.yaml
+var kwokStages []byte
+
+// KwokNodeAnnotation marks the Nodes kwok manages (key=value).
+const (
+	KwokNodeAnnotationKey   = "kwok.x-k8s.io/node"
+	KwokNodeAnnotationValue = "fake"
+)
+
+// ServiceClusterIPRange is the Service CIDR of the sandbox cluster.
+const ServiceClusterIPRange = "10.96.0.0/16"
+
+// Config configures Start.
+type Config struct {
+	// Dir is the state directory; the cluster uses Dir/pki, Dir/etcd, Dir/logs and writes the
+	// admin kubeconfig to Dir/kubeconfig. Required.
+	Dir string
+	// Progress receives one line per step ("etcd ready", ...); nil discards.
+	Progress io.Writer
+	// ReadyTimeout bounds the whole start (default 3 minutes).
+	ReadyTimeout time.Duration
+}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	Dir string
+	// Server is the API server URL, https://127.0.0.1:<port>; it is also the ServiceAccount
+	// issuer (OIDC discovery at Server + "/.well-known/openid-configuration") and the audience
+	// of API server tokens.
+	Server string
+	// CACertPEM is the cluster CA (signs the serving and all client certificates).
+	CACertPEM []byte
+	// Kubeconfig is the path of the admin kubeconfig (user sandbox-admin, group system:masters).
+	Kubeconfig string
+	// ServiceAccountPublicKeyPEM verifies ServiceAccount tokens (PKIX RSA public key).
+	ServiceAccountPublicKeyPEM []byte
+
+	admin *rest.Config
+	procs []*proc.Process // in start order
+}
+
+// Issuer is the ServiceAccount token issuer URL (equal to Server).
+func (c *Cluster) Issuer() string { return c.Server }
+
+// RESTConfig returns a copy of the admin client configuration.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.admin) }
+
+// Start generates the PKI and starts every component, returning once the API server is ready
+// and the ServiceAccount and root-CA controllers have populated namespace "default". On error
+// every started process is stopped. Errors: a tool is missing, a component exits early, or
+// readiness times out (the message names the component and its log file).
+func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("cluster: Config.Dir is required")
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 3 * time.Minute
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
+	defer cancel()
+
+	tools := map[string]string{}
+	for _, t := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		p, err := proc.LookTool(t)
+		if err != nil {
+			return nil, err
+		}
+		tools[t] = p
+	}
+	pkiDir := filepath.Join(cfg.Dir, "pki")
+	logDir := filepath.Join(cfg.Dir, "logs")
+	for _, d := range []string{pkiDir, logDir, filepath.Join(cfg.Dir, "etcd")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	ports := map[string]int{}
+	for _, n := range []string{"etcd", "etcd-peer", "apiserver"} {
+		if ports[n], err = proc.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	c = &Cluster{Dir: cfg.Dir, Server: "https://127.0.0.1:" + strconv.Itoa(ports["apiserver"])}
+	defer func() {
+		if err != nil {
+			c.Stop()
+			c = nil
+		}
+	}()
+
+	// PKI: one CA; the API server's serving certificate; one client certificate per identity.
+	ca, err := newCA("sandbox-kubernetes-ca")
+	if err != nil {
+		return c, fmt.Errorf("cluster: CA: %w", err)
+	}
+	c.CACertPEM = ca.CertPEM
+	caPath, _, err := ca.write(pkiDir, "ca")
+	if err != nil {
+		return c, err
+	}
+	serving, err := ca.issue("kube-apiserver", nil, true,
+		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
+	if err != nil {
+		return c, err
+	}
+	servingCrt, servingKey, err := serving.write(pkiDir, "apiserver")
+	if err != nil {
+		return c, err
+	}
+	saPriv, saPub, err := newServiceAccountKey()
+	if err != nil {
+		return c, fmt.Errorf("cluster: service-account key: %w", err)
+	}
+	c.ServiceAccountPublicKeyPEM = saPub
+	saPrivPath, saPubPath := filepath.Join(pkiDir, "sa.key"), filepath.Join(pkiDir, "sa.pub")
+	if err := os.WriteFile(saPrivPath, saPriv, 0o600); err != nil {
+		return c, err
+	}
+	if err := os.WriteFile(saPubPath, saPub, 0o644); err != nil {
+		return c, err
+	}
+	kubeconfigs := map[string]string{}
+	for _, id := range []struct{ file, user, group string }{
+		{"kubeconfig", "sandbox-admin", "system:masters"},
+		{"controller-manager.kubeconfig", "system:kube-controller-manager", ""},
+		{"scheduler.kubeconfig", "system:kube-scheduler", ""},
+		// kwok acts for every fake kubelet at once (status of all nodes and pods), which no
+		// single node identity may do; it runs as an administrator.
+		{"kwok.kubeconfig", "sandbox-kwok", "system:masters"},
+	} {
+		var orgs []string
+		if id.group != "" {
+			orgs = []string{id.group}
+		}
+		kp, err := ca.issue(id.user, orgs, false, nil, nil)
+		if err != nil {
+			return c, err
+		}
+		path := filepath.Join(cfg.Dir, id.file)
+		if id.file != "kubeconfig" {
+			path = filepath.Join(pkiDir, id.file)
+		}
+		if err := writeKubeconfig(path, c.Server, ca.CertPEM, id.user, kp.CertPEM, kp.KeyPEM); err != nil {
+			return c, err
+		}
+		kubeconfigs[id.file] = path
+	}
+	c.Kubeconfig = kubeconfigs["kubeconfig"]
+	c.admin, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return c, fmt.Errorf("cluster: admin kubeconfig: %w", err)
+	}
+	c.admin.QPS, c.admin.Burst = 200, 400
+
+	start := func(name string, args ...string) error {
+		p, err := proc.Start(proc.Spec{Name: name, Path: tools[name], Args: args, LogPath: filepath.Join(logDir, name+".log")})
+		if err != nil {
+			return err
+		}
+		c.procs = append(c.procs, p)
+		return nil
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd"])
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd-peer"])
+	if err := start("etcd",
+		"--name=sandbox",
+		"--data-dir="+filepath.Join(cfg.Dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=sandbox="+peerURL,
+		"--unsafe-no-fsync", // a throw-away cluster: durability is not worth the latency
+		"--log-level=warn",
+	); err != nil {
+		return c, err
+	}
+	fmt.Fprintln(progress, "etcd started on", etcdURL)
+
+	if err := start("kube-apiserver",
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(ports["apiserver"]),
+		"--cert-dir="+filepath.Join(pkiDir, "apiserver-generated"),
+		"--tls-cert-file="+servingCrt, "--tls-private-key-file="+servingKey,
+		"--client-ca-file="+caPath,
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--service-account-key-file="+saPubPath,
+		"--service-account-signing-key-file="+saPrivPath,
+		"--service-account-issuer="+c.Server,
+		"--api-audiences="+c.Server,
+		"--service-cluster-ip-range="+ServiceClusterIPRange,
+		// The only endpoint is 127.0.0.1, which the endpoints API refuses; nothing in the
+		// sandbox reaches the API server through the kubernetes Service.
+		"--endpoint-reconciler-type=none",
+		"--anonymous-auth=true", // /readyz, /version and OIDC discovery for the issuer URL
+		"--profiling=false",
+	); err != nil {
+		return c, err
+	}
+	fmt.Fprintln(progress, "kube-apiserver started on", c.Server)
+	if err := c.waitReady(ctx); err != nil {
+		return c, err
+	}
+	fmt.Fprintln(progress, "kube-apiserver ready")
+
+	kcm := kubeconfigs["controller-manager.kubeconfig"]
+	if err := start("kube-controller-manager",
+		"--kubeconfig="+kcm, "--authentication-kubeconfig="+kcm, "--authorization-kubeconfig="+kcm,
+		"--secure-port=0", "--leader-elect=false",
+		"--service-account-private-key-file="+saPrivPath,
+		"--root-ca-file="+caPath,
+		"--use-service-account-credentials=true",
+		"--controllers=*",
+		"--service-cluster-ip-range="+ServiceClusterIPRange,
+		"--cluster-name=sandbox",
+	); err != nil {
+		return c, err
+	}
+	sch := kubeconfigs["scheduler.kubeconfig"]
+	if err := start("kube-scheduler",
+		"--kubeconfig="+sch, "--authentication-kubeconfig="+sch, "--authorization-kubeconfig="+sch,
+		"--secure-port=0", "--leader-elect=false",
+	); err != nil {
+		return c, err
+	}
+	stagesPath := filepath.Join(cfg.Dir, "kwok-stages.yaml")
+	if err := os.WriteFile(stagesPath, kwokStages, 0o644); err != nil {
+		return c, err
+	}
+	if err := start("kwok",
+		"--kubeconfig="+kubeconfigs["kwok.kubeconfig"],
+		"--config="+stagesPath,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotationKey+"="+KwokNodeAnnotationValue,
+		"--node-lease-duration-seconds=40",
+		"--server-address=127.0.0.1:0",
+		"--cidr=10.244.0.0/16",
+	); err != nil {
+		return c, err
+	}
+	fmt.Fprintln(progress, "kube-controller-manager, kube-scheduler and kwok started")
+	if err := c.waitServiceAccounts(ctx); err != nil {
+		return c, err
+	}
+	fmt.Fprintln(progress, "cluster ready: default ServiceAccount and kube-root-ca.crt exist")
+	return c, nil
+}
+
+// exited returns an error naming the first component that has exited.
+func (c *Cluster) exited() error {
+	for _, p := range c.procs {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("cluster: %s exited (%v); see %s", p.Spec.Name, p.Err(), p.Spec.LogPath)
+		default:
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.admin)
+	if err != nil {
+		return err
+	}
+	for {
+		if err := c.exited(); err != nil {
+			return err
+		}
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Raw()
+		if err == nil && string(body) == "ok" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: kube-apiserver not ready: %v (last: %v); see %s", ctx.Err(), err, filepath.Join(c.Dir, "logs", "kube-apiserver.log"))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) waitServiceAccounts(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.admin)
+	if err != nil {
+		return err
+	}
+	var last error
+	for {
+		if err := c.exited(); err != nil {
+			return err
+		}
+		_, last = cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		if last == nil {
+			var cm *corev1.ConfigMap
+			cm, last = cs.CoreV1().ConfigMaps(metav1.NamespaceDefault).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+			if last == nil && cm.Data["ca.crt"] != "" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: default ServiceAccount / kube-root-ca.crt not created: %v (last: %v); see %s", ctx.Err(), last, filepath.Join(c.Dir, "logs", "kube-controller-manager.log"))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops every component in reverse start order (SIGTERM, 10 s grace, SIGKILL).
+func (c *Cluster) Stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		_ = c.procs[i].Stop(10 * time.Second)
+	}
+	c.procs = nil
+}
+
+// writeKubeconfig writes a kubeconfig with one cluster, one client-certificate user and one
+// context (all named "sandbox"), certificates embedded.
+func writeKubeconfig(path, server string, caPEM []byte, user string, certPEM, keyPEM []byte) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["sandbox"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
+	cfg.Contexts["sandbox"] = &clientcmdapi.Context{Cluster: "sandbox", AuthInfo: user}
+	cfg.CurrentContext = "sandbox"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("cluster: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteTokenKubeconfig writes a kubeconfig whose only credential is the bearer token read from
+// tokenFile (client-go re-reads the file, so rotating it needs no restart).
+func WriteTokenKubeconfig(path, server string, caPEM []byte, user, tokenFile string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["sandbox"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{TokenFile: tokenFile}
+	cfg.Contexts["sandbox"] = &clientcmdapi.Context{Cluster: "sandbox", AuthInfo: user}
+	cfg.CurrentContext = "sandbox"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

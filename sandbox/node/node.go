@@ -1,0 +1,177 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Instance is what a booting instance knows about itself (its instance metadata); the sandbox
+// fills it from the emulator's aws.BootedInstance.
+type Instance struct {
+	InstanceID         string
+	InstanceType       string
+	Zone               string
+	PrivateDNSName     string
+	PrivateIPAddress   string
+	CapacityType       string // "spot" or "on-demand"
+	ImageID            string
+	InstanceProfileArn string
+	UserData           []byte // decoded
+	VCPUs              int32
+	MemoryMiB          int64
+	GPUs               int32
+	Architecture       string // x86_64 or arm64
+	MaxPods            int32  // ENI-based limit; 0 = unknown
+}
+
+// Well-known labels the kubelet (and the AWS cloud provider) set on a Node.
+const (
+	LabelHostname     = "kubernetes.io/hostname"
+	LabelArch         = "kubernetes.io/arch"
+	LabelOS           = "kubernetes.io/os"
+	LabelInstanceType = "node.kubernetes.io/instance-type"
+	LabelZone         = "topology.kubernetes.io/zone"
+	LabelRegion       = "topology.kubernetes.io/region"
+	LabelCapacityType = "karpenter.sh/capacity-type"
+	ResourceGPU       = corev1.ResourceName("nvidia.com/gpu")
+)
+
+// EphemeralStorageGiB is the root volume every sandbox node reports (the EKS AL2 AMI's default
+// 20 GiB gp3 root volume).
+const EphemeralStorageGiB = 20
+
+// KubeReserved returns the EKS AL2 kube-reserved resources for a node with vcpus CPUs and
+// maxPods pods: CPU in millicores and memory in MiB. Source: awslabs/amazon-eks-ami,
+// files/bootstrap.sh (get_cpu_millicores_to_reserve, get_memory_mebibytes_to_reserve):
+// CPU 6% of the first core, 1% of the second, 0.5% of cores 3-4 and 0.25% of every further
+// core, each range computed in integer millicores (as the script's shell arithmetic does);
+// memory 11 MiB per pod + 255 MiB.
+func KubeReserved(vcpus, maxPods int32) (cpuMillis, memoryMiB int64) {
+	total := int64(vcpus) * 1000
+	ranges := []struct{ start, end, basisPoints int64 }{
+		{0, 1000, 600}, {1000, 2000, 100}, {2000, 4000, 50}, {4000, total, 25},
+	}
+	for _, r := range ranges {
+		if total <= r.start {
+			break
+		}
+		end := min(total, r.end)
+		cpuMillis += (end - r.start) * r.basisPoints / 10000
+	}
+	return cpuMillis, 11*int64(maxPods) + 255
+}
+
+// Eviction thresholds of the EKS AL2 kubelet configuration (amazon-eks-ami
+// files/kubelet-config.json: evictionHard memory.available 100Mi, nodefs.available 10%) and
+// its ephemeral-storage kube-reserved (1Gi).
+const (
+	EvictionHardMemoryMiB       = 100
+	KubeReservedEphemeralGiB    = 1
+	EvictionNodefsAvailablePerc = 10
+)
+
+// Arch maps an EC2 architecture (x86_64, arm64) to the Kubernetes one (amd64, arm64).
+// Error: an architecture the sandbox does not know.
+func Arch(ec2Arch string) (string, error) {
+	switch ec2Arch {
+	case "x86_64", "amd64", "":
+		return "amd64", nil
+	case "arm64", "aarch64":
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("unknown architecture %q", ec2Arch)
+}
+
+// BuildNode returns the Node that the kubelet of inst registers from bootstrap b: name = private
+// DNS name, providerID aws:///<zone>/<instance-id>, labels from the user data plus the
+// kubelet's well-known labels (and karpenter.sh/capacity-type from the instance lifecycle if
+// the user data did not set it), the user data's taints, annotation kwok.x-k8s.io/node=fake,
+// capacity (cpu, memory in Mi, pods, ephemeral-storage 20Gi, nvidia.com/gpu) and allocatable =
+// capacity minus EKS AL2 kube-reserved and hard eviction thresholds. Pods = b.MaxPods if set,
+// else inst.MaxPods (else 110, the kubelet default). Error: unknown architecture, empty DNS name.
+func BuildNode(inst Instance, b *Bootstrap, region string) (*corev1.Node, error) {
+	if inst.PrivateDNSName == "" {
+		return nil, fmt.Errorf("instance %s has no private DNS name", inst.InstanceID)
+	}
+	arch, err := Arch(inst.Architecture)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", inst.InstanceID, err)
+	}
+	maxPods := b.MaxPods
+	if maxPods == 0 {
+		maxPods = inst.MaxPods
+	}
+	if maxPods <= 0 {
+		maxPods = 110
+	}
+	labels := map[string]string{}
+	for k, v := range b.Labels {
+		labels[k] = v
+	}
+	labels[LabelHostname] = inst.PrivateDNSName
+	labels[LabelArch] = arch
+	labels[LabelOS] = "linux"
+	labels[LabelInstanceType] = inst.InstanceType
+	labels[LabelZone] = inst.Zone
+	if region == "" {
+		region = strings.TrimRight(inst.Zone, "abcdefghijklmnopqrstuvwxyz")
+	}
+	labels[LabelRegion] = region
+	if _, ok := labels[LabelCapacityType]; !ok && inst.CapacityType != "" {
+		labels[LabelCapacityType] = inst.CapacityType
+	}
+
+	cpuReserved, memReserved := KubeReserved(inst.VCPUs, maxPods)
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewMilliQuantity(int64(inst.VCPUs)*1000, resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(inst.MemoryMiB<<20, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(EphemeralStorageGiB<<30, resource.BinarySI),
+	}
+	ephemeralAlloc := int64(EphemeralStorageGiB<<30) - KubeReservedEphemeralGiB<<30 - int64(EphemeralStorageGiB<<30)*EvictionNodefsAvailablePerc/100
+	allocatable := corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewMilliQuantity(max(0, int64(inst.VCPUs)*1000-cpuReserved), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(max(0, inst.MemoryMiB-memReserved-EvictionHardMemoryMiB)<<20, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(ephemeralAlloc, resource.BinarySI),
+	}
+	if inst.GPUs > 0 {
+		capacity[ResourceGPU] = *resource.NewQuantity(int64(inst.GPUs), resource.DecimalSI)
+		allocatable[ResourceGPU] = *resource.NewQuantity(int64(inst.GPUs), resource.DecimalSI)
+	}
+	var addrs []corev1.NodeAddress
+	if inst.PrivateIPAddress != "" {
+		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: inst.PrivateIPAddress})
+	}
+	addrs = append(addrs,
+		corev1.NodeAddress{Type: corev1.NodeInternalDNS, Address: inst.PrivateDNSName},
+		corev1.NodeAddress{Type: corev1.NodeHostName, Address: inst.PrivateDNSName})
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        inst.PrivateDNSName,
+			Labels:      labels,
+			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+		},
+		Spec: corev1.NodeSpec{
+			ProviderID: fmt.Sprintf("aws:///%s/%s", inst.Zone, inst.InstanceID),
+			Taints:     append([]corev1.Taint(nil), b.Taints...),
+		},
+		Status: corev1.NodeStatus{
+			Capacity:    capacity,
+			Allocatable: allocatable,
+			Addresses:   addrs,
+			NodeInfo: corev1.NodeSystemInfo{
+				Architecture:    arch,
+				OperatingSystem: "linux",
+				OSImage:         "Amazon Linux 2 (sandbox, " + inst.ImageID + ")",
+				KubeletVersion:  "sandbox",
+				MachineID:       inst.InstanceID,
+				SystemUUID:      inst.InstanceID,
+			},
+		},
+	}, nil
+}
