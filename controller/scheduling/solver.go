@@ -118,6 +118,7 @@ type provState struct {
 	template  Requirements
 	taints    []corev1.Taint
 	typeKeys  []string
+	isTypeKey map[string]bool
 	types     []*typeInfo
 	limits    Resources
 	usage     Resources
@@ -133,6 +134,7 @@ type claim struct {
 	pods      []*corev1.Pod
 	requests  Resources
 	maxUsable Resources
+	minUsable Resources // every remaining type holds at least this
 	committed Resources // max capacity over types, for limits
 }
 
@@ -268,7 +270,7 @@ var offeringKeys = map[string]bool{v1alpha5.LabelZone: true, v1alpha5.LabelCapac
 
 func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 	p := in.Provisioner
-	ps := &provState{in: in, name: p.Name, taints: p.Spec.Taints, usage: FromList(in.Usage), committed: Resources{}}
+	ps := &provState{in: in, name: p.Name, taints: p.Spec.Taints, usage: FromList(in.Usage), committed: Resources{}, isTypeKey: map[string]bool{}}
 	if p.Spec.Limits != nil && len(p.Spec.Limits.Resources) > 0 {
 		ps.limits = FromList(p.Spec.Limits.Resources)
 	}
@@ -288,6 +290,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 		t[k] = Any(k)
 		if k != v1alpha5.LabelProvisionerName && !offeringKeys[k] {
 			ps.typeKeys = append(ps.typeKeys, k)
+			ps.isTypeKey[k] = true
 		}
 	}
 	sort.Strings(ps.typeKeys)
@@ -418,7 +421,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 	for k := range term {
 		if offeringKeys[k] {
 			checkOfferings = true
-		} else if k != v1alpha5.LabelProvisionerName {
+		} else if ps.isTypeKey[k] {
 			keys = append(keys, k)
 		}
 	}
@@ -510,6 +513,14 @@ func (c *claim) recompute() {
 		c.maxUsable.MaxInPlace(t.usable)
 		newCommitted.MaxInPlace(t.capacity)
 	}
+	c.minUsable = Resources{}
+	for k := range c.maxUsable {
+		m := c.maxUsable[k]
+		for _, t := range c.types {
+			m = min(m, t.usable[k])
+		}
+		c.minUsable[k] = m
+	}
 	for k, v := range c.committed {
 		c.prov.committed[k] -= v
 	}
@@ -519,15 +530,32 @@ func (c *claim) recompute() {
 	c.committed = newCommitted
 }
 
+// fitsWith reports whether used+add fits capacity on add's resources (used is known to fit).
+func fitsWith(used, add, capacity Resources) bool {
+	for k, v := range add {
+		if v > 0 && used[k]+v > capacity[k] {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *claim) tryAdd(pi *podInfo) bool {
-	total := c.requests.Add(pi.requests)
-	if !total.Fits(c.maxUsable) {
+	if !fitsWith(c.requests, pi.requests, c.maxUsable) {
 		return false
 	}
-	var others Resources
-	if c.prov.limits != nil {
-		others = c.prov.committed.Sub(c.committed)
+	// Fast path: a pod without node requirements that fits the smallest remaining type keeps
+	// every type.
+	if len(pi.terms) == 1 && len(pi.terms[0]) == 0 && fitsWith(c.requests, pi.requests, c.minUsable) {
+		c.requests.AddInPlace(pi.requests)
+		c.pods = append(c.pods, pi.pod)
+		return true
 	}
+	total := c.requests.Add(pi.requests)
+	// Limits need no re-check: the claim's types were admitted against the commitment of every
+	// claim opened before and are counted in those opened after, so every type already in the
+	// claim stays within limits.
+	others := Resources{}
 	for _, term := range pi.terms {
 		reqs, err := c.reqs.Constrain(term)
 		if err != nil {
@@ -537,9 +565,12 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 		if len(types) == 0 {
 			continue
 		}
+		changed := len(types) != len(c.types) // filter only removes types
 		c.reqs, c.types, c.requests = reqs, types, total
 		c.pods = append(c.pods, pi.pod)
-		c.recompute()
+		if changed {
+			c.recompute()
+		}
 		return true
 	}
 	return false

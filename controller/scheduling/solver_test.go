@@ -1,0 +1,565 @@
+package scheduling_test
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+type podOpt func(*corev1.Pod)
+
+func pod(name, cpu, mem string, opts ...podOpt) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: k8stypes.UID("uid-default-" + name)},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}}},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+
+func withSelector(kv ...string) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Spec.NodeSelector == nil {
+			p.Spec.NodeSelector = map[string]string{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Spec.NodeSelector[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func withTerms(terms ...[]corev1.NodeSelectorRequirement) podOpt {
+	return func(p *corev1.Pod) {
+		ns := &corev1.NodeSelector{}
+		for _, t := range terms {
+			ns.NodeSelectorTerms = append(ns.NodeSelectorTerms, corev1.NodeSelectorTerm{MatchExpressions: t})
+		}
+		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: ns}}
+	}
+}
+
+func withToleration(key, value string) podOpt {
+	return func(p *corev1.Pod) {
+		p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{Key: key, Operator: corev1.TolerationOpEqual, Value: value, Effect: corev1.TaintEffectNoSchedule})
+	}
+}
+
+func withGPU(n int64) podOpt {
+	return func(p *corev1.Pod) {
+		p.Spec.Containers[0].Resources.Requests["nvidia.com/gpu"] = *resource.NewQuantity(n, resource.DecimalSI)
+	}
+}
+
+func provisioner(name string, reqs ...v1alpha5.NodeSelectorRequirement) *v1alpha5.Provisioner {
+	return &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha5.ProvisionerSpec{Requirements: reqs}}
+}
+
+func req(key string, op corev1.NodeSelectorOperator, values ...string) v1alpha5.NodeSelectorRequirement {
+	return v1alpha5.NodeSelectorRequirement{Key: key, Operator: op, Values: values}
+}
+
+func solve(t testing.TB, pods []*corev1.Pod, provs []*v1alpha5.Provisioner, types []*cloudprovider.InstanceType, mods ...func(*scheduling.Input)) *scheduling.Result {
+	t.Helper()
+	in := scheduling.Input{Pods: pods}
+	for _, p := range provs {
+		in.Provisioners = append(in.Provisioners, scheduling.ProvisionerInput{Provisioner: p, InstanceTypes: types})
+	}
+	for _, m := range mods {
+		m(&in)
+	}
+	return scheduling.Solve(in)
+}
+
+// checkClaims verifies every invariant of a plan: each option holds its pods, satisfies the
+// claim's requirements and every pod's requirement term, has an allowed available offering;
+// prices are sorted; every pod is placed exactly once or has an error.
+func checkClaims(t *testing.T, pods []*corev1.Pod, res *scheduling.Result, dsOverhead func(*cloudprovider.InstanceType) scheduling.Resources) {
+	t.Helper()
+	seen := map[*corev1.Pod]int{}
+	for _, ps := range res.ExistingNodes {
+		for _, p := range ps {
+			seen[p]++
+		}
+	}
+	for _, e := range res.Errors {
+		seen[e.Pod]++
+	}
+	for i, c := range res.NewNodes {
+		if len(c.InstanceTypeOptions) == 0 {
+			t.Fatalf("claim %d has no options", i)
+		}
+		for j := 1; j < len(c.Prices); j++ {
+			if c.Prices[j] < c.Prices[j-1] {
+				t.Fatalf("claim %d prices not sorted: %v", i, c.Prices)
+			}
+		}
+		total := scheduling.Resources{}
+		for _, p := range c.Pods {
+			seen[p]++
+			total.AddInPlace(scheduling.PodRequests(p))
+		}
+		if !reflect.DeepEqual(total, c.Requests) {
+			t.Fatalf("claim %d requests %v, pods sum %v", i, c.Requests, total)
+		}
+		for _, it := range c.InstanceTypeOptions {
+			usable := scheduling.FromList(it.Allocatable())
+			if dsOverhead != nil {
+				usable = usable.Sub(dsOverhead(it))
+			}
+			if !total.Fits(usable) {
+				t.Fatalf("claim %d option %s (usable %v) cannot hold %v", i, it.Name, usable, total)
+			}
+			labels := map[string]string{}
+			for k, v := range it.Labels {
+				labels[k] = v
+			}
+			for k, v := range c.Labels() {
+				labels[k] = v
+			}
+			okOffering := false
+			for _, o := range it.Offerings {
+				l := map[string]string{}
+				for k, v := range labels {
+					l[k] = v
+				}
+				l[v1alpha5.LabelZone], l[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
+				if !o.Available || c.Requirements.MatchLabels(l) != nil {
+					continue
+				}
+				allPods := true
+				for _, p := range c.Pods {
+					terms, _ := scheduling.PodRequirementTerms(p)
+					anyTerm := false
+					for _, term := range terms {
+						anyTerm = anyTerm || term.MatchLabels(l) == nil
+					}
+					allPods = allPods && anyTerm
+				}
+				okOffering = okOffering || allPods
+			}
+			if !okOffering {
+				t.Fatalf("claim %d option %s has no available offering where the node satisfies %s and all pods", i, it.Name, c.Requirements)
+			}
+		}
+	}
+	for _, p := range pods {
+		if seen[p] != 1 {
+			t.Fatalf("pod %s accounted %d times", p.Name, seen[p])
+		}
+	}
+}
+
+func cost(res *scheduling.Result) float64 {
+	sum := 0.0
+	for _, c := range res.NewNodes {
+		sum += c.Prices[0]
+	}
+	return sum
+}
+
+// lowerBound is a cost no plan can beat: for each resource, the total requested amount times
+// the lowest price per usable unit of that resource among types (cheapest offering).
+// Every node set holding the pods has at least that much of the resource, so it costs at
+// least that. The bound is the maximum over cpu and memory.
+func lowerBound(pods []*corev1.Pod, types []*cloudprovider.InstanceType) float64 {
+	total := scheduling.Resources{}
+	for _, p := range pods {
+		total.AddInPlace(scheduling.PodRequests(p))
+	}
+	best := 0.0
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		perUnit := math.Inf(1)
+		for _, it := range types {
+			price := math.Inf(1)
+			for _, o := range it.Offerings {
+				if o.Available && o.Price < price {
+					price = o.Price
+				}
+			}
+			usable := scheduling.FromList(it.Allocatable())[r]
+			if usable > 0 && price/float64(usable) < perUnit {
+				perUnit = price / float64(usable)
+			}
+		}
+		best = math.Max(best, perUnit*float64(total[r]))
+	}
+	return best
+}
+
+func TestSinglePodCheapestOptionsFirst(t *testing.T) {
+	types := fake.Catalog(120)
+	pods := []*corev1.Pod{pod("a", "1", "1Gi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 || len(res.Errors) != 0 {
+		t.Fatalf("want one claim, got %d claims, errors %v", len(res.NewNodes), res.Errors)
+	}
+	c := res.NewNodes[0]
+	if len(c.InstanceTypeOptions) != scheduling.DefaultMaxInstanceTypes {
+		t.Fatalf("options = %d, want capped at %d", len(c.InstanceTypeOptions), scheduling.DefaultMaxInstanceTypes)
+	}
+	// The cheapest type in the whole catalogue that holds 1 cpu/1Gi is the first option.
+	cheapest, cheapestPrice := "", math.Inf(1)
+	for _, it := range types {
+		if !scheduling.PodRequests(pods[0]).Fits(scheduling.FromList(it.Allocatable())) {
+			continue
+		}
+		for _, o := range it.Offerings {
+			if o.Price < cheapestPrice {
+				cheapest, cheapestPrice = it.Name, o.Price
+			}
+		}
+	}
+	if c.InstanceTypeOptions[0].Name != cheapest || c.Prices[0] != cheapestPrice {
+		t.Fatalf("first option %s at %v, want %s at %v", c.InstanceTypeOptions[0].Name, c.Prices[0], cheapest, cheapestPrice)
+	}
+	if got := c.Labels()[v1alpha5.LabelProvisionerName]; got != "default" {
+		t.Fatalf("provisioner-name label = %q", got)
+	}
+}
+
+func TestFivePodsOneCPUPackTightly(t *testing.T) {
+	types := fake.Catalog(400)
+	var pods []*corev1.Pod
+	for i := range 5 {
+		pods = append(pods, pod(fmt.Sprintf("p%d", i), "1", "1Gi"))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 {
+		t.Fatalf("want 5 pods on one node, got %d nodes", len(res.NewNodes))
+	}
+	alloc := res.NewNodes[0].InstanceTypeOptions[0].Allocatable()
+	if alloc.Cpu().MilliValue() < 5000 {
+		t.Fatalf("cheapest option %s has %v cpu allocatable", res.NewNodes[0].InstanceTypeOptions[0].Name, alloc.Cpu())
+	}
+	if lb := lowerBound(pods, types); cost(res) > 2*lb {
+		t.Fatalf("cost %.4f > 2 x lower bound %.4f", cost(res), lb)
+	}
+}
+
+func TestCostNearLowerBoundAtScale(t *testing.T) {
+	types := fake.Catalog(400)
+	var pods []*corev1.Pod
+	for i := range 500 {
+		pods = append(pods, pod(fmt.Sprintf("small-%d", i), "900m", "3100Mi"))
+	}
+	for i := range 500 {
+		pods = append(pods, pod(fmt.Sprintf("big-%d", i), "3500m", "28Gi"))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", res.Errors[0])
+	}
+	lb := lowerBound(pods, types)
+	ratio := cost(res) / lb
+	t.Logf("1000 pods: %d nodes, $%.2f/h, lower bound $%.2f/h, ratio %.3f", len(res.NewNodes), cost(res), lb, ratio)
+	if ratio > 1.25 {
+		t.Fatalf("cost %.2f is %.2fx the lower bound %.2f", cost(res), ratio, lb)
+	}
+}
+
+func TestNodeSelectorArchAndGPU(t *testing.T) {
+	types := fake.Catalog(400)
+	pods := []*corev1.Pod{
+		pod("arm", "1", "1Gi", withSelector(v1alpha5.LabelArch, "arm64")),
+		pod("gpu", "1", "1Gi", withGPU(2)),
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 2 {
+		t.Fatalf("want 2 nodes, got %d (errors %v)", len(res.NewNodes), res.Errors)
+	}
+	for _, c := range res.NewNodes {
+		for _, it := range c.InstanceTypeOptions {
+			switch c.Pods[0].Name {
+			case "arm":
+				if it.Labels[v1alpha5.LabelArch] != "arm64" {
+					t.Fatalf("arm pod option %s is %s", it.Name, it.Labels[v1alpha5.LabelArch])
+				}
+			case "gpu":
+				if g := it.Capacity["nvidia.com/gpu"]; g.Value() < 2 {
+					t.Fatalf("gpu pod option %s has %v gpus", it.Name, g.Value())
+				}
+			}
+		}
+	}
+	if got := res.NewNodes[0].Labels()[v1alpha5.LabelArch]; res.NewNodes[0].Pods[0].Name == "arm" && got != "arm64" {
+		t.Fatalf("arm claim labels %v", res.NewNodes[0].Labels())
+	}
+}
+
+func TestAffinityTermsFirstSatisfiable(t *testing.T) {
+	types := fake.Catalog(60)
+	pods := []*corev1.Pod{pod("p", "1", "1Gi", withTerms(
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"eu-west-1a"}}},
+		[]corev1.NodeSelectorRequirement{{Key: "team", Operator: corev1.NodeSelectorOpIn, Values: []string{"ml"}}},
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1b"}},
+			{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1c"}}},
+	))}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 {
+		t.Fatalf("errors %v", res.Errors)
+	}
+	c := res.NewNodes[0]
+	if z := c.Requirements[v1alpha5.LabelZone].Values(); !reflect.DeepEqual(z, []string{"us-east-1b"}) {
+		t.Fatalf("zone requirement %v, want third term's us-east-1b", z)
+	}
+	for _, it := range c.InstanceTypeOptions {
+		if it.Capacity.Cpu().Value() <= 7 {
+			t.Fatalf("option %s has <= 7 cpus", it.Name)
+		}
+	}
+}
+
+func TestTaintsAndStartupTaints(t *testing.T) {
+	types := fake.Catalog(60)
+	p := provisioner("tainted")
+	p.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "ml", Effect: corev1.TaintEffectNoSchedule}}
+	p.Spec.StartupTaints = []corev1.Taint{{Key: "agent-not-ready", Effect: corev1.TaintEffectNoSchedule}}
+	pods := []*corev1.Pod{pod("tolerates", "1", "1Gi", withToleration("dedicated", "ml")), pod("plain", "1", "1Gi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{p}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 || res.NewNodes[0].Pods[0].Name != "tolerates" {
+		t.Fatalf("want one node for the tolerating pod, got %+v", res.NewNodes)
+	}
+	if len(res.Errors) != 1 || res.Errors[0].Pod.Name != "plain" || !strings.Contains(res.Errors[0].Reason, "does not tolerate taint dedicated=ml:NoSchedule") {
+		t.Fatalf("errors %+v", res.Errors)
+	}
+	if got := res.NewNodes[0].Taints(); len(got) != 2 || got[1].Key != "agent-not-ready" {
+		t.Fatalf("node taints %v, want taints then startup taints", got)
+	}
+}
+
+func TestDaemonSetOverhead(t *testing.T) {
+	types := fake.Catalog(60)
+	ds := func(name, cpu string, sel map[string]string) *appsv1.DaemonSet {
+		return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: name}, Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			NodeSelector: sel,
+			Containers:   []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}}}}}
+	}
+	daemonsets := []*appsv1.DaemonSet{
+		ds("everywhere", "1", nil),
+		ds("arm-only", "2", map[string]string{v1alpha5.LabelArch: "arm64"}),
+		ds("other-team", "50", map[string]string{"team": "other"}),
+	}
+	overhead := func(it *cloudprovider.InstanceType) scheduling.Resources {
+		r := scheduling.Resources{corev1.ResourceCPU: 1000, corev1.ResourcePods: 1000}
+		if it.Labels[v1alpha5.LabelArch] == "arm64" {
+			r[corev1.ResourceCPU] += 2000
+			r[corev1.ResourcePods] += 1000
+		}
+		return r
+	}
+	pods := []*corev1.Pod{pod("p", "1500m", "1Gi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.DaemonSets = daemonsets })
+	checkClaims(t, pods, res, overhead)
+	if len(res.NewNodes) != 1 {
+		t.Fatalf("errors %v", res.Errors)
+	}
+	for _, it := range res.NewNodes[0].InstanceTypeOptions {
+		if it.Capacity.Cpu().Value() < 4 {
+			t.Fatalf("option %s (%v cpu) cannot hold 1.5 cpu + 1 cpu daemonset", it.Name, it.Capacity.Cpu())
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	types := fake.Catalog(60)
+	p := provisioner("default")
+	p.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("20")}}
+	var pods []*corev1.Pod
+	for i := range 30 {
+		pods = append(pods, pod(fmt.Sprintf("p%02d", i), "1", "1Gi"))
+	}
+	in := scheduling.Input{Pods: pods, Provisioners: []scheduling.ProvisionerInput{{Provisioner: p, InstanceTypes: types,
+		Usage: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}}}}
+	res := scheduling.Solve(in)
+	checkClaims(t, pods, res, nil)
+	// Worst case over every claim's options stays within 20 - 4 = 16 cpus.
+	worst := int64(0)
+	for _, c := range res.NewNodes {
+		m := int64(0)
+		for _, it := range c.InstanceTypeOptions {
+			m = max(m, it.Capacity.Cpu().MilliValue())
+		}
+		worst += m
+	}
+	if worst > 16000 {
+		t.Fatalf("planned worst-case capacity %dm cpu exceeds the remaining limit 16 cpu", worst)
+	}
+	if len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Reason, "exceed limits") {
+		t.Fatalf("want limit errors, got %+v", res.Errors)
+	}
+	if len(res.Errors) == len(pods) {
+		t.Fatal("limits blocked everything")
+	}
+}
+
+func TestUnavailableOfferingsAndCapacityTypeConflict(t *testing.T) {
+	types := fake.Catalog(60)
+	// All spot offerings of every type but m5.xlarge are unavailable (ICE cached).
+	for _, it := range types {
+		for i := range it.Offerings {
+			if it.Offerings[i].CapacityType == v1alpha5.CapacityTypeSpot && it.Name != "m5.xlarge" {
+				it.Offerings[i].Available = false
+			}
+		}
+	}
+	spot := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))
+	pods := []*corev1.Pod{pod("fits", "2", "2Gi"), pod("od", "1", "1Gi", withSelector(v1alpha5.LabelCapacityType, "on-demand"))}
+	res := solve(t, pods, []*v1alpha5.Provisioner{spot}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 || len(res.NewNodes[0].InstanceTypeOptions) != 1 || res.NewNodes[0].InstanceTypeOptions[0].Name != "m5.xlarge" {
+		t.Fatalf("want only m5.xlarge, got %+v", res.NewNodes)
+	}
+	want := "provisioner default: incompatible: karpenter.sh/capacity-type In [spot] vs pod requires karpenter.sh/capacity-type In [on-demand]"
+	if len(res.Errors) != 1 || res.Errors[0].Reason != want {
+		t.Fatalf("errors %+v, want %q", res.Errors, want)
+	}
+}
+
+func TestUnfittablePodReason(t *testing.T) {
+	types := fake.Catalog(20)
+	pods := []*corev1.Pod{pod("huge", "500", "1Gi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	if len(res.NewNodes) != 0 || len(res.Errors) != 1 {
+		t.Fatalf("got %+v", res)
+	}
+	if r := res.Errors[0].Reason; !strings.Contains(r, "no instance type satisfies requests cpu=500, memory=1Gi, pods=1") || !strings.Contains(r, "short of cpu") {
+		t.Fatalf("reason %q", r)
+	}
+	res = solve(t, pods, nil, types)
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "no provisioner") {
+		t.Fatalf("got %+v", res.Errors)
+	}
+}
+
+func TestExistingAndInFlightNodesFirst(t *testing.T) {
+	types := fake.Catalog(60)
+	nodes := []scheduling.ExistingNode{
+		{Name: "tainted", Labels: map[string]string{v1alpha5.LabelArch: "amd64"}, Taints: []corev1.Taint{{Key: "x", Effect: corev1.TaintEffectNoSchedule}},
+			Available: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100"), corev1.ResourceMemory: resource.MustParse("100Gi"), corev1.ResourcePods: resource.MustParse("100")}},
+		{Name: "inflight", InFlight: true, Labels: map[string]string{v1alpha5.LabelArch: "amd64"},
+			Available: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("100")}},
+	}
+	ds := &appsv1.DaemonSet{Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}}}}}
+	var pods []*corev1.Pod
+	for i := range 4 {
+		pods = append(pods, pod(fmt.Sprintf("p%d", i), "1", "1Gi"))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) {
+		in.Nodes = nodes
+		in.DaemonSets = []*appsv1.DaemonSet{ds}
+	})
+	checkClaims(t, pods, res, func(*cloudprovider.InstanceType) scheduling.Resources {
+		return scheduling.Resources{corev1.ResourceCPU: 1000, corev1.ResourcePods: 1000}
+	})
+	// 4 cpu in flight minus a 1 cpu daemonset holds 3 pods; the 4th needs a new node; the
+	// tainted node takes none.
+	if got := len(res.ExistingNodes["inflight"]); got != 3 {
+		t.Fatalf("in-flight node got %d pods, want 3", got)
+	}
+	if len(res.ExistingNodes["tainted"]) != 0 || len(res.NewNodes) != 1 {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestProvisionerWeightAndLabels(t *testing.T) {
+	types := fake.Catalog(60)
+	w := int32(50)
+	spot := provisioner("spot", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))
+	spot.Spec.Weight = &w
+	team := provisioner("a-team")
+	team.Spec.Labels = map[string]string{"team": "ml"}
+	pods := []*corev1.Pod{pod("any", "1", "1Gi"), pod("ml", "1", "1Gi", withSelector("team", "ml")),
+		pod("od", "1", "1Gi", withSelector(v1alpha5.LabelCapacityType, "on-demand"))}
+	res := solve(t, pods, []*v1alpha5.Provisioner{team, spot}, types)
+	checkClaims(t, pods, res, nil)
+	got := map[string]string{}
+	for _, c := range res.NewNodes {
+		for _, p := range c.Pods {
+			got[p.Name] = c.Provisioner.Name
+		}
+	}
+	for _, e := range res.Errors {
+		t.Logf("error %s: %s", e.Pod.Name, e.Reason)
+	}
+	want := map[string]string{"any": "spot", "ml": "a-team", "od": "a-team"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("placement %v, want %v", got, want)
+	}
+	for _, c := range res.NewNodes {
+		if c.Provisioner.Name == "a-team" && c.Labels()["team"] != "ml" {
+			t.Fatalf("a-team labels %v", c.Labels())
+		}
+	}
+}
+
+func TestInvalidAffinityIsAnError(t *testing.T) {
+	p := pod("bad", "1", "1Gi", withTerms([]corev1.NodeSelectorRequirement{{Key: "k", Operator: "Near", Values: []string{"x"}}}))
+	res := solve(t, []*corev1.Pod{p}, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(10))
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "nodeSelectorTerms[0].matchExpressions[0]") {
+		t.Fatalf("got %+v", res.Errors)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	types := fake.Catalog(200)
+	var pods []*corev1.Pod
+	for i := range 200 {
+		pods = append(pods, pod(fmt.Sprintf("p%03d", i), fmt.Sprintf("%dm", 100+(i*37)%1900), fmt.Sprintf("%dMi", 128+(i*91)%8000)))
+	}
+	provs := []*v1alpha5.Provisioner{provisioner("default")}
+	a, b := solve(t, pods, provs, types), solve(t, pods, provs, types)
+	if len(a.NewNodes) != len(b.NewNodes) {
+		t.Fatal("different node counts")
+	}
+	for i := range a.NewNodes {
+		if !reflect.DeepEqual(a.NewNodes[i].Pods, b.NewNodes[i].Pods) || !reflect.DeepEqual(a.NewNodes[i].Prices, b.NewNodes[i].Prices) {
+			t.Fatalf("claim %d differs", i)
+		}
+	}
+	checkClaims(t, pods, a, nil)
+}
+
+func BenchmarkSolve(b *testing.B) {
+	types := fake.Catalog(400)
+	provs := []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}
+	for _, n := range []int{100, 1000, 5000} {
+		var pods []*corev1.Pod
+		for i := range n {
+			pods = append(pods, pod(fmt.Sprintf("p%05d", i), fmt.Sprintf("%dm", 100+(i*37)%3900), fmt.Sprintf("%dMi", 128+(i*91)%30000)))
+		}
+		b.Run(fmt.Sprintf("pods=%d/types=400", n), func(b *testing.B) {
+			for b.Loop() {
+				res := solve(b, pods, provs, types)
+				if len(res.Errors) != 0 {
+					b.Fatal(res.Errors[0].Reason)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+		})
+	}
+}
