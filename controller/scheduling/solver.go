@@ -645,3 +645,40 @@ func (dss compiledDaemonSets) overhead(labels map[string]string, taints []corev1
 	}
 	return out
 }
+
+// Refresh recomputes the claim's options from refreshed instance types (e.g. after an
+// insufficient-capacity error made pools unavailable): it keeps the current options, by name,
+// that still have an available offering allowed by the claim's requirements, re-priced and
+// re-sorted cheapest first. It reports whether any option is left.
+func (c *NodeClaim) Refresh(types []*cloudprovider.InstanceType) bool {
+	byName := make(map[string]*cloudprovider.InstanceType, len(types))
+	for _, it := range types {
+		byName[it.Name] = it
+	}
+	type option struct {
+		it    *cloudprovider.InstanceType
+		price float64
+	}
+	var opts []option
+	for _, old := range c.InstanceTypeOptions {
+		it, ok := byName[old.Name]
+		if !ok {
+			continue
+		}
+		if price, ok := cheapestOffering(it, c.Requirements); ok {
+			opts = append(opts, option{it, price})
+		}
+	}
+	sort.SliceStable(opts, func(i, j int) bool {
+		if opts[i].price != opts[j].price {
+			return opts[i].price < opts[j].price
+		}
+		return opts[i].it.Name < opts[j].it.Name
+	})
+	c.InstanceTypeOptions, c.Prices = nil, nil
+	for _, o := range opts {
+		c.InstanceTypeOptions = append(c.InstanceTypeOptions, o.it)
+		c.Prices = append(c.Prices, o.price)
+	}
+	return len(opts) > 0
+}

@@ -33,7 +33,6 @@ func pod(name, cpu, mem string, opts ...podOpt) *corev1.Pod {
 	return p
 }
 
-
 func withSelector(kv ...string) podOpt {
 	return func(p *corev1.Pod) {
 		if p.Spec.NodeSelector == nil {
