@@ -1,0 +1,167 @@
+// Package aws implements cloudprovider.CloudProvider on EC2 with aws-sdk-go-v2: instance types
+// from DescribeInstanceTypes/-Offerings with live spot prices and a shipped on-demand price
+// table, subnet and security group discovery by tags, AMIs from SSM, generated launch
+// templates carrying EKS AL2 bootstrap user data, launches through CreateFleet (instant), and
+// List/Delete of the instances it launched. Endpoints come from the SDK configuration
+// (BaseEndpoint / AWS_ENDPOINT_URL_<SERVICE>), so the same code talks to AWS and the sandbox.
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/clock"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
+)
+
+// Options are the operator's settings the cloud provider needs.
+type Options struct {
+	// ClusterName tags every instance and launch template (karpenter.sh/cluster) and names
+	// the cluster in the bootstrap user data. Required.
+	ClusterName string
+	// ClusterEndpoint (https URL) and ClusterCABase64 (base64 PEM bundle) go into the user
+	// data; when either is empty they are read from EKS DescribeCluster.
+	ClusterEndpoint string
+	ClusterCABase64 string
+	// DefaultInstanceProfile is used when a provisioner sets no provider.instanceProfile.
+	DefaultInstanceProfile string
+	// Region is the AWS region (e.g. us-east-1).
+	Region string
+}
+
+// Validate returns an error naming the first missing setting.
+func (o Options) Validate() error {
+	if o.ClusterName == "" {
+		return errors.New("cluster name is required")
+	}
+	if o.Region == "" {
+		return errors.New("AWS region is required")
+	}
+	return nil
+}
+
+// Clients are the AWS and Kubernetes APIs the cloud provider calls.
+type Clients struct {
+	EC2 EC2API
+	SSM SSMAPI
+	EKS EKSAPI // may be nil when ClusterEndpoint and ClusterCABase64 are set
+	// Versions reads the API server version for the AMI's SSM parameter (discovery client).
+	Versions VersionAPI
+	// Pricing answers on-demand prices; nil means StaticPricing.
+	Pricing Pricing
+}
+
+// MaxAttempts is the standard retryer's attempt limit for every AWS call (the SDK's standard
+// retryer retries throttling, 5xx and transient errors with exponential backoff and jitter).
+const MaxAttempts = 8
+
+// LoadAWSConfig loads the SDK's default configuration (credential chain, shared config,
+// AWS_ENDPOINT_URL_<SERVICE> endpoint overrides) for region, with the standard retryer
+// (MaxAttempts attempts, backoff up to 20 s). Errors: configuration load errors.
+func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(region),
+		config.WithRetryer(func() awssdk.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = MaxAttempts
+				o.MaxBackoff = 20 * time.Second
+			})
+		}),
+	)
+}
+
+// NewClients builds the SDK clients from cfg; versions is the Kubernetes discovery client.
+func NewClients(cfg awssdk.Config, versions VersionAPI) Clients {
+	return Clients{
+		EC2:      ec2.NewFromConfig(cfg),
+		SSM:      ssm.NewFromConfig(cfg),
+		EKS:      eks.NewFromConfig(cfg),
+		Versions: versions,
+		Pricing:  StaticPricing{},
+	}
+}
+
+// CloudProvider implements cloudprovider.CloudProvider on EC2. Safe for concurrent use.
+type CloudProvider struct {
+	opts          Options
+	clk           clock.Clock
+	ec2           EC2API
+	ice           *unavailableOfferings
+	instanceTypes *instanceTypeProvider
+	discovery     *discovery
+	templates     *launchTemplates
+}
+
+var _ cloudprovider.CloudProvider = (*CloudProvider)(nil)
+
+// New returns a CloudProvider. Errors: invalid options, missing EC2 or SSM client.
+func New(opts Options, c Clients, clk clock.Clock) (*CloudProvider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if c.EC2 == nil || c.SSM == nil {
+		return nil, errors.New("EC2 and SSM clients are required")
+	}
+	if c.Pricing == nil {
+		c.Pricing = StaticPricing{}
+	}
+	ice := newUnavailableOfferings(clk)
+	return &CloudProvider{
+		opts:          opts,
+		clk:           clk,
+		ec2:           c.EC2,
+		ice:           ice,
+		instanceTypes: newInstanceTypeProvider(c.EC2, c.Pricing, ice, clk),
+		discovery:     newDiscovery(c.EC2, clk),
+		templates:     newLaunchTemplates(opts, c.EC2, c.SSM, c.EKS, c.Versions, clk),
+	}, nil
+}
+
+// providerSettings returns the provisioner's AWS settings; a provisioner without
+// spec.provider discovers subnets and security groups tagged karpenter.sh/discovery=<cluster>.
+func (c *CloudProvider) providerSettings(p *v1alpha5.Provisioner) *v1alpha5.AWS {
+	if p.Spec.Provider != nil {
+		return p.Spec.Provider
+	}
+	sel := map[string]string{v1alpha5.DiscoveryTagKey: c.opts.ClusterName}
+	return &v1alpha5.AWS{SubnetSelector: sel, SecurityGroupSelector: sel}
+}
+
+// GetInstanceTypes implements cloudprovider.CloudProvider: every x86_64/arm64 instance type,
+// with offerings in the zones of the provisioner's discovered subnets. Errors: subnet
+// discovery (field path spec.provider.subnetSelector) and EC2 errors.
+func (c *CloudProvider) GetInstanceTypes(ctx context.Context, p *v1alpha5.Provisioner) ([]*cloudprovider.InstanceType, error) {
+	defer observe("GetInstanceTypes", time.Now())
+	if p == nil {
+		return nil, errors.New("provisioner is nil")
+	}
+	subnets, err := c.discovery.Subnets(ctx, "spec.provider.subnetSelector", c.providerSettings(p).SubnetSelector)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner %s: %w", p.Name, err)
+	}
+	zones := sets.New[string]()
+	for _, s := range subnets {
+		zones.Insert(awssdk.ToString(s.AvailabilityZone))
+	}
+	var maxPods *int32
+	if p.Spec.KubeletConfiguration != nil {
+		maxPods = p.Spec.KubeletConfiguration.MaxPods
+	}
+	return c.instanceTypes.List(ctx, zones, maxPods)
+}
+
+func observe(method string, start time.Time) {
+	metrics.CloudProviderDuration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+}

@@ -1,0 +1,481 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+// MaxInstanceTypeOptions caps the instance types (cheapest first) one CreateFleet request
+// offers, as Karpenter does (60), keeping the request within EC2's override limits.
+const MaxInstanceTypeOptions = 60
+
+// InstanceExistsTimeout bounds the wait for a just-launched instance to become visible to
+// DescribeInstances (EC2 is eventually consistent).
+const InstanceExistsTimeout = 30 * time.Second
+
+// pool is one launchable (type, zone, capacity type) with the subnet to use.
+type pool struct {
+	it     *cloudprovider.InstanceType
+	offer  cloudprovider.Offering
+	subnet string
+}
+
+// Create implements cloudprovider.CloudProvider. It launches one instance through CreateFleet
+// (type instant, target capacity 1): spot when the requirements allow it and any option has an
+// available spot offering in a discovered subnet's zone, else on-demand; allocation strategy
+// price-capacity-optimized (spot) or lowest-price (on-demand). Every pool CreateFleet reports
+// as lacking capacity is cached as unavailable for UnavailableOfferingsTTL. Errors:
+// *cloudprovider.InsufficientCapacityError when no pool could launch; request errors with the
+// field path (spec.provider.*, requirements); EC2/SSM/EKS errors otherwise.
+func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeRequest) (*cloudprovider.Node, error) {
+	defer observe("Create", time.Now())
+	if req == nil || req.Provisioner == nil {
+		return nil, errors.New("node request has no provisioner")
+	}
+	prov := req.Provisioner
+	if len(req.InstanceTypeOptions) == 0 {
+		return nil, fmt.Errorf("provisioner %s: node request has no instance type options", prov.Name)
+	}
+	settings := c.providerSettings(prov)
+	if settings.AMIFamily != nil && *settings.AMIFamily != "AL2" {
+		return nil, fmt.Errorf("provisioner %s: spec.provider.amiFamily: %q is not supported yet (only AL2)", prov.Name, *settings.AMIFamily)
+	}
+	reqs, err := scheduling.FromNodeSelector(field.NewPath("requirements"), req.Requirements)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
+	}
+	allowed := func(key, value string) bool {
+		r, ok := reqs[key]
+		return !ok || r.Has(value)
+	}
+	subnets, err := c.discovery.Subnets(ctx, "spec.provider.subnetSelector", settings.SubnetSelector)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
+	}
+	zoneSubnet := subnetPerZone(subnets, func(zone string) bool { return allowed(v1alpha5.LabelZone, zone) })
+	if len(zoneSubnet) == 0 {
+		return nil, fmt.Errorf("provisioner %s: no discovered subnet is in a zone the requirements allow (%s)", prov.Name, reqs.String())
+	}
+	options := req.InstanceTypeOptions
+	if len(options) > MaxInstanceTypeOptions {
+		options = options[:MaxInstanceTypeOptions]
+	}
+	capacityType, pools := c.choosePools(options, zoneSubnet, allowed)
+	if len(pools) == 0 {
+		return nil, &cloudprovider.InsufficientCapacityError{Pools: candidatePools(options, zoneSubnet)}
+	}
+	groups, err := c.fleetConfigs(ctx, prov, settings, req, capacityType, pools)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
+	}
+	inst, err := c.createFleet(ctx, prov, settings, capacityType, groups)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
+	}
+	return c.nodeFor(inst, options, req.Labels, prov.Name)
+}
+
+// subnetPerZone picks, per allowed zone, the subnet with the most free addresses.
+func subnetPerZone(subnets []ec2types.Subnet, allowedZone func(string) bool) map[string]string {
+	best := map[string]ec2types.Subnet{}
+	for _, s := range subnets {
+		zone := awssdk.ToString(s.AvailabilityZone)
+		if !allowedZone(zone) {
+			continue
+		}
+		if cur, ok := best[zone]; !ok || awssdk.ToInt32(s.AvailableIpAddressCount) > awssdk.ToInt32(cur.AvailableIpAddressCount) {
+			best[zone] = s
+		}
+	}
+	out := map[string]string{}
+	for zone, s := range best {
+		out[zone] = awssdk.ToString(s.SubnetId)
+	}
+	return out
+}
+
+// choosePools returns the capacity type to launch and the available pools of that type:
+// spot when allowed and available, else on-demand when allowed and available.
+func (c *CloudProvider) choosePools(options []*cloudprovider.InstanceType, zoneSubnet map[string]string, allowed func(string, string) bool) (string, []pool) {
+	for _, ct := range []string{v1alpha5.CapacityTypeSpot, v1alpha5.CapacityTypeOnDemand} {
+		if !allowed(v1alpha5.LabelCapacityType, ct) {
+			continue
+		}
+		var pools []pool
+		for _, it := range options {
+			if !allowed(v1alpha5.LabelInstanceType, it.Name) {
+				continue
+			}
+			for _, o := range it.Offerings {
+				subnet, ok := zoneSubnet[o.Zone]
+				if !ok || o.CapacityType != ct || !o.Available || c.ice.IsUnavailable(it.Name, o.Zone, ct) {
+					continue
+				}
+				pools = append(pools, pool{it: it, offer: o, subnet: subnet})
+			}
+		}
+		if len(pools) > 0 {
+			return ct, pools
+		}
+	}
+	return "", nil
+}
+
+func candidatePools(options []*cloudprovider.InstanceType, zoneSubnet map[string]string) []string {
+	var out []string
+	for _, it := range options {
+		for _, o := range it.Offerings {
+			if _, ok := zoneSubnet[o.Zone]; ok {
+				out = append(out, poolKey(it.Name, o.Zone, o.CapacityType))
+			}
+		}
+	}
+	return out
+}
+
+// fleetConfigs builds one launch template config per AMI variant (x86_64, arm64, GPU) among
+// the pools, creating or reusing the launch templates.
+func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisioner, settings *v1alpha5.AWS,
+	req *cloudprovider.NodeRequest, capacityType string, pools []pool) ([]ec2types.FleetLaunchTemplateConfigRequest, error) {
+	byVariant := map[amiVariant][]pool{}
+	var variants []amiVariant
+	for _, p := range pools {
+		_, gpu := p.it.Capacity[ResourceNvidiaGPU]
+		v := variantFor(p.it.Labels, gpu)
+		if _, seen := byVariant[v]; !seen {
+			variants = append(variants, v)
+		}
+		byVariant[v] = append(byVariant[v], p)
+	}
+	overrides := func(ps []pool) []ec2types.FleetLaunchTemplateOverridesRequest {
+		out := make([]ec2types.FleetLaunchTemplateOverridesRequest, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, ec2types.FleetLaunchTemplateOverridesRequest{
+				InstanceType:     ec2types.InstanceType(p.it.Name),
+				SubnetId:         awssdk.String(p.subnet),
+				AvailabilityZone: awssdk.String(p.offer.Zone),
+			})
+		}
+		return out
+	}
+	if settings.LaunchTemplate != nil {
+		// A user-managed launch template carries its own AMI and user data.
+		return []ec2types.FleetLaunchTemplateConfigRequest{{
+			LaunchTemplateSpecification: &ec2types.FleetLaunchTemplateSpecificationRequest{
+				LaunchTemplateName: settings.LaunchTemplate, Version: awssdk.String("$Latest")},
+			Overrides: overrides(pools),
+		}}, nil
+	}
+	profile := c.opts.DefaultInstanceProfile
+	if settings.InstanceProfile != nil {
+		profile = *settings.InstanceProfile
+	}
+	if profile == "" {
+		return nil, errors.New("spec.provider.instanceProfile: not set and the controller has no --default-instance-profile")
+	}
+	groups, err := c.discovery.SecurityGroups(ctx, "spec.provider.securityGroupSelector", settings.SecurityGroupSelector)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := c.templates.Cluster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{}
+	for k, v := range req.Labels {
+		labels[k] = v
+	}
+	labels[v1alpha5.LabelProvisionerName] = prov.Name
+	labels[v1alpha5.LabelCapacityType] = capacityType
+	var maxPods *int32
+	if prov.Spec.KubeletConfiguration != nil {
+		maxPods = prov.Spec.KubeletConfiguration.MaxPods
+	}
+	userData, err := BootstrapUserData(cluster, labels, req.Taints, maxPods)
+	if err != nil {
+		return nil, err
+	}
+	var out []ec2types.FleetLaunchTemplateConfigRequest
+	for _, v := range variants {
+		ami, err := c.templates.AMI(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		name, err := c.templates.Ensure(ctx, &templateSpec{
+			Cluster: c.opts.ClusterName, Provisioner: prov.Name, AMI: ami, InstanceProfile: profile,
+			SecurityGroups: groups, UserData: userData, Tags: settings.Tags,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ec2types.FleetLaunchTemplateConfigRequest{
+			LaunchTemplateSpecification: &ec2types.FleetLaunchTemplateSpecificationRequest{
+				LaunchTemplateName: awssdk.String(name), Version: awssdk.String("$Latest")},
+			Overrides: overrides(byVariant[v]),
+		})
+	}
+	return out, nil
+}
+
+// instanceTags are the tags of every launched instance and volume; the controller's tags win
+// over provider.tags.
+func (c *CloudProvider) instanceTags(prov string, extra map[string]string) []ec2types.Tag {
+	m := map[string]string{}
+	for k, v := range extra {
+		m[k] = v
+	}
+	m[v1alpha5.TagName] = v1alpha5.LabelProvisionerName + "/" + prov
+	m[v1alpha5.TagCluster] = c.opts.ClusterName
+	m[v1alpha5.TagProvisionerName] = prov
+	m[v1alpha5.TagManagedBy] = "karpenter"
+	return sortedTags(m)
+}
+
+// createFleet calls CreateFleet and returns the launched instance. Pools reported without
+// capacity are cached as unavailable.
+func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisioner, settings *v1alpha5.AWS,
+	capacityType string, configs []ec2types.FleetLaunchTemplateConfigRequest) (*ec2types.Instance, error) {
+	tags := c.instanceTags(prov.Name, settings.Tags)
+	in := &ec2.CreateFleetInput{
+		Type:                  ec2types.FleetTypeInstant,
+		LaunchTemplateConfigs: configs,
+		TargetCapacitySpecification: &ec2types.TargetCapacitySpecificationRequest{
+			TotalTargetCapacity:       awssdk.Int32(1),
+			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(capacityType),
+		},
+		TagSpecifications: []ec2types.TagSpecification{
+			{ResourceType: ec2types.ResourceTypeInstance, Tags: tags},
+			{ResourceType: ec2types.ResourceTypeVolume, Tags: tags},
+		},
+	}
+	if capacityType == v1alpha5.CapacityTypeSpot {
+		in.SpotOptions = &ec2types.SpotOptionsRequest{AllocationStrategy: ec2types.SpotAllocationStrategyPriceCapacityOptimized}
+	} else {
+		in.OnDemandOptions = &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice}
+	}
+	out, err := c.ec2.CreateFleet(ctx, in)
+	if err != nil {
+		c.forgetMissingTemplates(err, configs)
+		return nil, fmt.Errorf("creating fleet: %w", err)
+	}
+	logger := log.FromContext(ctx)
+	var icePools, other []string
+	for _, e := range out.Errors {
+		code := awssdk.ToString(e.ErrorCode)
+		var it, zone string
+		if e.LaunchTemplateAndOverrides != nil && e.LaunchTemplateAndOverrides.Overrides != nil {
+			it = string(e.LaunchTemplateAndOverrides.Overrides.InstanceType)
+			zone = awssdk.ToString(e.LaunchTemplateAndOverrides.Overrides.AvailabilityZone)
+		}
+		if insufficientCapacityCodes[code] && it != "" && zone != "" {
+			c.ice.MarkUnavailable(it, zone, capacityType)
+			icePools = append(icePools, poolKey(it, zone, capacityType))
+			continue
+		}
+		if strings.HasPrefix(code, "InvalidLaunchTemplate") {
+			for _, cfg := range configs {
+				c.templates.Forget(awssdk.ToString(cfg.LaunchTemplateSpecification.LaunchTemplateName))
+			}
+		}
+		other = append(other, fmt.Sprintf("%s: %s", code, awssdk.ToString(e.ErrorMessage)))
+	}
+	if len(icePools) > 0 {
+		logger.Info("pools without capacity marked unavailable", "pools", icePools, "ttl", UnavailableOfferingsTTL.String())
+	}
+	var ids []string
+	for _, inst := range out.Instances {
+		ids = append(ids, inst.InstanceIds...)
+	}
+	if len(ids) == 0 {
+		if len(other) == 0 {
+			return nil, &cloudprovider.InsufficientCapacityError{Pools: icePools}
+		}
+		sort.Strings(other)
+		return nil, fmt.Errorf("creating fleet launched no instance: %s", strings.Join(other, "; "))
+	}
+	if len(ids) > 1 {
+		// Target capacity is 1; more instances would be leaks. Terminate the extras.
+		logger.Info("fleet returned extra instances, terminating them", "kept", ids[0], "extra", ids[1:])
+		if _, err := c.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids[1:]}); err != nil {
+			logger.Error(err, "terminating extra fleet instances", "ids", ids[1:])
+		}
+	}
+	return c.describeInstance(ctx, ids[0])
+}
+
+// forgetMissingTemplates drops cached launch templates when EC2 says one does not exist, so the
+// next launch recreates it.
+func (c *CloudProvider) forgetMissingTemplates(err error, configs []ec2types.FleetLaunchTemplateConfigRequest) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && strings.HasPrefix(ae.ErrorCode(), "InvalidLaunchTemplate") {
+		for _, cfg := range configs {
+			c.templates.Forget(awssdk.ToString(cfg.LaunchTemplateSpecification.LaunchTemplateName))
+		}
+	}
+}
+
+// describeInstance returns the instance, waiting up to InstanceExistsTimeout while EC2 reports
+// InvalidInstanceID.NotFound for a just-launched id.
+func (c *CloudProvider) describeInstance(ctx context.Context, id string) (*ec2types.Instance, error) {
+	in := &ec2.DescribeInstancesInput{InstanceIds: []string{id}}
+	out, err := c.ec2.DescribeInstances(ctx, in)
+	if isNotFound(err) {
+		out, err = ec2.NewInstanceExistsWaiter(c.ec2, func(o *ec2.InstanceExistsWaiterOptions) {
+			o.MinDelay = 200 * time.Millisecond
+			o.MaxDelay = 2 * time.Second
+		}).WaitForOutput(ctx, in, InstanceExistsTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing launched instance %s: %w", id, err)
+	}
+	for _, r := range out.Reservations {
+		for i := range r.Instances {
+			if awssdk.ToString(r.Instances[i].InstanceId) == id {
+				return &r.Instances[i], nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("describing launched instance %s: not in the response", id)
+}
+
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "InvalidInstanceID.NotFound"
+}
+
+// nodeFor describes the launched instance as the Node it will register as.
+func (c *CloudProvider) nodeFor(inst *ec2types.Instance, options []*cloudprovider.InstanceType, reqLabels map[string]string, prov string) (*cloudprovider.Node, error) {
+	n := instanceNode(inst)
+	if n.Name == "" {
+		return nil, fmt.Errorf("launched instance %s has no private DNS name", awssdk.ToString(inst.InstanceId))
+	}
+	labels := map[string]string{}
+	for k, v := range reqLabels {
+		labels[k] = v
+	}
+	for _, it := range options {
+		if it.Name != n.InstanceType {
+			continue
+		}
+		for k, v := range it.Labels {
+			labels[k] = v
+		}
+		n.Capacity = it.Capacity.DeepCopy()
+		n.Allocatable = it.Allocatable()
+		for _, o := range it.Offerings {
+			if o.Zone == n.Zone && o.CapacityType == n.CapacityType {
+				n.Price = o.Price
+			}
+		}
+	}
+	for k, v := range n.Labels {
+		labels[k] = v
+	}
+	labels[v1alpha5.LabelProvisionerName] = prov
+	n.Labels = labels
+	return n, nil
+}
+
+// instanceNode maps an EC2 instance to a cloudprovider.Node without type facts: name (private
+// DNS), providerID aws:///<zone>/<id>, type, zone, capacity type, launch time and the labels
+// known from the instance (type, zone, capacity type, provisioner from its tag).
+func instanceNode(inst *ec2types.Instance) *cloudprovider.Node {
+	zone := ""
+	if inst.Placement != nil {
+		zone = awssdk.ToString(inst.Placement.AvailabilityZone)
+	}
+	ct := v1alpha5.CapacityTypeOnDemand
+	if inst.InstanceLifecycle == ec2types.InstanceLifecycleTypeSpot {
+		ct = v1alpha5.CapacityTypeSpot
+	}
+	labels := map[string]string{
+		v1alpha5.LabelInstanceType: string(inst.InstanceType),
+		v1alpha5.LabelZone:         zone,
+		v1alpha5.LabelCapacityType: ct,
+	}
+	for _, t := range inst.Tags {
+		if awssdk.ToString(t.Key) == v1alpha5.TagProvisionerName {
+			labels[v1alpha5.LabelProvisionerName] = awssdk.ToString(t.Value)
+		}
+	}
+	return &cloudprovider.Node{
+		Name:         awssdk.ToString(inst.PrivateDnsName),
+		ProviderID:   fmt.Sprintf("aws:///%s/%s", zone, awssdk.ToString(inst.InstanceId)),
+		InstanceType: string(inst.InstanceType),
+		Zone:         zone,
+		CapacityType: ct,
+		LaunchTime:   awssdk.ToTime(inst.LaunchTime),
+		Labels:       labels,
+	}
+}
+
+// ParseProviderID returns the instance id of aws:///<zone>/<instance-id>. Errors: any other
+// shape.
+func ParseProviderID(providerID string) (string, error) {
+	rest, ok := strings.CutPrefix(providerID, "aws:///")
+	if !ok {
+		return "", fmt.Errorf("providerID %q: want aws:///<zone>/<instance-id>", providerID)
+	}
+	zone, id, ok := strings.Cut(rest, "/")
+	if !ok || zone == "" || !strings.HasPrefix(id, "i-") || strings.Contains(id, "/") {
+		return "", fmt.Errorf("providerID %q: want aws:///<zone>/<instance-id>", providerID)
+	}
+	return id, nil
+}
+
+// Delete implements cloudprovider.CloudProvider: TerminateInstances of the id in providerID.
+// An instance that does not exist is not an error. Errors: malformed providerID, EC2 errors.
+func (c *CloudProvider) Delete(ctx context.Context, providerID string) error {
+	defer observe("Delete", time.Now())
+	id, err := ParseProviderID(providerID)
+	if err != nil {
+		return err
+	}
+	if _, err := c.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("terminating instance %s: %w", id, err)
+	}
+	return nil
+}
+
+// List implements cloudprovider.CloudProvider: the pending and running instances tagged
+// karpenter.sh/cluster=<cluster> (DescribeInstances, paginated). Nodes carry no capacity.
+func (c *CloudProvider) List(ctx context.Context) ([]*cloudprovider.Node, error) {
+	defer observe("List", time.Now())
+	var out []*cloudprovider.Node
+	pager := ec2.NewDescribeInstancesPaginator(c.ec2, &ec2.DescribeInstancesInput{
+		Filters: []ec2types.Filter{
+			{Name: awssdk.String("tag:" + v1alpha5.TagCluster), Values: []string{c.opts.ClusterName}},
+			{Name: awssdk.String("instance-state-name"), Values: []string{"pending", "running"}},
+		},
+	})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing instances of cluster %s: %w", c.opts.ClusterName, err)
+		}
+		for _, r := range page.Reservations {
+			for i := range r.Instances {
+				out = append(out, instanceNode(&r.Instances[i]))
+			}
+		}
+	}
+	return out, nil
+}

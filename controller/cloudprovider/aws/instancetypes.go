@@ -1,0 +1,385 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/clock"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+)
+
+// Capacity and overhead constants. Sources:
+//   - VMMemoryOverheadPercent: Karpenter's vmMemoryOverheadPercent default (0.075): the share of
+//     an instance's advertised memory the hypervisor and OS take before the kubelet sees it.
+//   - Kube-reserved CPU tiers and memory (11 MiB per pod + 255 MiB): the EKS-optimized AL2
+//     AMI's bootstrap.sh (get_cpu_millicores_to_reserve / get_memory_mebibytes_to_reserve).
+//   - EvictionHardMemory 100Mi: the kubelet's default memory.available hard eviction threshold.
+//   - EphemeralStorage 20Gi: the root volume of the generated launch template.
+//   - ENI pod limit: ENIs * (IPv4 per ENI - 1) + 2, the formula of amazon-vpc-cni-k8s's
+//     eni-max-pods.txt.
+const (
+	VMMemoryOverheadPercent = 0.075
+	InstanceTypesCacheTTL   = 5 * time.Minute
+	SpotPricesCacheTTL      = 5 * time.Minute
+	ResourceNvidiaGPU       = corev1.ResourceName("nvidia.com/gpu")
+	kubeReservedMemPerPodMi = 11
+	kubeReservedMemBaseMi   = 255
+	evictionHardMemoryMi    = 100
+	rootVolumeGi            = 20
+)
+
+// instanceTypeProvider lists EC2 instance types, their zone offerings and spot prices, with
+// caching, and turns them into cloudprovider.InstanceTypes for a provisioner.
+type instanceTypeProvider struct {
+	ec2     EC2API
+	pricing Pricing
+	ice     *unavailableOfferings
+	clk     clock.Clock
+
+	mu        sync.Mutex
+	infos     []ec2types.InstanceTypeInfo
+	infosAt   time.Time
+	offered   map[string]sets.Set[string] // instance type -> zones it is offered in
+	offeredAt time.Time
+	spot      map[string]float64 // "type/zone" -> USD/hour
+	spotAt    time.Time
+}
+
+func newInstanceTypeProvider(api EC2API, pricing Pricing, ice *unavailableOfferings, clk clock.Clock) *instanceTypeProvider {
+	return &instanceTypeProvider{ec2: api, pricing: pricing, ice: ice, clk: clk}
+}
+
+// instanceTypeInfos returns every x86_64/arm64 instance type of the region
+// (DescribeInstanceTypes, paginated), cached for InstanceTypesCacheTTL.
+func (p *instanceTypeProvider) instanceTypeInfos(ctx context.Context) ([]ec2types.InstanceTypeInfo, error) {
+	p.mu.Lock()
+	if p.infos != nil && p.clk.Since(p.infosAt) < InstanceTypesCacheTTL {
+		defer p.mu.Unlock()
+		return p.infos, nil
+	}
+	p.mu.Unlock()
+	var out []ec2types.InstanceTypeInfo
+	pager := ec2.NewDescribeInstanceTypesPaginator(p.ec2, &ec2.DescribeInstanceTypesInput{MaxResults: awssdk.Int32(100)})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing instance types: %w", err)
+		}
+		for _, info := range page.InstanceTypes {
+			if architecture(info) == "" || info.VCpuInfo == nil || info.MemoryInfo == nil {
+				continue
+			}
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].InstanceType < out[j].InstanceType })
+	p.mu.Lock()
+	p.infos, p.infosAt = out, p.clk.Now()
+	p.mu.Unlock()
+	return out, nil
+}
+
+// offerings returns, per instance type, the availability zones it is offered in
+// (DescribeInstanceTypeOfferings with LocationType availability-zone), cached.
+func (p *instanceTypeProvider) offerings(ctx context.Context) (map[string]sets.Set[string], error) {
+	p.mu.Lock()
+	if p.offered != nil && p.clk.Since(p.offeredAt) < InstanceTypesCacheTTL {
+		defer p.mu.Unlock()
+		return p.offered, nil
+	}
+	p.mu.Unlock()
+	out := map[string]sets.Set[string]{}
+	pager := ec2.NewDescribeInstanceTypeOfferingsPaginator(p.ec2, &ec2.DescribeInstanceTypeOfferingsInput{
+		LocationType: ec2types.LocationTypeAvailabilityZone,
+	})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing instance type offerings: %w", err)
+		}
+		for _, o := range page.InstanceTypeOfferings {
+			name := string(o.InstanceType)
+			if out[name] == nil {
+				out[name] = sets.New[string]()
+			}
+			out[name].Insert(awssdk.ToString(o.Location))
+		}
+	}
+	p.mu.Lock()
+	p.offered, p.offeredAt = out, p.clk.Now()
+	p.mu.Unlock()
+	return out, nil
+}
+
+// spotPrices returns the current Linux/UNIX spot price (USD/hour) per "type/zone"
+// (DescribeSpotPriceHistory from now, the newest entry per pool wins), cached for
+// SpotPricesCacheTTL. On error a previous result is kept and returned with the error wrapped.
+func (p *instanceTypeProvider) spotPrices(ctx context.Context) (map[string]float64, error) {
+	p.mu.Lock()
+	if p.spot != nil && p.clk.Since(p.spotAt) < SpotPricesCacheTTL {
+		defer p.mu.Unlock()
+		return p.spot, nil
+	}
+	p.mu.Unlock()
+	out := map[string]float64{}
+	newest := map[string]time.Time{}
+	now := p.clk.Now()
+	pager := ec2.NewDescribeSpotPriceHistoryPaginator(p.ec2, &ec2.DescribeSpotPriceHistoryInput{
+		ProductDescriptions: []string{"Linux/UNIX"},
+		StartTime:           awssdk.Time(now),
+	})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing spot price history: %w", err)
+		}
+		for _, sp := range page.SpotPriceHistory {
+			price, err := strconv.ParseFloat(awssdk.ToString(sp.SpotPrice), 64)
+			if err != nil || price <= 0 {
+				continue // a malformed price makes the pool unavailable, not the whole call fail
+			}
+			key := string(sp.InstanceType) + "/" + awssdk.ToString(sp.AvailabilityZone)
+			ts := awssdk.ToTime(sp.Timestamp)
+			if t, seen := newest[key]; seen && t.After(ts) {
+				continue
+			}
+			newest[key], out[key] = ts, price
+		}
+	}
+	p.mu.Lock()
+	p.spot, p.spotAt = out, p.clk.Now()
+	p.mu.Unlock()
+	return out, nil
+}
+
+// List returns every instance type with its offerings in zones (the zones of the
+// provisioner's discovered subnets) and the pod capacity given by kubelet maxPods (nil: the
+// ENI limit). Offerings: every zone x capacity type (spot only when the type supports spot);
+// an offering is Available when the type is offered in the zone, it has a price, and the pool
+// is not in the insufficient-capacity cache.
+func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], maxPods *int32) ([]*cloudprovider.InstanceType, error) {
+	infos, err := p.instanceTypeInfos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	offered, err := p.offerings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spot, err := p.spotPrices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sortedZones := sets.List(zones)
+	out := make([]*cloudprovider.InstanceType, 0, len(infos))
+	for i := range infos {
+		info := &infos[i]
+		name := string(info.InstanceType)
+		it := &cloudprovider.InstanceType{
+			Name:     name,
+			Labels:   instanceTypeLabels(info),
+			Capacity: capacity(info, maxPods),
+		}
+		it.Overhead = overhead(it.Capacity)
+		odPrice, hasOD := p.pricing.OnDemandPrice(name)
+		for _, zone := range sortedZones {
+			inZone := offered[name].Has(zone)
+			if supportsSpot(info) {
+				price, ok := spot[name+"/"+zone]
+				it.Offerings = append(it.Offerings, cloudprovider.Offering{
+					Zone: zone, CapacityType: v1alpha5.CapacityTypeSpot, Price: price,
+					Available: inZone && ok && !p.ice.IsUnavailable(name, zone, v1alpha5.CapacityTypeSpot),
+				})
+			}
+			if supportsOnDemand(info) {
+				it.Offerings = append(it.Offerings, cloudprovider.Offering{
+					Zone: zone, CapacityType: v1alpha5.CapacityTypeOnDemand, Price: odPrice,
+					Available: inZone && hasOD && !p.ice.IsUnavailable(name, zone, v1alpha5.CapacityTypeOnDemand),
+				})
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func supportsSpot(info *ec2types.InstanceTypeInfo) bool {
+	for _, c := range info.SupportedUsageClasses {
+		if c == ec2types.UsageClassTypeSpot {
+			return true
+		}
+	}
+	return false
+}
+
+func supportsOnDemand(info *ec2types.InstanceTypeInfo) bool {
+	if len(info.SupportedUsageClasses) == 0 {
+		return true // older responses omit usage classes; every type is sold on demand
+	}
+	for _, c := range info.SupportedUsageClasses {
+		if c == ec2types.UsageClassTypeOnDemand {
+			return true
+		}
+	}
+	return false
+}
+
+// architecture maps EC2's processor architecture to the Kubernetes GOARCH name ("amd64",
+// "arm64"), or "" for architectures this controller does not launch (i386, x86_64_mac, ...).
+func architecture(info ec2types.InstanceTypeInfo) string {
+	if info.ProcessorInfo == nil {
+		return ""
+	}
+	for _, a := range info.ProcessorInfo.SupportedArchitectures {
+		switch a {
+		case ec2types.ArchitectureTypeX8664:
+			return "amd64"
+		case ec2types.ArchitectureTypeArm64:
+			return "arm64"
+		}
+	}
+	return ""
+}
+
+// nvidiaGPUs returns the number of NVIDIA GPUs of the type.
+func nvidiaGPUs(info *ec2types.InstanceTypeInfo) int64 {
+	var n int64
+	if info.GpuInfo != nil {
+		for _, g := range info.GpuInfo.Gpus {
+			if strings.EqualFold(awssdk.ToString(g.Manufacturer), "NVIDIA") {
+				n += int64(awssdk.ToInt32(g.Count))
+			}
+		}
+	}
+	return n
+}
+
+// gpuCount returns the number of GPUs of any manufacturer.
+func gpuCount(info *ec2types.InstanceTypeInfo) int64 {
+	var n int64
+	if info.GpuInfo != nil {
+		for _, g := range info.GpuInfo.Gpus {
+			n += int64(awssdk.ToInt32(g.Count))
+		}
+	}
+	return n
+}
+
+// ENIMaxPods is the amazon-vpc-cni pod limit of an instance type: ENIs * (IPv4 per ENI - 1) + 2
+// (one address per ENI is the ENI's own; +2 for host-network pods aws-node and kube-proxy).
+// It returns 0 when the network info is missing.
+func ENIMaxPods(info *ec2types.InstanceTypeInfo) int64 {
+	if info.NetworkInfo == nil {
+		return 0
+	}
+	enis := int64(awssdk.ToInt32(info.NetworkInfo.MaximumNetworkInterfaces))
+	ips := int64(awssdk.ToInt32(info.NetworkInfo.Ipv4AddressesPerInterface))
+	if enis <= 0 || ips <= 1 {
+		return 0
+	}
+	return enis*(ips-1) + 2
+}
+
+// capacity is the node capacity: cpu = vCPUs (cores), memory = MiB minus
+// VMMemoryOverheadPercent (rounded up), pods = maxPods or the ENI limit, nvidia.com/gpu,
+// ephemeral-storage 20Gi.
+func capacity(info *ec2types.InstanceTypeInfo, maxPods *int32) corev1.ResourceList {
+	mib := awssdk.ToInt64(info.MemoryInfo.SizeInMiB)
+	overheadMiB := int64(float64(mib)*VMMemoryOverheadPercent + 0.999999)
+	pods := ENIMaxPods(info)
+	if maxPods != nil {
+		pods = int64(*maxPods)
+	}
+	rl := corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewQuantity(int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity((mib-overheadMiB)*1024*1024, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(pods, resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(rootVolumeGi*1024*1024*1024, resource.BinarySI),
+	}
+	if n := nvidiaGPUs(info); n > 0 {
+		rl[ResourceNvidiaGPU] = *resource.NewQuantity(n, resource.DecimalSI)
+	}
+	return rl
+}
+
+// KubeReservedCPUMillicores is the EKS AL2 bootstrap's kube-reserved CPU for a node of the
+// given cores (millicores): 6% of the first core, 1% of the second, 0.5% of the third and
+// fourth, 0.25% of every core above four.
+func KubeReservedCPUMillicores(cores int64) int64 {
+	tiers := []struct {
+		upTo    int64 // cores
+		permyri int64 // per ten thousand
+	}{{1, 600}, {2, 100}, {4, 50}, {1 << 30, 25}}
+	var reserved, prev int64
+	for _, t := range tiers {
+		if cores <= prev {
+			break
+		}
+		n := min(cores, t.upTo) - prev
+		reserved += n * 1000 * t.permyri / 10000
+		prev = t.upTo
+	}
+	return reserved
+}
+
+// overhead is kube-reserved (CPU tiers; memory 11 MiB per pod + 255 MiB) plus the 100Mi hard
+// memory eviction threshold.
+func overhead(capacity corev1.ResourceList) corev1.ResourceList {
+	cpu := capacity[corev1.ResourceCPU]
+	pods := capacity[corev1.ResourcePods]
+	memMi := kubeReservedMemPerPodMi*pods.Value() + kubeReservedMemBaseMi + evictionHardMemoryMi
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(KubeReservedCPUMillicores(cpu.Value()), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(memMi*1024*1024, resource.BinarySI),
+	}
+}
+
+// instanceTypeLabels are the labels every node of the type carries.
+func instanceTypeLabels(info *ec2types.InstanceTypeInfo) map[string]string {
+	name := string(info.InstanceType)
+	family, size, _ := strings.Cut(name, ".")
+	category, generation := splitFamily(family)
+	labels := map[string]string{
+		v1alpha5.LabelInstanceType:     name,
+		v1alpha5.LabelArch:             architecture(*info),
+		v1alpha5.LabelOS:               "linux",
+		v1alpha5.LabelInstanceFamily:   family,
+		v1alpha5.LabelInstanceSize:     size,
+		v1alpha5.LabelInstanceCPU:      strconv.FormatInt(int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), 10),
+		v1alpha5.LabelInstanceMemory:   strconv.FormatInt(awssdk.ToInt64(info.MemoryInfo.SizeInMiB), 10),
+		v1alpha5.LabelInstanceGPUCount: strconv.FormatInt(gpuCount(info), 10),
+		v1alpha5.LabelInstanceCategory: category,
+	}
+	if generation != "" {
+		labels[v1alpha5.LabelInstanceGen] = generation
+	}
+	return labels
+}
+
+// splitFamily splits a family such as "c6gn" into its category ("c": the leading letters)
+// and generation ("6": the digits that follow).
+func splitFamily(family string) (category, generation string) {
+	i := strings.IndexFunc(family, unicode.IsDigit)
+	if i < 0 {
+		return family, ""
+	}
+	j := i
+	for j < len(family) && unicode.IsDigit(rune(family[j])) {
+		j++
+	}
+	return family[:i], family[i:j]
+}
