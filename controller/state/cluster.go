@@ -122,8 +122,8 @@ var ephemeralTaints = map[string]bool{
 	"node.cloudprovider.kubernetes.io/uninitialized": true,
 }
 
-// Snapshot builds the solver's view from listed nodes, pods and provisioners, and clears the
-// in-flight records of nodes that have registered (matched by provider ID).
+// Snapshot builds the solver's view from listed nodes, pods and provisioners. In-flight records
+// of nodes that have registered (matched by provider ID) are not counted twice.
 // Nodes being deleted or cordoned offer no capacity but still count towards usage.
 // A node's available resources are its allocatable minus the requests of the non-terminal pods
 // bound to it. Ephemeral taints (not-ready, unreachable, uninitialized) and, on nodes of a
@@ -188,12 +188,10 @@ func (c *Cluster) Snapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners 
 		})
 	}
 
-	c.mu.Lock()
-	for id := range registered {
-		delete(c.inflight, id)
-	}
-	c.mu.Unlock()
 	for _, rec := range c.InFlightNodes() {
+		if registered[rec.Node.ProviderID] {
+			continue // counted as a node; the registration reconciler clears the record
+		}
 		addUsage(rec.Provisioner, rec.Node.Capacity)
 		snap.Nodes = append(snap.Nodes, scheduling.ExistingNode{
 			Name:      rec.Node.Name,

@@ -1,0 +1,377 @@
+// Package provisioning is the allocator: it batches pods that kube-scheduler could not place,
+// asks the solver (controller/scheduling) where they fit, launches the new nodes through the
+// cloud provider, and makes sure registered nodes carry the labels and finalizer the other
+// controllers rely on.
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+	"github.com/nodeform/terraform-provider-karpenter/controller/state"
+)
+
+// Event reasons on pods.
+const (
+	// ReasonFailedProvisioning: no provisioner/instance type can take the pod, or its launch failed.
+	ReasonFailedProvisioning = "FailedProvisioning"
+	// ReasonNominated: a node was launched (or in-flight capacity counted) for the pod.
+	ReasonNominated = "Nominated"
+)
+
+// Options tune the provisioning loop.
+type Options struct {
+	// BatchIdleDuration closes a batch when no pending pod event arrived for this long (default 1 s).
+	BatchIdleDuration time.Duration
+	// BatchMaxDuration closes a batch this long after it opened (default 10 s).
+	BatchMaxDuration time.Duration
+}
+
+// launchWorkers bounds concurrent Create calls in one batch.
+const launchWorkers = 10
+
+// Provisioner runs the provisioning loop.
+type Provisioner struct {
+	kube     client.Client
+	cp       cloudprovider.CloudProvider
+	cluster  *state.Cluster
+	clk      clock.Clock
+	recorder record.EventRecorder
+	opts     Options
+	batcher  *Batcher
+	backoff  wait.Backoff
+}
+
+// NewProvisioner wires the loop; zero Options fields take their defaults.
+func NewProvisioner(kube client.Client, cp cloudprovider.CloudProvider, cluster *state.Cluster,
+	clk clock.Clock, recorder record.EventRecorder, opts Options) *Provisioner {
+	if opts.BatchIdleDuration <= 0 {
+		opts.BatchIdleDuration = time.Second
+	}
+	if opts.BatchMaxDuration <= 0 {
+		opts.BatchMaxDuration = 10 * time.Second
+	}
+	return &Provisioner{
+		kube: kube, cp: cp, cluster: cluster, clk: clk, recorder: recorder, opts: opts,
+		batcher: NewBatcher(clk, opts.BatchIdleDuration, opts.BatchMaxDuration),
+		backoff: defaultBackoff(),
+	}
+}
+
+// defaultBackoff retries a failed batch after 1 s, doubling to at most 1 minute.
+func defaultBackoff() wait.Backoff {
+	return wait.Backoff{Duration: time.Second, Factor: 2, Steps: 7, Cap: time.Minute}
+}
+
+// Register adds to mgr: a pod watcher that triggers batches, a Provisioner watcher that
+// triggers a batch when provisioners change, the node registration reconciler, and the
+// provisioning loop (a leader-elected runnable).
+func (p *Provisioner) Register(mgr manager.Manager) error {
+	if err := builder.ControllerManagedBy(mgr).Named("provisioning.pods").For(&corev1.Pod{}).
+		Complete(reconcile.Func(p.reconcilePod)); err != nil {
+		return fmt.Errorf("registering pod trigger: %w", err)
+	}
+	if err := builder.ControllerManagedBy(mgr).Named("provisioning.provisioners").For(&v1alpha5.Provisioner{}).
+		Complete(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
+			p.Trigger()
+			return reconcile.Result{}, nil
+		})); err != nil {
+		return fmt.Errorf("registering provisioner trigger: %w", err)
+	}
+	if err := builder.ControllerManagedBy(mgr).Named("provisioning.registration").For(&corev1.Node{}).
+		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
+		return fmt.Errorf("registering node registration: %w", err)
+	}
+	if err := mgr.Add(manager.RunnableFunc(p.Start)); err != nil {
+		return fmt.Errorf("adding provisioning loop: %w", err)
+	}
+	return nil
+}
+
+// Trigger opens or extends a batch.
+func (p *Provisioner) Trigger() { p.batcher.Trigger() }
+
+func (p *Provisioner) reconcilePod(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	pod := &corev1.Pod{}
+	if err := p.kube.Get(ctx, req.NamespacedName, pod); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if IsProvisionable(pod) {
+		p.Trigger()
+	}
+	return reconcile.Result{}, nil
+}
+
+// Start runs batches until ctx ends. A batch that fails (API or cloud errors) is retried with
+// exponential backoff (1 s doubling to 1 min), measured on the injected clock.
+func (p *Provisioner) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("provisioner")
+	ctx = log.IntoContext(ctx, logger)
+	backoff := p.backoff
+	for p.batcher.Wait(ctx) {
+		if _, err := p.Provision(ctx); err != nil {
+			delay := backoff.Step()
+			logger.Error(err, "provisioning batch failed, retrying", "after", delay.String())
+			timer := p.clk.NewTimer(delay)
+			go func() {
+				defer timer.Stop()
+				select {
+				case <-timer.C():
+					p.Trigger()
+				case <-ctx.Done():
+				}
+			}()
+			continue
+		}
+		backoff = p.backoff
+	}
+	return nil
+}
+
+// IsProvisionable reports whether the pod is one the allocator acts on: not bound, not
+// terminating, not finished, not owned by a DaemonSet, and marked by kube-scheduler with
+// PodScheduled=False reason Unschedulable.
+func IsProvisionable(pod *corev1.Pod) bool {
+	if pod.Spec.NodeName != "" || pod.DeletionTimestamp != nil ||
+		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	for _, o := range pod.OwnerReferences {
+		if o.Kind == "DaemonSet" && o.Controller != nil && *o.Controller {
+			return false
+		}
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+		}
+	}
+	return false
+}
+
+// Launch is one node launched in a batch.
+type Launch struct {
+	Node *cloudprovider.Node
+	Pods []*corev1.Pod
+}
+
+// BatchResult summarises one Provision call.
+type BatchResult struct {
+	Pending       int // provisionable pods seen
+	OnExisting    int // pods counted on existing or in-flight nodes
+	Launched      []Launch
+	Unschedulable []scheduling.PodError
+	SolveDuration time.Duration // on the injected clock
+}
+
+// Provision runs one batch: lists pending pods, provisioners, nodes and daemonsets, solves,
+// emits Events on unschedulable pods, launches the new nodes (retrying a claim once with
+// refreshed instance types on insufficient capacity) and records them as in flight.
+// Errors: listing or GetInstanceTypes failures, and launch failures (joined); pods of failed
+// launches get a FailedProvisioning Event and are planned again by the next batch.
+func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
+	logger := log.FromContext(ctx)
+	var podList corev1.PodList
+	if err := p.kube.List(ctx, &podList); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	var pending []*corev1.Pod
+	for i := range podList.Items {
+		if IsProvisionable(&podList.Items[i]) {
+			pending = append(pending, &podList.Items[i])
+		}
+	}
+	res := &BatchResult{Pending: len(pending)}
+	if len(pending) == 0 {
+		return res, nil
+	}
+	var provList v1alpha5.ProvisionerList
+	if err := p.kube.List(ctx, &provList); err != nil {
+		return nil, fmt.Errorf("listing provisioners: %w", err)
+	}
+	var nodeList corev1.NodeList
+	if err := p.kube.List(ctx, &nodeList); err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	var dsList appsv1.DaemonSetList
+	if err := p.kube.List(ctx, &dsList); err != nil {
+		return nil, fmt.Errorf("listing daemonsets: %w", err)
+	}
+
+	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
+	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes}
+	for i := range dsList.Items {
+		in.DaemonSets = append(in.DaemonSets, &dsList.Items[i])
+	}
+	for i := range provList.Items {
+		prov := &provList.Items[i]
+		if prov.DeletionTimestamp != nil {
+			continue
+		}
+		types, err := p.cp.GetInstanceTypes(ctx, prov)
+		if err != nil {
+			return nil, fmt.Errorf("getting instance types for provisioner %s: %w", prov.Name, err)
+		}
+		in.Provisioners = append(in.Provisioners, scheduling.ProvisionerInput{Provisioner: prov, InstanceTypes: types, Usage: snap.Usage[prov.Name]})
+	}
+
+	start := p.clk.Now()
+	plan := scheduling.Solve(in)
+	res.SolveDuration = p.clk.Since(start)
+	for _, pods := range plan.ExistingNodes {
+		res.OnExisting += len(pods)
+	}
+	res.Unschedulable = plan.Errors
+	logger.Info("solved batch", "pendingPods", len(pending), "provisioners", len(in.Provisioners),
+		"existingNodes", len(snap.Nodes), "podsOnExistingCapacity", res.OnExisting,
+		"newNodes", len(plan.NewNodes), "unschedulablePods", len(plan.Errors), "duration", res.SolveDuration.String())
+	for node, pods := range plan.ExistingNodes {
+		logger.V(1).Info("pods fit existing capacity", "node", node, "pods", podNames(pods))
+	}
+	for _, e := range plan.Errors {
+		logger.Info("pod fits no node", "pod", client.ObjectKeyFromObject(e.Pod).String(), "reason", e.Reason)
+		p.recorder.Eventf(e.Pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Cannot provision a node: %s", e.Reason)
+	}
+
+	var mu sync.Mutex
+	var errs []error
+	workqueue.ParallelizeUntil(ctx, launchWorkers, len(plan.NewNodes), func(i int) {
+		node, err := p.launch(ctx, plan.NewNodes[i])
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		res.Launched = append(res.Launched, Launch{Node: node, Pods: plan.NewNodes[i].Pods})
+	})
+	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
+	return res, errors.Join(errs...)
+}
+
+func podNames(pods []*corev1.Pod) string {
+	names := make([]string, 0, len(pods))
+	for _, p := range pods {
+		names = append(names, p.Namespace+"/"+p.Name)
+	}
+	if len(names) > 10 {
+		return strings.Join(names[:10], ",") + fmt.Sprintf(",... (%d pods)", len(names))
+	}
+	return strings.Join(names, ",")
+}
+
+func optionNames(c *scheduling.NodeClaim, n int) string {
+	var parts []string
+	for i, it := range c.InstanceTypeOptions {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("... (%d types)", len(c.InstanceTypeOptions)))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s $%.4f", it.Name, c.Prices[i]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// launch creates one node for the claim; on insufficient capacity it refreshes the instance
+// types (the cloud provider marks failed pools unavailable) and tries once more.
+func (p *Provisioner) launch(ctx context.Context, claim *scheduling.NodeClaim) (*cloudprovider.Node, error) {
+	logger := log.FromContext(ctx).WithValues("provisioner", claim.Provisioner.Name)
+	var node *cloudprovider.Node
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if attempt > 0 {
+			types, terr := p.cp.GetInstanceTypes(ctx, claim.Provisioner)
+			if terr != nil {
+				err = fmt.Errorf("%w; refreshing instance types: %w", err, terr)
+				break
+			}
+			if !claim.Refresh(types) {
+				logger.Info("no instance type option left after insufficient capacity", "pods", podNames(claim.Pods))
+				break
+			}
+		}
+		logger.Info("launching node", "attempt", attempt+1, "pods", podNames(claim.Pods), "requests", claim.Requests.String(),
+			"requirements", claim.Requirements.String(), "options", optionNames(claim, 5))
+		node, err = p.cp.Create(ctx, p.nodeRequest(claim))
+		if err == nil || !cloudprovider.IsInsufficientCapacity(err) {
+			break
+		}
+		logger.Info("insufficient capacity, retrying with refreshed instance types", "error", err.Error())
+	}
+	if err != nil {
+		logger.Error(err, "launch failed", "pods", podNames(claim.Pods))
+		for _, pod := range claim.Pods {
+			p.recorder.Eventf(pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Launching a node failed: %v", err)
+		}
+		return nil, fmt.Errorf("launching a node for provisioner %s: %w", claim.Provisioner.Name, err)
+	}
+	p.record(claim, node)
+	logger.Info("launched node", "node", node.Name, "providerID", node.ProviderID, "instanceType", node.InstanceType,
+		"zone", node.Zone, "capacityType", node.CapacityType, "priceUSDPerHour", node.Price, "pods", len(claim.Pods))
+	for _, pod := range claim.Pods {
+		p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Launched node %s (%s, %s, %s, $%.4f/h) for the pod",
+			node.Name, node.InstanceType, node.Zone, node.CapacityType, node.Price)
+	}
+	return node, nil
+}
+
+func (p *Provisioner) nodeRequest(claim *scheduling.NodeClaim) *cloudprovider.NodeRequest {
+	return &cloudprovider.NodeRequest{
+		Provisioner:         claim.Provisioner,
+		InstanceTypeOptions: claim.InstanceTypeOptions,
+		Requirements:        claim.Requirements.NodeSelectorRequirements(),
+		Labels:              claim.Labels(),
+		Taints:              claim.Taints(),
+	}
+}
+
+// record remembers the launched node as in-flight capacity with the labels it will carry.
+func (p *Provisioner) record(claim *scheduling.NodeClaim, node *cloudprovider.Node) {
+	labels := claim.Labels()
+	for _, it := range claim.InstanceTypeOptions {
+		if it.Name == node.InstanceType {
+			for k, v := range it.Labels {
+				labels[k] = v
+			}
+		}
+	}
+	for k, v := range node.Labels {
+		labels[k] = v
+	}
+	labels[v1alpha5.LabelInstanceType] = node.InstanceType
+	labels[v1alpha5.LabelZone] = node.Zone
+	labels[v1alpha5.LabelCapacityType] = node.CapacityType
+	labels[v1alpha5.LabelProvisionerName] = claim.Provisioner.Name
+	pods := make([]types.NamespacedName, 0, len(claim.Pods))
+	for _, pod := range claim.Pods {
+		pods = append(pods, client.ObjectKeyFromObject(pod))
+	}
+	p.cluster.RecordLaunch(&state.InFlight{
+		Node:        node,
+		Provisioner: claim.Provisioner.Name,
+		Labels:      labels,
+		Taints:      append([]corev1.Taint(nil), claim.Provisioner.Spec.Taints...),
+		Pods:        pods,
+	})
+}

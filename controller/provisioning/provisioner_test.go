@@ -1,0 +1,339 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	fakecp "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/state"
+)
+
+type env struct {
+	kube     client.Client
+	cp       *fakecp.CloudProvider
+	cluster  *state.Cluster
+	clk      *clocktesting.FakeClock
+	recorder *record.FakeRecorder
+	prov     *Provisioner
+}
+
+func newEnv(t *testing.T, objs ...client.Object) *env {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha5.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{clk: clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), recorder: record.NewFakeRecorder(1000)}
+	e.kube = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+	e.cp = fakecp.New(e.clk, fakecp.Catalog(60))
+	e.cluster = state.NewCluster(e.clk)
+	e.prov = NewProvisioner(e.kube, e.cp, e.cluster, e.clk, e.recorder, Options{})
+	return e
+}
+
+func (e *env) events() []string {
+	var out []string
+	for {
+		select {
+		case ev := <-e.recorder.Events:
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+func pendingPod(name, cpu, mem string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "pause", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}},
+	}
+}
+
+func defaultProvisioner() *v1alpha5.Provisioner {
+	return &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha5.ProvisionerSpec{
+		Requirements:  []v1alpha5.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot"}}},
+		Labels:        map[string]string{"team": "web"},
+		Taints:        []corev1.Taint{{Key: "dedicated", Value: "web", Effect: corev1.TaintEffectNoSchedule}},
+		StartupTaints: []corev1.Taint{{Key: "agent", Effect: corev1.TaintEffectNoSchedule}},
+	}}
+}
+
+func tolerating(p *corev1.Pod) *corev1.Pod {
+	p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "web", Effect: corev1.TaintEffectNoSchedule}}
+	return p
+}
+
+// registerNode creates the Node an instance registers as (as the sandbox/kubelet would), with
+// the not-ready and startup taints a booting node has.
+func (e *env) registerNode(t *testing.T, n *cloudprovider.Node, labels map[string]string) *corev1.Node {
+	t.Helper()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels},
+		Spec: corev1.NodeSpec{ProviderID: n.ProviderID, Taints: []corev1.Taint{
+			{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule},
+			{Key: "agent", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "dedicated", Value: "web", Effect: corev1.TaintEffectNoSchedule}}},
+		Status: corev1.NodeStatus{Capacity: n.Capacity, Allocatable: n.Allocatable},
+	}
+	if err := e.kube.Create(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+func TestProvisionLaunchesOnceAndRegisters(t *testing.T) {
+	ctx := context.Background()
+	objs := []client.Object{defaultProvisioner()}
+	for i := range 3 {
+		objs = append(objs, tolerating(pendingPod(fmt.Sprintf("web-%d", i), "1", "1Gi")))
+	}
+	// Not provisionable: bound, daemonset-owned, not yet marked by the scheduler.
+	bound := tolerating(pendingPod("bound", "1", "1Gi"))
+	bound.Spec.NodeName = "elsewhere"
+	ds := tolerating(pendingPod("ds", "1", "1Gi"))
+	ds.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "d", UID: "u", Controller: ptr.To(true)}}
+	fresh := tolerating(pendingPod("fresh", "1", "1Gi"))
+	fresh.Status.Conditions = nil
+	objs = append(objs, bound, ds, fresh)
+	e := newEnv(t, objs...)
+
+	res, err := e.prov.Provision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := e.cp.CreateCalls()
+	if res.Pending != 3 || len(calls) != 1 || len(res.Launched) != 1 {
+		t.Fatalf("pending %d, create calls %d, launched %d; want 3, 1, 1", res.Pending, len(calls), len(res.Launched))
+	}
+	req := calls[0]
+	if req.Labels[v1alpha5.LabelProvisionerName] != "default" || req.Labels["team"] != "web" || req.Labels[v1alpha5.LabelCapacityType] != "spot" {
+		t.Fatalf("request labels %v", req.Labels)
+	}
+	if len(req.Taints) != 2 || req.Taints[0].Key != "dedicated" || req.Taints[1].Key != "agent" {
+		t.Fatalf("request taints %v", req.Taints)
+	}
+	foundCT := false
+	for _, r := range req.Requirements {
+		foundCT = foundCT || (r.Key == v1alpha5.LabelCapacityType && r.Operator == corev1.NodeSelectorOpIn && len(r.Values) == 1 && r.Values[0] == "spot")
+	}
+	if !foundCT || len(req.InstanceTypeOptions) == 0 {
+		t.Fatalf("requirements %v, %d options", req.Requirements, len(req.InstanceTypeOptions))
+	}
+	launched := res.Launched[0].Node
+	if launched.CapacityType != "spot" {
+		t.Fatalf("launched %+v", launched)
+	}
+	nominated := 0
+	for _, ev := range e.events() {
+		if strings.HasPrefix(ev, "Normal Nominated Launched node "+launched.Name) {
+			nominated++
+		}
+	}
+	if nominated != 3 {
+		t.Fatalf("want 3 Nominated events, got %d", nominated)
+	}
+
+	// Second batch: the pods are still pending, the in-flight node holds them.
+	res, err = e.prov.Provision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.cp.CreateCalls()) != 1 || res.OnExisting != 3 {
+		t.Fatalf("second batch: create calls %d, on existing %d; want 1, 3", len(e.cp.CreateCalls()), res.OnExisting)
+	}
+
+	// The instance registers without the well-known labels; registration adds them and the finalizer.
+	e.registerNode(t, launched, map[string]string{"team": "web"})
+	if _, err := NewRegistration(e.kube, e.cluster).Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: launched.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	var node corev1.Node
+	if err := e.kube.Get(ctx, types.NamespacedName{Name: launched.Name}, &node); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{v1alpha5.LabelProvisionerName: "default", v1alpha5.LabelCapacityType: "spot",
+		v1alpha5.LabelInstanceType: launched.InstanceType, v1alpha5.LabelZone: launched.Zone}
+	for k, v := range want {
+		if node.Labels[k] != v {
+			t.Fatalf("node label %s = %q, want %q (labels %v)", k, node.Labels[k], v, node.Labels)
+		}
+	}
+	if len(node.Finalizers) != 1 || node.Finalizers[0] != v1alpha5.TerminationFinalizer {
+		t.Fatalf("finalizers %v", node.Finalizers)
+	}
+	if _, ok := e.cluster.InFlightNode(launched.ProviderID); ok {
+		t.Fatal("in-flight record not cleared on registration")
+	}
+
+	// Third batch: the registered (not yet ready, startup-tainted) node holds the pods.
+	res, err = e.prov.Provision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.cp.CreateCalls()) != 1 || res.OnExisting != 3 {
+		t.Fatalf("third batch: create calls %d, on existing %d; want 1, 3", len(e.cp.CreateCalls()), res.OnExisting)
+	}
+}
+
+func TestInFlightExpires(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	if _, err := e.prov.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Step(state.InFlightTTL - time.Second)
+	if _, err := e.prov.Provision(ctx); err != nil || len(e.cp.CreateCalls()) != 1 {
+		t.Fatalf("before expiry: %v, %d calls", err, len(e.cp.CreateCalls()))
+	}
+	e.clk.Step(time.Second)
+	if _, err := e.prov.Provision(ctx); err != nil || len(e.cp.CreateCalls()) != 2 {
+		t.Fatalf("after expiry: %v, %d calls; want a new launch", err, len(e.cp.CreateCalls()))
+	}
+}
+
+func TestUnfittablePodGetsEventAndNoLaunch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("huge", "900", "1Gi")), pendingPod("untolerated", "1", "1Gi"))
+	res, err := e.prov.Provision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.cp.CreateCalls()) != 0 || len(res.Unschedulable) != 2 {
+		t.Fatalf("create calls %d, unschedulable %d", len(e.cp.CreateCalls()), len(res.Unschedulable))
+	}
+	evs := strings.Join(e.events(), "\n")
+	for _, want := range []string{
+		"Warning FailedProvisioning Cannot provision a node: provisioner default: no instance type satisfies requests cpu=900",
+		"Warning FailedProvisioning Cannot provision a node: provisioner default: does not tolerate taint dedicated=web:NoSchedule",
+	} {
+		if !strings.Contains(evs, want) {
+			t.Fatalf("events %q\nmissing %q", evs, want)
+		}
+	}
+}
+
+func TestInsufficientCapacityRetriesWithRefreshedTypes(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	// Find the pool the fake would pick first and make it fail.
+	if _, err := e.prov.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := e.cp.CreateCalls()[0]
+	nodes, _ := e.cp.List(ctx)
+	pool := fakecp.Pool(nodes[0].InstanceType, nodes[0].Zone, nodes[0].CapacityType)
+
+	e2 := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	e2.cp.SetInsufficientCapacity(pool)
+	res, err := e2.prov.Provision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := e2.cp.CreateCalls()
+	if len(calls) != 2 || len(res.Launched) != 1 {
+		t.Fatalf("create calls %d, launched %d; want 2 (ICE then retry), 1", len(calls), len(res.Launched))
+	}
+	got := res.Launched[0].Node
+	if fakecp.Pool(got.InstanceType, got.Zone, got.CapacityType) == pool {
+		t.Fatalf("relaunched in the failed pool %s", pool)
+	}
+	if len(first.InstanceTypeOptions) == 0 {
+		t.Fatal("no options")
+	}
+}
+
+func TestCloudErrorIsReturnedAndReported(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	e.cp.CreateErr = errors.New("RequestLimitExceeded: throttled")
+	if _, err := e.prov.Provision(ctx); err == nil || !strings.Contains(err.Error(), "throttled") {
+		t.Fatalf("got %v", err)
+	}
+	if evs := strings.Join(e.events(), "\n"); !strings.Contains(evs, "Warning FailedProvisioning Launching a node failed: RequestLimitExceeded") {
+		t.Fatalf("events %q", evs)
+	}
+	if len(e.cluster.InFlightNodes()) != 0 {
+		t.Fatal("failed launch recorded as in flight")
+	}
+	e.cp.CreateErr = nil
+	e.cp.GetInstanceTypesErr = errors.New("DescribeInstanceTypes: 500")
+	if _, err := e.prov.Provision(ctx); err == nil || !strings.Contains(err.Error(), "getting instance types for provisioner default") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestStartRetriesFailedBatchWithBackoff(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	e.cp.CreateErr = errors.New("throttled")
+	done := make(chan error, 1)
+	go func() { done <- e.prov.Start(ctx) }()
+	e.prov.Trigger()
+	waitCalls := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(e.cp.CreateCalls()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d create calls, want %d", len(e.cp.CreateCalls()), n)
+			}
+			// Step the fake clock through batch windows and backoff; each step is small.
+			e.clk.Step(100 * time.Millisecond)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitCalls(1)
+	e.cp.CreateErr = nil
+	waitCalls(2) // retried without any new pod event
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(e.cluster.InFlightNodes()) != 1 {
+		t.Fatal("retry did not launch")
+	}
+}
+
+func TestIsProvisionable(t *testing.T) {
+	p := pendingPod("p", "1", "1Gi")
+	if !IsProvisionable(p) {
+		t.Fatal("pending unschedulable pod")
+	}
+	terminating := p.DeepCopy()
+	terminating.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	other := p.DeepCopy()
+	other.Status.Conditions[0].Reason = "SchedulingGated"
+	done := p.DeepCopy()
+	done.Status.Phase = corev1.PodSucceeded
+	for name, pod := range map[string]*corev1.Pod{"terminating": terminating, "gated": other, "succeeded": done} {
+		if IsProvisionable(pod) {
+			t.Errorf("%s pod is provisionable", name)
+		}
+	}
+}

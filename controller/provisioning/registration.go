@@ -1,0 +1,72 @@
+package provisioning
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/state"
+)
+
+// Registration reconciles Nodes as they register: a node launched by the controller (it has an
+// in-flight record for its provider ID, or the karpenter.sh/provisioner-name label) gets the
+// finalizer karpenter.sh/termination and, when missing, the labels provisioner-name,
+// capacity-type, instance-type and zone (from the in-flight record); its in-flight record is
+// then cleared. Other nodes are left alone.
+type Registration struct {
+	kube    client.Client
+	cluster *state.Cluster
+}
+
+// NewRegistration returns the node registration reconciler.
+func NewRegistration(kube client.Client, cluster *state.Cluster) *Registration {
+	return &Registration{kube: kube, cluster: cluster}
+}
+
+// Reconcile patches one Node. Errors: API errors from Get/Patch (requeued by controller-runtime
+// with backoff).
+func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	node := &corev1.Node{}
+	if err := r.kube.Get(ctx, req.NamespacedName, node); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if node.Spec.ProviderID == "" || node.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil
+	}
+	rec, inflight := r.cluster.InFlightNode(node.Spec.ProviderID)
+	if !inflight && node.Labels[v1alpha5.LabelProvisionerName] == "" {
+		return reconcile.Result{}, nil
+	}
+	orig := node.DeepCopy()
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	added := []string{}
+	if inflight {
+		for _, k := range []string{v1alpha5.LabelProvisionerName, v1alpha5.LabelCapacityType, v1alpha5.LabelInstanceType, v1alpha5.LabelZone} {
+			if _, ok := node.Labels[k]; !ok && rec.Labels[k] != "" {
+				node.Labels[k] = rec.Labels[k]
+				added = append(added, k)
+			}
+		}
+	}
+	finalizer := controllerutil.AddFinalizer(node, v1alpha5.TerminationFinalizer)
+	if len(added) > 0 || finalizer {
+		if err := r.kube.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			return reconcile.Result{}, fmt.Errorf("patching node %s: %w", node.Name, err)
+		}
+		log.FromContext(ctx).Info("registered node", "node", node.Name, "providerID", node.Spec.ProviderID,
+			"addedLabels", added, "addedFinalizer", finalizer)
+	}
+	if r.cluster.MarkRegistered(node.Spec.ProviderID) {
+		log.FromContext(ctx).Info("in-flight node registered", "node", node.Name, "providerID", node.Spec.ProviderID,
+			"launchToRegistration", node.CreationTimestamp.Sub(rec.LaunchedAt).String())
+	}
+	return reconcile.Result{}, nil
+}
