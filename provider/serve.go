@@ -2,9 +2,22 @@ package provider
 
 import (
 	"context"
-	"errors"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
-// Serve serves the provider over plugin protocol 6 (registry address
-// registry.terraform.io/nodeform/karpenter). STUB: owned by the provider work; replace.
-func Serve(ctx context.Context, debug bool) error { return errors.New("not implemented") }
+// Address is the provider's registry address (source "nodeform/karpenter").
+const Address = "registry.terraform.io/nodeform/karpenter"
+
+// Serve serves the provider over plugin protocol 6 until Terraform stops it. debug starts it in
+// debug mode (prints TF_REATTACH_PROVIDERS for debuggers such as delve). It returns the error of
+// providerserver.Serve.
+func Serve(ctx context.Context, debug bool) error {
+	return providerserver.Serve(ctx, New(version.Version), providerserver.ServeOpts{
+		Address:         Address,
+		Debug:           debug,
+		ProtocolVersion: 6,
+	})
+}

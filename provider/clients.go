@@ -1,0 +1,172 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// fieldOwner is the field manager name of every Kubernetes write the provider makes.
+const fieldOwner = "terraform-provider-karpenter"
+
+// clients is the configured provider: AWS service clients and a lazily built Kubernetes client.
+// It is shared by all resources of one provider instance and safe for concurrent use.
+type clients struct {
+	region string
+	ec2    *ec2.Client
+	iam    *iam.Client
+	sts    *sts.Client
+	eks    *eks.Client
+
+	restConfig func() (*rest.Config, error)
+	kubeOnce   sync.Once
+	kubeClient client.Client
+	kubeErr    error
+}
+
+// newClients loads the AWS configuration (config.LoadDefaultConfig plus the block's region,
+// profile, static credentials and endpoint overrides) and prepares the Kubernetes REST config.
+func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var opts []func(*config.LoadOptions) error
+	if v := m.Region.ValueString(); v != "" {
+		opts = append(opts, config.WithRegion(v))
+	}
+	if v := m.Profile.ValueString(); v != "" {
+		opts = append(opts, config.WithSharedConfigProfile(v))
+	}
+	if ak, sk := m.AccessKey.ValueString(), m.SecretKey.ValueString(); ak != "" || sk != "" {
+		if ak == "" || sk == "" {
+			diags.AddError("Invalid provider configuration", "access_key and secret_key must be set together")
+			return nil, diags
+		}
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, m.Token.ValueString())))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		diags.AddError("Cannot load AWS configuration", err.Error())
+		return nil, diags
+	}
+	var ep endpointsModel
+	if len(m.Endpoints) > 0 {
+		ep = m.Endpoints[0]
+	}
+	base := func(v types.String) *string {
+		if s := v.ValueString(); s != "" {
+			return aws.String(s)
+		}
+		return nil
+	}
+	c := &clients{
+		region: cfg.Region,
+		ec2: ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+			if b := base(ep.EC2); b != nil {
+				o.BaseEndpoint = b
+			}
+		}),
+		iam: iam.NewFromConfig(cfg, func(o *iam.Options) {
+			if b := base(ep.IAM); b != nil {
+				o.BaseEndpoint = b
+			}
+		}),
+		sts: sts.NewFromConfig(cfg, func(o *sts.Options) {
+			if b := base(ep.STS); b != nil {
+				o.BaseEndpoint = b
+			}
+		}),
+		eks: eks.NewFromConfig(cfg, func(o *eks.Options) {
+			if b := base(ep.EKS); b != nil {
+				o.BaseEndpoint = b
+			}
+		}),
+	}
+	var k kubernetesModel
+	if len(m.Kubernetes) > 0 {
+		k = m.Kubernetes[0]
+	}
+	c.restConfig = func() (*rest.Config, error) { return restConfigFrom(k) }
+	return c, diags
+}
+
+// restConfigFrom builds a REST config from the kubernetes block: host/CA/token/client
+// certificate when host is set, else the kubeconfig (config_path, else KUBECONFIG, else
+// ~/.kube/config) with config_context.
+func restConfigFrom(k kubernetesModel) (*rest.Config, error) {
+	if host := k.Host.ValueString(); host != "" {
+		return &rest.Config{
+			Host:        host,
+			BearerToken: k.Token.ValueString(),
+			TLSClientConfig: rest.TLSClientConfig{
+				Insecure: k.Insecure.ValueBool(),
+				CAData:   []byte(k.ClusterCACertificate.ValueString()),
+				CertData: []byte(k.ClientCertificate.ValueString()),
+				KeyData:  []byte(k.ClientKey.ValueString()),
+			},
+		}, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if p := k.ConfigPath.ValueString(); p != "" {
+		rules.ExplicitPath = p
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: k.ConfigContext.ValueString()}
+	if k.Insecure.ValueBool() {
+		overrides.ClusterInfo.InsecureSkipTLSVerify = true
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: no usable kubeconfig (set the provider's kubernetes block or KUBECONFIG): %w", err)
+	}
+	return cfg, nil
+}
+
+// scheme knows every Kubernetes type the provider reads or writes.
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, rbacv1.AddToScheme, apiextensionsv1.AddToScheme, v1alpha5.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			panic(err) // static registration of built-in types; cannot fail at run time
+		}
+	}
+	return s
+}()
+
+// kube returns the Kubernetes client, building it on first use. The error explains what is
+// missing in the provider configuration.
+func (c *clients) kube() (client.Client, error) {
+	c.kubeOnce.Do(func() {
+		cfg, err := c.restConfig()
+		if err != nil {
+			c.kubeErr = err
+			return
+		}
+		cfg.UserAgent = fieldOwner
+		c.kubeClient, c.kubeErr = client.New(cfg, client.Options{Scheme: scheme})
+	})
+	return c.kubeClient, c.kubeErr
+}
+
+// errNotConfigured is returned when a resource is used before the provider was configured.
+var errNotConfigured = errors.New("provider not configured")

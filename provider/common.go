@@ -1,0 +1,108 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/aws/smithy-go"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+)
+
+// clientsFrom converts the ProviderData of a Configure request; nil data (validation before
+// the provider is configured) yields nil without error.
+func clientsFrom(data any, diags *diag.Diagnostics) *clients {
+	if data == nil {
+		return nil
+	}
+	c, ok := data.(*clients)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *clients, got %T", data))
+		return nil
+	}
+	return c
+}
+
+// awsErrorCode is the AWS error code of err (e.g. "NoSuchEntity"), or "".
+func awsErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// isIAMNotFound reports whether err is IAM's NoSuchEntity.
+func isIAMNotFound(err error) bool { return awsErrorCode(err) == "NoSuchEntity" }
+
+// stringMap converts a Terraform map of strings to Go; null and unknown give nil.
+func stringMap(ctx context.Context, m types.Map, diags *diag.Diagnostics) map[string]string {
+	if m.IsNull() || m.IsUnknown() {
+		return nil
+	}
+	out := map[string]string{}
+	diags.Append(m.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+// stringList converts a Terraform list or set of strings to Go; null and unknown give nil.
+func stringList(ctx context.Context, v interface {
+	IsNull() bool
+	IsUnknown() bool
+	ElementsAs(context.Context, any, bool) diag.Diagnostics
+}, diags *diag.Diagnostics) []string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(v.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+// mapValue converts a Go map to a Terraform map of strings. An empty map becomes null when
+// nullIfEmpty (so that an omitted optional attribute does not drift to {}).
+func mapValue(m map[string]string, nullIfEmpty bool) types.Map {
+	if len(m) == 0 && nullIfEmpty {
+		return types.MapNull(types.StringType)
+	}
+	elems := make(map[string]attr.Value, len(m))
+	for k, v := range m {
+		elems[k] = types.StringValue(v)
+	}
+	return types.MapValueMust(types.StringType, elems)
+}
+
+// setValue converts Go strings to a Terraform set of strings (never null).
+func setValue(s []string) types.Set {
+	elems := make([]attr.Value, 0, len(s))
+	for _, v := range s {
+		elems = append(elems, types.StringValue(v))
+	}
+	return types.SetValueMust(types.StringType, elems)
+}
+
+// listValue converts Go strings to a Terraform list of strings (never null).
+func listValue(s []string) types.List {
+	elems := make([]attr.Value, 0, len(s))
+	for _, v := range s {
+		elems = append(elems, types.StringValue(v))
+	}
+	return types.ListValueMust(types.StringType, elems)
+}
+
+// optString is a null string for "" and the value otherwise.
+func optString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+var _ basetypes.StringValuable = types.String{}
+
+// mustRegexp compiles one of this package's constant patterns.
+func mustRegexp(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }

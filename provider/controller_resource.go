@@ -1,0 +1,475 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	kresource "k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/version"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*controllerResource)(nil)
+	_ resource.ResourceWithImportState = (*controllerResource)(nil)
+)
+
+// Default timeouts of karpenter_controller.
+const (
+	defaultCreateTimeout = 10 * time.Minute
+	defaultDeleteTimeout = 15 * time.Minute
+	pollInterval         = time.Second
+)
+
+// NewControllerResource returns karpenter_controller: the controller installation (CRD,
+// namespace, service account, RBAC, Deployment).
+func NewControllerResource() resource.Resource { return &controllerResource{} }
+
+type controllerResource struct{ c *clients }
+
+type controllerModel struct {
+	ID                       types.String    `tfsdk:"id"`
+	ClusterName              types.String    `tfsdk:"cluster_name"`
+	ClusterEndpoint          types.String    `tfsdk:"cluster_endpoint"`
+	Namespace                types.String    `tfsdk:"namespace"`
+	ServiceAccountName       types.String    `tfsdk:"service_account_name"`
+	ControllerRoleARN        types.String    `tfsdk:"controller_role_arn"`
+	DefaultInstanceProfile   types.String    `tfsdk:"default_instance_profile"`
+	Image                    types.String    `tfsdk:"image"`
+	Replicas                 types.Int64     `tfsdk:"replicas"`
+	LogLevel                 types.String    `tfsdk:"log_level"`
+	BatchIdleDurationSeconds types.Int64     `tfsdk:"batch_idle_duration_seconds"`
+	BatchMaxDurationSeconds  types.Int64     `tfsdk:"batch_max_duration_seconds"`
+	Resources                *resourcesModel `tfsdk:"resources"`
+	Timeouts                 timeouts.Value  `tfsdk:"timeouts"`
+}
+
+type resourcesModel struct {
+	CPURequest    types.String `tfsdk:"cpu_request"`
+	MemoryRequest types.String `tfsdk:"memory_request"`
+}
+
+// Metadata names the resource karpenter_controller.
+func (r *controllerResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_controller"
+}
+
+// Schema describes the resource.
+func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	k8sName := []validator.String{stringvalidator.LengthBetween(1, 63),
+		stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`), "must be a DNS-1123 label")}
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Installs the Karpenter controller: the `Provisioner` CRD, a namespace, a service account annotated " +
+			"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, and a Deployment of the bundled controller image; " +
+			"waits until the Deployment is Available. On destroy it first deletes every node the controller launched " +
+			"(label `karpenter.sh/provisioner-name`) and waits until they are gone, then every Provisioner, then itself. " +
+			"Import by namespace.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The namespace.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"cluster_name": schema.StringAttribute{Required: true, MarkdownDescription: "EKS cluster name (`CLUSTER_NAME`).",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 100)}},
+			"cluster_endpoint": schema.StringAttribute{Optional: true, Computed: true,
+				MarkdownDescription: "API server URL given to launched nodes (`CLUSTER_ENDPOINT`). Default: from EKS `DescribeCluster`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(mustRegexp(`^https?://`), "must be an http(s) URL")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"namespace": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
+				MarkdownDescription: "Namespace of the controller. Default `karpenter`. Changing it replaces the installation.",
+				Validators:          k8sName, PlanModifiers: replace},
+			"service_account_name": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
+				MarkdownDescription: "Service account of the controller. Default `karpenter`. Changing it replaces the installation.",
+				Validators:          []validator.String{stringvalidator.LengthBetween(1, 253)}, PlanModifiers: replace},
+			"controller_role_arn": schema.StringAttribute{Optional: true, MarkdownDescription: "IAM role of the controller (annotation `eks.amazonaws.com/role-arn`).",
+				Validators: []validator.String{stringvalidator.RegexMatches(mustRegexp(roleARNPattern), "must be an IAM role ARN")}},
+			"default_instance_profile": schema.StringAttribute{Required: true, MarkdownDescription: "Instance profile of launched nodes when a Provisioner names none (`AWS_DEFAULT_INSTANCE_PROFILE`).",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 128)}},
+			"image": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(version.ControllerImage()),
+				MarkdownDescription: "Controller image. Default: the bundled `" + version.ControllerImageRepository + ":<provider version>`.",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"replicas": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+				MarkdownDescription: "Controller replicas (one leads). Default 1.", Validators: []validator.Int64{int64validator.Between(1, 10)}},
+			"log_level": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("info"),
+				MarkdownDescription: "`debug`, `info` or `error` (`LOG_LEVEL`). Default `info`.",
+				Validators:          []validator.String{stringvalidator.OneOf("debug", "info", "error")}},
+			"batch_idle_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+				MarkdownDescription: "Seconds without new pending pods that close a batch (`BATCH_IDLE_DURATION`). Default 1.",
+				Validators:          []validator.Int64{int64validator.Between(1, 3600)}},
+			"batch_max_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(10),
+				MarkdownDescription: "Maximum seconds a batch stays open (`BATCH_MAX_DURATION`). Default 10.",
+				Validators:          []validator.Int64{int64validator.Between(1, 3600)}},
+		},
+		Blocks: map[string]schema.Block{
+			"resources": schema.SingleNestedBlock{
+				MarkdownDescription: "Resource requests of the controller container.",
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				Attributes: map[string]schema.Attribute{
+					"cpu_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("1"),
+						MarkdownDescription: "CPU request (quantity). Default `1`.", Validators: []validator.String{quantityValidator{}}},
+					"memory_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("1Gi"),
+						MarkdownDescription: "Memory request (quantity). Default `1Gi`.", Validators: []validator.String{quantityValidator{}}},
+				},
+			},
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+// Configure receives the provider's clients.
+func (r *controllerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// Create installs everything and waits until the Deployment is Available.
+func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m controllerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := m.Timeouts.Create(ctx, defaultCreateTimeout)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	m.ID = m.Namespace
+	r.install(ctx, &m, &resp.Diagnostics)
+	if !resp.Diagnostics.HasError() || !m.ClusterEndpoint.IsUnknown() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	}
+}
+
+// Read refreshes settings from the Deployment and service account; a missing Deployment
+// leaves state.
+func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m controllerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	ns := m.ID.ValueString()
+	var d appsv1.Deployment
+	err = kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: deploymentName}, &d)
+	if apierrors.IsNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the controller Deployment", err.Error())
+		return
+	}
+	var ctr *corev1.Container
+	for i := range d.Spec.Template.Spec.Containers {
+		if d.Spec.Template.Spec.Containers[i].Name == containerName {
+			ctr = &d.Spec.Template.Spec.Containers[i]
+		}
+	}
+	if ctr == nil {
+		resp.State.RemoveResource(ctx) // not ours any more: plan re-creation
+		return
+	}
+	m.Namespace = types.StringValue(ns)
+	m.ServiceAccountName = types.StringValue(d.Spec.Template.Spec.ServiceAccountName)
+	m.Image = types.StringValue(ctr.Image)
+	m.Replicas = types.Int64Value(1)
+	if d.Spec.Replicas != nil {
+		m.Replicas = types.Int64Value(int64(*d.Spec.Replicas))
+	}
+	m.ClusterName = types.StringValue(envValue(*ctr, envClusterName))
+	m.ClusterEndpoint = types.StringValue(envValue(*ctr, envClusterEndpoint))
+	m.DefaultInstanceProfile = types.StringValue(envValue(*ctr, envDefaultInstanceProfile))
+	m.LogLevel = types.StringValue(envValue(*ctr, envLogLevel))
+	m.BatchIdleDurationSeconds = secondsValue(envValue(*ctr, envBatchIdle))
+	m.BatchMaxDurationSeconds = secondsValue(envValue(*ctr, envBatchMax))
+	var prior resourcesModel
+	if m.Resources != nil {
+		prior = *m.Resources
+	}
+	m.Resources = &resourcesModel{
+		CPURequest:    quantityValue(ctr.Resources.Requests, corev1.ResourceCPU, prior.CPURequest),
+		MemoryRequest: quantityValue(ctr.Resources.Requests, corev1.ResourceMemory, prior.MemoryRequest),
+	}
+	var sa corev1.ServiceAccount
+	m.ControllerRoleARN = types.StringNull()
+	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m.ServiceAccountName.ValueString()}, &sa); err == nil {
+		m.ControllerRoleARN = optString(sa.Annotations[roleARNAnnotation])
+	} else if !apierrors.IsNotFound(err) {
+		resp.Diagnostics.AddError("Cannot read the controller service account", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update re-applies every object and waits until the Deployment is Available.
+func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m controllerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := m.Timeouts.Update(ctx, defaultCreateTimeout)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	m.ID = m.Namespace
+	r.install(ctx, &m, &resp.Diagnostics)
+	if !m.ClusterEndpoint.IsUnknown() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	}
+}
+
+// Delete removes launched nodes (waiting for the controller's finalizer to terminate their
+// instances), every Provisioner, and then the installation.
+func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m controllerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := m.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	if err := deleteLaunchedNodes(ctx, kc); err != nil {
+		resp.Diagnostics.AddError("Cannot remove the nodes the controller launched", err.Error())
+		return
+	}
+	if err := kc.DeleteAllOf(ctx, &v1alpha5.Provisioner{}); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
+		resp.Diagnostics.AddError("Cannot delete Provisioners", err.Error())
+		return
+	}
+	s := r.settings(ctx, m, &resp.Diagnostics)
+	objs := controllerObjects(s)
+	for i := len(objs) - 1; i >= 0; i-- {
+		if err := kc.Delete(ctx, objs[i], client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil && !apierrors.IsNotFound(err) {
+			resp.Diagnostics.AddError(fmt.Sprintf("Cannot delete %T %s", objs[i], objs[i].GetName()), err.Error())
+			return
+		}
+	}
+	crd, err := provisionerCRD()
+	if err == nil {
+		if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
+			resp.Diagnostics.AddError("Cannot delete the Provisioner CRD", err.Error())
+			return
+		}
+	}
+	// Wait for the namespace to be gone so that a re-create does not meet a terminating one.
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}
+	if err := waitGone(ctx, kc, nsObj); err != nil {
+		resp.Diagnostics.AddError("Namespace "+s.Namespace+" was not removed", err.Error())
+	}
+}
+
+// ImportState imports by namespace.
+func (r *controllerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+// install applies the CRD and every object (server-side apply), then waits for the Deployment.
+func (r *controllerResource) install(ctx context.Context, m *controllerModel, diags *diag.Diagnostics) {
+	if m.ClusterEndpoint.IsUnknown() || m.ClusterEndpoint.ValueString() == "" {
+		out, err := r.c.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(m.ClusterName.ValueString())})
+		if err != nil {
+			diags.AddAttributeError(path.Root("cluster_endpoint"), "Cannot look up the cluster endpoint (set cluster_endpoint)", err.Error())
+			return
+		}
+		m.ClusterEndpoint = types.StringValue(aws.ToString(out.Cluster.Endpoint))
+	}
+	if m.Resources == nil {
+		m.Resources = &resourcesModel{CPURequest: types.StringValue("1"), MemoryRequest: types.StringValue("1Gi")}
+	}
+	s := r.settings(ctx, *m, diags)
+	if diags.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		diags.AddError("Kubernetes client", err.Error())
+		return
+	}
+	crd, err := provisionerCRD()
+	if err != nil {
+		diags.AddError("Invalid embedded CRD", err.Error())
+		return
+	}
+	if err := apply(ctx, kc, crd); err != nil {
+		diags.AddError("Cannot apply the Provisioner CRD", err.Error())
+		return
+	}
+	if err := waitCRDEstablished(ctx, kc, crd.Name); err != nil {
+		diags.AddError("Provisioner CRD not established", err.Error())
+		return
+	}
+	for _, obj := range controllerObjects(s) {
+		if err := apply(ctx, kc, obj); err != nil {
+			diags.AddError(fmt.Sprintf("Cannot apply %T %s/%s", obj, obj.GetNamespace(), obj.GetName()), err.Error())
+			return
+		}
+	}
+	key := client.ObjectKey{Namespace: s.Namespace, Name: deploymentName}
+	var d appsv1.Deployment
+	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		if err := kc.Get(ctx, key, &d); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		return deploymentAvailable(&d), nil
+	})
+	if err != nil {
+		diags.AddError("Controller Deployment did not become Available",
+			fmt.Sprintf("%s/%s: %v (status: %d/%d ready, conditions %v)", s.Namespace, deploymentName, err,
+				d.Status.ReadyReplicas, s.Replicas, d.Status.Conditions))
+	}
+}
+
+// settings converts the model to controllerSettings; bad quantities are attribute errors.
+func (r *controllerResource) settings(_ context.Context, m controllerModel, diags *diag.Diagnostics) controllerSettings {
+	s := controllerSettings{
+		Namespace: m.ID.ValueString(), ServiceAccountName: m.ServiceAccountName.ValueString(),
+		ClusterName: m.ClusterName.ValueString(), ClusterEndpoint: m.ClusterEndpoint.ValueString(),
+		ControllerRoleARN: m.ControllerRoleARN.ValueString(), DefaultInstanceProfile: m.DefaultInstanceProfile.ValueString(),
+		Region: r.c.region, Image: m.Image.ValueString(), Replicas: int32(m.Replicas.ValueInt64()), LogLevel: m.LogLevel.ValueString(),
+		BatchIdleSeconds: m.BatchIdleDurationSeconds.ValueInt64(), BatchMaxSeconds: m.BatchMaxDurationSeconds.ValueInt64(),
+	}
+	if s.Namespace == "" {
+		s.Namespace = m.Namespace.ValueString()
+	}
+	cpu, mem := "1", "1Gi"
+	if m.Resources != nil {
+		cpu, mem = m.Resources.CPURequest.ValueString(), m.Resources.MemoryRequest.ValueString()
+	}
+	var err error
+	if s.CPURequest, err = kresource.ParseQuantity(cpu); err != nil {
+		diags.AddAttributeError(path.Root("resources").AtName("cpu_request"), "Invalid quantity", err.Error())
+	}
+	if s.MemoryRequest, err = kresource.ParseQuantity(mem); err != nil {
+		diags.AddAttributeError(path.Root("resources").AtName("memory_request"), "Invalid quantity", err.Error())
+	}
+	return s
+}
+
+// apply server-side applies obj as fieldOwner, taking ownership of conflicting fields.
+func apply(ctx context.Context, kc client.Client, obj client.Object) error {
+	gvk, err := apiutil.GVKForObject(obj, kc.Scheme())
+	if err != nil {
+		return err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	obj.SetManagedFields(nil)
+	obj.SetResourceVersion("")
+	return kc.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership) //nolint:staticcheck // typed objects; apply configurations would duplicate every type
+}
+
+// waitCRDEstablished waits until the CRD has the Established condition.
+func waitCRDEstablished(ctx context.Context, kc client.Client, name string) error {
+	return wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := kc.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		for _, c := range crd.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// deleteLaunchedNodes deletes every Node labelled karpenter.sh/provisioner-name and waits
+// until all are gone (their finalizer terminates the instances).
+func deleteLaunchedNodes(ctx context.Context, kc client.Client) error {
+	sel := client.HasLabels{v1alpha5.LabelProvisionerName}
+	var nodes corev1.NodeList
+	if err := kc.List(ctx, &nodes, sel); err != nil {
+		return err
+	}
+	for i := range nodes.Items {
+		if err := kc.Delete(ctx, &nodes.Items[i]); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	var left []string
+	err := wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		var nodes corev1.NodeList
+		if err := kc.List(ctx, &nodes, sel); err != nil {
+			return false, err
+		}
+		left = left[:0]
+		for _, n := range nodes.Items {
+			left = append(left, n.Name)
+		}
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%v; nodes still present: %s (is the controller running to remove their %s finalizer?)",
+			err, strings.Join(left, ", "), v1alpha5.TerminationFinalizer)
+	}
+	return nil
+}
+
+// waitGone waits until obj no longer exists.
+func waitGone(ctx context.Context, kc client.Client, obj client.Object) error {
+	return wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+}
+
+// secondsValue parses "<n>s" (as written by controllerObjects) or a Go duration into seconds;
+// unparsable values become null so that the plan shows the difference.
+func secondsValue(s string) types.Int64 {
+	if n, err := strconv.ParseInt(strings.TrimSuffix(s, "s"), 10, 64); err == nil {
+		return types.Int64Value(n)
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return types.Int64Value(int64(d / time.Second))
+	}
+	return types.Int64Null()
+}

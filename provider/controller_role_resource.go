@@ -1,0 +1,452 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*controllerRoleResource)(nil)
+	_ resource.ResourceWithImportState = (*controllerRoleResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*controllerRoleResource)(nil)
+)
+
+// NewControllerRoleResource returns karpenter_controller_role: the IAM role of the controller's
+// service account (IRSA), its least-privilege policy and the cluster's OIDC provider.
+func NewControllerRoleResource() resource.Resource { return &controllerRoleResource{} }
+
+type controllerRoleResource struct{ c *clients }
+
+type controllerRoleModel struct {
+	ID                      types.String `tfsdk:"id"`
+	Name                    types.String `tfsdk:"name"`
+	ClusterName             types.String `tfsdk:"cluster_name"`
+	OIDCIssuerURL           types.String `tfsdk:"oidc_issuer_url"`
+	ServiceAccountNamespace types.String `tfsdk:"service_account_namespace"`
+	ServiceAccountName      types.String `tfsdk:"service_account_name"`
+	NodeRoleARN             types.String `tfsdk:"node_role_arn"`
+	Tags                    types.Map    `tfsdk:"tags"`
+	ARN                     types.String `tfsdk:"arn"`
+	PolicyARN               types.String `tfsdk:"policy_arn"`
+	PolicyJSON              types.String `tfsdk:"policy_json"`
+	OIDCProviderARN         types.String `tfsdk:"oidc_provider_arn"`
+}
+
+// privateOIDCCreated is the private state key set when this resource created the OIDC provider
+// (and so deletes it with the role).
+const privateOIDCCreated = "oidc_provider_created"
+
+// Metadata names the resource karpenter_controller_role.
+func (r *controllerRoleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_controller_role"
+}
+
+// Schema describes the resource.
+func (r *controllerRoleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	k8sName := []validator.String{stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`), "must be a DNS-1123 label"), stringvalidator.LengthAtMost(63)}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "IAM role for the controller's Kubernetes service account (IAM roles for service accounts): " +
+			"trust on the cluster's OIDC provider (created if missing, then deleted with the role) limited to " +
+			"`system:serviceaccount:<namespace>:<name>` and audience `sts.amazonaws.com`, and a customer managed " +
+			"least-privilege policy of the same name attached. Import by role name.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"name": iamNameAttribute("Role name; the policy gets the same name."),
+			"cluster_name": schema.StringAttribute{Required: true, MarkdownDescription: "EKS cluster name: scopes the policy (tag `karpenter.sh/cluster`, `eks:DescribeCluster`).",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 100)}},
+			"oidc_issuer_url": schema.StringAttribute{Optional: true, Computed: true,
+				MarkdownDescription: "OIDC issuer URL of the cluster (`https://...`). Default: looked up with EKS `DescribeCluster`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(mustRegexp(`^https://[^\s]+$`), "must be an https URL")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"service_account_namespace": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
+				MarkdownDescription: "Namespace of the controller's service account. Default `karpenter`.", Validators: k8sName},
+			"service_account_name": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
+				MarkdownDescription: "Name of the controller's service account. Default `karpenter`.",
+				Validators:          []validator.String{stringvalidator.LengthBetween(1, 253)}},
+			"node_role_arn": schema.StringAttribute{Required: true, MarkdownDescription: "ARN of the node role the controller may pass to EC2 (`iam:PassRole`).",
+				Validators: []validator.String{stringvalidator.RegexMatches(mustRegexp(roleARNPattern), "must be an IAM role ARN")}},
+			"tags": tagsAttribute(),
+			"arn": schema.StringAttribute{Computed: true, MarkdownDescription: "Role ARN (for the service account annotation `eks.amazonaws.com/role-arn`).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"policy_arn": schema.StringAttribute{Computed: true, MarkdownDescription: "ARN of the controller policy.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"policy_json": schema.StringAttribute{Computed: true, MarkdownDescription: "The controller policy document (JSON), computed from the inputs; an edit outside Terraform shows as drift."},
+			"oidc_provider_arn": schema.StringAttribute{Computed: true, MarkdownDescription: "ARN of the IAM OIDC provider the role trusts.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+		},
+	}
+}
+
+// Configure receives the provider's clients.
+func (r *controllerRoleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan plans policy_json as the policy the inputs call for, so that a policy edited
+// outside Terraform (seen by Read) is planned back.
+func (r *controllerRoleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.c == nil {
+		return
+	}
+	var m controllerRoleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || m.ClusterName.IsUnknown() || m.NodeRoleARN.IsUnknown() {
+		return
+	}
+	doc, err := r.policy(ctx, m)
+	if err != nil {
+		return // decided at apply time (e.g. credentials not available during plan)
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("policy_json"), doc.JSON())...)
+}
+
+// Create ensures the OIDC provider, creates the role, the policy, and attaches it.
+func (r *controllerRoleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m controllerRoleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	issuer, diags := r.issuer(ctx, m)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	m.OIDCIssuerURL = types.StringValue(issuer)
+	providerARN, created, err := r.ensureOIDCProvider(ctx, issuer)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
+		return
+	}
+	if created {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateOIDCCreated, []byte(`true`))...)
+	}
+	name := m.Name.ValueString()
+	trust := OIDCTrustPolicy(providerARN, issuer, m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString())
+	out, err := r.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust.JSON()),
+		Description: aws.String("Karpenter controller role (managed by Terraform)"),
+		Tags:        iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create IAM role", err.Error())
+		return
+	}
+	m.ID, m.ARN, m.OIDCProviderARN = m.Name, types.StringValue(aws.ToString(out.Role.Arn)), types.StringValue(providerARN)
+	m.PolicyARN, m.PolicyJSON = types.StringNull(), types.StringNull()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	doc, err := r.policy(ctx, m)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot compute the controller policy", err.Error())
+		return
+	}
+	pol, err := r.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{
+		PolicyName: aws.String(name), PolicyDocument: aws.String(doc.JSON()),
+		Description: aws.String("Karpenter controller policy for cluster " + m.ClusterName.ValueString()),
+		Tags:        iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("policy_json"), "Cannot create the controller policy", err.Error())
+		return
+	}
+	m.PolicyARN = types.StringValue(aws.ToString(pol.Policy.Arn))
+	if _, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: pol.Policy.Arn}); err != nil {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+		resp.Diagnostics.AddAttributeError(path.Root("policy_arn"), "Cannot attach the controller policy", err.Error())
+		return
+	}
+	m.PolicyJSON = types.StringValue(doc.JSON())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Read refreshes the role (trust -> issuer and service account), its tags and the default
+// version of the policy (-> cluster name, node role and policy_json).
+func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m controllerRoleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := m.ID.ValueString()
+	out, err := r.c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if isIAMNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read IAM role", err.Error())
+		return
+	}
+	role := out.Role
+	m.Name, m.ARN = types.StringValue(aws.ToString(role.RoleName)), types.StringValue(aws.ToString(role.Arn))
+	m.Tags = mapValue(tagMap(role.Tags), true)
+	if trust, err := ParsePolicyDocument(aws.ToString(role.AssumeRolePolicyDocument)); err == nil {
+		if prov, issuer, ns, sa, ok := trustPolicyFacts(trust); ok {
+			m.OIDCProviderARN, m.OIDCIssuerURL = types.StringValue(prov), types.StringValue(issuer)
+			m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(ns), types.StringValue(sa)
+		} else {
+			m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(""), types.StringValue("") // foreign trust: plan puts ours back
+		}
+	}
+	policyARN := m.PolicyARN.ValueString()
+	if policyARN == "" {
+		policyARN = r.policyARNFor(ctx, m)
+	}
+	m.PolicyJSON = types.StringNull()
+	if policyARN != "" {
+		doc, found, err := r.readPolicy(ctx, policyARN)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot read the controller policy", err.Error())
+			return
+		}
+		if found {
+			m.PolicyARN, m.PolicyJSON = types.StringValue(policyARN), types.StringValue(doc.JSON())
+			cluster, nodeRole := controllerPolicyFacts(doc)
+			m.ClusterName, m.NodeRoleARN = optString(cluster), optString(nodeRole)
+		} else {
+			m.PolicyARN = types.StringNull()
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update rewrites the trust, adds a new default policy version, and updates tags.
+func (r *controllerRoleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state controllerRoleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := state.ID.ValueString()
+	issuer, diags := r.issuer(ctx, plan)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	plan.OIDCIssuerURL = types.StringValue(issuer)
+	providerARN, created, err := r.ensureOIDCProvider(ctx, issuer)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
+		return
+	}
+	if created {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateOIDCCreated, []byte(`true`))...)
+	}
+	trust := OIDCTrustPolicy(providerARN, issuer, plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
+	if _, err := r.c.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trust.JSON())}); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot update the role's trust policy", err.Error())
+		return
+	}
+	if err := updateRoleTags(ctx, r.c.iam, name, stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics)); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot update role tags", err.Error())
+		return
+	}
+	doc, err := r.policy(ctx, plan)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot compute the controller policy", err.Error())
+		return
+	}
+	policyARN := state.PolicyARN.ValueString()
+	if policyARN == "" {
+		pol, err := r.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc.JSON())})
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("policy_json"), "Cannot create the controller policy", err.Error())
+			return
+		}
+		policyARN = aws.ToString(pol.Policy.Arn)
+	} else if err := r.setPolicyVersion(ctx, policyARN, doc.JSON()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("policy_json"), "Cannot update the controller policy", err.Error())
+		return
+	}
+	if _, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(policyARN)}); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("policy_arn"), "Cannot attach the controller policy", err.Error())
+		return
+	}
+	plan.ID, plan.ARN, plan.OIDCProviderARN = state.ID, state.ARN, types.StringValue(providerARN)
+	plan.PolicyARN, plan.PolicyJSON = types.StringValue(policyARN), types.StringValue(doc.JSON())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Delete deletes the role, the policy (all versions) and the OIDC provider if this resource
+// created it.
+func (r *controllerRoleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m controllerRoleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := deleteRole(ctx, r.c.iam, m.ID.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Cannot delete IAM role", err.Error())
+		return
+	}
+	if arn := m.PolicyARN.ValueString(); arn != "" {
+		if err := deletePolicy(ctx, r.c.iam, arn); err != nil {
+			resp.Diagnostics.AddError("Cannot delete the controller policy", err.Error())
+			return
+		}
+	}
+	created, diags := req.Private.GetKey(ctx, privateOIDCCreated)
+	resp.Diagnostics.Append(diags...)
+	if string(created) == "true" && m.OIDCProviderARN.ValueString() != "" {
+		if _, err := r.c.iam.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{
+			OpenIDConnectProviderArn: aws.String(m.OIDCProviderARN.ValueString())}); err != nil && !isIAMNotFound(err) {
+			resp.Diagnostics.AddError("Cannot delete the IAM OIDC provider", err.Error())
+		}
+	}
+}
+
+// ImportState imports by role name.
+func (r *controllerRoleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+// issuer returns oidc_issuer_url, or the cluster's issuer from EKS DescribeCluster.
+func (r *controllerRoleResource) issuer(ctx context.Context, m controllerRoleModel) (string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if v := m.OIDCIssuerURL.ValueString(); v != "" && !m.OIDCIssuerURL.IsUnknown() {
+		return v, diags
+	}
+	out, err := r.c.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(m.ClusterName.ValueString())})
+	if err != nil {
+		diags.AddAttributeError(path.Root("cluster_name"), "Cannot look up the cluster's OIDC issuer", err.Error())
+		return "", diags
+	}
+	if out.Cluster == nil || out.Cluster.Identity == nil || out.Cluster.Identity.Oidc == nil || aws.ToString(out.Cluster.Identity.Oidc.Issuer) == "" {
+		diags.AddAttributeError(path.Root("oidc_issuer_url"), "Cluster has no OIDC issuer", "set oidc_issuer_url")
+		return "", diags
+	}
+	return aws.ToString(out.Cluster.Identity.Oidc.Issuer), diags
+}
+
+// account returns the partition and account id of the caller (STS GetCallerIdentity).
+func (r *controllerRoleResource) account(ctx context.Context) (partition, account string, err error) {
+	out, err := r.c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", "", fmt.Errorf("sts:GetCallerIdentity: %w", err)
+	}
+	a, err := arn.Parse(aws.ToString(out.Arn))
+	if err != nil {
+		return "aws", aws.ToString(out.Account), nil
+	}
+	return a.Partition, aws.ToString(out.Account), nil
+}
+
+// policy computes the controller policy for m in the provider's region and caller's account.
+func (r *controllerRoleResource) policy(ctx context.Context, m controllerRoleModel) (PolicyDocument, error) {
+	if r.c.region == "" {
+		return PolicyDocument{}, fmt.Errorf("no AWS region configured (set the provider's region or AWS_REGION)")
+	}
+	partition, account, err := r.account(ctx)
+	if err != nil {
+		return PolicyDocument{}, err
+	}
+	return ControllerPolicy(ControllerPolicyInput{Partition: partition, Region: r.c.region, AccountID: account,
+		ClusterName: m.ClusterName.ValueString(), NodeRoleARN: m.NodeRoleARN.ValueString()}), nil
+}
+
+// policyARNFor is the ARN the policy of role m has (same name, path /), or "" if unknown.
+func (r *controllerRoleResource) policyARNFor(ctx context.Context, m controllerRoleModel) string {
+	a, err := arn.Parse(m.ARN.ValueString())
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:policy/%s", a.Partition, a.AccountID, m.ID.ValueString())
+}
+
+// ensureOIDCProvider returns the ARN of the IAM OIDC provider of issuer, creating it (client
+// id sts.amazonaws.com) when missing; created reports whether it did.
+func (r *controllerRoleResource) ensureOIDCProvider(ctx context.Context, issuer string) (providerARN string, created bool, err error) {
+	partition, account, err := r.account(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	providerARN = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", partition, account, issuerHostPath(issuer))
+	_, err = r.c.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
+	if err == nil {
+		return providerARN, false, nil
+	}
+	if !isIAMNotFound(err) {
+		return "", false, err
+	}
+	out, err := r.c.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+		Url: aws.String(issuer), ClientIDList: []string{"sts.amazonaws.com"},
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return aws.ToString(out.OpenIDConnectProviderArn), true, nil
+}
+
+// readPolicy returns the default version of a managed policy; found is false if it is gone.
+func (r *controllerRoleResource) readPolicy(ctx context.Context, policyARN string) (PolicyDocument, bool, error) {
+	pol, err := r.c.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(policyARN)})
+	if isIAMNotFound(err) {
+		return PolicyDocument{}, false, nil
+	}
+	if err != nil {
+		return PolicyDocument{}, false, err
+	}
+	ver, err := r.c.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(policyARN), VersionId: pol.Policy.DefaultVersionId})
+	if err != nil {
+		return PolicyDocument{}, false, err
+	}
+	doc, err := ParsePolicyDocument(aws.ToString(ver.PolicyVersion.Document))
+	return doc, err == nil, err
+}
+
+// setPolicyVersion makes doc the default version of the policy, deleting non-default versions
+// first (IAM keeps at most five).
+func (r *controllerRoleResource) setPolicyVersion(ctx context.Context, policyARN, doc string) error {
+	if err := deletePolicyVersions(ctx, r.c.iam, policyARN); err != nil {
+		return err
+	}
+	_, err := r.c.iam.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{PolicyArn: aws.String(policyARN), PolicyDocument: aws.String(doc), SetAsDefault: true})
+	return err
+}
+
+// deletePolicyVersions deletes every non-default version of a policy.
+func deletePolicyVersions(ctx context.Context, c *iam.Client, policyARN string) error {
+	out, err := c.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(policyARN)})
+	if err != nil {
+		return err
+	}
+	for _, v := range out.Versions {
+		if v.IsDefaultVersion {
+			continue
+		}
+		if _, err := c.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(policyARN), VersionId: v.VersionId}); err != nil && !isIAMNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deletePolicy deletes a managed policy and its versions; a policy that is gone is not an error.
+func deletePolicy(ctx context.Context, c *iam.Client, policyARN string) error {
+	if err := deletePolicyVersions(ctx, c, policyARN); err != nil {
+		if isIAMNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if _, err := c.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(policyARN)}); err != nil && !isIAMNotFound(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// provisionerModel is the HCL shape of a karpenter.sh/v1alpha5 Provisioner. Nested blocks are
+// lists (at most one element for limits, provider, kubelet_configuration and consolidation).
+type provisionerModel struct {
+	ID                     types.String         `tfsdk:"id"`
+	Name                   types.String         `tfsdk:"name"`
+	Labels                 types.Map            `tfsdk:"labels"`
+	Weight                 types.Int64          `tfsdk:"weight"`
+	TTLSecondsAfterEmpty   types.Int64          `tfsdk:"ttl_seconds_after_empty"`
+	TTLSecondsUntilExpired types.Int64          `tfsdk:"ttl_seconds_until_expired"`
+	Requirements           []requirementModel   `tfsdk:"requirement"`
+	Taints                 []taintModel         `tfsdk:"taint"`
+	StartupTaints          []taintModel         `tfsdk:"startup_taint"`
+	Limits                 []limitsModel        `tfsdk:"limits"`
+	Provider               []awsModel           `tfsdk:"provider"`
+	KubeletConfiguration   []kubeletModel       `tfsdk:"kubelet_configuration"`
+	Consolidation          []consolidationModel `tfsdk:"consolidation"`
+}
+
+type requirementModel struct {
+	Key      types.String `tfsdk:"key"`
+	Operator types.String `tfsdk:"operator"`
+	Values   types.List   `tfsdk:"values"`
+}
+
+type taintModel struct {
+	Key    types.String `tfsdk:"key"`
+	Value  types.String `tfsdk:"value"`
+	Effect types.String `tfsdk:"effect"`
+}
+
+type limitsModel struct {
+	CPU    types.String `tfsdk:"cpu"`
+	Memory types.String `tfsdk:"memory"`
+}
+
+type awsModel struct {
+	SubnetSelector        types.Map    `tfsdk:"subnet_selector"`
+	SecurityGroupSelector types.Map    `tfsdk:"security_group_selector"`
+	InstanceProfile       types.String `tfsdk:"instance_profile"`
+	Tags                  types.Map    `tfsdk:"tags"`
+	AMIFamily             types.String `tfsdk:"ami_family"`
+	LaunchTemplate        types.String `tfsdk:"launch_template"`
+}
+
+type kubeletModel struct {
+	ClusterDNS       types.List   `tfsdk:"cluster_dns"`
+	MaxPods          types.Int64  `tfsdk:"max_pods"`
+	ContainerRuntime types.String `tfsdk:"container_runtime"`
+}
+
+type consolidationModel struct {
+	Enabled types.Bool `tfsdk:"enabled"`
+}
+
+// toSpec converts the HCL model to a ProvisionerSpec. Quantities that do not parse are
+// reported with their attribute path.
+func (m provisionerModel) toSpec(ctx context.Context) (v1alpha5.ProvisionerSpec, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	spec := v1alpha5.ProvisionerSpec{
+		Labels:                 stringMap(ctx, m.Labels, &diags),
+		Weight:                 int32Ptr(m.Weight),
+		TTLSecondsAfterEmpty:   int64Ptr(m.TTLSecondsAfterEmpty),
+		TTLSecondsUntilExpired: int64Ptr(m.TTLSecondsUntilExpired),
+		Taints:                 taintsToSpec(m.Taints),
+		StartupTaints:          taintsToSpec(m.StartupTaints),
+	}
+	for _, r := range m.Requirements {
+		spec.Requirements = append(spec.Requirements, v1alpha5.NodeSelectorRequirement{
+			Key: r.Key.ValueString(), Operator: corev1.NodeSelectorOperator(r.Operator.ValueString()),
+			Values: stringList(ctx, r.Values, &diags),
+		})
+	}
+	if len(m.Limits) > 0 {
+		l := m.Limits[0]
+		res := corev1.ResourceList{}
+		for name, v := range map[corev1.ResourceName]types.String{corev1.ResourceCPU: l.CPU, corev1.ResourceMemory: l.Memory} {
+			if v.IsNull() || v.IsUnknown() {
+				continue
+			}
+			q, err := resource.ParseQuantity(v.ValueString())
+			if err != nil {
+				diags.AddAttributeError(path.Root("limits").AtListIndex(0).AtName(string(name)), "Invalid quantity", err.Error())
+				continue
+			}
+			res[name] = q
+		}
+		spec.Limits = &v1alpha5.Limits{Resources: res}
+	}
+	if len(m.Provider) > 0 {
+		p := m.Provider[0]
+		spec.Provider = &v1alpha5.AWS{
+			SubnetSelector:        stringMap(ctx, p.SubnetSelector, &diags),
+			SecurityGroupSelector: stringMap(ctx, p.SecurityGroupSelector, &diags),
+			InstanceProfile:       strPtr(p.InstanceProfile),
+			Tags:                  stringMap(ctx, p.Tags, &diags),
+			AMIFamily:             strPtr(p.AMIFamily),
+			LaunchTemplate:        strPtr(p.LaunchTemplate),
+		}
+	}
+	if len(m.KubeletConfiguration) > 0 {
+		k := m.KubeletConfiguration[0]
+		spec.KubeletConfiguration = &v1alpha5.KubeletConfiguration{
+			ClusterDNS: stringList(ctx, k.ClusterDNS, &diags), MaxPods: int32Ptr(k.MaxPods), ContainerRuntime: strPtr(k.ContainerRuntime),
+		}
+	}
+	if len(m.Consolidation) > 0 {
+		c := m.Consolidation[0]
+		spec.Consolidation = &v1alpha5.Consolidation{}
+		if !c.Enabled.IsNull() && !c.Enabled.IsUnknown() {
+			b := c.Enabled.ValueBool()
+			spec.Consolidation.Enabled = &b
+		}
+	}
+	return spec, diags
+}
+
+// provisionerFromSpec converts a live spec to the HCL model. prior (the state or plan) keeps
+// the user's spelling of quantities that are equal to the live ones ("1000" vs "1k") and null
+// versus empty for optional maps.
+func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provisionerModel) provisionerModel {
+	m := provisionerModel{
+		ID: types.StringValue(name), Name: types.StringValue(name),
+		Labels:                 mapValue(spec.Labels, prior.Labels.IsNull()),
+		Weight:                 int64Value(spec.Weight),
+		TTLSecondsAfterEmpty:   int64Value(spec.TTLSecondsAfterEmpty),
+		TTLSecondsUntilExpired: int64Value(spec.TTLSecondsUntilExpired),
+		Requirements:           []requirementModel{},
+		Taints:                 taintsFromSpec(spec.Taints),
+		StartupTaints:          taintsFromSpec(spec.StartupTaints),
+		Limits:                 []limitsModel{},
+		Provider:               []awsModel{},
+		KubeletConfiguration:   []kubeletModel{},
+		Consolidation:          []consolidationModel{},
+	}
+	for i, r := range spec.Requirements {
+		values := types.ListNull(types.StringType)
+		if len(r.Values) > 0 || (i < len(prior.Requirements) && !prior.Requirements[i].Values.IsNull()) {
+			values = listValue(r.Values)
+		}
+		m.Requirements = append(m.Requirements, requirementModel{Key: types.StringValue(r.Key), Operator: types.StringValue(string(r.Operator)), Values: values})
+	}
+	if spec.Limits != nil {
+		var p limitsModel
+		if len(prior.Limits) > 0 {
+			p = prior.Limits[0]
+		}
+		m.Limits = []limitsModel{{
+			CPU:    quantityValue(spec.Limits.Resources, corev1.ResourceCPU, p.CPU),
+			Memory: quantityValue(spec.Limits.Resources, corev1.ResourceMemory, p.Memory),
+		}}
+	}
+	if a := spec.Provider; a != nil {
+		priorTagsNull := len(prior.Provider) == 0 || prior.Provider[0].Tags.IsNull()
+		m.Provider = []awsModel{{
+			SubnetSelector:        mapValue(a.SubnetSelector, false),
+			SecurityGroupSelector: mapValue(a.SecurityGroupSelector, false),
+			InstanceProfile:       ptrString(a.InstanceProfile),
+			Tags:                  mapValue(a.Tags, priorTagsNull),
+			AMIFamily:             ptrString(a.AMIFamily),
+			LaunchTemplate:        ptrString(a.LaunchTemplate),
+		}}
+	}
+	if k := spec.KubeletConfiguration; k != nil {
+		dns := types.ListNull(types.StringType)
+		if len(k.ClusterDNS) > 0 || (len(prior.KubeletConfiguration) > 0 && !prior.KubeletConfiguration[0].ClusterDNS.IsNull()) {
+			dns = listValue(k.ClusterDNS)
+		}
+		m.KubeletConfiguration = []kubeletModel{{ClusterDNS: dns, MaxPods: int64Value(k.MaxPods), ContainerRuntime: ptrString(k.ContainerRuntime)}}
+	}
+	if c := spec.Consolidation; c != nil {
+		enabled := types.BoolNull()
+		if c.Enabled != nil {
+			enabled = types.BoolValue(*c.Enabled)
+		}
+		m.Consolidation = []consolidationModel{{Enabled: enabled}}
+	}
+	return m
+}
+
+func taintsToSpec(ts []taintModel) []corev1.Taint {
+	var out []corev1.Taint
+	for _, t := range ts {
+		out = append(out, corev1.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: corev1.TaintEffect(t.Effect.ValueString())})
+	}
+	return out
+}
+
+func taintsFromSpec(ts []corev1.Taint) []taintModel {
+	out := []taintModel{}
+	for _, t := range ts {
+		out = append(out, taintModel{Key: types.StringValue(t.Key), Value: optString(t.Value), Effect: types.StringValue(string(t.Effect))})
+	}
+	return out
+}
+
+// quantityValue returns the live quantity, spelled as prior when prior parses to an equal value.
+func quantityValue(rl corev1.ResourceList, name corev1.ResourceName, prior types.String) types.String {
+	q, ok := rl[name]
+	if !ok {
+		return types.StringNull()
+	}
+	if !prior.IsNull() && !prior.IsUnknown() {
+		if p, err := resource.ParseQuantity(prior.ValueString()); err == nil && p.Cmp(q) == 0 {
+			return prior
+		}
+	}
+	return types.StringValue(q.String())
+}
+
+func int32Ptr(v types.Int64) *int32 {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	i := int32(v.ValueInt64())
+	return &i
+}
+
+func int64Ptr(v types.Int64) *int64 {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	i := v.ValueInt64()
+	return &i
+}
+
+func strPtr(v types.String) *string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	s := v.ValueString()
+	return &s
+}
+
+func ptrString(s *string) types.String {
+	if s == nil {
+		return types.StringNull()
+	}
+	return types.StringValue(*s)
+}
+
+func int64Value[T int32 | int64](p *T) types.Int64 {
+	if p == nil {
+		return types.Int64Null()
+	}
+	return types.Int64Value(int64(*p))
+}

@@ -1,0 +1,261 @@
+package provider
+
+import (
+	"context"
+	"math"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*provisionerResource)(nil)
+	_ resource.ResourceWithImportState = (*provisionerResource)(nil)
+)
+
+// NewProvisionerResource returns karpenter_provisioner: a karpenter.sh/v1alpha5 Provisioner.
+func NewProvisionerResource() resource.Resource { return &provisionerResource{} }
+
+type provisionerResource struct{ c *clients }
+
+// Metadata names the resource karpenter_provisioner.
+func (r *provisionerResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_provisioner"
+}
+
+var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+func taintBlock(desc string) schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		MarkdownDescription: desc,
+		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+			"key": schema.StringAttribute{Required: true, MarkdownDescription: "Taint key.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 316)}},
+			"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (may be omitted).",
+				Validators: []validator.String{stringvalidator.LengthAtMost(63)}},
+			"effect": schema.StringAttribute{Required: true, MarkdownDescription: "`NoSchedule`, `PreferNoSchedule` or `NoExecute`.",
+				Validators: []validator.String{stringvalidator.OneOf(taintEffects...)}},
+		}},
+	}
+}
+
+func selectorAttribute(what string) schema.MapAttribute {
+	return schema.MapAttribute{Required: true, ElementType: types.StringType,
+		MarkdownDescription: "Selects " + what + " by tag (`key = value`; value `*` matches any value), or by id with key `aws-ids` and comma separated ids. Must not be empty.",
+		Validators: []validator.Map{mapvalidator.SizeAtLeast(1), mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1)),
+			mapvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}}
+}
+
+// Schema describes the resource; validation mirrors the CRD's OpenAPI and CEL rules.
+func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	ttl := func(desc string) schema.Int64Attribute {
+		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc, Validators: []validator.Int64{int64validator.AtLeast(0)}}
+	}
+	single := []validator.List{listvalidator.SizeAtMost(1)}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A Karpenter `Provisioner` (`karpenter.sh/v1alpha5`, cluster scoped): which nodes the controller may " +
+			"launch for pending pods, and when it removes them. Requires the CRD (`karpenter_controller`). Import by name.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The Provisioner name.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Provisioner name (DNS-1123 subdomain). Changing it replaces the resource.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 253),
+					stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`), "must be a lowercase DNS-1123 subdomain")},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Labels of every launched node. Domains `kubernetes.io`, `k8s.io` and `karpenter.sh` are reserved.",
+				Validators:          []validator.Map{mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316))}},
+			"weight": schema.Int64Attribute{Optional: true, MarkdownDescription: "Priority among provisioners, 0-100; higher is tried first.",
+				Validators: []validator.Int64{int64validator.Between(0, 100)}},
+			"ttl_seconds_after_empty":   ttl("Seconds a node may stay empty (no non-daemonset pods) before it is deleted; >= 0. Unset: never."),
+			"ttl_seconds_until_expired": ttl("Seconds after launch at which a node is replaced; >= 0. Unset: never."),
+		},
+		Blocks: map[string]schema.Block{
+			"requirement": schema.ListNestedBlock{
+				MarkdownDescription: "Constraints on node labels (instance type, zone, capacity type, architecture, ...).",
+				Validators:          []validator.List{listvalidator.SizeAtMost(100)},
+				NestedObject: schema.NestedBlockObject{
+					Validators: []validator.Object{requirementValidator{}},
+					Attributes: map[string]schema.Attribute{
+						"key": schema.StringAttribute{Required: true, MarkdownDescription: "Label key, e.g. `karpenter.sh/capacity-type`.",
+							Validators: []validator.String{stringvalidator.LengthBetween(1, 316)}},
+						"operator": schema.StringAttribute{Required: true, MarkdownDescription: "`In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`.",
+							Validators: []validator.String{stringvalidator.OneOf("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")}},
+						"values": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+							MarkdownDescription: "Values: one or more for `In`/`NotIn`, exactly one integer for `Gt`/`Lt`, none otherwise. " +
+								"For `karpenter.sh/capacity-type`: `spot`, `on-demand`.",
+							Validators: []validator.List{listvalidator.SizeAtMost(500)}},
+					},
+				},
+			},
+			"taint":         taintBlock("Taints of every launched node; pods must tolerate them."),
+			"startup_taint": taintBlock("Taints applied at launch and removed by another agent; pods need not tolerate them."),
+			"limits": schema.ListNestedBlock{
+				MarkdownDescription: "Caps on the total capacity of the nodes this provisioner launched (at most one block).",
+				Validators:          single,
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"cpu":    schema.StringAttribute{Optional: true, MarkdownDescription: "CPU quantity, e.g. `1000` (cores) or `500m`.", Validators: []validator.String{quantityValidator{}}},
+					"memory": schema.StringAttribute{Optional: true, MarkdownDescription: "Memory quantity, e.g. `1000Gi`.", Validators: []validator.String{quantityValidator{}}},
+				}},
+			},
+			"provider": schema.ListNestedBlock{
+				MarkdownDescription: "Inline AWS settings (at most one block).",
+				Validators:          single,
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"subnet_selector":         selectorAttribute("subnets"),
+					"security_group_selector": selectorAttribute("security groups"),
+					"instance_profile": schema.StringAttribute{Optional: true, MarkdownDescription: "Instance profile name of launched nodes. Default: the controller's `default_instance_profile`.",
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+					"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Tags of launched instances, volumes and launch templates."},
+					"ami_family": schema.StringAttribute{Optional: true, MarkdownDescription: "`AL2` (default), `Bottlerocket`, `Ubuntu` or `Custom`.",
+						Validators: []validator.String{stringvalidator.OneOf("AL2", "Bottlerocket", "Ubuntu", "Custom")}},
+					"launch_template": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of an existing launch template to use instead of a generated one.",
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+				}},
+			},
+			"kubelet_configuration": schema.ListNestedBlock{
+				MarkdownDescription: "Kubelet settings of launched nodes (at most one block).",
+				Validators:          single,
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs."},
+					"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1). Default: the instance type's ENI limit.",
+						Validators: []validator.Int64{int64validator.Between(1, math.MaxInt32)}},
+					"container_runtime": schema.StringAttribute{Optional: true, MarkdownDescription: "`containerd` or `dockerd`.",
+						Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
+				}},
+			},
+			"consolidation": schema.ListNestedBlock{
+				MarkdownDescription: "Consolidation settings (at most one block).",
+				Validators:          single,
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"enabled": schema.BoolAttribute{Optional: true, MarkdownDescription: "Turn consolidation on."},
+				}},
+			},
+		},
+	}
+}
+
+// Configure receives the provider's clients.
+func (r *provisionerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// Create creates the Provisioner.
+func (r *provisionerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m provisionerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, diags := m.toSpec(ctx)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	p := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: m.Name.ValueString()}, Spec: spec}
+	if err := kc.Create(ctx, p, client.FieldOwner(fieldOwner)); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create Provisioner", err.Error())
+		return
+	}
+	m.ID = m.Name
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Read refreshes the spec from the cluster; a missing Provisioner (or CRD) leaves state.
+func (r *provisionerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m provisionerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	var p v1alpha5.Provisioner
+	err = kc.Get(ctx, client.ObjectKey{Name: m.ID.ValueString()}, &p)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read Provisioner", err.Error())
+		return
+	}
+	out := provisionerFromSpec(p.Name, p.Spec, m)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &out)...)
+}
+
+// Update replaces the spec.
+func (r *provisionerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m provisionerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, diags := m.toSpec(ctx)
+	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	var p v1alpha5.Provisioner
+	if err := kc.Get(ctx, client.ObjectKey{Name: m.Name.ValueString()}, &p); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot read Provisioner", err.Error())
+		return
+	}
+	p.Spec = spec
+	if err := kc.Update(ctx, &p, client.FieldOwner(fieldOwner)); err != nil {
+		resp.Diagnostics.AddError("Cannot update Provisioner", err.Error())
+		return
+	}
+	m.ID = m.Name
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Delete deletes the Provisioner (nodes it launched stay until their TTLs or the controller's
+// destroy).
+func (r *provisionerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m provisionerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	p := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: m.ID.ValueString()}}
+	if err := kc.Delete(ctx, p); err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+		resp.Diagnostics.AddError("Cannot delete Provisioner", err.Error())
+	}
+}
+
+// ImportState imports by Provisioner name.
+func (r *provisionerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
