@@ -1,8 +1,151 @@
+// Package operator is the `controller` command: settings (options.go), the controller-runtime
+// manager with leader election, metrics, health probes and a zap logger, and the wiring of the
+// AWS cloud provider and every controller (controller.NewControllers).
 package operator
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
-// NewCommand returns the `controller` subcommand. STUB: owned by the controller work; replace.
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
+	_ "github.com/nodeform/terraform-provider-karpenter/controller/metrics" // registers the metrics
+	"github.com/nodeform/terraform-provider-karpenter/version"
+)
+
+// LeaderElectionID names the Lease the replicas compete for.
+const LeaderElectionID = "karpenter-leader-election"
+
+// NewCommand returns the `controller` subcommand. Missing or invalid settings make it exit
+// non-zero with a message naming each flag and environment variable.
 func NewCommand() *cobra.Command {
-	return &cobra.Command{Use: "controller", Short: "run the autoscaler controller"}
+	opts := &Options{}
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "run the autoscaler controller (provisioning, deprovisioning, termination, garbage collection)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.Load(cmd.Flags(), os.Getenv); err != nil {
+				return err
+			}
+			if err := opts.Validate(); err != nil {
+				return fmt.Errorf("invalid settings:\n%w", err)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Scheme returns the scheme of the manager: client-go types and karpenter.sh/v1alpha5.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha5.AddToScheme(s))
+	return s
+}
+
+// restConfig honours --kubeconfig, else controller-runtime's rules (KUBECONFIG, in-cluster,
+// ~/.kube/config).
+func restConfig(o *Options) (*rest.Config, error) {
+	if o.Kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	}
+	return config.GetConfig()
+}
+
+// Run starts the manager and blocks until ctx ends or a component fails. Errors: Kubernetes
+// or AWS configuration, manager start.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	level, err := o.ZapLevel()
+	if err != nil {
+		return err
+	}
+	logger := zap.New(zap.Level(level))
+	log.SetLogger(logger)
+	ctx = log.IntoContext(ctx, logger)
+	logger.Info("starting controller", "version", version.Version, "clusterName", o.ClusterName, "region", o.AWSRegion,
+		"leaderElect", o.LeaderElect, "leaderElectionNamespace", o.LeaderElectionNS,
+		"batchIdleDuration", o.BatchIdleDuration.String(), "batchMaxDuration", o.BatchMaxDuration.String())
+
+	cfg, err := restConfig(o)
+	if err != nil {
+		return fmt.Errorf("loading Kubernetes client configuration: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Logger:                  logger,
+		Metrics:                 metricsserver.Options{BindAddress: o.addr(o.MetricsPort)},
+		HealthProbeBindAddress:  o.addr(o.HealthProbePort),
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        LeaderElectionID,
+		LeaderElectionNamespace: o.LeaderElectionNS,
+		// Release the lease on shutdown so a new replica takes over at once.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding readyz check: %w", err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating discovery client: %w", err)
+	}
+	awsCfg, err := awscloud.LoadAWSConfig(ctx, o.AWSRegion)
+	if err != nil {
+		return fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	clk := clock.RealClock{}
+	cloud, err := awscloud.New(awscloud.Options{
+		ClusterName:            o.ClusterName,
+		ClusterEndpoint:        o.ClusterEndpoint,
+		DefaultInstanceProfile: o.DefaultInstanceProfile,
+		Region:                 o.AWSRegion,
+	}, awscloud.NewClients(awsCfg, disc), clk)
+	if err != nil {
+		return fmt.Errorf("creating AWS cloud provider: %w", err)
+	}
+	if o.AWSRegion != (awscloud.StaticPricing{}).Region() {
+		logger.Info("on-demand prices are the shipped us-east-1 table; they rank types but are not exact in this region",
+			"region", o.AWSRegion)
+	}
+	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // provisioning takes record.EventRecorder
+		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration})
+	if err := controller.Register(ctx, mgr, controllers); err != nil {
+		return err
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,96 @@
+package deprovisioning
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/nodepods"
+)
+
+// ReasonEmptiness labels deletions because the node stayed empty for ttlSecondsAfterEmpty.
+const ReasonEmptiness = "emptiness"
+
+// emptiness keeps the karpenter.sh/emptiness-timestamp annotation (RFC 3339) in step with the
+// node's pods and deletes the node at timestamp + ttlSecondsAfterEmpty. A node is empty when
+// all its pods are daemonset, mirror or terminal (Succeeded/Failed) pods. The clock starts only
+// once the node has been Ready for Options.ReadyGrace (a just-registered node is empty until
+// pods bind). An unparsable timestamp is reset to now.
+func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, node *corev1.Node, pods []corev1.Pod) (reconcile.Result, bool, error) {
+	logger := log.FromContext(ctx)
+	stamp, stamped := node.Annotations[v1alpha5.AnnotationEmptinessTimestamp]
+	ttl := prov.Spec.TTLSecondsAfterEmpty
+	empty := true
+	for i := range pods {
+		if nodepods.IsReschedulable(&pods[i]) {
+			empty = false
+			break
+		}
+	}
+	if ttl == nil || !empty {
+		if stamped {
+			reason := "node has pods again"
+			if ttl == nil {
+				reason = "provisioner has no ttlSecondsAfterEmpty"
+			}
+			logger.Info("clearing emptiness timestamp", "reason", reason)
+			return reconcile.Result{}, false, c.annotate(ctx, node, nil)
+		}
+		return reconcile.Result{}, false, nil
+	}
+	now := c.clk.Now()
+	if !stamped {
+		since, ready := nodeReadySince(node)
+		if !ready {
+			return reconcile.Result{}, false, nil // the Ready transition re-triggers us
+		}
+		if wait := since.Add(c.opts.ReadyGrace).Sub(now); wait > 0 {
+			return reconcile.Result{RequeueAfter: wait}, false, nil
+		}
+		ts := now.UTC().Format(time.RFC3339)
+		logger.Info("node is empty, starting emptiness TTL", "emptinessTimestamp", ts, "ttlSecondsAfterEmpty", *ttl)
+		if err := c.annotate(ctx, node, &ts); err != nil {
+			return reconcile.Result{}, false, err
+		}
+		return reconcile.Result{RequeueAfter: time.Duration(*ttl) * time.Second}, false, nil
+	}
+	emptySince, err := time.Parse(time.RFC3339, stamp)
+	if err != nil {
+		ts := now.UTC().Format(time.RFC3339)
+		logger.Info("resetting unparsable emptiness timestamp", "value", stamp, "error", err.Error(), "emptinessTimestamp", ts)
+		if err := c.annotate(ctx, node, &ts); err != nil {
+			return reconcile.Result{}, false, err
+		}
+		return reconcile.Result{RequeueAfter: time.Duration(*ttl) * time.Second}, false, nil
+	}
+	deadline := emptySince.Add(time.Duration(*ttl) * time.Second)
+	if wait := deadline.Sub(now); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, false, nil
+	}
+	msg := fmt.Sprintf("empty since %s, ttlSecondsAfterEmpty %d elapsed", stamp, *ttl)
+	return reconcile.Result{}, true, c.deleteNode(ctx, node, prov.Name, ReasonEmptiness, msg)
+}
+
+// annotate sets (value != nil) or removes the emptiness timestamp with a merge patch guarded by
+// the node's resourceVersion.
+func (c *Controller) annotate(ctx context.Context, node *corev1.Node, value *string) error {
+	orig := node.DeepCopy()
+	if value == nil {
+		delete(node.Annotations, v1alpha5.AnnotationEmptinessTimestamp)
+	} else {
+		if node.Annotations == nil {
+			node.Annotations = map[string]string{}
+		}
+		node.Annotations[v1alpha5.AnnotationEmptinessTimestamp] = *value
+	}
+	if err := c.kube.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patching emptiness timestamp of node %s: %w", node.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+// Package nodepods lists the pods bound to a node through a cache field index and classifies
+// them the way deprovisioning and termination need (daemonset, mirror, terminal pods).
+package nodepods
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// IndexKey is the pod field index on spec.nodeName.
+const IndexKey = "spec.nodeName"
+
+// IndexFunc indexes a pod by spec.nodeName (unbound pods are not indexed).
+func IndexFunc(o client.Object) []string {
+	pod, ok := o.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName == "" {
+		return nil
+	}
+	return []string{pod.Spec.NodeName}
+}
+
+// Register adds the index to the manager's cache; call it once, before the manager starts.
+func Register(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &corev1.Pod{}, IndexKey, IndexFunc); err != nil {
+		return fmt.Errorf("indexing pods by %s: %w", IndexKey, err)
+	}
+	return nil
+}
+
+// List returns the pods bound to the node. Errors: client errors (index missing, API).
+func List(ctx context.Context, kube client.Reader, node string) ([]corev1.Pod, error) {
+	list := &corev1.PodList{}
+	if err := kube.List(ctx, list, client.MatchingFields{IndexKey: node}); err != nil {
+		return nil, fmt.Errorf("listing pods on node %s: %w", node, err)
+	}
+	return list.Items, nil
+}
+
+// IsTerminal reports whether the pod finished (Succeeded or Failed).
+func IsTerminal(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// IsDaemonSetPod reports whether a DaemonSet controls the pod.
+func IsDaemonSetPod(pod *corev1.Pod) bool {
+	ref := metav1.GetControllerOf(pod)
+	return ref != nil && ref.Kind == "DaemonSet"
+}
+
+// IsMirrorPod reports whether the pod is the API mirror of a static pod (annotation
+// kubernetes.io/config.mirror); such pods cannot be evicted and go with their node.
+func IsMirrorPod(pod *corev1.Pod) bool {
+	_, ok := pod.Annotations[corev1.MirrorPodAnnotationKey]
+	return ok
+}
+
+// IsReschedulable reports whether the pod is one that keeps a node from being empty and must
+// be evicted before the node goes: not terminal, not a daemonset pod, not a mirror pod.
+func IsReschedulable(pod *corev1.Pod) bool {
+	return !IsTerminal(pod) && !IsDaemonSetPod(pod) && !IsMirrorPod(pod)
+}

@@ -1,0 +1,145 @@
+package operator
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap/zapcore"
+)
+
+// Options are every setting of the controller, read from flags with environment fallbacks
+// (a flag given on the command line wins over its environment variable).
+type Options struct {
+	ClusterName            string        // --cluster-name / CLUSTER_NAME (required)
+	ClusterEndpoint        string        // --cluster-endpoint / CLUSTER_ENDPOINT (https URL; default: EKS DescribeCluster)
+	DefaultInstanceProfile string        // --default-instance-profile / AWS_DEFAULT_INSTANCE_PROFILE
+	AWSRegion              string        // --aws-region / AWS_REGION (required)
+	LogLevel               string        // --log-level / LOG_LEVEL: debug, info, warn, error
+	BatchIdleDuration      time.Duration // --batch-idle-duration / BATCH_IDLE_DURATION (1s)
+	BatchMaxDuration       time.Duration // --batch-max-duration / BATCH_MAX_DURATION (10s)
+	MetricsPort            int           // --metrics-port / METRICS_PORT (8080; 0 disables)
+	HealthProbePort        int           // --health-probe-port / HEALTH_PROBE_PORT (8081; 0 disables)
+	BindAddress            string        // --bind-address / BIND_ADDRESS: host of both servers ("" = all interfaces)
+	LeaderElect            bool          // --leader-elect / LEADER_ELECT (true)
+	LeaderElectionNS       string        // POD_NAMESPACE, default "karpenter"
+	Kubeconfig             string        // --kubeconfig / KUBECONFIG (default: in-cluster or ~/.kube/config)
+}
+
+// envOf maps each flag to its environment variable.
+var envOf = map[string]string{
+	"cluster-name":             "CLUSTER_NAME",
+	"cluster-endpoint":         "CLUSTER_ENDPOINT",
+	"default-instance-profile": "AWS_DEFAULT_INSTANCE_PROFILE",
+	"aws-region":               "AWS_REGION",
+	"log-level":                "LOG_LEVEL",
+	"batch-idle-duration":      "BATCH_IDLE_DURATION",
+	"batch-max-duration":       "BATCH_MAX_DURATION",
+	"metrics-port":             "METRICS_PORT",
+	"health-probe-port":        "HEALTH_PROBE_PORT",
+	"bind-address":             "BIND_ADDRESS",
+	"leader-elect":             "LEADER_ELECT",
+	"kubeconfig":               "KUBECONFIG",
+}
+
+// AddFlags registers the flags on fs with their defaults.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "name of the cluster: tags launched instances and names it in node user data (env CLUSTER_NAME; required)")
+	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", "", "API server URL nodes join; default from EKS DescribeCluster (env CLUSTER_ENDPOINT)")
+	fs.StringVar(&o.DefaultInstanceProfile, "default-instance-profile", "", "IAM instance profile of nodes whose provisioner sets none (env AWS_DEFAULT_INSTANCE_PROFILE)")
+	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region (env AWS_REGION; required)")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error (env LOG_LEVEL)")
+	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a provisioning batch after this long without new pending pods (env BATCH_IDLE_DURATION)")
+	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a provisioning batch this long after it opened (env BATCH_MAX_DURATION)")
+	fs.IntVar(&o.MetricsPort, "metrics-port", 8080, "port of the Prometheus /metrics endpoint; 0 disables it (env METRICS_PORT)")
+	fs.IntVar(&o.HealthProbePort, "health-probe-port", 8081, "port of /healthz and /readyz; 0 disables it (env HEALTH_PROBE_PORT)")
+	fs.StringVar(&o.BindAddress, "bind-address", "", "host the metrics and health servers listen on; empty means all interfaces (env BIND_ADDRESS)")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader through a Lease in the pod's namespace (POD_NAMESPACE, default karpenter) (env LEADER_ELECT)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file; default in-cluster config or ~/.kube/config (env KUBECONFIG)")
+}
+
+// Load applies environment variables (getenv, usually os.Getenv) to every flag not given on
+// the command line, and reads POD_NAMESPACE. Errors name the variable and the flag.
+func (o *Options) Load(fs *pflag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		env, ok := envOf[f.Name]
+		if !ok || f.Changed {
+			return
+		}
+		v := getenv(env)
+		if v == "" {
+			return
+		}
+		if env == "KUBECONFIG" && strings.Contains(v, string(os.PathListSeparator)) {
+			// A KUBECONFIG list is left to client-go's loading rules.
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q (for --%s): %w", env, v, f.Name, err))
+		}
+	})
+	o.LeaderElectionNS = getenv("POD_NAMESPACE")
+	if o.LeaderElectionNS == "" {
+		o.LeaderElectionNS = "karpenter"
+	}
+	return errors.Join(errs...)
+}
+
+// Validate returns every invalid or missing setting, each naming its flag and variable.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.ClusterName == "" {
+		errs = append(errs, errors.New("--cluster-name (CLUSTER_NAME) is required"))
+	}
+	if o.AWSRegion == "" {
+		errs = append(errs, errors.New("--aws-region (AWS_REGION) is required"))
+	}
+	if o.ClusterEndpoint != "" {
+		if u, err := url.Parse(o.ClusterEndpoint); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--cluster-endpoint (CLUSTER_ENDPOINT): %q is not an https URL", o.ClusterEndpoint))
+		}
+	}
+	if _, err := o.ZapLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.BatchIdleDuration <= 0 {
+		errs = append(errs, fmt.Errorf("--batch-idle-duration (BATCH_IDLE_DURATION): %s must be positive", o.BatchIdleDuration))
+	}
+	if o.BatchMaxDuration < o.BatchIdleDuration {
+		errs = append(errs, fmt.Errorf("--batch-max-duration (BATCH_MAX_DURATION): %s must be at least --batch-idle-duration %s", o.BatchMaxDuration, o.BatchIdleDuration))
+	}
+	for _, p := range []struct {
+		flag, env string
+		v         int
+	}{{"metrics-port", "METRICS_PORT", o.MetricsPort}, {"health-probe-port", "HEALTH_PROBE_PORT", o.HealthProbePort}} {
+		if p.v < 0 || p.v > 65535 {
+			errs = append(errs, fmt.Errorf("--%s (%s): %d is not a port (0-65535)", p.flag, p.env, p.v))
+		}
+	}
+	if o.MetricsPort != 0 && o.MetricsPort == o.HealthProbePort {
+		errs = append(errs, fmt.Errorf("--metrics-port and --health-probe-port must differ (both %d)", o.MetricsPort))
+	}
+	return errors.Join(errs...)
+}
+
+// ZapLevel parses LogLevel. Errors: unknown level.
+func (o *Options) ZapLevel() (zapcore.Level, error) {
+	l, err := zapcore.ParseLevel(o.LogLevel)
+	if err != nil {
+		return 0, fmt.Errorf("--log-level (LOG_LEVEL): %q is not debug, info, warn or error", o.LogLevel)
+	}
+	return l, nil
+}
+
+// addr returns host:port for a server, or "0" (disabled) for port 0.
+func (o *Options) addr(port int) string {
+	if port == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%s:%d", o.BindAddress, port)
+}
