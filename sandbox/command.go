@@ -1,9 +1,274 @@
-// Package sandbox starts a local AWS emulator and Kubernetes control plane (`sandbox up|down|env`).
 package sandbox
 
-import "github.com/spf13/cobra"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
-// NewCommand returns the `sandbox` subcommand. STUB: owned by the sandbox work; replace.
+	"github.com/spf13/cobra"
+)
+
+// Files of a state directory written by the daemon (`sandbox run`).
+const (
+	PIDFile    = "sandbox.pid" // daemon pid (also its process group id: it runs in its own session)
+	ReadyFile  = "ready"       // exists once the sandbox is ready
+	FailedFile = "failed"      // the error that stopped the daemon from starting
+	EnvFile    = "env"         // `export K='V'` lines (what `sandbox env` prints)
+	DaemonLog  = "sandbox.log" // the daemon's stdout/stderr (progress, then its log)
+)
+
+// UpTimeout bounds how long `sandbox up` waits for the daemon to become ready.
+const UpTimeout = 6 * time.Minute
+
+type flags struct {
+	dir         string
+	clusterName string
+	bootDelay   time.Duration
+	staticNodes int
+}
+
+func (f *flags) config() Config {
+	return Config{Dir: f.dir, ClusterName: f.clusterName, BootDelay: f.bootDelay, NoBootDelay: f.bootDelay == 0, StaticNodes: f.staticNodes}
+}
+
+func (f *flags) args() []string {
+	return []string{"--dir", f.dir, "--cluster-name", f.clusterName, "--boot-delay", f.bootDelay.String(), "--static-nodes", strconv.Itoa(f.staticNodes)}
+}
+
+// NewCommand returns the `sandbox` subcommand: up, down, env (and the hidden daemon, run).
 func NewCommand() *cobra.Command {
-	return &cobra.Command{Use: "sandbox", Short: "local AWS + Kubernetes sandbox"}
+	f := &flags{}
+	root := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Local AWS emulator + Kubernetes cluster for demos and tests",
+		Long: "A local, self-contained AWS account (emulator on 127.0.0.1) and Kubernetes cluster\n" +
+			"(etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok), with a static node group.\n" +
+			"  sandbox up      start in the background and wait until ready\n" +
+			"  eval \"$(terraform-provider-karpenter sandbox env)\"\n" +
+			"  sandbox down    stop everything and remove the state directory",
+	}
+	clusterDefault := os.Getenv("CLUSTER_NAME")
+	if clusterDefault == "" {
+		clusterDefault = DefaultClusterName
+	}
+	root.PersistentFlags().StringVar(&f.dir, "dir", DefaultDir(), "state directory ($KARPENTER_SANDBOX_DIR, default ./.sandbox)")
+	root.PersistentFlags().StringVar(&f.clusterName, "cluster-name", clusterDefault, "EKS cluster name ($CLUSTER_NAME)")
+	root.PersistentFlags().DurationVar(&f.bootDelay, "boot-delay", 3*time.Second, "how long a launched instance stays pending before it joins (0 allowed)")
+	root.PersistentFlags().IntVar(&f.staticNodes, "static-nodes", 1, "t3.medium instances in the static node group (not managed by the controller)")
+
+	root.AddCommand(&cobra.Command{
+		Use: "up", Short: "Start the sandbox in the background and wait until it is ready", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return up(cmd.Context(), cmd.OutOrStdout(), f) },
+	}, &cobra.Command{
+		Use: "down", Short: "Stop every sandbox process and remove the state directory", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return down(cmd.OutOrStdout(), f.dir) },
+	}, &cobra.Command{
+		Use: "env", Short: "Print shell exports (KUBECONFIG, CLUSTER_NAME, AWS_*) for the running sandbox", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := os.ReadFile(filepath.Join(f.dir, EnvFile))
+			if err != nil || !running(f.dir) {
+				return fmt.Errorf("no sandbox is running in %s (run `sandbox up`)", f.dir)
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}, &cobra.Command{
+		Use: "run", Short: "Run the sandbox in the foreground (the daemon that `up` starts)", Args: cobra.NoArgs, Hidden: true,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(f) },
+	})
+	return root
+}
+
+// daemonPID returns the pid in dir's pid file if that process is alive and is a sandbox daemon.
+func daemonPID(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, PIDFile))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0, false
+	}
+	if syscall.Kill(pid, 0) != nil {
+		return pid, false
+	}
+	// Guard against pid reuse: the process must be `... sandbox run ...`.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err == nil && !bytes.Contains(cmdline, []byte("sandbox\x00run")) {
+		return pid, false
+	}
+	return pid, true
+}
+
+func running(dir string) bool { _, ok := daemonPID(dir); return ok }
+
+func up(ctx context.Context, out io.Writer, f *flags) error {
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		return err
+	}
+	f.dir = dir
+	if pid, ok := daemonPID(dir); ok {
+		fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, dir)
+		return nil
+	}
+	if f.staticNodes < 0 {
+		return fmt.Errorf("--static-nodes: must be >= 0, got %d", f.staticNodes)
+	}
+	if f.bootDelay < 0 {
+		return fmt.Errorf("--boot-delay: must be >= 0, got %s", f.bootDelay)
+	}
+	// A state directory without a live daemon is left over from a crash: start afresh.
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove stale state %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(dir, DaemonLog)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, append([]string{"sandbox", "run"}, f.args()...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start sandbox daemon: %w", err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // reaps the daemon if it dies while we wait
+	fmt.Fprintf(out, "sandbox daemon started (pid %d); log %s\n", pid, logPath)
+
+	var printed int64
+	printNew := func() {
+		b, err := os.ReadFile(logPath)
+		if err != nil || int64(len(b)) <= printed {
+			return
+		}
+		// Progress lines only: the daemon's structured log lines (time=...) stay in the file.
+		for _, line := range strings.SplitAfter(string(b[printed:]), "\n") {
+			if line != "" && !strings.HasPrefix(line, "time=") {
+				fmt.Fprint(out, "  ", line)
+			}
+		}
+		printed = int64(len(b))
+	}
+	deadline := time.After(UpTimeout)
+	for {
+		printNew()
+		if _, err := os.Stat(filepath.Join(dir, ReadyFile)); err == nil {
+			fmt.Fprintf(out, "sandbox ready; run: eval \"$(%s sandbox env --dir %s)\"\n", exe, dir)
+			return nil
+		}
+		select {
+		case err := <-exited:
+			printNew()
+			msg, _ := os.ReadFile(filepath.Join(dir, FailedFile))
+			return fmt.Errorf("sandbox daemon exited (%v): %s\nlast log lines:\n%s", err, strings.TrimSpace(string(msg)), tail(logPath, 30))
+		case <-deadline:
+			_ = syscall.Kill(-pid, syscall.SIGTERM)
+			return fmt.Errorf("sandbox not ready after %s; stopped it. last log lines:\n%s", UpTimeout, tail(logPath, 30))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// run is the daemon: start the sandbox, publish its settings, run until SIGTERM/SIGINT.
+func run(f *flags) error {
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		return err
+	}
+	f.dir = dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	cfg := f.config()
+	cfg.Progress = os.Stdout
+	sb, err := Start(ctx, cfg)
+	if err != nil {
+		_ = os.WriteFile(filepath.Join(dir, FailedFile), []byte(err.Error()+"\n"), 0o644)
+		return err
+	}
+	defer sb.Stop()
+	var env strings.Builder
+	for _, kv := range sb.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&env, "export %s=%s\n", k, shellQuote(v))
+	}
+	if err := os.WriteFile(filepath.Join(dir, EnvFile), []byte(env.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ReadyFile), nil, 0o644); err != nil {
+		return err
+	}
+	fmt.Println("sandbox ready: cluster", sb.ClusterName, "API server", sb.Endpoint, "AWS", sb.AWSEndpoint)
+	<-ctx.Done()
+	fmt.Println("sandbox stopping")
+	return nil
+}
+
+// down stops the daemon's whole process group: SIGTERM, up to 30 s, then SIGKILL; then it
+// removes the state directory.
+func down(out io.Writer, dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	pid, ok := daemonPID(dir)
+	if !ok {
+		fmt.Fprintf(out, "no sandbox running in %s\n", dir)
+	} else {
+		fmt.Fprintf(out, "stopping sandbox (pid %d)\n", pid)
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		deadline := time.Now().Add(30 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Whatever is left of the group (a child that ignored SIGTERM) is killed.
+		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("kill sandbox process group %d: %w", pid, err)
+		}
+		for i := 0; i < 50 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	fmt.Fprintf(out, "removed %s\n", dir)
+	return nil
 }

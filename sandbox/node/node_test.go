@@ -86,9 +86,9 @@ func TestKubeReserved(t *testing.T) {
 		cpu, mem    int64
 	}{
 		{1, 4, 60, 299},
-		{2, 17, 70, 442},  // t3.small/medium: 60+10
-		{4, 58, 80, 893},  // 60+10+10
-		{5, 58, 82, 893},  // +1000*25/10000 = 2 (integer arithmetic)
+		{2, 17, 70, 442}, // t3.small/medium: 60+10
+		{4, 58, 80, 893}, // 60+10+10
+		{5, 58, 82, 893}, // +1000*25/10000 = 2 (integer arithmetic)
 		{96, 737, 310, 8362},
 	} {
 		cpu, mem := KubeReserved(tc.vcpus, tc.pods)

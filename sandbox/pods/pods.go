@@ -1,0 +1,445 @@
+// Package pods runs the controller's pods as local processes: every pod bound to a node whose
+// container image is the bundled controller image (version.ControllerImageRepository) runs as
+// `<executable> <container args...>` with the container's environment and, like a real pod, a
+// bound ServiceAccount token as its only Kubernetes credential (plus, like the EKS pod identity
+// webhook, a web identity token for the ServiceAccount's IAM role).
+package pods
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/proc"
+	"github.com/nodeform/terraform-provider-karpenter/version"
+)
+
+// RoleARNAnnotation on a ServiceAccount names the IAM role its pods assume (IRSA).
+const RoleARNAnnotation = "eks.amazonaws.com/role-arn"
+
+// STSAudience is the audience of web identity tokens for sts:AssumeRoleWithWebIdentity.
+const STSAudience = "sts.amazonaws.com"
+
+// TokenLifetime is the lifetime requested for ServiceAccount tokens (the kubelet's default for
+// projected tokens is one hour too); tokens are rewritten after 80% of it.
+const TokenLifetime = time.Hour
+
+// Backoff bounds for restarting a process that exited (restartPolicy Always).
+const (
+	InitialBackoff = time.Second
+	MaxBackoff     = 5 * time.Minute
+	// BackoffReset: a process that ran this long restarts after InitialBackoff again.
+	BackoffReset = 10 * time.Minute
+)
+
+// Runner watches pods and runs the controller ones.
+type Runner struct {
+	Admin      *rest.Config // administrator credentials (watch pods, request tokens, read env sources)
+	Server     string       // API server URL written into pod kubeconfigs
+	CACertPEM  []byte
+	Audience   string // audience of API server tokens ("" = the API server's default)
+	Executable string // the binary run for each container (this executable or $KARPENTER_BIN)
+	// ExtraEnv is added to every process after the container's env: the emulator endpoints
+	// (AWS_ENDPOINT_URL_<SERVICE>) and AWS_REGION.
+	ExtraEnv []string
+	Region   string
+	StateDir string // per-pod credentials go to StateDir/pods/<ns>_<pod>/, logs to StateDir/pods/<ns>_<pod>.log
+	Clock    clock.WithTicker
+	Log      *slog.Logger
+
+	mu      sync.Mutex
+	running map[types.UID]*podRun
+	wg      sync.WaitGroup
+}
+
+type podRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// IsControllerImage reports whether image (repo[:tag][@digest]) is in
+// version.ControllerImageRepository.
+func IsControllerImage(image string) bool {
+	repo, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return repo == version.ControllerImageRepository
+}
+
+// Run watches pods until ctx is done, then stops every process it started and returns.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Log == nil {
+		r.Log = slog.Default()
+	}
+	r.running = map[types.UID]*podRun{}
+	cs, err := kubernetes.NewForConfig(r.Admin)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = "spec.nodeName!="
+	}))
+	inf := factory.Core().V1().Pods().Informer()
+	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { r.sync(ctx, cs, obj) },
+		UpdateFunc: func(_, obj any) { r.sync(ctx, cs, obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if pod, ok := obj.(*corev1.Pod); ok {
+				r.stop(pod.UID)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	<-ctx.Done()
+	factory.Shutdown()
+	r.mu.Lock()
+	for uid := range r.running {
+		r.running[uid].cancel()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	return nil
+}
+
+func (r *Runner) sync(ctx context.Context, cs kubernetes.Interface, obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName == "" {
+		return
+	}
+	if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		r.stop(pod.UID)
+		return
+	}
+	var containers []corev1.Container
+	for _, c := range pod.Spec.Containers {
+		if IsControllerImage(c.Image) {
+			containers = append(containers, c)
+		}
+	}
+	if len(containers) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.running[pod.UID]; ok || ctx.Err() != nil {
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	run := &podRun{cancel: cancel, done: make(chan struct{})}
+	r.running[pod.UID] = run
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(run.done)
+		r.runPod(pctx, cs, pod.DeepCopy(), containers)
+	}()
+}
+
+// stop ends the processes of pod uid and waits for them.
+func (r *Runner) stop(uid types.UID) {
+	r.mu.Lock()
+	run, ok := r.running[uid]
+	delete(r.running, uid)
+	r.mu.Unlock()
+	if ok {
+		run.cancel()
+		<-run.done
+	}
+}
+
+// Running returns the number of pods whose processes are supervised.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+func (r *Runner) podDir(pod *corev1.Pod) string {
+	return filepath.Join(r.StateDir, "pods", pod.Namespace+"_"+pod.Name)
+}
+
+// LogPath is where the processes of pod ns/name write stdout and stderr.
+func LogPath(stateDir, namespace, name string) string {
+	return filepath.Join(stateDir, "pods", namespace+"_"+name+".log")
+}
+
+func (r *Runner) runPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, containers []corev1.Container) {
+	log := r.Log.With("pod", pod.Namespace+"/"+pod.Name)
+	dir := r.podDir(pod)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		log.Error("pod directory", "err", err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	creds := &credentials{r: r, cs: cs, pod: pod, dir: dir}
+	// Tokens first: a pod whose ServiceAccount is missing does not start (the kubelet would
+	// fail to mount its projected token). Retry until the pod goes away.
+	backoff := InitialBackoff
+	for {
+		err := creds.refresh(ctx)
+		if err == nil {
+			break
+		}
+		log.Warn("cannot create pod credentials; retrying", "err", err, "retry_in", backoff)
+		if !sleep(ctx, r.Clock, backoff) {
+			return
+		}
+		backoff = min(2*backoff, MaxBackoff)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); creds.keepFresh(ctx, log) }()
+	for _, c := range containers {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.superviseContainer(ctx, cs, pod, c, creds, log.With("container", c.Name)) }()
+	}
+	wg.Wait()
+}
+
+// sleep waits d on clk; false if ctx ended first.
+func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
+	t := clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C():
+		return true
+	}
+}
+
+// superviseContainer runs the container's process until ctx ends, restarting it with
+// exponential backoff when it exits.
+func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials, log *slog.Logger) {
+	grace := 30 * time.Second
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = min(grace, time.Duration(*pod.Spec.TerminationGracePeriodSeconds)*time.Second)
+	}
+	backoff := InitialBackoff
+	for restarts := 0; ctx.Err() == nil; restarts++ {
+		spec, err := r.processSpec(ctx, cs, pod, c, creds)
+		if err != nil {
+			log.Warn("cannot start container", "err", err)
+		} else {
+			p, err := proc.Start(spec)
+			if err != nil {
+				log.Warn("cannot start container", "err", err)
+			} else {
+				log.Info("container started", "pid", p.Pid(), "restarts", restarts, "log", spec.LogPath)
+				started := r.Clock.Now()
+				select {
+				case <-ctx.Done():
+					_ = p.Stop(grace)
+					log.Info("container stopped")
+					return
+				case <-p.Done():
+					log.Warn("container exited; restarting", "err", p.Err(), "retry_in", backoff)
+				}
+				if r.Clock.Since(started) >= BackoffReset {
+					backoff = InitialBackoff
+				}
+			}
+		}
+		if !sleep(ctx, r.Clock, backoff) {
+			return
+		}
+		backoff = min(2*backoff, MaxBackoff)
+	}
+}
+
+// processSpec builds the command line and environment of container c.
+func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials) (proc.Spec, error) {
+	// The pod may have changed since it was first seen (podIP is set once kwok runs it).
+	if fresh, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err == nil && fresh.UID == pod.UID {
+		pod = fresh
+	}
+	env, err := containerEnv(ctx, cs, pod, c)
+	if err != nil {
+		return proc.Spec{}, err
+	}
+	metricsPort, err := proc.FreePort()
+	if err != nil {
+		return proc.Spec{}, err
+	}
+	healthPort, err := proc.FreePort()
+	if err != nil {
+		return proc.Spec{}, err
+	}
+	// A pod's environment is its own: nothing of the sandbox's (credentials, KUBECONFIG)
+	// leaks in, except PATH/HOME so the process can run.
+	full := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + creds.dir, "HOSTNAME=" + pod.Name}
+	full = append(full, env...)
+	full = append(full,
+		"KUBECONFIG="+creds.kubeconfig(),
+		"METRICS_PORT="+strconv.Itoa(metricsPort),
+		"HEALTH_PROBE_PORT="+strconv.Itoa(healthPort),
+	)
+	full = append(full, creds.awsEnv()...)
+	full = append(full, r.ExtraEnv...)
+
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vals[k] = v
+	}
+	cargs := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		cargs[i] = expandRefs(a, vals)
+	}
+	path, args := r.Executable, cargs
+	if len(c.Command) > 0 && c.Command[0] != "/controller" && filepath.Base(c.Command[0]) != "terraform-provider-karpenter" {
+		path, args = c.Command[0], append(append([]string{}, c.Command[1:]...), cargs...)
+	} else if len(c.Command) > 1 {
+		args = append(append([]string{}, c.Command[1:]...), cargs...)
+	}
+	return proc.Spec{
+		Name:    pod.Namespace + "/" + pod.Name + "/" + c.Name,
+		Path:    path,
+		Args:    args,
+		Env:     full,
+		Dir:     creds.dir,
+		LogPath: LogPath(r.StateDir, pod.Namespace, pod.Name),
+	}, nil
+}
+
+// credentials are a pod's ServiceAccount token (in a kubeconfig) and, if its ServiceAccount
+// names an IAM role, its web identity token.
+type credentials struct {
+	r   *Runner
+	cs  kubernetes.Interface
+	pod *corev1.Pod
+	dir string
+
+	mu      sync.Mutex
+	roleARN string
+}
+
+func (c *credentials) kubeconfig() string { return filepath.Join(c.dir, "kubeconfig") }
+func (c *credentials) tokenPath() string  { return filepath.Join(c.dir, "token") }
+func (c *credentials) awsTokenPath() string {
+	return filepath.Join(c.dir, "eks.amazonaws.com", "serviceaccount", "token")
+}
+
+func (c *credentials) awsEnv() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.roleARN == "" {
+		return nil
+	}
+	return []string{
+		"AWS_ROLE_ARN=" + c.roleARN,
+		"AWS_WEB_IDENTITY_TOKEN_FILE=" + c.awsTokenPath(),
+		"AWS_REGION=" + c.r.Region,
+		"AWS_DEFAULT_REGION=" + c.r.Region,
+		"AWS_STS_REGIONAL_ENDPOINTS=regional",
+	}
+}
+
+// refresh requests new tokens bound to the pod and writes them (atomically).
+func (c *credentials) refresh(ctx context.Context) error {
+	saName := c.pod.Spec.ServiceAccountName
+	if saName == "" {
+		saName = "default"
+	}
+	sa, err := c.cs.CoreV1().ServiceAccounts(c.pod.Namespace).Get(ctx, saName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("serviceaccount %s/%s: %w", c.pod.Namespace, saName, err)
+	}
+	var audiences []string
+	if c.r.Audience != "" {
+		audiences = []string{c.r.Audience}
+	}
+	tok, err := c.token(ctx, saName, audiences)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(c.tokenPath(), []byte(tok)); err != nil {
+		return err
+	}
+	if _, err := os.Stat(c.kubeconfig()); os.IsNotExist(err) {
+		user := "system:serviceaccount:" + c.pod.Namespace + ":" + saName
+		if err := cluster.WriteTokenKubeconfig(c.kubeconfig(), c.r.Server, c.r.CACertPEM, user, c.tokenPath()); err != nil {
+			return err
+		}
+	}
+	role := sa.Annotations[RoleARNAnnotation]
+	if role != "" {
+		awsTok, err := c.token(ctx, saName, []string{STSAudience})
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(c.awsTokenPath()), 0o700); err != nil {
+			return err
+		}
+		if err := writeAtomic(c.awsTokenPath(), []byte(awsTok)); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	c.roleARN = role
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *credentials) token(ctx context.Context, sa string, audiences []string) (string, error) {
+	secs := int64(TokenLifetime / time.Second)
+	tr, err := c.cs.CoreV1().ServiceAccounts(c.pod.Namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			Audiences:         audiences,
+			ExpirationSeconds: &secs,
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: c.pod.Name, UID: c.pod.UID},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for serviceaccount %s/%s (audiences %v): %w", c.pod.Namespace, sa, audiences, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// keepFresh rewrites the tokens after 80% of their lifetime, retrying every 10 s on failure.
+func (c *credentials) keepFresh(ctx context.Context, log *slog.Logger) {
+	wait := TokenLifetime * 8 / 10
+	for sleep(ctx, c.r.Clock, wait) {
+		if err := c.refresh(ctx); err != nil {
+			log.Warn("token refresh failed", "err", err)
+			wait = 10 * time.Second
+			continue
+		}
+		wait = TokenLifetime * 8 / 10
+	}
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,391 @@
+// Package sandbox starts a local, self-contained AWS account and Kubernetes cluster: the
+// control plane of sandbox/cluster, the AWS emulator of sandbox/aws on 127.0.0.1, instances
+// that boot into Nodes (sandbox/node), controller pods run as local processes (sandbox/pods)
+// and a static node group. It is used by the `sandbox` subcommand and by tests (Start); it is
+// never part of a production path.
+package sandbox
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/pods"
+)
+
+// Defaults of Config.
+const (
+	DefaultClusterName       = "karpenter-demo"
+	DefaultRegion            = "us-east-1"
+	DefaultKubernetesVersion = "1.37"
+	// StaticNodeGroup is the name of the static node group (tag eks:nodegroup-name and label
+	// eks.amazonaws.com/nodegroup on its nodes).
+	StaticNodeGroup        = "static"
+	StaticNodeInstanceType = "t3.medium"
+	// AccessKeyID and SecretAccessKey are the sandbox account's static credentials (the
+	// emulator does not check signatures; the SDK needs some credentials to sign).
+	AccessKeyID     = "AKIASANDBOXEXAMPLE01"
+	SecretAccessKey = "sandbox/secret/key/not/checked/by/the/emulator"
+)
+
+// LabelNodeGroup is the label EKS managed node groups put on their nodes.
+const LabelNodeGroup = "eks.amazonaws.com/nodegroup"
+
+// Config configures Start. The zero value is usable.
+type Config struct {
+	// Dir is the state directory (default DefaultDir()).
+	Dir string
+	// ClusterName (default $CLUSTER_NAME, else DefaultClusterName).
+	ClusterName string
+	// BootDelay is how long a launched instance stays pending (default 3 s; NoBootDelay for 0).
+	BootDelay   time.Duration
+	NoBootDelay bool
+	// StaticNodes is the number of t3.medium instances of the static node group; 0 = none.
+	StaticNodes int
+	// ControllerExecutable runs controller pods (default $KARPENTER_BIN, else this executable).
+	ControllerExecutable string
+	// Progress receives human-readable progress lines; nil discards.
+	Progress io.Writer
+	// Log receives the sandbox's structured log (node joins, pod processes); nil writes to
+	// Dir/logs/sandbox.log.
+	Log *slog.Logger
+}
+
+// DefaultDir is $KARPENTER_SANDBOX_DIR, else ./.sandbox under the working directory.
+func DefaultDir() string {
+	if d := os.Getenv("KARPENTER_SANDBOX_DIR"); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return ".sandbox"
+	}
+	return filepath.Join(wd, ".sandbox")
+}
+
+// Sandbox is a running sandbox.
+type Sandbox struct {
+	Dir         string
+	ClusterName string
+	Region      string
+	// Kubeconfig is the path of the administrator kubeconfig.
+	Kubeconfig string
+	// Endpoint is the API server URL (https://127.0.0.1:<port>), also the OIDC issuer.
+	Endpoint  string
+	CACertPEM []byte
+	// AWSEndpoint is the emulator's base URL (http://127.0.0.1:<port>), for every service.
+	AWSEndpoint string
+	Emulator    *aws.Emulator
+	Cluster     *cluster.Cluster
+	// StaticInstanceProfile is the instance profile of the static node group.
+	StaticInstanceProfile string
+
+	cancel   context.CancelFunc
+	runnerWG sync.WaitGroup
+	stopOnce sync.Once
+	logFile  *os.File
+}
+
+// Start starts the sandbox and returns once the cluster is ready and the static nodes (if any)
+// are Ready. On error everything started is stopped. Errors: missing tools, a component that
+// exits or is not ready in time, or an AWS call of the static node group failing.
+func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
+	if cfg.Dir == "" {
+		cfg.Dir = DefaultDir()
+	}
+	if cfg.ClusterName == "" {
+		cfg.ClusterName = os.Getenv("CLUSTER_NAME")
+	}
+	if cfg.ClusterName == "" {
+		cfg.ClusterName = DefaultClusterName
+	}
+	if cfg.StaticNodes < 0 {
+		return nil, fmt.Errorf("sandbox: StaticNodes: must be >= 0, got %d", cfg.StaticNodes)
+	}
+	if cfg.ControllerExecutable == "" {
+		cfg.ControllerExecutable = os.Getenv("KARPENTER_BIN")
+	}
+	if cfg.ControllerExecutable == "" {
+		if cfg.ControllerExecutable, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("sandbox: own executable: %w", err)
+		}
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: state dir: %w", err)
+	}
+	s = &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: DefaultRegion}
+	log := cfg.Log
+	if log == nil {
+		if s.logFile, err = os.OpenFile(filepath.Join(dir, "logs", "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return nil, err
+		}
+		log = slog.New(slog.NewTextHandler(s.logFile, nil))
+	}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+
+	fmt.Fprintln(progress, "starting control plane in", dir)
+	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: dir, Progress: progress})
+	if err != nil {
+		return s, err
+	}
+	s.Kubeconfig, s.Endpoint, s.CACertPEM = s.Cluster.Kubeconfig, s.Cluster.Server, s.Cluster.CACertPEM
+
+	joiner := &node.Joiner{ClusterName: s.ClusterName, Endpoint: s.Endpoint, CACertPEM: s.CACertPEM,
+		Region: s.Region, Admin: s.Cluster.RESTConfig(), Log: log.With("component", "node")}
+	s.Emulator = aws.New(aws.Options{
+		Region:                     s.Region,
+		ClusterName:                s.ClusterName,
+		ClusterEndpoint:            s.Endpoint,
+		ClusterCA:                  s.CACertPEM,
+		OIDCIssuerURL:              s.Cluster.Issuer(),
+		KubernetesVersion:          DefaultKubernetesVersion,
+		ServiceIPv4CIDR:            cluster.ServiceClusterIPRange,
+		BootDelay:                  cfg.BootDelay,
+		NoBootDelay:                cfg.NoBootDelay,
+		ServiceAccountPublicKeyPEM: s.Cluster.ServiceAccountPublicKeyPEM,
+		Hooks: aws.Hooks{
+			OnBoot:      func(ctx context.Context, i aws.BootedInstance) error { return joiner.Join(ctx, nodeInstance(i)) },
+			OnTerminate: func(ctx context.Context, i aws.BootedInstance) error { return joiner.Leave(ctx, nodeInstance(i)) },
+		},
+	})
+	joiner.Roles = s.Emulator
+	if s.AWSEndpoint, err = s.Emulator.Start("127.0.0.1:0"); err != nil {
+		return s, fmt.Errorf("sandbox: AWS emulator: %w", err)
+	}
+	fmt.Fprintln(progress, "AWS emulator listening on", s.AWSEndpoint)
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	runner := &pods.Runner{
+		Admin: s.Cluster.RESTConfig(), Server: s.Endpoint, CACertPEM: s.CACertPEM, Audience: s.Cluster.Issuer(),
+		Executable: cfg.ControllerExecutable, ExtraEnv: s.awsEndpointEnv(), Region: s.Region, StateDir: dir,
+		Log: log.With("component", "pods"),
+	}
+	s.runnerWG.Add(1)
+	go func() {
+		defer s.runnerWG.Done()
+		if err := runner.Run(runCtx); err != nil {
+			log.Error("pod runner stopped", "err", err)
+		}
+	}()
+
+	if cfg.StaticNodes > 0 {
+		fmt.Fprintf(progress, "launching static node group: %d x %s\n", cfg.StaticNodes, StaticNodeInstanceType)
+		if err := s.launchStaticNodes(ctx, cfg.StaticNodes); err != nil {
+			return s, err
+		}
+		wait := s.bootDelay(cfg) + 2*time.Minute
+		if err := s.waitStaticNodes(ctx, cfg.StaticNodes, wait); err != nil {
+			return s, err
+		}
+		fmt.Fprintln(progress, "static nodes Ready")
+	}
+	return s, nil
+}
+
+func (s *Sandbox) bootDelay(cfg Config) time.Duration {
+	if cfg.NoBootDelay {
+		return 0
+	}
+	if cfg.BootDelay == 0 {
+		return 3 * time.Second
+	}
+	return cfg.BootDelay
+}
+
+func nodeInstance(i aws.BootedInstance) node.Instance {
+	return node.Instance{InstanceID: i.InstanceID, InstanceType: i.InstanceType, Zone: i.Zone,
+		PrivateDNSName: i.PrivateDNSName, PrivateIPAddress: i.PrivateIPAddress, CapacityType: i.CapacityType,
+		ImageID: i.ImageID, InstanceProfileArn: i.InstanceProfileArn, UserData: i.UserData, VCPUs: i.VCPUs,
+		MemoryMiB: i.MemoryMiB, GPUs: i.GPUs, Architecture: i.Architecture, MaxPods: i.MaxPods}
+}
+
+// RESTConfig returns an administrator client configuration (group system:masters).
+func (s *Sandbox) RESTConfig() *rest.Config { return s.Cluster.RESTConfig() }
+
+// awsServices are the services whose AWS_ENDPOINT_URL_<SERVICE> the sandbox sets.
+var awsServices = []string{"EC2", "IAM", "STS", "EKS", "SSM"}
+
+func (s *Sandbox) awsEndpointEnv() []string {
+	var env []string
+	for _, svc := range awsServices {
+		env = append(env, "AWS_ENDPOINT_URL_"+svc+"="+s.AWSEndpoint)
+	}
+	return env
+}
+
+// Env returns the environment ("K=V") that points kubectl, terraform, the controller and the
+// AWS SDK at the sandbox: KUBECONFIG, CLUSTER_NAME, CLUSTER_ENDPOINT, AWS_REGION,
+// AWS_DEFAULT_REGION, static AWS credentials, AWS_EC2_METADATA_DISABLED and
+// AWS_ENDPOINT_URL_{EC2,IAM,STS,EKS,SSM}.
+func (s *Sandbox) Env() []string {
+	env := []string{
+		"KUBECONFIG=" + s.Kubeconfig,
+		"CLUSTER_NAME=" + s.ClusterName,
+		"CLUSTER_ENDPOINT=" + s.Endpoint,
+		"AWS_REGION=" + s.Region,
+		"AWS_DEFAULT_REGION=" + s.Region,
+		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+	return append(env, s.awsEndpointEnv()...)
+}
+
+// AWSConfig returns an aws-sdk-go-v2 configuration for the sandbox account: region, static
+// credentials and BaseEndpoint = the emulator.
+func (s *Sandbox) AWSConfig() awssdk.Config {
+	return awssdk.Config{
+		Region:       s.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: awssdk.String(s.AWSEndpoint),
+	}
+}
+
+// Stop stops the pod processes, the emulator and the control plane. Safe to call twice.
+func (s *Sandbox) Stop() {
+	s.stopOnce.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+			s.runnerWG.Wait()
+		}
+		if s.Emulator != nil {
+			_ = s.Emulator.Close()
+		}
+		if s.Cluster != nil {
+			s.Cluster.Stop()
+		}
+		if s.logFile != nil {
+			_ = s.logFile.Close()
+		}
+	})
+}
+
+// launchStaticNodes creates the static node group's IAM role and instance profile, maps the
+// role in aws-auth and launches n instances through RunInstances with EKS AL2 user data.
+func (s *Sandbox) launchStaticNodes(ctx context.Context, n int) error {
+	cfg := s.AWSConfig()
+	iamc, ec2c, ssmc := iam.NewFromConfig(cfg), ec2.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
+	name := s.ClusterName + "-sandbox-static-node"
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: &trust,
+		Description: awssdk.String("node role of the sandbox's static node group")})
+	if err != nil {
+		return fmt.Errorf("sandbox: static node group: iam:CreateRole: %w", err)
+	}
+	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: &name}); err != nil {
+		return fmt.Errorf("sandbox: static node group: iam:CreateInstanceProfile: %w", err)
+	}
+	if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: &name, RoleName: &name}); err != nil {
+		return fmt.Errorf("sandbox: static node group: iam:AddRoleToInstanceProfile: %w", err)
+	}
+	s.StaticInstanceProfile = name
+	admin, err := kubernetes.NewForConfig(s.RESTConfig())
+	if err != nil {
+		return err
+	}
+	if err := node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn)); err != nil {
+		return fmt.Errorf("sandbox: static node group: %w", err)
+	}
+	param := "/aws/service/eks/optimized-ami/" + DefaultKubernetesVersion + "/amazon-linux-2/recommended/image_id"
+	p, err := ssmc.GetParameter(ctx, &ssm.GetParameterInput{Name: &param})
+	if err != nil {
+		return fmt.Errorf("sandbox: static node group: ssm:GetParameter %s: %w", param, err)
+	}
+	userData := StaticNodeUserData(s.ClusterName, s.Endpoint, s.CACertPEM)
+	tags := []ec2types.Tag{
+		{Key: awssdk.String("Name"), Value: awssdk.String(s.ClusterName + "-" + StaticNodeGroup)},
+		{Key: awssdk.String("eks:nodegroup-name"), Value: awssdk.String(StaticNodeGroup)},
+		{Key: awssdk.String("eks:cluster-name"), Value: awssdk.String(s.ClusterName)},
+		{Key: awssdk.String("kubernetes.io/cluster/" + s.ClusterName), Value: awssdk.String("owned")},
+	}
+	_, err = ec2c.RunInstances(ctx, &ec2.RunInstancesInput{
+		MinCount: awssdk.Int32(int32(n)), MaxCount: awssdk.Int32(int32(n)),
+		ImageId:            p.Parameter.Value,
+		InstanceType:       ec2types.InstanceType(StaticNodeInstanceType),
+		SubnetId:           awssdk.String(aws.SeedSubnets[0].ID),
+		SecurityGroupIds:   []string{aws.SeedClusterSecurityGroupID},
+		IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Name: &name},
+		UserData:           awssdk.String(base64.StdEncoding.EncodeToString([]byte(userData))),
+		TagSpecifications:  []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: tags}},
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: static node group: ec2:RunInstances: %w", err)
+	}
+	return nil
+}
+
+// StaticNodeUserData is the EKS AL2 user data of a static node group instance: bootstrap.sh
+// with the cluster's name, endpoint and CA, and the node group label.
+func StaticNodeUserData(clusterName, endpoint string, caPEM []byte) string {
+	return fmt.Sprintf("#!/bin/bash\nset -o xtrace\n/etc/eks/bootstrap.sh %s --apiserver-endpoint %s --b64-cluster-ca %s \\\n  --kubelet-extra-args '--node-labels=%s=%s,eks.amazonaws.com/capacityType=ON_DEMAND'\n",
+		shellQuote(clusterName), shellQuote(endpoint), base64.StdEncoding.EncodeToString(caPEM), LabelNodeGroup, StaticNodeGroup)
+}
+
+// shellQuote quotes s for a POSIX shell (single quotes; embedded ones as '\”).
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func (s *Sandbox) waitStaticNodes(ctx context.Context, n int, timeout time.Duration) error {
+	admin, err := kubernetes.NewForConfig(s.RESTConfig())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		list, err := admin.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: LabelNodeGroup + "=" + StaticNodeGroup})
+		ready := 0
+		if err == nil {
+			for _, nd := range list.Items {
+				for _, c := range nd.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+			if ready >= n {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("sandbox: %d of %d static nodes Ready after %s; see %s", ready, n, timeout, filepath.Join(s.Dir, "logs", "sandbox.log")), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
