@@ -1,0 +1,86 @@
+# Everything the Karpenter getting-started guide creates with eksctl, CloudFormation and helm,
+# as resources of one provider. Names follow that guide (KarpenterNodeRole-<cluster>, ...).
+
+locals {
+  node_role_name        = "KarpenterNodeRole-${var.cluster_name}"
+  instance_profile_name = "KarpenterNodeInstanceProfile-${var.cluster_name}"
+  controller_role_name  = "KarpenterControllerRole-${var.cluster_name}"
+  discovery_selector    = { "karpenter.sh/discovery" = var.cluster_name }
+}
+
+# karpenter.sh/discovery = <cluster> on every subnet and security group the nodes may use.
+resource "karpenter_discovery_tags" "this" {
+  cluster_name = var.cluster_name
+  resource_ids = toset(concat(var.subnet_ids, var.security_group_ids))
+}
+
+# The role the launched instances run as (the four AWS managed EKS node policies by default).
+resource "karpenter_node_role" "this" {
+  name = local.node_role_name
+  tags = var.tags
+}
+
+resource "karpenter_instance_profile" "this" {
+  name = local.instance_profile_name
+  role = karpenter_node_role.this.name
+  tags = var.tags
+}
+
+# The role the controller's service account assumes through the cluster's OIDC issuer (IRSA),
+# with a least-privilege policy scoped to this cluster's tags and the node role.
+resource "karpenter_controller_role" "this" {
+  name                      = local.controller_role_name
+  cluster_name              = var.cluster_name
+  service_account_namespace = var.namespace
+  service_account_name      = "karpenter"
+  node_role_arn             = karpenter_node_role.this.arn
+  tags                      = var.tags
+}
+
+# Lets instances with the node role join the cluster (aws-auth mapRoles).
+resource "karpenter_node_access" "this" {
+  role_arn = karpenter_node_role.this.arn
+}
+
+# CRD, namespace, service account, RBAC and the controller Deployment.
+resource "karpenter_controller" "this" {
+  cluster_name             = var.cluster_name
+  namespace                = var.namespace
+  service_account_name     = "karpenter"
+  controller_role_arn      = karpenter_controller_role.this.arn
+  default_instance_profile = karpenter_instance_profile.this.name
+  image                    = var.image
+
+  # Nodes must be able to join and the subnets must be discoverable before the controller
+  # launches anything; on destroy the controller (and its nodes) go first.
+  depends_on = [
+    karpenter_discovery_tags.this,
+    karpenter_node_access.this,
+  ]
+}
+
+resource "karpenter_provisioner" "default" {
+  count = var.create_default_provisioner ? 1 : 0
+
+  name                      = "default"
+  ttl_seconds_after_empty   = var.default_provisioner.ttl_seconds_after_empty
+  ttl_seconds_until_expired = var.default_provisioner.ttl_seconds_until_expired
+
+  requirement {
+    key      = "karpenter.sh/capacity-type"
+    operator = "In"
+    values   = var.default_provisioner.capacity_types
+  }
+
+  limits {
+    cpu = var.default_provisioner.cpu_limit
+  }
+
+  provider {
+    subnet_selector         = local.discovery_selector
+    security_group_selector = local.discovery_selector
+  }
+
+  # The CRD is installed by the controller resource.
+  depends_on = [karpenter_controller.this]
+}

@@ -1,0 +1,117 @@
+variable "cluster_name" {
+  description = "Name of the EKS cluster the autoscaler manages. Used as the value of the karpenter.sh/discovery tag, in IAM role names and as the controller's CLUSTER_NAME."
+  type        = string
+
+  validation {
+    # EKS cluster names: 1-100 characters, start with a letter or digit, then letters, digits, '-' and '_'.
+    condition     = can(regex("^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", var.cluster_name))
+    error_message = "cluster_name must be 1-100 characters: a letter or digit followed by letters, digits, '-' or '_' (the EKS cluster name rules)."
+  }
+}
+
+variable "subnet_ids" {
+  description = "IDs of the subnets (subnet-...) the autoscaler may launch nodes into. Each is tagged karpenter.sh/discovery = cluster_name."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids must name at least one subnet."
+  }
+  validation {
+    condition     = alltrue([for id in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", id))])
+    error_message = "subnet_ids: every element must be a subnet ID of the form subnet-<hex>."
+  }
+}
+
+variable "security_group_ids" {
+  description = "IDs of the security groups (sg-...) attached to launched nodes, usually the cluster security group. Each is tagged karpenter.sh/discovery = cluster_name."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.security_group_ids) > 0
+    error_message = "security_group_ids must name at least one security group."
+  }
+  validation {
+    condition     = alltrue([for id in var.security_group_ids : can(regex("^sg-[0-9a-f]+$", id))])
+    error_message = "security_group_ids: every element must be a security group ID of the form sg-<hex>."
+  }
+}
+
+variable "namespace" {
+  description = "Kubernetes namespace the controller runs in (and of its service account)."
+  type        = string
+  default     = "karpenter"
+
+  validation {
+    # A namespace name is an RFC 1123 DNS label.
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.namespace))
+    error_message = "namespace must be an RFC 1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit."
+  }
+}
+
+variable "image" {
+  description = "Controller container image. null (the default) deploys the image bundled with this provider version (ghcr.io/nodeform/karpenter-controller:<provider version>)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image == null || length(trimspace(coalesce(var.image, " "))) > 0
+    error_message = "image must be null (the bundled image) or a non-empty image reference."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to the IAM roles and the instance profile this module creates."
+  type        = map(string)
+  default     = {}
+}
+
+variable "create_default_provisioner" {
+  description = "Whether to create the Provisioner named \"default\" from default_provisioner."
+  type        = bool
+  default     = true
+}
+
+variable "default_provisioner" {
+  description = <<-EOT
+    Settings of the default Provisioner:
+    capacity_types: allowed values of karpenter.sh/capacity-type ("spot", "on-demand");
+    cpu_limit: total CPU (Kubernetes quantity, e.g. "1000" cores) the provisioner may launch;
+    ttl_seconds_after_empty: seconds an empty node lives before it is removed (null: never);
+    ttl_seconds_until_expired: seconds after which a node is replaced (null: never).
+  EOT
+  type = object({
+    capacity_types            = optional(list(string), ["spot", "on-demand"])
+    cpu_limit                 = optional(string, "1000")
+    ttl_seconds_after_empty   = optional(number, 30)
+    ttl_seconds_until_expired = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition = (
+      length(var.default_provisioner.capacity_types) > 0 &&
+      alltrue([for c in var.default_provisioner.capacity_types : contains(["spot", "on-demand"], c)])
+    )
+    error_message = "default_provisioner.capacity_types must be a non-empty list of \"spot\" and/or \"on-demand\"."
+  }
+  validation {
+    # Kubernetes quantity: a decimal number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...).
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$", var.default_provisioner.cpu_limit))
+    error_message = "default_provisioner.cpu_limit must be a Kubernetes quantity such as \"1000\" or \"500m\"."
+  }
+  validation {
+    condition = (
+      var.default_provisioner.ttl_seconds_after_empty == null ||
+      try(var.default_provisioner.ttl_seconds_after_empty >= 0 && floor(var.default_provisioner.ttl_seconds_after_empty) == var.default_provisioner.ttl_seconds_after_empty, false)
+    )
+    error_message = "default_provisioner.ttl_seconds_after_empty must be null or a whole number of seconds >= 0."
+  }
+  validation {
+    condition = (
+      var.default_provisioner.ttl_seconds_until_expired == null ||
+      try(var.default_provisioner.ttl_seconds_until_expired >= 0 && floor(var.default_provisioner.ttl_seconds_until_expired) == var.default_provisioner.ttl_seconds_until_expired, false)
+    )
+    error_message = "default_provisioner.ttl_seconds_until_expired must be null or a whole number of seconds >= 0."
+  }
+}

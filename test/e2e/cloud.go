@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// Cloud is the AWS side of a sandbox seen through the real aws-sdk-go-v2 clients (endpoints
+// from the sandbox's AWS_ENDPOINT_URL_<SERVICE>) and the emulator's control API.
+type Cloud struct {
+	EC2          *ec2.Client
+	IAM          *iam.Client
+	controlURL   string // base URL of the emulator (AWS_ENDPOINT_URL_EC2)
+	httpClient   *http.Client
+	ClusterName  string
+	StaticTagKey string // tag key of the sandbox's own (static) node group instances
+}
+
+// NewCloud returns clients for the sandbox whose `sandbox env` variables are env.
+func NewCloud(ctx context.Context, env map[string]string) (*Cloud, error) {
+	region := env["AWS_REGION"]
+	if region == "" {
+		region = "us-east-1"
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if env["AWS_ACCESS_KEY_ID"] != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+			env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"])))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ec2URL, iamURL := env["AWS_ENDPOINT_URL_EC2"], env["AWS_ENDPOINT_URL_IAM"]
+	if ec2URL == "" || iamURL == "" {
+		return nil, errors.New("AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_IAM must be set (sandbox env)")
+	}
+	return &Cloud{
+		EC2:          ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(ec2URL) }),
+		IAM:          iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(iamURL) }),
+		controlURL:   strings.TrimRight(ec2URL, "/"),
+		httpClient:   &http.Client{Timeout: 30 * time.Second},
+		ClusterName:  env["CLUSTER_NAME"],
+		StaticTagKey: "eks:nodegroup-name",
+	}, nil
+}
+
+// Instance is one emulated EC2 instance as the control API (GET /_sandbox/instances) reports it.
+type Instance struct {
+	ID              string
+	Type            string
+	Zone            string
+	CapacityType    string // "spot" or "on-demand"
+	State           string // pending, running, shutting-down, terminated, ...
+	PriceUSDPerHour float64
+	LaunchTime      time.Time
+	Tags            map[string]string
+}
+
+// Instances lists every instance the emulator holds through its control API.
+func (c *Cloud) Instances(ctx context.Context) ([]Instance, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.controlURL+"/_sandbox/instances", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET /_sandbox/instances: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /_sandbox/instances: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return DecodeInstances(body)
+}
+
+// DecodeInstances decodes the control API's instance list: a JSON array, or an object holding
+// the array under "instances"/"Instances". Field names are matched case-insensitively ignoring
+// '_' and '-', so both "instanceType" and "instance_type" are understood; "id"/"instanceId",
+// "type"/"instanceType", "zone"/"availabilityZone", "capacityType"/"lifecycle", "state",
+// "price"/"priceUSDPerHour"/"pricePerHour", "launchTime" (RFC 3339), "tags" (object or
+// [{Key,Value}]).
+func DecodeInstances(data []byte) ([]Instance, error) {
+	var raw []map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var wrapped map[string]json.RawMessage
+		if err2 := json.Unmarshal(data, &wrapped); err2 != nil {
+			return nil, fmt.Errorf("instance list: %w", err)
+		}
+		var list json.RawMessage
+		for k, v := range wrapped {
+			if normKey(k) == "instances" {
+				list = v
+			}
+		}
+		if list == nil {
+			return nil, errors.New("instance list: no \"instances\" array")
+		}
+		if err := json.Unmarshal(list, &raw); err != nil {
+			return nil, fmt.Errorf("instance list: %w", err)
+		}
+	}
+	out := make([]Instance, 0, len(raw))
+	for i, m := range raw {
+		f := map[string]any{}
+		for k, v := range m {
+			f[normKey(k)] = v
+		}
+		inst := Instance{
+			ID:           firstString(f, "id", "instanceid"),
+			Type:         firstString(f, "type", "instancetype"),
+			Zone:         firstString(f, "zone", "availabilityzone"),
+			CapacityType: firstString(f, "capacitytype", "lifecycle", "instancelifecycle"),
+			State:        firstString(f, "state", "statename"),
+			Tags:         map[string]string{},
+		}
+		if inst.ID == "" {
+			return nil, fmt.Errorf("instance list[%d]: no id", i)
+		}
+		if st, ok := f["state"].(map[string]any); ok { // EC2-shaped {"Name": "running"}
+			for k, v := range st {
+				if normKey(k) == "name" {
+					inst.State, _ = v.(string)
+				}
+			}
+		}
+		for _, k := range []string{"price", "priceusdperhour", "priceperhour", "priceusd", "hourlyprice"} {
+			switch v := f[k].(type) {
+			case float64:
+				inst.PriceUSDPerHour = v
+			case string:
+				inst.PriceUSDPerHour, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if s := firstString(f, "launchtime"); s != "" {
+			inst.LaunchTime, _ = time.Parse(time.RFC3339Nano, s)
+		}
+		switch tags := f["tags"].(type) {
+		case map[string]any:
+			for k, v := range tags {
+				inst.Tags[k] = fmt.Sprint(v)
+			}
+		case []any:
+			for _, t := range tags {
+				if kv, ok := t.(map[string]any); ok {
+					tf := map[string]any{}
+					for k, v := range kv {
+						tf[normKey(k)] = v
+					}
+					inst.Tags[firstString(tf, "key")] = firstString(tf, "value")
+				}
+			}
+		}
+		out = append(out, inst)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func normKey(k string) string {
+	return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(k))
+}
+
+func firstString(f map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := f[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// LiveInstances returns the instances in state pending or running that are not the sandbox's
+// own static node group (tag eks:nodegroup-name), queried with ec2:DescribeInstances.
+func (c *Cloud) LiveInstances(ctx context.Context) ([]string, error) {
+	var ids []string
+	p := ec2.NewDescribeInstancesPaginator(c.EC2, &ec2.DescribeInstancesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ec2:DescribeInstances: %w", err)
+		}
+		for _, r := range page.Reservations {
+			for _, in := range r.Instances {
+				if hasTag(in.Tags, c.StaticTagKey) {
+					continue
+				}
+				ids = append(ids, aws.ToString(in.InstanceId)+" ("+string(in.InstanceType)+", "+string(in.State.Name)+")")
+			}
+		}
+	}
+	return ids, nil
+}
+
+func hasTag(tags []ec2types.Tag, key string) bool {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// DiscoveryTagged returns the subnets and security groups tagged karpenter.sh/discovery.
+func (c *Cloud) DiscoveryTagged(ctx context.Context) ([]string, error) {
+	filter := []ec2types.Filter{{Name: aws.String("tag-key"), Values: []string{v1alpha5.DiscoveryTagKey}}}
+	var ids []string
+	sp := ec2.NewDescribeSubnetsPaginator(c.EC2, &ec2.DescribeSubnetsInput{Filters: filter})
+	for sp.HasMorePages() {
+		page, err := sp.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ec2:DescribeSubnets: %w", err)
+		}
+		for _, s := range page.Subnets {
+			ids = append(ids, aws.ToString(s.SubnetId))
+		}
+	}
+	gp := ec2.NewDescribeSecurityGroupsPaginator(c.EC2, &ec2.DescribeSecurityGroupsInput{Filters: filter})
+	for gp.HasMorePages() {
+		page, err := gp.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ec2:DescribeSecurityGroups: %w", err)
+		}
+		for _, g := range page.SecurityGroups {
+			ids = append(ids, aws.ToString(g.GroupId))
+		}
+	}
+	return ids, nil
+}
+
+// RoleExists reports whether the IAM role exists (iam:GetRole; NoSuchEntity means no).
+func (c *Cloud) RoleExists(ctx context.Context, name string) (bool, error) {
+	_, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	return existence(err, "iam:GetRole "+name)
+}
+
+// InstanceProfileExists reports whether the instance profile exists (iam:GetInstanceProfile).
+func (c *Cloud) InstanceProfileExists(ctx context.Context, name string) (bool, error) {
+	_, err := c.IAM.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
+	return existence(err, "iam:GetInstanceProfile "+name)
+}
+
+func existence(err error, what string) (bool, error) {
+	if err == nil {
+		return true, nil
+	}
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %w", what, err)
+}
+
+// roleName returns the name of a role from its ARN (arn:aws:iam::<account>:role/<path>/<name>).
+func roleName(arn string) string {
+	return arn[strings.LastIndex(arn, "/")+1:]
+}

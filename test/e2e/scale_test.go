@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestScale runs the scale scenario (1000 pods: 500 x 0.9 CPU / 3100Mi and 500 x 3.5 CPU / 28Gi,
+// boot delay 0) when KARPENTER_SCALE=1, and prints the report. It fails when the pods do not all
+// run within 20 minutes.
+//
+//	KARPENTER_SCALE=1 KARPENTER_BIN=$PWD/bin/terraform-provider-karpenter go test -run TestScale -v -timeout 40m ./test/e2e/
+func TestScale(t *testing.T) {
+	if os.Getenv("KARPENTER_SCALE") != "1" {
+		t.Skip("set KARPENTER_SCALE=1 to run the 1000-pod scale scenario")
+	}
+	bin := requireBin(t)
+	rep := runScale(t, bin)
+	rep.Write(testWriter{t})
+}
+
+// BenchmarkScale is the scale scenario as a benchmark (`make bench`): it reports seconds until
+// all 1000 pods run, nodes launched and their USD/hour as custom metrics.
+func BenchmarkScale(b *testing.B) {
+	if testing.Short() {
+		b.Skip("skipped under -short")
+	}
+	bin := os.Getenv("KARPENTER_BIN")
+	if bin == "" {
+		b.Fatal("KARPENTER_BIN is not set: it must name the built terraform-provider-karpenter binary (`make bench` sets it)")
+	}
+	for i := 0; i < b.N; i++ {
+		rep := runScale(b, bin)
+		rep.Write(os.Stdout)
+		b.ReportMetric(rep.Seconds, "s-to-running")
+		b.ReportMetric(float64(rep.Nodes), "nodes")
+		b.ReportMetric(rep.TotalUSDPerHour, "usd/hour")
+	}
+}
+
+func runScale(tb testing.TB, bin string) *ScaleReport {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
+	defer cancel()
+	rep, err := Scale(ctx, ScaleConfig{Bin: bin, Log: os.Stdout})
+	if rep != nil && rep.Steps != nil {
+		rep.Steps.Write(os.Stdout)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if rep.Nodes == 0 {
+		tb.Fatal("all pods ran but no node was launched")
+	}
+	return rep
+}
