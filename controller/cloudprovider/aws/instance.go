@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -292,7 +293,9 @@ func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisio
 				c.templates.Forget(awssdk.ToString(cfg.LaunchTemplateSpecification.LaunchTemplateName))
 			}
 		}
-		other = append(other, fmt.Sprintf("%s: %s", code, awssdk.ToString(e.ErrorMessage)))
+		if msg := fmt.Sprintf("%s: %s", code, awssdk.ToString(e.ErrorMessage)); !slices.Contains(other, msg) {
+			other = append(other, msg)
+		}
 	}
 	if len(icePools) > 0 {
 		logger.Info("pools without capacity marked unavailable", "pools", icePools, "ttl", UnavailableOfferingsTTL.String())
