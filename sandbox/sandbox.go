@@ -102,6 +102,8 @@ type Sandbox struct {
 	// StaticInstanceProfile is the instance profile of the static node group.
 	StaticInstanceProfile string
 
+	bootMu   sync.Mutex
+	booted   map[string]error // instance ID -> join error (nil: joined)
 	cancel   context.CancelFunc
 	runnerWG sync.WaitGroup
 	stopOnce sync.Once
@@ -143,7 +145,7 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox: state dir: %w", err)
 	}
-	s = &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: DefaultRegion}
+	s = &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: DefaultRegion, booted: map[string]error{}}
 	log := cfg.Log
 	if log == nil {
 		if s.logFile, err = os.OpenFile(filepath.Join(dir, "logs", "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
@@ -179,7 +181,13 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 		NoBootDelay:                cfg.NoBootDelay,
 		ServiceAccountPublicKeyPEM: s.Cluster.ServiceAccountPublicKeyPEM,
 		Hooks: aws.Hooks{
-			OnBoot:      func(ctx context.Context, i aws.BootedInstance) error { return joiner.Join(ctx, nodeInstance(i)) },
+			OnBoot: func(ctx context.Context, i aws.BootedInstance) error {
+				err := joiner.Join(ctx, nodeInstance(i))
+				s.bootMu.Lock()
+				s.booted[i.InstanceID] = err
+				s.bootMu.Unlock()
+				return err
+			},
 			OnTerminate: func(ctx context.Context, i aws.BootedInstance) error { return joiner.Leave(ctx, nodeInstance(i)) },
 		},
 	})
@@ -233,6 +241,15 @@ func nodeInstance(i aws.BootedInstance) node.Instance {
 		PrivateDNSName: i.PrivateDNSName, PrivateIPAddress: i.PrivateIPAddress, CapacityType: i.CapacityType,
 		ImageID: i.ImageID, InstanceProfileArn: i.InstanceProfileArn, UserData: i.UserData, VCPUs: i.VCPUs,
 		MemoryMiB: i.MemoryMiB, GPUs: i.GPUs, Architecture: i.Architecture, MaxPods: i.MaxPods}
+}
+
+// BootResult reports whether instance id has booted and, if so, why it did not join (nil: its
+// Node was registered).
+func (s *Sandbox) BootResult(id string) (joinErr error, booted bool) {
+	s.bootMu.Lock()
+	defer s.bootMu.Unlock()
+	joinErr, booted = s.booted[id]
+	return joinErr, booted
 }
 
 // RESTConfig returns an administrator client configuration (group system:masters).

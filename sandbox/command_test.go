@@ -1,0 +1,125 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// providerBinary is $KARPENTER_BIN or a fresh `go build` of the module's main package.
+func providerBinary(t *testing.T) string {
+	if b := os.Getenv("KARPENTER_BIN"); b != "" {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), "terraform-provider-karpenter")
+	cmd := exec.Command("go", "build", "-o", out, "github.com/nodeform/terraform-provider-karpenter")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
+}
+
+func TestUpTwiceEnvDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandbox (skipped with -short)")
+	}
+	bin := providerBinary(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"sandbox"}, append(args, "--dir", dir)...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("sandbox %v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	t.Cleanup(func() { _ = exec.Command(bin, "sandbox", "down", "--dir", dir).Run() })
+
+	out := run("up", "--static-nodes", "0", "--boot-delay", "0")
+	if !strings.Contains(out, "kube-apiserver ready") || !strings.Contains(out, "sandbox ready") {
+		t.Fatalf("up output lacks progress:\n%s", out)
+	}
+	pidBytes, err := os.ReadFile(filepath.Join(dir, "sandbox.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidBytes)))
+
+	if out := run("up"); !strings.Contains(out, "already running (pid "+strconv.Itoa(pid)) {
+		t.Fatalf("second up:\n%s", out)
+	}
+
+	env := run("env")
+	m := regexp.MustCompile(`(?m)^export KUBECONFIG='([^']+)'$`).FindStringSubmatch(env)
+	for _, want := range []string{"export CLUSTER_NAME=", "export AWS_REGION='us-east-1'", "export AWS_ACCESS_KEY_ID=", "export AWS_SECRET_ACCESS_KEY=",
+		"export AWS_ENDPOINT_URL_EC2='http://127.0.0.1:", "export AWS_ENDPOINT_URL_IAM=", "export AWS_ENDPOINT_URL_STS=", "export AWS_ENDPOINT_URL_EKS=", "export AWS_ENDPOINT_URL_SSM="} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %q:\n%s", want, env)
+		}
+	}
+	if m == nil {
+		t.Fatalf("no KUBECONFIG export:\n%s", env)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{}); err != nil {
+		t.Fatalf("cluster from `sandbox env` kubeconfig: %v", err)
+	}
+	// the control plane runs in the daemon's process group
+	members := groupMembers(pid)
+	if len(members) < 6 { // daemon + etcd + apiserver + controller-manager + scheduler + kwok
+		t.Fatalf("process group %d has %d processes: %v", pid, len(members), members)
+	}
+
+	if out := run("down"); !strings.Contains(out, "removed") {
+		t.Fatalf("down:\n%s", out)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("state dir still there: %v", err)
+	}
+	if left := groupMembers(pid); len(left) > 0 {
+		t.Fatalf("processes left after down: %v", left)
+	}
+	if out := run("down"); !strings.Contains(out, "no sandbox running") {
+		t.Fatalf("second down:\n%s", out)
+	}
+	cmd := exec.Command(bin, "sandbox", "env", "--dir", dir)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "no sandbox is running") {
+		t.Fatalf("env after down: %v %s", err, b)
+	}
+}
+
+// groupMembers lists the live processes of process group pgid (from /proc).
+func groupMembers(pgid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err == nil && g == pgid {
+			stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if fields := strings.Fields(string(stat)); len(fields) > 2 && fields[2] == "Z" {
+				continue // zombie, already dead
+			}
+			out = append(out, pid)
+		}
+	}
+	return out
+}
