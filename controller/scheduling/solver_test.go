@@ -562,3 +562,103 @@ func BenchmarkSolve(b *testing.B) {
 		})
 	}
 }
+
+func TestRefreshDropsUnavailableOptions(t *testing.T) {
+	types := fake.Catalog(60)
+	pods := []*corev1.Pod{pod("a", "1", "1Gi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))}, types)
+	c := res.NewNodes[0]
+	first := c.InstanceTypeOptions[0].Name
+	refreshed := fake.Catalog(60)
+	for _, it := range refreshed {
+		if it.Name == first {
+			for i := range it.Offerings {
+				if it.Offerings[i].CapacityType == v1alpha5.CapacityTypeSpot {
+					it.Offerings[i].Available = false
+				}
+			}
+		}
+	}
+	n := len(c.InstanceTypeOptions)
+	if !c.Refresh(refreshed) || len(c.InstanceTypeOptions) != n-1 {
+		t.Fatalf("refresh kept %d of %d options", len(c.InstanceTypeOptions), n)
+	}
+	for i, it := range c.InstanceTypeOptions {
+		if it.Name == first {
+			t.Fatalf("option %s without available spot offering kept", first)
+		}
+		if i > 0 && c.Prices[i] < c.Prices[i-1] {
+			t.Fatal("not sorted")
+		}
+	}
+	if c.Refresh(nil) {
+		t.Fatal("refresh with no types must report no options")
+	}
+}
+
+// FuzzSolve builds pods, a provisioner and existing nodes from random bytes and checks the
+// plan's invariants (checkClaims) and that Solve never panics.
+func FuzzSolve(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 200, 100, 50})
+	f.Add([]byte{255, 0, 255, 0, 17, 34, 51, 68, 85, 102})
+	types := fake.Catalog(80)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 240 {
+			data = data[:240]
+		}
+		next := func() byte {
+			if len(data) == 0 {
+				return 0
+			}
+			b := data[0]
+			data = data[1:]
+			return b
+		}
+		prov := provisioner("default")
+		switch next() % 4 {
+		case 1:
+			prov.Spec.Requirements = []v1alpha5.NodeSelectorRequirement{req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot")}
+		case 2:
+			prov.Spec.Requirements = []v1alpha5.NodeSelectorRequirement{req(v1alpha5.LabelArch, corev1.NodeSelectorOpNotIn, "arm64")}
+		case 3:
+			prov.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: *resource.NewQuantity(int64(next()), resource.DecimalSI)}}
+		}
+		var pods []*corev1.Pod
+		for i := 0; len(data) >= 3; i++ {
+			cpu, mem, flags := next(), next(), next()
+			var opts []podOpt
+			switch flags % 8 {
+			case 1:
+				opts = append(opts, withSelector(v1alpha5.LabelArch, "arm64"))
+			case 2:
+				opts = append(opts, withSelector(v1alpha5.LabelCapacityType, "on-demand"))
+			case 3:
+				opts = append(opts, withTerms(
+					[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1" + string(rune('a'+flags%5))}}},
+					[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{fmt.Sprint(flags % 64)}}}))
+			case 4:
+				opts = append(opts, withGPU(int64(flags%3)))
+			case 5:
+				opts = append(opts, withSelector("team", "x"))
+			}
+			pods = append(pods, pod(fmt.Sprintf("p%03d", i), fmt.Sprintf("%dm", int(cpu)*40), fmt.Sprintf("%dMi", int(mem)*160), opts...))
+		}
+		nodes := []scheduling.ExistingNode{{Name: "n", InFlight: true, Labels: map[string]string{v1alpha5.LabelArch: "amd64"},
+			Available: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("10")}}}
+		res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		if prov.Spec.Limits != nil {
+			worst := int64(0)
+			for _, c := range res.NewNodes {
+				m := int64(0)
+				for _, it := range c.InstanceTypeOptions {
+					m = max(m, it.Capacity.Cpu().MilliValue())
+				}
+				worst += m
+			}
+			if worst > prov.Spec.Limits.Resources.Cpu().MilliValue() {
+				t.Fatalf("planned %dm cpu past the limit %v", worst, prov.Spec.Limits.Resources.Cpu())
+			}
+		}
+	})
+}
