@@ -76,7 +76,8 @@ resource "karpenter_provisioner" "default" {
     cpu = var.default_provisioner.cpu_limit
   }
 
-  provider {
+  # The Provisioner's spec.provider (the block is named aws: "provider" is a Terraform meta-argument).
+  aws {
     subnet_selector         = local.discovery_selector
     security_group_selector = local.discovery_selector
   }
