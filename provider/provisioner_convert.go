@@ -25,7 +25,7 @@ type provisionerModel struct {
 	Taints                 []taintModel         `tfsdk:"taint"`
 	StartupTaints          []taintModel         `tfsdk:"startup_taint"`
 	Limits                 []limitsModel        `tfsdk:"limits"`
-	Provider               []awsModel           `tfsdk:"provider"`
+	Provider               []awsModel           `tfsdk:"aws"`
 	KubeletConfiguration   []kubeletModel       `tfsdk:"kubelet_configuration"`
 	Consolidation          []consolidationModel `tfsdk:"consolidation"`
 }

@@ -113,8 +113,10 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"memory": schema.StringAttribute{Optional: true, MarkdownDescription: "Memory quantity, e.g. `1000Gi`.", Validators: []validator.String{quantityValidator{}}},
 				}},
 			},
-			"provider": schema.ListNestedBlock{
-				MarkdownDescription: "Inline AWS settings (at most one block).",
+			// Named aws, not provider: "provider" is a meta-argument of every Terraform resource block.
+			"aws": schema.ListNestedBlock{
+				MarkdownDescription: "Inline AWS settings, the Provisioner's `spec.provider` (at most one block). The block is named " +
+					"`aws` because `provider` is a Terraform meta-argument.",
 				Validators:          single,
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"subnet_selector":         selectorAttribute("subnets"),

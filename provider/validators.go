@@ -27,11 +27,11 @@ func (quantityValidator) ValidateString(_ context.Context, req validator.StringR
 	}
 	q, err := resource.ParseQuantity(req.ConfigValue.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid quantity", fmt.Sprintf("%q: %v (e.g. 1000, 500m, 1000Gi)", req.ConfigValue.ValueString(), err))
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid quantity", fmt.Sprintf("%s: %q: %v (e.g. 1000, 500m, 1000Gi)", req.Path, req.ConfigValue.ValueString(), err))
 		return
 	}
 	if q.Sign() < 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid quantity", fmt.Sprintf("%q must not be negative", req.ConfigValue.ValueString()))
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid quantity", fmt.Sprintf("%s: %q must not be negative", req.Path, req.ConfigValue.ValueString()))
 	}
 }
 
@@ -51,7 +51,7 @@ func (labelKeyValidator) ValidateString(_ context.Context, req validator.StringR
 	for _, d := range v1alpha5.RestrictedLabelDomains {
 		if strings.HasPrefix(k, d+"/") {
 			resp.Diagnostics.AddAttributeError(req.Path, "Reserved label domain",
-				fmt.Sprintf("label %q: label domains kubernetes.io, k8s.io and karpenter.sh are reserved", k))
+				fmt.Sprintf("%s: label %q: label domains kubernetes.io, k8s.io and karpenter.sh are reserved", req.Path, k))
 			return
 		}
 	}
@@ -95,22 +95,22 @@ func (requirementValidator) ValidateObject(ctx context.Context, req validator.Ob
 	switch op.ValueString() {
 	case "In", "NotIn":
 		if len(vals.Elements()) == 0 {
-			resp.Diagnostics.AddAttributeError(vp, "Missing values", "operators In and NotIn need at least one value")
+			resp.Diagnostics.AddAttributeError(vp, "Missing values", vp.String()+": operators In and NotIn need at least one value")
 		}
 	case "Exists", "DoesNotExist":
 		if len(vals.Elements()) > 0 {
-			resp.Diagnostics.AddAttributeError(vp, "Unexpected values", "operators Exists and DoesNotExist take no values")
+			resp.Diagnostics.AddAttributeError(vp, "Unexpected values", vp.String()+": operators Exists and DoesNotExist take no values")
 		}
 	case "Gt", "Lt":
 		if len(vals.Elements()) != 1 || (!unknown && !integerPattern.MatchString(values[0])) {
-			resp.Diagnostics.AddAttributeError(vp, "Invalid values", "operators Gt and Lt need exactly one integer value")
+			resp.Diagnostics.AddAttributeError(vp, "Invalid values", vp.String()+": operators Gt and Lt need exactly one integer value")
 		}
 	}
 	if key.ValueString() == v1alpha5.LabelCapacityType {
 		for _, v := range values {
 			if v != v1alpha5.CapacityTypeSpot && v != v1alpha5.CapacityTypeOnDemand {
 				resp.Diagnostics.AddAttributeError(vp, "Unknown capacity type",
-					fmt.Sprintf("%q: karpenter.sh/capacity-type values must be spot or on-demand", v))
+					fmt.Sprintf("%s: %q: karpenter.sh/capacity-type values must be spot or on-demand", vp, v))
 			}
 		}
 	}

@@ -1,0 +1,66 @@
+package provider
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+)
+
+// Plan-time validation needs no cloud: terraform validates the configuration before any call.
+func TestProvisionerValidation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform")
+	}
+	cases := []struct {
+		name, body string
+		want       *regexp.Regexp
+	}{
+		{"unknown operator", `requirement {
+  key = "karpenter.sh/capacity-type"
+  operator = "Like"
+  values = ["spot"]
+}`, regexp.MustCompile(`(?s)requirement\[0\]\.operator.*value must be one of`)},
+		{"negative ttl", `ttl_seconds_after_empty = -1`, regexp.MustCompile(`(?s)ttl_seconds_after_empty.*at least 0`)},
+		{"empty selector", `aws {
+  subnet_selector = {}
+  security_group_selector = { "karpenter.sh/discovery" = "demo" }
+}`, regexp.MustCompile(`(?s)aws\[0\]\.subnet_selector.*at least 1 elements`)},
+		{"unknown capacity type", `requirement {
+  key = "karpenter.sh/capacity-type"
+  operator = "In"
+  values = ["spot", "reserved"]
+}`, regexp.MustCompile(`requirement\[0\]\.values: "reserved": karpenter.sh/capacity-type`)},
+		{"gt needs one integer", `requirement {
+  key = "karpenter.k8s.aws/instance-cpu"
+  operator = "Gt"
+  values = ["four"]
+}`, regexp.MustCompile(`(?s)requirement\[0\]\.values.*exactly one integer value`)},
+		{"exists takes no values", `requirement {
+  key = "karpenter.k8s.aws/instance-family"
+  operator = "Exists"
+  values = ["m5"]
+}`, regexp.MustCompile(`Exists and DoesNotExist take no values`)},
+		{"reserved label domain", `labels = { "karpenter.sh/team" = "a" }`, regexp.MustCompile(`labels\["karpenter.sh/team"\]: label "karpenter.sh/team": label domains`)},
+		{"taint effect", `taint {
+  key = "dedicated"
+  effect = "Sometimes"
+}`, regexp.MustCompile(`(?s)taint\[0\]\.effect.*value must be one of`)},
+		{"bad quantity", `limits {
+  cpu = "lots"
+}`, regexp.MustCompile(`(?s)Invalid quantity.*limits\[0\]\.cpu: "lots"`)},
+		{"weight range", `weight = 101`, regexp.MustCompile(`(?s)weight.*between 0 and 100`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      "resource \"karpenter_provisioner\" \"bad\" {\n  name = \"bad\"\n" + tc.body + "\n}\n",
+					PlanOnly:    true,
+					ExpectError: tc.want,
+				}},
+			})
+		})
+	}
+}
