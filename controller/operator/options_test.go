@@ -1,0 +1,79 @@
+package operator
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (*Options, error) {
+	t.Helper()
+	o := &Options{}
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Load(fs, func(k string) string { return env[k] }); err != nil {
+		return o, err
+	}
+	return o, o.Validate()
+}
+
+func TestOptionsDefaultsAndEnv(t *testing.T) {
+	o, err := load(t, []string{"--batch-idle-duration=2s"}, map[string]string{
+		"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1", "BATCH_IDLE_DURATION": "5s", "BATCH_MAX_DURATION": "20s",
+		"LEADER_ELECT": "false", "POD_NAMESPACE": "kube-system", "CLUSTER_ENDPOINT": "https://127.0.0.1:6443",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterName != "demo" || o.AWSRegion != "us-east-1" || o.ClusterEndpoint != "https://127.0.0.1:6443" {
+		t.Errorf("env not applied: %+v", o)
+	}
+	if o.BatchIdleDuration != 2*time.Second {
+		t.Errorf("flag should win over env: batch idle = %s", o.BatchIdleDuration)
+	}
+	if o.BatchMaxDuration != 20*time.Second || o.LeaderElect || o.LeaderElectionNS != "kube-system" {
+		t.Errorf("options = %+v", o)
+	}
+	if o.MetricsPort != 8080 || o.HealthProbePort != 8081 || o.LogLevel != "info" {
+		t.Errorf("defaults = %+v", o)
+	}
+	if o.addr(o.MetricsPort) != ":8080" || o.addr(0) != "0" {
+		t.Errorf("addr = %q, %q", o.addr(o.MetricsPort), o.addr(0))
+	}
+	o, err = load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1"})
+	if err != nil || o.LeaderElectionNS != "karpenter" || !o.LeaderElect {
+		t.Errorf("default leader election = %v in %q, err %v", o.LeaderElect, o.LeaderElectionNS, err)
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		"missing":   {nil, nil, []string{"--cluster-name (CLUSTER_NAME) is required", "--aws-region (AWS_REGION) is required"}},
+		"bad env":   {nil, map[string]string{"METRICS_PORT": "abc"}, []string{`METRICS_PORT="abc" (for --metrics-port)`}},
+		"bad level": {[]string{"--cluster-name=a", "--aws-region=r", "--log-level=loud"}, nil, []string{"--log-level (LOG_LEVEL)"}},
+		"endpoint":  {[]string{"--cluster-name=a", "--aws-region=r", "--cluster-endpoint=http://x"}, nil, []string{"not an https URL"}},
+		"batch":     {[]string{"--cluster-name=a", "--aws-region=r", "--batch-idle-duration=5s", "--batch-max-duration=1s"}, nil, []string{"--batch-max-duration"}},
+		"ports":     {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=70000", "--health-probe-port=-1"}, nil, []string{"--metrics-port (METRICS_PORT): 70000", "--health-probe-port (HEALTH_PROBE_PORT): -1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := load(t, tc.args, tc.env)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
