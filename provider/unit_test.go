@@ -1,0 +1,157 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+func TestProvisionerModelRoundTrip(t *testing.T) {
+	in := provisionerModel{
+		Name: types.StringValue("default"), Labels: mapValue(map[string]string{"team": "a"}, true),
+		Weight: types.Int64Value(10), TTLSecondsAfterEmpty: types.Int64Value(30), TTLSecondsUntilExpired: types.Int64Null(),
+		Requirements: []requirementModel{
+			{Key: types.StringValue("karpenter.sh/capacity-type"), Operator: types.StringValue("In"), Values: listValue([]string{"spot", "on-demand"})},
+			{Key: types.StringValue("karpenter.k8s.aws/instance-family"), Operator: types.StringValue("Exists"), Values: types.ListNull(types.StringType)},
+		},
+		Taints:        []taintModel{{Key: types.StringValue("dedicated"), Value: types.StringValue("gpu"), Effect: types.StringValue("NoSchedule")}},
+		StartupTaints: []taintModel{},
+		Limits:        []limitsModel{{CPU: types.StringValue("1000"), Memory: types.StringValue("1000Gi")}},
+		Provider: []awsModel{{SubnetSelector: mapValue(map[string]string{"karpenter.sh/discovery": "demo"}, false),
+			SecurityGroupSelector: mapValue(map[string]string{"karpenter.sh/discovery": "demo"}, false),
+			InstanceProfile:       types.StringValue("KarpenterNode"), Tags: types.MapNull(types.StringType),
+			AMIFamily: types.StringNull(), LaunchTemplate: types.StringNull()}},
+		KubeletConfiguration: []kubeletModel{{ClusterDNS: types.ListNull(types.StringType), MaxPods: types.Int64Value(110), ContainerRuntime: types.StringNull()}},
+		Consolidation:        []consolidationModel{{Enabled: types.BoolValue(false)}},
+	}
+	spec, diags := in.toSpec(ctx)
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	if got := spec.Limits.Resources.Cpu().String(); got != "1k" {
+		t.Errorf("cpu limit = %s, want 1k (1000 cores)", got)
+	}
+	if *spec.TTLSecondsAfterEmpty != 30 || *spec.Weight != 10 || spec.TTLSecondsUntilExpired != nil {
+		t.Errorf("ttl/weight = %v/%v/%v", *spec.TTLSecondsAfterEmpty, *spec.Weight, spec.TTLSecondsUntilExpired)
+	}
+	if spec.Requirements[1].Values != nil || string(spec.Requirements[0].Operator) != "In" || len(spec.Requirements[0].Values) != 2 {
+		t.Errorf("requirements = %+v", spec.Requirements)
+	}
+	if *spec.Provider.InstanceProfile != "KarpenterNode" || spec.Provider.AMIFamily != nil || *spec.KubeletConfiguration.MaxPods != 110 {
+		t.Errorf("provider/kubelet = %+v %+v", spec.Provider, spec.KubeletConfiguration)
+	}
+	out := provisionerFromSpec("default", spec, in)
+	in.ID = types.StringValue("default")
+	spec2, _ := out.toSpec(ctx)
+	if out.Limits[0].CPU.ValueString() != "1000" {
+		t.Errorf("quantity spelling not kept: %s", out.Limits[0].CPU)
+	}
+	if !out.Labels.Equal(in.Labels) || !out.Requirements[1].Values.IsNull() || !out.Provider[0].Tags.IsNull() || out.Taints[0].Value.ValueString() != "gpu" {
+		t.Errorf("round trip changed the model: %+v", out)
+	}
+	if len(spec2.Requirements) != 2 || spec2.Consolidation == nil || *spec2.Consolidation.Enabled {
+		t.Errorf("second conversion differs: %+v", spec2)
+	}
+	// A live value that differs is reported in its canonical form.
+	spec.Limits.Resources["cpu"] = resource.MustParse("2000")
+	if got := provisionerFromSpec("default", spec, in).Limits[0].CPU.ValueString(); got != "2k" {
+		t.Errorf("drifted cpu = %s, want 2k", got)
+	}
+}
+
+func TestControllerPolicy(t *testing.T) {
+	doc := ControllerPolicy(ControllerPolicyInput{Partition: "aws", Region: "us-east-1", AccountID: "111122223333",
+		ClusterName: "demo", NodeRoleARN: "arn:aws:iam::111122223333:role/KarpenterNode"})
+	js := doc.JSON()
+	for _, want := range []string{
+		`"ec2:ResourceTag/karpenter.sh/cluster":"demo"`,
+		`"Action":["ec2:DeleteLaunchTemplate","ec2:TerminateInstances"]`,
+		`"Action":"iam:PassRole","Resource":"arn:aws:iam::111122223333:role/KarpenterNode"`,
+		`"Resource":"arn:aws:eks:us-east-1:111122223333:cluster/demo"`,
+		`arn:aws:ssm:us-east-1::parameter/aws/service/eks/optimized-ami/*`,
+		`"Action":"pricing:GetProducts"`,
+	} {
+		if !strings.Contains(js, want) {
+			t.Errorf("policy lacks %s:\n%s", want, js)
+		}
+	}
+	// No statement allows a mutating EC2 action on "*".
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			if (strings.HasPrefix(a, "ec2:Terminate") || strings.HasPrefix(a, "ec2:Delete") || strings.HasPrefix(a, "ec2:Create") || a == "ec2:RunInstances") && len(s.Resource) == 1 && s.Resource[0] == "*" {
+				t.Errorf("statement %s allows %s on *", s.Sid, a)
+			}
+		}
+	}
+	// IAM returns documents URL-encoded; parsing recovers the facts Read needs.
+	parsed, err := ParsePolicyDocument(strings.ReplaceAll(strings.ReplaceAll(js, "{", "%7B"), "}", "%7D"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.JSON() != js {
+		t.Errorf("round trip differs")
+	}
+	if c, r := controllerPolicyFacts(parsed); c != "demo" || r != "arn:aws:iam::111122223333:role/KarpenterNode" {
+		t.Errorf("facts = %q %q", c, r)
+	}
+	if _, err := ParsePolicyDocument(`{"Statement": 3}`); err == nil {
+		t.Error("bad document parsed")
+	}
+}
+
+func TestOIDCTrustPolicy(t *testing.T) {
+	arn := "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
+	doc := OIDCTrustPolicy(arn, "https://oidc.eks.us-east-1.amazonaws.com/id/ABC", "karpenter", "karpenter")
+	js := doc.JSON()
+	for _, want := range []string{`"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub":"system:serviceaccount:karpenter:karpenter"`,
+		`"oidc.eks.us-east-1.amazonaws.com/id/ABC:aud":"sts.amazonaws.com"`, `"Action":"sts:AssumeRoleWithWebIdentity"`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("trust lacks %s: %s", want, js)
+		}
+	}
+	p, issuer, ns, sa, ok := trustPolicyFacts(doc)
+	if !ok || p != arn || issuer != "https://oidc.eks.us-east-1.amazonaws.com/id/ABC" || ns != "karpenter" || sa != "karpenter" {
+		t.Errorf("facts = %v %q %q %q %q", ok, p, issuer, ns, sa)
+	}
+}
+
+func TestAWSAuthMerge(t *testing.T) {
+	existing := `- rolearn: arn:aws:iam::111122223333:role/static
+  username: system:node:{{EC2PrivateDNSName}}
+  groups: [system:bootstrappers, system:nodes]
+  extra: kept
+`
+	entries, err := parseMapRoles(existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := awsAuthRole{RoleARN: "arn:aws:iam::111122223333:role/karpenter", Username: defaultNodeUsername, Groups: defaultNodeGroups}
+	out, err := upsertMapRole(entries, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = parseMapRoles(out)
+	if len(entries) != 2 || entries[0]["extra"] != "kept" {
+		t.Fatalf("other entry clobbered:\n%s", out)
+	}
+	got, ok := findMapRole(entries, role.RoleARN)
+	if !ok || got.Username != defaultNodeUsername || len(got.Groups) != 2 {
+		t.Errorf("entry = %+v %v", got, ok)
+	}
+	role.Groups = []string{"system:nodes"}
+	out, _ = upsertMapRole(entries, role)
+	entries, _ = parseMapRoles(out)
+	if got, _ := findMapRole(entries, role.RoleARN); len(entries) != 2 || len(got.Groups) != 1 {
+		t.Errorf("update: %s", out)
+	}
+	out, _ = removeMapRole(entries, role.RoleARN)
+	entries, _ = parseMapRoles(out)
+	if _, ok := findMapRole(entries, role.RoleARN); ok || len(entries) != 1 {
+		t.Errorf("remove: %s", out)
+	}
+	if _, err := parseMapRoles("rolearn: not-a-list"); err == nil {
+		t.Error("malformed mapRoles accepted")
+	}
+}
