@@ -64,7 +64,7 @@ func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (re
 		log.FromContext(ctx).Info("registered node", "node", node.Name, "providerID", node.Spec.ProviderID,
 			"addedLabels", added, "addedFinalizer", finalizer)
 	}
-	if r.cluster.MarkRegistered(node.Spec.ProviderID) {
+	if r.cluster.MarkRegistered(node.Spec.ProviderID) && rec != nil {
 		log.FromContext(ctx).Info("in-flight node registered", "node", node.Name, "providerID", node.Spec.ProviderID,
 			"launchToRegistration", node.CreationTimestamp.Sub(rec.LaunchedAt).String())
 	}

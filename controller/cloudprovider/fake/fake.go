@@ -248,7 +248,9 @@ func NewInstanceType(o InstanceTypeOptions) *cloudprovider.InstanceType {
 		v1alpha5.LabelInstanceSize:     size,
 		v1alpha5.LabelInstanceCPU:      strconv.FormatInt(o.CPU, 10),
 		v1alpha5.LabelInstanceMemory:   strconv.FormatInt(o.MemoryMi, 10),
-		v1alpha5.LabelInstanceCategory: family[:1],
+	}
+	if family != "" {
+		labels[v1alpha5.LabelInstanceCategory] = family[:1]
 	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(o.CPU, resource.DecimalSI),
