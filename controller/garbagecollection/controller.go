@@ -2,7 +2,8 @@
 // a crash: an instance the controller launched (CloudProvider.List) with no Node of its
 // provider ID after GracePeriod since launch is terminated; a Node labelled
 // karpenter.sh/provisioner-name whose instance is no longer pending/running (terminated out of
-// band, spot interruption) is deleted after the same grace period, so termination removes it.
+// band, spot interruption) is deleted after the same grace period, so termination removes it;
+// that second half needs a cloud provider implementing InstanceChecker to confirm each loss.
 package garbagecollection
 
 import (
@@ -21,6 +22,13 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 )
+
+// InstanceChecker is implemented by cloud providers that can confirm one instance is gone
+// (aws.CloudProvider). Nodes are only deleted for a missing instance when the cloud provider
+// implements it, so an empty or mis-filtered List can never delete healthy nodes.
+type InstanceChecker interface {
+	Exists(ctx context.Context, providerID string) (bool, error)
+}
 
 // Defaults.
 const (
@@ -114,6 +122,16 @@ func (g *Collector) collect(ctx context.Context) ([]string, error) {
 		node := &nodes.Items[i]
 		if node.Labels[v1alpha5.LabelProvisionerName] == "" || node.Spec.ProviderID == "" || node.DeletionTimestamp != nil ||
 			live[node.Spec.ProviderID] || now.Sub(node.CreationTimestamp.Time) < g.GracePeriod {
+			continue
+		}
+		checker, ok := g.cloud.(InstanceChecker)
+		if !ok {
+			continue
+		}
+		if exists, err := checker.Exists(ctx, node.Spec.ProviderID); err != nil || exists {
+			if err != nil {
+				logger.Error(err, "checking the instance of node", "node", node.Name)
+			}
 			continue
 		}
 		if err := g.kube.Delete(ctx, node); err != nil && !apierrors.IsNotFound(err) {

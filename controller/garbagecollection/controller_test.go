@@ -55,7 +55,7 @@ func TestCollect(t *testing.T) {
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "static", CreationTimestamp: metav1.NewTime(start)},
 			Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-static"}},
 	).Build()
-	g := NewCollector(kube, cloud, clk)
+	g := NewCollector(kube, checkingCloud{cloud}, clk)
 	ctx := context.Background()
 
 	terminated, err := g.collect(ctx)
@@ -89,4 +89,32 @@ func exists(t *testing.T, kube client.Client, name string) bool {
 	t.Helper()
 	err := kube.Get(context.Background(), types.NamespacedName{Name: name}, &corev1.Node{})
 	return err == nil
+}
+
+// checkingCloud adds InstanceChecker to the fake cloud provider.
+type checkingCloud struct{ *cpfake.CloudProvider }
+
+func (c checkingCloud) Exists(ctx context.Context, providerID string) (bool, error) {
+	l, err := c.List(ctx)
+	for _, n := range l {
+		if n.ProviderID == providerID {
+			return true, err
+		}
+	}
+	return false, err
+}
+
+func TestNodesKeptWithoutInstanceChecker(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	kube := fake.NewClientBuilder().WithScheme(s).WithObjects(nodeFor("n", "aws:///us-east-1a/i-gone", clk.Now())).Build()
+	g := NewCollector(kube, cpfake.New(clk, nil), clk)
+	clk.Step(time.Hour)
+	if _, err := g.collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(t, kube, "n") {
+		t.Error("node deleted without confirming its instance is gone")
+	}
 }

@@ -439,3 +439,29 @@ func TestBadInput(t *testing.T) {
 		t.Error("Create without provisioner succeeded")
 	}
 }
+
+func TestExists(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	prov := provisioner("default")
+	types, err := e.cp.GetInstanceTypes(ctx, prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.cp.Create(ctx, &cloudprovider.NodeRequest{Provisioner: prov, InstanceTypeOptions: byName(types, "m5.large")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.cp.Exists(ctx, n.ProviderID); err != nil || !ok {
+		t.Fatalf("Exists(launched) = %v, %v", ok, err)
+	}
+	if err := e.cp.Delete(ctx, n.ProviderID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.cp.Exists(ctx, n.ProviderID); err != nil || ok {
+		t.Errorf("Exists(terminated) = %v, %v", ok, err)
+	}
+	if ok, err := e.cp.Exists(ctx, "aws:///us-east-1a/i-0123456789abcdef0"); err != nil || ok {
+		t.Errorf("Exists(unknown) = %v, %v", ok, err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -88,7 +89,12 @@ func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeReque
 	if err != nil {
 		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
 	}
-	return c.nodeFor(inst, options, req.Labels, prov.Name)
+	n, err := c.nodeFor(inst, options, req.Labels, prov.Name)
+	if err != nil {
+		return nil, err
+	}
+	metrics.NodesCreated.WithLabelValues(prov.Name, n.CapacityType).Inc()
+	return n, nil
 }
 
 // subnetPerZone picks, per allowed zone, the subnet with the most free addresses.
@@ -456,6 +462,36 @@ func (c *CloudProvider) Delete(ctx context.Context, providerID string) error {
 		return fmt.Errorf("terminating instance %s: %w", id, err)
 	}
 	return nil
+}
+
+// Exists reports whether the instance of providerID is pending or running (DescribeInstances
+// by id; InvalidInstanceID.NotFound or a shutting-down/terminated/stopping/stopped state is
+// false). Garbage collection uses it to confirm an instance is gone before deleting its Node.
+// Errors: malformed providerID, EC2 errors.
+func (c *CloudProvider) Exists(ctx context.Context, providerID string) (bool, error) {
+	id, err := ParseProviderID(providerID)
+	if err != nil {
+		return false, err
+	}
+	out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describing instance %s: %w", id, err)
+	}
+	for _, r := range out.Reservations {
+		for _, inst := range r.Instances {
+			if awssdk.ToString(inst.InstanceId) != id || inst.State == nil {
+				continue
+			}
+			switch inst.State.Name {
+			case ec2types.InstanceStateNamePending, ec2types.InstanceStateNameRunning:
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // List implements cloudprovider.CloudProvider: the pending and running instances tagged
