@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,16 +62,17 @@ func NewCloud(ctx context.Context, env map[string]string) (*Cloud, error) {
 	}, nil
 }
 
-// Instance is one emulated EC2 instance as the control API (GET /_sandbox/instances) reports it.
+// Instance is one emulated EC2 instance as the control API (GET /_sandbox/instances, a JSON
+// array; see sandbox/aws InstanceInfo) reports it.
 type Instance struct {
-	ID              string
-	Type            string
-	Zone            string
-	CapacityType    string // "spot" or "on-demand"
-	State           string // pending, running, shutting-down, terminated, ...
-	PriceUSDPerHour float64
-	LaunchTime      time.Time
-	Tags            map[string]string
+	ID              string            `json:"id"`
+	Type            string            `json:"instanceType"`
+	Zone            string            `json:"zone"`
+	CapacityType    string            `json:"capacityType"` // "spot" or "on-demand"
+	State           string            `json:"state"`        // pending, running, shutting-down, terminated
+	PriceUSDPerHour float64           `json:"priceUSDPerHour"`
+	LaunchTime      time.Time         `json:"launchTime"`
+	Tags            map[string]string `json:"tags"`
 }
 
 // Instances lists every instance the emulator holds through its control API.
@@ -96,100 +96,20 @@ func (c *Cloud) Instances(ctx context.Context) ([]Instance, error) {
 	return DecodeInstances(body)
 }
 
-// DecodeInstances decodes the control API's instance list: a JSON array, or an object holding
-// the array under "instances"/"Instances". Field names are matched case-insensitively ignoring
-// '_' and '-', so both "instanceType" and "instance_type" are understood; "id"/"instanceId",
-// "type"/"instanceType", "zone"/"availabilityZone", "capacityType"/"lifecycle", "state",
-// "price"/"priceUSDPerHour"/"pricePerHour", "launchTime" (RFC 3339), "tags" (object or
-// [{Key,Value}]).
+// DecodeInstances decodes the control API's instance list (a JSON array of objects), sorted by
+// ID. Every instance must have an id.
 func DecodeInstances(data []byte) ([]Instance, error) {
-	var raw []map[string]any
-	if err := json.Unmarshal(data, &raw); err != nil {
-		var wrapped map[string]json.RawMessage
-		if err2 := json.Unmarshal(data, &wrapped); err2 != nil {
-			return nil, fmt.Errorf("instance list: %w", err)
-		}
-		var list json.RawMessage
-		for k, v := range wrapped {
-			if normKey(k) == "instances" {
-				list = v
-			}
-		}
-		if list == nil {
-			return nil, errors.New("instance list: no \"instances\" array")
-		}
-		if err := json.Unmarshal(list, &raw); err != nil {
-			return nil, fmt.Errorf("instance list: %w", err)
-		}
+	var out []Instance
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("instance list: %w", err)
 	}
-	out := make([]Instance, 0, len(raw))
-	for i, m := range raw {
-		f := map[string]any{}
-		for k, v := range m {
-			f[normKey(k)] = v
-		}
-		inst := Instance{
-			ID:           firstString(f, "id", "instanceid"),
-			Type:         firstString(f, "type", "instancetype"),
-			Zone:         firstString(f, "zone", "availabilityzone"),
-			CapacityType: firstString(f, "capacitytype", "lifecycle", "instancelifecycle"),
-			State:        firstString(f, "state", "statename"),
-			Tags:         map[string]string{},
-		}
-		if inst.ID == "" {
+	for i, in := range out {
+		if in.ID == "" {
 			return nil, fmt.Errorf("instance list[%d]: no id", i)
 		}
-		if st, ok := f["state"].(map[string]any); ok { // EC2-shaped {"Name": "running"}
-			for k, v := range st {
-				if normKey(k) == "name" {
-					inst.State, _ = v.(string)
-				}
-			}
-		}
-		for _, k := range []string{"price", "priceusdperhour", "priceperhour", "priceusd", "hourlyprice"} {
-			switch v := f[k].(type) {
-			case float64:
-				inst.PriceUSDPerHour = v
-			case string:
-				inst.PriceUSDPerHour, _ = strconv.ParseFloat(v, 64)
-			}
-		}
-		if s := firstString(f, "launchtime"); s != "" {
-			inst.LaunchTime, _ = time.Parse(time.RFC3339Nano, s)
-		}
-		switch tags := f["tags"].(type) {
-		case map[string]any:
-			for k, v := range tags {
-				inst.Tags[k] = fmt.Sprint(v)
-			}
-		case []any:
-			for _, t := range tags {
-				if kv, ok := t.(map[string]any); ok {
-					tf := map[string]any{}
-					for k, v := range kv {
-						tf[normKey(k)] = v
-					}
-					inst.Tags[firstString(tf, "key")] = firstString(tf, "value")
-				}
-			}
-		}
-		out = append(out, inst)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
-}
-
-func normKey(k string) string {
-	return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(k))
-}
-
-func firstString(f map[string]any, keys ...string) string {
-	for _, k := range keys {
-		if s, ok := f[k].(string); ok && s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // LiveInstances returns the instances in state pending or running that are not the sandbox's

@@ -487,9 +487,11 @@ func (d *Demo) dumpPodLogs() {
 }
 
 func dumpLogs(w io.Writer, sandboxDir string) {
-	files, _ := filepath.Glob(filepath.Join(sandboxDir, "pods", "*.log"))
-	more, _ := filepath.Glob(filepath.Join(sandboxDir, "*.log"))
-	files = append(files, more...)
+	var files []string
+	for _, pattern := range []string{"pods/*.log", "sandbox.log", "logs/sandbox.log"} {
+		m, _ := filepath.Glob(filepath.Join(sandboxDir, pattern))
+		files = append(files, m...)
+	}
 	sort.Strings(files)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -498,4 +500,18 @@ func dumpLogs(w io.Writer, sandboxDir string) {
 		}
 		fmt.Fprintf(w, "---- last lines of %s ----\n%s\n", f, lastLines(string(data), 40))
 	}
+	// `sandbox down` removes the state directory: keep its logs for a post-mortem.
+	keep, err := os.MkdirTemp("", "karpenter-sandbox-logs-")
+	if err != nil {
+		return
+	}
+	for _, sub := range []string{"logs", "pods", "sandbox.log"} {
+		src := filepath.Join(sandboxDir, sub)
+		if st, err := os.Stat(src); err == nil && st.IsDir() {
+			_ = copyTree(src, filepath.Join(keep, sub))
+		} else if err == nil {
+			_ = copyFile(src, filepath.Join(keep, sub), 0o644)
+		}
+	}
+	fmt.Fprintf(w, "sandbox logs kept in %s\n", keep)
 }

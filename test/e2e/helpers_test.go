@@ -105,25 +105,22 @@ Plan: 0 to add, 1 to change, 0 to destroy.
 }
 
 func TestDecodeInstances(t *testing.T) {
-	camel := `[{"instanceId":"i-2","instanceType":"m5.large","zone":"us-east-1b","capacityType":"spot","state":"running","priceUSDPerHour":0.0341,"launchTime":"2026-01-02T03:04:05Z","tags":{"karpenter.sh/cluster":"demo"}},
-	           {"id":"i-1","type":"t3.medium","availability_zone":"us-east-1a","lifecycle":"on-demand","state":{"Name":"terminated"},"price":"0.0416","tags":[{"Key":"eks:nodegroup-name","Value":"static"}]}]`
-	got, err := DecodeInstances([]byte(camel))
+	list := `[{"id":"i-2","instanceType":"m5.large","zone":"us-east-1b","capacityType":"spot","state":"running","priceUSDPerHour":0.0341,"launchTime":"2026-01-02T03:04:05Z","privateDnsName":"ip-10-0-1-2.ec2.internal","tags":{"karpenter.sh/cluster":"demo"}},
+	          {"id":"i-1","instanceType":"t3.medium","zone":"us-east-1a","capacityType":"on-demand","state":"terminated","priceUSDPerHour":0.0416,"launchTime":"2026-01-02T03:00:00Z","tags":{"eks:nodegroup-name":"static"}}]`
+	got, err := DecodeInstances([]byte(list))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Instance{
-		{ID: "i-1", Type: "t3.medium", Zone: "us-east-1a", CapacityType: "on-demand", State: "terminated", PriceUSDPerHour: 0.0416, Tags: map[string]string{"eks:nodegroup-name": "static"}},
+		{ID: "i-1", Type: "t3.medium", Zone: "us-east-1a", CapacityType: "on-demand", State: "terminated", PriceUSDPerHour: 0.0416,
+			LaunchTime: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC), Tags: map[string]string{"eks:nodegroup-name": "static"}},
 		{ID: "i-2", Type: "m5.large", Zone: "us-east-1b", CapacityType: "spot", State: "running", PriceUSDPerHour: 0.0341,
 			LaunchTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Tags: map[string]string{"karpenter.sh/cluster": "demo"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("DecodeInstances =\n%+v\nwant\n%+v", got, want)
 	}
-	wrapped, err := DecodeInstances([]byte(`{"instances":[{"instanceId":"i-9"}]}`))
-	if err != nil || len(wrapped) != 1 || wrapped[0].ID != "i-9" {
-		t.Fatalf("wrapped list = %+v, %v", wrapped, err)
-	}
-	for _, bad := range []string{`{"nothing":1}`, `[{"type":"m5.large"}]`, `not json`} {
+	for _, bad := range []string{`{"instances":[]}`, `[{"instanceType":"m5.large"}]`, `not json`} {
 		if _, err := DecodeInstances([]byte(bad)); err == nil {
 			t.Errorf("DecodeInstances(%s): want an error", bad)
 		}
