@@ -102,8 +102,22 @@ func (e *Emulator) eksClusterRecord() eksCluster {
 
 func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	deny := func(action, resource string) bool {
+		aerr := e.authorize(r, "AccessDeniedException", action, resource, nil)
+		if aerr == nil {
+			return false
+		}
+		if aerr.Code != "AccessDeniedException" {
+			aerr = jsonCredentialError(aerr)
+		}
+		writeRestJSONError(w, aerr.Status, aerr.Code, aerr.Message)
+		return true
+	}
 	switch {
 	case r.Method == http.MethodGet && path == "/clusters":
+		if deny("eks:ListClusters", "*") {
+			return
+		}
 		// ListClusters: one cluster, so maxResults/nextToken never paginate.
 		if mr := r.URL.Query().Get("maxResults"); mr != "" {
 			if n, err := strconv.Atoi(mr); err != nil || n < 1 || n > 100 {
@@ -118,6 +132,9 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request) {
 		writeAWSJSON(w, "application/json", map[string]any{"clusters": names})
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/clusters/") && !strings.Contains(path[len("/clusters/"):], "/"):
 		name := path[len("/clusters/"):]
+		if deny("eks:DescribeCluster", "arn:aws:eks:"+e.opts.Region+":"+e.opts.AccountID+":cluster/"+name) {
+			return
+		}
 		if name == "" || name != e.opts.ClusterName {
 			writeRestJSONError(w, http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: "+name+".")
 			return

@@ -220,6 +220,13 @@ func (e *Emulator) serveIAM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.mu.Lock()
+	resource := e.state.iam.iamRequestResource(form)
+	e.mu.Unlock()
+	if aerr := e.authorize(r, "AccessDenied", "iam:"+action, resource, nil); aerr != nil {
+		writeQueryError(w, aerr.Status, "Sender", aerr.Code, aerr.Message)
+		return
+	}
+	e.mu.Lock()
 	result, aerr := h(&e.state.iam, form)
 	e.mu.Unlock()
 	if aerr != nil {

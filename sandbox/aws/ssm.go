@@ -69,7 +69,32 @@ func (e *Emulator) ssmLookup(name string) (ssmParameter, bool) {
 	}, true
 }
 
+// ssmResourceArn is the parameter ARN a GetParameter(s) name (path or ARN, with an optional
+// ":<version>" selector, which is not part of the resource) is authorized against.
+func (e *Emulator) ssmResourceArn(name string) string {
+	prefix := "arn:aws:ssm:" + e.opts.Region + "::parameter"
+	path := strings.TrimPrefix(name, prefix)
+	if i := strings.LastIndexByte(path, ':'); i >= 0 && strings.HasPrefix(path, "/") {
+		path = path[:i]
+	}
+	return prefix + path
+}
+
 func (e *Emulator) serveSSM(w http.ResponseWriter, r *http.Request) {
+	deny := func(action string, names []string) bool {
+		for _, n := range names {
+			aerr := e.authorize(r, "AccessDeniedException", action, e.ssmResourceArn(n), nil)
+			if aerr == nil {
+				continue
+			}
+			if aerr.Code != "AccessDeniedException" {
+				aerr = jsonCredentialError(aerr)
+			}
+			writeSSMError(w, aerr.Status, aerr.Code, aerr.Message)
+			return true
+		}
+		return false
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "AmazonSSM.")
 	if !ok || r.Method != http.MethodPost {
@@ -95,6 +120,9 @@ func (e *Emulator) serveSSM(w http.ResponseWriter, r *http.Request) {
 			writeSSMError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length between 1 and 2048")
 			return
 		}
+		if deny("ssm:GetParameter", []string{*in.Name}) {
+			return
+		}
 		p, found := e.ssmLookup(*in.Name)
 		if !found {
 			writeSSMError(w, http.StatusBadRequest, "ParameterNotFound", "Parameter "+*in.Name+" not found.")
@@ -112,6 +140,9 @@ func (e *Emulator) serveSSM(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(in.Names) < 1 || len(in.Names) > 10 {
 			writeSSMError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10, got "+strconv.Itoa(len(in.Names)))
+			return
+		}
+		if deny("ssm:GetParameters", in.Names) {
 			return
 		}
 		params, invalid := []ssmParameter{}, []string{}

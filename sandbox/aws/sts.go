@@ -89,11 +89,29 @@ func (e *Emulator) getCallerIdentity(r *http.Request) (any, *apiError) {
 		return nil, errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}
 	acct := e.opts.AccountID
-	if !strings.HasPrefix(akid, "ASIA") {
+	sess, aerr := e.requestSession(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if sess == nil {
 		return callerIdentityResult{
 			UserId: "AIDA" + strings.Repeat("S", 17), Account: acct,
 			Arn: "arn:aws:iam::" + acct + ":user/" + SandboxAdminUser,
 		}, nil
+	}
+	return callerIdentityResult{UserId: sess.roleID + ":" + sess.sessionName, Account: acct, Arn: sess.assumedRoleArn}, nil
+}
+
+// requestSession checks the temporary credentials that signed r, as every AWS service does:
+// for an access key ID of the temporary form (ASIA...), the session must have been issued by
+// this emulator, the X-Amz-Security-Token header must carry its session token, and it must not
+// have expired. It returns the session (nil for long-term credentials, which are all accepted
+// as the sandbox admin), or an error with the query-protocol codes InvalidClientTokenId /
+// ExpiredToken (HTTP 403); JSON protocols map these codes with jsonCredentialError.
+func (e *Emulator) requestSession(r *http.Request) (*stsSession, *apiError) {
+	akid := requestAccessKeyID(r)
+	if !strings.HasPrefix(akid, "ASIA") {
+		return nil, nil
 	}
 	e.mu.Lock()
 	sess := e.state.iam.sessions[akid]
@@ -105,7 +123,16 @@ func (e *Emulator) getCallerIdentity(r *http.Request) (any, *apiError) {
 	if !now.Before(sess.expires) {
 		return nil, errorf(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
 	}
-	return callerIdentityResult{UserId: sess.roleID + ":" + sess.sessionName, Account: acct, Arn: sess.assumedRoleArn}, nil
+	return sess, nil
+}
+
+// jsonCredentialError maps a requestSession error to the code the JSON protocols (EKS, SSM)
+// use: UnrecognizedClientException (403) or ExpiredTokenException (403).
+func jsonCredentialError(aerr *apiError) *apiError {
+	if aerr.Code == "ExpiredToken" {
+		return errorf(http.StatusForbidden, "ExpiredTokenException", "The security token included in the request is expired")
+	}
+	return errorf(http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid.")
 }
 
 type assumedRoleUser struct {

@@ -80,7 +80,7 @@ func newIRSAFixture(t *testing.T, extraPEM []byte) *irsaFixture {
 	// Start at the real time: the SDK's credential cache judges expiry by the real clock.
 	clk := testingclock.NewFakeClock(time.Now().UTC().Truncate(time.Second))
 	e, base, cfg := startEmulator(t, Options{
-		OIDCIssuerURL: testIssuer, Clock: clk,
+		OIDCIssuerURL: testIssuer, Clock: clk, ClusterName: "demo",
 		ServiceAccountPublicKeyPEM: append(publicPEM(t, &key.PublicKey), extraPEM...),
 	})
 	f := &irsaFixture{e: e, base: base, cfg: cfg, clock: clk, key: key}
