@@ -1,0 +1,206 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
+	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
+)
+
+func TestMain(m *testing.M) {
+	sandboxtest.Options.NoBootDelay = true
+	sandboxtest.Options.BootDelay = 0
+	sandboxtest.Options.StaticNodes = 0
+	sandboxtest.Main(m)
+}
+
+// TestControllerOnSandbox runs the whole controller in-process against the sandbox (real API
+// server, scheduler, controller manager, kwok, AWS emulator): pending pods get spot nodes
+// launched through CreateFleet, and once the pods are gone the empty nodes are deprovisioned,
+// drained and their instances terminated.
+func TestControllerOnSandbox(t *testing.T) {
+	sb := sandboxtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	scheme := Scheme()
+	_ = apiextensionsv1.AddToScheme(scheme)
+	kube, err := client.New(sb.RESTConfig(), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.Unmarshal(crds.Provisioner, crd); err != nil {
+		t.Fatal(err)
+	}
+	if err := kube.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	// What terraform's karpenter_discovery_tags would do.
+	ec2c := ec2.NewFromConfig(sb.AWSConfig())
+	resources := []string{sandboxaws.SeedClusterSecurityGroupID}
+	for _, s := range sandboxaws.SeedSubnets {
+		resources = append(resources, s.ID)
+	}
+	if _, err := ec2c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: resources, Tags: []ec2types.Tag{
+		{Key: awssdk.String(v1alpha5.DiscoveryTagKey), Value: awssdk.String(sb.ClusterName)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range sb.Env() {
+		for i := 0; i < len(kv); i++ {
+			if kv[i] == '=' {
+				t.Setenv(kv[:i], kv[i+1:])
+				break
+			}
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(runCtx, &Options{
+			ClusterName: sb.ClusterName, ClusterEndpoint: sb.Endpoint, DefaultInstanceProfile: sb.StaticInstanceProfile,
+			AWSRegion: sb.Region, Kubeconfig: sb.Kubeconfig, LogLevel: "info",
+			BatchIdleDuration: 500 * time.Millisecond, BatchMaxDuration: 2 * time.Second,
+			LeaderElect: true, LeaderElectionNS: "default",
+		})
+	}()
+	defer func() {
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	}()
+
+	prov := &v1alpha5.Provisioner{
+		ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: v1alpha5.ProvisionerSpec{
+			Requirements: []v1alpha5.NodeSelectorRequirement{
+				{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{v1alpha5.CapacityTypeSpot}}},
+			TTLSecondsAfterEmpty: ptr.To[int64](5),
+			Provider: &v1alpha5.AWS{
+				SubnetSelector:        map[string]string{v1alpha5.DiscoveryTagKey: sb.ClusterName},
+				SecurityGroupSelector: map[string]string{v1alpha5.DiscoveryTagKey: sb.ClusterName},
+			},
+		},
+	}
+	if err := kube.Create(ctx, prov); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "inflate"}
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "inflate", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](3),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr.To[int64](0),
+					Containers: []corev1.Container{{Name: "inflate", Image: "public.ecr.aws/eks-distro/kubernetes/pause:3.7",
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}},
+				},
+			},
+		},
+	}
+	if err := kube.Create(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	launched := map[string]bool{}
+	waitFor(t, ctx, 120*time.Second, "3 pods Running on spot nodes", func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := kube.List(ctx, pods, client.InNamespace("default"), client.MatchingLabels(labels)); err != nil {
+			return false, err.Error()
+		}
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			n := &corev1.Node{}
+			if err := kube.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil {
+				continue
+			}
+			if n.Labels[v1alpha5.LabelProvisionerName] == "default" && n.Labels[v1alpha5.LabelCapacityType] == "spot" {
+				running++
+				launched[n.Name] = true
+			}
+		}
+		return running == 3, fmt.Sprintf("%d of %d pods running on launched spot nodes", running, len(pods.Items))
+	})
+	for name := range launched {
+		n := &corev1.Node{}
+		if err := kube.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
+			t.Fatal(err)
+		}
+		if !hasFinalizer(n) {
+			t.Errorf("node %s lacks the termination finalizer", name)
+		}
+	}
+	if err := kube.Delete(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, 90*time.Second, "empty nodes deprovisioned and instances terminated", func() (bool, string) {
+		nodes := &corev1.NodeList{}
+		if err := kube.List(ctx, nodes, client.MatchingLabels{v1alpha5.LabelProvisionerName: "default"}); err != nil {
+			return false, err.Error()
+		}
+		out, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: awssdk.String("tag:" + v1alpha5.TagCluster), Values: []string{sb.ClusterName}},
+			{Name: awssdk.String("instance-state-name"), Values: []string{"pending", "running"}}}})
+		if err != nil {
+			return false, err.Error()
+		}
+		instances := 0
+		for _, r := range out.Reservations {
+			instances += len(r.Instances)
+		}
+		return len(nodes.Items) == 0 && instances == 0, fmt.Sprintf("%d nodes, %d instances left", len(nodes.Items), instances)
+	})
+}
+
+func hasFinalizer(n *corev1.Node) bool {
+	for _, f := range n.Finalizers {
+		if f == v1alpha5.TerminationFinalizer {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond every 250ms until it holds or timeout passes (real time: the sandbox
+// runs real components).
+func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var status string
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var ok bool
+		if ok, status = cond(); ok {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %s", what, status)
+}
