@@ -1,0 +1,3 @@
+data "karpenter_cluster" "this" {
+  name = "karpenter-demo"
+}

@@ -1,0 +1,1 @@
+terraform import karpenter_controller.this karpenter

@@ -1,0 +1,1 @@
+terraform import karpenter_controller_role.this KarpenterControllerRole-karpenter-demo

@@ -1,0 +1,1 @@
+terraform import karpenter_discovery_tags.this karpenter-demo

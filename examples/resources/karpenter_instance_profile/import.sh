@@ -1,0 +1,1 @@
+terraform import karpenter_instance_profile.this KarpenterNodeInstanceProfile-karpenter-demo

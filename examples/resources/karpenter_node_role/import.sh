@@ -1,0 +1,1 @@
+terraform import karpenter_node_role.this KarpenterNodeRole-karpenter-demo

@@ -1,0 +1,1 @@
+terraform import karpenter_provisioner.default default

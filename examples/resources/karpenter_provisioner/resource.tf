@@ -1,0 +1,22 @@
+resource "karpenter_provisioner" "default" {
+  name                    = "default"
+  ttl_seconds_after_empty = 30
+
+  requirement {
+    key      = "karpenter.sh/capacity-type"
+    operator = "In"
+    values   = ["spot"]
+  }
+
+  limits {
+    cpu = "1000"
+  }
+
+  # Inline AWS settings (the Provisioner's spec.provider).
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "karpenter-demo" }
+    security_group_selector = { "karpenter.sh/discovery" = "karpenter-demo" }
+  }
+
+  depends_on = [karpenter_controller.this]
+}
