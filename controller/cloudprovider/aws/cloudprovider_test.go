@@ -48,7 +48,7 @@ type env struct {
 	booted []sandboxaws.BootedInstance
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{clk: clocktesting.NewFakeClock(time.Now())}
 	e.emu = sandboxaws.New(sandboxaws.Options{
@@ -463,5 +463,23 @@ func TestExists(t *testing.T) {
 	}
 	if ok, err := e.cp.Exists(ctx, "aws:///us-east-1a/i-0123456789abcdef0"); err != nil || ok {
 		t.Errorf("Exists(unknown) = %v, %v", ok, err)
+	}
+}
+
+// BenchmarkGetInstanceTypes measures the cached path the provisioner takes every batch
+// (instance types, offerings and spot prices already fetched).
+func BenchmarkGetInstanceTypes(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	prov := provisioner("default")
+	if _, err := e.cp.GetInstanceTypes(ctx, prov); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.cp.GetInstanceTypes(ctx, prov); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
