@@ -265,7 +265,10 @@ func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisio
 			TotalTargetCapacity:       awssdk.Int32(1),
 			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(capacityType),
 		},
+		// The fleet is tagged too: a least-privilege policy conditions CreateFleet on the
+		// request's karpenter.sh/cluster tag for every resource it creates, fleet included.
 		TagSpecifications: []ec2types.TagSpecification{
+			{ResourceType: ec2types.ResourceTypeFleet, Tags: tags},
 			{ResourceType: ec2types.ResourceTypeInstance, Tags: tags},
 			{ResourceType: ec2types.ResourceTypeVolume, Tags: tags},
 		},
