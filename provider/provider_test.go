@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 	emulator "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 )
 
@@ -95,6 +96,7 @@ var ctx = context.Background()
 
 var sharedSandbox struct {
 	once sync.Once
+	sb   *sandbox.Sandbox
 	stop func()
 }
 

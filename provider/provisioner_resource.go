@@ -117,7 +117,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"aws": schema.ListNestedBlock{
 				MarkdownDescription: "Inline AWS settings, the Provisioner's `spec.provider` (at most one block). The block is named " +
 					"`aws` because `provider` is a Terraform meta-argument.",
-				Validators:          single,
+				Validators: single,
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"subnet_selector":         selectorAttribute("subnets"),
 					"security_group_selector": selectorAttribute("security groups"),
