@@ -483,3 +483,45 @@ func BenchmarkGetInstanceTypes(b *testing.B) {
 		}
 	}
 }
+
+// flakySpot fails DescribeSpotPriceHistory while fail is set.
+type flakySpot struct {
+	*ec2.Client
+	fail bool
+}
+
+func (f *flakySpot) DescribeSpotPriceHistory(ctx context.Context, in *ec2.DescribeSpotPriceHistoryInput, opts ...func(*ec2.Options)) (*ec2.DescribeSpotPriceHistoryOutput, error) {
+	if f.fail {
+		return nil, errors.New("injected spot price failure")
+	}
+	return f.Client.DescribeSpotPriceHistory(ctx, in, opts...)
+}
+
+func TestStaleSpotPricesOnRefreshFailure(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	api := &flakySpot{Client: e.ec2, fail: true}
+	cp, err := awscloud.New(awscloud.Options{ClusterName: testCluster, Region: "us-east-1"},
+		awscloud.Clients{EC2: api, SSM: ssm.NewFromConfig(awssdk.Config{}), Versions: staticVersion{}}, e.clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.GetInstanceTypes(ctx, provisioner("default")); err == nil {
+		t.Fatal("no error although spot prices were never fetched")
+	}
+	api.fail = false
+	types, err := cp.GetInstanceTypes(ctx, provisioner("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := offering(byName(types, "m5.large")[0], "us-east-1a", "spot")
+	api.fail = true
+	e.clk.Step(awscloud.SpotPricesCacheTTL + time.Second)
+	types, err = cp.GetInstanceTypes(ctx, provisioner("default"))
+	if err != nil {
+		t.Fatalf("refresh failure with earlier prices: %v, want the stale prices", err)
+	}
+	if after, _ := offering(byName(types, "m5.large")[0], "us-east-1a", "spot"); after.Price != before.Price || !after.Available {
+		t.Errorf("spot offering after failed refresh = %+v, want %+v", after, before)
+	}
+}

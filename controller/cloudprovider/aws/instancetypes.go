@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
@@ -127,7 +128,9 @@ func (p *instanceTypeProvider) offerings(ctx context.Context) (map[string]sets.S
 
 // spotPrices returns the current Linux/UNIX spot price (USD/hour) per "type/zone"
 // (DescribeSpotPriceHistory from now, the newest entry per pool wins), cached for
-// SpotPricesCacheTTL. On error a previous result is kept and returned with the error wrapped.
+// SpotPricesCacheTTL. When the refresh fails and an earlier result exists, the earlier
+// (stale) prices are returned and the error is logged: stale spot prices rank types better
+// than no launch at all.
 func (p *instanceTypeProvider) spotPrices(ctx context.Context) (map[string]float64, error) {
 	p.mu.Lock()
 	if p.spot != nil && p.clk.Since(p.spotAt) < SpotPricesCacheTTL {
@@ -145,6 +148,13 @@ func (p *instanceTypeProvider) spotPrices(ctx context.Context) (map[string]float
 	for pager.HasMorePages() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
+			p.mu.Lock()
+			stale := p.spot
+			p.mu.Unlock()
+			if stale != nil {
+				log.FromContext(ctx).Error(err, "refreshing spot prices failed, using the previous prices")
+				return stale, nil
+			}
 			return nil, fmt.Errorf("describing spot price history: %w", err)
 		}
 		for _, sp := range page.SpotPriceHistory {
