@@ -85,11 +85,11 @@ import (
 )
 SRC
   (cd "$w" && GOFLAGS=-mod=mod go mod tidy >/dev/null
-   mkdir -p "$cache/$key/bin"
-   for c in kube-apiserver kube-controller-manager kube-scheduler; do
-     GOFLAGS=-mod=mod go build -trimpath -o "$cache/$key/bin/$c.tmp" "k8s.io/kubernetes/cmd/$c"
-     mv "$cache/$key/bin/$c.tmp" "$cache/$key/bin/$c"
-   done)
+   mkdir -p "$cache/$key/bin" "$w/out"
+   # One build for all three shares the compilation of their common packages.
+   GOFLAGS=-mod=mod go build -trimpath -o "$w/out/" k8s.io/kubernetes/cmd/kube-apiserver \
+     k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+   for c in kube-apiserver kube-controller-manager kube-scheduler; do mv "$w/out/$c" "$cache/$key/bin/$c"; done)
   rm -rf "$w"
   link kubernetes "$KUBE_VERSION" kube-apiserver kube-controller-manager kube-scheduler
 }
