@@ -1,0 +1,171 @@
+package pods
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/nodeform/terraform-provider-karpenter/version"
+)
+
+func TestIsControllerImage(t *testing.T) {
+	for image, want := range map[string]bool{
+		version.ControllerImage():                             true,
+		version.ControllerImageRepository:                     true,
+		version.ControllerImageRepository + "@sha256:abcd":    true,
+		version.ControllerImageRepository + ":v1@sha256:abcd": true,
+		version.ControllerImageRepository + "-other:v1":       false,
+		"docker.io/library/nginx:1.27":                        false,
+		"localhost:5000/nodeform/karpenter-controller":        false,
+	} {
+		if got := IsControllerImage(image); got != want {
+			t.Errorf("IsControllerImage(%q) = %v", image, got)
+		}
+	}
+}
+
+func testPod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "karpenter-abc", Namespace: "karpenter", UID: "uid-1", Labels: map[string]string{"app": "karpenter"}},
+		Spec:       corev1.PodSpec{NodeName: "ip-10-0-0-5.ec2.internal", ServiceAccountName: "karpenter"},
+		Status:     corev1.PodStatus{PodIP: "10.244.0.7"},
+	}
+}
+
+func TestContainerEnv(t *testing.T) {
+	cs := fake.NewClientset(
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "karpenter"}, Data: map[string]string{"batchMaxDuration": "10s", "X": "from-cm"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "karpenter"}, Data: map[string][]byte{"token": []byte("s3cr3t")}},
+	)
+	yes := true
+	c := corev1.Container{Name: "controller",
+		EnvFrom: []corev1.EnvFromSource{{Prefix: "CM_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
+		Env: []corev1.EnvVar{
+			{Name: "CLUSTER_NAME", Value: "demo"},
+			{Name: "ENDPOINT", Value: "https://$(CLUSTER_NAME).local/$(UNKNOWN)/$$(CLUSTER_NAME)"},
+			{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			{Name: "NS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+			{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+			{Name: "IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+			{Name: "APP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
+			{Name: "BATCH", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "batchMaxDuration"}}},
+			{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "token"}}},
+			{Name: "OPT", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}, Key: "k", Optional: &yes}}},
+			{Name: "CM_X", Value: "overridden"},
+		},
+	}
+	env, err := containerEnv(context.Background(), cs, testPod(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	want := map[string]string{
+		"CM_batchMaxDuration": "10s", "CM_X": "overridden", "CLUSTER_NAME": "demo",
+		"ENDPOINT": "https://demo.local/$(UNKNOWN)/$(CLUSTER_NAME)", "POD": "karpenter-abc", "NS": "karpenter",
+		"NODE": "ip-10-0-0-5.ec2.internal", "IP": "10.244.0.7", "APP": "karpenter", "BATCH": "10s", "TOKEN": "s3cr3t",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, ok := got["OPT"]; ok || len(got) != len(want) {
+		t.Errorf("env = %v", got)
+	}
+
+	c.Env = []corev1.EnvVar{{Name: "BAD", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "nope"}}}}
+	if _, err := containerEnv(context.Background(), cs, testPod(), c); err == nil || !strings.Contains(err.Error(), "spec.containers[controller].env[0](BAD).valueFrom") {
+		t.Fatalf("err = %v", err)
+	}
+	c.Env = []corev1.EnvVar{{Name: "BAD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.unknown"}}}}
+	if _, err := containerEnv(context.Background(), cs, testPod(), c); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestProcessSpecCommandLine(t *testing.T) {
+	pod := testPod()
+	cs := fake.NewClientset(pod)
+	r := &Runner{Executable: "/opt/bin/terraform-provider-karpenter", StateDir: t.TempDir(), ExtraEnv: []string{"AWS_ENDPOINT_URL_EC2=http://127.0.0.1:1"}}
+	creds := &credentials{r: r, pod: pod, dir: t.TempDir(), roleARN: "arn:aws:iam::1:role/r"}
+	for _, tc := range []struct {
+		command, args []string
+		path          string
+		argv          string
+	}{
+		{nil, []string{"controller", "--cluster-name=$(CLUSTER_NAME)"}, r.Executable, "controller --cluster-name=demo"},
+		{[]string{"/controller"}, []string{"controller"}, r.Executable, "controller"},
+		{[]string{"terraform-provider-karpenter", "controller"}, []string{"--x"}, r.Executable, "controller --x"},
+		{[]string{"/bin/sh", "-c"}, []string{"echo hi"}, "/bin/sh", "-c echo hi"},
+	} {
+		c := corev1.Container{Name: "controller", Image: "img", Command: tc.command, Args: tc.args, Env: []corev1.EnvVar{{Name: "CLUSTER_NAME", Value: "demo"}}}
+		spec, err := r.processSpec(context.Background(), cs, pod, c, creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec.Path != tc.path || strings.Join(spec.Args, " ") != tc.argv {
+			t.Errorf("command %v args %v: ran %s %v", tc.command, tc.args, spec.Path, spec.Args)
+		}
+		env := strings.Join(spec.Env, "\n")
+		for _, want := range []string{"KUBECONFIG=" + creds.kubeconfig(), "METRICS_PORT=", "HEALTH_PROBE_PORT=", "AWS_ROLE_ARN=arn:aws:iam::1:role/r",
+			"AWS_WEB_IDENTITY_TOKEN_FILE=", "AWS_STS_REGIONAL_ENDPOINTS=regional", "AWS_ENDPOINT_URL_EC2=http://127.0.0.1:1", "CLUSTER_NAME=demo"} {
+			if !strings.Contains(env, want) {
+				t.Errorf("env lacks %q", want)
+			}
+		}
+		if spec.LogPath != LogPath(r.StateDir, "karpenter", "karpenter-abc") {
+			t.Errorf("log path %s", spec.LogPath)
+		}
+	}
+}
+
+func TestSuperviseRestartsWithBackoff(t *testing.T) {
+	pod := testPod()
+	cs := fake.NewClientset(pod)
+	clk := clocktesting.NewFakeClock(time.Now())
+	dir := t.TempDir()
+	r := &Runner{StateDir: dir, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	creds := &credentials{r: r, pod: pod, dir: t.TempDir()}
+	marker := filepath.Join(dir, "starts")
+	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"}, Args: []string{"echo x >> " + marker + "; exit 3"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.superviseContainer(ctx, cs, pod, c, creds, r.Log); close(done) }()
+	starts := func() int { b, _ := os.ReadFile(marker); return strings.Count(string(b), "x") }
+	waitFor := func(cond func() bool) {
+		t.Helper()
+		for i := 0; i < 500 && !cond(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !cond() {
+			t.Fatal("timed out")
+		}
+	}
+	// exits -> waits 1s, 2s, 4s (fake time) between restarts
+	for i, backoff := range []time.Duration{InitialBackoff, 2 * InitialBackoff, 4 * InitialBackoff} {
+		waitFor(func() bool { return starts() == i+1 && clk.HasWaiters() })
+		clk.Step(backoff - time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
+		if starts() != i+1 {
+			t.Fatalf("restarted before backoff %s", backoff)
+		}
+		clk.Step(time.Millisecond)
+	}
+	waitFor(func() bool { return starts() == 4 })
+	cancel()
+	<-done
+}
