@@ -25,6 +25,7 @@ const (
 	envLogLevel               = "LOG_LEVEL"
 	envBatchIdle              = "BATCH_IDLE_DURATION"
 	envBatchMax               = "BATCH_MAX_DURATION"
+	envPodNamespace           = "POD_NAMESPACE"
 
 	// roleARNAnnotation binds a service account to an IAM role (EKS IRSA).
 	roleARNAnnotation = "eks.amazonaws.com/role-arn"
@@ -95,6 +96,8 @@ func controllerObjects(s controllerSettings) []client.Object {
 		{Name: envLogLevel, Value: s.LogLevel},
 		{Name: envBatchIdle, Value: strconv.FormatInt(s.BatchIdleSeconds, 10) + "s"},
 		{Name: envBatchMax, Value: strconv.FormatInt(s.BatchMaxSeconds, 10) + "s"},
+		// The leader election Lease lives in the pod's namespace (where the Role grants leases).
+		{Name: envPodNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 	}
 	replicas := s.Replicas
 	return []client.Object{

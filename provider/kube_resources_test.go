@@ -3,13 +3,12 @@ package provider
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,39 +16,16 @@ import (
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox"
+	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
-// startSandbox starts one sandbox for the package (stopped in TestMain) and points the process
-// environment (KUBECONFIG, AWS_*) at it. It skips when the control plane binaries are not built.
+// startSandbox returns the test binary's shared sandbox (test/sandboxtest) and points the
+// process environment (KUBECONFIG, AWS_REGION, AWS_ENDPOINT_URL_*, credentials) at it, so that
+// the in-process provider uses it through its default configuration.
 func startSandbox(t *testing.T) (*sandbox.Sandbox, client.Client) {
 	t.Helper()
 	testAccPreCheck(t)
-	if _, err := exec.LookPath("kube-apiserver"); err != nil {
-		if _, err := os.Stat(filepath.Join("..", "bin", "kube-apiserver")); err != nil {
-			t.Skip("kube-apiserver not built: run make tools")
-		}
-	}
-	var sb *sandbox.Sandbox
-	var startErr error
-	sharedSandbox.once.Do(func() {
-		dir, err := os.MkdirTemp("", "provider-sandbox-")
-		if err != nil {
-			startErr = err
-			return
-		}
-		sb, startErr = sandbox.Start(ctx, sandbox.Config{Dir: dir, NoBootDelay: true})
-		if startErr == nil {
-			sharedSandbox.sb = sb
-			sharedSandbox.stop = func() { sb.Stop(); _ = os.RemoveAll(dir) }
-		}
-	})
-	if startErr != nil {
-		t.Fatalf("sandbox: %v", startErr)
-	}
-	sb = sharedSandbox.sb
-	if sb == nil {
-		t.Fatal("sandbox failed to start in an earlier test")
-	}
+	sb := sandboxtest.Start(t)
 	for _, kv := range sb.Env() {
 		k, v, _ := cut(kv)
 		t.Setenv(k, v)
@@ -107,21 +83,38 @@ func TestAccNodeAccess(t *testing.T) {
 }
 
 func TestAccControllerAndProvisioner(t *testing.T) {
-	sb, kc := startSandbox(t)
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
 	}
+	sb, kc := startSandbox(t)
 	const ctrl = "karpenter_controller.test"
 	const prov = "karpenter_provisioner.test"
-	cfg := func(replicas, ttl string) string {
-		return `resource "karpenter_controller" "test" {
+	cfg := func(logLevel, ttl string) string {
+		return `resource "karpenter_node_role" "node" {
+  name = "acc-ctrl-node"
+}
+resource "karpenter_instance_profile" "node" {
+  name = "acc-ctrl-node"
+  role = karpenter_node_role.node.name
+}
+resource "karpenter_controller_role" "ctrl" {
+  name          = "acc-ctrl"
+  cluster_name  = "` + sb.ClusterName + `"
+  node_role_arn = karpenter_node_role.node.arn
+}
+resource "karpenter_node_access" "node" {
+  role_arn = karpenter_node_role.node.arn
+}
+resource "karpenter_controller" "test" {
   cluster_name             = "` + sb.ClusterName + `"
-  default_instance_profile = "` + sb.StaticInstanceProfile + `"
-  replicas                 = ` + replicas + `
+  controller_role_arn      = karpenter_controller_role.ctrl.arn
+  default_instance_profile = karpenter_instance_profile.node.name
+  log_level                = "` + logLevel + `"
   resources {
     cpu_request    = "100m"
     memory_request = "128Mi"
   }
+  depends_on = [karpenter_node_access.node]
 }
 resource "karpenter_provisioner" "test" {
   name                    = "acc"
@@ -142,12 +135,31 @@ resource "karpenter_provisioner" "test" {
 }
 `
 	}
+	deployment := types.NamespacedName{Namespace: "karpenter", Name: deploymentName}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: cfg("1", "30"), Check: resource.ComposeAggregateTestCheckFunc(
+			{Config: cfg("info", "30"), Check: resource.ComposeAggregateTestCheckFunc(
 				resource.TestCheckResourceAttr(ctrl, "id", "karpenter"),
+				resource.TestCheckResourceAttr(ctrl, "cluster_endpoint", sb.Endpoint), // from EKS DescribeCluster
 				resource.TestCheckResourceAttr(prov, "limits.0.cpu", "1000"),
+				func(*terraform.State) error { // Create waited for Available
+					var d appsv1.Deployment
+					if err := kc.Get(ctx, deployment, &d); err != nil {
+						return err
+					}
+					if !deploymentAvailable(&d) {
+						return fmt.Errorf("deployment not Available: %+v", d.Status)
+					}
+					var sa corev1.ServiceAccount
+					if err := kc.Get(ctx, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}, &sa); err != nil {
+						return err
+					}
+					if sa.Annotations[roleARNAnnotation] == "" {
+						return fmt.Errorf("service account lacks %s", roleARNAnnotation)
+					}
+					return nil
+				},
 			)},
 			{ResourceName: ctrl, ImportState: true, ImportStateVerify: true, ImportStateId: "karpenter", ImportStateVerifyIgnore: []string{"timeouts"}},
 			{ResourceName: prov, ImportState: true, ImportStateVerify: true, ImportStateId: "acc"},
@@ -157,16 +169,28 @@ resource "karpenter_provisioner" "test" {
 				ttl := int64(300)
 				p.Spec.TTLSecondsAfterEmpty = &ttl
 				must(t, kc.Update(ctx, &p))
-			}, Config: cfg("1", "30"),
+				var d appsv1.Deployment
+				must(t, kc.Get(ctx, deployment, &d))
+				two := int32(2)
+				d.Spec.Replicas = &two
+				must(t, kc.Update(ctx, &d))
+			}, Config: cfg("info", "30"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan(),
+					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate)}},
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "30"),
+					resource.TestCheckResourceAttr(ctrl, "replicas", "1"))},
+			{PreConfig: func() {
+				must(t, kc.Delete(ctx, &v1alpha5.Provisioner{ObjectMeta: objectMeta("acc")}))
+				must(t, kc.Delete(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "karpenter", Name: deploymentName}}))
+			},
+				Config: cfg("info", "30"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectNonEmptyPlan(), plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate)}}},
-			{PreConfig: func() { must(t, kc.Delete(ctx, &v1alpha5.Provisioner{ObjectMeta: objectMeta("acc")})) },
-				Config:           cfg("1", "30"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(prov, plancheck.ResourceActionCreate)}}},
-			{Config: cfg("2", "60"),
+					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionCreate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionCreate)}}},
+			{Config: cfg("debug", "60"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate)}},
-				Check: resource.TestCheckResourceAttr(ctrl, "replicas", "2")},
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(ctrl, "log_level", "debug"),
+					resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "60"))},
 		},
 		CheckDestroy: func(*terraform.State) error {
 			var ns corev1.Namespace

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -14,8 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
-	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 	emulator "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
+	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
 // testClusterName is the EKS cluster record of the test emulator.
@@ -35,9 +34,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	_ = os.Setenv("CHECKPOINT_DISABLE", "1")
-	code := m.Run()
-	stopSharedSandbox()
-	os.Exit(code)
+	sandboxtest.Main(m) // runs the tests, then stops the shared sandbox if one was started
 }
 
 // testAccPreCheck skips acceptance tests unless TF_ACC is set (as resource.Test does).
@@ -93,15 +90,3 @@ func must(t *testing.T, err error) {
 }
 
 var ctx = context.Background()
-
-var sharedSandbox struct {
-	once sync.Once
-	sb   *sandbox.Sandbox
-	stop func()
-}
-
-func stopSharedSandbox() {
-	if sharedSandbox.stop != nil {
-		sharedSandbox.stop()
-	}
-}
