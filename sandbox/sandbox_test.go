@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nodeform/terraform-provider-karpenter/sandbox"
@@ -147,8 +148,9 @@ func TestSandboxStarts(t *testing.T) {
 	if n.Labels[node.LabelInstanceType] != "t3.medium" || !strings.HasPrefix(n.Spec.ProviderID, "aws:///us-east-1a/i-") || len(n.Finalizers) != 0 {
 		t.Fatalf("static node: labels %v providerID %s finalizers %v", n.Labels, n.Spec.ProviderID, n.Finalizers)
 	}
-	// OIDC discovery of the issuer is served by the API server itself
-	body, err := cs.Discovery().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+	// OIDC discovery of the issuer is served by the API server itself, without credentials
+	anon := rest.AnonymousClientConfig(sb.RESTConfig())
+	body, err := kubernetes.NewForConfigOrDie(anon).Discovery().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
 	if err != nil || !strings.Contains(string(body), `"issuer":"`+sb.Endpoint+`"`) {
 		t.Fatalf("openid-configuration: %s %v", body, err)
 	}

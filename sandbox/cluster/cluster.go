@@ -18,6 +18,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -236,6 +238,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return c, err
 	}
 	fmt.Fprintln(progress, "kube-apiserver ready")
+	if err := c.allowAnonymousDiscovery(ctx); err != nil {
+		return c, err
+	}
 
 	kcm := kubeconfigs["controller-manager.kubeconfig"]
 	if err := start("kube-controller-manager",
@@ -337,6 +342,26 @@ func (c *Cluster) waitServiceAccounts(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// allowAnonymousDiscovery binds the built-in ClusterRole system:service-account-issuer-discovery
+// to unauthenticated users, so OIDC consumers (an STS, `terraform` computing a thumbprint) can
+// read Server+"/.well-known/openid-configuration" and the JWKS without credentials, as they
+// read an EKS cluster's public issuer.
+func (c *Cluster) allowAnonymousDiscovery(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.admin)
+	if err != nil {
+		return err
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "sandbox:service-account-issuer-discovery:unauthenticated"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:unauthenticated"}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("cluster: OIDC discovery binding: %w", err)
+	}
+	return nil
 }
 
 // Stop stops every component in reverse start order (SIGTERM, 10 s grace, SIGKILL).
