@@ -68,7 +68,22 @@ type ec2Store struct {
 	templateByName  map[string]string          // name -> ID
 	instances       map[string]*instance
 	tags            map[string]map[string]string // resource ID -> key -> value
+	idempotent      map[string]idempotentResult  // action + "/" + ClientToken -> first answer
 }
+
+// idempotentResult is the answer to a request with a ClientToken, replayed for retries of the
+// same request (source: EC2 API reference, "Ensuring idempotency": tokens are honoured for at
+// least 24 hours; a reused token with other parameters is IdempotentParameterMismatch).
+type idempotentResult struct {
+	digest []byte
+	result any
+	at     time.Time
+}
+
+// idempotentActions are the actions whose ClientToken the SDK fills in automatically.
+var idempotentActions = map[string]bool{"RunInstances": true, "CreateFleet": true, "CreateLaunchTemplate": true}
+
+const idempotencyWindow = 24 * time.Hour
 
 func (s *ec2Store) init(e *Emulator) {
 	s.clock = e.opts.Clock
@@ -85,6 +100,7 @@ func (s *ec2Store) init(e *Emulator) {
 	s.templateByName = map[string]string{}
 	s.instances = map[string]*instance{}
 	s.tags = map[string]map[string]string{}
+	s.idempotent = map[string]idempotentResult{}
 
 	s.tags[SeedVPCID] = map[string]string{"Name": "sandbox"}
 	for _, sn := range SeedSubnets {
@@ -182,7 +198,34 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		writeEC2Error(w, http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 		return
 	}
+	token := form.Get("ClientToken")
+	key, digest := action+"/"+token, requestDigest(action, form)
+	if idempotentActions[action] && token != "" {
+		e.mu.Lock()
+		prev, seen := e.state.ec2.idempotent[key]
+		e.mu.Unlock()
+		if seen {
+			if !hmac.Equal(prev.digest, digest) {
+				writeEC2Error(w, http.StatusBadRequest, "IdempotentParameterMismatch", "The client token "+token+" was already used with different parameters.")
+				return
+			}
+			writeEC2XML(w, action, prev.result)
+			return
+		}
+	}
 	result, aerr := h(e, form)
+	if aerr == nil && idempotentActions[action] && token != "" {
+		e.mu.Lock()
+		s := &e.state.ec2
+		now := s.clock.Now()
+		for k, v := range s.idempotent {
+			if now.Sub(v.at) > idempotencyWindow {
+				delete(s.idempotent, k)
+			}
+		}
+		s.idempotent[key] = idempotentResult{digest: digest, result: result, at: now}
+		e.mu.Unlock()
+	}
 	if aerr != nil {
 		writeEC2Error(w, aerr.Status, aerr.Code, aerr.Message)
 		return

@@ -857,8 +857,25 @@ func TestRunInstancesSpotAndCapacityFault(t *testing.T) {
 	if err := e.AddInsufficientCapacity(CapacityFault{InstanceType: "m6g.*", CapacityType: "spot"}); err != nil {
 		t.Fatal(err)
 	}
+	in.ClientToken = nil // the SDK filled in the first call's token; a new call needs a new one
 	if _, err := c.RunInstances(ctx, in); apiCode(err) != "InsufficientInstanceCapacity" {
 		t.Errorf("ICE: %v", err)
+	}
+	// A retried request (same client token) launches nothing new; other parameters with the same
+	// token are refused.
+	in.ClientToken = awssdk.String("token-1")
+	e.ClearFaults()
+	first, err := c.RunInstances(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.RunInstances(ctx, in)
+	if err != nil || *again.Instances[0].InstanceId != *first.Instances[0].InstanceId || len(e.Instances()) != 2 {
+		t.Errorf("retry with the same token: %v %v, %d instances", again, err, len(e.Instances()))
+	}
+	in.MaxCount = awssdk.Int32(2)
+	if _, err := c.RunInstances(ctx, in); apiCode(err) != "IdempotentParameterMismatch" {
+		t.Errorf("token reuse: %v", err)
 	}
 	if _, err := c.RunInstances(ctx, &ec2.RunInstancesInput{MinCount: awssdk.Int32(2), MaxCount: awssdk.Int32(1), ImageId: awssdk.String(SeedAMIs[0].ID), InstanceType: "m5.large"}); apiCode(err) != "InvalidParameterValue" {
 		t.Errorf("min > max: %v", err)
