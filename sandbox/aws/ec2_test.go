@@ -942,3 +942,51 @@ func TestConcurrentLaunches(t *testing.T) {
 		t.Errorf("%d instances, want 24", len(ips))
 	}
 }
+
+// BenchmarkCreateFleet measures one instant fleet of 10 spot instances over 20 candidate pools
+// through the real SDK client (the allocator's launch path).
+func BenchmarkCreateFleet(b *testing.B) {
+	e := New(Options{NoBootDelay: true})
+	url, err := e.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	c := ec2.NewFromConfig(sdkConfig(), func(o *ec2.Options) { o.BaseEndpoint = awssdk.String(url) })
+	lt, err := c.CreateLaunchTemplate(context.Background(), &ec2.CreateLaunchTemplateInput{LaunchTemplateName: awssdk.String("bench"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: awssdk.String(SeedAMIs[0].ID)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ov := overrides("m5.large", "m5.xlarge", "c5.large", "c5.xlarge", "r5.large", "m5a.large", "c5a.large")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.CreateFleet(context.Background(), fleetInput(*lt.LaunchTemplate.LaunchTemplateId, "spot", 10, ov)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDescribeInstances measures a tag-filtered listing over 2000 instances.
+func BenchmarkDescribeInstances(b *testing.B) {
+	e := New(Options{NoBootDelay: true})
+	url, err := e.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	c := ec2.NewFromConfig(sdkConfig(), func(o *ec2.Options) { o.BaseEndpoint = awssdk.String(url) })
+	for i := 0; i < 2; i++ {
+		if _, err := c.RunInstances(context.Background(), &ec2.RunInstancesInput{MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(1000),
+			ImageId: awssdk.String(SeedAMIs[0].ID), InstanceType: "m5.large"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{MaxResults: awssdk.Int32(1000),
+			Filters: []ec2types.Filter{filter("instance-state-name", "running", "pending"), filter("tag-key", "missing")}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
