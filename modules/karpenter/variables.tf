@@ -60,6 +60,24 @@ variable "image" {
   }
 }
 
+variable "controller_resources" {
+  description = "Resource requests of the controller container: cpu_request (Kubernetes quantity, cores; default \"1\") and memory_request (Kubernetes quantity, bytes; default \"1Gi\")."
+  type = object({
+    cpu_request    = optional(string, "1")
+    memory_request = optional(string, "1Gi")
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?m?$", var.controller_resources.cpu_request))
+    error_message = "controller_resources.cpu_request must be a CPU quantity such as \"1\", \"0.5\" or \"500m\"."
+  }
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$", var.controller_resources.memory_request))
+    error_message = "controller_resources.memory_request must be a memory quantity such as \"1Gi\" or \"512Mi\"."
+  }
+}
+
 variable "tags" {
   description = "Tags added to the IAM roles and the instance profile this module creates."
   type        = map(string)

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -128,15 +129,20 @@ func (k *Kube) Apply(ctx context.Context, manifest []byte) ([]*unstructured.Unst
 	return applied, nil
 }
 
-// Scale sets the replicas of a Deployment through its scale subresource (as `kubectl scale`).
+// Scale sets the replicas of a Deployment through its scale subresource (as `kubectl scale`),
+// retrying when the Deployment changed between read and write.
 func (k *Kube) Scale(ctx context.Context, namespace, name string, replicas int32) error {
 	deployments := k.Clientset.AppsV1().Deployments(namespace)
-	sc, err := deployments.GetScale(ctx, name, metav1.GetOptions{})
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc, err := deployments.GetScale(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		sc.Spec.Replicas = replicas
+		_, err = deployments.UpdateScale(ctx, name, sc, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
-	}
-	sc.Spec.Replicas = replicas
-	if _, err := deployments.UpdateScale(ctx, name, sc, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("scaling deployment %s/%s to %d: %w", namespace, name, replicas, err)
 	}
 	return nil
