@@ -2,11 +2,11 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/go-logr/logr"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -157,6 +158,9 @@ var scheme = func() *runtime.Scheme {
 // missing in the provider configuration.
 func (c *clients) kube() (client.Client, error) {
 	c.kubeOnce.Do(func() {
+		// controller-runtime's client logs through its global logger and prints a stack trace
+		// when none was set; the provider reports errors as diagnostics instead.
+		setLoggerOnce.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 		cfg, err := c.restConfig()
 		if err != nil {
 			c.kubeErr = err
@@ -168,5 +172,4 @@ func (c *clients) kube() (client.Client, error) {
 	return c.kubeClient, c.kubeErr
 }
 
-// errNotConfigured is returned when a resource is used before the provider was configured.
-var errNotConfigured = errors.New("provider not configured")
+var setLoggerOnce sync.Once

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -218,7 +219,16 @@ func quantityValue(rl corev1.ResourceList, name corev1.ResourceName, prior types
 			return prior
 		}
 	}
-	return types.StringValue(q.String())
+	return types.StringValue(quantityString(q))
+}
+
+// quantityString spells whole decimal quantities as plain integers ("1000", not the canonical
+// "1k", the way users write CPU counts) and everything else canonically ("500m", "1000Gi").
+func quantityString(q resource.Quantity) string {
+	if q.Format == resource.DecimalSI && q.MilliValue()%1000 == 0 {
+		return strconv.FormatInt(q.Value(), 10)
+	}
+	return q.String()
 }
 
 func int32Ptr(v types.Int64) *int32 {

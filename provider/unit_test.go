@@ -56,8 +56,14 @@ func TestProvisionerModelRoundTrip(t *testing.T) {
 	}
 	// A live value that differs is reported in its canonical form.
 	spec.Limits.Resources["cpu"] = resource.MustParse("2000")
-	if got := provisionerFromSpec("default", spec, in).Limits[0].CPU.ValueString(); got != "2k" {
-		t.Errorf("drifted cpu = %s, want 2k", got)
+	if got := provisionerFromSpec("default", spec, in).Limits[0].CPU.ValueString(); got != "2000" {
+		t.Errorf("drifted cpu = %s, want 2000", got)
+	}
+	// Without a prior value (import) quantities are spelled as users write them.
+	for in, want := range map[string]string{"1000": "1000", "1k": "1000", "500m": "500m", "1000Gi": "1000Gi", "1.5": "1500m"} {
+		if got := quantityString(resource.MustParse(in)); got != want {
+			t.Errorf("quantityString(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
 
