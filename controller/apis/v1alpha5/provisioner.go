@@ -38,6 +38,7 @@ type ProvisionerSpec struct {
 	// Labels are applied to every node launched by this provisioner. Keys in the
 	// kubernetes.io, k8s.io and karpenter.sh domains are reserved.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=100
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('karpenter.sh/') && !k.startsWith('kubernetes.io/') && !k.startsWith('k8s.io/'))",message="label domains kubernetes.io, k8s.io and karpenter.sh are reserved"
 	Labels map[string]string `json:"labels,omitempty"`
 
@@ -55,7 +56,7 @@ type ProvisionerSpec struct {
 	// Requirements constrain the launched nodes' labels (instance type, zone, capacity type,
 	// architecture, ...). Pods' node selectors and required node affinity narrow them further.
 	// +optional
-	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:MaxItems=50
 	Requirements []NodeSelectorRequirement `json:"requirements,omitempty"`
 
 	// KubeletConfiguration tunes the kubelet of launched nodes.
@@ -114,7 +115,8 @@ type NodeSelectorRequirement struct {
 	Operator corev1.NodeSelectorOperator `json:"operator"`
 	// Values for In/NotIn (one or more) and Gt/Lt (exactly one integer).
 	// +optional
-	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=63
 	Values []string `json:"values,omitempty"`
 }
 
@@ -138,10 +140,12 @@ type AWS struct {
 	// SubnetSelector discovers subnets by tags (key: value; value "*" matches any value),
 	// or by id with the key "aws-ids" and comma separated ids.
 	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=20
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="subnetSelector keys and values must not be empty"
 	SubnetSelector map[string]string `json:"subnetSelector"`
 	// SecurityGroupSelector discovers security groups by tags, as SubnetSelector.
 	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=20
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="securityGroupSelector keys and values must not be empty"
 	SecurityGroupSelector map[string]string `json:"securityGroupSelector"`
 	// InstanceProfile is the IAM instance profile name of launched nodes; defaults to the

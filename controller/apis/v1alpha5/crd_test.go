@@ -1,0 +1,171 @@
+package v1alpha5_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
+)
+
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
+
+var provisionersGVR = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1alpha5", Resource: "provisioners"}
+
+// installCRD creates the generated CRD on the sandbox's API server exactly as generated (the API
+// server rejects rules over its CEL cost budget, so this also checks the budget) and waits until
+// it is Established.
+func installCRD(t *testing.T) dynamic.Interface {
+	t.Helper()
+	sb := sandboxtest.Start(t)
+	cfg := sb.RESTConfig()
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(crds.Provisioner, &crd); err != nil {
+		t.Fatalf("generated CRD does not parse: %v", err)
+	}
+	ext := apiextensionsclient.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, &crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("API server refused the generated CRD: %v", err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("CRD not established: %v", err)
+	}
+	return dynamic.NewForConfigOrDie(cfg)
+}
+
+func provisionerFromYAML(t *testing.T, doc string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+		t.Fatalf("bad test YAML: %v", err)
+	}
+	return u
+}
+
+// seedDir locates ../shared/seed beside the repository (overridable with $KARPENTER_SEED_DIR).
+func seedDir(t *testing.T) string {
+	if d := os.Getenv("KARPENTER_SEED_DIR"); d != "" {
+		return d
+	}
+	d, err := filepath.Abs("../../../../shared/seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSeedProvisionerIsAccepted(t *testing.T) {
+	dyn := installCRD(t)
+	raw, err := os.ReadFile(filepath.Join(seedDir(t), "provisioner.yaml"))
+	if err != nil {
+		t.Fatalf("reading the tutorial's provisioner.yaml: %v", err)
+	}
+	doc := strings.ReplaceAll(string(raw), "${CLUSTER_NAME}", "karpenter-demo")
+	u := provisionerFromYAML(t, doc)
+	u.SetName("seed-default")
+	if _, err := dyn.Resource(provisionersGVR).Create(context.Background(), u, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the tutorial's Provisioner was refused: %v", err)
+	}
+}
+
+func TestInvalidProvisionersAreRefusedWithFieldPath(t *testing.T) {
+	dyn := installCRD(t)
+	const base = `
+apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata:
+  name: %s
+spec:
+`
+	cases := []struct {
+		name, spec string
+		want       []string // substrings of the error: field path and reason
+	}{
+		{"unknown-operator", `
+  requirements:
+    - key: karpenter.sh/capacity-type
+      operator: Maybe
+      values: ["spot"]`, []string{"spec.requirements[0].operator", "Unsupported value", "Maybe"}},
+		{"negative-ttl", `
+  ttlSecondsAfterEmpty: -1`, []string{"spec.ttlSecondsAfterEmpty", "greater than or equal to 0"}},
+		{"negative-expiry", `
+  ttlSecondsUntilExpired: -5`, []string{"spec.ttlSecondsUntilExpired", "greater than or equal to 0"}},
+		{"empty-selector", `
+  provider:
+    subnetSelector: {}
+    securityGroupSelector:
+      karpenter.sh/discovery: demo`, []string{"spec.provider.subnetSelector", "at least 1"}},
+		{"empty-selector-value", `
+  provider:
+    subnetSelector:
+      karpenter.sh/discovery: ""
+    securityGroupSelector:
+      karpenter.sh/discovery: demo`, []string{"spec.provider.subnetSelector", "must not be empty"}},
+		{"unknown-capacity-type", `
+  requirements:
+    - key: karpenter.sh/capacity-type
+      operator: In
+      values: ["spot", "reserved"]`, []string{"spec.requirements[0]", "spot or on-demand"}},
+		{"in-without-values", `
+  requirements:
+    - key: node.kubernetes.io/instance-type
+      operator: In`, []string{"spec.requirements[0]", "at least one value"}},
+		{"gt-not-integer", `
+  requirements:
+    - key: karpenter.k8s.aws/instance-cpu
+      operator: Gt
+      values: ["four"]`, []string{"spec.requirements[0]", "exactly one integer"}},
+		{"bad-taint-effect", `
+  taints:
+    - key: dedicated
+      value: gpu
+      effect: Sometimes`, []string{"spec.taints", "NoSchedule, PreferNoSchedule, NoExecute"}},
+		{"reserved-label", `
+  labels:
+    karpenter.sh/provisioner-name: x`, []string{"spec.labels", "reserved"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := provisionerFromYAML(t, strings.Replace(base, "%s", tc.name, 1)+tc.spec)
+			_, err := dyn.Resource(provisionersGVR).Create(context.Background(), u, metav1.CreateOptions{})
+			if err == nil {
+				t.Fatalf("invalid Provisioner %s was accepted", tc.name)
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err.Error(), w)
+				}
+			}
+		})
+	}
+}
