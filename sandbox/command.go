@@ -24,7 +24,9 @@ const (
 	ReadyFile  = "ready"       // exists once the sandbox is ready
 	FailedFile = "failed"      // the error that stopped the daemon from starting
 	EnvFile    = "env"         // `export K='V'` lines (what `sandbox env` prints)
-	DaemonLog  = "sandbox.log" // the daemon's stdout/stderr (progress, then its log)
+	DaemonLog  = "sandbox.log" // the daemon's stdout/stderr
+	// ProgressFile holds the daemon's progress lines (what `up` prints while it waits).
+	ProgressFile = "progress"
 )
 
 // UpTimeout bounds how long `sandbox up` waits for the daemon to become ready.
@@ -156,19 +158,23 @@ func up(ctx context.Context, out io.Writer, f *flags) error {
 	go func() { exited <- cmd.Wait() }() // reaps the daemon if it dies while we wait
 	fmt.Fprintf(out, "sandbox daemon started (pid %d); log %s\n", pid, logPath)
 
-	var printed int64
+	var printed int
 	printNew := func() {
-		b, err := os.ReadFile(logPath)
-		if err != nil || int64(len(b)) <= printed {
+		b, err := os.ReadFile(filepath.Join(dir, ProgressFile))
+		if err != nil || len(b) <= printed {
 			return
 		}
-		// Progress lines only: the daemon's structured log lines (time=...) stay in the file.
-		for _, line := range strings.SplitAfter(string(b[printed:]), "\n") {
-			if line != "" && !strings.HasPrefix(line, "time=") {
+		// whole lines only; a partly written line is printed next time
+		end := bytes.LastIndexByte(b, '\n') + 1
+		if end <= printed {
+			return
+		}
+		for _, line := range strings.SplitAfter(string(b[printed:end]), "\n") {
+			if line != "" {
 				fmt.Fprint(out, "  ", line)
 			}
 		}
-		printed = int64(len(b))
+		printed = end
 	}
 	deadline := time.After(UpTimeout)
 	for {
@@ -216,8 +222,13 @@ func run(f *flags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	progress, err := os.OpenFile(filepath.Join(dir, ProgressFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer progress.Close()
 	cfg := f.config()
-	cfg.Progress = os.Stdout
+	cfg.Progress = io.MultiWriter(os.Stdout, progress)
 	sb, err := Start(ctx, cfg)
 	if err != nil {
 		_ = os.WriteFile(filepath.Join(dir, FailedFile), []byte(err.Error()+"\n"), 0o644)
@@ -235,7 +246,7 @@ func run(f *flags) error {
 	if err := os.WriteFile(filepath.Join(dir, ReadyFile), nil, 0o644); err != nil {
 		return err
 	}
-	fmt.Println("sandbox ready: cluster", sb.ClusterName, "API server", sb.Endpoint, "AWS", sb.AWSEndpoint)
+	fmt.Fprintln(cfg.Progress, "sandbox ready: cluster", sb.ClusterName, "API server", sb.Endpoint, "AWS", sb.AWSEndpoint)
 	<-ctx.Done()
 	fmt.Println("sandbox stopping")
 	return nil

@@ -162,7 +162,8 @@ func (r *Runner) sync(ctx context.Context, cs kubernetes.Interface, obj any) {
 	}()
 }
 
-// stop ends the processes of pod uid and waits for them.
+// stop starts ending the processes of pod uid (SIGTERM, grace period, SIGKILL) without
+// blocking the informer; Run waits for them when it returns.
 func (r *Runner) stop(uid types.UID) {
 	r.mu.Lock()
 	run, ok := r.running[uid]
@@ -170,7 +171,6 @@ func (r *Runner) stop(uid types.UID) {
 	r.mu.Unlock()
 	if ok {
 		run.cancel()
-		<-run.done
 	}
 }
 
