@@ -241,13 +241,13 @@ func NewInstanceType(o InstanceTypeOptions) *cloudprovider.InstanceType {
 		}
 	}
 	labels := map[string]string{
-		v1alpha5.LabelInstanceType:     o.Name,
-		v1alpha5.LabelArch:             o.Arch,
-		v1alpha5.LabelOS:               "linux",
-		v1alpha5.LabelInstanceFamily:   family,
-		v1alpha5.LabelInstanceSize:     size,
-		v1alpha5.LabelInstanceCPU:      strconv.FormatInt(o.CPU, 10),
-		v1alpha5.LabelInstanceMemory:   strconv.FormatInt(o.MemoryMi, 10),
+		v1alpha5.LabelInstanceType:   o.Name,
+		v1alpha5.LabelArch:           o.Arch,
+		v1alpha5.LabelOS:             "linux",
+		v1alpha5.LabelInstanceFamily: family,
+		v1alpha5.LabelInstanceSize:   size,
+		v1alpha5.LabelInstanceCPU:    strconv.FormatInt(o.CPU, 10),
+		v1alpha5.LabelInstanceMemory: strconv.FormatInt(o.MemoryMi, 10),
 	}
 	if family != "" {
 		labels[v1alpha5.LabelInstanceCategory] = family[:1]
