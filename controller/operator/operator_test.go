@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,37 +178,64 @@ func TestControllerOnSandbox(t *testing.T) {
 	if err := kube.Create(ctx, deploy); err != nil {
 		t.Fatal(err)
 	}
-	launched := map[string]bool{}
-	waitFor(t, ctx, 120*time.Second, "3 pods Running on spot nodes", func() (bool, string) {
-		pods := &corev1.PodList{}
-		if err := kube.List(ctx, pods, client.InNamespace("default"), client.MatchingLabels(labels)); err != nil {
-			return false, err.Error()
-		}
-		running := 0
-		for _, p := range pods.Items {
-			if p.Status.Phase != corev1.PodRunning {
-				continue
+	running := func(what string) map[string]bool {
+		launched := map[string]bool{}
+		waitFor(t, ctx, 120*time.Second, what, func() (bool, string) {
+			pods := &corev1.PodList{}
+			if err := kube.List(ctx, pods, client.InNamespace("default"), client.MatchingLabels(labels)); err != nil {
+				return false, err.Error()
 			}
-			n := &corev1.Node{}
-			if err := kube.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil {
-				continue
+			clear(launched)
+			running := 0
+			for _, p := range pods.Items {
+				if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+					continue
+				}
+				n := &corev1.Node{}
+				if err := kube.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil || n.DeletionTimestamp != nil {
+					continue
+				}
+				if n.Labels[v1alpha5.LabelProvisionerName] == "default" && n.Labels[v1alpha5.LabelCapacityType] == "spot" && hasFinalizer(n) {
+					running++
+					launched[n.Name] = true
+				}
 			}
-			if n.Labels[v1alpha5.LabelProvisionerName] == "default" && n.Labels[v1alpha5.LabelCapacityType] == "spot" {
-				running++
-				launched[n.Name] = true
-			}
-		}
-		return running == 3, fmt.Sprintf("%d of %d pods running on launched spot nodes", running, len(pods.Items))
-	})
-	for name := range launched {
-		n := &corev1.Node{}
-		if err := kube.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
+			return running == 3, fmt.Sprintf("%d of %d pods running on launched spot nodes", running, len(pods.Items))
+		})
+		return launched
+	}
+	first := running("3 pods Running on launched spot nodes")
+
+	// Deleting a node drains it through the Eviction API: its pods come back on a new node and
+	// its instance is terminated.
+	var victim corev1.Node
+	for name := range first {
+		if err := kube.Get(ctx, client.ObjectKey{Name: name}, &victim); err != nil {
 			t.Fatal(err)
 		}
-		if !hasFinalizer(n) {
-			t.Errorf("node %s lacks the termination finalizer", name)
-		}
+		break
 	}
+	if err := kube.Delete(ctx, &victim); err != nil {
+		t.Fatal(err)
+	}
+	second := running("pods evicted and running again on a new node")
+	if second[victim.Name] {
+		t.Fatalf("pods still on the deleted node %s", victim.Name)
+	}
+	waitFor(t, ctx, 60*time.Second, "the deleted node and its instance gone", func() (bool, string) {
+		err := kube.Get(ctx, client.ObjectKey{Name: victim.Name}, &corev1.Node{})
+		if !apierrors.IsNotFound(err) {
+			return false, fmt.Sprintf("node %s still there (%v)", victim.Name, err)
+		}
+		id := victim.Spec.ProviderID[strings.LastIndex(victim.Spec.ProviderID, "/")+1:]
+		out, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			return false, err.Error()
+		}
+		state := out.Reservations[0].Instances[0].State.Name
+		return state == ec2types.InstanceStateNameShuttingDown || state == ec2types.InstanceStateNameTerminated, "instance " + string(state)
+	})
+
 	if err := kube.Delete(ctx, deploy); err != nil {
 		t.Fatal(err)
 	}
