@@ -218,6 +218,9 @@ func TestInstancesBecomeNodes(t *testing.T) {
 	wrongCluster := launch(t, sb, good, userData(sb, "someone-else"))
 	garbage := launch(t, sb, good, "#!/bin/bash\necho no bootstrap here\n")
 	noRole := launch(t, sb, unmapped, userData(sb, sb.ClusterName))
+	// NodeRestriction admission judges the registration: a node may not label itself in the
+	// node-restriction.kubernetes.io/ namespace (proves the Node is created as the node).
+	restricted := launch(t, sb, good, strings.Replace(userData(sb, sb.ClusterName), "team=blue", "node-restriction.kubernetes.io/team=blue", 1))
 
 	var n *corev1.Node
 	eventually(t, 30*time.Second, "node of "+*ok.InstanceId, func() (bool, error) {
@@ -255,7 +258,7 @@ func TestInstancesBecomeNodes(t *testing.T) {
 	for _, bad := range []struct {
 		inst ec2types.Instance
 		why  string
-	}{{wrongCluster, "someone-else"}, {garbage, "no call of /etc/eks/bootstrap.sh"}, {noRole, "not mapped"}} {
+	}{{wrongCluster, "someone-else"}, {garbage, "no call of /etc/eks/bootstrap.sh"}, {noRole, "not mapped"}, {restricted, "node-restriction.kubernetes.io"}} {
 		eventually(t, 20*time.Second, "boot of "+*bad.inst.InstanceId, func() (bool, error) {
 			_, booted := sb.BootResult(*bad.inst.InstanceId)
 			return booted, nil
