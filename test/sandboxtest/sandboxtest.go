@@ -8,12 +8,16 @@
 //	}
 //
 // The sandbox starts on the first Start and stops when Main's m.Run returns. Controller pods
-// run $KARPENTER_BIN (set by `make test`) unless Options.ControllerExecutable is set.
+// run Options.ControllerExecutable, else $KARPENTER_BIN (set by `make test`), else a binary
+// built once from this module with `go build` (never the test binary itself).
 package sandboxtest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +28,9 @@ import (
 // Options configure the shared sandbox; change them in TestMain before Main. Dir is ignored:
 // the sandbox lives in a temporary directory (see Main for when it is removed).
 var Options = sandbox.Config{StaticNodes: 1, BootDelay: time.Second}
+
+// Module is the main package built for controller pods when no binary is given.
+const Module = "github.com/nodeform/terraform-provider-karpenter"
 
 // StartTimeout bounds the sandbox start.
 var StartTimeout = 4 * time.Minute
@@ -49,6 +56,14 @@ func Start(t testing.TB) *sandbox.Sandbox {
 		}
 		cfg := Options
 		cfg.Dir = dir
+		if cfg.ControllerExecutable == "" && os.Getenv("KARPENTER_BIN") == "" {
+			cfg.ControllerExecutable = filepath.Join(dir, "terraform-provider-karpenter")
+			out, err := exec.Command("go", "build", "-o", cfg.ControllerExecutable, Module).CombinedOutput()
+			if err != nil {
+				failure = fmt.Errorf("build controller binary (set $KARPENTER_BIN to skip): %v\n%s", err, out)
+				return
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 		defer cancel()
 		shared, failure = sandbox.Start(ctx, cfg)
