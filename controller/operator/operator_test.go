@@ -55,19 +55,6 @@ func TestControllerOnSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = kube.Create(ctx, crd)
-	if apierrors.IsInvalid(err) {
-		// The generated CRD's CEL rules can exceed the API server's cost budget (reported to
-		// the API owner); this test is about the controller, so it installs the CRD without
-		// its CEL rules rather than not running at all.
-		t.Logf("CRD refused by the API server, installing it without CEL rules: %v", err)
-		crd = crd.DeepCopy()
-		for i := range crd.Spec.Versions {
-			if v := crd.Spec.Versions[i].Schema; v != nil && v.OpenAPIV3Schema != nil {
-				stripCEL(v.OpenAPIV3Schema)
-			}
-		}
-		err = kube.Create(ctx, crd)
-	}
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -256,21 +243,6 @@ func TestControllerOnSandbox(t *testing.T) {
 		}
 		return len(nodes.Items) == 0 && instances == 0, fmt.Sprintf("%d nodes, %d instances left", len(nodes.Items), instances)
 	})
-}
-
-// stripCEL removes x-kubernetes-validations everywhere in a schema.
-func stripCEL(s *apiextensionsv1.JSONSchemaProps) {
-	s.XValidations = nil
-	for k, p := range s.Properties {
-		stripCEL(&p)
-		s.Properties[k] = p
-	}
-	if s.Items != nil && s.Items.Schema != nil {
-		stripCEL(s.Items.Schema)
-	}
-	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
-		stripCEL(s.AdditionalProperties.Schema)
-	}
 }
 
 func hasFinalizer(n *corev1.Node) bool {
