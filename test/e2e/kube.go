@@ -210,7 +210,11 @@ func (k *Kube) WaitPodsOnLaunchedNodes(ctx context.Context, namespace, selector 
 			running++
 			used[n.Name] = n
 		}
-		last = fmt.Sprintf("%d pods, %d Running on launched %s nodes, %d Running elsewhere, %d launched nodes", len(pods), running, capacityType, onOther, len(launched))
+		where := "on launched " + capacityType + " nodes"
+		if capacityType == "*" {
+			where = "on any node"
+		}
+		last = fmt.Sprintf("%d pods, %d Running %s, %d Running elsewhere, %d launched nodes", len(pods), running, where, onOther, len(launched))
 		if time.Since(lastReport) >= 10*time.Second {
 			fmt.Fprintf(log, "  ... %s\n", last)
 			lastReport = time.Now()

@@ -183,6 +183,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (rep *ScaleReport, err error) {
 			return err
 		}
 		records, err := recordNodes(ctx, cloud, launched)
+		t.AddNodes(records...)
 		for _, r := range records {
 			rep.ByType[r.Type]++
 			rep.ByCapacityType[r.CapacityType]++

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,7 +19,9 @@ func TestScale(t *testing.T) {
 	}
 	bin := requireBin(t)
 	rep := runScale(t, bin)
-	rep.Write(testWriter{t})
+	var out strings.Builder
+	rep.Write(&out)
+	t.Log(out.String())
 }
 
 // BenchmarkScale is the scale scenario as a benchmark (`make bench`): it reports seconds until
