@@ -99,7 +99,8 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 						"values": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 							MarkdownDescription: "Values: one or more for `In`/`NotIn`, exactly one integer for `Gt`/`Lt`, none otherwise. " +
 								"For `karpenter.sh/capacity-type`: `spot`, `on-demand`.",
-							Validators: []validator.List{listvalidator.SizeAtMost(500)}},
+							Validators: []validator.List{listvalidator.SizeAtMost(500),
+								listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(63))}}, // a label value's limit
 					},
 				},
 			},
