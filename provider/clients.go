@@ -106,6 +106,15 @@ func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostic
 	if len(m.Kubernetes) > 0 {
 		k = m.Kubernetes[0]
 	}
+	for name, v := range map[string]types.String{"host": k.Host, "cluster_ca_certificate": k.ClusterCACertificate, "token": k.Token,
+		"client_certificate": k.ClientCertificate, "client_key": k.ClientKey, "config_path": k.ConfigPath, "config_context": k.ConfigContext} {
+		if v.IsUnknown() {
+			// Falling back to the kubeconfig would silently read another cluster.
+			err := fmt.Errorf("kubernetes.%s is not known until apply; the provider configuration cannot depend on resources that are not created yet", name)
+			c.restConfig = func() (*rest.Config, error) { return nil, err }
+			return c, diags
+		}
+	}
 	c.restConfig = func() (*rest.Config, error) { return restConfigFrom(k) }
 	return c, diags
 }
