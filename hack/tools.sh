@@ -12,6 +12,7 @@ KUBE_VERSION=v1.37.2
 KUBE_STAGING_VERSION=v0.37.2
 KWOK_VERSION=v0.8.0
 CONTROLLER_TOOLS_VERSION=v0.20.1
+TFPLUGINDOCS_VERSION=v0.25.0
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -110,6 +111,7 @@ for t in $want; do
     kube) build_kube ;;
     kwok) go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok kwok ;;
     controller-gen) go_install controller-tools "$CONTROLLER_TOOLS_VERSION" sigs.k8s.io/controller-tools/cmd/controller-gen controller-gen ;;
+    tfplugindocs) go_install terraform-plugin-docs "$TFPLUGINDOCS_VERSION" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs tfplugindocs ;;
     *) echo "unknown tool $t" >&2; exit 2 ;;
   esac
 done
