@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,7 @@ func TestDemo(t *testing.T) {
 	demo, err := NewDemo(Config{
 		Bin:        bin,
 		SandboxDir: filepath.Join(root, ".sandbox", "e2e-demo"),
-		Log:        testWriter{t},
+		Log:        logWriter(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestTerraformValidate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ws, err := PrepareTerraform(ctx, bin, root, tf, "quickstart", testWriter{t})
+	ws, err := PrepareTerraform(ctx, bin, root, tf, "quickstart", logWriter(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestSeedManifestsAccepted(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	sb := NewSandbox(bin, filepath.Join(root, ".sandbox", "e2e-seed"), testWriter{t})
+	sb := NewSandbox(bin, filepath.Join(root, ".sandbox", "e2e-seed"), logWriter(t))
 	t.Cleanup(func() {
 		if err := sb.Down(ctx); err != nil {
 			t.Errorf("sandbox down: %v", err)
@@ -202,7 +203,10 @@ func toStrings(v any) []string {
 	return out
 }
 
-// testWriter sends progress lines to t.Log.
+// logWriter returns a writer that sends each complete line to t.Log.
+func logWriter(t *testing.T) io.Writer { return prefixWriter(testWriter{t}, "") }
+
+// testWriter sends what it is given to t.Log.
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) {
