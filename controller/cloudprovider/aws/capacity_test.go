@@ -54,7 +54,7 @@ func TestSelectorFilters(t *testing.T) {
 
 func TestBootstrapUserData(t *testing.T) {
 	maxPods := int32(58)
-	ud, err := BootstrapUserData(&clusterInfo{Name: "demo", Endpoint: "https://example.com", CABase64: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+	ud, err := BootstrapUserData(&ClusterInfo{Name: "demo", Endpoint: "https://example.com", CABase64: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
 		map[string]string{"karpenter.sh/capacity-type": "spot", "team": "blue"},
 		[]corev1.Taint{{Key: "gpu", Value: "true", Effect: corev1.TaintEffectNoExecute}, {Key: "x", Effect: corev1.TaintEffectNoSchedule}}, &maxPods)
 	if err != nil {
@@ -71,7 +71,7 @@ func TestBootstrapUserData(t *testing.T) {
 	if bs.MaxPods != 58 || bs.Labels["team"] != "blue" || len(bs.Taints) != 2 {
 		t.Errorf("parsed = %+v", bs)
 	}
-	if _, err := BootstrapUserData(&clusterInfo{Name: "demo", Endpoint: "https://e", CABase64: "x"}, nil,
+	if _, err := BootstrapUserData(&ClusterInfo{Name: "demo", Endpoint: "https://e", CABase64: "x"}, nil,
 		[]corev1.Taint{{Key: "a", Effect: "Sometimes"}}, nil); err == nil || !strings.Contains(err.Error(), "taints[0].effect") {
 		t.Errorf("bad effect error = %v", err)
 	}

@@ -63,8 +63,9 @@ func amiParameter(k8sVersion string, v amiVariant) string {
 	return fmt.Sprintf("/aws/service/eks/optimized-ami/%s/%s/recommended/image_id", k8sVersion, v)
 }
 
-// clusterInfo is what the user data needs about the cluster.
-type clusterInfo struct {
+// ClusterInfo is what the bootstrap user data needs about the cluster: its name, API server
+// URL (https) and CA bundle (base64 of the PEM).
+type ClusterInfo struct {
 	Name     string
 	Endpoint string
 	CABase64 string
@@ -82,7 +83,7 @@ type launchTemplates struct {
 	mu        sync.Mutex
 	amis      map[string]cached[string] // SSM parameter -> AMI id
 	version   cached[string]
-	cluster   *clusterInfo
+	cluster   *ClusterInfo
 	templates map[string]cached[string] // name -> launch template id
 }
 
@@ -147,14 +148,14 @@ func (l *launchTemplates) AMI(ctx context.Context, v amiVariant) (string, error)
 
 // Cluster returns the cluster endpoint and CA: from Options when both are set, else from EKS
 // DescribeCluster (the endpoint option, when set, still wins). Cached for the process lifetime.
-func (l *launchTemplates) Cluster(ctx context.Context) (*clusterInfo, error) {
+func (l *launchTemplates) Cluster(ctx context.Context) (*ClusterInfo, error) {
 	l.mu.Lock()
 	if l.cluster != nil {
 		defer l.mu.Unlock()
 		return l.cluster, nil
 	}
 	l.mu.Unlock()
-	info := &clusterInfo{Name: l.opts.ClusterName, Endpoint: l.opts.ClusterEndpoint, CABase64: l.opts.ClusterCABase64}
+	info := &ClusterInfo{Name: l.opts.ClusterName, Endpoint: l.opts.ClusterEndpoint, CABase64: l.opts.ClusterCABase64}
 	if info.Endpoint == "" || info.CABase64 == "" {
 		if l.eks == nil {
 			return nil, errors.New("cluster endpoint and CA are not set and no EKS client is configured")
@@ -205,7 +206,7 @@ func (s *templateSpec) Name() string {
 // --register-with-taints (k=v:Effect) and --max-pods when set. Label keys/values and taint
 // parts are validated first (they are placed inside single quotes), with the field path in the
 // error.
-func BootstrapUserData(cluster *clusterInfo, labels map[string]string, taints []corev1.Taint, maxPods *int32) (string, error) {
+func BootstrapUserData(cluster *ClusterInfo, labels map[string]string, taints []corev1.Taint, maxPods *int32) (string, error) {
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
