@@ -300,6 +300,8 @@ func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *
 		"KUBECONFIG="+creds.kubeconfig(),
 		"METRICS_PORT="+strconv.Itoa(metricsPort),
 		"HEALTH_PROBE_PORT="+strconv.Itoa(healthPort),
+		// The pod's servers listen on loopback only: the sandbox runs every pod on this host.
+		"BIND_ADDRESS=127.0.0.1",
 	)
 	full = append(full, creds.awsEnv()...)
 	full = append(full, r.ExtraEnv...)
