@@ -2,13 +2,17 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/smithy-go"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -290,6 +294,12 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 			return
 		}
 	}
+	// The controller is gone: nothing creates launch templates any more. Remove the ones it
+	// made for this cluster so destroy leaves nothing behind.
+	if err := deleteLaunchTemplates(ctx, r.c.ec2, m.ClusterName.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the controller's launch templates", err.Error())
+		return
+	}
 	crd, err := provisionerCRD()
 	if err == nil {
 		if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
@@ -472,4 +482,26 @@ func secondsValue(s string) types.Int64 {
 		return types.Int64Value(int64(d / time.Second))
 	}
 	return types.Int64Null()
+}
+
+// deleteLaunchTemplates deletes every launch template tagged karpenter.sh/cluster=<clusterName>
+// (the controller names them karpenter.k8s.aws/<hash>). A template already gone is not an error.
+func deleteLaunchTemplates(ctx context.Context, api *ec2.Client, clusterName string) error {
+	p := ec2.NewDescribeLaunchTemplatesPaginator(api, &ec2.DescribeLaunchTemplatesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + v1alpha5.TagCluster), Values: []string{clusterName}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("listing launch templates of cluster %s: %w", clusterName, err)
+		}
+		for _, lt := range page.LaunchTemplates {
+			_, err := api.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: lt.LaunchTemplateId})
+			var apiErr smithy.APIError
+			if err != nil && !(errors.As(err, &apiErr) && strings.HasPrefix(apiErr.ErrorCode(), "InvalidLaunchTemplate")) {
+				return fmt.Errorf("deleting launch template %s: %w", aws.ToString(lt.LaunchTemplateName), err)
+			}
+		}
+	}
+	return nil
 }
