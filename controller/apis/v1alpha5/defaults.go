@@ -1,0 +1,28 @@
+package v1alpha5
+
+import corev1 "k8s.io/api/core/v1"
+
+// WithDefaults returns a copy of the provisioner with the defaults of Karpenter's v1alpha5 API
+// applied in memory (the API server stores the spec as written, so `terraform plan` and
+// `kubectl get` show exactly what the user wrote):
+//   - no karpenter.sh/capacity-type requirement  -> karpenter.sh/capacity-type In [on-demand]
+//   - no kubernetes.io/arch requirement           -> kubernetes.io/arch In [amd64]
+//
+// Source: Karpenter v0.6-v0.31 v1alpha5 Provisioner defaulting (SetDefaults), which made spot
+// and arm64 opt-in.
+func (p *Provisioner) WithDefaults() *Provisioner {
+	out := p.DeepCopy()
+	has := map[string]bool{}
+	for _, r := range out.Spec.Requirements {
+		has[r.Key] = true
+	}
+	if _, ok := out.Spec.Labels[LabelCapacityType]; !ok && !has[LabelCapacityType] {
+		out.Spec.Requirements = append(out.Spec.Requirements, NodeSelectorRequirement{
+			Key: LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{CapacityTypeOnDemand}})
+	}
+	if _, ok := out.Spec.Labels[LabelArch]; !ok && !has[LabelArch] {
+		out.Spec.Requirements = append(out.Spec.Requirements, NodeSelectorRequirement{
+			Key: LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"amd64"}})
+	}
+	return out
+}
