@@ -51,14 +51,6 @@ func TestRegisterAgainstAPIServer(t *testing.T) {
 	if err := yaml.Unmarshal(crds.Provisioner, crd); err != nil {
 		t.Fatal(err)
 	}
-	// This test is about the provisioning controllers, not CRD validation: drop the CEL rules
-	// (kube-apiserver 1.37 currently rejects the generated CRD's rules as over the CEL cost
-	// budget, reported to the API owner).
-	for i := range crd.Spec.Versions {
-		if v := crd.Spec.Versions[i].Schema; v != nil && v.OpenAPIV3Schema != nil {
-			dropCEL(v.OpenAPIV3Schema)
-		}
-	}
 	testEnv := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}
 	cfg, err := testEnv.Start()
 	if err != nil {
@@ -146,20 +138,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-func dropCEL(s *apiextensionsv1.JSONSchemaProps) {
-	s.XValidations = nil
-	for k, p := range s.Properties {
-		dropCEL(&p)
-		s.Properties[k] = p
-	}
-	if s.Items != nil && s.Items.Schema != nil {
-		dropCEL(s.Items.Schema)
-	}
-	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
-		dropCEL(s.AdditionalProperties.Schema)
-	}
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
