@@ -225,10 +225,11 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		in.DaemonSets = append(in.DaemonSets, &dsList.Items[i])
 	}
 	for i := range provList.Items {
-		prov := &provList.Items[i]
-		if prov.DeletionTimestamp != nil {
+		if provList.Items[i].DeletionTimestamp != nil {
 			continue
 		}
+		// v1alpha5 defaults (on-demand, amd64 unless the spec says otherwise) apply in memory.
+		prov := provList.Items[i].WithDefaults()
 		types, err := p.cp.GetInstanceTypes(ctx, prov)
 		if err != nil {
 			return nil, fmt.Errorf("getting instance types for provisioner %s: %w", prov.Name, err)
