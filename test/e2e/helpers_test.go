@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -279,5 +282,40 @@ func TestPrepareWorkdir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(work, ".terraform.lock.hcl")); !os.IsNotExist(err) {
 		t.Errorf("a lock file was copied: %v", err)
+	}
+}
+
+func TestCostLowerBound(t *testing.T) {
+	bound, err := CostLowerBound(DefaultScaleWorkloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bound <= 0 {
+		t.Fatalf("bound = %v, want > 0", bound)
+	}
+	// Twice the pods: twice the bound.
+	double := make([]ScaleWorkload, len(DefaultScaleWorkloads))
+	for i, w := range DefaultScaleWorkloads {
+		w.Replicas *= 2
+		double[i] = w
+	}
+	if b2, _ := CostLowerBound(double); math.Abs(b2-2*bound) > 1e-9*bound {
+		t.Errorf("bound of twice the pods = %v, want %v", b2, 2*bound)
+	}
+	// A feasible packing costs at least the bound: 15 r6a.48xlarge (192 vCPU, 1536 GiB each)
+	// hold 2880 cores and 23040 GiB, more than the 2200 cores and ~15510 GiB requested.
+	it, ok := catalog.Lookup("r6a.48xlarge")
+	if !ok {
+		t.Skip("catalogue lacks r6a.48xlarge")
+	}
+	cheapest := it.OnDemandPrice
+	for _, z := range it.Zones {
+		cheapest = min(cheapest, catalog.SpotPrice(it, z))
+	}
+	if feasible := 15 * cheapest; bound > feasible {
+		t.Errorf("bound %v exceeds the price %v of a feasible packing", bound, feasible)
+	}
+	if _, err := CostLowerBound([]ScaleWorkload{{Name: "bad", Replicas: 1, CPU: "one", Memory: "1Gi"}}); err == nil || !strings.Contains(err.Error(), "workload bad: cpu") {
+		t.Errorf("bad quantity: err = %v", err)
 	}
 }

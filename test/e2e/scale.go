@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
 )
 
 // ScaleWorkload is one Deployment of the scale scenario: Replicas pods each requesting CPU and
@@ -42,12 +45,18 @@ type ScaleReport struct {
 	ByType          map[string]int // launched nodes per instance type
 	ByCapacityType  map[string]int // launched nodes per capacity type
 	TotalUSDPerHour float64        // sum of the launched instances' prices
-	Steps           *Timeline
+	// LowerBoundUSDPerHour is CostLowerBound of the workloads: no set of nodes that holds
+	// them costs less.
+	LowerBoundUSDPerHour float64
+	Steps                *Timeline
 }
 
 // Write prints the report.
 func (r *ScaleReport) Write(w io.Writer) {
 	fmt.Fprintf(w, "\nScale: %d pods Running %.1fs after scaling; %d nodes launched, %.4f USD/hour\n", r.Pods, r.Seconds, r.Nodes, r.TotalUSDPerHour)
+	if r.LowerBoundUSDPerHour > 0 {
+		fmt.Fprintf(w, "  cost lower bound %.4f USD/hour; launched/bound = %.2f\n", r.LowerBoundUSDPerHour, r.TotalUSDPerHour/r.LowerBoundUSDPerHour)
+	}
 	types := make([]string, 0, len(r.ByType))
 	for t := range r.ByType {
 		types = append(types, t)
@@ -163,6 +172,9 @@ func Scale(ctx context.Context, cfg ScaleConfig) (rep *ScaleReport, err error) {
 		want += int(w.Replicas)
 	}
 	rep.Pods = want
+	if rep.LowerBoundUSDPerHour, err = CostLowerBound(cfg.Workloads); err != nil {
+		return rep, err
+	}
 	var nodes []corev1.Node
 	if err := t.Run(log, fmt.Sprintf("scale to %d pods, all Running", want), func(*Step) error {
 		start := time.Now()
@@ -233,4 +245,44 @@ func createWorkload(ctx context.Context, kube *Kube, w ScaleWorkload) error {
 		return fmt.Errorf("creating deployment %s: %w", w.Name, err)
 	}
 	return nil
+}
+
+// CostLowerBound returns a lower bound, in USD/hour, on the price of any set of nodes that can
+// hold the workloads: the larger of (total CPU requested, in cores) x (the cheapest price per
+// vCPU) and (total memory requested, in MiB) x (the cheapest price per MiB), taken over every
+// offering (type, zone; spot and on-demand) of the emulator's catalogue. Each node costs at
+// least its capacity times the cheapest unit price, and the nodes' capacities must cover the
+// requests, hence the bound (kube-reserved and daemonset overhead only raise the real cost).
+// Prices: sandbox/aws/catalog, the numbers the emulator charges. Errors on a bad quantity.
+func CostLowerBound(workloads []ScaleWorkload) (float64, error) {
+	var cores, mib float64
+	for _, w := range workloads {
+		cpu, err := resource.ParseQuantity(w.CPU)
+		if err != nil {
+			return 0, fmt.Errorf("workload %s: cpu: %w", w.Name, err)
+		}
+		mem, err := resource.ParseQuantity(w.Memory)
+		if err != nil {
+			return 0, fmt.Errorf("workload %s: memory: %w", w.Name, err)
+		}
+		cores += float64(w.Replicas) * float64(cpu.MilliValue()) / 1000
+		mib += float64(w.Replicas) * float64(mem.Value()) / (1 << 20)
+	}
+	perCore, perMiB := math.Inf(1), math.Inf(1)
+	for _, o := range catalog.Offerings() {
+		it, ok := catalog.Lookup(o.InstanceType)
+		if !ok || it.VCPUs == 0 || it.MemoryMiB == 0 {
+			continue
+		}
+		price := o.OnDemandPrice
+		if o.SpotPrice > 0 && o.SpotPrice < price {
+			price = o.SpotPrice
+		}
+		perCore = min(perCore, price/float64(it.VCPUs))
+		perMiB = min(perMiB, price/float64(it.MemoryMiB))
+	}
+	if math.IsInf(perCore, 1) {
+		return 0, errors.New("the catalogue has no priced offering")
+	}
+	return max(cores*perCore, mib*perMiB), nil
 }
