@@ -427,7 +427,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 	}
 	var out []*typeInfo
 	for _, t := range from {
-		if !total.Fits(t.usable) {
+		if !total.Fits(t.usable) || wastesAccelerators(total, t) {
 			continue
 		}
 		if ps.limits != nil && !ps.withinLimits(t.capacity, others) {
@@ -450,6 +450,30 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 		}
 	}
 	return out
+}
+
+// wastesAccelerators reports whether the type has an extended resource (a GPU such as
+// nvidia.com/gpu, or another accelerator) that the pods do not request: such types cost many
+// times a plain type of the same CPU and memory, so, as Karpenter does, they are launched only
+// for pods that request the accelerator.
+func wastesAccelerators(total Resources, t *typeInfo) bool {
+	for name, v := range t.capacity {
+		if v > 0 && isExtendedResource(name) && total[name] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// isExtendedResource is true for resources outside the kubernetes.io domain other than the
+// built-in cpu, memory, pods, ephemeral-storage and hugepages.
+func isExtendedResource(name corev1.ResourceName) bool {
+	switch name {
+	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods, corev1.ResourceEphemeralStorage:
+		return false
+	}
+	n := string(name)
+	return !strings.HasPrefix(n, corev1.ResourceHugePagesPrefix) && !strings.HasPrefix(n, "requests.") && strings.Contains(n, "/") && !strings.HasPrefix(n, "kubernetes.io/")
 }
 
 func (ps *provState) open(pi *podInfo) (string, bool) {

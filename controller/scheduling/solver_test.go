@@ -662,3 +662,33 @@ func FuzzSolve(f *testing.F) {
 		}
 	})
 }
+
+// A claim grows while some type can hold all its pods; without the accelerator rule the
+// largest-memory type (an 8-GPU one) would end up holding CPU-only pods at several times the cost.
+func TestGPUTypesOnlyForGPUPods(t *testing.T) {
+	cpu := fake.NewInstanceType(fake.InstanceTypeOptions{Name: "r.48xlarge", CPU: 192, MemoryMi: 1536 * 1024, Pods: 737, OnDemandPrice: 12})
+	gpu := fake.NewInstanceType(fake.InstanceTypeOptions{Name: "p.48xlarge", CPU: 192, MemoryMi: 2048 * 1024, Pods: 737, GPUs: 8, OnDemandPrice: 98})
+	var pods []*corev1.Pod
+	for i := 0; i < 60; i++ { // 60 x 28Gi exceeds one r.48xlarge but fits one p.48xlarge
+		pods = append(pods, pod(fmt.Sprintf("mem-%d", i), "3500m", "28Gi"))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, []*cloudprovider.InstanceType{cpu, gpu})
+	if len(res.Errors) != 0 {
+		t.Fatalf("unexpected errors %+v", res.Errors)
+	}
+	if len(res.NewNodes) != 2 {
+		t.Fatalf("want 2 r.48xlarge claims, got %d", len(res.NewNodes))
+	}
+	for _, nc := range res.NewNodes {
+		for _, it := range nc.InstanceTypeOptions {
+			if g := it.Capacity["nvidia.com/gpu"]; !g.IsZero() {
+				t.Fatalf("claim of CPU-only pods offers GPU type %s", it.Name)
+			}
+		}
+	}
+	// A pod that requests a GPU still gets the GPU type.
+	res = solve(t, []*corev1.Pod{pod("gpu", "1", "1Gi", withGPU(1))}, []*v1alpha5.Provisioner{provisioner("default")}, []*cloudprovider.InstanceType{cpu, gpu})
+	if len(res.NewNodes) != 1 || res.NewNodes[0].InstanceTypeOptions[0].Name != "p.48xlarge" {
+		t.Fatalf("GPU pod not planned on the GPU type: %+v %+v", res.NewNodes, res.Errors)
+	}
+}
