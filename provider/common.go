@@ -76,6 +76,13 @@ func mapValue(m map[string]string, nullIfEmpty bool) types.Map {
 	return types.MapValueMust(types.StringType, elems)
 }
 
+// tagsValue converts live tags to a Terraform map, keeping the configured distinction between
+// an empty map and no map: with no live tags it is {} when prior (the state before the
+// refresh) is a known non-null map, and null otherwise (omitted, or on import).
+func tagsValue(live map[string]string, prior types.Map) types.Map {
+	return mapValue(live, len(live) == 0 && (prior.IsNull() || prior.IsUnknown()))
+}
+
 // setValue converts Go strings to a Terraform set of strings (never null).
 func setValue(s []string) types.Set {
 	elems := make([]attr.Value, 0, len(s))

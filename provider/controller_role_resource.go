@@ -195,7 +195,7 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 	}
 	role := out.Role
 	m.Name, m.ARN = types.StringValue(aws.ToString(role.RoleName)), types.StringValue(aws.ToString(role.Arn))
-	m.Tags = mapValue(tagMap(role.Tags), true)
+	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
 	if trust, err := ParsePolicyDocument(aws.ToString(role.AssumeRolePolicyDocument)); err == nil {
 		if prov, issuer, ns, sa, ok := trustPolicyFacts(trust); ok {
 			m.OIDCProviderARN, m.OIDCIssuerURL = types.StringValue(prov), types.StringValue(issuer)

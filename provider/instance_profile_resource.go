@@ -114,7 +114,7 @@ func (r *instanceProfileResource) Read(ctx context.Context, req resource.ReadReq
 	m.Name = types.StringValue(aws.ToString(p.InstanceProfileName))
 	m.Path = types.StringValue(aws.ToString(p.Path))
 	m.ARN = types.StringValue(aws.ToString(p.Arn))
-	m.Tags = mapValue(tagMap(p.Tags), true)
+	m.Tags = tagsValue(tagMap(p.Tags), m.Tags)
 	m.Role = types.StringNull()
 	if len(p.Roles) > 0 {
 		m.Role = types.StringValue(aws.ToString(p.Roles[0].RoleName))

@@ -139,7 +139,7 @@ func (r *nodeRoleResource) Read(ctx context.Context, req resource.ReadRequest, r
 	m.Path = types.StringValue(aws.ToString(role.Path))
 	m.ARN = types.StringValue(aws.ToString(role.Arn))
 	m.UniqueID = types.StringValue(aws.ToString(role.RoleId))
-	m.Tags = mapValue(tagMap(role.Tags), true)
+	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
 	m.ManagedPolicyARNs = setValue(attached)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
