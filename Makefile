@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 GOTEST_FLAGS ?= -count=1
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all tools build generate verify-generate test test-unit demo bench docs sandbox-up sandbox-down clean
+.PHONY: all tools build generate verify-generate test test-unit demo bench docs verify-docs sandbox-up sandbox-down clean
 
 all: build
 
@@ -30,7 +30,7 @@ verify-generate: generate
 	@git diff --exit-code -- controller/apis || { echo "generated files are stale: run make generate"; exit 1; }
 
 ## test: unit, integration (sandbox API server + AWS emulator), terraform acceptance (TF_ACC=1) and end-to-end demo
-test: tools build
+test: tools build verify-generate verify-docs
 	TF_ACC=1 KARPENTER_BIN=$(PROVIDER) go test $(GOTEST_FLAGS) -timeout $(TEST_TIMEOUT) -p 1 ./...
 
 ## test-unit: only tests that need no sandbox
@@ -45,9 +45,15 @@ demo: tools build
 bench: tools build
 	KARPENTER_BIN=$(PROVIDER) go test -run '^$$' -bench . -benchmem -timeout 60m ./controller/... ./test/...
 
-## docs: regenerate docs/ from the provider schema and examples/
-docs: build
-	go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-name karpenter --rendered-provider-name karpenter
+## docs: regenerate docs/ from the provider schema, examples/ and templates/ (tfplugindocs)
+docs:
+	@hack/tools.sh tfplugindocs
+	$(BIN)/tfplugindocs generate --provider-name karpenter --rendered-provider-name karpenter
+
+## verify-docs: fail if docs/ is stale
+verify-docs: docs
+	@git diff --exit-code -- docs || { echo "docs/ is stale: run make docs"; exit 1; }
+	@test -z "$$(git status --porcelain -- docs)" || { echo "docs/ has untracked generated files: run make docs"; git status --porcelain -- docs; exit 1; }
 
 sandbox-up: tools build
 	$(PROVIDER) sandbox up
