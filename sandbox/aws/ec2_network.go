@@ -48,6 +48,53 @@ func requireIDs(ids []string, exists func(string) bool) *apiError {
 	return nil
 }
 
+// attrMap is an attrFunc over a table of single-valued filter names (aliases repeat a value).
+func attrMap(m map[string]string) attrFunc {
+	return func(name string) ([]string, bool) {
+		v, ok := m[name]
+		if !ok {
+			return nil, false
+		}
+		return []string{v}, true
+	}
+}
+
+// ec2Listing is one paged Describe* action over a map of tagged EC2 resources keyed by ID.
+type ec2Listing[R any] struct {
+	action string                    // the action name, which NextToken tokens are bound to
+	items  map[string]R              // the resources, listed in ID order
+	ids    []string                  // the requested IDs; empty selects every resource
+	keep   func(R) bool              // further selection by request parameters; nil keeps all
+	attrs  func(R) map[string]string // the resource's filterable attributes (besides tags)
+}
+
+// page reads MaxResults/NextToken (5 to 1000, default all) and returns the IDs on this page of
+// the selected resources that pass filters (by tag:K, tag-key, tag-value and attrs), and the
+// next token ("" on the last page). An unknown filter name gives InvalidParameterValue.
+// Called with e.mu held.
+func (l ec2Listing[R]) page(s *ec2Store, form url.Values, filters []ec2Filter) ([]string, string, *apiError) {
+	offset, size, err := s.pageParams(form, l.action, 5, 1000, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	var match []string
+	for _, id := range sortedKeys(l.items) {
+		r := l.items[id]
+		if (len(l.ids) > 0 && !contains(l.ids, id)) || (l.keep != nil && !l.keep(r)) {
+			continue
+		}
+		ok, err := matchFilters(filters, s.tags[id], attrMap(l.attrs(r)))
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			match = append(match, id)
+		}
+	}
+	lo, hi, next := s.page(l.action, form, len(match), offset, size)
+	return match[lo:hi], next, nil
+}
+
 func (e *Emulator) describeVpcs(form url.Values) (any, *apiError) {
 	filters, err := parseFilters(form)
 	if err != nil {
@@ -60,41 +107,20 @@ func (e *Emulator) describeVpcs(form url.Values) (any, *apiError) {
 	if err := requireIDs(ids, func(id string) bool { return s.vpcs[id] != nil }); err != nil {
 		return nil, err
 	}
-	offset, size, err := s.pageParams(form, "DescribeVpcs", 5, 1000, 0)
+	ids, next, err := ec2Listing[*vpc]{action: "DescribeVpcs", items: s.vpcs, ids: ids, attrs: func(v *vpc) map[string]string {
+		return map[string]string{"vpc-id": v.id, "cidr": v.cidr, "cidr-block-association.cidr-block": v.cidr,
+			"state": "available", "owner-id": e.opts.AccountID, "is-default": "false"}
+	}}.page(s, form, filters)
 	if err != nil {
 		return nil, err
 	}
-	var out []xmlVpc
-	for _, id := range sortedKeys(s.vpcs) {
+	res := describeVpcsResult{NextToken: next}
+	for _, id := range ids {
 		v := s.vpcs[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
-			switch name {
-			case "vpc-id":
-				return []string{v.id}, true
-			case "cidr", "cidr-block-association.cidr-block":
-				return []string{v.cidr}, true
-			case "state":
-				return []string{"available"}, true
-			case "owner-id":
-				return []string{e.opts.AccountID}, true
-			case "is-default":
-				return []string{"false"}, true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, xmlVpc{VpcID: v.id, OwnerID: e.opts.AccountID, State: "available", CidrBlock: v.cidr,
-				DhcpOptionsID: "dopt-0a1b2c3d4e5f60001", InstanceTenancy: "default", TagSet: tagSet(s.tags[id])})
-		}
+		res.VpcSet = append(res.VpcSet, xmlVpc{VpcID: v.id, OwnerID: e.opts.AccountID, State: "available", CidrBlock: v.cidr,
+			DhcpOptionsID: "dopt-0a1b2c3d4e5f60001", InstanceTenancy: "default", TagSet: tagSet(s.tags[id])})
 	}
-	lo, hi, next := s.page("DescribeVpcs", form, len(out), offset, size)
-	return describeVpcsResult{VpcSet: out[lo:hi], NextToken: next}, nil
+	return res, nil
 }
 
 type xmlSubnet struct {
@@ -136,50 +162,23 @@ func (e *Emulator) describeSubnets(form url.Values) (any, *apiError) {
 	if err := requireIDs(ids, func(id string) bool { return s.subnets[id] != nil }); err != nil {
 		return nil, err
 	}
-	offset, size, err := s.pageParams(form, "DescribeSubnets", 5, 1000, 0)
+	ids, next, err := ec2Listing[*subnet]{action: "DescribeSubnets", items: s.subnets, ids: ids, attrs: func(sn *subnet) map[string]string {
+		return map[string]string{"subnet-id": sn.id, "vpc-id": sn.vpcID,
+			"availability-zone": sn.zone, "availabilityZone": sn.zone, "availability-zone-id": sn.zoneID, "availabilityZoneId": sn.zoneID,
+			"cidr-block": sn.cidr, "cidr": sn.cidr, "cidrBlock": sn.cidr, "state": "available", "owner-id": e.opts.AccountID,
+			"default-for-az": "false", "defaultForAz": "false", "available-ip-address-count": itoa(int64(sn.availableIPs()))}
+	}}.page(s, form, filters)
 	if err != nil {
 		return nil, err
 	}
-	var out []xmlSubnet
-	for _, id := range sortedKeys(s.subnets) {
+	res := describeSubnetsResult{NextToken: next}
+	for _, id := range ids {
 		sn := s.subnets[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
-			switch name {
-			case "subnet-id":
-				return []string{sn.id}, true
-			case "vpc-id":
-				return []string{sn.vpcID}, true
-			case "availability-zone", "availabilityZone":
-				return []string{sn.zone}, true
-			case "availability-zone-id", "availabilityZoneId":
-				return []string{sn.zoneID}, true
-			case "cidr-block", "cidr", "cidrBlock":
-				return []string{sn.cidr}, true
-			case "state":
-				return []string{"available"}, true
-			case "owner-id":
-				return []string{e.opts.AccountID}, true
-			case "default-for-az", "defaultForAz":
-				return []string{"false"}, true
-			case "available-ip-address-count":
-				return []string{itoa(int64(sn.availableIPs()))}, true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, xmlSubnet{SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.opts.Region, e.opts.AccountID, sn.id),
-				State: "available", VpcID: sn.vpcID, OwnerID: e.opts.AccountID, CidrBlock: sn.cidr, AvailableIPAddressCount: sn.availableIPs(),
-				AvailabilityZone: sn.zone, AvailabilityZoneID: sn.zoneID, TagSet: tagSet(s.tags[id])})
-		}
+		res.SubnetSet = append(res.SubnetSet, xmlSubnet{SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.opts.Region, e.opts.AccountID, sn.id),
+			State: "available", VpcID: sn.vpcID, OwnerID: e.opts.AccountID, CidrBlock: sn.cidr, AvailableIPAddressCount: sn.availableIPs(),
+			AvailabilityZone: sn.zone, AvailabilityZoneID: sn.zoneID, TagSet: tagSet(s.tags[id])})
 	}
-	lo, hi, next := s.page("DescribeSubnets", form, len(out), offset, size)
-	return describeSubnetsResult{SubnetSet: out[lo:hi], NextToken: next}, nil
+	return res, nil
 }
 
 type xmlSecurityGroup struct {
@@ -219,42 +218,24 @@ func (e *Emulator) describeSecurityGroups(form url.Values) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC", n)
 		}
 	}
-	offset, size, err := s.pageParams(form, "DescribeSecurityGroups", 5, 1000, 0)
+	ids, next, err := ec2Listing[*securityGroup]{action: "DescribeSecurityGroups", items: s.securityGroups, ids: ids,
+		keep: func(g *securityGroup) bool { return len(names) == 0 || contains(names, g.name) },
+		attrs: func(g *securityGroup) map[string]string {
+			return map[string]string{"group-id": g.id, "group-name": g.name, "vpc-id": g.vpcID, "description": g.description,
+				"owner-id": e.opts.AccountID}
+		}}.page(s, form, filters)
 	if err != nil {
 		return nil, err
 	}
-	var out []xmlSecurityGroup
-	for _, id := range sortedKeys(s.securityGroups) {
+	res := describeSecurityGroupsResult{NextToken: next}
+	for _, id := range ids {
 		g := s.securityGroups[id]
-		if (len(ids) > 0 && !contains(ids, id)) || (len(names) > 0 && !contains(names, g.name)) {
-			continue
-		}
-		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
-			switch name {
-			case "group-id":
-				return []string{g.id}, true
-			case "group-name":
-				return []string{g.name}, true
-			case "vpc-id":
-				return []string{g.vpcID}, true
-			case "description":
-				return []string{g.description}, true
-			case "owner-id":
-				return []string{e.opts.AccountID}, true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, xmlSecurityGroup{OwnerID: e.opts.AccountID, GroupID: g.id, GroupName: g.name, GroupDescription: g.description,
-				VpcID: g.vpcID, SecurityGroupArn: fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.opts.Region, e.opts.AccountID, g.id),
-				TagSet: tagSet(s.tags[id])})
-		}
+		res.SecurityGroupInfo = append(res.SecurityGroupInfo, xmlSecurityGroup{OwnerID: e.opts.AccountID, GroupID: g.id, GroupName: g.name,
+			GroupDescription: g.description, VpcID: g.vpcID,
+			SecurityGroupArn: fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.opts.Region, e.opts.AccountID, g.id),
+			TagSet:           tagSet(s.tags[id])})
 	}
-	lo, hi, next := s.page("DescribeSecurityGroups", form, len(out), offset, size)
-	return describeSecurityGroupsResult{SecurityGroupInfo: out[lo:hi], NextToken: next}, nil
+	return res, nil
 }
 
 type xmlAvailabilityZone struct {
@@ -374,59 +355,27 @@ func (e *Emulator) describeImages(form url.Values) (any, *apiError) {
 	if err := requireIDs(ids, func(id string) bool { return s.images[id] != nil }); err != nil {
 		return nil, err
 	}
-	offset, size, err := s.pageParams(form, "DescribeImages", 5, 1000, 0)
+	amazon := len(owners) == 0 || contains(owners, "amazon") || contains(owners, amazonImageOwnerID)
+	ids, next, err := ec2Listing[*image]{action: "DescribeImages", items: s.images, ids: ids,
+		keep: func(*image) bool { return amazon },
+		attrs: func(im *image) map[string]string {
+			return map[string]string{"image-id": im.id, "name": im.name, "architecture": im.architecture, "state": "available",
+				"owner-id": amazonImageOwnerID, "owner-alias": "amazon", "image-type": "machine", "is-public": "true",
+				"root-device-type": "ebs", "virtualization-type": "hvm", "description": im.description}
+		}}.page(s, form, filters)
 	if err != nil {
 		return nil, err
 	}
-	var out []xmlImage
-	for _, id := range sortedKeys(s.images) {
+	res := describeImagesResult{NextToken: next}
+	for _, id := range ids {
 		im := s.images[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		if len(owners) > 0 && !contains(owners, "amazon") && !contains(owners, amazonImageOwnerID) {
-			continue
-		}
-		ok, err := matchFilters(filters, s.tags[id], func(name string) ([]string, bool) {
-			switch name {
-			case "image-id":
-				return []string{im.id}, true
-			case "name":
-				return []string{im.name}, true
-			case "architecture":
-				return []string{im.architecture}, true
-			case "state":
-				return []string{"available"}, true
-			case "owner-id":
-				return []string{amazonImageOwnerID}, true
-			case "owner-alias":
-				return []string{"amazon"}, true
-			case "image-type":
-				return []string{"machine"}, true
-			case "is-public":
-				return []string{"true"}, true
-			case "root-device-type":
-				return []string{"ebs"}, true
-			case "virtualization-type":
-				return []string{"hvm"}, true
-			case "description":
-				return []string{im.description}, true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, xmlImage{ImageID: im.id, ImageLocation: "amazon/" + im.name, ImageState: "available", ImageOwnerID: amazonImageOwnerID,
-				CreationDate: im.created.UTC().Format(ec2TimeFormat), IsPublic: true, Architecture: im.architecture, ImageType: "machine",
-				ImageOwnerAlias: "amazon", Name: im.name, Description: im.description, RootDeviceType: "ebs", RootDeviceName: "/dev/xvda",
-				VirtualizationType: "hvm", Hypervisor: "xen", EnaSupport: true, PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances",
-				TagSet: tagSet(s.tags[id])})
-		}
+		res.ImagesSet = append(res.ImagesSet, xmlImage{ImageID: im.id, ImageLocation: "amazon/" + im.name, ImageState: "available", ImageOwnerID: amazonImageOwnerID,
+			CreationDate: im.created.UTC().Format(ec2TimeFormat), IsPublic: true, Architecture: im.architecture, ImageType: "machine",
+			ImageOwnerAlias: "amazon", Name: im.name, Description: im.description, RootDeviceType: "ebs", RootDeviceName: "/dev/xvda",
+			VirtualizationType: "hvm", Hypervisor: "xen", EnaSupport: true, PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances",
+			TagSet: tagSet(s.tags[id])})
 	}
-	lo, hi, next := s.page("DescribeImages", form, len(out), offset, size)
-	return describeImagesResult{ImagesSet: out[lo:hi], NextToken: next}, nil
+	return res, nil
 }
 
 // --- tags -----------------------------------------------------------------------------------

@@ -162,9 +162,9 @@ var iamActions = map[string]iamHandler{
 	"UpdateRoleDescription":                   (*iamStore).updateRoleDescription,
 	"UpdateAssumeRolePolicy":                  (*iamStore).updateAssumeRolePolicy,
 	"DeleteRole":                              (*iamStore).deleteRole,
-	"TagRole":                                 (*iamStore).tagRole,
-	"UntagRole":                               (*iamStore).untagRole,
-	"ListRoleTags":                            (*iamStore).listRoleTags,
+	"TagRole":                                 tagEntity(roleTags),
+	"UntagRole":                               untagEntity(roleTags),
+	"ListRoleTags":                            listEntityTags(roleTags),
 	"AttachRolePolicy":                        (*iamStore).attachRolePolicy,
 	"DetachRolePolicy":                        (*iamStore).detachRolePolicy,
 	"ListAttachedRolePolicies":                (*iamStore).listAttachedRolePolicies,
@@ -182,9 +182,9 @@ var iamActions = map[string]iamHandler{
 	"DeletePolicyVersion":                     (*iamStore).deletePolicyVersion,
 	"SetDefaultPolicyVersion":                 (*iamStore).setDefaultPolicyVersion,
 	"ListEntitiesForPolicy":                   (*iamStore).listEntitiesForPolicy,
-	"TagPolicy":                               (*iamStore).tagPolicy,
-	"UntagPolicy":                             (*iamStore).untagPolicy,
-	"ListPolicyTags":                          (*iamStore).listPolicyTags,
+	"TagPolicy":                               tagEntity(policyTags),
+	"UntagPolicy":                             untagEntity(policyTags),
+	"ListPolicyTags":                          listEntityTags(policyTags),
 	"CreateInstanceProfile":                   (*iamStore).createInstanceProfile,
 	"GetInstanceProfile":                      (*iamStore).getInstanceProfile,
 	"ListInstanceProfiles":                    (*iamStore).listInstanceProfiles,
@@ -192,9 +192,9 @@ var iamActions = map[string]iamHandler{
 	"AddRoleToInstanceProfile":                (*iamStore).addRoleToInstanceProfile,
 	"RemoveRoleFromInstanceProfile":           (*iamStore).removeRoleFromInstanceProfile,
 	"ListInstanceProfilesForRole":             (*iamStore).listInstanceProfilesForRole,
-	"TagInstanceProfile":                      (*iamStore).tagInstanceProfile,
-	"UntagInstanceProfile":                    (*iamStore).untagInstanceProfile,
-	"ListInstanceProfileTags":                 (*iamStore).listInstanceProfileTags,
+	"TagInstanceProfile":                      tagEntity(profileTags),
+	"UntagInstanceProfile":                    untagEntity(profileTags),
+	"ListInstanceProfileTags":                 listEntityTags(profileTags),
 	"CreateOpenIDConnectProvider":             (*iamStore).createOIDCProvider,
 	"GetOpenIDConnectProvider":                (*iamStore).getOIDCProvider,
 	"DeleteOpenIDConnectProvider":             (*iamStore).deleteOIDCProvider,
@@ -202,9 +202,9 @@ var iamActions = map[string]iamHandler{
 	"AddClientIDToOpenIDConnectProvider":      (*iamStore).addClientIDToOIDCProvider,
 	"RemoveClientIDFromOpenIDConnectProvider": (*iamStore).removeClientIDFromOIDCProvider,
 	"UpdateOpenIDConnectProviderThumbprint":   (*iamStore).updateOIDCThumbprint,
-	"TagOpenIDConnectProvider":                (*iamStore).tagOIDCProvider,
-	"UntagOpenIDConnectProvider":              (*iamStore).untagOIDCProvider,
-	"ListOpenIDConnectProviderTags":           (*iamStore).listOIDCProviderTags,
+	"TagOpenIDConnectProvider":                tagEntity(oidcTags),
+	"UntagOpenIDConnectProvider":              untagEntity(oidcTags),
+	"ListOpenIDConnectProviderTags":           listEntityTags(oidcTags),
 }
 
 func (e *Emulator) serveIAM(w http.ResponseWriter, r *http.Request) {
@@ -381,6 +381,73 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// iamTagsOf finds the entity a Tag*, Untag* or List*Tags request names (or returns its
+// NoSuchEntity/validation error) and returns the address of the entity's tag list.
+type iamTagsOf func(s *iamStore, form url.Values) (*[]iamTag, *apiError)
+
+// tagsOf makes an iamTagsOf from an entity lookup and the entity's tag field.
+func tagsOf[T any](find func(*iamStore, url.Values) (T, *apiError), tags func(T) *[]iamTag) iamTagsOf {
+	return func(s *iamStore, form url.Values) (*[]iamTag, *apiError) {
+		v, aerr := find(s, form)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return tags(v), nil
+	}
+}
+
+var (
+	roleTags    = tagsOf((*iamStore).role, func(r *iamRole) *[]iamTag { return &r.tags })
+	policyTags  = tagsOf((*iamStore).policy, func(p *iamPolicy) *[]iamTag { return &p.tags })
+	profileTags = tagsOf((*iamStore).profile, func(p *iamInstanceProfile) *[]iamTag { return &p.tags })
+	oidcTags    = tagsOf((*iamStore).oidcProvider, func(p *iamOIDCProvider) *[]iamTag { return &p.tags })
+)
+
+// tagEntity is a Tag* action: it adds or overwrites the Tags.member.N of the entity (at most
+// 50 tags in all, else LimitExceeded).
+func tagEntity(find iamTagsOf) iamHandler {
+	return func(s *iamStore, form url.Values) (any, *apiError) {
+		have, aerr := find(s, form)
+		if aerr != nil {
+			return nil, aerr
+		}
+		tags, aerr := iamTags(form)
+		if aerr != nil {
+			return nil, aerr
+		}
+		merged, aerr := mergeTags(*have, tags)
+		if aerr != nil {
+			return nil, aerr
+		}
+		*have = merged
+		return nil, nil
+	}
+}
+
+// untagEntity is an Untag* action: it removes the entity's tags whose keys are TagKeys.member.N
+// (absent keys are ignored).
+func untagEntity(find iamTagsOf) iamHandler {
+	return func(s *iamStore, form url.Values) (any, *apiError) {
+		have, aerr := find(s, form)
+		if aerr != nil {
+			return nil, aerr
+		}
+		*have = removeTags(*have, formList(form, "TagKeys.member"))
+		return nil, nil
+	}
+}
+
+// listEntityTags is a List*Tags action: the entity's tags in insertion order, never truncated.
+func listEntityTags(find iamTagsOf) iamHandler {
+	return func(s *iamStore, form url.Values) (any, *apiError) {
+		have, aerr := find(s, form)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return tagsResult{Tags: append([]iamTag{}, *have...)}, nil
+	}
 }
 
 // --- identifiers ---

@@ -197,37 +197,3 @@ func (s *iamStore) updateOIDCThumbprint(form url.Values) (any, *apiError) {
 	p.thumbprints = tps
 	return nil, nil
 }
-
-func (s *iamStore) tagOIDCProvider(form url.Values) (any, *apiError) {
-	p, aerr := s.oidcProvider(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := iamTags(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	merged, aerr := mergeTags(p.tags, tags)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.tags = merged
-	return nil, nil
-}
-
-func (s *iamStore) untagOIDCProvider(form url.Values) (any, *apiError) {
-	p, aerr := s.oidcProvider(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.tags = removeTags(p.tags, formList(form, "TagKeys.member"))
-	return nil, nil
-}
-
-func (s *iamStore) listOIDCProviderTags(form url.Values) (any, *apiError) {
-	p, aerr := s.oidcProvider(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return tagsResult{Tags: append([]iamTag{}, p.tags...)}, nil
-}

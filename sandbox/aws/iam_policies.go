@@ -331,37 +331,3 @@ func (s *iamStore) listEntitiesForPolicy(form url.Values) (any, *apiError) {
 	}
 	return listEntitiesResult{PolicyRoles: append([]policyRole{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
 }
-
-func (s *iamStore) tagPolicy(form url.Values) (any, *apiError) {
-	p, aerr := s.policy(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := iamTags(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	merged, aerr := mergeTags(p.tags, tags)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.tags = merged
-	return nil, nil
-}
-
-func (s *iamStore) untagPolicy(form url.Values) (any, *apiError) {
-	p, aerr := s.policy(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.tags = removeTags(p.tags, formList(form, "TagKeys.member"))
-	return nil, nil
-}
-
-func (s *iamStore) listPolicyTags(form url.Values) (any, *apiError) {
-	p, aerr := s.policy(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return tagsResult{Tags: append([]iamTag{}, p.tags...)}, nil
-}

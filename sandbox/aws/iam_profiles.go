@@ -171,37 +171,3 @@ func (s *iamStore) listInstanceProfilesForRole(form url.Values) (any, *apiError)
 	}
 	return listInstanceProfilesResult{InstanceProfiles: append([]xmlInstanceProfile{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
 }
-
-func (s *iamStore) tagInstanceProfile(form url.Values) (any, *apiError) {
-	p, aerr := s.profile(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := iamTags(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	merged, aerr := mergeTags(p.tags, tags)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.tags = merged
-	return nil, nil
-}
-
-func (s *iamStore) untagInstanceProfile(form url.Values) (any, *apiError) {
-	p, aerr := s.profile(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.tags = removeTags(p.tags, formList(form, "TagKeys.member"))
-	return nil, nil
-}
-
-func (s *iamStore) listInstanceProfileTags(form url.Values) (any, *apiError) {
-	p, aerr := s.profile(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return tagsResult{Tags: append([]iamTag{}, p.tags...)}, nil
-}

@@ -197,40 +197,6 @@ type tagsResult struct {
 	IsTruncated bool     `xml:"IsTruncated"`
 }
 
-func (s *iamStore) tagRole(form url.Values) (any, *apiError) {
-	r, aerr := s.role(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := iamTags(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	merged, aerr := mergeTags(r.tags, tags)
-	if aerr != nil {
-		return nil, aerr
-	}
-	r.tags = merged
-	return nil, nil
-}
-
-func (s *iamStore) untagRole(form url.Values) (any, *apiError) {
-	r, aerr := s.role(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	r.tags = removeTags(r.tags, formList(form, "TagKeys.member"))
-	return nil, nil
-}
-
-func (s *iamStore) listRoleTags(form url.Values) (any, *apiError) {
-	r, aerr := s.role(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return tagsResult{Tags: append([]iamTag{}, r.tags...)}, nil
-}
-
 // --- managed policy attachments ---
 
 func (s *iamStore) attachRolePolicy(form url.Values) (any, *apiError) {

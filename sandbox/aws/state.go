@@ -3,9 +3,9 @@ package aws
 // state is the emulated account. Every store is guarded by Emulator.mu.
 type state struct {
 	e      *Emulator
-	ec2    ec2Store    // ec2.go: VPC, subnets, security groups, AMIs, launch templates, instances, tags
-	iam    iamStore    // iam.go: roles, policies, instance profiles, OIDC providers
-	faults faultStore  // faults.go: injected errors (capacity, throttling)
+	ec2    ec2Store   // ec2.go: VPC, subnets, security groups, AMIs, launch templates, instances, tags
+	iam    iamStore   // iam.go: roles, policies, instance profiles, OIDC providers
+	faults faultStore // faults.go: injected errors (capacity, throttling)
 }
 
 func newState(e *Emulator) *state {
