@@ -54,6 +54,13 @@ const (
 	pollInterval         = time.Second
 )
 
+// Requests of the controller container when the resources block is omitted (Kubernetes
+// quantities: cores and bytes).
+const (
+	defaultCPURequest    = "1"
+	defaultMemoryRequest = "1Gi"
+)
+
 // NewControllerResource returns karpenter_controller: the controller installation (CRD,
 // namespace, service account, RBAC, Deployment).
 func NewControllerResource() resource.Resource { return &controllerResource{} }
@@ -73,6 +80,7 @@ type controllerModel struct {
 	LogLevel                 types.String    `tfsdk:"log_level"`
 	BatchIdleDurationSeconds types.Int64     `tfsdk:"batch_idle_duration_seconds"`
 	BatchMaxDurationSeconds  types.Int64     `tfsdk:"batch_max_duration_seconds"`
+	MissingObjects           types.List      `tfsdk:"missing_objects"`
 	Resources                *resourcesModel `tfsdk:"resources"`
 	Timeouts                 timeouts.Value  `tfsdk:"timeouts"`
 }
@@ -128,18 +136,24 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"batch_idle_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1),
 				MarkdownDescription: "Seconds without new pending pods that close a batch (`BATCH_IDLE_DURATION`). Default 1.",
 				Validators:          []validator.Int64{int64validator.Between(1, 3600)}},
+			"missing_objects": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
+					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform; " +
+					"always planned as `[]`, so a non-empty value plans an update that re-applies them.",
+				PlanModifiers: []planmodifier.List{nothingMissing{}}},
 			"batch_max_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(10),
 				MarkdownDescription: "Maximum seconds a batch stays open (`BATCH_MAX_DURATION`). Default 10.",
 				Validators:          []validator.Int64{int64validator.Between(1, 3600)}},
 		},
 		Blocks: map[string]schema.Block{
 			"resources": schema.SingleNestedBlock{
-				MarkdownDescription: "Resource requests of the controller container.",
+				MarkdownDescription: "Resource requests of the controller container. Omitted: `1` CPU and `1Gi` memory " +
+					"(the block then stays absent in state unless the live requests differ from these defaults).",
 				PlanModifiers:       []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
-					"cpu_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("1"),
+					"cpu_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultCPURequest),
 						MarkdownDescription: "CPU request (quantity). Default `1`.", Validators: []validator.String{quantityValidator{}}},
-					"memory_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("1Gi"),
+					"memory_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultMemoryRequest),
 						MarkdownDescription: "Memory request (quantity). Default `1Gi`.", Validators: []validator.String{quantityValidator{}}},
 				},
 			},
@@ -167,6 +181,7 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	m.ID = m.Namespace
+	m.MissingObjects = listValue(nil)
 	r.install(ctx, &m, &resp.Diagnostics)
 	if !resp.Diagnostics.HasError() || !m.ClusterEndpoint.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
@@ -220,14 +235,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.LogLevel = types.StringValue(envValue(*ctr, envLogLevel))
 	m.BatchIdleDurationSeconds = secondsValue(envValue(*ctr, envBatchIdle))
 	m.BatchMaxDurationSeconds = secondsValue(envValue(*ctr, envBatchMax))
-	var prior resourcesModel
-	if m.Resources != nil {
-		prior = *m.Resources
-	}
-	m.Resources = &resourcesModel{
-		CPURequest:    quantityValue(ctr.Resources.Requests, corev1.ResourceCPU, prior.CPURequest),
-		MemoryRequest: quantityValue(ctr.Resources.Requests, corev1.ResourceMemory, prior.MemoryRequest),
-	}
+	m.Resources = resourcesValue(ctr.Resources.Requests, m.Resources)
 	var sa corev1.ServiceAccount
 	m.ControllerRoleARN = types.StringNull()
 	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m.ServiceAccountName.ValueString()}, &sa); err == nil {
@@ -236,6 +244,12 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError("Cannot read the controller service account", err.Error())
 		return
 	}
+	missing, err := r.missingObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics))
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
+		return
+	}
+	m.MissingObjects = listValue(missing)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -253,6 +267,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	m.ID = m.Namespace
+	m.MissingObjects = listValue(nil)
 	r.install(ctx, &m, &resp.Diagnostics)
 	if !m.ClusterEndpoint.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
@@ -329,9 +344,6 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, di
 		}
 		m.ClusterEndpoint = types.StringValue(aws.ToString(out.Cluster.Endpoint))
 	}
-	if m.Resources == nil {
-		m.Resources = &resourcesModel{CPURequest: types.StringValue("1"), MemoryRequest: types.StringValue("1Gi")}
-	}
 	s := r.settings(ctx, *m, diags)
 	if diags.HasError() {
 		return
@@ -387,7 +399,7 @@ func (r *controllerResource) settings(_ context.Context, m controllerModel, diag
 	if s.Namespace == "" {
 		s.Namespace = m.Namespace.ValueString()
 	}
-	cpu, mem := "1", "1Gi"
+	cpu, mem := defaultCPURequest, defaultMemoryRequest
 	if m.Resources != nil {
 		cpu, mem = m.Resources.CPURequest.ValueString(), m.Resources.MemoryRequest.ValueString()
 	}
@@ -470,6 +482,82 @@ func waitGone(ctx context.Context, kc client.Client, obj client.Object) error {
 		}
 		return false, err
 	})
+}
+
+// resourcesValue converts the live requests of the controller container to the resources
+// block. prior is the block in state before the refresh: when it is nil (the block was
+// omitted) and the live requests are the defaults, the block stays nil; live requests other
+// than the defaults make it non-nil so that the plan shows the drift. Quantities equal to the
+// prior spelling keep it ("1000m" stays "1000m").
+func resourcesValue(live corev1.ResourceList, prior *resourcesModel) *resourcesModel {
+	if prior == nil {
+		cpu, mem := live[corev1.ResourceCPU], live[corev1.ResourceMemory]
+		if cpu.Cmp(kresource.MustParse(defaultCPURequest)) == 0 && mem.Cmp(kresource.MustParse(defaultMemoryRequest)) == 0 {
+			return nil
+		}
+		prior = &resourcesModel{CPURequest: types.StringValue(defaultCPURequest), MemoryRequest: types.StringValue(defaultMemoryRequest)}
+	}
+	return &resourcesModel{
+		CPURequest:    quantityValue(live, corev1.ResourceCPU, prior.CPURequest),
+		MemoryRequest: quantityValue(live, corev1.ResourceMemory, prior.MemoryRequest),
+	}
+}
+
+// missingObjects lists ("<Kind> <namespace/name>", in creation order) the Provisioner CRD and
+// the objects of the installation other than the Namespace and Deployment (whose absence
+// removes the resource from state) that no longer exist. Errors other than NotFound are
+// returned.
+func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
+	crd, err := provisionerCRD()
+	if err != nil {
+		return nil, err
+	}
+	objs := []client.Object{crd}
+	for _, obj := range controllerObjects(s) {
+		switch obj.(type) {
+		case *corev1.Namespace, *appsv1.Deployment:
+			continue
+		}
+		objs = append(objs, obj)
+	}
+	missing := []string{}
+	for _, obj := range objs {
+		gvk, err := apiutil.GVKForObject(obj, kc.Scheme())
+		if err != nil {
+			return nil, err
+		}
+		name := obj.GetName()
+		if obj.GetNamespace() != "" {
+			name = obj.GetNamespace() + "/" + name
+		}
+		live := obj.DeepCopyObject().(client.Object)
+		err = kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		if apierrors.IsNotFound(err) {
+			missing = append(missing, gvk.Kind+" "+name)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, name, err)
+		}
+	}
+	return missing, nil
+}
+
+// nothingMissing plans missing_objects as [] (every object present after apply), so that
+// objects a refresh found deleted plan an update that re-applies them.
+type nothingMissing struct{}
+
+func (nothingMissing) Description(context.Context) string {
+	return "Plans [] so that objects deleted outside Terraform are re-applied."
+}
+
+func (m nothingMissing) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+
+func (nothingMissing) PlanModifyList(_ context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
+	if req.Plan.Raw.IsNull() { // destroy
+		return
+	}
+	resp.PlanValue = listValue(nil)
 }
 
 // secondsValue parses "<n>s" (as written by controllerObjects) or a Go duration into seconds;

@@ -6,8 +6,6 @@ locals {
   instance_profile_name = "KarpenterNodeInstanceProfile-${var.cluster_name}"
   controller_role_name  = "KarpenterControllerRole-${var.cluster_name}"
   discovery_selector    = { "karpenter.sh/discovery" = var.cluster_name }
-  # No tags is passed as null: the provider reads a resource without tags back as null.
-  tags = length(var.tags) > 0 ? var.tags : null
 }
 
 # karpenter.sh/discovery = <cluster> on every subnet and security group the nodes may use.
@@ -19,13 +17,13 @@ resource "karpenter_discovery_tags" "this" {
 # The role the launched instances run as (the four AWS managed EKS node policies by default).
 resource "karpenter_node_role" "this" {
   name = local.node_role_name
-  tags = local.tags
+  tags = var.tags
 }
 
 resource "karpenter_instance_profile" "this" {
   name = local.instance_profile_name
   role = karpenter_node_role.this.name
-  tags = local.tags
+  tags = var.tags
 }
 
 # The role the controller's service account assumes through the cluster's OIDC issuer (IRSA),
@@ -36,7 +34,7 @@ resource "karpenter_controller_role" "this" {
   service_account_namespace = var.namespace
   service_account_name      = "karpenter"
   node_role_arn             = karpenter_node_role.this.arn
-  tags                      = local.tags
+  tags                      = var.tags
 }
 
 # Lets instances with the node role join the cluster (aws-auth mapRoles).
@@ -53,9 +51,13 @@ resource "karpenter_controller" "this" {
   default_instance_profile = karpenter_instance_profile.this.name
   image                    = var.image
 
-  resources {
-    cpu_request    = var.controller_resources.cpu_request
-    memory_request = var.controller_resources.memory_request
+  # Omitted unless given: the provider then requests 1 CPU and 1Gi.
+  dynamic "resources" {
+    for_each = var.controller_resources == null ? [] : [var.controller_resources]
+    content {
+      cpu_request    = resources.value.cpu_request
+      memory_request = resources.value.memory_request
+    }
   }
 
   # Nodes must be able to join and the subnets must be discoverable before the controller

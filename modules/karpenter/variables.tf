@@ -61,27 +61,27 @@ variable "image" {
 }
 
 variable "controller_resources" {
-  description = "Resource requests of the controller container: cpu_request (Kubernetes quantity, cores; default \"1\") and memory_request (Kubernetes quantity, bytes; default \"1Gi\")."
+  description = "Resource requests of the controller container: cpu_request (Kubernetes quantity, cores) and memory_request (Kubernetes quantity, bytes). null (the default) omits the provider's resources block; an omitted field takes the provider's default (\"1\" CPU, \"1Gi\" memory)."
   type = object({
-    cpu_request    = optional(string, "1")
-    memory_request = optional(string, "1Gi")
+    cpu_request    = optional(string)
+    memory_request = optional(string)
   })
-  default = {}
+  default = null
 
   validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?m?$", var.controller_resources.cpu_request))
+    condition     = try(var.controller_resources.cpu_request, null) == null || can(regex("^[0-9]+(\\.[0-9]+)?m?$", var.controller_resources.cpu_request))
     error_message = "controller_resources.cpu_request must be a CPU quantity such as \"1\", \"0.5\" or \"500m\"."
   }
   validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$", var.controller_resources.memory_request))
+    condition     = try(var.controller_resources.memory_request, null) == null || can(regex("^[0-9]+(\\.[0-9]+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$", var.controller_resources.memory_request))
     error_message = "controller_resources.memory_request must be a memory quantity such as \"1Gi\" or \"512Mi\"."
   }
 }
 
 variable "tags" {
-  description = "Tags added to the IAM roles and the instance profile this module creates."
+  description = "Tags added to the IAM roles and the instance profile this module creates; passed as given (null: no tags attribute, {}: an empty map)."
   type        = map(string)
-  default     = {}
+  default     = null
 }
 
 variable "create_default_provisioner" {
