@@ -414,30 +414,10 @@ func parseFilters(form url.Values) ([]ec2Filter, *apiError) {
 }
 
 // wildcardMatch matches s against an EC2 filter value, where '*' matches any run of characters
-// and '?' exactly one (source: EC2 API reference, "Filter": "You can use wildcards").
+// and '?' exactly one (source: EC2 API reference, "Filter": "You can use wildcards"): the same
+// rule as IAM's globMatch.
 func wildcardMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
+	return globMatch(pattern, s)
 }
 
 func anyMatch(patterns, values []string) bool {

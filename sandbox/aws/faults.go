@@ -200,6 +200,30 @@ func decodeJSONBody(r *http.Request, v any) error {
 	return nil
 }
 
+// serveFaultKind serves one /_sandbox/faults/<kind> path: POST adds the fault of type T in the
+// JSON body (400 with the error when the body or the fault is invalid) and answers with the
+// current faults; DELETE clears that kind (204); other methods get 405.
+func serveFaultKind[T any](e *Emulator, w http.ResponseWriter, r *http.Request, add func(T) error, clear func()) {
+	switch r.Method {
+	case http.MethodPost:
+		var f T
+		if err := decodeJSONBody(r, &f); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		if err := add(f); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, e.CurrentFaults())
+	case http.MethodDelete:
+		clear()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeJSONError(w, http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path)
+	}
+}
+
 // serveControl is the /_sandbox/ control API (see the file comment).
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
@@ -214,43 +238,9 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path)
 		}
 	case "/_sandbox/faults/capacity":
-		switch r.Method {
-		case http.MethodPost:
-			var f CapacityFault
-			if err := decodeJSONBody(r, &f); err != nil {
-				writeJSONError(w, http.StatusBadRequest, "%v", err)
-				return
-			}
-			if err := e.AddInsufficientCapacity(f); err != nil {
-				writeJSONError(w, http.StatusBadRequest, "%v", err)
-				return
-			}
-			writeJSON(w, http.StatusOK, e.CurrentFaults())
-		case http.MethodDelete:
-			e.ClearInsufficientCapacity()
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			writeJSONError(w, http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path)
-		}
+		serveFaultKind(e, w, r, e.AddInsufficientCapacity, e.ClearInsufficientCapacity)
 	case "/_sandbox/faults/throttle":
-		switch r.Method {
-		case http.MethodPost:
-			var t ThrottleFault
-			if err := decodeJSONBody(r, &t); err != nil {
-				writeJSONError(w, http.StatusBadRequest, "%v", err)
-				return
-			}
-			if err := e.AddThrottle(t); err != nil {
-				writeJSONError(w, http.StatusBadRequest, "%v", err)
-				return
-			}
-			writeJSON(w, http.StatusOK, e.CurrentFaults())
-		case http.MethodDelete:
-			e.ClearThrottle()
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			writeJSONError(w, http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path)
-		}
+		serveFaultKind(e, w, r, e.AddThrottle, e.ClearThrottle)
 	case "/_sandbox/instances":
 		if r.Method != http.MethodGet {
 			writeJSONError(w, http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path)

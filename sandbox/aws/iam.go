@@ -308,6 +308,40 @@ func iamRequired(form url.Values, key string) (string, *apiError) {
 	return v, nil
 }
 
+// iamNameAndPath returns the required name member nameKey (at most max characters) and the
+// optional Path member (default "/"), each validated as iamName and iamPath do.
+func iamNameAndPath(form url.Values, nameKey string, max int) (name, path string, aerr *apiError) {
+	if name, aerr = iamName(form, nameKey, max); aerr != nil {
+		return "", "", aerr
+	}
+	if path, aerr = iamPath(form, "Path"); aerr != nil {
+		return "", "", aerr
+	}
+	return name, path, nil
+}
+
+// iamDescription returns the optional Description member (at most 1000 characters).
+func iamDescription(form url.Values) (string, *apiError) {
+	desc := form.Get("Description")
+	if len(desc) > 1000 {
+		return "", iamValidation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
+	}
+	return desc, nil
+}
+
+// iamPolicyDocument returns the required JSON policy document member key, validated as a
+// policy of the given kind (ValidationError when absent, MalformedPolicyDocument when invalid).
+func iamPolicyDocument(form url.Values, key string, kind policyKind) (string, *apiError) {
+	doc, aerr := iamRequired(form, key)
+	if aerr != nil {
+		return "", aerr
+	}
+	if aerr := validatePolicyDocument(doc, kind); aerr != nil {
+		return "", aerr
+	}
+	return doc, nil
+}
+
 // iamInt parses the optional integer member key within [min,max]; absent gives def.
 func iamInt(form url.Values, key string, def, min, max int64) (int64, *apiError) {
 	s := form.Get(key)

@@ -83,24 +83,17 @@ type policyResult struct {
 }
 
 func (s *iamStore) createPolicy(form url.Values) (any, *apiError) {
-	name, aerr := iamName(form, "PolicyName", 128)
+	name, path, aerr := iamNameAndPath(form, "PolicyName", 128)
 	if aerr != nil {
 		return nil, aerr
 	}
-	path, aerr := iamPath(form, "Path")
+	doc, aerr := iamPolicyDocument(form, "PolicyDocument", policyKindIdentity)
 	if aerr != nil {
 		return nil, aerr
 	}
-	doc, aerr := iamRequired(form, "PolicyDocument")
+	desc, aerr := iamDescription(form)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if aerr := validatePolicyDocument(doc, policyKindIdentity); aerr != nil {
-		return nil, aerr
-	}
-	desc := form.Get("Description")
-	if len(desc) > 1000 {
-		return nil, iamValidation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
 	}
 	tags, aerr := iamTags(form)
 	if aerr != nil {
@@ -241,11 +234,8 @@ func (s *iamStore) createPolicyVersion(form url.Values) (any, *apiError) {
 	if p.awsManaged {
 		return nil, errorf(403, "AccessDenied", "AWS managed policy %s cannot be modified.", p.arn)
 	}
-	doc, aerr := iamRequired(form, "PolicyDocument")
+	doc, aerr := iamPolicyDocument(form, "PolicyDocument", policyKindIdentity)
 	if aerr != nil {
-		return nil, aerr
-	}
-	if aerr := validatePolicyDocument(doc, policyKindIdentity); aerr != nil {
 		return nil, aerr
 	}
 	if len(p.versions) >= 5 {

@@ -47,11 +47,7 @@ type instanceProfileResult struct {
 }
 
 func (s *iamStore) createInstanceProfile(form url.Values) (any, *apiError) {
-	name, aerr := iamName(form, "InstanceProfileName", 128)
-	if aerr != nil {
-		return nil, aerr
-	}
-	path, aerr := iamPath(form, "Path")
+	name, path, aerr := iamNameAndPath(form, "InstanceProfileName", 128)
 	if aerr != nil {
 		return nil, aerr
 	}

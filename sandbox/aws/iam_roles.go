@@ -45,24 +45,17 @@ func (s *iamStore) role(form url.Values) (*iamRole, *apiError) {
 }
 
 func (s *iamStore) createRole(form url.Values) (any, *apiError) {
-	name, aerr := iamName(form, "RoleName", 64)
+	name, path, aerr := iamNameAndPath(form, "RoleName", 64)
 	if aerr != nil {
 		return nil, aerr
 	}
-	path, aerr := iamPath(form, "Path")
+	trust, aerr := iamPolicyDocument(form, "AssumeRolePolicyDocument", policyKindTrust)
 	if aerr != nil {
 		return nil, aerr
 	}
-	trust, aerr := iamRequired(form, "AssumeRolePolicyDocument")
+	desc, aerr := iamDescription(form)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if aerr := validatePolicyDocument(trust, policyKindTrust); aerr != nil {
-		return nil, aerr
-	}
-	desc := form.Get("Description")
-	if len(desc) > 1000 {
-		return nil, iamValidation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
 	}
 	maxSession, aerr := iamInt(form, "MaxSessionDuration", 3600, 3600, 43200)
 	if aerr != nil {
@@ -131,10 +124,11 @@ func (s *iamStore) updateRole(form url.Values) (any, *apiError) {
 		return nil, aerr
 	}
 	if _, ok := form["Description"]; ok {
-		if len(form.Get("Description")) > 1000 {
-			return nil, iamValidation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
+		desc, aerr := iamDescription(form)
+		if aerr != nil {
+			return nil, aerr
 		}
-		r.description = form.Get("Description")
+		r.description = desc
 	}
 	r.maxSession = int32(maxSession)
 	return struct{}{}, nil
@@ -145,9 +139,9 @@ func (s *iamStore) updateRoleDescription(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	desc := form.Get("Description")
-	if len(desc) > 1000 {
-		return nil, iamValidation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
+	desc, aerr := iamDescription(form)
+	if aerr != nil {
+		return nil, aerr
 	}
 	r.description = desc
 	return roleResult{Role: r.wire()}, nil
@@ -158,11 +152,8 @@ func (s *iamStore) updateAssumeRolePolicy(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	doc, aerr := iamRequired(form, "PolicyDocument")
+	doc, aerr := iamPolicyDocument(form, "PolicyDocument", policyKindTrust)
 	if aerr != nil {
-		return nil, aerr
-	}
-	if aerr := validatePolicyDocument(doc, policyKindTrust); aerr != nil {
 		return nil, aerr
 	}
 	r.trust = doc
@@ -279,11 +270,8 @@ func (s *iamStore) putRolePolicy(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	doc, aerr := iamRequired(form, "PolicyDocument")
+	doc, aerr := iamPolicyDocument(form, "PolicyDocument", policyKindIdentity)
 	if aerr != nil {
-		return nil, aerr
-	}
-	if aerr := validatePolicyDocument(doc, policyKindIdentity); aerr != nil {
 		return nil, aerr
 	}
 	r.inline[name] = doc
