@@ -511,6 +511,16 @@ func urlEncodeDocument(doc string) string {
 
 // --- pagination (Marker / MaxItems, as every IAM List* call) ---
 
+// iamPageOf returns a copy of the page of all for the request's Marker and MaxItems (as
+// iamPage), whether more follow, and the next marker.
+func iamPageOf[T any](form url.Values, all []T) (page []T, truncated bool, next string, aerr *apiError) {
+	start, end, truncated, next, aerr := iamPage(form, len(all))
+	if aerr != nil {
+		return nil, false, "", aerr
+	}
+	return append([]T{}, all[start:end]...), truncated, next, nil
+}
+
 // iamPage returns the window [start, end) of n items for the request's Marker and MaxItems
 // (default 100, 1..1000), whether more follow, and the next marker.
 func iamPage(form url.Values, n int) (start, end int, truncated bool, next string, aerr *apiError) {

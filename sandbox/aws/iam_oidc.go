@@ -144,12 +144,22 @@ func (s *iamStore) listOIDCProviders(url.Values) (any, *apiError) {
 	return out, nil
 }
 
-func (s *iamStore) addClientIDToOIDCProvider(form url.Values) (any, *apiError) {
+// oidcClientIDRequest returns the provider named by OpenIDConnectProviderArn and the required
+// ClientID member of an Add/RemoveClientID request.
+func (s *iamStore) oidcClientIDRequest(form url.Values) (*iamOIDCProvider, string, *apiError) {
 	p, aerr := s.oidcProvider(form)
 	if aerr != nil {
-		return nil, aerr
+		return nil, "", aerr
 	}
 	id, aerr := iamRequired(form, "ClientID")
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	return p, id, nil
+}
+
+func (s *iamStore) addClientIDToOIDCProvider(form url.Values) (any, *apiError) {
+	p, id, aerr := s.oidcClientIDRequest(form)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -167,11 +177,7 @@ func (s *iamStore) addClientIDToOIDCProvider(form url.Values) (any, *apiError) {
 }
 
 func (s *iamStore) removeClientIDFromOIDCProvider(form url.Values) (any, *apiError) {
-	p, aerr := s.oidcProvider(form)
-	if aerr != nil {
-		return nil, aerr
-	}
-	id, aerr := iamRequired(form, "ClientID")
+	p, id, aerr := s.oidcClientIDRequest(form)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -153,11 +153,11 @@ func (s *iamStore) listPolicies(form url.Values) (any, *apiError) {
 		w.Tags = nil
 		all = append(all, w)
 	}
-	start, end, trunc, next, aerr := iamPage(form, len(all))
+	page, trunc, next, aerr := iamPageOf(form, all)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listPoliciesResult{Policies: append([]xmlPolicy{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listPoliciesResult{Policies: page, IsTruncated: trunc, Marker: next}, nil
 }
 
 func (s *iamStore) deletePolicy(form url.Values) (any, *apiError) {
@@ -217,11 +217,11 @@ func (s *iamStore) listPolicyVersions(form url.Values) (any, *apiError) {
 		v := p.versions[i]
 		all = append(all, xmlPolicyVersion{VersionId: v.id, IsDefaultVersion: v.id == p.defaultVersion, CreateDate: iamTime(v.created)})
 	}
-	start, end, trunc, next, aerr := iamPage(form, len(all))
+	page, trunc, next, aerr := iamPageOf(form, all)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listPolicyVersionsResult{Versions: append([]xmlPolicyVersion{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listPolicyVersionsResult{Versions: page, IsTruncated: trunc, Marker: next}, nil
 }
 
 // createPolicyVersion adds a version (at most 5 per policy, IAM's quota); SetAsDefault makes it
@@ -315,9 +315,9 @@ func (s *iamStore) listEntitiesForPolicy(form url.Values) (any, *apiError) {
 	for _, r := range s.attachments(p) {
 		all = append(all, policyRole{RoleName: r.name, RoleId: r.id})
 	}
-	start, end, trunc, next, aerr := iamPage(form, len(all))
+	page, trunc, next, aerr := iamPageOf(form, all)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listEntitiesResult{PolicyRoles: append([]policyRole{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listEntitiesResult{PolicyRoles: page, IsTruncated: trunc, Marker: next}, nil
 }

@@ -90,11 +90,11 @@ func (s *iamStore) listInstanceProfiles(form url.Values) (any, *apiError) {
 			all = append(all, s.profileWire(p))
 		}
 	}
-	start, end, trunc, next, aerr := iamPage(form, len(all))
+	page, trunc, next, aerr := iamPageOf(form, all)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listInstanceProfilesResult{InstanceProfiles: append([]xmlInstanceProfile{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listInstanceProfilesResult{InstanceProfiles: page, IsTruncated: trunc, Marker: next}, nil
 }
 
 func (s *iamStore) deleteInstanceProfile(form url.Values) (any, *apiError) {
@@ -161,9 +161,9 @@ func (s *iamStore) listInstanceProfilesForRole(form url.Values) (any, *apiError)
 			}
 		}
 	}
-	start, end, trunc, next, aerr := iamPage(form, len(all))
+	page, trunc, next, aerr := iamPageOf(form, all)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listInstanceProfilesResult{InstanceProfiles: append([]xmlInstanceProfile{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listInstanceProfilesResult{InstanceProfiles: page, IsTruncated: trunc, Marker: next}, nil
 }

@@ -252,11 +252,11 @@ func (s *iamStore) listAttachedRolePolicies(form url.Values) (any, *apiError) {
 			all = append(all, attachedPolicy{PolicyName: p.name, PolicyArn: p.arn})
 		}
 	}
-	start, end, trunc, next, aerr := iamPage(form, len(all))
+	page, trunc, next, aerr := iamPageOf(form, all)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listAttachedResult{AttachedPolicies: append([]attachedPolicy{}, all[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listAttachedResult{AttachedPolicies: page, IsTruncated: trunc, Marker: next}, nil
 }
 
 // --- inline policies ---
@@ -328,9 +328,9 @@ func (s *iamStore) listRolePolicies(form url.Values) (any, *apiError) {
 		return nil, aerr
 	}
 	names := iamSortedKeys(r.inline)
-	start, end, trunc, next, aerr := iamPage(form, len(names))
+	page, trunc, next, aerr := iamPageOf(form, names)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return listRolePoliciesResult{PolicyNames: append([]string{}, names[start:end]...), IsTruncated: trunc, Marker: next}, nil
+	return listRolePoliciesResult{PolicyNames: page, IsTruncated: trunc, Marker: next}, nil
 }
