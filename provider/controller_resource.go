@@ -149,7 +149,7 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"resources": schema.SingleNestedBlock{
 				MarkdownDescription: "Resource requests of the controller container. Omitted: `1` CPU and `1Gi` memory " +
 					"(the block then stays absent in state unless the live requests differ from these defaults).",
-				PlanModifiers:       []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					"cpu_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultCPURequest),
 						MarkdownDescription: "CPU request (quantity). Default `1`.", Validators: []validator.String{quantityValidator{}}},
