@@ -68,10 +68,18 @@ func Scheme() *runtime.Scheme {
 // restConfig honours --kubeconfig, else controller-runtime's rules (KUBECONFIG, in-cluster,
 // ~/.kube/config).
 func restConfig(o *Options) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
 	if o.Kubeconfig != "" {
-		return clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+		cfg, err = clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	} else {
+		cfg, err = config.GetConfig()
 	}
-	return config.GetConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = float32(o.KubeClientQPS), o.KubeClientBurst
+	return cfg, nil
 }
 
 // Run starts the manager and blocks until ctx ends or a component fails. Errors: Kubernetes

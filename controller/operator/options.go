@@ -28,6 +28,8 @@ type Options struct {
 	LeaderElect            bool          // --leader-elect / LEADER_ELECT (true)
 	LeaderElectionNS       string        // POD_NAMESPACE, default "karpenter"
 	Kubeconfig             string        // --kubeconfig / KUBECONFIG (default: in-cluster or ~/.kube/config)
+	KubeClientQPS          int           // --kube-client-qps / KUBE_CLIENT_QPS (200 requests/second)
+	KubeClientBurst        int           // --kube-client-burst / KUBE_CLIENT_BURST (300 requests)
 }
 
 // envOf maps each flag to its environment variable.
@@ -44,6 +46,8 @@ var envOf = map[string]string{
 	"bind-address":             "BIND_ADDRESS",
 	"leader-elect":             "LEADER_ELECT",
 	"kubeconfig":               "KUBECONFIG",
+	"kube-client-qps":          "KUBE_CLIENT_QPS",
+	"kube-client-burst":        "KUBE_CLIENT_BURST",
 }
 
 // AddFlags registers the flags on fs with their defaults.
@@ -60,6 +64,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "bind-address", "", "host the metrics and health servers listen on; empty means all interfaces (env BIND_ADDRESS)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader through a Lease in the pod's namespace (POD_NAMESPACE, default karpenter) (env LEADER_ELECT)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file; default in-cluster config or ~/.kube/config (env KUBECONFIG)")
+	// Defaults as Karpenter's: a provisioning batch patches and reports on hundreds of pods and
+	// nodes; client-go's own default of 5 requests/second would throttle it.
+	fs.IntVar(&o.KubeClientQPS, "kube-client-qps", 200, "client-side limit of Kubernetes API requests per second (env KUBE_CLIENT_QPS)")
+	fs.IntVar(&o.KubeClientBurst, "kube-client-burst", 300, "client-side burst of Kubernetes API requests (env KUBE_CLIENT_BURST)")
 }
 
 // Load applies environment variables (getenv, usually os.Getenv) to every flag not given on
@@ -120,6 +128,9 @@ func (o *Options) Validate() error {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("--%s (%s): %d is not a port (0-65535)", p.flag, p.env, p.v))
 		}
+	}
+	if o.KubeClientQPS < 1 || o.KubeClientBurst < o.KubeClientQPS {
+		errs = append(errs, fmt.Errorf("--kube-client-qps (KUBE_CLIENT_QPS) must be at least 1 and --kube-client-burst (KUBE_CLIENT_BURST) at least the QPS (got %d and %d)", o.KubeClientQPS, o.KubeClientBurst))
 	}
 	if o.MetricsPort != 0 && o.MetricsPort == o.HealthProbePort {
 		errs = append(errs, fmt.Errorf("--metrics-port and --health-probe-port must differ (both %d)", o.MetricsPort))

@@ -252,6 +252,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		"--controllers=*",
 		"--service-cluster-ip-range="+ServiceClusterIPRange,
 		"--cluster-name=sandbox",
+		// The defaults (20 requests/s) make the ReplicaSet controller create 1000 pods in ~50 s;
+		// a loopback API server takes far more.
+		"--kube-api-qps=300", "--kube-api-burst=600",
 	); err != nil {
 		return c, err
 	}
@@ -259,6 +262,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := start("kube-scheduler",
 		"--kubeconfig="+sch, "--authentication-kubeconfig="+sch, "--authorization-kubeconfig="+sch,
 		"--secure-port=0", "--leader-elect=false",
+		"--kube-api-qps=300", "--kube-api-burst=600",
 	); err != nil {
 		return c, err
 	}
