@@ -13,6 +13,7 @@ KUBE_STAGING_VERSION=v0.37.2
 KWOK_VERSION=v0.8.0
 CONTROLLER_TOOLS_VERSION=v0.20.1
 TFPLUGINDOCS_VERSION=v0.25.0
+OPENTOFU_VERSION=v1.12.6
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -104,13 +105,47 @@ go_install() {
   link "$1" "$2" "$4"
 }
 
-want="${*:-etcd kube kwok controller-gen}"
+# terraform: the one on PATH (this machine kind ships 1.11). Without one, build OpenTofu (a
+# drop-in terraform CLI) with a wrapper module that copies OpenTofu's own replace line for
+# hashicorp/hcl/v2, and link it as ./bin/terraform.
+build_terraform() {
+  if command -v terraform >/dev/null 2>&1 && [ "$(command -v terraform)" != "$bin/terraform" ]; then
+    return
+  fi
+  local key=opentofu-$OPENTOFU_VERSION
+  link opentofu "$OPENTOFU_VERSION" tofu && { ln -sfn "$cache/$key/bin/tofu" "$bin/terraform"; return; }
+  log "no terraform on PATH: building OpenTofu $OPENTOFU_VERSION (first time only)"
+  local w; w=$(mktemp -d)
+  local modfile
+  modfile=$(cd "$w" && GOFLAGS= go mod download -json "github.com/opentofu/opentofu@$OPENTOFU_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  {
+    printf 'module local/opentofu-wrapper\n\ngo 1.26\n\nrequire github.com/opentofu/opentofu %s\n\n' "$OPENTOFU_VERSION"
+    grep '^replace github.com/hashicorp/hcl/v2 ' "$modfile"
+  } > "$w/go.mod"
+  cat > "$w/tools.go" <<'SRC'
+//go:build tools
+
+package tools
+
+import _ "github.com/opentofu/opentofu/cmd/tofu"
+SRC
+  (cd "$w" && GOFLAGS=-mod=mod go mod tidy >/dev/null
+   mkdir -p "$cache/$key/bin"
+   GOFLAGS=-mod=mod go build -trimpath -o "$cache/$key/bin/tofu.tmp" github.com/opentofu/opentofu/cmd/tofu &&
+   mv "$cache/$key/bin/tofu.tmp" "$cache/$key/bin/tofu")
+  rm -rf "$w"
+  link opentofu "$OPENTOFU_VERSION" tofu
+  ln -sfn "$cache/$key/bin/tofu" "$bin/terraform"
+}
+
+want="${*:-etcd kube kwok controller-gen terraform}"
 for t in $want; do
   case "$t" in
     etcd) build_etcd ;;
     kube) build_kube ;;
     kwok) go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok kwok ;;
     controller-gen) go_install controller-tools "$CONTROLLER_TOOLS_VERSION" sigs.k8s.io/controller-tools/cmd/controller-gen controller-gen ;;
+    terraform) build_terraform ;;
     tfplugindocs) go_install terraform-plugin-docs "$TFPLUGINDOCS_VERSION" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs tfplugindocs ;;
     *) echo "unknown tool $t" >&2; exit 2 ;;
   esac
