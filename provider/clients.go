@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +47,9 @@ type clients struct {
 	kubeErr    error
 }
 
+// defaultAWSMaxAttempts is the attempt limit of every AWS call unless AWS_MAX_ATTEMPTS is set.
+const defaultAWSMaxAttempts = 10
+
 // newClients loads the AWS configuration (config.LoadDefaultConfig plus the block's region,
 // profile, static credentials and endpoint overrides) and prepares the Kubernetes REST config.
 func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostics) {
@@ -63,6 +67,12 @@ func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostic
 			return nil, diags
 		}
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, m.Token.ValueString())))
+	}
+	if os.Getenv("AWS_MAX_ATTEMPTS") == "" {
+		// The SDK's standard retryer (throttling, 5xx, transient network errors such as
+		// net.ErrClosed) with more attempts than its default 3, as Terraform's AWS provider
+		// does: one apply makes dozens of calls and must not fail on one transient error.
+		opts = append(opts, config.WithRetryMaxAttempts(defaultAWSMaxAttempts))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
