@@ -291,6 +291,9 @@ func (s *Sandbox) AWSConfig() awssdk.Config {
 		Region:       s.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint: awssdk.String(s.AWSEndpoint),
+		// aws-sdk-go-v2 on loopback sometimes loses a response to net.ErrClosed (aws-sdk-go-v2
+		// issues 1825/2737); the standard retryer retries it, given a few attempts.
+		RetryMaxAttempts: 10,
 	}
 }
 

@@ -39,7 +39,7 @@ func NewCloud(ctx context.Context, env map[string]string) (*Cloud, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryMaxAttempts(10)}
 	if env["AWS_ACCESS_KEY_ID"] != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
 			env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"])))
