@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
@@ -79,6 +80,7 @@ func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostic
 		diags.AddError("Cannot load AWS configuration", err.Error())
 		return nil, diags
 	}
+	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
 	var ep endpointsModel
 	if len(m.Endpoints) > 0 {
 		ep = m.Endpoints[0]

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	emulator "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
@@ -77,7 +78,7 @@ func startEmulator(t *testing.T) *awsEnv {
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	cfg := awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIATESTEXAMPLE00001", "test-secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider("AKIATESTEXAMPLE00001", "test-secret", ""), HTTPClient: sdkhttp.New()}
 	return &awsEnv{e: e, url: url, iam: iam.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
 }
 

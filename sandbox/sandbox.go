@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
@@ -294,6 +295,7 @@ func (s *Sandbox) AWSConfig() awssdk.Config {
 		// aws-sdk-go-v2 on loopback sometimes loses a response to net.ErrClosed (aws-sdk-go-v2
 		// issues 1825/2737); the standard retryer retries it, given a few attempts.
 		RetryMaxAttempts: 10,
+		HTTPClient:       sdkhttp.New(),
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
 )
 
@@ -49,6 +50,7 @@ func sdkConfig() awssdk.Config {
 	return awssdk.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "secret", ""),
+		HTTPClient:  sdkhttp.New(),
 		Retryer: func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 3

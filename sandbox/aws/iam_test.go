@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 )
 
 // startEmulator starts an Emulator on 127.0.0.1:0 and returns it with its base URL and an SDK
@@ -36,6 +37,7 @@ func startEmulator(t *testing.T, opts Options) (*Emulator, string, awssdk.Config
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
 	return e, base, cfg
 }
 

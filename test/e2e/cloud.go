@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
@@ -48,6 +49,7 @@ func NewCloud(ctx context.Context, env map[string]string) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
 	ec2URL, iamURL := env["AWS_ENDPOINT_URL_EC2"], env["AWS_ENDPOINT_URL_IAM"]
 	if ec2URL == "" || iamURL == "" {
 		return nil, errors.New("AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_IAM must be set (sandbox env)")

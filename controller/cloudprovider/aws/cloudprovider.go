@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/clock"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
@@ -71,7 +72,7 @@ const MaxAttempts = 8
 // AWS_ENDPOINT_URL_<SERVICE> endpoint overrides) for region, with the standard retryer
 // (MaxAttempts attempts, backoff up to 20 s). Errors: configuration load errors.
 func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
-	return config.LoadDefaultConfig(ctx,
+	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(region),
 		config.WithRetryer(func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -80,6 +81,11 @@ func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 			})
 		}),
 	)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
+	return cfg, nil
 }
 
 // NewClients builds the SDK clients from cfg; versions is the Kubernetes discovery client.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
@@ -71,6 +72,7 @@ func newEnv(t testing.TB) *env {
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		Retryer:     func() awssdk.Retryer { return retry.NewStandard() },
+		HTTPClient:  sdkhttp.New(),
 	}
 	e.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = awssdk.String(url) })
 	clients := awscloud.Clients{
