@@ -103,6 +103,9 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
 		return fmt.Errorf("registering node registration: %w", err)
 	}
+	if err := NewStatus(p.kube).Register(mgr); err != nil {
+		return fmt.Errorf("registering provisioner status: %w", err)
+	}
 	if err := mgr.Add(manager.RunnableFunc(p.Start)); err != nil {
 		return fmt.Errorf("adding provisioning loop: %w", err)
 	}

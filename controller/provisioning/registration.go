@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,6 +60,10 @@ func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (re
 	finalizer := controllerutil.AddFinalizer(node, v1alpha5.TerminationFinalizer)
 	if len(added) > 0 || finalizer {
 		if err := r.kube.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				// The kubelet (or kwok) updated the Node meanwhile: read it again, no error.
+				return reconcile.Result{Requeue: true}, nil
+			}
 			return reconcile.Result{}, fmt.Errorf("patching node %s: %w", node.Name, err)
 		}
 		log.FromContext(ctx).Info("registered node", "node", node.Name, "providerID", node.Spec.ProviderID,
