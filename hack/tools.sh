@@ -64,8 +64,9 @@ SRC
 }
 
 build_kube() {
-  local key=kubernetes-$KUBE_VERSION
-  link kubernetes "$KUBE_VERSION" kube-apiserver kube-controller-manager kube-scheduler && return
+  # "-v2": built with the release's version stamped in (kubectl version, /version).
+  local key=kubernetes-$KUBE_VERSION-v2
+  link kubernetes "$KUBE_VERSION-v2" kube-apiserver kube-controller-manager kube-scheduler && return
   log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION (first time only, ~7 min on 2 cores)"
   local w; w=$(mktemp -d)
   local modfile
@@ -89,7 +90,10 @@ SRC
   (cd "$w" && GOFLAGS=-mod=mod go mod tidy >/dev/null
    mkdir -p "$cache/$key/bin" "$w/out"
    # One build for all three shares the compilation of their common packages.
-   GOFLAGS=-mod=mod go build -trimpath -o "$w/out/" k8s.io/kubernetes/cmd/kube-apiserver \
+   local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+   local pkg=k8s.io/component-base/version
+   local ldflags="-X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+   GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$w/out/" k8s.io/kubernetes/cmd/kube-apiserver \
      k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
    for c in kube-apiserver kube-controller-manager kube-scheduler; do mv "$w/out/$c" "$cache/$key/bin/$c"; done)
   rm -rf "$w"
