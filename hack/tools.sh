@@ -97,7 +97,7 @@ SRC
      k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
    for c in kube-apiserver kube-controller-manager kube-scheduler; do mv "$w/out/$c" "$cache/$key/bin/$c"; done)
   rm -rf "$w"
-  link kubernetes "$KUBE_VERSION" kube-apiserver kube-controller-manager kube-scheduler
+  link kubernetes "$KUBE_VERSION-v2" kube-apiserver kube-controller-manager kube-scheduler
 }
 
 # go_install NAME VERSION PACKAGE BINARY: `go install` into the cache.
