@@ -7,11 +7,11 @@ export PATH := $(BIN):$(PATH)
 GOTEST_FLAGS ?= -count=1
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all tools build generate verify-generate test test-unit demo bench docs verify-docs sandbox-up sandbox-down clean
+.PHONY: all tools build generate generate-code verify-generate lint test test-unit demo bench docs sandbox-up sandbox-down clean
 
 all: build
 
-## tools: etcd, kube-apiserver/-controller-manager/-scheduler, kwok, controller-gen into ./bin (cached per user)
+## tools: etcd, kube-apiserver/-controller-manager/-scheduler, kwok, controller-gen, tfplugindocs, golangci-lint into ./bin (cached per user)
 tools:
 	@hack/tools.sh
 
@@ -19,18 +19,31 @@ tools:
 build:
 	go build -trimpath -o $(PROVIDER) .
 
-## generate: CRD and deepcopy from controller/apis (controller-gen)
-generate:
+# Every generated file or folder; verify-generate fails when regenerating changes any of them.
+GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs
+
+## generate: CRD and deepcopy (controller-gen), go:generate outputs (on-demand price table), docs/ (tfplugindocs)
+generate: generate-code docs
+
+generate-code:
 	@hack/tools.sh controller-gen
 	$(BIN)/controller-gen object paths=./controller/apis/...
 	$(BIN)/controller-gen crd:crdVersions=v1 paths=./controller/apis/... output:crd:artifacts:config=controller/apis/crds
+	go generate ./...
 
-## verify-generate: fail if generated files are stale
+## verify-generate: fail if any generated file is stale or missing, or an unexpected one appears
 verify-generate: generate
-	@git diff --exit-code -- controller/apis || { echo "generated files are stale: run make generate"; exit 1; }
+	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
+	  echo "generated files are stale: run make generate and commit the result"; \
+	  git --no-pager diff --stat -- $(GENERATED); git ls-files --others --exclude-standard -- $(GENERATED); exit 1; fi
 
-## test: unit, integration (sandbox API server + AWS emulator), terraform acceptance (TF_ACC=1) and end-to-end demo
-test: tools build verify-generate verify-docs
+## lint: golangci-lint v2 with .golangci.yml (pinned in hack/tools.sh)
+lint:
+	@hack/tools.sh golangci-lint
+	$(BIN)/golangci-lint run ./...
+
+## test: lint, generated files, unit, integration (sandbox API server + AWS emulator), terraform acceptance (TF_ACC=1) and end to end (the demo in a bare copy of the tree)
+test: tools build lint verify-generate
 	TF_ACC=1 KARPENTER_BIN=$(PROVIDER) go test $(GOTEST_FLAGS) -timeout $(TEST_TIMEOUT) -p 1 ./...
 
 ## test-unit: only tests that need no sandbox
@@ -38,8 +51,9 @@ test-unit:
 	go test $(GOTEST_FLAGS) -short ./...
 
 ## demo: the tutorial's story end to end on the sandbox, with a timeline
+DEMO_FLAGS ?=
 demo: tools build
-	go run ./test/e2e/cmd/demo --bin $(PROVIDER)
+	go run ./test/e2e/cmd/demo --bin $(PROVIDER) $(DEMO_FLAGS)
 
 ## bench: solver and end-to-end scale benchmarks
 bench: tools build
@@ -49,11 +63,6 @@ bench: tools build
 docs:
 	@hack/tools.sh tfplugindocs
 	$(BIN)/tfplugindocs generate --provider-name karpenter --rendered-provider-name karpenter
-
-## verify-docs: fail if docs/ is stale
-verify-docs: docs
-	@git diff --exit-code -- docs || { echo "docs/ is stale: run make docs"; exit 1; }
-	@test -z "$$(git status --porcelain -- docs)" || { echo "docs/ has untracked generated files: run make docs"; git status --porcelain -- docs; exit 1; }
 
 sandbox-up: tools build
 	$(PROVIDER) sandbox up

@@ -14,6 +14,7 @@ KWOK_VERSION=v0.8.0
 CONTROLLER_TOOLS_VERSION=v0.20.1
 TFPLUGINDOCS_VERSION=v0.25.0
 OPENTOFU_VERSION=v1.12.6
+GOLANGCI_LINT_VERSION=v2.15.0
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -142,7 +143,7 @@ SRC
   ln -sfn "$cache/$key/bin/tofu" "$bin/terraform"
 }
 
-want="${*:-etcd kube kwok controller-gen terraform}"
+want="${*:-etcd kube kwok controller-gen tfplugindocs golangci-lint terraform}"
 for t in $want; do
   case "$t" in
     etcd) build_etcd ;;
@@ -150,6 +151,7 @@ for t in $want; do
     kwok) go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok kwok ;;
     controller-gen) go_install controller-tools "$CONTROLLER_TOOLS_VERSION" sigs.k8s.io/controller-tools/cmd/controller-gen controller-gen ;;
     terraform) build_terraform ;;
+    golangci-lint) go_install golangci-lint "$GOLANGCI_LINT_VERSION" github.com/golangci/golangci-lint/v2/cmd/golangci-lint golangci-lint ;;
     tfplugindocs) go_install terraform-plugin-docs "$TFPLUGINDOCS_VERSION" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs tfplugindocs ;;
     *) echo "unknown tool $t" >&2; exit 2 ;;
   esac

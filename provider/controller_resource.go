@@ -586,7 +586,7 @@ func deleteLaunchTemplates(ctx context.Context, api *ec2.Client, clusterName str
 		for _, lt := range page.LaunchTemplates {
 			_, err := api.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: lt.LaunchTemplateId})
 			var apiErr smithy.APIError
-			if err != nil && !(errors.As(err, &apiErr) && strings.HasPrefix(apiErr.ErrorCode(), "InvalidLaunchTemplate")) {
+			if err != nil && (!errors.As(err, &apiErr) || !strings.HasPrefix(apiErr.ErrorCode(), "InvalidLaunchTemplate")) {
 				return fmt.Errorf("deleting launch template %s: %w", aws.ToString(lt.LaunchTemplateName), err)
 			}
 		}

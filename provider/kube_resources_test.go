@@ -90,7 +90,44 @@ func TestAccControllerAndProvisioner(t *testing.T) {
 	const ctrl = "karpenter_controller.test"
 	const prov = "karpenter_provisioner.test"
 	cfg := func(logLevel, ttl string) string {
-		return `resource "karpenter_node_role" "node" {
+		return controllerAndProvisionerConfig(sb.ClusterName, logLevel, ttl)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("info", "30"), Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr(ctrl, "id", "karpenter"),
+				resource.TestCheckResourceAttr(ctrl, "cluster_endpoint", sb.Endpoint), // from EKS DescribeCluster
+				resource.TestCheckResourceAttr(prov, "limits.0.cpu", "1000"),
+				checkControllerAvailable(kc), // Create waited for Available
+			)},
+			{ResourceName: ctrl, ImportState: true, ImportStateVerify: true, ImportStateId: "karpenter", ImportStateVerifyIgnore: []string{"timeouts"}},
+			{ResourceName: prov, ImportState: true, ImportStateVerify: true, ImportStateId: "acc"},
+			{PreConfig: func() { editControllerAndProvisioner(t, kc) }, Config: cfg("info", "30"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan(),
+					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate)}},
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "30"),
+					resource.TestCheckResourceAttr(ctrl, "replicas", "1"))},
+			{PreConfig: func() { deleteControllerAndProvisioner(t, kc) },
+				Config: cfg("info", "30"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionCreate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionCreate)}}},
+			{Config: cfg("debug", "60"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate)}},
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(ctrl, "log_level", "debug"),
+					resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "60"))},
+		},
+		CheckDestroy: checkKarpenterNamespaceGone(kc),
+	})
+}
+
+// controllerAndProvisionerConfig is the configuration of TestAccControllerAndProvisioner: the
+// node and controller IAM resources, aws-auth access, karpenter_controller.test with log
+// level logLevel and karpenter_provisioner.test ("acc") with ttl_seconds_after_empty ttl, both
+// for cluster clusterName.
+func controllerAndProvisionerConfig(clusterName, logLevel, ttl string) string {
+	return `resource "karpenter_node_role" "node" {
   name = "acc-ctrl-node"
 }
 resource "karpenter_instance_profile" "node" {
@@ -99,14 +136,14 @@ resource "karpenter_instance_profile" "node" {
 }
 resource "karpenter_controller_role" "ctrl" {
   name          = "acc-ctrl"
-  cluster_name  = "` + sb.ClusterName + `"
+  cluster_name  = "` + clusterName + `"
   node_role_arn = karpenter_node_role.node.arn
 }
 resource "karpenter_node_access" "node" {
   role_arn = karpenter_node_role.node.arn
 }
 resource "karpenter_controller" "test" {
-  cluster_name             = "` + sb.ClusterName + `"
+  cluster_name             = "` + clusterName + `"
   controller_role_arn      = karpenter_controller_role.ctrl.arn
   default_instance_profile = karpenter_instance_profile.node.name
   log_level                = "` + logLevel + `"
@@ -128,78 +165,72 @@ resource "karpenter_provisioner" "test" {
     cpu = "1000"
   }
   aws {
-    subnet_selector         = { "karpenter.sh/discovery" = "` + sb.ClusterName + `" }
-    security_group_selector = { "karpenter.sh/discovery" = "` + sb.ClusterName + `" }
+    subnet_selector         = { "karpenter.sh/discovery" = "` + clusterName + `" }
+    security_group_selector = { "karpenter.sh/discovery" = "` + clusterName + `" }
   }
   depends_on = [karpenter_controller.test]
 }
 `
+}
+
+// controllerDeployment is the controller's Deployment.
+var controllerDeployment = types.NamespacedName{Namespace: "karpenter", Name: deploymentName}
+
+// checkControllerAvailable checks that the controller's Deployment is Available and that its
+// ServiceAccount karpenter/karpenter carries the IAM role annotation.
+func checkControllerAvailable(kc client.Client) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		var d appsv1.Deployment
+		if err := kc.Get(ctx, controllerDeployment, &d); err != nil {
+			return err
+		}
+		if !deploymentAvailable(&d) {
+			return fmt.Errorf("deployment not Available: %+v", d.Status)
+		}
+		var sa corev1.ServiceAccount
+		if err := kc.Get(ctx, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}, &sa); err != nil {
+			return err
+		}
+		if sa.Annotations[roleARNAnnotation] == "" {
+			return fmt.Errorf("service account lacks %s", roleARNAnnotation)
+		}
+		return nil
 	}
-	deployment := types.NamespacedName{Namespace: "karpenter", Name: deploymentName}
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{Config: cfg("info", "30"), Check: resource.ComposeAggregateTestCheckFunc(
-				resource.TestCheckResourceAttr(ctrl, "id", "karpenter"),
-				resource.TestCheckResourceAttr(ctrl, "cluster_endpoint", sb.Endpoint), // from EKS DescribeCluster
-				resource.TestCheckResourceAttr(prov, "limits.0.cpu", "1000"),
-				func(*terraform.State) error { // Create waited for Available
-					var d appsv1.Deployment
-					if err := kc.Get(ctx, deployment, &d); err != nil {
-						return err
-					}
-					if !deploymentAvailable(&d) {
-						return fmt.Errorf("deployment not Available: %+v", d.Status)
-					}
-					var sa corev1.ServiceAccount
-					if err := kc.Get(ctx, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}, &sa); err != nil {
-						return err
-					}
-					if sa.Annotations[roleARNAnnotation] == "" {
-						return fmt.Errorf("service account lacks %s", roleARNAnnotation)
-					}
-					return nil
-				},
-			)},
-			{ResourceName: ctrl, ImportState: true, ImportStateVerify: true, ImportStateId: "karpenter", ImportStateVerifyIgnore: []string{"timeouts"}},
-			{ResourceName: prov, ImportState: true, ImportStateVerify: true, ImportStateId: "acc"},
-			{PreConfig: func() { // out-of-band edits of both
-				var p v1alpha5.Provisioner
-				must(t, kc.Get(ctx, types.NamespacedName{Name: "acc"}, &p))
-				ttl := int64(300)
-				p.Spec.TTLSecondsAfterEmpty = &ttl
-				must(t, kc.Update(ctx, &p))
-				var d appsv1.Deployment
-				must(t, kc.Get(ctx, deployment, &d))
-				two := int32(2)
-				d.Spec.Replicas = &two
-				must(t, kc.Update(ctx, &d))
-			}, Config: cfg("info", "30"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan(),
-					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate)}},
-				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "30"),
-					resource.TestCheckResourceAttr(ctrl, "replicas", "1"))},
-			{PreConfig: func() {
-				must(t, kc.Delete(ctx, &v1alpha5.Provisioner{ObjectMeta: objectMeta("acc")}))
-				must(t, kc.Delete(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "karpenter", Name: deploymentName}}))
-			},
-				Config: cfg("info", "30"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionCreate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionCreate)}}},
-			{Config: cfg("debug", "60"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate)}},
-				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(ctrl, "log_level", "debug"),
-					resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "60"))},
-		},
-		CheckDestroy: func(*terraform.State) error {
-			var ns corev1.Namespace
-			if err := kc.Get(ctx, types.NamespacedName{Name: "karpenter"}, &ns); err == nil {
-				return fmt.Errorf("namespace karpenter still exists after destroy")
-			}
-			return nil
-		},
-	})
+}
+
+// editControllerAndProvisioner edits both out of band: provisioner "acc" gets
+// ttlSecondsAfterEmpty 300, the controller's Deployment 2 replicas.
+func editControllerAndProvisioner(t *testing.T, kc client.Client) {
+	t.Helper()
+	var p v1alpha5.Provisioner
+	must(t, kc.Get(ctx, types.NamespacedName{Name: "acc"}, &p))
+	ttl := int64(300)
+	p.Spec.TTLSecondsAfterEmpty = &ttl
+	must(t, kc.Update(ctx, &p))
+	var d appsv1.Deployment
+	must(t, kc.Get(ctx, controllerDeployment, &d))
+	two := int32(2)
+	d.Spec.Replicas = &two
+	must(t, kc.Update(ctx, &d))
+}
+
+// deleteControllerAndProvisioner deletes provisioner "acc" and the controller's Deployment out
+// of band.
+func deleteControllerAndProvisioner(t *testing.T, kc client.Client) {
+	t.Helper()
+	must(t, kc.Delete(ctx, &v1alpha5.Provisioner{ObjectMeta: objectMeta("acc")}))
+	must(t, kc.Delete(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "karpenter", Name: deploymentName}}))
+}
+
+// checkKarpenterNamespaceGone fails if namespace karpenter can still be read after destroy.
+func checkKarpenterNamespaceGone(kc client.Client) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		var ns corev1.Namespace
+		if err := kc.Get(ctx, types.NamespacedName{Name: "karpenter"}, &ns); err == nil {
+			return fmt.Errorf("namespace karpenter still exists after destroy")
+		}
+		return nil
+	}
 }
 
 func objectMeta(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }

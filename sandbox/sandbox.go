@@ -115,6 +115,35 @@ type Sandbox struct {
 // are Ready. On error everything started is stopped. Errors: missing tools, a component that
 // exits or is not ready in time, or an AWS call of the static node group failing.
 func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s, log, err := newSandbox(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+	if err := s.startControlPlane(ctx, cfg); err != nil {
+		return s, err
+	}
+	if err := s.startEmulator(cfg, log); err != nil {
+		return s, err
+	}
+	s.startPodRunner(cfg, log)
+	if err := s.startStaticNodeGroup(ctx, cfg); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// setDefaults fills in Dir, ClusterName, ControllerExecutable and Progress as documented on
+// Config. Errors: a negative StaticNodes, or this executable's path unknown.
+func (cfg *Config) setDefaults() error {
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir()
 	}
@@ -125,49 +154,62 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 		cfg.ClusterName = DefaultClusterName
 	}
 	if cfg.StaticNodes < 0 {
-		return nil, fmt.Errorf("sandbox: StaticNodes: must be >= 0, got %d", cfg.StaticNodes)
+		return fmt.Errorf("sandbox: StaticNodes: must be >= 0, got %d", cfg.StaticNodes)
 	}
 	if cfg.ControllerExecutable == "" {
 		cfg.ControllerExecutable = os.Getenv("KARPENTER_BIN")
 	}
 	if cfg.ControllerExecutable == "" {
-		if cfg.ControllerExecutable, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("sandbox: own executable: %w", err)
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("sandbox: own executable: %w", err)
 		}
+		cfg.ControllerExecutable = exe
 	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = io.Discard
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
 	}
+	return nil
+}
+
+// newSandbox creates the state directory (made absolute) with its logs/ subdirectory and
+// returns a Sandbox with nothing started, and the logger for its components: cfg.Log, else
+// one appending to Dir/logs/sandbox.log.
+func newSandbox(cfg Config) (*Sandbox, *slog.Logger, error) {
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
-		return nil, fmt.Errorf("sandbox: state dir: %w", err)
+		return nil, nil, fmt.Errorf("sandbox: state dir: %w", err)
 	}
-	s = &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: DefaultRegion, booted: map[string]error{}}
+	s := &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: DefaultRegion, booted: map[string]error{}}
 	log := cfg.Log
 	if log == nil {
 		if s.logFile, err = os.OpenFile(filepath.Join(dir, "logs", "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		log = slog.New(slog.NewTextHandler(s.logFile, nil))
 	}
-	defer func() {
-		if err != nil {
-			s.Stop()
-			s = nil
-		}
-	}()
+	return s, log, nil
+}
 
-	fmt.Fprintln(progress, "starting control plane in", dir)
-	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: dir, Progress: progress})
+// startControlPlane starts the Kubernetes control plane in Dir and records its kubeconfig,
+// endpoint and CA.
+func (s *Sandbox) startControlPlane(ctx context.Context, cfg Config) (err error) {
+	fmt.Fprintln(cfg.Progress, "starting control plane in", s.Dir)
+	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: s.Dir, Progress: cfg.Progress})
 	if err != nil {
-		return s, err
+		return err
 	}
 	s.Kubeconfig, s.Endpoint, s.CACertPEM = s.Cluster.Kubeconfig, s.Cluster.Server, s.Cluster.CACertPEM
+	return nil
+}
 
+// startEmulator starts the AWS emulator on a free loopback port; its instances join the
+// cluster as Nodes when they boot (the outcome is kept for BootResult) and leave it when
+// terminated.
+func (s *Sandbox) startEmulator(cfg Config, log *slog.Logger) (err error) {
 	joiner := &node.Joiner{ClusterName: s.ClusterName, Endpoint: s.Endpoint, CACertPEM: s.CACertPEM,
 		Region: s.Region, Admin: s.Cluster.RESTConfig(), Log: log.With("component", "node")}
 	s.Emulator = aws.New(aws.Options{
@@ -194,15 +236,20 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 	})
 	joiner.Roles = s.Emulator
 	if s.AWSEndpoint, err = s.Emulator.Start("127.0.0.1:0"); err != nil {
-		return s, fmt.Errorf("sandbox: AWS emulator: %w", err)
+		return fmt.Errorf("sandbox: AWS emulator: %w", err)
 	}
-	fmt.Fprintln(progress, "AWS emulator listening on", s.AWSEndpoint)
+	fmt.Fprintln(cfg.Progress, "AWS emulator listening on", s.AWSEndpoint)
+	return nil
+}
 
+// startPodRunner runs controller pods as local processes of cfg.ControllerExecutable in the
+// background until Stop.
+func (s *Sandbox) startPodRunner(cfg Config, log *slog.Logger) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	runner := &pods.Runner{
 		Admin: s.Cluster.RESTConfig(), Server: s.Endpoint, CACertPEM: s.CACertPEM, Audience: s.Cluster.Issuer(),
-		Executable: cfg.ControllerExecutable, ExtraEnv: s.awsEndpointEnv(), Region: s.Region, StateDir: dir,
+		Executable: cfg.ControllerExecutable, ExtraEnv: s.awsEndpointEnv(), Region: s.Region, StateDir: s.Dir,
 		Log: log.With("component", "pods"),
 	}
 	s.runnerWG.Add(1)
@@ -212,19 +259,24 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 			log.Error("pod runner stopped", "err", err)
 		}
 	}()
+}
 
-	if cfg.StaticNodes > 0 {
-		fmt.Fprintf(progress, "launching static node group: %d x %s\n", cfg.StaticNodes, StaticNodeInstanceType)
-		if err := s.launchStaticNodes(ctx, cfg.StaticNodes); err != nil {
-			return s, err
-		}
-		wait := s.bootDelay(cfg) + 2*time.Minute
-		if err := s.waitStaticNodes(ctx, cfg.StaticNodes, wait); err != nil {
-			return s, err
-		}
-		fmt.Fprintln(progress, "static nodes Ready")
+// startStaticNodeGroup launches cfg.StaticNodes static instances, if any, and waits up to the
+// boot delay plus 2 minutes for their Nodes to be Ready.
+func (s *Sandbox) startStaticNodeGroup(ctx context.Context, cfg Config) error {
+	if cfg.StaticNodes == 0 {
+		return nil
 	}
-	return s, nil
+	fmt.Fprintf(cfg.Progress, "launching static node group: %d x %s\n", cfg.StaticNodes, StaticNodeInstanceType)
+	if err := s.launchStaticNodes(ctx, cfg.StaticNodes); err != nil {
+		return err
+	}
+	wait := s.bootDelay(cfg) + 2*time.Minute
+	if err := s.waitStaticNodes(ctx, cfg.StaticNodes, wait); err != nil {
+		return err
+	}
+	fmt.Fprintln(cfg.Progress, "static nodes Ready")
+	return nil
 }
 
 func (s *Sandbox) bootDelay(cfg Config) time.Duration {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
@@ -50,11 +51,52 @@ func TestControllerOnSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
+	e.installProvisionerCRD()
+	e.tagDiscoveryResources()
+	profile := e.createNodeInstanceProfile()
+	e.setSandboxEnv()
+	stopController := e.startController(profile)
+	defer stopController()
+
+	e.createProvisioner()
+	deploy := e.createInflateDeployment()
+	first := e.waitRunningOnLaunchedSpot("3 pods Running on launched spot nodes")
+
+	// Deleting a node drains it through the Eviction API: its pods come back on a new node and
+	// its instance is terminated.
+	e.deleteNodeAndWaitReplaced(first)
+
+	if err := kube.Delete(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDeprovisioned()
+}
+
+// inflateLabels select the pods of the test's inflate Deployment.
+var inflateLabels = map[string]string{"app": "inflate"}
+
+// opEnv is the sandbox TestControllerOnSandbox runs the controller against, with an admin
+// controller-runtime client and an EC2 client for the AWS emulator. Its methods fail t on
+// error or timeout.
+type opEnv struct {
+	t    *testing.T
+	ctx  context.Context
+	sb   *sandbox.Sandbox
+	kube client.Client
+	ec2  *ec2.Client
+}
+
+// installProvisionerCRD creates the Provisioner CRD (if missing) and waits up to 30s for it to
+// be established.
+func (e *opEnv) installProvisionerCRD() {
+	t, ctx, kube := e.t, e.ctx, e.kube
+	t.Helper()
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	if err := yaml.Unmarshal(crds.Provisioner, crd); err != nil {
 		t.Fatal(err)
 	}
-	err = kube.Create(ctx, crd)
+	err := kube.Create(ctx, crd)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -70,17 +112,28 @@ func TestControllerOnSandbox(t *testing.T) {
 		}
 		return false, "not established"
 	})
-	// What terraform's karpenter_discovery_tags would do.
-	ec2c := ec2.NewFromConfig(sb.AWSConfig())
+}
+
+// tagDiscoveryResources tags the seed subnets and cluster security group with the discovery
+// tag, as terraform's karpenter_discovery_tags would.
+func (e *opEnv) tagDiscoveryResources() {
+	e.t.Helper()
 	resources := []string{sandboxaws.SeedClusterSecurityGroupID}
 	for _, s := range sandboxaws.SeedSubnets {
 		resources = append(resources, s.ID)
 	}
-	if _, err := ec2c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: resources, Tags: []ec2types.Tag{
-		{Key: awssdk.String(v1alpha5.DiscoveryTagKey), Value: awssdk.String(sb.ClusterName)}}}); err != nil {
-		t.Fatal(err)
+	if _, err := e.ec2.CreateTags(e.ctx, &ec2.CreateTagsInput{Resources: resources, Tags: []ec2types.Tag{
+		{Key: awssdk.String(v1alpha5.DiscoveryTagKey), Value: awssdk.String(e.sb.ClusterName)}}}); err != nil {
+		e.t.Fatal(err)
 	}
-	// What karpenter_node_role, karpenter_instance_profile and karpenter_node_access would do.
+}
+
+// createNodeInstanceProfile creates a node role, an instance profile holding it and maps the
+// role in aws-auth, as karpenter_node_role, karpenter_instance_profile and
+// karpenter_node_access would. It returns the instance profile's name.
+func (e *opEnv) createNodeInstanceProfile() string {
+	t, ctx, sb := e.t, e.ctx, e.sb
+	t.Helper()
 	iamc := iam.NewFromConfig(sb.AWSConfig())
 	profile := sb.ClusterName + "-op-test-node"
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
@@ -101,15 +154,25 @@ func TestControllerOnSandbox(t *testing.T) {
 	if err := node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn)); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range sb.Env() {
-		for i := 0; i < len(kv); i++ {
-			if kv[i] == '=' {
-				t.Setenv(kv[:i], kv[i+1:])
-				break
-			}
+	return profile
+}
+
+// setSandboxEnv exports the sandbox's environment (AWS endpoint, credentials, ...) for the
+// rest of the test, so that the controller's AWS clients talk to the emulator.
+func (e *opEnv) setSandboxEnv() {
+	for _, kv := range e.sb.Env() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			e.t.Setenv(k, v)
 		}
 	}
-	runCtx, stop := context.WithCancel(ctx)
+}
+
+// startController runs the controller in the background with short batch windows. The
+// returned function cancels it and waits up to 30s for Run to return, failing the test if Run
+// returned an error or did not return.
+func (e *opEnv) startController(profile string) (stop func()) {
+	sb := e.sb
+	runCtx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(runCtx, &Options{
@@ -119,18 +182,23 @@ func TestControllerOnSandbox(t *testing.T) {
 			LeaderElect: true, LeaderElectionNS: "default",
 		})
 	}()
-	defer func() {
-		stop()
+	return func() {
+		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("Run: %v", err)
+				e.t.Errorf("Run: %v", err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
+			e.t.Error("Run did not return after cancel")
 		}
-	}()
+	}
+}
 
+// createProvisioner creates the "default" Provisioner: spot only, discovery-tagged subnets and
+// security groups, empty nodes removed after 5 seconds.
+func (e *opEnv) createProvisioner() {
+	e.t.Helper()
 	prov := &v1alpha5.Provisioner{
 		ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Spec: v1alpha5.ProvisionerSpec{
@@ -138,22 +206,26 @@ func TestControllerOnSandbox(t *testing.T) {
 				{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{v1alpha5.CapacityTypeSpot}}},
 			TTLSecondsAfterEmpty: ptr.To[int64](5),
 			Provider: &v1alpha5.AWS{
-				SubnetSelector:        map[string]string{v1alpha5.DiscoveryTagKey: sb.ClusterName},
-				SecurityGroupSelector: map[string]string{v1alpha5.DiscoveryTagKey: sb.ClusterName},
+				SubnetSelector:        map[string]string{v1alpha5.DiscoveryTagKey: e.sb.ClusterName},
+				SecurityGroupSelector: map[string]string{v1alpha5.DiscoveryTagKey: e.sb.ClusterName},
 			},
 		},
 	}
-	if err := kube.Create(ctx, prov); err != nil {
-		t.Fatal(err)
+	if err := e.kube.Create(e.ctx, prov); err != nil {
+		e.t.Fatal(err)
 	}
-	labels := map[string]string{"app": "inflate"}
+}
+
+// createInflateDeployment creates the "inflate" Deployment: 3 pause pods requesting 1 CPU each.
+func (e *opEnv) createInflateDeployment() *appsv1.Deployment {
+	e.t.Helper()
 	deploy := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "inflate", Namespace: "default"},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](3),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Selector: &metav1.LabelSelector{MatchLabels: inflateLabels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: inflateLabels},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: ptr.To[int64](0),
 					Containers: []corev1.Container{{Name: "inflate", Image: "public.ecr.aws/eks-distro/kubernetes/pause:3.7",
@@ -162,41 +234,52 @@ func TestControllerOnSandbox(t *testing.T) {
 			},
 		},
 	}
-	if err := kube.Create(ctx, deploy); err != nil {
-		t.Fatal(err)
+	if err := e.kube.Create(e.ctx, deploy); err != nil {
+		e.t.Fatal(err)
 	}
-	running := func(what string) map[string]bool {
-		launched := map[string]bool{}
-		waitFor(t, ctx, 120*time.Second, what, func() (bool, string) {
-			pods := &corev1.PodList{}
-			if err := kube.List(ctx, pods, client.InNamespace("default"), client.MatchingLabels(labels)); err != nil {
-				return false, err.Error()
-			}
-			clear(launched)
-			running := 0
-			for _, p := range pods.Items {
-				if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-					continue
-				}
-				n := &corev1.Node{}
-				if err := kube.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil || n.DeletionTimestamp != nil {
-					continue
-				}
-				if n.Labels[v1alpha5.LabelProvisionerName] == "default" && n.Labels[v1alpha5.LabelCapacityType] == "spot" && hasFinalizer(n) {
-					running++
-					launched[n.Name] = true
-				}
-			}
-			return running == 3, fmt.Sprintf("%d of %d pods running on launched spot nodes", running, len(pods.Items))
-		})
-		return launched
-	}
-	first := running("3 pods Running on launched spot nodes")
+	return deploy
+}
 
-	// Deleting a node drains it through the Eviction API: its pods come back on a new node and
-	// its instance is terminated.
+// waitRunningOnLaunchedSpot waits up to 120s for the 3 inflate pods to run on live spot nodes
+// of the "default" provisioner carrying the termination finalizer, and returns the names of
+// those nodes.
+func (e *opEnv) waitRunningOnLaunchedSpot(what string) map[string]bool {
+	t, ctx, kube := e.t, e.ctx, e.kube
+	t.Helper()
+	launched := map[string]bool{}
+	waitFor(t, ctx, 120*time.Second, what, func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := kube.List(ctx, pods, client.InNamespace("default"), client.MatchingLabels(inflateLabels)); err != nil {
+			return false, err.Error()
+		}
+		clear(launched)
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+				continue
+			}
+			n := &corev1.Node{}
+			if err := kube.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, n); err != nil || n.DeletionTimestamp != nil {
+				continue
+			}
+			if n.Labels[v1alpha5.LabelProvisionerName] == "default" && n.Labels[v1alpha5.LabelCapacityType] == "spot" && hasFinalizer(n) {
+				running++
+				launched[n.Name] = true
+			}
+		}
+		return running == 3, fmt.Sprintf("%d of %d pods running on launched spot nodes", running, len(pods.Items))
+	})
+	return launched
+}
+
+// deleteNodeAndWaitReplaced deletes one of the nodes, waits for the inflate pods to run again
+// on other launched nodes, then waits up to 60s for the Node to be gone and its instance to be
+// shutting down or terminated.
+func (e *opEnv) deleteNodeAndWaitReplaced(nodes map[string]bool) {
+	t, ctx, kube := e.t, e.ctx, e.kube
+	t.Helper()
 	var victim corev1.Node
-	for name := range first {
+	for name := range nodes {
 		if err := kube.Get(ctx, client.ObjectKey{Name: name}, &victim); err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +288,7 @@ func TestControllerOnSandbox(t *testing.T) {
 	if err := kube.Delete(ctx, &victim); err != nil {
 		t.Fatal(err)
 	}
-	second := running("pods evicted and running again on a new node")
+	second := e.waitRunningOnLaunchedSpot("pods evicted and running again on a new node")
 	if second[victim.Name] {
 		t.Fatalf("pods still on the deleted node %s", victim.Name)
 	}
@@ -215,24 +298,27 @@ func TestControllerOnSandbox(t *testing.T) {
 			return false, fmt.Sprintf("node %s still there (%v)", victim.Name, err)
 		}
 		id := victim.Spec.ProviderID[strings.LastIndex(victim.Spec.ProviderID, "/")+1:]
-		out, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		out, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 		if err != nil {
 			return false, err.Error()
 		}
 		state := out.Reservations[0].Instances[0].State.Name
 		return state == ec2types.InstanceStateNameShuttingDown || state == ec2types.InstanceStateNameTerminated, "instance " + string(state)
 	})
+}
 
-	if err := kube.Delete(ctx, deploy); err != nil {
-		t.Fatal(err)
-	}
+// waitDeprovisioned waits up to 90s for every node of the "default" provisioner to be gone and
+// no pending or running instance of the cluster to be left.
+func (e *opEnv) waitDeprovisioned() {
+	t, ctx, kube := e.t, e.ctx, e.kube
+	t.Helper()
 	waitFor(t, ctx, 90*time.Second, "empty nodes deprovisioned and instances terminated", func() (bool, string) {
 		nodes := &corev1.NodeList{}
 		if err := kube.List(ctx, nodes, client.MatchingLabels{v1alpha5.LabelProvisionerName: "default"}); err != nil {
 			return false, err.Error()
 		}
-		out, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-			{Name: awssdk.String("tag:" + v1alpha5.TagCluster), Values: []string{sb.ClusterName}},
+		out, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: awssdk.String("tag:" + v1alpha5.TagCluster), Values: []string{e.sb.ClusterName}},
 			{Name: awssdk.String("instance-state-name"), Values: []string{"pending", "running"}}}})
 		if err != nil {
 			return false, err.Error()

@@ -113,20 +113,48 @@ func TestProvisionLaunchesOnceAndRegisters(t *testing.T) {
 	for i := range 3 {
 		objs = append(objs, tolerating(pendingPod(fmt.Sprintf("web-%d", i), "1", "1Gi")))
 	}
-	// Not provisionable: bound, daemonset-owned, not yet marked by the scheduler.
-	bound := tolerating(pendingPod("bound", "1", "1Gi"))
-	bound.Spec.NodeName = "elsewhere"
-	ds := tolerating(pendingPod("ds", "1", "1Gi"))
-	ds.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "d", UID: "u", Controller: ptr.To(true)}}
-	fresh := tolerating(pendingPod("fresh", "1", "1Gi"))
-	fresh.Status.Conditions = nil
-	objs = append(objs, bound, ds, fresh)
+	objs = append(objs, unprovisionablePods()...)
 	e := newEnv(t, objs...)
 
 	res, err := e.prov.Provision(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	launched := assertOneSpotLaunch(t, e, res)
+	assertNominated(t, e, launched.Name, 3)
+
+	// Second batch: the pods are still pending, the in-flight node holds them.
+	e.assertBatchOnExisting(t, "second batch", 3)
+
+	// The instance registers without the well-known labels; registration adds them and the finalizer.
+	e.registerNode(t, launched, map[string]string{"team": "web"})
+	if _, err := NewRegistration(e.kube, e.cluster).Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: launched.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	e.assertRegistered(t, launched)
+
+	// Third batch: the registered (not yet ready, startup-tainted) node holds the pods.
+	e.assertBatchOnExisting(t, "third batch", 3)
+}
+
+// unprovisionablePods returns pending pods the provisioner must ignore although they tolerate
+// the default provisioner: one bound to a node, one owned by a DaemonSet and one the scheduler
+// has not marked unschedulable yet.
+func unprovisionablePods() []client.Object {
+	bound := tolerating(pendingPod("bound", "1", "1Gi"))
+	bound.Spec.NodeName = "elsewhere"
+	ds := tolerating(pendingPod("ds", "1", "1Gi"))
+	ds.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "d", UID: "u", Controller: ptr.To(true)}}
+	fresh := tolerating(pendingPod("fresh", "1", "1Gi"))
+	fresh.Status.Conditions = nil
+	return []client.Object{bound, ds, fresh}
+}
+
+// assertOneSpotLaunch checks that the batch res counted the 3 pending pods and launched them
+// with a single Create call whose request carries the default provisioner's labels, taints
+// (startup taints last) and spot requirement, and returns the launched node.
+func assertOneSpotLaunch(t *testing.T, e *env, res *BatchResult) *cloudprovider.Node {
+	t.Helper()
 	calls := e.cp.CreateCalls()
 	if res.Pending != 3 || len(calls) != 1 || len(res.Launched) != 1 {
 		t.Fatalf("pending %d, create calls %d, launched %d; want 3, 1, 1", res.Pending, len(calls), len(res.Launched))
@@ -149,32 +177,42 @@ func TestProvisionLaunchesOnceAndRegisters(t *testing.T) {
 	if launched.CapacityType != "spot" {
 		t.Fatalf("launched %+v", launched)
 	}
+	return launched
+}
+
+// assertNominated checks that want Nominated events name the launched node nodeName.
+func assertNominated(t *testing.T, e *env, nodeName string, want int) {
+	t.Helper()
 	nominated := 0
 	for _, ev := range e.events() {
-		if strings.HasPrefix(ev, "Normal Nominated Launched node "+launched.Name) {
+		if strings.HasPrefix(ev, "Normal Nominated Launched node "+nodeName) {
 			nominated++
 		}
 	}
-	if nominated != 3 {
-		t.Fatalf("want 3 Nominated events, got %d", nominated)
+	if nominated != want {
+		t.Fatalf("want %d Nominated events, got %d", want, nominated)
 	}
+}
 
-	// Second batch: the pods are still pending, the in-flight node holds them.
-	res, err = e.prov.Provision(ctx)
+// assertBatchOnExisting runs one more batch and checks that it launched nothing (still one
+// Create call in all) and put onExisting pods on existing or in-flight nodes.
+func (e *env) assertBatchOnExisting(t *testing.T, batch string, onExisting int) {
+	t.Helper()
+	res, err := e.prov.Provision(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.cp.CreateCalls()) != 1 || res.OnExisting != 3 {
-		t.Fatalf("second batch: create calls %d, on existing %d; want 1, 3", len(e.cp.CreateCalls()), res.OnExisting)
+	if len(e.cp.CreateCalls()) != 1 || res.OnExisting != onExisting {
+		t.Fatalf("%s: create calls %d, on existing %d; want 1, %d", batch, len(e.cp.CreateCalls()), res.OnExisting, onExisting)
 	}
+}
 
-	// The instance registers without the well-known labels; registration adds them and the finalizer.
-	e.registerNode(t, launched, map[string]string{"team": "web"})
-	if _, err := NewRegistration(e.kube, e.cluster).Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: launched.Name}}); err != nil {
-		t.Fatal(err)
-	}
+// assertRegistered checks that the Node of launched got the well-known labels from the
+// in-flight record and the termination finalizer, and that the in-flight record is cleared.
+func (e *env) assertRegistered(t *testing.T, launched *cloudprovider.Node) {
+	t.Helper()
 	var node corev1.Node
-	if err := e.kube.Get(ctx, types.NamespacedName{Name: launched.Name}, &node); err != nil {
+	if err := e.kube.Get(context.Background(), types.NamespacedName{Name: launched.Name}, &node); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{v1alpha5.LabelProvisionerName: "default", v1alpha5.LabelCapacityType: "spot",
@@ -189,15 +227,6 @@ func TestProvisionLaunchesOnceAndRegisters(t *testing.T) {
 	}
 	if _, ok := e.cluster.InFlightNode(launched.ProviderID); ok {
 		t.Fatal("in-flight record not cleared on registration")
-	}
-
-	// Third batch: the registered (not yet ready, startup-tainted) node holds the pods.
-	res, err = e.prov.Provision(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(e.cp.CreateCalls()) != 1 || res.OnExisting != 3 {
-		t.Fatalf("third batch: create calls %d, on existing %d; want 1, 3", len(e.cp.CreateCalls()), res.OnExisting)
 	}
 }
 

@@ -3,9 +3,10 @@ package provisioning
 import (
 	"context"
 	"fmt"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -14,6 +15,10 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
+
+// ConflictRetry is the wait before registering a Node again after the patch lost an
+// optimistic-lock race (409 Conflict).
+const ConflictRetry = 100 * time.Millisecond
 
 // Registration reconciles Nodes as they register: a node launched by the controller (it has an
 // in-flight record for its provider ID, or the karpenter.sh/provisioner-name label) gets the
@@ -31,7 +36,7 @@ func NewRegistration(kube client.Client, cluster *state.Cluster) *Registration {
 }
 
 // Reconcile patches one Node. Errors: API errors from Get/Patch (requeued by controller-runtime
-// with backoff).
+// with backoff); a patch conflict is not an error but a requeue after ConflictRetry.
 func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	node := &corev1.Node{}
 	if err := r.kube.Get(ctx, req.NamespacedName, node); err != nil {
@@ -62,7 +67,10 @@ func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (re
 		if err := r.kube.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsConflict(err) {
 				// The kubelet (or kwok) updated the Node meanwhile: read it again, no error.
-				return reconcile.Result{Requeue: true}, nil
+				// A conflict is transient (the other write has already landed), so a short fixed
+				// delay is enough: it keeps registration latency low and, unlike an error (or the
+				// deprecated Requeue), does not grow the queue's per-Node exponential backoff.
+				return reconcile.Result{RequeueAfter: ConflictRetry}, nil
 			}
 			return reconcile.Result{}, fmt.Errorf("patching node %s: %w", node.Name, err)
 		}

@@ -654,6 +654,18 @@ var (
 	onDemandStrategies = []string{"lowest-price", "prioritized"}
 )
 
+// fleetRequest is a validated CreateFleet request, before its launch templates are resolved.
+type fleetRequest struct {
+	total            int64  // TotalTargetCapacity
+	defaultType      string // DefaultTargetCapacityType: "spot" or "on-demand"
+	onDemandTarget   int64  // the default type's target is total minus the other's
+	spotTarget       int64
+	onDemandStrategy string
+	spotStrategy     string
+	specs            []tagSpec
+	configs          []url.Values // LaunchTemplateConfigs, 1 to 50
+}
+
 // createFleet implements CreateFleet with Type=instant. Pools are ordered by the capacity
 // type's allocation strategy:
 //   - lowest-price and price-capacity-optimized: cheapest first (price for the capacity type in
@@ -670,71 +682,107 @@ var (
 // pool nothing launches. SingleInstanceType and SingleAvailabilityZone hold by construction
 // except for diversified.
 func (e *Emulator) createFleet(form url.Values) (any, *apiError) {
+	req, err := parseFleetRequest(form)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	s := &e.state.ec2
+	res := createFleetResult{FleetID: "fleet-" + uuid.NewString()}
+	pools, lterrs, err := s.resolveFleetPools(req.configs, req.defaultType)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	res.ErrorSet = lterrs
+	launched := e.launchFleet(pools, req, &res)
+	e.mu.Unlock()
+	e.scheduleBoot(launched)
+	return res, nil
+}
+
+// parseFleetRequest validates the request-wide parameters of CreateFleet: Type (instant only),
+// the target capacities, the allocation strategies, the MinTargetCapacity bounds, the tag
+// specifications and the number of launch template configurations.
+func parseFleetRequest(form url.Values) (fleetRequest, *apiError) {
 	if t := form.Get("Type"); t != "instant" {
-		return nil, errorf(http.StatusBadRequest, "Unsupported", "The sandbox emulates CreateFleet with Type=instant only (got Type=%q).", t)
+		return fleetRequest{}, errorf(http.StatusBadRequest, "Unsupported", "The sandbox emulates CreateFleet with Type=instant only (got Type=%q).", t)
 	}
-	tcs := formSub(form, "TargetCapacitySpecification")
-	total, err := formInt(tcs, "TotalTargetCapacity", -1)
+	req, err := parseFleetTargets(formSub(form, "TargetCapacitySpecification"))
 	if err != nil {
-		return nil, err
+		return fleetRequest{}, err
 	}
-	if total < 1 {
-		return nil, errorf(http.StatusBadRequest, "MissingParameter", "TargetCapacitySpecification.TotalTargetCapacity must be given and at least 1")
+	req.spotStrategy = or(form.Get("SpotOptions.AllocationStrategy"), "lowest-price")
+	if !contains(spotStrategies, req.spotStrategy) {
+		return fleetRequest{}, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter SpotOptions.AllocationStrategy is invalid. Expecting one of: %s.", req.spotStrategy, strings.Join(spotStrategies, ", "))
 	}
-	odTarget, err := formInt(tcs, "OnDemandTargetCapacity", 0)
-	if err != nil {
-		return nil, err
-	}
-	spotTarget, err := formInt(tcs, "SpotTargetCapacity", 0)
-	if err != nil {
-		return nil, err
-	}
-	def := tcs.Get("DefaultTargetCapacityType")
-	if def != "spot" && def != "on-demand" {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter TargetCapacitySpecification.DefaultTargetCapacityType is invalid. Expecting spot or on-demand.", def)
-	}
-	if odTarget < 0 || spotTarget < 0 || odTarget+spotTarget > total {
-		return nil, errorf(http.StatusBadRequest, "InvalidTargetCapacitySpecification", "OnDemandTargetCapacity (%d) plus SpotTargetCapacity (%d) must not exceed TotalTargetCapacity (%d)", odTarget, spotTarget, total)
-	}
-	if def == "spot" {
-		spotTarget = total - odTarget
-	} else {
-		odTarget = total - spotTarget
-	}
-	spotStrategy := or(form.Get("SpotOptions.AllocationStrategy"), "lowest-price")
-	if !contains(spotStrategies, spotStrategy) {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter SpotOptions.AllocationStrategy is invalid. Expecting one of: %s.", spotStrategy, strings.Join(spotStrategies, ", "))
-	}
-	odStrategy := or(form.Get("OnDemandOptions.AllocationStrategy"), "lowest-price")
-	if !contains(onDemandStrategies, odStrategy) {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter OnDemandOptions.AllocationStrategy is invalid. Expecting one of: %s.", odStrategy, strings.Join(onDemandStrategies, ", "))
+	req.onDemandStrategy = or(form.Get("OnDemandOptions.AllocationStrategy"), "lowest-price")
+	if !contains(onDemandStrategies, req.onDemandStrategy) {
+		return fleetRequest{}, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter OnDemandOptions.AllocationStrategy is invalid. Expecting one of: %s.", req.onDemandStrategy, strings.Join(onDemandStrategies, ", "))
 	}
 	for _, k := range []string{"SpotOptions.MinTargetCapacity", "OnDemandOptions.MinTargetCapacity"} {
 		n, err := formInt(form, k, 0)
 		if err != nil {
-			return nil, err
+			return fleetRequest{}, err
 		}
-		if n < 0 || n > total {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%d) for parameter %s is invalid: must be within [0, TotalTargetCapacity]", n, k)
+		if n < 0 || n > req.total {
+			return fleetRequest{}, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%d) for parameter %s is invalid: must be within [0, TotalTargetCapacity]", n, k)
 		}
 	}
-	specs, err := parseTagSpecs(form, "TagSpecification", "instance", "volume", "fleet", "network-interface", "spot-instances-request")
-	if err != nil {
-		return nil, err
+	if req.specs, err = parseTagSpecs(form, "TagSpecification", "instance", "volume", "fleet", "network-interface", "spot-instances-request"); err != nil {
+		return fleetRequest{}, err
 	}
-	configs := formObjects(form, "LaunchTemplateConfigs")
-	if len(configs) == 0 {
-		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter LaunchTemplateConfigs")
+	req.configs = formObjects(form, "LaunchTemplateConfigs")
+	if len(req.configs) == 0 {
+		return fleetRequest{}, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter LaunchTemplateConfigs")
 	}
-	if len(configs) > 50 {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "LaunchTemplateConfigs: at most 50 launch template configurations are allowed, got %d", len(configs))
+	if len(req.configs) > 50 {
+		return fleetRequest{}, errorf(http.StatusBadRequest, "InvalidParameterValue", "LaunchTemplateConfigs: at most 50 launch template configurations are allowed, got %d", len(req.configs))
 	}
+	return req, nil
+}
 
-	e.mu.Lock()
-	s := &e.state.ec2
-	fleetID := "fleet-" + uuid.NewString()
-	res := createFleetResult{FleetID: fleetID}
+// parseFleetTargets validates a TargetCapacitySpecification and returns a fleetRequest holding
+// its total, default capacity type and per-type targets, the default type taking whatever of
+// the total the other type's explicit target leaves.
+func parseFleetTargets(tcs url.Values) (fleetRequest, *apiError) {
+	var req fleetRequest
+	var err *apiError
+	if req.total, err = formInt(tcs, "TotalTargetCapacity", -1); err != nil {
+		return req, err
+	}
+	total := req.total
+	if total < 1 {
+		return req, errorf(http.StatusBadRequest, "MissingParameter", "TargetCapacitySpecification.TotalTargetCapacity must be given and at least 1")
+	}
+	if req.onDemandTarget, err = formInt(tcs, "OnDemandTargetCapacity", 0); err != nil {
+		return req, err
+	}
+	if req.spotTarget, err = formInt(tcs, "SpotTargetCapacity", 0); err != nil {
+		return req, err
+	}
+	req.defaultType = tcs.Get("DefaultTargetCapacityType")
+	if req.defaultType != "spot" && req.defaultType != "on-demand" {
+		return req, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter TargetCapacitySpecification.DefaultTargetCapacityType is invalid. Expecting spot or on-demand.", req.defaultType)
+	}
+	if req.onDemandTarget < 0 || req.spotTarget < 0 || req.onDemandTarget+req.spotTarget > total {
+		return req, errorf(http.StatusBadRequest, "InvalidTargetCapacitySpecification", "OnDemandTargetCapacity (%d) plus SpotTargetCapacity (%d) must not exceed TotalTargetCapacity (%d)", req.onDemandTarget, req.spotTarget, total)
+	}
+	if req.defaultType == "spot" {
+		req.spotTarget = total - req.onDemandTarget
+	} else {
+		req.onDemandTarget = total - req.spotTarget
+	}
+	return req, nil
+}
+
+// resolveFleetPools turns the launch template configurations into pools, one per override (or
+// one per configuration without overrides), in input order. A configuration whose launch
+// template or version does not resolve adds an error (lifecycle defaultType) instead; a
+// malformed override number fails the whole request. Caller holds e.mu.
+func (s *ec2Store) resolveFleetPools(configs []url.Values, defaultType string) ([]*fleetPool, []xmlFleetError, *apiError) {
 	var pools []*fleetPool
+	var errs []xmlFleetError
 	for ci, cfg := range configs {
 		path := fmt.Sprintf("LaunchTemplateConfigs.%d", ci+1)
 		lts := formSub(cfg, "LaunchTemplateSpecification")
@@ -744,8 +792,8 @@ func (e *Emulator) createFleet(form url.Values) (any, *apiError) {
 			lerr = checkVersion(lt, echoSpec.Version)
 		}
 		if lerr != nil {
-			res.ErrorSet = append(res.ErrorSet, xmlFleetError{LaunchTemplateAndOverrides: xmlLTAndOverrides{LaunchTemplateSpecification: echoSpec},
-				Lifecycle: def, ErrorCode: lerr.Code, ErrorMessage: lerr.Message})
+			errs = append(errs, xmlFleetError{LaunchTemplateAndOverrides: xmlLTAndOverrides{LaunchTemplateSpecification: echoSpec},
+				Lifecycle: defaultType, ErrorCode: lerr.Code, ErrorMessage: lerr.Message})
 			continue
 		}
 		overrides := formObjects(cfg, "Overrides")
@@ -754,62 +802,79 @@ func (e *Emulator) createFleet(form url.Values) (any, *apiError) {
 		}
 		for oi, o := range overrides {
 			opath := fmt.Sprintf("%s.Overrides.%d", path, oi+1)
-			p := &fleetPool{index: len(pools), lt: lt, imageID: or(o.Get("ImageId"), lt.data.ImageID), weight: 1}
-			echo := &xmlFleetOverrides{InstanceType: o.Get("InstanceType"), MaxPrice: o.Get("MaxPrice"), SubnetID: o.Get("SubnetId"),
-				AvailabilityZone: o.Get("AvailabilityZone"), ImageID: o.Get("ImageId")}
-			if p.priority, err = parseFloatField(o, "Priority", opath); err != nil {
-				e.mu.Unlock()
-				return nil, err
-			}
-			echo.Priority = p.priority
-			w, err := parseFloatField(o, "WeightedCapacity", opath)
+			p, err := s.fleetPoolOf(lt, echoSpec.Version, o, opath, len(pools))
 			if err != nil {
-				e.mu.Unlock()
-				return nil, err
-			}
-			if w != nil {
-				if *w <= 0 {
-					e.mu.Unlock()
-					return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "%s.WeightedCapacity must be positive", opath)
-				}
-				p.weight, echo.WeightedCapacity = *w, w
-			}
-			mp, err := parseFloatField(o, "MaxPrice", opath)
-			if err != nil {
-				e.mu.Unlock()
-				return nil, err
-			}
-			if mp != nil {
-				p.maxPrice = *mp
-			}
-			if len(o) == 0 {
-				echo = nil
-			}
-			p.echo = xmlLTAndOverrides{LaunchTemplateSpecification: xmlFleetLTSpec{LaunchTemplateID: lt.id, Version: or(echoSpec.Version, "1")}, Overrides: echo}
-			typeName := or(o.Get("InstanceType"), lt.data.InstanceType)
-			it, ok := catalog.Lookup(typeName)
-			switch {
-			case typeName == "":
-				p.err = errorf(http.StatusBadRequest, "MissingParameter", "%s.InstanceType: no instance type in the override or the launch template", opath)
-			case !ok:
-				p.err = errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceType (%s.InstanceType).", typeName, opath)
-			default:
-				p.it = it
-				p.subnet, p.err = s.pickSubnet(o.Get("SubnetId"), o.Get("AvailabilityZone"), it)
+				return nil, nil, err
 			}
 			pools = append(pools, p)
 		}
 	}
+	return pools, errs, nil
+}
 
+// fleetPoolOf builds the pool (input position index) of one override o (at request path
+// opath) of launch template lt, requested at version. Malformed Priority, WeightedCapacity or
+// MaxPrice values are returned as the error; an unresolvable instance type or subnet is kept
+// in the pool's err, to be reported in the fleet's errorSet. Caller holds e.mu.
+func (s *ec2Store) fleetPoolOf(lt *launchTemplate, version string, o url.Values, opath string, index int) (*fleetPool, *apiError) {
+	p := &fleetPool{index: index, lt: lt, imageID: or(o.Get("ImageId"), lt.data.ImageID), weight: 1}
+	echo := &xmlFleetOverrides{InstanceType: o.Get("InstanceType"), MaxPrice: o.Get("MaxPrice"), SubnetID: o.Get("SubnetId"),
+		AvailabilityZone: o.Get("AvailabilityZone"), ImageID: o.Get("ImageId")}
+	var err *apiError
+	if p.priority, err = parseFloatField(o, "Priority", opath); err != nil {
+		return nil, err
+	}
+	echo.Priority = p.priority
+	w, err := parseFloatField(o, "WeightedCapacity", opath)
+	if err != nil {
+		return nil, err
+	}
+	if w != nil {
+		if *w <= 0 {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "%s.WeightedCapacity must be positive", opath)
+		}
+		p.weight, echo.WeightedCapacity = *w, w
+	}
+	mp, err := parseFloatField(o, "MaxPrice", opath)
+	if err != nil {
+		return nil, err
+	}
+	if mp != nil {
+		p.maxPrice = *mp
+	}
+	if len(o) == 0 {
+		echo = nil
+	}
+	p.echo = xmlLTAndOverrides{LaunchTemplateSpecification: xmlFleetLTSpec{LaunchTemplateID: lt.id, Version: or(version, "1")}, Overrides: echo}
+	typeName := or(o.Get("InstanceType"), lt.data.InstanceType)
+	it, ok := catalog.Lookup(typeName)
+	switch {
+	case typeName == "":
+		p.err = errorf(http.StatusBadRequest, "MissingParameter", "%s.InstanceType: no instance type in the override or the launch template", opath)
+	case !ok:
+		p.err = errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceType (%s.InstanceType).", typeName, opath)
+	default:
+		p.it = it
+		p.subnet, p.err = s.pickSubnet(o.Get("SubnetId"), o.Get("AvailabilityZone"), it)
+	}
+	return p, nil
+}
+
+// launchFleet fills the on-demand then the spot target of req from pools, appends the
+// launched instances and per-pool errors to res, tags every instance with the fleet's ID
+// (aws:ec2:fleet-id) and returns the instances, whose boot the caller schedules after
+// unlocking. Caller holds e.mu.
+func (e *Emulator) launchFleet(pools []*fleetPool, req fleetRequest, res *createFleetResult) []*instance {
+	s := &e.state.ec2
 	var launched []*instance
 	for _, ct := range []struct {
 		capacityType, strategy string
 		target                 int64
-	}{{"on-demand", odStrategy, odTarget}, {"spot", spotStrategy, spotTarget}} {
+	}{{"on-demand", req.onDemandStrategy, req.onDemandTarget}, {"spot", req.spotStrategy, req.spotTarget}} {
 		if ct.target <= 0 {
 			continue
 		}
-		insts, fis, errs := e.fillFleet(pools, specs, ct.capacityType, ct.strategy, float64(ct.target))
+		insts, fis, errs := e.fillFleet(pools, req.specs, ct.capacityType, ct.strategy, float64(ct.target))
 		launched = append(launched, insts...)
 		res.FleetInstanceSet = append(res.FleetInstanceSet, fis...)
 		res.ErrorSet = append(res.ErrorSet, errs...)
@@ -818,11 +883,9 @@ func (e *Emulator) createFleet(form url.Values) (any, *apiError) {
 		if s.tags[inst.id] == nil {
 			s.tags[inst.id] = map[string]string{}
 		}
-		s.tags[inst.id]["aws:ec2:fleet-id"] = fleetID
+		s.tags[inst.id]["aws:ec2:fleet-id"] = res.FleetID
 	}
-	e.mu.Unlock()
-	e.scheduleBoot(launched)
-	return res, nil
+	return launched
 }
 
 // fillFleet plans and launches one capacity type's share of a fleet. Caller holds e.mu.

@@ -90,10 +90,37 @@ func filter(name string, values ...string) ec2types.Filter {
 	return ec2types.Filter{Name: awssdk.String(name), Values: values}
 }
 
+// ec2Subtest is one behaviour checked against a shared emulator through client c.
+type ec2Subtest struct {
+	name  string
+	check func(t *testing.T, c *ec2.Client)
+}
+
+// runEC2Subtests runs each check as a subtest, in order, against client c.
+func runEC2Subtests(t *testing.T, c *ec2.Client, tests []ec2Subtest) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, c) })
+	}
+}
+
 func TestDescribeSeedsAndDiscoveryTags(t *testing.T) {
 	_, c, _ := startEC2(t, Options{ClusterName: "demo"})
-	ctx := context.Background()
+	t.Run("seeded VPC and subnets", func(t *testing.T) { checkSeedVPCAndSubnets(t, c) })
+	tagForDiscovery(t, c)
+	runEC2Subtests(t, c, []ec2Subtest{
+		{"subnets by tag, zone and ID", checkSubnetSelection},
+		{"subnet lookup errors", checkSubnetLookupErrors},
+		{"security groups by tag and ID", checkSecurityGroupSelection},
+		{"availability zones", checkAvailabilityZones},
+		{"images", checkSeedImages},
+	})
+}
 
+// checkSeedVPCAndSubnets checks the seeded VPC and its three subnets with their free addresses
+// (a /18 less AWS's five reserved) and zone IDs.
+func checkSeedVPCAndSubnets(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
 	vpcs, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 	if err != nil || len(vpcs.Vpcs) != 1 || *vpcs.Vpcs[0].VpcId != SeedVPCID || *vpcs.Vpcs[0].CidrBlock != SeedVPCCIDR {
 		t.Fatalf("DescribeVpcs = %+v, %v", vpcs, err)
@@ -107,15 +134,25 @@ func TestDescribeSeedsAndDiscoveryTags(t *testing.T) {
 			t.Errorf("subnet %s: available IPs %d zone id %q", *sn.SubnetId, *sn.AvailableIpAddressCount, *sn.AvailabilityZoneId)
 		}
 	}
+}
 
-	// Discovery tags on two subnets and the security group, then select by them.
-	_, err = c.CreateTags(ctx, &ec2.CreateTagsInput{
+// tagForDiscovery puts the discovery tag karpenter.sh/discovery=demo on the first two seed
+// subnets and the cluster security group, for the selection subtests.
+func tagForDiscovery(t *testing.T, c *ec2.Client) {
+	t.Helper()
+	_, err := c.CreateTags(context.Background(), &ec2.CreateTagsInput{
 		Resources: []string{SeedSubnets[0].ID, SeedSubnets[1].ID, SeedClusterSecurityGroupID},
 		Tags:      []ec2types.Tag{{Key: awssdk.String("karpenter.sh/discovery"), Value: awssdk.String("demo")}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkSubnetSelection selects the tagged subnets by tag, by tag-key wildcard, by tag and
+// zone, and one subnet by ID.
+func checkSubnetSelection(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
 	got, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{filter("tag:karpenter.sh/discovery", "demo")}})
 	if err != nil || len(got.Subnets) != 2 {
 		t.Fatalf("tag filter: %d subnets, %v", len(got.Subnets), err)
@@ -133,13 +170,22 @@ func TestDescribeSeedsAndDiscoveryTags(t *testing.T) {
 	if err != nil || len(got.Subnets) != 1 || *got.Subnets[0].CidrBlock != SeedSubnets[2].CIDR {
 		t.Fatalf("by id: %+v, %v", got.Subnets, err)
 	}
+}
+
+// checkSubnetLookupErrors checks the error codes for an unknown subnet ID and filter name.
+func checkSubnetLookupErrors(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
 	if _, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-0000000000000dead"}}); apiCode(err) != "InvalidSubnetID.NotFound" {
 		t.Errorf("missing subnet: %v", err)
 	}
 	if _, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{filter("bogus", "x")}}); apiCode(err) != "InvalidParameterValue" {
 		t.Errorf("unknown filter: %v", err)
 	}
+}
 
+// checkSecurityGroupSelection selects the cluster security group by discovery tag and by ID.
+func checkSecurityGroupSelection(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
 	sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{filter("tag:karpenter.sh/discovery", "demo")}})
 	if err != nil || len(sgs.SecurityGroups) != 1 || *sgs.SecurityGroups[0].GroupId != SeedClusterSecurityGroupID || *sgs.SecurityGroups[0].VpcId != SeedVPCID {
 		t.Fatalf("DescribeSecurityGroups = %+v, %v", sgs, err)
@@ -148,12 +194,19 @@ func TestDescribeSeedsAndDiscoveryTags(t *testing.T) {
 	if err != nil || len(sgs.SecurityGroups) != 1 {
 		t.Fatalf("group-id filter: %+v, %v", sgs, err)
 	}
+}
 
-	azs, err := c.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{})
+// checkAvailabilityZones checks the three seeded zones, first us-east-1a, available.
+func checkAvailabilityZones(t *testing.T, c *ec2.Client) {
+	azs, err := c.DescribeAvailabilityZones(context.Background(), &ec2.DescribeAvailabilityZonesInput{})
 	if err != nil || len(azs.AvailabilityZones) != 3 || *azs.AvailabilityZones[0].ZoneName != "us-east-1a" || azs.AvailabilityZones[0].State != ec2types.AvailabilityZoneStateAvailable {
 		t.Fatalf("DescribeAvailabilityZones = %+v, %v", azs, err)
 	}
+}
 
+// checkSeedImages selects the seeded AMIs by architecture filter and by ID.
+func checkSeedImages(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
 	imgs, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{Filters: []ec2types.Filter{filter("architecture", "arm64")}})
 	if err != nil || len(imgs.Images) != 2 {
 		t.Fatalf("DescribeImages arm64 = %d, %v", len(imgs.Images), err)
@@ -213,14 +266,33 @@ func TestTagsRoundTrip(t *testing.T) {
 
 func TestInstanceTypesOfferingsAndSpotPrices(t *testing.T) {
 	_, c, _ := startEC2(t, Options{})
-	ctx := context.Background()
+	runEC2Subtests(t, c, []ec2Subtest{
+		{"instance types paginate", checkInstanceTypesPaginate},
+		{"instance type attributes", checkInstanceTypeAttributes},
+		{"instance type filters and errors", checkInstanceTypeFiltersAndErrors},
+		{"offerings per zone", checkOfferingsPerZone},
+		{"spot prices per zone", checkSpotPricesPerZone},
+		{"spot prices paginate", checkSpotPricesPaginate},
+	})
+}
 
-	// Every catalogue type, through the SDK paginator (pages of 37).
+// catalogueOfferings is the number of (instance type, zone) pools in the catalogue.
+func catalogueOfferings() int {
+	n := 0
+	for _, it := range catalog.All() {
+		n += len(it.Zones)
+	}
+	return n
+}
+
+// checkInstanceTypesPaginate lists every catalogue type once through the SDK paginator (pages
+// of 37).
+func checkInstanceTypesPaginate(t *testing.T, c *ec2.Client) {
 	var all []ec2types.InstanceTypeInfo
 	p := ec2.NewDescribeInstanceTypesPaginator(c, &ec2.DescribeInstanceTypesInput{MaxResults: awssdk.Int32(37)})
 	pages := 0
 	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+		out, err := p.NextPage(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,8 +309,12 @@ func TestInstanceTypesOfferingsAndSpotPrices(t *testing.T) {
 		}
 		seen[it.InstanceType] = true
 	}
+}
 
-	out, err := c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []ec2types.InstanceType{"m5.large", "g4dn.xlarge", "m6g.large"}})
+// checkInstanceTypeAttributes describes three types by name and checks their attributes: a
+// general-purpose x86 type, a GPU type with instance storage and a Graviton type.
+func checkInstanceTypeAttributes(t *testing.T, c *ec2.Client) {
+	out, err := c.DescribeInstanceTypes(context.Background(), &ec2.DescribeInstanceTypesInput{InstanceTypes: []ec2types.InstanceType{"m5.large", "g4dn.xlarge", "m6g.large"}})
 	if err != nil || len(out.InstanceTypes) != 3 {
 		t.Fatalf("by name: %v %v", out, err)
 	}
@@ -260,8 +336,13 @@ func TestInstanceTypesOfferingsAndSpotPrices(t *testing.T) {
 	if byName["m6g.large"].ProcessorInfo.SupportedArchitectures[0] != ec2types.ArchitectureTypeArm64 {
 		t.Errorf("m6g.large arch = %v", byName["m6g.large"].ProcessorInfo.SupportedArchitectures)
 	}
+}
 
-	out, err = c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{Filters: []ec2types.Filter{
+// checkInstanceTypeFiltersAndErrors checks wildcard filters, an unknown type, a forged
+// pagination token and a token reused for another query.
+func checkInstanceTypeFiltersAndErrors(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
+	out, err := c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{Filters: []ec2types.Filter{
 		filter("instance-type", "m5.*"), filter("processor-info.supported-architecture", "x86_64")}})
 	if err != nil || len(out.InstanceTypes) == 0 {
 		t.Fatalf("wildcard filter: %v", err)
@@ -285,12 +366,13 @@ func TestInstanceTypesOfferingsAndSpotPrices(t *testing.T) {
 	if _, err := c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{NextToken: first.NextToken, Filters: []ec2types.Filter{filter("instance-type", "c5.*")}}); apiCode(err) != "InvalidPaginationToken" {
 		t.Errorf("token reused for another query: %v", err)
 	}
+}
 
-	// Offerings per zone.
-	want := 0
-	for _, it := range catalog.All() {
-		want += len(it.Zones)
-	}
+// checkOfferingsPerZone pages through the per-zone offerings (one per catalogue pool) and
+// filters them by location and type.
+func checkOfferingsPerZone(t *testing.T, c *ec2.Client) {
+	ctx := context.Background()
+	want := catalogueOfferings()
 	var offerings []ec2types.InstanceTypeOffering
 	op := ec2.NewDescribeInstanceTypeOfferingsPaginator(c, &ec2.DescribeInstanceTypeOfferingsInput{LocationType: ec2types.LocationTypeAvailabilityZone, MaxResults: awssdk.Int32(500)})
 	for op.HasMorePages() {
@@ -308,9 +390,12 @@ func TestInstanceTypesOfferingsAndSpotPrices(t *testing.T) {
 	if err != nil || len(zo.InstanceTypeOfferings) != 1 || *zo.InstanceTypeOfferings[0].Location != "us-east-1b" {
 		t.Fatalf("offering filter: %+v %v", zo, err)
 	}
+}
 
-	// Spot prices: one per zone, below on-demand, not all equal.
-	sp, err := c.DescribeSpotPriceHistory(ctx, &ec2.DescribeSpotPriceHistoryInput{
+// checkSpotPricesPerZone checks m5.large's Linux spot prices: one per zone, each the
+// catalogue's price, not all equal.
+func checkSpotPricesPerZone(t *testing.T, c *ec2.Client) {
+	sp, err := c.DescribeSpotPriceHistory(context.Background(), &ec2.DescribeSpotPriceHistoryInput{
 		InstanceTypes: []ec2types.InstanceType{"m5.large"}, ProductDescriptions: []string{"Linux/UNIX"},
 		StartTime: awssdk.Time(time.Now()), EndTime: awssdk.Time(time.Now())})
 	if err != nil || len(sp.SpotPriceHistory) != 3 {
@@ -330,16 +415,20 @@ func TestInstanceTypesOfferingsAndSpotPrices(t *testing.T) {
 	if len(prices) < 2 {
 		t.Errorf("spot prices do not vary by zone: %v", prices)
 	}
+}
+
+// checkSpotPricesPaginate pages through every pool's Linux/UNIX spot price: one per pool.
+func checkSpotPricesPaginate(t *testing.T, c *ec2.Client) {
 	n := 0
 	spp := ec2.NewDescribeSpotPriceHistoryPaginator(c, &ec2.DescribeSpotPriceHistoryInput{ProductDescriptions: []string{"Linux/UNIX"}, MaxResults: awssdk.Int32(400)})
 	for spp.HasMorePages() {
-		page, err := spp.NextPage(ctx)
+		page, err := spp.NextPage(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		n += len(page.SpotPriceHistory)
 	}
-	if n != want {
+	if want := catalogueOfferings(); n != want {
 		t.Errorf("paginated %d spot prices, want %d", n, want)
 	}
 }
@@ -672,76 +761,139 @@ func TestThrottling(t *testing.T) {
 	}
 }
 
-func TestInstanceLifecycleHooksAndDescribe(t *testing.T) {
-	fc := clocktesting.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
-	booted := make(chan BootedInstance, 20)
-	terminated := make(chan BootedInstance, 20)
-	_, c, url := startEC2(t, Options{ClusterName: "demo", Clock: fc, BootDelay: 10 * time.Second, Hooks: Hooks{
-		OnBoot:      func(_ context.Context, bi BootedInstance) error { booted <- bi; return nil },
-		OnTerminate: func(_ context.Context, bi BootedInstance) error { terminated <- bi; return nil },
-	}})
-	ctx := context.Background()
+// lifecycleEnv is an emulator with a fake clock, a 10 s boot delay and hooks that report
+// booted and terminated instances on channels, plus the instance profile to launch with.
+type lifecycleEnv struct {
+	fc         *clocktesting.FakeClock
+	booted     chan BootedInstance
+	terminated chan BootedInstance
+	c          *ec2.Client
+	url        string
+	profileArn string // of KarpenterNodeInstanceProfile-demo
+}
 
+const lifecycleProfile = "KarpenterNodeInstanceProfile-demo"
+
+// lifecycleUserData is the user data every lifecycleEnv launch carries.
+const lifecycleUserData = "#!/bin/bash\n/etc/eks/bootstrap.sh demo"
+
+func newLifecycleEnv(t *testing.T) *lifecycleEnv {
+	t.Helper()
+	env := &lifecycleEnv{
+		fc:         clocktesting.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)),
+		booted:     make(chan BootedInstance, 20),
+		terminated: make(chan BootedInstance, 20),
+	}
+	_, env.c, env.url = startEC2(t, Options{ClusterName: "demo", Clock: env.fc, BootDelay: 10 * time.Second, Hooks: Hooks{
+		OnBoot:      func(_ context.Context, bi BootedInstance) error { env.booted <- bi; return nil },
+		OnTerminate: func(_ context.Context, bi BootedInstance) error { env.terminated <- bi; return nil },
+	}})
 	// The instance profile must exist in IAM.
-	ic := iam.NewFromConfig(sdkConfig(), func(o *iam.Options) { o.BaseEndpoint = awssdk.String(url) })
-	prof, err := ic.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: awssdk.String("KarpenterNodeInstanceProfile-demo")})
+	ic := iam.NewFromConfig(sdkConfig(), func(o *iam.Options) { o.BaseEndpoint = awssdk.String(env.url) })
+	prof, err := ic.CreateInstanceProfile(context.Background(), &iam.CreateInstanceProfileInput{InstanceProfileName: awssdk.String(lifecycleProfile)})
 	if err != nil {
 		t.Fatalf("CreateInstanceProfile: %v", err)
 	}
-	run := func(profile string, n int32, tags ...string) (*ec2.RunInstancesOutput, error) {
-		in := &ec2.RunInstancesInput{MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(n), ImageId: awssdk.String(SeedAMIs[0].ID),
-			InstanceType: "m5.large", SubnetId: awssdk.String(SeedSubnets[1].ID),
-			UserData:           awssdk.String(base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\n/etc/eks/bootstrap.sh demo"))),
-			IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Name: awssdk.String(profile)}}
-		if len(tags) > 0 {
-			in.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: awssdk.String(tags[0]), Value: awssdk.String(tags[1])}}}}
-		}
-		return c.RunInstances(ctx, in)
+	env.profileArn = *prof.InstanceProfile.Arn
+	return env
+}
+
+// run launches up to n m5.large instances in the second seed subnet with the named profile
+// and, if given, one instance tag (key, value).
+func (env *lifecycleEnv) run(profile string, n int32, tags ...string) (*ec2.RunInstancesOutput, error) {
+	in := &ec2.RunInstancesInput{MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(n), ImageId: awssdk.String(SeedAMIs[0].ID),
+		InstanceType: "m5.large", SubnetId: awssdk.String(SeedSubnets[1].ID),
+		UserData:           awssdk.String(base64.StdEncoding.EncodeToString([]byte(lifecycleUserData))),
+		IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Name: awssdk.String(profile)}}
+	if len(tags) > 0 {
+		in.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: awssdk.String(tags[0]), Value: awssdk.String(tags[1])}}}}
 	}
-	if _, err := run("missing-profile", 1); apiCode(err) != "InvalidParameterValue" {
+	return env.c.RunInstances(context.Background(), in)
+}
+
+// state is the instance's state as DescribeInstances reports it, or the error code.
+func (env *lifecycleEnv) state(id string) ec2types.InstanceStateName {
+	d, err := env.c.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		return ec2types.InstanceStateName(apiCode(err))
+	}
+	return d.Reservations[0].Instances[0].State.Name
+}
+
+func TestInstanceLifecycleHooksAndDescribe(t *testing.T) {
+	env := newLifecycleEnv(t)
+	id, bi := env.launchAndBoot(t)
+	env.checkDescribeRunning(t, id, bi)
+	env.checkPaginatedBatch(t, id)
+	env.checkTerminate(t, id, bi)
+	env.checkTerminatePendingDoesNotBoot(t)
+	env.checkControlAPIListing(t)
+	if _, err := env.c.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}}); apiCode(err) != "InvalidInstanceID.NotFound" {
+		t.Errorf("terminate unknown: %v", err)
+	}
+}
+
+// launchAndBoot checks that a launch with an unknown profile fails, launches one tagged
+// instance, checks it is pending with the profile and boots only after the boot delay, and
+// checks what OnBoot receives. It returns the instance's ID and boot record.
+func (env *lifecycleEnv) launchAndBoot(t *testing.T) (string, BootedInstance) {
+	t.Helper()
+	if _, err := env.run("missing-profile", 1); apiCode(err) != "InvalidParameterValue" {
 		t.Fatalf("missing profile: %v", err)
 	}
-	out, err := run("KarpenterNodeInstanceProfile-demo", 1, "karpenter.sh/discovery", "demo")
+	out, err := env.run(lifecycleProfile, 1, "karpenter.sh/discovery", "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	inst := out.Instances[0]
 	id := *inst.InstanceId
-	if inst.State.Name != ec2types.InstanceStateNamePending || *inst.IamInstanceProfile.Arn != *prof.InstanceProfile.Arn {
+	if inst.State.Name != ec2types.InstanceStateNamePending || *inst.IamInstanceProfile.Arn != env.profileArn {
 		t.Fatalf("launched %+v", inst)
 	}
 	select {
-	case bi := <-booted:
+	case bi := <-env.booted:
 		t.Fatalf("booted before the delay: %+v", bi)
 	default:
 	}
-	fc.Step(10 * time.Second)
+	env.fc.Step(10 * time.Second)
 	var bi BootedInstance
 	select {
-	case bi = <-booted:
+	case bi = <-env.booted:
 	case <-time.After(5 * time.Second):
 		t.Fatal("OnBoot not called")
 	}
 	it, _ := catalog.Lookup("m5.large")
-	if bi.InstanceID != id || bi.Zone != "us-east-1b" || bi.CapacityType != "on-demand" || string(bi.UserData) != "#!/bin/bash\n/etc/eks/bootstrap.sh demo" ||
-		bi.MaxPods != 29 || bi.VCPUs != 2 || bi.MemoryMiB != it.MemoryMiB || bi.InstanceProfileArn != *prof.InstanceProfile.Arn || bi.Tags["karpenter.sh/discovery"] != "demo" {
+	if bi.InstanceID != id || bi.Zone != "us-east-1b" || bi.CapacityType != "on-demand" || string(bi.UserData) != lifecycleUserData ||
+		bi.MaxPods != 29 || bi.VCPUs != 2 || bi.MemoryMiB != it.MemoryMiB || bi.InstanceProfileArn != env.profileArn || bi.Tags["karpenter.sh/discovery"] != "demo" {
 		t.Errorf("booted %+v", bi)
 	}
-	desc, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter("instance-state-name", "running"), filter("tag:karpenter.sh/discovery", "demo")}})
+	return id, bi
+}
+
+// checkDescribeRunning finds the booted instance by state and tag, and by private DNS name.
+func (env *lifecycleEnv) checkDescribeRunning(t *testing.T, id string, bi BootedInstance) {
+	t.Helper()
+	ctx := context.Background()
+	desc, err := env.c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter("instance-state-name", "running"), filter("tag:karpenter.sh/discovery", "demo")}})
 	if err != nil || len(desc.Reservations) != 1 || *desc.Reservations[0].Instances[0].InstanceId != id {
 		t.Fatalf("running by tag: %+v %v", desc, err)
 	}
-	desc, err = c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter("private-dns-name", bi.PrivateDNSName)}})
+	desc, err = env.c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter("private-dns-name", bi.PrivateDNSName)}})
 	if err != nil || len(desc.Reservations) != 1 {
 		t.Fatalf("by dns name: %+v %v", desc, err)
 	}
+}
 
-	// Many instances: paginate a tag-filtered listing 5 at a time.
-	if _, err := run("KarpenterNodeInstanceProfile-demo", 12, "batch", "b1"); err != nil {
+// checkPaginatedBatch launches a batch of 12 tagged instances (batch=b1) and pages through a
+// tag-filtered listing 5 at a time; instance IDs with MaxResults are rejected.
+func (env *lifecycleEnv) checkPaginatedBatch(t *testing.T, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := env.run(lifecycleProfile, 12, "batch", "b1"); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	p := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{MaxResults: awssdk.Int32(5), Filters: []ec2types.Filter{filter("tag-key", "batch")}})
+	p := ec2.NewDescribeInstancesPaginator(env.c, &ec2.DescribeInstancesInput{MaxResults: awssdk.Int32(5), Filters: []ec2types.Filter{filter("tag-key", "batch")}})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -756,65 +908,70 @@ func TestInstanceLifecycleHooksAndDescribe(t *testing.T) {
 	if len(ids) != 12 {
 		t.Fatalf("paginated %d instances", len(ids))
 	}
-	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}, MaxResults: awssdk.Int32(5)}); apiCode(err) != "InvalidParameterCombination" {
+	if _, err := env.c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}, MaxResults: awssdk.Int32(5)}); apiCode(err) != "InvalidParameterCombination" {
 		t.Errorf("ids with MaxResults: %v", err)
 	}
+}
 
-	// Terminate: shutting-down, hook called, terminated after a while, gone after an hour.
-	term, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+// checkTerminate terminates the running instance: shutting-down, OnTerminate called with its
+// record, terminated after shutdownDuration, gone after terminatedVisibility.
+func (env *lifecycleEnv) checkTerminate(t *testing.T, id string, bi BootedInstance) {
+	t.Helper()
+	term, err := env.c.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
 	if err != nil || term.TerminatingInstances[0].CurrentState.Name != ec2types.InstanceStateNameShuttingDown ||
 		term.TerminatingInstances[0].PreviousState.Name != ec2types.InstanceStateNameRunning {
 		t.Fatalf("terminate: %+v %v", term, err)
 	}
 	select {
-	case got := <-terminated:
+	case got := <-env.terminated:
 		if got.InstanceID != id || got.PrivateDNSName != bi.PrivateDNSName {
 			t.Errorf("OnTerminate got %+v", got)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("OnTerminate not called")
 	}
-	state := func() ec2types.InstanceStateName {
-		d, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-		if err != nil {
-			return ec2types.InstanceStateName(apiCode(err))
-		}
-		return d.Reservations[0].Instances[0].State.Name
-	}
-	if s := state(); s != ec2types.InstanceStateNameShuttingDown {
+	if s := env.state(id); s != ec2types.InstanceStateNameShuttingDown {
 		t.Errorf("state %s", s)
 	}
-	fc.Step(shutdownDuration)
-	if s := state(); s != ec2types.InstanceStateNameTerminated {
+	env.fc.Step(shutdownDuration)
+	if s := env.state(id); s != ec2types.InstanceStateNameTerminated {
 		t.Errorf("state %s", s)
 	}
-	fc.Step(terminatedVisibility)
-	if s := state(); s != "InvalidInstanceID.NotFound" {
+	env.fc.Step(terminatedVisibility)
+	if s := env.state(id); s != "InvalidInstanceID.NotFound" {
 		t.Errorf("after an hour: %s", s)
 	}
+}
 
-	// Terminating a pending instance stops its boot.
-	pend, err := run("KarpenterNodeInstanceProfile-demo", 1)
+// checkTerminatePendingDoesNotBoot terminates a pending instance and checks that it does not
+// boot on the step that boots the (still pending) batch of 12.
+func (env *lifecycleEnv) checkTerminatePendingDoesNotBoot(t *testing.T) {
+	t.Helper()
+	pend, err := env.run(lifecycleProfile, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{*pend.Instances[0].InstanceId}}); err != nil {
+	if _, err := env.c.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: []string{*pend.Instances[0].InstanceId}}); err != nil {
 		t.Fatal(err)
 	}
-	<-terminated
-	fc.Step(10 * time.Second)
-	for len(booted) < 12 { // the batch of 12 boots on the same step
+	<-env.terminated
+	env.fc.Step(10 * time.Second)
+	for len(env.booted) < 12 { // the batch of 12 boots on the same step
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond)
-	for len(booted) > 0 {
-		if b := <-booted; b.InstanceID == *pend.Instances[0].InstanceId {
+	for len(env.booted) > 0 {
+		if b := <-env.booted; b.InstanceID == *pend.Instances[0].InstanceId {
 			t.Fatal("terminated pending instance booted")
 		}
 	}
+}
 
-	// Control API listing.
-	resp, err := http.Get(url + "/_sandbox/instances")
+// checkControlAPIListing checks GET /_sandbox/instances: the 12 running batch instances, each
+// with its launch price, tags and zone.
+func (env *lifecycleEnv) checkControlAPIListing(t *testing.T) {
+	t.Helper()
+	resp, err := http.Get(env.url + "/_sandbox/instances")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -823,6 +980,7 @@ func TestInstanceLifecycleHooksAndDescribe(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
 		t.Fatal(err)
 	}
+	it, _ := catalog.Lookup("m5.large")
 	running := 0
 	for _, in := range infos {
 		if in.State == "running" {
@@ -834,9 +992,6 @@ func TestInstanceLifecycleHooksAndDescribe(t *testing.T) {
 	}
 	if running != 12 {
 		t.Errorf("%d running instances listed, want 12", running)
-	}
-	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}}); apiCode(err) != "InvalidInstanceID.NotFound" {
-		t.Errorf("terminate unknown: %v", err)
 	}
 }
 

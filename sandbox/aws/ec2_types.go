@@ -13,10 +13,6 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
 )
 
-type xmlItems struct {
-	Items []string `xml:"item"`
-}
-
 type xmlVCpuInfo struct {
 	DefaultVCpus          int32 `xml:"defaultVCpus"`
 	DefaultCores          int32 `xml:"defaultCores"`
@@ -358,27 +354,102 @@ type describeSpotPriceHistoryResult struct {
 // has one price per pool, so both carry the same price).
 var spotProductDescriptions = []string{"Linux/UNIX", "Linux/UNIX (Amazon VPC)"}
 
-// describeSpotPriceHistory returns the current spot price (catalog.SpotPrice, USD/hour, 6
-// decimals) of every matching pool, stamped with the start of the current hour; the emulated
-// price does not change over time, so one record per pool and product describes any window.
-func (e *Emulator) describeSpotPriceHistory(form url.Values) (any, *apiError) {
+// spotPriceQuery is the pool selection of a DescribeSpotPriceHistory request: instance types,
+// product descriptions (both empty for all), a zone name and a zone ID (empty for any) and the
+// request's filters.
+type spotPriceQuery struct {
+	types, products []string
+	zone, zoneID    string
+	filters         []ec2Filter
+}
+
+// parseSpotPriceQuery parses and validates a DescribeSpotPriceHistory request: its filters,
+// product descriptions (a known operating system prefix) and the ISO 8601 StartTime and
+// EndTime, which are checked but otherwise ignored.
+func parseSpotPriceQuery(form url.Values) (spotPriceQuery, *apiError) {
 	filters, err := parseFilters(form)
 	if err != nil {
-		return nil, err
+		return spotPriceQuery{}, err
 	}
-	types, products := formList(form, "InstanceType"), formList(form, "ProductDescription")
-	zone, zoneID := form.Get("AvailabilityZone"), form.Get("AvailabilityZoneId")
-	for _, p := range products {
+	q := spotPriceQuery{
+		types:    formList(form, "InstanceType"),
+		products: formList(form, "ProductDescription"),
+		zone:     form.Get("AvailabilityZone"),
+		zoneID:   form.Get("AvailabilityZoneId"),
+		filters:  filters,
+	}
+	for _, p := range q.products {
 		if !strings.HasPrefix(p, "Linux/UNIX") && !strings.HasPrefix(p, "Windows") && !strings.HasPrefix(p, "SUSE") && !strings.HasPrefix(p, "Red Hat") {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter ProductDescription is invalid.", p)
+			return spotPriceQuery{}, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter ProductDescription is invalid.", p)
 		}
 	}
 	for _, k := range []string{"StartTime", "EndTime"} {
 		if v := form.Get(k); v != "" {
 			if _, perr := time.Parse(time.RFC3339, v); perr != nil {
-				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter %s is invalid: not an ISO 8601 time", v, k)
+				return spotPriceQuery{}, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter %s is invalid: not an ISO 8601 time", v, k)
 			}
 		}
+	}
+	return q, nil
+}
+
+// spotPriceRecords builds one record stamped now for every pool and product the query selects
+// and its filters match, in catalogue order. zoneIDs maps zone names to zone IDs.
+func (q spotPriceQuery) spotPriceRecords(now time.Time, zoneIDs map[string]string) ([]xmlSpotPrice, *apiError) {
+	var out []xmlSpotPrice
+	for _, it := range catalog.All() {
+		if len(q.types) > 0 && !contains(q.types, it.Name) {
+			continue
+		}
+		for _, z := range it.Zones {
+			if (q.zone != "" && z != q.zone) || (q.zoneID != "" && zoneIDs[z] != q.zoneID) {
+				continue
+			}
+			for _, pd := range spotProductDescriptions {
+				if len(q.products) > 0 && !contains(q.products, pd) {
+					continue
+				}
+				p := xmlSpotPrice{InstanceType: it.Name, ProductDescription: pd, SpotPrice: strconv.FormatFloat(catalog.SpotPrice(it, z), 'f', 6, 64),
+					Timestamp: now.Format(ec2TimeFormat), AvailabilityZone: z, AvailabilityZoneID: zoneIDs[z]}
+				ok, err := matchFilters(q.filters, nil, spotPriceAttr(p))
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// spotPriceAttr resolves the DescribeSpotPriceHistory filter names against record p.
+func spotPriceAttr(p xmlSpotPrice) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "instance-type":
+			return []string{p.InstanceType}, true
+		case "availability-zone":
+			return []string{p.AvailabilityZone}, true
+		case "product-description":
+			return []string{p.ProductDescription}, true
+		case "spot-price":
+			return []string{p.SpotPrice}, true
+		case "timestamp":
+			return []string{p.Timestamp}, true
+		}
+		return nil, false
+	}
+}
+
+// describeSpotPriceHistory returns the current spot price (catalog.SpotPrice, USD/hour, 6
+// decimals) of every matching pool, stamped with the start of the current hour; the emulated
+// price does not change over time, so one record per pool and product describes any window.
+func (e *Emulator) describeSpotPriceHistory(form url.Values) (any, *apiError) {
+	q, err := parseSpotPriceQuery(form)
+	if err != nil {
+		return nil, err
 	}
 	zoneIDs := map[string]string{}
 	for _, sn := range SeedSubnets {
@@ -395,44 +466,9 @@ func (e *Emulator) describeSpotPriceHistory(form url.Values) (any, *apiError) {
 	if form.Get("MaxResults") == "0" {
 		size = 1000
 	}
-	var out []xmlSpotPrice
-	for _, it := range catalog.All() {
-		if len(types) > 0 && !contains(types, it.Name) {
-			continue
-		}
-		for _, z := range it.Zones {
-			if (zone != "" && z != zone) || (zoneID != "" && zoneIDs[z] != zoneID) {
-				continue
-			}
-			for _, pd := range spotProductDescriptions {
-				if len(products) > 0 && !contains(products, pd) {
-					continue
-				}
-				p := xmlSpotPrice{InstanceType: it.Name, ProductDescription: pd, SpotPrice: strconv.FormatFloat(catalog.SpotPrice(it, z), 'f', 6, 64),
-					Timestamp: now.Format(ec2TimeFormat), AvailabilityZone: z, AvailabilityZoneID: zoneIDs[z]}
-				ok, err := matchFilters(filters, nil, func(name string) ([]string, bool) {
-					switch name {
-					case "instance-type":
-						return []string{p.InstanceType}, true
-					case "availability-zone":
-						return []string{p.AvailabilityZone}, true
-					case "product-description":
-						return []string{p.ProductDescription}, true
-					case "spot-price":
-						return []string{p.SpotPrice}, true
-					case "timestamp":
-						return []string{p.Timestamp}, true
-					}
-					return nil, false
-				})
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					out = append(out, p)
-				}
-			}
-		}
+	out, err := q.spotPriceRecords(now, zoneIDs)
+	if err != nil {
+		return nil, err
 	}
 	lo, hi, next := s.page("DescribeSpotPriceHistory", form, len(out), offset, size)
 	return describeSpotPriceHistoryResult{SpotPriceHistorySet: out[lo:hi], NextToken: next}, nil

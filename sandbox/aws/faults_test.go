@@ -63,7 +63,11 @@ func TestThrottleCountsPerService(t *testing.T) {
 	if e.throttled("ec2") {
 		t.Error("ec2 throttled by an iam knob")
 	}
-	if !e.throttled("iam") || !e.throttled("iam") || e.throttled("iam") {
-		t.Error("iam next=2 not honoured exactly")
+	// next=2: exactly the next two iam calls are throttled, the third goes through. Each
+	// throttled call consumes a slot, so the calls are made in order, one per step.
+	for i, want := range []bool{true, true, false} {
+		if got := e.throttled("iam"); got != want {
+			t.Errorf("iam call %d: throttled = %v, want %v (next=2 not honoured exactly)", i+1, got, want)
+		}
 	}
 }

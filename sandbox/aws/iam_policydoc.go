@@ -50,33 +50,42 @@ func validatePolicyDocument(doc string, kind policyKind) *apiError {
 	return nil
 }
 
+// malformedPolicyf builds a policy-document validation error. Its text is not a Go-style
+// error string: validatePolicyDocument returns it verbatim as the message of an IAM
+// MalformedPolicyDocument error, so it mirrors AWS's wording (capitalised, sometimes ending in
+// a full stop) and must not be reworded to Go conventions. All errors of the policy grammar
+// checks in this file are built here.
+func malformedPolicyf(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
+
 // parsePolicyDocument parses and validates doc; errors name the JSON field path.
 func parsePolicyDocument(doc string, kind policyKind) ([]policyStatement, error) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(doc)))
 	dec.UseNumber()
 	var top map[string]any
 	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("Syntax errors in policy: %v", err)
+		return nil, malformedPolicyf("Syntax errors in policy: %v", err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("Syntax errors in policy: trailing data after the policy object")
+		return nil, malformedPolicyf("Syntax errors in policy: trailing data after the policy object")
 	}
 	for k := range top {
 		switch k {
 		case "Version", "Id", "Statement":
 		default:
-			return nil, fmt.Errorf("Unknown field %s", k)
+			return nil, malformedPolicyf("Unknown field %s", k)
 		}
 	}
 	if v, ok := top["Version"]; ok {
 		s, isStr := v.(string)
 		if !isStr || (s != "2012-10-17" && s != "2008-10-17") {
-			return nil, fmt.Errorf("The policy failed legacy parsing: Version must be \"2012-10-17\" or \"2008-10-17\"")
+			return nil, malformedPolicyf("The policy failed legacy parsing: Version must be \"2012-10-17\" or \"2008-10-17\"")
 		}
 	}
 	raw, ok := top["Statement"]
 	if !ok {
-		return nil, fmt.Errorf("Missing required field Statement")
+		return nil, malformedPolicyf("Missing required field Statement")
 	}
 	var list []any
 	switch v := raw.(type) {
@@ -85,16 +94,16 @@ func parsePolicyDocument(doc string, kind policyKind) ([]policyStatement, error)
 	case []any:
 		list = v
 	default:
-		return nil, fmt.Errorf("Statement must be an object or an array of objects")
+		return nil, malformedPolicyf("Statement must be an object or an array of objects")
 	}
 	if len(list) == 0 {
-		return nil, fmt.Errorf("Statement must not be empty")
+		return nil, malformedPolicyf("Statement must not be empty")
 	}
 	out := make([]policyStatement, 0, len(list))
 	for i, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("Statement[%d] must be an object", i)
+			return nil, malformedPolicyf("Statement[%d] must be an object", i)
 		}
 		st, err := parseStatement(m, kind, fmt.Sprintf("Statement[%d]", i))
 		if err != nil {
@@ -105,94 +114,115 @@ func parsePolicyDocument(doc string, kind policyKind) ([]policyStatement, error)
 	return out, nil
 }
 
+// parseStatement parses one statement object (at JSON path path) field by field, then checks
+// that the fields a policy of this kind requires are present.
 func parseStatement(m map[string]any, kind policyKind, path string) (policyStatement, error) {
 	var st policyStatement
-	var err error
 	for k, v := range m {
-		switch k {
-		case "Sid":
-			s, ok := v.(string)
-			if !ok {
-				return st, fmt.Errorf("%s.Sid must be a string", path)
-			}
-			st.Sid = s
-		case "Effect":
-			s, _ := v.(string)
-			if s != "Allow" && s != "Deny" {
-				return st, fmt.Errorf("%s.Effect must be \"Allow\" or \"Deny\"", path)
-			}
-			st.Effect = s
-		case "Action", "NotAction":
-			vals, err := stringOrList(v, path+"."+k)
-			if err != nil {
-				return st, err
-			}
-			for _, a := range vals {
-				if !actionRE.MatchString(a) {
-					return st, fmt.Errorf("%s.%s: Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. (got %q)", path, k, a)
-				}
-			}
-			if k == "Action" {
-				st.Action = vals
-			} else {
-				st.NotAction = vals
-			}
-		case "Resource", "NotResource":
-			if kind == policyKindTrust {
-				return st, fmt.Errorf("Has prohibited field %s", k)
-			}
-			vals, err := stringOrList(v, path+"."+k)
-			if err != nil {
-				return st, err
-			}
-			for _, r := range vals {
-				if r != "*" && !strings.HasPrefix(r, "arn:") {
-					return st, fmt.Errorf("%s.%s: Resource %s must be in ARN format or \"*\".", path, k, r)
-				}
-			}
-			if k == "Resource" {
-				st.Resource = vals
-			} else {
-				st.NotResource = vals
-			}
-		case "Principal", "NotPrincipal":
-			if kind == policyKindIdentity {
-				return st, fmt.Errorf("Policy document should not specify a principal.")
-			}
-			p, err := parsePrincipal(v, path+"."+k)
-			if err != nil {
-				return st, err
-			}
-			if k == "Principal" {
-				st.Principal = p
-			} else {
-				st.NotPrincipal = p
-			}
-		case "Condition":
-			if st.Condition, err = parseCondition(v, path+".Condition"); err != nil {
-				return st, err
-			}
-		default:
-			return st, fmt.Errorf("%s: Unknown field %s", path, k)
+		if err := parseStatementField(&st, k, v, kind, path); err != nil {
+			return st, err
 		}
 	}
+	return st, checkStatementRequired(st, kind, path)
+}
+
+// parseStatementField validates field k (value v) of a statement and stores it in st.
+func parseStatementField(st *policyStatement, k string, v any, kind policyKind, path string) error {
+	var err error
+	switch k {
+	case "Sid":
+		s, ok := v.(string)
+		if !ok {
+			return malformedPolicyf("%s.Sid must be a string", path)
+		}
+		st.Sid = s
+	case "Effect":
+		s, _ := v.(string)
+		if s != "Allow" && s != "Deny" {
+			return malformedPolicyf("%s.Effect must be \"Allow\" or \"Deny\"", path)
+		}
+		st.Effect = s
+	case "Action":
+		st.Action, err = parseActions(v, path, k)
+	case "NotAction":
+		st.NotAction, err = parseActions(v, path, k)
+	case "Resource", "NotResource":
+		if kind == policyKindTrust {
+			return malformedPolicyf("Has prohibited field %s", k)
+		}
+		if k == "Resource" {
+			st.Resource, err = parseResources(v, path, k)
+		} else {
+			st.NotResource, err = parseResources(v, path, k)
+		}
+	case "Principal", "NotPrincipal":
+		if kind == policyKindIdentity {
+			return malformedPolicyf("Policy document should not specify a principal.")
+		}
+		if k == "Principal" {
+			st.Principal, err = parsePrincipal(v, path+"."+k)
+		} else {
+			st.NotPrincipal, err = parsePrincipal(v, path+"."+k)
+		}
+	case "Condition":
+		st.Condition, err = parseCondition(v, path+".Condition")
+	default:
+		return malformedPolicyf("%s: Unknown field %s", path, k)
+	}
+	return err
+}
+
+// parseActions parses the Action or NotAction field (named field) of a statement: a string or
+// list of strings, each "*" or a vendor-prefixed action pattern.
+func parseActions(v any, path, field string) ([]string, error) {
+	vals, err := stringOrList(v, path+"."+field)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range vals {
+		if !actionRE.MatchString(a) {
+			return nil, malformedPolicyf("%s.%s: Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. (got %q)", path, field, a)
+		}
+	}
+	return vals, nil
+}
+
+// parseResources parses the Resource or NotResource field (named field) of a statement: a
+// string or list of strings, each "*" or an ARN.
+func parseResources(v any, path, field string) ([]string, error) {
+	vals, err := stringOrList(v, path+"."+field)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range vals {
+		if r != "*" && !strings.HasPrefix(r, "arn:") {
+			return nil, malformedPolicyf("%s.%s: Resource %s must be in ARN format or \"*\".", path, field, r)
+		}
+	}
+	return vals, nil
+}
+
+// checkStatementRequired checks a parsed statement has an Effect, exactly one of Action or
+// NotAction, and what its policy kind requires: exactly one of Resource or NotResource for an
+// identity policy, a Principal or NotPrincipal for a trust policy.
+func checkStatementRequired(st policyStatement, kind policyKind, path string) error {
 	if st.Effect == "" {
-		return st, fmt.Errorf("%s: Missing required field Effect", path)
+		return malformedPolicyf("%s: Missing required field Effect", path)
 	}
 	if (st.Action == nil) == (st.NotAction == nil) {
-		return st, fmt.Errorf("%s: exactly one of Action or NotAction is required", path)
+		return malformedPolicyf("%s: exactly one of Action or NotAction is required", path)
 	}
 	switch kind {
 	case policyKindIdentity:
 		if (st.Resource == nil) == (st.NotResource == nil) {
-			return st, fmt.Errorf("%s: exactly one of Resource or NotResource is required", path)
+			return malformedPolicyf("%s: exactly one of Resource or NotResource is required", path)
 		}
 	case policyKindTrust:
 		if st.Principal == nil && st.NotPrincipal == nil {
-			return st, fmt.Errorf("%s: Missing required field Principal", path)
+			return malformedPolicyf("%s: Missing required field Principal", path)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // stringOrList accepts a string or a non-empty array of strings.
@@ -202,38 +232,38 @@ func stringOrList(v any, path string) ([]string, error) {
 		return []string{t}, nil
 	case []any:
 		if len(t) == 0 {
-			return nil, fmt.Errorf("%s must not be empty", path)
+			return nil, malformedPolicyf("%s must not be empty", path)
 		}
 		out := make([]string, 0, len(t))
 		for i, e := range t {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("%s[%d] must be a string", path, i)
+				return nil, malformedPolicyf("%s[%d] must be a string", path, i)
 			}
 			out = append(out, s)
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("%s must be a string or an array of strings", path)
+	return nil, malformedPolicyf("%s must be a string or an array of strings", path)
 }
 
 func parsePrincipal(v any, path string) (map[string][]string, error) {
 	if s, ok := v.(string); ok {
 		if s != "*" {
-			return nil, fmt.Errorf("%s: Invalid principal in policy: %q", path, s)
+			return nil, malformedPolicyf("%s: Invalid principal in policy: %q", path, s)
 		}
 		return map[string][]string{"*": {"*"}}, nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok || len(m) == 0 {
-		return nil, fmt.Errorf("%s must be \"*\" or a non-empty object", path)
+		return nil, malformedPolicyf("%s must be \"*\" or a non-empty object", path)
 	}
 	out := map[string][]string{}
 	for k, raw := range m {
 		switch k {
 		case "AWS", "Service", "Federated", "CanonicalUser":
 		default:
-			return nil, fmt.Errorf("%s: Invalid principal type %s", path, k)
+			return nil, malformedPolicyf("%s: Invalid principal type %s", path, k)
 		}
 		vals, err := stringOrList(raw, path+"."+k)
 		if err != nil {
@@ -250,16 +280,16 @@ var conditionOpRE = regexp.MustCompile(`^(ForAnyValue:|ForAllValues:)?(StringEqu
 func parseCondition(v any, path string) (map[string]map[string][]string, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s must be an object", path)
+		return nil, malformedPolicyf("%s must be an object", path)
 	}
 	out := map[string]map[string][]string{}
 	for op, raw := range m {
 		if !conditionOpRE.MatchString(op) {
-			return nil, fmt.Errorf("%s: Invalid Condition type : %s", path, op)
+			return nil, malformedPolicyf("%s: Invalid Condition type : %s", path, op)
 		}
 		keys, ok := raw.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s.%s must be an object of condition keys", path, op)
+			return nil, malformedPolicyf("%s.%s must be an object of condition keys", path, op)
 		}
 		out[op] = map[string][]string{}
 		for key, vals := range keys {
@@ -279,7 +309,7 @@ func parseCondition(v any, path string) (map[string]map[string][]string, error) 
 				case json.Number:
 					s = t.String()
 				default:
-					return nil, fmt.Errorf("%s.%s.%s[%d] must be a string, number or boolean", path, op, key, i)
+					return nil, malformedPolicyf("%s.%s.%s[%d] must be a string, number or boolean", path, op, key, i)
 				}
 				out[op][key] = append(out[op][key], s)
 			}

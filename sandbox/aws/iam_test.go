@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+
 	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 )
 
@@ -66,13 +67,33 @@ func must(t *testing.T, err error) {
 
 const ec2Trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
+// nodeRole is the role TestIAMRoleLifecycle creates, updates and deletes.
+const nodeRole = "KarpenterNodeRole-demo"
+
+// nodeManagedPolicies are the AWS managed policies a Karpenter node role attaches.
+var nodeManagedPolicies = []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"}
+
+// TestIAMRoleLifecycle takes one role through create, read, update, tagging, managed and
+// inline policies and delete; each step builds on the state the previous ones left.
 func TestIAMRoleLifecycle(t *testing.T) {
-	ctx := context.Background()
 	_, base, cfg := startEmulator(t, Options{})
 	c := newIAM(base, cfg)
+	createNodeRole(t, c)
+	checkGetRoleTrustAndTags(t, c)
+	checkCreateAndGetRoleErrors(t, c)
+	checkUpdateAssumeRolePolicy(t, c)
+	checkTagUntagRole(t, c)
+	checkAttachManagedPolicies(t, c)
+	checkInlineRolePolicies(t, c)
+	checkDeleteRole(t, c)
+}
 
-	out, err := c.CreateRole(ctx, &iam.CreateRoleInput{
-		RoleName: awssdk.String("KarpenterNodeRole-demo"), Path: awssdk.String("/karpenter/"),
+// createNodeRole creates nodeRole with a path, description, session duration and discovery
+// tag, and checks the ARN, the role ID's shape and the echoed attributes.
+func createNodeRole(t *testing.T, c *iam.Client) {
+	t.Helper()
+	out, err := c.CreateRole(context.Background(), &iam.CreateRoleInput{
+		RoleName: awssdk.String(nodeRole), Path: awssdk.String("/karpenter/"),
 		AssumeRolePolicyDocument: awssdk.String(ec2Trust), Description: awssdk.String("nodes"),
 		MaxSessionDuration: awssdk.Int32(7200),
 		Tags:               []iamtypes.Tag{{Key: awssdk.String("karpenter.sh/discovery"), Value: awssdk.String("demo")}},
@@ -88,9 +109,13 @@ func TestIAMRoleLifecycle(t *testing.T) {
 	if r.CreateDate == nil || r.CreateDate.IsZero() || *r.MaxSessionDuration != 7200 || *r.Description != "nodes" {
 		t.Errorf("CreateDate/MaxSessionDuration/Description not returned: %+v", r)
 	}
+}
 
-	// GetRole returns the trust policy URL-encoded, as AWS does.
-	got, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("karpenternoderole-DEMO")}) // names are case-insensitive
+// checkGetRoleTrustAndTags reads nodeRole by a differently cased name: GetRole returns the
+// trust policy URL-encoded, as AWS does, and the role's tags.
+func checkGetRoleTrustAndTags(t *testing.T, c *iam.Client) {
+	t.Helper()
+	got, err := c.GetRole(context.Background(), &iam.GetRoleInput{RoleName: awssdk.String("karpenternoderole-DEMO")}) // names are case-insensitive
 	must(t, err)
 	if strings.Contains(*got.Role.AssumeRolePolicyDocument, "{") {
 		t.Errorf("trust policy not URL-encoded: %s", *got.Role.AssumeRolePolicyDocument)
@@ -101,8 +126,14 @@ func TestIAMRoleLifecycle(t *testing.T) {
 	if len(got.Role.Tags) != 1 || *got.Role.Tags[0].Value != "demo" {
 		t.Errorf("tags = %+v", got.Role.Tags)
 	}
+}
 
-	_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), AssumeRolePolicyDocument: awssdk.String(ec2Trust)})
+// checkCreateAndGetRoleErrors checks CreateRole's errors (duplicate name, bad name or path,
+// malformed or wrong-kind trust policy) and GetRole's typed NoSuchEntity error.
+func checkCreateAndGetRoleErrors(t *testing.T, c *iam.Client) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: awssdk.String(nodeRole), AssumeRolePolicyDocument: awssdk.String(ec2Trust)})
 	wantCode(t, err, "EntityAlreadyExists")
 	_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: awssdk.String("bad name!"), AssumeRolePolicyDocument: awssdk.String(ec2Trust)})
 	wantCode(t, err, "ValidationError")
@@ -119,39 +150,54 @@ func TestIAMRoleLifecycle(t *testing.T) {
 	if !errors.As(err, &nse) {
 		t.Errorf("GetRole(missing) error %T is not *types.NoSuchEntityException", err)
 	}
+}
 
+// checkUpdateAssumeRolePolicy replaces nodeRole's trust policy, rejects a malformed one and
+// reads the replacement back.
+func checkUpdateAssumeRolePolicy(t *testing.T, c *iam.Client) {
+	t.Helper()
+	ctx := context.Background()
 	newTrust := strings.Replace(ec2Trust, "ec2.amazonaws.com", "eks.amazonaws.com", 1)
-	_, err = c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyDocument: awssdk.String(newTrust)})
+	_, err := c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyDocument: awssdk.String(newTrust)})
 	must(t, err)
-	_, err = c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyDocument: awssdk.String(`{"Version":"2012-10-17"}`)})
+	_, err = c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyDocument: awssdk.String(`{"Version":"2012-10-17"}`)})
 	wantCode(t, err, "MalformedPolicyDocument")
-	got, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+	got, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(nodeRole)})
 	must(t, err)
 	if dec, _ := url.QueryUnescape(*got.Role.AssumeRolePolicyDocument); dec != newTrust {
 		t.Errorf("trust after update = %s", dec)
 	}
+}
 
-	// Tags.
-	_, err = c.TagRole(ctx, &iam.TagRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), Tags: []iamtypes.Tag{
+// checkTagUntagRole overwrites one tag, adds and removes another, and lists what is left.
+func checkTagUntagRole(t *testing.T, c *iam.Client) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.TagRole(ctx, &iam.TagRoleInput{RoleName: awssdk.String(nodeRole), Tags: []iamtypes.Tag{
 		{Key: awssdk.String("karpenter.sh/discovery"), Value: awssdk.String("other")}, {Key: awssdk.String("team"), Value: awssdk.String("infra")}}})
 	must(t, err)
-	_, err = c.UntagRole(ctx, &iam.UntagRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), TagKeys: []string{"team"}})
+	_, err = c.UntagRole(ctx, &iam.UntagRoleInput{RoleName: awssdk.String(nodeRole), TagKeys: []string{"team"}})
 	must(t, err)
-	tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+	tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: awssdk.String(nodeRole)})
 	must(t, err)
 	if len(tags.Tags) != 1 || *tags.Tags[0].Key != "karpenter.sh/discovery" || *tags.Tags[0].Value != "other" {
 		t.Errorf("tags after tag/untag = %+v", tags.Tags)
 	}
+}
 
-	// Managed policies: the AWS ones exist; unknown ARNs do not.
-	for _, name := range []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"} {
-		_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/" + name)})
+// checkAttachManagedPolicies attaches the AWS managed node policies (which exist; an unknown
+// ARN does not) and pages through the attachments 3 at a time.
+func checkAttachManagedPolicies(t *testing.T, c *iam.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for _, name := range nodeManagedPolicies {
+		_, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/" + name)})
 		must(t, err)
 	}
-	_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/NoSuchPolicy")})
+	_, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/NoSuchPolicy")})
 	wantCode(t, err, "NoSuchEntity")
 	var attached []string
-	pager := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), MaxItems: awssdk.Int32(3)})
+	pager := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: awssdk.String(nodeRole), MaxItems: awssdk.Int32(3)})
 	pages := 0
 	for pager.HasMorePages() {
 		page, err := pager.NextPage(ctx)
@@ -164,43 +210,55 @@ func TestIAMRoleLifecycle(t *testing.T) {
 	if len(attached) != 4 || pages != 2 || attached[0] != "AmazonEKSWorkerNodePolicy" {
 		t.Errorf("attached = %v over %d pages, want 4 over 2", attached, pages)
 	}
+}
 
-	// Inline policies.
-	inline := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:DescribeInstances"],"Resource":"*"}]}`
-	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyName: awssdk.String("extra"), PolicyDocument: awssdk.String(inline)})
+// nodeInlinePolicy is the inline policy "extra" that checkInlineRolePolicies puts on nodeRole.
+const nodeInlinePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:DescribeInstances"],"Resource":"*"}]}`
+
+// checkInlineRolePolicies puts the inline policy "extra" on nodeRole, rejects one without a
+// Resource, and reads and lists it back.
+func checkInlineRolePolicies(t *testing.T, c *iam.Client) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyName: awssdk.String("extra"), PolicyDocument: awssdk.String(nodeInlinePolicy)})
 	must(t, err)
-	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyName: awssdk.String("bad"),
+	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyName: awssdk.String("bad"),
 		PolicyDocument: awssdk.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*"}]}`)})
 	wantCode(t, err, "MalformedPolicyDocument") // no Resource
-	gp, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyName: awssdk.String("extra")})
+	gp, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyName: awssdk.String("extra")})
 	must(t, err)
-	if dec, _ := url.QueryUnescape(*gp.PolicyDocument); dec != inline {
+	if dec, _ := url.QueryUnescape(*gp.PolicyDocument); dec != nodeInlinePolicy {
 		t.Errorf("inline policy = %s", dec)
 	}
-	lp, err := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+	lp, err := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: awssdk.String(nodeRole)})
 	must(t, err)
 	if len(lp.PolicyNames) != 1 || lp.PolicyNames[0] != "extra" {
 		t.Errorf("inline names = %v", lp.PolicyNames)
 	}
+}
 
-	// DeleteRole refuses while policies remain.
-	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+// checkDeleteRole checks DeleteRole refuses while managed or inline policies remain, detaches
+// and deletes them, then deletes nodeRole, after which no role is left.
+func checkDeleteRole(t *testing.T, c *iam.Client) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String(nodeRole)})
 	wantCode(t, err, "DeleteConflict")
-	for _, name := range []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"} {
-		_, err = c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/" + name)})
+	for _, name := range nodeManagedPolicies {
+		_, err = c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/" + name)})
 		must(t, err)
 	}
-	_, err = c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")})
+	_, err = c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")})
 	wantCode(t, err, "NoSuchEntity")
-	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String(nodeRole)})
 	wantCode(t, err, "DeleteConflict") // inline policy left
-	_, err = c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyName: awssdk.String("extra")})
+	_, err = c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyName: awssdk.String("extra")})
 	must(t, err)
-	_, err = c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: awssdk.String("KarpenterNodeRole-demo"), PolicyName: awssdk.String("extra")})
+	_, err = c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: awssdk.String(nodeRole), PolicyName: awssdk.String("extra")})
 	wantCode(t, err, "NoSuchEntity")
-	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String(nodeRole)})
 	must(t, err)
-	_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("KarpenterNodeRole-demo")})
+	_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(nodeRole)})
 	wantCode(t, err, "NoSuchEntity")
 	roles, err := c.ListRoles(ctx, &iam.ListRolesInput{})
 	must(t, err)

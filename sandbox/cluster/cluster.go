@@ -87,75 +87,129 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 3 * time.Minute
 	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = io.Discard
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
 
-	tools := map[string]string{}
-	for _, t := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
-		p, err := proc.LookTool(t)
-		if err != nil {
-			return nil, err
-		}
-		tools[t] = p
+	s, err := newStartup(cfg)
+	if err != nil {
+		return nil, err
 	}
-	pkiDir := filepath.Join(cfg.Dir, "pki")
-	logDir := filepath.Join(cfg.Dir, "logs")
-	for _, d := range []string{pkiDir, logDir, filepath.Join(cfg.Dir, "etcd")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
-	}
-	ports := map[string]int{}
-	for _, n := range []string{"etcd", "etcd-peer", "apiserver"} {
-		if ports[n], err = proc.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	c = &Cluster{Dir: cfg.Dir, Server: "https://127.0.0.1:" + strconv.Itoa(ports["apiserver"])}
+	c = s.c
 	defer func() {
 		if err != nil {
 			c.Stop()
 			c = nil
 		}
 	}()
+	for _, step := range []func(context.Context) error{
+		s.writePKI,
+		s.writeKubeconfigs,
+		s.startEtcd,
+		s.startAPIServer,
+		s.startControllerManager,
+		s.startScheduler,
+		s.startKwok,
+		s.waitDefaultNamespace,
+	} {
+		if err := step(ctx); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
 
-	// PKI: one CA; the API server's serving certificate; one client certificate per identity.
+// startup is one run of Start: the cluster being started and what the steps hand each other
+// (tool paths, directories, ports, PKI and kubeconfig files).
+type startup struct {
+	cfg      Config
+	c        *Cluster
+	tools    map[string]string // component name -> binary path
+	pkiDir   string            // Dir/pki: certificates, keys, component kubeconfigs
+	logDir   string            // Dir/logs: one <component>.log each
+	ports    map[string]int    // "etcd", "etcd-peer", "apiserver" -> free port on 127.0.0.1
+	ca       *keyPair          // the cluster CA, signs every certificate
+	caPath   string            // CA certificate file (PEM)
+	servCrt  string            // API server serving certificate file (PEM)
+	servKey  string            // API server serving key file (PEM)
+	saPriv   string            // ServiceAccount token signing key file (PEM)
+	saPub    string            // ServiceAccount token verification key file (PEM)
+	kubecfgs map[string]string // kubeconfig file name -> path
+}
+
+// newStartup finds every tool, creates Dir/pki, Dir/logs and Dir/etcd and picks the ports;
+// the returned startup's Cluster has Dir and Server set and nothing running yet.
+func newStartup(cfg Config) (*startup, error) {
+	s := &startup{
+		cfg: cfg, tools: map[string]string{}, ports: map[string]int{}, kubecfgs: map[string]string{},
+		pkiDir: filepath.Join(cfg.Dir, "pki"), logDir: filepath.Join(cfg.Dir, "logs"),
+	}
+	for _, t := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		p, err := proc.LookTool(t)
+		if err != nil {
+			return nil, err
+		}
+		s.tools[t] = p
+	}
+	for _, d := range []string{s.pkiDir, s.logDir, filepath.Join(cfg.Dir, "etcd")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	for _, n := range []string{"etcd", "etcd-peer", "apiserver"} {
+		p, err := proc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		s.ports[n] = p
+	}
+	s.c = &Cluster{Dir: cfg.Dir, Server: "https://127.0.0.1:" + strconv.Itoa(s.ports["apiserver"])}
+	return s, nil
+}
+
+// progress reports one step to Config.Progress.
+func (s *startup) progress(a ...any) { fmt.Fprintln(s.cfg.Progress, a...) }
+
+// writePKI makes the CA, the API server's serving certificate (for 127.0.0.1, the first
+// Service IP and the kubernetes Service names) and the ServiceAccount key pair, and writes
+// them to Dir/pki.
+func (s *startup) writePKI(context.Context) error {
 	ca, err := newCA("sandbox-kubernetes-ca")
 	if err != nil {
-		return c, fmt.Errorf("cluster: CA: %w", err)
+		return fmt.Errorf("cluster: CA: %w", err)
 	}
-	c.CACertPEM = ca.CertPEM
-	caPath, _, err := ca.write(pkiDir, "ca")
-	if err != nil {
-		return c, err
+	s.ca = ca
+	s.c.CACertPEM = ca.CertPEM
+	if s.caPath, _, err = ca.write(s.pkiDir, "ca"); err != nil {
+		return err
 	}
 	serving, err := ca.issue("kube-apiserver", nil, true,
 		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
 	if err != nil {
-		return c, err
+		return err
 	}
-	servingCrt, servingKey, err := serving.write(pkiDir, "apiserver")
-	if err != nil {
-		return c, err
+	if s.servCrt, s.servKey, err = serving.write(s.pkiDir, "apiserver"); err != nil {
+		return err
 	}
 	saPriv, saPub, err := newServiceAccountKey()
 	if err != nil {
-		return c, fmt.Errorf("cluster: service-account key: %w", err)
+		return fmt.Errorf("cluster: service-account key: %w", err)
 	}
-	c.ServiceAccountPublicKeyPEM = saPub
-	saPrivPath, saPubPath := filepath.Join(pkiDir, "sa.key"), filepath.Join(pkiDir, "sa.pub")
-	if err := os.WriteFile(saPrivPath, saPriv, 0o600); err != nil {
-		return c, err
+	s.c.ServiceAccountPublicKeyPEM = saPub
+	s.saPriv, s.saPub = filepath.Join(s.pkiDir, "sa.key"), filepath.Join(s.pkiDir, "sa.pub")
+	if err := os.WriteFile(s.saPriv, saPriv, 0o600); err != nil {
+		return err
 	}
-	if err := os.WriteFile(saPubPath, saPub, 0o644); err != nil {
-		return c, err
-	}
-	kubeconfigs := map[string]string{}
+	return os.WriteFile(s.saPub, saPub, 0o644)
+}
+
+// writeKubeconfigs issues a client certificate per identity and writes its kubeconfig: the
+// admin's to Dir/kubeconfig (and builds the admin client configuration from it), the
+// components' to Dir/pki.
+func (s *startup) writeKubeconfigs(context.Context) error {
 	for _, id := range []struct{ file, user, group string }{
 		{"kubeconfig", "sandbox-admin", "system:masters"},
 		{"controller-manager.kubeconfig", "system:kube-controller-manager", ""},
@@ -168,60 +222,77 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		if id.group != "" {
 			orgs = []string{id.group}
 		}
-		kp, err := ca.issue(id.user, orgs, false, nil, nil)
-		if err != nil {
-			return c, err
-		}
-		path := filepath.Join(cfg.Dir, id.file)
-		if id.file != "kubeconfig" {
-			path = filepath.Join(pkiDir, id.file)
-		}
-		if err := writeKubeconfig(path, c.Server, ca.CertPEM, id.user, kp.CertPEM, kp.KeyPEM); err != nil {
-			return c, err
-		}
-		kubeconfigs[id.file] = path
-	}
-	c.Kubeconfig = kubeconfigs["kubeconfig"]
-	c.admin, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
-	if err != nil {
-		return c, fmt.Errorf("cluster: admin kubeconfig: %w", err)
-	}
-	c.admin.QPS, c.admin.Burst = 200, 400
-
-	start := func(name string, args ...string) error {
-		p, err := proc.Start(proc.Spec{Name: name, Path: tools[name], Args: args, LogPath: filepath.Join(logDir, name+".log")})
+		kp, err := s.ca.issue(id.user, orgs, false, nil, nil)
 		if err != nil {
 			return err
 		}
-		c.procs = append(c.procs, p)
-		return nil
+		path := filepath.Join(s.cfg.Dir, id.file)
+		if id.file != "kubeconfig" {
+			path = filepath.Join(s.pkiDir, id.file)
+		}
+		if err := writeKubeconfig(path, s.c.Server, s.ca.CertPEM, id.user, kp.CertPEM, kp.KeyPEM); err != nil {
+			return err
+		}
+		s.kubecfgs[id.file] = path
 	}
-	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd"])
-	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd-peer"])
-	if err := start("etcd",
+	c := s.c
+	c.Kubeconfig = s.kubecfgs["kubeconfig"]
+	admin, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("cluster: admin kubeconfig: %w", err)
+	}
+	admin.QPS, admin.Burst = 200, 400
+	c.admin = admin
+	return nil
+}
+
+// start starts component name (a key of tools) with args, logging to Dir/logs/<name>.log.
+func (s *startup) start(name string, args ...string) error {
+	p, err := proc.Start(proc.Spec{Name: name, Path: s.tools[name], Args: args, LogPath: filepath.Join(s.logDir, name+".log")})
+	if err != nil {
+		return err
+	}
+	s.c.procs = append(s.c.procs, p)
+	return nil
+}
+
+// etcdURL is etcd's client URL.
+func (s *startup) etcdURL() string { return "http://127.0.0.1:" + strconv.Itoa(s.ports["etcd"]) }
+
+// startEtcd starts a single-member etcd without fsync, data in Dir/etcd.
+func (s *startup) startEtcd(context.Context) error {
+	etcdURL := s.etcdURL()
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(s.ports["etcd-peer"])
+	if err := s.start("etcd",
 		"--name=sandbox",
-		"--data-dir="+filepath.Join(cfg.Dir, "etcd"),
+		"--data-dir="+filepath.Join(s.cfg.Dir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=sandbox="+peerURL,
 		"--unsafe-no-fsync", // a throw-away cluster: durability is not worth the latency
 		"--log-level=warn",
 	); err != nil {
-		return c, err
+		return err
 	}
-	fmt.Fprintln(progress, "etcd started on", etcdURL)
+	s.progress("etcd started on", etcdURL)
+	return nil
+}
 
-	if err := start("kube-apiserver",
-		"--etcd-servers="+etcdURL,
+// startAPIServer starts kube-apiserver on Server, waits until /readyz answers ok and lets
+// unauthenticated clients read the OIDC discovery documents.
+func (s *startup) startAPIServer(ctx context.Context) error {
+	c := s.c
+	if err := s.start("kube-apiserver",
+		"--etcd-servers="+s.etcdURL(),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports["apiserver"]),
-		"--cert-dir="+filepath.Join(pkiDir, "apiserver-generated"),
-		"--tls-cert-file="+servingCrt, "--tls-private-key-file="+servingKey,
-		"--client-ca-file="+caPath,
+		"--secure-port="+strconv.Itoa(s.ports["apiserver"]),
+		"--cert-dir="+filepath.Join(s.pkiDir, "apiserver-generated"),
+		"--tls-cert-file="+s.servCrt, "--tls-private-key-file="+s.servKey,
+		"--client-ca-file="+s.caPath,
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
-		"--service-account-key-file="+saPubPath,
-		"--service-account-signing-key-file="+saPrivPath,
+		"--service-account-key-file="+s.saPub,
+		"--service-account-signing-key-file="+s.saPriv,
 		"--service-account-issuer="+c.Server,
 		"--api-audiences="+c.Server,
 		"--service-cluster-ip-range="+ServiceClusterIPRange,
@@ -231,23 +302,25 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		"--anonymous-auth=true", // /readyz, /version and OIDC discovery for the issuer URL
 		"--profiling=false",
 	); err != nil {
-		return c, err
+		return err
 	}
-	fmt.Fprintln(progress, "kube-apiserver started on", c.Server)
+	s.progress("kube-apiserver started on", c.Server)
 	if err := c.waitReady(ctx); err != nil {
-		return c, err
+		return err
 	}
-	fmt.Fprintln(progress, "kube-apiserver ready")
-	if err := c.allowAnonymousDiscovery(ctx); err != nil {
-		return c, err
-	}
+	s.progress("kube-apiserver ready")
+	return c.allowAnonymousDiscovery(ctx)
+}
 
-	kcm := kubeconfigs["controller-manager.kubeconfig"]
-	if err := start("kube-controller-manager",
+// startControllerManager starts kube-controller-manager with every controller, signing
+// ServiceAccount tokens and publishing the root CA.
+func (s *startup) startControllerManager(context.Context) error {
+	kcm := s.kubecfgs["controller-manager.kubeconfig"]
+	return s.start("kube-controller-manager",
 		"--kubeconfig="+kcm, "--authentication-kubeconfig="+kcm, "--authorization-kubeconfig="+kcm,
 		"--secure-port=0", "--leader-elect=false",
-		"--service-account-private-key-file="+saPrivPath,
-		"--root-ca-file="+caPath,
+		"--service-account-private-key-file="+s.saPriv,
+		"--root-ca-file="+s.caPath,
 		"--use-service-account-credentials=true",
 		"--controllers=*",
 		"--service-cluster-ip-range="+ServiceClusterIPRange,
@@ -255,23 +328,28 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		// The defaults (20 requests/s) make the ReplicaSet controller create 1000 pods in ~50 s;
 		// a loopback API server takes far more.
 		"--kube-api-qps=300", "--kube-api-burst=600",
-	); err != nil {
-		return c, err
-	}
-	sch := kubeconfigs["scheduler.kubeconfig"]
-	if err := start("kube-scheduler",
+	)
+}
+
+// startScheduler starts kube-scheduler.
+func (s *startup) startScheduler(context.Context) error {
+	sch := s.kubecfgs["scheduler.kubeconfig"]
+	return s.start("kube-scheduler",
 		"--kubeconfig="+sch, "--authentication-kubeconfig="+sch, "--authorization-kubeconfig="+sch,
 		"--secure-port=0", "--leader-elect=false",
 		"--kube-api-qps=300", "--kube-api-burst=600",
-	); err != nil {
-		return c, err
-	}
-	stagesPath := filepath.Join(cfg.Dir, "kwok-stages.yaml")
+	)
+}
+
+// startKwok writes the embedded kwok stages to Dir/kwok-stages.yaml and starts kwok for the
+// Nodes annotated KwokNodeAnnotationKey=KwokNodeAnnotationValue.
+func (s *startup) startKwok(context.Context) error {
+	stagesPath := filepath.Join(s.cfg.Dir, "kwok-stages.yaml")
 	if err := os.WriteFile(stagesPath, kwokStages, 0o644); err != nil {
-		return c, err
+		return err
 	}
-	if err := start("kwok",
-		"--kubeconfig="+kubeconfigs["kwok.kubeconfig"],
+	if err := s.start("kwok",
+		"--kubeconfig="+s.kubecfgs["kwok.kubeconfig"],
 		"--config="+stagesPath,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotationKey+"="+KwokNodeAnnotationValue,
@@ -279,14 +357,20 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		"--server-address=127.0.0.1:0",
 		"--cidr=10.244.0.0/16",
 	); err != nil {
-		return c, err
+		return err
 	}
-	fmt.Fprintln(progress, "kube-controller-manager, kube-scheduler and kwok started")
-	if err := c.waitServiceAccounts(ctx); err != nil {
-		return c, err
+	s.progress("kube-controller-manager, kube-scheduler and kwok started")
+	return nil
+}
+
+// waitDefaultNamespace waits for the default ServiceAccount and ConfigMap kube-root-ca.crt in
+// namespace "default", the sign that the controller manager works.
+func (s *startup) waitDefaultNamespace(ctx context.Context) error {
+	if err := s.c.waitServiceAccounts(ctx); err != nil {
+		return err
 	}
-	fmt.Fprintln(progress, "cluster ready: default ServiceAccount and kube-root-ca.crt exist")
-	return c, nil
+	s.progress("cluster ready: default ServiceAccount and kube-root-ca.crt exist")
+	return nil
 }
 
 // exited returns an error naming the first component that has exited.

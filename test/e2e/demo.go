@@ -24,8 +24,9 @@ type Config struct {
 	Bin string
 	// RepoRoot is the repository root (default: RepoRoot()).
 	RepoRoot string
-	// SeedDir holds inflate.yaml and provisioner.yaml (default: SeedDir(RepoRoot)).
-	SeedDir string
+	// ManifestsDir holds the tutorial's inflate.yaml and provisioner.yaml (default:
+	// ManifestsDir(RepoRoot), i.e. examples/quickstart/manifests).
+	ManifestsDir string
 	// SandboxDir is the sandbox's state directory (default <RepoRoot>/.sandbox/demo).
 	SandboxDir string
 	// SandboxArgs are extra `sandbox up` flags, e.g. {"--boot-delay", "0"}.
@@ -60,8 +61,8 @@ func (c *Config) setDefaults() error {
 			return err
 		}
 	}
-	if c.SeedDir == "" {
-		if c.SeedDir, err = SeedDir(c.RepoRoot); err != nil {
+	if c.ManifestsDir == "" {
+		if c.ManifestsDir, err = ManifestsDir(c.RepoRoot); err != nil {
 			return err
 		}
 	}
@@ -242,17 +243,17 @@ func (d *Demo) startSandbox(ctx context.Context) error {
 	return nil
 }
 
-func (d *Demo) readSeed(name string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(d.cfg.SeedDir, name))
+func (d *Demo) readManifest(name string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(d.cfg.ManifestsDir, name))
 	if err != nil {
-		return nil, fmt.Errorf("seed manifest: %w", err)
+		return nil, fmt.Errorf("the tutorial's manifest: %w", err)
 	}
 	return data, nil
 }
 
 // applyInflate server-side applies inflate.yaml verbatim (namespace default).
 func (d *Demo) applyInflate(ctx context.Context, _ *Step) error {
-	data, err := d.readSeed("inflate.yaml")
+	data, err := d.readManifest("inflate.yaml")
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -36,34 +37,74 @@ func requireBin(t *testing.T) string {
 	return abs
 }
 
-// TestDemo runs every step of `make demo` (see Demo.Run) and fails on the first failed step.
+// TestDemo runs `make demo` as a new user would: in a copy of the working tree (files git
+// tracks or would track, no bin/ or .sandbox/) placed alone in a fresh temporary folder, so that
+// nothing outside the repository (a folder beside the clone, a file under bin/) can be read.
+// The copy links the tools from the per-user cache and builds its own binary. Every demo step
+// must pass and the launched nodes must all be spot.
 func TestDemo(t *testing.T) {
-	bin := requireBin(t)
+	requireBin(t)
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	demo, err := NewDemo(Config{
-		Bin:        bin,
-		SandboxDir: filepath.Join(root, ".sandbox", "e2e-demo"),
-		Log:        logWriter(t),
-	})
+	// <tmp>/repo is the only entry of <tmp>: ../shared and the like do not exist.
+	clone := filepath.Join(t.TempDir(), "repo")
+	if err := CopyWorkingTree(root, clone); err != nil {
+		t.Fatal(err)
+	}
+	nodesJSON := filepath.Join(t.TempDir(), "nodes.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "demo", "DEMO_FLAGS=--timeline-json="+nodesJSON)
+	cmd.Dir = clone
+	cmd.Env = bareEnviron(root)
+	cmd.Stdout = logWriter(t)
+	cmd.Stderr = cmd.Stdout
+	cmd.WaitDelay = time.Minute
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("make demo in a bare copy of the repository (%s): %v", clone, err)
+	}
+	data, err := os.ReadFile(nodesJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
-	if err := demo.Run(ctx); err != nil {
-		t.Fatal(err)
+	var nodes []NodeRecord
+	if err := json.Unmarshal(data, &nodes); err != nil {
+		t.Fatalf("nodes launched: %v", err)
 	}
-	if len(demo.Timeline.Nodes) == 0 {
+	if len(nodes) == 0 {
 		t.Fatal("the demo passed without recording a launched node")
 	}
-	for _, n := range demo.Timeline.Nodes {
+	for _, n := range nodes {
 		if n.CapacityType != "spot" {
 			t.Errorf("node %s has capacity type %q, want spot", n.Name, n.CapacityType)
 		}
 	}
+}
+
+// bareEnviron is the test's environment without what `make test` exports for its own run
+// (make's jobserver flags, KARPENTER_BIN, TF_ACC, root's bin/ on PATH), so a nested
+// `make demo` starts as a user's and cannot fall back on the original checkout's tools.
+func bareEnviron(root string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		switch name {
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "KARPENTER_BIN", "TF_ACC":
+			continue
+		case "PATH":
+			var keep []string
+			for _, dir := range filepath.SplitList(value) {
+				if filepath.Clean(dir) != filepath.Join(root, "bin") {
+					keep = append(keep, dir)
+				}
+			}
+			kv = "PATH=" + strings.Join(keep, string(filepath.ListSeparator))
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // TestTerraformValidate validates modules/karpenter (through examples/quickstart) against the
@@ -114,7 +155,7 @@ func TestSeedManifestsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, err := SeedDir(root)
+	manifests, err := ManifestsDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +178,7 @@ func TestSeedManifestsAccepted(t *testing.T) {
 		t.Fatalf("installing the Provisioner CRD: %v", err)
 	}
 	cluster := sb.Env["CLUSTER_NAME"]
-	raw, err := os.ReadFile(filepath.Join(seed, "provisioner.yaml"))
+	raw, err := os.ReadFile(filepath.Join(manifests, "provisioner.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +208,7 @@ func TestSeedManifestsAccepted(t *testing.T) {
 		t.Errorf("stored requirements = %v, want capacity-type In [spot]", reqs)
 	}
 
-	inflate, err := os.ReadFile(filepath.Join(seed, "inflate.yaml"))
+	inflate, err := os.ReadFile(filepath.Join(manifests, "inflate.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -38,25 +39,80 @@ func firstLine(s string) string {
 	return s
 }
 
-// SeedDir returns the directory holding the tutorial's manifests (provisioner.yaml,
-// inflate.yaml): $KARPENTER_SEED_DIR when set, else <repoRoot>/../shared/seed (in CI a copy of
-// shared/ sits beside the clone). Errors when the directory has no inflate.yaml.
-func SeedDir(repoRoot string) (string, error) {
-	dir := os.Getenv("KARPENTER_SEED_DIR")
-	if dir == "" {
-		dir = filepath.Join(repoRoot, "..", "shared", "seed")
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(filepath.Join(dir, "inflate.yaml")); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("seed directory %s has no inflate.yaml (set KARPENTER_SEED_DIR to the directory holding provisioner.yaml and inflate.yaml)", dir)
+// ManifestsDir returns the directory of the tutorial's manifests (inflate.yaml and
+// provisioner.yaml, as the getting-started guide writes them): examples/quickstart/manifests in
+// the repository at repoRoot. Errors when either file is missing there.
+func ManifestsDir(repoRoot string) (string, error) {
+	dir := filepath.Join(repoRoot, "examples", "quickstart", "manifests")
+	for _, name := range []string{"inflate.yaml", "provisioner.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("the tutorial's manifests: %w", err)
 		}
-		return "", err
 	}
 	return dir, nil
+}
+
+// CopyWorkingTree copies the repository at root to dst as a fresh clone would hold it, plus
+// uncommitted changes: the files `git ls-files --cached --others --exclude-standard` lists
+// (tracked, and untracked but not ignored; so no bin/, .sandbox/ or Terraform state), with their
+// modes. Without git (root is not a work tree) it walks root, skipping .git and the ignored
+// top-level folders bin/ and .sandbox/. Errors from git or the file system are returned.
+func CopyWorkingTree(root, dst string) error {
+	files, err := workingTreeFiles(root)
+	if err != nil {
+		return err
+	}
+	for _, rel := range files {
+		src := filepath.Join(root, rel)
+		st, err := os.Lstat(src)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted in the working tree, not yet staged
+		}
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			continue
+		}
+		if err := copyFile(src, filepath.Join(dst, rel), st.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func workingTreeFiles(root string) ([]string, error) {
+	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		var files []string
+		for _, f := range strings.Split(string(out), "\x00") {
+			if f != "" {
+				files = append(files, f)
+			}
+		}
+		return files, nil
+	}
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch rel {
+			case ".git", "bin", ".sandbox":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	return files, err
 }
 
 // copyTree copies the regular files and directories under src to dst (created as needed),

@@ -89,16 +89,44 @@ type ScaleConfig struct {
 // replicas, scales them all at once and measures the seconds until every pod is Running. It
 // always stops the sandbox. The report's Steps hold the timeline.
 func Scale(ctx context.Context, cfg ScaleConfig) (rep *ScaleReport, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	r := newScaleRun(cfg)
+	defer func() { err = r.tearDown(ctx, err) }()
+	if err := r.step(ctx, "sandbox up --boot-delay 0", r.sandboxUp); err != nil {
+		return r.rep, err
+	}
+	if err := r.step(ctx, "terraform init + apply", r.applyQuickstart); err != nil {
+		return r.rep, err
+	}
+	if err := r.step(ctx, "create workloads (0 replicas)", r.createWorkloads); err != nil {
+		return r.rep, err
+	}
+	if err := r.setTargets(); err != nil {
+		return r.rep, err
+	}
+	if err := r.step(ctx, fmt.Sprintf("scale to %d pods, all Running", r.rep.Pods), r.scaleUp); err != nil {
+		return r.rep, err
+	}
+	return r.rep, r.step(ctx, "price launched nodes", r.priceNodes)
+}
+
+// setDefaults checks that Bin is set and fills in the other fields' defaults as documented on
+// ScaleConfig (Log: os.Stdout). Errors: no Bin, or the repository root not found.
+func (cfg *ScaleConfig) setDefaults() error {
 	if cfg.Bin == "" {
-		return nil, errors.New("the built binary is required ($KARPENTER_BIN)")
+		return errors.New("the built binary is required ($KARPENTER_BIN)")
 	}
 	if cfg.Log == nil {
 		cfg.Log = os.Stdout
 	}
 	if cfg.RepoRoot == "" {
-		if cfg.RepoRoot, err = RepoRoot(); err != nil {
-			return nil, err
+		root, err := RepoRoot()
+		if err != nil {
+			return err
 		}
+		cfg.RepoRoot = root
 	}
 	if cfg.SandboxDir == "" {
 		cfg.SandboxDir = filepath.Join(cfg.RepoRoot, ".sandbox", "scale")
@@ -112,100 +140,133 @@ func Scale(ctx context.Context, cfg ScaleConfig) (rep *ScaleReport, err error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Minute
 	}
-	log := cfg.Log
-	t := NewTimeline(nil)
-	rep = &ScaleReport{Steps: t, ByType: map[string]int{}, ByCapacityType: map[string]int{}}
-	sb := NewSandbox(cfg.Bin, cfg.SandboxDir, prefixWriter(log, "  [sandbox] "))
-	var ws *Workspace
-	defer func() {
-		if err != nil {
-			dumpLogs(log, cfg.SandboxDir)
-		}
-		err = errors.Join(err, t.Run(log, "sandbox down", func(*Step) error { return sb.Down(ctx) }))
-		if ws != nil {
-			_ = os.RemoveAll(ws.TempDir)
-		}
-	}()
+	return nil
+}
 
-	var kube *Kube
-	var cloud *Cloud
-	if err := t.Run(log, "sandbox up --boot-delay 0", func(*Step) error {
-		if err := sb.Up(ctx, "--boot-delay", "0"); err != nil {
-			return err
-		}
-		if kube, err = NewKube(sb.Env["KUBECONFIG"]); err != nil {
-			return err
-		}
-		cloud, err = NewCloud(ctx, sb.Env)
+// scaleRun is one run of Scale: its configuration, the report being filled in and what the
+// steps hand each other.
+type scaleRun struct {
+	cfg      ScaleConfig
+	log      io.Writer
+	timeline *Timeline
+	rep      *ScaleReport
+
+	sandbox *Sandbox
+	ws      *Workspace // nil until the terraform step prepared it
+	kube    *Kube
+	cloud   *Cloud
+	nodes   []corev1.Node // the nodes holding the pods once all are Running
+}
+
+// newScaleRun returns a run of cfg (defaults filled in) with an empty report and timeline.
+func newScaleRun(cfg ScaleConfig) *scaleRun {
+	t := NewTimeline(nil)
+	return &scaleRun{
+		cfg: cfg, log: cfg.Log, timeline: t,
+		rep:     &ScaleReport{Steps: t, ByType: map[string]int{}, ByCapacityType: map[string]int{}},
+		sandbox: NewSandbox(cfg.Bin, cfg.SandboxDir, prefixWriter(cfg.Log, "  [sandbox] ")),
+	}
+}
+
+// step runs fn as the timeline step name.
+func (r *scaleRun) step(ctx context.Context, name string, fn func(context.Context, *Step) error) error {
+	return r.timeline.Run(r.log, name, func(st *Step) error { return fn(ctx, st) })
+}
+
+// tearDown dumps the sandbox's logs if err is set, always stops the sandbox (a timeline step)
+// and removes the Terraform working copy. It returns err joined with the stop's error.
+func (r *scaleRun) tearDown(ctx context.Context, err error) error {
+	if err != nil {
+		dumpLogs(r.log, r.cfg.SandboxDir)
+	}
+	err = errors.Join(err, r.timeline.Run(r.log, "sandbox down", func(*Step) error { return r.sandbox.Down(ctx) }))
+	if r.ws != nil {
+		_ = os.RemoveAll(r.ws.TempDir)
+	}
+	return err
+}
+
+// sandboxUp starts the sandbox without instance boot delay and connects to its cluster and
+// AWS emulator.
+func (r *scaleRun) sandboxUp(ctx context.Context, _ *Step) (err error) {
+	if err := r.sandbox.Up(ctx, "--boot-delay", "0"); err != nil {
 		return err
-	}); err != nil {
-		return rep, err
 	}
-	if err := t.Run(log, "terraform init + apply", func(st *Step) error {
-		ws, err = PrepareTerraform(ctx, cfg.Bin, cfg.RepoRoot, cfg.Terraform, "quickstart", prefixWriter(log, "  [terraform] "))
-		if err != nil {
-			return err
-		}
-		ws.Terraform.Env = ws.Environ(sb.Environ(),
-			"TF_VAR_cluster_name="+sb.Env["CLUSTER_NAME"],
-			`TF_VAR_capacity_types=["spot","on-demand"]`,
-			"TF_VAR_cpu_limit=100000")
-		if err := ws.Terraform.Init(ctx); err != nil {
-			return err
-		}
-		return ws.Terraform.Apply(ctx)
-	}); err != nil {
-		return rep, err
-	}
-	if err := t.Run(log, "create workloads (0 replicas)", func(*Step) error {
-		for _, w := range cfg.Workloads {
-			if err := createWorkload(ctx, kube, w); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return rep, err
-	}
-	want := 0
-	for _, w := range cfg.Workloads {
-		want += int(w.Replicas)
-	}
-	rep.Pods = want
-	if rep.LowerBoundUSDPerHour, err = CostLowerBound(cfg.Workloads); err != nil {
-		return rep, err
-	}
-	var nodes []corev1.Node
-	if err := t.Run(log, fmt.Sprintf("scale to %d pods, all Running", want), func(*Step) error {
-		start := time.Now()
-		for _, w := range cfg.Workloads {
-			if err := kube.Scale(ctx, metav1.NamespaceDefault, w.Name, w.Replicas); err != nil {
-				return err
-			}
-		}
-		nodes, err = kube.WaitPodsOnLaunchedNodes(ctx, metav1.NamespaceDefault, "e2e-scale", want, "*", cfg.Timeout, log)
-		rep.Seconds = time.Since(start).Seconds()
+	if r.kube, err = NewKube(r.sandbox.Env["KUBECONFIG"]); err != nil {
 		return err
-	}); err != nil {
-		return rep, err
 	}
-	err = t.Run(log, "price launched nodes", func(st *Step) error {
-		launched, err := kube.LaunchedNodes(ctx)
-		if err != nil {
+	r.cloud, err = NewCloud(ctx, r.sandbox.Env)
+	return err
+}
+
+// applyQuickstart prepares a working copy of examples/quickstart and applies it with spot and
+// on-demand capacity allowed and a CPU limit of 100000.
+func (r *scaleRun) applyQuickstart(ctx context.Context, _ *Step) (err error) {
+	r.ws, err = PrepareTerraform(ctx, r.cfg.Bin, r.cfg.RepoRoot, r.cfg.Terraform, "quickstart", prefixWriter(r.log, "  [terraform] "))
+	if err != nil {
+		return err
+	}
+	r.ws.Terraform.Env = r.ws.Environ(r.sandbox.Environ(),
+		"TF_VAR_cluster_name="+r.sandbox.Env["CLUSTER_NAME"],
+		`TF_VAR_capacity_types=["spot","on-demand"]`,
+		"TF_VAR_cpu_limit=100000")
+	if err := r.ws.Terraform.Init(ctx); err != nil {
+		return err
+	}
+	return r.ws.Terraform.Apply(ctx)
+}
+
+// createWorkloads creates every workload's Deployment with 0 replicas.
+func (r *scaleRun) createWorkloads(ctx context.Context, _ *Step) error {
+	for _, w := range r.cfg.Workloads {
+		if err := createWorkload(ctx, r.kube, w); err != nil {
 			return err
 		}
-		records, err := recordNodes(ctx, cloud, launched)
-		t.AddNodes(records...)
-		for _, r := range records {
-			rep.ByType[r.Type]++
-			rep.ByCapacityType[r.CapacityType]++
-			rep.TotalUSDPerHour += r.PriceUSDPerHour
+	}
+	return nil
+}
+
+// setTargets records in the report the number of pods to run and their CostLowerBound.
+func (r *scaleRun) setTargets() (err error) {
+	r.rep.Pods = 0
+	for _, w := range r.cfg.Workloads {
+		r.rep.Pods += int(w.Replicas)
+	}
+	r.rep.LowerBoundUSDPerHour, err = CostLowerBound(r.cfg.Workloads)
+	return err
+}
+
+// scaleUp scales every workload to its replicas at once and waits up to cfg.Timeout for all
+// pods to run on launched nodes; the report's Seconds is the time that took.
+func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
+	start := time.Now()
+	for _, w := range r.cfg.Workloads {
+		if err := r.kube.Scale(ctx, metav1.NamespaceDefault, w.Name, w.Replicas); err != nil {
+			return err
 		}
-		rep.Nodes = len(records)
-		st.Notes = append(st.Notes, fmt.Sprintf("%d nodes hold the pods, %d launched", len(nodes), len(launched)))
+	}
+	r.nodes, err = r.kube.WaitPodsOnLaunchedNodes(ctx, metav1.NamespaceDefault, "e2e-scale", r.rep.Pods, "*", r.cfg.Timeout, r.log)
+	r.rep.Seconds = time.Since(start).Seconds()
+	return err
+}
+
+// priceNodes adds every launched node to the timeline and the report (counts per instance type
+// and capacity type, total USD/hour), and notes how many nodes hold the pods.
+func (r *scaleRun) priceNodes(ctx context.Context, st *Step) error {
+	launched, err := r.kube.LaunchedNodes(ctx)
+	if err != nil {
 		return err
-	})
-	return rep, err
+	}
+	records, err := recordNodes(ctx, r.cloud, launched)
+	r.timeline.AddNodes(records...)
+	for _, rec := range records {
+		r.rep.ByType[rec.Type]++
+		r.rep.ByCapacityType[rec.CapacityType]++
+		r.rep.TotalUSDPerHour += rec.PriceUSDPerHour
+	}
+	r.rep.Nodes = len(records)
+	st.Notes = append(st.Notes, fmt.Sprintf("%d nodes hold the pods, %d launched", len(r.nodes), len(launched)))
+	return err
 }
 
 // createWorkload creates (or replaces the spec of) a Deployment of w with 0 replicas whose pods

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -25,6 +27,16 @@ type NodeRecord struct {
 	Zone            string
 	CapacityType    string
 	PriceUSDPerHour float64 // from the emulator's instance record; 0 when unknown
+}
+
+// WriteNodesJSON writes the nodes launched as a JSON array of NodeRecord to path. Errors are
+// those of encoding/json and os.WriteFile.
+func (t *Timeline) WriteNodesJSON(path string) error {
+	data, err := json.MarshalIndent(t.Nodes, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 // Timeline records the steps of a run in order, and the nodes launched.

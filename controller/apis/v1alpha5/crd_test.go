@@ -69,21 +69,15 @@ func provisionerFromYAML(t *testing.T, doc string) *unstructured.Unstructured {
 	return u
 }
 
-// seedDir locates ../shared/seed beside the repository (overridable with $KARPENTER_SEED_DIR).
-func seedDir(t *testing.T) string {
-	if d := os.Getenv("KARPENTER_SEED_DIR"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs("../../../../shared/seed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+// quickstartManifest is the path of one of the tutorial's manifests in the repository
+// (examples/quickstart/manifests), relative to this package's directory.
+func quickstartManifest(name string) string {
+	return filepath.Join("..", "..", "..", "examples", "quickstart", "manifests", name)
 }
 
 func TestSeedProvisionerIsAccepted(t *testing.T) {
 	dyn := installCRD(t)
-	raw, err := os.ReadFile(filepath.Join(seedDir(t), "provisioner.yaml"))
+	raw, err := os.ReadFile(quickstartManifest("provisioner.yaml"))
 	if err != nil {
 		t.Fatalf("reading the tutorial's provisioner.yaml: %v", err)
 	}

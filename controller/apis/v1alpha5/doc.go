@@ -9,19 +9,26 @@
 package v1alpha5
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
 	// SchemeGroupVersion is karpenter.sh/v1alpha5.
 	SchemeGroupVersion = schema.GroupVersion{Group: "karpenter.sh", Version: "v1alpha5"}
-	// SchemeBuilder registers the types of this package.
-	SchemeBuilder = &scheme.Builder{GroupVersion: SchemeGroupVersion}
-	// AddToScheme adds Provisioner and ProvisionerList to a scheme.
+	// SchemeBuilder registers the types of this package (see addKnownTypes).
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
+	// AddToScheme adds Provisioner and ProvisionerList, plus the meta/v1 types every group
+	// version needs (ListOptions, Status, ...), to a scheme under SchemeGroupVersion. It
+	// returns the first registration error, e.g. a kind already registered to another type.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
-func init() {
-	SchemeBuilder.Register(&Provisioner{}, &ProvisionerList{})
+// addKnownTypes registers Provisioner and ProvisionerList under SchemeGroupVersion, and the
+// shared meta/v1 types for that group version.
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(SchemeGroupVersion, &Provisioner{}, &ProvisionerList{})
+	metav1.AddToGroupVersion(s, SchemeGroupVersion)
+	return nil
 }

@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,6 +225,41 @@ func TestCreateListDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := assertLaunchedNode(t, req, n)
+
+	// The instance carries the tags, and its user data is what the sandbox's bootstrap parser
+	// (the stand-in for /etc/eks/bootstrap.sh) accepts with our labels and taints.
+	assertInstanceTags(t, e, id)
+	assertBootstrap(t, e.waitForBoot(t, id))
+
+	// A second launch reuses the launch template.
+	n2, err := e.cp.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertLaunchTemplates(t, e)
+	assertListed(t, e, n.ProviderID, n2.ProviderID)
+
+	// Deleting is idempotent, and deleting an unknown instance is not an error.
+	for _, pid := range []string{n.ProviderID, n.ProviderID, "aws:///us-east-1a/i-0123456789abcdef0"} {
+		if err := e.cp.Delete(ctx, pid); err != nil {
+			t.Errorf("Delete(%s) = %v, want nil", pid, err)
+		}
+	}
+	listed, err := e.cp.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 1 || listed[0].ProviderID != n2.ProviderID {
+		t.Errorf("after delete List = %v, want only %s", listed, n2.ProviderID)
+	}
+}
+
+// assertLaunchedNode checks the node Create returned for req (spot in an allowed zone, one of
+// the instance type options at its offering's price, with the request's labels) and returns
+// its EC2 instance ID.
+func assertLaunchedNode(t *testing.T, req *cloudprovider.NodeRequest, n *cloudprovider.Node) string {
+	t.Helper()
 	if n.CapacityType != v1alpha5.CapacityTypeSpot {
 		t.Errorf("capacity type = %s, want spot (allowed and available)", n.CapacityType)
 	}
@@ -249,10 +285,14 @@ func TestCreateListDelete(t *testing.T) {
 	if o, _ := offering(chosen, n.Zone, n.CapacityType); o.Price != n.Price {
 		t.Errorf("price = %v, want the offering's %v", n.Price, o.Price)
 	}
+	return id
+}
 
-	// The instance carries the tags, and its user data is what the sandbox's bootstrap parser
-	// (the stand-in for /etc/eks/bootstrap.sh) accepts with our labels and taints.
-	out, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+// assertInstanceTags checks that instance id carries the cluster, managed-by and provisioner
+// tags plus the provisioner's own tags.
+func assertInstanceTags(t *testing.T, e *env, id string) {
+	t.Helper()
+	out, err := e.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +306,12 @@ func TestCreateListDelete(t *testing.T) {
 			t.Errorf("instance tag %s = %q, want %q (tags %v)", k, tags[k], v, tags)
 		}
 	}
+}
+
+// waitForBoot waits up to 5 seconds for the emulator's OnBoot hook to report instance id, and
+// fails the test if it does not.
+func (e *env) waitForBoot(t *testing.T, id string) *sandboxaws.BootedInstance {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	var boot *sandboxaws.BootedInstance
 	for boot == nil && time.Now().Before(deadline) {
@@ -281,6 +327,13 @@ func TestCreateListDelete(t *testing.T) {
 	if boot == nil {
 		t.Fatal("instance never booted")
 	}
+	return boot
+}
+
+// assertBootstrap checks that the booted instance's user data parses as an EKS bootstrap for
+// the test cluster with the request's labels and taint, and that it booted an EKS AL2 AMI.
+func assertBootstrap(t *testing.T, boot *sandboxaws.BootedInstance) {
+	t.Helper()
 	bs, err := node.ParseUserData(boot.UserData)
 	if err != nil {
 		t.Fatalf("user data rejected: %v\n%s", err, boot.UserData)
@@ -294,13 +347,13 @@ func TestCreateListDelete(t *testing.T) {
 	if !strings.HasPrefix(boot.ImageID, "ami-0eks0al2") {
 		t.Errorf("image = %s, want an EKS AL2 AMI from SSM", boot.ImageID)
 	}
+}
 
-	// A second launch reuses the launch template.
-	n2, err := e.cp.Create(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lts, err := e.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
+// assertLaunchTemplates checks that the launches so far created exactly one launch template
+// per AMI (x86_64 and arm64), all named with the controller's prefix.
+func assertLaunchTemplates(t *testing.T, e *env) {
+	t.Helper()
+	lts, err := e.ec2.DescribeLaunchTemplates(context.Background(), &ec2.DescribeLaunchTemplatesInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,33 +367,26 @@ func TestCreateListDelete(t *testing.T) {
 	if len(variants) != 2 { // x86_64 and arm64 AMIs
 		t.Errorf("launch templates = %v, want one per AMI (2)", variants)
 	}
+}
 
-	listed, err := e.cp.List(ctx)
+// assertListed checks that List returns exactly the instances with providerIDs, each labelled
+// with the provisioner and with a launch time.
+func assertListed(t *testing.T, e *env, providerIDs ...string) {
+	t.Helper()
+	listed, err := e.cp.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(listed) != 2 {
-		t.Fatalf("List = %d instances, want 2", len(listed))
+	if len(listed) != len(providerIDs) {
+		t.Fatalf("List = %d instances, want %d", len(listed), len(providerIDs))
 	}
 	for _, l := range listed {
-		if l.ProviderID != n.ProviderID && l.ProviderID != n2.ProviderID {
+		if !slices.Contains(providerIDs, l.ProviderID) {
 			t.Errorf("listed unknown instance %s", l.ProviderID)
 		}
 		if l.Labels[v1alpha5.LabelProvisionerName] != "default" || l.LaunchTime.IsZero() {
 			t.Errorf("listed node = %+v", l)
 		}
-	}
-	for _, pid := range []string{n.ProviderID, n.ProviderID, "aws:///us-east-1a/i-0123456789abcdef0"} {
-		if err := e.cp.Delete(ctx, pid); err != nil {
-			t.Errorf("Delete(%s) = %v, want nil", pid, err)
-		}
-	}
-	listed, err = e.cp.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(listed) != 1 || listed[0].ProviderID != n2.ProviderID {
-		t.Errorf("after delete List = %v, want only %s", listed, n2.ProviderID)
 	}
 }
 

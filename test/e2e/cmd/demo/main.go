@@ -23,9 +23,9 @@ func main() {
 	var cfg e2e.Config
 	var bootDelay time.Duration
 	flag.StringVar(&cfg.Bin, "bin", "bin/terraform-provider-karpenter", "the built terraform-provider-karpenter binary")
-	flag.StringVar(&cfg.SeedDir, "seed", "", "directory with inflate.yaml and provisioner.yaml (default $KARPENTER_SEED_DIR or ../shared/seed)")
 	flag.StringVar(&cfg.SandboxDir, "sandbox-dir", "", "sandbox state directory (default .sandbox/demo)")
 	flag.DurationVar(&bootDelay, "boot-delay", -1, "instance boot delay passed to `sandbox up --boot-delay` (default: the sandbox's)")
+	timelineJSON := flag.String("timeline-json", "", "also write the nodes launched as JSON to this file (for tests)")
 	flag.BoolVar(&cfg.KeepWorkdir, "keep-workdir", false, "keep the temporary terraform working directory")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -43,8 +43,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
 	}
-	if err := demo.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "\ndemo FAILED:", err)
+	runErr := demo.Run(ctx)
+	if *timelineJSON != "" {
+		if err := demo.Timeline.WriteNodesJSON(*timelineJSON); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintln(os.Stderr, "\ndemo FAILED:", runErr)
 		os.Exit(1)
 	}
 	fmt.Println("\ndemo OK")
