@@ -120,6 +120,7 @@ func TestRegisterAgainstAPIServer(t *testing.T) {
 		return len(n.Finalizers) == 1 && n.Labels[v1alpha5.LabelInstanceType] == launched.InstanceType &&
 			n.Labels[v1alpha5.LabelProvisionerName] == "default"
 	})
+	assertInstanceTypeLabels(ctx, t, kube, cp, launched.Name, launched.InstanceType)
 	if got := len(cp.CreateCalls()); got != 1 {
 		t.Fatalf("%d launches for one pod", got)
 	}
@@ -130,6 +131,36 @@ func TestRegisterAgainstAPIServer(t *testing.T) {
 		n.Finalizers = nil
 		_ = kube.Update(context.Background(), &n)
 	}
+}
+
+// assertInstanceTypeLabels checks that Node name carries every label of instance type typeName,
+// not only the ones a requirement fixed: a pod requiring karpenter.k8s.aws/instance-cpu Gt 0
+// must be able to land on it.
+func assertInstanceTypeLabels(ctx context.Context, t *testing.T, kube client.Client, cp *fakecp.CloudProvider, name, typeName string) {
+	t.Helper()
+	var registered corev1.Node
+	if err := kube.Get(ctx, types.NamespacedName{Name: name}, &registered); err != nil {
+		t.Fatal(err)
+	}
+	catalogue, err := cp.GetInstanceTypes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range catalogue {
+		if it.Name != typeName {
+			continue
+		}
+		if _, ok := it.Labels[v1alpha5.LabelInstanceCPU]; !ok {
+			t.Fatalf("instance type %s has no %s label: the check proves nothing", it.Name, v1alpha5.LabelInstanceCPU)
+		}
+		for k, v := range it.Labels {
+			if got, ok := registered.Labels[k]; !ok || got != v {
+				t.Errorf("node label %s = %q (present %v), want %q from instance type %s", k, got, ok, v, it.Name)
+			}
+		}
+		return
+	}
+	t.Fatalf("launched instance type %s is not in the catalogue", typeName)
 }
 
 // testWriter sends controller logs to the test log (shown with -v or on failure).

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,9 +23,12 @@ const ConflictRetry = 100 * time.Millisecond
 
 // Registration reconciles Nodes as they register: a node launched by the controller (it has an
 // in-flight record for its provider ID, or the karpenter.sh/provisioner-name label) gets the
-// finalizer karpenter.sh/termination and, when missing, the labels provisioner-name,
-// capacity-type, instance-type and zone (from the in-flight record); its in-flight record is
-// then cleared. Other nodes are left alone.
+// finalizer karpenter.sh/termination and every label of its in-flight record that it lacks:
+// the provisioner's labels, the labels its requirements fixed, and every label of the launched
+// instance type (karpenter.k8s.aws/instance-*, arch, os, instance-type, zone, capacity-type).
+// The solver planned pods against all of those labels, so a Node without one of them could
+// leave a pod Pending that the solver counted as placed. Labels the kubelet already set are
+// kept as they are. Its in-flight record is then cleared. Other nodes are left alone.
 type Registration struct {
 	kube    client.Client
 	cluster *state.Cluster
@@ -55,12 +59,13 @@ func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (re
 	}
 	added := []string{}
 	if inflight {
-		for _, k := range []string{v1alpha5.LabelProvisionerName, v1alpha5.LabelCapacityType, v1alpha5.LabelInstanceType, v1alpha5.LabelZone} {
-			if _, ok := node.Labels[k]; !ok && rec.Labels[k] != "" {
-				node.Labels[k] = rec.Labels[k]
+		for k, v := range rec.Labels {
+			if _, ok := node.Labels[k]; !ok {
+				node.Labels[k] = v
 				added = append(added, k)
 			}
 		}
+		sort.Strings(added)
 	}
 	finalizer := controllerutil.AddFinalizer(node, v1alpha5.TerminationFinalizer)
 	if len(added) > 0 || finalizer {
