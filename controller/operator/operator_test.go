@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 // drained and their instances terminated.
 func TestControllerOnSandbox(t *testing.T) {
 	sb := sandboxtest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
 	defer cancel()
 	scheme := Scheme()
 	_ = apiextensionsv1.AddToScheme(scheme)
@@ -70,6 +70,11 @@ func TestControllerOnSandbox(t *testing.T) {
 	if err := kube.Delete(ctx, deploy); err != nil {
 		t.Fatal(err)
 	}
+	e.waitDeprovisioned()
+
+	// Constraints kube-scheduler enforces and the solver must model: every planned pod runs,
+	// on exactly the nodes launched for it, and nothing more is launched.
+	e.runConstrainedWorkloads()
 	e.waitDeprovisioned()
 }
 

@@ -43,6 +43,9 @@ type ExistingNode struct {
 	// InFlight marks a launched, not yet registered node: the solver subtracts the requests of
 	// the daemonsets that will run on it from Available.
 	InFlight bool
+	// Pods bound to the node and not terminal, for inter-pod affinity, anti-affinity and host
+	// ports (their requests are already subtracted from Available).
+	Pods []*corev1.Pod
 }
 
 // Input is a snapshot of everything the solver needs.
@@ -55,6 +58,9 @@ type Input struct {
 	DaemonSets []*appsv1.DaemonSet
 	// MaxInstanceTypes caps each new node's options, cheapest first (0: DefaultMaxInstanceTypes).
 	MaxInstanceTypes int
+	// NamespaceLabels maps a namespace name to its labels, for pod affinity terms with a
+	// namespaceSelector (nil: such a selector matches no namespace).
+	NamespaceLabels map[string]map[string]string
 }
 
 // NodeClaim is one new node to launch.
@@ -129,6 +135,7 @@ type provState struct {
 
 type claim struct {
 	prov      *provState
+	host      host
 	reqs      Requirements
 	types     []*typeInfo
 	pods      []*corev1.Pod
@@ -141,6 +148,7 @@ type claim struct {
 type existing struct {
 	node      ExistingNode
 	available Resources
+	host      host
 }
 
 type podInfo struct {
@@ -148,6 +156,25 @@ type podInfo struct {
 	requests Resources
 	terms    []Requirements
 	err      error
+	// host are its required hostname-scoped pod (anti-)affinity terms and ports its host ports.
+	host  hostTerms
+	ports []hostPort
+	// pinned[i] is set when some pod already matches host.affinity[i] (see host.admits).
+	pinned []bool
+}
+
+// newPodInfo compiles what the solver needs of p.
+func newPodInfo(p *corev1.Pod) *podInfo {
+	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
+	pi.terms, pi.err = PodRequirementTerms(p)
+	if pi.err == nil {
+		if pi.host, pi.err = compileHostTerms(p); pi.err != nil {
+			pi.err = fmt.Errorf("invalid pod affinity: %w", pi.err)
+		}
+	} else {
+		pi.err = fmt.Errorf("invalid node affinity: %w", pi.err)
+	}
+	return pi
 }
 
 // Solve places pods: first-fit-decreasing by (cpu, memory) onto existing and in-flight nodes,
@@ -167,7 +194,12 @@ func Solve(in Input) *Result {
 		if n.InFlight {
 			avail = avail.Sub(dss.overhead(n.Labels, n.Taints))
 		}
-		nodes = append(nodes, &existing{node: n, available: avail})
+		e := &existing{node: n, available: avail}
+		for _, p := range n.Pods {
+			terms, _ := compileHostTerms(p) // a bound pod's invalid terms constrain nothing
+			e.host.add(p, terms.antiAffinity, podHostPorts(p))
+		}
+		nodes = append(nodes, e)
 	}
 
 	provs := make([]*provState, 0, len(in.Provisioners))
@@ -187,10 +219,13 @@ func Solve(in Input) *Result {
 
 	pods := make([]*podInfo, 0, len(in.Pods))
 	for _, p := range in.Pods {
-		terms, err := PodRequirementTerms(p)
-		pods = append(pods, &podInfo{pod: p, requests: PodRequests(p), terms: terms, err: err})
+		pods = append(pods, newPodInfo(p))
 	}
 	sort.SliceStable(pods, func(i, j int) bool {
+		// Pods with required hostname affinity go last, so the pods they follow are placed.
+		if ai, aj := len(pods[i].host.affinity) > 0, len(pods[j].host.affinity) > 0; ai != aj {
+			return aj
+		}
 		a, b := pods[i].requests, pods[j].requests
 		if a[corev1.ResourceCPU] != b[corev1.ResourceCPU] {
 			return a[corev1.ResourceCPU] > b[corev1.ResourceCPU]
@@ -203,17 +238,21 @@ func Solve(in Input) *Result {
 
 	for _, pi := range pods {
 		if pi.err != nil {
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: "invalid node affinity: " + pi.err.Error()})
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: pi.err.Error()})
 			continue
 		}
-		if n := placeExisting(nodes, pi); n != nil {
+		if reason := pinAffinity(pi, nodes, provs, in.NamespaceLabels); reason != "" {
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
+			continue
+		}
+		if n := placeExisting(nodes, pi, in.NamespaceLabels); n != nil {
 			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
 			continue
 		}
 		var reasons []string
 		placed := false
 		for _, p := range provs {
-			reason, ok := p.place(pi)
+			reason, ok := p.place(pi, in.NamespaceLabels)
 			if ok {
 				placed = true
 				break
@@ -245,7 +284,7 @@ func weight(p *v1alpha5.Provisioner) int32 {
 	return *p.Spec.Weight
 }
 
-func placeExisting(nodes []*existing, pi *podInfo) *existing {
+func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[string]string) *existing {
 	for _, n := range nodes {
 		if !pi.requests.Fits(n.available) {
 			continue
@@ -253,16 +292,50 @@ func placeExisting(nodes []*existing, pi *podInfo) *existing {
 		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil {
 			continue
 		}
+		if n.host.admits(pi, nsLabels, pi.pinned) != "" {
+			continue
+		}
 		for _, t := range pi.terms {
 			if t.MatchLabels(n.node.Labels) == nil {
 				for k, v := range pi.requests {
 					n.available[k] -= v
 				}
+				n.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
 				return n
 			}
 		}
 	}
 	return nil
+}
+
+// pinAffinity sets pi.pinned: whether some pod on an existing node or a planned node matches
+// each of pi's required hostname affinity terms. A term no pod matches is waived when pi
+// matches it itself (the first pod of a co-located group); otherwise pi cannot be placed and
+// the reason is returned.
+func pinAffinity(pi *podInfo, nodes []*existing, provs []*provState, nsLabels map[string]map[string]string) string {
+	if len(pi.host.affinity) == 0 {
+		return ""
+	}
+	pi.pinned = make([]bool, len(pi.host.affinity))
+	for i, t := range pi.host.affinity {
+		for _, n := range nodes {
+			if n.host.hasMatch(t, nsLabels) {
+				pi.pinned[i] = true
+				break
+			}
+		}
+		for _, p := range provs {
+			for _, c := range p.claims {
+				if !pi.pinned[i] && c.host.hasMatch(t, nsLabels) {
+					pi.pinned[i] = true
+				}
+			}
+		}
+		if !pi.pinned[i] && !t.matches(pi.pod, nsLabels[pi.pod.Namespace]) {
+			return fmt.Sprintf("required pod affinity term %d (kubernetes.io/hostname) matches no pod, running or planned", i)
+		}
+	}
+	return ""
 }
 
 // offeringKeys are decided per offering, not per instance type.
@@ -398,7 +471,7 @@ func (ps *provState) withinLimits(capacity, others Resources) bool {
 }
 
 // place puts the pod on an open claim or a new one; it returns why not otherwise.
-func (ps *provState) place(pi *podInfo) (string, bool) {
+func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (string, bool) {
 	if ps.typeErr != "" {
 		return ps.typeErr, false
 	}
@@ -406,8 +479,14 @@ func (ps *provState) place(pi *podInfo) (string, bool) {
 		return err.Error(), false
 	}
 	for _, c := range ps.claims {
-		if c.tryAdd(pi) {
+		if c.host.admits(pi, nsLabels, pi.pinned) == "" && c.tryAdd(pi) {
+			c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
 			return "", true
+		}
+	}
+	for i, pinned := range pi.pinned {
+		if pinned {
+			return fmt.Sprintf("required pod affinity term %d (kubernetes.io/hostname): no node with a matching pod has room", i), false
 		}
 	}
 	return ps.open(pi)
@@ -490,6 +569,7 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 			continue
 		}
 		c := &claim{prov: ps, reqs: reqs, types: types, pods: []*corev1.Pod{pi.pod}, requests: pi.requests.Copy()}
+		c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
 		return "", true

@@ -126,7 +126,7 @@ var ephemeralTaints = map[string]bool{
 // of nodes that have registered (matched by provider ID) are not counted twice.
 // Nodes being deleted or cordoned offer no capacity but still count towards usage.
 // A node's available resources are its allocatable minus the requests of the non-terminal pods
-// bound to it. Ephemeral taints (not-ready, unreachable, uninitialized) and, on nodes of a
+// bound to it; those pods are listed with it (they point into pods). Ephemeral taints (not-ready, unreachable, uninitialized) and, on nodes of a
 // provisioner, that provisioner's startup taints are ignored.
 func (c *Cluster) Snapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alpha5.Provisioner) Snapshot {
 	startup := map[string][]corev1.Taint{}
@@ -134,6 +134,7 @@ func (c *Cluster) Snapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners 
 		startup[provisioners[i].Name] = provisioners[i].Spec.StartupTaints
 	}
 	bound := map[string]scheduling.Resources{}
+	boundPods := map[string][]*corev1.Pod{}
 	for i := range pods {
 		p := &pods[i]
 		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -145,6 +146,7 @@ func (c *Cluster) Snapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners 
 			bound[p.Spec.NodeName] = r
 		}
 		r.AddInPlace(scheduling.PodRequests(p))
+		boundPods[p.Spec.NodeName] = append(boundPods[p.Spec.NodeName], p)
 	}
 
 	snap := Snapshot{Usage: map[string]corev1.ResourceList{}}
@@ -185,6 +187,7 @@ func (c *Cluster) Snapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners 
 			Labels:    n.Labels,
 			Taints:    taints,
 			Available: scheduling.FromList(n.Status.Allocatable).Sub(bound[n.Name]).List(),
+			Pods:      boundPods[n.Name],
 		})
 	}
 

@@ -1,0 +1,236 @@
+package scheduling
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// Inter-pod constraints at the scope of one node (topologyKey kubernetes.io/hostname), as
+// kube-scheduler's InterPodAffinity filter applies them
+// (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#inter-pod-affinity-and-anti-affinity):
+//   - a pod's required anti-affinity term refuses a node that holds a pod the term matches;
+//   - a pod already on a node refuses, through its own required anti-affinity terms, an incoming
+//     pod those terms match (the symmetric check);
+//   - a pod's required affinity term needs a node that holds a pod the term matches, unless no
+//     pod anywhere matches it and the pod matches the term itself (the first pod of a group
+//     that requires co-location with itself).
+// Terms with other topology keys (zone, capacity type) are not modelled here yet.
+
+// podTerm is one compiled pod (anti-)affinity term.
+type podTerm struct {
+	// namespaces the term selects pods in; nil with allNamespaces means every namespace.
+	namespaces    sets.Set[string]
+	allNamespaces bool
+	// nsSelector selects namespaces by label (nil: none beyond namespaces).
+	nsSelector  labels.Selector
+	selector    labels.Selector
+	topologyKey string
+}
+
+// matches reports whether pod p (with namespace labels nsLabels, may be nil) is selected.
+func (t *podTerm) matches(p *corev1.Pod, nsLabels map[string]string) bool {
+	inNS := t.allNamespaces || t.namespaces.Has(p.Namespace) ||
+		(t.nsSelector != nil && nsLabels != nil && t.nsSelector.Matches(labels.Set(nsLabels)))
+	return inNS && t.selector.Matches(labels.Set(p.Labels))
+}
+
+// compilePodTerm compiles term of owner. matchLabelKeys and mismatchLabelKeys take their values
+// from the owner's labels (KEP-3633). Errors: an invalid label selector, with its field path.
+func compilePodTerm(owner *corev1.Pod, term *corev1.PodAffinityTerm, path string) (*podTerm, error) {
+	sel, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
+	if err != nil {
+		return nil, fmt.Errorf("%s.labelSelector: %w", path, err)
+	}
+	if term.LabelSelector == nil {
+		sel = labels.Nothing()
+	}
+	for _, key := range term.MatchLabelKeys {
+		if v, ok := owner.Labels[key]; ok && term.LabelSelector != nil {
+			r, err := labels.NewRequirement(key, selection.In, []string{v})
+			if err != nil {
+				return nil, fmt.Errorf("%s.matchLabelKeys: %w", path, err)
+			}
+			sel = sel.Add(*r)
+		}
+	}
+	for _, key := range term.MismatchLabelKeys {
+		if v, ok := owner.Labels[key]; ok && term.LabelSelector != nil {
+			r, err := labels.NewRequirement(key, selection.NotIn, []string{v})
+			if err != nil {
+				return nil, fmt.Errorf("%s.mismatchLabelKeys: %w", path, err)
+			}
+			sel = sel.Add(*r)
+		}
+	}
+	pt := &podTerm{selector: sel, topologyKey: term.TopologyKey, namespaces: sets.New(term.Namespaces...)}
+	switch {
+	case term.NamespaceSelector != nil && len(term.NamespaceSelector.MatchLabels) == 0 && len(term.NamespaceSelector.MatchExpressions) == 0:
+		pt.allNamespaces = true // an empty namespaceSelector selects every namespace
+	case term.NamespaceSelector != nil:
+		if pt.nsSelector, err = metav1.LabelSelectorAsSelector(term.NamespaceSelector); err != nil {
+			return nil, fmt.Errorf("%s.namespaceSelector: %w", path, err)
+		}
+	case len(term.Namespaces) == 0:
+		pt.namespaces = sets.New(owner.Namespace) // neither set: the owner's namespace
+	}
+	return pt, nil
+}
+
+// hostTerms are a pod's required pod affinity and anti-affinity terms with topologyKey
+// kubernetes.io/hostname.
+type hostTerms struct {
+	affinity     []*podTerm
+	antiAffinity []*podTerm
+}
+
+// compileHostTerms returns p's required hostname-scoped terms. Errors name the field path.
+func compileHostTerms(p *corev1.Pod) (hostTerms, error) {
+	var out hostTerms
+	aff := p.Spec.Affinity
+	if aff == nil {
+		return out, nil
+	}
+	if aff.PodAffinity != nil {
+		for i := range aff.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			term := &aff.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
+			if term.TopologyKey != corev1.LabelHostname {
+				continue
+			}
+			pt, err := compilePodTerm(p, term, fmt.Sprintf("spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[%d]", i))
+			if err != nil {
+				return out, err
+			}
+			out.affinity = append(out.affinity, pt)
+		}
+	}
+	if aff.PodAntiAffinity != nil {
+		for i := range aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			term := &aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
+			if term.TopologyKey != corev1.LabelHostname {
+				continue
+			}
+			pt, err := compilePodTerm(p, term, fmt.Sprintf("spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[%d]", i))
+			if err != nil {
+				return out, err
+			}
+			out.antiAffinity = append(out.antiAffinity, pt)
+		}
+	}
+	return out, nil
+}
+
+// hostPort is one host port a container asks for; IP "" means every address (0.0.0.0).
+type hostPort struct {
+	ip       string
+	protocol corev1.Protocol
+	port     int32
+}
+
+// podHostPorts returns the host ports of p's containers (init containers included, as the
+// kubelet binds those too).
+func podHostPorts(p *corev1.Pod) []hostPort {
+	var out []hostPort
+	add := func(cs []corev1.Container) {
+		for _, c := range cs {
+			for _, cp := range c.Ports {
+				if cp.HostPort <= 0 {
+					continue
+				}
+				proto := cp.Protocol
+				if proto == "" {
+					proto = corev1.ProtocolTCP
+				}
+				ip := cp.HostIP
+				if ip == "0.0.0.0" || ip == "::" {
+					ip = ""
+				}
+				out = append(out, hostPort{ip: ip, protocol: proto, port: cp.HostPort})
+			}
+		}
+	}
+	add(p.Spec.InitContainers)
+	add(p.Spec.Containers)
+	return out
+}
+
+// conflicts reports whether two host ports cannot be bound on one node: same protocol and port,
+// and the same address or either one every address (kube-scheduler's NodePorts filter).
+func (a hostPort) conflicts(b hostPort) bool {
+	return a.protocol == b.protocol && a.port == b.port && (a.ip == "" || b.ip == "" || a.ip == b.ip)
+}
+
+// hostPod is a pod on (or planned for) a node, with what other pods must respect.
+type hostPod struct {
+	pod   *corev1.Pod
+	anti  []*podTerm // its required hostname anti-affinity terms
+	ports []hostPort
+}
+
+// host is the set of pods on one node, existing or planned, for the hostname-scoped checks.
+// The zero value is an empty node.
+type host struct {
+	pods []hostPod
+	// constrained counts pods with anti-affinity terms or host ports: when 0, only the incoming
+	// pod's own terms need checking.
+	constrained int
+}
+
+func (h *host) add(p *corev1.Pod, anti []*podTerm, ports []hostPort) {
+	h.pods = append(h.pods, hostPod{pod: p, anti: anti, ports: ports})
+	if len(anti) > 0 || len(ports) > 0 {
+		h.constrained++
+	}
+}
+
+// hasMatch reports whether a pod on the host is selected by t.
+func (h *host) hasMatch(t *podTerm, nsLabels map[string]map[string]string) bool {
+	for i := range h.pods {
+		if t.matches(h.pods[i].pod, nsLabels[h.pods[i].pod.Namespace]) {
+			return true
+		}
+	}
+	return false
+}
+
+// admits returns "" when pi may join the pods on the host, else the constraint it breaks.
+// pinned reports, per affinity term of pi, whether some pod anywhere already matches it (a term
+// no pod matches is waived when pi matches it itself).
+func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned []bool) string {
+	if h.constrained > 0 {
+		own := nsLabels[pi.pod.Namespace]
+		for i := range h.pods {
+			other := &h.pods[i]
+			for _, a := range pi.ports {
+				for _, b := range other.ports {
+					if a.conflicts(b) {
+						return fmt.Sprintf("host port %d/%s is taken by pod %s", a.port, a.protocol, podKey(other.pod))
+					}
+				}
+			}
+			for _, t := range other.anti {
+				if t.matches(pi.pod, own) {
+					return fmt.Sprintf("pod %s has required anti-affinity against it on the node", podKey(other.pod))
+				}
+			}
+		}
+	}
+	for _, t := range pi.host.antiAffinity {
+		if h.hasMatch(t, nsLabels) {
+			return "required pod anti-affinity (kubernetes.io/hostname) matches a pod on the node"
+		}
+	}
+	for i, t := range pi.host.affinity {
+		if !pinned[i] {
+			continue
+		}
+		if !h.hasMatch(t, nsLabels) {
+			return "required pod affinity (kubernetes.io/hostname) matches no pod on the node"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,233 @@
+package scheduling_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+func withLabels(kv ...string) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Labels == nil {
+			p.Labels = map[string]string{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func withNamespace(ns string) podOpt {
+	return func(p *corev1.Pod) { p.Namespace = ns }
+}
+
+// hostnameTerm selects pods labelled key=value on the same node.
+func hostnameTerm(key, value string) corev1.PodAffinityTerm {
+	return corev1.PodAffinityTerm{TopologyKey: corev1.LabelHostname,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{key: value}}}
+}
+
+func withAntiAffinity(terms ...corev1.PodAffinityTerm) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Spec.Affinity == nil {
+			p.Spec.Affinity = &corev1.Affinity{}
+		}
+		p.Spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: terms}
+	}
+}
+
+func withPodAffinity(terms ...corev1.PodAffinityTerm) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Spec.Affinity == nil {
+			p.Spec.Affinity = &corev1.Affinity{}
+		}
+		p.Spec.Affinity.PodAffinity = &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: terms}
+	}
+}
+
+func withHostPort(port int32, proto corev1.Protocol, ip string) podOpt {
+	return func(p *corev1.Pod) {
+		c := &p.Spec.Containers[0]
+		c.Ports = append(c.Ports, corev1.ContainerPort{ContainerPort: port, HostPort: port, Protocol: proto, HostIP: ip})
+	}
+}
+
+// roomyNode is an existing node with room for many small pods.
+func roomyNode(name string, pods ...*corev1.Pod) scheduling.ExistingNode {
+	return scheduling.ExistingNode{Name: name, Labels: map[string]string{v1alpha5.LabelArch: "amd64", corev1.LabelHostname: name},
+		Available: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("100")},
+		Pods:      pods}
+}
+
+// podsPerNode returns, for each pod name, the node it was planned on ("new-<i>" for new nodes).
+func podsPerNode(res *scheduling.Result) map[string]string {
+	out := map[string]string{}
+	for node, pods := range res.ExistingNodes {
+		for _, p := range pods {
+			out[p.Name] = node
+		}
+	}
+	for i, c := range res.NewNodes {
+		for _, p := range c.Pods {
+			out[p.Name] = fmt.Sprintf("new-%d", i)
+		}
+	}
+	return out
+}
+
+func TestHostnameAntiAffinitySpreadsReplicas(t *testing.T) {
+	var pods []*corev1.Pod
+	for i := range 3 {
+		pods = append(pods, pod(fmt.Sprintf("web-%d", i), "250m", "256Mi", withLabels("app", "web"), withAntiAffinity(hostnameTerm("app", "web"))))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 3 {
+		t.Fatalf("3 replicas with hostname anti-affinity planned on %d new nodes, want 3: %v", len(res.NewNodes), podsPerNode(res))
+	}
+}
+
+func TestHostnameAntiAffinityCountsRunningPods(t *testing.T) {
+	running := pod("web-old", "250m", "256Mi", withLabels("app", "web"))
+	running.Spec.NodeName = "busy"
+	guard := pod("guard", "250m", "256Mi", withAntiAffinity(hostnameTerm("app", "db")))
+	guard.Spec.NodeName = "guarded"
+	pods := []*corev1.Pod{
+		pod("web-new", "250m", "256Mi", withLabels("app", "web"), withAntiAffinity(hostnameTerm("app", "web"))),
+		// The running guard pod's own anti-affinity keeps db pods off its node (symmetry).
+		pod("db", "250m", "256Mi", withLabels("app", "db")),
+		pod("free", "250m", "256Mi"),
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40), func(in *scheduling.Input) {
+		in.Nodes = []scheduling.ExistingNode{roomyNode("busy", running), roomyNode("guarded", guard)}
+	})
+	got := podsPerNode(res)
+	if got["web-new"] == "busy" {
+		t.Errorf("web-new planned next to the running web pod it is anti-affine to: %v", got)
+	}
+	if got["db"] == "guarded" {
+		t.Errorf("db planned on the node whose running pod is anti-affine to it: %v", got)
+	}
+	if got["free"] != "busy" && got["free"] != "guarded" {
+		t.Errorf("an unconstrained pod should use existing room, got %v", got)
+	}
+	if len(res.NewNodes) != 0 || len(res.Errors) != 0 {
+		t.Errorf("everything fits the two existing nodes: %d new nodes, errors %v", len(res.NewNodes), res.Errors)
+	}
+}
+
+func TestAntiAffinityNamespacesAndMatchLabelKeys(t *testing.T) {
+	term := hostnameTerm("app", "web")
+	term.MatchLabelKeys = []string{"pod-template-hash"}
+	pods := []*corev1.Pod{
+		pod("a-1", "250m", "256Mi", withLabels("app", "web", "pod-template-hash", "1"), withAntiAffinity(term)),
+		pod("a-2", "250m", "256Mi", withLabels("app", "web", "pod-template-hash", "2"), withAntiAffinity(term)),
+		// Another namespace: the term (no namespaces given) selects the owner's namespace only.
+		pod("b-1", "250m", "256Mi", withNamespace("other"), withLabels("app", "web", "pod-template-hash", "1"), withAntiAffinity(term)),
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 {
+		t.Fatalf("different template hashes and namespaces may share a node: %d new nodes %v", len(res.NewNodes), podsPerNode(res))
+	}
+
+	all := hostnameTerm("app", "web")
+	all.NamespaceSelector = &metav1.LabelSelector{} // every namespace
+	pods = []*corev1.Pod{
+		pod("x", "250m", "256Mi", withLabels("app", "web"), withAntiAffinity(all)),
+		pod("y", "250m", "256Mi", withNamespace("other"), withLabels("app", "web")),
+	}
+	res = solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	if len(res.NewNodes) != 2 {
+		t.Fatalf("an empty namespaceSelector selects every namespace: %d new nodes %v", len(res.NewNodes), podsPerNode(res))
+	}
+}
+
+func TestHostPorts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		a, b  podOpt
+		nodes int
+	}{
+		{"same port", withHostPort(8080, corev1.ProtocolTCP, ""), withHostPort(8080, "", ""), 2},
+		{"same port, one address and all", withHostPort(8080, corev1.ProtocolTCP, "10.0.0.1"), withHostPort(8080, corev1.ProtocolTCP, "0.0.0.0"), 2},
+		{"same port, two addresses", withHostPort(8080, corev1.ProtocolTCP, "10.0.0.1"), withHostPort(8080, corev1.ProtocolTCP, "10.0.0.2"), 1},
+		{"other protocol", withHostPort(53, corev1.ProtocolTCP, ""), withHostPort(53, corev1.ProtocolUDP, ""), 1},
+		{"other port", withHostPort(80, corev1.ProtocolTCP, ""), withHostPort(81, corev1.ProtocolTCP, ""), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := []*corev1.Pod{pod("a", "250m", "256Mi", tc.a), pod("b", "250m", "256Mi", tc.b)}
+			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+			checkClaims(t, pods, res, nil)
+			if len(res.NewNodes) != tc.nodes {
+				t.Fatalf("%d new nodes, want %d: %v", len(res.NewNodes), tc.nodes, podsPerNode(res))
+			}
+		})
+	}
+}
+
+func TestHostnameAffinity(t *testing.T) {
+	t.Run("self affinity co-locates a group", func(t *testing.T) {
+		var pods []*corev1.Pod
+		for i := range 4 {
+			pods = append(pods, pod(fmt.Sprintf("cache-%d", i), "500m", "512Mi", withLabels("app", "cache"), withPodAffinity(hostnameTerm("app", "cache"))))
+		}
+		pods = append(pods, pod("other", "4", "8Gi"))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+		checkClaims(t, pods, res, nil)
+		got := podsPerNode(res)
+		for i := 1; i < 4; i++ {
+			if got[fmt.Sprintf("cache-%d", i)] != got["cache-0"] {
+				t.Fatalf("self-affine pods split across nodes: %v", got)
+			}
+		}
+	})
+	t.Run("follows a running pod", func(t *testing.T) {
+		running := pod("db-0", "1", "1Gi", withLabels("app", "db"))
+		running.Spec.NodeName = "db-node"
+		pods := []*corev1.Pod{pod("sidecar", "250m", "256Mi", withPodAffinity(hostnameTerm("app", "db")))}
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40), func(in *scheduling.Input) {
+			in.Nodes = []scheduling.ExistingNode{roomyNode("empty"), roomyNode("db-node", running)}
+		})
+		if got := podsPerNode(res)["sidecar"]; got != "db-node" {
+			t.Fatalf("sidecar planned on %q, want db-node", got)
+		}
+	})
+	t.Run("no room beside the matching pod", func(t *testing.T) {
+		running := pod("db-0", "1", "1Gi", withLabels("app", "db"))
+		running.Spec.NodeName = "db-node"
+		full := roomyNode("db-node", running)
+		full.Available = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("1Gi"), corev1.ResourcePods: resource.MustParse("10")}
+		pods := []*corev1.Pod{pod("sidecar", "250m", "256Mi", withPodAffinity(hostnameTerm("app", "db")))}
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40), func(in *scheduling.Input) {
+			in.Nodes = []scheduling.ExistingNode{full}
+		})
+		if len(res.NewNodes) != 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "pod affinity") {
+			t.Fatalf("a new node cannot hold the db pod the sidecar must join: new %d, errors %v", len(res.NewNodes), res.Errors)
+		}
+	})
+	t.Run("nothing to follow", func(t *testing.T) {
+		pods := []*corev1.Pod{pod("orphan", "250m", "256Mi", withPodAffinity(hostnameTerm("app", "missing")))}
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+		if len(res.NewNodes) != 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "matches no pod") {
+			t.Fatalf("want one error saying no pod matches, got new %d, errors %v", len(res.NewNodes), res.Errors)
+		}
+	})
+	t.Run("invalid selector", func(t *testing.T) {
+		bad := hostnameTerm("app", "x")
+		bad.LabelSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Bogus"}}
+		pods := []*corev1.Pod{pod("bad", "250m", "256Mi", withAntiAffinity(bad))}
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+		if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector") {
+			t.Fatalf("want an error with the field path, got %v", res.Errors)
+		}
+	})
+}
