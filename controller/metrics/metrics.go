@@ -46,6 +46,14 @@ var (
 		Help: "Number of instances without a Node terminated by garbage collection.",
 	})
 
+	// SchedulingDisagreements counts pods kube-scheduler did not bind to the Ready node the
+	// solver planned them on within the grace period, by the node's provisioner ("" for nodes
+	// the controller did not launch).
+	SchedulingDisagreements = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "provisioner", Name: "scheduling_disagreements_total",
+		Help: "Number of pods kube-scheduler did not bind to the node planned for them, by the node's provisioner.",
+	}, []string{LabelProvisioner})
+
 	// PodsPending is the number of pods the provisioner saw as unschedulable in its last batch.
 	PodsPending = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "pods", Name: "pending",
@@ -69,5 +77,5 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(NodesCreated, NodesTerminated, NodesDeprovisioned,
-		InstancesGarbageCollected, PodsPending, SolverDuration, CloudProviderDuration)
+		InstancesGarbageCollected, PodsPending, SolverDuration, CloudProviderDuration, SchedulingDisagreements)
 }

@@ -15,19 +15,25 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
@@ -38,6 +44,9 @@ const (
 	ReasonFailedProvisioning = "FailedProvisioning"
 	// ReasonNominated: a node was launched (or in-flight capacity counted) for the pod.
 	ReasonNominated = "Nominated"
+	// ReasonSchedulingDisagreement: kube-scheduler did not bind the pod to the Ready node the
+	// solver planned it on within the grace period.
+	ReasonSchedulingDisagreement = "SchedulingDisagreement"
 )
 
 // Options tune the provisioning loop.
@@ -46,6 +55,12 @@ type Options struct {
 	BatchIdleDuration time.Duration
 	// BatchMaxDuration closes a batch this long after it opened (default 10 s).
 	BatchMaxDuration time.Duration
+	// DisagreementGrace is how long kube-scheduler may take to bind a pod to the Ready node it
+	// was planned on before the plan counts as refused (default state.DefaultDisagreementGrace).
+	DisagreementGrace time.Duration
+	// Solve is the scheduling simulation (default scheduling.Solve); tests inject a wrong one
+	// to prove that a disagreement with kube-scheduler stays bounded.
+	Solve func(scheduling.Input) *scheduling.Result
 }
 
 // launchWorkers bounds concurrent Create calls in one batch.
@@ -61,6 +76,13 @@ type Provisioner struct {
 	opts     Options
 	batcher  *Batcher
 	backoff  wait.Backoff
+	// disagreements remembers where pods were planned and holds back those kube-scheduler
+	// did not bind there.
+	disagreements *state.Disagreements
+	// launched carries the Node name of each recorded launch to the registration reconciler:
+	// a fast-booting instance can register before its in-flight record exists, and a Node
+	// sends no further event for a long while after it is Ready.
+	launched chan event.GenericEvent
 }
 
 // NewProvisioner wires the loop; zero Options fields take their defaults.
@@ -72,10 +94,15 @@ func NewProvisioner(kube client.Client, cp cloudprovider.CloudProvider, cluster 
 	if opts.BatchMaxDuration <= 0 {
 		opts.BatchMaxDuration = 10 * time.Second
 	}
+	if opts.Solve == nil {
+		opts.Solve = scheduling.Solve
+	}
 	return &Provisioner{
 		kube: kube, cp: cp, cluster: cluster, clk: clk, recorder: recorder, opts: opts,
-		batcher: NewBatcher(clk, opts.BatchIdleDuration, opts.BatchMaxDuration),
-		backoff: defaultBackoff(),
+		batcher:       NewBatcher(clk, opts.BatchIdleDuration, opts.BatchMaxDuration),
+		backoff:       defaultBackoff(),
+		disagreements: state.NewDisagreements(clk, opts.DisagreementGrace),
+		launched:      make(chan event.GenericEvent, 1024),
 	}
 }
 
@@ -100,6 +127,7 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 		return fmt.Errorf("registering provisioner trigger: %w", err)
 	}
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.registration").For(&corev1.Node{}).
+		WatchesRawSource(source.Channel(p.launched, &handler.EnqueueRequestForObject{})).
 		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
 		return fmt.Errorf("registering node registration: %w", err)
 	}
@@ -223,7 +251,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	}
 
 	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
-	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes}
+	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items)}
 	for i := range dsList.Items {
 		in.DaemonSets = append(in.DaemonSets, &dsList.Items[i])
 	}
@@ -241,7 +269,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	}
 
 	start := p.clk.Now()
-	plan := scheduling.Solve(in)
+	plan := p.opts.Solve(in)
 	res.SolveDuration = p.clk.Since(start)
 	for _, pods := range plan.ExistingNodes {
 		res.OnExisting += len(pods)
@@ -252,6 +280,9 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		"newNodes", len(plan.NewNodes), "unschedulablePods", len(plan.Errors), "duration", res.SolveDuration.String())
 	for node, pods := range plan.ExistingNodes {
 		logger.V(1).Info("pods fit existing capacity", "node", node, "pods", podNames(pods))
+		for _, pod := range pods {
+			p.disagreements.Planned(pod, node, false)
+		}
 	}
 	for _, e := range plan.Errors {
 		logger.Info("pod fits no node", "pod", client.ObjectKeyFromObject(e.Pod).String(), "reason", e.Reason)
@@ -269,9 +300,58 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 			return
 		}
 		res.Launched = append(res.Launched, Launch{Node: node, Pods: plan.NewNodes[i].Pods})
+		for _, pod := range plan.NewNodes[i].Pods {
+			p.disagreements.Planned(pod, node.Name, true)
+		}
 	})
 	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
 	return res, errors.Join(errs...)
+}
+
+// holds turns what kube-scheduler refused into solver holds: for every pending pod that was
+// planned on a node which has been Ready for the grace period without kube-scheduler binding
+// the pod there, it emits a SchedulingDisagreement Event (naming the node and, where the solver
+// can tell, the unmet constraint), a log line and a metric; the node is then excluded for that
+// pod and the pod causes no launch during its backoff. Returns the holds by "namespace/name".
+func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node) map[string]scheduling.Hold {
+	for _, d := range p.disagreements.Check(pending, nodes) {
+		why := scheduling.ExplainNode(d.Pod, d.Node)
+		if why == "" {
+			why = "a constraint the solver does not model"
+		}
+		log.FromContext(ctx).Info("kube-scheduler did not bind the pod to the node planned for it", "pod", client.ObjectKeyFromObject(d.Pod).String(),
+			"node", d.Node.Name, "constraint", why, "disagreements", d.Count, "noNewNodeUntil", d.NoNewNodeUntil)
+		p.recorder.Eventf(d.Pod, corev1.EventTypeWarning, ReasonSchedulingDisagreement,
+			"kube-scheduler did not bind the pod to node %s, planned for it and Ready: %s; that node no longer counts for the pod and no new node is launched for it before %s",
+			d.Node.Name, why, d.NoNewNodeUntil.UTC().Format(time.RFC3339))
+		metrics.SchedulingDisagreements.WithLabelValues(d.Node.Labels[v1alpha5.LabelProvisionerName]).Inc()
+	}
+	alive := map[string]bool{}
+	for i := range nodes {
+		alive[nodes[i].Name] = nodes[i].DeletionTimestamp == nil
+	}
+	for _, rec := range p.cluster.InFlightNodes() {
+		alive[rec.Node.Name] = true
+	}
+	out := map[string]scheduling.Hold{}
+	for _, pod := range pending {
+		h, held := p.disagreements.Hold(pod, func(node string) bool { return alive[node] })
+		if !held {
+			continue
+		}
+		sh := scheduling.Hold{ExcludedNodes: h.Excluded, PlannedNode: h.PlannedNode}
+		switch {
+		case h.Outstanding:
+			sh.NoNewNode = true
+			sh.Reason = fmt.Sprintf("node %s was launched for it and kube-scheduler has not judged it yet", h.PlannedNode)
+		case !h.NoNewNodeUntil.IsZero():
+			sh.NoNewNode = true
+			sh.Reason = fmt.Sprintf("kube-scheduler did not bind it to nodes %v planned for it; launch backoff until %s",
+				sets.List(h.Excluded), h.NoNewNodeUntil.UTC().Format(time.RFC3339))
+		}
+		out[client.ObjectKeyFromObject(pod).String()] = sh
+	}
+	return out
 }
 
 func podNames(pods []*corev1.Pod) string {
@@ -378,4 +458,8 @@ func (p *Provisioner) record(claim *scheduling.NodeClaim, node *cloudprovider.No
 		Taints:      append([]corev1.Taint(nil), claim.Provisioner.Spec.Taints...),
 		Pods:        pods,
 	})
+	select {
+	case p.launched <- event.GenericEvent{Object: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node.Name}}}:
+	default: // full: the Node's own events still reach the reconciler
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	fakecp "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
 
@@ -364,5 +365,87 @@ func TestIsProvisionable(t *testing.T) {
 		if IsProvisionable(pod) {
 			t.Errorf("%s pod is provisionable", name)
 		}
+	}
+}
+
+// readyNode registers launched as a Ready Node with exactly labels, as kwok/the kubelet would.
+func (e *env) readyNode(t *testing.T, launched *cloudprovider.Node, labels map[string]string) {
+	t.Helper()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: launched.Name, Labels: labels},
+		Spec:       corev1.NodeSpec{ProviderID: launched.ProviderID},
+		Status: corev1.NodeStatus{Capacity: launched.Capacity, Allocatable: launched.Allocatable, Conditions: []corev1.NodeCondition{{
+			Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(e.clk.Now())}}},
+	}
+	if err := e.kube.Create(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDisagreementBoundsLaunches gives the provisioner a deliberately wrong solver: it drops
+// the pod's nodeSelector (team=db) and ignores existing nodes, so every batch it would launch
+// another node that kube-scheduler refuses. The pod stays pending (nothing binds it here, as
+// kube-scheduler would not). Over 2 minutes of batches every 5 s, the disagreement tracker must
+// hold launches to one per backoff period, emit a SchedulingDisagreement Event naming the node
+// and the unmet constraint, and never plan the pod on a refused node again.
+func TestDisagreementBoundsLaunches(t *testing.T) {
+	prov := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	picky := pendingPod("picky", "1", "1Gi")
+	picky.UID = "uid-picky"
+	picky.Spec.NodeSelector = map[string]string{"team": "db"}
+	e := newEnv(t, prov, picky)
+	wrong := func(in scheduling.Input) *scheduling.Result {
+		var stripped []*corev1.Pod
+		orig := map[string]*corev1.Pod{}
+		for _, p := range in.Pods {
+			c := p.DeepCopy()
+			c.Spec.NodeSelector = nil
+			stripped = append(stripped, c)
+			orig[c.Name] = p
+		}
+		in.Pods, in.Nodes = stripped, nil
+		res := scheduling.Solve(in)
+		for _, c := range res.NewNodes {
+			for i, p := range c.Pods {
+				c.Pods[i] = orig[p.Name]
+			}
+		}
+		for i := range res.Errors {
+			res.Errors[i].Pod = orig[res.Errors[i].Pod.Name]
+		}
+		return res
+	}
+	e.prov = NewProvisioner(e.kube, e.cp, e.cluster, e.clk, e.recorder, Options{Solve: wrong})
+	ctx := context.Background()
+	registered := map[string]bool{}
+	for range 24 {
+		if _, err := e.prov.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		nodes, _ := e.cp.List(ctx)
+		for _, n := range nodes {
+			if !registered[n.Name] {
+				registered[n.Name] = true
+				e.readyNode(t, n, map[string]string{v1alpha5.LabelProvisionerName: "default"})
+			}
+		}
+		e.clk.Step(5 * time.Second)
+	}
+	// Launch at 0 s; judged at 30 s (grace), backoff 30 s -> launch at 60 s; judged at 90 s,
+	// backoff 60 s -> the next launch would be at 150 s, after the 120 s run.
+	if got := len(e.cp.CreateCalls()); got < 1 || got > 2 {
+		t.Fatalf("%d launches in 2 minutes for one pod a wrong solver misplaces; want at most 2", got)
+	}
+	var disagreements []string
+	for _, ev := range e.events() {
+		if strings.Contains(ev, ReasonSchedulingDisagreement) {
+			disagreements = append(disagreements, ev)
+		}
+	}
+	if len(disagreements) == 0 {
+		t.Fatal("no SchedulingDisagreement event")
+	}
+	if !strings.Contains(disagreements[0], "team") || !strings.Contains(disagreements[0], "ip-") {
+		t.Errorf("the event should name the node and the unmet constraint (team In [db]): %s", disagreements[0])
 	}
 }

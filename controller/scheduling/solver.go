@@ -61,6 +61,23 @@ type Input struct {
 	// NamespaceLabels maps a namespace name to its labels, for pod affinity terms with a
 	// namespaceSelector (nil: such a selector matches no namespace).
 	NamespaceLabels map[string]map[string]string
+	// Holds restrict pods (keyed "namespace/name") on which kube-scheduler disagreed with an
+	// earlier plan: see Hold.
+	Holds map[string]Hold
+}
+
+// Hold is what the controller learned from kube-scheduler not binding a pod to the node planned
+// for it: the solver was wrong about that pod somewhere, so it trusts itself less.
+type Hold struct {
+	// ExcludedNodes are nodes the pod is not planned on again (kube-scheduler refused them).
+	ExcludedNodes sets.Set[string]
+	// PlannedNode is the existing or in-flight node an earlier batch planned the pod on; the
+	// pod is placed there first, before pods without a plan can take its room.
+	PlannedNode string
+	// NoNewNode forbids opening a new node for the pod (a launch backoff is running); it may
+	// still be planned on existing and in-flight capacity. Reason says why, for PodError.
+	NoNewNode bool
+	Reason    string
 }
 
 // NodeClaim is one new node to launch.
@@ -161,6 +178,7 @@ type podInfo struct {
 	ports []hostPort
 	// pinned[i] is set when some pod already matches host.affinity[i] (see host.admits).
 	pinned []bool
+	hold   Hold
 }
 
 // newPodInfo compiles what the solver needs of p.
@@ -219,7 +237,9 @@ func Solve(in Input) *Result {
 
 	pods := make([]*podInfo, 0, len(in.Pods))
 	for _, p := range in.Pods {
-		pods = append(pods, newPodInfo(p))
+		pi := newPodInfo(p)
+		pi.hold = in.Holds[podKey(p)]
+		pods = append(pods, pi)
 	}
 	sort.SliceStable(pods, func(i, j int) bool {
 		// Pods with required hostname affinity go last, so the pods they follow are placed.
@@ -236,7 +256,11 @@ func Solve(in Input) *Result {
 		return podKey(pods[i].pod) < podKey(pods[j].pod)
 	})
 
+	placed := reservePlanned(pods, nodes, in.NamespaceLabels, res)
 	for _, pi := range pods {
+		if placed[pi] {
+			continue
+		}
 		if pi.err != nil {
 			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: pi.err.Error()})
 			continue
@@ -247,6 +271,10 @@ func Solve(in Input) *Result {
 		}
 		if n := placeExisting(nodes, pi, in.NamespaceLabels); n != nil {
 			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
+			continue
+		}
+		if pi.hold.NoNewNode {
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: "no room on existing nodes, and no new node for it: " + pi.hold.Reason})
 			continue
 		}
 		var reasons []string
@@ -289,7 +317,7 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 		if !pi.requests.Fits(n.available) {
 			continue
 		}
-		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil {
+		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 			continue
 		}
 		if n.host.admits(pi, nsLabels, pi.pinned) != "" {
@@ -306,6 +334,33 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 		}
 	}
 	return nil
+}
+
+// reservePlanned places each pod that has a PlannedNode on that node first, when it still fits
+// there, so that the room a node was launched for is not taken by pods solved before it.
+func reservePlanned(pods []*podInfo, nodes []*existing, nsLabels map[string]map[string]string, res *Result) map[*podInfo]bool {
+	placed := map[*podInfo]bool{}
+	var byName map[string]*existing
+	for _, pi := range pods {
+		if pi.hold.PlannedNode == "" || pi.err != nil || len(pi.host.affinity) > 0 {
+			continue
+		}
+		if byName == nil {
+			byName = make(map[string]*existing, len(nodes))
+			for _, n := range nodes {
+				byName[n.node.Name] = n
+			}
+		}
+		n := byName[pi.hold.PlannedNode]
+		if n == nil {
+			continue
+		}
+		if placeExisting([]*existing{n}, pi, nsLabels) != nil {
+			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
+			placed[pi] = true
+		}
+	}
+	return placed
 }
 
 // pinAffinity sets pi.pinned: whether some pod on an existing node or a planned node matches
