@@ -27,7 +27,38 @@ const (
 	DaemonLog  = "sandbox.log" // the daemon's stdout/stderr
 	// ProgressFile holds the daemon's progress lines (what `up` prints while it waits).
 	ProgressFile = "progress"
+	// MarkerFile marks a directory as a sandbox state directory: `up` and `down` remove only
+	// directories that are empty or carry it (or a PIDFile), never a folder given by mistake.
+	MarkerFile = ".karpenter-sandbox"
 )
+
+// removeStateDir removes dir if it is absent, empty, or a sandbox state directory (it holds
+// MarkerFile or PIDFile). Errors: any other directory (nothing is removed), or the removal's.
+func removeStateDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		_, markerErr := os.Stat(filepath.Join(dir, MarkerFile))
+		_, pidErr := os.Stat(filepath.Join(dir, PIDFile))
+		if markerErr != nil && pidErr != nil {
+			return fmt.Errorf("%s is not a sandbox state directory (it has no %s file); not removing it: choose another --dir", dir, MarkerFile)
+		}
+	}
+	return os.RemoveAll(dir)
+}
+
+// makeStateDir creates dir and marks it as a sandbox state directory.
+func makeStateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, MarkerFile), []byte("terraform-provider-karpenter sandbox state; `sandbox down` removes this directory\n"), 0o644)
+}
 
 // UpTimeout bounds how long `sandbox up` waits for the daemon to become ready.
 const UpTimeout = 6 * time.Minute
@@ -131,10 +162,10 @@ func up(ctx context.Context, out io.Writer, f *flags) error {
 		return fmt.Errorf("--boot-delay: must be >= 0, got %s", f.bootDelay)
 	}
 	// A state directory without a live daemon is left over from a crash: start afresh.
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove stale state %s: %w", dir, err)
+	if err := removeStateDir(dir); err != nil {
+		return fmt.Errorf("remove stale state: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeStateDir(dir); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -214,7 +245,7 @@ func run(f *flags) error {
 		return err
 	}
 	f.dir = dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeStateDir(dir); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
@@ -277,8 +308,8 @@ func down(out io.Writer, dir string) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove %s: %w", dir, err)
+	if err := removeStateDir(dir); err != nil {
+		return fmt.Errorf("sandbox down: %w", err)
 	}
 	fmt.Fprintf(out, "removed %s\n", dir)
 	return nil

@@ -112,6 +112,9 @@ func (s *Sandbox) run(ctx context.Context, tee io.Writer, args ...string) (strin
 // interruptOnCancel makes a cancelled context send SIGINT (so that terraform and the sandbox
 // can clean up) and SIGKILL 30 s later.
 func interruptOnCancel(cmd *exec.Cmd) {
+	// Its own process group: a Ctrl-C at the terminal reaches the demo, which forwards exactly
+	// one SIGINT (terraform treats a second one as "exit immediately").
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 30 * time.Second
 }

@@ -114,7 +114,7 @@ func (t *Terraform) Run(ctx context.Context, args ...string) (stdout string, cod
 		if !errors.As(err, &ee) {
 			code = -1
 		}
-		return so.String(), code, fmt.Errorf("terraform %s: %w\n%s", strings.Join(args, " "), err, lastLines(se.String()+so.String(), 30))
+		return so.String(), code, fmt.Errorf("terraform %s: %w\n%s", strings.Join(args, " "), err, lastLines(so.String()+se.String(), 30))
 	}
 	return so.String(), code, nil
 }
