@@ -32,6 +32,8 @@ type Options struct {
 	// BatchMaxDuration is also the deprovisioner's ready grace before the emptiness clock starts.
 	BatchIdleDuration time.Duration
 	BatchMaxDuration  time.Duration
+	// DisagreementGrace: see provisioning.Options (default state.DefaultDisagreementGrace).
+	DisagreementGrace time.Duration
 }
 
 // NewControllers returns every controller of the autoscaler:
@@ -47,7 +49,7 @@ func NewControllers(kube client.Client, cloud cloudprovider.CloudProvider, clk c
 	cluster := state.NewCluster(clk)
 	return []Controller{
 		provisioning.NewProvisioner(kube, cloud, cluster, clk, recorder, provisioning.Options{
-			BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration}),
+			BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration, DisagreementGrace: opts.DisagreementGrace}),
 		deprovisioning.NewController(kube, clk, recorder, deprovisioning.Options{ReadyGrace: opts.BatchMaxDuration}),
 		termination.NewController(kube, cloud, clk, recorder),
 		garbagecollection.NewCollector(kube, cloud, clk),

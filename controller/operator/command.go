@@ -148,7 +148,7 @@ func Run(ctx context.Context, o *Options) error {
 			"region", o.AWSRegion)
 	}
 	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // provisioning takes record.EventRecorder
-		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration})
+		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace})
 	if err := controller.Register(ctx, mgr, controllers); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type Options struct {
 	LogLevel               string        // --log-level / LOG_LEVEL: debug, info, warn, error
 	BatchIdleDuration      time.Duration // --batch-idle-duration / BATCH_IDLE_DURATION (1s)
 	BatchMaxDuration       time.Duration // --batch-max-duration / BATCH_MAX_DURATION (10s)
+	DisagreementGrace      time.Duration // --disagreement-grace / DISAGREEMENT_GRACE (30s)
 	MetricsPort            int           // --metrics-port / METRICS_PORT (8080; 0 disables)
 	HealthProbePort        int           // --health-probe-port / HEALTH_PROBE_PORT (8081; 0 disables)
 	BindAddress            string        // --bind-address / BIND_ADDRESS: host of both servers ("" = all interfaces)
@@ -41,6 +42,7 @@ var envOf = map[string]string{
 	"log-level":                "LOG_LEVEL",
 	"batch-idle-duration":      "BATCH_IDLE_DURATION",
 	"batch-max-duration":       "BATCH_MAX_DURATION",
+	"disagreement-grace":       "DISAGREEMENT_GRACE",
 	"metrics-port":             "METRICS_PORT",
 	"health-probe-port":        "HEALTH_PROBE_PORT",
 	"bind-address":             "BIND_ADDRESS",
@@ -59,6 +61,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a provisioning batch after this long without new pending pods (env BATCH_IDLE_DURATION)")
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a provisioning batch this long after it opened (env BATCH_MAX_DURATION)")
+	fs.DurationVar(&o.DisagreementGrace, "disagreement-grace", 30*time.Second, "how long kube-scheduler may take to bind a pod to the Ready node planned for it before the controller excludes that node for the pod and backs its launches off (env DISAGREEMENT_GRACE)")
 	fs.IntVar(&o.MetricsPort, "metrics-port", 8080, "port of the Prometheus /metrics endpoint; 0 disables it (env METRICS_PORT)")
 	fs.IntVar(&o.HealthProbePort, "health-probe-port", 8081, "port of /healthz and /readyz; 0 disables it (env HEALTH_PROBE_PORT)")
 	fs.StringVar(&o.BindAddress, "bind-address", "", "host the metrics and health servers listen on; empty means all interfaces (env BIND_ADDRESS)")
@@ -117,6 +120,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BatchIdleDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--batch-idle-duration (BATCH_IDLE_DURATION): %s must be positive", o.BatchIdleDuration))
+	}
+	if o.DisagreementGrace <= 0 {
+		errs = append(errs, fmt.Errorf("--disagreement-grace (DISAGREEMENT_GRACE): %s must be positive", o.DisagreementGrace))
 	}
 	if o.BatchMaxDuration < o.BatchIdleDuration {
 		errs = append(errs, fmt.Errorf("--batch-max-duration (BATCH_MAX_DURATION): %s must be at least --batch-idle-duration %s", o.BatchMaxDuration, o.BatchIdleDuration))

@@ -62,6 +62,7 @@ func TestOptionsErrors(t *testing.T) {
 		"bad level": {[]string{"--cluster-name=a", "--aws-region=r", "--log-level=loud"}, nil, []string{"--log-level (LOG_LEVEL)"}},
 		"endpoint":  {[]string{"--cluster-name=a", "--aws-region=r", "--cluster-endpoint=http://x"}, nil, []string{"not an https URL"}},
 		"batch":     {[]string{"--cluster-name=a", "--aws-region=r", "--batch-idle-duration=5s", "--batch-max-duration=1s"}, nil, []string{"--batch-max-duration"}},
+		"grace":     {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DISAGREEMENT_GRACE": "0s"}, []string{"--disagreement-grace (DISAGREEMENT_GRACE): 0s must be positive"}},
 		"ports":     {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=70000", "--health-probe-port=-1"}, nil, []string{"--metrics-port (METRICS_PORT): 70000", "--health-probe-port (HEALTH_PROBE_PORT): -1"}},
 	} {
 		t.Run(name, func(t *testing.T) {
