@@ -44,9 +44,10 @@ func constrainedDeployment(name string, replicas int32, cpu string, affinity *co
 //   - "spread": 3 replicas of 250m with required anti-affinity on kubernetes.io/hostname (once
 //     planned onto one node, leaving two Pending forever);
 //   - "sized": 1 replica requiring karpenter.k8s.aws/instance-cpu Gt 3 (once given a node
-//     without that label, Pending forever, a new node every batch).
+//     without that label, Pending forever, a new node every batch);
+//   - "skewed": 2 replicas with a hostname topology spread constraint, maxSkew 1.
 //
-// All 4 pods must run, the spread pods on 3 distinct nodes, every instance launched in this
+// All 6 pods must run, the spread pods on 3 distinct nodes, the skewed ones on 2, every instance launched in this
 // phase must host one of these pods, and 20 s later no further instance may have been launched.
 // The Deployments are deleted at the end.
 func (e *opEnv) runConstrainedWorkloads() {
@@ -59,17 +60,22 @@ func (e *opEnv) runConstrainedWorkloads() {
 	sized := constrainedDeployment("sized", 1, "500m", &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
 			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"3"}}}}}}}})
-	for _, d := range []*appsv1.Deployment{spread, sized} {
+	// "zonal-less" hostname spread: 2 replicas, at most 1 per node.
+	skewed := constrainedDeployment("skewed", 2, "250m", nil)
+	skewed.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+		WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "skewed"}}}}
+	deployments := []*appsv1.Deployment{spread, sized, skewed}
+	for _, d := range deployments {
 		if err := kube.Create(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
 	hosts := map[string]bool{}
-	waitFor(t, ctx, 120*time.Second, "spread and sized pods Running", func() (bool, string) {
+	waitFor(t, ctx, 120*time.Second, "spread, sized and skewed pods Running", func() (bool, string) {
 		clear(hosts)
-		spreadNodes := map[string]bool{}
+		spreadNodes, skewedNodes := map[string]bool{}, map[string]bool{}
 		running := 0
-		for _, app := range []string{"spread", "sized"} {
+		for _, app := range []string{"spread", "sized", "skewed"} {
 			pods := &corev1.PodList{}
 			if err := kube.List(ctx, pods, client.InNamespace("default"), client.MatchingLabels{"app": app}); err != nil {
 				return false, err.Error()
@@ -78,13 +84,17 @@ func (e *opEnv) runConstrainedWorkloads() {
 				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
 					running++
 					hosts[p.Spec.NodeName] = true
-					if app == "spread" {
+					switch app {
+					case "spread":
 						spreadNodes[p.Spec.NodeName] = true
+					case "skewed":
+						skewedNodes[p.Spec.NodeName] = true
 					}
 				}
 			}
 		}
-		return running == 4 && len(spreadNodes) == 3, fmt.Sprintf("%d of 4 pods running, spread over %d nodes", running, len(spreadNodes))
+		return running == 6 && len(spreadNodes) == 3 && len(skewedNodes) == 2,
+			fmt.Sprintf("%d of 6 pods running, spread over %d nodes, skewed over %d", running, len(spreadNodes), len(skewedNodes))
 	})
 	time.Sleep(20 * time.Second) // a solver that disagrees with kube-scheduler keeps launching
 	launched := e.instancesLaunchedSince(since)
@@ -96,7 +106,7 @@ func (e *opEnv) runConstrainedWorkloads() {
 	if len(launched) == 0 {
 		t.Errorf("no instance launched for the constrained pods (pods on %v)", hosts)
 	}
-	for _, d := range []*appsv1.Deployment{spread, sized} {
+	for _, d := range deployments {
 		if err := kube.Delete(ctx, d); err != nil {
 			t.Fatal(err)
 		}

@@ -187,7 +187,7 @@ func newPodInfo(p *corev1.Pod) *podInfo {
 	pi.terms, pi.err = PodRequirementTerms(p)
 	if pi.err == nil {
 		if pi.host, pi.err = compileHostTerms(p); pi.err != nil {
-			pi.err = fmt.Errorf("invalid pod affinity: %w", pi.err)
+			pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
 		}
 	} else {
 		pi.err = fmt.Errorf("invalid node affinity: %w", pi.err)

@@ -19,7 +19,14 @@ import (
 //   - a pod's required affinity term needs a node that holds a pod the term matches, unless no
 //     pod anywhere matches it and the pod matches the term itself (the first pod of a group
 //     that requires co-location with itself).
-// Terms with other topology keys (zone, capacity type) are not modelled here yet.
+//   - a pod's topology spread constraint on kubernetes.io/hostname with whenUnsatisfiable
+//     DoNotSchedule (https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/)
+//     is met conservatively: a node takes the pod only while the pods the constraint counts
+//     there (same namespace, selector matched), plus the pod itself if it matches, stay within
+//     maxSkew. kube-scheduler's skew is that count minus the minimum over eligible nodes, and the
+//     minimum is never negative, so such a node is always accepted, whatever minDomains,
+//     nodeAffinityPolicy and nodeTaintsPolicy say about the other nodes.
+// Terms and constraints with other topology keys (zone, capacity type) are not modelled here yet.
 
 // podTerm is one compiled pod (anti-)affinity term.
 type podTerm struct {
@@ -86,11 +93,50 @@ func compilePodTerm(owner *corev1.Pod, term *corev1.PodAffinityTerm, path string
 type hostTerms struct {
 	affinity     []*podTerm
 	antiAffinity []*podTerm
+	spread       []hostSpread
+}
+
+// hostSpread is a DoNotSchedule topology spread constraint on kubernetes.io/hostname.
+type hostSpread struct {
+	term    *podTerm // the pods it counts: its selector in the pod's namespace
+	maxSkew int
+	self    int // 1 when the pod matches its own selector
+}
+
+// compileHostSpread returns p's DoNotSchedule spread constraints on kubernetes.io/hostname.
+// matchLabelKeys take their values from p's labels. Errors name the field path.
+func compileHostSpread(p *corev1.Pod) ([]hostSpread, error) {
+	var out []hostSpread
+	for i := range p.Spec.TopologySpreadConstraints {
+		c := &p.Spec.TopologySpreadConstraints[i]
+		if c.TopologyKey != corev1.LabelHostname || c.WhenUnsatisfiable != corev1.DoNotSchedule {
+			continue
+		}
+		path := fmt.Sprintf("spec.topologySpreadConstraints[%d]", i)
+		if c.MaxSkew < 1 {
+			return nil, fmt.Errorf("%s.maxSkew: %d must be at least 1", path, c.MaxSkew)
+		}
+		term, err := compilePodTerm(p, &corev1.PodAffinityTerm{LabelSelector: c.LabelSelector, MatchLabelKeys: c.MatchLabelKeys,
+			TopologyKey: c.TopologyKey}, path)
+		if err != nil {
+			return nil, err
+		}
+		hs := hostSpread{term: term, maxSkew: int(c.MaxSkew)}
+		if term.matches(p, nil) {
+			hs.self = 1
+		}
+		out = append(out, hs)
+	}
+	return out, nil
 }
 
 // compileHostTerms returns p's required hostname-scoped terms. Errors name the field path.
 func compileHostTerms(p *corev1.Pod) (hostTerms, error) {
 	var out hostTerms
+	var err error
+	if out.spread, err = compileHostSpread(p); err != nil {
+		return out, err
+	}
 	aff := p.Spec.Affinity
 	if aff == nil {
 		return out, nil
@@ -197,6 +243,17 @@ func (h *host) hasMatch(t *podTerm, nsLabels map[string]map[string]string) bool 
 	return false
 }
 
+// countMatches counts the pods on the host selected by t.
+func (h *host) countMatches(t *podTerm, nsLabels map[string]map[string]string) int {
+	n := 0
+	for i := range h.pods {
+		if t.matches(h.pods[i].pod, nsLabels[h.pods[i].pod.Namespace]) {
+			n++
+		}
+	}
+	return n
+}
+
 // admits returns "" when pi may join the pods on the host, else the constraint it breaks.
 // pinned reports, per affinity term of pi, whether some pod anywhere already matches it (a term
 // no pod matches is waived when pi matches it itself).
@@ -222,6 +279,11 @@ func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned
 	for _, t := range pi.host.antiAffinity {
 		if h.hasMatch(t, nsLabels) {
 			return "required pod anti-affinity (kubernetes.io/hostname) matches a pod on the node"
+		}
+	}
+	for _, c := range pi.host.spread {
+		if n := h.countMatches(c.term, nsLabels); n+c.self > c.maxSkew {
+			return fmt.Sprintf("topology spread (kubernetes.io/hostname, maxSkew %d): %d matching pods on the node", c.maxSkew, n)
 		}
 	}
 	for i, t := range pi.host.affinity {

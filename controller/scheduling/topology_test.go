@@ -231,3 +231,63 @@ func TestHostnameAffinity(t *testing.T) {
 		}
 	})
 }
+
+func withHostnameSpread(maxSkew int32, when corev1.UnsatisfiableConstraintAction, key, value string) podOpt {
+	return func(p *corev1.Pod) {
+		p.Spec.TopologySpreadConstraints = append(p.Spec.TopologySpreadConstraints, corev1.TopologySpreadConstraint{
+			MaxSkew: maxSkew, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: when,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{key: value}}})
+	}
+}
+
+func TestHostnameTopologySpread(t *testing.T) {
+	replicas := func(n int, opts ...podOpt) []*corev1.Pod {
+		var out []*corev1.Pod
+		for i := range n {
+			out = append(out, pod(fmt.Sprintf("api-%d", i), "250m", "256Mi", append([]podOpt{withLabels("app", "api")}, opts...)...))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		pods  []*corev1.Pod
+		nodes int
+	}{
+		{"maxSkew 1", replicas(4, withHostnameSpread(1, corev1.DoNotSchedule, "app", "api")), 4},
+		{"maxSkew 2", replicas(4, withHostnameSpread(2, corev1.DoNotSchedule, "app", "api")), 2},
+		{"ScheduleAnyway is a preference", replicas(4, withHostnameSpread(1, corev1.ScheduleAnyway, "app", "api")), 1},
+		{"other pods only", replicas(4, withHostnameSpread(1, corev1.DoNotSchedule, "app", "nothing")), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := solve(t, tc.pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+			checkClaims(t, tc.pods, res, nil)
+			if len(res.NewNodes) != tc.nodes {
+				t.Fatalf("%d new nodes, want %d: %v", len(res.NewNodes), tc.nodes, podsPerNode(res))
+			}
+		})
+	}
+	t.Run("counts running pods of its namespace", func(t *testing.T) {
+		running := pod("api-old", "250m", "256Mi", withLabels("app", "api"))
+		running.Spec.NodeName = "busy"
+		elsewhere := pod("api-other-ns", "250m", "256Mi", withNamespace("other"), withLabels("app", "api"))
+		elsewhere.Spec.NodeName = "other-ns"
+		pods := replicas(2, withHostnameSpread(1, corev1.DoNotSchedule, "app", "api"))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40), func(in *scheduling.Input) {
+			in.Nodes = []scheduling.ExistingNode{roomyNode("busy", running), roomyNode("other-ns", elsewhere)}
+		})
+		got := podsPerNode(res)
+		if got["api-0"] == "busy" || got["api-1"] == "busy" {
+			t.Fatalf("a node already holding maxSkew matching pods took another: %v", got)
+		}
+		if got["api-0"] != "other-ns" && got["api-1"] != "other-ns" {
+			t.Fatalf("pods of another namespace do not count: one replica fits other-ns, got %v", got)
+		}
+	})
+	t.Run("invalid maxSkew", func(t *testing.T) {
+		pods := replicas(1, withHostnameSpread(0, corev1.DoNotSchedule, "app", "api"))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+		if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "spec.topologySpreadConstraints[0].maxSkew") {
+			t.Fatalf("want an error with the field path, got %v", res.Errors)
+		}
+	})
+}
