@@ -161,23 +161,32 @@ func (p *Provisioner) Start(ctx context.Context) error {
 	ctx = log.IntoContext(ctx, logger)
 	backoff := p.backoff
 	for p.batcher.Wait(ctx) {
-		if _, err := p.Provision(ctx); err != nil {
+		res, err := p.Provision(ctx)
+		if err != nil {
 			delay := backoff.Step()
 			logger.Error(err, "provisioning batch failed, retrying", "after", delay.String())
-			timer := p.clk.NewTimer(delay)
-			go func() {
-				defer timer.Stop()
-				select {
-				case <-timer.C():
-					p.Trigger()
-				case <-ctx.Done():
-				}
-			}()
+			p.triggerAfter(ctx, delay)
 			continue
 		}
 		backoff = p.backoff
+		if res.Held > 0 {
+			p.triggerAfter(ctx, HeldRetry)
+		}
 	}
 	return nil
+}
+
+// triggerAfter starts a batch after delay (on the injected clock) unless ctx ends first.
+func (p *Provisioner) triggerAfter(ctx context.Context, delay time.Duration) {
+	timer := p.clk.NewTimer(delay)
+	go func() {
+		defer timer.Stop()
+		select {
+		case <-timer.C():
+			p.Trigger()
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // IsProvisionable reports whether the pod is one the allocator acts on: not bound, not
@@ -214,7 +223,14 @@ type BatchResult struct {
 	Launched      []Launch
 	Unschedulable []scheduling.PodError
 	SolveDuration time.Duration // on the injected clock
+	// Held counts pods kept from causing a launch (an outstanding launch or a backoff); while
+	// any are, the loop runs another batch after HeldRetry even without pod events.
+	Held int
 }
+
+// HeldRetry is how soon a batch runs again while pods are held back from launching, so that
+// their holds are judged and expire without waiting for a pod event.
+const HeldRetry = 10 * time.Second
 
 // Provision runs one batch: lists pending pods, provisioners, nodes and daemonsets, solves,
 // emits Events on unschedulable pods, launches the new nodes (retrying a claim once with
@@ -251,7 +267,12 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	}
 
 	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
-	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items)}
+	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes)}
+	for _, h := range in.Holds {
+		if h.NoNewNode {
+			res.Held++
+		}
+	}
 	for i := range dsList.Items {
 		in.DaemonSets = append(in.DaemonSets, &dsList.Items[i])
 	}
@@ -313,7 +334,11 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 // the pod there, it emits a SchedulingDisagreement Event (naming the node and, where the solver
 // can tell, the unmet constraint), a log line and a metric; the node is then excluded for that
 // pod and the pod causes no launch during its backoff. Returns the holds by "namespace/name".
-func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node) map[string]scheduling.Hold {
+//
+// A pod whose launched node is outstanding is held only while that node still has room for it
+// (snapshot Available, registered or in flight): when kube-scheduler filled the node with other
+// pods, the pod needs capacity elsewhere and may cause a launch at once.
+func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode) map[string]scheduling.Hold {
 	for _, d := range p.disagreements.Check(pending, nodes) {
 		why := scheduling.ExplainNode(d.Pod, d.Node)
 		if why == "" {
@@ -333,6 +358,10 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 	for _, rec := range p.cluster.InFlightNodes() {
 		alive[rec.Node.Name] = true
 	}
+	room := make(map[string]scheduling.Resources, len(snapshot))
+	for _, n := range snapshot {
+		room[n.Name] = scheduling.FromList(n.Available)
+	}
 	out := map[string]scheduling.Hold{}
 	for _, pod := range pending {
 		h, held := p.disagreements.Hold(pod, func(node string) bool { return alive[node] })
@@ -340,8 +369,9 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 			continue
 		}
 		sh := scheduling.Hold{ExcludedNodes: h.Excluded, PlannedNode: h.PlannedNode}
+		fitsPlanned := h.PlannedNode != "" && scheduling.PodRequests(pod).Fits(room[h.PlannedNode])
 		switch {
-		case h.Outstanding:
+		case h.Outstanding && fitsPlanned:
 			sh.NoNewNode = true
 			sh.Reason = fmt.Sprintf("node %s was launched for it and kube-scheduler has not judged it yet", h.PlannedNode)
 		case !h.NoNewNodeUntil.IsZero():

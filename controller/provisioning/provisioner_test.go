@@ -449,3 +449,37 @@ func TestDisagreementBoundsLaunches(t *testing.T) {
 		t.Errorf("the event should name the node and the unmet constraint (team In [db]): %s", disagreements[0])
 	}
 }
+
+// TestFilledPlannedNodeReleasesThePod: kube-scheduler may fill the node launched for a pod with
+// other pods (it packs differently from the solver). The pod then needs capacity elsewhere and
+// gets a new node in the next batch, without waiting for the disagreement grace.
+func TestFilledPlannedNodeReleasesThePod(t *testing.T) {
+	prov := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	waiting := pendingPod("waiting", "1", "1Gi")
+	waiting.UID = "uid-waiting"
+	e := newEnv(t, prov, waiting)
+	ctx := context.Background()
+	if _, err := e.prov.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nodes, _ := e.cp.List(ctx)
+	if len(nodes) != 1 {
+		t.Fatalf("%d launches, want 1", len(nodes))
+	}
+	e.readyNode(t, nodes[0], map[string]string{v1alpha5.LabelProvisionerName: "default"})
+	filler := pendingPod("filler", "1", "1Gi")
+	filler.Spec.NodeName = nodes[0].Name
+	filler.Spec.Containers[0].Resources.Requests = nodes[0].Allocatable.DeepCopy()
+	filler.Status = corev1.PodStatus{Phase: corev1.PodRunning}
+	if err := e.kube.Create(ctx, filler); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Step(5 * time.Second)
+	res, err := e.prov.Provision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(e.cp.CreateCalls()); got != 2 || res.Held != 0 {
+		t.Fatalf("after its node filled up: %d launches (want 2), %d pods held (want 0), errors %v", got, res.Held, res.Unschedulable)
+	}
+}
