@@ -142,30 +142,35 @@ func compileHostTerms(p *corev1.Pod) (hostTerms, error) {
 		return out, nil
 	}
 	if aff.PodAffinity != nil {
-		for i := range aff.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-			term := &aff.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if term.TopologyKey != corev1.LabelHostname {
-				continue
-			}
-			pt, err := compilePodTerm(p, term, fmt.Sprintf("spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[%d]", i))
-			if err != nil {
-				return out, err
-			}
-			out.affinity = append(out.affinity, pt)
+		out.affinity, err = compileHostnameTerms(p, aff.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution")
+		if err != nil {
+			return out, err
 		}
 	}
 	if aff.PodAntiAffinity != nil {
-		for i := range aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-			term := &aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if term.TopologyKey != corev1.LabelHostname {
-				continue
-			}
-			pt, err := compilePodTerm(p, term, fmt.Sprintf("spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[%d]", i))
-			if err != nil {
-				return out, err
-			}
-			out.antiAffinity = append(out.antiAffinity, pt)
+		out.antiAffinity, err = compileHostnameTerms(p, aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+			"spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")
+		if err != nil {
+			return out, err
 		}
+	}
+	return out, nil
+}
+
+// compileHostnameTerms compiles the terms with topologyKey kubernetes.io/hostname; path is the
+// field path of terms, for errors.
+func compileHostnameTerms(p *corev1.Pod, terms []corev1.PodAffinityTerm, path string) ([]*podTerm, error) {
+	var out []*podTerm
+	for i := range terms {
+		if terms[i].TopologyKey != corev1.LabelHostname {
+			continue
+		}
+		pt, err := compilePodTerm(p, &terms[i], fmt.Sprintf("%s[%d]", path, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pt)
 	}
 	return out, nil
 }
