@@ -206,19 +206,7 @@ func Solve(in Input) *Result {
 	}
 	dss := compileDaemonSets(in.DaemonSets)
 
-	nodes := make([]*existing, 0, len(in.Nodes))
-	for _, n := range in.Nodes {
-		avail := FromList(n.Available)
-		if n.InFlight {
-			avail = avail.Sub(dss.overhead(n.Labels, n.Taints))
-		}
-		e := &existing{node: n, available: avail}
-		for _, p := range n.Pods {
-			terms, _ := compileHostTerms(p) // a bound pod's invalid terms constrain nothing
-			e.host.add(p, terms.antiAffinity, podHostPorts(p))
-		}
-		nodes = append(nodes, e)
-	}
+	nodes := newExistingNodes(in.Nodes, dss)
 
 	provs := make([]*provState, 0, len(in.Provisioners))
 	for _, p := range in.Provisioners {
@@ -301,6 +289,29 @@ func Solve(in Input) *Result {
 		}
 	}
 	return res
+}
+
+// newExistingNodes wraps the existing and in-flight nodes with their free room (in-flight
+// nodes minus the daemonsets that will land on them) and the pods bound to them.
+func newExistingNodes(in []ExistingNode, dss compiledDaemonSets) []*existing {
+	nodes := make([]*existing, 0, len(in))
+	for _, n := range in {
+		avail := FromList(n.Available)
+		if n.InFlight {
+			avail = avail.Sub(dss.overhead(n.Labels, n.Taints))
+		}
+		e := &existing{node: n, available: avail}
+		for _, p := range n.Pods {
+			// Only a bound pod's anti-affinity and ports constrain others; invalid terms constrain nothing.
+			var anti []*podTerm
+			if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
+				anti, _ = compileHostnameTerms(p, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, "")
+			}
+			e.host.add(p, anti, podHostPorts(p))
+		}
+		nodes = append(nodes, e)
+	}
+	return nodes
 }
 
 func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }

@@ -55,23 +55,24 @@ func compilePodTerm(owner *corev1.Pod, term *corev1.PodAffinityTerm, path string
 	}
 	if term.LabelSelector == nil {
 		sel = labels.Nothing()
-	}
-	for _, key := range term.MatchLabelKeys {
-		if v, ok := owner.Labels[key]; ok && term.LabelSelector != nil {
-			r, err := labels.NewRequirement(key, selection.In, []string{v})
-			if err != nil {
-				return nil, fmt.Errorf("%s.matchLabelKeys: %w", path, err)
+	} else {
+		keyed := []struct {
+			keys  []string
+			op    selection.Operator
+			field string
+		}{{term.MatchLabelKeys, selection.In, "matchLabelKeys"}, {term.MismatchLabelKeys, selection.NotIn, "mismatchLabelKeys"}}
+		for _, k := range keyed {
+			for _, key := range k.keys {
+				v, ok := owner.Labels[key]
+				if !ok {
+					continue
+				}
+				r, err := labels.NewRequirement(key, k.op, []string{v})
+				if err != nil {
+					return nil, fmt.Errorf("%s.%s: %w", path, k.field, err)
+				}
+				sel = sel.Add(*r)
 			}
-			sel = sel.Add(*r)
-		}
-	}
-	for _, key := range term.MismatchLabelKeys {
-		if v, ok := owner.Labels[key]; ok && term.LabelSelector != nil {
-			r, err := labels.NewRequirement(key, selection.NotIn, []string{v})
-			if err != nil {
-				return nil, fmt.Errorf("%s.mismatchLabelKeys: %w", path, err)
-			}
-			sel = sel.Add(*r)
 		}
 	}
 	pt := &podTerm{selector: sel, topologyKey: term.TopologyKey, namespaces: sets.New(term.Namespaces...)}

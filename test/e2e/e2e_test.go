@@ -48,7 +48,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// <tmp>/repo is the only entry of <tmp>: ../shared and the like do not exist.
+	// <tmp>/repo is the only entry of <tmp>: no folder beside the clone can be read.
 	clone := filepath.Join(t.TempDir(), "repo")
 	if err := CopyWorkingTree(root, clone); err != nil {
 		t.Fatal(err)
