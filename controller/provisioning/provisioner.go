@@ -266,8 +266,17 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		return nil, fmt.Errorf("listing daemonsets: %w", err)
 	}
 
+	var nsList corev1.NamespaceList
+	if err := p.kube.List(ctx, &nsList); err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+
 	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
-	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes)}
+	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes),
+		NamespaceLabels: make(map[string]map[string]string, len(nsList.Items))}
+	for i := range nsList.Items {
+		in.NamespaceLabels[nsList.Items[i].Name] = nsList.Items[i].Labels
+	}
 	for _, h := range in.Holds {
 		if h.NoNewNode {
 			res.Held++

@@ -148,6 +148,7 @@ type provState struct {
 	committed Resources // summed worst-case capacity of open claims
 	claims    []*claim
 	typeErr   string // why no type is usable at all
+	topo      *topology
 }
 
 type claim struct {
@@ -178,6 +179,8 @@ type podInfo struct {
 	ports []hostPort
 	// pinned[i] is set when some pod already matches host.affinity[i] (see host.admits).
 	pinned []bool
+	// domain are its required constraints on wider topology keys (zone, capacity type).
+	domain []domainConstraint
 	hold   Hold
 }
 
@@ -223,28 +226,14 @@ func Solve(in Input) *Result {
 		return provs[i].name < provs[j].name
 	})
 
-	pods := make([]*podInfo, 0, len(in.Pods))
-	for _, p := range in.Pods {
-		pi := newPodInfo(p)
-		pi.hold = in.Holds[podKey(p)]
-		pods = append(pods, pi)
+	topo := newTopology(nodes, in.NamespaceLabels)
+	topo.provs = provs
+	for _, ps := range provs {
+		ps.topo = topo
 	}
-	sort.SliceStable(pods, func(i, j int) bool {
-		// Pods with required hostname affinity go last, so the pods they follow are placed.
-		if ai, aj := len(pods[i].host.affinity) > 0, len(pods[j].host.affinity) > 0; ai != aj {
-			return aj
-		}
-		a, b := pods[i].requests, pods[j].requests
-		if a[corev1.ResourceCPU] != b[corev1.ResourceCPU] {
-			return a[corev1.ResourceCPU] > b[corev1.ResourceCPU]
-		}
-		if a[corev1.ResourceMemory] != b[corev1.ResourceMemory] {
-			return a[corev1.ResourceMemory] > b[corev1.ResourceMemory]
-		}
-		return podKey(pods[i].pod) < podKey(pods[j].pod)
-	})
 
-	placed := reservePlanned(pods, nodes, in.NamespaceLabels, res)
+	pods := compilePods(in, topo)
+	placed := reservePlanned(pods, nodes, topo, res)
 	for _, pi := range pods {
 		if placed[pi] {
 			continue
@@ -257,7 +246,11 @@ func Solve(in Input) *Result {
 			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
 			continue
 		}
-		if n := placeExisting(nodes, pi, in.NamespaceLabels); n != nil {
+		if reason := unplaceable(pi); reason != "" {
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
+			continue
+		}
+		if n := placeExisting(nodes, pi, topo); n != nil {
 			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
 			continue
 		}
@@ -289,6 +282,37 @@ func Solve(in Input) *Result {
 		}
 	}
 	return res
+}
+
+// compilePods compiles the pods and orders them: pods with required pod affinity last (so the
+// pods they follow are placed first), then by decreasing cpu and memory requests, then by key.
+func compilePods(in Input, topo *topology) []*podInfo {
+	pods := make([]*podInfo, 0, len(in.Pods))
+	for _, p := range in.Pods {
+		pi := newPodInfo(p)
+		if pi.err == nil {
+			if pi.domain, pi.err = topo.compilePod(p, pi.terms); pi.err != nil {
+				pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
+			}
+		}
+		pi.hold = in.Holds[podKey(p)]
+		pods = append(pods, pi)
+	}
+	sort.SliceStable(pods, func(i, j int) bool {
+		// Pods with required pod affinity go last, so the pods they follow are placed.
+		if ai, aj := pods[i].hasAffinity(), pods[j].hasAffinity(); ai != aj {
+			return aj
+		}
+		a, b := pods[i].requests, pods[j].requests
+		if a[corev1.ResourceCPU] != b[corev1.ResourceCPU] {
+			return a[corev1.ResourceCPU] > b[corev1.ResourceCPU]
+		}
+		if a[corev1.ResourceMemory] != b[corev1.ResourceMemory] {
+			return a[corev1.ResourceMemory] > b[corev1.ResourceMemory]
+		}
+		return podKey(pods[i].pod) < podKey(pods[j].pod)
+	})
+	return pods
 }
 
 // newExistingNodes wraps the existing and in-flight nodes with their free room (in-flight
@@ -323,7 +347,20 @@ func weight(p *v1alpha5.Provisioner) int32 {
 	return *p.Spec.Weight
 }
 
-func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[string]string) *existing {
+// hasAffinity reports whether pi has a required pod affinity term (any topology key).
+func (pi *podInfo) hasAffinity() bool {
+	if len(pi.host.affinity) > 0 {
+		return true
+	}
+	for i := range pi.domain {
+		if pi.domain[i].kind == kindAffinity {
+			return true
+		}
+	}
+	return false
+}
+
+func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 	for _, n := range nodes {
 		if !pi.requests.Fits(n.available) {
 			continue
@@ -331,7 +368,7 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 			continue
 		}
-		if n.host.admits(pi, nsLabels, pi.pinned) != "" {
+		if n.host.admits(pi, topo.nsLabels, pi.pinned) != "" || topo.admitsNode(pi, n.node.Labels) != "" {
 			continue
 		}
 		for _, t := range pi.terms {
@@ -340,6 +377,7 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 					n.available[k] -= v
 				}
 				n.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+				topo.placedOnNode(pi, n)
 				return n
 			}
 		}
@@ -349,11 +387,11 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 
 // reservePlanned places each pod that has a PlannedNode on that node first, when it still fits
 // there, so that the room a node was launched for is not taken by pods solved before it.
-func reservePlanned(pods []*podInfo, nodes []*existing, nsLabels map[string]map[string]string, res *Result) map[*podInfo]bool {
+func reservePlanned(pods []*podInfo, nodes []*existing, topo *topology, res *Result) map[*podInfo]bool {
 	placed := map[*podInfo]bool{}
 	var byName map[string]*existing
 	for _, pi := range pods {
-		if pi.hold.PlannedNode == "" || pi.err != nil || len(pi.host.affinity) > 0 {
+		if pi.hold.PlannedNode == "" || pi.err != nil || pi.hasAffinity() {
 			continue
 		}
 		if byName == nil {
@@ -366,7 +404,7 @@ func reservePlanned(pods []*podInfo, nodes []*existing, nsLabels map[string]map[
 		if n == nil {
 			continue
 		}
-		if placeExisting([]*existing{n}, pi, nsLabels) != nil {
+		if placeExisting([]*existing{n}, pi, topo) != nil {
 			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
 			placed[pi] = true
 		}
@@ -545,8 +583,13 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		return err.Error(), false
 	}
 	for _, c := range ps.claims {
-		if c.host.admits(pi, nsLabels, pi.pinned) == "" && c.tryAdd(pi) {
+		if c.host.admits(pi, nsLabels, pi.pinned) != "" {
+			continue
+		}
+		before := c.reqs
+		if c.tryAdd(pi) {
 			c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+			ps.topo.placedOnClaim(pi, c, before)
 			return "", true
 		}
 	}
@@ -629,18 +672,55 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 			reasons = append(reasons, termReason(i, len(pi.terms), "incompatible: "+err.Error()))
 			continue
 		}
-		types := ps.filter(ps.types, reqs, term, pi.requests, ps.committed)
-		if len(types) == 0 {
-			reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
+		opts, constrained, why := ps.topo.options(pi, ps, reqs, nil)
+		if constrained && len(opts) == 0 {
+			reasons = append(reasons, termReason(i, len(pi.terms), why))
 			continue
 		}
-		c := &claim{prov: ps, reqs: reqs, types: types, pods: []*corev1.Pod{pi.pod}, requests: pi.requests.Copy()}
+		if c := ps.openWith(pi, reqs, term, opts); c != nil {
+			ps.topo.placedOnClaim(pi, c, Requirements{})
+			return "", true
+		}
+		reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
+	}
+	return strings.Join(reasons, "; "), false
+}
+
+// openWith opens a claim for pi with requirements reqs (the template narrowed by term) and the
+// first of opts (domain choices; nil: none needed) that leaves an instance type; nil if none does.
+func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requirements) *claim {
+	for _, o := range withOptions(term, opts) {
+		r, err := reqs.Constrain(o)
+		if err != nil {
+			continue
+		}
+		types := ps.filter(ps.types, r, o, pi.requests, ps.committed)
+		if len(types) == 0 {
+			continue
+		}
+		c := &claim{prov: ps, reqs: r, types: types, pods: []*corev1.Pod{pi.pod}, requests: pi.requests.Copy()}
 		c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
-		return "", true
+		return c
 	}
-	return strings.Join(reasons, "; "), false
+	return nil
+}
+
+// withOptions returns term ANDed with each domain option, or term alone when opts is nil.
+func withOptions(term Requirements, opts []Requirements) []Requirements {
+	if opts == nil {
+		return []Requirements{term}
+	}
+	out := make([]Requirements, 0, len(opts))
+	for _, o := range opts {
+		merged := term.Copy()
+		for _, k := range o.Keys() {
+			merged.Add(o[k])
+		}
+		out = append(out, merged)
+	}
+	return out
 }
 
 func termReason(i, n int, reason string) string {
@@ -714,9 +794,13 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 	if !fitsWith(c.requests, pi.requests, c.maxUsable) {
 		return false
 	}
+	opts, constrained, _ := c.prov.topo.options(pi, c.prov, c.reqs, c.pods)
+	if constrained && len(opts) == 0 {
+		return false
+	}
 	// Fast path: a pod without node requirements that fits the smallest remaining type keeps
 	// every type.
-	if len(pi.terms) == 1 && len(pi.terms[0]) == 0 && fitsWith(c.requests, pi.requests, c.minUsable) {
+	if !constrained && len(pi.terms) == 1 && len(pi.terms[0]) == 0 && fitsWith(c.requests, pi.requests, c.minUsable) {
 		c.requests.AddInPlace(pi.requests)
 		c.pods = append(c.pods, pi.pod)
 		return true
@@ -727,21 +811,23 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 	// claim stays within limits.
 	others := Resources{}
 	for _, term := range pi.terms {
-		reqs, err := c.reqs.Constrain(term)
-		if err != nil {
-			continue
+		for _, o := range withOptions(term, opts) {
+			reqs, err := c.reqs.Constrain(o)
+			if err != nil {
+				continue
+			}
+			types := c.prov.filter(c.types, reqs, o, total, others)
+			if len(types) == 0 {
+				continue
+			}
+			changed := len(types) != len(c.types) // filter only removes types
+			c.reqs, c.types, c.requests = reqs, types, total
+			c.pods = append(c.pods, pi.pod)
+			if changed {
+				c.recompute()
+			}
+			return true
 		}
-		types := c.prov.filter(c.types, reqs, term, total, others)
-		if len(types) == 0 {
-			continue
-		}
-		changed := len(types) != len(c.types) // filter only removes types
-		c.reqs, c.types, c.requests = reqs, types, total
-		c.pods = append(c.pods, pi.pod)
-		if changed {
-			c.recompute()
-		}
-		return true
 	}
 	return false
 }

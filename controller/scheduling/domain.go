@@ -1,0 +1,722 @@
+package scheduling
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// Inter-pod constraints at the scope of a topology domain wider than one node: every value of a
+// node label key other than kubernetes.io/hostname, typically topology.kubernetes.io/zone or
+// karpenter.sh/capacity-type. They follow kube-scheduler's InterPodAffinity and
+// PodTopologySpread filters
+// (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#inter-pod-affinity-and-anti-affinity,
+// https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/):
+//   - required anti-affinity: the node's domain holds no pod the term selects; and, symmetrically,
+//     no pod in the node's domain has a required anti-affinity term that selects the incoming pod;
+//   - required affinity: the node's domain holds a pod the term selects (a node without the key
+//     never does), unless no pod anywhere is selected and the pod selects itself;
+//   - topology spread with whenUnsatisfiable DoNotSchedule: count(domain) + self - min <= maxSkew,
+//     where count is the number of selected pods in the pod's namespace on eligible nodes of the
+//     domain, self is 1 when the pod matches its own selector, and min is the smallest count over
+//     the eligible domains (0 while there are fewer eligible domains than minDomains). A node is
+//     eligible when it has the key, matches the pod's node affinity (nodeAffinityPolicy Honor,
+//     the default) and has only taints the pod tolerates (nodeTaintsPolicy Honor; the default
+//     Ignore counts every node).
+//
+// Domains the solver can create count as eligible domains with the pods planned there, so the
+// solver spreads over every zone a provisioner can launch in; kube-scheduler, which only knows
+// domains with nodes, then sees a smaller or equal minimum and accepts the same placements.
+//
+// A pod with such a constraint narrows the node it joins to one domain of the key, so that counts
+// stay exact: a new node's zone or capacity type is fixed before launch. Pods placed on a node
+// whose domain is not fixed yet are counted when it becomes fixed.
+
+// constraintKind is what a domain constraint asks of the domain.
+type constraintKind int
+
+const (
+	kindAffinity constraintKind = iota
+	kindAntiAffinity
+	kindSpread
+)
+
+// domainGroup counts, per domain of one topology key, the pods one term selects on the nodes it
+// counts. Pods whose constraints share key, term and eligibility share a group.
+type domainGroup struct {
+	key  string
+	term *podTerm
+	// counts maps a domain to the number of selected pods in it, bound and planned.
+	counts map[string]int
+	total  int
+	// eligible decides which nodes count, for topology spread; nil counts every node.
+	eligible *eligibility
+	// domains are the eligible domains, existing or creatable (spread only; filled lazily).
+	domains sets.Set[string]
+}
+
+// eligibility is a topology spread constraint's view of which nodes count.
+type eligibility struct {
+	// terms are the pod's node requirement alternatives: they select existing nodes when
+	// honourAffinity (nodeAffinityPolicy Honor), and always limit the domains counted as
+	// creatable (a domain without nodes exists for kube-scheduler only once a node is launched
+	// there, and the solver launches there only for pods that can use it).
+	terms          []Requirements
+	honourAffinity bool
+	// tolerations apply when honourTaints (nodeTaintsPolicy Honor).
+	tolerations  []corev1.Toleration
+	honourTaints bool
+}
+
+func (e *eligibility) node(labels map[string]string, taints []corev1.Taint) bool {
+	if e.honourTaints && Tolerates(e.tolerations, taints) != nil {
+		return false
+	}
+	if !e.honourAffinity {
+		return true
+	}
+	for _, t := range e.terms {
+		if t.MatchLabels(labels) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *eligibility) claim(c *claim) bool {
+	if e.honourTaints && Tolerates(e.tolerations, c.prov.taints) != nil {
+		return false
+	}
+	if !e.honourAffinity {
+		return true
+	}
+	for _, t := range e.terms {
+		if _, err := c.reqs.Constrain(t); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// domainConstraint is one of a pod's required constraints on a domain key.
+type domainConstraint struct {
+	kind       constraintKind
+	group      *domainGroup
+	maxSkew    int
+	minDomains int
+	// self is 1 when the pod is selected by the group's term.
+	self int
+	// what names the constraint in reasons, e.g. "topology spread (topology.kubernetes.io/zone, maxSkew 1)".
+	what string
+}
+
+// domainAnti is a placed or bound pod's required anti-affinity term on a domain key: no pod it
+// selects may join a node of that domain.
+type domainAnti struct {
+	term   *podTerm
+	domain string
+	owner  *corev1.Pod
+}
+
+// topology holds the domain groups of one Solve call.
+type topology struct {
+	groups   map[string]*domainGroup
+	list     []*domainGroup
+	byKey    map[string][]*domainGroup
+	anti     map[string][]domainAnti // by topology key
+	nAnti    int
+	nodes    []*existing
+	provs    []*provState
+	nsLabels map[string]map[string]string
+}
+
+func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
+	t := &topology{groups: map[string]*domainGroup{}, byKey: map[string][]*domainGroup{}, anti: map[string][]domainAnti{},
+		nodes: nodes, nsLabels: nsLabels}
+	for _, n := range nodes {
+		for _, hp := range n.host.pods {
+			aff := hp.pod.Spec.Affinity
+			if aff == nil || aff.PodAntiAffinity == nil {
+				continue
+			}
+			for i := range aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+				term := &aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
+				d, ok := n.node.Labels[term.TopologyKey]
+				if term.TopologyKey == corev1.LabelHostname || !ok {
+					continue
+				}
+				if pt, err := compilePodTerm(hp.pod, term, ""); err == nil {
+					t.addAnti(term.TopologyKey, domainAnti{term: pt, domain: d, owner: hp.pod})
+				}
+			}
+		}
+	}
+	return t
+}
+
+func (t *topology) addAnti(key string, a domainAnti) {
+	t.anti[key] = append(t.anti[key], a)
+	t.nAnti++
+}
+
+// groupID identifies a group by key, term and eligibility; %T tells labels.Nothing() from
+// labels.Everything(), whose String() are both "".
+func groupID(key string, term *podTerm, e *eligibility) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\x00%T%s\x00%v\x00", key, term.selector, term.selector, term.allNamespaces)
+	b.WriteString(strings.Join(sets.List(term.namespaces), ","))
+	if term.nsSelector != nil {
+		fmt.Fprintf(&b, "\x00ns:%s", term.nsSelector)
+	}
+	if e != nil {
+		fmt.Fprintf(&b, "\x00e%v", e.honourAffinity)
+		for _, r := range e.terms {
+			fmt.Fprintf(&b, "|%s", r)
+		}
+		if e.honourTaints {
+			for _, tol := range e.tolerations {
+				fmt.Fprintf(&b, "|%s=%s:%s:%s", tol.Key, tol.Value, tol.Operator, tol.Effect)
+			}
+		}
+	}
+	return b.String()
+}
+
+// group returns the group for (key, term, e), counting the pods already bound or planned.
+func (t *topology) group(key string, term *podTerm, e *eligibility) *domainGroup {
+	id := groupID(key, term, e)
+	if g, ok := t.groups[id]; ok {
+		return g
+	}
+	g := &domainGroup{key: key, term: term, counts: map[string]int{}, eligible: e}
+	for _, n := range t.nodes {
+		d, ok := n.node.Labels[key]
+		if !ok || (e != nil && !e.node(n.node.Labels, n.node.Taints)) {
+			continue
+		}
+		for i := range n.host.pods {
+			g.count(n.host.pods[i].pod, d, t.nsLabels)
+		}
+	}
+	for _, ps := range t.provs {
+		for _, c := range ps.claims {
+			d, ok := claimDomain(c.reqs, key)
+			if !ok || (e != nil && !e.claim(c)) {
+				continue
+			}
+			for _, p := range c.pods {
+				g.count(p, d, t.nsLabels)
+			}
+		}
+	}
+	t.groups[id] = g
+	t.list = append(t.list, g)
+	t.byKey[key] = append(t.byKey[key], g)
+	return g
+}
+
+func (g *domainGroup) count(p *corev1.Pod, d string, nsLabels map[string]map[string]string) {
+	if g.term.matches(p, nsLabels[p.Namespace]) {
+		g.counts[d]++
+		g.total++
+	}
+}
+
+func claimDomain(reqs Requirements, key string) (string, bool) {
+	r, ok := reqs[key]
+	if !ok {
+		return "", false
+	}
+	return r.Single()
+}
+
+// compilePod returns p's required constraints on domain keys; terms are p's node requirement
+// alternatives. Errors name the field path.
+func (t *topology) compilePod(p *corev1.Pod, terms []Requirements) ([]domainConstraint, error) {
+	var out []domainConstraint
+	for i := range p.Spec.TopologySpreadConstraints {
+		c := &p.Spec.TopologySpreadConstraints[i]
+		if c.TopologyKey == corev1.LabelHostname || c.WhenUnsatisfiable != corev1.DoNotSchedule {
+			continue
+		}
+		path := fmt.Sprintf("spec.topologySpreadConstraints[%d]", i)
+		if c.MaxSkew < 1 {
+			return nil, fmt.Errorf("%s.maxSkew: %d must be at least 1", path, c.MaxSkew)
+		}
+		term, err := compilePodTerm(p, &corev1.PodAffinityTerm{LabelSelector: c.LabelSelector, MatchLabelKeys: c.MatchLabelKeys,
+			TopologyKey: c.TopologyKey}, path)
+		if err != nil {
+			return nil, err
+		}
+		e := &eligibility{terms: terms, honourAffinity: c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor}
+		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor {
+			e.honourTaints, e.tolerations = true, p.Spec.Tolerations
+		}
+		dc := domainConstraint{kind: kindSpread, group: t.group(c.TopologyKey, term, e), maxSkew: int(c.MaxSkew),
+			what: fmt.Sprintf("topology spread (%s, maxSkew %d)", c.TopologyKey, c.MaxSkew)}
+		if c.MinDomains != nil {
+			dc.minDomains = int(*c.MinDomains)
+		}
+		if term.matches(p, nil) {
+			dc.self = 1
+		}
+		out = append(out, dc)
+	}
+	aff := p.Spec.Affinity
+	if aff == nil {
+		return out, nil
+	}
+	if aff.PodAffinity != nil {
+		cs, err := t.compileTerms(p, kindAffinity, aff.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	if aff.PodAntiAffinity != nil {
+		cs, err := t.compileTerms(p, kindAntiAffinity, aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+			"spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+func (t *topology) compileTerms(p *corev1.Pod, kind constraintKind, terms []corev1.PodAffinityTerm, path string) ([]domainConstraint, error) {
+	var out []domainConstraint
+	name := map[constraintKind]string{kindAffinity: "required pod affinity", kindAntiAffinity: "required pod anti-affinity"}[kind]
+	for i := range terms {
+		if terms[i].TopologyKey == corev1.LabelHostname {
+			continue
+		}
+		pt, err := compilePodTerm(p, &terms[i], fmt.Sprintf("%s[%d]", path, i))
+		if err != nil {
+			return nil, err
+		}
+		dc := domainConstraint{kind: kind, group: t.group(terms[i].TopologyKey, pt, nil), what: fmt.Sprintf("%s (%s)", name, terms[i].TopologyKey)}
+		if pt.matches(p, t.nsLabels[p.Namespace]) {
+			dc.self = 1
+		}
+		out = append(out, dc)
+	}
+	return out, nil
+}
+
+// minCount is kube-scheduler's global minimum for a spread constraint: the smallest count over
+// the group's eligible domains, or 0 while there are fewer of them than minDomains.
+func (t *topology) minCount(dc *domainConstraint) int {
+	doms := t.domains(dc.group)
+	if doms.Len() == 0 || doms.Len() < dc.minDomains {
+		return 0
+	}
+	m := -1
+	for d := range doms {
+		if c := dc.group.counts[d]; m < 0 || c < m {
+			m = c
+		}
+	}
+	return m
+}
+
+// domains returns the group's eligible domains: those of the eligible existing nodes and those
+// a provisioner can launch in for the pod.
+func (t *topology) domains(g *domainGroup) sets.Set[string] {
+	if g.domains != nil {
+		return g.domains
+	}
+	g.domains = sets.New[string]()
+	for _, n := range t.nodes {
+		if d, ok := n.node.Labels[g.key]; ok && (g.eligible == nil || g.eligible.node(n.node.Labels, n.node.Taints)) {
+			g.domains.Insert(d)
+		}
+	}
+	for _, ps := range t.provs {
+		if ps.typeErr != "" {
+			continue
+		}
+		reqsList := []Requirements{ps.template}
+		if g.eligible != nil {
+			if g.eligible.honourTaints && Tolerates(g.eligible.tolerations, ps.taints) != nil {
+				continue
+			}
+			if len(g.eligible.terms) > 0 {
+				reqsList = nil
+				for _, term := range g.eligible.terms {
+					if r, err := ps.template.Constrain(term); err == nil {
+						reqsList = append(reqsList, r)
+					}
+				}
+			}
+		}
+		for _, reqs := range reqsList {
+			g.domains = g.domains.Union(ps.creatable(reqs, g.key))
+		}
+	}
+	// Planned domains are eligible too (a claim fixed to a domain the loops above missed).
+	for d := range g.counts {
+		g.domains.Insert(d)
+	}
+	return g.domains
+}
+
+// creatable returns the values of key a new node of ps with requirements reqs can carry.
+func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
+	out := sets.New[string]()
+	r, defined := reqs[key]
+	if !defined {
+		return out
+	}
+	if v, ok := r.Single(); ok && !offeringKeys[key] && !ps.isTypeKey[key] {
+		return out.Insert(v)
+	}
+	for _, ti := range ps.filter(ps.types, reqs, reqs, Resources{}, Resources{}) {
+		switch {
+		case key == v1alpha5.LabelZone || key == v1alpha5.LabelCapacityType:
+			for _, o := range ti.it.Offerings {
+				v := o.Zone
+				if key == v1alpha5.LabelCapacityType {
+					v = o.CapacityType
+				}
+				if o.Available && r.Has(v) && allowsOffering(reqs, o.Zone, o.CapacityType) {
+					out.Insert(v)
+				}
+			}
+		case ps.isTypeKey[key]:
+			if v, ok := ti.it.Labels[key]; ok && r.Has(v) {
+				out.Insert(v)
+			}
+		default:
+			out.Insert(r.Values()...)
+		}
+	}
+	return out
+}
+
+func allowsOffering(reqs Requirements, zone, capacityType string) bool {
+	if r := reqs[v1alpha5.LabelZone]; r != nil && !r.Has(zone) {
+		return false
+	}
+	if r := reqs[v1alpha5.LabelCapacityType]; r != nil && !r.Has(capacityType) {
+		return false
+	}
+	return true
+}
+
+// admitsDomain returns "" when constraint dc allows domain d, else why not. extra are selected
+// pods not counted yet that will count in d with the pod (those on a node whose domain the pod
+// fixes); the minimum is taken without them, which can only overstate the skew.
+func (t *topology) admitsDomain(dc *domainConstraint, d string, extra int) string {
+	g := dc.group
+	n := g.counts[d] + extra
+	switch dc.kind {
+	case kindAffinity:
+		if g.total+extra == 0 && dc.self == 1 {
+			return ""
+		}
+		if n == 0 {
+			return fmt.Sprintf("%s: no selected pod in %s", dc.what, d)
+		}
+	case kindAntiAffinity:
+		if n > 0 {
+			return fmt.Sprintf("%s: %d selected pods in %s", dc.what, n, d)
+		}
+	case kindSpread:
+		if !t.domains(g).Has(d) {
+			return fmt.Sprintf("%s: %s is not an eligible domain", dc.what, d)
+		}
+		if m := t.minCount(dc); n+dc.self-m > dc.maxSkew {
+			return fmt.Sprintf("%s: %d selected pods in %s, minimum %d", dc.what, n, d, m)
+		}
+	}
+	return ""
+}
+
+// unplaceable returns why pi cannot be placed anywhere on account of its domain constraints
+// (a required affinity that selects no pod, running or planned, and not the pod itself).
+func unplaceable(pi *podInfo) string {
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if dc.kind == kindAffinity && dc.group.total == 0 && dc.self == 0 {
+			return dc.what + ": selects no pod, running or planned"
+		}
+	}
+	return ""
+}
+
+// excluded returns the domains of key that bound or placed pods' anti-affinity closes to pi.
+func (t *topology) excluded(pi *podInfo, key string) sets.Set[string] {
+	var out sets.Set[string]
+	for _, a := range t.anti[key] {
+		if a.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			if out == nil {
+				out = sets.New[string]()
+			}
+			out.Insert(a.domain)
+		}
+	}
+	return out
+}
+
+// keys returns the topology keys pi's domain constraints involve, in order, then those of groups
+// that count pi (so that a node holding counted pods has a known domain), then those only
+// others' anti-affinity involves, sorted.
+func (t *topology) keys(pi *podInfo) []string {
+	var out []string
+	for i := range pi.domain {
+		if !contains(out, pi.domain[i].group.key) {
+			out = append(out, pi.domain[i].group.key)
+		}
+	}
+	for _, g := range t.list {
+		if !contains(out, g.key) && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			out = append(out, g.key)
+		}
+	}
+	if t.nAnti == 0 {
+		return out
+	}
+	var others []string
+	for key := range t.anti {
+		if !contains(out, key) && t.excluded(pi, key).Len() > 0 {
+			others = append(others, key)
+		}
+	}
+	sort.Strings(others)
+	return append(out, others...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// admitsNode returns "" when a node with labels may take pi as far as domain constraints go.
+func (t *topology) admitsNode(pi *podInfo, labels map[string]string) string {
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		d, ok := labels[dc.group.key]
+		if !ok {
+			if dc.kind == kindAntiAffinity {
+				continue
+			}
+			return fmt.Sprintf("%s: the node has no label %s", dc.what, dc.group.key)
+		}
+		if reason := t.admitsDomain(dc, d, 0); reason != "" {
+			return reason
+		}
+	}
+	if t.nAnti == 0 {
+		return ""
+	}
+	for key, list := range t.anti {
+		d, ok := labels[key]
+		if !ok {
+			continue
+		}
+		for _, a := range list {
+			if a.domain == d && a.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+				return fmt.Sprintf("pod %s has required anti-affinity against it in %s", podKey(a.owner), d)
+			}
+		}
+	}
+	return ""
+}
+
+// maxDomainOptions bounds the combinations of domains tried for one pod on one node.
+const maxDomainOptions = 32
+
+// options returns the requirements to AND, in order of preference, for pi to join a node of ps
+// with requirements reqs: each fixes every involved key to one domain (or, for a key only others'
+// anti-affinity involves, to the domains left open). onNode are the pods already planned on the
+// node (nil for a new one). constrained is false when pi involves no domain key; a constrained
+// pod with no options gets the reason.
+func (t *topology) options(pi *podInfo, ps *provState, reqs Requirements, onNode []*corev1.Pod) (opts []Requirements, constrained bool, reason string) {
+	keys := t.keys(pi)
+	if len(keys) == 0 {
+		return nil, false, ""
+	}
+	opts = []Requirements{{}}
+	for _, key := range keys {
+		cands, needsSingle, why := t.candidates(pi, ps, reqs, key, onNode)
+		if why != "" {
+			return nil, true, why
+		}
+		if cands == nil {
+			continue // the node will not carry the key and nothing requires it
+		}
+		var next []Requirements
+		for _, o := range opts {
+			if !needsSingle {
+				n := o.Copy()
+				n[key] = &Requirement{Key: key, values: sets.New(cands...)}
+				next = append(next, n)
+				continue
+			}
+			for _, d := range cands {
+				if len(next) >= maxDomainOptions {
+					break
+				}
+				n := o.Copy()
+				n[key] = &Requirement{Key: key, values: sets.New(d)}
+				next = append(next, n)
+			}
+		}
+		opts = next
+	}
+	return opts, true, ""
+}
+
+// candidates returns the domains of key a node of ps with reqs may take for pi, ordered by
+// preference, and whether one must be chosen (pi's own constraints count pods per domain).
+// It returns nil candidates when the node will not carry key and that is allowed.
+func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key string, onNode []*corev1.Pod) ([]string, bool, string) {
+	var own []*domainConstraint
+	for i := range pi.domain {
+		if pi.domain[i].group.key == key {
+			own = append(own, &pi.domain[i])
+		}
+	}
+	// counting is a group of key that counts pi: its domain must be known, the emptiest first.
+	var counting *domainGroup
+	for _, g := range t.byKey[key] {
+		if g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			counting = g
+			break
+		}
+	}
+	r, defined := reqs[key]
+	if !defined {
+		for _, dc := range own {
+			if dc.kind != kindAntiAffinity {
+				return nil, false, fmt.Sprintf("%s: provisioner %s does not set label %s", dc.what, ps.name, key)
+			}
+		}
+		return nil, false, ""
+	}
+	var all []string
+	extra := make([]int, len(own))
+	if v, ok := r.Single(); ok {
+		all = []string{v}
+	} else {
+		all = sets.List(ps.creatable(reqs, key))
+		// The node's pods count in the domain it is fixed to.
+		for i, dc := range own {
+			for _, p := range onNode {
+				if dc.group.term.matches(p, t.nsLabels[p.Namespace]) {
+					extra[i]++
+				}
+			}
+		}
+	}
+	closed := t.excluded(pi, key)
+	var cands []string
+	var why string
+	for _, d := range all {
+		if closed.Has(d) {
+			why = fmt.Sprintf("required anti-affinity of a pod in %s", d)
+			continue
+		}
+		ok := true
+		for i, dc := range own {
+			if reason := t.admitsDomain(dc, d, extra[i]); reason != "" {
+				why, ok = reason, false
+				break
+			}
+		}
+		if ok {
+			cands = append(cands, d)
+		}
+	}
+	if len(cands) == 0 {
+		if why == "" {
+			why = fmt.Sprintf("no domain of %s is possible (%s)", key, r)
+		}
+		return nil, true, why
+	}
+	byCount, desc := counting, false
+	if len(own) > 0 {
+		byCount, desc = own[0].group, own[0].kind == kindAffinity
+	}
+	if byCount == nil {
+		return cands, false, ""
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		ci, cj := byCount.counts[cands[i]], byCount.counts[cands[j]]
+		if desc {
+			return ci > cj
+		}
+		return ci < cj
+	})
+	return cands, true, ""
+}
+
+// placed records pi on a node whose labels (existing) or requirements (claim) are known:
+// every group on a key whose domain is fixed counts it, and its anti-affinity terms close that
+// domain to the pods they select.
+func (t *topology) placed(pi *podInfo, domainOf func(key string) (string, bool), eligible func(*eligibility) bool) {
+	for _, g := range t.list {
+		d, ok := domainOf(g.key)
+		if !ok || (g.eligible != nil && !eligible(g.eligible)) {
+			continue
+		}
+		g.count(pi.pod, d, t.nsLabels)
+	}
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if dc.kind != kindAntiAffinity {
+			continue
+		}
+		if d, ok := domainOf(dc.group.key); ok {
+			t.addAnti(dc.group.key, domainAnti{term: dc.group.term, domain: d, owner: pi.pod})
+		}
+	}
+}
+
+// placedOnNode records pi on existing node n.
+func (t *topology) placedOnNode(pi *podInfo, n *existing) {
+	if len(t.list) == 0 && len(pi.domain) == 0 {
+		return
+	}
+	t.placed(pi, func(key string) (string, bool) { v, ok := n.node.Labels[key]; return v, ok },
+		func(e *eligibility) bool { return e.node(n.node.Labels, n.node.Taints) })
+}
+
+// placedOnClaim records pi on claim c; before are c's requirements before pi joined: pods on
+// the claim are counted for keys pi's arrival fixed to one domain.
+func (t *topology) placedOnClaim(pi *podInfo, c *claim, before Requirements) {
+	if len(t.list) == 0 && len(pi.domain) == 0 {
+		return
+	}
+	for key, groups := range t.byKey {
+		if _, was := claimDomain(before, key); was {
+			continue
+		}
+		d, now := claimDomain(c.reqs, key)
+		if !now {
+			continue
+		}
+		for _, g := range groups {
+			if g.eligible != nil && !g.eligible.claim(c) {
+				continue
+			}
+			for _, p := range c.pods {
+				if p != pi.pod {
+					g.count(p, d, t.nsLabels)
+				}
+			}
+		}
+	}
+	t.placed(pi, func(key string) (string, bool) { return claimDomain(c.reqs, key) }, func(e *eligibility) bool { return e.claim(c) })
+}

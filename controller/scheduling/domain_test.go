@@ -1,0 +1,282 @@
+package scheduling_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+// domainTerm selects pods labelled key=value in the same domain of topologyKey.
+func domainTerm(topologyKey, key, value string) corev1.PodAffinityTerm {
+	return corev1.PodAffinityTerm{TopologyKey: topologyKey,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{key: value}}}
+}
+
+func withSpread(c corev1.TopologySpreadConstraint) podOpt {
+	return func(p *corev1.Pod) { p.Spec.TopologySpreadConstraints = append(p.Spec.TopologySpreadConstraints, c) }
+}
+
+func zoneSpread(maxSkew int32, app string) corev1.TopologySpreadConstraint {
+	return corev1.TopologySpreadConstraint{MaxSkew: maxSkew, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}
+}
+
+// domainOf returns, per pod name, the zone (or capacity type, per key) of the node it was
+// planned on: the existing node's label, or the claim's single allowed value ("" if not fixed).
+func domainOf(t *testing.T, res *scheduling.Result, nodes []scheduling.ExistingNode, key string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, pods := range res.ExistingNodes {
+		for _, n := range nodes {
+			if n.Name == name {
+				for _, p := range pods {
+					out[p.Name] = n.Labels[key]
+				}
+			}
+		}
+	}
+	for _, c := range res.NewNodes {
+		v := c.Labels()[key]
+		for _, p := range c.Pods {
+			out[p.Name] = v
+		}
+	}
+	return out
+}
+
+func histogram(m map[string]string) map[string]int {
+	out := map[string]int{}
+	for _, v := range m {
+		out[v]++
+	}
+	return out
+}
+
+func replicas(n int, prefix, cpu string, opts ...podOpt) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range n {
+		out = append(out, pod(fmt.Sprintf("%s-%d", prefix, i), cpu, "512Mi", append([]podOpt{withLabels("app", prefix)}, opts...)...))
+	}
+	return out
+}
+
+func zonalNode(name, zone string, pods ...*corev1.Pod) scheduling.ExistingNode {
+	n := roomyNode(name, pods...)
+	n.Labels[v1alpha5.LabelZone] = zone
+	n.Labels[v1alpha5.LabelCapacityType] = v1alpha5.CapacityTypeOnDemand
+	return n
+}
+
+func TestZoneSpreadBalancesNewNodes(t *testing.T) {
+	types := fake.Catalog(40)
+	pods := replicas(9, "web", "500m", withSpread(zoneSpread(1, "web")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+	for _, z := range fake.Zones {
+		if got[z] != 3 {
+			t.Fatalf("want 3 pods in each zone, got %v", got)
+		}
+	}
+}
+
+func TestZoneSpreadCountsRunningPods(t *testing.T) {
+	types := fake.Catalog(40)
+	running := []*corev1.Pod{pod("old-0", "100m", "64Mi", withLabels("app", "web")), pod("old-1", "100m", "64Mi", withLabels("app", "web"))}
+	nodes := []scheduling.ExistingNode{zonalNode("a-node", fake.Zones[0], running...)}
+	nodes[0].Available[corev1.ResourceCPU] = resource.MustParse("100m") // no room: new pods need new nodes
+	pods := replicas(4, "web", "500m", withSpread(zoneSpread(1, "web")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone))
+	// Zone a holds 2 already: b and c get 2 each, a none (a third in a would make skew 3-2 > 1).
+	if got[fake.Zones[0]] != 0 || got[fake.Zones[1]] != 2 || got[fake.Zones[2]] != 2 {
+		t.Fatalf("placement per zone %v, errors %v", got, reasons(res))
+	}
+}
+
+func TestZoneSpreadMinDomainsAndNodeAffinityPolicy(t *testing.T) {
+	types := fake.Catalog(40)
+	t.Run("minDomains above the zones there are caps each zone at maxSkew", func(t *testing.T) {
+		c := zoneSpread(1, "web")
+		c.MinDomains = ptr.To[int32](5)
+		pods := replicas(6, "web", "500m", withSpread(c))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 3 || !strings.Contains(res.Errors[0].Reason, "topology spread") {
+			t.Fatalf("want 3 pods refused by topology spread, got %d errors %v", len(res.Errors), reasons(res))
+		}
+	})
+	t.Run("node affinity limits the domains counted", func(t *testing.T) {
+		pods := replicas(6, "web", "500m", withSpread(zoneSpread(1, "web")),
+			withTerms([]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: fake.Zones[:2]}}))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		if len(res.Errors) != 0 || got[fake.Zones[0]] != 3 || got[fake.Zones[1]] != 3 {
+			t.Fatalf("want 3+3 in the two allowed zones, got %v errors %v", got, reasons(res))
+		}
+	})
+	t.Run("nodeAffinityPolicy Ignore counts an existing node outside the pod's zones", func(t *testing.T) {
+		c := zoneSpread(1, "web")
+		c.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
+		nodes := []scheduling.ExistingNode{zonalNode("c-node", fake.Zones[2])}
+		nodes[0].Available[corev1.ResourceCPU] = resource.MustParse("100m")
+		pods := replicas(4, "web", "500m", withSpread(c),
+			withTerms([]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: fake.Zones[:2]}}))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		// Zone c has a node and no pod: min stays 0, so a and b take one pod each.
+		if len(res.Errors) != 2 {
+			t.Fatalf("want 2 pods refused, got %d: %v", len(res.Errors), reasons(res))
+		}
+	})
+}
+
+func TestZoneAntiAffinity(t *testing.T) {
+	types := fake.Catalog(40)
+	pods := replicas(4, "db", "500m", withAntiAffinity(domainTerm(v1alpha5.LabelZone, "app", "db")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+	if len(res.Errors) != 1 || len(got) != 3 || got[fake.Zones[0]] != 1 || got[fake.Zones[1]] != 1 || got[fake.Zones[2]] != 1 {
+		t.Fatalf("want one pod per zone and one refused, got %v errors %v", got, reasons(res))
+	}
+	if !strings.Contains(res.Errors[0].Reason, "anti-affinity") {
+		t.Fatalf("reason %q", res.Errors[0].Reason)
+	}
+}
+
+func TestZoneAntiAffinityOfRunningPodIsSymmetric(t *testing.T) {
+	types := fake.Catalog(40)
+	guard := pod("guard", "100m", "64Mi", withLabels("app", "guard"), withAntiAffinity(domainTerm(v1alpha5.LabelZone, "app", "web")))
+	nodes := []scheduling.ExistingNode{zonalNode("a-node", fake.Zones[0], guard)}
+	pods := replicas(3, "web", "500m")
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+	checkClaims(t, pods, res, nil)
+	if len(res.ExistingNodes) != 0 {
+		t.Fatalf("web pods planned on the guard's node: %v", res.ExistingNodes)
+	}
+	for _, c := range res.NewNodes {
+		if r := c.Requirements[v1alpha5.LabelZone]; r == nil || r.Has(fake.Zones[0]) {
+			t.Fatalf("new node may land in the guard's zone: %v", r)
+		}
+	}
+}
+
+func TestZoneSelfAffinityColocates(t *testing.T) {
+	types := fake.Catalog(40)
+	pods := replicas(12, "cache", "1500m", withPodAffinity(domainTerm(v1alpha5.LabelZone, "app", "cache")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+	if len(res.Errors) != 0 || len(got) != 1 || got[""] != 0 {
+		t.Fatalf("want every pod in one zone, got %v errors %v", got, reasons(res))
+	}
+}
+
+func TestZoneAffinityFollowsRunningPod(t *testing.T) {
+	types := fake.Catalog(40)
+	db := pod("db", "100m", "64Mi", withLabels("app", "db"))
+	nodes := []scheduling.ExistingNode{zonalNode("b-node", fake.Zones[1], db)}
+	nodes[0].Available[corev1.ResourceCPU] = resource.MustParse("100m")
+	pods := replicas(5, "api", "1", withPodAffinity(domainTerm(v1alpha5.LabelZone, "app", "db")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone))
+	if len(res.Errors) != 0 || got[fake.Zones[1]] != 5 {
+		t.Fatalf("want all 5 in %s, got %v errors %v", fake.Zones[1], got, res.Errors)
+	}
+	t.Run("no selected pod anywhere and not self-selecting", func(t *testing.T) {
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		if len(res.Errors) != 5 || len(res.NewNodes) != 0 {
+			t.Fatalf("want 5 errors and no node, got %d errors, %d nodes", len(res.Errors), len(res.NewNodes))
+		}
+	})
+}
+
+func TestCapacityTypeAntiAffinity(t *testing.T) {
+	types := fake.Catalog(40)
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	pods := replicas(2, "ha", "500m", withAntiAffinity(domainTerm(v1alpha5.LabelCapacityType, "app", "ha")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nil, v1alpha5.LabelCapacityType))
+	if len(res.Errors) != 0 || got["spot"] != 1 || got["on-demand"] != 1 {
+		t.Fatalf("want one spot and one on-demand, got %v errors %v", got, reasons(res))
+	}
+}
+
+func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
+	// Plain pods labelled app=web land on an unfixed claim; when a spread pod fixes its zone they
+	// are counted there, so the spread pods still balance with them included.
+	types := fake.Catalog(40)
+	plain := replicas(2, "web", "2")
+	spread := replicas(4, "web", "100m", withSpread(zoneSpread(1, "web")))
+	for i, p := range spread {
+		p.Name = fmt.Sprintf("spread-%d", i)
+	}
+	pods := append(plain, spread...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+	delete(got, "")
+	maxC, minC := 0, 1<<30
+	for _, z := range fake.Zones {
+		maxC, minC = max(maxC, got[z]), min(minC, got[z])
+	}
+	if len(res.Errors) != 0 || maxC-minC > 1 {
+		t.Fatalf("skew %d > 1 counting every app=web pod: %v", maxC-minC, got)
+	}
+}
+
+func reasons(res *scheduling.Result) []string {
+	var out []string
+	for _, e := range res.Errors {
+		out = append(out, e.Pod.Name+": "+e.Reason)
+	}
+	return out
+}
+
+// BenchmarkSolveZonal places Karpenter-style mixes of zonal constraints: one third each of
+// generic pods, zonal topology spread and zonal self-affinity, in groups of 50 replicas.
+func BenchmarkSolveZonal(b *testing.B) {
+	types := fake.Catalog(400)
+	provs := []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}
+	for _, n := range []int{1000, 5000} {
+		var pods []*corev1.Pod
+		for g := 0; len(pods) < n; g++ {
+			app := fmt.Sprintf("app-%d", g)
+			var opts []podOpt
+			switch g % 3 {
+			case 1:
+				opts = append(opts, withSpread(zoneSpread(1, app)))
+			case 2:
+				opts = append(opts, withPodAffinity(domainTerm(v1alpha5.LabelZone, "app", app)))
+			}
+			cpu := fmt.Sprintf("%dm", 100+(g*370)%3900)
+			pods = append(pods, replicas(50, app, cpu, opts...)...)
+		}
+		b.Run(fmt.Sprintf("pods=%d/types=400", n), func(b *testing.B) {
+			for b.Loop() {
+				res := solve(b, pods, provs, types)
+				if len(res.Errors) != 0 {
+					b.Fatal(res.Errors[0].Reason)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+		})
+	}
+}
