@@ -76,6 +76,9 @@ func (c *Controller) Register(mgr manager.Manager) error {
 		Complete(c)
 }
 
+// conflictRequeue is how soon a node whose write hit an optimistic-lock conflict is reconciled again.
+const conflictRequeue = 100 * time.Millisecond
+
 // Reconcile applies emptiness and expiration to one node and requeues at the exact time the
 // next TTL elapses. Errors: API errors (requeued with backoff).
 func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -104,6 +107,10 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		c.expiration, c.emptiness,
 	} {
 		res, deleted, err := step(ctx, prov, node, pods)
+		if apierrors.IsConflict(err) {
+			// The node changed since it was read (kubelet status, another controller): read it again.
+			return reconcile.Result{RequeueAfter: conflictRequeue}, nil
+		}
 		if err != nil || deleted {
 			return reconcile.Result{}, err
 		}

@@ -312,6 +312,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		logger.V(1).Info("pods fit existing capacity", "node", node, "pods", podNames(pods))
 		for _, pod := range pods {
 			p.disagreements.Planned(pod, node, false)
+			p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Planned on existing node %s", node)
 		}
 	}
 	for _, e := range plan.Errors {

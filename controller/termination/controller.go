@@ -100,6 +100,10 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	orig := node.DeepCopy()
 	controllerutil.RemoveFinalizer(node, v1alpha5.TerminationFinalizer)
 	if err := c.kube.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			// The node changed since it was read: read it again shortly (the instance is gone already).
+			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(fmt.Errorf("removing finalizer of node %s: %w", node.Name, err))
 	}
 	metrics.NodesTerminated.WithLabelValues(node.Labels[v1alpha5.LabelProvisionerName], node.Labels[v1alpha5.LabelCapacityType]).Inc()
