@@ -141,6 +141,26 @@ func differentialScenarios() []scenario {
 		{name: "zone-selector", objects: one(scenarioDeployment("zone-selector", "pinned", 2, "1", func(s *corev1.PodSpec) {
 			s.NodeSelector = map[string]string{v1alpha5.LabelZone: catalog.ZoneC, v1alpha5.LabelCapacityType: v1alpha5.CapacityTypeOnDemand}
 		}))},
+		{name: "preferences", objects: func(sc string) []client.Object {
+			return []client.Object{
+				scenarioDeployment(sc, "pref-zone", 2, "500m", func(s *corev1.PodSpec) {
+					s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{
+						Weight: 50, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+							{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{catalog.ZoneB}}}}}}}}
+				}),
+				scenarioDeployment(sc, "pref-anti", 3, "250m", func(s *corev1.PodSpec) {
+					s.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+						Weight: 100, PodAffinityTerm: appTerm(corev1.LabelHostname, "pref-anti")}}}}
+				}),
+			}
+		}, loose: true, check: func(pods []corev1.Pod, nodes map[string]*corev1.Node) error {
+			for _, p := range pods {
+				if z := nodes[p.Spec.NodeName].Labels[v1alpha5.LabelZone]; p.Labels["app"] == "pref-zone" && z != catalog.ZoneB {
+					return fmt.Errorf("pod %s in %s, preferred %s", p.Name, z, catalog.ZoneB)
+				}
+			}
+			return distinct("pref-anti", corev1.LabelHostname, 3)(pods, nodes)
+		}},
 		{name: "mix", objects: func(sc string) []client.Object {
 			return []client.Object{
 				scenarioDeployment(sc, "mix-generic", 5, "900m", nil),

@@ -111,6 +111,11 @@ type domainConstraint struct {
 	minDomains int
 	// self is 1 when the pod is selected by the group's term.
 	self int
+	// symmetric marks a required anti-affinity term of the pod itself (not a preference the
+	// solver promoted): only such terms keep other pods out of the pod's domain.
+	symmetric bool
+	// index is the term's position in its list.
+	index int
 	// what names the constraint in reasons, e.g. "topology spread (topology.kubernetes.io/zone, maxSkew 1)".
 	what string
 }
@@ -236,8 +241,9 @@ func claimDomain(reqs Requirements, key string) (string, bool) {
 }
 
 // compilePod returns p's required constraints on domain keys; terms are p's node requirement
-// alternatives. Errors name the field path.
-func (t *topology) compilePod(p *corev1.Pod, terms []Requirements) ([]domainConstraint, error) {
+// alternatives; the first requiredAnti anti-affinity terms are the pod's own (the rest are
+// promoted preferences). Errors name the field path.
+func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti int) ([]domainConstraint, error) {
 	var out []domainConstraint
 	for i := range p.Spec.TopologySpreadConstraints {
 		c := &p.Spec.TopologySpreadConstraints[i]
@@ -285,6 +291,9 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements) ([]domainCons
 		if err != nil {
 			return nil, err
 		}
+		for i := range cs {
+			cs[i].symmetric = cs[i].index < requiredAnti
+		}
 		out = append(out, cs...)
 	}
 	return out, nil
@@ -301,7 +310,8 @@ func (t *topology) compileTerms(p *corev1.Pod, kind constraintKind, terms []core
 		if err != nil {
 			return nil, err
 		}
-		dc := domainConstraint{kind: kind, group: t.group(terms[i].TopologyKey, pt, nil), what: fmt.Sprintf("%s (%s)", name, terms[i].TopologyKey)}
+		dc := domainConstraint{kind: kind, group: t.group(terms[i].TopologyKey, pt, nil), index: i,
+			what: fmt.Sprintf("%s (%s)", name, terms[i].TopologyKey)}
 		if pt.matches(p, t.nsLabels[p.Namespace]) {
 			dc.self = 1
 		}
@@ -675,7 +685,7 @@ func (t *topology) placed(pi *podInfo, domainOf func(key string) (string, bool),
 	}
 	for i := range pi.domain {
 		dc := &pi.domain[i]
-		if dc.kind != kindAntiAffinity {
+		if dc.kind != kindAntiAffinity || !dc.symmetric {
 			continue
 		}
 		if d, ok := domainOf(dc.group.key); ok {

@@ -181,6 +181,11 @@ type podInfo struct {
 	pinned []bool
 	// domain are its required constraints on wider topology keys (zone, capacity type).
 	domain []domainConstraint
+	// prefs are the preferences compiled as requirements, in the order they are dropped.
+	prefs []preference
+	// symAnti are its required (not preferred) hostname anti-affinity terms: only those keep
+	// other pods off its node in kube-scheduler.
+	symAnti []*podTerm
 	hold   Hold
 }
 
@@ -238,41 +243,17 @@ func Solve(in Input) *Result {
 		if placed[pi] {
 			continue
 		}
-		if pi.err != nil {
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: pi.err.Error()})
-			continue
-		}
-		if reason := pinAffinity(pi, nodes, provs, in.NamespaceLabels); reason != "" {
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
-			continue
-		}
-		if reason := unplaceable(pi); reason != "" {
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
-			continue
-		}
-		if n := placeExisting(nodes, pi, topo); n != nil {
-			res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
-			continue
-		}
-		if pi.hold.NoNewNode {
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: "no room on existing nodes, and no new node for it: " + pi.hold.Reason})
-			continue
-		}
-		var reasons []string
-		placed := false
-		for _, p := range provs {
-			reason, ok := p.place(pi, in.NamespaceLabels)
-			if ok {
-				placed = true
+		for {
+			reason := placePod(pi, nodes, provs, topo, res)
+			if reason == "" {
 				break
 			}
-			reasons = append(reasons, fmt.Sprintf("provisioner %s: %s", p.name, reason))
-		}
-		if !placed {
-			if len(provs) == 0 {
-				reasons = append(reasons, "no provisioner exists")
+			next := pi.relax(topo)
+			if next == nil {
+				res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
+				break
 			}
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: strings.Join(reasons, "; ")})
+			pi = next
 		}
 	}
 
@@ -284,17 +265,78 @@ func Solve(in Input) *Result {
 	return res
 }
 
+// placePod places pi on an existing node (recorded in res) or on a claim of the first
+// provisioner that takes it; it returns "" then, else why it fits nowhere.
+func placePod(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) string {
+	if pi.err != nil {
+		return pi.err.Error()
+	}
+	if reason := pinAffinity(pi, nodes, provs, topo.nsLabels); reason != "" {
+		return reason
+	}
+	if reason := unplaceable(pi); reason != "" {
+		return reason
+	}
+	if n := placeExisting(nodes, pi, topo); n != nil {
+		res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
+		return ""
+	}
+	if pi.hold.NoNewNode {
+		return "no room on existing nodes, and no new node for it: " + pi.hold.Reason
+	}
+	var reasons []string
+	for _, p := range provs {
+		reason, ok := p.place(pi, topo.nsLabels)
+		if ok {
+			return ""
+		}
+		reasons = append(reasons, fmt.Sprintf("provisioner %s: %s", p.name, reason))
+	}
+	if len(provs) == 0 {
+		reasons = append(reasons, "no provisioner exists")
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// compilePod compiles p with the preferences prefs (in drop order) as requirements.
+func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
+	src := p
+	if len(prefs) > 0 {
+		src = strictPod(p, prefs)
+	}
+	pi := newPodInfo(src)
+	pi.pod, pi.prefs, pi.symAnti = p, prefs, pi.host.antiAffinity
+	requiredAnti := 0
+	if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
+		requiredAnti = len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+		if len(prefs) > 0 {
+			pi.symAnti, _ = compileHostnameTerms(p, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, "")
+		}
+	}
+	if pi.err == nil {
+		if pi.domain, pi.err = topo.compilePod(src, pi.terms, requiredAnti); pi.err != nil {
+			pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
+		}
+	}
+	return pi
+}
+
+// relax returns pi compiled without its first remaining preference, or nil when none is left.
+func (pi *podInfo) relax(topo *topology) *podInfo {
+	if len(pi.prefs) == 0 {
+		return nil
+	}
+	next := compilePod(pi.pod, pi.prefs[1:], topo)
+	next.hold = pi.hold
+	return next
+}
+
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
 // pods they follow are placed first), then by decreasing cpu and memory requests, then by key.
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	for _, p := range in.Pods {
-		pi := newPodInfo(p)
-		if pi.err == nil {
-			if pi.domain, pi.err = topo.compilePod(p, pi.terms); pi.err != nil {
-				pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
-			}
-		}
+		pi := compilePod(p, podPreferences(p), topo)
 		pi.hold = in.Holds[podKey(p)]
 		pods = append(pods, pi)
 	}
@@ -376,7 +418,7 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 				for k, v := range pi.requests {
 					n.available[k] -= v
 				}
-				n.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+				n.host.add(pi.pod, pi.symAnti, pi.ports)
 				topo.placedOnNode(pi, n)
 				return n
 			}
@@ -588,7 +630,7 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		}
 		before := c.reqs
 		if c.tryAdd(pi) {
-			c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+			c.host.add(pi.pod, pi.symAnti, pi.ports)
 			ps.topo.placedOnClaim(pi, c, before)
 			return "", true
 		}
@@ -699,7 +741,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 			continue
 		}
 		c := &claim{prov: ps, reqs: r, types: types, pods: []*corev1.Pod{pi.pod}, requests: pi.requests.Copy()}
-		c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+		c.host.add(pi.pod, pi.symAnti, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
 		return c

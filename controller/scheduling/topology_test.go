@@ -255,7 +255,7 @@ func TestHostnameTopologySpread(t *testing.T) {
 	}{
 		{"maxSkew 1", replicas(4, withHostnameSpread(1, corev1.DoNotSchedule, "app", "api")), 4},
 		{"maxSkew 2", replicas(4, withHostnameSpread(2, corev1.DoNotSchedule, "app", "api")), 2},
-		{"ScheduleAnyway is a preference", replicas(4, withHostnameSpread(1, corev1.ScheduleAnyway, "app", "api")), 1},
+		{"ScheduleAnyway is honoured while it can be", replicas(4, withHostnameSpread(1, corev1.ScheduleAnyway, "app", "api")), 4},
 		{"other pods only", replicas(4, withHostnameSpread(1, corev1.DoNotSchedule, "app", "nothing")), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,109 @@
+package scheduling_test
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+func withPreferredZone(weight int32, zone string) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Spec.Affinity == nil {
+			p.Spec.Affinity = &corev1.Affinity{}
+		}
+		if p.Spec.Affinity.NodeAffinity == nil {
+			p.Spec.Affinity.NodeAffinity = &corev1.NodeAffinity{}
+		}
+		na := p.Spec.Affinity.NodeAffinity
+		na.PreferredDuringSchedulingIgnoredDuringExecution = append(na.PreferredDuringSchedulingIgnoredDuringExecution, corev1.PreferredSchedulingTerm{
+			Weight: weight, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{zone}}}}})
+	}
+}
+
+func withPreferredPodTerm(anti bool, weight int32, term corev1.PodAffinityTerm) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Spec.Affinity == nil {
+			p.Spec.Affinity = &corev1.Affinity{}
+		}
+		w := corev1.WeightedPodAffinityTerm{Weight: weight, PodAffinityTerm: term}
+		if anti {
+			if p.Spec.Affinity.PodAntiAffinity == nil {
+				p.Spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
+			}
+			p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution, w)
+			return
+		}
+		if p.Spec.Affinity.PodAffinity == nil {
+			p.Spec.Affinity.PodAffinity = &corev1.PodAffinity{}
+		}
+		p.Spec.Affinity.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(p.Spec.Affinity.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution, w)
+	}
+}
+
+func TestPreferredNodeAffinity(t *testing.T) {
+	types := fake.Catalog(40)
+	t.Run("honoured when it can be", func(t *testing.T) {
+		pods := replicas(3, "web", "500m", withPreferredZone(10, fake.Zones[1]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[1]] != 3 {
+			t.Fatalf("want all 3 in the preferred zone, got %v errors %v", got, reasons(res))
+		}
+	})
+	t.Run("the heavier of two conflicting preferences wins", func(t *testing.T) {
+		pods := replicas(2, "web", "500m", withPreferredZone(10, fake.Zones[1]), withPreferredZone(90, fake.Zones[2]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[2]] != 2 {
+			t.Fatalf("want both in %s (weight 90), got %v errors %v", fake.Zones[2], got, reasons(res))
+		}
+	})
+	t.Run("dropped when it cannot be", func(t *testing.T) {
+		prov := provisioner("default", req(v1alpha5.LabelZone, corev1.NodeSelectorOpIn, fake.Zones[0]))
+		pods := replicas(2, "web", "500m", withPreferredZone(10, fake.Zones[1]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[0]] != 2 {
+			t.Fatalf("want both in the provisioner's zone, got %v errors %v", got, reasons(res))
+		}
+	})
+}
+
+func TestPreferredPodAffinityAndAntiAffinity(t *testing.T) {
+	types := fake.Catalog(40)
+	t.Run("preferred zone anti-affinity spreads, then relaxes", func(t *testing.T) {
+		pods := replicas(5, "db", "500m", withPreferredPodTerm(true, 50, domainTerm(v1alpha5.LabelZone, "app", "db")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		if len(res.Errors) != 0 || len(got) != 3 {
+			t.Fatalf("want all 5 placed over 3 zones, got %v errors %v", got, reasons(res))
+		}
+	})
+	t.Run("preferred affinity to running pods", func(t *testing.T) {
+		db := pod("db", "100m", "64Mi", withLabels("app", "db"))
+		nodes := []scheduling.ExistingNode{zonalNode("c-node", fake.Zones[2], db)}
+		nodes[0].Available[corev1.ResourceCPU] = nodes[0].Available[corev1.ResourceMemory] // no cpu room
+		nodes[0].Available = corev1.ResourceList{}
+		pods := replicas(2, "api", "1", withPreferredPodTerm(false, 100, domainTerm(v1alpha5.LabelZone, "app", "db")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[2]] != 2 {
+			t.Fatalf("want both next to the db in %s, got %v errors %v", fake.Zones[2], got, reasons(res))
+		}
+	})
+	t.Run("an impossible preferred affinity is dropped before node preferences", func(t *testing.T) {
+		pods := replicas(1, "api", "1", withPreferredPodTerm(false, 100, domainTerm(v1alpha5.LabelZone, "app", "absent")),
+			withPreferredZone(1, fake.Zones[1]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[1]] != 1 {
+			t.Fatalf("want the pod in its preferred zone, got %v errors %v", got, reasons(res))
+		}
+	})
+}
