@@ -186,7 +186,7 @@ type podInfo struct {
 	// symAnti are its required (not preferred) hostname anti-affinity terms: only those keep
 	// other pods off its node in kube-scheduler.
 	symAnti []*podTerm
-	hold   Hold
+	hold    Hold
 }
 
 // newPodInfo compiles what the solver needs of p.
