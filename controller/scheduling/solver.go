@@ -548,7 +548,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 			labels[k] = v
 		}
 		alloc := FromList(it.Allocatable())
-		ps.types = append(ps.types, &typeInfo{it: it, usable: alloc.Sub(dss.overhead(labels, p.Spec.Taints)), capacity: FromList(it.Capacity)})
+		ps.types = append(ps.types, &typeInfo{it: it, usable: alloc.Sub(dss.offeringOverhead(it, t, labels, p.Spec.Taints)), capacity: FromList(it.Capacity)})
 	}
 	if len(ps.types) == 0 {
 		ps.typeErr = fmt.Sprintf("none of %d instance types has an available offering compatible with the provisioner's requirements (%s)", len(in.InstanceTypes), t)
@@ -940,6 +940,28 @@ func (dss compiledDaemonSets) overhead(labels map[string]string, taints []corev1
 			continue
 		}
 		out.AddInPlace(ds.requests)
+	}
+	return out
+}
+
+// offeringOverhead is the daemonset overhead of a node of type it with labels: the most over
+// the zones and capacity types of its available offerings that reqs allow, since which one is
+// launched is decided later (a daemonset selecting karpenter.sh/capacity-type spot counts
+// wherever a spot offering may be chosen). labels is modified.
+func (dss compiledDaemonSets) offeringOverhead(it *cloudprovider.InstanceType, reqs Requirements, labels map[string]string, taints []corev1.Taint) Resources {
+	if len(dss) == 0 {
+		return Resources{}
+	}
+	out := Resources{}
+	seen := map[[2]string]bool{}
+	for _, o := range it.Offerings {
+		key := [2]string{o.Zone, o.CapacityType}
+		if !o.Available || seen[key] || !allowsOffering(reqs, o.Zone, o.CapacityType) {
+			continue
+		}
+		seen[key] = true
+		labels[v1alpha5.LabelZone], labels[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
+		out.MaxInPlace(dss.overhead(labels, taints))
 	}
 	return out
 }

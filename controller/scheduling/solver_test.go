@@ -692,3 +692,30 @@ func TestGPUTypesOnlyForGPUPods(t *testing.T) {
 		t.Fatalf("GPU pod not planned on the GPU type: %+v %+v", res.NewNodes, res.Errors)
 	}
 }
+
+func TestDaemonSetOverheadFollowsCapacityType(t *testing.T) {
+	types := fake.Catalog(60)
+	spotOnly := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "spot-handler"}, Spec: appsv1.DaemonSetSpec{
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{NodeSelector: map[string]string{v1alpha5.LabelCapacityType: v1alpha5.CapacityTypeSpot},
+			Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}}}}}}}}
+	pods := []*corev1.Pod{pod("p", "1500m", "1Gi")}
+	smallest := func(capacityTypes ...string) int64 {
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, capacityTypes...))},
+			types, func(in *scheduling.Input) { in.DaemonSets = []*appsv1.DaemonSet{spotOnly} })
+		if len(res.NewNodes) != 1 {
+			t.Fatalf("errors %v", reasons(res))
+		}
+		least := int64(1 << 40)
+		for _, it := range res.NewNodes[0].InstanceTypeOptions {
+			alloc := it.Allocatable()
+			least = min(least, alloc.Cpu().MilliValue())
+		}
+		return least
+	}
+	if got := smallest(v1alpha5.CapacityTypeSpot, v1alpha5.CapacityTypeOnDemand); got < 4500 {
+		t.Errorf("a node that may launch as spot offers a type with %dm allocatable: the 3-cpu spot daemonset and the 1.5-cpu pod do not fit", got)
+	}
+	if got := smallest(v1alpha5.CapacityTypeOnDemand); got >= 4500 {
+		t.Errorf("an on-demand-only node counted the spot daemonset: smallest option %dm", got)
+	}
+}

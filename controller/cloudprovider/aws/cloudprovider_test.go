@@ -166,6 +166,9 @@ func TestGetInstanceTypes(t *testing.T) {
 	if got := it.Overhead[corev1.ResourceCPU]; got.MilliValue() != 70 {
 		t.Errorf("cpu overhead = %s, want 70m", got.String())
 	}
+	if alloc := it.Allocatable()[corev1.ResourceEphemeralStorage]; alloc.Cmp(resource.MustParse("17Gi")) != 0 {
+		t.Errorf("allocatable ephemeral-storage %s, want 17Gi (20Gi root volume - 1Gi kube-reserved - 10%% nodefs eviction)", alloc.String())
+	}
 	if got := it.Overhead[corev1.ResourceMemory]; got.Cmp(resource.MustParse("674Mi")) != 0 {
 		t.Errorf("memory overhead = %s, want 674Mi", got.String())
 	}

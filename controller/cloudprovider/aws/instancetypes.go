@@ -29,7 +29,9 @@ import (
 //   - Kube-reserved CPU tiers and memory (11 MiB per pod + 255 MiB): the EKS-optimized AL2
 //     AMI's bootstrap.sh (get_cpu_millicores_to_reserve / get_memory_mebibytes_to_reserve).
 //   - EvictionHardMemory 100Mi: the kubelet's default memory.available hard eviction threshold.
-//   - EphemeralStorage 20Gi: the root volume of the generated launch template.
+//   - EphemeralStorage 20Gi: the root volume of the generated launch template; of it, 1Gi is
+//     kube-reserved (EKS AL2 bootstrap) and 10% is the kubelet's default nodefs.available hard
+//     eviction threshold, so 17Gi is allocatable.
 //   - ENI pod limit: ENIs * (IPv4 per ENI - 1) + 2, the formula of amazon-vpc-cni-k8s's
 //     eni-max-pods.txt.
 const (
@@ -41,6 +43,8 @@ const (
 	kubeReservedMemBaseMi   = 255
 	evictionHardMemoryMi    = 100
 	rootVolumeGi            = 20
+	kubeReservedEphemeralGi = 1
+	evictionNodefsPercent   = 10
 )
 
 // instanceTypeProvider lists EC2 instance types, their zone offerings and spot prices, with
@@ -346,15 +350,19 @@ func KubeReservedCPUMillicores(cores int64) int64 {
 	return reserved
 }
 
-// overhead is kube-reserved (CPU tiers; memory 11 MiB per pod + 255 MiB) plus the 100Mi hard
-// memory eviction threshold.
+// overhead is kube-reserved (CPU tiers; memory 11 MiB per pod + 255 MiB; ephemeral-storage
+// 1Gi) plus the hard eviction thresholds (memory.available 100Mi, nodefs.available 10% of the
+// root volume).
 func overhead(capacity corev1.ResourceList) corev1.ResourceList {
 	cpu := capacity[corev1.ResourceCPU]
 	pods := capacity[corev1.ResourcePods]
 	memMi := kubeReservedMemPerPodMi*pods.Value() + kubeReservedMemBaseMi + evictionHardMemoryMi
+	disk := capacity[corev1.ResourceEphemeralStorage]
+	diskReserved := kubeReservedEphemeralGi<<30 + disk.Value()*evictionNodefsPercent/100
 	return corev1.ResourceList{
-		corev1.ResourceCPU:    *resource.NewMilliQuantity(KubeReservedCPUMillicores(cpu.Value()), resource.DecimalSI),
-		corev1.ResourceMemory: *resource.NewQuantity(memMi*1024*1024, resource.BinarySI),
+		corev1.ResourceCPU:              *resource.NewMilliQuantity(KubeReservedCPUMillicores(cpu.Value()), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(memMi*1024*1024, resource.BinarySI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(diskReserved, resource.BinarySI),
 	}
 }
 
