@@ -133,6 +133,9 @@ type typeInfo struct {
 	it       *cloudprovider.InstanceType
 	usable   Resources // allocatable minus daemonset overhead
 	capacity Resources
+	// price is the cheapest offering the provisioner's template allows (see price), USD/hour.
+	price   float64
+	priceOK bool
 }
 
 type provState struct {
@@ -157,10 +160,13 @@ type claim struct {
 	reqs      Requirements
 	types     []*typeInfo
 	pods      []*corev1.Pod
+	infos     []*podInfo // the compiled pods, as pods
 	requests  Resources
 	maxUsable Resources
 	minUsable Resources // every remaining type holds at least this
 	committed Resources // max capacity over types, for limits
+	// price is the cheapest allowed available offering over types, USD/hour.
+	price float64
 }
 
 type existing struct {
@@ -258,6 +264,7 @@ func Solve(in Input) *Result {
 	}
 
 	for _, p := range provs {
+		p.resize()
 		for _, c := range p.claims {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
 		}
@@ -548,7 +555,9 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 			labels[k] = v
 		}
 		alloc := FromList(it.Allocatable())
-		ps.types = append(ps.types, &typeInfo{it: it, usable: alloc.Sub(dss.offeringOverhead(it, t, labels, p.Spec.Taints)), capacity: FromList(it.Capacity)})
+		ti := &typeInfo{it: it, usable: alloc.Sub(dss.offeringOverhead(it, t, labels, p.Spec.Taints)), capacity: FromList(it.Capacity)}
+		ti.price, ti.priceOK = cheapestOffering(it, t)
+		ps.types = append(ps.types, ti)
 	}
 	if len(ps.types) == 0 {
 		ps.typeErr = fmt.Sprintf("none of %d instance types has an available offering compatible with the provisioner's requirements (%s)", len(in.InstanceTypes), t)
@@ -740,13 +749,45 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		if len(types) == 0 {
 			continue
 		}
-		c := &claim{prov: ps, reqs: r, types: types, pods: []*corev1.Pod{pi.pod}, requests: pi.requests.Copy()}
+		c := &claim{prov: ps, reqs: r, types: types, pods: []*corev1.Pod{pi.pod}, infos: []*podInfo{pi}, requests: pi.requests.Copy()}
 		c.host.add(pi.pod, pi.symAnti, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
 		return c
 	}
 	return nil
+}
+
+// minPrice returns the cheapest allowed available offering over types under reqs, USD/hour
+// (+Inf when there is none).
+func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
+	best := math.Inf(1)
+	for _, t := range types {
+		if p, ok := ps.price(t, reqs); ok && p < best {
+			best = p
+		}
+	}
+	return best
+}
+
+// price is cheapestOffering(t, reqs), read from t when reqs allow the same zones and capacity
+// types as the provisioner's template (requirements are immutable, so same pointers mean same
+// sets).
+func (ps *provState) price(t *typeInfo, reqs Requirements) (float64, bool) {
+	if reqs[v1alpha5.LabelZone] == ps.template[v1alpha5.LabelZone] && reqs[v1alpha5.LabelCapacityType] == ps.template[v1alpha5.LabelCapacityType] {
+		return t.price, t.priceOK
+	}
+	return cheapestOffering(t.it, reqs)
+}
+
+// offeringsNarrowed reports whether after allows fewer zones or capacity types than before.
+func offeringsNarrowed(before, after Requirements) bool {
+	for k := range offeringKeys {
+		if before[k] != after[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // withOptions returns term ANDed with each domain option, or term alone when opts is nil.
@@ -799,6 +840,7 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 }
 
 func (c *claim) recompute() {
+	c.price = c.prov.minPrice(c.types, c.reqs)
 	c.maxUsable = Resources{}
 	newCommitted := Resources{}
 	for _, t := range c.types {
@@ -844,7 +886,7 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 	// every type.
 	if !constrained && len(pi.terms) == 1 && len(pi.terms[0]) == 0 && fitsWith(c.requests, pi.requests, c.minUsable) {
 		c.requests.AddInPlace(pi.requests)
-		c.pods = append(c.pods, pi.pod)
+		c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
 		return true
 	}
 	total := c.requests.Add(pi.requests)
@@ -862,9 +904,9 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 			if len(types) == 0 {
 				continue
 			}
-			changed := len(types) != len(c.types) // filter only removes types
+			changed := len(types) != len(c.types) || offeringsNarrowed(c.reqs, reqs) // filter only removes types
 			c.reqs, c.types, c.requests = reqs, types, total
-			c.pods = append(c.pods, pi.pod)
+			c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
 			if changed {
 				c.recompute()
 			}

@@ -1,0 +1,156 @@
+package scheduling
+
+import (
+	"math"
+)
+
+// Sizing by the bill. First-fit-decreasing grows each new node toward the largest type that
+// still takes the next pod, which is right when price is proportional to size and wrong when it
+// is not: one 8-GPU instance can cost several times eight 1-GPU instances, and spot prices per
+// vCPU differ between sizes. So, once every pod is placed, each new node is re-planned with only
+// the instance types cheaper than its own cheapest option (same requirements, so the same zone
+// and capacity type constraints): when the pieces cost at least splitMargin less in total, they
+// replace it, and each piece is tried the same way, at most maxSplitDepth times.
+//
+// A node is not split when one of its pods requires co-location on the host (required
+// hostname pod affinity); hostname anti-affinity, host ports and hostname spread only get
+// easier on more nodes, and zone or capacity-type constraints are kept by the requirements.
+// With limits, a split is taken only when the pieces' worst-case capacity keeps the
+// provisioner within them.
+
+const (
+	// splitMargin is the least saving, as a share of the node's price, for which a node is split
+	// (fewer nodes are worth a little: fewer daemonset copies, less to drain and patch).
+	splitMargin = 0.02
+	// maxSplitDepth bounds how many times a piece of a node is split again.
+	maxSplitDepth = 6
+)
+
+// resize splits the provisioner's claims where smaller nodes cost less.
+func (ps *provState) resize() {
+	var out []*claim
+	for _, c := range ps.claims {
+		out = append(out, ps.split(c, 0)...)
+	}
+	ps.claims = out
+}
+
+// split returns c, or pieces that hold its pods for less, each split further.
+func (ps *provState) split(c *claim, depth int) []*claim {
+	if depth >= maxSplitDepth || len(c.infos) < 2 || math.IsInf(c.price, 1) {
+		return []*claim{c}
+	}
+	for _, pi := range c.infos {
+		if len(pi.host.affinity) > 0 {
+			return []*claim{c}
+		}
+	}
+	limit := c.price * (1 - splitMargin)
+	var cheaper []*typeInfo
+	// probe asks for the extended resources the pods use, so accelerator types stay in.
+	probe := Resources{}
+	for k, v := range c.requests {
+		if v > 0 && isExtendedResource(k) {
+			probe[k] = 1
+		}
+	}
+	for _, t := range ps.filter(ps.types, c.reqs, c.reqs, probe, Resources{}) {
+		if p, ok := ps.price(t, c.reqs); ok && p < limit {
+			cheaper = append(cheaper, t)
+		}
+	}
+	if len(cheaper) == 0 || uniformCost(c.requests, cheaper, c.reqs, ps) >= limit {
+		return []*claim{c}
+	}
+	pieces := ps.repack(c, cheaper)
+	if pieces == nil {
+		return []*claim{c}
+	}
+	total, committed := 0.0, Resources{}
+	for _, p := range pieces {
+		total += p.price
+		committed.AddInPlace(p.committed)
+	}
+	if total >= limit || !ps.withinLimitsAfter(c.committed, committed) {
+		return []*claim{c}
+	}
+	for k, v := range c.committed {
+		ps.committed[k] -= v
+	}
+	ps.committed.AddInPlace(committed)
+	var out []*claim
+	for _, p := range pieces {
+		p.prov = ps
+		out = append(out, ps.split(p, depth+1)...)
+	}
+	return out
+}
+
+// withinLimitsAfter reports whether replacing the commitment removed by added keeps the
+// provisioner within its limits.
+func (ps *provState) withinLimitsAfter(removed, added Resources) bool {
+	for k, limit := range ps.limits {
+		if ps.usage[k]+ps.committed[k]-removed[k]+added[k] > limit {
+			return false
+		}
+	}
+	return true
+}
+
+// repack places c's pods first-fit-decreasing on new nodes of the given types under c's
+// requirements, or returns nil when some pod fits none of them.
+func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
+	sub := &provState{in: ps.in, name: ps.name, template: c.reqs, taints: ps.taints, typeKeys: ps.typeKeys, isTypeKey: ps.isTypeKey,
+		types: types, committed: Resources{}, topo: newTopology(nil, ps.topo.nsLabels)}
+	for _, orig := range c.infos {
+		// The requirements fix the domains the pod's zone and capacity-type constraints chose.
+		pi := *orig
+		pi.domain, pi.pinned = nil, nil
+		placed := false
+		for _, sc := range sub.claims {
+			if sc.host.admits(&pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(&pi) {
+				sc.host.add(pi.pod, pi.symAnti, pi.ports)
+				sc.infos[len(sc.infos)-1] = orig
+				placed = true
+				break
+			}
+		}
+		if placed {
+			continue
+		}
+		if _, ok := sub.open(&pi); !ok {
+			return nil
+		}
+		last := sub.claims[len(sub.claims)-1]
+		last.infos[len(last.infos)-1] = orig
+	}
+	return sub.claims
+}
+
+// uniformCost estimates the cheapest way to hold requests on nodes of one of the given types:
+// for each type, the fewest nodes whose summed usable amount covers every requested resource,
+// times its price; the least of these (USD/hour). It gates repacking: a node is repacked only
+// when some uniform set of cheaper nodes plausibly costs less (repacking decides for real).
+func uniformCost(requests Resources, types []*typeInfo, reqs Requirements, ps *provState) float64 {
+	best := math.Inf(1)
+	for _, t := range types {
+		p, ok := ps.price(t, reqs)
+		if !ok {
+			continue
+		}
+		nodes := 1.0
+		for k, v := range requests {
+			if v <= 0 {
+				continue
+			}
+			u := t.usable[k]
+			if u <= 0 {
+				nodes = math.Inf(1)
+				break
+			}
+			nodes = max(nodes, math.Ceil(float64(v)/float64(u)))
+		}
+		best = min(best, nodes*p)
+	}
+	return best
+}
