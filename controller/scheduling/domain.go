@@ -96,7 +96,7 @@ func (e *eligibility) claim(c *claim) bool {
 		return true
 	}
 	for _, t := range e.terms {
-		if _, err := c.reqs.Constrain(t); err == nil {
+		if c.reqs.Compatible(t) {
 			return true
 		}
 	}

@@ -366,6 +366,20 @@ func (rs Requirements) Constrain(pod Requirements) (Requirements, error) {
 	return out, nil
 }
 
+// Compatible reports whether Constrain(pod) would succeed, without building the result.
+func (rs Requirements) Compatible(pod Requirements) bool {
+	for k, p := range pod {
+		cur, ok := rs[k]
+		if !ok {
+			cur = Absent(k)
+		}
+		if cur.Intersect(p).IsEmpty() {
+			return false
+		}
+	}
+	return true
+}
+
 // MatchLabels reports whether a node with labels satisfies every requirement in rs (a missing
 // label is absent); the error names the first failing requirement in key order.
 func (rs Requirements) MatchLabels(labels map[string]string) error {

@@ -133,9 +133,11 @@ type typeInfo struct {
 	it       *cloudprovider.InstanceType
 	usable   Resources // allocatable minus daemonset overhead
 	capacity Resources
-	// price is the cheapest offering the provisioner's template allows (see price), USD/hour.
-	price   float64
-	priceOK bool
+	// price is the cheapest offering the provisioner's template allows (see price), USD/hour;
+	// zonePrice the same per zone.
+	price     float64
+	priceOK   bool
+	zonePrice map[string]float64
 }
 
 type provState struct {
@@ -557,6 +559,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 		alloc := FromList(it.Allocatable())
 		ti := &typeInfo{it: it, usable: alloc.Sub(dss.offeringOverhead(it, t, labels, p.Spec.Taints)), capacity: FromList(it.Capacity)}
 		ti.price, ti.priceOK = cheapestOffering(it, t)
+		ti.zonePrice = zonePrices(it, t)
 		ps.types = append(ps.types, ti)
 	}
 	if len(ps.types) == 0 {
@@ -774,10 +777,32 @@ func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
 // types as the provisioner's template (requirements are immutable, so same pointers mean same
 // sets).
 func (ps *provState) price(t *typeInfo, reqs Requirements) (float64, bool) {
-	if reqs[v1alpha5.LabelZone] == ps.template[v1alpha5.LabelZone] && reqs[v1alpha5.LabelCapacityType] == ps.template[v1alpha5.LabelCapacityType] {
-		return t.price, t.priceOK
+	zone := reqs[v1alpha5.LabelZone]
+	if reqs[v1alpha5.LabelCapacityType] == ps.template[v1alpha5.LabelCapacityType] {
+		if zone == ps.template[v1alpha5.LabelZone] {
+			return t.price, t.priceOK
+		}
+		if z, ok := zone.Single(); ok && t.zonePrice != nil {
+			p, ok := t.zonePrice[z]
+			return p, ok
+		}
 	}
 	return cheapestOffering(t.it, reqs)
+}
+
+// zonePrices maps each zone to the cheapest available offering of it there that template
+// allows, USD/hour.
+func zonePrices(it *cloudprovider.InstanceType, template Requirements) map[string]float64 {
+	out := map[string]float64{}
+	for _, o := range it.Offerings {
+		if !o.Available || !allowsOffering(template, o.Zone, o.CapacityType) {
+			continue
+		}
+		if p, ok := out[o.Zone]; !ok || o.Price < p {
+			out[o.Zone] = o.Price
+		}
+	}
+	return out
 }
 
 // offeringsNarrowed reports whether after allows fewer zones or capacity types than before.
