@@ -67,6 +67,15 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1ms .. ~33s
 	})
 
+	// DecisionDuration is the wall time (seconds) from a provisioning batch closing to its last
+	// launch call returning (to the plan when nothing is launched): listing, solving and
+	// launching, the part of a pod's time to Running the controller decides.
+	DecisionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "provisioner", Name: "decision_duration_seconds",
+		Help:    "Time from a provisioning batch closing to its last launch call returning, in seconds.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14), // 5ms .. ~41s
+	})
+
 	// CloudProviderDuration is the wall time (seconds) of cloud provider calls, by method.
 	CloudProviderDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: "cloudprovider", Name: "duration_seconds",
@@ -77,5 +86,5 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(NodesCreated, NodesTerminated, NodesDeprovisioned,
-		InstancesGarbageCollected, PodsPending, SolverDuration, CloudProviderDuration, SchedulingDisagreements)
+		InstancesGarbageCollected, PodsPending, SolverDuration, DecisionDuration, CloudProviderDuration, SchedulingDisagreements)
 }

@@ -42,7 +42,8 @@ import (
 const (
 	// ReasonFailedProvisioning: no provisioner/instance type can take the pod, or its launch failed.
 	ReasonFailedProvisioning = "FailedProvisioning"
-	// ReasonNominated: a node was launched (or in-flight capacity counted) for the pod.
+	// ReasonNominated: a node was launched for the pod ("Launched node <name> (...)") or the pod
+	// was planned on an existing or in-flight node ("Planned on existing node <name>").
 	ReasonNominated = "Nominated"
 	// ReasonSchedulingDisagreement: kube-scheduler did not bind the pod to the Ready node the
 	// solver planned it on within the grace period.
@@ -169,6 +170,10 @@ func (p *Provisioner) Start(ctx context.Context) error {
 			continue
 		}
 		backoff = p.backoff
+		if res.Pending > 0 {
+			metrics.SolverDuration.Observe(res.SolveDuration.Seconds())
+			metrics.DecisionDuration.Observe(res.DecisionDuration.Seconds())
+		}
 		if res.Held > 0 {
 			p.triggerAfter(ctx, HeldRetry)
 		}
@@ -223,6 +228,9 @@ type BatchResult struct {
 	Launched      []Launch
 	Unschedulable []scheduling.PodError
 	SolveDuration time.Duration // on the injected clock
+	// DecisionDuration runs from the batch closing (Provision called) to the last launch call
+	// returning, on the injected clock.
+	DecisionDuration time.Duration
 	// Held counts pods kept from causing a launch (an outstanding launch or a backoff); while
 	// any are, the loop runs another batch after HeldRetry even without pod events.
 	Held int
@@ -238,6 +246,7 @@ const HeldRetry = 10 * time.Second
 // Errors: listing or GetInstanceTypes failures, and launch failures (joined); pods of failed
 // launches get a FailedProvisioning Event and are planned again by the next batch.
 func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
+	closed := p.clk.Now()
 	logger := log.FromContext(ctx)
 	var podList corev1.PodList
 	if err := p.kube.List(ctx, &podList); err != nil {
@@ -308,17 +317,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	logger.Info("solved batch", "pendingPods", len(pending), "provisioners", len(in.Provisioners),
 		"existingNodes", len(snap.Nodes), "podsOnExistingCapacity", res.OnExisting,
 		"newNodes", len(plan.NewNodes), "unschedulablePods", len(plan.Errors), "duration", res.SolveDuration.String())
-	for node, pods := range plan.ExistingNodes {
-		logger.V(1).Info("pods fit existing capacity", "node", node, "pods", podNames(pods))
-		for _, pod := range pods {
-			p.disagreements.Planned(pod, node, false)
-			p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Planned on existing node %s", node)
-		}
-	}
-	for _, e := range plan.Errors {
-		logger.Info("pod fits no node", "pod", client.ObjectKeyFromObject(e.Pod).String(), "reason", e.Reason)
-		p.recorder.Eventf(e.Pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Cannot provision a node: %s", e.Reason)
-	}
+	p.reportPlan(ctx, plan)
 
 	var mu sync.Mutex
 	var errs []error
@@ -336,7 +335,30 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		}
 	})
 	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
+	res.DecisionDuration = p.clk.Since(closed)
+	if len(plan.NewNodes) > 0 {
+		logger.Info("batch decided", "seconds", res.DecisionDuration.Seconds(), "solveSeconds", res.SolveDuration.Seconds(),
+			"launched", len(res.Launched), "failedLaunches", len(errs))
+	}
 	return res, errors.Join(errs...)
+}
+
+// reportPlan records the pods planned on existing or in-flight nodes (for the disagreement
+// check, with a Nominated Event each) and emits a FailedProvisioning Event for every pod the
+// plan could not place.
+func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
+	logger := log.FromContext(ctx)
+	for node, pods := range plan.ExistingNodes {
+		logger.V(1).Info("pods fit existing capacity", "node", node, "pods", podNames(pods))
+		for _, pod := range pods {
+			p.disagreements.Planned(pod, node, false)
+			p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Planned on existing node %s", node)
+		}
+	}
+	for _, e := range plan.Errors {
+		logger.Info("pod fits no node", "pod", client.ObjectKeyFromObject(e.Pod).String(), "reason", e.Reason)
+		p.recorder.Eventf(e.Pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Cannot provision a node: %s", e.Reason)
+	}
 }
 
 // holds turns what kube-scheduler refused into solver holds: for every pending pod that was

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +26,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	fakecp "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
@@ -482,4 +485,46 @@ func TestFilledPlannedNodeReleasesThePod(t *testing.T) {
 	if got := len(e.cp.CreateCalls()); got != 2 || res.Held != 0 {
 		t.Fatalf("after its node filled up: %d launches (want 2), %d pods held (want 0), errors %v", got, res.Held, res.Unschedulable)
 	}
+}
+
+func TestDecisionDurationSpansSolveAndLaunches(t *testing.T) {
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	e.prov.opts.Solve = func(in scheduling.Input) *scheduling.Result {
+		e.clk.Step(2 * time.Second) // the solver's time, on the fake clock
+		return scheduling.Solve(in)
+	}
+	res, err := e.prov.Provision(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SolveDuration != 2*time.Second || res.DecisionDuration < res.SolveDuration || len(res.Launched) != 1 {
+		t.Fatalf("solve %v, decision %v, %d launched", res.SolveDuration, res.DecisionDuration, len(res.Launched))
+	}
+	// Start observes every batch that saw pending pods.
+	before := sampleCount(t, metrics.DecisionDuration)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.prov.Start(ctx) }()
+	e.prov.Trigger()
+	deadline := time.Now().Add(5 * time.Second)
+	for sampleCount(t, metrics.DecisionDuration) == before && time.Now().Before(deadline) {
+		e.clk.Step(100 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sampleCount(t, metrics.DecisionDuration) == before {
+		t.Fatal("no decision duration observed for a batch with a pending pod")
+	}
+}
+
+func sampleCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	m := &dto.Metric{}
+	if err := h.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }
