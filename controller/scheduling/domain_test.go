@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
@@ -61,10 +62,15 @@ func histogram(m map[string]string) map[string]int {
 	return out
 }
 
+// replicas returns n pods labelled app=prefix and controlled by one ReplicaSet, as a
+// Deployment makes them (the solver compiles such pods once).
 func replicas(n int, prefix, cpu string, opts ...podOpt) []*corev1.Pod {
 	var out []*corev1.Pod
+	owner := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: prefix, UID: k8stypes.UID("rs-" + prefix), Controller: ptr.To(true)}
 	for i := range n {
-		out = append(out, pod(fmt.Sprintf("%s-%d", prefix, i), cpu, "512Mi", append([]podOpt{withLabels("app", prefix)}, opts...)...))
+		p := pod(fmt.Sprintf("%s-%d", prefix, i), cpu, "512Mi", append([]podOpt{withLabels("app", prefix)}, opts...)...)
+		p.OwnerReferences = []metav1.OwnerReference{owner}
+		out = append(out, p)
 	}
 	return out
 }
@@ -227,6 +233,7 @@ func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
 	spread := replicas(4, "web", "100m", withSpread(zoneSpread(1, "web")))
 	for i, p := range spread {
 		p.Name = fmt.Sprintf("spread-%d", i)
+		p.OwnerReferences[0].UID = "rs-web-spread" // a second ReplicaSet with the same labels
 	}
 	pods := append(plain, spread...)
 	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
@@ -340,12 +341,37 @@ func (pi *podInfo) relax(topo *topology) *podInfo {
 	return next
 }
 
+// templateKey identifies pods made from one template: namespace, controller owner UID, labels
+// and effective requests (an in-place resize changes one pod's resources); "" for pods without
+// a controller.
+func templateKey(p *corev1.Pod) string {
+	ref := metav1.GetControllerOf(p)
+	if ref == nil || ref.UID == "" {
+		return ""
+	}
+	return p.Namespace + "/" + string(ref.UID) + "/" + labels.FormatLabels(p.Labels) + "/" + PodRequests(p).String()
+}
+
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
 // pods they follow are placed first), then by decreasing cpu and memory requests, then by key.
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
+	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
+	// spec: they are compiled once.
+	compiled := map[string]*podInfo{}
 	for _, p := range in.Pods {
-		pi := compilePod(p, podPreferences(p), topo)
+		var pi *podInfo
+		key := templateKey(p)
+		if tmpl, ok := compiled[key]; ok && key != "" {
+			cp := *tmpl
+			cp.pod = p
+			pi = &cp
+		} else {
+			pi = compilePod(p, podPreferences(p), topo)
+			if key != "" {
+				compiled[key] = pi
+			}
+		}
 		pi.hold = in.Holds[podKey(p)]
 		pods = append(pods, pi)
 	}
