@@ -947,6 +947,12 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 	others := Resources{}
 	for _, term := range pi.terms {
 		for _, o := range withOptions(term, opts) {
+			// Fast path: requirements the claim already fixes, and room in its smallest type.
+			if impliedBy(c.reqs, o) && fitsWith(c.requests, pi.requests, c.minUsable) {
+				c.requests = total
+				c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
+				return true
+			}
 			reqs, err := c.reqs.Constrain(o)
 			if err != nil {
 				continue
@@ -965,6 +971,28 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 		}
 	}
 	return false
+}
+
+// impliedBy reports, cheaply and conservatively, whether reqs already satisfy every
+// requirement of term: each term key is unconstrained or fixes the single value reqs fix.
+func impliedBy(reqs, term Requirements) bool {
+	for k, r := range term {
+		if r.IsAny() {
+			continue
+		}
+		want, ok := r.Single()
+		if !ok {
+			return false
+		}
+		cur, defined := reqs[k]
+		if !defined {
+			return false
+		}
+		if got, ok := cur.Single(); !ok || got != want {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *claim) finish(maxTypes int) *NodeClaim {
