@@ -2,12 +2,15 @@ package scheduling
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -349,7 +352,28 @@ func templateKey(p *corev1.Pod) string {
 	if ref == nil || ref.UID == "" {
 		return ""
 	}
-	return p.Namespace + "/" + string(ref.UID) + "/" + labels.FormatLabels(p.Labels) + "/" + PodRequests(p).String()
+	// An order-independent digest of every container's requests and the pod overhead (map
+	// iteration order varies): the sum of one FNV-1a hash per entry.
+	var sum uint64
+	entry := func(prefix string, name corev1.ResourceName, q resource.Quantity) {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%s/%s=%d", prefix, name, q.MilliValue())
+		sum += h.Sum64()
+	}
+	for i := range p.Spec.InitContainers {
+		for name, q := range p.Spec.InitContainers[i].Resources.Requests {
+			entry("i"+strconv.Itoa(i), name, q)
+		}
+	}
+	for i := range p.Spec.Containers {
+		for name, q := range p.Spec.Containers[i].Resources.Requests {
+			entry("c"+strconv.Itoa(i), name, q)
+		}
+	}
+	for name, q := range p.Spec.Overhead {
+		entry("o", name, q)
+	}
+	return fmt.Sprintf("%s/%s/%s/%x", p.Namespace, ref.UID, labels.FormatLabels(p.Labels), sum)
 }
 
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
