@@ -55,8 +55,10 @@ DEMO_FLAGS ?=
 demo: tools build
 	go run ./test/e2e/cmd/demo --bin $(PROVIDER) $(DEMO_FLAGS)
 
-## bench: solver and end-to-end scale benchmarks
+## bench: the solver table (bench/cmd/table: workloads x the sandbox catalogue, cost / lower bound), then solver and end-to-end scale benchmarks
+BENCH_TABLE_FLAGS ?=
 bench: tools build
+	go run ./bench/cmd/table $(BENCH_TABLE_FLAGS)
 	KARPENTER_BIN=$(PROVIDER) go test -run '^$$' -bench . -benchmem -timeout 60m ./controller/... ./test/...
 
 ## docs: regenerate docs/ from the provider schema, examples/ and templates/ (tfplugindocs)

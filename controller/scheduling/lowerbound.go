@@ -100,14 +100,16 @@ type boundInput struct {
 	items []lbItem
 	// sigs are the candidate items of each scheduling signature (node requirements and
 	// tolerations), cheapest first.
-	sigs     [][]lbCand
-	pods     []*lbPod
+	sigs [][]lbCand
+	pods []*lbPod
+	// sigMin is, per signature, the least request of each resource over its placeable pods.
+	sigMin   map[int]Resources
 	freeRoom Resources
 	parent   []int // union-find over items
 }
 
 func newBoundInput(in Input) *boundInput {
-	b := &boundInput{in: in, freeRoom: Resources{}}
+	b := &boundInput{in: in, freeRoom: Resources{}, sigMin: map[int]Resources{}}
 	dss := compileDaemonSets(in.DaemonSets)
 	var provs []*provState
 	var firstItem []int
@@ -134,7 +136,31 @@ func newBoundInput(in Input) *boundInput {
 	for _, p := range in.Pods {
 		b.addPod(p, provs, firstItem, sigIndex, frontier)
 	}
+	b.joinItems()
 	return b
+}
+
+// joinItems marks the items each signature's pods may use (those that hold its least request,
+// a superset of those that hold one of its pods) as used, at the signature's price where that
+// is lower, and joins them into one component.
+func (b *boundInput) joinItems() {
+	for sig, least := range b.sigMin {
+		first := -1
+		for _, c := range b.sigs[sig] {
+			it := &b.items[c.item]
+			if !least.Fits(it.usable) {
+				continue
+			}
+			if !it.used || c.price < it.price {
+				it.price = c.price
+			}
+			it.used = true
+			if first < 0 {
+				first = c.item
+			}
+			b.union(first, c.item)
+		}
+	}
 }
 
 // boundUsable is the type's usable room for the bound: the solver's (daemonsets matched against
@@ -223,17 +249,12 @@ func (b *boundInput) addPod(p *corev1.Pod, provs []*provState, firstItem []int, 
 			break
 		}
 	}
-	// Every item of the signature that holds the pod joins its component at its price.
-	for _, c := range b.sigs[sig] {
-		it := &b.items[c.item]
-		if !lp.requests.Fits(it.usable) {
-			continue
+	if m, seen := b.sigMin[sig]; seen {
+		for k, v := range m {
+			m[k] = min(v, lp.requests[k])
 		}
-		if !it.used || c.price < it.price {
-			it.price = c.price
-		}
-		it.used = true
-		b.union(lp.firstFit, c.item)
+	} else {
+		b.sigMin[sig] = lp.requests.Copy()
 	}
 	b.pods = append(b.pods, lp)
 }
