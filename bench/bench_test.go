@@ -1,4 +1,4 @@
-package bench
+package bench_test
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nodeform/terraform-provider-karpenter/bench"
+	"github.com/nodeform/terraform-provider-karpenter/bench/instancetypes"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
 var catalogueOnce = sync.OnceValues(func() ([]*cloudprovider.InstanceType, error) {
-	return Catalogue(context.Background())
+	return instancetypes.Sandbox(context.Background())
 })
 
 func catalogue(tb testing.TB) []*cloudprovider.InstanceType {
@@ -26,7 +28,7 @@ func catalogue(tb testing.TB) []*cloudprovider.InstanceType {
 }
 
 func TestKarpenterMix(t *testing.T) {
-	pods := KarpenterMix("mix", 1003, 42)
+	pods := bench.KarpenterMix("mix", 1003, 42)
 	if len(pods) != 1003 {
 		t.Fatalf("%d pods, want 1003", len(pods))
 	}
@@ -35,7 +37,7 @@ func TestKarpenterMix(t *testing.T) {
 	for _, p := range pods {
 		names[p.Name] = true
 		req := scheduling.PodRequests(p)
-		if !contains(KarpenterCPUMillis, req[corev1.ResourceCPU]) || !contains(KarpenterMemoryMiB, req[corev1.ResourceMemory]/1000>>20) {
+		if !contains(bench.KarpenterCPUMillis, req[corev1.ResourceCPU]) || !contains(bench.KarpenterMemoryMiB, req[corev1.ResourceMemory]/1000>>20) {
 			t.Fatalf("pod %s requests %v outside Karpenter's sets", p.Name, req)
 		}
 		switch {
@@ -72,7 +74,7 @@ func contains(values []int64, v int64) bool {
 
 func TestExistingNodes(t *testing.T) {
 	types := catalogue(t)
-	nodes, err := ExistingNodes(40, types, 7)
+	nodes, err := bench.ExistingNodes(40, types, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestExistingNodes(t *testing.T) {
 			}
 		}
 	}
-	if _, err := ExistingNodes(1, types[:1], 7); err == nil || !strings.Contains(err.Error(), "not in the catalogue") {
+	if _, err := bench.ExistingNodes(1, types[:1], 7); err == nil || !strings.Contains(err.Error(), "not in the catalogue") {
 		t.Errorf("missing type: err = %v", err)
 	}
 }
@@ -97,7 +99,7 @@ func TestExistingNodes(t *testing.T) {
 //	go test -run '^$' -bench . ./bench/
 func BenchmarkSolve(b *testing.B) {
 	types := catalogue(b)
-	workloads, err := Workloads(types, !testing.Short())
+	workloads, err := bench.Workloads(types, !testing.Short())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,9 +107,9 @@ func BenchmarkSolve(b *testing.B) {
 		in := w.Input(types)
 		lb := scheduling.LowerBound(in)
 		b.Run(strings.Fields(w.Name)[0], func(b *testing.B) {
-			var res Result
+			var res bench.Result
 			for b.Loop() {
-				res = SolveResult(len(w.Pods), scheduling.Solve(in))
+				res = bench.SolveResult(len(w.Pods), scheduling.Solve(in))
 			}
 			b.ReportMetric(float64(len(w.Pods))*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
 			b.ReportMetric(float64(res.Nodes), "nodes")
@@ -122,7 +124,7 @@ func BenchmarkSolve(b *testing.B) {
 // BenchmarkLowerBound times scheduling.LowerBound on the 5k Karpenter mix.
 func BenchmarkLowerBound(b *testing.B) {
 	types := catalogue(b)
-	in := Workload{Pods: KarpenterMix("mix", 5000, 42)}.Input(types)
+	in := bench.Workload{Pods: bench.KarpenterMix("mix", 5000, 42)}.Input(types)
 	for b.Loop() {
 		scheduling.LowerBound(in)
 	}

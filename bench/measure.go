@@ -41,28 +41,46 @@ func (w Workload) Input(types []*cloudprovider.InstanceType) scheduling.Input {
 	}
 }
 
-// Timed runs solve at least twice and until minTime has passed (at most 50 times), and returns
-// the mean seconds per run and the heap allocations of the first run. solve returns the pods
-// it placed and the result of the run (the last run's is kept).
-func Timed(minTime time.Duration, solve func() Result) Result {
+// Stopwatch measures the part of a run that is the solve itself: wall time and heap
+// allocations (runtime.MemStats.Mallocs) of the functions passed to Time.
+type Stopwatch struct {
+	seconds float64
+	mallocs uint64
+}
+
+// Time runs f and adds its wall time and heap allocations to the stopwatch.
+func (s *Stopwatch) Time(f func()) {
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	res := solve()
-	first := time.Since(start)
+	f()
+	s.seconds += time.Since(start).Seconds()
 	runtime.ReadMemStats(&after)
-	allocs := after.Mallocs - before.Mallocs
-	runs, total := 1, first
-	for runs < 2 || (total < minTime && runs < 50) {
-		start = time.Now()
-		res = solve()
-		total += time.Since(start)
+	s.mallocs += after.Mallocs - before.Mallocs
+}
+
+// Timed calls run at least twice and until minTime of solving has passed (at most 50 times);
+// run sets up a solve, times the solve alone with the stopwatch and returns its result. The
+// last run's result is returned with Seconds the mean solve time and AllocsPerPod the first
+// run's allocations per pod.
+func Timed(minTime time.Duration, run func(*Stopwatch) Result) Result {
+	runtime.GC()
+	var res Result
+	var firstMallocs uint64
+	total := 0.0
+	runs := 0
+	for runs < 2 || (total < minTime.Seconds() && runs < 50) {
+		sw := &Stopwatch{}
+		res = run(sw)
+		if runs == 0 {
+			firstMallocs = sw.mallocs
+		}
+		total += sw.seconds
 		runs++
 	}
-	res.Seconds = total.Seconds() / float64(runs)
+	res.Seconds = total / float64(runs)
 	if res.Pods > 0 {
-		res.AllocsPerPod = float64(allocs) / float64(res.Pods)
+		res.AllocsPerPod = float64(firstMallocs) / float64(res.Pods)
 	}
 	return res
 }
@@ -81,7 +99,11 @@ func SolveResult(pods int, res *scheduling.Result) Result {
 // MeasureSolve times scheduling.Solve on w (see Timed).
 func MeasureSolve(w Workload, types []*cloudprovider.InstanceType, minTime time.Duration) Result {
 	in := w.Input(types)
-	return Timed(minTime, func() Result { return SolveResult(len(w.Pods), scheduling.Solve(in)) })
+	return Timed(minTime, func(sw *Stopwatch) Result {
+		var res *scheduling.Result
+		sw.Time(func() { res = scheduling.Solve(in) })
+		return SolveResult(len(w.Pods), res)
+	})
 }
 
 // Row is one line of the table: a workload, its lower bound and each scheduler's result.

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/nodeform/terraform-provider-karpenter/bench"
+	"github.com/nodeform/terraform-provider-karpenter/bench/instancetypes"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -319,7 +320,7 @@ func createWorkload(ctx context.Context, kube *Kube, w ScaleWorkload) error {
 
 // ScaleLowerBound returns scheduling.LowerBound (USD/hour) of the workloads' pods on the
 // quickstart's provisioner (spot and on-demand) and the sandbox catalogue as the controller
-// sees it (bench.Catalogue, which runs the AWS emulator on 127.0.0.1 for a moment): no set of
+// sees it (instancetypes.Sandbox, which runs the AWS emulator on 127.0.0.1 for a moment): no set of
 // new nodes that holds the pods costs less. The sandbox runs no daemonsets on launched nodes.
 // Errors: a bad quantity (naming the workload), or the catalogue failing to load.
 func ScaleLowerBound(ctx context.Context, workloads []ScaleWorkload) (float64, error) {
@@ -336,7 +337,7 @@ func ScaleLowerBound(ctx context.Context, workloads []ScaleWorkload) (float64, e
 			})
 		}
 	}
-	types, err := bench.Catalogue(ctx)
+	types, err := instancetypes.Sandbox(ctx)
 	if err != nil {
 		return 0, err
 	}

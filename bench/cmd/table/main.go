@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nodeform/terraform-provider-karpenter/bench"
+	"github.com/nodeform/terraform-provider-karpenter/bench/instancetypes"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -27,7 +28,7 @@ func main() {
 }
 
 func run(large bool, minTime time.Duration) error {
-	types, err := bench.Catalogue(context.Background())
+	types, err := instancetypes.Sandbox(context.Background())
 	if err != nil {
 		return err
 	}

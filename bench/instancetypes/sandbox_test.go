@@ -1,4 +1,4 @@
-package bench
+package instancetypes
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
 )
 
-// TestCatalogue checks that every catalogue type comes back with an available spot and
+// TestSandbox checks that every catalogue type comes back with an available spot and
 // on-demand offering in each zone the catalogue offers it in, at the catalogue's prices.
-func TestCatalogue(t *testing.T) {
-	types, err := Catalogue(context.Background())
+func TestSandbox(t *testing.T) {
+	types, err := Sandbox(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
