@@ -122,6 +122,9 @@ func TestLowerBoundRequirementsAndExtendedResources(t *testing.T) {
 	tainted := provisioner("tainted")
 	tainted.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}}
 	near(t, "untolerated", boundOf(one, []*v1alpha5.Provisioner{tainted}, types), 0)
+	// A pod with an invalid node affinity operator is rejected by the solver and left out here.
+	bad := pod("bad", "1", "1Gi", withTerms([]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelArch, Operator: "Sometimes"}}))
+	near(t, "invalid affinity", boundOf([]*corev1.Pod{bad}, def, types), 0)
 	near(t, "tolerated", boundOf([]*corev1.Pod{pod("a", "1", "1Gi", withToleration("dedicated", "x"))}, []*v1alpha5.Provisioner{tainted}, types), 0.1)
 }
 
