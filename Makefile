@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 GOTEST_FLAGS ?= -count=1
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all tools build generate generate-code verify-generate lint test test-unit demo bench docs sandbox-up sandbox-down clean
+.PHONY: all tools build generate generate-code verify-generate lint test test-unit demo bench bench-karpenter docs sandbox-up sandbox-down clean
 
 all: build
 
@@ -55,9 +55,17 @@ DEMO_FLAGS ?=
 demo: tools build
 	go run ./test/e2e/cmd/demo --bin $(PROVIDER) $(DEMO_FLAGS)
 
-## bench: solver and end-to-end scale benchmarks
+## bench: the solver table (bench/cmd/table: workloads x the sandbox catalogue, cost / lower bound), then solver and end-to-end scale benchmarks
+BENCH_TABLE_FLAGS ?=
 bench: tools build
+	go run ./bench/cmd/table $(BENCH_TABLE_FLAGS)
 	KARPENTER_BIN=$(PROVIDER) go test -run '^$$' -bench . -benchmem -timeout 60m ./controller/... ./test/...
+
+## bench-karpenter: our solver beside Karpenter v1.15.0's scheduler on the same pods and instance types (bench/karpenter, its own module, Go 1.27)
+BENCH_KARPENTER_FLAGS ?=
+bench-karpenter:
+	go run ./bench/cmd/instancetypes -o $(BIN)/instancetypes.json
+	cd bench/karpenter && GOTOOLCHAIN=go1.27.3 go run . -instance-types $(BIN)/instancetypes.json $(BENCH_KARPENTER_FLAGS)
 
 ## docs: regenerate docs/ from the provider schema, examples/ and templates/ (tfplugindocs)
 docs:

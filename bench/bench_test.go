@@ -1,0 +1,131 @@
+package bench_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodeform/terraform-provider-karpenter/bench"
+	"github.com/nodeform/terraform-provider-karpenter/bench/instancetypes"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+var catalogueOnce = sync.OnceValues(func() ([]*cloudprovider.InstanceType, error) {
+	return instancetypes.Sandbox(context.Background())
+})
+
+func catalogue(tb testing.TB) []*cloudprovider.InstanceType {
+	tb.Helper()
+	types, err := catalogueOnce()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return types
+}
+
+func TestKarpenterMix(t *testing.T) {
+	pods := bench.KarpenterMix("mix", 1003, 42)
+	if len(pods) != 1003 {
+		t.Fatalf("%d pods, want 1003", len(pods))
+	}
+	kinds := map[string]int{}
+	names := map[string]bool{}
+	for _, p := range pods {
+		names[p.Name] = true
+		req := scheduling.PodRequests(p)
+		if !contains(bench.KarpenterCPUMillis, req[corev1.ResourceCPU]) || !contains(bench.KarpenterMemoryMiB, req[corev1.ResourceMemory]/1000>>20) {
+			t.Fatalf("pod %s requests %v outside Karpenter's sets", p.Name, req)
+		}
+		switch {
+		case len(p.Spec.TopologySpreadConstraints) == 1:
+			kinds["spread "+p.Spec.TopologySpreadConstraints[0].TopologyKey]++
+		case p.Spec.Affinity != nil && p.Spec.Affinity.PodAffinity != nil:
+			kinds["affinity "+p.Spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].TopologyKey]++
+		case p.Spec.Affinity != nil && p.Spec.Affinity.PodAntiAffinity != nil:
+			kinds["anti "+p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].TopologyKey]++
+		default:
+			kinds["generic"]++
+		}
+	}
+	want := map[string]int{"generic": 203, "spread " + corev1.LabelTopologyZone: 200, "spread " + corev1.LabelHostname: 200,
+		"affinity " + corev1.LabelTopologyZone: 200, "anti " + corev1.LabelHostname: 200}
+	for k, n := range want {
+		if kinds[k] != n {
+			t.Errorf("%s: %d pods, want %d (all: %v)", k, kinds[k], n, kinds)
+		}
+	}
+	if len(names) != len(pods) {
+		t.Errorf("pod names repeat: %d distinct of %d", len(names), len(pods))
+	}
+}
+
+func contains(values []int64, v int64) bool {
+	for _, x := range values {
+		if x == v || x*1000 == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExistingNodes(t *testing.T) {
+	types := catalogue(t)
+	nodes, err := bench.ExistingNodes(40, types, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if len(n.Pods) == 0 {
+			t.Fatalf("node %s holds no pod", n.Name)
+		}
+		for k, q := range n.Available {
+			if q.Sign() < 0 {
+				t.Fatalf("node %s: negative %s %v", n.Name, k, q.String())
+			}
+		}
+	}
+	if _, err := bench.ExistingNodes(1, types[:1], 7); err == nil || !strings.Contains(err.Error(), "not in the catalogue") {
+		t.Errorf("missing type: err = %v", err)
+	}
+}
+
+// BenchmarkSolve runs scheduling.Solve on every table workload against the sandbox catalogue;
+// besides ns/op it reports pods/s, nodes, USD/hour and cost / lower bound.
+//
+//	go test -run '^$' -bench . ./bench/
+func BenchmarkSolve(b *testing.B) {
+	types := catalogue(b)
+	workloads, err := bench.Workloads(types, !testing.Short())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, w := range workloads {
+		in := w.Input(types)
+		lb := scheduling.LowerBound(in)
+		b.Run(strings.Fields(w.Name)[0], func(b *testing.B) {
+			var res bench.Result
+			for b.Loop() {
+				res = bench.SolveResult(len(w.Pods), scheduling.Solve(in))
+			}
+			b.ReportMetric(float64(len(w.Pods))*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+			b.ReportMetric(float64(res.Nodes), "nodes")
+			b.ReportMetric(res.USDPerHour, "usd/hour")
+			if lb > 0 {
+				b.ReportMetric(res.USDPerHour/lb, "cost/lb")
+			}
+		})
+	}
+}
+
+// BenchmarkLowerBound times scheduling.LowerBound on the 5k Karpenter mix.
+func BenchmarkLowerBound(b *testing.B) {
+	types := catalogue(b)
+	in := bench.Workload{Pods: bench.KarpenterMix("mix", 5000, 42)}.Input(types)
+	for b.Loop() {
+		scheduling.LowerBound(in)
+	}
+}
