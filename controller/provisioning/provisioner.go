@@ -112,8 +112,9 @@ func defaultBackoff() wait.Backoff {
 }
 
 // Register adds to mgr: a pod watcher that triggers batches, a Provisioner watcher that
-// triggers a batch when provisioners change, the node registration reconciler, and the
-// provisioning loop (a leader-elected runnable).
+// triggers a batch when provisioners change, a watcher of claims, volumes, storage classes and
+// CSINodes that does the same, the node registration reconciler, and the provisioning loop (a
+// leader-elected runnable).
 func (p *Provisioner) Register(mgr manager.Manager) error {
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.pods").For(&corev1.Pod{}).
 		Complete(reconcile.Func(p.reconcilePod)); err != nil {
@@ -130,6 +131,9 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 		WatchesRawSource(source.Channel(p.launched, &handler.EnqueueRequestForObject{})).
 		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
 		return fmt.Errorf("registering node registration: %w", err)
+	}
+	if err := p.registerVolumeTriggers(mgr); err != nil {
+		return err
 	}
 	if err := NewStatus(p.kube).Register(mgr); err != nil {
 		return fmt.Errorf("registering provisioner status: %w", err)
@@ -232,7 +236,8 @@ type BatchResult struct {
 // their holds are judged and expire without waiting for a pod event.
 const HeldRetry = 10 * time.Second
 
-// Provision runs one batch: lists pending pods, provisioners, nodes and daemonsets, solves,
+// Provision runs one batch: lists pending pods, provisioners, nodes, daemonsets and (when a
+// pending pod has a PersistentVolumeClaim) claims, volumes, storage classes and CSINodes, solves,
 // emits Events on unschedulable pods, launches the new nodes (retrying a claim once with
 // refreshed instance types on insufficient capacity) and records them as in flight.
 // Errors: listing or GetInstanceTypes failures, and launch failures (joined); pods of failed
@@ -266,8 +271,13 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		return nil, fmt.Errorf("listing daemonsets: %w", err)
 	}
 
+	vols, err := p.listVolumes(ctx, pending)
+	if err != nil {
+		return nil, err
+	}
+
 	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
-	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes)}
+	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Volumes: vols, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes, vols)}
 	for _, h := range in.Holds {
 		if h.NoNewNode {
 			res.Held++
@@ -338,9 +348,9 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 // A pod whose launched node is outstanding is held only while that node still has room for it
 // (snapshot Available, registered or in flight): when kube-scheduler filled the node with other
 // pods, the pod needs capacity elsewhere and may cause a launch at once.
-func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode) map[string]scheduling.Hold {
+func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode, vols scheduling.Volumes) map[string]scheduling.Hold {
 	for _, d := range p.disagreements.Check(pending, nodes) {
-		why := scheduling.ExplainNode(d.Pod, d.Node)
+		why := scheduling.ExplainNode(d.Pod, d.Node, vols)
 		if why == "" {
 			why = "a constraint the solver does not model"
 		}

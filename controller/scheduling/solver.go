@@ -64,6 +64,8 @@ type Input struct {
 	// Holds restrict pods (keyed "namespace/name") on which kube-scheduler disagreed with an
 	// earlier plan: see Hold.
 	Holds map[string]Hold
+	// Volumes are the claims, volumes, classes and CSINodes pods' volumes need (volume.go).
+	Volumes Volumes
 }
 
 // Hold is what the controller learned from kube-scheduler not binding a pod to the node planned
@@ -179,10 +181,11 @@ type podInfo struct {
 	// pinned[i] is set when some pod already matches host.affinity[i] (see host.admits).
 	pinned []bool
 	hold   Hold
+	vol    *podVolumes // nil without claims
 }
 
 // newPodInfo compiles what the solver needs of p.
-func newPodInfo(p *corev1.Pod) *podInfo {
+func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.terms, pi.err = PodRequirementTerms(p)
 	if pi.err == nil {
@@ -191,6 +194,9 @@ func newPodInfo(p *corev1.Pod) *podInfo {
 		}
 	} else {
 		pi.err = fmt.Errorf("invalid node affinity: %w", pi.err)
+	}
+	if pi.err == nil {
+		pi.err = vs.compile(pi)
 	}
 	return pi
 }
@@ -207,6 +213,7 @@ func Solve(in Input) *Result {
 	dss := compileDaemonSets(in.DaemonSets)
 
 	nodes := newExistingNodes(in.Nodes, dss)
+	vs := newVolumeState(&in, nodes)
 
 	provs := make([]*provState, 0, len(in.Provisioners))
 	for _, p := range in.Provisioners {
@@ -225,7 +232,7 @@ func Solve(in Input) *Result {
 
 	pods := make([]*podInfo, 0, len(in.Pods))
 	for _, p := range in.Pods {
-		pi := newPodInfo(p)
+		pi := newPodInfo(p, vs)
 		pi.hold = in.Holds[podKey(p)]
 		pods = append(pods, pi)
 	}
@@ -248,6 +255,9 @@ func Solve(in Input) *Result {
 	for _, pi := range pods {
 		if placed[pi] {
 			continue
+		}
+		if pi.err == nil {
+			pi.err = pi.vol.refresh(pi) // PVs planned for pods placed before it are gone
 		}
 		if pi.err != nil {
 			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: pi.err.Error()})
@@ -331,7 +341,7 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 			continue
 		}
-		if n.host.admits(pi, nsLabels, pi.pinned) != "" {
+		if n.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsNode(n) {
 			continue
 		}
 		for _, t := range pi.terms {
@@ -340,6 +350,7 @@ func placeExisting(nodes []*existing, pi *podInfo, nsLabels map[string]map[strin
 					n.available[k] -= v
 				}
 				n.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+				pi.vol.placedOnNode(n)
 				return n
 			}
 		}
@@ -545,8 +556,9 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		return err.Error(), false
 	}
 	for _, c := range ps.claims {
-		if c.host.admits(pi, nsLabels, pi.pinned) == "" && c.tryAdd(pi) {
+		if c.host.admits(pi, nsLabels, pi.pinned) == "" && pi.vol.admitsClaim(c) && c.tryAdd(pi) {
 			c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
+			pi.vol.placedOnClaim(c)
 			return "", true
 		}
 	}
@@ -629,7 +641,7 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 			reasons = append(reasons, termReason(i, len(pi.terms), "incompatible: "+err.Error()))
 			continue
 		}
-		types := ps.filter(ps.types, reqs, term, pi.requests, ps.committed)
+		types := pi.vol.attachableTypes(ps.filter(ps.types, reqs, term, pi.requests, ps.committed))
 		if len(types) == 0 {
 			reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
 			continue
@@ -638,6 +650,7 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 		c.host.add(pi.pod, pi.host.antiAffinity, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
+		pi.vol.placedOnClaim(c)
 		return "", true
 	}
 	return strings.Join(reasons, "; "), false
