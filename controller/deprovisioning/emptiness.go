@@ -33,6 +33,19 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 			break
 		}
 	}
+	if empty {
+		// A pod kube-scheduler is binding here (PreBind, e.g. volume binding) is not bound yet.
+		nominated, err := nodepods.ListNominated(ctx, c.kube, node.Name)
+		if err != nil {
+			return reconcile.Result{}, false, err
+		}
+		for i := range nominated {
+			if nominated[i].DeletionTimestamp == nil && nodepods.IsReschedulable(&nominated[i]) {
+				empty = false
+				break
+			}
+		}
+	}
 	if ttl == nil || !empty {
 		if stamped {
 			reason := "node has pods again"
