@@ -33,6 +33,9 @@ type Options struct {
 	// for, so the clock starts only after the node has been Ready for a batch window. The
 	// operator passes the provisioner's BatchMaxDuration (default 10 s).
 	ReadyGrace time.Duration
+	// NominatedUntil, when set, says until when pods the provisioner planned on a node and
+	// kube-scheduler has not bound yet keep the node from counting as empty (zero: none).
+	NominatedUntil func(*corev1.Node) time.Time
 }
 
 // Controller reconciles Nodes labelled karpenter.sh/provisioner-name.

@@ -240,3 +240,26 @@ func TestEmptinessWaitsForNominatedPods(t *testing.T) {
 		t.Fatalf("requeue = %v, want 30s once only a pod nominated elsewhere is left", res.RequeueAfter)
 	}
 }
+
+// A node the provisioner planned a pending pod on is not empty until the provisioner stops
+// waiting for kube-scheduler to bind it there; then the clock starts.
+func TestEmptinessWaitsForPlannedPods(t *testing.T) {
+	h := newHarness(t, prov(ptr.To[int64](30), nil), readyNode(start.Add(-time.Hour), start.Add(-time.Hour)))
+	until := start.Add(12 * time.Second)
+	h.c.opts.NominatedUntil = func(n *corev1.Node) time.Time {
+		if n.Name != "node-1" {
+			return time.Time{}
+		}
+		return until
+	}
+	if res := h.reconcile(); res.RequeueAfter != 12*time.Second {
+		t.Fatalf("requeue = %v, want 12s (when the planned pod stops holding the node)", res.RequeueAfter)
+	}
+	if _, ok := h.node().Annotations[v1alpha5.AnnotationEmptinessTimestamp]; ok {
+		t.Fatal("emptiness clock started while a planned pod is awaited")
+	}
+	h.clk.Step(12 * time.Second)
+	if res := h.reconcile(); res.RequeueAfter != 30*time.Second {
+		t.Fatalf("requeue = %v, want 30s once the wait is over", res.RequeueAfter)
+	}
+}

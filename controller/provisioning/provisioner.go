@@ -144,6 +144,12 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 	return nil
 }
 
+// NominatedUntil returns until when pods planned on node keep it from counting as empty (see
+// state.Disagreements.NominatedUntil); zero when none is.
+func (p *Provisioner) NominatedUntil(node *corev1.Node) time.Time {
+	return p.disagreements.NominatedUntil(node)
+}
+
 // Trigger opens or extends a batch.
 func (p *Provisioner) Trigger() { p.batcher.Trigger() }
 

@@ -164,6 +164,32 @@ func (d *Disagreements) Hold(pod *corev1.Pod, alive func(node string) bool) (Hol
 	return h, p.count > 0 || h.PlannedNode != ""
 }
 
+// NominatedUntil returns until when pods planned on node n keep it: over the pods pending at the
+// last Check that are planned on n, the latest time the provisioner still waits for
+// kube-scheduler to bind them there (the grace period after the plan, or after n became Ready
+// when that is later); zero when no pod is planned on n. The deprovisioner does not count such
+// a node as empty: a pod kube-scheduler has not retried yet (its backoff reaches 10 s, more
+// when its volumes are still binding) would otherwise lose the node launched for it.
+func (d *Disagreements) NominatedUntil(n *corev1.Node) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	readySince, ready := readyTime(n)
+	var until time.Time
+	for _, p := range d.pods {
+		if p.node != n.Name {
+			continue
+		}
+		since := p.plannedAt
+		if ready && readySince.After(since) {
+			since = readySince
+		}
+		if t := since.Add(d.grace); t.After(until) {
+			until = t
+		}
+	}
+	return until
+}
+
 // readyTime returns when n's Ready condition last turned True, and whether it is True.
 func readyTime(n *corev1.Node) (time.Time, bool) {
 	for _, c := range n.Status.Conditions {

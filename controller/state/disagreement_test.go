@@ -82,3 +82,28 @@ func TestDisagreementsReleaseAndForget(t *testing.T) {
 		t.Fatal("a bound pod must be forgotten")
 	}
 }
+
+func TestNominatedUntil(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	d := NewDisagreements(clk, 30*time.Second)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u1"}}
+	planned := clk.Now()
+	d.Planned(pod, "n1", true)
+	booting := testNode("n1", false, planned)
+	if got := d.NominatedUntil(&booting); !got.Equal(planned.Add(30 * time.Second)) {
+		t.Errorf("not Ready: until %v, want the plan + 30 s", got)
+	}
+	readyLater := testNode("n1", true, planned.Add(20*time.Second))
+	if got := d.NominatedUntil(&readyLater); !got.Equal(planned.Add(50 * time.Second)) {
+		t.Errorf("Ready after the plan: until %v, want Ready + 30 s", got)
+	}
+	other := testNode("n2", true, planned)
+	if got := d.NominatedUntil(&other); !got.IsZero() {
+		t.Errorf("a node nothing is planned on: until %v, want zero", got)
+	}
+	// Once the pod is no longer pending, its plan is forgotten.
+	d.Check(nil, nil)
+	if got := d.NominatedUntil(&readyLater); !got.IsZero() {
+		t.Errorf("after the pod stopped pending: until %v, want zero", got)
+	}
+}
