@@ -35,7 +35,7 @@ type Options struct {
 	ReadyGrace time.Duration
 	// NominatedUntil, when set, says until when pods the provisioner planned on a node and
 	// kube-scheduler has not bound yet keep the node from counting as empty (zero: none).
-	NominatedUntil func(*corev1.Node) time.Time
+	NominatedUntil func(context.Context, *corev1.Node) time.Time
 }
 
 // Controller reconciles Nodes labelled karpenter.sh/provisioner-name.

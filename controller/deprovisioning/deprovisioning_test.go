@@ -246,7 +246,7 @@ func TestEmptinessWaitsForNominatedPods(t *testing.T) {
 func TestEmptinessWaitsForPlannedPods(t *testing.T) {
 	h := newHarness(t, prov(ptr.To[int64](30), nil), readyNode(start.Add(-time.Hour), start.Add(-time.Hour)))
 	until := start.Add(12 * time.Second)
-	h.c.opts.NominatedUntil = func(n *corev1.Node) time.Time {
+	h.c.opts.NominatedUntil = func(_ context.Context, n *corev1.Node) time.Time {
 		if n.Name != "node-1" {
 			return time.Time{}
 		}

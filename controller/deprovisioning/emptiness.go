@@ -50,7 +50,7 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 	}
 	var requeue time.Duration
 	if empty && c.opts.NominatedUntil != nil {
-		if until := c.opts.NominatedUntil(node); until.After(c.clk.Now()) {
+		if until := c.opts.NominatedUntil(ctx, node); until.After(c.clk.Now()) {
 			empty, requeue = false, until.Sub(c.clk.Now())
 		}
 	}

@@ -144,10 +144,16 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 	return nil
 }
 
-// NominatedUntil returns until when pods planned on node keep it from counting as empty (see
-// state.Disagreements.NominatedUntil); zero when none is.
-func (p *Provisioner) NominatedUntil(node *corev1.Node) time.Time {
-	return p.disagreements.NominatedUntil(node)
+// NominatedUntil returns until when pods planned on node, and still unbound in the cache, keep
+// it from counting as empty (see state.Disagreements.NominatedUntil); zero when none does.
+func (p *Provisioner) NominatedUntil(ctx context.Context, node *corev1.Node) time.Time {
+	return p.disagreements.NominatedUntil(node, func(key types.NamespacedName, uid types.UID) bool {
+		pod := &corev1.Pod{}
+		if err := p.kube.Get(ctx, key, pod); err != nil {
+			return false
+		}
+		return (uid == "" || pod.UID == uid) && pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil
+	})
 }
 
 // Trigger opens or extends a batch.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/clock"
 )
@@ -34,6 +35,8 @@ type Disagreement struct {
 
 // plan is what the tracker remembers of one pending pod.
 type plan struct {
+	pod       types.NamespacedName
+	uid       types.UID
 	node      string    // node the pod was last planned on ("" after a disagreement)
 	launched  bool      // node was launched for the pod
 	plannedAt time.Time // when it was first planned on node
@@ -77,7 +80,7 @@ func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) {
 	defer d.mu.Unlock()
 	p := d.pods[podID(pod)]
 	if p == nil {
-		p = &plan{}
+		p = &plan{pod: types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, uid: pod.UID}
 		d.pods[podID(pod)] = p
 	}
 	if p.node != node {
@@ -164,17 +167,22 @@ func (d *Disagreements) Hold(pod *corev1.Pod, alive func(node string) bool) (Hol
 	return h, p.count > 0 || h.PlannedNode != ""
 }
 
-// NominatedUntil returns until when pods planned on node n keep it: over the pods pending at the
-// last Check that are planned on n, the latest time the provisioner still waits for
-// kube-scheduler to bind them there (the grace period after the plan, or after n became Ready
-// when that is later); zero when no pod is planned on n. The deprovisioner does not count such
-// a node as empty: a pod kube-scheduler has not retried yet (its backoff reaches 10 s, more
-// when its volumes are still binding) would otherwise lose the node launched for it.
-func (d *Disagreements) NominatedUntil(n *corev1.Node) time.Time {
+// NominatedUntil returns until when pods planned on node n keep it: over the pods planned on n
+// that pending reports still unbound (by namespace/name and UID), the latest time the
+// provisioner still waits for kube-scheduler to bind them there (the grace period after the
+// plan, or after n became Ready when that is later); zero when there is none. The deprovisioner
+// does not count such a node as empty: a pod kube-scheduler has not retried yet (its backoff
+// reaches 10 s, more after its volumes could not bind) would otherwise lose the node launched
+// for it. pending is called without the tracker's lock held.
+func (d *Disagreements) NominatedUntil(n *corev1.Node, pending func(types.NamespacedName, types.UID) bool) time.Time {
+	type candidate struct {
+		pod   types.NamespacedName
+		uid   types.UID
+		until time.Time
+	}
+	var candidates []candidate
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	readySince, ready := readyTime(n)
-	var until time.Time
 	for _, p := range d.pods {
 		if p.node != n.Name {
 			continue
@@ -183,8 +191,15 @@ func (d *Disagreements) NominatedUntil(n *corev1.Node) time.Time {
 		if ready && readySince.After(since) {
 			since = readySince
 		}
-		if t := since.Add(d.grace); t.After(until) {
-			until = t
+		if until := since.Add(d.grace); until.After(d.clk.Now()) {
+			candidates = append(candidates, candidate{p.pod, p.uid, until})
+		}
+	}
+	d.mu.Unlock()
+	var until time.Time
+	for _, c := range candidates {
+		if c.until.After(until) && pending(c.pod, c.uid) {
+			until = c.until
 		}
 	}
 	return until
