@@ -122,8 +122,11 @@ type volumeState struct {
 	vols  Volumes
 	in    *Input
 	zones []string
-	// pools are the PVs of each class, smallest first, then by name.
-	pools map[string][]*corev1.PersistentVolume
+	// pools are the PVs of each class, smallest first, then by name; preBound the PVs whose
+	// claimRef names a claim ("namespace/name"); matches caches matchingPVs by claim shape.
+	pools    map[string][]*corev1.PersistentVolume
+	preBound map[string][]*corev1.PersistentVolume
+	matches  map[string][]*corev1.PersistentVolume
 	// pvAlts caches each PV's node requirement alternatives (or the error making it unusable).
 	pvAlts map[string]pvTopology
 	taken  sets.Set[string]
@@ -138,6 +141,7 @@ type volumeState struct {
 
 type pvTopology struct {
 	alts []Requirements
+	keys []string // alts[i].String(), to deduplicate alternatives of many PVs cheaply
 	err  error
 }
 
@@ -165,10 +169,13 @@ func newVolumeState(in *Input, nodes []*existing) *volumeState {
 // pool returns the PVs of class, smallest capacity first, then by name.
 func (vs *volumeState) pool(class string) []*corev1.PersistentVolume {
 	if vs.pools == nil {
-		vs.pools = map[string][]*corev1.PersistentVolume{}
+		vs.pools, vs.preBound, vs.matches = map[string][]*corev1.PersistentVolume{}, map[string][]*corev1.PersistentVolume{}, map[string][]*corev1.PersistentVolume{}
 		for _, pv := range vs.vols.PVs {
 			c := volume.GetPersistentVolumeClass(pv)
 			vs.pools[c] = append(vs.pools[c], pv)
+			if ref := pv.Spec.ClaimRef; ref != nil {
+				vs.preBound[ref.Namespace+"/"+ref.Name] = append(vs.preBound[ref.Namespace+"/"+ref.Name], pv)
+			}
 		}
 		for _, pvs := range vs.pools {
 			sort.Slice(pvs, func(i, j int) bool {
@@ -333,34 +340,46 @@ func (vs *volumeState) claimTopology(pvc *corev1.PersistentVolumeClaim) ([]Requi
 // mode and volume attributes class, every requested access mode, and labels the claim's
 // selector matches. Smallest first.
 func (vs *volumeState) matchingPVs(pvc *corev1.PersistentVolumeClaim, class string) []*corev1.PersistentVolume {
+	pool := vs.pool(class)
+	requested := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	fits := func(pv *corev1.PersistentVolume) bool {
+		capacity := pv.Spec.Capacity[corev1.ResourceStorage]
+		return capacity.Cmp(requested) >= 0 && !volume.CheckVolumeModeMismatches(&pvc.Spec, &pv.Spec) && pv.DeletionTimestamp == nil &&
+			ptr.Deref(pvc.Spec.VolumeAttributesClassName, "") == ptr.Deref(pv.Spec.VolumeAttributesClassName, "")
+	}
+	for _, pv := range vs.preBound[pvc.Namespace+"/"+pvc.Name] {
+		if volume.GetPersistentVolumeClass(pv) == class && volume.IsVolumeBoundToClaim(pv, pvc) && fits(pv) {
+			return []*corev1.PersistentVolume{pv}
+		}
+	}
 	var selector labels.Selector
+	key := ""
 	if pvc.Spec.Selector != nil {
 		sel, err := metav1.LabelSelectorAsSelector(pvc.Spec.Selector)
 		if err != nil {
 			return nil // kube-scheduler errors on it too: nothing matches
 		}
 		selector = sel
+	} else {
+		// Claims of one shape (a StatefulSet's) share their candidates.
+		key = fmt.Sprintf("%s|%s|%v|%s|%s", class, requested.String(), pvc.Spec.AccessModes,
+			ptr.Deref(pvc.Spec.VolumeMode, corev1.PersistentVolumeFilesystem), ptr.Deref(pvc.Spec.VolumeAttributesClassName, ""))
+		if out, ok := vs.matches[key]; ok {
+			return out
+		}
 	}
-	requested := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
 	var out []*corev1.PersistentVolume
-	for _, pv := range vs.pool(class) {
-		if pv.Spec.ClaimRef != nil && !volume.IsVolumeBoundToClaim(pv, pvc) {
-			continue
-		}
-		capacity := pv.Spec.Capacity[corev1.ResourceStorage]
-		if capacity.Cmp(requested) < 0 || volume.CheckVolumeModeMismatches(&pvc.Spec, &pv.Spec) ||
-			ptr.Deref(pvc.Spec.VolumeAttributesClassName, "") != ptr.Deref(pv.Spec.VolumeAttributesClassName, "") || pv.DeletionTimestamp != nil {
-			continue
-		}
-		if volume.IsVolumeBoundToClaim(pv, pvc) {
-			return []*corev1.PersistentVolume{pv}
-		}
-		if pv.Status.Phase != corev1.VolumeAvailable || (selector != nil && !selector.Matches(labels.Set(pv.Labels))) || !volume.CheckAccessModes(pvc, pv) {
+	for _, pv := range pool {
+		if pv.Spec.ClaimRef != nil || !fits(pv) || pv.Status.Phase != corev1.VolumeAvailable ||
+			(selector != nil && !selector.Matches(labels.Set(pv.Labels))) || !volume.CheckAccessModes(pvc, pv) {
 			continue
 		}
 		if t := vs.pvTopology(pv); t.err == nil && len(t.alts) > 0 {
 			out = append(out, pv)
 		}
+	}
+	if key != "" {
+		vs.matches[key] = out
 	}
 	return out
 }
@@ -419,7 +438,7 @@ func (vs *volumeState) pvTopology(pv *corev1.PersistentVolume) pvTopology {
 			r.Add(zoneReqs[k])
 		}
 		if r = vs.regionToZone(r); satisfiable(r) {
-			t.alts = append(t.alts, r)
+			t.alts, t.keys = append(t.alts, r), append(t.keys, r.String())
 		}
 	}
 	if t.err == nil && len(t.alts) == 0 {
@@ -495,9 +514,17 @@ func (pv *podVolumes) refresh(pi *podInfo) error {
 	lists := append([][]Requirements{}, pv.fixed...)
 	for _, pc := range pv.pending {
 		alts := append([]Requirements{}, pc.dynamic...)
+		seen := sets.New[string]()
 		for _, cand := range pc.candidates {
-			if !pv.st.taken.Has(cand.Name) {
-				alts = append(alts, pv.st.pvTopology(cand).alts...)
+			if pv.st.taken.Has(cand.Name) {
+				continue
+			}
+			t := pv.st.pvTopology(cand)
+			for i, a := range t.alts {
+				if !seen.Has(t.keys[i]) {
+					seen.Insert(t.keys[i])
+					alts = append(alts, a)
+				}
 			}
 		}
 		if len(alts) == 0 {
@@ -735,8 +762,8 @@ func (pv *podVolumes) placedOnNode(n *existing) {
 		return
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.node.Name, Labels: n.node.Labels}}
-	pv.take(func(pc *pendingClaim, excluded map[string]*corev1.PersistentVolume) *corev1.PersistentVolume {
-		found, err := volume.FindMatchingVolume(pc.pvc, pc.candidates, node, excluded, true, true)
+	pv.take(func(pc *pendingClaim, free []*corev1.PersistentVolume, chosen map[string]*corev1.PersistentVolume) *corev1.PersistentVolume {
+		found, err := volume.FindMatchingVolume(pc.pvc, free, node, chosen, true, true)
 		if err != nil {
 			return nil
 		}
@@ -756,9 +783,9 @@ func (pv *podVolumes) placedOnClaim(c *claim) {
 		pv.st.claims[c] = a
 	}
 	a.add(pv.attach)
-	pv.take(func(pc *pendingClaim, excluded map[string]*corev1.PersistentVolume) *corev1.PersistentVolume {
-		for _, cand := range pc.candidates {
-			if _, ok := excluded[cand.Name]; ok {
+	pv.take(func(_ *pendingClaim, free []*corev1.PersistentVolume, chosen map[string]*corev1.PersistentVolume) *corev1.PersistentVolume {
+		for _, cand := range free {
+			if _, ok := chosen[cand.Name]; ok {
 				continue
 			}
 			for _, alt := range pv.st.pvTopology(cand).alts {
@@ -772,15 +799,19 @@ func (pv *podVolumes) placedOnClaim(c *claim) {
 }
 
 // take marks the PV choose picks for each pending claim as planned (a claim it finds none for
-// is provisioned dynamically).
-func (pv *podVolumes) take(choose func(*pendingClaim, map[string]*corev1.PersistentVolume) *corev1.PersistentVolume) {
-	excluded := map[string]*corev1.PersistentVolume{}
-	for name := range pv.st.taken {
-		excluded[name] = nil
-	}
+// is provisioned dynamically). choose gets the claim's candidates not planned for other pods,
+// and the PVs chosen for the pod's claims before it.
+func (pv *podVolumes) take(choose func(pc *pendingClaim, free []*corev1.PersistentVolume, chosen map[string]*corev1.PersistentVolume) *corev1.PersistentVolume) {
+	chosen := map[string]*corev1.PersistentVolume{}
 	for _, pc := range pv.pending {
-		if found := choose(pc, excluded); found != nil {
-			excluded[found.Name] = found
+		free := make([]*corev1.PersistentVolume, 0, len(pc.candidates))
+		for _, c := range pc.candidates {
+			if !pv.st.taken.Has(c.Name) {
+				free = append(free, c)
+			}
+		}
+		if found := choose(pc, free, chosen); found != nil {
+			chosen[found.Name] = found
 			pv.st.taken.Insert(found.Name)
 			pv.st.version++
 		}

@@ -1,6 +1,7 @@
 package scheduling_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -430,5 +431,44 @@ func TestNoLimitWithoutVolumeLimits(t *testing.T) {
 	res := solveVolumes(t, []*corev1.Pod{pod("many", "1", "1Gi", withClaims(names...))}, volumes(objs...))
 	if len(res.NewNodes) != 1 || len(res.Errors) != 0 {
 		t.Errorf("want one node, got %d, errors %v", len(res.NewNodes), res.Errors)
+	}
+}
+
+// BenchmarkSolveVolumes solves n pods of mixed sizes, half with a claim bound to an EBS volume
+// in one of three zones, half with an unbound WaitForFirstConsumer claim matched against a
+// pool of n/2 static volumes spread over the zones.
+func BenchmarkSolveVolumes(b *testing.B) {
+	types := fake.Catalog(400)
+	for _, it := range types {
+		it.VolumeLimits = map[string]int{ebs: 25}
+	}
+	provs := []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}
+	zones := []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+	for _, n := range []int{100, 1000} {
+		objs := []any{storageClass("local", "kubernetes.io/no-provisioner", storagev1.VolumeBindingWaitForFirstConsumer)}
+		var pods []*corev1.Pod
+		for i := range n {
+			name := fmt.Sprintf("c%05d", i)
+			zone := zones[i%3]
+			if i%2 == 0 {
+				c := claim(name, ptr.To(""), "")
+				pv := ebsVolume("pv-"+name, "", zone)
+				bind(pv, c)
+				objs = append(objs, c, pv)
+			} else {
+				objs = append(objs, claim(name, ptr.To("local"), ""), ebsVolume("pool-"+name, "local", zone))
+			}
+			pods = append(pods, pod(fmt.Sprintf("p%05d", i), fmt.Sprintf("%dm", 100+(i*37)%3900), fmt.Sprintf("%dMi", 128+(i*91)%30000), withClaims(name)))
+		}
+		vols := volumes(objs...)
+		b.Run(fmt.Sprintf("pods=%d/types=400", n), func(b *testing.B) {
+			for b.Loop() {
+				res := solve(b, pods, provs, types, func(in *scheduling.Input) { in.Volumes = vols })
+				if len(res.Errors) != 0 {
+					b.Fatal(res.Errors[0].Reason)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+		})
 	}
 }
