@@ -265,6 +265,9 @@ func TestUnbindableClaimsAreErrors(t *testing.T) {
 	gone := claim("gone-pv", ptr.To(""), "missing-pv")
 	deleting := claim("deleting", ptr.To("standard"), "")
 	deleting.DeletionTimestamp = &metav1.Time{}
+	lost := claim("lost", ptr.To(""), "gone")
+	lost.Status.Phase = corev1.ClaimLost
+	foreign := claim("db-scratch", ptr.To("standard"), "") // the ephemeral claim's name, not owned by the pod
 	cases := []struct {
 		name, want string
 		claim      *corev1.PersistentVolumeClaim
@@ -277,11 +280,15 @@ func TestUnbindableClaimsAreErrors(t *testing.T) {
 		{"missing volume", `bound to PersistentVolume "missing-pv", which does not exist`, gone, false},
 		{"claim being deleted", "is being deleted", deleting, false},
 		{"ephemeral not created yet", "waiting for the ephemeral volume controller", nil, true},
+		{"ephemeral claim of another owner", "was not created for pod default/db", foreign, true},
+		{"claim lost", `PersistentVolumeClaim "lost" is Lost`, lost, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := pod("db", "1", "1Gi")
 			switch {
+			case tc.ephemeral && tc.claim != nil:
+				p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}}}
 			case tc.ephemeral:
 				p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}}}
 			case tc.claim != nil:
@@ -470,5 +477,18 @@ func BenchmarkSolveVolumes(b *testing.B) {
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
 		})
+	}
+}
+
+// A generic ephemeral volume's claim, created for the pod, is treated like any claim.
+func TestEphemeralVolumeClaim(t *testing.T) {
+	p := pod("db", "1", "1Gi")
+	p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}}}
+	c := claim("db-scratch", ptr.To("gp3"), "")
+	c.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "db", UID: p.UID, Controller: ptr.To(true)}}
+	sc := storageClass("gp3", ebs, storagev1.VolumeBindingWaitForFirstConsumer, "us-east-1b")
+	res := solveVolumes(t, []*corev1.Pod{p}, volumes(sc, c))
+	if len(res.NewNodes) != 1 || !reflect.DeepEqual(zoneOf(res.NewNodes[0]), []string{"us-east-1b"}) {
+		t.Errorf("want one node in us-east-1b, got %v (errors %v)", res.NewNodes, res.Errors)
 	}
 }
