@@ -47,10 +47,11 @@ func NewControllers(kube client.Client, cloud cloudprovider.CloudProvider, clk c
 		opts.BatchMaxDuration = 10 * time.Second
 	}
 	cluster := state.NewCluster(clk)
+	prov := provisioning.NewProvisioner(kube, cloud, cluster, clk, recorder, provisioning.Options{
+		BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration, DisagreementGrace: opts.DisagreementGrace})
 	return []Controller{
-		provisioning.NewProvisioner(kube, cloud, cluster, clk, recorder, provisioning.Options{
-			BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration, DisagreementGrace: opts.DisagreementGrace}),
-		deprovisioning.NewController(kube, clk, recorder, deprovisioning.Options{ReadyGrace: opts.BatchMaxDuration}),
+		prov,
+		deprovisioning.NewController(kube, clk, recorder, deprovisioning.Options{ReadyGrace: opts.BatchMaxDuration, NominatedUntil: prov.NominatedUntil}),
 		termination.NewController(kube, cloud, clk, recorder),
 		garbagecollection.NewCollector(kube, cloud, clk),
 	}

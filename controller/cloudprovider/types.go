@@ -37,6 +37,10 @@ type InstanceType struct {
 	// system-reserved and the eviction threshold. Allocatable = Capacity - Overhead.
 	Overhead  corev1.ResourceList
 	Offerings []Offering
+	// VolumeLimits are how many volumes each CSI driver (by name, e.g. ebs.csi.aws.com) can
+	// attach to a new node of this type, before the driver reports its own count in the node's
+	// CSINode; a driver not listed is unlimited.
+	VolumeLimits map[string]int
 }
 
 // Allocatable returns Capacity minus Overhead (never negative).

@@ -33,6 +33,9 @@ type Options struct {
 	// for, so the clock starts only after the node has been Ready for a batch window. The
 	// operator passes the provisioner's BatchMaxDuration (default 10 s).
 	ReadyGrace time.Duration
+	// NominatedUntil, when set, says until when pods the provisioner planned on a node and
+	// kube-scheduler has not bound yet keep the node from counting as empty (zero: none).
+	NominatedUntil func(context.Context, *corev1.Node) time.Time
 }
 
 // Controller reconciles Nodes labelled karpenter.sh/provisioner-name.
@@ -43,23 +46,31 @@ type Controller struct {
 	opts     Options
 }
 
-// NewController returns the deprovisioning controller. The pod index nodepods.IndexKey must be
-// registered on the client's cache.
+// NewController returns the deprovisioning controller. The pod indexes nodepods.IndexKey and
+// nodepods.NominatedIndexKey must be registered on the client's cache.
 func NewController(kube client.Client, clk clock.Clock, recorder record.EventRecorder, opts Options) *Controller {
 	return &Controller{kube: kube, clk: clk, recorder: recorder, opts: opts}
 }
 
 // Register adds the controller to mgr: it reconciles Nodes, and is triggered by Pods (mapped to
-// their node) and Provisioners (mapped to their nodes).
+// their node, or to the node they are nominated for while unbound) and Provisioners (mapped to
+// their nodes).
 func (c *Controller) Register(mgr manager.Manager) error {
 	return builder.ControllerManagedBy(mgr).Named("deprovisioning").
 		For(&corev1.Node{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			pod, ok := o.(*corev1.Pod)
-			if !ok || pod.Spec.NodeName == "" {
+			if !ok {
 				return nil
 			}
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: pod.Spec.NodeName}}}
+			node := pod.Spec.NodeName
+			if node == "" {
+				node = pod.Status.NominatedNodeName
+			}
+			if node == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: node}}}
 		})).
 		Watches(&v1alpha5.Provisioner{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			nodes := &corev1.NodeList{}

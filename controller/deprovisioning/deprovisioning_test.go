@@ -35,7 +35,8 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha5.AddToScheme(s)
 	kube := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
-		WithIndex(&corev1.Pod{}, nodepods.IndexKey, nodepods.IndexFunc).Build()
+		WithIndex(&corev1.Pod{}, nodepods.IndexKey, nodepods.IndexFunc).
+		WithIndex(&corev1.Pod{}, nodepods.NominatedIndexKey, nodepods.NominatedIndexFunc).Build()
 	clk := clocktesting.NewFakeClock(start)
 	return &harness{t: t, kube: kube, clk: clk,
 		c: NewController(kube, clk, record.NewFakeRecorder(100), Options{ReadyGrace: 10 * time.Second})}
@@ -213,5 +214,52 @@ func TestEmptinessAndExpirationRequeueAtTheEarlier(t *testing.T) {
 	h := newHarness(t, prov(ptr.To[int64](300), ptr.To[int64](120)), readyNode(start.Add(-time.Minute), start.Add(-time.Minute)))
 	if res := h.reconcile(); res.RequeueAfter != time.Minute {
 		t.Fatalf("requeue = %v, want 1m (expiry before emptiness)", res.RequeueAfter)
+	}
+}
+
+// A pod kube-scheduler is binding to the node (nominated, PreBind still waiting for its volumes)
+// keeps the node from being empty; the emptiness clock starts once the nomination goes.
+func TestEmptinessWaitsForNominatedPods(t *testing.T) {
+	binding := pod("binding", func(p *corev1.Pod) {
+		p.Spec.NodeName = ""
+		p.Status = corev1.PodStatus{Phase: corev1.PodPending, NominatedNodeName: "node-1"}
+	})
+	elsewhere := pod("elsewhere", func(p *corev1.Pod) {
+		p.Spec.NodeName = ""
+		p.Status = corev1.PodStatus{Phase: corev1.PodPending, NominatedNodeName: "node-2"}
+	})
+	h := newHarness(t, prov(ptr.To[int64](30), nil), readyNode(start.Add(-time.Hour), start.Add(-time.Hour)), binding, elsewhere)
+	h.reconcile()
+	if _, ok := h.node().Annotations[v1alpha5.AnnotationEmptinessTimestamp]; ok {
+		t.Fatal("emptiness clock started while a pod is being bound to the node")
+	}
+	if err := h.kube.Delete(context.Background(), binding); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.reconcile(); res.RequeueAfter != 30*time.Second {
+		t.Fatalf("requeue = %v, want 30s once only a pod nominated elsewhere is left", res.RequeueAfter)
+	}
+}
+
+// A node the provisioner planned a pending pod on is not empty until the provisioner stops
+// waiting for kube-scheduler to bind it there; then the clock starts.
+func TestEmptinessWaitsForPlannedPods(t *testing.T) {
+	h := newHarness(t, prov(ptr.To[int64](30), nil), readyNode(start.Add(-time.Hour), start.Add(-time.Hour)))
+	until := start.Add(12 * time.Second)
+	h.c.opts.NominatedUntil = func(_ context.Context, n *corev1.Node) time.Time {
+		if n.Name != "node-1" {
+			return time.Time{}
+		}
+		return until
+	}
+	if res := h.reconcile(); res.RequeueAfter != 12*time.Second {
+		t.Fatalf("requeue = %v, want 12s (when the planned pod stops holding the node)", res.RequeueAfter)
+	}
+	if _, ok := h.node().Annotations[v1alpha5.AnnotationEmptinessTimestamp]; ok {
+		t.Fatal("emptiness clock started while a planned pod is awaited")
+	}
+	h.clk.Step(12 * time.Second)
+	if res := h.reconcile(); res.RequeueAfter != 30*time.Second {
+		t.Fatalf("requeue = %v, want 30s once the wait is over", res.RequeueAfter)
 	}
 }

@@ -19,7 +19,9 @@ const ReasonEmptiness = "emptiness"
 
 // emptiness keeps the karpenter.sh/emptiness-timestamp annotation (RFC 3339) in step with the
 // node's pods and deletes the node at timestamp + ttlSecondsAfterEmpty. A node is empty when
-// all its pods are daemonset, mirror or terminal (Succeeded/Failed) pods. The clock starts only
+// all its pods are daemonset, mirror or terminal (Succeeded/Failed) pods, no pod being bound to
+// it is nominated for it, and no pod the provisioner planned on it is still awaited
+// (Options.NominatedUntil; the node is reconciled again when that wait ends). The clock starts only
 // once the node has been Ready for Options.ReadyGrace (a just-registered node is empty until
 // pods bind). An unparsable timestamp is reset to now.
 func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, node *corev1.Node, pods []corev1.Pod) (reconcile.Result, bool, error) {
@@ -33,6 +35,25 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 			break
 		}
 	}
+	if empty {
+		// A pod kube-scheduler is binding here (PreBind, e.g. volume binding) is not bound yet.
+		nominated, err := nodepods.ListNominated(ctx, c.kube, node.Name)
+		if err != nil {
+			return reconcile.Result{}, false, err
+		}
+		for i := range nominated {
+			if nominated[i].DeletionTimestamp == nil && nodepods.IsReschedulable(&nominated[i]) {
+				empty = false
+				break
+			}
+		}
+	}
+	var requeue time.Duration
+	if empty && c.opts.NominatedUntil != nil {
+		if until := c.opts.NominatedUntil(ctx, node); until.After(c.clk.Now()) {
+			empty, requeue = false, until.Sub(c.clk.Now())
+		}
+	}
 	if ttl == nil || !empty {
 		if stamped {
 			reason := "node has pods again"
@@ -40,9 +61,9 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 				reason = "provisioner has no ttlSecondsAfterEmpty"
 			}
 			logger.Info("clearing emptiness timestamp", "reason", reason)
-			return reconcile.Result{}, false, c.annotate(ctx, node, nil)
+			return reconcile.Result{RequeueAfter: requeue}, false, c.annotate(ctx, node, nil)
 		}
-		return reconcile.Result{}, false, nil
+		return reconcile.Result{RequeueAfter: requeue}, false, nil
 	}
 	now := c.clk.Now()
 	if !stamped {

@@ -23,12 +23,42 @@ func IndexFunc(o client.Object) []string {
 	return []string{pod.Spec.NodeName}
 }
 
-// Register adds the index to the manager's cache; call it once, before the manager starts.
+// NominatedIndexKey is the pod field index on status.nominatedNodeName of pods not yet bound.
+const NominatedIndexKey = "status.nominatedNodeName"
+
+// NominatedIndexFunc indexes an unbound pod by status.nominatedNodeName: the node kube-scheduler
+// is binding it to while its PreBind plugins run (e.g. VolumeBinding waiting for the
+// PersistentVolume controller), which it announces "to tell external components (e.g. the
+// cluster autoscaler) that the pod is about to be bound to the node" (KEP-5278,
+// NominatedNodeNameForExpectation, on by default since Kubernetes 1.35), or the node a
+// preemption made room on.
+func NominatedIndexFunc(o client.Object) []string {
+	pod, ok := o.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName != "" || pod.Status.NominatedNodeName == "" {
+		return nil
+	}
+	return []string{pod.Status.NominatedNodeName}
+}
+
+// Register adds the indexes to the manager's cache; call it once, before the manager starts.
 func Register(ctx context.Context, indexer client.FieldIndexer) error {
 	if err := indexer.IndexField(ctx, &corev1.Pod{}, IndexKey, IndexFunc); err != nil {
 		return fmt.Errorf("indexing pods by %s: %w", IndexKey, err)
 	}
+	if err := indexer.IndexField(ctx, &corev1.Pod{}, NominatedIndexKey, NominatedIndexFunc); err != nil {
+		return fmt.Errorf("indexing pods by %s: %w", NominatedIndexKey, err)
+	}
 	return nil
+}
+
+// ListNominated returns the pods nominated for the node and not bound yet (see
+// NominatedIndexFunc). Errors: client errors (index missing, API).
+func ListNominated(ctx context.Context, kube client.Reader, node string) ([]corev1.Pod, error) {
+	list := &corev1.PodList{}
+	if err := kube.List(ctx, list, client.MatchingFields{NominatedIndexKey: node}); err != nil {
+		return nil, fmt.Errorf("listing pods nominated for node %s: %w", node, err)
+	}
+	return list.Items, nil
 }
 
 // List returns the pods bound to the node. Errors: client errors (index missing, API).

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 // drained and their instances terminated.
 func TestControllerOnSandbox(t *testing.T) {
 	sb := sandboxtest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	scheme := Scheme()
 	_ = apiextensionsv1.AddToScheme(scheme)
@@ -70,6 +70,13 @@ func TestControllerOnSandbox(t *testing.T) {
 	if err := kube.Delete(ctx, deploy); err != nil {
 		t.Fatal(err)
 	}
+	e.waitDeprovisioned()
+
+	// Volume topology as kube-scheduler's VolumeBinding applies it, with the PersistentVolume
+	// controller binding claims; then claims that cannot bind, and the recovery once they can.
+	e.runVolumeWorkloads()
+	e.waitDeprovisioned()
+	e.runVolumeFaults()
 	e.waitDeprovisioned()
 }
 

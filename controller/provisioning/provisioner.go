@@ -113,8 +113,9 @@ func defaultBackoff() wait.Backoff {
 }
 
 // Register adds to mgr: a pod watcher that triggers batches, a Provisioner watcher that
-// triggers a batch when provisioners change, the node registration reconciler, and the
-// provisioning loop (a leader-elected runnable).
+// triggers a batch when provisioners change, a watcher of claims, volumes, storage classes and
+// CSINodes that does the same, the node registration reconciler, and the provisioning loop (a
+// leader-elected runnable).
 func (p *Provisioner) Register(mgr manager.Manager) error {
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.pods").For(&corev1.Pod{}).
 		Complete(reconcile.Func(p.reconcilePod)); err != nil {
@@ -132,6 +133,9 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
 		return fmt.Errorf("registering node registration: %w", err)
 	}
+	if err := p.registerVolumeTriggers(mgr); err != nil {
+		return err
+	}
 	if err := NewStatus(p.kube).Register(mgr); err != nil {
 		return fmt.Errorf("registering provisioner status: %w", err)
 	}
@@ -139,6 +143,18 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 		return fmt.Errorf("adding provisioning loop: %w", err)
 	}
 	return nil
+}
+
+// NominatedUntil returns until when pods planned on node, and still unbound in the cache, keep
+// it from counting as empty (see state.Disagreements.NominatedUntil); zero when none does.
+func (p *Provisioner) NominatedUntil(ctx context.Context, node *corev1.Node) time.Time {
+	return p.disagreements.NominatedUntil(node, func(key types.NamespacedName, uid types.UID) bool {
+		pod := &corev1.Pod{}
+		if err := p.kube.Get(ctx, key, pod); err != nil {
+			return false
+		}
+		return (uid == "" || pod.UID == uid) && pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil
+	})
 }
 
 // Trigger opens or extends a batch.
@@ -240,7 +256,8 @@ type BatchResult struct {
 // their holds are judged and expire without waiting for a pod event.
 const HeldRetry = 10 * time.Second
 
-// Provision runs one batch: lists pending pods, provisioners, nodes and daemonsets, solves,
+// Provision runs one batch: lists pending pods, provisioners, nodes, daemonsets and (when a
+// pending pod has a PersistentVolumeClaim) claims, volumes, storage classes and CSINodes, solves,
 // emits Events on unschedulable pods, launches the new nodes (retrying a claim once with
 // refreshed instance types on insufficient capacity) and records them as in flight.
 // Errors: listing or GetInstanceTypes failures, and launch failures (joined); pods of failed
@@ -279,9 +296,13 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	if err := p.kube.List(ctx, &nsList); err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
+	vols, err := p.listVolumes(ctx, pending)
+	if err != nil {
+		return nil, err
+	}
 
 	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
-	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes),
+	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Volumes: vols, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes, vols),
 		NamespaceLabels: make(map[string]map[string]string, len(nsList.Items))}
 	for i := range nsList.Items {
 		in.NamespaceLabels[nsList.Items[i].Name] = nsList.Items[i].Labels
@@ -370,9 +391,9 @@ func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
 // A pod whose launched node is outstanding is held only while that node still has room for it
 // (snapshot Available, registered or in flight): when kube-scheduler filled the node with other
 // pods, the pod needs capacity elsewhere and may cause a launch at once.
-func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode) map[string]scheduling.Hold {
+func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode, vols scheduling.Volumes) map[string]scheduling.Hold {
 	for _, d := range p.disagreements.Check(pending, nodes) {
-		why := scheduling.ExplainNode(d.Pod, d.Node)
+		why := scheduling.ExplainNode(d.Pod, d.Node, vols)
 		if why == "" {
 			why = "a constraint the solver does not model"
 		}

@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -138,6 +139,8 @@ type topology struct {
 	nodes    []*existing
 	provs    []*provState
 	nsLabels map[string]map[string]string
+	// vs is the volume state of the Solve call (volume.go).
+	vs *volumeState
 }
 
 func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
@@ -481,12 +484,12 @@ func (t *topology) excluded(pi *podInfo, key string) sets.Set[string] {
 func (t *topology) keys(pi *podInfo) []string {
 	var out []string
 	for i := range pi.domain {
-		if !contains(out, pi.domain[i].group.key) {
+		if !slices.Contains(out, pi.domain[i].group.key) {
 			out = append(out, pi.domain[i].group.key)
 		}
 	}
 	for _, g := range t.list {
-		if !contains(out, g.key) && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+		if !slices.Contains(out, g.key) && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
 			out = append(out, g.key)
 		}
 	}
@@ -495,21 +498,12 @@ func (t *topology) keys(pi *podInfo) []string {
 	}
 	var others []string
 	for key := range t.anti {
-		if !contains(out, key) && t.excluded(pi, key).Len() > 0 {
+		if !slices.Contains(out, key) && t.excluded(pi, key).Len() > 0 {
 			others = append(others, key)
 		}
 	}
 	sort.Strings(others)
 	return append(out, others...)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // admitsNode returns "" when a node with labels may take pi as far as domain constraints go.

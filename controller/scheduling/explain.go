@@ -7,10 +7,11 @@ import (
 )
 
 // ExplainNode returns which of pod's constraints node breaks, as far as the solver models them
-// (taints, nodeSelector and required node affinity against the node's actual labels), or ""
-// when it finds none. Used to explain a disagreement with kube-scheduler; "" then means the
-// cause lies in a constraint the solver does not model.
-func ExplainNode(pod *corev1.Pod, node *corev1.Node) string {
+// (taints, nodeSelector and required node affinity against the node's actual labels, then the
+// node affinity, zone labels and binding of its volumes' claims in vols, e.g. "volume zone
+// conflict: ..."), or "" when it finds none. Used to explain a disagreement with
+// kube-scheduler; "" then means the cause lies in a constraint the solver does not model.
+func ExplainNode(pod *corev1.Pod, node *corev1.Node, vols Volumes) string {
 	if err := Tolerates(pod.Spec.Tolerations, node.Spec.Taints); err != nil {
 		return err.Error()
 	}
@@ -22,7 +23,7 @@ func ExplainNode(pod *corev1.Pod, node *corev1.Node) string {
 	for _, t := range terms {
 		err := t.MatchLabels(node.Labels)
 		if err == nil {
-			return ""
+			return explainVolumes(pod, node, vols)
 		}
 		reasons = append(reasons, err.Error())
 	}

@@ -13,7 +13,8 @@ import (
 // replace it, and each piece is tried the same way, at most maxSplitDepth times.
 //
 // A node is not split when one of its pods requires co-location on the host (required
-// hostname pod affinity); hostname anti-affinity, host ports and hostname spread only get
+// hostname pod affinity) or has persistent volumes (their PV choices and attach counts are
+// planned per node); hostname anti-affinity, host ports and hostname spread only get
 // easier on more nodes, and zone or capacity-type constraints are kept by the requirements.
 // With limits, a split is taken only when the pieces' worst-case capacity keeps the
 // provisioner within them.
@@ -41,7 +42,9 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 		return []*claim{c}
 	}
 	for _, pi := range c.infos {
-		if len(pi.host.affinity) > 0 {
+		// Co-located by requirement, or with volumes (the PV pool and attach counts are kept
+		// per planned node).
+		if len(pi.host.affinity) > 0 || pi.vol != nil {
 			return []*claim{c}
 		}
 	}

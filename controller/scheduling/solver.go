@@ -68,6 +68,8 @@ type Input struct {
 	// Holds restrict pods (keyed "namespace/name") on which kube-scheduler disagreed with an
 	// earlier plan: see Hold.
 	Holds map[string]Hold
+	// Volumes are the claims, volumes, classes and CSINodes pods' volumes need (volume.go).
+	Volumes Volumes
 }
 
 // Hold is what the controller learned from kube-scheduler not binding a pod to the node planned
@@ -199,10 +201,11 @@ type podInfo struct {
 	// other pods off its node in kube-scheduler.
 	symAnti []*podTerm
 	hold    Hold
+	vol     *podVolumes // nil without claims
 }
 
 // newPodInfo compiles what the solver needs of p.
-func newPodInfo(p *corev1.Pod) *podInfo {
+func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.terms, pi.err = PodRequirementTerms(p)
 	if pi.err == nil {
@@ -211,6 +214,9 @@ func newPodInfo(p *corev1.Pod) *podInfo {
 		}
 	} else {
 		pi.err = fmt.Errorf("invalid node affinity: %w", pi.err)
+	}
+	if pi.err == nil {
+		pi.err = vs.compile(pi)
 	}
 	return pi
 }
@@ -245,6 +251,7 @@ func Solve(in Input) *Result {
 
 	topo := newTopology(nodes, in.NamespaceLabels)
 	topo.provs = provs
+	topo.vs = newVolumeState(&in, nodes)
 	for _, ps := range provs {
 		ps.topo = topo
 	}
@@ -281,6 +288,9 @@ func Solve(in Input) *Result {
 // placePod places pi on an existing node (recorded in res) or on a claim of the first
 // provisioner that takes it; it returns "" then, else why it fits nowhere.
 func placePod(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) string {
+	if pi.err == nil {
+		pi.err = pi.vol.refresh(pi) // PVs planned for pods placed before it are gone
+	}
 	if pi.err != nil {
 		return pi.err.Error()
 	}
@@ -317,7 +327,7 @@ func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
 	if len(prefs) > 0 {
 		src = strictPod(p, prefs)
 	}
-	pi := newPodInfo(src)
+	pi := newPodInfo(src, topo.vs)
 	pi.pod, pi.prefs, pi.symAnti = p, prefs, pi.host.antiAffinity
 	requiredAnti := 0
 	if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
@@ -351,6 +361,11 @@ func templateKey(p *corev1.Pod) string {
 	ref := metav1.GetControllerOf(p)
 	if ref == nil || ref.UID == "" {
 		return ""
+	}
+	for i := range p.Spec.Volumes {
+		if v := &p.Spec.Volumes[i]; v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+			return "" // each pod of a StatefulSet has claims of its own
+		}
 	}
 	// An order-independent digest of every container's requests and the pod overhead (map
 	// iteration order varies): the sum of one FNV-1a hash per entry.
@@ -469,7 +484,7 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 			continue
 		}
-		if n.host.admits(pi, topo.nsLabels, pi.pinned) != "" || topo.admitsNode(pi, n.node.Labels) != "" {
+		if n.host.admits(pi, topo.nsLabels, pi.pinned) != "" || topo.admitsNode(pi, n.node.Labels) != "" || !pi.vol.admitsNode(n) {
 			continue
 		}
 		for _, t := range pi.terms {
@@ -479,6 +494,7 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 				}
 				n.host.add(pi.pod, pi.symAnti, pi.ports)
 				topo.placedOnNode(pi, n)
+				pi.vol.placedOnNode(n)
 				return n
 			}
 		}
@@ -687,13 +703,14 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		return err.Error(), false
 	}
 	for _, c := range ps.claims {
-		if c.host.admits(pi, nsLabels, pi.pinned) != "" {
+		if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
 			continue
 		}
 		before := c.reqs
 		if c.tryAdd(pi) {
 			c.host.add(pi.pod, pi.symAnti, pi.ports)
 			ps.topo.placedOnClaim(pi, c, before)
+			pi.vol.placedOnClaim(c)
 			return "", true
 		}
 	}
@@ -783,6 +800,7 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 		}
 		if c := ps.openWith(pi, reqs, term, opts); c != nil {
 			ps.topo.placedOnClaim(pi, c, Requirements{})
+			pi.vol.placedOnClaim(c)
 			return "", true
 		}
 		reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
@@ -798,7 +816,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		if err != nil {
 			continue
 		}
-		types := ps.filter(ps.types, r, o, pi.requests, ps.committed)
+		types := pi.vol.attachableTypes(ps.filter(ps.types, r, o, pi.requests, ps.committed))
 		if len(types) == 0 {
 			continue
 		}

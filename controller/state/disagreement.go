@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/clock"
 )
@@ -34,6 +35,8 @@ type Disagreement struct {
 
 // plan is what the tracker remembers of one pending pod.
 type plan struct {
+	pod       types.NamespacedName
+	uid       types.UID
 	node      string    // node the pod was last planned on ("" after a disagreement)
 	launched  bool      // node was launched for the pod
 	plannedAt time.Time // when it was first planned on node
@@ -77,7 +80,7 @@ func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) {
 	defer d.mu.Unlock()
 	p := d.pods[podID(pod)]
 	if p == nil {
-		p = &plan{}
+		p = &plan{pod: types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, uid: pod.UID}
 		d.pods[podID(pod)] = p
 	}
 	if p.node != node {
@@ -162,6 +165,44 @@ func (d *Disagreements) Hold(pod *corev1.Pod, alive func(node string) bool) (Hol
 		h.NoNewNodeUntil = p.backoff
 	}
 	return h, p.count > 0 || h.PlannedNode != ""
+}
+
+// NominatedUntil returns until when pods planned on node n keep it: over the pods planned on n
+// that pending reports still unbound (by namespace/name and UID), the latest time the
+// provisioner still waits for kube-scheduler to bind them there (the grace period after the
+// plan, or after n became Ready when that is later); zero when there is none. The deprovisioner
+// does not count such a node as empty: a pod kube-scheduler has not retried yet (its backoff
+// reaches 10 s, more after its volumes could not bind) would otherwise lose the node launched
+// for it. pending is called without the tracker's lock held.
+func (d *Disagreements) NominatedUntil(n *corev1.Node, pending func(types.NamespacedName, types.UID) bool) time.Time {
+	type candidate struct {
+		pod   types.NamespacedName
+		uid   types.UID
+		until time.Time
+	}
+	var candidates []candidate
+	d.mu.Lock()
+	readySince, ready := readyTime(n)
+	for _, p := range d.pods {
+		if p.node != n.Name {
+			continue
+		}
+		since := p.plannedAt
+		if ready && readySince.After(since) {
+			since = readySince
+		}
+		if until := since.Add(d.grace); until.After(d.clk.Now()) {
+			candidates = append(candidates, candidate{p.pod, p.uid, until})
+		}
+	}
+	d.mu.Unlock()
+	var until time.Time
+	for _, c := range candidates {
+		if c.until.After(until) && pending(c.pod, c.uid) {
+			until = c.until
+		}
+	}
+	return until
 }
 
 // readyTime returns when n's Ready condition last turned True, and whether it is True.

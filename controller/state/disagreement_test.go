@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -80,5 +81,35 @@ func TestDisagreementsReleaseAndForget(t *testing.T) {
 	d.Check(nil, nodes)
 	if _, held := d.Hold(pod, func(string) bool { return true }); held {
 		t.Fatal("a bound pod must be forgotten")
+	}
+}
+
+func TestNominatedUntil(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	d := NewDisagreements(clk, 30*time.Second)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u1"}}
+	planned := clk.Now()
+	d.Planned(pod, "n1", true)
+	unbound := func(key types.NamespacedName, uid types.UID) bool { return key.Name == "p" && uid == "u1" }
+	booting := testNode("n1", false, planned)
+	if got := d.NominatedUntil(&booting, unbound); !got.Equal(planned.Add(30 * time.Second)) {
+		t.Errorf("not Ready: until %v, want the plan + 30 s", got)
+	}
+	readyLater := testNode("n1", true, planned.Add(20*time.Second))
+	if got := d.NominatedUntil(&readyLater, unbound); !got.Equal(planned.Add(50 * time.Second)) {
+		t.Errorf("Ready after the plan: until %v, want Ready + 30 s", got)
+	}
+	other := testNode("n2", true, planned)
+	if got := d.NominatedUntil(&other, unbound); !got.IsZero() {
+		t.Errorf("a node nothing is planned on: until %v, want zero", got)
+	}
+	// A pod bound (or gone) meanwhile holds nothing, even before the next Check.
+	if got := d.NominatedUntil(&readyLater, func(types.NamespacedName, types.UID) bool { return false }); !got.IsZero() {
+		t.Errorf("pod no longer unbound: until %v, want zero", got)
+	}
+	// The wait ends with the grace period.
+	clk.Step(50 * time.Second)
+	if got := d.NominatedUntil(&readyLater, unbound); !got.IsZero() {
+		t.Errorf("grace over: until %v, want zero", got)
 	}
 }

@@ -191,6 +191,13 @@ func TestGetInstanceTypes(t *testing.T) {
 	if !ok || !spot.Available || spot.Price <= 0 || spot.Price >= od.Price {
 		t.Errorf("m5.large spot us-east-1b = %+v, want available below on-demand", spot)
 	}
+	// EBS attach limits from DescribeInstanceTypes: Nitro 28 shared less the root volume, 2 ENIs
+	// and NVMe instance store volumes; Xen 40 less the root volume.
+	for name, want := range map[string]int{"m5.large": 25, "m5d.large": 24, "i3.large": 39} {
+		if got := byName(types, name); len(got) != 1 || got[0].VolumeLimits[awscloud.EBSCSIDriver] != want {
+			t.Errorf("%s EBS volume limit: %v, want %d", name, got, want)
+		}
+	}
 	// An arm64 GPU-less type and a GPU type.
 	for _, it := range byName(types, "m6g.large", "g4dn.xlarge") {
 		switch it.Name {

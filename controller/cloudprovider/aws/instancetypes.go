@@ -204,9 +204,10 @@ func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string],
 		info := &infos[i]
 		name := string(info.InstanceType)
 		it := &cloudprovider.InstanceType{
-			Name:     name,
-			Labels:   instanceTypeLabels(info),
-			Capacity: capacity(info, maxPods),
+			Name:         name,
+			Labels:       instanceTypeLabels(info),
+			Capacity:     capacity(info, maxPods),
+			VolumeLimits: volumeLimits(info),
 		}
 		it.Overhead = overhead(it.Capacity)
 		odPrice, hasOD := p.pricing.OnDemandPrice(name)
