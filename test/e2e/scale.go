@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,7 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
+	"github.com/nodeform/terraform-provider-karpenter/bench"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
 // ScaleWorkload is one Deployment of the scale scenario: Replicas pods each requesting CPU and
@@ -45,8 +45,8 @@ type ScaleReport struct {
 	ByType          map[string]int // launched nodes per instance type
 	ByCapacityType  map[string]int // launched nodes per capacity type
 	TotalUSDPerHour float64        // sum of the launched instances' prices
-	// LowerBoundUSDPerHour is CostLowerBound of the workloads: no set of nodes that holds
-	// them costs less.
+	// LowerBoundUSDPerHour is ScaleLowerBound of the workloads: no set of new nodes that
+	// holds them costs less.
 	LowerBoundUSDPerHour float64
 	Steps                *Timeline
 }
@@ -103,7 +103,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (rep *ScaleReport, err error) {
 	if err := r.step(ctx, "create workloads (0 replicas)", r.createWorkloads); err != nil {
 		return r.rep, err
 	}
-	if err := r.setTargets(); err != nil {
+	if err := r.setTargets(ctx); err != nil {
 		return r.rep, err
 	}
 	if err := r.step(ctx, fmt.Sprintf("scale to %d pods, all Running", r.rep.Pods), r.scaleUp); err != nil {
@@ -226,13 +226,13 @@ func (r *scaleRun) createWorkloads(ctx context.Context, _ *Step) error {
 	return nil
 }
 
-// setTargets records in the report the number of pods to run and their CostLowerBound.
-func (r *scaleRun) setTargets() (err error) {
+// setTargets records in the report the number of pods to run and their ScaleLowerBound.
+func (r *scaleRun) setTargets(ctx context.Context) (err error) {
 	r.rep.Pods = 0
 	for _, w := range r.cfg.Workloads {
 		r.rep.Pods += int(w.Replicas)
 	}
-	r.rep.LowerBoundUSDPerHour, err = CostLowerBound(r.cfg.Workloads)
+	r.rep.LowerBoundUSDPerHour, err = ScaleLowerBound(ctx, r.cfg.Workloads)
 	return err
 }
 
@@ -269,36 +269,45 @@ func (r *scaleRun) priceNodes(ctx context.Context, st *Step) error {
 	return err
 }
 
-// createWorkload creates (or replaces the spec of) a Deployment of w with 0 replicas whose pods
-// carry the label e2e-scale=<name> and request w's CPU and memory.
-func createWorkload(ctx context.Context, kube *Kube, w ScaleWorkload) error {
+// workloadPodSpec returns the pod template of w: label e2e-scale=<name>, one pause container
+// requesting w's CPU and memory. Errors name the workload and the bad quantity.
+func workloadPodSpec(w ScaleWorkload) (corev1.PodTemplateSpec, error) {
 	cpu, err := resource.ParseQuantity(w.CPU)
 	if err != nil {
-		return fmt.Errorf("workload %s: cpu: %w", w.Name, err)
+		return corev1.PodTemplateSpec{}, fmt.Errorf("workload %s: cpu: %w", w.Name, err)
 	}
 	mem, err := resource.ParseQuantity(w.Memory)
 	if err != nil {
-		return fmt.Errorf("workload %s: memory: %w", w.Name, err)
+		return corev1.PodTemplateSpec{}, fmt.Errorf("workload %s: memory: %w", w.Name, err)
 	}
-	labels := map[string]string{"e2e-scale": w.Name}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"e2e-scale": w.Name}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			Containers: []corev1.Container{{
+				Name:  "pause",
+				Image: "registry.k8s.io/pause:3.10",
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem},
+				},
+			}},
+		},
+	}, nil
+}
+
+// createWorkload creates (or replaces the spec of) a Deployment of w with 0 replicas whose pods
+// carry the label e2e-scale=<name> and request w's CPU and memory.
+func createWorkload(ctx context.Context, kube *Kube, w ScaleWorkload) error {
+	tmpl, err := workloadPodSpec(w)
+	if err != nil {
+		return err
+	}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Namespace: metav1.NamespaceDefault},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](0),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					TerminationGracePeriodSeconds: ptr.To[int64](0),
-					Containers: []corev1.Container{{
-						Name:  "pause",
-						Image: "registry.k8s.io/pause:3.10",
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem},
-						},
-					}},
-				},
-			},
+			Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels},
+			Template: tmpl,
 		},
 	}
 	_, err = kube.Clientset.AppsV1().Deployments(metav1.NamespaceDefault).Create(ctx, dep, metav1.CreateOptions{FieldManager: FieldManager})
@@ -308,42 +317,29 @@ func createWorkload(ctx context.Context, kube *Kube, w ScaleWorkload) error {
 	return nil
 }
 
-// CostLowerBound returns a lower bound, in USD/hour, on the price of any set of nodes that can
-// hold the workloads: the larger of (total CPU requested, in cores) x (the cheapest price per
-// vCPU) and (total memory requested, in MiB) x (the cheapest price per MiB), taken over every
-// offering (type, zone; spot and on-demand) of the emulator's catalogue. Each node costs at
-// least its capacity times the cheapest unit price, and the nodes' capacities must cover the
-// requests, hence the bound (kube-reserved and daemonset overhead only raise the real cost).
-// Prices: sandbox/aws/catalog, the numbers the emulator charges. Errors on a bad quantity.
-func CostLowerBound(workloads []ScaleWorkload) (float64, error) {
-	var cores, mib float64
+// ScaleLowerBound returns scheduling.LowerBound (USD/hour) of the workloads' pods on the
+// quickstart's provisioner (spot and on-demand) and the sandbox catalogue as the controller
+// sees it (bench.Catalogue, which runs the AWS emulator on 127.0.0.1 for a moment): no set of
+// new nodes that holds the pods costs less. The sandbox runs no daemonsets on launched nodes.
+// Errors: a bad quantity (naming the workload), or the catalogue failing to load.
+func ScaleLowerBound(ctx context.Context, workloads []ScaleWorkload) (float64, error) {
+	in := scheduling.Input{}
 	for _, w := range workloads {
-		cpu, err := resource.ParseQuantity(w.CPU)
+		spec, err := workloadPodSpec(w)
 		if err != nil {
-			return 0, fmt.Errorf("workload %s: cpu: %w", w.Name, err)
+			return 0, err
 		}
-		mem, err := resource.ParseQuantity(w.Memory)
-		if err != nil {
-			return 0, fmt.Errorf("workload %s: memory: %w", w.Name, err)
+		for i := range w.Replicas {
+			in.Pods = append(in.Pods, &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: fmt.Sprintf("%s-%d", w.Name, i), Labels: spec.Labels},
+				Spec:       spec.Spec,
+			})
 		}
-		cores += float64(w.Replicas) * float64(cpu.MilliValue()) / 1000
-		mib += float64(w.Replicas) * float64(mem.Value()) / (1 << 20)
 	}
-	perCore, perMiB := math.Inf(1), math.Inf(1)
-	for _, o := range catalog.Offerings() {
-		it, ok := catalog.Lookup(o.InstanceType)
-		if !ok || it.VCPUs == 0 || it.MemoryMiB == 0 {
-			continue
-		}
-		price := o.OnDemandPrice
-		if o.SpotPrice > 0 && o.SpotPrice < price {
-			price = o.SpotPrice
-		}
-		perCore = min(perCore, price/float64(it.VCPUs))
-		perMiB = min(perMiB, price/float64(it.MemoryMiB))
+	types, err := bench.Catalogue(ctx)
+	if err != nil {
+		return 0, err
 	}
-	if math.IsInf(perCore, 1) {
-		return 0, errors.New("the catalogue has no priced offering")
-	}
-	return max(cores*perCore, mib*perMiB), nil
+	in.Provisioners = []scheduling.ProvisionerInput{{Provisioner: bench.Provisioner(), InstanceTypes: types}}
+	return scheduling.LowerBound(in), nil
 }

@@ -1,0 +1,709 @@
+package scheduling
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// LowerBound returns a lower bound, in USD/hour, on the summed price of the new nodes that any
+// plan placing the pods of in must launch. It is what a plan's cost is measured against
+// ("cost / lower bound" in `make bench`); docs/guides/lower-bound.md derives it.
+//
+// The model is the solver's: a pod may use an instance type of a provisioner whose taints it
+// tolerates, whose requirements and labels admit one of its node affinity terms, that has an
+// available offering allowed by both, and whose usable room (allocatable minus the requests of
+// the daemonsets that would run on the node) holds its requests; a node's price is the cheapest
+// such offering. Nothing else is assumed about plans: a plain pod may land on a GPU type, and
+// pods may share nodes however their resources allow.
+//
+// Left out: pods no instance type of any provisioner can hold, and pods the solver rejects
+// (invalid node affinity, pod affinity or topology spread). Not modelled, so a plan restricted
+// by them can only cost more: zonal topology, host ports, provisioner limits. A plan that leaves
+// placeable pods pending (provisioner limits, launch backoffs in Input.Holds) is not a plan for
+// every pod, and may cost less than the bound.
+//
+// Existing and in-flight nodes (Input.Nodes) cost nothing and may hold pods: their free room
+// (ExistingNode.Available, summed) is subtracted from the demand the new nodes must cover, and a
+// pod that fits the free room of one of them (on resources alone, ignoring taints and labels,
+// which only makes the bound smaller) is not counted as needing a new node of its own.
+//
+// Within each set of pods whose eligible instance types are connected (usually one set; pods
+// of disjoint provisioners or types form separate sets, whose bounds add up), the bound is the
+// largest of:
+//
+//  1. The cheapest fractional cover: min Σ price(t)·x(t) over x ≥ 0 such that, for every
+//     resource r the pods request (cpu, memory, pods, nvidia.com/gpu, ...), Σ usable_r(t)·x(t)
+//     is at least the pods' total request of r minus the existing free room, and Σ x(t) ≥ K,
+//     the number of nodes forced by item 3. Any plan's nodes are a feasible integer x, so the
+//     linear programme's optimum is at most any plan's cost. It is solved exactly with the
+//     simplex method on its dual (a price per unit of each resource, no type priced below its
+//     capacity's worth); the dual vector returned is scaled down until it is exactly feasible,
+//     so the bound holds whatever the rounding. With cpu and memory only, an optimal basis
+//     holds at most two types: the optimum is the cheapest single type or pair of types.
+//  2. The most expensive pod alone: the cheapest type it fits.
+//  3. Groups of pods of which one node holds at most s: pods with a required hostname
+//     anti-affinity term that matches themselves and each other (s = 1), pods with a
+//     DoNotSchedule hostname topology spread whose selector matches themselves (s = maxSkew,
+//     the solver's reading: a node takes such a pod only while its matching pods stay within
+//     maxSkew, as kube-scheduler does when any eligible node has none, and as Karpenter does
+//     by counting a new node as an empty domain), and pods larger than 1/(s+1) of the largest
+//     usable amount of some resource among the set's types (s = 1, 2, 3). Such a group of k
+//     pods needs ⌈k/s⌉ nodes; with the pods' cheapest fitting prices c1 ≥ c2 ≥ ..., those
+//     nodes cost at least c1 + c(s+1) + c(2s+1) + ... (the i-th dearest node holds a pod at
+//     least as dear as c((i-1)s+1)).
+//
+// Shapes: prices are USD/hour, as cloudprovider.Offering.Price; the result is 0 when no pod
+// needs a new node. It is deterministic for a given input and never panics on bad pods (they
+// are left out, as the solver reports them).
+func LowerBound(in Input) float64 {
+	lb := newBoundInput(in)
+	total := 0.0
+	for _, comp := range lb.components() {
+		total += lb.componentBound(comp)
+	}
+	return total
+}
+
+// lbItem is one instance type of one provisioner, as a node the bound may buy.
+type lbItem struct {
+	usable Resources
+	price  float64 // cheapest offering any signature of its component allows (USD/hour)
+	used   bool    // eligible for some placeable pod
+}
+
+// lbCand is an item a signature may use, at the price its requirements allow.
+type lbCand struct {
+	item  int
+	price float64
+}
+
+// lbPod is a placeable pod with the cheapest item it fits.
+type lbPod struct {
+	pod      *corev1.Pod
+	requests Resources
+	host     hostTerms
+	sig      int
+	cheapest float64
+	firstFit int  // the cheapest item it fits, for its component
+	newOnly  bool // fits no existing node's free room
+}
+
+type boundInput struct {
+	in    Input
+	items []lbItem
+	// sigs are the candidate items of each scheduling signature (node requirements and
+	// tolerations), cheapest first.
+	sigs     [][]lbCand
+	pods     []*lbPod
+	freeRoom Resources
+	parent   []int // union-find over items
+}
+
+func newBoundInput(in Input) *boundInput {
+	b := &boundInput{in: in, freeRoom: Resources{}}
+	dss := compileDaemonSets(in.DaemonSets)
+	var provs []*provState
+	var firstItem []int
+	for _, p := range in.Provisioners {
+		if p.Provisioner == nil {
+			continue
+		}
+		ps := newProvState(p, dss)
+		if ps.typeErr != "" {
+			continue
+		}
+		provs = append(provs, ps)
+		firstItem = append(firstItem, len(b.items))
+		for _, t := range ps.types {
+			b.items = append(b.items, lbItem{usable: boundUsable(ps, t, dss)})
+		}
+	}
+	b.parent = make([]int, len(b.items))
+	for i := range b.parent {
+		b.parent[i] = i
+	}
+	frontier := b.existingFrontier()
+	sigIndex := map[string]int{}
+	for _, p := range in.Pods {
+		b.addPod(p, provs, firstItem, sigIndex, frontier)
+	}
+	return b
+}
+
+// boundUsable is the type's usable room for the bound: the solver's (daemonsets matched against
+// the provisioner's and type's labels) or, where larger, the room a node of one of the type's
+// offerings has (daemonsets matched with its zone and capacity type as well), so the bound holds
+// under either reading of a daemonset's node affinity.
+func boundUsable(ps *provState, t *typeInfo, dss compiledDaemonSets) Resources {
+	out := t.usable.Copy()
+	if len(dss) == 0 {
+		return out
+	}
+	alloc := FromList(t.it.Allocatable())
+	base := ps.template.SingleValueLabels()
+	for k, v := range t.it.Labels {
+		base[k] = v
+	}
+	for _, o := range t.it.Offerings {
+		if !o.Available {
+			continue
+		}
+		labels := make(map[string]string, len(base)+2)
+		for k, v := range base {
+			labels[k] = v
+		}
+		labels[v1alpha5.LabelZone], labels[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
+		out.MaxInPlace(alloc.Sub(dss.overhead(labels, ps.taints)))
+	}
+	return out
+}
+
+// existingFrontier sums the existing nodes' free room into b.freeRoom and returns the free
+// rooms no other node's free room contains (a pod fits some node iff it fits one of these).
+func (b *boundInput) existingFrontier() []Resources {
+	var frontier []Resources
+	for _, n := range b.in.Nodes {
+		avail := FromList(n.Available)
+		b.freeRoom.AddInPlace(avail)
+		dominated := false
+		kept := frontier[:0]
+		for _, f := range frontier {
+			if !dominated && avail.Fits(f) {
+				dominated = true
+			}
+			if dominated || !f.Fits(avail) {
+				kept = append(kept, f)
+			}
+		}
+		frontier = kept
+		if !dominated {
+			frontier = append(frontier, avail)
+		}
+	}
+	return frontier
+}
+
+// addPod compiles p; pods the solver rejects and pods no item holds are left out.
+func (b *boundInput) addPod(p *corev1.Pod, provs []*provState, firstItem []int, sigIndex map[string]int, frontier []Resources) {
+	terms, err := PodRequirementTerms(p)
+	if err != nil {
+		return
+	}
+	host, err := compileHostTerms(p)
+	if err != nil {
+		return
+	}
+	key := signatureKey(terms, p.Spec.Tolerations)
+	sig, ok := sigIndex[key]
+	if !ok {
+		sig = len(b.sigs)
+		sigIndex[key] = sig
+		b.sigs = append(b.sigs, b.candidates(terms, p.Spec.Tolerations, provs, firstItem))
+	}
+	lp := &lbPod{pod: p, requests: PodRequests(p), host: host, sig: sig, newOnly: true, firstFit: -1}
+	for _, c := range b.sigs[sig] {
+		if lp.requests.Fits(b.items[c.item].usable) {
+			lp.cheapest, lp.firstFit = c.price, c.item
+			break
+		}
+	}
+	if lp.firstFit < 0 {
+		return
+	}
+	for _, f := range frontier {
+		if lp.requests.Fits(f) {
+			lp.newOnly = false
+			break
+		}
+	}
+	// Every item of the signature that holds the pod joins its component at its price.
+	for _, c := range b.sigs[sig] {
+		it := &b.items[c.item]
+		if !lp.requests.Fits(it.usable) {
+			continue
+		}
+		if !it.used || c.price < it.price {
+			it.price = c.price
+		}
+		it.used = true
+		b.union(lp.firstFit, c.item)
+	}
+	b.pods = append(b.pods, lp)
+}
+
+// signatureKey identifies what decides where a pod may go: its node requirement terms and its
+// tolerations.
+func signatureKey(terms []Requirements, tolerations []corev1.Toleration) string {
+	var sb strings.Builder
+	for _, t := range terms {
+		sb.WriteString(t.String())
+		sb.WriteString("|")
+	}
+	for _, t := range tolerations {
+		fmt.Fprintf(&sb, "%s/%s/%s/%s;", t.Key, t.Operator, t.Value, t.Effect)
+	}
+	return sb.String()
+}
+
+// candidates returns the items a pod with terms and tolerations may use, each at the cheapest
+// available offering its provisioner's requirements and one of its terms allow, cheapest first.
+func (b *boundInput) candidates(terms []Requirements, tolerations []corev1.Toleration, provs []*provState, firstItem []int) []lbCand {
+	best := map[int]float64{}
+	for pi, ps := range provs {
+		if Tolerates(tolerations, ps.taints) != nil {
+			continue
+		}
+		for _, term := range terms {
+			reqs, err := ps.template.Constrain(term)
+			if err != nil {
+				continue
+			}
+			for ti, t := range ps.types {
+				if !labelsAdmit(ps, reqs, term, t) {
+					continue
+				}
+				price, ok := cheapestOffering(t.it, reqs)
+				if !ok {
+					continue
+				}
+				item := firstItem[pi] + ti
+				if cur, seen := best[item]; !seen || price < cur {
+					best[item] = price
+				}
+			}
+		}
+	}
+	out := make([]lbCand, 0, len(best))
+	for item, price := range best {
+		out = append(out, lbCand{item: item, price: price})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].price != out[j].price {
+			return out[i].price < out[j].price
+		}
+		return out[i].item < out[j].item
+	})
+	return out
+}
+
+// labelsAdmit reports whether the type's labels satisfy reqs on the instance-level keys the
+// term constrains (the provisioner's own requirements were checked when its types were listed).
+func labelsAdmit(ps *provState, reqs, term Requirements, t *typeInfo) bool {
+	for k := range term {
+		if !ps.isTypeKey[k] {
+			continue
+		}
+		v, present := t.it.Labels[k]
+		if r := reqs[k]; r != nil && !r.Matches(v, present) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *boundInput) find(i int) int {
+	for b.parent[i] != i {
+		b.parent[i] = b.parent[b.parent[i]]
+		i = b.parent[i]
+	}
+	return i
+}
+
+func (b *boundInput) union(i, j int) {
+	if ri, rj := b.find(i), b.find(j); ri != rj {
+		b.parent[max(ri, rj)] = min(ri, rj)
+	}
+}
+
+// lbComponent is a set of pods and the items they may use; no pod outside it may use its items.
+type lbComponent struct {
+	pods  []*lbPod
+	items []int
+}
+
+// components splits the pods by the connected sets of items they may use, in item order.
+func (b *boundInput) components() []*lbComponent {
+	byRoot := map[int]*lbComponent{}
+	var out []*lbComponent
+	for i, it := range b.items {
+		if !it.used {
+			continue
+		}
+		r := b.find(i)
+		c := byRoot[r]
+		if c == nil {
+			c = &lbComponent{}
+			byRoot[r] = c
+			out = append(out, c)
+		}
+		c.items = append(c.items, i)
+	}
+	for _, p := range b.pods {
+		c := byRoot[b.find(p.firstFit)]
+		c.pods = append(c.pods, p)
+	}
+	return out
+}
+
+// componentBound is the largest of the bounds 1-3 of LowerBound for one component.
+func (b *boundInput) componentBound(c *lbComponent) float64 {
+	if len(c.pods) == 0 {
+		return 0
+	}
+	best, nodes := 0.0, 0
+	for _, g := range b.groups(c) {
+		cost, n := chunkCost(g.prices, g.perNode)
+		best = max(best, cost)
+		nodes = max(nodes, n)
+	}
+	for _, p := range c.pods {
+		if p.newOnly {
+			best = max(best, p.cheapest)
+		}
+	}
+	return max(best, b.coverLP(c, nodes))
+}
+
+// lbGroup is a group of pods of which one node holds at most perNode; prices are the cheapest
+// fitting price of each of its pods that needs a new node.
+type lbGroup struct {
+	perNode int
+	prices  []float64
+}
+
+// groups returns the anti-affinity, spread and size groups of the component (bound 3).
+func (b *boundInput) groups(c *lbComponent) []lbGroup {
+	type keyed struct {
+		key     string
+		perNode int
+	}
+	byKey := map[keyed]*lbGroup{}
+	var order []keyed
+	add := func(k keyed, p *lbPod) {
+		g := byKey[k]
+		if g == nil {
+			g = &lbGroup{perNode: k.perNode}
+			byKey[k] = g
+			order = append(order, k)
+		}
+		if p.newOnly {
+			g.prices = append(g.prices, p.cheapest)
+		}
+	}
+	for _, p := range c.pods {
+		own := b.in.NamespaceLabels[p.pod.Namespace]
+		for _, t := range p.host.antiAffinity {
+			if t.matches(p.pod, own) {
+				add(keyed{"anti " + termKey(t), 1}, p)
+			}
+		}
+		for _, s := range p.host.spread {
+			if s.self == 1 {
+				add(keyed{"spread " + termKey(s.term), s.maxSkew}, p)
+			}
+		}
+	}
+	out := make([]lbGroup, 0, len(order)+6)
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return append(out, b.sizeGroups(c)...)
+}
+
+// termKey identifies a compiled pod term by the pods it selects.
+func termKey(t *podTerm) string {
+	ns := "*"
+	if !t.allNamespaces {
+		ns = strings.Join(sets.List(t.namespaces), ",")
+	}
+	nsSel := ""
+	if t.nsSelector != nil {
+		nsSel = t.nsSelector.String()
+	}
+	return ns + "|" + nsSel + "|" + t.selector.String()
+}
+
+// sizeGroups returns, for each resource and s = 1, 2, 3, the pods requesting more than
+// 1/(s+1) of the largest usable amount among the component's types: s+1 of them exceed any node.
+func (b *boundInput) sizeGroups(c *lbComponent) []lbGroup {
+	largest := Resources{}
+	for _, i := range c.items {
+		largest.MaxInPlace(b.items[i].usable)
+	}
+	names := make([]corev1.ResourceName, 0, len(largest))
+	for k := range largest {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
+	var out []lbGroup
+	for _, k := range names {
+		for s := 1; s <= 3; s++ {
+			g := lbGroup{perNode: s}
+			for _, p := range c.pods {
+				if p.newOnly && p.requests[k]*int64(s+1) > largest[k] {
+					g.prices = append(g.prices, p.cheapest)
+				}
+			}
+			if len(g.prices) > s {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// chunkCost returns the least cost of nodes holding pods with the given cheapest prices when a
+// node holds at most perNode of them and costs at least the dearest it holds, and the number
+// of nodes they need: prices sorted descending, the sum of every perNode-th from the first.
+func chunkCost(prices []float64, perNode int) (float64, int) {
+	if len(prices) == 0 || perNode < 1 {
+		return 0, 0
+	}
+	sorted := append([]float64(nil), prices...)
+	sort.Sort(sort.Reverse(sort.Float64Slice(sorted)))
+	cost, nodes := 0.0, 0
+	for i := 0; i < len(sorted); i += perNode {
+		cost += sorted[i]
+		nodes++
+	}
+	return cost, nodes
+}
+
+// nodesDimension is the pseudo-resource "new nodes" of the cover LP: every type supplies one.
+const nodesDimension = corev1.ResourceName("nodes (lower bound)")
+
+// coverLP is bound 1 for the component: the cheapest fractional cover of its pods' requests
+// (less the existing free room) and of at least nodes nodes.
+func (b *boundInput) coverLP(c *lbComponent, nodes int) float64 {
+	demand := Resources{}
+	for _, p := range c.pods {
+		demand.AddInPlace(p.requests)
+	}
+	var dims []corev1.ResourceName
+	var need []float64
+	for k, v := range demand {
+		if rest := v - b.freeRoom[k]; rest > 0 {
+			dims = append(dims, k)
+		}
+	}
+	sort.Slice(dims, func(i, j int) bool { return dims[i] < dims[j] })
+	for _, k := range dims {
+		need = append(need, float64(demand[k]-b.freeRoom[k]))
+	}
+	if nodes > 0 {
+		dims = append(dims, nodesDimension)
+		need = append(need, float64(nodes))
+	}
+	if len(dims) == 0 {
+		return 0
+	}
+	rows := make([][]float64, 0, len(c.items))
+	prices := make([]float64, 0, len(c.items))
+	for _, i := range c.items {
+		it := b.items[i]
+		row := make([]float64, len(dims))
+		for d, k := range dims {
+			if k == nodesDimension {
+				row[d] = 1 / need[d]
+			} else {
+				row[d] = float64(it.usable[k]) / need[d]
+			}
+		}
+		rows = append(rows, row)
+		prices = append(prices, it.price)
+	}
+	return coverBound(rows, prices)
+}
+
+// coverBound returns the optimum of min Σ prices[o]·x[o] subject to Σ_o rows[o][k]·x[o] ≥ 1 for
+// every k and x ≥ 0 (rows are supplies normalised by the demand, all ≥ 0; prices ≥ 0), or a
+// value below it when the iteration cap is hit.
+//
+// It runs the primal simplex method on the dual: max Σ_k y[k] subject to rows[o]·y ≤ prices[o]
+// and y ≥ 0, walking from vertex to vertex of that polytope from y = 0. A vertex is named by the
+// d constraints tight there (a type's, or y[k] = 0); Bland's rule (the smallest constraint
+// leaves and enters first) rules out cycling. By weak duality any feasible y bounds the primal
+// from below, so y is finally scaled down until every constraint holds exactly in floating
+// point, and Σ y is returned.
+func coverBound(rows [][]float64, prices []float64) float64 {
+	d := 0
+	if len(rows) > 0 {
+		d = len(rows[0])
+	}
+	if d == 0 {
+		return 0
+	}
+	y := make([]float64, d)
+	// tight[i] < 0 names the constraint y[-tight[i]-1] = 0; tight[i] >= 0 names type tight[i].
+	tight := make([]int, d)
+	inTight := make([]bool, len(rows))
+	for k := range tight {
+		tight[k] = -k - 1
+	}
+	normal := func(j int) []float64 {
+		if j >= 0 {
+			return rows[j]
+		}
+		v := make([]float64, d)
+		v[-j-1] = -1
+		return v
+	}
+	const eps = 1e-12
+	for iter := 0; iter < 50*(len(rows)+d); iter++ {
+		m := make([][]float64, d)
+		for i, j := range tight {
+			m[i] = normal(j)
+		}
+		// lambda: the objective (all ones) as a combination of the tight normals.
+		lambda, ok := solveLinear(transpose(m), ones(d))
+		if !ok {
+			break
+		}
+		leave := -1
+		for i, l := range lambda {
+			if l < -eps && (leave < 0 || tight[i] < tight[leave]) {
+				leave = i
+			}
+		}
+		if leave < 0 {
+			break // optimal: the objective lies in the cone of the tight normals
+		}
+		rhs := make([]float64, d)
+		rhs[leave] = -1
+		dir, ok := solveLinear(m, rhs)
+		if !ok {
+			break
+		}
+		enter, step := enteringConstraint(rows, prices, inTight, y, dir, eps)
+		if enter == math.MinInt {
+			break // unbounded: some resource no type supplies (callers leave such pods out)
+		}
+		for k := range y {
+			y[k] += step * dir[k]
+		}
+		if tight[leave] >= 0 {
+			inTight[tight[leave]] = false
+		}
+		if enter >= 0 {
+			inTight[enter] = true
+		}
+		tight[leave] = enter
+	}
+	return certify(rows, prices, y)
+}
+
+// enteringConstraint is the ratio test of coverBound: the first constraint met moving from y
+// along dir (ties to the smallest name) and the step to it; math.MinInt when none is met.
+func enteringConstraint(rows [][]float64, prices []float64, inTight []bool, y, dir []float64, eps float64) (int, float64) {
+	enter, step := math.MinInt, math.Inf(1)
+	for k := range y {
+		if dir[k] < -eps {
+			if t := max(0, y[k]/-dir[k]); t < step || (t == step && -k-1 < enter) {
+				enter, step = -k-1, t
+			}
+		}
+	}
+	for o, row := range rows {
+		if inTight[o] {
+			continue
+		}
+		ad := dot(row, dir)
+		if ad <= eps {
+			continue
+		}
+		if t := max(0, (prices[o]-dot(row, y))/ad); t < step {
+			enter, step = o, t
+		}
+	}
+	return enter, step
+}
+
+// certify clamps y at 0, scales it until rows[o]·y ≤ prices[o] for every o, and returns Σ y.
+func certify(rows [][]float64, prices []float64, y []float64) float64 {
+	for k := range y {
+		y[k] = max(0, y[k])
+	}
+	scale := 1.0
+	for o, row := range rows {
+		if v := dot(row, y); v > prices[o] {
+			scale = min(scale, prices[o]/v) // v > prices[o] >= 0
+		}
+	}
+	sum := 0.0
+	for _, v := range y {
+		sum += v * scale
+	}
+	// Rounding in the products above: shave a relative 1e-9 so that the bound stays below the
+	// exact optimum.
+	return sum * (1 - 1e-9)
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func ones(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+func transpose(m [][]float64) [][]float64 {
+	out := make([][]float64, len(m))
+	for i := range out {
+		out[i] = make([]float64, len(m))
+		for j := range m {
+			out[i][j] = m[j][i]
+		}
+	}
+	return out
+}
+
+// solveLinear solves m·x = rhs by Gaussian elimination with partial pivoting; false when m is
+// singular.
+func solveLinear(m [][]float64, rhs []float64) ([]float64, bool) {
+	n := len(m)
+	a := make([][]float64, n)
+	for i := range m {
+		a[i] = append(append([]float64(nil), m[i]...), rhs[i])
+	}
+	for col := 0; col < n; col++ {
+		pivot := col
+		for r := col + 1; r < n; r++ {
+			if math.Abs(a[r][col]) > math.Abs(a[pivot][col]) {
+				pivot = r
+			}
+		}
+		if math.Abs(a[pivot][col]) < 1e-300 {
+			return nil, false
+		}
+		a[col], a[pivot] = a[pivot], a[col]
+		for r := 0; r < n; r++ {
+			if r == col || a[r][col] == 0 {
+				continue
+			}
+			f := a[r][col] / a[col][col]
+			for c := col; c <= n; c++ {
+				a[r][c] -= f * a[col][c]
+			}
+		}
+	}
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = a[i][n] / a[i][i]
+	}
+	return x, true
+}
