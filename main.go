@@ -1,8 +1,9 @@
-// Command terraform-provider-karpenter is one binary with three roles:
+// Command terraform-provider-karpenter is one binary with four roles:
 //
 //	(no subcommand)  the Terraform provider, served over plugin protocol 6
 //	controller       the autoscaler, as run by the Deployment the provider creates
 //	sandbox          a local AWS emulator + Kubernetes control plane for demos and tests
+//	simulate         capacity planning: the node plan and its price for manifests, without a cluster
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
 	"github.com/nodeform/terraform-provider-karpenter/provider"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox"
+	"github.com/nodeform/terraform-provider-karpenter/simulate"
 	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
@@ -31,7 +33,7 @@ func main() {
 		},
 	}
 	root.Flags().BoolVar(&debug, "debug", false, "start the provider in debug mode (for debuggers such as delve)")
-	root.AddCommand(operator.NewCommand(), sandbox.NewCommand())
+	root.AddCommand(operator.NewCommand(), sandbox.NewCommand(), simulate.NewCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -198,12 +199,14 @@ func TestDifferential(t *testing.T) {
 	e := &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
 	e.installProvisionerCRD()
 	e.tagDiscoveryResources()
-	profile := e.createNodeInstanceProfile()
+	profile := e.createNodeInstanceProfileNamed(sb.ClusterName + "-differential-node")
 	e.setSandboxEnv()
 	stopController := e.startController(profile)
 	defer stopController()
 	e.createProvisionerWith([]v1alpha5.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn,
 		Values: []string{v1alpha5.CapacityTypeSpot, v1alpha5.CapacityTypeOnDemand}}})
+	// The sandbox is shared with the package's other tests: leave no Provisioner behind.
+	defer e.deleteProvisioner("default")
 
 	for _, sc := range differentialScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
@@ -430,4 +433,17 @@ func (e *opEnv) instancesLaunchedSince(since time.Time) map[string]string {
 		}
 	}
 	return launched
+}
+
+// deleteProvisioner deletes the named Provisioner and waits up to 60 s for it to be gone.
+func (e *opEnv) deleteProvisioner(name string) {
+	prov := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := e.kube.Delete(e.ctx, prov); client.IgnoreNotFound(err) != nil {
+		e.t.Error(err)
+		return
+	}
+	waitFor(e.t, e.ctx, 60*time.Second, "provisioner "+name+" deleted", func() (bool, string) {
+		err := e.kube.Get(e.ctx, client.ObjectKey{Name: name}, &v1alpha5.Provisioner{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
 }

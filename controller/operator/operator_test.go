@@ -139,10 +139,15 @@ func (e *opEnv) tagDiscoveryResources() {
 // role in aws-auth, as karpenter_node_role, karpenter_instance_profile and
 // karpenter_node_access would. It returns the instance profile's name.
 func (e *opEnv) createNodeInstanceProfile() string {
+	return e.createNodeInstanceProfileNamed(e.sb.ClusterName + "-op-test-node")
+}
+
+// createNodeInstanceProfileNamed is createNodeInstanceProfile with the role and profile named
+// profile (tests sharing the sandbox use different names).
+func (e *opEnv) createNodeInstanceProfileNamed(profile string) string {
 	t, ctx, sb := e.t, e.ctx, e.sb
 	t.Helper()
 	iamc := iam.NewFromConfig(sb.AWSConfig())
-	profile := sb.ClusterName + "-op-test-node"
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &profile, AssumeRolePolicyDocument: &trust})
 	if err != nil {

@@ -662,25 +662,10 @@ func (ps *provState) typeCompatible(it *cloudprovider.InstanceType, reqs Require
 }
 
 // cheapestOffering returns the lowest price (USD/hour) of an available offering of it whose
-// zone and capacity type reqs allow.
+// zone and capacity type reqs allow (see CheapestOffering).
 func cheapestOffering(it *cloudprovider.InstanceType, reqs Requirements) (float64, bool) {
-	zone, ct := reqs[v1alpha5.LabelZone], reqs[v1alpha5.LabelCapacityType]
-	best, found := math.Inf(1), false
-	for _, o := range it.Offerings {
-		if !o.Available {
-			continue
-		}
-		if zone != nil && !zone.Has(o.Zone) {
-			continue
-		}
-		if ct != nil && !ct.Has(o.CapacityType) {
-			continue
-		}
-		if o.Price < best {
-			best, found = o.Price, true
-		}
-	}
-	return best, found
+	o, ok := CheapestOffering(it, reqs)
+	return o.Price, ok
 }
 
 // withinLimits reports whether launching a node of capacity on top of usage and the other

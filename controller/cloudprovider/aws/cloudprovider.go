@@ -161,11 +161,42 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, p *v1alpha5.Provis
 	for _, s := range subnets {
 		zones.Insert(awssdk.ToString(s.AvailabilityZone))
 	}
-	var maxPods *int32
-	if p.Spec.KubeletConfiguration != nil {
-		maxPods = p.Spec.KubeletConfiguration.MaxPods
+	return c.instanceTypes.List(ctx, zones, kubeletMaxPods(p))
+}
+
+// GetInstanceTypesInZones is GetInstanceTypes with offerings in the given zones instead of the
+// zones of the provisioner's discovered subnets, for capacity planning where no subnets need
+// exist (the simulate command takes the zones from OfferedZones). Capacity, overhead, labels,
+// prices and availability are computed exactly as for GetInstanceTypes. Errors: EC2 errors.
+func (c *CloudProvider) GetInstanceTypesInZones(ctx context.Context, p *v1alpha5.Provisioner, zones []string) ([]*cloudprovider.InstanceType, error) {
+	defer observe("GetInstanceTypes", time.Now())
+	if p == nil {
+		return nil, errors.New("provisioner is nil")
 	}
-	return c.instanceTypes.List(ctx, zones, maxPods)
+	return c.instanceTypes.List(ctx, sets.New(zones...), kubeletMaxPods(p))
+}
+
+// OfferedZones returns, sorted, every availability zone of the region in which at least one
+// instance type is offered (DescribeInstanceTypeOfferings, cached for InstanceTypesCacheTTL).
+// Errors: EC2 errors.
+func (c *CloudProvider) OfferedZones(ctx context.Context) ([]string, error) {
+	offered, err := c.instanceTypes.offerings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	zones := sets.New[string]()
+	for _, z := range offered {
+		zones = zones.Union(z)
+	}
+	return sets.List(zones), nil
+}
+
+// kubeletMaxPods is the provisioner's kubeletConfiguration.maxPods, or nil (the ENI limit).
+func kubeletMaxPods(p *v1alpha5.Provisioner) *int32 {
+	if p.Spec.KubeletConfiguration == nil {
+		return nil
+	}
+	return p.Spec.KubeletConfiguration.MaxPods
 }
 
 func observe(method string, start time.Time) {

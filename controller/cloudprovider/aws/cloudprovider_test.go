@@ -583,3 +583,52 @@ func TestStaleSpotPricesOnRefreshFailure(t *testing.T) {
 		t.Errorf("spot offering after failed refresh = %+v, want %+v", after, before)
 	}
 }
+
+// Planning without subnets (simulate): zones come from the offerings, and the instance types
+// are those GetInstanceTypes computes for subnets in the same zones.
+func TestGetInstanceTypesInOfferedZones(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	zones, err := e.cp.OfferedZones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"us-east-1a", "us-east-1b", "us-east-1c"}; !slices.Equal(zones, want) {
+		t.Fatalf("offered zones %v, want %v", zones, want)
+	}
+	viaSubnets, err := e.cp.GetInstanceTypes(ctx, provisioner("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No provider settings: the subnets of cluster "simulate" do not exist, and are not needed.
+	untagged := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "plan"}}
+	viaZones, err := e.cp.GetInstanceTypesInZones(ctx, untagged, zones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(viaZones) != len(viaSubnets) {
+		t.Fatalf("%d types in offered zones, %d through subnets", len(viaZones), len(viaSubnets))
+	}
+	for i := range viaZones {
+		a, b := viaZones[i], viaSubnets[i]
+		if a.Name != b.Name || !slices.Equal(a.Offerings, b.Offerings) || !a.Capacity.Cpu().Equal(*b.Capacity.Cpu()) ||
+			!a.Capacity.Memory().Equal(*b.Capacity.Memory()) || !a.Overhead.Memory().Equal(*b.Overhead.Memory()) {
+			t.Fatalf("type %d differs: %s %+v / %s %+v", i, a.Name, a.Offerings, b.Name, b.Offerings)
+		}
+	}
+	maxPods := int32(8)
+	untagged.Spec.KubeletConfiguration = &v1alpha5.KubeletConfiguration{MaxPods: &maxPods}
+	oneZone, err := e.cp.GetInstanceTypesInZones(ctx, untagged, zones[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m5 := byName(oneZone, "m5.large")[0]
+	if q := m5.Capacity[corev1.ResourcePods]; q.Value() != 8 {
+		t.Errorf("pods capacity with kubelet maxPods 8 = %s", q.String())
+	}
+	for _, o := range m5.Offerings {
+		if o.Zone != "us-east-1a" {
+			t.Errorf("offering outside the given zone: %+v", o)
+		}
+	}
+}

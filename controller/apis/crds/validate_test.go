@@ -1,0 +1,116 @@
+package crds_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+)
+
+func validate(t *testing.T, doc string) crds.ValidationResult {
+	t.Helper()
+	v, err := crds.ProvisionerValidator()
+	if err != nil {
+		t.Fatalf("building the validator of the embedded CRD: %v", err)
+	}
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+		t.Fatalf("bad test YAML: %v", err)
+	}
+	return v.Validate(context.Background(), obj)
+}
+
+func TestTutorialProvisionerIsValid(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "quickstart", "manifests", "provisioner.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := validate(t, strings.ReplaceAll(string(raw), "${CLUSTER_NAME}", "demo"))
+	if len(res.Errors) > 0 || len(res.Pruned) > 0 {
+		t.Fatalf("the tutorial's Provisioner: errors %v, pruned %v", res.Errors, res.Pruned)
+	}
+	if _, ok := res.Object["spec"].(map[string]any)["requirements"]; !ok {
+		t.Fatalf("validated object lost its spec: %v", res.Object)
+	}
+}
+
+// The cases of the API server test TestInvalidProvisionersAreRefusedWithFieldPath
+// (controller/apis/v1alpha5/crd_test.go), refused offline with the same paths and reasons.
+func TestInvalidProvisionersAreRefusedWithFieldPath(t *testing.T) {
+	const base = "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata:\n  name: p\nspec:\n"
+	cases := []struct {
+		name, spec string
+		want       []string
+	}{
+		{"unknown-operator", "  requirements:\n    - {key: karpenter.sh/capacity-type, operator: Maybe, values: [spot]}",
+			[]string{"spec.requirements[0].operator", "Unsupported value", "Maybe"}},
+		{"negative-ttl", "  ttlSecondsAfterEmpty: -1", []string{"spec.ttlSecondsAfterEmpty", "greater than or equal to 0"}},
+		{"negative-expiry", "  ttlSecondsUntilExpired: -5", []string{"spec.ttlSecondsUntilExpired", "greater than or equal to 0"}},
+		{"empty-selector", "  provider:\n    subnetSelector: {}\n    securityGroupSelector: {karpenter.sh/discovery: demo}",
+			[]string{"spec.provider.subnetSelector", "at least 1"}},
+		{"empty-selector-value", "  provider:\n    subnetSelector: {karpenter.sh/discovery: \"\"}\n    securityGroupSelector: {karpenter.sh/discovery: demo}",
+			[]string{"spec.provider.subnetSelector", "must not be empty"}},
+		{"unknown-capacity-type", "  requirements:\n    - {key: karpenter.sh/capacity-type, operator: In, values: [spot, reserved]}",
+			[]string{"spec.requirements[0]", "spot or on-demand"}},
+		{"in-without-values", "  requirements:\n    - {key: node.kubernetes.io/instance-type, operator: In}",
+			[]string{"spec.requirements[0]", "at least one value"}},
+		{"gt-not-integer", "  requirements:\n    - {key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: [four]}",
+			[]string{"spec.requirements[0]", "exactly one integer"}},
+		{"bad-taint-effect", "  taints:\n    - {key: dedicated, value: gpu, effect: Sometimes}",
+			[]string{"spec.taints", "NoSchedule, PreferNoSchedule, NoExecute"}},
+		{"reserved-label", "  labels:\n    karpenter.sh/provisioner-name: x", []string{"spec.labels", "reserved"}},
+		{"weight-too-high", "  weight: 101", []string{"spec.weight", "less than or equal to 100"}},
+		{"ttl-not-a-number", "  ttlSecondsAfterEmpty: soon", []string{"spec.ttlSecondsAfterEmpty", "must be of type integer"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := validate(t, base+tc.spec)
+			if len(res.Errors) == 0 {
+				t.Fatalf("invalid Provisioner %s was accepted", tc.name)
+			}
+			msg := res.Errors.ToAggregate().Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("errors %q do not mention %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMetadataAndTypeAreChecked(t *testing.T) {
+	cases := map[string]struct{ doc, want string }{
+		"no name":     {"apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nspec: {}", "metadata.name: Required value"},
+		"bad name":    {"apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: Not_A_Name}\nspec: {}", "metadata.name: Invalid value"},
+		"other kind":  {"apiVersion: karpenter.sh/v1alpha5\nkind: NodePool\nmetadata: {name: a}", "kind: Invalid value"},
+		"other group": {"apiVersion: karpenter.sh/v1beta1\nkind: Provisioner\nmetadata: {name: a}", "apiVersion: Invalid value"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := validate(t, tc.doc)
+			if msg := res.Errors.ToAggregate(); msg == nil || !strings.Contains(msg.Error(), tc.want) {
+				t.Fatalf("errors %v, want %q", msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnknownFieldsArePrunedNotRefused(t *testing.T) {
+	res := validate(t, "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: a}\nspec:\n  ttlSecondsAfterEmty: 30\n  ttlSecondsAfterEmpty: 30\n")
+	if len(res.Errors) > 0 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	if len(res.Pruned) != 1 || res.Pruned[0] != "spec.ttlSecondsAfterEmty" {
+		t.Fatalf("pruned %v, want [spec.ttlSecondsAfterEmty]", res.Pruned)
+	}
+	spec := res.Object["spec"].(map[string]any)
+	if _, ok := spec["ttlSecondsAfterEmty"]; ok || fmt.Sprint(spec["ttlSecondsAfterEmpty"]) != "30" {
+		t.Fatalf("spec after pruning: %v", spec)
+	}
+}

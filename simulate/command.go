@@ -1,0 +1,121 @@
+// Package simulate is capacity planning without a cluster: it reads Kubernetes manifests
+// (workloads, Provisioners and optionally a dump of the cluster's nodes and pods), asks the
+// controller's own cloud provider for the instance types (the sandbox's catalogue through the
+// AWS emulator, or live EC2), runs the controller's solver (controller/scheduling.Solve) and
+// prints the node plan: new nodes by type, zone and capacity type with their price, pods on
+// existing nodes, pods that fit nowhere with the reason, and the total USD/hour beside the
+// cost lower bound (scheduling.LowerBound).
+//
+// It is the `simulate` subcommand of the one binary; see docs/guides/simulate.md.
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+// Options are the subcommand's flags.
+type Options struct {
+	Files   []string // -f: workloads and Provisioners
+	Nodes   []string // --nodes: Nodes and their pods (kubectl get nodes,pods -A -o yaml)
+	Output  string   // -o: OutputTable or OutputJSON
+	Catalog string   // --catalog: CatalogSandbox, CatalogAWS or CatalogAuto
+}
+
+// NewCommand returns the `simulate` subcommand.
+func NewCommand() *cobra.Command {
+	o := Options{}
+	cmd := &cobra.Command{
+		Use:   "simulate -f FILE [-f FILE ...] [--nodes FILE] [-o table|json] [--catalog sandbox|aws|auto]",
+		Short: "Plan the nodes a workload needs, and their price, without a cluster",
+		Long: `Reads Kubernetes manifests (Deployments, StatefulSets, ReplicaSets, ReplicationControllers,
+Jobs, Pods, DaemonSets, Namespaces and karpenter.sh/v1alpha5 Provisioners; multi-document YAML,
+JSON or List objects such as kubectl get -o yaml output), expands replicas into pods and runs the
+controller's solver on them. Prints the new nodes by provisioner, instance type, zone and capacity
+type with USD/hour and utilisation, pods placed on existing nodes (--nodes), and every pod that
+fits nowhere with the reason. -f and --nodes repeat; "-" reads stdin; a directory reads its
+*.yaml, *.yml and *.json files.
+
+--catalog sandbox (default) uses the sandbox's EC2 catalogue; aws uses live EC2 through the
+standard AWS configuration (AWS_REGION, credentials chain); auto uses aws when a region and
+credentials are configured, else sandbox.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return Run(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file, directory or - for stdin (repeatable)")
+	f.StringArrayVar(&o.Nodes, "nodes", nil, "existing Nodes and their pods, e.g. kubectl get nodes,pods -A -o yaml (repeatable)")
+	f.StringVarP(&o.Output, "output", "o", OutputTable, "output format: table or json")
+	f.StringVar(&o.Catalog, "catalog", CatalogSandbox, "instance types and prices: sandbox, aws or auto")
+	return cmd
+}
+
+// Run reads the inputs, solves and writes the plan to out; warnings and notes go to errOut.
+// Errors: no -f, a bad -o, unreadable or invalid input (file, line, field path, reason), the
+// catalogue not opening, EC2 errors.
+func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if len(o.Files) == 0 {
+		return errors.New("-f: give at least one manifest file (or - for stdin)")
+	}
+	if o.Output != OutputTable && o.Output != OutputJSON {
+		return fmt.Errorf("-o: unknown output format %q (want %s or %s)", o.Output, OutputTable, OutputJSON)
+	}
+	w, err := Read(ctx, o.Files, o.Nodes, stdin)
+	if err != nil {
+		return err
+	}
+	warn(errOut, w)
+	cat, err := OpenCatalog(ctx, o.Catalog, errOut)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cat.Close() }()
+	in, err := solverInput(ctx, cat, w)
+	if err != nil {
+		return err
+	}
+	plan := BuildPlan(cat, w, scheduling.Solve(in), scheduling.LowerBound(in))
+	if o.Output == OutputJSON {
+		return WriteJSON(out, plan)
+	}
+	return WriteTable(out, plan)
+}
+
+// solverInput assembles the solver's input: the pods, daemonsets and existing nodes read, and
+// each provisioner with the catalogue's instance types for it and its usage.
+func solverInput(ctx context.Context, cat *Catalog, w *Workload) (scheduling.Input, error) {
+	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels}
+	for _, p := range w.Provisioners {
+		types, err := cat.InstanceTypes(ctx, p)
+		if err != nil {
+			return in, err
+		}
+		in.Provisioners = append(in.Provisioners, scheduling.ProvisionerInput{Provisioner: p, InstanceTypes: types, Usage: w.Usage[p.Name]})
+	}
+	return in, nil
+}
+
+func warn(errOut io.Writer, w *Workload) {
+	for _, s := range w.Warnings {
+		fmt.Fprintln(errOut, "warning:", s)
+	}
+	for _, s := range w.Skipped {
+		fmt.Fprintf(errOut, "warning: %s: skipped %s %s: %s\n", s.Source, s.Kind, s.Name, s.Reason)
+	}
+	if len(w.Provisioners) == 0 {
+		fmt.Fprintln(errOut, "warning: no Provisioner in the input: no new node can be planned")
+	}
+}

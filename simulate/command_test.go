@@ -1,0 +1,385 @@
+package simulate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+	"github.com/nodeform/terraform-provider-karpenter/simulate"
+)
+
+// write puts content in a file of a fresh temporary folder and returns its path.
+func write(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// run executes the simulate command with args and returns stdout, stderr and the error.
+func run(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := simulate.NewCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// plan runs the command with -o json and decodes the plan, refusing unknown fields.
+func plan(t *testing.T, args ...string) (*simulate.Plan, string) {
+	t.Helper()
+	out, errOut, err := run(t, "", append(args, "-o", "json")...)
+	if err != nil {
+		t.Fatalf("simulate %v: %v\nstderr:\n%s", args, err, errOut)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	var p simulate.Plan
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("-o json does not parse back: %v\n%s", err, out)
+	}
+	return &p, errOut
+}
+
+const defaultProvisioner = `apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata:
+  name: default
+spec:
+  requirements:
+    - key: karpenter.sh/capacity-type
+      operator: In
+      values: ["spot"]
+`
+
+// deployment is a Deployment of n replicas, each requesting cpu and memory.
+func deployment(name string, replicas int, cpu, memory string) string {
+	return strings.NewReplacer("NAME", name, "REPLICAS", itoa(replicas), "CPU", cpu, "MEMORY", memory).Replace(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: NAME
+  namespace: shop
+spec:
+  replicas: REPLICAS
+  selector:
+    matchLabels: {app: NAME}
+  template:
+    metadata:
+      labels: {app: NAME}
+    spec:
+      containers:
+        - name: main
+          image: busybox
+          resources:
+            requests:
+              cpu: "CPU"
+              memory: MEMORY
+`)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestDeploymentOfTenGetsTheSolversNodes(t *testing.T) {
+	ctx := context.Background()
+	workload := write(t, "web.yaml", deployment("web", 10, "1", "1Gi"))
+	prov := write(t, "provisioner.yaml", defaultProvisioner)
+	p, _ := plan(t, "-f", workload, "-f", prov)
+
+	// The same input straight into the solver, with the same catalogue.
+	cat, err := simulate.OpenCatalog(ctx, simulate.CatalogSandbox, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cat.Close() }()
+	var pv v1alpha5.Provisioner
+	pv.Name = "default"
+	pv.Spec.Requirements = []v1alpha5.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot"}}}
+	prv := pv.WithDefaults()
+	types, err := cat.InstanceTypes(ctx, prv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := scheduling.Input{Provisioners: []scheduling.ProvisionerInput{{Provisioner: prv, InstanceTypes: types}}}
+	for i := range 10 {
+		in.Pods = append(in.Pods, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-" + itoa(i)},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}}}}}})
+	}
+	res := scheduling.Solve(in)
+	var want float64
+	wantTypes := map[string]int{}
+	for _, c := range res.NewNodes {
+		want += c.Prices[0]
+		wantTypes[c.InstanceTypeOptions[0].Name]++
+	}
+
+	if p.Summary.NewNodes != len(res.NewNodes) || p.Summary.PlacedOnNewNodes != 10 || p.Summary.Unschedulable != 0 {
+		t.Fatalf("summary %+v; the solver gives %d nodes", p.Summary, len(res.NewNodes))
+	}
+	if math.Abs(p.Summary.USDPerHour-want) > 1e-6 {
+		t.Fatalf("total %v USD/hour, the solver's cheapest options cost %v", p.Summary.USDPerHour, want)
+	}
+	if lb := scheduling.LowerBound(in); math.Abs(p.Summary.LowerBoundUSDPerHour-lb) > 1e-6 || lb <= 0 || lb > p.Summary.USDPerHour+1e-9 {
+		t.Fatalf("lower bound %v, scheduling.LowerBound %v, total %v", p.Summary.LowerBoundUSDPerHour, lb, p.Summary.USDPerHour)
+	}
+	var sum float64
+	for _, g := range p.NewNodes {
+		if g.Provisioner != "default" || g.CapacityType != v1alpha5.CapacityTypeSpot || wantTypes[g.InstanceType] != g.Count {
+			t.Errorf("group %+v; the solver's first options: %v", g, wantTypes)
+		}
+		if g.CPUUtilisation <= 0 || g.CPUUtilisation > 1 || g.Requests.CPUMillicores != int64(1000*len(g.Pods)) {
+			t.Errorf("group %s: cpu utilisation %v, requests %+v for %d pods", g.InstanceType, g.CPUUtilisation, g.Requests, len(g.Pods))
+		}
+		if len(g.Workloads) != 1 || g.Workloads[0].Workload != "Deployment shop/web" {
+			t.Errorf("workloads %+v, want Deployment shop/web", g.Workloads)
+		}
+		sum += g.USDPerHour
+	}
+	if math.Abs(sum-p.Summary.USDPerHour) > 1e-6 {
+		t.Errorf("groups sum to %v, summary says %v", sum, p.Summary.USDPerHour)
+	}
+
+	table, _, err := run(t, "", "-f", workload, "-f", prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wantText := range []string{"NEW NODES", p.NewNodes[0].InstanceType, "Deployment shop/web x", "SUMMARY", "lower bound"} {
+		if !strings.Contains(table, wantText) {
+			t.Errorf("table lacks %q:\n%s", wantText, table)
+		}
+	}
+}
+
+func TestPodThatFitsNowhereShowsItsReason(t *testing.T) {
+	workload := write(t, "w.yaml", deployment("small", 2, "500m", "256Mi")+"---\n"+deployment("huge", 1, "1000", "1Gi"))
+	prov := write(t, "p.yaml", defaultProvisioner)
+	p, _ := plan(t, "-f", workload, "-f", prov)
+	if len(p.Unschedulable) != 1 || p.Unschedulable[0].Pod != "shop/huge-0" || p.Unschedulable[0].Workload != "Deployment shop/huge" {
+		t.Fatalf("unschedulable %+v, want shop/huge-0", p.Unschedulable)
+	}
+	if r := p.Unschedulable[0].Reason; !strings.Contains(r, "provisioner default") || !strings.Contains(r, "no instance type satisfies requests") {
+		t.Fatalf("reason %q does not say why", r)
+	}
+	if p.Summary.PlacedOnNewNodes != 2 {
+		t.Fatalf("the small pods are not placed: %+v", p.Summary)
+	}
+	table, _, err := run(t, "", "-f", workload, "-f", prov)
+	if err != nil || !strings.Contains(table, "UNSCHEDULABLE PODS") || !strings.Contains(table, "no instance type satisfies requests") {
+		t.Fatalf("table (err %v):\n%s", err, table)
+	}
+}
+
+// A node with 4 CPUs allocatable, 3 of them taken by bound pods of which one has finished.
+const liveNodes = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: ip-10-0-1-1.ec2.internal
+      labels:
+        kubernetes.io/arch: amd64
+        kubernetes.io/os: linux
+        node.kubernetes.io/instance-type: m5.xlarge
+        karpenter.sh/provisioner-name: default
+    status:
+      capacity: {cpu: "4", memory: 16Gi, pods: "58"}
+      allocatable: {cpu: "4", memory: 15Gi, pods: "58"}
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: running, namespace: kube-system}
+    spec:
+      nodeName: ip-10-0-1-1.ec2.internal
+      containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+    status: {phase: Running}
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: done, namespace: kube-system}
+    spec:
+      nodeName: ip-10-0-1-1.ec2.internal
+      containers: [{name: c, image: x, resources: {requests: {cpu: "2"}}}]
+    status: {phase: Succeeded}
+`
+
+func TestExistingNodeWithRoomAbsorbsPods(t *testing.T) {
+	nodes := write(t, "nodes.yaml", liveNodes)
+	prov := write(t, "p.yaml", defaultProvisioner)
+	// 3 CPUs are free (the finished pod holds nothing): three 1-CPU pods fit, no new node.
+	p, _ := plan(t, "-f", write(t, "w.yaml", deployment("web", 3, "1", "1Gi")), "-f", prov, "--nodes", nodes)
+	if p.Summary.NewNodes != 0 || p.Summary.PlacedOnExistingNodes != 3 || len(p.ExistingNodes) != 1 {
+		t.Fatalf("want all 3 pods on the existing node: %+v", p.Summary)
+	}
+	if e := p.ExistingNodes[0]; e.Name != "ip-10-0-1-1.ec2.internal" || len(e.Pods) != 3 {
+		t.Fatalf("existing node plan %+v", e)
+	}
+	// A fourth pod does not fit beside the running pod: one new node.
+	p, _ = plan(t, "-f", write(t, "w.yaml", deployment("web", 4, "1", "1Gi")), "-f", prov, "--nodes", nodes)
+	if p.Summary.NewNodes != 1 || p.Summary.PlacedOnExistingNodes != 3 || p.Summary.PlacedOnNewNodes != 1 {
+		t.Fatalf("want 3 pods on the existing node and 1 on a new one: %+v", p.Summary)
+	}
+}
+
+func TestDaemonSetRequestsReduceWhatFits(t *testing.T) {
+	// Only m5.xlarge: 4 vCPUs, 3920m allocatable (80m kube-reserved).
+	prov := write(t, "p.yaml", defaultProvisioner+`    - key: node.kubernetes.io/instance-type
+      operator: In
+      values: ["m5.xlarge"]
+`)
+	workload := deployment("web", 6, "1", "1Gi")
+	p, _ := plan(t, "-f", write(t, "w.yaml", workload), "-f", prov)
+	if p.Summary.NewNodes != 2 {
+		t.Fatalf("without daemonsets 6 x 1 CPU take 2 m5.xlarge, got %+v", p.NewNodes)
+	}
+	ds := `---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: x, resources: {requests: {cpu: "1"}}}]
+`
+	p, _ = plan(t, "-f", write(t, "w.yaml", workload+ds), "-f", prov)
+	if p.Summary.NewNodes != 3 || p.Summary.PlacedOnNewNodes != 6 {
+		t.Fatalf("with a 1-CPU daemonset only 2 pods fit per node: want 3 nodes, got %+v", p.NewNodes)
+	}
+}
+
+// Limits without requests are requests, as the API server defaults a created pod.
+func TestLimitsWithoutRequestsAreRequests(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner+`    - key: node.kubernetes.io/instance-type
+      operator: In
+      values: ["m5.xlarge"]
+`)
+	limitsOnly := strings.Replace(deployment("web", 2, "3", "1Gi"), "requests:", "limits:", 1)
+	p, _ := plan(t, "-f", write(t, "w.yaml", limitsOnly), "-f", prov)
+	if p.Summary.NewNodes != 2 || p.NewNodes[0].Requests.CPUMillicores != 6000 {
+		t.Fatalf("2 pods limited (so requesting) 3 CPUs need 2 m5.xlarge: %+v", p.NewNodes)
+	}
+}
+
+func TestBadYAMLNamesFileAndLine(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	cases := []struct {
+		name, content string
+		want          []string
+	}{
+		{"syntax error in the second document", deployment("a", 1, "1", "1Gi") + "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   namespace: y\n",
+			[]string{"bad.yaml:26:", "invalid YAML"}},
+		{"memory that is not a quantity", deployment("a", 1, "1", "512MB"),
+			[]string{"bad.yaml:20:", "spec.template.spec.containers[0].resources.requests.memory", "quantities must match"}},
+		{"replicas that is not a number", strings.Replace(deployment("a", 1, "1", "1Gi"), "replicas: 1", "replicas: one", 1),
+			[]string{"bad.yaml:7:", "spec.replicas", "cannot unmarshal string"}},
+		{"negative replicas", strings.Replace(deployment("a", 1, "1", "1Gi"), "replicas: 1", "replicas: -2", 1),
+			[]string{"bad.yaml:7:", "spec.replicas", "greater than or equal to 0"}},
+		{"not an object", "- just\n- a list\n", []string{"bad.yaml:1:", "not a Kubernetes object"}},
+		{"no kind", "apiVersion: v1\nmetadata: {name: x}\n", []string{"bad.yaml:1:", "apiVersion and kind are required"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := run(t, "", "-f", write(t, "bad.yaml", tc.content), "-f", prov)
+			if err == nil {
+				t.Fatal("bad input accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestInvalidProvisionerIsRejectedWithFieldPath(t *testing.T) {
+	bad := strings.Replace(defaultProvisioner, "operator: In", "operator: Maybe", 1) + "  ttlSecondsAfterEmpty: -1\n"
+	_, _, err := run(t, "", "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
+	if err == nil {
+		t.Fatal("invalid Provisioner accepted")
+	}
+	for _, w := range []string{`prov.yaml:8: spec.requirements[0].operator: invalid Provisioner "default": Unsupported value: "Maybe"`,
+		`prov.yaml:10: spec.ttlSecondsAfterEmpty: invalid Provisioner "default"`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
+func TestUnknownKindsAreSkippedWithAWarning(t *testing.T) {
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\n" + deployment("web", 1, "1", "1Gi") +
+		"---\napiVersion: karpenter.sh/v1beta1\nkind: NodePool\nmetadata: {name: np}\n"
+	p, errOut := plan(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	if len(p.Skipped) != 2 || p.Skipped[0].Kind != "ConfigMap" || p.Skipped[1].Kind != "NodePool" || p.Summary.PlacedOnNewNodes != 1 {
+		t.Fatalf("skipped %+v, summary %+v", p.Skipped, p.Summary)
+	}
+	if !strings.Contains(errOut, "w.yaml:1: skipped ConfigMap settings: v1 ConfigMap is not simulated") {
+		t.Fatalf("stderr lacks the skipped ConfigMap:\n%s", errOut)
+	}
+}
+
+func TestListFromStdinWithJobsStatefulSetsAndPods(t *testing.T) {
+	list := `{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch"},
+   "spec": {"parallelism": 5, "completions": 3, "template": {"spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}]}}}},
+  {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+   "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}]}}}},
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+]}`
+	out, errOut, err := run(t, list, "-f", "-", "-f", write(t, "p.yaml", defaultProvisioner), "-o", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var p simulate.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, g := range p.NewNodes {
+		for _, w := range g.Workloads {
+			got[w.Workload] += w.Pods
+		}
+	}
+	want := map[string]int{"Job default/batch": 3, "StatefulSet default/db": 2, "Pod default/solo": 1}
+	for w, n := range want {
+		if got[w] != n {
+			t.Errorf("%s: %d pods, want %d (all: %v)", w, got[w], n, got)
+		}
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	cases := map[string][]string{
+		"-f: give at least one":        {"-o", "json"},
+		"-o: unknown output format":    {"-f", "x.yaml", "-o", "yaml"},
+		"--catalog: unknown catalogue": {"-f", write(t, "w.yaml", deployment("a", 1, "1", "1Gi")), "--catalog", "gcp"},
+		"no such file or directory":    {"-f", filepath.Join(t.TempDir(), "missing.yaml")},
+		"stdin can be read only once":  {"-f", "-", "-f", "-"},
+		"no *.yaml, *.yml or *.json":   {"-f", t.TempDir()},
+		"unknown command \"plan\"":     {"plan"},
+	}
+	for want, args := range cases {
+		_, _, err := run(t, "", args...)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("simulate %v: error %v, want %q", args, err, want)
+		}
+	}
+}

@@ -1,0 +1,279 @@
+package simulate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// maxListDepth bounds Lists nested in Lists (kubectl output nests none; a deeper file is refused).
+const maxListDepth = 4
+
+// SourceError is bad input: the source (a file name, or "-" for stdin), the 1-based line, the
+// field path when known (e.g. spec.template.spec.containers[0].resources.requests.memory) and
+// the reason.
+type SourceError struct {
+	Source string
+	Line   int
+	Path   string
+	Reason string
+}
+
+func (e *SourceError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Source)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+	}
+	if e.Path != "" {
+		b.WriteString(": " + e.Path)
+	}
+	b.WriteString(": " + e.Reason)
+	return b.String()
+}
+
+// Object is one Kubernetes object read from a source: a YAML or JSON document, or an item of a
+// List document.
+type Object struct {
+	Source string // file name, "-" for stdin
+	Line   int    // 1-based line where the object starts
+	// Path is the object's path within its document: "" for a document, "items[3]" for an
+	// item of a List (nested: "items[0].items[2]").
+	Path       string
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+	// Content is the object as decoded from JSON (map[string]any; integers as int64).
+	Content map[string]any
+	doc     *document
+}
+
+// Ref names the object for messages: "Deployment default/web (workload.yaml:12)".
+func (o *Object) Ref() string {
+	name := o.Name
+	if o.Namespace != "" {
+		name = o.Namespace + "/" + name
+	}
+	return fmt.Sprintf("%s %s (%s:%d)", o.Kind, name, o.Source, o.Line)
+}
+
+// Errorf returns a SourceError at the line of field path within the object ("" for the object).
+func (o *Object) Errorf(path, format string, args ...any) *SourceError {
+	return &SourceError{Source: o.Source, Line: o.LineOf(path), Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// LineOf returns the 1-based source line of field path within the object (e.g.
+// "spec.replicas", "spec.template.spec.containers[0]"), or of its deepest ancestor found.
+func (o *Object) LineOf(path string) int {
+	full := path
+	if o.Path != "" {
+		full = strings.TrimSuffix(o.Path+"."+path, ".")
+	}
+	if line := o.doc.lineOf(full); line > 0 {
+		return line
+	}
+	return o.Line
+}
+
+// Decode decodes the object into a typed value (e.g. *appsv1.Deployment) the way kubectl's
+// strict decoding does: case-sensitive field names; unknown and duplicate fields are returned
+// as warnings (with source line) rather than errors. Errors: a value of the wrong type or
+// format (a quantity such as "512MB", a string for an integer), as a *SourceError with the
+// field's path and line.
+func (o *Object) Decode(into any) (warnings []string, err error) {
+	raw, err := json.Marshal(o.Content)
+	if err != nil {
+		return nil, o.Errorf("", "%v", err)
+	}
+	strict, err := kjson.UnmarshalStrict(raw, into)
+	if err != nil {
+		path := failingPath(o.Content, func(b []byte) bool {
+			fresh := newLike(into)
+			return kjson.UnmarshalCaseSensitivePreserveInts(b, fresh) == nil
+		})
+		return nil, o.Errorf(path, "%v", err)
+	}
+	for _, s := range strict {
+		path := ""
+		var fe kjson.FieldError
+		if errors.As(s, &fe) {
+			path = fe.FieldPath()
+		}
+		warnings = append(warnings, fmt.Sprintf("%s:%d: %s: %v", o.Source, o.LineOf(path), o.Kind, s))
+	}
+	return warnings, nil
+}
+
+// Decode splits data (YAML documents separated by "---" lines, or JSON) into objects;
+// documents that hold only comments or nothing are skipped; Lists (kind List or <Kind>List
+// with items) are flattened into their items, each item inheriting the list's apiVersion and
+// <Kind> when it has none. Every object must be a mapping with apiVersion and kind.
+// Errors (*SourceError, joined): YAML syntax errors with their line, documents that are not
+// objects.
+func Decode(source string, data []byte) ([]*Object, error) {
+	var out []*Object
+	var errs []error
+	for _, d := range splitDocuments(source, data) {
+		objs, err := d.objects()
+		out = append(out, objs...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// document is one YAML document of a source, starting at line start (1-based).
+type document struct {
+	source string
+	start  int
+	data   []byte
+	lines  *lineIndex // built on first use, for field paths' lines
+}
+
+// isSeparator reports whether line separates YAML documents as kubectl's reader
+// (k8s.io/apimachinery/pkg/util/yaml.YAMLReader) decides: "---" at the start of the line,
+// followed by nothing but blanks or a comment.
+func isSeparator(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := bytes.TrimSpace(line[3:])
+	return len(rest) == 0 || rest[0] == '#'
+}
+
+func splitDocuments(source string, data []byte) []*document {
+	var docs []*document
+	cur := &document{source: source, start: 1}
+	lineNo := 0
+	for len(data) > 0 {
+		lineNo++
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i+1], data[i+1:]
+		} else {
+			data = nil
+		}
+		if isSeparator(line) {
+			docs = append(docs, cur)
+			cur = &document{source: source, start: lineNo + 1}
+			continue
+		}
+		cur.data = append(cur.data, line...)
+	}
+	return append(docs, cur)
+}
+
+// firstContentLine is the line of the first line that is neither blank nor a comment.
+func (d *document) firstContentLine() int {
+	for i, line := range bytes.Split(d.data, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' {
+			return d.start + i
+		}
+	}
+	return d.start
+}
+
+// yamlLine matches the position in the YAML parser's errors (go.yaml.in/yaml, through
+// sigs.k8s.io/yaml): "yaml: line 7: mapping values are not allowed in this context". The
+// parser returns no typed error, so its message is the only carrier of the line.
+var yamlLine = regexp.MustCompile(`yaml: line (\d+): (.*)$`)
+
+func (d *document) objects() ([]*Object, error) {
+	raw, err := yaml.YAMLToJSON(d.data)
+	if err != nil {
+		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + err.Error()}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			e.Line, e.Reason = d.start+n-1, "invalid YAML: "+m[2]
+		}
+		return nil, e
+	}
+	var v any
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &v); err != nil {
+		return nil, &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid document: " + err.Error()}
+	}
+	if v == nil {
+		return nil, nil // empty or comments only
+	}
+	return d.flatten(v, "", "", "", 0)
+}
+
+// flatten turns v (the document or an item of a List at path) into objects.
+func (d *document) flatten(v any, path, defaultAPIVersion, defaultKind string, depth int) ([]*Object, error) {
+	o := &Object{Source: d.source, Path: path, doc: d}
+	o.Line = d.firstContentLine()
+	if path != "" {
+		o.Line = o.LineOf("")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, o.Errorf("", "not a Kubernetes object: want a mapping with apiVersion and kind, got %s", jsonKind(v))
+	}
+	o.Content = m
+	o.APIVersion, o.Kind = stringField(m, "apiVersion"), stringField(m, "kind")
+	if o.APIVersion == "" {
+		o.APIVersion = defaultAPIVersion
+	}
+	if o.Kind == "" {
+		o.Kind = defaultKind
+	}
+	if o.APIVersion == "" || o.Kind == "" {
+		return nil, o.Errorf("", "not a Kubernetes object: apiVersion and kind are required")
+	}
+	m["apiVersion"], m["kind"] = o.APIVersion, o.Kind
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		o.Name, o.Namespace = stringField(meta, "name"), stringField(meta, "namespace")
+	}
+	items, isList := m["items"].([]any)
+	if !isList || !strings.HasSuffix(o.Kind, "List") { // List, or <Kind>List
+		return []*Object{o}, nil
+	}
+	if depth >= maxListDepth {
+		return nil, o.Errorf("items", "Lists nested deeper than %d", maxListDepth)
+	}
+	// Items of a <Kind>List may omit their apiVersion and kind; those of a List may not.
+	itemAPIVersion, itemKind := "", ""
+	if o.Kind != "List" {
+		itemAPIVersion, itemKind = o.APIVersion, strings.TrimSuffix(o.Kind, "List")
+	}
+	var out []*Object
+	var errs []error
+	for i, item := range items {
+		objs, err := d.flatten(item, strings.TrimPrefix(fmt.Sprintf("%s.items[%d]", path, i), "."), itemAPIVersion, itemKind, depth+1)
+		out = append(out, objs...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func stringField(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	return s
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	default:
+		return "a number"
+	}
+}

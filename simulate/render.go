@@ -1,0 +1,109 @@
+package simulate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Output formats (-o).
+const (
+	OutputTable = "table"
+	OutputJSON  = "json"
+)
+
+// WriteJSON writes the plan as indented JSON (the shape of Plan).
+func WriteJSON(w io.Writer, p *Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// WriteTable writes the plan for people: new node groups, pods on existing nodes,
+// unschedulable pods grouped by workload and reason, and the totals.
+func WriteTable(w io.Writer, p *Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Catalogue: %s (%s: %s)\n\n", p.Catalog, p.Region, strings.Join(p.Zones, ", "))
+	writeNewNodes(tw, p.NewNodes)
+	writeExisting(tw, p.ExistingNodes)
+	writeUnschedulable(tw, p.Unschedulable)
+	writeSummary(tw, p)
+	return tw.Flush()
+}
+
+func writeNewNodes(w io.Writer, groups []NodeGroup) {
+	fmt.Fprintln(w, "NEW NODES")
+	if len(groups) == 0 {
+		fmt.Fprint(w, "(none)\n\n")
+		return
+	}
+	fmt.Fprintln(w, "PROVISIONER\tINSTANCE TYPE\tZONE\tCAPACITY\tCOUNT\tUSD/H EACH\tUSD/H\tCPU\tMEMORY\tPODS\tWORKLOADS")
+	for _, g := range groups {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.4f\t%.4f\t%.0f%%\t%.0f%%\t%d\t%s\n",
+			g.Provisioner, g.InstanceType, g.Zone, g.CapacityType, g.Count, g.USDPerHourEach, g.USDPerHour,
+			100*g.CPUUtilisation, 100*g.MemoryUtilisation, len(g.Pods), workloadList(g.Workloads))
+	}
+	fmt.Fprintln(w)
+}
+
+func writeExisting(w io.Writer, nodes []ExistingNodePlan) {
+	if len(nodes) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "PODS ON EXISTING NODES")
+	fmt.Fprintln(w, "NODE\tPODS\tWORKLOADS")
+	for _, n := range nodes {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", n.Name, len(n.Pods), workloadList(n.Workloads))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeUnschedulable groups pods of one workload with one reason into one line.
+func writeUnschedulable(w io.Writer, pods []UnschedulablePod) {
+	if len(pods) == 0 {
+		return
+	}
+	type key struct{ workload, reason string }
+	var order []key
+	count := map[key]int{}
+	for _, p := range pods {
+		k := key{p.Workload, p.Reason}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].workload < order[j].workload })
+	fmt.Fprintln(w, "UNSCHEDULABLE PODS")
+	fmt.Fprintln(w, "WORKLOAD\tPODS\tREASON")
+	for _, k := range order {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", k.workload, count[k], k.reason)
+	}
+	fmt.Fprintln(w)
+}
+
+func writeSummary(w io.Writer, p *Plan) {
+	s := p.Summary
+	fmt.Fprintln(w, "SUMMARY")
+	fmt.Fprintf(w, "pods\t%d (%d on new nodes, %d on existing nodes, %d unschedulable)\n",
+		s.Pods, s.PlacedOnNewNodes, s.PlacedOnExistingNodes, s.Unschedulable)
+	fmt.Fprintf(w, "new nodes\t%d\n", s.NewNodes)
+	fmt.Fprintf(w, "total\t%.4f USD/hour\n", s.USDPerHour)
+	bound := fmt.Sprintf("%.4f USD/hour", s.LowerBoundUSDPerHour)
+	if s.LowerBoundUSDPerHour > 0 {
+		bound += fmt.Sprintf(" (total is %.2fx)", s.USDPerHour/s.LowerBoundUSDPerHour)
+	}
+	fmt.Fprintf(w, "lower bound\t%s\n", bound)
+}
+
+// workloadList renders "Deployment default/web x7, Job default/batch x1".
+func workloadList(ws []WorkloadCount) string {
+	parts := make([]string, 0, len(ws))
+	for _, c := range ws {
+		parts = append(parts, fmt.Sprintf("%s x%d", c.Workload, c.Pods))
+	}
+	return strings.Join(parts, ", ")
+}
