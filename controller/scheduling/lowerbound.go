@@ -58,6 +58,9 @@ import (
 //     pods needs ⌈k/s⌉ nodes; with the pods' cheapest fitting prices c1 ≥ c2 ≥ ..., those
 //     nodes cost at least c1 + c(s+1) + c(2s+1) + ... (the i-th dearest node holds a pod at
 //     least as dear as c((i-1)s+1)).
+//  4. Identical pods (one signature, equal requests, no existing room): n pods cost at least
+//     n times the least price per pod any type offers, a node of type t holding
+//     min over resources of ⌊usable/request⌋ of them.
 //
 // Shapes: prices are USD/hour, as cloudprovider.Offering.Price; the result is 0 when no pod
 // needs a new node. It is deterministic for a given input and never panics on bad pods (they
@@ -389,7 +392,56 @@ func (b *boundInput) componentBound(c *lbComponent) float64 {
 			best = max(best, p.cheapest)
 		}
 	}
-	return max(best, b.coverLP(c, nodes))
+	return max(best, b.coverLP(c, nodes), b.identicalBound(c))
+}
+
+// identicalBound is bound 4: when every pod of the component is identical (one signature, the
+// same requests) and there is no existing free room, a node of type t holds at most
+// perNode(t) = min over resources of ⌊usable/request⌋ of them, so n pods cost at least
+// n · min over t of price(t)/perNode(t) (the linear relaxation of Σ perNode·x ≥ n). Unlike the
+// fractional cover it counts the room no whole pod can use. 0 when it does not apply.
+func (b *boundInput) identicalBound(c *lbComponent) float64 {
+	if len(b.in.Nodes) > 0 || len(c.pods) == 0 {
+		return 0
+	}
+	first := c.pods[0]
+	for _, p := range c.pods[1:] {
+		if p.sig != first.sig || !sameResources(p.requests, first.requests) {
+			return 0
+		}
+	}
+	perPod := math.Inf(1)
+	for _, cand := range b.sigs[first.sig] {
+		u := b.items[cand.item].usable
+		perNode := int64(math.MaxInt64)
+		for k, v := range first.requests {
+			if v > 0 {
+				perNode = min(perNode, u[k]/v)
+			}
+		}
+		if perNode >= 1 {
+			perPod = min(perPod, cand.price/float64(perNode))
+		}
+	}
+	if math.IsInf(perPod, 1) {
+		return 0
+	}
+	return float64(len(c.pods)) * perPod
+}
+
+// sameResources reports whether a and b request the same amounts (absent counts as 0).
+func sameResources(a, b Resources) bool {
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // lbGroup is a group of pods of which one node holds at most perNode; prices are the cheapest

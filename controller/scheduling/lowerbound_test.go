@@ -74,8 +74,13 @@ func TestLowerBoundHandComputed(t *testing.T) {
 	// A cpu-rich and a memory-rich type at $1 each; 8 pods of 1 cpu / 4Gi ask 8 cpu and 32Gi.
 	// Either type alone needs 8 nodes; 1.6 of each covers both: 4*1.6+1.6 = 8 cpu,
 	// 4*1.6+16*1.6 = 32Gi, $3.2.
+	// (Half the pods tolerate a taint, so they are not all identical and bound 4 stays out.)
 	twoTypes := []*cloudprovider.InstanceType{exactType("cpu", 4, 4, 0, 1, 0), exactType("mem", 1, 16, 0, 1, 0)}
-	near(t, "pair", boundOf(pods(8, "p", "1", "4Gi"), def, twoTypes), 3.2)
+	mixed := append(pods(4, "p", "1", "4Gi"), pods(4, "q", "1", "4Gi", withToleration("team", "a"))...)
+	near(t, "pair", boundOf(mixed, def, twoTypes), 3.2)
+	// The same 8 pods all identical: neither type holds two of them (the cpu type has 4Gi, the
+	// memory type 1 cpu), so they need 8 nodes, $8 (bound 4).
+	near(t, "identical pods, whole pods per node", boundOf(pods(8, "p", "1", "4Gi"), def, twoTypes), 8)
 
 	// An 8-cpu pod fits only the $2 type; by resources alone 4 small nodes ($0.4) would do.
 	sizes := []*cloudprovider.InstanceType{exactType("small", 2, 4, 0, 0.1, 0), exactType("big", 16, 64, 0, 2, 0)}

@@ -62,19 +62,38 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 			cheaper = append(cheaper, t)
 		}
 	}
-	if len(cheaper) == 0 || uniformCost(c.requests, cheaper, c.reqs, ps) >= limit {
+	if len(cheaper) == 0 {
 		return []*claim{c}
 	}
-	pieces := ps.repack(c, cheaper)
+	// Repack onto the types no dearer than the best uniform choice (nodes grow to about its
+	// size, not back to the largest type under the limit), estimated with and without whole
+	// pods per node; the cheaper repacking wins.
+	var pieces []*claim
+	total, committed := limit, Resources{}
+	tried := map[float64]bool{}
+	for _, whole := range []bool{true, false} {
+		best, bestPrice := uniformCost(c.requests, len(c.infos), whole, cheaper, c.reqs, ps)
+		if best >= limit || tried[bestPrice] {
+			continue
+		}
+		tried[bestPrice] = true
+		var upTo []*typeInfo
+		for _, t := range cheaper {
+			if p, _ := ps.price(t, c.reqs); p <= bestPrice {
+				upTo = append(upTo, t)
+			}
+		}
+		cand := ps.repack(c, upTo)
+		sum, com := 0.0, Resources{}
+		for _, p := range cand {
+			sum += p.price
+			com.AddInPlace(p.committed)
+		}
+		if cand != nil && sum < total && ps.withinLimitsAfter(c.committed, com) {
+			pieces, total, committed = cand, sum, com
+		}
+	}
 	if pieces == nil {
-		return []*claim{c}
-	}
-	total, committed := 0.0, Resources{}
-	for _, p := range pieces {
-		total += p.price
-		committed.AddInPlace(p.committed)
-	}
-	if total >= limit || !ps.withinLimitsAfter(c.committed, committed) {
 		return []*claim{c}
 	}
 	for k, v := range c.committed {
@@ -130,18 +149,20 @@ func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 	return sub.claims
 }
 
-// uniformCost estimates the cheapest way to hold requests on nodes of one of the given types:
-// for each type, the fewest nodes whose summed usable amount covers every requested resource,
-// times its price; the least of these (USD/hour). It gates repacking: a node is repacked only
-// when some uniform set of cheaper nodes plausibly costs less (repacking decides for real).
-func uniformCost(requests Resources, types []*typeInfo, reqs Requirements, ps *provState) float64 {
-	best := math.Inf(1)
+// uniformCost estimates the cheapest way to hold n pods with summed requests on nodes of one of
+// the given types: for each type, the nodes needed both by the summed amounts and by how many
+// pods of the average size fit on one node (when whole; exact for identical pods), times its price; it
+// returns the least of these (USD/hour) and that type's price. It gates and aims repacking: a
+// node is repacked only when some uniform set of cheaper nodes plausibly costs less, onto types
+// no dearer than the best (repacking decides for real).
+func uniformCost(requests Resources, n int, whole bool, types []*typeInfo, reqs Requirements, ps *provState) (cost, typePrice float64) {
+	best, bestPrice := math.Inf(1), math.Inf(1)
 	for _, t := range types {
 		p, ok := ps.price(t, reqs)
 		if !ok {
 			continue
 		}
-		nodes := 1.0
+		nodes, perNode := 1.0, math.Inf(1)
 		for k, v := range requests {
 			if v <= 0 {
 				continue
@@ -152,8 +173,17 @@ func uniformCost(requests Resources, types []*typeInfo, reqs Requirements, ps *p
 				break
 			}
 			nodes = max(nodes, math.Ceil(float64(v)/float64(u)))
+			perNode = min(perNode, math.Floor(float64(u)*float64(n)/float64(v)))
 		}
-		best = min(best, nodes*p)
+		if whole {
+			if perNode < 1 {
+				continue
+			}
+			nodes = max(nodes, math.Ceil(float64(n)/perNode))
+		}
+		if nodes*p < best {
+			best, bestPrice = nodes*p, p
+		}
 	}
-	return best
+	return best, bestPrice
 }
