@@ -68,11 +68,24 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 	// Repack onto the types no dearer than the best uniform choice (nodes grow to about its
 	// size, not back to the largest type under the limit), estimated with and without whole
 	// pods per node; the cheaper repacking wins.
+	// No cap below the cheapest type that holds the claim's largest pod (every resource at its
+	// largest request), so every pod still fits some type.
+	largest := Resources{}
+	for _, pi := range c.infos {
+		largest.MaxInPlace(pi.requests)
+	}
+	floor := math.Inf(1)
+	for _, t := range cheaper {
+		if p, ok := ps.price(t, c.reqs); ok && largest.Fits(t.usable) {
+			floor = min(floor, p)
+		}
+	}
 	var pieces []*claim
 	total, committed := limit, Resources{}
 	tried := map[float64]bool{}
 	for _, whole := range []bool{true, false} {
 		best, bestPrice := uniformCost(c.requests, len(c.infos), whole, cheaper, c.reqs, ps)
+		bestPrice = max(bestPrice, floor)
 		if best >= limit || tried[bestPrice] {
 			continue
 		}

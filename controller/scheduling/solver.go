@@ -392,7 +392,8 @@ func templateKey(p *corev1.Pod) string {
 }
 
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
-// pods they follow are placed first), then by decreasing cpu and memory requests, then by key.
+// pods they follow are placed first), before them pods with hostname anti-affinity against
+// their own kind, then by decreasing cpu and memory requests, then by key.
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
@@ -414,10 +415,24 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		pi.hold = in.Holds[podKey(p)]
 		pods = append(pods, pi)
 	}
+	selfAnti := make(map[*podInfo]bool, len(pods))
+	for _, pi := range pods {
+		for _, t := range pi.host.antiAffinity {
+			if t.matches(pi.pod, in.NamespaceLabels[pi.pod.Namespace]) {
+				selfAnti[pi] = true
+			}
+		}
+	}
 	sort.SliceStable(pods, func(i, j int) bool {
 		// Pods with required pod affinity go last, so the pods they follow are placed.
 		if ai, aj := pods[i].hasAffinity(), pods[j].hasAffinity(); ai != aj {
 			return aj
+		}
+		// Pods that repel each other from a node (one per node) go after the others: they
+		// take one slot in each node already planned, then get small nodes of their own,
+		// instead of each seeding a node the others then grow.
+		if si, sj := selfAnti[pods[i]], selfAnti[pods[j]]; si != sj {
+			return sj
 		}
 		a, b := pods[i].requests, pods[j].requests
 		if a[corev1.ResourceCPU] != b[corev1.ResourceCPU] {
