@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/discovery"
@@ -18,8 +19,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -94,7 +97,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	logger := zap.New(zap.Level(level))
+	// Timestamps to the millisecond: batch and launch timings are read from these lines.
+	logger := zap.New(zap.Level(level), func(zo *zap.Options) {
+		zo.TimeEncoder = zapcore.TimeEncoderOfLayout("2006-01-02T15:04:05.000Z07:00")
+	})
 	log.SetLogger(logger)
 	ctx = log.IntoContext(ctx, logger)
 	logger.Info("starting controller", "version", version.Version, "clusterName", o.ClusterName, "region", o.AWSRegion,
@@ -115,6 +121,9 @@ func Run(ctx context.Context, o *Options) error {
 		LeaderElectionNamespace: o.LeaderElectionNS,
 		// Release the lease on shutdown so a new replica takes over at once.
 		LeaderElectionReleaseOnCancel: true,
+		// Controller names are process-global in controller-runtime; tests run Run more than
+		// once in one process.
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(o.inProcessRerun)},
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)

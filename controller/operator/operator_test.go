@@ -191,7 +191,7 @@ func (e *opEnv) startController(profile string) (stop func()) {
 			ClusterName: sb.ClusterName, ClusterEndpoint: sb.Endpoint, DefaultInstanceProfile: profile,
 			AWSRegion: sb.Region, Kubeconfig: sb.Kubeconfig, LogLevel: "info",
 			BatchIdleDuration: 500 * time.Millisecond, BatchMaxDuration: 2 * time.Second,
-			LeaderElect: true, LeaderElectionNS: "default",
+			LeaderElect: true, LeaderElectionNS: "default", inProcessRerun: true,
 		})
 	}()
 	return func() {

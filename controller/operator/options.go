@@ -15,6 +15,10 @@ import (
 // Options are every setting of the controller, read from flags with environment fallbacks
 // (a flag given on the command line wins over its environment variable).
 type Options struct {
+	// inProcessRerun lets tests run the controller again in one process (it skips
+	// controller-runtime's process-wide controller name check); no flag sets it.
+	inProcessRerun bool
+
 	ClusterName            string        // --cluster-name / CLUSTER_NAME (required)
 	ClusterEndpoint        string        // --cluster-endpoint / CLUSTER_ENDPOINT (https URL; default: EKS DescribeCluster)
 	DefaultInstanceProfile string        // --default-instance-profile / AWS_DEFAULT_INSTANCE_PROFILE

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -49,7 +51,20 @@ type ScaleReport struct {
 	// LowerBoundUSDPerHour is ScaleLowerBound of the workloads: no set of new nodes that
 	// holds them costs less.
 	LowerBoundUSDPerHour float64
-	Steps                *Timeline
+	// Breakdown says where the seconds to Running went (nil when it could not be read).
+	Breakdown *ScaleBreakdown
+	Steps     *Timeline
+}
+
+// ScaleBreakdown splits the time from scaling to the last pod Running, in seconds after the
+// scale call: the controller's first batch closing and its last launch call returning (from its
+// "batch decided" log lines: time and decision seconds; one-second resolution), the last
+// launched node turning Ready and the last pod turning Ready (their conditions'
+// lastTransitionTime, one-second resolution).
+type ScaleBreakdown struct {
+	FirstBatchClosed, LastLaunchCall, LastNodeReady, LastPodRunning float64
+	// Batches is the number of batches that launched nodes.
+	Batches int
 }
 
 // Write prints the report.
@@ -57,6 +72,10 @@ func (r *ScaleReport) Write(w io.Writer) {
 	fmt.Fprintf(w, "\nScale: %d pods Running %.1fs after scaling; %d nodes launched, %.4f USD/hour\n", r.Pods, r.Seconds, r.Nodes, r.TotalUSDPerHour)
 	if r.LowerBoundUSDPerHour > 0 {
 		fmt.Fprintf(w, "  cost lower bound %.4f USD/hour; launched/bound = %.2f\n", r.LowerBoundUSDPerHour, r.TotalUSDPerHour/r.LowerBoundUSDPerHour)
+	}
+	if b := r.Breakdown; b != nil {
+		fmt.Fprintf(w, "  scale -> first batch closed %.0fs -> last launch call %.0fs (%d launching batches) -> last node Ready %.0fs -> last pod Running %.0fs\n",
+			b.FirstBatchClosed, b.LastLaunchCall, b.Batches, b.LastNodeReady, b.LastPodRunning)
 	}
 	types := make([]string, 0, len(r.ByType))
 	for t := range r.ByType {
@@ -248,7 +267,70 @@ func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
 	}
 	r.nodes, err = r.kube.WaitPodsOnLaunchedNodes(ctx, metav1.NamespaceDefault, "e2e-scale", r.rep.Pods, "*", r.cfg.Timeout, r.log)
 	r.rep.Seconds = time.Since(start).Seconds()
-	return err
+	if err != nil {
+		return err
+	}
+	b, berr := r.breakdown(ctx, start)
+	if berr != nil {
+		fmt.Fprintf(r.log, "  (no time breakdown: %v)\n", berr)
+	}
+	r.rep.Breakdown = b
+	return nil
+}
+
+// breakdown reads the ScaleBreakdown of a scale-up that began at start. Errors: the
+// controller's log or the API cannot be read, or it holds no launching batch.
+func (r *scaleRun) breakdown(ctx context.Context, start time.Time) (*ScaleBreakdown, error) {
+	b := &ScaleBreakdown{}
+	logs, _ := filepath.Glob(filepath.Join(r.cfg.SandboxDir, "pods", "*karpenter*.log"))
+	for _, path := range logs {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			var rec struct {
+				TS      string  `json:"ts"`
+				Msg     string  `json:"msg"`
+				Seconds float64 `json:"seconds"`
+			}
+			if !strings.Contains(line, `"batch decided"`) || json.Unmarshal([]byte(line), &rec) != nil {
+				continue
+			}
+			ts, err := time.Parse(time.RFC3339Nano, rec.TS)
+			if err != nil || ts.Before(start.Truncate(time.Second)) {
+				continue
+			}
+			at := ts.Sub(start).Seconds()
+			if b.Batches == 0 || at-rec.Seconds < b.FirstBatchClosed {
+				b.FirstBatchClosed = max(0, at-rec.Seconds)
+			}
+			b.LastLaunchCall = max(b.LastLaunchCall, at)
+			b.Batches++
+		}
+	}
+	if b.Batches == 0 {
+		return nil, fmt.Errorf("no \"batch decided\" line after the scale call in %v", logs)
+	}
+	for _, n := range r.nodes {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				b.LastNodeReady = max(b.LastNodeReady, c.LastTransitionTime.Sub(start).Seconds())
+			}
+		}
+	}
+	pods, err := r.kube.PodsBySelector(ctx, metav1.NamespaceDefault, "e2e-scale")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				b.LastPodRunning = max(b.LastPodRunning, c.LastTransitionTime.Sub(start).Seconds())
+			}
+		}
+	}
+	return b, nil
 }
 
 // priceNodes adds every launched node to the timeline and the report (counts per instance type
