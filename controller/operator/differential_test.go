@@ -1,7 +1,6 @@
 package operator
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,7 +14,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +23,6 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
-	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
 // scenarioLabel marks every pod of a differential scenario with the scenario's name.
@@ -187,22 +184,8 @@ func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the sandbox")
 	}
-	sb := sandboxtest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	scheme := Scheme()
-	_ = apiextensionsv1.AddToScheme(scheme)
-	kube, err := client.New(sb.RESTConfig(), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
-	e.installProvisionerCRD()
-	e.tagDiscoveryResources()
-	profile := e.createNodeInstanceProfileNamed(sb.ClusterName + "-differential-node")
-	e.setSandboxEnv()
-	stopController := e.startController(profile)
-	defer stopController()
+	e, done := startOpEnv(t, 20*time.Minute, "-differential-node")
+	defer done()
 	e.createProvisionerWith([]v1alpha5.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn,
 		Values: []string{v1alpha5.CapacityTypeSpot, v1alpha5.CapacityTypeOnDemand}}})
 	// The sandbox is shared with the package's other tests: leave no Provisioner behind.

@@ -42,22 +42,9 @@ func TestMain(m *testing.M) {
 // launched through CreateFleet, and once the pods are gone the empty nodes are deprovisioned,
 // drained and their instances terminated.
 func TestControllerOnSandbox(t *testing.T) {
-	sb := sandboxtest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	scheme := Scheme()
-	_ = apiextensionsv1.AddToScheme(scheme)
-	kube, err := client.New(sb.RESTConfig(), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
-	e.installProvisionerCRD()
-	e.tagDiscoveryResources()
-	profile := e.createNodeInstanceProfile()
-	e.setSandboxEnv()
-	stopController := e.startController(profile)
-	defer stopController()
+	e, done := startOpEnv(t, 12*time.Minute, "-op-test-node")
+	defer done()
+	kube, ctx := e.kube, e.ctx
 
 	e.createProvisioner()
 	deploy := e.createInflateDeployment()
@@ -78,6 +65,28 @@ func TestControllerOnSandbox(t *testing.T) {
 	e.waitDeprovisioned()
 	e.runVolumeFaults()
 	e.waitDeprovisioned()
+}
+
+// startOpEnv starts (or joins) the package's sandbox, installs the Provisioner CRD, tags the
+// discovery resources, creates a node role and instance profile named <cluster><profileSuffix>
+// and starts the controller; done stops the controller and ends the context (timeout long).
+func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *opEnv, done func()) {
+	sb := sandboxtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	scheme := Scheme()
+	_ = apiextensionsv1.AddToScheme(scheme)
+	kube, err := client.New(sb.RESTConfig(), client.Options{Scheme: scheme})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	e = &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
+	e.installProvisionerCRD()
+	e.tagDiscoveryResources()
+	profile := e.createNodeInstanceProfileNamed(sb.ClusterName + profileSuffix)
+	e.setSandboxEnv()
+	stop := e.startController(profile)
+	return e, func() { stop(); cancel() }
 }
 
 // inflateLabels select the pods of the test's inflate Deployment.
@@ -135,15 +144,10 @@ func (e *opEnv) tagDiscoveryResources() {
 	}
 }
 
-// createNodeInstanceProfile creates a node role, an instance profile holding it and maps the
-// role in aws-auth, as karpenter_node_role, karpenter_instance_profile and
-// karpenter_node_access would. It returns the instance profile's name.
-func (e *opEnv) createNodeInstanceProfile() string {
-	return e.createNodeInstanceProfileNamed(e.sb.ClusterName + "-op-test-node")
-}
-
-// createNodeInstanceProfileNamed is createNodeInstanceProfile with the role and profile named
-// profile (tests sharing the sandbox use different names).
+// createNodeInstanceProfileNamed creates a node role and an instance profile named profile
+// (tests sharing the sandbox use different names) holding it, and maps the role in aws-auth,
+// as karpenter_node_role, karpenter_instance_profile and karpenter_node_access would. It
+// returns the instance profile's name.
 func (e *opEnv) createNodeInstanceProfileNamed(profile string) string {
 	t, ctx, sb := e.t, e.ctx, e.sb
 	t.Helper()

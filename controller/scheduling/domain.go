@@ -253,12 +253,7 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if c.TopologyKey == corev1.LabelHostname || c.WhenUnsatisfiable != corev1.DoNotSchedule {
 			continue
 		}
-		path := fmt.Sprintf("spec.topologySpreadConstraints[%d]", i)
-		if c.MaxSkew < 1 {
-			return nil, fmt.Errorf("%s.maxSkew: %d must be at least 1", path, c.MaxSkew)
-		}
-		term, err := compilePodTerm(p, &corev1.PodAffinityTerm{LabelSelector: c.LabelSelector, MatchLabelKeys: c.MatchLabelKeys,
-			TopologyKey: c.TopologyKey}, path)
+		term, err := compileSpreadTerm(p, i)
 		if err != nil {
 			return nil, err
 		}

@@ -113,12 +113,7 @@ func compileHostSpread(p *corev1.Pod) ([]hostSpread, error) {
 		if c.TopologyKey != corev1.LabelHostname || c.WhenUnsatisfiable != corev1.DoNotSchedule {
 			continue
 		}
-		path := fmt.Sprintf("spec.topologySpreadConstraints[%d]", i)
-		if c.MaxSkew < 1 {
-			return nil, fmt.Errorf("%s.maxSkew: %d must be at least 1", path, c.MaxSkew)
-		}
-		term, err := compilePodTerm(p, &corev1.PodAffinityTerm{LabelSelector: c.LabelSelector, MatchLabelKeys: c.MatchLabelKeys,
-			TopologyKey: c.TopologyKey}, path)
+		term, err := compileSpreadTerm(p, i)
 		if err != nil {
 			return nil, err
 		}
@@ -129,6 +124,19 @@ func compileHostSpread(p *corev1.Pod) ([]hostSpread, error) {
 		out = append(out, hs)
 	}
 	return out, nil
+}
+
+// compileSpreadTerm checks p's topology spread constraint i and compiles the pods it counts:
+// its selector (matchLabelKeys valued from p's labels) in p's namespace. Errors name the field
+// path (maxSkew below 1, an invalid selector).
+func compileSpreadTerm(p *corev1.Pod, i int) (*podTerm, error) {
+	c := &p.Spec.TopologySpreadConstraints[i]
+	path := fmt.Sprintf("spec.topologySpreadConstraints[%d]", i)
+	if c.MaxSkew < 1 {
+		return nil, fmt.Errorf("%s.maxSkew: %d must be at least 1", path, c.MaxSkew)
+	}
+	return compilePodTerm(p, &corev1.PodAffinityTerm{LabelSelector: c.LabelSelector, MatchLabelKeys: c.MatchLabelKeys,
+		TopologyKey: c.TopologyKey}, path)
 }
 
 // compileHostTerms returns p's required hostname-scoped terms. Errors name the field path.
