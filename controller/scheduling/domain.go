@@ -418,33 +418,37 @@ func allowsOffering(reqs Requirements, zone, capacityType string) bool {
 	return true
 }
 
-// admitsDomain returns "" when constraint dc allows domain d, else why not. extra are selected
-// pods not counted yet that will count in d with the pod (those on a node whose domain the pod
-// fixes); the minimum is taken without them, which can only overstate the skew.
-func (t *topology) admitsDomain(dc *domainConstraint, d string, extra int) string {
+// allowsDomain reports whether constraint dc allows domain d. extra are selected pods not
+// counted yet that will count in d with the pod (those on a node whose domain the pod fixes);
+// the minimum is taken without them, which can only overstate the skew.
+func (t *topology) allowsDomain(dc *domainConstraint, d string, extra int) bool {
 	g := dc.group
 	n := g.counts[d] + extra
 	switch dc.kind {
 	case kindAffinity:
-		if g.total+extra == 0 && dc.self == 1 {
-			return ""
-		}
-		if n == 0 {
-			return fmt.Sprintf("%s: no selected pod in %s", dc.what, d)
-		}
+		return (g.total+extra == 0 && dc.self == 1) || n > 0
 	case kindAntiAffinity:
-		if n > 0 {
-			return fmt.Sprintf("%s: %d selected pods in %s", dc.what, n, d)
-		}
+		return n == 0
 	case kindSpread:
-		if !t.domains(g).Has(d) {
-			return fmt.Sprintf("%s: %s is not an eligible domain", dc.what, d)
-		}
-		if m := t.minCount(dc); n+dc.self-m > dc.maxSkew {
-			return fmt.Sprintf("%s: %d selected pods in %s, minimum %d", dc.what, n, d, m)
-		}
+		return t.domains(g).Has(d) && n+dc.self-t.minCount(dc) <= dc.maxSkew
 	}
-	return ""
+	return true
+}
+
+// domainReason says why dc does not allow d (see allowsDomain), for errors.
+func (t *topology) domainReason(dc *domainConstraint, d string, extra int) string {
+	g := dc.group
+	n := g.counts[d] + extra
+	switch dc.kind {
+	case kindAffinity:
+		return fmt.Sprintf("%s: no selected pod in %s", dc.what, d)
+	case kindAntiAffinity:
+		return fmt.Sprintf("%s: %d selected pods in %s", dc.what, n, d)
+	}
+	if !t.domains(g).Has(d) {
+		return fmt.Sprintf("%s: %s is not an eligible domain", dc.what, d)
+	}
+	return fmt.Sprintf("%s: %d selected pods in %s, minimum %d", dc.what, n, d, t.minCount(dc))
 }
 
 // unplaceable returns why pi cannot be placed anywhere on account of its domain constraints
@@ -512,8 +516,8 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string) string {
 			}
 			return fmt.Sprintf("%s: the node has no label %s", dc.what, dc.group.key)
 		}
-		if reason := t.admitsDomain(dc, d, 0); reason != "" {
-			return reason
+		if !t.allowsDomain(dc, d, 0) {
+			return t.domainReason(dc, d, 0)
 		}
 	}
 	if t.nAnti == 0 {
@@ -621,16 +625,17 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	}
 	closed := t.excluded(pi, key)
 	var cands []string
-	var why string
+	// The last refusal, formatted only if no domain is left.
+	why := func() string { return fmt.Sprintf("no domain of %s is possible (%s)", key, r) }
 	for _, d := range all {
 		if closed.Has(d) {
-			why = fmt.Sprintf("required anti-affinity of a pod in %s", d)
+			why = func() string { return fmt.Sprintf("required anti-affinity of a pod in %s", d) }
 			continue
 		}
 		ok := true
 		for i, dc := range own {
-			if reason := t.admitsDomain(dc, d, extra[i]); reason != "" {
-				why, ok = reason, false
+			if !t.allowsDomain(dc, d, extra[i]) {
+				ok, why = false, func() string { return t.domainReason(dc, d, extra[i]) }
 				break
 			}
 		}
@@ -639,10 +644,7 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 	}
 	if len(cands) == 0 {
-		if why == "" {
-			why = fmt.Sprintf("no domain of %s is possible (%s)", key, r)
-		}
-		return nil, true, why
+		return nil, true, why()
 	}
 	byCount, desc := counting, false
 	if len(own) > 0 {

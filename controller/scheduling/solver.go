@@ -160,6 +160,9 @@ type provState struct {
 	claims    []*claim
 	typeErr   string // why no type is usable at all
 	topo      *topology
+	// opened caches what openWith computed for pods of equal requests and node requirements,
+	// keyed by both rendered (see openWith).
+	opened map[string]*claim
 }
 
 type claim struct {
@@ -200,8 +203,9 @@ type podInfo struct {
 	// symAnti are its required (not preferred) hostname anti-affinity terms: only those keep
 	// other pods off its node in kube-scheduler.
 	symAnti []*podTerm
-	hold    Hold
-	vol     *podVolumes // nil without claims
+
+	hold Hold
+	vol  *podVolumes // nil without claims
 }
 
 // newPodInfo compiles what the solver needs of p.
@@ -811,6 +815,24 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 // openWith opens a claim for pi with requirements reqs (the template narrowed by term) and the
 // first of opts (domain choices; nil: none needed) that leaves an instance type; nil if none does.
 func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requirements) *claim {
+	// Identical pods opening nodes of their own (one per node, say) get the same types: the
+	// filtered types and their summary are reused while nothing else (limits, domain options,
+	// volumes) bears on them.
+	cacheable := opts == nil && ps.limits == nil && pi.vol == nil
+	var key string
+	if cacheable {
+		key = pi.requests.String() + "|" + term.String()
+	}
+	if cacheable {
+		if v, ok := ps.opened[key]; ok {
+			c := &claim{prov: ps, reqs: v.reqs, types: v.types, pods: []*corev1.Pod{pi.pod}, infos: []*podInfo{pi}, requests: pi.requests.Copy(),
+				maxUsable: v.maxUsable, minUsable: v.minUsable, committed: v.committed, price: v.price}
+			ps.committed.AddInPlace(v.committed)
+			c.host.add(pi.pod, pi.symAnti, pi.ports)
+			ps.claims = append(ps.claims, c)
+			return c
+		}
+	}
 	for _, o := range withOptions(term, opts) {
 		r, err := reqs.Constrain(o)
 		if err != nil {
@@ -824,6 +846,13 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		c.host.add(pi.pod, pi.symAnti, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
+		if cacheable {
+			if ps.opened == nil {
+				ps.opened = map[string]*claim{}
+			}
+			// Read only from here on: claims replace, never modify, these fields.
+			ps.opened[key] = &claim{reqs: c.reqs, types: c.types, maxUsable: c.maxUsable, minUsable: c.minUsable, committed: c.committed, price: c.price}
+		}
 		return c
 	}
 	return nil
@@ -1044,7 +1073,7 @@ func (c *claim) finish(maxTypes int) *NodeClaim {
 	}
 	opts := make([]option, 0, len(c.types))
 	for _, t := range c.types {
-		if price, ok := cheapestOffering(t.it, c.reqs); ok {
+		if price, ok := c.prov.price(t, c.reqs); ok {
 			opts = append(opts, option{t, price})
 		}
 	}

@@ -235,36 +235,48 @@ type hostPod struct {
 // The zero value is an empty node.
 type host struct {
 	pods []hostPod
-	// constrained counts pods with anti-affinity terms or host ports: when 0, only the incoming
-	// pod's own terms need checking.
-	constrained int
+	// constrained are the indexes of the pods with anti-affinity terms or host ports: only
+	// those can refuse an incoming pod.
+	constrained []int
+	// counts caches countMatches per term (terms of identical pods are shared, so a group asks
+	// about the same term again and again); kept up to date by add. nsLabels is the namespace
+	// labels the counts were made with.
+	counts   map[*podTerm]int
+	nsLabels map[string]map[string]string
 }
 
 func (h *host) add(p *corev1.Pod, anti []*podTerm, ports []hostPort) {
 	h.pods = append(h.pods, hostPod{pod: p, anti: anti, ports: ports})
 	if len(anti) > 0 || len(ports) > 0 {
-		h.constrained++
+		h.constrained = append(h.constrained, len(h.pods)-1)
+	}
+	for t := range h.counts {
+		if t.matches(p, h.nsLabels[p.Namespace]) {
+			h.counts[t]++
+		}
 	}
 }
 
 // hasMatch reports whether a pod on the host is selected by t.
 func (h *host) hasMatch(t *podTerm, nsLabels map[string]map[string]string) bool {
-	for i := range h.pods {
-		if t.matches(h.pods[i].pod, nsLabels[h.pods[i].pod.Namespace]) {
-			return true
-		}
-	}
-	return false
+	return h.countMatches(t, nsLabels) > 0
 }
 
 // countMatches counts the pods on the host selected by t.
 func (h *host) countMatches(t *podTerm, nsLabels map[string]map[string]string) int {
+	if n, ok := h.counts[t]; ok {
+		return n
+	}
 	n := 0
 	for i := range h.pods {
 		if t.matches(h.pods[i].pod, nsLabels[h.pods[i].pod.Namespace]) {
 			n++
 		}
 	}
+	if h.counts == nil {
+		h.counts, h.nsLabels = map[*podTerm]int{}, nsLabels
+	}
+	h.counts[t] = n
 	return n
 }
 
@@ -272,20 +284,20 @@ func (h *host) countMatches(t *podTerm, nsLabels map[string]map[string]string) i
 // pinned reports, per affinity term of pi, whether some pod anywhere already matches it (a term
 // no pod matches is waived when pi matches it itself).
 func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned []bool) string {
-	if h.constrained > 0 {
+	if len(h.constrained) > 0 {
 		own := nsLabels[pi.pod.Namespace]
-		for i := range h.pods {
+		for _, i := range h.constrained {
 			other := &h.pods[i]
 			for _, a := range pi.ports {
 				for _, b := range other.ports {
 					if a.conflicts(b) {
-						return fmt.Sprintf("host port %d/%s is taken by pod %s", a.port, a.protocol, podKey(other.pod))
+						return "a host port it binds is taken on the node"
 					}
 				}
 			}
 			for _, t := range other.anti {
 				if t.matches(pi.pod, own) {
-					return fmt.Sprintf("pod %s has required anti-affinity against it on the node", podKey(other.pod))
+					return "a pod on the node has required anti-affinity against it"
 				}
 			}
 		}
@@ -297,7 +309,7 @@ func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned
 	}
 	for _, c := range pi.host.spread {
 		if n := h.countMatches(c.term, nsLabels); n+c.self > c.maxSkew {
-			return fmt.Sprintf("topology spread (kubernetes.io/hostname, maxSkew %d): %d matching pods on the node", c.maxSkew, n)
+			return "topology spread (kubernetes.io/hostname): maxSkew matching pods on the node already"
 		}
 	}
 	for i, t := range pi.host.affinity {
