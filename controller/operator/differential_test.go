@@ -410,7 +410,8 @@ func (e *opEnv) instancesLaunchedSince(since time.Time) map[string]string {
 	launched := map[string]string{}
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
-			if i.LaunchTime != nil && !i.LaunchTime.Before(since.Truncate(time.Second)) {
+			// The emulator reports launch times to the millisecond, as EC2 does.
+			if i.LaunchTime != nil && !i.LaunchTime.Before(since) {
 				launched[awssdk.ToString(i.InstanceId)] = awssdk.ToString(i.PrivateDnsName)
 			}
 		}
