@@ -2,6 +2,7 @@ package scheduling_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,4 +69,29 @@ func TestSizedByTheBill(t *testing.T) {
 			t.Fatalf("worst-case capacity %d cpu exceeds the 64 cpu limit (errors %v)", cpu, reasons(res))
 		}
 	})
+}
+
+func TestReasonsNameTheLimitAndNegativeRequests(t *testing.T) {
+	var pods []*corev1.Pod
+	for i := range 4 {
+		pods = append(pods, pod(fmt.Sprintf("train-%d", i), "1", "4Gi", withGPU(1)))
+	}
+	prov := provisioner("default")
+	prov.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10")}}
+	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, gpuTypes())
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 2 || len(res.Errors) != 2 {
+		t.Fatalf("want 2 nodes of 4 cpu within the 10-cpu limit and 2 pods refused, got %d nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
+	for _, e := range res.Errors {
+		if !strings.Contains(e.Reason, "exceed the provisioner's limits") {
+			t.Errorf("the limit stops %s, but the reason says %q", e.Pod.Name, e.Reason)
+		}
+	}
+	bad := pod("bad", "1", "1Gi")
+	bad.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("-1")
+	res = solve(t, []*corev1.Pod{bad}, []*v1alpha5.Provisioner{provisioner("default")}, gpuTypes())
+	if len(res.NewNodes) != 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "cpu is negative") {
+		t.Fatalf("a negative request must be refused, got %d nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
 }

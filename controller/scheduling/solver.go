@@ -211,6 +211,13 @@ type podInfo struct {
 // newPodInfo compiles what the solver needs of p.
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
+	for _, k := range sortedNames(pi.requests) {
+		if pi.requests[k] < 0 {
+			// The API server refuses these; a plan must not count them as room.
+			pi.err = fmt.Errorf("invalid requests: %s is negative (%s)", k, pi.requests)
+			return pi
+		}
+	}
 	pi.terms, pi.err = PodRequirementTerms(p)
 	if pi.err == nil {
 		if pi.host, pi.err = compileHostTerms(p); pi.err != nil {
@@ -937,7 +944,18 @@ func termReason(i, n int, reason string) string {
 
 // explain says why no type of the provisioner can take the pod alone.
 func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
-	compatible := ps.filter(ps.types, reqs, term, Resources{}, Resources{})
+	// The types the requirements allow, limits aside (limits are the last reason tried) and with
+	// the pod's extended resources asked for, so accelerator types stay in.
+	probe := Resources{}
+	for k, v := range pi.requests {
+		if v > 0 && isExtendedResource(k) {
+			probe[k] = 1
+		}
+	}
+	limits := ps.limits
+	ps.limits = nil
+	compatible := ps.filter(ps.types, reqs, term, probe, Resources{})
+	ps.limits = limits
 	if len(compatible) == 0 {
 		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
 	}
@@ -957,8 +975,16 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 		return fmt.Sprintf("no instance type satisfies requests %s (largest usable after daemonsets and overhead: %s; short of %s)",
 			pi.requests, shown, strings.Join(pi.requests.Exceeding(largest), ", "))
 	}
-	return fmt.Sprintf("launching a node for requests %s would exceed limits %s (usage %s, planned %s)",
-		pi.requests, ps.limits, ps.usage, ps.committed)
+	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
+		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+}
+
+// orNone renders r, or "none" when it is empty.
+func orNone(r Resources) string {
+	if s := r.String(); s != "" {
+		return s
+	}
+	return "none"
 }
 
 func (c *claim) recompute() {
@@ -1193,4 +1219,14 @@ func (c *NodeClaim) Refresh(types []*cloudprovider.InstanceType) bool {
 		c.Prices = append(c.Prices, o.price)
 	}
 	return len(opts) > 0
+}
+
+// sortedNames returns r's resource names, sorted.
+func sortedNames(r Resources) []corev1.ResourceName {
+	out := make([]corev1.ResourceName, 0, len(r))
+	for k := range r {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }

@@ -407,8 +407,8 @@ func TestLimits(t *testing.T) {
 	if worst > 16000 {
 		t.Fatalf("planned worst-case capacity %dm cpu exceeds the remaining limit 16 cpu", worst)
 	}
-	if len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Reason, "exceed limits") {
-		t.Fatalf("want limit errors, got %+v", res.Errors)
+	if len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Reason, "exceed the provisioner's limits") {
+		t.Fatalf("want limit errors, got %v", reasons(res))
 	}
 	if len(res.Errors) == len(pods) {
 		t.Fatal("limits blocked everything")
