@@ -135,7 +135,7 @@ func (ps *provState) withinLimitsAfter(removed, added Resources) bool {
 // repack places c's pods first-fit-decreasing on new nodes of the given types under c's
 // requirements, or returns nil when some pod fits none of them.
 func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
-	sub := &provState{in: ps.in, name: ps.name, template: c.reqs, taints: ps.taints, typeKeys: ps.typeKeys, isTypeKey: ps.isTypeKey,
+	sub := &provState{in: ps.in, name: ps.name, template: c.reqs, priceBase: ps.priceBase, taints: ps.taints, typeKeys: ps.typeKeys, isTypeKey: ps.isTypeKey,
 		types: types, committed: Resources{}, topo: newTopology(nil, ps.topo.nsLabels)}
 	for _, orig := range c.infos {
 		// The requirements fix the domains the pod's zone and capacity-type constraints chose.

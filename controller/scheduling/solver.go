@@ -160,6 +160,9 @@ type provState struct {
 	claims    []*claim
 	typeErr   string // why no type is usable at all
 	topo      *topology
+	// priceBase is the template typeInfo prices were computed under (see price); a repacking
+	// provState shares the types, so it shares this too.
+	priceBase Requirements
 	// opened caches what openWith computed for pods of equal requests and node requirements,
 	// keyed by both rendered (see openWith).
 	opened map[string]*claim
@@ -628,7 +631,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 	}
 	t[v1alpha5.LabelProvisionerName] = t[v1alpha5.LabelProvisionerName].Intersect(
 		&Requirement{Key: v1alpha5.LabelProvisionerName, values: sets.New(p.Name)})
-	ps.template = t
+	ps.template, ps.priceBase = t, t
 	for _, k := range t.Keys() {
 		if t[k].IsEmpty() {
 			ps.typeErr = fmt.Sprintf("requirements and labels conflict on %s", k)
@@ -734,7 +737,8 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 }
 
 // filter returns the types of from that are compatible with reqs on the keys of term, can hold
-// total, and keep the provisioner within its limits given the other claims' commitment.
+// total, and keep the provisioner within its limits given the other claims' commitment (others;
+// nil leaves limits out).
 func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, others Resources) []*typeInfo {
 	var keys []string
 	checkOfferings := false
@@ -750,7 +754,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 		if !total.Fits(t.usable) || wastesAccelerators(total, t) {
 			continue
 		}
-		if ps.limits != nil && !ps.withinLimits(t.capacity, others) {
+		if ps.limits != nil && others != nil && !ps.withinLimits(t.capacity, others) {
 			continue
 		}
 		ok := true
@@ -763,7 +767,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 			}
 		}
 		if ok && checkOfferings {
-			_, ok = cheapestOffering(t.it, reqs)
+			_, ok = ps.price(t, reqs)
 		}
 		if ok {
 			out = append(out, t)
@@ -878,12 +882,12 @@ func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
 }
 
 // price is cheapestOffering(t, reqs), read from t when reqs allow the same zones and capacity
-// types as the provisioner's template (requirements are immutable, so same pointers mean same
-// sets).
+// types as priceBase, the template t's prices were computed under (requirements are immutable,
+// so same pointers mean same sets).
 func (ps *provState) price(t *typeInfo, reqs Requirements) (float64, bool) {
 	zone := reqs[v1alpha5.LabelZone]
-	if reqs[v1alpha5.LabelCapacityType] == ps.template[v1alpha5.LabelCapacityType] {
-		if zone == ps.template[v1alpha5.LabelZone] {
+	if reqs[v1alpha5.LabelCapacityType] == ps.priceBase[v1alpha5.LabelCapacityType] {
+		if zone == ps.priceBase[v1alpha5.LabelZone] {
 			return t.price, t.priceOK
 		}
 		if z, ok := zone.Single(); ok && t.zonePrice != nil {
@@ -952,10 +956,7 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 			probe[k] = 1
 		}
 	}
-	limits := ps.limits
-	ps.limits = nil
-	compatible := ps.filter(ps.types, reqs, term, probe, Resources{})
-	ps.limits = limits
+	compatible := ps.filter(ps.types, reqs, term, probe, nil)
 	if len(compatible) == 0 {
 		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
 	}
