@@ -139,13 +139,16 @@ type topology struct {
 	nodes    []*existing
 	provs    []*provState
 	nsLabels map[string]map[string]string
+	// terms interns compiled pod terms by termID, so that pods with equal terms share one
+	// *podTerm and the per-node match counts (host.counts) are made once per distinct term.
+	terms map[string]*podTerm
 	// vs is the volume state of the Solve call (volume.go).
 	vs *volumeState
 }
 
 func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
 	t := &topology{groups: map[string]*domainGroup{}, byKey: map[string][]*domainGroup{}, anti: map[string][]domainAnti{},
-		nodes: nodes, nsLabels: nsLabels}
+		nodes: nodes, nsLabels: nsLabels, terms: map[string]*podTerm{}}
 	for _, n := range nodes {
 		for _, hp := range n.host.pods {
 			aff := hp.pod.Spec.Affinity
@@ -176,11 +179,9 @@ func (t *topology) addAnti(key string, a domainAnti) {
 // labels.Everything(), whose String() are both "".
 func groupID(key string, term *podTerm, e *eligibility) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\x00%T%s\x00%v\x00", key, term.selector, term.selector, term.allNamespaces)
-	b.WriteString(strings.Join(sets.List(term.namespaces), ","))
-	if term.nsSelector != nil {
-		fmt.Fprintf(&b, "\x00ns:%s", term.nsSelector)
-	}
+	b.WriteString(key)
+	b.WriteByte(0)
+	term.writeID(&b)
 	if e != nil {
 		fmt.Fprintf(&b, "\x00e%v", e.honourAffinity)
 		for _, r := range e.terms {
@@ -481,6 +482,53 @@ func (t *topology) excluded(pi *podInfo, key string) sets.Set[string] {
 // that count pi (so that a node holding counted pods has a known domain), then those only
 // others' anti-affinity involves, sorted.
 func (t *topology) keys(pi *podInfo) []string {
+	// The answer changes only when groups or anti-affinity entries are added (the pod's labels
+	// do not change): it is cached on pi.
+	if c := &pi.domainKeys; c.valid && c.groups == len(t.list) && c.anti == t.nAnti {
+		return c.keys
+	}
+	out := t.computeKeys(pi)
+	pi.domainKeys = domainKeysCache{valid: true, groups: len(t.list), anti: t.nAnti, keys: out}
+	return out
+}
+
+// domainKeysCache is topology.keys and topology.counting of one pod, valid while the topology
+// has groups groups and anti anti-affinity entries.
+type domainKeysCache struct {
+	valid        bool
+	groups, anti int
+	keys         []string
+	// counting maps a key to the first group of that key that counts the pod (nil: none).
+	counting map[string]*domainGroup
+}
+
+// counting returns the first group of key whose term selects pi, or nil.
+func (t *topology) counting(pi *podInfo, key string) *domainGroup {
+	c := &pi.domainKeys
+	if c.counting != nil && c.groups == len(t.list) {
+		if g, ok := c.counting[key]; ok {
+			return g
+		}
+	} else if c.groups != len(t.list) {
+		c.valid = false // keys must be recomputed too
+	}
+	var found *domainGroup
+	for _, g := range t.byKey[key] {
+		if g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			found = g
+			break
+		}
+	}
+	if c.counting == nil || c.groups != len(t.list) {
+		// A fresh map: copies of a compiled pod (identical pods) may share the old one.
+		c.counting, c.groups = map[string]*domainGroup{}, len(t.list)
+	}
+	c.counting[key] = found
+	return found
+}
+
+// computeKeys is keys without the cache.
+func (t *topology) computeKeys(pi *podInfo) []string {
 	var out []string
 	for i := range pi.domain {
 		if !slices.Contains(out, pi.domain[i].group.key) {
@@ -535,6 +583,19 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// admitsFixed is a quick test before claim.tryAdd: false when c's requirements already fix the
+// domain of one of pi's own constraints (pods on c are counted there) and the constraint does
+// not allow that domain. It is true when nothing can be told that cheaply.
+func (t *topology) admitsFixed(pi *podInfo, c *claim) bool {
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if d, ok := claimDomain(c.reqs, dc.group.key); ok && !t.allowsDomain(dc, d, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // maxDomainOptions bounds the combinations of domains tried for one pod on one node.
@@ -592,13 +653,7 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 	}
 	// counting is a group of key that counts pi: its domain must be known, the emptiest first.
-	var counting *domainGroup
-	for _, g := range t.byKey[key] {
-		if g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
-			counting = g
-			break
-		}
-	}
+	counting := t.counting(pi, key)
 	r, defined := reqs[key]
 	if !defined {
 		for _, dc := range own {

@@ -1,7 +1,9 @@
 package scheduling
 
 import (
+	"cmp"
 	"math"
+	"slices"
 )
 
 // Sizing by the bill. First-fit-decreasing grows each new node toward the largest type that
@@ -27,13 +29,23 @@ const (
 	maxSplitDepth = 6
 )
 
-// resize splits the provisioner's claims where smaller nodes cost less.
+// resize splits the provisioner's claims not sized yet where smaller nodes cost less, and
+// marks the result sized.
 func (ps *provState) resize() {
 	var out []*claim
 	for _, c := range ps.claims {
-		out = append(out, ps.split(c, 0)...)
+		if c.sized {
+			out = append(out, c)
+			continue
+		}
+		for _, piece := range ps.split(c, 0) {
+			piece.sized = true
+			out = append(out, piece)
+		}
 	}
 	ps.claims = out
+	// Claim indexes changed.
+	ps.antiCursor = nil
 }
 
 // split returns c, or pieces that hold its pods for less, each split further.
@@ -57,10 +69,11 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 			probe[k] = 1
 		}
 	}
-	for _, t := range ps.filter(ps.types, c.reqs, c.reqs, probe, Resources{}) {
-		if p, ok := ps.price(t, c.reqs); ok && p < limit {
-			cheaper = append(cheaper, t)
+	for _, pt := range ps.compatibleByPrice(c.reqs, probe) {
+		if pt.price >= limit {
+			break
 		}
+		cheaper = append(cheaper, pt.t)
 	}
 	if len(cheaper) == 0 {
 		return []*claim{c}
@@ -121,6 +134,34 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 	return out
 }
 
+// pricedType is an instance type with its cheapest offering under some requirements, USD/hour.
+type pricedType struct {
+	t     *typeInfo
+	price float64
+}
+
+// compatibleByPrice returns the provisioner's types compatible with reqs that have an allowed
+// available offering and the extended resources of probe, cheapest first. Claims with equal
+// requirements share the answer (cached by reqs and probe rendered).
+func (ps *provState) compatibleByPrice(reqs Requirements, probe Resources) []pricedType {
+	key := reqs.String() + "|" + probe.String()
+	if v, ok := ps.byPrice[key]; ok {
+		return v
+	}
+	var out []pricedType
+	for _, t := range ps.filter(ps.types, reqs, reqs, probe, Resources{}) {
+		if p, ok := ps.price(t, reqs); ok {
+			out = append(out, pricedType{t, p})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b pricedType) int { return cmp.Compare(a.price, b.price) })
+	if ps.byPrice == nil {
+		ps.byPrice = map[string][]pricedType{}
+	}
+	ps.byPrice[key] = out
+	return out
+}
+
 // withinLimitsAfter reports whether replacing the commitment removed by added keeps the
 // provisioner within its limits.
 func (ps *provState) withinLimitsAfter(removed, added Resources) bool {
@@ -143,7 +184,7 @@ func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 		pi.domain, pi.pinned = nil, nil
 		placed := false
 		for _, sc := range sub.claims {
-			if sc.host.admits(&pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(&pi) {
+			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(&pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(&pi) {
 				sc.host.add(pi.pod, pi.symAnti, pi.ports)
 				sc.infos[len(sc.infos)-1] = orig
 				placed = true

@@ -1,9 +1,11 @@
 package scheduling
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,6 +168,10 @@ type provState struct {
 	// opened caches what openWith computed for pods of equal requests and node requirements,
 	// keyed by both rendered (see openWith).
 	opened map[string]*claim
+	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
+	antiCursor map[*podTerm]int
+	// byPrice caches compatibleByPrice (sizing.go).
+	byPrice map[string][]pricedType
 }
 
 type claim struct {
@@ -181,6 +187,17 @@ type claim struct {
 	committed Resources // max capacity over types, for limits
 	// price is the cheapest allowed available offering over types, USD/hour.
 	price float64
+	// roomCPU and roomMemory are maxUsable less requests, in millicores and bytes: a pod asking
+	// for more fits none of the claim's types (a cheap first test, see setRoom).
+	roomCPU, roomMemory int64
+	// sized is set once resize has considered the claim.
+	sized bool
+}
+
+// setRoom refreshes roomCPU and roomMemory after requests or maxUsable changed.
+func (c *claim) setRoom() {
+	c.roomCPU = c.maxUsable[corev1.ResourceCPU] - c.requests[corev1.ResourceCPU]
+	c.roomMemory = c.maxUsable[corev1.ResourceMemory] - c.requests[corev1.ResourceMemory]
 }
 
 type existing struct {
@@ -207,13 +224,22 @@ type podInfo struct {
 	// other pods off its node in kube-scheduler.
 	symAnti []*podTerm
 
+	// cpu and memory are requests' cpu (millicores) and memory (bytes), for claim.roomCPU.
+	cpu, memory int64
+
 	hold Hold
 	vol  *podVolumes // nil without claims
+	// repels is set when one of its required hostname anti-affinity terms selects the pod
+	// itself: one such pod per node.
+	repels bool
+	// domainKeys caches topology.keys and topology.counting for the pod.
+	domainKeys domainKeysCache
 }
 
 // newPodInfo compiles what the solver needs of p.
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
+	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
 	for _, k := range sortedNames(pi.requests) {
 		if pi.requests[k] < 0 {
 			// The API server refuses these; a plan must not count them as room.
@@ -272,31 +298,47 @@ func Solve(in Input) *Result {
 
 	pods := compilePods(in, topo)
 	placed := reservePlanned(pods, nodes, topo, res)
-	for _, pi := range pods {
-		if placed[pi] {
-			continue
+	// Two rounds: the pods that repel their own kind from a node (one per node) and the pods
+	// with required pod affinity (which may follow them) are placed after the others' nodes
+	// are sized by the bill (sizing.go), so they fill the room left in the final nodes instead
+	// of each seeding a node the sizing then cuts up around them.
+	second := slices.IndexFunc(pods, func(pi *podInfo) bool { return pi.repels || pi.hasAffinity() })
+	if second < 0 {
+		second = len(pods)
+	}
+	for _, round := range [][]*podInfo{pods[:second], pods[second:]} {
+		for _, pi := range round {
+			if !placed[pi] {
+				placeRelaxing(pi, nodes, provs, topo, res)
+			}
 		}
-		for {
-			reason := placePod(pi, nodes, provs, topo, res)
-			if reason == "" {
-				break
-			}
-			next := pi.relax(topo)
-			if next == nil {
-				res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
-				break
-			}
-			pi = next
+		for _, p := range provs {
+			p.resize()
 		}
 	}
-
 	for _, p := range provs {
-		p.resize()
 		for _, c := range p.claims {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
 		}
 	}
 	return res
+}
+
+// placeRelaxing places pi (placePod), dropping its preferences one at a time while it fits
+// nowhere; a pod that fits nowhere even without them is recorded in res.Errors.
+func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) {
+	for {
+		reason := placePod(pi, nodes, provs, topo, res)
+		if reason == "" {
+			return
+		}
+		next := pi.relax(topo)
+		if next == nil {
+			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
+			return
+		}
+		pi = next
+	}
 }
 
 // placePod places pi on an existing node (recorded in res) or on a claim of the first
@@ -342,12 +384,16 @@ func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
 		src = strictPod(p, prefs)
 	}
 	pi := newPodInfo(src, topo.vs)
+	topo.internHost(&pi.host)
 	pi.pod, pi.prefs, pi.symAnti = p, prefs, pi.host.antiAffinity
 	requiredAnti := 0
 	if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
 		requiredAnti = len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
 		if len(prefs) > 0 {
 			pi.symAnti, _ = compileHostnameTerms(p, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, "")
+			for i := range pi.symAnti {
+				pi.symAnti[i] = topo.intern(pi.symAnti[i])
+			}
 		}
 	}
 	if pi.err == nil {
@@ -429,35 +475,59 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		pi.hold = in.Holds[podKey(p)]
 		pods = append(pods, pi)
 	}
-	selfAnti := make(map[*podInfo]bool, len(pods))
 	for _, pi := range pods {
 		for _, t := range pi.host.antiAffinity {
 			if t.matches(pi.pod, in.NamespaceLabels[pi.pod.Namespace]) {
-				selfAnti[pi] = true
+				pi.repels = true
 			}
 		}
 	}
-	sort.SliceStable(pods, func(i, j int) bool {
+	type sortKey struct {
+		pi               *podInfo
+		affinity, repels bool
+		cpu, memory      int64
+		namespace, name  string
+	}
+	keys := make([]sortKey, len(pods))
+	for i, pi := range pods {
+		keys[i] = sortKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, cpu: pi.requests[corev1.ResourceCPU],
+			memory: pi.requests[corev1.ResourceMemory], namespace: pi.pod.Namespace, name: pi.pod.Name}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
 		// Pods with required pod affinity go last, so the pods they follow are placed.
-		if ai, aj := pods[i].hasAffinity(), pods[j].hasAffinity(); ai != aj {
-			return aj
+		if a.affinity != b.affinity {
+			return boolOrder(a.affinity)
 		}
 		// Pods that repel each other from a node (one per node) go after the others: they
 		// take one slot in each node already planned, then get small nodes of their own,
 		// instead of each seeding a node the others then grow.
-		if si, sj := selfAnti[pods[i]], selfAnti[pods[j]]; si != sj {
-			return sj
+		if a.repels != b.repels {
+			return boolOrder(a.repels)
 		}
-		a, b := pods[i].requests, pods[j].requests
-		if a[corev1.ResourceCPU] != b[corev1.ResourceCPU] {
-			return a[corev1.ResourceCPU] > b[corev1.ResourceCPU]
+		if c := cmp.Compare(b.cpu, a.cpu); c != 0 {
+			return c
 		}
-		if a[corev1.ResourceMemory] != b[corev1.ResourceMemory] {
-			return a[corev1.ResourceMemory] > b[corev1.ResourceMemory]
+		if c := cmp.Compare(b.memory, a.memory); c != 0 {
+			return c
 		}
-		return podKey(pods[i].pod) < podKey(pods[j].pod)
+		if c := strings.Compare(a.namespace, b.namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
 	})
+	for i := range keys {
+		pods[i] = keys[i].pi
+	}
 	return pods
+}
+
+// boolOrder sorts false before true: it returns 1 for true (the larger) and -1 for false, for
+// two values known to differ.
+func boolOrder(v bool) int {
+	if v {
+		return 1
+	}
+	return -1
 }
 
 // newExistingNodes wraps the existing and in-flight nodes with their free room (in-flight
@@ -716,12 +786,16 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	for _, c := range ps.claims {
-		if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
+	for _, c := range ps.claims[ps.firstCandidate(pi, nsLabels):] {
+		if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
+			continue
+		}
+		if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) || !ps.topo.admitsFixed(pi, c) {
 			continue
 		}
 		before := c.reqs
 		if c.tryAdd(pi) {
+			c.sized = false // resize considers it again
 			c.host.add(pi.pod, pi.symAnti, pi.ports)
 			ps.topo.placedOnClaim(pi, c, before)
 			pi.vol.placedOnClaim(c)
@@ -734,6 +808,26 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		}
 	}
 	return ps.open(pi)
+}
+
+// firstCandidate returns the index of the first claim that may take pi as far as its hostname
+// anti-affinity goes: every claim before it holds a pod one of pi's anti-affinity terms selects.
+// Pods are only ever added to a claim, so such a claim refuses every later pod with that term
+// too; ps.antiCursor remembers, per term, how far that prefix reaches.
+func (ps *provState) firstCandidate(pi *podInfo, nsLabels map[string]map[string]string) int {
+	start := 0
+	for _, t := range pi.host.antiAffinity {
+		i := ps.antiCursor[t]
+		for i < len(ps.claims) && ps.claims[i].host.hasMatch(t, nsLabels) {
+			i++
+		}
+		if ps.antiCursor == nil {
+			ps.antiCursor = map[*podTerm]int{}
+		}
+		ps.antiCursor[t] = i
+		start = max(start, i)
+	}
+	return start
 }
 
 // filter returns the types of from that are compatible with reqs on the keys of term, can hold
@@ -839,6 +933,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 			c := &claim{prov: ps, reqs: v.reqs, types: v.types, pods: []*corev1.Pod{pi.pod}, infos: []*podInfo{pi}, requests: pi.requests.Copy(),
 				maxUsable: v.maxUsable, minUsable: v.minUsable, committed: v.committed, price: v.price}
 			ps.committed.AddInPlace(v.committed)
+			c.setRoom()
 			c.host.add(pi.pod, pi.symAnti, pi.ports)
 			ps.claims = append(ps.claims, c)
 			return c
@@ -1011,6 +1106,7 @@ func (c *claim) recompute() {
 		c.prov.committed[k] += v
 	}
 	c.committed = newCommitted
+	c.setRoom()
 }
 
 // fitsWith reports whether used+add fits capacity on add's resources (used is known to fit).
@@ -1036,6 +1132,7 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 	if !constrained && len(pi.terms) == 1 && len(pi.terms[0]) == 0 && fitsWith(c.requests, pi.requests, c.minUsable) {
 		c.requests.AddInPlace(pi.requests)
 		c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
+		c.setRoom()
 		return true
 	}
 	total := c.requests.Add(pi.requests)
@@ -1049,6 +1146,7 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 			if impliedBy(c.reqs, o) && fitsWith(c.requests, pi.requests, c.minUsable) {
 				c.requests = total
 				c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
+				c.setRoom()
 				return true
 			}
 			reqs, err := c.reqs.Constrain(o)
@@ -1064,6 +1162,8 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 			c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
 			if changed {
 				c.recompute()
+			} else {
+				c.setRoom()
 			}
 			return true
 		}
@@ -1104,11 +1204,11 @@ func (c *claim) finish(maxTypes int) *NodeClaim {
 			opts = append(opts, option{t, price})
 		}
 	}
-	sort.SliceStable(opts, func(i, j int) bool {
-		if opts[i].price != opts[j].price {
-			return opts[i].price < opts[j].price
+	slices.SortFunc(opts, func(a, b option) int {
+		if a.price != b.price {
+			return cmp.Compare(a.price, b.price)
 		}
-		return opts[i].t.it.Name < opts[j].t.it.Name
+		return strings.Compare(a.t.it.Name, b.t.it.Name)
 	})
 	if len(opts) > maxTypes {
 		opts = opts[:maxTypes]

@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,6 +45,43 @@ func (t *podTerm) matches(p *corev1.Pod, nsLabels map[string]string) bool {
 	inNS := t.allNamespaces || t.namespaces.Has(p.Namespace) ||
 		(t.nsSelector != nil && nsLabels != nil && t.nsSelector.Matches(labels.Set(nsLabels)))
 	return inNS && t.selector.Matches(labels.Set(p.Labels))
+}
+
+// writeID writes what identifies the pods t selects: its selector, namespaces and namespace
+// selector; %T tells labels.Nothing() from labels.Everything(), whose String() are both "".
+func (t *podTerm) writeID(b *strings.Builder) {
+	fmt.Fprintf(b, "%T%s\x00%v\x00", t.selector, t.selector, t.allNamespaces)
+	b.WriteString(strings.Join(sets.List(t.namespaces), ","))
+	if t.nsSelector != nil {
+		fmt.Fprintf(b, "\x00ns:%s", t.nsSelector)
+	}
+}
+
+// intern returns the term equal to t (same topology key and selected pods) compiled before in
+// this Solve call, or records and returns t.
+func (topo *topology) intern(t *podTerm) *podTerm {
+	var b strings.Builder
+	b.WriteString(t.topologyKey)
+	b.WriteByte(0)
+	t.writeID(&b)
+	id := b.String()
+	if prev, ok := topo.terms[id]; ok {
+		return prev
+	}
+	topo.terms[id] = t
+	return t
+}
+
+// internHost replaces ht's terms by their interned equals.
+func (topo *topology) internHost(ht *hostTerms) {
+	for _, ts := range [][]*podTerm{ht.affinity, ht.antiAffinity} {
+		for i := range ts {
+			ts[i] = topo.intern(ts[i])
+		}
+	}
+	for i := range ht.spread {
+		ht.spread[i].term = topo.intern(ht.spread[i].term)
+	}
 }
 
 // compilePodTerm compiles term of owner. matchLabelKeys and mismatchLabelKeys take their values
