@@ -3,6 +3,7 @@ package scheduling
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,12 +42,13 @@ import (
 //  1. The cheapest fractional cover: min Σ price(t)·x(t) over x ≥ 0 such that, for every
 //     resource r the pods request (cpu, memory, pods, nvidia.com/gpu, ...), Σ usable_r(t)·x(t)
 //     is at least the pods' total request of r minus the existing free room, and Σ x(t) ≥ K,
-//     the number of nodes forced by item 3. Any plan's nodes are a feasible integer x, so the
+//     the number of nodes forced by item 3; and threshold rows (coverConstraints): the pods
+//     requesting at least v of a resource fit only the types with that much usable, so those
+//     types alone must cover those pods' requests. Any plan's nodes are a feasible integer x, so the
 //     linear programme's optimum is at most any plan's cost. It is solved exactly with the
 //     simplex method on its dual (a price per unit of each resource, no type priced below its
 //     capacity's worth); the dual vector returned is scaled down until it is exactly feasible,
-//     so the bound holds whatever the rounding. With cpu and memory only, an optimal basis
-//     holds at most two types: the optimum is the cheapest single type or pair of types.
+//     so the bound holds whatever the rounding.
 //  2. The most expensive pod alone: the cheapest type it fits.
 //  3. Groups of pods of which one node holds at most s: pods with a required hostname
 //     anti-affinity term that matches themselves and each other (s = 1), pods with a
@@ -553,46 +555,114 @@ func chunkCost(prices []float64, perNode int) (float64, int) {
 const nodesDimension = corev1.ResourceName("nodes (lower bound)")
 
 // coverLP is bound 1 for the component: the cheapest fractional cover of its pods' requests
-// (less the existing free room) and of at least nodes nodes.
+// (less the existing free room) and of at least nodes nodes, with the threshold constraints
+// (see coverConstraints).
 func (b *boundInput) coverLP(c *lbComponent, nodes int) float64 {
-	demand := Resources{}
-	for _, p := range c.pods {
-		demand.AddInPlace(p.requests)
-	}
-	var dims []corev1.ResourceName
-	var need []float64
-	for k, v := range demand {
-		if rest := v - b.freeRoom[k]; rest > 0 {
-			dims = append(dims, k)
-		}
-	}
-	sort.Slice(dims, func(i, j int) bool { return dims[i] < dims[j] })
-	for _, k := range dims {
-		need = append(need, float64(demand[k]-b.freeRoom[k]))
-	}
+	cons := b.coverConstraints(c)
 	if nodes > 0 {
-		dims = append(dims, nodesDimension)
-		need = append(need, float64(nodes))
+		cons = append(cons, coverConstraint{dim: nodesDimension, need: float64(nodes)})
 	}
-	if len(dims) == 0 {
+	if len(cons) == 0 {
 		return 0
 	}
 	rows := make([][]float64, 0, len(c.items))
 	prices := make([]float64, 0, len(c.items))
 	for _, i := range c.items {
 		it := b.items[i]
-		row := make([]float64, len(dims))
-		for d, k := range dims {
-			if k == nodesDimension {
-				row[d] = 1 / need[d]
-			} else {
-				row[d] = float64(it.usable[k]) / need[d]
+		row := make([]float64, len(cons))
+		for d, k := range cons {
+			switch {
+			case k.dim == nodesDimension:
+				row[d] = 1 / k.need
+			case k.above == "" || it.usable[k.above] >= k.least:
+				row[d] = float64(it.usable[k.dim]) / k.need
 			}
 		}
 		rows = append(rows, row)
 		prices = append(prices, it.price)
 	}
 	return coverBound(rows, prices)
+}
+
+// coverConstraint is one row of the cover LP: the types count toward need units of dim (the
+// pods' demand less the existing free room); with above set, only the types whose usable above
+// is at least least count, and only the pods requesting at least least of above make the need.
+type coverConstraint struct {
+	dim   corev1.ResourceName
+	above corev1.ResourceName
+	least int64
+	need  float64
+}
+
+// maxThresholds bounds the threshold values tried per resource (spread over the pods' distinct
+// requests), so the LP stays small.
+const maxThresholds = 12
+
+// coverConstraints returns the cover LP's rows: for every requested resource r, the pods' total
+// demand of r; and for every resource a and value v among the pods' requests of a, the demand
+// of r of the pods requesting at least v of a, which only the types with at least v of a usable
+// can meet (such a pod fits no other type, so the nodes holding these pods are of those types
+// and their room of r holds these pods' requests of r). The latter count the room no pod can
+// use that the plain cover buys: the cpu of a type with too little memory for any pod. Rows
+// whose need is not positive, and threshold rows every type meets, are left out.
+func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
+	demand := Resources{}
+	for _, p := range c.pods {
+		demand.AddInPlace(p.requests)
+	}
+	var dims []corev1.ResourceName
+	for k, v := range demand {
+		if v-b.freeRoom[k] > 0 {
+			dims = append(dims, k)
+		}
+	}
+	slices.Sort(dims)
+	var out []coverConstraint
+	for _, k := range dims {
+		out = append(out, coverConstraint{dim: k, need: float64(demand[k] - b.freeRoom[k])})
+	}
+	for _, a := range dims {
+		for _, v := range b.thresholds(c, a) {
+			sub := Resources{}
+			for _, p := range c.pods {
+				if p.requests[a] >= v {
+					sub.AddInPlace(p.requests)
+				}
+			}
+			for _, k := range dims {
+				if need := sub[k] - b.freeRoom[k]; need > 0 {
+					out = append(out, coverConstraint{dim: k, above: a, least: v, need: float64(need)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// thresholds returns up to maxThresholds of the distinct positive requests of a among the
+// component's pods, ascending, leaving out values every one of its types has usable.
+func (b *boundInput) thresholds(c *lbComponent, a corev1.ResourceName) []int64 {
+	smallest := int64(math.MaxInt64)
+	for _, i := range c.items {
+		smallest = min(smallest, b.items[i].usable[a])
+	}
+	seen := map[int64]bool{}
+	var values []int64
+	for _, p := range c.pods {
+		if v := p.requests[a]; v > smallest && !seen[v] {
+			seen[v] = true
+			values = append(values, v)
+		}
+	}
+	slices.Sort(values)
+	if len(values) <= maxThresholds {
+		return values
+	}
+	out := make([]int64, 0, maxThresholds)
+	for i := range maxThresholds {
+		out = append(out, values[i*(len(values)-1)/(maxThresholds-1)])
+	}
+	return slices.Compact(out)
 }
 
 // coverBound returns the optimum of min Σ prices[o]·x[o] subject to Σ_o rows[o][k]·x[o] ≥ 1 for

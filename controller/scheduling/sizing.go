@@ -185,7 +185,7 @@ func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 		placed := false
 		for _, sc := range sub.claims {
 			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(&pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(&pi) {
-				sc.host.add(pi.pod, pi.symAnti, pi.ports)
+				sc.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 				sc.infos[len(sc.infos)-1] = orig
 				placed = true
 				break

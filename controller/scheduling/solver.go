@@ -223,6 +223,9 @@ type podInfo struct {
 	// symAnti are its required (not preferred) hostname anti-affinity terms: only those keep
 	// other pods off its node in kube-scheduler.
 	symAnti []*podTerm
+	// symSpread are its own DoNotSchedule hostname spread constraints (not promoted
+	// ScheduleAnyway ones): the pods planned on its node with it must leave them met.
+	symSpread []hostSpread
 
 	// cpu and memory are requests' cpu (millicores) and memory (bytes), for claim.roomCPU.
 	cpu, memory int64
@@ -385,7 +388,14 @@ func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
 	}
 	pi := newPodInfo(src, topo.vs)
 	topo.internHost(&pi.host)
-	pi.pod, pi.prefs, pi.symAnti = p, prefs, pi.host.antiAffinity
+	pi.pod, pi.prefs, pi.symAnti, pi.symSpread = p, prefs, pi.host.antiAffinity, pi.host.spread
+	if len(prefs) > 0 && pi.err == nil {
+		own, _ := compileHostSpread(p) // p's own constraints compiled without error above
+		for i := range own {
+			own[i].term = topo.intern(own[i].term)
+		}
+		pi.symSpread = own
+	}
 	requiredAnti := 0
 	if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
 		requiredAnti = len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
@@ -546,7 +556,7 @@ func newExistingNodes(in []ExistingNode, dss compiledDaemonSets) []*existing {
 			if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
 				anti, _ = compileHostnameTerms(p, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, "")
 			}
-			e.host.add(p, anti, podHostPorts(p))
+			e.host.add(p, anti, nil, podHostPorts(p))
 		}
 		nodes = append(nodes, e)
 	}
@@ -591,7 +601,7 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 				for k, v := range pi.requests {
 					n.available[k] -= v
 				}
-				n.host.add(pi.pod, pi.symAnti, pi.ports)
+				n.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 				topo.placedOnNode(pi, n)
 				pi.vol.placedOnNode(n)
 				return n
@@ -796,7 +806,7 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		before := c.reqs
 		if c.tryAdd(pi) {
 			c.sized = false // resize considers it again
-			c.host.add(pi.pod, pi.symAnti, pi.ports)
+			c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 			ps.topo.placedOnClaim(pi, c, before)
 			pi.vol.placedOnClaim(c)
 			return "", true
@@ -934,7 +944,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 				maxUsable: v.maxUsable, minUsable: v.minUsable, committed: v.committed, price: v.price}
 			ps.committed.AddInPlace(v.committed)
 			c.setRoom()
-			c.host.add(pi.pod, pi.symAnti, pi.ports)
+			c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 			ps.claims = append(ps.claims, c)
 			return c
 		}
@@ -949,7 +959,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 			continue
 		}
 		c := &claim{prov: ps, reqs: r, types: types, pods: []*corev1.Pod{pi.pod}, infos: []*podInfo{pi}, requests: pi.requests.Copy()}
-		c.host.add(pi.pod, pi.symAnti, pi.ports)
+		c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 		c.recompute()
 		ps.claims = append(ps.claims, c)
 		if cacheable {

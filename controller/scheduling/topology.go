@@ -264,17 +264,21 @@ func (a hostPort) conflicts(b hostPort) bool {
 
 // hostPod is a pod on (or planned for) a node, with what other pods must respect.
 type hostPod struct {
-	pod   *corev1.Pod
-	anti  []*podTerm // its required hostname anti-affinity terms
-	ports []hostPort
+	pod  *corev1.Pod
+	anti []*podTerm // its required hostname anti-affinity terms
+	// spread are its DoNotSchedule hostname spread constraints while it is only planned:
+	// kube-scheduler may bind it after the pods planned with it, so they must leave its
+	// constraint met (see admits). Nil for a bound pod.
+	spread []hostSpread
+	ports  []hostPort
 }
 
 // host is the set of pods on one node, existing or planned, for the hostname-scoped checks.
 // The zero value is an empty node.
 type host struct {
 	pods []hostPod
-	// constrained are the indexes of the pods with anti-affinity terms or host ports: only
-	// those can refuse an incoming pod.
+	// constrained are the indexes of the pods with anti-affinity terms, hostname spread or host
+	// ports: only those can refuse an incoming pod.
 	constrained []int
 	// counts caches countMatches per term (terms of identical pods are shared, so a group asks
 	// about the same term again and again); kept up to date by add. nsLabels is the namespace
@@ -283,9 +287,9 @@ type host struct {
 	nsLabels map[string]map[string]string
 }
 
-func (h *host) add(p *corev1.Pod, anti []*podTerm, ports []hostPort) {
-	h.pods = append(h.pods, hostPod{pod: p, anti: anti, ports: ports})
-	if len(anti) > 0 || len(ports) > 0 {
+func (h *host) add(p *corev1.Pod, anti []*podTerm, spread []hostSpread, ports []hostPort) {
+	h.pods = append(h.pods, hostPod{pod: p, anti: anti, spread: spread, ports: ports})
+	if len(anti) > 0 || len(spread) > 0 || len(ports) > 0 {
 		h.constrained = append(h.constrained, len(h.pods)-1)
 	}
 	for t := range h.counts {
@@ -336,6 +340,11 @@ func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned
 			for _, t := range other.anti {
 				if t.matches(pi.pod, own) {
 					return "a pod on the node has required anti-affinity against it"
+				}
+			}
+			for _, c := range other.spread {
+				if c.term.matches(pi.pod, own) && h.countMatches(c.term, nsLabels)+1 > c.maxSkew {
+					return "a pod planned on the node has topology spread (kubernetes.io/hostname) it would break"
 				}
 			}
 		}

@@ -291,3 +291,27 @@ func TestHostnameTopologySpread(t *testing.T) {
 		}
 	})
 }
+
+// TestHostnameSpreadHoldsWhateverTheBindOrder: kube-scheduler may bind a spread pod after the
+// pods planned with it, so those must leave its constraint met. One large pod spreads pods
+// labelled app=web (maxSkew 1) without being one; two small web pods are planned after it:
+// both on its node would leave it refused if they were bound first.
+func TestHostnameSpreadHoldsWhateverTheBindOrder(t *testing.T) {
+	spreader := pod("spreader", "2", "1Gi", withLabels("role", "spreader"), withHostnameSpread(1, corev1.DoNotSchedule, "app", "web"))
+	web := []*corev1.Pod{pod("web-0", "100m", "128Mi", withLabels("app", "web")), pod("web-1", "100m", "128Mi", withLabels("app", "web"))}
+	pods := append([]*corev1.Pod{spreader}, web...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	checkClaims(t, pods, res, nil)
+	got := podsPerNode(res)
+	if got["web-0"] == got["spreader"] && got["web-1"] == got["spreader"] {
+		t.Fatalf("two app=web pods planned with a pod whose spread allows one: %v", got)
+	}
+	t.Run("ScheduleAnyway keeps nobody away", func(t *testing.T) {
+		spreader := pod("spreader", "2", "1Gi", withLabels("role", "spreader"), withHostnameSpread(1, corev1.ScheduleAnyway, "app", "web"))
+		pods := append([]*corev1.Pod{spreader}, web...)
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+		if len(res.NewNodes) != 1 {
+			t.Fatalf("a preferred spread kept pods off the node: %v", podsPerNode(res))
+		}
+	})
+}
