@@ -94,6 +94,16 @@ func TestLowerBoundHandComputed(t *testing.T) {
 	// The same pods without anti-affinity share one node (any pod costs at least one node).
 	near(t, "no anti-affinity", boundOf(pods(5, "web", "100m", "100Mi", withLabels("app", "web")), def, one), 1)
 
+	// Threshold rows: a $0.1 type with 8 cpu but 1Gi fits none of these 2Gi pods, so its cheap
+	// cpu cannot serve them. Eight 1-cpu pods need 8 cpu of the 4-cpu/16Gi $1 type: $2 (the
+	// plain cover would buy 16Gi of it and the rest of the cpu from the cheap type: $1.05).
+	cheapCPU := []*cloudprovider.InstanceType{exactType("cpu", 8, 1, 0, 0.1, 0), exactType("gen", 4, 16, 0, 1, 0)}
+	twoGi := append(pods(4, "p", "1", "2Gi"), pods(4, "q", "1", "2Gi", withToleration("team", "a"))...)
+	near(t, "room no pod can use", boundOf(twoGi, def, cheapCPU), 2)
+	// A 512Mi pod among them may use the cheap type's cpu, but only for itself.
+	withSmall := append(twoGi, pod("small", "1", "512Mi"))
+	near(t, "room one pod can use", boundOf(withSmall, def, cheapCPU), 2.0125)
+
 	// Hostname spread with maxSkew 2: five pods need three nodes.
 	spread := pods(5, "s", "100m", "100Mi", withLabels("app", "s"), withHostSpread(2, "app", "s"))
 	near(t, "spread maxSkew 2", boundOf(spread, def, one), 3)
