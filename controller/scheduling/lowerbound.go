@@ -110,7 +110,9 @@ type boundInput struct {
 	// sigMin is, per signature, the least request of each resource over its placeable pods.
 	sigMin   map[int]Resources
 	freeRoom Resources
-	parent   []int // union-find over items
+	// freeRooms are the existing nodes' free rooms, one per node.
+	freeRooms []Resources
+	parent    []int // union-find over items
 }
 
 func newBoundInput(in Input) *boundInput {
@@ -203,6 +205,7 @@ func (b *boundInput) existingFrontier() []Resources {
 	for _, n := range b.in.Nodes {
 		avail := FromList(n.Available)
 		b.freeRoom.AddInPlace(avail)
+		b.freeRooms = append(b.freeRooms, avail)
 		dominated := false
 		kept := frontier[:0]
 		for _, f := range frontier {
@@ -602,7 +605,8 @@ const maxThresholds = 12
 // demand of r; and for every resource a and value v among the pods' requests of a, the demand
 // of r of the pods requesting at least v of a, which only the types with at least v of a usable
 // can meet (such a pod fits no other type, so the nodes holding these pods are of those types
-// and their room of r holds these pods' requests of r). The latter count the room no pod can
+// and their room of r holds these pods' requests of r), less the free room of the existing
+// nodes with at least v of a free (no other existing node can hold them either). The latter count the room no pod can
 // use that the plain cover buys: the cpu of a type with too little memory for any pod. Rows
 // whose need is not positive, and threshold rows every type meets, are left out.
 func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
@@ -629,8 +633,15 @@ func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
 					sub.AddInPlace(p.requests)
 				}
 			}
+			// Only the existing nodes with v of a free can hold these pods.
+			free := Resources{}
+			for _, f := range b.freeRooms {
+				if f[a] >= v {
+					free.AddInPlace(f)
+				}
+			}
 			for _, k := range dims {
-				if need := sub[k] - b.freeRoom[k]; need > 0 {
+				if need := sub[k] - free[k]; need > 0 {
 					out = append(out, coverConstraint{dim: k, above: a, least: v, need: float64(need)})
 				}
 			}
