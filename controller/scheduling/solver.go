@@ -146,6 +146,10 @@ type typeInfo struct {
 	price     float64
 	priceOK   bool
 	zonePrice map[string]float64
+	// cpu and memory are usable's, in millicores and bytes (a quick first test in filter).
+	cpu, memory int64
+	// accelerators are the extended resources it has (see wastesAccelerators).
+	accelerators []corev1.ResourceName
 }
 
 type provState struct {
@@ -735,6 +739,12 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 		ti := &typeInfo{it: it, usable: alloc.Sub(dss.offeringOverhead(it, t, labels, p.Spec.Taints)), capacity: FromList(it.Capacity)}
 		ti.price, ti.priceOK = cheapestOffering(it, t)
 		ti.zonePrice = zonePrices(it, t)
+		ti.cpu, ti.memory = ti.usable[corev1.ResourceCPU], ti.usable[corev1.ResourceMemory]
+		for name, v := range ti.capacity {
+			if v > 0 && isExtendedResource(name) {
+				ti.accelerators = append(ti.accelerators, name)
+			}
+		}
 		ps.types = append(ps.types, ti)
 	}
 	if len(ps.types) == 0 {
@@ -854,8 +864,9 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 		}
 	}
 	var out []*typeInfo
+	cpu, memory := total[corev1.ResourceCPU], total[corev1.ResourceMemory]
 	for _, t := range from {
-		if !total.Fits(t.usable) || wastesAccelerators(total, t) {
+		if cpu > t.cpu || memory > t.memory || !total.Fits(t.usable) || wastesAccelerators(total, t) {
 			continue
 		}
 		if ps.limits != nil && others != nil && !ps.withinLimits(t.capacity, others) {
@@ -885,8 +896,8 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 // times a plain type of the same CPU and memory, so, as Karpenter does, they are launched only
 // for pods that request the accelerator.
 func wastesAccelerators(total Resources, t *typeInfo) bool {
-	for name, v := range t.capacity {
-		if v > 0 && isExtendedResource(name) && total[name] == 0 {
+	for _, name := range t.accelerators {
+		if total[name] == 0 {
 			return true
 		}
 	}
