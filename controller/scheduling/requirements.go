@@ -225,7 +225,10 @@ func (r *Requirement) Single() (string, bool) {
 	if r.complement || r.allowAbsent || r.values.Len() != 1 {
 		return "", false
 	}
-	return r.values.UnsortedList()[0], true
+	for v := range r.values {
+		return v, true
+	}
+	return "", false
 }
 
 // IsAny reports whether r admits every state.

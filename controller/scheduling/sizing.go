@@ -43,7 +43,7 @@ func (ps *provState) resize() {
 			out = append(out, piece)
 		}
 	}
-	ps.claims = out
+	ps.setClaims(out)
 	// Claim indexes changed.
 	ps.antiCursor = nil
 }

@@ -172,6 +172,8 @@ type provState struct {
 	// opened caches what openWith computed for pods of equal requests and node requirements,
 	// keyed by both rendered (see openWith).
 	opened map[string]*claim
+	// blocks bound the room of claims, claimBlock at a time (see place).
+	blocks []blockRoom
 	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
 	antiCursor map[*podTerm]int
 	// byPrice caches compatibleByPrice (sizing.go).
@@ -806,20 +808,21 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	for _, c := range ps.claims[ps.firstCandidate(pi, nsLabels):] {
-		if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
-			continue
+	start := ps.firstCandidate(pi, nsLabels)
+	for b := start / claimBlock; b < len(ps.blocks); b++ {
+		if pi.cpu > ps.blocks[b].cpu || pi.memory > ps.blocks[b].memory {
+			continue // no claim of the block has room
 		}
-		if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) || !ps.topo.admitsFixed(pi, c) {
-			continue
+		lo, hi := max(start, b*claimBlock), min(len(ps.claims), (b+1)*claimBlock)
+		var room blockRoom
+		for _, c := range ps.claims[lo:hi] {
+			room.cpu, room.memory = max(room.cpu, c.roomCPU), max(room.memory, c.roomMemory)
+			if ps.tryClaim(pi, c, nsLabels) {
+				return "", true
+			}
 		}
-		before := c.reqs
-		if c.tryAdd(pi) {
-			c.sized = false // resize considers it again
-			c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
-			ps.topo.placedOnClaim(pi, c, before)
-			pi.vol.placedOnClaim(c)
-			return "", true
+		if lo == b*claimBlock {
+			ps.blocks[b] = room // the whole block was seen: its bound is exact again
 		}
 	}
 	for i, pinned := range pi.pinned {
@@ -828,6 +831,51 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		}
 	}
 	return ps.open(pi)
+}
+
+// tryClaim adds pi to c when c admits it, and reports whether it did.
+func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[string]string) bool {
+	if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
+		return false
+	}
+	if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) || !ps.topo.admitsFixed(pi, c) {
+		return false
+	}
+	before := c.reqs
+	if !c.tryAdd(pi) {
+		return false
+	}
+	c.sized = false // resize considers it again
+	c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
+	ps.topo.placedOnClaim(pi, c, before)
+	pi.vol.placedOnClaim(c)
+	return true
+}
+
+// claimBlock is how many consecutive claims share a blockRoom.
+const claimBlock = 64
+
+// blockRoom bounds the room of the claims of one block: no claim of it has more cpu
+// (millicores) or memory (bytes) room. A claim's room only shrinks while pods are placed, so
+// the bound stays valid; place tightens it when it has seen every claim of the block.
+type blockRoom struct{ cpu, memory int64 }
+
+// addClaim appends c (its room set) to the claims and their blocks.
+func (ps *provState) addClaim(c *claim) {
+	ps.claims = append(ps.claims, c)
+	if b := (len(ps.claims) - 1) / claimBlock; b == len(ps.blocks) {
+		ps.blocks = append(ps.blocks, blockRoom{c.roomCPU, c.roomMemory})
+	} else {
+		ps.blocks[b] = blockRoom{max(ps.blocks[b].cpu, c.roomCPU), max(ps.blocks[b].memory, c.roomMemory)}
+	}
+}
+
+// setClaims replaces the claims (after resize) and rebuilds their blocks.
+func (ps *provState) setClaims(claims []*claim) {
+	ps.claims, ps.blocks = nil, nil
+	for _, c := range claims {
+		ps.addClaim(c)
+	}
 }
 
 // firstCandidate returns the index of the first claim that may take pi as far as its hostname
@@ -956,7 +1004,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 			ps.committed.AddInPlace(v.committed)
 			c.setRoom()
 			c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
-			ps.claims = append(ps.claims, c)
+			ps.addClaim(c)
 			return c
 		}
 	}
@@ -972,7 +1020,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		c := &claim{prov: ps, reqs: r, types: types, pods: []*corev1.Pod{pi.pod}, infos: []*podInfo{pi}, requests: pi.requests.Copy()}
 		c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 		c.recompute()
-		ps.claims = append(ps.claims, c)
+		ps.addClaim(c)
 		if cacheable {
 			if ps.opened == nil {
 				ps.opened = map[string]*claim{}
