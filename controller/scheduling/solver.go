@@ -270,7 +270,7 @@ func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	return pi
 }
 
-// Solve places pods: first-fit-decreasing by (cpu, memory) onto existing and in-flight nodes,
+// Solve places pods: first-fit-decreasing by dominant share (see compilePods) onto existing and in-flight nodes,
 // then onto new nodes of the first provisioner (weight desc, then name) that can take them.
 // It never fails as a whole; pods that fit nowhere are listed in Result.Errors with a reason.
 func Solve(in Input) *Result {
@@ -469,7 +469,10 @@ func templateKey(p *corev1.Pod) string {
 
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
 // pods they follow are placed first), before them pods with hostname anti-affinity against
-// their own kind, then by decreasing cpu and memory requests, then by key.
+// their own kind, then by decreasing dominant share (the larger of the pod's share of the
+// batch's total cpu and of its total memory, as dominant resource fairness measures a demand:
+// a pod large in either dimension is placed early), then by decreasing cpu and memory, then
+// by name.
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
@@ -502,12 +505,19 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		pi               *podInfo
 		affinity, repels bool
 		cpu, memory      int64
+		size             float64
 		namespace, name  string
 	}
 	keys := make([]sortKey, len(pods))
+	var totalCPU, totalMemory float64
+	for _, pi := range pods {
+		totalCPU += float64(pi.cpu)
+		totalMemory += float64(pi.memory)
+	}
 	for i, pi := range pods {
-		keys[i] = sortKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, cpu: pi.requests[corev1.ResourceCPU],
-			memory: pi.requests[corev1.ResourceMemory], namespace: pi.pod.Namespace, name: pi.pod.Name}
+		keys[i] = sortKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
+		keys[i].size = max(float64(pi.cpu)/max(totalCPU, 1), float64(pi.memory)/max(totalMemory, 1))
+		keys[i].cpu, keys[i].memory = pi.cpu, pi.memory
 	}
 	slices.SortFunc(keys, func(a, b sortKey) int {
 		// Pods with required pod affinity go last, so the pods they follow are placed.
@@ -519,6 +529,9 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		// instead of each seeding a node the others then grow.
 		if a.repels != b.repels {
 			return boolOrder(a.repels)
+		}
+		if c := cmp.Compare(b.size, a.size); c != 0 {
+			return c
 		}
 		if c := cmp.Compare(b.cpu, a.cpu); c != 0 {
 			return c
