@@ -325,7 +325,9 @@ func Solve(in Input) *Result {
 			p.resize()
 		}
 	}
+	hostAffinity := topo.hostAffinityTerms(pods)
 	for _, p := range provs {
+		p.absorb(hostAffinity)
 		for _, c := range p.claims {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
 		}

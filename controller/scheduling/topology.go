@@ -299,6 +299,21 @@ func (h *host) add(p *corev1.Pod, anti []*podTerm, spread []hostSpread, ports []
 	}
 }
 
+// removeLast undoes the last add.
+func (h *host) removeLast() {
+	last := len(h.pods) - 1
+	p := h.pods[last].pod
+	h.pods = h.pods[:last]
+	if n := len(h.constrained); n > 0 && h.constrained[n-1] == last {
+		h.constrained = h.constrained[:n-1]
+	}
+	for t := range h.counts {
+		if t.matches(p, h.nsLabels[p.Namespace]) {
+			h.counts[t]--
+		}
+	}
+}
+
 // hasMatch reports whether a pod on the host is selected by t.
 func (h *host) hasMatch(t *podTerm, nsLabels map[string]map[string]string) bool {
 	return h.countMatches(t, nsLabels) > 0
