@@ -25,11 +25,11 @@ const absorbBelow = 0.75
 
 // claimState is what claim.tryAdd may change, for undoing it.
 type claimState struct {
-	reqs                                     Requirements
-	types                                    []*typeInfo
+	reqs                                      Requirements
+	types                                     []*typeInfo
 	requests, maxUsable, minUsable, committed Resources
-	price                                    float64
-	pods                                     int
+	price                                     float64
+	pods                                      int
 }
 
 func (c *claim) save() claimState {
