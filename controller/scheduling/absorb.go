@@ -65,7 +65,7 @@ func (c *claim) utilisation() float64 {
 
 // movable reports whether pi may leave its planned node for another (see the top of the file).
 func (t *topology) movable(pi *podInfo, hostAffinity []*podTerm) bool {
-	if len(pi.domain) > 0 || len(pi.host.affinity) > 0 || pi.vol != nil || len(pi.prefs) > 0 && pi.err != nil {
+	if len(pi.domain) > 0 || len(pi.host.affinity) > 0 || pi.vol != nil {
 		return false
 	}
 	for _, a := range hostAffinity {
