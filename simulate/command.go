@@ -1,5 +1,6 @@
 // Package simulate is capacity planning without a cluster: it reads Kubernetes manifests
-// (workloads, Provisioners and optionally a dump of the cluster's nodes and pods), asks the
+// (workloads, storage, Provisioners and optionally a dump of the cluster's nodes, pods and
+// volumes), asks the
 // controller's own cloud provider for the instance types (the sandbox's catalogue through the
 // AWS emulator, or live EC2), runs the controller's solver (controller/scheduling.Solve) and
 // prints the node plan: new nodes by type, zone and capacity type with their price, pods on
@@ -23,7 +24,7 @@ import (
 // Options are the subcommand's flags.
 type Options struct {
 	Files   []string // -f: workloads and Provisioners
-	Nodes   []string // --nodes: Nodes and their pods (kubectl get nodes,pods -A -o yaml)
+	Nodes   []string // --nodes: the cluster (kubectl get nodes,pods,pvc,pv,storageclasses,csinodes -A -o yaml)
 	Output  string   // -o: OutputTable or OutputJSON
 	Catalog string   // --catalog: CatalogSandbox, CatalogAWS or CatalogAuto
 }
@@ -35,12 +36,14 @@ func NewCommand() *cobra.Command {
 		Use:   "simulate -f FILE [-f FILE ...] [--nodes FILE] [-o table|json] [--catalog sandbox|aws|auto]",
 		Short: "Plan the nodes a workload needs, and their price, without a cluster",
 		Long: `Reads Kubernetes manifests (Deployments, StatefulSets, ReplicaSets, ReplicationControllers,
-Jobs, Pods, DaemonSets, Namespaces and karpenter.sh/v1alpha5 Provisioners; multi-document YAML,
-JSON or List objects such as kubectl get -o yaml output), expands replicas into pods and runs the
-controller's solver on them. Prints the new nodes by provisioner, instance type, zone and capacity
-type with USD/hour and utilisation, pods placed on existing nodes (--nodes), and every pod that
-fits nowhere with the reason. -f and --nodes repeat; "-" reads stdin; a directory reads its
-*.yaml, *.yml and *.json files.
+Jobs, Pods, DaemonSets, Namespaces, PersistentVolumeClaims, PersistentVolumes, StorageClasses,
+CSINodes and karpenter.sh/v1alpha5 Provisioners; multi-document YAML, JSON or List objects such
+as kubectl get -o yaml output; other kinds are skipped with a warning), expands replicas into pods
+(and StatefulSets' volumeClaimTemplates into claims) and runs the controller's solver on them.
+Prints the new nodes by provisioner, instance type, zone and capacity type with USD/hour and
+utilisation, pods placed on existing nodes (--nodes), and every pod that fits nowhere with the
+reason. -f and --nodes repeat; "-" reads stdin; a directory reads its *.yaml, *.yml and *.json
+files; a file given twice, or an object given twice, is an error.
 
 --catalog sandbox (default) uses the sandbox's EC2 catalogue; aws uses live EC2 through the
 standard AWS configuration (AWS_REGION, credentials chain); auto uses aws when a region and
@@ -54,7 +57,7 @@ credentials are configured, else sandbox.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file, directory or - for stdin (repeatable)")
-	f.StringArrayVar(&o.Nodes, "nodes", nil, "existing Nodes and their pods, e.g. kubectl get nodes,pods -A -o yaml (repeatable)")
+	f.StringArrayVar(&o.Nodes, "nodes", nil, "the existing cluster, e.g. kubectl get nodes,pods,pvc,pv,storageclasses,csinodes -A -o yaml (repeatable)")
 	f.StringVarP(&o.Output, "output", "o", OutputTable, "output format: table or json")
 	f.StringVar(&o.Catalog, "catalog", CatalogSandbox, "instance types and prices: sandbox, aws or auto")
 	return cmd
@@ -97,7 +100,7 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 // solverInput assembles the solver's input: the pods, daemonsets and existing nodes read, and
 // each provisioner with the catalogue's instance types for it and its usage.
 func solverInput(ctx context.Context, cat *Catalog, w *Workload) (scheduling.Input, error) {
-	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels}
+	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels, Volumes: w.Volumes}
 	for _, p := range w.Provisioners {
 		types, err := cat.InstanceTypes(ctx, p)
 		if err != nil {

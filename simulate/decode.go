@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ type SourceError struct {
 	Line   int
 	Path   string
 	Reason string
+	// decoding marks an error of a field's value found by Object.Decode: checks of the decoded
+	// object do not report that field (or fields under it) again.
+	decoding bool
 }
 
 func (e *SourceError) Error() string {
@@ -85,22 +89,48 @@ func (o *Object) LineOf(path string) int {
 
 // Decode decodes the object into a typed value (e.g. *appsv1.Deployment) the way kubectl's
 // strict decoding does: case-sensitive field names; unknown and duplicate fields are returned
-// as warnings (with source line) rather than errors. Errors: a value of the wrong type or
-// format (a quantity such as "512MB", a string for an integer), as a *SourceError with the
-// field's path and line.
-func (o *Object) Decode(into any) (warnings []string, err error) {
+// as warnings (with source line) rather than errors. Errors: every field whose value has the
+// wrong type or format (a quantity such as "512MB", a string for an integer), each as a
+// *SourceError with the field's path and line (joined; at most maxInvalidFields). usable
+// reports whether into holds the object: true without errors, and also with errors when into
+// holds the object decoded without the invalid fields, so that callers can check the rest of
+// it and report those errors too.
+func (o *Object) Decode(into any) (warnings []string, usable bool, err error) {
 	raw, err := json.Marshal(o.Content)
 	if err != nil {
-		return nil, o.Errorf("", "%v", err)
+		return nil, false, o.Errorf("", "%v", err)
 	}
 	strict, err := kjson.UnmarshalStrict(raw, into)
-	if err != nil {
-		path := failingPath(o.Content, func(b []byte) bool {
-			fresh := newLike(into)
-			return kjson.UnmarshalCaseSensitivePreserveInts(b, fresh) == nil
-		})
-		return nil, o.Errorf(path, "%v", err)
+	if err == nil {
+		return o.strictWarnings(strict), true, nil
 	}
+	target := reflect.ValueOf(into).Elem()
+	paths, reasons, usable := invalidFields(o.Content,
+		func(b []byte) error { return kjson.UnmarshalCaseSensitivePreserveInts(b, newLike(into)) },
+		func(clean []byte) {
+			target.Set(reflect.Zero(target.Type()))
+			strict, _ = kjson.UnmarshalStrict(clean, into)
+		})
+	errs := make([]error, 0, len(paths))
+	for i, path := range paths {
+		e := o.Errorf(path, "%v", reasons[i])
+		e.decoding = true
+		errs = append(errs, e)
+	}
+	if len(errs) == 0 { // not expected: the decode failed, so some field or the object is wrong
+		errs = append(errs, o.Errorf("", "%v", err))
+	}
+	if !usable {
+		target.Set(reflect.Zero(target.Type()))
+		strict = nil
+	}
+	return o.strictWarnings(strict), usable, errors.Join(errs...)
+}
+
+// strictWarnings formats the strict decoder's complaints (unknown and duplicate fields) with
+// their lines.
+func (o *Object) strictWarnings(strict []error) []string {
+	var warnings []string
 	for _, s := range strict {
 		path := ""
 		var fe kjson.FieldError
@@ -109,7 +139,7 @@ func (o *Object) Decode(into any) (warnings []string, err error) {
 		}
 		warnings = append(warnings, fmt.Sprintf("%s:%d: %s: %v", o.Source, o.LineOf(path), o.Kind, s))
 	}
-	return warnings, nil
+	return warnings
 }
 
 // Decode splits data (YAML documents separated by "---" lines, or JSON) into objects;

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestSplitDocumentsKeepsLines(t *testing.T) {
@@ -59,6 +64,13 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod, metadata: {name: a}}]"))
 	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2, template: {spec: {containers: [{name: c, resources: {requests: {cpu: 1x}}}]}}}"))
 	f.Add([]byte("a: &a [*a]\n---\n- 1\n---\n{"))
+	f.Add([]byte("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec: {replicas: 2, template: {spec: {containers: [{name: c, image: x}], " +
+		"volumes: [{name: s, ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}}]}}, " +
+		"volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]}\n---\n" +
+		"apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: sc, annotations: {storageclass.kubernetes.io/is-default-class: \"true\"}}\nprovisioner: p\n---\n" +
+		"apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv}\nspec: {capacity: {storage: 2Gi}, accessModes: [ReadWriteOnce], storageClassName: sc}\n---\n" +
+		"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}"))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {priority: x, containers: [{name: A, resources: {requests: {cpu: -1, memory: 1x}, limits: {cpu: 0}}}, {}]}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := bytes.Count(data, []byte("\n")) + 2
 		r := newReader(context.Background())
@@ -91,5 +103,80 @@ func checkSourceErrors(t *testing.T, err error, lines int) {
 	}
 	if se.Source != "fuzz.yaml" || se.Line < 1 || se.Line > lines {
 		t.Fatalf("error outside the input (%d lines): %v", lines, se)
+	}
+}
+
+// Every invalid field is found, at its own path, with the decoder's error for it alone; the
+// object is restored and the remainder decoded.
+func TestInvalidFieldsFindsEachOne(t *testing.T) {
+	data := []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: p, labels: {a: 1}}
+spec:
+  priority: high
+  tolerations: {key: x}
+  containers:
+    - name: a
+      resources: {requests: {cpu: 1x, memory: 1Gi}, limits: {cpu: 2y}}
+    - name: b
+      ports: [{containerPort: 80}, {containerPort: eighty}]
+`)
+	objs, err := Decode("f.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fmt.Sprint(objs[0].Content)
+	var pod corev1.Pod
+	_, usable, err := objs[0].Decode(&pod)
+	var got []string
+	for _, e := range flatten(err) {
+		se := e.(*SourceError)
+		got = append(got, fmt.Sprintf("%d %s", se.Line, se.Path))
+	}
+	want := []string{"3 metadata.labels.a", "9 spec.containers[0].resources.limits.cpu", "9 spec.containers[0].resources.requests.cpu",
+		"11 spec.containers[1].ports[1].containerPort", "5 spec.priority", "6 spec.tolerations"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("invalid fields:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !usable || pod.Name != "p" || pod.Spec.Containers[0].Resources.Requests.Memory().String() != "1Gi" || pod.Spec.Containers[1].Ports[0].ContainerPort != 80 {
+		t.Errorf("remainder not decoded (usable %v): %+v", usable, pod.Spec)
+	}
+	if after := fmt.Sprint(objs[0].Content); after != before {
+		t.Errorf("object changed:\n%s\n%s", before, after)
+	}
+}
+
+// BenchmarkDecodeDeployment decodes one Deployment of the example shape: valid, and with two
+// invalid quantities (the search for every invalid field decodes the object again per trial).
+func BenchmarkDecodeDeployment(b *testing.B) {
+	valid := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx
+          env: [{name: A, value: a}, {name: B, value: b}]
+          ports: [{containerPort: 80}]
+          resources: {requests: {cpu: 500m, memory: 1Gi}}
+`
+	for name, data := range map[string]string{"valid": valid, "two-invalid": strings.NewReplacer("500m", "1x", "1Gi", "1GB!").Replace(valid)} {
+		b.Run(name, func(b *testing.B) {
+			objs, err := Decode("w.yaml", []byte(data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range b.N {
+				var d appsv1.Deployment
+				if _, _, err := objs[0].Decode(&d); (err != nil) != (name != "valid") {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

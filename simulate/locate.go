@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"sort"
 	"strconv"
@@ -99,32 +100,56 @@ func child(n *yamlv3.Node, segs []string) (*yamlv3.Node, int, int) {
 	return nil, 0, 0
 }
 
-// failingPath finds the field that makes a typed decode fail: it removes one child at a time
-// (a mapping key, or a list item set to null) and descends into the child whose removal lets
-// ok succeed, down to a leaf. It returns the path found ("" when the object itself is the
-// cause, or when removing no single child helps). obj is restored before returning.
-func failingPath(obj map[string]any, ok func([]byte) bool) string {
-	try := func() bool {
-		b, err := json.Marshal(obj)
-		return err == nil && ok(b)
-	}
-	var path strings.Builder
-	var node any = obj
-	for {
-		next, seg := culprit(node, try)
-		if next == nil && seg == "" {
-			return path.String()
-		}
-		if !strings.HasPrefix(seg, "[") && path.Len() > 0 {
-			path.WriteByte('.')
-		}
-		path.WriteString(seg)
-		node = next
-	}
+// Bounds of the search for invalid fields: at most maxInvalidFields are reported per object, and
+// at most maxTrialDecodes decodes are tried, so that a large object full of errors stays cheap.
+const (
+	maxInvalidFields = 50
+	maxTrialDecodes  = 5000
+)
+
+// invalidField is a field that makes the typed decode fail, and how to put it back or take it
+// out of the object (a mapping key deleted, a list item set to null).
+type invalidField struct {
+	path     string
+	del, put func()
 }
 
-// culprit returns the child of node whose removal makes try succeed, and its path segment.
-func culprit(node any, try func() bool) (any, string) {
+// fieldSearch finds every field that makes decode of root fail. It removes fields from root
+// while it searches; restore puts them back.
+type fieldSearch struct {
+	root   map[string]any
+	decode func([]byte) error
+	found  []invalidField
+	trials int
+}
+
+// decodes reports whether root, as it now stands, decodes.
+func (s *fieldSearch) decodes() bool {
+	return s.err() == nil
+}
+
+func (s *fieldSearch) err() error {
+	s.trials++
+	b, err := json.Marshal(s.root)
+	if err != nil {
+		return err
+	}
+	return s.decode(b)
+}
+
+func (s *fieldSearch) exhausted() bool {
+	return len(s.found) >= maxInvalidFields || s.trials >= maxTrialDecodes
+}
+
+// slot is one child of a mapping or list.
+type slot struct {
+	seg      string
+	val      any
+	del, put func()
+}
+
+// slots lists the children of node: mapping keys in order, list items by index.
+func slots(node any) []slot {
 	switch n := node.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(n))
@@ -132,26 +157,118 @@ func culprit(node any, try func() bool) (any, string) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		out := make([]slot, 0, len(keys))
 		for _, k := range keys {
 			v := n[k]
-			delete(n, k)
-			good := try()
-			n[k] = v
-			if good {
-				return v, k
+			out = append(out, slot{seg: k, val: v, del: func() { delete(n, k) }, put: func() { n[k] = v }})
+		}
+		return out
+	case []any:
+		out := make([]slot, 0, len(n))
+		for i, v := range n {
+			out = append(out, slot{seg: "[" + strconv.Itoa(i) + "]", val: v, del: func() { n[i] = nil }, put: func() { n[i] = v }})
+		}
+		return out
+	}
+	return nil
+}
+
+func joinPath(path, seg string) string {
+	if path == "" || strings.HasPrefix(seg, "[") {
+		return path + seg
+	}
+	return path + "." + seg
+}
+
+// within finds the invalid fields in node (at path; self removes node from its parent), given
+// that root fails to decode and decodes without node: every failure lies within node. It
+// removes each invalid field it finds, so that afterwards root decodes (unless the search is
+// exhausted). Children are removed one by one until root decodes: the last one removed holds a
+// failure, and the search descends into it with its earlier siblings still removed; then the
+// siblings are put back and the scan repeats while root fails. When root fails even with all
+// children removed, node itself is invalid (a value of the wrong type).
+func (s *fieldSearch) within(node any, path string, self slot) {
+	kids := slots(node)
+	for !s.exhausted() {
+		var removed []slot
+		hit := false
+		for _, k := range kids {
+			k.del()
+			removed = append(removed, k)
+			if hit = s.decodes(); hit || s.exhausted() {
+				break
 			}
 		}
-	case []any:
-		for i, v := range n {
-			n[i] = nil
-			good := try()
-			n[i] = v
-			if good {
-				return v, "[" + strconv.Itoa(i) + "]"
+		if !hit && s.exhausted() {
+			for _, k := range removed {
+				k.put()
 			}
+			return
+		}
+		if !hit {
+			for _, k := range removed {
+				k.put()
+			}
+			if self.del != nil {
+				self.del()
+			}
+			s.found = append(s.found, invalidField{path: path, del: self.del, put: self.put})
+			return
+		}
+		culprit := removed[len(removed)-1]
+		culprit.put()
+		s.within(culprit.val, joinPath(path, culprit.seg), culprit)
+		for _, k := range removed[:len(removed)-1] {
+			k.put()
+		}
+		if s.decodes() {
+			return
 		}
 	}
-	return nil, ""
+}
+
+// restore puts every removed field back.
+func (s *fieldSearch) restore() {
+	for _, f := range s.found {
+		if f.put != nil {
+			f.put()
+		}
+	}
+}
+
+// invalidFields finds the fields that make decode of obj fail, each on its own: it returns the
+// path of each ("" when the object itself cannot be decoded) with the error decode gives when
+// only that field is wrong, and whether obj decodes once they are all left out (false when
+// more than maxInvalidFields, or the search is cut short). When clean is not nil and the
+// remainder decodes, clean is called with the remainder's JSON. obj is restored before
+// returning.
+func invalidFields(obj map[string]any, decode func([]byte) error, clean func([]byte)) (paths []string, reasons []error, ok bool) {
+	s := &fieldSearch{root: obj, decode: decode}
+	defer s.restore()
+	s.within(obj, "", slot{})
+	if b, err := json.Marshal(obj); err == nil && decode(b) == nil {
+		ok = true
+		if clean != nil {
+			clean(b)
+		}
+	}
+	// Report in path order (the search finds the last of several siblings first).
+	sort.SliceStable(s.found, func(i, j int) bool { return s.found[i].path < s.found[j].path })
+	for _, f := range s.found {
+		if f.put == nil { // the object itself
+			paths, reasons = append(paths, f.path), append(reasons, s.err())
+			continue
+		}
+		f.put()
+		err := s.err()
+		f.del()
+		if err == nil {
+			// Invalid only beside another invalid field: report it as the search met it.
+			err = errors.New("invalid value")
+		}
+		paths, reasons = append(paths, f.path), append(reasons, err)
+	}
+	return paths, reasons, ok
 }
 
 // newLike returns a new zero value of the type v points to.

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -70,21 +69,5 @@ func (p *Provisioner) listVolumes(ctx context.Context, pending []*corev1.Pod) (s
 	if err := p.kube.List(ctx, &csiNodes); err != nil {
 		return vols, fmt.Errorf("listing csinodes: %w", err)
 	}
-	vols.PVCs = make(map[string]*corev1.PersistentVolumeClaim, len(pvcs.Items))
-	for i := range pvcs.Items {
-		vols.PVCs[client.ObjectKeyFromObject(&pvcs.Items[i]).String()] = &pvcs.Items[i]
-	}
-	vols.PVs = make(map[string]*corev1.PersistentVolume, len(pvs.Items))
-	for i := range pvs.Items {
-		vols.PVs[pvs.Items[i].Name] = &pvs.Items[i]
-	}
-	vols.StorageClasses = make(map[string]*storagev1.StorageClass, len(classes.Items))
-	for i := range classes.Items {
-		vols.StorageClasses[classes.Items[i].Name] = &classes.Items[i]
-	}
-	vols.CSINodes = make(map[string]*storagev1.CSINode, len(csiNodes.Items))
-	for i := range csiNodes.Items {
-		vols.CSINodes[csiNodes.Items[i].Name] = &csiNodes.Items[i]
-	}
-	return vols, nil
+	return scheduling.NewVolumes(pvcs.Items, pvs.Items, classes.Items, csiNodes.Items), nil
 }

@@ -76,6 +76,34 @@ type Volumes struct {
 	CSINodes map[string]*storagev1.CSINode
 }
 
+// NewVolumes indexes the cluster's storage objects as the solver reads them: claims by
+// "namespace/name", volumes, classes and CSINodes by name. The maps point into the slices, which
+// the caller must not change afterwards. Of objects with the same key the last one is kept (the
+// API server never lists two). It is the one conversion from listed objects to Volumes, used by
+// the provisioner (objects listed from the API server) and by simulate (objects read from
+// manifests).
+func NewVolumes(pvcs []corev1.PersistentVolumeClaim, pvs []corev1.PersistentVolume, classes []storagev1.StorageClass, csiNodes []storagev1.CSINode) Volumes {
+	v := Volumes{
+		PVCs:           make(map[string]*corev1.PersistentVolumeClaim, len(pvcs)),
+		PVs:            make(map[string]*corev1.PersistentVolume, len(pvs)),
+		StorageClasses: make(map[string]*storagev1.StorageClass, len(classes)),
+		CSINodes:       make(map[string]*storagev1.CSINode, len(csiNodes)),
+	}
+	for i := range pvcs {
+		v.PVCs[pvcs[i].Namespace+"/"+pvcs[i].Name] = &pvcs[i]
+	}
+	for i := range pvs {
+		v.PVs[pvs[i].Name] = &pvs[i]
+	}
+	for i := range classes {
+		v.StorageClasses[classes[i].Name] = &classes[i]
+	}
+	for i := range csiNodes {
+		v.CSINodes[csiNodes[i].Name] = &csiNodes[i]
+	}
+	return v
+}
+
 // maxVolumeTerms bounds the requirement alternatives of one pod once its volumes multiply its
 // node affinity terms; beyond it the first alternatives (pod terms in order, PVs smallest
 // first) are kept.

@@ -492,3 +492,22 @@ func TestEphemeralVolumeClaim(t *testing.T) {
 		t.Errorf("want one node in us-east-1b, got %v (errors %v)", res.NewNodes, res.Errors)
 	}
 }
+
+// NewVolumes keys claims by namespace and name, the rest by name, pointing into the slices.
+func TestNewVolumesIndexesListedObjects(t *testing.T) {
+	pvcs := []corev1.PersistentVolumeClaim{*claim("data", nil, ""), *claim("data", nil, "pv-a")}
+	pvcs[0].Namespace = "shop"
+	pvs := []corev1.PersistentVolume{*ebsVolume("pv-a", "gp3", "us-east-1a")}
+	classes := []storagev1.StorageClass{{ObjectMeta: metav1.ObjectMeta{Name: "gp3"}, Provisioner: ebs}}
+	csiNodes := []storagev1.CSINode{{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}}
+	v := scheduling.NewVolumes(pvcs, pvs, classes, csiNodes)
+	if len(v.PVCs) != 2 || v.PVCs["shop/data"] != &pvcs[0] || v.PVCs["default/data"] != &pvcs[1] {
+		t.Fatalf("claims %v", v.PVCs)
+	}
+	if v.PVs["pv-a"] != &pvs[0] || v.StorageClasses["gp3"] != &classes[0] || v.CSINodes["node-1"] != &csiNodes[0] {
+		t.Fatalf("volumes %v, classes %v, csinodes %v", v.PVs, v.StorageClasses, v.CSINodes)
+	}
+	if empty := scheduling.NewVolumes(nil, nil, nil, nil); empty.PVCs == nil || len(empty.PVs) != 0 {
+		t.Fatalf("empty input: %+v", empty)
+	}
+}

@@ -1,0 +1,183 @@
+package simulate_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// errorLines runs simulate on the files and returns the error's lines.
+func errorLines(t *testing.T, args ...string) []string {
+	t.Helper()
+	_, _, err := run(t, "", args...)
+	if err == nil {
+		t.Fatalf("simulate %v: bad input accepted", args)
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+// wantErrors checks that each of want starts one line of the error (after the temporary
+// folder of a relative file name), and that there are no other lines.
+func wantErrors(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.HasPrefix(g, w) || strings.Contains(g, string(filepath.Separator)+w)
+		}
+		if !found {
+			t.Errorf("no error starts with %q; errors:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+}
+
+// Every invalid field of an object is reported at its own path and line, decode errors (types,
+// quantities) and checks after decoding (negative replicas) alike.
+func TestEveryInvalidFieldIsReported(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	bad := strings.NewReplacer("replicas: 2", "replicas: -2", `cpu: "1"`, "cpu: 1x", "memory: 1Gi", "memory: 512MB").
+		Replace(deployment("web", 2, "1", "1Gi"))
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: shop}
+spec:
+  priority: high
+  containers:
+    - name: a
+      image: x
+      resources: {requests: {cpu: 2y}}
+    - name: b
+      image: x
+      ports: [{containerPort: eighty}]
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", bad+"---\n"+pod), "-f", prov)
+	wantErrors(t, got,
+		"w.yaml:7: spec.replicas: Invalid value: -2: must be greater than or equal to 0",
+		"w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: quantities must match",
+		"w.yaml:20: spec.template.spec.containers[0].resources.requests.memory: quantities must match",
+		"w.yaml:26: spec.priority: json: cannot unmarshal string",
+		"w.yaml:30: spec.containers[0].resources.requests.cpu: quantities must match",
+		"w.yaml:33: spec.containers[1].ports[0].containerPort: json: cannot unmarshal string",
+	)
+}
+
+// Pods without containers, containers without name or image, negative requests and requests
+// above limits are refused as the API server refuses them.
+func TestPodSpecsAreValidatedLikeTheAPIServer(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	noContainers := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: empty, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: empty}}
+  template:
+    metadata: {labels: {app: empty}}
+    spec:
+      containers: []
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nospec, namespace: shop}
+spec:
+  selector: {matchLabels: {app: nospec}}
+  template:
+    metadata: {labels: {app: nospec}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare}
+spec: {}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: report}
+spec:
+  template:
+    spec:
+      initContainers: [{name: init, image: x}]
+      containers:
+        - {name: init, image: x}
+        - image: x
+        - name: Main
+          resources:
+            requests: {cpu: "-1", memory: 2Gi}
+            limits: {memory: 1Gi}
+      volumes: [{name: data, persistentVolumeClaim: {claimName: ""}}, {name: data, emptyDir: {}}]
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", noContainers), "-f", prov)
+	wantErrors(t, got,
+		"w.yaml:10: spec.template.spec.containers: Required value",
+		"w.yaml:17: spec.template.spec.containers: Required value",
+		"w.yaml:23: spec.containers: Required value",
+		"w.yaml:31: spec.template.spec.initContainers[0].name: Duplicate value: \"init\"",
+		"w.yaml:34: spec.template.spec.containers[1].name: Required value",
+		"w.yaml:35: spec.template.spec.containers[2].name: Invalid value: \"Main\": a lowercase RFC 1123 label",
+		"w.yaml:35: spec.template.spec.containers[2].image: Required value",
+		"w.yaml:37: spec.template.spec.containers[2].resources.requests.cpu: Invalid value: \"-1\": must be greater than or equal to 0",
+		"w.yaml:37: spec.template.spec.containers[2].resources.requests.memory: Invalid value: \"2Gi\": must be less than or equal to memory limit of 1Gi",
+		"w.yaml:39: spec.template.spec.volumes[0].persistentVolumeClaim.claimName: Required value",
+		"w.yaml:39: spec.template.spec.volumes[1].name: Duplicate value: \"data\"",
+	)
+}
+
+// The same object twice, in one file or in two, is an error naming both places; so is the
+// same file given twice, directly or through its directory.
+func TestDuplicatesAreErrors(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	dir := t.TempDir()
+	web := filepath.Join(dir, "web.yaml")
+	if err := os.WriteFile(web, []byte(deployment("web", 3, "1", "1Gi")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := write(t, "again.yaml", "# the same Deployment\n"+deployment("web", 5, "1", "1Gi"))
+	wantErrors(t, errorLines(t, "-f", web, "-f", again, "-f", prov),
+		again+":2: Deployment shop/web: Duplicate value: also defined at "+web+":1")
+
+	twice := write(t, "twice.yaml", deployment("web", 1, "1", "1Gi")+"---\n"+strings.Replace(defaultProvisioner, "spot", "on-demand", 1))
+	wantErrors(t, errorLines(t, "-f", twice, "-f", prov),
+		prov+":1: Provisioner default: Duplicate value: also defined at "+twice+":22")
+
+	wantErrors(t, errorLines(t, "-f", web, "-f", prov, "-f", web),
+		web+": the file is given twice (-f "+web+" and -f "+web+")")
+	wantErrors(t, errorLines(t, "-f", dir, "-f", prov, "--nodes", web),
+		web+": the file is given twice (-f "+dir+" and --nodes "+web+")")
+
+	// One of each is fine, and plans 3 pods.
+	p, _ := plan(t, "-f", dir, "-f", prov)
+	if p.Summary.Pods != 3 {
+		t.Fatalf("summary %+v", p.Summary)
+	}
+}
+
+// Huge counts, and many pods of a large template, are refused before their pods are built.
+func TestHugeReplicasAreRefused(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	got := errorLines(t, "-f", write(t, "w.yaml", deployment("web", 10_000_000, "1", "1Gi")), "-f", prov)
+	wantErrors(t, got, "w.yaml:1: the input expands to more than 100000 pods")
+
+	// 50,000 pods of a template with 8 KiB of environment take more than 256 MiB.
+	env := "          env: [{name: BLOB, value: \"" + strings.Repeat("x", 8<<10) + "\"}]\n"
+	big := strings.Replace(deployment("web", 50_000, "1", "1Gi"), "          resources:\n", env+"          resources:\n", 1)
+	got = errorLines(t, "-f", write(t, "w.yaml", big), "-f", prov)
+	wantErrors(t, got, "w.yaml:1: the input expands to more than 256 MiB of pod specs (here 50000 pods of 8 KiB)")
+}
+
+// A kind that is read, written in another version of its group, is an error rather than a
+// workload left out of the plan; kinds that are not read at all are skipped with a warning.
+func TestReadKindInAnotherVersionIsAnError(t *testing.T) {
+	old := strings.Replace(deployment("web", 2, "1", "1Gi"), "apps/v1", "apps/v1beta1", 1)
+	got := errorLines(t, "-f", write(t, "w.yaml", old), "-f", write(t, "p.yaml", defaultProvisioner))
+	wantErrors(t, got, `w.yaml:1: apiVersion: Unsupported value: "apps/v1beta1": Deployment is read as apps/v1`)
+
+	// A kind of the same name in another group is another kind: skipped.
+	volcano := "apiVersion: batch.volcano.sh/v1alpha1\nkind: Job\nmetadata: {name: train}\n"
+	p, errOut := plan(t, "-f", write(t, "v.yaml", volcano), "-f", write(t, "p.yaml", defaultProvisioner))
+	if len(p.Skipped) != 1 || !strings.Contains(errOut, "skipped Job train: batch.volcano.sh/v1alpha1 Job is not simulated") {
+		t.Fatalf("skipped %+v; stderr:\n%s", p.Skipped, errOut)
+	}
+}

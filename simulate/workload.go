@@ -1,0 +1,288 @@
+package simulate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/nodepods"
+)
+
+// templateSpecPath is the field path of the pod spec in every workload controller read.
+var templateSpecPath = field.NewPath("spec", "template", "spec")
+
+func (r *reader) pod(o *Object, _ role) error {
+	p := &corev1.Pod{}
+	usable, err := r.decode(o, p)
+	if !usable {
+		return err
+	}
+	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&p.Spec, field.NewPath("spec")))...)
+	if p.Name == "" && p.GenerateName == "" {
+		errs = append(errs, o.Errorf("metadata.name", "Required value: a Pod needs a name or generateName"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.Namespace = namespaceOr(p.Namespace)
+	switch {
+	case nodepods.IsTerminal(p):
+		return nil // finished: holds no capacity
+	case p.Spec.NodeName != "":
+		defaultRequests(p)
+		r.bound = append(r.bound, *p)
+		return nil
+	case nodepods.IsDaemonSetPod(p):
+		return nil // counted through its DaemonSet on every node it selects
+	}
+	if p.Name == "" {
+		for i := 0; p.Name == "" || r.podKeys[p.Namespace+"/"+p.Name]; i++ {
+			p.Name = p.GenerateName + strconv.Itoa(i)
+		}
+	}
+	if r.podKeys[p.Namespace+"/"+p.Name] {
+		r.skip(o, "a pod of the same namespace and name was expanded from a workload read before")
+		return nil
+	}
+	return r.addPods(o, p)
+}
+
+// addPods adds pods to place, with requests defaulted from limits and a UID where they have
+// none (generic ephemeral volumes' claims are owned by their pod's UID).
+func (r *reader) addPods(o *Object, pods ...*corev1.Pod) error {
+	if len(r.w.Pods)+len(pods) > MaxPods {
+		return o.Errorf("", "the input expands to more than %d pods", MaxPods)
+	}
+	for _, p := range pods {
+		defaultRequests(p)
+		if p.UID == "" {
+			p.UID = types.UID("simulate/Pod/" + p.Namespace + "/" + p.Name)
+		}
+		r.podKeys[p.Namespace+"/"+p.Name] = true
+		r.w.Pods = append(r.w.Pods, p)
+	}
+	return nil
+}
+
+func (r *reader) daemonSet(o *Object, _ role) error {
+	ds := &appsv1.DaemonSet{}
+	usable, err := r.decode(o, ds)
+	if !usable {
+		return err
+	}
+	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&ds.Spec.Template.Spec, templateSpecPath))...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	ds.Namespace = namespaceOr(ds.Namespace)
+	r.w.DaemonSets = append(r.w.DaemonSets, ds)
+	return nil
+}
+
+// defaultRequests sets each container's (and the pod's) missing requests to its limits, as the
+// API server's defaulting of a created Pod does (Kubernetes pkg/apis/core/v1 SetDefaults_Pod:
+// "if limits are specified, but requests are not, default requests to limits"); pod templates
+// are not defaulted that way, so pods built from them need it here. A GPU given only as a
+// limit (nvidia.com/gpu: 1) is so requested.
+func defaultRequests(p *corev1.Pod) {
+	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range cs {
+			limitsToRequests(&cs[i].Resources)
+		}
+	}
+	if p.Spec.Resources != nil {
+		limitsToRequests(p.Spec.Resources)
+	}
+}
+
+func limitsToRequests(r *corev1.ResourceRequirements) {
+	if len(r.Limits) == 0 {
+		return
+	}
+	if r.Requests == nil {
+		r.Requests = corev1.ResourceList{}
+	}
+	for name, q := range r.Limits {
+		if _, ok := r.Requests[name]; !ok {
+			r.Requests[name] = q.DeepCopy()
+		}
+	}
+}
+
+// replicasOr returns *n, or def when n is nil; negative counts are an error at path.
+func replicasOr(o *Object, path string, n *int32, def int32) (int32, error) {
+	if n == nil {
+		return def, nil
+	}
+	if *n < 0 {
+		return 0, o.Errorf(path, "Invalid value: %d: must be greater than or equal to 0", *n)
+	}
+	return *n, nil
+}
+
+// workload is a controller to expand into pods.
+type workload struct {
+	meta       *metav1.ObjectMeta
+	apiVersion string
+	kind       string
+	replicas   int32
+	tmpl       *corev1.PodTemplateSpec // nil: missing (an error)
+	// extra are labels of its pods beside the template's.
+	extra map[string]string
+	// perPod, when set, completes pod i (a StatefulSet's identity labels and claims).
+	perPod func(p *corev1.Pod, i int)
+}
+
+func (r *reader) deployment(o *Object, _ role) error {
+	d := &appsv1.Deployment{}
+	usable, err := r.decode(o, d)
+	if !usable {
+		return err
+	}
+	n, nerr := replicasOr(o, "spec.replicas", d.Spec.Replicas, 1)
+	return r.expand(o, workload{meta: &d.ObjectMeta, apiVersion: "apps/v1", kind: "Deployment", replicas: n, tmpl: &d.Spec.Template,
+		extra: map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: templateHash(&d.Spec.Template)}}, err, nerr)
+}
+
+func (r *reader) replicaSet(o *Object, _ role) error {
+	rs := &appsv1.ReplicaSet{}
+	usable, err := r.decode(o, rs)
+	if !usable {
+		return err
+	}
+	n, nerr := replicasOr(o, "spec.replicas", rs.Spec.Replicas, 1)
+	return r.expand(o, workload{meta: &rs.ObjectMeta, apiVersion: "apps/v1", kind: "ReplicaSet", replicas: n, tmpl: &rs.Spec.Template}, err, nerr)
+}
+
+func (r *reader) replicationController(o *Object, _ role) error {
+	rc := &corev1.ReplicationController{}
+	usable, err := r.decode(o, rc)
+	if !usable {
+		return err
+	}
+	n, nerr := replicasOr(o, "spec.replicas", rc.Spec.Replicas, 1)
+	return r.expand(o, workload{meta: &rc.ObjectMeta, apiVersion: "v1", kind: "ReplicationController", replicas: n, tmpl: rc.Spec.Template}, err, nerr)
+}
+
+// statefulSet expands a StatefulSet into pods <name>-<ordinal> and, per pod, the claims of its
+// volumeClaimTemplates as the StatefulSet controller names them (<template>-<name>-<ordinal>,
+// labelled with the selector's matchLabels), mounted in place of pod volumes of the
+// template's name. A claim of that name read from the input is used instead (volumes.go).
+func (r *reader) statefulSet(o *Object, _ role) error {
+	ss := &appsv1.StatefulSet{}
+	usable, err := r.decode(o, ss)
+	if !usable {
+		return err
+	}
+	n, nerr := replicasOr(o, "spec.replicas", ss.Spec.Replicas, 1)
+	errs := append([]error{err, nerr}, fieldErrors(o, validateClaimTemplates(ss.Spec.VolumeClaimTemplates))...)
+	return r.expand(o, workload{meta: &ss.ObjectMeta, apiVersion: "apps/v1", kind: "StatefulSet", replicas: n, tmpl: &ss.Spec.Template,
+		perPod: func(p *corev1.Pod, i int) {
+			p.Labels = mergeLabels(p.Labels, map[string]string{appsv1.StatefulSetPodNameLabel: p.Name, appsv1.PodIndexLabel: strconv.Itoa(i)})
+			r.storage.templateClaims = append(r.storage.templateClaims, statefulSetClaims(ss, p, i)...)
+		}}, errs...)
+}
+
+// job expands a Job into the pods that run at once: parallelism (default 1), at most
+// completions when set, none when suspended (Kubernetes Job controller semantics,
+// https://kubernetes.io/docs/concepts/workloads/controllers/job/#parallel-jobs).
+func (r *reader) job(o *Object, _ role) error {
+	j := &batchv1.Job{}
+	usable, err := r.decode(o, j)
+	if !usable {
+		return err
+	}
+	n, nerr := replicasOr(o, "spec.parallelism", j.Spec.Parallelism, 1)
+	c, cerr := replicasOr(o, "spec.completions", j.Spec.Completions, n)
+	n = min(n, c)
+	if j.Spec.Suspend != nil && *j.Spec.Suspend {
+		n = 0
+	}
+	return r.expand(o, workload{meta: &j.ObjectMeta, apiVersion: "batch/v1", kind: "Job", replicas: n, tmpl: &j.Spec.Template,
+		extra: map[string]string{batchv1.JobNameLabel: j.Name}}, err, nerr, cerr)
+}
+
+// expand checks the workload (errs are the errors found in it before: all are reported
+// together) and adds its pods: named <owner>-<i> (<owner>-<kind>-<i> when taken), in the
+// owner's namespace, with the template's labels plus extra and a controller owner reference to
+// the owner, so that pods of one workload are recognisable. Errors: the check's, and more than
+// MaxPods pods in all (before any is built).
+func (r *reader) expand(o *Object, w workload, errs ...error) error {
+	if w.meta.Name == "" {
+		errs = append(errs, o.Errorf("metadata.name", "Required value: a %s needs a name", w.kind))
+	}
+	if w.tmpl == nil {
+		errs = append(errs, o.Errorf("spec.template", "Required value"))
+	} else {
+		errs = append(errs, fieldErrors(o, validatePodSpec(&w.tmpl.Spec, templateSpecPath))...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	n := int(w.replicas)
+	if n > MaxPods-len(r.w.Pods) {
+		return o.Errorf("", "the input expands to more than %d pods", MaxPods)
+	}
+	if b, err := json.Marshal(w.tmpl); err == nil && n > 0 {
+		if len(b) > (MaxPodBytes-r.podBytes)/n {
+			return o.Errorf("", "the input expands to more than %d MiB of pod specs (here %d pods of %d KiB)", MaxPodBytes>>20, n, len(b)>>10)
+		}
+		r.podBytes += n * len(b)
+	}
+	ns := namespaceOr(w.meta.Namespace)
+	controller := true
+	ref := metav1.OwnerReference{APIVersion: w.apiVersion, Kind: w.kind, Name: w.meta.Name, Controller: &controller,
+		UID: types.UID("simulate/" + w.kind + "/" + ns + "/" + w.meta.Name)}
+	pods := make([]*corev1.Pod, 0, n)
+	for i := range n {
+		p := &corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: *w.tmpl.ObjectMeta.DeepCopy(),
+			Spec:       *w.tmpl.Spec.DeepCopy(),
+			Status:     corev1.PodStatus{Phase: corev1.PodPending},
+		}
+		p.Namespace, p.OwnerReferences = ns, []metav1.OwnerReference{ref}
+		p.Name = fmt.Sprintf("%s-%d", w.meta.Name, i)
+		if r.podKeys[ns+"/"+p.Name] {
+			p.Name = fmt.Sprintf("%s-%s-%d", w.meta.Name, strings.ToLower(w.kind), i)
+		}
+		p.Labels = mergeLabels(p.Labels, w.extra)
+		if w.perPod != nil {
+			w.perPod(p, i)
+		}
+		pods = append(pods, p)
+	}
+	return r.addPods(o, pods...)
+}
+
+func mergeLabels(a, b map[string]string) map[string]string {
+	if len(b) == 0 {
+		return a
+	}
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// templateHash stands in for the Deployment controller's pod-template-hash label: a stable
+// hash (FNV-32a) of the template, so that pods of one template version share the value.
+func templateHash(t *corev1.PodTemplateSpec) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(t.String()))
+	return strconv.FormatUint(uint64(h.Sum32()), 36)
+}
