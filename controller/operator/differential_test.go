@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -86,10 +87,7 @@ func podAffinity(terms ...corev1.PodAffinityTerm) func(*corev1.PodSpec) {
 }
 
 func spreadOn(key, app string, maxSkew int32) func(*corev1.PodSpec) {
-	return func(s *corev1.PodSpec) {
-		s.TopologySpreadConstraints = append(s.TopologySpreadConstraints, corev1.TopologySpreadConstraint{MaxSkew: maxSkew, TopologyKey: key,
-			WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}})
-	}
+	return spreadWhen(key, app, maxSkew, corev1.DoNotSchedule)
 }
 
 // distinct returns an error unless the pods of app are on want distinct values of node label key.
@@ -142,9 +140,8 @@ func differentialScenarios() []scenario {
 		{name: "preferences", objects: func(sc string) []client.Object {
 			return []client.Object{
 				scenarioDeployment(sc, "pref-zone", 2, "500m", func(s *corev1.PodSpec) {
-					s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{
-						Weight: 50, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
-							{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{catalog.ZoneB}}}}}}}}
+					s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{
+						preferZone(50, catalog.ZoneB)}}}
 				}),
 				scenarioDeployment(sc, "pref-anti", 3, "250m", func(s *corev1.PodSpec) {
 					s.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
@@ -191,7 +188,7 @@ func TestDifferential(t *testing.T) {
 	// The sandbox is shared with the package's other tests: leave no Provisioner behind.
 	defer e.deleteProvisioner("default")
 
-	for _, sc := range differentialScenarios() {
+	for _, sc := range append(differentialScenarios(), fidelityScenarios()...) {
 		t.Run(sc.name, func(t *testing.T) {
 			se := *e
 			se.t = t
@@ -201,7 +198,8 @@ func TestDifferential(t *testing.T) {
 }
 
 // runScenario creates the scenario's objects, waits for them to settle, judges the placement and
-// deletes them again, waiting until every launched node is gone.
+// deletes them again (with the claims of its StatefulSets), waiting until every launched node is
+// gone.
 func (e *opEnv) runScenario(sc scenario) {
 	t, ctx, kube := e.t, e.ctx, e.kube
 	since := time.Now().Add(-time.Second)
@@ -217,18 +215,28 @@ func (e *opEnv) runScenario(sc scenario) {
 				t.Error(err)
 			}
 		}
+		if err := kube.DeleteAllOf(ctx, &corev1.PersistentVolumeClaim{}, client.InNamespace("default"),
+			client.MatchingLabels{scenarioLabel: sc.name}); err != nil {
+			t.Error(err)
+		}
 		e.waitDeprovisioned()
 	}()
 	want := 0
+	var daemonSets []*appsv1.DaemonSet
 	for _, o := range objects {
-		if d, ok := o.(*appsv1.Deployment); ok {
-			want += int(*d.Spec.Replicas)
+		switch o := o.(type) {
+		case *appsv1.Deployment:
+			want += int(*o.Spec.Replicas)
+		case *appsv1.StatefulSet:
+			want += int(*o.Spec.Replicas)
+		case *appsv1.DaemonSet:
+			daemonSets = append(daemonSets, o)
 		}
 	}
 	var pods []corev1.Pod
 	waitFor(t, ctx, 120*time.Second, sc.name+" settled", func() (bool, string) {
 		var status string
-		pods, status = e.scenarioSettled(sc, want)
+		pods, status = e.scenarioSettled(sc, want, daemonSets)
 		return status == "", status
 	})
 	nodes := e.judgePlacement(pods, !sc.loose)
@@ -248,16 +256,20 @@ func (e *opEnv) runScenario(sc scenario) {
 	e.judgeLaunches(since, settled, nodes)
 }
 
-// scenarioSettled lists the scenario's pods and returns "" once want pods exist, all but
-// sc.unplaceable are Running and those are Pending with a FailedProvisioning event; else a status.
-func (e *opEnv) scenarioSettled(sc scenario, want int) ([]corev1.Pod, string) {
+// scenarioSettled lists the scenario's pods and returns "" once want pods (daemonset pods
+// aside) exist, all but sc.unplaceable are Running and those are Pending with a
+// FailedProvisioning event, and each of daemonSets runs a pod on every node of those pods it
+// selects; else a status.
+func (e *opEnv) scenarioSettled(sc scenario, want int, daemonSets []*appsv1.DaemonSet) ([]corev1.Pod, string) {
 	list := &corev1.PodList{}
 	if err := e.kube.List(e.ctx, list, client.InNamespace("default"), client.MatchingLabels{scenarioLabel: sc.name}); err != nil {
 		return nil, err.Error()
 	}
-	running, refused := 0, 0
+	running, refused, daemons := 0, 0, 0
 	for _, p := range list.Items {
 		switch {
+		case isDaemonPod(&p):
+			daemons++
 		case p.DeletionTimestamp != nil:
 		case p.Status.Phase == corev1.PodRunning:
 			running++
@@ -265,11 +277,55 @@ func (e *opEnv) scenarioSettled(sc scenario, want int) ([]corev1.Pod, string) {
 			refused++
 		}
 	}
-	if len(list.Items) != want || running != want-sc.unplaceable || refused != sc.unplaceable {
+	if len(list.Items)-daemons != want || running != want-sc.unplaceable || refused != sc.unplaceable {
 		return nil, fmt.Sprintf("%d pods, %d running (want %d), %d refused by the solver (want %d)",
-			len(list.Items), running, want-sc.unplaceable, refused, sc.unplaceable)
+			len(list.Items)-daemons, running, want-sc.unplaceable, refused, sc.unplaceable)
+	}
+	if status := e.daemonsSettled(list.Items, daemonSets); status != "" {
+		return nil, status
 	}
 	return list.Items, ""
+}
+
+// isDaemonPod reports whether a DaemonSet controls the pod.
+func isDaemonPod(p *corev1.Pod) bool {
+	ref := metav1.GetControllerOf(p)
+	return ref != nil && ref.Kind == "DaemonSet"
+}
+
+// daemonsSettled returns "" once each daemonset runs a Running pod on every node of the other
+// pods that its pod template's node selector and required node affinity admit; else a status.
+// The solver plans no daemonset pod, but must leave room for them: one left Pending on a node
+// it planned means it did not.
+func (e *opEnv) daemonsSettled(pods []corev1.Pod, daemonSets []*appsv1.DaemonSet) string {
+	onNode := map[string]bool{} // "<daemonset>/<node>" of Running daemonset pods
+	nodes := map[string]bool{}
+	for _, p := range pods {
+		switch {
+		case !isDaemonPod(&p):
+			if p.Spec.NodeName != "" {
+				nodes[p.Spec.NodeName] = true
+			}
+		case p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "":
+			onNode[metav1.GetControllerOf(&p).Name+"/"+p.Spec.NodeName] = true
+		}
+	}
+	for name := range nodes {
+		n := &corev1.Node{}
+		if err := e.kube.Get(e.ctx, client.ObjectKey{Name: name}, n); err != nil {
+			return err.Error()
+		}
+		for _, ds := range daemonSets {
+			selects, err := nodeaffinity.GetRequiredNodeAffinity(&corev1.Pod{Spec: ds.Spec.Template.Spec}).Match(n)
+			if err != nil {
+				return err.Error()
+			}
+			if selects && !onNode[ds.Name+"/"+name] {
+				return fmt.Sprintf("daemonset %s has no Running pod on node %s (%s)", ds.Name, name, nodeClass(n))
+			}
+		}
+	}
+	return ""
 }
 
 // podEvents returns the messages of the pod's events with one of reasons, by first occurrence.
@@ -343,6 +399,9 @@ func (e *opEnv) judgePlacement(pods []corev1.Pod, exact bool) map[string]*corev1
 	}
 	for i := range pods {
 		p := &pods[i]
+		if isDaemonPod(p) {
+			continue // the solver plans room for daemonset pods, not the pods themselves
+		}
 		owner := p.Labels["app"]
 		if refs := p.OwnerReferences; len(refs) > 0 {
 			owner = refs[0].Name

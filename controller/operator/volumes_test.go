@@ -216,20 +216,7 @@ func (e *opEnv) runVolumeWorkloads() {
 // localStatefulSet returns a StatefulSet of replicas pause pods labelled app=name (250m each),
 // started in parallel, each with a 1Gi claim "data" of class.
 func localStatefulSet(name string, replicas int32, class string) *appsv1.StatefulSet {
-	d := constrainedDeployment(name, replicas, "250m", nil)
-	tmpl := d.Spec.Template
-	tmpl.Spec.Volumes = nil
-	tmpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
-	claim := volumeClaim("data", class, "")
-	claim.Namespace = ""
-	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas: ptr.To(replicas), ServiceName: name, Selector: d.Spec.Selector, Template: tmpl,
-			PodManagementPolicy:  appsv1.ParallelPodManagement,
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{*claim},
-		},
-	}
+	return scenarioStatefulSet(name, name, replicas, "250m", class)
 }
 
 // provisioningFailures returns the messages of the FailedProvisioning Events of the pods of

@@ -20,6 +20,10 @@ import (
 // Within one weight, terms listed later go first. PreferNoSchedule taints never keep a pod off a
 // node in the solver (Tolerates ignores them), so there is nothing to relax for them. A pod is
 // reported unplaceable only once all its preferences are gone.
+//
+// Before that, a preferred node affinity term that no node can meet is dropped (see reachable):
+// kept, it would make every attempt fail until the drops reached it, so every preference
+// earlier in the order would go with it, however easily met.
 
 type prefKind int
 
@@ -72,6 +76,63 @@ func podPreferences(p *corev1.Pod) []preference {
 		add(ps)
 	}
 	return out
+}
+
+// reachable returns prefs without the preferred node affinity terms of p that no node can meet:
+// no existing or in-flight node's labels satisfy the term together with one of p's required node
+// terms, and no provisioner whose taints p tolerates has an instance type with an available
+// offering compatible with them (a zone no subnet or offering is in, an instance family no
+// provisioner allows). kube-scheduler scores every node 0 on such a term, so it decides nothing
+// there; the lighter terms and the other preferences decide, and the solver keeps them. A term
+// that does not parse is kept (compiling it reports the error). Only node labels are looked at,
+// so a term is never dropped that some node could meet.
+func reachable(p *corev1.Pod, prefs []preference, nodes []*existing, provs []*provState) []preference {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
+		return prefs
+	}
+	base, err := PodRequirementTerms(p)
+	if err != nil {
+		return prefs // the pod's error is reported when it is compiled
+	}
+	probe := extendedProbe(PodRequests(p))
+	out := make([]preference, 0, len(prefs))
+	for _, pr := range prefs {
+		if pr.kind == prefNodeAffinity {
+			term := a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution[pr.index].Preference
+			if reqs, err := FromNodeSelector(nil, term.MatchExpressions); err == nil && !meetable(p, base, reqs, probe, nodes, provs) {
+				continue
+			}
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// meetable reports whether some node in nodes, or some new node of provs, satisfies reqs
+// together with one of base (a pod's required node terms). probe holds the pod's extended
+// resources (see extendedProbe), so that accelerator types count for pods that need them.
+func meetable(p *corev1.Pod, base []Requirements, reqs Requirements, probe Resources, nodes []*existing, provs []*provState) bool {
+	for _, b := range base {
+		merged := b.Copy()
+		for _, k := range reqs.Keys() {
+			merged.Add(reqs[k])
+		}
+		for _, n := range nodes {
+			if merged.MatchLabels(n.node.Labels) == nil {
+				return true
+			}
+		}
+		for _, ps := range provs {
+			if ps.typeErr != "" || Tolerates(p.Spec.Tolerations, ps.taints) != nil {
+				continue
+			}
+			if r, err := ps.template.Constrain(merged); err == nil && len(ps.filter(ps.types, r, merged, probe, nil)) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func weightedPodTerms(kind prefKind, terms []corev1.WeightedPodAffinityTerm) []preference {

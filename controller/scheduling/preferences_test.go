@@ -63,6 +63,39 @@ func TestPreferredNodeAffinity(t *testing.T) {
 			t.Fatalf("want both in %s (weight 90), got %v errors %v", fake.Zones[2], got, reasons(res))
 		}
 	})
+	// A term no node can meet (a zone no subnet or offering is in) must not cost the lighter
+	// terms that can be met: kube-scheduler scores every node 0 on it, so the lighter term
+	// decides among the nodes that exist.
+	t.Run("an unreachable heavier preference does not cost a reachable lighter one", func(t *testing.T) {
+		pods := replicas(2, "web", "500m", withPreferredZone(100, "us-east-1d"), withPreferredZone(10, fake.Zones[1]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[1]] != 2 {
+			t.Fatalf("want both in %s (weight 10; weight 100 is for a zone no node can be in), got %v errors %v", fake.Zones[1], got, reasons(res))
+		}
+	})
+	t.Run("on existing nodes, kube-scheduler's choice among them", func(t *testing.T) {
+		nodes := []scheduling.ExistingNode{zonalNode("a-node", fake.Zones[0]), zonalNode("b-node", fake.Zones[1])}
+		pods := replicas(2, "web", "500m", withPreferredZone(100, "us-east-1d"), withPreferredZone(10, fake.Zones[1]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 || len(res.NewNodes) != 0 || len(res.ExistingNodes["b-node"]) != 2 {
+			t.Fatalf("want both on b-node, the one node kube-scheduler scores above the others, got %v new nodes %d errors %v",
+				podsPerNode(res), len(res.NewNodes), reasons(res))
+		}
+	})
+	t.Run("a term only an existing node meets is kept", func(t *testing.T) {
+		edge := zonalNode("edge-node", "us-east-1d")
+		pods := replicas(1, "web", "500m", withPreferredZone(100, "us-east-1d"))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types,
+			func(in *scheduling.Input) {
+				in.Nodes = []scheduling.ExistingNode{zonalNode("a-node", fake.Zones[0]), edge}
+			})
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 || len(res.ExistingNodes["edge-node"]) != 1 {
+			t.Fatalf("want the pod on edge-node, the one node in its preferred zone, got %v errors %v", podsPerNode(res), reasons(res))
+		}
+	})
 	t.Run("dropped when it cannot be", func(t *testing.T) {
 		prov := provisioner("default", req(v1alpha5.LabelZone, corev1.NodeSelectorOpIn, fake.Zones[0]))
 		pods := replicas(2, "web", "500m", withPreferredZone(10, fake.Zones[1]))
@@ -95,6 +128,16 @@ func TestPreferredPodAffinityAndAntiAffinity(t *testing.T) {
 		checkClaims(t, pods, res, nil)
 		if got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[2]] != 2 {
 			t.Fatalf("want both next to the db in %s, got %v errors %v", fake.Zones[2], got, reasons(res))
+		}
+	})
+	// Node affinity terms are dropped last; one that no node can meet must not make the solver
+	// drop the pod (anti-)affinity preferences before it.
+	t.Run("an unreachable node preference does not cost a preferred anti-affinity", func(t *testing.T) {
+		pods := replicas(3, "web", "500m", withPreferredPodTerm(true, 50, hostnameTerm("app", "web")), withPreferredZone(100, "us-east-1d"))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 || len(res.NewNodes) != 3 {
+			t.Fatalf("want one node per pod (preferred hostname anti-affinity), got %d nodes %v errors %v", len(res.NewNodes), podsPerNode(res), reasons(res))
 		}
 	})
 	t.Run("an impossible preferred affinity is dropped before node preferences", func(t *testing.T) {

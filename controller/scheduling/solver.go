@@ -488,7 +488,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			cp.pod = p
 			pi = &cp
 		} else {
-			pi = compilePod(p, podPreferences(p), topo)
+			pi = compilePod(p, reachable(p, podPreferences(p), topo.nodes, topo.provs), topo)
 			if key != "" {
 				compiled[key] = pi
 			}
@@ -967,6 +967,19 @@ func wastesAccelerators(total Resources, t *typeInfo) bool {
 	return false
 }
 
+// extendedProbe returns one milli-unit of each extended resource requests asks for: as the
+// total of ps.filter it keeps the types whose labels and offerings fit, whatever their size,
+// without the accelerator types for pods that need no accelerator (see wastesAccelerators).
+func extendedProbe(requests Resources) Resources {
+	probe := Resources{}
+	for k, v := range requests {
+		if v > 0 && isExtendedResource(k) {
+			probe[k] = 1
+		}
+	}
+	return probe
+}
+
 // isExtendedResource is true for resources outside the kubernetes.io domain other than the
 // built-in cpu, memory, pods, ephemeral-storage and hugepages.
 func isExtendedResource(name corev1.ResourceName) bool {
@@ -1129,13 +1142,7 @@ func termReason(i, n int, reason string) string {
 func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 	// The types the requirements allow, limits aside (limits are the last reason tried) and with
 	// the pod's extended resources asked for, so accelerator types stay in.
-	probe := Resources{}
-	for k, v := range pi.requests {
-		if v > 0 && isExtendedResource(k) {
-			probe[k] = 1
-		}
-	}
-	compatible := ps.filter(ps.types, reqs, term, probe, nil)
+	compatible := ps.filter(ps.types, reqs, term, extendedProbe(pi.requests), nil)
 	if len(compatible) == 0 {
 		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
 	}
