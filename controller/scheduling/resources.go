@@ -134,7 +134,17 @@ func (r Resources) String() string {
 // sum(containers)) with restartable (sidecar) init containers added, plus pod overhead and
 // pod-level resources when set), plus one "pods" slot.
 func PodRequests(pod *corev1.Pod) Resources {
-	out := FromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
+	var out Resources
+	if s := &pod.Spec; len(s.Containers) == 1 && len(s.InitContainers) == 0 && s.Overhead == nil && s.Resources == nil {
+		// One container and nothing else: its requests are the pod's (the helper's answer,
+		// without its copies).
+		out = make(Resources, len(s.Containers[0].Resources.Requests)+1)
+		for k, q := range s.Containers[0].Resources.Requests {
+			out[k] = q.MilliValue()
+		}
+	} else {
+		out = FromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
+	}
 	out[corev1.ResourcePods] += 1000
 	return out
 }
