@@ -61,7 +61,7 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 		}
 	}
 	limit := c.price * (1 - splitMargin)
-	var cheaper []*typeInfo
+	var cheaper []pricedType // cheapest first
 	// probe asks for the extended resources the pods use, so accelerator types stay in.
 	probe := Resources{}
 	for k, v := range c.requests {
@@ -73,7 +73,7 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 		if pt.price >= limit {
 			break
 		}
-		cheaper = append(cheaper, pt.t)
+		cheaper = append(cheaper, pt)
 	}
 	if len(cheaper) == 0 {
 		return []*claim{c}
@@ -88,26 +88,28 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 		largest.MaxInPlace(pi.requests)
 	}
 	floor := math.Inf(1)
-	for _, t := range cheaper {
-		if p, ok := ps.price(t, c.reqs); ok && largest.Fits(t.usable) {
-			floor = min(floor, p)
+	for _, pt := range cheaper {
+		if largest.Fits(pt.t.usable) {
+			floor = pt.price
+			break
 		}
 	}
 	var pieces []*claim
 	total, committed := limit, Resources{}
 	tried := map[float64]bool{}
 	for _, whole := range []bool{true, false} {
-		best, bestPrice := uniformCost(c.requests, len(c.infos), whole, cheaper, c.reqs, ps)
+		best, bestPrice := uniformCost(c.requests, len(c.infos), whole, cheaper)
 		bestPrice = max(bestPrice, floor)
 		if best >= limit || tried[bestPrice] {
 			continue
 		}
 		tried[bestPrice] = true
 		var upTo []*typeInfo
-		for _, t := range cheaper {
-			if p, _ := ps.price(t, c.reqs); p <= bestPrice {
-				upTo = append(upTo, t)
+		for _, pt := range cheaper {
+			if pt.price > bestPrice {
+				break
 			}
+			upTo = append(upTo, pt.t)
 		}
 		cand := ps.repack(c, upTo)
 		sum, com := 0.0, Resources{}
@@ -209,13 +211,10 @@ func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 // returns the least of these (USD/hour) and that type's price. It gates and aims repacking: a
 // node is repacked only when some uniform set of cheaper nodes plausibly costs less, onto types
 // no dearer than the best (repacking decides for real).
-func uniformCost(requests Resources, n int, whole bool, types []*typeInfo, reqs Requirements, ps *provState) (cost, typePrice float64) {
+func uniformCost(requests Resources, n int, whole bool, types []pricedType) (cost, typePrice float64) {
 	best, bestPrice := math.Inf(1), math.Inf(1)
-	for _, t := range types {
-		p, ok := ps.price(t, reqs)
-		if !ok {
-			continue
-		}
+	for _, pt := range types {
+		t, p := pt.t, pt.price
 		nodes, perNode := 1.0, math.Inf(1)
 		for k, v := range requests {
 			if v <= 0 {
