@@ -175,11 +175,21 @@ func (ps *provState) withinLimitsAfter(removed, added Resources) bool {
 	return true
 }
 
+// repackTopology returns the topology repackings share: no nodes, groups or anti-affinity
+// entries (a repacked pod's domains are fixed by the requirements it inherits, so nothing is
+// ever recorded in it).
+func (ps *provState) repackTopology() *topology {
+	if ps.emptyTopo == nil {
+		ps.emptyTopo = newTopology(nil, ps.topo.nsLabels)
+	}
+	return ps.emptyTopo
+}
+
 // repack places c's pods first-fit-decreasing on new nodes of the given types under c's
 // requirements, or returns nil when some pod fits none of them.
 func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 	sub := &provState{in: ps.in, name: ps.name, template: c.reqs, priceBase: ps.priceBase, taints: ps.taints, typeKeys: ps.typeKeys, isTypeKey: ps.isTypeKey,
-		types: types, committed: Resources{}, topo: newTopology(nil, ps.topo.nsLabels)}
+		types: types, committed: Resources{}, topo: ps.repackTopology()}
 	for _, orig := range c.infos {
 		// The requirements fix the domains the pod's zone and capacity-type constraints chose.
 		pi := *orig

@@ -176,6 +176,8 @@ type provState struct {
 	blocks []blockRoom
 	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
 	antiCursor map[*podTerm]int
+	// emptyTopo is repackTopology's (sizing.go).
+	emptyTopo *topology
 	// byPrice caches compatibleByPrice (sizing.go).
 	byPrice map[string][]pricedType
 }
