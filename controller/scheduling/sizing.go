@@ -3,7 +3,10 @@ package scheduling
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // Sizing by the bill. First-fit-decreasing grows each new node toward the largest type that
@@ -30,17 +33,51 @@ const (
 )
 
 // resize splits the provisioner's claims not sized yet where smaller nodes cost less, and
-// marks the result sized.
+// marks the result sized. Without limits the claims are split on every CPU at once: each split
+// reads only the claim and the provisioner's types, and the commitment is summed afterwards.
+// With limits they are split one after the other, each within what the previous ones left.
 func (ps *provState) resize() {
+	var todo []int
+	for i, c := range ps.claims {
+		if !c.sized {
+			todo = append(todo, i)
+		}
+	}
+	results := make([][]*claim, len(ps.claims))
+	if workers := min(runtime.GOMAXPROCS(0), len(todo)); ps.limits == nil && workers > 1 {
+		ps.repackTopology() // created before the workers share it
+		ps.deferCommit = true
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := next.Add(1) - 1; i < int64(len(todo)); i = next.Add(1) - 1 {
+					results[todo[i]] = ps.split(ps.claims[todo[i]], 0)
+				}
+			})
+		}
+		wg.Wait()
+		ps.deferCommit = false
+	} else {
+		for _, i := range todo {
+			results[i] = ps.split(ps.claims[i], 0)
+		}
+	}
 	var out []*claim
-	for _, c := range ps.claims {
+	for i, c := range ps.claims {
 		if c.sized {
 			out = append(out, c)
 			continue
 		}
-		for _, piece := range ps.split(c, 0) {
+		for _, piece := range results[i] {
 			piece.sized = true
 			out = append(out, piece)
+		}
+	}
+	if len(todo) > 0 && ps.limits == nil {
+		ps.committed = Resources{}
+		for _, c := range out {
+			ps.committed.AddInPlace(c.committed)
 		}
 	}
 	ps.setClaims(out)
@@ -124,10 +161,12 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 	if pieces == nil {
 		return []*claim{c}
 	}
-	for k, v := range c.committed {
-		ps.committed[k] -= v
+	if !ps.deferCommit {
+		for k, v := range c.committed {
+			ps.committed[k] -= v
+		}
+		ps.committed.AddInPlace(committed)
 	}
-	ps.committed.AddInPlace(committed)
 	var out []*claim
 	for _, p := range pieces {
 		p.prov = ps
@@ -147,7 +186,10 @@ type pricedType struct {
 // requirements share the answer (cached by reqs and probe rendered).
 func (ps *provState) compatibleByPrice(reqs Requirements, probe Resources) []pricedType {
 	key := reqs.String() + "|" + probe.String()
-	if v, ok := ps.byPrice[key]; ok {
+	ps.mu.Lock()
+	v, ok := ps.byPrice[key]
+	ps.mu.Unlock()
+	if ok {
 		return v
 	}
 	var out []pricedType
@@ -157,6 +199,8 @@ func (ps *provState) compatibleByPrice(reqs Requirements, probe Resources) []pri
 		}
 	}
 	slices.SortStableFunc(out, func(a, b pricedType) int { return cmp.Compare(a.price, b.price) })
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	if ps.byPrice == nil {
 		ps.byPrice = map[string][]pricedType{}
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -176,6 +177,10 @@ type provState struct {
 	blocks []blockRoom
 	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
 	antiCursor map[*podTerm]int
+	// mu guards byPrice while resize splits claims concurrently; deferCommit is set then (split
+	// leaves committed to resize).
+	mu          sync.Mutex
+	deferCommit bool
 	// emptyTopo is repackTopology's (sizing.go).
 	emptyTopo *topology
 	// byPrice caches compatibleByPrice (sizing.go).
