@@ -163,29 +163,24 @@ func (ps *provState) empty(d *claim, removed map[*claim]bool, hostAffinity []*po
 	// spent is what the receiving nodes cost more so far, USD/hour: it must stay below d's price.
 	spent := 0.0
 	for _, pi := range d.infos {
-		moved := false
-		for _, r := range ps.claims {
-			if r == d || removed[r] || pi.cpu > r.roomCPU || pi.memory > r.roomMemory {
-				continue
-			}
-			if r.host.admits(pi, nsLabels, nil) != "" || !ps.topo.sameDomains(pi, d, r) {
-				continue
+		moved := ps.withRoom(pi, 0, func(r *claim) bool {
+			if r == d || removed[r] || r.host.admits(pi, nsLabels, nil) != "" || !ps.topo.sameDomains(pi, d, r) {
+				return false
 			}
 			st := r.save()
 			if !r.tryAdd(pi) {
-				continue
+				return false
 			}
-			if extra := r.price - st.price; extra > 0 && spent+extra >= d.price {
+			extra := r.price - st.price
+			if extra > 0 && spent+extra >= d.price {
 				r.restore(st)
-				continue
-			} else if extra > 0 {
-				spent += extra
+				return false
 			}
+			spent += max(extra, 0)
 			r.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 			moves = append(moves, move{r, st})
-			moved = true
-			break
-		}
+			return true
+		})
 		if !moved {
 			undo()
 			return false

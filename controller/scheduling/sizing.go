@@ -237,7 +237,7 @@ func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 	for _, orig := range c.infos {
 		// The requirements fix the domains the pod's zone and capacity-type constraints chose.
 		pi := *orig
-		pi.domain, pi.pinned = nil, nil
+		pi.domain, pi.pinned, pi.selected = nil, nil, nil
 		placed := false
 		for _, sc := range sub.claims {
 			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(&pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(&pi) {

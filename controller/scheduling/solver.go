@@ -248,6 +248,9 @@ type podInfo struct {
 	// repels is set when one of its required hostname anti-affinity terms selects the pod
 	// itself: one such pod per node.
 	repels bool
+	// selected caches selectedBy. Copies of a compiled pod (identical pods) share it; a
+	// repacking's copy starts its own (repacks run concurrently).
+	selected map[*podTerm]bool
 	// domainKeys caches topology.keys and topology.counting for the pod.
 	domainKeys domainKeysCache
 }
@@ -830,7 +833,21 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	start := ps.firstCandidate(pi, nsLabels)
+	if ps.withRoom(pi, ps.firstCandidate(pi, nsLabels), func(c *claim) bool { return ps.tryClaim(pi, c, nsLabels) }) {
+		return "", true
+	}
+	for i, pinned := range pi.pinned {
+		if pinned {
+			return fmt.Sprintf("required pod affinity term %d (kubernetes.io/hostname): no node with a matching pod has room", i), false
+		}
+	}
+	return ps.open(pi)
+}
+
+// withRoom calls try on the claims from index start on, in order, that may have room for pi,
+// until it returns true; it reports whether one did. Blocks of claims none of which has room
+// are skipped.
+func (ps *provState) withRoom(pi *podInfo, start int, try func(*claim) bool) bool {
 	for b := start / claimBlock; b < len(ps.blocks); b++ {
 		if pi.cpu > ps.blocks[b].cpu || pi.memory > ps.blocks[b].memory {
 			continue // no claim of the block has room
@@ -839,20 +856,15 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 		var room blockRoom
 		for _, c := range ps.claims[lo:hi] {
 			room.cpu, room.memory = max(room.cpu, c.roomCPU), max(room.memory, c.roomMemory)
-			if ps.tryClaim(pi, c, nsLabels) {
-				return "", true
+			if pi.cpu <= c.roomCPU && pi.memory <= c.roomMemory && try(c) {
+				return true
 			}
 		}
 		if lo == b*claimBlock {
 			ps.blocks[b] = room // the whole block was seen: its bound is exact again
 		}
 	}
-	for i, pinned := range pi.pinned {
-		if pinned {
-			return fmt.Sprintf("required pod affinity term %d (kubernetes.io/hostname): no node with a matching pod has room", i), false
-		}
-	}
-	return ps.open(pi)
+	return false
 }
 
 // tryClaim adds pi to c when c admits it, and reports whether it did.

@@ -127,6 +127,20 @@ func compilePodTerm(owner *corev1.Pod, term *corev1.PodAffinityTerm, path string
 	return pt, nil
 }
 
+// selectedBy reports whether t selects pi's pod (nsLabels: its namespace's labels), remembered
+// per term: terms are interned, and the pods on many planned nodes carry the same few terms.
+func (pi *podInfo) selectedBy(t *podTerm, nsLabels map[string]string) bool {
+	if v, ok := pi.selected[t]; ok {
+		return v
+	}
+	v := t.matches(pi.pod, nsLabels)
+	if pi.selected == nil {
+		pi.selected = map[*podTerm]bool{}
+	}
+	pi.selected[t] = v
+	return v
+}
+
 // hostTerms are a pod's required pod affinity and anti-affinity terms with topologyKey
 // kubernetes.io/hostname.
 type hostTerms struct {
@@ -353,12 +367,12 @@ func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned
 				}
 			}
 			for _, t := range other.anti {
-				if t.matches(pi.pod, own) {
+				if pi.selectedBy(t, own) {
 					return "a pod on the node has required anti-affinity against it"
 				}
 			}
 			for _, c := range other.spread {
-				if c.term.matches(pi.pod, own) && h.countMatches(c.term, nsLabels)+1 > c.maxSkew {
+				if pi.selectedBy(c.term, own) && h.countMatches(c.term, nsLabels)+1 > c.maxSkew {
 					return "a pod planned on the node has topology spread (kubernetes.io/hostname) it would break"
 				}
 			}
