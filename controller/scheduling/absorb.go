@@ -172,7 +172,7 @@ func (ps *provState) empty(d *claim, removed map[*claim]bool, hostAffinity []*po
 				return false
 			}
 			extra := r.price - st.price
-			if extra > 0 && spent+extra >= d.price {
+			if (extra > 0 && spent+extra >= d.price) || (ps.limits != nil && ps.overLimits()) {
 				r.restore(st)
 				return false
 			}

@@ -177,6 +177,8 @@ type provState struct {
 	blocks []blockRoom
 	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
 	antiCursor map[*podTerm]int
+	// maxTypes caps a new node's instance type options (Input.MaxInstanceTypes).
+	maxTypes int
 	// mu guards byPrice while resize splits claims concurrently; deferCommit is set then (split
 	// leaves committed to resize).
 	mu          sync.Mutex
@@ -298,7 +300,9 @@ func Solve(in Input) *Result {
 		if p.Provisioner == nil {
 			continue
 		}
-		provs = append(provs, newProvState(p, dss))
+		ps := newProvState(p, dss)
+		ps.maxTypes = maxTypes
+		provs = append(provs, ps)
 	}
 	sort.SliceStable(provs, func(i, j int) bool {
 		wi, wj := weight(provs[i].in.Provisioner), weight(provs[j].in.Provisioner)
@@ -876,7 +880,16 @@ func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[str
 		return false
 	}
 	before := c.reqs
+	var st claimState
+	if ps.limits != nil {
+		st = c.save()
+	}
 	if !c.tryAdd(pi) {
+		return false
+	}
+	if ps.limits != nil && ps.overLimits() {
+		// The node's cheapest options grew past what the limits leave.
+		c.restore(st)
 		return false
 	}
 	c.sized = false // resize considers it again
@@ -1199,6 +1212,8 @@ func (c *claim) recompute() {
 	newCommitted := Resources{}
 	for _, t := range c.types {
 		c.maxUsable.MaxInPlace(t.usable)
+	}
+	for _, t := range c.launchable() {
 		newCommitted.MaxInPlace(t.capacity)
 	}
 	c.minUsable = Resources{}
@@ -1217,6 +1232,48 @@ func (c *claim) recompute() {
 	}
 	c.committed = newCommitted
 	c.setRoom()
+}
+
+// launchable returns the types a node of the claim could launch as if it were finished now:
+// with limits, the cheapest maxTypes of its types (finish keeps no others, so the commitment
+// counted against limits is the largest of those, not of every type that would hold the pods);
+// without limits, all of them.
+func (c *claim) launchable() []*typeInfo {
+	ps := c.prov
+	if ps.limits == nil || ps.maxTypes <= 0 || len(c.types) <= ps.maxTypes {
+		return c.types
+	}
+	type priced struct {
+		t     *typeInfo
+		price float64
+	}
+	opts := make([]priced, 0, len(c.types))
+	for _, t := range c.types {
+		if p, ok := ps.price(t, c.reqs); ok {
+			opts = append(opts, priced{t, p})
+		}
+	}
+	slices.SortFunc(opts, func(a, b priced) int {
+		if a.price != b.price {
+			return cmp.Compare(a.price, b.price)
+		}
+		return strings.Compare(a.t.it.Name, b.t.it.Name)
+	})
+	out := make([]*typeInfo, 0, ps.maxTypes)
+	for _, o := range opts[:min(len(opts), ps.maxTypes)] {
+		out = append(out, o.t)
+	}
+	return out
+}
+
+// overLimits reports whether the provisioner's usage and commitment exceed one of its limits.
+func (ps *provState) overLimits() bool {
+	for k, limit := range ps.limits {
+		if ps.usage[k]+ps.committed[k] > limit {
+			return true
+		}
+	}
+	return false
 }
 
 // fitsWith reports whether used+add fits capacity on add's resources (used is known to fit).
@@ -1246,9 +1303,10 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 		return true
 	}
 	total := c.requests.Add(pi.requests)
-	// Limits need no re-check: the claim's types were admitted against the commitment of every
-	// claim opened before and are counted in those opened after, so every type already in the
-	// claim stays within limits.
+	// Limits are not checked here: every type of the claim was admitted against the commitment
+	// of the claims opened before it; what the claim commits (its cheapest options, see
+	// launchable) may still grow as small types drop out, so callers with limits check the
+	// provisioner's total afterwards.
 	others := Resources{}
 	for _, term := range pi.terms {
 		for _, o := range withOptions(term, opts) {

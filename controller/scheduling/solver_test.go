@@ -415,6 +415,36 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestLimitsCountTheOptionsLaunched: a node is launched as one of its cheapest
+// MaxInstanceTypes options, so the limit is charged the largest of those, not the largest type
+// that could hold its pods (six small pods, one per node, used to exhaust a 100-cpu limit on
+// the second node).
+func TestLimitsCountTheOptionsLaunched(t *testing.T) {
+	types := fake.Catalog(60)
+	p := provisioner("default")
+	p.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")}}
+	var pods []*corev1.Pod
+	for i := range 6 {
+		pods = append(pods, pod(fmt.Sprintf("web-%d", i), "250m", "512Mi", withLabels("app", "web"), withAntiAffinity(hostnameTerm("app", "web"))))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{p}, types, func(in *scheduling.Input) { in.MaxInstanceTypes = 5 })
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 6 || len(res.Errors) != 0 {
+		t.Fatalf("6 small pods, one per node, under a 100-cpu limit: %d nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
+	worst := int64(0)
+	for _, c := range res.NewNodes {
+		m := int64(0)
+		for _, it := range c.InstanceTypeOptions {
+			m = max(m, it.Capacity.Cpu().MilliValue())
+		}
+		worst += m
+	}
+	if worst > 100000 {
+		t.Fatalf("the options launched could reach %dm cpu, past the limit", worst)
+	}
+}
+
 func TestUnavailableOfferingsAndCapacityTypeConflict(t *testing.T) {
 	types := fake.Catalog(60)
 	// All spot offerings of every type but m5.xlarge are unavailable (ICE cached).
