@@ -429,7 +429,13 @@ func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
 		}
 	}
 	if pi.err == nil {
-		if pi.domain, pi.err = topo.compilePod(src, pi.terms, requiredAnti); pi.err != nil {
+		// Spread eligibility follows the pod's own node affinity (kube-scheduler's
+		// nodeAffinityPolicy), not the zone its volumes confine it to.
+		own := pi.terms
+		if pi.vol != nil {
+			own = pi.vol.base
+		}
+		if pi.domain, pi.err = topo.compilePod(src, own, requiredAnti); pi.err != nil {
 			pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
 		}
 	}

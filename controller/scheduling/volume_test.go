@@ -511,3 +511,40 @@ func TestNewVolumesIndexesListedObjects(t *testing.T) {
 		t.Fatalf("empty input: %+v", empty)
 	}
 }
+
+// TestVolumeZoneDoesNotNarrowSpreadDomains: kube-scheduler counts a zone spread over the zones
+// of the nodes the pod's own node affinity allows; a volume that confines the pod to one zone
+// does not shrink that set. Three replicas whose volumes are all in us-east-1b, spread with
+// maxSkew 1 while nodes exist in us-east-1a and us-east-1c: only one can go.
+func TestVolumeZoneDoesNotNarrowSpreadDomains(t *testing.T) {
+	var objs []any
+	var pods []*corev1.Pod
+	for i := range 3 {
+		c := claim(fmt.Sprintf("data-%d", i), ptr.To(""), "")
+		pv := ebsVolume(fmt.Sprintf("pv-b%d", i), "", "us-east-1b")
+		bind(pv, c)
+		objs = append(objs, c, pv)
+		pods = append(pods, pod(fmt.Sprintf("db-%d", i), "1", "1Gi", withLabels("app", "db"), withClaims(c.Name),
+			withSpread(corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}})))
+	}
+	tainted := func(name, zone string) scheduling.ExistingNode {
+		n := roomyNode(name)
+		n.Labels[v1alpha5.LabelZone] = zone
+		n.Taints = []corev1.Taint{{Key: "dedicated", Value: "other", Effect: corev1.TaintEffectNoSchedule}}
+		return n
+	}
+	res := solveVolumes(t, pods, volumes(objs...), func(in *scheduling.Input) {
+		in.Nodes = []scheduling.ExistingNode{tainted("in-a", "us-east-1a"), tainted("in-c", "us-east-1c")}
+	})
+	placed := 0
+	for _, c := range res.NewNodes {
+		placed += len(c.Pods)
+		if z := zoneOf(c); !reflect.DeepEqual(z, []string{"us-east-1b"}) {
+			t.Errorf("a node in %v, want us-east-1b", z)
+		}
+	}
+	if placed != 1 || len(res.Errors) != 2 {
+		t.Fatalf("want 1 replica placed and 2 refused (skew), got %d placed, errors %v", placed, reasons(res))
+	}
+}
