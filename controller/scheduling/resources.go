@@ -2,7 +2,9 @@ package scheduling
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -111,6 +113,23 @@ func (r Resources) MaxInPlace(o Resources) {
 			r[k] = v
 		}
 	}
+}
+
+// key renders r compactly and canonically (names sorted, raw milli-units), for cache keys.
+func (r Resources) key() string {
+	names := make([]string, 0, len(r))
+	for k := range r {
+		names = append(names, string(k))
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, 24*len(names))
+	for _, n := range names {
+		b = append(b, n...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, r[corev1.ResourceName(n)], 10)
+		b = append(b, ',')
+	}
+	return string(b)
 }
 
 // String renders r as `cpu=1500m, memory=2Gi, pods=3`, names sorted.

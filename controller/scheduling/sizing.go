@@ -185,7 +185,7 @@ type pricedType struct {
 // available offering and the extended resources of probe, cheapest first. Claims with equal
 // requirements share the answer (cached by reqs and probe rendered).
 func (ps *provState) compatibleByPrice(reqs Requirements, probe Resources) []pricedType {
-	key := reqs.String() + "|" + probe.String()
+	key := reqs.String() + "|" + probe.key()
 	ps.mu.Lock()
 	v, ok := ps.byPrice[key]
 	ps.mu.Unlock()

@@ -1061,7 +1061,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 	cacheable := opts == nil && ps.limits == nil && pi.vol == nil
 	var key string
 	if cacheable {
-		key = pi.requests.String() + "|" + term.String()
+		key = pi.requests.key() + "|" + term.String()
 	}
 	if cacheable {
 		if v, ok := ps.opened[key]; ok {
