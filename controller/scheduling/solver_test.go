@@ -396,14 +396,7 @@ func TestLimits(t *testing.T) {
 	res := scheduling.Solve(in)
 	checkClaims(t, pods, res, nil)
 	// Worst case over every claim's options stays within 20 - 4 = 16 cpus.
-	worst := int64(0)
-	for _, c := range res.NewNodes {
-		m := int64(0)
-		for _, it := range c.InstanceTypeOptions {
-			m = max(m, it.Capacity.Cpu().MilliValue())
-		}
-		worst += m
-	}
+	worst := worstCaseCPU(res)
 	if worst > 16000 {
 		t.Fatalf("planned worst-case capacity %dm cpu exceeds the remaining limit 16 cpu", worst)
 	}
@@ -432,14 +425,7 @@ func TestLimitsCountTheOptionsLaunched(t *testing.T) {
 	if len(res.NewNodes) != 6 || len(res.Errors) != 0 {
 		t.Fatalf("6 small pods, one per node, under a 100-cpu limit: %d nodes, errors %v", len(res.NewNodes), reasons(res))
 	}
-	worst := int64(0)
-	for _, c := range res.NewNodes {
-		m := int64(0)
-		for _, it := range c.InstanceTypeOptions {
-			m = max(m, it.Capacity.Cpu().MilliValue())
-		}
-		worst += m
-	}
+	worst := worstCaseCPU(res)
 	if worst > 100000 {
 		t.Fatalf("the options launched could reach %dm cpu, past the limit", worst)
 	}
@@ -678,14 +664,7 @@ func FuzzSolve(f *testing.F) {
 		res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types, func(in *scheduling.Input) { in.Nodes = nodes })
 		checkClaims(t, pods, res, nil)
 		if prov.Spec.Limits != nil {
-			worst := int64(0)
-			for _, c := range res.NewNodes {
-				m := int64(0)
-				for _, it := range c.InstanceTypeOptions {
-					m = max(m, it.Capacity.Cpu().MilliValue())
-				}
-				worst += m
-			}
+			worst := worstCaseCPU(res)
 			if worst > prov.Spec.Limits.Resources.Cpu().MilliValue() {
 				t.Fatalf("planned %dm cpu past the limit %v", worst, prov.Spec.Limits.Resources.Cpu())
 			}
@@ -748,4 +727,18 @@ func TestDaemonSetOverheadFollowsCapacityType(t *testing.T) {
 	if got := smallest(v1alpha5.CapacityTypeOnDemand); got >= 4500 {
 		t.Errorf("an on-demand-only node counted the spot daemonset: smallest option %dm", got)
 	}
+}
+
+// worstCaseCPU sums, over the plan's new nodes, the largest cpu capacity among each node's
+// instance type options (millicores): what the nodes may reach once launched.
+func worstCaseCPU(res *scheduling.Result) int64 {
+	worst := int64(0)
+	for _, c := range res.NewNodes {
+		m := int64(0)
+		for _, it := range c.InstanceTypeOptions {
+			m = max(m, it.Capacity.Cpu().MilliValue())
+		}
+		worst += m
+	}
+	return worst
 }
