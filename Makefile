@@ -55,7 +55,7 @@ DEMO_FLAGS ?=
 demo: tools build
 	go run ./test/e2e/cmd/demo --bin $(PROVIDER) $(DEMO_FLAGS)
 
-## bench: the solver table (bench/cmd/table: workloads x the sandbox catalogue, cost / lower bound), then solver and end-to-end scale benchmarks
+## bench: the solver table (bench/cmd/table: workloads x the sandbox catalogue, cost / lower bound), then solver and end-to-end benchmarks (1000-pod scale, 5,000-pod live loop)
 BENCH_TABLE_FLAGS ?=
 bench: tools build
 	go run ./bench/cmd/table $(BENCH_TABLE_FLAGS)

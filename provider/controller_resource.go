@@ -134,8 +134,10 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "`debug`, `info`, `warn` or `error` (`LOG_LEVEL`). Default `info`.",
 				Validators:          []validator.String{stringvalidator.OneOf("debug", "info", "warn", "error")}},
 			"batch_idle_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1),
-				MarkdownDescription: "Seconds without new pending pods that close a batch (`BATCH_IDLE_DURATION`). Default 1.",
-				Validators:          []validator.Int64{int64validator.Between(1, 3600)}},
+				MarkdownDescription: "Seconds without new pending pods that close a batch (`BATCH_IDLE_DURATION`). Default 1. " +
+					"A batch also closes at the end of each such interval after the first that brought no more new pending pods " +
+					"than the interval before it: the pods arrive in a steady or ebbing stream, and waiting only delays those seen.",
+				Validators: []validator.Int64{int64validator.Between(1, 3600)}},
 			"missing_objects": schema.ListAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
 					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform; " +

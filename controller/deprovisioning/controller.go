@@ -109,7 +109,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, fmt.Errorf("getting provisioner %s: %w", provName, err)
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("node", node.Name, "provisioner", provName))
-	pods, err := nodepods.List(ctx, c.kube, node.Name)
+	pods, err := nodepods.ListReadOnly(ctx, c.kube, node.Name) // emptiness and expiration only read them
 	if err != nil {
 		return reconcile.Result{}, err
 	}

@@ -63,8 +63,19 @@ func ListNominated(ctx context.Context, kube client.Reader, node string) ([]core
 
 // List returns the pods bound to the node. Errors: client errors (index missing, API).
 func List(ctx context.Context, kube client.Reader, node string) ([]corev1.Pod, error) {
+	return list(ctx, kube, node)
+}
+
+// ListReadOnly is List for callers that only read the pods: from the manager's cache it shares
+// the cached objects instead of copying them (client.UnsafeDisableDeepCopy), which matters on
+// every pod and node event of a busy cluster. The pods must not be modified.
+func ListReadOnly(ctx context.Context, kube client.Reader, node string) ([]corev1.Pod, error) {
+	return list(ctx, kube, node, client.UnsafeDisableDeepCopy)
+}
+
+func list(ctx context.Context, kube client.Reader, node string, opts ...client.ListOption) ([]corev1.Pod, error) {
 	list := &corev1.PodList{}
-	if err := kube.List(ctx, list, client.MatchingFields{IndexKey: node}); err != nil {
+	if err := kube.List(ctx, list, append(opts, client.MatchingFields{IndexKey: node})...); err != nil {
 		return nil, fmt.Errorf("listing pods on node %s: %w", node, err)
 	}
 	return list.Items, nil

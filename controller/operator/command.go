@@ -6,6 +6,8 @@ package operator
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller"
@@ -85,6 +88,21 @@ func restConfig(o *Options) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// profilingHandlers returns Go's pprof handlers under /debug/pprof/ (net/http/pprof) when
+// profiling is enabled, else nil.
+func (o *Options) profilingHandlers() map[string]http.Handler {
+	if !o.EnableProfiling {
+		return nil
+	}
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
+}
+
 // Run starts the manager and blocks until ctx ends or a component fails. Errors: Kubernetes
 // or AWS configuration, manager start.
 func Run(ctx context.Context, o *Options) error {
@@ -114,7 +132,7 @@ func Run(ctx context.Context, o *Options) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
 		Logger:                  logger,
-		Metrics:                 metricsserver.Options{BindAddress: o.addr(o.MetricsPort)},
+		Metrics:                 metricsserver.Options{BindAddress: o.addr(o.MetricsPort), ExtraHandlers: o.profilingHandlers()},
 		HealthProbeBindAddress:  o.addr(o.HealthProbePort),
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
@@ -160,6 +178,10 @@ func Run(ctx context.Context, o *Options) error {
 		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace})
 	if err := controller.Register(ctx, mgr, controllers); err != nil {
 		return err
+	}
+	// Instance types, offerings and spot prices are read ahead of the batches that need them.
+	if err := mgr.Add(manager.RunnableFunc(cloud.RefreshCaches)); err != nil {
+		return fmt.Errorf("adding the cloud provider's cache refresh: %w", err)
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)

@@ -35,6 +35,7 @@ type Options struct {
 	Kubeconfig             string        // --kubeconfig / KUBECONFIG (default: in-cluster or ~/.kube/config)
 	KubeClientQPS          int           // --kube-client-qps / KUBE_CLIENT_QPS (200 requests/second)
 	KubeClientBurst        int           // --kube-client-burst / KUBE_CLIENT_BURST (300 requests)
+	EnableProfiling        bool          // --enable-profiling / ENABLE_PROFILING (false): /debug/pprof/ on the metrics server
 }
 
 // envOf maps each flag to its environment variable.
@@ -54,6 +55,7 @@ var envOf = map[string]string{
 	"kubeconfig":               "KUBECONFIG",
 	"kube-client-qps":          "KUBE_CLIENT_QPS",
 	"kube-client-burst":        "KUBE_CLIENT_BURST",
+	"enable-profiling":         "ENABLE_PROFILING",
 }
 
 // AddFlags registers the flags on fs with their defaults.
@@ -63,7 +65,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DefaultInstanceProfile, "default-instance-profile", "", "IAM instance profile of nodes whose provisioner sets none (env AWS_DEFAULT_INSTANCE_PROFILE)")
 	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region (env AWS_REGION; required)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error (env LOG_LEVEL)")
-	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a provisioning batch after this long without new pending pods (env BATCH_IDLE_DURATION)")
+	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a provisioning batch after this long without new pending pods, or at the end of such an interval (not the first) that brought no more of them than the one before (env BATCH_IDLE_DURATION)")
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a provisioning batch this long after it opened (env BATCH_MAX_DURATION)")
 	fs.DurationVar(&o.DisagreementGrace, "disagreement-grace", 30*time.Second, "how long kube-scheduler may take to bind a pod to the Ready node planned for it before the controller excludes that node for the pod and backs its launches off (env DISAGREEMENT_GRACE)")
 	fs.IntVar(&o.MetricsPort, "metrics-port", 8080, "port of the Prometheus /metrics endpoint; 0 disables it (env METRICS_PORT)")
@@ -75,6 +77,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	// nodes; client-go's own default of 5 requests/second would throttle it.
 	fs.IntVar(&o.KubeClientQPS, "kube-client-qps", 200, "client-side limit of Kubernetes API requests per second (env KUBE_CLIENT_QPS)")
 	fs.IntVar(&o.KubeClientBurst, "kube-client-burst", 300, "client-side burst of Kubernetes API requests (env KUBE_CLIENT_BURST)")
+	fs.BoolVar(&o.EnableProfiling, "enable-profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics port (env ENABLE_PROFILING)")
 }
 
 // Load applies environment variables (getenv, usually os.Getenv) to every flag not given on
@@ -141,6 +144,9 @@ func (o *Options) Validate() error {
 	}
 	if o.KubeClientQPS < 1 || o.KubeClientBurst < o.KubeClientQPS {
 		errs = append(errs, fmt.Errorf("--kube-client-qps (KUBE_CLIENT_QPS) must be at least 1 and --kube-client-burst (KUBE_CLIENT_BURST) at least the QPS (got %d and %d)", o.KubeClientQPS, o.KubeClientBurst))
+	}
+	if o.EnableProfiling && o.MetricsPort == 0 {
+		errs = append(errs, errors.New("--enable-profiling (ENABLE_PROFILING) serves on the metrics port, which --metrics-port (METRICS_PORT) 0 disables"))
 	}
 	if o.MetricsPort != 0 && o.MetricsPort == o.HealthProbePort {
 		errs = append(errs, fmt.Errorf("--metrics-port and --health-probe-port must differ (both %d)", o.MetricsPort))

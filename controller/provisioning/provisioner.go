@@ -23,7 +23,9 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -64,8 +66,14 @@ type Options struct {
 	Solve func(scheduling.Input) *scheduling.Result
 }
 
-// launchWorkers bounds concurrent Create calls in one batch.
-const launchWorkers = 10
+// launchWorkers bounds concurrent Create calls in one batch. The AWS cloud provider merges
+// concurrent launches of equal claims into one CreateFleet call, so the more run at once, the
+// fewer calls a large batch makes; 32 calls of distinct claims stay well within EC2's request
+// token buckets (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+const launchWorkers = 32
+
+// RegistrationWorkers is how many Nodes the registration reconciler patches at once.
+const RegistrationWorkers = 10
 
 // Provisioner runs the provisioning loop.
 type Provisioner struct {
@@ -84,6 +92,10 @@ type Provisioner struct {
 	// a fast-booting instance can register before its in-flight record exists, and a Node
 	// sends no further event for a long while after it is Ready.
 	launched chan event.GenericEvent
+	// pendingSeen holds the UID of every pod seen provisionable and not since seen otherwise,
+	// by namespace/name: its further events are Rechecks, not Triggers (see Batcher).
+	pendingMu   sync.Mutex
+	pendingSeen map[types.NamespacedName]types.UID
 }
 
 // NewProvisioner wires the loop; zero Options fields take their defaults.
@@ -104,6 +116,7 @@ func NewProvisioner(kube client.Client, cp cloudprovider.CloudProvider, cluster 
 		backoff:       defaultBackoff(),
 		disagreements: state.NewDisagreements(clk, opts.DisagreementGrace),
 		launched:      make(chan event.GenericEvent, 1024),
+		pendingSeen:   map[types.NamespacedName]types.UID{},
 	}
 }
 
@@ -112,11 +125,19 @@ func defaultBackoff() wait.Backoff {
 	return wait.Backoff{Duration: time.Second, Factor: 2, Steps: 7, Cap: time.Minute}
 }
 
-// Register adds to mgr: a pod watcher that triggers batches, a Provisioner watcher that
-// triggers a batch when provisioners change, a watcher of claims, volumes, storage classes and
-// CSINodes that does the same, the node registration reconciler, and the provisioning loop (a
-// leader-elected runnable).
+// Register adds to mgr: informers for every kind a batch lists, a pod watcher that triggers
+// batches, a Provisioner watcher that triggers a batch when provisioners change, a watcher of
+// claims, volumes, storage classes and CSINodes that does the same, the node registration
+// reconciler, and the provisioning loop (a leader-elected runnable).
 func (p *Provisioner) Register(mgr manager.Manager) error {
+	// Every kind a batch lists is read from the manager's cache, whose informers start on the
+	// first read of a kind: DaemonSets and Namespaces, which no controller watches, would
+	// otherwise be listed from the API server (and waited for) inside the first batch.
+	for _, obj := range []client.Object{&appsv1.DaemonSet{}, &corev1.Namespace{}} {
+		if _, err := mgr.GetCache().GetInformer(context.Background(), obj, cache.BlockUntilSynced(false)); err != nil {
+			return fmt.Errorf("starting the %T informer: %w", obj, err)
+		}
+	}
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.pods").For(&corev1.Pod{}).
 		Complete(reconcile.Func(p.reconcilePod)); err != nil {
 		return fmt.Errorf("registering pod trigger: %w", err)
@@ -128,7 +149,11 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 		})); err != nil {
 		return fmt.Errorf("registering provisioner trigger: %w", err)
 	}
+	// Registration patches every launched Node once; a burst of launches registers hundreds
+	// at once, and one worker (each patch racing kwok's or the kubelet's status updates) would
+	// take tens of seconds to work through them.
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.registration").For(&corev1.Node{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: RegistrationWorkers}).
 		WatchesRawSource(source.Channel(p.launched, &handler.EnqueueRequestForObject{})).
 		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
 		return fmt.Errorf("registering node registration: %w", err)
@@ -160,15 +185,39 @@ func (p *Provisioner) NominatedUntil(ctx context.Context, node *corev1.Node) tim
 // Trigger opens or extends a batch.
 func (p *Provisioner) Trigger() { p.batcher.Trigger() }
 
+// reconcilePod turns a pod event into batcher input: a pod provisionable for the first time
+// (by UID) is new work (Trigger); a further event of a pod already seen provisionable, such as
+// kube-scheduler updating its Unschedulable condition after another attempt, is a Recheck.
+// A pod seen bound, finished or deleted is forgotten.
 func (p *Provisioner) reconcilePod(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	pod := &corev1.Pod{}
 	if err := p.kube.Get(ctx, req.NamespacedName, pod); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			p.forgetPending(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if IsProvisionable(pod) {
+	if !IsProvisionable(pod) {
+		p.forgetPending(req.NamespacedName)
+		return reconcile.Result{}, nil
+	}
+	p.pendingMu.Lock()
+	uid, known := p.pendingSeen[req.NamespacedName]
+	seen := known && uid == pod.UID
+	p.pendingSeen[req.NamespacedName] = pod.UID
+	p.pendingMu.Unlock()
+	if seen {
+		p.batcher.Recheck()
+	} else {
 		p.Trigger()
 	}
 	return reconcile.Result{}, nil
+}
+
+func (p *Provisioner) forgetPending(key types.NamespacedName) {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	delete(p.pendingSeen, key)
 }
 
 // Start runs batches until ctx ends. A batch that fails (API or cloud errors) is retried with
@@ -266,7 +315,9 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	closed := p.clk.Now()
 	logger := log.FromContext(ctx)
 	var podList corev1.PodList
-	if err := p.kube.List(ctx, &podList); err != nil {
+	// The pods are only read (solver, snapshot, Events): sharing the cache's objects instead of
+	// deep-copying thousands of pods per batch was most of a batch's CPU time.
+	if err := p.kube.List(ctx, &podList, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
 	var pending []*corev1.Pod
@@ -365,15 +416,17 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 }
 
 // reportPlan records the pods planned on existing or in-flight nodes (for the disagreement
-// check, with a Nominated Event each) and emits a FailedProvisioning Event for every pod the
-// plan could not place.
+// check, with a Nominated Event each when the plan is new: a pod that stays pending while its
+// node boots is planned there again by every batch, and repeating the Event would only load
+// the API server) and emits a FailedProvisioning Event for every pod the plan could not place.
 func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
 	logger := log.FromContext(ctx)
 	for node, pods := range plan.ExistingNodes {
 		logger.V(1).Info("pods fit existing capacity", "node", node, "pods", podNames(pods))
 		for _, pod := range pods {
-			p.disagreements.Planned(pod, node, false)
-			p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Planned on existing node %s", node)
+			if p.disagreements.Planned(pod, node, false) {
+				p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Planned on existing node %s", node)
+			}
 		}
 	}
 	for _, e := range plan.Errors {
@@ -388,11 +441,20 @@ func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
 // can tell, the unmet constraint), a log line and a metric; the node is then excluded for that
 // pod and the pod causes no launch during its backoff. Returns the holds by "namespace/name".
 //
-// A pod whose launched node is outstanding is held only while that node still has room for it
-// (snapshot Available, registered or in flight): when kube-scheduler filled the node with other
-// pods, the pod needs capacity elsewhere and may cause a launch at once.
+// A pod whose planned node no longer has room for it (snapshot Available, registered or in
+// flight) is neither judged nor held: kube-scheduler filled the node with other pods, so the
+// pod needs capacity elsewhere and may cause a launch at once.
 func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode, vols scheduling.Volumes) map[string]scheduling.Hold {
-	for _, d := range p.disagreements.Check(pending, nodes) {
+	room := make(map[string]scheduling.Resources, len(snapshot))
+	for _, n := range snapshot {
+		room[n.Name] = scheduling.FromList(n.Available)
+	}
+	// A node missing from the snapshot (cordoned) has no room.
+	fits := func(pod *corev1.Pod, node string) bool {
+		r, ok := room[node]
+		return ok && scheduling.PodRequests(pod).Fits(r)
+	}
+	for _, d := range p.disagreements.Check(pending, nodes, fits) {
 		why := scheduling.ExplainNode(d.Pod, d.Node, vols)
 		if why == "" {
 			why = "a constraint the solver does not model"
@@ -411,10 +473,6 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 	for _, rec := range p.cluster.InFlightNodes() {
 		alive[rec.Node.Name] = true
 	}
-	room := make(map[string]scheduling.Resources, len(snapshot))
-	for _, n := range snapshot {
-		room[n.Name] = scheduling.FromList(n.Available)
-	}
 	out := map[string]scheduling.Hold{}
 	for _, pod := range pending {
 		h, held := p.disagreements.Hold(pod, func(node string) bool { return alive[node] })
@@ -422,7 +480,7 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 			continue
 		}
 		sh := scheduling.Hold{ExcludedNodes: h.Excluded, PlannedNode: h.PlannedNode}
-		fitsPlanned := h.PlannedNode != "" && scheduling.PodRequests(pod).Fits(room[h.PlannedNode])
+		fitsPlanned := h.PlannedNode != "" && fits(pod, h.PlannedNode)
 		switch {
 		case h.Outstanding && fitsPlanned:
 			sh.NoNewNode = true

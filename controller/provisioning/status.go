@@ -46,7 +46,9 @@ func (s *Status) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	var nodes corev1.NodeList
-	if err := s.kube.List(ctx, &nodes, client.MatchingLabels{v1alpha5.LabelProvisionerName: prov.Name}); err != nil {
+	// Only the capacities are read: share the cached Nodes rather than copy hundreds of them on
+	// every Node event.
+	if err := s.kube.List(ctx, &nodes, client.MatchingLabels{v1alpha5.LabelProvisionerName: prov.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("listing nodes of provisioner %s: %w", prov.Name, err)
 	}
 	total := corev1.ResourceList{}

@@ -74,8 +74,9 @@ func podID(p *corev1.Pod) string {
 }
 
 // Planned records that pod was planned on node (an existing or in-flight node, or one launched
-// for it: launched). Planning it again on the same node keeps the first time.
-func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) {
+// for it: launched). Planning it again on the same node keeps the first time. It reports
+// whether the plan is new: the pod had none or another node.
+func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.pods[podID(pod)]
@@ -83,16 +84,24 @@ func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) {
 		p = &plan{pod: types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, uid: pod.UID}
 		d.pods[podID(pod)] = p
 	}
-	if p.node != node {
-		p.node, p.plannedAt, p.launched = node, d.clk.Now(), launched
+	if p.node == node {
+		return false
 	}
+	p.node, p.plannedAt, p.launched = node, d.clk.Now(), launched
+	return true
 }
 
 // Check is called with the pods pending now and the cluster's nodes. It forgets pods no longer
 // pending, and returns a Disagreement for each pending pod whose planned node exists and has
 // been both planned and Ready for longer than the grace period, or planned and not Ready for
 // longer than 5 minutes.
-func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node) []Disagreement {
+//
+// fits (nil: always) reports whether the pod still fits the room left on the node. A pod
+// whose planned node has no room left for it is released instead: kube-scheduler filled the
+// node with other pending pods, which is no refusal of this pod (capacity is fungible among
+// pods of one batch), so its plan is dropped without a disagreement, exclusion or backoff and
+// the next solve places it anew.
+func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, fits func(pod *corev1.Pod, node string) bool) []Disagreement {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	byName := make(map[string]*corev1.Node, len(nodes))
@@ -110,6 +119,10 @@ func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node) []Disa
 		keep[podID(pod)] = p
 		n := byName[p.node]
 		if n == nil || n.DeletionTimestamp != nil {
+			continue
+		}
+		if fits != nil && !fits(pod, p.node) {
+			p.node, p.launched = "", false
 			continue
 		}
 		readySince, ready := readyTime(n)

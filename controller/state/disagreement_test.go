@@ -31,11 +31,11 @@ func TestDisagreementsJudgeAfterGraceAndBackOff(t *testing.T) {
 	}
 	nodes := []corev1.Node{testNode("n1", true, clk.Now().Add(10*time.Second))}
 	clk.Step(35 * time.Second) // planned 35 s ago, Ready only 25 s ago
-	if got := d.Check([]*corev1.Pod{pod}, nodes); len(got) != 0 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil); len(got) != 0 {
 		t.Fatalf("judged before the node was Ready for the grace period: %+v", got)
 	}
 	clk.Step(6 * time.Second)
-	got := d.Check([]*corev1.Pod{pod}, nodes)
+	got := d.Check([]*corev1.Pod{pod}, nodes, nil)
 	if len(got) != 1 || got[0].Node.Name != "n1" || got[0].Count != 1 || !got[0].NoNewNodeUntil.Equal(clk.Now().Add(30*time.Second)) {
 		t.Fatalf("want one disagreement on n1 with a 30 s backoff, got %+v", got)
 	}
@@ -50,7 +50,7 @@ func TestDisagreementsJudgeAfterGraceAndBackOff(t *testing.T) {
 	// The second disagreement doubles the backoff.
 	d.Planned(pod, "n2", true)
 	clk.Step(31 * time.Second)
-	got = d.Check([]*corev1.Pod{pod}, []corev1.Node{testNode("n2", true, clk.Now().Add(-time.Hour))})
+	got = d.Check([]*corev1.Pod{pod}, []corev1.Node{testNode("n2", true, clk.Now().Add(-time.Hour))}, nil)
 	if len(got) != 1 || got[0].Count != 2 || !got[0].NoNewNodeUntil.Equal(clk.Now().Add(time.Minute)) {
 		t.Fatalf("want a 60 s backoff on the second disagreement, got %+v", got)
 	}
@@ -70,17 +70,40 @@ func TestDisagreementsReleaseAndForget(t *testing.T) {
 	d.Planned(pod, "stuck", true)
 	nodes := []corev1.Node{testNode("stuck", false, clk.Now())}
 	clk.Step(4 * time.Minute)
-	if got := d.Check([]*corev1.Pod{pod}, nodes); len(got) != 0 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil); len(got) != 0 {
 		t.Fatalf("judged a NotReady node too early: %+v", got)
 	}
 	clk.Step(2 * time.Minute)
-	if got := d.Check([]*corev1.Pod{pod}, nodes); len(got) != 1 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil); len(got) != 1 {
 		t.Fatalf("a node NotReady for 6 minutes must be judged: %+v", got)
 	}
 	// A pod that is no longer pending is forgotten.
-	d.Check(nil, nodes)
+	d.Check(nil, nodes, nil)
 	if _, held := d.Hold(pod, func(string) bool { return true }); held {
 		t.Fatal("a bound pod must be forgotten")
+	}
+}
+
+func TestDisagreementsReleaseWhenNodeFull(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	d := NewDisagreements(clk, 30*time.Second)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u1"}}
+	alive := func(string) bool { return true }
+	d.Planned(pod, "n1", true)
+	nodes := []corev1.Node{testNode("n1", true, clk.Now())}
+	clk.Step(time.Minute) // Ready for longer than the grace period
+	full := func(_ *corev1.Pod, node string) bool { return node != "n1" }
+	if got := d.Check([]*corev1.Pod{pod}, nodes, full); len(got) != 0 {
+		t.Fatalf("kube-scheduler filled the node with other pods: no disagreement, got %+v", got)
+	}
+	if h, held := d.Hold(pod, alive); held || h.Outstanding || h.Excluded.Has("n1") || !h.NoNewNodeUntil.IsZero() {
+		t.Fatalf("a pod whose node filled up must be free to cause a launch: %+v %v", h, held)
+	}
+	// With room left, the same wait is a disagreement.
+	d.Planned(pod, "n1", true)
+	clk.Step(time.Minute)
+	if got := d.Check([]*corev1.Pod{pod}, nodes, func(*corev1.Pod, string) bool { return true }); len(got) != 1 {
+		t.Fatalf("room left and not bound after the grace period: want a disagreement, got %+v", got)
 	}
 }
 

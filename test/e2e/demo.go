@@ -506,13 +506,30 @@ func dumpLogs(w io.Writer, sandboxDir string) {
 	if err != nil {
 		return
 	}
+	_ = keepLogs(sandboxDir, keep)
+	fmt.Fprintf(w, "sandbox logs kept in %s\n", keep)
+}
+
+// keepLogs copies the sandbox's logs (logs/, pods/ and sandbox.log of sandboxDir) into keep,
+// creating it. Errors: the first copy that failed.
+func keepLogs(sandboxDir, keep string) error {
+	if err := os.MkdirAll(keep, 0o755); err != nil {
+		return err
+	}
 	for _, sub := range []string{"logs", "pods", "sandbox.log"} {
 		src := filepath.Join(sandboxDir, sub)
-		if st, err := os.Stat(src); err == nil && st.IsDir() {
-			_ = copyTree(src, filepath.Join(keep, sub))
-		} else if err == nil {
-			_ = copyFile(src, filepath.Join(keep, sub), 0o644)
+		st, err := os.Stat(src)
+		switch {
+		case err != nil:
+			continue
+		case st.IsDir():
+			err = copyTree(src, filepath.Join(keep, sub))
+		default:
+			err = copyFile(src, filepath.Join(keep, sub), 0o644)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(w, "sandbox logs kept in %s\n", keep)
+	return nil
 }

@@ -53,6 +53,12 @@ type ScaleReport struct {
 	LowerBoundUSDPerHour float64
 	// Breakdown says where the seconds to Running went (nil when it could not be read).
 	Breakdown *ScaleBreakdown
+	// Trace times the pods' and nodes' milestones from watch events (nil when the watch
+	// could not start).
+	Trace *Trace
+	// Decisions is the controller's DecisionMetric histogram over the scale-up only (nil when
+	// its metrics endpoint could not be read).
+	Decisions *Histogram
 	Steps     *Timeline
 }
 
@@ -65,6 +71,16 @@ type ScaleBreakdown struct {
 	FirstBatchClosed, LastLaunchCall, LastNodeReady, LastPodRunning float64
 	// Batches is the number of batches that launched nodes.
 	Batches int
+	// Launching lists those batches in the order they were decided.
+	Launching []ScaleBatch
+}
+
+// ScaleBatch is one launching batch of a scale run, from the controller's "batch decided" log
+// line: when it closed (seconds after the scale call, millisecond resolution), how long the
+// decision took (seconds) and how many nodes it launched.
+type ScaleBatch struct {
+	Closed, DecisionSeconds float64
+	Launched                int
 }
 
 // Write prints the report.
@@ -76,6 +92,16 @@ func (r *ScaleReport) Write(w io.Writer) {
 	if b := r.Breakdown; b != nil {
 		fmt.Fprintf(w, "  scale -> first batch closed %.0fs -> last launch call %.0fs (%d launching batches) -> last node Ready %.0fs -> last pod Running %.0fs\n",
 			b.FirstBatchClosed, b.LastLaunchCall, b.Batches, b.LastNodeReady, b.LastPodRunning)
+		for _, lb := range b.Launching {
+			fmt.Fprintf(w, "    batch closed %.2fs, decided in %.2fs, %d nodes launched\n", lb.Closed, lb.DecisionSeconds, lb.Launched)
+		}
+	}
+	if h := r.Decisions; h != nil && h.Count > 0 {
+		fmt.Fprintf(w, "  decision latency (%s): %d batches, mean %.2fs, p50 %.2fs, p99 %.2fs\n",
+			DecisionMetric, h.Count, h.Sum/float64(h.Count), h.Quantile(0.5), h.Quantile(0.99))
+	}
+	if r.Trace != nil {
+		r.Trace.Write(w)
 	}
 	types := make([]string, 0, len(r.ByType))
 	for t := range r.ByType {
@@ -102,6 +128,9 @@ type ScaleConfig struct {
 	Workloads  []ScaleWorkload
 	Timeout    time.Duration // for all pods to run (default 20 min)
 	Log        io.Writer
+	// KeepLogs, when set, is a directory the sandbox's logs (logs/, pods/, sandbox.log) are
+	// copied into before the sandbox stops, for reading where the time went.
+	KeepLogs string
 }
 
 // Scale starts a sandbox with no instance boot delay, installs the controller with the
@@ -199,6 +228,17 @@ func (r *scaleRun) tearDown(ctx context.Context, err error) error {
 	if err != nil {
 		dumpLogs(r.log, r.cfg.SandboxDir)
 	}
+	if r.cfg.KeepLogs != "" {
+		kerr := keepLogs(r.cfg.SandboxDir, r.cfg.KeepLogs)
+		if r.rep.Trace != nil && kerr == nil {
+			kerr = r.rep.Trace.WriteJSON(filepath.Join(r.cfg.KeepLogs, "trace.json"))
+		}
+		if kerr != nil {
+			fmt.Fprintf(r.log, "  (keeping the sandbox logs: %v)\n", kerr)
+		} else {
+			fmt.Fprintf(r.log, "  sandbox logs kept in %s\n", r.cfg.KeepLogs)
+		}
+	}
 	err = errors.Join(err, r.timeline.Run(r.log, "sandbox down", func(*Step) error { return r.sandbox.Down(ctx) }))
 	if r.ws != nil {
 		_ = os.RemoveAll(r.ws.TempDir)
@@ -257,25 +297,65 @@ func (r *scaleRun) setTargets(ctx context.Context) (err error) {
 }
 
 // scaleUp scales every workload to its replicas at once and waits up to cfg.Timeout for all
-// pods to run on launched nodes; the report's Seconds is the time that took.
+// pods to run on launched nodes; the report's Seconds is the time that took. It waits on a
+// Trace (watch events) rather than polling lists, so that the wait itself loads the API server
+// little even with thousands of pods; one list at the end confirms the outcome.
 func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
+	traceCtx, stopTrace := context.WithCancel(ctx)
+	defer stopTrace()
+	trace, err := StartTrace(traceCtx, r.kube, metav1.NamespaceDefault, "e2e-scale")
+	if err != nil {
+		return err
+	}
+	r.rep.Trace = trace
+	decisions := r.startDecisions(ctx)
+	trace.Restart()
 	start := time.Now()
 	for _, w := range r.cfg.Workloads {
 		if err := r.kube.Scale(ctx, metav1.NamespaceDefault, w.Name, w.Replicas); err != nil {
 			return err
 		}
 	}
-	r.nodes, err = r.kube.WaitPodsOnLaunchedNodes(ctx, metav1.NamespaceDefault, "e2e-scale", r.rep.Pods, "*", r.cfg.Timeout, r.log)
+	err = trace.Wait(ctx, PodRunning, r.rep.Pods, r.cfg.Timeout, r.log)
 	r.rep.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		return err
 	}
+	r.nodes, err = r.kube.WaitPodsOnLaunchedNodes(ctx, metav1.NamespaceDefault, "e2e-scale", r.rep.Pods, "*", time.Minute, r.log)
+	if err != nil {
+		return err
+	}
+	r.rep.Decisions = decisions(ctx)
 	b, berr := r.breakdown(ctx, start)
 	if berr != nil {
 		fmt.Fprintf(r.log, "  (no time breakdown: %v)\n", berr)
 	}
 	r.rep.Breakdown = b
 	return nil
+}
+
+// startDecisions scrapes the controller's DecisionMetric histogram now and returns a function
+// that scrapes it again and returns the observations made in between; nil (after a note in
+// the log) when the metrics endpoint cannot be found or read.
+func (r *scaleRun) startDecisions(ctx context.Context) func(context.Context) *Histogram {
+	url, err := ControllerMetricsURL(r.cfg.SandboxDir)
+	var before *Histogram
+	if err == nil {
+		before, err = ScrapeHistogram(ctx, url, DecisionMetric)
+	}
+	return func(ctx context.Context) *Histogram {
+		var since *Histogram
+		if err == nil {
+			var after *Histogram
+			if after, err = ScrapeHistogram(ctx, url, DecisionMetric); err == nil {
+				since, err = after.Since(before)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(r.log, "  (no decision latency histogram: %v)\n", err)
+		}
+		return since
+	}
 }
 
 // breakdown reads the ScaleBreakdown of a scale-up that began at start. Errors: the
@@ -290,9 +370,10 @@ func (r *scaleRun) breakdown(ctx context.Context, start time.Time) (*ScaleBreakd
 		}
 		for _, line := range strings.Split(string(data), "\n") {
 			var rec struct {
-				TS      string  `json:"ts"`
-				Msg     string  `json:"msg"`
-				Seconds float64 `json:"seconds"`
+				TS       string  `json:"ts"`
+				Msg      string  `json:"msg"`
+				Seconds  float64 `json:"seconds"`
+				Launched int     `json:"launched"`
 			}
 			if !strings.Contains(line, `"batch decided"`) || json.Unmarshal([]byte(line), &rec) != nil {
 				continue
@@ -307,6 +388,7 @@ func (r *scaleRun) breakdown(ctx context.Context, start time.Time) (*ScaleBreakd
 			}
 			b.LastLaunchCall = max(b.LastLaunchCall, at)
 			b.Batches++
+			b.Launching = append(b.Launching, ScaleBatch{Closed: at - rec.Seconds, DecisionSeconds: rec.Seconds, Launched: rec.Launched})
 		}
 	}
 	if b.Batches == 0 {

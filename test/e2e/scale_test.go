@@ -43,11 +43,50 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-func runScale(tb testing.TB, bin string) *ScaleReport {
+// LiveLoop5kWorkloads are the live-loop benchmark's 5,000 pods: the scale scenario's mix five
+// times over (2,500 pods of 0.9 CPU / 3100Mi and 2,500 of 3.5 CPU / 28Gi).
+var LiveLoop5kWorkloads = []ScaleWorkload{
+	{Name: "live-small", Replicas: 2500, CPU: "900m", Memory: "3100Mi"},
+	{Name: "live-large", Replicas: 2500, CPU: "3500m", Memory: "28Gi"},
+}
+
+// BenchmarkLiveLoop5k is the live provisioning loop under 5,000 pending pods (`make bench`
+// only: benchmarks never run under `go test` without -bench): the scale scenario with
+// LiveLoop5kWorkloads. It reports the p99 of the controller's decision latency (batch close to
+// last launch call, from its karpenter_provisioner_decision_duration_seconds histogram over the
+// scale-up, interpolated within the bucket as histogram_quantile does), the seconds from
+// scaling to every pod Running, the nodes launched and their USD/hour. Scale always stops the
+// sandbox it started.
+func BenchmarkLiveLoop5k(b *testing.B) {
+	if testing.Short() {
+		b.Skip("skipped under -short")
+	}
+	bin := os.Getenv("KARPENTER_BIN")
+	if bin == "" {
+		b.Fatal("KARPENTER_BIN is not set: it must name the built terraform-provider-karpenter binary (`make bench` sets it)")
+	}
+	for i := 0; i < b.N; i++ {
+		rep := runScale(b, bin, LiveLoop5kWorkloads...)
+		rep.Write(os.Stdout)
+		if rep.Decisions == nil || rep.Decisions.Count == 0 {
+			b.Fatal("no decision latency was recorded during the scale-up")
+		}
+		b.ReportMetric(rep.Decisions.Quantile(0.99), "p99-decision-s")
+		b.ReportMetric(float64(rep.Decisions.Count), "decisions")
+		b.ReportMetric(rep.Seconds, "s-to-running")
+		b.ReportMetric(float64(rep.Nodes), "nodes")
+		b.ReportMetric(rep.TotalUSDPerHour, "usd/hour")
+	}
+}
+
+// runScale runs Scale with workloads (DefaultScaleWorkloads when none) and fails tb on error
+// or when no node was launched. KARPENTER_KEEP_LOGS names a directory to keep the sandbox's
+// logs and the trace in.
+func runScale(tb testing.TB, bin string, workloads ...ScaleWorkload) *ScaleReport {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
 	defer cancel()
-	rep, err := Scale(ctx, ScaleConfig{Bin: bin, Log: os.Stdout})
+	rep, err := Scale(ctx, ScaleConfig{Bin: bin, Log: os.Stdout, Workloads: workloads, KeepLogs: os.Getenv("KARPENTER_KEEP_LOGS")})
 	if rep != nil && rep.Steps != nil {
 		rep.Steps.Write(os.Stdout)
 	}

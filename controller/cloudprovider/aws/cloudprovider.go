@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
@@ -108,6 +109,7 @@ type CloudProvider struct {
 	instanceTypes *instanceTypeProvider
 	discovery     *discovery
 	templates     *launchTemplates
+	fleets        fleets
 }
 
 var _ cloudprovider.CloudProvider = (*CloudProvider)(nil)
@@ -189,6 +191,36 @@ func (c *CloudProvider) OfferedZones(ctx context.Context) ([]string, error) {
 		zones = zones.Union(z)
 	}
 	return sets.List(zones), nil
+}
+
+// RefreshInterval is how often RefreshCaches re-reads the instance types, offerings and spot
+// prices: half their cache lifetime, so a batch finds them fresh and never waits for the
+// dozens of paginated EC2 calls that read them (seconds on a busy account).
+const RefreshInterval = InstanceTypesCacheTTL / 2
+
+// RefreshCaches reads the instance types, their offerings and the spot prices from EC2 at once
+// and then every RefreshInterval, on the cloud provider's clock, until ctx ends; it always
+// returns nil. A failed refresh is logged and the caches keep what they had (GetInstanceTypes
+// reads EC2 itself once they are older than their lifetime). The operator runs it beside the
+// controllers (a leader-elected runnable), as Karpenter's instance type and pricing refresh
+// controllers do.
+func (c *CloudProvider) RefreshCaches(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("cloudprovider")
+	for {
+		start := c.clk.Now()
+		if err := c.instanceTypes.refresh(ctx); err != nil && ctx.Err() == nil {
+			logger.Error(err, "refreshing instance types, offerings and spot prices failed; retrying", "after", RefreshInterval.String())
+		} else if ctx.Err() == nil {
+			logger.V(1).Info("refreshed instance types, offerings and spot prices", "seconds", c.clk.Since(start).Seconds())
+		}
+		timer := c.clk.NewTimer(RefreshInterval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C():
+		}
+	}
 }
 
 // kubeletMaxPods is the provisioner's kubeletConfiguration.maxPods, or nil (the ENI limit).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +45,8 @@ func (staticVersion) ServerVersionWithContext(context.Context) (*version.Info, e
 type env struct {
 	emu    *sandboxaws.Emulator
 	ec2    *ec2.Client
+	ssm    *ssm.Client
+	eks    *eks.Client
 	cp     *awscloud.CloudProvider
 	clk    *clocktesting.FakeClock
 	mu     sync.Mutex
@@ -76,12 +79,9 @@ func newEnv(t testing.TB) *env {
 		HTTPClient:  sdkhttp.New(),
 	}
 	e.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = awssdk.String(url) })
-	clients := awscloud.Clients{
-		EC2:      e.ec2,
-		SSM:      ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = awssdk.String(url) }),
-		EKS:      eks.NewFromConfig(cfg, func(o *eks.Options) { o.BaseEndpoint = awssdk.String(url) }),
-		Versions: staticVersion{},
-	}
+	e.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = awssdk.String(url) })
+	e.eks = eks.NewFromConfig(cfg, func(o *eks.Options) { o.BaseEndpoint = awssdk.String(url) })
+	clients := awscloud.Clients{EC2: e.ec2, SSM: e.ssm, EKS: e.eks, Versions: staticVersion{}}
 	ctx := context.Background()
 	resources := []string{sandboxaws.SeedClusterSecurityGroupID}
 	for _, s := range sandboxaws.SeedSubnets {
@@ -630,5 +630,59 @@ func TestGetInstanceTypesInOfferedZones(t *testing.T) {
 		if o.Zone != "us-east-1a" {
 			t.Errorf("offering outside the given zone: %+v", o)
 		}
+	}
+}
+
+// countingTypes counts DescribeInstanceTypes calls.
+type countingTypes struct {
+	*ec2.Client
+	calls atomic.Int32
+}
+
+func (c *countingTypes) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanceTypesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error) {
+	if in.NextToken == nil {
+		c.calls.Add(1)
+	}
+	return c.Client.DescribeInstanceTypes(ctx, in, opts...)
+}
+
+// RefreshCaches reads the instance types before any batch asks (so GetInstanceTypes calls no
+// EC2 API) and again every RefreshInterval.
+func TestRefreshCaches(t *testing.T) {
+	e := newEnv(t)
+	api := &countingTypes{Client: e.ec2}
+	cp, err := awscloud.New(awscloud.Options{ClusterName: testCluster, Region: "us-east-1"},
+		awscloud.Clients{EC2: api, SSM: ssm.NewFromConfig(awssdk.Config{}), Versions: staticVersion{}}, e.clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cp.RefreshCaches(ctx) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the first refresh", e.clk.HasWaiters)
+	if n := api.calls.Load(); n != 1 {
+		t.Fatalf("first refresh read the instance types %d times, want 1", n)
+	}
+	if _, err := cp.GetInstanceTypes(context.Background(), provisioner("default")); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.calls.Load(); n != 1 {
+		t.Fatalf("GetInstanceTypes after a refresh called DescribeInstanceTypes (%d calls)", n)
+	}
+	e.clk.Step(awscloud.RefreshInterval)
+	waitFor("the second refresh", func() bool { return api.calls.Load() == 2 && e.clk.HasWaiters() })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RefreshCaches returned %v, want nil", err)
 	}
 }

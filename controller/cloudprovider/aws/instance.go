@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
@@ -38,8 +35,9 @@ type pool struct {
 }
 
 // Create implements cloudprovider.CloudProvider. It launches one instance through CreateFleet
-// (type instant, target capacity 1): spot when the requirements allow it and any option has an
-// available spot offering in a discovered subnet's zone, else on-demand; allocation strategy
+// (type instant, target capacity 1; concurrent identical launches share one call, see fleets):
+// spot when the requirements allow it and any option has an available spot offering in a
+// discovered subnet's zone, else on-demand; allocation strategy
 // price-capacity-optimized (spot) or lowest-price (on-demand). Every pool CreateFleet reports
 // as lacking capacity is cached as unavailable for UnavailableOfferingsTTL. Errors:
 // *cloudprovider.InsufficientCapacityError when no pool could launch; request errors with the
@@ -253,8 +251,9 @@ func (c *CloudProvider) instanceTags(prov string, extra map[string]string) []ec2
 	return sortedTags(m)
 }
 
-// createFleet calls CreateFleet and returns the launched instance. Pools reported without
-// capacity are cached as unavailable.
+// createFleet launches one instance through CreateFleet (merged with identical concurrent
+// launches, see fleets) and returns it. Pools reported without capacity are cached as
+// unavailable.
 func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisioner, settings *v1alpha5.AWS,
 	capacityType string, configs []ec2types.FleetLaunchTemplateConfigRequest) (*ec2types.Instance, error) {
 	tags := c.instanceTags(prov.Name, settings.Tags)
@@ -278,56 +277,7 @@ func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisio
 	} else {
 		in.OnDemandOptions = &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice}
 	}
-	out, err := c.ec2.CreateFleet(ctx, in)
-	if err != nil {
-		c.forgetMissingTemplates(err, configs)
-		return nil, fmt.Errorf("creating fleet: %w", err)
-	}
-	logger := log.FromContext(ctx)
-	var icePools, other []string
-	for _, e := range out.Errors {
-		code := awssdk.ToString(e.ErrorCode)
-		var it, zone string
-		if e.LaunchTemplateAndOverrides != nil && e.LaunchTemplateAndOverrides.Overrides != nil {
-			it = string(e.LaunchTemplateAndOverrides.Overrides.InstanceType)
-			zone = awssdk.ToString(e.LaunchTemplateAndOverrides.Overrides.AvailabilityZone)
-		}
-		if insufficientCapacityCodes[code] && it != "" && zone != "" {
-			c.ice.MarkUnavailable(it, zone, capacityType)
-			icePools = append(icePools, poolKey(it, zone, capacityType))
-			continue
-		}
-		if strings.HasPrefix(code, "InvalidLaunchTemplate") {
-			for _, cfg := range configs {
-				c.templates.Forget(awssdk.ToString(cfg.LaunchTemplateSpecification.LaunchTemplateName))
-			}
-		}
-		if msg := fmt.Sprintf("%s: %s", code, awssdk.ToString(e.ErrorMessage)); !slices.Contains(other, msg) {
-			other = append(other, msg)
-		}
-	}
-	if len(icePools) > 0 {
-		logger.Info("pools without capacity marked unavailable", "pools", icePools, "ttl", UnavailableOfferingsTTL.String())
-	}
-	var ids []string
-	for _, inst := range out.Instances {
-		ids = append(ids, inst.InstanceIds...)
-	}
-	if len(ids) == 0 {
-		if len(other) == 0 {
-			return nil, &cloudprovider.InsufficientCapacityError{Pools: icePools}
-		}
-		sort.Strings(other)
-		return nil, fmt.Errorf("creating fleet launched no instance: %s", strings.Join(other, "; "))
-	}
-	if len(ids) > 1 {
-		// Target capacity is 1; more instances would be leaks. Terminate the extras.
-		logger.Info("fleet returned extra instances, terminating them", "kept", ids[0], "extra", ids[1:])
-		if _, err := c.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids[1:]}); err != nil {
-			logger.Error(err, "terminating extra fleet instances", "ids", ids[1:])
-		}
-	}
-	return c.describeInstance(ctx, ids[0])
+	return c.launch(ctx, in)
 }
 
 // forgetMissingTemplates drops cached launch templates when EC2 says one does not exist, so the
@@ -341,10 +291,11 @@ func (c *CloudProvider) forgetMissingTemplates(err error, configs []ec2types.Fle
 	}
 }
 
-// describeInstance returns the instance, waiting up to InstanceExistsTimeout while EC2 reports
-// InvalidInstanceID.NotFound for a just-launched id.
-func (c *CloudProvider) describeInstance(ctx context.Context, id string) (*ec2types.Instance, error) {
-	in := &ec2.DescribeInstancesInput{InstanceIds: []string{id}}
+// describeInstances returns the instances of ids in that order, waiting up to
+// InstanceExistsTimeout while EC2 reports InvalidInstanceID.NotFound for just-launched ids.
+// Errors: EC2 errors, an id missing from the answer.
+func (c *CloudProvider) describeInstances(ctx context.Context, ids []string) ([]*ec2types.Instance, error) {
+	in := &ec2.DescribeInstancesInput{InstanceIds: ids}
 	out, err := c.ec2.DescribeInstances(ctx, in)
 	if isNotFound(err) {
 		out, err = ec2.NewInstanceExistsWaiter(c.ec2, func(o *ec2.InstanceExistsWaiterOptions) {
@@ -353,16 +304,23 @@ func (c *CloudProvider) describeInstance(ctx context.Context, id string) (*ec2ty
 		}).WaitForOutput(ctx, in, InstanceExistsTimeout)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("describing launched instance %s: %w", id, err)
+		return nil, fmt.Errorf("describing launched instances %v: %w", ids, err)
 	}
+	byID := map[string]*ec2types.Instance{}
 	for _, r := range out.Reservations {
 		for i := range r.Instances {
-			if awssdk.ToString(r.Instances[i].InstanceId) == id {
-				return &r.Instances[i], nil
-			}
+			byID[awssdk.ToString(r.Instances[i].InstanceId)] = &r.Instances[i]
 		}
 	}
-	return nil, fmt.Errorf("describing launched instance %s: not in the response", id)
+	insts := make([]*ec2types.Instance, 0, len(ids))
+	for _, id := range ids {
+		inst, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("describing launched instance %s: not in the response", id)
+		}
+		insts = append(insts, inst)
+	}
+	return insts, nil
 }
 
 func isNotFound(err error) bool {

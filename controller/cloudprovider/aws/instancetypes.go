@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -77,6 +78,11 @@ func (p *instanceTypeProvider) instanceTypeInfos(ctx context.Context) ([]ec2type
 		return p.infos, nil
 	}
 	p.mu.Unlock()
+	return p.refreshInfos(ctx)
+}
+
+// refreshInfos reads the instance types from EC2 now and caches them.
+func (p *instanceTypeProvider) refreshInfos(ctx context.Context) ([]ec2types.InstanceTypeInfo, error) {
 	var out []ec2types.InstanceTypeInfo
 	pager := ec2.NewDescribeInstanceTypesPaginator(p.ec2, &ec2.DescribeInstanceTypesInput{MaxResults: awssdk.Int32(100)})
 	for pager.HasMorePages() {
@@ -107,6 +113,11 @@ func (p *instanceTypeProvider) offerings(ctx context.Context) (map[string]sets.S
 		return p.offered, nil
 	}
 	p.mu.Unlock()
+	return p.refreshOfferings(ctx)
+}
+
+// refreshOfferings reads the offerings from EC2 now and caches them.
+func (p *instanceTypeProvider) refreshOfferings(ctx context.Context) (map[string]sets.Set[string], error) {
 	out := map[string]sets.Set[string]{}
 	pager := ec2.NewDescribeInstanceTypeOfferingsPaginator(p.ec2, &ec2.DescribeInstanceTypeOfferingsInput{
 		LocationType: ec2types.LocationTypeAvailabilityZone,
@@ -142,6 +153,12 @@ func (p *instanceTypeProvider) spotPrices(ctx context.Context) (map[string]float
 		return p.spot, nil
 	}
 	p.mu.Unlock()
+	return p.refreshSpotPrices(ctx)
+}
+
+// refreshSpotPrices reads the spot prices from EC2 now and caches them (see spotPrices for
+// a failed refresh).
+func (p *instanceTypeProvider) refreshSpotPrices(ctx context.Context) (map[string]float64, error) {
 	out := map[string]float64{}
 	newest := map[string]time.Time{}
 	now := p.clk.Now()
@@ -178,6 +195,16 @@ func (p *instanceTypeProvider) spotPrices(ctx context.Context) (map[string]float
 	p.spot, p.spotAt = out, p.clk.Now()
 	p.mu.Unlock()
 	return out, nil
+}
+
+// refresh reads the instance types, their offerings and the spot prices from EC2 now, whatever
+// the age of the cached ones. Errors: EC2 errors (joined); a failed spot refresh with earlier
+// prices cached keeps those and is only logged.
+func (p *instanceTypeProvider) refresh(ctx context.Context) error {
+	_, ierr := p.refreshInfos(ctx)
+	_, oerr := p.refreshOfferings(ctx)
+	_, serr := p.refreshSpotPrices(ctx)
+	return errors.Join(ierr, oerr, serr)
 }
 
 // List returns every instance type with its offerings in zones (the zones of the

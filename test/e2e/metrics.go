@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// DecisionMetric is the controller's histogram of decision latency: seconds from a provisioning
+// batch closing to its last launch call returning.
+const DecisionMetric = "karpenter_provisioner_decision_duration_seconds"
+
+// ControllerMetricsURL returns the /metrics URL of the controller running in the sandbox at
+// sandboxDir, read from the "Serving metrics server" line of its pod log (the sandbox gives
+// every pod a free loopback port). Errors: no controller log, or no such line in it.
+func ControllerMetricsURL(sandboxDir string) (string, error) {
+	logs, _ := filepath.Glob(filepath.Join(sandboxDir, "pods", "*karpenter*.log"))
+	for _, path := range logs {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			if !strings.Contains(sc.Text(), `"Serving metrics server"`) {
+				continue
+			}
+			var rec struct {
+				BindAddress string `json:"bindAddress"`
+			}
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.BindAddress != "" {
+				_ = f.Close()
+				return "http://" + rec.BindAddress + "/metrics", nil
+			}
+		}
+		_ = f.Close()
+	}
+	return "", fmt.Errorf("no \"Serving metrics server\" line in the controller's logs %v", logs)
+}
+
+// Histogram is one Prometheus histogram as scraped: cumulative counts per upper bound
+// (ascending, the +Inf bucket last), the total count and the sum of the observations.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+// ScrapeHistogram reads the histogram name (without labels) from the Prometheus text endpoint
+// at url. Errors: the request fails or answers non-200, the body does not parse, or the metric
+// is missing or not a histogram.
+func ScrapeHistogram(ctx context.Context, url, name string) (*Histogram, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scraping %s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", url, err)
+	}
+	fam, ok := families[name]
+	if !ok || len(fam.GetMetric()) == 0 || fam.GetMetric()[0].GetHistogram() == nil {
+		return nil, fmt.Errorf("%s: no histogram %s", url, name)
+	}
+	h := fam.GetMetric()[0].GetHistogram()
+	out := &Histogram{Count: h.GetSampleCount(), Sum: h.GetSampleSum()}
+	for _, b := range h.GetBucket() {
+		out.Bounds = append(out.Bounds, b.GetUpperBound())
+		out.Counts = append(out.Counts, b.GetCumulativeCount())
+	}
+	if len(out.Bounds) == 0 || !math.IsInf(out.Bounds[len(out.Bounds)-1], 1) {
+		out.Bounds = append(out.Bounds, math.Inf(1))
+		out.Counts = append(out.Counts, out.Count)
+	}
+	return out, nil
+}
+
+// Since returns the observations made after before was scraped (h minus before, bucket by
+// bucket). Errors: the two have different buckets, or before has more observations (the
+// process restarted in between).
+func (h *Histogram) Since(before *Histogram) (*Histogram, error) {
+	if before == nil {
+		return h, nil
+	}
+	if len(before.Bounds) != len(h.Bounds) || before.Count > h.Count {
+		return nil, fmt.Errorf("histograms do not match (buckets %d and %d, counts %d and %d): did the controller restart?",
+			len(before.Bounds), len(h.Bounds), before.Count, h.Count)
+	}
+	out := &Histogram{Bounds: h.Bounds, Count: h.Count - before.Count, Sum: h.Sum - before.Sum}
+	for i := range h.Counts {
+		if before.Bounds[i] != h.Bounds[i] || before.Counts[i] > h.Counts[i] {
+			return nil, fmt.Errorf("histograms do not match at bucket %d", i)
+		}
+		out.Counts = append(out.Counts, h.Counts[i]-before.Counts[i])
+	}
+	return out, nil
+}
+
+// Quantile estimates the q-quantile (0 <= q <= 1) of the observations the way Prometheus'
+// histogram_quantile does (prometheus.io/docs/prometheus/latest/querying/functions/): find the
+// bucket holding rank q*Count and interpolate linearly between its lower and upper bound (the
+// first bucket's lower bound is 0; a rank in the +Inf bucket answers the highest finite
+// bound). NaN when there are no observations.
+func (h *Histogram) Quantile(q float64) float64 {
+	if h == nil || h.Count == 0 {
+		return math.NaN()
+	}
+	rank := q * float64(h.Count)
+	i := sort.Search(len(h.Counts), func(i int) bool { return float64(h.Counts[i]) >= rank })
+	if i >= len(h.Counts) {
+		i = len(h.Counts) - 1
+	}
+	if math.IsInf(h.Bounds[i], 1) {
+		if i == 0 {
+			return math.NaN()
+		}
+		return h.Bounds[i-1]
+	}
+	lower, below := 0.0, 0.0
+	if i > 0 {
+		lower, below = h.Bounds[i-1], float64(h.Counts[i-1])
+	}
+	inBucket := float64(h.Counts[i]) - below
+	if inBucket <= 0 {
+		return h.Bounds[i]
+	}
+	return lower + (h.Bounds[i]-lower)*(rank-below)/inBucket
+}

@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestHistogramQuantile(t *testing.T) {
+	// 10 observations: 4 <= 0.1, 4 in (0.1, 0.2], 2 in (0.2, 0.4].
+	h := &Histogram{Bounds: []float64{0.1, 0.2, 0.4, math.Inf(1)}, Counts: []uint64{4, 8, 10, 10}, Count: 10, Sum: 1.5}
+	for _, tc := range []struct{ q, want float64 }{
+		{0.2, 0.05},  // rank 2 of 4 in [0, 0.1]
+		{0.5, 0.125}, // rank 5: 1 of 4 in (0.1, 0.2]
+		{0.9, 0.3},   // rank 9: 1 of 2 in (0.2, 0.4]
+		{1, 0.4},
+	} {
+		if got := h.Quantile(tc.q); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("Quantile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	// A rank in the +Inf bucket answers the highest finite bound.
+	inf := &Histogram{Bounds: []float64{1, math.Inf(1)}, Counts: []uint64{1, 3}, Count: 3}
+	if got := inf.Quantile(0.99); got != 1 {
+		t.Errorf("Quantile in +Inf bucket = %v, want 1", got)
+	}
+	if got := (&Histogram{Bounds: []float64{math.Inf(1)}, Counts: []uint64{0}}).Quantile(0.5); !math.IsNaN(got) {
+		t.Errorf("Quantile of nothing = %v, want NaN", got)
+	}
+}
+
+func TestHistogramSince(t *testing.T) {
+	before := &Histogram{Bounds: []float64{1, math.Inf(1)}, Counts: []uint64{2, 3}, Count: 3, Sum: 2}
+	after := &Histogram{Bounds: []float64{1, math.Inf(1)}, Counts: []uint64{5, 7}, Count: 7, Sum: 9}
+	d, err := after.Since(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Count != 4 || d.Sum != 7 || d.Counts[0] != 3 || d.Counts[1] != 4 {
+		t.Errorf("Since = %+v", d)
+	}
+	// A restarted process has fewer observations than before: an error, not a wrap-around.
+	if _, err := before.Since(after); err == nil {
+		t.Error("Since of a smaller histogram: no error")
+	}
+	if _, err := after.Since(&Histogram{Bounds: []float64{2, math.Inf(1)}, Counts: []uint64{1, 1}, Count: 1}); err == nil {
+		t.Error("Since across different buckets: no error")
+	}
+}
+
+func TestScrapeHistogram(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `# HELP %[1]s x
+# TYPE %[1]s histogram
+%[1]s_bucket{le="0.5"} 1
+%[1]s_bucket{le="1"} 3
+%[1]s_bucket{le="+Inf"} 4
+%[1]s_sum 3.5
+%[1]s_count 4
+`, DecisionMetric)
+	}))
+	defer srv.Close()
+	h, err := ScrapeHistogram(context.Background(), srv.URL, DecisionMetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Count != 4 || h.Sum != 3.5 || len(h.Bounds) != 3 || h.Counts[1] != 3 || !math.IsInf(h.Bounds[2], 1) {
+		t.Errorf("scraped %+v", h)
+	}
+	if _, err := ScrapeHistogram(context.Background(), srv.URL, "no_such_metric"); err == nil {
+		t.Error("missing metric: no error")
+	}
+}
+
+func TestControllerMetricsURL(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ControllerMetricsURL(dir); err == nil {
+		t.Error("no log: no error")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "pods"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := `{"level":"info","msg":"starting controller"}
+{"level":"info","logger":"controller-runtime.metrics","msg":"Serving metrics server","bindAddress":"127.0.0.1:40301","secure":false}
+`
+	if err := os.WriteFile(filepath.Join(dir, "pods", "karpenter_karpenter-abc.log"), []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ControllerMetricsURL(dir)
+	if err != nil || got != "http://127.0.0.1:40301/metrics" {
+		t.Errorf("ControllerMetricsURL = %q, %v", got, err)
+	}
+}
