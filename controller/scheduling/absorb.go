@@ -137,7 +137,6 @@ func (ps *provState) absorb(hostAffinity []*podTerm) {
 		kept = append(kept, c)
 	}
 	ps.setClaims(kept)
-	ps.antiCursor = nil
 }
 
 // empty moves every pod of d to other claims (not removed), raising their prices by less than

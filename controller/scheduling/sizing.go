@@ -81,8 +81,6 @@ func (ps *provState) resize() {
 		}
 	}
 	ps.setClaims(out)
-	// Claim indexes changed.
-	ps.antiCursor = nil
 }
 
 // split returns c, or pieces that hold its pods for less, each split further.

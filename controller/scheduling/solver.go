@@ -923,9 +923,10 @@ func (ps *provState) addClaim(c *claim) {
 	}
 }
 
-// setClaims replaces the claims (after resize) and rebuilds their blocks.
+// setClaims replaces the claims (after resize or absorb) and rebuilds their blocks; the
+// anti-affinity cursors, which are claim indexes, start over.
 func (ps *provState) setClaims(claims []*claim) {
-	ps.claims, ps.blocks = nil, nil
+	ps.claims, ps.blocks, ps.antiCursor = nil, nil, nil
 	for _, c := range claims {
 		ps.addClaim(c)
 	}

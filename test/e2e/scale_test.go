@@ -27,13 +27,7 @@ func TestScale(t *testing.T) {
 // BenchmarkScale is the scale scenario as a benchmark (`make bench`): it reports seconds until
 // all 1000 pods run, nodes launched and their USD/hour as custom metrics.
 func BenchmarkScale(b *testing.B) {
-	if testing.Short() {
-		b.Skip("skipped under -short")
-	}
-	bin := os.Getenv("KARPENTER_BIN")
-	if bin == "" {
-		b.Fatal("KARPENTER_BIN is not set: it must name the built terraform-provider-karpenter binary (`make bench` sets it)")
-	}
+	bin := benchBin(b)
 	for i := 0; i < b.N; i++ {
 		rep := runScale(b, bin)
 		rep.Write(os.Stdout)
@@ -58,13 +52,7 @@ var LiveLoop5kWorkloads = []ScaleWorkload{
 // scaling to every pod Running, the nodes launched and their USD/hour. Scale always stops the
 // sandbox it started.
 func BenchmarkLiveLoop5k(b *testing.B) {
-	if testing.Short() {
-		b.Skip("skipped under -short")
-	}
-	bin := os.Getenv("KARPENTER_BIN")
-	if bin == "" {
-		b.Fatal("KARPENTER_BIN is not set: it must name the built terraform-provider-karpenter binary (`make bench` sets it)")
-	}
+	bin := benchBin(b)
 	for i := 0; i < b.N; i++ {
 		rep := runScale(b, bin, LiveLoop5kWorkloads...)
 		rep.Write(os.Stdout)
@@ -97,4 +85,18 @@ func runScale(tb testing.TB, bin string, workloads ...ScaleWorkload) *ScaleRepor
 		tb.Fatal("all pods ran but no node was launched")
 	}
 	return rep
+}
+
+// benchBin skips a scale benchmark under -short and returns the KARPENTER_BIN binary, failing
+// when it is not set.
+func benchBin(b *testing.B) string {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("skipped under -short")
+	}
+	bin := os.Getenv("KARPENTER_BIN")
+	if bin == "" {
+		b.Fatal("KARPENTER_BIN is not set: it must name the built terraform-provider-karpenter binary (`make bench` sets it)")
+	}
+	return bin
 }
