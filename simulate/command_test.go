@@ -289,7 +289,7 @@ func TestBadYAMLNamesFileAndLine(t *testing.T) {
 		{"memory that is not a quantity", deployment("a", 1, "1", "512MB"),
 			[]string{"bad.yaml:20:", "spec.template.spec.containers[0].resources.requests.memory", "quantities must match"}},
 		{"replicas that is not a number", strings.Replace(deployment("a", 1, "1", "1Gi"), "replicas: 1", "replicas: one", 1),
-			[]string{"bad.yaml:7:", "spec.replicas", "cannot unmarshal string"}},
+			[]string{"bad.yaml:7:", "spec.replicas", "Invalid type: expected an integer, got a string"}},
 		{"negative replicas", strings.Replace(deployment("a", 1, "1", "1Gi"), "replicas: 1", "replicas: -2", 1),
 			[]string{"bad.yaml:7:", "spec.replicas", "greater than or equal to 0"}},
 		{"not an object", "- just\n- a list\n", []string{"bad.yaml:1:", "not a Kubernetes object"}},
@@ -326,9 +326,9 @@ func TestInvalidProvisionerIsRejectedWithFieldPath(t *testing.T) {
 
 func TestUnknownKindsAreSkippedWithAWarning(t *testing.T) {
 	in := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\n" + deployment("web", 1, "1", "1Gi") +
-		"---\napiVersion: karpenter.sh/v1beta1\nkind: NodePool\nmetadata: {name: np}\n"
+		"---\napiVersion: karpenter.k8s.aws/v1alpha1\nkind: AWSNodeTemplate\nmetadata: {name: default}\n"
 	p, errOut := plan(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
-	if len(p.Skipped) != 2 || p.Skipped[0].Kind != "ConfigMap" || p.Skipped[1].Kind != "NodePool" || p.Summary.PlacedOnNewNodes != 1 {
+	if len(p.Skipped) != 2 || p.Skipped[0].Kind != "ConfigMap" || p.Skipped[1].Kind != "AWSNodeTemplate" || p.Summary.PlacedOnNewNodes != 1 {
 		t.Fatalf("skipped %+v, summary %+v", p.Skipped, p.Summary)
 	}
 	if !strings.Contains(errOut, "w.yaml:1: skipped ConfigMap settings: v1 ConfigMap is not simulated") {
@@ -341,7 +341,7 @@ func TestListFromStdinWithJobsStatefulSetsAndPods(t *testing.T) {
   {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch"},
    "spec": {"parallelism": 5, "completions": 3, "template": {"spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}]}}}},
   {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
-   "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}]}}}},
+   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}}, "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}]}}}},
   {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
 ]}`
 	out, errOut, err := run(t, list, "-f", "-", "-f", write(t, "p.yaml", defaultProvisioner), "-o", "json")

@@ -57,7 +57,10 @@ type Object struct {
 	Name       string
 	// Content is the object as decoded from JSON (map[string]any; integers as int64).
 	Content map[string]any
-	doc     *document
+	// Warnings are about the document the object was read from (duplicate mapping keys, whose
+	// last value is used), on the first object of the document only, each "file:line: text".
+	Warnings []string
+	doc      *document
 }
 
 // Ref names the object for messages: "Deployment default/web (workload.yaml:12)".
@@ -113,7 +116,7 @@ func (o *Object) Decode(into any) (warnings []string, usable bool, err error) {
 		})
 	errs := make([]error, 0, len(paths))
 	for i, path := range paths {
-		e := o.Errorf(path, "%v", reasons[i])
+		e := o.Errorf(path, "%s", readableDecodeError(target.Type(), path, reasons[i]))
 		e.decoding = true
 		errs = append(errs, e)
 	}
@@ -218,8 +221,25 @@ func (d *document) firstContentLine() int {
 // parser returns no typed error, so its message is the only carrier of the line.
 var yamlLine = regexp.MustCompile(`yaml: line (\d+): (.*)$`)
 
+// yamlDuplicate matches a duplicate mapping key in the strict YAML parser's errors:
+// "line 6: key \"replicas\" already set in map".
+var yamlDuplicate = regexp.MustCompile(`line (\d+): key (".*") already set in map`)
+
 func (d *document) objects() ([]*Object, error) {
-	raw, err := yaml.YAMLToJSON(d.data)
+	// The strict conversion refuses duplicate keys; the lenient one keeps the last value, as
+	// kubectl's conversion does. Duplicates are warned about, and the lenient result is read.
+	raw, err := yaml.YAMLToJSONStrict(d.data)
+	var warnings []string
+	if err != nil {
+		var lerr error
+		if raw, lerr = yaml.YAMLToJSON(d.data); lerr == nil {
+			for _, m := range yamlDuplicate.FindAllStringSubmatch(err.Error(), -1) {
+				n, _ := strconv.Atoi(m[1])
+				warnings = append(warnings, fmt.Sprintf("%s:%d: duplicate key %s: the last value is used", d.source, d.start+n-1, m[2]))
+			}
+		}
+		err = lerr
+	}
 	if err != nil {
 		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + err.Error()}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
@@ -235,7 +255,11 @@ func (d *document) objects() ([]*Object, error) {
 	if v == nil {
 		return nil, nil // empty or comments only
 	}
-	return d.flatten(v, "", "", "", 0)
+	objs, err := d.flatten(v, "", "", "", 0)
+	if len(objs) > 0 {
+		objs[0].Warnings = warnings
+	}
+	return objs, err
 }
 
 // flatten turns v (the document or an item of a List at path) into objects.
@@ -306,4 +330,108 @@ func jsonKind(v any) string {
 	default:
 		return "a number"
 	}
+}
+
+// goTypeError matches encoding/json's type errors, which sigs.k8s.io/json returns as an
+// unexported type: "json: cannot unmarshal object into Go struct field PodSpec.spec.containers
+// of type []v1.Container".
+var goTypeError = regexp.MustCompile(`^json: cannot unmarshal (\w+)(?: \S+)? into Go (?:struct field \S+|value) of type (\S+)$`)
+
+// readableDecodeError words a type error of the field at path of a value of type t as the
+// JSON kind the field takes against the one given ("Invalid type: expected a list, got an
+// object"), instead of Go type names; other errors (a quantity that does not parse) are
+// returned as they are.
+func readableDecodeError(t reflect.Type, path string, err error) string {
+	m := goTypeError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	got := map[string]string{"object": "an object", "array": "a list", "string": "a string", "number": "a number", "bool": "a boolean"}[m[1]]
+	want := ""
+	if ft := fieldType(t, path); ft != nil {
+		want = jsonKindOf(ft)
+	}
+	if got == "" || want == "" {
+		return err.Error()
+	}
+	return fmt.Sprintf("Invalid type: expected %s, got %s", want, got)
+}
+
+// fieldType returns the Go type of the field at path ("spec.containers[0].ports[0].protocol",
+// map keys as fields) within t, following json tags and inlined structs; nil when not found.
+func fieldType(t reflect.Type, path string) reflect.Type {
+	for _, seg := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(seg, "[")
+		t = jsonField(t, name)
+		if t == nil {
+			return nil
+		}
+		for ; rest != ""; _, rest, _ = strings.Cut(rest, "[") {
+			for t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+				return nil
+			}
+			t = t.Elem()
+		}
+	}
+	return t
+}
+
+// jsonField returns the type of the field of struct (or map) type t that JSON name decodes into.
+func jsonField(t reflect.Type, name string) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Map {
+		return t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case tag == name:
+			return f.Type
+		case tag == "" && f.Anonymous: // inlined (TypeMeta, ObjectMeta with ",inline")
+			if ft := jsonField(f.Type, name); ft != nil {
+				return ft
+			}
+		}
+	}
+	return nil
+}
+
+// jsonKindOf names the JSON kind a Go type is decoded from.
+func jsonKindOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.String() {
+	case "intstr.IntOrString":
+		return "an integer or a string"
+	case "resource.Quantity":
+		return "a quantity (a string or a number)"
+	case "v1.Time", "v1.MicroTime", "v1.Duration":
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	}
+	return ""
 }

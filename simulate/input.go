@@ -152,16 +152,51 @@ func readAs(o *Object) string {
 	return ""
 }
 
+// movedKinds are the kinds read whose older API groups the API server no longer serves
+// (Kubernetes 1.16 removed extensions/v1beta1 Deployment, ReplicaSet and DaemonSet:
+// https://kubernetes.io/docs/reference/using-api/deprecation-guide/#v1-16).
+var movedKinds = map[string]string{
+	"extensions/Deployment": "apps/v1", "extensions/ReplicaSet": "apps/v1", "extensions/DaemonSet": "apps/v1",
+}
+
+// unreadKind returns an error for an object that is not read but looks meant to be, so that
+// it is not left out of the plan unnoticed: a kind read in another version of its group
+// (apps/v1beta1 Deployment) or in a group it moved from (extensions/v1beta1), a kind spelt in
+// another case (kinds are case-sensitive), and Karpenter v1 NodePools, which this controller
+// does not read (it reads v1alpha5 Provisioners). Nil for other objects, which are skipped.
+func unreadKind(o *Object) error {
+	if as := readAs(o); as != "" {
+		return o.Errorf("apiVersion", "Unsupported value: %q: %s is read as %s", o.APIVersion, o.Kind, as)
+	}
+	if as, ok := movedKinds[group(o.APIVersion)+"/"+o.Kind]; ok {
+		return o.Errorf("apiVersion", "Unsupported value: %q: %s is no longer served by the API server (removed in Kubernetes 1.16); use %s", o.APIVersion, o.Kind, as)
+	}
+	for k := range kinds {
+		name := k[strings.LastIndexByte(k, '/')+1:]
+		if name != o.Kind && strings.EqualFold(name, o.Kind) {
+			return o.Errorf("kind", "Unsupported value: %q: kinds are case-sensitive: did you mean %s?", o.Kind, name)
+		}
+	}
+	if group(o.APIVersion) == v1alpha5.Group && o.Kind == "NodePool" {
+		return o.Errorf("kind", "Unsupported value: %q: this controller reads karpenter.sh/v1alpha5 Provisioners, not NodePools: write the pool as a Provisioner", o.Kind)
+	}
+	return nil
+}
+
 // add reads one decoded object. Unknown kinds are recorded as skipped; a kind that is read in
 // another version of its group (apps/v1beta1 Deployment) is an error, so that a workload is
 // not left out of the plan unnoticed; the second of two objects of the same kind, namespace
 // and name is an error naming both places.
 func (r *reader) add(o *Object, rl role) {
+	r.w.Warnings = append(r.w.Warnings, o.Warnings...)
 	k, ok := kinds[o.APIVersion+"/"+o.Kind]
+	if !ok {
+		if err := unreadKind(o); err != nil {
+			r.errs = append(r.errs, err)
+			return
+		}
+	}
 	switch {
-	case !ok && readAs(o) != "":
-		r.errs = append(r.errs, o.Errorf("apiVersion", "Unsupported value: %q: %s is read as %s", o.APIVersion, o.Kind, readAs(o)))
-		return
 	case !ok:
 		r.skip(o, fmt.Sprintf("%s %s is not simulated", o.APIVersion, o.Kind))
 		return

@@ -59,9 +59,9 @@ spec:
 		"w.yaml:7: spec.replicas: Invalid value: -2: must be greater than or equal to 0",
 		"w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: quantities must match",
 		"w.yaml:20: spec.template.spec.containers[0].resources.requests.memory: quantities must match",
-		"w.yaml:26: spec.priority: json: cannot unmarshal string",
+		"w.yaml:26: spec.priority: Invalid type: expected an integer, got a string",
 		"w.yaml:30: spec.containers[0].resources.requests.cpu: quantities must match",
-		"w.yaml:33: spec.containers[1].ports[0].containerPort: json: cannot unmarshal string",
+		"w.yaml:33: spec.containers[1].ports[0].containerPort: Invalid type: expected an integer, got a string",
 	)
 }
 
@@ -179,5 +179,45 @@ func TestReadKindInAnotherVersionIsAnError(t *testing.T) {
 	p, errOut := plan(t, "-f", write(t, "v.yaml", volcano), "-f", write(t, "p.yaml", defaultProvisioner))
 	if len(p.Skipped) != 1 || !strings.Contains(errOut, "skipped Job train: batch.volcano.sh/v1alpha1 Job is not simulated") {
 		t.Fatalf("skipped %+v; stderr:\n%s", p.Skipped, errOut)
+	}
+}
+
+// TestWorkloadsTheAPIServerRefuses: objects the API server would refuse or no longer serves are
+// errors at their field, not skipped or planned: a missing or non-matching selector, an empty
+// selector, extensions/v1beta1, a kind in the wrong case, a Karpenter v1 NodePool; a value of
+// the wrong JSON type is named by JSON kinds, not Go types.
+func TestWorkloadsTheAPIServerRefuses(t *testing.T) {
+	tmpl := "  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: c, image: x}]}\n"
+	in := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nosel}\nspec:\n" + tmpl + // 1
+		"---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: other}\nspec:\n  selector: {matchLabels: {app: b}}\n" + tmpl + // 7
+		"---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: empty}\nspec:\n  selector: {}\n" + tmpl + // 16
+		"---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old}\nspec:\n" + tmpl + // 25
+		"---\napiVersion: apps/v1\nkind: statefulset\nmetadata: {name: lower}\nspec:\n" + tmpl + // 33
+		"---\napiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: np}\n" + // 41
+		"---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  tolerations: {key: x}\n  containers: [{name: c, image: x}]\n" // 45
+	got := errorLines(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	wantErrors(t, got,
+		"w.yaml:4: spec.selector: Required value",
+		"w.yaml:15: spec.template.metadata.labels: Invalid value: app=a: `selector` does not match template `labels`",
+		"w.yaml:22: spec.selector: Invalid value: {}: empty selector is invalid for daemonset",
+		`w.yaml:27: apiVersion: Unsupported value: "extensions/v1beta1": Deployment is no longer served`,
+		`w.yaml:36: kind: Unsupported value: "statefulset": kinds are case-sensitive: did you mean StatefulSet?`,
+		`w.yaml:44: kind: Unsupported value: "NodePool": this controller reads karpenter.sh/v1alpha5 Provisioners`,
+		"w.yaml:51: spec.tolerations: Invalid type: expected a list, got an object",
+	)
+}
+
+// TestDuplicateKeysAreWarned: a YAML mapping with a key twice is read with the last value (as
+// kubectl reads it), with a warning naming the key's line.
+func TestDuplicateKeysAreWarned(t *testing.T) {
+	in := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  replicas: 3\n" +
+		"  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n" +
+		"    spec: {containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]}\n"
+	p, errOut := plan(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	if p.Summary.Pods != 3 {
+		t.Fatalf("want the last value (3 replicas), got %+v", p.Summary)
+	}
+	if !strings.Contains(errOut, `w.yaml:6: duplicate key "replicas": the last value is used`) {
+		t.Fatalf("no warning for the duplicate key:\n%s", errOut)
 	}
 }

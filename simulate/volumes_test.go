@@ -233,7 +233,9 @@ apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
 spec:
+  selector: {matchLabels: {app: db}}
   template:
+    metadata: {labels: {app: db}}
     spec:
       containers: [{name: c, image: x}]
   volumeClaimTemplates:
@@ -246,7 +248,7 @@ spec:
 		"s.yaml:9: spec.capacity.storage: quantities must match",
 		"s.yaml:9: spec.accessModes: Required value",
 		"s.yaml:11: provisioner: Required value",
-		"s.yaml:23: spec.volumeClaimTemplates[0].metadata.name: Required value",
-		"s.yaml:23: spec.volumeClaimTemplates[0].spec.resources.requests.storage: Invalid value: \"0\": must be greater than zero",
+		"s.yaml:25: spec.volumeClaimTemplates[0].metadata.name: Required value",
+		"s.yaml:25: spec.volumeClaimTemplates[0].spec.resources.requests.storage: Invalid value: \"0\": must be greater than zero",
 	)
 }

@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -81,6 +82,7 @@ func (r *reader) daemonSet(o *Object, _ role) error {
 		return err
 	}
 	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&ds.Spec.Template.Spec, templateSpecPath))...)
+	errs = append(errs, checkSelector(o, &workload{kind: "DaemonSet", tmpl: &ds.Spec.Template, selector: ds.Spec.Selector, selectorRequired: true})...)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -141,6 +143,35 @@ type workload struct {
 	extra map[string]string
 	// perPod, when set, completes pod i (a StatefulSet's identity labels and claims).
 	perPod func(p *corev1.Pod, i int)
+	// selector is spec.selector; selectorRequired for the apps/v1 kinds, whose selector the API
+	// server requires (a ReplicationController's defaults to its template's labels, a Job's is
+	// generated).
+	selector         *metav1.LabelSelector
+	selectorRequired bool
+}
+
+// checkSelector returns the API server's errors for w's selector
+// (k8s.io/kubernetes pkg/apis/apps/validation ValidateDeploymentSpec and its siblings): required
+// for apps/v1 kinds, not empty, valid, and matching the template's labels, since pods the
+// selector does not select would be created again and again.
+func checkSelector(o *Object, w *workload) []error {
+	if w.selector == nil {
+		if w.selectorRequired {
+			return []error{o.Errorf("spec.selector", "Required value")}
+		}
+		return nil
+	}
+	if len(w.selector.MatchLabels)+len(w.selector.MatchExpressions) == 0 {
+		return []error{o.Errorf("spec.selector", "Invalid value: {}: empty selector is invalid for %s", strings.ToLower(w.kind))}
+	}
+	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+	if err != nil {
+		return []error{o.Errorf("spec.selector", "Invalid value: %v", err)}
+	}
+	if w.tmpl != nil && !sel.Matches(labels.Set(w.tmpl.Labels)) {
+		return []error{o.Errorf("spec.template.metadata.labels", "Invalid value: %v: `selector` does not match template `labels`", labels.Set(w.tmpl.Labels))}
+	}
+	return nil
 }
 
 func (r *reader) deployment(o *Object, _ role) error {
@@ -151,7 +182,7 @@ func (r *reader) deployment(o *Object, _ role) error {
 	}
 	n, nerr := replicasOr(o, "spec.replicas", d.Spec.Replicas, 1)
 	return r.expand(o, workload{meta: &d.ObjectMeta, apiVersion: "apps/v1", kind: "Deployment", replicas: n, tmpl: &d.Spec.Template,
-		extra: map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: templateHash(&d.Spec.Template)}}, err, nerr)
+		selector: d.Spec.Selector, selectorRequired: true, extra: map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: templateHash(&d.Spec.Template)}}, err, nerr)
 }
 
 func (r *reader) replicaSet(o *Object, _ role) error {
@@ -161,7 +192,8 @@ func (r *reader) replicaSet(o *Object, _ role) error {
 		return err
 	}
 	n, nerr := replicasOr(o, "spec.replicas", rs.Spec.Replicas, 1)
-	return r.expand(o, workload{meta: &rs.ObjectMeta, apiVersion: "apps/v1", kind: "ReplicaSet", replicas: n, tmpl: &rs.Spec.Template}, err, nerr)
+	return r.expand(o, workload{meta: &rs.ObjectMeta, apiVersion: "apps/v1", kind: "ReplicaSet", replicas: n, tmpl: &rs.Spec.Template,
+		selector: rs.Spec.Selector, selectorRequired: true}, err, nerr)
 }
 
 func (r *reader) replicationController(o *Object, _ role) error {
@@ -171,7 +203,11 @@ func (r *reader) replicationController(o *Object, _ role) error {
 		return err
 	}
 	n, nerr := replicasOr(o, "spec.replicas", rc.Spec.Replicas, 1)
-	return r.expand(o, workload{meta: &rc.ObjectMeta, apiVersion: "v1", kind: "ReplicationController", replicas: n, tmpl: rc.Spec.Template}, err, nerr)
+	var sel *metav1.LabelSelector
+	if len(rc.Spec.Selector) > 0 {
+		sel = &metav1.LabelSelector{MatchLabels: rc.Spec.Selector}
+	}
+	return r.expand(o, workload{meta: &rc.ObjectMeta, apiVersion: "v1", kind: "ReplicationController", replicas: n, tmpl: rc.Spec.Template, selector: sel}, err, nerr)
 }
 
 // statefulSet expands a StatefulSet into pods <name>-<ordinal> and, per pod, the claims of its
@@ -187,7 +223,7 @@ func (r *reader) statefulSet(o *Object, _ role) error {
 	n, nerr := replicasOr(o, "spec.replicas", ss.Spec.Replicas, 1)
 	errs := append([]error{err, nerr}, fieldErrors(o, validateClaimTemplates(ss.Spec.VolumeClaimTemplates))...)
 	return r.expand(o, workload{meta: &ss.ObjectMeta, apiVersion: "apps/v1", kind: "StatefulSet", replicas: n, tmpl: &ss.Spec.Template,
-		perPod: func(p *corev1.Pod, i int) {
+		selector: ss.Spec.Selector, selectorRequired: true, perPod: func(p *corev1.Pod, i int) {
 			p.Labels = mergeLabels(p.Labels, map[string]string{appsv1.StatefulSetPodNameLabel: p.Name, appsv1.PodIndexLabel: strconv.Itoa(i)})
 			r.storage.templateClaims = append(r.storage.templateClaims, statefulSetClaims(ss, p, i)...)
 		}}, errs...)
@@ -226,6 +262,7 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 	} else {
 		errs = append(errs, fieldErrors(o, validatePodSpec(&w.tmpl.Spec, templateSpecPath))...)
 	}
+	errs = append(errs, checkSelector(o, &w)...)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
