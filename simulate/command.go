@@ -17,6 +17,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
@@ -90,7 +91,8 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 	if err != nil {
 		return err
 	}
-	plan := BuildPlan(cat, w, scheduling.Solve(in), scheduling.LowerBound(in))
+	res := scheduling.Solve(in)
+	plan := BuildPlan(cat, w, res, scheduling.LowerBound(placedOnly(in, res)))
 	if o.Output == OutputJSON {
 		return WriteJSON(out, plan)
 	}
@@ -121,4 +123,25 @@ func warn(errOut io.Writer, w *Workload) {
 	if len(w.Provisioners) == 0 {
 		fmt.Fprintln(errOut, "warning: no Provisioner in the input: no new node can be planned")
 	}
+}
+
+// placedOnly returns in with only the pods res places: the lower bound is for a plan placing
+// those, as the one shown does. Pods it leaves unschedulable (provisioner limits, no type
+// fits) would otherwise raise the bound above what the plan costs.
+func placedOnly(in scheduling.Input, res *scheduling.Result) scheduling.Input {
+	if len(res.Errors) == 0 {
+		return in
+	}
+	unplaced := make(map[*corev1.Pod]bool, len(res.Errors))
+	for _, e := range res.Errors {
+		unplaced[e.Pod] = true
+	}
+	pods := make([]*corev1.Pod, 0, len(in.Pods))
+	for _, p := range in.Pods {
+		if !unplaced[p] {
+			pods = append(pods, p)
+		}
+	}
+	in.Pods = pods
+	return in
 }

@@ -383,3 +383,17 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLowerBoundIsForThePodsPlaced: pods a provisioner's limits leave unschedulable are not in
+// the bound, so it is not above the plan's total.
+func TestLowerBoundIsForThePodsPlaced(t *testing.T) {
+	limited := "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: default}\nspec:\n  limits: {resources: {cpu: \"8\"}}\n"
+	p, _ := plan(t, "-f", write(t, "w.yaml", deployment("web", 30, "1", "1Gi")), "-f", write(t, "p.yaml", limited))
+	s := p.Summary
+	if s.Unschedulable == 0 || s.PlacedOnNewNodes == 0 {
+		t.Fatalf("want some pods placed and some refused by the limit: %+v", s)
+	}
+	if s.LowerBoundUSDPerHour <= 0 || s.LowerBoundUSDPerHour > s.USDPerHour {
+		t.Fatalf("bound %.4f, total %.4f: want 0 < bound <= total", s.LowerBoundUSDPerHour, s.USDPerHour)
+	}
+}

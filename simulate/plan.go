@@ -95,8 +95,8 @@ type Summary struct {
 	NewNodes              int `json:"newNodes"`
 	// USDPerHour is the price of the new nodes.
 	USDPerHour float64 `json:"usdPerHour"`
-	// LowerBoundUSDPerHour is scheduling.LowerBound of the same input: no plan that places the
-	// pods can cost less (docs/guides/lower-bound.md).
+	// LowerBoundUSDPerHour is scheduling.LowerBound of the same input less the unschedulable
+	// pods: no plan that places the pods placed here can cost less (docs/guides/lower-bound.md).
 	LowerBoundUSDPerHour float64 `json:"lowerBoundUsdPerHour"`
 }
 

@@ -96,6 +96,9 @@ func writeSummary(w io.Writer, p *Plan) {
 	if s.LowerBoundUSDPerHour > 0 {
 		bound += fmt.Sprintf(" (total is %.2fx)", s.USDPerHour/s.LowerBoundUSDPerHour)
 	}
+	if s.Unschedulable > 0 {
+		bound += " for the pods placed"
+	}
 	fmt.Fprintf(w, "lower bound\t%s\n", bound)
 }
 

@@ -30,10 +30,11 @@ import (
 // placeable pods pending (provisioner limits, launch backoffs in Input.Holds) is not a plan for
 // every pod, and may cost less than the bound.
 //
-// Existing and in-flight nodes (Input.Nodes) cost nothing and may hold pods: their free room
-// (ExistingNode.Available, summed) is subtracted from the demand the new nodes must cover, and a
-// pod that fits the free room of one of them (on resources alone, ignoring taints and labels,
-// which only makes the bound smaller) is not counted as needing a new node of its own.
+// Existing and in-flight nodes (Input.Nodes) cost nothing and may hold the pods that tolerate
+// their taints and whose terms match their labels: their free room (ExistingNode.Available,
+// summed) is subtracted from the demand the new nodes must cover, in total and per group of pods
+// that may use the same nodes (existingGroupRows), and a pod that fits the free room of one of
+// the nodes it may use is not counted as needing a new node of its own.
 //
 // Within each set of pods whose eligible instance types are connected (usually one set; pods
 // of disjoint provisioners or types form separate sets, whose bounds add up), the bound is the
@@ -112,7 +113,13 @@ type boundInput struct {
 	freeRoom Resources
 	// freeRooms are the existing nodes' free rooms, one per node.
 	freeRooms []Resources
-	parent    []int // union-find over items
+	// sigNodes are, per signature, the existing nodes its pods may use (taints tolerated, labels
+	// matching one of its terms), by index into freeRooms; sigFree their summed free room.
+	sigNodes [][]int
+	sigFree  []Resources
+	// sigFrontier are, per signature, the free rooms of its usable nodes no other contains.
+	sigFrontier [][]Resources
+	parent      []int // union-find over items
 }
 
 func newBoundInput(in Input) *boundInput {
@@ -138,10 +145,10 @@ func newBoundInput(in Input) *boundInput {
 	for i := range b.parent {
 		b.parent[i] = i
 	}
-	frontier := b.existingFrontier()
+	b.existingRooms()
 	sigIndex := map[string]int{}
 	for _, p := range in.Pods {
-		b.addPod(p, provs, firstItem, sigIndex, frontier)
+		b.addPod(p, provs, firstItem, sigIndex)
 	}
 	b.joinItems()
 	return b
@@ -198,14 +205,33 @@ func boundUsable(ps *provState, t *typeInfo, dss compiledDaemonSets) Resources {
 	return out
 }
 
-// existingFrontier sums the existing nodes' free room into b.freeRoom and returns the free
-// rooms no other node's free room contains (a pod fits some node iff it fits one of these).
-func (b *boundInput) existingFrontier() []Resources {
-	var frontier []Resources
+// existingRooms records the existing nodes' free rooms in b.freeRooms and their sum in
+// b.freeRoom.
+func (b *boundInput) existingRooms() {
 	for _, n := range b.in.Nodes {
 		avail := FromList(n.Available)
 		b.freeRoom.AddInPlace(avail)
 		b.freeRooms = append(b.freeRooms, avail)
+	}
+}
+
+// usableNodes returns the existing nodes a pod with terms and tolerations may use (as the
+// solver places pods on them: taints tolerated, labels matching one of the terms), by index
+// into b.freeRooms, with their summed free room, and the free rooms no other of them contains
+// (a pod fits one of the nodes iff it fits one of these).
+func (b *boundInput) usableNodes(terms []Requirements, tolerations []corev1.Toleration) (nodes []int, free Resources, frontier []Resources) {
+	free = Resources{}
+	for i := range b.in.Nodes {
+		n := &b.in.Nodes[i]
+		if Tolerates(tolerations, n.Taints) != nil {
+			continue
+		}
+		if !slices.ContainsFunc(terms, func(t Requirements) bool { return t.MatchLabels(n.Labels) == nil }) {
+			continue
+		}
+		avail := b.freeRooms[i]
+		nodes = append(nodes, i)
+		free.AddInPlace(avail)
 		dominated := false
 		kept := frontier[:0]
 		for _, f := range frontier {
@@ -221,11 +247,11 @@ func (b *boundInput) existingFrontier() []Resources {
 			frontier = append(frontier, avail)
 		}
 	}
-	return frontier
+	return nodes, free, frontier
 }
 
 // addPod compiles p; pods the solver rejects and pods no item holds are left out.
-func (b *boundInput) addPod(p *corev1.Pod, provs []*provState, firstItem []int, sigIndex map[string]int, frontier []Resources) {
+func (b *boundInput) addPod(p *corev1.Pod, provs []*provState, firstItem []int, sigIndex map[string]int) {
 	terms, err := PodRequirementTerms(p)
 	if err != nil {
 		return
@@ -240,6 +266,8 @@ func (b *boundInput) addPod(p *corev1.Pod, provs []*provState, firstItem []int, 
 		sig = len(b.sigs)
 		sigIndex[key] = sig
 		b.sigs = append(b.sigs, b.candidates(terms, p.Spec.Tolerations, provs, firstItem))
+		nodes, free, frontier := b.usableNodes(terms, p.Spec.Tolerations)
+		b.sigNodes, b.sigFree, b.sigFrontier = append(b.sigNodes, nodes), append(b.sigFree, free), append(b.sigFrontier, frontier)
 	}
 	lp := &lbPod{pod: p, requests: PodRequests(p), host: host, sig: sig, newOnly: true, firstFit: -1}
 	for _, c := range b.sigs[sig] {
@@ -251,7 +279,7 @@ func (b *boundInput) addPod(p *corev1.Pod, provs []*provState, firstItem []int, 
 	if lp.firstFit < 0 {
 		return
 	}
-	for _, f := range frontier {
+	for _, f := range b.sigFrontier[sig] {
 		if lp.requests.Fits(f) {
 			lp.newOnly = false
 			break
@@ -625,6 +653,7 @@ func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
 	for _, k := range dims {
 		out = append(out, coverConstraint{dim: k, need: float64(demand[k] - b.freeRoom[k])})
 	}
+	out = append(out, b.existingGroupRows(c)...)
 	for _, a := range dims {
 		for _, v := range b.thresholds(c, a) {
 			sub := Resources{}
@@ -644,6 +673,56 @@ func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
 				if need := sub[k] - free[k]; need > 0 {
 					out = append(out, coverConstraint{dim: k, above: a, least: v, need: float64(need)})
 				}
+			}
+		}
+	}
+	return out
+}
+
+// maxExistingGroups bounds the groups of pods by usable existing nodes that get rows of their
+// own, so the LP stays small.
+const maxExistingGroups = 16
+
+// existingGroupRows returns, when there are existing nodes, a row per resource for each group
+// of the component's pods that may use the same existing nodes (by taints and labels; pods that
+// may use none form a group too): the group's demand less those nodes' free room, which only the
+// new nodes can meet. The total row (all pods less all free room) cannot see that a tainted or
+// labelled node's room is no use to pods that may not go there. At most maxExistingGroups
+// groups, the first by signature order; rows whose need is not positive are left out.
+func (b *boundInput) existingGroupRows(c *lbComponent) []coverConstraint {
+	if len(b.in.Nodes) == 0 {
+		return nil
+	}
+	type group struct {
+		demand Resources
+		free   Resources
+	}
+	byNodes := map[string]*group{}
+	var order []string
+	for _, p := range c.pods {
+		key := fmt.Sprint(b.sigNodes[p.sig])
+		g, ok := byNodes[key]
+		if !ok {
+			if len(order) == maxExistingGroups {
+				continue
+			}
+			g = &group{demand: Resources{}, free: b.sigFree[p.sig]}
+			byNodes[key] = g
+			order = append(order, key)
+		}
+		g.demand.AddInPlace(p.requests)
+	}
+	var out []coverConstraint
+	for _, key := range order {
+		g := byNodes[key]
+		dims := make([]corev1.ResourceName, 0, len(g.demand))
+		for k := range g.demand {
+			dims = append(dims, k)
+		}
+		slices.Sort(dims)
+		for _, k := range dims {
+			if need := g.demand[k] - g.free[k]; need > 0 {
+				out = append(out, coverConstraint{dim: k, need: float64(need)})
 			}
 		}
 	}

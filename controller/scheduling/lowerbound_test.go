@@ -161,6 +161,18 @@ func TestLowerBoundExistingNodesAndDaemonSets(t *testing.T) {
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}}}}}}
 	}
 	near(t, "daemonset", boundOf(pods(9, "p", "1", "1Gi"), def, one, ds), 3)
+	// The existing node's room is no use to pods that do not tolerate its taint, or whose node
+	// selector its labels do not match: 10 cpu on new nodes of 4 cpu at $1.
+	tainted := func(in *scheduling.Input) {
+		existing(in)
+		in.Nodes[0].Taints = []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
+	}
+	near(t, "tainted existing node", boundOf(pods(10, "p", "1", "1Gi"), def, one, tainted), 2.5)
+	near(t, "tolerated taint", boundOf(pods(10, "p", "1", "1Gi", withToleration("dedicated", "db")), def, one, tainted), 1)
+	near(t, "labels not matched", boundOf(pods(10, "p", "1", "1Gi", withSelector(v1alpha5.LabelArch, "amd64")), def, one, existing), 2.5)
+	// Half the pods may use the node: 5 cpu of theirs less 6 free, and 5 cpu of the others.
+	mixed := append(pods(5, "p", "1", "1Gi"), pods(5, "q", "1", "1Gi", withToleration("dedicated", "db"))...)
+	near(t, "half tolerate", boundOf(mixed, def, one, tainted), 1.25)
 }
 
 // TestLowerBoundNeverAboveSolve checks LowerBound <= the solver's cost (each new node at the
@@ -228,6 +240,9 @@ func randomInput(rng *rand.Rand, catalogue []*cloudprovider.InstanceType) schedu
 		in.Nodes = append(in.Nodes, scheduling.ExistingNode{Name: fmt.Sprintf("n%d", i), Labels: map[string]string{v1alpha5.LabelArch: "amd64"},
 			Available: corev1.ResourceList{corev1.ResourceCPU: *resource.NewMilliQuantity(int64(rng.IntN(nodeCPU)), resource.DecimalSI),
 				corev1.ResourceMemory: *resource.NewQuantity(int64(rng.IntN(nodeMemMi))<<20, resource.BinarySI), corev1.ResourcePods: resource.MustParse("50")}})
+		if rng.IntN(3) == 0 { // a node most pods may not use
+			in.Nodes[i].Taints = []corev1.Taint{{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}}
+		}
 	}
 	if rng.IntN(2) == 0 {
 		in.DaemonSets = []*appsv1.DaemonSet{{ObjectMeta: metav1.ObjectMeta{Name: "ds", Namespace: "kube-system"},
