@@ -449,7 +449,11 @@ func (t *topology) domainReason(dc *domainConstraint, d string, extra int) strin
 	if !t.domains(g).Has(d) {
 		return fmt.Sprintf("%s: %s is not an eligible domain", dc.what, d)
 	}
-	return fmt.Sprintf("%s: %d selected pods in %s, minimum %d", dc.what, n, d, t.minCount(dc))
+	reason := fmt.Sprintf("%s: %d selected pods in %s, minimum %d", dc.what, n, d, t.minCount(dc))
+	if doms := t.domains(g).Len(); doms < dc.minDomains {
+		reason += fmt.Sprintf(" (minDomains %d: only %d eligible domains, so the global minimum counts as 0)", dc.minDomains, doms)
+	}
+	return reason
 }
 
 // unplaceable returns why pi cannot be placed anywhere on account of its domain constraints

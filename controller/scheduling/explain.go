@@ -1,6 +1,9 @@
 package scheduling
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,4 +31,76 @@ func ExplainNode(pod *corev1.Pod, node *corev1.Node, vols Volumes) string {
 		reasons = append(reasons, err.Error())
 	}
 	return "node labels do not satisfy the pod's node selector or affinity: " + strings.Join(reasons, "; ")
+}
+
+// maxExistingReasons bounds the distinct reasons explainExisting lists.
+const maxExistingReasons = 3
+
+// explainExisting says why no existing or in-flight node takes pi, checking the nodes as
+// placeExisting does: "existing nodes: 1 (n1): a host port it binds is taken on the node;
+// 4 (n2, ...): too little cpu free". The most common reasons come first, at most
+// maxExistingReasons of them. "" when there are no existing nodes.
+func explainExisting(nodes []*existing, pi *podInfo, topo *topology) string {
+	if len(nodes) == 0 {
+		return ""
+	}
+	counts := map[string]int{}
+	first := map[string]string{}
+	var order []string
+	for _, n := range nodes {
+		why := existingRefusal(n, pi, topo)
+		if why == "" {
+			continue
+		}
+		if counts[why] == 0 {
+			first[why] = n.node.Name
+			order = append(order, why)
+		}
+		counts[why]++
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return counts[b] - counts[a] })
+	parts := make([]string, 0, min(len(order), maxExistingReasons))
+	for _, why := range order[:min(len(order), maxExistingReasons)] {
+		name := first[why]
+		if counts[why] > 1 {
+			name += ", ..."
+		}
+		parts = append(parts, fmt.Sprintf("%d (%s): %s", counts[why], name, why))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "existing nodes: " + strings.Join(parts, "; ")
+}
+
+// existingRefusal returns the first check of placeExisting that node n fails for pi, or "".
+func existingRefusal(n *existing, pi *podInfo, topo *topology) string {
+	if !pi.requests.Fits(n.available) {
+		for _, k := range slices.Sorted(maps.Keys(pi.requests)) {
+			if pi.requests[k] > n.available[k] {
+				return fmt.Sprintf("too little %s free", k)
+			}
+		}
+	}
+	if err := Tolerates(pi.pod.Spec.Tolerations, n.node.Taints); err != nil {
+		return err.Error()
+	}
+	if pi.hold.ExcludedNodes.Has(n.node.Name) {
+		return "kube-scheduler did not bind it there when planned before"
+	}
+	if why := n.host.admits(pi, topo.nsLabels, pi.pinned); why != "" {
+		return why
+	}
+	if why := topo.admitsNode(pi, n.node.Labels); why != "" {
+		return why
+	}
+	if !pi.vol.admitsNode(n) {
+		return "its volumes cannot be used there (zone, node affinity or attach limit)"
+	}
+	for _, t := range pi.terms {
+		if t.MatchLabels(n.node.Labels) == nil {
+			return ""
+		}
+	}
+	return "node labels do not satisfy the pod's node selector or affinity"
 }

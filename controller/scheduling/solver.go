@@ -359,6 +359,9 @@ func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *top
 		}
 		next := pi.relax(topo)
 		if next == nil {
+			if why := explainExisting(nodes, pi, topo); why != "" && pi.err == nil {
+				reason += "; " + why
+			}
 			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
 			return
 		}

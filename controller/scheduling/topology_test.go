@@ -315,3 +315,25 @@ func TestHostnameSpreadHoldsWhateverTheBindOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestReasonsNameTheConstraint: an unschedulable pod's reason says why each existing node
+// refused it (a host port, not affinity) and names minDomains when it set the global minimum to 0.
+func TestReasonsNameTheConstraint(t *testing.T) {
+	holder := pod("holder", "100m", "64Mi", withLabels("app", "x"), withHostPort(80, corev1.ProtocolTCP, ""))
+	holder.Spec.NodeName = "n1"
+	want := pod("want", "100m", "64Mi", withHostPort(80, corev1.ProtocolTCP, ""),
+		withPodAffinity(corev1.PodAffinityTerm{TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}}))
+	res := solve(t, []*corev1.Pod{want}, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40),
+		func(in *scheduling.Input) { in.Nodes = []scheduling.ExistingNode{roomyNode("n1", holder)} })
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "existing nodes: 1 (n1): a host port it binds is taken on the node") {
+		t.Fatalf("want the host port named for n1, got %v", reasons(res))
+	}
+	minDomains := int32(3)
+	spread := withSpread(corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		MinDomains: &minDomains, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "md"}}})
+	md := pods(3, "md", "100m", "64Mi", withLabels("app", "md"), withSelector(corev1.LabelTopologyZone, "us-east-1a"), spread)
+	res = solve(t, md, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	if len(res.Errors) != 2 || !strings.Contains(res.Errors[0].Reason, "minDomains 3: only 1 eligible domains") {
+		t.Fatalf("want 2 pods refused naming minDomains, got %v", reasons(res))
+	}
+}
