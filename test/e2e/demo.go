@@ -122,7 +122,7 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 	t := d.Timeline
 	d.sandbox = NewSandbox(d.cfg.Bin, d.cfg.SandboxDir, prefixWriter(log, "  [sandbox] "))
 	defer func() {
-		if err != nil {
+		if err != nil && ctx.Err() == nil { // not when interrupted: nothing failed
 			d.dumpPodLogs()
 		}
 		downErr := t.Run(log, "sandbox down", func(*Step) error { return d.sandbox.Down(ctx) })

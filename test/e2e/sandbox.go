@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -71,6 +72,11 @@ func (s *Sandbox) Down(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	_, err := s.run(ctx, s.Out, "sandbox", "down")
+	if err == nil && filepath.Base(filepath.Dir(s.Dir)) == ".sandbox" {
+		// `sandbox down` removes s.Dir; the .sandbox folder that holds it goes too when nothing
+		// else is in it (os.Remove leaves a non-empty folder alone).
+		_ = os.Remove(filepath.Dir(s.Dir))
+	}
 	return err
 }
 

@@ -50,6 +50,11 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	if runErr != nil && ctx.Err() != nil {
+		// Interrupted (Ctrl-C or SIGTERM): the sandbox was stopped; not a failure of the demo.
+		fmt.Fprintln(os.Stderr, "\ndemo interrupted; the sandbox and the working copy were removed")
+		os.Exit(130)
+	}
 	if runErr != nil {
 		fmt.Fprintln(os.Stderr, "\ndemo FAILED:", runErr)
 		os.Exit(1)
