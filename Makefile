@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 GOTEST_FLAGS ?= -count=1
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all tools build generate generate-code verify-generate lint test test-unit demo bench bench-karpenter docs sandbox-up sandbox-down clean
+.PHONY: all tools build image image-push generate generate-code verify-generate lint test test-unit demo bench bench-karpenter docs sandbox-up sandbox-down clean
 
 all: build
 
@@ -18,6 +18,19 @@ tools:
 ## build: the one binary (provider, controller, sandbox)
 build:
 	go build -trimpath -o $(PROVIDER) .
+
+## image: the controller's OCI image index (linux/amd64 + linux/arm64, non-root, the same binary) as an OCI image layout in bin/image, built without a container engine (package image)
+IMAGE_ARCHS := amd64 arm64
+image:
+	for arch in $(IMAGE_ARCHS); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags '-s -w' -o $(BIN)/image-build/linux-$$arch/terraform-provider-karpenter . || exit 1; \
+	done
+	go run ./hack/image build -binaries $(BIN)/image-build -out $(BIN)/image
+
+## image-push: push bin/image to IMAGE (e.g. make image-push IMAGE=ghcr.io/you/karpenter-controller:v0.1.0), with the credentials of ~/.docker/config.json
+image-push: image
+	@test -n "$(IMAGE)" || { echo "set IMAGE=<registry>/<repository>:<tag>"; exit 2; }
+	go run ./hack/image push -layout $(BIN)/image -ref $(IMAGE)
 
 # Every generated file or folder; verify-generate fails when regenerating changes any of them.
 GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs

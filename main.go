@@ -11,6 +11,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	// The controller image has no CA bundle of its own (it holds this binary only): TLS to AWS
+	// and to the API server falls back to these Mozilla roots when the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
 	"github.com/nodeform/terraform-provider-karpenter/provider"

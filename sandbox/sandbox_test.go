@@ -306,7 +306,6 @@ func TestControllerPodRunsAsProcess(t *testing.T) {
 			NodeName:           nodes.Items[0].Name,
 			Containers: []corev1.Container{{
 				Name: "controller", Image: version.ControllerImage(),
-				Command: []string{"/controller"},
 				Args:    []string{"controller", "--cluster-name=$(CLUSTER_NAME)"},
 				Env: []corev1.EnvVar{
 					{Name: helperEnv, Value: "1"},

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
+	"github.com/nodeform/terraform-provider-karpenter/image"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/proc"
 	"github.com/nodeform/terraform-provider-karpenter/version"
@@ -315,11 +316,13 @@ func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *
 	for i, a := range c.Args {
 		cargs[i] = expandRefs(a, vals)
 	}
-	path, args := r.Executable, cargs
-	if len(c.Command) > 0 && c.Command[0] != "/controller" && filepath.Base(c.Command[0]) != "terraform-provider-karpenter" {
-		path, args = c.Command[0], append(append([]string{}, c.Command[1:]...), cargs...)
-	} else if len(c.Command) > 1 {
-		args = append(append([]string{}, c.Command[1:]...), cargs...)
+	// The container runs what the image would: its command or the image's entrypoint, its args
+	// or the image's command (image.Argv, the configuration `make image` writes). The image's
+	// binary is this executable.
+	argv := image.Argv(c.Command, cargs)
+	path, args := argv[0], argv[1:]
+	if path == image.BinaryPath {
+		path = r.Executable
 	}
 	return proc.Spec{
 		Name:    pod.Namespace + "/" + pod.Name + "/" + c.Name,

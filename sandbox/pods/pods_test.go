@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/nodeform/terraform-provider-karpenter/image"
 	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
@@ -108,8 +109,11 @@ func TestProcessSpecCommandLine(t *testing.T) {
 		argv          string
 	}{
 		{nil, []string{"controller", "--cluster-name=$(CLUSTER_NAME)"}, r.Executable, "controller --cluster-name=demo"},
-		{[]string{"/controller"}, []string{"controller"}, r.Executable, "controller"},
-		{[]string{"terraform-provider-karpenter", "controller"}, []string{"--x"}, r.Executable, "controller --x"},
+		// The image's entrypoint and command (image.Config), as a container runtime runs them.
+		{nil, nil, r.Executable, "controller"},
+		{[]string{image.BinaryPath, "controller"}, []string{"--x"}, r.Executable, "controller --x"},
+		// A command the image does not hold is run as given, and fails as it would on a node.
+		{[]string{"/controller"}, []string{"controller"}, "/controller", "controller"},
 		{[]string{"/bin/sh", "-c"}, []string{"echo hi"}, "/bin/sh", "-c echo hi"},
 	} {
 		c := corev1.Container{Name: "controller", Image: "img", Command: tc.command, Args: tc.args, Env: []corev1.EnvVar{{Name: "CLUSTER_NAME", Value: "demo"}}}
