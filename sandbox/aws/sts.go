@@ -18,8 +18,8 @@ import (
 // STSNamespace is the XML namespace of every STS response.
 const STSNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
-// SandboxAdminUser is the IAM user the emulator reports for requests signed with any
-// credentials it did not issue itself (the sandbox's static credentials).
+// SandboxAdminUser is the IAM user the emulator reports for requests signed with the
+// administrator key (Options.AdminAccessKeyID), the account's only long-term credential.
 const SandboxAdminUser = "sandbox-admin"
 
 // stsSession is a set of temporary credentials issued by AssumeRoleWithWebIdentity.
@@ -110,9 +110,10 @@ func (e *Emulator) getCallerIdentity(r *http.Request) (any, *apiError) {
 // requestSession checks the temporary credentials that signed r, as every AWS service does:
 // for an access key ID of the temporary form (ASIA...), the session must have been issued by
 // this emulator, the X-Amz-Security-Token header must carry its session token, and it must not
-// have expired. It returns the session (nil for long-term credentials, which are all accepted
-// as the sandbox admin), or an error with the query-protocol codes InvalidClientTokenId /
-// ExpiredToken (HTTP 403); JSON protocols map these codes with jsonCredentialError.
+// have expired. It returns the session (nil for the administrator key, the only long-term
+// credential that passes authenticate), or an error with the query-protocol codes
+// InvalidClientTokenId / ExpiredToken (HTTP 403); JSON protocols map these codes with
+// jsonCredentialError. ServeHTTP has already verified the request's signature.
 func (e *Emulator) requestSession(r *http.Request) (*stsSession, *apiError) {
 	akid := requestAccessKeyID(r)
 	if !strings.HasPrefix(akid, "ASIA") {
