@@ -26,7 +26,7 @@ func TestNoClosedConnectionOnFastServer(t *testing.T) {
 	defer e.Close()
 	c := ec2.New(ec2.Options{
 		Region: "us-east-1", BaseEndpoint: &url, RetryMaxAttempts: 1, HTTPClient: awshttp.New(),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Credentials: credentials.NewStaticCredentialsProvider(aws.DefaultAdminAccessKeyID, aws.DefaultAdminSecretAccessKey, ""),
 	})
 	for i := 0; i < 300; i++ {
 		if _, err := c.DescribeInstanceTypes(context.Background(), &ec2.DescribeInstanceTypesInput{MaxResults: awssdk.Int32(100)}); err != nil {

@@ -64,7 +64,10 @@ func (r *controllerRoleResource) Schema(_ context.Context, _ resource.SchemaRequ
 		MarkdownDescription: "IAM role for the controller's Kubernetes service account (IAM roles for service accounts): " +
 			"trust on the cluster's OIDC provider (created if missing, then deleted with the role) limited to " +
 			"`system:serviceaccount:<namespace>:<name>` and audience `sts.amazonaws.com`, and a customer managed " +
-			"least-privilege policy of the same name attached. Import by role name.",
+			"least-privilege policy of the same name attached. The policy lets the controller launch only into " +
+			"subnets and security groups tagged `karpenter.sh/discovery = <cluster_name>` (as `karpenter_discovery_tags` " +
+			"writes), from launch templates tagged `karpenter.sh/cluster = <cluster_name>`, creating only resources " +
+			"carrying that tag, and pass only the node role, to EC2. Import by role name.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},

@@ -65,6 +65,8 @@ type ControllerPolicyInput struct {
 const (
 	sidReadOnly        = "AllowRegionalReadActions"
 	sidLaunchScoped    = "AllowScopedEC2InstanceAccessActions"
+	sidLaunchNetwork   = "AllowDiscoveredNetworkLaunch"
+	sidLaunchTemplate  = "AllowClusterLaunchTemplateUse"
 	sidLaunchTagged    = "AllowScopedEC2LaunchWithClusterTag"
 	sidTagOnCreate     = "AllowScopedResourceCreationTagging"
 	sidDeleteTagged    = "AllowScopedDeletion"
@@ -73,34 +75,49 @@ const (
 	sidPricing         = "AllowPricingReadActions"
 	sidClusterDescribe = "AllowAPIServerEndpointDiscovery"
 
-	clusterTagKey = "karpenter.sh/cluster"
+	clusterTagKey   = "karpenter.sh/cluster"
+	discoveryTagKey = "karpenter.sh/discovery"
 )
 
 // ControllerPolicy returns the least-privilege policy of the Karpenter controller. Its shape
 // follows the statements of Karpenter's getting-started CloudFormation template
-// (KarpenterControllerPolicy, v0.32): read-only EC2 Describe* limited to the region; launch
-// (CreateFleet/RunInstances) on images, subnets, security groups and launch templates of the
-// region; creation of instances, fleets, volumes, network interfaces, spot requests and launch
-// templates only with the request tag karpenter.sh/cluster=<cluster>; CreateTags only as part of
-// those creations; TerminateInstances/DeleteLaunchTemplate only on resources tagged
-// karpenter.sh/cluster=<cluster>; iam:PassRole of the node role to EC2 only; ssm:GetParameter on
-// the public EKS/Bottlerocket/Ubuntu AMI parameters; eks:DescribeCluster on the cluster;
-// pricing:GetProducts.
+// (KarpenterControllerPolicy, v0.32), narrowed further:
+//   - read-only EC2 Describe* limited to the region;
+//   - launch (CreateFleet/RunInstances) from the region's public images and snapshots; into
+//     subnets and security groups only if tagged karpenter.sh/discovery=<cluster> (the
+//     karpenter_discovery_tags resource writes the tag, so a Provisioner's selectors must pick
+//     tagged ones); from launch templates only if tagged karpenter.sh/cluster=<cluster> (the
+//     controller tags those it creates);
+//   - creation of instances, fleets, volumes, network interfaces, spot requests and launch
+//     templates only with the request tag karpenter.sh/cluster=<cluster>; CreateTags only as part
+//     of those creations (ec2:CreateAction);
+//   - TerminateInstances/DeleteLaunchTemplate only on resources tagged
+//     karpenter.sh/cluster=<cluster>;
+//   - iam:PassRole of the node role to EC2 only (iam:PassedToService);
+//   - ssm:GetParameter on the public EKS/Bottlerocket/Ubuntu AMI parameters;
+//     eks:DescribeCluster on the cluster; pricing:GetProducts.
+//
+// The sandbox's AWS emulator enforces every condition of it (sandbox/aws/ec2_authz.go), and
+// the controller runs there with this policy only.
 func ControllerPolicy(in ControllerPolicyInput) PolicyDocument {
 	p, r := in.Partition, in.Region
 	ec2ARN := func(kind string) string { return fmt.Sprintf("arn:%s:ec2:%s:*:%s/*", p, r, kind) }
 	created := policyValues{ec2ARN("fleet"), ec2ARN("instance"), ec2ARN("volume"), ec2ARN("network-interface"),
 		ec2ARN("launch-template"), ec2ARN("spot-instances-request")}
 	clusterTag := map[string]policyValues{"aws:RequestTag/" + clusterTagKey: {in.ClusterName}}
+	launch := policyValues{"ec2:CreateFleet", "ec2:RunInstances"}
 	return PolicyDocument{Version: "2012-10-17", Statement: []PolicyStatement{
 		{Sid: sidReadOnly, Effect: "Allow", Resource: policyValues{"*"},
 			Action: policyValues{"ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceTypeOfferings",
 				"ec2:DescribeInstanceTypes", "ec2:DescribeInstances", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups",
 				"ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets"},
 			Condition: map[string]map[string]policyValues{"StringEquals": {"aws:RequestedRegion": {r}}}},
-		{Sid: sidLaunchScoped, Effect: "Allow", Action: policyValues{"ec2:CreateFleet", "ec2:RunInstances"},
-			Resource: policyValues{fmt.Sprintf("arn:%s:ec2:%s::image/*", p, r), fmt.Sprintf("arn:%s:ec2:%s::snapshot/*", p, r),
-				ec2ARN("security-group"), ec2ARN("subnet"), ec2ARN("launch-template")}},
+		{Sid: sidLaunchScoped, Effect: "Allow", Action: launch,
+			Resource: policyValues{fmt.Sprintf("arn:%s:ec2:%s::image/*", p, r), fmt.Sprintf("arn:%s:ec2:%s::snapshot/*", p, r)}},
+		{Sid: sidLaunchNetwork, Effect: "Allow", Action: launch, Resource: policyValues{ec2ARN("security-group"), ec2ARN("subnet")},
+			Condition: map[string]map[string]policyValues{"StringEquals": {"ec2:ResourceTag/" + discoveryTagKey: {in.ClusterName}}}},
+		{Sid: sidLaunchTemplate, Effect: "Allow", Action: launch, Resource: policyValues{ec2ARN("launch-template")},
+			Condition: map[string]map[string]policyValues{"StringEquals": {"ec2:ResourceTag/" + clusterTagKey: {in.ClusterName}}}},
 		{Sid: sidLaunchTagged, Effect: "Allow", Action: policyValues{"ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"},
 			Resource: created, Condition: map[string]map[string]policyValues{"StringEquals": clusterTag}},
 		{Sid: sidTagOnCreate, Effect: "Allow", Action: policyValues{"ec2:CreateTags"}, Resource: created,

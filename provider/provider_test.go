@@ -72,13 +72,13 @@ func startEmulator(t *testing.T) *awsEnv {
 		t.Setenv("AWS_ENDPOINT_URL_"+svc, url)
 	}
 	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIATESTEXAMPLE00001")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	t.Setenv("AWS_ACCESS_KEY_ID", emulator.DefaultAdminAccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", emulator.DefaultAdminSecretAccessKey)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	cfg := awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIATESTEXAMPLE00001", "test-secret", ""), HTTPClient: sdkhttp.New()}
+		Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultAdminAccessKeyID, emulator.DefaultAdminSecretAccessKey, ""), HTTPClient: sdkhttp.New()}
 	return &awsEnv{e: e, url: url, iam: iam.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
 }
 

@@ -78,9 +78,23 @@ func TestControllerPolicy(t *testing.T) {
 		`"Resource":"arn:aws:eks:us-east-1:111122223333:cluster/demo"`,
 		`arn:aws:ssm:us-east-1::parameter/aws/service/eks/optimized-ami/*`,
 		`"Action":"pricing:GetProducts"`,
+		// Launches only into discovery-tagged subnets and security groups, from cluster-tagged
+		// launch templates.
+		`"Resource":["arn:aws:ec2:us-east-1:*:security-group/*","arn:aws:ec2:us-east-1:*:subnet/*"],"Condition":{"StringEquals":{"ec2:ResourceTag/karpenter.sh/discovery":"demo"}}`,
+		`"Resource":"arn:aws:ec2:us-east-1:*:launch-template/*","Condition":{"StringEquals":{"ec2:ResourceTag/karpenter.sh/cluster":"demo"}}`,
+		`"Condition":{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com"}}`,
 	} {
 		if !strings.Contains(js, want) {
 			t.Errorf("policy lacks %s:\n%s", want, js)
+		}
+	}
+	// Subnets and security groups are reachable for launches only under the discovery tag.
+	for _, st := range doc.Statement {
+		for _, res := range st.Resource {
+			if (strings.Contains(res, ":subnet/") || strings.Contains(res, ":security-group/")) &&
+				st.Condition["StringEquals"]["ec2:ResourceTag/karpenter.sh/discovery"] == nil {
+				t.Errorf("statement %s reaches %s without the discovery tag condition", st.Sid, res)
+			}
 		}
 	}
 	// No statement allows a mutating EC2 action on "*".

@@ -45,10 +45,13 @@ const (
 	// eks.amazonaws.com/nodegroup on its nodes).
 	StaticNodeGroup        = "static"
 	StaticNodeInstanceType = "t3.medium"
-	// AccessKeyID and SecretAccessKey are the sandbox account's static credentials (the
-	// emulator does not check signatures; the SDK needs some credentials to sign).
-	AccessKeyID     = "AKIASANDBOXEXAMPLE01"
-	SecretAccessKey = "sandbox/secret/key/not/checked/by/the/emulator"
+	// AccessKeyID and SecretAccessKey are the sandbox account's administrator key, the only
+	// long-term credential the emulator accepts and the only one allowed every action:
+	// Terraform and test set-up use it. The controller never does: it runs with temporary
+	// credentials of the controller role Terraform wrote, authorised against that role's
+	// policy (sandbox/aws/auth.go).
+	AccessKeyID     = aws.DefaultAdminAccessKeyID
+	SecretAccessKey = aws.DefaultAdminSecretAccessKey
 )
 
 // LabelNodeGroup is the label EKS managed node groups put on their nodes.

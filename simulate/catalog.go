@@ -100,8 +100,8 @@ func openSandbox() (*Catalog, error) {
 	}
 	cfg := awssdk.Config{
 		Region: catalog.Region,
-		// The emulator does not check signatures; the SDK needs some credentials to sign.
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIASIMULATE00000000", "simulate/not/checked", ""),
+		// The emulator's administrator key: the emulator verifies every signature.
+		Credentials:      credentials.NewStaticCredentialsProvider(sbaws.DefaultAdminAccessKeyID, sbaws.DefaultAdminSecretAccessKey, ""),
 		BaseEndpoint:     awssdk.String(url),
 		RetryMaxAttempts: 10,
 		HTTPClient:       awshttp.New(),

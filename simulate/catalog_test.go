@@ -42,8 +42,8 @@ func TestAWSCatalogUsesTheStandardConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = emu.Close() }()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIATEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_ACCESS_KEY_ID", sbaws.DefaultAdminAccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", sbaws.DefaultAdminSecretAccessKey)
 	t.Setenv("AWS_ENDPOINT_URL_EC2", url)
 	var notes bytes.Buffer
 	live, err := simulate.OpenCatalog(ctx, simulate.CatalogAuto, &notes)

@@ -115,3 +115,25 @@ func IsInsufficientCapacity(err error) bool {
 	var ice *InsufficientCapacityError
 	return errors.As(err, &ice)
 }
+
+// NotAuthorizedError means the cloud refused a call for lack of permission (AWS:
+// UnauthorizedOperation, AccessDenied, AccessDeniedException). Retrying does not help until
+// the controller's policy changes.
+type NotAuthorizedError struct {
+	Action  string // the call refused, e.g. "ec2:CreateFleet"
+	Message string // the cloud's explanation; AWS names the denied action and resource ARN
+	Err     error  // the original error
+}
+
+func (e *NotAuthorizedError) Error() string {
+	return "not authorised: " + e.Action + ": " + e.Message
+}
+
+func (e *NotAuthorizedError) Unwrap() error { return e.Err }
+
+// AsNotAuthorized returns the NotAuthorizedError err wraps, if any.
+func AsNotAuthorized(err error) (*NotAuthorizedError, bool) {
+	var na *NotAuthorizedError
+	ok := errors.As(err, &na)
+	return na, ok
+}

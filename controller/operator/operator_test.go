@@ -83,8 +83,9 @@ func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *o
 	e = &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
 	e.installProvisionerCRD()
 	e.tagDiscoveryResources()
-	profile := e.createNodeInstanceProfileNamed(sb.ClusterName + profileSuffix)
+	profile, nodeRole := e.createNodeInstanceProfileNamed(sb.ClusterName + profileSuffix)
 	e.setSandboxEnv()
+	e.controllerRole = e.assumeControllerRole(sb.ClusterName+profileSuffix+"-controller", nodeRole)
 	stop := e.startController(profile)
 	return e, func() { stop(); cancel() }
 }
@@ -93,14 +94,16 @@ func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *o
 var inflateLabels = map[string]string{"app": "inflate"}
 
 // opEnv is the sandbox TestControllerOnSandbox runs the controller against, with an admin
-// controller-runtime client and an EC2 client for the AWS emulator. Its methods fail t on
-// error or timeout.
+// controller-runtime client and an EC2 client for the AWS emulator (administrator key; the
+// controller itself runs with the controller role, see assumeControllerRole). Its methods fail
+// t on error or timeout.
 type opEnv struct {
-	t    *testing.T
-	ctx  context.Context
-	sb   *sandbox.Sandbox
-	kube client.Client
-	ec2  *ec2.Client
+	t              *testing.T
+	ctx            context.Context
+	sb             *sandbox.Sandbox
+	kube           client.Client
+	ec2            *ec2.Client
+	controllerRole controllerRole
 }
 
 // installProvisionerCRD creates the Provisioner CRD (if missing) and waits up to 30s for it to
@@ -147,8 +150,8 @@ func (e *opEnv) tagDiscoveryResources() {
 // createNodeInstanceProfileNamed creates a node role and an instance profile named profile
 // (tests sharing the sandbox use different names) holding it, and maps the role in aws-auth,
 // as karpenter_node_role, karpenter_instance_profile and karpenter_node_access would. It
-// returns the instance profile's name.
-func (e *opEnv) createNodeInstanceProfileNamed(profile string) string {
+// returns the instance profile's name and the role's ARN.
+func (e *opEnv) createNodeInstanceProfileNamed(profile string) (string, string) {
 	t, ctx, sb := e.t, e.ctx, e.sb
 	t.Helper()
 	iamc := iam.NewFromConfig(sb.AWSConfig())
@@ -170,7 +173,7 @@ func (e *opEnv) createNodeInstanceProfileNamed(profile string) string {
 	if err := node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn)); err != nil {
 		t.Fatal(err)
 	}
-	return profile
+	return profile, awssdk.ToString(role.Role.Arn)
 }
 
 // setSandboxEnv exports the sandbox's environment (AWS endpoint, credentials, ...) for the

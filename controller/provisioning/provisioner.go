@@ -52,6 +52,11 @@ const (
 	ReasonSchedulingDisagreement = "SchedulingDisagreement"
 )
 
+// ReasonNotAuthorized is the Warning Event on a Provisioner whose launch the cloud refused for
+// lack of permission: "not authorised: <action>: <the cloud's message naming action and
+// resource>". The controller's policy must change before launches can succeed.
+const ReasonNotAuthorized = "NotAuthorized"
+
 // Options tune the provisioning loop.
 type Options struct {
 	// BatchIdleDuration closes a batch when no pending pod event arrived for this long (default 1 s).
@@ -546,6 +551,9 @@ func (p *Provisioner) launch(ctx context.Context, claim *scheduling.NodeClaim) (
 	}
 	if err != nil {
 		logger.Error(err, "launch failed", "pods", podNames(claim.Pods))
+		if na, ok := cloudprovider.AsNotAuthorized(err); ok {
+			p.recorder.Eventf(claim.Provisioner, corev1.EventTypeWarning, ReasonNotAuthorized, "%s", na.Error())
+		}
 		for _, pod := range claim.Pods {
 			p.recorder.Eventf(pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Launching a node failed: %v", err)
 		}

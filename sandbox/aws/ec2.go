@@ -174,7 +174,8 @@ func init() {
 	}
 }
 
-// serveEC2 answers an EC2 query request: throttling fault first, then DryRun, then the action.
+// serveEC2 answers an EC2 query request: authorisation of temporary credentials first
+// (ec2_authz.go), then the throttling fault, then DryRun, then the action.
 func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	form, err := parseForm(r)
 	if err != nil {
@@ -185,6 +186,10 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	h, ok := ec2Handlers[action]
 	if !ok {
 		writeEC2Error(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("The action %s is not valid for this web service.", action))
+		return
+	}
+	if aerr := e.authorizeEC2(r, action, form); aerr != nil {
+		writeEC2Error(w, aerr.Status, aerr.Code, aerr.Message)
 		return
 	}
 	if e.throttled("ec2") {

@@ -49,7 +49,7 @@ func startEC2(t *testing.T, opts Options) (*Emulator, *ec2.Client, string) {
 func sdkConfig() awssdk.Config {
 	return awssdk.Config{
 		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "secret", ""),
+		Credentials: credentials.NewStaticCredentialsProvider(DefaultAdminAccessKeyID, DefaultAdminSecretAccessKey, ""),
 		HTTPClient:  sdkhttp.New(),
 		Retryer: func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {

@@ -43,6 +43,16 @@ type Options struct {
 	// Clock is the emulator's time source for CreateDate stamps and token/credential expiry
 	// and any timers (default: the real clock). Tests pass a fake clock (k8s.io/utils/clock/testing).
 	Clock clock.Clock
+	// SignatureClock is what a request's X-Amz-Date is checked against (15 minutes either
+	// way). Default: the real clock, since SDK clients sign with the wall clock even when Clock
+	// is fake.
+	SignatureClock clock.PassiveClock
+	// AdminAccessKeyID and AdminSecretAccessKey are the account's administrator key (default
+	// DefaultAdminAccessKeyID / DefaultAdminSecretAccessKey): the only long-term credential,
+	// allowed every action. Every other caller uses temporary credentials from STS and is
+	// authorised against its role's policies; unknown keys are refused (see auth.go).
+	AdminAccessKeyID     string
+	AdminSecretAccessKey string
 }
 
 // BootedInstance is what a booting instance knows about itself (its instance metadata).
@@ -96,6 +106,12 @@ func New(opts Options) *Emulator {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.SignatureClock == nil {
+		opts.SignatureClock = clock.RealClock{}
+	}
+	if opts.AdminAccessKeyID == "" {
+		opts.AdminAccessKeyID, opts.AdminSecretAccessKey = DefaultAdminAccessKeyID, DefaultAdminSecretAccessKey
+	}
 	if opts.KubernetesVersion == "" {
 		opts.KubernetesVersion = "1.37"
 	}
@@ -131,14 +147,22 @@ func (e *Emulator) Close() error {
 }
 
 // ServeHTTP dispatches a request to the emulated service named in its SigV4 credential scope
-// (Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...);
-// unsigned requests (sts:AssumeRoleWithWebIdentity) go to STS; /_sandbox/ is the control API.
+// (Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...) once
+// its signature is verified (auth.go); unsigned requests go to STS, which accepts only
+// sts:AssumeRoleWithWebIdentity unsigned; /_sandbox/ is the control API.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
 		e.serveControl(w, r)
 		return
 	}
-	switch signingService(r) {
+	service := signingService(r)
+	if r.Header.Get("Authorization") != "" {
+		if _, aerr := e.authenticate(r, service); aerr != nil {
+			writeAuthError(w, service, aerr)
+			return
+		}
+	}
+	switch service {
 	case "ec2":
 		e.serveEC2(w, r)
 	case "iam":

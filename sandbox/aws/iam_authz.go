@@ -25,6 +25,11 @@ func (e *Emulator) authorize(r *http.Request, denyCode, action, resource string,
 	if aerr != nil || sess == nil {
 		return aerr
 	}
+	return e.authorizeSession(sess, denyCode, action, resource, ctx)
+}
+
+// authorizeSession evaluates one request of the assumed-role session sess (see authorize).
+func (e *Emulator) authorizeSession(sess *stsSession, denyCode, action, resource string, ctx map[string][]string) *apiError {
 	full := map[string][]string{
 		"aws:RequestedRegion":  {e.opts.Region},
 		"aws:PrincipalArn":     {sess.roleArn},
@@ -36,8 +41,12 @@ func (e *Emulator) authorize(r *http.Request, denyCode, action, resource string,
 	e.mu.Lock()
 	docs := e.state.iam.roleIdentityPolicies(sess.roleArn)
 	e.mu.Unlock()
-	if identityAllows(docs, action, resource, full) {
+	switch evaluateIdentity(docs, action, resource, full) {
+	case decisionAllow:
 		return nil
+	case decisionExplicitDeny:
+		return errorf(http.StatusForbidden, denyCode, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy",
+			sess.assumedRoleArn, action, resource)
 	}
 	return errorf(http.StatusForbidden, denyCode, "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
 		sess.assumedRoleArn, action, resource, action)
@@ -69,14 +78,32 @@ func (s *iamStore) roleIdentityPolicies(roleArn string) []string {
 	return docs
 }
 
-// identityAllows evaluates identity policies for one action on one resource. Condition keys in
-// ctx are matched case-insensitively; unparsable documents grant nothing.
+// decision is the outcome of evaluating policies for one request (IAM User Guide, "Policy
+// evaluation logic": an explicit deny overrides any allow; without an allow the request is
+// implicitly denied).
+type decision int
+
+const (
+	decisionImplicitDeny decision = iota
+	decisionAllow
+	decisionExplicitDeny
+)
+
+// identityAllows reports whether identity policies docs allow action on resource.
 func identityAllows(docs []string, action, resource string, ctx map[string][]string) bool {
+	return evaluateIdentity(docs, action, resource, ctx) == decisionAllow
+}
+
+// evaluateIdentity evaluates identity policies for one action on one resource: a matching Deny
+// statement wins over any Allow; a matching Allow allows; otherwise implicit deny. A statement
+// matches when its Action (or NotAction), Resource (or NotResource) and every Condition match.
+// Condition keys in ctx are matched case-insensitively; unparsable documents grant nothing.
+func evaluateIdentity(docs []string, action, resource string, ctx map[string][]string) decision {
 	lctx := make(map[string][]string, len(ctx))
 	for k, v := range ctx {
 		lctx[strings.ToLower(k)] = v
 	}
-	allowed := false
+	result := decisionImplicitDeny
 	for _, doc := range docs {
 		stmts, err := parsePolicyDocument(doc, policyKindIdentity)
 		if err != nil {
@@ -93,12 +120,12 @@ func identityAllows(docs []string, action, resource string, ctx map[string][]str
 				continue
 			}
 			if st.Effect == "Deny" {
-				return false
+				return decisionExplicitDeny
 			}
-			allowed = true
+			result = decisionAllow
 		}
 	}
-	return allowed
+	return result
 }
 
 // iamRequestResource returns the ARN an IAM request acts on, for authorization: the instance

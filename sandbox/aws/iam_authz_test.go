@@ -117,3 +117,69 @@ func TestIdentityAllows(t *testing.T) {
 		t.Error("an unparsable policy granted access")
 	}
 }
+
+// TestConditionOperators checks each condition operator the controller policy and its tests use,
+// one statement at a time, and that an explicit Deny wins over any Allow.
+func TestConditionOperators(t *testing.T) {
+	type tc struct {
+		cond string
+		ctx  map[string][]string
+		want bool
+	}
+	one := func(k, v string) map[string][]string { return map[string][]string{k: {v}} }
+	cases := []tc{
+		{`{"StringEquals":{"aws:RequestTag/k":"v"}}`, one("aws:RequestTag/k", "v"), true},
+		{`{"StringEquals":{"aws:RequestTag/k":"v"}}`, one("aws:RequestTag/k", "V"), false},
+		{`{"StringEquals":{"aws:RequestTag/k":"v"}}`, nil, false},
+		{`{"StringEquals":{"aws:RequestTag/k":["a","v"]}}`, one("aws:RequestTag/k", "v"), true},
+		{`{"StringNotEquals":{"aws:RequestTag/k":"v"}}`, one("aws:RequestTag/k", "w"), true},
+		{`{"StringNotEquals":{"aws:RequestTag/k":"v"}}`, nil, true},
+		{`{"StringEqualsIgnoreCase":{"aws:RequestTag/k":"v"}}`, one("aws:RequestTag/k", "V"), true},
+		{`{"StringLike":{"aws:RequestTag/k":"ka*-?"}}`, one("aws:RequestTag/k", "karpenter-1"), true},
+		{`{"StringLike":{"aws:RequestTag/k":"ka*-?"}}`, one("aws:RequestTag/k", "karpenter-12"), false},
+		{`{"StringNotLike":{"aws:RequestTag/k":"ka*"}}`, one("aws:RequestTag/k", "other"), true},
+		{`{"StringEqualsIfExists":{"aws:RequestTag/k":"v"}}`, nil, true},
+		{`{"StringEqualsIfExists":{"aws:RequestTag/k":"v"}}`, one("aws:RequestTag/k", "w"), false},
+		{`{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/karpenter-*"}}`, one("aws:PrincipalArn", "arn:aws:iam::111122223333:role/karpenter-demo"), true},
+		{`{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/karpenter-*"}}`, one("aws:PrincipalArn", "arn:aws:iam::111122223333:user/karpenter-demo"), false},
+		{`{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*"}}`, one("aws:PrincipalArn", "arn:aws:iam::111122223333:role/x"), false}, // five parts: never an ARN pattern
+		{`{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/x"}}`, one("aws:PrincipalArn", "arn:aws:iam::111122223333:role/x"), true},
+		{`{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/x"}}`, one("aws:PrincipalArn", "arn:aws:iam::1:role/y"), true},
+		{`{"Null":{"aws:RequestTag/k":"true"}}`, nil, true},
+		{`{"Null":{"aws:RequestTag/k":"true"}}`, one("aws:RequestTag/k", "v"), false},
+		{`{"Null":{"aws:RequestTag/k":"false"}}`, one("aws:RequestTag/k", "v"), true},
+		{`{"Bool":{"aws:SecureTransport":"true"}}`, one("aws:SecureTransport", "true"), true},
+		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}`, map[string][]string{"aws:TagKeys": {"a", "b"}}, true},
+		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}`, map[string][]string{"aws:TagKeys": {"a", "c"}}, false},
+		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}`, nil, true}, // vacuously true without keys
+		{`{"ForAnyValue:StringEquals":{"aws:TagKeys":["a"]}}`, map[string][]string{"aws:TagKeys": {"x", "a"}}, true},
+		{`{"ForAnyValue:StringEquals":{"aws:TagKeys":["a"]}}`, map[string][]string{"aws:TagKeys": {"x"}}, false},
+		{`{"ForAnyValue:StringEquals":{"aws:TagKeys":["a"]}}`, nil, false},
+		{`{"ForAnyValue:StringLike":{"aws:TagKeys":["karpenter.sh/*"]}}`, map[string][]string{"aws:TagKeys": {"Name", "karpenter.sh/cluster"}}, true},
+		{`{"NumericLessThan":{"ec2:VolumeSize":"10"}}`, one("ec2:VolumeSize", "5"), false}, // unsupported operators never hold
+		// Several keys and operators in one block are ANDed.
+		{`{"StringEquals":{"aws:RequestTag/k":"v","ec2:CreateAction":"CreateFleet"}}`, merged(one("aws:RequestTag/k", "v"), one("ec2:CreateAction", "RunInstances")), false},
+		{`{"StringEquals":{"aws:RequestTag/k":"v"},"StringLike":{"ec2:CreateAction":"Create*"}}`, merged(one("aws:RequestTag/k", "v"), one("ec2:CreateAction", "CreateFleet")), true},
+	}
+	for i, c := range cases {
+		doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":` + c.cond + `}]}`
+		if got := identityAllows([]string{doc}, "ec2:RunInstances", "*", c.ctx); got != c.want {
+			t.Errorf("case %d %s with %v: allowed = %v, want %v", i, c.cond, c.ctx, got, c.want)
+		}
+	}
+
+	allow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}`
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:TerminateInstances","Resource":"arn:aws:ec2:*:*:instance/*"}]}`
+	if got := evaluateIdentity([]string{deny, allow}, "ec2:TerminateInstances", "arn:aws:ec2:us-east-1:1:instance/i-1", nil); got != decisionExplicitDeny {
+		t.Errorf("deny then allow: %v, want explicit deny", got)
+	}
+	if got := evaluateIdentity([]string{allow, deny}, "ec2:TerminateInstances", "arn:aws:ec2:us-east-1:1:instance/i-1", nil); got != decisionExplicitDeny {
+		t.Errorf("allow then deny: %v, want explicit deny", got)
+	}
+	if got := evaluateIdentity([]string{allow, deny}, "ec2:TerminateInstances", "arn:aws:ec2:us-east-1:1:launch-template/lt-1", nil); got != decisionAllow {
+		t.Errorf("deny on another resource: %v, want allow", got)
+	}
+	if got := evaluateIdentity([]string{deny}, "ec2:RunInstances", "*", nil); got != decisionImplicitDeny {
+		t.Errorf("no allow: %v, want implicit deny", got)
+	}
+}

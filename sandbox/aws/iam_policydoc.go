@@ -393,7 +393,8 @@ func anyGlob(patterns []string, s string, fold bool) bool {
 
 // conditionHolds evaluates one operator on one key: have are the request's values for the key
 // (nil when absent), want the policy's values (any may match). Supported: the String* family,
-// Bool and Null, with IfExists and ForAnyValue/ForAllValues; other operators never hold.
+// Arn* family, Bool and Null, with IfExists and ForAnyValue/ForAllValues; other operators
+// (Numeric*, Date*, IpAddress, BinaryEquals) never hold.
 func conditionHolds(op string, have, want []string) bool {
 	ifExists := strings.HasSuffix(op, "IfExists")
 	op = strings.TrimSuffix(op, "IfExists")
@@ -434,6 +435,8 @@ func conditionHolds(op string, have, want []string) bool {
 				m = globMatch(w, h)
 			case "Bool":
 				m = strings.EqualFold(h, w)
+			case "ArnEquals", "ArnNotEquals", "ArnLike", "ArnNotLike":
+				m = arnMatch(w, h)
 			default:
 				return false
 			}
@@ -459,6 +462,22 @@ func conditionHolds(op string, have, want []string) bool {
 		}
 		return false
 	}
+}
+
+// arnMatch reports whether arn matches pattern as IAM's ArnLike/ArnEquals do: each of the six
+// colon-separated parts is matched separately, with * and ? wildcards (IAM User Guide, "IAM
+// JSON policy elements: Condition operators", ARN condition operators).
+func arnMatch(pattern, arn string) bool {
+	pp, ap := strings.SplitN(pattern, ":", 6), strings.SplitN(arn, ":", 6)
+	if len(pp) != 6 || len(ap) != 6 {
+		return false
+	}
+	for i := range pp {
+		if !globMatch(pp[i], ap[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // globMatch reports whether s matches pattern, where * matches any run of characters

@@ -30,7 +30,7 @@ func startEmulator(t *testing.T, opts Options) (*Emulator, string, awssdk.Config
 	t.Cleanup(func() { _ = e.Close() })
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIASANDBOXADMIN0001", "sandbox-secret", "")),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(DefaultAdminAccessKeyID, DefaultAdminSecretAccessKey, "")),
 		config.WithSharedConfigFiles([]string{}),
 		config.WithSharedCredentialsFiles([]string{}),
 		config.WithRetryMaxAttempts(1),

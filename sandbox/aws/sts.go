@@ -18,8 +18,8 @@ import (
 // STSNamespace is the XML namespace of every STS response.
 const STSNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
-// SandboxAdminUser is the IAM user the emulator reports for requests signed with any
-// credentials it did not issue itself (the sandbox's static credentials).
+// SandboxAdminUser is the IAM user the emulator reports for requests signed with the
+// administrator key (Options.AdminAccessKeyID), the account's only long-term credential.
 const SandboxAdminUser = "sandbox-admin"
 
 // stsSession is a set of temporary credentials issued by AssumeRoleWithWebIdentity.
@@ -41,11 +41,16 @@ func (e *Emulator) serveSTS(w http.ResponseWriter, r *http.Request) {
 		result any
 		aerr   *apiError
 	)
-	switch action {
-	case "GetCallerIdentity":
+	switch {
+	case action != "AssumeRoleWithWebIdentity" && r.Header.Get("Authorization") == "":
+		// Only AssumeRoleWithWebIdentity is sent unsigned; ServeHTTP verified every signed request.
+		aerr = errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	case action == "GetCallerIdentity":
 		result, aerr = e.getCallerIdentity(r)
-	case "AssumeRoleWithWebIdentity":
+	case action == "AssumeRoleWithWebIdentity":
 		result, aerr = e.assumeRoleWithWebIdentity(form)
+	case action == "AssumeRole":
+		result, aerr = e.assumeRole(r, form)
 	default:
 		aerr = errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version 2011-06-15", action)
 	}
@@ -105,9 +110,10 @@ func (e *Emulator) getCallerIdentity(r *http.Request) (any, *apiError) {
 // requestSession checks the temporary credentials that signed r, as every AWS service does:
 // for an access key ID of the temporary form (ASIA...), the session must have been issued by
 // this emulator, the X-Amz-Security-Token header must carry its session token, and it must not
-// have expired. It returns the session (nil for long-term credentials, which are all accepted
-// as the sandbox admin), or an error with the query-protocol codes InvalidClientTokenId /
-// ExpiredToken (HTTP 403); JSON protocols map these codes with jsonCredentialError.
+// have expired. It returns the session (nil for the administrator key, the only long-term
+// credential that passes authenticate), or an error with the query-protocol codes
+// InvalidClientTokenId / ExpiredToken (HTTP 403); JSON protocols map these codes with
+// jsonCredentialError. ServeHTTP has already verified the request's signature.
 func (e *Emulator) requestSession(r *http.Request) (*stsSession, *apiError) {
 	akid := requestAccessKeyID(r)
 	if !strings.HasPrefix(akid, "ASIA") {
@@ -252,24 +258,98 @@ func (e *Emulator) assumeRoleWithWebIdentity(form url.Values) (any, *apiError) {
 		return nil, stsAccessDenied()
 	}
 
+	sess := e.newSession(role, session, now.Add(time.Duration(duration)*time.Second))
+	return assumeRoleWithWebIdentityResult{
+		Credentials:                 sess.credentials(),
+		SubjectFromWebIdentityToken: claims.Subject,
+		AssumedRoleUser:             assumedRoleUser{AssumedRoleId: role.id + ":" + session, Arn: sess.assumedRoleArn},
+		Provider:                    prov.arn,
+		Audience:                    aud,
+	}, nil
+}
+
+// newSession issues temporary credentials of role named session, valid until expires.
+// Caller holds e.mu.
+func (e *Emulator) newSession(role *iamRole, session string, expires time.Time) *stsSession {
 	sess := &stsSession{
 		accessKeyID:     newIAMID("ASIA", 16),
 		secretAccessKey: randomToken(30),
 		sessionToken:    randomToken(96),
 		roleArn:         role.arn, roleID: role.id, sessionName: session,
 		assumedRoleArn: "arn:aws:sts::" + e.opts.AccountID + ":assumed-role/" + role.name + "/" + session,
-		expires:        now.Add(time.Duration(duration) * time.Second).UTC().Truncate(time.Second),
+		expires:        expires.UTC().Truncate(time.Second),
 	}
-	s.sessions[sess.accessKeyID] = sess
-	return assumeRoleWithWebIdentityResult{
-		Credentials: stsCredentials{
-			AccessKeyId: sess.accessKeyID, SecretAccessKey: sess.secretAccessKey,
-			SessionToken: sess.sessionToken, Expiration: iamTime(sess.expires),
-		},
-		SubjectFromWebIdentityToken: claims.Subject,
-		AssumedRoleUser:             assumedRoleUser{AssumedRoleId: role.id + ":" + session, Arn: sess.assumedRoleArn},
-		Provider:                    prov.arn,
-		Audience:                    aud,
+	e.state.iam.sessions[sess.accessKeyID] = sess
+	return sess
+}
+
+// credentials renders the session's credentials as STS returns them.
+func (s *stsSession) credentials() stsCredentials {
+	return stsCredentials{AccessKeyId: s.accessKeyID, SecretAccessKey: s.secretAccessKey,
+		SessionToken: s.sessionToken, Expiration: iamTime(s.expires)}
+}
+
+type assumeRoleResult struct {
+	Credentials      stsCredentials  `xml:"Credentials"`
+	AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`
+	PackedPolicySize int             `xml:"PackedPolicySize"`
+}
+
+// assumeRole issues temporary credentials of RoleArn to the signed caller (STS API Reference,
+// AssumeRole). The caller must be allowed sts:AssumeRole on the role by its own policies
+// (the administrator always is), and the role's trust policy must allow it as an "AWS"
+// principal: by its ARN (the administrator's user ARN, or a session's assumed-role or role
+// ARN) or by the account root ARN, which trusts every principal of the account (IAM User
+// Guide, "AWS JSON policy elements: Principal"). DurationSeconds: 900 to the role's
+// MaxSessionDuration (default 3600).
+func (e *Emulator) assumeRole(r *http.Request, form url.Values) (any, *apiError) {
+	roleArn := form.Get("RoleArn")
+	m := roleArnRE.FindStringSubmatch(roleArn)
+	if m == nil {
+		return nil, stsValidation("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must be a role ARN", roleArn)
+	}
+	session := form.Get("RoleSessionName")
+	if !roleSessionNameRE.MatchString(session) {
+		return nil, stsValidation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*", session)
+	}
+	duration, aerr := formInt(form, "DurationSeconds", 3600)
+	if aerr != nil {
+		return nil, stsValidation("%s", aerr.Message)
+	}
+	if aerr := e.authorize(r, "AccessDenied", "sts:AssumeRole", roleArn, nil); aerr != nil {
+		return nil, aerr
+	}
+	caller, aerr := e.requestSession(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	acct := e.opts.AccountID
+	principals := []string{"arn:aws:iam::" + acct + ":root", "arn:aws:iam::" + acct + ":user/" + SandboxAdminUser}
+	if caller != nil {
+		principals = []string{"arn:aws:iam::" + acct + ":root", caller.assumedRoleArn, caller.roleArn}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	role := e.state.iam.roles[strings.ToLower(m[3])]
+	denied := errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", principals[1], roleArn)
+	if m[1] != acct || role == nil || role.arn != roleArn {
+		return nil, denied
+	}
+	trusted := false
+	for _, p := range principals {
+		ctx := map[string][]string{"aws:PrincipalArn": {principals[1]}, "aws:PrincipalAccount": {acct}}
+		trusted = trusted || trustAllows(role.trust, "AWS", p, "sts:AssumeRole", ctx)
+	}
+	if !trusted {
+		return nil, denied
+	}
+	if duration < 900 || duration > int64(role.maxSession) {
+		return nil, stsValidation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	sess := e.newSession(role, session, e.opts.Clock.Now().Add(time.Duration(duration)*time.Second))
+	return assumeRoleResult{
+		Credentials:     sess.credentials(),
+		AssumedRoleUser: assumedRoleUser{AssumedRoleId: role.id + ":" + session, Arn: sess.assumedRoleArn},
 	}, nil
 }
 

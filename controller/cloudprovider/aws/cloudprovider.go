@@ -71,7 +71,8 @@ const MaxAttempts = 8
 
 // LoadAWSConfig loads the SDK's default configuration (credential chain, shared config,
 // AWS_ENDPOINT_URL_<SERVICE> endpoint overrides) for region, with the standard retryer
-// (MaxAttempts attempts, backoff up to 20 s). Errors: configuration load errors.
+// (MaxAttempts attempts, backoff up to 20 s); calls refused for lack of permission return a
+// *cloudprovider.NotAuthorizedError. Errors: configuration load errors.
 func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(region),
@@ -86,6 +87,7 @@ func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 		return cfg, err
 	}
 	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
+	cfg.APIOptions = append(cfg.APIOptions, addNotAuthorizedMiddleware)
 	return cfg, nil
 }
 

@@ -74,7 +74,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { _ = e.emu.Close() })
 	cfg := awssdk.Config{
 		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Credentials: credentials.NewStaticCredentialsProvider(sandboxaws.DefaultAdminAccessKeyID, sandboxaws.DefaultAdminSecretAccessKey, ""),
 		Retryer:     func() awssdk.Retryer { return retry.NewStandard() },
 		HTTPClient:  sdkhttp.New(),
 	}

@@ -264,12 +264,13 @@ func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisio
 			TotalTargetCapacity:       awssdk.Int32(1),
 			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(capacityType),
 		},
-		// The fleet is tagged too: a least-privilege policy conditions CreateFleet on the
-		// request's karpenter.sh/cluster tag for every resource it creates, fleet included.
+		// The fleet and network interfaces are tagged too: a least-privilege policy conditions
+		// CreateFleet on the request's karpenter.sh/cluster tag for every resource it creates.
 		TagSpecifications: []ec2types.TagSpecification{
 			{ResourceType: ec2types.ResourceTypeFleet, Tags: tags},
 			{ResourceType: ec2types.ResourceTypeInstance, Tags: tags},
 			{ResourceType: ec2types.ResourceTypeVolume, Tags: tags},
+			{ResourceType: ec2types.ResourceTypeNetworkInterface, Tags: tags},
 		},
 	}
 	if capacityType == v1alpha5.CapacityTypeSpot {
