@@ -1,0 +1,146 @@
+package aws_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	pricingtypes "github.com/aws/aws-sdk-go-v2/service/pricing/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws/pricelist"
+	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
+)
+
+// onDemand returns the type's on-demand offerings: how many, how many available, their price.
+func onDemand(it *cloudprovider.InstanceType) (n, available int, price float64) {
+	for _, o := range it.Offerings {
+		if o.CapacityType == v1alpha5.CapacityTypeOnDemand {
+			n++
+			if o.Available {
+				available++
+			}
+			price = o.Price
+		}
+	}
+	return n, available, price
+}
+
+// A region the fallback table does not hold, priced through the emulator over the wire: no
+// on-demand offering (said once in a log line and a Provisioner event) until the Pricing API
+// answers, none while it is throttled, every one at the catalogue's price once it answers.
+func TestPricesOverTheWire(t *testing.T) {
+	const region = "xx-test-1"
+	for _, r := range awscloud.FallbackRegions() {
+		if r == region {
+			t.Fatalf("the fallback table holds %s", region)
+		}
+	}
+	emu := sandboxaws.New(sandboxaws.Options{Region: region, ClusterName: testCluster, NoBootDelay: true})
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	cfg := awssdk.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		BaseEndpoint: awssdk.String(url),
+		HTTPClient:   sdkhttp.New(),
+		Retryer: func() awssdk.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 2
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+			})
+		},
+	}
+	events := record.NewFakeRecorder(100)
+	cp, err := awscloud.New(awscloud.Options{ClusterName: testCluster, Region: region}, awscloud.Clients{
+		EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Versions: staticVersion{},
+		Pricing: pricelist.NewClient(cfg, region), Events: events,
+	}, clocktesting.NewFakeClock(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	zones, err := cp.OfferedZones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := provisioner("default")
+	list := func() map[string]*cloudprovider.InstanceType {
+		t.Helper()
+		types, err := cp.GetInstanceTypesInZones(ctx, p, zones)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*cloudprovider.InstanceType{}
+		for _, it := range types {
+			out[it.Name] = it
+		}
+		return out
+	}
+	types := list()
+	for name, it := range types {
+		if n, avail, _ := onDemand(it); n == 0 || avail != 0 {
+			t.Fatalf("%s: %d of %d on-demand offerings available before any price", name, avail, n)
+		}
+	}
+	event := <-events.Events
+	for _, want := range []string{"Warning", awscloud.ReasonOnDemandPriceUnknown, "no on-demand price known for c5.12xlarge, ",
+		"more in region xx-test-1; on-demand offerings skipped until the Pricing API answers"} {
+		if !strings.Contains(event, want) {
+			t.Errorf("event %q does not contain %q", event, want)
+		}
+	}
+	list()
+	if len(events.Events) != 0 {
+		t.Errorf("the same note was recorded again: %q", <-events.Events)
+	}
+
+	// Throttled beyond the SDK's retries: still no prices.
+	before := refreshes("throttled")
+	if err := emu.AddThrottle(sandboxaws.ThrottleFault{Service: "pricing", Next: 2}); err != nil {
+		t.Fatal(err)
+	}
+	err = cp.Pricing().Refresh(ctx)
+	var te *pricingtypes.ThrottlingException
+	if !errors.As(err, &te) || refreshes("throttled")-before != 1 {
+		t.Fatalf("throttled refresh: %v, metric +%v", err, refreshes("throttled")-before)
+	}
+	if _, avail, _ := onDemand(list()["m5.large"]); avail != 0 {
+		t.Error("on-demand offered after a throttled refresh")
+	}
+
+	// The API answers: every type is launchable on demand at the catalogue's price.
+	if err := cp.Pricing().Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	types = list()
+	for _, want := range catalog.All() {
+		it := types[want.Name]
+		if it == nil {
+			continue // not launched by the controller (architecture)
+		}
+		if _, avail, price := onDemand(it); avail != len(want.Zones) || price != want.OnDemandPrice {
+			t.Errorf("%s: %d on-demand offerings available at %v, want one per zone offered (%d) at the catalogue's %v",
+				want.Name, avail, price, len(want.Zones), want.OnDemandPrice)
+		}
+	}
+	if len(events.Events) != 0 {
+		t.Errorf("an event once every type is priced: %q", <-events.Events)
+	}
+}
