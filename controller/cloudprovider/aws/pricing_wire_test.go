@@ -144,3 +144,29 @@ func TestPricesOverTheWire(t *testing.T) {
 		t.Errorf("an event once every type is priced: %q", <-events.Events)
 	}
 }
+
+// BenchmarkPricingRefresh measures one refresh of every on-demand price of the emulator's
+// region over the wire (GetProducts pages of 100 aws_v1 documents, parsed).
+func BenchmarkPricingRefresh(b *testing.B) {
+	emu := sandboxaws.New(sandboxaws.Options{NoBootDelay: true})
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = emu.Close() })
+	cfg := awssdk.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		BaseEndpoint: awssdk.String(url),
+		HTTPClient:   sdkhttp.New(),
+	}
+	p := awscloud.NewPricingProvider("us-east-1", pricelist.NewClient(cfg, "us-east-1"), clocktesting.NewFakeClock(time.Now()), 0)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Refresh(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(p.Known()), "types")
+}
