@@ -8,7 +8,8 @@ import (
 var (
 	// PricingRefreshes counts on-demand price refreshes from the AWS Price List API by result:
 	// "success", "throttled" (ThrottlingException after the SDK's retries), "invalid" (a
-	// response or document without the aws_v1 shape) or "error" (any other failure).
+	// response the SDK cannot read, or a document without the aws_v1 shape) or "error" (any
+	// other failure).
 	PricingRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "pricing", Name: "refreshes_total",
 		Help: "Number of on-demand price refreshes from the AWS Price List API, by result.",

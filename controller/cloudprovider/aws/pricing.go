@@ -13,6 +13,7 @@ import (
 	"time"
 
 	pricingtypes "github.com/aws/aws-sdk-go-v2/service/pricing/types"
+	"github.com/aws/smithy-go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -111,8 +112,9 @@ func (p *PricingProvider) Known() int {
 
 // Refresh reads the region's prices from the Price List API now and serves them. On failure
 // the prices served so far are kept, karpenter_pricing_refreshes_total counts the failure by
-// result ("throttled", "invalid" for a response without the aws_v1 shape, "error"), and the
-// error is returned. Errors: no Price List client, API errors, *pricelist.DocumentError.
+// result ("throttled"; "invalid" for a response the SDK cannot read or without the aws_v1
+// shape; "error" otherwise) and the error is returned. Errors: no Price List client, API and
+// transport errors, *smithy.DeserializationError, *pricelist.DocumentError.
 func (p *PricingProvider) Refresh(ctx context.Context) error {
 	if p.api == nil {
 		return errors.New("no Price List API client")
@@ -134,10 +136,11 @@ func (p *PricingProvider) Refresh(ctx context.Context) error {
 func refreshResult(err error) string {
 	var throttled *pricingtypes.ThrottlingException
 	var invalid *pricelist.DocumentError
+	var unreadable *smithy.DeserializationError
 	switch {
 	case errors.As(err, &throttled):
 		return "throttled"
-	case errors.As(err, &invalid):
+	case errors.As(err, &invalid), errors.As(err, &unreadable):
 		return "invalid"
 	default:
 		return "error"

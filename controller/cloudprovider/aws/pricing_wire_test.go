@@ -3,6 +3,8 @@ package aws_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +171,57 @@ func BenchmarkPricingRefresh(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(p.Known()), "types")
+}
+
+// Garbage over the wire: a Price List endpoint answering bodies the SDK cannot read, or
+// documents without the aws_v1 shape, fails the refresh and keeps the fallback prices.
+func TestPricingGarbageOverTheWire(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status int
+		body   string
+		result string
+	}{
+		"html":             {200, "<html>maintenance</html>", "invalid"},
+		"wrong shape":      {200, `{"FormatVersion":"aws_v1","PriceList":"m5.large=0.096"}`, "invalid"},
+		"garbage document": {200, `{"FormatVersion":"aws_v1","PriceList":["{\"product\":42}"]}`, "invalid"},
+		"server error":     {500, `{"__type":"InternalErrorException","Message":"oops"}`, "error"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("X-Amz-Target") != "AWSPriceListService.GetProducts" {
+					http.Error(w, "unexpected target", http.StatusBadRequest)
+					return
+				}
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			cfg := awssdk.Config{
+				Region:       "us-east-1",
+				Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+				BaseEndpoint: awssdk.String(srv.URL),
+				HTTPClient:   sdkhttp.New(),
+				Retryer: func() awssdk.Retryer {
+					return retry.NewStandard(func(o *retry.StandardOptions) {
+						o.MaxAttempts = 2
+						o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+					})
+				},
+			}
+			region := awscloud.FallbackRegions()[0]
+			p := awscloud.NewPricingProvider(region, pricelist.NewClient(cfg, region), clocktesting.NewFakeClock(time.Now()), 0)
+			want := awscloud.FallbackOnDemandPrices(region)["m5.large"]
+			before := refreshes(tc.result)
+			if err := p.Refresh(context.Background()); err == nil {
+				t.Fatal("refresh succeeded")
+			}
+			if got := refreshes(tc.result) - before; got != 1 {
+				t.Errorf("metric result=%s +%v", tc.result, got)
+			}
+			if got, ok := p.OnDemandPrice("m5.large"); !ok || got != want {
+				t.Errorf("m5.large = %v (%v), want the fallback %v", got, ok, want)
+			}
+		})
+	}
 }
