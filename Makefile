@@ -35,7 +35,7 @@ image-push: image
 # Every generated file or folder; verify-generate fails when regenerating changes any of them.
 GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs
 
-## generate: CRD and deepcopy (controller-gen), go:generate outputs (on-demand price table), docs/ (tfplugindocs)
+## generate: CRD and deepcopy (controller-gen), go:generate outputs (fallback on-demand price table: hack/pricinggen against the emulator, in-process), docs/ (tfplugindocs)
 generate: generate-code docs
 
 generate-code:

@@ -65,7 +65,7 @@ func TestUpTwiceEnvDown(t *testing.T) {
 	env := run("env")
 	m := regexp.MustCompile(`(?m)^export KUBECONFIG='([^']+)'$`).FindStringSubmatch(env)
 	for _, want := range []string{"export CLUSTER_NAME=", "export AWS_REGION='us-east-1'", "export AWS_ACCESS_KEY_ID=", "export AWS_SECRET_ACCESS_KEY=",
-		"export AWS_ENDPOINT_URL_EC2='http://127.0.0.1:", "export AWS_ENDPOINT_URL_IAM=", "export AWS_ENDPOINT_URL_STS=", "export AWS_ENDPOINT_URL_EKS=", "export AWS_ENDPOINT_URL_SSM="} {
+		"export AWS_ENDPOINT_URL_EC2='http://127.0.0.1:", "export AWS_ENDPOINT_URL_IAM=", "export AWS_ENDPOINT_URL_STS=", "export AWS_ENDPOINT_URL_EKS=", "export AWS_ENDPOINT_URL_SSM=", "export AWS_ENDPOINT_URL_PRICING="} {
 		if !strings.Contains(env, want) {
 			t.Errorf("env lacks %q:\n%s", want, env)
 		}

@@ -312,7 +312,7 @@ func (s *Sandbox) BootResult(id string) (joinErr error, booted bool) {
 func (s *Sandbox) RESTConfig() *rest.Config { return s.Cluster.RESTConfig() }
 
 // awsServices are the services whose AWS_ENDPOINT_URL_<SERVICE> the sandbox sets.
-var awsServices = []string{"EC2", "IAM", "STS", "EKS", "SSM"}
+var awsServices = []string{"EC2", "IAM", "STS", "EKS", "SSM", "PRICING"}
 
 func (s *Sandbox) awsEndpointEnv() []string {
 	var env []string
@@ -325,7 +325,7 @@ func (s *Sandbox) awsEndpointEnv() []string {
 // Env returns the environment ("K=V") that points kubectl, terraform, the controller and the
 // AWS SDK at the sandbox: KUBECONFIG, CLUSTER_NAME, CLUSTER_ENDPOINT, AWS_REGION,
 // AWS_DEFAULT_REGION, static AWS credentials, AWS_EC2_METADATA_DISABLED and
-// AWS_ENDPOINT_URL_{EC2,IAM,STS,EKS,SSM}.
+// AWS_ENDPOINT_URL_{EC2,IAM,STS,EKS,SSM,PRICING}.
 func (s *Sandbox) Env() []string {
 	env := []string{
 		"KUBECONFIG=" + s.Kubeconfig,

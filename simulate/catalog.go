@@ -17,6 +17,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws/pricelist"
 	sbaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
 )
@@ -27,7 +28,8 @@ const (
 	// prices, modelled spot prices), served by the AWS emulator started in-process on 127.0.0.1.
 	CatalogSandbox = "sandbox"
 	// CatalogAWS: live EC2 in the region of the standard AWS configuration (AWS_REGION,
-	// AWS_PROFILE, credentials chain; AWS_ENDPOINT_URL_EC2 is honoured).
+	// AWS_PROFILE, credentials chain; AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_PRICING are
+	// honoured), with on-demand prices from the Price List API.
 	CatalogAWS = "aws"
 	// CatalogAuto: aws when a region and credentials are configured, else sandbox.
 	CatalogAuto = "auto"
@@ -83,9 +85,11 @@ func OpenCatalog(ctx context.Context, name string, notes io.Writer) (*Catalog, e
 		_ = c.Close()
 		return nil, fmt.Errorf("%s catalogue: %w", c.Name, err)
 	}
-	if c.Name == CatalogAWS && c.Region != (awscloud.StaticPricing{}).Region() {
-		fmt.Fprintf(notes, "note: on-demand prices are the controller's shipped %s table; in %s they rank types but are not exact\n",
-			(awscloud.StaticPricing{}).Region(), c.Region)
+	// On-demand prices from the Price List API, as the controller reads them; the built-in
+	// table when it does not answer.
+	if err := c.cloud.Pricing().Refresh(ctx); err != nil {
+		fmt.Fprintf(notes, "note: on-demand prices are the controller's built-in table for %s (%d types): the Pricing API did not answer: %v\n",
+			c.Region, c.cloud.Pricing().Known(), err)
 	}
 	return c, nil
 }
@@ -132,7 +136,7 @@ func openAWS(ctx context.Context) (*Catalog, error) {
 
 func newCatalog(name string, cfg awssdk.Config, closeFn func() error) (*Catalog, error) {
 	cloud, err := awscloud.New(awscloud.Options{ClusterName: clusterName, Region: cfg.Region},
-		awscloud.Clients{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}, clock.RealClock{})
+		awscloud.Clients{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Pricing: pricelist.NewClient(cfg, cfg.Region)}, clock.RealClock{})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func TestAWSCatalogUsesTheStandardConfiguration(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", sbaws.DefaultAdminAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", sbaws.DefaultAdminSecretAccessKey)
 	t.Setenv("AWS_ENDPOINT_URL_EC2", url)
+	t.Setenv("AWS_ENDPOINT_URL_PRICING", url)
 	var notes bytes.Buffer
 	live, err := simulate.OpenCatalog(ctx, simulate.CatalogAuto, &notes)
 	if err != nil {

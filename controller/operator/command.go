@@ -161,20 +161,18 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	clk := clock.RealClock{}
+	recorder := mgr.GetEventRecorderFor("karpenter") //nolint:staticcheck // provisioning takes record.EventRecorder
 	cloud, err := awscloud.New(awscloud.Options{
 		ClusterName:            o.ClusterName,
 		ClusterEndpoint:        o.ClusterEndpoint,
 		DefaultInstanceProfile: o.DefaultInstanceProfile,
 		Region:                 o.AWSRegion,
-	}, awscloud.NewClients(awsCfg, disc), clk)
+		PricingRefreshInterval: o.PricingRefreshInterval,
+	}, awscloud.NewClients(awsCfg, disc, recorder), clk)
 	if err != nil {
 		return fmt.Errorf("creating AWS cloud provider: %w", err)
 	}
-	if o.AWSRegion != (awscloud.StaticPricing{}).Region() {
-		logger.Info("on-demand prices are the shipped us-east-1 table; they rank types but are not exact in this region",
-			"region", o.AWSRegion)
-	}
-	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // provisioning takes record.EventRecorder
+	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, recorder,
 		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace})
 	if err := controller.Register(ctx, mgr, controllers); err != nil {
 		return err
@@ -182,6 +180,10 @@ func Run(ctx context.Context, o *Options) error {
 	// Instance types, offerings and spot prices are read ahead of the batches that need them.
 	if err := mgr.Add(manager.RunnableFunc(cloud.RefreshCaches)); err != nil {
 		return fmt.Errorf("adding the cloud provider's cache refresh: %w", err)
+	}
+	// On-demand prices from the Price List API, the built-in table until it answers.
+	if err := mgr.Add(manager.RunnableFunc(cloud.RefreshPrices)); err != nil {
+		return fmt.Errorf("adding the on-demand price refresh: %w", err)
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
@@ -49,6 +51,13 @@ func TestControllerOnSandbox(t *testing.T) {
 	e.createProvisioner()
 	deploy := e.createInflateDeployment()
 	first := e.waitRunningOnLaunchedSpot("3 pods Running on launched spot nodes")
+
+	// On-demand prices came from the emulator's Price List API (AWS_ENDPOINT_URL_PRICING), not
+	// only from the built-in table.
+	waitFor(t, ctx, time.Minute, "on-demand prices from the Price List API", func() (bool, string) {
+		live := testutil.ToFloat64(metrics.OnDemandPricesKnown.WithLabelValues("live"))
+		return live >= 300 && testutil.ToFloat64(metrics.PricingRefreshes.WithLabelValues("success")) >= 1, fmt.Sprintf("%v live prices", live)
+	})
 
 	// Deleting a node drains it through the Eviction API: its pods come back on a new node and
 	// its instance is terminated.

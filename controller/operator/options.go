@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
+
+	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
 )
 
 // Options are every setting of the controller, read from flags with environment fallbacks
@@ -36,6 +38,7 @@ type Options struct {
 	KubeClientQPS          int           // --kube-client-qps / KUBE_CLIENT_QPS (200 requests/second)
 	KubeClientBurst        int           // --kube-client-burst / KUBE_CLIENT_BURST (300 requests)
 	EnableProfiling        bool          // --enable-profiling / ENABLE_PROFILING (false): /debug/pprof/ on the metrics server
+	PricingRefreshInterval time.Duration // --pricing-refresh-interval / PRICING_REFRESH_INTERVAL (12h)
 }
 
 // envOf maps each flag to its environment variable.
@@ -56,6 +59,7 @@ var envOf = map[string]string{
 	"kube-client-qps":          "KUBE_CLIENT_QPS",
 	"kube-client-burst":        "KUBE_CLIENT_BURST",
 	"enable-profiling":         "ENABLE_PROFILING",
+	"pricing-refresh-interval": "PRICING_REFRESH_INTERVAL",
 }
 
 // AddFlags registers the flags on fs with their defaults.
@@ -78,6 +82,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeClientQPS, "kube-client-qps", 200, "client-side limit of Kubernetes API requests per second (env KUBE_CLIENT_QPS)")
 	fs.IntVar(&o.KubeClientBurst, "kube-client-burst", 300, "client-side burst of Kubernetes API requests (env KUBE_CLIENT_BURST)")
 	fs.BoolVar(&o.EnableProfiling, "enable-profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics port (env ENABLE_PROFILING)")
+	fs.DurationVar(&o.PricingRefreshInterval, "pricing-refresh-interval", awscloud.DefaultPricingRefreshInterval, "how often on-demand prices are re-read from the AWS Price List API (pricing:GetProducts); the built-in table serves until it first answers (env PRICING_REFRESH_INTERVAL)")
 }
 
 // Load applies environment variables (getenv, usually os.Getenv) to every flag not given on
@@ -144,6 +149,9 @@ func (o *Options) Validate() error {
 	}
 	if o.KubeClientQPS < 1 || o.KubeClientBurst < o.KubeClientQPS {
 		errs = append(errs, fmt.Errorf("--kube-client-qps (KUBE_CLIENT_QPS) must be at least 1 and --kube-client-burst (KUBE_CLIENT_BURST) at least the QPS (got %d and %d)", o.KubeClientQPS, o.KubeClientBurst))
+	}
+	if o.PricingRefreshInterval < time.Minute {
+		errs = append(errs, fmt.Errorf("--pricing-refresh-interval (PRICING_REFRESH_INTERVAL): %s must be at least 1m", o.PricingRefreshInterval))
 	}
 	if o.EnableProfiling && o.MetricsPort == 0 {
 		errs = append(errs, errors.New("--enable-profiling (ENABLE_PROFILING) serves on the metrics port, which --metrics-port (METRICS_PORT) 0 disables"))

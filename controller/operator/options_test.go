@@ -45,6 +45,9 @@ func TestOptionsDefaultsAndEnv(t *testing.T) {
 	if o.addr(o.MetricsPort) != ":8080" || o.addr(0) != "0" {
 		t.Errorf("addr = %q, %q", o.addr(o.MetricsPort), o.addr(0))
 	}
+	if o.PricingRefreshInterval != 12*time.Hour {
+		t.Errorf("default pricing refresh interval = %s, want 12h", o.PricingRefreshInterval)
+	}
 	if o.EnableProfiling || o.profilingHandlers() != nil {
 		t.Errorf("profiling is on by default")
 	}
@@ -52,7 +55,10 @@ func TestOptionsDefaultsAndEnv(t *testing.T) {
 	if h := o.profilingHandlers(); h["/debug/pprof/profile"] == nil || h["/debug/pprof/"] == nil {
 		t.Errorf("profiling handlers = %v", h)
 	}
-	o, err = load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1"})
+	o, err = load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1", "PRICING_REFRESH_INTERVAL": "1h30m"})
+	if err != nil || o.PricingRefreshInterval != 90*time.Minute {
+		t.Errorf("PRICING_REFRESH_INTERVAL: %s, err %v", o.PricingRefreshInterval, err)
+	}
 	if err != nil || o.LeaderElectionNS != "karpenter" || !o.LeaderElect {
 		t.Errorf("default leader election = %v in %q, err %v", o.LeaderElect, o.LeaderElectionNS, err)
 	}
@@ -71,6 +77,7 @@ func TestOptionsErrors(t *testing.T) {
 		"batch":     {[]string{"--cluster-name=a", "--aws-region=r", "--batch-idle-duration=5s", "--batch-max-duration=1s"}, nil, []string{"--batch-max-duration"}},
 		"grace":     {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DISAGREEMENT_GRACE": "0s"}, []string{"--disagreement-grace (DISAGREEMENT_GRACE): 0s must be positive"}},
 		"ports":     {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=70000", "--health-probe-port=-1"}, nil, []string{"--metrics-port (METRICS_PORT): 70000", "--health-probe-port (HEALTH_PROBE_PORT): -1"}},
+		"pricing":   {[]string{"--cluster-name=a", "--aws-region=r", "--pricing-refresh-interval=10s"}, nil, []string{"--pricing-refresh-interval (PRICING_REFRESH_INTERVAL): 10s must be at least 1m"}},
 		"profiling": {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=0"}, map[string]string{"ENABLE_PROFILING": "true"}, []string{"--enable-profiling (ENABLE_PROFILING)"}},
 	} {
 		t.Run(name, func(t *testing.T) {

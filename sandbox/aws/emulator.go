@@ -1,6 +1,6 @@
 // Package aws is the sandbox's AWS emulator: one HTTP server on 127.0.0.1 that speaks the wire
 // protocols the real aws-sdk-go-v2 clients use (EC2 and IAM/STS query, EKS rest-json, SSM
-// json-1.1), so the product's code talks to it through endpoint overrides only
+// and Price List json-1.1), so the product's code talks to it through endpoint overrides only
 // (BaseEndpoint / AWS_ENDPOINT_URL_<SERVICE>). It is never used in production paths.
 package aws
 
@@ -173,6 +173,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveEKS(w, r)
 	case "ssm":
 		e.serveSSM(w, r)
+	case "pricing":
+		e.servePricing(w, r)
 	default:
 		http.Error(w, "unknown service", http.StatusBadRequest)
 	}

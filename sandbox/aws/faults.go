@@ -31,7 +31,7 @@ type CapacityFault struct {
 	CapacityType string `json:"capacityType,omitempty"`
 }
 
-// ThrottleFault makes calls to Service ("ec2", "iam", "sts", "eks", "ssm"; "" or "*" for all)
+// ThrottleFault makes calls to Service ("ec2", "iam", "sts", "eks", "ssm", "pricing"; "" or "*" for all)
 // fail with the service's throttling error: the next Next calls, then (or otherwise) a Fraction
 // (0..1) of calls, spread deterministically (every 1/Fraction-th call).
 type ThrottleFault struct {

@@ -1,6 +1,6 @@
 // Package aws implements cloudprovider.CloudProvider on EC2 with aws-sdk-go-v2: instance types
-// from DescribeInstanceTypes/-Offerings with live spot prices and a shipped on-demand price
-// table, subnet and security group discovery by tags, AMIs from SSM, generated launch
+// from DescribeInstanceTypes/-Offerings with live spot prices and on-demand prices from the AWS
+// Price List API (a generated fallback table until it answers), subnet and security group discovery by tags, AMIs from SSM, generated launch
 // templates carrying EKS AL2 bootstrap user data, launches through CreateFleet (instant), and
 // List/Delete of the instances it launched. Endpoints come from the SDK configuration
 // (BaseEndpoint / AWS_ENDPOINT_URL_<SERVICE>), so the same code talks to AWS and the sandbox.
@@ -19,12 +19,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws/pricelist"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 )
 
@@ -41,6 +43,9 @@ type Options struct {
 	DefaultInstanceProfile string
 	// Region is the AWS region (e.g. us-east-1).
 	Region string
+	// PricingRefreshInterval is how often on-demand prices are re-read from the Price List
+	// API; 0 means DefaultPricingRefreshInterval (12 hours).
+	PricingRefreshInterval time.Duration
 }
 
 // Validate returns an error naming the first missing setting.
@@ -61,8 +66,12 @@ type Clients struct {
 	EKS EKSAPI // may be nil when ClusterEndpoint and ClusterCABase64 are set
 	// Versions reads the API server version for the AMI's SSM parameter (discovery client).
 	Versions VersionAPI
-	// Pricing answers on-demand prices; nil means StaticPricing.
-	Pricing Pricing
+	// Pricing is the AWS Price List API client (pricelist.NewClient); nil means the generated
+	// fallback table only.
+	Pricing pricelist.API
+	// Events records Warning events on Provisioners (e.g. instance types without an on-demand
+	// price); nil records none (the log lines remain).
+	Events record.EventRecorder
 }
 
 // MaxAttempts is the standard retryer's attempt limit for every AWS call (the SDK's standard
@@ -91,14 +100,17 @@ func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 	return cfg, nil
 }
 
-// NewClients builds the SDK clients from cfg; versions is the Kubernetes discovery client.
-func NewClients(cfg awssdk.Config, versions VersionAPI) Clients {
+// NewClients builds the SDK clients from cfg (the Price List client for cfg.Region, see
+// pricelist.NewClient); versions is the Kubernetes discovery client, events the recorder of
+// Provisioner events (may be nil).
+func NewClients(cfg awssdk.Config, versions VersionAPI, events record.EventRecorder) Clients {
 	return Clients{
 		EC2:      ec2.NewFromConfig(cfg),
 		SSM:      ssm.NewFromConfig(cfg),
 		EKS:      eks.NewFromConfig(cfg),
 		Versions: versions,
-		Pricing:  StaticPricing{},
+		Pricing:  pricelist.NewClient(cfg, cfg.Region),
+		Events:   events,
 	}
 }
 
@@ -108,6 +120,8 @@ type CloudProvider struct {
 	clk           clock.Clock
 	ec2           EC2API
 	ice           *unavailableOfferings
+	pricing       *PricingProvider
+	priceNotes    *priceNotes
 	instanceTypes *instanceTypeProvider
 	discovery     *discovery
 	templates     *launchTemplates
@@ -124,16 +138,16 @@ func New(opts Options, c Clients, clk clock.Clock) (*CloudProvider, error) {
 	if c.EC2 == nil || c.SSM == nil {
 		return nil, errors.New("EC2 and SSM clients are required")
 	}
-	if c.Pricing == nil {
-		c.Pricing = StaticPricing{}
-	}
 	ice := newUnavailableOfferings(clk)
+	pricing := NewPricingProvider(opts.Region, c.Pricing, clk, opts.PricingRefreshInterval)
 	return &CloudProvider{
 		opts:          opts,
 		clk:           clk,
 		ec2:           c.EC2,
 		ice:           ice,
-		instanceTypes: newInstanceTypeProvider(c.EC2, c.Pricing, ice, clk),
+		pricing:       pricing,
+		priceNotes:    newPriceNotes(c.Events),
+		instanceTypes: newInstanceTypeProvider(c.EC2, pricing, ice, clk),
 		discovery:     newDiscovery(c.EC2, clk),
 		templates:     newLaunchTemplates(opts, c.EC2, c.SSM, c.EKS, c.Versions, clk),
 	}, nil
@@ -165,7 +179,11 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, p *v1alpha5.Provis
 	for _, s := range subnets {
 		zones.Insert(awssdk.ToString(s.AvailabilityZone))
 	}
-	return c.instanceTypes.List(ctx, zones, kubeletMaxPods(p))
+	types, unpriced, err := c.instanceTypes.List(ctx, zones, kubeletMaxPods(p))
+	if err == nil {
+		c.notePrices(ctx, p, unpriced)
+	}
+	return types, err
 }
 
 // GetInstanceTypesInZones is GetInstanceTypes with offerings in the given zones instead of the
@@ -177,7 +195,11 @@ func (c *CloudProvider) GetInstanceTypesInZones(ctx context.Context, p *v1alpha5
 	if p == nil {
 		return nil, errors.New("provisioner is nil")
 	}
-	return c.instanceTypes.List(ctx, sets.New(zones...), kubeletMaxPods(p))
+	types, unpriced, err := c.instanceTypes.List(ctx, sets.New(zones...), kubeletMaxPods(p))
+	if err == nil {
+		c.notePrices(ctx, p, unpriced)
+	}
+	return types, err
 }
 
 // OfferedZones returns, sorted, every availability zone of the region in which at least one
@@ -224,6 +246,14 @@ func (c *CloudProvider) RefreshCaches(ctx context.Context) error {
 		}
 	}
 }
+
+// Pricing returns the on-demand price provider (its Refresh reads the Price List API now).
+func (c *CloudProvider) Pricing() *PricingProvider { return c.pricing }
+
+// RefreshPrices re-reads the on-demand prices from the Price List API at once and then every
+// PricingRefreshInterval until ctx ends (see PricingProvider.Run); it always returns nil. The
+// operator runs it beside RefreshCaches.
+func (c *CloudProvider) RefreshPrices(ctx context.Context) error { return c.pricing.Run(ctx) }
 
 // kubeletMaxPods is the provisioner's kubeletConfiguration.maxPods, or nil (the ENI limit).
 func kubeletMaxPods(p *v1alpha5.Provisioner) *int32 {

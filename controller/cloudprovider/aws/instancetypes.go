@@ -211,19 +211,20 @@ func (p *instanceTypeProvider) refresh(ctx context.Context) error {
 // provisioner's discovered subnets) and the pod capacity given by kubelet maxPods (nil: the
 // ENI limit). Offerings: every zone x capacity type (spot only when the type supports spot);
 // an offering is Available when the type is offered in the zone, it has a price, and the pool
-// is not in the insufficient-capacity cache.
-func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], maxPods *int32) ([]*cloudprovider.InstanceType, error) {
+// is not in the insufficient-capacity cache. unpriced names, sorted, the types sold on demand
+// in one of zones whose on-demand offerings are unavailable for want of a price.
+func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], maxPods *int32) (types []*cloudprovider.InstanceType, unpriced []string, err error) {
 	infos, err := p.instanceTypeInfos(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	offered, err := p.offerings(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spot, err := p.spotPrices(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sortedZones := sets.List(zones)
 	out := make([]*cloudprovider.InstanceType, 0, len(infos))
@@ -238,6 +239,9 @@ func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string],
 		}
 		it.Overhead = overhead(it.Capacity)
 		odPrice, hasOD := p.pricing.OnDemandPrice(name)
+		if !hasOD && supportsOnDemand(info) && offered[name].HasAny(sortedZones...) {
+			unpriced = append(unpriced, name)
+		}
 		for _, zone := range sortedZones {
 			inZone := offered[name].Has(zone)
 			if supportsSpot(info) {
@@ -256,7 +260,7 @@ func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string],
 		}
 		out = append(out, it)
 	}
-	return out, nil
+	return out, unpriced, nil
 }
 
 func supportsSpot(info *ec2types.InstanceTypeInfo) bool {
