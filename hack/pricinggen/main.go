@@ -68,7 +68,7 @@ func client(ctx context.Context, source string) (pricelist.API, string, func(), 
 		}
 		cfg := awssdk.Config{
 			Region:       "us-east-1",
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIAPRICINGGEN000000", "pricinggen/sandbox", ""),
+			Credentials:  credentials.NewStaticCredentialsProvider(sbaws.DefaultAdminAccessKeyID, sbaws.DefaultAdminSecretAccessKey, ""),
 			BaseEndpoint: awssdk.String(url),
 		}
 		return pricelist.NewClient(cfg, "us-east-1"), "the sandbox emulator's price list (its catalogue)", func() { _ = emu.Close() }, nil

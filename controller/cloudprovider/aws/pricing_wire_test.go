@@ -59,7 +59,7 @@ func TestPricesOverTheWire(t *testing.T) {
 	t.Cleanup(func() { _ = emu.Close() })
 	cfg := awssdk.Config{
 		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(sandboxaws.DefaultAdminAccessKeyID, sandboxaws.DefaultAdminSecretAccessKey, ""),
 		BaseEndpoint: awssdk.String(url),
 		HTTPClient:   sdkhttp.New(),
 		Retryer: func() awssdk.Retryer {
@@ -158,7 +158,7 @@ func BenchmarkPricingRefresh(b *testing.B) {
 	b.Cleanup(func() { _ = emu.Close() })
 	cfg := awssdk.Config{
 		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(sandboxaws.DefaultAdminAccessKeyID, sandboxaws.DefaultAdminSecretAccessKey, ""),
 		BaseEndpoint: awssdk.String(url),
 		HTTPClient:   sdkhttp.New(),
 	}
@@ -199,7 +199,7 @@ func TestPricingGarbageOverTheWire(t *testing.T) {
 			defer srv.Close()
 			cfg := awssdk.Config{
 				Region:       "us-east-1",
-				Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+				Credentials:  credentials.NewStaticCredentialsProvider(sandboxaws.DefaultAdminAccessKeyID, sandboxaws.DefaultAdminSecretAccessKey, ""),
 				BaseEndpoint: awssdk.String(srv.URL),
 				HTTPClient:   sdkhttp.New(),
 				Retryer: func() awssdk.Retryer {
