@@ -53,9 +53,10 @@ func (c *Controller) syncGracePeriod(ctx context.Context, node *corev1.Node) err
 }
 
 // gracePeriod returns the node's termination grace period: its Provisioner's
-// terminationGracePeriod, else the node's annotation (the Provisioner may be gone). ok is false
-// when neither sets one (drain then waits for evictions for ever). A value out of
-// [0, v1alpha5.MaxTerminationGracePeriod] is clamped; an unparsable annotation is ignored.
+// terminationGracePeriod while the Provisioner exists, else the node's annotation (the
+// Provisioner is gone). ok is false when neither sets one (drain then waits for evictions for
+// ever). A value out of [0, v1alpha5.MaxTerminationGracePeriod] is clamped; an unparsable
+// annotation is ignored. Errors: API errors.
 func (c *Controller) gracePeriod(ctx context.Context, node *corev1.Node) (d time.Duration, ok bool, err error) {
 	if name := node.Labels[v1alpha5.LabelProvisionerName]; name != "" {
 		prov := &v1alpha5.Provisioner{}
@@ -63,7 +64,9 @@ func (c *Controller) gracePeriod(ctx context.Context, node *corev1.Node) (d time
 		switch {
 		case err == nil && prov.Spec.TerminationGracePeriod != nil:
 			return clampGrace(prov.Spec.TerminationGracePeriod.Duration), true, nil
-		case err != nil && !apierrors.IsNotFound(err):
+		case err == nil:
+			return 0, false, nil
+		case !apierrors.IsNotFound(err):
 			return 0, false, fmt.Errorf("getting provisioner %s: %w", name, err)
 		}
 	}

@@ -400,3 +400,15 @@ func TestLiveNodeCarriesGracePeriod(t *testing.T) {
 		t.Fatal("annotation kept after the provisioner dropped its grace period")
 	}
 }
+
+// A Provisioner that exists decides: a stale annotation does not bring back a grace period the
+// Provisioner no longer has.
+func TestProvisionerWithoutGraceOverridesAnnotation(t *testing.T) {
+	h := newHarness(t, options{funcs: alwaysRefuse(),
+		annotations: map[string]string{v1alpha5.AnnotationTerminationGracePeriod: "30s"}}, pod("web"))
+	h.reconcile()
+	h.clk.Step(time.Hour)
+	if res := h.reconcile(); res.RequeueAfter != EvictionRetry || !h.podExists("web") {
+		t.Fatalf("requeue %v, pod %v: want to keep waiting (the provisioner has no grace period)", res.RequeueAfter, h.podExists("web"))
+	}
+}
