@@ -99,6 +99,7 @@ func TestAccControllerAndProvisioner(t *testing.T) {
 				resource.TestCheckResourceAttr(ctrl, "id", "karpenter"),
 				resource.TestCheckResourceAttr(ctrl, "cluster_endpoint", sb.Endpoint), // from EKS DescribeCluster
 				resource.TestCheckResourceAttr(prov, "limits.0.cpu", "1000"),
+				resource.TestCheckResourceAttr(prov, "termination_grace_period", "1h30m"),
 				checkControllerAvailable(kc), // Create waited for Available
 			)},
 			{ResourceName: ctrl, ImportState: true, ImportStateVerify: true, ImportStateId: "karpenter", ImportStateVerifyIgnore: []string{"timeouts"}},
@@ -154,8 +155,9 @@ resource "karpenter_controller" "test" {
   depends_on = [karpenter_node_access.node]
 }
 resource "karpenter_provisioner" "test" {
-  name                    = "acc"
-  ttl_seconds_after_empty = ` + ttl + `
+  name                     = "acc"
+  ttl_seconds_after_empty  = ` + ttl + `
+  termination_grace_period = "1h30m"
   requirement {
     key      = "karpenter.sh/capacity-type"
     operator = "In"

@@ -3,12 +3,15 @@ package provider
 import (
 	"context"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -22,6 +25,7 @@ type provisionerModel struct {
 	Weight                 types.Int64          `tfsdk:"weight"`
 	TTLSecondsAfterEmpty   types.Int64          `tfsdk:"ttl_seconds_after_empty"`
 	TTLSecondsUntilExpired types.Int64          `tfsdk:"ttl_seconds_until_expired"`
+	TerminationGracePeriod types.String         `tfsdk:"termination_grace_period"`
 	Requirements           []requirementModel   `tfsdk:"requirement"`
 	Taints                 []taintModel         `tfsdk:"taint"`
 	StartupTaints          []taintModel         `tfsdk:"startup_taint"`
@@ -76,6 +80,7 @@ func (m provisionerModel) toSpec(ctx context.Context) (v1alpha5.ProvisionerSpec,
 		Weight:                 int32Ptr(m.Weight),
 		TTLSecondsAfterEmpty:   int64Ptr(m.TTLSecondsAfterEmpty),
 		TTLSecondsUntilExpired: int64Ptr(m.TTLSecondsUntilExpired),
+		TerminationGracePeriod: durationPtr(m.TerminationGracePeriod, path.Root("termination_grace_period"), &diags),
 		Taints:                 taintsToSpec(m.Taints),
 		StartupTaints:          taintsToSpec(m.StartupTaints),
 	}
@@ -139,6 +144,7 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		Weight:                 int64Value(spec.Weight),
 		TTLSecondsAfterEmpty:   int64Value(spec.TTLSecondsAfterEmpty),
 		TTLSecondsUntilExpired: int64Value(spec.TTLSecondsUntilExpired),
+		TerminationGracePeriod: durationValue(spec.TerminationGracePeriod, prior.TerminationGracePeriod),
 		Requirements:           []requirementModel{},
 		Taints:                 taintsFromSpec(spec.Taints),
 		StartupTaints:          taintsFromSpec(spec.StartupTaints),
@@ -267,4 +273,46 @@ func int64Value[T int32 | int64](p *T) types.Int64 {
 		return types.Int64Null()
 	}
 	return types.Int64Value(int64(*p))
+}
+
+// durationPtr parses a Go duration attribute (null or unknown: nil); a value that does not
+// parse is reported at p (the validator normally catches it first).
+func durationPtr(v types.String, p path.Path, diags *diag.Diagnostics) *metav1.Duration {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	d, err := time.ParseDuration(v.ValueString())
+	if err != nil {
+		diags.AddAttributeError(p, "Invalid duration", err.Error())
+		return nil
+	}
+	return &metav1.Duration{Duration: d}
+}
+
+// durationValue converts a live duration to the attribute, keeping the prior spelling when it
+// denotes the same duration ("90m" stays "90m" although the API returns "1h30m0s"), else in
+// shortDuration's spelling.
+func durationValue(d *metav1.Duration, prior types.String) types.String {
+	if d == nil {
+		return types.StringNull()
+	}
+	if !prior.IsNull() && !prior.IsUnknown() {
+		if p, err := time.ParseDuration(prior.ValueString()); err == nil && p == d.Duration {
+			return prior
+		}
+	}
+	return types.StringValue(shortDuration(d.Duration))
+}
+
+// shortDuration spells d as the CRD's pattern allows, without zero trailing units: 48h, 1h30m,
+// 1m30s (time.Duration.String gives 48h0m0s).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }

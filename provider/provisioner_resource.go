@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -24,8 +25,9 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*provisionerResource)(nil)
-	_ resource.ResourceWithImportState = (*provisionerResource)(nil)
+	_ resource.ResourceWithConfigure      = (*provisionerResource)(nil)
+	_ resource.ResourceWithImportState    = (*provisionerResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*provisionerResource)(nil)
 )
 
 // NewProvisionerResource returns karpenter_provisioner: a karpenter.sh/v1alpha5 Provisioner.
@@ -44,8 +46,8 @@ func taintBlock(desc string) schema.ListNestedBlock {
 	return schema.ListNestedBlock{
 		MarkdownDescription: desc,
 		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-			"key": schema.StringAttribute{Required: true, MarkdownDescription: "Taint key.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 316)}},
+			"key": schema.StringAttribute{Required: true, MarkdownDescription: "Taint key (a qualified name). A key and effect pair may appear once across `taint` and `startup_taint`.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{}}},
 			"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (may be omitted).",
 				Validators: []validator.String{stringvalidator.LengthAtMost(63)}},
 			"effect": schema.StringAttribute{Required: true, MarkdownDescription: "`NoSchedule`, `PreferNoSchedule` or `NoExecute`.",
@@ -64,7 +66,7 @@ func selectorAttribute(what string) schema.MapAttribute {
 // Schema describes the resource; validation mirrors the CRD's OpenAPI and CEL rules.
 func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	ttl := func(desc string) schema.Int64Attribute {
-		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc, Validators: []validator.Int64{int64validator.AtLeast(0)}}
+		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc, Validators: []validator.Int64{int64validator.Between(0, v1alpha5.MaxTTLSeconds)}}
 	}
 	single := []validator.List{listvalidator.SizeAtMost(1)}
 	resp.Schema = schema.Schema{
@@ -78,12 +80,19 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`), "must be a lowercase DNS-1123 subdomain")},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Labels of every launched node. Domains `kubernetes.io`, `k8s.io` and `karpenter.sh` are reserved.",
-				Validators:          []validator.Map{mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316))}},
+				MarkdownDescription: "Labels of every launched node, passed to its kubelet. Keys are qualified names. In the `kubernetes.io` and `k8s.io` " +
+					"domains (and subdomains) only the labels a kubelet may set itself are allowed (`node.kubernetes.io/*`, `kubelet.kubernetes.io/*`, " +
+					"topology, instance type, os and arch; not `node-role.kubernetes.io/*` nor `kubernetes.io/hostname`); in `karpenter.sh` only `karpenter.sh/capacity-type`.",
+				Validators: []validator.Map{mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316))}},
 			"weight": schema.Int64Attribute{Optional: true, MarkdownDescription: "Priority among provisioners, 0-100; higher is tried first.",
 				Validators: []validator.Int64{int64validator.Between(0, 100)}},
-			"ttl_seconds_after_empty":   ttl("Seconds a node may stay empty (no non-daemonset pods) before it is deleted; >= 0. Unset: never."),
-			"ttl_seconds_until_expired": ttl("Seconds after launch at which a node is replaced; >= 0. Unset: never."),
+			"ttl_seconds_after_empty":   ttl("Seconds a node may stay empty (no non-daemonset pods) before it is deleted; 0 to 3153600000 (100 years). Unset: never."),
+			"ttl_seconds_until_expired": ttl("Seconds after launch at which a node is replaced; 0 to 3153600000 (100 years). Unset: never."),
+			"termination_grace_period": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "How long a deleted node may take to drain (`spec.terminationGracePeriod`, as Karpenter v1's NodePool): once it has passed, " +
+					"pods still on the node (held by a PodDisruptionBudget, `karpenter.sh/do-not-evict` or a dead kubelet) are deleted and the instance is terminated. " +
+					"Hours, minutes and seconds, e.g. `48h`, `1h30m`, `90s`; at most `876000h` (100 years). Unset: drain waits for evictions for ever.",
+				Validators: []validator.String{gracePeriodValidator{}}},
 		},
 		Blocks: map[string]schema.Block{
 			"requirement": schema.ListNestedBlock{
@@ -92,8 +101,9 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 				NestedObject: schema.NestedBlockObject{
 					Validators: []validator.Object{requirementValidator{}},
 					Attributes: map[string]schema.Attribute{
-						"key": schema.StringAttribute{Required: true, MarkdownDescription: "Label key, e.g. `karpenter.sh/capacity-type`.",
-							Validators: []validator.String{stringvalidator.LengthBetween(1, 316)}},
+						"key": schema.StringAttribute{Required: true, MarkdownDescription: "Label key, e.g. `karpenter.sh/capacity-type`; the same domain rules as `labels`, " +
+							"and `karpenter.sh/provisioner-name` is allowed too.",
+							Validators: []validator.String{stringvalidator.LengthBetween(1, 316), labelKeyValidator{requirement: true}}},
 						"operator": schema.StringAttribute{Required: true, MarkdownDescription: "`In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`.",
 							Validators: []validator.String{stringvalidator.OneOf("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")}},
 						"values": schema.ListAttribute{Optional: true, ElementType: types.StringType,
@@ -150,6 +160,30 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 				}},
 			},
 		},
+	}
+}
+
+// ValidateConfig refuses a taint key and effect pair given twice across taint and startup_taint
+// blocks: they are registered together and the API server refuses a Node with duplicate taints.
+func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	seen := map[string]bool{}
+	for _, block := range []string{"taint", "startup_taint"} {
+		var taints []taintModel
+		if diags := req.Config.GetAttribute(ctx, path.Root(block), &taints); diags.HasError() {
+			continue // unknown (dynamic blocks): checked at apply time by the API server
+		}
+		for i, t := range taints {
+			if t.Key.IsUnknown() || t.Effect.IsUnknown() {
+				continue
+			}
+			pair := t.Key.ValueString() + ":" + t.Effect.ValueString()
+			if seen[pair] {
+				p := path.Root(block).AtListIndex(i)
+				resp.Diagnostics.AddAttributeError(p, "Duplicate taint",
+					fmt.Sprintf("%s: taint %s is given twice (taint and startup_taint blocks together may hold each key and effect once)", p, pair))
+			}
+			seen[pair] = true
+		}
 	}
 }
 

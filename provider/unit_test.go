@@ -3,6 +3,7 @@ package provider
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -12,6 +13,7 @@ func TestProvisionerModelRoundTrip(t *testing.T) {
 	in := provisionerModel{
 		Name: types.StringValue("default"), Labels: mapValue(map[string]string{"team": "a"}, true),
 		Weight: types.Int64Value(10), TTLSecondsAfterEmpty: types.Int64Value(30), TTLSecondsUntilExpired: types.Int64Null(),
+		TerminationGracePeriod: types.StringValue("90m"),
 		Requirements: []requirementModel{
 			{Key: types.StringValue("karpenter.sh/capacity-type"), Operator: types.StringValue("In"), Values: listValue([]string{"spot", "on-demand"})},
 			{Key: types.StringValue("karpenter.k8s.aws/instance-family"), Operator: types.StringValue("Exists"), Values: types.ListNull(types.StringType)},
@@ -58,6 +60,22 @@ func TestProvisionerModelRoundTrip(t *testing.T) {
 	spec.Limits.Resources["cpu"] = resource.MustParse("2000")
 	if got := provisionerFromSpec("default", spec, in).Limits[0].CPU.ValueString(); got != "2000" {
 		t.Errorf("drifted cpu = %s, want 2000", got)
+	}
+	// The grace period keeps the user's spelling while it denotes the same duration.
+	if spec.TerminationGracePeriod == nil || spec.TerminationGracePeriod.Duration != 90*time.Minute {
+		t.Errorf("terminationGracePeriod = %v, want 1h30m", spec.TerminationGracePeriod)
+	}
+	if got := out.TerminationGracePeriod.ValueString(); got != "90m" {
+		t.Errorf("grace period spelling not kept: %s", got)
+	}
+	spec.TerminationGracePeriod.Duration = 2 * time.Hour
+	if got := provisionerFromSpec("default", spec, in).TerminationGracePeriod.ValueString(); got != "2h" {
+		t.Errorf("drifted grace period = %s, want 2h", got)
+	}
+	for d, want := range map[time.Duration]string{48 * time.Hour: "48h", 90 * time.Minute: "1h30m", 90 * time.Second: "1m30s", time.Hour + time.Second: "1h0m1s", 0: "0s"} {
+		if got := shortDuration(d); got != want || !gracePeriodPattern.MatchString(got) {
+			t.Errorf("shortDuration(%v) = %q, want %q matching the CRD's pattern", d, got, want)
+		}
 	}
 	// Without a prior value (import) quantities are spelled as users write them.
 	for in, want := range map[string]string{"1000": "1000", "1k": "1000", "500m": "500m", "1000Gi": "1000Gi", "1.5": "1500m"} {

@@ -21,7 +21,7 @@ func TestProvisionerValidation(t *testing.T) {
   operator = "Like"
   values = ["spot"]
 }`, regexp.MustCompile(`(?s)requirement\[0\]\.operator.*value must be one of`)},
-		{"negative ttl", `ttl_seconds_after_empty = -1`, regexp.MustCompile(`(?s)ttl_seconds_after_empty.*at least 0`)},
+		{"negative ttl", `ttl_seconds_after_empty = -1`, regexp.MustCompile(`(?s)ttl_seconds_after_empty.*between 0 and`)},
 		{"empty selector", `aws {
   subnet_selector = {}
   security_group_selector = { "karpenter.sh/discovery" = "demo" }
@@ -41,7 +41,33 @@ func TestProvisionerValidation(t *testing.T) {
   operator = "Exists"
   values = ["m5"]
 }`, regexp.MustCompile(`Exists and DoesNotExist take no values`)},
-		{"reserved label domain", `labels = { "karpenter.sh/team" = "a" }`, regexp.MustCompile(`labels\["karpenter.sh/team"\]: label "karpenter.sh/team": label domains`)},
+		{"reserved label domain", `labels = { "karpenter.sh/team" = "a" }`, regexp.MustCompile(`(?s)labels\["karpenter.sh/team"\]: "karpenter.sh/team":\s+restricted\s+label\s+domain\s+karpenter.sh`)},
+		{"node-role label", `labels = { "node-role.kubernetes.io/worker" = "" }`,
+			regexp.MustCompile(`(?s)labels\["node-role.kubernetes.io/worker"\]:\s+"node-role.kubernetes.io/worker":\s+restricted\s+label\s+domain\s+node-role.kubernetes.io`)},
+		{"k8s.io label", `labels = { "kops.k8s.io/instancegroup" = "a" }`, regexp.MustCompile(`(?s)labels\["kops.k8s.io/instancegroup"\].*restricted\s+label\s+domain`)},
+		{"label key syntax", `labels = { "-team" = "a" }`, regexp.MustCompile(`(?s)labels\["-team"\].*alphanumeric`)},
+		{"restricted requirement key", `requirement {
+  key = "node-role.kubernetes.io/worker"
+  operator = "Exists"
+}`, regexp.MustCompile(`(?s)requirement\[0\]\.key:\s+"node-role.kubernetes.io/worker":\s+restricted\s+label\s+domain`)},
+		{"taint key syntax", `taint {
+  key = "no spaces"
+  effect = "NoSchedule"
+}`, regexp.MustCompile(`(?s)taint\[0\]\.key: "no spaces"`)},
+		{"duplicate taint", `taint {
+  key = "a"
+  effect = "NoSchedule"
+}
+startup_taint {
+  key = "a"
+  value = "b"
+  effect = "NoSchedule"
+}`, regexp.MustCompile(`(?s)startup_taint\[0\]: taint a:NoSchedule is given twice`)},
+		{"ttl overflow", `ttl_seconds_after_empty = 9223372036`, regexp.MustCompile(`(?s)ttl_seconds_after_empty.*between 0 and 3153600000`)},
+		{"expiry overflow", `ttl_seconds_until_expired = 9223372036854775807`, regexp.MustCompile(`(?s)ttl_seconds_until_expired.*between 0 and 3153600000`)},
+		{"grace too long", `termination_grace_period = "876001h"`, regexp.MustCompile(`(?s)termination_grace_period: "876001h": must be at most 876000h`)},
+		{"grace overflow", `termination_grace_period = "9999999999999h"`, regexp.MustCompile(`(?s)termination_grace_period: "9999999999999h": must be at most`)},
+		{"grace in days", `termination_grace_period = "2d"`, regexp.MustCompile(`(?s)termination_grace_period: "2d": want hours, minutes and seconds`)},
 		{"taint effect", `taint {
   key = "dedicated"
   effect = "Sometimes"

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -35,25 +37,69 @@ func (quantityValidator) ValidateString(_ context.Context, req validator.StringR
 	}
 }
 
-// labelKeyValidator refuses label keys in the reserved domains (as the CRD's rule:
-// kubernetes.io/, k8s.io/ and karpenter.sh/ prefixes).
-type labelKeyValidator struct{}
+// labelKeyValidator refuses label keys (requirement false) and requirement keys (requirement
+// true) that v1alpha5.ValidateLabelKey refuses, as the CRD's rules do: not a qualified name, or
+// in a restricted domain (a kubelet would refuse the label and the node never join).
+type labelKeyValidator struct{ requirement bool }
 
 func (labelKeyValidator) Description(context.Context) string {
-	return "label domains kubernetes.io, k8s.io and karpenter.sh are reserved"
+	return "a qualified name outside the restricted domains: in kubernetes.io and k8s.io only labels a kubelet may set, in karpenter.sh only the well-known ones"
 }
 func (v labelKeyValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (labelKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v labelKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	k := req.ConfigValue.ValueString()
-	for _, d := range v1alpha5.RestrictedLabelDomains {
-		if strings.HasPrefix(k, d+"/") {
-			resp.Diagnostics.AddAttributeError(req.Path, "Reserved label domain",
-				fmt.Sprintf("%s: label %q: label domains kubernetes.io, k8s.io and karpenter.sh are reserved", req.Path, k))
-			return
-		}
+	if errs := v1alpha5.ValidateLabelKey(k, v.requirement); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid label key", fmt.Sprintf("%s: %q: %s", req.Path, k, strings.Join(errs, "; ")))
+	}
+}
+
+// qualifiedNameValidator accepts Kubernetes qualified names (taint keys), as the API server
+// checks a Node's taints.
+type qualifiedNameValidator struct{}
+
+func (qualifiedNameValidator) Description(context.Context) string {
+	return "a qualified name: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'"
+}
+func (v qualifiedNameValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (qualifiedNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if errs := validation.IsQualifiedName(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid key", fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+	}
+}
+
+// gracePeriodPattern is the CRD's pattern of terminationGracePeriod (Karpenter v1's).
+var gracePeriodPattern = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
+
+// gracePeriodValidator accepts what the CRD accepts for terminationGracePeriod: hours, minutes
+// and seconds (e.g. 48h, 1h30m) that parse as a Go duration, at most 876000h.
+type gracePeriodValidator struct{}
+
+func (gracePeriodValidator) Description(context.Context) string {
+	return "a duration of hours, minutes and seconds such as 48h or 1h30m, at most 876000h"
+}
+func (v gracePeriodValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (gracePeriodValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	if !gracePeriodPattern.MatchString(s) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %q: want hours, minutes and seconds such as 48h, 1h30m or 90s", req.Path, s))
+		return
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d > v1alpha5.MaxTerminationGracePeriod {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %q: must be at most 876000h (100 years)", req.Path, s))
 	}
 }
 

@@ -97,6 +97,10 @@ type CloudProvider interface {
 	Create(ctx context.Context, req *NodeRequest) (*Node, error)
 	// Delete terminates the instance with the given provider ID; a missing instance is not an error.
 	Delete(ctx context.Context, providerID string) error
+	// Exists reports whether the instance of providerID is still pending or running: false once
+	// the cloud reports it shutting down, terminated or unknown. Termination keeps a node's
+	// finalizer until it is false.
+	Exists(ctx context.Context, providerID string) (bool, error)
 	// List returns every running/pending instance the controller launched for this cluster.
 	List(ctx context.Context) ([]*Node, error)
 }

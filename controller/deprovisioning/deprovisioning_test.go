@@ -263,3 +263,45 @@ func TestEmptinessWaitsForPlannedPods(t *testing.T) {
 		t.Fatalf("requeue = %v, want 30s once the wait is over", res.RequeueAfter)
 	}
 }
+
+// A do-not-evict pod that does not make the node non-empty (a daemonset pod) still blocks the
+// emptiness deletion; the node goes once the pod no longer carries the annotation.
+func TestEmptinessBlockedByDoNotEvict(t *testing.T) {
+	h := newHarness(t, prov(ptr.To[int64](30), nil), readyNode(start.Add(-time.Hour), start.Add(-time.Hour)),
+		pod("agent", daemonSet, func(p *corev1.Pod) { p.Annotations = map[string]string{v1alpha5.AnnotationDoNotEvict: "true"} }))
+	h.reconcile()
+	h.clk.Step(30 * time.Second)
+	if res := h.reconcile(); res.RequeueAfter != DoNotEvictRecheck {
+		t.Fatalf("requeue = %v, want %v while a do-not-evict pod runs", res.RequeueAfter, DoNotEvictRecheck)
+	}
+	if h.node().DeletionTimestamp != nil {
+		t.Fatal("empty node deleted despite karpenter.sh/do-not-evict")
+	}
+	p := &corev1.Pod{}
+	if err := h.kube.Get(context.Background(), types.NamespacedName{Namespace: "default", Name: "agent"}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Annotations = nil
+	if err := h.kube.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile()
+	if h.node().DeletionTimestamp == nil {
+		t.Fatal("empty node not deleted once the annotation went")
+	}
+}
+
+// A TTL stored before the CRD bounded it (near 2^63 ns) is clamped, never a negative duration
+// that deletes the node at once.
+func TestHugeTTLsDoNotOverflow(t *testing.T) {
+	huge := ptr.To[int64](1<<63 - 1)
+	h := newHarness(t, prov(huge, huge), readyNode(start.Add(-time.Hour), start.Add(-time.Hour)))
+	h.reconcile() // starts the emptiness clock
+	res := h.reconcile()
+	if h.node().DeletionTimestamp != nil {
+		t.Fatal("node deleted at once by an overflowing TTL")
+	}
+	if res.RequeueAfter <= 0 {
+		t.Fatalf("requeue = %v, want a positive wait", res.RequeueAfter)
+	}
+}

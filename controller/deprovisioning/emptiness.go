@@ -23,11 +23,13 @@ const ReasonEmptiness = "emptiness"
 // it is nominated for it, and no pod the provisioner planned on it is still awaited
 // (Options.NominatedUntil; the node is reconciled again when that wait ends). The clock starts only
 // once the node has been Ready for Options.ReadyGrace (a just-registered node is empty until
-// pods bind). An unparsable timestamp is reset to now.
+// pods bind). An unparsable timestamp is reset to now. At the deadline a non-terminal pod with
+// karpenter.sh/do-not-evict=true (a daemonset or mirror pod, which does not make the node
+// non-empty) still blocks the deletion (blockedByDoNotEvict).
 func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, node *corev1.Node, pods []corev1.Pod) (reconcile.Result, bool, error) {
 	logger := log.FromContext(ctx)
 	stamp, stamped := node.Annotations[v1alpha5.AnnotationEmptinessTimestamp]
-	ttl := prov.Spec.TTLSecondsAfterEmpty
+	ttl, hasTTL := v1alpha5.TTL(prov.Spec.TTLSecondsAfterEmpty)
 	empty := true
 	for i := range pods {
 		if nodepods.IsReschedulable(&pods[i]) {
@@ -54,10 +56,10 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 			empty, requeue = false, until.Sub(c.clk.Now())
 		}
 	}
-	if ttl == nil || !empty {
+	if !hasTTL || !empty {
 		if stamped {
 			reason := "node has pods again"
-			if ttl == nil {
+			if !hasTTL {
 				reason = "provisioner has no ttlSecondsAfterEmpty"
 			}
 			logger.Info("clearing emptiness timestamp", "reason", reason)
@@ -75,11 +77,11 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 			return reconcile.Result{RequeueAfter: wait}, false, nil
 		}
 		ts := now.UTC().Format(time.RFC3339)
-		logger.Info("node is empty, starting emptiness TTL", "emptinessTimestamp", ts, "ttlSecondsAfterEmpty", *ttl)
+		logger.Info("node is empty, starting emptiness TTL", "emptinessTimestamp", ts, "ttlSecondsAfterEmpty", int64(ttl/time.Second))
 		if err := c.annotate(ctx, node, &ts); err != nil {
 			return reconcile.Result{}, false, err
 		}
-		return reconcile.Result{RequeueAfter: time.Duration(*ttl) * time.Second}, false, nil
+		return reconcile.Result{RequeueAfter: ttl}, false, nil
 	}
 	emptySince, err := time.Parse(time.RFC3339, stamp)
 	if err != nil {
@@ -88,13 +90,16 @@ func (c *Controller) emptiness(ctx context.Context, prov *v1alpha5.Provisioner, 
 		if err := c.annotate(ctx, node, &ts); err != nil {
 			return reconcile.Result{}, false, err
 		}
-		return reconcile.Result{RequeueAfter: time.Duration(*ttl) * time.Second}, false, nil
+		return reconcile.Result{RequeueAfter: ttl}, false, nil
 	}
-	deadline := emptySince.Add(time.Duration(*ttl) * time.Second)
+	deadline := emptySince.Add(ttl)
 	if wait := deadline.Sub(now); wait > 0 {
 		return reconcile.Result{RequeueAfter: wait}, false, nil
 	}
-	msg := fmt.Sprintf("empty since %s, ttlSecondsAfterEmpty %d elapsed", stamp, *ttl)
+	if c.blockedByDoNotEvict(ctx, node, pods, ReasonEmptiness) {
+		return reconcile.Result{RequeueAfter: DoNotEvictRecheck}, false, nil
+	}
+	msg := fmt.Sprintf("empty since %s, ttlSecondsAfterEmpty %d elapsed", stamp, int64(ttl/time.Second))
 	return reconcile.Result{}, true, c.deleteNode(ctx, node, prov.Name, ReasonEmptiness, msg)
 }
 

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -310,6 +311,21 @@ type BatchResult struct {
 // their holds are judged and expire without waiting for a pod event.
 const HeldRetry = 10 * time.Second
 
+// valid reports whether nodes may be launched for prov: a node launched from a spec the kubelet
+// or API server refuses (a taint key the CRD cannot check, an object stored before a rule
+// existed) would never join. An invalid provisioner is logged with a Warning Event.
+func (p *Provisioner) valid(ctx context.Context, prov *v1alpha5.Provisioner) bool {
+	errs := prov.Spec.Validate(field.NewPath("spec"))
+	if len(errs) == 0 {
+		return true
+	}
+	log.FromContext(ctx).Error(errs.ToAggregate(), "provisioner is invalid, launching no nodes for it", "provisioner", prov.Name)
+	if p.recorder != nil {
+		p.recorder.Event(prov, corev1.EventTypeWarning, "InvalidProvisioner", errs.ToAggregate().Error())
+	}
+	return false
+}
+
 // Provision runs one batch: lists pending pods, provisioners, nodes, daemonsets and (when a
 // pending pod has a PersistentVolumeClaim) claims, volumes, storage classes and CSINodes, solves,
 // emits Events on unschedulable pods, launches the new nodes (retrying a claim once with
@@ -372,7 +388,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		in.DaemonSets = append(in.DaemonSets, &dsList.Items[i])
 	}
 	for i := range provList.Items {
-		if provList.Items[i].DeletionTimestamp != nil {
+		if provList.Items[i].DeletionTimestamp != nil || !p.valid(ctx, &provList.Items[i]) {
 			continue
 		}
 		// v1alpha5 defaults (on-demand, amd64 unless the spec says otherwise) apply in memory.

@@ -13,11 +13,13 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"sort"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -289,11 +291,19 @@ func (b *Bootstrap) parseKubeletArgs() error {
 				}
 				b.Labels[k] = v
 			}
+			if err := checkKubeletLabels(b.Labels); err != nil {
+				return fmt.Errorf("user data: --kubelet-extra-args --node-labels: %w", err)
+			}
 		case "--register-with-taints":
 			for _, t := range splitList(value) {
 				taint, err := parseTaint(t)
 				if err != nil {
 					return fmt.Errorf("user data: --kubelet-extra-args --register-with-taints: %w", err)
+				}
+				for _, t := range b.Taints {
+					if t.Key == taint.Key && t.Effect == taint.Effect {
+						return fmt.Errorf("user data: --kubelet-extra-args --register-with-taints: duplicated taints with the same key and effect: %v", taint)
+					}
 				}
 				b.Taints = append(b.Taints, taint)
 			}
@@ -306,6 +316,30 @@ func (b *Bootstrap) parseKubeletArgs() error {
 		}
 	}
 	return nil
+}
+
+// checkKubeletLabels refuses what the kubelet refuses at start-up (ValidateKubeletFlags in
+// k8s.io/kubernetes cmd/kubelet/app/options): a label in the kubernetes.io or k8s.io domain or a
+// subdomain that is not one a kubelet may set on its own Node (k8s.io/kubelet IsKubeletLabel),
+// e.g. node-role.kubernetes.io/worker. The kubelet exits and the node never joins.
+func checkKubeletLabels(labels map[string]string) error {
+	var unknown []string
+	for k := range labels {
+		ns, _, prefixed := strings.Cut(k, "/")
+		if !prefixed {
+			ns = ""
+		}
+		kubernetes := ns == "kubernetes.io" || strings.HasSuffix(ns, ".kubernetes.io") || ns == "k8s.io" || strings.HasSuffix(ns, ".k8s.io")
+		if kubernetes && !kubeletapis.IsKubeletLabel(k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: %v; --node-labels in the 'kubernetes.io' namespace must begin with an allowed prefix (%s) or be in the specifically allowed set (%s)",
+		unknown, strings.Join(kubeletapis.KubeletLabelNamespaces(), ", "), strings.Join(kubeletapis.KubeletLabels(), ", "))
 }
 
 func splitList(s string) []string {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
 func validate(t *testing.T, doc string) crds.ValidationResult {
@@ -64,7 +65,22 @@ func TestInvalidProvisionersAreRefusedWithFieldPath(t *testing.T) {
 			[]string{"spec.requirements[0]", "exactly one integer"}},
 		{"bad-taint-effect", "  taints:\n    - {key: dedicated, value: gpu, effect: Sometimes}",
 			[]string{"spec.taints", "NoSchedule, PreferNoSchedule, NoExecute"}},
-		{"reserved-label", "  labels:\n    karpenter.sh/provisioner-name: x", []string{"spec.labels", "reserved"}},
+		{"reserved-label", "  labels:\n    karpenter.sh/provisioner-name: x", []string{"spec.labels", "restricted label domain"}},
+		{"node-role-label", "  labels:\n    node-role.kubernetes.io/worker: \"\"", []string{"spec.labels", "restricted label domain", "node-role.kubernetes.io"}},
+		{"hostname-label", "  labels:\n    kubernetes.io/hostname: a", []string{"spec.labels", "restricted label domain"}},
+		{"k8s-io-label", "  labels:\n    kops.k8s.io/instancegroup: a", []string{"spec.labels", "restricted label domain"}},
+		{"bad-label-key", "  labels:\n    -team: a", []string{"spec.labels", "qualified names"}},
+		{"node-role-requirement", "  requirements:\n    - {key: node-role.kubernetes.io/worker, operator: Exists}",
+			[]string{"spec.requirements[0].key", "restricted label domain"}},
+		{"karpenter-requirement", "  requirements:\n    - {key: karpenter.sh/emptiness-timestamp, operator: Exists}",
+			[]string{"spec.requirements[0].key", "restricted label domain"}},
+		{"bad-requirement-key", "  requirements:\n    - {key: \"a/b/c\", operator: Exists}", []string{"spec.requirements[0].key", "qualified name"}},
+		{"ttl-overflow", "  ttlSecondsAfterEmpty: 9223372036", []string{"spec.ttlSecondsAfterEmpty", "less than or equal to"}},
+		{"expiry-overflow", "  ttlSecondsUntilExpired: 9223372036854775807", []string{"spec.ttlSecondsUntilExpired", "less than or equal to"}},
+		{"grace-too-long", "  terminationGracePeriod: 876001h", []string{"spec.terminationGracePeriod", "at most 876000h"}},
+		{"grace-overflow", "  terminationGracePeriod: 9999999999999h", []string{"spec.terminationGracePeriod"}},
+		{"grace-not-a-duration", "  terminationGracePeriod: 2d", []string{"spec.terminationGracePeriod", "should match"}},
+		{"grace-negative", "  terminationGracePeriod: -1h", []string{"spec.terminationGracePeriod", "should match"}},
 		{"weight-too-high", "  weight: 101", []string{"spec.weight", "less than or equal to 100"}},
 		{"ttl-not-a-number", "  ttlSecondsAfterEmpty: soon", []string{"spec.ttlSecondsAfterEmpty", "must be of type integer"}},
 	}
@@ -112,5 +128,34 @@ func TestUnknownFieldsArePrunedNotRefused(t *testing.T) {
 	spec := res.Object["spec"].(map[string]any)
 	if _, ok := spec["ttlSecondsAfterEmty"]; ok || fmt.Sprint(spec["ttlSecondsAfterEmpty"]) != "30" {
 		t.Fatalf("spec after pruning: %v", spec)
+	}
+}
+
+// The CRD's CEL rules and the Go validation (v1alpha5.ValidateLabelKey, used by the provider at
+// plan time and by simulate) agree on every key: kubelet-allowed, restricted and syntax cases.
+func TestLabelKeyRulesAgreeWithGo(t *testing.T) {
+	keys := []string{
+		"team", "example.com/team", "node.kubernetes.io/instance-type", "node.kubernetes.io/custom",
+		"foo.node.kubernetes.io/x", "kubelet.kubernetes.io/x", "topology.kubernetes.io/zone", "topology.kubernetes.io/rack",
+		"kubernetes.io/arch", "kubernetes.io/os", "kubernetes.io/hostname", "kubernetes.io/custom", "beta.kubernetes.io/arch",
+		"failure-domain.beta.kubernetes.io/zone", "node-role.kubernetes.io/worker", "node-restriction.kubernetes.io/x",
+		"k8s.io/x", "kops.k8s.io/instancegroup", "notkubernetes.io/x", "karpenter.sh/capacity-type",
+		"karpenter.sh/provisioner-name", "karpenter.sh/emptiness-timestamp", "sub.karpenter.sh/x", "karpenter.k8s.aws/instance-cpu",
+		"-bad", "a/b/c", "UPPER.example.com/x", "example.com/" + strings.Repeat("x", 64),
+	}
+	for _, requirement := range []bool{false, true} {
+		for _, k := range keys {
+			var doc string
+			if requirement {
+				doc = fmt.Sprintf("apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: p}\nspec:\n  requirements:\n    - {key: %q, operator: Exists}\n", k)
+			} else {
+				doc = fmt.Sprintf("apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: p}\nspec:\n  labels:\n    %q: v\n", k)
+			}
+			crdRefuses := len(validate(t, doc).Errors) > 0
+			goRefuses := len(v1alpha5.ValidateLabelKey(k, requirement)) > 0
+			if crdRefuses != goRefuses {
+				t.Errorf("key %q (requirement %v): CRD refuses %v, Go refuses %v", k, requirement, crdRefuses, goRefuses)
+			}
+		}
 	}
 }

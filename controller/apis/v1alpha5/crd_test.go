@@ -143,12 +143,36 @@ spec:
       effect: Sometimes`, []string{"spec.taints", "NoSchedule, PreferNoSchedule, NoExecute"}},
 		{"reserved-label", `
   labels:
-    karpenter.sh/provisioner-name: x`, []string{"spec.labels", "reserved"}},
+    karpenter.sh/provisioner-name: x`, []string{"spec.labels", "restricted label domain"}},
+		{"node-role-label", `
+  labels:
+    node-role.kubernetes.io/worker: ""`, []string{"spec.labels", "restricted label domain", "node-role.kubernetes.io"}},
+		{"k8s-io-label", `
+  labels:
+    kops.k8s.io/instancegroup: a`, []string{"spec.labels", "restricted label domain"}},
+		{"bad-label-key", `
+  labels:
+    -team: a`, []string{"spec.labels", "qualified names"}},
+		{"node-role-requirement", `
+  requirements:
+    - key: node-role.kubernetes.io/worker
+      operator: Exists`, []string{"spec.requirements[0].key", "restricted label domain"}},
+		{"ttl-overflow", `
+  ttlSecondsAfterEmpty: 9223372036`, []string{"spec.ttlSecondsAfterEmpty", "less than or equal to"}},
+		{"expiry-overflow", `
+  ttlSecondsUntilExpired: 9223372036854775807`, []string{"spec.ttlSecondsUntilExpired", "less than or equal to"}},
+		{"grace-too-long", `
+  terminationGracePeriod: 876001h`, []string{"spec.terminationGracePeriod", "at most 876000h"}},
+		{"grace-overflow", `
+  terminationGracePeriod: 9999999999999h`, []string{"spec.terminationGracePeriod"}},
+		{"grace-not-a-duration", `
+  terminationGracePeriod: 2d`, []string{"spec.terminationGracePeriod", "should match"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			u := provisionerFromYAML(t, strings.Replace(base, "%s", tc.name, 1)+tc.spec)
-			_, err := dyn.Resource(provisionersGVR).Create(context.Background(), u, metav1.CreateOptions{})
+			// A server-side dry run, as kubectl apply --dry-run=server: every validation, nothing stored.
+			_, err := dyn.Resource(provisionersGVR).Create(context.Background(), u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			if err == nil {
 				t.Fatalf("invalid Provisioner %s was accepted", tc.name)
 			}
@@ -161,5 +185,35 @@ spec:
 				}
 			}
 		})
+	}
+}
+
+// The largest TTLs, a grace period and the label keys a kubelet may set are accepted.
+func TestBoundaryProvisionerIsAccepted(t *testing.T) {
+	dyn := installCRD(t)
+	u := provisionerFromYAML(t, `
+apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata:
+  name: boundary
+spec:
+  ttlSecondsAfterEmpty: 3153600000
+  ttlSecondsUntilExpired: 0
+  terminationGracePeriod: 876000h
+  labels:
+    team: a
+    example.com/team: b
+    node.kubernetes.io/lifecycle: c
+    kubelet.kubernetes.io/x: d
+    karpenter.sh/capacity-type: spot
+  requirements:
+    - {key: karpenter.sh/provisioner-name, operator: Exists}
+    - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1a]}
+  taints:
+    - {key: example.com/dedicated, value: gpu, effect: NoSchedule}
+    - {key: example.com/dedicated, value: gpu, effect: NoExecute}
+`)
+	if _, err := dyn.Resource(provisionersGVR).Create(context.Background(), u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Fatalf("a Provisioner at the bounds was refused: %v", err)
 	}
 }

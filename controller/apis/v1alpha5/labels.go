@@ -35,6 +35,12 @@ const (
 	// AnnotationDoNotEvict on a pod blocks voluntary deprovisioning of its node.
 	AnnotationDoNotEvict = Group + "/do-not-evict"
 
+	// AnnotationTerminationGracePeriod on a node carries its provisioner's terminationGracePeriod
+	// (a Go duration), copied by the termination controller while the node lives so that the
+	// node drains within it even after its Provisioner is gone (terraform destroy removes
+	// Provisioners before the nodes).
+	AnnotationTerminationGracePeriod = Group + "/termination-grace-period"
+
 	// TerminationFinalizer is put on every launched node; the termination controller cordons,
 	// drains, terminates the instance and then removes it.
 	TerminationFinalizer = Group + "/termination"
@@ -49,9 +55,6 @@ const (
 	// TagManagedBy is "karpenter" on every EC2 resource the controller creates.
 	TagManagedBy = "karpenter.sh/managed-by"
 )
-
-// RestrictedLabelDomains may not be used in Provisioner labels (they are set by the controller).
-var RestrictedLabelDomains = []string{"kubernetes.io", "k8s.io", "karpenter.sh"}
 
 // WellKnownLabels are the label keys the scheduler understands on every provisioner without
 // the provisioner declaring them.

@@ -35,21 +35,33 @@ type ProvisionerList struct {
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive"
 type ProvisionerSpec struct {
-	// Labels are applied to every node launched by this provisioner. Keys in the
-	// kubernetes.io, k8s.io and karpenter.sh domains are reserved.
+	// Labels are applied to every node launched by this provisioner and passed to its kubelet
+	// (--node-labels). Keys must be qualified names. Keys in the kubernetes.io and k8s.io
+	// domains (and their subdomains) are allowed only where a kubelet may set them itself
+	// (k8s.io/kubelet IsKubeletLabel: node.kubernetes.io/*, kubelet.kubernetes.io/* and the
+	// well-known topology, instance-type, os and arch labels; kubernetes.io/hostname is per
+	// node); in the karpenter.sh domain only karpenter.sh/capacity-type. See ValidateLabelKey.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=100
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('karpenter.sh/') && !k.startsWith('kubernetes.io/') && !k.startsWith('k8s.io/'))",message="label domains kubernetes.io, k8s.io and karpenter.sh are reserved"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="label keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') || k in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'] || k.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/'))",message="restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?karpenter[.]sh/') || k == 'karpenter.sh/capacity-type')",message="restricted label domain: karpenter.sh labels are set by the controller; only karpenter.sh/capacity-type may be given"
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// Taints are applied to every node launched by this provisioner; pods must tolerate them.
+	// Keys must be qualified names and each key and effect pair may appear once, also across
+	// startupTaints, as the API server requires of a Node. The CRD cannot check keys (corev1.Taint
+	// bounds no string, so such CEL rules exceed the API server's cost budget); ValidateTaints
+	// does, at terraform plan time and before the controller launches a node.
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
 	Taints []corev1.Taint `json:"taints,omitempty"`
 
 	// StartupTaints are applied at launch and expected to be removed by another agent; pods need
-	// not tolerate them.
+	// not tolerate them. Same rules as taints.
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
 	StartupTaints []corev1.Taint `json:"startupTaints,omitempty"`
 
@@ -72,16 +84,32 @@ type ProvisionerSpec struct {
 	ProviderRef *ProviderRef `json:"providerRef,omitempty"`
 
 	// TTLSecondsAfterEmpty is the number of seconds a node may stay empty (no non-daemonset,
-	// non-terminal pods) before it is deleted. Unset means never.
+	// non-terminal pods) before it is deleted; 0 to MaxTTLSeconds (100 years, so that seconds
+	// times 10^9 ns never overflows a 64-bit duration). Unset means never.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3153600000
 	TTLSecondsAfterEmpty *int64 `json:"ttlSecondsAfterEmpty,omitempty"`
 
 	// TTLSecondsUntilExpired is the number of seconds after launch at which a node is deleted
-	// (drained and replaced as needed). Unset means never.
+	// (drained and replaced as needed); 0 to MaxTTLSeconds. Unset means never.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3153600000
 	TTLSecondsUntilExpired *int64 `json:"ttlSecondsUntilExpired,omitempty"`
+
+	// TerminationGracePeriod is how long a node being deleted may take to drain, as in
+	// Karpenter v1's NodePool spec.template.spec.terminationGracePeriod: once it has passed
+	// since the node's deletion, pods still on the node (blocked by a PodDisruptionBudget,
+	// karpenter.sh/do-not-evict or a kubelet that does not answer) are deleted and the instance
+	// is terminated. A Go duration of hours, minutes and seconds (e.g. 48h, 1h30m, 90s), at most
+	// 876000h (100 years). Unset means drain waits for evictions for ever.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('876000h')",message="terminationGracePeriod must be at most 876000h (100 years)"
+	TerminationGracePeriod *metav1.Duration `json:"terminationGracePeriod,omitempty"`
 
 	// Limits cap the total resources of the nodes this provisioner has launched.
 	// +optional
@@ -105,6 +133,9 @@ type ProvisionerSpec struct {
 // +kubebuilder:validation:XValidation:rule="self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : true",message="operators Exists and DoesNotExist take no values"
 // +kubebuilder:validation:XValidation:rule="self.operator in ['Gt', 'Lt'] ? (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$')) : true",message="operators Gt and Lt need exactly one integer value"
 // +kubebuilder:validation:XValidation:rule="self.key == 'karpenter.sh/capacity-type' && has(self.values) ? self.values.all(v, v in ['spot', 'on-demand']) : true",message="karpenter.sh/capacity-type values must be spot or on-demand"
+// +kubebuilder:validation:XValidation:rule="!format.qualifiedName().validate(self.key).hasValue()",message="key must be a qualified name: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",fieldPath=".key"
+// +kubebuilder:validation:XValidation:rule="!self.key.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') || self.key in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'] || self.key.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/')",message="restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused",fieldPath=".key"
+// +kubebuilder:validation:XValidation:rule="!self.key.matches('^([^/]+[.])?karpenter[.]sh/') || self.key in ['karpenter.sh/capacity-type', 'karpenter.sh/provisioner-name']",message="restricted label domain: in karpenter.sh only karpenter.sh/capacity-type and karpenter.sh/provisioner-name may be required",fieldPath=".key"
 type NodeSelectorRequirement struct {
 	// Key is the label key, e.g. karpenter.sh/capacity-type or node.kubernetes.io/instance-type.
 	// +kubebuilder:validation:MinLength=1

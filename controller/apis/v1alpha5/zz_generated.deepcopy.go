@@ -283,6 +283,11 @@ func (in *ProvisionerSpec) DeepCopyInto(out *ProvisionerSpec) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.TerminationGracePeriod != nil {
+		in, out := &in.TerminationGracePeriod, &out.TerminationGracePeriod
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.Limits != nil {
 		in, out := &in.Limits, &out.Limits
 		*out = new(Limits)

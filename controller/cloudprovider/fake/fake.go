@@ -188,6 +188,14 @@ func (c *CloudProvider) Delete(_ context.Context, providerID string) error {
 	return nil
 }
 
+// Exists reports whether the instance was launched and not deleted.
+func (c *CloudProvider) Exists(_ context.Context, providerID string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.nodes[providerID]
+	return ok, nil
+}
+
 // List returns the launched instances sorted by provider ID.
 func (c *CloudProvider) List(_ context.Context) ([]*cloudprovider.Node, error) {
 	c.mu.Lock()

@@ -2,6 +2,10 @@ resource "karpenter_provisioner" "default" {
   name                    = "default"
   ttl_seconds_after_empty = 30
 
+  # Drain may take at most 48 hours; then pods still on the node (a PodDisruptionBudget that
+  # never allows eviction, karpenter.sh/do-not-evict) are deleted and the instance goes.
+  termination_grace_period = "48h"
+
   requirement {
     key      = "karpenter.sh/capacity-type"
     operator = "In"

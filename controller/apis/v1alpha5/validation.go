@@ -1,0 +1,159 @@
+package v1alpha5
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
+)
+
+// Bounds of the Provisioner's durations. Both are 100 years of 365 days: far beyond any useful
+// TTL, and far below the 2^63 ns (about 292 years) a time.Duration holds, so seconds times 10^9
+// and a timestamp plus the bound never overflow. The CRD's OpenAPI maximum and CEL rule and the
+// Terraform provider's validators enforce the same numbers.
+const (
+	// MaxTTLSeconds bounds ttlSecondsAfterEmpty and ttlSecondsUntilExpired (seconds).
+	MaxTTLSeconds int64 = 100 * 365 * 24 * 60 * 60
+	// MaxTerminationGracePeriod bounds terminationGracePeriod.
+	MaxTerminationGracePeriod = 100 * 365 * 24 * time.Hour
+)
+
+// TTL converts a TTL in seconds to a duration, clamped to [0, MaxTTLSeconds] so that a value
+// stored before the CRD bounded it cannot overflow into a negative duration (which would
+// remove every node of the provisioner at once). ok is false when seconds is nil (never).
+func TTL(seconds *int64) (d time.Duration, ok bool) {
+	if seconds == nil {
+		return 0, false
+	}
+	s := min(max(*seconds, 0), MaxTTLSeconds)
+	return time.Duration(s) * time.Second, true
+}
+
+// RestrictedLabelDomains are the label domains (and their subdomains) a Provisioner may use
+// only for the keys ValidateLabelKey allows: Kubernetes' own (kubernetes.io, k8s.io), whose
+// labels a kubelet may self-assign only from an allowed set, and the controller's
+// (karpenter.sh).
+var RestrictedLabelDomains = []string{"kubernetes.io", "k8s.io", Group}
+
+// labelDomain returns the prefix of a label key before '/', or "" for an unprefixed key.
+func labelDomain(key string) string {
+	if d, _, ok := strings.Cut(key, "/"); ok {
+		return d
+	}
+	return ""
+}
+
+// inDomain reports whether domain is d or a subdomain of d.
+func inDomain(domain, d string) bool {
+	return domain == d || strings.HasSuffix(domain, "."+d)
+}
+
+// ValidateLabelKey returns the reasons key may not be a label (requirement false) or a
+// requirement key (requirement true) of a Provisioner, or nil. The rules are those a node
+// launched with the key has to pass:
+//   - the API server's: a qualified name (k8s.io/apimachinery validation.IsQualifiedName);
+//   - the kubelet's: a key in the kubernetes.io or k8s.io domains (or a subdomain) must be one a
+//     kubelet may set on its own Node (k8s.io/kubelet IsKubeletLabel: node.kubernetes.io/*,
+//     kubelet.kubernetes.io/*, the topology, instance-type, os and arch labels), or the kubelet
+//     exits on --node-labels and the node never joins; node-role.kubernetes.io/* is refused
+//     that way. kubernetes.io/hostname is refused too: it names one node;
+//   - the controller's: in karpenter.sh only karpenter.sh/capacity-type, and for requirements
+//     also karpenter.sh/provisioner-name (the controller sets both).
+func ValidateLabelKey(key string, requirement bool) []string {
+	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+		return errs
+	}
+	domain := labelDomain(key)
+	switch {
+	case inDomain(domain, "kubernetes.io") || inDomain(domain, "k8s.io"):
+		if key == LabelHostname || !kubeletapis.IsKubeletLabel(key) {
+			return []string{fmt.Sprintf("restricted label domain %s: a kubelet may only set %s and the namespaces %s (%s identifies one node)",
+				domain, strings.Join(slices.DeleteFunc(kubeletapis.KubeletLabels(), func(k string) bool { return k == LabelHostname }), ", "),
+				strings.Join(kubeletapis.KubeletLabelNamespaces(), ", "), LabelHostname)}
+		}
+	case inDomain(domain, Group):
+		allowed := []string{LabelCapacityType}
+		if requirement {
+			allowed = append(allowed, LabelProvisionerName)
+		}
+		if !slices.Contains(allowed, key) {
+			return []string{fmt.Sprintf("restricted label domain %s: set by the controller; allowed: %s", domain, strings.Join(allowed, ", "))}
+		}
+	}
+	return nil
+}
+
+// ValidateTaints checks taints as the API server checks a Node's (qualified-name keys, label
+// values, a known effect, each key and effect pair once); seen carries pairs across lists
+// (taints and startupTaints are registered together). Errors carry path[i].key etc.
+func ValidateTaints(taints []corev1.Taint, path *field.Path, seen map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	for i, t := range taints {
+		p := path.Index(i)
+		for _, e := range validation.IsQualifiedName(t.Key) {
+			errs = append(errs, field.Invalid(p.Child("key"), t.Key, e))
+		}
+		for _, e := range validation.IsValidLabelValue(t.Value) {
+			errs = append(errs, field.Invalid(p.Child("value"), t.Value, e))
+		}
+		switch t.Effect {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("effect"), t.Effect, []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}))
+		}
+		pair := t.Key + ":" + string(t.Effect)
+		if seen[pair] {
+			errs = append(errs, field.Duplicate(p, pair))
+		}
+		seen[pair] = true
+	}
+	return errs
+}
+
+// Validate checks the parts of a spec that a node launched from it, or the controller's
+// arithmetic, depend on: label, requirement and taint keys (ValidateLabelKey, ValidateTaints)
+// and the bounds of the TTLs and terminationGracePeriod. It mirrors the CRD's rules, for
+// objects that did not pass through the API server (simulate) or were stored before a rule
+// existed. Errors carry field paths under path (e.g. spec.labels[node-role.kubernetes.io/x]).
+func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, k := range sortedKeys(s.Labels) {
+		for _, e := range ValidateLabelKey(k, false) {
+			errs = append(errs, field.Invalid(path.Child("labels").Key(k), k, e))
+		}
+		for _, e := range validation.IsValidLabelValue(s.Labels[k]) {
+			errs = append(errs, field.Invalid(path.Child("labels").Key(k), s.Labels[k], e))
+		}
+	}
+	for i, r := range s.Requirements {
+		for _, e := range ValidateLabelKey(r.Key, true) {
+			errs = append(errs, field.Invalid(path.Child("requirements").Index(i).Child("key"), r.Key, e))
+		}
+	}
+	seen := map[string]bool{}
+	errs = append(errs, ValidateTaints(s.Taints, path.Child("taints"), seen)...)
+	errs = append(errs, ValidateTaints(s.StartupTaints, path.Child("startupTaints"), seen)...)
+	for name, ttl := range map[string]*int64{"ttlSecondsAfterEmpty": s.TTLSecondsAfterEmpty, "ttlSecondsUntilExpired": s.TTLSecondsUntilExpired} {
+		if ttl != nil && (*ttl < 0 || *ttl > MaxTTLSeconds) {
+			errs = append(errs, field.Invalid(path.Child(name), *ttl, fmt.Sprintf("must be between 0 and %d seconds (100 years)", MaxTTLSeconds)))
+		}
+	}
+	if g := s.TerminationGracePeriod; g != nil && (g.Duration < 0 || g.Duration > MaxTerminationGracePeriod) {
+		errs = append(errs, field.Invalid(path.Child("terminationGracePeriod"), g.Duration.String(), "must be between 0s and 876000h (100 years)"))
+	}
+	return errs
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

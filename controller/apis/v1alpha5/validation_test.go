@@ -1,0 +1,92 @@
+package v1alpha5
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+)
+
+func TestValidateLabelKey(t *testing.T) {
+	cases := []struct {
+		key         string
+		requirement bool
+		want        string // "" = allowed
+	}{
+		{"team", false, ""},
+		{"example.com/team", false, ""},
+		{"node.kubernetes.io/lifecycle", false, ""},
+		{"kubelet.kubernetes.io/x", false, ""},
+		{"topology.kubernetes.io/zone", false, ""},
+		{"kubernetes.io/arch", false, ""},
+		{"karpenter.sh/capacity-type", false, ""},
+		{"karpenter.k8s.aws/instance-family", false, ""},
+		{"karpenter.sh/provisioner-name", true, ""},
+		{"karpenter.sh/provisioner-name", false, "restricted label domain karpenter.sh"},
+		{"node-role.kubernetes.io/worker", false, "restricted label domain node-role.kubernetes.io"},
+		{"node-role.kubernetes.io/worker", true, "restricted label domain node-role.kubernetes.io"},
+		{"kubernetes.io/hostname", true, "restricted label domain kubernetes.io"},
+		{"kops.k8s.io/instancegroup", false, "restricted label domain kops.k8s.io"},
+		{"node-restriction.kubernetes.io/x", false, "restricted label domain"},
+		{"sub.karpenter.sh/x", true, "restricted label domain sub.karpenter.sh"},
+		{"-team", false, "alphanumeric"},
+		{"a/b/c", true, "optional DNS subdomain prefix"},
+	}
+	for _, tc := range cases {
+		got := strings.Join(ValidateLabelKey(tc.key, tc.requirement), "; ")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("ValidateLabelKey(%q, %v) = %q, want %q", tc.key, tc.requirement, got, tc.want)
+		}
+	}
+}
+
+func TestSpecValidateReportsFieldPaths(t *testing.T) {
+	spec := ProvisionerSpec{
+		Labels:                 map[string]string{"node-role.kubernetes.io/worker": "", "team": "a"},
+		Requirements:           []NodeSelectorRequirement{{Key: "zone"}, {Key: "k8s.io/x", Operator: corev1.NodeSelectorOpExists}},
+		Taints:                 []corev1.Taint{{Key: "a", Effect: corev1.TaintEffectNoSchedule}, {Key: "bad key", Effect: corev1.TaintEffectNoSchedule}},
+		StartupTaints:          []corev1.Taint{{Key: "a", Effect: corev1.TaintEffectNoSchedule}},
+		TTLSecondsAfterEmpty:   ptr.To[int64](1 << 62),
+		TTLSecondsUntilExpired: ptr.To[int64](-1),
+		TerminationGracePeriod: &metav1.Duration{Duration: MaxTerminationGracePeriod + time.Second},
+	}
+	errs := spec.Validate(field.NewPath("spec"))
+	want := []string{
+		"spec.labels[node-role.kubernetes.io/worker]", "spec.requirements[1].key", "spec.taints[1].key",
+		"spec.startupTaints[0]: Duplicate value", "spec.ttlSecondsAfterEmpty", "spec.ttlSecondsUntilExpired", "spec.terminationGracePeriod",
+	}
+	msg := errs.ToAggregate().Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("errors %q do not mention %q", msg, w)
+		}
+	}
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	ok := ProvisionerSpec{Labels: map[string]string{"team": "a"}, TTLSecondsAfterEmpty: ptr.To(MaxTTLSeconds),
+		TerminationGracePeriod: &metav1.Duration{Duration: MaxTerminationGracePeriod}}
+	if errs := ok.Validate(field.NewPath("spec")); len(errs) > 0 {
+		t.Errorf("a spec at the bounds was refused: %v", errs)
+	}
+}
+
+func TestTTLNeverOverflows(t *testing.T) {
+	for _, s := range []int64{1<<63 - 1, 9223372037, MaxTTLSeconds + 1} {
+		d, ok := TTL(&s)
+		if !ok || d != time.Duration(MaxTTLSeconds)*time.Second {
+			t.Errorf("TTL(%d) = %v, %v; want the bound", s, d, ok)
+		}
+	}
+	neg := int64(-5)
+	if d, _ := TTL(&neg); d != 0 {
+		t.Errorf("TTL(-5) = %v, want 0", d)
+	}
+	if _, ok := TTL(nil); ok {
+		t.Error("TTL(nil) reported a TTL")
+	}
+}
