@@ -101,7 +101,8 @@ func (r *discoveryTagsResource) Create(ctx context.Context, req resource.CreateR
 
 // Read checks the tag on the resources in state (EC2 DescribeTags): those no longer tagged
 // with the cluster name leave resource_ids (and owned_resource_ids), so the plan puts the tag
-// back. State from before owned_resource_ids counts every resource as owned.
+// back; with none left the resource is gone. State from before owned_resource_ids counts every
+// resource as owned.
 func (r *discoveryTagsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m discoveryTagsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -124,6 +125,10 @@ func (r *discoveryTagsResource) Read(ctx context.Context, req resource.ReadReque
 		if v, ok := values[id]; ok && v == cluster {
 			tagged = append(tagged, id)
 		}
+	}
+	if len(tagged) == 0 { // none tagged any more: the resource is gone
+		resp.State.RemoveResource(ctx)
+		return
 	}
 	m.ClusterName = types.StringValue(cluster)
 	m.ResourceIDs = setValue(tagged)
