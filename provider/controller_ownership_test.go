@@ -199,3 +199,63 @@ func checkAbsent(kc client.Client, obj client.Object) resource.TestCheckFunc {
 		return fmt.Errorf("%T %s/%s still exists", obj, obj.GetNamespace(), obj.GetName())
 	}
 }
+
+// TestAccControllerLastOfTwo runs two controllers beside a node labelled as launched by
+// Karpenter: destroying one of them leaves the node, the Provisioners and the CRD to the
+// other; destroying the last removes the Provisioners, then the node.
+func TestAccControllerLastOfTwo(t *testing.T) {
+	if os.Getenv("KARPENTER_BIN") == "" {
+		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
+	}
+	sb, kc := startSandbox(t)
+	const node, prov = "acc-launched-two", "acc-two"
+	ctrl := func(name string) string {
+		return `resource "karpenter_controller" "` + name + `" {
+  cluster_name             = "` + sb.ClusterName + `"
+  default_instance_profile = "acc-two"
+  namespace                = "acc-` + name + `"
+  resources {
+    cpu_request    = "100m"
+    memory_request = "128Mi"
+  }
+}
+`
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{v1alpha5.LabelProvisionerName: prov}}}
+	must(t, kc.Create(ctx, n))
+	t.Cleanup(func() { _ = kc.Delete(ctx, n) })
+	present := func(obj client.Object) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			if err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || obj.GetDeletionTimestamp() != nil {
+				return fmt.Errorf("%T %s removed (err %v)", obj, obj.GetName(), err)
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: ctrl("one") + ctrl("two"), Check: present(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}})},
+			{
+				PreConfig: func() { must(t, kc.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: prov}})) },
+				Config:    ctrl("one"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("karpenter_controller.two", plancheck.ResourceActionDestroy)}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					present(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}),
+					present(&v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: prov}}),
+					checkAbsent(kc, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acc-two"}}),
+					func(*terraform.State) error {
+						crd, err := provisionerCRD()
+						if err != nil {
+							return err
+						}
+						return present(crd)(nil)
+					}),
+			},
+		},
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkAbsent(kc, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}),
+			checkAbsent(kc, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: prov}})),
+	})
+}

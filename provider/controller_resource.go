@@ -316,7 +316,7 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 
 // Update re-applies every object and waits until the Deployment is Available. A new namespace
 // or service account name moves the installation (see moveInstallation); launched nodes and
-// Provisioners are never touched. install_complete records whether it finished.
+// Provisioners are never touched. install_complete becomes true when it finishes.
 func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -350,7 +350,9 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		}
 	}
 	r.install(ctx, &m, moved || renamed, &resp.Diagnostics)
-	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError())
+	// A failed update leaves a complete installation complete: only a failed create marks one
+	// whose destroy must not remove nodes.
+	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError() || state.InstallComplete.IsNull() || state.InstallComplete.ValueBool())
 	if m.NamespaceCreated.IsUnknown() {
 		m.NamespaceCreated = state.NamespaceCreated
 	}
