@@ -42,36 +42,55 @@ func findMapRole(entries []map[string]any, roleARN string) (awsAuthRole, bool) {
 	return awsAuthRole{}, false
 }
 
-// upsertMapRole replaces the entry of role.RoleARN (or appends one) and returns the YAML;
-// other entries are kept as they were.
+// mapRoleExistsError is returned by addMapRole when mapRoles already has an entry for the
+// role: an entry this resource did not add is never taken over.
+type mapRoleExistsError struct{ Existing awsAuthRole }
+
+func (e *mapRoleExistsError) Error() string {
+	return fmt.Sprintf("kube-system/aws-auth data.mapRoles already has an entry for %s (username %q, groups %v) that this "+
+		"resource did not add; it is left as it is. To manage that entry with Terraform, import it "+
+		"(terraform import <address> %s); otherwise remove it from aws-auth first", e.Existing.RoleARN,
+		e.Existing.Username, e.Existing.Groups, e.Existing.RoleARN)
+}
+
+// addMapRole appends an entry for role and returns the YAML, or a *mapRoleExistsError if an
+// entry for role.RoleARN exists already.
+func addMapRole(entries []map[string]any, role awsAuthRole) (string, error) {
+	if existing, ok := findMapRole(entries, role.RoleARN); ok {
+		return "", &mapRoleExistsError{Existing: existing}
+	}
+	return upsertMapRole(entries, role)
+}
+
+// upsertMapRole replaces the first entry of role.RoleARN (the one this resource added: it
+// refuses to add one while another exists, and later ones are appended) or appends one, and
+// returns the YAML; other entries, including later ones for the same role, are kept.
 func upsertMapRole(entries []map[string]any, role awsAuthRole) (string, error) {
 	groups := make([]any, 0, len(role.Groups))
 	for _, g := range role.Groups {
 		groups = append(groups, g)
 	}
 	entry := map[string]any{"rolearn": role.RoleARN, "username": role.Username, "groups": groups}
-	replaced := false
 	for i, e := range entries {
 		if s, _ := e["rolearn"].(string); s == role.RoleARN {
-			if !replaced {
-				entries[i] = entry
-				replaced = true
-			}
+			entries[i] = entry
+			return marshalMapRoles(entries)
 		}
 	}
-	if !replaced {
-		entries = append(entries, entry)
-	}
-	return marshalMapRoles(entries)
+	return marshalMapRoles(append(entries, entry))
 }
 
-// removeMapRole drops every entry of roleARN and returns the YAML.
+// removeMapRole drops the first entry of roleARN (see upsertMapRole) and returns the YAML;
+// any later entry for the same role, added by someone else, is kept.
 func removeMapRole(entries []map[string]any, roleARN string) (string, error) {
 	kept := entries[:0:0]
+	removed := false
 	for _, e := range entries {
-		if s, _ := e["rolearn"].(string); s != roleARN {
-			kept = append(kept, e)
+		if s, _ := e["rolearn"].(string); s == roleARN && !removed {
+			removed = true
+			continue
 		}
+		kept = append(kept, e)
 	}
 	return marshalMapRoles(kept)
 }

@@ -32,6 +32,12 @@ const (
 	deploymentName    = "karpenter"
 	containerName     = "controller"
 	managedByLabel    = "app.kubernetes.io/managed-by"
+
+	// createdByAnnotation marks a namespace that karpenter_controller created (value
+	// createdByController), so that it is removed on destroy and recognised again after an
+	// import or a re-create; namespaces without it are adopted and never changed.
+	createdByAnnotation = "terraform-provider-karpenter/created-by"
+	createdByController = "karpenter_controller"
 )
 
 // controllerSettings is the desired installation, converted from the HCL model.
@@ -74,9 +80,16 @@ func provisionerCRD() (*apiextensionsv1.CustomResourceDefinition, error) {
 	return &crd, nil
 }
 
-// controllerObjects returns every object of the installation except the CRD, in creation
-// order: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding,
-// Deployment.
+// namespaceObject is the namespace karpenter_controller creates when it is absent: labelled
+// like the other objects and annotated createdByAnnotation.
+func namespaceObject(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: commonLabels(),
+		Annotations: map[string]string{createdByAnnotation: createdByController}}}
+}
+
+// controllerObjects returns every object of the installation except the CRD and the
+// namespace (see namespaceObject), in creation order: ServiceAccount, ClusterRole,
+// ClusterRoleBinding, Role, RoleBinding, Deployment.
 func controllerObjects(s controllerSettings) []client.Object {
 	ns, sa, cr := s.Namespace, s.ServiceAccountName, clusterRoleName(s.Namespace)
 	meta := func(name, namespace string) metav1.ObjectMeta {
@@ -101,7 +114,6 @@ func controllerObjects(s controllerSettings) []client.Object {
 	}
 	replicas := s.Replicas
 	return []client.Object{
-		&corev1.Namespace{ObjectMeta: meta(ns, "")},
 		&corev1.ServiceAccount{ObjectMeta: saMeta},
 		&rbacv1.ClusterRole{ObjectMeta: meta(cr, ""), Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},

@@ -20,6 +20,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -31,7 +33,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -45,6 +46,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*controllerResource)(nil)
 	_ resource.ResourceWithImportState = (*controllerResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*controllerResource)(nil)
 )
 
 // Default timeouts of karpenter_controller.
@@ -72,6 +74,8 @@ type controllerModel struct {
 	ClusterName              types.String    `tfsdk:"cluster_name"`
 	ClusterEndpoint          types.String    `tfsdk:"cluster_endpoint"`
 	Namespace                types.String    `tfsdk:"namespace"`
+	NamespaceCreated         types.Bool      `tfsdk:"namespace_created"`
+	InstallComplete          types.Bool      `tfsdk:"install_complete"`
 	ServiceAccountName       types.String    `tfsdk:"service_account_name"`
 	ControllerRoleARN        types.String    `tfsdk:"controller_role_arn"`
 	DefaultInstanceProfile   types.String    `tfsdk:"default_instance_profile"`
@@ -99,12 +103,23 @@ func (r *controllerResource) Metadata(_ context.Context, req resource.MetadataRe
 func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	k8sName := []validator.String{stringvalidator.LengthBetween(1, 63),
 		stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`), "must be a DNS-1123 label")}
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Installs the Karpenter controller: the `Provisioner` CRD, a namespace, a service account annotated " +
+		MarkdownDescription: "Installs the Karpenter controller: the `Provisioner` CRD, a service account annotated " +
 			"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, and a Deployment of the bundled controller image; " +
-			"waits until the Deployment is Available. On destroy it first deletes every node the controller launched " +
-			"(label `karpenter.sh/provisioner-name`) and waits until they are gone, then every Provisioner, then itself. " +
+			"waits until the Deployment is Available.\n\n" +
+			"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
+			"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
+			"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses " +
+			"to take over a service account, Role, RoleBinding, Deployment, ClusterRole or ClusterRoleBinding of the same " +
+			"name that this provider did not apply.\n\n" +
+			"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
+			"is left in the cluster) removes what the controllers share: first every Provisioner (so nothing relaunches), " +
+			"then every launched node (label `karpenter.sh/provisioner-name`; the still running controller terminates their " +
+			"instances), then the controller's objects, its launch templates and the Provisioner CRD. Destroying a controller " +
+			"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
+			"`namespace` or `service_account_name` is an in-place update that never removes nodes: the old Deployment is " +
+			"removed first (so two controllers never run at once), the installation is applied under the new names, then " +
+			"the old objects (and the old namespace, if it was created) are deleted.\n\n" +
 			"Import by namespace.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The namespace.",
@@ -116,11 +131,21 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Validators:          []validator.String{stringvalidator.RegexMatches(mustRegexp(`^https?://`), "must be an http(s) URL")},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"namespace": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
-				MarkdownDescription: "Namespace of the controller. Default `karpenter`. Changing it replaces the installation.",
-				Validators:          k8sName, PlanModifiers: replace},
+				MarkdownDescription: "Namespace of the controller. Default `karpenter`. Created if absent, adopted (never changed " +
+					"or deleted) if it exists. Changing it moves the installation in place; launched nodes and Provisioners stay.",
+				Validators: k8sName},
+			"namespace_created": schema.BoolAttribute{Computed: true,
+				MarkdownDescription: "Whether this resource created the namespace (and so deletes it on destroy). False for an " +
+					"adopted namespace. After an import, true when the namespace carries the `" + createdByAnnotation + "` annotation.",
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
+			"install_complete": schema.BoolAttribute{Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Whether the last create or update finished (the Deployment became Available); always " +
+					"planned `true`. A controller whose create failed (`false`; Terraform taints it) is replaced or destroyed " +
+					"without removing launched nodes, Provisioners or the CRD."},
 			"service_account_name": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
-				MarkdownDescription: "Service account of the controller. Default `karpenter`. Changing it replaces the installation.",
-				Validators:          []validator.String{stringvalidator.LengthBetween(1, 253)}, PlanModifiers: replace},
+				MarkdownDescription: "Service account of the controller. Default `karpenter`. Changing it is an in-place update " +
+					"(the old service account is deleted afterwards); launched nodes stay.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 253)}},
 			"controller_role_arn": schema.StringAttribute{Optional: true, MarkdownDescription: "IAM role of the controller (annotation `eks.amazonaws.com/role-arn`).",
 				Validators: []validator.String{stringvalidator.RegexMatches(mustRegexp(roleARNPattern), "must be an IAM role ARN")}},
 			"default_instance_profile": schema.StringAttribute{Required: true, MarkdownDescription: "Instance profile of launched nodes when a Provisioner names none (`AWS_DEFAULT_INSTANCE_PROFILE`).",
@@ -169,7 +194,8 @@ func (r *controllerResource) Configure(_ context.Context, req resource.Configure
 	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// Create installs everything and waits until the Deployment is Available.
+// Create installs everything and waits until the Deployment is Available. When it fails,
+// install_complete is false in state (Terraform keeps no private state of a failed create).
 func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var m controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -184,14 +210,21 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	defer cancel()
 	m.ID = m.Namespace
 	m.MissingObjects = listValue(nil)
-	r.install(ctx, &m, &resp.Diagnostics)
+	r.install(ctx, &m, true, &resp.Diagnostics)
+	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError())
+	if resp.Diagnostics.HasError() {
+		if m.NamespaceCreated.IsUnknown() { // failed before the namespace was looked at
+			m.NamespaceCreated = types.BoolValue(false)
+		}
+	}
 	if !resp.Diagnostics.HasError() || !m.ClusterEndpoint.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	}
 }
 
 // Read refreshes settings from the Deployment and service account; a missing Deployment
-// leaves state.
+// leaves state. namespace_created, when unknown to state (import), comes from the namespace's
+// createdByAnnotation.
 func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m controllerModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -224,6 +257,17 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.State.RemoveResource(ctx) // not ours any more: plan re-creation
 		return
 	}
+	if m.NamespaceCreated.IsNull() || m.NamespaceCreated.IsUnknown() {
+		var nsObj corev1.Namespace
+		if err := kc.Get(ctx, client.ObjectKey{Name: ns}, &nsObj); err != nil {
+			resp.Diagnostics.AddError("Cannot read namespace "+ns, err.Error())
+			return
+		}
+		m.NamespaceCreated = types.BoolValue(nsObj.Annotations[createdByAnnotation] == createdByController)
+	}
+	if m.InstallComplete.IsNull() { // import, or state from before the attribute
+		m.InstallComplete = types.BoolValue(true)
+	}
 	m.Namespace = types.StringValue(ns)
 	m.ServiceAccountName = types.StringValue(d.Spec.Template.Spec.ServiceAccountName)
 	m.Image = types.StringValue(ctr.Image)
@@ -255,10 +299,28 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update re-applies every object and waits until the Deployment is Available.
+// ModifyPlan plans id (and namespace_created, unknown) for a move to another namespace.
+func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+		return
+	}
+	var plan, state controllerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || plan.Namespace.IsUnknown() || plan.Namespace.Equal(state.ID) {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Namespace)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("namespace_created"), types.BoolUnknown())...)
+}
+
+// Update re-applies every object and waits until the Deployment is Available. A new namespace
+// or service account name moves the installation (see moveInstallation); launched nodes and
+// Provisioners are never touched. install_complete becomes true when it finishes.
 func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m controllerModel
+	var m, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -270,14 +332,47 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 	defer cancel()
 	m.ID = m.Namespace
 	m.MissingObjects = listValue(nil)
-	r.install(ctx, &m, &resp.Diagnostics)
+	moved := m.Namespace.ValueString() != state.ID.ValueString()
+	renamed := m.ServiceAccountName.ValueString() != state.ServiceAccountName.ValueString()
+	old := r.settings(ctx, state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		resp.Diagnostics.AddError("Kubernetes client", err.Error())
+		return
+	}
+	if moved {
+		if err := stopDeployment(ctx, kc, old.Namespace); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot stop the controller in namespace "+old.Namespace, err.Error())
+			return
+		}
+	}
+	r.install(ctx, &m, moved || renamed, &resp.Diagnostics)
+	// A failed update leaves a complete installation complete: only a failed create marks one
+	// whose destroy must not remove nodes.
+	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError() || state.InstallComplete.IsNull() || state.InstallComplete.ValueBool())
+	if m.NamespaceCreated.IsUnknown() {
+		m.NamespaceCreated = state.NamespaceCreated
+	}
 	if !m.ClusterEndpoint.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if moved || renamed {
+		if err := removeOldObjects(ctx, kc, old, r.settings(ctx, m, &resp.Diagnostics), state.NamespaceCreated.ValueBool()); err != nil {
+			resp.Diagnostics.AddError("Cannot remove the objects of the previous installation", err.Error())
+		}
+	}
 }
 
-// Delete removes launched nodes (waiting for the controller's finalizer to terminate their
-// instances), every Provisioner, and then the installation.
+// Delete removes the installation's own objects and, when it created it, the namespace. Only
+// for the last controller in the cluster (see otherControllers) whose create did not fail does
+// it first delete every Provisioner, then the launched nodes (waiting for the controller's
+// finalizer to terminate their instances), and afterwards the launch templates and the CRD.
 func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m controllerModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -295,39 +390,51 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError("Kubernetes client", err.Error())
 		return
 	}
-	if err := deleteLaunchedNodes(ctx, kc); err != nil {
-		resp.Diagnostics.AddError("Cannot remove the nodes the controller launched", err.Error())
-		return
-	}
-	if err := kc.DeleteAllOf(ctx, &v1alpha5.Provisioner{}); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete Provisioners", err.Error())
-		return
-	}
 	s := r.settings(ctx, m, &resp.Diagnostics)
-	objs := controllerObjects(s)
-	for i := len(objs) - 1; i >= 0; i-- {
-		if err := kc.Delete(ctx, objs[i], client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil && !apierrors.IsNotFound(err) {
-			resp.Diagnostics.AddError(fmt.Sprintf("Cannot delete %T %s", objs[i], objs[i].GetName()), err.Error())
+	others, err := otherControllers(ctx, kc, s.Namespace)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot list the controllers in the cluster", err.Error())
+		return
+	}
+	failed := !m.InstallComplete.IsNull() && !m.InstallComplete.ValueBool() // null: state from before the attribute
+	last := len(others) == 0 && !failed
+	if last {
+		if err := deleteProvisioners(ctx, kc); err != nil {
+			resp.Diagnostics.AddError("Cannot delete Provisioners", err.Error())
+			return
+		}
+		if err := deleteLaunchedNodes(ctx, kc); err != nil {
+			resp.Diagnostics.AddError("Cannot remove the nodes the controller launched", err.Error())
 			return
 		}
 	}
-	// The controller is gone: nothing creates launch templates any more. Remove the ones it
-	// made for this cluster so destroy leaves nothing behind.
-	if err := deleteLaunchTemplates(ctx, r.c.ec2, m.ClusterName.ValueString()); err != nil {
-		resp.Diagnostics.AddError("Cannot delete the controller's launch templates", err.Error())
+	if err := deleteObjects(ctx, kc, controllerObjects(s)); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the controller's objects", err.Error())
+		return
+	}
+	if last {
+		r.deleteShared(ctx, kc, m.ClusterName.ValueString(), &resp.Diagnostics)
+	}
+	if m.NamespaceCreated.ValueBool() {
+		nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}
+		if err := deleteObjects(ctx, kc, []client.Object{nsObj}); err != nil {
+			resp.Diagnostics.AddError("Namespace "+s.Namespace+" was not removed", err.Error())
+		}
+	}
+}
+
+// deleteShared removes what only the last controller may: the launch templates the
+// controllers made for the cluster (nothing creates them any more) and the Provisioner CRD.
+func (r *controllerResource) deleteShared(ctx context.Context, kc client.Client, clusterName string, diags *diag.Diagnostics) {
+	if err := deleteLaunchTemplates(ctx, r.c.ec2, clusterName); err != nil {
+		diags.AddError("Cannot delete the controller's launch templates", err.Error())
 		return
 	}
 	crd, err := provisionerCRD()
 	if err == nil {
 		if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
-			resp.Diagnostics.AddError("Cannot delete the Provisioner CRD", err.Error())
-			return
+			diags.AddError("Cannot delete the Provisioner CRD", err.Error())
 		}
-	}
-	// Wait for the namespace to be gone so that a re-create does not meet a terminating one.
-	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}
-	if err := waitGone(ctx, kc, nsObj); err != nil {
-		resp.Diagnostics.AddError("Namespace "+s.Namespace+" was not removed", err.Error())
 	}
 }
 
@@ -336,8 +443,10 @@ func (r *controllerResource) ImportState(ctx context.Context, req resource.Impor
 	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
 }
 
-// install applies the CRD and every object (server-side apply), then waits for the Deployment.
-func (r *controllerResource) install(ctx context.Context, m *controllerModel, diags *diag.Diagnostics) {
+// install applies the CRD, ensures the namespace (setting m.NamespaceCreated) and applies
+// every object (server-side apply), then waits for the Deployment. With checkForeign it first
+// refuses objects of the same names that this provider did not apply.
+func (r *controllerResource) install(ctx context.Context, m *controllerModel, checkForeign bool, diags *diag.Diagnostics) {
 	if m.ClusterEndpoint.IsUnknown() || m.ClusterEndpoint.ValueString() == "" {
 		out, err := r.c.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(m.ClusterName.ValueString())})
 		if err != nil {
@@ -355,6 +464,19 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, di
 		diags.AddError("Kubernetes client", err.Error())
 		return
 	}
+	created, err := ensureNamespace(ctx, kc, s.Namespace)
+	if err != nil {
+		diags.AddAttributeError(path.Root("namespace"), "Cannot create or adopt namespace "+s.Namespace, err.Error())
+		return
+	}
+	m.NamespaceCreated = types.BoolValue(created)
+	objs := controllerObjects(s)
+	if checkForeign {
+		if err := refuseForeign(ctx, kc, objs); err != nil {
+			diags.AddAttributeError(path.Root("namespace"), "Objects of the same names exist and are not managed by this provider", err.Error())
+			return
+		}
+	}
 	crd, err := provisionerCRD()
 	if err != nil {
 		diags.AddError("Invalid embedded CRD", err.Error())
@@ -368,7 +490,7 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, di
 		diags.AddError("Provisioner CRD not established", err.Error())
 		return
 	}
-	for _, obj := range controllerObjects(s) {
+	for _, obj := range objs {
 		if err := apply(ctx, kc, obj); err != nil {
 			diags.AddError(fmt.Sprintf("Cannot apply %T %s/%s", obj, obj.GetNamespace(), obj.GetName()), err.Error())
 			return
@@ -506,7 +628,7 @@ func resourcesValue(live corev1.ResourceList, prior *resourcesModel) *resourcesM
 }
 
 // missingObjects lists ("<Kind> <namespace/name>", in creation order) the Provisioner CRD and
-// the objects of the installation other than the Namespace and Deployment (whose absence
+// the objects of the installation other than the Deployment (whose absence
 // removes the resource from state) that no longer exist. Errors other than NotFound are
 // returned.
 func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
@@ -516,8 +638,7 @@ func (r *controllerResource) missingObjects(ctx context.Context, kc client.Clien
 	}
 	objs := []client.Object{crd}
 	for _, obj := range controllerObjects(s) {
-		switch obj.(type) {
-		case *corev1.Namespace, *appsv1.Deployment:
+		if _, ok := obj.(*appsv1.Deployment); ok {
 			continue
 		}
 		objs = append(objs, obj)

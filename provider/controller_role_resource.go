@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -46,10 +48,12 @@ type controllerRoleModel struct {
 	PolicyARN               types.String `tfsdk:"policy_arn"`
 	PolicyJSON              types.String `tfsdk:"policy_json"`
 	OIDCProviderARN         types.String `tfsdk:"oidc_provider_arn"`
+	OIDCProviderCreated     types.Bool   `tfsdk:"oidc_provider_created"`
 }
 
-// privateOIDCCreated is the private state key set when this resource created the OIDC provider
-// (and so deletes it with the role).
+// privateOIDCCreated is the private state key that earlier versions set when the resource
+// created the OIDC provider; oidc_provider_created replaced it (Terraform drops private state
+// of a failed, tainted create). Read still honours it for state written by those versions.
 const privateOIDCCreated = "oidc_provider_created"
 
 // Metadata names the resource karpenter_controller_role.
@@ -62,12 +66,16 @@ func (r *controllerRoleResource) Schema(_ context.Context, _ resource.SchemaRequ
 	k8sName := []validator.String{stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`), "must be a DNS-1123 label"), stringvalidator.LengthAtMost(63)}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "IAM role for the controller's Kubernetes service account (IAM roles for service accounts): " +
-			"trust on the cluster's OIDC provider (created if missing, then deleted with the role) limited to " +
-			"`system:serviceaccount:<namespace>:<name>` and audience `sts.amazonaws.com`, and a customer managed " +
-			"least-privilege policy of the same name attached. The policy lets the controller launch only into " +
-			"subnets and security groups tagged `karpenter.sh/discovery = <cluster_name>` (as `karpenter_discovery_tags` " +
-			"writes), from launch templates tagged `karpenter.sh/cluster = <cluster_name>`, creating only resources " +
-			"carrying that tag, and pass only the node role, to EC2. Import by role name.",
+			"trust on the cluster's IAM OIDC provider limited to `system:serviceaccount:<namespace>:<name>` and audience " +
+			"`sts.amazonaws.com`, and a customer managed least-privilege policy of the same name attached. The policy " +
+			"lets the controller launch only into subnets and security groups tagged `karpenter.sh/discovery = <cluster_name>` " +
+			"(as `karpenter_discovery_tags` writes), from launch templates tagged `karpenter.sh/cluster = <cluster_name>`, " +
+			"creating only resources carrying that tag, and pass only the node role, to EC2.\n\n" +
+			"**Ownership.** The OIDC provider is created only if the account has none for the issuer " +
+			"(`oidc_provider_created = true`); an existing one is adopted and never deleted. Even one this resource " +
+			"created is kept on destroy, with a warning, while another role's trust policy names it (other IAM roles " +
+			"for service accounts of the cluster depend on it).\n\n" +
+			"Import by role name (an imported role has `oidc_provider_created = false`: it never deletes the provider).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -93,6 +101,9 @@ func (r *controllerRoleResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"policy_json": schema.StringAttribute{Computed: true, MarkdownDescription: "The controller policy document (JSON), computed from the inputs; an edit outside Terraform shows as drift."},
 			"oidc_provider_arn": schema.StringAttribute{Computed: true, MarkdownDescription: "ARN of the IAM OIDC provider the role trusts.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"oidc_provider_created": schema.BoolAttribute{Computed: true,
+				MarkdownDescription: "Whether this resource created the OIDC provider (and so deletes it on destroy unless " +
+					"another role trusts it). False when the provider existed before (adopted) and after an import."},
 		},
 	}
 }
@@ -137,9 +148,7 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
 		return
 	}
-	if created {
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateOIDCCreated, []byte(`true`))...)
-	}
+	m.OIDCProviderCreated = types.BoolValue(created)
 	name := m.Name.ValueString()
 	trust := OIDCTrustPolicy(providerARN, issuer, m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString())
 	out, err := r.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
@@ -149,6 +158,9 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create IAM role", err.Error())
+		if created { // nothing in state will remember it: remove what this create made
+			_, _ = r.c.iam.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
+		}
 		return
 	}
 	m.ID, m.ARN, m.OIDCProviderARN = m.Name, types.StringValue(aws.ToString(out.Role.Arn)), types.StringValue(providerARN)
@@ -197,6 +209,11 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 		return
 	}
 	role := out.Role
+	if m.OIDCProviderCreated.IsNull() || m.OIDCProviderCreated.IsUnknown() { // import, or state of an earlier version
+		created, diags := req.Private.GetKey(ctx, privateOIDCCreated)
+		resp.Diagnostics.Append(diags...)
+		m.OIDCProviderCreated = types.BoolValue(string(created) == "true")
+	}
 	m.Name, m.ARN = types.StringValue(aws.ToString(role.RoleName)), types.StringValue(aws.ToString(role.Arn))
 	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
 	if trust, err := ParsePolicyDocument(aws.ToString(role.AssumeRolePolicyDocument)); err == nil {
@@ -248,9 +265,8 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
 		return
 	}
-	if created {
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateOIDCCreated, []byte(`true`))...)
-	}
+	// Ours if created now, or created before and still the one trusted.
+	plan.OIDCProviderCreated = types.BoolValue(created || (state.OIDCProviderCreated.ValueBool() && providerARN == state.OIDCProviderARN.ValueString()))
 	trust := OIDCTrustPolicy(providerARN, issuer, plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
 	if _, err := r.c.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trust.JSON())}); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot update the role's trust policy", err.Error())
@@ -304,14 +320,47 @@ func (r *controllerRoleResource) Delete(ctx context.Context, req resource.Delete
 			return
 		}
 	}
-	created, diags := req.Private.GetKey(ctx, privateOIDCCreated)
-	resp.Diagnostics.Append(diags...)
-	if string(created) == "true" && m.OIDCProviderARN.ValueString() != "" {
-		if _, err := r.c.iam.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{
-			OpenIDConnectProviderArn: aws.String(m.OIDCProviderARN.ValueString())}); err != nil && !isIAMNotFound(err) {
-			resp.Diagnostics.AddError("Cannot delete the IAM OIDC provider", err.Error())
+	providerARN := m.OIDCProviderARN.ValueString()
+	if !m.OIDCProviderCreated.ValueBool() || providerARN == "" {
+		return // adopted: never deleted
+	}
+	users, err := rolesTrusting(ctx, r.c.iam, providerARN)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot list the roles that trust the IAM OIDC provider", err.Error())
+		return
+	}
+	if len(users) > 0 {
+		resp.Diagnostics.AddWarning("IAM OIDC provider kept", fmt.Sprintf("%s was created by this resource but is kept: "+
+			"the trust policies of %s name it.", providerARN, strings.Join(users, ", ")))
+		return
+	}
+	if _, err := r.c.iam.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{
+		OpenIDConnectProviderArn: aws.String(providerARN)}); err != nil && !isIAMNotFound(err) {
+		resp.Diagnostics.AddError("Cannot delete the IAM OIDC provider", err.Error())
+	}
+}
+
+// rolesTrusting returns the names of the IAM roles whose trust policy names providerARN (IAM
+// ListRoles; the documents come URL-encoded).
+func rolesTrusting(ctx context.Context, c *iam.Client, providerARN string) ([]string, error) {
+	var names []string
+	p := iam.NewListRolesPaginator(c, &iam.ListRolesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, role := range page.Roles {
+			doc := aws.ToString(role.AssumeRolePolicyDocument)
+			if dec, err := url.QueryUnescape(doc); err == nil {
+				doc = dec
+			}
+			if strings.Contains(doc, `"`+providerARN+`"`) {
+				names = append(names, aws.ToString(role.RoleName))
+			}
 		}
 	}
+	return names, nil
 }
 
 // ImportState imports by role name.

@@ -2,7 +2,8 @@ package provider
 
 import (
 	"context"
-	"sort"
+	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -32,9 +33,10 @@ func NewDiscoveryTagsResource() resource.Resource { return &discoveryTagsResourc
 type discoveryTagsResource struct{ c *clients }
 
 type discoveryTagsModel struct {
-	ID          types.String `tfsdk:"id"`
-	ClusterName types.String `tfsdk:"cluster_name"`
-	ResourceIDs types.Set    `tfsdk:"resource_ids"`
+	ID               types.String `tfsdk:"id"`
+	ClusterName      types.String `tfsdk:"cluster_name"`
+	ResourceIDs      types.Set    `tfsdk:"resource_ids"`
+	OwnedResourceIDs types.Set    `tfsdk:"owned_resource_ids"`
 }
 
 // Metadata names the resource karpenter_discovery_tags.
@@ -46,9 +48,15 @@ func (r *discoveryTagsResource) Metadata(_ context.Context, req resource.Metadat
 func (r *discoveryTagsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Tags subnets and security groups with `karpenter.sh/discovery = <cluster_name>` so that " +
-			"Provisioners can select them (`subnet_selector`/`security_group_selector`). Reads list every live " +
-			"subnet and security group carrying the tag, so tagging or untagging outside Terraform shows as drift. " +
-			"Import by cluster name.",
+			"Provisioners can select them (`subnet_selector`/`security_group_selector`).\n\n" +
+			"**Ownership.** Only the resources named in `resource_ids` are looked at, never every resource carrying " +
+			"the tag. A resource that already carries the tag with this value (tagged by someone else) is used as it is " +
+			"and keeps its tag when removed from `resource_ids` or on destroy; only the tags this resource added " +
+			"(`owned_resource_ids`) are removed. A resource whose tag has another value (another cluster's) is an " +
+			"error, never overwritten. Reads check the named resources only, so a tag removed outside Terraform shows " +
+			"as drift and is put back.\n\n" +
+			"Import by `<cluster_name>:<id>,<id>...`; the imported ids count as added by this resource (destroy " +
+			"removes their tags).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The cluster name.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -59,6 +67,10 @@ func (r *discoveryTagsResource) Schema(_ context.Context, _ resource.SchemaReque
 				MarkdownDescription: "Ids of the subnets (`subnet-...`) and security groups (`sg-...`) to tag.",
 				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(
 					stringvalidator.RegexMatches(mustRegexp(ec2IDPattern), "must be a subnet (subnet-...) or security group (sg-...) id"))}},
+			"owned_resource_ids": schema.SetAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The ids of `resource_ids` on which this resource added the tag (and so removes it); " +
+					"the others were tagged by someone else before.",
+				PlanModifiers: []planmodifier.Set{ownedIDsPlan{}}},
 		},
 	}
 }
@@ -68,24 +80,29 @@ func (r *discoveryTagsResource) Configure(_ context.Context, req resource.Config
 	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// Create tags every resource (EC2 CreateTags).
+// Create tags the resources that do not carry the tag yet (EC2 CreateTags) and records them in
+// owned_resource_ids.
 func (r *discoveryTagsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var m discoveryTagsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ids := stringList(ctx, m.ResourceIDs, &resp.Diagnostics)
-	if err := r.tag(ctx, m.ClusterName.ValueString(), ids); err != nil {
+	cluster := m.ClusterName.ValueString()
+	added, err := r.tagAbsent(ctx, cluster, stringList(ctx, m.ResourceIDs, &resp.Diagnostics))
+	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("resource_ids"), "Cannot tag resources", err.Error())
 		return
 	}
 	m.ID = m.ClusterName
+	m.OwnedResourceIDs = setValue(added)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Read lists the subnets and security groups tagged for the cluster (EC2 DescribeTags). None
-// tagged means the resource is gone.
+// Read checks the tag on the resources in state (EC2 DescribeTags): those no longer tagged
+// with the cluster name leave resource_ids (and owned_resource_ids), so the plan puts the tag
+// back; with none left the resource is gone. State from before owned_resource_ids counts every
+// resource as owned.
 func (r *discoveryTagsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m discoveryTagsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -93,21 +110,34 @@ func (r *discoveryTagsResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	cluster := m.ID.ValueString()
-	ids, err := r.tagged(ctx, cluster)
+	ids := stringList(ctx, m.ResourceIDs, &resp.Diagnostics)
+	owned := ids
+	if !m.OwnedResourceIDs.IsNull() && !m.OwnedResourceIDs.IsUnknown() {
+		owned = stringList(ctx, m.OwnedResourceIDs, &resp.Diagnostics)
+	}
+	values, err := r.tagValues(ctx, ids)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot list discovery tags", err.Error())
+		resp.Diagnostics.AddError("Cannot read discovery tags", err.Error())
 		return
 	}
-	if len(ids) == 0 {
+	var tagged []string
+	for _, id := range ids {
+		if v, ok := values[id]; ok && v == cluster {
+			tagged = append(tagged, id)
+		}
+	}
+	if len(tagged) == 0 { // none tagged any more: the resource is gone
 		resp.State.RemoveResource(ctx)
 		return
 	}
 	m.ClusterName = types.StringValue(cluster)
-	m.ResourceIDs = setValue(ids)
+	m.ResourceIDs = setValue(tagged)
+	m.OwnedResourceIDs = setValue(intersect(owned, tagged))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update tags added resources and untags removed ones.
+// Update removes the tag from removed resources this resource tagged, and tags added ones that
+// do not carry it yet.
 func (r *discoveryTagsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state discoveryTagsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -117,48 +147,113 @@ func (r *discoveryTagsResource) Update(ctx context.Context, req resource.UpdateR
 	}
 	want := stringList(ctx, plan.ResourceIDs, &resp.Diagnostics)
 	had := stringList(ctx, state.ResourceIDs, &resp.Diagnostics)
+	owned := stringList(ctx, state.OwnedResourceIDs, &resp.Diagnostics)
 	cluster := plan.ClusterName.ValueString()
-	if err := r.untag(ctx, cluster, minus(had, want)); err != nil {
+	if err := r.untag(ctx, cluster, intersect(minus(had, want), owned)); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("resource_ids"), "Cannot untag resources", err.Error())
 		return
 	}
-	if err := r.tag(ctx, cluster, want); err != nil {
+	added, err := r.tagAbsent(ctx, cluster, minus(want, had))
+	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("resource_ids"), "Cannot tag resources", err.Error())
 		return
 	}
 	plan.ID = plan.ClusterName
+	plan.OwnedResourceIDs = setValue(append(intersect(owned, want), added...))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// Delete removes the tag (only where its value is still the cluster name).
+// Delete removes the tag from the resources this resource tagged (only where its value is
+// still the cluster name).
 func (r *discoveryTagsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m discoveryTagsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.untag(ctx, m.ClusterName.ValueString(), stringList(ctx, m.ResourceIDs, &resp.Diagnostics)); err != nil {
+	owned := stringList(ctx, m.ResourceIDs, &resp.Diagnostics)
+	if !m.OwnedResourceIDs.IsNull() {
+		owned = stringList(ctx, m.OwnedResourceIDs, &resp.Diagnostics)
+	}
+	if err := r.untag(ctx, m.ClusterName.ValueString(), owned); err != nil {
 		resp.Diagnostics.AddError("Cannot untag resources", err.Error())
 	}
 }
 
-// ImportState imports by cluster name.
+// ImportState imports `<cluster_name>:<id>,<id>...`; the ids count as owned.
 func (r *discoveryTagsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	cluster, list, ok := strings.Cut(req.ID, ":")
+	ids := strings.Split(list, ",")
+	valid := ok && cluster != "" && list != ""
+	for _, id := range ids {
+		valid = valid && ec2IDRegexp.MatchString(id)
+	}
+	if !valid {
+		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("%q: want <cluster_name>:<id>,<id>... with subnet-... "+
+			"or sg-... ids, e.g. demo:subnet-0abc,sg-0def (only the named resources are managed)", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cluster)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("resource_ids"), setValue(ids))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("owned_resource_ids"), setValue(ids))...)
+}
+
+// ownedIDsPlan plans owned_resource_ids: the prior value while resource_ids and cluster_name
+// are unchanged, unknown otherwise.
+type ownedIDsPlan struct{}
+
+func (ownedIDsPlan) Description(context.Context) string {
+	return "Unchanged unless resource_ids or cluster_name change."
+}
+
+func (p ownedIDsPlan) MarkdownDescription(ctx context.Context) string { return p.Description(ctx) }
+
+func (ownedIDsPlan) PlanModifySet(ctx context.Context, req planmodifier.SetRequest, resp *planmodifier.SetResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() || req.StateValue.IsNull() {
+		return
+	}
+	var plan, state discoveryTagsModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if !resp.Diagnostics.HasError() && plan.ResourceIDs.Equal(state.ResourceIDs) && plan.ClusterName.Equal(state.ClusterName) {
+		resp.PlanValue = req.StateValue
+	}
 }
 
 // ec2IDPattern matches subnet and security group ids.
 const ec2IDPattern = `^(subnet|sg)-[0-9a-f]+$`
 
-func (r *discoveryTagsResource) tag(ctx context.Context, cluster string, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+// ec2IDRegexp is ec2IDPattern compiled.
+var ec2IDRegexp = mustRegexp(ec2IDPattern)
+
+// tagAbsent tags those of ids that do not carry the discovery tag and returns them; ids tagged
+// with cluster already are left alone, and ids tagged for another cluster are an error.
+func (r *discoveryTagsResource) tagAbsent(ctx context.Context, cluster string, ids []string) ([]string, error) {
+	values, err := r.tagValues(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
-	_, err := r.c.ec2.CreateTags(ctx, &ec2.CreateTagsInput{
-		Resources: ids,
+	var absent, foreign []string
+	for _, id := range ids {
+		v, ok := values[id]
+		switch {
+		case !ok:
+			absent = append(absent, id)
+		case v != cluster:
+			foreign = append(foreign, fmt.Sprintf("%s (%s=%s)", id, v1alpha5.DiscoveryTagKey, v))
+		}
+	}
+	if len(foreign) > 0 {
+		return nil, fmt.Errorf("already tagged for another cluster, not overwritten: %s", strings.Join(foreign, ", "))
+	}
+	if len(absent) == 0 {
+		return nil, nil
+	}
+	_, err = r.c.ec2.CreateTags(ctx, &ec2.CreateTagsInput{
+		Resources: absent,
 		Tags:      []ec2types.Tag{{Key: aws.String(v1alpha5.DiscoveryTagKey), Value: aws.String(cluster)}},
 	})
-	return err
+	return absent, err
 }
 
 func (r *discoveryTagsResource) untag(ctx context.Context, cluster string, ids []string) error {
@@ -172,25 +267,32 @@ func (r *discoveryTagsResource) untag(ctx context.Context, cluster string, ids [
 	return err
 }
 
-// tagged returns the sorted ids of subnets and security groups tagged for cluster.
-func (r *discoveryTagsResource) tagged(ctx context.Context, cluster string) ([]string, error) {
+// tagValues returns the value of the discovery tag of each of ids that has it (EC2
+// DescribeTags filtered by resource id and key).
+func (r *discoveryTagsResource) tagValues(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
 	p := ec2.NewDescribeTagsPaginator(r.c.ec2, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("resource-id"), Values: ids},
 		{Name: aws.String("key"), Values: []string{v1alpha5.DiscoveryTagKey}},
-		{Name: aws.String("value"), Values: []string{cluster}},
-		{Name: aws.String("resource-type"), Values: []string{"subnet", "security-group"}},
 	}})
-	var ids []string
 	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range out.Tags {
-			ids = append(ids, aws.ToString(t.ResourceId))
+		for _, t := range page.Tags {
+			out[aws.ToString(t.ResourceId)] = aws.ToString(t.Value)
 		}
 	}
-	sort.Strings(ids)
-	return ids, nil
+	return out, nil
+}
+
+// intersect returns the elements of a that are in b.
+func intersect(a, b []string) []string {
+	return minus(a, minus(a, b))
 }
 
 // minus returns the elements of a that are not in b.

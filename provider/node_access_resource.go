@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -58,7 +59,13 @@ func (r *nodeAccessResource) Metadata(_ context.Context, req resource.MetadataRe
 func (r *nodeAccessResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lets instances with the node role join the cluster: an entry in `mapRoles` of the " +
-			"`kube-system/aws-auth` ConfigMap (merged; other entries are never changed). Import by role ARN.",
+			"`kube-system/aws-auth` ConfigMap (created if absent; other entries are never changed).\n\n" +
+			"**Ownership.** The resource manages only the entry it adds. Create refuses, with an error naming the entry, " +
+			"when `mapRoles` already maps `role_arn` (an entry someone else made, e.g. for a managed node group sharing " +
+			"the role): it is neither taken over nor, on destroy, deleted. To manage such an entry, import it. Update and " +
+			"destroy touch only this resource's entry (the first for the role); another entry for the same role added " +
+			"later is kept. The ConfigMap itself is never deleted.\n\n" +
+			"Import by role ARN (adopts the first entry for the role, which destroy then removes).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role ARN.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -81,14 +88,19 @@ func (r *nodeAccessResource) Configure(_ context.Context, req resource.Configure
 	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// Create adds (or takes over) the role's entry.
+// Create adds the role's entry; an existing entry for the role is an error (mapRoleExistsError).
 func (r *nodeAccessResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var m nodeAccessModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.write(ctx, m); err != nil {
+	if err := r.write(ctx, m, addMapRole); err != nil {
+		var exists *mapRoleExistsError
+		if errors.As(err, &exists) {
+			resp.Diagnostics.AddAttributeError(path.Root("role_arn"), "aws-auth already maps this role", err.Error())
+			return
+		}
 		resp.Diagnostics.AddAttributeError(path.Root("role_arn"), "Cannot update kube-system/aws-auth", err.Error())
 		return
 	}
@@ -139,7 +151,7 @@ func (r *nodeAccessResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.write(ctx, m); err != nil {
+	if err := r.write(ctx, m, upsertMapRole); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("groups"), "Cannot update kube-system/aws-auth", err.Error())
 		return
 	}
@@ -147,7 +159,7 @@ func (r *nodeAccessResource) Update(ctx context.Context, req resource.UpdateRequ
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Delete removes the role's entry (the ConfigMap stays).
+// Delete removes the role's first entry, this resource's (the ConfigMap stays).
 func (r *nodeAccessResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m nodeAccessModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -165,14 +177,15 @@ func (r *nodeAccessResource) ImportState(ctx context.Context, req resource.Impor
 	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
 }
 
-// write upserts m's entry, creating the ConfigMap if needed.
-func (r *nodeAccessResource) write(ctx context.Context, m nodeAccessModel) error {
+// write puts m's entry into mapRoles with put (addMapRole or upsertMapRole), creating the
+// ConfigMap if needed.
+func (r *nodeAccessResource) write(ctx context.Context, m nodeAccessModel, put func([]map[string]any, awsAuthRole) (string, error)) error {
 	var groups []string
 	if d := m.Groups.ElementsAs(ctx, &groups, false); d.HasError() {
 		return fmt.Errorf("groups: %v", d)
 	}
 	role := awsAuthRole{RoleARN: m.RoleARN.ValueString(), Username: m.Username.ValueString(), Groups: groups}
-	err := r.modify(ctx, func(entries []map[string]any) (string, error) { return upsertMapRole(entries, role) })
+	err := r.modify(ctx, func(entries []map[string]any) (string, error) { return put(entries, role) })
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -180,13 +193,13 @@ func (r *nodeAccessResource) write(ctx context.Context, m nodeAccessModel) error
 	if err != nil {
 		return err
 	}
-	data, err := upsertMapRole(nil, role)
+	data, err := put(nil, role)
 	if err != nil {
 		return err
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: awsAuthNamespace, Name: awsAuthName}, Data: map[string]string{"mapRoles": data}}
 	if err := kc.Create(ctx, cm, client.FieldOwner(fieldOwner)); apierrors.IsAlreadyExists(err) {
-		return r.write(ctx, m) // created concurrently: merge into it
+		return r.write(ctx, m, put) // created concurrently: merge into it
 	} else if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,36 @@ func TestAWSAuthMerge(t *testing.T) {
 	}
 	if _, err := parseMapRoles("rolearn: not-a-list"); err == nil {
 		t.Error("malformed mapRoles accepted")
+	}
+}
+
+// TestAWSAuthOwnership checks that addMapRole refuses a role that is already mapped (naming
+// the entry) and that upsertMapRole and removeMapRole touch only the first entry of a role,
+// keeping one added for the same role later.
+func TestAWSAuthOwnership(t *testing.T) {
+	const arn = "arn:aws:iam::111122223333:role/shared"
+	entries, err := parseMapRoles("- rolearn: " + arn + "\n  username: legacy\n  groups: [system:nodes]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = addMapRole(entries, awsAuthRole{RoleARN: arn, Username: defaultNodeUsername, Groups: defaultNodeGroups})
+	var exists *mapRoleExistsError
+	if !errors.As(err, &exists) || exists.Existing.Username != "legacy" || !strings.Contains(err.Error(), "terraform import") {
+		t.Fatalf("addMapRole over an existing entry: %v", err)
+	}
+	out, err := addMapRole(nil, awsAuthRole{RoleARN: arn, Username: "mine", Groups: defaultNodeGroups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = parseMapRoles(out + "- rolearn: " + arn + "\n  username: later\n")
+	out, _ = upsertMapRole(entries, awsAuthRole{RoleARN: arn, Username: "mine2"})
+	entries, _ = parseMapRoles(out)
+	if len(entries) != 2 || entries[0]["username"] != "mine2" || entries[1]["username"] != "later" {
+		t.Fatalf("upsert touched another entry of the role:\n%s", out)
+	}
+	out, _ = removeMapRole(entries, arn)
+	entries, _ = parseMapRoles(out)
+	if len(entries) != 1 || entries[0]["username"] != "later" {
+		t.Fatalf("remove took the later entry of the role:\n%s", out)
 	}
 }

@@ -38,7 +38,7 @@ variable "security_group_ids" {
 }
 
 variable "namespace" {
-  description = "Kubernetes namespace the controller runs in (and of its service account)."
+  description = "Kubernetes namespace the controller runs in (and of its service account): created if absent (and then removed on destroy), adopted and left untouched if it exists."
   type        = string
   default     = "karpenter"
 

@@ -1,0 +1,171 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+)
+
+// ensureNamespace creates namespace name (namespaceObject) when it does not exist and reports
+// created = true; an existing namespace is adopted untouched, and created reports whether it
+// carries createdByAnnotation (this resource made it before, e.g. ahead of an import or a
+// re-create after the Deployment was deleted outside Terraform). A namespace being deleted is
+// an error.
+func ensureNamespace(ctx context.Context, kc client.Client, name string) (created bool, err error) {
+	var ns corev1.Namespace
+	err = kc.Get(ctx, client.ObjectKey{Name: name}, &ns)
+	if apierrors.IsNotFound(err) {
+		err = kc.Create(ctx, namespaceObject(name), client.FieldOwner(fieldOwner))
+		if apierrors.IsAlreadyExists(err) { // created concurrently by someone else: adopt it
+			return ensureNamespace(ctx, kc, name)
+		}
+		return err == nil, err
+	}
+	if err != nil {
+		return false, err
+	}
+	if ns.DeletionTimestamp != nil {
+		return false, fmt.Errorf("namespace %s is being deleted; wait until it is gone or choose another namespace", name)
+	}
+	return ns.Annotations[createdByAnnotation] == createdByController, nil
+}
+
+// appliedByUs reports whether obj's managed fields include a server-side apply by fieldOwner.
+func appliedByUs(obj client.Object) bool {
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager == fieldOwner {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseForeign returns an error naming every object of objs that exists but was not applied
+// by this provider (see appliedByUs), so that an installation never takes over, and later
+// deletes, someone else's service account, RBAC or Deployment of the same name.
+func refuseForeign(ctx context.Context, kc client.Client, objs []client.Object) error {
+	var foreign []string
+	for _, obj := range objs {
+		live := obj.DeepCopyObject().(client.Object)
+		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !appliedByUs(live) {
+			foreign = append(foreign, objectName(kc, obj))
+		}
+	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("%s: not created by terraform-provider-karpenter (no %q field manager); delete or rename them, "+
+			"or choose another namespace or service_account_name", strings.Join(foreign, ", "), fieldOwner)
+	}
+	return nil
+}
+
+// objectName is "<Kind> <namespace/>name" of obj.
+func objectName(kc client.Client, obj client.Object) string {
+	kind := fmt.Sprintf("%T", obj)
+	if gvk, err := apiutil.GVKForObject(obj, kc.Scheme()); err == nil {
+		kind = gvk.Kind
+	}
+	if obj.GetNamespace() != "" {
+		return kind + " " + obj.GetNamespace() + "/" + obj.GetName()
+	}
+	return kind + " " + obj.GetName()
+}
+
+// otherControllers lists ("namespace/name") the Deployments labelled like the controller's
+// (app.kubernetes.io/name and instance karpenter) other than namespace's own and not being
+// deleted: while one exists, the nodes, Provisioners, launch templates and CRD are shared with
+// it and a destroy leaves them alone.
+func otherControllers(ctx context.Context, kc client.Client, namespace string) ([]string, error) {
+	var ds appsv1.DeploymentList
+	if err := kc.List(ctx, &ds, client.MatchingLabels(selectorLabels())); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range ds.Items {
+		if (d.Namespace == namespace && d.Name == deploymentName) || d.DeletionTimestamp != nil {
+			continue
+		}
+		out = append(out, d.Namespace+"/"+d.Name)
+	}
+	return out, nil
+}
+
+// deleteProvisioners deletes every Provisioner and waits until none is left, so that the
+// controller launches nothing for the pods that draining nodes evict. Without the CRD there is
+// nothing to delete.
+func deleteProvisioners(ctx context.Context, kc client.Client) error {
+	err := kc.DeleteAllOf(ctx, &v1alpha5.Provisioner{})
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		var ps v1alpha5.ProvisionerList
+		if err := kc.List(ctx, &ps); err != nil {
+			return false, err
+		}
+		return len(ps.Items) == 0, nil
+	})
+}
+
+// deleteObjects deletes objs in reverse order (foreground propagation, NotFound ignored) and
+// waits until each is gone, so that a create right after does not meet a terminating object.
+func deleteObjects(ctx context.Context, kc client.Client, objs []client.Object) error {
+	for i := len(objs) - 1; i >= 0; i-- {
+		err := kc.Delete(ctx, objs[i], client.PropagationPolicy(metav1.DeletePropagationForeground))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", objectName(kc, objs[i]), err)
+		}
+	}
+	for _, obj := range objs {
+		if err := waitGone(ctx, kc, obj.DeepCopyObject().(client.Object)); err != nil {
+			return fmt.Errorf("waiting for %s to be deleted: %w", objectName(kc, obj), err)
+		}
+	}
+	return nil
+}
+
+// stopDeployment deletes the controller Deployment of namespace and waits until it (and so its
+// pods) is gone.
+func stopDeployment(ctx context.Context, kc client.Client, namespace string) error {
+	return deleteObjects(ctx, kc, []client.Object{&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: deploymentName}}})
+}
+
+// removeOldObjects deletes the objects of installation old that installation cur does not have
+// (after a move to another namespace or service account), and old's namespace when it moved
+// and nsCreated says this resource created it.
+func removeOldObjects(ctx context.Context, kc client.Client, old, cur controllerSettings, nsCreated bool) error {
+	keep := map[string]bool{}
+	for _, obj := range controllerObjects(cur) {
+		keep[objectName(kc, obj)] = true
+	}
+	var gone []client.Object
+	for _, obj := range controllerObjects(old) {
+		if !keep[objectName(kc, obj)] {
+			gone = append(gone, obj)
+		}
+	}
+	if nsCreated && old.Namespace != cur.Namespace {
+		gone = append([]client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: old.Namespace}}}, gone...)
+	}
+	return deleteObjects(ctx, kc, gone)
+}
