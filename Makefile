@@ -20,7 +20,7 @@ build:
 	go build -trimpath -o $(PROVIDER) .
 
 # Every generated file or folder; verify-generate fails when regenerating changes any of them.
-GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs
+GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/apis/v1/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs
 
 ## generate: CRD and deepcopy (controller-gen), go:generate outputs (on-demand price table), docs/ (tfplugindocs)
 generate: generate-code docs

@@ -317,11 +317,13 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError("Cannot delete the controller's launch templates", err.Error())
 		return
 	}
-	crd, err := provisionerCRD()
+	all, err := controllerCRDs()
 	if err == nil {
-		if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
-			resp.Diagnostics.AddError("Cannot delete the Provisioner CRD", err.Error())
-			return
+		for _, crd := range all {
+			if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
+				resp.Diagnostics.AddError("Cannot delete the CRD "+crd.Name, err.Error())
+				return
+			}
 		}
 	}
 	// Wait for the namespace to be gone so that a re-create does not meet a terminating one.
@@ -355,18 +357,20 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, di
 		diags.AddError("Kubernetes client", err.Error())
 		return
 	}
-	crd, err := provisionerCRD()
+	all, err := controllerCRDs()
 	if err != nil {
 		diags.AddError("Invalid embedded CRD", err.Error())
 		return
 	}
-	if err := apply(ctx, kc, crd); err != nil {
-		diags.AddError("Cannot apply the Provisioner CRD", err.Error())
-		return
-	}
-	if err := waitCRDEstablished(ctx, kc, crd.Name); err != nil {
-		diags.AddError("Provisioner CRD not established", err.Error())
-		return
+	for _, crd := range all {
+		if err := apply(ctx, kc, crd); err != nil {
+			diags.AddError("Cannot apply the CRD "+crd.Name, err.Error())
+			return
+		}
+		if err := waitCRDEstablished(ctx, kc, crd.Name); err != nil {
+			diags.AddError("CRD "+crd.Name+" not established", err.Error())
+			return
+		}
 	}
 	for _, obj := range controllerObjects(s) {
 		if err := apply(ctx, kc, obj); err != nil {
@@ -505,16 +509,19 @@ func resourcesValue(live corev1.ResourceList, prior *resourcesModel) *resourcesM
 	}
 }
 
-// missingObjects lists ("<Kind> <namespace/name>", in creation order) the Provisioner CRD and
+// missingObjects lists ("<Kind> <namespace/name>", in creation order) the CRDs and
 // the objects of the installation other than the Namespace and Deployment (whose absence
 // removes the resource from state) that no longer exist. Errors other than NotFound are
 // returned.
 func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
-	crd, err := provisionerCRD()
+	all, err := controllerCRDs()
 	if err != nil {
 		return nil, err
 	}
-	objs := []client.Object{crd}
+	objs := []client.Object{}
+	for _, crd := range all {
+		objs = append(objs, crd)
+	}
 	for _, obj := range controllerObjects(s) {
 		switch obj.(type) {
 		case *corev1.Namespace, *appsv1.Deployment:
