@@ -177,7 +177,8 @@ func Run(ctx context.Context, o *Options) error {
 			"region", o.AWSRegion)
 	}
 	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // provisioning takes record.EventRecorder
-		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace})
+		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace,
+			RegistrationTimeout: o.RegistrationTimeout})
 	if err := controller.Register(ctx, mgr, controllers); err != nil {
 		return err
 	}
