@@ -412,6 +412,20 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		"newNodes", len(plan.NewNodes), "unschedulablePods", len(plan.Errors), "duration", res.SolveDuration.String())
 	p.reportPlan(ctx, plan)
 
+	errs := p.launchAll(ctx, plan, res)
+	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
+	res.DecisionDuration = p.clk.Since(closed)
+	if len(plan.NewNodes) > 0 {
+		logger.Info("batch decided", "seconds", res.DecisionDuration.Seconds(), "solveSeconds", res.SolveDuration.Seconds(),
+			"launched", len(res.Launched), "failedLaunches", len(errs))
+	}
+	return res, errors.Join(errs...)
+}
+
+// launchAll launches the plan's new nodes (launchWorkers at a time) into res.Launched, records
+// the pods' plans, waits until the cache holds the batch's claims (waitForClaims), and returns
+// the launch errors.
+func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, res *BatchResult) []error {
 	var mu sync.Mutex
 	var errs []error
 	var launchedClaims, deletedClaims []string
@@ -433,13 +447,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		}
 	})
 	waitForClaims(ctx, p.kube, launchedClaims, deletedClaims)
-	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
-	res.DecisionDuration = p.clk.Since(closed)
-	if len(plan.NewNodes) > 0 {
-		logger.Info("batch decided", "seconds", res.DecisionDuration.Seconds(), "solveSeconds", res.SolveDuration.Seconds(),
-			"launched", len(res.Launched), "failedLaunches", len(errs))
-	}
-	return res, errors.Join(errs...)
+	return errs
 }
 
 // reportPlan records the pods planned on existing or in-flight nodes (for the disagreement
