@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,8 +32,8 @@ const (
 	ReasonInstanceTerminated = "InstanceTerminated"
 )
 
-// newClaim returns the NodeClaim of a planned node, not yet created: generated name
-// "<provisioner>-", the labels the node registers with (claim.Labels()), an owner reference to
+// newClaim returns the NodeClaim of a planned node, not yet created: name "<provisioner>-"
+// and 5 random characters, the labels the node registers with (claim.Labels()), an owner reference to
 // the Provisioner, the plan's requirements plus an In requirement on
 // node.kubernetes.io/instance-type listing its options (at most maxClaimInstanceTypes,
 // cheapest first), the pods' summed requests, and the provisioner's taints and startup taints.
@@ -55,8 +56,10 @@ func newClaim(plan *scheduling.NodeClaim) *karpv1.NodeClaim {
 	reqs = append(reqs, v1alpha5.NodeSelectorRequirement{Key: v1alpha5.LabelInstanceType, Operator: corev1.NodeSelectorOpIn, Values: names})
 	return &karpv1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: prov.Name + "-",
-			Labels:       plan.Labels(),
+			// Named here rather than by generateName, so that the claim is marked as being
+			// launched (Provisioner.launching) before it exists.
+			Name:   prov.Name + "-" + utilrand.String(5),
+			Labels: plan.Labels(),
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: v1alpha5.SchemeGroupVersion.String(), Kind: "Provisioner", Name: prov.Name, UID: prov.UID}},
 		},

@@ -29,6 +29,13 @@ import (
 // GPU AMIs and large images.
 const DefaultRegistrationTimeout = 15 * time.Minute
 
+// ResumeAfter is how old an unlaunched NodeClaim must be before the lifecycle reconciler
+// resumes its launch: a live provisioning loop records a launch within seconds, and a claim
+// still unlaunched after this long was left by a controller that stopped (the instance an
+// earlier call started is then visible to DescribeInstances, which AWS makes eventually
+// consistent).
+const ResumeAfter = 30 * time.Second
+
 // LifecycleWorkers is how many NodeClaims the lifecycle reconciler handles at once.
 const LifecycleWorkers = 10
 
@@ -60,8 +67,8 @@ func (s *nameSet) Has(name string) bool {
 
 // Lifecycle reconciles NodeClaims that the provisioning loop is not launching right now:
 //
-//	resume    a claim not Launched (the controller stopped between creating it and recording
-//	          the launch) is launched again with FindExisting: the instance an earlier call
+//	resume    a claim not Launched ResumeAfter after creation (the controller stopped between
+//	          creating it and recording the launch) is launched again with FindExisting: the instance an earlier call
 //	          started is found by its claim tag (or returned again for the same client token),
 //	          so a claim never gets two instances; a claim whose Provisioner is gone, or whose
 //	          launch fails, is deleted and its pods are planned again
@@ -119,6 +126,9 @@ func (l *Lifecycle) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	requeue := reconcile.Result{RequeueAfter: l.timeout - l.clk.Since(claim.CreationTimestamp.Time)}
 	if claim.Status.ProviderID != "" {
 		return requeue, nil
+	}
+	if age := l.clk.Since(claim.CreationTimestamp.Time); age < ResumeAfter {
+		return reconcile.Result{RequeueAfter: ResumeAfter - age}, nil
 	}
 	if err := l.resume(ctx, claim); err != nil {
 		return reconcile.Result{}, err

@@ -150,6 +150,9 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 			return fmt.Errorf("starting the %T informer: %w", obj, err)
 		}
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &karpv1.NodeClaim{}, ProviderIDIndex, ProviderIDIndexFunc); err != nil {
+		return fmt.Errorf("indexing node claims by provider ID: %w", err)
+	}
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.pods").For(&corev1.Pod{}).
 		Complete(reconcile.Func(p.reconcilePod)); err != nil {
 		return fmt.Errorf("registering pod trigger: %w", err)
@@ -564,12 +567,13 @@ func optionNames(c *scheduling.NodeClaim, n int) string {
 func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*karpv1.NodeClaim, *cloudprovider.Node, error) {
 	logger := log.FromContext(ctx).WithValues("provisioner", plan.Provisioner.Name)
 	claim := newClaim(plan)
+	// Marked before it exists: the lifecycle reconciler must not resume a claim being launched.
+	p.launching.Add(claim.Name)
+	defer p.launching.Remove(claim.Name)
 	if err := p.kube.Create(ctx, claim); err != nil {
 		p.launchFailed(ctx, plan, err)
 		return nil, nil, fmt.Errorf("creating a node claim for provisioner %s: %w", plan.Provisioner.Name, err)
 	}
-	p.launching.Add(claim.Name)
-	defer p.launching.Remove(claim.Name)
 	logger = logger.WithValues("nodeClaim", claim.Name)
 	var node *cloudprovider.Node
 	var err error

@@ -52,7 +52,8 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 		t.Fatal(err)
 	}
 	e := &env{clk: clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), recorder: record.NewFakeRecorder(1000)}
-	e.kube = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&karpv1.NodeClaim{}).Build()
+	e.kube = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&karpv1.NodeClaim{}).
+		WithIndex(&karpv1.NodeClaim{}, ProviderIDIndex, ProviderIDIndexFunc).Build()
 	e.cp = fakecp.New(e.clk, fakecp.Catalog(60))
 	e.prov = NewProvisioner(e.kube, e.cp, e.clk, e.recorder, Options{})
 	return e

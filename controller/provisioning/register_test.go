@@ -294,7 +294,7 @@ func TestRestartBetweenLaunchAndRecord(t *testing.T) {
 
 	stop = runController(t, cfg, scheme, cp)
 	defer stop()
-	eventually(t, 30*time.Second, "every claim launched", func() bool {
+	eventually(t, ResumeAfter+30*time.Second, "every claim launched", func() bool {
 		if err := kube.List(ctx, claims); err != nil || len(claims.Items) == 0 {
 			return false
 		}

@@ -55,10 +55,21 @@ func ClaimToNode(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: claim.Status.NodeName}}}
 }
 
-// claimOf returns the NodeClaim whose status.providerID is providerID, or nil.
+// ProviderIDIndex indexes NodeClaims by status.providerID on the manager's cache.
+const ProviderIDIndex = "status.providerID"
+
+// ProviderIDIndexFunc is the ProviderIDIndex function: a launched claim's provider ID.
+func ProviderIDIndexFunc(obj client.Object) []string {
+	if c, ok := obj.(*karpv1.NodeClaim); ok && c.Status.ProviderID != "" {
+		return []string{c.Status.ProviderID}
+	}
+	return nil
+}
+
+// claimOf returns the NodeClaim whose status.providerID is providerID (ProviderIDIndex), or nil.
 func (r *Registration) claimOf(ctx context.Context, providerID string) (*karpv1.NodeClaim, error) {
 	var list karpv1.NodeClaimList
-	if err := r.kube.List(ctx, &list); err != nil {
+	if err := r.kube.List(ctx, &list, client.MatchingFields{ProviderIDIndex: providerID}); err != nil {
 		return nil, fmt.Errorf("listing node claims: %w", err)
 	}
 	for i := range list.Items {
