@@ -314,7 +314,8 @@ type BatchResult struct {
 	Unschedulable []scheduling.PodError
 	SolveDuration time.Duration // on the injected clock
 	// DecisionDuration runs from the batch closing (Provision called) to the last launch call
-	// returning, on the injected clock.
+	// (CloudProvider.Create, after its NodeClaim was created) returning, on the injected clock;
+	// recording the launches on their claims comes after. Without launches, to the batch's end.
 	DecisionDuration time.Duration
 	// Held counts pods kept from causing a launch (an outstanding launch or a backoff); while
 	// any are, the loop runs another batch after HeldRetry even without pod events.
@@ -415,9 +416,12 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		"newNodes", len(plan.NewNodes), "unschedulablePods", len(plan.Errors), "duration", res.SolveDuration.String())
 	p.reportPlan(ctx, plan)
 
-	errs := p.launchAll(ctx, plan, res)
+	errs, lastCall := p.launchAll(ctx, plan, res)
 	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
 	res.DecisionDuration = p.clk.Since(closed)
+	if !lastCall.IsZero() {
+		res.DecisionDuration = lastCall.Sub(closed)
+	}
 	if len(plan.NewNodes) > 0 {
 		logger.Info("batch decided", "seconds", res.DecisionDuration.Seconds(), "solveSeconds", res.SolveDuration.Seconds(),
 			"launched", len(res.Launched), "failedLaunches", len(errs))
@@ -427,15 +431,19 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 
 // launchAll launches the plan's new nodes (launchWorkers at a time) into res.Launched, records
 // the pods' plans, waits until the cache holds the batch's claims (waitForClaims), and returns
-// the launch errors.
-func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, res *BatchResult) []error {
+// the launch errors and when the last launch call returned (zero without calls).
+func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, res *BatchResult) ([]error, time.Time) {
 	var mu sync.Mutex
 	var errs []error
 	var launchedClaims, deletedClaims []string
+	var lastCall time.Time
 	workqueue.ParallelizeUntil(ctx, launchWorkers, len(plan.NewNodes), func(i int) {
-		claim, node, err := p.launch(ctx, plan.NewNodes[i])
+		claim, node, called, err := p.launch(ctx, plan.NewNodes[i])
 		mu.Lock()
 		defer mu.Unlock()
+		if called.After(lastCall) {
+			lastCall = called
+		}
 		if err != nil {
 			errs = append(errs, err)
 			if claim != nil {
@@ -450,7 +458,7 @@ func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, re
 		}
 	})
 	waitForClaims(ctx, p.kube, launchedClaims, deletedClaims)
-	return errs
+	return errs, lastCall
 }
 
 // reportPlan records the pods planned on existing or in-flight nodes (for the disagreement
@@ -563,8 +571,9 @@ func optionNames(c *scheduling.NodeClaim, n int) string {
 // failed pools unavailable) and tries once more. The launch is recorded on the claim
 // (markLaunched). A failed launch deletes the claim, so the pods are planned again (an
 // instance the failed call may still have started has a claim tag without a claim and is
-// terminated by garbage collection). Returns the claim (nil when its creation failed).
-func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*karpv1.NodeClaim, *cloudprovider.Node, error) {
+// terminated by garbage collection). Returns the claim (nil when its creation failed) and when
+// the last launch call returned (zero without a call).
+func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*karpv1.NodeClaim, *cloudprovider.Node, time.Time, error) {
 	logger := log.FromContext(ctx).WithValues("provisioner", plan.Provisioner.Name)
 	claim := newClaim(plan)
 	// Marked before it exists: the lifecycle reconciler must not resume a claim being launched.
@@ -572,11 +581,12 @@ func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*
 	defer p.launching.Remove(claim.Name)
 	if err := p.kube.Create(ctx, claim); err != nil {
 		p.launchFailed(ctx, plan, err)
-		return nil, nil, fmt.Errorf("creating a node claim for provisioner %s: %w", plan.Provisioner.Name, err)
+		return nil, nil, time.Time{}, fmt.Errorf("creating a node claim for provisioner %s: %w", plan.Provisioner.Name, err)
 	}
 	logger = logger.WithValues("nodeClaim", claim.Name)
 	var node *cloudprovider.Node
 	var err error
+	var called time.Time
 	for attempt := 0; attempt < 2; attempt++ {
 		if attempt > 0 {
 			types, terr := p.cp.GetInstanceTypes(ctx, plan.Provisioner)
@@ -596,6 +606,7 @@ func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*
 		// offers the ones still available among them.
 		req.Requirements = append(req.Requirements[:0:0], plan.Requirements.NodeSelectorRequirements()...)
 		node, err = p.cp.Create(ctx, req)
+		called = p.clk.Now()
 		if err == nil || !cloudprovider.IsInsufficientCapacity(err) {
 			break
 		}
@@ -609,7 +620,7 @@ func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*
 		if derr := p.kube.Delete(ctx, claim); derr != nil && !apierrors.IsNotFound(derr) {
 			err = fmt.Errorf("%w; deleting node claim %s: %w", err, claim.Name, derr)
 		}
-		return claim, nil, fmt.Errorf("launching node claim %s for provisioner %s: %w", claim.Name, plan.Provisioner.Name, err)
+		return claim, nil, called, fmt.Errorf("launching node claim %s for provisioner %s: %w", claim.Name, plan.Provisioner.Name, err)
 	}
 	select {
 	case p.launched <- event.GenericEvent{Object: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node.Name}}}:
@@ -621,7 +632,7 @@ func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*
 		p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Launched node %s (%s, %s, %s, $%.4f/h) for the pod",
 			node.Name, node.InstanceType, node.Zone, node.CapacityType, node.Price)
 	}
-	return claim, node, nil
+	return claim, node, called, nil
 }
 
 // launchFailed logs a failed launch and emits FailedProvisioning on its pods.
