@@ -33,7 +33,7 @@ image-push: image
 	go run ./hack/image push -layout $(BIN)/image -ref $(IMAGE)
 
 # Every generated file or folder; verify-generate fails when regenerating changes any of them.
-GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs
+GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/apis/v1/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs
 
 ## generate: CRD and deepcopy (controller-gen), go:generate outputs (fallback on-demand price table: hack/pricinggen against the emulator, in-process), docs/ (tfplugindocs)
 generate: generate-code docs

@@ -17,7 +17,6 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/garbagecollection"
 	"github.com/nodeform/terraform-provider-karpenter/controller/nodepods"
 	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
-	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 	"github.com/nodeform/terraform-provider-karpenter/controller/termination"
 )
 
@@ -34,21 +33,25 @@ type Options struct {
 	BatchMaxDuration  time.Duration
 	// DisagreementGrace: see provisioning.Options (default state.DefaultDisagreementGrace).
 	DisagreementGrace time.Duration
+	// RegistrationTimeout: see provisioning.Options (default provisioning.DefaultRegistrationTimeout).
+	RegistrationTimeout time.Duration
 }
 
 // NewControllers returns every controller of the autoscaler:
 //
-//	provisioning      pending pods -> solver -> CreateFleet; node registration (labels, finalizer)
+//	provisioning      pending pods -> solver -> NodeClaim -> CreateFleet (idempotent per claim);
+//	                  node registration (claim's labels, taints, owner, finalizer); claim
+//	                  lifecycle (resume unlaunched claims, registration timeout)
 //	deprovisioning    emptiness TTL and expiration TTL -> delete node
 //	termination       deleted node -> cordon, evict, terminate instance, remove finalizer
-//	garbagecollection instances without nodes and nodes without instances
+//	garbagecollection instances without claims, claims without instances, nodes without instances
 func NewControllers(kube client.Client, cloud cloudprovider.CloudProvider, clk clock.Clock, recorder record.EventRecorder, opts Options) []Controller {
 	if opts.BatchMaxDuration <= 0 {
 		opts.BatchMaxDuration = 10 * time.Second
 	}
-	cluster := state.NewCluster(clk)
-	prov := provisioning.NewProvisioner(kube, cloud, cluster, clk, recorder, provisioning.Options{
-		BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration, DisagreementGrace: opts.DisagreementGrace})
+	prov := provisioning.NewProvisioner(kube, cloud, clk, recorder, provisioning.Options{
+		BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration, DisagreementGrace: opts.DisagreementGrace,
+		RegistrationTimeout: opts.RegistrationTimeout})
 	return []Controller{
 		prov,
 		deprovisioning.NewController(kube, clk, recorder, deprovisioning.Options{ReadyGrace: opts.BatchMaxDuration, NominatedUntil: prov.NominatedUntil}),

@@ -27,6 +27,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
@@ -166,7 +167,7 @@ func restConfigFrom(k kubernetesModel) (*rest.Config, error) {
 var scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, rbacv1.AddToScheme, apiextensionsv1.AddToScheme, v1alpha5.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, rbacv1.AddToScheme, apiextensionsv1.AddToScheme, v1alpha5.AddToScheme, karpv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err) // static registration of built-in types; cannot fail at run time

@@ -73,9 +73,31 @@ func commonLabels() map[string]string {
 
 // provisionerCRD decodes the embedded Provisioner CRD.
 func provisionerCRD() (*apiextensionsv1.CustomResourceDefinition, error) {
+	return decodeCRD("Provisioner", crds.Provisioner)
+}
+
+// controllerCRDs decodes every embedded CRD the controller needs, in installation order:
+// Provisioner (karpenter.sh/v1alpha5), NodeClaim (karpenter.sh/v1).
+// Errors: an embedded manifest that does not decode (a build defect).
+func controllerCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, c := range []struct {
+		kind string
+		yaml []byte
+	}{{"Provisioner", crds.Provisioner}, {"NodeClaim", crds.NodeClaim}} {
+		crd, err := decodeCRD(c.kind, c.yaml)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, crd)
+	}
+	return out, nil
+}
+
+func decodeCRD(kind string, manifest []byte) (*apiextensionsv1.CustomResourceDefinition, error) {
 	var crd apiextensionsv1.CustomResourceDefinition
-	if err := yaml.UnmarshalStrict(crds.Provisioner, &crd); err != nil {
-		return nil, fmt.Errorf("embedded Provisioner CRD: %w", err)
+	if err := yaml.UnmarshalStrict(manifest, &crd); err != nil {
+		return nil, fmt.Errorf("embedded %s CRD: %w", kind, err)
 	}
 	return &crd, nil
 }
@@ -118,6 +140,8 @@ func controllerObjects(s controllerSettings) []client.Object {
 		&rbacv1.ClusterRole{ObjectMeta: meta(cr, ""), Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners/status"}, Verbs: []string{"get", "update", "patch"}},
+			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"nodeclaims"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"nodeclaims/status"}, Verbs: []string{"get", "update", "patch"}},
 			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 			{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "persistentvolumes", "persistentvolumeclaims", "replicationcontrollers"}, Verbs: read},
 			{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},

@@ -33,12 +33,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/version"
 )
@@ -426,14 +428,28 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 // deleteShared removes what only the last controller may: the launch templates the
 // controllers made for the cluster (nothing creates them any more) and the Provisioner CRD.
 func (r *controllerResource) deleteShared(ctx context.Context, kc client.Client, clusterName string, diags *diag.Diagnostics) {
+	// Launches whose node never registered have a NodeClaim and an instance but no Node for
+	// deleteLaunchedNodes to remove: delete the claims and terminate what they launched, so
+	// that nothing is left behind once the controller is gone.
+	if err := kc.DeleteAllOf(ctx, &karpv1.NodeClaim{}); err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+		diags.AddError("Cannot delete the NodeClaims", err.Error())
+		return
+	}
+	if err := terminateLaunchedInstances(ctx, r.c.ec2, clusterName); err != nil {
+		diags.AddError("Cannot terminate the instances the controller launched", err.Error())
+		return
+	}
 	if err := deleteLaunchTemplates(ctx, r.c.ec2, clusterName); err != nil {
 		diags.AddError("Cannot delete the controller's launch templates", err.Error())
 		return
 	}
-	crd, err := provisionerCRD()
+	all, err := controllerCRDs()
 	if err == nil {
-		if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
-			diags.AddError("Cannot delete the Provisioner CRD", err.Error())
+		for _, crd := range all {
+			if err := kc.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
+				diags.AddError("Cannot delete the CRD "+crd.Name, err.Error())
+				return
+			}
 		}
 	}
 }
@@ -477,18 +493,20 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 			return
 		}
 	}
-	crd, err := provisionerCRD()
+	all, err := controllerCRDs()
 	if err != nil {
 		diags.AddError("Invalid embedded CRD", err.Error())
 		return
 	}
-	if err := apply(ctx, kc, crd); err != nil {
-		diags.AddError("Cannot apply the Provisioner CRD", err.Error())
-		return
-	}
-	if err := waitCRDEstablished(ctx, kc, crd.Name); err != nil {
-		diags.AddError("Provisioner CRD not established", err.Error())
-		return
+	for _, crd := range all {
+		if err := apply(ctx, kc, crd); err != nil {
+			diags.AddError("Cannot apply the CRD "+crd.Name, err.Error())
+			return
+		}
+		if err := waitCRDEstablished(ctx, kc, crd.Name); err != nil {
+			diags.AddError("CRD "+crd.Name+" not established", err.Error())
+			return
+		}
 	}
 	for _, obj := range objs {
 		if err := apply(ctx, kc, obj); err != nil {
@@ -627,16 +645,19 @@ func resourcesValue(live corev1.ResourceList, prior *resourcesModel) *resourcesM
 	}
 }
 
-// missingObjects lists ("<Kind> <namespace/name>", in creation order) the Provisioner CRD and
+// missingObjects lists ("<Kind> <namespace/name>", in creation order) the CRDs and
 // the objects of the installation other than the Deployment (whose absence
 // removes the resource from state) that no longer exist. Errors other than NotFound are
 // returned.
 func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
-	crd, err := provisionerCRD()
+	all, err := controllerCRDs()
 	if err != nil {
 		return nil, err
 	}
-	objs := []client.Object{crd}
+	objs := []client.Object{}
+	for _, crd := range all {
+		objs = append(objs, crd)
+	}
 	for _, obj := range controllerObjects(s) {
 		if _, ok := obj.(*appsv1.Deployment); ok {
 			continue
@@ -697,6 +718,45 @@ func secondsValue(s string) types.Int64 {
 
 // deleteLaunchTemplates deletes every launch template tagged karpenter.sh/cluster=<clusterName>
 // (the controller names them karpenter.k8s.aws/<hash>). A template already gone is not an error.
+// terminateLaunchedInstances terminates the instances the cluster's controllers launched
+// (tagged karpenter.sh/cluster = clusterName and karpenter.sh/managed-by = karpenter) that are
+// not yet terminated, and waits until EC2 reports each shutting down or terminated. Errors:
+// EC2's, or instances still running when ctx ends.
+func terminateLaunchedInstances(ctx context.Context, api *ec2.Client, clusterName string) error {
+	filters := []ec2types.Filter{
+		{Name: aws.String("tag:" + v1alpha5.TagCluster), Values: []string{clusterName}},
+		{Name: aws.String("tag:" + v1alpha5.TagManagedBy), Values: []string{"karpenter"}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
+	}
+	var left []string
+	err := wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		left = left[:0]
+		p := ec2.NewDescribeInstancesPaginator(api, &ec2.DescribeInstancesInput{Filters: filters})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return false, fmt.Errorf("listing the cluster's launched instances: %w", err)
+			}
+			for _, res := range page.Reservations {
+				for _, inst := range res.Instances {
+					left = append(left, aws.ToString(inst.InstanceId))
+				}
+			}
+		}
+		if len(left) == 0 {
+			return true, nil
+		}
+		if _, err := api.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: left}); err != nil {
+			return false, fmt.Errorf("terminating %s: %w", strings.Join(left, ", "), err)
+		}
+		return false, nil
+	})
+	if err != nil && len(left) > 0 {
+		return fmt.Errorf("%w; instances still running: %s", err, strings.Join(left, ", "))
+	}
+	return err
+}
+
 func deleteLaunchTemplates(ctx context.Context, api *ec2.Client, clusterName string) error {
 	p := ec2.NewDescribeLaunchTemplatesPaginator(api, &ec2.DescribeLaunchTemplatesInput{
 		Filters: []ec2types.Filter{{Name: aws.String("tag:" + v1alpha5.TagCluster), Values: []string{clusterName}}},

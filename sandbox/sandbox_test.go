@@ -306,7 +306,7 @@ func TestControllerPodRunsAsProcess(t *testing.T) {
 			NodeName:           nodes.Items[0].Name,
 			Containers: []corev1.Container{{
 				Name: "controller", Image: version.ControllerImage(),
-				Args:    []string{"controller", "--cluster-name=$(CLUSTER_NAME)"},
+				Args: []string{"controller", "--cluster-name=$(CLUSTER_NAME)"},
 				Env: []corev1.EnvVar{
 					{Name: helperEnv, Value: "1"},
 					{Name: "SANDBOX_TEST_REPORT", Value: report},

@@ -13,11 +13,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
-	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
 
 // MaxPods bounds the pods one simulation expands the input into (replicas summed), so that a
@@ -62,7 +61,7 @@ type Workload struct {
 	Pods         []*corev1.Pod
 	DaemonSets   []*appsv1.DaemonSet
 	Provisioners []*v1alpha5.Provisioner // validated, with v1alpha5 defaults applied
-	// Nodes are the existing nodes with what their bound pods leave free (state.Snapshot).
+	// Nodes are the existing nodes with what their bound pods leave free (provisioning.BuildSnapshot).
 	Nodes []scheduling.ExistingNode
 	// Usage is, per provisioner, the capacity of the existing nodes it launched (limits).
 	Usage           map[string]corev1.ResourceList
@@ -307,7 +306,7 @@ func namespaceOr(ns string) string {
 }
 
 // finish binds pods to the nodes read and builds existing capacity with the controller's
-// own snapshot (state.Cluster.Snapshot: allocatable minus the requests of bound non-terminal
+// own snapshot (provisioning.BuildSnapshot: allocatable minus the requests of bound non-terminal
 // pods; cordoned and deleting nodes offer nothing; provisioner usage from node labels), and
 // the volumes.
 func (r *reader) finish() (*Workload, error) {
@@ -329,7 +328,7 @@ func (r *reader) finish() (*Workload, error) {
 	for _, p := range r.w.Provisioners {
 		provs = append(provs, *p)
 	}
-	snap := state.NewCluster(clock.RealClock{}).Snapshot(r.nodes, bound, provs)
+	snap := provisioning.BuildSnapshot(r.nodes, bound, provs, nil)
 	r.w.Nodes, r.w.Usage = snap.Nodes, snap.Usage
 	for _, p := range r.w.Pods {
 		if _, ok := r.w.NamespaceLabels[p.Namespace]; !ok {

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -59,9 +60,18 @@ func (it *InstanceType) Allocatable() corev1.ResourceList {
 	return out
 }
 
-// NodeRequest asks the cloud provider to launch one node.
+// NodeRequest asks the cloud provider to launch one node for one NodeClaim.
 type NodeRequest struct {
-	Provisioner *v1alpha5.Provisioner
+	// ClaimName and ClaimUID identify the NodeClaim the node is launched for: the instance is
+	// tagged with the name and the launch is idempotent per UID (a repeated request returns
+	// the same instance). Both required.
+	ClaimName string
+	ClaimUID  types.UID
+	// FindExisting makes Create look for an instance already launched for the claim (by its
+	// tag) before launching: set when resuming a claim whose earlier launch may have
+	// succeeded (after a restart or a failure after the launch call).
+	FindExisting bool
+	Provisioner  *v1alpha5.Provisioner
 	// InstanceTypeOptions are the types that fit the node's pods, cheapest first; the provider
 	// picks among their available offerings allowed by Requirements.
 	InstanceTypeOptions []*InstanceType
@@ -85,6 +95,10 @@ type Node struct {
 	Labels       map[string]string
 	Capacity     corev1.ResourceList
 	Allocatable  corev1.ResourceList
+	ImageID      string // e.g. ami-0123456789abcdef0
+	// ClaimName is the NodeClaim the instance was launched for (its karpenter.sh/nodeclaim
+	// tag); empty for instances launched before NodeClaims existed.
+	ClaimName string
 }
 
 // CloudProvider is implemented by aws.CloudProvider.

@@ -1,9 +1,21 @@
-// Package garbagecollection reconciles cloud instances with Nodes, so that nothing leaks after
-// a crash: an instance the controller launched (CloudProvider.List) with no Node of its
-// provider ID after GracePeriod since launch is terminated; a Node labelled
-// karpenter.sh/provisioner-name whose instance is no longer pending/running (terminated out of
-// band, spot interruption) is deleted after the same grace period, so termination removes it;
-// that second half needs a cloud provider implementing InstanceChecker to confirm each loss.
+// Package garbagecollection reconciles cloud instances with NodeClaims and Nodes, so that
+// nothing leaks after a crash:
+//
+//	instance without a claim  an instance tagged karpenter.sh/nodeclaim whose NodeClaim does not
+//	                          exist GracePeriod after launch is terminated (its claim was
+//	                          deleted, or its launch failed after the instance started); an
+//	                          instance without that tag (launched before NodeClaims) is
+//	                          terminated when no Node has its provider ID LegacyGracePeriod
+//	                          after launch
+//	claim without an instance a launched NodeClaim whose instance is no longer pending or
+//	                          running (terminated out of band, spot interruption) is deleted
+//	node without a claim      a Node owned by a NodeClaim that no longer exists is deleted (the
+//	                          termination finalizer drains it); a Node labelled
+//	                          karpenter.sh/provisioner-name whose instance is gone is deleted
+//
+// Deleting things because the cloud says an instance is gone needs the cloud provider's Exists
+// to confirm each loss, so an empty or mis-filtered List can never delete healthy claims or
+// nodes.
 package garbagecollection
 
 import (
@@ -18,22 +30,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 )
 
-// InstanceChecker is implemented by cloud providers that can confirm one instance is gone
-// (aws.CloudProvider). Nodes are only deleted for a missing instance when the cloud provider
-// implements it, so an empty or mis-filtered List can never delete healthy nodes.
-type InstanceChecker interface {
-	Exists(ctx context.Context, providerID string) (bool, error)
-}
-
 // Defaults.
 const (
-	// DefaultGracePeriod is how long after launch an instance may stay without a Node.
-	DefaultGracePeriod = 2 * time.Minute
+	// DefaultGracePeriod is how long after launch an instance may stay without a NodeClaim,
+	// and a NodeClaim or Node without its instance or claim: the claim is created before the
+	// instance, so only cache lag separates them.
+	DefaultGracePeriod = 30 * time.Second
+	// LegacyGracePeriod is how long after launch an instance without a claim tag may stay
+	// without a Node.
+	LegacyGracePeriod = 2 * time.Minute
 	// DefaultInterval is the time between two collections.
 	DefaultInterval = 30 * time.Second
 )
@@ -87,63 +98,138 @@ func (g *Collector) collect(ctx context.Context) ([]string, error) {
 	if err := g.kube.List(ctx, nodes); err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
 	}
-	logger := log.FromContext(ctx)
-	now := g.clk.Now()
-	byProviderID := map[string]*corev1.Node{}
+	claims := &karpv1.NodeClaimList{}
+	if err := g.kube.List(ctx, claims); err != nil {
+		return nil, fmt.Errorf("listing node claims: %w", err)
+	}
+	p := &pass{Collector: g, now: g.clk.Now(), live: map[string]bool{}, claims: map[string]*karpv1.NodeClaim{}, nodes: map[string]*corev1.Node{}}
 	for i := range nodes.Items {
 		if id := nodes.Items[i].Spec.ProviderID; id != "" {
-			byProviderID[id] = &nodes.Items[i]
+			p.nodes[id] = &nodes.Items[i]
 		}
 	}
-	var firstErr error
-	var terminated []string
-	live := map[string]bool{}
+	for i := range claims.Items {
+		p.claims[claims.Items[i].Name] = &claims.Items[i]
+	}
 	for _, inst := range instances {
-		live[inst.ProviderID] = true
-		if _, ok := byProviderID[inst.ProviderID]; ok {
-			continue
-		}
-		if age := now.Sub(inst.LaunchTime); age < g.GracePeriod {
-			continue
-		}
-		if err := g.cloud.Delete(ctx, inst.ProviderID); err != nil {
-			logger.Error(err, "terminating leaked instance", "providerID", inst.ProviderID)
-			if firstErr == nil {
-				firstErr = err
+		p.live[inst.ProviderID] = true
+	}
+	terminated := p.instances(ctx, instances)
+	p.lostClaims(ctx, claims.Items)
+	p.nodesWithout(ctx, nodes.Items)
+	return terminated, p.firstErr
+}
+
+// pass is one collection's view of the world.
+type pass struct {
+	*Collector
+	now      time.Time
+	live     map[string]bool              // provider IDs of pending/running instances
+	claims   map[string]*karpv1.NodeClaim // by name
+	nodes    map[string]*corev1.Node      // by provider ID
+	firstErr error
+}
+
+func (p *pass) fail(err error) {
+	if p.firstErr == nil {
+		p.firstErr = err
+	}
+}
+
+// instances terminates instances without a claim (or, untagged, without a Node) past their
+// grace; it returns their provider IDs.
+func (p *pass) instances(ctx context.Context, instances []*cloudprovider.Node) []string {
+	logger := log.FromContext(ctx)
+	var terminated []string
+	for _, inst := range instances {
+		age := p.now.Sub(inst.LaunchTime)
+		reason := ""
+		switch {
+		case inst.ClaimName != "":
+			if _, ok := p.claims[inst.ClaimName]; ok || age < p.GracePeriod {
+				continue
 			}
+			reason = "terminated instance without a node claim"
+		default:
+			if _, ok := p.nodes[inst.ProviderID]; ok || age < LegacyGracePeriod {
+				continue
+			}
+			reason = "terminated instance without a node claim tag or a node"
+		}
+		if err := p.cloud.Delete(ctx, inst.ProviderID); err != nil {
+			logger.Error(err, "terminating leaked instance", "providerID", inst.ProviderID)
+			p.fail(err)
 			continue
 		}
 		terminated = append(terminated, inst.ProviderID)
 		metrics.InstancesGarbageCollected.Inc()
-		logger.Info("terminated instance without a node", "providerID", inst.ProviderID, "instanceType", inst.InstanceType,
-			"launchTime", inst.LaunchTime.UTC().Format(time.RFC3339), "gracePeriod", g.GracePeriod.String())
+		logger.Info(reason, "providerID", inst.ProviderID, "nodeClaim", inst.ClaimName, "instanceType", inst.InstanceType,
+			"launchTime", inst.LaunchTime.UTC().Format(time.RFC3339), "gracePeriod", p.GracePeriod.String())
 	}
-	for i := range nodes.Items {
-		node := &nodes.Items[i]
-		if node.Labels[v1alpha5.LabelProvisionerName] == "" || node.Spec.ProviderID == "" || node.DeletionTimestamp != nil ||
-			live[node.Spec.ProviderID] || now.Sub(node.CreationTimestamp.Time) < g.GracePeriod {
-			continue
-		}
-		checker, ok := g.cloud.(InstanceChecker)
-		if !ok {
-			continue
-		}
-		if exists, err := checker.Exists(ctx, node.Spec.ProviderID); err != nil || exists {
-			if err != nil {
-				logger.Error(err, "checking the instance of node", "node", node.Name)
-			}
-			continue
-		}
-		if err := g.kube.Delete(ctx, node); err != nil && !apierrors.IsNotFound(err) {
-			logger.Error(err, "deleting node without an instance", "node", node.Name)
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		logger.Info("deleted node whose instance is gone", "node", node.Name, "providerID", node.Spec.ProviderID)
+	return terminated
+}
+
+// gone reports whether the cloud confirms (Exists) the instance of providerID is gone (false on
+// error).
+func (p *pass) gone(ctx context.Context, providerID string) bool {
+	if p.live[providerID] {
+		return false
 	}
-	return terminated, firstErr
+	exists, err := p.cloud.Exists(ctx, providerID)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "checking an instance", "providerID", providerID)
+		return false
+	}
+	return !exists
+}
+
+// lostClaims deletes launched claims whose instance is gone.
+func (p *pass) lostClaims(ctx context.Context, claims []karpv1.NodeClaim) {
+	for i := range claims {
+		c := &claims[i]
+		if c.Status.ProviderID == "" || c.DeletionTimestamp != nil || p.now.Sub(c.CreationTimestamp.Time) < p.GracePeriod ||
+			!p.gone(ctx, c.Status.ProviderID) {
+			continue
+		}
+		if err := p.kube.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "deleting node claim whose instance is gone", "nodeClaim", c.Name)
+			p.fail(err)
+			continue
+		}
+		log.FromContext(ctx).Info("deleted node claim whose instance is gone", "nodeClaim", c.Name, "providerID", c.Status.ProviderID)
+	}
+}
+
+// nodesWithout deletes Nodes owned by a claim that no longer exists, and launched Nodes whose
+// instance is gone.
+func (p *pass) nodesWithout(ctx context.Context, nodes []corev1.Node) {
+	logger := log.FromContext(ctx)
+	for i := range nodes {
+		node := &nodes[i]
+		if node.DeletionTimestamp != nil || p.now.Sub(node.CreationTimestamp.Time) < p.GracePeriod {
+			continue
+		}
+		reason := ""
+		for _, o := range node.OwnerReferences {
+			if o.Kind == "NodeClaim" && o.APIVersion == karpv1.SchemeGroupVersion.String() {
+				if c, ok := p.claims[o.Name]; !ok || c.UID != o.UID {
+					reason = "deleted node whose node claim is gone"
+				}
+			}
+		}
+		if reason == "" && node.Labels[v1alpha5.LabelProvisionerName] != "" && node.Spec.ProviderID != "" && p.gone(ctx, node.Spec.ProviderID) {
+			reason = "deleted node whose instance is gone"
+		}
+		if reason == "" {
+			continue
+		}
+		if err := p.kube.Delete(ctx, node); err != nil && !apierrors.IsNotFound(err) {
+			logger.Error(err, "deleting node", "node", node.Name, "reason", reason)
+			p.fail(err)
+			continue
+		}
+		logger.Info(reason, "node", node.Name, "providerID", node.Spec.ProviderID)
+	}
 }
 
 // Register adds the collector to mgr as a leader-elected runnable.

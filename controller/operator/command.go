@@ -32,6 +32,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller"
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
 	_ "github.com/nodeform/terraform-provider-karpenter/controller/metrics" // registers the metrics
@@ -68,6 +69,7 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha5.AddToScheme(s))
+	utilruntime.Must(karpv1.AddToScheme(s))
 	return s
 }
 
@@ -173,7 +175,8 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("creating AWS cloud provider: %w", err)
 	}
 	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, recorder,
-		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace})
+		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace,
+			RegistrationTimeout: o.RegistrationTimeout})
 	if err := controller.Register(ctx, mgr, controllers); err != nil {
 		return err
 	}

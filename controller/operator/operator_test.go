@@ -90,7 +90,7 @@ func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *o
 		t.Fatal(err)
 	}
 	e = &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
-	e.installProvisionerCRD()
+	e.installCRDs()
 	e.tagDiscoveryResources()
 	profile, nodeRole := e.createNodeInstanceProfileNamed(sb.ClusterName + profileSuffix)
 	e.setSandboxEnv()
@@ -115,31 +115,33 @@ type opEnv struct {
 	controllerRole controllerRole
 }
 
-// installProvisionerCRD creates the Provisioner CRD (if missing) and waits up to 30s for it to
-// be established.
-func (e *opEnv) installProvisionerCRD() {
+// installCRDs creates the controller's CRDs (Provisioner, NodeClaim; those missing) and waits
+// up to 30s for each to be established.
+func (e *opEnv) installCRDs() {
 	t, ctx, kube := e.t, e.ctx, e.kube
 	t.Helper()
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.Unmarshal(crds.Provisioner, crd); err != nil {
-		t.Fatal(err)
-	}
-	err := kube.Create(ctx, crd)
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	waitFor(t, ctx, 30*time.Second, "Provisioner CRD established", func() (bool, string) {
-		got := &apiextensionsv1.CustomResourceDefinition{}
-		if err := kube.Get(ctx, client.ObjectKey{Name: crd.Name}, got); err != nil {
-			return false, err.Error()
+	for _, manifest := range crds.All() {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(manifest, crd); err != nil {
+			t.Fatal(err)
 		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true, ""
+		err := kube.Create(ctx, crd)
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, 30*time.Second, crd.Name+" CRD established", func() (bool, string) {
+			got := &apiextensionsv1.CustomResourceDefinition{}
+			if err := kube.Get(ctx, client.ObjectKey{Name: crd.Name}, got); err != nil {
+				return false, err.Error()
 			}
-		}
-		return false, "not established"
-	})
+			for _, c := range got.Status.Conditions {
+				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+					return true, ""
+				}
+			}
+			return false, "not established"
+		})
+	}
 }
 
 // tagDiscoveryResources tags the seed subnets and cluster security group with the discovery

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
+	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
 )
 
 // Options are every setting of the controller, read from flags with environment fallbacks
@@ -29,6 +30,7 @@ type Options struct {
 	BatchIdleDuration      time.Duration // --batch-idle-duration / BATCH_IDLE_DURATION (1s)
 	BatchMaxDuration       time.Duration // --batch-max-duration / BATCH_MAX_DURATION (10s)
 	DisagreementGrace      time.Duration // --disagreement-grace / DISAGREEMENT_GRACE (30s)
+	RegistrationTimeout    time.Duration // --registration-timeout / REGISTRATION_TIMEOUT (15m)
 	MetricsPort            int           // --metrics-port / METRICS_PORT (8080; 0 disables)
 	HealthProbePort        int           // --health-probe-port / HEALTH_PROBE_PORT (8081; 0 disables)
 	BindAddress            string        // --bind-address / BIND_ADDRESS: host of both servers ("" = all interfaces)
@@ -51,6 +53,7 @@ var envOf = map[string]string{
 	"batch-idle-duration":      "BATCH_IDLE_DURATION",
 	"batch-max-duration":       "BATCH_MAX_DURATION",
 	"disagreement-grace":       "DISAGREEMENT_GRACE",
+	"registration-timeout":     "REGISTRATION_TIMEOUT",
 	"metrics-port":             "METRICS_PORT",
 	"health-probe-port":        "HEALTH_PROBE_PORT",
 	"bind-address":             "BIND_ADDRESS",
@@ -71,6 +74,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error (env LOG_LEVEL)")
 	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a provisioning batch after this long without new pending pods, or at the end of such an interval (not the first) that brought no more of them than the one before (env BATCH_IDLE_DURATION)")
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a provisioning batch this long after it opened (env BATCH_MAX_DURATION)")
+	fs.DurationVar(&o.RegistrationTimeout, "registration-timeout", provisioning.DefaultRegistrationTimeout, "how long a NodeClaim may go without its Node registering before the claim is deleted and its instance terminated (env REGISTRATION_TIMEOUT)")
 	fs.DurationVar(&o.DisagreementGrace, "disagreement-grace", 30*time.Second, "how long kube-scheduler may take to bind a pod to the Ready node planned for it before the controller excludes that node for the pod and backs its launches off (env DISAGREEMENT_GRACE)")
 	fs.IntVar(&o.MetricsPort, "metrics-port", 8080, "port of the Prometheus /metrics endpoint; 0 disables it (env METRICS_PORT)")
 	fs.IntVar(&o.HealthProbePort, "health-probe-port", 8081, "port of /healthz and /readyz; 0 disables it (env HEALTH_PROBE_PORT)")
@@ -132,6 +136,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BatchIdleDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--batch-idle-duration (BATCH_IDLE_DURATION): %s must be positive", o.BatchIdleDuration))
+	}
+	if o.RegistrationTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--registration-timeout (REGISTRATION_TIMEOUT): %s must be positive", o.RegistrationTimeout))
 	}
 	if o.DisagreementGrace <= 0 {
 		errs = append(errs, fmt.Errorf("--disagreement-grace (DISAGREEMENT_GRACE): %s must be positive", o.DisagreementGrace))

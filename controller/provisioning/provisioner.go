@@ -15,6 +15,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -34,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
@@ -67,15 +69,18 @@ type Options struct {
 	// DisagreementGrace is how long kube-scheduler may take to bind a pod to the Ready node it
 	// was planned on before the plan counts as refused (default state.DefaultDisagreementGrace).
 	DisagreementGrace time.Duration
+	// RegistrationTimeout is how long a NodeClaim may go without its Node registering before
+	// the claim is deleted and its instance terminated (default DefaultRegistrationTimeout).
+	RegistrationTimeout time.Duration
 	// Solve is the scheduling simulation (default scheduling.Solve); tests inject a wrong one
 	// to prove that a disagreement with kube-scheduler stays bounded.
 	Solve func(scheduling.Input) *scheduling.Result
 }
 
-// launchWorkers bounds concurrent Create calls in one batch. The AWS cloud provider merges
-// concurrent launches of equal claims into one CreateFleet call, so the more run at once, the
-// fewer calls a large batch makes; 32 calls of distinct claims stay well within EC2's request
-// token buckets (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+// launchWorkers bounds concurrent launches (create NodeClaim, CreateFleet, record the launch)
+// in one batch. Each NodeClaim is one idempotent CreateFleet call; 32 concurrent calls stay
+// well within EC2's request token buckets
+// (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
 const launchWorkers = 32
 
 // RegistrationWorkers is how many Nodes the registration reconciler patches at once.
@@ -85,7 +90,6 @@ const RegistrationWorkers = 10
 type Provisioner struct {
 	kube     client.Client
 	cp       cloudprovider.CloudProvider
-	cluster  *state.Cluster
 	clk      clock.Clock
 	recorder record.EventRecorder
 	opts     Options
@@ -95,9 +99,13 @@ type Provisioner struct {
 	// did not bind there.
 	disagreements *state.Disagreements
 	// launched carries the Node name of each recorded launch to the registration reconciler:
-	// a fast-booting instance can register before its in-flight record exists, and a Node
+	// a fast-booting instance can register before its claim records the launch, and a Node
 	// sends no further event for a long while after it is Ready.
 	launched chan event.GenericEvent
+	// launching holds the names of the claims this process is launching right now, so that
+	// the claim lifecycle reconciler does not resume them (a second launch would find the same
+	// instance, but costs cloud calls).
+	launching *nameSet
 	// pendingSeen holds the UID of every pod seen provisionable and not since seen otherwise,
 	// by namespace/name: its further events are Rechecks, not Triggers (see Batcher).
 	pendingMu   sync.Mutex
@@ -105,7 +113,7 @@ type Provisioner struct {
 }
 
 // NewProvisioner wires the loop; zero Options fields take their defaults.
-func NewProvisioner(kube client.Client, cp cloudprovider.CloudProvider, cluster *state.Cluster,
+func NewProvisioner(kube client.Client, cp cloudprovider.CloudProvider,
 	clk clock.Clock, recorder record.EventRecorder, opts Options) *Provisioner {
 	if opts.BatchIdleDuration <= 0 {
 		opts.BatchIdleDuration = time.Second
@@ -116,12 +124,16 @@ func NewProvisioner(kube client.Client, cp cloudprovider.CloudProvider, cluster 
 	if opts.Solve == nil {
 		opts.Solve = scheduling.Solve
 	}
+	if opts.RegistrationTimeout <= 0 {
+		opts.RegistrationTimeout = DefaultRegistrationTimeout
+	}
 	return &Provisioner{
-		kube: kube, cp: cp, cluster: cluster, clk: clk, recorder: recorder, opts: opts,
+		kube: kube, cp: cp, clk: clk, recorder: recorder, opts: opts,
 		batcher:       NewBatcher(clk, opts.BatchIdleDuration, opts.BatchMaxDuration),
 		backoff:       defaultBackoff(),
 		disagreements: state.NewDisagreements(clk, opts.DisagreementGrace),
 		launched:      make(chan event.GenericEvent, 1024),
+		launching:     newNameSet(),
 		pendingSeen:   map[types.NamespacedName]types.UID{},
 	}
 }
@@ -144,6 +156,9 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 			return fmt.Errorf("starting the %T informer: %w", obj, err)
 		}
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &karpv1.NodeClaim{}, ProviderIDIndex, ProviderIDIndexFunc); err != nil {
+		return fmt.Errorf("indexing node claims by provider ID: %w", err)
+	}
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.pods").For(&corev1.Pod{}).
 		Complete(reconcile.Func(p.reconcilePod)); err != nil {
 		return fmt.Errorf("registering pod trigger: %w", err)
@@ -161,8 +176,12 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 	if err := builder.ControllerManagedBy(mgr).Named("provisioning.registration").For(&corev1.Node{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: RegistrationWorkers}).
 		WatchesRawSource(source.Channel(p.launched, &handler.EnqueueRequestForObject{})).
-		Complete(NewRegistration(p.kube, p.cluster)); err != nil {
+		Watches(&karpv1.NodeClaim{}, handler.EnqueueRequestsFromMapFunc(ClaimToNode)).
+		Complete(NewRegistration(p.kube)); err != nil {
 		return fmt.Errorf("registering node registration: %w", err)
+	}
+	if err := NewLifecycle(p.kube, p.cp, p.clk, p.recorder, p.launching, p.opts.RegistrationTimeout).Register(mgr); err != nil {
+		return fmt.Errorf("registering node claim lifecycle: %w", err)
 	}
 	if err := p.registerVolumeTriggers(mgr); err != nil {
 		return err
@@ -288,8 +307,9 @@ func IsProvisionable(pod *corev1.Pod) bool {
 
 // Launch is one node launched in a batch.
 type Launch struct {
-	Node *cloudprovider.Node
-	Pods []*corev1.Pod
+	Claim string // the NodeClaim's name
+	Node  *cloudprovider.Node
+	Pods  []*corev1.Pod
 }
 
 // BatchResult summarises one Provision call.
@@ -300,7 +320,8 @@ type BatchResult struct {
 	Unschedulable []scheduling.PodError
 	SolveDuration time.Duration // on the injected clock
 	// DecisionDuration runs from the batch closing (Provision called) to the last launch call
-	// returning, on the injected clock.
+	// (CloudProvider.Create, after its NodeClaim was created) returning, on the injected clock;
+	// recording the launches on their claims comes after. Without launches, to the batch's end.
 	DecisionDuration time.Duration
 	// Held counts pods kept from causing a launch (an outstanding launch or a backoff); while
 	// any are, the loop runs another batch after HeldRetry even without pod events.
@@ -364,6 +385,10 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		return nil, fmt.Errorf("listing daemonsets: %w", err)
 	}
 
+	var claimList karpv1.NodeClaimList
+	if err := p.kube.List(ctx, &claimList); err != nil {
+		return nil, fmt.Errorf("listing node claims: %w", err)
+	}
 	var nsList corev1.NamespaceList
 	if err := p.kube.List(ctx, &nsList); err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
@@ -373,7 +398,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		return nil, err
 	}
 
-	snap := p.cluster.Snapshot(nodeList.Items, podList.Items, provList.Items)
+	snap := BuildSnapshot(nodeList.Items, podList.Items, provList.Items, claimList.Items)
 	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Volumes: vols, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes, vols),
 		NamespaceLabels: make(map[string]map[string]string, len(nsList.Items))}
 	for i := range nsList.Items {
@@ -412,28 +437,49 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		"newNodes", len(plan.NewNodes), "unschedulablePods", len(plan.Errors), "duration", res.SolveDuration.String())
 	p.reportPlan(ctx, plan)
 
-	var mu sync.Mutex
-	var errs []error
-	workqueue.ParallelizeUntil(ctx, launchWorkers, len(plan.NewNodes), func(i int) {
-		node, err := p.launch(ctx, plan.NewNodes[i])
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		res.Launched = append(res.Launched, Launch{Node: node, Pods: plan.NewNodes[i].Pods})
-		for _, pod := range plan.NewNodes[i].Pods {
-			p.disagreements.Planned(pod, node.Name, true)
-		}
-	})
+	errs, lastCall := p.launchAll(ctx, plan, res)
 	sort.Slice(res.Launched, func(i, j int) bool { return res.Launched[i].Node.ProviderID < res.Launched[j].Node.ProviderID })
 	res.DecisionDuration = p.clk.Since(closed)
+	if !lastCall.IsZero() {
+		res.DecisionDuration = lastCall.Sub(closed)
+	}
 	if len(plan.NewNodes) > 0 {
 		logger.Info("batch decided", "seconds", res.DecisionDuration.Seconds(), "solveSeconds", res.SolveDuration.Seconds(),
 			"launched", len(res.Launched), "failedLaunches", len(errs))
 	}
 	return res, errors.Join(errs...)
+}
+
+// launchAll launches the plan's new nodes (launchWorkers at a time) into res.Launched, records
+// the pods' plans, waits until the cache holds the batch's claims (waitForClaims), and returns
+// the launch errors and when the last launch call returned (zero without calls).
+func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, res *BatchResult) ([]error, time.Time) {
+	var mu sync.Mutex
+	var errs []error
+	var launchedClaims, deletedClaims []string
+	var lastCall time.Time
+	workqueue.ParallelizeUntil(ctx, launchWorkers, len(plan.NewNodes), func(i int) {
+		claim, node, called, err := p.launch(ctx, plan.NewNodes[i])
+		mu.Lock()
+		defer mu.Unlock()
+		if called.After(lastCall) {
+			lastCall = called
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if claim != nil {
+				deletedClaims = append(deletedClaims, claim.Name)
+			}
+			return
+		}
+		launchedClaims = append(launchedClaims, claim.Name)
+		res.Launched = append(res.Launched, Launch{Claim: claim.Name, Node: node, Pods: plan.NewNodes[i].Pods})
+		for _, pod := range plan.NewNodes[i].Pods {
+			p.disagreements.Planned(pod, node.Name, true)
+		}
+	})
+	waitForClaims(ctx, p.kube, launchedClaims, deletedClaims)
+	return errs, lastCall
 }
 
 // reportPlan records the pods planned on existing or in-flight nodes (for the disagreement
@@ -491,8 +537,10 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 	for i := range nodes {
 		alive[nodes[i].Name] = nodes[i].DeletionTimestamp == nil
 	}
-	for _, rec := range p.cluster.InFlightNodes() {
-		alive[rec.Node.Name] = true
+	for _, n := range snapshot {
+		if n.InFlight {
+			alive[n.Name] = true
+		}
 	}
 	out := map[string]scheduling.Hold{}
 	for _, pod := range pending {
@@ -539,92 +587,82 @@ func optionNames(c *scheduling.NodeClaim, n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// launch creates one node for the claim; on insufficient capacity it refreshes the instance
-// types (the cloud provider marks failed pools unavailable) and tries once more.
-func (p *Provisioner) launch(ctx context.Context, claim *scheduling.NodeClaim) (*cloudprovider.Node, error) {
-	logger := log.FromContext(ctx).WithValues("provisioner", claim.Provisioner.Name)
+// launch creates the NodeClaim of a planned node, then launches its instance (idempotent per
+// claim); on insufficient capacity it refreshes the instance types (the cloud provider marks
+// failed pools unavailable) and tries once more. The launch is recorded on the claim
+// (markLaunched). A failed launch deletes the claim, so the pods are planned again (an
+// instance the failed call may still have started has a claim tag without a claim and is
+// terminated by garbage collection). Returns the claim (nil when its creation failed) and when
+// the last launch call returned (zero without a call).
+func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*karpv1.NodeClaim, *cloudprovider.Node, time.Time, error) {
+	logger := log.FromContext(ctx).WithValues("provisioner", plan.Provisioner.Name)
+	claim := newClaim(plan)
+	// Marked before it exists: the lifecycle reconciler must not resume a claim being launched.
+	p.launching.Add(claim.Name)
+	defer p.launching.Remove(claim.Name)
+	if err := p.kube.Create(ctx, claim); err != nil {
+		p.launchFailed(ctx, plan, err)
+		return nil, nil, time.Time{}, fmt.Errorf("creating a node claim for provisioner %s: %w", plan.Provisioner.Name, err)
+	}
+	logger = logger.WithValues("nodeClaim", claim.Name)
 	var node *cloudprovider.Node
 	var err error
+	var called time.Time
 	for attempt := 0; attempt < 2; attempt++ {
 		if attempt > 0 {
-			types, terr := p.cp.GetInstanceTypes(ctx, claim.Provisioner)
+			types, terr := p.cp.GetInstanceTypes(ctx, plan.Provisioner)
 			if terr != nil {
 				err = fmt.Errorf("%w; refreshing instance types: %w", err, terr)
 				break
 			}
-			if !claim.Refresh(types) {
-				logger.Info("no instance type option left after insufficient capacity", "pods", podNames(claim.Pods))
+			if !plan.Refresh(types) {
+				logger.Info("no instance type option left after insufficient capacity", "pods", podNames(plan.Pods))
 				break
 			}
 		}
-		logger.Info("launching node", "attempt", attempt+1, "pods", podNames(claim.Pods), "requests", claim.Requests.String(),
-			"requirements", claim.Requirements.String(), "options", optionNames(claim, 5))
-		node, err = p.cp.Create(ctx, p.nodeRequest(claim))
+		logger.Info("launching node", "attempt", attempt+1, "pods", podNames(plan.Pods), "requests", plan.Requests.String(),
+			"requirements", plan.Requirements.String(), "options", optionNames(plan, 5))
+		req := nodeRequest(claim, plan.Provisioner, plan.InstanceTypeOptions, false)
+		// The claim's instance-type requirement lists its first options; a refreshed plan
+		// offers the ones still available among them.
+		req.Requirements = append(req.Requirements[:0:0], plan.Requirements.NodeSelectorRequirements()...)
+		node, err = p.cp.Create(ctx, req)
+		called = p.clk.Now()
 		if err == nil || !cloudprovider.IsInsufficientCapacity(err) {
 			break
 		}
 		logger.Info("insufficient capacity, retrying with refreshed instance types", "error", err.Error())
 	}
+	if err == nil {
+		err = markLaunched(ctx, p.kube, claim, node, plan.InstanceTypeOptions)
+	}
 	if err != nil {
-		logger.Error(err, "launch failed", "pods", podNames(claim.Pods))
-		if na, ok := cloudprovider.AsNotAuthorized(err); ok {
-			p.recorder.Eventf(claim.Provisioner, corev1.EventTypeWarning, ReasonNotAuthorized, "%s", na.Error())
+		p.launchFailed(ctx, plan, err)
+		if derr := p.kube.Delete(ctx, claim); derr != nil && !apierrors.IsNotFound(derr) {
+			err = fmt.Errorf("%w; deleting node claim %s: %w", err, claim.Name, derr)
 		}
-		for _, pod := range claim.Pods {
-			p.recorder.Eventf(pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Launching a node failed: %v", err)
-		}
-		return nil, fmt.Errorf("launching a node for provisioner %s: %w", claim.Provisioner.Name, err)
+		return claim, nil, called, fmt.Errorf("launching node claim %s for provisioner %s: %w", claim.Name, plan.Provisioner.Name, err)
 	}
-	p.record(claim, node)
-	logger.Info("launched node", "node", node.Name, "providerID", node.ProviderID, "instanceType", node.InstanceType,
-		"zone", node.Zone, "capacityType", node.CapacityType, "priceUSDPerHour", node.Price, "pods", len(claim.Pods))
-	for _, pod := range claim.Pods {
-		p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Launched node %s (%s, %s, %s, $%.4f/h) for the pod",
-			node.Name, node.InstanceType, node.Zone, node.CapacityType, node.Price)
-	}
-	return node, nil
-}
-
-func (p *Provisioner) nodeRequest(claim *scheduling.NodeClaim) *cloudprovider.NodeRequest {
-	return &cloudprovider.NodeRequest{
-		Provisioner:         claim.Provisioner,
-		InstanceTypeOptions: claim.InstanceTypeOptions,
-		Requirements:        claim.Requirements.NodeSelectorRequirements(),
-		Labels:              claim.Labels(),
-		Taints:              claim.Taints(),
-	}
-}
-
-// record remembers the launched node as in-flight capacity with the labels it will carry.
-func (p *Provisioner) record(claim *scheduling.NodeClaim, node *cloudprovider.Node) {
-	labels := claim.Labels()
-	for _, it := range claim.InstanceTypeOptions {
-		if it.Name == node.InstanceType {
-			for k, v := range it.Labels {
-				labels[k] = v
-			}
-		}
-	}
-	for k, v := range node.Labels {
-		labels[k] = v
-	}
-	labels[v1alpha5.LabelInstanceType] = node.InstanceType
-	labels[v1alpha5.LabelZone] = node.Zone
-	labels[v1alpha5.LabelCapacityType] = node.CapacityType
-	labels[v1alpha5.LabelProvisionerName] = claim.Provisioner.Name
-	pods := make([]types.NamespacedName, 0, len(claim.Pods))
-	for _, pod := range claim.Pods {
-		pods = append(pods, client.ObjectKeyFromObject(pod))
-	}
-	p.cluster.RecordLaunch(&state.InFlight{
-		Node:        node,
-		Provisioner: claim.Provisioner.Name,
-		Labels:      labels,
-		Taints:      append([]corev1.Taint(nil), claim.Provisioner.Spec.Taints...),
-		Pods:        pods,
-	})
 	select {
 	case p.launched <- event.GenericEvent{Object: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node.Name}}}:
 	default: // full: the Node's own events still reach the reconciler
+	}
+	logger.Info("launched node", "node", node.Name, "providerID", node.ProviderID, "instanceType", node.InstanceType,
+		"zone", node.Zone, "capacityType", node.CapacityType, "priceUSDPerHour", node.Price, "pods", len(plan.Pods))
+	for _, pod := range plan.Pods {
+		p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Launched node %s (%s, %s, %s, $%.4f/h) for the pod",
+			node.Name, node.InstanceType, node.Zone, node.CapacityType, node.Price)
+	}
+	return claim, node, called, nil
+}
+
+// launchFailed logs a failed launch and emits FailedProvisioning on its pods.
+func (p *Provisioner) launchFailed(ctx context.Context, plan *scheduling.NodeClaim, err error) {
+	log.FromContext(ctx).Error(err, "launch failed", "provisioner", plan.Provisioner.Name, "pods", podNames(plan.Pods))
+	if na, ok := cloudprovider.AsNotAuthorized(err); ok {
+		p.recorder.Eventf(plan.Provisioner, corev1.EventTypeWarning, ReasonNotAuthorized, "%s", na.Error())
+	}
+	for _, pod := range plan.Pods {
+		p.recorder.Eventf(pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Launching a node failed: %v", err)
 	}
 }

@@ -23,18 +23,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	fakecp "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
-	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
 
 type env struct {
 	kube     client.Client
 	cp       *fakecp.CloudProvider
-	cluster  *state.Cluster
 	clk      *clocktesting.FakeClock
 	recorder *record.FakeRecorder
 	prov     *Provisioner
@@ -49,11 +48,14 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 	if err := v1alpha5.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	if err := karpv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
 	e := &env{clk: clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), recorder: record.NewFakeRecorder(1000)}
-	e.kube = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+	e.kube = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&karpv1.NodeClaim{}).
+		WithIndex(&karpv1.NodeClaim{}, ProviderIDIndex, ProviderIDIndexFunc).Build()
 	e.cp = fakecp.New(e.clk, fakecp.Catalog(60))
-	e.cluster = state.NewCluster(e.clk)
-	e.prov = NewProvisioner(e.kube, e.cp, e.cluster, e.clk, e.recorder, Options{})
+	e.prov = NewProvisioner(e.kube, e.cp, e.clk, e.recorder, Options{})
 	return e
 }
 
@@ -132,7 +134,7 @@ func TestProvisionLaunchesOnceAndRegisters(t *testing.T) {
 
 	// The instance registers without the well-known labels; registration adds them and the finalizer.
 	e.registerNode(t, launched, map[string]string{"team": "web"})
-	if _, err := NewRegistration(e.kube, e.cluster).Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: launched.Name}}); err != nil {
+	if _, err := NewRegistration(e.kube).Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: launched.Name}}); err != nil {
 		t.Fatal(err)
 	}
 	e.assertRegistered(t, launched)
@@ -229,24 +231,70 @@ func (e *env) assertRegistered(t *testing.T, launched *cloudprovider.Node) {
 	if len(node.Finalizers) != 1 || node.Finalizers[0] != v1alpha5.TerminationFinalizer {
 		t.Fatalf("finalizers %v", node.Finalizers)
 	}
-	if _, ok := e.cluster.InFlightNode(launched.ProviderID); ok {
-		t.Fatal("in-flight record not cleared on registration")
+	claims := e.claims(t)
+	if len(claims) != 1 {
+		t.Fatalf("%d node claims, want 1", len(claims))
+	}
+	c := claims[0]
+	if c.Status.ProviderID != launched.ProviderID || c.Status.NodeName != launched.Name || !c.IsTrue(karpv1.ConditionLaunched) ||
+		!c.IsTrue(karpv1.ConditionRegistered) || c.IsTrue(karpv1.ConditionInitialized) {
+		t.Fatalf("claim status %+v", c.Status)
+	}
+	if len(node.OwnerReferences) != 1 || node.OwnerReferences[0].Kind != "NodeClaim" || node.OwnerReferences[0].Name != c.Name {
+		t.Fatalf("node owner references %+v", node.OwnerReferences)
+	}
+	if c.Labels[v1alpha5.LabelInstanceType] != launched.InstanceType || c.Labels["team"] != "web" || c.Spec.ProvisionerName != "default" {
+		t.Fatalf("claim labels %v", c.Labels)
 	}
 }
 
-func TestInFlightExpires(t *testing.T) {
+// claims returns the NodeClaims in the API server.
+func (e *env) claims(t *testing.T) []karpv1.NodeClaim {
+	t.Helper()
+	var list karpv1.NodeClaimList
+	if err := e.kube.List(context.Background(), &list); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+// A claim whose Node does not register within the registration timeout is deleted with its
+// instance, and the next batch plans its pods on a new claim; before the timeout the claim
+// holds them and nothing is launched again.
+func TestRegistrationTimeout(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
 	if _, err := e.prov.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.clk.Step(state.InFlightTTL - time.Second)
+	claim := e.claims(t)[0]
+	// The fake client does not stamp creation times; the claim was created "now".
+	claim.CreationTimestamp = metav1.NewTime(e.clk.Now())
+	if err := e.kube.Update(ctx, &claim); err != nil {
+		t.Fatal(err)
+	}
+	life := NewLifecycle(e.kube, e.cp, e.clk, e.recorder, nil, 0)
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: claim.Name}}
+	e.clk.Step(DefaultRegistrationTimeout - time.Second)
+	res, err := life.Reconcile(ctx, req)
+	if err != nil || res.RequeueAfter != time.Second {
+		t.Fatalf("before the timeout: %+v %v; want a requeue after 1s", res, err)
+	}
 	if _, err := e.prov.Provision(ctx); err != nil || len(e.cp.CreateCalls()) != 1 {
-		t.Fatalf("before expiry: %v, %d calls", err, len(e.cp.CreateCalls()))
+		t.Fatalf("before the timeout: %v, %d calls", err, len(e.cp.CreateCalls()))
 	}
 	e.clk.Step(time.Second)
+	if _, err := life.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.claims(t)); n != 0 {
+		t.Fatalf("%d claims after the registration timeout, want 0", n)
+	}
+	if insts, _ := e.cp.List(ctx); len(insts) != 0 {
+		t.Fatalf("instance of the timed-out claim not terminated: %+v", insts[0])
+	}
 	if _, err := e.prov.Provision(ctx); err != nil || len(e.cp.CreateCalls()) != 2 {
-		t.Fatalf("after expiry: %v, %d calls; want a new launch", err, len(e.cp.CreateCalls()))
+		t.Fatalf("after the timeout: %v, %d calls; want a new launch", err, len(e.cp.CreateCalls()))
 	}
 }
 
@@ -311,8 +359,8 @@ func TestCloudErrorIsReturnedAndReported(t *testing.T) {
 	if evs := strings.Join(e.events(), "\n"); !strings.Contains(evs, "Warning FailedProvisioning Launching a node failed: RequestLimitExceeded") {
 		t.Fatalf("events %q", evs)
 	}
-	if len(e.cluster.InFlightNodes()) != 0 {
-		t.Fatal("failed launch recorded as in flight")
+	if n := len(e.claims(t)); n != 0 {
+		t.Fatalf("failed launch left %d node claims", n)
 	}
 	e.cp.CreateErr = nil
 	e.cp.GetInstanceTypesErr = errors.New("DescribeInstanceTypes: 500")
@@ -348,8 +396,8 @@ func TestStartRetriesFailedBatchWithBackoff(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if len(e.cluster.InFlightNodes()) != 1 {
-		t.Fatal("retry did not launch")
+	if n := len(e.claims(t)); n != 1 {
+		t.Fatalf("retry left %d node claims, want 1", n)
 	}
 }
 
@@ -418,7 +466,7 @@ func TestDisagreementBoundsLaunches(t *testing.T) {
 		}
 		return res
 	}
-	e.prov = NewProvisioner(e.kube, e.cp, e.cluster, e.clk, e.recorder, Options{Solve: wrong})
+	e.prov = NewProvisioner(e.kube, e.cp, e.clk, e.recorder, Options{Solve: wrong})
 	ctx := context.Background()
 	registered := map[string]bool{}
 	for range 24 {

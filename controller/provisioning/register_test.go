@@ -14,8 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -24,9 +27,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	fakecp "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
-	"github.com/nodeform/terraform-provider-karpenter/controller/state"
 )
 
 // TestRegisterAgainstAPIServer runs the registered controllers in a manager against a real
@@ -34,40 +38,13 @@ import (
 // an Unschedulable pod leads to one launch, a Nominated Event, and the registering Node gets
 // the finalizer and labels.
 func TestRegisterAgainstAPIServer(t *testing.T) {
-	assets, _ := filepath.Abs(filepath.Join("..", "..", "bin"))
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		assets = os.Getenv("KUBEBUILDER_ASSETS")
-	}
-	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
-			t.Skipf("%s not built in %s (make tools)", b, assets)
-		}
-	}
-	if testing.Short() {
-		t.Skip("starts an API server")
-	}
-	log.SetLogger(zap.New(zap.WriteTo(testWriter{t})))
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.Unmarshal(crds.Provisioner, crd); err != nil {
-		t.Fatal(err)
-	}
-	testEnv := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}
-	cfg, err := testEnv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = testEnv.Stop() }()
-
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1alpha5.AddToScheme(scheme)
+	cfg, scheme := startAPIServer(t)
 	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cp := fakecp.New(nil, fakecp.Catalog(40))
-	cluster := state.NewCluster(clock.RealClock{})
-	p := NewProvisioner(mgr.GetClient(), cp, cluster, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // record.EventRecorder is the agreed API
+	p := NewProvisioner(mgr.GetClient(), cp, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // record.EventRecorder is the agreed API
 		Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second})
 	if err := p.Register(mgr); err != nil {
 		t.Fatal(err)
@@ -179,5 +156,180 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startAPIServer starts kube-apiserver + etcd (the binaries `make tools` puts in ./bin; the
+// test is skipped when they are absent or with -short) with the controller's CRDs installed,
+// and returns its config and a scheme with the core, Provisioner and NodeClaim types.
+func startAPIServer(t *testing.T) (*rest.Config, *runtime.Scheme) {
+	t.Helper()
+	assets, _ := filepath.Abs(filepath.Join("..", "..", "bin"))
+	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
+		assets = os.Getenv("KUBEBUILDER_ASSETS")
+	}
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
+			t.Skipf("%s not built in %s (make tools)", b, assets)
+		}
+	}
+	if testing.Short() {
+		t.Skip("starts an API server")
+	}
+	log.SetLogger(zap.New(zap.WriteTo(testWriter{t})))
+	var defs []*apiextensionsv1.CustomResourceDefinition
+	for _, manifest := range crds.All() {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(manifest, crd); err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, crd)
+	}
+	testEnv := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: defs}
+	cfg, err := testEnv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testEnv.Stop() })
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha5.AddToScheme(scheme)
+	_ = karpv1.AddToScheme(scheme)
+	return cfg, scheme
+}
+
+// crashingCloud launches through the fake cloud and then never returns until its context
+// ends: the controller "dies" after CreateFleet and before the claim records the launch.
+type crashingCloud struct {
+	*fakecp.CloudProvider
+	launched chan struct{}
+}
+
+func (c *crashingCloud) Create(ctx context.Context, req *cloudprovider.NodeRequest) (*cloudprovider.Node, error) {
+	if _, err := c.CloudProvider.Create(ctx, req); err != nil {
+		return nil, err
+	}
+	select {
+	case c.launched <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// runController starts the provisioning controllers on cloud in a manager of their own and
+// returns a stop function that waits until the manager has stopped.
+func runController(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, cloud cloudprovider.CloudProvider) func() {
+	t.Helper()
+	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvisioner(mgr.GetClient(), cloud, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // record.EventRecorder is the agreed API
+		Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second})
+	if err := p.Register(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = mgr.Start(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// The controller is stopped after CreateFleet launched an instance for a NodeClaim but before
+// the claim recorded it; the restarted controller finds that instance (by the claim) instead
+// of launching again: exactly one instance per claim, and no second claim for the pods.
+func TestRestartBetweenLaunchAndRecord(t *testing.T) {
+	cfg, scheme := startAPIServer(t)
+	ctx := context.Background()
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := fakecp.New(nil, fakecp.Catalog(40))
+	crashing := &crashingCloud{CloudProvider: cp, launched: make(chan struct{}, 1)}
+	stop := runController(t, cfg, scheme, crashing)
+
+	if err := kube.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		pod := pendingPod(name, "1", "1Gi")
+		status := pod.Status
+		pod.Status = corev1.PodStatus{}
+		if err := kube.Create(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+		pod.Status = status
+		if err := kube.Status().Update(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-crashing.launched:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no launch")
+	}
+	stop() // the controller dies with the launch unrecorded
+	claims := &karpv1.NodeClaimList{}
+	if err := kube.List(ctx, claims); err != nil {
+		t.Fatal(err)
+	}
+	if len(claims.Items) == 0 {
+		t.Fatal("no node claim survived the stop")
+	}
+	for _, c := range claims.Items {
+		if c.Status.ProviderID != "" {
+			t.Fatalf("claim %s recorded its launch before the stop", c.Name)
+		}
+	}
+	before, _ := cp.List(ctx)
+
+	stop = runController(t, cfg, scheme, cp)
+	defer stop()
+	eventually(t, ResumeAfter+30*time.Second, "every claim launched", func() bool {
+		if err := kube.List(ctx, claims); err != nil || len(claims.Items) == 0 {
+			return false
+		}
+		for _, c := range claims.Items {
+			if !c.IsTrue(karpv1.ConditionLaunched) {
+				return false
+			}
+		}
+		return true
+	})
+	// Give the restarted provisioner a few batches to launch anything it would wrongly launch.
+	time.Sleep(3 * time.Second)
+	if err := kube.List(ctx, claims); err != nil {
+		t.Fatal(err)
+	}
+	insts, _ := cp.List(ctx)
+	perClaim := map[string]int{}
+	for _, inst := range insts {
+		perClaim[inst.ClaimName]++
+	}
+	for _, c := range claims.Items {
+		if perClaim[c.Name] != 1 {
+			t.Errorf("claim %s has %d instances, want 1", c.Name, perClaim[c.Name])
+		}
+	}
+	if len(insts) != len(claims.Items) {
+		t.Errorf("%d instances for %d claims (%d before the restart)", len(insts), len(claims.Items), len(before))
+	}
+	for _, inst := range before {
+		found := false
+		for _, c := range claims.Items {
+			found = found || c.Status.ProviderID == inst.ProviderID
+		}
+		if !found {
+			t.Errorf("instance %s launched before the stop was not adopted by its claim", inst.ProviderID)
+		}
 	}
 }

@@ -174,8 +174,10 @@ func TestSeedManifestsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kube.Apply(ctx, crds.Provisioner); err != nil {
-		t.Fatalf("installing the Provisioner CRD: %v", err)
+	for _, manifest := range crds.All() {
+		if _, err := kube.Apply(ctx, manifest); err != nil {
+			t.Fatalf("installing the controller's CRDs: %v", err)
+		}
 	}
 	cluster := sb.Env["CLUSTER_NAME"]
 	raw, err := os.ReadFile(filepath.Join(manifests, "provisioner.yaml"))

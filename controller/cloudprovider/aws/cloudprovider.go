@@ -125,7 +125,6 @@ type CloudProvider struct {
 	instanceTypes *instanceTypeProvider
 	discovery     *discovery
 	templates     *launchTemplates
-	fleets        fleets
 }
 
 var _ cloudprovider.CloudProvider = (*CloudProvider)(nil)

@@ -222,6 +222,7 @@ func TestCreateListDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &cloudprovider.NodeRequest{
+		ClaimName: "default-1", ClaimUID: "8d3f5b8e-0000-4000-8000-000000000001",
 		Provisioner:         prov,
 		InstanceTypeOptions: byName(types, "m5.large", "c5.large", "m6g.large"),
 		Requirements: []corev1.NodeSelectorRequirement{
@@ -242,7 +243,8 @@ func TestCreateListDelete(t *testing.T) {
 	assertInstanceTags(t, e, id)
 	assertBootstrap(t, e.waitForBoot(t, id))
 
-	// A second launch reuses the launch template.
+	// A second claim's launch reuses the launch template.
+	req.ClaimName, req.ClaimUID = "default-2", "8d3f5b8e-0000-4000-8000-000000000002"
 	n2, err := e.cp.Create(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -412,6 +414,7 @@ func TestInsufficientCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &cloudprovider.NodeRequest{
+		ClaimName: "default-1", ClaimUID: "8d3f5b8e-0000-4000-8000-000000000001",
 		Provisioner:         prov,
 		InstanceTypeOptions: byName(types, "m5.large"),
 		Requirements:        []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot"}}},
@@ -482,7 +485,7 @@ func TestBadInput(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := provisioner("bad-" + strings.ReplaceAll(name, " ", "-"))
-			r := &cloudprovider.NodeRequest{Provisioner: p, InstanceTypeOptions: opts}
+			r := &cloudprovider.NodeRequest{ClaimName: p.Name, ClaimUID: claimUID(p.Name), Provisioner: p, InstanceTypeOptions: opts}
 			tc.mutate(p, r)
 			_, err := e.cp.Create(ctx, r)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -506,7 +509,7 @@ func TestExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := e.cp.Create(ctx, &cloudprovider.NodeRequest{Provisioner: prov, InstanceTypeOptions: byName(types, "m5.large")})
+	n, err := e.cp.Create(ctx, &cloudprovider.NodeRequest{ClaimName: "default-1", ClaimUID: "uid-1", Provisioner: prov, InstanceTypeOptions: byName(types, "m5.large")})
 	if err != nil {
 		t.Fatal(err)
 	}

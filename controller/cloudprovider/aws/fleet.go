@@ -2,147 +2,111 @@ package aws
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 )
 
-// fleets merges concurrent launches of identical fleet requests into one CreateFleet call, as
-// Karpenter's AWS provider batches CreateFleet: a provisioning batch launches its node claims
-// concurrently, and claims of equal pods have equal instance type options, requirements and
-// labels, so their requests differ only in the target capacity. Merging them is a group
-// commit, without any wait: the first request of a kind is sent at once with target capacity
-// 1; requests of the same kind that arrive while a call of their kind is in flight queue, and
-// the next call launches them all (target capacity n). Every launched instance is handed to
-// exactly one request, so each request still returns its own instance or its own error; a
-// call that launches fewer instances than requests fails the rest as a single launch would
-// (insufficient capacity, or the fleet's errors). Fewer calls keep a burst of launches within
-// EC2's request rate limits and its latency low.
-type fleets struct {
-	mu     sync.Mutex
-	groups map[string]*fleetGroup // by fleetKey
-}
+// Launches are one CreateFleet call per NodeClaim (type instant, target capacity 1), issued
+// concurrently by the provisioner with bounded parallelism. Each call is idempotent per claim:
+// its ClientToken derives from the claim's UID and a digest of the request, and the instance
+// is tagged karpenter.sh/nodeclaim=<claim name>. A retry of the same request (the SDK's own
+// retries, or the provisioner's after a failure between CreateFleet and DescribeInstances)
+// returns the instance of the first call (EC2 honours a token for at least 24 hours: "Ensuring
+// idempotency", docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html); a launch
+// resumed after a restart first looks the claim's instance up by its tag (findClaimInstance),
+// so a request whose parameters changed meanwhile (refreshed types or templates) finds the
+// instance instead of launching a second one.
+//
+// Earlier versions merged concurrent identical requests into one call with a larger target
+// capacity; a merged call cannot carry one token and one claim tag per instance, so per-claim
+// idempotency replaced it.
 
-// fleetGroup is the queue of one kind of request.
-type fleetGroup struct {
-	running bool // a goroutine is serving the queue
-	queue   []*fleetWaiter
-}
+// maxClientTokenLength is EC2's limit on ClientToken (64 ASCII characters).
+const maxClientTokenLength = 64
 
-// fleetWaiter is one request waiting for its instance.
-type fleetWaiter struct {
-	ctx  context.Context
-	in   *ec2.CreateFleetInput
-	done chan struct{}
-	inst *ec2types.Instance
-	err  error
-}
-
-// fleetKey identifies requests that may share a call: the request without its target capacity.
-// Errors: the request does not marshal (never for SDK inputs).
-func fleetKey(in *ec2.CreateFleetInput) (string, error) {
+// clientToken returns the ClientToken of a claim's CreateFleet request: "<uid>-<16 hex digits
+// of the SHA-256 of the request without its token>" (53 characters for a UUID). Equal requests
+// of one claim get equal tokens; changed parameters (EC2 would refuse a reused token with
+// IdempotentParameterMismatch) get a new one. Errors: the request does not marshal (never for
+// SDK inputs), an empty uid.
+func clientToken(uid string, in *ec2.CreateFleetInput) (string, error) {
+	if uid == "" {
+		return "", errors.New("creating fleet: the node claim has no UID")
+	}
 	c := *in
-	if c.TargetCapacitySpecification != nil {
-		spec := *c.TargetCapacitySpecification
-		spec.TotalTargetCapacity = nil
-		c.TargetCapacitySpecification = &spec
-	}
+	c.ClientToken = nil
 	b, err := json.Marshal(&c)
-	return string(b), err
-}
-
-// launch launches one instance of in (its TotalTargetCapacity is set here), sharing a call with
-// identical concurrent requests, and returns it described (DescribeInstances). Errors:
-// *cloudprovider.InsufficientCapacityError when no pool had capacity for this request, EC2
-// errors of the call.
-func (c *CloudProvider) launch(ctx context.Context, in *ec2.CreateFleetInput) (*ec2types.Instance, error) {
-	key, err := fleetKey(in)
 	if err != nil {
-		return nil, fmt.Errorf("creating fleet: %w", err)
+		return "", fmt.Errorf("creating fleet: %w", err)
 	}
-	w := &fleetWaiter{ctx: ctx, in: in, done: make(chan struct{})}
-	f := &c.fleets
-	f.mu.Lock()
-	if f.groups == nil {
-		f.groups = map[string]*fleetGroup{}
+	sum := sha256.Sum256(b)
+	token := uid + "-" + hex.EncodeToString(sum[:8])
+	if len(token) > maxClientTokenLength {
+		token = token[len(token)-maxClientTokenLength:]
 	}
-	g := f.groups[key]
-	if g == nil {
-		g = &fleetGroup{}
-		f.groups[key] = g
-	}
-	g.queue = append(g.queue, w)
-	serve := !g.running
-	g.running = true
-	f.mu.Unlock()
-	if serve {
-		go c.serveFleets(key, g)
-	}
-	// No early return on ctx: the call may launch an instance for this request, which must
-	// not be lost; the call itself ends with its context.
-	<-w.done
-	return w.inst, w.err
+	return token, nil
 }
 
-// serveFleets sends one CreateFleet call for everything queued in g, then again for what
-// queued meanwhile, until the queue is empty. Requests whose context ended while queued are
-// failed with its error and launch nothing.
-func (c *CloudProvider) serveFleets(key string, g *fleetGroup) {
-	f := &c.fleets
-	for {
-		f.mu.Lock()
-		batch := g.queue
-		g.queue = nil
-		if len(batch) == 0 {
-			g.running = false
-			delete(f.groups, key)
-			f.mu.Unlock()
-			return
-		}
-		f.mu.Unlock()
-		live := batch[:0]
-		for _, w := range batch {
-			if err := w.ctx.Err(); err != nil {
-				w.err = err
-				close(w.done)
-				continue
-			}
-			live = append(live, w)
-		}
-		if len(live) > 0 {
-			c.createFleetFor(live)
-		}
+// launch launches one instance of in for the claim uid (ClientToken set here) and returns it
+// described (DescribeInstances). Errors: *cloudprovider.InsufficientCapacityError when no pool
+// had capacity, EC2 errors.
+func (c *CloudProvider) launch(ctx context.Context, uid string, in *ec2.CreateFleetInput) (*ec2types.Instance, error) {
+	token, err := clientToken(uid, in)
+	if err != nil {
+		return nil, err
 	}
+	in.ClientToken = awssdk.String(token)
+	insts, err := c.runFleet(ctx, in, 1)
+	if len(insts) == 0 {
+		return nil, err
+	}
+	return insts[0], nil
 }
 
-// createFleetFor makes one CreateFleet call with target capacity len(ws) (the first request's
-// input and context), describes the instances and hands them out in order; requests left
-// without an instance get the call's error.
-func (c *CloudProvider) createFleetFor(ws []*fleetWaiter) {
-	ctx := ws[0].ctx
-	in := *ws[0].in
-	spec := *in.TargetCapacitySpecification
-	spec.TotalTargetCapacity = awssdk.Int32(int32(len(ws)))
-	in.TargetCapacitySpecification = &spec
-	insts, err := c.runFleet(ctx, &in, len(ws))
-	for i, w := range ws {
-		if i < len(insts) {
-			w.inst = insts[i]
-		} else {
-			w.err = err
-		}
-		close(w.done)
+// findClaimInstance returns the pending or running instance of the cluster tagged
+// karpenter.sh/nodeclaim=name, or nil. Several (never launched by this controller) are
+// reported as an error naming them. Errors: EC2 errors.
+func (c *CloudProvider) findClaimInstance(ctx context.Context, name string) (*ec2types.Instance, error) {
+	out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: awssdk.String("tag:" + v1alpha5.TagCluster), Values: []string{c.opts.ClusterName}},
+		{Name: awssdk.String("tag:" + karpv1.TagNodeClaim), Values: []string{name}},
+		{Name: awssdk.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("looking up the instance of node claim %s: %w", name, err)
 	}
+	var found []*ec2types.Instance
+	for _, r := range out.Reservations {
+		for i := range r.Instances {
+			found = append(found, &r.Instances[i])
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, 0, len(found))
+	for _, inst := range found {
+		ids = append(ids, awssdk.ToString(inst.InstanceId))
+	}
+	return nil, fmt.Errorf("node claim %s has %d instances %v", name, len(found), ids)
 }
 
 // runFleet calls CreateFleet for n instances and returns the launched ones, described, with the

@@ -3,146 +3,143 @@ package aws_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	corev1 "k8s.io/api/core/v1"
+	ktypes "k8s.io/apimachinery/pkg/types"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
 )
 
-// gatedFleets records CreateFleet target capacities; the first call waits for release, and
-// every call launches short fewer instances than asked (as EC2 may when capacity runs out).
-type gatedFleets struct {
+func claimUID(name string) ktypes.UID { return ktypes.UID("0b5e6d1c-7f3a-4c2e-9a41-" + name) }
+
+// faultyEC2 records CreateFleet client tokens and fails DescribeInstances while failDescribe
+// is set: CreateFleet succeeded, but its instance cannot be described.
+type faultyEC2 struct {
 	*ec2.Client
-	first   chan struct{} // closed when the first call arrived
-	release chan struct{}
-	short   int32
-
-	mu      sync.Mutex
-	targets []int32
+	mu           sync.Mutex
+	tokens       []string
+	failDescribe bool
 }
 
-func (g *gatedFleets) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, opts ...func(*ec2.Options)) (*ec2.CreateFleetOutput, error) {
-	g.mu.Lock()
-	n := awssdk.ToInt32(in.TargetCapacitySpecification.TotalTargetCapacity)
-	g.targets = append(g.targets, n)
-	firstCall := len(g.targets) == 1
-	g.mu.Unlock()
-	if firstCall {
-		close(g.first)
-		<-g.release
-	}
-	c := *in
-	spec := *in.TargetCapacitySpecification
-	spec.TotalTargetCapacity = awssdk.Int32(max(0, n-g.short))
-	c.TargetCapacitySpecification = &spec
-	if *spec.TotalTargetCapacity == 0 {
-		return &ec2.CreateFleetOutput{}, nil
-	}
-	return g.Client.CreateFleet(ctx, &c, opts...)
+func (f *faultyEC2) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, opts ...func(*ec2.Options)) (*ec2.CreateFleetOutput, error) {
+	f.mu.Lock()
+	f.tokens = append(f.tokens, awssdk.ToString(in.ClientToken))
+	f.mu.Unlock()
+	return f.Client.CreateFleet(ctx, in, opts...)
 }
 
-// launchConcurrently launches one request, waits until its CreateFleet call is in flight, then
-// launches more identical requests, waits until they queue, and releases the first call. It
-// returns every launch's node and error, and the calls' target capacities.
-func launchConcurrently(t *testing.T, short int32, more int) ([]*cloudprovider.Node, []error, []int32) {
+func (f *faultyEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	f.mu.Lock()
+	fail := f.failDescribe
+	f.mu.Unlock()
+	if fail {
+		return nil, errors.New("DescribeInstances: 503 Service Unavailable")
+	}
+	return f.Client.DescribeInstances(ctx, in, opts...)
+}
+
+func newFaultyCloud(t *testing.T) (*env, *faultyEC2, *awscloud.CloudProvider, *cloudprovider.NodeRequest) {
 	t.Helper()
 	e := newEnv(t)
-	api := &gatedFleets{Client: e.ec2, first: make(chan struct{}), release: make(chan struct{}), short: short}
+	api := &faultyEC2{Client: e.ec2}
 	cp, err := awscloud.New(awscloud.Options{ClusterName: testCluster, Region: "us-east-1", DefaultInstanceProfile: "KarpenterNodeInstanceProfile"},
 		awscloud.Clients{EC2: api, SSM: e.ssm, EKS: e.eks, Versions: staticVersion{}}, e.clk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	prov := provisioner("default")
-	types, err := cp.GetInstanceTypes(ctx, prov)
+	types, err := cp.GetInstanceTypes(context.Background(), prov)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := &cloudprovider.NodeRequest{
+		ClaimName: "default-abcde", ClaimUID: claimUID("000000000001"),
 		Provisioner:         prov,
 		InstanceTypeOptions: byName(types, "m5.large", "c5.large"),
 		Requirements:        []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot"}}},
 		Labels:              map[string]string{v1alpha5.LabelProvisionerName: "default"},
 	}
-	nodes := make([]*cloudprovider.Node, 1+more)
-	errs := make([]error, 1+more)
-	var wg sync.WaitGroup
-	launch := func(i int) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[i] = cp.Create(ctx, req)
-		}()
-	}
-	launch(0)
-	<-api.first
-	for i := 1; i <= more; i++ {
-		launch(i)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for awscloud.QueuedFleetRequests(cp) < more {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests queued, want %d", awscloud.QueuedFleetRequests(cp), more)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(api.release)
-	wg.Wait()
-	return nodes, errs, api.targets
+	return e, api, cp, req
 }
 
-// Identical launches that arrive while one is in flight share the next CreateFleet call, and
-// each gets an instance of its own.
-func TestIdenticalLaunchesShareOneFleet(t *testing.T) {
-	nodes, errs, targets := launchConcurrently(t, 0, 4)
-	if len(targets) != 2 || targets[0] != 1 || targets[1] != 4 {
-		t.Fatalf("CreateFleet target capacities = %v, want [1 4]", targets)
+// Launching the same claim twice (a retry) returns the same instance: the CreateFleet client
+// token derives from the claim's UID, and EC2 (here the emulator) answers a repeated token with
+// the first call's instances. The instance is tagged with the claim's name.
+func TestLaunchIsIdempotentPerClaim(t *testing.T) {
+	e, api, cp, req := newFaultyCloud(t)
+	ctx := context.Background()
+	first, err := cp.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for i, n := range nodes {
-		if errs[i] != nil {
-			t.Fatalf("launch %d: %v", i, errs[i])
-		}
-		if n == nil || n.Name == "" || seen[n.ProviderID] {
-			t.Fatalf("launch %d got node %+v; every launch needs an instance of its own", i, n)
-		}
-		seen[n.ProviderID] = true
-		if n.InstanceType != "m5.large" && n.InstanceType != "c5.large" {
-			t.Errorf("launch %d got %s, not one of its options", i, n.InstanceType)
-		}
+	again, err := cp.Create(ctx, req)
+	if err != nil || again.ProviderID != first.ProviderID {
+		t.Fatalf("retry = %+v, %v; want instance %s", again, err, first.ProviderID)
+	}
+	if n := len(e.emu.Instances()); n != 1 {
+		t.Fatalf("%d instances for one claim", n)
+	}
+	if len(api.tokens) != 2 || api.tokens[0] != api.tokens[1] || len(api.tokens[0]) > 64 || api.tokens[0][:len(req.ClaimUID)] != string(req.ClaimUID) {
+		t.Fatalf("client tokens %q: want two equal tokens starting with the claim UID, at most 64 characters", api.tokens)
+	}
+	listed, err := cp.List(ctx)
+	if err != nil || len(listed) != 1 || listed[0].ClaimName != req.ClaimName {
+		t.Fatalf("listed %+v, %v; want the instance tagged %s=%s", listed, err, karpv1.TagNodeClaim, req.ClaimName)
+	}
+
+	// Another claim with the same request launches its own instance.
+	other := *req
+	other.ClaimName, other.ClaimUID = "default-fghij", claimUID("000000000002")
+	second, err := cp.Create(ctx, &other)
+	if err != nil || second.ProviderID == first.ProviderID {
+		t.Fatalf("second claim = %+v, %v; want a new instance", second, err)
+	}
+	if n := len(e.emu.Instances()); n != 2 {
+		t.Fatalf("%d instances for two claims", n)
 	}
 }
 
-// A shared call that launches fewer instances than requests fails only the requests left over.
-func TestSharedFleetShortOfCapacity(t *testing.T) {
-	nodes, errs, targets := launchConcurrently(t, 1, 3)
-	if len(targets) != 2 || targets[1] != 3 {
-		t.Fatalf("CreateFleet target capacities = %v, want [1 3]", targets)
+// CreateFleet launches but DescribeInstances fails: the launch fails, and retrying the claim
+// (the same request, or a resumed one with other options that looks the instance up by its
+// claim tag) returns the instance already running instead of launching a second.
+func TestLaunchRetryAfterDescribeFailure(t *testing.T) {
+	e, api, cp, req := newFaultyCloud(t)
+	ctx := context.Background()
+	api.failDescribe = true
+	if _, err := cp.Create(ctx, req); err == nil {
+		t.Fatal("Create succeeded although DescribeInstances failed")
 	}
-	launched, failed := 0, 0
-	for i := range nodes {
-		switch {
-		case errs[i] == nil && nodes[i] != nil:
-			launched++
-		case errs[i] != nil:
-			failed++
-			var ice *cloudprovider.InsufficientCapacityError
-			if !errors.As(errs[i], &ice) && !strings.Contains(errs[i].Error(), "launched") {
-				t.Errorf("launch %d: %v, want insufficient capacity", i, errs[i])
-			}
-		}
+	if n := len(e.emu.Instances()); n != 1 {
+		t.Fatalf("%d instances after the failed describe, want 1", n)
 	}
-	// The first call (target 1) launched nothing; the second (target 3) launched 2.
-	if launched != 2 || failed != 2 {
-		t.Fatalf("%d launched, %d failed; want 2 and 2 (errors %v)", launched, failed, errs)
+	api.failDescribe = false
+	retried, err := cp.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A resumed launch (after a restart) may offer other options: the token changes, and the
+	// claim tag finds the instance.
+	resumed := *req
+	resumed.InstanceTypeOptions = req.InstanceTypeOptions[1:]
+	resumed.FindExisting = true
+	found, err := cp.Create(ctx, &resumed)
+	if err != nil || found.ProviderID != retried.ProviderID {
+		t.Fatalf("resumed = %+v, %v; want instance %s", found, err, retried.ProviderID)
+	}
+	if n := len(e.emu.Instances()); n != 1 {
+		t.Fatalf("%d instances for one claim after retries, want 1", n)
+	}
+	// Without the claim name and UID nothing is launched.
+	bad := *req
+	bad.ClaimUID = ""
+	if _, err := cp.Create(ctx, &bad); err == nil {
+		t.Fatal("Create without a claim UID succeeded")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
@@ -34,8 +35,11 @@ type pool struct {
 	subnet string
 }
 
-// Create implements cloudprovider.CloudProvider. It launches one instance through CreateFleet
-// (type instant, target capacity 1; concurrent identical launches share one call, see fleets):
+// Create implements cloudprovider.CloudProvider. It launches one instance for the request's
+// NodeClaim through CreateFleet (type instant, target capacity 1, ClientToken from the claim's
+// UID, instance tagged karpenter.sh/nodeclaim=<claim>; see fleet.go). With req.FindExisting it
+// first looks the claim's instance up by that tag and returns it when found, launching nothing.
+// It launches
 // spot when the requirements allow it and any option has an available spot offering in a
 // discovered subnet's zone, else on-demand; allocation strategy
 // price-capacity-optimized (spot) or lowest-price (on-demand). Every pool CreateFleet reports
@@ -50,6 +54,18 @@ func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeReque
 	prov := req.Provisioner
 	if len(req.InstanceTypeOptions) == 0 {
 		return nil, fmt.Errorf("provisioner %s: node request has no instance type options", prov.Name)
+	}
+	if req.ClaimName == "" || req.ClaimUID == "" {
+		return nil, fmt.Errorf("provisioner %s: node request has no node claim name and UID", prov.Name)
+	}
+	if req.FindExisting {
+		inst, err := c.findClaimInstance(ctx, req.ClaimName)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
+		}
+		if inst != nil {
+			return c.nodeFor(inst, req.InstanceTypeOptions, req.Labels, prov.Name)
+		}
 	}
 	settings := c.providerSettings(prov)
 	if settings.AMIFamily != nil && *settings.AMIFamily != "AL2" {
@@ -83,7 +99,7 @@ func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeReque
 	if err != nil {
 		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
 	}
-	inst, err := c.createFleet(ctx, prov, settings, capacityType, groups)
+	inst, err := c.createFleet(ctx, req, settings, capacityType, groups)
 	if err != nil {
 		return nil, fmt.Errorf("provisioner %s: %w", prov.Name, err)
 	}
@@ -237,13 +253,14 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	return out, nil
 }
 
-// instanceTags are the tags of every launched instance and volume; the controller's tags win
-// over provider.tags.
-func (c *CloudProvider) instanceTags(prov string, extra map[string]string) []ec2types.Tag {
+// instanceTags are the tags of every launched instance and volume: provider.tags, then the
+// controller's (which win), the claim's name among them.
+func (c *CloudProvider) instanceTags(prov, claim string, extra map[string]string) []ec2types.Tag {
 	m := map[string]string{}
 	for k, v := range extra {
 		m[k] = v
 	}
+	m[karpv1.TagNodeClaim] = claim
 	m[v1alpha5.TagName] = v1alpha5.LabelProvisionerName + "/" + prov
 	m[v1alpha5.TagCluster] = c.opts.ClusterName
 	m[v1alpha5.TagProvisionerName] = prov
@@ -251,12 +268,11 @@ func (c *CloudProvider) instanceTags(prov string, extra map[string]string) []ec2
 	return sortedTags(m)
 }
 
-// createFleet launches one instance through CreateFleet (merged with identical concurrent
-// launches, see fleets) and returns it. Pools reported without capacity are cached as
-// unavailable.
-func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisioner, settings *v1alpha5.AWS,
+// createFleet launches the claim's instance through one idempotent CreateFleet call (see
+// fleet.go) and returns it. Pools reported without capacity are cached as unavailable.
+func (c *CloudProvider) createFleet(ctx context.Context, req *cloudprovider.NodeRequest, settings *v1alpha5.AWS,
 	capacityType string, configs []ec2types.FleetLaunchTemplateConfigRequest) (*ec2types.Instance, error) {
-	tags := c.instanceTags(prov.Name, settings.Tags)
+	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, settings.Tags)
 	in := &ec2.CreateFleetInput{
 		Type:                  ec2types.FleetTypeInstant,
 		LaunchTemplateConfigs: configs,
@@ -278,7 +294,7 @@ func (c *CloudProvider) createFleet(ctx context.Context, prov *v1alpha5.Provisio
 	} else {
 		in.OnDemandOptions = &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice}
 	}
-	return c.launch(ctx, in)
+	return c.launch(ctx, string(req.ClaimUID), in)
 }
 
 // forgetMissingTemplates drops cached launch templates when EC2 says one does not exist, so the
@@ -379,9 +395,13 @@ func instanceNode(inst *ec2types.Instance) *cloudprovider.Node {
 		v1alpha5.LabelZone:         zone,
 		v1alpha5.LabelCapacityType: ct,
 	}
+	claim := ""
 	for _, t := range inst.Tags {
-		if awssdk.ToString(t.Key) == v1alpha5.TagProvisionerName {
+		switch awssdk.ToString(t.Key) {
+		case v1alpha5.TagProvisionerName:
 			labels[v1alpha5.LabelProvisionerName] = awssdk.ToString(t.Value)
+		case karpv1.TagNodeClaim:
+			claim = awssdk.ToString(t.Value)
 		}
 	}
 	return &cloudprovider.Node{
@@ -392,6 +412,8 @@ func instanceNode(inst *ec2types.Instance) *cloudprovider.Node {
 		CapacityType: ct,
 		LaunchTime:   awssdk.ToTime(inst.LaunchTime),
 		Labels:       labels,
+		ImageID:      awssdk.ToString(inst.ImageId),
+		ClaimName:    claim,
 	}
 }
 

@@ -99,7 +99,8 @@ func (c *CloudProvider) GetInstanceTypes(_ context.Context, _ *v1alpha5.Provisio
 	return out, nil
 }
 
-// Create launches the cheapest available offering among the request's options that its
+// Create returns the instance already launched for req.ClaimName, if any (launches are
+// idempotent per claim); else it launches the cheapest available offering among the request's options that its
 // zone and capacity-type requirements allow. When that pool is marked insufficient it marks
 // the pool unavailable and returns *cloudprovider.InsufficientCapacityError (one pool per call,
 // so callers exercise their refresh-and-retry path). Errors: CreateErr when set; an error when
@@ -113,6 +114,14 @@ func (c *CloudProvider) Create(_ context.Context, req *cloudprovider.NodeRequest
 	}
 	if len(req.InstanceTypeOptions) == 0 {
 		return nil, fmt.Errorf("node request has no instance type options")
+	}
+	if req.ClaimName != "" {
+		// Launches are idempotent per claim, as on EC2 (client token, claim tag).
+		for _, n := range c.nodes {
+			if n.ClaimName == req.ClaimName {
+				return n, nil
+			}
+		}
 	}
 	allowed := func(key, value string) bool {
 		for _, r := range req.Requirements {
@@ -175,6 +184,7 @@ func (c *CloudProvider) Create(_ context.Context, req *cloudprovider.NodeRequest
 		Labels:       labels,
 		Capacity:     best.Capacity.DeepCopy(),
 		Allocatable:  best.Allocatable(),
+		ClaimName:    req.ClaimName,
 	}
 	c.nodes[n.ProviderID] = n
 	return n, nil

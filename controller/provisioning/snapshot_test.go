@@ -1,16 +1,14 @@
-package state
+package provisioning
 
 import (
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	clocktesting "k8s.io/utils/clock/testing"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
-	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 )
 
 func rl(cpu, mem string) corev1.ResourceList {
@@ -24,9 +22,17 @@ func boundPod(name, node, cpu string, phase corev1.PodPhase) corev1.Pod {
 		Status: corev1.PodStatus{Phase: phase}}
 }
 
-func TestSnapshot(t *testing.T) {
-	clk := clocktesting.NewFakeClock(time.Unix(1000, 0))
-	c := NewCluster(clk)
+func snapshotClaim(name, providerID, node string, capacity, allocatable, requests corev1.ResourceList) karpv1.NodeClaim {
+	return karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"k": "v", v1alpha5.LabelProvisionerName: "default"}},
+		Spec: karpv1.NodeClaimSpec{ProvisionerName: "default", Resources: karpv1.ResourceRequirements{Requests: requests},
+			Taints: []corev1.Taint{{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}}},
+		Status: karpv1.NodeClaimStatus{ProviderID: providerID, NodeName: node, Capacity: capacity, Allocatable: allocatable}}
+}
+
+// The snapshot is rebuilt from the API server's objects alone: registered nodes with what
+// their pods leave free, then NodeClaims not registered yet as in-flight capacity (launched:
+// their allocatable; not launched yet: their pods' requests), with usage per provisioner.
+func TestBuildSnapshot(t *testing.T) {
 	provs := []v1alpha5.Provisioner{{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha5.ProvisionerSpec{
 		StartupTaints: []corev1.Taint{{Key: "agent", Effect: corev1.TaintEffectNoSchedule}}}}}
 	nodes := []corev1.Node{
@@ -47,14 +53,18 @@ func TestSnapshot(t *testing.T) {
 		boundPod("done", "n1", "2", corev1.PodSucceeded),
 		boundPod("pending", "", "8", corev1.PodPending),
 	}
-	// One in-flight launch that registered as n1, one still in flight.
-	c.RecordLaunch(&InFlight{Node: &cloudprovider.Node{Name: "n1", ProviderID: "aws:///us-east-1a/i-1", Capacity: rl("4", "16Gi")}, Provisioner: "default"})
-	c.RecordLaunch(&InFlight{Node: &cloudprovider.Node{Name: "n2", ProviderID: "aws:///us-east-1b/i-2", Capacity: rl("8", "32Gi"), Allocatable: rl("7900m", "30Gi")},
-		Provisioner: "default", Labels: map[string]string{"k": "v"}})
-
-	snap := c.Snapshot(nodes, pods, provs)
-	if len(snap.Nodes) != 3 {
-		t.Fatalf("nodes %+v; want n1, static, n2", snap.Nodes)
+	deleting := snapshotClaim("deleting", "aws:///us-east-1c/i-4", "n4", rl("16", "64Gi"), rl("16", "64Gi"), nil)
+	deleting.DeletionTimestamp = &metav1.Time{}
+	claims := []karpv1.NodeClaim{
+		// Registered as n1: counted as the node, not twice.
+		snapshotClaim("registered", "aws:///us-east-1a/i-1", "n1", rl("4", "16Gi"), rl("3900m", "15Gi"), rl("1", "1Gi")),
+		snapshotClaim("launched", "aws:///us-east-1b/i-2", "n2", rl("8", "32Gi"), rl("7900m", "30Gi"), rl("1", "1Gi")),
+		snapshotClaim("unlaunched", "", "", nil, nil, rl("1500m", "2Gi")),
+		deleting,
+	}
+	snap := BuildSnapshot(nodes, pods, provs, claims)
+	if len(snap.Nodes) != 4 {
+		t.Fatalf("nodes %+v; want n1, static, n2, unlaunched", snap.Nodes)
 	}
 	n1 := snap.Nodes[0]
 	if n1.Name != "n1" || n1.Available.Cpu().MilliValue() != 2400 || len(n1.Taints) != 1 || n1.Taints[0].Key != "dedicated" {
@@ -64,22 +74,18 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("static = %+v", snap.Nodes[1])
 	}
 	n2 := snap.Nodes[2]
-	if n2.Name != "n2" || !n2.InFlight || n2.Labels["k"] != "v" || n2.Available.Cpu().MilliValue() != 7900 {
+	if n2.Name != "n2" || !n2.InFlight || n2.Labels["k"] != "v" || n2.Available.Cpu().MilliValue() != 7900 || len(n2.Taints) != 1 {
 		t.Fatalf("n2 = %+v", n2)
 	}
-	// Usage: n1 (4) + cordoned (2) + in-flight n2 (8); the registered record is not counted twice.
-	if got := snap.Usage["default"][corev1.ResourceCPU]; got.MilliValue() != 14000 {
-		t.Fatalf("usage cpu = %v, want 14", got.String())
+	un := snap.Nodes[3]
+	if un.Name != "unlaunched" || !un.InFlight || un.Available.Cpu().MilliValue() != 1500 {
+		t.Fatalf("unlaunched = %+v (want its requests, 1500m)", un)
+	}
+	// Usage: n1 (4) + cordoned (2) + launched claim (8) + unlaunched claim's requests (1.5).
+	if got := snap.Usage["default"][corev1.ResourceCPU]; got.MilliValue() != 15500 {
+		t.Fatalf("usage cpu = %v, want 15.5", got.String())
 	}
 	if _, ok := snap.Usage[""]; ok {
 		t.Fatal("unmanaged node counted as usage")
-	}
-
-	if !c.MarkRegistered("aws:///us-east-1a/i-1") || c.MarkRegistered("aws:///us-east-1a/i-1") {
-		t.Fatal("MarkRegistered should report the record once")
-	}
-	clk.Step(InFlightTTL)
-	if got := c.InFlightNodes(); len(got) != 0 {
-		t.Fatalf("in-flight records after TTL: %d", len(got))
 	}
 }
