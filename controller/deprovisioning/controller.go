@@ -72,18 +72,7 @@ func (c *Controller) Register(mgr manager.Manager) error {
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: node}}}
 		})).
-		Watches(&v1alpha5.Provisioner{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			nodes := &corev1.NodeList{}
-			if err := c.kube.List(ctx, nodes, client.MatchingLabels{v1alpha5.LabelProvisionerName: o.GetName()}); err != nil {
-				log.FromContext(ctx).Error(err, "listing nodes of provisioner", "provisioner", o.GetName())
-				return nil
-			}
-			out := make([]reconcile.Request, 0, len(nodes.Items))
-			for _, n := range nodes.Items {
-				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: n.Name}})
-			}
-			return out
-		})).
+		Watches(&v1alpha5.Provisioner{}, handler.EnqueueRequestsFromMapFunc(nodepods.NodesOfProvisioner(c.kube))).
 		Complete(c)
 }
 

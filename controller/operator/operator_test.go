@@ -328,19 +328,7 @@ func (e *opEnv) deleteNodeAndWaitReplaced(nodes map[string]bool) {
 	if second[victim.Name] {
 		t.Fatalf("pods still on the deleted node %s", victim.Name)
 	}
-	waitFor(t, ctx, 60*time.Second, "the deleted node and its instance gone", func() (bool, string) {
-		err := kube.Get(ctx, client.ObjectKey{Name: victim.Name}, &corev1.Node{})
-		if !apierrors.IsNotFound(err) {
-			return false, fmt.Sprintf("node %s still there (%v)", victim.Name, err)
-		}
-		id := victim.Spec.ProviderID[strings.LastIndex(victim.Spec.ProviderID, "/")+1:]
-		out, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-		if err != nil {
-			return false, err.Error()
-		}
-		state := out.Reservations[0].Instances[0].State.Name
-		return state == ec2types.InstanceStateNameShuttingDown || state == ec2types.InstanceStateNameTerminated, "instance " + string(state)
-	})
+	e.waitNodeAndInstanceGone(&victim, 60*time.Second)
 }
 
 // waitDeprovisioned waits up to 90s for every node of the "default" provisioner to be gone and

@@ -37,6 +37,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
+	"github.com/nodeform/terraform-provider-karpenter/controller/nodepods"
 )
 
 // Requeue intervals.
@@ -85,22 +86,8 @@ func (c *Controller) Register(mgr manager.Manager) error {
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: pod.Spec.NodeName}}}
 		})).
-		Watches(&v1alpha5.Provisioner{}, handler.EnqueueRequestsFromMapFunc(c.nodesOf)).
+		Watches(&v1alpha5.Provisioner{}, handler.EnqueueRequestsFromMapFunc(nodepods.NodesOfProvisioner(c.kube))).
 		Complete(c)
-}
-
-// nodesOf maps a Provisioner to requests for its nodes.
-func (c *Controller) nodesOf(ctx context.Context, o client.Object) []reconcile.Request {
-	nodes := &corev1.NodeList{}
-	if err := c.kube.List(ctx, nodes, client.MatchingLabels{v1alpha5.LabelProvisionerName: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing nodes of provisioner", "provisioner", o.GetName())
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(nodes.Items))
-	for _, n := range nodes.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: n.Name}})
-	}
-	return out
 }
 
 // step is one stage of termination: done false stops the pass with res (a requeue).
