@@ -23,6 +23,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -34,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
@@ -113,6 +115,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		c.cordon,            // no new pods
 		c.drain,             // evict in order, or delete after the grace period
 		c.terminateInstance, // until the cloud says the instance is going
+		c.deleteClaim,       // its launch record goes with the instance
 		c.removeFinalizer,   // the API server then deletes the node
 	} {
 		res, done, err := s(ctx, node)
@@ -164,6 +167,22 @@ func (c *Controller) terminateInstance(ctx context.Context, node *corev1.Node) (
 	if exists {
 		log.FromContext(ctx).Info("instance termination requested, waiting for the cloud to report it")
 		return reconcile.Result{RequeueAfter: InstancePoll}, false, nil
+	}
+	return reconcile.Result{}, true, nil
+}
+
+// deleteClaim deletes the NodeClaim that owns the node (its owner reference), once the instance
+// is going, so that the claim does not outlive its node until garbage collection notices.
+func (c *Controller) deleteClaim(ctx context.Context, node *corev1.Node) (reconcile.Result, bool, error) {
+	for _, ref := range node.OwnerReferences {
+		if ref.Kind != "NodeClaim" || ref.APIVersion != karpv1.SchemeGroupVersion.String() {
+			continue
+		}
+		claim := &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: ref.Name, UID: ref.UID}}
+		err := c.kube.Delete(ctx, claim, client.Preconditions{UID: &ref.UID})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) { // Conflict: a newer claim of that name
+			return reconcile.Result{}, false, fmt.Errorf("deleting node claim %s: %w", ref.Name, err)
+		}
 	}
 	return reconcile.Result{}, true, nil
 }

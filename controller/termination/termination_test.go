@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	cpfake "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
@@ -65,6 +66,7 @@ type options struct {
 	grace         *time.Duration // the provisioner's terminationGracePeriod
 	noProvisioner bool
 	annotations   map[string]string // on the node
+	claim         bool              // the node is owned by a NodeClaim "default-abcde"
 }
 
 // newHarness launches one instance in the fake cloud, creates its Node (with the finalizer),
@@ -75,6 +77,7 @@ func newHarness(t *testing.T, o options, pods ...*corev1.Pod) *harness {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha5.AddToScheme(s)
+	_ = karpv1.AddToScheme(s)
 	cloud := cpfake.New(clocktesting.NewFakeClock(time.Now()), []*cloudprovider.InstanceType{cpfake.NewInstanceType(cpfake.InstanceTypeOptions{
 		Name: "m5.large", CPU: 2, MemoryMi: 8192, Pods: 29, OnDemandPrice: 0.096, SpotRatio: 0.4, Zones: cpfake.Zones})})
 	types, _ := cloud.GetInstanceTypes(context.Background(), nil)
@@ -98,6 +101,11 @@ func newHarness(t *testing.T, o options, pods ...*corev1.Pod) *harness {
 	}
 	for _, p := range pods {
 		b = b.WithObjects(p)
+	}
+	if o.claim {
+		claim := &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "default-abcde", UID: "claim-uid"}}
+		node.OwnerReferences = []metav1.OwnerReference{{APIVersion: karpv1.SchemeGroupVersion.String(), Kind: "NodeClaim", Name: claim.Name, UID: claim.UID}}
+		b = b.WithObjects(claim)
 	}
 	if o.funcs != nil {
 		b = b.WithInterceptorFuncs(*o.funcs)
@@ -164,7 +172,7 @@ func pod(name string, mutate ...func(*corev1.Pod)) *corev1.Pod {
 }
 
 func TestDrainTerminateRemoveFinalizer(t *testing.T) {
-	h := newHarness(t, options{},
+	h := newHarness(t, options{claim: true},
 		pod("web"),
 		pod("ds", func(p *corev1.Pod) {
 			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", UID: "u", Controller: ptr.To(true)}}
@@ -198,6 +206,10 @@ func TestDrainTerminateRemoveFinalizer(t *testing.T) {
 	}
 	if _, ok := h.node(); ok {
 		t.Error("node still exists: finalizer not removed")
+	}
+	err := h.kube.Get(context.Background(), types.NamespacedName{Name: "default-abcde"}, &karpv1.NodeClaim{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the node's claim outlives it: %v", err)
 	}
 }
 
