@@ -1,7 +1,8 @@
 package aws
 
 // EKS emulation (rest-json protocol): DescribeCluster (GET /clusters/{name}) and ListClusters
-// (GET /clusters) for the one cluster record the sandbox describes. Shapes follow the
+// (GET /clusters) for the one cluster record the sandbox describes (access entries and Pod
+// Identity associations are in eks_access.go). Shapes follow the
 // aws-sdk-go-v2 EKS client (service/eks request_snapshot/response_snapshot); errors carry the
 // code in the X-Amzn-ErrorType header and {"__type","message"} in the body, as the SDK's
 // restjson1 error deserializer reads them.
@@ -91,7 +92,7 @@ func (e *Emulator) eksClusterRecord() eksCluster {
 		CertificateAuthority:    map[string]string{"data": base64.StdEncoding.EncodeToString(o.ClusterCA)},
 		PlatformVersion:         "eks.1",
 		Tags:                    map[string]string{},
-		AccessConfig:            map[string]interface{}{"authenticationMode": "API_AND_CONFIG_MAP"},
+		AccessConfig:            map[string]interface{}{"authenticationMode": e.state.eks.authMode},
 	}
 	for _, s := range SeedSubnets {
 		c.ResourcesVpcConfig.SubnetIds = append(c.ResourcesVpcConfig.SubnetIds, s.ID)
@@ -112,6 +113,9 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request) {
 		}
 		writeRestJSONError(w, aerr.Status, aerr.Code, aerr.Message)
 		return true
+	}
+	if e.serveEKSAccess(w, r, deny) {
+		return
 	}
 	switch {
 	case r.Method == http.MethodGet && path == "/clusters":

@@ -30,6 +30,10 @@ type Options struct {
 	// reported by DescribeCluster as kubernetesNetworkConfig.serviceIpv4Cidr; default
 	// "10.100.0.0/16", EKS's default.
 	ServiceIPv4CIDR string
+	// AuthenticationMode is the EKS cluster's accessConfig.authenticationMode: CONFIG_MAP,
+	// API_AND_CONFIG_MAP (the default, as EKS creates clusters since access entries exist) or
+	// API. It decides whether access entries can be made and how nodes may join.
+	AuthenticationMode string
 	// BootDelay is how long a launched instance stays pending before it boots (default 3s;
 	// set NoBootDelay for 0).
 	BootDelay   time.Duration
@@ -118,6 +122,9 @@ func New(opts Options) *Emulator {
 	if opts.ServiceIPv4CIDR == "" {
 		opts.ServiceIPv4CIDR = "10.100.0.0/16"
 	}
+	if opts.AuthenticationMode == "" {
+		opts.AuthenticationMode = AuthModeAPIAndConfigMap
+	}
 	if opts.BootDelay == 0 && !opts.NoBootDelay {
 		opts.BootDelay = 3 * time.Second
 	}
@@ -171,6 +178,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveSTS(w, r)
 	case "eks":
 		e.serveEKS(w, r)
+	case "eks-auth":
+		e.serveEKSAuth(w, r)
 	case "ssm":
 		e.serveSSM(w, r)
 	case "pricing":

@@ -35,6 +35,9 @@ func (e *Emulator) authorizeSession(sess *stsSession, denyCode, action, resource
 		"aws:PrincipalArn":     {sess.roleArn},
 		"aws:PrincipalAccount": {e.opts.AccountID},
 	}
+	for k, v := range sess.tags {
+		full["aws:PrincipalTag/"+k] = []string{v}
+	}
 	for k, v := range ctx {
 		full[k] = v
 	}

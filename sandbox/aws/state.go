@@ -6,6 +6,7 @@ type state struct {
 	ec2    ec2Store   // ec2.go: VPC, subnets, security groups, AMIs, launch templates, instances, tags
 	iam    iamStore   // iam.go: roles, policies, instance profiles, OIDC providers
 	faults faultStore // faults.go: injected errors (capacity, throttling)
+	eks    eksStore   // eks_access.go: authentication mode, access entries, Pod Identity associations
 }
 
 func newState(e *Emulator) *state {
@@ -13,5 +14,6 @@ func newState(e *Emulator) *state {
 	s.ec2.init(e)
 	s.iam.init(e)
 	s.faults.init(e)
+	s.eks.init(e)
 	return s
 }

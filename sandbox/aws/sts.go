@@ -28,6 +28,9 @@ type stsSession struct {
 	roleArn, roleID, sessionName               string
 	assumedRoleArn                             string
 	expires                                    time.Time
+	// tags are the session tags (EKS Pod Identity sets them); policies read them as
+	// aws:PrincipalTag/<key>.
+	tags map[string]string
 }
 
 func (e *Emulator) serveSTS(w http.ResponseWriter, r *http.Request) {
