@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/podidentity"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/pods"
 )
 
@@ -68,6 +70,10 @@ type Config struct {
 	NoBootDelay bool
 	// StaticNodes is the number of t3.medium instances of the static node group; 0 = none.
 	StaticNodes int
+	// AuthenticationMode is the EKS cluster's authentication mode: CONFIG_MAP,
+	// API_AND_CONFIG_MAP or API (default $KARPENTER_SANDBOX_AUTHENTICATION_MODE, else
+	// API_AND_CONFIG_MAP). Nodes join through aws-auth, access entries or both accordingly.
+	AuthenticationMode string
 	// ControllerExecutable runs controller pods (default $KARPENTER_BIN, else this executable).
 	ControllerExecutable string
 	// Progress receives human-readable progress lines; nil discards.
@@ -105,6 +111,11 @@ type Sandbox struct {
 	Cluster     *cluster.Cluster
 	// StaticInstanceProfile is the instance profile of the static node group.
 	StaticInstanceProfile string
+	// PodIdentityAgentURL is the EKS Pod Identity agent's credentials URL
+	// (http://127.0.0.1:<port>/v1/credentials), which pods with a Pod Identity association get
+	// as AWS_CONTAINER_CREDENTIALS_FULL_URI.
+	PodIdentityAgentURL string
+	podIdentityAgent    *podidentity.Agent
 
 	bootMu   sync.Mutex
 	booted   map[string]error // instance ID -> join error (nil: joined)
@@ -137,6 +148,9 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 	if err := s.startEmulator(cfg, log); err != nil {
 		return s, err
 	}
+	if err := s.startPodIdentityAgent(log); err != nil {
+		return s, err
+	}
 	s.startPodRunner(cfg, log)
 	if err := s.startStaticNodeGroup(ctx, cfg); err != nil {
 		return s, err
@@ -155,6 +169,17 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.ClusterName == "" {
 		cfg.ClusterName = DefaultClusterName
+	}
+	if cfg.AuthenticationMode == "" {
+		cfg.AuthenticationMode = os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE")
+	}
+	if cfg.AuthenticationMode == "" {
+		cfg.AuthenticationMode = aws.AuthModeAPIAndConfigMap
+	}
+	switch cfg.AuthenticationMode {
+	case aws.AuthModeConfigMap, aws.AuthModeAPIAndConfigMap, aws.AuthModeAPI:
+	default:
+		return fmt.Errorf("sandbox: AuthenticationMode: must be CONFIG_MAP, API_AND_CONFIG_MAP or API, got %q", cfg.AuthenticationMode)
 	}
 	if cfg.StaticNodes < 0 {
 		return fmt.Errorf("sandbox: StaticNodes: must be >= 0, got %d", cfg.StaticNodes)
@@ -226,6 +251,7 @@ func (s *Sandbox) startEmulator(cfg Config, log *slog.Logger) (err error) {
 		BootDelay:                  cfg.BootDelay,
 		NoBootDelay:                cfg.NoBootDelay,
 		ServiceAccountPublicKeyPEM: s.Cluster.ServiceAccountPublicKeyPEM,
+		AuthenticationMode:         cfg.AuthenticationMode,
 		Hooks: aws.Hooks{
 			OnBoot: func(ctx context.Context, i aws.BootedInstance) error {
 				err := joiner.Join(ctx, nodeInstance(i))
@@ -237,11 +263,25 @@ func (s *Sandbox) startEmulator(cfg Config, log *slog.Logger) (err error) {
 			OnTerminate: func(ctx context.Context, i aws.BootedInstance) error { return joiner.Leave(ctx, nodeInstance(i)) },
 		},
 	})
-	joiner.Roles = s.Emulator
+	joiner.Roles, joiner.Access = s.Emulator, s.Emulator
 	if s.AWSEndpoint, err = s.Emulator.Start("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("sandbox: AWS emulator: %w", err)
 	}
 	fmt.Fprintln(cfg.Progress, "AWS emulator listening on", s.AWSEndpoint)
+	return nil
+}
+
+// startPodIdentityAgent starts the EKS Pod Identity agent on a free loopback port. It signs
+// its eks-auth calls with the sandbox's administrator key, which stands in for the node role
+// (on EKS the agent uses the node's instance profile, whose AmazonEKSWorkerNodePolicy allows
+// eks-auth:AssumeRoleForPodIdentity).
+func (s *Sandbox) startPodIdentityAgent(log *slog.Logger) (err error) {
+	cfg := s.AWSConfig()
+	s.podIdentityAgent = &podidentity.Agent{ClusterName: s.ClusterName, Log: log.With("component", "pod-identity-agent"),
+		Client: &podidentity.Client{Endpoint: s.AWSEndpoint, Region: s.Region, Credentials: cfg.Credentials, HTTPClient: sdkhttp.New()}}
+	if s.PodIdentityAgentURL, err = s.podIdentityAgent.Start("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("sandbox: Pod Identity agent: %w", err)
+	}
 	return nil
 }
 
@@ -253,7 +293,7 @@ func (s *Sandbox) startPodRunner(cfg Config, log *slog.Logger) {
 	runner := &pods.Runner{
 		Admin: s.Cluster.RESTConfig(), Server: s.Endpoint, CACertPEM: s.CACertPEM, Audience: s.Cluster.Issuer(),
 		Executable: cfg.ControllerExecutable, ExtraEnv: s.awsEndpointEnv(), Region: s.Region, StateDir: s.Dir,
-		Log: log.With("component", "pods"),
+		Log: log.With("component", "pods"), PodIdentity: s.Emulator, PodIdentityAgentURL: s.PodIdentityAgentURL,
 	}
 	s.runnerWG.Add(1)
 	go func() {
@@ -361,6 +401,9 @@ func (s *Sandbox) Stop() {
 			s.cancel()
 			s.runnerWG.Wait()
 		}
+		if s.podIdentityAgent != nil {
+			_ = s.podIdentityAgent.Close()
+		}
 		if s.Emulator != nil {
 			_ = s.Emulator.Close()
 		}
@@ -373,8 +416,9 @@ func (s *Sandbox) Stop() {
 	})
 }
 
-// launchStaticNodes creates the static node group's IAM role and instance profile, maps the
-// role in aws-auth and launches n instances through RunInstances with EKS AL2 user data.
+// launchStaticNodes creates the static node group's IAM role and instance profile, lets the
+// role join (an EC2_LINUX access entry in API mode, as EKS managed node groups get; an aws-auth
+// mapping otherwise) and launches n instances through RunInstances with EKS AL2 user data.
 func (s *Sandbox) launchStaticNodes(ctx context.Context, n int) error {
 	cfg := s.AWSConfig()
 	iamc, ec2c, ssmc := iam.NewFromConfig(cfg), ec2.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
@@ -396,7 +440,13 @@ func (s *Sandbox) launchStaticNodes(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	if err := node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn)); err != nil {
+	if s.Emulator.AuthenticationMode() == aws.AuthModeAPI {
+		_, err = eks.NewFromConfig(cfg).CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: &s.ClusterName,
+			PrincipalArn: role.Role.Arn, Type: awssdk.String(aws.AccessEntryEC2Linux)})
+	} else {
+		err = node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn))
+	}
+	if err != nil {
 		return fmt.Errorf("sandbox: static node group: %w", err)
 	}
 	param := "/aws/service/eks/optimized-ami/" + DefaultKubernetesVersion + "/amazon-linux-2/recommended/image_id"

@@ -22,6 +22,14 @@ type RoleResolver interface {
 	InstanceProfileRole(nameOrArn string) (roleName, roleArn string, ok bool)
 }
 
+// AccessResolver answers what EKS knows of a cluster's access: its authentication mode
+// (CONFIG_MAP, API_AND_CONFIG_MAP or API) and the type of a principal's access entry. The AWS
+// emulator implements it.
+type AccessResolver interface {
+	AuthenticationMode() string
+	AccessEntryType(principalArn string) (string, bool)
+}
+
 // AWSAuthNamespace and AWSAuthName locate the aws-auth ConfigMap that maps IAM roles to
 // Kubernetes identities on EKS.
 const (
@@ -44,12 +52,15 @@ type Joiner struct {
 	Region      string
 	Admin       *rest.Config // administrator credentials (aws-auth lookups, Node deletion)
 	Roles       RoleResolver // nil: no instance may join (no role can be checked)
-	Log         *slog.Logger
+	// Access gives the cluster's authentication mode and access entries; nil means
+	// CONFIG_MAP (aws-auth only).
+	Access AccessResolver
+	Log    *slog.Logger
 }
 
 // Join is Hooks.OnBoot: it parses inst's user data, checks cluster name, endpoint and CA
-// against the sandbox and that the instance profile's role is mapped in aws-auth to
-// system:bootstrappers and system:nodes, then creates the Node as user
+// against the sandbox and that the instance profile's role may join as a node in the cluster's
+// authentication mode (checkNodeAccess), then creates the Node as user
 // system:node:<private DNS name> (groups system:nodes, system:authenticated) so that the Node
 // authorizer and NodeRestriction admission judge it. Any failure is returned (and logged) and
 // the instance never joins; an existing Node of the same name is left as it is.
@@ -98,7 +109,7 @@ func (j *Joiner) join(ctx context.Context, inst Instance) error {
 	if err != nil {
 		return err
 	}
-	if err := checkAWSAuth(ctx, admin, roleArn); err != nil {
+	if err := j.checkNodeAccess(ctx, admin, roleArn); err != nil {
 		return err
 	}
 	node, err := BuildNode(inst, b, j.Region)
@@ -119,6 +130,36 @@ func (j *Joiner) join(ctx context.Context, inst Instance) error {
 			return nil
 		}
 		return fmt.Errorf("register node %s: %w", node.Name, err)
+	}
+	return nil
+}
+
+// checkNodeAccess returns nil if roleArn may authenticate as a node (Amazon EKS User Guide,
+// "Grant IAM users access to Kubernetes with EKS access entries", authentication modes): in
+// API mode only through an access entry of type EC2_LINUX, in CONFIG_MAP mode only through
+// aws-auth, in API_AND_CONFIG_MAP mode through either (the access entry is looked at first, as
+// EKS does).
+func (j *Joiner) checkNodeAccess(ctx context.Context, admin kubernetes.Interface, roleArn string) error {
+	mode := "CONFIG_MAP"
+	if j.Access != nil {
+		mode = j.Access.AuthenticationMode()
+	}
+	if mode == "API" || mode == "API_AND_CONFIG_MAP" {
+		typ, ok := j.Access.AccessEntryType(roleArn)
+		switch {
+		case ok && typ == "EC2_LINUX":
+			return nil
+		case ok:
+			return fmt.Errorf("role %s has an access entry of type %s; Linux nodes need type EC2_LINUX", roleArn, typ)
+		case mode == "API":
+			return fmt.Errorf("role %s has no access entry and the cluster's authentication mode is API (aws-auth is ignored)", roleArn)
+		}
+	}
+	if err := checkAWSAuth(ctx, admin, roleArn); err != nil {
+		if mode == "API_AND_CONFIG_MAP" {
+			return fmt.Errorf("role %s has no access entry, and: %w", roleArn, err)
+		}
+		return err
 	}
 	return nil
 }

@@ -62,7 +62,9 @@ type Client struct {
 	Endpoint    string // base URL, e.g. https://eks-auth.us-east-1.api.aws or the emulator's
 	Region      string
 	Credentials aws.CredentialsProvider
-	HTTPClient  *http.Client // default http.DefaultClient
+	HTTPClient  interface { // default http.DefaultClient
+		Do(*http.Request) (*http.Response, error)
+	}
 }
 
 // AssumeRoleForPodIdentity exchanges a service-account token of cluster for the credentials of
@@ -89,9 +91,11 @@ func (c *Client) AssumeRoleForPodIdentity(ctx context.Context, cluster, token st
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), SigningName, c.Region, time.Now()); err != nil {
 		return nil, err
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
+	var hc interface {
+		Do(*http.Request) (*http.Response, error)
+	} = http.DefaultClient
+	if c.HTTPClient != nil {
+		hc = c.HTTPClient
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -1,8 +1,11 @@
 // Package pods runs the controller's pods as local processes: every pod bound to a node whose
 // container image is the bundled controller image (version.ControllerImageRepository) runs as
 // `<executable> <container args...>` with the container's environment and, like a real pod, a
-// bound ServiceAccount token as its only Kubernetes credential (plus, like the EKS pod identity
-// webhook, a web identity token for the ServiceAccount's IAM role).
+// bound ServiceAccount token as its only Kubernetes credential, plus AWS credentials the way EKS
+// injects them: a web identity token for the IAM role named in the ServiceAccount's
+// eks.amazonaws.com/role-arn annotation (IRSA), else, when an EKS Pod Identity association
+// exists for the ServiceAccount, AWS_CONTAINER_CREDENTIALS_FULL_URI (the Pod Identity agent)
+// and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (a token with audience pods.eks.amazonaws.com).
 package pods
 
 import (
@@ -38,6 +41,15 @@ const RoleARNAnnotation = "eks.amazonaws.com/role-arn"
 // STSAudience is the audience of web identity tokens for sts:AssumeRoleWithWebIdentity.
 const STSAudience = "sts.amazonaws.com"
 
+// PodIdentityAudience is the audience of the token the Pod Identity agent exchanges.
+const PodIdentityAudience = "pods.eks.amazonaws.com"
+
+// PodIdentityLookup says whether an EKS Pod Identity association exists for a ServiceAccount
+// (what the EKS Pod Identity webhook checks). The AWS emulator implements it.
+type PodIdentityLookup interface {
+	PodIdentityRole(namespace, serviceAccount string) (roleArn string, ok bool)
+}
+
 // TokenLifetime is the lifetime requested for ServiceAccount tokens (the kubelet's default for
 // projected tokens is one hour too); tokens are rewritten after 80% of it.
 const TokenLifetime = time.Hour
@@ -61,9 +73,13 @@ type Runner struct {
 	// (AWS_ENDPOINT_URL_<SERVICE>) and AWS_REGION.
 	ExtraEnv []string
 	Region   string
-	StateDir string // per-pod credentials go to StateDir/pods/<ns>_<pod>/, logs to StateDir/pods/<ns>_<pod>.log
-	Clock    clock.WithTicker
-	Log      *slog.Logger
+	// PodIdentity and PodIdentityAgentURL (the agent's credentials URL) enable EKS Pod
+	// Identity; nil or "" disables it.
+	PodIdentity         PodIdentityLookup
+	PodIdentityAgentURL string
+	StateDir            string // per-pod credentials go to StateDir/pods/<ns>_<pod>/, logs to StateDir/pods/<ns>_<pod>.log
+	Clock               clock.WithTicker
+	Log                 *slog.Logger
 
 	mu      sync.Mutex
 	running map[types.UID]*podRun
@@ -342,8 +358,9 @@ type credentials struct {
 	pod *corev1.Pod
 	dir string
 
-	mu      sync.Mutex
-	roleARN string
+	mu          sync.Mutex
+	roleARN     string
+	podIdentity bool
 }
 
 func (c *credentials) kubeconfig() string { return filepath.Join(c.dir, "kubeconfig") }
@@ -352,9 +369,24 @@ func (c *credentials) awsTokenPath() string {
 	return filepath.Join(c.dir, "eks.amazonaws.com", "serviceaccount", "token")
 }
 
+// podIdentityTokenPath is where EKS mounts the Pod Identity token
+// (/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token), under the
+// pod's directory.
+func (c *credentials) podIdentityTokenPath() string {
+	return filepath.Join(c.dir, "pods.eks.amazonaws.com", "serviceaccount", "eks-pod-identity-token")
+}
+
 func (c *credentials) awsEnv() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.podIdentity {
+		return []string{
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + c.r.PodIdentityAgentURL,
+			"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + c.podIdentityTokenPath(),
+			"AWS_REGION=" + c.r.Region,
+			"AWS_DEFAULT_REGION=" + c.r.Region,
+		}
+	}
 	if c.roleARN == "" {
 		return nil
 	}
@@ -395,6 +427,22 @@ func (c *credentials) refresh(ctx context.Context) error {
 		}
 	}
 	role := sa.Annotations[RoleARNAnnotation]
+	podIdentity := false
+	if role == "" && c.r.PodIdentity != nil && c.r.PodIdentityAgentURL != "" {
+		_, podIdentity = c.r.PodIdentity.PodIdentityRole(c.pod.Namespace, saName)
+	}
+	if podIdentity {
+		tok, err := c.token(ctx, saName, []string{PodIdentityAudience})
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(c.podIdentityTokenPath()), 0o700); err != nil {
+			return err
+		}
+		if err := writeAtomic(c.podIdentityTokenPath(), []byte(tok)); err != nil {
+			return err
+		}
+	}
 	if role != "" {
 		awsTok, err := c.token(ctx, saName, []string{STSAudience})
 		if err != nil {
@@ -408,7 +456,7 @@ func (c *credentials) refresh(ctx context.Context) error {
 		}
 	}
 	c.mu.Lock()
-	c.roleARN = role
+	c.roleARN, c.podIdentity = role, podIdentity
 	c.mu.Unlock()
 	return nil
 }
