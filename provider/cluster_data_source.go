@@ -31,6 +31,7 @@ type clusterModel struct {
 	SubnetIDs                types.List   `tfsdk:"subnet_ids"`
 	ClusterSecurityGroupID   types.String `tfsdk:"cluster_security_group_id"`
 	ARN                      types.String `tfsdk:"arn"`
+	AuthenticationMode       types.String `tfsdk:"authentication_mode"`
 }
 
 // Metadata names the data source karpenter_cluster.
@@ -54,6 +55,9 @@ func (d *clusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"subnet_ids":                 schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Subnet ids of the cluster's VPC configuration."},
 			"cluster_security_group_id":  schema.StringAttribute{Computed: true, MarkdownDescription: "Security group EKS created for the cluster."},
 			"arn":                        schema.StringAttribute{Computed: true, MarkdownDescription: "Cluster ARN."},
+			"authentication_mode": schema.StringAttribute{Computed: true, MarkdownDescription: "How the cluster authenticates IAM principals " +
+				"(`accessConfig.authenticationMode`): `CONFIG_MAP` (aws-auth only), `API_AND_CONFIG_MAP` or `API` (access entries only). " +
+				"`CONFIG_MAP` when EKS reports none (clusters made before access entries existed)."},
 		},
 	}
 }
@@ -93,6 +97,10 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		m.VPCID = types.StringValue(aws.ToString(v.VpcId))
 		m.ClusterSecurityGroupID = types.StringValue(aws.ToString(v.ClusterSecurityGroupId))
 		m.SubnetIDs = listValue(v.SubnetIds)
+	}
+	m.AuthenticationMode = types.StringValue("CONFIG_MAP")
+	if cl.AccessConfig != nil && cl.AccessConfig.AuthenticationMode != "" {
+		m.AuthenticationMode = types.StringValue(string(cl.AccessConfig.AuthenticationMode))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

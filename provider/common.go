@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/aws/smithy-go"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -113,3 +114,17 @@ var _ basetypes.StringValuable = types.String{}
 
 // mustRegexp compiles one of this package's constant patterns.
 func mustRegexp(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }
+
+// withTimeout bounds ctx by the timeouts block's value for one operation (get is e.g.
+// m.Timeouts.Create), def when the block does not set it. ok is false when the block's value
+// is invalid (diags then say why).
+func withTimeout(ctx context.Context, get func(context.Context, time.Duration) (time.Duration, diag.Diagnostics), def time.Duration,
+	diags *diag.Diagnostics) (context.Context, context.CancelFunc, bool) {
+	d, dd := get(ctx, def)
+	diags.Append(dd...)
+	if dd.HasError() {
+		return ctx, func() {}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, cancel, true
+}

@@ -148,7 +148,7 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Service account of the controller. Default `karpenter`. Changing it is an in-place update " +
 					"(the old service account is deleted afterwards); launched nodes stay.",
 				Validators: []validator.String{stringvalidator.LengthBetween(1, 253)}},
-			"controller_role_arn": schema.StringAttribute{Optional: true, MarkdownDescription: "IAM role of the controller (annotation `eks.amazonaws.com/role-arn`).",
+			"controller_role_arn": schema.StringAttribute{Optional: true, MarkdownDescription: "IAM role of the controller for IRSA (annotation `eks.amazonaws.com/role-arn`). Leave unset with EKS Pod Identity (`karpenter_controller_role` with `identity = \"pod_identity\"`): the annotation would make the SDK try IRSA first.",
 				Validators: []validator.String{stringvalidator.RegexMatches(mustRegexp(roleARNPattern), "must be an IAM role ARN")}},
 			"default_instance_profile": schema.StringAttribute{Required: true, MarkdownDescription: "Instance profile of launched nodes when a Provisioner names none (`AWS_DEFAULT_INSTANCE_PROFILE`).",
 				Validators: []validator.String{stringvalidator.LengthBetween(1, 128)}},

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -24,9 +26,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*controllerRoleResource)(nil)
-	_ resource.ResourceWithImportState = (*controllerRoleResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*controllerRoleResource)(nil)
+	_ resource.ResourceWithConfigure      = (*controllerRoleResource)(nil)
+	_ resource.ResourceWithImportState    = (*controllerRoleResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*controllerRoleResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*controllerRoleResource)(nil)
 )
 
 // NewControllerRoleResource returns karpenter_controller_role: the IAM role of the controller's
@@ -36,20 +39,26 @@ func NewControllerRoleResource() resource.Resource { return &controllerRoleResou
 type controllerRoleResource struct{ c *clients }
 
 type controllerRoleModel struct {
-	ID                      types.String `tfsdk:"id"`
-	Name                    types.String `tfsdk:"name"`
-	ClusterName             types.String `tfsdk:"cluster_name"`
-	OIDCIssuerURL           types.String `tfsdk:"oidc_issuer_url"`
-	ServiceAccountNamespace types.String `tfsdk:"service_account_namespace"`
-	ServiceAccountName      types.String `tfsdk:"service_account_name"`
-	NodeRoleARN             types.String `tfsdk:"node_role_arn"`
-	Tags                    types.Map    `tfsdk:"tags"`
-	ARN                     types.String `tfsdk:"arn"`
-	PolicyARN               types.String `tfsdk:"policy_arn"`
-	PolicyJSON              types.String `tfsdk:"policy_json"`
-	OIDCProviderARN         types.String `tfsdk:"oidc_provider_arn"`
-	OIDCProviderCreated     types.Bool   `tfsdk:"oidc_provider_created"`
+	ID                       types.String   `tfsdk:"id"`
+	Name                     types.String   `tfsdk:"name"`
+	ClusterName              types.String   `tfsdk:"cluster_name"`
+	OIDCIssuerURL            types.String   `tfsdk:"oidc_issuer_url"`
+	ServiceAccountNamespace  types.String   `tfsdk:"service_account_namespace"`
+	ServiceAccountName       types.String   `tfsdk:"service_account_name"`
+	NodeRoleARN              types.String   `tfsdk:"node_role_arn"`
+	Tags                     types.Map      `tfsdk:"tags"`
+	ARN                      types.String   `tfsdk:"arn"`
+	PolicyARN                types.String   `tfsdk:"policy_arn"`
+	PolicyJSON               types.String   `tfsdk:"policy_json"`
+	OIDCProviderARN          types.String   `tfsdk:"oidc_provider_arn"`
+	OIDCProviderCreated      types.Bool     `tfsdk:"oidc_provider_created"`
+	Identity                 types.String   `tfsdk:"identity"`
+	PodIdentityAssociationID types.String   `tfsdk:"pod_identity_association_id"`
+	Timeouts                 timeouts.Value `tfsdk:"timeouts"`
 }
+
+// Default timeout of each karpenter_controller_role operation.
+const defaultControllerRoleTimeout = 5 * time.Minute
 
 // privateOIDCCreated is the private state key that earlier versions set when the resource
 // created the OIDC provider; oidc_provider_created replaced it (Terraform drops private state
@@ -62,7 +71,7 @@ func (r *controllerRoleResource) Metadata(_ context.Context, req resource.Metada
 }
 
 // Schema describes the resource.
-func (r *controllerRoleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *controllerRoleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	k8sName := []validator.String{stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`), "must be a DNS-1123 label"), stringvalidator.LengthAtMost(63)}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "IAM role for the controller's Kubernetes service account (IAM roles for service accounts): " +
@@ -75,8 +84,25 @@ func (r *controllerRoleResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"(`oidc_provider_created = true`); an existing one is adopted and never deleted. Even one this resource " +
 			"created is kept on destroy, with a warning, while another role's trust policy names it (other IAM roles " +
 			"for service accounts of the cluster depend on it).\n\n" +
-			"Import by role name (an imported role has `oidc_provider_created = false`: it never deletes the provider).",
+			"**EKS Pod Identity.** With `identity = \"pod_identity\"` the role instead trusts the service principal " +
+			"`pods.eks.amazonaws.com` (`sts:AssumeRole` and `sts:TagSession`), no OIDC provider is used, and an EKS Pod Identity " +
+			"association binds the role to `<service_account_namespace>/<service_account_name>` in `cluster_name` (the EKS Pod " +
+			"Identity Agent add-on must run on the cluster). The resource deletes only the association it created; an existing " +
+			"association for the service account is refused.\n\n" +
+			"Import by role name (an imported role has `oidc_provider_created = false`: it never deletes the provider; a Pod " +
+			"Identity role's association is found by its role ARN).",
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
 		Attributes: map[string]schema.Attribute{
+			"identity": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(identityIRSA),
+				MarkdownDescription: "How the controller's pods get the role: `irsa` (default; IAM roles for service accounts, " +
+					"trust on the cluster's OIDC provider) or `pod_identity` (EKS Pod Identity). Changing it replaces the role.",
+				Validators:    []validator.String{stringvalidator.OneOf(identityIRSA, identityPodIdentity)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+			"pod_identity_association_id": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "ID of the EKS Pod Identity association this resource created (`pod_identity` only).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"name": iamNameAttribute("Role name; the policy gets the same name."),
@@ -138,19 +164,18 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	issuer, diags := r.issuer(ctx, m)
-	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, m.Timeouts.Create, defaultControllerRoleTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	m.OIDCIssuerURL = types.StringValue(issuer)
-	providerARN, created, err := r.ensureOIDCProvider(ctx, issuer)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
+	defer cancel()
+	trust, providerARN, created := r.trustFor(ctx, &m, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	m.OIDCProviderCreated = types.BoolValue(created)
+	m.PodIdentityAssociationID = types.StringNull()
 	name := m.Name.ValueString()
-	trust := OIDCTrustPolicy(providerARN, issuer, m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString())
 	out, err := r.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
 		RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust.JSON()),
 		Description: aws.String("Karpenter controller role (managed by Terraform)"),
@@ -163,7 +188,7 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 		}
 		return
 	}
-	m.ID, m.ARN, m.OIDCProviderARN = m.Name, types.StringValue(aws.ToString(out.Role.Arn)), types.StringValue(providerARN)
+	m.ID, m.ARN, m.OIDCProviderARN = m.Name, types.StringValue(aws.ToString(out.Role.Arn)), optString(providerARN)
 	m.PolicyARN, m.PolicyJSON = types.StringNull(), types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	doc, err := r.policy(ctx, m)
@@ -187,7 +212,45 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 		return
 	}
 	m.PolicyJSON = types.StringValue(doc.JSON())
+	if m.podIdentity() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+		r.createPodIdentityAssociation(ctx, &m, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// trustFor returns the trust policy m calls for: EKS Pod Identity's, or IRSA's on the
+// cluster's OIDC provider (created if the account has none: created is then true).
+func (r *controllerRoleResource) trustFor(ctx context.Context, m *controllerRoleModel, diags *diag.Diagnostics) (trust PolicyDocument, providerARN string, created bool) {
+	if m.podIdentity() {
+		m.OIDCIssuerURL = types.StringNull()
+		return PodIdentityTrustPolicy(), "", false
+	}
+	issuer, d := r.issuer(ctx, *m)
+	if diags.Append(d...); diags.HasError() {
+		return trust, "", false
+	}
+	m.OIDCIssuerURL = types.StringValue(issuer)
+	providerARN, created, err := r.ensureOIDCProvider(ctx, issuer)
+	if err != nil {
+		diags.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
+		return trust, "", false
+	}
+	return OIDCTrustPolicy(providerARN, issuer, m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString()), providerARN, created
+}
+
+// ValidateConfig refuses oidc_issuer_url with identity = "pod_identity" (Pod Identity uses no
+// OIDC provider).
+func (r *controllerRoleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m controllerRoleModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if !resp.Diagnostics.HasError() && m.podIdentity() && !m.OIDCIssuerURL.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Not used with pod_identity",
+			`EKS Pod Identity needs no OIDC provider: remove oidc_issuer_url, or use identity = "irsa"`)
+	}
 }
 
 // Read refreshes the role (trust -> issuer and service account), its tags and the default
@@ -216,7 +279,16 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 	}
 	m.Name, m.ARN = types.StringValue(aws.ToString(role.RoleName)), types.StringValue(aws.ToString(role.Arn))
 	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
-	if trust, err := ParsePolicyDocument(aws.ToString(role.AssumeRolePolicyDocument)); err == nil {
+	if m.Identity.IsNull() || m.Identity.ValueString() == "" { // import, or state of an earlier version
+		m.Identity = types.StringValue(identityIRSA)
+	}
+	foreignTrust := false
+	if trust, err := ParsePolicyDocument(aws.ToString(role.AssumeRolePolicyDocument)); err == nil && isPodIdentityTrust(trust) {
+		m.Identity, m.OIDCProviderARN, m.OIDCIssuerURL = types.StringValue(identityPodIdentity), types.StringNull(), types.StringNull()
+	} else if err == nil && m.podIdentity() {
+		foreignTrust = true
+		m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(""), types.StringValue("") // trust changed: plan puts ours back
+	} else if err == nil {
 		if prov, issuer, ns, sa, ok := trustPolicyFacts(trust); ok {
 			m.OIDCProviderARN, m.OIDCIssuerURL = types.StringValue(prov), types.StringValue(issuer)
 			m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(ns), types.StringValue(sa)
@@ -229,11 +301,26 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 		policyARN = r.policyARNFor(ctx, m)
 	}
 	m.PolicyJSON = types.StringNull()
+	if err := r.readPolicyInto(ctx, &m, policyARN); err != nil {
+		resp.Diagnostics.AddError("Cannot read the controller policy", err.Error())
+		return
+	}
+	if m.podIdentity() && m.ClusterName.ValueString() != "" {
+		r.readPodIdentityAssociation(ctx, &m, &resp.Diagnostics)
+		if foreignTrust {
+			m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(""), types.StringValue("")
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// readPolicyInto reads the controller policy policyARN ("" = none known) into m: policy_arn,
+// policy_json, and the cluster name and node role the policy names.
+func (r *controllerRoleResource) readPolicyInto(ctx context.Context, m *controllerRoleModel, policyARN string) error {
 	if policyARN != "" {
 		doc, found, err := r.readPolicy(ctx, policyARN)
 		if err != nil {
-			resp.Diagnostics.AddError("Cannot read the controller policy", err.Error())
-			return
+			return err
 		}
 		if found {
 			m.PolicyARN, m.PolicyJSON = types.StringValue(policyARN), types.StringValue(doc.JSON())
@@ -243,7 +330,7 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 			m.PolicyARN = types.StringNull()
 		}
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	return nil
 }
 
 // Update rewrites the trust, adds a new default policy version, and updates tags.
@@ -254,20 +341,18 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name := state.ID.ValueString()
-	issuer, diags := r.issuer(ctx, plan)
-	if resp.Diagnostics.Append(diags...); resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Update, defaultControllerRoleTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	plan.OIDCIssuerURL = types.StringValue(issuer)
-	providerARN, created, err := r.ensureOIDCProvider(ctx, issuer)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("oidc_issuer_url"), "Cannot create the IAM OIDC provider", err.Error())
+	defer cancel()
+	name := state.ID.ValueString()
+	trust, providerARN, created := r.trustFor(ctx, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	// Ours if created now, or created before and still the one trusted.
-	plan.OIDCProviderCreated = types.BoolValue(created || (state.OIDCProviderCreated.ValueBool() && providerARN == state.OIDCProviderARN.ValueString()))
-	trust := OIDCTrustPolicy(providerARN, issuer, plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
+	plan.OIDCProviderCreated = types.BoolValue(created || (state.OIDCProviderCreated.ValueBool() && providerARN != "" && providerARN == state.OIDCProviderARN.ValueString()))
 	if _, err := r.c.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trust.JSON())}); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot update the role's trust policy", err.Error())
 		return
@@ -297,8 +382,15 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 		resp.Diagnostics.AddAttributeError(path.Root("policy_arn"), "Cannot attach the controller policy", err.Error())
 		return
 	}
-	plan.ID, plan.ARN, plan.OIDCProviderARN = state.ID, state.ARN, types.StringValue(providerARN)
+	plan.ID, plan.ARN, plan.OIDCProviderARN = state.ID, state.ARN, optString(providerARN)
 	plan.PolicyARN, plan.PolicyJSON = types.StringValue(policyARN), types.StringValue(doc.JSON())
+	plan.PodIdentityAssociationID = types.StringNull()
+	if plan.podIdentity() {
+		r.updatePodIdentityAssociation(ctx, &plan, state, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -308,6 +400,14 @@ func (r *controllerRoleResource) Delete(ctx context.Context, req resource.Delete
 	var m controllerRoleModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel, ok := withTimeout(ctx, m.Timeouts.Delete, defaultControllerRoleTimeout, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer cancel()
+	if r.deletePodIdentityAssociation(ctx, m, &resp.Diagnostics); resp.Diagnostics.HasError() {
 		return
 	}
 	if err := deleteRole(ctx, r.c.iam, m.ID.ValueString()); err != nil {

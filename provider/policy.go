@@ -237,3 +237,20 @@ func trustPolicyFacts(d PolicyDocument) (providerARN, issuerURL, namespace, name
 	}
 	return "", "", "", "", false
 }
+
+// podIdentityServicePrincipal is the service principal of EKS Pod Identity.
+const podIdentityServicePrincipal = "pods.eks.amazonaws.com"
+
+// PodIdentityTrustPolicy lets EKS Pod Identity assume the role and tag its sessions (source:
+// Amazon EKS User Guide, "Create a Pod Identity association": the trust names the service
+// principal pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession).
+func PodIdentityTrustPolicy() PolicyDocument {
+	return PolicyDocument{Version: "2012-10-17", Statement: []PolicyStatement{{
+		Effect:    "Allow",
+		Principal: map[string]policyValues{"Service": {podIdentityServicePrincipal}},
+		Action:    policyValues{"sts:AssumeRole", "sts:TagSession"},
+	}}}
+}
+
+// isPodIdentityTrust reports whether d is exactly PodIdentityTrustPolicy.
+func isPodIdentityTrust(d PolicyDocument) bool { return d.JSON() == PodIdentityTrustPolicy().JSON() }

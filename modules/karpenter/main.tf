@@ -1,7 +1,17 @@
 # Everything the Karpenter getting-started guide creates with eksctl, CloudFormation and helm,
 # as resources of one provider. Names follow that guide (KarpenterNodeRole-<cluster>, ...).
 
+# The cluster's authentication mode decides the defaults of node_access_method and
+# controller_identity: a cluster in API mode ignores aws-auth, so nodes need an access entry,
+# and is set up the current way, so the controller uses EKS Pod Identity.
+data "karpenter_cluster" "this" {
+  name = var.cluster_name
+}
+
 locals {
+  api_only              = data.karpenter_cluster.this.authentication_mode == "API"
+  node_access_method    = coalesce(var.node_access_method, local.api_only ? "access_entry" : "aws_auth")
+  controller_identity   = coalesce(var.controller_identity, local.api_only ? "pod_identity" : "irsa")
   node_role_name        = "KarpenterNodeRole-${var.cluster_name}"
   instance_profile_name = "KarpenterNodeInstanceProfile-${var.cluster_name}"
   controller_role_name  = "KarpenterControllerRole-${var.cluster_name}"
@@ -26,28 +36,33 @@ resource "karpenter_instance_profile" "this" {
   tags = var.tags
 }
 
-# The role the controller's service account assumes through the cluster's OIDC issuer (IRSA),
-# with a least-privilege policy scoped to this cluster's tags and the node role.
+# The role the controller's service account assumes through the cluster's OIDC issuer (IRSA)
+# or EKS Pod Identity (then with its association), with a least-privilege policy scoped to
+# this cluster's tags and the node role.
 resource "karpenter_controller_role" "this" {
   name                      = local.controller_role_name
   cluster_name              = var.cluster_name
+  identity                  = local.controller_identity
   service_account_namespace = var.namespace
   service_account_name      = "karpenter"
   node_role_arn             = karpenter_node_role.this.arn
   tags                      = var.tags
 }
 
-# Lets instances with the node role join the cluster (aws-auth mapRoles).
+# Lets instances with the node role join the cluster (aws-auth mapRoles, or an access entry).
 resource "karpenter_node_access" "this" {
-  role_arn = karpenter_node_role.this.arn
+  role_arn     = karpenter_node_role.this.arn
+  method       = local.node_access_method
+  cluster_name = local.node_access_method == "access_entry" ? var.cluster_name : null
 }
 
 # CRD, namespace, service account, RBAC and the controller Deployment.
 resource "karpenter_controller" "this" {
-  cluster_name             = var.cluster_name
-  namespace                = var.namespace
-  service_account_name     = "karpenter"
-  controller_role_arn      = karpenter_controller_role.this.arn
+  cluster_name         = var.cluster_name
+  namespace            = var.namespace
+  service_account_name = "karpenter"
+  # With Pod Identity the service account carries no role annotation (IRSA would win).
+  controller_role_arn      = local.controller_identity == "irsa" ? karpenter_controller_role.this.arn : null
   default_instance_profile = karpenter_instance_profile.this.name
   image                    = var.image
 
@@ -62,9 +77,11 @@ resource "karpenter_controller" "this" {
 
   # Nodes must be able to join and the subnets must be discoverable before the controller
   # launches anything; on destroy the controller (and its nodes) go first.
+  # The Pod Identity association must exist before the controller's pods start.
   depends_on = [
     karpenter_discovery_tags.this,
     karpenter_node_access.this,
+    karpenter_controller_role.this,
   ]
 }
 

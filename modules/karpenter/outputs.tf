@@ -27,3 +27,13 @@ output "default_provisioner_name" {
   description = "Name of the default Provisioner, or null when create_default_provisioner is false."
   value       = var.create_default_provisioner ? karpenter_provisioner.default[0].name : null
 }
+
+output "node_access_method" {
+  description = "How launched nodes join the cluster: aws_auth or access_entry (node_access_method, or picked from the cluster's authentication mode)."
+  value       = local.node_access_method
+}
+
+output "controller_identity" {
+  description = "How the controller gets its IAM role: irsa or pod_identity (controller_identity, or picked from the cluster's authentication mode)."
+  value       = local.controller_identity
+}

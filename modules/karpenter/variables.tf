@@ -133,3 +133,25 @@ variable "default_provisioner" {
     error_message = "default_provisioner.ttl_seconds_until_expired must be null or a whole number of seconds >= 0."
   }
 }
+
+variable "node_access_method" {
+  description = "How launched nodes join the cluster: \"aws_auth\" (an entry in kube-system/aws-auth) or \"access_entry\" (an EKS access entry of type EC2_LINUX). null (the default) picks from the cluster's authentication mode: access_entry for API (which ignores aws-auth), aws_auth for CONFIG_MAP and API_AND_CONFIG_MAP."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.node_access_method == null || contains(["aws_auth", "access_entry"], coalesce(var.node_access_method, "aws_auth"))
+    error_message = "node_access_method must be null, \"aws_auth\" or \"access_entry\"."
+  }
+}
+
+variable "controller_identity" {
+  description = "How the controller's pods get their IAM role: \"irsa\" (IAM roles for service accounts, via the cluster's OIDC provider) or \"pod_identity\" (EKS Pod Identity; the EKS Pod Identity Agent add-on must run on the cluster). null (the default) picks from the cluster's authentication mode: pod_identity for API, irsa otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_identity == null || contains(["irsa", "pod_identity"], coalesce(var.controller_identity, "irsa"))
+    error_message = "controller_identity must be null, \"irsa\" or \"pod_identity\"."
+  }
+}

@@ -1,0 +1,128 @@
+package provider
+
+// The pod_identity mode of karpenter_controller_role: the role trusts EKS Pod Identity
+// (PodIdentityTrustPolicy) and an EKS Pod Identity association binds it to the controller's
+// namespace and service account (Amazon EKS User Guide, "Learn how EKS Pod Identity grants
+// pods access to AWS services"). The resource manages only the association it created (its ID
+// is in state); an association someone else made for the same service account is refused.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// Identity modes of karpenter_controller_role.
+const (
+	identityIRSA        = "irsa"
+	identityPodIdentity = "pod_identity"
+)
+
+func (m controllerRoleModel) podIdentity() bool {
+	return m.Identity.ValueString() == identityPodIdentity
+}
+
+// createPodIdentityAssociation associates the role with the service account and records the
+// association's ID in m. An existing association for the service account is refused.
+func (r *controllerRoleResource) createPodIdentityAssociation(ctx context.Context, m *controllerRoleModel, diags *diag.Diagnostics) {
+	out, err := r.c.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String(m.ClusterName.ValueString()), Namespace: aws.String(m.ServiceAccountNamespace.ValueString()),
+		ServiceAccount: aws.String(m.ServiceAccountName.ValueString()), RoleArn: aws.String(m.ARN.ValueString()),
+	})
+	if awsErrorCode(err) == "ResourceInUseException" {
+		diags.AddAttributeError(path.Root("service_account_name"), "The service account already has a Pod Identity association",
+			fmt.Sprintf("%s\n\nEKS cluster %s already associates %s/%s with a role; that association is left as it is. Delete it, "+
+				"or use another service account.", err, m.ClusterName.ValueString(), m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString()))
+		return
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("identity"), "Cannot create the Pod Identity association", err.Error())
+		return
+	}
+	m.PodIdentityAssociationID = types.StringValue(aws.ToString(out.Association.AssociationId))
+}
+
+// readPodIdentityAssociation refreshes the service account of m from its association. An
+// imported role has no association ID yet: it is looked up by role among the cluster's
+// associations. A missing association, or one moved to another role, reads as an empty
+// namespace and name, so the plan puts it back.
+func (r *controllerRoleResource) readPodIdentityAssociation(ctx context.Context, m *controllerRoleModel, diags *diag.Diagnostics) {
+	cluster := aws.String(m.ClusterName.ValueString())
+	id := m.PodIdentityAssociationID.ValueString()
+	if id == "" {
+		p := eks.NewListPodIdentityAssociationsPaginator(r.c.eks, &eks.ListPodIdentityAssociationsInput{ClusterName: cluster})
+		for p.HasMorePages() && id == "" {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				diags.AddError("Cannot list Pod Identity associations", err.Error())
+				return
+			}
+			for _, s := range page.Associations {
+				d, err := r.c.eks.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: cluster, AssociationId: s.AssociationId})
+				if err == nil && aws.ToString(d.Association.RoleArn) == m.ARN.ValueString() {
+					id = aws.ToString(s.AssociationId)
+					break
+				}
+			}
+		}
+	}
+	m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(""), types.StringValue("")
+	if id == "" {
+		m.PodIdentityAssociationID = types.StringNull()
+		return
+	}
+	out, err := r.c.eks.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: cluster, AssociationId: aws.String(id)})
+	if awsErrorCode(err) == "ResourceNotFoundException" {
+		m.PodIdentityAssociationID = types.StringNull()
+		return
+	}
+	if err != nil {
+		diags.AddError("Cannot read the Pod Identity association", err.Error())
+		return
+	}
+	a := out.Association
+	m.PodIdentityAssociationID = types.StringValue(id)
+	if aws.ToString(a.RoleArn) == m.ARN.ValueString() {
+		m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(aws.ToString(a.Namespace)), types.StringValue(aws.ToString(a.ServiceAccount))
+	}
+}
+
+// updatePodIdentityAssociation makes plan's association exist: the state's one is kept when it
+// still binds the planned service account to the role, otherwise deleted and a new one made.
+func (r *controllerRoleResource) updatePodIdentityAssociation(ctx context.Context, plan *controllerRoleModel, state controllerRoleModel, diags *diag.Diagnostics) {
+	if id := state.PodIdentityAssociationID.ValueString(); id != "" {
+		cur := state
+		r.readPodIdentityAssociation(ctx, &cur, diags)
+		if diags.HasError() {
+			return
+		}
+		if cur.PodIdentityAssociationID.ValueString() == id && cur.ServiceAccountNamespace.Equal(plan.ServiceAccountNamespace) &&
+			cur.ServiceAccountName.Equal(plan.ServiceAccountName) {
+			plan.PodIdentityAssociationID = cur.PodIdentityAssociationID
+			return
+		}
+		r.deletePodIdentityAssociation(ctx, state, diags)
+		if diags.HasError() {
+			return
+		}
+	}
+	r.createPodIdentityAssociation(ctx, plan, diags)
+}
+
+// deletePodIdentityAssociation deletes the association this resource created (none: nothing).
+func (r *controllerRoleResource) deletePodIdentityAssociation(ctx context.Context, m controllerRoleModel, diags *diag.Diagnostics) {
+	id := m.PodIdentityAssociationID.ValueString()
+	if id == "" {
+		return
+	}
+	_, err := r.c.eks.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{
+		ClusterName: aws.String(m.ClusterName.ValueString()), AssociationId: aws.String(id)})
+	if err != nil && awsErrorCode(err) != "ResourceNotFoundException" {
+		diags.AddError("Cannot delete the Pod Identity association", err.Error())
+	}
+}
