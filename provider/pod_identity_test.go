@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 )
 
 // TestAccPodIdentityAndAccessEntry runs both EKS paths end to end: the controller role uses
@@ -91,7 +93,16 @@ func TestAccPodIdentityAndAccessEntry(t *testing.T) {
 // podIdentityConfig: Pod Identity controller role, access-entry node access, the controller
 // without controller_role_arn, and provisioner "acc-pi".
 func podIdentityConfig(clusterName string) string {
-	return `resource "karpenter_node_role" "node" {
+	var ids []string
+	for _, sn := range sandboxaws.SeedSubnets {
+		ids = append(ids, sn.ID)
+	}
+	ids = append(ids, sandboxaws.SeedClusterSecurityGroupID)
+	return `resource "karpenter_discovery_tags" "net" {
+  cluster_name = "` + clusterName + `"
+  resource_ids = ["` + strings.Join(ids, `", "`) + `"]
+}
+resource "karpenter_node_role" "node" {
   name = "acc-pi-node"
 }
 resource "karpenter_instance_profile" "node" {
@@ -116,7 +127,7 @@ resource "karpenter_controller" "test" {
     cpu_request    = "100m"
     memory_request = "128Mi"
   }
-  depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl]
+  depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
 }
 resource "karpenter_provisioner" "test" {
   name                    = "acc-pi"

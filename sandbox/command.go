@@ -68,14 +68,17 @@ type flags struct {
 	clusterName string
 	bootDelay   time.Duration
 	staticNodes int
+	authMode    string
 }
 
 func (f *flags) config() Config {
-	return Config{Dir: f.dir, ClusterName: f.clusterName, BootDelay: f.bootDelay, NoBootDelay: f.bootDelay == 0, StaticNodes: f.staticNodes}
+	return Config{Dir: f.dir, ClusterName: f.clusterName, BootDelay: f.bootDelay, NoBootDelay: f.bootDelay == 0, StaticNodes: f.staticNodes,
+		AuthenticationMode: f.authMode}
 }
 
 func (f *flags) args() []string {
-	return []string{"--dir", f.dir, "--cluster-name", f.clusterName, "--boot-delay", f.bootDelay.String(), "--static-nodes", strconv.Itoa(f.staticNodes)}
+	return []string{"--dir", f.dir, "--cluster-name", f.clusterName, "--boot-delay", f.bootDelay.String(), "--static-nodes", strconv.Itoa(f.staticNodes),
+		"--authentication-mode", f.authMode}
 }
 
 // NewCommand returns the `sandbox` subcommand: up, down, env (and the hidden daemon, run).
@@ -98,6 +101,12 @@ func NewCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&f.clusterName, "cluster-name", clusterDefault, "EKS cluster name ($CLUSTER_NAME)")
 	root.PersistentFlags().DurationVar(&f.bootDelay, "boot-delay", 3*time.Second, "how long a launched instance stays pending before it joins (0 allowed)")
 	root.PersistentFlags().IntVar(&f.staticNodes, "static-nodes", 1, "t3.medium instances in the static node group (not managed by the controller)")
+	authDefault := os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE")
+	if authDefault == "" {
+		authDefault = "API_AND_CONFIG_MAP"
+	}
+	root.PersistentFlags().StringVar(&f.authMode, "authentication-mode", authDefault,
+		"the EKS cluster's authentication mode: CONFIG_MAP, API_AND_CONFIG_MAP or API ($KARPENTER_SANDBOX_AUTHENTICATION_MODE)")
 
 	root.AddCommand(&cobra.Command{
 		Use: "up", Short: "Start the sandbox in the background and wait until it is ready", Args: cobra.NoArgs,
@@ -160,6 +169,11 @@ func up(ctx context.Context, out io.Writer, f *flags) error {
 	}
 	if f.bootDelay < 0 {
 		return fmt.Errorf("--boot-delay: must be >= 0, got %s", f.bootDelay)
+	}
+	switch f.authMode {
+	case "CONFIG_MAP", "API_AND_CONFIG_MAP", "API":
+	default:
+		return fmt.Errorf("--authentication-mode: must be CONFIG_MAP, API_AND_CONFIG_MAP or API, got %q", f.authMode)
 	}
 	// A state directory without a live daemon is left over from a crash: start afresh.
 	if err := removeStateDir(dir); err != nil {
