@@ -166,6 +166,7 @@ func TestAccClusterDataSource(t *testing.T) {
 			Check: resource.ComposeAggregateTestCheckFunc(
 				resource.TestCheckResourceAttr("data.karpenter_cluster.this", "endpoint", "https://127.0.0.1:6443"),
 				resource.TestCheckResourceAttr("data.karpenter_cluster.this", "oidc_issuer_url", "https://127.0.0.1:6443/oidc"),
+				resource.TestCheckResourceAttr("data.karpenter_cluster.this", "authentication_mode", "API_AND_CONFIG_MAP"),
 				resource.TestMatchResourceAttr("data.karpenter_cluster.this", "arn", mustRegexp(`:cluster/`+testClusterName+`$`)),
 				resource.TestMatchResourceAttr("data.karpenter_cluster.this", "vpc_id", mustRegexp(`^vpc-`)),
 			),
