@@ -254,7 +254,7 @@ func (r *nodeAccessResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.AddAttributeError(path.Root("groups"), "Cannot update kube-system/aws-auth", err.Error())
 		return
 	}
-	m.ID = m.RoleARN
+	m.ID, m.AccessEntryARN = m.RoleARN, types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
