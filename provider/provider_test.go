@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 		}
 	}
 	_ = os.Setenv("CHECKPOINT_DISABLE", "1")
+	// Two static nodes: the controller's two replicas need one each (hostname anti-affinity).
+	sandboxtest.Options.StaticNodes = 2
 	sandboxtest.Main(m) // runs the tests, then stops the shared sandbox if one was started
 }
 
