@@ -15,18 +15,16 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	appsv1 "k8s.io/api/apps/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/pods"
 )
 
 // TestControllerPodSpecRestricted checks the pod the Deployment runs against the restricted
@@ -217,7 +215,7 @@ resource "karpenter_discovery_tags" "this" {
 		Steps: []resource.TestStep{
 			{Config: config, Check: resource.ComposeAggregateTestCheckFunc(checkDeployment,
 				resource.TestCheckResourceAttr(addr, "replicas", "2"), resource.TestCheckResourceAttr(addr, "pdb_max_unavailable", "1"),
-				checkTwoControllersOneLeader(kc), checkLaunchAndRemove(t, kc))},
+				checkTwoControllersOneLeader(kc, sb.Dir), checkLaunchAndRemove(t, kc))},
 			{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateId: "karpenter", ImportStateVerifyIgnore: []string{"timeouts"}},
 			{PreConfig: editDeployment(func(d *appsv1.Deployment) { d.Spec.Template.Spec.PriorityClassName = "" }), Config: config, ConfigPlanChecks: update, Check: checkDeployment},
 			{PreConfig: editDeployment(func(d *appsv1.Deployment) { d.Spec.Template.Spec.Tolerations = nil }), Config: config, ConfigPlanChecks: update, Check: checkDeployment},
@@ -251,42 +249,42 @@ resource "karpenter_discovery_tags" "this" {
 	})
 }
 
-// checkTwoControllersOneLeader waits until two controller pods run on different nodes and
-// the leader election Lease names one of them.
-func checkTwoControllersOneLeader(kc client.Client) resource.TestCheckFunc {
+// checkTwoControllersOneLeader waits until two controller pods run on different nodes, both
+// processes (logs under stateDir) compete for the leader election Lease and exactly one
+// acquires it.
+func checkTwoControllersOneLeader(kc client.Client, stateDir string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		var pl corev1.PodList
-		lease := &unstructured.Unstructured{}
-		lease.SetGroupVersionKind(coordinationv1.SchemeGroupVersion.WithKind("Lease"))
-		holder := ""
+		var state string
 		err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 			if err := kc.List(ctx, &pl, client.InNamespace("karpenter"), client.MatchingLabels(selectorLabels())); err != nil {
 				return false, err
 			}
 			nodes := map[string]bool{}
+			attempting, leaders := 0, 0
 			for _, p := range pl.Items {
-				if p.Status.Phase == corev1.PodRunning {
-					nodes[p.Spec.NodeName] = true
+				if p.Status.Phase != corev1.PodRunning {
+					continue
+				}
+				nodes[p.Spec.NodeName] = true
+				b, err := os.ReadFile(pods.LogPath(stateDir, p.Namespace, p.Name))
+				if err != nil {
+					continue // not started yet
+				}
+				if strings.Contains(string(b), "Attempting to acquire leader lease") {
+					attempting++
+				}
+				if strings.Contains(string(b), "Successfully acquired lease") {
+					leaders++
 				}
 			}
-			if len(nodes) != 2 {
-				return false, nil
-			}
-			if err := kc.Get(ctx, client.ObjectKey{Namespace: "karpenter", Name: operator.LeaderElectionID}, lease); err != nil {
-				return false, client.IgnoreNotFound(err)
-			}
-			holder, _, _ = unstructured.NestedString(lease.Object, "spec", "holderIdentity")
-			return holder != "", nil
+			state = fmt.Sprintf("%d pods on %d nodes, %d processes competing, %d leaders", len(pl.Items), len(nodes), attempting, leaders)
+			return len(nodes) == 2 && attempting == 2 && leaders == 1, nil
 		})
 		if err != nil {
-			return fmt.Errorf("two controllers on two nodes and a leader: %w (pods %d)", err, len(pl.Items))
+			return fmt.Errorf("two controllers on two nodes, one leader: %w (%s)", err, state)
 		}
-		for _, p := range pl.Items {
-			if strings.HasPrefix(holder, p.Name) {
-				return nil
-			}
-		}
-		return fmt.Errorf("lease holder %q is none of the controller pods", holder)
+		return nil
 	}
 }
 

@@ -82,7 +82,7 @@ func (r *instanceProfileResource) Create(ctx context.Context, req resource.Creat
 	out, err := r.c.iam.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{
 		InstanceProfileName: aws.String(m.Name.ValueString()),
 		Path:                aws.String(m.Path.ValueString()),
-		Tags:                iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+		Tags:                iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create instance profile", err.Error())
@@ -125,7 +125,7 @@ func (r *instanceProfileResource) Read(ctx context.Context, req resource.ReadReq
 	m.Name = types.StringValue(aws.ToString(p.InstanceProfileName))
 	m.Path = types.StringValue(aws.ToString(p.Path))
 	m.ARN = types.StringValue(aws.ToString(p.Arn))
-	m.Tags = tagsValue(tagMap(p.Tags), m.Tags)
+	m.Tags = tagsValue(r.c.withoutDefaultTags(tagMap(p.Tags), stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
 	m.Role = types.StringNull()
 	if len(p.Roles) > 0 {
 		m.Role = types.StringValue(aws.ToString(p.Roles[0].RoleName))
@@ -164,7 +164,7 @@ func (r *instanceProfileResource) Update(ctx context.Context, req resource.Updat
 			return
 		}
 	}
-	set, remove := tagDiff(stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics))
+	set, remove := tagDiff(r.c.withDefaultTags(stringMap(ctx, state.Tags, &resp.Diagnostics)), r.c.withDefaultTags(stringMap(ctx, plan.Tags, &resp.Diagnostics)))
 	if len(remove) > 0 {
 		if _, err := r.c.iam.UntagInstanceProfile(ctx, &iam.UntagInstanceProfileInput{InstanceProfileName: aws.String(name), TagKeys: remove}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot untag instance profile", err.Error())

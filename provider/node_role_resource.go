@@ -105,7 +105,7 @@ func (r *nodeRoleResource) Create(ctx context.Context, req resource.CreateReques
 		Path:                     aws.String(m.Path.ValueString()),
 		AssumeRolePolicyDocument: aws.String(ec2TrustPolicy),
 		Description:              aws.String("Karpenter node role (managed by Terraform)"),
-		Tags:                     iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+		Tags:                     iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create IAM role", err.Error())
@@ -151,7 +151,7 @@ func (r *nodeRoleResource) Read(ctx context.Context, req resource.ReadRequest, r
 	m.Path = types.StringValue(aws.ToString(role.Path))
 	m.ARN = types.StringValue(aws.ToString(role.Arn))
 	m.UniqueID = types.StringValue(aws.ToString(role.RoleId))
-	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
+	m.Tags = tagsValue(r.c.withoutDefaultTags(tagMap(role.Tags), stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
 	m.ManagedPolicyARNs = setValue(attached)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
@@ -170,7 +170,7 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 		return
 	}
 	name := state.ID.ValueString()
-	if err := updateRoleTags(ctx, r.c.iam, name, stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics)); err != nil {
+	if err := updateRoleTags(ctx, r.c.iam, name, r.c.withDefaultTags(stringMap(ctx, state.Tags, &resp.Diagnostics)), r.c.withDefaultTags(stringMap(ctx, plan.Tags, &resp.Diagnostics))); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot update role tags", err.Error())
 		return
 	}
