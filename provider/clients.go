@@ -44,6 +44,7 @@ const fieldOwner = "terraform-provider-karpenter"
 type clients struct {
 	region      string
 	defaultTags map[string]string // provider default_tags, merged into every AWS resource's tags
+	part        partitionCache
 	ec2         *ec2.Client
 	iam         *iam.Client
 	sts         *sts.Client

@@ -341,7 +341,12 @@ func readInstallOptions(m *controllerModel, spec corev1.PodSpec, ctr corev1.Cont
 	m.Tolerations = tolerationsValue(spec.Tolerations)
 	m.TopologySpread = topologyValue(spec.TopologySpreadConstraints)
 	prior, err := parseAffinity(m.Affinity.ValueString())
-	if m.Affinity.IsNull() || m.Affinity.IsUnknown() || err != nil || !equality.Semantic.DeepEqual(podAffinity(prior), spec.Affinity) {
+	switch {
+	case !m.Affinity.IsNull() && !m.Affinity.IsUnknown() && err == nil && equality.Semantic.DeepEqual(podAffinity(prior), spec.Affinity):
+		// as written
+	case equality.Semantic.DeepEqual(podAffinity(defaultAffinity()), spec.Affinity):
+		m.Affinity = types.StringValue(defaultAffinityJSON()) // the default (also on import)
+	default:
 		m.Affinity = types.StringValue("")
 		if spec.Affinity != nil {
 			b, err := json.Marshal(spec.Affinity)

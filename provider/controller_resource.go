@@ -40,6 +40,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -544,9 +545,16 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 		}
 	}
 	for _, obj := range objs {
+		desired := obj.DeepCopyObject() // apply overwrites obj with the live object
 		if err := apply(ctx, kc, obj); err != nil {
 			diags.AddError(fmt.Sprintf("Cannot apply %T %s/%s", obj, obj.GetNamespace(), obj.GetName()), err.Error())
 			return
+		}
+		if d, ok := desired.(*appsv1.Deployment); ok {
+			if err := replaceDeploymentSpec(ctx, kc, d); err != nil {
+				diags.AddError("Cannot update the controller Deployment", err.Error())
+				return
+			}
 		}
 	}
 	key := client.ObjectKey{Namespace: s.Namespace, Name: deploymentName}
@@ -616,6 +624,21 @@ func apply(ctx context.Context, kc client.Client, obj client.Object) error {
 	obj.SetManagedFields(nil)
 	obj.SetResourceVersion("")
 	return kc.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership) //nolint:staticcheck // typed objects; apply configurations would duplicate every type
+}
+
+// replaceDeploymentSpec makes the live Deployment's spec exactly desired's. Server-side apply
+// keeps list entries and map keys that another field manager added (an env var or toleration
+// added with kubectl), which would show as drift forever; an update of the whole spec removes
+// them. Unchanged specs (after the API server's defaulting) do not start a rollout.
+func replaceDeploymentSpec(ctx context.Context, kc client.Client, desired *appsv1.Deployment) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var live appsv1.Deployment
+		if err := kc.Get(ctx, client.ObjectKeyFromObject(desired), &live); err != nil {
+			return err
+		}
+		live.Spec = *desired.Spec.DeepCopy()
+		return kc.Update(ctx, &live, client.FieldOwner(fieldOwner))
+	})
 }
 
 // waitCRDEstablished waits until the CRD has the Established condition.

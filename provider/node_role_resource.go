@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -24,14 +23,47 @@ var (
 	_ resource.ResourceWithImportState = (*nodeRoleResource)(nil)
 )
 
-// DefaultNodePolicyARNs are the AWS managed policies an EKS worker node needs (source: Amazon
+// DefaultNodePolicyNames are the AWS managed policies an EKS worker node needs (source: Amazon
 // EKS User Guide, "Amazon EKS node IAM role"; the SSM policy as in the Karpenter getting-started
 // CloudFormation template).
-var DefaultNodePolicyARNs = []string{
-	"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-	"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-	"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-	"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+// The ARNs are in the caller's partition (defaultNodePolicyARNs).
+var DefaultNodePolicyNames = []string{
+	"AmazonEKSWorkerNodePolicy",
+	"AmazonEKS_CNI_Policy",
+	"AmazonEC2ContainerRegistryReadOnly",
+	"AmazonSSMManagedInstanceCore",
+}
+
+// defaultNodePolicyARNs are DefaultNodePolicyNames as ARNs of partition p.
+func defaultNodePolicyARNs(p partitionInfo) []string {
+	out := make([]string, 0, len(DefaultNodePolicyNames))
+	for _, n := range DefaultNodePolicyNames {
+		out = append(out, p.managedPolicyARN(n))
+	}
+	return out
+}
+
+// partitionPolicyDefault plans managed_policy_arns, when the configuration omits it, as the
+// default policies in the partition of the provider's credentials (STS GetCallerIdentity), so
+// that GovCloud and China get arn:aws-us-gov: and arn:aws-cn: ARNs.
+type partitionPolicyDefault struct{ r *nodeRoleResource }
+
+func (partitionPolicyDefault) Description(context.Context) string {
+	return "Default: the EKS node policies in the caller's partition."
+}
+func (d partitionPolicyDefault) MarkdownDescription(ctx context.Context) string {
+	return d.Description(ctx)
+}
+func (d partitionPolicyDefault) PlanModifySet(ctx context.Context, req planmodifier.SetRequest, resp *planmodifier.SetResponse) {
+	if !req.ConfigValue.IsNull() || req.Plan.Raw.IsNull() || d.r.c == nil {
+		return
+	}
+	p, err := d.r.c.partition(ctx)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Cannot determine the default policies", err.Error())
+		return
+	}
+	resp.PlanValue = setValue(defaultNodePolicyARNs(p))
 }
 
 // ec2TrustPolicy lets EC2 instances assume the node role.
@@ -61,7 +93,8 @@ func (r *nodeRoleResource) Metadata(_ context.Context, req resource.MetadataRequ
 // Schema describes the resource.
 func (r *nodeRoleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "IAM role assumed by the EC2 instances Karpenter launches (trust: `ec2.amazonaws.com`), " +
+		MarkdownDescription: "IAM role assumed by the EC2 instances Karpenter launches (trust: `ec2.amazonaws.com`, `ec2.amazonaws.com.cn` in China: the " +
+			"partition comes from STS `GetCallerIdentity`), " +
 			"with AWS managed policies attached. Import by role name.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
@@ -72,8 +105,8 @@ func (r *nodeRoleResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"managed_policy_arns": schema.SetAttribute{Optional: true, Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "ARNs of managed policies to attach. Default: `AmazonEKSWorkerNodePolicy`, " +
 					"`AmazonEKS_CNI_Policy`, `AmazonEC2ContainerRegistryReadOnly`, `AmazonSSMManagedInstanceCore`.",
-				Default:    setdefault.StaticValue(setValue(DefaultNodePolicyARNs)),
-				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(policyARNPattern), "must be an IAM policy ARN"))}},
+				PlanModifiers: []planmodifier.Set{partitionPolicyDefault{r}},
+				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(policyARNPattern), "must be an IAM policy ARN"))}},
 			"arn": schema.StringAttribute{Computed: true, MarkdownDescription: "Role ARN.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"unique_id": schema.StringAttribute{Computed: true, MarkdownDescription: "Stable unique id of the role (`AROA...`).",
@@ -100,10 +133,15 @@ func (r *nodeRoleResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	part, err := r.c.partition(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot determine the AWS partition", err.Error())
+		return
+	}
 	out, err := r.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
 		RoleName:                 aws.String(m.Name.ValueString()),
 		Path:                     aws.String(m.Path.ValueString()),
-		AssumeRolePolicyDocument: aws.String(ec2TrustPolicy),
+		AssumeRolePolicyDocument: aws.String(trustPolicyFor(part, "ec2")),
 		Description:              aws.String("Karpenter node role (managed by Terraform)"),
 		Tags:                     iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
