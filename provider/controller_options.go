@@ -31,7 +31,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
-	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
 )
 
 // Install options of karpenter_controller, after the Karpenter Helm chart's values
@@ -110,6 +109,12 @@ func defaultAffinityJSON() string {
 	}
 	return string(b)
 }
+
+// ControllerFlags returns a flag set with every flag of the controller and its default; Set on
+// it parses a value as the controller does. main.go sets it to operator.SettingFlags (the
+// provider cannot import the operator, whose tests use the provider's policy). When nil,
+// `settings` cannot be checked and is refused.
+var ControllerFlags func() *pflag.FlagSet
 
 // managedEnv are the container's environment variables that attributes set; `env` may not
 // name them.
@@ -479,7 +484,14 @@ func (v settingsMapValidator) MarkdownDescription(ctx context.Context) string {
 }
 func (settingsMapValidator) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
 	elems := mapElements(ctx, req.ConfigValue, &resp.Diagnostics)
-	fs := operator.SettingFlags()
+	if len(elems) == 0 {
+		return
+	}
+	if ControllerFlags == nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Settings cannot be checked", "this build of the provider does not know the controller's flags")
+		return
+	}
+	fs := ControllerFlags()
 	var known []string
 	fs.VisitAll(func(f *pflag.Flag) {
 		if _, managed := managedFlags[f.Name]; !managed {
