@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -21,6 +22,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*nodeRoleResource)(nil)
 	_ resource.ResourceWithImportState = (*nodeRoleResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*nodeRoleResource)(nil)
 )
 
 // DefaultNodePolicyNames are the AWS managed policies an EKS worker node needs (source: Amazon
@@ -43,27 +45,24 @@ func defaultNodePolicyARNs(p partitionInfo) []string {
 	return out
 }
 
-// partitionPolicyDefault plans managed_policy_arns, when the configuration omits it, as the
-// default policies in the partition of the provider's credentials (STS GetCallerIdentity), so
-// that GovCloud and China get arn:aws-us-gov: and arn:aws-cn: ARNs.
-type partitionPolicyDefault struct{ r *nodeRoleResource }
-
-func (partitionPolicyDefault) Description(context.Context) string {
-	return "Default: the EKS node policies in the caller's partition."
-}
-func (d partitionPolicyDefault) MarkdownDescription(ctx context.Context) string {
-	return d.Description(ctx)
-}
-func (d partitionPolicyDefault) PlanModifySet(ctx context.Context, req planmodifier.SetRequest, resp *planmodifier.SetResponse) {
-	if !req.ConfigValue.IsNull() || req.Plan.Raw.IsNull() || d.r.c == nil {
+// ModifyPlan plans managed_policy_arns, when the configuration omits it, as the default
+// policies in the partition of the provider's credentials (STS GetCallerIdentity), so that
+// GovCloud and China get arn:aws-us-gov: and arn:aws-cn: ARNs.
+func (r *nodeRoleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.c == nil {
 		return
 	}
-	p, err := d.r.c.partition(ctx)
+	var configured types.Set
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("managed_policy_arns"), &configured)...)
+	if resp.Diagnostics.HasError() || !configured.IsNull() {
+		return
+	}
+	p, err := r.c.partition(ctx)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Cannot determine the default policies", err.Error())
+		resp.Diagnostics.AddAttributeError(path.Root("managed_policy_arns"), "Cannot determine the default policies", err.Error())
 		return
 	}
-	resp.PlanValue = setValue(defaultNodePolicyARNs(p))
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("managed_policy_arns"), setValue(defaultNodePolicyARNs(p)))...)
 }
 
 // ec2TrustPolicy lets EC2 instances assume the node role.
@@ -105,7 +104,7 @@ func (r *nodeRoleResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"managed_policy_arns": schema.SetAttribute{Optional: true, Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "ARNs of managed policies to attach. Default: `AmazonEKSWorkerNodePolicy`, " +
 					"`AmazonEKS_CNI_Policy`, `AmazonEC2ContainerRegistryReadOnly`, `AmazonSSMManagedInstanceCore`.",
-				PlanModifiers: []planmodifier.Set{partitionPolicyDefault{r}},
+				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
 				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(policyARNPattern), "must be an IAM policy ARN"))}},
 			"arn": schema.StringAttribute{Computed: true, MarkdownDescription: "Role ARN.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
