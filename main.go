@@ -32,6 +32,7 @@ func main() {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			provider.ControllerFlags = operator.SettingFlags // karpenter_controller checks `settings` against them
 			return provider.Serve(cmd.Context(), debug)
 		},
 	}

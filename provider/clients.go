@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,14 +17,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/go-logr/logr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -37,11 +42,13 @@ const fieldOwner = "terraform-provider-karpenter"
 // clients is the configured provider: AWS service clients and a lazily built Kubernetes client.
 // It is shared by all resources of one provider instance and safe for concurrent use.
 type clients struct {
-	region string
-	ec2    *ec2.Client
-	iam    *iam.Client
-	sts    *sts.Client
-	eks    *eks.Client
+	region      string
+	defaultTags map[string]string // provider default_tags, merged into every AWS resource's tags
+	part        partitionCache
+	ec2         *ec2.Client
+	iam         *iam.Client
+	sts         *sts.Client
+	eks         *eks.Client
 
 	restConfig func() (*rest.Config, error)
 	kubeOnce   sync.Once
@@ -76,6 +83,10 @@ func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostic
 		// does: one apply makes dozens of calls and must not fail on one transient error.
 		opts = append(opts, config.WithRetryMaxAttempts(defaultAWSMaxAttempts))
 	}
+	if m.DefaultTags.IsUnknown() {
+		diags.AddAttributeError(path.Root("default_tags"), "Invalid provider configuration", "default_tags is not known until apply; it cannot depend on resources that are not created yet")
+		return nil, diags
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		diags.AddError("Cannot load AWS configuration", err.Error())
@@ -93,7 +104,8 @@ func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostic
 		return nil
 	}
 	c := &clients{
-		region: cfg.Region,
+		region:      cfg.Region,
+		defaultTags: stringMap(ctx, m.DefaultTags, &diags),
 		ec2: ec2.NewFromConfig(cfg, func(o *ec2.Options) {
 			if b := base(ep.EC2); b != nil {
 				o.BaseEndpoint = b
@@ -128,18 +140,45 @@ func newClients(ctx context.Context, m providerModel) (*clients, diag.Diagnostic
 			return c, diags
 		}
 	}
-	c.restConfig = func() (*rest.Config, error) { return restConfigFrom(k) }
+	var exec *clientcmdapi.ExecConfig
+	if len(k.Exec) > 0 {
+		e := k.Exec[0]
+		if e.APIVersion.IsUnknown() || e.Command.IsUnknown() || e.Args.IsUnknown() || e.Env.IsUnknown() {
+			err := fmt.Errorf("kubernetes.exec is not known until apply; the provider configuration cannot depend on resources that are not created yet")
+			c.restConfig = func() (*rest.Config, error) { return nil, err }
+			return c, diags
+		}
+		exec = execConfig(ctx, e, &diags)
+	}
+	c.restConfig = func() (*rest.Config, error) { return restConfigFrom(k, exec) }
 	return c, diags
+}
+
+// execConfig converts the exec block to client-go's exec plugin configuration (never
+// interactive: Terraform owns the terminal).
+func execConfig(ctx context.Context, e execModel, diags *diag.Diagnostics) *clientcmdapi.ExecConfig {
+	cfg := &clientcmdapi.ExecConfig{
+		APIVersion:      e.APIVersion.ValueString(),
+		Command:         e.Command.ValueString(),
+		Args:            stringList(ctx, e.Args, diags),
+		InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
+	}
+	env := stringMap(ctx, e.Env, diags)
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		cfg.Env = append(cfg.Env, clientcmdapi.ExecEnvVar{Name: name, Value: env[name]})
+	}
+	return cfg
 }
 
 // restConfigFrom builds a REST config from the kubernetes block: host/CA/token/client
 // certificate when host is set, else the kubeconfig (config_path, else KUBECONFIG, else
-// ~/.kube/config) with config_context.
-func restConfigFrom(k kubernetesModel) (*rest.Config, error) {
+// ~/.kube/config) with config_context; exec, when not nil, supplies credentials either way.
+func restConfigFrom(k kubernetesModel, exec *clientcmdapi.ExecConfig) (*rest.Config, error) {
 	if host := k.Host.ValueString(); host != "" {
 		return &rest.Config{
-			Host:        host,
-			BearerToken: k.Token.ValueString(),
+			ExecProvider: exec,
+			Host:         host,
+			BearerToken:  k.Token.ValueString(),
 			TLSClientConfig: rest.TLSClientConfig{
 				Insecure: k.Insecure.ValueBool(),
 				CAData:   []byte(k.ClusterCACertificate.ValueString()),
@@ -156,6 +195,9 @@ func restConfigFrom(k kubernetesModel) (*rest.Config, error) {
 	if k.Insecure.ValueBool() {
 		overrides.ClusterInfo.InsecureSkipTLSVerify = true
 	}
+	if exec != nil {
+		overrides.AuthInfo.Exec = exec
+	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: no usable kubeconfig (set the provider's kubernetes block or KUBECONFIG): %w", err)
@@ -167,7 +209,7 @@ func restConfigFrom(k kubernetesModel) (*rest.Config, error) {
 var scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, rbacv1.AddToScheme, apiextensionsv1.AddToScheme, v1alpha5.AddToScheme, karpv1.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, rbacv1.AddToScheme, policyv1.AddToScheme, apiextensionsv1.AddToScheme, v1alpha5.AddToScheme, karpv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err) // static registration of built-in types; cannot fail at run time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"time"
 
@@ -127,4 +128,31 @@ func withTimeout(ctx context.Context, get func(context.Context, time.Duration) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, cancel, true
+}
+
+// withDefaultTags returns the provider's default_tags overlaid with tags (a resource's own tag
+// wins over a default of the same key).
+func (c *clients) withDefaultTags(tags map[string]string) map[string]string {
+	if len(c.defaultTags) == 0 {
+		return tags
+	}
+	out := maps.Clone(c.defaultTags)
+	maps.Copy(out, tags)
+	return out
+}
+
+// withoutDefaultTags returns live without the tags that come from default_tags (same key and
+// value) unless configured (a resource's tags in state) names the key too, so that default
+// tags never show as a difference in a resource's `tags`.
+func (c *clients) withoutDefaultTags(live, configured map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range live {
+		if d, ok := c.defaultTags[k]; ok && d == v {
+			if _, own := configured[k]; !own {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }

@@ -2,14 +2,19 @@ package provider
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -56,6 +61,16 @@ type controllerSettings struct {
 	BatchMaxSeconds        int64
 	CPURequest             resource.Quantity
 	MemoryRequest          resource.Quantity
+	CPULimit               *resource.Quantity // nil: no CPU limit
+	MemoryLimit            *resource.Quantity // nil: no memory limit
+	PriorityClassName      string
+	NodeSelector           map[string]string
+	Tolerations            []corev1.Toleration
+	TopologySpread         []corev1.TopologySpreadConstraint // label selectors are added (spreadConstraints)
+	Affinity               *corev1.Affinity                  // pod terms without a selector get one (podAffinity)
+	PDBMaxUnavailable      int32
+	ExtraEnv               map[string]string // added after the managed variables
+	Settings               map[string]string // controller flag name -> value, as --name=value arguments
 }
 
 // clusterRoleName is the name of the ClusterRole and ClusterRoleBinding of an installation.
@@ -111,7 +126,7 @@ func namespaceObject(name string) *corev1.Namespace {
 
 // controllerObjects returns every object of the installation except the CRD and the
 // namespace (see namespaceObject), in creation order: ServiceAccount, ClusterRole,
-// ClusterRoleBinding, Role, RoleBinding, Deployment.
+// ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, Deployment.
 func controllerObjects(s controllerSettings) []client.Object {
 	ns, sa, cr := s.Namespace, s.ServiceAccountName, clusterRoleName(s.Namespace)
 	meta := func(name, namespace string) metav1.ObjectMeta {
@@ -121,7 +136,6 @@ func controllerObjects(s controllerSettings) []client.Object {
 	if s.ControllerRoleARN != "" {
 		saMeta.Annotations = map[string]string{roleARNAnnotation: s.ControllerRoleARN}
 	}
-	read := []string{"get", "list", "watch"}
 	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}}
 	env := []corev1.EnvVar{
 		{Name: envClusterName, Value: s.ClusterName},
@@ -134,52 +148,128 @@ func controllerObjects(s controllerSettings) []client.Object {
 		// The leader election Lease lives in the pod's namespace (where the Role grants leases).
 		{Name: envPodNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 	}
+	for _, name := range slices.Sorted(maps.Keys(s.ExtraEnv)) {
+		env = append(env, corev1.EnvVar{Name: name, Value: s.ExtraEnv[name]})
+	}
 	replicas := s.Replicas
 	return []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: saMeta},
-		&rbacv1.ClusterRole{ObjectMeta: meta(cr, ""), Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
-			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners/status"}, Verbs: []string{"get", "update", "patch"}},
-			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"nodeclaims"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-			{APIGroups: []string{"karpenter.sh"}, Resources: []string{"nodeclaims/status"}, Verbs: []string{"get", "update", "patch"}},
-			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "persistentvolumes", "persistentvolumeclaims", "replicationcontrollers"}, Verbs: read},
-			{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
-			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-			{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-			{APIGroups: []string{"apps"}, Resources: []string{"daemonsets", "replicasets", "statefulsets", "deployments"}, Verbs: read},
-			{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: read},
-			{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses", "csinodes"}, Verbs: read},
-		}},
+		&rbacv1.ClusterRole{ObjectMeta: meta(cr, ""), Rules: controllerClusterRules()},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: meta(cr, ""), Subjects: subject,
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr}},
-		&rbacv1.Role{ObjectMeta: meta("karpenter", ns), Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: read},
-		}},
+		&rbacv1.Role{ObjectMeta: meta("karpenter", ns), Rules: controllerNamespaceRules()},
 		&rbacv1.RoleBinding{ObjectMeta: meta("karpenter", ns), Subjects: subject,
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "karpenter"}},
+		&policyv1.PodDisruptionBudget{ObjectMeta: meta(deploymentName, ns), Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr.To(intstr.FromInt32(s.PDBMaxUnavailable)),
+			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels()},
+		}},
 		&appsv1.Deployment{ObjectMeta: meta(deploymentName, ns), Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels()},
+			// As the Helm chart: with one replica per node (the default anti-affinity) a surge pod
+			// has nowhere to go, so a rollout replaces one pod at a time.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(1))}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: selectorLabels()},
-				Spec: corev1.PodSpec{
-					ServiceAccountName: sa,
-					PriorityClassName:  "system-cluster-critical",
-					Containers: []corev1.Container{{
-						Name: containerName, Image: s.Image, Args: []string{"controller"}, Env: env,
-						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-							corev1.ResourceCPU: s.CPURequest, corev1.ResourceMemory: s.MemoryRequest}},
-					}},
-					// Never schedule the controller onto nodes it manages.
-					Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-						NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
-							{Key: "karpenter.sh/provisioner-name", Operator: corev1.NodeSelectorOpDoesNotExist}}}}}}},
-				},
+				Spec:       controllerPodSpec(s, env),
 			},
 		}},
+	}
+}
+
+// controllerPodSpec is the controller's pod: one container running `controller` with the
+// settings as arguments, probes on the health port, and the restricted Pod Security Standard
+// (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted): non-root
+// user 65532 (the image's), no privilege escalation, every capability dropped, the runtime's
+// default seccomp profile and a read-only root filesystem (the controller writes no files).
+func controllerPodSpec(s controllerSettings, env []corev1.EnvVar) corev1.PodSpec {
+	resources := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: s.CPURequest, corev1.ResourceMemory: s.MemoryRequest}}
+	if s.CPULimit != nil || s.MemoryLimit != nil {
+		resources.Limits = corev1.ResourceList{}
+		if s.CPULimit != nil {
+			resources.Limits[corev1.ResourceCPU] = *s.CPULimit
+		}
+		if s.MemoryLimit != nil {
+			resources.Limits[corev1.ResourceMemory] = *s.MemoryLimit
+		}
+	}
+	probe := func(path string, initialDelay int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(healthPortName), Scheme: corev1.URISchemeHTTP}},
+			InitialDelaySeconds: initialDelay, TimeoutSeconds: 30, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3,
+		}
+	}
+	uid := int64(controllerUID)
+	return corev1.PodSpec{
+		ServiceAccountName:        s.ServiceAccountName,
+		PriorityClassName:         s.PriorityClassName,
+		NodeSelector:              s.NodeSelector,
+		Tolerations:               s.Tolerations,
+		Affinity:                  podAffinity(s.Affinity),
+		TopologySpreadConstraints: spreadConstraints(s.TopologySpread),
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers: []corev1.Container{{
+			Name: containerName, Image: s.Image, Args: append([]string{"controller"}, settingsArgs(s.Settings)...), Env: env,
+			Ports: []corev1.ContainerPort{
+				{Name: metricsPortName, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+				{Name: healthPortName, ContainerPort: healthPort, Protocol: corev1.ProtocolTCP},
+			},
+			LivenessProbe:  probe("/healthz", 30),
+			ReadinessProbe: probe("/readyz", 5),
+			Resources:      resources,
+			SecurityContext: &corev1.SecurityContext{
+				RunAsNonRoot: ptr.To(true), RunAsUser: &uid, RunAsGroup: &uid,
+				AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+				Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+		}},
+	}
+}
+
+// controllerClusterRules are the controller's cluster-wide permissions: exactly the calls it
+// makes (its client's Get/List/Watch through controller-runtime's cache, Create, Patch, Delete
+// and the eviction and status subresources) and nothing more. Compared with the Karpenter Helm
+// chart's ClusterRole, it lacks what this controller does not do (no webhooks, no
+// validating/mutating configurations, no node updates beyond patches, no reads of
+// Deployments, ReplicaSets, StatefulSets or PodDisruptionBudgets: evictions are refused by the
+// API server, not predicted).
+func controllerClusterRules() []rbacv1.PolicyRule {
+	read := []string{"get", "list", "watch"}
+	return []rbacv1.PolicyRule{
+		// provisioning, deprovisioning and termination watch Provisioners; status.go patches status.
+		{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners"}, Verbs: read},
+		{APIGroups: []string{"karpenter.sh"}, Resources: []string{"provisioners/status"}, Verbs: []string{"patch"}},
+		// one NodeClaim per launch: created before CreateFleet, finalizers patched, deleted by
+		// termination and garbage collection.
+		{APIGroups: []string{"karpenter.sh"}, Resources: []string{"nodeclaims"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		{APIGroups: []string{"karpenter.sh"}, Resources: []string{"nodeclaims/status"}, Verbs: []string{"patch"}},
+		// registration, emptiness and termination patch nodes (labels, taints, finalizer);
+		// deprovisioning and garbage collection delete them.
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch", "delete"}},
+		// pending pods are watched; termination deletes what eviction cannot remove after the
+		// grace period.
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
+		// the solver reads namespaces (pod affinity namespace selectors) and volumes.
+		{APIGroups: []string{""}, Resources: []string{"namespaces", "persistentvolumes", "persistentvolumeclaims"}, Verbs: read},
+		{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses", "csinodes"}, Verbs: read},
+		// daemonset overhead of new nodes.
+		{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: read},
+		// controller-runtime's recorder writes both event APIs.
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+}
+
+// controllerNamespaceRules are the controller's permissions in its own namespace: the leader
+// election Lease (client-go's LeaseLock gets, creates and updates it).
+func controllerNamespaceRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 	}
 }
 

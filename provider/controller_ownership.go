@@ -127,13 +127,19 @@ func deleteProvisioners(ctx context.Context, kc client.Client) error {
 	})
 }
 
-// deleteObjects deletes objs in reverse order (foreground propagation, NotFound ignored) and
-// waits until each is gone, so that a create right after does not meet a terminating object.
+// deleteObjects deletes objs in reverse order (foreground propagation, NotFound ignored; a
+// Deployment, and so its pods, is gone before the next object is deleted) and waits until each is gone, so that a create right after does not meet a terminating object.
 func deleteObjects(ctx context.Context, kc client.Client, objs []client.Object) error {
 	for i := len(objs) - 1; i >= 0; i-- {
 		err := kc.Delete(ctx, objs[i], client.PropagationPolicy(metav1.DeletePropagationForeground))
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting %s: %w", objectName(kc, objs[i]), err)
+		}
+		if _, ok := objs[i].(*appsv1.Deployment); ok {
+			// The controller pods go (foreground deletion) before the RBAC they use.
+			if err := waitGone(ctx, kc, objs[i].DeepCopyObject().(client.Object)); err != nil {
+				return fmt.Errorf("waiting for %s to be deleted: %w", objectName(kc, objs[i]), err)
+			}
 		}
 	}
 	for _, obj := range objs {

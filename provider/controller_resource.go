@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -31,12 +32,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -46,9 +50,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*controllerResource)(nil)
-	_ resource.ResourceWithImportState = (*controllerResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*controllerResource)(nil)
+	_ resource.ResourceWithConfigure      = (*controllerResource)(nil)
+	_ resource.ResourceWithImportState    = (*controllerResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*controllerResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*controllerResource)(nil)
 )
 
 // Default timeouts of karpenter_controller.
@@ -88,12 +93,22 @@ type controllerModel struct {
 	BatchMaxDurationSeconds  types.Int64     `tfsdk:"batch_max_duration_seconds"`
 	MissingObjects           types.List      `tfsdk:"missing_objects"`
 	Resources                *resourcesModel `tfsdk:"resources"`
+	PriorityClassName        types.String    `tfsdk:"priority_class_name"`
+	NodeSelector             types.Map       `tfsdk:"node_selector"`
+	Tolerations              types.List      `tfsdk:"tolerations"`
+	TopologySpread           types.List      `tfsdk:"topology_spread_constraints"`
+	Affinity                 types.String    `tfsdk:"affinity"`
+	PDBMaxUnavailable        types.Int64     `tfsdk:"pdb_max_unavailable"`
+	Env                      types.Map       `tfsdk:"env"`
+	Settings                 types.Map       `tfsdk:"settings"`
 	Timeouts                 timeouts.Value  `tfsdk:"timeouts"`
 }
 
 type resourcesModel struct {
 	CPURequest    types.String `tfsdk:"cpu_request"`
 	MemoryRequest types.String `tfsdk:"memory_request"`
+	CPULimit      types.String `tfsdk:"cpu_limit"`
+	MemoryLimit   types.String `tfsdk:"memory_limit"`
 }
 
 // Metadata names the resource karpenter_controller.
@@ -155,8 +170,12 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"image": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(version.ControllerImage()),
 				MarkdownDescription: "Controller image. Default: the bundled `" + version.ControllerImageRepository + ":<provider version>`.",
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
-			"replicas": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1),
-				MarkdownDescription: "Controller replicas (one leads). Default 1.", Validators: []validator.Int64{int64validator.Between(1, 10)}},
+			"replicas": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(2),
+				MarkdownDescription: "Controller replicas. Default 2 (as the Helm chart): one leads through the Lease " +
+					"`karpenter-leader-election` in the namespace, the other takes over within seconds when it goes. With the " +
+					"default `affinity` each replica needs its own node; the Deployment counts as Available with one fewer " +
+					"replica running.",
+				Validators: []validator.Int64{int64validator.Between(1, 10)}},
 			"log_level": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("info"),
 				MarkdownDescription: "`debug`, `info`, `warn` or `error` (`LOG_LEVEL`). Default `info`.",
 				Validators:          []validator.String{stringvalidator.OneOf("debug", "info", "warn", "error")}},
@@ -176,19 +195,25 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 		},
 		Blocks: map[string]schema.Block{
 			"resources": schema.SingleNestedBlock{
-				MarkdownDescription: "Resource requests of the controller container. Omitted: `1` CPU and `1Gi` memory " +
-					"(the block then stays absent in state unless the live requests differ from these defaults).",
+				MarkdownDescription: "Resource requests and limits of the controller container. Omitted: `1` CPU and `1Gi` " +
+					"memory requested, `1Gi` memory limit, no CPU limit (the block then stays absent in state unless the live " +
+					"values differ from these defaults). A limit below its request is refused at plan time.",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					"cpu_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultCPURequest),
 						MarkdownDescription: "CPU request (quantity). Default `1`.", Validators: []validator.String{quantityValidator{}}},
 					"memory_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultMemoryRequest),
 						MarkdownDescription: "Memory request (quantity). Default `1Gi`.", Validators: []validator.String{quantityValidator{}}},
+					"cpu_limit": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "CPU limit (quantity). Default: none (the controller may use idle CPU of its node).", Validators: []validator.String{quantityValidator{}}},
+					"memory_limit": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultMemoryLimit),
+						MarkdownDescription: "Memory limit (quantity). Default `1Gi`.", Validators: []validator.String{quantityValidator{}}},
 				},
 			},
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
+	maps.Copy(resp.Schema.Attributes, installOptionAttributes())
 }
 
 // Configure receives the provider's clients.
@@ -283,7 +308,18 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.LogLevel = types.StringValue(envValue(*ctr, envLogLevel))
 	m.BatchIdleDurationSeconds = secondsValue(envValue(*ctr, envBatchIdle))
 	m.BatchMaxDurationSeconds = secondsValue(envValue(*ctr, envBatchMax))
-	m.Resources = resourcesValue(ctr.Resources.Requests, m.Resources)
+	m.Resources = resourcesValue(ctr.Resources, m.Resources)
+	var pdb policyv1.PodDisruptionBudget
+	var pdbMax *int32
+	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: deploymentName}, &pdb); err == nil {
+		if mu := pdb.Spec.MaxUnavailable; mu != nil && mu.Type == intstr.Int {
+			pdbMax = &mu.IntVal
+		}
+	} else if !apierrors.IsNotFound(err) {
+		resp.Diagnostics.AddError("Cannot read the controller PodDisruptionBudget", err.Error())
+		return
+	}
+	readInstallOptions(&m, d.Spec.Template.Spec, *ctr, pdbMax)
 	var sa corev1.ServiceAccount
 	m.ControllerRoleARN = types.StringNull()
 	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m.ServiceAccountName.ValueString()}, &sa); err == nil {
@@ -509,9 +545,16 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 		}
 	}
 	for _, obj := range objs {
+		desired := obj.DeepCopyObject() // apply overwrites obj with the live object
 		if err := apply(ctx, kc, obj); err != nil {
 			diags.AddError(fmt.Sprintf("Cannot apply %T %s/%s", obj, obj.GetNamespace(), obj.GetName()), err.Error())
 			return
+		}
+		if d, ok := desired.(*appsv1.Deployment); ok {
+			if err := replaceDeploymentSpec(ctx, kc, d); err != nil {
+				diags.AddError("Cannot update the controller Deployment", err.Error())
+				return
+			}
 		}
 	}
 	key := client.ObjectKey{Namespace: s.Namespace, Name: deploymentName}
@@ -530,7 +573,7 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 }
 
 // settings converts the model to controllerSettings; bad quantities are attribute errors.
-func (r *controllerResource) settings(_ context.Context, m controllerModel, diags *diag.Diagnostics) controllerSettings {
+func (r *controllerResource) settings(ctx context.Context, m controllerModel, diags *diag.Diagnostics) controllerSettings {
 	s := controllerSettings{
 		Namespace: m.ID.ValueString(), ServiceAccountName: m.ServiceAccountName.ValueString(),
 		ClusterName: m.ClusterName.ValueString(), ClusterEndpoint: m.ClusterEndpoint.ValueString(),
@@ -541,9 +584,10 @@ func (r *controllerResource) settings(_ context.Context, m controllerModel, diag
 	if s.Namespace == "" {
 		s.Namespace = m.Namespace.ValueString()
 	}
-	cpu, mem := defaultCPURequest, defaultMemoryRequest
+	cpu, mem, cpuLimit, memLimit := defaultCPURequest, defaultMemoryRequest, "", defaultMemoryLimit
 	if m.Resources != nil {
 		cpu, mem = m.Resources.CPURequest.ValueString(), m.Resources.MemoryRequest.ValueString()
+		cpuLimit, memLimit = m.Resources.CPULimit.ValueString(), m.Resources.MemoryLimit.ValueString()
 	}
 	var err error
 	if s.CPURequest, err = kresource.ParseQuantity(cpu); err != nil {
@@ -552,6 +596,21 @@ func (r *controllerResource) settings(_ context.Context, m controllerModel, diag
 	if s.MemoryRequest, err = kresource.ParseQuantity(mem); err != nil {
 		diags.AddAttributeError(path.Root("resources").AtName("memory_request"), "Invalid quantity", err.Error())
 	}
+	for _, l := range []struct {
+		at, v string
+		dst   **kresource.Quantity
+	}{{"cpu_limit", cpuLimit, &s.CPULimit}, {"memory_limit", memLimit, &s.MemoryLimit}} {
+		if l.v == "" {
+			continue
+		}
+		q, err := kresource.ParseQuantity(l.v)
+		if err != nil {
+			diags.AddAttributeError(path.Root("resources").AtName(l.at), "Invalid quantity", err.Error())
+			continue
+		}
+		*l.dst = &q
+	}
+	installOptions(ctx, m, &s, diags)
 	return s
 }
 
@@ -565,6 +624,21 @@ func apply(ctx context.Context, kc client.Client, obj client.Object) error {
 	obj.SetManagedFields(nil)
 	obj.SetResourceVersion("")
 	return kc.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership) //nolint:staticcheck // typed objects; apply configurations would duplicate every type
+}
+
+// replaceDeploymentSpec makes the live Deployment's spec exactly desired's. Server-side apply
+// keeps list entries and map keys that another field manager added (an env var or toleration
+// added with kubectl), which would show as drift forever; an update of the whole spec removes
+// them. Unchanged specs (after the API server's defaulting) do not start a rollout.
+func replaceDeploymentSpec(ctx context.Context, kc client.Client, desired *appsv1.Deployment) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var live appsv1.Deployment
+		if err := kc.Get(ctx, client.ObjectKeyFromObject(desired), &live); err != nil {
+			return err
+		}
+		live.Spec = *desired.Spec.DeepCopy()
+		return kc.Update(ctx, &live, client.FieldOwner(fieldOwner))
+	})
 }
 
 // waitCRDEstablished waits until the CRD has the Established condition.
@@ -626,22 +700,28 @@ func waitGone(ctx context.Context, kc client.Client, obj client.Object) error {
 	})
 }
 
-// resourcesValue converts the live requests of the controller container to the resources
-// block. prior is the block in state before the refresh: when it is nil (the block was
-// omitted) and the live requests are the defaults, the block stays nil; live requests other
+// resourcesValue converts the live requests and limits of the controller container to the
+// resources block. prior is the block in state before the refresh: when it is nil (the block
+// was omitted) and the live values are the defaults, the block stays nil; live values other
 // than the defaults make it non-nil so that the plan shows the drift. Quantities equal to the
 // prior spelling keep it ("1000m" stays "1000m").
-func resourcesValue(live corev1.ResourceList, prior *resourcesModel) *resourcesModel {
+func resourcesValue(live corev1.ResourceRequirements, prior *resourcesModel) *resourcesModel {
 	if prior == nil {
-		cpu, mem := live[corev1.ResourceCPU], live[corev1.ResourceMemory]
-		if cpu.Cmp(kresource.MustParse(defaultCPURequest)) == 0 && mem.Cmp(kresource.MustParse(defaultMemoryRequest)) == 0 {
+		cpu, mem := live.Requests[corev1.ResourceCPU], live.Requests[corev1.ResourceMemory]
+		_, cpuLimited := live.Limits[corev1.ResourceCPU]
+		memLimit, memLimited := live.Limits[corev1.ResourceMemory]
+		if cpu.Cmp(kresource.MustParse(defaultCPURequest)) == 0 && mem.Cmp(kresource.MustParse(defaultMemoryRequest)) == 0 &&
+			!cpuLimited && memLimited && memLimit.Cmp(kresource.MustParse(defaultMemoryLimit)) == 0 {
 			return nil
 		}
-		prior = &resourcesModel{CPURequest: types.StringValue(defaultCPURequest), MemoryRequest: types.StringValue(defaultMemoryRequest)}
+		prior = &resourcesModel{CPURequest: types.StringValue(defaultCPURequest), MemoryRequest: types.StringValue(defaultMemoryRequest),
+			CPULimit: types.StringNull(), MemoryLimit: types.StringValue(defaultMemoryLimit)}
 	}
 	return &resourcesModel{
-		CPURequest:    quantityValue(live, corev1.ResourceCPU, prior.CPURequest),
-		MemoryRequest: quantityValue(live, corev1.ResourceMemory, prior.MemoryRequest),
+		CPURequest:    quantityValue(live.Requests, corev1.ResourceCPU, prior.CPURequest),
+		MemoryRequest: quantityValue(live.Requests, corev1.ResourceMemory, prior.MemoryRequest),
+		CPULimit:      quantityValue(live.Limits, corev1.ResourceCPU, prior.CPULimit),
+		MemoryLimit:   quantityValue(live.Limits, corev1.ResourceMemory, prior.MemoryLimit),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -33,10 +34,11 @@ func NewDiscoveryTagsResource() resource.Resource { return &discoveryTagsResourc
 type discoveryTagsResource struct{ c *clients }
 
 type discoveryTagsModel struct {
-	ID               types.String `tfsdk:"id"`
-	ClusterName      types.String `tfsdk:"cluster_name"`
-	ResourceIDs      types.Set    `tfsdk:"resource_ids"`
-	OwnedResourceIDs types.Set    `tfsdk:"owned_resource_ids"`
+	ID               types.String   `tfsdk:"id"`
+	ClusterName      types.String   `tfsdk:"cluster_name"`
+	ResourceIDs      types.Set      `tfsdk:"resource_ids"`
+	OwnedResourceIDs types.Set      `tfsdk:"owned_resource_ids"`
+	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
 // Metadata names the resource karpenter_discovery_tags.
@@ -45,7 +47,7 @@ func (r *discoveryTagsResource) Metadata(_ context.Context, req resource.Metadat
 }
 
 // Schema describes the resource.
-func (r *discoveryTagsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *discoveryTagsResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Tags subnets and security groups with `karpenter.sh/discovery = <cluster_name>` so that " +
 			"Provisioners can select them (`subnet_selector`/`security_group_selector`).\n\n" +
@@ -72,6 +74,7 @@ func (r *discoveryTagsResource) Schema(_ context.Context, _ resource.SchemaReque
 					"the others were tagged by someone else before.",
 				PlanModifiers: []planmodifier.Set{ownedIDsPlan{}}},
 		},
+		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
 }
 
@@ -85,6 +88,11 @@ func (r *discoveryTagsResource) Configure(_ context.Context, req resource.Config
 func (r *discoveryTagsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var m discoveryTagsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "create", &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -145,6 +153,11 @@ func (r *discoveryTagsResource) Update(ctx context.Context, req resource.UpdateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := opContext(ctx, plan.Timeouts, "update", &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	want := stringList(ctx, plan.ResourceIDs, &resp.Diagnostics)
 	had := stringList(ctx, state.ResourceIDs, &resp.Diagnostics)
 	owned := stringList(ctx, state.OwnedResourceIDs, &resp.Diagnostics)
@@ -168,6 +181,11 @@ func (r *discoveryTagsResource) Update(ctx context.Context, req resource.UpdateR
 func (r *discoveryTagsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m discoveryTagsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "delete", &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -2,13 +2,17 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -100,4 +104,59 @@ func updateRoleTags(ctx context.Context, c *iam.Client, role string, had, want m
 		}
 	}
 	return nil
+}
+
+// Default timeouts of the AWS resources (karpenter_node_role, karpenter_instance_profile,
+// karpenter_discovery_tags): long enough for IAM propagation retries (propagationTimeout).
+const defaultAWSTimeout = 5 * time.Minute
+
+// opContext returns ctx bounded by the resource's `timeouts` value for op ("create",
+// "update" or "delete"; default defaultAWSTimeout). A malformed duration is a diagnostic.
+func opContext(ctx context.Context, t timeouts.Value, op string, diags *diag.Diagnostics) (context.Context, context.CancelFunc) {
+	var d time.Duration
+	var ds diag.Diagnostics
+	switch op {
+	case "create":
+		d, ds = t.Create(ctx, defaultAWSTimeout)
+	case "update":
+		d, ds = t.Update(ctx, defaultAWSTimeout)
+	default:
+		d, ds = t.Delete(ctx, defaultAWSTimeout)
+	}
+	diags.Append(ds...)
+	return context.WithTimeout(ctx, d)
+}
+
+// propagationTimeout bounds the retries of one call that waits for IAM to propagate a new
+// entity (as the Terraform AWS provider's PropagationTimeout, 2 minutes).
+const propagationTimeout = 2 * time.Minute
+
+// propagationCodes are the errors AWS returns while a new IAM entity is not yet visible to
+// the call that uses it: NoSuchEntity (a new role added to a profile or given a policy),
+// MalformedPolicyDocument (a trust policy naming a new principal) and InvalidParameterValue
+// (EC2 with a new instance profile). Source: IAM User Guide, troubleshooting "changes that I
+// make are not always immediately visible".
+var propagationCodes = map[string]bool{"NoSuchEntity": true, "MalformedPolicyDocument": true, "InvalidParameterValue": true}
+
+// retryPropagation calls f until it returns nil or an error that is not a propagation error,
+// for at most propagationTimeout and never past ctx's deadline (the resource's create
+// timeout), waiting 1 s, 2 s, 4 s ... up to 10 s between attempts. It returns f's last error.
+func retryPropagation(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, propagationTimeout)
+	defer cancel()
+	wait := time.Second
+	for {
+		err := f(ctx)
+		if err == nil || !propagationCodes[awsErrorCode(err)] {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (still failing after retrying while IAM propagates)", err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -27,12 +28,13 @@ func NewInstanceProfileResource() resource.Resource { return &instanceProfileRes
 type instanceProfileResource struct{ c *clients }
 
 type instanceProfileModel struct {
-	ID   types.String `tfsdk:"id"`
-	Name types.String `tfsdk:"name"`
-	Role types.String `tfsdk:"role"`
-	Path types.String `tfsdk:"path"`
-	Tags types.Map    `tfsdk:"tags"`
-	ARN  types.String `tfsdk:"arn"`
+	ID       types.String   `tfsdk:"id"`
+	Name     types.String   `tfsdk:"name"`
+	Role     types.String   `tfsdk:"role"`
+	Path     types.String   `tfsdk:"path"`
+	Tags     types.Map      `tfsdk:"tags"`
+	ARN      types.String   `tfsdk:"arn"`
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
 }
 
 // Metadata names the resource karpenter_instance_profile.
@@ -41,7 +43,7 @@ func (r *instanceProfileResource) Metadata(_ context.Context, req resource.Metad
 }
 
 // Schema describes the resource.
-func (r *instanceProfileResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *instanceProfileResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "IAM instance profile holding the node role; Provisioners and the controller's " +
 			"`default_instance_profile` name it. Import by instance profile name.",
@@ -56,6 +58,7 @@ func (r *instanceProfileResource) Schema(_ context.Context, _ resource.SchemaReq
 			"arn": schema.StringAttribute{Computed: true, MarkdownDescription: "Instance profile ARN.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
+		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
 }
 
@@ -71,10 +74,15 @@ func (r *instanceProfileResource) Create(ctx context.Context, req resource.Creat
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "create", &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	out, err := r.c.iam.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{
 		InstanceProfileName: aws.String(m.Name.ValueString()),
 		Path:                aws.String(m.Path.ValueString()),
-		Tags:                iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+		Tags:                iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create instance profile", err.Error())
@@ -84,8 +92,11 @@ func (r *instanceProfileResource) Create(ctx context.Context, req resource.Creat
 	role := m.Role.ValueString()
 	m.Role = types.StringNull() // recorded only once added
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	if _, err := r.c.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{
-		InstanceProfileName: aws.String(m.Name.ValueString()), RoleName: aws.String(role),
+	// A role created moments ago may not be visible to AddRoleToInstanceProfile yet.
+	if err := retryPropagation(ctx, func(ctx context.Context) error {
+		_, err := r.c.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{
+			InstanceProfileName: aws.String(m.Name.ValueString()), RoleName: aws.String(role)})
+		return err
 	}); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("role"), "Cannot add role to instance profile", err.Error())
 		return
@@ -114,7 +125,7 @@ func (r *instanceProfileResource) Read(ctx context.Context, req resource.ReadReq
 	m.Name = types.StringValue(aws.ToString(p.InstanceProfileName))
 	m.Path = types.StringValue(aws.ToString(p.Path))
 	m.ARN = types.StringValue(aws.ToString(p.Arn))
-	m.Tags = tagsValue(tagMap(p.Tags), m.Tags)
+	m.Tags = tagsValue(r.c.withoutDefaultTags(tagMap(p.Tags), stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
 	m.Role = types.StringNull()
 	if len(p.Roles) > 0 {
 		m.Role = types.StringValue(aws.ToString(p.Roles[0].RoleName))
@@ -130,6 +141,11 @@ func (r *instanceProfileResource) Update(ctx context.Context, req resource.Updat
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := opContext(ctx, plan.Timeouts, "update", &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	name := state.ID.ValueString()
 	if old, nw := state.Role.ValueString(), plan.Role.ValueString(); old != nw {
 		if old != "" {
@@ -139,13 +155,16 @@ func (r *instanceProfileResource) Update(ctx context.Context, req resource.Updat
 				return
 			}
 		}
-		if _, err := r.c.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{
-			InstanceProfileName: aws.String(name), RoleName: aws.String(nw)}); err != nil {
+		if err := retryPropagation(ctx, func(ctx context.Context) error {
+			_, err := r.c.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{
+				InstanceProfileName: aws.String(name), RoleName: aws.String(nw)})
+			return err
+		}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("role"), "Cannot add role to instance profile", err.Error())
 			return
 		}
 	}
-	set, remove := tagDiff(stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics))
+	set, remove := tagDiff(r.c.withDefaultTags(stringMap(ctx, state.Tags, &resp.Diagnostics)), r.c.withDefaultTags(stringMap(ctx, plan.Tags, &resp.Diagnostics)))
 	if len(remove) > 0 {
 		if _, err := r.c.iam.UntagInstanceProfile(ctx, &iam.UntagInstanceProfileInput{InstanceProfileName: aws.String(name), TagKeys: remove}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot untag instance profile", err.Error())
@@ -166,6 +185,11 @@ func (r *instanceProfileResource) Update(ctx context.Context, req resource.Updat
 func (r *instanceProfileResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m instanceProfileModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "delete", &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}

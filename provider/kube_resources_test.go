@@ -108,7 +108,7 @@ func TestAccControllerAndProvisioner(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan(),
 					plancheck.ExpectResourceAction(prov, plancheck.ResourceActionUpdate), plancheck.ExpectResourceAction(ctrl, plancheck.ResourceActionUpdate)}},
 				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(prov, "ttl_seconds_after_empty", "30"),
-					resource.TestCheckResourceAttr(ctrl, "replicas", "1"))},
+					resource.TestCheckResourceAttr(ctrl, "replicas", "2"))},
 			{PreConfig: func() { deleteControllerAndProvisioner(t, kc) },
 				Config: cfg("info", "30"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -201,7 +201,7 @@ func checkControllerAvailable(kc client.Client) resource.TestCheckFunc {
 }
 
 // editControllerAndProvisioner edits both out of band: provisioner "acc" gets
-// ttlSecondsAfterEmpty 300, the controller's Deployment 2 replicas.
+// ttlSecondsAfterEmpty 300, the controller's Deployment 3 replicas.
 func editControllerAndProvisioner(t *testing.T, kc client.Client) {
 	t.Helper()
 	var p v1alpha5.Provisioner
@@ -211,8 +211,8 @@ func editControllerAndProvisioner(t *testing.T, kc client.Client) {
 	must(t, kc.Update(ctx, &p))
 	var d appsv1.Deployment
 	must(t, kc.Get(ctx, controllerDeployment, &d))
-	two := int32(2)
-	d.Spec.Replicas = &two
+	three := int32(3)
+	d.Spec.Replicas = &three
 	must(t, kc.Update(ctx, &d))
 }
 

@@ -6,13 +6,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -21,16 +22,47 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*nodeRoleResource)(nil)
 	_ resource.ResourceWithImportState = (*nodeRoleResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*nodeRoleResource)(nil)
 )
 
-// DefaultNodePolicyARNs are the AWS managed policies an EKS worker node needs (source: Amazon
+// DefaultNodePolicyNames are the AWS managed policies an EKS worker node needs (source: Amazon
 // EKS User Guide, "Amazon EKS node IAM role"; the SSM policy as in the Karpenter getting-started
 // CloudFormation template).
-var DefaultNodePolicyARNs = []string{
-	"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-	"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-	"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-	"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+// The ARNs are in the caller's partition (defaultNodePolicyARNs).
+var DefaultNodePolicyNames = []string{
+	"AmazonEKSWorkerNodePolicy",
+	"AmazonEKS_CNI_Policy",
+	"AmazonEC2ContainerRegistryReadOnly",
+	"AmazonSSMManagedInstanceCore",
+}
+
+// defaultNodePolicyARNs are DefaultNodePolicyNames as ARNs of partition p.
+func defaultNodePolicyARNs(p partitionInfo) []string {
+	out := make([]string, 0, len(DefaultNodePolicyNames))
+	for _, n := range DefaultNodePolicyNames {
+		out = append(out, p.managedPolicyARN(n))
+	}
+	return out
+}
+
+// ModifyPlan plans managed_policy_arns, when the configuration omits it, as the default
+// policies in the partition of the provider's credentials (STS GetCallerIdentity), so that
+// GovCloud and China get arn:aws-us-gov: and arn:aws-cn: ARNs.
+func (r *nodeRoleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.c == nil {
+		return
+	}
+	var configured types.Set
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("managed_policy_arns"), &configured)...)
+	if resp.Diagnostics.HasError() || !configured.IsNull() {
+		return
+	}
+	p, err := r.c.partition(ctx)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("managed_policy_arns"), "Cannot determine the default policies", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("managed_policy_arns"), setValue(defaultNodePolicyARNs(p)))...)
 }
 
 // ec2TrustPolicy lets EC2 instances assume the node role.
@@ -42,13 +74,14 @@ func NewNodeRoleResource() resource.Resource { return &nodeRoleResource{} }
 type nodeRoleResource struct{ c *clients }
 
 type nodeRoleModel struct {
-	ID                types.String `tfsdk:"id"`
-	Name              types.String `tfsdk:"name"`
-	Path              types.String `tfsdk:"path"`
-	Tags              types.Map    `tfsdk:"tags"`
-	ManagedPolicyARNs types.Set    `tfsdk:"managed_policy_arns"`
-	ARN               types.String `tfsdk:"arn"`
-	UniqueID          types.String `tfsdk:"unique_id"`
+	ID                types.String   `tfsdk:"id"`
+	Name              types.String   `tfsdk:"name"`
+	Path              types.String   `tfsdk:"path"`
+	Tags              types.Map      `tfsdk:"tags"`
+	ManagedPolicyARNs types.Set      `tfsdk:"managed_policy_arns"`
+	ARN               types.String   `tfsdk:"arn"`
+	UniqueID          types.String   `tfsdk:"unique_id"`
+	Timeouts          timeouts.Value `tfsdk:"timeouts"`
 }
 
 // Metadata names the resource karpenter_node_role.
@@ -57,9 +90,10 @@ func (r *nodeRoleResource) Metadata(_ context.Context, req resource.MetadataRequ
 }
 
 // Schema describes the resource.
-func (r *nodeRoleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *nodeRoleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "IAM role assumed by the EC2 instances Karpenter launches (trust: `ec2.amazonaws.com`), " +
+		MarkdownDescription: "IAM role assumed by the EC2 instances Karpenter launches (trust: `ec2.amazonaws.com`, `ec2.amazonaws.com.cn` in China: the " +
+			"partition comes from STS `GetCallerIdentity`), " +
 			"with AWS managed policies attached. Import by role name.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
@@ -70,13 +104,14 @@ func (r *nodeRoleResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"managed_policy_arns": schema.SetAttribute{Optional: true, Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "ARNs of managed policies to attach. Default: `AmazonEKSWorkerNodePolicy`, " +
 					"`AmazonEKS_CNI_Policy`, `AmazonEC2ContainerRegistryReadOnly`, `AmazonSSMManagedInstanceCore`.",
-				Default:    setdefault.StaticValue(setValue(DefaultNodePolicyARNs)),
-				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(policyARNPattern), "must be an IAM policy ARN"))}},
+				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
+				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(policyARNPattern), "must be an IAM policy ARN"))}},
 			"arn": schema.StringAttribute{Computed: true, MarkdownDescription: "Role ARN.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"unique_id": schema.StringAttribute{Computed: true, MarkdownDescription: "Stable unique id of the role (`AROA...`).",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 		},
+		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
 }
 
@@ -92,12 +127,22 @@ func (r *nodeRoleResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "create", &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	part, err := r.c.partition(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot determine the AWS partition", err.Error())
+		return
+	}
 	out, err := r.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
 		RoleName:                 aws.String(m.Name.ValueString()),
 		Path:                     aws.String(m.Path.ValueString()),
-		AssumeRolePolicyDocument: aws.String(ec2TrustPolicy),
+		AssumeRolePolicyDocument: aws.String(trustPolicyFor(part, "ec2")),
 		Description:              aws.String("Karpenter node role (managed by Terraform)"),
-		Tags:                     iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+		Tags:                     iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create IAM role", err.Error())
@@ -106,7 +151,11 @@ func (r *nodeRoleResource) Create(ctx context.Context, req resource.CreateReques
 	m.ID, m.ARN, m.UniqueID = m.Name, types.StringValue(aws.ToString(out.Role.Arn)), types.StringValue(aws.ToString(out.Role.RoleId))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...) // the role exists now: keep it in state even if attaching fails
 	for _, arn := range stringList(ctx, m.ManagedPolicyARNs, &resp.Diagnostics) {
-		if _, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(m.Name.ValueString()), PolicyArn: aws.String(arn)}); err != nil {
+		// The role just created (or a policy created moments ago) may not be visible yet.
+		if err := retryPropagation(ctx, func(ctx context.Context) error {
+			_, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(m.Name.ValueString()), PolicyArn: aws.String(arn)})
+			return err
+		}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("managed_policy_arns"), "Cannot attach policy "+arn, err.Error())
 			return
 		}
@@ -139,7 +188,7 @@ func (r *nodeRoleResource) Read(ctx context.Context, req resource.ReadRequest, r
 	m.Path = types.StringValue(aws.ToString(role.Path))
 	m.ARN = types.StringValue(aws.ToString(role.Arn))
 	m.UniqueID = types.StringValue(aws.ToString(role.RoleId))
-	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
+	m.Tags = tagsValue(r.c.withoutDefaultTags(tagMap(role.Tags), stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
 	m.ManagedPolicyARNs = setValue(attached)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
@@ -152,8 +201,13 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := opContext(ctx, plan.Timeouts, "update", &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	name := state.ID.ValueString()
-	if err := updateRoleTags(ctx, r.c.iam, name, stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics)); err != nil {
+	if err := updateRoleTags(ctx, r.c.iam, name, r.c.withDefaultTags(stringMap(ctx, state.Tags, &resp.Diagnostics)), r.c.withDefaultTags(stringMap(ctx, plan.Tags, &resp.Diagnostics))); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot update role tags", err.Error())
 		return
 	}
@@ -166,7 +220,10 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 		}
 	}
 	for _, arn := range minus(want, had) {
-		if _, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil {
+		if err := retryPropagation(ctx, func(ctx context.Context) error {
+			_, err := r.c.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)})
+			return err
+		}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("managed_policy_arns"), "Cannot attach policy "+arn, err.Error())
 			return
 		}
@@ -179,6 +236,11 @@ func (r *nodeRoleResource) Update(ctx context.Context, req resource.UpdateReques
 func (r *nodeRoleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m nodeRoleModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := opContext(ctx, m.Timeouts, "delete", &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -27,13 +28,14 @@ func New(version string) func() provider.Provider {
 
 // providerModel is the provider block.
 type providerModel struct {
-	Region     types.String      `tfsdk:"region"`
-	Profile    types.String      `tfsdk:"profile"`
-	AccessKey  types.String      `tfsdk:"access_key"`
-	SecretKey  types.String      `tfsdk:"secret_key"`
-	Token      types.String      `tfsdk:"token"`
-	Endpoints  []endpointsModel  `tfsdk:"endpoints"`
-	Kubernetes []kubernetesModel `tfsdk:"kubernetes"`
+	Region      types.String      `tfsdk:"region"`
+	Profile     types.String      `tfsdk:"profile"`
+	AccessKey   types.String      `tfsdk:"access_key"`
+	SecretKey   types.String      `tfsdk:"secret_key"`
+	Token       types.String      `tfsdk:"token"`
+	DefaultTags types.Map         `tfsdk:"default_tags"`
+	Endpoints   []endpointsModel  `tfsdk:"endpoints"`
+	Kubernetes  []kubernetesModel `tfsdk:"kubernetes"`
 }
 
 type endpointsModel struct {
@@ -53,6 +55,15 @@ type kubernetesModel struct {
 	ConfigPath           types.String `tfsdk:"config_path"`
 	ConfigContext        types.String `tfsdk:"config_context"`
 	Insecure             types.Bool   `tfsdk:"insecure"`
+	Exec                 []execModel  `tfsdk:"exec"`
+}
+
+// execModel is the kubernetes block's exec credential plugin (client-go's ExecConfig).
+type execModel struct {
+	APIVersion types.String `tfsdk:"api_version"`
+	Command    types.String `tfsdk:"command"`
+	Args       types.List   `tfsdk:"args"`
+	Env        types.Map    `tfsdk:"env"`
 }
 
 // Metadata sets the type name prefix "karpenter".
@@ -78,6 +89,11 @@ func (p *karpenterProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 			"access_key": schema.StringAttribute{Optional: true, MarkdownDescription: "Static AWS access key id; with `secret_key`. Default: the standard credential chain."},
 			"secret_key": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "Static AWS secret access key; with `access_key`."},
 			"token":      schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "AWS session token for temporary static credentials."},
+			"default_tags": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Tags added to every AWS resource this provider creates (`karpenter_node_role`, " +
+					"`karpenter_instance_profile`), merged with the resource's own `tags`, which win on a shared key. " +
+					"They are kept out of each resource's `tags` in state, so they never plan a difference; a change of " +
+					"`default_tags` reaches a resource when it is next created or updated."},
 		},
 		Blocks: map[string]schema.Block{
 			"endpoints": schema.ListNestedBlock{
@@ -100,6 +116,23 @@ func (p *karpenterProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"config_path":            schema.StringAttribute{Optional: true, MarkdownDescription: "Path of a kubeconfig file. Ignored when `host` is set."},
 					"config_context":         schema.StringAttribute{Optional: true, MarkdownDescription: "kubeconfig context to use instead of the current one."},
 					"insecure":               schema.BoolAttribute{Optional: true, MarkdownDescription: "Skip verification of the API server's certificate (tests only)."},
+				}, Blocks: map[string]schema.Block{
+					"exec": schema.ListNestedBlock{
+						MarkdownDescription: "Credentials from an exec plugin (at most one block), as client-go runs them " +
+							"(https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins): " +
+							"e.g. `aws eks get-token --cluster-name NAME` with `api_version = \"client.authentication.k8s.io/v1beta1\"`. " +
+							"The plugin runs whenever a token is needed and its output (an `ExecCredential`) is cached until it expires. " +
+							"Used with `host`, or on top of the kubeconfig's user.",
+						NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+							"api_version": schema.StringAttribute{Required: true, MarkdownDescription: "`ExecCredential` API version the plugin speaks: `client.authentication.k8s.io/v1` or `client.authentication.k8s.io/v1beta1`.",
+								Validators: []validator.String{stringvalidator.OneOf("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")}},
+							"command": schema.StringAttribute{Required: true, MarkdownDescription: "Executable (a path, or a name looked up in `PATH`).",
+								Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+							"args": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Arguments."},
+							"env":  schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Environment variables added to the provider's for the plugin."},
+						}},
+						Validators: []validator.List{listvalidator.SizeAtMost(1)},
+					},
 				}},
 				Validators: []validator.List{listvalidator.SizeAtMost(1)},
 			},

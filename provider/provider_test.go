@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	sdkhttp "github.com/nodeform/terraform-provider-karpenter/awshttp"
+	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
 	emulator "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
@@ -35,6 +36,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	_ = os.Setenv("CHECKPOINT_DISABLE", "1")
+	ControllerFlags = operator.SettingFlags // as main.go does
+	// Two static nodes: the controller's two replicas need one each (hostname anti-affinity).
+	sandboxtest.Options.StaticNodes = 2
 	sandboxtest.Main(m) // runs the tests, then stops the shared sandbox if one was started
 }
 

@@ -185,3 +185,13 @@ func (o *Options) addr(port int) string {
 	}
 	return fmt.Sprintf("%s:%d", o.BindAddress, port)
 }
+
+// SettingFlags returns a flag set holding every controller flag with its default, for callers
+// that check settings before the controller runs (the provider validates a
+// karpenter_controller's `settings` against it at plan time). Set on it parses a value as the
+// controller would.
+func SettingFlags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	(&Options{}).AddFlags(fs)
+	return fs
+}

@@ -66,12 +66,24 @@ resource "karpenter_controller" "this" {
   default_instance_profile = karpenter_instance_profile.this.name
   image                    = var.image
 
+  replicas                    = var.controller.replicas
+  priority_class_name         = var.controller.priority_class_name
+  node_selector               = var.controller.node_selector
+  tolerations                 = var.controller.tolerations
+  topology_spread_constraints = var.controller.topology_spread_constraints
+  affinity                    = var.controller.affinity
+  pdb_max_unavailable         = var.controller.pdb_max_unavailable
+  env                         = var.controller.env
+  settings                    = var.controller.settings
+
   # Omitted unless given: the provider then requests 1 CPU and 1Gi.
   dynamic "resources" {
     for_each = var.controller_resources == null ? [] : [var.controller_resources]
     content {
       cpu_request    = resources.value.cpu_request
       memory_request = resources.value.memory_request
+      cpu_limit      = resources.value.cpu_limit
+      memory_limit   = resources.value.memory_limit
     }
   }
 

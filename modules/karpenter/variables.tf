@@ -61,10 +61,12 @@ variable "image" {
 }
 
 variable "controller_resources" {
-  description = "Resource requests of the controller container: cpu_request (Kubernetes quantity, cores) and memory_request (Kubernetes quantity, bytes). null (the default) omits the provider's resources block; an omitted field takes the provider's default (\"1\" CPU, \"1Gi\" memory)."
+  description = "Resource requests and limits of the controller container: cpu_request and cpu_limit (Kubernetes quantities, cores), memory_request and memory_limit (Kubernetes quantities, bytes). null (the default) omits the provider's resources block; an omitted field takes the provider's default (\"1\" CPU and \"1Gi\" memory requested, \"1Gi\" memory limit, no CPU limit)."
   type = object({
     cpu_request    = optional(string)
     memory_request = optional(string)
+    cpu_limit      = optional(string)
+    memory_limit   = optional(string)
   })
   default = null
 
@@ -76,6 +78,33 @@ variable "controller_resources" {
     condition     = try(var.controller_resources.memory_request, null) == null || can(regex("^[0-9]+(\\.[0-9]+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$", var.controller_resources.memory_request))
     error_message = "controller_resources.memory_request must be a memory quantity such as \"1Gi\" or \"512Mi\"."
   }
+}
+
+variable "controller" {
+  description = "Install options of the controller Deployment, as the Karpenter Helm chart's values; each field left null takes the karpenter_controller default: replicas (2), priority_class_name (\"system-cluster-critical\"), node_selector, tolerations (CriticalAddonsOnly), topology_spread_constraints (zones, max skew 1), affinity (JSON; not on launched nodes, one replica per node), pdb_max_unavailable (1), env (extra variables) and settings (controller flags by name)."
+  type = object({
+    replicas            = optional(number)
+    priority_class_name = optional(string)
+    node_selector       = optional(map(string))
+    tolerations = optional(list(object({
+      key                = optional(string)
+      operator           = optional(string)
+      value              = optional(string)
+      effect             = optional(string)
+      toleration_seconds = optional(number)
+    })))
+    topology_spread_constraints = optional(list(object({
+      max_skew           = number
+      topology_key       = string
+      when_unsatisfiable = optional(string)
+    })))
+    affinity            = optional(string)
+    pdb_max_unavailable = optional(number)
+    env                 = optional(map(string))
+    settings            = optional(map(string))
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "tags" {

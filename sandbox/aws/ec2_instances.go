@@ -154,7 +154,7 @@ func (e *Emulator) checkLaunch(spec *launchSpec) (string, *apiError) {
 	}
 	arn := ""
 	if spec.profile != "" {
-		a, ok := e.state.iam.instanceProfileArn(spec.profile)
+		a, ok := e.state.iam.profileUsable(spec.profile)
 		if !ok {
 			field := "iamInstanceProfile.name"
 			if spec.profileIsArn {

@@ -59,7 +59,8 @@ type iamPolicy struct {
 type iamInstanceProfile struct {
 	name, path, id, arn string
 	created             time.Time
-	roles               []string // role keys (lower-case names); at most one
+	roleAdded           time.Time // when the last role was added (IAM propagation, see SetIAMPropagationDelay)
+	roles               []string  // role keys (lower-case names); at most one
 	tags                []iamTag
 }
 
@@ -83,6 +84,8 @@ type iamStore struct {
 	// created is when the emulated account came up; DescribeCluster reports it as the EKS
 	// cluster's createdAt.
 	created time.Time
+	// propagation is how long new entities stay unusable (SetIAMPropagationDelay).
+	propagation time.Duration
 }
 
 func (s *iamStore) init(e *Emulator) {

@@ -120,10 +120,14 @@ func (s *iamStore) addRoleToInstanceProfile(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if s.propagating(r.created) {
+		return nil, notYetRole(r.name)
+	}
 	if len(p.roles) > 0 {
 		return nil, iamLimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
 	}
 	p.roles = append(p.roles, strings.ToLower(r.name))
+	p.roleAdded = s.now()
 	return nil, nil
 }
 

@@ -199,6 +199,12 @@ func (s *iamStore) attachRolePolicy(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if s.propagating(r.created) {
+		return nil, notYetRole(r.name)
+	}
+	if !p.awsManaged && s.propagating(p.created) {
+		return nil, iamNoSuchEntity("Policy %s does not exist or is not attachable.", p.arn)
+	}
 	for _, a := range r.attached {
 		if a == p.arn {
 			return nil, nil // attaching twice is a no-op in IAM
