@@ -60,6 +60,45 @@ func taintBlock(desc string) schema.ListNestedBlock {
 	}
 }
 
+// kubeletBlock is kubelet_configuration: every field of Karpenter v0.31's kubeletConfiguration,
+// validated as the CRD validates it (cross-field rules in validateKubelet).
+func kubeletBlock() schema.ListNestedBlock {
+	single := []validator.List{listvalidator.SizeAtMost(1)}
+	return schema.ListNestedBlock{
+		MarkdownDescription: "Kubelet settings of launched nodes (at most one block).",
+		Validators:          single,
+		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+			"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs (`--cluster-dns`), at most 3.",
+				Validators: []validator.List{listvalidator.SizeAtMost(3), listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(45))}},
+			"container_runtime": schema.StringAttribute{Optional: true, MarkdownDescription: "`containerd` or `dockerd`.",
+				Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
+			"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1, `--max-pods`). Default: the instance type's ENI limit.",
+				Validators: []validator.Int64{int64validator.Between(1, math.MaxInt32)}},
+			"pods_per_core": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per vCPU (`--pods-per-core`); the smaller of it and `max_pods` wins; 0: no per-core cap.",
+				Validators: []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
+			"system_reserved": reservedAttribute("system daemons (`--system-reserved`)"),
+			"kube_reserved":   reservedAttribute("Kubernetes daemons (`--kube-reserved`); unset, the EKS AL2 bootstrap's defaults apply"),
+			"eviction_hard": evictionAttribute("Hard eviction thresholds (`--eviction-hard`): signal to a quantity or percentage, e.g. " +
+				"`{ \"memory.available\" = \"100Mi\", \"nodefs.available\" = \"10%\" }`."),
+			"eviction_soft": evictionAttribute("Soft eviction thresholds (`--eviction-soft`), as `eviction_hard`; each needs an `eviction_soft_grace_period`."),
+			"eviction_soft_grace_period": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "How long each soft threshold must hold before eviction (`--eviction-soft-grace-period`): signal to a duration such as `1m30s`.",
+				Validators: []validator.Map{mapvalidator.SizeAtMost(len(v1alpha5.EvictionSignals)), mapvalidator.KeysAre(stringvalidator.OneOf(v1alpha5.EvictionSignals...)),
+					mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(v1alpha5.DurationPattern), "must be hours, minutes and seconds such as 1m30s"))}},
+			"eviction_max_pod_grace_period": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Longest termination grace period (seconds) of pods evicted on a soft threshold (`--eviction-max-pod-grace-period`).",
+				Validators:          []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
+			"image_gc_high_threshold_percent": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Disk usage (percent, 0-100) above which image garbage collection always runs (`--image-gc-high-threshold`); above the low threshold.",
+				Validators:          []validator.Int64{int64validator.Between(0, 100)}},
+			"image_gc_low_threshold_percent": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Disk usage (percent, 0-100) image garbage collection frees down to (`--image-gc-low-threshold`).",
+				Validators:          []validator.Int64{int64validator.Between(0, 100)}},
+			"cpu_cfs_quota": schema.BoolAttribute{Optional: true, MarkdownDescription: "Enforce CPU limits with CFS quota (`--cpu-cfs-quota`); default true."},
+		}},
+	}
+}
+
 // reservedAttribute is systemReserved or kubeReserved: cpu, memory, ephemeral-storage or pid to a
 // non-negative quantity.
 func reservedAttribute(what string) schema.MapAttribute {
@@ -170,39 +209,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 				}},
 			},
-			"kubelet_configuration": schema.ListNestedBlock{
-				MarkdownDescription: "Kubelet settings of launched nodes (at most one block).",
-				Validators:          single,
-				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs (`--cluster-dns`), at most 3.",
-						Validators: []validator.List{listvalidator.SizeAtMost(3), listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(45))}},
-					"container_runtime": schema.StringAttribute{Optional: true, MarkdownDescription: "`containerd` or `dockerd`.",
-						Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
-					"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1, `--max-pods`). Default: the instance type's ENI limit.",
-						Validators: []validator.Int64{int64validator.Between(1, math.MaxInt32)}},
-					"pods_per_core": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per vCPU (`--pods-per-core`); the smaller of it and `max_pods` wins; 0: no per-core cap.",
-						Validators: []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
-					"system_reserved": reservedAttribute("system daemons (`--system-reserved`)"),
-					"kube_reserved":   reservedAttribute("Kubernetes daemons (`--kube-reserved`); unset, the EKS AL2 bootstrap's defaults apply"),
-					"eviction_hard": evictionAttribute("Hard eviction thresholds (`--eviction-hard`): signal to a quantity or percentage, e.g. " +
-						"`{ \"memory.available\" = \"100Mi\", \"nodefs.available\" = \"10%\" }`."),
-					"eviction_soft": evictionAttribute("Soft eviction thresholds (`--eviction-soft`), as `eviction_hard`; each needs an `eviction_soft_grace_period`."),
-					"eviction_soft_grace_period": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-						MarkdownDescription: "How long each soft threshold must hold before eviction (`--eviction-soft-grace-period`): signal to a duration such as `1m30s`.",
-						Validators: []validator.Map{mapvalidator.SizeAtMost(len(v1alpha5.EvictionSignals)), mapvalidator.KeysAre(stringvalidator.OneOf(v1alpha5.EvictionSignals...)),
-							mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(v1alpha5.DurationPattern), "must be hours, minutes and seconds such as 1m30s"))}},
-					"eviction_max_pod_grace_period": schema.Int64Attribute{Optional: true,
-						MarkdownDescription: "Longest termination grace period (seconds) of pods evicted on a soft threshold (`--eviction-max-pod-grace-period`).",
-						Validators:          []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
-					"image_gc_high_threshold_percent": schema.Int64Attribute{Optional: true,
-						MarkdownDescription: "Disk usage (percent, 0-100) above which image garbage collection always runs (`--image-gc-high-threshold`); above the low threshold.",
-						Validators:          []validator.Int64{int64validator.Between(0, 100)}},
-					"image_gc_low_threshold_percent": schema.Int64Attribute{Optional: true,
-						MarkdownDescription: "Disk usage (percent, 0-100) image garbage collection frees down to (`--image-gc-low-threshold`).",
-						Validators:          []validator.Int64{int64validator.Between(0, 100)}},
-					"cpu_cfs_quota": schema.BoolAttribute{Optional: true, MarkdownDescription: "Enforce CPU limits with CFS quota (`--cpu-cfs-quota`); default true."},
-				}},
-			},
+			"kubelet_configuration": kubeletBlock(),
 			"consolidation": schema.ListNestedBlock{
 				MarkdownDescription: "Consolidation settings (at most one block).",
 				Validators:          single,

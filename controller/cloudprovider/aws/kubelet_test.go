@@ -65,7 +65,10 @@ func TestKubeletAllocatable(t *testing.T) {
 		MemoryInfo:  &ec2types.MemoryInfo{SizeInMiB: awssdk.Int64(16384)},
 		NetworkInfo: &ec2types.NetworkInfo{MaximumNetworkInterfaces: awssdk.Int32(4), Ipv4AddressesPerInterface: awssdk.Int32(15)},
 	}
-	pods := func(kc *v1alpha5.KubeletConfiguration) int64 { q := capacity(info, kc)[corev1.ResourcePods]; return q.Value() }
+	pods := func(kc *v1alpha5.KubeletConfiguration) int64 {
+		q := capacity(info, kc)[corev1.ResourcePods]
+		return q.Value()
+	}
 	if got := pods(nil); got != 58 {
 		t.Errorf("ENI pods = %d, want 58", got)
 	}
