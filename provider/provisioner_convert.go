@@ -2,10 +2,12 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -22,6 +24,7 @@ type provisionerModel struct {
 	ID                     types.String         `tfsdk:"id"`
 	Name                   types.String         `tfsdk:"name"`
 	Labels                 types.Map            `tfsdk:"labels"`
+	Annotations            types.Map            `tfsdk:"annotations"`
 	Weight                 types.Int64          `tfsdk:"weight"`
 	TTLSecondsAfterEmpty   types.Int64          `tfsdk:"ttl_seconds_after_empty"`
 	TTLSecondsUntilExpired types.Int64          `tfsdk:"ttl_seconds_until_expired"`
@@ -48,8 +51,9 @@ type taintModel struct {
 }
 
 type limitsModel struct {
-	CPU    types.String `tfsdk:"cpu"`
-	Memory types.String `tfsdk:"memory"`
+	CPU       types.String `tfsdk:"cpu"`
+	Memory    types.String `tfsdk:"memory"`
+	Resources types.Map    `tfsdk:"resources"` // every other resource
 }
 
 type awsModel struct {
@@ -62,9 +66,19 @@ type awsModel struct {
 }
 
 type kubeletModel struct {
-	ClusterDNS       types.List   `tfsdk:"cluster_dns"`
-	MaxPods          types.Int64  `tfsdk:"max_pods"`
-	ContainerRuntime types.String `tfsdk:"container_runtime"`
+	ClusterDNS                types.List   `tfsdk:"cluster_dns"`
+	MaxPods                   types.Int64  `tfsdk:"max_pods"`
+	ContainerRuntime          types.String `tfsdk:"container_runtime"`
+	PodsPerCore               types.Int64  `tfsdk:"pods_per_core"`
+	SystemReserved            types.Map    `tfsdk:"system_reserved"`
+	KubeReserved              types.Map    `tfsdk:"kube_reserved"`
+	EvictionHard              types.Map    `tfsdk:"eviction_hard"`
+	EvictionSoft              types.Map    `tfsdk:"eviction_soft"`
+	EvictionSoftGracePeriod   types.Map    `tfsdk:"eviction_soft_grace_period"`
+	EvictionMaxPodGracePeriod types.Int64  `tfsdk:"eviction_max_pod_grace_period"`
+	ImageGCHigh               types.Int64  `tfsdk:"image_gc_high_threshold_percent"`
+	ImageGCLow                types.Int64  `tfsdk:"image_gc_low_threshold_percent"`
+	CPUCFSQuota               types.Bool   `tfsdk:"cpu_cfs_quota"`
 }
 
 type consolidationModel struct {
@@ -77,6 +91,7 @@ func (m provisionerModel) toSpec(ctx context.Context) (v1alpha5.ProvisionerSpec,
 	var diags diag.Diagnostics
 	spec := v1alpha5.ProvisionerSpec{
 		Labels:                 stringMap(ctx, m.Labels, &diags),
+		Annotations:            stringMap(ctx, m.Annotations, &diags),
 		Weight:                 int32Ptr(m.Weight),
 		TTLSecondsAfterEmpty:   int64Ptr(m.TTLSecondsAfterEmpty),
 		TTLSecondsUntilExpired: int64Ptr(m.TTLSecondsUntilExpired),
@@ -91,20 +106,7 @@ func (m provisionerModel) toSpec(ctx context.Context) (v1alpha5.ProvisionerSpec,
 		})
 	}
 	if len(m.Limits) > 0 {
-		l := m.Limits[0]
-		res := corev1.ResourceList{}
-		for name, v := range map[corev1.ResourceName]types.String{corev1.ResourceCPU: l.CPU, corev1.ResourceMemory: l.Memory} {
-			if v.IsNull() || v.IsUnknown() {
-				continue
-			}
-			q, err := resource.ParseQuantity(v.ValueString())
-			if err != nil {
-				diags.AddAttributeError(path.Root("limits").AtListIndex(0).AtName(string(name)), "Invalid quantity", err.Error())
-				continue
-			}
-			res[name] = q
-		}
-		spec.Limits = &v1alpha5.Limits{Resources: res}
+		spec.Limits = &v1alpha5.Limits{Resources: limitsToSpec(ctx, m.Limits[0], &diags)}
 	}
 	if len(m.Provider) > 0 {
 		p := m.Provider[0]
@@ -118,10 +120,7 @@ func (m provisionerModel) toSpec(ctx context.Context) (v1alpha5.ProvisionerSpec,
 		}
 	}
 	if len(m.KubeletConfiguration) > 0 {
-		k := m.KubeletConfiguration[0]
-		spec.KubeletConfiguration = &v1alpha5.KubeletConfiguration{
-			ClusterDNS: stringList(ctx, k.ClusterDNS, &diags), MaxPods: int32Ptr(k.MaxPods), ContainerRuntime: strPtr(k.ContainerRuntime),
-		}
+		spec.KubeletConfiguration = kubeletToSpec(ctx, m.KubeletConfiguration[0], &diags)
 	}
 	if len(m.Consolidation) > 0 {
 		c := m.Consolidation[0]
@@ -141,6 +140,7 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 	m := provisionerModel{
 		ID: types.StringValue(name), Name: types.StringValue(name),
 		Labels:                 mapValue(spec.Labels, prior.Labels.IsNull()),
+		Annotations:            mapValue(spec.Annotations, prior.Annotations.IsNull()),
 		Weight:                 int64Value(spec.Weight),
 		TTLSecondsAfterEmpty:   int64Value(spec.TTLSecondsAfterEmpty),
 		TTLSecondsUntilExpired: int64Value(spec.TTLSecondsUntilExpired),
@@ -165,10 +165,7 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		if len(prior.Limits) > 0 {
 			p = prior.Limits[0]
 		}
-		m.Limits = []limitsModel{{
-			CPU:    quantityValue(spec.Limits.Resources, corev1.ResourceCPU, p.CPU),
-			Memory: quantityValue(spec.Limits.Resources, corev1.ResourceMemory, p.Memory),
-		}}
+		m.Limits = []limitsModel{limitsFromSpec(spec.Limits.Resources, p)}
 	}
 	if a := spec.Provider; a != nil {
 		priorTagsNull := len(prior.Provider) == 0 || prior.Provider[0].Tags.IsNull()
@@ -182,11 +179,11 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		}}
 	}
 	if k := spec.KubeletConfiguration; k != nil {
-		dns := types.ListNull(types.StringType)
-		if len(k.ClusterDNS) > 0 || (len(prior.KubeletConfiguration) > 0 && !prior.KubeletConfiguration[0].ClusterDNS.IsNull()) {
-			dns = listValue(k.ClusterDNS)
+		var p kubeletModel
+		if len(prior.KubeletConfiguration) > 0 {
+			p = prior.KubeletConfiguration[0]
 		}
-		m.KubeletConfiguration = []kubeletModel{{ClusterDNS: dns, MaxPods: int64Value(k.MaxPods), ContainerRuntime: ptrString(k.ContainerRuntime)}}
+		m.KubeletConfiguration = []kubeletModel{kubeletFromSpec(k, p)}
 	}
 	if c := spec.Consolidation; c != nil {
 		enabled := types.BoolNull()
@@ -196,6 +193,123 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		m.Consolidation = []consolidationModel{{Enabled: enabled}}
 	}
 	return m
+}
+
+// limitsToSpec converts the limits block: cpu, memory and every key of resources. Quantities
+// that do not parse are reported at their attribute (the validators normally catch them first).
+func limitsToSpec(ctx context.Context, l limitsModel, diags *diag.Diagnostics) corev1.ResourceList {
+	base := path.Root("limits").AtListIndex(0)
+	res := corev1.ResourceList{}
+	add := func(name string, v string, p path.Path) {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			diags.AddAttributeError(p, "Invalid quantity", fmt.Sprintf("%s: %q: %v", p, v, err))
+			return
+		}
+		res[corev1.ResourceName(name)] = q
+	}
+	for name, v := range map[string]types.String{string(corev1.ResourceCPU): l.CPU, string(corev1.ResourceMemory): l.Memory} {
+		if !v.IsNull() && !v.IsUnknown() {
+			add(name, v.ValueString(), base.AtName(name))
+		}
+	}
+	for name, v := range stringMap(ctx, l.Resources, diags) {
+		add(name, v, base.AtName("resources").AtMapKey(name))
+	}
+	return res
+}
+
+// limitsFromSpec converts live limits: cpu and memory to their attributes, every other resource
+// to resources (null when there are none and the prior had none), each spelled as in prior when
+// equal.
+func limitsFromSpec(rl corev1.ResourceList, prior limitsModel) limitsModel {
+	out := limitsModel{
+		CPU:       quantityValue(rl, corev1.ResourceCPU, prior.CPU),
+		Memory:    quantityValue(rl, corev1.ResourceMemory, prior.Memory),
+		Resources: types.MapNull(types.StringType),
+	}
+	priorRes := map[string]attr.Value{}
+	if !prior.Resources.IsNull() && !prior.Resources.IsUnknown() {
+		priorRes = prior.Resources.Elements()
+	}
+	elems := map[string]attr.Value{}
+	for name := range rl {
+		if limitsAttributes[string(name)] {
+			continue
+		}
+		p, _ := priorRes[string(name)].(types.String)
+		if priorRes[string(name)] == nil {
+			p = types.StringNull()
+		}
+		elems[string(name)] = quantityValue(rl, name, p)
+	}
+	if len(elems) > 0 || (!prior.Resources.IsNull() && !prior.Resources.IsUnknown()) {
+		out.Resources = types.MapValueMust(types.StringType, elems)
+	}
+	return out
+}
+
+// kubeletToSpec converts the kubelet_configuration block.
+func kubeletToSpec(ctx context.Context, k kubeletModel, diags *diag.Diagnostics) *v1alpha5.KubeletConfiguration {
+	return &v1alpha5.KubeletConfiguration{
+		ClusterDNS: stringList(ctx, k.ClusterDNS, diags), MaxPods: int32Ptr(k.MaxPods), ContainerRuntime: strPtr(k.ContainerRuntime),
+		PodsPerCore: int32Ptr(k.PodsPerCore), SystemReserved: kubeletMap(stringMap(ctx, k.SystemReserved, diags)), KubeReserved: kubeletMap(stringMap(ctx, k.KubeReserved, diags)),
+		EvictionHard: kubeletMap(stringMap(ctx, k.EvictionHard, diags)), EvictionSoft: kubeletMap(stringMap(ctx, k.EvictionSoft, diags)),
+		EvictionSoftGracePeriod: kubeletMap(stringMap(ctx, k.EvictionSoftGracePeriod, diags)), EvictionMaxPodGracePeriod: int32Ptr(k.EvictionMaxPodGracePeriod),
+		ImageGCHighThresholdPercent: int32Ptr(k.ImageGCHigh), ImageGCLowThresholdPercent: int32Ptr(k.ImageGCLow), CPUCFSQuota: boolPtr(k.CPUCFSQuota),
+	}
+}
+
+// kubeletFromSpec converts a live kubelet configuration; prior keeps null versus empty for the
+// list and maps.
+func kubeletFromSpec(k *v1alpha5.KubeletConfiguration, prior kubeletModel) kubeletModel {
+	dns := types.ListNull(types.StringType)
+	if len(k.ClusterDNS) > 0 || !prior.ClusterDNS.IsNull() {
+		dns = listValue(k.ClusterDNS)
+	}
+	cfs := types.BoolNull()
+	if k.CPUCFSQuota != nil {
+		cfs = types.BoolValue(*k.CPUCFSQuota)
+	}
+	return kubeletModel{
+		ClusterDNS: dns, MaxPods: int64Value(k.MaxPods), ContainerRuntime: ptrString(k.ContainerRuntime),
+		PodsPerCore: int64Value(k.PodsPerCore), SystemReserved: mapValue(stringsOf(k.SystemReserved), prior.SystemReserved.IsNull()),
+		KubeReserved: mapValue(stringsOf(k.KubeReserved), prior.KubeReserved.IsNull()), EvictionHard: mapValue(stringsOf(k.EvictionHard), prior.EvictionHard.IsNull()),
+		EvictionSoft: mapValue(stringsOf(k.EvictionSoft), prior.EvictionSoft.IsNull()), EvictionSoftGracePeriod: mapValue(stringsOf(k.EvictionSoftGracePeriod), prior.EvictionSoftGracePeriod.IsNull()),
+		EvictionMaxPodGracePeriod: int64Value(k.EvictionMaxPodGracePeriod), ImageGCHigh: int64Value(k.ImageGCHighThresholdPercent),
+		ImageGCLow: int64Value(k.ImageGCLowThresholdPercent), CPUCFSQuota: cfs,
+	}
+}
+
+// kubeletMap and stringsOf convert between plain string maps and the CRD's KubeletValue maps.
+func kubeletMap(m map[string]string) map[string]v1alpha5.KubeletValue {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]v1alpha5.KubeletValue, len(m))
+	for k, v := range m {
+		out[k] = v1alpha5.KubeletValue(v)
+	}
+	return out
+}
+
+func stringsOf(m map[string]v1alpha5.KubeletValue) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}
+
+func boolPtr(v types.Bool) *bool {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	b := v.ValueBool()
+	return &b
 }
 
 func taintsToSpec(ts []taintModel) []corev1.Taint {

@@ -3,12 +3,16 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -56,10 +60,65 @@ func taintBlock(desc string) schema.ListNestedBlock {
 	}
 }
 
+// kubeletBlock is kubelet_configuration: every field of Karpenter v0.31's kubeletConfiguration,
+// validated as the CRD validates it (cross-field rules in validateKubelet).
+func kubeletBlock() schema.ListNestedBlock {
+	single := []validator.List{listvalidator.SizeAtMost(1)}
+	return schema.ListNestedBlock{
+		MarkdownDescription: "Kubelet settings of launched nodes (at most one block).",
+		Validators:          single,
+		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+			"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs (`--cluster-dns`), at most 3.",
+				Validators: []validator.List{listvalidator.SizeAtMost(3), listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(45))}},
+			"container_runtime": schema.StringAttribute{Optional: true, MarkdownDescription: "`containerd` or `dockerd`.",
+				Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
+			"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1, `--max-pods`). Default: the instance type's ENI limit.",
+				Validators: []validator.Int64{int64validator.Between(1, math.MaxInt32)}},
+			"pods_per_core": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per vCPU (`--pods-per-core`); the smaller of it and `max_pods` wins; 0: no per-core cap.",
+				Validators: []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
+			"system_reserved": reservedAttribute("system daemons (`--system-reserved`)"),
+			"kube_reserved":   reservedAttribute("Kubernetes daemons (`--kube-reserved`); unset, the EKS AL2 bootstrap's defaults apply"),
+			"eviction_hard": evictionAttribute("Hard eviction thresholds (`--eviction-hard`): signal to a quantity or percentage, e.g. " +
+				"`{ \"memory.available\" = \"100Mi\", \"nodefs.available\" = \"10%\" }`."),
+			"eviction_soft": evictionAttribute("Soft eviction thresholds (`--eviction-soft`), as `eviction_hard`; each needs an `eviction_soft_grace_period`."),
+			"eviction_soft_grace_period": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "How long each soft threshold must hold before eviction (`--eviction-soft-grace-period`): signal to a duration such as `1m30s`.",
+				Validators: []validator.Map{mapvalidator.SizeAtMost(len(v1alpha5.EvictionSignals)), mapvalidator.KeysAre(stringvalidator.OneOf(v1alpha5.EvictionSignals...)),
+					mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(v1alpha5.DurationPattern), "must be hours, minutes and seconds such as 1m30s"))}},
+			"eviction_max_pod_grace_period": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Longest termination grace period (seconds) of pods evicted on a soft threshold (`--eviction-max-pod-grace-period`).",
+				Validators:          []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
+			"image_gc_high_threshold_percent": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Disk usage (percent, 0-100) above which image garbage collection always runs (`--image-gc-high-threshold`); above the low threshold.",
+				Validators:          []validator.Int64{int64validator.Between(0, 100)}},
+			"image_gc_low_threshold_percent": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Disk usage (percent, 0-100) image garbage collection frees down to (`--image-gc-low-threshold`).",
+				Validators:          []validator.Int64{int64validator.Between(0, 100)}},
+			"cpu_cfs_quota": schema.BoolAttribute{Optional: true, MarkdownDescription: "Enforce CPU limits with CFS quota (`--cpu-cfs-quota`); default true."},
+		}},
+	}
+}
+
+// reservedAttribute is systemReserved or kubeReserved: cpu, memory, ephemeral-storage or pid to a
+// non-negative quantity.
+func reservedAttribute(what string) schema.MapAttribute {
+	return schema.MapAttribute{Optional: true, ElementType: types.StringType,
+		MarkdownDescription: "Resources reserved for " + what + ": `cpu`, `memory`, `ephemeral-storage` or `pid` to a non-negative quantity, e.g. `{ cpu = \"100m\", memory = \"100Mi\" }`.",
+		Validators: []validator.Map{mapvalidator.SizeAtMost(len(v1alpha5.ReservedResources)), mapvalidator.KeysAre(stringvalidator.OneOf(v1alpha5.ReservedResources...)),
+			mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(v1alpha5.ReservedQuantityPattern), "must be a non-negative quantity such as 100m or 1Gi"))}}
+}
+
+// evictionAttribute is evictionHard or evictionSoft: an eviction signal to a threshold.
+func evictionAttribute(desc string) schema.MapAttribute {
+	return schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: desc + " Signals: `" + strings.Join(v1alpha5.EvictionSignals, "`, `") + "`.",
+		Validators: []validator.Map{mapvalidator.SizeAtMost(len(v1alpha5.EvictionSignals)), mapvalidator.KeysAre(stringvalidator.OneOf(v1alpha5.EvictionSignals...)),
+			mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(mustRegexp(v1alpha5.EvictionThresholdPattern), "must be a percentage (0-100%) or a non-negative quantity"))}}
+}
+
 func selectorAttribute(what string) schema.MapAttribute {
 	return schema.MapAttribute{Required: true, ElementType: types.StringType,
-		MarkdownDescription: "Selects " + what + " by tag (`key = value`; value `*` matches any value), or by id with key `aws-ids` and comma separated ids. Must not be empty.",
-		Validators: []validator.Map{mapvalidator.SizeAtLeast(1), mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1)),
+		MarkdownDescription: "Selects " + what + " by tag (`key = value`; value `*` matches any value), or by id with key `aws-ids` and comma separated ids. 1 to 20 entries.",
+		Validators: []validator.Map{mapvalidator.SizeBetween(1, 20), mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1)),
 			mapvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}}
 }
 
@@ -83,7 +142,11 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "Labels of every launched node, passed to its kubelet. Keys are qualified names. In the `kubernetes.io` and `k8s.io` " +
 					"domains (and subdomains) only the labels a kubelet may set itself are allowed (`node.kubernetes.io/*`, `kubelet.kubernetes.io/*`, " +
 					"topology, instance type, os and arch; not `node-role.kubernetes.io/*` nor `kubernetes.io/hostname`); in `karpenter.sh` only `karpenter.sh/capacity-type`.",
-				Validators: []validator.Map{mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316))}},
+				Validators: []validator.Map{mapvalidator.SizeAtMost(100), mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316)),
+					mapvalidator.ValueStringsAre(labelValueValidator{})}},
+			"annotations": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Annotations of every launched node (at most 100; keys are qualified names).",
+				Validators:          []validator.Map{mapvalidator.SizeAtMost(100), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{})}},
 			"weight": schema.Int64Attribute{Optional: true, MarkdownDescription: "Priority among provisioners, 0-100; higher is tried first.",
 				Validators: []validator.Int64{int64validator.Between(0, 100)}},
 			"ttl_seconds_after_empty":   ttl("Seconds a node may stay empty (no non-daemonset pods) before it is deleted; 0 to 3153600000 (100 years). Unset: never."),
@@ -97,7 +160,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 		Blocks: map[string]schema.Block{
 			"requirement": schema.ListNestedBlock{
 				MarkdownDescription: "Constraints on node labels (instance type, zone, capacity type, architecture, ...).",
-				Validators:          []validator.List{listvalidator.SizeAtMost(100)},
+				Validators:          []validator.List{listvalidator.SizeAtMost(50)},
 				NestedObject: schema.NestedBlockObject{
 					Validators: []validator.Object{requirementValidator{}},
 					Attributes: map[string]schema.Attribute{
@@ -109,7 +172,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 						"values": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 							MarkdownDescription: "Values: one or more for `In`/`NotIn`, exactly one integer for `Gt`/`Lt`, none otherwise. " +
 								"For `karpenter.sh/capacity-type`: `spot`, `on-demand`.",
-							Validators: []validator.List{listvalidator.SizeAtMost(500),
+							Validators: []validator.List{listvalidator.SizeAtMost(100),
 								listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(63))}}, // a label value's limit
 					},
 				},
@@ -122,6 +185,11 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"cpu":    schema.StringAttribute{Optional: true, MarkdownDescription: "CPU quantity, e.g. `1000` (cores) or `500m`.", Validators: []validator.String{quantityValidator{}}},
 					"memory": schema.StringAttribute{Optional: true, MarkdownDescription: "Memory quantity, e.g. `1000Gi`.", Validators: []validator.String{quantityValidator{}}},
+					"resources": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+						MarkdownDescription: "Caps on any other resource of node capacity, by resource name: e.g. `nvidia.com/gpu = \"8\"`, `pods = \"500\"`, " +
+							"`ephemeral-storage = \"2Ti\"`. `cpu` and `memory` are given by their own attributes.",
+						Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{},
+							stringvalidator.NoneOf("cpu", "memory")), mapvalidator.ValueStringsAre(quantityValidator{})}},
 				}},
 			},
 			// Named aws, not provider: "provider" is a meta-argument of every Terraform resource block.
@@ -141,17 +209,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 				}},
 			},
-			"kubelet_configuration": schema.ListNestedBlock{
-				MarkdownDescription: "Kubelet settings of launched nodes (at most one block).",
-				Validators:          single,
-				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs."},
-					"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1). Default: the instance type's ENI limit.",
-						Validators: []validator.Int64{int64validator.Between(1, math.MaxInt32)}},
-					"container_runtime": schema.StringAttribute{Optional: true, MarkdownDescription: "`containerd` or `dockerd`.",
-						Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
-				}},
-			},
+			"kubelet_configuration": kubeletBlock(),
 			"consolidation": schema.ListNestedBlock{
 				MarkdownDescription: "Consolidation settings (at most one block).",
 				Validators:          single,
@@ -165,7 +223,13 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 
 // ValidateConfig refuses a taint key and effect pair given twice across taint and startup_taint
 // blocks: they are registered together and the API server refuses a Node with duplicate taints.
+//
+// It also checks the CRD's cross-field rules: consolidation.enabled excludes
+// ttl_seconds_after_empty, image GC's high threshold is above its low one, and every soft
+// eviction signal has a grace period and the other way round.
 func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	validateConsolidation(ctx, req, resp)
+	validateKubelet(ctx, req, resp)
 	seen := map[string]bool{}
 	for _, block := range []string{"taint", "startup_taint"} {
 		var taints []taintModel
@@ -183,6 +247,53 @@ func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.V
 					fmt.Sprintf("%s: taint %s is given twice (taint and startup_taint blocks together may hold each key and effect once)", p, pair))
 			}
 			seen[pair] = true
+		}
+	}
+}
+
+// validateConsolidation refuses consolidation.enabled = true together with
+// ttl_seconds_after_empty, as the CRD does (consolidation removes empty nodes itself).
+func validateConsolidation(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var ttl types.Int64
+	var cons []consolidationModel
+	if req.Config.GetAttribute(ctx, path.Root("ttl_seconds_after_empty"), &ttl).HasError() ||
+		req.Config.GetAttribute(ctx, path.Root("consolidation"), &cons).HasError() {
+		return
+	}
+	if ttl.IsNull() || len(cons) == 0 || cons[0].Enabled.IsNull() || cons[0].Enabled.IsUnknown() || !cons[0].Enabled.ValueBool() {
+		return
+	}
+	p := path.Root("ttl_seconds_after_empty")
+	resp.Diagnostics.AddAttributeError(p, "Conflicting attributes",
+		p.String()+": consolidation.enabled and ttl_seconds_after_empty are mutually exclusive: consolidation removes empty nodes itself")
+}
+
+// validateKubelet checks kubelet_configuration's cross-field rules as the CRD does.
+func validateKubelet(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var ks []kubeletModel
+	if req.Config.GetAttribute(ctx, path.Root("kubelet_configuration"), &ks).HasError() || len(ks) == 0 {
+		return
+	}
+	k, base := ks[0], path.Root("kubelet_configuration").AtListIndex(0)
+	if hi, lo := k.ImageGCHigh, k.ImageGCLow; !hi.IsNull() && !hi.IsUnknown() && !lo.IsNull() && !lo.IsUnknown() && hi.ValueInt64() <= lo.ValueInt64() {
+		p := base.AtName("image_gc_high_threshold_percent")
+		resp.Diagnostics.AddAttributeError(p, "Invalid image GC thresholds",
+			fmt.Sprintf("%s: %d must be greater than image_gc_low_threshold_percent (%d)", p, hi.ValueInt64(), lo.ValueInt64()))
+	}
+	if k.EvictionSoft.IsUnknown() || k.EvictionSoftGracePeriod.IsUnknown() {
+		return
+	}
+	soft, grace := k.EvictionSoft.Elements(), k.EvictionSoftGracePeriod.Elements()
+	for _, pair := range []struct {
+		have, other map[string]attr.Value
+		at, want    string
+	}{{soft, grace, "eviction_soft", "eviction_soft_grace_period"}, {grace, soft, "eviction_soft_grace_period", "eviction_soft"}} {
+		for _, sig := range slices.Sorted(maps.Keys(pair.have)) {
+			if _, ok := pair.other[sig]; !ok {
+				p := base.AtName(pair.at)
+				resp.Diagnostics.AddAttributeError(p, "Incomplete soft eviction",
+					fmt.Sprintf("%s: signal %s has no entry in %s (every soft threshold needs a grace period and the other way round)", p, sig, pair.want))
+			}
 		}
 	}
 }
@@ -210,7 +321,7 @@ func (r *provisionerResource) Create(ctx context.Context, req resource.CreateReq
 	}
 	p := &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: m.Name.ValueString()}, Spec: spec}
 	if err := kc.Create(ctx, p, client.FieldOwner(fieldOwner)); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create Provisioner", err.Error())
+		resp.Diagnostics.Append(apiErrorDiagnostics("Cannot create Provisioner", err)...)
 		return
 	}
 	m.ID = m.Name
@@ -266,7 +377,7 @@ func (r *provisionerResource) Update(ctx context.Context, req resource.UpdateReq
 	}
 	p.Spec = spec
 	if err := kc.Update(ctx, &p, client.FieldOwner(fieldOwner)); err != nil {
-		resp.Diagnostics.AddError("Cannot update Provisioner", err.Error())
+		resp.Diagnostics.Append(apiErrorDiagnostics("Cannot update Provisioner", err)...)
 		return
 	}
 	m.ID = m.Name

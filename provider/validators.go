@@ -56,6 +56,25 @@ func (v labelKeyValidator) ValidateString(_ context.Context, req validator.Strin
 	}
 }
 
+// labelValueValidator accepts label values (empty, or 1-63 alphanumerics, '-', '_' or '.'),
+// as the API server checks a Node's labels and the CRD's format.labelValue() rule.
+type labelValueValidator struct{}
+
+func (labelValueValidator) Description(context.Context) string {
+	return "a label value: empty, or 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+}
+func (v labelValueValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (labelValueValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if errs := validation.IsValidLabelValue(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid label value", fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+	}
+}
+
 // qualifiedNameValidator accepts Kubernetes qualified names (taint keys), as the API server
 // checks a Node's taints.
 type qualifiedNameValidator struct{}

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,6 +61,8 @@ func newClaim(plan *scheduling.NodeClaim) *karpv1.NodeClaim {
 			// launched (Provisioner.launching) before it exists.
 			Name:   prov.Name + "-" + utilrand.String(5),
 			Labels: plan.Labels(),
+			// The provisioner's annotations, given to the Node on registration (syncFromClaim).
+			Annotations: maps.Clone(prov.Spec.Annotations),
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: v1alpha5.SchemeGroupVersion.String(), Kind: "Provisioner", Name: prov.Name, UID: prov.UID}},
 		},

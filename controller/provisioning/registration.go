@@ -27,7 +27,8 @@ const ConflictRetry = 100 * time.Millisecond
 // provider ID (status.providerID). It then gets, where it lacks them, every label of the claim
 // (the provisioner's labels, the labels its requirements fixed, and every label of the launched
 // instance type: karpenter.k8s.aws/instance-*, arch, os, instance-type, zone, capacity-type),
-// the claim's taints and startup taints (before the claim is Registered), an owner reference
+// the claim's annotations (the provisioner's spec.annotations) where it lacks them, the claim's
+// taints and startup taints (before the claim is Registered), an owner reference
 // to the claim (deleting the claim deletes the Node through the termination finalizer) and the
 // finalizer karpenter.sh/termination. The solver planned pods against all of those labels, so a
 // Node without one of them could leave a pod Pending that the solver counted as placed. Labels
@@ -124,9 +125,9 @@ func (r *Registration) Reconcile(ctx context.Context, req reconcile.Request) (re
 	return reconcile.Result{}, r.updateClaim(ctx, claim, node)
 }
 
-// syncFromClaim adds to node the claim's labels it lacks, its taints (before the claim is
-// Registered) and the owner reference to the claim; it returns the added label keys, sorted,
-// and the number of added taints.
+// syncFromClaim adds to node the claim's labels and annotations it lacks, its taints (before the
+// claim is Registered) and the owner reference to the claim; it returns the added label and
+// annotation keys, sorted, and the number of added taints.
 func syncFromClaim(node *corev1.Node, claim *karpv1.NodeClaim) ([]string, int) {
 	if claim == nil {
 		return nil, 0
@@ -138,6 +139,15 @@ func syncFromClaim(node *corev1.Node, claim *karpv1.NodeClaim) ([]string, int) {
 	for k, v := range claim.Labels {
 		if _, ok := node.Labels[k]; !ok {
 			node.Labels[k] = v
+			added = append(added, k)
+		}
+	}
+	for k, v := range claim.Annotations {
+		if _, ok := node.Annotations[k]; !ok {
+			if node.Annotations == nil {
+				node.Annotations = map[string]string{}
+			}
+			node.Annotations[k] = v
 			added = append(added, k)
 		}
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +87,60 @@ func Arch(ec2Arch string) (string, error) {
 	return "", fmt.Errorf("unknown architecture %q", ec2Arch)
 }
 
+// withheld is what the kubelet keeps from capacity (allocatable = capacity - kube-reserved -
+// system-reserved - hard eviction thresholds): kube-reserved defaults to the EKS AL2
+// bootstrap's (KubeReserved, 1Gi ephemeral storage), each resource of --kube-reserved
+// replacing its default; --system-reserved adds; memory.available (default 100Mi) and
+// nodefs.available (default 10%) of --eviction-hard, a percentage being of capacity. Errors: a
+// threshold that does not parse.
+func (b *Bootstrap) withheld(inst Instance, maxPods int32, capacity corev1.ResourceList) (corev1.ResourceList, error) {
+	cpuReserved, memReserved := KubeReserved(inst.VCPUs, maxPods)
+	out := corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewMilliQuantity(cpuReserved, resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(memReserved<<20, resource.BinarySI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(KubeReservedEphemeralGiB<<30, resource.BinarySI),
+	}
+	for k, q := range b.KubeReserved {
+		if _, ok := out[corev1.ResourceName(k)]; ok {
+			out[corev1.ResourceName(k)] = q
+		}
+	}
+	for k, q := range b.SystemReserved {
+		if sum, ok := out[corev1.ResourceName(k)]; ok {
+			sum.Add(q)
+			out[corev1.ResourceName(k)] = sum
+		}
+	}
+	for _, e := range []struct {
+		signal, def string
+		r           corev1.ResourceName
+	}{{"memory.available", fmt.Sprintf("%dMi", EvictionHardMemoryMiB), corev1.ResourceMemory},
+		{"nodefs.available", fmt.Sprintf("%d%%", EvictionNodefsAvailablePerc), corev1.ResourceEphemeralStorage}} {
+		v, ok := b.EvictionHard[e.signal]
+		if !ok {
+			v = e.def
+		}
+		var q resource.Quantity
+		if p, pct := strings.CutSuffix(v, "%"); pct {
+			f, err := strconv.ParseFloat(p, 64)
+			if err != nil || f < 0 || f > 100 {
+				return nil, fmt.Errorf("--eviction-hard %s: %q is not a percentage of 0-100", e.signal, v)
+			}
+			c := capacity[e.r]
+			q = *resource.NewQuantity(int64(float64(c.Value())*f/100+0.5), resource.BinarySI)
+		} else {
+			var err error
+			if q, err = resource.ParseQuantity(v); err != nil {
+				return nil, fmt.Errorf("--eviction-hard %s: %q: %w", e.signal, v, err)
+			}
+		}
+		sum := out[e.r]
+		sum.Add(q)
+		out[e.r] = sum
+	}
+	return out, nil
+}
+
 // BuildNode returns the Node that the kubelet of inst registers from bootstrap b: name = private
 // DNS name, providerID aws:///<zone>/<instance-id>, labels from the user data plus the
 // kubelet's well-known labels (and karpenter.sh/capacity-type from the instance lifecycle if
@@ -125,19 +180,27 @@ func BuildNode(inst Instance, b *Bootstrap, region string) (*corev1.Node, error)
 		labels[LabelCapacityType] = inst.CapacityType
 	}
 
-	cpuReserved, memReserved := KubeReserved(inst.VCPUs, maxPods)
+	if b.PodsPerCore > 0 {
+		maxPods = min(maxPods, b.PodsPerCore*inst.VCPUs)
+	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewMilliQuantity(int64(inst.VCPUs)*1000, resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(inst.MemoryMiB<<20, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(EphemeralStorageGiB<<30, resource.BinarySI),
 	}
-	ephemeralAlloc := int64(EphemeralStorageGiB<<30) - KubeReservedEphemeralGiB<<30 - int64(EphemeralStorageGiB<<30)*EvictionNodefsAvailablePerc/100
-	allocatable := corev1.ResourceList{
-		corev1.ResourceCPU:              *resource.NewMilliQuantity(max(0, int64(inst.VCPUs)*1000-cpuReserved), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(max(0, inst.MemoryMiB-memReserved-EvictionHardMemoryMiB)<<20, resource.BinarySI),
-		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
-		corev1.ResourceEphemeralStorage: *resource.NewQuantity(ephemeralAlloc, resource.BinarySI),
+	withheld, err := b.withheld(inst, maxPods, capacity)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", inst.InstanceID, err)
+	}
+	allocatable := corev1.ResourceList{corev1.ResourcePods: capacity[corev1.ResourcePods]}
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
+		a := capacity[r]
+		a.Sub(withheld[r])
+		if a.Sign() < 0 {
+			a = *resource.NewQuantity(0, a.Format)
+		}
+		allocatable[r] = a
 	}
 	if inst.GPUs > 0 {
 		capacity[ResourceGPU] = *resource.NewQuantity(int64(inst.GPUs), resource.DecimalSI)

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
 	"mvdan.cc/sh/v3/expand"
@@ -36,6 +37,12 @@ type Bootstrap struct {
 	Taints            []corev1.Taint
 	// MaxPods is --max-pods from the kubelet extra args (or the bootstrap flag); 0 if unset.
 	MaxPods int32
+	// PodsPerCore is --pods-per-core from the kubelet extra args; 0 if unset (no cap).
+	PodsPerCore int32
+	// KubeReserved and SystemReserved are --kube-reserved and --system-reserved (resource to
+	// quantity); EvictionHard is --eviction-hard (signal to a quantity or percentage).
+	KubeReserved, SystemReserved map[string]resource.Quantity
+	EvictionHard                 map[string]string
 	// KubeletExtraArgs is the raw --kubelet-extra-args value.
 	KubeletExtraArgs string
 }
@@ -265,7 +272,7 @@ func (b *Bootstrap) parseKubeletArgs() error {
 	for i := 0; i < len(fields); i++ {
 		name, value, hasValue := strings.Cut(fields[i], "=")
 		switch name {
-		case "--node-labels", "--register-with-taints", "--max-pods":
+		case "--node-labels", "--register-with-taints", "--max-pods", "--pods-per-core", "--kube-reserved", "--system-reserved", "--eviction-hard":
 		default:
 			continue // other kubelet flags do not change the Node object the sandbox registers
 		}
@@ -313,7 +320,53 @@ func (b *Bootstrap) parseKubeletArgs() error {
 				return fmt.Errorf("user data: --kubelet-extra-args --max-pods: %q is not a positive integer", value)
 			}
 			b.MaxPods = int32(n)
+		default:
+			if err := b.parseAllocatableArg(name, value); err != nil {
+				return fmt.Errorf("user data: --kubelet-extra-args %s: %w", name, err)
+			}
 		}
+	}
+	return nil
+}
+
+// parseAllocatableArg reads the kubelet flags that change a node's allocatable:
+// --pods-per-core N, --kube-reserved and --system-reserved (resource=quantity,...) and
+// --eviction-hard (signal<threshold,...), refusing what the kubelet refuses at start-up.
+func (b *Bootstrap) parseAllocatableArg(name, value string) error {
+	if name == "--pods-per-core" {
+		n, err := strconv.ParseInt(value, 10, 32)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a non-negative integer", value)
+		}
+		b.PodsPerCore = int32(n)
+		return nil
+	}
+	sep := "="
+	if name == "--eviction-hard" {
+		sep = "<"
+		b.EvictionHard = map[string]string{}
+	}
+	reserved := map[string]resource.Quantity{}
+	for _, kv := range splitList(value) {
+		k, v, ok := strings.Cut(kv, sep)
+		if !ok {
+			return fmt.Errorf("%q is not key%svalue", kv, sep)
+		}
+		if sep == "<" {
+			b.EvictionHard[k] = v
+			continue
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() < 0 {
+			return fmt.Errorf("%s: %q is not a non-negative quantity", k, v)
+		}
+		reserved[k] = q
+	}
+	switch name {
+	case "--kube-reserved":
+		b.KubeReserved = reserved
+	case "--system-reserved":
+		b.SystemReserved = reserved
 	}
 	return nil
 }

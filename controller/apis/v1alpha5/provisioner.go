@@ -34,7 +34,15 @@ type ProvisionerList struct {
 // ProvisionerSpec is the desired shape of the nodes a Provisioner launches.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!has(self.ttlSecondsAfterEmpty) || !has(self.consolidation) || !has(self.consolidation.enabled) || !self.consolidation.enabled",message="consolidation.enabled and ttlSecondsAfterEmpty are mutually exclusive: consolidation removes empty nodes itself",fieldPath=".ttlSecondsAfterEmpty"
 type ProvisionerSpec struct {
+	// Annotations are applied to every node launched by this provisioner. Keys must be
+	// qualified names, as the API server requires of any object's annotations.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=100
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+	Annotations map[string]string `json:"annotations,omitempty"`
+
 	// Labels are applied to every node launched by this provisioner and passed to its kubelet
 	// (--node-labels). Keys must be qualified names. Keys in the kubernetes.io and k8s.io
 	// domains (and their subdomains) are allowed only where a kubelet may set them itself
@@ -151,20 +159,100 @@ type NodeSelectorRequirement struct {
 	Values []string `json:"values,omitempty"`
 }
 
-// KubeletConfiguration is the subset of kubelet settings a provisioner can set.
+// KubeletConfiguration is the subset of kubelet settings a provisioner can set, as Karpenter
+// v0.31's v1alpha5 had them. Each is passed to the kubelet of launched nodes by the bootstrap
+// user data, and maxPods, podsPerCore, systemReserved, kubeReserved and evictionHard change the
+// allocatable the solver packs against (see the kubelet's node allocatable:
+// https://kubernetes.io/docs/tasks/administer-cluster/reserve-compute-resources/).
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.imageGCHighThresholdPercent) || !has(self.imageGCLowThresholdPercent) || self.imageGCHighThresholdPercent > self.imageGCLowThresholdPercent",message="imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent",fieldPath=".imageGCHighThresholdPercent"
+// +kubebuilder:validation:XValidation:rule="(has(self.evictionSoft) ? self.evictionSoft : {}).all(k, has(self.evictionSoftGracePeriod) && k in self.evictionSoftGracePeriod)",message="every evictionSoft signal needs an evictionSoftGracePeriod",fieldPath=".evictionSoft"
+// +kubebuilder:validation:XValidation:rule="(has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod : {}).all(k, has(self.evictionSoft) && k in self.evictionSoft)",message="every evictionSoftGracePeriod signal needs an evictionSoft threshold",fieldPath=".evictionSoftGracePeriod"
 type KubeletConfiguration struct {
-	// ClusterDNS overrides the kubelet's cluster DNS server IPs.
+	// ClusterDNS overrides the kubelet's cluster DNS server IPs (--cluster-dns).
 	// +optional
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:items:MaxLength=45
 	ClusterDNS []string `json:"clusterDNS,omitempty"`
-	// MaxPods caps pods per node; default is the ENI-based limit of the instance type.
-	// +optional
-	// +kubebuilder:validation:Minimum=1
-	MaxPods *int32 `json:"maxPods,omitempty"`
-	// ContainerRuntime is containerd (default) or dockerd.
+	// ContainerRuntime is containerd (default) or dockerd (AL2 bootstrap --container-runtime).
 	// +optional
 	// +kubebuilder:validation:Enum=containerd;dockerd
 	ContainerRuntime *string `json:"containerRuntime,omitempty"`
+	// MaxPods caps pods per node (--max-pods); default is the ENI-based limit of the instance
+	// type.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=2147483647
+	MaxPods *int32 `json:"maxPods,omitempty"`
+	// PodsPerCore caps pods per node at this many per vCPU (--pods-per-core); the smaller of
+	// it and maxPods wins. 0 means no per-core cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	PodsPerCore *int32 `json:"podsPerCore,omitempty"`
+	// SystemReserved is reserved for system daemons (--system-reserved): cpu, memory,
+	// ephemeral-storage or pid, each a non-negative quantity.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=4
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage', 'pid'])",message="systemReserved keys must be cpu, memory, ephemeral-storage or pid"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))",message="reserved amounts must be non-negative quantities such as 100m or 1Gi"
+	SystemReserved map[string]KubeletValue `json:"systemReserved,omitempty"`
+	// KubeReserved is reserved for Kubernetes daemons (--kube-reserved): as systemReserved.
+	// Unset, the EKS AL2 bootstrap's defaults apply (cpu tiers, 11 MiB per pod + 255 MiB).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=4
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage', 'pid'])",message="kubeReserved keys must be cpu, memory, ephemeral-storage or pid"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))",message="reserved amounts must be non-negative quantities such as 100m or 1Gi"
+	KubeReserved map[string]KubeletValue `json:"kubeReserved,omitempty"`
+	// EvictionHard are the hard eviction thresholds (--eviction-hard): signal to a quantity
+	// or a percentage (e.g. memory.available: 100Mi, nodefs.available: 10%).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=6
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))",message="eviction thresholds must be a percentage (0-100%) or a non-negative quantity"
+	EvictionHard map[string]KubeletValue `json:"evictionHard,omitempty"`
+	// EvictionSoft are the soft eviction thresholds (--eviction-soft), as evictionHard; each
+	// needs an evictionSoftGracePeriod.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=6
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))",message="eviction thresholds must be a percentage (0-100%) or a non-negative quantity"
+	EvictionSoft map[string]KubeletValue `json:"evictionSoft,omitempty"`
+	// EvictionSoftGracePeriod is how long each soft threshold must hold before pods are
+	// evicted (--eviction-soft-grace-period): signal to a duration such as 1m30s.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=6
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^([0-9]+(s|m|h))+$'))",message="grace periods must be hours, minutes and seconds such as 1m30s"
+	EvictionSoftGracePeriod map[string]KubeletValue `json:"evictionSoftGracePeriod,omitempty"`
+	// EvictionMaxPodGracePeriod is the longest termination grace period (seconds) granted to
+	// pods evicted on a soft threshold (--eviction-max-pod-grace-period).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	EvictionMaxPodGracePeriod *int32 `json:"evictionMaxPodGracePeriod,omitempty"`
+	// ImageGCHighThresholdPercent is the disk usage (percent) above which image garbage
+	// collection always runs (--image-gc-high-threshold); 0-100, above the low threshold.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	ImageGCHighThresholdPercent *int32 `json:"imageGCHighThresholdPercent,omitempty"`
+	// ImageGCLowThresholdPercent is the disk usage (percent) image garbage collection frees down
+	// to (--image-gc-low-threshold); 0-100.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	ImageGCLowThresholdPercent *int32 `json:"imageGCLowThresholdPercent,omitempty"`
+	// CPUCFSQuota enforces CPU limits with CFS quota (--cpu-cfs-quota); default true.
+	// +optional
+	CPUCFSQuota *bool `json:"cpuCFSQuota,omitempty"`
 }
+
+// KubeletValue is a value of one of the kubelet configuration's maps: a quantity, a percentage
+// or a duration. Its bounded length keeps the CRD's CEL rules on these maps within the API
+// server's cost budget.
+// +kubebuilder:validation:MaxLength=64
+type KubeletValue string
 
 // AWS is the inline AWS provider configuration of a Provisioner.
 type AWS struct {

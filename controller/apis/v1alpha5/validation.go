@@ -23,6 +23,26 @@ const (
 	MaxTerminationGracePeriod = 100 * 365 * 24 * time.Hour
 )
 
+// Patterns and sets of the kubelet configuration's values, shared by the CRD's CEL rules (the
+// same text; crd_test.go checks the generated CRD holds it) and the Terraform provider's
+// validators.
+const (
+	// EvictionThresholdPattern is a percentage 0-100% (two decimals at most) or a
+	// non-negative quantity.
+	EvictionThresholdPattern = `^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$`
+	// ReservedQuantityPattern is a non-negative quantity (systemReserved, kubeReserved).
+	ReservedQuantityPattern = `^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
+	// DurationPattern is hours, minutes and seconds (48h, 1h30m, 90s), as terminationGracePeriod.
+	DurationPattern = `^([0-9]+(s|m|h))+$`
+)
+
+// EvictionSignals are the kubelet's eviction signals a Provisioner may set thresholds for
+// (https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/).
+var EvictionSignals = []string{"memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree", "pid.available"}
+
+// ReservedResources are the resources systemReserved and kubeReserved may reserve.
+var ReservedResources = []string{"cpu", "memory", "ephemeral-storage", "pid"}
+
 // TTL converts a TTL in seconds to a duration, clamped to [0, MaxTTLSeconds] so that a value
 // stored before the CRD bounded it cannot overflow into a negative duration (which would
 // remove every node of the provisioner at once). ok is false when seconds is nil (never).

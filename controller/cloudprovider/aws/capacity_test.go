@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
 )
 
@@ -56,7 +57,7 @@ func TestBootstrapUserData(t *testing.T) {
 	maxPods := int32(58)
 	ud, err := BootstrapUserData(&ClusterInfo{Name: "demo", Endpoint: "https://example.com", CABase64: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
 		map[string]string{"karpenter.sh/capacity-type": "spot", "team": "blue"},
-		[]corev1.Taint{{Key: "gpu", Value: "true", Effect: corev1.TaintEffectNoExecute}, {Key: "x", Effect: corev1.TaintEffectNoSchedule}}, &maxPods)
+		[]corev1.Taint{{Key: "gpu", Value: "true", Effect: corev1.TaintEffectNoExecute}, {Key: "x", Effect: corev1.TaintEffectNoSchedule}}, &v1alpha5.KubeletConfiguration{MaxPods: &maxPods})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, p *v1alpha5.Provis
 	for _, s := range subnets {
 		zones.Insert(awssdk.ToString(s.AvailabilityZone))
 	}
-	types, unpriced, err := c.instanceTypes.List(ctx, zones, kubeletMaxPods(p))
+	types, unpriced, err := c.instanceTypes.List(ctx, zones, p.Spec.KubeletConfiguration)
 	if err == nil {
 		c.notePrices(ctx, p, unpriced)
 	}
@@ -194,7 +194,7 @@ func (c *CloudProvider) GetInstanceTypesInZones(ctx context.Context, p *v1alpha5
 	if p == nil {
 		return nil, errors.New("provisioner is nil")
 	}
-	types, unpriced, err := c.instanceTypes.List(ctx, sets.New(zones...), kubeletMaxPods(p))
+	types, unpriced, err := c.instanceTypes.List(ctx, sets.New(zones...), p.Spec.KubeletConfiguration)
 	if err == nil {
 		c.notePrices(ctx, p, unpriced)
 	}
@@ -253,14 +253,6 @@ func (c *CloudProvider) Pricing() *PricingProvider { return c.pricing }
 // PricingRefreshInterval until ctx ends (see PricingProvider.Run); it always returns nil. The
 // operator runs it beside RefreshCaches.
 func (c *CloudProvider) RefreshPrices(ctx context.Context) error { return c.pricing.Run(ctx) }
-
-// kubeletMaxPods is the provisioner's kubeletConfiguration.maxPods, or nil (the ENI limit).
-func kubeletMaxPods(p *v1alpha5.Provisioner) *int32 {
-	if p.Spec.KubeletConfiguration == nil {
-		return nil
-	}
-	return p.Spec.KubeletConfiguration.MaxPods
-}
 
 func observe(method string, start time.Time) {
 	metrics.CloudProviderDuration.WithLabelValues(method).Observe(time.Since(start).Seconds())

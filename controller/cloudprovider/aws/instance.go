@@ -223,11 +223,7 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	}
 	labels[v1alpha5.LabelProvisionerName] = prov.Name
 	labels[v1alpha5.LabelCapacityType] = capacityType
-	var maxPods *int32
-	if prov.Spec.KubeletConfiguration != nil {
-		maxPods = prov.Spec.KubeletConfiguration.MaxPods
-	}
-	userData, err := BootstrapUserData(cluster, labels, req.Taints, maxPods)
+	userData, err := BootstrapUserData(cluster, labels, req.Taints, prov.Spec.KubeletConfiguration)
 	if err != nil {
 		return nil, err
 	}

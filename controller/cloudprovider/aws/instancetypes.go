@@ -208,12 +208,12 @@ func (p *instanceTypeProvider) refresh(ctx context.Context) error {
 }
 
 // List returns every instance type with its offerings in zones (the zones of the
-// provisioner's discovered subnets) and the pod capacity given by kubelet maxPods (nil: the
-// ENI limit). Offerings: every zone x capacity type (spot only when the type supports spot);
+// provisioner's discovered subnets), the pod capacity and the overhead given by the
+// provisioner's kubelet configuration (nil: the ENI limit and the EKS AL2 defaults). Offerings: every zone x capacity type (spot only when the type supports spot);
 // an offering is Available when the type is offered in the zone, it has a price, and the pool
 // is not in the insufficient-capacity cache. unpriced names, sorted, the types sold on demand
 // in one of zones whose on-demand offerings are unavailable for want of a price.
-func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], maxPods *int32) (types []*cloudprovider.InstanceType, unpriced []string, err error) {
+func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], kc *v1alpha5.KubeletConfiguration) (types []*cloudprovider.InstanceType, unpriced []string, err error) {
 	infos, err := p.instanceTypeInfos(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -234,10 +234,12 @@ func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string],
 		it := &cloudprovider.InstanceType{
 			Name:         name,
 			Labels:       instanceTypeLabels(info),
-			Capacity:     capacity(info, maxPods),
+			Capacity:     capacity(info, kc),
 			VolumeLimits: volumeLimits(info),
 		}
-		it.Overhead = overhead(it.Capacity)
+		if it.Overhead, err = kubeletOverhead(it.Capacity, kc); err != nil {
+			return nil, nil, err
+		}
 		odPrice, hasOD := p.pricing.OnDemandPrice(name)
 		if !hasOD && supportsOnDemand(info) && offered[name].HasAny(sortedZones...) {
 			unpriced = append(unpriced, name)
@@ -341,15 +343,12 @@ func ENIMaxPods(info *ec2types.InstanceTypeInfo) int64 {
 }
 
 // capacity is the node capacity: cpu = vCPUs (cores), memory = MiB minus
-// VMMemoryOverheadPercent (rounded up), pods = maxPods or the ENI limit, nvidia.com/gpu,
-// ephemeral-storage 20Gi.
-func capacity(info *ec2types.InstanceTypeInfo, maxPods *int32) corev1.ResourceList {
+// VMMemoryOverheadPercent (rounded up), pods as podCapacity (maxPods or the ENI limit, capped
+// by podsPerCore), nvidia.com/gpu, ephemeral-storage 20Gi.
+func capacity(info *ec2types.InstanceTypeInfo, kc *v1alpha5.KubeletConfiguration) corev1.ResourceList {
 	mib := awssdk.ToInt64(info.MemoryInfo.SizeInMiB)
 	overheadMiB := int64(float64(mib)*VMMemoryOverheadPercent + 0.999999)
-	pods := ENIMaxPods(info)
-	if maxPods != nil {
-		pods = int64(*maxPods)
-	}
+	pods := podCapacity(ENIMaxPods(info), int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), kc)
 	rl := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity((mib-overheadMiB)*1024*1024, resource.BinarySI),
@@ -380,22 +379,6 @@ func KubeReservedCPUMillicores(cores int64) int64 {
 		prev = t.upTo
 	}
 	return reserved
-}
-
-// overhead is kube-reserved (CPU tiers; memory 11 MiB per pod + 255 MiB; ephemeral-storage
-// 1Gi) plus the hard eviction thresholds (memory.available 100Mi, nodefs.available 10% of the
-// root volume).
-func overhead(capacity corev1.ResourceList) corev1.ResourceList {
-	cpu := capacity[corev1.ResourceCPU]
-	pods := capacity[corev1.ResourcePods]
-	memMi := kubeReservedMemPerPodMi*pods.Value() + kubeReservedMemBaseMi + evictionHardMemoryMi
-	disk := capacity[corev1.ResourceEphemeralStorage]
-	diskReserved := kubeReservedEphemeralGi<<30 + disk.Value()*evictionNodefsPercent/100
-	return corev1.ResourceList{
-		corev1.ResourceCPU:              *resource.NewMilliQuantity(KubeReservedCPUMillicores(cpu.Value()), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(memMi*1024*1024, resource.BinarySI),
-		corev1.ResourceEphemeralStorage: *resource.NewQuantity(diskReserved, resource.BinarySI),
-	}
 }
 
 // instanceTypeLabels are the labels every node of the type carries.

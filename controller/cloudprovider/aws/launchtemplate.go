@@ -203,10 +203,13 @@ func (s *templateSpec) Name() string {
 
 // BootstrapUserData renders EKS AL2 user data: one bootstrap.sh call with the cluster, its
 // endpoint and CA and --kubelet-extra-args carrying --node-labels (sorted k=v), and
-// --register-with-taints (k=v:Effect) and --max-pods when set. Label keys/values and taint
-// parts are validated first (they are placed inside single quotes), with the field path in the
-// error.
-func BootstrapUserData(cluster *ClusterInfo, labels map[string]string, taints []corev1.Taint, maxPods *int32) (string, error) {
+// --register-with-taints (k=v:Effect) and the flags of the provisioner's kubelet configuration
+// (kubeletFlags: --max-pods with --use-max-pods false, --pods-per-core, --cluster-dns,
+// --system-reserved, --kube-reserved, --eviction-*, --image-gc-*, --cpu-cfs-quota), and
+// --container-runtime for bootstrap.sh when set. Label keys/values, taint parts and kubelet
+// values are validated first (they are placed inside single quotes), with the field path in
+// the error.
+func BootstrapUserData(cluster *ClusterInfo, labels map[string]string, taints []corev1.Taint, kc *v1alpha5.KubeletConfiguration) (string, error) {
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
@@ -249,12 +252,22 @@ func BootstrapUserData(cluster *ClusterInfo, labels map[string]string, taints []
 	if len(taintArgs) > 0 {
 		kubelet = append(kubelet, "--register-with-taints="+strings.Join(taintArgs, ","))
 	}
+	flags, err := kubeletFlags(kc)
+	if err != nil {
+		return "", err
+	}
+	kubelet = append(kubelet, flags...)
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n")
 	fmt.Fprintf(&b, "/etc/eks/bootstrap.sh '%s' --apiserver-endpoint '%s' --b64-cluster-ca '%s'", cluster.Name, cluster.Endpoint, cluster.CABase64)
-	if maxPods != nil {
+	if kc != nil && kc.ContainerRuntime != nil {
+		if err := plainValue("spec.kubeletConfiguration.containerRuntime", *kc.ContainerRuntime); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, " --container-runtime '%s'", *kc.ContainerRuntime)
+	}
+	if kc != nil && kc.MaxPods != nil {
 		b.WriteString(" --use-max-pods false")
-		kubelet = append(kubelet, fmt.Sprintf("--max-pods=%d", *maxPods))
 	}
 	if len(kubelet) > 0 {
 		fmt.Fprintf(&b, " --kubelet-extra-args '%s'", strings.Join(kubelet, " "))
