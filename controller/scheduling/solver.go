@@ -329,18 +329,22 @@ func Solve(in Input) *Result {
 	if second < 0 {
 		second = len(pods)
 	}
-	for _, round := range [][]*podInfo{pods[:second], pods[second:]} {
+	// The nodes of pooled pods only are packed anew at the end (pack.go): the last round
+	// leaves them to that instead of splitting them.
+	for r, round := range [][]*podInfo{pods[:second], pods[second:]} {
 		for _, pi := range round {
 			if !placed[pi] {
 				placeRelaxing(pi, nodes, provs, topo, res)
 			}
 		}
+		last := r == 1 || second == len(pods)
 		for _, p := range provs {
-			p.resize()
+			p.resize(last)
 		}
 	}
 	hostAffinity := topo.hostAffinityTerms(pods)
 	for _, p := range provs {
+		p.packPools()
 		p.absorb(hostAffinity)
 		for _, c := range p.claims {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
