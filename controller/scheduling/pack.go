@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -33,13 +34,58 @@ import (
 // as well as the cover's fractions; the greedy falls short of the cover by the room left in the
 // nodes (the last node of the pool, mainly), which the lower bound cannot see.
 
-// pooled reports whether every pod of c may move to any node with c's requirements: none has a
-// hostname-scoped term or spread, a host port or volumes.
+// poolTerm reports whether pi may join a pool (see the top of the file) and, for a pod that
+// allows one of its kind per node (a single required hostname anti-affinity term that selects
+// the pod itself, and no other hostname-scoped constraint), that term; nil for a pod without
+// any. Pods with preferences are pooled only without such a term.
+func (pi *podInfo) poolTerm() (*podTerm, bool) {
+	if len(pi.host.affinity) > 0 || len(pi.host.spread) > 0 || len(pi.symSpread) > 0 || len(pi.ports) > 0 || pi.vol != nil ||
+		len(pi.prefs) > 0 || softPodTerms(pi.pod) {
+		return nil, false
+	}
+	if len(pi.host.antiAffinity) == 0 && len(pi.symAnti) == 0 {
+		return nil, true
+	}
+	if !pi.repels || len(pi.host.antiAffinity) != 1 || len(pi.symAnti) != 1 || pi.host.antiAffinity[0] != pi.symAnti[0] {
+		return nil, false
+	}
+	return pi.symAnti[0], true
+}
+
+// softPodTerms reports whether p has preferred pod affinity or anti-affinity terms or
+// ScheduleAnyway topology spread constraints: kube-scheduler scores nodes by them, so where
+// such pods land depends on which other pods share their nodes, which a pool changes.
+func softPodTerms(p *corev1.Pod) bool {
+	if a := p.Spec.Affinity; a != nil {
+		if a.PodAffinity != nil && len(a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
+			return true
+		}
+		if a.PodAntiAffinity != nil && len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
+			return true
+		}
+	}
+	for _, c := range p.Spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable == corev1.ScheduleAnyway {
+			return true
+		}
+	}
+	return false
+}
+
+// pooled reports whether every pod of c may join a pool: each pod may (poolTerm), and the
+// domain its zone or capacity-type constraints chose is fixed by c's requirements (so moving
+// the pod to another node of these requirements keeps its domain).
 func (c *claim) pooled() bool {
 	for _, pi := range c.infos {
-		if len(pi.host.affinity) > 0 || len(pi.host.antiAffinity) > 0 || len(pi.host.spread) > 0 ||
-			len(pi.symAnti) > 0 || len(pi.symSpread) > 0 || len(pi.ports) > 0 || pi.vol != nil {
+		if _, ok := pi.poolTerm(); !ok {
 			return false
+		}
+		for _, dc := range pi.domain {
+			if r, ok := c.reqs[dc.group.key]; !ok {
+				return false
+			} else if _, single := r.Single(); !single {
+				return false
+			}
 		}
 	}
 	return true
@@ -97,6 +143,7 @@ func (ps *provState) packPools() {
 type packShape struct {
 	req   []int64 // requests per packing dimension
 	worth float64 // Σ y(r)·req(r), USD/hour
+	group int     // index of the pods' one-per-node term, or -1
 	pods  []*podInfo
 }
 
@@ -121,6 +168,10 @@ func (ps *provState) packPool(old []*claim) []*claim {
 		demand.AddInPlace(c.requests)
 		infos = append(infos, c.infos...)
 	}
+	groups, largest, ok := ps.poolGroups(infos)
+	if !ok {
+		return nil
+	}
 	dims := make([]corev1.ResourceName, 0, len(demand))
 	for k, v := range demand {
 		if v > 0 {
@@ -136,11 +187,11 @@ func (ps *provState) packPool(old []*claim) []*claim {
 			}
 		}
 	}
-	types, unit := ps.packTypes(reqs, demand, dims, smallest)
+	types, unit, perNode := ps.packTypes(reqs, demand, dims, smallest, largest)
 	if len(types) == 0 {
 		return nil
 	}
-	kinds := packGreedy(packShapes(infos, dims, unit), types, oldPrice)
+	kinds := packGreedy(packShapes(infos, dims, unit, groups, largest, perNode), types, groupCount(groups), oldPrice)
 	if kinds == nil {
 		return nil
 	}
@@ -171,10 +222,53 @@ func (ps *provState) packPool(old []*claim) []*claim {
 	return pieces
 }
 
+// poolGroups returns the one-per-node term of each pod of infos that has one (poolTerm) by
+// index, and the index of the term with the most pods (-1 without terms). ok is false when a
+// term selects a pod of the pool that does not carry it: such a pod could not share a node
+// with the term's pods, which the packing does not model.
+func (ps *provState) poolGroups(infos []*podInfo) (groups map[*podInfo]int, largest int, ok bool) {
+	index := map[*podTerm]int{}
+	var terms []*podTerm
+	var sizes []int
+	groups = map[*podInfo]int{}
+	for _, pi := range infos {
+		t, _ := pi.poolTerm()
+		if t == nil {
+			continue
+		}
+		g, seen := index[t]
+		if !seen {
+			g = len(terms)
+			index[t] = g
+			terms = append(terms, t)
+			sizes = append(sizes, 0)
+		}
+		groups[pi] = g
+		sizes[g]++
+	}
+	largest = -1
+	for g, n := range sizes {
+		if largest < 0 || n > sizes[largest] {
+			largest = g
+		}
+	}
+	for _, pi := range infos {
+		for g, t := range terms {
+			if own, in := groups[pi]; (!in || own != g) && pi.selectedBy(t, ps.topo.nsLabels[pi.pod.Namespace]) {
+				return nil, 0, false
+			}
+		}
+	}
+	return groups, largest, true
+}
+
 // packTypes returns the types reqs allow, with their prices and usable room per dimension, most
 // worth per USD/hour first, and the unit prices of step 1 at the top of the file (USD/hour per
 // milli-unit of each dimension).
-func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev1.ResourceName, smallest Resources) ([]packType, []float64) {
+//
+// With a one-per-node term, its pods (largestPods of them) need that many nodes: the cover then
+// has a row for the number of nodes too, and perNode is what each node is worth by it (USD/hour).
+func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev1.ResourceName, smallest Resources, largestPods int) ([]packType, []float64, float64) {
 	var types []packType
 	for _, pt := range ps.compatibleByPrice(reqs, extendedProbe(demand)) {
 		if !smallest.Fits(pt.t.usable) {
@@ -187,19 +281,30 @@ func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev
 		types = append(types, packType{t: pt.t, price: pt.price, usable: u})
 	}
 	if len(types) == 0 {
-		return nil, nil
+		return nil, nil, 0
 	}
 	// The cover, in units of the pool's demand: y(r) is then the price of all of the pool's r.
+	cols := len(dims)
+	if largestPods > 0 {
+		cols++ // the nodes row: each type counts 1/largestPods
+	}
 	rows := make([][]float64, len(types))
 	prices := make([]float64, len(types))
 	for i, t := range types {
-		rows[i] = make([]float64, len(dims))
+		rows[i] = make([]float64, cols)
 		for d, k := range dims {
 			rows[i][d] = float64(t.usable[d]) / float64(demand[k])
+		}
+		if largestPods > 0 {
+			rows[i][len(dims)] = 1 / float64(largestPods)
 		}
 		prices[i] = t.price
 	}
 	y := coverDual(rows, prices)
+	perNode := 0.0
+	if largestPods > 0 && y != nil && y[len(dims)] > 0 {
+		perNode = y[len(dims)] / float64(largestPods)
+	}
 	unit := make([]float64, len(dims))
 	priced := false
 	for d, k := range dims {
@@ -215,6 +320,7 @@ func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev
 		}
 	}
 	for i := range types {
+		types[i].worth = perNode
 		for d := range dims {
 			types[i].worth += unit[d] * float64(types[i].usable[d])
 		}
@@ -222,16 +328,21 @@ func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev
 	slices.SortStableFunc(types, func(a, b packType) int {
 		return cmp.Compare(b.worth/b.price, a.worth/a.price)
 	})
-	return types, unit
+	return types, unit, perNode
 }
 
-// packShapes groups infos by request shape, each worth its requests at the unit prices, dearest
-// first. The order of the pods within a shape is kept.
-func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64) []*packShape {
+// packShapes groups infos by request shape and one-per-node group (groups), each worth its
+// requests at the unit prices, plus perNode for the pods of the largest group (each needs a
+// node of its own), dearest first. The order of the pods within a shape is kept.
+func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, groups map[*podInfo]int, largest int, perNode float64) []*packShape {
 	byKey := map[string]*packShape{}
 	var shapes []*packShape
 	for _, pi := range infos {
-		k := pi.requests.key()
+		g, in := groups[pi]
+		if !in {
+			g = -1
+		}
+		k := pi.requests.key() + "|" + strconv.Itoa(g)
 		s := byKey[k]
 		if s == nil {
 			req := make([]int64, len(dims))
@@ -240,7 +351,10 @@ func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64) []
 				req[d] = pi.requests[name]
 				w += unit[d] * float64(req[d])
 			}
-			s = &packShape{req: req, worth: w}
+			if g >= 0 && g == largest {
+				w += perNode
+			}
+			s = &packShape{req: req, worth: w, group: g}
 			byKey[k] = s
 			shapes = append(shapes, s)
 		}
@@ -258,7 +372,7 @@ type packKind struct {
 
 // packGreedy is step 2 at the top of the file. It returns nil when some pod fits no type, or
 // when the nodes would cost budget (USD/hour) or more.
-func packGreedy(shapes []*packShape, types []packType, budget float64) []packKind {
+func packGreedy(shapes []*packShape, types []packType, groups int, budget float64) []packKind {
 	left := 0
 	for _, s := range shapes {
 		left += len(s.pods)
@@ -276,6 +390,7 @@ func packGreedy(shapes []*packShape, types []packType, budget float64) []packKin
 	}
 	take := make([]int, len(shapes))
 	best := make([]int, len(shapes))
+	inGroup := make([]bool, groups)
 	room := make([]int64, len(types[0].usable))
 	var kinds []packKind
 	cost := 0.0
@@ -288,7 +403,7 @@ func packGreedy(shapes []*packShape, types []packType, budget float64) []packKin
 				break // no filling of this type or any after it beats the best
 			}
 			for _, order := range orders {
-				w := fill(shapes, order, t.usable, room, take)
+				w := fill(shapes, order, t.usable, room, take, inGroup)
 				if eff := w / t.price; w > 0 && eff > bestEff {
 					bestType, bestEff = t, eff
 					copy(best, take)
@@ -324,15 +439,23 @@ func packGreedy(shapes []*packShape, types []packType, budget float64) []packKin
 	return kinds
 }
 
-// fill fills one node of the given usable room first-fit in order from the pods left in shapes:
-// take[j] pods of shapes[j]. It returns the worth taken; room is scratch space.
-func fill(shapes []*packShape, order []int, usable, room []int64, take []int) float64 {
+// fill fills one node of the given usable room first-fit in order from the pods left in shapes,
+// at most one pod per one-per-node group: take[j] pods of shapes[j]. It returns the worth taken;
+// room and inGroup are scratch space.
+func fill(shapes []*packShape, order []int, usable, room []int64, take []int, inGroup []bool) float64 {
 	copy(room, usable)
+	clear(inGroup)
 	w := 0.0
 	for _, j := range order {
 		s := shapes[j]
 		take[j] = 0
 		k := len(s.pods)
+		if s.group >= 0 {
+			if inGroup[s.group] {
+				continue
+			}
+			k = min(k, 1)
+		}
 		for d, r := range s.req {
 			if r > 0 && k > 0 {
 				k = min(k, int(room[d]/r))
@@ -342,6 +465,9 @@ func fill(shapes []*packShape, order []int, usable, room []int64, take []int) fl
 			continue
 		}
 		take[j] = k
+		if s.group >= 0 {
+			inGroup[s.group] = true
+		}
 		for d, r := range s.req {
 			room[d] -= int64(k) * r
 		}
@@ -382,4 +508,13 @@ func (ps *provState) newPoolClaims(reqs Requirements, kind packKind) []*claim {
 		out = append(out, c)
 	}
 	return out
+}
+
+// groupCount returns how many one-per-node groups groups (pod to group index) names.
+func groupCount(groups map[*podInfo]int) int {
+	n := 0
+	for _, g := range groups {
+		n = max(n, g+1)
+	}
+	return n
 }
