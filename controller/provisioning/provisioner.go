@@ -450,16 +450,41 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// launchAll launches the plan's new nodes (launchWorkers at a time) into res.Launched, records
-// the pods' plans, waits until the cache holds the batch's claims (waitForClaims), and returns
-// the launch errors and when the last launch call returned (zero without calls).
+// launchAll launches the plan's new nodes into res.Launched, records the pods' plans, waits
+// until the cache holds the batch's claims (waitForClaims), and returns the launch errors and
+// when the last launch call returned (zero without calls). It works in two phases, each
+// launchWorkers at a time: every NodeClaim is created first, then each is launched (CreateFleet,
+// then its status). The claims' writes and the launched claims' status writes share the
+// client's rate limit (--kube-client-qps); interleaved, the status writes of the first nodes
+// would hold back the claims, and so the launch calls, of the last ones.
 func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, res *BatchResult) ([]error, time.Time) {
 	var mu sync.Mutex
 	var errs []error
 	var launchedClaims, deletedClaims []string
 	var lastCall time.Time
+	claims := make([]*karpv1.NodeClaim, len(plan.NewNodes))
+	defer func() {
+		for _, c := range claims {
+			if c != nil {
+				p.launching.Remove(c.Name)
+			}
+		}
+	}()
 	workqueue.ParallelizeUntil(ctx, launchWorkers, len(plan.NewNodes), func(i int) {
-		claim, node, called, err := p.launch(ctx, plan.NewNodes[i])
+		claim, err := p.createClaim(ctx, plan.NewNodes[i])
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		claims[i] = claim
+	})
+	workqueue.ParallelizeUntil(ctx, launchWorkers, len(plan.NewNodes), func(i int) {
+		if claims[i] == nil {
+			return
+		}
+		node, called, err := p.launch(ctx, claims[i], plan.NewNodes[i])
 		mu.Lock()
 		defer mu.Unlock()
 		if called.After(lastCall) {
@@ -467,13 +492,11 @@ func (p *Provisioner) launchAll(ctx context.Context, plan *scheduling.Result, re
 		}
 		if err != nil {
 			errs = append(errs, err)
-			if claim != nil {
-				deletedClaims = append(deletedClaims, claim.Name)
-			}
+			deletedClaims = append(deletedClaims, claims[i].Name)
 			return
 		}
-		launchedClaims = append(launchedClaims, claim.Name)
-		res.Launched = append(res.Launched, Launch{Claim: claim.Name, Node: node, Pods: plan.NewNodes[i].Pods})
+		launchedClaims = append(launchedClaims, claims[i].Name)
+		res.Launched = append(res.Launched, Launch{Claim: claims[i].Name, Node: node, Pods: plan.NewNodes[i].Pods})
 		for _, pod := range plan.NewNodes[i].Pods {
 			p.disagreements.Planned(pod, node.Name, true)
 		}
@@ -594,17 +617,25 @@ func optionNames(c *scheduling.NodeClaim, n int) string {
 // instance the failed call may still have started has a claim tag without a claim and is
 // terminated by garbage collection). Returns the claim (nil when its creation failed) and when
 // the last launch call returned (zero without a call).
-func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*karpv1.NodeClaim, *cloudprovider.Node, time.Time, error) {
-	logger := log.FromContext(ctx).WithValues("provisioner", plan.Provisioner.Name)
+// createClaim creates the NodeClaim of plan, marked as being launched by this process (the
+// caller unmarks it once launch has returned). On error nothing is left marked or created.
+func (p *Provisioner) createClaim(ctx context.Context, plan *scheduling.NodeClaim) (*karpv1.NodeClaim, error) {
 	claim := newClaim(plan)
 	// Marked before it exists: the lifecycle reconciler must not resume a claim being launched.
 	p.launching.Add(claim.Name)
-	defer p.launching.Remove(claim.Name)
 	if err := p.kube.Create(ctx, claim); err != nil {
+		p.launching.Remove(claim.Name)
 		p.launchFailed(ctx, plan, err)
-		return nil, nil, time.Time{}, fmt.Errorf("creating a node claim for provisioner %s: %w", plan.Provisioner.Name, err)
+		return nil, fmt.Errorf("creating a node claim for provisioner %s: %w", plan.Provisioner.Name, err)
 	}
-	logger = logger.WithValues("nodeClaim", claim.Name)
+	return claim, nil
+}
+
+// launch launches the instance of claim (created by createClaim for plan) and records it in the
+// claim's status; it returns the node, when the last launch call returned, and the error, after
+// which the claim has been deleted.
+func (p *Provisioner) launch(ctx context.Context, claim *karpv1.NodeClaim, plan *scheduling.NodeClaim) (*cloudprovider.Node, time.Time, error) {
+	logger := log.FromContext(ctx).WithValues("provisioner", plan.Provisioner.Name, "nodeClaim", claim.Name)
 	var node *cloudprovider.Node
 	var err error
 	var called time.Time
@@ -641,7 +672,7 @@ func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*
 		if derr := p.kube.Delete(ctx, claim); derr != nil && !apierrors.IsNotFound(derr) {
 			err = fmt.Errorf("%w; deleting node claim %s: %w", err, claim.Name, derr)
 		}
-		return claim, nil, called, fmt.Errorf("launching node claim %s for provisioner %s: %w", claim.Name, plan.Provisioner.Name, err)
+		return nil, called, fmt.Errorf("launching node claim %s for provisioner %s: %w", claim.Name, plan.Provisioner.Name, err)
 	}
 	select {
 	case p.launched <- event.GenericEvent{Object: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node.Name}}}:
@@ -653,7 +684,7 @@ func (p *Provisioner) launch(ctx context.Context, plan *scheduling.NodeClaim) (*
 		p.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonNominated, "Launched node %s (%s, %s, %s, $%.4f/h) for the pod",
 			node.Name, node.InstanceType, node.Zone, node.CapacityType, node.Price)
 	}
-	return claim, node, called, nil
+	return node, called, nil
 }
 
 // launchFailed logs a failed launch and emits FailedProvisioning on its pods.

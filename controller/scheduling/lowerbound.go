@@ -766,12 +766,22 @@ func (b *boundInput) thresholds(c *lbComponent, a corev1.ResourceName) []int64 {
 // from below, so y is finally scaled down until every constraint holds exactly in floating
 // point, and Σ y is returned.
 func coverBound(rows [][]float64, prices []float64) float64 {
+	y := coverDual(rows, prices)
+	if y == nil {
+		return 0
+	}
+	return certify(rows, prices, y)
+}
+
+// coverDual runs coverBound's simplex and returns its last dual vector y (one price per row
+// column, in the rows' units; not yet certified feasible), or nil when the rows have no columns.
+func coverDual(rows [][]float64, prices []float64) []float64 {
 	d := 0
 	if len(rows) > 0 {
 		d = len(rows[0])
 	}
 	if d == 0 {
-		return 0
+		return nil
 	}
 	y := make([]float64, d)
 	// tight[i] < 0 names the constraint y[-tight[i]-1] = 0; tight[i] >= 0 names type tight[i].
@@ -829,7 +839,7 @@ func coverBound(rows [][]float64, prices []float64) float64 {
 		}
 		tight[leave] = enter
 	}
-	return certify(rows, prices, y)
+	return y
 }
 
 // enteringConstraint is the ratio test of coverBound: the first constraint met moving from y

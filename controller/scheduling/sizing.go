@@ -33,13 +33,14 @@ const (
 )
 
 // resize splits the provisioner's claims not sized yet where smaller nodes cost less, and
-// marks the result sized. Without limits the claims are split on every CPU at once: each split
+// marks the result sized; with skipPooled, claims of pooled pods only are left unsized for
+// packPools. Without limits the claims are split on every CPU at once: each split
 // reads only the claim and the provisioner's types, and the commitment is summed afterwards.
 // With limits they are split one after the other, each within what the previous ones left.
-func (ps *provState) resize() {
+func (ps *provState) resize(skipPooled bool) {
 	var todo []int
 	for i, c := range ps.claims {
-		if !c.sized {
+		if !c.sized && (!skipPooled || !c.pooled()) {
 			todo = append(todo, i)
 		}
 	}
@@ -65,7 +66,7 @@ func (ps *provState) resize() {
 	}
 	var out []*claim
 	for i, c := range ps.claims {
-		if c.sized {
+		if c.sized || results[i] == nil { // sized before, or left to packPools
 			out = append(out, c)
 			continue
 		}

@@ -151,6 +151,31 @@ type typeInfo struct {
 	cpu, memory int64
 	// accelerators are the extended resources it has (see wastesAccelerators).
 	accelerators []corev1.ResourceName
+	// denseUsable and denseCapacity are usable and capacity of denseNames; sparse is set when
+	// either has another resource (claim.recompute then works on the maps).
+	denseUsable, denseCapacity [len(denseNames)]int64
+	sparse                     bool
+}
+
+// denseNames are the resources every type has, which claim.recompute reads from arrays.
+var denseNames = [...]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods, corev1.ResourceEphemeralStorage}
+
+// setDense fills denseUsable, denseCapacity and sparse from usable and capacity.
+func (t *typeInfo) setDense() {
+	dense := func(r Resources, out *[len(denseNames)]int64) {
+		n := 0
+		for i, name := range denseNames {
+			if v, ok := r[name]; ok {
+				out[i] = v
+				n++
+			}
+		}
+		if n != len(r) {
+			t.sparse = true
+		}
+	}
+	dense(t.usable, &t.denseUsable)
+	dense(t.capacity, &t.denseCapacity)
 }
 
 type provState struct {
@@ -329,18 +354,23 @@ func Solve(in Input) *Result {
 	if second < 0 {
 		second = len(pods)
 	}
-	for _, round := range [][]*podInfo{pods[:second], pods[second:]} {
+	// The nodes of pooled pods only are packed anew at the end (pack.go): the last round
+	// leaves them to that instead of splitting them.
+	for r, round := range [][]*podInfo{pods[:second], pods[second:]} {
 		for _, pi := range round {
 			if !placed[pi] {
 				placeRelaxing(pi, nodes, provs, topo, res)
 			}
 		}
+		last := r == 1 || second == len(pods)
 		for _, p := range provs {
-			p.resize()
+			p.resize(last)
 		}
 	}
 	hostAffinity := topo.hostAffinityTerms(pods)
 	for _, p := range provs {
+		p.packPools()
+		p.resize(false) // the claims of pools that did not pack for less
 		p.absorb(hostAffinity)
 		for _, c := range p.claims {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
@@ -785,6 +815,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 				ti.accelerators = append(ti.accelerators, name)
 			}
 		}
+		ti.setDense()
 		ps.types = append(ps.types, ti)
 	}
 	if len(ps.types) == 0 {
@@ -1218,21 +1249,24 @@ func orNone(r Resources) string {
 
 func (c *claim) recompute() {
 	c.price = c.prov.minPrice(c.types, c.reqs)
-	c.maxUsable = Resources{}
-	newCommitted := Resources{}
-	for _, t := range c.types {
-		c.maxUsable.MaxInPlace(t.usable)
-	}
-	for _, t := range c.launchable() {
-		newCommitted.MaxInPlace(t.capacity)
-	}
-	c.minUsable = Resources{}
-	for k := range c.maxUsable {
-		m := c.maxUsable[k]
+	var newCommitted Resources
+	if !c.recomputeDense(&newCommitted) {
+		c.maxUsable = Resources{}
+		newCommitted = Resources{}
 		for _, t := range c.types {
-			m = min(m, t.usable[k])
+			c.maxUsable.MaxInPlace(t.usable)
 		}
-		c.minUsable[k] = m
+		for _, t := range c.launchable() {
+			newCommitted.MaxInPlace(t.capacity)
+		}
+		c.minUsable = Resources{}
+		for k := range c.maxUsable {
+			m := c.maxUsable[k]
+			for _, t := range c.types {
+				m = min(m, t.usable[k])
+			}
+			c.minUsable[k] = m
+		}
 	}
 	for k, v := range c.committed {
 		c.prov.committed[k] -= v
@@ -1242,6 +1276,39 @@ func (c *claim) recompute() {
 	}
 	c.committed = newCommitted
 	c.setRoom()
+}
+
+// recomputeDense sets maxUsable, minUsable and *committed as recompute does, from the types'
+// dense arrays, and reports true; false, changing nothing, when a type has other resources or
+// the claim's launchable types are not all its types.
+func (c *claim) recomputeDense(committed *Resources) bool {
+	ps := c.prov
+	if len(c.types) == 0 || (ps.limits != nil && ps.maxTypes > 0 && len(c.types) > ps.maxTypes) {
+		return false
+	}
+	var maxU, minU, maxC [len(denseNames)]int64
+	minU = c.types[0].denseUsable
+	for _, t := range c.types {
+		if t.sparse {
+			return false
+		}
+		for i := range denseNames {
+			maxU[i] = max(maxU[i], t.denseUsable[i])
+			minU[i] = min(minU[i], t.denseUsable[i])
+			maxC[i] = max(maxC[i], t.denseCapacity[i])
+		}
+	}
+	// As the maps' MaxInPlace leaves them: a resource no type has more than 0 of is absent.
+	c.maxUsable, c.minUsable, *committed = make(Resources, len(denseNames)), make(Resources, len(denseNames)), make(Resources, len(denseNames))
+	for i, name := range denseNames {
+		if maxU[i] > 0 {
+			c.maxUsable[name], c.minUsable[name] = maxU[i], minU[i]
+		}
+		if maxC[i] > 0 {
+			(*committed)[name] = maxC[i]
+		}
+	}
+	return true
 }
 
 // launchable returns the types a node of the claim could launch as if it were finished now:
