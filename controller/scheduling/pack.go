@@ -35,21 +35,38 @@ import (
 // nodes (the last node of the pool, mainly), which the lower bound cannot see.
 
 // poolTerm reports whether pi may join a pool (see the top of the file) and, for a pod that
-// allows one of its kind per node (a single required hostname anti-affinity term that selects
-// the pod itself, and no other hostname-scoped constraint), that term; nil for a pod without
-// any. Pods with preferences are pooled only without such a term.
+// allows one of its kind per node, the term that defines its kind; nil for a pod without any.
+// Such a pod carries no other hostname-scoped constraint and either a single required hostname
+// anti-affinity term that selects the pod itself, or a single DoNotSchedule hostname topology
+// spread constraint with maxSkew 1 whose selector matches the pod itself: a new node holds one
+// pod of the spread whatever the other nodes hold (its count stays within 1 of any node's, as
+// kube-scheduler's PodTopologySpread checks). Pods with preferences are pooled only without
+// such a term.
 func (pi *podInfo) poolTerm() (*podTerm, bool) {
-	if len(pi.host.affinity) > 0 || len(pi.host.spread) > 0 || len(pi.symSpread) > 0 || len(pi.ports) > 0 || pi.vol != nil ||
-		len(pi.prefs) > 0 || softPodTerms(pi.pod) {
+	if len(pi.host.affinity) > 0 || len(pi.ports) > 0 || pi.vol != nil || len(pi.prefs) > 0 || softPodTerms(pi.pod) {
 		return nil, false
 	}
-	if len(pi.host.antiAffinity) == 0 && len(pi.symAnti) == 0 {
+	anti := len(pi.host.antiAffinity) + len(pi.symAnti)
+	spread := len(pi.host.spread) + len(pi.symSpread)
+	switch {
+	case anti == 0 && spread == 0:
 		return nil, true
+	case spread == 0:
+		if !pi.repels || len(pi.host.antiAffinity) != 1 || len(pi.symAnti) != 1 || pi.host.antiAffinity[0] != pi.symAnti[0] {
+			return nil, false
+		}
+		return pi.symAnti[0], true
+	case anti == 0:
+		if len(pi.host.spread) != 1 || len(pi.symSpread) != 1 {
+			return nil, false
+		}
+		hs := pi.host.spread[0]
+		if hs.term != pi.symSpread[0].term || hs.maxSkew != 1 || hs.self != 1 {
+			return nil, false
+		}
+		return hs.term, true
 	}
-	if !pi.repels || len(pi.host.antiAffinity) != 1 || len(pi.symAnti) != 1 || pi.host.antiAffinity[0] != pi.symAnti[0] {
-		return nil, false
-	}
-	return pi.symAnti[0], true
+	return nil, false
 }
 
 // softPodTerms reports whether p has preferred pod affinity or anti-affinity terms or
@@ -113,7 +130,10 @@ func (ps *provState) packPools() {
 	replaced := map[int]bool{}
 	var added []*claim
 	for _, k := range order {
-		idx := pools[k]
+		idx := ps.closedPool(pools[k])
+		if len(idx) == 0 {
+			continue
+		}
 		old := make([]*claim, len(idx))
 		for j, i := range idx {
 			old[j] = ps.claims[i]
@@ -222,13 +242,65 @@ func (ps *provState) packPool(old []*claim) []*claim {
 	return pieces
 }
 
+// closedPool returns the claims of idx (indices into ps.claims) that may be packed together:
+// without the claims whose pods carry a one-per-node term (poolTerm) that selects a pod of the
+// pool not carrying it (such a pod could not share a node with the term's pods, which the
+// packing does not model; e.g. a hostname spread whose selector also counts generic pods),
+// dropped until no such term is left. The claims dropped keep their nodes.
+func (ps *provState) closedPool(idx []int) []int {
+	for len(idx) > 0 {
+		var infos []*podInfo
+		for _, i := range idx {
+			infos = append(infos, ps.claims[i].infos...)
+		}
+		bad := ps.openTerms(infos)
+		if len(bad) == 0 {
+			return idx
+		}
+		idx = slices.DeleteFunc(slices.Clone(idx), func(i int) bool {
+			return slices.ContainsFunc(ps.claims[i].infos, func(pi *podInfo) bool {
+				t, _ := pi.poolTerm()
+				return t != nil && bad[t]
+			})
+		})
+	}
+	return nil
+}
+
+// openTerms returns the one-per-node terms of the pods of infos that select a pod of infos
+// not carrying them.
+func (ps *provState) openTerms(infos []*podInfo) map[*podTerm]bool {
+	own := map[*podInfo]*podTerm{}
+	var terms []*podTerm
+	seen := map[*podTerm]bool{}
+	for _, pi := range infos {
+		if t, _ := pi.poolTerm(); t != nil {
+			own[pi] = t
+			if !seen[t] {
+				seen[t] = true
+				terms = append(terms, t)
+			}
+		}
+	}
+	bad := map[*podTerm]bool{}
+	for _, pi := range infos {
+		for _, t := range terms {
+			if !bad[t] && own[pi] != t && pi.selectedBy(t, ps.topo.nsLabels[pi.pod.Namespace]) {
+				bad[t] = true
+			}
+		}
+	}
+	return bad
+}
+
 // poolGroups returns the one-per-node term of each pod of infos that has one (poolTerm) by
 // index, and the index of the term with the most pods (-1 without terms). ok is false when a
-// term selects a pod of the pool that does not carry it: such a pod could not share a node
-// with the term's pods, which the packing does not model.
+// term selects a pod of the pool that does not carry it (see closedPool).
 func (ps *provState) poolGroups(infos []*podInfo) (groups map[*podInfo]int, largest int, ok bool) {
+	if len(ps.openTerms(infos)) > 0 {
+		return nil, 0, false
+	}
 	index := map[*podTerm]int{}
-	var terms []*podTerm
 	var sizes []int
 	groups = map[*podInfo]int{}
 	for _, pi := range infos {
@@ -238,9 +310,8 @@ func (ps *provState) poolGroups(infos []*podInfo) (groups map[*podInfo]int, larg
 		}
 		g, seen := index[t]
 		if !seen {
-			g = len(terms)
+			g = len(sizes)
 			index[t] = g
-			terms = append(terms, t)
 			sizes = append(sizes, 0)
 		}
 		groups[pi] = g
@@ -250,13 +321,6 @@ func (ps *provState) poolGroups(infos []*podInfo) (groups map[*podInfo]int, larg
 	for g, n := range sizes {
 		if largest < 0 || n > sizes[largest] {
 			largest = g
-		}
-	}
-	for _, pi := range infos {
-		for g, t := range terms {
-			if own, in := groups[pi]; (!in || own != g) && pi.selectedBy(t, ps.topo.nsLabels[pi.pod.Namespace]) {
-				return nil, 0, false
-			}
 		}
 	}
 	return groups, largest, true
