@@ -100,7 +100,7 @@ func NewCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&f.dir, "dir", DefaultDir(), "state directory ($KARPENTER_SANDBOX_DIR, default ./.sandbox)")
 	root.PersistentFlags().StringVar(&f.clusterName, "cluster-name", clusterDefault, "EKS cluster name ($CLUSTER_NAME)")
 	root.PersistentFlags().DurationVar(&f.bootDelay, "boot-delay", 3*time.Second, "how long a launched instance stays pending before it joins (0 allowed)")
-	root.PersistentFlags().IntVar(&f.staticNodes, "static-nodes", 1, "t3.medium instances in the static node group (not managed by the controller)")
+	root.PersistentFlags().IntVar(&f.staticNodes, "static-nodes", 2, "t3.medium instances in the static node group (not managed by the controller); the default 2 gives each of the controller's two replicas its own node, as the Helm chart's anti-affinity requires")
 	authDefault := os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE")
 	if authDefault == "" {
 		authDefault = "API_AND_CONFIG_MAP"

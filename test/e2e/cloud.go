@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -28,6 +30,7 @@ import (
 type Cloud struct {
 	EC2          *ec2.Client
 	IAM          *iam.Client
+	EKS          *eks.Client
 	controlURL   string // base URL of the emulator (AWS_ENDPOINT_URL_EC2)
 	httpClient   *http.Client
 	ClusterName  string
@@ -50,12 +53,13 @@ func NewCloud(ctx context.Context, env map[string]string) (*Cloud, error) {
 		return nil, err
 	}
 	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
-	ec2URL, iamURL := env["AWS_ENDPOINT_URL_EC2"], env["AWS_ENDPOINT_URL_IAM"]
-	if ec2URL == "" || iamURL == "" {
-		return nil, errors.New("AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_IAM must be set (sandbox env)")
+	ec2URL, iamURL, eksURL := env["AWS_ENDPOINT_URL_EC2"], env["AWS_ENDPOINT_URL_IAM"], env["AWS_ENDPOINT_URL_EKS"]
+	if ec2URL == "" || iamURL == "" || eksURL == "" {
+		return nil, errors.New("AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_IAM and AWS_ENDPOINT_URL_EKS must be set (sandbox env)")
 	}
 	return &Cloud{
 		EC2:          ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(ec2URL) }),
+		EKS:          eks.NewFromConfig(cfg, func(o *eks.Options) { o.BaseEndpoint = aws.String(eksURL) }),
 		IAM:          iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(iamURL) }),
 		controlURL:   strings.TrimRight(ec2URL, "/"),
 		httpClient:   &http.Client{Timeout: 30 * time.Second},
@@ -200,4 +204,58 @@ func existence(err error, what string) (bool, error) {
 // roleName returns the name of a role from its ARN (arn:aws:iam::<account>:role/<path>/<name>).
 func roleName(arn string) string {
 	return arn[strings.LastIndex(arn, "/")+1:]
+}
+
+// AuthenticationMode returns the cluster's access configuration authentication mode
+// (CONFIG_MAP, API_AND_CONFIG_MAP or API), from eks:DescribeCluster.
+func (c *Cloud) AuthenticationMode(ctx context.Context) (string, error) {
+	out, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(c.ClusterName)})
+	if err != nil {
+		return "", fmt.Errorf("eks:DescribeCluster %s: %w", c.ClusterName, err)
+	}
+	if out.Cluster == nil || out.Cluster.AccessConfig == nil {
+		return string(ekstypes.AuthenticationModeConfigMap), nil
+	}
+	return string(out.Cluster.AccessConfig.AuthenticationMode), nil
+}
+
+// AccessEntryType returns the type of the cluster's access entry for principalARN (e.g.
+// EC2_LINUX), or "" when there is none (eks:DescribeAccessEntry answers
+// ResourceNotFoundException).
+func (c *Cloud) AccessEntryType(ctx context.Context, principalARN string) (string, error) {
+	out, err := c.EKS.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(c.ClusterName), PrincipalArn: aws.String(principalARN)})
+	var nf *ekstypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("eks:DescribeAccessEntry %s: %w", principalARN, err)
+	case out.AccessEntry == nil:
+		return "", fmt.Errorf("eks:DescribeAccessEntry %s: no accessEntry in the answer", principalARN)
+	}
+	return aws.ToString(out.AccessEntry.Type), nil
+}
+
+// PodIdentityAssociations returns the cluster's Pod Identity associations as
+// "<namespace>/<service account> -> <role ARN>" (eks:ListPodIdentityAssociations, then
+// eks:DescribePodIdentityAssociation for the role).
+func (c *Cloud) PodIdentityAssociations(ctx context.Context) ([]string, error) {
+	var out []string
+	p := eks.NewListPodIdentityAssociationsPaginator(c.EKS, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(c.ClusterName)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("eks:ListPodIdentityAssociations: %w", err)
+		}
+		for _, a := range page.Associations {
+			d, err := c.EKS.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+				ClusterName: aws.String(c.ClusterName), AssociationId: a.AssociationId})
+			if err != nil {
+				return nil, fmt.Errorf("eks:DescribePodIdentityAssociation %s: %w", aws.ToString(a.AssociationId), err)
+			}
+			out = append(out, aws.ToString(a.Namespace)+"/"+aws.ToString(a.ServiceAccount)+" -> "+aws.ToString(d.Association.RoleArn))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,7 +117,9 @@ func NewDemo(cfg Config) (*Demo, error) {
 // examples/quickstart; inflate.yaml applied and scaled to Replicas, all pods Running on new spot
 // nodes; inflate deleted, launched nodes gone within EmptyToGoneLimit of the pods being gone;
 // `terraform plan` empty; Provisioner edited out of band, plan non-empty; `terraform destroy`;
-// no instance, role, instance profile, discovery tag or launched node left.
+// no instance, role, instance profile, discovery tag, access entry, Pod Identity association or
+// launched node left. After the apply, the node access and controller identity the module chose
+// are reported (and required to be access entries and Pod Identity in API authentication mode).
 func (d *Demo) Run(ctx context.Context) (err error) {
 	log := d.cfg.Log
 	t := d.Timeline
@@ -141,6 +144,7 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 		{"sandbox up", func(ctx context.Context, _ *Step) error { return d.startSandbox(ctx) }},
 		{"terraform init", func(ctx context.Context, _ *Step) error { return d.tf.Init(ctx) }},
 		{"terraform apply", func(ctx context.Context, _ *Step) error { return d.tf.Apply(ctx) }},
+		{"node access and controller identity", d.checkAccess},
 		{"apply inflate.yaml", d.applyInflate},
 		{fmt.Sprintf("scale inflate to %d, pods Running on new spot nodes", d.cfg.Replicas), d.scaleUp},
 		{"delete inflate, empty nodes removed", d.scaleDown},
@@ -410,6 +414,58 @@ func (d *Demo) destroy(ctx context.Context, st *Step) error {
 	return d.tf.Destroy(ctx)
 }
 
+// checkAccess reports how nodes join and how the controller gets its AWS credentials, as the
+// module chose them from the cluster's authentication mode: in API mode (aws-auth ignored) the
+// node role must have an EC2_LINUX access entry and the controller's service account a Pod
+// Identity association with the controller role; otherwise whatever exists is noted.
+func (d *Demo) checkAccess(ctx context.Context, st *Step) error {
+	out, err := d.tf.Outputs(ctx)
+	if err != nil {
+		return err
+	}
+	str := func(k string) string { s, _ := out[k].(string); return s }
+	mode, err := d.cloud.AuthenticationMode(ctx)
+	if err != nil {
+		return err
+	}
+	st.Notes = append(st.Notes, "authentication mode "+mode)
+	if mode == "CONFIG_MAP" {
+		st.Notes = append(st.Notes, "nodes join through aws-auth; the controller uses IRSA")
+		return nil
+	}
+	entry, err := d.cloud.AccessEntryType(ctx, str("node_role_arn"))
+	if err != nil {
+		return err
+	}
+	assocs, err := d.cloud.PodIdentityAssociations(ctx)
+	if err != nil {
+		return err
+	}
+	if entry != "" {
+		st.Notes = append(st.Notes, "node role access entry: "+entry)
+	} else {
+		st.Notes = append(st.Notes, "no access entry for the node role (aws-auth)")
+	}
+	for _, a := range assocs {
+		st.Notes = append(st.Notes, "Pod Identity association "+a)
+	}
+	if mode != "API" {
+		return nil
+	}
+	var errs []error
+	if entry != "EC2_LINUX" {
+		errs = append(errs, fmt.Errorf("authentication mode API: the node role %s needs an EC2_LINUX access entry, found %q", str("node_role_arn"), entry))
+	}
+	want := str("namespace") + "/"
+	if !slices.ContainsFunc(assocs, func(a string) bool {
+		return strings.HasPrefix(a, want) && strings.HasSuffix(a, " -> "+str("controller_role_arn"))
+	}) {
+		errs = append(errs, fmt.Errorf("authentication mode API: no Pod Identity association of namespace %s with the controller role %s (found %v)",
+			str("namespace"), str("controller_role_arn"), assocs))
+	}
+	return errors.Join(errs...)
+}
+
 // checkClean verifies through the AWS SDK and client-go that destroy left nothing behind.
 func (d *Demo) checkClean(ctx context.Context, st *Step) error {
 	return CheckClean(ctx, d.cloud, d.kube, d.outputs, st)
@@ -418,7 +474,8 @@ func (d *Demo) checkClean(ctx context.Context, st *Step) error {
 // CheckClean verifies that no launched instance is pending or running, that the IAM roles and
 // instance profile named in the quickstart's outputs (node_role_arn, controller_role_arn,
 // instance_profile_name) are gone, that no subnet or security group keeps karpenter.sh/discovery,
-// and that no launched Node remains. Findings go to st's notes; the error lists every leftover.
+// that no access entry for the node role nor any Pod Identity association is left (clusters
+// with access entries), and that no launched Node remains. Findings go to st's notes; the error lists every leftover.
 func CheckClean(ctx context.Context, cloud *Cloud, kube *Kube, outputs map[string]any, st *Step) error {
 	var errs []error
 	live, err := cloud.LiveInstances(ctx)
@@ -465,6 +522,7 @@ func CheckClean(ctx context.Context, cloud *Cloud, kube *Kube, outputs map[strin
 	default:
 		st.Notes = append(st.Notes, "no subnet or security group tagged "+v1alpha5.DiscoveryTagKey)
 	}
+	errs = append(errs, checkEKSAccessClean(ctx, cloud, str("node_role_arn"), st)...)
 	nodes, err := kube.LaunchedNodes(ctx)
 	switch {
 	case err != nil:
@@ -479,6 +537,34 @@ func CheckClean(ctx context.Context, cloud *Cloud, kube *Kube, outputs map[strin
 		st.Notes = append(st.Notes, "no launched Node remains")
 	}
 	return errors.Join(errs...)
+}
+
+// checkEKSAccessClean verifies, on a cluster whose authentication mode has access entries, that
+// the node role's access entry and every Pod Identity association are gone.
+func checkEKSAccessClean(ctx context.Context, cloud *Cloud, nodeRoleARN string, st *Step) []error {
+	mode, err := cloud.AuthenticationMode(ctx)
+	if err != nil {
+		return []error{err}
+	}
+	if mode == "CONFIG_MAP" {
+		return nil
+	}
+	var errs []error
+	if entry, err := cloud.AccessEntryType(ctx, nodeRoleARN); err != nil {
+		errs = append(errs, err)
+	} else if entry != "" {
+		errs = append(errs, fmt.Errorf("access entry %s for the node role %s still exists", entry, nodeRoleARN))
+	} else {
+		st.Notes = append(st.Notes, "no access entry for the node role")
+	}
+	if assocs, err := cloud.PodIdentityAssociations(ctx); err != nil {
+		errs = append(errs, err)
+	} else if len(assocs) > 0 {
+		errs = append(errs, fmt.Errorf("pod identity associations remain: %s", strings.Join(assocs, ", ")))
+	} else {
+		st.Notes = append(st.Notes, "no Pod Identity association")
+	}
+	return errs
 }
 
 // dumpPodLogs prints the tail of every controller pod log the sandbox kept (<dir>/pods/*.log),

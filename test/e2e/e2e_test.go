@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,40 @@ func TestDemo(t *testing.T) {
 		if n.CapacityType != "spot" {
 			t.Errorf("node %s has capacity type %q, want spot", n.Name, n.CapacityType)
 		}
+	}
+}
+
+// TestQuickstartAPIMode runs the demo's story on a cluster in API authentication mode, where
+// EKS ignores aws-auth: the quickstart (module defaults) must pick an EC2_LINUX access entry for
+// the node role and Pod Identity for the controller, the sandbox's Pod Identity agent must hand
+// the controller pods their credentials, the launched nodes must join through the access entry,
+// and destroy must remove the entry and the association. The demo itself covers the default
+// mode (API_AND_CONFIG_MAP).
+func TestQuickstartAPIMode(t *testing.T) {
+	bin := requireBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	demo, err := NewDemo(Config{
+		Bin:         bin,
+		SandboxDir:  filepath.Join(t.TempDir(), "sandbox"),
+		SandboxArgs: []string{"--authentication-mode", "API", "--boot-delay", "0"},
+		Replicas:    3,
+		Log:         logWriter(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var access *Step
+	for i, st := range demo.Timeline.Steps {
+		if st.Name == "node access and controller identity" {
+			access = &demo.Timeline.Steps[i]
+		}
+	}
+	if access == nil || !slices.Contains(access.Notes, "node role access entry: EC2_LINUX") {
+		t.Fatalf("the access step did not find the node role's access entry: %+v", access)
 	}
 }
 

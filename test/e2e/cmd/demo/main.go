@@ -27,13 +27,17 @@ func main() {
 	flag.DurationVar(&bootDelay, "boot-delay", -1, "instance boot delay passed to `sandbox up --boot-delay` (default: the sandbox's)")
 	timelineJSON := flag.String("timeline-json", "", "also write the nodes launched as JSON to this file (for tests)")
 	flag.BoolVar(&cfg.KeepWorkdir, "keep-workdir", false, "keep the temporary terraform working directory")
+	authMode := flag.String("authentication-mode", "", "the cluster's authentication mode passed to `sandbox up --authentication-mode` (CONFIG_MAP, API_AND_CONFIG_MAP or API; default: the sandbox's); the module picks node access and controller identity from it")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "demo: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
 	if bootDelay >= 0 {
-		cfg.SandboxArgs = []string{"--boot-delay", bootDelay.String()}
+		cfg.SandboxArgs = append(cfg.SandboxArgs, "--boot-delay", bootDelay.String())
+	}
+	if *authMode != "" {
+		cfg.SandboxArgs = append(cfg.SandboxArgs, "--authentication-mode", *authMode)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
