@@ -156,6 +156,24 @@ func differentialScenarios() []scenario {
 			}
 			return distinct("pref-anti", corev1.LabelHostname, 3)(pods, nodes)
 		}},
+		// A hostname spread whose selector also counts pods that do not carry it: the solver
+		// packs its pods onto nodes without the other counted pods (which kube-scheduler, binding
+		// those first, would find over the skew) and fills the rest of those nodes with others.
+		{name: "hostname-spread-counting-others", objects: func(sc string) []client.Object {
+			role := map[string]string{"role": sc}
+			withRole := func(d *appsv1.Deployment) *appsv1.Deployment {
+				d.Spec.Template.Labels["role"] = sc
+				return d
+			}
+			return []client.Object{
+				withRole(scenarioDeployment(sc, "front-spread", 3, "300m", func(s *corev1.PodSpec) {
+					s.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+						WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: role}}}
+				})),
+				withRole(scenarioDeployment(sc, "front-plain", 3, "400m", nil)),
+				scenarioDeployment(sc, "back", 4, "500m", nil),
+			}
+		}, loose: true},
 		{name: "mix", objects: func(sc string) []client.Object {
 			return []client.Object{
 				scenarioDeployment(sc, "mix-generic", 5, "900m", nil),

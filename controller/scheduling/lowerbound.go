@@ -43,7 +43,9 @@ import (
 //  1. The cheapest fractional cover: min Σ price(t)·x(t) over x ≥ 0 such that, for every
 //     resource r the pods request (cpu, memory, pods, nvidia.com/gpu, ...), Σ usable_r(t)·x(t)
 //     is at least the pods' total request of r minus the existing free room, and Σ x(t) ≥ K,
-//     the number of nodes forced by item 3; and threshold rows (coverConstraints): the pods
+//     the number of nodes forced by item 3, summed over the types t that hold the smallest
+//     request of each resource among the forcing group's pods (each forced node holds one of
+//     them); and threshold rows (coverConstraints): the pods
 //     requesting at least v of a resource fit only the types with that much usable, so those
 //     types alone must cover those pods' requests. Any plan's nodes are a feasible integer x, so the
 //     linear programme's optimum is at most any plan's cost. It is solved exactly with the
@@ -415,17 +417,20 @@ func (b *boundInput) componentBound(c *lbComponent) float64 {
 		return 0
 	}
 	best, nodes := 0.0, 0
+	var least Resources
 	for _, g := range b.groups(c) {
 		cost, n := chunkCost(g.prices, g.perNode)
 		best = max(best, cost)
-		nodes = max(nodes, n)
+		if n > nodes {
+			nodes, least = n, g.least
+		}
 	}
 	for _, p := range c.pods {
 		if p.newOnly {
 			best = max(best, p.cheapest)
 		}
 	}
-	return max(best, b.coverLP(c, nodes), b.identicalBound(c))
+	return max(best, b.coverLP(c, nodes, least), b.identicalBound(c))
 }
 
 // identicalBound is bound 4: when every pod of the component is identical (one signature, the
@@ -478,10 +483,25 @@ func sameResources(a, b Resources) bool {
 }
 
 // lbGroup is a group of pods of which one node holds at most perNode; prices are the cheapest
-// fitting price of each of its pods that needs a new node.
+// fitting price of each of its pods that needs a new node, and least the smallest request of
+// each resource among those pods (every node the group forces holds one of them, so its type
+// holds least).
 type lbGroup struct {
 	perNode int
 	prices  []float64
+	least   Resources
+}
+
+// add counts p, a pod of the group that needs a new node.
+func (g *lbGroup) add(p *lbPod) {
+	if len(g.prices) == 0 {
+		g.least = p.requests.Copy()
+	} else {
+		for k, v := range g.least {
+			g.least[k] = min(v, p.requests[k])
+		}
+	}
+	g.prices = append(g.prices, p.cheapest)
 }
 
 // groups returns the anti-affinity, spread and size groups of the component (bound 3).
@@ -500,7 +520,7 @@ func (b *boundInput) groups(c *lbComponent) []lbGroup {
 			order = append(order, k)
 		}
 		if p.newOnly {
-			g.prices = append(g.prices, p.cheapest)
+			g.add(p)
 		}
 	}
 	for _, p := range c.pods {
@@ -554,7 +574,7 @@ func (b *boundInput) sizeGroups(c *lbComponent) []lbGroup {
 			g := lbGroup{perNode: s}
 			for _, p := range c.pods {
 				if p.newOnly && p.requests[k]*int64(s+1) > largest[k] {
-					g.prices = append(g.prices, p.cheapest)
+					g.add(p)
 				}
 			}
 			if len(g.prices) > s {
@@ -586,9 +606,9 @@ func chunkCost(prices []float64, perNode int) (float64, int) {
 const nodesDimension = corev1.ResourceName("nodes (lower bound)")
 
 // coverLP is bound 1 for the component: the cheapest fractional cover of its pods' requests
-// (less the existing free room) and of at least nodes nodes, with the threshold constraints
-// (see coverConstraints).
-func (b *boundInput) coverLP(c *lbComponent, nodes int) float64 {
+// (less the existing free room) and of at least nodes nodes of types that hold least (the
+// forcing group's smallest requests), with the threshold constraints (see coverConstraints).
+func (b *boundInput) coverLP(c *lbComponent, nodes int, least Resources) float64 {
 	cons := b.coverConstraints(c)
 	if nodes > 0 {
 		cons = append(cons, coverConstraint{dim: nodesDimension, need: float64(nodes)})
@@ -604,7 +624,9 @@ func (b *boundInput) coverLP(c *lbComponent, nodes int) float64 {
 		for d, k := range cons {
 			switch {
 			case k.dim == nodesDimension:
-				row[d] = 1 / k.need
+				if least.Fits(it.usable) {
+					row[d] = 1 / k.need
+				}
 			case k.above == "" || it.usable[k.above] >= k.least:
 				row[d] = float64(it.usable[k.dim]) / k.need
 			}

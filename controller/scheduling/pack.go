@@ -9,11 +9,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Packing a pool by the bill. Pods that carry no hostname-scoped constraint (no pod affinity or
-// anti-affinity on the host, no hostname spread, no host ports) and no volumes may share any node
-// whose requirements they accept, in any combination their requests allow. After placement, the
-// planned nodes holding only such pods are pooled by their requirements, and each pool is packed
-// again from scratch onto the instance types those requirements allow:
+// Packing a pool by the bill. Pods that carry no hostname-scoped constraint other than one
+// required hostname anti-affinity term or one DoNotSchedule hostname spread of maxSkew 1 (no
+// hostname pod affinity, no host ports), no volumes and no soft pod terms may share any node
+// whose requirements they accept, in any combination their requests allow as long as no pod a
+// carried term selects shares the carrier's node. After placement, the planned nodes holding
+// only such pods are pooled by their requirements (a pool leaving a zone or capacity type open
+// joins the largest pool that fixes it, see poolJoins), and each pool is packed again from
+// scratch onto the instance types those requirements allow:
 //
 //  1. Resource prices. The cheapest fractional cover of the pool's summed requests (the lower
 //     bound's linear programme, see coverBound, on this pool alone) has a dual: a price y(r)
@@ -27,21 +30,23 @@ import (
 //  3. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //
-// Pods of one request shape (same resources, same amounts) are counted, not handled one by one,
-// so a kind of node costs O(types × shapes) to choose however many pods the pool holds.
+// Pods of one request shape and profile (same resources and amounts, same carried and selecting
+// terms) are counted, not handled one by one, so a kind of node costs O(types × shapes) to choose
+// however many pods the pool holds.
 //
 // A node chosen by worth per dollar is the cheapest cover's kind of node when it can be filled
 // as well as the cover's fractions; the greedy falls short of the cover by the room left in the
 // nodes (the last node of the pool, mainly), which the lower bound cannot see.
 
-// poolTerm reports whether pi may join a pool (see the top of the file) and, for a pod that
-// allows one of its kind per node, the term that defines its kind; nil for a pod without any.
-// Such a pod carries no other hostname-scoped constraint and either a single required hostname
-// anti-affinity term that selects the pod itself, or a single DoNotSchedule hostname topology
-// spread constraint with maxSkew 1 whose selector matches the pod itself: a new node holds one
-// pod of the spread whatever the other nodes hold (its count stays within 1 of any node's, as
-// kube-scheduler's PodTopologySpread checks). Pods with preferences are pooled only without
-// such a term.
+// poolTerm reports whether pi may join a pool (see the top of the file) and the hostname-scoped
+// term it carries, nil for none: a single required hostname anti-affinity term, or a single
+// DoNotSchedule hostname topology spread constraint with maxSkew 1, and no other
+// hostname-scoped constraint. The packing keeps every pod a carried term selects off the
+// carrier's node (poolProfiles), which both satisfy: anti-affinity forbids exactly that, and a
+// spread of maxSkew 1 holds on a node without other selected pods whatever the other nodes hold
+// (kube-scheduler's PodTopologySpread: the node's count, plus one for a pod that matches itself,
+// stays within 1 of the smallest count, which is at least 0). Pods with preferences are pooled
+// only without such a term.
 func (pi *podInfo) poolTerm() (*podTerm, bool) {
 	if len(pi.host.affinity) > 0 || len(pi.ports) > 0 || pi.vol != nil || len(pi.prefs) > 0 || softPodTerms(pi.pod) {
 		return nil, false
@@ -52,7 +57,7 @@ func (pi *podInfo) poolTerm() (*podTerm, bool) {
 	case anti == 0 && spread == 0:
 		return nil, true
 	case spread == 0:
-		if !pi.repels || len(pi.host.antiAffinity) != 1 || len(pi.symAnti) != 1 || pi.host.antiAffinity[0] != pi.symAnti[0] {
+		if len(pi.host.antiAffinity) != 1 || len(pi.symAnti) != 1 || pi.host.antiAffinity[0] != pi.symAnti[0] {
 			return nil, false
 		}
 		return pi.symAnti[0], true
@@ -61,7 +66,7 @@ func (pi *podInfo) poolTerm() (*podTerm, bool) {
 			return nil, false
 		}
 		hs := pi.host.spread[0]
-		if hs.term != pi.symSpread[0].term || hs.maxSkew != 1 || hs.self != 1 {
+		if hs.term != pi.symSpread[0].term || hs.maxSkew != 1 {
 			return nil, false
 		}
 		return hs.term, true
@@ -129,23 +134,45 @@ func (ps *provState) packPools() {
 	}
 	replaced := map[int]bool{}
 	var added []*claim
-	for _, k := range order {
-		idx := ps.closedPool(pools[k])
-		if len(idx) == 0 {
-			continue
-		}
+	pack := func(idx []int) bool {
 		old := make([]*claim, len(idx))
 		for j, i := range idx {
 			old[j] = ps.claims[i]
 		}
 		pieces := ps.packPool(old)
 		if pieces == nil {
-			continue
+			return false
 		}
 		for _, i := range idx {
 			replaced[i] = true
 		}
 		added = append(added, pieces...)
+		return true
+	}
+	joins := ps.poolJoins(pools, order)
+	for _, k := range order {
+		if _, joined := joins[k]; joined {
+			continue // packed with the pool it joins, below
+		}
+		var with []string
+		for _, l := range order {
+			if joins[l] == k {
+				with = append(with, l)
+			}
+		}
+		if len(with) > 0 {
+			idx := slices.Clone(pools[k])
+			for _, l := range with {
+				idx = append(idx, pools[l]...)
+			}
+			if pack(idx) {
+				continue
+			}
+		}
+		pack(pools[k])
+		for _, l := range with {
+			pack(pools[l])
+		}
 	}
 	if len(replaced) == 0 {
 		return
@@ -163,7 +190,7 @@ func (ps *provState) packPools() {
 type packShape struct {
 	req   []int64 // requests per packing dimension
 	worth float64 // Σ y(r)·req(r), USD/hour
-	group int     // index of the pods' one-per-node term, or -1
+	prof  packProfile
 	pods  []*podInfo
 }
 
@@ -188,10 +215,7 @@ func (ps *provState) packPool(old []*claim) []*claim {
 		demand.AddInPlace(c.requests)
 		infos = append(infos, c.infos...)
 	}
-	groups, largest, ok := ps.poolGroups(infos)
-	if !ok {
-		return nil
-	}
+	prof, terms, largest, largestPods := ps.poolProfiles(infos)
 	dims := make([]corev1.ResourceName, 0, len(demand))
 	for k, v := range demand {
 		if v > 0 {
@@ -207,11 +231,22 @@ func (ps *provState) packPool(old []*claim) []*claim {
 			}
 		}
 	}
-	types, unit, perNode := ps.packTypes(reqs, demand, dims, smallest, largest)
+	var least Resources // the smallest requests of the self-selecting carriers of largest
+	for _, pi := range infos {
+		if p := prof[pi]; largest >= 0 && p.carry == largest && p.self() {
+			if least == nil {
+				least = pi.requests.Copy()
+			}
+			for k, v := range least {
+				least[k] = min(v, pi.requests[k])
+			}
+		}
+	}
+	types, unit, perNode := ps.packTypes(reqs, demand, dims, smallest, largestPods, least)
 	if len(types) == 0 {
 		return nil
 	}
-	kinds := packGreedy(packShapes(infos, dims, unit, groups, largest, perNode), types, groupCount(groups), oldPrice)
+	kinds := packGreedy(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, oldPrice)
 	if kinds == nil {
 		return nil
 	}
@@ -242,88 +277,123 @@ func (ps *provState) packPool(old []*claim) []*claim {
 	return pieces
 }
 
-// closedPool returns the claims of idx (indices into ps.claims) that may be packed together:
-// without the claims whose pods carry a one-per-node term (poolTerm) that selects a pod of the
-// pool not carrying it (such a pod could not share a node with the term's pods, which the
-// packing does not model; e.g. a hostname spread whose selector also counts generic pods),
-// dropped until no such term is left. The claims dropped keep their nodes.
-func (ps *provState) closedPool(idx []int) []int {
-	for len(idx) > 0 {
-		var infos []*podInfo
-		for _, i := range idx {
-			infos = append(infos, ps.claims[i].infos...)
-		}
-		bad := ps.openTerms(infos)
-		if len(bad) == 0 {
-			return idx
-		}
-		idx = slices.DeleteFunc(slices.Clone(idx), func(i int) bool {
-			return slices.ContainsFunc(ps.claims[i].infos, func(pi *podInfo) bool {
-				t, _ := pi.poolTerm()
-				return t != nil && bad[t]
-			})
-		})
+// poolJoins maps a pool (by key, see packPools) to the pool it joins: a pool whose requirements
+// are looser than another's (e.g. zone left open beside a pool in us-east-1a) is packed together
+// with the largest pool of tighter requirements, on that pool's requirements, so its pods fill
+// the room the tighter pool's nodes leave. Its pods accept those nodes (their requirements are
+// within the looser ones), and none is counted by a topology key the looser pool leaves open (a
+// pod counted by a zone spread or (anti-)affinity has its node's zone fixed, topology.keys), so
+// moving them changes no domain's count. A pool that is itself the target of no join, or that
+// has no tighter pool, joins none. The joint packing replaces both pools only when it costs
+// less than their plans; otherwise each is packed on its own.
+func (ps *provState) poolJoins(pools map[string][]int, order []string) map[string]string {
+	joins := map[string]string{}
+	reqsOf := func(k string) Requirements { return ps.claims[pools[k][0]].reqs }
+	tighter := func(a, b string) bool { // a's requirements strictly within b's
+		return contains(reqsOf(b), reqsOf(a)) && !contains(reqsOf(a), reqsOf(b))
 	}
-	return nil
+	for _, l := range order {
+		best := ""
+		for _, k := range order {
+			if k == l || !tighter(k, l) || slices.ContainsFunc(order, func(m string) bool { return m != k && tighter(m, k) }) {
+				continue
+			}
+			if best == "" || len(pools[k]) > len(pools[best]) {
+				best = k
+			}
+		}
+		if best == "" || !ps.movable(pools[l], reqsOf(l), reqsOf(best)) {
+			continue
+		}
+		joins[l] = best
+	}
+	return joins
 }
 
-// openTerms returns the one-per-node terms of the pods of infos that select a pod of infos
-// not carrying them.
-func (ps *provState) openTerms(infos []*podInfo) map[*podTerm]bool {
-	own := map[*podInfo]*podTerm{}
-	var terms []*podTerm
-	seen := map[*podTerm]bool{}
-	for _, pi := range infos {
-		if t, _ := pi.poolTerm(); t != nil {
-			own[pi] = t
-			if !seen[t] {
-				seen[t] = true
-				terms = append(terms, t)
+// movable reports whether no pod of the claims idx is counted by a topology key on which the
+// tighter requirements to differ from the looser from.
+func (ps *provState) movable(idx []int, from, to Requirements) bool {
+	var changed []string
+	for k, r := range to {
+		if f, ok := from[k]; !ok || !contains(Requirements{k: f}, Requirements{k: r}) || !contains(Requirements{k: r}, Requirements{k: f}) {
+			changed = append(changed, k)
+		}
+	}
+	for _, i := range idx {
+		for _, pi := range ps.claims[i].infos {
+			for _, key := range ps.topo.keys(pi) {
+				if slices.Contains(changed, key) {
+					return false
+				}
 			}
 		}
 	}
-	bad := map[*podTerm]bool{}
-	for _, pi := range infos {
-		for _, t := range terms {
-			if !bad[t] && own[pi] != t && pi.selectedBy(t, ps.topo.nsLabels[pi.pod.Namespace]) {
-				bad[t] = true
-			}
-		}
-	}
-	return bad
+	return true
 }
 
-// poolGroups returns the one-per-node term of each pod of infos that has one (poolTerm) by
-// index, and the index of the term with the most pods (-1 without terms). ok is false when a
-// term selects a pod of the pool that does not carry it (see closedPool).
-func (ps *provState) poolGroups(infos []*podInfo) (groups map[*podInfo]int, largest int, ok bool) {
-	if len(ps.openTerms(infos)) > 0 {
-		return nil, 0, false
+// packProfile is what the packing must know of a pod's hostname-scoped terms within its pool:
+// the index of the term it carries (-1: none) and the indices of the carried terms that select
+// it, ascending.
+type packProfile struct {
+	carry int
+	sel   []int
+}
+
+// self reports whether the pod carries a term that selects it: one such pod per node.
+func (p packProfile) self() bool { return p.carry >= 0 && slices.Contains(p.sel, p.carry) }
+
+// key identifies the profile among a pool's shapes.
+func (p packProfile) key() string {
+	b := []byte(strconv.Itoa(p.carry))
+	for _, t := range p.sel {
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(t), 10)
 	}
+	return string(b)
+}
+
+// poolProfiles returns each pod's profile within the pool infos, the number of distinct terms
+// carried, and the term whose self-selecting carriers are the most (largest, -1 for none) with
+// their number: they need that many nodes.
+func (ps *provState) poolProfiles(infos []*podInfo) (prof map[*podInfo]packProfile, terms, largest, largestPods int) {
 	index := map[*podTerm]int{}
-	var sizes []int
-	groups = map[*podInfo]int{}
-	for _, pi := range infos {
+	var list []*podTerm
+	carry := make([]int, len(infos))
+	for i, pi := range infos {
+		carry[i] = -1
 		t, _ := pi.poolTerm()
 		if t == nil {
 			continue
 		}
 		g, seen := index[t]
 		if !seen {
-			g = len(sizes)
+			g = len(list)
 			index[t] = g
-			sizes = append(sizes, 0)
+			list = append(list, t)
 		}
-		groups[pi] = g
-		sizes[g]++
+		carry[i] = g
+	}
+	prof = make(map[*podInfo]packProfile, len(infos))
+	selfCount := make([]int, len(list))
+	for i, pi := range infos {
+		p := packProfile{carry: carry[i]}
+		for g, t := range list {
+			if pi.selectedBy(t, ps.topo.nsLabels[pi.pod.Namespace]) {
+				p.sel = append(p.sel, g)
+			}
+		}
+		if p.self() {
+			selfCount[p.carry]++
+		}
+		prof[pi] = p
 	}
 	largest = -1
-	for g, n := range sizes {
-		if largest < 0 || n > sizes[largest] {
-			largest = g
+	for g, n := range selfCount {
+		if n > 0 && (largest < 0 || n > selfCount[largest]) {
+			largest, largestPods = g, n
 		}
 	}
-	return groups, largest, true
+	return prof, len(list), largest, largestPods
 }
 
 // packTypes returns the types reqs allow, with their prices and usable room per dimension, most
@@ -331,8 +401,10 @@ func (ps *provState) poolGroups(infos []*podInfo) (groups map[*podInfo]int, larg
 // milli-unit of each dimension).
 //
 // With a one-per-node term, its pods (largestPods of them) need that many nodes: the cover then
-// has a row for the number of nodes too, and perNode is what each node is worth by it (USD/hour).
-func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev1.ResourceName, smallest Resources, largestPods int) ([]packType, []float64, float64) {
+// has a row for the number of nodes too, counting the types that hold least (the smallest
+// request of each resource among those pods), and perNode is what each node is worth by it
+// (USD/hour).
+func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev1.ResourceName, smallest Resources, largestPods int, least Resources) ([]packType, []float64, float64) {
 	var types []packType
 	for _, pt := range ps.compatibleByPrice(reqs, extendedProbe(demand)) {
 		if !smallest.Fits(pt.t.usable) {
@@ -359,7 +431,7 @@ func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev
 		for d, k := range dims {
 			rows[i][d] = float64(t.usable[d]) / float64(demand[k])
 		}
-		if largestPods > 0 {
+		if largestPods > 0 && least.Fits(t.t.usable) {
 			rows[i][len(dims)] = 1 / float64(largestPods)
 		}
 		prices[i] = t.price
@@ -395,18 +467,15 @@ func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev
 	return types, unit, perNode
 }
 
-// packShapes groups infos by request shape and one-per-node group (groups), each worth its
-// requests at the unit prices, plus perNode for the pods of the largest group (each needs a
+// packShapes groups infos by request shape and profile (prof), each worth its requests at the
+// unit prices, plus perNode for the self-selecting carriers of the term largest (each needs a
 // node of its own), dearest first. The order of the pods within a shape is kept.
-func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, groups map[*podInfo]int, largest int, perNode float64) []*packShape {
+func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, prof map[*podInfo]packProfile, largest int, perNode float64) []*packShape {
 	byKey := map[string]*packShape{}
 	var shapes []*packShape
 	for _, pi := range infos {
-		g, in := groups[pi]
-		if !in {
-			g = -1
-		}
-		k := pi.requests.key() + "|" + strconv.Itoa(g)
+		p := prof[pi]
+		k := pi.requests.key() + "|" + p.key()
 		s := byKey[k]
 		if s == nil {
 			req := make([]int64, len(dims))
@@ -415,10 +484,10 @@ func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, gr
 				req[d] = pi.requests[name]
 				w += unit[d] * float64(req[d])
 			}
-			if g >= 0 && g == largest {
+			if largest >= 0 && p.carry == largest && p.self() {
 				w += perNode
 			}
-			s = &packShape{req: req, worth: w, group: g}
+			s = &packShape{req: req, worth: w, prof: p}
 			byKey[k] = s
 			shapes = append(shapes, s)
 		}
@@ -436,7 +505,7 @@ type packKind struct {
 
 // packGreedy is step 2 at the top of the file. It returns nil when some pod fits no type, or
 // when the nodes would cost budget (USD/hour) or more.
-func packGreedy(shapes []*packShape, types []packType, groups int, budget float64) []packKind {
+func packGreedy(shapes []*packShape, types []packType, terms int, budget float64) []packKind {
 	left := 0
 	for _, s := range shapes {
 		left += len(s.pods)
@@ -454,11 +523,20 @@ func packGreedy(shapes []*packShape, types []packType, groups int, budget float6
 	}
 	take := make([]int, len(shapes))
 	best := make([]int, len(shapes))
-	inGroup := make([]bool, groups)
+	st := newNodeTerms(terms)
 	room := make([]int64, len(types[0].usable))
 	var kinds []packKind
 	cost := 0.0
+	least := make([]int64, len(room))
 	for left > 0 {
+		for d := range least {
+			least[d] = -1
+			for _, s := range shapes {
+				if len(s.pods) > 0 && (least[d] < 0 || s.req[d] < least[d]) {
+					least[d] = s.req[d]
+				}
+			}
+		}
 		var bestType *packType
 		bestEff := 0.0
 		for i := range types {
@@ -467,7 +545,7 @@ func packGreedy(shapes []*packShape, types []packType, groups int, budget float6
 				break // no filling of this type or any after it beats the best
 			}
 			for _, order := range orders {
-				w := fill(shapes, order, t.usable, room, take, inGroup)
+				w := fill(shapes, order, t.usable, room, least, take, st)
 				if eff := w / t.price; w > 0 && eff > bestEff {
 					bestType, bestEff = t, eff
 					copy(best, take)
@@ -499,26 +577,71 @@ func packGreedy(shapes []*packShape, types []packType, groups int, budget float6
 			}
 		}
 		kinds = append(kinds, kind)
+		for o := range orders {
+			orders[o] = slices.DeleteFunc(orders[o], func(j int) bool { return len(shapes[j].pods) == 0 })
+		}
 	}
 	return kinds
 }
 
+// nodeTerms counts, on the node being filled, the carriers of each term and the pods each term
+// selects.
+type nodeTerms struct{ car, sel []int }
+
+func newNodeTerms(n int) *nodeTerms { return &nodeTerms{car: make([]int, n), sel: make([]int, n)} }
+
+// admits returns how many pods of profile p (at most k) the node takes: none when p's term
+// already has a pod it selects there (or, for a self-selecting carrier, a carrier), or when a
+// term that selects p has a carrier there; one for a self-selecting carrier.
+func (n *nodeTerms) admits(p packProfile, k int) int {
+	for _, t := range p.sel {
+		if t != p.carry && n.car[t] > 0 {
+			return 0
+		}
+	}
+	if p.carry >= 0 {
+		if n.sel[p.carry] > 0 {
+			return 0
+		}
+		if p.self() {
+			if n.car[p.carry] > 0 {
+				return 0
+			}
+			return min(k, 1)
+		}
+	}
+	return k
+}
+
+func (n *nodeTerms) add(p packProfile, k int) {
+	if p.carry >= 0 {
+		n.car[p.carry] += k
+	}
+	for _, t := range p.sel {
+		n.sel[t] += k
+	}
+}
+
 // fill fills one node of the given usable room first-fit in order from the pods left in shapes,
-// at most one pod per one-per-node group: take[j] pods of shapes[j]. It returns the worth taken;
-// room and inGroup are scratch space.
-func fill(shapes []*packShape, order []int, usable, room []int64, take []int, inGroup []bool) float64 {
+// keeping each carried term's selected pods off its carriers' node (nodeTerms.admits): take[j]
+// pods of shapes[j]. It returns the worth taken; room and st are scratch space.
+//
+// least[d] is the least request of dimension d among the pods left (0 when some request none):
+// once the room of some dimension is below it, no pod left fits and the rest of order is skipped.
+func fill(shapes []*packShape, order []int, usable, room, least []int64, take []int, st *nodeTerms) float64 {
 	copy(room, usable)
-	clear(inGroup)
+	clear(st.car)
+	clear(st.sel)
+	clear(take)
 	w := 0.0
 	for _, j := range order {
 		s := shapes[j]
-		take[j] = 0
 		k := len(s.pods)
-		if s.group >= 0 {
-			if inGroup[s.group] {
-				continue
-			}
-			k = min(k, 1)
+		if k == 0 {
+			continue
+		}
+		if s.prof.carry >= 0 || len(s.prof.sel) > 0 {
+			k = st.admits(s.prof, k)
 		}
 		for d, r := range s.req {
 			if r > 0 && k > 0 {
@@ -529,13 +652,16 @@ func fill(shapes []*packShape, order []int, usable, room []int64, take []int, in
 			continue
 		}
 		take[j] = k
-		if s.group >= 0 {
-			inGroup[s.group] = true
-		}
+		st.add(s.prof, k)
+		full := false
 		for d, r := range s.req {
 			room[d] -= int64(k) * r
+			full = full || room[d] < least[d]
 		}
 		w += float64(k) * s.worth
+		if full {
+			break
+		}
 	}
 	return w
 }
@@ -554,9 +680,13 @@ func (ps *provState) newPoolClaims(reqs Requirements, kind packKind) []*claim {
 			// Nodes of a kind hold equal requests: they share the types.
 			// Only the types no dearer than the kind's (the greedy sized the node): room in
 			// dearer ones would invite pods that make it cost more.
-			for _, t := range ps.filter(ps.types, reqs, reqs, total, nil) {
-				if p, ok := ps.price(t, reqs); ok && p <= kind.t.price {
-					types = append(types, t)
+			// compatibleByPrice is filter's answer for reqs (cached), cheapest first.
+			for _, pt := range ps.compatibleByPrice(reqs, extendedProbe(total)) {
+				if pt.price > kind.t.price {
+					break
+				}
+				if total.Fits(pt.t.usable) && !wastesAccelerators(total, pt.t) {
+					types = append(types, pt.t)
 				}
 			}
 			if len(types) == 0 {
@@ -572,13 +702,4 @@ func (ps *provState) newPoolClaims(reqs Requirements, kind packKind) []*claim {
 		out = append(out, c)
 	}
 	return out
-}
-
-// groupCount returns how many one-per-node groups groups (pod to group index) names.
-func groupCount(groups map[*podInfo]int) int {
-	n := 0
-	for _, g := range groups {
-		n = max(n, g+1)
-	}
-	return n
 }

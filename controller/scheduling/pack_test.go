@@ -92,10 +92,10 @@ func TestOnePerNodePodsJoinThePool(t *testing.T) {
 	}
 }
 
-// A hostname spread whose selector also counts pods that do not carry it cannot be packed as one
-// pod per node: its pods keep nodes where no other pod it counts lands (kube-scheduler, binding
-// the others first, would find their node over the skew), while the rest of the pool is packed.
-func TestOpenSpreadStaysOutOfThePool(t *testing.T) {
+// A hostname spread whose selector also counts pods that do not carry it: its pods join the pool
+// but land only on nodes where no other pod it counts lands (kube-scheduler, binding the others
+// first, would find their node over the skew).
+func TestSpreadKeepsThePodsItCountsOffItsNodes(t *testing.T) {
 	front := map[string]string{"role": "front"}
 	var pods []*corev1.Pod
 	for i := range 20 {
