@@ -2,11 +2,13 @@ package v1alpha5
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
@@ -177,3 +179,28 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// VolumeSizePattern is the text of a block device's volumeSize: a non-negative decimal quantity
+// (the CRD's pattern; its CEL rule bounds it to MinVolumeSize..MaxVolumeSize).
+const VolumeSizePattern = `^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
+
+// VolumeSizeGiB parses a block device's volumeSize (e.g. 100Gi, 1Ti, 21474836480) and returns
+// it in whole GiB, rounded up, as EC2's VolumeSize takes it. Errors: not a quantity, or outside
+// MinVolumeSize..MaxVolumeSize.
+func VolumeSizeGiB(s VolumeSize) (int32, error) {
+	if !volumeSizeRE.MatchString(string(s)) {
+		return 0, fmt.Errorf("%q is not a quantity such as 100Gi", s)
+	}
+	q, err := resource.ParseQuantity(string(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", s, err)
+	}
+	if q.Cmp(resource.MustParse(MinVolumeSize)) < 0 || q.Cmp(resource.MustParse(MaxVolumeSize)) > 0 {
+		return 0, fmt.Errorf("%q must be between %s and %s", s, MinVolumeSize, MaxVolumeSize)
+	}
+	const gi = int64(1) << 30
+	b := q.Value() // at most 64Ti: no overflow
+	return int32((b + gi - 1) / gi), nil
+}
+
+var volumeSizeRE = regexp.MustCompile(VolumeSizePattern)
