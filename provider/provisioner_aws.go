@@ -193,7 +193,8 @@ func (ebsValidator) ValidateObject(ctx context.Context, req validator.ObjectRequ
 
 // validateAWS checks the aws block's cross-field rules as the CRD does: launch_template
 // excludes the settings of a generated launch template, device names are unique, and aws
-// excludes provider_ref.
+// excludes provider_ref; and, beyond the CRD, user_data's format for ami_family
+// (v1alpha5.ValidateUserData: TOML for Bottlerocket, a well-formed MIME document if MIME).
 func validateAWS(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var ref types.Object
 	var as []awsModel
@@ -208,6 +209,16 @@ func validateAWS(ctx context.Context, req resource.ValidateConfigRequest, resp *
 		return
 	}
 	a, base := as[0], path.Root("aws").AtListIndex(0)
+	if !a.UserData.IsNull() && !a.UserData.IsUnknown() && !a.AMIFamily.IsUnknown() {
+		family := a.AMIFamily.ValueString()
+		if family == "" {
+			family = v1alpha5.AMIFamilyAL2
+		}
+		if err := v1alpha5.ValidateUserData(family, a.UserData.ValueString()); err != nil {
+			p := base.AtName("user_data")
+			resp.Diagnostics.AddAttributeError(p, "Invalid user data", fmt.Sprintf("%s: for AMI family %s: %v", p, family, err))
+		}
+	}
 	if !a.LaunchTemplate.IsNull() {
 		for _, c := range []struct {
 			name string
