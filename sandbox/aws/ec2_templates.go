@@ -1,7 +1,10 @@
 package aws
 
-// Launch templates: CreateLaunchTemplate, DescribeLaunchTemplates, DeleteLaunchTemplate. Each
-// template holds one version (version 1, default and latest); launches read its data.
+// Launch templates: CreateLaunchTemplate, DescribeLaunchTemplates,
+// DescribeLaunchTemplateVersions, DeleteLaunchTemplate. Each template holds one version
+// (version 1, default and latest) whose data (AMI, profile, security groups, user data, block
+// device mappings, metadata options, monitoring) launches read and DescribeLaunchTemplateVersions
+// returns.
 
 import (
 	"encoding/base64"
