@@ -36,6 +36,7 @@ type provisionerModel struct {
 	Provider               []awsModel           `tfsdk:"aws"`
 	KubeletConfiguration   []kubeletModel       `tfsdk:"kubelet_configuration"`
 	Consolidation          []consolidationModel `tfsdk:"consolidation"`
+	ProviderRef            *providerRefModel    `tfsdk:"provider_ref"`
 }
 
 type requirementModel struct {
@@ -57,12 +58,16 @@ type limitsModel struct {
 }
 
 type awsModel struct {
-	SubnetSelector        types.Map    `tfsdk:"subnet_selector"`
-	SecurityGroupSelector types.Map    `tfsdk:"security_group_selector"`
-	InstanceProfile       types.String `tfsdk:"instance_profile"`
-	Tags                  types.Map    `tfsdk:"tags"`
-	AMIFamily             types.String `tfsdk:"ami_family"`
-	LaunchTemplate        types.String `tfsdk:"launch_template"`
+	SubnetSelector        types.Map                 `tfsdk:"subnet_selector"`
+	SecurityGroupSelector types.Map                 `tfsdk:"security_group_selector"`
+	InstanceProfile       types.String              `tfsdk:"instance_profile"`
+	Tags                  types.Map                 `tfsdk:"tags"`
+	AMIFamily             types.String              `tfsdk:"ami_family"`
+	LaunchTemplate        types.String              `tfsdk:"launch_template"`
+	BlockDeviceMappings   []blockDeviceMappingModel `tfsdk:"block_device_mappings"`
+	MetadataOptions       *metadataOptionsModel     `tfsdk:"metadata_options"`
+	UserData              types.String              `tfsdk:"user_data"`
+	DetailedMonitoring    types.Bool                `tfsdk:"detailed_monitoring"`
 }
 
 type kubeletModel struct {
@@ -118,7 +123,9 @@ func (m provisionerModel) toSpec(ctx context.Context) (v1alpha5.ProvisionerSpec,
 			AMIFamily:             strPtr(p.AMIFamily),
 			LaunchTemplate:        strPtr(p.LaunchTemplate),
 		}
+		awsLaunchToSpec(p, spec.Provider)
 	}
+	spec.ProviderRef = providerRefToSpec(m.ProviderRef)
 	if len(m.KubeletConfiguration) > 0 {
 		spec.KubeletConfiguration = kubeletToSpec(ctx, m.KubeletConfiguration[0], &diags)
 	}
@@ -177,7 +184,9 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 			AMIFamily:             ptrString(a.AMIFamily),
 			LaunchTemplate:        ptrString(a.LaunchTemplate),
 		}}
+		awsLaunchFromSpec(a, &m.Provider[0])
 	}
+	m.ProviderRef = providerRefFromSpec(spec.ProviderRef)
 	if k := spec.KubeletConfiguration; k != nil {
 		var p kubeletModel
 		if len(prior.KubeletConfiguration) > 0 {

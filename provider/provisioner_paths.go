@@ -36,9 +36,16 @@ var specBlockNames = map[string]struct {
 // of the limits block; every other resource is a key of limits.resources.
 var limitsAttributes = map[string]bool{"cpu": true, "memory": true}
 
+// snakeCaseExceptions are JSON field names whose HCL name is not what snakeCase's rule makes of
+// them (as the AWS provider spells it).
+var snakeCaseExceptions = map[string]string{"httpProtocolIPv6": "http_protocol_ipv6"}
+
 // snakeCase spells a JSON field name as an HCL attribute name: clusterDNS -> cluster_dns,
 // imageGCHighThresholdPercent -> image_gc_high_threshold_percent.
 func snakeCase(s string) string {
+	if h, ok := snakeCaseExceptions[s]; ok {
+		return h
+	}
 	r := []rune(s)
 	var b strings.Builder
 	for i, c := range r {

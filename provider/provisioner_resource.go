@@ -156,6 +156,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"pods still on the node (held by a PodDisruptionBudget, `karpenter.sh/do-not-evict` or a dead kubelet) are deleted and the instance is terminated. " +
 					"Hours, minutes and seconds, e.g. `48h`, `1h30m`, `90s`; at most `876000h` (100 years). Unset: drain waits for evictions for ever.",
 				Validators: []validator.String{gracePeriodValidator{}}},
+			"provider_ref": providerRefAttribute(),
 		},
 		Blocks: map[string]schema.Block{
 			"requirement": schema.ListNestedBlock{
@@ -197,17 +198,21 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "Inline AWS settings, the Provisioner's `spec.provider` (at most one block). The block is named " +
 					"`aws` because `provider` is a Terraform meta-argument.",
 				Validators: single,
-				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+				NestedObject: schema.NestedBlockObject{Blocks: awsLaunchBlocks(), Attributes: withAttributes(awsLaunchAttributes(), map[string]schema.Attribute{
 					"subnet_selector":         selectorAttribute("subnets"),
 					"security_group_selector": selectorAttribute("security groups"),
 					"instance_profile": schema.StringAttribute{Optional: true, MarkdownDescription: "Instance profile name of launched nodes. Default: the controller's `default_instance_profile`.",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 					"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Tags of launched instances, volumes and launch templates."},
-					"ami_family": schema.StringAttribute{Optional: true, MarkdownDescription: "`AL2` (default), `Bottlerocket`, `Ubuntu` or `Custom`.",
-						Validators: []validator.String{stringvalidator.OneOf("AL2", "Bottlerocket", "Ubuntu", "Custom")}},
-					"launch_template": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of an existing launch template to use instead of a generated one.",
+					"ami_family": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "`AL2` (default), `Bottlerocket` or `Ubuntu`: selects the AMI (the family's public SSM parameter for the cluster's " +
+							"Kubernetes version, by architecture and GPU) and the bootstrap format of the user data (AL2 and Ubuntu: MIME multi-part with " +
+							"`/etc/eks/bootstrap.sh`; Bottlerocket: TOML settings).",
+						Validators: []validator.String{stringvalidator.OneOf(v1alpha5.AMIFamilies...)}},
+					"launch_template": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of an existing launch template to use instead of a generated one; " +
+						"it carries its own AMI, user data, volumes and metadata options.",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-				}},
+				})},
 			},
 			"kubelet_configuration": kubeletBlock(),
 			"consolidation": schema.ListNestedBlock{
@@ -230,6 +235,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	validateConsolidation(ctx, req, resp)
 	validateKubelet(ctx, req, resp)
+	validateAWS(ctx, req, resp)
 	seen := map[string]bool{}
 	for _, block := range []string{"taint", "startup_taint"} {
 		var taints []taintModel

@@ -144,6 +144,10 @@ func TestAttributePathOf(t *testing.T) {
 		"spec.kubeletConfiguration.evictionMaxPodGracePeriod":         "kubelet_configuration[0].eviction_max_pod_grace_period",
 		"spec.kubeletConfiguration.imageGCLowThresholdPercent":        "kubelet_configuration[0].image_gc_low_threshold_percent",
 		"spec.provider.securityGroupSelector[karpenter.sh/discovery]": `aws[0].security_group_selector["karpenter.sh/discovery"]`,
+		"spec.provider.blockDeviceMappings[1].ebs.iops":               "aws[0].block_device_mappings[1].ebs.iops",
+		"spec.provider.metadataOptions.httpProtocolIPv6":              "aws[0].metadata_options.http_protocol_ipv6",
+		"spec.provider.userData":                                      "aws[0].user_data",
+		"spec.providerRef.name":                                       "provider_ref.name",
 	} {
 		got, ok := attributePathOf(field)
 		if !ok || got.String() != want {

@@ -333,10 +333,14 @@ func (s *Sandbox) bootDelay(cfg Config) time.Duration {
 }
 
 func nodeInstance(i aws.BootedInstance) node.Instance {
-	return node.Instance{InstanceID: i.InstanceID, InstanceType: i.InstanceType, Zone: i.Zone,
+	n := node.Instance{InstanceID: i.InstanceID, InstanceType: i.InstanceType, Zone: i.Zone,
 		PrivateDNSName: i.PrivateDNSName, PrivateIPAddress: i.PrivateIPAddress, CapacityType: i.CapacityType,
 		ImageID: i.ImageID, InstanceProfileArn: i.InstanceProfileArn, UserData: i.UserData, VCPUs: i.VCPUs,
-		MemoryMiB: i.MemoryMiB, GPUs: i.GPUs, Architecture: i.Architecture, MaxPods: i.MaxPods}
+		MemoryMiB: i.MemoryMiB, GPUs: i.GPUs, Architecture: i.Architecture, MaxPods: i.MaxPods, AMIFamily: i.AMIFamily}
+	for _, v := range i.Volumes {
+		n.Volumes = append(n.Volumes, node.Volume{DeviceName: v.DeviceName, SizeGiB: v.SizeGiB})
+	}
+	return n
 }
 
 // BootResult reports whether instance id has booted and, if so, why it did not join (nil: its

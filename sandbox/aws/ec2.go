@@ -53,6 +53,7 @@ type securityGroup struct {
 
 type image struct {
 	id, name, architecture, description string
+	family                              string // AL2, Bottlerocket or Ubuntu: the boot format
 	created                             time.Time
 }
 
@@ -125,7 +126,7 @@ func (s *ec2Store) init(e *Emulator) {
 	s.tags[SeedClusterSecurityGroupID] = map[string]string{"Name": sgName}
 	created := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
 	for _, a := range SeedAMIs {
-		s.images[a.ID] = &image{id: a.ID, name: a.Name, architecture: a.Architecture, description: "EKS Kubernetes Worker AMI " + a.Name, created: created}
+		s.images[a.ID] = &image{id: a.ID, name: a.Name, architecture: a.Architecture, description: "EKS Kubernetes Worker AMI " + a.Name, created: created, family: a.Family}
 	}
 }
 
@@ -153,24 +154,25 @@ var ec2Handlers map[string]ec2Handler
 
 func init() {
 	ec2Handlers = map[string]ec2Handler{
-		"DescribeVpcs":                  (*Emulator).describeVpcs,
-		"DescribeSubnets":               (*Emulator).describeSubnets,
-		"DescribeSecurityGroups":        (*Emulator).describeSecurityGroups,
-		"DescribeAvailabilityZones":     (*Emulator).describeAvailabilityZones,
-		"DescribeImages":                (*Emulator).describeImages,
-		"CreateTags":                    (*Emulator).createTags,
-		"DeleteTags":                    (*Emulator).deleteTags,
-		"DescribeTags":                  (*Emulator).describeTags,
-		"DescribeInstanceTypes":         (*Emulator).describeInstanceTypes,
-		"DescribeInstanceTypeOfferings": (*Emulator).describeInstanceTypeOfferings,
-		"DescribeSpotPriceHistory":      (*Emulator).describeSpotPriceHistory,
-		"CreateLaunchTemplate":          (*Emulator).createLaunchTemplate,
-		"DescribeLaunchTemplates":       (*Emulator).describeLaunchTemplates,
-		"DeleteLaunchTemplate":          (*Emulator).deleteLaunchTemplate,
-		"CreateFleet":                   (*Emulator).createFleet,
-		"RunInstances":                  (*Emulator).runInstances,
-		"DescribeInstances":             (*Emulator).describeInstances,
-		"TerminateInstances":            (*Emulator).terminateInstances,
+		"DescribeVpcs":                   (*Emulator).describeVpcs,
+		"DescribeSubnets":                (*Emulator).describeSubnets,
+		"DescribeSecurityGroups":         (*Emulator).describeSecurityGroups,
+		"DescribeAvailabilityZones":      (*Emulator).describeAvailabilityZones,
+		"DescribeImages":                 (*Emulator).describeImages,
+		"CreateTags":                     (*Emulator).createTags,
+		"DeleteTags":                     (*Emulator).deleteTags,
+		"DescribeTags":                   (*Emulator).describeTags,
+		"DescribeInstanceTypes":          (*Emulator).describeInstanceTypes,
+		"DescribeInstanceTypeOfferings":  (*Emulator).describeInstanceTypeOfferings,
+		"DescribeSpotPriceHistory":       (*Emulator).describeSpotPriceHistory,
+		"CreateLaunchTemplate":           (*Emulator).createLaunchTemplate,
+		"DescribeLaunchTemplates":        (*Emulator).describeLaunchTemplates,
+		"DeleteLaunchTemplate":           (*Emulator).deleteLaunchTemplate,
+		"DescribeLaunchTemplateVersions": (*Emulator).describeLaunchTemplateVersions,
+		"CreateFleet":                    (*Emulator).createFleet,
+		"RunInstances":                   (*Emulator).runInstances,
+		"DescribeInstances":              (*Emulator).describeInstances,
+		"TerminateInstances":             (*Emulator).terminateInstances,
 	}
 }
 

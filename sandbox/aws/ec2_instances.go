@@ -56,6 +56,9 @@ type instance struct {
 	vcpus                                   int32
 	threadsPerCore                          int32
 	metadata                                metadataOptions
+	blockDevices                            []blockDevice // from the launch template
+	volumeIDs                               []string      // one per block device
+	monitoring                              bool          // detailed monitoring
 	stop                                    chan struct{} // closed when terminated before boot
 }
 
@@ -72,6 +75,8 @@ type launchSpec struct {
 	sgNames       []string
 	tags          map[string]string
 	metadata      metadataOptions
+	blockDevices  []blockDevice
+	monitoring    bool
 	reservationID string
 	clientToken   string
 }
@@ -213,7 +218,10 @@ func (e *Emulator) launch(spec launchSpec, profileArn string, count int) []*inst
 			imageID: spec.imageID, profileArn: profileArn, userData: spec.userData, sgIDs: append([]string{}, spec.sgIDs...),
 			launchTime: now, stateChanged: now, state: "pending", reservationID: spec.reservationID, clientToken: spec.clientToken,
 			architecture: spec.it.Architecture, vcpus: spec.it.VCPUs, threadsPerCore: threads, metadata: spec.metadata,
-			stop: make(chan struct{}),
+			blockDevices: spec.blockDevices, monitoring: spec.monitoring, stop: make(chan struct{}),
+		}
+		for range spec.blockDevices {
+			inst.volumeIDs = append(inst.volumeIDs, newEC2ID("vol"))
 		}
 		if spec.capacityType == "spot" {
 			inst.spotRequestID = "sir-" + strings.ToLower(hex.EncodeToString([]byte(inst.id[2:6])))
@@ -251,10 +259,17 @@ func (e *Emulator) scheduleBoot(insts []*instance) {
 func (e *Emulator) bootedInstance(inst *instance) BootedInstance {
 	it, _ := catalog.Lookup(inst.instanceType)
 	ud, _ := base64.StdEncoding.DecodeString(inst.userData)
-	return BootedInstance{InstanceID: inst.id, InstanceType: inst.instanceType, Zone: inst.zone, PrivateDNSName: inst.privateDNS,
+	b := BootedInstance{InstanceID: inst.id, InstanceType: inst.instanceType, Zone: inst.zone, PrivateDNSName: inst.privateDNS,
 		PrivateIPAddress: inst.privateIP, CapacityType: inst.capacityType, ImageID: inst.imageID, InstanceProfileArn: inst.profileArn,
 		UserData: ud, Tags: copyTags(e.state.ec2.tags[inst.id]), VCPUs: it.VCPUs, MemoryMiB: it.MemoryMiB, GPUs: it.GPUs,
-		Architecture: it.Architecture, MaxPods: it.MaxPods()}
+		Architecture: it.Architecture, MaxPods: it.MaxPods(), AMIFamily: "AL2"}
+	if img := e.state.ec2.images[inst.imageID]; img != nil && img.family != "" {
+		b.AMIFamily = img.family
+	}
+	for _, d := range inst.blockDevices {
+		b.Volumes = append(b.Volumes, BootedVolume{DeviceName: d.DeviceName, SizeGiB: d.VolumeSizeGiB})
+	}
+	return b
 }
 
 // boot moves a pending instance to running and calls Hooks.OnBoot outside the lock.
@@ -339,6 +354,15 @@ type xmlMetadataOptions struct {
 	InstanceMetadataTags    string `xml:"instanceMetadataTags"`
 }
 
+// xmlInstanceBlockDev is an attached EBS volume of an instance (InstanceBlockDeviceMapping).
+type xmlInstanceBlockDev struct {
+	DeviceName          string `xml:"deviceName"`
+	VolumeID            string `xml:"ebs>volumeId"`
+	Status              string `xml:"ebs>status"`
+	AttachTime          string `xml:"ebs>attachTime"`
+	DeleteOnTermination bool   `xml:"ebs>deleteOnTermination"`
+}
+
 type xmlInstance struct {
 	InstanceID            string                 `xml:"instanceId"`
 	ImageID               string                 `xml:"imageId"`
@@ -371,6 +395,7 @@ type xmlInstance struct {
 	EnaSupport            bool                   `xml:"enaSupport"`
 	CPUOptions            xmlCPUOptions          `xml:"cpuOptions"`
 	MetadataOptions       xmlMetadataOptions     `xml:"metadataOptions"`
+	BlockDeviceMappings   []xmlInstanceBlockDev  `xml:"blockDeviceMapping>item"`
 	PlatformDetails       string                 `xml:"platformDetails"`
 	UsageOperation        string                 `xml:"usageOperation"`
 }
@@ -406,6 +431,16 @@ func (e *Emulator) xmlInstanceOf(inst *instance, launchIndex int) xmlInstance {
 		ClientToken: inst.clientToken, TagSet: tagSet(s.tags[inst.id]), Hypervisor: "xen", EbsOptimized: true, EnaSupport: true,
 		CPUOptions:      xmlCPUOptions{CoreCount: max(inst.vcpus/inst.threadsPerCore, 1), ThreadsPerCore: inst.threadsPerCore},
 		PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances",
+	}
+	if inst.monitoring {
+		x.MonitoringState = "enabled"
+	}
+	if img := s.images[inst.imageID]; img != nil && img.family == "Ubuntu" {
+		x.RootDeviceName = "/dev/sda1"
+	}
+	for i, b := range inst.blockDevices {
+		x.BlockDeviceMappings = append(x.BlockDeviceMappings, xmlInstanceBlockDev{DeviceName: b.DeviceName, VolumeID: inst.volumeIDs[i],
+			Status: "attached", AttachTime: inst.launchTime.UTC().Format(ec2TimeFormat), DeleteOnTermination: b.DeleteOnTermination})
 	}
 	md := inst.metadata
 	x.MetadataOptions = xmlMetadataOptions{State: "applied", HTTPTokens: or(md.HTTPTokens, "required"), HTTPPutResponseHopLimit: md.HopLimit,
@@ -527,7 +562,7 @@ func (e *Emulator) runInstances(form url.Values) (any, *apiError) {
 	}
 	spec := launchSpec{it: it, subnet: sn, capacityType: capacityType, imageID: data.ImageID, userData: data.UserData,
 		sgIDs: data.SecurityGroupIDs, sgNames: data.SecurityGroupNames, tags: tags, metadata: data.Metadata,
-		reservationID: newEC2ID("r"), clientToken: form.Get("ClientToken")}
+		blockDevices: data.BlockDevices, monitoring: data.Monitoring, reservationID: newEC2ID("r"), clientToken: form.Get("ClientToken")}
 	spec.profile, spec.profileIsArn = data.ProfileName, false
 	if data.ProfileArn != "" {
 		spec.profile, spec.profileIsArn = data.ProfileArn, true
@@ -574,6 +609,12 @@ func mergeLaunchData(base, over launchTemplateData) launchTemplateData {
 	}
 	if over.SpotMarket {
 		out.SpotMarket = true
+	}
+	if len(over.BlockDevices) > 0 {
+		out.BlockDevices = over.BlockDevices
+	}
+	if over.Monitoring {
+		out.Monitoring = true
 	}
 	return out
 }
@@ -915,7 +956,7 @@ func (e *Emulator) fillFleet(pools []*fleetPool, specs []tagSpec, capacityType, 
 		tags["aws:ec2launchtemplate:id"], tags["aws:ec2launchtemplate:version"] = p.lt.id, "1"
 		spec := launchSpec{it: p.it, subnet: p.subnet, capacityType: capacityType, imageID: p.imageID, userData: d.UserData,
 			sgIDs: append([]string{}, d.SecurityGroupIDs...), sgNames: d.SecurityGroupNames, tags: tags, metadata: d.Metadata,
-			reservationID: newEC2ID("r")}
+			blockDevices: d.BlockDevices, monitoring: d.Monitoring, reservationID: newEC2ID("r")}
 		spec.profile, spec.profileIsArn = d.ProfileName, false
 		if d.ProfileArn != "" {
 			spec.profile, spec.profileIsArn = d.ProfileArn, true

@@ -1,7 +1,10 @@
 package aws
 
-// Launch templates: CreateLaunchTemplate, DescribeLaunchTemplates, DeleteLaunchTemplate. Each
-// template holds one version (version 1, default and latest); launches read its data.
+// Launch templates: CreateLaunchTemplate, DescribeLaunchTemplates,
+// DescribeLaunchTemplateVersions, DeleteLaunchTemplate. Each template holds one version
+// (version 1, default and latest) whose data (AMI, profile, security groups, user data, block
+// device mappings, metadata options, monitoring) launches read and DescribeLaunchTemplateVersions
+// returns.
 
 import (
 	"encoding/base64"
@@ -25,6 +28,7 @@ type launchTemplateData struct {
 	Metadata           metadataOptions
 	BlockDevices       []blockDevice
 	SpotMarket         bool // InstanceMarketOptions.MarketType == "spot"
+	Monitoring         bool // Monitoring.Enabled: detailed monitoring
 }
 
 type metadataOptions struct {
@@ -36,6 +40,9 @@ type blockDevice struct {
 	DeviceName, VolumeType string
 	VolumeSizeGiB          int64
 	Encrypted              bool
+	IOPS, Throughput       int64
+	KMSKeyID, SnapshotID   string
+	DeleteOnTermination    bool // EC2's default: true
 }
 
 type launchTemplate struct {
@@ -109,7 +116,17 @@ func parseLaunchData(d url.Values, prefix string) (launchTemplateData, *apiError
 		if bd.Get("DeviceName") == "" {
 			return out, errorf(http.StatusBadRequest, "MissingParameter", "%sBlockDeviceMapping.%d.DeviceName is required", prefix, i+1)
 		}
-		out.BlockDevices = append(out.BlockDevices, blockDevice{DeviceName: bd.Get("DeviceName"), VolumeType: bd.Get("Ebs.VolumeType"), VolumeSizeGiB: size, Encrypted: enc})
+		dev, err := parseEBS(bd, fmt.Sprintf("%sBlockDeviceMapping.%d.Ebs", prefix, i+1))
+		if err != nil {
+			return out, err
+		}
+		dev.DeviceName, dev.VolumeSizeGiB, dev.Encrypted = bd.Get("DeviceName"), size, enc
+		out.BlockDevices = append(out.BlockDevices, dev)
+	}
+	if mon, err := formBool(d, "Monitoring.Enabled"); err != nil {
+		return out, err
+	} else {
+		out.Monitoring = mon
 	}
 	if mt := d.Get("InstanceMarketOptions.MarketType"); mt != "" {
 		if mt != "spot" && mt != "capacity-block" {
@@ -280,4 +297,134 @@ func (e *Emulator) deleteLaunchTemplate(form url.Values) (any, *apiError) {
 	delete(s.templateByName, lt.name)
 	delete(s.tags, lt.id)
 	return res, nil
+}
+
+// parseEBS reads a block device's EBS volume type, IOPS, throughput, KMS key, snapshot and
+// DeleteOnTermination (default true), with EC2's rules (EC2 User Guide, "Amazon EBS volume
+// types"): a known type; IOPS only for io1, io2 and gp3 and required for io1 and io2 (gp3
+// 3000-80000, io1 100-64000, io2 100-256000); throughput only for gp3 (125-2000 MiB/s); a size
+// or a snapshot.
+func parseEBS(bd url.Values, at string) (blockDevice, *apiError) {
+	out := blockDevice{VolumeType: bd.Get("Ebs.VolumeType"), KMSKeyID: bd.Get("Ebs.KmsKeyId"), SnapshotID: bd.Get("Ebs.SnapshotId"), DeleteOnTermination: true}
+	if out.VolumeType != "" && !contains([]string{"standard", "io1", "io2", "gp2", "sc1", "st1", "gp3"}, out.VolumeType) {
+		return out, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter %s.VolumeType is invalid.", out.VolumeType, at)
+	}
+	if bd.Get("Ebs.DeleteOnTermination") != "" {
+		del, err := formBool(bd, "Ebs.DeleteOnTermination")
+		if err != nil {
+			return out, err
+		}
+		out.DeleteOnTermination = del
+	}
+	iops, err := formInt(bd, "Ebs.Iops", 0)
+	if err != nil {
+		return out, err
+	}
+	bounds := map[string][2]int64{"gp3": {3000, 80000}, "io1": {100, 64000}, "io2": {100, 256000}}
+	b, takesIOPS := bounds[out.VolumeType]
+	switch {
+	case iops != 0 && !takesIOPS:
+		return out, errorf(http.StatusBadRequest, "InvalidParameterCombination", "%s.Iops: the parameter iops is not supported for %s volumes.", at, or(out.VolumeType, "gp2"))
+	case iops == 0 && (out.VolumeType == "io1" || out.VolumeType == "io2"):
+		return out, errorf(http.StatusBadRequest, "MissingParameter", "%s.Iops: the parameter iops must be specified for %s volumes.", at, out.VolumeType)
+	case iops != 0 && (iops < b[0] || iops > b[1]):
+		return out, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%d) for parameter %s.Iops is invalid: %s volumes take %d to %d.", iops, at, out.VolumeType, b[0], b[1])
+	}
+	out.IOPS = iops
+	tp, err := formInt(bd, "Ebs.Throughput", 0)
+	if err != nil {
+		return out, err
+	}
+	if tp != 0 && (out.VolumeType != "gp3" || tp < 125 || tp > 2000) {
+		return out, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%d) for parameter %s.Throughput is invalid: only gp3 volumes take 125 to 2000 MiB/s.", tp, at)
+	}
+	out.Throughput = tp
+	if bd.Get("Ebs.VolumeSize") == "" && out.SnapshotID == "" {
+		return out, errorf(http.StatusBadRequest, "MissingParameter", "%s: the request must contain the parameter VolumeSize or SnapshotId", at)
+	}
+	return out, nil
+}
+
+// DescribeLaunchTemplateVersions: the one version of each template, with its data as stored.
+
+type xmlLaunchTemplateEBS struct {
+	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+	Encrypted           bool   `xml:"encrypted"`
+	Iops                int64  `xml:"iops,omitempty"`
+	KmsKeyID            string `xml:"kmsKeyId,omitempty"`
+	SnapshotID          string `xml:"snapshotId,omitempty"`
+	Throughput          int64  `xml:"throughput,omitempty"`
+	VolumeSize          int64  `xml:"volumeSize,omitempty"`
+	VolumeType          string `xml:"volumeType,omitempty"`
+}
+
+type xmlLaunchTemplateBlockDevice struct {
+	DeviceName string               `xml:"deviceName"`
+	EBS        xmlLaunchTemplateEBS `xml:"ebs"`
+}
+
+type xmlLaunchTemplateMetadata struct {
+	State                   string `xml:"state"`
+	HTTPTokens              string `xml:"httpTokens,omitempty"`
+	HTTPPutResponseHopLimit int64  `xml:"httpPutResponseHopLimit,omitempty"`
+	HTTPEndpoint            string `xml:"httpEndpoint,omitempty"`
+	HTTPProtocolIpv6        string `xml:"httpProtocolIpv6,omitempty"`
+	InstanceMetadataTags    string `xml:"instanceMetadataTags,omitempty"`
+}
+
+type xmlLaunchTemplateData struct {
+	BlockDeviceMappings []xmlLaunchTemplateBlockDevice `xml:"blockDeviceMappingSet>item"`
+	ProfileName         string                         `xml:"iamInstanceProfile>name,omitempty"`
+	ProfileArn          string                         `xml:"iamInstanceProfile>arn,omitempty"`
+	ImageID             string                         `xml:"imageId,omitempty"`
+	InstanceType        string                         `xml:"instanceType,omitempty"`
+	MetadataOptions     *xmlLaunchTemplateMetadata     `xml:"metadataOptions,omitempty"`
+	MonitoringEnabled   bool                           `xml:"monitoring>enabled"`
+	SecurityGroupIDs    []string                       `xml:"securityGroupIdSet>item"`
+	UserData            string                         `xml:"userData,omitempty"`
+}
+
+type xmlLaunchTemplateVersion struct {
+	LaunchTemplateID   string                `xml:"launchTemplateId"`
+	LaunchTemplateName string                `xml:"launchTemplateName"`
+	VersionNumber      int64                 `xml:"versionNumber"`
+	DefaultVersion     bool                  `xml:"defaultVersion"`
+	CreateTime         string                `xml:"createTime"`
+	CreatedBy          string                `xml:"createdBy"`
+	LaunchTemplateData xmlLaunchTemplateData `xml:"launchTemplateData"`
+}
+
+type describeLaunchTemplateVersionsResult struct {
+	Versions []xmlLaunchTemplateVersion `xml:"launchTemplateVersionSet>item"`
+}
+
+// describeLaunchTemplateVersions answers for one template (LaunchTemplateId or
+// LaunchTemplateName) and the versions asked ($Latest, $Default, 1; none: all, which is 1).
+func (e *Emulator) describeLaunchTemplateVersions(form url.Values) (any, *apiError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	lt, err := e.state.ec2.findLaunchTemplate(form.Get("LaunchTemplateId"), form.Get("LaunchTemplateName"))
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range formList(form, "LaunchTemplateVersion") {
+		if err := checkVersion(lt, v); err != nil {
+			return nil, err
+		}
+	}
+	d := lt.data
+	x := xmlLaunchTemplateData{ProfileName: d.ProfileName, ProfileArn: d.ProfileArn, ImageID: d.ImageID, InstanceType: d.InstanceType,
+		MonitoringEnabled: d.Monitoring, SecurityGroupIDs: d.SecurityGroupIDs, UserData: d.UserData}
+	for _, b := range d.BlockDevices {
+		x.BlockDeviceMappings = append(x.BlockDeviceMappings, xmlLaunchTemplateBlockDevice{DeviceName: b.DeviceName, EBS: xmlLaunchTemplateEBS{
+			DeleteOnTermination: b.DeleteOnTermination, Encrypted: b.Encrypted, Iops: b.IOPS, KmsKeyID: b.KMSKeyID, SnapshotID: b.SnapshotID,
+			Throughput: b.Throughput, VolumeSize: b.VolumeSizeGiB, VolumeType: b.VolumeType}})
+	}
+	if md := d.Metadata; md != (metadataOptions{HopLimit: 1}) {
+		x.MetadataOptions = &xmlLaunchTemplateMetadata{State: "pending", HTTPTokens: md.HTTPTokens, HTTPPutResponseHopLimit: md.HopLimit,
+			HTTPEndpoint: md.HTTPEndpoint, HTTPProtocolIpv6: md.HTTPProtocolIPv6, InstanceMetadataTags: md.InstanceMetadataTags}
+	}
+	return describeLaunchTemplateVersionsResult{Versions: []xmlLaunchTemplateVersion{{LaunchTemplateID: lt.id, LaunchTemplateName: lt.name,
+		VersionNumber: 1, DefaultVersion: true, CreateTime: lt.created.UTC().Format(ec2TimeFormat),
+		CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", e.opts.AccountID), LaunchTemplateData: x}}}, nil
 }

@@ -208,7 +208,7 @@ func checkAvailabilityZones(t *testing.T, c *ec2.Client) {
 func checkSeedImages(t *testing.T, c *ec2.Client) {
 	ctx := context.Background()
 	imgs, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{Filters: []ec2types.Filter{filter("architecture", "arm64")}})
-	if err != nil || len(imgs.Images) != 2 {
+	if err != nil || len(imgs.Images) != 3 { // AL2, Bottlerocket and Ubuntu
 		t.Fatalf("DescribeImages arm64 = %d, %v", len(imgs.Images), err)
 	}
 	imgs, err = c.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{SeedAMIs[0].ID}})

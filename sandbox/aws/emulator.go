@@ -78,6 +78,18 @@ type BootedInstance struct {
 	// MaxPods is the ENI-based pod limit: ENIs * (IPv4 per ENI - 1) + 2 (the formula of the
 	// amazon-vpc-cni-k8s eni-max-pods.txt).
 	MaxPods int32
+	// AMIFamily is the family of the instance's image (AL2, Bottlerocket or Ubuntu; AL2 for an
+	// image the account does not know): the format its boot reads the user data in.
+	AMIFamily string
+	// Volumes are the instance's EBS volumes from its launch template's block device mappings.
+	Volumes []BootedVolume
+}
+
+// BootedVolume is an EBS volume attached at launch: device name and size (GiB, 0 when the
+// mapping gave only a snapshot).
+type BootedVolume struct {
+	DeviceName string
+	SizeGiB    int64
 }
 
 // Hooks let the sandbox turn instances into Nodes. Both are called without the emulator's lock

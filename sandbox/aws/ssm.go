@@ -1,8 +1,8 @@
 package aws
 
 // SSM emulation (awsJson1.1 protocol, X-Amz-Target: AmazonSSM.<Operation>): GetParameter and
-// GetParameters for the public EKS-optimized AMI parameters (SeedAMIs' SSMPath with the
-// cluster's Kubernetes version substituted, e.g.
+// GetParameters for the public node AMI parameters of the AL2, Bottlerocket and Ubuntu families
+// (SeedAMIs' SSMPath with the cluster's Kubernetes version substituted, e.g.
 // /aws/service/eks/optimized-ami/1.37/amazon-linux-2/recommended/image_id). Shapes follow the
 // aws-sdk-go-v2 SSM client (service/ssm request_snapshot/response_snapshot); errors are
 // {"__type": code, "message": ...} with HTTP 400, as the SDK's awsjson error deserializer reads.

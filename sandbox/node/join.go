@@ -82,7 +82,7 @@ func (j *Joiner) log() *slog.Logger {
 }
 
 func (j *Joiner) join(ctx context.Context, inst Instance) error {
-	b, err := ParseUserData(inst.UserData)
+	b, err := ParseUserDataFor(inst.AMIFamily, inst.UserData)
 	if err != nil {
 		return err
 	}

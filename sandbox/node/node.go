@@ -27,6 +27,45 @@ type Instance struct {
 	GPUs               int32
 	Architecture       string // x86_64 or arm64
 	MaxPods            int32  // ENI-based limit; 0 = unknown
+	// AMIFamily is the image's family (AL2, Bottlerocket, Ubuntu; "" is AL2): the format of
+	// the user data (ParseUserDataFor).
+	AMIFamily string
+	// Volumes are the EBS volumes attached at launch; the family's data volume
+	// (DataVolumeGiB) is the node's ephemeral-storage.
+	Volumes []Volume
+}
+
+// Volume is an EBS volume of an instance: device name and size in GiB.
+type Volume struct {
+	DeviceName string
+	SizeGiB    int64
+}
+
+// DataVolumeGiB is the size of the volume holding the kubelet's and the containers' data, the
+// node's ephemeral-storage capacity: Bottlerocket's data volume /dev/xvdb, else the root volume
+// (/dev/sda1 on Ubuntu, /dev/xvda otherwise), else the last volume; EphemeralStorageGiB when the
+// instance has none or it has no size.
+func (inst Instance) DataVolumeGiB() int64 {
+	want := "/dev/xvda"
+	switch inst.AMIFamily {
+	case "Bottlerocket":
+		want = "/dev/xvdb"
+	case "Ubuntu":
+		want = "/dev/sda1"
+	}
+	if len(inst.Volumes) == 0 {
+		return EphemeralStorageGiB
+	}
+	pick := inst.Volumes[len(inst.Volumes)-1]
+	for _, v := range inst.Volumes {
+		if v.DeviceName == want {
+			pick = v
+		}
+	}
+	if pick.SizeGiB <= 0 {
+		return EphemeralStorageGiB
+	}
+	return pick.SizeGiB
 }
 
 // Well-known labels the kubelet (and the AWS cloud provider) set on a Node.
@@ -145,7 +184,7 @@ func (b *Bootstrap) withheld(inst Instance, maxPods int32, capacity corev1.Resou
 // DNS name, providerID aws:///<zone>/<instance-id>, labels from the user data plus the
 // kubelet's well-known labels (and karpenter.sh/capacity-type from the instance lifecycle if
 // the user data did not set it), the user data's taints, annotation kwok.x-k8s.io/node=fake,
-// capacity (cpu, memory in Mi, pods, ephemeral-storage 20Gi, nvidia.com/gpu) and allocatable =
+// capacity (cpu, memory in Mi, pods, ephemeral-storage of DataVolumeGiB, nvidia.com/gpu) and allocatable =
 // capacity minus EKS AL2 kube-reserved and hard eviction thresholds. Pods = b.MaxPods if set,
 // else inst.MaxPods (else 110, the kubelet default). Error: unknown architecture, empty DNS name.
 func BuildNode(inst Instance, b *Bootstrap, region string) (*corev1.Node, error) {
@@ -187,7 +226,7 @@ func BuildNode(inst Instance, b *Bootstrap, region string) (*corev1.Node, error)
 		corev1.ResourceCPU:              *resource.NewMilliQuantity(int64(inst.VCPUs)*1000, resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(inst.MemoryMiB<<20, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
-		corev1.ResourceEphemeralStorage: *resource.NewQuantity(EphemeralStorageGiB<<30, resource.BinarySI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(inst.DataVolumeGiB()<<30, resource.BinarySI),
 	}
 	withheld, err := b.withheld(inst, maxPods, capacity)
 	if err != nil {

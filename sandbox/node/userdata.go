@@ -1,7 +1,8 @@
-// Package node turns a booting emulated EC2 instance into a Kubernetes Node, as the EKS AL2
-// bootstrap script and the kubelet would: it reads the instance's user data, checks that it
-// is meant for this cluster and that the instance's role may join (aws-auth), and registers
-// the Node with the node's own identity.
+// Package node turns a booting emulated EC2 instance into a Kubernetes Node, as the EKS AL2 and
+// Ubuntu bootstrap script (/etc/eks/bootstrap.sh), Bottlerocket's settings and the kubelet
+// would: it reads the instance's user data in its image's AMI family's format
+// (ParseUserDataFor), checks that it is meant for this cluster and that the instance's role may
+// join (aws-auth or access entries), and registers the Node with the node's own identity.
 package node
 
 import (

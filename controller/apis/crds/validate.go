@@ -10,6 +10,7 @@ import (
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
@@ -24,7 +25,8 @@ import (
 // Validator checks objects of one CRD version the way kube-apiserver does on create, with the
 // API server's own code (k8s.io/apiextensions-apiserver): schema defaults applied, fields the
 // structural schema does not know pruned, then metadata (name a DNS subdomain), the OpenAPI v3
-// schema (types, enums, minimum/maximum, min/maxItems, min/maxProperties, ...) and the
+// schema (types, enums, minimum/maximum, min/maxItems, min/maxProperties, ...), the uniqueness
+// of x-kubernetes-list-type map keys and set items, and the
 // x-kubernetes-validations CEL rules within the API server's cost budget. It needs no API
 // server, so Provisioners can be checked offline (the simulate command). Safe for concurrent
 // use.
@@ -122,6 +124,8 @@ func (v *Validator) Validate(ctx context.Context, obj map[string]any) Validation
 	res.Errors = append(res.Errors, v.validateMetadata(u)...)
 	res.Errors = append(res.Errors, validation.ValidateCustomResource(nil, u, v.schema)...)
 	res.Errors = append(res.Errors, schemaobjectmeta.Validate(ctx, nil, u, v.structural, false)...)
+	// x-kubernetes-list-type map and set: unique keys and items (spec.provider.blockDeviceMappings).
+	res.Errors = append(res.Errors, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
 	if len(res.Errors) > 0 {
 		// As the API server: CEL rules run only on objects whose types are right.
 		return res

@@ -33,7 +33,7 @@ type ProvisionerList struct {
 
 // ProvisionerSpec is the desired shape of the nodes a Provisioner launches.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive",fieldPath=".providerRef"
 // +kubebuilder:validation:XValidation:rule="!has(self.ttlSecondsAfterEmpty) || !has(self.consolidation) || !has(self.consolidation.enabled) || !self.consolidation.enabled",message="consolidation.enabled and ttlSecondsAfterEmpty are mutually exclusive: consolidation removes empty nodes itself",fieldPath=".ttlSecondsAfterEmpty"
 type ProvisionerSpec struct {
 	// Annotations are applied to every node launched by this provisioner. Keys must be
@@ -87,7 +87,9 @@ type ProvisionerSpec struct {
 	// +optional
 	Provider *AWS `json:"provider,omitempty"`
 
-	// ProviderRef names an AWSNodeTemplate instead of inline provider settings (reserved).
+	// ProviderRef names an AWSNodeTemplate instead of inline provider settings. It is kept and
+	// read back, but this controller has no AWSNodeTemplate: a Provisioner with it launches
+	// with the controller's defaults (subnets and security groups tagged for discovery).
 	// +optional
 	ProviderRef *ProviderRef `json:"providerRef,omitempty"`
 
@@ -254,7 +256,13 @@ type KubeletConfiguration struct {
 // +kubebuilder:validation:MaxLength=64
 type KubeletValue string
 
-// AWS is the inline AWS provider configuration of a Provisioner.
+// AWS is the inline AWS provider configuration of a Provisioner, as Karpenter v0.31's
+// v1alpha5 Provisioner had it under spec.provider.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.blockDeviceMappings)",message="launchTemplate and blockDeviceMappings are mutually exclusive: the named launch template carries its own block device mappings",fieldPath=".blockDeviceMappings"
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.metadataOptions)",message="launchTemplate and metadataOptions are mutually exclusive: the named launch template carries its own metadata options",fieldPath=".metadataOptions"
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.userData)",message="launchTemplate and userData are mutually exclusive: the named launch template carries its own user data",fieldPath=".userData"
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.detailedMonitoring)",message="launchTemplate and detailedMonitoring are mutually exclusive: the named launch template sets monitoring itself",fieldPath=".detailedMonitoring"
 type AWS struct {
 	// SubnetSelector discovers subnets by tags (key: value; value "*" matches any value),
 	// or by id with the key "aws-ids" and comma separated ids.
@@ -275,24 +283,166 @@ type AWS struct {
 	// Tags are added to every launched instance, volume and launch template.
 	// +optional
 	Tags map[string]string `json:"tags,omitempty"`
-	// AMIFamily selects the bootstrap format and the SSM parameter of the AMI: AL2 (default),
-	// Bottlerocket, Ubuntu or Custom.
+	// AMIFamily selects the AMI (the family's public SSM parameter, see AMIFamilies) and the
+	// bootstrap format of the user data: AL2 (default; a MIME multi-part document whose last
+	// part calls /etc/eks/bootstrap.sh), Bottlerocket (TOML settings) or Ubuntu (as AL2, on
+	// Canonical's EKS AMI).
 	// +optional
-	// +kubebuilder:validation:Enum=AL2;Bottlerocket;Ubuntu;Custom
+	// +kubebuilder:validation:Enum=AL2;Bottlerocket;Ubuntu
 	AMIFamily *string `json:"amiFamily,omitempty"`
-	// LaunchTemplate names an existing launch template to use instead of a generated one.
+	// LaunchTemplate names an existing launch template to use instead of a generated one; it
+	// carries its own AMI, user data, block device mappings and metadata options.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	LaunchTemplate *string `json:"launchTemplate,omitempty"`
+	// BlockDeviceMappings are the volumes of launched instances, one per device name. Unset,
+	// the AMI family's root volume is used (AL2: /dev/xvda, Ubuntu: /dev/sda1, 20Gi gp3;
+	// Bottlerocket: /dev/xvda 4Gi for the OS and /dev/xvdb 20Gi for data; all encrypted).
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=map
+	// +listMapKey=deviceName
+	BlockDeviceMappings []BlockDeviceMapping `json:"blockDeviceMappings,omitempty"`
+	// MetadataOptions configure the instance metadata service of launched instances. Unset
+	// fields default as Karpenter's: httpEndpoint enabled, httpProtocolIPv6 disabled,
+	// httpPutResponseHopLimit 2, httpTokens required.
+	// +optional
+	MetadataOptions *MetadataOptions `json:"metadataOptions,omitempty"`
+	// UserData is merged with the generated bootstrap: for AL2 and Ubuntu a shell script or a
+	// MIME multi-part document whose parts run before the bootstrap part; for Bottlerocket TOML
+	// settings, over which the controller's settings (cluster, labels, taints, kubelet) are
+	// written. At most 16384 bytes (EC2's limit on user data).
+	// +optional
+	// +kubebuilder:validation:MaxLength=16384
+	UserData *string `json:"userData,omitempty"`
+	// DetailedMonitoring enables EC2 detailed (1-minute) CloudWatch monitoring of launched
+	// instances.
+	// +optional
+	DetailedMonitoring *bool `json:"detailedMonitoring,omitempty"`
+}
+
+// AMI families of spec.provider.amiFamily.
+const (
+	AMIFamilyAL2          = "AL2"
+	AMIFamilyBottlerocket = "Bottlerocket"
+	AMIFamilyUbuntu       = "Ubuntu"
+)
+
+// AMIFamilies are the values of spec.provider.amiFamily.
+var AMIFamilies = []string{AMIFamilyAL2, AMIFamilyBottlerocket, AMIFamilyUbuntu}
+
+// EBS volume types (EC2 API reference, EbsBlockDevice.VolumeType).
+var VolumeTypes = []string{"standard", "io1", "io2", "gp2", "sc1", "st1", "gp3"}
+
+// Bounds of a block device's EBS settings (EC2 User Guide, "Amazon EBS volume types": io2
+// Block Express reaches 256000 IOPS, gp3 1000 MiB/s; volumes are 1 GiB to 64 TiB).
+const (
+	MinVolumeIOPS       = 100
+	MaxVolumeIOPS       = 256000
+	MinVolumeThroughput = 125
+	MaxVolumeThroughput = 1000
+	MinVolumeSize       = "1Gi"
+	MaxVolumeSize       = "64Ti"
+	// MaxUserDataBytes is EC2's limit on user data before base64 encoding.
+	MaxUserDataBytes = 16384
+)
+
+// BlockDeviceMapping is one volume of launched instances.
+type BlockDeviceMapping struct {
+	// DeviceName is the device name, e.g. /dev/xvda.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	DeviceName string `json:"deviceName"`
+	// EBS is the EBS volume of the device.
+	EBS BlockDevice `json:"ebs"`
+}
+
+// BlockDevice is an EBS volume of a block device mapping.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.volumeSize) || has(self.snapshotID)",message="volumeSize is required unless snapshotID is set"
+// +kubebuilder:validation:XValidation:rule="!has(self.iops) || (has(self.volumeType) && self.volumeType in ['io1', 'io2', 'gp3'])",message="iops applies only to volumeType io1, io2 or gp3",fieldPath=".iops"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['io1', 'io2']) || has(self.iops)",message="volumeType io1 and io2 need iops",fieldPath=".iops"
+// +kubebuilder:validation:XValidation:rule="!has(self.throughput) || (has(self.volumeType) && self.volumeType == 'gp3')",message="throughput applies only to volumeType gp3",fieldPath=".throughput"
+type BlockDevice struct {
+	// DeleteOnTermination deletes the volume when the instance terminates (EC2's default: true).
+	// +optional
+	DeleteOnTermination *bool `json:"deleteOnTermination,omitempty"`
+	// Encrypted encrypts the volume.
+	// +optional
+	Encrypted *bool `json:"encrypted,omitempty"`
+	// IOPS is the provisioned I/O operations per second (io1, io2, gp3), 100-256000.
+	// +optional
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=256000
+	IOPS *int64 `json:"iops,omitempty"`
+	// KMSKeyID is the KMS key (id, alias or ARN) encrypting the volume.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	KMSKeyID *string `json:"kmsKeyID,omitempty"`
+	// SnapshotID is the EBS snapshot the volume is created from (snap- and 8 or 17 hex digits).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^snap-([0-9a-f]{8}|[0-9a-f]{17})$`
+	SnapshotID *string `json:"snapshotID,omitempty"`
+	// Throughput is the provisioned throughput of a gp3 volume, MiB/s, 125-1000.
+	// +optional
+	// +kubebuilder:validation:Minimum=125
+	// +kubebuilder:validation:Maximum=1000
+	Throughput *int64 `json:"throughput,omitempty"`
+	// VolumeSize is the volume's size, a quantity of 1Gi to 64Ti (e.g. 100Gi); it is rounded up
+	// to whole GiB for EC2.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
+	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0",message="volumeSize must be between 1Gi and 64Ti"
+	VolumeSize *VolumeSize `json:"volumeSize,omitempty"`
+	// VolumeType is standard, io1, io2, gp2, sc1, st1 or gp3 (EC2's default: gp2).
+	// +optional
+	// +kubebuilder:validation:Enum=standard;io1;io2;gp2;sc1;st1;gp3
+	VolumeType *string `json:"volumeType,omitempty"`
+}
+
+// VolumeSize is a volume size quantity as text (e.g. 100Gi), kept as written so that it reads
+// back unchanged.
+type VolumeSize string
+
+// MetadataOptions configure the instance metadata service (EC2 API reference,
+// LaunchTemplateInstanceMetadataOptionsRequest).
+type MetadataOptions struct {
+	// HTTPEndpoint enables or disables the metadata service: enabled or disabled.
+	// +optional
+	// +kubebuilder:validation:Enum=enabled;disabled
+	HTTPEndpoint *string `json:"httpEndpoint,omitempty"`
+	// HTTPProtocolIPv6 enables or disables the service's IPv6 endpoint: enabled or disabled.
+	// +optional
+	// +kubebuilder:validation:Enum=enabled;disabled
+	HTTPProtocolIPv6 *string `json:"httpProtocolIPv6,omitempty"`
+	// HTTPPutResponseHopLimit is the IP hop limit of the token PUT response, 1-64 (2 lets
+	// containers behind one extra hop reach it).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	HTTPPutResponseHopLimit *int64 `json:"httpPutResponseHopLimit,omitempty"`
+	// HTTPTokens is required (IMDSv2 only) or optional.
+	// +optional
+	// +kubebuilder:validation:Enum=required;optional
+	HTTPTokens *string `json:"httpTokens,omitempty"`
 }
 
 // ProviderRef references a provider-specific node template object.
 type ProviderRef struct {
+	// Name of the referenced object (a DNS-1123 subdomain).
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
+	// Kind of the referenced object, e.g. AWSNodeTemplate.
 	// +optional
+	// +kubebuilder:validation:MaxLength=63
 	Kind string `json:"kind,omitempty"`
+	// APIVersion of the referenced object, e.g. karpenter.k8s.aws/v1alpha1.
 	// +optional
+	// +kubebuilder:validation:MaxLength=316
 	APIVersion string `json:"apiVersion,omitempty"`
 }
 

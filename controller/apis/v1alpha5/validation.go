@@ -1,12 +1,21 @@
 package v1alpha5
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/pelletier/go-toml/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
@@ -137,7 +146,9 @@ func ValidateTaints(taints []corev1.Taint, path *field.Path, seen map[string]boo
 
 // Validate checks the parts of a spec that a node launched from it, or the controller's
 // arithmetic, depend on: label, requirement and taint keys (ValidateLabelKey, ValidateTaints)
-// and the bounds of the TTLs and terminationGracePeriod. It mirrors the CRD's rules, for
+// the bounds of the TTLs and terminationGracePeriod, and spec.provider (validateProvider: the
+// AMI family, volume sizes, unique device names, launchTemplate's exclusions and the user
+// data's format for its AMI family). It mirrors the CRD's rules, for
 // objects that did not pass through the API server (simulate) or were stored before a rule
 // existed. Errors carry field paths under path (e.g. spec.labels[node-role.kubernetes.io/x]).
 func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
@@ -166,6 +177,7 @@ func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 	if g := s.TerminationGracePeriod; g != nil && (g.Duration < 0 || g.Duration > MaxTerminationGracePeriod) {
 		errs = append(errs, field.Invalid(path.Child("terminationGracePeriod"), g.Duration.String(), "must be between 0s and 876000h (100 years)"))
 	}
+	errs = append(errs, validateProvider(s.Provider, path.Child("provider"))...)
 	return errs
 }
 
@@ -176,4 +188,136 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// VolumeSizePattern is the text of a block device's volumeSize: a non-negative decimal quantity
+// (the CRD's pattern; its CEL rule bounds it to MinVolumeSize..MaxVolumeSize).
+const VolumeSizePattern = `^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
+
+// VolumeSizeGiB parses a block device's volumeSize (e.g. 100Gi, 1Ti, 21474836480) and returns
+// it in whole GiB, rounded up, as EC2's VolumeSize takes it. Errors: not a quantity, or outside
+// MinVolumeSize..MaxVolumeSize.
+func VolumeSizeGiB(s VolumeSize) (int32, error) {
+	if !volumeSizeRE.MatchString(string(s)) {
+		return 0, fmt.Errorf("%q is not a quantity such as 100Gi", s)
+	}
+	q, err := resource.ParseQuantity(string(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", s, err)
+	}
+	if q.Cmp(resource.MustParse(MinVolumeSize)) < 0 || q.Cmp(resource.MustParse(MaxVolumeSize)) > 0 {
+		return 0, fmt.Errorf("%q must be between %s and %s", s, MinVolumeSize, MaxVolumeSize)
+	}
+	const gi = int64(1) << 30
+	b := q.Value() // at most 64Ti: no overflow
+	return int32((b + gi - 1) / gi), nil
+}
+
+var volumeSizeRE = regexp.MustCompile(VolumeSizePattern)
+
+// ValidateUserData checks spec.provider.userData in the format of its AMI family, which the CRD
+// cannot check: Bottlerocket's must be TOML whose settings, settings.kubernetes,
+// node-labels and node-taints are tables where given (the controller writes into them); AL2's
+// and Ubuntu's may be any text, but when it starts with MIME headers it must be a multipart
+// document with a boundary whose parts parse (the controller appends its bootstrap part).
+// family "" is AL2.
+func ValidateUserData(family, userData string) error {
+	if family == AMIFamilyBottlerocket {
+		doc := map[string]any{}
+		if err := toml.Unmarshal([]byte(userData), &doc); err != nil {
+			return fmt.Errorf("not Bottlerocket TOML settings: %w", err)
+		}
+		at, cur := "", doc
+		for _, key := range []string{"settings", "kubernetes"} {
+			at = strings.TrimPrefix(at+"."+key, ".")
+			v, ok := cur[key]
+			if !ok {
+				return nil
+			}
+			if cur, ok = v.(map[string]any); !ok {
+				return fmt.Errorf("%s is a %T, not a table", at, v)
+			}
+		}
+		for _, key := range []string{"node-labels", "node-taints"} {
+			if v, ok := cur[key]; ok {
+				if _, table := v.(map[string]any); !table {
+					return fmt.Errorf("settings.kubernetes.%s is a %T, not a table", key, v)
+				}
+			}
+		}
+		return nil
+	}
+	trimmed := strings.TrimLeft(userData, " \t\r\n")
+	if !strings.HasPrefix(trimmed, "MIME-Version:") && !strings.HasPrefix(trimmed, "Content-Type:") {
+		return nil
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(strings.ReplaceAll(trimmed, "\r\n", "\n")))
+	if err != nil {
+		return fmt.Errorf("MIME headers: %w", err)
+	}
+	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" {
+		return fmt.Errorf("a MIME document must be multipart with a boundary (Content-Type %q)", msg.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for i := 0; ; i++ {
+		p, err := mr.NextRawPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, p)
+		}
+		if err != nil {
+			return fmt.Errorf("MIME part %d: %w", i, err)
+		}
+	}
+}
+
+// validateProvider checks spec.provider as the CRD does (for objects that did not pass through
+// the API server) and its user data's format, which the CRD cannot check.
+func validateProvider(a *AWS, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if a == nil {
+		return nil
+	}
+	family := AMIFamilyAL2
+	if a.AMIFamily != nil {
+		family = *a.AMIFamily
+		if !slices.Contains(AMIFamilies, family) {
+			errs = append(errs, field.NotSupported(path.Child("amiFamily"), family, AMIFamilies))
+		}
+	}
+	if a.UserData != nil {
+		if n := utf8.RuneCountInString(*a.UserData); n > MaxUserDataBytes {
+			errs = append(errs, field.TooLong(path.Child("userData"), "", MaxUserDataBytes))
+		} else if err := ValidateUserData(family, *a.UserData); err != nil {
+			errs = append(errs, field.Invalid(path.Child("userData"), "", err.Error()))
+		}
+	}
+	seen := map[string]bool{}
+	for i, b := range a.BlockDeviceMappings {
+		p := path.Child("blockDeviceMappings").Index(i)
+		if seen[b.DeviceName] {
+			errs = append(errs, field.Duplicate(p, b.DeviceName))
+		}
+		seen[b.DeviceName] = true
+		if s := b.EBS.VolumeSize; s != nil {
+			if _, err := VolumeSizeGiB(*s); err != nil {
+				errs = append(errs, field.Invalid(p.Child("ebs", "volumeSize"), string(*s), err.Error()))
+			}
+		}
+	}
+	if a.LaunchTemplate != nil {
+		for _, c := range []struct {
+			name string
+			set  bool
+		}{{"blockDeviceMappings", len(a.BlockDeviceMappings) > 0}, {"metadataOptions", a.MetadataOptions != nil},
+			{"userData", a.UserData != nil}, {"detailedMonitoring", a.DetailedMonitoring != nil}} {
+			if c.set {
+				errs = append(errs, field.Forbidden(path.Child(c.name), "launchTemplate and "+c.name+" are mutually exclusive"))
+			}
+		}
+	}
+	return errs
 }

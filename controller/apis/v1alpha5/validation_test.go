@@ -1,6 +1,8 @@
 package v1alpha5
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 )
 
 func TestValidateLabelKey(t *testing.T) {
@@ -88,5 +91,46 @@ func TestTTLNeverOverflows(t *testing.T) {
 	}
 	if _, ok := TTL(nil); ok {
 		t.Error("TTL(nil) reported a TTL")
+	}
+}
+
+// Validate accepts every valid corpus Provisioner (the CRD and plan accept them too; see
+// provider's TestProvisionerCorpus), so the controller never refuses what the API server took.
+func TestValidateAcceptsValidCorpus(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "provisioners", "valid", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no valid corpus: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Provisioner
+		if err := yaml.UnmarshalStrict(raw, &p); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if errs := p.Spec.Validate(field.NewPath("spec")); len(errs) > 0 {
+			t.Errorf("%s: %v", f, errs)
+		}
+	}
+}
+
+// Validate checks spec.provider as the CRD does, for objects that did not pass the API server.
+func TestValidateProvider(t *testing.T) {
+	size := VolumeSize("65Ti")
+	spec := ProvisionerSpec{Provider: &AWS{
+		AMIFamily: ptr.To("Custom"), LaunchTemplate: ptr.To("lt"), UserData: ptr.To("x"),
+		BlockDeviceMappings: []BlockDeviceMapping{{DeviceName: "/dev/xvda", EBS: BlockDevice{VolumeSize: &size}}, {DeviceName: "/dev/xvda"}},
+	}}
+	got := map[string]bool{}
+	for _, e := range spec.Validate(field.NewPath("spec")) {
+		got[e.Field] = true
+	}
+	for _, want := range []string{"spec.provider.amiFamily", "spec.provider.userData", "spec.provider.blockDeviceMappings",
+		"spec.provider.blockDeviceMappings[0].ebs.volumeSize", "spec.provider.blockDeviceMappings[1]"} {
+		if !got[want] {
+			t.Errorf("no error at %s; got %v", want, got)
+		}
 	}
 }

@@ -162,6 +162,17 @@ func (c *CloudProvider) providerSettings(p *v1alpha5.Provisioner) *v1alpha5.AWS 
 	return &v1alpha5.AWS{SubnetSelector: sel, SecurityGroupSelector: sel}
 }
 
+// storageGi is the ephemeral-storage (GiB) of the provisioner's nodes: the AMI family's data
+// volume among spec.provider.blockDeviceMappings (ephemeralStorageGi); the default root volume
+// for a user-managed launch template, whose mappings the controller does not read.
+func (c *CloudProvider) storageGi(p *v1alpha5.Provisioner) int64 {
+	s := c.providerSettings(p)
+	if s.LaunchTemplate != nil {
+		return rootVolumeGi
+	}
+	return ephemeralStorageGi(amiFamily(s), s.BlockDeviceMappings)
+}
+
 // GetInstanceTypes implements cloudprovider.CloudProvider: every x86_64/arm64 instance type,
 // with offerings in the zones of the provisioner's discovered subnets. Errors: subnet
 // discovery (field path spec.provider.subnetSelector) and EC2 errors.
@@ -178,7 +189,7 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, p *v1alpha5.Provis
 	for _, s := range subnets {
 		zones.Insert(awssdk.ToString(s.AvailabilityZone))
 	}
-	types, unpriced, err := c.instanceTypes.List(ctx, zones, p.Spec.KubeletConfiguration)
+	types, unpriced, err := c.instanceTypes.List(ctx, zones, p.Spec.KubeletConfiguration, c.storageGi(p))
 	if err == nil {
 		c.notePrices(ctx, p, unpriced)
 	}
@@ -194,7 +205,7 @@ func (c *CloudProvider) GetInstanceTypesInZones(ctx context.Context, p *v1alpha5
 	if p == nil {
 		return nil, errors.New("provisioner is nil")
 	}
-	types, unpriced, err := c.instanceTypes.List(ctx, sets.New(zones...), p.Spec.KubeletConfiguration)
+	types, unpriced, err := c.instanceTypes.List(ctx, sets.New(zones...), p.Spec.KubeletConfiguration, c.storageGi(p))
 	if err == nil {
 		c.notePrices(ctx, p, unpriced)
 	}

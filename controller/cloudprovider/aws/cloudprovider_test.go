@@ -470,7 +470,7 @@ func TestBadInput(t *testing.T) {
 			p.Spec.Provider.SubnetSelector = map[string]string{"aws-ids": "subnet-1,,"}
 		}, "spec.provider.subnetSelector[aws-ids]"},
 		"ami family": {func(p *v1alpha5.Provisioner, _ *cloudprovider.NodeRequest) {
-			p.Spec.Provider.AMIFamily = awssdk.String("Bottlerocket")
+			p.Spec.Provider.AMIFamily = awssdk.String("Windows2022")
 		}, "spec.provider.amiFamily"},
 		"bad label": {func(_ *v1alpha5.Provisioner, r *cloudprovider.NodeRequest) {
 			r.Labels = map[string]string{"team": "it's"}

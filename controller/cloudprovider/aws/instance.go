@@ -68,8 +68,10 @@ func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeReque
 		}
 	}
 	settings := c.providerSettings(prov)
-	if settings.AMIFamily != nil && *settings.AMIFamily != "AL2" {
-		return nil, fmt.Errorf("provisioner %s: spec.provider.amiFamily: %q is not supported yet (only AL2)", prov.Name, *settings.AMIFamily)
+	switch f := amiFamily(settings); f {
+	case v1alpha5.AMIFamilyAL2, v1alpha5.AMIFamilyBottlerocket, v1alpha5.AMIFamilyUbuntu:
+	default:
+		return nil, fmt.Errorf("provisioner %s: spec.provider.amiFamily: %q is not one of %s", prov.Name, f, strings.Join(v1alpha5.AMIFamilies, ", "))
 	}
 	reqs, err := scheduling.FromNodeSelector(field.NewPath("requirements"), req.Requirements)
 	if err != nil {
@@ -178,6 +180,9 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	for _, p := range pools {
 		_, gpu := p.it.Capacity[ResourceNvidiaGPU]
 		v := variantFor(p.it.Labels, gpu)
+		if v == amiGPU && amiFamily(settings) == v1alpha5.AMIFamilyUbuntu {
+			v = amiStandard // Canonical publishes no GPU variant: one amd64 image
+		}
 		if _, seen := byVariant[v]; !seen {
 			variants = append(variants, v)
 		}
@@ -223,19 +228,25 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	}
 	labels[v1alpha5.LabelProvisionerName] = prov.Name
 	labels[v1alpha5.LabelCapacityType] = capacityType
-	userData, err := BootstrapUserData(cluster, labels, req.Taints, prov.Spec.KubeletConfiguration)
+	family := amiFamily(settings)
+	userData, err := UserData(family, cluster, labels, req.Taints, prov.Spec.KubeletConfiguration, settings.UserData)
 	if err != nil {
 		return nil, err
 	}
+	if len(userData) > v1alpha5.MaxUserDataBytes {
+		return nil, fmt.Errorf("spec.provider.userData: merged with the bootstrap it is %d bytes, above EC2's limit of %d", len(userData), v1alpha5.MaxUserDataBytes)
+	}
 	var out []ec2types.FleetLaunchTemplateConfigRequest
 	for _, v := range variants {
-		ami, err := c.templates.AMI(ctx, v)
+		ami, err := c.templates.AMI(ctx, family, v)
 		if err != nil {
 			return nil, err
 		}
 		name, err := c.templates.Ensure(ctx, &templateSpec{
-			Cluster: c.opts.ClusterName, Provisioner: prov.Name, AMI: ami, InstanceProfile: profile,
+			Cluster: c.opts.ClusterName, Provisioner: prov.Name, AMIFamily: family, AMI: ami, InstanceProfile: profile,
 			SecurityGroups: groups, UserData: userData, Tags: settings.Tags,
+			BlockDeviceMappings: settings.BlockDeviceMappings, MetadataOptions: settings.MetadataOptions,
+			DetailedMonitoring: settings.DetailedMonitoring != nil && *settings.DetailedMonitoring,
 		})
 		if err != nil {
 			return nil, err

@@ -213,7 +213,10 @@ func (p *instanceTypeProvider) refresh(ctx context.Context) error {
 // an offering is Available when the type is offered in the zone, it has a price, and the pool
 // is not in the insufficient-capacity cache. unpriced names, sorted, the types sold on demand
 // in one of zones whose on-demand offerings are unavailable for want of a price.
-func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], kc *v1alpha5.KubeletConfiguration) (types []*cloudprovider.InstanceType, unpriced []string, err error) {
+//
+// storageGi is the size (GiB) of the volume holding the kubelet's data (ephemeralStorageGi),
+// the nodes' ephemeral-storage capacity.
+func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string], kc *v1alpha5.KubeletConfiguration, storageGi int64) (types []*cloudprovider.InstanceType, unpriced []string, err error) {
 	infos, err := p.instanceTypeInfos(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -234,7 +237,7 @@ func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string],
 		it := &cloudprovider.InstanceType{
 			Name:         name,
 			Labels:       instanceTypeLabels(info),
-			Capacity:     capacity(info, kc),
+			Capacity:     capacityOn(info, kc, storageGi),
 			VolumeLimits: volumeLimits(info),
 		}
 		if it.Overhead, err = kubeletOverhead(it.Capacity, kc); err != nil {
@@ -344,8 +347,13 @@ func ENIMaxPods(info *ec2types.InstanceTypeInfo) int64 {
 
 // capacity is the node capacity: cpu = vCPUs (cores), memory = MiB minus
 // VMMemoryOverheadPercent (rounded up), pods as podCapacity (maxPods or the ENI limit, capped
-// by podsPerCore), nvidia.com/gpu, ephemeral-storage 20Gi.
+// by podsPerCore), nvidia.com/gpu, ephemeral-storage 20Gi (the default root volume).
 func capacity(info *ec2types.InstanceTypeInfo, kc *v1alpha5.KubeletConfiguration) corev1.ResourceList {
+	return capacityOn(info, kc, rootVolumeGi)
+}
+
+// capacityOn is capacity with ephemeral-storage of storageGi GiB.
+func capacityOn(info *ec2types.InstanceTypeInfo, kc *v1alpha5.KubeletConfiguration, storageGi int64) corev1.ResourceList {
 	mib := awssdk.ToInt64(info.MemoryInfo.SizeInMiB)
 	overheadMiB := int64(float64(mib)*VMMemoryOverheadPercent + 0.999999)
 	pods := podCapacity(ENIMaxPods(info), int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), kc)
@@ -353,7 +361,7 @@ func capacity(info *ec2types.InstanceTypeInfo, kc *v1alpha5.KubeletConfiguration
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity((mib-overheadMiB)*1024*1024, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(pods, resource.DecimalSI),
-		corev1.ResourceEphemeralStorage: *resource.NewQuantity(rootVolumeGi*1024*1024*1024, resource.BinarySI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(storageGi<<30, resource.BinarySI),
 	}
 	if n := nvidiaGPUs(info); n > 0 {
 		rl[ResourceNvidiaGPU] = *resource.NewQuantity(n, resource.DecimalSI)

@@ -56,13 +56,6 @@ func variantFor(labels map[string]string, hasNvidiaGPU bool) amiVariant {
 	}
 }
 
-// amiParameter is the public SSM parameter holding the recommended EKS-optimized AL2 AMI id
-// for a Kubernetes minor version (e.g. "1.37"), documented by AWS in "Retrieve recommended
-// Amazon Linux AMI IDs".
-func amiParameter(k8sVersion string, v amiVariant) string {
-	return fmt.Sprintf("/aws/service/eks/optimized-ami/%s/%s/recommended/image_id", k8sVersion, v)
-}
-
 // ClusterInfo is what the bootstrap user data needs about the cluster: its name, API server
 // URL (https) and CA bundle (base64 of the PEM).
 type ClusterInfo struct {
@@ -119,13 +112,14 @@ func (l *launchTemplates) kubernetesVersion(ctx context.Context) (string, error)
 	return v, nil
 }
 
-// AMI returns the image id for a variant from SSM, cached for AMICacheTTL.
-func (l *launchTemplates) AMI(ctx context.Context, v amiVariant) (string, error) {
+// AMI returns the image id of an AMI family's variant from its SSM parameter (amiParameter),
+// cached for AMICacheTTL.
+func (l *launchTemplates) AMI(ctx context.Context, family string, v amiVariant) (string, error) {
 	version, err := l.kubernetesVersion(ctx)
 	if err != nil {
 		return "", err
 	}
-	param := amiParameter(version, v)
+	param := amiParameter(family, version, v)
 	l.mu.Lock()
 	if c, ok := l.amis[param]; ok && l.clk.Since(c.at) < AMICacheTTL {
 		l.mu.Unlock()
@@ -185,18 +179,22 @@ func (l *launchTemplates) Cluster(ctx context.Context) (*ClusterInfo, error) {
 
 // templateSpec is everything that determines a generated launch template; its hash names it.
 type templateSpec struct {
-	Cluster         string
-	Provisioner     string
-	AMI             string
-	InstanceProfile string
-	SecurityGroups  []string
-	UserData        string
-	Tags            map[string]string
+	Cluster             string
+	Provisioner         string
+	AMIFamily           string
+	AMI                 string
+	InstanceProfile     string
+	SecurityGroups      []string
+	UserData            string
+	Tags                map[string]string
+	BlockDeviceMappings []v1alpha5.BlockDeviceMapping
+	MetadataOptions     *v1alpha5.MetadataOptions
+	DetailedMonitoring  bool
 }
 
 // Name is karpenter.k8s.aws/<sha256 of the spec, 16 hex digits>.
 func (s *templateSpec) Name() string {
-	b, _ := json.Marshal(s) // a struct of strings, slices and maps of strings always marshals
+	b, _ := json.Marshal(s) // strings, bools, slices, maps and pointers to them always marshal
 	sum := sha256.Sum256(b)
 	return LaunchTemplateNamePrefix + hex.EncodeToString(sum[:8])
 }
@@ -332,25 +330,24 @@ func (l *launchTemplates) create(ctx context.Context, name string, spec *templat
 		{Key: awssdk.String(v1alpha5.TagProvisionerName), Value: awssdk.String(spec.Provisioner)},
 	}
 	tags = append(tags, sortedTags(spec.Tags)...)
+	bdms := spec.BlockDeviceMappings
+	if len(bdms) == 0 {
+		bdms = defaultBlockDevices(spec.AMIFamily)
+	}
+	devices, err := blockDeviceRequests(bdms)
+	if err != nil {
+		return "", err
+	}
 	out, err := l.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: awssdk.String(name),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{
-			ImageId:            awssdk.String(spec.AMI),
-			IamInstanceProfile: &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: awssdk.String(spec.InstanceProfile)},
-			SecurityGroupIds:   spec.SecurityGroups,
-			UserData:           awssdk.String(base64.StdEncoding.EncodeToString([]byte(spec.UserData))),
-			BlockDeviceMappings: []ec2types.LaunchTemplateBlockDeviceMappingRequest{{
-				DeviceName: awssdk.String("/dev/xvda"),
-				Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{
-					VolumeSize: awssdk.Int32(rootVolumeGi), VolumeType: ec2types.VolumeTypeGp3,
-					Encrypted: awssdk.Bool(true), DeleteOnTermination: awssdk.Bool(true),
-				},
-			}},
-			MetadataOptions: &ec2types.LaunchTemplateInstanceMetadataOptionsRequest{
-				HttpEndpoint:            ec2types.LaunchTemplateInstanceMetadataEndpointStateEnabled,
-				HttpTokens:              ec2types.LaunchTemplateHttpTokensStateRequired,
-				HttpPutResponseHopLimit: awssdk.Int32(2),
-			},
+			ImageId:             awssdk.String(spec.AMI),
+			IamInstanceProfile:  &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: awssdk.String(spec.InstanceProfile)},
+			SecurityGroupIds:    spec.SecurityGroups,
+			UserData:            awssdk.String(base64.StdEncoding.EncodeToString([]byte(spec.UserData))),
+			BlockDeviceMappings: devices,
+			MetadataOptions:     metadataOptionsRequest(spec.MetadataOptions),
+			Monitoring:          &ec2types.LaunchTemplatesMonitoringRequest{Enabled: awssdk.Bool(spec.DetailedMonitoring)},
 		},
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeLaunchTemplate, Tags: tags}},
 	})

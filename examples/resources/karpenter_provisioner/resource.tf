@@ -24,3 +24,51 @@ resource "karpenter_provisioner" "default" {
 
   depends_on = [karpenter_controller.this]
 }
+
+# Bottlerocket nodes with a larger data volume, IMDSv2 with one hop, detailed monitoring and
+# extra Bottlerocket settings merged under the controller's (cluster, labels, taints, kubelet).
+resource "karpenter_provisioner" "bottlerocket" {
+  name = "bottlerocket"
+
+  kubelet_configuration {
+    max_pods = 110
+  }
+
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "karpenter-demo" }
+    security_group_selector = { "karpenter.sh/discovery" = "karpenter-demo" }
+    ami_family              = "Bottlerocket"
+    detailed_monitoring     = true
+
+    block_device_mappings {
+      device_name = "/dev/xvda" # the OS volume
+      ebs {
+        volume_size = "4Gi"
+        volume_type = "gp3"
+        encrypted   = true
+      }
+    }
+    block_device_mappings {
+      device_name = "/dev/xvdb" # the data volume: the nodes' ephemeral-storage
+      ebs {
+        volume_size = "100Gi"
+        volume_type = "gp3"
+        iops        = 4000
+        throughput  = 250
+        encrypted   = true
+      }
+    }
+
+    metadata_options {
+      http_tokens                 = "required"
+      http_put_response_hop_limit = 1
+    }
+
+    user_data = <<-TOML
+      [settings.host-containers.admin]
+      enabled = true
+    TOML
+  }
+
+  depends_on = [karpenter_controller.this]
+}
