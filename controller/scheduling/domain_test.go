@@ -149,6 +149,21 @@ func TestZoneSpreadMinDomainsAndNodeAffinityPolicy(t *testing.T) {
 			t.Fatalf("want 2 pods refused, got %d: %v", len(res.Errors), reasons(res))
 		}
 	})
+	// kube-scheduler counts every node with the key under Ignore, also those launched in the same
+	// batch for other pods: pinned to zone a with maxSkew 2, at most 2 of 4 pods can be there
+	// once the other zones have a node (here one for another deployment in each).
+	t.Run("nodeAffinityPolicy Ignore counts zones other pods can launch in", func(t *testing.T) {
+		c := zoneSpread(2, "pinned")
+		c.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
+		pods := replicas(4, "pinned", "500m", withSpread(c), withSelector(v1alpha5.LabelZone, fake.Zones[0]))
+		pods = append(pods, replicas(3, "other", "500m", withSpread(zoneSpread(1, "other")))...)
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		if len(res.Errors) != 2 || got[fake.Zones[0]] != 3 {
+			t.Fatalf("want 2 pinned pods in %s beside one other, 2 refused; got %v, errors %v", fake.Zones[0], got, reasons(res))
+		}
+	})
 }
 
 func TestZoneAntiAffinity(t *testing.T) {
