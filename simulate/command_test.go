@@ -397,3 +397,39 @@ func TestLowerBoundIsForThePodsPlaced(t *testing.T) {
 		t.Fatalf("bound %.4f, total %.4f: want 0 < bound <= total", s.LowerBoundUSDPerHour, s.USDPerHour)
 	}
 }
+
+// Pods may select every label a node of the type will carry (issue 6: the region and every
+// karpenter.k8s.aws/instance-* label), with the facts of the sandbox's catalogue: one NVIDIA
+// A10G per g5 GPU, a Xen hypervisor for i3.
+func TestPodsSelectRegionAndInstanceLabels(t *testing.T) {
+	pods := `apiVersion: v1
+kind: Pod
+metadata: {name: a10g, namespace: ml}
+spec:
+  nodeSelector:
+    topology.kubernetes.io/region: us-east-1
+    karpenter.k8s.aws/instance-gpu-name: a10g
+    karpenter.k8s.aws/instance-gpu-manufacturer: nvidia
+  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: xen, namespace: ml}
+spec:
+  nodeSelector: {karpenter.k8s.aws/instance-hypervisor: xen, karpenter.k8s.aws/instance-family: i3}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
+`
+	p, _ := plan(t, "-f", write(t, "pods.yaml", pods), "-f", write(t, "prov.yaml", defaultProvisioner))
+	if len(p.Unschedulable) != 0 {
+		t.Fatalf("unschedulable: %+v", p.Unschedulable)
+	}
+	got := map[string]string{}
+	for _, g := range p.NewNodes {
+		for _, pod := range g.Pods {
+			got[pod] = g.InstanceType
+		}
+	}
+	if !strings.HasPrefix(got["ml/a10g"], "g5.") || !strings.HasPrefix(got["ml/xen"], "i3.") {
+		t.Fatalf("want ml/a10g on a g5 and ml/xen on an i3, got %v", got)
+	}
+}
