@@ -510,6 +510,25 @@ func TestUnfittablePodReason(t *testing.T) {
 	}
 }
 
+// A pod asking for an extended resource no instance type has is told so, not that no type
+// satisfies its requirements (its node selector may well be met).
+func TestExtendedResourceNoTypeHasReason(t *testing.T) {
+	types := fake.Catalog(20)
+	p := pod("foo", "100m", "64Mi")
+	p.Spec.Containers[0].Resources.Requests["example.com/foo"] = resource.MustParse("1")
+	gpuOnArm := pod("gpu", "100m", "64Mi", withGPU(1), withSelector(v1alpha5.LabelArch, "arm64"))
+	res := solve(t, []*corev1.Pod{p, gpuOnArm}, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	if len(res.NewNodes) != 0 || len(res.Errors) != 2 {
+		t.Fatalf("want both unschedulable, got %d nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
+	for _, e := range res.Errors {
+		want := map[string]string{"foo": "has example.com/foo", "gpu": "has nvidia.com/gpu"}[e.Pod.Name]
+		if !strings.Contains(e.Reason, "no instance type satisfying the requirements "+want) {
+			t.Errorf("%s: reason %q, want it to say no instance type %s", e.Pod.Name, e.Reason, want)
+		}
+	}
+}
+
 func TestExistingAndInFlightNodesFirst(t *testing.T) {
 	types := fake.Catalog(60)
 	nodes := []scheduling.ExistingNode{
