@@ -433,3 +433,61 @@ spec:
 		t.Fatalf("want ml/a10g on a g5 and ml/xen on an i3, got %v", got)
 	}
 }
+
+// A --nodes dump as kubectl prints it: a node Ready, a node not Ready for a day (its room is
+// not offered: kube-scheduler keeps pods off it), and the StatefulSet's first two pods running.
+// The StatefulSet given with -f at 4 replicas adds only db-2 and db-3, one per zone by its
+// zone anti-affinity: db-2 goes to the one zone without a db pod (a new node, the broken node's
+// room not counted), db-3 fits nowhere.
+func TestNodesDumpNotReadyNodeAndRunningStatefulSetPods(t *testing.T) {
+	node := func(name, zone, ready string) string {
+		return strings.NewReplacer("NAME", name, "ZONE", zone, "READY", ready).Replace(`
+  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: NAME
+      labels: {kubernetes.io/arch: amd64, kubernetes.io/os: linux, node.kubernetes.io/instance-type: m5.xlarge, topology.kubernetes.io/zone: ZONE, kubernetes.io/hostname: NAME}
+    status:
+      allocatable: {cpu: 3920m, memory: 14Gi, pods: "58"}
+      conditions:
+        - {type: Ready, status: "READY", lastTransitionTime: "2020-01-01T00:00:00Z"}`)
+	}
+	dbPod := func(name, node string) string {
+		return strings.NewReplacer("NAME", name, "NODE", node).Replace(`
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: NAME, namespace: shop, labels: {app: db}}
+    spec:
+      nodeName: NODE
+      containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+    status: {phase: Running}`)
+	}
+	dump := "apiVersion: v1\nkind: List\nitems:" + node("a", "us-east-1a", "True") + node("b", "us-east-1b", "True") +
+		node("c", "us-east-1c", "False") + dbPod("db-0", "a") + dbPod("db-1", "b")
+	sts := `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  replicas: 4
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app: db}}}
+      containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+`
+	p, errOut := plan(t, "-f", write(t, "sts.yaml", sts), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "dump.yaml", dump))
+	if p.Summary.Pods != 2 || !strings.Contains(errOut, "2 pods of the workloads are already bound") {
+		t.Fatalf("want db-2 and db-3 only (db-0 and db-1 run), got %+v; stderr %s", p.Summary, errOut)
+	}
+	if p.Summary.PlacedOnExistingNodes != 0 || p.Summary.PlacedOnNewNodes != 1 || len(p.NewNodes) != 1 || p.NewNodes[0].Zone != "us-east-1c" {
+		t.Fatalf("want db-2 on a new node in us-east-1c (node c is not Ready), got %+v %+v", p.Summary, p.NewNodes)
+	}
+	if len(p.Unschedulable) != 1 || p.Unschedulable[0].Pod != "shop/db-3" {
+		t.Fatalf("want shop/db-3 unschedulable, got %+v", p.Unschedulable)
+	}
+}

@@ -1,6 +1,8 @@
 package simulate
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +79,7 @@ type Workload struct {
 // reader accumulates objects into a Workload.
 type reader struct {
 	ctx       context.Context
+	now       time.Time // nodes not Ready for provisioning.NotReadyGrace before it offer no room
 	w         Workload
 	podKeys   map[string]bool
 	seen      map[string]*Object // objectKey -> where the object was read
@@ -127,7 +130,7 @@ var kinds = map[string]kind{
 }
 
 func newReader(ctx context.Context) *reader {
-	return &reader{ctx: ctx, podKeys: map[string]bool{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
+	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
 		w: Workload{NamespaceLabels: map[string]map[string]string{}}}
 }
 
@@ -324,11 +327,12 @@ func (r *reader) finish() (*Workload, error) {
 	if r.unbound > 0 {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods bound to nodes that are not in the input were ignored (give the nodes with --nodes)", r.unbound))
 	}
+	r.dropRunning(r.bound)
 	provs := make([]v1alpha5.Provisioner, 0, len(r.w.Provisioners))
 	for _, p := range r.w.Provisioners {
 		provs = append(provs, *p)
 	}
-	snap := provisioning.BuildSnapshot(r.nodes, bound, provs, nil)
+	snap := provisioning.BuildSnapshot(r.now, r.nodes, bound, provs, nil)
 	r.w.Nodes, r.w.Usage = snap.Nodes, snap.Usage
 	for _, p := range r.w.Pods {
 		if _, ok := r.w.NamespaceLabels[p.Namespace]; !ok {
@@ -338,6 +342,29 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	r.w.Volumes = r.storage.build(r.w.Pods)
 	return &r.w, nil
+}
+
+// dropRunning removes the pods expanded from workloads that are already bound in the input
+// under the same namespace and name (a StatefulSet's db-0 running in a --nodes dump): the
+// running pod stands for it, as the workload's controller creates only the pods that are
+// missing. A warning says how many.
+func (r *reader) dropRunning(bound []corev1.Pod) {
+	running := make(map[string]bool, len(bound))
+	for i := range bound {
+		running[bound[i].Namespace+"/"+bound[i].Name] = true
+	}
+	kept, dropped := r.w.Pods[:0], 0
+	for _, p := range r.w.Pods {
+		if running[p.Namespace+"/"+p.Name] {
+			dropped++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	r.w.Pods = kept
+	if dropped > 0 {
+		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods of the workloads are already bound to a node in the input (same namespace and name): they run there and are not planned again", dropped))
+	}
 }
 
 // Source is one input: a file, a directory (its *.yaml, *.yml and *.json files, not

@@ -398,7 +398,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		return nil, err
 	}
 
-	snap := BuildSnapshot(nodeList.Items, podList.Items, provList.Items, claimList.Items)
+	snap := BuildSnapshot(p.clk.Now(), nodeList.Items, podList.Items, provList.Items, claimList.Items)
 	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Volumes: vols, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes, vols),
 		NamespaceLabels: make(map[string]map[string]string, len(nsList.Items))}
 	for i := range nsList.Items {

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -62,7 +63,7 @@ func TestBuildSnapshot(t *testing.T) {
 		snapshotClaim("unlaunched", "", "", nil, nil, rl("1500m", "2Gi")),
 		deleting,
 	}
-	snap := BuildSnapshot(nodes, pods, provs, claims)
+	snap := BuildSnapshot(time.Now(), nodes, pods, provs, claims)
 	if len(snap.Nodes) != 4 {
 		t.Fatalf("nodes %+v; want n1, static, n2, unlaunched", snap.Nodes)
 	}
@@ -87,5 +88,38 @@ func TestBuildSnapshot(t *testing.T) {
 	}
 	if _, ok := snap.Usage[""]; ok {
 		t.Fatal("unmanaged node counted as usage")
+	}
+}
+
+// A node not Ready for NotReadyGrace offers no room (kube-scheduler keeps pods off it, and it
+// may never come back); one that turned not Ready a moment ago, or has no Ready condition yet,
+// still does. All count towards their provisioner's usage.
+func TestSnapshotNotReadyNodes(t *testing.T) {
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	node := func(name string, ready corev1.ConditionStatus, since time.Duration) corev1.Node {
+		n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{v1alpha5.LabelProvisionerName: "default"}},
+			Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("2", "8Gi")}}
+		if ready != "" {
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, LastTransitionTime: metav1.NewTime(now.Add(-since))}}
+		}
+		return n
+	}
+	nodes := []corev1.Node{
+		node("ready", corev1.ConditionTrue, time.Hour),
+		node("no-condition", "", 0),
+		node("just-not-ready", corev1.ConditionFalse, time.Minute),
+		node("broken", corev1.ConditionFalse, NotReadyGrace),
+		node("unreachable", corev1.ConditionUnknown, time.Hour),
+	}
+	snap := BuildSnapshot(now, nodes, nil, nil, nil)
+	var names []string
+	for _, n := range snap.Nodes {
+		names = append(names, n.Name)
+	}
+	if len(names) != 3 || names[0] != "ready" || names[1] != "no-condition" || names[2] != "just-not-ready" {
+		t.Fatalf("nodes offering room %v, want ready, no-condition, just-not-ready", names)
+	}
+	if got := snap.Usage["default"][corev1.ResourceCPU]; got.Value() != 10 {
+		t.Fatalf("usage cpu = %v, want 10 (every node)", got.String())
 	}
 }
