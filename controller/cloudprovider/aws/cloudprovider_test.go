@@ -138,6 +138,40 @@ func offering(it *cloudprovider.InstanceType, zone, ct string) (cloudprovider.Of
 	return cloudprovider.Offering{}, false
 }
 
+// Labels of facts a type lacks are absent; the types that have them carry them, as Karpenter's
+// AWS provider names them (AWS docs: g5.xlarge has one NVIDIA A10G of 24 GiB, m5d.large a 75 GB
+// NVMe instance store, i3.large runs on Xen, m6g is Graviton).
+func TestInstanceTypeLabels(t *testing.T) {
+	e := newEnv(t)
+	types, err := e.cp.GetInstanceTypes(context.Background(), provisioner("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := byName(types, "m5.large")[0]
+	for _, k := range []string{v1alpha5.LabelInstanceGPUName, v1alpha5.LabelInstanceLocalNVME} {
+		if v, ok := it.Labels[k]; ok {
+			t.Errorf("m5.large has label %s=%q, want none", k, v)
+		}
+	}
+	for name, want := range map[string]map[string]string{
+		"g5.xlarge": {v1alpha5.LabelInstanceGPUName: "a10g", v1alpha5.LabelInstanceGPUManufacturer: "nvidia",
+			v1alpha5.LabelInstanceGPUMemory: "22888", v1alpha5.LabelInstanceGPUCount: "1"},
+		"m5d.large": {v1alpha5.LabelInstanceLocalNVME: "75"},
+		"i3.large":  {v1alpha5.LabelInstanceHypervisor: "xen"},
+		"m6g.large": {v1alpha5.LabelInstanceCPUManufacturer: "aws"},
+	} {
+		got := byName(types, name)
+		if len(got) != 1 {
+			t.Fatalf("%s missing", name)
+		}
+		for k, v := range want {
+			if got[0].Labels[k] != v {
+				t.Errorf("%s label %s = %q, want %q", name, k, got[0].Labels[k], v)
+			}
+		}
+	}
+}
+
 func TestGetInstanceTypes(t *testing.T) {
 	e := newEnv(t)
 	types, err := e.cp.GetInstanceTypes(context.Background(), provisioner("default"))
@@ -183,31 +217,6 @@ func TestGetInstanceTypes(t *testing.T) {
 	for k, v := range wantLabels {
 		if it.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, it.Labels[k], v)
-		}
-	}
-	// Labels of facts m5.large lacks are absent; the types that have them carry them, as
-	// Karpenter's AWS provider names them (AWS docs: g5.xlarge has one NVIDIA A10G of 24 GiB,
-	// m5d.large a 75 GB NVMe instance store, i3.large runs on Xen, m6g is Graviton).
-	for _, k := range []string{v1alpha5.LabelInstanceGPUName, v1alpha5.LabelInstanceLocalNVME} {
-		if v, ok := it.Labels[k]; ok {
-			t.Errorf("m5.large has label %s=%q, want none", k, v)
-		}
-	}
-	for name, want := range map[string]map[string]string{
-		"g5.xlarge": {v1alpha5.LabelInstanceGPUName: "a10g", v1alpha5.LabelInstanceGPUManufacturer: "nvidia",
-			v1alpha5.LabelInstanceGPUMemory: "22888", v1alpha5.LabelInstanceGPUCount: "1"},
-		"m5d.large": {v1alpha5.LabelInstanceLocalNVME: "75"},
-		"i3.large":  {v1alpha5.LabelInstanceHypervisor: "xen"},
-		"m6g.large": {v1alpha5.LabelInstanceCPUManufacturer: "aws"},
-	} {
-		got := byName(types, name)
-		if len(got) != 1 {
-			t.Fatalf("%s missing", name)
-		}
-		for k, v := range want {
-			if got[0].Labels[k] != v {
-				t.Errorf("%s label %s = %q, want %q", name, k, got[0].Labels[k], v)
-			}
 		}
 	}
 	od, ok := offering(it, "us-east-1a", v1alpha5.CapacityTypeOnDemand)
