@@ -491,3 +491,20 @@ spec:
 		t.Fatalf("want shop/db-3 unschedulable, got %+v", p.Unschedulable)
 	}
 }
+
+// Pods with scheduling gates (a standalone Pod, a Deployment's template) are not planned: the
+// controller launches only for pods kube-scheduler marked Unschedulable, and it never does so
+// while a gate is there.
+func TestGatedPodsAreSkipped(t *testing.T) {
+	gatedPod := "apiVersion: v1\nkind: Pod\nmetadata: {name: gated, namespace: shop}\nspec:\n  schedulingGates: [{name: example.com/quota}]\n" +
+		"  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]\n"
+	gatedDeployment := strings.Replace(deployment("queued", 3, "1", "1Gi"), "    spec:\n", "    spec:\n      schedulingGates: [{name: example.com/quota}]\n", 1)
+	in := gatedPod + "---\n" + gatedDeployment + "---\n" + deployment("web", 1, "1", "1Gi")
+	p, errOut := plan(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	if p.Summary.Pods != 1 || len(p.Skipped) != 2 || p.Skipped[0].Name != "shop/gated" || p.Skipped[1].Name != "shop/queued" {
+		t.Fatalf("want only shop/web planned and both gated workloads skipped, got %+v, skipped %+v", p.Summary, p.Skipped)
+	}
+	if !strings.Contains(errOut, "skipped Pod shop/gated: spec.schedulingGates") {
+		t.Fatalf("stderr lacks the skipped gated pod:\n%s", errOut)
+	}
+}
