@@ -243,12 +243,19 @@ type hostPort struct {
 	port     int32
 }
 
-// podHostPorts returns the host ports of p's containers (init containers included, as the
-// kubelet binds those too).
+// podHostPorts returns the host ports kube-scheduler's NodePorts filter counts for p
+// (k8s.io/kubernetes pkg/scheduler/util.GetHostPorts, v1.37): those of the containers and of the
+// restartable init containers (sidecars, restartPolicy Always), which run as long as the pod;
+// a regular init container has exited before the containers start, so its ports are not
+// counted. An empty host IP is 0.0.0.0, which conflicts with every address; any other address
+// ("::" included, as kube-scheduler reads it) conflicts only with itself and 0.0.0.0.
 func podHostPorts(p *corev1.Pod) []hostPort {
 	var out []hostPort
-	add := func(cs []corev1.Container) {
+	add := func(cs []corev1.Container, sidecarsOnly bool) {
 		for _, c := range cs {
+			if sidecarsOnly && (c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways) {
+				continue
+			}
 			for _, cp := range c.Ports {
 				if cp.HostPort <= 0 {
 					continue
@@ -258,15 +265,15 @@ func podHostPorts(p *corev1.Pod) []hostPort {
 					proto = corev1.ProtocolTCP
 				}
 				ip := cp.HostIP
-				if ip == "0.0.0.0" || ip == "::" {
+				if ip == "0.0.0.0" {
 					ip = ""
 				}
 				out = append(out, hostPort{ip: ip, protocol: proto, port: cp.HostPort})
 			}
 		}
 	}
-	add(p.Spec.InitContainers)
-	add(p.Spec.Containers)
+	add(p.Spec.InitContainers, true)
+	add(p.Spec.Containers, false)
 	return out
 }
 
