@@ -212,7 +212,9 @@ func (t *topology) group(key string, term *podTerm, e *eligibility) *domainGroup
 			continue
 		}
 		for i := range n.host.pods {
-			g.count(n.host.pods[i].pod, d, t.nsLabels)
+			if p := n.host.pods[i].pod; e == nil || p.DeletionTimestamp == nil { // spread does not count pods being deleted
+				g.count(p, d, t.nsLabels)
+			}
 		}
 	}
 	for _, ps := range t.provs {

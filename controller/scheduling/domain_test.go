@@ -302,3 +302,36 @@ func BenchmarkSolveZonal(b *testing.B) {
 		})
 	}
 }
+
+// Topology spread does not count pods being deleted (kube-scheduler's PodTopologySpread skips
+// them; a rollout's old pods), while anti-affinity still does: 2 terminating pods of web on a
+// node in zone a leave zone a and that node as free of web as the others.
+func TestSpreadIgnoresTerminatingPods(t *testing.T) {
+	types := fake.Catalog(40)
+	now := metav1.Now()
+	old := []*corev1.Pod{pod("old-0", "100m", "64Mi", withLabels("app", "web")), pod("old-1", "100m", "64Mi", withLabels("app", "web"))}
+	for _, p := range old {
+		p.DeletionTimestamp = &now
+	}
+	nodes := []scheduling.ExistingNode{zonalNode("a-node", fake.Zones[0], old...)}
+	nodes[0].Labels[corev1.LabelHostname] = "a-node"
+	hostnameSpread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}
+	t.Run("zone", func(t *testing.T) {
+		pods := replicas(3, "web", "500m", withSpread(zoneSpread(1, "web")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone))
+		if len(res.Errors) != 0 || got[fake.Zones[0]] != 1 || got[fake.Zones[1]] != 1 || got[fake.Zones[2]] != 1 {
+			t.Fatalf("want one pod per zone (the terminating pods not counted), got %v errors %v", got, reasons(res))
+		}
+	})
+	t.Run("hostname", func(t *testing.T) {
+		pods := replicas(1, "web", "500m", withSpread(hostnameSpread))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 || len(res.ExistingNodes["a-node"]) != 1 {
+			t.Fatalf("want the pod on a-node (its 2 terminating pods not counted), got %v errors %v", podsPerNode(res), reasons(res))
+		}
+	})
+}
