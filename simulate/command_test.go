@@ -508,3 +508,34 @@ func TestGatedPodsAreSkipped(t *testing.T) {
 		t.Fatalf("stderr lacks the skipped gated pod:\n%s", errOut)
 	}
 }
+
+// A pod naming a RuntimeClass gets its overhead and scheduling, as the API server's RuntimeClass
+// admission gives them to the pods it creates: 2 pods of 1 CPU with a 500m overhead request 3
+// CPUs, on the class's zone.
+func TestRuntimeClassOverheadAndScheduling(t *testing.T) {
+	rc := `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: kata}
+handler: kata
+overhead:
+  podFixed: {cpu: 500m, memory: 160Mi}
+scheduling:
+  nodeSelector: {topology.kubernetes.io/zone: us-east-1b}
+`
+	w := strings.Replace(deployment("sandboxed", 2, "1", "1Gi"), "    spec:\n", "    spec:\n      runtimeClassName: kata\n", 1)
+	p, _ := plan(t, "-f", write(t, "w.yaml", w+"---\n"+rc), "-f", write(t, "p.yaml", defaultProvisioner))
+	var cpu int64
+	for _, g := range p.NewNodes {
+		cpu += g.Requests.CPUMillicores
+		if g.Zone != "us-east-1b" {
+			t.Errorf("node group in %s, want the class's us-east-1b", g.Zone)
+		}
+	}
+	if cpu != 3000 || p.Summary.PlacedOnNewNodes != 2 {
+		t.Fatalf("want 2 pods requesting 3000m with the class's overhead, got %dm, %+v", cpu, p.Summary)
+	}
+	_, errOut := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner))
+	if !strings.Contains(errOut, `RuntimeClass "kata" is not in the input`) {
+		t.Fatalf("stderr lacks the missing RuntimeClass warning:\n%s", errOut)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
@@ -89,8 +90,10 @@ type reader struct {
 	unbound   int // bound pods whose node is not in the input
 	podBytes  int // JSON size of the pods expanded from templates (MaxPodBytes)
 	storage   storage
-	files     []givenFile
-	errs      []error
+	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
+	runtimeClasses map[string]*nodev1.RuntimeClass
+	files          []givenFile
+	errs           []error
 }
 
 // givenFile is a file read, and the argument that named it.
@@ -120,6 +123,7 @@ var kinds = map[string]kind{
 	"v1/PersistentVolume":               {read: (*reader).volume, clusterScoped: true},
 	"storage.k8s.io/v1/StorageClass":    {read: (*reader).storageClass, clusterScoped: true},
 	"storage.k8s.io/v1/CSINode":         {read: (*reader).csiNode, clusterScoped: true},
+	"node.k8s.io/v1/RuntimeClass":       {read: (*reader).runtimeClass, clusterScoped: true},
 	"v1/ReplicationController":          {read: (*reader).replicationController, controller: true},
 	"apps/v1/Deployment":                {read: (*reader).deployment, controller: true},
 	"apps/v1/ReplicaSet":                {read: (*reader).replicaSet, controller: true},
@@ -328,6 +332,9 @@ func (r *reader) finish() (*Workload, error) {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods bound to nodes that are not in the input were ignored (give the nodes with --nodes)", r.unbound))
 	}
 	r.dropRunning(r.bound)
+	if err := r.applyRuntimeClasses(); err != nil {
+		return nil, err
+	}
 	provs := make([]v1alpha5.Provisioner, 0, len(r.w.Provisioners))
 	for _, p := range r.w.Provisioners {
 		provs = append(provs, *p)
