@@ -539,3 +539,42 @@ scheduling:
 		t.Fatalf("stderr lacks the missing RuntimeClass warning:\n%s", errOut)
 	}
 }
+
+// kubectl get all (or get deploy,rs) gives a Deployment, its ReplicaSet and its pods: the
+// Deployment's pods are planned once, not again for the ReplicaSet and its pending pod.
+func TestWorkloadAndWhatItControlsArePlannedOnce(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-5d9f
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d-1, controller: true}]
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web, pod-template-hash: 5d9f}}
+  template:
+    metadata: {labels: {app: web, pod-template-hash: 5d9f}}
+    spec:
+      containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-5d9f-abcde
+  namespace: shop
+  labels: {app: web, pod-template-hash: 5d9f}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9f, uid: rs-1, controller: true}]
+spec:
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+` + deployment("web", 3, "1", "1Gi")
+	p, errOut := plan(t, "-f", write(t, "all.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	if p.Summary.Pods != 3 {
+		t.Fatalf("want the Deployment's 3 pods only, got %+v", p.Summary)
+	}
+	for _, w := range []string{"ReplicaSet shop/web-5d9f is controlled by Deployment shop/web", "1 pending pods are controlled by a workload in the input"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+}

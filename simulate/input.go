@@ -90,6 +90,10 @@ type reader struct {
 	unbound   int // bound pods whose node is not in the input
 	podBytes  int // JSON size of the pods expanded from templates (MaxPodBytes)
 	storage   storage
+	// workloads are the workloads expanded into pods ("Kind/namespace/name"), workloadOwner the
+	// controller of those that have one (a Deployment's ReplicaSet), for dropOwned.
+	workloads     map[string]bool
+	workloadOwner map[string]string
 	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
 	runtimeClasses map[string]*nodev1.RuntimeClass
 	files          []givenFile
@@ -134,7 +138,7 @@ var kinds = map[string]kind{
 }
 
 func newReader(ctx context.Context) *reader {
-	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
+	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
 		w: Workload{NamespaceLabels: map[string]map[string]string{}}}
 }
 
@@ -332,6 +336,7 @@ func (r *reader) finish() (*Workload, error) {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods bound to nodes that are not in the input were ignored (give the nodes with --nodes)", r.unbound))
 	}
 	r.dropRunning(r.bound)
+	r.dropOwned()
 	if err := r.applyRuntimeClasses(); err != nil {
 		return nil, err
 	}
@@ -371,6 +376,52 @@ func (r *reader) dropRunning(bound []corev1.Pod) {
 	r.w.Pods = kept
 	if dropped > 0 {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods of the workloads are already bound to a node in the input (same namespace and name): they run there and are not planned again", dropped))
+	}
+}
+
+// dropOwned keeps one workload's pods where the input holds a workload and what it controls
+// (kubectl get all, or get deploy,rs): the pods expanded from a ReplicaSet whose controller (a
+// Deployment) is expanded too, and the pending pods whose controller, or its controller, is an
+// expanded workload, are dropped, since the controlling workload's pods stand for them. A
+// warning says what was dropped.
+func (r *reader) dropOwned() {
+	covered := func(key string) bool {
+		return r.workloads[key] || r.workloads[r.workloadOwner[key]]
+	}
+	kept := r.w.Pods[:0]
+	shadowed := map[string]string{}
+	pending := 0
+	for _, p := range r.w.Pods {
+		c := metav1.GetControllerOfNoCopy(p)
+		if c == nil {
+			kept = append(kept, p)
+			continue
+		}
+		key := c.Kind + "/" + p.Namespace + "/" + c.Name
+		switch {
+		case strings.HasPrefix(string(c.UID), "simulate/"): // expanded here
+			if owner, ok := r.workloadOwner[key]; ok && r.workloads[owner] {
+				shadowed[key] = owner
+				continue
+			}
+		case covered(key):
+			pending++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	r.w.Pods = kept
+	keys := make([]string, 0, len(shadowed))
+	for k := range shadowed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name, owner := strings.Replace(k, "/", " ", 1), strings.Replace(shadowed[k], "/", " ", 1)
+		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%s is controlled by %s, also in the input: only the pods of %s are planned", name, owner, owner))
+	}
+	if pending > 0 {
+		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pending pods are controlled by a workload in the input: the workload's pods are planned instead", pending))
 	}
 }
 

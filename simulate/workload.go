@@ -289,6 +289,11 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		r.podBytes += n * len(b)
 	}
 	ns := namespaceOr(w.meta.Namespace)
+	key := w.kind + "/" + ns + "/" + w.meta.Name
+	r.workloads[key] = true
+	if c := metav1.GetControllerOfNoCopy(w.meta); c != nil {
+		r.workloadOwner[key] = c.Kind + "/" + ns + "/" + c.Name
+	}
 	controller := true
 	ref := metav1.OwnerReference{APIVersion: w.apiVersion, Kind: w.kind, Name: w.meta.Name, Controller: &controller,
 		UID: types.UID("simulate/" + w.kind + "/" + ns + "/" + w.meta.Name)}
