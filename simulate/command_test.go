@@ -578,3 +578,42 @@ spec:
 		}
 	}
 }
+
+// A cordoned node takes no pod, but its pods still count for kube-scheduler's pod affinity,
+// anti-affinity and spread: zk-0 there keeps its zone from the new zk pods (one zone each).
+func TestCordonedNodesPodsStillCount(t *testing.T) {
+	dump := `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: old-a
+      labels: {kubernetes.io/arch: amd64, kubernetes.io/os: linux, topology.kubernetes.io/zone: us-east-1a, kubernetes.io/hostname: old-a}
+    spec: {unschedulable: true}
+    status:
+      allocatable: {cpu: "4", memory: 16Gi, pods: "58"}
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: zk-0, namespace: shop, labels: {app: zk}}
+    spec:
+      nodeName: old-a
+      containers: [{name: c, image: x, resources: {requests: {cpu: 500m}}}]
+    status: {phase: Running}
+`
+	w := strings.Replace(deployment("zk", 3, "500m", "64Mi"), "    spec:\n", `    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app: zk}}}
+`, 1)
+	p, _ := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "dump.yaml", dump))
+	for _, g := range p.NewNodes {
+		if g.Zone == "us-east-1a" {
+			t.Errorf("a new node in us-east-1a, where zk-0 runs on the cordoned node: %+v", g)
+		}
+	}
+	if p.Summary.PlacedOnNewNodes != 2 || p.Summary.Unschedulable != 1 || p.Summary.PlacedOnExistingNodes != 0 {
+		t.Fatalf("want 2 pods on new nodes in us-east-1b and -1c, 1 unschedulable, got %+v", p.Summary)
+	}
+}

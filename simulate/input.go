@@ -356,10 +356,10 @@ func (r *reader) finish() (*Workload, error) {
 	return &r.w, nil
 }
 
-// dropRunning removes the pods expanded from workloads that are already bound in the input
-// under the same namespace and name (a StatefulSet's db-0 running in a --nodes dump): the
-// running pod stands for it, as the workload's controller creates only the pods that are
-// missing. A warning says how many.
+// dropRunning removes the pods expanded from StatefulSets that are already bound in the input
+// under the same namespace and name (db-0 running in a --nodes dump): the running pod stands
+// for it, as the StatefulSet controller creates only the ordinals that are missing. A warning
+// says how many.
 func (r *reader) dropRunning(bound []corev1.Pod) {
 	running := make(map[string]bool, len(bound))
 	for i := range bound {
@@ -367,7 +367,9 @@ func (r *reader) dropRunning(bound []corev1.Pod) {
 	}
 	kept, dropped := r.w.Pods[:0], 0
 	for _, p := range r.w.Pods {
-		if running[p.Namespace+"/"+p.Name] {
+		// Only a StatefulSet's pod names are the cluster's (<name>-<ordinal>); those simulate
+		// gives a Deployment's pods are its own.
+		if c := metav1.GetControllerOfNoCopy(p); c != nil && c.Kind == "StatefulSet" && running[p.Namespace+"/"+p.Name] {
 			dropped++
 			continue
 		}

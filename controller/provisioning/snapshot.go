@@ -54,7 +54,8 @@ func notReadyFor(n *corev1.Node, now time.Time) (time.Duration, bool) {
 // one launched.
 //
 // Nodes being deleted or cordoned, and nodes not Ready for NotReadyGrace or longer at now,
-// offer no capacity but still count towards usage. A node's
+// offer no capacity (Available is empty) but are listed with their pods, which still count for
+// pod affinity, anti-affinity and topology spread, and count towards usage. A node's
 // available resources are its allocatable minus the requests of the non-terminal pods bound to
 // it; those pods are listed with it (they point into pods). Ephemeral taints (not-ready,
 // unreachable, uninitialized) and, on nodes of a provisioner, that provisioner's startup taints
@@ -106,11 +107,11 @@ func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provis
 		}
 		prov := n.Labels[v1alpha5.LabelProvisionerName]
 		addUsage(prov, n.Status.Capacity)
-		if n.DeletionTimestamp != nil || n.Spec.Unschedulable {
-			continue
-		}
+		// A node that takes no new pod still holds its pods, which kube-scheduler counts for
+		// pod affinity, anti-affinity and topology spread: it stays, with no room.
+		noRoom := n.DeletionTimestamp != nil || n.Spec.Unschedulable
 		if d, notReady := notReadyFor(n, now); notReady && d >= NotReadyGrace {
-			continue
+			noRoom = true
 		}
 		ignore := map[string]bool{}
 		for _, t := range startup[prov] {
@@ -127,7 +128,7 @@ func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provis
 			Name:      n.Name,
 			Labels:    n.Labels,
 			Taints:    taints,
-			Available: scheduling.FromList(n.Status.Allocatable).Sub(bound[n.Name]).List(),
+			Available: available(n, bound[n.Name], noRoom),
 			Pods:      boundPods[n.Name],
 		})
 	}
@@ -157,4 +158,13 @@ func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provis
 		snap.Usage[prov] = r.List()
 	}
 	return snap
+}
+
+// available is what n offers to new pods: its allocatable minus the requests of its pods, or
+// nothing when noRoom.
+func available(n *corev1.Node, requested scheduling.Resources, noRoom bool) corev1.ResourceList {
+	if noRoom {
+		return corev1.ResourceList{}
+	}
+	return scheduling.FromList(n.Status.Allocatable).Sub(requested).List()
 }
