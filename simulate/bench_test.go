@@ -3,6 +3,7 @@ package simulate_test
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,6 +29,42 @@ func BenchmarkRun1000Pods(b *testing.B) {
 		err := simulate.Run(context.Background(), simulate.Options{Files: []string{"-"}, Output: simulate.OutputTable, Catalog: simulate.CatalogSandbox},
 			strings.NewReader(stdin), io.Discard, io.Discard)
 		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadNodesDump reads a kubectl dump of 600 nodes and 1,800 bound pods (one List of
+// 2,400 items, 1 MB): each item's line used to be found by splitting the whole document again,
+// which took 1.55 s per read here (0.44 s after).
+func BenchmarkReadNodesDump(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("apiVersion: v1\nkind: List\nitems:\n")
+	for i := range 600 {
+		name := "ip-10-0-" + strconv.Itoa(i) + ".ec2.internal"
+		sb.WriteString(`  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: ` + name + `
+      labels: {kubernetes.io/arch: amd64, topology.kubernetes.io/zone: us-east-1a, kubernetes.io/hostname: ` + name + `}
+    status:
+      allocatable: {cpu: 3920m, memory: 14Gi, pods: "58"}
+`)
+		for j := range 3 {
+			sb.WriteString(`  - apiVersion: v1
+    kind: Pod
+    metadata: {name: p-` + strconv.Itoa(i) + "-" + strconv.Itoa(j) + `, namespace: shop, labels: {app: web}}
+    spec:
+      nodeName: ` + name + `
+      containers: [{name: c, image: x, resources: {requests: {cpu: "1", memory: 2Gi}}}]
+    status: {phase: Running}
+`)
+		}
+	}
+	dump := sb.String()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := simulate.Read(context.Background(), []string{"-"}, nil, strings.NewReader(dump)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -37,7 +37,7 @@ func NewCommand() *cobra.Command {
 		Use:   "simulate -f FILE [-f FILE ...] [--nodes FILE] [-o table|json] [--catalog sandbox|aws|auto]",
 		Short: "Plan the nodes a workload needs, and their price, without a cluster",
 		Long: `Reads Kubernetes manifests (Deployments, StatefulSets, ReplicaSets, ReplicationControllers,
-Jobs, Pods, DaemonSets, Namespaces, PersistentVolumeClaims, PersistentVolumes, StorageClasses,
+Jobs, Pods, DaemonSets, Namespaces, RuntimeClasses, PersistentVolumeClaims, PersistentVolumes, StorageClasses,
 CSINodes and karpenter.sh/v1alpha5 Provisioners; multi-document YAML, JSON or List objects such
 as kubectl get -o yaml output; other kinds are skipped with a warning), expands replicas into pods
 (and StatefulSets' volumeClaimTemplates into claims) and runs the controller's solver on them.

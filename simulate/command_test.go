@@ -397,3 +397,223 @@ func TestLowerBoundIsForThePodsPlaced(t *testing.T) {
 		t.Fatalf("bound %.4f, total %.4f: want 0 < bound <= total", s.LowerBoundUSDPerHour, s.USDPerHour)
 	}
 }
+
+// Pods may select every label a node of the type will carry (issue 6: the region and every
+// karpenter.k8s.aws/instance-* label), with the facts of the sandbox's catalogue: one NVIDIA
+// A10G per g5 GPU, a Xen hypervisor for i3.
+func TestPodsSelectRegionAndInstanceLabels(t *testing.T) {
+	pods := `apiVersion: v1
+kind: Pod
+metadata: {name: a10g, namespace: ml}
+spec:
+  nodeSelector:
+    topology.kubernetes.io/region: us-east-1
+    karpenter.k8s.aws/instance-gpu-name: a10g
+    karpenter.k8s.aws/instance-gpu-manufacturer: nvidia
+  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: xen, namespace: ml}
+spec:
+  nodeSelector: {karpenter.k8s.aws/instance-hypervisor: xen, karpenter.k8s.aws/instance-family: i3}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
+`
+	p, _ := plan(t, "-f", write(t, "pods.yaml", pods), "-f", write(t, "prov.yaml", defaultProvisioner))
+	if len(p.Unschedulable) != 0 {
+		t.Fatalf("unschedulable: %+v", p.Unschedulable)
+	}
+	got := map[string]string{}
+	for _, g := range p.NewNodes {
+		for _, pod := range g.Pods {
+			got[pod] = g.InstanceType
+		}
+	}
+	if !strings.HasPrefix(got["ml/a10g"], "g5.") || !strings.HasPrefix(got["ml/xen"], "i3.") {
+		t.Fatalf("want ml/a10g on a g5 and ml/xen on an i3, got %v", got)
+	}
+}
+
+// A --nodes dump as kubectl prints it: a node Ready, a node not Ready for a day (its room is
+// not offered: kube-scheduler keeps pods off it), and the StatefulSet's first two pods running.
+// The StatefulSet given with -f at 4 replicas adds only db-2 and db-3, one per zone by its
+// zone anti-affinity: db-2 goes to the one zone without a db pod (a new node, the broken node's
+// room not counted), db-3 fits nowhere.
+func TestNodesDumpNotReadyNodeAndRunningStatefulSetPods(t *testing.T) {
+	node := func(name, zone, ready string) string {
+		return strings.NewReplacer("NAME", name, "ZONE", zone, "READY", ready).Replace(`
+  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: NAME
+      labels: {kubernetes.io/arch: amd64, kubernetes.io/os: linux, node.kubernetes.io/instance-type: m5.xlarge, topology.kubernetes.io/zone: ZONE, kubernetes.io/hostname: NAME}
+    status:
+      allocatable: {cpu: 3920m, memory: 14Gi, pods: "58"}
+      conditions:
+        - {type: Ready, status: "READY", lastTransitionTime: "2020-01-01T00:00:00Z"}`)
+	}
+	dbPod := func(name, node string) string {
+		return strings.NewReplacer("NAME", name, "NODE", node).Replace(`
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: NAME, namespace: shop, labels: {app: db}}
+    spec:
+      nodeName: NODE
+      containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+    status: {phase: Running}`)
+	}
+	dump := "apiVersion: v1\nkind: List\nitems:" + node("a", "us-east-1a", "True") + node("b", "us-east-1b", "True") +
+		node("c", "us-east-1c", "False") + dbPod("db-0", "a") + dbPod("db-1", "b")
+	sts := `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  replicas: 4
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app: db}}}
+      containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+`
+	p, errOut := plan(t, "-f", write(t, "sts.yaml", sts), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "dump.yaml", dump))
+	if p.Summary.Pods != 2 || !strings.Contains(errOut, "2 pods of the workloads are already bound") {
+		t.Fatalf("want db-2 and db-3 only (db-0 and db-1 run), got %+v; stderr %s", p.Summary, errOut)
+	}
+	if p.Summary.PlacedOnExistingNodes != 0 || p.Summary.PlacedOnNewNodes != 1 || len(p.NewNodes) != 1 || p.NewNodes[0].Zone != "us-east-1c" {
+		t.Fatalf("want db-2 on a new node in us-east-1c (node c is not Ready), got %+v %+v", p.Summary, p.NewNodes)
+	}
+	if len(p.Unschedulable) != 1 || p.Unschedulable[0].Pod != "shop/db-3" {
+		t.Fatalf("want shop/db-3 unschedulable, got %+v", p.Unschedulable)
+	}
+}
+
+// Pods with scheduling gates (a standalone Pod, a Deployment's template) are not planned: the
+// controller launches only for pods kube-scheduler marked Unschedulable, and it never does so
+// while a gate is there.
+func TestGatedPodsAreSkipped(t *testing.T) {
+	gatedPod := "apiVersion: v1\nkind: Pod\nmetadata: {name: gated, namespace: shop}\nspec:\n  schedulingGates: [{name: example.com/quota}]\n" +
+		"  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]\n"
+	gatedDeployment := strings.Replace(deployment("queued", 3, "1", "1Gi"), "    spec:\n", "    spec:\n      schedulingGates: [{name: example.com/quota}]\n", 1)
+	in := gatedPod + "---\n" + gatedDeployment + "---\n" + deployment("web", 1, "1", "1Gi")
+	p, errOut := plan(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	if p.Summary.Pods != 1 || len(p.Skipped) != 2 || p.Skipped[0].Name != "shop/gated" || p.Skipped[1].Name != "shop/queued" {
+		t.Fatalf("want only shop/web planned and both gated workloads skipped, got %+v, skipped %+v", p.Summary, p.Skipped)
+	}
+	if !strings.Contains(errOut, "skipped Pod shop/gated: spec.schedulingGates") {
+		t.Fatalf("stderr lacks the skipped gated pod:\n%s", errOut)
+	}
+}
+
+// A pod naming a RuntimeClass gets its overhead and scheduling, as the API server's RuntimeClass
+// admission gives them to the pods it creates: 2 pods of 1 CPU with a 500m overhead request 3
+// CPUs, on the class's zone.
+func TestRuntimeClassOverheadAndScheduling(t *testing.T) {
+	rc := `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: kata}
+handler: kata
+overhead:
+  podFixed: {cpu: 500m, memory: 160Mi}
+scheduling:
+  nodeSelector: {topology.kubernetes.io/zone: us-east-1b}
+`
+	w := strings.Replace(deployment("sandboxed", 2, "1", "1Gi"), "    spec:\n", "    spec:\n      runtimeClassName: kata\n", 1)
+	p, _ := plan(t, "-f", write(t, "w.yaml", w+"---\n"+rc), "-f", write(t, "p.yaml", defaultProvisioner))
+	var cpu int64
+	for _, g := range p.NewNodes {
+		cpu += g.Requests.CPUMillicores
+		if g.Zone != "us-east-1b" {
+			t.Errorf("node group in %s, want the class's us-east-1b", g.Zone)
+		}
+	}
+	if cpu != 3000 || p.Summary.PlacedOnNewNodes != 2 {
+		t.Fatalf("want 2 pods requesting 3000m with the class's overhead, got %dm, %+v", cpu, p.Summary)
+	}
+	_, errOut := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner))
+	if !strings.Contains(errOut, `RuntimeClass "kata" is not in the input`) {
+		t.Fatalf("stderr lacks the missing RuntimeClass warning:\n%s", errOut)
+	}
+}
+
+// kubectl get all (or get deploy,rs) gives a Deployment, its ReplicaSet and its pods: the
+// Deployment's pods are planned once, not again for the ReplicaSet and its pending pod.
+func TestWorkloadAndWhatItControlsArePlannedOnce(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-5d9f
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d-1, controller: true}]
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web, pod-template-hash: 5d9f}}
+  template:
+    metadata: {labels: {app: web, pod-template-hash: 5d9f}}
+    spec:
+      containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-5d9f-abcde
+  namespace: shop
+  labels: {app: web, pod-template-hash: 5d9f}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9f, uid: rs-1, controller: true}]
+spec:
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+` + deployment("web", 3, "1", "1Gi")
+	p, errOut := plan(t, "-f", write(t, "all.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	if p.Summary.Pods != 3 {
+		t.Fatalf("want the Deployment's 3 pods only, got %+v", p.Summary)
+	}
+	for _, w := range []string{"ReplicaSet shop/web-5d9f is controlled by Deployment shop/web", "1 pending pods are controlled by a workload in the input"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+}
+
+// A cordoned node takes no pod, but its pods still count for kube-scheduler's pod affinity,
+// anti-affinity and spread: zk-0 there keeps its zone from the new zk pods (one zone each).
+func TestCordonedNodesPodsStillCount(t *testing.T) {
+	dump := `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: old-a
+      labels: {kubernetes.io/arch: amd64, kubernetes.io/os: linux, topology.kubernetes.io/zone: us-east-1a, kubernetes.io/hostname: old-a}
+    spec: {unschedulable: true}
+    status:
+      allocatable: {cpu: "4", memory: 16Gi, pods: "58"}
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: zk-0, namespace: shop, labels: {app: zk}}
+    spec:
+      nodeName: old-a
+      containers: [{name: c, image: x, resources: {requests: {cpu: 500m}}}]
+    status: {phase: Running}
+`
+	w := strings.Replace(deployment("zk", 3, "500m", "64Mi"), "    spec:\n", `    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app: zk}}}
+`, 1)
+	p, _ := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "dump.yaml", dump))
+	for _, g := range p.NewNodes {
+		if g.Zone == "us-east-1a" {
+			t.Errorf("a new node in us-east-1a, where zk-0 runs on the cordoned node: %+v", g)
+		}
+	}
+	if p.Summary.PlacedOnNewNodes != 2 || p.Summary.Unschedulable != 1 || p.Summary.PlacedOnExistingNodes != 0 {
+		t.Fatalf("want 2 pods on new nodes in us-east-1b and -1c, 1 unschedulable, got %+v", p.Summary)
+	}
+}

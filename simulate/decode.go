@@ -170,6 +170,8 @@ type document struct {
 	start  int
 	data   []byte
 	lines  *lineIndex // built on first use, for field paths' lines
+	// first caches firstContentLine (0: not computed): every item of a List asks for it.
+	first int
 }
 
 // isSeparator reports whether line separates YAML documents as kubectl's reader
@@ -205,15 +207,28 @@ func splitDocuments(source string, data []byte) []*document {
 	return append(docs, cur)
 }
 
-// firstContentLine is the line of the first line that is neither blank nor a comment.
+// firstContentLine is the line of the first line that is neither blank nor a comment. It is
+// computed once per document, scanning only up to that line: a List of thousands of items (a
+// kubectl dump) asks for it once per item.
 func (d *document) firstContentLine() int {
-	for i, line := range bytes.Split(d.data, []byte("\n")) {
-		t := bytes.TrimSpace(line)
-		if len(t) > 0 && t[0] != '#' {
-			return d.start + i
+	if d.first > 0 {
+		return d.first
+	}
+	d.first = d.start
+	rest := d.data
+	for i := 0; len(rest) > 0; i++ {
+		line := rest
+		if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+			line, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = nil
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			d.first = d.start + i
+			break
 		}
 	}
-	return d.start
+	return d.first
 }
 
 // yamlLine matches the position in the YAML parser's errors (go.yaml.in/yaml, through

@@ -1,6 +1,8 @@
 package simulate
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
@@ -77,6 +80,7 @@ type Workload struct {
 // reader accumulates objects into a Workload.
 type reader struct {
 	ctx       context.Context
+	now       time.Time // nodes not Ready for provisioning.NotReadyGrace before it offer no room
 	w         Workload
 	podKeys   map[string]bool
 	seen      map[string]*Object // objectKey -> where the object was read
@@ -86,8 +90,14 @@ type reader struct {
 	unbound   int // bound pods whose node is not in the input
 	podBytes  int // JSON size of the pods expanded from templates (MaxPodBytes)
 	storage   storage
-	files     []givenFile
-	errs      []error
+	// workloads are the workloads expanded into pods ("Kind/namespace/name"), workloadOwner the
+	// controller of those that have one (a Deployment's ReplicaSet), for dropOwned.
+	workloads     map[string]bool
+	workloadOwner map[string]string
+	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
+	runtimeClasses map[string]*nodev1.RuntimeClass
+	files          []givenFile
+	errs           []error
 }
 
 // givenFile is a file read, and the argument that named it.
@@ -117,6 +127,7 @@ var kinds = map[string]kind{
 	"v1/PersistentVolume":               {read: (*reader).volume, clusterScoped: true},
 	"storage.k8s.io/v1/StorageClass":    {read: (*reader).storageClass, clusterScoped: true},
 	"storage.k8s.io/v1/CSINode":         {read: (*reader).csiNode, clusterScoped: true},
+	"node.k8s.io/v1/RuntimeClass":       {read: (*reader).runtimeClass, clusterScoped: true},
 	"v1/ReplicationController":          {read: (*reader).replicationController, controller: true},
 	"apps/v1/Deployment":                {read: (*reader).deployment, controller: true},
 	"apps/v1/ReplicaSet":                {read: (*reader).replicaSet, controller: true},
@@ -127,7 +138,7 @@ var kinds = map[string]kind{
 }
 
 func newReader(ctx context.Context) *reader {
-	return &reader{ctx: ctx, podKeys: map[string]bool{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
+	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
 		w: Workload{NamespaceLabels: map[string]map[string]string{}}}
 }
 
@@ -324,11 +335,16 @@ func (r *reader) finish() (*Workload, error) {
 	if r.unbound > 0 {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods bound to nodes that are not in the input were ignored (give the nodes with --nodes)", r.unbound))
 	}
+	r.dropRunning(r.bound)
+	r.dropOwned()
+	if err := r.applyRuntimeClasses(); err != nil {
+		return nil, err
+	}
 	provs := make([]v1alpha5.Provisioner, 0, len(r.w.Provisioners))
 	for _, p := range r.w.Provisioners {
 		provs = append(provs, *p)
 	}
-	snap := provisioning.BuildSnapshot(r.nodes, bound, provs, nil)
+	snap := provisioning.BuildSnapshot(r.now, r.nodes, bound, provs, nil)
 	r.w.Nodes, r.w.Usage = snap.Nodes, snap.Usage
 	for _, p := range r.w.Pods {
 		if _, ok := r.w.NamespaceLabels[p.Namespace]; !ok {
@@ -338,6 +354,77 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	r.w.Volumes = r.storage.build(r.w.Pods)
 	return &r.w, nil
+}
+
+// dropRunning removes the pods expanded from StatefulSets that are already bound in the input
+// under the same namespace and name (db-0 running in a --nodes dump): the running pod stands
+// for it, as the StatefulSet controller creates only the ordinals that are missing. A warning
+// says how many.
+func (r *reader) dropRunning(bound []corev1.Pod) {
+	running := make(map[string]bool, len(bound))
+	for i := range bound {
+		running[bound[i].Namespace+"/"+bound[i].Name] = true
+	}
+	kept, dropped := r.w.Pods[:0], 0
+	for _, p := range r.w.Pods {
+		// Only a StatefulSet's pod names are the cluster's (<name>-<ordinal>); those simulate
+		// gives a Deployment's pods are its own.
+		if c := metav1.GetControllerOfNoCopy(p); c != nil && c.Kind == "StatefulSet" && running[p.Namespace+"/"+p.Name] {
+			dropped++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	r.w.Pods = kept
+	if dropped > 0 {
+		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods of the workloads are already bound to a node in the input (same namespace and name): they run there and are not planned again", dropped))
+	}
+}
+
+// dropOwned keeps one workload's pods where the input holds a workload and what it controls
+// (kubectl get all, or get deploy,rs): the pods expanded from a ReplicaSet whose controller (a
+// Deployment) is expanded too, and the pending pods whose controller, or its controller, is an
+// expanded workload, are dropped, since the controlling workload's pods stand for them. A
+// warning says what was dropped.
+func (r *reader) dropOwned() {
+	covered := func(key string) bool {
+		return r.workloads[key] || r.workloads[r.workloadOwner[key]]
+	}
+	kept := r.w.Pods[:0]
+	shadowed := map[string]string{}
+	pending := 0
+	for _, p := range r.w.Pods {
+		c := metav1.GetControllerOfNoCopy(p)
+		if c == nil {
+			kept = append(kept, p)
+			continue
+		}
+		key := c.Kind + "/" + p.Namespace + "/" + c.Name
+		switch {
+		case strings.HasPrefix(string(c.UID), "simulate/"): // expanded here
+			if owner, ok := r.workloadOwner[key]; ok && r.workloads[owner] {
+				shadowed[key] = owner
+				continue
+			}
+		case covered(key):
+			pending++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	r.w.Pods = kept
+	keys := make([]string, 0, len(shadowed))
+	for k := range shadowed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name, owner := strings.Replace(k, "/", " ", 1), strings.Replace(shadowed[k], "/", " ", 1)
+		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%s is controlled by %s, also in the input: only the pods of %s are planned", name, owner, owner))
+	}
+	if pending > 0 {
+		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pending pods are controlled by a workload in the input: the workload's pods are planned instead", pending))
+	}
 }
 
 // Source is one input: a file, a directory (its *.yaml, *.yml and *.json files, not

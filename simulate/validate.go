@@ -18,7 +18,7 @@ import (
 // fields a plan depends on, so that an object the API server would refuse is refused here,
 // with the API server's wording, rather than planned. Map keys in paths are written as fields
 // (resources.requests.cpu, not resources.requests[cpu]), as in the rest of simulate's errors.
-// Not checked: fields the plan does not read (probes, ports, environment, security context).
+// Not checked: fields the plan does not read (probes, environment, security context).
 
 // fieldErrors turns the field errors found in o into *SourceErrors at their lines.
 func fieldErrors(o *Object, list field.ErrorList) []error {
@@ -31,7 +31,8 @@ func fieldErrors(o *Object, list field.ErrorList) []error {
 
 // validatePodSpec checks a pod's (or pod template's) spec at path: at least one container;
 // container names present, RFC 1123 labels and unique over containers and init containers;
-// images present; resources; volumes.
+// images present; resources; affinity, topology spread, tolerations and ports
+// (validateScheduling); volumes.
 func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(spec.Containers) == 0 {
@@ -43,6 +44,7 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if spec.Resources != nil {
 		errs = append(errs, validateResources(spec.Resources, path.Child("resources"))...)
 	}
+	errs = append(errs, validateScheduling(spec, path)...)
 	return append(errs, validateVolumes(spec.Volumes, path.Child("volumes"))...)
 }
 

@@ -221,3 +221,48 @@ func TestDuplicateKeysAreWarned(t *testing.T) {
 		t.Fatalf("no warning for the duplicate key:\n%s", errOut)
 	}
 }
+
+// The scheduling fields the plan reads are checked as the API server checks them (it refuses
+// such a pod at creation): each error at its line, not a pod the plan calls unschedulable.
+func TestInvalidSchedulingFieldsAreInputErrors(t *testing.T) {
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+    - name: c
+      image: x
+      ports: [{containerPort: 80, hostPort: 99999}]
+  tolerations:
+    - {key: a, operator: Exists, value: b}
+  topologySpreadConstraints:
+    - maxSkew: 0
+      topologyKey: topology.kubernetes.io/zone
+      whenUnsatisfiable: Maybe
+      minDomains: 2
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions: [{key: kubernetes.io/arch, operator: In}]
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 0
+          preference: {matchExpressions: [{key: zone, operator: Exists}]}
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: ""
+          labelSelector: {matchExpressions: [{key: app, operator: Has}]}
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", pod), "-f", write(t, "p.yaml", defaultProvisioner))
+	wantErrors(t, got,
+		"w.yaml:8: spec.containers[0].ports[0].hostPort: Invalid value: 99999: must be between 1 and 65535",
+		"w.yaml:10: spec.tolerations[0].operator: Invalid value: \"b\": value must be empty when `operator` is 'Exists'",
+		"w.yaml:12: spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be greater than zero",
+		"w.yaml:14: spec.topologySpreadConstraints[0].whenUnsatisfiable: Unsupported value: \"Maybe\"",
+		"w.yaml:15: spec.topologySpreadConstraints[0].minDomains: Invalid value: 2: can only use minDomains if whenUnsatisfiable=DoNotSchedule",
+		"w.yaml:20: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values: Required value",
+		"w.yaml:22: spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 0: must be in the range 1-100",
+		"w.yaml:26: spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Required value: can not be empty",
+		"w.yaml:27: spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].operator: Invalid value: \"Has\"",
+	)
+}

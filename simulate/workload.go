@@ -45,6 +45,9 @@ func (r *reader) pod(o *Object, _ role) error {
 		return nil
 	case nodepods.IsDaemonSetPod(p):
 		return nil // counted through its DaemonSet on every node it selects
+	case len(p.Spec.SchedulingGates) > 0:
+		r.skip(o, gatedReason)
+		return nil
 	}
 	if p.Name == "" {
 		for i := 0; p.Name == "" || r.podKeys[p.Namespace+"/"+p.Name]; i++ {
@@ -57,6 +60,11 @@ func (r *reader) pod(o *Object, _ role) error {
 	}
 	return r.addPods(o, p)
 }
+
+// gatedReason is why pods with scheduling gates are not planned: kube-scheduler leaves them
+// alone (PodScheduled False, reason SchedulingGated, never Unschedulable), so the controller
+// launches nothing for them until every gate is removed.
+const gatedReason = "spec.schedulingGates: kube-scheduler does not place such pods, and nothing is launched for them, until the gates are removed"
 
 // addPods adds pods to place, with requests defaulted from limits and a UID where they have
 // none (generic ephemeral volumes' claims are owned by their pod's UID).
@@ -267,6 +275,10 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		return err
 	}
 	n := int(w.replicas)
+	if len(w.tmpl.Spec.SchedulingGates) > 0 {
+		r.skip(o, gatedReason)
+		return nil
+	}
 	if n > MaxPods-len(r.w.Pods) {
 		return o.Errorf("", "the input expands to more than %d pods", MaxPods)
 	}
@@ -277,6 +289,11 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		r.podBytes += n * len(b)
 	}
 	ns := namespaceOr(w.meta.Namespace)
+	key := w.kind + "/" + ns + "/" + w.meta.Name
+	r.workloads[key] = true
+	if c := metav1.GetControllerOfNoCopy(w.meta); c != nil {
+		r.workloadOwner[key] = c.Kind + "/" + ns + "/" + c.Name
+	}
 	controller := true
 	ref := metav1.OwnerReference{APIVersion: w.apiVersion, Kind: w.kind, Name: w.meta.Name, Controller: &controller,
 		UID: types.UID("simulate/" + w.kind + "/" + ns + "/" + w.meta.Name)}

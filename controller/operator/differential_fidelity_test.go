@@ -286,6 +286,25 @@ func fidelityScenarios() []scenario {
 		})), check: inZone("pref-nowhere", catalog.ZoneB)},
 		{name: "volumes", objects: volumeObjects,
 			check: allOf(inZone("vol-zonal", catalog.ZoneB), inZone("vol-wfc", catalog.ZoneC))},
+		// Pods selecting the region and karpenter.k8s.aws/instance-* labels beyond the first
+		// seven: the node registers with them, so kube-scheduler binds the pods where planned
+		// (they were unschedulable: "label ... is not defined by the provisioner"). The empty
+		// node selector term beside them matches no node, as kube-scheduler reads it.
+		{name: "instance-labels", objects: one(scenarioDeployment("instance-labels", "labelled", 2, "250m", func(s *corev1.PodSpec) {
+			s.NodeSelector = map[string]string{v1alpha5.LabelRegion: catalog.Region, v1alpha5.LabelInstanceHypervisor: "nitro"}
+			s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{}, {MatchExpressions: []corev1.NodeSelectorRequirement{
+					{Key: v1alpha5.LabelInstancePods, Operator: corev1.NodeSelectorOpGt, Values: []string{"20"}},
+					{Key: v1alpha5.LabelInstanceCPUManufacturer, Operator: corev1.NodeSelectorOpIn, Values: []string{"amd"}}}}}}}}
+		})), check: func(pods []corev1.Pod, nodes map[string]*corev1.Node) error {
+			for _, p := range pods {
+				n := nodes[p.Spec.NodeName]
+				if n == nil || n.Labels[v1alpha5.LabelInstanceCPUManufacturer] != "amd" || n.Labels[v1alpha5.LabelRegion] != catalog.Region {
+					return fmt.Errorf("pod %s on node %v, want an AMD node labelled with the region", p.Name, n)
+				}
+			}
+			return nil
+		}},
 		{name: "requests", objects: requestsObjects, check: requestsChecks},
 		{name: "daemonset-overhead", objects: daemonSetObjects, check: daemonChecks},
 	}

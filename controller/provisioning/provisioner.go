@@ -398,7 +398,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		return nil, err
 	}
 
-	snap := BuildSnapshot(nodeList.Items, podList.Items, provList.Items, claimList.Items)
+	snap := BuildSnapshot(p.clk.Now(), nodeList.Items, podList.Items, provList.Items, claimList.Items)
 	in := scheduling.Input{Pods: pending, Nodes: snap.Nodes, Volumes: vols, Holds: p.holds(ctx, pending, nodeList.Items, snap.Nodes, vols),
 		NamespaceLabels: make(map[string]map[string]string, len(nsList.Items))}
 	for i := range nsList.Items {
@@ -539,7 +539,7 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 	for _, n := range snapshot {
 		room[n.Name] = scheduling.FromList(n.Available)
 	}
-	// A node missing from the snapshot (cordoned) has no room.
+	// A cordoned, deleting or long not Ready node is in the snapshot with no room.
 	fits := func(pod *corev1.Pod, node string) bool {
 		r, ok := room[node]
 		return ok && scheduling.PodRequests(pod).Fits(r)

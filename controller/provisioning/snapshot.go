@@ -1,6 +1,8 @@
 package provisioning
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 
 	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
@@ -26,11 +28,34 @@ var ephemeralTaints = map[string]bool{
 	"node.cloudprovider.kubernetes.io/uninitialized": true,
 }
 
+// NotReadyGrace is how long a registered node may be not Ready (its Ready condition False or
+// Unknown since lastTransitionTime) and still offer its room to pending pods: a node starting
+// up becomes Ready within it, one that is still not Ready after it is broken or gone, and
+// kube-scheduler keeps pods off it (node.kubernetes.io/not-ready and unreachable taints). The
+// same 5 minutes as the disagreement tracker's wait for a node that never becomes Ready.
+const NotReadyGrace = 5 * time.Minute
+
+// notReadyFor returns how long n has been not Ready at now, and false when it is Ready or has
+// no Ready condition yet.
+func notReadyFor(n *corev1.Node, now time.Time) (time.Duration, bool) {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			if c.Status == corev1.ConditionTrue {
+				return 0, false
+			}
+			return now.Sub(c.LastTransitionTime.Time), true
+		}
+	}
+	return 0, false
+}
+
 // BuildSnapshot builds the solver's view from listed nodes, pods, provisioners and NodeClaims;
 // everything it reads is in the API server, so a restarted controller sees what the previous
 // one launched.
 //
-// Nodes being deleted or cordoned offer no capacity but still count towards usage. A node's
+// Nodes being deleted or cordoned, and nodes not Ready for NotReadyGrace or longer at now,
+// offer no capacity (Available is empty) but are listed with their pods, which still count for
+// pod affinity, anti-affinity and topology spread, and count towards usage. A node's
 // available resources are its allocatable minus the requests of the non-terminal pods bound to
 // it; those pods are listed with it (they point into pods). Ephemeral taints (not-ready,
 // unreachable, uninitialized) and, on nodes of a provisioner, that provisioner's startup taints
@@ -42,7 +67,7 @@ var ephemeralTaints = map[string]bool{
 // spec.taints; offering status.allocatable, or before launch (capacity not known yet, e.g. a
 // launch resumed after a restart) spec.resources.requests, the requests of the pods it was
 // planned for. Its usage is status.capacity, or spec.resources.requests before launch.
-func BuildSnapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alpha5.Provisioner, claims []karpv1.NodeClaim) Snapshot {
+func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alpha5.Provisioner, claims []karpv1.NodeClaim) Snapshot {
 	startup := map[string][]corev1.Taint{}
 	for i := range provisioners {
 		startup[provisioners[i].Name] = provisioners[i].Spec.StartupTaints
@@ -82,8 +107,11 @@ func BuildSnapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alph
 		}
 		prov := n.Labels[v1alpha5.LabelProvisionerName]
 		addUsage(prov, n.Status.Capacity)
-		if n.DeletionTimestamp != nil || n.Spec.Unschedulable {
-			continue
+		// A node that takes no new pod still holds its pods, which kube-scheduler counts for
+		// pod affinity, anti-affinity and topology spread: it stays, with no room.
+		noRoom := n.DeletionTimestamp != nil || n.Spec.Unschedulable
+		if d, notReady := notReadyFor(n, now); notReady && d >= NotReadyGrace {
+			noRoom = true
 		}
 		ignore := map[string]bool{}
 		for _, t := range startup[prov] {
@@ -100,7 +128,7 @@ func BuildSnapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alph
 			Name:      n.Name,
 			Labels:    n.Labels,
 			Taints:    taints,
-			Available: scheduling.FromList(n.Status.Allocatable).Sub(bound[n.Name]).List(),
+			Available: available(n, bound[n.Name], noRoom),
 			Pods:      boundPods[n.Name],
 		})
 	}
@@ -130,4 +158,13 @@ func BuildSnapshot(nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alph
 		snap.Usage[prov] = r.List()
 	}
 	return snap
+}
+
+// available is what n offers to new pods: its allocatable minus the requests of its pods, or
+// nothing when noRoom.
+func available(n *corev1.Node, requested scheduling.Resources, noRoom bool) corev1.ResourceList {
+	if noRoom {
+		return corev1.ResourceList{}
+	}
+	return scheduling.FromList(n.Status.Allocatable).Sub(requested).List()
 }

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -62,10 +63,15 @@ func TestBuildSnapshot(t *testing.T) {
 		snapshotClaim("unlaunched", "", "", nil, nil, rl("1500m", "2Gi")),
 		deleting,
 	}
-	snap := BuildSnapshot(nodes, pods, provs, claims)
-	if len(snap.Nodes) != 4 {
-		t.Fatalf("nodes %+v; want n1, static, n2, unlaunched", snap.Nodes)
+	snap := BuildSnapshot(time.Now(), nodes, pods, provs, claims)
+	if len(snap.Nodes) != 5 {
+		t.Fatalf("nodes %+v; want n1, cordoned, static, n2, unlaunched", snap.Nodes)
 	}
+	// The cordoned node offers nothing, but is listed: its pods count for topology.
+	if c := snap.Nodes[1]; c.Name != "cordoned" || len(c.Available) != 0 {
+		t.Fatalf("cordoned = %+v, want listed with no room", c)
+	}
+	snap.Nodes = append(snap.Nodes[:1], snap.Nodes[2:]...)
 	n1 := snap.Nodes[0]
 	if n1.Name != "n1" || n1.Available.Cpu().MilliValue() != 2400 || len(n1.Taints) != 1 || n1.Taints[0].Key != "dedicated" {
 		t.Fatalf("n1 = %+v (want 2400m cpu left, only the dedicated taint)", n1)
@@ -87,5 +93,45 @@ func TestBuildSnapshot(t *testing.T) {
 	}
 	if _, ok := snap.Usage[""]; ok {
 		t.Fatal("unmanaged node counted as usage")
+	}
+}
+
+// A node not Ready for NotReadyGrace offers no room (kube-scheduler keeps pods off it, and it
+// may never come back), but is listed with its pods; one that turned not Ready a moment ago, or
+// has no Ready condition yet, still offers room. All count towards their provisioner's usage.
+func TestSnapshotNotReadyNodes(t *testing.T) {
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	node := func(name string, ready corev1.ConditionStatus, since time.Duration) corev1.Node {
+		n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{v1alpha5.LabelProvisionerName: "default"}},
+			Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("2", "8Gi")}}
+		if ready != "" {
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, LastTransitionTime: metav1.NewTime(now.Add(-since))}}
+		}
+		return n
+	}
+	nodes := []corev1.Node{
+		node("ready", corev1.ConditionTrue, time.Hour),
+		node("no-condition", "", 0),
+		node("just-not-ready", corev1.ConditionFalse, time.Minute),
+		node("broken", corev1.ConditionFalse, NotReadyGrace),
+		node("unreachable", corev1.ConditionUnknown, time.Hour),
+	}
+	zk := boundPod("zk-0", "broken", "1", corev1.PodRunning)
+	snap := BuildSnapshot(now, nodes, []corev1.Pod{zk}, nil, nil)
+	var names []string
+	for _, n := range snap.Nodes {
+		if len(n.Available) > 0 {
+			names = append(names, n.Name)
+		}
+	}
+	if len(snap.Nodes) != 5 || len(names) != 3 || names[0] != "ready" || names[1] != "no-condition" || names[2] != "just-not-ready" {
+		t.Fatalf("nodes offering room %v, want ready, no-condition, just-not-ready (of 5 listed)", names)
+	}
+	// The broken node's pods still count for pod affinity, anti-affinity and spread.
+	if b := snap.Nodes[3]; b.Name != "broken" || len(b.Pods) != 1 {
+		t.Fatalf("broken = %+v, want listed with its pod", b)
+	}
+	if got := snap.Usage["default"][corev1.ResourceCPU]; got.Value() != 10 {
+		t.Fatalf("usage cpu = %v, want 10 (every node)", got.String())
 	}
 }

@@ -33,6 +33,8 @@ import (
 // Domains the solver can create count as eligible domains with the pods planned there, so the
 // solver spreads over every zone a provisioner can launch in; kube-scheduler, which only knows
 // domains with nodes, then sees a smaller or equal minimum and accepts the same placements.
+// With nodeAffinityPolicy Ignore those are the domains any provisioner can launch in, not only
+// those the pod's node affinity allows: nodes launched there for other pods count too.
 //
 // A pod with such a constraint narrows the node it joins to one domain of the key, so that counts
 // stay exact: a new node's zone or capacity type is fixed before launch. Pods placed on a node
@@ -63,10 +65,11 @@ type domainGroup struct {
 
 // eligibility is a topology spread constraint's view of which nodes count.
 type eligibility struct {
-	// terms are the pod's node requirement alternatives: they select existing nodes when
-	// honourAffinity (nodeAffinityPolicy Honor), and always limit the domains counted as
-	// creatable (a domain without nodes exists for kube-scheduler only once a node is launched
-	// there, and the solver launches there only for pods that can use it).
+	// terms are the pod's node requirement alternatives: when honourAffinity
+	// (nodeAffinityPolicy Honor) they select the existing nodes and limit the domains counted as
+	// creatable. With Ignore every domain a provisioner can launch in counts, as in Karpenter:
+	// the same batch or a later one may launch a node there for other pods, and kube-scheduler
+	// then counts it with no selected pod.
 	terms          []Requirements
 	honourAffinity bool
 	// tolerations apply when honourTaints (nodeTaintsPolicy Honor).
@@ -209,7 +212,9 @@ func (t *topology) group(key string, term *podTerm, e *eligibility) *domainGroup
 			continue
 		}
 		for i := range n.host.pods {
-			g.count(n.host.pods[i].pod, d, t.nsLabels)
+			if p := n.host.pods[i].pod; e == nil || p.DeletionTimestamp == nil { // spread does not count pods being deleted
+				g.count(p, d, t.nsLabels)
+			}
 		}
 	}
 	for _, ps := range t.provs {
@@ -356,7 +361,7 @@ func (t *topology) domains(g *domainGroup) sets.Set[string] {
 			if g.eligible.honourTaints && Tolerates(g.eligible.tolerations, ps.taints) != nil {
 				continue
 			}
-			if len(g.eligible.terms) > 0 {
+			if len(g.eligible.terms) > 0 && g.eligible.honourAffinity {
 				reqsList = nil
 				for _, term := range g.eligible.terms {
 					if r, err := ps.template.Constrain(term); err == nil {

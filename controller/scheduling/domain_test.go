@@ -149,6 +149,21 @@ func TestZoneSpreadMinDomainsAndNodeAffinityPolicy(t *testing.T) {
 			t.Fatalf("want 2 pods refused, got %d: %v", len(res.Errors), reasons(res))
 		}
 	})
+	// kube-scheduler counts every node with the key under Ignore, also those launched in the same
+	// batch for other pods: pinned to zone a with maxSkew 2, at most 2 of 4 pods can be there
+	// once the other zones have a node (here one for another deployment in each).
+	t.Run("nodeAffinityPolicy Ignore counts zones other pods can launch in", func(t *testing.T) {
+		c := zoneSpread(2, "pinned")
+		c.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
+		pods := replicas(4, "pinned", "500m", withSpread(c), withSelector(v1alpha5.LabelZone, fake.Zones[0]))
+		pods = append(pods, replicas(3, "other", "500m", withSpread(zoneSpread(1, "other")))...)
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		if len(res.Errors) != 2 || got[fake.Zones[0]] != 3 {
+			t.Fatalf("want 2 pinned pods in %s beside one other, 2 refused; got %v, errors %v", fake.Zones[0], got, reasons(res))
+		}
+	})
 }
 
 func TestZoneAntiAffinity(t *testing.T) {
@@ -286,4 +301,37 @@ func BenchmarkSolveZonal(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
 		})
 	}
+}
+
+// Topology spread does not count pods being deleted (kube-scheduler's PodTopologySpread skips
+// them; a rollout's old pods), while anti-affinity still does: 2 terminating pods of web on a
+// node in zone a leave zone a and that node as free of web as the others.
+func TestSpreadIgnoresTerminatingPods(t *testing.T) {
+	types := fake.Catalog(40)
+	now := metav1.Now()
+	old := []*corev1.Pod{pod("old-0", "100m", "64Mi", withLabels("app", "web")), pod("old-1", "100m", "64Mi", withLabels("app", "web"))}
+	for _, p := range old {
+		p.DeletionTimestamp = &now
+	}
+	nodes := []scheduling.ExistingNode{zonalNode("a-node", fake.Zones[0], old...)}
+	nodes[0].Labels[corev1.LabelHostname] = "a-node"
+	hostnameSpread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}
+	t.Run("zone", func(t *testing.T) {
+		pods := replicas(3, "web", "500m", withSpread(zoneSpread(1, "web")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone))
+		if len(res.Errors) != 0 || got[fake.Zones[0]] != 1 || got[fake.Zones[1]] != 1 || got[fake.Zones[2]] != 1 {
+			t.Fatalf("want one pod per zone (the terminating pods not counted), got %v errors %v", got, reasons(res))
+		}
+	})
+	t.Run("hostname", func(t *testing.T) {
+		pods := replicas(1, "web", "500m", withSpread(hostnameSpread))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 || len(res.ExistingNodes["a-node"]) != 1 {
+			t.Fatalf("want the pod on a-node (its 2 terminating pods not counted), got %v errors %v", podsPerNode(res), reasons(res))
+		}
+	})
 }

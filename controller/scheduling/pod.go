@@ -11,9 +11,11 @@ import (
 
 // PodRequirementTerms returns the alternatives (ORed) of ANDed node requirements a pod puts on
 // its node: the nodeSelector ANDed with each required node affinity term, in the pod's order.
-// A pod without required node affinity has one alternative (its nodeSelector). Terms that use
-// matchFields (metadata.name) are skipped: they pin a pod to a named node that cannot be a new
-// node. Errors (field path included) are returned for invalid operators or values; a pod whose
+// A pod without required node affinity has one alternative (its nodeSelector). An empty term
+// (no matchExpressions, no matchFields) matches no node, as in Kubernetes
+// (k8s.io/component-helpers/scheduling/corev1/nodeaffinity), and is skipped. Terms that use
+// matchFields (metadata.name) are skipped too: they pin a pod to a named node that cannot be a
+// new node. Errors (field path included) are returned for invalid operators or values; a pod whose
 // terms are all skipped gets an error too.
 func PodRequirementTerms(pod *corev1.Pod) ([]Requirements, error) {
 	base := FromLabels(pod.Spec.NodeSelector)
@@ -24,7 +26,7 @@ func PodRequirementTerms(pod *corev1.Pod) ([]Requirements, error) {
 	path := field.NewPath("spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 	var out []Requirements
 	for i, term := range aff.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		if len(term.MatchFields) > 0 {
+		if len(term.MatchFields) > 0 || len(term.MatchExpressions) == 0 {
 			continue
 		}
 		reqs, err := FromNodeSelector(path.Index(i).Child("matchExpressions"), term.MatchExpressions)

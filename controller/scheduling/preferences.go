@@ -191,10 +191,17 @@ func strictPod(p *corev1.Pod, keep []preference) *corev1.Pod {
 		if len(extra) > 0 {
 			if na.RequiredDuringSchedulingIgnoredDuringExecution == nil {
 				na.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{}}}
-			}
-			terms := na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
-			for i := range terms {
-				terms[i].MatchExpressions = append(terms[i].MatchExpressions, extra...)
+				terms := na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+				terms[0].MatchExpressions = extra
+			} else {
+				// An empty required term matches no node: it stays empty, so that the kept
+				// preferences do not make it match.
+				terms := na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+				for i := range terms {
+					if len(terms[i].MatchExpressions) > 0 || len(terms[i].MatchFields) > 0 {
+						terms[i].MatchExpressions = append(terms[i].MatchExpressions, extra...)
+					}
+				}
 			}
 		}
 	}

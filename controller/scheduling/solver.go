@@ -1215,8 +1215,12 @@ func termReason(i, n int, reason string) string {
 func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 	// The types the requirements allow, limits aside (limits are the last reason tried) and with
 	// the pod's extended resources asked for, so accelerator types stay in.
-	compatible := ps.filter(ps.types, reqs, term, extendedProbe(pi.requests), nil)
+	probe := extendedProbe(pi.requests)
+	compatible := ps.filter(ps.types, reqs, term, probe, nil)
 	if len(compatible) == 0 {
+		if missing := ps.missingExtended(reqs, term, probe); len(missing) > 0 {
+			return fmt.Sprintf("no instance type satisfying the requirements has %s (requirements %s)", strings.Join(missing, ", "), reqs)
+		}
 		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
 	}
 	var fitting []*typeInfo
@@ -1237,6 +1241,31 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 	}
 	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
 		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+}
+
+// missingExtended returns, sorted, the extended resources of probe that no instance type the
+// requirements allow offers (such as example.com/foo, or nvidia.com/gpu when the requirements
+// exclude every GPU type); nil when the types that exist lack none of them.
+func (ps *provState) missingExtended(reqs, term Requirements, probe Resources) []string {
+	if len(probe) == 0 {
+		return nil
+	}
+	types := ps.filter(ps.types, reqs, term, Resources{}, nil)
+	var missing []string
+	for name := range probe {
+		found := false
+		for _, t := range types {
+			if t.usable[name] > 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, string(name))
+		}
+	}
+	sort.Strings(missing)
+	return missing
 }
 
 // orNone renders r, or "none" when it is empty.

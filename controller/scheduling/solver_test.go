@@ -331,6 +331,46 @@ func TestAffinityTermsFirstSatisfiable(t *testing.T) {
 	}
 }
 
+// An empty node selector term matches no node in Kubernetes (nodeSelectorTerms are ORed and
+// "an empty or nil term matches no objects"): kube-scheduler refuses a pod whose only term is
+// empty, and ignores an empty term beside others, also once the solver keeps a preferred term.
+func TestEmptyNodeSelectorTermMatchesNothing(t *testing.T) {
+	types := fake.Catalog(40)
+	arm := []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"arm64"}}}
+	amdOnly := provisioner("default", req(v1alpha5.LabelArch, corev1.NodeSelectorOpIn, "amd64"))
+	node := scheduling.ExistingNode{Name: "amd-node", Labels: map[string]string{v1alpha5.LabelArch: "amd64"},
+		Available: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("100")}}
+	for _, tc := range []struct {
+		name string
+		opts []podOpt
+	}{
+		{"only an empty term", []podOpt{withTerms([]corev1.NodeSelectorRequirement{})}},
+		{"an empty term beside an unmeetable one", []podOpt{withTerms(nil, arm)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := []*corev1.Pod{pod("p", "1", "1Gi", tc.opts...)}
+			res := solve(t, pods, []*v1alpha5.Provisioner{amdOnly}, types, func(in *scheduling.Input) { in.Nodes = []scheduling.ExistingNode{node} })
+			checkClaims(t, pods, res, nil)
+			if len(res.Errors) != 1 || len(res.NewNodes) != 0 || len(res.ExistingNodes["amd-node"]) != 0 {
+				t.Fatalf("want the pod unschedulable, got %d new nodes, existing %v, errors %v", len(res.NewNodes), podsPerNode(res), reasons(res))
+			}
+		})
+	}
+	// A kept preference is added to the pod's terms, but an empty term stays empty: the node in
+	// the preferred zone with 2 CPUs meets the preference, not the one term that can match.
+	t.Run("an empty term and a kept preference", func(t *testing.T) {
+		small := scheduling.ExistingNode{Name: "small", Labels: map[string]string{v1alpha5.LabelArch: "amd64", v1alpha5.LabelZone: fake.Zones[1], v1alpha5.LabelInstanceCPU: "2"},
+			Available: node.Available}
+		pods := []*corev1.Pod{pod("p", "100m", "100Mi", withTerms(nil, []corev1.NodeSelectorRequirement{
+			{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"3"}}}), withPreferredZone(10, fake.Zones[1]))}
+		res := solve(t, pods, []*v1alpha5.Provisioner{amdOnly}, types, func(in *scheduling.Input) { in.Nodes = []scheduling.ExistingNode{small} })
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 || len(res.NewNodes) != 1 || res.NewNodes[0].Requirements[v1alpha5.LabelZone].Values()[0] != fake.Zones[1] {
+			t.Fatalf("want a new node in %s, got %d new nodes, existing %v, errors %v", fake.Zones[1], len(res.NewNodes), podsPerNode(res), reasons(res))
+		}
+	})
+}
+
 func TestTaintsAndStartupTaints(t *testing.T) {
 	types := fake.Catalog(60)
 	p := provisioner("tainted")
@@ -467,6 +507,25 @@ func TestUnfittablePodReason(t *testing.T) {
 	res = solve(t, pods, nil, types)
 	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "no provisioner") {
 		t.Fatalf("got %+v", res.Errors)
+	}
+}
+
+// A pod asking for an extended resource no instance type has is told so, not that no type
+// satisfies its requirements (its node selector may well be met).
+func TestExtendedResourceNoTypeHasReason(t *testing.T) {
+	types := fake.Catalog(20)
+	p := pod("foo", "100m", "64Mi")
+	p.Spec.Containers[0].Resources.Requests["example.com/foo"] = resource.MustParse("1")
+	gpuOnArm := pod("gpu", "100m", "64Mi", withGPU(1), withSelector(v1alpha5.LabelArch, "arm64"))
+	res := solve(t, []*corev1.Pod{p, gpuOnArm}, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	if len(res.NewNodes) != 0 || len(res.Errors) != 2 {
+		t.Fatalf("want both unschedulable, got %d nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
+	for _, e := range res.Errors {
+		want := map[string]string{"foo": "has example.com/foo", "gpu": "has nvidia.com/gpu"}[e.Pod.Name]
+		if !strings.Contains(e.Reason, "no instance type satisfying the requirements "+want) {
+			t.Errorf("%s: reason %q, want it to say no instance type %s", e.Pod.Name, e.Reason, want)
+		}
 	}
 }
 

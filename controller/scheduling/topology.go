@@ -243,12 +243,19 @@ type hostPort struct {
 	port     int32
 }
 
-// podHostPorts returns the host ports of p's containers (init containers included, as the
-// kubelet binds those too).
+// podHostPorts returns the host ports kube-scheduler's NodePorts filter counts for p
+// (k8s.io/kubernetes pkg/scheduler/util.GetHostPorts, v1.37): those of the containers and of the
+// restartable init containers (sidecars, restartPolicy Always), which run as long as the pod;
+// a regular init container has exited before the containers start, so its ports are not
+// counted. An empty host IP is 0.0.0.0, which conflicts with every address; any other address
+// ("::" included, as kube-scheduler reads it) conflicts only with itself and 0.0.0.0.
 func podHostPorts(p *corev1.Pod) []hostPort {
 	var out []hostPort
-	add := func(cs []corev1.Container) {
+	add := func(cs []corev1.Container, sidecarsOnly bool) {
 		for _, c := range cs {
+			if sidecarsOnly && (c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways) {
+				continue
+			}
 			for _, cp := range c.Ports {
 				if cp.HostPort <= 0 {
 					continue
@@ -258,15 +265,15 @@ func podHostPorts(p *corev1.Pod) []hostPort {
 					proto = corev1.ProtocolTCP
 				}
 				ip := cp.HostIP
-				if ip == "0.0.0.0" || ip == "::" {
+				if ip == "0.0.0.0" {
 					ip = ""
 				}
 				out = append(out, hostPort{ip: ip, protocol: proto, port: cp.HostPort})
 			}
 		}
 	}
-	add(p.Spec.InitContainers)
-	add(p.Spec.Containers)
+	add(p.Spec.InitContainers, true)
+	add(p.Spec.Containers, false)
 	return out
 }
 
@@ -299,10 +306,16 @@ type host struct {
 	// labels the counts were made with.
 	counts   map[*podTerm]int
 	nsLabels map[string]map[string]string
+	// terminating counts the pods being deleted: topology spread does not count them
+	// (countSpread), the other checks do.
+	terminating int
 }
 
 func (h *host) add(p *corev1.Pod, anti []*podTerm, spread []hostSpread, ports []hostPort) {
 	h.pods = append(h.pods, hostPod{pod: p, anti: anti, spread: spread, ports: ports})
+	if p.DeletionTimestamp != nil {
+		h.terminating++
+	}
 	if len(anti) > 0 || len(spread) > 0 || len(ports) > 0 {
 		h.constrained = append(h.constrained, len(h.pods)-1)
 	}
@@ -318,6 +331,9 @@ func (h *host) removeLast() {
 	last := len(h.pods) - 1
 	p := h.pods[last].pod
 	h.pods = h.pods[:last]
+	if p.DeletionTimestamp != nil {
+		h.terminating--
+	}
 	if n := len(h.constrained); n > 0 && h.constrained[n-1] == last {
 		h.constrained = h.constrained[:n-1]
 	}
@@ -351,6 +367,21 @@ func (h *host) countMatches(t *podTerm, nsLabels map[string]map[string]string) i
 	return n
 }
 
+// countSpread counts the pods on the host selected by t that topology spread counts: as
+// kube-scheduler's PodTopologySpread, not those being deleted (a rollout's old pods).
+func (h *host) countSpread(t *podTerm, nsLabels map[string]map[string]string) int {
+	n := h.countMatches(t, nsLabels)
+	if h.terminating == 0 {
+		return n
+	}
+	for i := range h.pods {
+		if p := h.pods[i].pod; p.DeletionTimestamp != nil && t.matches(p, nsLabels[p.Namespace]) {
+			n--
+		}
+	}
+	return n
+}
+
 // admits returns "" when pi may join the pods on the host, else the constraint it breaks.
 // pinned reports, per affinity term of pi, whether some pod anywhere already matches it (a term
 // no pod matches is waived when pi matches it itself).
@@ -372,7 +403,7 @@ func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned
 				}
 			}
 			for _, c := range other.spread {
-				if pi.selectedBy(c.term, own) && h.countMatches(c.term, nsLabels)+1 > c.maxSkew {
+				if pi.selectedBy(c.term, own) && h.countSpread(c.term, nsLabels)+1 > c.maxSkew {
 					return "a pod planned on the node has topology spread (kubernetes.io/hostname) it would break"
 				}
 			}
@@ -384,7 +415,7 @@ func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned
 		}
 	}
 	for _, c := range pi.host.spread {
-		if n := h.countMatches(c.term, nsLabels); n+c.self > c.maxSkew {
+		if n := h.countSpread(c.term, nsLabels); n+c.self > c.maxSkew {
 			return "topology spread (kubernetes.io/hostname): maxSkew matching pods on the node already"
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
@@ -57,6 +58,15 @@ func withHostPort(port int32, proto corev1.Protocol, ip string) podOpt {
 	return func(p *corev1.Pod) {
 		c := &p.Spec.Containers[0]
 		c.Ports = append(c.Ports, corev1.ContainerPort{ContainerPort: port, HostPort: port, Protocol: proto, HostIP: ip})
+	}
+}
+
+// withInitHostPort adds an init container (a sidecar with restartPolicy Always) binding host
+// port port over TCP on every address.
+func withInitHostPort(port int32, restart *corev1.ContainerRestartPolicy) podOpt {
+	return func(p *corev1.Pod) {
+		p.Spec.InitContainers = append(p.Spec.InitContainers, corev1.Container{Name: "init", RestartPolicy: restart,
+			Ports: []corev1.ContainerPort{{ContainerPort: port, HostPort: port, Protocol: corev1.ProtocolTCP}}})
 	}
 }
 
@@ -162,6 +172,10 @@ func TestHostPorts(t *testing.T) {
 		{"same port, two addresses", withHostPort(8080, corev1.ProtocolTCP, "10.0.0.1"), withHostPort(8080, corev1.ProtocolTCP, "10.0.0.2"), 1},
 		{"other protocol", withHostPort(53, corev1.ProtocolTCP, ""), withHostPort(53, corev1.ProtocolUDP, ""), 1},
 		{"other port", withHostPort(80, corev1.ProtocolTCP, ""), withHostPort(81, corev1.ProtocolTCP, ""), 1},
+		// kube-scheduler's NodePorts filter counts the ports of sidecars (restartable init
+		// containers), not those of init containers that exit before the pod runs.
+		{"init container's port", withInitHostPort(8080, nil), withHostPort(8080, corev1.ProtocolTCP, ""), 1},
+		{"sidecar's port", withInitHostPort(8080, ptr.To(corev1.ContainerRestartPolicyAlways)), withHostPort(8080, corev1.ProtocolTCP, ""), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pods := []*corev1.Pod{pod("a", "250m", "256Mi", tc.a), pod("b", "250m", "256Mi", tc.b)}

@@ -439,8 +439,8 @@ func (vs *volumeState) pvTopology(pv *corev1.PersistentVolume) pvTopology {
 	var raw []Requirements
 	if na := pv.Spec.NodeAffinity; na != nil && na.Required != nil {
 		for i, term := range na.Required.NodeSelectorTerms {
-			if len(term.MatchFields) > 0 {
-				continue
+			if len(term.MatchFields) > 0 || len(term.MatchExpressions) == 0 {
+				continue // matchFields name a node; an empty term matches none, as in Kubernetes
 			}
 			exprs := make([]corev1.NodeSelectorRequirement, len(term.MatchExpressions))
 			for j, e := range term.MatchExpressions {

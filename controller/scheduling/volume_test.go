@@ -110,6 +110,19 @@ func solveVolumes(t *testing.T, pods []*corev1.Pod, vols scheduling.Volumes, mod
 	return res
 }
 
+// An empty node selector term of a volume's node affinity matches no node (as in
+// kube-scheduler's VolumeBinding): the volume is reachable only where its other term allows.
+func TestBoundVolumeEmptyAffinityTerm(t *testing.T) {
+	c := claim("data", ptr.To(""), "")
+	pv := ebsVolume("pv-b", "", "us-east-1b")
+	pv.Spec.NodeAffinity.Required.NodeSelectorTerms = append([]corev1.NodeSelectorTerm{{}}, pv.Spec.NodeAffinity.Required.NodeSelectorTerms...)
+	bind(pv, c)
+	res := solveVolumes(t, []*corev1.Pod{pod("db", "1", "1Gi", withClaims("data"))}, volumes(c, pv))
+	if len(res.NewNodes) != 1 || !reflect.DeepEqual(zoneOf(res.NewNodes[0]), []string{"us-east-1b"}) {
+		t.Fatalf("want one node in us-east-1b, got %d nodes, errors %v", len(res.NewNodes), res.Errors)
+	}
+}
+
 func TestBoundZonalVolume(t *testing.T) {
 	c := claim("data", ptr.To(""), "")
 	pv := ebsVolume("pv-b", "", "us-east-1b")

@@ -20,6 +20,21 @@ const (
 	LabelInstanceGPUCount = "karpenter.k8s.aws/instance-gpu-count"
 	LabelInstanceCategory = "karpenter.k8s.aws/instance-category"
 	LabelInstanceGen      = "karpenter.k8s.aws/instance-generation"
+	// The other labels Karpenter's AWS provider gives a node from DescribeInstanceTypes; a type
+	// lacking the fact (no GPU, no instance store) lacks the label.
+	LabelInstanceHypervisor                   = "karpenter.k8s.aws/instance-hypervisor"                      // nitro or xen
+	LabelInstanceEncryptionInTransitSupported = "karpenter.k8s.aws/instance-encryption-in-transit-supported" // true or false
+	LabelInstanceLocalNVME                    = "karpenter.k8s.aws/instance-local-nvme"                      // instance store GB
+	LabelInstanceNetworkBandwidth             = "karpenter.k8s.aws/instance-network-bandwidth"               // baseline Mbps
+	LabelInstanceEBSBandwidth                 = "karpenter.k8s.aws/instance-ebs-bandwidth"                   // maximum Mbps
+	LabelInstancePods                         = "karpenter.k8s.aws/instance-pods"                            // the node's pod capacity
+	LabelInstanceCPUManufacturer              = "karpenter.k8s.aws/instance-cpu-manufacturer"                // intel, amd, aws
+	LabelInstanceGPUName                      = "karpenter.k8s.aws/instance-gpu-name"                        // e.g. a10g
+	LabelInstanceGPUManufacturer              = "karpenter.k8s.aws/instance-gpu-manufacturer"                // e.g. nvidia
+	LabelInstanceGPUMemory                    = "karpenter.k8s.aws/instance-gpu-memory"                      // MiB per GPU
+	LabelInstanceAcceleratorName              = "karpenter.k8s.aws/instance-accelerator-name"                // e.g. inferentia
+	LabelInstanceAcceleratorManufacturer      = "karpenter.k8s.aws/instance-accelerator-manufacturer"        // e.g. aws
+	LabelInstanceAcceleratorCount             = "karpenter.k8s.aws/instance-accelerator-count"
 
 	// Kubernetes well-known labels (https://kubernetes.io/docs/reference/labels-annotations-taints/).
 	LabelInstanceType = "node.kubernetes.io/instance-type"
@@ -61,5 +76,9 @@ const (
 var WellKnownLabels = []string{
 	LabelProvisionerName, LabelCapacityType, LabelInstanceType, LabelZone, LabelArch, LabelOS,
 	LabelInstanceFamily, LabelInstanceSize, LabelInstanceCPU, LabelInstanceMemory,
-	LabelInstanceGPUCount, LabelInstanceCategory, LabelInstanceGen,
+	LabelInstanceGPUCount, LabelInstanceCategory, LabelInstanceGen, LabelRegion,
+	LabelInstanceHypervisor, LabelInstanceEncryptionInTransitSupported, LabelInstanceLocalNVME,
+	LabelInstanceNetworkBandwidth, LabelInstanceEBSBandwidth, LabelInstancePods, LabelInstanceCPUManufacturer,
+	LabelInstanceGPUName, LabelInstanceGPUManufacturer, LabelInstanceGPUMemory,
+	LabelInstanceAcceleratorName, LabelInstanceAcceleratorManufacturer, LabelInstanceAcceleratorCount,
 }

@@ -146,7 +146,7 @@ func New(opts Options, c Clients, clk clock.Clock) (*CloudProvider, error) {
 		ice:           ice,
 		pricing:       pricing,
 		priceNotes:    newPriceNotes(c.Events),
-		instanceTypes: newInstanceTypeProvider(c.EC2, pricing, ice, clk),
+		instanceTypes: newInstanceTypeProvider(opts.Region, c.EC2, pricing, ice, clk),
 		discovery:     newDiscovery(c.EC2, clk),
 		templates:     newLaunchTemplates(opts, c.EC2, c.SSM, c.EKS, c.Versions, clk),
 	}, nil

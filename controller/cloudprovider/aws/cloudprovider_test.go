@@ -138,6 +138,40 @@ func offering(it *cloudprovider.InstanceType, zone, ct string) (cloudprovider.Of
 	return cloudprovider.Offering{}, false
 }
 
+// Labels of facts a type lacks are absent; the types that have them carry them, as Karpenter's
+// AWS provider names them (AWS docs: g5.xlarge has one NVIDIA A10G of 24 GiB, m5d.large a 75 GB
+// NVMe instance store, i3.large runs on Xen, m6g is Graviton).
+func TestInstanceTypeLabels(t *testing.T) {
+	e := newEnv(t)
+	types, err := e.cp.GetInstanceTypes(context.Background(), provisioner("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := byName(types, "m5.large")[0]
+	for _, k := range []string{v1alpha5.LabelInstanceGPUName, v1alpha5.LabelInstanceLocalNVME} {
+		if v, ok := it.Labels[k]; ok {
+			t.Errorf("m5.large has label %s=%q, want none", k, v)
+		}
+	}
+	for name, want := range map[string]map[string]string{
+		"g5.xlarge": {v1alpha5.LabelInstanceGPUName: "a10g", v1alpha5.LabelInstanceGPUManufacturer: "nvidia",
+			v1alpha5.LabelInstanceGPUMemory: "22888", v1alpha5.LabelInstanceGPUCount: "1"},
+		"m5d.large": {v1alpha5.LabelInstanceLocalNVME: "75"},
+		"i3.large":  {v1alpha5.LabelInstanceHypervisor: "xen"},
+		"m6g.large": {v1alpha5.LabelInstanceCPUManufacturer: "aws"},
+	} {
+		got := byName(types, name)
+		if len(got) != 1 {
+			t.Fatalf("%s missing", name)
+		}
+		for k, v := range want {
+			if got[0].Labels[k] != v {
+				t.Errorf("%s label %s = %q, want %q", name, k, got[0].Labels[k], v)
+			}
+		}
+	}
+}
+
 func TestGetInstanceTypes(t *testing.T) {
 	e := newEnv(t)
 	types, err := e.cp.GetInstanceTypes(context.Background(), provisioner("default"))
@@ -177,6 +211,8 @@ func TestGetInstanceTypes(t *testing.T) {
 		v1alpha5.LabelInstanceFamily: "m5", v1alpha5.LabelInstanceSize: "large", v1alpha5.LabelInstanceCPU: "2",
 		v1alpha5.LabelInstanceMemory: "8192", v1alpha5.LabelInstanceGPUCount: "0",
 		v1alpha5.LabelInstanceCategory: "m", v1alpha5.LabelInstanceGen: "5",
+		v1alpha5.LabelRegion: "us-east-1", v1alpha5.LabelInstanceHypervisor: "nitro", v1alpha5.LabelInstanceCPUManufacturer: "intel",
+		v1alpha5.LabelInstancePods: "29",
 	}
 	for k, v := range wantLabels {
 		if it.Labels[k] != v {

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -51,6 +52,7 @@ const (
 // instanceTypeProvider lists EC2 instance types, their zone offerings and spot prices, with
 // caching, and turns them into cloudprovider.InstanceTypes for a provisioner.
 type instanceTypeProvider struct {
+	region  string // for the topology.kubernetes.io/region label
 	ec2     EC2API
 	pricing Pricing
 	ice     *unavailableOfferings
@@ -65,8 +67,8 @@ type instanceTypeProvider struct {
 	spotAt    time.Time
 }
 
-func newInstanceTypeProvider(api EC2API, pricing Pricing, ice *unavailableOfferings, clk clock.Clock) *instanceTypeProvider {
-	return &instanceTypeProvider{ec2: api, pricing: pricing, ice: ice, clk: clk}
+func newInstanceTypeProvider(region string, api EC2API, pricing Pricing, ice *unavailableOfferings, clk clock.Clock) *instanceTypeProvider {
+	return &instanceTypeProvider{region: region, ec2: api, pricing: pricing, ice: ice, clk: clk}
 }
 
 // instanceTypeInfos returns every x86_64/arm64 instance type of the region
@@ -236,13 +238,14 @@ func (p *instanceTypeProvider) List(ctx context.Context, zones sets.Set[string],
 		name := string(info.InstanceType)
 		it := &cloudprovider.InstanceType{
 			Name:         name,
-			Labels:       instanceTypeLabels(info),
+			Labels:       instanceTypeLabels(info, p.region),
 			Capacity:     capacityOn(info, kc, storageGi),
 			VolumeLimits: volumeLimits(info),
 		}
 		if it.Overhead, err = kubeletOverhead(it.Capacity, kc); err != nil {
 			return nil, nil, err
 		}
+		it.Labels[v1alpha5.LabelInstancePods] = strconv.FormatInt(it.Capacity.Pods().Value(), 10)
 		odPrice, hasOD := p.pricing.OnDemandPrice(name)
 		if !hasOD && supportsOnDemand(info) && offered[name].HasAny(sortedZones...) {
 			unpriced = append(unpriced, name)
@@ -389,8 +392,11 @@ func KubeReservedCPUMillicores(cores int64) int64 {
 	return reserved
 }
 
-// instanceTypeLabels are the labels every node of the type carries.
-func instanceTypeLabels(info *ec2types.InstanceTypeInfo) map[string]string {
+// instanceTypeLabels are the labels every node of the type carries, in region: the well-known
+// ones, topology.kubernetes.io/region and every karpenter.k8s.aws/instance-* label whose fact
+// DescribeInstanceTypes gives (v1alpha5.WellKnownLabels), as Karpenter's AWS provider computes
+// them; instance-pods is added by List (it depends on the kubelet configuration).
+func instanceTypeLabels(info *ec2types.InstanceTypeInfo, region string) map[string]string {
 	name := string(info.InstanceType)
 	family, size, _ := strings.Cut(name, ".")
 	category, generation := splitFamily(family)
@@ -408,7 +414,58 @@ func instanceTypeLabels(info *ec2types.InstanceTypeInfo) map[string]string {
 	if generation != "" {
 		labels[v1alpha5.LabelInstanceGen] = generation
 	}
+	if region != "" {
+		labels[v1alpha5.LabelRegion] = region
+	}
+	if info.Hypervisor != "" {
+		labels[v1alpha5.LabelInstanceHypervisor] = string(info.Hypervisor)
+	}
+	if info.ProcessorInfo != nil && info.ProcessorInfo.Manufacturer != nil {
+		labels[v1alpha5.LabelInstanceCPUManufacturer] = labelValue(*info.ProcessorInfo.Manufacturer)
+	}
+	if n := info.NetworkInfo; n != nil {
+		if n.EncryptionInTransitSupported != nil {
+			labels[v1alpha5.LabelInstanceEncryptionInTransitSupported] = strconv.FormatBool(*n.EncryptionInTransitSupported)
+		}
+		for _, c := range n.NetworkCards {
+			if awssdk.ToInt32(c.NetworkCardIndex) == awssdk.ToInt32(n.DefaultNetworkCardIndex) && c.BaselineBandwidthInGbps != nil {
+				labels[v1alpha5.LabelInstanceNetworkBandwidth] = strconv.FormatInt(int64(*c.BaselineBandwidthInGbps*1000+0.5), 10)
+			}
+		}
+	}
+	if e := info.EbsInfo; e != nil && e.EbsOptimizedInfo != nil && e.EbsOptimizedInfo.MaximumBandwidthInMbps != nil {
+		labels[v1alpha5.LabelInstanceEBSBandwidth] = strconv.FormatInt(int64(*e.EbsOptimizedInfo.MaximumBandwidthInMbps), 10)
+	}
+	if s := info.InstanceStorageInfo; s != nil && s.NvmeSupport != ec2types.EphemeralNvmeSupportUnsupported && s.TotalSizeInGB != nil {
+		labels[v1alpha5.LabelInstanceLocalNVME] = strconv.FormatInt(*s.TotalSizeInGB, 10)
+	}
+	// Name, manufacturer and memory describe one kind of GPU: only a type with one kind has them.
+	if g := info.GpuInfo; g != nil && len(g.Gpus) == 1 {
+		gpu := g.Gpus[0]
+		labels[v1alpha5.LabelInstanceGPUName] = labelValue(awssdk.ToString(gpu.Name))
+		labels[v1alpha5.LabelInstanceGPUManufacturer] = labelValue(awssdk.ToString(gpu.Manufacturer))
+		if gpu.MemoryInfo != nil && gpu.MemoryInfo.SizeInMiB != nil {
+			labels[v1alpha5.LabelInstanceGPUMemory] = strconv.FormatInt(int64(*gpu.MemoryInfo.SizeInMiB), 10)
+		}
+	}
+	if nu := info.NeuronInfo; nu != nil && len(nu.NeuronDevices) == 1 {
+		d := nu.NeuronDevices[0]
+		labels[v1alpha5.LabelInstanceAcceleratorName] = labelValue(awssdk.ToString(d.Name))
+		labels[v1alpha5.LabelInstanceAcceleratorManufacturer] = "aws"
+		labels[v1alpha5.LabelInstanceAcceleratorCount] = strconv.FormatInt(int64(awssdk.ToInt32(d.Count)), 10)
+	}
+	for k, v := range labels {
+		if len(validation.IsValidLabelValue(v)) > 0 {
+			delete(labels, k) // a value EC2 spells in a way no label can carry is left out
+		}
+	}
 	return labels
+}
+
+// labelValue is an EC2 name as Karpenter writes it in a label: lower case, spaces and
+// underscores as dashes ("NVIDIA" -> "nvidia", "Radeon Pro V520" -> "radeon-pro-v520").
+func labelValue(s string) string {
+	return strings.NewReplacer(" ", "-", "_", "-").Replace(strings.ToLower(strings.TrimSpace(s)))
 }
 
 // splitFamily splits a family such as "c6gn" into its category ("c": the leading letters)

@@ -1,0 +1,240 @@
+package simulate
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// The API server's checks (k8s.io/kubernetes pkg/apis/core/validation, v1.37:
+// validateAffinity, validateNodeSelectorRequirement, validatePodAffinityTerm,
+// validateTopologySpreadConstraints, ValidateTolerations, validateContainerPorts) of the
+// scheduling fields the plan reads, with its wording: a pod the API server refuses is an input
+// error at its line, not a pod the plan calls unschedulable.
+
+// validateScheduling checks spec's affinity, topology spread constraints, tolerations and
+// container ports at path.
+func validateScheduling(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if a := spec.Affinity; a != nil {
+		errs = append(errs, validateNodeAffinity(a.NodeAffinity, path.Child("affinity", "nodeAffinity"))...)
+		if pa := a.PodAffinity; pa != nil {
+			errs = append(errs, validatePodTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution,
+				path.Child("affinity", "podAffinity"))...)
+		}
+		if pa := a.PodAntiAffinity; pa != nil {
+			errs = append(errs, validatePodTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution,
+				path.Child("affinity", "podAntiAffinity"))...)
+		}
+	}
+	errs = append(errs, validateSpread(spec.TopologySpreadConstraints, path.Child("topologySpreadConstraints"))...)
+	errs = append(errs, validateTolerations(spec.Tolerations, path.Child("tolerations"))...)
+	for i := range spec.Containers {
+		errs = append(errs, validatePorts(spec.Containers[i].Ports, path.Child("containers").Index(i).Child("ports"))...)
+	}
+	for i := range spec.InitContainers {
+		errs = append(errs, validatePorts(spec.InitContainers[i].Ports, path.Child("initContainers").Index(i).Child("ports"))...)
+	}
+	return errs
+}
+
+func validateNodeAffinity(na *corev1.NodeAffinity, path *field.Path) field.ErrorList {
+	if na == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if r := na.RequiredDuringSchedulingIgnoredDuringExecution; r != nil {
+		p := path.Child("requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+		if len(r.NodeSelectorTerms) == 0 {
+			errs = append(errs, field.Required(p, "must have at least one node selector term"))
+		}
+		for i := range r.NodeSelectorTerms {
+			errs = append(errs, validateNodeSelectorTerm(&r.NodeSelectorTerms[i], p.Index(i))...)
+		}
+	}
+	for i := range na.PreferredDuringSchedulingIgnoredDuringExecution {
+		t, p := &na.PreferredDuringSchedulingIgnoredDuringExecution[i], path.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
+		errs = append(errs, validateWeight(t.Weight, p.Child("weight"))...)
+		errs = append(errs, validateNodeSelectorTerm(&t.Preference, p.Child("preference"))...)
+	}
+	return errs
+}
+
+func validateNodeSelectorTerm(t *corev1.NodeSelectorTerm, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for j := range t.MatchExpressions {
+		r, p := &t.MatchExpressions[j], path.Child("matchExpressions").Index(j)
+		switch r.Operator {
+		case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn:
+			if len(r.Values) == 0 {
+				errs = append(errs, field.Required(p.Child("values"), "must be specified when `operator` is 'In' or 'NotIn'"))
+			}
+		case corev1.NodeSelectorOpExists, corev1.NodeSelectorOpDoesNotExist:
+			if len(r.Values) > 0 {
+				errs = append(errs, field.Forbidden(p.Child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+			}
+		case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+			if len(r.Values) != 1 {
+				errs = append(errs, field.Required(p.Child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"))
+			}
+		default:
+			errs = append(errs, field.Invalid(p.Child("operator"), r.Operator, "not a valid selector operator"))
+		}
+		errs = append(errs, qualifiedName(r.Key, p.Child("key"))...)
+	}
+	return errs
+}
+
+func validateWeight(w int32, path *field.Path) field.ErrorList {
+	if w <= 0 || w > 100 {
+		return field.ErrorList{field.Invalid(path, w, "must be in the range 1-100")}
+	}
+	return nil
+}
+
+func qualifiedName(key string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsQualifiedName(key) {
+		errs = append(errs, field.Invalid(path, key, msg))
+	}
+	return errs
+}
+
+func validateTopologyKey(key string, path *field.Path) field.ErrorList {
+	if key == "" {
+		return field.ErrorList{field.Required(path, "can not be empty")}
+	}
+	return qualifiedName(key, path)
+}
+
+func validateSelector(s *metav1.LabelSelector, path *field.Path) field.ErrorList {
+	return metav1validation.ValidateLabelSelector(s, metav1validation.LabelSelectorValidationOptions{}, path)
+}
+
+func validatePodTerms(required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i := range required {
+		errs = append(errs, validatePodTerm(&required[i], path.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(i))...)
+	}
+	for i := range preferred {
+		p := path.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
+		errs = append(errs, validateWeight(preferred[i].Weight, p.Child("weight"))...)
+		errs = append(errs, validatePodTerm(&preferred[i].PodAffinityTerm, p.Child("podAffinityTerm"))...)
+	}
+	return errs
+}
+
+func validatePodTerm(t *corev1.PodAffinityTerm, path *field.Path) field.ErrorList {
+	errs := validateSelector(t.LabelSelector, path.Child("labelSelector"))
+	errs = append(errs, validateSelector(t.NamespaceSelector, path.Child("namespaceSelector"))...)
+	for i, ns := range t.Namespaces {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(path.Child("namespaces").Index(i), ns, msg))
+		}
+	}
+	return append(errs, validateTopologyKey(t.TopologyKey, path.Child("topologyKey"))...)
+}
+
+func validateSpread(cs []corev1.TopologySpreadConstraint, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	policies := []string{string(corev1.NodeInclusionPolicyHonor), string(corev1.NodeInclusionPolicyIgnore)}
+	for i := range cs {
+		c, p := &cs[i], path.Index(i)
+		if c.MaxSkew <= 0 {
+			errs = append(errs, field.Invalid(p.Child("maxSkew"), c.MaxSkew, "must be greater than zero"))
+		}
+		errs = append(errs, validateTopologyKey(c.TopologyKey, p.Child("topologyKey"))...)
+		switch c.WhenUnsatisfiable {
+		case corev1.DoNotSchedule, corev1.ScheduleAnyway:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("whenUnsatisfiable"), c.WhenUnsatisfiable,
+				[]string{string(corev1.DoNotSchedule), string(corev1.ScheduleAnyway)}))
+		}
+		if c.MinDomains != nil {
+			switch {
+			case *c.MinDomains <= 0:
+				errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains, "must be greater than 0"))
+			case c.WhenUnsatisfiable != corev1.DoNotSchedule:
+				errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains,
+					fmt.Sprintf("can only use minDomains if whenUnsatisfiable=%s, not %s", corev1.DoNotSchedule, c.WhenUnsatisfiable)))
+			}
+		}
+		if c.NodeAffinityPolicy != nil && *c.NodeAffinityPolicy != corev1.NodeInclusionPolicyHonor && *c.NodeAffinityPolicy != corev1.NodeInclusionPolicyIgnore {
+			errs = append(errs, field.NotSupported(p.Child("nodeAffinityPolicy"), *c.NodeAffinityPolicy, policies))
+		}
+		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyHonor && *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyIgnore {
+			errs = append(errs, field.NotSupported(p.Child("nodeTaintsPolicy"), *c.NodeTaintsPolicy, policies))
+		}
+		for j, k := range c.MatchLabelKeys {
+			errs = append(errs, qualifiedName(k, p.Child("matchLabelKeys").Index(j))...)
+		}
+		errs = append(errs, validateSelector(c.LabelSelector, p.Child("labelSelector"))...)
+		pair := c.TopologyKey + "/" + string(c.WhenUnsatisfiable)
+		if seen.Has(pair) {
+			errs = append(errs, field.Duplicate(p, fmt.Sprintf("{%s, %s}", c.TopologyKey, c.WhenUnsatisfiable)))
+		}
+		seen.Insert(pair)
+	}
+	return errs
+}
+
+func validateTolerations(ts []corev1.Toleration, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i := range ts {
+		t, p := &ts[i], path.Index(i)
+		if t.Key != "" {
+			errs = append(errs, qualifiedName(t.Key, p.Child("key"))...)
+		} else if t.Operator != corev1.TolerationOpExists {
+			errs = append(errs, field.Invalid(p.Child("operator"), t.Operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+		}
+		if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+			errs = append(errs, field.Invalid(p.Child("effect"), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+		}
+		switch t.Operator {
+		case corev1.TolerationOpEqual, "":
+			for _, msg := range validation.IsValidLabelValue(t.Value) {
+				errs = append(errs, field.Invalid(p.Child("value"), t.Value, msg))
+			}
+		case corev1.TolerationOpExists:
+			if t.Value != "" {
+				errs = append(errs, field.Invalid(p.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
+			}
+		default:
+			errs = append(errs, field.NotSupported(p.Child("operator"), t.Operator, []string{string(corev1.TolerationOpEqual), string(corev1.TolerationOpExists)}))
+		}
+		switch t.Effect {
+		case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("effect"), t.Effect, []string{string(corev1.TaintEffectNoSchedule),
+				string(corev1.TaintEffectPreferNoSchedule), string(corev1.TaintEffectNoExecute)}))
+		}
+	}
+	return errs
+}
+
+func validatePorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i := range ports {
+		pt, p := &ports[i], path.Index(i)
+		for _, msg := range validation.IsValidPortNum(int(pt.ContainerPort)) {
+			errs = append(errs, field.Invalid(p.Child("containerPort"), pt.ContainerPort, msg))
+		}
+		if pt.HostPort != 0 {
+			for _, msg := range validation.IsValidPortNum(int(pt.HostPort)) {
+				errs = append(errs, field.Invalid(p.Child("hostPort"), pt.HostPort, msg))
+			}
+		}
+		switch pt.Protocol {
+		case "", corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("protocol"), pt.Protocol, []string{string(corev1.ProtocolSCTP), string(corev1.ProtocolTCP), string(corev1.ProtocolUDP)}))
+		}
+	}
+	return errs
+}
