@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -462,7 +463,21 @@ func (ps *provState) packTypes(reqs Requirements, demand Resources, dims []corev
 		}
 	}
 	slices.SortStableFunc(types, func(a, b packType) int {
-		return cmp.Compare(b.worth/b.price, a.worth/a.price)
+		if c := cmp.Compare(b.worth/b.price, a.worth/a.price); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.price, b.price)
+	})
+	// A type with the same usable room as one kept before fills alike at no lower price: the
+	// greedy never prefers it, so it is not tried.
+	seen := map[string]bool{}
+	types = slices.DeleteFunc(types, func(t packType) bool {
+		k := fmt.Sprint(t.usable)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return false
 	})
 	return types, unit, perNode
 }
@@ -519,7 +534,9 @@ func packGreedy(shapes []*packShape, types []packType, terms int, budget float64
 	for d := range shapes[0].req {
 		o := slices.Clone(orders[0])
 		slices.SortStableFunc(o, func(a, b int) int { return cmp.Compare(shapes[b].req[d], shapes[a].req[d]) })
-		orders = append(orders, o)
+		if !slices.ContainsFunc(orders, func(p []int) bool { return slices.Equal(p, o) }) {
+			orders = append(orders, o) // an order met before fills alike: tried once
+		}
 	}
 	take := make([]int, len(shapes))
 	best := make([]int, len(shapes))
