@@ -497,9 +497,7 @@ func (g *lbGroup) add(p *lbPod) {
 	if len(g.prices) == 0 {
 		g.least = p.requests.Copy()
 	} else {
-		for k, v := range g.least {
-			g.least[k] = min(v, p.requests[k])
-		}
+		g.least.MinInPlace(p.requests)
 	}
 	g.prices = append(g.prices, p.cheapest)
 }

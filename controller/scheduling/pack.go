@@ -238,9 +238,7 @@ func (ps *provState) packPool(old []*claim) []*claim {
 			if least == nil {
 				least = pi.requests.Copy()
 			}
-			for k, v := range least {
-				least[k] = min(v, pi.requests[k])
-			}
+			least.MinInPlace(pi.requests)
 		}
 	}
 	types, unit, perNode := ps.packTypes(reqs, demand, dims, smallest, largestPods, least)

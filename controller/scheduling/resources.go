@@ -115,6 +115,14 @@ func (r Resources) MaxInPlace(o Resources) {
 	}
 }
 
+// MinInPlace sets r to the smaller of r and o per resource of r (a resource o lacks counts 0):
+// the least request of each resource among several pods.
+func (r Resources) MinInPlace(o Resources) {
+	for k, v := range r {
+		r[k] = min(v, o[k])
+	}
+}
+
 // key renders r compactly and canonically (names sorted, raw milli-units), for cache keys.
 func (r Resources) key() string {
 	names := make([]string, 0, len(r))
