@@ -80,8 +80,7 @@ func TestThrottleCountsPerService(t *testing.T) {
 }
 
 // TestServerErrorFault: EC2 calls of the faulted action fail with 500 InternalError or 503
-// Unavailable, other actions go through; with afterAction the launch happens although the
-// caller gets the error, and a retry with the same ClientToken finds the same instance.
+// Unavailable, other actions go through.
 func TestServerErrorFault(t *testing.T) {
 	e, _, url := startEC2(t, Options{})
 	c := oneShot(url)
@@ -117,7 +116,15 @@ func TestServerErrorFault(t *testing.T) {
 	if _, err := retrying.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}); err != nil {
 		t.Fatalf("retried call: %v", err)
 	}
+}
 
+// TestServerErrorFaultAfterAction: with afterAction the launch happens although the caller
+// gets InternalError (a lost response), and a retry with the same ClientToken finds the same
+// instance; bad knobs are refused with the field named.
+func TestServerErrorFaultAfterAction(t *testing.T) {
+	e, _, url := startEC2(t, Options{})
+	c := oneShot(url)
+	ctx := context.Background()
 	// A lost response: the instance is launched, the caller sees InternalError.
 	if err := e.AddServerError(ServerErrorFault{Action: "RunInstances", Next: 1, AfterAction: true}); err != nil {
 		t.Fatal(err)

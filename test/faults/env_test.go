@@ -224,6 +224,8 @@ func (e *env) startController(replica string, extra ...string) *controller {
 	cmd := exec.Command(e.controllerBinary(), args...)
 	cmd.Env = append(append(append(os.Environ(), e.sb.Env()...), e.creds...), "POD_NAMESPACE=default")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Killed with the test binary too, as the sandbox's own processes are (sandbox/proc).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
 		e.t.Fatalf("starting the controller: %v", err)
@@ -366,8 +368,9 @@ func (e *env) scale(replicas int32) {
 	if err := e.kube.Get(e.ctx, client.ObjectKey{Namespace: "default", Name: e.name}, d); err != nil {
 		e.t.Fatal(err)
 	}
+	orig := d.DeepCopy()
 	d.Spec.Replicas = ptr.To(replicas)
-	if err := e.kube.Update(e.ctx, d); err != nil {
+	if err := e.kube.Patch(e.ctx, d, client.MergeFrom(orig)); err != nil {
 		e.t.Fatal(err)
 	}
 }
