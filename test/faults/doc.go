@@ -6,13 +6,16 @@
 //   - TestControllerKilled: the controller process SIGKILLed at random points (math/rand/v2
 //     PCG seeded with $FAULTS_SEED, default 7, logged) during 50-pod bursts and the
 //     scale-downs between them, 30 kills;
-//   - TestLeaderKilled: two replicas with leader election, the leader SIGKILLed mid-burst;
+//   - TestLeaderKilled: two replicas with leader election, the leader SIGKILLed mid-burst
+//     (twice) and mid-scale-down;
 //   - TestSlowAndStuckBoot: instance boots slower than the garbage collector's grace (the
 //     emulator's boot fault) survive until they register; a boot that never completes loses
 //     its claim and instance at the registration timeout and its pods get a new claim;
 //   - TestEC2Faults: EC2 throttling and 5xx bursts, CreateFleet whose response is lost,
 //     DescribeInstances failing after CreateFleet, the launch template deleted out of band and
-//     insufficient capacity on every spot pool (on-demand allowed).
+//     insufficient capacity on every spot pool (on-demand allowed);
+//   - TestLaunchTemplateGC: launch templates the controller created are deleted once nothing
+//     uses them, and templates it did not create never are (issue 7 §1).
 //
 // Every scenario ends with the same checks: every pod Running (or, after a scale-down, no
 // node left), 0 leaked instances (every live instance has the NodeClaim its tag names and a

@@ -253,12 +253,16 @@ func (c *controller) kill() {
 
 // leading reports whether this process has logged that it acquired the leader election
 // Lease (client-go's leaderelection: "Successfully acquired lease").
-func (c *controller) leading() bool {
+func (c *controller) leading() bool { return c.logged("acquired lease") }
+
+// logged reports whether this process has logged a line containing s (case-insensitive), such
+// as "launching node" or "cordoned node".
+func (c *controller) logged(s string) bool {
 	b, err := os.ReadFile(c.logPath)
 	if err != nil || int64(len(b)) < c.offset {
 		return false
 	}
-	return strings.Contains(strings.ToLower(string(b[c.offset:])), "acquired lease")
+	return strings.Contains(strings.ToLower(string(b[c.offset:])), strings.ToLower(s))
 }
 
 // exited reports whether the process has exited (on its own, or killed).

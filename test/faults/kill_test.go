@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -120,6 +121,7 @@ func TestControllerKilled(t *testing.T) {
 		t.Helper()
 		phase := time.Now()
 		var lives []string
+		var busy, idle, starting int
 		for range kills {
 			c := e.startController("single", "--leader-elect=false")
 			life := minLife + time.Duration(rng.Int64N(int64(maxLife-minLife)))
@@ -130,9 +132,17 @@ func TestControllerKilled(t *testing.T) {
 			c.kill()
 			f.kills++
 			lives = append(lives, strconv.FormatFloat(life.Seconds(), 'f', 1, 64))
+			switch {
+			case c.logged("launching node") || c.logged("cordoned node"):
+				busy++
+			case c.logged("starting workers"):
+				idle++
+			default:
+				starting++
+			}
 		}
-		f.phases = append(f.phases, what+": "+strconv.Itoa(kills)+" kills after "+strings.Join(lives, ",")+" s of life; "+
-			strconv.FormatFloat(time.Since(phase).Seconds(), 'f', 0, 64)+" s")
+		f.phases = append(f.phases, fmt.Sprintf("%s: %d kills after %s s of life (%d while launching or draining, %d after start-up, %d during start-up); %.0f s",
+			what, kills, strings.Join(lives, ","), busy, idle, starting, time.Since(phase).Seconds()))
 	}
 	settle := func(what string, pods int) consistency {
 		t.Helper()

@@ -9,9 +9,9 @@ import (
 
 // TestLeaderKilled runs two controller replicas with leader election (Lease
 // default/karpenter-leader-election, controller-runtime's 15 s lease) and SIGKILLs the leader
-// twice during a 50-pod burst, each time a random 0.5-4 s after it took the lease (so mid-batch
-// or mid-launch) and once during the scale-down; a killed replica is restarted at once, so two
-// replicas run throughout. The standby must take over without launching twice.
+// twice during a 50-pod burst, each time a random 0-1.5 s after it logged its first launch, and
+// once during the scale-down, after it cordoned its first node; a killed replica is restarted
+// at once, so two replicas run throughout. The standby must take over without launching twice.
 func TestLeaderKilled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed(t), 0x6c6561646572))
 	e := newEnv(t, "leader", 12*time.Minute)
@@ -46,30 +46,44 @@ func TestLeaderKilled(t *testing.T) {
 		})
 		return slot
 	}
-	killLeader := func(what string) {
+	// killLeader waits for the leader to log busy (a launch, or a node being drained), then
+	// kills it a random 0-1.5 s later: mid-burst or mid-scale-down, not while it is idle.
+	killLeader := func(what string, busy ...string) {
 		t.Helper()
 		wait := time.Now()
 		slot := leader()
 		took := time.Since(wait)
-		life := 500*time.Millisecond + time.Duration(rng.Int64N(int64(3500*time.Millisecond)))
+		c := replicas[slot]
+		var said string
+		e.waitFor(2*time.Minute, fmt.Sprintf("leader %s to log one of %q", c.name, busy), func() (bool, string) {
+			for _, b := range busy {
+				if c.logged(b) {
+					said = b
+					return true, ""
+				}
+			}
+			return false, ""
+		})
+		life := time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))
 		time.Sleep(life)
-		replicas[slot].kill()
+		c.kill()
+		running, _, _ := e.runningPods()
 		f.kills++
-		f.phases = append(f.phases, fmt.Sprintf("%s: leader %s killed %.1f s after it was seen leading (lease taken %.0f s after the previous kill)",
-			what, replicas[slot].name, life.Seconds(), took.Seconds()))
+		f.phases = append(f.phases, fmt.Sprintf("%s: leader %s killed %.1f s after it logged %q with %d pods Running (leading %.0f s after the wait for a leader began)",
+			what, c.name, life.Seconds(), said, running, took.Seconds()))
 		startReplica(slot)
 	}
 
 	e.scale(burst)
-	killLeader("burst")
-	killLeader("burst")
+	killLeader("burst", "launching node", "resuming the launch", "registered node")
+	killLeader("burst", "launching node", "resuming the launch", "registered node")
 	e.waitRunning(burst, 4*time.Minute)
 	final := e.waitConsistent(-1, 3*time.Minute)
 	f.phases = append(f.phases, "burst settled: "+final.String())
 	e.collect(&f, rec, mon, final, start)
 
 	e.scale(0)
-	killLeader("scale-down")
+	killLeader("scale-down", "cordoned node")
 	down := e.waitConsistent(0, 3*time.Minute)
 	f.phases = append(f.phases, "scale-down settled: "+down.String())
 	e.collect(&f, rec, mon, final, start)
