@@ -14,7 +14,7 @@ import (
 )
 
 // ltGrace is TestLaunchTemplateGC's --launch-template-gc-grace.
-const ltGrace = 15 * time.Second
+const ltGrace = 10 * time.Second
 
 // TestLaunchTemplateGC (issue 7 §1, "launch templates no longer referenced are deleted by the
 // controller"): the template the controller created for a node survives while the node's
