@@ -265,6 +265,21 @@ func (c *controller) logged(s string) bool {
 	return strings.Contains(strings.ToLower(string(b[c.offset:])), strings.ToLower(s))
 }
 
+// waitLogged waits up to timeout for the process to log one of the strings; it reports
+// whether one came (false at once without strings or when the process exited).
+func (c *controller) waitLogged(timeout time.Duration, any ...string) bool {
+	deadline := time.Now().Add(timeout)
+	for len(any) > 0 && time.Now().Before(deadline) && !c.exited() {
+		for _, s := range any {
+			if c.logged(s) {
+				return true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
 // exited reports whether the process has exited (on its own, or killed).
 func (c *controller) exited() bool {
 	select {
@@ -368,15 +383,44 @@ func (e *env) deleteDeployment(name string) {
 // scale sets the Deployment's replicas.
 func (e *env) scale(replicas int32) {
 	e.t.Helper()
+	if err := e.tryScale(replicas); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// ramp scales the scenario's Deployment from replicas from to to, by step every interval, in
+// the background; the returned function waits for the ramp to end and returns the first
+// scaling error.
+func (e *env) ramp(from, to, step int32, interval time.Duration) (wait func() error) {
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for n := from; err == nil; {
+			if to > from {
+				n = min(n+step, to)
+			} else {
+				n = max(n-step, to)
+			}
+			err = e.tryScale(n)
+			if n == to {
+				break
+			}
+			time.Sleep(interval)
+		}
+		done <- err
+	}()
+	return func() error { return <-done }
+}
+
+// tryScale sets the Deployment's replicas; safe outside the test goroutine.
+func (e *env) tryScale(replicas int32) error {
 	d := &appsv1.Deployment{}
 	if err := e.kube.Get(e.ctx, client.ObjectKey{Namespace: "default", Name: e.name}, d); err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	orig := d.DeepCopy()
 	d.Spec.Replicas = ptr.To(replicas)
-	if err := e.kube.Patch(e.ctx, d, client.MergeFrom(orig)); err != nil {
-		e.t.Fatal(err)
-	}
+	return e.kube.Patch(e.ctx, d, client.MergeFrom(orig))
 }
 
 // runningPods counts the pods of the scenario's Deployment that are Running, and all of them
