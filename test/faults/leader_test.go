@@ -74,9 +74,14 @@ func TestLeaderKilled(t *testing.T) {
 		startReplica(slot)
 	}
 
-	e.scale(burst)
+	// The burst arrives over about 20 s (5 pods every 2 s): the standby takes over (after the
+	// 15 s lease) while pods are still coming.
+	ramp := e.ramp(0, burst, 5, 2*time.Second)
 	killLeader("burst", "launching node", "resuming the launch", "registered node")
 	killLeader("burst", "launching node", "resuming the launch", "registered node")
+	if err := ramp(); err != nil {
+		t.Fatal(err)
+	}
 	e.waitRunning(burst, 4*time.Minute)
 	final := e.waitConsistent(-1, 3*time.Minute)
 	f.phases = append(f.phases, "burst settled: "+final.String())
