@@ -453,8 +453,31 @@ func (e *env) waitRunning(want int, timeout time.Duration) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return running == want && total == want, fmt.Sprintf("%d of %d pods Running", running, total)
+		return running == want && total == want, fmt.Sprintf("%d of %d pods Running; not running: %s", running, total, e.notRunning())
 	})
+}
+
+// notRunning describes the scenario's pods that are not Running (phase, node, the
+// PodScheduled condition's message), for timeout messages.
+func (e *env) notRunning() string {
+	pods := &corev1.PodList{}
+	if err := e.kube.List(e.ctx, pods, client.InNamespace("default"), client.MatchingLabels{"app": e.name}); err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		why := ""
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled {
+				why = c.Reason + " " + c.Message
+			}
+		}
+		out = append(out, fmt.Sprintf("%s (%s on %q, podIP %q: %s)", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.PodIP, why))
+	}
+	return strings.Join(out, "; ")
 }
 
 // scenarioInstances returns the emulator's instances (terminated ones included: they stay
