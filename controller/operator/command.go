@@ -170,6 +170,7 @@ func Run(ctx context.Context, o *Options) error {
 		DefaultInstanceProfile: o.DefaultInstanceProfile,
 		Region:                 o.AWSRegion,
 		PricingRefreshInterval: o.PricingRefreshInterval,
+		LaunchTemplateGCGrace:  o.LaunchTemplateGCGrace,
 	}, awscloud.NewClients(awsCfg, disc, recorder), clk)
 	if err != nil {
 		return fmt.Errorf("creating AWS cloud provider: %w", err)
@@ -187,6 +188,10 @@ func Run(ctx context.Context, o *Options) error {
 	// On-demand prices from the Price List API, the built-in table until it answers.
 	if err := mgr.Add(manager.RunnableFunc(cloud.RefreshPrices)); err != nil {
 		return fmt.Errorf("adding the on-demand price refresh: %w", err)
+	}
+	// Launch templates the controller created and nothing uses any more, on the leader only.
+	if err := mgr.Add(manager.RunnableFunc(cloud.CollectLaunchTemplates)); err != nil {
+		return fmt.Errorf("adding the launch template garbage collection: %w", err)
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)

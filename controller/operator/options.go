@@ -41,6 +41,7 @@ type Options struct {
 	KubeClientBurst        int           // --kube-client-burst / KUBE_CLIENT_BURST (300 requests)
 	EnableProfiling        bool          // --enable-profiling / ENABLE_PROFILING (false): /debug/pprof/ on the metrics server
 	PricingRefreshInterval time.Duration // --pricing-refresh-interval / PRICING_REFRESH_INTERVAL (12h)
+	LaunchTemplateGCGrace  time.Duration // --launch-template-gc-grace / LAUNCH_TEMPLATE_GC_GRACE (10m)
 }
 
 // envOf maps each flag to its environment variable.
@@ -63,6 +64,7 @@ var envOf = map[string]string{
 	"kube-client-burst":        "KUBE_CLIENT_BURST",
 	"enable-profiling":         "ENABLE_PROFILING",
 	"pricing-refresh-interval": "PRICING_REFRESH_INTERVAL",
+	"launch-template-gc-grace": "LAUNCH_TEMPLATE_GC_GRACE",
 }
 
 // AddFlags registers the flags on fs with their defaults.
@@ -86,6 +88,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeClientQPS, "kube-client-qps", 200, "client-side limit of Kubernetes API requests per second (env KUBE_CLIENT_QPS)")
 	fs.IntVar(&o.KubeClientBurst, "kube-client-burst", 300, "client-side burst of Kubernetes API requests (env KUBE_CLIENT_BURST)")
 	fs.BoolVar(&o.EnableProfiling, "enable-profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics port (env ENABLE_PROFILING)")
+	fs.DurationVar(&o.LaunchTemplateGCGrace, "launch-template-gc-grace", awscloud.DefaultLaunchTemplateGCGrace, "delete a launch template the controller created once it is this old, unused by the controller for this long and by no pending or running instance (env LAUNCH_TEMPLATE_GC_GRACE)")
 	fs.DurationVar(&o.PricingRefreshInterval, "pricing-refresh-interval", awscloud.DefaultPricingRefreshInterval, "how often on-demand prices are re-read from the AWS Price List API (pricing:GetProducts); the built-in table serves until it first answers (env PRICING_REFRESH_INTERVAL)")
 }
 
@@ -159,6 +162,9 @@ func (o *Options) Validate() error {
 	}
 	if o.PricingRefreshInterval < time.Minute {
 		errs = append(errs, fmt.Errorf("--pricing-refresh-interval (PRICING_REFRESH_INTERVAL): %s must be at least 1m", o.PricingRefreshInterval))
+	}
+	if o.LaunchTemplateGCGrace < 10*time.Second {
+		errs = append(errs, fmt.Errorf("--launch-template-gc-grace (LAUNCH_TEMPLATE_GC_GRACE): %s must be at least 10s", o.LaunchTemplateGCGrace))
 	}
 	if o.EnableProfiling && o.MetricsPort == 0 {
 		errs = append(errs, errors.New("--enable-profiling (ENABLE_PROFILING) serves on the metrics port, which --metrics-port (METRICS_PORT) 0 disables"))

@@ -78,6 +78,7 @@ func TestOptionsErrors(t *testing.T) {
 		"grace":     {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DISAGREEMENT_GRACE": "0s"}, []string{"--disagreement-grace (DISAGREEMENT_GRACE): 0s must be positive"}},
 		"ports":     {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=70000", "--health-probe-port=-1"}, nil, []string{"--metrics-port (METRICS_PORT): 70000", "--health-probe-port (HEALTH_PROBE_PORT): -1"}},
 		"pricing":   {[]string{"--cluster-name=a", "--aws-region=r", "--pricing-refresh-interval=10s"}, nil, []string{"--pricing-refresh-interval (PRICING_REFRESH_INTERVAL): 10s must be at least 1m"}},
+		"ltgc":      {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"LAUNCH_TEMPLATE_GC_GRACE": "1s"}, []string{"--launch-template-gc-grace (LAUNCH_TEMPLATE_GC_GRACE): 1s must be at least 10s"}},
 		"profiling": {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=0"}, map[string]string{"ENABLE_PROFILING": "true"}, []string{"--enable-profiling (ENABLE_PROFILING)"}},
 	} {
 		t.Run(name, func(t *testing.T) {

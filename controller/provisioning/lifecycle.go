@@ -36,6 +36,10 @@ const DefaultRegistrationTimeout = 15 * time.Minute
 // consistent).
 const ResumeAfter = 30 * time.Second
 
+// LaunchingRecheck is how soon the lifecycle reconciler looks again at a claim the
+// provisioning loop was still launching when it reconciled it.
+const LaunchingRecheck = 5 * time.Second
+
 // LifecycleWorkers is how many NodeClaims the lifecycle reconciler handles at once.
 const LifecycleWorkers = 10
 
@@ -110,8 +114,14 @@ func (l *Lifecycle) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	if err := l.kube.Get(ctx, req.NamespacedName, claim); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if claim.DeletionTimestamp != nil || l.launching.Has(claim.Name) {
+	if claim.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil
+	}
+	if l.launching.Has(claim.Name) {
+		// The claim's own events (creation, the launch recorded in its status) arrive while
+		// the provisioning loop still holds it; without a requeue a claim whose Node never
+		// registers would get no further event and never time out.
+		return reconcile.Result{RequeueAfter: LaunchingRecheck}, nil
 	}
 	logger := log.FromContext(ctx).WithValues("nodeClaim", claim.Name, "provisioner", claim.Spec.ProvisionerName)
 	if claim.IsTrue(karpv1.ConditionRegistered) {

@@ -264,7 +264,10 @@ func (p *Provisioner) Start(ctx context.Context) error {
 			metrics.SolverDuration.Observe(res.SolveDuration.Seconds())
 			metrics.DecisionDuration.Observe(res.DecisionDuration.Seconds())
 		}
-		if res.Held > 0 {
+		// Pods planned onto existing or in-flight capacity get no further event when that
+		// capacity turns out to be taken (an in-flight claim whose Node had registered before
+		// its launch was recorded, after a restart): a later batch re-plans those still pending.
+		if res.Held > 0 || res.OnExisting > 0 {
 			p.triggerAfter(ctx, HeldRetry)
 		}
 	}
@@ -329,7 +332,9 @@ type BatchResult struct {
 }
 
 // HeldRetry is how soon a batch runs again while pods are held back from launching, so that
-// their holds are judged and expire without waiting for a pod event.
+// their holds are judged and expire without waiting for a pod event, and after pods were
+// planned onto existing or in-flight capacity, so that those kube-scheduler did not bind are
+// planned again.
 const HeldRetry = 10 * time.Second
 
 // valid reports whether nodes may be launched for prov: a node launched from a spec the kubelet

@@ -298,6 +298,38 @@ func TestRegistrationTimeout(t *testing.T) {
 	}
 }
 
+// TestRegistrationTimeoutAfterLaunching: a claim reconciled while the provisioning loop was
+// still launching it (its creation and launch events arrive then) is looked at again, so it
+// still times out when its Node never registers and no other event comes.
+func TestRegistrationTimeoutAfterLaunching(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("a", "1", "1Gi")))
+	if _, err := e.prov.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claim := e.claims(t)[0]
+	claim.CreationTimestamp = metav1.NewTime(e.clk.Now())
+	if err := e.kube.Update(ctx, &claim); err != nil {
+		t.Fatal(err)
+	}
+	launching := newNameSet()
+	launching.Add(claim.Name)
+	life := NewLifecycle(e.kube, e.cp, e.clk, e.recorder, launching, time.Minute)
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: claim.Name}}
+	res, err := life.Reconcile(ctx, req)
+	if err != nil || res.RequeueAfter <= 0 {
+		t.Fatalf("claim being launched: %+v %v; want a requeue (no other event may come)", res, err)
+	}
+	launching.Remove(claim.Name)
+	e.clk.Step(time.Minute)
+	if _, err := life.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.claims(t)); n != 0 {
+		t.Fatalf("%d claims after the registration timeout, want 0", n)
+	}
+}
+
 func TestUnfittablePodGetsEventAndNoLaunch(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, defaultProvisioner(), tolerating(pendingPod("huge", "900", "1Gi")), pendingPod("untolerated", "1", "1Gi"))

@@ -177,7 +177,7 @@ func init() {
 }
 
 // serveEC2 answers an EC2 query request: authorisation of temporary credentials first
-// (ec2_authz.go), then the throttling fault, then DryRun, then the action.
+// (ec2_authz.go), then the throttling and server-error faults, then DryRun, then the action.
 func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	form, err := parseForm(r)
 	if err != nil {
@@ -197,6 +197,15 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	if e.throttled("ec2") {
 		writeEC2Error(w, http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.")
 		return
+	}
+	fail, status, code, msg, after := e.serverError(action)
+	if fail && !after {
+		writeEC2Error(w, status, code, msg)
+		return
+	}
+	if fail {
+		// The action takes effect below; its response is lost and the error goes instead.
+		w = &lostResponse{ResponseWriter: w, status: status, code: code, msg: msg}
 	}
 	if dry, aerr := formBool(form, "DryRun"); aerr != nil {
 		writeEC2Error(w, aerr.Status, aerr.Code, aerr.Message)
@@ -238,6 +247,30 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeEC2XML(w, action, result)
+}
+
+// lostResponse stands in for the response writer of a call whose response a ServerErrorFault
+// with AfterAction replaces: whatever the action answers is dropped and the fault's error is
+// written instead.
+type lostResponse struct {
+	http.ResponseWriter
+	status    int
+	code, msg string
+	written   bool
+}
+
+func (l *lostResponse) WriteHeader(int) { l.send() }
+
+func (l *lostResponse) Write(b []byte) (int, error) {
+	l.send()
+	return len(b), nil
+}
+
+func (l *lostResponse) send() {
+	if !l.written {
+		l.written = true
+		writeEC2Error(l.ResponseWriter, l.status, l.code, l.msg)
+	}
 }
 
 // --- tags -----------------------------------------------------------------------------------

@@ -235,15 +235,26 @@ func (e *Emulator) launch(spec launchSpec, profileArn string, count int) []*inst
 	return out
 }
 
-// scheduleBoot starts the boot timer of freshly launched instances. Called without e.mu.
+// scheduleBoot starts the boot timer of freshly launched instances: Options.BootDelay, or what
+// a BootFault says (faults.go). Called without e.mu.
 func (e *Emulator) scheduleBoot(insts []*instance) {
 	for _, inst := range insts {
 		id, stop := inst.id, inst.stop
-		if e.opts.BootDelay <= 0 {
+		delay := e.opts.BootDelay
+		e.mu.Lock()
+		faultDelay, never, faulted := e.state.faults.bootFor(inst.instanceType)
+		e.mu.Unlock()
+		if faulted && never {
+			continue // stays pending until terminated
+		}
+		if faulted {
+			delay = faultDelay
+		}
+		if delay <= 0 {
 			go e.boot(id)
 			continue
 		}
-		t := e.state.ec2.clock.NewTimer(e.opts.BootDelay)
+		t := e.state.ec2.clock.NewTimer(delay)
 		go func() {
 			select {
 			case <-t.C():

@@ -46,6 +46,10 @@ type Options struct {
 	// PricingRefreshInterval is how often on-demand prices are re-read from the Price List
 	// API; 0 means DefaultPricingRefreshInterval (12 hours).
 	PricingRefreshInterval time.Duration
+	// LaunchTemplateGCGrace is how long a launch template the controller created must have
+	// gone unused (by this process and by every pending or running instance) before
+	// CollectLaunchTemplates deletes it; 0 means DefaultLaunchTemplateGCGrace.
+	LaunchTemplateGCGrace time.Duration
 }
 
 // Validate returns an error naming the first missing setting.

@@ -79,28 +79,39 @@ func (c *CloudProvider) launch(ctx context.Context, uid string, in *ec2.CreateFl
 }
 
 // findClaimInstance returns the pending or running instance of the cluster tagged
-// karpenter.sh/nodeclaim=name, or nil. Several (never launched by this controller) are
-// reported as an error naming them. Errors: EC2 errors.
+// karpenter.sh/nodeclaim=name, or nil when the claim has no instance at all. Several live ones
+// (never launched by this controller) are reported as an error naming them, and so is a claim
+// whose only instances are shutting down, stopped or terminated (EC2 keeps terminated
+// instances visible for about an hour): the claim was launched and its instance is gone (e.g.
+// the Node of a launch that was never recorded was removed), and launching again would give
+// one claim a second instance. Errors: EC2 errors.
 func (c *CloudProvider) findClaimInstance(ctx context.Context, name string) (*ec2types.Instance, error) {
 	out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
 		{Name: awssdk.String("tag:" + v1alpha5.TagCluster), Values: []string{c.opts.ClusterName}},
 		{Name: awssdk.String("tag:" + karpv1.TagNodeClaim), Values: []string{name}},
-		{Name: awssdk.String("instance-state-name"), Values: []string{"pending", "running"}},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("looking up the instance of node claim %s: %w", name, err)
 	}
 	var found []*ec2types.Instance
+	var gone []string
 	for _, r := range out.Reservations {
 		for i := range r.Instances {
-			found = append(found, &r.Instances[i])
+			inst := &r.Instances[i]
+			if inst.State != nil && (inst.State.Name == ec2types.InstanceStateNamePending || inst.State.Name == ec2types.InstanceStateNameRunning) {
+				found = append(found, inst)
+				continue
+			}
+			gone = append(gone, awssdk.ToString(inst.InstanceId))
 		}
 	}
-	switch len(found) {
-	case 0:
-		return nil, nil
-	case 1:
+	switch {
+	case len(found) == 1:
 		return found[0], nil
+	case len(found) == 0 && len(gone) == 0:
+		return nil, nil
+	case len(found) == 0:
+		return nil, fmt.Errorf("node claim %s was launched and its instances %v are gone: not launching it again", name, gone)
 	}
 	ids := make([]string, 0, len(found))
 	for _, inst := range found {

@@ -108,7 +108,8 @@ func TestLaunchIsIdempotentPerClaim(t *testing.T) {
 
 // CreateFleet launches but DescribeInstances fails: the launch fails, and retrying the claim
 // (the same request, or a resumed one with other options that looks the instance up by its
-// claim tag) returns the instance already running instead of launching a second.
+// claim tag) returns the instance already running instead of launching a second; once that
+// instance is terminated, resuming fails rather than launching another.
 func TestLaunchRetryAfterDescribeFailure(t *testing.T) {
 	e, api, cp, req := newFaultyCloud(t)
 	ctx := context.Background()
@@ -135,6 +136,17 @@ func TestLaunchRetryAfterDescribeFailure(t *testing.T) {
 	}
 	if n := len(e.emu.Instances()); n != 1 {
 		t.Fatalf("%d instances for one claim after retries, want 1", n)
+	}
+	// Its instance terminated before the launch was recorded (its unregistered Node was
+	// removed): resuming fails instead of launching the claim a second instance.
+	if err := cp.Delete(ctx, found.ProviderID); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := cp.Create(ctx, &resumed); err == nil {
+		t.Fatalf("resumed after its instance was terminated = %+v; want an error, not a second instance", again)
+	}
+	if n := len(e.emu.Instances()); n != 1 {
+		t.Fatalf("%d instances for one claim after its instance was terminated, want 1", n)
 	}
 	// Without the claim name and UID nothing is launched.
 	bad := *req

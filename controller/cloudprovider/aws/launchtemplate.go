@@ -78,11 +78,12 @@ type launchTemplates struct {
 	version   cached[string]
 	cluster   *ClusterInfo
 	templates map[string]cached[string] // name -> launch template id
+	used      map[string]time.Time      // name -> last Ensure by this process
 }
 
 func newLaunchTemplates(opts Options, ec2api EC2API, ssmapi SSMAPI, eksapi EKSAPI, versions VersionAPI, clk clock.Clock) *launchTemplates {
 	return &launchTemplates{opts: opts, ec2: ec2api, ssm: ssmapi, eks: eksapi, versions: versions, clk: clk,
-		amis: map[string]cached[string]{}, templates: map[string]cached[string]{}}
+		amis: map[string]cached[string]{}, templates: map[string]cached[string]{}, used: map[string]time.Time{}}
 }
 
 // kubernetesVersion returns the API server's "major.minor" (discovery /version), cached.
@@ -279,6 +280,7 @@ func BootstrapUserData(cluster *ClusterInfo, labels map[string]string, taints []
 func (l *launchTemplates) Ensure(ctx context.Context, spec *templateSpec) (name string, err error) {
 	name = spec.Name()
 	l.mu.Lock()
+	l.used[name] = l.clk.Now()
 	if c, ok := l.templates[name]; ok && l.clk.Since(c.at) < LaunchTemplateCacheTTL {
 		l.mu.Unlock()
 		return name, nil
