@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,8 +62,8 @@ func notReadyFor(n *corev1.Node, now time.Time) (time.Duration, bool) {
 // unreachable, uninitialized) and, on nodes of a provisioner, that provisioner's startup taints
 // are ignored.
 //
-// A NodeClaim whose provider ID no registered Node carries, and that is not being deleted, is
-// in-flight capacity: named by status.nodeName (the instance's private DNS name, known at
+// A NodeClaim whose Node has registered (registeredClaims) counts as that Node, once. Any other
+// NodeClaim that is not being deleted is in-flight capacity: named by status.nodeName (the instance's private DNS name, known at
 // launch) or, before launch, by the claim's name; labelled with the claim's labels; tainted with
 // spec.taints; offering status.allocatable, or before launch (capacity not known yet, e.g. a
 // launch resumed after a restart) spec.resources.requests, the requests of the pods it was
@@ -99,12 +100,9 @@ func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provis
 		}
 		usage[prov].AddInPlace(scheduling.FromList(capacity))
 	}
-	registered := map[string]bool{}
+	registered := registeredClaims(nodes, claims)
 	for i := range nodes {
 		n := &nodes[i]
-		if n.Spec.ProviderID != "" {
-			registered[n.Spec.ProviderID] = true
-		}
 		prov := n.Labels[v1alpha5.LabelProvisionerName]
 		addUsage(prov, n.Status.Capacity)
 		// A node that takes no new pod still holds its pods, which kube-scheduler counts for
@@ -135,8 +133,8 @@ func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provis
 
 	for i := range claims {
 		c := &claims[i]
-		if c.DeletionTimestamp != nil || (c.Status.ProviderID != "" && registered[c.Status.ProviderID]) {
-			continue // gone, or counted as a node
+		if c.DeletionTimestamp != nil || registered[c.Name] {
+			continue // gone, or counted as its node
 		}
 		name, capacity, allocatable := c.Name, c.Status.Capacity, c.Status.Allocatable
 		if c.Status.NodeName != "" {
@@ -167,4 +165,115 @@ func available(n *corev1.Node, requested scheduling.Resources, noRoom bool) core
 		return corev1.ResourceList{}
 	}
 	return scheduling.FromList(n.Status.Allocatable).Sub(requested).List()
+}
+
+// registeredClaims returns the names of the NodeClaims whose Node has registered, so that each
+// counts once, as its Node. A claim is matched to a Node by status.providerID, else by
+// status.nodeName (a Node whose spec.providerID its cloud controller has not set yet). A claim
+// not launched yet (no provider ID: its launch was not recorded before a restart, and the
+// lifecycle reconciler has not resumed it) is matched to a Node that can only be its own
+// (unclaimedNodeFits); unlaunched claims are taken oldest first, each with the oldest such
+// Node, and a Node serves one claim at most. Without that last match, such a claim counted as
+// in-flight capacity and its Node as a registered node until the claim was resumed: usage
+// against the provisioner's limits counted the node twice, and pods were planned on the
+// phantom capacity.
+func registeredClaims(nodes []corev1.Node, claims []karpv1.NodeClaim) map[string]bool {
+	byProviderID := map[string]*corev1.Node{}
+	byName := map[string]*corev1.Node{}
+	for i := range nodes {
+		if id := nodes[i].Spec.ProviderID; id != "" {
+			byProviderID[id] = &nodes[i]
+		}
+		byName[nodes[i].Name] = &nodes[i]
+	}
+	out := map[string]bool{}
+	taken := map[string]bool{} // node names counted as a claim, or named by one
+	var unlaunched []*karpv1.NodeClaim
+	for i := range claims {
+		c := &claims[i]
+		if c.Status.NodeName != "" {
+			taken[c.Status.NodeName] = true
+		}
+		if c.Status.ProviderID != "" {
+			if n, ok := byProviderID[c.Status.ProviderID]; ok {
+				out[c.Name], taken[n.Name] = true, true
+				continue
+			}
+		}
+		if c.Status.NodeName != "" {
+			if n, ok := byName[c.Status.NodeName]; ok && (n.Spec.ProviderID == "" || n.Spec.ProviderID == c.Status.ProviderID) {
+				out[c.Name] = true
+			}
+			continue
+		}
+		if c.Status.ProviderID == "" && c.DeletionTimestamp == nil {
+			unlaunched = append(unlaunched, c)
+		}
+	}
+	if len(unlaunched) == 0 {
+		return out
+	}
+	launchedIDs := map[string]bool{}
+	for i := range claims {
+		if id := claims[i].Status.ProviderID; id != "" {
+			launchedIDs[id] = true
+		}
+	}
+	var candidates []*corev1.Node
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Spec.ProviderID != "" && !taken[n.Name] && !launchedIDs[n.Spec.ProviderID] && n.Labels[v1alpha5.LabelProvisionerName] != "" && !ownedByClaim(n) {
+			candidates = append(candidates, n)
+		}
+	}
+	sort.SliceStable(unlaunched, func(i, j int) bool {
+		return unlaunched[i].CreationTimestamp.Before(&unlaunched[j].CreationTimestamp)
+	})
+	sort.SliceStable(candidates, func(i, j int) bool {
+		return candidates[i].CreationTimestamp.Before(&candidates[j].CreationTimestamp)
+	})
+	for _, c := range unlaunched {
+		for k, n := range candidates {
+			if unclaimedNodeFits(n, c) {
+				out[c.Name] = true
+				candidates = append(candidates[:k], candidates[k+1:]...)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ownedByClaim reports whether the Node has an owner reference to a NodeClaim (registration
+// gave it one: it is, or was, another claim's).
+func ownedByClaim(n *corev1.Node) bool {
+	for _, o := range n.OwnerReferences {
+		if o.Kind == "NodeClaim" && o.APIVersion == karpv1.SchemeGroupVersion.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// unclaimedNodeFits reports whether a Node that no claim accounts for (registered by an instance:
+// it has a provider ID) can be the Node of the unlaunched claim c: it carries c's provisioner label, was created no earlier than c (its
+// instance was launched for a claim that existed), and every requirement of c whose key the Node
+// is labelled with admits the Node's value (instance type among c's options, zone, capacity
+// type, architecture...); keys the Node lacks are not held against it, as registration, which
+// would add them from the claim, has not happened.
+func unclaimedNodeFits(n *corev1.Node, c *karpv1.NodeClaim) bool {
+	if n.Labels[v1alpha5.LabelProvisionerName] != c.Spec.ProvisionerName || n.CreationTimestamp.Before(&c.CreationTimestamp) {
+		return false
+	}
+	for _, r := range c.Spec.Requirements {
+		v, ok := n.Labels[r.Key]
+		if !ok {
+			continue
+		}
+		req, err := scheduling.NewRequirement(r.Key, r.Operator, r.Values...)
+		if err != nil || !req.Matches(v, true) {
+			return false
+		}
+	}
+	return true
 }

@@ -135,3 +135,76 @@ func TestSnapshotNotReadyNodes(t *testing.T) {
 		t.Fatalf("usage cpu = %v, want 10 (every node)", got.String())
 	}
 }
+
+// After a restart, a claim whose launch was not recorded (no provider ID) and whose Node has
+// registered counts once, as the Node, until the lifecycle reconciler resumes it; a claim whose
+// Node has registered without a provider ID yet counts once too (matched by status.nodeName).
+// A Node that cannot be the claim's (created before it, of a type the claim does not offer,
+// owned by another claim) leaves the claim in flight.
+func TestSnapshotCountsARegisteredClaimOnce(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	unlaunched := func(name string, created time.Time) karpv1.NodeClaim {
+		c := snapshotClaim(name, "", "", nil, nil, rl("1", "1Gi"))
+		c.CreationTimestamp = metav1.NewTime(created)
+		c.Spec.Requirements = []v1alpha5.NodeSelectorRequirement{
+			{Key: v1alpha5.LabelInstanceType, Operator: corev1.NodeSelectorOpIn, Values: []string{"m5.large", "c5.large"}},
+			{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot"}}}
+		return c
+	}
+	node := func(name, providerID, instanceType string, created time.Time) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(created),
+			Labels: map[string]string{v1alpha5.LabelProvisionerName: "default", v1alpha5.LabelInstanceType: instanceType}},
+			Spec:   corev1.NodeSpec{ProviderID: providerID},
+			Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("2", "8Gi")}}
+	}
+	inFlight := func(snap Snapshot) []string {
+		var out []string
+		for _, n := range snap.Nodes {
+			if n.InFlight {
+				out = append(out, n.Name)
+			}
+		}
+		return out
+	}
+	usage := func(snap Snapshot) int64 {
+		q := snap.Usage["default"][corev1.ResourceCPU]
+		return q.MilliValue()
+	}
+
+	// Unlaunched claim, its Node registered 10 s later: the node's 2 cpu, once.
+	snap := BuildSnapshot(t0.Add(time.Minute), []corev1.Node{node("ip-1", "aws:///us-east-1a/i-1", "m5.large", t0.Add(10*time.Second))},
+		nil, nil, []karpv1.NodeClaim{unlaunched("resumable", t0)})
+	if got := inFlight(snap); len(got) != 0 || usage(snap) != 2000 {
+		t.Errorf("unlaunched claim with its Node: in flight %v, usage %dm; want none, 2000m", got, usage(snap))
+	}
+
+	// Launched claim whose Node registered without a provider ID yet: matched by node name.
+	launched := snapshotClaim("launched", "aws:///us-east-1a/i-2", "ip-2", rl("2", "8Gi"), rl("2", "8Gi"), rl("1", "1Gi"))
+	snap = BuildSnapshot(t0, []corev1.Node{node("ip-2", "", "m5.large", t0)}, nil, nil, []karpv1.NodeClaim{launched})
+	if got := inFlight(snap); len(got) != 0 || usage(snap) != 2000 {
+		t.Errorf("launched claim with its Node (no provider ID yet): in flight %v, usage %dm; want none, 2000m", got, usage(snap))
+	}
+
+	// Nodes that cannot be the claim's.
+	owned := node("owned", "aws:///us-east-1a/i-5", "m5.large", t0.Add(time.Second))
+	owned.OwnerReferences = []metav1.OwnerReference{{APIVersion: karpv1.SchemeGroupVersion.String(), Kind: "NodeClaim", Name: "gone", UID: "u"}}
+	spot := node("wrong-capacity", "aws:///us-east-1a/i-6", "m5.large", t0.Add(time.Second))
+	spot.Labels[v1alpha5.LabelCapacityType] = "on-demand"
+	for _, n := range []corev1.Node{
+		node("older", "aws:///us-east-1a/i-3", "m5.large", t0.Add(-time.Second)),
+		node("other-type", "aws:///us-east-1a/i-4", "m5.xlarge", t0.Add(time.Second)),
+		owned, spot,
+	} {
+		snap = BuildSnapshot(t0.Add(time.Minute), []corev1.Node{n}, nil, nil, []karpv1.NodeClaim{unlaunched("resumable", t0)})
+		if got := inFlight(snap); len(got) != 1 || usage(snap) != 3000 {
+			t.Errorf("node %s: in flight %v, usage %dm; want the claim in flight, 3000m", n.Name, got, usage(snap))
+		}
+	}
+
+	// Two unlaunched claims, one Node: it serves the older claim only.
+	snap = BuildSnapshot(t0.Add(time.Minute), []corev1.Node{node("ip-7", "aws:///us-east-1a/i-7", "c5.large", t0.Add(5*time.Second))},
+		nil, nil, []karpv1.NodeClaim{unlaunched("newer", t0.Add(2*time.Second)), unlaunched("older", t0)})
+	if got := inFlight(snap); len(got) != 1 || got[0] != "newer" || usage(snap) != 3000 {
+		t.Errorf("two claims, one Node: in flight %v, usage %dm; want [newer], 3000m", got, usage(snap))
+	}
+}
