@@ -35,6 +35,9 @@ type Options struct {
 	DisagreementGrace time.Duration
 	// RegistrationTimeout: see provisioning.Options (default provisioning.DefaultRegistrationTimeout).
 	RegistrationTimeout time.Duration
+	// NotReadyTimeout: see deprovisioning.Options (0 turns node repair off; the operator's
+	// default is deprovisioning.DefaultNotReadyTimeout).
+	NotReadyTimeout time.Duration
 }
 
 // NewControllers returns every controller of the autoscaler:
@@ -42,7 +45,8 @@ type Options struct {
 //	provisioning      pending pods -> solver -> NodeClaim -> CreateFleet (idempotent per claim);
 //	                  node registration (claim's labels, taints, owner, finalizer); claim
 //	                  lifecycle (resume unlaunched claims, registration timeout)
-//	deprovisioning    emptiness TTL and expiration TTL -> delete node
+//	deprovisioning    emptiness TTL, expiration TTL, not Ready past the not-ready timeout
+//	                  (node repair) -> delete node
 //	termination       deleted node -> cordon, evict, terminate instance, remove finalizer
 //	garbagecollection instances without claims, claims without instances, nodes without instances
 func NewControllers(kube client.Client, cloud cloudprovider.CloudProvider, clk clock.Clock, recorder record.EventRecorder, opts Options) []Controller {
@@ -54,7 +58,8 @@ func NewControllers(kube client.Client, cloud cloudprovider.CloudProvider, clk c
 		RegistrationTimeout: opts.RegistrationTimeout})
 	return []Controller{
 		prov,
-		deprovisioning.NewController(kube, clk, recorder, deprovisioning.Options{ReadyGrace: opts.BatchMaxDuration, NominatedUntil: prov.NominatedUntil}),
+		deprovisioning.NewController(kube, clk, recorder, deprovisioning.Options{ReadyGrace: opts.BatchMaxDuration, NominatedUntil: prov.NominatedUntil,
+			NotReadyTimeout: opts.NotReadyTimeout}),
 		termination.NewController(kube, cloud, clk, recorder),
 		garbagecollection.NewCollector(kube, cloud, clk),
 	}

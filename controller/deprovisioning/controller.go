@@ -1,6 +1,7 @@
 // Package deprovisioning is the reallocator: it deletes nodes the controller launched when they
-// have been empty for the provisioner's ttlSecondsAfterEmpty (emptiness.go) or are older than
-// its ttlSecondsUntilExpired (expiration.go). Deleting a node hands it to the termination
+// have been empty for the provisioner's ttlSecondsAfterEmpty (emptiness.go), are older than
+// its ttlSecondsUntilExpired (expiration.go), or have not been Ready for the not-ready timeout
+// (node repair, repair.go). Deleting a node hands it to the termination
 // controller (finalizer karpenter.sh/termination), which drains it and terminates its instance.
 package deprovisioning
 
@@ -36,6 +37,9 @@ type Options struct {
 	// NominatedUntil, when set, says until when pods the provisioner planned on a node and
 	// kube-scheduler has not bound yet keep the node from counting as empty (zero: none).
 	NominatedUntil func(context.Context, *corev1.Node) time.Time
+	// NotReadyTimeout is how long a node may stay not Ready before node repair removes it
+	// (repair.go); 0 turns node repair off.
+	NotReadyTimeout time.Duration
 }
 
 // Controller reconciles Nodes labelled karpenter.sh/provisioner-name.
@@ -79,7 +83,7 @@ func (c *Controller) Register(mgr manager.Manager) error {
 // conflictRequeue is how soon a node whose write hit an optimistic-lock conflict is reconciled again.
 const conflictRequeue = 100 * time.Millisecond
 
-// Reconcile applies emptiness and expiration to one node and requeues at the exact time the
+// Reconcile applies node repair, expiration and emptiness to one node and requeues at the exact time the
 // next TTL elapses. Errors: API errors (requeued with backoff).
 func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	node := &corev1.Node{}
@@ -104,7 +108,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	var results []reconcile.Result
 	for _, step := range []func(context.Context, *v1alpha5.Provisioner, *corev1.Node, []corev1.Pod) (reconcile.Result, bool, error){
-		c.expiration, c.emptiness,
+		c.repair, c.expiration, c.emptiness,
 	} {
 		res, deleted, err := step(ctx, prov, node, pods)
 		if apierrors.IsConflict(err) {

@@ -177,7 +177,7 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	controllers := controller.NewControllers(mgr.GetClient(), cloud, clk, recorder,
 		controller.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, DisagreementGrace: o.DisagreementGrace,
-			RegistrationTimeout: o.RegistrationTimeout})
+			RegistrationTimeout: o.RegistrationTimeout, NotReadyTimeout: o.NotReadyTimeout})
 	if err := controller.Register(ctx, mgr, controllers); err != nil {
 		return err
 	}

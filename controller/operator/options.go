@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
+	"github.com/nodeform/terraform-provider-karpenter/controller/deprovisioning"
 	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
 )
 
@@ -31,6 +32,7 @@ type Options struct {
 	BatchMaxDuration       time.Duration // --batch-max-duration / BATCH_MAX_DURATION (10s)
 	DisagreementGrace      time.Duration // --disagreement-grace / DISAGREEMENT_GRACE (30s)
 	RegistrationTimeout    time.Duration // --registration-timeout / REGISTRATION_TIMEOUT (15m)
+	NotReadyTimeout        time.Duration // --not-ready-timeout / NOT_READY_TIMEOUT (30m; 0 turns node repair off)
 	MetricsPort            int           // --metrics-port / METRICS_PORT (8080; 0 disables)
 	HealthProbePort        int           // --health-probe-port / HEALTH_PROBE_PORT (8081; 0 disables)
 	BindAddress            string        // --bind-address / BIND_ADDRESS: host of both servers ("" = all interfaces)
@@ -55,6 +57,7 @@ var envOf = map[string]string{
 	"batch-max-duration":       "BATCH_MAX_DURATION",
 	"disagreement-grace":       "DISAGREEMENT_GRACE",
 	"registration-timeout":     "REGISTRATION_TIMEOUT",
+	"not-ready-timeout":        "NOT_READY_TIMEOUT",
 	"metrics-port":             "METRICS_PORT",
 	"health-probe-port":        "HEALTH_PROBE_PORT",
 	"bind-address":             "BIND_ADDRESS",
@@ -77,6 +80,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a provisioning batch after this long without new pending pods, or at the end of such an interval (not the first) that brought no more of them than the one before (env BATCH_IDLE_DURATION)")
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a provisioning batch this long after it opened (env BATCH_MAX_DURATION)")
 	fs.DurationVar(&o.RegistrationTimeout, "registration-timeout", provisioning.DefaultRegistrationTimeout, "how long a NodeClaim may go without its Node registering before the claim is deleted and its instance terminated (env REGISTRATION_TIMEOUT)")
+	fs.DurationVar(&o.NotReadyTimeout, "not-ready-timeout", deprovisioning.DefaultNotReadyTimeout, "node repair: delete a node of a provisioner that has not been Ready (Ready False or Unknown: a dead kubelet, a hung instance) for this long, deleting its pods without waiting for them and terminating its instance; skipped while more than 20% of the provisioner's nodes are not Ready; 0 turns it off (env NOT_READY_TIMEOUT)")
 	fs.DurationVar(&o.DisagreementGrace, "disagreement-grace", 30*time.Second, "how long kube-scheduler may take to bind a pod to the Ready node planned for it before the controller excludes that node for the pod and backs its launches off (env DISAGREEMENT_GRACE)")
 	fs.IntVar(&o.MetricsPort, "metrics-port", 8080, "port of the Prometheus /metrics endpoint; 0 disables it (env METRICS_PORT)")
 	fs.IntVar(&o.HealthProbePort, "health-probe-port", 8081, "port of /healthz and /readyz; 0 disables it (env HEALTH_PROBE_PORT)")
@@ -142,6 +146,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RegistrationTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--registration-timeout (REGISTRATION_TIMEOUT): %s must be positive", o.RegistrationTimeout))
+	}
+	if o.NotReadyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--not-ready-timeout (NOT_READY_TIMEOUT): %s must not be negative (0 turns node repair off)", o.NotReadyTimeout))
 	}
 	if o.DisagreementGrace <= 0 {
 		errs = append(errs, fmt.Errorf("--disagreement-grace (DISAGREEMENT_GRACE): %s must be positive", o.DisagreementGrace))

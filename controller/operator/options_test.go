@@ -62,6 +62,13 @@ func TestOptionsDefaultsAndEnv(t *testing.T) {
 	if err != nil || o.LeaderElectionNS != "karpenter" || !o.LeaderElect {
 		t.Errorf("default leader election = %v in %q, err %v", o.LeaderElect, o.LeaderElectionNS, err)
 	}
+	if o.NotReadyTimeout != 30*time.Minute {
+		t.Errorf("default not-ready timeout = %s, want 30m", o.NotReadyTimeout)
+	}
+	o, err = load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1", "NOT_READY_TIMEOUT": "0s"})
+	if err != nil || o.NotReadyTimeout != 0 {
+		t.Errorf("NOT_READY_TIMEOUT=0s (node repair off): %s, err %v", o.NotReadyTimeout, err)
+	}
 }
 
 func TestOptionsErrors(t *testing.T) {
@@ -78,6 +85,7 @@ func TestOptionsErrors(t *testing.T) {
 		"grace":     {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DISAGREEMENT_GRACE": "0s"}, []string{"--disagreement-grace (DISAGREEMENT_GRACE): 0s must be positive"}},
 		"ports":     {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=70000", "--health-probe-port=-1"}, nil, []string{"--metrics-port (METRICS_PORT): 70000", "--health-probe-port (HEALTH_PROBE_PORT): -1"}},
 		"pricing":   {[]string{"--cluster-name=a", "--aws-region=r", "--pricing-refresh-interval=10s"}, nil, []string{"--pricing-refresh-interval (PRICING_REFRESH_INTERVAL): 10s must be at least 1m"}},
+		"notready":  {[]string{"--cluster-name=a", "--aws-region=r", "--not-ready-timeout=-1s"}, nil, []string{"--not-ready-timeout (NOT_READY_TIMEOUT): -1s must not be negative (0 turns node repair off)"}},
 		"ltgc":      {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"LAUNCH_TEMPLATE_GC_GRACE": "1s"}, []string{"--launch-template-gc-grace (LAUNCH_TEMPLATE_GC_GRACE): 1s must be at least 10s"}},
 		"profiling": {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=0"}, map[string]string{"ENABLE_PROFILING": "true"}, []string{"--enable-profiling (ENABLE_PROFILING)"}},
 	} {

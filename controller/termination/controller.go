@@ -6,7 +6,8 @@
 //	            first, then system-cluster-critical / system-node-critical ones; daemonset, mirror
 //	            and finished pods are left alone; pods already terminating past their grace (a
 //	            dead kubelet never confirms them) are not waited on; once the provisioner's
-//	            terminationGracePeriod has passed since the node's deletion, remaining pods are
+//	            terminationGracePeriod has passed since the node's deletion, or the node's
+//	            karpenter.sh/termination-timestamp (set by node repair), remaining pods are
 //	            deleted and not waited on (drain.go)
 //	terminate   TerminateInstances, and wait until the cloud reports the instance shutting down
 //	            or terminated

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/nodepods"
 )
 
@@ -87,8 +88,13 @@ func (c *Controller) drain(ctx context.Context, node *corev1.Node) (reconcile.Re
 		return reconcile.Result{}, false, err
 	}
 	deadline := node.DeletionTimestamp.Add(grace)
+	why := fmt.Sprintf("terminationGracePeriod %s elapsed", grace)
+	if ts, ok := terminationTimestamp(ctx, node); ok && (!hasGrace || ts.Before(deadline)) {
+		deadline, hasGrace = ts, true
+		why = v1alpha5.AnnotationTerminationTimestamp + " " + ts.UTC().Format(time.RFC3339) + " passed"
+	}
 	if hasGrace && !now.Before(deadline) {
-		return c.forceDrain(ctx, node, append(s.evictable, s.critical...), grace, s.waiting)
+		return c.forceDrain(ctx, node, append(s.evictable, s.critical...), why, s.waiting)
 	}
 	if len(s.evictable) == 0 && s.waiting == 0 {
 		s.evictable = s.critical // critical pods go last
@@ -146,11 +152,27 @@ func (c *Controller) evict(ctx context.Context, node *corev1.Node, pods []*corev
 	return blocked, nil
 }
 
+// terminationTimestamp returns the node's karpenter.sh/termination-timestamp (RFC 3339), and
+// false when it has none; an unparsable value is logged and ignored.
+func terminationTimestamp(ctx context.Context, node *corev1.Node) (time.Time, bool) {
+	s, set := node.Annotations[v1alpha5.AnnotationTerminationTimestamp]
+	if !set {
+		return time.Time{}, false
+	}
+	ts, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		log.FromContext(ctx).Info("ignoring unparsable annotation", "annotation", v1alpha5.AnnotationTerminationTimestamp, "value", s)
+		return time.Time{}, false
+	}
+	return ts, true
+}
+
 // forceDrain deletes the pods that are not terminating yet (PodDisruptionBudgets and
 // karpenter.sh/do-not-evict no longer hold once the grace period is over) and is done: the
 // instance is terminated without waiting for them, as Karpenter v1 does after
-// terminationGracePeriod; the pod garbage collector removes what is left with the node.
-func (c *Controller) forceDrain(ctx context.Context, node *corev1.Node, pods []*corev1.Pod, grace time.Duration, terminating int) (reconcile.Result, bool, error) {
+// terminationGracePeriod; the pod garbage collector removes what is left with the node. why
+// says which deadline passed (the grace period, or karpenter.sh/termination-timestamp).
+func (c *Controller) forceDrain(ctx context.Context, node *corev1.Node, pods []*corev1.Pod, why string, terminating int) (reconcile.Result, bool, error) {
 	var deleted []string
 	for _, pod := range pods {
 		if err := c.kube.Delete(ctx, pod); err != nil && !apierrors.IsNotFound(err) {
@@ -159,11 +181,11 @@ func (c *Controller) forceDrain(ctx context.Context, node *corev1.Node, pods []*
 		deleted = append(deleted, pod.Namespace+"/"+pod.Name)
 	}
 	if len(deleted) > 0 || terminating > 0 {
-		log.FromContext(ctx).Info("termination grace period elapsed, deleted remaining pods", "terminationGracePeriod", grace.String(),
+		log.FromContext(ctx).Info("drain deadline passed, deleted remaining pods", "deadline", why,
 			"deleted", deleted, "stillTerminating", terminating)
 		if c.recorder != nil {
 			c.recorder.Eventf(node, corev1.EventTypeWarning, "TerminationGracePeriodElapsed",
-				"terminationGracePeriod %s elapsed: deleted %d pods, terminating the instance", grace, len(deleted))
+				"%s: deleted %d pods, terminating the instance", why, len(deleted))
 		}
 	}
 	return reconcile.Result{}, true, nil

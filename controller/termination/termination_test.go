@@ -424,3 +424,39 @@ func TestProvisionerWithoutGraceOverridesAnnotation(t *testing.T) {
 		t.Fatalf("requeue %v, pod %v: want to keep waiting (the provisioner has no grace period)", res.RequeueAfter, h.podExists("web"))
 	}
 }
+
+// Node repair's karpenter.sh/termination-timestamp ends the drain at that time even where no
+// grace period is set (a PDB that never allows eviction, a kubelet that confirms nothing): the
+// pods are deleted at once and the node goes. A later timestamp than the grace period's end
+// does not delay it, and an unparsable one is ignored.
+func TestTerminationTimestampForcesTheDrain(t *testing.T) {
+	h := newHarness(t, options{funcs: alwaysRefuse()}, pod("web"), pod("dns", critical))
+	node, _ := h.node()
+	orig := node.DeepCopy()
+	node.Annotations = map[string]string{v1alpha5.AnnotationTerminationTimestamp: node.DeletionTimestamp.UTC().Format(time.RFC3339)}
+	if err := h.kube.Patch(context.Background(), node, client.MergeFrom(orig)); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile()
+	if h.podExists("web") || h.podExists("dns") {
+		t.Error("pods not deleted at the termination timestamp")
+	}
+	if _, ok := h.node(); ok || h.instances() != 0 {
+		t.Fatal("node or instance left at the termination timestamp")
+	}
+
+	grace := time.Minute
+	h = newHarness(t, options{funcs: alwaysRefuse(), grace: &grace, annotations: map[string]string{
+		v1alpha5.AnnotationTerminationTimestamp: time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}}, pod("web"))
+	h.clk.Step(time.Minute)
+	h.reconcile()
+	if _, ok := h.node(); ok {
+		t.Fatal("a later termination timestamp delayed the end of the grace period")
+	}
+
+	h = newHarness(t, options{funcs: alwaysRefuse(), annotations: map[string]string{v1alpha5.AnnotationTerminationTimestamp: "soon"}}, pod("web"))
+	h.clk.Step(time.Hour)
+	if res := h.reconcile(); res.RequeueAfter != EvictionRetry || !h.podExists("web") {
+		t.Fatalf("unparsable timestamp: requeue %v, pod %v; want to keep waiting", res.RequeueAfter, h.podExists("web"))
+	}
+}

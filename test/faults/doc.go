@@ -14,6 +14,11 @@
 //   - TestEC2Faults: EC2 throttling and 5xx bursts, CreateFleet whose response is lost,
 //     DescribeInstances failing after CreateFleet, the launch template deleted out of band and
 //     insufficient capacity on every spot pool (on-demand allowed);
+//   - TestDeadKubelet: the kubelets of two nodes with pods die (sandbox cluster.StopKubelet:
+//     the node Lease is no longer renewed, no pod deletion is confirmed); one node deleted by
+//     hand goes once its pods' grace has passed, the other is removed by node repair
+//     (--not-ready-timeout) once kube-controller-manager has marked it not Ready; both
+//     instances and claims go and the Deployment's pods run on new nodes;
 //   - TestLaunchTemplateGC: launch templates the controller created are deleted once nothing
 //     uses them, and templates it did not create never are (issue 7 §1).
 //

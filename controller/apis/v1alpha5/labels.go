@@ -55,6 +55,12 @@ const (
 	// node drains within it even after its Provisioner is gone (terraform destroy removes
 	// Provisioners before the nodes).
 	AnnotationTerminationGracePeriod = Group + "/termination-grace-period"
+	// AnnotationTerminationTimestamp on a node (RFC 3339) ends its drain at that time, before
+	// its termination grace period would: pods still on it are then deleted and not waited on,
+	// and its instance is terminated (Karpenter v1's karpenter.sh/nodeclaim-termination-timestamp).
+	// Node repair sets it to the time of the deletion, so that a node whose kubelet is dead is
+	// not drained through evictions that no kubelet confirms.
+	AnnotationTerminationTimestamp = Group + "/termination-timestamp"
 
 	// TerminationFinalizer is put on every launched node; the termination controller cordons,
 	// drains, terminates the instance and then removes it.
