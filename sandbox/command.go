@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
 )
 
 // Files of a state directory written by the daemon (`sandbox run`).
@@ -123,6 +127,17 @@ func NewCommand() *cobra.Command {
 			}
 			_, err = cmd.OutOrStdout().Write(b)
 			return err
+		},
+	}, &cobra.Command{
+		Use:   "stop-kubelet NODE",
+		Short: "Make a node's kubelet die: its Lease is no longer renewed and no pod deletion is confirmed; the instance keeps running",
+		Long: "Make the kubelet of NODE die as a real one does when its process is killed or its instance hangs:\n" +
+			"kwok stops renewing the node's Lease, posting its status and confirming pod deletions. After\n" +
+			"kube-controller-manager's --node-monitor-grace-period (50 s) the node is Ready=Unknown and tainted\n" +
+			"node.kubernetes.io/unreachable; its EC2 instance keeps running. It stays so for a day.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return stopKubelet(cmd.Context(), cmd.OutOrStdout(), f.dir, args[0])
 		},
 	}, &cobra.Command{
 		Use: "run", Short: "Run the sandbox in the foreground (the daemon that `up` starts)", Args: cobra.NoArgs, Hidden: true,
@@ -326,5 +341,26 @@ func down(out io.Writer, dir string) error {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
 	fmt.Fprintf(out, "removed %s\n", dir)
+	return nil
+}
+
+// stopKubelet stops the kubelet of node in the sandbox running in dir (cluster.StopKubelet),
+// through the administrator kubeconfig dir/kubeconfig.
+func stopKubelet(ctx context.Context, out io.Writer, dir, node string) error {
+	if !running(dir) {
+		return fmt.Errorf("no sandbox is running in %s (run `sandbox up`)", dir)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
+	if err != nil {
+		return fmt.Errorf("reading the sandbox kubeconfig: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := cluster.StopKubelet(ctx, kube, node); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "kubelet of %s stopped: the node turns Ready=Unknown within about 50 s\n", node)
 	return nil
 }

@@ -36,15 +36,22 @@ const deadKubeletLease = 24 * time.Hour
 //
 // Errors: the node has no Lease yet (it has not registered through kwok), or API errors.
 func (c *Cluster) StopKubelet(ctx context.Context, nodeName string) error {
-	if nodeName == "" {
-		return errors.New("cluster: StopKubelet: node name is empty")
-	}
 	kube, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
 		return fmt.Errorf("cluster: StopKubelet: %w", err)
 	}
+	return StopKubelet(ctx, kube, nodeName)
+}
+
+// StopKubelet is Cluster.StopKubelet through any client allowed to update Leases in
+// kube-node-lease (the sandbox's administrator kubeconfig), for callers outside the process
+// that started the cluster (`sandbox stop-kubelet`).
+func StopKubelet(ctx context.Context, kube kubernetes.Interface, nodeName string) error {
+	if nodeName == "" {
+		return errors.New("cluster: StopKubelet: node name is empty")
+	}
 	leases := kube.CoordinationV1().Leases(corev1.NamespaceNodeLease)
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		lease, err := leases.Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {
 			return err
