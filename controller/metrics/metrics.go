@@ -33,7 +33,7 @@ var (
 	}, []string{LabelProvisioner, LabelCapacityType})
 
 	// NodesDeprovisioned counts nodes the deprovisioner deleted, by provisioner and reason
-	// ("emptiness" or "expiration").
+	// ("emptiness", "expiration" or "unhealthy": node repair).
 	NodesDeprovisioned = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "deprovisioning", Name: "nodes_deleted_total",
 		Help: "Number of nodes deleted by the deprovisioner, by provisioner and reason.",
