@@ -11,10 +11,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
 )
 
 // providerBinary is $KARPENTER_BIN or a fresh `go build` of the module's main package.
@@ -80,6 +84,7 @@ func TestUpTwiceEnvDown(t *testing.T) {
 	if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{}); err != nil {
 		t.Fatalf("cluster from `sandbox env` kubeconfig: %v", err)
 	}
+	stopKubelet(t, bin, dir, kubernetes.NewForConfigOrDie(cfg))
 	// the control plane runs in the daemon's process group
 	members := groupMembers(pid)
 	if len(members) < 6 { // daemon + etcd + apiserver + controller-manager + scheduler + kwok
@@ -101,6 +106,51 @@ func TestUpTwiceEnvDown(t *testing.T) {
 	cmd := exec.Command(bin, "sandbox", "env", "--dir", dir)
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "no sandbox is running") {
 		t.Fatalf("env after down: %v %s", err, b)
+	}
+	cmd = exec.Command(bin, "sandbox", "stop-kubelet", "n1", "--dir", dir)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "no sandbox is running") {
+		t.Fatalf("stop-kubelet after down: %v %s", err, b)
+	}
+}
+
+// stopKubelet registers a kwok Node by hand, waits for kwok to hold its Lease, stops its
+// kubelet with `sandbox stop-kubelet` and checks the Lease changed holder and stays so (kwok
+// does not take it back); a node without a Lease is a clear error.
+func stopKubelet(t *testing.T, bin, dir string, kube kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kubelet-cli-test",
+		Annotations: map[string]string{cluster.KwokNodeAnnotationKey: cluster.KwokNodeAnnotationValue}}}
+	if _, err := kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}) }()
+	leases := kube.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	holder := func() string {
+		l, err := leases.Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *l.Spec.HolderIdentity
+	}
+	deadline := time.Now().Add(time.Minute)
+	for holder() == "" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if h := holder(); h == "" || h == cluster.DeadKubeletHolder {
+		t.Fatalf("kwok does not hold the Lease of %s: holder %q", node.Name, h)
+	}
+	cmd := exec.Command(bin, "sandbox", "stop-kubelet", node.Name, "--dir", dir)
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "kubelet of "+node.Name+" stopped") {
+		t.Fatalf("stop-kubelet: %v %s", err, b)
+	}
+	time.Sleep(15 * time.Second) // longer than kwok's renew interval (10 s for its 40 s Lease)
+	if h := holder(); h != cluster.DeadKubeletHolder {
+		t.Fatalf("Lease holder %q after stop-kubelet, want %q", h, cluster.DeadKubeletHolder)
+	}
+	cmd = exec.Command(bin, "sandbox", "stop-kubelet", "no-such-node", "--dir", dir)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "has no Lease") {
+		t.Fatalf("stop-kubelet of a node without a Lease: %v %s", err, b)
 	}
 }
 
