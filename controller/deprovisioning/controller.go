@@ -1,8 +1,8 @@
 // Package deprovisioning is the reallocator: it deletes nodes the controller launched when they
 // have been empty for the provisioner's ttlSecondsAfterEmpty (emptiness.go), are older than
 // its ttlSecondsUntilExpired (expiration.go), or have not been Ready for the not-ready timeout
-// (node repair, repair.go). Deleting a node hands it to the termination
-// controller (finalizer karpenter.sh/termination), which drains it and terminates its instance.
+// (node repair, repair.go). Deleting a node hands it to the termination controller (finalizer
+// karpenter.sh/termination), which drains it and terminates its instance.
 package deprovisioning
 
 import (
@@ -83,8 +83,8 @@ func (c *Controller) Register(mgr manager.Manager) error {
 // conflictRequeue is how soon a node whose write hit an optimistic-lock conflict is reconciled again.
 const conflictRequeue = 100 * time.Millisecond
 
-// Reconcile applies node repair, expiration and emptiness to one node and requeues at the exact time the
-// next TTL elapses. Errors: API errors (requeued with backoff).
+// Reconcile applies node repair, expiration and emptiness to one node and requeues at the exact
+// time the next timeout or TTL elapses. Errors: API errors (requeued with backoff).
 func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	node := &corev1.Node{}
 	if err := c.kube.Get(ctx, req.NamespacedName, node); err != nil {

@@ -63,11 +63,11 @@ func notReadyFor(n *corev1.Node, now time.Time) (time.Duration, bool) {
 // are ignored.
 //
 // A NodeClaim whose Node has registered (registeredClaims) counts as that Node, once. Any other
-// NodeClaim that is not being deleted is in-flight capacity: named by status.nodeName (the instance's private DNS name, known at
-// launch) or, before launch, by the claim's name; labelled with the claim's labels; tainted with
-// spec.taints; offering status.allocatable, or before launch (capacity not known yet, e.g. a
-// launch resumed after a restart) spec.resources.requests, the requests of the pods it was
-// planned for. Its usage is status.capacity, or spec.resources.requests before launch.
+// NodeClaim that is not being deleted is in-flight capacity: named by status.nodeName (the
+// instance's private DNS name, known at launch) or, before launch, by the claim's name;
+// labelled with the claim's labels; tainted with spec.taints; offering status.allocatable, or
+// before launch (capacity not known yet, e.g. a launch resumed after a restart)
+// spec.resources.requests, the requests of the pods it was planned for. Its usage is status.capacity, or spec.resources.requests before launch.
 func BuildSnapshot(now time.Time, nodes []corev1.Node, pods []corev1.Pod, provisioners []v1alpha5.Provisioner, claims []karpv1.NodeClaim) Snapshot {
 	startup := map[string][]corev1.Taint{}
 	for i := range provisioners {

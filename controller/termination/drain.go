@@ -71,10 +71,11 @@ func classify(pods []corev1.Pod, now time.Time) drainState {
 	return s
 }
 
-// drain is done when no pod it waits for is left. Before the node's grace period (gracePeriod)
-// has passed since its deletion, it evicts non-critical pods, and critical ones once no
-// non-critical pod is left or terminating; after it, it deletes every remaining pod and is
-// done without waiting for them (the instance goes next). Errors: API errors other than an
+// drain is done when no pod it waits for is left. Before its deadline (the node's grace period,
+// gracePeriod, after its deletion, or its karpenter.sh/termination-timestamp if earlier) it
+// evicts non-critical pods, and critical ones once no non-critical pod is left or terminating;
+// after it, it deletes every remaining pod and is done without waiting for them (the instance
+// goes next). Errors: API errors other than an
 // eviction refused by a PodDisruptionBudget (429) or a pod already gone (404).
 func (c *Controller) drain(ctx context.Context, node *corev1.Node) (reconcile.Result, bool, error) {
 	pods, err := nodepods.List(ctx, c.kube, node.Name)
