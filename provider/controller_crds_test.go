@@ -169,7 +169,7 @@ resource "karpenter_provisioner" "keep" {
 		must(t, kc.Patch(ctx, crd, client.RawPatch(k8stypes.JSONPatchType, []byte(patch))))
 	}
 	updates := func(attrs ...string) resource.ConfigPlanChecks {
-		return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{driftPlanCheck{addr: ctrl, attrs: attrs}}}
+		return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{driftPlanCheck{want: map[string][]string{ctrl: attrs}}}}
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

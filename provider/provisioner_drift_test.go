@@ -300,6 +300,21 @@ func TestProvisionerDriftRowsCoverSchema(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("schema attributes without a drift row in provisionerDriftRows: %s", strings.Join(missing, ", "))
 	}
+	n := 0
+	for _, b := range driftBatches(provisionerDriftRows, driftBatchSize) {
+		n += len(b)
+		seen := map[string]bool{}
+		for _, r := range b {
+			k := r.res + " " + strings.SplitN(r.attr, ".", 2)[0]
+			if seen[k] || len(b) > driftBatchSize {
+				t.Errorf("drift batch %v: two rows change %s, or too many rows", b, k)
+			}
+			seen[k] = true
+		}
+	}
+	if n != len(provisionerDriftRows) {
+		t.Errorf("drift batches hold %d rows, the table %d", n, len(provisionerDriftRows))
+	}
 	if len(paths) < 60 {
 		t.Errorf("schema walk found only %d paths: %v", len(paths), paths)
 	}
@@ -308,7 +323,8 @@ func TestProvisionerDriftRowsCoverSchema(t *testing.T) {
 // Drift of every field: each row's out-of-band change plans an in-place update whose diff is
 // exactly under the row's attribute; applying restores the live Provisioner to what it was
 // after the first apply, and the plan after it is empty (resource.Test fails a step whose
-// post-apply plan is not). One sandbox, one step per row.
+// post-apply plan is not). One sandbox; rows are applied in batches (driftBatches) of distinct
+// attributes, each batch one step whose plan must show each row's attribute and nothing else.
 func TestAccProvisionerDrift(t *testing.T) {
 	_, kc := startSandbox(t)
 	installProvisionerCRD(t)
@@ -335,19 +351,27 @@ func TestAccProvisionerDrift(t *testing.T) {
 			return nil
 		},
 	}}
-	for _, row := range provisionerDriftRows {
-		addr := "karpenter_provisioner." + row.res
+	for _, batch := range driftBatches(provisionerDriftRows, driftBatchSize) {
+		want := map[string][]string{}
+		var what []string
+		for _, row := range batch {
+			addr := "karpenter_provisioner." + row.res
+			want[addr] = append(want[addr], row.attr)
+			what = append(what, row.attr+" on "+addr)
+		}
 		steps = append(steps, tfresource.TestStep{
 			PreConfig: func() {
-				t.Logf("drift of %s on %s: %s", row.attr, addr, row.patch)
-				p := &v1alpha5.Provisioner{}
-				p.Name = names[row.res]
-				if err := kc.Patch(ctx, p, client.RawPatch(types.JSONPatchType, []byte(row.patch))); err != nil {
-					t.Fatalf("drift row %s (%s): patch refused: %v", row.attr, row.patch, err)
+				for _, row := range batch {
+					t.Logf("drift of %s on %s: %s", row.attr, row.res, row.patch)
+					p := &v1alpha5.Provisioner{}
+					p.Name = names[row.res]
+					if err := kc.Patch(ctx, p, client.RawPatch(types.JSONPatchType, []byte(row.patch))); err != nil {
+						t.Fatalf("drift row %s (%s): patch refused: %v", row.attr, row.patch, err)
+					}
 				}
 			},
 			Config:           provisionerDriftConfig,
-			ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{driftPlanCheck{addr: addr, attrs: []string{row.attr}}}},
+			ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{driftPlanCheck{want: want}}},
 			Check: func(*terraform.State) error {
 				for res := range names {
 					s, err := liveSpec(res)
@@ -355,7 +379,7 @@ func TestAccProvisionerDrift(t *testing.T) {
 						return err
 					}
 					if s != baseline[res] {
-						return fmt.Errorf("after drift of %s, apply left %s as\n%s\nwant\n%s", row.attr, res, s, baseline[res])
+						return fmt.Errorf("after drift of %s, apply left %s as\n%s\nwant\n%s", strings.Join(what, ", "), res, s, baseline[res])
 					}
 				}
 				return nil
@@ -365,28 +389,26 @@ func TestAccProvisionerDrift(t *testing.T) {
 	tfresource.Test(t, tfresource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 }
 
-// driftPlanCheck asserts that the plan updates addr in place, that every value it changes lies
-// under one of attrs (schema paths, see driftRow), that it changes a value under each of them,
-// and that no other resource changes.
-type driftPlanCheck struct {
-	addr  string
-	attrs []string
-}
+// driftPlanCheck asserts that the plan updates each resource address of want in place, that
+// every value such an update changes lies under one of the address's attributes (schema paths,
+// see driftRow), that it changes a value under each of them, and that no other resource changes.
+type driftPlanCheck struct{ want map[string][]string }
 
 func (c driftPlanCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	found := false
-	what := strings.Join(c.attrs, ", ")
+	found := map[string]bool{}
 	for _, rc := range req.Plan.ResourceChanges {
-		if rc.Address != c.addr {
+		attrs, ok := c.want[rc.Address]
+		if !ok {
 			if !rc.Change.Actions.NoOp() {
-				resp.Error = fmt.Errorf("drift of %s on %s: %s also planned %v", what, c.addr, rc.Address, rc.Change.Actions)
+				resp.Error = fmt.Errorf("drift of %v: %s also planned %v", c.want, rc.Address, rc.Change.Actions)
 				return
 			}
 			continue
 		}
-		found = true
+		found[rc.Address] = true
+		what := strings.Join(attrs, ", ")
 		if !rc.Change.Actions.Update() {
-			resp.Error = fmt.Errorf("drift of %s: %s planned %v, want an in-place update", what, c.addr, rc.Change.Actions)
+			resp.Error = fmt.Errorf("drift of %s: %s planned %v, want an in-place update", what, rc.Address, rc.Change.Actions)
 			return
 		}
 		diffs := diffPaths(nil, rc.Change.Before, rc.Change.After)
@@ -394,22 +416,47 @@ func (c driftPlanCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequ
 			want := strings.Split(attr, ".")
 			return len(d) >= len(want) && slices.Equal(d[:len(want)], want)
 		}
-		for _, attr := range c.attrs {
+		for _, attr := range attrs {
 			if !slices.ContainsFunc(diffs, func(d []string) bool { return under(d, attr) }) {
-				resp.Error = fmt.Errorf("drift of %s: the update of %s does not change %s (all changes: %v)", what, c.addr, attr, diffs)
+				resp.Error = fmt.Errorf("drift of %s: the update of %s does not change %s (all changes: %v)", what, rc.Address, attr, diffs)
 				return
 			}
 		}
 		for _, d := range diffs {
-			if !slices.ContainsFunc(c.attrs, func(attr string) bool { return under(d, attr) }) {
-				resp.Error = fmt.Errorf("drift of %s: the plan of %s also changes %s (all changes: %v)", what, c.addr, strings.Join(d, "."), diffs)
+			if !slices.ContainsFunc(attrs, func(attr string) bool { return under(d, attr) }) {
+				resp.Error = fmt.Errorf("drift of %s: the plan of %s also changes %s (all changes: %v)", what, rc.Address, strings.Join(d, "."), diffs)
 				return
 			}
 		}
 	}
-	if !found {
-		resp.Error = fmt.Errorf("drift of %s: no change planned for %s", what, c.addr)
+	for addr := range c.want {
+		if !found[addr] {
+			resp.Error = fmt.Errorf("drift of %v: no change planned for %s", c.want[addr], addr)
+		}
 	}
+}
+
+// driftBatchSize is how many rows one step applies together (first fit, in table order), so
+// that the test takes about a third of the steps; rows in a step change distinct top-level
+// attributes or distinct resources, so their diffs stay apart.
+const driftBatchSize = 3
+
+// driftBatches packs rows into batches of at most size rows whose (resource, top-level
+// attribute) pairs differ, first fit in table order.
+func driftBatches(rows []driftRow, size int) [][]driftRow {
+	key := func(r driftRow) string { return r.res + " " + strings.SplitN(r.attr, ".", 2)[0] }
+	var out [][]driftRow
+	for _, r := range rows {
+		i := slices.IndexFunc(out, func(b []driftRow) bool {
+			return len(b) < size && !slices.ContainsFunc(b, func(o driftRow) bool { return key(o) == key(r) })
+		})
+		if i < 0 {
+			out = append(out, nil)
+			i = len(out) - 1
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
 }
 
 // diffPaths lists the paths (object keys; list indices dropped) at which two decoded JSON
