@@ -235,6 +235,21 @@ var provisionerDriftRows = []driftRow{
 	{"provider_ref.name", "ref", `[{"op":"replace","path":"/spec/providerRef/name","value":"other"}]`},
 	{"provider_ref.kind", "ref", `[{"op":"remove","path":"/spec/providerRef/kind"}]`},
 	{"provider_ref.api_version", "ref", `[{"op":"replace","path":"/spec/providerRef/apiVersion","value":"karpenter.k8s.aws/v1beta1"}]`},
+	// Fields the configuration leaves unset, set outside Terraform (lt sets only the aws block).
+	{"labels", "lt", `[{"op":"add","path":"/spec/labels","value":{"team":"b"}}]`},
+	{"annotations", "lt", `[{"op":"add","path":"/spec/annotations","value":{"example.com/owner":"other"}}]`},
+	{"ttl_seconds_after_empty", "lt", `[{"op":"add","path":"/spec/ttlSecondsAfterEmpty","value":30}]`},
+	{"ttl_seconds_until_expired", "lt", `[{"op":"add","path":"/spec/ttlSecondsUntilExpired","value":3600}]`},
+	{"termination_grace_period", "lt", `[{"op":"add","path":"/spec/terminationGracePeriod","value":"10m"}]`},
+	{"requirement", "lt", `[{"op":"add","path":"/spec/requirements","value":[{"key":"kubernetes.io/os","operator":"Exists"}]}]`},
+	{"taint", "lt", `[{"op":"add","path":"/spec/taints","value":[{"key":"dedicated","effect":"NoSchedule"}]}]`},
+	{"startup_taint", "lt", `[{"op":"add","path":"/spec/startupTaints","value":[{"key":"example.com/init","value":"","effect":"NoSchedule"}]}]`},
+	{"limits", "lt", `[{"op":"add","path":"/spec/limits","value":{"resources":{"nvidia.com/gpu":"1"}}}]`},
+	{"kubelet_configuration", "lt", `[{"op":"add","path":"/spec/kubeletConfiguration","value":{"maxPods":20}}]`},
+	{"aws.tags", "lt", `[{"op":"add","path":"/spec/provider/tags","value":{"team":"b"}}]`},
+	{"aws.instance_profile", "lt", `[{"op":"add","path":"/spec/provider/instanceProfile","value":"other-profile"}]`},
+	{"aws.ami_family", "lt", `[{"op":"add","path":"/spec/provider/amiFamily","value":"Bottlerocket"}]`},
+	{"provider_ref.kind", "ref", `[{"op":"replace","path":"/spec/providerRef/kind","value":"Other"}]`},
 }
 
 // driftExempt are the schema paths without a drift row, and why.
