@@ -120,8 +120,7 @@ func crdDigestsAttribute() schema.MapAttribute {
 		MarkdownDescription: "Content of the installed CRDs: CRD name (`provisioners.karpenter.sh`, `nodeclaims.karpenter.sh`) to " +
 			"`sha256:` and 16 hex digits of its spec. A refresh reads the live CRDs; the plan is always the digests of the CRDs " +
 			"this provider version embeds, so a CRD changed outside Terraform, or a provider upgrade that changes the CRDs " +
-			"(whether `image` is pinned or not), plans an update that re-applies them in place (existing Provisioners stay). " +
-			"State written by a provider version without this attribute plans one such update.",
+			"(whether `image` is pinned or not), plans an update that re-applies them in place (existing Provisioners stay).",
 		PlanModifiers: []planmodifier.Map{embeddedCRDDigests{}}}
 }
 
