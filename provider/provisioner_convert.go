@@ -186,7 +186,7 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		}}
 		awsLaunchFromSpec(a, &m.Provider[0])
 	}
-	m.ProviderRef = providerRefFromSpec(spec.ProviderRef)
+	m.ProviderRef = providerRefFromSpec(spec.ProviderRef, prior.ProviderRef)
 	if k := spec.KubeletConfiguration; k != nil {
 		var p kubeletModel
 		if len(prior.KubeletConfiguration) > 0 {

@@ -129,7 +129,7 @@ resource "karpenter_provisioner" "ref" {
   provider_ref = {
     name        = "default"
     kind        = "AWSNodeTemplate"
-    api_version = "karpenter.k8s.aws/v1alpha1"
+    api_version = ""
   }
   consolidation {
     enabled = true
@@ -234,7 +234,7 @@ var provisionerDriftRows = []driftRow{
 	{"provider_ref", "ref", `[{"op":"remove","path":"/spec/providerRef"}]`},
 	{"provider_ref.name", "ref", `[{"op":"replace","path":"/spec/providerRef/name","value":"other"}]`},
 	{"provider_ref.kind", "ref", `[{"op":"remove","path":"/spec/providerRef/kind"}]`},
-	{"provider_ref.api_version", "ref", `[{"op":"replace","path":"/spec/providerRef/apiVersion","value":"karpenter.k8s.aws/v1beta1"}]`},
+	{"provider_ref.api_version", "ref", `[{"op":"add","path":"/spec/providerRef/apiVersion","value":"karpenter.k8s.aws/v1beta1"}]`},
 	// Fields the configuration leaves unset, set outside Terraform (lt sets only the aws block).
 	{"labels", "lt", `[{"op":"add","path":"/spec/labels","value":{"team":"b"}}]`},
 	{"annotations", "lt", `[{"op":"add","path":"/spec/annotations","value":{"example.com/owner":"other"}}]`},
