@@ -86,6 +86,13 @@ func commonLabels() map[string]string {
 	return l
 }
 
+// crdManifests are the CRDs this provider version installs (YAML, package crds), in
+// installation order. A variable so that tests can install another version's CRDs.
+var crdManifests = []struct {
+	kind string
+	yaml []byte
+}{{"Provisioner", crds.Provisioner}, {"NodeClaim", crds.NodeClaim}}
+
 // provisionerCRD decodes the embedded Provisioner CRD.
 func provisionerCRD() (*apiextensionsv1.CustomResourceDefinition, error) {
 	return decodeCRD("Provisioner", crds.Provisioner)
@@ -96,10 +103,7 @@ func provisionerCRD() (*apiextensionsv1.CustomResourceDefinition, error) {
 // Errors: an embedded manifest that does not decode (a build defect).
 func controllerCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var out []*apiextensionsv1.CustomResourceDefinition
-	for _, c := range []struct {
-		kind string
-		yaml []byte
-	}{{"Provisioner", crds.Provisioner}, {"NodeClaim", crds.NodeClaim}} {
+	for _, c := range crdManifests {
 		crd, err := decodeCRD(c.kind, c.yaml)
 		if err != nil {
 			return nil, err

@@ -92,6 +92,7 @@ type controllerModel struct {
 	BatchIdleDurationSeconds types.Int64     `tfsdk:"batch_idle_duration_seconds"`
 	BatchMaxDurationSeconds  types.Int64     `tfsdk:"batch_max_duration_seconds"`
 	MissingObjects           types.List      `tfsdk:"missing_objects"`
+	CRDDigests               types.Map       `tfsdk:"crd_digests"`
 	Resources                *resourcesModel `tfsdk:"resources"`
 	PriorityClassName        types.String    `tfsdk:"priority_class_name"`
 	NodeSelector             types.Map       `tfsdk:"node_selector"`
@@ -214,6 +215,7 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 		},
 	}
 	maps.Copy(resp.Schema.Attributes, installOptionAttributes())
+	resp.Schema.Attributes["crd_digests"] = crdDigestsAttribute()
 }
 
 // Configure receives the provider's clients.
@@ -334,6 +336,10 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	m.MissingObjects = listValue(missing)
+	if m.CRDDigests, err = liveCRDDigests(ctx, kc); err != nil {
+		resp.Diagnostics.AddError("Cannot read the CRDs", err.Error())
+		return
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -529,14 +535,19 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 			return
 		}
 	}
-	all, err := controllerCRDs()
+	all, err := desiredCRDs()
 	if err != nil {
 		diags.AddError("Invalid embedded CRD", err.Error())
 		return
 	}
 	for _, crd := range all {
+		desired := crd.DeepCopy() // apply overwrites crd with the live object
 		if err := apply(ctx, kc, crd); err != nil {
 			diags.AddError("Cannot apply the CRD "+crd.Name, err.Error())
+			return
+		}
+		if err := replaceCRDSpec(ctx, kc, desired); err != nil {
+			diags.AddError("Cannot update the CRD "+crd.Name, err.Error())
 			return
 		}
 		if err := waitCRDEstablished(ctx, kc, crd.Name); err != nil {

@@ -295,7 +295,7 @@ func awsLaunchFromSpec(a *v1alpha5.AWS, out *awsModel) {
 	}
 }
 
-// providerRefToSpec and providerRefFromSpec convert provider_ref.
+// providerRefToSpec converts provider_ref.
 func providerRefToSpec(r *providerRefModel) *v1alpha5.ProviderRef {
 	if r == nil {
 		return nil
@@ -303,11 +303,22 @@ func providerRefToSpec(r *providerRefModel) *v1alpha5.ProviderRef {
 	return &v1alpha5.ProviderRef{Name: r.Name.ValueString(), Kind: r.Kind.ValueString(), APIVersion: r.APIVersion.ValueString()}
 }
 
-func providerRefFromSpec(r *v1alpha5.ProviderRef) *providerRefModel {
+// providerRefFromSpec reads an empty kind or apiVersion (the API drops them) as "" where prior
+// (the state before the refresh) has "" (set explicitly) and as null otherwise, so that neither
+// spelling is a permanent diff.
+func providerRefFromSpec(r *v1alpha5.ProviderRef, prior *providerRefModel) *providerRefModel {
 	if r == nil {
 		return nil
 	}
-	return &providerRefModel{Name: types.StringValue(r.Name), Kind: optString(r.Kind), APIVersion: optString(r.APIVersion)}
+	empty := types.StringValue("")
+	out := &providerRefModel{Name: types.StringValue(r.Name), Kind: optString(r.Kind), APIVersion: optString(r.APIVersion)}
+	if prior != nil && r.Kind == "" && prior.Kind.Equal(empty) {
+		out.Kind = empty
+	}
+	if prior != nil && r.APIVersion == "" && prior.APIVersion.Equal(empty) {
+		out.APIVersion = empty
+	}
+	return out
 }
 
 // withAttributes returns a with the attributes of b added.

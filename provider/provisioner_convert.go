@@ -153,8 +153,8 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		TTLSecondsUntilExpired: int64Value(spec.TTLSecondsUntilExpired),
 		TerminationGracePeriod: durationValue(spec.TerminationGracePeriod, prior.TerminationGracePeriod),
 		Requirements:           []requirementModel{},
-		Taints:                 taintsFromSpec(spec.Taints),
-		StartupTaints:          taintsFromSpec(spec.StartupTaints),
+		Taints:                 taintsFromSpec(spec.Taints, prior.Taints),
+		StartupTaints:          taintsFromSpec(spec.StartupTaints, prior.StartupTaints),
 		Limits:                 []limitsModel{},
 		Provider:               []awsModel{},
 		KubeletConfiguration:   []kubeletModel{},
@@ -186,7 +186,7 @@ func provisionerFromSpec(name string, spec v1alpha5.ProvisionerSpec, prior provi
 		}}
 		awsLaunchFromSpec(a, &m.Provider[0])
 	}
-	m.ProviderRef = providerRefFromSpec(spec.ProviderRef)
+	m.ProviderRef = providerRefFromSpec(spec.ProviderRef, prior.ProviderRef)
 	if k := spec.KubeletConfiguration; k != nil {
 		var p kubeletModel
 		if len(prior.KubeletConfiguration) > 0 {
@@ -329,10 +329,17 @@ func taintsToSpec(ts []taintModel) []corev1.Taint {
 	return out
 }
 
-func taintsFromSpec(ts []corev1.Taint) []taintModel {
+// taintsFromSpec converts live taints. An empty value (the API drops it) reads back as "" where
+// the prior taint at the same position had "" (set explicitly), and as null otherwise, so
+// neither spelling shows as a permanent diff.
+func taintsFromSpec(ts []corev1.Taint, prior []taintModel) []taintModel {
 	out := []taintModel{}
-	for _, t := range ts {
-		out = append(out, taintModel{Key: types.StringValue(t.Key), Value: optString(t.Value), Effect: types.StringValue(string(t.Effect))})
+	for i, t := range ts {
+		value := optString(t.Value)
+		if t.Value == "" && i < len(prior) && prior[i].Value.Equal(types.StringValue("")) {
+			value = prior[i].Value
+		}
+		out = append(out, taintModel{Key: types.StringValue(t.Key), Value: value, Effect: types.StringValue(string(t.Effect))})
 	}
 	return out
 }
