@@ -102,7 +102,7 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 // solverInput assembles the solver's input: the pods, daemonsets and existing nodes read, and
 // each provisioner with the catalogue's instance types for it and its usage.
 func solverInput(ctx context.Context, cat *Catalog, w *Workload) (scheduling.Input, error) {
-	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels, Volumes: w.Volumes}
+	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels, Volumes: w.Volumes, Holds: w.Holds}
 	for _, p := range w.Provisioners {
 		types, err := cat.InstanceTypes(ctx, p)
 		if err != nil {

@@ -617,3 +617,70 @@ items:
 		t.Fatalf("want 2 pods on new nodes in us-east-1b and -1c, 1 unschedulable, got %+v", p.Summary)
 	}
 }
+
+// pinnedPod is a pending pod requesting cpu that required node affinity on metadata.name pins
+// to node, as `kubectl get pods -o yaml` shows DaemonSet pods (owner the DaemonSet) and pods
+// pinned by hand (no owner).
+func pinnedPod(name, node, cpu string, daemonSet bool) string {
+	owner := ""
+	if daemonSet {
+		owner = "\n      ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: u1, controller: true}]"
+	}
+	return strings.NewReplacer("NAME", name, "NODE", node, "CPU", cpu, "OWNER", owner).Replace(`
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: NAME
+      namespace: kube-systemOWNER
+    spec:
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchFields: [{key: metadata.name, operator: In, values: [NODE]}]
+      tolerations: [{operator: Exists}]
+      containers: [{name: c, image: x, resources: {requests: {cpu: "CPU"}}}]
+    status: {phase: Pending}`)
+}
+
+// Pods pinned to a node by matchFields metadata.name take that node's room and never get a new
+// node; those pinned to a node the input lacks are reported with that reason.
+func TestPodsPinnedToNamedNodes(t *testing.T) {
+	dump := liveNodes + "  # pinned pods\n" + strings.TrimPrefix(pinnedPod("agent-x1", "ip-10-0-1-1.ec2.internal", "500m", true), "\n") + "\n" +
+		strings.TrimPrefix(pinnedPod("pinned", "ip-10-0-1-1.ec2.internal", "1", false), "\n") + "\n" +
+		strings.TrimPrefix(pinnedPod("agent-gone", "ip-10-0-9-9.ec2.internal", "500m", true), "\n") + "\n"
+	nodes := write(t, "nodes.yaml", dump)
+	prov := write(t, "p.yaml", defaultProvisioner)
+	// 3 CPUs free, 1.5 of them taken by the two pods pinned there: one 1-CPU pod fits beside them.
+	p, _ := plan(t, "-f", write(t, "w.yaml", deployment("web", 3, "1", "1Gi")), "-f", prov, "--nodes", nodes)
+	if len(p.ExistingNodes) != 1 {
+		t.Fatalf("existing nodes %+v", p.ExistingNodes)
+	}
+	got := strings.Join(p.ExistingNodes[0].Pods, ",")
+	if !strings.Contains(got, "kube-system/agent-x1") || !strings.Contains(got, "kube-system/pinned") || len(p.ExistingNodes[0].Pods) != 3 {
+		t.Fatalf("want both pinned pods and one web pod on their node, got %v", p.ExistingNodes[0].Pods)
+	}
+	if p.Summary.PlacedOnNewNodes != 2 || p.Summary.Pods != 6 {
+		t.Fatalf("want 2 web pods on new nodes of 6 pods, got %+v", p.Summary)
+	}
+	for _, g := range p.NewNodes {
+		for _, pod := range g.Pods {
+			if strings.HasPrefix(pod, "kube-system/") {
+				t.Fatalf("a new node is planned for pinned pod %s", pod)
+			}
+		}
+	}
+	if len(p.Unschedulable) != 1 || p.Unschedulable[0].Pod != "kube-system/agent-gone" ||
+		!strings.Contains(p.Unschedulable[0].Reason, "pinned") || !strings.Contains(p.Unschedulable[0].Reason, "node ip-10-0-9-9.ec2.internal, not in --nodes") {
+		t.Fatalf("want agent-gone reported as pinned to a node not in --nodes, got %+v", p.Unschedulable)
+	}
+	// 1 CPU left on the node: one pinned pod fits, the other stays pending there, with no new node.
+	full := strings.Replace(dump, `cpu: "2"}}}]
+    status: {phase: Succeeded}`, `cpu: "2"}}}]
+    status: {phase: Running}`, 1)
+	p, _ = plan(t, "-f", prov, "--nodes", write(t, "full.yaml", full))
+	if p.Summary.NewNodes != 0 || p.Summary.PlacedOnExistingNodes != 1 || len(p.Unschedulable) != 2 || p.Unschedulable[0].Pod != "kube-system/agent-gone" ||
+		!strings.Contains(p.Unschedulable[1].Reason, "no new node for it: pinned") {
+		t.Fatalf("want the pinned pod that does not fit reported, no new node: %+v %+v", p.Summary, p.Unschedulable)
+	}
+}

@@ -75,6 +75,12 @@ type Workload struct {
 	Volumes  scheduling.Volumes
 	Skipped  []Skipped
 	Warnings []string
+	// Holds keep the pods pinned to nodes of the input by matchFields metadata.name on those
+	// nodes, without new nodes (pinned.go).
+	Holds map[string]scheduling.Hold
+	// Unplaced are the pods that cannot be planned before solving, with the reason: pods
+	// pinned to nodes not in the input.
+	Unplaced []scheduling.PodError
 }
 
 // reader accumulates objects into a Workload.
@@ -96,8 +102,10 @@ type reader struct {
 	workloadOwner map[string]string
 	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
 	runtimeClasses map[string]*nodev1.RuntimeClass
-	files          []givenFile
-	errs           []error
+	// pinned are the pending pods pinned to named nodes (placePinned).
+	pinned []pinnedPod
+	files  []givenFile
+	errs   []error
 }
 
 // givenFile is a file read, and the argument that named it.
@@ -337,6 +345,7 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	r.dropRunning(r.bound)
 	r.dropOwned()
+	r.placePinned()
 	if err := r.applyRuntimeClasses(); err != nil {
 		return nil, err
 	}
