@@ -684,3 +684,42 @@ func TestPodsPinnedToNamedNodes(t *testing.T) {
 		t.Fatalf("want the pinned pod that does not fit reported, no new node: %+v %+v", p.Summary, p.Unschedulable)
 	}
 }
+
+// A Deployment whose pods already run in the --nodes dump is planned for its missing replicas
+// only, as its controller creates replicas minus the pods it has: its ReplicaSet's bound pods
+// count, a pod of another controller with the same labels does not.
+func TestRunningReplicasAreNotPlannedAgain(t *testing.T) {
+	bound := func(name, owner string) string {
+		return strings.NewReplacer("NAME", name, "OWNER", owner).Replace(`
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: NAME
+      namespace: shop
+      labels: {app: web, pod-template-hash: 7c9d}
+      ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: OWNER, uid: rs-1, controller: true}]
+    spec:
+      nodeName: ip-10-0-1-1.ec2.internal
+      containers: [{name: c, image: x, resources: {requests: {cpu: 500m}}}]
+    status: {phase: Running}`)
+	}
+	orphan := strings.Replace(bound("web-orphan", "-"), "\n      ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: -, uid: rs-1, controller: true}]", "", 1)
+	noHash := strings.Replace(orphan, "web-orphan", "web-nohash", 1)
+	noHash = strings.Replace(noHash, ", pod-template-hash: 7c9d", "", 1)
+	// web-7c9d-aaaaa (its ReplicaSet's) and web-orphan (same labels and a template hash) count;
+	// other-1 (another controller's) and web-nohash (an orphan its ReplicaSets do not select) do not.
+	dump := liveNodes + "  # web's pods" + bound("web-7c9d-aaaaa", "web-7c9d") + orphan + bound("other-1", "other-7c9d") + noHash + "\n"
+	nodes := write(t, "nodes.yaml", dump)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", deployment("web", 3, "1", "1Gi")), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", nodes)
+	if p.Summary.Pods != 1 || p.Summary.NewNodes != 0 || p.Summary.PlacedOnExistingNodes != 1 {
+		t.Fatalf("2 of web's 3 replicas run: want 1 pod planned, on the node's 1 free CPU, got %+v", p.Summary)
+	}
+	if !strings.Contains(errOut, "Deployment shop/web: 2 of its 3 replicas already run in the input") {
+		t.Fatalf("stderr lacks the running replicas:\n%s", errOut)
+	}
+	// More running than wanted (scaling down): nothing to plan.
+	p, _ = plan(t, "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", nodes)
+	if p.Summary.Pods != 0 || p.Summary.NewNodes != 0 {
+		t.Fatalf("web runs more than 1 replica: want nothing planned, got %+v", p.Summary)
+	}
+}

@@ -102,6 +102,8 @@ type reader struct {
 	workloadOwner map[string]string
 	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
 	runtimeClasses map[string]*nodev1.RuntimeClass
+	// expanded are the workloads expanded into pods, with their pods (subtractRunning).
+	expanded []expandedWorkload
 	// pinned are the pending pods pinned to named nodes (placePinned).
 	pinned []pinnedPod
 	files  []givenFile
@@ -344,6 +346,7 @@ func (r *reader) finish() (*Workload, error) {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods bound to nodes that are not in the input were ignored (give the nodes with --nodes)", r.unbound))
 	}
 	r.dropRunning(r.bound)
+	r.subtractRunning()
 	r.dropOwned()
 	r.placePinned()
 	if err := r.applyRuntimeClasses(); err != nil {

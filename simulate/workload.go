@@ -324,7 +324,11 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		}
 		pods = append(pods, p)
 	}
-	return r.addPods(o, pods...)
+	if err := r.addPods(o, pods...); err != nil {
+		return err
+	}
+	r.expanded = append(r.expanded, newExpandedWorkload(&w, ns, pods))
+	return nil
 }
 
 func mergeLabels(a, b map[string]string) map[string]string {
