@@ -723,3 +723,39 @@ func TestRunningReplicasAreNotPlannedAgain(t *testing.T) {
 		t.Fatalf("web runs more than 1 replica: want nothing planned, got %+v", p.Summary)
 	}
 }
+
+// A pod's overhead is its RuntimeClass's, as the API server's RuntimeClass admission sets it:
+// an overhead without a runtimeClassName, or one the class does not define, is refused with the
+// file, line and field; the class's own overhead (written in other units) is accepted.
+func TestPodOverheadNeedsItsRuntimeClass(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: shop}\nspec:\n  overhead: {cpu: 250m}\n" +
+		"  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]\n"
+	_, _, err := run(t, "", "-f", write(t, "pod.yaml", pod), "-f", prov)
+	if err == nil || !strings.Contains(err.Error(), "pod.yaml:5: spec.overhead: Forbidden: pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead") {
+		t.Fatalf("overhead without runtimeClassName: error %v", err)
+	}
+
+	rc := "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: kata}\nhandler: kata\noverhead:\n  podFixed: {cpu: 500m}\n---\n"
+	w := func(overhead string) string {
+		return strings.Replace(deployment("sandboxed", 2, "1", "1Gi"), "    spec:\n", "    spec:\n      runtimeClassName: kata\n      overhead: {cpu: "+overhead+"}\n", 1)
+	}
+	_, _, err = run(t, "", "-f", write(t, "w.yaml", rc+w("250m")), "-f", prov)
+	if err == nil || strings.Count(err.Error(), "spec.template.spec.overhead: Forbidden: pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead") != 1 ||
+		!strings.Contains(err.Error(), "w.yaml:22: ") {
+		t.Fatalf("overhead other than the class's: want one error at w.yaml:22, got %v", err)
+	}
+	noOverhead := strings.Replace(rc, "overhead:\n  podFixed: {cpu: 500m}\n", "", 1)
+	_, _, err = run(t, "", "-f", write(t, "w.yaml", noOverhead+w("0.5")), "-f", prov)
+	if err == nil || !strings.Contains(err.Error(), `Pod Overhead set without corresponding RuntimeClass defined Overhead (RuntimeClass "kata" defines none)`) {
+		t.Fatalf("overhead with a class defining none: error %v", err)
+	}
+	p, _ := plan(t, "-f", write(t, "w.yaml", rc+w("0.5")), "-f", prov)
+	var cpu int64
+	for _, g := range p.NewNodes {
+		cpu += g.Requests.CPUMillicores
+	}
+	if p.Summary.PlacedOnNewNodes != 2 || cpu != 3000 {
+		t.Fatalf("the class's own overhead is accepted: want 2 pods requesting 3000m, got %dm, %+v", cpu, p.Summary)
+	}
+}

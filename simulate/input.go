@@ -102,6 +102,8 @@ type reader struct {
 	workloadOwner map[string]string
 	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
 	runtimeClasses map[string]*nodev1.RuntimeClass
+	// specSources are where the specs of the pods to place and of the DaemonSets were read.
+	specSources map[*corev1.PodSpec]specSource
 	// expanded are the workloads expanded into pods, with their pods (subtractRunning).
 	expanded []expandedWorkload
 	// pinned are the pending pods pinned to named nodes (placePinned).
@@ -148,7 +150,7 @@ var kinds = map[string]kind{
 }
 
 func newReader(ctx context.Context) *reader {
-	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
+	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, specSources: map[*corev1.PodSpec]specSource{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
 		w: Workload{NamespaceLabels: map[string]map[string]string{}}}
 }
 

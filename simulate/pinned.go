@@ -120,7 +120,9 @@ func (r *reader) placePinned() {
 			r.w.Holds = map[string]scheduling.Hold{}
 		}
 		r.w.Holds[podKey(pp.pod)] = hold
-		r.w.Pods = append(r.w.Pods, unpinned(pp.pod))
+		c := unpinned(pp.pod)
+		r.specSources[&c.Spec] = r.specSources[&pp.pod.Spec]
+		r.w.Pods = append(r.w.Pods, c)
 	}
 	sort.SliceStable(r.w.Unplaced, func(i, j int) bool { return podKey(r.w.Unplaced[i].Pod) < podKey(r.w.Unplaced[j].Pod) })
 }

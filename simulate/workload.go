@@ -59,6 +59,7 @@ func (r *reader) pod(o *Object, _ role) error {
 		r.skip(o, "a pod of the same namespace and name was expanded from a workload read before")
 		return nil
 	}
+	r.specSources[&p.Spec] = specSource{o: o, path: "spec"}
 	if pinned != nil {
 		// Bound to named nodes: planned on them only, once the nodes are read (placePinned).
 		defaultRequests(p)
@@ -103,6 +104,7 @@ func (r *reader) daemonSet(o *Object, _ role) error {
 		return err
 	}
 	ds.Namespace = namespaceOr(ds.Namespace)
+	r.specSources[&ds.Spec.Template.Spec] = specSource{o: o, path: templateSpecPath.String()}
 	r.w.DaemonSets = append(r.w.DaemonSets, ds)
 	return nil
 }
@@ -322,6 +324,7 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		if w.perPod != nil {
 			w.perPod(p, i)
 		}
+		r.specSources[&p.Spec] = specSource{o: o, path: templateSpecPath.String()}
 		pods = append(pods, p)
 	}
 	if err := r.addPods(o, pods...); err != nil {
