@@ -759,3 +759,13 @@ func TestPodOverheadNeedsItsRuntimeClass(t *testing.T) {
 		t.Fatalf("the class's own overhead is accepted: want 2 pods requesting 3000m, got %dm, %+v", cpu, p.Summary)
 	}
 }
+
+// A Provisioner with a negative limit is refused with the field path, by the CRD's own rule
+// (the API server and the Terraform provider refuse it too).
+func TestNegativeProvisionerLimitIsRefused(t *testing.T) {
+	bad := defaultProvisioner + "  limits:\n    resources: {cpu: \"-1\", memory: 1000Gi}\n"
+	_, _, err := run(t, "", "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
+	if err == nil || !strings.Contains(err.Error(), `prov.yaml:11: spec.limits.resources: invalid Provisioner "default": Invalid value: limits must be non-negative quantities`) {
+		t.Fatalf("negative limit: error %v", err)
+	}
+}
