@@ -769,3 +769,28 @@ func TestNegativeProvisionerLimitIsRefused(t *testing.T) {
 		t.Fatalf("negative limit: error %v", err)
 	}
 }
+
+// Unknown fields are warned about whether or not the input has errors: a misspelt key is often
+// why a required one is missing.
+func TestUnknownFieldsAreWarnedBesideErrors(t *testing.T) {
+	typo := strings.Replace(deployment("web", 1, "1", "1Gi"), "  replicas: 1\n", "  replica: 1\n", 1)
+	noContainers := "apiVersion: v1\nkind: Pod\nmetadata: {name: empty, namespace: shop}\nspec:\n  containerz: []\n"
+	prov := write(t, "p.yaml", defaultProvisioner)
+	_, errOut, err := run(t, "", "-f", write(t, "w.yaml", typo+"---\n"+noContainers), "-f", prov)
+	if err == nil || !strings.Contains(err.Error(), "w.yaml:25: spec.containers: Required value") {
+		t.Fatalf("want the pod without containers refused, got %v", err)
+	}
+	for _, w := range []string{`w.yaml:7: Deployment: unknown field "spec.replica"`, `w.yaml:26: Pod: unknown field "spec.containerz"`} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q beside the error:\n%s", w, errOut)
+		}
+	}
+	if strings.Contains(errOut, "no Provisioner") {
+		t.Errorf("stderr warns of no Provisioner though the input did not read through:\n%s", errOut)
+	}
+	// Without errors too.
+	_, errOut, err = run(t, "", "-f", write(t, "w.yaml", typo), "-f", prov)
+	if err != nil || !strings.Contains(errOut, `w.yaml:7: Deployment: unknown field "spec.replica"`) {
+		t.Fatalf("err %v, stderr:\n%s", err, errOut)
+	}
+}

@@ -334,7 +334,7 @@ func namespaceOr(ns string) string {
 // the volumes.
 func (r *reader) finish() (*Workload, error) {
 	if err := errors.Join(r.errs...); err != nil {
-		return nil, err
+		return r.partial(), err
 	}
 	var bound []corev1.Pod
 	for _, p := range r.bound {
@@ -352,7 +352,7 @@ func (r *reader) finish() (*Workload, error) {
 	r.dropOwned()
 	r.placePinned()
 	if err := r.applyRuntimeClasses(); err != nil {
-		return nil, err
+		return r.partial(), err
 	}
 	provs := make([]v1alpha5.Provisioner, 0, len(r.w.Provisioners))
 	for _, p := range r.w.Provisioners {
@@ -368,6 +368,12 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	r.w.Volumes = r.storage.build(r.w.Pods)
 	return &r.w, nil
+}
+
+// partial is what Read returns beside an error: the warnings and skipped objects met so far
+// (unknown and duplicate fields among them), which are worth showing with the errors.
+func (r *reader) partial() *Workload {
+	return &Workload{Warnings: r.w.Warnings, Skipped: r.w.Skipped}
 }
 
 // dropRunning removes the pods expanded from StatefulSets that are already bound in the input
@@ -451,7 +457,8 @@ type Source struct {
 // Read reads the workload sources (-f) and the cluster sources (--nodes) in order.
 // Errors (joined, each a *SourceError or an I/O error naming the file): unreadable files, bad
 // YAML, objects of the wrong shape, invalid objects, duplicate objects, a file given twice
-// (also through its directory) and a second "-".
+// (also through its directory) and a second "-". With an error, the Workload returned holds
+// only the Warnings and Skipped objects met.
 func Read(ctx context.Context, workload, cluster []string, stdin io.Reader) (*Workload, error) {
 	r := newReader(ctx)
 	var sources []Source
@@ -465,7 +472,7 @@ func Read(ctx context.Context, workload, cluster []string, stdin io.Reader) (*Wo
 	for _, s := range sources {
 		if s.Name == "-" {
 			if stdinUsed {
-				return nil, errors.New("-: stdin can be read only once")
+				return r.partial(), errors.New("-: stdin can be read only once")
 			}
 			stdinUsed = true
 		}
