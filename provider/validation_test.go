@@ -2,6 +2,7 @@ package provider
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -89,4 +90,41 @@ startup_taint {
 			})
 		})
 	}
+}
+
+// Every error of one ebs block is reported, each at its attribute, whichever of them is
+// found first: iops out of range and not allowed for the volume type, throughput not allowed
+// for it, and no volume_size or snapshot_id.
+func TestEBSErrorsAreReportedTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform")
+	}
+	cfg := `resource "karpenter_provisioner" "bad" {
+  name = "bad"
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "demo" }
+    security_group_selector = { "karpenter.sh/discovery" = "demo" }
+    block_device_mappings {
+      device_name = "/dev/xvda"
+      ebs {
+        volume_type = "gp2"
+        iops        = 50
+        throughput  = 200
+      }
+    }
+  }
+}
+`
+	ebs := `aws\[0\]\.block_device_mappings\[0\]\.ebs`
+	var steps []resource.TestStep
+	for _, want := range []string{
+		ebs + `\.iops.*between 100 and 256000`,
+		ebs + `\.iops: iops applies only to volume_type io1, io2 or gp3`,
+		ebs + `\.throughput: throughput applies only to volume_type gp3`,
+		ebs + `: volume_size is required unless snapshot_id is set`,
+	} {
+		// terraform wraps the detail: any space may be a line break.
+		steps = append(steps, resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)` + strings.ReplaceAll(want, " ", `\s+`))})
+	}
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 }
