@@ -794,3 +794,16 @@ func TestUnknownFieldsAreWarnedBesideErrors(t *testing.T) {
 		t.Fatalf("err %v, stderr:\n%s", err, errOut)
 	}
 }
+
+// With --nodes, a tiny pod the plan puts beside the others no longer lets the bound buy the
+// room of types too small for any of them: 6 pods of 1 cpu and 1Gi and a 10m pod, 3 cpu free
+// on the existing node, cost 1.93x the bound (7.31x before).
+func TestLowerBoundWithNodesIsNotLoose(t *testing.T) {
+	w := deployment("web", 6, "1", "1Gi") + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: tiny, namespace: shop}\nspec:\n" +
+		"  containers: [{name: c, image: x, resources: {requests: {cpu: 10m, memory: 16Mi}}}]\n"
+	p, _ := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "nodes.yaml", liveNodes))
+	lb, total := p.Summary.LowerBoundUSDPerHour, p.Summary.USDPerHour
+	if lb <= 0 || lb > total || total > 2.5*lb {
+		t.Fatalf("lower bound %v against a total of %v (%.2fx): want within 2.5x", lb, total, total/lb)
+	}
+}
