@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,6 +78,12 @@ startup_taint {
   cpu = "lots"
 }`, regexp.MustCompile(`(?s)Invalid quantity.*limits\[0\]\.cpu: "lots"`)},
 		{"weight range", `weight = 101`, regexp.MustCompile(`(?s)weight.*between 0 and 100`)},
+		{"negative limit", `limits {
+  memory = "-1Gi"
+}`, regexp.MustCompile(`(?s)limits\[0\]\.memory: "-1Gi" must not be negative`)},
+		// The CRD takes at most 64 resources in spec.limits.resources (its CEL rule's cost budget).
+		{"too many limits", "limits {\n  cpu = \"1\"\n  resources = {" + manyResources(63) + "}\n}",
+			regexp.MustCompile(`(?s)limits\[0\]\.resources.*at most 62 elements`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,4 +134,13 @@ func TestEBSErrorsAreReportedTogether(t *testing.T) {
 		steps = append(steps, resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)` + strings.ReplaceAll(want, " ", `\s+`))})
 	}
 	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+}
+
+// manyResources is n resource limits "example.com/r<i>" = "1", as HCL map entries.
+func manyResources(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "\"example.com/r%d\" = \"1\"\n", i)
+	}
+	return b.String()
 }
