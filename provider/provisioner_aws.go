@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -84,7 +85,7 @@ func awsLaunchBlocks() map[string]schema.Block {
 				Blocks: map[string]schema.Block{
 					"ebs": schema.SingleNestedBlock{
 						MarkdownDescription: "The device's EBS volume (required).",
-						Validators:          []validator.Object{objectvalidator.IsRequired(), ebsValidator{}},
+						Validators:          []validator.Object{objectvalidator.IsRequired()}, // cross-field rules: validateEBS
 						Attributes: map[string]schema.Attribute{
 							"delete_on_termination": schema.BoolAttribute{Optional: true, MarkdownDescription: "Delete the volume with the instance (EC2's default: true)."},
 							"encrypted":             schema.BoolAttribute{Optional: true, MarkdownDescription: "Encrypt the volume."},
@@ -154,46 +155,37 @@ func (volumeSizeValidator) ValidateString(_ context.Context, req validator.Strin
 	}
 }
 
-// ebsValidator checks an ebs block's cross-field rules as the CRD does: a size or a snapshot;
-// iops only for io1, io2 (which need it) and gp3; throughput only for gp3.
-type ebsValidator struct{}
-
-func (ebsValidator) Description(context.Context) string {
-	return "volume_size or snapshot_id; iops only for io1, io2 (required) and gp3; throughput only for gp3"
-}
-func (v ebsValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (ebsValidator) ValidateObject(ctx context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	var e ebsModel
-	if req.Config.GetAttribute(ctx, req.Path, &e).HasError() {
-		return
-	}
+// validateEBS checks an ebs block's cross-field rules as the CRD does, adding every error at
+// its attribute (p is the block's path): a size or a snapshot; iops only for io1, io2 (which
+// need it) and gp3; throughput only for gp3. It runs from the resource's ValidateConfig, not as
+// a validator of the block: the framework skips a block's attribute validators (iops and
+// throughput ranges, volume_size, ...) once a validator of the block itself reports an error,
+// which would hide those errors behind these.
+func validateEBS(e *ebsModel, p path.Path, diags *diag.Diagnostics) {
 	if e.VolumeSize.IsNull() && e.SnapshotID.IsNull() {
-		resp.Diagnostics.AddAttributeError(req.Path, "Missing volume size", fmt.Sprintf("%s: volume_size is required unless snapshot_id is set", req.Path))
+		diags.AddAttributeError(p, "Missing volume size", fmt.Sprintf("%s: volume_size is required unless snapshot_id is set", p))
 	}
 	if e.VolumeType.IsUnknown() || e.IOPS.IsUnknown() || e.Throughput.IsUnknown() {
 		return
 	}
 	vt := e.VolumeType.ValueString()
 	if !e.IOPS.IsNull() && vt != "io1" && vt != "io2" && vt != "gp3" {
-		p := req.Path.AtName("iops")
-		resp.Diagnostics.AddAttributeError(p, "Invalid attribute combination", fmt.Sprintf("%s: iops applies only to volume_type io1, io2 or gp3", p))
+		ip := p.AtName("iops")
+		diags.AddAttributeError(ip, "Invalid attribute combination", fmt.Sprintf("%s: iops applies only to volume_type io1, io2 or gp3", ip))
 	}
 	if e.IOPS.IsNull() && (vt == "io1" || vt == "io2") {
-		p := req.Path.AtName("iops")
-		resp.Diagnostics.AddAttributeError(p, "Missing iops", fmt.Sprintf("%s: volume_type %s needs iops", p, vt))
+		ip := p.AtName("iops")
+		diags.AddAttributeError(ip, "Missing iops", fmt.Sprintf("%s: volume_type %s needs iops", ip, vt))
 	}
 	if !e.Throughput.IsNull() && vt != "gp3" {
-		p := req.Path.AtName("throughput")
-		resp.Diagnostics.AddAttributeError(p, "Invalid attribute combination", fmt.Sprintf("%s: throughput applies only to volume_type gp3", p))
+		tp := p.AtName("throughput")
+		diags.AddAttributeError(tp, "Invalid attribute combination", fmt.Sprintf("%s: throughput applies only to volume_type gp3", tp))
 	}
 }
 
 // validateAWS checks the aws block's cross-field rules as the CRD does: launch_template
-// excludes the settings of a generated launch template, device names are unique, and aws
-// excludes provider_ref; and, beyond the CRD, user_data's format for ami_family
+// excludes the settings of a generated launch template, device names are unique, each ebs
+// block's rules (validateEBS), and aws excludes provider_ref; and, beyond the CRD, user_data's format for ami_family
 // (v1alpha5.ValidateUserData: TOML for Bottlerocket, a well-formed MIME document if MIME).
 func validateAWS(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var ref types.Object
@@ -236,6 +228,9 @@ func validateAWS(ctx context.Context, req resource.ValidateConfigRequest, resp *
 	}
 	seen := map[string]bool{}
 	for i, b := range a.BlockDeviceMappings {
+		if b.EBS != nil {
+			validateEBS(b.EBS, base.AtName("block_device_mappings").AtListIndex(i).AtName("ebs"), &resp.Diagnostics)
+		}
 		if b.DeviceName.IsNull() || b.DeviceName.IsUnknown() {
 			continue
 		}

@@ -188,8 +188,8 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"memory": schema.StringAttribute{Optional: true, MarkdownDescription: "Memory quantity, e.g. `1000Gi`.", Validators: []validator.String{quantityValidator{}}},
 					"resources": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 						MarkdownDescription: "Caps on any other resource of node capacity, by resource name: e.g. `nvidia.com/gpu = \"8\"`, `pods = \"500\"`, " +
-							"`ephemeral-storage = \"2Ti\"`. `cpu` and `memory` are given by their own attributes.",
-						Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{},
+							"`ephemeral-storage = \"2Ti\"`. `cpu` and `memory` are given by their own attributes. At most 62 (64 with them).",
+						Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxLimitResources - 2), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{},
 							stringvalidator.NoneOf("cpu", "memory")), mapvalidator.ValueStringsAre(quantityValidator{})}},
 				}},
 			},

@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -76,6 +78,12 @@ startup_taint {
   cpu = "lots"
 }`, regexp.MustCompile(`(?s)Invalid quantity.*limits\[0\]\.cpu: "lots"`)},
 		{"weight range", `weight = 101`, regexp.MustCompile(`(?s)weight.*between 0 and 100`)},
+		{"negative limit", `limits {
+  memory = "-1Gi"
+}`, regexp.MustCompile(`(?s)limits\[0\]\.memory: "-1Gi" must not be negative`)},
+		// The CRD takes at most 64 resources in spec.limits.resources (its CEL rule's cost budget).
+		{"too many limits", "limits {\n  cpu = \"1\"\n  resources = {" + manyResources(63) + "}\n}",
+			regexp.MustCompile(`(?s)limits\[0\]\.resources.*at most 62 elements`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,4 +97,50 @@ startup_taint {
 			})
 		})
 	}
+}
+
+// Every error of one ebs block is reported, each at its attribute, whichever of them is
+// found first: iops out of range and not allowed for the volume type, throughput not allowed
+// for it, and no volume_size or snapshot_id.
+func TestEBSErrorsAreReportedTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform")
+	}
+	cfg := `resource "karpenter_provisioner" "bad" {
+  name = "bad"
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "demo" }
+    security_group_selector = { "karpenter.sh/discovery" = "demo" }
+    block_device_mappings {
+      device_name = "/dev/xvda"
+      ebs {
+        volume_type = "gp2"
+        iops        = 50
+        throughput  = 200
+      }
+    }
+  }
+}
+`
+	ebs := `aws\[0\]\.block_device_mappings\[0\]\.ebs`
+	var steps []resource.TestStep
+	for _, want := range []string{
+		ebs + `\.iops.*between 100 and 256000`,
+		ebs + `\.iops: iops applies only to volume_type io1, io2 or gp3`,
+		ebs + `\.throughput: throughput applies only to volume_type gp3`,
+		ebs + `: volume_size is required unless snapshot_id is set`,
+	} {
+		// terraform wraps the detail: any space may be a line break.
+		steps = append(steps, resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)` + strings.ReplaceAll(want, " ", `\s+`))})
+	}
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+}
+
+// manyResources is n resource limits "example.com/r<i>" = "1", as HCL map entries.
+func manyResources(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "\"example.com/r%d\" = \"1\"\n", i)
+	}
+	return b.String()
 }

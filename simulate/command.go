@@ -78,10 +78,14 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 		return fmt.Errorf("-o: unknown output format %q (want %s or %s)", o.Output, OutputTable, OutputJSON)
 	}
 	w, err := Read(ctx, o.Files, o.Nodes, stdin)
+	if w != nil {
+		// Also beside errors: an unknown field is often the cause of an error (a misspelt or
+		// misplaced key leaves a required one missing).
+		warn(errOut, w, err == nil)
+	}
 	if err != nil {
 		return err
 	}
-	warn(errOut, w)
 	cat, err := OpenCatalog(ctx, o.Catalog, errOut)
 	if err != nil {
 		return err
@@ -102,7 +106,7 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 // solverInput assembles the solver's input: the pods, daemonsets and existing nodes read, and
 // each provisioner with the catalogue's instance types for it and its usage.
 func solverInput(ctx context.Context, cat *Catalog, w *Workload) (scheduling.Input, error) {
-	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels, Volumes: w.Volumes}
+	in := scheduling.Input{Pods: w.Pods, Nodes: w.Nodes, DaemonSets: w.DaemonSets, NamespaceLabels: w.NamespaceLabels, Volumes: w.Volumes, Holds: w.Holds}
 	for _, p := range w.Provisioners {
 		types, err := cat.InstanceTypes(ctx, p)
 		if err != nil {
@@ -113,14 +117,16 @@ func solverInput(ctx context.Context, cat *Catalog, w *Workload) (scheduling.Inp
 	return in, nil
 }
 
-func warn(errOut io.Writer, w *Workload) {
+// warn prints w's warnings and skipped objects to errOut, and, when complete (the input was
+// read without error), that there is no Provisioner if so.
+func warn(errOut io.Writer, w *Workload, complete bool) {
 	for _, s := range w.Warnings {
 		fmt.Fprintln(errOut, "warning:", s)
 	}
 	for _, s := range w.Skipped {
 		fmt.Fprintf(errOut, "warning: %s: skipped %s %s: %s\n", s.Source, s.Kind, s.Name, s.Reason)
 	}
-	if len(w.Provisioners) == 0 {
+	if complete && len(w.Provisioners) == 0 {
 		fmt.Fprintln(errOut, "warning: no Provisioner in the input: no new node can be planned")
 	}
 }

@@ -617,3 +617,193 @@ items:
 		t.Fatalf("want 2 pods on new nodes in us-east-1b and -1c, 1 unschedulable, got %+v", p.Summary)
 	}
 }
+
+// pinnedPod is a pending pod requesting cpu that required node affinity on metadata.name pins
+// to node, as `kubectl get pods -o yaml` shows DaemonSet pods (owner the DaemonSet) and pods
+// pinned by hand (no owner).
+func pinnedPod(name, node, cpu string, daemonSet bool) string {
+	owner := ""
+	if daemonSet {
+		owner = "\n      ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: u1, controller: true}]"
+	}
+	return strings.NewReplacer("NAME", name, "NODE", node, "CPU", cpu, "OWNER", owner).Replace(`
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: NAME
+      namespace: kube-systemOWNER
+    spec:
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchFields: [{key: metadata.name, operator: In, values: [NODE]}]
+      tolerations: [{operator: Exists}]
+      containers: [{name: c, image: x, resources: {requests: {cpu: "CPU"}}}]
+    status: {phase: Pending}`)
+}
+
+// Pods pinned to a node by matchFields metadata.name take that node's room and never get a new
+// node; those pinned to a node the input lacks are reported with that reason.
+func TestPodsPinnedToNamedNodes(t *testing.T) {
+	dump := liveNodes + "  # pinned pods\n" + strings.TrimPrefix(pinnedPod("agent-x1", "ip-10-0-1-1.ec2.internal", "500m", true), "\n") + "\n" +
+		strings.TrimPrefix(pinnedPod("pinned", "ip-10-0-1-1.ec2.internal", "1", false), "\n") + "\n" +
+		strings.TrimPrefix(pinnedPod("agent-gone", "ip-10-0-9-9.ec2.internal", "500m", true), "\n") + "\n"
+	nodes := write(t, "nodes.yaml", dump)
+	prov := write(t, "p.yaml", defaultProvisioner)
+	// 3 CPUs free, 1.5 of them taken by the two pods pinned there: one 1-CPU pod fits beside them.
+	p, _ := plan(t, "-f", write(t, "w.yaml", deployment("web", 3, "1", "1Gi")), "-f", prov, "--nodes", nodes)
+	if len(p.ExistingNodes) != 1 {
+		t.Fatalf("existing nodes %+v", p.ExistingNodes)
+	}
+	got := strings.Join(p.ExistingNodes[0].Pods, ",")
+	if !strings.Contains(got, "kube-system/agent-x1") || !strings.Contains(got, "kube-system/pinned") || len(p.ExistingNodes[0].Pods) != 3 {
+		t.Fatalf("want both pinned pods and one web pod on their node, got %v", p.ExistingNodes[0].Pods)
+	}
+	if p.Summary.PlacedOnNewNodes != 2 || p.Summary.Pods != 6 {
+		t.Fatalf("want 2 web pods on new nodes of 6 pods, got %+v", p.Summary)
+	}
+	for _, g := range p.NewNodes {
+		for _, pod := range g.Pods {
+			if strings.HasPrefix(pod, "kube-system/") {
+				t.Fatalf("a new node is planned for pinned pod %s", pod)
+			}
+		}
+	}
+	if len(p.Unschedulable) != 1 || p.Unschedulable[0].Pod != "kube-system/agent-gone" ||
+		!strings.Contains(p.Unschedulable[0].Reason, "pinned") || !strings.Contains(p.Unschedulable[0].Reason, "node ip-10-0-9-9.ec2.internal, not in --nodes") {
+		t.Fatalf("want agent-gone reported as pinned to a node not in --nodes, got %+v", p.Unschedulable)
+	}
+	// 1 CPU left on the node: one pinned pod fits, the other stays pending there, with no new node.
+	full := strings.Replace(dump, `cpu: "2"}}}]
+    status: {phase: Succeeded}`, `cpu: "2"}}}]
+    status: {phase: Running}`, 1)
+	p, _ = plan(t, "-f", prov, "--nodes", write(t, "full.yaml", full))
+	if p.Summary.NewNodes != 0 || p.Summary.PlacedOnExistingNodes != 1 || len(p.Unschedulable) != 2 || p.Unschedulable[0].Pod != "kube-system/agent-gone" ||
+		!strings.Contains(p.Unschedulable[1].Reason, "no new node for it: pinned") {
+		t.Fatalf("want the pinned pod that does not fit reported, no new node: %+v %+v", p.Summary, p.Unschedulable)
+	}
+}
+
+// A Deployment whose pods already run in the --nodes dump is planned for its missing replicas
+// only, as its controller creates replicas minus the pods it has: its ReplicaSet's bound pods
+// count, a pod of another controller with the same labels does not.
+func TestRunningReplicasAreNotPlannedAgain(t *testing.T) {
+	bound := func(name, owner string) string {
+		return strings.NewReplacer("NAME", name, "OWNER", owner).Replace(`
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: NAME
+      namespace: shop
+      labels: {app: web, pod-template-hash: 7c9d}
+      ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: OWNER, uid: rs-1, controller: true}]
+    spec:
+      nodeName: ip-10-0-1-1.ec2.internal
+      containers: [{name: c, image: x, resources: {requests: {cpu: 500m}}}]
+    status: {phase: Running}`)
+	}
+	orphan := strings.Replace(bound("web-orphan", "-"), "\n      ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: -, uid: rs-1, controller: true}]", "", 1)
+	noHash := strings.Replace(orphan, "web-orphan", "web-nohash", 1)
+	noHash = strings.Replace(noHash, ", pod-template-hash: 7c9d", "", 1)
+	// web-7c9d-aaaaa (its ReplicaSet's) and web-orphan (same labels and a template hash) count;
+	// other-1 (another controller's) and web-nohash (an orphan its ReplicaSets do not select) do not.
+	dump := liveNodes + "  # web's pods" + bound("web-7c9d-aaaaa", "web-7c9d") + orphan + bound("other-1", "other-7c9d") + noHash + "\n"
+	nodes := write(t, "nodes.yaml", dump)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", deployment("web", 3, "1", "1Gi")), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", nodes)
+	if p.Summary.Pods != 1 || p.Summary.NewNodes != 0 || p.Summary.PlacedOnExistingNodes != 1 {
+		t.Fatalf("2 of web's 3 replicas run: want 1 pod planned, on the node's 1 free CPU, got %+v", p.Summary)
+	}
+	if !strings.Contains(errOut, "Deployment shop/web: 2 of its 3 replicas already run in the input") {
+		t.Fatalf("stderr lacks the running replicas:\n%s", errOut)
+	}
+	// More running than wanted (scaling down): nothing to plan.
+	p, _ = plan(t, "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", nodes)
+	if p.Summary.Pods != 0 || p.Summary.NewNodes != 0 {
+		t.Fatalf("web runs more than 1 replica: want nothing planned, got %+v", p.Summary)
+	}
+}
+
+// A pod's overhead is its RuntimeClass's, as the API server's RuntimeClass admission sets it:
+// an overhead without a runtimeClassName, or one the class does not define, is refused with the
+// file, line and field; the class's own overhead (written in other units) is accepted.
+func TestPodOverheadNeedsItsRuntimeClass(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: shop}\nspec:\n  overhead: {cpu: 250m}\n" +
+		"  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]\n"
+	_, _, err := run(t, "", "-f", write(t, "pod.yaml", pod), "-f", prov)
+	if err == nil || !strings.Contains(err.Error(), "pod.yaml:5: spec.overhead: Forbidden: pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead") {
+		t.Fatalf("overhead without runtimeClassName: error %v", err)
+	}
+
+	rc := "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: kata}\nhandler: kata\noverhead:\n  podFixed: {cpu: 500m}\n---\n"
+	w := func(overhead string) string {
+		return strings.Replace(deployment("sandboxed", 2, "1", "1Gi"), "    spec:\n", "    spec:\n      runtimeClassName: kata\n      overhead: {cpu: "+overhead+"}\n", 1)
+	}
+	_, _, err = run(t, "", "-f", write(t, "w.yaml", rc+w("250m")), "-f", prov)
+	if err == nil || strings.Count(err.Error(), "spec.template.spec.overhead: Forbidden: pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead") != 1 ||
+		!strings.Contains(err.Error(), "w.yaml:22: ") {
+		t.Fatalf("overhead other than the class's: want one error at w.yaml:22, got %v", err)
+	}
+	noOverhead := strings.Replace(rc, "overhead:\n  podFixed: {cpu: 500m}\n", "", 1)
+	_, _, err = run(t, "", "-f", write(t, "w.yaml", noOverhead+w("0.5")), "-f", prov)
+	if err == nil || !strings.Contains(err.Error(), `Pod Overhead set without corresponding RuntimeClass defined Overhead (RuntimeClass "kata" defines none)`) {
+		t.Fatalf("overhead with a class defining none: error %v", err)
+	}
+	p, _ := plan(t, "-f", write(t, "w.yaml", rc+w("0.5")), "-f", prov)
+	var cpu int64
+	for _, g := range p.NewNodes {
+		cpu += g.Requests.CPUMillicores
+	}
+	if p.Summary.PlacedOnNewNodes != 2 || cpu != 3000 {
+		t.Fatalf("the class's own overhead is accepted: want 2 pods requesting 3000m, got %dm, %+v", cpu, p.Summary)
+	}
+}
+
+// A Provisioner with a negative limit is refused with the field path, by the CRD's own rule
+// (the API server and the Terraform provider refuse it too).
+func TestNegativeProvisionerLimitIsRefused(t *testing.T) {
+	bad := defaultProvisioner + "  limits:\n    resources: {cpu: \"-1\", memory: 1000Gi}\n"
+	_, _, err := run(t, "", "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
+	if err == nil || !strings.Contains(err.Error(), `prov.yaml:11: spec.limits.resources: invalid Provisioner "default": Invalid value: limits must be non-negative quantities`) {
+		t.Fatalf("negative limit: error %v", err)
+	}
+}
+
+// Unknown fields are warned about whether or not the input has errors: a misspelt key is often
+// why a required one is missing.
+func TestUnknownFieldsAreWarnedBesideErrors(t *testing.T) {
+	typo := strings.Replace(deployment("web", 1, "1", "1Gi"), "  replicas: 1\n", "  replica: 1\n", 1)
+	noContainers := "apiVersion: v1\nkind: Pod\nmetadata: {name: empty, namespace: shop}\nspec:\n  containerz: []\n"
+	prov := write(t, "p.yaml", defaultProvisioner)
+	_, errOut, err := run(t, "", "-f", write(t, "w.yaml", typo+"---\n"+noContainers), "-f", prov)
+	if err == nil || !strings.Contains(err.Error(), "w.yaml:25: spec.containers: Required value") {
+		t.Fatalf("want the pod without containers refused, got %v", err)
+	}
+	for _, w := range []string{`w.yaml:7: Deployment: unknown field "spec.replica"`, `w.yaml:26: Pod: unknown field "spec.containerz"`} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q beside the error:\n%s", w, errOut)
+		}
+	}
+	if strings.Contains(errOut, "no Provisioner") {
+		t.Errorf("stderr warns of no Provisioner though the input did not read through:\n%s", errOut)
+	}
+	// Without errors too.
+	_, errOut, err = run(t, "", "-f", write(t, "w.yaml", typo), "-f", prov)
+	if err != nil || !strings.Contains(errOut, `w.yaml:7: Deployment: unknown field "spec.replica"`) {
+		t.Fatalf("err %v, stderr:\n%s", err, errOut)
+	}
+}
+
+// With --nodes, a tiny pod the plan puts beside the others no longer lets the bound buy the
+// room of types too small for any of them: 6 pods of 1 cpu and 1Gi and a 10m pod, 3 cpu free
+// on the existing node, cost 1.93x the bound (7.31x before).
+func TestLowerBoundWithNodesIsNotLoose(t *testing.T) {
+	w := deployment("web", 6, "1", "1Gi") + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: tiny, namespace: shop}\nspec:\n" +
+		"  containers: [{name: c, image: x, resources: {requests: {cpu: 10m, memory: 16Mi}}}]\n"
+	p, _ := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "nodes.yaml", liveNodes))
+	lb, total := p.Summary.LowerBoundUSDPerHour, p.Summary.USDPerHour
+	if lb <= 0 || lb > total || total > 2.5*lb {
+		t.Fatalf("lower bound %v against a total of %v (%.2fx): want within 2.5x", lb, total, total/lb)
+	}
+}

@@ -75,6 +75,12 @@ type Workload struct {
 	Volumes  scheduling.Volumes
 	Skipped  []Skipped
 	Warnings []string
+	// Holds keep the pods pinned to nodes of the input by matchFields metadata.name on those
+	// nodes, without new nodes (pinned.go).
+	Holds map[string]scheduling.Hold
+	// Unplaced are the pods that cannot be planned before solving, with the reason: pods
+	// pinned to nodes not in the input.
+	Unplaced []scheduling.PodError
 }
 
 // reader accumulates objects into a Workload.
@@ -96,8 +102,14 @@ type reader struct {
 	workloadOwner map[string]string
 	// runtimeClasses are the RuntimeClasses read, by name (applyRuntimeClasses).
 	runtimeClasses map[string]*nodev1.RuntimeClass
-	files          []givenFile
-	errs           []error
+	// specSources are where the specs of the pods to place and of the DaemonSets were read.
+	specSources map[*corev1.PodSpec]specSource
+	// expanded are the workloads expanded into pods, with their pods (subtractRunning).
+	expanded []expandedWorkload
+	// pinned are the pending pods pinned to named nodes (placePinned).
+	pinned []pinnedPod
+	files  []givenFile
+	errs   []error
 }
 
 // givenFile is a file read, and the argument that named it.
@@ -138,7 +150,7 @@ var kinds = map[string]kind{
 }
 
 func newReader(ctx context.Context) *reader {
-	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
+	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, specSources: map[*corev1.PodSpec]specSource{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
 		w: Workload{NamespaceLabels: map[string]map[string]string{}}}
 }
 
@@ -322,7 +334,7 @@ func namespaceOr(ns string) string {
 // the volumes.
 func (r *reader) finish() (*Workload, error) {
 	if err := errors.Join(r.errs...); err != nil {
-		return nil, err
+		return r.partial(), err
 	}
 	var bound []corev1.Pod
 	for _, p := range r.bound {
@@ -336,9 +348,11 @@ func (r *reader) finish() (*Workload, error) {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%d pods bound to nodes that are not in the input were ignored (give the nodes with --nodes)", r.unbound))
 	}
 	r.dropRunning(r.bound)
+	r.subtractRunning()
 	r.dropOwned()
+	r.placePinned()
 	if err := r.applyRuntimeClasses(); err != nil {
-		return nil, err
+		return r.partial(), err
 	}
 	provs := make([]v1alpha5.Provisioner, 0, len(r.w.Provisioners))
 	for _, p := range r.w.Provisioners {
@@ -354,6 +368,12 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	r.w.Volumes = r.storage.build(r.w.Pods)
 	return &r.w, nil
+}
+
+// partial is what Read returns beside an error: the warnings and skipped objects met so far
+// (unknown and duplicate fields among them), which are worth showing with the errors.
+func (r *reader) partial() *Workload {
+	return &Workload{Warnings: r.w.Warnings, Skipped: r.w.Skipped}
 }
 
 // dropRunning removes the pods expanded from StatefulSets that are already bound in the input
@@ -437,7 +457,8 @@ type Source struct {
 // Read reads the workload sources (-f) and the cluster sources (--nodes) in order.
 // Errors (joined, each a *SourceError or an I/O error naming the file): unreadable files, bad
 // YAML, objects of the wrong shape, invalid objects, duplicate objects, a file given twice
-// (also through its directory) and a second "-".
+// (also through its directory) and a second "-". With an error, the Workload returned holds
+// only the Warnings and Skipped objects met.
 func Read(ctx context.Context, workload, cluster []string, stdin io.Reader) (*Workload, error) {
 	r := newReader(ctx)
 	var sources []Source
@@ -451,7 +472,7 @@ func Read(ctx context.Context, workload, cluster []string, stdin io.Reader) (*Wo
 	for _, s := range sources {
 		if s.Name == "-" {
 			if stdinUsed {
-				return nil, errors.New("-: stdin can be read only once")
+				return r.partial(), errors.New("-: stdin can be read only once")
 			}
 			stdinUsed = true
 		}

@@ -116,14 +116,14 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 		p.Summary.PlacedOnExistingNodes += len(pods)
 	}
 	sort.Slice(p.ExistingNodes, func(i, j int) bool { return p.ExistingNodes[i].Name < p.ExistingNodes[j].Name })
-	for _, e := range res.Errors {
+	for _, e := range append(append([]scheduling.PodError{}, w.Unplaced...), res.Errors...) {
 		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod), Reason: e.Reason})
 	}
 	sort.SliceStable(p.Unschedulable, func(i, j int) bool { return p.Unschedulable[i].Pod < p.Unschedulable[j].Pod })
 	p.Summary.USDPerHour = roundUSD(p.Summary.USDPerHour)
 	p.Summary.LowerBoundUSDPerHour = roundUSD(lowerBound)
 	p.Summary.Unschedulable = len(p.Unschedulable)
-	p.Summary.Pods = len(w.Pods)
+	p.Summary.Pods = len(w.Pods) + len(w.Unplaced)
 	return p
 }
 

@@ -39,12 +39,28 @@ func (r *reader) runtimeClass(o *Object, _ role) error {
 // overhead (when the pod sets none) and scheduling (its nodeSelector merged into the pod's, its
 // tolerations added), as the API server's RuntimeClass admission does at pod creation (bound pods
 // of a --nodes dump have had it already). A class the input does not hold is named in a warning:
-// the pods are planned without its overhead. A nodeSelector conflicting with the class's is an
-// error, as the admission plugin refuses such a pod.
+// the pods are planned without its overhead. As the admission plugin refuses the pod, these are
+// errors at the field of the pod's (or template's) source: a nodeSelector conflicting with the
+// class's, an overhead set in the pod when the class defines none, or one that differs from the
+// class's.
 func (r *reader) applyRuntimeClasses() error {
 	missing := map[string]bool{}
 	var errs []error
-	apply := func(spec *corev1.PodSpec, what string) {
+	reported := map[string]bool{}
+	// fail reports an admission refusal at field of the spec's source (once per template).
+	fail := func(spec *corev1.PodSpec, field, format string, args ...any) {
+		var err error
+		if src, ok := r.specSources[spec]; ok {
+			err = src.o.Errorf(src.path+"."+field, format, args...)
+		} else {
+			err = fmt.Errorf("spec.%s: %s", field, fmt.Sprintf(format, args...))
+		}
+		if !reported[err.Error()] {
+			reported[err.Error()] = true
+			errs = append(errs, err)
+		}
+	}
+	apply := func(spec *corev1.PodSpec) {
 		if spec.RuntimeClassName == nil || *spec.RuntimeClassName == "" {
 			return
 		}
@@ -53,15 +69,24 @@ func (r *reader) applyRuntimeClasses() error {
 			missing[*spec.RuntimeClassName] = true
 			return
 		}
-		if spec.Overhead == nil && rc.Overhead != nil && len(rc.Overhead.PodFixed) > 0 {
+		switch {
+		case rc.Overhead == nil || rc.Overhead.PodFixed == nil:
+			if spec.Overhead != nil {
+				fail(spec, "overhead", "Forbidden: %s (RuntimeClass %q defines none)", overheadWithoutClass, rc.Name)
+				return
+			}
+		case len(spec.Overhead) == 0:
 			spec.Overhead = rc.Overhead.PodFixed.DeepCopy()
+		case !sameQuantities(spec.Overhead, rc.Overhead.PodFixed):
+			fail(spec, "overhead", "Forbidden: %s (RuntimeClass %q: %v)", overheadMismatch, rc.Name, rc.Overhead.PodFixed)
+			return
 		}
 		if rc.Scheduling == nil {
 			return
 		}
 		for k, v := range rc.Scheduling.NodeSelector {
 			if have, ok := spec.NodeSelector[k]; ok && have != v {
-				errs = append(errs, fmt.Errorf("%s: conflict: runtimeClass.scheduling.nodeSelector[%s] = %s; pod.spec.nodeSelector[%s] = %s", what, k, v, k, have))
+				fail(spec, "nodeSelector", "conflict: runtimeClass.scheduling.nodeSelector[%s] = %s; pod.spec.nodeSelector[%s] = %s", k, v, k, have)
 				continue
 			}
 			if spec.NodeSelector == nil {
@@ -80,10 +105,10 @@ func (r *reader) applyRuntimeClasses() error {
 		}
 	}
 	for _, p := range r.w.Pods {
-		apply(&p.Spec, "Pod "+p.Namespace+"/"+p.Name)
+		apply(&p.Spec)
 	}
 	for _, ds := range r.w.DaemonSets {
-		apply(&ds.Spec.Template.Spec, "DaemonSet "+ds.Namespace+"/"+ds.Name)
+		apply(&ds.Spec.Template.Spec)
 	}
 	names := make([]string, 0, len(missing))
 	for n := range missing {
@@ -94,4 +119,25 @@ func (r *reader) applyRuntimeClasses() error {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("RuntimeClass %q is not in the input: the pods that name it are planned without its overhead and scheduling (give it with -f)", n))
 	}
 	return errors.Join(errs...)
+}
+
+// specSource is where a pod spec was read: the object and the spec's field path in it.
+type specSource struct {
+	o    *Object
+	path string
+}
+
+// sameQuantities reports whether a and b list the same resources in equal amounts (as the
+// admission plugin's semantic comparison does: 1000m equals 1).
+func sameQuantities(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || v.Cmp(w) != 0 {
+			return false
+		}
+	}
+	return true
 }

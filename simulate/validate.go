@@ -32,7 +32,8 @@ func fieldErrors(o *Object, list field.ErrorList) []error {
 // validatePodSpec checks a pod's (or pod template's) spec at path: at least one container;
 // container names present, RFC 1123 labels and unique over containers and init containers;
 // images present; resources; affinity, topology spread, tolerations and ports
-// (validateScheduling); volumes.
+// (validateScheduling); volumes; no overhead without a runtimeClassName (the RuntimeClass
+// admission plugin refuses it; applyRuntimeClasses checks it against the class).
 func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(spec.Containers) == 0 {
@@ -44,9 +45,20 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if spec.Resources != nil {
 		errs = append(errs, validateResources(spec.Resources, path.Child("resources"))...)
 	}
+	if len(spec.Overhead) > 0 && (spec.RuntimeClassName == nil || *spec.RuntimeClassName == "") {
+		errs = append(errs, field.Forbidden(path.Child("overhead"), overheadWithoutClass))
+	}
 	errs = append(errs, validateScheduling(spec, path)...)
 	return append(errs, validateVolumes(spec.Volumes, path.Child("volumes"))...)
 }
+
+// The RuntimeClass admission plugin's refusals of a pod's overhead (k8s.io/kubernetes
+// plugin/pkg/admission/runtimeclass: validateOverhead and setOverhead): the overhead is the
+// RuntimeClass's to set.
+const (
+	overheadWithoutClass = "pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead"
+	overheadMismatch     = "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead"
+)
 
 // validateContainers checks containers at path; names holds the names taken before (the
 // API server checks init containers against the regular ones, so a clash is reported on

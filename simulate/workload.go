@@ -36,6 +36,7 @@ func (r *reader) pod(o *Object, _ role) error {
 		return err
 	}
 	p.Namespace = namespaceOr(p.Namespace)
+	pinned := pinnedNodes(p)
 	switch {
 	case nodepods.IsTerminal(p):
 		return nil // finished: holds no capacity
@@ -43,8 +44,8 @@ func (r *reader) pod(o *Object, _ role) error {
 		defaultRequests(p)
 		r.bound = append(r.bound, *p)
 		return nil
-	case nodepods.IsDaemonSetPod(p):
-		return nil // counted through its DaemonSet on every node it selects
+	case nodepods.IsDaemonSetPod(p) && pinned == nil:
+		return nil // counted through its DaemonSet on every new node it selects
 	case len(p.Spec.SchedulingGates) > 0:
 		r.skip(o, gatedReason)
 		return nil
@@ -56,6 +57,14 @@ func (r *reader) pod(o *Object, _ role) error {
 	}
 	if r.podKeys[p.Namespace+"/"+p.Name] {
 		r.skip(o, "a pod of the same namespace and name was expanded from a workload read before")
+		return nil
+	}
+	r.specSources[&p.Spec] = specSource{o: o, path: "spec"}
+	if pinned != nil {
+		// Bound to named nodes: planned on them only, once the nodes are read (placePinned).
+		defaultRequests(p)
+		r.podKeys[p.Namespace+"/"+p.Name] = true
+		r.pinned = append(r.pinned, pinnedPod{pod: p, nodes: pinned})
 		return nil
 	}
 	return r.addPods(o, p)
@@ -95,6 +104,7 @@ func (r *reader) daemonSet(o *Object, _ role) error {
 		return err
 	}
 	ds.Namespace = namespaceOr(ds.Namespace)
+	r.specSources[&ds.Spec.Template.Spec] = specSource{o: o, path: templateSpecPath.String()}
 	r.w.DaemonSets = append(r.w.DaemonSets, ds)
 	return nil
 }
@@ -314,9 +324,14 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		if w.perPod != nil {
 			w.perPod(p, i)
 		}
+		r.specSources[&p.Spec] = specSource{o: o, path: templateSpecPath.String()}
 		pods = append(pods, p)
 	}
-	return r.addPods(o, pods...)
+	if err := r.addPods(o, pods...); err != nil {
+		return err
+	}
+	r.expanded = append(r.expanded, newExpandedWorkload(&w, ns, pods))
+	return nil
 }
 
 func mergeLabels(a, b map[string]string) map[string]string {

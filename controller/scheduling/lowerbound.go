@@ -47,7 +47,10 @@ import (
 //     request of each resource among the forcing group's pods (each forced node holds one of
 //     them); and threshold rows (coverConstraints): the pods
 //     requesting at least v of a resource fit only the types with that much usable, so those
-//     types alone must cover those pods' requests. Any plan's nodes are a feasible integer x, so the
+//     types alone must cover those pods' requests. In every row a type supplies its room only
+//     when it holds at least one of the pods the row counts (coverConstraint.pods, holders): a
+//     plan's nodes that hold none of them add nothing to the row, and an empty node is never in
+//     a cheapest plan. Any plan's nodes are a feasible integer x, so the
 //     linear programme's optimum is at most any plan's cost. It is solved exactly with the
 //     simplex method on its dual (a price per unit of each resource, no type priced below its
 //     capacity's worth); the dual vector returned is scaled down until it is exactly feasible,
@@ -122,6 +125,8 @@ type boundInput struct {
 	// sigFrontier are, per signature, the free rooms of its usable nodes no other contains.
 	sigFrontier [][]Resources
 	parent      []int // union-find over items
+	// candSets caches, per signature, its candidate items as a set (candidateSet).
+	candSets map[int]map[int]bool
 }
 
 func newBoundInput(in Input) *boundInput {
@@ -614,9 +619,28 @@ func (b *boundInput) coverLP(c *lbComponent, nodes int, least Resources) float64
 	if len(cons) == 0 {
 		return 0
 	}
+	holds := make([][]bool, len(cons))
+	// Rows of one pod set (one slice: its backing array and length) share its holders.
+	type setKey struct {
+		first **lbPod
+		n     int
+	}
+	bySet := map[setKey][]bool{}
+	for d, k := range cons {
+		if len(k.pods) == 0 {
+			continue
+		}
+		key := setKey{&k.pods[0], len(k.pods)}
+		h, ok := bySet[key]
+		if !ok {
+			h = b.holders(c, k.pods)
+			bySet[key] = h
+		}
+		holds[d] = h
+	}
 	rows := make([][]float64, 0, len(c.items))
 	prices := make([]float64, 0, len(c.items))
-	for _, i := range c.items {
+	for j, i := range c.items {
 		it := b.items[i]
 		row := make([]float64, len(cons))
 		for d, k := range cons {
@@ -625,6 +649,9 @@ func (b *boundInput) coverLP(c *lbComponent, nodes int, least Resources) float64
 				if least.Fits(it.usable) {
 					row[d] = 1 / k.need
 				}
+			case holds[d] != nil && !holds[d][j]:
+				// No node of this type holds any pod of the row: in a plan it holds none of
+				// them, and its room counts for nothing there.
 			case k.above == "" || it.usable[k.above] >= k.least:
 				row[d] = float64(it.usable[k.dim]) / k.need
 			}
@@ -635,6 +662,54 @@ func (b *boundInput) coverLP(c *lbComponent, nodes int, least Resources) float64
 	return coverBound(rows, prices)
 }
 
+// holders returns, per item of c (by index into c.items), whether a node of it holds at least
+// one of pods: the item is a candidate of the pod's signature and its usable room holds the
+// pod's requests. Each signature's pods are reduced to their minimal requests first (a type
+// that holds a pod holds every pod it dominates).
+func (b *boundInput) holders(c *lbComponent, pods []*lbPod) []bool {
+	mins := map[int][]Resources{}
+	var sigs []int
+	for _, p := range pods {
+		ms, seen := mins[p.sig]
+		if !seen {
+			sigs = append(sigs, p.sig)
+		}
+		if slices.ContainsFunc(ms, func(m Resources) bool { return m.Fits(p.requests) }) {
+			continue // a smaller pod of the signature stands for it
+		}
+		ms = slices.DeleteFunc(ms, func(m Resources) bool { return p.requests.Fits(m) })
+		mins[p.sig] = append(ms, p.requests)
+	}
+	out := make([]bool, len(c.items))
+	for _, sig := range sigs {
+		cands := b.candidateSet(sig)
+		for j, i := range c.items {
+			if out[j] || !cands[i] {
+				continue
+			}
+			u := b.items[i].usable
+			out[j] = slices.ContainsFunc(mins[sig], func(m Resources) bool { return m.Fits(u) })
+		}
+	}
+	return out
+}
+
+// candidateSet returns the items the signature's pods may use, as a set (cached).
+func (b *boundInput) candidateSet(sig int) map[int]bool {
+	if b.candSets == nil {
+		b.candSets = map[int]map[int]bool{}
+	}
+	if set, ok := b.candSets[sig]; ok {
+		return set
+	}
+	set := make(map[int]bool, len(b.sigs[sig]))
+	for _, c := range b.sigs[sig] {
+		set[c.item] = true
+	}
+	b.candSets[sig] = set
+	return set
+}
+
 // coverConstraint is one row of the cover LP: the types count toward need units of dim (the
 // pods' demand less the existing free room); with above set, only the types whose usable above
 // is at least least count, and only the pods requesting at least least of above make the need.
@@ -643,6 +718,9 @@ type coverConstraint struct {
 	above corev1.ResourceName
 	least int64
 	need  float64
+	// pods are the pods whose demand the row counts (nil for the nodes row): only the types
+	// that hold at least one of them supply it (holders).
+	pods []*lbPod
 }
 
 // maxThresholds bounds the threshold values tried per resource (spread over the pods' distinct
@@ -671,15 +749,17 @@ func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
 	slices.Sort(dims)
 	var out []coverConstraint
 	for _, k := range dims {
-		out = append(out, coverConstraint{dim: k, need: float64(demand[k] - b.freeRoom[k])})
+		out = append(out, coverConstraint{dim: k, need: float64(demand[k] - b.freeRoom[k]), pods: c.pods})
 	}
 	out = append(out, b.existingGroupRows(c)...)
 	for _, a := range dims {
 		for _, v := range b.thresholds(c, a) {
 			sub := Resources{}
+			var these []*lbPod
 			for _, p := range c.pods {
 				if p.requests[a] >= v {
 					sub.AddInPlace(p.requests)
+					these = append(these, p)
 				}
 			}
 			// Only the existing nodes with v of a free can hold these pods.
@@ -691,7 +771,7 @@ func (b *boundInput) coverConstraints(c *lbComponent) []coverConstraint {
 			}
 			for _, k := range dims {
 				if need := sub[k] - free[k]; need > 0 {
-					out = append(out, coverConstraint{dim: k, above: a, least: v, need: float64(need)})
+					out = append(out, coverConstraint{dim: k, above: a, least: v, need: float64(need), pods: these})
 				}
 			}
 		}
@@ -716,6 +796,7 @@ func (b *boundInput) existingGroupRows(c *lbComponent) []coverConstraint {
 	type group struct {
 		demand Resources
 		free   Resources
+		pods   []*lbPod
 	}
 	byNodes := map[string]*group{}
 	var order []string
@@ -731,6 +812,7 @@ func (b *boundInput) existingGroupRows(c *lbComponent) []coverConstraint {
 			order = append(order, key)
 		}
 		g.demand.AddInPlace(p.requests)
+		g.pods = append(g.pods, p)
 	}
 	var out []coverConstraint
 	for _, key := range order {
@@ -742,7 +824,7 @@ func (b *boundInput) existingGroupRows(c *lbComponent) []coverConstraint {
 		slices.Sort(dims)
 		for _, k := range dims {
 			if need := g.demand[k] - g.free[k]; need > 0 {
-				out = append(out, coverConstraint{dim: k, need: float64(need)})
+				out = append(out, coverConstraint{dim: k, need: float64(need), pods: g.pods})
 			}
 		}
 	}

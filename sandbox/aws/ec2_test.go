@@ -311,11 +311,12 @@ func checkInstanceTypesPaginate(t *testing.T, c *ec2.Client) {
 	}
 }
 
-// checkInstanceTypeAttributes describes three types by name and checks their attributes: a
-// general-purpose x86 type, a GPU type with instance storage and a Graviton type.
+// checkInstanceTypeAttributes describes five types by name and checks their attributes: a
+// general-purpose x86 type, a GPU type with instance storage, a Graviton type and the processor
+// vendors of an Intel, an AMD, a Graviton and an accelerated AMD (g5) type.
 func checkInstanceTypeAttributes(t *testing.T, c *ec2.Client) {
-	out, err := c.DescribeInstanceTypes(context.Background(), &ec2.DescribeInstanceTypesInput{InstanceTypes: []ec2types.InstanceType{"m5.large", "g4dn.xlarge", "m6g.large"}})
-	if err != nil || len(out.InstanceTypes) != 3 {
+	out, err := c.DescribeInstanceTypes(context.Background(), &ec2.DescribeInstanceTypesInput{InstanceTypes: []ec2types.InstanceType{"m5.large", "g4dn.xlarge", "m6g.large", "m5a.large", "g5.xlarge"}})
+	if err != nil || len(out.InstanceTypes) != 5 {
 		t.Fatalf("by name: %v %v", out, err)
 	}
 	byName := map[ec2types.InstanceType]ec2types.InstanceTypeInfo{}
@@ -332,6 +333,11 @@ func checkInstanceTypeAttributes(t *testing.T, c *ec2.Client) {
 	if g4.GpuInfo == nil || *g4.GpuInfo.Gpus[0].Count != 1 || *g4.GpuInfo.Gpus[0].Name != "T4" || *g4.GpuInfo.Gpus[0].Manufacturer != "NVIDIA" ||
 		!*g4.InstanceStorageSupported || *g4.InstanceStorageInfo.TotalSizeInGB != 125 {
 		t.Errorf("g4dn.xlarge = %+v %+v", g4.GpuInfo, g4.InstanceStorageInfo)
+	}
+	for name, want := range map[ec2types.InstanceType]string{"m5.large": "Intel", "m5a.large": "AMD", "m6g.large": "AWS", "g5.xlarge": "AMD"} {
+		if got := byName[name].ProcessorInfo; got == nil || awssdk.ToString(got.Manufacturer) != want {
+			t.Errorf("%s processor info = %+v, want manufacturer %s", name, got, want)
+		}
 	}
 	if byName["m6g.large"].ProcessorInfo.SupportedArchitectures[0] != ec2types.ArchitectureTypeArm64 {
 		t.Errorf("m6g.large arch = %v", byName["m6g.large"].ProcessorInfo.SupportedArchitectures)

@@ -105,21 +105,6 @@ var previousGeneration = map[string]bool{
 	"m1": true, "m2": true, "m3": true, "m4": true, "p2": true, "r3": true, "r4": true, "t1": true,
 }
 
-// cpuManufacturer infers the processor vendor from the family name: Graviton ("g" after the
-// generation digit, arm64) is "AWS", an "a" is AMD, otherwise Intel (source: EC2 instance
-// naming conventions in the EC2 User Guide).
-func cpuManufacturer(it catalog.InstanceType) string {
-	if it.Architecture == catalog.ArchARM64 {
-		return "AWS"
-	}
-	fam := it.Family()
-	i := strings.IndexAny(fam, "0123456789")
-	if i >= 0 && strings.Contains(fam[i+1:], "a") {
-		return "AMD"
-	}
-	return "Intel"
-}
-
 // instanceTypeInfo renders a catalogue entry as EC2's InstanceTypeInfo. x86_64 types run two
 // threads per core; Graviton (arm64) and burstable t-types under 2 vCPUs run one.
 func instanceTypeInfo(it catalog.InstanceType) xmlInstanceTypeInfo {
@@ -136,7 +121,7 @@ func instanceTypeInfo(it catalog.InstanceType) xmlInstanceTypeInfo {
 		SupportedRootDeviceTypes:     []string{"ebs"},
 		SupportedVirtualizationTypes: []string{"hvm"},
 		BareMetal:                    metal,
-		ProcessorInfo:                xmlProcessorInfo{SupportedArchitectures: []string{it.Architecture}, Manufacturer: cpuManufacturer(it)},
+		ProcessorInfo:                xmlProcessorInfo{SupportedArchitectures: []string{it.Architecture}, Manufacturer: it.CPUManufacturer},
 		VCpuInfo:                     xmlVCpuInfo{DefaultVCpus: it.VCPUs, DefaultCores: max(it.VCPUs/threads, 1), DefaultThreadsPerCore: threads},
 		MemoryInfo:                   xmlMemoryInfo{SizeInMiB: it.MemoryMiB},
 		InstanceStorageSupported:     it.LocalStorageGB > 0,

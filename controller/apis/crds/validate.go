@@ -3,6 +3,7 @@ package crds
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -105,10 +106,12 @@ func NewValidator(crdYAML []byte, version string) (*Validator, error) {
 }
 
 // Validate defaults, prunes and validates obj (an unstructured object, as decoded from JSON or
-// YAML; it is not modified). Error paths are rooted at the object (metadata.name,
+// YAML; it is not modified; whole numbers decoded as float64, as encoding/json and
+// sigs.k8s.io/yaml give them, are read as the int64 the API server's decoder makes of them). Error paths are rooted at the object (metadata.name,
 // spec.requirements[0].operator, ...).
 func (v *Validator) Validate(ctx context.Context, obj map[string]any) ValidationResult {
 	u := runtime.DeepCopyJSON(obj)
+	wholeFloatsToInts(u)
 	res := ValidationResult{Object: u}
 	if kind, _ := u["kind"].(string); kind != v.kind {
 		res.Errors = append(res.Errors, field.Invalid(field.NewPath("kind"), u["kind"], "must be "+v.kind))
@@ -152,4 +155,26 @@ func (v *Validator) validateMetadata(u map[string]any) field.ErrorList {
 		meta.Namespace = ""
 	}
 	return apivalidation.ValidateObjectMeta(meta, v.namespaced, apivalidation.NameIsDNSSubdomain, path)
+}
+
+// wholeFloatsToInts replaces, in place, the float64 values of v (maps and lists, recursively)
+// that hold a whole number within int64 by that int64: the API server decodes the integer
+// literals of a request as int64, and its schema and CEL checks (integers, int-or-string) rely
+// on it.
+func wholeFloatsToInts(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = wholeFloatsToInts(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = wholeFloatsToInts(e)
+		}
+	case float64:
+		if t == math.Trunc(t) && t >= math.MinInt64 && t < math.MaxInt64 {
+			return int64(t)
+		}
+	}
+	return v
 }

@@ -83,6 +83,8 @@ func TestInvalidProvisionersAreRefusedWithFieldPath(t *testing.T) {
 		{"grace-negative", "  terminationGracePeriod: -1h", []string{"spec.terminationGracePeriod", "should match"}},
 		{"weight-too-high", "  weight: 101", []string{"spec.weight", "less than or equal to 100"}},
 		{"ttl-not-a-number", "  ttlSecondsAfterEmpty: soon", []string{"spec.ttlSecondsAfterEmpty", "must be of type integer"}},
+		{"negative-limit", "  limits:\n    resources: {cpu: \"-1\", memory: 1000Gi}", []string{"spec.limits.resources", "non-negative"}},
+		{"negative-integer-limit", "  limits:\n    resources: {cpu: -4}", []string{"spec.limits.resources", "non-negative"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -167,6 +167,12 @@ spec:
   terminationGracePeriod: 9999999999999h`, []string{"spec.terminationGracePeriod"}},
 		{"grace-not-a-duration", `
   terminationGracePeriod: 2d`, []string{"spec.terminationGracePeriod", "should match"}},
+		{"negative-limit", `
+  limits:
+    resources: {cpu: "-1", memory: 1000Gi}`, []string{"spec.limits.resources", "non-negative"}},
+		{"negative-integer-limit", `
+  limits:
+    resources: {cpu: -4}`, []string{"spec.limits.resources", "non-negative"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

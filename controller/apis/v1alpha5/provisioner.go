@@ -448,8 +448,14 @@ type ProviderRef struct {
 
 // Limits cap the resources of the nodes a provisioner launches.
 type Limits struct {
-	// Resources is the maximum sum of node capacity, e.g. cpu: 1000, memory: 1000Gi.
+	// Resources is the maximum sum of node capacity, e.g. cpu: 1000, memory: 1000Gi; each a
+	// non-negative quantity (a negative limit would forbid every launch; the Terraform
+	// provider refuses it too). At most 64 resources (MaxLimitResources), which keeps the rule
+	// within the API server's CEL cost budget.
 	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="limits must be non-negative quantities such as 1000 or 1000Gi"
 	Resources corev1.ResourceList `json:"resources,omitempty"`
 }
 

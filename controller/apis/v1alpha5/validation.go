@@ -45,6 +45,10 @@ const (
 	DurationPattern = `^([0-9]+(s|m|h))+$`
 )
 
+// MaxLimitResources bounds the resources spec.limits.resources may list (the CRD's
+// maxProperties; the Terraform provider's limits block allows as many, cpu and memory included).
+const MaxLimitResources = 64
+
 // EvictionSignals are the kubelet's eviction signals a Provisioner may set thresholds for
 // (https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/).
 var EvictionSignals = []string{"memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree", "pid.available"}

@@ -140,7 +140,7 @@ func offering(it *cloudprovider.InstanceType, zone, ct string) (cloudprovider.Of
 
 // Labels of facts a type lacks are absent; the types that have them carry them, as Karpenter's
 // AWS provider names them (AWS docs: g5.xlarge has one NVIDIA A10G of 24 GiB, m5d.large a 75 GB
-// NVMe instance store, i3.large runs on Xen, m6g is Graviton).
+// NVMe instance store, i3.large runs on Xen, m6g is Graviton, g5 runs 2nd generation AMD EPYC).
 func TestInstanceTypeLabels(t *testing.T) {
 	e := newEnv(t)
 	types, err := e.cp.GetInstanceTypes(context.Background(), provisioner("default"))
@@ -155,7 +155,7 @@ func TestInstanceTypeLabels(t *testing.T) {
 	}
 	for name, want := range map[string]map[string]string{
 		"g5.xlarge": {v1alpha5.LabelInstanceGPUName: "a10g", v1alpha5.LabelInstanceGPUManufacturer: "nvidia",
-			v1alpha5.LabelInstanceGPUMemory: "22888", v1alpha5.LabelInstanceGPUCount: "1"},
+			v1alpha5.LabelInstanceGPUMemory: "22888", v1alpha5.LabelInstanceGPUCount: "1", v1alpha5.LabelInstanceCPUManufacturer: "amd"},
 		"m5d.large": {v1alpha5.LabelInstanceLocalNVME: "75"},
 		"i3.large":  {v1alpha5.LabelInstanceHypervisor: "xen"},
 		"m6g.large": {v1alpha5.LabelInstanceCPUManufacturer: "aws"},

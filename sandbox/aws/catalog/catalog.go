@@ -51,6 +51,9 @@ type InstanceType struct {
 	VCPUs        int32
 	MemoryMiB    int64  // as DescribeInstanceTypes MemoryInfo.SizeInMiB, e.g. m5.large 8192
 	Architecture string // "x86_64" or "arm64"
+	// CPUManufacturer is the processor vendor, as DescribeInstanceTypes
+	// ProcessorInfo.Manufacturer: "Intel", "AMD" or "AWS" (Graviton).
+	CPUManufacturer string
 	// GPUs is the count of GPUs; GPUManufacturer/GPUName/GPUMemoryMiB describe each one.
 	GPUs            int32
 	GPUManufacturer string // e.g. "NVIDIA"
@@ -280,6 +283,7 @@ func build(fams []family) ([]InstanceType, error) {
 			it := InstanceType{
 				Name:               name,
 				Architecture:       f.arch,
+				CPUManufacturer:    f.cpuManufacturer(),
 				Burstable:          f.burstable,
 				Hypervisor:         hv,
 				OnDemandPrice:      f.prices[si],

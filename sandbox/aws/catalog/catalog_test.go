@@ -298,6 +298,31 @@ func TestKnownFacts(t *testing.T) {
 	}
 }
 
+// Processor vendors as AWS documents them (instance type pages): the naming convention's "a"
+// (m5a, c6a) is AMD, Graviton is AWS, and the accelerated families g5 (AMD EPYC 7R32), g6 and
+// p5 (AMD EPYC 7R13) run AMD processors that their names do not show.
+func TestCPUManufacturers(t *testing.T) {
+	for name, want := range map[string]string{
+		"m5.large": CPUIntel, "m5a.large": CPUAMD, "c6a.large": CPUAMD, "t3a.small": CPUAMD, "m6g.large": CPUAWS,
+		"g4dn.xlarge": CPUIntel, "g5.xlarge": CPUAMD, "g5.48xlarge": CPUAMD, "g6.xlarge": CPUAMD, "g5g.xlarge": CPUAWS,
+		"p3.2xlarge": CPUIntel, "p4d.24xlarge": CPUIntel, "p5.48xlarge": CPUAMD,
+	} {
+		it, ok := Lookup(name)
+		if !ok {
+			t.Errorf("%s: missing", name)
+			continue
+		}
+		if it.CPUManufacturer != want {
+			t.Errorf("%s: CPU manufacturer %q, want %q", name, it.CPUManufacturer, want)
+		}
+	}
+	for _, it := range All() {
+		if it.CPUManufacturer != CPUIntel && it.CPUManufacturer != CPUAMD && it.CPUManufacturer != CPUAWS {
+			t.Errorf("%s: CPU manufacturer %q", it.Name, it.CPUManufacturer)
+		}
+	}
+}
+
 func TestKnownGPUsAndStorage(t *testing.T) {
 	type fact struct {
 		name      string

@@ -44,8 +44,11 @@ var (
 
 // family is one instance family's row; per-size columns are aligned with sizes.
 type family struct {
-	name       string
-	arch       string
+	name string
+	arch string
+	// cpu is the processor vendor where the naming convention misleads ("" = by the name:
+	// see family.cpuManufacturer).
+	cpu        string
 	hypervisor string // "" means nitro
 	burstable  bool
 	mibPerVCPU int64
@@ -59,6 +62,30 @@ type family struct {
 	vcpus      []int32    // per size; nil = from the size name
 	memoryMiB  []int64    // per size; nil = vCPUs * mibPerVCPU (or memoryExceptions)
 	enis       [][2]int32 // {max ENIs, IPv4 per ENI} per size; nil = standardENIs
+}
+
+// Processor vendors, as DescribeInstanceTypes ProcessorInfo.Manufacturer spells them.
+const (
+	CPUIntel = "Intel"
+	CPUAMD   = "AMD"
+	CPUAWS   = "AWS"
+)
+
+// cpuManufacturer is the family's processor vendor: its cpu column when set, else by the EC2
+// instance naming convention (EC2 User Guide, "Instance type naming conventions"): Graviton
+// (arm64) is AWS, an "a" among the attributes after the generation digit (m5a, c6a, g4ad) is AMD,
+// otherwise Intel. Accelerated families do not follow it, hence the cpu column.
+func (f *family) cpuManufacturer() string {
+	if f.cpu != "" {
+		return f.cpu
+	}
+	if f.arch == ArchARM64 {
+		return CPUAWS
+	}
+	if i := strings.IndexAny(f.name, "0123456789"); i >= 0 && strings.Contains(f.name[i+1:], "a") {
+		return CPUAMD
+	}
+	return CPUIntel
 }
 
 type gpuModel struct {
@@ -343,7 +370,8 @@ var families = []family{
 		// eni-max-pods: 29, 29, 29, 58, 234, 58.
 		enis:   [][2]int32{{3, 10}, {3, 10}, {3, 10}, {4, 15}, {8, 30}, {4, 15}},
 		prices: []float64{0.526, 0.752, 1.204, 2.176, 3.912, 4.352}},
-	{name: "g5", arch: ArchX86_64, mibPerVCPU: gib4, network: netG56, sizes: sizesGPU8,
+	// g5: 2nd generation AMD EPYC (7R32), https://aws.amazon.com/ec2/instance-types/g5/.
+	{name: "g5", arch: ArchX86_64, cpu: CPUAMD, mibPerVCPU: gib4, network: netG56, sizes: sizesGPU8,
 		gpu:       gpuModel{"NVIDIA", "A10G", 22888},
 		gpus:      []int32{1, 1, 1, 1, 4, 1, 4, 8},
 		storageGB: []int64{250, 450, 600, 900, 3800, 1900, 3800, 7600},
@@ -353,7 +381,8 @@ var families = []family{
 		gpu:    gpuModel{"NVIDIA", "T4g", 16384},
 		gpus:   []int32{1, 1, 1, 1, 2},
 		prices: []float64{0.42, 0.556, 0.828, 1.372, 2.744}},
-	{name: "g6", arch: ArchX86_64, mibPerVCPU: gib4, network: netG56, sizes: sizesGPU8, zones: zonesAB,
+	// g6: 3rd generation AMD EPYC (7R13), https://aws.amazon.com/ec2/instance-types/g6/.
+	{name: "g6", arch: ArchX86_64, cpu: CPUAMD, mibPerVCPU: gib4, network: netG56, sizes: sizesGPU8, zones: zonesAB,
 		gpu:       gpuModel{"NVIDIA", "L4", 22888},
 		gpus:      []int32{1, 1, 1, 1, 4, 1, 4, 8},
 		storageGB: []int64{250, 450, 600, 900, 3760, 1880, 3760, 7520},
@@ -368,8 +397,9 @@ var families = []family{
 	{name: "p4d", arch: ArchX86_64, mibPerVCPU: 12 * 1024, network: netP4d, zones: zonesAC,
 		sizes: "24xlarge", gpu: gpuModel{"NVIDIA", "A100", 40960}, gpus: []int32{8},
 		storageGB: []int64{8000}, prices: []float64{21.957642}},
-	// p5.48xlarge: 2048 GiB, 8 x 3800 GB NVMe.
-	{name: "p5", arch: ArchX86_64, network: netP5, zones: zonesBC,
+	// p5.48xlarge: 2048 GiB, 8 x 3800 GB NVMe; 3rd generation AMD EPYC (7R13),
+	// https://aws.amazon.com/ec2/instance-types/p5/.
+	{name: "p5", arch: ArchX86_64, cpu: CPUAMD, network: netP5, zones: zonesBC,
 		sizes: "48xlarge", gpu: gpuModel{"NVIDIA", "H100", 81920}, gpus: []int32{8},
 		memoryMiB: []int64{2048 * 1024}, storageGB: []int64{30400}, prices: []float64{55.04}},
 }
