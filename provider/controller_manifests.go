@@ -43,6 +43,14 @@ const (
 	// import or a re-create; namespaces without it are adopted and never changed.
 	createdByAnnotation = "terraform-provider-karpenter/created-by"
 	createdByController = "karpenter_controller"
+
+	// installIDAnnotation on the controller Deployment carries the random id of the
+	// karpenter_controller resource instance that applied it (kept in the resource's private
+	// state, key installIDKey): when a create_before_destroy replacement has re-applied the
+	// installation in the same namespace, the old instance's Delete finds another id and leaves
+	// the installation to the new one.
+	installIDAnnotation = "terraform-provider-karpenter/install-id"
+	installIDKey        = "install_id"
 )
 
 // controllerSettings is the desired installation, converted from the HCL model.
@@ -71,6 +79,7 @@ type controllerSettings struct {
 	PDBMaxUnavailable      int32
 	ExtraEnv               map[string]string // added after the managed variables
 	Settings               map[string]string // controller flag name -> value, as --name=value arguments
+	InstallID              string            // installIDAnnotation of the Deployment; empty: none
 }
 
 // clusterRoleName is the name of the ClusterRole and ClusterRoleBinding of an installation.
@@ -124,6 +133,14 @@ func namespaceObject(name string) *corev1.Namespace {
 		Annotations: map[string]string{createdByAnnotation: createdByController}}}
 }
 
+// deploymentMeta is m with installIDAnnotation set to id (unless id is empty).
+func deploymentMeta(m metav1.ObjectMeta, id string) metav1.ObjectMeta {
+	if id != "" {
+		m.Annotations = map[string]string{installIDAnnotation: id}
+	}
+	return m
+}
+
 // controllerObjects returns every object of the installation except the CRD and the
 // namespace (see namespaceObject), in creation order: ServiceAccount, ClusterRole,
 // ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, Deployment.
@@ -164,7 +181,7 @@ func controllerObjects(s controllerSettings) []client.Object {
 			MaxUnavailable: ptr.To(intstr.FromInt32(s.PDBMaxUnavailable)),
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels()},
 		}},
-		&appsv1.Deployment{ObjectMeta: meta(deploymentName, ns), Spec: appsv1.DeploymentSpec{
+		&appsv1.Deployment{ObjectMeta: deploymentMeta(meta(deploymentName, ns), s.InstallID), Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels()},
 			// As the Helm chart: with one replica per node (the default anti-affinity) a surge pod
