@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -31,6 +32,7 @@ const (
 	envBatchIdle              = "BATCH_IDLE_DURATION"
 	envBatchMax               = "BATCH_MAX_DURATION"
 	envPodNamespace           = "POD_NAMESPACE"
+	envDefaultTags            = "DEFAULT_TAGS" // the provider's default_tags as a JSON object, when there are any
 
 	// roleARNAnnotation binds a service account to an IAM role (EKS IRSA).
 	roleARNAnnotation = "eks.amazonaws.com/role-arn"
@@ -80,6 +82,7 @@ type controllerSettings struct {
 	ExtraEnv               map[string]string // added after the managed variables
 	Settings               map[string]string // controller flag name -> value, as --name=value arguments
 	InstallID              string            // installIDAnnotation of the Deployment; empty: none
+	DefaultTags            map[string]string // the provider's default_tags, for everything the controller launches
 }
 
 // clusterRoleName is the name of the ClusterRole and ClusterRoleBinding of an installation.
@@ -164,6 +167,10 @@ func controllerObjects(s controllerSettings) []client.Object {
 		{Name: envBatchMax, Value: strconv.FormatInt(s.BatchMaxSeconds, 10) + "s"},
 		// The leader election Lease lives in the pod's namespace (where the Role grants leases).
 		{Name: envPodNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+	}
+	if len(s.DefaultTags) > 0 {
+		b, _ := json.Marshal(s.DefaultTags) // map keys sorted: the same tags give the same pod template
+		env = append(env, corev1.EnvVar{Name: envDefaultTags, Value: string(b)})
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.ExtraEnv)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: s.ExtraEnv[name]})

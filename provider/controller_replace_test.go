@@ -24,7 +24,9 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
-// TestAccControllerReplaceKeepsNodes launches a node for a pending pod, then replaces the only
+// TestAccControllerReplaceKeepsNodes launches a node for a pending pod (the provider's
+// default_tags on its instance and launch template, the controller's karpenter.sh/cluster tag
+// kept), then replaces the only
 // controller twice: destroy-then-create (-replace, as Terraform plans it for a tainted resource)
 // and create_before_destroy. The node, its EC2 instance, the Provisioner and the pod (Running,
 // on the same node) survive both, and the controller is Available afterwards (with
@@ -37,7 +39,11 @@ func TestAccControllerReplaceKeepsNodes(t *testing.T) {
 	sb, kc := startSandbox(t)
 	ec := ec2.NewFromConfig(sb.AWSConfig())
 	const addr = "karpenter_controller.test"
-	base := controllerAndProvisionerConfig(sb.ClusterName, "info", "600") + `
+	// default_tags reach what the controller launches, beneath its own karpenter.sh/* tags.
+	base := `provider "karpenter" {
+  default_tags = { team = "platform", "karpenter.sh/cluster" = "not-this-one" }
+}
+` + controllerAndProvisionerConfig(sb.ClusterName, "info", "600") + `
 data "karpenter_cluster" "this" {
   name = "` + sb.ClusterName + `"
 }
@@ -78,7 +84,7 @@ resource "karpenter_discovery_tags" "this" {
 		if n.Labels[v1alpha5.LabelProvisionerName] != "acc" || !strings.HasPrefix(instanceID, "i-") {
 			return fmt.Errorf("pod runs on %s (provider id %q), not on a node of provisioner acc", n.Name, n.Spec.ProviderID)
 		}
-		return nil
+		return checkLaunchedTags(ec, sb.ClusterName, instanceID)
 	}
 	survived := func(*terraform.State) error { return checkSurvived(kc, ec, pod, nodeName, instanceID) }
 	replace := func(a plancheck.ResourceActionType) resource.ConfigPlanChecks {
@@ -160,6 +166,43 @@ func checkNothingLeft(kc client.Client, ec *ec2.Client, cluster, nodeName string
 	}
 	if seen == 0 {
 		return fmt.Errorf("no instance of cluster %s listed: the check would pass without a launch", cluster)
+	}
+	return nil
+}
+
+// checkLaunchedTags checks that instance instanceID and the cluster's launch templates carry
+// the provider's default tag team=platform and the controller's karpenter.sh/cluster=cluster
+// (not the default_tags value of that key).
+func checkLaunchedTags(ec *ec2.Client, cluster, instanceID string) error {
+	want := func(what string, tags []ec2types.Tag) error {
+		got := map[string]string{}
+		for _, tg := range tags {
+			got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		if got["team"] != "platform" || got[v1alpha5.TagCluster] != cluster {
+			return fmt.Errorf("%s tags %v: want team=platform and %s=%s", what, got, v1alpha5.TagCluster, cluster)
+		}
+		return nil
+	}
+	out, err := ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
+	if err != nil {
+		return err
+	}
+	if err := want("instance "+instanceID, out.Reservations[0].Instances[0].Tags); err != nil {
+		return err
+	}
+	lts, err := ec.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:" + v1alpha5.TagCluster), Values: []string{cluster}}}})
+	if err != nil {
+		return err
+	}
+	if len(lts.LaunchTemplates) == 0 {
+		return fmt.Errorf("no launch template tagged %s=%s", v1alpha5.TagCluster, cluster)
+	}
+	for _, lt := range lts.LaunchTemplates {
+		if err := want("launch template "+aws.ToString(lt.LaunchTemplateName), lt.Tags); err != nil {
+			return err
+		}
 	}
 	return nil
 }

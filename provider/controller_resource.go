@@ -626,6 +626,7 @@ func (r *controllerResource) settings(ctx context.Context, m controllerModel, di
 		ControllerRoleARN: m.ControllerRoleARN.ValueString(), DefaultInstanceProfile: m.DefaultInstanceProfile.ValueString(),
 		Region: r.c.region, Image: m.Image.ValueString(), Replicas: int32(m.Replicas.ValueInt64()), LogLevel: m.LogLevel.ValueString(),
 		BatchIdleSeconds: m.BatchIdleDurationSeconds.ValueInt64(), BatchMaxSeconds: m.BatchMaxDurationSeconds.ValueInt64(),
+		DefaultTags: r.c.defaultTags,
 	}
 	if s.Namespace == "" {
 		s.Namespace = m.Namespace.ValueString()

@@ -244,7 +244,7 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 		}
 		name, err := c.templates.Ensure(ctx, &templateSpec{
 			Cluster: c.opts.ClusterName, Provisioner: prov.Name, AMIFamily: family, AMI: ami, InstanceProfile: profile,
-			SecurityGroups: groups, UserData: userData, Tags: settings.Tags,
+			SecurityGroups: groups, UserData: userData, Tags: mergeTags(c.opts.DefaultTags, settings.Tags),
 			BlockDeviceMappings: settings.BlockDeviceMappings, MetadataOptions: settings.MetadataOptions,
 			DetailedMonitoring: settings.DetailedMonitoring != nil && *settings.DetailedMonitoring,
 		})
@@ -260,8 +260,8 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	return out, nil
 }
 
-// instanceTags are the tags of every launched instance and volume: provider.tags, then the
-// controller's (which win), the claim's name among them.
+// instanceTags are the tags of every launched instance and volume: extra (the default tags
+// overlaid with provider.tags), then the controller's (which win), the claim's name among them.
 func (c *CloudProvider) instanceTags(prov, claim string, extra map[string]string) []ec2types.Tag {
 	m := map[string]string{}
 	for k, v := range extra {
@@ -275,11 +275,27 @@ func (c *CloudProvider) instanceTags(prov, claim string, extra map[string]string
 	return sortedTags(m)
 }
 
+// mergeTags returns base overlaid with over (over wins on a shared key); nil when both are
+// empty.
+func mergeTags(base, over map[string]string) map[string]string {
+	if len(base) == 0 && len(over) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range over {
+		m[k] = v
+	}
+	return m
+}
+
 // createFleet launches the claim's instance through one idempotent CreateFleet call (see
 // fleet.go) and returns it. Pools reported without capacity are cached as unavailable.
 func (c *CloudProvider) createFleet(ctx context.Context, req *cloudprovider.NodeRequest, settings *v1alpha5.AWS,
 	capacityType string, configs []ec2types.FleetLaunchTemplateConfigRequest) (*ec2types.Instance, error) {
-	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, settings.Tags)
+	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, mergeTags(c.opts.DefaultTags, settings.Tags))
 	in := &ec2.CreateFleetInput{
 		Type:                  ec2types.FleetTypeInstant,
 		LaunchTemplateConfigs: configs,
