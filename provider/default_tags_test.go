@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -113,4 +114,28 @@ func controllerRoleTags(env *awsEnv) error {
 		return fmt.Errorf("OIDC provider tags %v", got)
 	}
 	return nil
+}
+
+// TestDefaultTagsValidation refuses, at plan, default_tags the controller or AWS would refuse:
+// an aws: key in any case, a key longer than 128 characters, a value longer than 256; each
+// error names the attribute.
+func TestDefaultTagsValidation(t *testing.T) {
+	for _, bad := range []struct{ tags, want string }{
+		{`{ "AWS:team" = "x" }`, `(?s)default_tags.*the aws: prefix is reserved`},
+		{`{ "` + strings.Repeat("k", 129) + `" = "x" }`, `(?s)default_tags.*length`},
+		{`{ team = "` + strings.Repeat("v", 257) + `" }`, `(?s)default_tags.*length`},
+	} {
+		resource.UnitTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: `provider "karpenter" {
+  region       = "us-east-1"
+  default_tags = ` + bad.tags + `
+}
+resource "karpenter_node_role" "test" {
+  name = "x"
+}
+`, PlanOnly: true, ExpectError: regexp.MustCompile(bad.want)}},
+		})
+	}
 }

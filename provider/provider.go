@@ -7,6 +7,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -98,7 +99,11 @@ func (p *karpenterProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"`tags` and its own `karpenter.sh/*` and `Name` tags, which always win. " +
 					"They are kept out of each resource's `tags` in state, so they never plan a difference; a change of " +
 					"`default_tags` reaches a resource when it is next created or updated (the controller: its next update; " +
-					"launch templates already made keep their tags, new ones get the new tags)."},
+					"launch templates already made keep their tags, new ones get the new tags). At most 50; keys 1-128 characters, " +
+					"not starting with `aws:`; values at most 256 characters.",
+				Validators: []validator.Map{mapvalidator.SizeAtMost(50),
+					mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 128), tagKeyValidator{}),
+					mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(256))}},
 		},
 		Blocks: map[string]schema.Block{
 			"endpoints": schema.ListNestedBlock{
