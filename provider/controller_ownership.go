@@ -185,20 +185,18 @@ func supersededBy(ctx context.Context, kc client.Client, namespace, id string) (
 	return "", nil
 }
 
-// deleteProvisioners deletes every Provisioner and waits until none is left, so that the
-// controller launches nothing for the pods that draining nodes evict. Without the CRD there is
-// nothing to delete.
-func deleteProvisioners(ctx context.Context, kc client.Client) error {
-	err := kc.DeleteAllOf(ctx, &v1alpha5.Provisioner{})
-	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// waitProvisionersGone waits until no Provisioner is left (those being deleted finish), so
+// that the controller launches nothing for the pods that draining nodes evict. It deletes
+// none: Provisioners are their resources' or their authors' to delete. Without the CRD there
+// is nothing to wait for.
+func waitProvisionersGone(ctx context.Context, kc client.Client) error {
 	return wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
 		var ps v1alpha5.ProvisionerList
-		if err := kc.List(ctx, &ps); err != nil {
+		err := kc.List(ctx, &ps)
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
 			return false, err
 		}
 		return len(ps.Items) == 0, nil

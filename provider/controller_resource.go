@@ -482,8 +482,8 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 				"depend on the controller are destroyed before it).", strings.Join(provs, ", ")))
 	}
 	if last {
-		if err := deleteProvisioners(ctx, kc); err != nil {
-			resp.Diagnostics.AddError("Cannot delete Provisioners", err.Error())
+		if err := waitProvisionersGone(ctx, kc); err != nil {
+			resp.Diagnostics.AddError("Provisioners being deleted are not gone", err.Error())
 			return
 		}
 		if err := deleteLaunchedNodes(ctx, kc); err != nil {

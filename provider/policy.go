@@ -250,7 +250,8 @@ func trustPolicyFacts(d PolicyDocument) (providerARN, issuerURL, namespace, name
 	return "", "", "", "", false
 }
 
-// podIdentityServicePrincipal is the service principal of EKS Pod Identity.
+// podIdentityServicePrincipal is the service principal of EKS Pod Identity. A literal: the EKS
+// User Guide names only this one (no partition-specific form such as ec2's .amazonaws.com.cn).
 const podIdentityServicePrincipal = "pods.eks.amazonaws.com"
 
 // PodIdentityTrustPolicy lets EKS Pod Identity assume the role and tag its sessions (source:
