@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -31,6 +32,7 @@ const (
 	envBatchIdle              = "BATCH_IDLE_DURATION"
 	envBatchMax               = "BATCH_MAX_DURATION"
 	envPodNamespace           = "POD_NAMESPACE"
+	envDefaultTags            = "DEFAULT_TAGS" // the provider's default_tags as a JSON object, when there are any
 
 	// roleARNAnnotation binds a service account to an IAM role (EKS IRSA).
 	roleARNAnnotation = "eks.amazonaws.com/role-arn"
@@ -43,6 +45,14 @@ const (
 	// import or a re-create; namespaces without it are adopted and never changed.
 	createdByAnnotation = "terraform-provider-karpenter/created-by"
 	createdByController = "karpenter_controller"
+
+	// installIDAnnotation on the controller Deployment carries the random id of the
+	// karpenter_controller resource instance that applied it (kept in the resource's private
+	// state, key installIDKey): when a create_before_destroy replacement has re-applied the
+	// installation in the same namespace, the old instance's Delete finds another id and leaves
+	// the installation to the new one.
+	installIDAnnotation = "terraform-provider-karpenter/install-id"
+	installIDKey        = "install_id"
 )
 
 // controllerSettings is the desired installation, converted from the HCL model.
@@ -71,6 +81,8 @@ type controllerSettings struct {
 	PDBMaxUnavailable      int32
 	ExtraEnv               map[string]string // added after the managed variables
 	Settings               map[string]string // controller flag name -> value, as --name=value arguments
+	InstallID              string            // installIDAnnotation of the Deployment; empty: none
+	DefaultTags            map[string]string // the provider's default_tags, for everything the controller launches
 }
 
 // clusterRoleName is the name of the ClusterRole and ClusterRoleBinding of an installation.
@@ -128,6 +140,14 @@ func namespaceObject(name string) *corev1.Namespace {
 		Annotations: map[string]string{createdByAnnotation: createdByController}}}
 }
 
+// deploymentMeta is m with installIDAnnotation set to id (unless id is empty).
+func deploymentMeta(m metav1.ObjectMeta, id string) metav1.ObjectMeta {
+	if id != "" {
+		m.Annotations = map[string]string{installIDAnnotation: id}
+	}
+	return m
+}
+
 // controllerObjects returns every object of the installation except the CRD and the
 // namespace (see namespaceObject), in creation order: ServiceAccount, ClusterRole,
 // ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, Deployment.
@@ -152,6 +172,10 @@ func controllerObjects(s controllerSettings) []client.Object {
 		// The leader election Lease lives in the pod's namespace (where the Role grants leases).
 		{Name: envPodNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 	}
+	if len(s.DefaultTags) > 0 {
+		b, _ := json.Marshal(s.DefaultTags) // map keys sorted: the same tags give the same pod template
+		env = append(env, corev1.EnvVar{Name: envDefaultTags, Value: string(b)})
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.ExtraEnv)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: s.ExtraEnv[name]})
 	}
@@ -168,7 +192,7 @@ func controllerObjects(s controllerSettings) []client.Object {
 			MaxUnavailable: ptr.To(intstr.FromInt32(s.PDBMaxUnavailable)),
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels()},
 		}},
-		&appsv1.Deployment{ObjectMeta: meta(deploymentName, ns), Spec: appsv1.DeploymentSpec{
+		&appsv1.Deployment{ObjectMeta: deploymentMeta(meta(deploymentName, ns), s.InstallID), Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels()},
 			// As the Helm chart: with one replica per node (the default anti-affinity) a surge pod

@@ -118,7 +118,7 @@ var ControllerFlags func() *pflag.FlagSet
 
 // managedEnv are the container's environment variables that attributes set; `env` may not
 // name them.
-var managedEnv = []string{envClusterName, envClusterEndpoint, envDefaultInstanceProfile, envRegion, envLogLevel, envBatchIdle, envBatchMax, envPodNamespace}
+var managedEnv = []string{envClusterName, envClusterEndpoint, envDefaultInstanceProfile, envRegion, envLogLevel, envBatchIdle, envBatchMax, envPodNamespace, envDefaultTags}
 
 // managedFlags are controller flags that attributes or the pod's layout set; `settings` may
 // not name them (a flag on the command line wins over the environment the attributes write).
@@ -127,7 +127,7 @@ var managedFlags = map[string]string{
 	"aws-region": "the provider's region", "log-level": "log_level", "batch-idle-duration": "batch_idle_duration_seconds",
 	"batch-max-duration": "batch_max_duration_seconds", "metrics-port": "the container port " + metricsPortName,
 	"health-probe-port": "the probes' port " + healthPortName, "bind-address": "the pod network", "kubeconfig": "the pod's service account",
-	"leader-elect": "replicas (more than one replica needs leader election)",
+	"leader-elect": "replicas (more than one replica needs leader election)", "default-tags": "the provider's default_tags",
 }
 
 var envNamePattern = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)

@@ -2,14 +2,17 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -107,20 +110,93 @@ func otherControllers(ctx context.Context, kc client.Client, namespace string) (
 	return out, nil
 }
 
-// deleteProvisioners deletes every Provisioner and waits until none is left, so that the
-// controller launches nothing for the pods that draining nodes evict. Without the CRD there is
-// nothing to delete.
-func deleteProvisioners(ctx context.Context, kc client.Client) error {
-	err := kc.DeleteAllOf(ctx, &v1alpha5.Provisioner{})
+// remainingProvisioners lists the names of the Provisioners not being deleted (none without
+// the CRD). While one remains the launched nodes still serve it, so a controller's Delete
+// leaves them (and what they share) to the next controller.
+func remainingProvisioners(ctx context.Context, kc client.Client) ([]string, error) {
+	var ps v1alpha5.ProvisionerList
+	err := kc.List(ctx, &ps)
 	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []string
+	for _, p := range ps.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p.Name)
+		}
+	}
+	return out, nil
+}
+
+// newInstallID is a random id for a karpenter_controller resource instance (installIDAnnotation).
+func newInstallID() string { return utilrand.String(16) }
+
+// privateState is what the framework's request and response private state offer.
+type privateState interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+// getInstallID reads the install id from private state ("" when absent).
+func getInstallID(ctx context.Context, p privateState, diags *diag.Diagnostics) string {
+	if p == nil {
+		return ""
+	}
+	b, d := p.GetKey(ctx, installIDKey)
+	diags.Append(d...)
+	var id string
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &id); err != nil {
+			diags.AddError("Invalid private state", installIDKey+": "+err.Error())
+		}
+	}
+	return id
+}
+
+// setInstallID stores id in private state.
+func setInstallID(ctx context.Context, p interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}, id string) diag.Diagnostics {
+	b, _ := json.Marshal(id)
+	return p.SetKey(ctx, installIDKey, b)
+}
+
+// supersededBy returns the install id of the controller Deployment in namespace when it
+// differs from id, i.e. another karpenter_controller resource instance (a create_before_destroy
+// replacement) applied it since; "" when id is empty (state from before install ids), the
+// Deployment is absent or carries id or none.
+func supersededBy(ctx context.Context, kc client.Client, namespace, id string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
+	var d appsv1.Deployment
+	err := kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: deploymentName}, &d)
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if live := d.Annotations[installIDAnnotation]; live != "" && live != id {
+		return live, nil
+	}
+	return "", nil
+}
+
+// waitProvisionersGone waits until no Provisioner is left (those being deleted finish), so
+// that the controller launches nothing for the pods that draining nodes evict. It deletes
+// none: Provisioners are their resources' or their authors' to delete. Without the CRD there
+// is nothing to wait for.
+func waitProvisionersGone(ctx context.Context, kc client.Client) error {
 	return wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
 		var ps v1alpha5.ProvisionerList
-		if err := kc.List(ctx, &ps); err != nil {
+		err := kc.List(ctx, &ps)
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
 			return false, err
 		}
 		return len(ps.Items) == 0, nil

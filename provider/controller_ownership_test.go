@@ -33,8 +33,8 @@ const (
 // installation moves to kube-system and then to a namespace of its own, and is destroyed.
 // The shared namespace (labels, annotations, ConfigMap, Deployment) and kube-system stay
 // intact throughout; the launched node survives the replacement and both moves, and only the
-// destroy of the last controller removes it, after the Provisioners; the namespace the resource
-// created is removed.
+// destroy of the last controller removes it (no Provisioner is left); the namespace the
+// resource created is removed.
 func TestAccControllerOwnership(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
@@ -91,17 +91,10 @@ func TestAccControllerOwnership(t *testing.T) {
 					checkAbsent(kc, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "karpenter"}}),
 					checkAbsent(kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: deploymentName}})),
 			},
-			{ // a Provisioner made outside Terraform, removed by the destroy before the nodes
-				PreConfig: func() {
-					must(t, kc.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "acc-owner"}}))
-				},
-				Config: cfg(ownNS, "karpenter-own", "100m", ""), ConfigPlanChecks: action(plancheck.ResourceActionNoop),
-			},
 		},
 		CheckDestroy: resource.ComposeAggregateTestCheckFunc(intact,
 			checkAbsent(kc, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: launchedNode}}),
 			checkAbsent(kc, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ownNS}}),
-			checkAbsent(kc, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "acc-owner"}}),
 			func(*terraform.State) error {
 				var ns corev1.Namespace
 				return kc.Get(ctx, types.NamespacedName{Name: "kube-system"}, &ns)
@@ -202,7 +195,9 @@ func checkAbsent(kc client.Client, obj client.Object) resource.TestCheckFunc {
 
 // TestAccControllerLastOfTwo runs two controllers beside a node labelled as launched by
 // Karpenter: destroying one of them leaves the node, the Provisioners and the CRD to the
-// other; destroying the last removes the Provisioners, then the node.
+// other; destroying the last while a Provisioner made outside Terraform remains leaves that
+// Provisioner, the node and the CRD (and warns); once the Provisioner is deleted, destroying the
+// last controller removes the node and the CRD.
 func TestAccControllerLastOfTwo(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
@@ -253,9 +248,33 @@ func TestAccControllerLastOfTwo(t *testing.T) {
 						return present(crd)(nil)
 					}),
 			},
+			{ // the last controller goes while the outside Provisioner remains: nothing of it is touched
+				Config: "locals {}\n",
+				Check: resource.ComposeAggregateTestCheckFunc(
+					present(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}),
+					present(&v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: prov}}),
+					checkAbsent(kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "acc-one", Name: deploymentName}}),
+					func(*terraform.State) error {
+						crd, err := provisionerCRD()
+						if err != nil {
+							return err
+						}
+						return present(crd)(nil)
+					}),
+			},
+			{ // with the Provisioner deleted, the last controller's destroy removes the node and the CRD
+				PreConfig: func() { must(t, kc.Delete(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: prov}})) },
+				Config:    ctrl("one"),
+			},
 		},
 		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
 			checkAbsent(kc, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}),
-			checkAbsent(kc, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: prov}})),
+			func(*terraform.State) error {
+				crd, err := provisionerCRD()
+				if err != nil {
+					return err
+				}
+				return checkAbsent(kc, crd)(nil)
+			}),
 	})
 }

@@ -117,28 +117,38 @@ func (r *controllerResource) Metadata(_ context.Context, req resource.MetadataRe
 	resp.TypeName = req.ProviderTypeName + "_controller"
 }
 
+// controllerDescription is the resource description (ownership and destroy rules).
+var controllerDescription = "Installs the Karpenter controller: the `Provisioner` CRD, a service account annotated " +
+	"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, and a Deployment of the bundled controller image; " +
+	"waits until the Deployment is Available.\n\n" +
+	"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
+	"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
+	"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses " +
+	"to take over a service account, Role, RoleBinding, Deployment, ClusterRole or ClusterRoleBinding of the same " +
+	"name that this provider did not apply.\n\n" +
+	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
+	"is left in the cluster) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
+	"so `terraform destroy` deletes them first and nothing relaunches) removes what the controllers share: every " +
+	"launched node (label `karpenter.sh/provisioner-name`; the still running controller terminates their " +
+	"instances), then the controller's objects, the NodeClaims and instances left, its launch templates and the " +
+	"Provisioner CRD. A replacement (`-replace`, with or without `create_before_destroy`) never removes nodes: the " +
+	"Provisioners are still there, so the old controller's destroy removes only its own objects (a warning names " +
+	"the Provisioners) and the new controller takes the nodes over; with `create_before_destroy` the new instance " +
+	"re-applies the same objects first (annotation `" + installIDAnnotation + "` on the Deployment) and the old one " +
+	"then removes nothing. Provisioners made outside Terraform are never deleted: delete them before destroying the " +
+	"last controller, or their nodes stay. Destroying a controller " +
+	"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
+	"`namespace` or `service_account_name` is an in-place update that never removes nodes: the old Deployment is " +
+	"removed first (so two controllers never run at once), the installation is applied under the new names, then " +
+	"the old objects (and the old namespace, if it was created) are deleted.\n\n" +
+	"Import by namespace."
+
 // Schema describes the resource.
 func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	k8sName := []validator.String{stringvalidator.LengthBetween(1, 63),
 		stringvalidator.RegexMatches(mustRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`), "must be a DNS-1123 label")}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Installs the Karpenter controller: the `Provisioner` CRD, a service account annotated " +
-			"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, and a Deployment of the bundled controller image; " +
-			"waits until the Deployment is Available.\n\n" +
-			"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
-			"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
-			"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses " +
-			"to take over a service account, Role, RoleBinding, Deployment, ClusterRole or ClusterRoleBinding of the same " +
-			"name that this provider did not apply.\n\n" +
-			"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
-			"is left in the cluster) removes what the controllers share: first every Provisioner (so nothing relaunches), " +
-			"then every launched node (label `karpenter.sh/provisioner-name`; the still running controller terminates their " +
-			"instances), then the controller's objects, its launch templates and the Provisioner CRD. Destroying a controller " +
-			"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
-			"`namespace` or `service_account_name` is an in-place update that never removes nodes: the old Deployment is " +
-			"removed first (so two controllers never run at once), the installation is applied under the new names, then " +
-			"the old objects (and the old namespace, if it was created) are deleted.\n\n" +
-			"Import by namespace.",
+		MarkdownDescription: controllerDescription,
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The namespace.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -239,7 +249,9 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	defer cancel()
 	m.ID = m.Namespace
 	m.MissingObjects = listValue(nil)
-	r.install(ctx, &m, true, &resp.Diagnostics)
+	id := newInstallID()
+	resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
+	r.install(ctx, &m, true, id, &resp.Diagnostics)
 	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError())
 	if resp.Diagnostics.HasError() {
 		if m.NamespaceCreated.IsUnknown() { // failed before the namespace was looked at
@@ -293,6 +305,9 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 			return
 		}
 		m.NamespaceCreated = types.BoolValue(nsObj.Annotations[createdByAnnotation] == createdByController)
+	}
+	if id := d.Annotations[installIDAnnotation]; id != "" && getInstallID(ctx, req.Private, &resp.Diagnostics) == "" {
+		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...) // import
 	}
 	if m.InstallComplete.IsNull() { // import, or state from before the attribute
 		m.InstallComplete = types.BoolValue(true)
@@ -393,7 +408,12 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 			return
 		}
 	}
-	r.install(ctx, &m, moved || renamed, &resp.Diagnostics)
+	id := getInstallID(ctx, req.Private, &resp.Diagnostics)
+	if id == "" { // state from before install ids, or imported from a Deployment without one
+		id = newInstallID()
+		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
+	}
+	r.install(ctx, &m, moved || renamed, id, &resp.Diagnostics)
 	// A failed update leaves a complete installation complete: only a failed create marks one
 	// whose destroy must not remove nodes.
 	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError() || state.InstallComplete.IsNull() || state.InstallComplete.ValueBool())
@@ -413,10 +433,15 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 }
 
-// Delete removes the installation's own objects and, when it created it, the namespace. Only
-// for the last controller in the cluster (see otherControllers) whose create did not fail does
-// it first delete every Provisioner, then the launched nodes (waiting for the controller's
-// finalizer to terminate their instances), and afterwards the launch templates and the CRD.
+// Delete removes the installation's own objects and, when it created it, the namespace;
+// nothing when a create_before_destroy replacement has re-applied the installation (see
+// supersededBy). Only for the last controller in the cluster (see otherControllers) whose
+// create did not fail, and when no Provisioner is left (see remainingProvisioners: one is
+// left during a replacement, never during a destroy that removed the karpenter_provisioner
+// resources first), does it remove the launched nodes (waiting for the controller's finalizer
+// to terminate their instances), then the NodeClaims, the remaining instances, the launch
+// templates and the CRD. Terraform tells a provider nothing about a Delete being half of a
+// replacement, so the Provisioners still in the cluster are what marks it.
 func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m controllerModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -435,16 +460,36 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	s := r.settings(ctx, m, &resp.Diagnostics)
+	if by, err := supersededBy(ctx, kc, s.Namespace, getInstallID(ctx, req.Private, &resp.Diagnostics)); err != nil {
+		resp.Diagnostics.AddError("Cannot read the controller Deployment", err.Error())
+		return
+	} else if by != "" {
+		// A create_before_destroy replacement has re-applied the installation in this
+		// namespace (its install id is by): everything here is now the new instance's.
+		return
+	}
 	others, err := otherControllers(ctx, kc, s.Namespace)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot list the controllers in the cluster", err.Error())
 		return
 	}
+	provs, err := remainingProvisioners(ctx, kc)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot list the Provisioners", err.Error())
+		return
+	}
 	failed := !m.InstallComplete.IsNull() && !m.InstallComplete.ValueBool() // null: state from before the attribute
-	last := len(others) == 0 && !failed
+	last := len(others) == 0 && !failed && len(provs) == 0
+	if len(others) == 0 && !failed && len(provs) > 0 {
+		resp.Diagnostics.AddWarning("Launched nodes left in place",
+			fmt.Sprintf("Provisioners remain (%s), so this is a replacement of the controller or its destroy ahead of "+
+				"the Provisioners: their launched nodes, NodeClaims, launch templates and the CRD are left for the next "+
+				"controller. To remove them, delete the Provisioners first (karpenter_provisioner resources that "+
+				"depend on the controller are destroyed before it).", strings.Join(provs, ", ")))
+	}
 	if last {
-		if err := deleteProvisioners(ctx, kc); err != nil {
-			resp.Diagnostics.AddError("Cannot delete Provisioners", err.Error())
+		if err := waitProvisionersGone(ctx, kc); err != nil {
+			resp.Diagnostics.AddError("Provisioners being deleted are not gone", err.Error())
 			return
 		}
 		if err := deleteLaunchedNodes(ctx, kc); err != nil {
@@ -504,7 +549,7 @@ func (r *controllerResource) ImportState(ctx context.Context, req resource.Impor
 // install applies the CRD, ensures the namespace (setting m.NamespaceCreated) and applies
 // every object (server-side apply), then waits for the Deployment. With checkForeign it first
 // refuses objects of the same names that this provider did not apply.
-func (r *controllerResource) install(ctx context.Context, m *controllerModel, checkForeign bool, diags *diag.Diagnostics) {
+func (r *controllerResource) install(ctx context.Context, m *controllerModel, checkForeign bool, installID string, diags *diag.Diagnostics) {
 	if m.ClusterEndpoint.IsUnknown() || m.ClusterEndpoint.ValueString() == "" {
 		out, err := r.c.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(m.ClusterName.ValueString())})
 		if err != nil {
@@ -517,6 +562,7 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 	if diags.HasError() {
 		return
 	}
+	s.InstallID = installID
 	kc, err := r.c.kube()
 	if err != nil {
 		diags.AddError("Kubernetes client", err.Error())
@@ -591,6 +637,7 @@ func (r *controllerResource) settings(ctx context.Context, m controllerModel, di
 		ControllerRoleARN: m.ControllerRoleARN.ValueString(), DefaultInstanceProfile: m.DefaultInstanceProfile.ValueString(),
 		Region: r.c.region, Image: m.Image.ValueString(), Replicas: int32(m.Replicas.ValueInt64()), LogLevel: m.LogLevel.ValueString(),
 		BatchIdleSeconds: m.BatchIdleDurationSeconds.ValueInt64(), BatchMaxSeconds: m.BatchMaxDurationSeconds.ValueInt64(),
+		DefaultTags: r.c.defaultTags,
 	}
 	if s.Namespace == "" {
 		s.Namespace = m.Namespace.ValueString()

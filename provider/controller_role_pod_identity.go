@@ -33,6 +33,7 @@ func (r *controllerRoleResource) createPodIdentityAssociation(ctx context.Contex
 	out, err := r.c.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
 		ClusterName: aws.String(m.ClusterName.ValueString()), Namespace: aws.String(m.ServiceAccountNamespace.ValueString()),
 		ServiceAccount: aws.String(m.ServiceAccountName.ValueString()), RoleArn: aws.String(m.ARN.ValueString()),
+		Tags: r.c.withDefaultTags(stringMap(ctx, m.Tags, diags)),
 	})
 	if awsErrorCode(err) == "ResourceInUseException" {
 		diags.AddAttributeError(path.Root("service_account_name"), "The service account already has a Pod Identity association",

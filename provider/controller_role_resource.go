@@ -178,7 +178,7 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 	out, err := r.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
 		RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust.JSON()),
 		Description: aws.String("Karpenter controller role (managed by Terraform)"),
-		Tags:        iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+		Tags:        iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create IAM role", err.Error())
@@ -198,7 +198,7 @@ func (r *controllerRoleResource) Create(ctx context.Context, req resource.Create
 	pol, err := r.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{
 		PolicyName: aws.String(name), PolicyDocument: aws.String(doc.JSON()),
 		Description: aws.String("Karpenter controller policy for cluster " + m.ClusterName.ValueString()),
-		Tags:        iamTags(stringMap(ctx, m.Tags, &resp.Diagnostics)),
+		Tags:        iamTags(r.c.withDefaultTags(stringMap(ctx, m.Tags, &resp.Diagnostics))),
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("policy_json"), "Cannot create the controller policy", err.Error())
@@ -277,7 +277,7 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 		m.OIDCProviderCreated = types.BoolValue(string(created) == "true")
 	}
 	m.Name, m.ARN = types.StringValue(aws.ToString(role.RoleName)), types.StringValue(aws.ToString(role.Arn))
-	m.Tags = tagsValue(tagMap(role.Tags), m.Tags)
+	m.Tags = tagsValue(r.c.withoutDefaultTags(tagMap(role.Tags), stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
 	if m.Identity.IsNull() || m.Identity.ValueString() == "" { // import, or state of an earlier version
 		m.Identity = types.StringValue(identityIRSA)
 	}
@@ -356,7 +356,8 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot update the role's trust policy", err.Error())
 		return
 	}
-	if err := updateRoleTags(ctx, r.c.iam, name, stringMap(ctx, state.Tags, &resp.Diagnostics), stringMap(ctx, plan.Tags, &resp.Diagnostics)); err != nil {
+	if err := updateRoleTags(ctx, r.c.iam, name, r.c.withDefaultTags(stringMap(ctx, state.Tags, &resp.Diagnostics)),
+		r.c.withDefaultTags(stringMap(ctx, plan.Tags, &resp.Diagnostics))); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("tags"), "Cannot update role tags", err.Error())
 		return
 	}
@@ -367,7 +368,8 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	}
 	policyARN := state.PolicyARN.ValueString()
 	if policyARN == "" {
-		pol, err := r.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc.JSON())})
+		pol, err := r.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc.JSON()),
+			Tags: iamTags(r.c.withDefaultTags(stringMap(ctx, plan.Tags, &resp.Diagnostics)))})
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("policy_json"), "Cannot create the controller policy", err.Error())
 			return
@@ -485,17 +487,18 @@ func (r *controllerRoleResource) issuer(ctx context.Context, m controllerRoleMod
 	return aws.ToString(out.Cluster.Identity.Oidc.Issuer), diags
 }
 
-// account returns the partition and account id of the caller (STS GetCallerIdentity).
-func (r *controllerRoleResource) account(ctx context.Context) (partition, account string, err error) {
+// account returns the partition (with its DNS suffix) and account id of the caller (STS
+// GetCallerIdentity). Errors: STS's, or a caller ARN of an unknown partition.
+func (r *controllerRoleResource) account(ctx context.Context) (partitionInfo, string, error) {
 	out, err := r.c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", "", fmt.Errorf("sts:GetCallerIdentity: %w", err)
+		return partitionInfo{}, "", fmt.Errorf("sts:GetCallerIdentity: %w", err)
 	}
-	a, err := arn.Parse(aws.ToString(out.Arn))
+	p, err := partitionFromARN(aws.ToString(out.Arn))
 	if err != nil {
-		return "aws", aws.ToString(out.Account), nil
+		return partitionInfo{}, "", err
 	}
-	return a.Partition, aws.ToString(out.Account), nil
+	return p, aws.ToString(out.Account), nil
 }
 
 // policy computes the controller policy for m in the provider's region and caller's account.
@@ -503,11 +506,11 @@ func (r *controllerRoleResource) policy(ctx context.Context, m controllerRoleMod
 	if r.c.region == "" {
 		return PolicyDocument{}, fmt.Errorf("no AWS region configured (set the provider's region or AWS_REGION)")
 	}
-	partition, account, err := r.account(ctx)
+	part, account, err := r.account(ctx)
 	if err != nil {
 		return PolicyDocument{}, err
 	}
-	return ControllerPolicy(ControllerPolicyInput{Partition: partition, Region: r.c.region, AccountID: account,
+	return ControllerPolicy(ControllerPolicyInput{Partition: part.Partition, DNSSuffix: part.DNSSuffix, Region: r.c.region, AccountID: account,
 		ClusterName: m.ClusterName.ValueString(), NodeRoleARN: m.NodeRoleARN.ValueString()}), nil
 }
 
@@ -521,13 +524,13 @@ func (r *controllerRoleResource) policyARNFor(ctx context.Context, m controllerR
 }
 
 // ensureOIDCProvider returns the ARN of the IAM OIDC provider of issuer, creating it (client
-// id sts.amazonaws.com) when missing; created reports whether it did.
+// id irsaAudience, tagged with the provider's default_tags) when missing; created reports whether it did.
 func (r *controllerRoleResource) ensureOIDCProvider(ctx context.Context, issuer string) (providerARN string, created bool, err error) {
-	partition, account, err := r.account(ctx)
+	part, account, err := r.account(ctx)
 	if err != nil {
 		return "", false, err
 	}
-	providerARN = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", partition, account, issuerHostPath(issuer))
+	providerARN = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", part.Partition, account, issuerHostPath(issuer))
 	_, err = r.c.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
 	if err == nil {
 		return providerARN, false, nil
@@ -536,7 +539,7 @@ func (r *controllerRoleResource) ensureOIDCProvider(ctx context.Context, issuer 
 		return "", false, err
 	}
 	out, err := r.c.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-		Url: aws.String(issuer), ClientIDList: []string{"sts.amazonaws.com"},
+		Url: aws.String(issuer), ClientIDList: []string{irsaAudience}, Tags: iamTags(r.c.withDefaultTags(nil)),
 	})
 	if err != nil {
 		return "", false, err

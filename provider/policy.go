@@ -54,7 +54,8 @@ func (s policyValues) MarshalJSON() ([]byte, error) {
 
 // ControllerPolicyInput is what the controller policy is scoped to.
 type ControllerPolicyInput struct {
-	Partition   string // "aws"
+	Partition   string // "aws", "aws-cn", "aws-us-gov", ...
+	DNSSuffix   string // the partition's: "amazonaws.com" (the default when empty), "amazonaws.com.cn"
 	Region      string // e.g. "us-east-1"
 	AccountID   string // 12 digits
 	ClusterName string
@@ -101,6 +102,10 @@ const (
 // the controller runs there with this policy only.
 func ControllerPolicy(in ControllerPolicyInput) PolicyDocument {
 	p, r := in.Partition, in.Region
+	suffix := in.DNSSuffix
+	if suffix == "" {
+		suffix = "amazonaws.com"
+	}
 	ec2ARN := func(kind string) string { return fmt.Sprintf("arn:%s:ec2:%s:*:%s/*", p, r, kind) }
 	created := policyValues{ec2ARN("fleet"), ec2ARN("instance"), ec2ARN("volume"), ec2ARN("network-interface"),
 		ec2ARN("launch-template"), ec2ARN("spot-instances-request")}
@@ -128,7 +133,7 @@ func ControllerPolicy(in ControllerPolicyInput) PolicyDocument {
 			Resource:  policyValues{ec2ARN("instance"), ec2ARN("launch-template")},
 			Condition: map[string]map[string]policyValues{"StringEquals": {"ec2:ResourceTag/" + clusterTagKey: {in.ClusterName}}}},
 		{Sid: sidPassNodeRole, Effect: "Allow", Action: policyValues{"iam:PassRole"}, Resource: policyValues{in.NodeRoleARN},
-			Condition: map[string]map[string]policyValues{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}},
+			Condition: map[string]map[string]policyValues{"StringEquals": {"iam:PassedToService": {"ec2." + suffix}}}},
 		{Sid: sidSSM, Effect: "Allow", Action: policyValues{"ssm:GetParameter"},
 			Resource: policyValues{fmt.Sprintf("arn:%s:ssm:%s::parameter/aws/service/eks/optimized-ami/*", p, r),
 				fmt.Sprintf("arn:%s:ssm:%s::parameter/aws/service/bottlerocket/*", p, r),
@@ -142,7 +147,7 @@ func ControllerPolicy(in ControllerPolicyInput) PolicyDocument {
 // OIDCTrustPolicy lets the service account ns/name of the cluster whose OIDC provider is
 // providerARN (issuer host+path issuer) assume the role by web identity (source: IAM User Guide,
 // "Creating a role for web identity or OIDC federation"; EKS User Guide, "IAM roles for service
-// accounts").
+// accounts"). The audience is irsaAudience in every partition.
 func OIDCTrustPolicy(providerARN, issuerURL, namespace, name string) PolicyDocument {
 	host := issuerHostPath(issuerURL)
 	return PolicyDocument{Version: "2012-10-17", Statement: []PolicyStatement{{
@@ -151,10 +156,17 @@ func OIDCTrustPolicy(providerARN, issuerURL, namespace, name string) PolicyDocum
 		Action:    policyValues{"sts:AssumeRoleWithWebIdentity"},
 		Condition: map[string]map[string]policyValues{"StringEquals": {
 			host + ":sub": {"system:serviceaccount:" + namespace + ":" + name},
-			host + ":aud": {"sts.amazonaws.com"},
+			host + ":aud": {irsaAudience},
 		}},
 	}}}
 }
+
+// irsaAudience is the audience of the service account tokens EKS projects for IRSA and the
+// client id of the cluster's IAM OIDC provider: "sts.amazonaws.com" in every partition, China
+// included (the EKS Pod Identity Webhook's default token audience; a provider with
+// "sts.amazonaws.com.cn" fails with "Incorrect token audience": eksctl-io/eksctl#1910,
+// terraform-aws-modules/terraform-aws-eks#1704).
+const irsaAudience = "sts.amazonaws.com"
 
 // issuerHostPath strips the scheme and trailing slash: the form IAM uses in OIDC provider ARNs
 // and condition keys.
@@ -238,7 +250,8 @@ func trustPolicyFacts(d PolicyDocument) (providerARN, issuerURL, namespace, name
 	return "", "", "", "", false
 }
 
-// podIdentityServicePrincipal is the service principal of EKS Pod Identity.
+// podIdentityServicePrincipal is the service principal of EKS Pod Identity. A literal: the EKS
+// User Guide names only this one (no partition-specific form such as ec2's .amazonaws.com.cn).
 const podIdentityServicePrincipal = "pods.eks.amazonaws.com"
 
 // PodIdentityTrustPolicy lets EKS Pod Identity assume the role and tag its sessions (source:

@@ -7,6 +7,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -91,9 +92,18 @@ func (p *karpenterProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 			"token":      schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "AWS session token for temporary static credentials."},
 			"default_tags": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Tags added to every AWS resource this provider creates (`karpenter_node_role`, " +
-					"`karpenter_instance_profile`), merged with the resource's own `tags`, which win on a shared key. " +
+					"`karpenter_instance_profile`, `karpenter_controller_role` with its policy, the OIDC provider it creates and " +
+					"its Pod Identity association), merged with the resource's own `tags`, which win on a shared key, and to " +
+					"everything the controller launches: `karpenter_controller` passes them to it (environment `DEFAULT_TAGS`), and it " +
+					"tags launch templates, instances, volumes, network interfaces and fleets with them beneath a Provisioner's " +
+					"`tags` and its own `karpenter.sh/*` and `Name` tags, which always win. " +
 					"They are kept out of each resource's `tags` in state, so they never plan a difference; a change of " +
-					"`default_tags` reaches a resource when it is next created or updated."},
+					"`default_tags` reaches a resource when it is next created or updated (the controller: its next update; " +
+					"launch templates already made keep their tags, new ones get the new tags). At most 50; keys 1-128 characters, " +
+					"not starting with `aws:`; values at most 256 characters.",
+				Validators: []validator.Map{mapvalidator.SizeAtMost(50),
+					mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 128), tagKeyValidator{}),
+					mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(256))}},
 		},
 		Blocks: map[string]schema.Block{
 			"endpoints": schema.ListNestedBlock{

@@ -74,7 +74,8 @@ func kubeletBlock() schema.ListNestedBlock {
 				Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
 			"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1, `--max-pods`). Default: the instance type's ENI limit.",
 				Validators: []validator.Int64{int64validator.Between(1, math.MaxInt32)}},
-			"pods_per_core": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per vCPU (`--pods-per-core`); the smaller of it and `max_pods` wins; 0: no per-core cap.",
+			"pods_per_core": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per vCPU (`--pods-per-core`); the smaller of it and `max_pods` wins; 0: no per-core cap. " +
+				"Bottlerocket has no such setting: its nodes get `settings.kubernetes.max-pods` per instance type instead (the smaller of the ENI limit or `max_pods` and this times the vCPUs).",
 				Validators: []validator.Int64{int64validator.Between(0, math.MaxInt32)}},
 			"system_reserved": reservedAttribute("system daemons (`--system-reserved`)"),
 			"kube_reserved":   reservedAttribute("Kubernetes daemons (`--kube-reserved`); unset, the EKS AL2 bootstrap's defaults apply"),

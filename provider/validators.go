@@ -182,3 +182,21 @@ func (requirementValidator) ValidateObject(ctx context.Context, req validator.Ob
 }
 
 var _ attr.Value = types.String{}
+
+// tagKeyValidator refuses tag keys starting with "aws:" in any case: AWS reserves the prefix
+// (EC2 User Guide and IAM User Guide, "Tag restrictions"), and the controller refuses such
+// default tags at start.
+type tagKeyValidator struct{}
+
+func (tagKeyValidator) Description(context.Context) string {
+	return `must not start with "aws:" (reserved for AWS)`
+}
+func (v tagKeyValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (tagKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if k := req.ConfigValue.ValueString(); strings.HasPrefix(strings.ToLower(k), "aws:") {
+		resp.Diagnostics.AddAttributeError(req.Path, "Reserved tag key", fmt.Sprintf("%s: %q: the aws: prefix is reserved for AWS", req.Path, k))
+	}
+}

@@ -171,6 +171,7 @@ func Run(ctx context.Context, o *Options) error {
 		Region:                 o.AWSRegion,
 		PricingRefreshInterval: o.PricingRefreshInterval,
 		LaunchTemplateGCGrace:  o.LaunchTemplateGCGrace,
+		DefaultTags:            o.DefaultTags,
 	}, awscloud.NewClients(awsCfg, disc, recorder), clk)
 	if err != nil {
 		return fmt.Errorf("creating AWS cloud provider: %w", err)

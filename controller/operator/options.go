@@ -1,12 +1,14 @@
 package operator
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
@@ -44,6 +46,7 @@ type Options struct {
 	EnableProfiling        bool          // --enable-profiling / ENABLE_PROFILING (false): /debug/pprof/ on the metrics server
 	PricingRefreshInterval time.Duration // --pricing-refresh-interval / PRICING_REFRESH_INTERVAL (12h)
 	LaunchTemplateGCGrace  time.Duration // --launch-template-gc-grace / LAUNCH_TEMPLATE_GC_GRACE (10m)
+	DefaultTags            tagsFlag      // --default-tags / DEFAULT_TAGS: JSON object of tags on everything launched
 }
 
 // envOf maps each flag to its environment variable.
@@ -68,6 +71,7 @@ var envOf = map[string]string{
 	"enable-profiling":         "ENABLE_PROFILING",
 	"pricing-refresh-interval": "PRICING_REFRESH_INTERVAL",
 	"launch-template-gc-grace": "LAUNCH_TEMPLATE_GC_GRACE",
+	"default-tags":             "DEFAULT_TAGS",
 }
 
 // AddFlags registers the flags on fs with their defaults.
@@ -93,6 +97,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeClientBurst, "kube-client-burst", 300, "client-side burst of Kubernetes API requests (env KUBE_CLIENT_BURST)")
 	fs.BoolVar(&o.EnableProfiling, "enable-profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics port (env ENABLE_PROFILING)")
 	fs.DurationVar(&o.LaunchTemplateGCGrace, "launch-template-gc-grace", awscloud.DefaultLaunchTemplateGCGrace, "delete a launch template the controller created once it is this old, unused by the controller for this long and by no pending or running instance (env LAUNCH_TEMPLATE_GC_GRACE)")
+	fs.Var(&o.DefaultTags, "default-tags", `tags of every launch template, instance, volume, network interface and fleet the controller creates, as a JSON object ({"team":"platform"}); a Provisioner's provider.tags and the controller's karpenter.sh/* tags win on a shared key (env DEFAULT_TAGS)`)
 	fs.DurationVar(&o.PricingRefreshInterval, "pricing-refresh-interval", awscloud.DefaultPricingRefreshInterval, "how often on-demand prices are re-read from the AWS Price List API (pricing:GetProducts); the built-in table serves until it first answers (env PRICING_REFRESH_INTERVAL)")
 }
 
@@ -208,3 +213,38 @@ func SettingFlags() *pflag.FlagSet {
 	(&Options{}).AddFlags(fs)
 	return fs
 }
+
+// tagsFlag is a pflag.Value holding tags given as a JSON object of strings. Errors: input
+// that is not such an object, an empty key, a key longer than 128 or a value longer than 256
+// characters, or a key starting with "aws:" (EC2's limits and reserved prefix: EC2 User
+// Guide, "Tag restrictions").
+type tagsFlag map[string]string
+
+func (t *tagsFlag) String() string {
+	if len(*t) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(map[string]string(*t))
+	return string(b)
+}
+
+func (t *tagsFlag) Set(v string) error {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return fmt.Errorf("not a JSON object of string values: %w", err)
+	}
+	for k, val := range m {
+		switch {
+		case k == "" || utf8.RuneCountInString(k) > 128:
+			return fmt.Errorf("tag key %q: must be 1 to 128 characters", k)
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			return fmt.Errorf("tag key %q: the aws: prefix is reserved for AWS", k)
+		case utf8.RuneCountInString(val) > 256:
+			return fmt.Errorf("tag %q: value longer than 256 characters", k)
+		}
+	}
+	*t = m
+	return nil
+}
+
+func (t *tagsFlag) Type() string { return "json" }

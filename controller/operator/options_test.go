@@ -62,12 +62,20 @@ func TestOptionsDefaultsAndEnv(t *testing.T) {
 	if err != nil || o.LeaderElectionNS != "karpenter" || !o.LeaderElect {
 		t.Errorf("default leader election = %v in %q, err %v", o.LeaderElect, o.LeaderElectionNS, err)
 	}
-	if o.NotReadyTimeout != 30*time.Minute {
-		t.Errorf("default not-ready timeout = %s, want 30m", o.NotReadyTimeout)
+}
+
+func TestOptionsNodeRepairAndDefaultTags(t *testing.T) {
+	o, err := load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1"})
+	if err != nil || o.NotReadyTimeout != 30*time.Minute {
+		t.Errorf("default not-ready timeout = %s, want 30m, err %v", o.NotReadyTimeout, err)
 	}
 	o, err = load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1", "NOT_READY_TIMEOUT": "0s"})
 	if err != nil || o.NotReadyTimeout != 0 {
 		t.Errorf("NOT_READY_TIMEOUT=0s (node repair off): %s, err %v", o.NotReadyTimeout, err)
+	}
+	o, err = load(t, nil, map[string]string{"CLUSTER_NAME": "demo", "AWS_REGION": "us-east-1", "DEFAULT_TAGS": `{"team":"platform","a,b":"c=d"}`})
+	if err != nil || len(o.DefaultTags) != 2 || o.DefaultTags["team"] != "platform" || o.DefaultTags["a,b"] != "c=d" {
+		t.Errorf("DEFAULT_TAGS: %v, err %v", o.DefaultTags, err)
 	}
 }
 
@@ -87,6 +95,10 @@ func TestOptionsErrors(t *testing.T) {
 		"pricing":   {[]string{"--cluster-name=a", "--aws-region=r", "--pricing-refresh-interval=10s"}, nil, []string{"--pricing-refresh-interval (PRICING_REFRESH_INTERVAL): 10s must be at least 1m"}},
 		"notready":  {[]string{"--cluster-name=a", "--aws-region=r", "--not-ready-timeout=-1s"}, nil, []string{"--not-ready-timeout (NOT_READY_TIMEOUT): -1s must not be negative (0 turns node repair off)"}},
 		"ltgc":      {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"LAUNCH_TEMPLATE_GC_GRACE": "1s"}, []string{"--launch-template-gc-grace (LAUNCH_TEMPLATE_GC_GRACE): 1s must be at least 10s"}},
+		"tags json": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": "team=platform"}, []string{`DEFAULT_TAGS="team=platform" (for --default-tags)`, "not a JSON object"}},
+		"tags aws":  {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"AWS:x":"1"}`}, []string{`tag key "AWS:x": the aws: prefix is reserved`}},
+		"tags long": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"k":"` + strings.Repeat("v", 257) + `"}`}, []string{`tag "k": value longer than 256`}},
+		"tags num":  {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"k":1}`}, []string{"not a JSON object of string values"}},
 		"profiling": {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=0"}, map[string]string{"ENABLE_PROFILING": "true"}, []string{"--enable-profiling (ENABLE_PROFILING)"}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -187,7 +187,8 @@ type KubeletConfiguration struct {
 	// +kubebuilder:validation:Maximum=2147483647
 	MaxPods *int32 `json:"maxPods,omitempty"`
 	// PodsPerCore caps pods per node at this many per vCPU (--pods-per-core); the smaller of
-	// it and maxPods wins. 0 means no per-core cap.
+	// it and maxPods wins. 0 means no per-core cap. Bottlerocket has no such setting: its
+	// launch templates set settings.kubernetes.max-pods per instance type to the same bound.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=2147483647

@@ -262,10 +262,15 @@ func MergeMIMEUserData(custom, bootstrap string) (string, error) {
 // node-labels (custom's labels kept, the provisioner's win), node-taints (key to a list of
 // "value:Effect") and the kubelet configuration's settings that Bottlerocket has: max-pods,
 // cluster-dns-ip (the first address), kube-reserved, system-reserved, eviction-hard,
-// image-gc-high-threshold-percent, image-gc-low-threshold-percent and cpu-cfs-quota-enforced.
-// Bottlerocket has no pods-per-core, soft eviction or container runtime settings; those
-// fields are not passed. Errors: custom is not TOML or its settings.kubernetes is not a table
-// (field spec.provider.userData); a bad label or taint (as BootstrapUserData).
+// eviction-soft, eviction-soft-grace-period, eviction-max-pod-grace-period,
+// image-gc-high-threshold-percent, image-gc-low-threshold-percent and cpu-cfs-quota-enforced
+// (source: the kubelet-config template of bottlerocket-os/bottlerocket-core-kit,
+// packages/kubernetes-1.29/kubelet-config, which maps each to its KubeletConfiguration field).
+// Bottlerocket has no pods-per-core or container runtime setting: podsPerCore reaches the node
+// as max-pods, which fleetConfigs sets per instance type group (kc.MaxPods, the solver's pod
+// capacity); containerRuntime is not passed. Errors: custom is not TOML or its
+// settings.kubernetes is not a table (field spec.provider.userData); a bad label or taint (as
+// BootstrapUserData).
 func BottlerocketUserData(cluster *ClusterInfo, labels map[string]string, taints []corev1.Taint, kc *v1alpha5.KubeletConfiguration, custom string) (string, error) {
 	// Labels, taints and cluster facts are checked as for AL2 (the same rules, the same errors).
 	if _, err := BootstrapUserData(cluster, labels, taints, nil); err != nil {
@@ -322,7 +327,8 @@ func BottlerocketUserData(cluster *ClusterInfo, labels map[string]string, taints
 		if len(kc.ClusterDNS) > 0 {
 			k8s["cluster-dns-ip"] = kc.ClusterDNS[0]
 		}
-		for key, m := range map[string]map[string]v1alpha5.KubeletValue{"kube-reserved": kc.KubeReserved, "system-reserved": kc.SystemReserved, "eviction-hard": kc.EvictionHard} {
+		for key, m := range map[string]map[string]v1alpha5.KubeletValue{"kube-reserved": kc.KubeReserved, "system-reserved": kc.SystemReserved,
+			"eviction-hard": kc.EvictionHard, "eviction-soft": kc.EvictionSoft, "eviction-soft-grace-period": kc.EvictionSoftGracePeriod} {
 			if len(m) == 0 {
 				continue
 			}
@@ -331,6 +337,9 @@ func BottlerocketUserData(cluster *ClusterInfo, labels map[string]string, taints
 				t[k] = string(v)
 			}
 			k8s[key] = t
+		}
+		if kc.EvictionMaxPodGracePeriod != nil {
+			k8s["eviction-max-pod-grace-period"] = int64(*kc.EvictionMaxPodGracePeriod)
 		}
 		if kc.ImageGCHighThresholdPercent != nil {
 			k8s["image-gc-high-threshold-percent"] = int64(*kc.ImageGCHighThresholdPercent)

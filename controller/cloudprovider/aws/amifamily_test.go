@@ -1,9 +1,11 @@
 package aws
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/pelletier/go-toml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
@@ -79,6 +81,36 @@ func TestBottlerocketUserData(t *testing.T) {
 	}
 	if b.ClusterName != "demo" || b.MaxPods != 42 || b.Labels["team"] != "blue" || b.Labels["extra"] != "kept" || len(b.Taints) != 2 || b.EvictionHard["memory.available"] != "5%" {
 		t.Errorf("bootstrap = %+v", b)
+	}
+	// Soft eviction, as Bottlerocket's settings (its kubelet-config template reads these keys).
+	kc = &v1alpha5.KubeletConfiguration{PodsPerCore: ptr.To[int32](3), ContainerRuntime: ptr.To("containerd"),
+		EvictionSoft:              map[string]v1alpha5.KubeletValue{"memory.available": "1Gi", "nodefs.available": "15%"},
+		EvictionSoftGracePeriod:   map[string]v1alpha5.KubeletValue{"memory.available": "2m", "nodefs.available": "1m30s"},
+		EvictionMaxPodGracePeriod: ptr.To[int32](90)}
+	ud, err = BottlerocketUserData(testCluster, nil, nil, kc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Settings struct {
+			Kubernetes map[string]any `toml:"kubernetes"`
+		} `toml:"settings"`
+	}
+	if err := toml.Unmarshal([]byte(ud), &doc); err != nil {
+		t.Fatal(err)
+	}
+	k8s := doc.Settings.Kubernetes
+	if fmt.Sprint(k8s["eviction-soft"]) != "map[memory.available:1Gi nodefs.available:15%]" ||
+		fmt.Sprint(k8s["eviction-soft-grace-period"]) != "map[memory.available:2m nodefs.available:1m30s]" ||
+		fmt.Sprint(k8s["eviction-max-pod-grace-period"]) != "90" {
+		t.Errorf("soft eviction settings: %v\n%s", k8s, ud)
+	}
+	// No Bottlerocket setting exists for these; podsPerCore reaches the node as max-pods (set
+	// per instance type group by fleetConfigs), not here.
+	for _, key := range []string{"pods-per-core", "container-runtime", "max-pods"} {
+		if _, ok := k8s[key]; ok {
+			t.Errorf("user data has %s:\n%s", key, ud)
+		}
 	}
 	for _, bad := range []string{"not = [toml", "settings = 1\n", "[settings]\nkubernetes = \"x\"\n", "[settings.kubernetes]\nnode-labels = 3\n"} {
 		if _, err := BottlerocketUserData(testCluster, nil, nil, nil, bad); err == nil || !strings.Contains(err.Error(), "spec.provider.userData") {

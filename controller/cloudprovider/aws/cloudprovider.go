@@ -50,6 +50,11 @@ type Options struct {
 	// gone unused (by this process and by every pending or running instance) before
 	// CollectLaunchTemplates deletes it; 0 means DefaultLaunchTemplateGCGrace.
 	LaunchTemplateGCGrace time.Duration
+	// DefaultTags (tag key -> value) go onto every launch template, instance, volume, network
+	// interface and fleet the controller creates, beneath a Provisioner's provider.tags and the
+	// controller's own karpenter.sh/* and Name tags, which win on a shared key. The provider
+	// passes its default_tags here.
+	DefaultTags map[string]string
 }
 
 // Validate returns an error naming the first missing setting.

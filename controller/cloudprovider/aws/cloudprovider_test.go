@@ -55,6 +55,12 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the cloud provider's options changed by edit (when not nil).
+func newEnvWith(t testing.TB, edit func(*awscloud.Options)) *env {
+	t.Helper()
 	e := &env{clk: clocktesting.NewFakeClock(time.Now())}
 	e.emu = sandboxaws.New(sandboxaws.Options{
 		ClusterName: testCluster, ClusterEndpoint: "https://127.0.0.1:6443",
@@ -95,7 +101,11 @@ func newEnv(t testing.TB) *env {
 	if _, err := ic.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: awssdk.String("KarpenterNodeInstanceProfile")}); err != nil {
 		t.Fatal(err)
 	}
-	e.cp, err = awscloud.New(awscloud.Options{ClusterName: testCluster, Region: "us-east-1", DefaultInstanceProfile: "KarpenterNodeInstanceProfile"}, clients, e.clk)
+	opts := awscloud.Options{ClusterName: testCluster, Region: "us-east-1", DefaultInstanceProfile: "KarpenterNodeInstanceProfile"}
+	if edit != nil {
+		edit(&opts)
+	}
+	e.cp, err = awscloud.New(opts, clients, e.clk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
@@ -172,21 +174,35 @@ func candidatePools(options []*cloudprovider.InstanceType, zoneSubnet map[string
 }
 
 // fleetConfigs builds one launch template config per AMI variant (x86_64, arm64, GPU) among
-// the pools, creating or reusing the launch templates.
+// the pools, creating or reusing the launch templates. Bottlerocket has no pods-per-core
+// setting: with kubeletConfiguration.podsPerCore each variant is split further by the pods
+// capacity of its instance types (podCapacity: the ENI limit or maxPods, capped at podsPerCore
+// times the vCPUs, as the solver's allocatable counts it), each group's user data setting that
+// max-pods.
 func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisioner, settings *v1alpha5.AWS,
 	req *cloudprovider.NodeRequest, capacityType string, pools []pool) ([]ec2types.FleetLaunchTemplateConfigRequest, error) {
-	byVariant := map[amiVariant][]pool{}
-	var variants []amiVariant
+	family := amiFamily(settings)
+	kc := prov.Spec.KubeletConfiguration
+	perTypeMaxPods := family == v1alpha5.AMIFamilyBottlerocket && kc != nil && kc.PodsPerCore != nil && *kc.PodsPerCore > 0
+	type group struct {
+		v       amiVariant
+		maxPods int64 // 0: the kubelet configuration's own max-pods (or none)
+	}
+	byGroup := map[group][]pool{}
+	var groups []group
 	for _, p := range pools {
 		_, gpu := p.it.Capacity[ResourceNvidiaGPU]
-		v := variantFor(p.it.Labels, gpu)
-		if v == amiGPU && amiFamily(settings) == v1alpha5.AMIFamilyUbuntu {
-			v = amiStandard // Canonical publishes no GPU variant: one amd64 image
+		g := group{v: variantFor(p.it.Labels, gpu)}
+		if g.v == amiGPU && family == v1alpha5.AMIFamilyUbuntu {
+			g.v = amiStandard // Canonical publishes no GPU variant: one amd64 image
 		}
-		if _, seen := byVariant[v]; !seen {
-			variants = append(variants, v)
+		if perTypeMaxPods {
+			g.maxPods = p.it.Capacity.Pods().Value()
 		}
-		byVariant[v] = append(byVariant[v], p)
+		if _, seen := byGroup[g]; !seen {
+			groups = append(groups, g)
+		}
+		byGroup[g] = append(byGroup[g], p)
 	}
 	overrides := func(ps []pool) []ec2types.FleetLaunchTemplateOverridesRequest {
 		out := make([]ec2types.FleetLaunchTemplateOverridesRequest, 0, len(ps))
@@ -214,7 +230,7 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	if profile == "" {
 		return nil, errors.New("spec.provider.instanceProfile: not set and the controller has no --default-instance-profile")
 	}
-	groups, err := c.discovery.SecurityGroups(ctx, "spec.provider.securityGroupSelector", settings.SecurityGroupSelector)
+	sgs, err := c.discovery.SecurityGroups(ctx, "spec.provider.securityGroupSelector", settings.SecurityGroupSelector)
 	if err != nil {
 		return nil, err
 	}
@@ -228,23 +244,27 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	}
 	labels[v1alpha5.LabelProvisionerName] = prov.Name
 	labels[v1alpha5.LabelCapacityType] = capacityType
-	family := amiFamily(settings)
-	userData, err := UserData(family, cluster, labels, req.Taints, prov.Spec.KubeletConfiguration, settings.UserData)
-	if err != nil {
-		return nil, err
-	}
-	if len(userData) > v1alpha5.MaxUserDataBytes {
-		return nil, fmt.Errorf("spec.provider.userData: merged with the bootstrap it is %d bytes, above EC2's limit of %d", len(userData), v1alpha5.MaxUserDataBytes)
-	}
 	var out []ec2types.FleetLaunchTemplateConfigRequest
-	for _, v := range variants {
-		ami, err := c.templates.AMI(ctx, family, v)
+	for _, g := range groups {
+		gkc := kc
+		if g.maxPods > 0 {
+			gkc = kc.DeepCopy()
+			gkc.MaxPods = ptr.To(int32(min(g.maxPods, math.MaxInt32)))
+		}
+		userData, err := UserData(family, cluster, labels, req.Taints, gkc, settings.UserData)
+		if err != nil {
+			return nil, err
+		}
+		if len(userData) > v1alpha5.MaxUserDataBytes {
+			return nil, fmt.Errorf("spec.provider.userData: merged with the bootstrap it is %d bytes, above EC2's limit of %d", len(userData), v1alpha5.MaxUserDataBytes)
+		}
+		ami, err := c.templates.AMI(ctx, family, g.v)
 		if err != nil {
 			return nil, err
 		}
 		name, err := c.templates.Ensure(ctx, &templateSpec{
 			Cluster: c.opts.ClusterName, Provisioner: prov.Name, AMIFamily: family, AMI: ami, InstanceProfile: profile,
-			SecurityGroups: groups, UserData: userData, Tags: settings.Tags,
+			SecurityGroups: sgs, UserData: userData, Tags: mergeTags(c.opts.DefaultTags, settings.Tags),
 			BlockDeviceMappings: settings.BlockDeviceMappings, MetadataOptions: settings.MetadataOptions,
 			DetailedMonitoring: settings.DetailedMonitoring != nil && *settings.DetailedMonitoring,
 		})
@@ -254,14 +274,14 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 		out = append(out, ec2types.FleetLaunchTemplateConfigRequest{
 			LaunchTemplateSpecification: &ec2types.FleetLaunchTemplateSpecificationRequest{
 				LaunchTemplateName: awssdk.String(name), Version: awssdk.String("$Latest")},
-			Overrides: overrides(byVariant[v]),
+			Overrides: overrides(byGroup[g]),
 		})
 	}
 	return out, nil
 }
 
-// instanceTags are the tags of every launched instance and volume: provider.tags, then the
-// controller's (which win), the claim's name among them.
+// instanceTags are the tags of every launched instance and volume: extra (the default tags
+// overlaid with provider.tags), then the controller's (which win), the claim's name among them.
 func (c *CloudProvider) instanceTags(prov, claim string, extra map[string]string) []ec2types.Tag {
 	m := map[string]string{}
 	for k, v := range extra {
@@ -275,11 +295,27 @@ func (c *CloudProvider) instanceTags(prov, claim string, extra map[string]string
 	return sortedTags(m)
 }
 
+// mergeTags returns base overlaid with over (over wins on a shared key); nil when both are
+// empty.
+func mergeTags(base, over map[string]string) map[string]string {
+	if len(base) == 0 && len(over) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range over {
+		m[k] = v
+	}
+	return m
+}
+
 // createFleet launches the claim's instance through one idempotent CreateFleet call (see
 // fleet.go) and returns it. Pools reported without capacity are cached as unavailable.
 func (c *CloudProvider) createFleet(ctx context.Context, req *cloudprovider.NodeRequest, settings *v1alpha5.AWS,
 	capacityType string, configs []ec2types.FleetLaunchTemplateConfigRequest) (*ec2types.Instance, error) {
-	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, settings.Tags)
+	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, mergeTags(c.opts.DefaultTags, settings.Tags))
 	in := &ec2.CreateFleetInput{
 		Type:                  ec2types.FleetTypeInstant,
 		LaunchTemplateConfigs: configs,

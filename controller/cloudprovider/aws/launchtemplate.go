@@ -326,12 +326,9 @@ func (l *launchTemplates) find(ctx context.Context, name string) (string, error)
 }
 
 func (l *launchTemplates) create(ctx context.Context, name string, spec *templateSpec) (string, error) {
-	tags := []ec2types.Tag{
-		{Key: awssdk.String(v1alpha5.TagCluster), Value: awssdk.String(spec.Cluster)},
-		{Key: awssdk.String(v1alpha5.TagManagedBy), Value: awssdk.String("karpenter")},
-		{Key: awssdk.String(v1alpha5.TagProvisionerName), Value: awssdk.String(spec.Provisioner)},
-	}
-	tags = append(tags, sortedTags(spec.Tags)...)
+	// spec.Tags (the default tags overlaid with provider.tags), then the controller's, which win.
+	tags := sortedTags(mergeTags(spec.Tags, map[string]string{
+		v1alpha5.TagCluster: spec.Cluster, v1alpha5.TagManagedBy: "karpenter", v1alpha5.TagProvisionerName: spec.Provisioner}))
 	bdms := spec.BlockDeviceMappings
 	if len(bdms) == 0 {
 		bdms = defaultBlockDevices(spec.AMIFamily)
