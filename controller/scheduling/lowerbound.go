@@ -69,6 +69,12 @@ import (
 //  4. Identical pods (one signature, equal requests, no existing room): n pods cost at least
 //     n times the least price per pod any type offers, a node of type t holding
 //     min over resources of ⌊usable/request⌋ of them.
+//  5. The configuration bound (no existing room, at most configMaxClasses classes of pods):
+//     the linear programme over whole-node fillings, each a type holding a number of pods of
+//     each class (same signature, requests and item-3 groups) within its usable room and at
+//     most s pods of each group, priced at the type's price; solved by column generation and
+//     certified by Farley's bound (lowerbound_config.go). Unlike 1 it counts that pods are
+//     indivisible: the room beside the pods a node holds is bought but holds nothing.
 //
 // Shapes: prices are USD/hour, as cloudprovider.Offering.Price; the result is 0 when no pod
 // needs a new node. It is deterministic for a given input and never panics on bad pods (they
@@ -416,7 +422,7 @@ func (b *boundInput) components() []*lbComponent {
 	return out
 }
 
-// componentBound is the largest of the bounds 1-3 of LowerBound for one component.
+// componentBound is the largest of the bounds 1-5 of LowerBound for one component.
 func (b *boundInput) componentBound(c *lbComponent) float64 {
 	if len(c.pods) == 0 {
 		return 0
@@ -435,7 +441,7 @@ func (b *boundInput) componentBound(c *lbComponent) float64 {
 			best = max(best, p.cheapest)
 		}
 	}
-	return max(best, b.coverLP(c, nodes, least), b.identicalBound(c))
+	return max(best, b.coverLP(c, nodes, least), b.identicalBound(c), b.configurationBound(c))
 }
 
 // identicalBound is bound 4: when every pod of the component is identical (one signature, the
@@ -878,14 +884,24 @@ func coverBound(rows [][]float64, prices []float64) float64 {
 // coverDual runs coverBound's simplex and returns its last dual vector y (one price per row
 // column, in the rows' units; not yet certified feasible), or nil when the rows have no columns.
 func coverDual(rows [][]float64, prices []float64) []float64 {
+	y, _ := coverSolve(rows, prices)
+	return y
+}
+
+// coverSolve is coverDual that also returns the primal optimum x (x[o] ≥ 0 per row o, the
+// cover's amount of that type) when the simplex ended optimal, nil otherwise: at the optimum
+// the objective is a non-negative combination of the tight constraints' normals, and the
+// coefficients of the types' normals are the primal solution (complementary slackness).
+func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 	d := 0
 	if len(rows) > 0 {
 		d = len(rows[0])
 	}
 	if d == 0 {
-		return nil
+		return nil, nil
 	}
 	y := make([]float64, d)
+	var x []float64
 	// tight[i] < 0 names the constraint y[-tight[i]-1] = 0; tight[i] >= 0 names type tight[i].
 	tight := make([]int, d)
 	inTight := make([]bool, len(rows))
@@ -918,7 +934,14 @@ func coverDual(rows [][]float64, prices []float64) []float64 {
 			}
 		}
 		if leave < 0 {
-			break // optimal: the objective lies in the cone of the tight normals
+			// Optimal: the objective lies in the cone of the tight normals.
+			x = make([]float64, len(rows))
+			for i, j := range tight {
+				if j >= 0 {
+					x[j] = max(0, lambda[i])
+				}
+			}
+			break
 		}
 		rhs := make([]float64, d)
 		rhs[leave] = -1
@@ -941,7 +964,7 @@ func coverDual(rows [][]float64, prices []float64) []float64 {
 		}
 		tight[leave] = enter
 	}
-	return y
+	return y, x
 }
 
 // enteringConstraint is the ratio test of coverBound: the first constraint met moving from y

@@ -72,12 +72,20 @@ func TestLowerBoundHandComputed(t *testing.T) {
 	near(t, "one type", boundOf(pods(10, "p", "1", "1Gi"), def, []*cloudprovider.InstanceType{exactType("a", 4, 16, 0, 1, 0)}), 2.5)
 
 	// A cpu-rich and a memory-rich type at $1 each; 8 pods of 1 cpu / 4Gi ask 8 cpu and 32Gi.
-	// Either type alone needs 8 nodes; 1.6 of each covers both: 4*1.6+1.6 = 8 cpu,
-	// 4*1.6+16*1.6 = 32Gi, $3.2.
+	// By resources 1.6 of each would do (4*1.6+1.6 = 8 cpu, 4*1.6+16*1.6 = 32Gi, $3.2: the
+	// cover of bound 1), but neither type holds two of these pods (the cpu type has 4Gi, the
+	// memory type 1 cpu), so every filling of bound 5 holds one pod: $8.
 	// (Half the pods tolerate a taint, so they are not all identical and bound 4 stays out.)
 	twoTypes := []*cloudprovider.InstanceType{exactType("cpu", 4, 4, 0, 1, 0), exactType("mem", 1, 16, 0, 1, 0)}
 	mixed := append(pods(4, "p", "1", "4Gi"), pods(4, "q", "1", "4Gi", withToleration("team", "a"))...)
-	near(t, "pair", boundOf(mixed, def, twoTypes), 3.2)
+	near(t, "pair, whole pods", boundOf(mixed, def, twoTypes), 8)
+	// Pods that share nodes: eight 500m/512Mi pods (h) fill the cpu type; two 100m/7Gi pods (m)
+	// fit only the memory type, which holds both and one h beside them (800m left). Fillings
+	// "8 h on the cpu type" and "2 m + 1 h on the memory type", $1 each: the memory type once for
+	// the m pods, then 7/8 of the cpu type for the other h pods, $1.875 (bound 5; a plan pays
+	// $2). The cover of bound 1 buys 0.82 cpu type and 0.92 memory type: $1.74.
+	halves := append(pods(8, "h", "500m", "512Mi"), pods(2, "m", "100m", "7Gi", withToleration("team", "a"))...)
+	near(t, "pair", boundOf(halves, def, twoTypes), 1.875)
 	// The same 8 pods all identical: neither type holds two of them (the cpu type has 4Gi, the
 	// memory type 1 cpu), so they need 8 nodes, $8 (bound 4).
 	near(t, "identical pods, whole pods per node", boundOf(pods(8, "p", "1", "4Gi"), def, twoTypes), 8)
@@ -100,9 +108,10 @@ func TestLowerBoundHandComputed(t *testing.T) {
 	cheapCPU := []*cloudprovider.InstanceType{exactType("cpu", 8, 1, 0, 0.1, 0), exactType("gen", 4, 16, 0, 1, 0)}
 	twoGi := append(pods(4, "p", "1", "2Gi"), pods(4, "q", "1", "2Gi", withToleration("team", "a"))...)
 	near(t, "room no pod can use", boundOf(twoGi, def, cheapCPU), 2)
-	// A 512Mi pod among them may use the cheap type's cpu, but only for itself.
+	// A 512Mi pod among them may use the cheap type's cpu, but only for itself: the cover buys
+	// an eighth of the cheap type for it ($2.0125), whole nodes a whole one ($2.1).
 	withSmall := append(twoGi, pod("small", "1", "512Mi"))
-	near(t, "room one pod can use", boundOf(withSmall, def, cheapCPU), 2.0125)
+	near(t, "room one pod can use", boundOf(withSmall, def, cheapCPU), 2.1)
 
 	// Hostname spread with maxSkew 2: five pods need three nodes.
 	spread := pods(5, "s", "100m", "100Mi", withLabels("app", "s"), withHostSpread(2, "app", "s"))

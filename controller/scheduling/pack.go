@@ -28,7 +28,11 @@ import (
 //     per USD/hour is taken, as many times over as the pods left allow the same filling. A type
 //     whose whole room is worth less per USD than the best node found so far is not filled
 //     (room worth bounds what any filling holds), so few types are tried per kind of node.
-//  3. The pool's new nodes replace its old ones when they cost less in total, and stay within
+//  3. Whole-node fillings (pack_columns.go): for a pool of at most packColumnsMaxShapes shapes,
+//     the configuration programme over fillings of one node each, solved by column generation
+//     from the greedy's fillings, bought rounded down, the rest packed by the greedy; kept when
+//     it costs less than step 2.
+//  4. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //
 // Pods of one request shape and profile (same resources and amounts, same carried and selecting
@@ -246,6 +250,16 @@ func (ps *provState) packPool(old []*claim) []*claim {
 		return nil
 	}
 	kinds := packGreedy(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, oldPrice)
+	budget := oldPrice
+	if kinds != nil {
+		budget = 0
+		for _, k := range kinds {
+			budget += float64(len(k.nodes)) * k.t.price
+		}
+	}
+	if byColumns := packColumns(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, kinds, budget); byColumns != nil {
+		kinds = byColumns
+	}
 	if kinds == nil {
 		return nil
 	}

@@ -1,0 +1,350 @@
+package scheduling
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// Packing a pool by whole-node fillings (price and round). The greedy of packGreedy values a
+// pod by its requests at the resource prices of the fractional cover, which prices the cpu of a
+// type whose memory no pod can use beside it as if it could be used. The configuration linear
+// programme of bin packing (Gilmore and Gomory 1961, "A linear programming approach to the
+// cutting-stock problem") counts whole fillings instead:
+//
+//	min Σ_f price(f)·x(f)  subject to  Σ_f take(f, s)·x(f) ≥ pods(s) for every shape s, x ≥ 0
+//
+// where a filling f is one node of one type holding take(f, s) pods of each shape s, within its
+// usable room and the pool's hostname terms (nodeTerms). It is solved by column generation over
+// a few fillings: the restricted programme's dual values each pod of shape s at π(s); every
+// type is filled by fill in orders of π per unit of room, and a filling worth more than its
+// price joins. The optimum's fillings are then bought rounded down (x(f) nodes of f, ⌊x(f)⌋),
+// and the pods left are packed by packGreedy. The result replaces the greedy's when it costs
+// less. Only pools of at most packColumnsMaxShapes shapes are solved so (the programme has one
+// row per shape), in at most packColumnsRounds rounds, so the time stays bounded by the shapes
+// and types, not the pods.
+
+// packColumnsMaxShapes bounds the shapes of a pool packed by columns.
+const packColumnsMaxShapes = 48
+
+// packColumnsRounds bounds the column generation rounds.
+const packColumnsRounds = 30
+
+// packSearchNodes bounds the exact search of one type's filling (cfgProblem.exactFilling).
+const packSearchNodes = 2000
+
+// packColumn is one filling: take[s] pods of shape s on one node of types[t].
+type packColumn struct {
+	t    int
+	take []int
+}
+
+// columnPacker is the state of packColumns.
+type columnPacker struct {
+	shapes []*packShape
+	types  []packType
+	count  []int // pods of each shape
+	cols   []packColumn
+	seen   map[string]bool
+	// scratch for fill
+	take  []int
+	room  []int64
+	least []int64
+	st    *nodeTerms
+	// exact searches a type's filling when the pool has no hostname terms, else nil.
+	exact *cfgProblem
+}
+
+// packColumns returns the pool's nodes by price and round (see the top of the file), given the
+// greedy's nodes (greedy, a starting set of fillings; may be nil) over the same shapes; nil
+// when the pool has too many shapes, the programme fails, or the nodes would cost budget
+// (USD/hour) or more. shapes must hold every pod of the pool (none taken yet); their pods are
+// taken by the nodes returned.
+func packColumns(shapes []*packShape, types []packType, terms int, greedy []packKind, budget float64) []packKind {
+	if len(shapes) == 0 || len(shapes) > packColumnsMaxShapes || len(types) == 0 {
+		return nil
+	}
+	cp := &columnPacker{shapes: shapes, types: types, count: make([]int, len(shapes)), seen: map[string]bool{},
+		take: make([]int, len(shapes)), room: make([]int64, len(types[0].usable)), least: make([]int64, len(types[0].usable)), st: newNodeTerms(terms)}
+	for j, s := range shapes {
+		cp.count[j] = len(s.pods)
+	}
+	for d := range cp.least {
+		cp.least[d] = -1
+		for _, s := range shapes {
+			if cp.least[d] < 0 || s.req[d] < cp.least[d] {
+				cp.least[d] = s.req[d]
+			}
+		}
+	}
+	if terms == 0 {
+		cp.exact = packKnapsacks(shapes, types, cp.count)
+	}
+	cp.addGreedy(greedy)
+	if !cp.addSingles() {
+		return nil
+	}
+	saved := make([]float64, len(shapes))
+	for j, s := range shapes {
+		saved[j] = s.worth
+	}
+	x := cp.generate()
+	for j, s := range shapes {
+		s.worth = saved[j]
+	}
+	if x == nil {
+		return nil
+	}
+	kinds, cost := cp.roundDown(x)
+	if cost >= budget {
+		return nil
+	}
+	// The pods left, by the greedy at the resource prices.
+	var left []*packShape
+	for _, s := range shapes {
+		if len(s.pods) > 0 {
+			left = append(left, s)
+		}
+	}
+	if len(left) > 0 {
+		rest := packGreedy(left, types, terms, budget-cost)
+		if rest == nil {
+			return nil
+		}
+		kinds = append(kinds, rest...)
+	}
+	return kinds
+}
+
+// add records the filling take[s] pods of shape s on a node of types[t] as a column, unless it
+// is empty or known; it reports whether it was added.
+func (cp *columnPacker) add(t int, take []int) bool {
+	key := strconv.Itoa(t)
+	empty := true
+	for j, k := range take {
+		if k > 0 {
+			key += "," + strconv.Itoa(j) + ":" + strconv.Itoa(k)
+			empty = false
+		}
+	}
+	if empty || cp.seen[key] {
+		return false
+	}
+	cp.seen[key] = true
+	cp.cols = append(cp.cols, packColumn{t: t, take: slices.Clone(take)})
+	return true
+}
+
+// addGreedy adds the fillings of the greedy's kinds of nodes.
+func (cp *columnPacker) addGreedy(greedy []packKind) {
+	shapeOf := map[*podInfo]int{}
+	for j, s := range cp.shapes {
+		for _, pi := range s.pods {
+			shapeOf[pi] = j
+		}
+	}
+	typeIndex := map[*packType]int{}
+	for i := range cp.types {
+		typeIndex[&cp.types[i]] = i
+	}
+	for _, kind := range greedy {
+		t, ok := typeIndex[kind.t]
+		if !ok || len(kind.nodes) == 0 {
+			continue
+		}
+		clear(cp.take)
+		for _, pi := range kind.nodes[0] {
+			cp.take[shapeOf[pi]]++
+		}
+		cp.add(t, cp.take)
+	}
+}
+
+// addSingles adds each shape alone on the type that holds it cheapest per pod, so that every
+// shape is covered; false when a shape fits no type.
+func (cp *columnPacker) addSingles() bool {
+	for j := range cp.shapes {
+		bestT, bestPer, bestTake := -1, math.Inf(1), 0
+		for i := range cp.types {
+			fill(cp.shapes, []int{j}, cp.types[i].usable, cp.room, cp.least, cp.take, cp.st)
+			if k := cp.take[j]; k > 0 && cp.types[i].price/float64(k) < bestPer {
+				bestT, bestPer, bestTake = i, cp.types[i].price/float64(k), k
+			}
+		}
+		if bestT < 0 {
+			return false
+		}
+		clear(cp.take)
+		cp.take[j] = bestTake
+		cp.add(bestT, cp.take)
+	}
+	return true
+}
+
+// generate runs the column generation and returns the last restricted programme's optimum x
+// (x[c] nodes of column c), nil when the simplex did not end optimal. It sets each shape's
+// worth to its dual value π (the caller restores them).
+func (cp *columnPacker) generate() []float64 {
+	for round := 0; ; round++ {
+		y, x := cp.master()
+		if x == nil || round == packColumnsRounds {
+			return x
+		}
+		for j, s := range cp.shapes {
+			s.worth = max(0, y[j]) / float64(cp.count[j])
+		}
+		if !cp.price() {
+			return x
+		}
+	}
+}
+
+// master solves the restricted programme on the columns: its dual y (per shape, in units of
+// the shape's pods) and primal x.
+func (cp *columnPacker) master() ([]float64, []float64) {
+	rows := make([][]float64, len(cp.cols))
+	prices := make([]float64, len(cp.cols))
+	for c, col := range cp.cols {
+		rows[c] = make([]float64, len(cp.shapes))
+		for j, k := range col.take {
+			rows[c][j] = float64(k) / float64(cp.count[j])
+		}
+		prices[c] = cp.types[col.t].price
+	}
+	return coverSolve(rows, prices)
+}
+
+// price adds the fillings worth more than their price under the shapes' worth: every type
+// filled by fill in orders of worth per unit of room (sum and largest share), then, when none
+// is found and the pool has no hostname terms, searched exactly. It reports whether any was
+// added.
+func (cp *columnPacker) price() bool {
+	added := false
+	order := make([]int, len(cp.shapes))
+	for i := range cp.types {
+		u := cp.types[i].usable
+		for _, measure := range []func([]int64) float64{sumShare(u), maxShare(u)} {
+			for j := range order {
+				order[j] = j
+			}
+			slices.SortStableFunc(order, func(a, b int) int {
+				return cmp.Compare(cp.shapes[b].worth/measure(cp.shapes[b].req), cp.shapes[a].worth/measure(cp.shapes[a].req))
+			})
+			w := fill(cp.shapes, order, u, cp.room, cp.least, cp.take, cp.st)
+			if w > cp.types[i].price*(1+1e-9) && cp.add(i, cp.take) {
+				added = true
+			}
+		}
+	}
+	if added || cp.exact == nil {
+		return added
+	}
+	pi := make([]float64, len(cp.shapes))
+	for j, s := range cp.shapes {
+		pi[j] = s.worth
+	}
+	for i := range cp.types {
+		f, v, _ := cp.exact.exactFilling(i, pi, packSearchNodes)
+		if v <= cp.types[i].price*(1+1e-9) {
+			continue
+		}
+		clear(cp.take)
+		for j, k := range f.counts {
+			cp.take[j] = k
+		}
+		if cp.add(i, cp.take) {
+			added = true
+		}
+	}
+	return added
+}
+
+// roundDown buys ⌊x⌋ nodes of each column, largest x first, as far as the pods last; it returns
+// the nodes and their cost (USD/hour).
+func (cp *columnPacker) roundDown(x []float64) ([]packKind, float64) {
+	idx := make([]int, len(cp.cols))
+	for c := range idx {
+		idx[c] = c
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(x[b], x[a]) })
+	var kinds []packKind
+	cost := 0.0
+	for _, c := range idx {
+		col := cp.cols[c]
+		n := int(math.Floor(x[c] + 1e-9))
+		for j, k := range col.take {
+			if k > 0 {
+				n = min(n, len(cp.shapes[j].pods)/k)
+			}
+		}
+		if n <= 0 {
+			continue
+		}
+		kind := packKind{t: &cp.types[col.t], nodes: make([][]*podInfo, n)}
+		for m := range n {
+			for j, k := range col.take {
+				if k > 0 {
+					kind.nodes[m] = append(kind.nodes[m], cp.shapes[j].pods[:k]...)
+					cp.shapes[j].pods = cp.shapes[j].pods[k:]
+				}
+			}
+		}
+		cost += float64(n) * cp.types[col.t].price
+		kinds = append(kinds, kind)
+	}
+	return kinds, cost
+}
+
+// sumShare measures a request by the sum over dimensions of its share of usable.
+func sumShare(usable []int64) func([]int64) float64 {
+	return func(req []int64) float64 {
+		s := 0.0
+		for d, r := range req {
+			if usable[d] > 0 {
+				s += float64(r) / float64(usable[d])
+			}
+		}
+		return max(s, 1e-12)
+	}
+}
+
+// maxShare measures a request by its largest share of usable over dimensions.
+func maxShare(usable []int64) func([]int64) float64 {
+	return func(req []int64) float64 {
+		s := 0.0
+		for d, r := range req {
+			if usable[d] > 0 {
+				s = max(s, float64(r)/float64(usable[d]))
+			}
+		}
+		return max(s, 1e-12)
+	}
+}
+
+// packKnapsacks states the pool's fillings as the lower bound's configuration problem: a class
+// per shape (count pods), an item per type.
+func packKnapsacks(shapes []*packShape, types []packType, count []int) *cfgProblem {
+	p := &cfgProblem{classes: make([]cfgClass, len(shapes)), fits: make([][]int, len(types))}
+	for j, s := range shapes {
+		req := make([]float64, len(s.req))
+		for d, r := range s.req {
+			req[d] = float64(r)
+		}
+		p.classes[j] = cfgClass{req: req, n: count[j]}
+	}
+	for i, t := range types {
+		u := make([]float64, len(t.usable))
+		for d, v := range t.usable {
+			u[d] = float64(v)
+		}
+		p.usable = append(p.usable, u)
+		p.prices = append(p.prices, t.price)
+		for j := range shapes {
+			if fitsVec(p.classes[j].req, u) {
+				p.fits[i] = append(p.fits[i], j)
+			}
+		}
+	}
+	return p
+}
