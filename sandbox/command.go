@@ -114,7 +114,15 @@ func NewCommand() *cobra.Command {
 
 	root.AddCommand(&cobra.Command{
 		Use: "up", Short: "Start the sandbox in the background and wait until it is ready", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return up(cmd.Context(), cmd.OutOrStdout(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			asked := map[string]bool{}
+			for _, name := range []string{"cluster-name", "boot-delay", "static-nodes", "authentication-mode"} {
+				asked[name] = cmd.Flags().Changed(name)
+			}
+			asked["cluster-name"] = asked["cluster-name"] || os.Getenv("CLUSTER_NAME") != ""
+			asked["authentication-mode"] = asked["authentication-mode"] || os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE") != ""
+			return up(cmd.Context(), cmd.OutOrStdout(), f, asked)
+		},
 	}, &cobra.Command{
 		Use: "down", Short: "Stop every sandbox process and remove the state directory", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return down(cmd.OutOrStdout(), f.dir) },
@@ -169,13 +177,99 @@ func daemonPID(dir string) (int, bool) {
 
 func running(dir string) bool { _, ok := daemonPID(dir); return ok }
 
-func up(ctx context.Context, out io.Writer, f *flags) error {
+// lockParent takes an exclusive flock(2) on dir's parent directory (created if absent), so
+// that concurrent `sandbox up`s under it run one after the other, and returns its release.
+// While another holds it, it says so once and waits (polling, so ctx still cancels the wait).
+func lockParent(ctx context.Context, out io.Writer, dir string) (func(), error) {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	fd, err := os.Open(parent)
+	if err != nil {
+		return nil, err
+	}
+	said := false
+	for {
+		err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(fd.Fd()), syscall.LOCK_UN); _ = fd.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = fd.Close()
+			return nil, fmt.Errorf("lock %s: %w", parent, err)
+		}
+		if !said {
+			fmt.Fprintf(out, "another `sandbox up` is starting a sandbox in %s; waiting for it\n", parent)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			_ = fd.Close()
+			return nil, fmt.Errorf("waiting for another `sandbox up` in %s: %w", parent, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// runningDiffers compares the settings the user asked for (f, the names in asked) with those
+// the daemon pid runs with (its command line, `sandbox run --name value ...`) and describes the
+// first that differs, e.g. "--boot-delay 3s (asked: 0s)"; "" when none does.
+func runningDiffers(pid int, f *flags, asked map[string]bool) string {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	have := map[string]string{}
+	for i := 0; i+1 < len(args); i++ {
+		if name, ok := strings.CutPrefix(args[i], "--"); ok {
+			have[name] = args[i+1]
+			i++
+		}
+	}
+	want := f.args()
+	for i := 0; i+1 < len(want); i += 2 {
+		name := strings.TrimPrefix(want[i], "--")
+		got, ok := have[name]
+		if !asked[name] || !ok || sameSetting(got, want[i+1]) {
+			continue
+		}
+		return fmt.Sprintf("--%s %s (asked: %s)", name, got, want[i+1])
+	}
+	return ""
+}
+
+// sameSetting compares two flag values, durations by their length ("3s" = "3000ms").
+func sameSetting(a, b string) bool {
+	if a == b {
+		return true
+	}
+	da, errA := time.ParseDuration(a)
+	db, errB := time.ParseDuration(b)
+	return errA == nil && errB == nil && da == db
+}
+
+// up starts the daemon for f and waits until the sandbox is ready. asked names the settings the
+// user chose (flags given or set through the environment): when a sandbox already runs in the
+// directory, it must have those, else up fails and says how to restart it. Two `up`s of the
+// same directory at once are serialised (lockParent): the second waits for the first and finds
+// its sandbox running.
+func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) error {
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
 		return err
 	}
 	f.dir = dir
+	unlock, err := lockParent(ctx, out, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if pid, ok := daemonPID(dir); ok {
+		if diff := runningDiffers(pid, f, asked); diff != "" {
+			return fmt.Errorf("a sandbox is already running in %s (pid %d) with %s; stop it with `sandbox down --dir %s` to start one with other settings", dir, pid, diff, dir)
+		}
 		fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, dir)
 		return nil
 	}
@@ -247,7 +341,11 @@ func up(ctx context.Context, out io.Writer, f *flags) error {
 		case err := <-exited:
 			printNew()
 			msg, _ := os.ReadFile(filepath.Join(dir, FailedFile))
-			return fmt.Errorf("sandbox daemon exited (%v): %s\nlast log lines:\n%s", err, strings.TrimSpace(string(msg)), tail(logPath, 30))
+			why := strings.TrimSpace(string(msg))
+			if why == "" {
+				why = "it stopped before it was ready (interrupted or killed)"
+			}
+			return fmt.Errorf("sandbox daemon exited (%v): %s\nlast log lines:\n%s", err, why, tail(logPath, 30))
 		case <-deadline:
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 			return fmt.Errorf("sandbox not ready after %s; stopped it. last log lines:\n%s", UpTimeout, tail(logPath, 30))

@@ -52,9 +52,29 @@ func TestUpTwiceEnvDown(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command(bin, "sandbox", "down", "--dir", dir).Run() })
 
-	out := run("up", "--static-nodes", "0", "--boot-delay", "0")
-	if !strings.Contains(out, "kube-apiserver ready") || !strings.Contains(out, "sandbox ready") {
-		t.Fatalf("up output lacks progress:\n%s", out)
+	// Two ups of one directory at the same instant: one starts the sandbox, the other waits for
+	// it and finds it running.
+	outs := make(chan string, 2)
+	for range 2 {
+		go func() {
+			cmd := exec.Command(bin, "sandbox", "up", "--static-nodes", "0", "--boot-delay", "0", "--dir", dir)
+			var b bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &b, &b
+			if err := cmd.Run(); err != nil {
+				b.WriteString("\nFAILED: " + err.Error())
+			}
+			outs <- b.String()
+		}()
+	}
+	first, second := <-outs, <-outs
+	if strings.Contains(first, "already running") {
+		first, second = second, first
+	}
+	if !strings.Contains(first, "kube-apiserver ready") || !strings.Contains(first, "sandbox ready") {
+		t.Fatalf("up output lacks progress:\n%s\nthe other up:\n%s", first, second)
+	}
+	if !strings.Contains(second, "waiting for it") || !strings.Contains(second, "already running") {
+		t.Fatalf("the concurrent up did not wait for the first:\n%s\nthe first:\n%s", second, first)
 	}
 	pidBytes, err := os.ReadFile(filepath.Join(dir, "sandbox.pid"))
 	if err != nil {
@@ -64,6 +84,14 @@ func TestUpTwiceEnvDown(t *testing.T) {
 
 	if out := run("up"); !strings.Contains(out, "already running (pid "+strconv.Itoa(pid)) {
 		t.Fatalf("second up:\n%s", out)
+	}
+	if out := run("up", "--boot-delay", "0ms"); !strings.Contains(out, "already running (pid "+strconv.Itoa(pid)) {
+		t.Fatalf("up with the running settings:\n%s", out)
+	}
+	// Other settings than the running sandbox's are refused, not silently ignored.
+	cmd := exec.Command(bin, "sandbox", "up", "--boot-delay", "5s", "--dir", dir)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "already running in "+dir) || !strings.Contains(string(b), "--boot-delay 0s (asked: 5s)") {
+		t.Fatalf("up with another boot delay: %v\n%s", err, b)
 	}
 
 	env := run("env")
@@ -103,7 +131,7 @@ func TestUpTwiceEnvDown(t *testing.T) {
 	if out := run("down"); !strings.Contains(out, "no sandbox running") {
 		t.Fatalf("second down:\n%s", out)
 	}
-	cmd := exec.Command(bin, "sandbox", "env", "--dir", dir)
+	cmd = exec.Command(bin, "sandbox", "env", "--dir", dir)
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "no sandbox is running") {
 		t.Fatalf("env after down: %v %s", err, b)
 	}

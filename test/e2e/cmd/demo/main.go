@@ -24,10 +24,22 @@ func main() {
 	var bootDelay time.Duration
 	flag.StringVar(&cfg.Bin, "bin", "bin/terraform-provider-karpenter", "the built terraform-provider-karpenter binary")
 	flag.StringVar(&cfg.SandboxDir, "sandbox-dir", "", "sandbox state directory (default .sandbox/demo)")
-	flag.DurationVar(&bootDelay, "boot-delay", -1, "instance boot delay passed to `sandbox up --boot-delay` (default: the sandbox's)")
+	bootDelay = -1 // unset
+	flag.Func("boot-delay", "instance boot delay passed to 'sandbox up --boot-delay', e.g. 0 or 10s (unset: the sandbox's default, 3s)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration of at least 0 such as 0, 500ms or 10s, got %q", v)
+		}
+		bootDelay = d
+		return nil
+	})
 	timelineJSON := flag.String("timeline-json", "", "also write the nodes launched as JSON to this file (for tests)")
 	flag.BoolVar(&cfg.KeepWorkdir, "keep-workdir", false, "keep the temporary terraform working directory")
-	authMode := flag.String("authentication-mode", "", "the cluster's authentication mode passed to `sandbox up --authentication-mode` (CONFIG_MAP, API_AND_CONFIG_MAP or API; default: the sandbox's); the module picks node access and controller identity from it")
+	authMode := flag.String("authentication-mode", "", "the cluster's authentication mode passed to 'sandbox up --authentication-mode': CONFIG_MAP, API_AND_CONFIG_MAP or API (unset: the sandbox's default); the module picks node access (aws-auth or an access entry) and controller identity (IRSA or Pod Identity) from it")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./test/e2e/cmd/demo [flags]   (or: make demo DEMO_FLAGS='[flags]')\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "demo: unexpected arguments %q\n", flag.Args())
