@@ -10,25 +10,18 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
-	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/metrics"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox"
-	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
-	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
@@ -90,9 +83,9 @@ func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *o
 		t.Fatal(err)
 	}
 	e = &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
-	e.installCRDs()
-	e.tagDiscoveryResources()
-	profile, nodeRole := e.createNodeInstanceProfileNamed(sb.ClusterName + profileSuffix)
+	sandboxtest.InstallCRDs(t, ctx, e.kube)
+	sandboxtest.TagDiscoveryResources(t, ctx, e.sb)
+	profile, nodeRole := sandboxtest.CreateNodeInstanceProfile(t, ctx, e.sb, sb.ClusterName+profileSuffix)
 	e.setSandboxEnv()
 	e.controllerRole = e.assumeControllerRole(sb.ClusterName+profileSuffix+"-controller", nodeRole)
 	stop := e.startController(profile)
@@ -113,78 +106,6 @@ type opEnv struct {
 	kube           client.Client
 	ec2            *ec2.Client
 	controllerRole controllerRole
-}
-
-// installCRDs creates the controller's CRDs (Provisioner, NodeClaim; those missing) and waits
-// up to 30s for each to be established.
-func (e *opEnv) installCRDs() {
-	t, ctx, kube := e.t, e.ctx, e.kube
-	t.Helper()
-	for _, manifest := range crds.All() {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(manifest, crd); err != nil {
-			t.Fatal(err)
-		}
-		err := kube.Create(ctx, crd)
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-		waitFor(t, ctx, 30*time.Second, crd.Name+" CRD established", func() (bool, string) {
-			got := &apiextensionsv1.CustomResourceDefinition{}
-			if err := kube.Get(ctx, client.ObjectKey{Name: crd.Name}, got); err != nil {
-				return false, err.Error()
-			}
-			for _, c := range got.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					return true, ""
-				}
-			}
-			return false, "not established"
-		})
-	}
-}
-
-// tagDiscoveryResources tags the seed subnets and cluster security group with the discovery
-// tag, as terraform's karpenter_discovery_tags would.
-func (e *opEnv) tagDiscoveryResources() {
-	e.t.Helper()
-	resources := []string{sandboxaws.SeedClusterSecurityGroupID}
-	for _, s := range sandboxaws.SeedSubnets {
-		resources = append(resources, s.ID)
-	}
-	if _, err := e.ec2.CreateTags(e.ctx, &ec2.CreateTagsInput{Resources: resources, Tags: []ec2types.Tag{
-		{Key: awssdk.String(v1alpha5.DiscoveryTagKey), Value: awssdk.String(e.sb.ClusterName)}}}); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// createNodeInstanceProfileNamed creates a node role and an instance profile named profile
-// (tests sharing the sandbox use different names) holding it, and maps the role in aws-auth,
-// as karpenter_node_role, karpenter_instance_profile and karpenter_node_access would. It
-// returns the instance profile's name and the role's ARN.
-func (e *opEnv) createNodeInstanceProfileNamed(profile string) (string, string) {
-	t, ctx, sb := e.t, e.ctx, e.sb
-	t.Helper()
-	iamc := iam.NewFromConfig(sb.AWSConfig())
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &profile, AssumeRolePolicyDocument: &trust})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: &profile}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: &profile, RoleName: &profile}); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := kubernetes.NewForConfig(sb.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn)); err != nil {
-		t.Fatal(err)
-	}
-	return profile, awssdk.ToString(role.Role.Arn)
 }
 
 // setSandboxEnv exports the sandbox's environment (AWS endpoint, credentials, ...) for the

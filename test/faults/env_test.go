@@ -14,7 +14,6 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,14 +22,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
-	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
 	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
@@ -38,7 +34,6 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws/catalog"
-	"github.com/nodeform/terraform-provider-karpenter/sandbox/node"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
@@ -74,80 +69,12 @@ func newEnv(t *testing.T, name string, timeout time.Duration) *env {
 	}
 	e := &env{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig()), name: name,
 		logDir: filepath.Join(sb.Dir, "logs")}
-	e.installCRDs()
-	e.tagDiscoveryResources()
+	sandboxtest.InstallCRDs(t, ctx, e.kube)
+	sandboxtest.TagDiscoveryResources(t, ctx, e.sb)
 	var nodeRole string
-	e.profile, nodeRole = e.createNodeInstanceProfile(sb.ClusterName + "-" + name + "-node")
+	e.profile, nodeRole = sandboxtest.CreateNodeInstanceProfile(t, ctx, e.sb, sb.ClusterName+"-"+name+"-node")
 	e.creds = e.assumeControllerRole(sb.ClusterName+"-"+name+"-controller", nodeRole)
 	return e
-}
-
-func (e *env) installCRDs() {
-	t, ctx, kube := e.t, e.ctx, e.kube
-	t.Helper()
-	for _, manifest := range crds.All() {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(manifest, crd); err != nil {
-			t.Fatal(err)
-		}
-		if err := kube.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-		e.waitFor(30*time.Second, crd.Name+" CRD established", func() (bool, string) {
-			got := &apiextensionsv1.CustomResourceDefinition{}
-			if err := kube.Get(ctx, client.ObjectKey{Name: crd.Name}, got); err != nil {
-				return false, err.Error()
-			}
-			for _, c := range got.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					return true, ""
-				}
-			}
-			return false, "not established"
-		})
-	}
-}
-
-// tagDiscoveryResources tags the seed subnets and cluster security group with the discovery
-// tag, as terraform's karpenter_discovery_tags would.
-func (e *env) tagDiscoveryResources() {
-	e.t.Helper()
-	resources := []string{sandboxaws.SeedClusterSecurityGroupID}
-	for _, s := range sandboxaws.SeedSubnets {
-		resources = append(resources, s.ID)
-	}
-	if _, err := e.ec2.CreateTags(e.ctx, &ec2.CreateTagsInput{Resources: resources, Tags: []ec2types.Tag{
-		{Key: awssdk.String(v1alpha5.DiscoveryTagKey), Value: awssdk.String(e.sb.ClusterName)}}}); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// createNodeInstanceProfile creates a node role and an instance profile of that name holding
-// it and maps the role in aws-auth (karpenter_node_role, karpenter_instance_profile,
-// karpenter_node_access); it returns the profile name and the role's ARN.
-func (e *env) createNodeInstanceProfile(name string) (string, string) {
-	t, ctx := e.t, e.ctx
-	t.Helper()
-	iamc := iam.NewFromConfig(e.sb.AWSConfig())
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: &trust})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: &name}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: &name, RoleName: &name}); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := kubernetes.NewForConfig(e.sb.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := node.MapRole(ctx, admin, awssdk.ToString(role.Role.Arn)); err != nil {
-		t.Fatal(err)
-	}
-	return name, awssdk.ToString(role.Role.Arn)
 }
 
 // assumeControllerRole creates role name with the controller policy for the sandbox's cluster
