@@ -123,28 +123,34 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/readinessProbe/periodSeconds","value":60}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/securityContext/runAsNonRoot"}]`, nil},
+	{"missing_objects", driftDeployment, envPatch(3, envRegion, "eu-west-3"), nil},
+	{"missing_objects", driftDeployment, `[{"op":"test","path":"` + ctrPath + `/env/7/name","value":"POD_NAMESPACE"},{"op":"replace","path":"` + ctrPath + `/env/7/valueFrom/fieldRef/fieldPath","value":"metadata.name"}]`, nil},
+	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil},
+	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil},
 	{"missing_objects", driftPDB, `[{"op":"replace","path":"/spec/selector/matchLabels/app.kubernetes.io~1instance","value":"other"}]`, nil},
 	{"missing_objects", driftClusterRole, `[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]`, nil},
 	{"missing_objects", driftCRB, `[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"intruder","namespace":"default"}}]`, nil},
 	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil},
 	{"missing_objects", driftRoleBinding, `[{"op":"replace","path":"/subjects/0/name","value":"other"}]`, nil},
 	{"missing_objects", driftRoleBinding, "delete", nil},
+	// The Deployment's service account names the one Read looks at: its role annotation and the
+	// binding subjects show as changed too.
+	{"service_account_name", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"other"}]`, []string{"controller_role_arn", "missing_objects"}},
 	// Without its service account the role annotation is gone too.
 	{"missing_objects", driftSA, "delete", []string{"controller_role_arn"}},
 }
 
 // controllerDriftExempt are the schema paths without a drift row, and why.
 var controllerDriftExempt = map[string]string{
-	"id":                   "computed: the namespace",
-	"namespace":            "the installation's identity: Read finds the Deployment by it (a missing one plans a create)",
-	"namespace_created":    "computed once from the namespace's annotation; nothing in the cluster is planned from it",
-	"install_complete":     "computed outcome of the last apply, always planned true",
-	"service_account_name": "the key Read finds the service account by; a rename is an in-place move (TestAccControllerOwnership), drift of the Deployment's serviceAccountName is not yet a row",
-	"crd_digests":          "drift of the CRDs: TestAccControllerCRDUpgrade",
-	"timeouts":             "input of the provider's own waits, no cluster-side counterpart",
-	"timeouts.create":      "see timeouts",
-	"timeouts.update":      "see timeouts",
-	"timeouts.delete":      "see timeouts",
+	"id":                "computed: the namespace",
+	"namespace":         "the installation's identity: Read finds the Deployment by it (a missing one plans a create)",
+	"namespace_created": "computed once from the namespace's annotation; nothing in the cluster is planned from it",
+	"install_complete":  "computed outcome of the last apply, always planned true",
+	"crd_digests":       "drift of the CRDs: TestAccControllerCRDUpgrade",
+	"timeouts":          "input of the provider's own waits, no cluster-side counterpart",
+	"timeouts.create":   "see timeouts",
+	"timeouts.update":   "see timeouts",
+	"timeouts.delete":   "see timeouts",
 }
 
 // controllerDriftBatchSize: rows per step. Every step rolls the Deployment out once, so

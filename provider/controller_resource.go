@@ -200,8 +200,9 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"missing_objects": schema.ListAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
 					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
-					"(suffixed ` (changed)`) objects whose rules, subjects, role, selector, probes, security context or ports " +
-					"were changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them.",
+					"(suffixed ` (changed)`) objects whose rules, subjects, role, selector, rollout strategy, pod labels, probes, " +
+					"security context, ports or provider-set environment (`AWS_REGION`, `DEFAULT_TAGS`, `POD_NAMESPACE`) were " +
+					"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them.",
 				PlanModifiers: []planmodifier.List{nothingMissing{}}},
 			"batch_max_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(10),
 				MarkdownDescription: "Maximum seconds a batch stays open (`BATCH_MAX_DURATION`). Default 10.",
@@ -354,7 +355,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
 	}
-	if podTemplateChanged(cur, d.Spec.Template.Spec, *ctr) {
+	if deploymentChanged(cur, &d, *ctr) {
 		missing = append(missing, "Deployment "+ns+"/"+deploymentName+" (changed)")
 	}
 	m.MissingObjects = listValue(missing)
@@ -857,18 +858,54 @@ func objectChanged(desired, live client.Object) bool {
 	return false
 }
 
-// podTemplateChanged reports whether the live controller pod (spec, and ctr its controller
-// container) differs from the one s describes in what no attribute reads back: the probes,
-// the pod's and the container's security context and the container ports (see
-// controllerPodSpec; the API server defaults none of these fields as written).
-func podTemplateChanged(s controllerSettings, spec corev1.PodSpec, ctr corev1.Container) bool {
-	want := controllerPodSpec(s, nil)
-	wc := want.Containers[0]
-	return !equality.Semantic.DeepEqual(want.SecurityContext, spec.SecurityContext) ||
+// deploymentChanged reports whether the live controller Deployment d (ctr its controller
+// container) differs from the one s describes in what no attribute reads back: the rollout
+// strategy (type and maxUnavailable; the API server defaults maxSurge), the pod labels, the
+// probes, the pod's and the container's security context, the container ports, and the
+// environment variables the provider sets from its own configuration (AWS_REGION, DEFAULT_TAGS;
+// POD_NAMESPACE by field path, whose apiVersion the API server defaults). Source of the
+// desired values: controllerObjects.
+func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Container) bool {
+	var want *appsv1.Deployment
+	for _, o := range controllerObjects(s) {
+		if w, ok := o.(*appsv1.Deployment); ok {
+			want = w
+		}
+	}
+	ws, ls := want.Spec.Strategy, d.Spec.Strategy
+	if ws.Type != ls.Type || (ls.RollingUpdate == nil) != (ws.RollingUpdate == nil) ||
+		(ls.RollingUpdate != nil && !equality.Semantic.DeepEqual(ws.RollingUpdate.MaxUnavailable, ls.RollingUpdate.MaxUnavailable)) {
+		return true
+	}
+	spec, wantSpec := d.Spec.Template.Spec, want.Spec.Template.Spec
+	wc := wantSpec.Containers[0]
+	if !equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels) ||
+		!equality.Semantic.DeepEqual(wantSpec.SecurityContext, spec.SecurityContext) ||
 		!equality.Semantic.DeepEqual(wc.SecurityContext, ctr.SecurityContext) ||
 		!equality.Semantic.DeepEqual(wc.LivenessProbe, ctr.LivenessProbe) ||
 		!equality.Semantic.DeepEqual(wc.ReadinessProbe, ctr.ReadinessProbe) ||
-		!equality.Semantic.DeepEqual(wc.Ports, ctr.Ports)
+		!equality.Semantic.DeepEqual(wc.Ports, ctr.Ports) {
+		return true
+	}
+	envOf := func(c corev1.Container, name string) (string, bool) {
+		for _, e := range c.Env {
+			if e.Name == name {
+				if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+					return "fieldRef " + e.ValueFrom.FieldRef.FieldPath, true
+				}
+				return e.Value, e.ValueFrom == nil
+			}
+		}
+		return "", false
+	}
+	for _, name := range []string{envRegion, envDefaultTags, envPodNamespace} {
+		wv, wok := envOf(wc, name)
+		lv, lok := envOf(ctr, name)
+		if wv != lv || wok != lok {
+			return true
+		}
+	}
+	return false
 }
 
 // nothingMissing plans missing_objects as [] (every object present after apply), so that
