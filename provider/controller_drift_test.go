@@ -24,8 +24,12 @@ import (
 )
 
 // controllerDriftConfig sets every attribute of karpenter_controller that has a cluster-side
-// counterpart (%s: the cluster name). One replica keeps each re-apply's rollout short.
+// counterpart (%s: the cluster name), with the provider's default_tags (the DEFAULT_TAGS
+// variable). One replica keeps each re-apply's rollout short.
 const controllerDriftConfig = `
+provider "karpenter" {
+  default_tags = { team = "platform" }
+}
 resource "karpenter_controller" "drift" {
   cluster_name                = "%s"
   cluster_endpoint            = "https://drift.example.com"
@@ -124,6 +128,7 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/securityContext/runAsNonRoot"}]`, nil},
 	{"missing_objects", driftDeployment, envPatch(3, envRegion, "eu-west-3"), nil},
+	{"missing_objects", driftDeployment, envPatch(8, envDefaultTags, `{"team":"other"}`), nil},
 	{"missing_objects", driftDeployment, `[{"op":"test","path":"` + ctrPath + `/env/7/name","value":"POD_NAMESPACE"},{"op":"replace","path":"` + ctrPath + `/env/7/valueFrom/fieldRef/fieldPath","value":"metadata.name"}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil},
