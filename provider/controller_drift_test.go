@@ -133,6 +133,7 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil},
 	{"missing_objects", driftPDB, `[{"op":"replace","path":"/spec/selector/matchLabels/app.kubernetes.io~1instance","value":"other"}]`, nil},
+	{"missing_objects", driftPDB, `[{"op":"add","path":"/spec/selector/matchLabels/example.com~1extra","value":"x"}]`, nil},
 	{"missing_objects", driftClusterRole, `[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]`, nil},
 	{"missing_objects", driftCRB, `[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"intruder","namespace":"default"}}]`, nil},
 	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil},
