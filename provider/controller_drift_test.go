@@ -187,7 +187,8 @@ func controllerDriftBatches() [][]controllerDriftRow {
 	return out
 }
 
-// nestedListPaths adds the attributes of list-nested attributes to schemaPaths' walk.
+// controllerSchemaPaths is schemaPaths over s, with the attributes of list-nested attributes
+// (tolerations, topology_spread_constraints) as well.
 func controllerSchemaPaths(t *testing.T, s schema.Schema) []string {
 	plain := map[string]schema.Attribute{}
 	var out []string

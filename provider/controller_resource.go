@@ -793,7 +793,8 @@ func resourcesValue(live corev1.ResourceRequirements, prior *resourcesModel) *re
 
 // missingObjects lists ("<Kind> <namespace/name>", in creation order) the CRDs and
 // the objects of the installation other than the Deployment (whose absence
-// removes the resource from state) that no longer exist. Errors other than NotFound are
+// removes the resource from state) that no longer exist, and ("<Kind> <namespace/name>
+// (changed)") those whose content differs (objectChanged). Errors other than NotFound are
 // returned.
 func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
 	all, err := controllerCRDs()
