@@ -98,9 +98,9 @@ func existingRefusal(n *existing, pi *podInfo, topo *topology) string {
 		return "its volumes cannot be used there (zone, node affinity or attach limit)"
 	}
 	for _, t := range pi.terms {
-		if t.MatchLabels(n.node.Labels) == nil {
+		if t.MatchLabels(n.node.Labels) == nil && !pi.notNames.Has(n.node.Name) {
 			return ""
 		}
 	}
-	return "node labels do not satisfy the pod's node selector or affinity"
+	return "node labels (or name) do not satisfy the pod's node selector or affinity"
 }

@@ -250,6 +250,10 @@ type podInfo struct {
 	pod      *corev1.Pod
 	requests Resources
 	terms    []Requirements
+	// notNames are the nodes its terms keep out by name (matchFields metadata.name NotIn), all
+	// terms' together: a node one term keeps out is not used even when another term would
+	// admit it (stricter than kube-scheduler, never looser; terms change with volumes).
+	notNames sets.Set[string]
 	err      error
 	// host are its required hostname-scoped pod (anti-)affinity terms and ports its host ports.
 	host  hostTerms
@@ -293,7 +297,11 @@ func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 			return pi
 		}
 	}
-	pi.terms, pi.err = PodRequirementTerms(p)
+	var notNames []sets.Set[string]
+	pi.terms, notNames, pi.err = podTerms(p)
+	for _, n := range notNames {
+		pi.notNames = pi.notNames.Union(n)
+	}
 	if pi.err == nil {
 		if pi.host, pi.err = compileHostTerms(p); pi.err != nil {
 			pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
@@ -671,7 +679,7 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 			continue
 		}
 		for _, t := range pi.terms {
-			if t.MatchLabels(n.node.Labels) == nil {
+			if t.MatchLabels(n.node.Labels) == nil && !pi.notNames.Has(n.node.Name) {
 				for k, v := range pi.requests {
 					n.available[k] -= v
 				}

@@ -801,3 +801,45 @@ func worstCaseCPU(res *scheduling.Result) int64 {
 	}
 	return worst
 }
+
+// A required term with matchFields `metadata.name NotIn` keeps only the named nodes out (found
+// by a user trial: it was called invalid and the pod stayed pending): a new node may take the
+// pod, and so may an existing node not named, never a named one. `metadata.name In` still pins
+// the pod to existing nodes only.
+func TestMatchFieldsNotInNodeName(t *testing.T) {
+	types := fake.Catalog(40)
+	def := []*v1alpha5.Provisioner{provisioner("default")}
+	room := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("100")}
+	nodes := []scheduling.ExistingNode{
+		{Name: "n1", Labels: map[string]string{v1alpha5.LabelArch: "amd64"}, Available: room},
+		{Name: "n2", Labels: map[string]string{v1alpha5.LabelArch: "amd64"}, Available: room},
+	}
+	notIn := func(names ...string) podOpt {
+		return func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpNotIn, Values: names}}}}}}}
+		}
+	}
+	// Too big for the existing nodes: a new node.
+	big := []*corev1.Pod{pod("big", "6", "1Gi", notIn("n1"))}
+	res := solve(t, big, def, types, func(in *scheduling.Input) { in.Nodes = nodes })
+	checkClaims(t, big, res, nil)
+	if len(res.Errors) != 0 || len(res.NewNodes) != 1 {
+		t.Fatalf("want one new node, got %d, errors %v", len(res.NewNodes), reasons(res))
+	}
+	// Fits both existing nodes: never the one named.
+	small := []*corev1.Pod{pod("a", "1", "1Gi", notIn("n1")), pod("b", "1", "1Gi", notIn("n1", "n2"))}
+	res = solve(t, small, def, types, func(in *scheduling.Input) { in.Nodes = nodes })
+	checkClaims(t, small, res, nil)
+	if len(res.Errors) != 0 || len(res.ExistingNodes["n1"]) != 0 || len(res.ExistingNodes["n2"]) != 1 || len(res.NewNodes) != 1 {
+		t.Fatalf("want a on n2 and b on a new node, got existing %v, %d new nodes, errors %v", podsPerNode(res), len(res.NewNodes), reasons(res))
+	}
+	// In pins to existing nodes: no new node.
+	pinned := pod("pinned", "6", "1Gi")
+	pinned.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+		NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n1"}}}}}}}}
+	res = solve(t, []*corev1.Pod{pinned}, def, types, func(in *scheduling.Input) { in.Nodes = nodes })
+	if len(res.NewNodes) != 0 || len(res.Errors) != 1 {
+		t.Fatalf("want the pinned pod unschedulable by new nodes, got %d new nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
+}
