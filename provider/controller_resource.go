@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -749,10 +750,56 @@ func deleteLaunchedNodes(ctx context.Context, kc client.Client) error {
 		return len(left) == 0, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%v; nodes still present: %s (is the controller running to remove their %s finalizer?)",
-			err, strings.Join(left, ", "), v1alpha5.TerminationFinalizer)
+		why := nodeRemovalBlockers(kc, left)
+		if why == "" {
+			why = fmt.Sprintf("is the controller running to remove their %s finalizer?", v1alpha5.TerminationFinalizer)
+		}
+		return fmt.Errorf("%v; nodes still present: %s (%s)", err, strings.Join(left, ", "), why)
 	}
 	return nil
+}
+
+// nodeRemovalBlockers describes why the controller has not removed the named nodes, from the
+// latest Warning Event of each (e.g. EvictionBlocked: a PodDisruptionBudget or
+// karpenter.sh/do-not-evict holds a pod), with a hint at termination_grace_period; "" when
+// there is none. It uses its own short deadline: the caller's has passed.
+func nodeRemovalBlockers(kc client.Client, nodes []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var events corev1.EventList
+	if err := kc.List(ctx, &events, client.MatchingFields{"involvedObject.kind": "Node", "type": corev1.EventTypeWarning}); err != nil {
+		return ""
+	}
+	latest := map[string]corev1.Event{}
+	for _, e := range events.Items {
+		if !slices.Contains(nodes, e.InvolvedObject.Name) {
+			continue
+		}
+		if cur, ok := latest[e.InvolvedObject.Name]; !ok || eventTime(e).After(eventTime(cur)) {
+			latest[e.InvolvedObject.Name] = e
+		}
+	}
+	var parts []string
+	for _, n := range nodes {
+		if e, ok := latest[n]; ok {
+			parts = append(parts, fmt.Sprintf("%s: %s: %s", n, e.Reason, e.Message))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + "; a Provisioner's termination_grace_period bounds how long a node's pods may hold its removal"
+}
+
+// eventTime is when an Event last happened.
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
 
 // waitGone waits until obj no longer exists.
