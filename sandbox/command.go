@@ -142,7 +142,9 @@ func NewCommand() *cobra.Command {
 		Long: "Make the kubelet of NODE die as a real one does when its process is killed or its instance hangs:\n" +
 			"kwok stops renewing the node's Lease, posting its status and confirming pod deletions. After\n" +
 			"kube-controller-manager's --node-monitor-grace-period (50 s) the node is Ready=Unknown and tainted\n" +
-			"node.kubernetes.io/unreachable; its EC2 instance keeps running. It stays so for a day.",
+			"node.kubernetes.io/unreachable; its EC2 instance keeps running. The Node is annotated\n" +
+			"sandbox.nodeform.github.io/kubelet-stopped, which keeps every kwok node stage (even a heartbeat\n" +
+			"already scheduled) off it, so it stays dead until `sandbox down`.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return stopKubelet(cmd.Context(), cmd.OutOrStdout(), f.dir, args[0])

@@ -176,9 +176,18 @@ func stopKubelet(t *testing.T, bin, dir string, kube kubernetes.Interface) {
 	if h := holder(); h != cluster.DeadKubeletHolder {
 		t.Fatalf("Lease holder %q after stop-kubelet, want %q", h, cluster.DeadKubeletHolder)
 	}
+	// kwok's node-kubelet-stopped Stage acknowledged the annotation (so no heartbeat it had
+	// scheduled can revive the node).
+	got, err := kube.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Annotations[cluster.KubeletStoppedAnnotationKey]; v == "" || got.Annotations[cluster.KubeletStoppedAckAnnotationKey] != v {
+		t.Fatalf("annotations after stop-kubelet: %v", got.Annotations)
+	}
 	cmd = exec.Command(bin, "sandbox", "stop-kubelet", "no-such-node", "--dir", dir)
-	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "has no Lease") {
-		t.Fatalf("stop-kubelet of a node without a Lease: %v %s", err, b)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "node no-such-node does not exist") {
+		t.Fatalf("stop-kubelet of a missing node: %v %s", err, b)
 	}
 }
 
