@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	appsv1 "k8s.io/api/apps/v1"
@@ -211,9 +212,9 @@ func deleteObjects(ctx context.Context, kc client.Client, objs []client.Object) 
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting %s: %w", objectName(kc, objs[i]), err)
 		}
-		if _, ok := objs[i].(*appsv1.Deployment); ok {
+		if d, ok := objs[i].(*appsv1.Deployment); ok {
 			// The controller pods go (foreground deletion) before the RBAC they use.
-			if err := waitGone(ctx, kc, objs[i].DeepCopyObject().(client.Object)); err != nil {
+			if err := waitDeploymentGone(ctx, kc, client.ObjectKeyFromObject(d)); err != nil {
 				return fmt.Errorf("waiting for %s to be deleted: %w", objectName(kc, objs[i]), err)
 			}
 		}
@@ -224,6 +225,71 @@ func deleteObjects(ctx context.Context, kc client.Client, objs []client.Object) 
 		}
 	}
 	return nil
+}
+
+// waitDeploymentGone waits until Deployment key, deleted in the foreground, is gone. A pod of
+// it on a node whose kubelet no longer reports (the Node's Ready condition is not True, or the
+// Node is gone) never finishes terminating: the API server waits for the kubelet to confirm,
+// and the foreground deletion waits for the pod. Such a pod, once past its grace period, is
+// force-deleted (grace period 0, as `kubectl delete pod --force`), so destroying the
+// controller does not hang on a dead node. Errors: API errors, or ctx's deadline.
+func waitDeploymentGone(ctx context.Context, kc client.Client, key client.ObjectKey) error {
+	return wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		var d appsv1.Deployment
+		err := kc.Get(ctx, key, &d)
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil || d.Spec.Selector == nil {
+			return false, err
+		}
+		return false, forceDeleteStrandedPods(ctx, kc, key.Namespace, d.Spec.Selector)
+	})
+}
+
+// forceDeleteStrandedPods force-deletes the pods of namespace matching selector that are
+// terminating past their grace period (deletionTimestamp, which the API server sets to the
+// deletion time plus the grace period, has passed) on a node that is gone or whose Ready
+// condition is not True.
+func forceDeleteStrandedPods(ctx context.Context, kc client.Client, namespace string, selector *metav1.LabelSelector) error {
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return err
+	}
+	var pods corev1.PodList
+	if err := kc.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil || time.Now().Before(p.DeletionTimestamp.Time) {
+			continue
+		}
+		if p.Spec.NodeName != "" {
+			var n corev1.Node
+			err := kc.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, &n)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			if err == nil && nodeReady(&n) {
+				continue
+			}
+		}
+		if err := kc.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("force-deleting pod %s/%s on unreachable node %s: %w", p.Namespace, p.Name, p.Spec.NodeName, err)
+		}
+	}
+	return nil
+}
+
+// nodeReady reports whether node's Ready condition is True (its kubelet reports).
+func nodeReady(node *corev1.Node) bool {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // stopDeployment deletes the controller Deployment of namespace and waits until it (and so its
