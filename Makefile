@@ -42,6 +42,7 @@ generate-code:
 	@hack/tools.sh controller-gen
 	$(BIN)/controller-gen object paths=./controller/apis/...
 	$(BIN)/controller-gen crd:crdVersions=v1 paths=./controller/apis/... output:crd:artifacts:config=controller/apis/crds
+	go run ./hack/crdpatch controller/apis/crds/karpenter.sh_provisioners.yaml controller/apis/crds/karpenter.sh_nodeclaims.yaml
 	go generate ./...
 
 ## verify-generate: fail if any generated file is stale or missing, or an unexpected one appears

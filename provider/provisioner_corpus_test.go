@@ -437,6 +437,13 @@ func checkCorpusCase(t *testing.T, c corpusCase, judge string, crdErrs, planErrs
 	case !containsPrefix(crdErrs, c.field+": "):
 		t.Errorf("%s: want an error at %s, got %v", judge, c.field, crdErrs)
 	}
+	for _, e := range crdErrs {
+		// A CEL rule that fails to evaluate (a conversion error) shows users the rule's
+		// internals instead of its message: rules must be guarded to evaluate on any input.
+		if strings.Contains(e, "evaluating rule") {
+			t.Errorf("%s: a CEL rule failed to evaluate: %s", judge, e)
+		}
+	}
 	want, ok := attributePathOf(c.field)
 	if !ok {
 		t.Fatalf("field %s has no attribute path", c.field)

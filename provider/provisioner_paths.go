@@ -102,10 +102,13 @@ func parseFieldPath(s string) ([]fieldSegment, error) {
 // spec.limits.resources[nvidia.com/gpu] -> limits[0].resources["nvidia.com/gpu"]); ok is false
 // for a path outside spec or one that does not parse.
 func attributePathOf(field string) (path.Path, bool) {
-	// The API server spells a resource name under limits.resources after a dot
-	// (spec.limits.resources.nvidia.com/gpu): the rest of the path is the name.
-	if name, ok := strings.CutPrefix(field, "spec.limits.resources."); ok {
-		field = "spec.limits.resources[" + name + "]"
+	// The API server spells a key of a map it checked by pattern after a dot
+	// (spec.limits.resources.nvidia.com/gpu, spec.labels.example.com/team): the rest of the
+	// path is the key.
+	for _, m := range []string{"spec.limits.resources.", "spec.labels.", "spec.annotations."} {
+		if name, ok := strings.CutPrefix(field, m); ok {
+			field = m[:len(m)-1] + "[" + name + "]"
+		}
 	}
 	segs, err := parseFieldPath(field)
 	if err != nil || len(segs) < 2 || segs[0].name != "spec" || segs[1].kind != 'n' {

@@ -51,9 +51,9 @@ func taintBlock(desc string) schema.ListNestedBlock {
 		MarkdownDescription: desc,
 		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 			"key": schema.StringAttribute{Required: true, MarkdownDescription: "Taint key (a qualified name). A key and effect pair may appear once across `taint` and `startup_taint`.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{}}},
-			"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (may be omitted).",
-				Validators: []validator.String{stringvalidator.LengthAtMost(63)}},
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 317), qualifiedNameValidator{}}},
+			"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (may be omitted; a label value: at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric).",
+				Validators: []validator.String{stringvalidator.LengthAtMost(63), labelValueValidator{}}},
 			"effect": schema.StringAttribute{Required: true, MarkdownDescription: "`NoSchedule`, `PreferNoSchedule` or `NoExecute`.",
 				Validators: []validator.String{stringvalidator.OneOf(taintEffects...)}},
 		}},
@@ -155,7 +155,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"termination_grace_period": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "How long a deleted node may take to drain (`spec.terminationGracePeriod`, as Karpenter v1's NodePool): once it has passed, " +
 					"pods still on the node (held by a PodDisruptionBudget, `karpenter.sh/do-not-evict` or a dead kubelet) are deleted and the instance is terminated. " +
-					"Hours, minutes and seconds, e.g. `48h`, `1h30m`, `90s`; at most `876000h` (100 years). Unset: drain waits for evictions for ever.",
+					"Hours, minutes and seconds in that order, e.g. `48h`, `1h30m`, `90s` (at most 6, 7 and 9 digits); at most `876000h` (100 years). Unset: drain waits for evictions for ever.",
 				Validators: []validator.String{gracePeriodValidator{}}},
 			"provider_ref": providerRefAttribute(),
 		},

@@ -94,11 +94,12 @@ func (qualifiedNameValidator) ValidateString(_ context.Context, req validator.St
 	}
 }
 
-// gracePeriodPattern is the CRD's pattern of terminationGracePeriod (Karpenter v1's).
-var gracePeriodPattern = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
+// gracePeriodPattern is the CRD's pattern of terminationGracePeriod.
+var gracePeriodPattern = regexp.MustCompile(v1alpha5.TerminationGracePeriodPattern)
 
 // gracePeriodValidator accepts what the CRD accepts for terminationGracePeriod: hours, minutes
-// and seconds (e.g. 48h, 1h30m) that parse as a Go duration, at most 876000h.
+// and seconds in that order (e.g. 48h, 1h30m; v1alpha5.TerminationGracePeriodPattern), at
+// most 876000h.
 type gracePeriodValidator struct{}
 
 func (gracePeriodValidator) Description(context.Context) string {
@@ -112,8 +113,8 @@ func (gracePeriodValidator) ValidateString(_ context.Context, req validator.Stri
 		return
 	}
 	s := req.ConfigValue.ValueString()
-	if !gracePeriodPattern.MatchString(s) {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %q: want hours, minutes and seconds such as 48h, 1h30m or 90s", req.Path, s))
+	if s == "" || !gracePeriodPattern.MatchString(s) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %q: want hours, minutes and seconds in that order such as 48h, 1h30m or 90s (at most 6, 7 and 9 digits)", req.Path, s))
 		return
 	}
 	d, err := time.ParseDuration(s)

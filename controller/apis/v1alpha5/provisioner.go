@@ -57,10 +57,11 @@ type ProvisionerSpec struct {
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// Taints are applied to every node launched by this provisioner; pods must tolerate them.
-	// Keys must be qualified names and each key and effect pair may appear once, also across
-	// startupTaints, as the API server requires of a Node. The CRD cannot check keys (corev1.Taint
-	// bounds no string, so such CEL rules exceed the API server's cost budget); ValidateTaints
-	// does, at terraform plan time and before the controller launches a node.
+	// Keys must be qualified names and values label values, as the API server requires of a
+	// Node; the CRD checks both (corev1.Taint takes no markers: hack/crdpatch adds the bounds,
+	// pattern and CEL rule after controller-gen). Each key and effect pair may appear once, also
+	// across startupTaints: a rule the CRD cannot hold within the API server's CEL cost budget,
+	// so ValidateTaints checks it at terraform plan time and before the controller launches.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
@@ -112,13 +113,16 @@ type ProvisionerSpec struct {
 	// Karpenter v1's NodePool spec.template.spec.terminationGracePeriod: once it has passed
 	// since the node's deletion, pods still on the node (blocked by a PodDisruptionBudget,
 	// karpenter.sh/do-not-evict or a kubelet that does not answer) are deleted and the instance
-	// is terminated. A Go duration of hours, minutes and seconds (e.g. 48h, 1h30m, 90s), at most
-	// 876000h (100 years). Unset means drain waits for evictions for ever.
+	// is terminated. Hours, minutes and seconds in that order (e.g. 48h, 1h30m, 90s;
+	// TerminationGracePeriodPattern), at most 876000h (100 years). Unset means drain waits for
+	// evictions for ever. The CEL rule evaluates only values the pattern accepts, so a value
+	// such as 2d gets the pattern's error alone, never a CEL conversion error.
 	// +optional
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
 	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:Pattern=`^([0-9]+(s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('876000h')",message="terminationGracePeriod must be at most 876000h (100 years)"
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,6}h)?([0-9]{1,7}m)?([0-9]{1,9}s)?$`
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || !self.matches('^([0-9]{1,6}h)?([0-9]{1,7}m)?([0-9]{1,9}s)?$') || duration(self) <= duration('876000h')",message="terminationGracePeriod must be at most 876000h (100 years)"
 	TerminationGracePeriod *metav1.Duration `json:"terminationGracePeriod,omitempty"`
 
 	// Limits cap the total resources of the nodes this provisioner has launched.
@@ -139,7 +143,7 @@ type ProvisionerSpec struct {
 // NodeSelectorRequirement is a label key, an operator and values, with the same JSON shape as
 // Kubernetes' core/v1 NodeSelectorRequirement, validated more strictly.
 //
-// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? size(self.values) > 0 : true",message="operators In and NotIn need at least one value"
+// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : true",message="operators In and NotIn need at least one value"
 // +kubebuilder:validation:XValidation:rule="self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : true",message="operators Exists and DoesNotExist take no values"
 // +kubebuilder:validation:XValidation:rule="self.operator in ['Gt', 'Lt'] ? (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$')) : true",message="operators Gt and Lt need exactly one integer value"
 // +kubebuilder:validation:XValidation:rule="self.key == 'karpenter.sh/capacity-type' && has(self.values) ? self.values.all(v, v in ['spot', 'on-demand']) : true",message="karpenter.sh/capacity-type values must be spot or on-demand"
@@ -396,7 +400,7 @@ type BlockDevice struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0",message="volumeSize must be between 1Gi and 64Ti"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(self) || (quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0)",message="volumeSize must be between 1Gi and 64Ti"
 	VolumeSize *VolumeSize `json:"volumeSize,omitempty"`
 	// VolumeType is standard, io1, io2, gp2, sc1, st1 or gp3 (EC2's default: gp2).
 	// +optional

@@ -41,8 +41,15 @@ const (
 	EvictionThresholdPattern = `^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$`
 	// ReservedQuantityPattern is a non-negative quantity (systemReserved, kubeReserved).
 	ReservedQuantityPattern = `^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
-	// DurationPattern is hours, minutes and seconds (48h, 1h30m, 90s), as terminationGracePeriod.
+	// DurationPattern is hours, minutes and seconds (48h, 1h30m, 90s): the kubelet's eviction
+	// grace periods.
 	DurationPattern = `^([0-9]+(s|m|h))+$`
+	// TerminationGracePeriodPattern is hours, minutes and seconds in that order, each at most
+	// once (48h, 1h30m, 90s; the form metav1.Duration writes), with at most 6, 7 and 9 digits:
+	// at most 999999h + 9999999m + 999999999s (about 1.44 million hours), so the CRD's CEL
+	// duration() never overflows a time.Duration (2^63 ns, about 2.56 million hours) and the
+	// rule bounding it at 876000h always evaluates.
+	TerminationGracePeriodPattern = `^([0-9]{1,6}h)?([0-9]{1,7}m)?([0-9]{1,9}s)?$`
 )
 
 // MaxLimitResources bounds the resources spec.limits.resources may list (the CRD's
