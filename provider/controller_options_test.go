@@ -159,6 +159,7 @@ func TestAccControllerInstallOptions(t *testing.T) {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
 	}
 	sb, kc := startSandbox(t)
+	earlierLogs := controllerPodLogs(t, sb.Dir)
 	const addr = "karpenter_controller.test"
 	config := controllerAndProvisionerConfig(sb.ClusterName, "info", "30") + `
 data "karpenter_cluster" "this" {
@@ -244,7 +245,7 @@ resource "karpenter_discovery_tags" "this" {
 			if err := checkKarpenterNamespaceGone(kc)(s); err != nil {
 				return err
 			}
-			return checkNoForbidden(sb.Dir)
+			return checkNoForbidden(sb.Dir, earlierLogs)
 		},
 	})
 }
@@ -319,16 +320,32 @@ func checkLaunchAndRemove(t *testing.T, kc client.Client) resource.TestCheckFunc
 	}
 }
 
-// checkNoForbidden fails when a controller pod's log records a request the API server
-// refused for lack of permission.
-func checkNoForbidden(stateDir string) error {
+// controllerPodLogs returns the names of the controller pod logs under stateDir/pods
+// (karpenter_<pod>.log, one per pod the sandbox ran) that exist now.
+func controllerPodLogs(t *testing.T, stateDir string) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	entries, err := os.ReadDir(stateDir + "/pods")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names
+}
+
+// checkNoForbidden fails when the log of a controller pod this test started (one not in
+// earlier: the sandbox is shared, and other tests damage RBAC on purpose) records a request
+// the API server refused for lack of permission.
+func checkNoForbidden(stateDir string, earlier map[string]bool) error {
 	logs, err := os.ReadDir(stateDir + "/pods")
 	if err != nil {
 		return err
 	}
 	seen := 0
 	for _, e := range logs {
-		if !strings.HasPrefix(e.Name(), "karpenter_karpenter-") || !strings.HasSuffix(e.Name(), ".log") {
+		if earlier[e.Name()] || !strings.HasPrefix(e.Name(), "karpenter_karpenter-") || !strings.HasSuffix(e.Name(), ".log") {
 			continue
 		}
 		seen++

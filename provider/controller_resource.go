@@ -34,7 +34,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	kresource "k8s.io/apimachinery/pkg/api/resource"
@@ -198,8 +200,10 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Validators: []validator.Int64{int64validator.Between(1, 3600)}},
 			"missing_objects": schema.ListAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
-					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform; " +
-					"always planned as `[]`, so a non-empty value plans an update that re-applies them.",
+					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
+					"(suffixed ` (changed)`) objects whose rules, subjects, role, selector, rollout strategy, pod labels, probes, " +
+					"security context, ports or provider-set environment (`AWS_REGION`, `DEFAULT_TAGS`, `POD_NAMESPACE`) were " +
+					"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them.",
 				PlanModifiers: []planmodifier.List{nothingMissing{}}},
 			"batch_max_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(10),
 				MarkdownDescription: "Maximum seconds a batch stays open (`BATCH_MAX_DURATION`). Default 10.",
@@ -346,10 +350,14 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError("Cannot read the controller service account", err.Error())
 		return
 	}
-	missing, err := r.missingObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics))
+	cur := r.settings(ctx, m, &resp.Diagnostics)
+	missing, err := r.missingObjects(ctx, kc, cur)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
+	}
+	if deploymentChanged(cur, &d, *ctr) {
+		missing = append(missing, "Deployment "+ns+"/"+deploymentName+" (changed)")
 	}
 	m.MissingObjects = listValue(missing)
 	if m.CRDDigests, err = liveCRDDigests(ctx, kc); err != nil {
@@ -832,7 +840,8 @@ func resourcesValue(live corev1.ResourceRequirements, prior *resourcesModel) *re
 
 // missingObjects lists ("<Kind> <namespace/name>", in creation order) the CRDs and
 // the objects of the installation other than the Deployment (whose absence
-// removes the resource from state) that no longer exist. Errors other than NotFound are
+// removes the resource from state) that no longer exist, and ("<Kind> <namespace/name>
+// (changed)") those whose content differs (objectChanged). Errors other than NotFound are
 // returned.
 func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
 	all, err := controllerCRDs()
@@ -868,8 +877,83 @@ func (r *controllerResource) missingObjects(ctx context.Context, kc client.Clien
 		if err != nil {
 			return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, name, err)
 		}
+		if objectChanged(obj, live) {
+			missing = append(missing, gvk.Kind+" "+name+" (changed)")
+		}
 	}
 	return missing, nil
+}
+
+// objectChanged reports whether live, the object in the cluster, differs from desired in the
+// content this provider sets that no attribute reads back: the rules of a ClusterRole or Role,
+// the subjects and role of a binding, the selector of the PodDisruptionBudget (its
+// maxUnavailable is pdb_max_unavailable). Other kinds: false.
+func objectChanged(desired, live client.Object) bool {
+	switch d := desired.(type) {
+	case *rbacv1.ClusterRole:
+		return !equality.Semantic.DeepEqual(d.Rules, live.(*rbacv1.ClusterRole).Rules)
+	case *rbacv1.Role:
+		return !equality.Semantic.DeepEqual(d.Rules, live.(*rbacv1.Role).Rules)
+	case *rbacv1.ClusterRoleBinding:
+		l := live.(*rbacv1.ClusterRoleBinding)
+		return !equality.Semantic.DeepEqual(d.Subjects, l.Subjects) || d.RoleRef != l.RoleRef
+	case *rbacv1.RoleBinding:
+		l := live.(*rbacv1.RoleBinding)
+		return !equality.Semantic.DeepEqual(d.Subjects, l.Subjects) || d.RoleRef != l.RoleRef
+	case *policyv1.PodDisruptionBudget:
+		return !equality.Semantic.DeepEqual(d.Spec.Selector, live.(*policyv1.PodDisruptionBudget).Spec.Selector)
+	}
+	return false
+}
+
+// deploymentChanged reports whether the live controller Deployment d (ctr its controller
+// container) differs from the one s describes in what no attribute reads back: the rollout
+// strategy (type and maxUnavailable; the API server defaults maxSurge), the pod labels, the
+// probes, the pod's and the container's security context, the container ports, and the
+// environment variables the provider sets from its own configuration (AWS_REGION, DEFAULT_TAGS;
+// POD_NAMESPACE by field path, whose apiVersion the API server defaults). Source of the
+// desired values: controllerObjects.
+func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Container) bool {
+	var want *appsv1.Deployment
+	for _, o := range controllerObjects(s) {
+		if w, ok := o.(*appsv1.Deployment); ok {
+			want = w
+		}
+	}
+	ws, ls := want.Spec.Strategy, d.Spec.Strategy
+	if ws.Type != ls.Type || (ls.RollingUpdate == nil) != (ws.RollingUpdate == nil) ||
+		(ls.RollingUpdate != nil && !equality.Semantic.DeepEqual(ws.RollingUpdate.MaxUnavailable, ls.RollingUpdate.MaxUnavailable)) {
+		return true
+	}
+	spec, wantSpec := d.Spec.Template.Spec, want.Spec.Template.Spec
+	wc := wantSpec.Containers[0]
+	if !equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels) ||
+		!equality.Semantic.DeepEqual(wantSpec.SecurityContext, spec.SecurityContext) ||
+		!equality.Semantic.DeepEqual(wc.SecurityContext, ctr.SecurityContext) ||
+		!equality.Semantic.DeepEqual(wc.LivenessProbe, ctr.LivenessProbe) ||
+		!equality.Semantic.DeepEqual(wc.ReadinessProbe, ctr.ReadinessProbe) ||
+		!equality.Semantic.DeepEqual(wc.Ports, ctr.Ports) {
+		return true
+	}
+	envOf := func(c corev1.Container, name string) (string, bool) {
+		for _, e := range c.Env {
+			if e.Name == name {
+				if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+					return "fieldRef " + e.ValueFrom.FieldRef.FieldPath, true
+				}
+				return e.Value, e.ValueFrom == nil
+			}
+		}
+		return "", false
+	}
+	for _, name := range []string{envRegion, envDefaultTags, envPodNamespace} {
+		wv, wok := envOf(wc, name)
+		lv, lok := envOf(ctr, name)
+		if wv != lv || wok != lok {
+			return true
+		}
+	}
+	return false
 }
 
 // nothingMissing plans missing_objects as [] (every object present after apply), so that
