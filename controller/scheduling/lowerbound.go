@@ -69,7 +69,8 @@ import (
 //  4. Identical pods (one signature, equal requests, no existing room): n pods cost at least
 //     n times the least price per pod any type offers, a node of type t holding
 //     min over resources of ⌊usable/request⌋ of them.
-//  5. The configuration bound (no existing room, at most configMaxClasses classes of pods):
+//  5. The configuration bound (no existing room, at most configMaxClasses classes of pods, after
+//     dropping every item-3 group but the one of most pods when there are more):
 //     the linear programme over whole-node fillings, each a type holding a number of pods of
 //     each class (same signature, requests and item-3 groups) within its usable room and at
 //     most s pods of each group, priced at the type's price; solved by column generation and
