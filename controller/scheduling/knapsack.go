@@ -451,6 +451,97 @@ func (p *cfgProblem) grid(i int, pi []float64, maxStates int, trace bool) (float
 	if len(classes) == 0 {
 		return 0, nil
 	}
+	unit, cells, active := p.gridCells(u, classes, maxStates)
+	if len(active) > 3 {
+		return math.Inf(1), nil
+	}
+	// Up to three active resources in slots 0..2 (an unused slot has one cell, 0).
+	var g gridTable
+	states := 1
+	for k := len(active) - 1; k >= 0; k-- {
+		d := active[k]
+		g.cells[k], g.stride[k] = cells[d], states
+		states *= cells[d] + 1
+	}
+	size := func(ci int) ([3]int, int) {
+		var w [3]int
+		flat := 0
+		for k, d := range active {
+			w[k] = int(p.classes[ci].req[d] / unit[d])
+			flat += w[k] * g.stride[k]
+		}
+		return w, flat
+	}
+	layer := p.layeredGroup(classes)
+	table := make([]float64, states)
+	free := 0.0
+	var layered []int
+	var parts []gridPart
+	counts := map[int]int{}
+	for _, ci := range classes {
+		cl := p.classes[ci]
+		if layer >= 0 && slices.Contains(cl.groups, layer) {
+			layered = append(layered, ci)
+			continue
+		}
+		n := cl.n
+		for _, gr := range cl.groups {
+			n = min(n, p.groupCap[gr])
+		}
+		w, flat := size(ci)
+		if flat == 0 {
+			free += float64(n) * pi[ci]
+			counts[ci] = n
+			continue
+		}
+		for pw := 1; n > 0; pw *= 2 {
+			q := min(pw, n)
+			n -= q
+			var took []bool
+			if trace {
+				took = make([]bool, states)
+			}
+			g.sweep(table, table, [3]int{q * w[0], q * w[1], q * w[2]}, float64(q)*pi[ci], took)
+			if trace {
+				parts = append(parts, gridPart{ci, q, q * flat, took})
+			}
+		}
+	}
+	var layers [][]bool // per layer and layered class, whether it was taken at each state
+	if layer >= 0 {
+		next := make([]float64, states)
+		freeBest := 0.0 // the best layered pod of no cells: one per layer
+		for range p.groupCap[layer] {
+			copy(next, table)
+			for _, ci := range layered {
+				w, flat := size(ci)
+				if flat == 0 {
+					freeBest = max(freeBest, pi[ci])
+					continue
+				}
+				var took []bool
+				if trace {
+					took = make([]bool, states)
+				}
+				g.sweep(next, table, w, pi[ci], took)
+				layers = append(layers, took)
+			}
+			table, next = next, table
+		}
+		if freeBest > 0 {
+			free += float64(p.groupCap[layer]) * freeBest
+			trace = false // not traced: such pods would take the layers' slots
+		}
+	}
+	if !trace {
+		return table[states-1] + free, nil
+	}
+	return table[states-1] + free, traceGrid(states-1, layered, layers, parts, size, counts)
+}
+
+// gridCells returns grid's cell size and count per resource of room u for classes, and the
+// resources that constrain a filling (more than three: the table is not built).
+func (p *cfgProblem) gridCells(u []float64, classes []int, maxStates int) ([]float64, []int, []int) {
 	nd := len(u)
 	unit := make([]float64, nd)
 	cells := make([]int, nd)
@@ -487,7 +578,7 @@ func (p *cfgProblem) grid(i int, pi []float64, maxStates int, trace bool) (float
 		}
 	}
 	if len(active) > 3 {
-		return math.Inf(1), nil
+		return unit, cells, active
 	}
 	for {
 		states, big := 1, -1
@@ -503,24 +594,12 @@ func (p *cfgProblem) grid(i int, pi []float64, maxStates int, trace bool) (float
 		unit[big] *= 2
 		cells[big] = int(u[big] / unit[big])
 	}
-	// Up to three active resources in slots 0..2 (an unused slot has one cell, 0).
-	var g gridTable
-	states := 1
-	for k := len(active) - 1; k >= 0; k-- {
-		d := active[k]
-		g.cells[k], g.stride[k] = cells[d], states
-		states *= cells[d] + 1
-	}
-	size := func(ci int) ([3]int, int) {
-		var w [3]int
-		flat := 0
-		for k, d := range active {
-			w[k] = int(p.classes[ci].req[d] / unit[d])
-			flat += w[k] * g.stride[k]
-		}
-		return w, flat
-	}
-	// The layered group: the group most of the classes belong to, of a small enough cap.
+	return unit, cells, active
+}
+
+// layeredGroup is the group grid adds in layers: the one most of classes belong to, of a cap
+// at most configGridLayers; -1 for none.
+func (p *cfgProblem) layeredGroup(classes []int) int {
 	layer := -1
 	count := make([]int, len(p.groupCap))
 	for _, ci := range classes {
@@ -531,74 +610,20 @@ func (p *cfgProblem) grid(i int, pi []float64, maxStates int, trace bool) (float
 			}
 		}
 	}
-	table := make([]float64, states)
-	free := 0.0
-	var layered []int
-	type part struct {
-		ci, q, flat int
-		took        []bool
-	}
-	var parts []part
-	counts := map[int]int{}
-	for _, ci := range classes {
-		cl := p.classes[ci]
-		if layer >= 0 && slices.Contains(cl.groups, layer) {
-			layered = append(layered, ci)
-			continue
-		}
-		n := cl.n
-		for _, gr := range cl.groups {
-			n = min(n, p.groupCap[gr])
-		}
-		w, flat := size(ci)
-		if flat == 0 {
-			free += float64(n) * pi[ci]
-			counts[ci] = n
-			continue
-		}
-		for pw := 1; n > 0; pw *= 2 {
-			q := min(pw, n)
-			n -= q
-			var took []bool
-			if trace {
-				took = make([]bool, states)
-			}
-			g.sweep(table, table, [3]int{q * w[0], q * w[1], q * w[2]}, float64(q)*pi[ci], took)
-			if trace {
-				parts = append(parts, part{ci, q, q * flat, took})
-			}
-		}
-	}
-	var layers [][]bool // per layer and layered class, whether it was taken at each state
-	if layer >= 0 {
-		next := make([]float64, states)
-		freeBest := 0.0 // the best layered pod of no cells: one per layer
-		for range p.groupCap[layer] {
-			copy(next, table)
-			for _, ci := range layered {
-				w, flat := size(ci)
-				if flat == 0 {
-					freeBest = max(freeBest, pi[ci])
-					continue
-				}
-				var took []bool
-				if trace {
-					took = make([]bool, states)
-				}
-				g.sweep(next, table, w, pi[ci], took)
-				layers = append(layers, took)
-			}
-			table, next = next, table
-		}
-		if freeBest > 0 {
-			free += float64(p.groupCap[layer]) * freeBest
-			trace = false // not traced: such pods would take the layers' slots
-		}
-	}
-	if !trace {
-		return table[states-1] + free, nil
-	}
-	s := states - 1
+	return layer
+}
+
+// gridPart is q pods of class ci (flat: their cells' offset in the table) added to grid's
+// table; took marks the states where they improved it.
+type gridPart struct {
+	ci, q, flat int
+	took        []bool
+}
+
+// traceGrid walks grid's table back from state s: the layers (per layer, per sized layered
+// class in order, the states where it was kept) from the top, then the parts from the last; it
+// adds the pods taken to counts and returns them.
+func traceGrid(s int, layered []int, layers [][]bool, parts []gridPart, size func(int) ([3]int, int), counts map[int]int) map[int]int {
 	var sized []int
 	for _, ci := range layered {
 		if _, flat := size(ci); flat > 0 {
@@ -622,7 +647,7 @@ func (p *cfgProblem) grid(i int, pi []float64, maxStates int, trace bool) (float
 			s -= parts[k].flat
 		}
 	}
-	return table[states-1] + free, counts
+	return counts
 }
 
 // gridTable is the shape of grid's table: up to three resources, row-major.
