@@ -34,8 +34,9 @@ import (
 //     it costs less than step 2. A pool of more shapes (many hostname profiles, as the
 //     Karpenter mix's) is solved so on its shapes merged by requests and by the one-per-node
 //     term of most carriers (packColumnsMerged, at most packColumnsMergedMaxShapes); each node
-//     bought takes pods its other hostname terms admit, and a node that cannot get its whole
-//     filling is left to the greedy.
+//     bought takes pods its other hostname terms admit, a node that cannot get its whole
+//     filling is left to the greedy, and fillings of fractional part at least
+//     packColumnsRoundUp get one more node.
 //  4. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //

@@ -349,6 +349,11 @@ func packKnapsacks(shapes []*packShape, types []packType, count []int) *cfgProbl
 	return p
 }
 
+// packColumnsRoundUp is the fractional part from which packColumnsMerged buys one more node of
+// a filling (when its pods last); 0.3 packed the Karpenter mix at 1k, 5k and 20k pods cheaper
+// than rounding down alone, or than 0.5 or 0.7.
+const packColumnsRoundUp = 0.3
+
 // packColumnsMergedMaxShapes bounds the merged shapes of a pool packed by packColumnsMerged.
 const packColumnsMergedMaxShapes = 64
 
@@ -358,8 +363,9 @@ const packColumnsMergedMaxShapes = 64
 // need a node each, so the fillings keep at most one), at most packColumnsMergedMaxShapes of
 // them. The fillings bought (rounded down, largest x first) are filled with pods of each merged
 // shape that the node's other terms admit (nodeTerms on the pods' full profiles); a node that
-// cannot get its whole filling is not bought, and its column is left. The pods left are packed
-// by packGreedy. nil when it does not apply, fails, or would cost budget or more.
+// cannot get its whole filling is not bought, and its column is left. Then one more node of each
+// filling whose x has a fractional part of at least packColumnsRoundUp is bought, largest part
+// first, as far as its pods last. The pods left are packed by packGreedy. nil when it does not apply, fails, or would cost budget or more.
 func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int, greedy []packKind, budget float64) []packKind {
 	if len(shapes) <= packColumnsMaxShapes || len(types) == 0 {
 		return nil
@@ -418,6 +424,28 @@ func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int
 			kinds = append(kinds, kind)
 		}
 		if cost >= budget {
+			return nil
+		}
+	}
+	// Round up the fillings of fractional part at least packColumnsRoundUp, largest first,
+	// while their pods last.
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return cmp.Compare(x[b]-math.Floor(x[b]+1e-9), x[a]-math.Floor(x[a]+1e-9))
+	})
+	for _, c := range idx {
+		if x[c]-math.Floor(x[c]+1e-9) < packColumnsRoundUp {
+			break
+		}
+		col := cp.cols[c]
+		node := fillMerged(col.take, merged, real, mergedOf, st, &skipped)
+		if node == nil {
+			continue
+		}
+		for _, pi := range node {
+			taken[pi] = true
+		}
+		kinds = append(kinds, packKind{t: &cp.types[col.t], nodes: [][]*podInfo{node}})
+		if cost += cp.types[col.t].price; cost >= budget {
 			return nil
 		}
 	}
