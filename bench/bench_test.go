@@ -151,3 +151,42 @@ func TestMixedSizesNearLowerBound(t *testing.T) {
 		t.Fatalf("cost %.3f USD/h is %.3fx the lower bound %.3f", cost, cost/lb, lb)
 	}
 }
+
+// TestKarpenterMixKeepsHostnameTerms solves the 1k mix (whose main pool is packed by merged
+// shapes, see packColumnsMerged) and checks every new node: at most one pod of the hostname
+// anti-affinity group, and no pod a hostname spread selects beside that spread's carrier (the
+// packing's rule, which kube-scheduler's maxSkew 1 admits whatever the other nodes hold).
+func TestKarpenterMixKeepsHostnameTerms(t *testing.T) {
+	w := bench.Workload{Name: "mix-1k", Pods: bench.KarpenterMix("mix", 1000, 42)}
+	res := scheduling.Solve(w.Input(catalogue(t)))
+	if len(res.Errors) > 0 {
+		t.Fatalf("%d pods unplaced: %s", len(res.Errors), res.Errors[0].Reason)
+	}
+	placed := 0
+	for i, n := range res.NewNodes {
+		nginx := 0
+		for _, p := range n.Pods {
+			placed++
+			if p.Labels["app"] == "nginx" {
+				nginx++
+			}
+			for _, c := range p.Spec.TopologySpreadConstraints {
+				if c.TopologyKey != corev1.LabelHostname {
+					continue
+				}
+				sel := c.LabelSelector.MatchLabels["my-label"]
+				for _, q := range n.Pods {
+					if q != p && q.Labels["my-label"] == sel {
+						t.Fatalf("node %d: pod %s (spread on my-label=%s) beside %s", i, p.Name, sel, q.Name)
+					}
+				}
+			}
+		}
+		if nginx > 1 {
+			t.Fatalf("node %d holds %d anti-affinity pods", i, nginx)
+		}
+	}
+	if placed != len(w.Pods) {
+		t.Fatalf("%d pods on new nodes, want %d", placed, len(w.Pods))
+	}
+}

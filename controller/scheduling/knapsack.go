@@ -373,3 +373,308 @@ func gcd(a, b int64) int64 {
 	}
 	return a
 }
+
+// configGridStates bounds the states of gridBound's table: a first try, and a finer one for
+// the items the first leaves above their price.
+const (
+	configGridPriceStates = 1 << 15
+	configGridStates      = 1 << 17
+	configGridFineStates  = 1 << 20
+)
+
+// gridBound is an upper bound on the value under pi of any filling of item i by dynamic
+// programming over every resource at once (up to three; +Inf with more). Resource d is cut in
+// cells of u_d: the greatest common divisor of the requests, doubled (on the resource of most
+// cells) while the table has more than maxStates states; a request counts ⌊req/u_d⌋ cells and
+// the room ⌊usable/u_d⌋. Any filling that fits keeps fitting, as
+// Σ ⌊req/u⌋ ≤ ⌊Σ req/u⌋ ≤ ⌊usable/u⌋, so the table's best value is at least the best filling's.
+// A resource no filling can exhaust is left out: at most m = min over d' of ⌊usable_d'/least_d'⌋
+// pods fit (least_d' the smallest request of d'), and when m times the largest request of d
+// fits usable_d, d binds no filling. Counts are capped by n(c) and by their groups' s; the pods
+// of the group most classes belong to (when its s ≤ configGridLayers) are added in s layers of
+// one pod each (layer k: best value with at most k of them), so at most s of them are taken;
+// other groups only cap each class's count (a relaxation).
+func (p *cfgProblem) gridBound(i int, pi []float64, maxStates int) float64 {
+	v, _ := p.grid(i, pi, maxStates, false)
+	return v
+}
+
+// gridFilling is the filling of gridBound's table of most value (counts per class), when it
+// fits item i's room in full units and keeps the group caps; ok false otherwise.
+func (p *cfgProblem) gridFilling(i int, pi []float64, maxStates int) (cfgFilling, float64, bool) {
+	_, counts := p.grid(i, pi, maxStates, true)
+	f := cfgFilling{item: i, counts: map[int]int{}}
+	room := slices.Clone(p.usable[i])
+	used := make([]int, len(p.groupCap))
+	v := 0.0
+	for ci, k := range counts {
+		if k <= 0 {
+			continue
+		}
+		cl := p.classes[ci]
+		if k > cl.n {
+			return f, 0, false
+		}
+		for d, r := range cl.req {
+			room[d] -= float64(k) * r
+		}
+		for _, g := range cl.groups {
+			used[g] += k
+		}
+		f.counts[ci] = k
+		v += float64(k) * pi[ci]
+	}
+	for d := range room {
+		if room[d] < 0 {
+			return f, 0, false
+		}
+	}
+	for g, k := range used {
+		if k > p.groupCap[g] {
+			return f, 0, false
+		}
+	}
+	return f, v, true
+}
+
+// grid is gridBound's table: the bound and, when trace is set, the counts per class of the
+// table's best filling (in cells; gridFilling checks them in full units). +Inf when more than
+// three resources constrain the item (the table is not built).
+func (p *cfgProblem) grid(i int, pi []float64, maxStates int, trace bool) (float64, map[int]int) {
+	u := p.usable[i]
+	var classes []int
+	for _, ci := range p.fits[i] {
+		if pi[ci] > 0 {
+			classes = append(classes, ci)
+		}
+	}
+	if len(classes) == 0 {
+		return 0, nil
+	}
+	unit, cells, active := p.gridCells(u, classes, maxStates)
+	if len(active) > 3 {
+		return math.Inf(1), nil
+	}
+	// Up to three active resources in slots 0..2 (an unused slot has one cell, 0).
+	var g gridTable
+	states := 1
+	for k := len(active) - 1; k >= 0; k-- {
+		d := active[k]
+		g.cells[k], g.stride[k] = cells[d], states
+		states *= cells[d] + 1
+	}
+	size := func(ci int) ([3]int, int) {
+		var w [3]int
+		flat := 0
+		for k, d := range active {
+			w[k] = int(p.classes[ci].req[d] / unit[d])
+			flat += w[k] * g.stride[k]
+		}
+		return w, flat
+	}
+	layer := p.layeredGroup(classes)
+	table := make([]float64, states)
+	free := 0.0
+	var layered []int
+	var parts []gridPart
+	counts := map[int]int{}
+	for _, ci := range classes {
+		cl := p.classes[ci]
+		if layer >= 0 && slices.Contains(cl.groups, layer) {
+			layered = append(layered, ci)
+			continue
+		}
+		n := cl.n
+		for _, gr := range cl.groups {
+			n = min(n, p.groupCap[gr])
+		}
+		w, flat := size(ci)
+		if flat == 0 {
+			free += float64(n) * pi[ci]
+			counts[ci] = n
+			continue
+		}
+		for pw := 1; n > 0; pw *= 2 {
+			q := min(pw, n)
+			n -= q
+			var took []bool
+			if trace {
+				took = make([]bool, states)
+			}
+			g.sweep(table, table, [3]int{q * w[0], q * w[1], q * w[2]}, float64(q)*pi[ci], took)
+			if trace {
+				parts = append(parts, gridPart{ci, q, q * flat, took})
+			}
+		}
+	}
+	var layers [][]bool // per layer and layered class, whether it was taken at each state
+	if layer >= 0 {
+		next := make([]float64, states)
+		freeBest := 0.0 // the best layered pod of no cells: one per layer
+		for range p.groupCap[layer] {
+			copy(next, table)
+			for _, ci := range layered {
+				w, flat := size(ci)
+				if flat == 0 {
+					freeBest = max(freeBest, pi[ci])
+					continue
+				}
+				var took []bool
+				if trace {
+					took = make([]bool, states)
+				}
+				g.sweep(next, table, w, pi[ci], took)
+				layers = append(layers, took)
+			}
+			table, next = next, table
+		}
+		if freeBest > 0 {
+			free += float64(p.groupCap[layer]) * freeBest
+			trace = false // not traced: such pods would take the layers' slots
+		}
+	}
+	if !trace {
+		return table[states-1] + free, nil
+	}
+	return table[states-1] + free, traceGrid(states-1, layered, layers, parts, size, counts)
+}
+
+// gridCells returns grid's cell size and count per resource of room u for classes, and the
+// resources that constrain a filling (more than three: the table is not built).
+func (p *cfgProblem) gridCells(u []float64, classes []int, maxStates int) ([]float64, []int, []int) {
+	nd := len(u)
+	unit := make([]float64, nd)
+	cells := make([]int, nd)
+	for d := range nd {
+		g := int64(0)
+		for _, ci := range classes {
+			g = gcd(g, int64(p.classes[ci].req[d]))
+		}
+		if g > 0 && u[d] > 0 {
+			unit[d] = float64(g)
+			cells[d] = int(u[d] / unit[d])
+		}
+	}
+	// A resource no filling can exhaust is no constraint: the pods that fit by another resource
+	// d' number at most ⌊usable_d'/least_d'⌋, each requesting at most the largest request of d.
+	most := math.MaxInt
+	for d := range nd {
+		least := math.Inf(1)
+		for _, ci := range classes {
+			least = min(least, p.classes[ci].req[d])
+		}
+		if least > 0 && u[d] > 0 {
+			most = min(most, int(u[d]/least))
+		}
+	}
+	var active []int
+	for d := range nd {
+		largest := 0.0
+		for _, ci := range classes {
+			largest = max(largest, p.classes[ci].req[d])
+		}
+		if unit[d] > 0 && (most == math.MaxInt || float64(most)*largest > u[d]) {
+			active = append(active, d)
+		}
+	}
+	if len(active) > 3 {
+		return unit, cells, active
+	}
+	for {
+		states, big := 1, -1
+		for _, d := range active {
+			states *= cells[d] + 1
+			if big < 0 || cells[d] > cells[big] {
+				big = d
+			}
+		}
+		if states <= maxStates || big < 0 {
+			break
+		}
+		unit[big] *= 2
+		cells[big] = int(u[big] / unit[big])
+	}
+	return unit, cells, active
+}
+
+// layeredGroup is the group grid adds in layers: the one most of classes belong to, of a cap
+// at most configGridLayers; -1 for none.
+func (p *cfgProblem) layeredGroup(classes []int) int {
+	layer := -1
+	count := make([]int, len(p.groupCap))
+	for _, ci := range classes {
+		for _, gr := range p.classes[ci].groups {
+			count[gr]++
+			if p.groupCap[gr] <= configGridLayers && (layer < 0 || count[gr] > count[layer]) {
+				layer = gr
+			}
+		}
+	}
+	return layer
+}
+
+// gridPart is q pods of class ci (flat: their cells' offset in the table) added to grid's
+// table; took marks the states where they improved it.
+type gridPart struct {
+	ci, q, flat int
+	took        []bool
+}
+
+// traceGrid walks grid's table back from state s: the layers (per layer, per sized layered
+// class in order, the states where it was kept) from the top, then the parts from the last; it
+// adds the pods taken to counts and returns them.
+func traceGrid(s int, layered []int, layers [][]bool, parts []gridPart, size func(int) ([3]int, int), counts map[int]int) map[int]int {
+	var sized []int
+	for _, ci := range layered {
+		if _, flat := size(ci); flat > 0 {
+			sized = append(sized, ci)
+		}
+	}
+	for l := len(layers) - 1; l >= 0; l-- {
+		// layers[l] belongs to layer l/len(sized), class sized[l%len(sized)]; the last class
+		// of a layer that improved a state is the one it kept there.
+		if layers[l][s] {
+			ci := sized[l%len(sized)]
+			counts[ci]++
+			_, flat := size(ci)
+			s -= flat
+			l -= l % len(sized) // on to the layer below
+		}
+	}
+	for k := len(parts) - 1; k >= 0; k-- {
+		if parts[k].took[s] {
+			counts[parts[k].ci] += parts[k].q
+			s -= parts[k].flat
+		}
+	}
+	return counts
+}
+
+// gridTable is the shape of grid's table: up to three resources, row-major.
+type gridTable struct {
+	cells, stride [3]int
+}
+
+// sweep sets dst[s] = max(dst[s], src[s−w] + val) for every state s ≥ w, visiting states from
+// the last (so with dst = src each pod is taken at most once), and marks took[s] where it
+// improved (took may be nil).
+func (g *gridTable) sweep(dst, src []float64, w [3]int, val float64, took []bool) {
+	off := w[0]*g.stride[0] + w[1]*g.stride[1] + w[2]*g.stride[2]
+	for x := g.cells[0]; x >= w[0]; x-- {
+		for y := g.cells[1]; y >= w[1]; y-- {
+			base := x*g.stride[0] + y*g.stride[1]
+			for z := g.cells[2]; z >= w[2]; z-- {
+				s := base + z*g.stride[2]
+				if t := src[s-off] + val; t > dst[s] {
+					dst[s] = t
+					if took != nil {
+						took[s] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// configGridLayers bounds the cap of the group gridBound adds in layers.
+const configGridLayers = 4

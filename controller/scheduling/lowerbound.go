@@ -69,7 +69,8 @@ import (
 //  4. Identical pods (one signature, equal requests, no existing room): n pods cost at least
 //     n times the least price per pod any type offers, a node of type t holding
 //     min over resources of ⌊usable/request⌋ of them.
-//  5. The configuration bound (no existing room, at most configMaxClasses classes of pods):
+//  5. The configuration bound (no existing room, at most configMaxClasses classes of pods, after
+//     dropping every item-3 group but the one of most pods when there are more):
 //     the linear programme over whole-node fillings, each a type holding a number of pods of
 //     each class (same signature, requests and item-3 groups) within its usable room and at
 //     most s pods of each group, priced at the type's price; solved by column generation and
@@ -917,16 +918,18 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 		return v
 	}
 	const eps = 1e-12
+	lu := newLU(d)
 	for iter := 0; iter < 50*(len(rows)+d); iter++ {
 		m := make([][]float64, d)
 		for i, j := range tight {
 			m[i] = normal(j)
 		}
-		// lambda: the objective (all ones) as a combination of the tight normals.
-		lambda, ok := solveLinear(transpose(m), ones(d))
-		if !ok {
+		// One LU factorisation of the tight normals serves both solves below.
+		if !lu.factor(m) {
 			break
 		}
+		// lambda: the objective (all ones) as a combination of the tight normals.
+		lambda := lu.solveT(ones(d))
 		leave := -1
 		for i, l := range lambda {
 			if l < -eps && (leave < 0 || tight[i] < tight[leave]) {
@@ -945,10 +948,7 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 		}
 		rhs := make([]float64, d)
 		rhs[leave] = -1
-		dir, ok := solveLinear(m, rhs)
-		if !ok {
-			break
-		}
+		dir := lu.solve(rhs)
 		enter, step := enteringConstraint(rows, prices, inTight, y, dir, eps)
 		if enter == math.MinInt {
 			break // unbounded: some resource no type supplies (callers leave such pods out)
@@ -1029,26 +1029,32 @@ func ones(n int) []float64 {
 	return v
 }
 
-func transpose(m [][]float64) [][]float64 {
-	out := make([][]float64, len(m))
-	for i := range out {
-		out[i] = make([]float64, len(m))
-		for j := range m {
-			out[i][j] = m[j][i]
-		}
-	}
-	return out
+// luFactors is an LU factorisation with partial pivoting of a square matrix m: row perm[i] of m
+// is row i of L·U (L unit lower triangular, U upper, both in a).
+type luFactors struct {
+	a    [][]float64
+	perm []int
 }
 
-// solveLinear solves m·x = rhs by Gaussian elimination with partial pivoting; false when m is
-// singular.
-func solveLinear(m [][]float64, rhs []float64) ([]float64, bool) {
-	n := len(m)
-	a := make([][]float64, n)
-	for i := range m {
-		a[i] = append(append([]float64(nil), m[i]...), rhs[i])
+// newLU returns room for the factors of an n×n matrix.
+func newLU(n int) *luFactors {
+	f := &luFactors{a: make([][]float64, n), perm: make([]int, n)}
+	buf := make([]float64, n*n)
+	for i := range f.a {
+		f.a[i] = buf[i*n : (i+1)*n]
 	}
-	for col := 0; col < n; col++ {
+	return f
+}
+
+// factor factorises m (n×n, as newLU's n) into f; false when m is singular.
+func (f *luFactors) factor(m [][]float64) bool {
+	n := len(m)
+	for i := range m {
+		copy(f.a[i], m[i])
+		f.perm[i] = i
+	}
+	a := f.a
+	for col := range n {
 		pivot := col
 		for r := col + 1; r < n; r++ {
 			if math.Abs(a[r][col]) > math.Abs(a[pivot][col]) {
@@ -1056,22 +1062,68 @@ func solveLinear(m [][]float64, rhs []float64) ([]float64, bool) {
 			}
 		}
 		if math.Abs(a[pivot][col]) < 1e-300 {
-			return nil, false
+			return false
 		}
 		a[col], a[pivot] = a[pivot], a[col]
-		for r := 0; r < n; r++ {
-			if r == col || a[r][col] == 0 {
+		f.perm[col], f.perm[pivot] = f.perm[pivot], f.perm[col]
+		inv := 1 / a[col][col]
+		for r := col + 1; r < n; r++ {
+			if a[r][col] == 0 {
 				continue
 			}
-			f := a[r][col] / a[col][col]
-			for c := col; c <= n; c++ {
-				a[r][c] -= f * a[col][c]
+			l := a[r][col] * inv
+			a[r][col] = l
+			row, top := a[r], a[col]
+			for c := col + 1; c < n; c++ {
+				row[c] -= l * top[c]
 			}
 		}
 	}
+	return true
+}
+
+// solve returns x with m·x = b.
+func (f *luFactors) solve(b []float64) []float64 {
+	n := len(f.a)
 	x := make([]float64, n)
-	for i := range x {
-		x[i] = a[i][n] / a[i][i]
+	for i := range n {
+		v := b[f.perm[i]]
+		for j := range i {
+			v -= f.a[i][j] * x[j]
+		}
+		x[i] = v
 	}
-	return x, true
+	for i := n - 1; i >= 0; i-- {
+		v := x[i]
+		for j := i + 1; j < n; j++ {
+			v -= f.a[i][j] * x[j]
+		}
+		x[i] = v / f.a[i][i]
+	}
+	return x
+}
+
+// solveT returns x with mᵀ·x = b: Uᵀ·z = b, Lᵀ·w = z, x[perm[i]] = w[i].
+func (f *luFactors) solveT(b []float64) []float64 {
+	n := len(f.a)
+	z := slices.Clone(b)
+	for i := range n {
+		v := z[i]
+		for j := range i {
+			v -= f.a[j][i] * z[j]
+		}
+		z[i] = v / f.a[i][i]
+	}
+	for i := n - 1; i >= 0; i-- {
+		v := z[i]
+		for j := i + 1; j < n; j++ {
+			v -= f.a[j][i] * z[j]
+		}
+		z[i] = v
+	}
+	x := make([]float64, n)
+	for i, p := range f.perm {
+		x[p] = z[i]
+	}
+	return x
 }

@@ -29,18 +29,30 @@ import (
 // than their price join the programme. The result does not rely on that search being exact:
 // by weak duality (Farley 1990) Σ_c π(c)·n(c) / ρ is a lower bound whenever every filling's
 // value is at most ρ times its price, and ρ is taken from an upper bound on each item's
-// knapsack (certify): the fractional knapsack of surrogate constraints, the optimum when the
-// exact search completes, else a Lagrangian bound solved by dynamic programming.
+// knapsack (certify): the least of the fractional knapsack of surrogate constraints, the grid
+// table (gridBound: a dynamic programme over every resource with requests rounded down to
+// cells), the optimum when the exact search completes, else a Lagrangian bound solved by
+// dynamic programming. When the greedy search finds no filling worth its price, the items
+// whose surrogate bound exceeds their price are searched (most promising first) by the grid
+// table's filling (gridFilling, checked in full units) and exactly, until configPriceColumns
+// fillings are found.
 //
-// Work is bounded by the classes (at most configMaxClasses), the items, configMaxRounds and
-// configSearchNodes, not by the number of pods; it is deterministic.
+// A component of more than configMaxClasses classes is relaxed: every hostname group but the
+// one of most pods is dropped (fewer caps admit more fillings, so the programme's optimum can
+// only fall), which merges the classes that differed by those groups alone.
+//
+// Work is bounded by the classes (at most configMaxClasses), the items, configMaxRounds,
+// configSearchNodes and the grid's states, not by the number of pods; it is deterministic.
 
-// configMaxClasses bounds the classes the configuration bound handles; a component with more
-// gets no configuration bound (0), so its cost stays bounded.
-const configMaxClasses = 48
+// configMaxClasses bounds the classes the configuration bound handles; a component with more,
+// even relaxed, gets no configuration bound (0), so its cost stays bounded.
+const configMaxClasses = 64
+
+// configPriceColumns bounds the fillings a round adds by the grid table and exact search.
+const configPriceColumns = 8
 
 // configMaxRounds bounds the column generation rounds.
-const configMaxRounds = 30
+const configMaxRounds = 60
 
 // cfgClass is a class of identical pods of a component.
 type cfgClass struct {
@@ -80,7 +92,9 @@ func (b *boundInput) configurationBound(c *lbComponent) float64 {
 	return p.solve()
 }
 
-// configProblem builds the classes, the items' rooms and which classes each item may hold.
+// configProblem builds the classes, the items' rooms and which classes each item may hold; nil
+// when there are more than configMaxClasses classes even after keeping only the hostname group
+// of most pods.
 func (b *boundInput) configProblem(c *lbComponent) *cfgProblem {
 	dimSet := map[corev1.ResourceName]bool{}
 	for _, p := range c.pods {
@@ -97,9 +111,9 @@ func (b *boundInput) configProblem(c *lbComponent) *cfgProblem {
 	slices.Sort(dims)
 	groupIDs := map[string]int{}
 	var groupCap []int
-	classIDs := map[string]int{}
-	var classes []cfgClass
-	for _, p := range c.pods {
+	groupPods := map[int]int{}
+	podGroups := make([][]int, len(c.pods))
+	for pi, p := range c.pods {
 		var groups []int
 		own := b.in.NamespaceLabels[p.pod.Namespace]
 		addGroup := func(key string, s int) {
@@ -123,23 +137,31 @@ func (b *boundInput) configProblem(c *lbComponent) *cfgProblem {
 		}
 		slices.Sort(groups)
 		groups = slices.Compact(groups)
-		req := make([]float64, len(dims))
-		var key strings.Builder
-		fmt.Fprintf(&key, "%d|%v|", p.sig, groups)
-		for d, k := range dims {
-			req[d] = float64(p.requests[k])
-			fmt.Fprintf(&key, "%d,", p.requests[k])
+		for _, g := range groups {
+			groupPods[g]++
 		}
-		id, ok := classIDs[key.String()]
-		if !ok {
-			if len(classes) == configMaxClasses {
-				return nil
+		podGroups[pi] = groups
+	}
+	classes := b.configClasses(c, dims, podGroups)
+	if classes == nil {
+		// Relax: keep only the group of most pods (dropping a group's cap only admits more
+		// fillings, so the programme's optimum can only fall).
+		keep := -1
+		for g, n := range groupPods {
+			if keep < 0 || n > groupPods[keep] || (n == groupPods[keep] && g < keep) {
+				keep = g
 			}
-			id = len(classes)
-			classIDs[key.String()] = id
-			classes = append(classes, cfgClass{sig: p.sig, req: req, groups: groups})
 		}
-		classes[id].n++
+		relaxed := make([][]int, len(podGroups))
+		for i, gs := range podGroups {
+			if slices.Contains(gs, keep) {
+				relaxed[i] = []int{keep}
+			}
+		}
+		classes = b.configClasses(c, dims, relaxed)
+		if classes == nil {
+			return nil
+		}
 	}
 	prob := &cfgProblem{dims: dims, classes: classes, groupCap: groupCap}
 	pos := make(map[int]int, len(c.items))
@@ -163,6 +185,33 @@ func (b *boundInput) configProblem(c *lbComponent) *cfgProblem {
 		}
 	}
 	return prob
+}
+
+// configClasses groups the component's pods into classes by signature, hostname groups
+// (groups[i] for c.pods[i]) and requests; nil when there are more than configMaxClasses.
+func (b *boundInput) configClasses(c *lbComponent, dims []corev1.ResourceName, groups [][]int) []cfgClass {
+	classIDs := map[string]int{}
+	var classes []cfgClass
+	for i, p := range c.pods {
+		req := make([]float64, len(dims))
+		var key strings.Builder
+		fmt.Fprintf(&key, "%d|%v|", p.sig, groups[i])
+		for d, k := range dims {
+			req[d] = float64(p.requests[k])
+			fmt.Fprintf(&key, "%d,", p.requests[k])
+		}
+		id, ok := classIDs[key.String()]
+		if !ok {
+			if len(classes) == configMaxClasses {
+				return nil
+			}
+			id = len(classes)
+			classIDs[key.String()] = id
+			classes = append(classes, cfgClass{sig: p.sig, req: req, groups: groups[i]})
+		}
+		classes[id].n++
+	}
+	return classes
 }
 
 func fitsVec(req, room []float64) bool {
@@ -219,12 +268,35 @@ func (p *cfgProblem) solve() float64 {
 			}
 		}
 		if !added {
-			// No greedy filling is worth its price: search exactly before stopping.
+			// No greedy filling is worth its price: search the items that may hold more than
+			// their price (most promising first, by the surrogate bound) by the grid table and
+			// exactly, until configPriceColumns fillings are found.
+			type cand struct {
+				i     int
+				ratio float64
+			}
+			var cands []cand
 			for i := range p.usable {
-				if f, v, _ := p.exactFilling(i, pi, configSearchNodes); v > p.prices[i]*(1+1e-7) && add(f) {
-					added = true
+				if vb := p.valueBound(i, pi); vb > p.prices[i]*(1+1e-7) {
+					cands = append(cands, cand{i, vb / p.prices[i]})
 				}
 			}
+			sort.SliceStable(cands, func(a, b int) bool { return cands[a].ratio > cands[b].ratio })
+			found := 0
+			for _, c := range cands {
+				if found == configPriceColumns {
+					break
+				}
+				i := c.i
+				if f, v, ok := p.gridFilling(i, pi, configGridPriceStates); ok && v > p.prices[i]*(1+1e-7) && add(f) {
+					found++
+					continue
+				}
+				if f, v, _ := p.exactFilling(i, pi, configSearchNodes); v > p.prices[i]*(1+1e-7) && add(f) {
+					found++
+				}
+			}
+			added = found > 0
 		}
 		if !added {
 			break
@@ -246,6 +318,12 @@ func (p *cfgProblem) certify(pi []float64) float64 {
 	for i := range p.usable {
 		ub := p.valueBound(i, pi)
 		if ub <= p.prices[i] {
+			continue
+		}
+		if ub = min(ub, p.gridBound(i, pi, configGridStates)); ub <= p.prices[i] {
+			continue
+		}
+		if ub = min(ub, p.gridBound(i, pi, configGridFineStates)); ub <= p.prices[i] {
 			continue
 		}
 		if _, v, complete := p.exactFilling(i, pi, configSearchNodes); complete {

@@ -31,7 +31,12 @@ import (
 //  3. Whole-node fillings (pack_columns.go): for a pool of at most packColumnsMaxShapes shapes,
 //     the configuration programme over fillings of one node each, solved by column generation
 //     from the greedy's fillings, bought rounded down, the rest packed by the greedy; kept when
-//     it costs less than step 2.
+//     it costs less than step 2. A pool of more shapes (many hostname profiles, as the
+//     Karpenter mix's) is solved so on its shapes merged by requests and by the one-per-node
+//     term of most carriers (packColumnsMerged, at most packColumnsMergedMaxShapes); each node
+//     bought takes pods its other hostname terms admit, a node that cannot get its whole
+//     filling is left to the greedy, and fillings of fractional part at least
+//     packColumnsRoundUp get one more node.
 //  4. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //
@@ -259,6 +264,8 @@ func (ps *provState) packPool(old []*claim) []*claim {
 	}
 	if byColumns := packColumns(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, kinds, budget); byColumns != nil {
 		kinds = byColumns
+	} else if merged := packColumnsMerged(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, largest, kinds, budget); merged != nil {
+		kinds = merged
 	}
 	if kinds == nil {
 		return nil
