@@ -56,15 +56,9 @@ type columnPacker struct {
 	exact *cfgProblem
 }
 
-// packColumns returns the pool's nodes by price and round (see the top of the file), given the
-// greedy's nodes (greedy, a starting set of fillings; may be nil) over the same shapes; nil
-// when the pool has too many shapes, the programme fails, or the nodes would cost budget
-// (USD/hour) or more. shapes must hold every pod of the pool (none taken yet); their pods are
-// taken by the nodes returned.
-func packColumns(shapes []*packShape, types []packType, terms int, greedy []packKind, budget float64) []packKind {
-	if len(shapes) == 0 || len(shapes) > packColumnsMaxShapes || len(types) == 0 {
-		return nil
-	}
+// newColumnPacker is the packer of shapes (their pods all still to place) on types, with terms
+// hostname terms: the pod count per shape and, per dimension, the least request of any shape.
+func newColumnPacker(shapes []*packShape, types []packType, terms int) *columnPacker {
 	cp := &columnPacker{shapes: shapes, types: types, count: make([]int, len(shapes)), seen: map[string]bool{},
 		take: make([]int, len(shapes)), room: make([]int64, len(types[0].usable)), least: make([]int64, len(types[0].usable)), st: newNodeTerms(terms)}
 	for j, s := range shapes {
@@ -78,6 +72,19 @@ func packColumns(shapes []*packShape, types []packType, terms int, greedy []pack
 			}
 		}
 	}
+	return cp
+}
+
+// packColumns returns the pool's nodes by price and round (see the top of the file), given the
+// greedy's nodes (greedy, a starting set of fillings; may be nil) over the same shapes; nil
+// when the pool has too many shapes, the programme fails, or the nodes would cost budget
+// (USD/hour) or more. shapes must hold every pod of the pool (none taken yet); their pods are
+// taken by the nodes returned.
+func packColumns(shapes []*packShape, types []packType, terms int, greedy []packKind, budget float64) []packKind {
+	if len(shapes) == 0 || len(shapes) > packColumnsMaxShapes || len(types) == 0 {
+		return nil
+	}
+	cp := newColumnPacker(shapes, types, terms)
 	if terms == 0 {
 		cp.exact = packKnapsacks(shapes, types, cp.count)
 	}
@@ -374,19 +381,7 @@ func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int
 	if merged == nil {
 		return nil
 	}
-	cp := &columnPacker{shapes: merged, types: types, count: make([]int, len(merged)), seen: map[string]bool{},
-		take: make([]int, len(merged)), room: make([]int64, len(types[0].usable)), least: make([]int64, len(types[0].usable)), st: newNodeTerms(terms)}
-	for j, s := range merged {
-		cp.count[j] = len(s.pods)
-	}
-	for d := range cp.least {
-		cp.least[d] = -1
-		for _, s := range merged {
-			if cp.least[d] < 0 || s.req[d] < cp.least[d] {
-				cp.least[d] = s.req[d]
-			}
-		}
-	}
+	cp := newColumnPacker(merged, types, terms)
 	cp.addGreedy(greedy)
 	if !cp.addSingles() {
 		return nil
