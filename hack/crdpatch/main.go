@@ -6,7 +6,8 @@
 // Taints (spec.taints, spec.startupTaints of a Provisioner and a NodeClaim) get what the API
 // server checks on a Node (k8s.io/kubernetes pkg/apis/core/validation validateNodeTaints):
 // a key that is a qualified name (at most 253 characters of DNS subdomain prefix, '/', at most
-// 63 of name), a value of at most 63 characters that is a label value. A Provisioner's
+// 63 of name; the qualified-name CEL rule only where the list has maxItems, the Provisioner's),
+// a value of at most 63 characters that is a label value. A Provisioner's
 // spec.labels values get the label value's length and pattern (a CEL rule over unbounded map
 // values would exceed the budget too).
 package main
@@ -89,14 +90,18 @@ func patch(file string) error {
 	return os.WriteFile(file, append([]byte("---\n"), out...), 0o644)
 }
 
-// boundTaints bounds a list of corev1.Taint: key and value lengths, the value's pattern and a
-// CEL rule on the key (once, however often it runs), so errors name spec.taints[i].key.
+// boundTaints bounds a list of corev1.Taint: key and value lengths, the value's pattern and,
+// when the list has maxItems, a CEL rule on the key (once, however often it runs), so errors
+// name spec.taints[i].key.
 func boundTaints(list *apiextensionsv1.JSONSchemaProps) {
 	items := list.Items.Schema
 	key, value := items.Properties["key"], items.Properties["value"]
 	key.MinLength, key.MaxLength = ptr(int64(1)), ptr(int64(taintKeyMaxLength))
 	value.MaxLength, value.Pattern = ptr(int64(taintValueMaxLength)), labelValuePattern
-	if !slices.ContainsFunc(key.XValidations, func(r apiextensionsv1.ValidationRule) bool { return r.Rule == qualifiedNameRule }) {
+	// The API server estimates a rule's cost from the bounds: with no maxItems on the list
+	// (a NodeClaim's taints, written by the controller from a validated Provisioner) the key
+	// rule's estimate exceeds the budget and the CRD is refused, so it gets the bounds only.
+	if list.MaxItems != nil && !slices.ContainsFunc(key.XValidations, func(r apiextensionsv1.ValidationRule) bool { return r.Rule == qualifiedNameRule }) {
 		key.XValidations = append(key.XValidations, apiextensionsv1.ValidationRule{Rule: qualifiedNameRule, Message: qualifiedNameMessage})
 	}
 	items.Properties["key"], items.Properties["value"] = key, value
