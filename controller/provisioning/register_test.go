@@ -333,3 +333,51 @@ func TestRestartBetweenLaunchAndRecord(t *testing.T) {
 		}
 	}
 }
+
+// A claim deleted at its registration timeout frees its pod, which gets no event of its own
+// (no kube-scheduler runs here, and a real one retries an unschedulable pod only on cluster
+// events or after minutes): the claim's deletion alone must bring a new launch (found by a
+// user trial: the pods waited 3.5 minutes for an unrelated event).
+func TestPodsArePlannedAgainAfterRegistrationTimeout(t *testing.T) {
+	cfg, scheme := startAPIServer(t)
+	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := fakecp.New(nil, fakecp.Catalog(40))
+	p := NewProvisioner(mgr.GetClient(), cp, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // record.EventRecorder is the agreed API
+		Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second, RegistrationTimeout: 3 * time.Second})
+	if err := p.Register(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = mgr.Start(ctx) }()
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kube.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	pod := pendingPod("stuck", "1", "1Gi")
+	status := pod.Status
+	pod.Status = corev1.PodStatus{}
+	if err := kube.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = status
+	if err := kube.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a launch", func() bool { return len(cp.CreateCalls()) == 1 })
+	// No Node registers: the claim goes after 3 s, and with it the first instance.
+	eventually(t, 30*time.Second, "a second launch once the first claim timed out", func() bool { return len(cp.CreateCalls()) >= 2 })
+	var claims karpv1.NodeClaimList
+	if err := kube.List(ctx, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if len(claims.Items) > 1 {
+		t.Fatalf("%d claims for one pod", len(claims.Items))
+	}
+}
