@@ -64,6 +64,7 @@ const (
 	driftCRB         = "ClusterRoleBinding"
 	driftRole        = "Role"
 	driftRoleBinding = "RoleBinding"
+	driftNamespace   = "Namespace"
 )
 
 // controllerDriftRow is one out-of-band change of an object karpenter_controller manages:
@@ -128,7 +129,9 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/securityContext/runAsNonRoot"}]`, nil},
 	{"missing_objects", driftDeployment, envPatch(3, envRegion, "eu-west-3"), nil},
-	{"missing_objects", driftDeployment, envPatch(8, envDefaultTags, `{"team":"other"}`), nil},
+	{"default_tags", driftDeployment, envPatch(8, envDefaultTags, `{"team":"other"}`), nil},
+	// Unreadable tags read as null default_tags, and list the Deployment (needed when there are none).
+	{"missing_objects", driftDeployment, envPatch(8, envDefaultTags, `not json`), []string{"default_tags"}},
 	{"missing_objects", driftDeployment, `[{"op":"test","path":"` + ctrPath + `/env/7/name","value":"POD_NAMESPACE"},{"op":"replace","path":"` + ctrPath + `/env/7/valueFrom/fieldRef/fieldPath","value":"metadata.name"}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil},
 	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil},
@@ -139,6 +142,17 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil},
 	{"missing_objects", driftRoleBinding, `[{"op":"replace","path":"/subjects/0/name","value":"other"}]`, nil},
 	{"missing_objects", driftRoleBinding, "delete", nil},
+	// Labels and annotations the provider sets, removed.
+	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
+	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1install-id"}]`, nil},
+	{"missing_objects", driftSA, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1name"}]`, nil},
+	{"missing_objects", driftClusterRole, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
+	{"missing_objects", driftCRB, `[{"op":"replace","path":"/metadata/labels/app.kubernetes.io~1instance","value":"other"}]`, nil},
+	{"missing_objects", driftRole, `[{"op":"remove","path":"/metadata/labels"}]`, nil},
+	{"missing_objects", driftRoleBinding, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
+	{"missing_objects", driftPDB, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
+	{"missing_objects", driftNamespace, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1created-by"}]`, nil},
+	{"missing_objects", driftNamespace, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
 	// The Deployment's service account names the one Read looks at: its role annotation and the
 	// binding subjects show as changed too.
 	{"service_account_name", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"other"}]`, []string{"controller_role_arn", "missing_objects"}},
@@ -212,7 +226,7 @@ func TestControllerDriftRowsCoverSchema(t *testing.T) {
 	(&controllerResource{}).Schema(context.Background(), resource.SchemaRequest{}, &resp)
 	paths := controllerSchemaPaths(t, resp.Schema)
 	covered := map[string]bool{}
-	kinds := []string{driftDeployment, driftPDB, driftSA, driftClusterRole, driftCRB, driftRole, driftRoleBinding}
+	kinds := []string{driftDeployment, driftPDB, driftSA, driftClusterRole, driftCRB, driftRole, driftRoleBinding, driftNamespace}
 	for _, r := range controllerDriftRows {
 		covered[r.attr] = true
 		for _, a := range append([]string{r.attr}, r.also...) {
@@ -280,11 +294,13 @@ var controllerDriftObjects = map[string]struct {
 	driftCRB:         {func() client.Object { return &rbacv1.ClusterRoleBinding{} }, types.NamespacedName{Name: clusterRoleName("karpenter")}},
 	driftRole:        {func() client.Object { return &rbacv1.Role{} }, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}},
 	driftRoleBinding: {func() client.Object { return &rbacv1.RoleBinding{} }, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}},
+	driftNamespace:   {func() client.Object { return &corev1.Namespace{} }, types.NamespacedName{Name: "karpenter"}},
 }
 
 // controllerManagedJSON reads the live object of kind and returns, as JSON, the part of it the
-// provider sets: the Deployment's replicas and pod spec, the PodDisruptionBudget's spec, the
-// service account's annotations, the rules of the roles, the subjects and role of the bindings.
+// provider sets: the labels of every object, the Deployment's install id annotation, replicas
+// and pod spec, the PodDisruptionBudget's spec, the service account's annotations, the rules of
+// the roles, the subjects and role of the bindings, the namespace's created-by annotation.
 func controllerManagedJSON(kc client.Client, kind string) (string, error) {
 	o := controllerDriftObjects[kind]
 	obj := o.obj()
@@ -294,7 +310,9 @@ func controllerManagedJSON(kc client.Client, kind string) (string, error) {
 	var v any
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		v = []any{o.Spec.Replicas, o.Spec.Template.Spec}
+		v = []any{o.Annotations[installIDAnnotation], o.Spec.Replicas, o.Spec.Template.Spec}
+	case *corev1.Namespace:
+		v = o.Annotations[createdByAnnotation]
 	case *policyv1.PodDisruptionBudget:
 		v = o.Spec
 	case *corev1.ServiceAccount:
@@ -308,7 +326,7 @@ func controllerManagedJSON(kc client.Client, kind string) (string, error) {
 	case *rbacv1.RoleBinding:
 		v = []any{o.Subjects, o.RoleRef}
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal([]any{obj.GetLabels(), v})
 	return string(b), err
 }
 

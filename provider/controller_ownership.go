@@ -25,15 +25,17 @@ import (
 // ensureNamespace creates namespace name (namespaceObject) when it does not exist and reports
 // created = true; an existing namespace is adopted untouched, and created reports whether it
 // carries createdByAnnotation (this resource made it before, e.g. ahead of an import or a
-// re-create after the Deployment was deleted outside Terraform). A namespace being deleted is
-// an error.
-func ensureNamespace(ctx context.Context, kc client.Client, name string) (created bool, err error) {
+// re-create after the Deployment was deleted outside Terraform). When owned (state says this
+// resource created it) or it carries the annotation, the labels and annotation of
+// namespaceObject are re-applied (restoring any removed outside Terraform) and created is true.
+// A namespace being deleted is an error.
+func ensureNamespace(ctx context.Context, kc client.Client, name string, owned bool) (created bool, err error) {
 	var ns corev1.Namespace
 	err = kc.Get(ctx, client.ObjectKey{Name: name}, &ns)
 	if apierrors.IsNotFound(err) {
 		err = kc.Create(ctx, namespaceObject(name), client.FieldOwner(fieldOwner))
 		if apierrors.IsAlreadyExists(err) { // created concurrently by someone else: adopt it
-			return ensureNamespace(ctx, kc, name)
+			return ensureNamespace(ctx, kc, name, false)
 		}
 		return err == nil, err
 	}
@@ -43,7 +45,41 @@ func ensureNamespace(ctx context.Context, kc client.Client, name string) (create
 	if ns.DeletionTimestamp != nil {
 		return false, fmt.Errorf("namespace %s is being deleted; wait until it is gone or choose another namespace", name)
 	}
-	return ns.Annotations[createdByAnnotation] == createdByController, nil
+	if !owned && ns.Annotations[createdByAnnotation] != createdByController {
+		return false, nil
+	}
+	if namespaceChanged(&ns) {
+		if err := apply(ctx, kc, namespaceObject(name)); err != nil {
+			return true, fmt.Errorf("restoring the labels and annotation of namespace %s: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// namespaceChanged reports whether live, a namespace this resource created, lacks a label or
+// annotation of namespaceObject (or has another value for it).
+func namespaceChanged(live *corev1.Namespace) bool {
+	return metadataChanged(namespaceObject(live.Name), live, "")
+}
+
+// metadataChanged reports whether live lacks a label or annotation that desired has (or holds
+// another value for it), other than the annotation skip (one an attribute reads back; "" for
+// none). Labels and annotations that others added are not compared: apply keeps them.
+func metadataChanged(desired, live client.Object, skip string) bool {
+	for k, v := range desired.GetLabels() {
+		if lv, ok := live.GetLabels()[k]; !ok || lv != v {
+			return true
+		}
+	}
+	for k, v := range desired.GetAnnotations() {
+		if k == skip {
+			continue
+		}
+		if lv, ok := live.GetAnnotations()[k]; !ok || lv != v {
+			return true
+		}
+	}
+	return false
 }
 
 // appliedByUs reports whether obj's managed fields include a server-side apply by fieldOwner.

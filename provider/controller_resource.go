@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -105,6 +106,7 @@ type controllerModel struct {
 	PDBMaxUnavailable        types.Int64     `tfsdk:"pdb_max_unavailable"`
 	Env                      types.Map       `tfsdk:"env"`
 	Settings                 types.Map       `tfsdk:"settings"`
+	DefaultTags              types.Map       `tfsdk:"default_tags"`
 	Timeouts                 timeouts.Value  `tfsdk:"timeouts"`
 }
 
@@ -158,9 +160,11 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"cluster_name": schema.StringAttribute{Required: true, MarkdownDescription: "EKS cluster name (`CLUSTER_NAME`).",
 				Validators: []validator.String{stringvalidator.LengthBetween(1, 100)}},
 			"cluster_endpoint": schema.StringAttribute{Optional: true, Computed: true,
-				MarkdownDescription: "API server URL given to launched nodes (`CLUSTER_ENDPOINT`). Default: from EKS `DescribeCluster`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(mustRegexp(`^https?://`), "must be an http(s) URL")},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+				MarkdownDescription: "API server URL given to launched nodes (`CLUSTER_ENDPOINT`). Default: the endpoint EKS " +
+					"`DescribeCluster` reports, looked up at every plan, so that a `CLUSTER_ENDPOINT` changed outside Terraform " +
+					"plans an update back to it (a failed lookup is a warning, and an error on create).",
+				Validators:    []validator.String{stringvalidator.RegexMatches(mustRegexp(`^https?://`), "must be an http(s) URL")},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"namespace": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
 				MarkdownDescription: "Namespace of the controller. Default `karpenter`. Created if absent, adopted (never changed " +
 					"or deleted) if it exists. Changing it moves the installation in place; launched nodes and Provisioners stay.",
@@ -201,10 +205,20 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"missing_objects": schema.ListAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
 					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
-					"(suffixed ` (changed)`) objects whose rules, subjects, role, selector, rollout strategy, pod labels, probes, " +
-					"security context, ports or provider-set environment (`AWS_REGION`, `DEFAULT_TAGS`, `POD_NAMESPACE`) were " +
+					"(suffixed ` (changed)`) objects, including the namespace when `namespace_created`, that lost a label or " +
+					"annotation this provider sets (`app.kubernetes.io/*`, `" + createdByAnnotation + "`, `" + installIDAnnotation +
+					"`) or whose rules, subjects, role, selector, rollout strategy, pod labels, probes, " +
+					"security context, ports or provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, a `DEFAULT_TAGS` that is not " +
+					"a JSON object of strings) were " +
 					"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them.",
 				PlanModifiers: []planmodifier.List{nothingMissing{}}},
+			"default_tags": schema.MapAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The provider's `default_tags` as the controller receives them (`DEFAULT_TAGS`, a JSON " +
+					"object; the controller tags the instances and launch templates it creates with them); null when there are " +
+					"none. Planned from the provider block, so that changing only the provider's `default_tags` plans an update " +
+					"of the controller showing the tags, and read back from the Deployment, so that a `DEFAULT_TAGS` changed " +
+					"outside Terraform shows as drift (one that is not a JSON object of strings reads as null and also lists the " +
+					"Deployment in `missing_objects`)."},
 			"batch_max_duration_seconds": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(10),
 				MarkdownDescription: "Maximum seconds a batch stays open (`BATCH_MAX_DURATION`). Default 10.",
 				Validators:          []validator.Int64{int64validator.Between(1, 3600)}},
@@ -254,6 +268,7 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	defer cancel()
 	m.ID = m.Namespace
 	m.MissingObjects = listValue(nil)
+	m.DefaultTags = mapValue(r.c.defaultTags, true)
 	id := newInstallID()
 	resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
 	r.install(ctx, &m, true, id, &resp.Diagnostics)
@@ -330,6 +345,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.LogLevel = types.StringValue(envValue(*ctr, envLogLevel))
 	m.BatchIdleDurationSeconds = secondsValue(envValue(*ctr, envBatchIdle))
 	m.BatchMaxDurationSeconds = secondsValue(envValue(*ctr, envBatchMax))
+	m.DefaultTags, _ = defaultTagsValue(*ctr)
 	m.Resources = resourcesValue(ctr.Resources, m.Resources)
 	var pdb policyv1.PodDisruptionBudget
 	var pdbMax *int32
@@ -350,14 +366,10 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError("Cannot read the controller service account", err.Error())
 		return
 	}
-	cur := r.settings(ctx, m, &resp.Diagnostics)
-	missing, err := r.missingObjects(ctx, kc, cur)
+	missing, err := r.driftedObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics), m.NamespaceCreated.ValueBool(), &d, *ctr)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
-	}
-	if deploymentChanged(cur, &d, *ctr) {
-		missing = append(missing, "Deployment "+ns+"/"+deploymentName+" (changed)")
 	}
 	m.MissingObjects = listValue(missing)
 	if m.CRDDigests, err = liveCRDDigests(ctx, kc); err != nil {
@@ -367,9 +379,19 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// ModifyPlan plans id (and namespace_created, unknown) for a move to another namespace.
+// ModifyPlan plans default_tags as the provider's default_tags; cluster_endpoint, when the configuration leaves it unset, as the endpoint
+// EKS DescribeCluster reports (what Create and Update write to CLUSTER_ENDPOINT), so that a
+// changed CLUSTER_ENDPOINT shows as drift; and id (and namespace_created, unknown) for a move
+// to another namespace.
 func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() { // destroy
+		return
+	}
+	r.planClusterEndpoint(ctx, req, resp)
+	if r.c != nil {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("default_tags"), mapValue(r.c.defaultTags, true))...)
+	}
+	if req.State.Raw.IsNull() {
 		return
 	}
 	var plan, state controllerModel
@@ -380,6 +402,36 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Namespace)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("namespace_created"), types.BoolUnknown())...)
+}
+
+// planClusterEndpoint plans cluster_endpoint when the configuration leaves it null: unknown
+// while cluster_name is unknown, else the cluster's endpoint from EKS DescribeCluster. When
+// the lookup fails the planned value stays (the prior state's, or unknown on create, where
+// Create reports the error) and a warning says that drift of CLUSTER_ENDPOINT is not checked.
+func (r *controllerResource) planClusterEndpoint(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var configured, name types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("cluster_endpoint"), &configured)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("cluster_name"), &name)...)
+	if resp.Diagnostics.HasError() || !configured.IsNull() || r.c == nil || r.c.eks == nil {
+		return
+	}
+	if name.IsUnknown() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("cluster_endpoint"), types.StringUnknown())...)
+		return
+	}
+	out, err := r.c.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name.ValueString())})
+	if err != nil || out.Cluster == nil || aws.ToString(out.Cluster.Endpoint) == "" {
+		why := "DescribeCluster returned no endpoint"
+		if err != nil {
+			why = err.Error()
+		}
+		resp.Diagnostics.AddAttributeWarning(path.Root("cluster_endpoint"), "Cannot look up the cluster endpoint",
+			"cluster_endpoint is unset, so the controller gets the endpoint of cluster "+name.ValueString()+
+				" from EKS DescribeCluster; the lookup failed, so a change of CLUSTER_ENDPOINT outside Terraform is not "+
+				"planned (set cluster_endpoint to avoid the lookup): "+why)
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("cluster_endpoint"), types.StringValue(aws.ToString(out.Cluster.Endpoint)))...)
 }
 
 // Update re-applies every object and waits until the Deployment is Available. A new namespace
@@ -400,6 +452,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 	defer cancel()
 	m.ID = m.Namespace
 	m.MissingObjects = listValue(nil)
+	m.DefaultTags = mapValue(r.c.defaultTags, true)
 	moved := m.Namespace.ValueString() != state.ID.ValueString()
 	renamed := m.ServiceAccountName.ValueString() != state.ServiceAccountName.ValueString()
 	old := r.settings(ctx, state, &resp.Diagnostics)
@@ -577,7 +630,7 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 		diags.AddError("Kubernetes client", err.Error())
 		return
 	}
-	created, err := ensureNamespace(ctx, kc, s.Namespace)
+	created, err := ensureNamespace(ctx, kc, s.Namespace, m.NamespaceCreated.ValueBool())
 	if err != nil {
 		diags.AddAttributeError(path.Root("namespace"), "Cannot create or adopt namespace "+s.Namespace, err.Error())
 		return
@@ -884,11 +937,41 @@ func (r *controllerResource) missingObjects(ctx context.Context, kc client.Clien
 	return missing, nil
 }
 
+// driftedObjects is missing_objects: missingObjects, then the Deployment d (ctr its controller
+// container) when deploymentChanged, then the namespace when nsCreated (this resource created
+// it) and it lost a label or annotation (namespaceChanged). Errors: reading an object failed.
+func (r *controllerResource) driftedObjects(ctx context.Context, kc client.Client, cur controllerSettings, nsCreated bool,
+	d *appsv1.Deployment, ctr corev1.Container) ([]string, error) {
+	missing, err := r.missingObjects(ctx, kc, cur)
+	if err != nil {
+		return nil, err
+	}
+	if deploymentChanged(cur, d, ctr) {
+		missing = append(missing, "Deployment "+d.Namespace+"/"+d.Name+" (changed)")
+	}
+	if nsCreated {
+		var nsObj corev1.Namespace
+		if err := kc.Get(ctx, client.ObjectKey{Name: d.Namespace}, &nsObj); err != nil {
+			return nil, fmt.Errorf("reading namespace %s: %w", d.Namespace, err)
+		}
+		if namespaceChanged(&nsObj) {
+			missing = append(missing, "Namespace "+d.Namespace+" (changed)")
+		}
+	}
+	return missing, nil
+}
+
 // objectChanged reports whether live, the object in the cluster, differs from desired in the
-// content this provider sets that no attribute reads back: the rules of a ClusterRole or Role,
+// content this provider sets that no attribute reads back: a label or annotation of desired
+// missing or changed (metadataChanged; the service account's role annotation is
+// controller_role_arn), the rules of a ClusterRole or Role,
 // the subjects and role of a binding, the selector of the PodDisruptionBudget (its
 // maxUnavailable is pdb_max_unavailable). Other kinds: false.
 func objectChanged(desired, live client.Object) bool {
+	if _, crd := desired.(*apiextensionsv1.CustomResourceDefinition); !crd && // crd_digests covers the CRDs
+		metadataChanged(desired, live, roleARNAnnotation) { // controller_role_arn reads the role annotation
+		return true
+	}
 	switch d := desired.(type) {
 	case *rbacv1.ClusterRole:
 		return !equality.Semantic.DeepEqual(d.Rules, live.(*rbacv1.ClusterRole).Rules)
@@ -907,18 +990,25 @@ func objectChanged(desired, live client.Object) bool {
 }
 
 // deploymentChanged reports whether the live controller Deployment d (ctr its controller
-// container) differs from the one s describes in what no attribute reads back: the rollout
+// container) differs from the one s describes in what no attribute reads back: a label of
+// the Deployment missing or changed, no installIDAnnotation (its value is not compared: a
+// create_before_destroy replacement writes its own), the rollout
 // strategy (type and maxUnavailable; the API server defaults maxSurge), the pod labels, the
 // probes, the pod's and the container's security context, the container ports, and the
-// environment variables the provider sets from its own configuration (AWS_REGION, DEFAULT_TAGS;
-// POD_NAMESPACE by field path, whose apiVersion the API server defaults). Source of the
-// desired values: controllerObjects.
+// environment variables the provider sets from its own configuration (AWS_REGION; POD_NAMESPACE
+// by field path, whose apiVersion the API server defaults) and a DEFAULT_TAGS that
+// defaultTagsValue cannot read (a readable one is compared through default_tags). Source of
+// the desired values: controllerObjects.
 func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Container) bool {
 	var want *appsv1.Deployment
 	for _, o := range controllerObjects(s) {
 		if w, ok := o.(*appsv1.Deployment); ok {
 			want = w
 		}
+	}
+	if metadataChanged(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Labels: want.Labels}}, d, "") ||
+		d.Annotations[installIDAnnotation] == "" {
+		return true
 	}
 	ws, ls := want.Spec.Strategy, d.Spec.Strategy
 	if ws.Type != ls.Type || (ls.RollingUpdate == nil) != (ws.RollingUpdate == nil) ||
@@ -946,14 +1036,33 @@ func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Co
 		}
 		return "", false
 	}
-	for _, name := range []string{envRegion, envDefaultTags, envPodNamespace} {
+	for _, name := range []string{envRegion, envPodNamespace} {
 		wv, wok := envOf(wc, name)
 		lv, lok := envOf(ctr, name)
 		if wv != lv || wok != lok {
 			return true
 		}
 	}
-	return false
+	_, ok := defaultTagsValue(ctr) // parsed tags show in default_tags
+	return !ok
+}
+
+// defaultTagsValue reads DEFAULT_TAGS of the controller container c (a JSON object of strings,
+// as controllerObjects writes it) as the default_tags attribute: null when the variable is
+// absent. ok is false when it is not a plain value holding a JSON object of strings (set
+// outside Terraform); the value is then null.
+func defaultTagsValue(c corev1.Container) (v types.Map, ok bool) {
+	for _, e := range c.Env {
+		if e.Name != envDefaultTags {
+			continue
+		}
+		var tags map[string]string
+		if e.ValueFrom != nil || json.Unmarshal([]byte(e.Value), &tags) != nil || tags == nil {
+			return types.MapNull(types.StringType), false
+		}
+		return mapValue(tags, false), true
+	}
+	return types.MapNull(types.StringType), true
 }
 
 // nothingMissing plans missing_objects as [] (every object present after apply), so that
