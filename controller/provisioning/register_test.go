@@ -38,38 +38,10 @@ import (
 // an Unschedulable pod leads to one launch, a Nominated Event, and the registering Node gets
 // the finalizer and labels.
 func TestRegisterAgainstAPIServer(t *testing.T) {
-	cfg, scheme := startAPIServer(t)
-	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cp := fakecp.New(nil, fakecp.Catalog(40))
-	p := NewProvisioner(mgr.GetClient(), cp, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // record.EventRecorder is the agreed API
-		Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second})
-	if err := p.Register(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel, kube := runProvisioner(t, cp, Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second})
 	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
-		t.Fatal(err)
-	}
-	pod := pendingPod("inflate", "1", "1Gi")
-	status := pod.Status
-	pod.Status = corev1.PodStatus{}
-	if err := kube.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	pod.Status = status
-	if err := kube.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	createPendingPod(ctx, t, kube, pendingPod("inflate", "1", "1Gi"))
 
 	eventually(t, 30*time.Second, "a launch", func() bool { return len(cp.CreateCalls()) > 0 })
 	nodes, _ := cp.List(ctx)
@@ -339,37 +311,10 @@ func TestRestartBetweenLaunchAndRecord(t *testing.T) {
 // events or after minutes): the claim's deletion alone must bring a new launch (found by a
 // user trial: the pods waited 3.5 minutes for an unrelated event).
 func TestPodsArePlannedAgainAfterRegistrationTimeout(t *testing.T) {
-	cfg, scheme := startAPIServer(t)
-	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cp := fakecp.New(nil, fakecp.Catalog(40))
-	p := NewProvisioner(mgr.GetClient(), cp, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), //nolint:staticcheck // record.EventRecorder is the agreed API
-		Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second, RegistrationTimeout: 3 * time.Second})
-	if err := p.Register(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel, kube := runProvisioner(t, cp, Options{BatchIdleDuration: 200 * time.Millisecond, BatchMaxDuration: 2 * time.Second, RegistrationTimeout: 3 * time.Second})
 	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
-		t.Fatal(err)
-	}
-	pod := pendingPod("stuck", "1", "1Gi")
-	status := pod.Status
-	pod.Status = corev1.PodStatus{}
-	if err := kube.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	pod.Status = status
-	if err := kube.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	createPendingPod(ctx, t, kube, pendingPod("stuck", "1", "1Gi"))
 	eventually(t, 30*time.Second, "a launch", func() bool { return len(cp.CreateCalls()) == 1 })
 	// No Node registers: the claim goes after 3 s, and with it the first instance.
 	eventually(t, 30*time.Second, "a second launch once the first claim timed out", func() bool { return len(cp.CreateCalls()) >= 2 })
@@ -379,5 +324,50 @@ func TestPodsArePlannedAgainAfterRegistrationTimeout(t *testing.T) {
 	}
 	if len(claims.Items) > 1 {
 		t.Fatalf("%d claims for one pod", len(claims.Items))
+	}
+}
+
+// runProvisioner starts a real kube-apiserver, then a manager running a Provisioner with opts
+// and cloud provider cp, and creates the Provisioner "default". It returns a context the
+// returned cancel ends (stopping the manager) and a client of the API server.
+func runProvisioner(t *testing.T, cp *fakecp.CloudProvider, opts Options) (context.Context, context.CancelFunc, client.Client) {
+	t.Helper()
+	cfg, scheme := startAPIServer(t)
+	// Several tests of this process register the same controllers.
+	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvisioner(mgr.GetClient(), cp, clock.RealClock{}, mgr.GetEventRecorderFor("karpenter"), opts) //nolint:staticcheck // record.EventRecorder is the agreed API
+	if err := p.Register(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = mgr.Start(ctx) }()
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := kube.Create(ctx, &v1alpha5.Provisioner{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return ctx, cancel, kube
+}
+
+// createPendingPod creates pod, then writes its status (the API server ignores the status
+// given on create), as kube-scheduler marks it Unschedulable.
+func createPendingPod(ctx context.Context, t *testing.T, kube client.Client, pod *corev1.Pod) {
+	t.Helper()
+	status := pod.Status
+	pod.Status = corev1.PodStatus{}
+	if err := kube.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = status
+	if err := kube.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
 	}
 }

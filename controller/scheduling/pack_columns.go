@@ -108,6 +108,12 @@ func packColumns(shapes []*packShape, types []packType, terms int, greedy []pack
 		return nil
 	}
 	// The pods left, by the greedy at the resource prices.
+	return packRest(kinds, cost, shapes, types, terms, budget)
+}
+
+// packRest appends to kinds (costing cost, USD/hour) the nodes packGreedy makes for the pods
+// still in shapes, within what is left of budget; nil when the greedy fails or overspends.
+func packRest(kinds []packKind, cost float64, shapes []*packShape, types []packType, terms int, budget float64) []packKind {
 	var left []*packShape
 	for _, s := range shapes {
 		if len(s.pods) > 0 {
@@ -444,21 +450,10 @@ func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int
 			return nil
 		}
 	}
-	var left []*packShape
 	for _, s := range shapes {
 		s.pods = slices.DeleteFunc(s.pods, func(pi *podInfo) bool { return taken[pi] })
-		if len(s.pods) > 0 {
-			left = append(left, s)
-		}
 	}
-	if len(left) > 0 {
-		rest := packGreedy(left, types, terms, budget-cost)
-		if rest == nil {
-			return nil
-		}
-		kinds = append(kinds, rest...)
-	}
-	return kinds
+	return packRest(kinds, cost, shapes, types, terms, budget)
 }
 
 // mergeShapes merges shapes by requests and by the part of their profile that concerns the
