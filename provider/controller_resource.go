@@ -751,7 +751,9 @@ func apply(ctx context.Context, kc client.Client, obj client.Object) error {
 // added with kubectl), which would show as drift forever; an update of the whole spec removes
 // them. Unchanged specs (after the API server's defaulting) do not start a rollout.
 func replaceDeploymentSpec(ctx context.Context, kc client.Client, desired *appsv1.Deployment) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	// kube-controller-manager writes the Deployment's status (a new resourceVersion) many times
+	// during a rollout, so conflicts can come in a run: retry for up to about 6 s, not 50 ms.
+	return retry.RetryOnConflict(wait.Backoff{Steps: 10, Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.1, Cap: 2 * time.Second}, func() error {
 		var live appsv1.Deployment
 		if err := kc.Get(ctx, client.ObjectKeyFromObject(desired), &live); err != nil {
 			return err
