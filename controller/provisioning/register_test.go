@@ -233,16 +233,7 @@ func TestRestartBetweenLaunchAndRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"a", "b", "c"} {
-		pod := pendingPod(name, "1", "1Gi")
-		status := pod.Status
-		pod.Status = corev1.PodStatus{}
-		if err := kube.Create(ctx, pod); err != nil {
-			t.Fatal(err)
-		}
-		pod.Status = status
-		if err := kube.Status().Update(ctx, pod); err != nil {
-			t.Fatal(err)
-		}
+		createPendingPod(ctx, t, kube, pendingPod(name, "1", "1Gi"))
 	}
 	select {
 	case <-crashing.launched:
