@@ -146,7 +146,7 @@ func installOptionAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Tolerations of the controller pods. Default: `CriticalAddonsOnly` with operator `Exists` (as the Helm chart); `[]` for none.",
 			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 				"key": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint key; omitted with `Exists` matches every taint.",
-					Validators: []validator.String{qualifiedNameValidator{}}},
+					Validators: []validator.String{qualifiedNameValidator{what: "taint key"}}},
 				"operator": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(string(corev1.TolerationOpEqual)),
 					MarkdownDescription: "`Equal` (default) or `Exists`.", Validators: []validator.String{stringvalidator.OneOf("Equal", "Exists")}},
 				"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (with `Equal`)."},
@@ -161,7 +161,7 @@ func installOptionAttributes() map[string]schema.Attribute {
 				"max_skew": schema.Int64Attribute{Required: true, MarkdownDescription: "Largest allowed difference of replica counts between domains (at least 1).",
 					Validators: []validator.Int64{int64validator.AtLeast(1)}},
 				"topology_key": schema.StringAttribute{Required: true, MarkdownDescription: "Node label that defines a domain, e.g. `topology.kubernetes.io/zone`.",
-					Validators: []validator.String{qualifiedNameValidator{}}},
+					Validators: []validator.String{qualifiedNameValidator{what: "label key"}}},
 				"when_unsatisfiable": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(string(corev1.DoNotSchedule)),
 					MarkdownDescription: "`DoNotSchedule` (default) or `ScheduleAnyway`.", Validators: []validator.String{stringvalidator.OneOf("DoNotSchedule", "ScheduleAnyway")}},
 			}}},

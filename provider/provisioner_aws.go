@@ -156,14 +156,15 @@ func (volumeSizeValidator) ValidateString(_ context.Context, req validator.Strin
 }
 
 // validateEBS checks an ebs block's cross-field rules as the CRD does, adding every error at
-// its attribute (p is the block's path): a size or a snapshot; iops only for io1, io2 (which
+// its attribute (p is the block's path): a size or a snapshot (at volume_size); iops only for io1, io2 (which
 // need it) and gp3; throughput only for gp3. It runs from the resource's ValidateConfig, not as
 // a validator of the block: the framework skips a block's attribute validators (iops and
 // throughput ranges, volume_size, ...) once a validator of the block itself reports an error,
 // which would hide those errors behind these.
 func validateEBS(e *ebsModel, p path.Path, diags *diag.Diagnostics) {
 	if e.VolumeSize.IsNull() && e.SnapshotID.IsNull() {
-		diags.AddAttributeError(p, "Missing volume size", fmt.Sprintf("%s: volume_size is required unless snapshot_id is set", p))
+		vp := p.AtName("volume_size")
+		diags.AddAttributeError(vp, "Missing volume size", fmt.Sprintf("%s: volume_size is required unless snapshot_id is set", vp))
 	}
 	if e.VolumeType.IsUnknown() || e.IOPS.IsUnknown() || e.Throughput.IsUnknown() {
 		return
@@ -213,16 +214,18 @@ func validateAWS(ctx context.Context, req resource.ValidateConfigRequest, resp *
 	}
 	if !a.LaunchTemplate.IsNull() {
 		for _, c := range []struct {
-			name string
-			set  bool
+			name, why string
+			set       bool
 		}{
-			{"block_device_mappings", len(a.BlockDeviceMappings) > 0}, {"metadata_options", a.MetadataOptions != nil},
-			{"user_data", !a.UserData.IsNull()}, {"detailed_monitoring", !a.DetailedMonitoring.IsNull()},
+			{"block_device_mappings", "carries its own block device mappings", len(a.BlockDeviceMappings) > 0},
+			{"metadata_options", "carries its own metadata options", a.MetadataOptions != nil},
+			{"user_data", "carries its own user data", !a.UserData.IsNull()},
+			{"detailed_monitoring", "sets monitoring itself", !a.DetailedMonitoring.IsNull()},
 		} {
 			if c.set {
 				p := base.AtName(c.name)
 				resp.Diagnostics.AddAttributeError(p, "Conflicting attributes",
-					fmt.Sprintf("%s: launch_template and %s are mutually exclusive: the named launch template carries its own", p, c.name))
+					fmt.Sprintf("%s: launch_template and %s are mutually exclusive: the named launch template %s", p, c.name, c.why))
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,12 +41,23 @@ import (
 // The shared corpus: Provisioners that both the CRD (on a real API server) and the provider's
 // plan-time validation must accept (valid/) or refuse (invalid/) at the same place. Each invalid
 // file names, in a "# field:" comment, the field path the API server reports; the provider must
-// report an error at the matching attribute path (attributePathOf) or below it.
+// report an error at the matching attribute path (attributePathOf) or below it. Optional
+// comments tighten the check:
+//
+//	# attribute: labels["kubernetes.io/hostname"]   the plan's error is at this attribute (or below it) instead
+//	# message: kubernetes.io/hostname                 the API server's error at the field and the plan's error
+//	                                                  at the attribute both contain this text (repeatable)
+//	# plan-message: Invalid taint value               the plan's error (summary: detail) contains this text (repeatable)
 var corpusDir = filepath.Join("..", "controller", "apis", "v1alpha5", "testdata", "provisioners")
 
 type corpusCase struct {
 	name, file, field string
-	valid             bool
+	// attribute overrides the plan's attribute path derived from field.
+	attribute string
+	// messages must be in the CRD's error at field and the plan's at the attribute;
+	// planMessages in the plan's only.
+	messages, planMessages []string
+	valid                  bool
 	// planOnly cases (plan-only/) are refused by plan and by v1alpha5's Validate (the
 	// controller's check before a launch) but accepted by the CRD, which cannot express the rule
 	// within the API server's CEL cost budget; each file says why.
@@ -69,8 +81,18 @@ func loadCorpus(t *testing.T) []corpusCase {
 			c := corpusCase{name: kind + "/" + strings.TrimSuffix(filepath.Base(f), ".yaml"), file: f, valid: kind == "valid", planOnly: kind == "plan-only"}
 			sc := bufio.NewScanner(strings.NewReader(string(raw)))
 			for sc.Scan() {
-				if v, ok := strings.CutPrefix(sc.Text(), "# field: "); ok {
+				line := sc.Text()
+				if v, ok := strings.CutPrefix(line, "# field: "); ok {
 					c.field = strings.TrimSpace(v)
+				}
+				if v, ok := strings.CutPrefix(line, "# attribute: "); ok {
+					c.attribute = strings.TrimSpace(v)
+				}
+				if v, ok := strings.CutPrefix(line, "# message: "); ok {
+					c.messages = append(c.messages, strings.TrimSpace(v))
+				}
+				if v, ok := strings.CutPrefix(line, "# plan-message: "); ok {
+					c.planMessages = append(c.planMessages, strings.TrimSpace(v))
 				}
 			}
 			if !c.valid && c.field == "" {
@@ -409,7 +431,8 @@ func TestProvisionerCorpusOffline(t *testing.T) {
 }
 
 // checkCorpusCase compares the CRD's verdict (field paths and messages) and the plan's
-// (attribute paths and messages) with the case.
+// (attribute paths and messages) with the case: each side has an error at the case's place
+// that contains every text the case's message lines ask for.
 func checkCorpusCase(t *testing.T, c corpusCase, judge string, crdErrs, planErrs []string) {
 	t.Helper()
 	if c.valid {
@@ -436,6 +459,12 @@ func checkCorpusCase(t *testing.T, c corpusCase, judge string, crdErrs, planErrs
 		}
 	case !containsPrefix(crdErrs, c.field+": "):
 		t.Errorf("%s: want an error at %s, got %v", judge, c.field, crdErrs)
+	default:
+		for _, m := range c.messages {
+			if !slices.ContainsFunc(crdErrs, func(e string) bool { return strings.HasPrefix(e, c.field+": ") && strings.Contains(e, m) }) {
+				t.Errorf("%s: want an error at %s that says %q, got %v", judge, c.field, m, crdErrs)
+			}
+		}
 	}
 	for _, e := range crdErrs {
 		// A CEL rule that fails to evaluate (a conversion error) shows users the rule's
@@ -444,17 +473,27 @@ func checkCorpusCase(t *testing.T, c corpusCase, judge string, crdErrs, planErrs
 			t.Errorf("%s: a CEL rule failed to evaluate: %s", judge, e)
 		}
 	}
-	want, ok := attributePathOf(c.field)
+	wantPath, ok := attributePathOf(c.field)
 	if !ok {
 		t.Fatalf("field %s has no attribute path", c.field)
 	}
-	found := false
-	for _, e := range planErrs {
-		got, _, _ := strings.Cut(e, ": ")
-		found = found || under(got, want.String())
+	want := wantPath.String()
+	if c.attribute != "" {
+		want = c.attribute
 	}
-	if !found {
+	var at []string
+	for _, e := range planErrs {
+		if got, _, _ := strings.Cut(e, ": "); under(got, want) {
+			at = append(at, e)
+		}
+	}
+	if len(at) == 0 {
 		t.Errorf("plan: want an error at %s (%s), got %v", want, c.field, planErrs)
+	}
+	for _, m := range slices.Concat(c.messages, c.planMessages) {
+		if !slices.ContainsFunc(at, func(e string) bool { return strings.Contains(e, m) }) {
+			t.Errorf("plan: want an error at %s that says %q, got %v", want, m, planErrs)
+		}
 	}
 }
 

@@ -52,10 +52,25 @@ func TestProvisionerValidation(t *testing.T) {
   key = "node-role.kubernetes.io/worker"
   operator = "Exists"
 }`, regexp.MustCompile(`(?s)requirement\[0\]\.key:\s+"node-role.kubernetes.io/worker":\s+restricted\s+label\s+domain`)},
+		{"hostname label", `labels = { "kubernetes.io/hostname" = "node-1" }`,
+			regexp.MustCompile(`(?s)Invalid label key.*labels\["kubernetes.io/hostname"\]:\s+"kubernetes.io/hostname":\s+restricted\s+label\s+domain`)},
 		{"taint key syntax", `taint {
   key = "no spaces"
   effect = "NoSchedule"
-}`, regexp.MustCompile(`(?s)taint\[0\]\.key: "no spaces"`)},
+}`, regexp.MustCompile(`(?s)Invalid taint key.*taint\[0\]\.key: "no spaces"`)},
+		{"taint value syntax", `taint {
+  key = "dedicated"
+  value = "not ok"
+  effect = "NoSchedule"
+}`, regexp.MustCompile(`(?s)Invalid taint value.*taint\[0\]\.value: "not ok"`)},
+		{"second taint effect", `taint {
+  key = "dedicated"
+  effect = "NoSchedule"
+}
+taint {
+  key = "dedicated"
+  effect = "Sometimes"
+}`, regexp.MustCompile(`(?s)taint\[1\]\.effect.*value must be one of`)},
 		{"duplicate taint", `taint {
   key = "a"
   effect = "NoSchedule"

@@ -57,40 +57,44 @@ func (v labelKeyValidator) ValidateString(_ context.Context, req validator.Strin
 }
 
 // labelValueValidator accepts label values (empty, or 1-63 alphanumerics, '-', '_' or '.'),
-// as the API server checks a Node's labels and the CRD's format.labelValue() rule.
-type labelValueValidator struct{}
+// as the API server checks a Node's labels and taint values and the CRD's pattern does. what
+// names the value in the diagnostic's summary ("label value", "taint value": "Invalid taint
+// value"); the detail is the attribute path, the value and the reason.
+type labelValueValidator struct{ what string }
 
-func (labelValueValidator) Description(context.Context) string {
-	return "a label value: empty, or 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+func (v labelValueValidator) Description(context.Context) string {
+	return v.what + ": empty, or 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
 }
 func (v labelValueValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
-func (labelValueValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v labelValueValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	if errs := validation.IsValidLabelValue(req.ConfigValue.ValueString()); len(errs) > 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid label value", fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
 	}
 }
 
-// qualifiedNameValidator accepts Kubernetes qualified names (taint keys), as the API server
-// checks a Node's taints.
-type qualifiedNameValidator struct{}
+// qualifiedNameValidator accepts Kubernetes qualified names (taint keys, annotation keys,
+// resource names), as the API server checks them. what names the value in the diagnostic's
+// summary ("taint key": "Invalid taint key"); the detail is the attribute path, the value and
+// the reason.
+type qualifiedNameValidator struct{ what string }
 
-func (qualifiedNameValidator) Description(context.Context) string {
-	return "a qualified name: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'"
+func (v qualifiedNameValidator) Description(context.Context) string {
+	return v.what + ": a qualified name, an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'"
 }
 func (v qualifiedNameValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
-func (qualifiedNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v qualifiedNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	if errs := validation.IsQualifiedName(req.ConfigValue.ValueString()); len(errs) > 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid key", fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
 	}
 }
 

@@ -765,7 +765,7 @@ func TestPodOverheadNeedsItsRuntimeClass(t *testing.T) {
 func TestNegativeProvisionerLimitIsRefused(t *testing.T) {
 	bad := defaultProvisioner + "  limits:\n    resources: {cpu: \"-1\", memory: 1000Gi}\n"
 	_, _, err := run(t, "", "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
-	if err == nil || !strings.Contains(err.Error(), `prov.yaml:11: spec.limits.resources: invalid Provisioner "default": Invalid value: limits must be non-negative quantities`) {
+	if err == nil || !strings.Contains(err.Error(), `prov.yaml:11: spec.limits.resources: invalid Provisioner "default": Invalid value: "cpu": limits must be non-negative quantities`) {
 		t.Fatalf("negative limit: error %v", err)
 	}
 }

@@ -7,7 +7,9 @@
 // server checks on a Node (k8s.io/kubernetes pkg/apis/core/validation validateNodeTaints):
 // a key that is a qualified name (at most 253 characters of DNS subdomain prefix, '/', at most
 // 63 of name; the qualified-name CEL rule only where the list has maxItems, the Provisioner's),
-// a value of at most 63 characters that is a label value. A Provisioner's
+// a value of at most 63 characters that is a label value, an effect of NoSchedule,
+// PreferNoSchedule or NoExecute (an enum, so that an unknown effect is refused at
+// spec.taints[i].effect, not at the list). A Provisioner's
 // spec.labels values get the label value's length and pattern (a CEL rule over unbounded map
 // values would exceed the budget too).
 package main
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
@@ -36,6 +39,9 @@ const (
 	qualifiedNameRule    = "!format.qualifiedName().validate(self).hasValue()"
 	qualifiedNameMessage = "taint keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
 )
+
+// taintEffects are the effects the API server accepts on a Node's taint (corev1.TaintEffect).
+var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
 func main() {
 	flag.Parse()
@@ -90,21 +96,25 @@ func patch(file string) error {
 	return os.WriteFile(file, append([]byte("---\n"), out...), 0o644)
 }
 
-// boundTaints bounds a list of corev1.Taint: key and value lengths, the value's pattern and,
-// when the list has maxItems, a CEL rule on the key (once, however often it runs), so errors
-// name spec.taints[i].key.
+// boundTaints bounds a list of corev1.Taint: key and value lengths, the value's pattern, the
+// effect's enum and, when the list has maxItems, a CEL rule on the key (once, however often it
+// runs), so errors name spec.taints[i].key, .value and .effect.
 func boundTaints(list *apiextensionsv1.JSONSchemaProps) {
 	items := list.Items.Schema
-	key, value := items.Properties["key"], items.Properties["value"]
+	key, value, effect := items.Properties["key"], items.Properties["value"], items.Properties["effect"]
 	key.MinLength, key.MaxLength = ptr(int64(1)), ptr(int64(taintKeyMaxLength))
 	value.MaxLength, value.Pattern = ptr(int64(taintValueMaxLength)), labelValuePattern
+	effect.Enum = nil
+	for _, e := range taintEffects {
+		effect.Enum = append(effect.Enum, apiextensionsv1.JSON{Raw: []byte(strconv.Quote(e))})
+	}
 	// The API server estimates a rule's cost from the bounds: with no maxItems on the list
 	// (a NodeClaim's taints, written by the controller from a validated Provisioner) the key
 	// rule's estimate exceeds the budget and the CRD is refused, so it gets the bounds only.
 	if list.MaxItems != nil && !slices.ContainsFunc(key.XValidations, func(r apiextensionsv1.ValidationRule) bool { return r.Rule == qualifiedNameRule }) {
 		key.XValidations = append(key.XValidations, apiextensionsv1.ValidationRule{Rule: qualifiedNameRule, Message: qualifiedNameMessage})
 	}
-	items.Properties["key"], items.Properties["value"] = key, value
+	items.Properties["key"], items.Properties["value"], items.Properties["effect"] = key, value, effect
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -121,38 +121,37 @@ spec:
     subnetSelector:
       karpenter.sh/discovery: ""
     securityGroupSelector:
-      karpenter.sh/discovery: demo`, []string{"spec.provider.subnetSelector", "must not be empty"}},
+      karpenter.sh/discovery: demo`, []string{"spec.provider.subnetSelector", `"karpenter.sh/discovery": subnetSelector keys and values must not be empty`}},
 		{"unknown-capacity-type", `
   requirements:
     - key: karpenter.sh/capacity-type
       operator: In
-      values: ["spot", "reserved"]`, []string{"spec.requirements[0]", "spot or on-demand"}},
+      values: ["spot", "reserved"]`, []string{"spec.requirements[0].values", `"reserved": karpenter.sh/capacity-type values must be spot or on-demand`}},
 		{"in-without-values", `
   requirements:
     - key: node.kubernetes.io/instance-type
-      operator: In`, []string{"spec.requirements[0]", "at least one value"}},
+      operator: In`, []string{"spec.requirements[0].values", "Required value", "at least one value"}},
 		{"gt-not-integer", `
   requirements:
     - key: karpenter.k8s.aws/instance-cpu
       operator: Gt
-      values: ["four"]`, []string{"spec.requirements[0]", "exactly one integer"}},
+      values: ["four"]`, []string{"spec.requirements[0].values", "exactly one integer"}},
 		{"bad-taint-effect", `
   taints:
-    - key: dedicated
-      value: gpu
-      effect: Sometimes`, []string{"spec.taints", "NoSchedule, PreferNoSchedule, NoExecute"}},
+    - {key: dedicated, effect: NoSchedule}
+    - {key: dedicated, value: gpu, effect: Sometimes}`, []string{"spec.taints[1].effect", `Unsupported value: "Sometimes"`, `"NoSchedule", "PreferNoSchedule", "NoExecute"`}},
 		{"reserved-label", `
   labels:
-    karpenter.sh/provisioner-name: x`, []string{"spec.labels", "restricted label domain"}},
+    karpenter.sh/provisioner-name: x`, []string{"spec.labels", `"karpenter.sh/provisioner-name": restricted label domain`}},
 		{"node-role-label", `
   labels:
-    node-role.kubernetes.io/worker: ""`, []string{"spec.labels", "restricted label domain", "node-role.kubernetes.io"}},
+    node-role.kubernetes.io/worker: ""`, []string{"spec.labels", `"node-role.kubernetes.io/worker": restricted label domain`}},
 		{"k8s-io-label", `
   labels:
-    kops.k8s.io/instancegroup: a`, []string{"spec.labels", "restricted label domain"}},
+    kops.k8s.io/instancegroup: a`, []string{"spec.labels", `"kops.k8s.io/instancegroup": restricted label domain`}},
 		{"bad-label-key", `
   labels:
-    -team: a`, []string{"spec.labels", "qualified names"}},
+    -team: a`, []string{"spec.labels", `"-team": label keys must be qualified names`}},
 		{"node-role-requirement", `
   requirements:
     - key: node-role.kubernetes.io/worker
@@ -169,10 +168,10 @@ spec:
   terminationGracePeriod: 2d`, []string{"spec.terminationGracePeriod", "should match"}},
 		{"negative-limit", `
   limits:
-    resources: {cpu: "-1", memory: 1000Gi}`, []string{"spec.limits.resources", "non-negative"}},
+    resources: {cpu: "-1", memory: 1000Gi}`, []string{"spec.limits.resources", `"cpu": limits must be non-negative`}},
 		{"negative-integer-limit", `
   limits:
-    resources: {cpu: -4}`, []string{"spec.limits.resources", "non-negative"}},
+    resources: {cpu: -4}`, []string{"spec.limits.resources", `"cpu": limits must be non-negative`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

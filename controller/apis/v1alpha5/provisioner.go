@@ -33,14 +33,14 @@ type ProvisionerList struct {
 
 // ProvisionerSpec is the desired shape of the nodes a Provisioner launches.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive",fieldPath=".providerRef"
-// +kubebuilder:validation:XValidation:rule="!has(self.ttlSecondsAfterEmpty) || !has(self.consolidation) || !has(self.consolidation.enabled) || !self.consolidation.enabled",message="consolidation.enabled and ttlSecondsAfterEmpty are mutually exclusive: consolidation removes empty nodes itself",fieldPath=".ttlSecondsAfterEmpty"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive",fieldPath=".providerRef",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.ttlSecondsAfterEmpty) || !has(self.consolidation) || !has(self.consolidation.enabled) || !self.consolidation.enabled",message="consolidation.enabled and ttlSecondsAfterEmpty are mutually exclusive: consolidation removes empty nodes itself",fieldPath=".ttlSecondsAfterEmpty",reason=FieldValueForbidden
 type ProvisionerSpec struct {
 	// Annotations are applied to every node launched by this provisioner. Keys must be
 	// qualified names, as the API server requires of any object's annotations.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=100
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",messageExpression=`'"' + self.filter(k, format.qualifiedName().validate(k).hasValue())[0] + '": annotation keys must be qualified names: an optional DNS subdomain prefix and \'/\', then 1-63 alphanumerics, \'-\', \'_\' or \'.\', starting and ending alphanumeric'`
 	Annotations map[string]string `json:"annotations,omitempty"`
 
 	// Labels are applied to every node launched by this provisioner and passed to its kubelet
@@ -49,29 +49,30 @@ type ProvisionerSpec struct {
 	// (k8s.io/kubelet IsKubeletLabel: node.kubernetes.io/*, kubelet.kubernetes.io/* and the
 	// well-known topology, instance-type, os and arch labels; kubernetes.io/hostname is per
 	// node); in the karpenter.sh domain only karpenter.sh/capacity-type. See ValidateLabelKey.
+	// An error names the refused key (the first one, when several are refused): the API
+	// server's field path cannot.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=100
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="label keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') || k in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'] || k.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/'))",message="restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?karpenter[.]sh/') || k == 'karpenter.sh/capacity-type')",message="restricted label domain: karpenter.sh labels are set by the controller; only karpenter.sh/capacity-type may be given"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="label keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",messageExpression=`'"' + self.filter(k, format.qualifiedName().validate(k).hasValue())[0] + '": label keys must be qualified names: an optional DNS subdomain prefix and \'/\', then 1-63 alphanumerics, \'-\', \'_\' or \'.\', starting and ending alphanumeric'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') || k in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'] || k.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/'))",message="restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused",messageExpression=`'"' + self.filter(k, k.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') && !(k in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone']) && !k.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/'))[0] + '": restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?karpenter[.]sh/') || k == 'karpenter.sh/capacity-type')",message="restricted label domain: karpenter.sh labels are set by the controller; only karpenter.sh/capacity-type may be given",messageExpression=`'"' + self.filter(k, k.matches('^([^/]+[.])?karpenter[.]sh/') && k != 'karpenter.sh/capacity-type')[0] + '": restricted label domain: karpenter.sh labels are set by the controller; only karpenter.sh/capacity-type may be given'`
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// Taints are applied to every node launched by this provisioner; pods must tolerate them.
-	// Keys must be qualified names and values label values, as the API server requires of a
-	// Node; the CRD checks both (corev1.Taint takes no markers: hack/crdpatch adds the bounds,
-	// pattern and CEL rule after controller-gen). Each key and effect pair may appear once, also
+	// Keys must be qualified names, values label values and effects NoSchedule,
+	// PreferNoSchedule or NoExecute, as the API server requires of a Node; the CRD checks all
+	// three (corev1.Taint takes no markers: hack/crdpatch adds the bounds, pattern, effect enum
+	// and CEL rule after controller-gen). Each key and effect pair may appear once, also
 	// across startupTaints: a rule the CRD cannot hold within the API server's CEL cost budget,
 	// so ValidateTaints checks it at terraform plan time and before the controller launches.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
 	Taints []corev1.Taint `json:"taints,omitempty"`
 
 	// StartupTaints are applied at launch and expected to be removed by another agent; pods need
 	// not tolerate them. Same rules as taints.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
-	// +kubebuilder:validation:XValidation:rule="self.all(t, t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="taint effect must be one of NoSchedule, PreferNoSchedule, NoExecute"
 	StartupTaints []corev1.Taint `json:"startupTaints,omitempty"`
 
 	// Requirements constrain the launched nodes' labels (instance type, zone, capacity type,
@@ -143,10 +144,10 @@ type ProvisionerSpec struct {
 // NodeSelectorRequirement is a label key, an operator and values, with the same JSON shape as
 // Kubernetes' core/v1 NodeSelectorRequirement, validated more strictly.
 //
-// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : true",message="operators In and NotIn need at least one value"
-// +kubebuilder:validation:XValidation:rule="self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : true",message="operators Exists and DoesNotExist take no values"
-// +kubebuilder:validation:XValidation:rule="self.operator in ['Gt', 'Lt'] ? (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$')) : true",message="operators Gt and Lt need exactly one integer value"
-// +kubebuilder:validation:XValidation:rule="self.key == 'karpenter.sh/capacity-type' && has(self.values) ? self.values.all(v, v in ['spot', 'on-demand']) : true",message="karpenter.sh/capacity-type values must be spot or on-demand"
+// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : true",message="operators In and NotIn need at least one value",fieldPath=".values",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : true",message="operators Exists and DoesNotExist take no values",fieldPath=".values",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.operator in ['Gt', 'Lt'] ? (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$')) : true",message="operators Gt and Lt need exactly one integer value",fieldPath=".values"
+// +kubebuilder:validation:XValidation:rule="self.key == 'karpenter.sh/capacity-type' && has(self.values) ? self.values.all(v, v in ['spot', 'on-demand']) : true",message="karpenter.sh/capacity-type values must be spot or on-demand",messageExpression=`'"' + self.values.filter(v, !(v in ['spot', 'on-demand']))[0] + '": karpenter.sh/capacity-type values must be spot or on-demand'`,fieldPath=".values"
 // +kubebuilder:validation:XValidation:rule="!format.qualifiedName().validate(self.key).hasValue()",message="key must be a qualified name: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",fieldPath=".key"
 // +kubebuilder:validation:XValidation:rule="!self.key.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') || self.key in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'] || self.key.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/')",message="restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused",fieldPath=".key"
 // +kubebuilder:validation:XValidation:rule="!self.key.matches('^([^/]+[.])?karpenter[.]sh/') || self.key in ['karpenter.sh/capacity-type', 'karpenter.sh/provisioner-name']",message="restricted label domain: in karpenter.sh only karpenter.sh/capacity-type and karpenter.sh/provisioner-name may be required",fieldPath=".key"
@@ -172,8 +173,8 @@ type NodeSelectorRequirement struct {
 // https://kubernetes.io/docs/tasks/administer-cluster/reserve-compute-resources/).
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.imageGCHighThresholdPercent) || !has(self.imageGCLowThresholdPercent) || self.imageGCHighThresholdPercent > self.imageGCLowThresholdPercent",message="imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent",fieldPath=".imageGCHighThresholdPercent"
-// +kubebuilder:validation:XValidation:rule="(has(self.evictionSoft) ? self.evictionSoft : {}).all(k, has(self.evictionSoftGracePeriod) && k in self.evictionSoftGracePeriod)",message="every evictionSoft signal needs an evictionSoftGracePeriod",fieldPath=".evictionSoft"
-// +kubebuilder:validation:XValidation:rule="(has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod : {}).all(k, has(self.evictionSoft) && k in self.evictionSoft)",message="every evictionSoftGracePeriod signal needs an evictionSoft threshold",fieldPath=".evictionSoftGracePeriod"
+// +kubebuilder:validation:XValidation:rule="(has(self.evictionSoft) ? self.evictionSoft : {}).all(k, has(self.evictionSoftGracePeriod) && k in self.evictionSoftGracePeriod)",message="every evictionSoft signal needs an evictionSoftGracePeriod",messageExpression=`'"' + (has(self.evictionSoft) ? self.evictionSoft : {}).filter(k, !has(self.evictionSoftGracePeriod) || !(k in self.evictionSoftGracePeriod))[0] + '": every evictionSoft signal needs an evictionSoftGracePeriod'`,fieldPath=".evictionSoft"
+// +kubebuilder:validation:XValidation:rule="(has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod : {}).all(k, has(self.evictionSoft) && k in self.evictionSoft)",message="every evictionSoftGracePeriod signal needs an evictionSoft threshold",messageExpression=`'"' + (has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod : {}).filter(k, !has(self.evictionSoft) || !(k in self.evictionSoft))[0] + '": every evictionSoftGracePeriod signal needs an evictionSoft threshold'`,fieldPath=".evictionSoftGracePeriod"
 type KubeletConfiguration struct {
 	// ClusterDNS overrides the kubelet's cluster DNS server IPs (--cluster-dns).
 	// +optional
@@ -201,36 +202,36 @@ type KubeletConfiguration struct {
 	// ephemeral-storage or pid, each a non-negative quantity.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=4
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage', 'pid'])",message="systemReserved keys must be cpu, memory, ephemeral-storage or pid"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))",message="reserved amounts must be non-negative quantities such as 100m or 1Gi"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage', 'pid'])",message="systemReserved keys must be cpu, memory, ephemeral-storage or pid",messageExpression=`'"' + self.filter(k, !(k in ['cpu', 'memory', 'ephemeral-storage', 'pid']))[0] + '": systemReserved keys must be cpu, memory, ephemeral-storage or pid'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))",message="reserved amounts must be non-negative quantities such as 100m or 1Gi",messageExpression=`'"' + self.filter(k, !self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))[0] + '": reserved amounts must be non-negative quantities such as 100m or 1Gi'`
 	SystemReserved map[string]KubeletValue `json:"systemReserved,omitempty"`
 	// KubeReserved is reserved for Kubernetes daemons (--kube-reserved): as systemReserved.
 	// Unset, the EKS AL2 bootstrap's defaults apply (cpu tiers, 11 MiB per pod + 255 MiB).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=4
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage', 'pid'])",message="kubeReserved keys must be cpu, memory, ephemeral-storage or pid"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))",message="reserved amounts must be non-negative quantities such as 100m or 1Gi"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage', 'pid'])",message="kubeReserved keys must be cpu, memory, ephemeral-storage or pid",messageExpression=`'"' + self.filter(k, !(k in ['cpu', 'memory', 'ephemeral-storage', 'pid']))[0] + '": kubeReserved keys must be cpu, memory, ephemeral-storage or pid'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))",message="reserved amounts must be non-negative quantities such as 100m or 1Gi",messageExpression=`'"' + self.filter(k, !self[k].matches('^[0-9]+([.][0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$'))[0] + '": reserved amounts must be non-negative quantities such as 100m or 1Gi'`
 	KubeReserved map[string]KubeletValue `json:"kubeReserved,omitempty"`
 	// EvictionHard are the hard eviction thresholds (--eviction-hard): signal to a quantity
 	// or a percentage (e.g. memory.available: 100Mi, nodefs.available: 10%).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=6
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))",message="eviction thresholds must be a percentage (0-100%) or a non-negative quantity"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available",messageExpression=`'"' + self.filter(k, !(k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available']))[0] + '": eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))",message="eviction thresholds must be a percentage (0-100%) or a non-negative quantity",messageExpression=`'"' + self.filter(k, !self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))[0] + '": eviction thresholds must be a percentage (0-100%) or a non-negative quantity'`
 	EvictionHard map[string]KubeletValue `json:"evictionHard,omitempty"`
 	// EvictionSoft are the soft eviction thresholds (--eviction-soft), as evictionHard; each
 	// needs an evictionSoftGracePeriod.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=6
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))",message="eviction thresholds must be a percentage (0-100%) or a non-negative quantity"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available",messageExpression=`'"' + self.filter(k, !(k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available']))[0] + '": eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))",message="eviction thresholds must be a percentage (0-100%) or a non-negative quantity",messageExpression=`'"' + self.filter(k, !self[k].matches('^(([0-9]{1,2}([.][0-9]{1,2})?|100([.]0{1,2})?)%|[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?)$'))[0] + '": eviction thresholds must be a percentage (0-100%) or a non-negative quantity'`
 	EvictionSoft map[string]KubeletValue `json:"evictionSoft,omitempty"`
 	// EvictionSoftGracePeriod is how long each soft threshold must hold before pods are
 	// evicted (--eviction-soft-grace-period): signal to a duration such as 1m30s.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=6
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^([0-9]+(s|m|h))+$'))",message="grace periods must be hours, minutes and seconds such as 1m30s"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])",message="eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available",messageExpression=`'"' + self.filter(k, !(k in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available']))[0] + '": eviction signals must be memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree or pid.available'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^([0-9]+(s|m|h))+$'))",message="grace periods must be hours, minutes and seconds such as 1m30s",messageExpression=`'"' + self.filter(k, !self[k].matches('^([0-9]+(s|m|h))+$'))[0] + '": grace periods must be hours, minutes and seconds such as 1m30s'`
 	EvictionSoftGracePeriod map[string]KubeletValue `json:"evictionSoftGracePeriod,omitempty"`
 	// EvictionMaxPodGracePeriod is the longest termination grace period (seconds) granted to
 	// pods evicted on a soft threshold (--eviction-max-pod-grace-period).
@@ -264,21 +265,21 @@ type KubeletValue string
 // AWS is the inline AWS provider configuration of a Provisioner, as Karpenter v0.31's
 // v1alpha5 Provisioner had it under spec.provider.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.blockDeviceMappings)",message="launchTemplate and blockDeviceMappings are mutually exclusive: the named launch template carries its own block device mappings",fieldPath=".blockDeviceMappings"
-// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.metadataOptions)",message="launchTemplate and metadataOptions are mutually exclusive: the named launch template carries its own metadata options",fieldPath=".metadataOptions"
-// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.userData)",message="launchTemplate and userData are mutually exclusive: the named launch template carries its own user data",fieldPath=".userData"
-// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.detailedMonitoring)",message="launchTemplate and detailedMonitoring are mutually exclusive: the named launch template sets monitoring itself",fieldPath=".detailedMonitoring"
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.blockDeviceMappings)",message="launchTemplate and blockDeviceMappings are mutually exclusive: the named launch template carries its own block device mappings",fieldPath=".blockDeviceMappings",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.metadataOptions)",message="launchTemplate and metadataOptions are mutually exclusive: the named launch template carries its own metadata options",fieldPath=".metadataOptions",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.userData)",message="launchTemplate and userData are mutually exclusive: the named launch template carries its own user data",fieldPath=".userData",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.launchTemplate) || !has(self.detailedMonitoring)",message="launchTemplate and detailedMonitoring are mutually exclusive: the named launch template sets monitoring itself",fieldPath=".detailedMonitoring",reason=FieldValueForbidden
 type AWS struct {
 	// SubnetSelector discovers subnets by tags (key: value; value "*" matches any value),
 	// or by id with the key "aws-ids" and comma separated ids.
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=20
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="subnetSelector keys and values must not be empty"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="subnetSelector keys and values must not be empty",messageExpression=`'"' + self.filter(k, k == '' || self[k] == '')[0] + '": subnetSelector keys and values must not be empty'`
 	SubnetSelector map[string]string `json:"subnetSelector"`
 	// SecurityGroupSelector discovers security groups by tags, as SubnetSelector.
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=20
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="securityGroupSelector keys and values must not be empty"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="securityGroupSelector keys and values must not be empty",messageExpression=`'"' + self.filter(k, k == '' || self[k] == '')[0] + '": securityGroupSelector keys and values must not be empty'`
 	SecurityGroupSelector map[string]string `json:"securityGroupSelector"`
 	// InstanceProfile is the IAM instance profile name of launched nodes; defaults to the
 	// controller's --default-instance-profile.
@@ -364,10 +365,10 @@ type BlockDeviceMapping struct {
 
 // BlockDevice is an EBS volume of a block device mapping.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.volumeSize) || has(self.snapshotID)",message="volumeSize is required unless snapshotID is set"
-// +kubebuilder:validation:XValidation:rule="!has(self.iops) || (has(self.volumeType) && self.volumeType in ['io1', 'io2', 'gp3'])",message="iops applies only to volumeType io1, io2 or gp3",fieldPath=".iops"
-// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['io1', 'io2']) || has(self.iops)",message="volumeType io1 and io2 need iops",fieldPath=".iops"
-// +kubebuilder:validation:XValidation:rule="!has(self.throughput) || (has(self.volumeType) && self.volumeType == 'gp3')",message="throughput applies only to volumeType gp3",fieldPath=".throughput"
+// +kubebuilder:validation:XValidation:rule="has(self.volumeSize) || has(self.snapshotID)",message="volumeSize is required unless snapshotID is set",fieldPath=".volumeSize",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.iops) || (has(self.volumeType) && self.volumeType in ['io1', 'io2', 'gp3'])",message="iops applies only to volumeType io1, io2 or gp3",fieldPath=".iops",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['io1', 'io2']) || has(self.iops)",message="volumeType io1 and io2 need iops",fieldPath=".iops",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.throughput) || (has(self.volumeType) && self.volumeType == 'gp3')",message="throughput applies only to volumeType gp3",fieldPath=".throughput",reason=FieldValueForbidden
 type BlockDevice struct {
 	// DeleteOnTermination deletes the volume when the instance terminates (EC2's default: true).
 	// +optional
@@ -460,7 +461,7 @@ type Limits struct {
 	// +optional
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:validation:MaxProperties=64
-	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="limits must be non-negative quantities such as 1000 or 1000Gi"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="limits must be non-negative quantities such as 1000 or 1000Gi",messageExpression=`'"' + self.filter(k, type(self[k]) == int ? self[k] < 0 : self[k].startsWith('-'))[0] + '": limits must be non-negative quantities such as 1000 or 1000Gi'`
 	Resources corev1.ResourceList `json:"resources,omitempty"`
 }
 

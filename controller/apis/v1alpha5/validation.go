@@ -110,8 +110,10 @@ func ValidateLabelKey(key string, requirement bool) []string {
 	}
 	domain := labelDomain(key)
 	switch {
+	case key == LabelHostname:
+		return []string{fmt.Sprintf("restricted label domain %s: %s is the node's own name, which its kubelet sets; the nodes of a provisioner cannot share one", domain, key)}
 	case inDomain(domain, "kubernetes.io") || inDomain(domain, "k8s.io"):
-		if key == LabelHostname || !kubeletapis.IsKubeletLabel(key) {
+		if !kubeletapis.IsKubeletLabel(key) {
 			return []string{fmt.Sprintf("restricted label domain %s: a kubelet may only set %s and the namespaces %s (%s identifies one node)",
 				domain, strings.Join(slices.DeleteFunc(kubeletapis.KubeletLabels(), func(k string) bool { return k == LabelHostname }), ", "),
 				strings.Join(kubeletapis.KubeletLabelNamespaces(), ", "), LabelHostname)}
