@@ -111,7 +111,7 @@ func TestAccNodeAccessEntry(t *testing.T) {
 func createNodeRole(t *testing.T, sb *sandbox.Sandbox, name string) string {
 	t.Helper()
 	ic := iam.NewFromConfig(sb.AWSConfig())
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	trust := sandbox.NodeTrustPolicy(sb.Region)
 	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: &trust})
 	must(t, err)
 	_, err = ic.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: &name})

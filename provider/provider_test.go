@@ -65,7 +65,14 @@ type awsEnv struct {
 // startEmulator starts an emulator for the test and points the process environment at it.
 func startEmulator(t *testing.T) *awsEnv {
 	t.Helper()
-	e := emulator.New(emulator.Options{ClusterName: testClusterName, NoBootDelay: true,
+	return startEmulatorIn(t, "us-east-1")
+}
+
+// startEmulatorIn is startEmulator with the emulator (and AWS_REGION) in region, whose
+// partition the emulator's ARNs follow (sandbox/aws.PartitionOf).
+func startEmulatorIn(t *testing.T, region string) *awsEnv {
+	t.Helper()
+	e := emulator.New(emulator.Options{Region: region, ClusterName: testClusterName, NoBootDelay: true,
 		ClusterEndpoint: "https://127.0.0.1:6443", OIDCIssuerURL: "https://127.0.0.1:6443/oidc"})
 	url, err := e.Start("127.0.0.1:0")
 	if err != nil {
@@ -75,13 +82,13 @@ func startEmulator(t *testing.T) *awsEnv {
 	for _, svc := range []string{"EC2", "IAM", "STS", "EKS", "SSM"} {
 		t.Setenv("AWS_ENDPOINT_URL_"+svc, url)
 	}
-	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_REGION", region)
 	t.Setenv("AWS_ACCESS_KEY_ID", emulator.DefaultAdminAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", emulator.DefaultAdminSecretAccessKey)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	cfg := awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(url),
+	cfg := awssdk.Config{Region: region, BaseEndpoint: awssdk.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultAdminAccessKeyID, emulator.DefaultAdminSecretAccessKey, ""), HTTPClient: sdkhttp.New()}
 	return &awsEnv{e: e, url: url, iam: iam.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
 )
 
@@ -70,18 +71,19 @@ const UpTimeout = 6 * time.Minute
 type flags struct {
 	dir         string
 	clusterName string
+	region      string
 	bootDelay   time.Duration
 	staticNodes int
 	authMode    string
 }
 
 func (f *flags) config() Config {
-	return Config{Dir: f.dir, ClusterName: f.clusterName, BootDelay: f.bootDelay, NoBootDelay: f.bootDelay == 0, StaticNodes: f.staticNodes,
+	return Config{Dir: f.dir, ClusterName: f.clusterName, Region: f.region, BootDelay: f.bootDelay, NoBootDelay: f.bootDelay == 0, StaticNodes: f.staticNodes,
 		AuthenticationMode: f.authMode}
 }
 
 func (f *flags) args() []string {
-	return []string{"--dir", f.dir, "--cluster-name", f.clusterName, "--boot-delay", f.bootDelay.String(), "--static-nodes", strconv.Itoa(f.staticNodes),
+	return []string{"--dir", f.dir, "--cluster-name", f.clusterName, "--region", f.region, "--boot-delay", f.bootDelay.String(), "--static-nodes", strconv.Itoa(f.staticNodes),
 		"--authentication-mode", f.authMode}
 }
 
@@ -103,6 +105,12 @@ func NewCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&f.dir, "dir", DefaultDir(), "state directory ($KARPENTER_SANDBOX_DIR, default ./.sandbox)")
 	root.PersistentFlags().StringVar(&f.clusterName, "cluster-name", clusterDefault, "EKS cluster name ($CLUSTER_NAME)")
+	regionDefault := os.Getenv("KARPENTER_SANDBOX_REGION")
+	if regionDefault == "" {
+		regionDefault = DefaultRegion
+	}
+	root.PersistentFlags().StringVar(&f.region, "region", regionDefault,
+		"the emulated AWS region ($KARPENTER_SANDBOX_REGION); its partition follows: cn-* is aws-cn (arn:aws-cn:, principal ec2.amazonaws.com.cn), us-gov-* aws-us-gov, any other aws")
 	root.PersistentFlags().DurationVar(&f.bootDelay, "boot-delay", 3*time.Second, "how long a launched instance stays pending before it joins (0 allowed)")
 	root.PersistentFlags().IntVar(&f.staticNodes, "static-nodes", 2, "t3.medium instances in the static node group (not managed by the controller); the default 2 gives each of the controller's two replicas its own node, as the Helm chart's anti-affinity requires")
 	authDefault := os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE")
@@ -116,11 +124,12 @@ func NewCommand() *cobra.Command {
 		Use: "up", Short: "Start the sandbox in the background and wait until it is ready", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asked := map[string]bool{}
-			for _, name := range []string{"cluster-name", "boot-delay", "static-nodes", "authentication-mode"} {
+			for _, name := range []string{"cluster-name", "region", "boot-delay", "static-nodes", "authentication-mode"} {
 				asked[name] = cmd.Flags().Changed(name)
 			}
 			asked["cluster-name"] = asked["cluster-name"] || os.Getenv("CLUSTER_NAME") != ""
 			asked["authentication-mode"] = asked["authentication-mode"] || os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE") != ""
+			asked["region"] = asked["region"] || os.Getenv("KARPENTER_SANDBOX_REGION") != ""
 			return up(cmd.Context(), cmd.OutOrStdout(), f, asked)
 		},
 	}, &cobra.Command{
@@ -285,6 +294,9 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 	case "CONFIG_MAP", "API_AND_CONFIG_MAP", "API":
 	default:
 		return fmt.Errorf("--authentication-mode: must be CONFIG_MAP, API_AND_CONFIG_MAP or API, got %q", f.authMode)
+	}
+	if err := aws.ValidRegion(f.region); err != nil {
+		return fmt.Errorf("--region: %w", err)
 	}
 	// A state directory without a live daemon is left over from a crash: start afresh.
 	if err := removeStateDir(dir); err != nil {

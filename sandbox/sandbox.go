@@ -65,6 +65,11 @@ type Config struct {
 	Dir string
 	// ClusterName (default $CLUSTER_NAME, else DefaultClusterName).
 	ClusterName string
+	// Region is the emulated AWS region (default $KARPENTER_SANDBOX_REGION, else
+	// DefaultRegion). Its partition follows as AWS assigns it (sandbox/aws.PartitionOf):
+	// cn-north-1 gives an aws-cn account (arn:aws-cn: ARNs, EC2 principal
+	// ec2.amazonaws.com.cn), us-gov-west-1 an aws-us-gov one; zones are <region>a, b and c.
+	Region string
 	// BootDelay is how long a launched instance stays pending (default 3 s; NoBootDelay for 0).
 	BootDelay   time.Duration
 	NoBootDelay bool
@@ -158,8 +163,9 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 	return s, nil
 }
 
-// setDefaults fills in Dir, ClusterName, ControllerExecutable and Progress as documented on
-// Config. Errors: a negative StaticNodes, or this executable's path unknown.
+// setDefaults fills in Dir, ClusterName, Region, AuthenticationMode, ControllerExecutable and
+// Progress as documented on Config. Errors: a Region not shaped like an AWS region, an unknown
+// AuthenticationMode, a negative StaticNodes, or this executable's path unknown.
 func (cfg *Config) setDefaults() error {
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir()
@@ -169,6 +175,15 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.ClusterName == "" {
 		cfg.ClusterName = DefaultClusterName
+	}
+	if cfg.Region == "" {
+		cfg.Region = os.Getenv("KARPENTER_SANDBOX_REGION")
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if err := aws.ValidRegion(cfg.Region); err != nil {
+		return fmt.Errorf("sandbox: Region: %w", err)
 	}
 	if cfg.AuthenticationMode == "" {
 		cfg.AuthenticationMode = os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE")
@@ -211,7 +226,7 @@ func newSandbox(cfg Config) (*Sandbox, *slog.Logger, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("sandbox: state dir: %w", err)
 	}
-	s := &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: DefaultRegion, booted: map[string]error{}}
+	s := &Sandbox{Dir: dir, ClusterName: cfg.ClusterName, Region: cfg.Region, booted: map[string]error{}}
 	log := cfg.Log
 	if log == nil {
 		if s.logFile, err = os.OpenFile(filepath.Join(dir, "logs", "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
@@ -427,7 +442,7 @@ func (s *Sandbox) launchStaticNodes(ctx context.Context, n int) error {
 	cfg := s.AWSConfig()
 	iamc, ec2c, ssmc := iam.NewFromConfig(cfg), ec2.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
 	name := s.ClusterName + "-sandbox-static-node"
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	trust := NodeTrustPolicy(s.Region)
 	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: &trust,
 		Description: awssdk.String("node role of the sandbox's static node group")})
 	if err != nil {
@@ -479,6 +494,14 @@ func (s *Sandbox) launchStaticNodes(ctx context.Context, n int) error {
 		return fmt.Errorf("sandbox: static node group: ec2:RunInstances: %w", err)
 	}
 	return nil
+}
+
+// NodeTrustPolicy is the trust policy of a node role in region's partition: EC2's service
+// principal of that partition (ec2.amazonaws.com, ec2.amazonaws.com.cn in China; see
+// sandbox/aws.Partition.EC2ServicePrincipal) may assume it.
+func NodeTrustPolicy(region string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` +
+		aws.PartitionOf(region).EC2ServicePrincipal() + `"},"Action":"sts:AssumeRole"}]}`
 }
 
 // StaticNodeUserData is the EKS AL2 user data of a static node group instance: bootstrap.sh

@@ -162,13 +162,19 @@ func TestSandboxStarts(t *testing.T) {
 	}
 }
 
-// nodeRole creates a role + instance profile in the emulator; mapped says whether the role is
-// added to aws-auth.
+// nodeRole creates a role trusting EC2 + instance profile in the emulator; mapped says whether
+// the role is added to aws-auth.
 func nodeRole(t *testing.T, sb *sandbox.Sandbox, name string, mapped bool) string {
+	t.Helper()
+	return roleTrusting(t, sb, name, "ec2.amazonaws.com", mapped)
+}
+
+// roleTrusting is nodeRole with a trust policy naming service principal instead of EC2's.
+func roleTrusting(t *testing.T, sb *sandbox.Sandbox, name, principal string, mapped bool) string {
 	t.Helper()
 	ctx := context.Background()
 	c := iam.NewFromConfig(sb.AWSConfig())
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` + principal + `"},"Action":"sts:AssumeRole"}]}`
 	role, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: &trust})
 	if err != nil {
 		t.Fatal(err)
@@ -213,11 +219,14 @@ func TestInstancesBecomeNodes(t *testing.T) {
 	cs := kubernetes.NewForConfigOrDie(sb.RESTConfig())
 	good := nodeRole(t, sb, "test-node-role", true)
 	unmapped := nodeRole(t, sb, "test-unmapped-role", false)
+	// China's EC2 principal in us-east-1: the instance gets no credentials (CheckInstanceTrust).
+	untrusted := roleTrusting(t, sb, "test-untrusted-role", "ec2.amazonaws.com.cn", true)
 
 	ok := launch(t, sb, good, userData(sb, sb.ClusterName))
 	wrongCluster := launch(t, sb, good, userData(sb, "someone-else"))
 	garbage := launch(t, sb, good, "#!/bin/bash\necho no bootstrap here\n")
 	noRole := launch(t, sb, unmapped, userData(sb, sb.ClusterName))
+	noTrust := launch(t, sb, untrusted, userData(sb, sb.ClusterName))
 	// NodeRestriction admission judges the registration: a node may not label itself in the
 	// node-restriction.kubernetes.io/ namespace (proves the Node is created as the node).
 	restricted := launch(t, sb, good, strings.Replace(userData(sb, sb.ClusterName), "team=blue", "node-restriction.kubernetes.io/team=blue", 1))
@@ -258,7 +267,7 @@ func TestInstancesBecomeNodes(t *testing.T) {
 	for _, bad := range []struct {
 		inst ec2types.Instance
 		why  string
-	}{{wrongCluster, "someone-else"}, {garbage, "no call of /etc/eks/bootstrap.sh"}, {noRole, "not mapped"}, {restricted, "node-restriction.kubernetes.io"}} {
+	}{{wrongCluster, "someone-else"}, {garbage, "no call of /etc/eks/bootstrap.sh"}, {noRole, "not mapped"}, {noTrust, "does not let ec2.amazonaws.com assume it"}, {restricted, "node-restriction.kubernetes.io"}} {
 		eventually(t, 20*time.Second, "boot of "+*bad.inst.InstanceId, func() (bool, error) {
 			_, booted := sb.BootResult(*bad.inst.InstanceId)
 			return booted, nil

@@ -41,10 +41,13 @@ type vpc struct {
 
 type subnet struct {
 	id, vpcID, zone, zoneID, cidr string
-	network                       *net.IPNet
-	nextHost                      uint32 // next host offset to hand out
-	released                      []uint32
-	allocated                     int
+	// catalogZone is the catalogue's name of the subnet's zone (us-east-1a for cn-north-1a):
+	// what offerings and spot prices are looked up by (see Emulator.zoneName).
+	catalogZone string
+	network     *net.IPNet
+	nextHost    uint32 // next host offset to hand out
+	released    []uint32
+	allocated   int
 }
 
 type securityGroup struct {
@@ -110,8 +113,10 @@ func (s *ec2Store) init(e *Emulator) {
 			panic(fmt.Sprintf("seed subnet %s: bad CIDR %q: %v", sn.ID, sn.CIDR, err)) // seed constants, not input
 		}
 		// AWS reserves the first four addresses and the last one of every subnet.
-		s.subnets[sn.ID] = &subnet{id: sn.ID, vpcID: SeedVPCID, zone: sn.Zone, zoneID: sn.ZoneID, cidr: sn.CIDR, network: network, nextHost: 4}
-		tags := map[string]string{"Name": "sandbox-private-" + sn.Zone}
+		zone := e.zoneName(sn.Zone)
+		s.subnets[sn.ID] = &subnet{id: sn.ID, vpcID: SeedVPCID, zone: zone, zoneID: e.zoneID(sn.ZoneID), catalogZone: sn.Zone,
+			cidr: sn.CIDR, network: network, nextHost: 4}
+		tags := map[string]string{"Name": "sandbox-private-" + zone}
 		if e.opts.ClusterName != "" {
 			tags["kubernetes.io/cluster/"+e.opts.ClusterName] = "shared"
 		}

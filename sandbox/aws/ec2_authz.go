@@ -17,7 +17,8 @@ package aws
 //     launch template, image, subnets and security groups) with its tags; CreateFleet also
 //     needs ec2:RunInstances on all but the fleet; ec2:CreateTags with ec2:CreateAction for
 //     each created type that is tagged; iam:PassRole of the instance profile's role with
-//     iam:PassedToService=ec2.amazonaws.com.
+//     iam:PassedToService set to the partition's EC2 service principal (ec2.amazonaws.com,
+//     ec2.amazonaws.com.cn in China: Partition.EC2ServicePrincipal).
 //
 // A launch whose subnet is not given (the emulator picks one) is checked without a subnet.
 
@@ -60,7 +61,7 @@ func (e *Emulator) ec2ARN(typ, id string) string {
 	if typ == "image" || typ == "snapshot" {
 		acct = ""
 	}
-	return "arn:aws:ec2:" + e.opts.Region + ":" + acct + ":" + typ + "/" + id
+	return e.partition().ARN("ec2", e.opts.Region, acct, typ+"/"+id)
 }
 
 // resourceTagCtx returns the condition keys of an existing resource's tags, under both the
@@ -252,7 +253,7 @@ func (e *Emulator) launchAuthzRequests(action string, form url.Values) []authzRe
 	if use.profile != "" {
 		if p := e.state.iam.profileByNameOrArn(use.profile); p != nil && len(p.roles) > 0 {
 			if role := e.state.iam.roles[p.roles[0]]; role != nil {
-				add(authzRequest{"iam:PassRole", role.arn, map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com"}}})
+				add(authzRequest{"iam:PassRole", role.arn, map[string][]string{"iam:PassedToService": {e.partition().EC2ServicePrincipal()}}})
 			}
 		}
 	}

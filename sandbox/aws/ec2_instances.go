@@ -97,7 +97,7 @@ func (s *ec2Store) pickSubnet(subnetID, zone string, it catalog.InstanceType) (*
 	}
 	for _, id := range sortedKeys(s.subnets) {
 		sn := s.subnets[id]
-		if (zone != "" && sn.zone == zone) || (zone == "" && it.OfferedIn(sn.zone)) {
+		if (zone != "" && sn.zone == zone) || (zone == "" && it.OfferedIn(sn.catalogZone)) {
 			return sn, nil
 		}
 	}
@@ -107,10 +107,10 @@ func (s *ec2Store) pickSubnet(subnetID, zone string, it catalog.InstanceType) (*
 	return nil, errorf(http.StatusBadRequest, "Unsupported", "Your requested instance type (%s) is not supported in any availability zone of this VPC.", it.Name)
 }
 
-// poolPrice is the USD/hour price of a type in a zone for a capacity type.
-func poolPrice(it catalog.InstanceType, zone, capacityType string) float64 {
+// poolPrice is the USD/hour price of a type in a subnet's zone for a capacity type.
+func poolPrice(it catalog.InstanceType, sn *subnet, capacityType string) float64 {
 	if capacityType == "spot" {
-		return catalog.SpotPrice(it, zone)
+		return catalog.SpotPrice(it, sn.catalogZone)
 	}
 	return it.OnDemandPrice
 }
@@ -119,7 +119,7 @@ func poolPrice(it catalog.InstanceType, zone, capacityType string) float64 {
 // InsufficientInstanceCapacity for faulted pools. Caller holds e.mu.
 func (e *Emulator) checkLaunch(spec *launchSpec) (string, *apiError) {
 	s := &e.state.ec2
-	if !spec.it.OfferedIn(spec.subnet.zone) {
+	if !spec.it.OfferedIn(spec.subnet.catalogZone) {
 		return "", errorf(http.StatusBadRequest, "Unsupported", "Your requested instance type (%s) is not supported in your requested Availability Zone (%s).", spec.it.Name, spec.subnet.zone)
 	}
 	if spec.imageID == "" {
@@ -213,8 +213,8 @@ func (e *Emulator) launch(spec launchSpec, profileArn string, count int) []*inst
 		off, ip := spec.subnet.allocateIP()
 		inst := &instance{
 			id: newEC2ID("i"), instanceType: spec.it.Name, zone: spec.subnet.zone, subnetID: spec.subnet.id, vpcID: spec.subnet.vpcID,
-			hostOffset: off, privateIP: ip, privateDNS: "ip-" + strings.ReplaceAll(ip, ".", "-") + ".ec2.internal",
-			capacityType: spec.capacityType, price: poolPrice(spec.it, spec.subnet.zone, spec.capacityType),
+			hostOffset: off, privateIP: ip, privateDNS: "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + e.privateDNSDomain(),
+			capacityType: spec.capacityType, price: poolPrice(spec.it, spec.subnet, spec.capacityType),
 			imageID: spec.imageID, profileArn: profileArn, userData: spec.userData, sgIDs: append([]string{}, spec.sgIDs...),
 			launchTime: now, stateChanged: now, state: "pending", reservationID: spec.reservationID, clientToken: spec.clientToken,
 			architecture: spec.it.Architecture, vcpus: spec.it.VCPUs, threadsPerCore: threads, metadata: spec.metadata,
@@ -972,7 +972,7 @@ func (e *Emulator) fillFleet(pools []*fleetPool, specs []tagSpec, capacityType, 
 		if d.ProfileArn != "" {
 			spec.profile, spec.profileIsArn = d.ProfileArn, true
 		}
-		price := poolPrice(p.it, p.subnet.zone, capacityType)
+		price := poolPrice(p.it, p.subnet, capacityType)
 		if capacityType == "spot" && p.maxPrice > 0 && price > p.maxPrice {
 			fail(p, errorf(http.StatusBadRequest, "SpotMaxPriceTooLow", "Your Spot request price of %g is lower than the minimum required Spot request fulfillment price of %g.", p.maxPrice, price))
 			continue

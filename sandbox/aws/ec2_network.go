@@ -5,7 +5,6 @@ package aws
 // DescribeTags.
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -174,7 +173,7 @@ func (e *Emulator) describeSubnets(form url.Values) (any, *apiError) {
 	res := describeSubnetsResult{NextToken: next}
 	for _, id := range ids {
 		sn := s.subnets[id]
-		res.SubnetSet = append(res.SubnetSet, xmlSubnet{SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.opts.Region, e.opts.AccountID, sn.id),
+		res.SubnetSet = append(res.SubnetSet, xmlSubnet{SubnetID: sn.id, SubnetArn: e.ec2ARN("subnet", sn.id),
 			State: "available", VpcID: sn.vpcID, OwnerID: e.opts.AccountID, CidrBlock: sn.cidr, AvailableIPAddressCount: sn.availableIPs(),
 			AvailabilityZone: sn.zone, AvailabilityZoneID: sn.zoneID, TagSet: tagSet(s.tags[id])})
 	}
@@ -232,7 +231,7 @@ func (e *Emulator) describeSecurityGroups(form url.Values) (any, *apiError) {
 		g := s.securityGroups[id]
 		res.SecurityGroupInfo = append(res.SecurityGroupInfo, xmlSecurityGroup{OwnerID: e.opts.AccountID, GroupID: g.id, GroupName: g.name,
 			GroupDescription: g.description, VpcID: g.vpcID,
-			SecurityGroupArn: fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.opts.Region, e.opts.AccountID, g.id),
+			SecurityGroupArn: e.ec2ARN("security-group", g.id),
 			TagSet:           tagSet(s.tags[id])})
 	}
 	return res, nil
@@ -253,11 +252,12 @@ type describeAvailabilityZonesResult struct {
 	AvailabilityZoneInfo []xmlAvailabilityZone `xml:"availabilityZoneInfo>item"`
 }
 
-// zones returns the emulated zones (those of the seed subnets), in order.
-func zones() []xmlAvailabilityZone {
+// zones returns the emulated zones (those of the seed subnets, named in the emulator's region),
+// in order.
+func (e *Emulator) zones() []xmlAvailabilityZone {
 	var out []xmlAvailabilityZone
 	for _, sn := range SeedSubnets {
-		out = append(out, xmlAvailabilityZone{ZoneName: sn.Zone, ZoneID: sn.ZoneID, ZoneState: "available", ZoneType: "availability-zone",
+		out = append(out, xmlAvailabilityZone{ZoneName: e.zoneName(sn.Zone), ZoneID: e.zoneID(sn.ZoneID), ZoneState: "available", ZoneType: "availability-zone",
 			OptInStatus: "opt-in-not-required"})
 	}
 	return out
@@ -271,7 +271,7 @@ func (e *Emulator) describeAvailabilityZones(form url.Values) (any, *apiError) {
 	names, ids := formList(form, "ZoneName"), formList(form, "ZoneId")
 	var out []xmlAvailabilityZone
 	known := map[string]bool{}
-	for _, z := range zones() {
+	for _, z := range e.zones() {
 		known[z.ZoneName], known[z.ZoneID] = true, true
 		z.RegionName, z.GroupName, z.NetworkBorderGroup = e.opts.Region, e.opts.Region, e.opts.Region
 		if (len(names) > 0 && !contains(names, z.ZoneName)) || (len(ids) > 0 && !contains(ids, z.ZoneID)) {

@@ -158,7 +158,7 @@ type describeLaunchTemplatesResult struct {
 
 func (e *Emulator) xmlLaunchTemplate(lt *launchTemplate) xmlLaunchTemplate {
 	return xmlLaunchTemplate{LaunchTemplateID: lt.id, LaunchTemplateName: lt.name, CreateTime: lt.created.UTC().Format(ec2TimeFormat),
-		CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", e.opts.AccountID), DefaultVersionNumber: 1, LatestVersionNumber: 1,
+		CreatedBy: e.iamARN("root"), DefaultVersionNumber: 1, LatestVersionNumber: 1,
 		TagSet: tagSet(e.state.ec2.tags[lt.id])}
 }
 
@@ -426,5 +426,5 @@ func (e *Emulator) describeLaunchTemplateVersions(form url.Values) (any, *apiErr
 	}
 	return describeLaunchTemplateVersionsResult{Versions: []xmlLaunchTemplateVersion{{LaunchTemplateID: lt.id, LaunchTemplateName: lt.name,
 		VersionNumber: 1, DefaultVersion: true, CreateTime: lt.created.UTC().Format(ec2TimeFormat),
-		CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", e.opts.AccountID), LaunchTemplateData: x}}}, nil
+		CreatedBy: e.iamARN("root"), LaunchTemplateData: x}}}, nil
 }

@@ -541,7 +541,7 @@ func cheapestPool(capacityType string, types ...string) (string, string, float64
 	for _, ty := range types {
 		it, _ := catalog.Lookup(ty)
 		for _, sn := range SeedSubnets {
-			if p := poolPrice(it, sn.Zone, capacityType); best == "" || p < bp {
+			if p := poolPrice(it, &subnet{catalogZone: sn.Zone}, capacityType); best == "" || p < bp {
 				best, bz, bp = ty, sn.Zone, p
 			}
 		}

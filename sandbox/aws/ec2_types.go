@@ -272,10 +272,7 @@ func (e *Emulator) describeInstanceTypeOfferings(form url.Values) (any, *apiErro
 	if lt != "region" && lt != "availability-zone" && lt != "availability-zone-id" {
 		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter LocationType is invalid. Expecting one of: region, availability-zone, availability-zone-id.", lt)
 	}
-	zoneIDs := map[string]string{}
-	for _, sn := range SeedSubnets {
-		zoneIDs[sn.Zone] = sn.ZoneID
-	}
+	zoneIDs := e.zoneIDs()
 	e.mu.Lock()
 	s := &e.state.ec2
 	offset, size, err := s.pageParams(form, "DescribeInstanceTypeOfferings", 5, 1000, 1000)
@@ -292,7 +289,9 @@ func (e *Emulator) describeInstanceTypeOfferings(form url.Values) (any, *apiErro
 				locs = []string{e.opts.Region}
 			}
 		case "availability-zone":
-			locs = it.Zones
+			for _, z := range it.Zones {
+				locs = append(locs, e.zoneName(z))
+			}
 		case "availability-zone-id":
 			for _, z := range it.Zones {
 				locs = append(locs, zoneIDs[z])
@@ -379,15 +378,16 @@ func parseSpotPriceQuery(form url.Values) (spotPriceQuery, *apiError) {
 }
 
 // spotPriceRecords builds one record stamped now for every pool and product the query selects
-// and its filters match, in catalogue order. zoneIDs maps zone names to zone IDs.
-func (q spotPriceQuery) spotPriceRecords(now time.Time, zoneIDs map[string]string) ([]xmlSpotPrice, *apiError) {
+// and its filters match, in catalogue order. zoneName maps the catalogue's zone names to the
+// emulator's (Emulator.zoneName), zoneIDs the catalogue's zone names to the emulator's zone IDs.
+func (q spotPriceQuery) spotPriceRecords(now time.Time, zoneName func(string) string, zoneIDs map[string]string) ([]xmlSpotPrice, *apiError) {
 	var out []xmlSpotPrice
 	for _, it := range catalog.All() {
 		if len(q.types) > 0 && !contains(q.types, it.Name) {
 			continue
 		}
 		for _, z := range it.Zones {
-			if (q.zone != "" && z != q.zone) || (q.zoneID != "" && zoneIDs[z] != q.zoneID) {
+			if (q.zone != "" && zoneName(z) != q.zone) || (q.zoneID != "" && zoneIDs[z] != q.zoneID) {
 				continue
 			}
 			for _, pd := range spotProductDescriptions {
@@ -395,7 +395,7 @@ func (q spotPriceQuery) spotPriceRecords(now time.Time, zoneIDs map[string]strin
 					continue
 				}
 				p := xmlSpotPrice{InstanceType: it.Name, ProductDescription: pd, SpotPrice: strconv.FormatFloat(catalog.SpotPrice(it, z), 'f', 6, 64),
-					Timestamp: now.Format(ec2TimeFormat), AvailabilityZone: z, AvailabilityZoneID: zoneIDs[z]}
+					Timestamp: now.Format(ec2TimeFormat), AvailabilityZone: zoneName(z), AvailabilityZoneID: zoneIDs[z]}
 				ok, err := matchFilters(q.filters, nil, spotPriceAttr(p))
 				if err != nil {
 					return nil, err
@@ -436,10 +436,7 @@ func (e *Emulator) describeSpotPriceHistory(form url.Values) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	zoneIDs := map[string]string{}
-	for _, sn := range SeedSubnets {
-		zoneIDs[sn.Zone] = sn.ZoneID
-	}
+	zoneIDs := e.zoneIDs()
 	e.mu.Lock()
 	s := &e.state.ec2
 	now := s.clock.Now().UTC().Truncate(time.Hour)
@@ -451,7 +448,7 @@ func (e *Emulator) describeSpotPriceHistory(form url.Values) (any, *apiError) {
 	if form.Get("MaxResults") == "0" {
 		size = 1000
 	}
-	out, err := q.spotPriceRecords(now, zoneIDs)
+	out, err := q.spotPriceRecords(now, e.zoneName, zoneIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -78,11 +78,11 @@ func (e *Emulator) eksClusterRecord() eksCluster {
 	o := e.opts
 	c := eksCluster{
 		Name:      o.ClusterName,
-		Arn:       "arn:aws:eks:" + o.Region + ":" + o.AccountID + ":cluster/" + o.ClusterName,
+		Arn:       e.partition().ARN("eks", o.Region, o.AccountID, "cluster/"+o.ClusterName),
 		CreatedAt: float64(e.state.iam.created.Unix()),
 		Version:   o.KubernetesVersion,
 		Endpoint:  o.ClusterEndpoint,
-		RoleArn:   "arn:aws:iam::" + o.AccountID + ":role/" + o.ClusterName + "-cluster",
+		RoleArn:   e.iamARN("role/" + o.ClusterName + "-cluster"),
 		ResourcesVpcConfig: eksVpcConfig{
 			SecurityGroupIds: []string{}, ClusterSecurityGroupId: SeedClusterSecurityGroupID, VpcId: SeedVPCID,
 			EndpointPublicAccess: true, PublicAccessCidrs: []string{"0.0.0.0/0"},
@@ -136,7 +136,7 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request) {
 		writeAWSJSON(w, "application/json", map[string]any{"clusters": names})
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/clusters/") && !strings.Contains(path[len("/clusters/"):], "/"):
 		name := path[len("/clusters/"):]
-		if deny("eks:DescribeCluster", "arn:aws:eks:"+e.opts.Region+":"+e.opts.AccountID+":cluster/"+name) {
+		if deny("eks:DescribeCluster", e.partition().ARN("eks", e.opts.Region, e.opts.AccountID, "cluster/"+name)) {
 			return
 		}
 		if name == "" || name != e.opts.ClusterName {

@@ -132,7 +132,8 @@ func (s *eksStore) association(namespace, serviceAccount string) *eksPodIdentity
 	return nil
 }
 
-// stripRolePathARN turns arn:aws:iam::ACCT:role/path/name into arn:aws:iam::ACCT:role/name.
+// stripRolePathARN turns arn:PARTITION:iam::ACCT:role/path/name into
+// arn:PARTITION:iam::ACCT:role/name.
 func stripRolePathARN(arn string) string {
 	prefix, rest, ok := strings.Cut(arn, ":role/")
 	if !ok {
@@ -249,10 +250,10 @@ func (e *Emulator) serveEKSAccess(w http.ResponseWriter, r *http.Request, deny f
 }
 
 func (e *Emulator) eksARN(resource string) string {
-	return "arn:aws:eks:" + e.opts.Region + ":" + e.opts.AccountID + ":" + resource
+	return e.partition().ARN("eks", e.opts.Region, e.opts.AccountID, resource)
 }
 
-// accessEntryARN is arn:aws:eks:REGION:ACCT:access-entry/CLUSTER/role/ACCT/NAME/ID as EKS
+// accessEntryARN is arn:PARTITION:eks:REGION:ACCT:access-entry/CLUSTER/role/ACCT/NAME/ID as EKS
 // forms it (without the random suffix, which the emulator leaves out of authorisation).
 func (e *Emulator) accessEntryARN(cluster, principal string) string {
 	e.mu.Lock()
@@ -313,7 +314,7 @@ func (e *Emulator) createAccessEntry(r *http.Request, cluster string) (any, *api
 	switch {
 	case in.PrincipalArn == "":
 		return nil, eksInvalid("principalArn is required")
-	case !strings.HasPrefix(in.PrincipalArn, "arn:aws:iam::"+e.opts.AccountID+":"):
+	case !strings.HasPrefix(in.PrincipalArn, e.iamARN("")):
 		return nil, eksInvalid("The specified principalArn is invalid: invalid principal %s", in.PrincipalArn)
 	case strings.Contains(in.PrincipalArn, ":role/") && role == nil:
 		return nil, eksInvalid("The specified principalArn is invalid: role %s does not exist", in.PrincipalArn)
@@ -323,7 +324,7 @@ func (e *Emulator) createAccessEntry(r *http.Request, cluster string) (any, *api
 	case AccessEntryStandard:
 		username = in.PrincipalArn
 		if role != nil {
-			username = "arn:aws:sts::" + e.opts.AccountID + ":assumed-role/" + role.name + "/{{SessionName}}"
+			username = e.partition().ARN("sts", "", e.opts.AccountID, "assumed-role/"+role.name+"/{{SessionName}}")
 		}
 	case AccessEntryEC2Linux, AccessEntryEC2Windows, AccessEntryFargateLinux:
 		if role == nil {
@@ -358,7 +359,7 @@ func (e *Emulator) createAccessEntry(r *http.Request, cluster string) (any, *api
 	now := float64(e.opts.Clock.Now().Unix())
 	id := newIAMID("", 8)
 	acct := e.opts.AccountID
-	arnTail := "access-entry/" + cluster + "/" + strings.Replace(strings.TrimPrefix(principal, "arn:aws:iam::"+acct+":"), "/", "/"+acct+"/", 1) + "/" + strings.ToLower(id)
+	arnTail := "access-entry/" + cluster + "/" + strings.Replace(strings.TrimPrefix(principal, e.iamARN("")), "/", "/"+acct+"/", 1) + "/" + strings.ToLower(id)
 	en := &eksAccessEntry{
 		ClusterName: cluster, PrincipalArn: principal, KubernetesGroups: append([]string{}, in.KubernetesGroups...),
 		AccessEntryArn: e.eksARN(arnTail), CreatedAt: now, ModifiedAt: now, Tags: in.Tags, Username: username, Type: in.Type,
@@ -541,10 +542,10 @@ const podIdentityCredentialLifetime = 6 * time.Hour
 // roleByARN returns the role whose ARN is arn (with or without its path). Caller holds e.mu.
 func (s *iamStore) roleByARN(arn string) *iamRole {
 	m := roleArnRE.FindStringSubmatch(arn)
-	if m == nil || m[1] != s.e.opts.AccountID {
+	if m == nil || m[2] != s.e.opts.AccountID {
 		return nil
 	}
-	role := s.roles[strings.ToLower(m[3])]
+	role := s.roles[strings.ToLower(m[4])]
 	if role == nil || (role.arn != arn && stripRolePathARN(role.arn) != arn) {
 		return nil
 	}

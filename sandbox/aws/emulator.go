@@ -17,7 +17,10 @@ import (
 
 // Options configure an Emulator.
 type Options struct {
-	Region    string // default us-east-1
+	// Region is the emulated region (default us-east-1). Its partition (PartitionOf) is that
+	// of every ARN the emulator forms or accepts as its own, of the AWS managed policies and
+	// of the EC2 service principal it checks; its zones are <Region>a, b and c.
+	Region    string
 	AccountID string // default 111122223333
 	// ClusterName, ClusterEndpoint (https URL), ClusterCA (PEM) and OIDCIssuerURL describe the
 	// EKS cluster record that DescribeCluster returns: the sandbox's local API server.

@@ -12,6 +12,7 @@ package aws
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -97,11 +98,12 @@ func (s *iamStore) init(e *Emulator) {
 	s.sessions = map[string]*stsSession{}
 	s.created = e.opts.Clock.Now().UTC().Truncate(time.Second)
 	created := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
+	part := e.partition()
 	for _, p := range awsManagedPolicies {
-		s.policies[p.arn()] = &iamPolicy{
-			name: p.Name, path: "/", id: p.ID, arn: p.arn(), description: p.Description,
+		s.policies[p.arn(part)] = &iamPolicy{
+			name: p.Name, path: "/", id: p.ID, arn: p.arn(part), description: p.Description,
 			created: created, updated: created, awsManaged: true, defaultVersion: "v1", nextVersion: 2,
-			versions: []*iamPolicyVersion{{id: "v1", doc: p.Document, created: created}},
+			versions: []*iamPolicyVersion{{id: "v1", doc: p.document(part), created: created}},
 		}
 	}
 }
@@ -151,6 +153,34 @@ func (e *Emulator) InstanceProfileRole(nameOrArn string) (roleName, roleArn stri
 		return "", "", false
 	}
 	return r.name, r.arn, true
+}
+
+// CheckInstanceTrust returns nil if the trust policy of role roleArn lets the EC2 service
+// principal of the emulator's partition (Partition.EC2ServicePrincipal: ec2.amazonaws.com,
+// ec2.amazonaws.com.cn in China) perform sts:AssumeRole: the condition for an instance whose
+// profile holds the role to get its credentials from instance metadata (IAM User Guide, "Use
+// an IAM role to grant permissions to applications running on Amazon EC2 instances"), and so
+// to authenticate to EKS as a node. Errors: no role has that ARN, or its trust does not allow
+// the principal (the message names both).
+func (e *Emulator) CheckInstanceTrust(roleArn string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	principal := e.partition().EC2ServicePrincipal()
+	var trust string
+	found := false
+	for _, r := range e.state.iam.roles {
+		if r.arn == roleArn {
+			trust, found = r.trust, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("role %s does not exist", roleArn)
+	}
+	if !trustAllows(trust, "Service", principal, "sts:AssumeRole", map[string][]string{}) {
+		return fmt.Errorf("the trust policy of role %s does not let %s assume it (the EC2 service principal of partition %s), so its instances get no credentials",
+			roleArn, principal, e.partition().ID)
+	}
+	return nil
 }
 
 // iamHandler runs one IAM action with the form values; it returns the result struct (nil for

@@ -141,7 +141,7 @@ func (s *iamStore) iamRequestResource(form map[string][]string) string {
 		}
 		return ""
 	}
-	acct := "arn:aws:iam::" + s.e.opts.AccountID + ":"
+	acct := s.e.iamARN("")
 	if n := get("InstanceProfileName"); n != "" {
 		if p := s.profiles[strings.ToLower(n)]; p != nil {
 			return p.arn

@@ -1,7 +1,9 @@
 package aws
 
+import "strings"
+
 // awsManagedPolicy is an AWS managed policy the emulated account can attach
-// (arn:aws:iam::aws:policy/<Name>). Names, descriptions and the actions of each document are
+// (arn:<partition>:iam::aws:policy/<Name>, in the partition of the emulator's region). Names, descriptions and the actions of each document are
 // facts from the AWS Managed Policy Reference Guide
 // (docs.aws.amazon.com/aws-managed-policy/latest/reference/<Name>.html); the documents are
 // abridged to the statements that matter to EKS nodes. The IDs are fixed ANPA identifiers so
@@ -10,7 +12,15 @@ type awsManagedPolicy struct {
 	Name, ID, Description, Document string
 }
 
-func (p awsManagedPolicy) arn() string { return "arn:aws:iam::aws:policy/" + p.Name }
+// arn is the policy's ARN in partition part.
+func (p awsManagedPolicy) arn(part Partition) string { return part.ManagedPolicyARN(p.Name) }
+
+// document is the policy's document with the resource ARNs in partition part (the documents
+// below are written for the aws partition; AWS publishes each managed policy in every
+// partition with that partition's ARNs).
+func (p awsManagedPolicy) document(part Partition) string {
+	return strings.ReplaceAll(p.Document, `"arn:aws:`, `"arn:`+part.ID+`:`)
+}
 
 var awsManagedPolicies = []awsManagedPolicy{
 	{

@@ -65,7 +65,7 @@ func (s *iamStore) oidcProviderByIssuer(issuer string) *iamOIDCProvider {
 	if aerr != nil {
 		return nil
 	}
-	return s.oidc["arn:aws:iam::"+s.e.opts.AccountID+":oidc-provider/"+u]
+	return s.oidc[s.e.iamARN("oidc-provider/"+u)]
 }
 
 type createOIDCResult struct {
@@ -92,7 +92,7 @@ func (s *iamStore) createOIDCProvider(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	arn := "arn:aws:iam::" + s.e.opts.AccountID + ":oidc-provider/" + u
+	arn := s.e.iamARN("oidc-provider/" + u)
 	if _, ok := s.oidc[arn]; ok {
 		return nil, iamAlreadyExists("Provider with url https://%s already exists.", u)
 	}

@@ -99,7 +99,7 @@ func (s *iamStore) createPolicy(form url.Values) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	arn := "arn:aws:iam::" + s.e.opts.AccountID + ":policy" + path + name
+	arn := s.e.iamARN("policy" + path + name)
 	for _, p := range s.policies {
 		if !p.awsManaged && strings.EqualFold(p.name, name) {
 			return nil, iamAlreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)

@@ -61,7 +61,7 @@ func (s *iamStore) createInstanceProfile(form url.Values) (any, *apiError) {
 	}
 	p := &iamInstanceProfile{
 		name: name, path: path, id: newIAMID("AIPA", 17),
-		arn:     "arn:aws:iam::" + s.e.opts.AccountID + ":instance-profile" + path + name,
+		arn:     s.e.iamARN("instance-profile" + path + name),
 		created: s.now(), tags: tags,
 	}
 	s.profiles[key] = p

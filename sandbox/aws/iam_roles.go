@@ -71,7 +71,7 @@ func (s *iamStore) createRole(form url.Values) (any, *apiError) {
 	}
 	r := &iamRole{
 		name: name, path: path, id: newIAMID("AROA", 17),
-		arn:   "arn:aws:iam::" + s.e.opts.AccountID + ":role" + path + name,
+		arn:   s.e.iamARN("role" + path + name),
 		trust: trust, description: desc, maxSession: int32(maxSession), created: s.now(),
 		tags: tags, inline: map[string]string{},
 	}

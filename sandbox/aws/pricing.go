@@ -56,7 +56,9 @@ var regionLocations = map[string]string{
 	"eu-west-3": "EU (Paris)", "eu-central-1": "EU (Frankfurt)", "eu-north-1": "EU (Stockholm)",
 	"ap-south-1": "Asia Pacific (Mumbai)", "ap-northeast-1": "Asia Pacific (Tokyo)",
 	"ap-southeast-1": "Asia Pacific (Singapore)", "ap-southeast-2": "Asia Pacific (Sydney)",
-	"sa-east-1": "South America (Sao Paulo)",
+	"sa-east-1":  "South America (Sao Paulo)",
+	"cn-north-1": "China (Beijing)", "cn-northwest-1": "China (Ningxia)",
+	"us-gov-west-1": "AWS GovCloud (US-West)", "us-gov-east-1": "AWS GovCloud (US-East)",
 }
 
 // priceProduct is one product of the emulated price list: its attributes (filtered on) and

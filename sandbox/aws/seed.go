@@ -7,7 +7,10 @@ const (
 	SeedClusterSecurityGroupID = "sg-0a1b2c3d4e5f60001"
 )
 
-// SeedSubnets are the three subnets (one per zone) the account starts with.
+// SeedSubnets are the three subnets (one per zone) the account starts with. Zone and ZoneID
+// are given in us-east-1, the region the instance type catalogue names its zones in; an
+// emulator of another region puts each subnet in the same zone letter of its own region
+// (cn-north-1a, zone ID cnn1-az1).
 var SeedSubnets = []struct{ ID, Zone, ZoneID, CIDR string }{
 	{"subnet-0a1b2c3d4e5f60001", "us-east-1a", "use1-az1", "10.0.0.0/18"},
 	{"subnet-0a1b2c3d4e5f60002", "us-east-1b", "use1-az2", "10.0.64.0/18"},

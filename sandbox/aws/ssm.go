@@ -49,7 +49,7 @@ func (e *Emulator) ssmParameters() map[string]string {
 // ssmLookup resolves a parameter name (path, optionally ":<version>" selector, or a parameter
 // ARN) to the parameter, or ok=false.
 func (e *Emulator) ssmLookup(name string) (ssmParameter, bool) {
-	prefix := "arn:aws:ssm:" + e.opts.Region + "::parameter"
+	prefix := e.partition().ARN("ssm", e.opts.Region, "", "parameter")
 	path := strings.TrimPrefix(name, prefix)
 	selector := ""
 	if i := strings.LastIndexByte(path, ':'); i >= 0 {
@@ -72,7 +72,7 @@ func (e *Emulator) ssmLookup(name string) (ssmParameter, bool) {
 // ssmResourceArn is the parameter ARN a GetParameter(s) name (path or ARN, with an optional
 // ":<version>" selector, which is not part of the resource) is authorized against.
 func (e *Emulator) ssmResourceArn(name string) string {
-	prefix := "arn:aws:ssm:" + e.opts.Region + "::parameter"
+	prefix := e.partition().ARN("ssm", e.opts.Region, "", "parameter")
 	path := strings.TrimPrefix(name, prefix)
 	if i := strings.LastIndexByte(path, ':'); i >= 0 && strings.HasPrefix(path, "/") {
 		path = path[:i]

@@ -104,7 +104,7 @@ func (e *Emulator) getCallerIdentity(r *http.Request) (any, *apiError) {
 	if sess == nil {
 		return callerIdentityResult{
 			UserId: "AIDA" + strings.Repeat("S", 17), Account: acct,
-			Arn: "arn:aws:iam::" + acct + ":user/" + SandboxAdminUser,
+			Arn: e.iamARN("user/" + SandboxAdminUser),
 		}, nil
 	}
 	return callerIdentityResult{UserId: sess.roleID + ":" + sess.sessionName, Account: acct, Arn: sess.assumedRoleArn}, nil
@@ -167,8 +167,10 @@ type assumeRoleWithWebIdentityResult struct {
 
 var roleSessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
-// roleArnRE: arn:aws:iam::<12-digit account>:role[/path/]<name>.
-var roleArnRE = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role(/|/[\x21-\x7E]*/)?([\w+=,.@-]{1,64})$`)
+// roleArnRE: arn:<partition>:iam::<12-digit account>:role[/path/]<name>; submatches: partition,
+// account, path, name. A role ARN of another partition than the emulator's names no role of
+// its account (the stored ARN differs).
+var roleArnRE = regexp.MustCompile(`^arn:(aws[a-z-]*):iam::(\d{12}):role(/|/[\x21-\x7E]*/)?([\w+=,.@-]{1,64})$`)
 
 func stsValidation(format string, args ...any) *apiError {
 	return errorf(http.StatusBadRequest, "ValidationError", format, args...)
@@ -242,10 +244,10 @@ func (e *Emulator) assumeRoleWithWebIdentity(form url.Values) (any, *apiError) {
 		return nil, aerr
 	}
 
-	if m[1] != e.opts.AccountID {
+	if m[2] != e.opts.AccountID {
 		return nil, stsAccessDenied()
 	}
-	role := s.roles[strings.ToLower(m[3])]
+	role := s.roles[strings.ToLower(m[4])]
 	if role == nil || role.arn != roleArn {
 		return nil, stsAccessDenied()
 	}
@@ -279,7 +281,7 @@ func (e *Emulator) newSession(role *iamRole, session string, expires time.Time) 
 		secretAccessKey: randomToken(30),
 		sessionToken:    randomToken(96),
 		roleArn:         role.arn, roleID: role.id, sessionName: session,
-		assumedRoleArn: "arn:aws:sts::" + e.opts.AccountID + ":assumed-role/" + role.name + "/" + session,
+		assumedRoleArn: e.partition().ARN("sts", "", e.opts.AccountID, "assumed-role/"+role.name+"/"+session),
 		expires:        expires.UTC().Truncate(time.Second),
 	}
 	e.state.iam.sessions[sess.accessKeyID] = sess
@@ -327,15 +329,15 @@ func (e *Emulator) assumeRole(r *http.Request, form url.Values) (any, *apiError)
 		return nil, aerr
 	}
 	acct := e.opts.AccountID
-	principals := []string{"arn:aws:iam::" + acct + ":root", "arn:aws:iam::" + acct + ":user/" + SandboxAdminUser}
+	principals := []string{e.iamARN("root"), e.iamARN("user/" + SandboxAdminUser)}
 	if caller != nil {
-		principals = []string{"arn:aws:iam::" + acct + ":root", caller.assumedRoleArn, caller.roleArn}
+		principals = []string{e.iamARN("root"), caller.assumedRoleArn, caller.roleArn}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	role := e.state.iam.roles[strings.ToLower(m[3])]
+	role := e.state.iam.roles[strings.ToLower(m[4])]
 	denied := errorf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", principals[1], roleArn)
-	if m[1] != acct || role == nil || role.arn != roleArn {
+	if m[2] != acct || role == nil || role.arn != roleArn {
 		return nil, denied
 	}
 	trusted := false

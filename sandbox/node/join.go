@@ -22,6 +22,14 @@ type RoleResolver interface {
 	InstanceProfileRole(nameOrArn string) (roleName, roleArn string, ok bool)
 }
 
+// TrustChecker is implemented by a RoleResolver that can also say whether an instance holding
+// a role gets the role's credentials (the AWS emulator: its trust policy must let the
+// partition's EC2 service principal assume it). CheckInstanceTrust returns nil if it does,
+// else an error saying why not. A RoleResolver without it is trusted.
+type TrustChecker interface {
+	CheckInstanceTrust(roleArn string) error
+}
+
 // AccessResolver answers what EKS knows of a cluster's access: its authentication mode
 // (CONFIG_MAP, API_AND_CONFIG_MAP or API) and the type of a principal's access entry. The AWS
 // emulator implements it.
@@ -59,8 +67,9 @@ type Joiner struct {
 }
 
 // Join is Hooks.OnBoot: it parses inst's user data, checks cluster name, endpoint and CA
-// against the sandbox and that the instance profile's role may join as a node in the cluster's
-// authentication mode (checkNodeAccess), then creates the Node as user
+// against the sandbox, that the instance profile's role gets credentials (TrustChecker, when
+// Roles implements it) and may join as a node in the cluster's authentication mode
+// (checkNodeAccess), then creates the Node as user
 // system:node:<private DNS name> (groups system:nodes, system:authenticated) so that the Node
 // authorizer and NodeRestriction admission judge it. Any failure is returned (and logged) and
 // the instance never joins; an existing Node of the same name is left as it is.
@@ -104,6 +113,11 @@ func (j *Joiner) join(ctx context.Context, inst Instance) error {
 	_, roleArn, ok := j.Roles.InstanceProfileRole(inst.InstanceProfileArn)
 	if !ok {
 		return fmt.Errorf("instance profile %s does not exist or has no role", inst.InstanceProfileArn)
+	}
+	if tc, ok := j.Roles.(TrustChecker); ok {
+		if err := tc.CheckInstanceTrust(roleArn); err != nil {
+			return fmt.Errorf("instance profile %s: %w", inst.InstanceProfileArn, err)
+		}
 	}
 	admin, err := kubernetes.NewForConfig(j.Admin)
 	if err != nil {

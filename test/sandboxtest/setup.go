@@ -74,14 +74,14 @@ func TagDiscoveryResources(t testing.TB, ctx context.Context, sb *sandbox.Sandbo
 	}
 }
 
-// CreateNodeInstanceProfile creates a node role named name (trusting ec2.amazonaws.com) and an
-// instance profile of the same name holding it, and maps the role in aws-auth, as
-// karpenter_node_role, karpenter_instance_profile and karpenter_node_access would. Tests
-// sharing a sandbox use different names. It returns the profile's name and the role's ARN.
+// CreateNodeInstanceProfile creates a node role named name (trusting the EC2 service principal
+// of the sandbox's partition: sandbox.NodeTrustPolicy) and an instance profile of the same name
+// holding it, and maps the role in aws-auth, as karpenter_node_role, karpenter_instance_profile
+// and karpenter_node_access would. Tests sharing a sandbox use different names. It returns the profile's name and the role's ARN.
 func CreateNodeInstanceProfile(t testing.TB, ctx context.Context, sb *sandbox.Sandbox, name string) (string, string) {
 	t.Helper()
 	iamc := iam.NewFromConfig(sb.AWSConfig())
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	trust := sandbox.NodeTrustPolicy(sb.Region)
 	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &name, AssumeRolePolicyDocument: &trust})
 	if err != nil {
 		t.Fatal(err)
