@@ -53,7 +53,23 @@ const (
 	// the installation to the new one.
 	installIDAnnotation = "terraform-provider-karpenter/install-id"
 	installIDKey        = "install_id"
+
+	// credentialsAnnotation on the controller's pod template names the credential source its
+	// pods start with: "irsa <role ARN>" when the service account carries roleARNAnnotation,
+	// else "default" (EKS Pod Identity, or the node's). EKS injects a pod's AWS credentials
+	// (AWS_ROLE_ARN and a web identity token, or the Pod Identity agent's URL) when the pod is
+	// created, so a change of controller_role_arn changes the pod template: the Deployment
+	// rolls and the new pods get the new credentials.
+	credentialsAnnotation = "terraform-provider-karpenter/credentials"
 )
+
+// credentialsValue is credentialsAnnotation's value for the controller role ARN roleARN.
+func credentialsValue(roleARN string) string {
+	if roleARN == "" {
+		return "default"
+	}
+	return "irsa " + roleARN
+}
 
 // controllerSettings is the desired installation, converted from the HCL model.
 type controllerSettings struct {
@@ -200,8 +216,9 @@ func controllerObjects(s controllerSettings) []client.Object {
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(1))}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: selectorLabels()},
-				Spec:       controllerPodSpec(s, env),
+				ObjectMeta: metav1.ObjectMeta{Labels: selectorLabels(),
+					Annotations: map[string]string{credentialsAnnotation: credentialsValue(s.ControllerRoleARN)}},
+				Spec: controllerPodSpec(s, env),
 			},
 		}},
 	}

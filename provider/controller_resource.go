@@ -994,7 +994,8 @@ func objectChanged(desired, live client.Object) bool {
 // deploymentChanged reports whether the live controller Deployment d (ctr its controller
 // container) differs from the one s describes in what no attribute reads back: a label of
 // the Deployment missing or changed, no installIDAnnotation (its value is not compared: a
-// create_before_destroy replacement writes its own), the rollout
+// create_before_destroy replacement writes its own), the pod template's credentialsAnnotation
+// when it has one, the rollout
 // strategy (type and maxUnavailable; the API server defaults maxSurge), the pod labels, the
 // probes, the pod's and the container's security context, the container ports, and the
 // environment variables the provider sets from its own configuration (AWS_REGION; POD_NAMESPACE
@@ -1019,6 +1020,10 @@ func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Co
 	}
 	spec, wantSpec := d.Spec.Template.Spec, want.Spec.Template.Spec
 	wc := wantSpec.Containers[0]
+	// credentialsAnnotation: compared when present (a Deployment of an earlier version has none).
+	if v, ok := d.Spec.Template.Annotations[credentialsAnnotation]; ok && v != want.Spec.Template.Annotations[credentialsAnnotation] {
+		return true
+	}
 	if !equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels) ||
 		!equality.Semantic.DeepEqual(wantSpec.SecurityContext, spec.SecurityContext) ||
 		!equality.Semantic.DeepEqual(wc.SecurityContext, ctr.SecurityContext) ||

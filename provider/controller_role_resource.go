@@ -97,9 +97,12 @@ func (r *controllerRoleResource) Schema(ctx context.Context, _ resource.SchemaRe
 		Attributes: map[string]schema.Attribute{
 			"identity": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(identityIRSA),
 				MarkdownDescription: "How the controller's pods get the role: `irsa` (default; IAM roles for service accounts, " +
-					"trust on the cluster's OIDC provider) or `pod_identity` (EKS Pod Identity). Changing it replaces the role.",
-				Validators:    []validator.String{stringvalidator.OneOf(identityIRSA, identityPodIdentity)},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+					"trust on the cluster's OIDC provider) or `pod_identity` (EKS Pod Identity). Changing it updates the role in " +
+					"place (same name and ARN, so there is no moment without a role): the trust policy is rewritten, the Pod " +
+					"Identity association is created or deleted, and an OIDC provider this resource created is deleted when " +
+					"switching to `pod_identity` unless another role trusts it. Running controller pods keep the credentials " +
+					"they started with: `karpenter_controller` rolls them when `controller_role_arn` changes.",
+				Validators: []validator.String{stringvalidator.OneOf(identityIRSA, identityPodIdentity)}},
 			"pod_identity_association_id": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "ID of the EKS Pod Identity association this resource created (`pod_identity` only); a new one when the association is made again."},
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The role name.",
@@ -148,6 +151,24 @@ func (r *controllerRoleResource) ModifyPlan(ctx context.Context, req resource.Mo
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() || m.ClusterName.IsUnknown() || m.NodeRoleARN.IsUnknown() {
 		return
+	}
+	if !req.State.Raw.IsNull() { // an identity change updates in place: the OIDC attributes follow it
+		var state, config controllerRoleModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if !m.Identity.IsUnknown() && !m.Identity.Equal(state.Identity) {
+			issuer, provider := types.StringUnknown(), types.StringUnknown()
+			if m.podIdentity() {
+				issuer, provider = types.StringNull(), types.StringNull()
+			} else if !config.OIDCIssuerURL.IsNull() {
+				issuer = config.OIDCIssuerURL
+			}
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("oidc_issuer_url"), issuer)...)
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("oidc_provider_arn"), provider)...)
+		}
 	}
 	doc, err := r.policy(ctx, m)
 	if err != nil {
@@ -391,6 +412,14 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 		if resp.Diagnostics.HasError() {
 			return
 		}
+	} else if r.deletePodIdentityAssociation(ctx, state, &resp.Diagnostics); resp.Diagnostics.HasError() { // switched to irsa
+		return
+	}
+	// Switched away from an OIDC provider this resource created: delete it like Delete does.
+	if old := state.OIDCProviderARN.ValueString(); state.OIDCProviderCreated.ValueBool() && old != "" && old != providerARN {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		r.deleteCreatedOIDCProvider(ctx, old, &resp.Diagnostics)
+		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -425,19 +454,25 @@ func (r *controllerRoleResource) Delete(ctx context.Context, req resource.Delete
 	if !m.OIDCProviderCreated.ValueBool() || providerARN == "" {
 		return // adopted: never deleted
 	}
+	r.deleteCreatedOIDCProvider(ctx, providerARN, &resp.Diagnostics)
+}
+
+// deleteCreatedOIDCProvider deletes providerARN, an IAM OIDC provider this resource created,
+// unless another role's trust policy names it (then it is kept, with a warning).
+func (r *controllerRoleResource) deleteCreatedOIDCProvider(ctx context.Context, providerARN string, diags *diag.Diagnostics) {
 	users, err := rolesTrusting(ctx, r.c.iam, providerARN)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot list the roles that trust the IAM OIDC provider", err.Error())
+		diags.AddError("Cannot list the roles that trust the IAM OIDC provider", err.Error())
 		return
 	}
 	if len(users) > 0 {
-		resp.Diagnostics.AddWarning("IAM OIDC provider kept", fmt.Sprintf("%s was created by this resource but is kept: "+
+		diags.AddWarning("IAM OIDC provider kept", fmt.Sprintf("%s was created by this resource but is kept: "+
 			"the trust policies of %s name it.", providerARN, strings.Join(users, ", ")))
 		return
 	}
 	if _, err := r.c.iam.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{
 		OpenIDConnectProviderArn: aws.String(providerARN)}); err != nil && !isIAMNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete the IAM OIDC provider", err.Error())
+		diags.AddError("Cannot delete the IAM OIDC provider", err.Error())
 	}
 }
 

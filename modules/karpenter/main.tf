@@ -50,7 +50,11 @@ resource "karpenter_controller_role" "this" {
 }
 
 # Lets instances with the node role join the cluster (aws-auth mapRoles, or an access entry).
+# node_access_method = "none": the node role's access is managed elsewhere (an existing aws-auth
+# entry or access entry, which karpenter_node_access would refuse rather than adopt).
 resource "karpenter_node_access" "this" {
+  count = local.node_access_method == "none" ? 0 : 1
+
   role_arn     = karpenter_node_role.this.arn
   method       = local.node_access_method
   cluster_name = local.node_access_method == "access_entry" ? var.cluster_name : null

@@ -29,7 +29,7 @@ output "default_provisioner_name" {
 }
 
 output "node_access_method" {
-  description = "How launched nodes join the cluster: aws_auth or access_entry (node_access_method, or picked from the cluster's authentication mode)."
+  description = "How launched nodes join the cluster: aws_auth, access_entry or none (node_access_method, or picked from the cluster's authentication mode)."
   value       = local.node_access_method
 }
 

@@ -164,13 +164,13 @@ variable "default_provisioner" {
 }
 
 variable "node_access_method" {
-  description = "How launched nodes join the cluster: \"aws_auth\" (an entry in kube-system/aws-auth) or \"access_entry\" (an EKS access entry of type EC2_LINUX). null (the default) picks from the cluster's authentication mode: access_entry for API (which ignores aws-auth), aws_auth for CONFIG_MAP and API_AND_CONFIG_MAP."
+  description = "How launched nodes join the cluster: \"aws_auth\" (an entry in kube-system/aws-auth), \"access_entry\" (an EKS access entry of type EC2_LINUX) or \"none\" (the module manages no node access: the node role already has an aws-auth entry or access entry made elsewhere, which is left as it is). null (the default) picks from the cluster's authentication mode: access_entry for API (which ignores aws-auth), aws_auth for CONFIG_MAP and API_AND_CONFIG_MAP."
   type        = string
   default     = null
 
   validation {
-    condition     = var.node_access_method == null || contains(["aws_auth", "access_entry"], coalesce(var.node_access_method, "aws_auth"))
-    error_message = "node_access_method must be null, \"aws_auth\" or \"access_entry\"."
+    condition     = var.node_access_method == null || contains(["aws_auth", "access_entry", "none"], coalesce(var.node_access_method, "aws_auth"))
+    error_message = "node_access_method must be null, \"aws_auth\", \"access_entry\" or \"none\"."
   }
 }
 
