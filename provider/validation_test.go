@@ -143,7 +143,7 @@ func TestEBSErrorsAreReportedTogether(t *testing.T) {
 		ebs + `\.iops.*between 100 and 256000`,
 		ebs + `\.iops: iops applies only to volume_type io1, io2 or gp3`,
 		ebs + `\.throughput: throughput applies only to volume_type gp3`,
-		ebs + `: volume_size is required unless snapshot_id is set`,
+		ebs + `\.volume_size: volume_size is required unless snapshot_id is set`,
 	} {
 		// terraform wraps the detail: any space may be a line break.
 		steps = append(steps, resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)` + strings.ReplaceAll(want, " ", `\s+`))})
