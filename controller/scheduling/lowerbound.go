@@ -909,18 +909,25 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 	for k := range tight {
 		tight[k] = -k - 1
 	}
+	// The normals of the constraints y[k] ≥ 0 (as -y[k] ≤ 0), one block for all.
+	slack := make([][]float64, d)
+	slackBuf := make([]float64, d*d)
+	for k := range slack {
+		slack[k] = slackBuf[k*d : (k+1)*d]
+		slack[k][k] = -1
+	}
 	normal := func(j int) []float64 {
 		if j >= 0 {
 			return rows[j]
 		}
-		v := make([]float64, d)
-		v[-j-1] = -1
-		return v
+		return slack[-j-1]
 	}
+	m := make([][]float64, d)
+	objective := ones(d)
+	rhs := make([]float64, d)
 	const eps = 1e-12
 	lu := newLU(d)
 	for iter := 0; iter < 50*(len(rows)+d); iter++ {
-		m := make([][]float64, d)
 		for i, j := range tight {
 			m[i] = normal(j)
 		}
@@ -929,7 +936,7 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 			break
 		}
 		// lambda: the objective (all ones) as a combination of the tight normals.
-		lambda := lu.solveT(ones(d))
+		lambda := lu.solveT(objective)
 		leave := -1
 		for i, l := range lambda {
 			if l < -eps && (leave < 0 || tight[i] < tight[leave]) {
@@ -946,7 +953,7 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 			}
 			break
 		}
-		rhs := make([]float64, d)
+		clear(rhs)
 		rhs[leave] = -1
 		dir := lu.solve(rhs)
 		enter, step := enteringConstraint(rows, prices, inTight, y, dir, eps)
