@@ -30,13 +30,14 @@ import (
 //     (room worth bounds what any filling holds), so few types are tried per kind of node.
 //  3. Whole-node fillings (pack_columns.go): for a pool of at most packColumnsMaxShapes shapes,
 //     the configuration programme over fillings of one node each, solved by column generation
-//     from the greedy's fillings, bought rounded down, the rest packed by the greedy; kept when
-//     it costs less than step 2. A pool of more shapes (many hostname profiles, as the
+//     from the greedy's fillings, bought rounded down, solved again for the pods left and
+//     rounded again a few times, the rest packed by the greedy; kept when it costs less than
+//     step 2. A pool of more shapes (many hostname profiles, as the
 //     Karpenter mix's) is solved so on its shapes merged by requests and by the one-per-node
 //     term of most carriers (packColumnsMerged, at most packColumnsMergedMaxShapes); each node
 //     bought takes pods its other hostname terms admit, a node that cannot get its whole
-//     filling is left to the greedy, and fillings of fractional part at least
-//     packColumnsRoundUp get one more node.
+//     filling is left to a later round, fillings of fractional part at least
+//     packColumnsRoundUp get one more node, and the pods left are packed again the same way.
 //  4. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //
