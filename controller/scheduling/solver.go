@@ -249,7 +249,9 @@ type existing struct {
 type podInfo struct {
 	pod      *corev1.Pod
 	requests Resources
-	terms    []Requirements
+	// reqKey is requests.key(), the requests' part of the packing's and openWith's cache keys.
+	reqKey string
+	terms  []Requirements
 	// notNames are the nodes its terms keep out by name (matchFields metadata.name NotIn), all
 	// terms' together: a node one term keeps out is not used even when another term would
 	// admit it (stricter than kube-scheduler, never looser; terms change with volumes).
@@ -290,6 +292,7 @@ type podInfo struct {
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
+	pi.reqKey = pi.requests.key()
 	for _, k := range sortedNames(pi.requests) {
 		if pi.requests[k] < 0 {
 			// The API server refuses these; a plan must not count them as room.
@@ -1104,7 +1107,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 	cacheable := opts == nil && ps.limits == nil && pi.vol == nil
 	var key string
 	if cacheable {
-		key = pi.requests.key() + "|" + term.String()
+		key = pi.reqKey + "|" + term.String()
 	}
 	if cacheable {
 		if v, ok := ps.opened[key]; ok {
