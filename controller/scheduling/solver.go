@@ -178,6 +178,37 @@ func (t *typeInfo) setDense() {
 	dense(t.capacity, &t.denseCapacity)
 }
 
+// denseAmounts returns r's amounts of denseNames, and false when r has a positive amount of
+// another resource (Fits must then read the maps).
+func denseAmounts(r Resources) ([len(denseNames)]int64, bool) {
+	var out [len(denseNames)]int64
+	n := 0
+	for i, name := range denseNames {
+		if v, ok := r[name]; ok {
+			out[i] = v
+			n++
+		}
+	}
+	if n != len(r) {
+		for k, v := range r {
+			if v > 0 && !slices.Contains(denseNames[:], k) {
+				return out, false
+			}
+		}
+	}
+	return out, true
+}
+
+// fitsDense is Resources.Fits on dense amounts (see denseAmounts and typeInfo.denseUsable).
+func fitsDense(r, capacity *[len(denseNames)]int64) bool {
+	for i, v := range r {
+		if v > 0 && v > capacity[i] {
+			return false
+		}
+	}
+	return true
+}
+
 type provState struct {
 	in        ProvisionerInput
 	name      string
@@ -1012,8 +1043,23 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 	}
 	var out []*typeInfo
 	cpu, memory := total[corev1.ResourceCPU], total[corev1.ResourceMemory]
+	dense, isDense := denseAmounts(total)
+	var pricer reqPricer
+	if checkOfferings {
+		pricer = ps.pricer(reqs)
+	}
 	for _, t := range from {
-		if cpu > t.cpu || memory > t.memory || !total.Fits(t.usable) || wastesAccelerators(total, t) {
+		if cpu > t.cpu || memory > t.memory {
+			continue
+		}
+		if isDense {
+			if !fitsDense(&dense, &t.denseUsable) {
+				continue
+			}
+		} else if !total.Fits(t.usable) {
+			continue
+		}
+		if wastesAccelerators(total, t) {
 			continue
 		}
 		if ps.limits != nil && others != nil && !ps.withinLimits(t.capacity, others) {
@@ -1029,7 +1075,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 			}
 		}
 		if ok && checkOfferings {
-			_, ok = ps.price(t, reqs)
+			_, ok = pricer.price(t)
 		}
 		if ok {
 			out = append(out, t)
@@ -1149,8 +1195,9 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 // (+Inf when there is none).
 func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
 	best := math.Inf(1)
+	pricer := ps.pricer(reqs)
 	for _, t := range types {
-		if p, ok := ps.price(t, reqs); ok && p < best {
+		if p, ok := pricer.price(t); ok && p < best {
 			best = p
 		}
 	}
@@ -1159,19 +1206,46 @@ func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
 
 // price is cheapestOffering(t, reqs), read from t when reqs allow the same zones and capacity
 // types as priceBase, the template t's prices were computed under (requirements are immutable,
-// so same pointers mean same sets).
+// so same pointers mean same sets). Pricing many types under one reqs: see pricer.
 func (ps *provState) price(t *typeInfo, reqs Requirements) (float64, bool) {
+	p := ps.pricer(reqs)
+	return p.price(t)
+}
+
+// reqPricer is provState.price for one reqs, which it reads once for all the types it prices.
+type reqPricer struct {
+	reqs Requirements
+	// base: reqs allow the zones and capacity types of priceBase (t.price applies); zone: else,
+	// when reqs allow priceBase's capacity types and fix the zone (t.zonePrice applies), that zone.
+	base     bool
+	zone     string
+	zoneOnly bool
+}
+
+// pricer returns the pricer of reqs (see reqPricer).
+func (ps *provState) pricer(reqs Requirements) reqPricer {
+	p := reqPricer{reqs: reqs}
 	zone := reqs[v1alpha5.LabelZone]
 	if reqs[v1alpha5.LabelCapacityType] == ps.priceBase[v1alpha5.LabelCapacityType] {
 		if zone == ps.priceBase[v1alpha5.LabelZone] {
-			return t.price, t.priceOK
-		}
-		if z, ok := zone.Single(); ok && t.zonePrice != nil {
-			p, ok := t.zonePrice[z]
-			return p, ok
+			p.base = true
+		} else {
+			p.zone, p.zoneOnly = zone.Single()
 		}
 	}
-	return cheapestOffering(t.it, reqs)
+	return p
+}
+
+// price returns provState.price(t, p.reqs): USD/hour, and false when no offering is allowed.
+func (p *reqPricer) price(t *typeInfo) (float64, bool) {
+	if p.base {
+		return t.price, t.priceOK
+	}
+	if p.zoneOnly && t.zonePrice != nil {
+		price, ok := t.zonePrice[p.zone]
+		return price, ok
+	}
+	return cheapestOffering(t.it, p.reqs)
 }
 
 // zonePrices maps each zone to the cheapest available offering of it there that template
@@ -1365,8 +1439,9 @@ func (c *claim) launchable() []*typeInfo {
 		price float64
 	}
 	opts := make([]priced, 0, len(c.types))
+	pricer := ps.pricer(c.reqs)
 	for _, t := range c.types {
-		if p, ok := ps.price(t, c.reqs); ok {
+		if p, ok := pricer.price(t); ok {
 			opts = append(opts, priced{t, p})
 		}
 	}
@@ -1484,8 +1559,9 @@ func (c *claim) finish(maxTypes int) *NodeClaim {
 		price float64
 	}
 	opts := make([]option, 0, len(c.types))
+	pricer := c.prov.pricer(c.reqs)
 	for _, t := range c.types {
-		if price, ok := c.prov.price(t, c.reqs); ok {
+		if price, ok := pricer.price(t); ok {
 			opts = append(opts, option{t, price})
 		}
 	}
