@@ -323,8 +323,9 @@ type podInfo struct {
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
-	pi.reqKey = pi.requests.key()
-	for _, k := range sortedNames(pi.requests) {
+	names := sortedNames(pi.requests)
+	pi.reqKey = pi.requests.keyOf(names)
+	for _, k := range names {
 		if pi.requests[k] < 0 {
 			// The API server refuses these; a plan must not count them as room.
 			pi.err = fmt.Errorf("invalid requests: %s is negative (%s)", k, pi.requests)
@@ -1689,6 +1690,6 @@ func sortedNames(r Resources) []corev1.ResourceName {
 	for k := range r {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
