@@ -1105,15 +1105,17 @@ func ones(n int) []float64 {
 }
 
 // luFactors is an LU factorisation with partial pivoting of a square matrix m: row perm[i] of m
-// is row i of L·U (L unit lower triangular, U upper, both in a).
+// is row i of L·U (L unit lower triangular, U upper, both in a). x, xT and z (n each) hold the
+// results of solve and solveT.
 type luFactors struct {
-	a    [][]float64
-	perm []int
+	a        [][]float64
+	perm     []int
+	x, xT, z []float64
 }
 
 // newLU returns room for the factors of an n×n matrix.
 func newLU(n int) *luFactors {
-	f := &luFactors{a: make([][]float64, n), perm: make([]int, n)}
+	f := &luFactors{a: make([][]float64, n), perm: make([]int, n), x: make([]float64, n), xT: make([]float64, n), z: make([]float64, n)}
 	buf := make([]float64, n*n)
 	for i := range f.a {
 		f.a[i] = buf[i*n : (i+1)*n]
@@ -1157,10 +1159,10 @@ func (f *luFactors) factor(m [][]float64) bool {
 	return true
 }
 
-// solve returns x with m·x = b.
+// solve returns x with m·x = b; x is f's, overwritten by the next solve.
 func (f *luFactors) solve(b []float64) []float64 {
 	n := len(f.a)
-	x := make([]float64, n)
+	x := f.x
 	for i := range n {
 		v := b[f.perm[i]]
 		for j := range i {
@@ -1178,10 +1180,12 @@ func (f *luFactors) solve(b []float64) []float64 {
 	return x
 }
 
-// solveT returns x with mᵀ·x = b: Uᵀ·z = b, Lᵀ·w = z, x[perm[i]] = w[i].
+// solveT returns x with mᵀ·x = b: Uᵀ·z = b, Lᵀ·w = z, x[perm[i]] = w[i]; x is f's,
+// overwritten by the next solveT.
 func (f *luFactors) solveT(b []float64) []float64 {
 	n := len(f.a)
-	z := slices.Clone(b)
+	z := f.z
+	copy(z, b)
 	for i := range n {
 		v := z[i]
 		for j := range i {
@@ -1196,7 +1200,7 @@ func (f *luFactors) solveT(b []float64) []float64 {
 		}
 		z[i] = v
 	}
-	x := make([]float64, n)
+	x := f.xT
 	for i, p := range f.perm {
 		x[p] = z[i]
 	}
