@@ -142,7 +142,7 @@ type typeInfo struct {
 	it       *cloudprovider.InstanceType
 	usable   Resources // allocatable minus daemonset overhead
 	capacity Resources
-	// price is the cheapest offering the provisioner's template allows (see price), USD/hour;
+	// price is the cheapest offering the provisioner's template allows (see reqPricer), USD/hour;
 	// zonePrice the same per zone.
 	price     float64
 	priceOK   bool
@@ -223,7 +223,7 @@ type provState struct {
 	claims    []*claim
 	typeErr   string // why no type is usable at all
 	topo      *topology
-	// priceBase is the template typeInfo prices were computed under (see price); a repacking
+	// priceBase is the template typeInfo prices were computed under (see reqPricer); a repacking
 	// provState shares the types, so it shares this too.
 	priceBase Requirements
 	// opened caches what openWith computed for pods of equal requests and node requirements,
@@ -1205,15 +1205,9 @@ func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
 	return best
 }
 
-// price is cheapestOffering(t, reqs), read from t when reqs allow the same zones and capacity
-// types as priceBase, the template t's prices were computed under (requirements are immutable,
-// so same pointers mean same sets). Pricing many types under one reqs: see pricer.
-func (ps *provState) price(t *typeInfo, reqs Requirements) (float64, bool) {
-	p := ps.pricer(reqs)
-	return p.price(t)
-}
-
-// reqPricer is provState.price for one reqs, which it reads once for all the types it prices.
+// reqPricer prices types under one reqs, which it reads once: cheapestOffering(t, reqs), read
+// from t when reqs allow the same zones and capacity types as priceBase, the template t's prices
+// were computed under (requirements are immutable, so same pointers mean same sets).
 type reqPricer struct {
 	reqs Requirements
 	// base: reqs allow the zones and capacity types of priceBase (t.price applies); zone: else,
@@ -1237,7 +1231,7 @@ func (ps *provState) pricer(reqs Requirements) reqPricer {
 	return p
 }
 
-// price returns provState.price(t, p.reqs): USD/hour, and false when no offering is allowed.
+// price returns cheapestOffering(t, p.reqs): USD/hour, and false when no offering is allowed.
 func (p *reqPricer) price(t *typeInfo) (float64, bool) {
 	if p.base {
 		return t.price, t.priceOK
