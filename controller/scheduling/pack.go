@@ -255,7 +255,9 @@ func (ps *provState) packPool(old []*claim) []*claim {
 	if len(types) == 0 {
 		return nil
 	}
-	kinds := packGreedy(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, oldPrice)
+	// Each packer takes the pods it packs out of its shapes: each gets its own copy.
+	shapes := packShapes(infos, dims, unit, prof, largest, perNode)
+	kinds := packGreedy(cloneShapes(shapes), types, terms, oldPrice)
 	budget := oldPrice
 	if kinds != nil {
 		budget = 0
@@ -263,9 +265,9 @@ func (ps *provState) packPool(old []*claim) []*claim {
 			budget += float64(len(k.nodes)) * k.t.price
 		}
 	}
-	if byColumns := packColumns(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, kinds, budget); byColumns != nil {
+	if byColumns := packColumns(cloneShapes(shapes), types, terms, kinds, budget); byColumns != nil {
 		kinds = byColumns
-	} else if merged := packColumnsMerged(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, largest, kinds, budget); merged != nil {
+	} else if merged := packColumnsMerged(shapes, types, terms, largest, kinds, budget); merged != nil {
 		kinds = merged
 	}
 	if kinds == nil {
@@ -510,7 +512,7 @@ func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, pr
 	var shapes []*packShape
 	for _, pi := range infos {
 		p := prof[pi]
-		k := pi.requests.key() + "|" + p.key()
+		k := pi.reqKey + "|" + p.key()
 		s := byKey[k]
 		if s == nil {
 			req := make([]int64, len(dims))
@@ -530,6 +532,18 @@ func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, pr
 	}
 	slices.SortStableFunc(shapes, func(a, b *packShape) int { return cmp.Compare(b.worth, a.worth) })
 	return shapes
+}
+
+// cloneShapes copies shapes and their pod lists (the packers remove and reorder pods in
+// place); requests and profiles are shared (read only).
+func cloneShapes(shapes []*packShape) []*packShape {
+	out := make([]*packShape, len(shapes))
+	for i, s := range shapes {
+		cp := *s
+		cp.pods = slices.Clone(s.pods)
+		out[i] = &cp
+	}
+	return out
 }
 
 // packKind is count nodes of one type filled alike: nodes[i] are the pods of the i-th.
