@@ -909,18 +909,26 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 	for k := range tight {
 		tight[k] = -k - 1
 	}
+	// The normals of the constraints y[k] ≥ 0 (as -y[k] ≤ 0), one block for all.
+	slack := make([][]float64, d)
+	slackBuf := make([]float64, d*d)
+	for k := range slack {
+		slack[k] = slackBuf[k*d : (k+1)*d]
+		slack[k][k] = -1
+	}
 	normal := func(j int) []float64 {
 		if j >= 0 {
 			return rows[j]
 		}
-		v := make([]float64, d)
-		v[-j-1] = -1
-		return v
+		return slack[-j-1]
 	}
+	m := make([][]float64, d)
+	objective := ones(d)
+	rhs := make([]float64, d)
 	const eps = 1e-12
 	lu := newLU(d)
+	supports := rowSupports(rows)
 	for iter := 0; iter < 50*(len(rows)+d); iter++ {
-		m := make([][]float64, d)
 		for i, j := range tight {
 			m[i] = normal(j)
 		}
@@ -929,7 +937,7 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 			break
 		}
 		// lambda: the objective (all ones) as a combination of the tight normals.
-		lambda := lu.solveT(ones(d))
+		lambda := lu.solveT(objective)
 		leave := -1
 		for i, l := range lambda {
 			if l < -eps && (leave < 0 || tight[i] < tight[leave]) {
@@ -946,10 +954,14 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 			}
 			break
 		}
-		rhs := make([]float64, d)
+		clear(rhs)
 		rhs[leave] = -1
 		dir := lu.solve(rhs)
-		enter, step := enteringConstraint(rows, prices, inTight, y, dir, eps)
+		sparse := supports
+		if !allFinite(y) || !allFinite(dir) {
+			sparse = nil // dotOn would skip 0·Inf and 0·NaN terms
+		}
+		enter, step := enteringConstraint(rows, sparse, prices, inTight, y, dir, eps)
 		if enter == math.MinInt {
 			break // unbounded: some resource no type supplies (callers leave such pods out)
 		}
@@ -969,7 +981,9 @@ func coverSolve(rows [][]float64, prices []float64) ([]float64, []float64) {
 
 // enteringConstraint is the ratio test of coverBound: the first constraint met moving from y
 // along dir (ties to the smallest name) and the step to it; math.MinInt when none is met.
-func enteringConstraint(rows [][]float64, prices []float64, inTight []bool, y, dir []float64, eps float64) (int, float64) {
+// supports are rowSupports(rows), or nil to compute every product densely; with supports, y
+// and dir must be finite (see dotOn).
+func enteringConstraint(rows [][]float64, supports [][]int32, prices []float64, inTight []bool, y, dir []float64, eps float64) (int, float64) {
 	enter, step := math.MinInt, math.Inf(1)
 	for k := range y {
 		if dir[k] < -eps {
@@ -982,15 +996,76 @@ func enteringConstraint(rows [][]float64, prices []float64, inTight []bool, y, d
 		if inTight[o] {
 			continue
 		}
-		ad := dot(row, dir)
+		var ad float64
+		if supports != nil && supports[o] != nil {
+			ad = dotOn(row, dir, supports[o])
+		} else {
+			ad = dot(row, dir)
+		}
 		if ad <= eps {
 			continue
 		}
-		if t := max(0, (prices[o]-dot(row, y))/ad); t < step {
+		var ay float64
+		if supports != nil && supports[o] != nil {
+			ay = dotOn(row, y, supports[o])
+		} else {
+			ay = dot(row, y)
+		}
+		if t := max(0, (prices[o]-ay)/ad); t < step {
 			enter, step = o, t
 		}
 	}
 	return enter, step
+}
+
+// rowSupports returns, per row, the indices of its nonzero entries ascending, or nil for a row
+// with more than a quarter of its entries nonzero (dot is then about as quick). The column
+// packer's rows (one node's filling over the pool's shapes) are mostly zero.
+func rowSupports(rows [][]float64) [][]int32 {
+	out := make([][]int32, len(rows))
+	var buf []int32
+	for o, row := range rows {
+		n := 0
+		for _, v := range row {
+			if v != 0 {
+				n++
+			}
+		}
+		if 4*n > len(row) {
+			continue
+		}
+		if len(buf) < n {
+			buf = make([]int32, max(n, 256))
+		}
+		out[o], buf = buf[:0:n], buf[n:]
+		for k, v := range row {
+			if v != 0 {
+				out[o] = append(out[o], int32(k))
+			}
+		}
+	}
+	return out
+}
+
+// dotOn is dot(a, b) over support, the indices of a's nonzero entries, only. For finite b it
+// is bit-identical to dot: each term left out is ±0 (a zero times a finite number), and adding
+// ±0 to a sum that starts at +0 leaves it unchanged (such a sum is never -0).
+func dotOn(a, b []float64, support []int32) float64 {
+	s := 0.0
+	for _, i := range support {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// allFinite reports whether no entry of v is infinite or NaN.
+func allFinite(v []float64) bool {
+	for _, x := range v {
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return false
+		}
+	}
+	return true
 }
 
 // certify clamps y at 0, scales it until rows[o]·y ≤ prices[o] for every o, and returns Σ y.
@@ -1030,15 +1105,17 @@ func ones(n int) []float64 {
 }
 
 // luFactors is an LU factorisation with partial pivoting of a square matrix m: row perm[i] of m
-// is row i of L·U (L unit lower triangular, U upper, both in a).
+// is row i of L·U (L unit lower triangular, U upper, both in a). x, xT and z (n each) hold the
+// results of solve and solveT.
 type luFactors struct {
-	a    [][]float64
-	perm []int
+	a        [][]float64
+	perm     []int
+	x, xT, z []float64
 }
 
 // newLU returns room for the factors of an n×n matrix.
 func newLU(n int) *luFactors {
-	f := &luFactors{a: make([][]float64, n), perm: make([]int, n)}
+	f := &luFactors{a: make([][]float64, n), perm: make([]int, n), x: make([]float64, n), xT: make([]float64, n), z: make([]float64, n)}
 	buf := make([]float64, n*n)
 	for i := range f.a {
 		f.a[i] = buf[i*n : (i+1)*n]
@@ -1082,10 +1159,10 @@ func (f *luFactors) factor(m [][]float64) bool {
 	return true
 }
 
-// solve returns x with m·x = b.
+// solve returns x with m·x = b; x is f's, overwritten by the next solve.
 func (f *luFactors) solve(b []float64) []float64 {
 	n := len(f.a)
-	x := make([]float64, n)
+	x := f.x
 	for i := range n {
 		v := b[f.perm[i]]
 		for j := range i {
@@ -1103,10 +1180,12 @@ func (f *luFactors) solve(b []float64) []float64 {
 	return x
 }
 
-// solveT returns x with mᵀ·x = b: Uᵀ·z = b, Lᵀ·w = z, x[perm[i]] = w[i].
+// solveT returns x with mᵀ·x = b: Uᵀ·z = b, Lᵀ·w = z, x[perm[i]] = w[i]; x is f's,
+// overwritten by the next solveT.
 func (f *luFactors) solveT(b []float64) []float64 {
 	n := len(f.a)
-	z := slices.Clone(b)
+	z := f.z
+	copy(z, b)
 	for i := range n {
 		v := z[i]
 		for j := range i {
@@ -1121,7 +1200,7 @@ func (f *luFactors) solveT(b []float64) []float64 {
 		}
 		z[i] = v
 	}
-	x := make([]float64, n)
+	x := f.xT
 	for i, p := range f.perm {
 		x[p] = z[i]
 	}

@@ -30,13 +30,14 @@ import (
 //     (room worth bounds what any filling holds), so few types are tried per kind of node.
 //  3. Whole-node fillings (pack_columns.go): for a pool of at most packColumnsMaxShapes shapes,
 //     the configuration programme over fillings of one node each, solved by column generation
-//     from the greedy's fillings, bought rounded down, the rest packed by the greedy; kept when
-//     it costs less than step 2. A pool of more shapes (many hostname profiles, as the
+//     from the greedy's fillings, bought rounded down, solved again for the pods left and
+//     rounded again a few times, the rest packed by the greedy; kept when it costs less than
+//     step 2. A pool of more shapes (many hostname profiles, as the
 //     Karpenter mix's) is solved so on its shapes merged by requests and by the one-per-node
 //     term of most carriers (packColumnsMerged, at most packColumnsMergedMaxShapes); each node
 //     bought takes pods its other hostname terms admit, a node that cannot get its whole
-//     filling is left to the greedy, and fillings of fractional part at least
-//     packColumnsRoundUp get one more node.
+//     filling is left to a later round, fillings of fractional part at least
+//     packColumnsRoundUp get one more node, and the pods left are packed again the same way.
 //  4. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //
@@ -254,7 +255,9 @@ func (ps *provState) packPool(old []*claim) []*claim {
 	if len(types) == 0 {
 		return nil
 	}
-	kinds := packGreedy(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, oldPrice)
+	// Each packer takes the pods it packs out of its shapes: each gets its own copy.
+	shapes := packShapes(infos, dims, unit, prof, largest, perNode)
+	kinds := packGreedy(cloneShapes(shapes), types, terms, oldPrice)
 	budget := oldPrice
 	if kinds != nil {
 		budget = 0
@@ -262,9 +265,9 @@ func (ps *provState) packPool(old []*claim) []*claim {
 			budget += float64(len(k.nodes)) * k.t.price
 		}
 	}
-	if byColumns := packColumns(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, kinds, budget); byColumns != nil {
+	if byColumns := packColumns(cloneShapes(shapes), types, terms, kinds, budget); byColumns != nil {
 		kinds = byColumns
-	} else if merged := packColumnsMerged(packShapes(infos, dims, unit, prof, largest, perNode), types, terms, largest, kinds, budget); merged != nil {
+	} else if merged := packColumnsMerged(shapes, types, terms, largest, kinds, budget); merged != nil {
 		kinds = merged
 	}
 	if kinds == nil {
@@ -509,7 +512,7 @@ func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, pr
 	var shapes []*packShape
 	for _, pi := range infos {
 		p := prof[pi]
-		k := pi.requests.key() + "|" + p.key()
+		k := pi.reqKey + "|" + p.key()
 		s := byKey[k]
 		if s == nil {
 			req := make([]int64, len(dims))
@@ -529,6 +532,18 @@ func packShapes(infos []*podInfo, dims []corev1.ResourceName, unit []float64, pr
 	}
 	slices.SortStableFunc(shapes, func(a, b *packShape) int { return cmp.Compare(b.worth, a.worth) })
 	return shapes
+}
+
+// cloneShapes copies shapes and their pod lists (the packers remove and reorder pods in
+// place); requests and profiles are shared (read only).
+func cloneShapes(shapes []*packShape) []*packShape {
+	out := make([]*packShape, len(shapes))
+	for i, s := range shapes {
+		cp := *s
+		cp.pods = slices.Clone(s.pods)
+		out[i] = &cp
+	}
+	return out
 }
 
 // packKind is count nodes of one type filled alike: nodes[i] are the pods of the i-th.

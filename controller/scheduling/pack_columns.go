@@ -20,7 +20,9 @@ import (
 // a few fillings: the restricted programme's dual values each pod of shape s at π(s); every
 // type is filled by fill in orders of π per unit of room, and a filling worth more than its
 // price joins. The optimum's fillings are then bought rounded down (x(f) nodes of f, ⌊x(f)⌋),
-// and the pods left are packed by packGreedy. The result replaces the greedy's when it costs
+// the programme is solved again for the pods left and rounded again, up to packColumnsResolves
+// times (sequential rounding; a round whose amounts are all below one buys one node of the
+// largest, see resolveRest), and the pods still left are packed by packGreedy. The result replaces the greedy's when it costs
 // less. Only pools of at most packColumnsMaxShapes shapes are solved so (the programme has one
 // row per shape), in at most packColumnsRounds rounds, so the time stays bounded by the shapes
 // and types, not the pods.
@@ -54,12 +56,14 @@ type columnPacker struct {
 	st    *nodeTerms
 	// exact searches a type's filling when the pool has no hostname terms, else nil.
 	exact *cfgProblem
+	// rounds bounds the column generation rounds (packColumnsRounds unless set lower).
+	rounds int
 }
 
 // newColumnPacker is the packer of shapes (their pods all still to place) on types, with terms
 // hostname terms: the pod count per shape and, per dimension, the least request of any shape.
 func newColumnPacker(shapes []*packShape, types []packType, terms int) *columnPacker {
-	cp := &columnPacker{shapes: shapes, types: types, count: make([]int, len(shapes)), seen: map[string]bool{},
+	cp := &columnPacker{shapes: shapes, types: types, count: make([]int, len(shapes)), seen: map[string]bool{}, rounds: packColumnsRounds,
 		take: make([]int, len(shapes)), room: make([]int64, len(types[0].usable)), least: make([]int64, len(types[0].usable)), st: newNodeTerms(terms)}
 	for j, s := range shapes {
 		cp.count[j] = len(s.pods)
@@ -107,8 +111,120 @@ func packColumns(shapes []*packShape, types []packType, terms int, greedy []pack
 	if cost >= budget {
 		return nil
 	}
+	for range packColumnsResolves {
+		more, c := resolveRest(shapes, types, terms, cp.cols)
+		if more == nil {
+			break
+		}
+		kinds, cost = append(kinds, more...), cost+c
+		if cost >= budget {
+			return nil
+		}
+	}
 	// The pods left, by the greedy at the resource prices.
 	return packRest(kinds, cost, shapes, types, terms, budget)
+}
+
+// packColumnsResolves bounds the times packColumns and packColumnsMerged solve the programme
+// again for the pods their rounding left (sequential rounding of the cutting-stock programme).
+const packColumnsResolves = 8
+
+// packColumnsRestRounds bounds the column generation rounds of resolveRest: its programme is
+// small and seeded, and 10 rounds cost the Karpenter mix 1k 0.3% more than 30 in a third of the
+// time.
+const packColumnsRestRounds = 10
+
+// packColumnsRestRoundUp is the amount from which a later round that rounds every amount down to
+// nothing buys one node of a filling.
+const packColumnsRestRoundUp = 0.5
+
+// packColumnsPartialWorth is the least share of its price a node of a later round of
+// packColumnsMerged must hold, at the round's dual values, when its terms admit only part of its
+// filling.
+const packColumnsPartialWorth = 0.9
+
+// resolveRest solves the configuration programme again for the pods still in shapes (the columns
+// known so far, cut to the pods left, seed it), buys its fillings rounded down, or, when every
+// filling's amount is below one, one node of the largest; it returns the nodes and their cost,
+// nil when no pod is left or the programme fails.
+func resolveRest(shapes []*packShape, types []packType, terms int, cols []packColumn) ([]packKind, float64) {
+	var rest []*packShape
+	index := make([]int, len(shapes))
+	for j, s := range shapes {
+		index[j] = -1
+		if len(s.pods) > 0 {
+			index[j] = len(rest)
+			rest = append(rest, s)
+		}
+	}
+	if len(rest) == 0 {
+		return nil, 0
+	}
+	saved := make([]float64, len(rest))
+	for j, s := range rest {
+		saved[j] = s.worth
+	}
+	defer func() {
+		for j, s := range rest {
+			s.worth = saved[j]
+		}
+	}()
+	cp := newColumnPacker(rest, types, terms)
+	cp.rounds = packColumnsRestRounds
+	if terms == 0 {
+		cp.exact = packKnapsacks(rest, types, cp.count)
+	}
+	for _, col := range cols {
+		clear(cp.take)
+		for j, k := range col.take {
+			if r := index[j]; r >= 0 && k > 0 {
+				cp.take[r] = min(k, cp.count[r])
+			}
+		}
+		cp.add(col.t, cp.take)
+	}
+	if !cp.addSingles() {
+		return nil, 0
+	}
+	x := cp.generate()
+	if x == nil {
+		return nil, 0
+	}
+	kinds, cost := cp.roundDown(x)
+	if len(kinds) > 0 {
+		return kinds, cost
+	}
+	// Every amount is below one: one node of each filling of at least packColumnsRestRoundUp,
+	// as far as the pods last, else one node of the largest.
+	up := slices.Clone(x)
+	for c := range up {
+		if up[c] >= packColumnsRestRoundUp {
+			up[c] = 1
+		}
+	}
+	if kinds, cost = cp.roundDown(up); len(kinds) > 0 {
+		return kinds, cost
+	}
+	best := slices.IndexFunc(x, func(v float64) bool { return v > 0 })
+	for c, v := range x {
+		if best >= 0 && v > x[best] {
+			best = c
+		}
+	}
+	if best < 0 {
+		return nil, 0
+	}
+	col := cp.cols[best]
+	var node []*podInfo
+	for j, k := range col.take {
+		k = min(k, len(rest[j].pods))
+		node = append(node, rest[j].pods[:k]...)
+		rest[j].pods = rest[j].pods[k:]
+	}
+	if len(node) == 0 {
+		return nil, 0
+	}
+	return []packKind{{t: &cp.types[col.t], nodes: [][]*podInfo{node}}}, cp.types[col.t].price
 }
 
 // packRest appends to kinds (costing cost, USD/hour) the nodes packGreedy makes for the pods
@@ -201,7 +317,7 @@ func (cp *columnPacker) addSingles() bool {
 func (cp *columnPacker) generate() []float64 {
 	for round := 0; ; round++ {
 		y, x := cp.master()
-		if x == nil || round == packColumnsRounds {
+		if x == nil || round == cp.rounds {
 			return x
 		}
 		for j, s := range cp.shapes {
@@ -378,23 +494,89 @@ const packColumnsMergedMaxShapes = 64
 // shape that the node's other terms admit (nodeTerms on the pods' full profiles); a node that
 // cannot get its whole filling is not bought, and its column is left. Then one more node of each
 // filling whose x has a fractional part of at least packColumnsRoundUp is bought, largest part
-// first, as far as its pods last. The pods left are packed by packGreedy. nil when it does not apply, fails, or would cost budget or more.
+// first, as far as its pods last. The programme is then solved again for the pods left, up to
+// packColumnsResolves times (mergedRound, seeded with the last round's fillings; a node of these
+// rounds that its terms admit only in part is bought when its pods are worth at least
+// packColumnsPartialWorth of its price; once at most packColumnsMaxShapes shapes are left, on
+// their full profiles, resolveRest), and what is still left is packed by packGreedy. nil when it
+// does not apply, fails, or would cost budget or more.
 func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int, greedy []packKind, budget float64) []packKind {
 	if len(shapes) <= packColumnsMaxShapes || len(types) == 0 {
 		return nil
 	}
-	merged, real, mergedOf := mergeShapes(shapes, largest)
-	if merged == nil {
+	kinds, cost, seed, ok := mergedRound(shapes, types, terms, largest, greedy, nil, true)
+	if !ok || cost >= budget {
 		return nil
 	}
-	cp := newColumnPacker(merged, types, terms)
-	cp.addGreedy(greedy)
+	for range packColumnsResolves {
+		if n := countNonEmpty(shapes); n <= packColumnsMaxShapes {
+			// Few shapes left: solved on their full profiles.
+			more, c := resolveRest(shapes, types, terms, nil)
+			if more == nil {
+				break
+			}
+			kinds, cost = append(kinds, more...), cost+c
+			if cost >= budget {
+				return nil
+			}
+			continue
+		}
+		more, c, cols, ok := mergedRound(shapes, types, terms, largest, nil, seed, false)
+		if !ok || len(more) == 0 {
+			break
+		}
+		kinds, cost, seed = append(kinds, more...), cost+c, cols
+		if cost >= budget {
+			return nil
+		}
+	}
+	return packRest(kinds, cost, shapes, types, terms, budget)
+}
+
+// mergedColumn is a filling of merged shapes named by their keys (mergedKey), so that it
+// carries over from one round of packColumnsMerged to the next.
+type mergedColumn struct {
+	t    int
+	take map[string]int
+}
+
+// mergedRound is one round of packColumnsMerged on the pods still in shapes: the programme over
+// their merged shapes, seeded with the greedy's fillings and the columns of an earlier round
+// (seed), solved by column generation; its fillings bought rounded down and, with roundUp,
+// fractional parts of at least packColumnsRoundUp rounded up, or, when that buys nothing, one
+// node of the filling of largest x. The pods bought are taken out of shapes. It returns the
+// nodes, their cost (USD/hour), the round's columns, and false when the merge or the programme
+// fails (nothing is taken then).
+func mergedRound(shapes []*packShape, types []packType, terms, largest int, greedy []packKind, seed []mergedColumn, roundUp bool) ([]packKind, float64, []mergedColumn, bool) {
+	var rest []*packShape
+	for _, s := range shapes {
+		if len(s.pods) > 0 {
+			rest = append(rest, s)
+		}
+	}
+	if len(rest) == 0 {
+		return nil, 0, nil, false
+	}
+	merged, real, mergedOf := mergeShapes(rest, largest)
+	if merged == nil {
+		return nil, 0, nil, false
+	}
+	cp, keys := seededMergedPacker(merged, types, terms, greedy, seed)
 	if !cp.addSingles() {
-		return nil
+		return nil, 0, nil, false
 	}
 	x := cp.generate()
 	if x == nil {
-		return nil
+		return nil, 0, nil, false
+	}
+	cols := make([]mergedColumn, len(cp.cols))
+	for c, col := range cp.cols {
+		cols[c] = mergedColumn{t: col.t, take: map[string]int{}}
+		for j, n := range col.take {
+			if n > 0 {
+				cols[c].take[keys[j]] = n
+			}
+		}
 	}
 	// Buy the fillings, each node's pods chosen among its merged shapes' by the full profiles.
 	idx := make([]int, len(cp.cols))
@@ -402,58 +584,122 @@ func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int
 		idx[c] = c
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(x[b], x[a]) })
-	taken := map[*podInfo]bool{}
-	st := newNodeTerms(terms)
-	var kinds []packKind
-	cost := 0.0
-	var skipped []*podInfo
+	b := &mergedBuyer{cp: cp, merged: merged, real: real, mergedOf: mergedOf, st: newNodeTerms(terms), taken: map[*podInfo]bool{}, partial: !roundUp}
 	for _, c := range idx {
-		col := cp.cols[c]
-		kind := packKind{t: &cp.types[col.t]}
 		for range int(math.Floor(x[c] + 1e-9)) {
-			node := fillMerged(col.take, merged, real, mergedOf, st, &skipped)
-			if node == nil {
-				break // the column's pods ran short: left to the greedy
+			if !b.buy(cp.cols[c].t, cp.cols[c].take) {
+				break
 			}
-			for _, pi := range node {
-				taken[pi] = true
-			}
-			kind.nodes = append(kind.nodes, node)
-			cost += cp.types[col.t].price
-		}
-		if len(kind.nodes) > 0 {
-			kinds = append(kinds, kind)
-		}
-		if cost >= budget {
-			return nil
 		}
 	}
-	// Round up the fillings of fractional part at least packColumnsRoundUp, largest first,
-	// while their pods last.
-	slices.SortStableFunc(idx, func(a, b int) int {
-		return cmp.Compare(x[b]-math.Floor(x[b]+1e-9), x[a]-math.Floor(x[a]+1e-9))
-	})
-	for _, c := range idx {
-		if x[c]-math.Floor(x[c]+1e-9) < packColumnsRoundUp {
-			break
+	if roundUp {
+		// Round up the fillings of fractional part at least packColumnsRoundUp, largest first,
+		// while their pods last.
+		slices.SortStableFunc(idx, func(a, b int) int {
+			return cmp.Compare(x[b]-math.Floor(x[b]+1e-9), x[a]-math.Floor(x[a]+1e-9))
+		})
+		for _, c := range idx {
+			if x[c]-math.Floor(x[c]+1e-9) < packColumnsRoundUp {
+				break
+			}
+			b.buy(cp.cols[c].t, cp.cols[c].take)
 		}
-		col := cp.cols[c]
-		node := fillMerged(col.take, merged, real, mergedOf, st, &skipped)
-		if node == nil {
-			continue
+	}
+	if len(b.kinds) == 0 && len(idx) > 0 && x[idx[0]] > 0 {
+		// Every amount is below one: one node of the largest, as far as its pods last.
+		c := idx[0]
+		for j, n := range cp.cols[c].take {
+			cp.take[j] = min(n, len(merged[j].pods))
 		}
+		b.partial = false
+		b.buy(cp.cols[c].t, cp.take)
+	}
+	for _, s := range rest {
+		s.pods = slices.DeleteFunc(s.pods, func(pi *podInfo) bool { return b.taken[pi] })
+	}
+	return b.kinds, b.cost, cols, true
+}
+
+// seededMergedPacker is the column packer of merged shapes seeded with the greedy's fillings and
+// the columns of an earlier round (cut to the pods left), and the merged shapes' keys.
+func seededMergedPacker(merged []*packShape, types []packType, terms int, greedy []packKind, seed []mergedColumn) (*columnPacker, []string) {
+	keys := make([]string, len(merged))
+	index := make(map[string]int, len(merged))
+	for j, m := range merged {
+		keys[j] = mergedKey(m.prof, m.req)
+		index[keys[j]] = j
+	}
+	cp := newColumnPacker(merged, types, terms)
+	cp.addGreedy(greedy)
+	for _, col := range seed {
+		clear(cp.take)
+		for k, n := range col.take {
+			if j, ok := index[k]; ok {
+				cp.take[j] = min(n, cp.count[j])
+			}
+		}
+		cp.add(col.t, cp.take)
+	}
+	return cp, keys
+}
+
+// mergedBuyer buys nodes of merged fillings for mergedRound: the nodes bought (kinds), their
+// cost (USD/hour) and the pods they took.
+type mergedBuyer struct {
+	cp       *columnPacker
+	merged   []*packShape
+	real     map[*podInfo]packProfile
+	mergedOf map[*podInfo]int
+	st       *nodeTerms
+	skipped  []*podInfo
+	taken    map[*podInfo]bool
+	// partial buys a node whose terms admit only part of its filling when its pods are worth
+	// at least packColumnsPartialWorth of its price at the round's dual values.
+	partial bool
+	kinds   []packKind
+	cost    float64
+}
+
+// buy buys one node of types[t] holding take[j] pods of each merged shape j; false when the
+// pods ran short (left to a later round or the greedy).
+func (b *mergedBuyer) buy(t int, take []int) bool {
+	node := fillMerged(take, b.merged, b.real, b.mergedOf, b.st, &b.skipped, false)
+	price := b.cp.types[t].price
+	if node == nil && b.partial {
+		node = fillMerged(take, b.merged, b.real, b.mergedOf, b.st, &b.skipped, true)
+		w := 0.0
 		for _, pi := range node {
-			taken[pi] = true
+			w += b.merged[b.mergedOf[pi]].worth
 		}
-		kinds = append(kinds, packKind{t: &cp.types[col.t], nodes: [][]*podInfo{node}})
-		if cost += cp.types[col.t].price; cost >= budget {
-			return nil
+		if len(node) == 0 || w < packColumnsPartialWorth*price {
+			for _, pi := range node {
+				b.merged[b.mergedOf[pi]].pods = append(b.merged[b.mergedOf[pi]].pods, pi)
+			}
+			node = nil
 		}
 	}
-	for _, s := range shapes {
-		s.pods = slices.DeleteFunc(s.pods, func(pi *podInfo) bool { return taken[pi] })
+	if node == nil {
+		return false
 	}
-	return packRest(kinds, cost, shapes, types, terms, budget)
+	for _, pi := range node {
+		b.taken[pi] = true
+	}
+	if n := len(b.kinds); n > 0 && b.kinds[n-1].t == &b.cp.types[t] {
+		b.kinds[n-1].nodes = append(b.kinds[n-1].nodes, node)
+	} else {
+		b.kinds = append(b.kinds, packKind{t: &b.cp.types[t], nodes: [][]*podInfo{node}})
+	}
+	b.cost += price
+	return true
+}
+
+// mergedKey names a merged shape by its profile and requests.
+func mergedKey(p packProfile, req []int64) string {
+	k := p.key()
+	for _, r := range req {
+		k += "," + strconv.FormatInt(r, 10)
+	}
+	return k
 }
 
 // mergeShapes merges shapes by requests and by the part of their profile that concerns the
@@ -498,7 +744,7 @@ func mergeShapes(shapes []*packShape, largest int) ([]*packShape, map[*podInfo]p
 // fillMerged takes, for one node, take[j] pods of each merged shape j that the node's terms
 // admit by their full profiles (real); nil, with every pod put back, when some shape has too
 // few. st and skipped are scratch space.
-func fillMerged(take []int, merged []*packShape, real map[*podInfo]packProfile, mergedOf map[*podInfo]int, st *nodeTerms, skipped *[]*podInfo) []*podInfo {
+func fillMerged(take []int, merged []*packShape, real map[*podInfo]packProfile, mergedOf map[*podInfo]int, st *nodeTerms, skipped *[]*podInfo, partial bool) []*podInfo {
 	clear(st.car)
 	clear(st.sel)
 	var node []*podInfo
@@ -523,7 +769,7 @@ func fillMerged(take []int, merged []*packShape, real map[*podInfo]packProfile, 
 		// The pods skipped go back in front of the rest, in place (i-got slots).
 		s.pods = s.pods[got:]
 		copy(s.pods, *skipped)
-		if got < k {
+		if got < k && !partial {
 			for _, pi := range node {
 				merged[mergedOf[pi]].pods = append(merged[mergedOf[pi]].pods, pi)
 			}
@@ -531,4 +777,15 @@ func fillMerged(take []int, merged []*packShape, real map[*podInfo]packProfile, 
 		}
 	}
 	return node
+}
+
+// countNonEmpty is the number of shapes with pods left.
+func countNonEmpty(shapes []*packShape) int {
+	n := 0
+	for _, s := range shapes {
+		if len(s.pods) > 0 {
+			n++
+		}
+	}
+	return n
 }

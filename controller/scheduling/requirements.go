@@ -5,9 +5,9 @@ package scheduling
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -237,19 +237,32 @@ func (r *Requirement) IsAny() bool {
 }
 
 // String renders r as the operators it stands for, e.g. `karpenter.sh/capacity-type In [spot]`.
-func (r *Requirement) String() string {
-	parts := []string{}
-	for _, nsr := range r.NodeSelectorRequirements() {
+func (r *Requirement) String() string { return string(r.appendTo(nil)) }
+
+// appendTo appends r.String() to b: each node selector requirement as `key Op [v1 v2]` (or
+// `key Op` without values), joined by " and "; `key (any)` when there is none.
+func (r *Requirement) appendTo(b []byte) []byte {
+	nsrs := r.NodeSelectorRequirements()
+	if len(nsrs) == 0 {
+		return append(append(b, r.Key...), " (any)"...)
+	}
+	for i, nsr := range nsrs {
+		if i > 0 {
+			b = append(b, " and "...)
+		}
+		b = append(append(append(b, nsr.Key...), ' '), nsr.Operator...)
 		if len(nsr.Values) > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s %v", nsr.Key, nsr.Operator, nsr.Values))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s %s", nsr.Key, nsr.Operator))
+			b = append(b, " ["...)
+			for j, v := range nsr.Values {
+				if j > 0 {
+					b = append(b, ' ')
+				}
+				b = append(b, v...)
+			}
+			b = append(b, ']')
 		}
 	}
-	if len(parts) == 0 {
-		return r.Key + " (any)"
-	}
-	return strings.Join(parts, " and ")
+	return b
 }
 
 // NodeSelectorRequirements renders r as ANDed node selector requirements (empty for Any).
@@ -419,13 +432,21 @@ func (rs Requirements) SingleValueLabels() map[string]string {
 	return out
 }
 
-// String renders rs in key order.
+// String renders rs in key order, without the keys that admit every state, joined by ", ".
 func (rs Requirements) String() string {
-	parts := make([]string, 0, len(rs))
-	for _, k := range rs.Keys() {
-		if !rs[k].IsAny() {
-			parts = append(parts, rs[k].String())
+	keys := make([]string, 0, 8)
+	for k, r := range rs {
+		if !r.IsAny() {
+			keys = append(keys, k)
 		}
 	}
-	return strings.Join(parts, ", ")
+	slices.Sort(keys)
+	var b []byte
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = rs[k].appendTo(b)
+	}
+	return string(b)
 }

@@ -2,7 +2,6 @@ package scheduling
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,17 +123,15 @@ func (r Resources) MinInPlace(o Resources) {
 }
 
 // key renders r compactly and canonically (names sorted, raw milli-units), for cache keys.
-func (r Resources) key() string {
-	names := make([]string, 0, len(r))
-	for k := range r {
-		names = append(names, string(k))
-	}
-	slices.Sort(names)
+func (r Resources) key() string { return r.keyOf(sortedNames(r)) }
+
+// keyOf is key given r's names sorted (sortedNames).
+func (r Resources) keyOf(names []corev1.ResourceName) string {
 	b := make([]byte, 0, 24*len(names))
 	for _, n := range names {
 		b = append(b, n...)
 		b = append(b, '=')
-		b = strconv.AppendInt(b, r[corev1.ResourceName(n)], 10)
+		b = strconv.AppendInt(b, r[n], 10)
 		b = append(b, ',')
 	}
 	return string(b)

@@ -192,8 +192,9 @@ func (ps *provState) compatibleByPrice(reqs Requirements, probe Resources) []pri
 		return v
 	}
 	var out []pricedType
+	pricer := ps.pricer(reqs)
 	for _, t := range ps.filter(ps.types, reqs, reqs, probe, Resources{}) {
-		if p, ok := ps.price(t, reqs); ok {
+		if p, ok := pricer.price(t); ok {
 			out = append(out, pricedType{t, p})
 		}
 	}

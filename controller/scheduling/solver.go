@@ -142,7 +142,7 @@ type typeInfo struct {
 	it       *cloudprovider.InstanceType
 	usable   Resources // allocatable minus daemonset overhead
 	capacity Resources
-	// price is the cheapest offering the provisioner's template allows (see price), USD/hour;
+	// price is the cheapest offering the provisioner's template allows (see reqPricer), USD/hour;
 	// zonePrice the same per zone.
 	price     float64
 	priceOK   bool
@@ -178,6 +178,37 @@ func (t *typeInfo) setDense() {
 	dense(t.capacity, &t.denseCapacity)
 }
 
+// denseAmounts returns r's amounts of denseNames, and false when r has a positive amount of
+// another resource (Fits must then read the maps).
+func denseAmounts(r Resources) ([len(denseNames)]int64, bool) {
+	var out [len(denseNames)]int64
+	n := 0
+	for i, name := range denseNames {
+		if v, ok := r[name]; ok {
+			out[i] = v
+			n++
+		}
+	}
+	if n != len(r) {
+		for k, v := range r {
+			if v > 0 && !slices.Contains(denseNames[:], k) {
+				return out, false
+			}
+		}
+	}
+	return out, true
+}
+
+// fitsDense is Resources.Fits on dense amounts (see denseAmounts and typeInfo.denseUsable).
+func fitsDense(r, capacity *[len(denseNames)]int64) bool {
+	for i, v := range r {
+		if v > 0 && v > capacity[i] {
+			return false
+		}
+	}
+	return true
+}
+
 type provState struct {
 	in        ProvisionerInput
 	name      string
@@ -192,7 +223,7 @@ type provState struct {
 	claims    []*claim
 	typeErr   string // why no type is usable at all
 	topo      *topology
-	// priceBase is the template typeInfo prices were computed under (see price); a repacking
+	// priceBase is the template typeInfo prices were computed under (see reqPricer); a repacking
 	// provState shares the types, so it shares this too.
 	priceBase Requirements
 	// opened caches what openWith computed for pods of equal requests and node requirements,
@@ -249,7 +280,9 @@ type existing struct {
 type podInfo struct {
 	pod      *corev1.Pod
 	requests Resources
-	terms    []Requirements
+	// reqKey is requests.key(), the requests' part of the packing's and openWith's cache keys.
+	reqKey string
+	terms  []Requirements
 	// notNames are the nodes its terms keep out by name (matchFields metadata.name NotIn), all
 	// terms' together: a node one term keeps out is not used even when another term would
 	// admit it (stricter than kube-scheduler, never looser; terms change with volumes).
@@ -290,7 +323,9 @@ type podInfo struct {
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
-	for _, k := range sortedNames(pi.requests) {
+	names := sortedNames(pi.requests)
+	pi.reqKey = pi.requests.keyOf(names)
+	for _, k := range names {
 		if pi.requests[k] < 0 {
 			// The API server refuses these; a plan must not count them as room.
 			pi.err = fmt.Errorf("invalid requests: %s is negative (%s)", k, pi.requests)
@@ -1009,8 +1044,23 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 	}
 	var out []*typeInfo
 	cpu, memory := total[corev1.ResourceCPU], total[corev1.ResourceMemory]
+	dense, isDense := denseAmounts(total)
+	var pricer reqPricer
+	if checkOfferings {
+		pricer = ps.pricer(reqs)
+	}
 	for _, t := range from {
-		if cpu > t.cpu || memory > t.memory || !total.Fits(t.usable) || wastesAccelerators(total, t) {
+		if cpu > t.cpu || memory > t.memory {
+			continue
+		}
+		if isDense {
+			if !fitsDense(&dense, &t.denseUsable) {
+				continue
+			}
+		} else if !total.Fits(t.usable) {
+			continue
+		}
+		if wastesAccelerators(total, t) {
 			continue
 		}
 		if ps.limits != nil && others != nil && !ps.withinLimits(t.capacity, others) {
@@ -1026,7 +1076,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 			}
 		}
 		if ok && checkOfferings {
-			_, ok = ps.price(t, reqs)
+			_, ok = pricer.price(t)
 		}
 		if ok {
 			out = append(out, t)
@@ -1104,7 +1154,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 	cacheable := opts == nil && ps.limits == nil && pi.vol == nil
 	var key string
 	if cacheable {
-		key = pi.requests.key() + "|" + term.String()
+		key = pi.reqKey + "|" + term.String()
 	}
 	if cacheable {
 		if v, ok := ps.opened[key]; ok {
@@ -1146,29 +1196,51 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 // (+Inf when there is none).
 func (ps *provState) minPrice(types []*typeInfo, reqs Requirements) float64 {
 	best := math.Inf(1)
+	pricer := ps.pricer(reqs)
 	for _, t := range types {
-		if p, ok := ps.price(t, reqs); ok && p < best {
+		if p, ok := pricer.price(t); ok && p < best {
 			best = p
 		}
 	}
 	return best
 }
 
-// price is cheapestOffering(t, reqs), read from t when reqs allow the same zones and capacity
-// types as priceBase, the template t's prices were computed under (requirements are immutable,
-// so same pointers mean same sets).
-func (ps *provState) price(t *typeInfo, reqs Requirements) (float64, bool) {
+// reqPricer prices types under one reqs, which it reads once: cheapestOffering(t, reqs), read
+// from t when reqs allow the same zones and capacity types as priceBase, the template t's prices
+// were computed under (requirements are immutable, so same pointers mean same sets).
+type reqPricer struct {
+	reqs Requirements
+	// base: reqs allow the zones and capacity types of priceBase (t.price applies); zone: else,
+	// when reqs allow priceBase's capacity types and fix the zone (t.zonePrice applies), that zone.
+	base     bool
+	zone     string
+	zoneOnly bool
+}
+
+// pricer returns the pricer of reqs (see reqPricer).
+func (ps *provState) pricer(reqs Requirements) reqPricer {
+	p := reqPricer{reqs: reqs}
 	zone := reqs[v1alpha5.LabelZone]
 	if reqs[v1alpha5.LabelCapacityType] == ps.priceBase[v1alpha5.LabelCapacityType] {
 		if zone == ps.priceBase[v1alpha5.LabelZone] {
-			return t.price, t.priceOK
-		}
-		if z, ok := zone.Single(); ok && t.zonePrice != nil {
-			p, ok := t.zonePrice[z]
-			return p, ok
+			p.base = true
+		} else {
+			p.zone, p.zoneOnly = zone.Single()
 		}
 	}
-	return cheapestOffering(t.it, reqs)
+	return p
+}
+
+// price returns cheapestOffering(t, p.reqs): USD/hour, and false when no offering is allowed.
+func (p *reqPricer) price(t *typeInfo) (float64, bool) {
+	if p.base {
+		return t.price, t.priceOK
+	}
+	if p.zoneOnly && t.zonePrice != nil {
+		price, ok := t.zonePrice[p.zone]
+		return price, ok
+	}
+	return cheapestOffering(t.it, p.reqs)
 }
 
 // zonePrices maps each zone to the cheapest available offering of it there that template
@@ -1362,8 +1434,9 @@ func (c *claim) launchable() []*typeInfo {
 		price float64
 	}
 	opts := make([]priced, 0, len(c.types))
+	pricer := ps.pricer(c.reqs)
 	for _, t := range c.types {
-		if p, ok := ps.price(t, c.reqs); ok {
+		if p, ok := pricer.price(t); ok {
 			opts = append(opts, priced{t, p})
 		}
 	}
@@ -1481,8 +1554,9 @@ func (c *claim) finish(maxTypes int) *NodeClaim {
 		price float64
 	}
 	opts := make([]option, 0, len(c.types))
+	pricer := c.prov.pricer(c.reqs)
 	for _, t := range c.types {
-		if price, ok := c.prov.price(t, c.reqs); ok {
+		if price, ok := pricer.price(t); ok {
 			opts = append(opts, option{t, price})
 		}
 	}
@@ -1610,6 +1684,6 @@ func sortedNames(r Resources) []corev1.ResourceName {
 	for k := range r {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
