@@ -10,7 +10,7 @@ variable "cluster_name" {
 }
 
 variable "subnet_ids" {
-  description = "IDs of the subnets (subnet-...) the autoscaler may launch nodes into. Each is tagged karpenter.sh/discovery = cluster_name."
+  description = "IDs of the subnets (subnet-...) to tag karpenter.sh/discovery = cluster_name. The Provisioner's subnet selector discovers subnets by that tag, so nodes may launch into these and into any other subnet that already carries the same tag (tagged by someone else: the module neither adopts nor untags it)."
   type        = list(string)
 
   validation {
@@ -24,7 +24,7 @@ variable "subnet_ids" {
 }
 
 variable "security_group_ids" {
-  description = "IDs of the security groups (sg-...) attached to launched nodes, usually the cluster security group. Each is tagged karpenter.sh/discovery = cluster_name."
+  description = "IDs of the security groups (sg-...) to tag karpenter.sh/discovery = cluster_name, usually the cluster security group. Launched nodes get every security group the Provisioner's selector discovers by that tag: these and any other already carrying it."
   type        = list(string)
 
   validation {
