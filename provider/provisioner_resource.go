@@ -205,12 +205,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"security_group_selector": selectorAttribute("security groups"),
 					"instance_profile": schema.StringAttribute{Optional: true, MarkdownDescription: "Instance profile name of launched nodes. Default: the controller's `default_instance_profile`.",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-					"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-						MarkdownDescription: "Tags of launched instances, volumes and launch templates: at most 50, keys of 1 to 128 and values of at most 256 characters " +
-							"(EC2's limits). Keys may not start with `aws:` nor be one the controller sets itself (`karpenter.sh/cluster`, `karpenter.sh/managed-by`, " +
-							"`karpenter.sh/nodeclaim`, `karpenter.sh/provisioner-name`) or start with `kubernetes.io/cluster/`.",
-						Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxTags), mapvalidator.KeysAre(provisionerTagKeyValidator{}),
-							mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(v1alpha5.MaxTagValueLength))}},
+					"tags": provisionerTagsAttribute(),
 					"ami_family": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "`AL2` (default), `Bottlerocket` or `Ubuntu`: selects the AMI (the family's public SSM parameter for the cluster's " +
 							"Kubernetes version, by architecture and GPU) and the bootstrap format of the user data (AL2 and Ubuntu: MIME multi-part with " +
@@ -419,4 +414,15 @@ func (r *provisionerResource) Delete(ctx context.Context, req resource.DeleteReq
 // ImportState imports by Provisioner name.
 func (r *provisionerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+// provisionerTagsAttribute is aws.tags: bounded and checked as the CRD's spec.provider.tags
+// (v1alpha5.MaxTags, ValidateTagKey, MaxTagValueLength).
+func provisionerTagsAttribute() schema.MapAttribute {
+	return schema.MapAttribute{Optional: true, ElementType: types.StringType,
+		MarkdownDescription: "Tags of launched instances, volumes and launch templates: at most 50, keys of 1 to 128 and values of at most 256 characters " +
+			"(EC2's limits). Keys may not start with `aws:` nor be one the controller sets itself (`karpenter.sh/cluster`, `karpenter.sh/managed-by`, " +
+			"`karpenter.sh/nodeclaim`, `karpenter.sh/provisioner-name`) or start with `kubernetes.io/cluster/`.",
+		Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxTags), mapvalidator.KeysAre(provisionerTagKeyValidator{}),
+			mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(v1alpha5.MaxTagValueLength))}}
 }
