@@ -68,8 +68,8 @@ func kubeletBlock() schema.ListNestedBlock {
 		MarkdownDescription: "Kubelet settings of launched nodes (at most one block).",
 		Validators:          single,
 		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-			"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs (`--cluster-dns`), at most 3.",
-				Validators: []validator.List{listvalidator.SizeAtMost(3), listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(45))}},
+			"cluster_dns": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Cluster DNS server IPs (`--cluster-dns`), at most 3: IPv4 or IPv6 addresses.",
+				Validators: []validator.List{listvalidator.SizeAtMost(3), listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(45), clusterDNSValidator{})}},
 			"container_runtime": schema.StringAttribute{Optional: true, MarkdownDescription: "`containerd` or `dockerd`.",
 				Validators: []validator.String{stringvalidator.OneOf("containerd", "dockerd")}},
 			"max_pods": schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum pods per node (>= 1, `--max-pods`). Default: the instance type's ENI limit.",
@@ -142,7 +142,8 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Labels of every launched node, passed to its kubelet. Keys are qualified names. In the `kubernetes.io` and `k8s.io` " +
 					"domains (and subdomains) only the labels a kubelet may set itself are allowed (`node.kubernetes.io/*`, `kubelet.kubernetes.io/*`, " +
-					"topology, instance type, os and arch; not `node-role.kubernetes.io/*` nor `kubernetes.io/hostname`); in `karpenter.sh` only `karpenter.sh/capacity-type`.",
+					"topology, instance type, os and arch; not `node-role.kubernetes.io/*` nor `kubernetes.io/hostname`); in `karpenter.sh` only `karpenter.sh/capacity-type`; " +
+					"none in `karpenter.k8s.aws` (the controller sets those from the instance type; a requirement on them chooses instance types).",
 				Validators: []validator.Map{mapvalidator.SizeAtMost(100), mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316)),
 					mapvalidator.ValueStringsAre(labelValueValidator{what: "label value"})}},
 			"annotations": schema.MapAttribute{Optional: true, ElementType: types.StringType,
@@ -204,7 +205,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"security_group_selector": selectorAttribute("security groups"),
 					"instance_profile": schema.StringAttribute{Optional: true, MarkdownDescription: "Instance profile name of launched nodes. Default: the controller's `default_instance_profile`.",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-					"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Tags of launched instances, volumes and launch templates."},
+					"tags": provisionerTagsAttribute(),
 					"ami_family": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "`AL2` (default), `Bottlerocket` or `Ubuntu`: selects the AMI (the family's public SSM parameter for the cluster's " +
 							"Kubernetes version, by architecture and GPU) and the bootstrap format of the user data (AL2 and Ubuntu: MIME multi-part with " +
@@ -413,4 +414,15 @@ func (r *provisionerResource) Delete(ctx context.Context, req resource.DeleteReq
 // ImportState imports by Provisioner name.
 func (r *provisionerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+// provisionerTagsAttribute is aws.tags: bounded and checked as the CRD's spec.provider.tags
+// (v1alpha5.MaxTags, ValidateTagKey, MaxTagValueLength).
+func provisionerTagsAttribute() schema.MapAttribute {
+	return schema.MapAttribute{Optional: true, ElementType: types.StringType,
+		MarkdownDescription: "Tags of launched instances, volumes and launch templates: at most 50, keys of 1 to 128 and values of at most 256 characters " +
+			"(EC2's limits). Keys may not start with `aws:` nor be one the controller sets itself (`karpenter.sh/cluster`, `karpenter.sh/managed-by`, " +
+			"`karpenter.sh/nodeclaim`, `karpenter.sh/provisioner-name`) or start with `kubernetes.io/cluster/`.",
+		Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxTags), mapvalidator.KeysAre(provisionerTagKeyValidator{}),
+			mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(v1alpha5.MaxTagValueLength))}}
 }

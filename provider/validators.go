@@ -205,3 +205,45 @@ func (tagKeyValidator) ValidateString(_ context.Context, req validator.StringReq
 		resp.Diagnostics.AddAttributeError(req.Path, "Reserved tag key", fmt.Sprintf("%s: %q: the aws: prefix is reserved for AWS", req.Path, k))
 	}
 }
+
+// provisionerTagKeyValidator refuses the keys of a provisioner's aws tags that
+// v1alpha5.ValidateTagKey refuses, in the CRD's words: EC2's 1 to 128 characters, the aws:
+// prefix, and the keys the controller sets itself or reserves (karpenter.sh/cluster,
+// karpenter.sh/managed-by, karpenter.sh/nodeclaim, karpenter.sh/provisioner-name,
+// kubernetes.io/cluster/*).
+type provisionerTagKeyValidator struct{}
+
+func (provisionerTagKeyValidator) Description(context.Context) string {
+	return "1 to 128 characters, not starting with aws:, and not a tag the controller sets (karpenter.sh/cluster, karpenter.sh/managed-by, karpenter.sh/nodeclaim, karpenter.sh/provisioner-name, kubernetes.io/cluster/*)"
+}
+func (v provisionerTagKeyValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (provisionerTagKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	k := req.ConfigValue.ValueString()
+	if errs := v1alpha5.ValidateTagKey(k); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid tag key", fmt.Sprintf("%s: %q: %s", req.Path, k, strings.Join(errs, "; ")))
+	}
+}
+
+// clusterDNSValidator accepts what the CRD's isIP() accepts for a kubelet clusterDNS entry
+// (v1alpha5.ValidateClusterDNS): an IPv4 or IPv6 address without a zone, not IPv4-mapped.
+type clusterDNSValidator struct{}
+
+func (clusterDNSValidator) Description(context.Context) string {
+	return "an IPv4 or IPv6 address"
+}
+func (v clusterDNSValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (clusterDNSValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if e := v1alpha5.ValidateClusterDNS(req.ConfigValue.ValueString()); e != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid IP address", fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), e))
+	}
+}

@@ -11,7 +11,8 @@
 // PreferNoSchedule or NoExecute (an enum, so that an unknown effect is refused at
 // spec.taints[i].effect, not at the list). A Provisioner's
 // spec.labels values get the label value's length and pattern (a CEL rule over unbounded map
-// values would exceed the budget too).
+// values would exceed the budget too), and its spec.provider.tags values EC2's length bound
+// (256 characters).
 package main
 
 import (
@@ -32,6 +33,8 @@ const (
 	taintKeyMaxLength = 253 + 1 + 63
 	// taintValueMaxLength is a label value's bound (validation.IsValidLabelValue).
 	taintValueMaxLength = 63
+	// tagValueMaxLength is EC2's bound of a tag value (v1alpha5.MaxTagValueLength).
+	tagValueMaxLength = 256
 	// labelValuePattern is validation.IsValidLabelValue's expression (empty allowed).
 	labelValuePattern = `^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
 	// qualifiedNameRule is the CEL check of a taint key; bounded by taintKeyMaxLength and the
@@ -75,6 +78,13 @@ func patch(file string) error {
 			v := labels.AdditionalProperties.Schema
 			v.MaxLength, v.Pattern = ptr(int64(taintValueMaxLength)), labelValuePattern
 			spec.Properties["labels"] = labels
+		}
+		if provider, ok := spec.Properties["provider"]; ok {
+			if tags, ok := provider.Properties["tags"]; ok && tags.AdditionalProperties != nil && tags.AdditionalProperties.Schema != nil {
+				tags.AdditionalProperties.Schema.MaxLength = ptr(int64(tagValueMaxLength))
+				provider.Properties["tags"] = tags
+				spec.Properties["provider"] = provider
+			}
 		}
 		for _, name := range []string{"taints", "startupTaints"} {
 			if list, ok := spec.Properties[name]; ok {

@@ -118,7 +118,7 @@ const (
 // TagNodeClaim is the EC2 tag naming an instance's NodeClaim: the cloud provider finds the
 // instance of a claim by it after a restart, and garbage collection terminates an instance
 // whose claim is gone.
-const TagNodeClaim = "karpenter.sh/nodeclaim"
+const TagNodeClaim = v1alpha5.TagNodeClaim
 
 // IsTrue reports whether the claim's condition of type t has status True.
 func (c *NodeClaim) IsTrue(t string) bool {

@@ -75,6 +75,12 @@ const (
 	TagName            = "Name"
 	// TagManagedBy is "karpenter" on every EC2 resource the controller creates.
 	TagManagedBy = "karpenter.sh/managed-by"
+	// TagNodeClaim names an instance's NodeClaim (v1.TagNodeClaim).
+	TagNodeClaim = Group + "/nodeclaim"
+	// TagClusterOwnedPrefix starts the kubernetes.io/cluster/<cluster name> tag that marks
+	// resources of a Kubernetes cluster for its cloud controller; a Provisioner's tags may not
+	// set it (ReservedTagKeys).
+	TagClusterOwnedPrefix = "kubernetes.io/cluster/"
 )
 
 // WellKnownLabels are the label keys the scheduler understands on every provisioner without

@@ -48,7 +48,9 @@ type ProvisionerSpec struct {
 	// domains (and their subdomains) are allowed only where a kubelet may set them itself
 	// (k8s.io/kubelet IsKubeletLabel: node.kubernetes.io/*, kubelet.kubernetes.io/* and the
 	// well-known topology, instance-type, os and arch labels; kubernetes.io/hostname is per
-	// node); in the karpenter.sh domain only karpenter.sh/capacity-type. See ValidateLabelKey.
+	// node); in the karpenter.sh domain only karpenter.sh/capacity-type; none in the
+	// karpenter.k8s.aws domain (the controller sets those from the instance type; requirements
+	// on them choose instance types). See ValidateLabelKey.
 	// An error names the refused key (the first one, when several are refused): the API
 	// server's field path cannot.
 	// +optional
@@ -56,6 +58,7 @@ type ProvisionerSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="label keys must be qualified names: an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",messageExpression=`'"' + self.filter(k, format.qualifiedName().validate(k).hasValue())[0] + '": label keys must be qualified names: an optional DNS subdomain prefix and \'/\', then 1-63 alphanumerics, \'-\', \'_\' or \'.\', starting and ending alphanumeric'`
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') || k in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'] || k.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/'))",message="restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused",messageExpression=`'"' + self.filter(k, k.matches('^([^/]+[.])?(kubernetes[.]io|k8s[.]io)/') && !(k in ['beta.kubernetes.io/arch', 'beta.kubernetes.io/instance-type', 'beta.kubernetes.io/os', 'failure-domain.beta.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone']) && !k.matches('^([^/]+[.])?(kubelet|node)[.]kubernetes[.]io/'))[0] + '": restricted label domain: in kubernetes.io and k8s.io only the labels a kubelet may set are allowed (node.kubernetes.io/*, kubelet.kubernetes.io/*, topology, instance-type, os and arch); node-role.kubernetes.io and kubernetes.io/hostname are refused'`
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?karpenter[.]sh/') || k == 'karpenter.sh/capacity-type')",message="restricted label domain: karpenter.sh labels are set by the controller; only karpenter.sh/capacity-type may be given",messageExpression=`'"' + self.filter(k, k.matches('^([^/]+[.])?karpenter[.]sh/') && k != 'karpenter.sh/capacity-type')[0] + '": restricted label domain: karpenter.sh labels are set by the controller; only karpenter.sh/capacity-type may be given'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.matches('^([^/]+[.])?karpenter[.]k8s[.]aws/'))",message="restricted label domain: karpenter.k8s.aws labels are set by the controller from the instance type; use a requirement to choose instance types",messageExpression=`'"' + self.filter(k, k.matches('^([^/]+[.])?karpenter[.]k8s[.]aws/'))[0] + '": restricted label domain: karpenter.k8s.aws labels are set by the controller from the instance type; use a requirement to choose instance types'`
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// Taints are applied to every node launched by this provisioner; pods must tolerate them.
@@ -176,10 +179,12 @@ type NodeSelectorRequirement struct {
 // +kubebuilder:validation:XValidation:rule="(has(self.evictionSoft) ? self.evictionSoft : {}).all(k, has(self.evictionSoftGracePeriod) && k in self.evictionSoftGracePeriod)",message="every evictionSoft signal needs an evictionSoftGracePeriod",messageExpression=`'"' + (has(self.evictionSoft) ? self.evictionSoft : {}).filter(k, !has(self.evictionSoftGracePeriod) || !(k in self.evictionSoftGracePeriod))[0] + '": every evictionSoft signal needs an evictionSoftGracePeriod'`,fieldPath=".evictionSoft"
 // +kubebuilder:validation:XValidation:rule="(has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod : {}).all(k, has(self.evictionSoft) && k in self.evictionSoft)",message="every evictionSoftGracePeriod signal needs an evictionSoft threshold",messageExpression=`'"' + (has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod : {}).filter(k, !has(self.evictionSoft) || !(k in self.evictionSoft))[0] + '": every evictionSoftGracePeriod signal needs an evictionSoft threshold'`,fieldPath=".evictionSoftGracePeriod"
 type KubeletConfiguration struct {
-	// ClusterDNS overrides the kubelet's cluster DNS server IPs (--cluster-dns).
+	// ClusterDNS overrides the kubelet's cluster DNS server IPs (--cluster-dns): IPv4 or IPv6
+	// addresses (without a zone, not IPv4-mapped; ValidateClusterDNS).
 	// +optional
 	// +kubebuilder:validation:MaxItems=3
 	// +kubebuilder:validation:items:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="self.all(ip, isIP(ip))",message="clusterDNS entries must be IPv4 or IPv6 addresses",messageExpression=`'"' + self.filter(ip, !isIP(ip))[0] + '": clusterDNS entries must be IPv4 or IPv6 addresses'`
 	ClusterDNS []string `json:"clusterDNS,omitempty"`
 	// ContainerRuntime is containerd (default) or dockerd (AL2 bootstrap --container-runtime).
 	// +optional
@@ -286,8 +291,18 @@ type AWS struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	InstanceProfile *string `json:"instanceProfile,omitempty"`
-	// Tags are added to every launched instance, volume and launch template.
+	// Tags are added to every launched instance, volume and launch template. At most 50 tags
+	// (MaxTags), keys of 1 to 128 characters and values of at most 256 (EC2's limits; the
+	// value bound is added by hack/crdpatch). Keys may not start with aws: (reserved by AWS),
+	// be one the controller sets itself (karpenter.sh/cluster, karpenter.sh/managed-by,
+	// karpenter.sh/nodeclaim, karpenter.sh/provisioner-name) or start with
+	// kubernetes.io/cluster/ (ReservedTagKeys). An error names the refused key (the first one,
+	// when several are refused).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=50
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) >= 1 && size(k) <= 128)",message="tag keys must be 1 to 128 characters (EC2's limit)",messageExpression=`'"' + self.filter(k, size(k) < 1 || size(k) > 128)[0] + '": tag keys must be 1 to 128 characters (EC2\'s limit)'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.lowerAscii().startsWith('aws:'))",message="the aws: prefix of tag keys is reserved for AWS",messageExpression=`'"' + self.filter(k, k.lowerAscii().startsWith('aws:'))[0] + '": the aws: prefix of tag keys is reserved for AWS'`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['karpenter.sh/cluster', 'karpenter.sh/managed-by', 'karpenter.sh/nodeclaim', 'karpenter.sh/provisioner-name']) && !k.startsWith('kubernetes.io/cluster/'))",message="reserved tag key: the controller sets karpenter.sh/cluster, karpenter.sh/managed-by, karpenter.sh/nodeclaim and karpenter.sh/provisioner-name itself, and kubernetes.io/cluster/* marks a cluster's resources",messageExpression=`'"' + self.filter(k, k in ['karpenter.sh/cluster', 'karpenter.sh/managed-by', 'karpenter.sh/nodeclaim', 'karpenter.sh/provisioner-name'] || k.startsWith('kubernetes.io/cluster/'))[0] + '": reserved tag key: the controller sets karpenter.sh/cluster, karpenter.sh/managed-by, karpenter.sh/nodeclaim and karpenter.sh/provisioner-name itself, and kubernetes.io/cluster/* marks a cluster\'s resources'`
 	Tags map[string]string `json:"tags,omitempty"`
 	// AMIFamily selects the AMI (the family's public SSM parameter, see AMIFamilies) and the
 	// bootstrap format of the user data: AL2 (default; a MIME multi-part document whose last

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -74,11 +75,67 @@ func TTL(seconds *int64) (d time.Duration, ok bool) {
 	return time.Duration(s) * time.Second, true
 }
 
+// AWSLabelDomain is the domain of the instance labels the controller gives a node from its
+// instance type (karpenter.k8s.aws/instance-family etc.).
+const AWSLabelDomain = "karpenter.k8s.aws"
+
 // RestrictedLabelDomains are the label domains (and their subdomains) a Provisioner may use
 // only for the keys ValidateLabelKey allows: Kubernetes' own (kubernetes.io, k8s.io), whose
 // labels a kubelet may self-assign only from an allowed set, and the controller's
-// (karpenter.sh).
-var RestrictedLabelDomains = []string{"kubernetes.io", "k8s.io", Group}
+// (karpenter.sh, karpenter.k8s.aws).
+var RestrictedLabelDomains = []string{"kubernetes.io", "k8s.io", Group, AWSLabelDomain}
+
+// Bounds of spec.provider.tags (EC2 User Guide, "Tag restrictions": at most 50 tags per
+// resource, keys of 1 to 128 and values of at most 256 Unicode characters). The CRD and the
+// Terraform provider enforce the same numbers; a longer key otherwise fails the launch (EC2
+// answers CreateLaunchTemplate with a misleading authorization error).
+const (
+	MaxTags           = 50
+	MaxTagKeyLength   = 128
+	MaxTagValueLength = 256
+)
+
+// ReservedTagKeys are the tag keys the controller writes itself on every instance, volume and
+// launch template (its values win, so a Provisioner's would be silently dropped); tags starting
+// with TagClusterOwnedPrefix are reserved too (Karpenter v0.31 refused them: they mark a
+// cluster's resources for its cloud controller). Name is not reserved: it may be given.
+var ReservedTagKeys = []string{TagCluster, TagManagedBy, TagNodeClaim, TagProvisionerName}
+
+// ValidateTagKey returns the reasons key may not be a tag of spec.provider.tags, or nil: EC2's
+// length bounds (1 to MaxTagKeyLength characters), its reserved aws: prefix (in any case),
+// and ReservedTagKeys and TagClusterOwnedPrefix. The CRD's CEL rules say the same, in the same
+// words.
+func ValidateTagKey(key string) []string {
+	var errs []string
+	if n := utf8.RuneCountInString(key); n < 1 || n > MaxTagKeyLength {
+		errs = append(errs, TagKeyLengthMessage)
+	}
+	if strings.HasPrefix(strings.ToLower(key), "aws:") {
+		errs = append(errs, TagKeyAWSMessage)
+	}
+	if slices.Contains(ReservedTagKeys, key) || strings.HasPrefix(key, TagClusterOwnedPrefix) {
+		errs = append(errs, TagKeyReservedMessage)
+	}
+	return errs
+}
+
+// The reasons of ValidateTagKey and ValidateClusterDNS, as the CRD's rules word them.
+const (
+	TagKeyLengthMessage   = "tag keys must be 1 to 128 characters (EC2's limit)"
+	TagKeyAWSMessage      = "the aws: prefix of tag keys is reserved for AWS"
+	TagKeyReservedMessage = "reserved tag key: the controller sets karpenter.sh/cluster, karpenter.sh/managed-by, karpenter.sh/nodeclaim and karpenter.sh/provisioner-name itself, and kubernetes.io/cluster/* marks a cluster's resources"
+	ClusterDNSMessage     = "clusterDNS entries must be IPv4 or IPv6 addresses"
+)
+
+// ValidateClusterDNS returns why ip may not be a kubelet clusterDNS entry, or "": it must be
+// an IPv4 or IPv6 address without a zone and not IPv4-mapped, as the CRD's CEL isIP() takes it.
+func ValidateClusterDNS(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Zone() != "" || a.Is4In6() {
+		return ClusterDNSMessage
+	}
+	return ""
+}
 
 // labelDomain returns the prefix of a label key before '/', or "" for an unprefixed key.
 func labelDomain(key string) string {
@@ -103,7 +160,10 @@ func inDomain(domain, d string) bool {
 //     exits on --node-labels and the node never joins; node-role.kubernetes.io/* is refused
 //     that way. kubernetes.io/hostname is refused too: it names one node;
 //   - the controller's: in karpenter.sh only karpenter.sh/capacity-type, and for requirements
-//     also karpenter.sh/provisioner-name (the controller sets both).
+//     also karpenter.sh/provisioner-name (the controller sets both); in karpenter.k8s.aws no
+//     label at all (the controller sets them from the instance type, as Karpenter v0.31 did:
+//     a label would not choose the type but be overwritten), while requirements on those keys
+//     choose instance types.
 func ValidateLabelKey(key string, requirement bool) []string {
 	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
 		return errs
@@ -126,6 +186,8 @@ func ValidateLabelKey(key string, requirement bool) []string {
 		if !slices.Contains(allowed, key) {
 			return []string{fmt.Sprintf("restricted label domain %s: set by the controller; allowed: %s", domain, strings.Join(allowed, ", "))}
 		}
+	case inDomain(domain, AWSLabelDomain) && !requirement:
+		return []string{fmt.Sprintf("restricted label domain %s: the controller sets these labels from the instance type; use a requirement to choose instance types", domain)}
 	}
 	return nil
 }
@@ -159,11 +221,12 @@ func ValidateTaints(taints []corev1.Taint, path *field.Path, seen map[string]boo
 
 // Validate checks the parts of a spec that a node launched from it, or the controller's
 // arithmetic, depend on: label, requirement and taint keys (ValidateLabelKey, ValidateTaints)
-// the bounds of the TTLs and terminationGracePeriod, and spec.provider (validateProvider: the
-// AMI family, volume sizes, unique device names, launchTemplate's exclusions and the user
-// data's format for its AMI family). It mirrors the CRD's rules, for
-// objects that did not pass through the API server (simulate) or were stored before a rule
-// existed. Errors carry field paths under path (e.g. spec.labels[node-role.kubernetes.io/x]).
+// the bounds of the TTLs and terminationGracePeriod, the kubelet's clusterDNS addresses
+// (ValidateClusterDNS), and spec.provider (validateProvider: the tags (ValidateTagKey and the
+// bounds), the AMI family, volume sizes, unique device names, launchTemplate's exclusions and
+// the user data's format for its AMI family). It mirrors the CRD's rules, for objects that did
+// not pass through the API server (simulate) or were stored before a rule existed. Errors
+// carry field paths under path (e.g. spec.labels[node-role.kubernetes.io/x]).
 func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, k := range sortedKeys(s.Labels) {
@@ -189,6 +252,13 @@ func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 	}
 	if g := s.TerminationGracePeriod; g != nil && (g.Duration < 0 || g.Duration > MaxTerminationGracePeriod) {
 		errs = append(errs, field.Invalid(path.Child("terminationGracePeriod"), g.Duration.String(), "must be between 0s and 876000h (100 years)"))
+	}
+	if k := s.KubeletConfiguration; k != nil {
+		for i, ip := range k.ClusterDNS {
+			if e := ValidateClusterDNS(ip); e != "" {
+				errs = append(errs, field.Invalid(path.Child("kubeletConfiguration", "clusterDNS").Index(i), ip, e))
+			}
+		}
 	}
 	errs = append(errs, validateProvider(s.Provider, path.Child("provider"))...)
 	return errs
@@ -293,6 +363,17 @@ func validateProvider(a *AWS, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if a == nil {
 		return nil
+	}
+	if len(a.Tags) > MaxTags {
+		errs = append(errs, field.TooMany(path.Child("tags"), len(a.Tags), MaxTags))
+	}
+	for _, k := range sortedKeys(a.Tags) {
+		for _, e := range ValidateTagKey(k) {
+			errs = append(errs, field.Invalid(path.Child("tags").Key(k), k, e))
+		}
+		if utf8.RuneCountInString(a.Tags[k]) > MaxTagValueLength {
+			errs = append(errs, field.TooLong(path.Child("tags").Key(k), "", MaxTagValueLength))
+		}
 	}
 	family := AMIFamilyAL2
 	if a.AMIFamily != nil {

@@ -27,7 +27,10 @@ func TestValidateLabelKey(t *testing.T) {
 		{"topology.kubernetes.io/zone", false, ""},
 		{"kubernetes.io/arch", false, ""},
 		{"karpenter.sh/capacity-type", false, ""},
-		{"karpenter.k8s.aws/instance-family", false, ""},
+		{"karpenter.k8s.aws/instance-family", true, ""},
+		{"karpenter.k8s.aws/instance-family", false, "restricted label domain karpenter.k8s.aws"},
+		{"sub.karpenter.k8s.aws/x", false, "restricted label domain sub.karpenter.k8s.aws"},
+		{"karpenter.k8s.aws.example.com/x", false, ""},
 		{"karpenter.sh/provisioner-name", true, ""},
 		{"karpenter.sh/provisioner-name", false, "restricted label domain karpenter.sh"},
 		{"node-role.kubernetes.io/worker", false, "restricted label domain node-role.kubernetes.io"},
@@ -43,6 +46,46 @@ func TestValidateLabelKey(t *testing.T) {
 		got := strings.Join(ValidateLabelKey(tc.key, tc.requirement), "; ")
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("ValidateLabelKey(%q, %v) = %q, want %q", tc.key, tc.requirement, got, tc.want)
+		}
+	}
+}
+
+func TestValidateTagKey(t *testing.T) {
+	cases := map[string]string{ // key -> the reason's text, "" = allowed
+		"team":                       "",
+		"Name":                       "",
+		"karpenter.sh/team":          "",
+		"kubernetes.io/cluster":      "",
+		strings.Repeat("k", 128):     "",
+		strings.Repeat("é", 128):     "", // characters, not bytes
+		"":                           TagKeyLengthMessage,
+		strings.Repeat("k", 129):     TagKeyLengthMessage,
+		"aws:team":                   TagKeyAWSMessage,
+		"AwS:team":                   TagKeyAWSMessage,
+		TagProvisionerName:           TagKeyReservedMessage,
+		TagManagedBy:                 TagKeyReservedMessage,
+		TagCluster:                   TagKeyReservedMessage,
+		TagNodeClaim:                 TagKeyReservedMessage,
+		"kubernetes.io/cluster/demo": TagKeyReservedMessage,
+	}
+	for key, want := range cases {
+		got := strings.Join(ValidateTagKey(key), "; ")
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("ValidateTagKey(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+// ValidateClusterDNS takes what the CRD's CEL isIP() takes (k8s.io/apiserver's ip library):
+// no zones, no IPv4-mapped IPv6, no leading zeros.
+func TestValidateClusterDNS(t *testing.T) {
+	for ip, ok := range map[string]bool{
+		"10.100.0.10": true, "fd00::a": true, "169.254.20.10": true, "::1": true,
+		"": false, "kube-dns": false, "10.0.0.010": false, "::ffff:10.0.0.1": false, "fe80::1%eth0": false,
+		"10.0.0.0/8": false, " 10.0.0.1": false,
+	} {
+		if got := ValidateClusterDNS(ip) == ""; got != ok {
+			t.Errorf("ValidateClusterDNS(%q) accepted = %v, want %v", ip, got, ok)
 		}
 	}
 }
