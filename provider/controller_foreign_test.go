@@ -23,57 +23,26 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
 )
 
-// Names of TestAccControllerForeignObjects.
-const (
-	foreignNS     = "acc-foreign"        // adopted: exists before the controller
-	foreignTarget = "acc-foreign-target" // holds someone else's service account "karpenter"
-)
+// foreignFixture is an adopted namespace ns (and, with target, a namespace target holding
+// someone else's ServiceAccount "karpenter") holding a team's service account team-sa and the
+// default one, with helpers to check them and the controller in ns.
+type foreignFixture struct {
+	t          *testing.T
+	kc         client.Client
+	ns, target string
+	cluster    string
+}
 
-// TestAccControllerForeignObjects installs karpenter_controller into an adopted namespace and
-// checks that it never changes or deletes what it did not create:
-//   - the Deployment switched (outside Terraform) to a team's service account, then to the
-//     namespace's default one, is drift of the Deployment: the apply restores the controller's
-//     own account, keeps service_account_name, and deletes neither account;
-//   - a move to a namespace holding someone else's ServiceAccount "karpenter" fails before the
-//     old installation is touched, both when the namespace is known at plan time (the plan
-//     fails) and when it is not (the apply fails): the old controller keeps running and state
-//     keeps describing it;
-//   - destroy deletes the controller's leader-election Lease in the adopted namespace, and
-//     leaves the namespace, the team's and default service accounts and the foreign one.
-func TestAccControllerForeignObjects(t *testing.T) {
+func newForeignFixture(t *testing.T, ns, target string) *foreignFixture {
+	t.Helper()
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
 	}
-	if leaderLeaseName != operator.LeaderElectionID {
-		t.Fatalf("leaderLeaseName %q, controller's lease %q", leaderLeaseName, operator.LeaderElectionID)
-	}
 	sb, kc := startSandbox(t)
-	const addr = "karpenter_controller.test"
-	cfg := func(namespace string) string {
-		return `resource "karpenter_controller" "test" {
-  cluster_name             = "` + sb.ClusterName + `"
-  default_instance_profile = "acc-foreign"
-  namespace                = ` + namespace + `
-  resources {
-    cpu_request    = "100m"
-    memory_request = "128Mi"
-  }
-}
-`
-	}
-	// The target namespace comes from a terraform_data created in the same apply: unknown at
-	// plan time, so only the apply can find the conflict.
-	unknownAtPlan := `resource "terraform_data" "ns" {
-  input = "` + foreignTarget + `"
-}
-` + cfg("terraform_data.ns.output")
-	sa := func(ns, name string) *corev1.ServiceAccount {
-		return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	}
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: foreignNS}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: foreignTarget}},
-		sa(foreignNS, "team-sa"), sa(foreignTarget, "karpenter"),
+	f := &foreignFixture{t: t, kc: kc, ns: ns, target: target, cluster: sb.ClusterName}
+	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, f.sa(ns, "team-sa")}
+	if target != "" {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, f.sa(target, "karpenter"))
 	}
 	for _, o := range objs {
 		must(t, kc.Create(ctx, o))
@@ -84,77 +53,151 @@ func TestAccControllerForeignObjects(t *testing.T) {
 		}
 	})
 	// The namespace's default service account (made by kube-controller-manager, if it runs).
-	if err := kc.Create(ctx, sa(foreignNS, "default")); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := kc.Create(ctx, f.sa(ns, "default")); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	useSA := func(name string) func() {
-		return func() {
-			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: foreignNS, Name: deploymentName}}
-			patch := `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"` + name + `"}]`
-			must(t, kc.Patch(ctx, d, client.RawPatch(k8stypes.JSONPatchType, []byte(patch))))
-		}
-	}
-	present := func(objs ...client.Object) resource.TestCheckFunc {
-		return func(*terraform.State) error {
-			for _, obj := range objs {
-				if err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || obj.GetDeletionTimestamp() != nil {
-					return fmt.Errorf("%T %s/%s removed (err %v)", obj, obj.GetNamespace(), obj.GetName(), err)
-				}
+	return f
+}
+
+const foreignAddr = "karpenter_controller.test"
+
+// cfg is the controller in namespace (an HCL expression).
+func (f *foreignFixture) cfg(namespace string) string {
+	return `resource "karpenter_controller" "test" {
+  cluster_name             = "` + f.cluster + `"
+  default_instance_profile = "acc-foreign"
+  namespace                = ` + namespace + `
+  resources {
+    cpu_request    = "100m"
+    memory_request = "128Mi"
+  }
+}
+`
+}
+
+func (f *foreignFixture) sa(ns, name string) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
+
+// present checks that each of objs exists and is not being deleted.
+func (f *foreignFixture) present(objs ...client.Object) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, obj := range objs {
+			if err := f.kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || obj.GetDeletionTimestamp() != nil {
+				return fmt.Errorf("%T %s/%s removed (err %v)", obj, obj.GetNamespace(), obj.GetName(), err)
 			}
-			return nil
 		}
+		return nil
 	}
-	foreignIntact := present(sa(foreignNS, "team-sa"), sa(foreignNS, "default"), sa(foreignTarget, "karpenter"),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: foreignNS}})
-	running := func(sa string) resource.TestCheckFunc {
-		return func(*terraform.State) error {
+}
+
+// intact checks the namespace, team-sa, default and (with a target) the foreign karpenter.
+func (f *foreignFixture) intact() resource.TestCheckFunc {
+	objs := []client.Object{f.sa(f.ns, "team-sa"), f.sa(f.ns, "default"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}}
+	if f.target != "" {
+		objs = append(objs, f.sa(f.target, "karpenter"))
+	}
+	return f.present(objs...)
+}
+
+// installed checks the controller in f.ns: Available, running as its own service account
+// karpenter, and state describing it.
+func (f *foreignFixture) installed() resource.TestCheckFunc {
+	return resource.ComposeAggregateTestCheckFunc(f.intact(),
+		func(*terraform.State) error {
 			var d appsv1.Deployment
-			if err := kc.Get(ctx, client.ObjectKey{Namespace: foreignNS, Name: deploymentName}, &d); err != nil {
+			if err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: deploymentName}, &d); err != nil {
 				return err
 			}
-			if d.DeletionTimestamp != nil || !deploymentAvailable(&d) || d.Spec.Template.Spec.ServiceAccountName != sa {
-				return fmt.Errorf("deployment %s/%s: available=%v serviceAccount=%s, want %s", foreignNS, deploymentName,
-					deploymentAvailable(&d), d.Spec.Template.Spec.ServiceAccountName, sa)
+			if d.DeletionTimestamp != nil || !deploymentAvailable(&d) || d.Spec.Template.Spec.ServiceAccountName != "karpenter" {
+				return fmt.Errorf("deployment %s/%s: available=%v serviceAccount=%s, want karpenter", f.ns, deploymentName,
+					deploymentAvailable(&d), d.Spec.Template.Spec.ServiceAccountName)
 			}
 			return nil
-		}
+		},
+		resource.TestCheckResourceAttr(foreignAddr, "namespace", f.ns), resource.TestCheckResourceAttr(foreignAddr, "service_account_name", "karpenter"),
+		resource.TestCheckResourceAttr(foreignAddr, "namespace_created", "false"), resource.TestCheckResourceAttr(foreignAddr, "install_complete", "true"))
+}
+
+// useSA switches the controller Deployment to service account name outside Terraform.
+func (f *foreignFixture) useSA(name string) func() {
+	return func() {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: deploymentName}}
+		patch := `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"` + name + `"}]`
+		must(f.t, f.kc.Patch(ctx, d, client.RawPatch(k8stypes.JSONPatchType, []byte(patch))))
 	}
-	leaseHeld := func(*terraform.State) error {
-		return wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
-			err := kc.Get(ctx, client.ObjectKey{Namespace: foreignNS, Name: leaderLeaseName}, &coordinationv1.Lease{})
-			return err == nil, client.IgnoreNotFound(err)
-		})
-	}
-	state := resource.ComposeAggregateTestCheckFunc(foreignIntact, running("karpenter"),
-		resource.TestCheckResourceAttr(addr, "namespace", foreignNS), resource.TestCheckResourceAttr(addr, "service_account_name", "karpenter"),
-		resource.TestCheckResourceAttr(addr, "namespace_created", "false"), resource.TestCheckResourceAttr(addr, "install_complete", "true"))
-	update := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}}
+}
+
+// TestAccControllerForeignServiceAccount switches the Deployment of a controller in an adopted
+// namespace (outside Terraform) to a team's service account, then to the namespace's default
+// one: each is drift of the Deployment, so the apply restores the controller's own account,
+// service_account_name stays "karpenter", and neither account is deleted (nor listed in
+// missing_objects); destroy deletes only the controller's own account.
+func TestAccControllerForeignServiceAccount(t *testing.T) {
+	f := newForeignFixture(t, "acc-foreign-sa", "")
+	update := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionUpdate),
+		driftPlanCheck{want: map[string][]string{foreignAddr: {"missing_objects"}}}}}
+	inNS := f.cfg(`"` + f.ns + `"`)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: cfg(`"` + foreignNS + `"`), Check: resource.ComposeAggregateTestCheckFunc(state, leaseHeld)},
-			{ // the Deployment switched to a team's service account: restored, the team's kept
-				PreConfig: useSA("team-sa"), Config: cfg(`"` + foreignNS + `"`), ConfigPlanChecks: update, Check: state,
-			},
-			{ // ... and to the namespace's default one
-				PreConfig: useSA("default"), Config: cfg(`"` + foreignNS + `"`), ConfigPlanChecks: update, Check: state,
-			},
-			{ // a move into a conflict known at plan time: the plan fails
-				Config: cfg(`"` + foreignTarget + `"`), ExpectError: regexp.MustCompile(`ServiceAccount acc-foreign-target/karpenter`),
-			},
-			{ // a move into a conflict found by the apply: nothing of the old installation changes
-				Config: unknownAtPlan, ExpectError: regexp.MustCompile(`(?s)Cannot move the installation.*ServiceAccount acc-foreign-target/karpenter`),
-			},
-			{ // state still describes the running installation
-				Config: cfg(`"` + foreignNS + `"`),
+			{Config: inNS, Check: f.installed()},
+			{PreConfig: f.useSA("team-sa"), Config: inNS, ConfigPlanChecks: update, Check: f.installed()},
+			{PreConfig: f.useSA("default"), Config: inNS, ConfigPlanChecks: update, Check: f.installed()},
+		},
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(f.intact(), checkAbsent(f.kc, f.sa(f.ns, "karpenter"))),
+	})
+}
+
+// TestAccControllerMoveConflict moves a controller from an adopted namespace to one holding
+// someone else's ServiceAccount "karpenter": known at plan time, the plan fails; unknown until
+// the apply (the namespace comes from a terraform_data created in the same apply), the apply
+// fails before the old installation is touched. Either way the old controller keeps running,
+// state keeps describing it (the next plan is a no-op), and the foreign account stays.
+func TestAccControllerMoveConflict(t *testing.T) {
+	f := newForeignFixture(t, "acc-conflict", "acc-conflict-target")
+	unknownAtPlan := `resource "terraform_data" "ns" {
+  input = "` + f.target + `"
+}
+` + f.cfg("terraform_data.ns.output")
+	inNS := f.cfg(`"` + f.ns + `"`)
+	conflict := regexp.MustCompile(`(?s)Cannot move the installation.*ServiceAccount acc-conflict-target/karpenter`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: inNS, Check: f.installed()},
+			{Config: f.cfg(`"` + f.target + `"`), PlanOnly: true, ExpectError: conflict},
+			{Config: unknownAtPlan, ExpectError: conflict},
+			{
+				Config: inNS, Check: f.installed(),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionNoop)}},
-				Check: state,
+					plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionNoop)}},
 			},
 		},
-		CheckDestroy: resource.ComposeAggregateTestCheckFunc(foreignIntact,
-			checkAbsent(kc, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: foreignNS, Name: leaderLeaseName}}),
-			checkAbsent(kc, sa(foreignNS, "karpenter")),
-			checkAbsent(kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: foreignTarget, Name: deploymentName}})),
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(f.intact(),
+			checkAbsent(f.kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.target, Name: deploymentName}})),
+	})
+}
+
+// TestAccControllerDestroyLease destroys a controller in an adopted namespace: the Lease its
+// replicas elect a leader through (operator.LeaderElectionID) goes with it; the namespace and
+// the other service accounts stay.
+func TestAccControllerDestroyLease(t *testing.T) {
+	if leaderLeaseName != operator.LeaderElectionID {
+		t.Fatalf("leaderLeaseName %q, controller's lease %q", leaderLeaseName, operator.LeaderElectionID)
+	}
+	f := newForeignFixture(t, "acc-lease", "")
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: leaderLeaseName}}
+	leaseHeld := func(*terraform.State) error {
+		return wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+			err := f.kc.Get(ctx, client.ObjectKeyFromObject(lease), &coordinationv1.Lease{})
+			return err == nil, client.IgnoreNotFound(err)
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    []resource.TestStep{{Config: f.cfg(`"` + f.ns + `"`), Check: resource.ComposeAggregateTestCheckFunc(f.installed(), leaseHeld)}},
+		CheckDestroy:             resource.ComposeAggregateTestCheckFunc(f.intact(), checkAbsent(f.kc, lease)),
 	})
 }
