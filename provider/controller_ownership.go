@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +17,7 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	nodeutil "k8s.io/component-helpers/node/util"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -111,10 +113,31 @@ func refuseForeign(ctx context.Context, kc client.Client, objs []client.Object) 
 		}
 	}
 	if len(foreign) > 0 {
-		return fmt.Errorf("%s: not created by terraform-provider-karpenter (no %q field manager); delete or rename them, "+
-			"or choose another namespace or service_account_name", strings.Join(foreign, ", "), fieldOwner)
+		return targetTaken(fmt.Sprintf("%s: not created by terraform-provider-karpenter (no %q field manager); delete or rename them, "+
+			"or choose another namespace or service_account_name", strings.Join(foreign, ", "), fieldOwner))
 	}
 	return nil
+}
+
+// targetTaken is the error of an installation target that this provider may not use (objects
+// of someone else's, a namespace being deleted), as opposed to a failure to read it.
+type targetTaken string
+
+func (e targetTaken) Error() string { return string(e) }
+
+// checkInstallTarget reports why installation s cannot be applied without taking over
+// someone else's objects: its namespace is being deleted, or objects of its names exist that
+// this provider did not apply (refuseForeign). It changes nothing.
+func checkInstallTarget(ctx context.Context, kc client.Client, s controllerSettings) error {
+	var ns corev1.Namespace
+	err := kc.Get(ctx, client.ObjectKey{Name: s.Namespace}, &ns)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if err == nil && ns.DeletionTimestamp != nil {
+		return targetTaken(fmt.Sprintf("namespace %s is being deleted; wait until it is gone or choose another namespace", s.Namespace))
+	}
+	return refuseForeign(ctx, kc, controllerObjects(s))
 }
 
 // objectName is "<Kind> <namespace/>name" of obj.
@@ -331,10 +354,44 @@ func stopDeployment(ctx context.Context, kc client.Client, namespace string) err
 	return deleteObjects(ctx, kc, []client.Object{&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: deploymentName}}})
 }
 
+// ownedObjects returns the objects of objs that exist and carry this provider's mark (a
+// server-side apply by fieldOwner, see appliedByUs): those it may delete. An object of the
+// same name that someone else made (the namespace's default service account, a team's own) or
+// that is already gone is left out.
+func ownedObjects(ctx context.Context, kc client.Client, objs []client.Object) ([]client.Object, error) {
+	var out []client.Object
+	for _, obj := range objs {
+		live := obj.DeepCopyObject().(client.Object)
+		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", objectName(kc, obj), err)
+		}
+		if appliedByUs(live) {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// deleteOwned deletes (see deleteObjects) the objects of objs that this provider applied
+// (ownedObjects); the others are never touched.
+func deleteOwned(ctx context.Context, kc client.Client, objs []client.Object) error {
+	owned, err := ownedObjects(ctx, kc, objs)
+	if err != nil {
+		return err
+	}
+	return deleteObjects(ctx, kc, owned)
+}
+
 // removeOldObjects deletes the objects of installation old that installation cur does not have
-// (after a move to another namespace or service account), and old's namespace when it moved
-// and nsCreated says this resource created it.
-func removeOldObjects(ctx context.Context, kc client.Client, old, cur controllerSettings, nsCreated bool) error {
+// (after a move to another namespace or service account) and that this provider applied (see
+// ownedObjects: a service account it never created is never deleted), the old namespace's
+// leader-election Lease after a move (see deleteLeaderLease; since is when the old Deployment
+// was created), and old's namespace when it moved and nsCreated says this resource created it.
+func removeOldObjects(ctx context.Context, kc client.Client, old, cur controllerSettings, nsCreated bool, since time.Time) error {
 	keep := map[string]bool{}
 	for _, obj := range controllerObjects(cur) {
 		keep[objectName(kc, obj)] = true
@@ -345,8 +402,77 @@ func removeOldObjects(ctx context.Context, kc client.Client, old, cur controller
 			gone = append(gone, obj)
 		}
 	}
-	if nsCreated && old.Namespace != cur.Namespace {
-		gone = append([]client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: old.Namespace}}}, gone...)
+	if err := deleteOwned(ctx, kc, gone); err != nil {
+		return err
 	}
-	return deleteObjects(ctx, kc, gone)
+	if old.Namespace == cur.Namespace {
+		return nil
+	}
+	if err := deleteLeaderLease(ctx, kc, old.Namespace, since); err != nil {
+		return err
+	}
+	if nsCreated {
+		return deleteObjects(ctx, kc, []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: old.Namespace}}})
+	}
+	return nil
+}
+
+// leaderLeaseName is the Lease the controller replicas compete for in their namespace
+// (operator.LeaderElectionID; POD_NAMESPACE is the leader election namespace).
+const leaderLeaseName = "karpenter-leader-election"
+
+// deploymentCreated returns when the controller Deployment of namespace was created; the zero
+// time when it does not exist.
+func deploymentCreated(ctx context.Context, kc client.Client, namespace string) (time.Time, error) {
+	var d appsv1.Deployment
+	err := kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: deploymentName}, &d)
+	if apierrors.IsNotFound(err) {
+		return time.Time{}, nil
+	}
+	return d.CreationTimestamp.Time, err
+}
+
+// deleteLeaderLease deletes the controller's leader-election Lease (leaderLeaseName) in
+// namespace, once its controller Deployment is gone, when it is the controller's: created
+// once this resource's Deployment existed (since, its creation time; zero: unknown, nothing
+// is deleted; only one controller Deployment can exist in a namespace) and not held by a live
+// holder other than a replica of it (a holder identity is "<pod name>_<uuid>"; a replica
+// stopping releases the Lease, leaving no holder; a killed one's record expires).
+func deleteLeaderLease(ctx context.Context, kc client.Client, namespace string, since time.Time) error {
+	if since.IsZero() {
+		return nil
+	}
+	var l coordinationv1.Lease
+	err := kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: leaderLeaseName}, &l)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading Lease %s/%s: %w", namespace, leaderLeaseName, err)
+	}
+	// Timestamps have a second's precision: a Lease of the same second is the controller's.
+	if l.CreationTimestamp.Time.Before(since.Truncate(time.Second)) || !leaseReleased(&l) {
+		return nil
+	}
+	err = kc.Delete(ctx, &l, client.Preconditions{UID: &l.UID})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting Lease %s/%s: %w", namespace, leaderLeaseName, err)
+	}
+	return nil
+}
+
+// leaseReleased reports whether Lease l has no live holder but possibly a replica of the
+// controller Deployment: no holder, a holder whose pod name is the Deployment's
+// ("karpenter-<hash>-<suffix>"), or a record past its duration.
+func leaseReleased(l *coordinationv1.Lease) bool {
+	holder := ptr.Deref(l.Spec.HolderIdentity, "")
+	if holder == "" || strings.HasPrefix(holder, deploymentName+"-") {
+		return true
+	}
+	renew := l.Spec.RenewTime
+	if renew == nil {
+		renew = l.Spec.AcquireTime
+	}
+	d := time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0)) * time.Second
+	return renew == nil || time.Now().After(renew.Add(d))
 }

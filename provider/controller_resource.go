@@ -143,9 +143,15 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"then removes nothing. Provisioners made outside Terraform are never deleted: delete them before destroying the " +
 	"last controller, or their nodes stay. Destroying a controller " +
 	"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
-	"`namespace` or `service_account_name` is an in-place update that never removes nodes: the old Deployment is " +
+	"`namespace` or `service_account_name` is an in-place update that never removes nodes: the plan, and the apply " +
+	"before anything is changed, refuse a target holding objects of the same names that this provider did not apply " +
+	"(the old installation then keeps running); the old Deployment is " +
 	"removed first (so two controllers never run at once), the installation is applied under the new names, then " +
-	"the old objects (and the old namespace, if it was created) are deleted.\n\n" +
+	"the old objects this provider applied (and the old namespace, if it was created) are deleted. " +
+	"`service_account_name` is the account this resource applied: a Deployment switched to another account outside " +
+	"Terraform is drift (`missing_objects`) that the next apply reverts, and a service account this provider did not " +
+	"apply is never deleted. Destroy and moves also delete the controller's leader-election Lease " +
+	"(`karpenter-leader-election`) in an adopted namespace.\n\n" +
 	"Import by namespace."
 
 // Schema describes the resource.
@@ -207,7 +213,7 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
 					"(suffixed ` (changed)`) objects, including the namespace when `namespace_created`, that lost a label or " +
 					"annotation this provider sets (`app.kubernetes.io/*`, `" + createdByAnnotation + "`, `" + installIDAnnotation +
-					"`) or whose rules, subjects, role, selector, rollout strategy, pod labels, probes, " +
+					"`) or whose rules, subjects, role, selector, rollout strategy, pod service account, pod labels, probes, " +
 					"security context, ports or provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, a `DEFAULT_TAGS` that is not " +
 					"a JSON object of strings) were " +
 					"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them.",
@@ -333,7 +339,13 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		m.InstallComplete = types.BoolValue(true)
 	}
 	m.Namespace = types.StringValue(ns)
-	m.ServiceAccountName = types.StringValue(d.Spec.Template.Spec.ServiceAccountName)
+	if m.ServiceAccountName.IsNull() || m.ServiceAccountName.IsUnknown() || m.ServiceAccountName.ValueString() == "" {
+		// Import: the service account the Deployment runs as. Otherwise state keeps the one this
+		// resource applied: a serviceAccountName changed outside Terraform is drift of the
+		// Deployment (deploymentChanged), never a move away from the account this resource made
+		// (which would delete the other as the previous installation's).
+		m.ServiceAccountName = types.StringValue(d.Spec.Template.Spec.ServiceAccountName)
+	}
 	m.Image = types.StringValue(ctr.Image)
 	m.Replicas = types.Int64Value(1)
 	if d.Spec.Replicas != nil {
@@ -397,11 +409,41 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	var plan, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || plan.Namespace.IsUnknown() || plan.Namespace.Equal(state.ID) {
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.planMoveTarget(ctx, plan, state, &resp.Diagnostics)
+	if plan.Namespace.IsUnknown() || plan.Namespace.Equal(state.ID) {
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Namespace)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("namespace_created"), types.BoolUnknown())...)
+}
+
+// planMoveTarget checks, when the plan moves the installation to another namespace or
+// service account (both known), that the target holds no object of the same names that this
+// provider did not apply (checkInstallTarget), so that the plan, not the apply, reports the
+// conflict. An unreachable cluster is not an error here: the apply checks again first.
+func (r *controllerResource) planMoveTarget(ctx context.Context, plan, state controllerModel, diags *diag.Diagnostics) {
+	if r.c == nil || plan.Namespace.IsUnknown() || plan.ServiceAccountName.IsUnknown() {
+		return
+	}
+	moved := !plan.Namespace.Equal(state.ID)
+	if !moved && plan.ServiceAccountName.Equal(state.ServiceAccountName) {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		return
+	}
+	next := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
+	if err := checkInstallTarget(ctx, kc, next); errors.As(err, new(targetTaken)) {
+		at := path.Root("namespace")
+		if !moved {
+			at = path.Root("service_account_name")
+		}
+		diags.AddAttributeError(at, "Cannot move the installation", err.Error())
+	}
 }
 
 // planClusterEndpoint plans cluster_endpoint when the configuration leaves it null: unknown
@@ -464,7 +506,31 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.AddError("Kubernetes client", err.Error())
 		return
 	}
+	if moved || renamed {
+		// Refuse a target with objects of someone else's before the old installation is
+		// touched: it keeps running, and state keeps describing it.
+		next := r.settings(ctx, m, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if err := checkInstallTarget(ctx, kc, next); err != nil {
+			at := path.Root("namespace")
+			if !moved {
+				at = path.Root("service_account_name")
+			}
+			resp.Diagnostics.AddAttributeError(at, "Cannot move the installation", err.Error()+
+				"; the installation in namespace "+old.Namespace+" with service account "+old.ServiceAccountName+" was left as it was")
+			resp.State.Raw = req.State.Raw.Copy()
+			return
+		}
+	}
+	var oldCreated time.Time // creation of the old Deployment: what its leader-election Lease follows
 	if moved {
+		if oldCreated, err = deploymentCreated(ctx, kc, old.Namespace); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot read the controller in namespace "+old.Namespace, err.Error())
+			resp.State.Raw = req.State.Raw.Copy()
+			return
+		}
 		if err := stopDeployment(ctx, kc, old.Namespace); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot stop the controller in namespace "+old.Namespace, err.Error())
 			return
@@ -489,7 +555,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	if moved || renamed {
-		if err := removeOldObjects(ctx, kc, old, r.settings(ctx, m, &resp.Diagnostics), state.NamespaceCreated.ValueBool()); err != nil {
+		if err := removeOldObjects(ctx, kc, old, r.settings(ctx, m, &resp.Diagnostics), state.NamespaceCreated.ValueBool(), oldCreated); err != nil {
 			resp.Diagnostics.AddError("Cannot remove the objects of the previous installation", err.Error())
 		}
 	}
@@ -559,8 +625,17 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 			return
 		}
 	}
-	if err := deleteObjects(ctx, kc, controllerObjects(s)); err != nil {
+	created, err := deploymentCreated(ctx, kc, s.Namespace)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the controller Deployment", err.Error())
+		return
+	}
+	if err := deleteOwned(ctx, kc, controllerObjects(s)); err != nil {
 		resp.Diagnostics.AddError("Cannot delete the controller's objects", err.Error())
+		return
+	}
+	if err := deleteLeaderLease(ctx, kc, s.Namespace, created); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the controller's leader-election Lease", err.Error())
 		return
 	}
 	if last {
@@ -996,7 +1071,8 @@ func objectChanged(desired, live client.Object) bool {
 // the Deployment missing or changed, no installIDAnnotation (its value is not compared: a
 // create_before_destroy replacement writes its own), the pod template's credentialsAnnotation
 // when it has one, the rollout
-// strategy (type and maxUnavailable; the API server defaults maxSurge), the pod labels, the
+// strategy (type and maxUnavailable; the API server defaults maxSurge), the pod's service
+// account (service_account_name stays the one this resource applied), the pod labels, the
 // probes, the pod's and the container's security context, the container ports, and the
 // environment variables the provider sets from its own configuration (AWS_REGION; POD_NAMESPACE
 // by field path, whose apiVersion the API server defaults) and a DEFAULT_TAGS that
@@ -1024,7 +1100,8 @@ func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Co
 	if v, ok := d.Spec.Template.Annotations[credentialsAnnotation]; ok && v != want.Spec.Template.Annotations[credentialsAnnotation] {
 		return true
 	}
-	if !equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels) ||
+	if spec.ServiceAccountName != wantSpec.ServiceAccountName ||
+		!equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels) ||
 		!equality.Semantic.DeepEqual(wantSpec.SecurityContext, spec.SecurityContext) ||
 		!equality.Semantic.DeepEqual(wc.SecurityContext, ctr.SecurityContext) ||
 		!equality.Semantic.DeepEqual(wc.LivenessProbe, ctr.LivenessProbe) ||

@@ -1,0 +1,203 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/operator"
+)
+
+// foreignFixture is an adopted namespace ns (and, with target, a namespace target holding
+// someone else's ServiceAccount "karpenter") holding a team's service account team-sa and the
+// default one, with helpers to check them and the controller in ns.
+type foreignFixture struct {
+	t          *testing.T
+	kc         client.Client
+	ns, target string
+	cluster    string
+}
+
+func newForeignFixture(t *testing.T, ns, target string) *foreignFixture {
+	t.Helper()
+	if os.Getenv("KARPENTER_BIN") == "" {
+		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
+	}
+	sb, kc := startSandbox(t)
+	f := &foreignFixture{t: t, kc: kc, ns: ns, target: target, cluster: sb.ClusterName}
+	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, f.sa(ns, "team-sa")}
+	if target != "" {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, f.sa(target, "karpenter"))
+	}
+	for _, o := range objs {
+		must(t, kc.Create(ctx, o))
+	}
+	t.Cleanup(func() {
+		for _, o := range objs {
+			_ = kc.Delete(context.Background(), o)
+		}
+	})
+	// The namespace's default service account (made by kube-controller-manager, if it runs).
+	if err := kc.Create(ctx, f.sa(ns, "default")); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	return f
+}
+
+const foreignAddr = "karpenter_controller.test"
+
+// cfg is the controller in namespace (an HCL expression).
+func (f *foreignFixture) cfg(namespace string) string {
+	return `resource "karpenter_controller" "test" {
+  cluster_name             = "` + f.cluster + `"
+  default_instance_profile = "acc-foreign"
+  namespace                = ` + namespace + `
+  resources {
+    cpu_request    = "100m"
+    memory_request = "128Mi"
+  }
+}
+`
+}
+
+func (f *foreignFixture) sa(ns, name string) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
+
+// present checks that each of objs exists and is not being deleted.
+func (f *foreignFixture) present(objs ...client.Object) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, obj := range objs {
+			if err := f.kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || obj.GetDeletionTimestamp() != nil {
+				return fmt.Errorf("%T %s/%s removed (err %v)", obj, obj.GetNamespace(), obj.GetName(), err)
+			}
+		}
+		return nil
+	}
+}
+
+// intact checks the namespace, team-sa, default and (with a target) the foreign karpenter.
+func (f *foreignFixture) intact() resource.TestCheckFunc {
+	objs := []client.Object{f.sa(f.ns, "team-sa"), f.sa(f.ns, "default"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}}
+	if f.target != "" {
+		objs = append(objs, f.sa(f.target, "karpenter"))
+	}
+	return f.present(objs...)
+}
+
+// installed checks the controller in f.ns: Available, running as its own service account
+// karpenter, and state describing it.
+func (f *foreignFixture) installed() resource.TestCheckFunc {
+	return resource.ComposeAggregateTestCheckFunc(f.intact(),
+		func(*terraform.State) error {
+			var d appsv1.Deployment
+			if err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: deploymentName}, &d); err != nil {
+				return err
+			}
+			if d.DeletionTimestamp != nil || !deploymentAvailable(&d) || d.Spec.Template.Spec.ServiceAccountName != "karpenter" {
+				return fmt.Errorf("deployment %s/%s: available=%v serviceAccount=%s, want karpenter", f.ns, deploymentName,
+					deploymentAvailable(&d), d.Spec.Template.Spec.ServiceAccountName)
+			}
+			return nil
+		},
+		resource.TestCheckResourceAttr(foreignAddr, "namespace", f.ns), resource.TestCheckResourceAttr(foreignAddr, "service_account_name", "karpenter"),
+		resource.TestCheckResourceAttr(foreignAddr, "namespace_created", "false"), resource.TestCheckResourceAttr(foreignAddr, "install_complete", "true"))
+}
+
+// useSA switches the controller Deployment to service account name outside Terraform.
+func (f *foreignFixture) useSA(name string) func() {
+	return func() {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: deploymentName}}
+		patch := `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"` + name + `"}]`
+		must(f.t, f.kc.Patch(ctx, d, client.RawPatch(k8stypes.JSONPatchType, []byte(patch))))
+	}
+}
+
+// TestAccControllerForeignServiceAccount switches the Deployment of a controller in an adopted
+// namespace (outside Terraform) to a team's service account, then to the namespace's default
+// one: each is drift of the Deployment, so the apply restores the controller's own account,
+// service_account_name stays "karpenter", and neither account is deleted (nor listed in
+// missing_objects); destroy deletes only the controller's own account.
+func TestAccControllerForeignServiceAccount(t *testing.T) {
+	f := newForeignFixture(t, "acc-foreign-sa", "")
+	update := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionUpdate),
+		driftPlanCheck{want: map[string][]string{foreignAddr: {"missing_objects"}}}}}
+	inNS := f.cfg(`"` + f.ns + `"`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: inNS, Check: f.installed()},
+			{PreConfig: f.useSA("team-sa"), Config: inNS, ConfigPlanChecks: update, Check: f.installed()},
+			{PreConfig: f.useSA("default"), Config: inNS, ConfigPlanChecks: update, Check: f.installed()},
+		},
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(f.intact(), checkAbsent(f.kc, f.sa(f.ns, "karpenter"))),
+	})
+}
+
+// TestAccControllerMoveConflict moves a controller from an adopted namespace to one holding
+// someone else's ServiceAccount "karpenter": known at plan time, the plan fails; unknown until
+// the apply (the namespace comes from a terraform_data created in the same apply), the apply
+// fails before the old installation is touched. Either way the old controller keeps running,
+// state keeps describing it (the next plan is a no-op), and the foreign account stays.
+func TestAccControllerMoveConflict(t *testing.T) {
+	f := newForeignFixture(t, "acc-conflict", "acc-conflict-target")
+	unknownAtPlan := `resource "terraform_data" "ns" {
+  input = "` + f.target + `"
+}
+` + f.cfg("terraform_data.ns.output")
+	inNS := f.cfg(`"` + f.ns + `"`)
+	conflict := regexp.MustCompile(`(?s)Cannot move the installation.*ServiceAccount acc-conflict-target/karpenter`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: inNS, Check: f.installed()},
+			{Config: f.cfg(`"` + f.target + `"`), PlanOnly: true, ExpectError: conflict},
+			{Config: unknownAtPlan, ExpectError: conflict},
+			{
+				Config: inNS, Check: f.installed(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionNoop)}},
+			},
+		},
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(f.intact(),
+			checkAbsent(f.kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.target, Name: deploymentName}})),
+	})
+}
+
+// TestAccControllerDestroyLease destroys a controller in an adopted namespace: the Lease its
+// replicas elect a leader through (operator.LeaderElectionID) goes with it; the namespace and
+// the other service accounts stay.
+func TestAccControllerDestroyLease(t *testing.T) {
+	if leaderLeaseName != operator.LeaderElectionID {
+		t.Fatalf("leaderLeaseName %q, controller's lease %q", leaderLeaseName, operator.LeaderElectionID)
+	}
+	f := newForeignFixture(t, "acc-lease", "")
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: leaderLeaseName}}
+	leaseHeld := func(*terraform.State) error {
+		return wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+			err := f.kc.Get(ctx, client.ObjectKeyFromObject(lease), &coordinationv1.Lease{})
+			return err == nil, client.IgnoreNotFound(err)
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    []resource.TestStep{{Config: f.cfg(`"` + f.ns + `"`), Check: resource.ComposeAggregateTestCheckFunc(f.installed(), leaseHeld)}},
+		CheckDestroy:             resource.ComposeAggregateTestCheckFunc(f.intact(), checkAbsent(f.kc, lease)),
+	})
+}
