@@ -339,7 +339,8 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		m.InstallComplete = types.BoolValue(true)
 	}
 	m.Namespace = types.StringValue(ns)
-	if m.ServiceAccountName.IsNull() || m.ServiceAccountName.IsUnknown() || m.ServiceAccountName.ValueString() == "" {
+	importing := m.ServiceAccountName.IsNull() || m.ServiceAccountName.IsUnknown() || m.ServiceAccountName.ValueString() == ""
+	if importing {
 		// Import: the service account the Deployment runs as. Otherwise state keeps the one this
 		// resource applied: a serviceAccountName changed outside Terraform is drift of the
 		// Deployment (deploymentChanged), never a move away from the account this resource made
@@ -370,6 +371,10 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	readInstallOptions(&m, d.Spec.Template.Spec, *ctr, pdbMax)
+	// The pod template's credentials annotation is compared with the role this resource applied
+	// (on import, the one the service account names): a role annotation changed on the service
+	// account alone is drift of controller_role_arn, not of the Deployment.
+	appliedRole := m.ControllerRoleARN.ValueString()
 	var sa corev1.ServiceAccount
 	m.ControllerRoleARN = types.StringNull()
 	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m.ServiceAccountName.ValueString()}, &sa); err == nil {
@@ -378,7 +383,10 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError("Cannot read the controller service account", err.Error())
 		return
 	}
-	missing, err := r.driftedObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics), m.NamespaceCreated.ValueBool(), &d, *ctr)
+	if importing {
+		appliedRole = m.ControllerRoleARN.ValueString()
+	}
+	missing, err := r.driftedObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics), m.NamespaceCreated.ValueBool(), &d, *ctr, appliedRole)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
@@ -1015,15 +1023,18 @@ func (r *controllerResource) missingObjects(ctx context.Context, kc client.Clien
 }
 
 // driftedObjects is missing_objects: missingObjects, then the Deployment d (ctr its controller
-// container) when deploymentChanged, then the namespace when nsCreated (this resource created
+// container) when deploymentChanged (its credentials annotation compared with appliedRole's,
+// the controller role ARN this resource applied, "" for none), then the namespace when nsCreated (this resource created
 // it) and it lost a label or annotation (namespaceChanged). Errors: reading an object failed.
 func (r *controllerResource) driftedObjects(ctx context.Context, kc client.Client, cur controllerSettings, nsCreated bool,
-	d *appsv1.Deployment, ctr corev1.Container) ([]string, error) {
+	d *appsv1.Deployment, ctr corev1.Container, appliedRole string) ([]string, error) {
 	missing, err := r.missingObjects(ctx, kc, cur)
 	if err != nil {
 		return nil, err
 	}
-	if deploymentChanged(cur, d, ctr) {
+	applied := cur
+	applied.ControllerRoleARN = appliedRole
+	if deploymentChanged(applied, d, ctr) {
 		missing = append(missing, "Deployment "+d.Namespace+"/"+d.Name+" (changed)")
 	}
 	if nsCreated {
