@@ -154,6 +154,9 @@ func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topo
 		nodes: nodes, nsLabels: nsLabels, terms: map[string]*podTerm{}}
 	for _, n := range nodes {
 		for _, hp := range n.host.pods {
+			for i := range hp.anti {
+				hp.anti[i] = t.intern(hp.anti[i]) // shares hp's slice with n.host
+			}
 			aff := hp.pod.Spec.Affinity
 			if aff == nil || aff.PodAntiAffinity == nil {
 				continue
