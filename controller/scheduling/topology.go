@@ -329,6 +329,18 @@ type hostPod struct {
 	ports  []hostPort
 }
 
+// sameConstraints reports whether hp and o constrain other pods through the same terms and
+// ports: the same slices, as identical pods share them (checked one after the other, pods
+// of one group on a node usually are).
+func (hp *hostPod) sameConstraints(o *hostPod) bool {
+	return sameSlice(hp.anti, o.anti) && sameSlice(hp.spread, o.spread) && sameSlice(hp.ports, o.ports)
+}
+
+// sameSlice reports whether a and b are the same elements of one backing array.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // host is the set of pods on one node, existing or planned, for the hostname-scoped checks.
 // The zero value is an empty node.
 type host struct {
@@ -437,8 +449,13 @@ func (h *host) countSpread(t *podTerm, nsLabels map[string]map[string]string) in
 func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned []bool) string {
 	if len(h.constrained) > 0 {
 		own := nsLabels[pi.pod.Namespace]
+		var prev *hostPod
 		for _, i := range h.constrained {
 			other := &h.pods[i]
+			if prev != nil && other.sameConstraints(prev) {
+				continue // refuses pi exactly when prev does, and prev did not
+			}
+			prev = other
 			for _, a := range pi.ports {
 				for _, b := range other.ports {
 					if a.conflicts(b) {
