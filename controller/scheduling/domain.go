@@ -402,7 +402,7 @@ func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 				if key == v1alpha5.LabelCapacityType {
 					v = o.CapacityType
 				}
-				if o.Available && r.Has(v) && allowsOffering(reqs, o.Zone, o.CapacityType) {
+				if o.Available && !out.Has(v) && r.Has(v) && allowsOffering(reqs, o.Zone, o.CapacityType) {
 					out.Insert(v)
 				}
 			}
