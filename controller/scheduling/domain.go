@@ -154,6 +154,9 @@ func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topo
 		nodes: nodes, nsLabels: nsLabels, terms: map[string]*podTerm{}}
 	for _, n := range nodes {
 		for _, hp := range n.host.pods {
+			for i := range hp.anti {
+				hp.anti[i] = t.intern(hp.anti[i]) // shares hp's slice with n.host
+			}
 			aff := hp.pod.Spec.Affinity
 			if aff == nil || aff.PodAntiAffinity == nil {
 				continue
@@ -399,7 +402,7 @@ func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 				if key == v1alpha5.LabelCapacityType {
 					v = o.CapacityType
 				}
-				if o.Available && r.Has(v) && allowsOffering(reqs, o.Zone, o.CapacityType) {
+				if o.Available && !out.Has(v) && r.Has(v) && allowsOffering(reqs, o.Zone, o.CapacityType) {
 					out.Insert(v)
 				}
 			}

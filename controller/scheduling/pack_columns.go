@@ -351,15 +351,16 @@ func (cp *columnPacker) master() ([]float64, []float64) {
 func (cp *columnPacker) price() bool {
 	added := false
 	order := make([]int, len(cp.shapes))
+	// perRoom[j] is shape j's worth per unit of the measure of its room on the type.
+	perRoom := make([]float64, len(cp.shapes))
 	for i := range cp.types {
 		u := cp.types[i].usable
 		for _, measure := range []func([]int64) float64{sumShare(u), maxShare(u)} {
-			for j := range order {
+			for j, s := range cp.shapes {
 				order[j] = j
+				perRoom[j] = s.worth / measure(s.req)
 			}
-			slices.SortStableFunc(order, func(a, b int) int {
-				return cmp.Compare(cp.shapes[b].worth/measure(cp.shapes[b].req), cp.shapes[a].worth/measure(cp.shapes[a].req))
-			})
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(perRoom[b], perRoom[a]) })
 			w := fill(cp.shapes, order, u, cp.room, cp.least, cp.take, cp.st)
 			if w > cp.types[i].price*(1+1e-9) && cp.add(i, cp.take) {
 				added = true

@@ -314,7 +314,7 @@ type podInfo struct {
 	repels bool
 	// selected caches selectedBy. Copies of a compiled pod (identical pods) share it; a
 	// repacking's copy starts its own (repacks run concurrently).
-	selected map[*podTerm]bool
+	selected *termSelection
 	// domainKeys caches topology.keys and topology.counting for the pod.
 	domainKeys domainKeysCache
 }
@@ -580,6 +580,9 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		var pi *podInfo
 		key := templateKey(p)
 		if tmpl, ok := compiled[key]; ok && key != "" {
+			if tmpl.selected == nil {
+				tmpl.selected = &termSelection{} // shared by the copies: their labels are the same
+			}
 			cp := *tmpl
 			cp.pod = p
 			pi = &cp

@@ -38,6 +38,9 @@ type podTerm struct {
 	nsSelector  labels.Selector
 	selector    labels.Selector
 	topologyKey string
+	// id is the term's 1-based index among the terms its topology interned (0: not interned),
+	// the index of the per-term caches podInfo.selected and host.counts.
+	id int
 }
 
 // matches reports whether pod p (with namespace labels nsLabels, may be nil) is selected.
@@ -69,6 +72,7 @@ func (topo *topology) intern(t *podTerm) *podTerm {
 		return prev
 	}
 	topo.terms[id] = t
+	t.id = len(topo.terms)
 	return t
 }
 
@@ -127,18 +131,49 @@ func compilePodTerm(owner *corev1.Pod, term *corev1.PodAffinityTerm, path string
 	return pt, nil
 }
 
+// termSelection caches selectedBy for one pod, by podTerm.id - 1: entry i is unknown while its
+// term is nil. The term is kept so that a term interned by another topology (a repacking's)
+// with the same id is not mistaken for it.
+type termSelection struct {
+	byID []selectedEntry
+}
+
+type selectedEntry struct {
+	term     *podTerm
+	selected bool
+}
+
 // selectedBy reports whether t selects pi's pod (nsLabels: its namespace's labels), remembered
-// per term: terms are interned, and the pods on many planned nodes carry the same few terms.
+// per interned term: the pods on many planned nodes carry the same few terms.
 func (pi *podInfo) selectedBy(t *podTerm, nsLabels map[string]string) bool {
-	if v, ok := pi.selected[t]; ok {
-		return v
+	if t.id == 0 {
+		return t.matches(pi.pod, nsLabels)
+	}
+	if pi.selected == nil {
+		pi.selected = &termSelection{}
+	}
+	s := pi.selected
+	i := t.id - 1
+	if i < len(s.byID) && s.byID[i].term == t {
+		return s.byID[i].selected
+	}
+	if i >= len(s.byID) {
+		s.byID = growTo(s.byID, i+1)
 	}
 	v := t.matches(pi.pod, nsLabels)
-	if pi.selected == nil {
-		pi.selected = map[*podTerm]bool{}
-	}
-	pi.selected[t] = v
+	s.byID[i] = selectedEntry{term: t, selected: v}
 	return v
+}
+
+// growTo returns s extended with zero values to length n (at least len(s)), its capacity at
+// least doubled when it must grow, and at least 8.
+func growTo[T any](s []T, n int) []T {
+	if n <= cap(s) {
+		return s[:n] // the elements past len(s) are zero: s never shrinks
+	}
+	out := make([]T, n, max(n, 2*cap(s), 8))
+	copy(out, s)
+	return out
 }
 
 // hostTerms are a pod's required pod affinity and anti-affinity terms with topologyKey
@@ -294,6 +329,18 @@ type hostPod struct {
 	ports  []hostPort
 }
 
+// sameConstraints reports whether hp and o constrain other pods through the same terms and
+// ports: the same slices, as identical pods share them (checked one after the other, pods
+// of one group on a node usually are).
+func (hp *hostPod) sameConstraints(o *hostPod) bool {
+	return sameSlice(hp.anti, o.anti) && sameSlice(hp.spread, o.spread) && sameSlice(hp.ports, o.ports)
+}
+
+// sameSlice reports whether a and b are the same elements of one backing array.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // host is the set of pods on one node, existing or planned, for the hostname-scoped checks.
 // The zero value is an empty node.
 type host struct {
@@ -301,10 +348,11 @@ type host struct {
 	// constrained are the indexes of the pods with anti-affinity terms, hostname spread or host
 	// ports: only those can refuse an incoming pod.
 	constrained []int
-	// counts caches countMatches per term (terms of identical pods are shared, so a group asks
-	// about the same term again and again); kept up to date by add. nsLabels is the namespace
-	// labels the counts were made with.
-	counts   map[*podTerm]int
+	// counts caches countMatches per interned term, by podTerm.id - 1 (terms of identical pods
+	// are shared, so a group asks about the same term again and again); an entry is unknown
+	// while its term is nil. add and removeLast keep the known entries up to date. nsLabels is
+	// the namespace labels the counts were made with.
+	counts   []hostCount
 	nsLabels map[string]map[string]string
 	// terminating counts the pods being deleted: topology spread does not count them
 	// (countSpread), the other checks do.
@@ -319,9 +367,9 @@ func (h *host) add(p *corev1.Pod, anti []*podTerm, spread []hostSpread, ports []
 	if len(anti) > 0 || len(spread) > 0 || len(ports) > 0 {
 		h.constrained = append(h.constrained, len(h.pods)-1)
 	}
-	for t := range h.counts {
-		if t.matches(p, h.nsLabels[p.Namespace]) {
-			h.counts[t]++
+	for i := range h.counts {
+		if c := &h.counts[i]; c.term != nil && c.term.matches(p, h.nsLabels[p.Namespace]) {
+			c.n++
 		}
 	}
 }
@@ -337,9 +385,9 @@ func (h *host) removeLast() {
 	if n := len(h.constrained); n > 0 && h.constrained[n-1] == last {
 		h.constrained = h.constrained[:n-1]
 	}
-	for t := range h.counts {
-		if t.matches(p, h.nsLabels[p.Namespace]) {
-			h.counts[t]--
+	for i := range h.counts {
+		if c := &h.counts[i]; c.term != nil && c.term.matches(p, h.nsLabels[p.Namespace]) {
+			c.n--
 		}
 	}
 }
@@ -351,8 +399,9 @@ func (h *host) hasMatch(t *podTerm, nsLabels map[string]map[string]string) bool 
 
 // countMatches counts the pods on the host selected by t.
 func (h *host) countMatches(t *podTerm, nsLabels map[string]map[string]string) int {
-	if n, ok := h.counts[t]; ok {
-		return n
+	i := t.id - 1
+	if i >= 0 && i < len(h.counts) && h.counts[i].term == t {
+		return h.counts[i].n
 	}
 	n := 0
 	for i := range h.pods {
@@ -360,11 +409,23 @@ func (h *host) countMatches(t *podTerm, nsLabels map[string]map[string]string) i
 			n++
 		}
 	}
-	if h.counts == nil {
-		h.counts, h.nsLabels = map[*podTerm]int{}, nsLabels
+	if i < 0 || (i < len(h.counts) && h.counts[i].term != nil) {
+		return n // not interned, or another topology's term with t's id: not cached
 	}
-	h.counts[t] = n
+	if i >= len(h.counts) {
+		h.counts = growTo(h.counts, i+1)
+	}
+	if h.nsLabels == nil {
+		h.nsLabels = nsLabels
+	}
+	h.counts[i] = hostCount{term: t, n: n}
 	return n
+}
+
+// hostCount is a cached count of the pods on a host one term selects.
+type hostCount struct {
+	term *podTerm
+	n    int
 }
 
 // countSpread counts the pods on the host selected by t that topology spread counts: as
@@ -388,8 +449,13 @@ func (h *host) countSpread(t *podTerm, nsLabels map[string]map[string]string) in
 func (h *host) admits(pi *podInfo, nsLabels map[string]map[string]string, pinned []bool) string {
 	if len(h.constrained) > 0 {
 		own := nsLabels[pi.pod.Namespace]
+		var prev *hostPod
 		for _, i := range h.constrained {
 			other := &h.pods[i]
+			if prev != nil && other.sameConstraints(prev) {
+				continue // refuses pi exactly when prev does, and prev did not
+			}
+			prev = other
 			for _, a := range pi.ports {
 				for _, b := range other.ports {
 					if a.conflicts(b) {
