@@ -201,3 +201,62 @@ func TestAccControllerDestroyLease(t *testing.T) {
 		CheckDestroy:             resource.ComposeAggregateTestCheckFunc(f.intact(), checkAbsent(f.kc, lease)),
 	})
 }
+
+// TestAccControllerServiceAccountRecreated deletes the controller's service account outside
+// Terraform: the plan lists it in missing_objects, and the apply re-creates it and rolls the
+// Deployment (the pod template carries the new account's UID), so the controller's pods run with
+// tokens of the account that exists; the old pods' tokens name the deleted one and the API
+// server refuses them. The next plan is empty.
+func TestAccControllerServiceAccountRecreated(t *testing.T) {
+	f := newForeignFixture(t, "acc-sa-recreated", "")
+	inNS := f.cfg(`"` + f.ns + `"`)
+	var oldUID string
+	templateUID := func() (string, error) {
+		var d appsv1.Deployment
+		if err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: deploymentName}, &d); err != nil {
+			return "", err
+		}
+		return d.Spec.Template.Annotations[serviceAccountUIDAnnotation], nil
+	}
+	recorded := func(*terraform.State) error {
+		var sa corev1.ServiceAccount
+		if err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "karpenter"}, &sa); err != nil {
+			return err
+		}
+		got, err := templateUID()
+		if err != nil {
+			return err
+		}
+		if got != string(sa.UID) || got == "" {
+			return fmt.Errorf("pod template %s = %q, service account UID %q", serviceAccountUIDAnnotation, got, sa.UID)
+		}
+		if oldUID != "" && got == oldUID {
+			return fmt.Errorf("pod template still names the deleted service account %s", oldUID)
+		}
+		oldUID = got
+		return nil
+	}
+	deleteSA := func() {
+		must(t, f.kc.Delete(ctx, f.sa(f.ns, "karpenter")))
+		must(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "karpenter"}, &corev1.ServiceAccount{})
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		}))
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: inNS, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), recorded)},
+			{
+				PreConfig: deleteSA, Config: inNS, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), recorded),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionUpdate),
+					driftPlanCheck{want: map[string][]string{foreignAddr: {"missing_objects"}}}}},
+			},
+			{
+				Config: inNS, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionNoop)}},
+			},
+		},
+	})
+}

@@ -61,6 +61,15 @@ const (
 	// created, so a change of controller_role_arn changes the pod template: the Deployment
 	// rolls and the new pods get the new credentials.
 	credentialsAnnotation = "terraform-provider-karpenter/credentials"
+
+	// serviceAccountUIDAnnotation on the controller's pod template is the UID of the service
+	// account the pods run as, set when the installation is applied. A pod's service account
+	// token names that UID, and the API server refuses it once the account is deleted, even if
+	// an account of the same name is created again; so when apply re-creates an account deleted
+	// out of band, the template changes and the Deployment rolls, and the new pods get tokens
+	// of the new account (found by a user trial: the old pods failed with Unauthorized while the
+	// plan was empty).
+	serviceAccountUIDAnnotation = "terraform-provider-karpenter/service-account-uid"
 )
 
 // credentialsValue is credentialsAnnotation's value for the controller role ARN roleARN.

@@ -746,11 +746,18 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 			return
 		}
 	}
+	var saUID string // the service account's, once applied (controllerObjects lists it first)
 	for _, obj := range objs {
+		if d, ok := obj.(*appsv1.Deployment); ok && saUID != "" {
+			d.Spec.Template.Annotations[serviceAccountUIDAnnotation] = saUID
+		}
 		desired := obj.DeepCopyObject() // apply overwrites obj with the live object
 		if err := apply(ctx, kc, obj); err != nil {
 			diags.AddError(fmt.Sprintf("Cannot apply %T %s/%s", obj, obj.GetNamespace(), obj.GetName()), err.Error())
 			return
+		}
+		if sa, ok := obj.(*corev1.ServiceAccount); ok && sa.Name == s.ServiceAccountName {
+			saUID = string(sa.UID)
 		}
 		if d, ok := desired.(*appsv1.Deployment); ok {
 			if err := replaceDeploymentSpec(ctx, kc, d); err != nil {
