@@ -178,19 +178,5 @@ resource "karpenter_controller" "test" {
   }
   depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
 }
-resource "karpenter_provisioner" "test" {
-  name                    = "acc-switch"
-  ttl_seconds_after_empty = 30
-  requirement {
-    key      = "karpenter.sh/capacity-type"
-    operator = "In"
-    values   = ["on-demand"]
-  }
-  aws {
-    subnet_selector         = { "karpenter.sh/discovery" = "` + clusterName + `" }
-    security_group_selector = { "karpenter.sh/discovery" = "` + clusterName + `" }
-  }
-  depends_on = [karpenter_controller.test]
-}
-`
+` + onDemandProvisionerHCL("acc-switch", clusterName)
 }

@@ -171,21 +171,7 @@ resource "karpenter_controller" "test" {
   }
   depends_on = [karpenter_node_access.node, karpenter_discovery_tags.net]
 }
-resource "karpenter_provisioner" "test" {
-  name                    = "` + partitionPrefix + `"
-  ttl_seconds_after_empty = 30
-  requirement {
-    key      = "karpenter.sh/capacity-type"
-    operator = "In"
-    values   = ["on-demand"]
-  }
-  aws {
-    subnet_selector         = { "karpenter.sh/discovery" = "` + cluster + `" }
-    security_group_selector = { "karpenter.sh/discovery" = "` + cluster + `" }
-  }
-  depends_on = [karpenter_controller.test]
-}
-`
+` + onDemandProvisionerHCL(partitionPrefix, cluster)
 }
 
 // arnRE matches every ARN in a text (up to a quote, comma, whitespace or bracket).

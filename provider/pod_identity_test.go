@@ -129,21 +129,7 @@ resource "karpenter_controller" "test" {
   }
   depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
 }
-resource "karpenter_provisioner" "test" {
-  name                    = "acc-pi"
-  ttl_seconds_after_empty = 30
-  requirement {
-    key      = "karpenter.sh/capacity-type"
-    operator = "In"
-    values   = ["on-demand"]
-  }
-  aws {
-    subnet_selector         = { "karpenter.sh/discovery" = "` + clusterName + `" }
-    security_group_selector = { "karpenter.sh/discovery" = "` + clusterName + `" }
-  }
-  depends_on = [karpenter_controller.test]
-}
-`
+` + onDemandProvisionerHCL("acc-pi", clusterName)
 }
 
 // checkLaunchesNode creates a pod that only a node of provisioner fits and waits (up to three
@@ -173,4 +159,25 @@ func checkLaunchesNode(t *testing.T, kc client.Client, provisioner string) resou
 		}
 		return fmt.Errorf("no node of provisioner %s registered within 3 minutes", provisioner)
 	}
+}
+
+// onDemandProvisionerHCL is a karpenter_provisioner "test" named name, on-demand only, empty nodes
+// removed after 30 s, discovering the subnets and security groups tagged for cluster; it
+// depends on karpenter_controller.test.
+func onDemandProvisionerHCL(name, cluster string) string {
+	return `resource "karpenter_provisioner" "test" {
+  name                    = "` + name + `"
+  ttl_seconds_after_empty = 30
+  requirement {
+    key      = "karpenter.sh/capacity-type"
+    operator = "In"
+    values   = ["on-demand"]
+  }
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "` + cluster + `" }
+    security_group_selector = { "karpenter.sh/discovery" = "` + cluster + `" }
+  }
+  depends_on = [karpenter_controller.test]
+}
+`
 }
