@@ -563,6 +563,9 @@ func mergedRound(shapes []*packShape, types []packType, terms, largest int, gree
 		return nil, 0, nil, false
 	}
 	cp, keys := seededMergedPacker(merged, types, terms, greedy, seed)
+	if !roundUp {
+		cp.rounds = packColumnsRestRounds // a later round: seeded, and its pods are fewer
+	}
 	if !cp.addSingles() {
 		return nil, 0, nil, false
 	}
