@@ -100,6 +100,7 @@ type controllerModel struct {
 	Resources                *resourcesModel `tfsdk:"resources"`
 	PriorityClassName        types.String    `tfsdk:"priority_class_name"`
 	NodeSelector             types.Map       `tfsdk:"node_selector"`
+	ImagePullSecrets         types.List      `tfsdk:"image_pull_secrets"`
 	Tolerations              types.List      `tfsdk:"tolerations"`
 	TopologySpread           types.List      `tfsdk:"topology_spread_constraints"`
 	Affinity                 types.String    `tfsdk:"affinity"`

@@ -98,6 +98,27 @@ func (v qualifiedNameValidator) ValidateString(_ context.Context, req validator.
 	}
 }
 
+// dnsSubdomainValidator accepts DNS-1123 subdomains (names of Secrets and most other
+// Kubernetes objects), as the API server checks them. what names the value in the diagnostic's
+// summary ("Secret name": "Invalid Secret name"); the detail is the attribute path, the value
+// and the reason.
+type dnsSubdomainValidator struct{ what string }
+
+func (v dnsSubdomainValidator) Description(context.Context) string {
+	return v.what + ": a DNS subdomain, at most 253 lowercase alphanumerics, '-' or '.', starting and ending alphanumeric"
+}
+func (v dnsSubdomainValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (v dnsSubdomainValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+	}
+}
+
 // gracePeriodPattern is the CRD's pattern of terminationGracePeriod.
 var gracePeriodPattern = regexp.MustCompile(v1alpha5.TerminationGracePeriodPattern)
 
