@@ -41,6 +41,7 @@ resource "karpenter_controller" "drift" {
   batch_max_duration_seconds  = 20
   priority_class_name         = "system-node-critical"
   node_selector               = { "kubernetes.io/os" = "linux" }
+  image_pull_secrets          = ["regcred", "mirror"]
   tolerations                 = [{ key = "dedicated", value = "system", effect = "NoExecute", toleration_seconds = 60 }, { key = "CriticalAddonsOnly", operator = "Exists" }]
   topology_spread_constraints = [{ max_skew = 1, topology_key = "topology.kubernetes.io/zone", when_unsatisfiable = "ScheduleAnyway" }]
   pdb_max_unavailable         = 1
@@ -107,6 +108,9 @@ var controllerDriftRows = []controllerDriftRow{
 	{"priority_class_name", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/priorityClassName"}]`, nil},
 	{"node_selector", driftDeployment, `[{"op":"add","path":"/spec/template/spec/nodeSelector/example.com~1pool","value":"x"}]`, nil},
 	{"node_selector", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/nodeSelector"}]`, nil},
+	{"image_pull_secrets", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/imagePullSecrets/1"}]`, nil},
+	{"image_pull_secrets", driftDeployment, `[{"op":"add","path":"/spec/template/spec/imagePullSecrets/0","value":{"name":"other"}}]`, nil},
+	{"image_pull_secrets", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/imagePullSecrets"}]`, nil},
 	{"tolerations", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/tolerations/1"}]`, nil},
 	{"tolerations.key", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/key","value":"other"}]`, nil},
 	{"tolerations.operator", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/1/operator","value":"Equal"}]`, nil},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -258,5 +262,114 @@ func TestAccControllerServiceAccountRecreated(t *testing.T) {
 					plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionNoop)}},
 			},
 		},
+	})
+}
+
+// quota creates ResourceQuota "obstacle" with hard in namespace ns and waits until the quota
+// controller has recorded its usage (the admission plugin refuses everything it covers until
+// then); the returned func deletes it.
+func (f *foreignFixture) quota(ns string, hard corev1.ResourceList) (create, remove func()) {
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "obstacle"}, Spec: corev1.ResourceQuotaSpec{Hard: hard}}
+	create = func() {
+		must(f.t, f.kc.Create(ctx, q.DeepCopy()))
+		must(f.t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			var live corev1.ResourceQuota
+			if err := f.kc.Get(ctx, client.ObjectKeyFromObject(q), &live); err != nil {
+				return false, err
+			}
+			for r := range hard {
+				if _, ok := live.Status.Used[r]; !ok {
+					return false, nil
+				}
+			}
+			return true, nil
+		}))
+	}
+	remove = func() {
+		must(f.t, client.IgnoreNotFound(f.kc.Delete(ctx, q.DeepCopy())))
+		must(f.t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			err := f.kc.Get(ctx, client.ObjectKeyFromObject(q), &corev1.ResourceQuota{})
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		}))
+	}
+	f.t.Cleanup(func() { _ = f.kc.Delete(context.Background(), q.DeepCopy()) })
+	return create, remove
+}
+
+// TestAccControllerMoveFailure moves a controller when the API server refuses an object of
+// the target (a ResourceQuota there allows no Deployment; for a rename, no further service
+// account) after the move has begun (the old Deployment scaled to zero, the target's service
+// account, RBAC and PodDisruptionBudget applied): the apply fails, the move is undone (the
+// old Deployment is scaled back and Available, what the move created in the target is gone)
+// and state still describes the old installation, so the next plan of the old configuration is
+// empty. Once the quota is gone, the same apply completes the move.
+func TestAccControllerMoveFailure(t *testing.T) {
+	f := newForeignFixture(t, "acc-move-fail", "")
+	target := "acc-move-fail-target"
+	inNS, toTarget := f.cfg(`"`+f.ns+`"`), f.cfg(`"`+target+`"`)
+	renamed := strings.Replace(inNS, "  namespace ", "  service_account_name = \"karpenter-renamed\"\n  namespace ", 1)
+	targetNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}
+	t.Cleanup(func() { _ = f.kc.Delete(context.Background(), targetNS.DeepCopy()) })
+	// The fixture's namespace holds team-sa, default and karpenter: a fourth is refused.
+	noSA, allowSA := f.quota(f.ns, corev1.ResourceList{"count/serviceaccounts": kresource.MustParse("3")})
+	noDeployment, allowDeployment := f.quota(target, corev1.ResourceList{"count/deployments.apps": kresource.MustParse("0")})
+	refused := regexp.MustCompile(`(?s)exceeded quota`)
+	noop := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionNoop)}}
+	var restored time.Time
+	scaledBack := func(*terraform.State) error {
+		var d appsv1.Deployment
+		if err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: deploymentName}, &d); err != nil {
+			return err
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 || d.Status.ReadyReplicas != 2 {
+			return fmt.Errorf("deployment %s/%s: replicas %v, ready %d, want 2", f.ns, deploymentName, d.Spec.Replicas, d.Status.ReadyReplicas)
+		}
+		// The same Deployment, scaled back rather than re-created.
+		if !restored.IsZero() && !d.CreationTimestamp.Time.Equal(restored) {
+			return fmt.Errorf("deployment %s/%s re-created at %v (first created %v)", f.ns, deploymentName, d.CreationTimestamp.Time, restored)
+		}
+		restored = d.CreationTimestamp.Time
+		return nil
+	}
+	// Nothing the failed moves created is left.
+	leftovers := resource.ComposeAggregateTestCheckFunc(
+		checkAbsent(f.kc, f.sa(f.ns, "karpenter-renamed")),
+		checkAbsent(f.kc, f.sa(target, "karpenter")),
+		checkAbsent(f.kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: deploymentName}}),
+		checkAbsent(f.kc, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "karpenter"}}),
+		checkAbsent(f.kc, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "karpenter"}}),
+		checkAbsent(f.kc, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: deploymentName}}),
+		checkAbsent(f.kc, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: clusterRoleName(target)}}),
+		checkAbsent(f.kc, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: clusterRoleName(target)}}),
+	)
+	moved := resource.ComposeAggregateTestCheckFunc(
+		resource.TestCheckResourceAttr(foreignAddr, "namespace", target), resource.TestCheckResourceAttr(foreignAddr, "id", target),
+		checkAbsent(f.kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: deploymentName}}),
+		func(*terraform.State) error {
+			var d appsv1.Deployment
+			if err := f.kc.Get(ctx, client.ObjectKey{Namespace: target, Name: deploymentName}, &d); err != nil {
+				return err
+			}
+			if !deploymentAvailable(&d) {
+				return fmt.Errorf("deployment %s/%s not Available", target, deploymentName)
+			}
+			return nil
+		})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: inNS, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), scaledBack)},
+			// A rename whose service account the API server refuses.
+			{PreConfig: noSA, Config: renamed, ExpectError: refused},
+			{Config: inNS, ConfigPlanChecks: noop, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), scaledBack, leftovers)},
+			// A move whose Deployment the API server refuses, after the old one was scaled to zero.
+			{PreConfig: func() { allowSA(); must(t, f.kc.Create(ctx, targetNS.DeepCopy())); noDeployment() }, Config: toTarget, ExpectError: refused},
+			{Config: inNS, ConfigPlanChecks: noop, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), scaledBack, leftovers,
+				f.present(targetNS.DeepCopy()))}, // adopted: never deleted
+			// The obstacle gone, the same apply moves the installation.
+			{PreConfig: allowDeployment, Config: toTarget, Check: moved},
+		},
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(f.intact(),
+			checkAbsent(f.kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: deploymentName}})),
 	})
 }

@@ -100,6 +100,7 @@ type controllerSettings struct {
 	MemoryLimit            *resource.Quantity // nil: no memory limit
 	PriorityClassName      string
 	NodeSelector           map[string]string
+	ImagePullSecrets       []string // names of Secrets in Namespace, the pod's imagePullSecrets in this order
 	Tolerations            []corev1.Toleration
 	TopologySpread         []corev1.TopologySpreadConstraint // label selectors are added (spreadConstraints)
 	Affinity               *corev1.Affinity                  // pod terms without a selector get one (podAffinity)
@@ -260,6 +261,7 @@ func controllerPodSpec(s controllerSettings, env []corev1.EnvVar) corev1.PodSpec
 		ServiceAccountName:        s.ServiceAccountName,
 		PriorityClassName:         s.PriorityClassName,
 		NodeSelector:              s.NodeSelector,
+		ImagePullSecrets:          imagePullSecrets(s.ImagePullSecrets),
 		Tolerations:               s.Tolerations,
 		Affinity:                  podAffinity(s.Affinity),
 		TopologySpreadConstraints: spreadConstraints(s.TopologySpread),
@@ -282,6 +284,19 @@ func controllerPodSpec(s controllerSettings, env []corev1.EnvVar) corev1.PodSpec
 			},
 		}},
 	}
+}
+
+// imagePullSecrets is the pod's imagePullSecrets of the named Secrets, in their order; nil for
+// none (as the API server stores an empty list).
+func imagePullSecrets(names []string) []corev1.LocalObjectReference {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]corev1.LocalObjectReference, 0, len(names))
+	for _, n := range names {
+		out = append(out, corev1.LocalObjectReference{Name: n})
+	}
+	return out
 }
 
 // controllerClusterRules are the controller's cluster-wide permissions: exactly the calls it

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -142,6 +143,14 @@ func installOptionAttributes() map[string]schema.Attribute {
 		"node_selector": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 			MarkdownDescription: "Node labels the controller pods require (`nodeSelector`), e.g. `{ \"karpenter.sh/controller\" = \"true\" }`.",
 			Validators:          []validator.Map{labelMapValidator{}}},
+		"image_pull_secrets": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+			MarkdownDescription: "Names of Secrets (of type `kubernetes.io/dockerconfigjson`) in the controller's namespace that the " +
+				"kubelet uses to pull `image` from a private registry: the pods' `imagePullSecrets`, in this order (as the Helm " +
+				"chart's `imagePullSecrets`). Default: none. The Secrets are not created or read by this resource; a missing one " +
+				"shows as pods failing to pull. Each name is a DNS subdomain (at most 253 lowercase alphanumerics, '-' or '.'), " +
+				"given once. Read back from the Deployment, so that a list changed outside Terraform plans an update.",
+			Validators: []validator.List{listvalidator.UniqueValues(), listvalidator.SizeAtMost(50),
+				listvalidator.ValueStringsAre(dnsSubdomainValidator{what: "Secret name"})}},
 		"tolerations": schema.ListNestedAttribute{Optional: true, Computed: true, Default: listdefault.StaticValue(tolerationDefault),
 			MarkdownDescription: "Tolerations of the controller pods. Default: `CriticalAddonsOnly` with operator `Exists` (as the Helm chart); `[]` for none.",
 			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
@@ -229,6 +238,7 @@ func installOptions(ctx context.Context, m controllerModel, s *controllerSetting
 		s.PriorityClassName = defaultPriorityClass
 	}
 	s.NodeSelector = stringMap(ctx, m.NodeSelector, diags)
+	s.ImagePullSecrets = stringList(ctx, m.ImagePullSecrets, diags)
 	s.ExtraEnv = stringMap(ctx, m.Env, diags)
 	s.Settings = stringMap(ctx, m.Settings, diags)
 	s.PDBMaxUnavailable = int32(m.PDBMaxUnavailable.ValueInt64())
@@ -343,6 +353,15 @@ func settingsArgs(settings map[string]string) []string {
 func readInstallOptions(m *controllerModel, spec corev1.PodSpec, ctr corev1.Container, pdbMaxUnavailable *int32) {
 	m.PriorityClassName = types.StringValue(spec.PriorityClassName)
 	m.NodeSelector = mapValue(spec.NodeSelector, m.NodeSelector.IsNull() || m.NodeSelector.IsUnknown())
+	var pullSecrets []string
+	for _, r := range spec.ImagePullSecrets {
+		pullSecrets = append(pullSecrets, r.Name)
+	}
+	if len(pullSecrets) > 0 || (!m.ImagePullSecrets.IsNull() && !m.ImagePullSecrets.IsUnknown()) {
+		m.ImagePullSecrets = listValue(pullSecrets) // [] as configured stays []
+	} else {
+		m.ImagePullSecrets = types.ListNull(types.StringType)
+	}
 	m.Tolerations = tolerationsValue(spec.Tolerations)
 	m.TopologySpread = topologyValue(spec.TopologySpreadConstraints)
 	prior, err := parseAffinity(m.Affinity.ValueString())

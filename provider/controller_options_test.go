@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -114,6 +115,46 @@ func TestReadInstallOptionsKeepsSpelling(t *testing.T) {
 	}
 }
 
+// TestImagePullSecrets: image_pull_secrets become the pod's imagePullSecrets in their order
+// (none: no field); read back, they keep the order, an omitted attribute stays null when the
+// Deployment has none, [] stays [], and secrets added outside Terraform show.
+func TestImagePullSecrets(t *testing.T) {
+	pod := func(names []string) corev1.PodSpec {
+		for _, o := range controllerObjects(controllerSettings{Namespace: "karpenter", ServiceAccountName: "karpenter", ImagePullSecrets: names}) {
+			if d, ok := o.(*appsv1.Deployment); ok {
+				return d.Spec.Template.Spec
+			}
+		}
+		t.Fatal("no Deployment")
+		return corev1.PodSpec{}
+	}
+	spec := pod([]string{"regcred", "mirror"})
+	if want := []corev1.LocalObjectReference{{Name: "regcred"}, {Name: "mirror"}}; !reflect.DeepEqual(spec.ImagePullSecrets, want) {
+		t.Errorf("imagePullSecrets %v, want %v", spec.ImagePullSecrets, want)
+	}
+	if got := pod(nil).ImagePullSecrets; got != nil {
+		t.Errorf("imagePullSecrets without image_pull_secrets: %v", got)
+	}
+	read := func(prior types.List, spec corev1.PodSpec) types.List {
+		m := controllerModel{ImagePullSecrets: prior, NodeSelector: types.MapNull(types.StringType),
+			Env: types.MapNull(types.StringType), Settings: types.MapNull(types.StringType)}
+		readInstallOptions(&m, spec, corev1.Container{}, nil)
+		return m.ImagePullSecrets
+	}
+	if got := read(types.ListNull(types.StringType), spec); !got.Equal(listValue([]string{"regcred", "mirror"})) {
+		t.Errorf("read back %v", got)
+	}
+	if got := read(types.ListNull(types.StringType), pod(nil)); !got.IsNull() {
+		t.Errorf("omitted, none live: read back %v, want null", got)
+	}
+	if got := read(listValue(nil), pod(nil)); got.IsNull() || len(got.Elements()) != 0 {
+		t.Errorf("[], none live: read back %v, want []", got)
+	}
+	if got := read(types.ListNull(types.StringType), pod([]string{"added"})); !got.Equal(listValue([]string{"added"})) {
+		t.Errorf("omitted, one added outside Terraform: read back %v", got)
+	}
+}
+
 // TestControllerInstallOptionsPlanErrors checks plan-time validation: each bad value fails
 // the plan naming its attribute.
 func TestControllerInstallOptionsPlanErrors(t *testing.T) {
@@ -141,6 +182,8 @@ func TestControllerInstallOptionsPlanErrors(t *testing.T) {
 		{"tolerations = [{ key = \"a\", operator = \"Sometimes\" }]", `(?s)tolerations\[0\].operator`},
 		{"topology_spread_constraints = [{ max_skew = 0, topology_key = \"zone\" }]", `(?s)topology_spread_constraints\[0\].max_skew`},
 		{"pdb_max_unavailable = 0", `(?s)pdb_max_unavailable`},
+		{`image_pull_secrets = ["Regcred"]`, `(?s)Invalid Secret name.*image_pull_secrets\[0\]: "Regcred"`},
+		{`image_pull_secrets = ["regcred", "regcred"]`, `(?s)image_pull_secrets.*duplicate values`},
 	}
 	var steps []resource.TestStep
 	for _, c := range cases {

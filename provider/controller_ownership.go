@@ -354,6 +354,142 @@ func stopDeployment(ctx context.Context, kc client.Client, namespace string) err
 	return deleteObjects(ctx, kc, []client.Object{&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: deploymentName}}})
 }
 
+// scaleDownDeployment scales the controller Deployment of namespace to zero replicas and waits
+// until its pods are gone (pods stranded on a node that no longer reports are force-deleted,
+// see forceDeleteStrandedPods). The Deployment stays, so that re-applying the installation
+// scales it back. A missing Deployment is not an error. Errors: API errors, or ctx's deadline.
+func scaleDownDeployment(ctx context.Context, kc client.Client, namespace string) error {
+	var d appsv1.Deployment
+	err := kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: deploymentName}, &d)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+		patch := client.MergeFrom(d.DeepCopy())
+		d.Spec.Replicas = ptr.To(int32(0))
+		if err := kc.Patch(ctx, &d, patch, client.FieldOwner(fieldOwner)); err != nil {
+			return fmt.Errorf("scaling Deployment %s/%s to 0: %w", namespace, deploymentName, err)
+		}
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return err
+	}
+	var left []string
+	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		var pods corev1.PodList
+		if err := kc.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return false, err
+		}
+		left = left[:0]
+		for _, p := range pods.Items {
+			left = append(left, p.Name)
+		}
+		if len(left) == 0 {
+			return true, nil
+		}
+		return false, forceDeleteStrandedPods(ctx, kc, namespace, d.Spec.Selector)
+	})
+	if err != nil && len(left) > 0 {
+		return fmt.Errorf("%w; pods of Deployment %s/%s still present: %s", err, namespace, deploymentName, strings.Join(left, ", "))
+	}
+	return err
+}
+
+// moveUndo is what undoMove needs to take back a failed move of installation old to next
+// (another namespace, service account or both): which of next's objects, and whether next's
+// namespace, existed before the move (prepareMove), so that only what the move created is
+// deleted, and the installation's install id.
+type moveUndo struct {
+	old, next controllerSettings
+	existed   map[string]bool // objectName of next's objects that existed before the move
+	nsExisted bool
+	installID string
+}
+
+// prepareMove records, before a move of installation old to next changes anything, which of
+// next's objects and whether its namespace exist. Errors: reading them failed.
+func prepareMove(ctx context.Context, kc client.Client, old, next controllerSettings) (*moveUndo, error) {
+	u := &moveUndo{old: old, next: next, existed: map[string]bool{}}
+	for _, obj := range controllerObjects(next) {
+		live := obj.DeepCopyObject().(client.Object)
+		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", objectName(kc, obj), err)
+		}
+		u.existed[objectName(kc, obj)] = true
+	}
+	err := kc.Get(ctx, client.ObjectKey{Name: next.Namespace}, &corev1.Namespace{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading namespace %s: %w", next.Namespace, err)
+	}
+	u.nsExisted = err == nil
+	return u, nil
+}
+
+// stopTarget deletes, after a failed move to another namespace, the controller Deployment the
+// move created there (waiting until its pods are gone) and returns its creation time, which
+// its leader-election Lease follows (zero: nothing deleted). A rename shares the Deployment
+// with the old installation: nothing is deleted.
+func (u *moveUndo) stopTarget(ctx context.Context, kc client.Client) (time.Time, error) {
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: u.next.Namespace, Name: deploymentName}}
+	if u.next.Namespace == u.old.Namespace || u.existed[objectName(kc, d)] {
+		return time.Time{}, nil
+	}
+	created, err := deploymentCreated(ctx, kc, u.next.Namespace)
+	if err != nil || created.IsZero() {
+		return created, err
+	}
+	return created, stopDeployment(ctx, kc, u.next.Namespace)
+}
+
+// remove deletes, after a failed move, the objects of next that old does not have and that did
+// not exist before the move, as far as this provider applied them (deleteOwned); after a move
+// to another namespace also the leader-election Lease of the Deployment the move created there
+// (since: its creation, see deleteLeaderLease) and the namespace when the move created it.
+func (u *moveUndo) remove(ctx context.Context, kc client.Client, since time.Time) error {
+	keep := map[string]bool{}
+	for _, obj := range controllerObjects(u.old) {
+		keep[objectName(kc, obj)] = true
+	}
+	var gone []client.Object
+	for _, obj := range controllerObjects(u.next) {
+		if n := objectName(kc, obj); !keep[n] && !u.existed[n] {
+			gone = append(gone, obj)
+		}
+	}
+	if err := deleteOwned(ctx, kc, gone); err != nil {
+		return err
+	}
+	if u.next.Namespace == u.old.Namespace {
+		return nil
+	}
+	if err := deleteLeaderLease(ctx, kc, u.next.Namespace, since); err != nil {
+		return err
+	}
+	if u.nsExisted {
+		return nil
+	}
+	var ns corev1.Namespace
+	err := kc.Get(ctx, client.ObjectKey{Name: u.next.Namespace}, &ns)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading namespace %s: %w", u.next.Namespace, err)
+	}
+	if ns.Annotations[createdByAnnotation] != createdByController {
+		return nil // made by someone else meanwhile
+	}
+	return deleteObjects(ctx, kc, []client.Object{&ns})
+}
+
 // ownedObjects returns the objects of objs that exist and carry this provider's mark (a
 // server-side apply by fieldOwner, see appliedByUs): those it may delete. An object of the
 // same name that someone else made (the namespace's default service account, a team's own) or

@@ -25,8 +25,8 @@ import (
 )
 
 // TestAccControllerReplaceKeepsNodes launches a node for a pending pod (the provider's
-// default_tags on its instance and launch template, the controller's karpenter.sh/cluster tag
-// kept), then replaces the only
+// default_tags on its instance and launch template, a Name among them replacing the default
+// Name, the controller's karpenter.sh/cluster tag kept), then replaces the only
 // controller twice: destroy-then-create (-replace, as Terraform plans it for a tainted resource)
 // and create_before_destroy. The node, its EC2 instance, the Provisioner and the pod (Running,
 // on the same node) survive both, and the controller is Available afterwards (with
@@ -39,9 +39,10 @@ func TestAccControllerReplaceKeepsNodes(t *testing.T) {
 	sb, kc := startSandbox(t)
 	ec := ec2.NewFromConfig(sb.AWSConfig())
 	const addr = "karpenter_controller.test"
-	// default_tags reach what the controller launches, beneath its own karpenter.sh/* tags.
+	// default_tags reach what the controller launches, beneath its own karpenter.sh/* tags
+	// (which default_tags may not give); their Name replaces the default Name.
 	base := `provider "karpenter" {
-  default_tags = { team = "platform", "karpenter.sh/cluster" = "not-this-one" }
+  default_tags = { team = "platform", Name = "acc-nodes" }
 }
 ` + controllerAndProvisionerConfig(sb.ClusterName, "info", "600") + `
 data "karpenter_cluster" "this" {
@@ -171,16 +172,16 @@ func checkNothingLeft(kc client.Client, ec *ec2.Client, cluster, nodeName string
 }
 
 // checkLaunchedTags checks that instance instanceID and the cluster's launch templates carry
-// the provider's default tag team=platform and the controller's karpenter.sh/cluster=cluster
-// (not the default_tags value of that key).
+// the provider's default tags team=platform and Name=acc-nodes (over the default Name) and the
+// controller's karpenter.sh/cluster=cluster.
 func checkLaunchedTags(ec *ec2.Client, cluster, instanceID string) error {
 	want := func(what string, tags []ec2types.Tag) error {
 		got := map[string]string{}
 		for _, tg := range tags {
 			got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 		}
-		if got["team"] != "platform" || got[v1alpha5.TagCluster] != cluster {
-			return fmt.Errorf("%s tags %v: want team=platform and %s=%s", what, got, v1alpha5.TagCluster, cluster)
+		if got["team"] != "platform" || got[v1alpha5.TagName] != "acc-nodes" || got[v1alpha5.TagCluster] != cluster {
+			return fmt.Errorf("%s tags %v: want team=platform, Name=acc-nodes and %s=%s", what, got, v1alpha5.TagCluster, cluster)
 		}
 		return nil
 	}

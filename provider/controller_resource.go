@@ -100,6 +100,7 @@ type controllerModel struct {
 	Resources                *resourcesModel `tfsdk:"resources"`
 	PriorityClassName        types.String    `tfsdk:"priority_class_name"`
 	NodeSelector             types.Map       `tfsdk:"node_selector"`
+	ImagePullSecrets         types.List      `tfsdk:"image_pull_secrets"`
 	Tolerations              types.List      `tfsdk:"tolerations"`
 	TopologySpread           types.List      `tfsdk:"topology_spread_constraints"`
 	Affinity                 types.String    `tfsdk:"affinity"`
@@ -146,8 +147,12 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"`namespace` or `service_account_name` is an in-place update that never removes nodes: the plan, and the apply " +
 	"before anything is changed, refuse a target holding objects of the same names that this provider did not apply " +
 	"(the old installation then keeps running); the old Deployment is " +
-	"removed first (so two controllers never run at once), the installation is applied under the new names, then " +
-	"the old objects this provider applied (and the old namespace, if it was created) are deleted. " +
+	"scaled to zero first (so two controllers never run at once), the installation is applied under the new names, then " +
+	"the old objects this provider applied (and the old namespace, if it was created) are deleted. A move that fails at any " +
+	"step after that (an object the API server refuses, e.g. by a ResourceQuota or an admission policy, or a Deployment that " +
+	"does not become Available in time) is undone: the Deployment it created is deleted, the old installation is re-applied " +
+	"(its Deployment scaled back) and waited for, the other objects and the namespace the move created are deleted, and " +
+	"Terraform state keeps describing the old installation, so that the next apply, once the cause is gone, moves it. " +
 	"`service_account_name` is the account this resource applied: a Deployment switched to another account outside " +
 	"Terraform is drift (`missing_objects`) that the next apply reverts, and a service account this provider did not " +
 	"apply is never deleted. Destroy and moves also delete the controller's leader-election Lease " +
@@ -485,8 +490,12 @@ func (r *controllerResource) planClusterEndpoint(ctx context.Context, req resour
 }
 
 // Update re-applies every object and waits until the Deployment is Available. A new namespace
-// or service account name moves the installation (see moveInstallation); launched nodes and
-// Provisioners are never touched. install_complete becomes true when it finishes.
+// or service account name moves the installation: a target holding someone else's objects is
+// refused before anything changes (checkInstallTarget); the old Deployment is scaled to zero
+// (after a namespace change), the installation applied under the new names, then the old
+// objects removed (removeOldObjects). When the move fails at any step it is undone (undoMove)
+// and state keeps the old installation. Launched nodes and Provisioners are never touched.
+// install_complete becomes true when it finishes.
 func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -514,6 +523,8 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.AddError("Kubernetes client", err.Error())
 		return
 	}
+	var oldCreated time.Time // creation of the old Deployment: what its leader-election Lease follows
+	var undo *moveUndo       // what a failed move must put back
 	if moved || renamed {
 		// Refuse a target with objects of someone else's before the old installation is
 		// touched: it keeps running, and state keeps describing it.
@@ -531,16 +542,10 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 			resp.State.Raw = req.State.Raw.Copy()
 			return
 		}
-	}
-	var oldCreated time.Time // creation of the old Deployment: what its leader-election Lease follows
-	if moved {
-		if oldCreated, err = deploymentCreated(ctx, kc, old.Namespace); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot read the controller in namespace "+old.Namespace, err.Error())
+		if undo, err = prepareMove(ctx, kc, old, next); err != nil {
+			resp.Diagnostics.AddError("Cannot read the target of the move", err.Error()+
+				"; the installation in namespace "+old.Namespace+" with service account "+old.ServiceAccountName+" was left as it was")
 			resp.State.Raw = req.State.Raw.Copy()
-			return
-		}
-		if err := stopDeployment(ctx, kc, old.Namespace); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot stop the controller in namespace "+old.Namespace, err.Error())
 			return
 		}
 	}
@@ -549,7 +554,32 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		id = newInstallID()
 		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
 	}
+	if undo != nil {
+		undo.installID = id
+	}
+	if moved {
+		if oldCreated, err = deploymentCreated(ctx, kc, old.Namespace); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot read the controller in namespace "+old.Namespace, err.Error())
+			resp.State.Raw = req.State.Raw.Copy()
+			return
+		}
+		// Scaled to zero, not deleted: so that two controllers never run at once, and so that a
+		// move that fails can scale it back (undoMove).
+		if err := scaleDownDeployment(ctx, kc, old.Namespace); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Cannot stop the controller in namespace "+old.Namespace, err.Error())
+			r.undoMove(ctx, kc, state, undo, &resp.Diagnostics)
+			resp.State.Raw = req.State.Raw.Copy()
+			return
+		}
+	}
 	r.install(ctx, &m, moved || renamed, id, &resp.Diagnostics)
+	if undo != nil && resp.Diagnostics.HasError() {
+		// The old installation runs again and state keeps describing it: the next plan shows
+		// the move again, and an apply once the cause is gone completes it.
+		r.undoMove(ctx, kc, state, undo, &resp.Diagnostics)
+		resp.State.Raw = req.State.Raw.Copy()
+		return
+	}
 	// A failed update leaves a complete installation complete: only a failed create marks one
 	// whose destroy must not remove nodes.
 	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError() || state.InstallComplete.IsNull() || state.InstallComplete.ValueBool())
@@ -566,6 +596,44 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		if err := removeOldObjects(ctx, kc, old, r.settings(ctx, m, &resp.Diagnostics), state.NamespaceCreated.ValueBool(), oldCreated); err != nil {
 			resp.Diagnostics.AddError("Cannot remove the objects of the previous installation", err.Error())
 		}
+	}
+}
+
+// undoMoveTimeout bounds undoMove, which runs on its own deadline: the move's may have passed
+// (a Deployment that never became Available).
+const undoMoveTimeout = 5 * time.Minute
+
+// undoMove puts back installation state (the prior state of a move to u.next that failed):
+// it deletes the target's controller Deployment when the move created it (so that two
+// controllers never run at once), re-applies state's installation, which scales its Deployment
+// back to its replicas and restores a service account switched by a rename, and waits until
+// it is Available (install), then deletes what the failed move created (u.remove). The
+// outcome is a warning, or an error when the old installation could not be restored; diags
+// keep the move's own error.
+func (r *controllerResource) undoMove(ctx context.Context, kc client.Client, state controllerModel, u *moveUndo, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoMoveTimeout)
+	defer cancel()
+	where := "namespace " + u.old.Namespace + " with service account " + u.old.ServiceAccountName
+	var undoDiags diag.Diagnostics
+	created, err := u.stopTarget(ctx, kc)
+	if err == nil {
+		r.install(ctx, &state, false, u.installID, &undoDiags)
+		if !undoDiags.HasError() {
+			err = u.remove(ctx, kc, created)
+		}
+	}
+	for _, d := range undoDiags.Errors() {
+		diags.AddError("Cannot restore the previous installation", fmt.Sprintf("the move failed, and re-applying the installation in %s "+
+			"failed too: %s: %s; Terraform state still describes it: fix the cause and apply again", where, d.Summary(), d.Detail()))
+	}
+	if err != nil {
+		diags.AddError("Cannot restore the previous installation", fmt.Sprintf("the move failed, and undoing it failed too: %v; "+
+			"Terraform state still describes the installation in %s: fix the cause and apply again", err, where))
+	}
+	if !undoDiags.HasError() && err == nil {
+		diags.AddWarning("Installation left where it was", fmt.Sprintf("The move to namespace %s with service account %s failed (see the "+
+			"error); the installation in %s runs again as before, what the move had created was removed, and Terraform state "+
+			"still describes it. Fix the cause and apply again to move it.", u.next.Namespace, u.next.ServiceAccountName, where))
 	}
 }
 

@@ -116,26 +116,71 @@ func controllerRoleTags(env *awsEnv) error {
 	return nil
 }
 
-// TestDefaultTagsValidation refuses, at plan, default_tags the controller or AWS would refuse:
-// an aws: key in any case, a key longer than 128 characters, a value longer than 256; each
-// error names the attribute.
+// TestDefaultTagsValidation refuses, at plan, default_tags the controller or AWS would refuse,
+// as a Provisioner's tags are refused: an aws: key in any case, a key the controller sets
+// itself (karpenter.sh/cluster, karpenter.sh/managed-by, karpenter.sh/nodeclaim,
+// karpenter.sh/provisioner-name, kubernetes.io/cluster/*), a key longer than 128 characters,
+// a value longer than 256, more than 50 tags; each error names the attribute and the key.
+// A Provisioner whose tags, with default_tags, Name and the controller's four, exceed 50 is
+// refused at plan time with an error at aws[0].tags; a Name in both is counted once.
 func TestDefaultTagsValidation(t *testing.T) {
-	for _, bad := range []struct{ tags, want string }{
-		{`{ "AWS:team" = "x" }`, `(?s)default_tags.*the aws: prefix is reserved`},
-		{`{ "` + strings.Repeat("k", 129) + `" = "x" }`, `(?s)default_tags.*length`},
-		{`{ team = "` + strings.Repeat("v", 257) + `" }`, `(?s)default_tags.*length`},
+	many := func(prefix string, n int) string {
+		var parts []string
+		for i := range n {
+			parts = append(parts, fmt.Sprintf(`"%s%d" = "v"`, prefix, i))
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
+	}
+	provisioner := func(tags string) string {
+		return `resource "karpenter_provisioner" "test" {
+  name = "x"
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "x" }
+    security_group_selector = { "karpenter.sh/discovery" = "x" }
+    tags                    = ` + tags + `
+  }
+}
+`
+	}
+	nodeRole := `resource "karpenter_node_role" "test" {
+  name = "x"
+}
+`
+	for _, c := range []struct{ tags, resource, want string }{
+		{`{ "AWS:team" = "x" }`, nodeRole, `(?s)default_tags\["AWS:team"\].*the aws: prefix of tag keys is reserved for AWS`},
+		{`{ "karpenter.sh/cluster" = "x" }`, nodeRole, `(?s)default_tags\["karpenter.sh/cluster"\].*reserved tag key`},
+		{`{ "karpenter.sh/managed-by" = "x" }`, nodeRole, `(?s)default_tags\["karpenter.sh/managed-by"\].*reserved tag key`},
+		{`{ "karpenter.sh/nodeclaim" = "x" }`, nodeRole, `(?s)default_tags\["karpenter.sh/nodeclaim"\].*reserved tag key`},
+		{`{ "karpenter.sh/provisioner-name" = "x" }`, nodeRole, `(?s)default_tags\["karpenter.sh/provisioner-name"\].*reserved tag key`},
+		{`{ "kubernetes.io/cluster/demo" = "owned" }`, nodeRole, `(?s)default_tags\["kubernetes.io/cluster/demo"\].*reserved tag key`},
+		{`{ "` + strings.Repeat("k", 129) + `" = "x" }`, nodeRole, `(?s)default_tags\["k+"\].*tag keys must be 1 to 128 characters`},
+		{`{ team = "` + strings.Repeat("v", 257) + `" }`, nodeRole, `(?s)default_tags\["team"\].*length`},
+		{many("d", 51), nodeRole, `(?s)default_tags.*at most 50 elements`},
+		// 30 + 16 + Name + 4 = 51 on an instance.
+		{many("d", 30), provisioner(many("p", 16)), `(?s)aws\[0\]\.tags.*launched instances would carry 51 tags.*remove 1`},
 	} {
 		resource.UnitTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{{
 				Config: `provider "karpenter" {
   region       = "us-east-1"
-  default_tags = ` + bad.tags + `
+  default_tags = ` + c.tags + `
 }
-resource "karpenter_node_role" "test" {
-  name = "x"
-}
-`, PlanOnly: true, ExpectError: regexp.MustCompile(bad.want)}},
+` + c.resource, PlanOnly: true,
+				// Terraform wraps long messages: a space in want matches any white space.
+				ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))}},
 		})
 	}
+	// 30 + 15 + Name (given in both) + 4 = 50: planned.
+	p := strings.Replace(many("p", 15), "{ ", `{ Name = "workers", `, 1)
+	d := strings.Replace(many("d", 30), "{ ", `{ Name = "default", `, 1)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `provider "karpenter" {
+  region       = "us-east-1"
+  default_tags = ` + d + `
+}
+` + provisioner(p), PlanOnly: true, ExpectNonEmptyPlan: true}},
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -96,14 +95,17 @@ func (p *karpenterProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"its Pod Identity association), merged with the resource's own `tags`, which win on a shared key, and to " +
 					"everything the controller launches: `karpenter_controller` passes them to it (environment `DEFAULT_TAGS`), and it " +
 					"tags launch templates, instances, volumes, network interfaces and fleets with them beneath a Provisioner's " +
-					"`tags` and its own `karpenter.sh/*` and `Name` tags, which always win. " +
+					"`tags` and its own `karpenter.sh/*` tags, which always win; a `Name` here replaces the default `Name` " +
+					"(`karpenter.sh/provisioner-name/<provisioner name>`) unless the Provisioner's `tags` give one. " +
 					"They are kept out of each resource's `tags` in state, so they never plan a difference; a change of " +
 					"`default_tags` reaches a resource when it is next created or updated (the controller: its next update; " +
-					"launch templates already made keep their tags, new ones get the new tags). At most 50; keys 1-128 characters, " +
-					"not starting with `aws:`; values at most 256 characters.",
-				Validators: []validator.Map{mapvalidator.SizeAtMost(50),
-					mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 128), tagKeyValidator{}),
-					mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(256))}},
+					"launch templates already made keep their tags, new ones get the new tags). Checked at plan time as a " +
+					"Provisioner's `tags` (errors name the key, e.g. `default_tags[\"aws:x\"]`): at most 50; keys of 1 to 128 characters, " +
+					"not starting with `aws:` and not a tag the controller sets itself (`karpenter.sh/cluster`, `karpenter.sh/managed-by`, " +
+					"`karpenter.sh/nodeclaim`, `karpenter.sh/provisioner-name`, `kubernetes.io/cluster/*`); values of at most 256 " +
+					"characters. A Provisioner whose `tags`, with these, `Name` and the controller's own tags, come to more than 50 is " +
+					"refused at plan time.",
+				Validators: awsTagsValidators()},
 		},
 		Blocks: map[string]schema.Block{
 			"endpoints": schema.ListNestedBlock{

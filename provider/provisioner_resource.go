@@ -31,6 +31,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure      = (*provisionerResource)(nil)
 	_ resource.ResourceWithImportState    = (*provisionerResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*provisionerResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*provisionerResource)(nil)
 )
 
@@ -417,12 +418,47 @@ func (r *provisionerResource) ImportState(ctx context.Context, req resource.Impo
 }
 
 // provisionerTagsAttribute is aws.tags: bounded and checked as the CRD's spec.provider.tags
-// (v1alpha5.MaxTags, ValidateTagKey, MaxTagValueLength).
+// (awsTagsValidators).
 func provisionerTagsAttribute() schema.MapAttribute {
 	return schema.MapAttribute{Optional: true, ElementType: types.StringType,
-		MarkdownDescription: "Tags of launched instances, volumes and launch templates: at most 50, keys of 1 to 128 and values of at most 256 characters " +
-			"(EC2's limits). Keys may not start with `aws:` nor be one the controller sets itself (`karpenter.sh/cluster`, `karpenter.sh/managed-by`, " +
-			"`karpenter.sh/nodeclaim`, `karpenter.sh/provisioner-name`) or start with `kubernetes.io/cluster/`.",
-		Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxTags), mapvalidator.KeysAre(provisionerTagKeyValidator{}),
-			mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(v1alpha5.MaxTagValueLength))}}
+		MarkdownDescription: "Tags of launched instances, volumes, network interfaces and launch templates: at most 50, keys of 1 to 128 and " +
+			"values of at most 256 characters (EC2's limits). Keys may not start with `aws:` nor be one the controller sets itself " +
+			"(`karpenter.sh/cluster`, `karpenter.sh/managed-by`, `karpenter.sh/nodeclaim`, `karpenter.sh/provisioner-name`) or start " +
+			"with `kubernetes.io/cluster/`. They are applied over the provider's `default_tags` (a key in both takes the value " +
+			"given here). `Name` is allowed and wins over the default `Name`, `karpenter.sh/provisioner-name/<provisioner name>` (as in " +
+			"Karpenter v0.31), and over a `Name` in `default_tags`. Together with `default_tags`, `Name` and the four tags the controller " +
+			"sets, an instance may carry at most 50 tags: the plan refuses more (the controller would refuse to launch).",
+		Validators: awsTagsValidators()}
+}
+
+// awsTagsValidators check tags of the EC2 resources the controller launches as the CRD checks
+// spec.provider.tags: at most v1alpha5.MaxTags, keys v1alpha5.ValidateTagKey accepts
+// (provisionerTagKeyValidator), values of at most v1alpha5.MaxTagValueLength characters. They
+// apply to a Provisioner's aws.tags and to the provider's default_tags, which the controller
+// merges into those tags. Errors name the attribute path and the key.
+func awsTagsValidators() []validator.Map {
+	return []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxTags), mapvalidator.KeysAre(provisionerTagKeyValidator{}),
+		mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(v1alpha5.MaxTagValueLength))}
+}
+
+// ModifyPlan refuses, with an error at aws[0].tags, tags that together with the provider's
+// default_tags, Name and the tags the controller sets itself exceed EC2's 50 tags per
+// instance (v1alpha5.ValidateLaunchTagCount): the controller would refuse every launch of the
+// Provisioner. Unknown tags are not checked.
+func (r *provisionerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.c == nil {
+		return
+	}
+	var tags types.Map
+	at := path.Root("aws").AtListIndex(0).AtName("tags")
+	if req.Plan.GetAttribute(ctx, at, &tags).HasError() || tags.IsUnknown() {
+		return // no aws block, or tags known only at apply
+	}
+	m := mapElements(ctx, tags, &resp.Diagnostics)
+	if len(m) != len(tags.Elements()) {
+		return // unknown values
+	}
+	if why := v1alpha5.ValidateLaunchTagCount(r.c.defaultTags, m); why != "" {
+		resp.Diagnostics.AddAttributeError(at, "Too many tags", at.String()+": "+why)
+	}
 }

@@ -98,6 +98,27 @@ func (v qualifiedNameValidator) ValidateString(_ context.Context, req validator.
 	}
 }
 
+// dnsSubdomainValidator accepts DNS-1123 subdomains (names of Secrets and most other
+// Kubernetes objects), as the API server checks them. what names the value in the diagnostic's
+// summary ("Secret name": "Invalid Secret name"); the detail is the attribute path, the value
+// and the reason.
+type dnsSubdomainValidator struct{ what string }
+
+func (v dnsSubdomainValidator) Description(context.Context) string {
+	return v.what + ": a DNS subdomain, at most 253 lowercase alphanumerics, '-' or '.', starting and ending alphanumeric"
+}
+func (v dnsSubdomainValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (v dnsSubdomainValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+	}
+}
+
 // gracePeriodPattern is the CRD's pattern of terminationGracePeriod.
 var gracePeriodPattern = regexp.MustCompile(v1alpha5.TerminationGracePeriodPattern)
 
@@ -188,25 +209,8 @@ func (requirementValidator) ValidateObject(ctx context.Context, req validator.Ob
 
 var _ attr.Value = types.String{}
 
-// tagKeyValidator refuses tag keys starting with "aws:" in any case: AWS reserves the prefix
-// (EC2 User Guide and IAM User Guide, "Tag restrictions"), and the controller refuses such
-// default tags at start.
-type tagKeyValidator struct{}
-
-func (tagKeyValidator) Description(context.Context) string {
-	return `must not start with "aws:" (reserved for AWS)`
-}
-func (v tagKeyValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (tagKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if k := req.ConfigValue.ValueString(); strings.HasPrefix(strings.ToLower(k), "aws:") {
-		resp.Diagnostics.AddAttributeError(req.Path, "Reserved tag key", fmt.Sprintf("%s: %q: the aws: prefix is reserved for AWS", req.Path, k))
-	}
-}
-
-// provisionerTagKeyValidator refuses the keys of a provisioner's aws tags that
+// provisionerTagKeyValidator refuses the keys of a provisioner's aws tags (and of the
+// provider's default_tags, which the controller merges into them) that
 // v1alpha5.ValidateTagKey refuses, in the CRD's words: EC2's 1 to 128 characters, the aws:
 // prefix, and the keys the controller sets itself or reserves (karpenter.sh/cluster,
 // karpenter.sh/managed-by, karpenter.sh/nodeclaim, karpenter.sh/provisioner-name,

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
 	"github.com/nodeform/terraform-provider-karpenter/controller/deprovisioning"
 	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
@@ -97,7 +100,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeClientBurst, "kube-client-burst", 300, "client-side burst of Kubernetes API requests (env KUBE_CLIENT_BURST)")
 	fs.BoolVar(&o.EnableProfiling, "enable-profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics port (env ENABLE_PROFILING)")
 	fs.DurationVar(&o.LaunchTemplateGCGrace, "launch-template-gc-grace", awscloud.DefaultLaunchTemplateGCGrace, "delete a launch template the controller created once it is this old, unused by the controller for this long and by no pending or running instance (env LAUNCH_TEMPLATE_GC_GRACE)")
-	fs.Var(&o.DefaultTags, "default-tags", `tags of every launch template, instance, volume, network interface and fleet the controller creates, as a JSON object ({"team":"platform"}); a Provisioner's provider.tags and the controller's karpenter.sh/* tags win on a shared key (env DEFAULT_TAGS)`)
+	fs.Var(&o.DefaultTags, "default-tags", `tags of every launch template, instance, volume, network interface and fleet the controller creates, as a JSON object ({"team":"platform"}); a Name given here replaces the default Name (karpenter.sh/provisioner-name/<provisioner>); a Provisioner's provider.tags and the controller's karpenter.sh/* tags win on a shared key; at most 50 tags, keys as a Provisioner's provider.tags (env DEFAULT_TAGS)`)
 	fs.DurationVar(&o.PricingRefreshInterval, "pricing-refresh-interval", awscloud.DefaultPricingRefreshInterval, "how often on-demand prices are re-read from the AWS Price List API (pricing:GetProducts); the built-in table serves until it first answers (env PRICING_REFRESH_INTERVAL)")
 }
 
@@ -215,9 +218,12 @@ func SettingFlags() *pflag.FlagSet {
 }
 
 // tagsFlag is a pflag.Value holding tags given as a JSON object of strings. Errors: input
-// that is not such an object, an empty key, a key longer than 128 or a value longer than 256
-// characters, or a key starting with "aws:" (EC2's limits and reserved prefix: EC2 User
-// Guide, "Tag restrictions").
+// that is not such an object, more than v1alpha5.MaxTags tags, a key v1alpha5.ValidateTagKey
+// refuses (empty or longer than 128 characters, starting with "aws:", or a tag the
+// controller sets itself: karpenter.sh/cluster, karpenter.sh/managed-by,
+// karpenter.sh/nodeclaim, karpenter.sh/provisioner-name, kubernetes.io/cluster/*) or a value
+// longer than v1alpha5.MaxTagValueLength (256) characters, as a Provisioner's provider.tags
+// (EC2's limits and reserved prefix: EC2 User Guide, "Tag restrictions").
 type tagsFlag map[string]string
 
 func (t *tagsFlag) String() string {
@@ -233,14 +239,15 @@ func (t *tagsFlag) Set(v string) error {
 	if err := json.Unmarshal([]byte(v), &m); err != nil {
 		return fmt.Errorf("not a JSON object of string values: %w", err)
 	}
-	for k, val := range m {
-		switch {
-		case k == "" || utf8.RuneCountInString(k) > 128:
-			return fmt.Errorf("tag key %q: must be 1 to 128 characters", k)
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			return fmt.Errorf("tag key %q: the aws: prefix is reserved for AWS", k)
-		case utf8.RuneCountInString(val) > 256:
-			return fmt.Errorf("tag %q: value longer than 256 characters", k)
+	if len(m) > v1alpha5.MaxTags {
+		return fmt.Errorf("%d tags: at most %d are allowed (EC2's limit)", len(m), v1alpha5.MaxTags)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if errs := v1alpha5.ValidateTagKey(k); len(errs) > 0 {
+			return fmt.Errorf("tag key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if utf8.RuneCountInString(m[k]) > v1alpha5.MaxTagValueLength {
+			return fmt.Errorf("tag %q: value longer than %d characters", k, v1alpha5.MaxTagValueLength)
 		}
 	}
 	*t = m

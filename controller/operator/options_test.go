@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,12 @@ func TestOptionsErrors(t *testing.T) {
 		"notready":  {[]string{"--cluster-name=a", "--aws-region=r", "--not-ready-timeout=-1s"}, nil, []string{"--not-ready-timeout (NOT_READY_TIMEOUT): -1s must not be negative (0 turns node repair off)"}},
 		"ltgc":      {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"LAUNCH_TEMPLATE_GC_GRACE": "1s"}, []string{"--launch-template-gc-grace (LAUNCH_TEMPLATE_GC_GRACE): 1s must be at least 10s"}},
 		"tags json": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": "team=platform"}, []string{`DEFAULT_TAGS="team=platform" (for --default-tags)`, "not a JSON object"}},
-		"tags aws":  {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"AWS:x":"1"}`}, []string{`tag key "AWS:x": the aws: prefix is reserved`}},
+		"tags aws":  {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"AWS:x":"1"}`}, []string{`tag key "AWS:x": the aws: prefix of tag keys is reserved`}},
+		"tags reserved": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"karpenter.sh/managed-by":"me"}`},
+			[]string{`tag key "karpenter.sh/managed-by": reserved tag key`}},
+		"tags cluster": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"kubernetes.io/cluster/x":"owned"}`},
+			[]string{`tag key "kubernetes.io/cluster/x": reserved tag key`}},
+		"tags many": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": manyTags(51)}, []string{"51 tags: at most 50"}},
 		"tags long": {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"k":"` + strings.Repeat("v", 257) + `"}`}, []string{`tag "k": value longer than 256`}},
 		"tags num":  {[]string{"--cluster-name=a", "--aws-region=r"}, map[string]string{"DEFAULT_TAGS": `{"k":1}`}, []string{"not a JSON object of string values"}},
 		"profiling": {[]string{"--cluster-name=a", "--aws-region=r", "--metrics-port=0"}, map[string]string{"ENABLE_PROFILING": "true"}, []string{"--enable-profiling (ENABLE_PROFILING)"}},
@@ -113,4 +119,13 @@ func TestOptionsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyTags is a JSON object of n distinct tags.
+func manyTags(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("%q:\"v\"", fmt.Sprintf("k%d", i))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }

@@ -73,6 +73,7 @@ resource "karpenter_controller" "this" {
   replicas                    = var.controller.replicas
   priority_class_name         = var.controller.priority_class_name
   node_selector               = var.controller.node_selector
+  image_pull_secrets          = var.controller.image_pull_secrets
   tolerations                 = var.controller.tolerations
   topology_spread_constraints = var.controller.topology_spread_constraints
   affinity                    = var.controller.affinity

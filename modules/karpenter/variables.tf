@@ -81,11 +81,12 @@ variable "controller_resources" {
 }
 
 variable "controller" {
-  description = "Install options of the controller Deployment, as the Karpenter Helm chart's values; each field left null takes the karpenter_controller default: replicas (2), priority_class_name (\"system-cluster-critical\"), node_selector, tolerations (CriticalAddonsOnly), topology_spread_constraints (zones, max skew 1), affinity (JSON; not on launched nodes, one replica per node), pdb_max_unavailable (1), env (extra variables) and settings (controller flags by name)."
+  description = "Install options of the controller Deployment, as the Karpenter Helm chart's values; each field left null takes the karpenter_controller default: replicas (2), priority_class_name (\"system-cluster-critical\"), node_selector, image_pull_secrets (Secret names in the namespace, for a private registry), tolerations (CriticalAddonsOnly), topology_spread_constraints (zones, max skew 1), affinity (JSON; not on launched nodes, one replica per node), pdb_max_unavailable (1), env (extra variables) and settings (controller flags by name)."
   type = object({
     replicas            = optional(number)
     priority_class_name = optional(string)
     node_selector       = optional(map(string))
+    image_pull_secrets  = optional(list(string))
     tolerations = optional(list(object({
       key                = optional(string)
       operator           = optional(string)

@@ -119,6 +119,47 @@ func ValidateTagKey(key string) []string {
 	return errs
 }
 
+// LaunchTags returns the tags of an EC2 resource the controller launches for Provisioner
+// provisioner, as Karpenter v0.31 builds them: the overridable default
+// Name = "karpenter.sh/provisioner-name/<provisioner>" (TagName), overlaid with defaultTags
+// (the controller's --default-tags, the provider's default_tags), then with tags (the
+// Provisioner's spec.provider.tags), so that a Name in either wins over the default; then the
+// static tags, which always win: karpenter.sh/cluster = cluster, karpenter.sh/managed-by =
+// karpenter, karpenter.sh/provisioner-name = provisioner, and karpenter.sh/nodeclaim = claim
+// when claim is not "" (instances, volumes, network interfaces and fleets; launch templates
+// are shared by claims and carry none). The result is a new map; the inputs are not changed.
+func LaunchTags(cluster, provisioner, claim string, defaultTags, tags map[string]string) map[string]string {
+	m := make(map[string]string, len(defaultTags)+len(tags)+5)
+	m[TagName] = TagProvisionerName + "/" + provisioner
+	for k, v := range defaultTags {
+		m[k] = v
+	}
+	for k, v := range tags {
+		m[k] = v
+	}
+	m[TagCluster] = cluster
+	m[TagManagedBy] = "karpenter"
+	m[TagProvisionerName] = provisioner
+	if claim != "" {
+		m[TagNodeClaim] = claim
+	}
+	return m
+}
+
+// ValidateLaunchTagCount returns why an instance launched with defaultTags (the controller's
+// --default-tags, the provider's default_tags) and a Provisioner's tags would carry more
+// than MaxTags tags, which EC2 refuses, or "": their union with Name and the ReservedTagKeys
+// (LaunchTags of a NodeClaim) is counted.
+func ValidateLaunchTagCount(defaultTags, tags map[string]string) string {
+	n := len(LaunchTags("c", "p", "n", defaultTags, tags))
+	if n <= MaxTags {
+		return ""
+	}
+	return fmt.Sprintf("launched instances would carry %d tags: the union of the %d default tags (the controller's DEFAULT_TAGS, "+
+		"the provider's default_tags), the Provisioner's %d tags, %s and the tags the controller sets itself (%s); EC2 allows at "+
+		"most %d tags per resource: remove %d", n, len(defaultTags), len(tags), TagName, strings.Join(ReservedTagKeys, ", "), MaxTags, n-MaxTags)
+}
+
 // The reasons of ValidateTagKey and ValidateClusterDNS, as the CRD's rules word them.
 const (
 	TagKeyLengthMessage   = "tag keys must be 1 to 128 characters (EC2's limit)"

@@ -51,9 +51,10 @@ type Options struct {
 	// CollectLaunchTemplates deletes it; 0 means DefaultLaunchTemplateGCGrace.
 	LaunchTemplateGCGrace time.Duration
 	// DefaultTags (tag key -> value) go onto every launch template, instance, volume, network
-	// interface and fleet the controller creates, beneath a Provisioner's provider.tags and the
-	// controller's own karpenter.sh/* and Name tags, which win on a shared key. The provider
-	// passes its default_tags here.
+	// interface and fleet the controller creates (v1alpha5.LaunchTags): over the default Name
+	// tag (karpenter.sh/provisioner-name/<provisioner>), which a Name here replaces, and beneath
+	// a Provisioner's provider.tags and the controller's own karpenter.sh/* tags, which win on a
+	// shared key. The provider passes its default_tags here.
 	DefaultTags map[string]string
 }
 

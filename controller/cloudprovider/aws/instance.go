@@ -47,7 +47,9 @@ type pool struct {
 // price-capacity-optimized (spot) or lowest-price (on-demand). Every pool CreateFleet reports
 // as lacking capacity is cached as unavailable for UnavailableOfferingsTTL. Errors:
 // *cloudprovider.InsufficientCapacityError when no pool could launch; request errors with the
-// field path (spec.provider.*, requirements); EC2/SSM/EKS errors otherwise.
+// field path (spec.provider.*, requirements; spec.provider.tags when the instance would carry
+// more than v1alpha5.MaxTags tags with the default tags and the controller's own); EC2/SSM/EKS
+// errors otherwise.
 func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeRequest) (*cloudprovider.Node, error) {
 	defer observe("Create", time.Now())
 	if req == nil || req.Provisioner == nil {
@@ -70,6 +72,10 @@ func (c *CloudProvider) Create(ctx context.Context, req *cloudprovider.NodeReque
 		}
 	}
 	settings := c.providerSettings(prov)
+	if why := v1alpha5.ValidateLaunchTagCount(c.opts.DefaultTags, settings.Tags); why != "" {
+		// Before any launch template is made: EC2 would refuse them with a less clear message.
+		return nil, fmt.Errorf("provisioner %s: spec.provider.tags: %s", prov.Name, why)
+	}
 	switch f := amiFamily(settings); f {
 	case v1alpha5.AMIFamilyAL2, v1alpha5.AMIFamilyBottlerocket, v1alpha5.AMIFamilyUbuntu:
 	default:
@@ -280,19 +286,12 @@ func (c *CloudProvider) fleetConfigs(ctx context.Context, prov *v1alpha5.Provisi
 	return out, nil
 }
 
-// instanceTags are the tags of every launched instance and volume: extra (the default tags
-// overlaid with provider.tags), then the controller's (which win), the claim's name among them.
-func (c *CloudProvider) instanceTags(prov, claim string, extra map[string]string) []ec2types.Tag {
-	m := map[string]string{}
-	for k, v := range extra {
-		m[k] = v
-	}
-	m[karpv1.TagNodeClaim] = claim
-	m[v1alpha5.TagName] = v1alpha5.LabelProvisionerName + "/" + prov
-	m[v1alpha5.TagCluster] = c.opts.ClusterName
-	m[v1alpha5.TagProvisionerName] = prov
-	m[v1alpha5.TagManagedBy] = "karpenter"
-	return sortedTags(m)
+// instanceTags are the tags of the claim's instance and of its volumes, network interfaces and
+// fleet (v1alpha5.LaunchTags): the default Name, overlaid with the default tags, then with
+// provider.tags (so that a Name in either wins), then the controller's own karpenter.sh/* tags,
+// which always win. Create has checked their number (v1alpha5.ValidateLaunchTagCount).
+func (c *CloudProvider) instanceTags(prov, claim string, settings *v1alpha5.AWS) []ec2types.Tag {
+	return sortedTags(v1alpha5.LaunchTags(c.opts.ClusterName, prov, claim, c.opts.DefaultTags, settings.Tags))
 }
 
 // mergeTags returns base overlaid with over (over wins on a shared key); nil when both are
@@ -315,7 +314,7 @@ func mergeTags(base, over map[string]string) map[string]string {
 // fleet.go) and returns it. Pools reported without capacity are cached as unavailable.
 func (c *CloudProvider) createFleet(ctx context.Context, req *cloudprovider.NodeRequest, settings *v1alpha5.AWS,
 	capacityType string, configs []ec2types.FleetLaunchTemplateConfigRequest) (*ec2types.Instance, error) {
-	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, mergeTags(c.opts.DefaultTags, settings.Tags))
+	tags := c.instanceTags(req.Provisioner.Name, req.ClaimName, settings)
 	in := &ec2.CreateFleetInput{
 		Type:                  ec2types.FleetTypeInstant,
 		LaunchTemplateConfigs: configs,

@@ -326,9 +326,9 @@ func (l *launchTemplates) find(ctx context.Context, name string) (string, error)
 }
 
 func (l *launchTemplates) create(ctx context.Context, name string, spec *templateSpec) (string, error) {
-	// spec.Tags (the default tags overlaid with provider.tags), then the controller's, which win.
-	tags := sortedTags(mergeTags(spec.Tags, map[string]string{
-		v1alpha5.TagCluster: spec.Cluster, v1alpha5.TagManagedBy: "karpenter", v1alpha5.TagProvisionerName: spec.Provisioner}))
+	// The default Name, then spec.Tags (the default tags overlaid with provider.tags), then the
+	// controller's karpenter.sh/* tags, which win (v1alpha5.LaunchTags).
+	tags := sortedTags(v1alpha5.LaunchTags(spec.Cluster, spec.Provisioner, "", nil, spec.Tags))
 	bdms := spec.BlockDeviceMappings
 	if len(bdms) == 0 {
 		bdms = defaultBlockDevices(spec.AMIFamily)

@@ -20,6 +20,9 @@ resource "karpenter_provisioner" "default" {
   aws {
     subnet_selector         = { "karpenter.sh/discovery" = "karpenter-demo" }
     security_group_selector = { "karpenter.sh/discovery" = "karpenter-demo" }
+    # Without a Name tag, instances are named "karpenter.sh/provisioner-name/default"; a Name
+    # here wins over that default and over one in the provider's default_tags.
+    tags = { Name = "karpenter-default", team = "platform" }
   }
 
   depends_on = [karpenter_controller.this]
