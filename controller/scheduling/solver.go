@@ -505,11 +505,18 @@ func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
 		}
 	}
 	if pi.err == nil {
-		// Spread eligibility follows the pod's own node affinity (kube-scheduler's
-		// nodeAffinityPolicy), not the zone its volumes confine it to.
+		// Spread eligibility follows the pod's own required node affinity and node selector
+		// (kube-scheduler's nodeAffinityPolicy Honor), not the zone its volumes confine it to
+		// nor the preferred node affinity promoted to requirements: those narrow where the pod
+		// may go, never which domains the spread counts (else a preferred zone would make it
+		// the only eligible domain, and the spread would hold with every pod there).
 		own := pi.terms
 		if pi.vol != nil {
 			own = pi.vol.base
+		}
+		if promotesNodeAffinity(prefs) {
+			// p compiled without error as part of src, which only adds to its terms.
+			own, _, _ = podTerms(p)
 		}
 		if pi.domain, pi.err = topo.compilePod(src, own, requiredAnti); pi.err != nil {
 			pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
