@@ -555,18 +555,22 @@ func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
 //
 // A pod whose planned node no longer has room for it (snapshot Available, registered or in
 // flight) is neither judged nor held: kube-scheduler filled the node with other pods, so the
-// pod needs capacity elsewhere and may cause a launch at once.
+// pod needs capacity elsewhere and may cause a launch at once. A pod whose planned node a
+// sibling of its template took (the snapshot's bound pods) is judged on the node the sibling
+// was planned on instead (state.Disagreements.Check).
 func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode, vols scheduling.Volumes) map[string]scheduling.Hold {
 	room := make(map[string]scheduling.Resources, len(snapshot))
+	bound := make(map[string][]*corev1.Pod, len(snapshot))
 	for _, n := range snapshot {
 		room[n.Name] = scheduling.FromList(n.Available)
+		bound[n.Name] = n.Pods
 	}
 	// A cordoned, deleting or long not Ready node is in the snapshot with no room.
 	fits := func(pod *corev1.Pod, node string) bool {
 		r, ok := room[node]
 		return ok && scheduling.PodRequests(pod).Fits(r)
 	}
-	for _, d := range p.disagreements.Check(pending, nodes, fits) {
+	for _, d := range p.disagreements.Check(pending, nodes, bound, fits) {
 		why := disagreementReason(d.Pod, d.Node, vols)
 		log.FromContext(ctx).Info("kube-scheduler did not bind the pod to the node planned for it", "pod", client.ObjectKeyFromObject(d.Pod).String(),
 			"node", d.Node.Name, "constraint", why, "disagreements", d.Count, "noNewNodeUntil", d.NoNewNodeUntil)
