@@ -284,6 +284,24 @@ func fidelityScenarios() []scenario {
 			s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{
 				preferZone(100, nowhereZone), preferZone(10, catalog.ZoneB)}}}
 		})), check: inZone("pref-nowhere", catalog.ZoneB)},
+		// A preferred zone beside a DoNotSchedule zone spread (a user trial): kube-scheduler
+		// counts every zone the pod's required node affinity allows and that has a node, here
+		// us-east-1b and us-east-1c through the anchors pinned there, so the spread forces 2 pods
+		// per zone whatever the preference. The solver used to take the promoted preference for
+		// the pod's node affinity, count us-east-1a alone and plan all 6 there; kube-scheduler
+		// then left 4 Pending (or filled the anchors' nodes and left the planned nodes empty).
+		// Two 800m pods fill a 2-vCPU node, so no node takes more than planned.
+		{name: "preferred-zone-spread", objects: func(sc string) []client.Object {
+			return []client.Object{
+				scenarioDeployment(sc, "anchor-b", 1, "100m", func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{v1alpha5.LabelZone: catalog.ZoneB} }),
+				scenarioDeployment(sc, "anchor-c", 1, "100m", func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{v1alpha5.LabelZone: catalog.ZoneC} }),
+				scenarioDeployment(sc, "pref-spread", 6, "800m", func(s *corev1.PodSpec) {
+					spreadOn(v1alpha5.LabelZone, "pref-spread", 1)(s)
+					s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{
+						preferZone(80, catalog.ZoneA)}}}
+				}),
+			}
+		}, check: balanced("pref-spread", v1alpha5.LabelZone, 3, 1)},
 		{name: "volumes", objects: volumeObjects,
 			check: allOf(inZone("vol-zonal", catalog.ZoneB), inZone("vol-wfc", catalog.ZoneC))},
 		// Pods selecting the region and karpenter.k8s.aws/instance-* labels beyond the first

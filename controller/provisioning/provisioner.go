@@ -555,22 +555,23 @@ func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
 //
 // A pod whose planned node no longer has room for it (snapshot Available, registered or in
 // flight) is neither judged nor held: kube-scheduler filled the node with other pods, so the
-// pod needs capacity elsewhere and may cause a launch at once.
+// pod needs capacity elsewhere and may cause a launch at once. A pod whose planned node a
+// sibling of its template took (the snapshot's bound pods) is judged on the node the sibling
+// was planned on instead (state.Disagreements.Check).
 func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []corev1.Node, snapshot []scheduling.ExistingNode, vols scheduling.Volumes) map[string]scheduling.Hold {
 	room := make(map[string]scheduling.Resources, len(snapshot))
+	bound := make(map[string][]*corev1.Pod, len(snapshot))
 	for _, n := range snapshot {
 		room[n.Name] = scheduling.FromList(n.Available)
+		bound[n.Name] = n.Pods
 	}
 	// A cordoned, deleting or long not Ready node is in the snapshot with no room.
 	fits := func(pod *corev1.Pod, node string) bool {
 		r, ok := room[node]
 		return ok && scheduling.PodRequests(pod).Fits(r)
 	}
-	for _, d := range p.disagreements.Check(pending, nodes, fits) {
-		why := scheduling.ExplainNode(d.Pod, d.Node, vols)
-		if why == "" {
-			why = "a constraint the solver does not model"
-		}
+	for _, d := range p.disagreements.Check(pending, nodes, bound, fits) {
+		why := disagreementReason(d.Pod, d.Node, vols)
 		log.FromContext(ctx).Info("kube-scheduler did not bind the pod to the node planned for it", "pod", client.ObjectKeyFromObject(d.Pod).String(),
 			"node", d.Node.Name, "constraint", why, "disagreements", d.Count, "noNewNodeUntil", d.NoNewNodeUntil)
 		p.recorder.Eventf(d.Pod, corev1.EventTypeWarning, ReasonSchedulingDisagreement,
@@ -607,6 +608,28 @@ func (p *Provisioner) holds(ctx context.Context, pending []*corev1.Pod, nodes []
 		out[client.ObjectKeyFromObject(pod).String()] = sh
 	}
 	return out
+}
+
+// disagreementReason says why kube-scheduler may have refused node for pod, for the
+// SchedulingDisagreement Event and log line: the pod's constraint the node's own labels, taints
+// or volumes break (scheduling.ExplainNode), else what kube-scheduler last reported for the pod
+// (its PodScheduled condition, the message of its FailedScheduling Event without the
+// preemption part), e.g. "kube-scheduler reports: 0/5 nodes are available: 2 node(s) didn't
+// match pod topology spread constraints, 3 node(s) didn't match Pod's node affinity/selector".
+// Such a reason (topology spread, pod affinity, host ports, resources) depends on the other
+// pods, so the solver cannot tell it from the node alone; it is not one the solver leaves out.
+func disagreementReason(pod *corev1.Pod, node *corev1.Node, vols scheduling.Volumes) string {
+	if why := scheduling.ExplainNode(pod, node, vols); why != "" {
+		return why
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type != corev1.PodScheduled || c.Status != corev1.ConditionFalse || c.Message == "" {
+			continue
+		}
+		msg, _, _ := strings.Cut(c.Message, " preemption:")
+		return "kube-scheduler reports: " + strings.TrimSuffix(strings.TrimSpace(msg), ".")
+	}
+	return "none of the pod's constraints the solver checks against the node alone (labels, taints, volumes) is broken, and kube-scheduler has reported no reason yet"
 }
 
 func podNames(pods []*corev1.Pod) string {

@@ -608,3 +608,27 @@ func sampleCount(t *testing.T, h prometheus.Histogram) uint64 {
 	}
 	return m.GetHistogram().GetSampleCount()
 }
+
+// TestDisagreementReasonNamesKubeSchedulersConstraint: a constraint that depends on the other
+// pods (here topology spread, which the solver models) cannot be told from the node alone; the
+// SchedulingDisagreement Event then names what kube-scheduler reported for the pod instead of
+// claiming a constraint the solver does not model.
+func TestDisagreementReasonNamesKubeSchedulersConstraint(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{v1alpha5.LabelZone: "us-east-1a"}}}
+	pod := pendingPod("web", "1", "1Gi")
+	pod.Status.Conditions[0].Message = "0/5 nodes are available: 2 node(s) didn't match pod topology spread constraints, 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling."
+	got := disagreementReason(pod, node, scheduling.Volumes{})
+	want := "kube-scheduler reports: 0/5 nodes are available: 2 node(s) didn't match pod topology spread constraints, 3 node(s) didn't match Pod's node affinity/selector"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	pod.Status.Conditions[0].Message = ""
+	if got := disagreementReason(pod, node, scheduling.Volumes{}); strings.Contains(got, "does not model") || !strings.Contains(got, "no reason yet") {
+		t.Errorf("without kube-scheduler's report: %q", got)
+	}
+	// A constraint the node itself breaks is named first.
+	pod.Spec.NodeSelector = map[string]string{v1alpha5.LabelZone: "us-east-1b"}
+	if got := disagreementReason(pod, node, scheduling.Volumes{}); !strings.Contains(got, "us-east-1b") {
+		t.Errorf("node selector not named: %q", got)
+	}
+}

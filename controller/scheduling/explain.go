@@ -13,7 +13,9 @@ import (
 // (taints, nodeSelector and required node affinity against the node's actual labels, then the
 // node affinity, zone labels and binding of its volumes' claims in vols, e.g. "volume zone
 // conflict: ..."), or "" when it finds none. Used to explain a disagreement with
-// kube-scheduler; "" then means the cause lies in a constraint the solver does not model.
+// kube-scheduler; "" then means the cause lies in a constraint that depends on the other pods
+// (topology spread, pod affinity and anti-affinity, host ports, resources), which kube-scheduler's
+// own report names better than the node can.
 func ExplainNode(pod *corev1.Pod, node *corev1.Node, vols Volumes) string {
 	if err := Tolerates(pod.Spec.Tolerations, node.Spec.Taints); err != nil {
 		return err.Error()

@@ -135,6 +135,17 @@ func meetable(p *corev1.Pod, base []Requirements, reqs Requirements, probe Resou
 	return false
 }
 
+// promotesNodeAffinity reports whether prefs include a preferred node affinity term, which
+// strictPod adds to the pod's required node terms.
+func promotesNodeAffinity(prefs []preference) bool {
+	for _, pr := range prefs {
+		if pr.kind == prefNodeAffinity {
+			return true
+		}
+	}
+	return false
+}
+
 func weightedPodTerms(kind prefKind, terms []corev1.WeightedPodAffinityTerm) []preference {
 	out := make([]preference, len(terms))
 	for i, t := range terms {

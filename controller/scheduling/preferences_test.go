@@ -1,6 +1,7 @@
 package scheduling_test
 
 import (
+	"maps"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -147,6 +148,83 @@ func TestPreferredPodAffinityAndAntiAffinity(t *testing.T) {
 		checkClaims(t, pods, res, nil)
 		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[fake.Zones[1]] != 1 {
 			t.Fatalf("want the pod in its preferred zone, got %v errors %v", got, reasons(res))
+		}
+	})
+}
+
+func withPreferredNode(weight int32, key, value string) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Spec.Affinity == nil {
+			p.Spec.Affinity = &corev1.Affinity{}
+		}
+		if p.Spec.Affinity.NodeAffinity == nil {
+			p.Spec.Affinity.NodeAffinity = &corev1.NodeAffinity{}
+		}
+		na := p.Spec.Affinity.NodeAffinity
+		na.PreferredDuringSchedulingIgnoredDuringExecution = append(na.PreferredDuringSchedulingIgnoredDuringExecution, corev1.PreferredSchedulingTerm{
+			Weight: weight, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: key, Operator: corev1.NodeSelectorOpIn, Values: []string{value}}}}})
+	}
+}
+
+// A preference promoted to a requirement must not narrow the domains a DoNotSchedule spread
+// counts: kube-scheduler (nodeAffinityPolicy Honor) counts every domain the pod's required node
+// affinity and node selector allow, so the spread holds over all of them and the preference
+// gives way; it only steers the pods the spread leaves free (the trial's 9 replicas preferring
+// us-east-1a were all planned there, and kube-scheduler left 8 Pending).
+func TestPreferenceGivesWayToRequiredSpread(t *testing.T) {
+	types := fake.Catalog(40)
+	both := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	t.Run("a preferred zone and a zone spread", func(t *testing.T) {
+		for _, tc := range []struct {
+			n    int
+			want map[string]int
+		}{
+			{9, map[string]int{fake.Zones[0]: 3, fake.Zones[1]: 3, fake.Zones[2]: 3}},
+			// The spread leaves one pod free: it goes to the preferred zone.
+			{7, map[string]int{fake.Zones[0]: 3, fake.Zones[1]: 2, fake.Zones[2]: 2}},
+		} {
+			pods := replicas(tc.n, "web", "700m", withSpread(zoneSpread(1, "web")), withPreferredZone(80, fake.Zones[0]))
+			res := solve(t, pods, []*v1alpha5.Provisioner{both}, types)
+			checkClaims(t, pods, res, nil)
+			if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || !maps.Equal(got, tc.want) {
+				t.Fatalf("%d pods: want %v, got %v errors %v", tc.n, tc.want, got, reasons(res))
+			}
+		}
+	})
+	t.Run("a preferred capacity type and a capacity-type spread", func(t *testing.T) {
+		spread := zoneSpread(1, "web")
+		spread.TopologyKey = v1alpha5.LabelCapacityType
+		pods := replicas(5, "web", "700m", withSpread(spread), withPreferredNode(80, v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand))
+		res := solve(t, pods, []*v1alpha5.Provisioner{both}, types)
+		checkClaims(t, pods, res, nil)
+		want := map[string]int{v1alpha5.CapacityTypeOnDemand: 3, v1alpha5.CapacityTypeSpot: 2}
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelCapacityType)); len(res.Errors) != 0 || !maps.Equal(got, want) {
+			t.Fatalf("want %v, got %v errors %v", want, got, reasons(res))
+		}
+	})
+	t.Run("a preferred zone within a required zone set", func(t *testing.T) {
+		pods := replicas(6, "web", "700m", withSpread(zoneSpread(1, "web")),
+			withTerms([]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: fake.Zones[:2]}}),
+			withPreferredZone(80, fake.Zones[0]))
+		res := solve(t, pods, []*v1alpha5.Provisioner{both}, types)
+		checkClaims(t, pods, res, nil)
+		want := map[string]int{fake.Zones[0]: 3, fake.Zones[1]: 3}
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || !maps.Equal(got, want) {
+			t.Fatalf("want %v (the required zones only), got %v errors %v", want, got, reasons(res))
+		}
+	})
+	t.Run("a preferred pod affinity and a zone spread", func(t *testing.T) {
+		db := pod("db", "100m", "64Mi", withLabels("app", "db"))
+		nodes := []scheduling.ExistingNode{zonalNode("c-node", fake.Zones[2], db)}
+		nodes[0].Available = corev1.ResourceList{}
+		pods := replicas(6, "web", "700m", withSpread(zoneSpread(1, "web")),
+			withPreferredPodTerm(false, 100, domainTerm(v1alpha5.LabelZone, "app", "db")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{both}, types, func(in *scheduling.Input) { in.Nodes = nodes })
+		checkClaims(t, pods, res, nil)
+		want := map[string]int{fake.Zones[0]: 2, fake.Zones[1]: 2, fake.Zones[2]: 2}
+		if got := histogram(domainOf(t, res, nodes, v1alpha5.LabelZone)); len(res.Errors) != 0 || !maps.Equal(got, want) {
+			t.Fatalf("want %v, got %v errors %v", want, got, reasons(res))
 		}
 	})
 }

@@ -505,11 +505,18 @@ func compilePod(p *corev1.Pod, prefs []preference, topo *topology) *podInfo {
 		}
 	}
 	if pi.err == nil {
-		// Spread eligibility follows the pod's own node affinity (kube-scheduler's
-		// nodeAffinityPolicy), not the zone its volumes confine it to.
+		// Spread eligibility follows the pod's own required node affinity and node selector
+		// (kube-scheduler's nodeAffinityPolicy Honor), not the zone its volumes confine it to
+		// nor the preferred node affinity promoted to requirements: those narrow where the pod
+		// may go, never which domains the spread counts (else a preferred zone would make it
+		// the only eligible domain, and the spread would hold with every pod there).
 		own := pi.terms
 		if pi.vol != nil {
 			own = pi.vol.base
+		}
+		if promotesNodeAffinity(prefs) {
+			// p compiled without error as part of src, which only adds to its terms.
+			own, _, _ = podTerms(p)
 		}
 		if pi.domain, pi.err = topo.compilePod(src, own, requiredAnti); pi.err != nil {
 			pi.err = fmt.Errorf("invalid pod affinity or topology spread: %w", pi.err)
@@ -528,10 +535,13 @@ func (pi *podInfo) relax(topo *topology) *podInfo {
 	return next
 }
 
-// templateKey identifies pods made from one template: namespace, controller owner UID, labels
+// TemplateKey identifies pods made from one template: namespace, controller owner UID, labels
 // and effective requests (an in-place resize changes one pod's resources); "" for pods without
-// a controller.
-func templateKey(p *corev1.Pod) string {
+// a controller and for pods with PersistentVolumeClaim or ephemeral volumes (each pod of a
+// StatefulSet has claims of its own). Pods with one non-empty key have the same constraints:
+// the solver compiles them once, and they are interchangeable in a plan (the disagreement
+// check lets one take the node planned for another).
+func TemplateKey(p *corev1.Pod) string {
 	ref := metav1.GetControllerOf(p)
 	if ref == nil || ref.UID == "" {
 		return ""
@@ -578,7 +588,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 	compiled := map[string]*podInfo{}
 	for _, p := range in.Pods {
 		var pi *podInfo
-		key := templateKey(p)
+		key := TemplateKey(p)
 		if tmpl, ok := compiled[key]; ok && key != "" {
 			if tmpl.selected == nil {
 				tmpl.selected = &termSelection{} // shared by the copies: their labels are the same

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -8,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/clock"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
 // Defaults of the disagreement tracker.
@@ -21,6 +24,9 @@ const (
 	// A registered node that is still not Ready this long after the pod was planned on it is
 	// judged too, so a node that never becomes Ready cannot hold a pod forever.
 	notReadyTimeout = 5 * time.Minute
+	// How long the tracker remembers a pod kube-scheduler bound to another node than the one
+	// planned for it, for a sibling planned on that node to take over the node it left.
+	swapMemory = 10 * time.Minute
 )
 
 // Disagreement is one refused plan: Pod stayed pending although Node, planned for it, had been
@@ -43,6 +49,17 @@ type plan struct {
 	count     int       // disagreements so far
 	excluded  sets.Set[string]
 	backoff   time.Time // no new node for the pod before this
+	// key is the pod's scheduling.TemplateKey: pods with one non-empty key are interchangeable.
+	key string
+}
+
+// moved is a pod pending at the last check that kube-scheduler bound to another node (boundTo)
+// than the one planned for it (node; "" when the solver placed it nowhere): it took a place
+// planned for a sibling (a pod of the same template key) on boundTo, and left its own on node.
+type moved struct {
+	key, node, boundTo string
+	launched           bool
+	at                 time.Time
 }
 
 // Disagreements tracks, per pending pod, the node the solver planned it on, and turns a plan
@@ -56,6 +73,12 @@ type Disagreements struct {
 	clk   clock.Clock
 	grace time.Duration
 	pods  map[string]*plan // by pod UID, or namespace/name when it has none
+	// moved are the pods bound to another node than planned, by pod id, until a sibling takes
+	// over their place or swapMemory passes.
+	moved map[string]*moved
+	// seen are the template keys of the pods pending at the last check, by pod id (pods with
+	// an empty key left out).
+	seen map[string]string
 }
 
 // NewDisagreements returns a tracker that allows kube-scheduler grace (<= 0: the default).
@@ -63,7 +86,7 @@ func NewDisagreements(clk clock.Clock, grace time.Duration) *Disagreements {
 	if grace <= 0 {
 		grace = DefaultDisagreementGrace
 	}
-	return &Disagreements{clk: clk, grace: grace, pods: map[string]*plan{}}
+	return &Disagreements{clk: clk, grace: grace, pods: map[string]*plan{}, moved: map[string]*moved{}}
 }
 
 func podID(p *corev1.Pod) string {
@@ -81,7 +104,7 @@ func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) boo
 	defer d.mu.Unlock()
 	p := d.pods[podID(pod)]
 	if p == nil {
-		p = &plan{pod: types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, uid: pod.UID}
+		p = &plan{pod: types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, uid: pod.UID, key: scheduling.TemplateKey(pod)}
 		d.pods[podID(pod)] = p
 	}
 	if p.node == node {
@@ -91,17 +114,26 @@ func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) boo
 	return true
 }
 
-// Check is called with the pods pending now and the cluster's nodes. It forgets pods no longer
-// pending, and returns a Disagreement for each pending pod whose planned node exists and has
-// been both planned and Ready for longer than the grace period, or planned and not Ready for
-// longer than 5 minutes.
+// Check is called with the pods pending now, the cluster's nodes and the pods bound to each
+// node (by node name; nil when unknown). It forgets pods no longer pending, and returns a
+// Disagreement for each pending pod whose planned node exists and has been both planned and
+// Ready for longer than the grace period, or planned and not Ready for longer than 5 minutes.
+//
+// Pods of one template (scheduling.TemplateKey) are interchangeable: when kube-scheduler binds
+// a pending pod to the node planned for a sibling, the sibling's plan moves to the node the
+// bound pod was planned on, with a fresh grace period (kube-scheduler bound replica A where B
+// was planned and B waits for A's node: the plan holds, the pods only swapped); when the bound
+// pod was planned nowhere (the solver refused it: minDomains, limits), the sibling's plan is
+// dropped without a disagreement, as the pod refused instead of it, and the next solve places it
+// anew. A pod is judged only on a node no sibling has taken from it, so a real refusal is still
+// one.
 //
 // fits (nil: always) reports whether the pod still fits the room left on the node. A pod
 // whose planned node has no room left for it is released instead: kube-scheduler filled the
 // node with other pending pods, which is no refusal of this pod (capacity is fungible among
 // pods of one batch), so its plan is dropped without a disagreement, exclusion or backoff and
 // the next solve places it anew.
-func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, fits func(pod *corev1.Pod, node string) bool) []Disagreement {
+func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, bound map[string][]*corev1.Pod, fits func(pod *corev1.Pod, node string) bool) []Disagreement {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	byName := make(map[string]*corev1.Node, len(nodes))
@@ -109,6 +141,7 @@ func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, fits f
 		byName[nodes[i].Name] = &nodes[i]
 	}
 	now := d.clk.Now()
+	takers := d.trackMoves(pending, bound, now)
 	keep := make(map[string]*plan, len(pending))
 	var out []Disagreement
 	for _, pod := range pending {
@@ -117,6 +150,7 @@ func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, fits f
 			continue
 		}
 		keep[podID(pod)] = p
+		d.swap(p, takers, now)
 		n := byName[p.node]
 		if n == nil || n.DeletionTimestamp != nil {
 			continue
@@ -145,6 +179,75 @@ func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, fits f
 	}
 	d.pods = keep
 	return out
+}
+
+// trackMoves records the pods pending at the last check, or planned, that are no longer pending
+// and that bound (bound) holds on another node than the one planned for them; forgets the
+// moves older than swapMemory and those of pods no longer bound where they were; remembers the
+// pods pending now (seen); and returns, per node, the ids of the pods bound there whose moves
+// no sibling has taken over yet, sorted.
+func (d *Disagreements) trackMoves(pending []*corev1.Pod, bound map[string][]*corev1.Pod, now time.Time) map[string][]string {
+	isPending := make(map[string]bool, len(pending))
+	for _, pod := range pending {
+		isPending[podID(pod)] = true
+	}
+	boundTo := map[string]string{}
+	for node, pods := range bound {
+		for _, pod := range pods {
+			id := podID(pod)
+			boundTo[id] = node
+			if isPending[id] || d.moved[id] != nil {
+				continue
+			}
+			key, planned, launched := d.seen[id], "", false
+			if p := d.pods[id]; p != nil {
+				key, planned, launched = p.key, p.node, p.launched
+			}
+			if key == "" || planned == node {
+				continue
+			}
+			d.moved[id] = &moved{key: key, node: planned, boundTo: node, launched: launched, at: now}
+		}
+	}
+	takers := map[string][]string{}
+	for id, m := range d.moved {
+		if now.Sub(m.at) > swapMemory || boundTo[id] != m.boundTo {
+			delete(d.moved, id)
+			continue
+		}
+		takers[m.boundTo] = append(takers[m.boundTo], id)
+	}
+	for _, ids := range takers {
+		slices.Sort(ids)
+	}
+	d.seen = make(map[string]string, len(pending))
+	for _, pod := range pending {
+		if key := scheduling.TemplateKey(pod); key != "" {
+			d.seen[podID(pod)] = key
+		}
+	}
+	return takers
+}
+
+// swap moves p's plan, while a sibling (a pod of its template key) bound to p's planned node
+// was planned on another node, to that other node: the sibling took p's place and left its own.
+// A chain of such moves (A took B's node, B took C's) is followed, each taken over once. When
+// the sibling was planned nowhere, p's plan is dropped: p is the one left without a place.
+func (d *Disagreements) swap(p *plan, takers map[string][]string, now time.Time) {
+	if p.key == "" {
+		return
+	}
+	for p.node != "" {
+		ids := takers[p.node]
+		i := slices.IndexFunc(ids, func(id string) bool { return d.moved[id] != nil && d.moved[id].key == p.key })
+		if i < 0 {
+			return
+		}
+		m := d.moved[ids[i]]
+		delete(d.moved, ids[i])
+		takers[p.node] = slices.Delete(ids, i, i+1)
+		p.node, p.launched, p.plannedAt = m.node, m.launched && m.node != "", now
+	}
 }
 
 // Hold is what the tracker says of one pending pod.

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 )
 
 func testNode(name string, ready bool, since time.Time) corev1.Node {
@@ -31,11 +32,11 @@ func TestDisagreementsJudgeAfterGraceAndBackOff(t *testing.T) {
 	}
 	nodes := []corev1.Node{testNode("n1", true, clk.Now().Add(10*time.Second))}
 	clk.Step(35 * time.Second) // planned 35 s ago, Ready only 25 s ago
-	if got := d.Check([]*corev1.Pod{pod}, nodes, nil); len(got) != 0 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil, nil); len(got) != 0 {
 		t.Fatalf("judged before the node was Ready for the grace period: %+v", got)
 	}
 	clk.Step(6 * time.Second)
-	got := d.Check([]*corev1.Pod{pod}, nodes, nil)
+	got := d.Check([]*corev1.Pod{pod}, nodes, nil, nil)
 	if len(got) != 1 || got[0].Node.Name != "n1" || got[0].Count != 1 || !got[0].NoNewNodeUntil.Equal(clk.Now().Add(30*time.Second)) {
 		t.Fatalf("want one disagreement on n1 with a 30 s backoff, got %+v", got)
 	}
@@ -50,7 +51,7 @@ func TestDisagreementsJudgeAfterGraceAndBackOff(t *testing.T) {
 	// The second disagreement doubles the backoff.
 	d.Planned(pod, "n2", true)
 	clk.Step(31 * time.Second)
-	got = d.Check([]*corev1.Pod{pod}, []corev1.Node{testNode("n2", true, clk.Now().Add(-time.Hour))}, nil)
+	got = d.Check([]*corev1.Pod{pod}, []corev1.Node{testNode("n2", true, clk.Now().Add(-time.Hour))}, nil, nil)
 	if len(got) != 1 || got[0].Count != 2 || !got[0].NoNewNodeUntil.Equal(clk.Now().Add(time.Minute)) {
 		t.Fatalf("want a 60 s backoff on the second disagreement, got %+v", got)
 	}
@@ -70,15 +71,15 @@ func TestDisagreementsReleaseAndForget(t *testing.T) {
 	d.Planned(pod, "stuck", true)
 	nodes := []corev1.Node{testNode("stuck", false, clk.Now())}
 	clk.Step(4 * time.Minute)
-	if got := d.Check([]*corev1.Pod{pod}, nodes, nil); len(got) != 0 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil, nil); len(got) != 0 {
 		t.Fatalf("judged a NotReady node too early: %+v", got)
 	}
 	clk.Step(2 * time.Minute)
-	if got := d.Check([]*corev1.Pod{pod}, nodes, nil); len(got) != 1 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil, nil); len(got) != 1 {
 		t.Fatalf("a node NotReady for 6 minutes must be judged: %+v", got)
 	}
 	// A pod that is no longer pending is forgotten.
-	d.Check(nil, nodes, nil)
+	d.Check(nil, nodes, nil, nil)
 	if _, held := d.Hold(pod, func(string) bool { return true }); held {
 		t.Fatal("a bound pod must be forgotten")
 	}
@@ -93,7 +94,7 @@ func TestDisagreementsReleaseWhenNodeFull(t *testing.T) {
 	nodes := []corev1.Node{testNode("n1", true, clk.Now())}
 	clk.Step(time.Minute) // Ready for longer than the grace period
 	full := func(_ *corev1.Pod, node string) bool { return node != "n1" }
-	if got := d.Check([]*corev1.Pod{pod}, nodes, full); len(got) != 0 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil, full); len(got) != 0 {
 		t.Fatalf("kube-scheduler filled the node with other pods: no disagreement, got %+v", got)
 	}
 	if h, held := d.Hold(pod, alive); held || h.Outstanding || h.Excluded.Has("n1") || !h.NoNewNodeUntil.IsZero() {
@@ -102,7 +103,7 @@ func TestDisagreementsReleaseWhenNodeFull(t *testing.T) {
 	// With room left, the same wait is a disagreement.
 	d.Planned(pod, "n1", true)
 	clk.Step(time.Minute)
-	if got := d.Check([]*corev1.Pod{pod}, nodes, func(*corev1.Pod, string) bool { return true }); len(got) != 1 {
+	if got := d.Check([]*corev1.Pod{pod}, nodes, nil, func(*corev1.Pod, string) bool { return true }); len(got) != 1 {
 		t.Fatalf("room left and not bound after the grace period: want a disagreement, got %+v", got)
 	}
 }
@@ -135,4 +136,105 @@ func TestNominatedUntil(t *testing.T) {
 	if got := d.NominatedUntil(&readyLater, unbound); !got.IsZero() {
 		t.Errorf("grace over: until %v, want zero", got)
 	}
+}
+
+// replica returns pod name of ReplicaSet rs (one template key per rs).
+func replica(rs, name string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name),
+		Labels:          map[string]string{"app": rs},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs, UID: types.UID("rs-" + rs), Controller: ptr.To(true)}}}}
+}
+
+// TestDisagreementsSiblingsSwapNodes: kube-scheduler bound replica A to the node planned for
+// replica B of the same ReplicaSet, and B waits for the node planned for A (a capacity-type
+// anti-affinity lets one replica per capacity type; the node planned for B came up first). The
+// plan holds, the replicas only swapped: B is judged on A's node, not on its own.
+func TestDisagreementsSiblingsSwapNodes(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	alive := func(string) bool { return true }
+	t.Run("a sibling took the node: no disagreement, judged on the sibling's node", func(t *testing.T) {
+		clk := clocktesting.NewFakeClock(start)
+		d := NewDisagreements(clk, 30*time.Second)
+		a, b := replica("web", "a"), replica("web", "b")
+		d.Planned(a, "spot-node", true)
+		d.Planned(b, "od-node", true)
+		nodes := []corev1.Node{testNode("od-node", true, start), testNode("spot-node", false, start)}
+		clk.Step(5 * time.Second)
+		bound := map[string][]*corev1.Pod{"od-node": {a}}
+		if got := d.Check([]*corev1.Pod{b}, nodes, bound, nil); len(got) != 0 {
+			t.Fatalf("disagreement: %+v", got)
+		}
+		if h, _ := d.Hold(b, alive); h.PlannedNode != "spot-node" || !h.Outstanding {
+			t.Fatalf("b must now wait for the node planned for a: %+v", h)
+		}
+		clk.Step(time.Minute) // od-node Ready for over the grace period, spot-node still booting
+		if got := d.Check([]*corev1.Pod{b}, nodes, bound, nil); len(got) != 0 {
+			t.Fatalf("judged on the node its sibling took: %+v", got)
+		}
+		// spot-node Ready, and b still not bound after the grace period: a real disagreement,
+		// on spot-node.
+		nodes[1] = testNode("spot-node", true, clk.Now())
+		clk.Step(31 * time.Second)
+		got := d.Check([]*corev1.Pod{b}, nodes, bound, nil)
+		if len(got) != 1 || got[0].Node.Name != "spot-node" {
+			t.Fatalf("want a disagreement on spot-node, got %+v", got)
+		}
+	})
+	t.Run("a chain of swaps is followed", func(t *testing.T) {
+		clk := clocktesting.NewFakeClock(start)
+		d := NewDisagreements(clk, 30*time.Second)
+		a, b, c := replica("web", "a"), replica("web", "b"), replica("web", "c")
+		d.Planned(a, "n1", true)
+		d.Planned(b, "n2", true)
+		d.Planned(c, "n3", true)
+		nodes := []corev1.Node{testNode("n1", false, start), testNode("n2", true, start), testNode("n3", true, start)}
+		clk.Step(time.Minute)
+		// a took b's node, b took c's: c takes the node planned for a.
+		bound := map[string][]*corev1.Pod{"n2": {a}, "n3": {b}}
+		if got := d.Check([]*corev1.Pod{c}, nodes, bound, nil); len(got) != 0 {
+			t.Fatalf("disagreement: %+v", got)
+		}
+		if h, _ := d.Hold(c, alive); h.PlannedNode != "n1" {
+			t.Fatalf("c must wait for n1: %+v", h)
+		}
+	})
+	// minDomains 5 over 3 zones: the solver places 3 of 6 replicas and refuses 3, but
+	// kube-scheduler may bind a refused one where a placed one was planned; the placed one is
+	// then the one left without a place, which is no refusal of the plan.
+	t.Run("a sibling the solver refused took the node: the plan is dropped", func(t *testing.T) {
+		clk := clocktesting.NewFakeClock(start)
+		d := NewDisagreements(clk, 30*time.Second)
+		b, refused := replica("web", "b"), replica("web", "refused")
+		nodes := []corev1.Node{testNode("n2", true, start)}
+		d.Check([]*corev1.Pod{b, refused}, nodes, nil, nil) // the batch's check, then its plan
+		d.Planned(b, "n2", true)
+		clk.Step(time.Minute)
+		bound := map[string][]*corev1.Pod{"n2": {refused}}
+		if got := d.Check([]*corev1.Pod{b}, nodes, bound, nil); len(got) != 0 {
+			t.Fatalf("disagreement: %+v", got)
+		}
+		if h, held := d.Hold(b, alive); held || h.PlannedNode != "" || h.Excluded.Has("n2") {
+			t.Fatalf("b must be free to be planned anew: %+v %v", h, held)
+		}
+	})
+	t.Run("real refusals are still judged", func(t *testing.T) {
+		clk := clocktesting.NewFakeClock(start)
+		d := NewDisagreements(clk, 30*time.Second)
+		// a was planned on n1 with b and bound there: its own place, not b's.
+		a, b := replica("web", "a"), replica("web", "b")
+		// other is of another template, planned on n2 and bound to n1.
+		other := replica("db", "other")
+		d.Planned(a, "n1", true)
+		d.Planned(b, "n1", true)
+		d.Planned(other, "n2", true)
+		nodes := []corev1.Node{testNode("n1", true, start), testNode("n2", true, start)}
+		clk.Step(time.Minute)
+		// A replica that was running before the batch is no sibling taking b's place either.
+		running := replica("web", "running")
+		bound := map[string][]*corev1.Pod{"n1": {a, other, running}}
+		got := d.Check([]*corev1.Pod{b}, nodes, bound, nil)
+		if len(got) != 1 || got[0].Node.Name != "n1" {
+			t.Fatalf("b refused on n1 beside its sibling planned there: want a disagreement on n1, got %+v", got)
+		}
+	})
 }
