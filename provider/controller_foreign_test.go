@@ -302,7 +302,8 @@ func (f *foreignFixture) quota(ns string, hard corev1.ResourceList) (create, rem
 // account, RBAC and PodDisruptionBudget applied): the apply fails, the move is undone (the
 // old Deployment is scaled back and Available, what the move created in the target is gone)
 // and state still describes the old installation, so the next plan of the old configuration is
-// empty. Once the quota is gone, the same apply completes the move.
+// empty; the same when the target admits the Deployment but refuses its pods (the wait gives up
+// on the ReplicaFailure condition). Once the quota is gone, the same apply completes the move.
 func TestAccControllerMoveFailure(t *testing.T) {
 	f := newForeignFixture(t, "acc-move-fail", "")
 	target := "acc-move-fail-target"
@@ -313,6 +314,7 @@ func TestAccControllerMoveFailure(t *testing.T) {
 	// The fixture's namespace holds team-sa, default and karpenter: a fourth is refused.
 	noSA, allowSA := f.quota(f.ns, corev1.ResourceList{"count/serviceaccounts": kresource.MustParse("3")})
 	noDeployment, allowDeployment := f.quota(target, corev1.ResourceList{"count/deployments.apps": kresource.MustParse("0")})
+	noPods, allowPods := f.quota(target, corev1.ResourceList{corev1.ResourcePods: kresource.MustParse("0")})
 	refused := regexp.MustCompile(`(?s)exceeded quota`)
 	noop := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(foreignAddr, plancheck.ResourceActionNoop)}}
 	var restored time.Time
@@ -366,8 +368,13 @@ func TestAccControllerMoveFailure(t *testing.T) {
 			{PreConfig: func() { allowSA(); must(t, f.kc.Create(ctx, targetNS.DeepCopy())); noDeployment() }, Config: toTarget, ExpectError: refused},
 			{Config: inNS, ConfigPlanChecks: noop, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), scaledBack, leftovers,
 				f.present(targetNS.DeepCopy()))}, // adopted: never deleted
+			// A move whose Deployment is admitted but whose pods are refused: the wait gives up
+			// once the Deployment's ReplicaFailure has held replicaFailureGrace, not at the
+			// timeout, and the move is undone.
+			{PreConfig: func() { allowDeployment(); noPods() }, Config: toTarget, ExpectError: refused},
+			{Config: inNS, ConfigPlanChecks: noop, Check: resource.ComposeAggregateTestCheckFunc(f.installed(), scaledBack, leftovers)},
 			// The obstacle gone, the same apply moves the installation.
-			{PreConfig: allowDeployment, Config: toTarget, Check: moved},
+			{PreConfig: allowPods, Config: toTarget, Check: moved},
 		},
 		CheckDestroy: resource.ComposeAggregateTestCheckFunc(f.intact(),
 			checkAbsent(f.kc, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: deploymentName}})),

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -357,6 +358,29 @@ func deploymentAvailable(d *appsv1.Deployment) bool {
 		}
 	}
 	return false
+}
+
+// replicaFailureGrace is how long a Deployment's ReplicaFailure condition must have held before
+// waiting for it to become Available gives up: the API server refusing its pods (a
+// ResourceQuota, an admission policy) outlasts it, while a refusal that clears on its own (a
+// webhook restarting) does not.
+const replicaFailureGrace = 30 * time.Second
+
+// deploymentRefused returns an error naming the reason when the Deployment's ReplicaFailure
+// condition (set by the deployment controller when its ReplicaSet cannot create pods, e.g.
+// FailedCreate on an exceeded quota) has been True for replicaFailureGrace or longer at now;
+// nil otherwise.
+func deploymentRefused(d *appsv1.Deployment, now time.Time) error {
+	for _, c := range d.Status.Conditions {
+		if c.Type != appsv1.DeploymentReplicaFailure || c.Status != corev1.ConditionTrue {
+			continue
+		}
+		if since := c.LastTransitionTime.Time; !since.IsZero() && now.Sub(since) < replicaFailureGrace {
+			return nil
+		}
+		return fmt.Errorf("its pods are refused since %s: %s: %s", c.LastTransitionTime.UTC().Format(time.RFC3339), c.Reason, c.Message)
+	}
+	return nil
 }
 
 // envValue returns the value of env var name of the controller container, or "".

@@ -2,7 +2,13 @@ package provider
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -34,6 +40,32 @@ func TestControllerClusterRoleReadsVolumes(t *testing.T) {
 			if !allows(gr[0], gr[1], verb) {
 				t.Errorf("ClusterRole %s does not allow %s on %q/%s", role.Name, verb, gr[0], gr[1])
 			}
+		}
+	}
+}
+
+func TestDeploymentRefused(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	failure := func(since time.Duration, status corev1.ConditionStatus) *appsv1.Deployment {
+		return &appsv1.Deployment{Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue},
+			{Type: appsv1.DeploymentReplicaFailure, Status: status, Reason: "FailedCreate",
+				Message: `pods "karpenter-abc" is forbidden: exceeded quota: block`, LastTransitionTime: metav1.NewTime(now.Add(-since))},
+		}}}
+	}
+	for _, tc := range []struct {
+		name string
+		d    *appsv1.Deployment
+		want string
+	}{
+		{"no condition", &appsv1.Deployment{}, ""},
+		{"refused for a minute", failure(time.Minute, corev1.ConditionTrue), "exceeded quota: block"},
+		{"refused just now", failure(5*time.Second, corev1.ConditionTrue), ""},
+		{"cleared", failure(time.Minute, corev1.ConditionFalse), ""},
+	} {
+		err := deploymentRefused(tc.d, now)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }

@@ -840,6 +840,9 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 		if err := kc.Get(ctx, key, &d); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
+		if err := deploymentRefused(&d, time.Now()); err != nil {
+			return false, err
+		}
 		return deploymentAvailable(&d), nil
 	})
 	if err != nil {

@@ -9,6 +9,9 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
 
@@ -65,8 +68,18 @@ func TestAccControllerRoleCreatedOIDCProvider(t *testing.T) {
 		})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps:                    []resource.TestStep{{Config: controllerRoleConfig("acc-creates"), Check: created}},
-		CheckDestroy:             func(*terraform.State) error { return checkOIDCProvider(env, providerARN, false)(nil) },
+		Steps: []resource.TestStep{
+			{Config: controllerRoleConfig("acc-creates"), Check: created},
+			{ // an update that keeps the identity plans the OIDC attributes it keeps as known
+				Config: strings.Replace(controllerRoleConfig("acc-creates"), "  node_role_arn", "  service_account_namespace = \"moved\"\n  node_role_arn", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("oidc_provider_created"), knownvalue.Bool(true)),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("pod_identity_association_id"), knownvalue.Null())}},
+				Check: created,
+			},
+		},
+		CheckDestroy: func(*terraform.State) error { return checkOIDCProvider(env, providerARN, false)(nil) },
 	})
 	var other string
 	resource.Test(t, resource.TestCase{

@@ -168,6 +168,22 @@ func (r *controllerRoleResource) ModifyPlan(ctx context.Context, req resource.Mo
 			}
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("oidc_issuer_url"), issuer)...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("oidc_provider_arn"), provider)...)
+		} else if m.Identity.Equal(state.Identity) {
+			// Same identity: an update keeps an OIDC provider it created (Update: created before
+			// and still the one trusted; the issuer decides the provider's ARN), and keeps the
+			// Pod Identity association while it binds the same service account (IRSA: none).
+			// Values Update could still change (an adopted provider gone, an association
+			// deleted out of band) stay unknown.
+			if m.OIDCIssuerURL.Equal(state.OIDCIssuerURL) && state.OIDCProviderCreated.ValueBool() {
+				resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("oidc_provider_created"), state.OIDCProviderCreated)...)
+			}
+			switch {
+			case !m.podIdentity():
+				resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("pod_identity_association_id"), types.StringNull())...)
+			case !state.PodIdentityAssociationID.IsNull() && m.ServiceAccountNamespace.Equal(state.ServiceAccountNamespace) &&
+				m.ServiceAccountName.Equal(state.ServiceAccountName):
+				resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("pod_identity_association_id"), state.PodIdentityAssociationID)...)
+			}
 		}
 	}
 	doc, err := r.policy(ctx, m)
