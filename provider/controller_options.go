@@ -150,12 +150,12 @@ func installOptionAttributes() map[string]schema.Attribute {
 				"shows as pods failing to pull. Each name is a DNS subdomain (at most 253 lowercase alphanumerics, '-' or '.'), " +
 				"given once. Read back from the Deployment, so that a list changed outside Terraform plans an update.",
 			Validators: []validator.List{listvalidator.UniqueValues(), listvalidator.SizeAtMost(50),
-				listvalidator.ValueStringsAre(dnsSubdomainValidator{what: "Secret name"})}},
+				listvalidator.ValueStringsAre(dnsSubdomainValidator("Secret name"))}},
 		"tolerations": schema.ListNestedAttribute{Optional: true, Computed: true, Default: listdefault.StaticValue(tolerationDefault),
 			MarkdownDescription: "Tolerations of the controller pods. Default: `CriticalAddonsOnly` with operator `Exists` (as the Helm chart); `[]` for none.",
 			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 				"key": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint key; omitted with `Exists` matches every taint.",
-					Validators: []validator.String{qualifiedNameValidator{what: "taint key"}}},
+					Validators: []validator.String{qualifiedNameValidator("taint key")}},
 				"operator": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(string(corev1.TolerationOpEqual)),
 					MarkdownDescription: "`Equal` (default) or `Exists`.", Validators: []validator.String{stringvalidator.OneOf("Equal", "Exists")}},
 				"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (with `Equal`)."},
@@ -170,7 +170,7 @@ func installOptionAttributes() map[string]schema.Attribute {
 				"max_skew": schema.Int64Attribute{Required: true, MarkdownDescription: "Largest allowed difference of replica counts between domains (at least 1).",
 					Validators: []validator.Int64{int64validator.AtLeast(1)}},
 				"topology_key": schema.StringAttribute{Required: true, MarkdownDescription: "Node label that defines a domain, e.g. `topology.kubernetes.io/zone`.",
-					Validators: []validator.String{qualifiedNameValidator{what: "label key"}}},
+					Validators: []validator.String{qualifiedNameValidator("label key")}},
 				"when_unsatisfiable": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(string(corev1.DoNotSchedule)),
 					MarkdownDescription: "`DoNotSchedule` (default) or `ScheduleAnyway`.", Validators: []validator.String{stringvalidator.OneOf("DoNotSchedule", "ScheduleAnyway")}},
 			}}},

@@ -52,9 +52,9 @@ func taintBlock(desc string) schema.ListNestedBlock {
 		MarkdownDescription: desc,
 		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 			"key": schema.StringAttribute{Required: true, MarkdownDescription: "Taint key (a qualified name). A key and effect pair may appear once across `taint` and `startup_taint`.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 317), qualifiedNameValidator{what: "taint key"}}},
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 317), qualifiedNameValidator("taint key")}},
 			"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value (may be omitted; a label value: at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric).",
-				Validators: []validator.String{stringvalidator.LengthAtMost(63), labelValueValidator{what: "taint value"}}},
+				Validators: []validator.String{stringvalidator.LengthAtMost(63), labelValueValidator("taint value")}},
 			"effect": schema.StringAttribute{Required: true, MarkdownDescription: "`NoSchedule`, `PreferNoSchedule` or `NoExecute`.",
 				Validators: []validator.String{stringvalidator.OneOf(taintEffects...)}},
 		}},
@@ -146,10 +146,10 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"topology, instance type, os and arch; not `node-role.kubernetes.io/*` nor `kubernetes.io/hostname`); in `karpenter.sh` only `karpenter.sh/capacity-type`; " +
 					"none in `karpenter.k8s.aws` (the controller sets those from the instance type; a requirement on them chooses instance types).",
 				Validators: []validator.Map{mapvalidator.SizeAtMost(100), mapvalidator.KeysAre(labelKeyValidator{}, stringvalidator.LengthBetween(1, 316)),
-					mapvalidator.ValueStringsAre(labelValueValidator{what: "label value"})}},
+					mapvalidator.ValueStringsAre(labelValueValidator("label value"))}},
 			"annotations": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Annotations of every launched node (at most 100; keys are qualified names).",
-				Validators:          []validator.Map{mapvalidator.SizeAtMost(100), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{what: "annotation key"})}},
+				Validators:          []validator.Map{mapvalidator.SizeAtMost(100), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator("annotation key"))}},
 			"weight": schema.Int64Attribute{Optional: true, MarkdownDescription: "Priority among provisioners, 0-100; higher is tried first.",
 				Validators: []validator.Int64{int64validator.Between(0, 100)}},
 			"ttl_seconds_after_empty":   ttl("Seconds a node may stay empty (no non-daemonset pods) before it is deleted; 0 to 3153600000 (100 years). Unset: never."),
@@ -192,7 +192,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"resources": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 						MarkdownDescription: "Caps on any other resource of node capacity, by resource name: e.g. `nvidia.com/gpu = \"8\"`, `pods = \"500\"`, " +
 							"`ephemeral-storage = \"2Ti\"`. `cpu` and `memory` are given by their own attributes. At most 62 (64 with them).",
-						Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxLimitResources - 2), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator{what: "resource name"},
+						Validators: []validator.Map{mapvalidator.SizeAtMost(v1alpha5.MaxLimitResources - 2), mapvalidator.KeysAre(stringvalidator.LengthBetween(1, 316), qualifiedNameValidator("resource name"),
 							stringvalidator.NoneOf("cpu", "memory")), mapvalidator.ValueStringsAre(quantityValidator{})}},
 				}},
 			},

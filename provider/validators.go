@@ -56,65 +56,45 @@ func (v labelKeyValidator) ValidateString(_ context.Context, req validator.Strin
 	}
 }
 
-// labelValueValidator accepts label values (empty, or 1-63 alphanumerics, '-', '_' or '.'),
-// as the API server checks a Node's labels and taint values and the CRD's pattern does. what
-// names the value in the diagnostic's summary ("label value", "taint value": "Invalid taint
-// value"); the detail is the attribute path, the value and the reason.
-type labelValueValidator struct{ what string }
+// k8sStringValidator accepts the strings check finds nothing wrong with (a Kubernetes
+// validation function, as the API server applies it). what names the value in the diagnostic's
+// summary ("taint value": "Invalid taint value"); the detail is the attribute path, the value
+// and check's reasons. rule describes what is accepted.
+type k8sStringValidator struct {
+	what, rule string
+	check      func(string) []string
+}
 
-func (v labelValueValidator) Description(context.Context) string {
-	return v.what + ": empty, or 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
-}
-func (v labelValueValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (v labelValueValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if errs := validation.IsValidLabelValue(req.ConfigValue.ValueString()); len(errs) > 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
-	}
+// labelValueValidator accepts label values (empty, or 1-63 alphanumerics, '-', '_' or '.'), as
+// the API server checks a Node's labels and taint values and the CRD's pattern does.
+func labelValueValidator(what string) k8sStringValidator {
+	return k8sStringValidator{what: what, check: validation.IsValidLabelValue,
+		rule: "empty, or 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"}
 }
 
 // qualifiedNameValidator accepts Kubernetes qualified names (taint keys, annotation keys,
-// resource names), as the API server checks them. what names the value in the diagnostic's
-// summary ("taint key": "Invalid taint key"); the detail is the attribute path, the value and
-// the reason.
-type qualifiedNameValidator struct{ what string }
-
-func (v qualifiedNameValidator) Description(context.Context) string {
-	return v.what + ": a qualified name, an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'"
-}
-func (v qualifiedNameValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (v qualifiedNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if errs := validation.IsQualifiedName(req.ConfigValue.ValueString()); len(errs) > 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
-	}
+// resource names), as the API server checks them.
+func qualifiedNameValidator(what string) k8sStringValidator {
+	return k8sStringValidator{what: what, check: validation.IsQualifiedName,
+		rule: "a qualified name, an optional DNS subdomain prefix and '/', then 1-63 alphanumerics, '-', '_' or '.'"}
 }
 
 // dnsSubdomainValidator accepts DNS-1123 subdomains (names of Secrets and most other
-// Kubernetes objects), as the API server checks them. what names the value in the diagnostic's
-// summary ("Secret name": "Invalid Secret name"); the detail is the attribute path, the value
-// and the reason.
-type dnsSubdomainValidator struct{ what string }
-
-func (v dnsSubdomainValidator) Description(context.Context) string {
-	return v.what + ": a DNS subdomain, at most 253 lowercase alphanumerics, '-' or '.', starting and ending alphanumeric"
+// Kubernetes objects), as the API server checks them.
+func dnsSubdomainValidator(what string) k8sStringValidator {
+	return k8sStringValidator{what: what, check: validation.IsDNS1123Subdomain,
+		rule: "a DNS subdomain, at most 253 lowercase alphanumerics, '-' or '.', starting and ending alphanumeric"}
 }
-func (v dnsSubdomainValidator) MarkdownDescription(ctx context.Context) string {
+
+func (v k8sStringValidator) Description(context.Context) string { return v.what + ": " + v.rule }
+func (v k8sStringValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
-func (v dnsSubdomainValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v k8sStringValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
+	if errs := v.check(req.ConfigValue.ValueString()); len(errs) > 0 {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("%s: %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
 	}
 }
