@@ -125,6 +125,62 @@ spec:
 	)
 }
 
+// Extended resources such as nvidia.com/gpu are refused as the API server refuses them: a
+// quantity that is not an integer, and a request without a limit (it cannot be overcommitted;
+// a limit alone is also the request, and is planned).
+func TestExtendedResourcesAreIntegersWithLimits(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	in := `apiVersion: v1
+kind: Pod
+metadata: {name: half, namespace: ml}
+spec:
+  containers:
+    - name: c
+      image: x
+      resources:
+        requests: {nvidia.com/gpu: "0.5"}
+        limits: {nvidia.com/gpu: "0.5"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nolimit, namespace: ml}
+spec:
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: a}}
+    spec:
+      initContainers:
+        - name: init
+          image: x
+          resources:
+            requests: {example.com/foo: "1", cpu: 100m}
+      containers:
+        - name: c
+          image: x
+          resources:
+            requests:
+              nvidia.com/gpu: "1"
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", in), "-f", prov)
+	wantErrors(t, got,
+		`w.yaml:9: spec.containers[0].resources.requests.nvidia.com/gpu: Invalid value: "500m": must be an integer`,
+		`w.yaml:10: spec.containers[0].resources.limits.nvidia.com/gpu: Invalid value: "500m": must be an integer`,
+		`w.yaml:23: spec.template.spec.initContainers[0].resources.limits.example.com/foo: Required value: Limit must be set for non overcommitable resources`,
+		`w.yaml:28: spec.template.spec.containers[0].resources.limits.nvidia.com/gpu: Required value: Limit must be set for non overcommitable resources`,
+	)
+
+	limitOnly := `apiVersion: v1
+kind: Pod
+metadata: {name: whole, namespace: ml}
+spec:
+  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: "1"}}}]
+`
+	p, _ := plan(t, "-f", write(t, "w.yaml", limitOnly), "-f", prov)
+	if p.Summary.Pods != 1 || len(p.Unschedulable) != 0 || len(p.NewNodes) != 1 || !strings.HasPrefix(p.NewNodes[0].InstanceType, "g") {
+		t.Fatalf("want the pod planned on a GPU type, got %+v", p)
+	}
+}
+
 // The same object twice, in one file or in two, is an error naming both places; so is the
 // same file given twice, directly or through its directory.
 func TestDuplicatesAreErrors(t *testing.T) {
