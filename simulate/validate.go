@@ -136,12 +136,22 @@ func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.E
 	return errs
 }
 
+// maxQuantity bounds every request and limit: the plan counts amounts in int64 milli-units
+// (scheduling.Resources), which hold up to 9.2e15 units, so a larger amount would be counted as
+// some other one; 1P (10^15 cores, or bytes: 888 TiB) leaves room to sum such amounts, and is
+// far above any instance type.
+var maxQuantity = resource.MustParse("1P")
+
 // quantityValue checks a quantity of resource name: not negative, and a whole number for an
-// extended resource (the API server's "must be an integer").
+// extended resource (the API server's "must be an integer"); and at most maxQuantity, which the
+// API server does not check (kube-scheduler would leave such a pod pending).
 func quantityValue(name corev1.ResourceName, q resource.Quantity, path *field.Path) field.ErrorList {
 	errs := nonNegative(q, path)
 	if extendedResource(name) && !wholeNumber(q) {
 		errs = append(errs, field.Invalid(path, q.String(), "must be an integer"))
+	}
+	if q.Cmp(maxQuantity) > 0 {
+		errs = append(errs, field.Invalid(path, q.String(), "too large: the plan counts amounts up to "+maxQuantity.String()))
 	}
 	return errs
 }

@@ -210,17 +210,31 @@ func TestDuplicatesAreErrors(t *testing.T) {
 	}
 }
 
-// Huge counts, and many pods of a large template, are refused before their pods are built.
+// Huge counts, and many pods of a large template, are refused before their pods are built, at
+// the count's line; a count its field cannot hold is out of range, and an amount the plan cannot
+// count is too large (not counted as some other amount).
 func TestHugeReplicasAreRefused(t *testing.T) {
 	prov := write(t, "p.yaml", defaultProvisioner)
-	got := errorLines(t, "-f", write(t, "w.yaml", deployment("web", 10_000_000, "1", "1Gi")), "-f", prov)
-	wantErrors(t, got, "w.yaml:1: the input expands to more than 100000 pods")
+	got := errorLines(t, "-f", write(t, "w.yaml", deployment("web", 200_000, "1", "1Gi")), "-f", prov)
+	wantErrors(t, got, "w.yaml:7: spec.replicas: the input expands to more than 100000 pods")
+	job := "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 200000\n  completions: 150000\n" +
+		"  template:\n    spec: {restartPolicy: Never, containers: [{name: c, image: x}]}\n"
+	got = errorLines(t, "-f", write(t, "w.yaml", job), "-f", prov)
+	wantErrors(t, got, "w.yaml:6: spec.completions: the input expands to more than 100000 pods")
+
+	huge := strings.Replace(deployment("web", 1, "1", "1Gi"), "replicas: 1", "replicas: 9223372036854775807", 1)
+	got = errorLines(t, "-f", write(t, "w.yaml", huge), "-f", prov)
+	wantErrors(t, got, "w.yaml:7: spec.replicas: Invalid value: 9223372036854775807: out of range: the field holds integers from -2147483648 to 2147483647")
+	got = errorLines(t, "-f", write(t, "w.yaml", deployment("web", 1, "1e18", "2Pi")), "-f", prov)
+	wantErrors(t, got,
+		`w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: Invalid value: "1e18": too large: the plan counts amounts up to 1P`,
+		`w.yaml:20: spec.template.spec.containers[0].resources.requests.memory: Invalid value: "2Pi": too large: the plan counts amounts up to 1P`)
 
 	// 50,000 pods of a template with 8 KiB of environment take more than 256 MiB.
 	env := "          env: [{name: BLOB, value: \"" + strings.Repeat("x", 8<<10) + "\"}]\n"
 	big := strings.Replace(deployment("web", 50_000, "1", "1Gi"), "          resources:\n", env+"          resources:\n", 1)
 	got = errorLines(t, "-f", write(t, "w.yaml", big), "-f", prov)
-	wantErrors(t, got, "w.yaml:1: the input expands to more than 256 MiB of pod specs (here 50000 pods of 8 KiB)")
+	wantErrors(t, got, "w.yaml:7: spec.replicas: the input expands to more than 256 MiB of pod specs (here 50000 pods of 8 KiB)")
 }
 
 // A kind that is read, written in another version of its group, is an error rather than a
