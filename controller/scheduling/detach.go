@@ -105,17 +105,31 @@ func (ps *provState) freeReqs(pi *podInfo, c *claim) (Requirements, bool) {
 	if len(pi.terms) != 1 {
 		return nil, false
 	}
+	keys := ps.topo.keys(pi)
+	// First on the offering keys alone (no copy of the requirements): most pods on a narrowed
+	// claim narrowed it, or keep its domain.
+	looser := false
+	for k := range offeringKeys {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		r := requirementOf(ps.template, k)
+		if t, ok := pi.terms[0][k]; ok {
+			r = r.Intersect(t)
+		}
+		looser = looser || !within(r, requirementOf(c.reqs, k))
+	}
+	if !looser {
+		return nil, false
+	}
 	own, err := ps.template.Constrain(pi.terms[0])
 	if err != nil {
 		return nil, false
 	}
-	for _, k := range ps.topo.keys(pi) {
+	for _, k := range keys {
 		if r, ok := c.reqs[k]; ok {
 			own[k] = r
 		}
-	}
-	if !narrowsOfferings(own, c.reqs) {
-		return nil, false
 	}
 	// A spread that counts pi on some key (a key it keeps) counts the nodes its eligibility
 	// admits: it must admit the new node as it admitted c.
