@@ -400,7 +400,8 @@ func TestLowerBoundIsForThePodsPlaced(t *testing.T) {
 
 // Pods may select every label a node of the type will carry (issue 6: the region and every
 // karpenter.k8s.aws/instance-* label), with the facts of the sandbox's catalogue: one NVIDIA
-// A10G per g5 GPU, a Xen hypervisor for i3.
+// A10G per g5 GPU, a Xen hypervisor for i3; the GPU and accelerator labels only on types that
+// have them, so instance-gpu-count DoesNotExist keeps a pod off GPU types only.
 func TestPodsSelectRegionAndInstanceLabels(t *testing.T) {
 	pods := `apiVersion: v1
 kind: Pod
@@ -418,6 +419,19 @@ metadata: {name: xen, namespace: ml}
 spec:
   nodeSelector: {karpenter.k8s.aws/instance-hypervisor: xen, karpenter.k8s.aws/instance-family: i3}
   containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: no-gpu, namespace: ml}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions:
+              - {key: karpenter.k8s.aws/instance-gpu-count, operator: DoesNotExist}
+              - {key: karpenter.k8s.aws/instance-accelerator-count, operator: DoesNotExist}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
 `
 	p, _ := plan(t, "-f", write(t, "pods.yaml", pods), "-f", write(t, "prov.yaml", defaultProvisioner))
 	if len(p.Unschedulable) != 0 {
@@ -431,6 +445,10 @@ spec:
 	}
 	if !strings.HasPrefix(got["ml/a10g"], "g5.") || !strings.HasPrefix(got["ml/xen"], "i3.") {
 		t.Fatalf("want ml/a10g on a g5 and ml/xen on an i3, got %v", got)
+	}
+	// The GPU labels exist only on GPU types: DoesNotExist keeps a pod off them, not off every type.
+	if got["ml/no-gpu"] == "" || strings.HasPrefix(got["ml/no-gpu"], "g") {
+		t.Fatalf("want ml/no-gpu on a type without GPUs, got %v", got)
 	}
 }
 

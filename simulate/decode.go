@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -350,7 +351,7 @@ func jsonKind(v any) string {
 // goTypeError matches encoding/json's type errors, which sigs.k8s.io/json returns as an
 // unexported type: "json: cannot unmarshal object into Go struct field PodSpec.spec.containers
 // of type []v1.Container".
-var goTypeError = regexp.MustCompile(`^json: cannot unmarshal (\w+)(?: \S+)? into Go (?:struct field \S+|value) of type (\S+)$`)
+var goTypeError = regexp.MustCompile(`^json: cannot unmarshal (\w+)(?: (\S+))? into Go (?:struct field \S+|value) of type (\S+)$`)
 
 // readableDecodeError words a type error of the field at path of a value of type t as the
 // JSON kind the field takes against the one given ("Invalid type: expected a list, got an
@@ -363,13 +364,42 @@ func readableDecodeError(t reflect.Type, path string, err error) string {
 	}
 	got := map[string]string{"object": "an object", "array": "a list", "string": "a string", "number": "a number", "bool": "a boolean"}[m[1]]
 	want := ""
-	if ft := fieldType(t, path); ft != nil {
+	ft := fieldType(t, path)
+	if ft != nil {
 		want = jsonKindOf(ft)
 	}
 	if got == "" || want == "" {
 		return err.Error()
 	}
+	if m[1] == "number" && want == "an integer" {
+		if lo, hi, ok := outOfRange(m[2], ft); ok {
+			return fmt.Sprintf("Invalid value: %s: out of range: the field holds integers from %d to %d", m[2], lo, hi)
+		}
+	}
 	return fmt.Sprintf("Invalid type: expected %s, got %s", want, got)
+}
+
+// outOfRange reports whether the JSON number literal is a whole number that integer type t
+// cannot hold (a value too large for an int32 field, say), with t's range.
+func outOfRange(literal string, t reflect.Type) (lo int64, hi uint64, ok bool) {
+	f, _, err := big.ParseFloat(literal, 10, 256, big.ToNearestEven)
+	if err != nil || !f.IsInt() {
+		return 0, 0, false
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	bits := uint(t.Bits())
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		lo, hi = -1<<(bits-1), 1<<(bits-1)-1
+	default:
+		lo, hi = 0, 1<<bits-1
+	}
+	if f.Cmp(new(big.Float).SetInt64(lo)) >= 0 && f.Cmp(new(big.Float).SetUint64(hi)) <= 0 {
+		return 0, 0, false // within range: some other reason
+	}
+	return lo, hi, true
 }
 
 // fieldType returns the Go type of the field at path ("spec.containers[0].ports[0].protocol",

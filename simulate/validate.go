@@ -96,19 +96,36 @@ func overcommitAllowed(name corev1.ResourceName) bool {
 	return native && !strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix)
 }
 
-// validateResources checks requests and limits: not negative; a request at most its limit
-// (equal to it for resources that cannot be overcommitted).
+// extendedResource reports whether name is an extended resource such as nvidia.com/gpu: not
+// native (see overcommitAllowed), not a quota's requests.* name, and a qualified name with the
+// requests. prefix (Kubernetes pkg/apis/core/helper IsExtendedResourceName). Its quantities must
+// be integers.
+func extendedResource(name corev1.ResourceName) bool {
+	n := string(name)
+	native := !strings.Contains(n, "/") || strings.Contains(n, corev1.ResourceDefaultNamespacePrefix)
+	if native || strings.HasPrefix(n, corev1.DefaultResourceRequestsPrefix) {
+		return false
+	}
+	return len(validation.IsQualifiedName(corev1.DefaultResourceRequestsPrefix+n)) == 0
+}
+
+// validateResources checks requests and limits: not negative, integers for extended resources
+// (ValidateResourceQuantityValue); a request at most its limit, and equal to a limit that must
+// be set for resources that cannot be overcommitted (a limit alone is the request too, as the
+// API server's defaulting sets it, so it needs no request).
 func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, name := range sortedNames(r.Limits) {
 		q := r.Limits[name]
-		errs = append(errs, nonNegative(q, path.Child("limits", string(name)))...)
+		errs = append(errs, quantityValue(name, q, path.Child("limits", string(name)))...)
 	}
 	for _, name := range sortedNames(r.Requests) {
 		q, p := r.Requests[name], path.Child("requests", string(name))
-		errs = append(errs, nonNegative(q, p)...)
+		errs = append(errs, quantityValue(name, q, p)...)
 		limit, ok := r.Limits[name]
 		switch {
+		case !ok && !overcommitAllowed(name):
+			errs = append(errs, field.Required(path.Child("limits", string(name)), "Limit must be set for non overcommitable resources"))
 		case !ok:
 		case q.Cmp(limit) != 0 && !overcommitAllowed(name):
 			errs = append(errs, field.Invalid(p, q.String(), fmt.Sprintf("must be equal to %s limit of %s", name, limit.String())))
@@ -117,6 +134,31 @@ func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.E
 		}
 	}
 	return errs
+}
+
+// maxQuantity bounds every request and limit: the plan counts amounts in int64 milli-units
+// (scheduling.Resources), which hold up to 9.2e15 units, so a larger amount would be counted as
+// some other one; 1P (10^15 cores, or bytes: 888 TiB) leaves room to sum such amounts, and is
+// far above any instance type.
+var maxQuantity = resource.MustParse("1P")
+
+// quantityValue checks a quantity of resource name: not negative, and a whole number for an
+// extended resource (the API server's "must be an integer"); and at most maxQuantity, which the
+// API server does not check (kube-scheduler would leave such a pod pending).
+func quantityValue(name corev1.ResourceName, q resource.Quantity, path *field.Path) field.ErrorList {
+	errs := nonNegative(q, path)
+	if extendedResource(name) && !wholeNumber(q) {
+		errs = append(errs, field.Invalid(path, q.String(), "must be an integer"))
+	}
+	if q.Cmp(maxQuantity) > 0 {
+		errs = append(errs, field.Invalid(path, q.String(), "too large: the plan counts amounts up to "+maxQuantity.String()))
+	}
+	return errs
+}
+
+// wholeNumber reports whether q is an integer (the API server's test: MilliValue() % 1000 == 0).
+func wholeNumber(q resource.Quantity) bool {
+	return q.MilliValue()%1000 == 0
 }
 
 func nonNegative(q resource.Quantity, path *field.Path) field.ErrorList {

@@ -125,6 +125,62 @@ spec:
 	)
 }
 
+// Extended resources such as nvidia.com/gpu are refused as the API server refuses them: a
+// quantity that is not an integer, and a request without a limit (it cannot be overcommitted;
+// a limit alone is also the request, and is planned).
+func TestExtendedResourcesAreIntegersWithLimits(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	in := `apiVersion: v1
+kind: Pod
+metadata: {name: half, namespace: ml}
+spec:
+  containers:
+    - name: c
+      image: x
+      resources:
+        requests: {nvidia.com/gpu: "0.5"}
+        limits: {nvidia.com/gpu: "0.5"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nolimit, namespace: ml}
+spec:
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: a}}
+    spec:
+      initContainers:
+        - name: init
+          image: x
+          resources:
+            requests: {example.com/foo: "1", cpu: 100m}
+      containers:
+        - name: c
+          image: x
+          resources:
+            requests:
+              nvidia.com/gpu: "1"
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", in), "-f", prov)
+	wantErrors(t, got,
+		`w.yaml:9: spec.containers[0].resources.requests.nvidia.com/gpu: Invalid value: "500m": must be an integer`,
+		`w.yaml:10: spec.containers[0].resources.limits.nvidia.com/gpu: Invalid value: "500m": must be an integer`,
+		`w.yaml:23: spec.template.spec.initContainers[0].resources.limits.example.com/foo: Required value: Limit must be set for non overcommitable resources`,
+		`w.yaml:28: spec.template.spec.containers[0].resources.limits.nvidia.com/gpu: Required value: Limit must be set for non overcommitable resources`,
+	)
+
+	limitOnly := `apiVersion: v1
+kind: Pod
+metadata: {name: whole, namespace: ml}
+spec:
+  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: "1"}}}]
+`
+	p, _ := plan(t, "-f", write(t, "w.yaml", limitOnly), "-f", prov)
+	if p.Summary.Pods != 1 || len(p.Unschedulable) != 0 || len(p.NewNodes) != 1 || !strings.HasPrefix(p.NewNodes[0].InstanceType, "g") {
+		t.Fatalf("want the pod planned on a GPU type, got %+v", p)
+	}
+}
+
 // The same object twice, in one file or in two, is an error naming both places; so is the
 // same file given twice, directly or through its directory.
 func TestDuplicatesAreErrors(t *testing.T) {
@@ -154,17 +210,31 @@ func TestDuplicatesAreErrors(t *testing.T) {
 	}
 }
 
-// Huge counts, and many pods of a large template, are refused before their pods are built.
+// Huge counts, and many pods of a large template, are refused before their pods are built, at
+// the count's line; a count its field cannot hold is out of range, and an amount the plan cannot
+// count is too large (not counted as some other amount).
 func TestHugeReplicasAreRefused(t *testing.T) {
 	prov := write(t, "p.yaml", defaultProvisioner)
-	got := errorLines(t, "-f", write(t, "w.yaml", deployment("web", 10_000_000, "1", "1Gi")), "-f", prov)
-	wantErrors(t, got, "w.yaml:1: the input expands to more than 100000 pods")
+	got := errorLines(t, "-f", write(t, "w.yaml", deployment("web", 200_000, "1", "1Gi")), "-f", prov)
+	wantErrors(t, got, "w.yaml:7: spec.replicas: the input expands to more than 100000 pods")
+	job := "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 200000\n  completions: 150000\n" +
+		"  template:\n    spec: {restartPolicy: Never, containers: [{name: c, image: x}]}\n"
+	got = errorLines(t, "-f", write(t, "w.yaml", job), "-f", prov)
+	wantErrors(t, got, "w.yaml:6: spec.completions: the input expands to more than 100000 pods")
+
+	huge := strings.Replace(deployment("web", 1, "1", "1Gi"), "replicas: 1", "replicas: 9223372036854775807", 1)
+	got = errorLines(t, "-f", write(t, "w.yaml", huge), "-f", prov)
+	wantErrors(t, got, "w.yaml:7: spec.replicas: Invalid value: 9223372036854775807: out of range: the field holds integers from -2147483648 to 2147483647")
+	got = errorLines(t, "-f", write(t, "w.yaml", deployment("web", 1, "1e18", "2Pi")), "-f", prov)
+	wantErrors(t, got,
+		`w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: Invalid value: "1e18": too large: the plan counts amounts up to 1P`,
+		`w.yaml:20: spec.template.spec.containers[0].resources.requests.memory: Invalid value: "2Pi": too large: the plan counts amounts up to 1P`)
 
 	// 50,000 pods of a template with 8 KiB of environment take more than 256 MiB.
 	env := "          env: [{name: BLOB, value: \"" + strings.Repeat("x", 8<<10) + "\"}]\n"
 	big := strings.Replace(deployment("web", 50_000, "1", "1Gi"), "          resources:\n", env+"          resources:\n", 1)
 	got = errorLines(t, "-f", write(t, "w.yaml", big), "-f", prov)
-	wantErrors(t, got, "w.yaml:1: the input expands to more than 256 MiB of pod specs (here 50000 pods of 8 KiB)")
+	wantErrors(t, got, "w.yaml:7: spec.replicas: the input expands to more than 256 MiB of pod specs (here 50000 pods of 8 KiB)")
 }
 
 // A kind that is read, written in another version of its group, is an error rather than a

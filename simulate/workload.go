@@ -150,13 +150,24 @@ func replicasOr(o *Object, path string, n *int32, def int32) (int32, error) {
 	return *n, nil
 }
 
+// givenPath returns path when the count n at it is given, "" when it is left to its default.
+func givenPath(path string, n *int32) string {
+	if n == nil {
+		return ""
+	}
+	return path
+}
+
 // workload is a controller to expand into pods.
 type workload struct {
 	meta       *metav1.ObjectMeta
 	apiVersion string
 	kind       string
 	replicas   int32
-	tmpl       *corev1.PodTemplateSpec // nil: missing (an error)
+	// countPath is the field replicas come from ("spec.replicas"), "" when defaulted: an input
+	// that expands to too many pods is reported at its line.
+	countPath string
+	tmpl      *corev1.PodTemplateSpec // nil: missing (an error)
 	// extra are labels of its pods beside the template's.
 	extra map[string]string
 	// perPod, when set, completes pod i (a StatefulSet's identity labels and claims).
@@ -199,7 +210,7 @@ func (r *reader) deployment(o *Object, _ role) error {
 		return err
 	}
 	n, nerr := replicasOr(o, "spec.replicas", d.Spec.Replicas, 1)
-	return r.expand(o, workload{meta: &d.ObjectMeta, apiVersion: "apps/v1", kind: "Deployment", replicas: n, tmpl: &d.Spec.Template,
+	return r.expand(o, workload{meta: &d.ObjectMeta, apiVersion: "apps/v1", kind: "Deployment", replicas: n, countPath: givenPath("spec.replicas", d.Spec.Replicas), tmpl: &d.Spec.Template,
 		selector: d.Spec.Selector, selectorRequired: true, extra: map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: templateHash(&d.Spec.Template)}}, err, nerr)
 }
 
@@ -210,7 +221,7 @@ func (r *reader) replicaSet(o *Object, _ role) error {
 		return err
 	}
 	n, nerr := replicasOr(o, "spec.replicas", rs.Spec.Replicas, 1)
-	return r.expand(o, workload{meta: &rs.ObjectMeta, apiVersion: "apps/v1", kind: "ReplicaSet", replicas: n, tmpl: &rs.Spec.Template,
+	return r.expand(o, workload{meta: &rs.ObjectMeta, apiVersion: "apps/v1", kind: "ReplicaSet", replicas: n, countPath: givenPath("spec.replicas", rs.Spec.Replicas), tmpl: &rs.Spec.Template,
 		selector: rs.Spec.Selector, selectorRequired: true}, err, nerr)
 }
 
@@ -225,7 +236,7 @@ func (r *reader) replicationController(o *Object, _ role) error {
 	if len(rc.Spec.Selector) > 0 {
 		sel = &metav1.LabelSelector{MatchLabels: rc.Spec.Selector}
 	}
-	return r.expand(o, workload{meta: &rc.ObjectMeta, apiVersion: "v1", kind: "ReplicationController", replicas: n, tmpl: rc.Spec.Template, selector: sel}, err, nerr)
+	return r.expand(o, workload{meta: &rc.ObjectMeta, apiVersion: "v1", kind: "ReplicationController", replicas: n, countPath: givenPath("spec.replicas", rc.Spec.Replicas), tmpl: rc.Spec.Template, selector: sel}, err, nerr)
 }
 
 // statefulSet expands a StatefulSet into pods <name>-<ordinal> and, per pod, the claims of its
@@ -240,7 +251,7 @@ func (r *reader) statefulSet(o *Object, _ role) error {
 	}
 	n, nerr := replicasOr(o, "spec.replicas", ss.Spec.Replicas, 1)
 	errs := append([]error{err, nerr}, fieldErrors(o, validateClaimTemplates(ss.Spec.VolumeClaimTemplates))...)
-	return r.expand(o, workload{meta: &ss.ObjectMeta, apiVersion: "apps/v1", kind: "StatefulSet", replicas: n, tmpl: &ss.Spec.Template,
+	return r.expand(o, workload{meta: &ss.ObjectMeta, apiVersion: "apps/v1", kind: "StatefulSet", replicas: n, countPath: givenPath("spec.replicas", ss.Spec.Replicas), tmpl: &ss.Spec.Template,
 		selector: ss.Spec.Selector, selectorRequired: true, perPod: func(p *corev1.Pod, i int) {
 			p.Labels = mergeLabels(p.Labels, map[string]string{appsv1.StatefulSetPodNameLabel: p.Name, appsv1.PodIndexLabel: strconv.Itoa(i)})
 			r.storage.templateClaims = append(r.storage.templateClaims, statefulSetClaims(ss, p, i)...)
@@ -258,11 +269,15 @@ func (r *reader) job(o *Object, _ role) error {
 	}
 	n, nerr := replicasOr(o, "spec.parallelism", j.Spec.Parallelism, 1)
 	c, cerr := replicasOr(o, "spec.completions", j.Spec.Completions, n)
+	countPath := givenPath("spec.parallelism", j.Spec.Parallelism)
+	if c < n {
+		countPath = givenPath("spec.completions", j.Spec.Completions)
+	}
 	n = min(n, c)
 	if j.Spec.Suspend != nil && *j.Spec.Suspend {
 		n = 0
 	}
-	return r.expand(o, workload{meta: &j.ObjectMeta, apiVersion: "batch/v1", kind: "Job", replicas: n, tmpl: &j.Spec.Template,
+	return r.expand(o, workload{meta: &j.ObjectMeta, apiVersion: "batch/v1", kind: "Job", replicas: n, countPath: countPath, tmpl: &j.Spec.Template,
 		extra: map[string]string{batchv1.JobNameLabel: j.Name}}, err, nerr, cerr)
 }
 
@@ -290,11 +305,11 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		return nil
 	}
 	if n > MaxPods-len(r.w.Pods) {
-		return o.Errorf("", "the input expands to more than %d pods", MaxPods)
+		return o.Errorf(w.countPath, "the input expands to more than %d pods", MaxPods)
 	}
 	if b, err := json.Marshal(w.tmpl); err == nil && n > 0 {
 		if len(b) > (MaxPodBytes-r.podBytes)/n {
-			return o.Errorf("", "the input expands to more than %d MiB of pod specs (here %d pods of %d KiB)", MaxPodBytes>>20, n, len(b)>>10)
+			return o.Errorf(w.countPath, "the input expands to more than %d MiB of pod specs (here %d pods of %d KiB)", MaxPodBytes>>20, n, len(b)>>10)
 		}
 		r.podBytes += n * len(b)
 	}

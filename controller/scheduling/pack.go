@@ -126,8 +126,9 @@ func (c *claim) pooled() bool {
 
 // packPools repacks the provisioner's claims not sized yet that hold only pooled pods (see the
 // top of the file), pool by pool (claims of equal requirements), and marks the new claims
-// sized. Claims of other kinds are left to split.
-func (ps *provState) packPools() {
+// sized. Claims of other kinds are left to split. memo (nil: none) keeps what each set of claims
+// packed into, and answers for a set packed before (see poolMemo).
+func (ps *provState) packPools(memo *poolMemo) {
 	pools := map[string][]int{}
 	var order []string
 	for i, c := range ps.claims {
@@ -150,7 +151,21 @@ func (ps *provState) packPools() {
 		for j, i := range idx {
 			old[j] = ps.claims[i]
 		}
-		pieces := ps.packPool(old)
+		pieces, seen := memo.get(old)
+		if !seen {
+			pieces = ps.packPool(old)
+			memo.put(old, pieces)
+		} else if pieces != nil {
+			// As packPool moves the commitment.
+			for _, c := range old {
+				for k, v := range c.committed {
+					ps.committed[k] -= v
+				}
+			}
+			for _, c := range pieces {
+				ps.committed.AddInPlace(c.committed)
+			}
+		}
 		if pieces == nil {
 			return false
 		}
@@ -195,6 +210,36 @@ func (ps *provState) packPools() {
 		}
 	}
 	ps.setClaims(append(out, added...))
+}
+
+// poolMemo maps a set of claims packed together (by its first claim, then the whole list) to the
+// claims packPool made of them, nil for none. packPool reads only the claims and the
+// provisioner's types (limits aside, which a memo is not used with), so the answer holds for the
+// same claims in a later packPools of the same provisioner.
+type poolMemo map[*claim][]poolMemoEntry
+
+type poolMemoEntry struct{ old, pieces []*claim }
+
+func (m *poolMemo) get(old []*claim) ([]*claim, bool) {
+	if m == nil {
+		return nil, false
+	}
+	for _, e := range (*m)[old[0]] {
+		if slices.Equal(e.old, old) {
+			return e.pieces, true
+		}
+	}
+	return nil, false
+}
+
+func (m *poolMemo) put(old, pieces []*claim) {
+	if m == nil {
+		return
+	}
+	if *m == nil {
+		*m = poolMemo{}
+	}
+	(*m)[old[0]] = append((*m)[old[0]], poolMemoEntry{old: old, pieces: pieces})
 }
 
 // packShape is the pods of one request shape left to pack.

@@ -32,17 +32,30 @@ const (
 	maxSplitDepth = 6
 )
 
-// resize splits the provisioner's claims not sized yet where smaller nodes cost less, and
-// marks the result sized; with skipPooled, claims of pooled pods only are left unsized for
-// packPools. Without limits the claims are split on every CPU at once: each split
-// reads only the claim and the provisioner's types, and the commitment is summed afterwards.
-// With limits they are split one after the other, each within what the previous ones left.
+// resize splits the provisioner's claims not sized yet where smaller nodes cost less, first
+// letting the free pods of claims that are not pooled go where their own requirements allow when
+// that costs less (detach.go), and marks the result sized; with skipPooled, claims of pooled
+// pods only are left unsized for packPools. Without limits the claims are split on every CPU
+// at once: each split reads only the claim and the provisioner's types, and the commitment is
+// summed afterwards. With limits they are split one after the other, each within what the
+// previous ones left.
 func (ps *provState) resize(skipPooled bool) {
 	var todo []int
+	plans := make([]*detachPlan, len(ps.claims))
 	for i, c := range ps.claims {
-		if !c.sized && (!skipPooled || !c.pooled()) {
-			todo = append(todo, i)
+		if c.sized || (skipPooled && c.pooled()) {
+			continue
 		}
+		if narrowsOfferings(ps.template, c.reqs) && !c.pooled() {
+			plans[i] = ps.detachable(c)
+		}
+		todo = append(todo, i)
+	}
+	size := func(i int) []*claim {
+		if plans[i] != nil {
+			return ps.detach(ps.claims[i], plans[i])
+		}
+		return ps.split(ps.claims[i], 0)
 	}
 	results := make([][]*claim, len(ps.claims))
 	if workers := min(runtime.GOMAXPROCS(0), len(todo)); ps.limits == nil && workers > 1 {
@@ -53,7 +66,7 @@ func (ps *provState) resize(skipPooled bool) {
 		for range workers {
 			wg.Go(func() {
 				for i := next.Add(1) - 1; i < int64(len(todo)); i = next.Add(1) - 1 {
-					results[todo[i]] = ps.split(ps.claims[todo[i]], 0)
+					results[todo[i]] = size(todo[i])
 				}
 			})
 		}
@@ -61,7 +74,7 @@ func (ps *provState) resize(skipPooled bool) {
 		ps.deferCommit = false
 	} else {
 		for _, i := range todo {
-			results[i] = ps.split(ps.claims[i], 0)
+			results[i] = size(i)
 		}
 	}
 	var out []*claim

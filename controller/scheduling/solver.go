@@ -412,8 +412,7 @@ func Solve(in Input) *Result {
 	}
 	hostAffinity := topo.hostAffinityTerms(pods)
 	for _, p := range provs {
-		p.packPools()
-		p.resize(false) // the claims of pools that did not pack for less
+		p.packAndSize() // pools packed anew, the claims of pools that did not pack for less split
 		p.absorb(hostAffinity)
 		for _, c := range p.claims {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))

@@ -158,7 +158,11 @@ func TestInstanceTypeLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := byName(types, "m5.large")[0]
-	for _, k := range []string{v1alpha5.LabelInstanceGPUName, v1alpha5.LabelInstanceLocalNVME} {
+	// No GPU or accelerator label on a type without: DoesNotExist on instance-gpu-count keeps pods
+	// off GPU nodes (Karpenter's way), so "0" would keep them off every node.
+	for _, k := range []string{v1alpha5.LabelInstanceGPUName, v1alpha5.LabelInstanceGPUCount, v1alpha5.LabelInstanceGPUManufacturer,
+		v1alpha5.LabelInstanceGPUMemory, v1alpha5.LabelInstanceAcceleratorName, v1alpha5.LabelInstanceAcceleratorManufacturer,
+		v1alpha5.LabelInstanceAcceleratorCount, v1alpha5.LabelInstanceLocalNVME} {
 		if v, ok := it.Labels[k]; ok {
 			t.Errorf("m5.large has label %s=%q, want none", k, v)
 		}
@@ -219,7 +223,7 @@ func TestGetInstanceTypes(t *testing.T) {
 	wantLabels := map[string]string{
 		v1alpha5.LabelInstanceType: "m5.large", v1alpha5.LabelArch: "amd64", v1alpha5.LabelOS: "linux",
 		v1alpha5.LabelInstanceFamily: "m5", v1alpha5.LabelInstanceSize: "large", v1alpha5.LabelInstanceCPU: "2",
-		v1alpha5.LabelInstanceMemory: "8192", v1alpha5.LabelInstanceGPUCount: "0",
+		v1alpha5.LabelInstanceMemory:   "8192",
 		v1alpha5.LabelInstanceCategory: "m", v1alpha5.LabelInstanceGen: "5",
 		v1alpha5.LabelRegion: "us-east-1", v1alpha5.LabelInstanceHypervisor: "nitro", v1alpha5.LabelInstanceCPUManufacturer: "intel",
 		v1alpha5.LabelInstancePods: "29",

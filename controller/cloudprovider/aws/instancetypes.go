@@ -408,8 +408,12 @@ func instanceTypeLabels(info *ec2types.InstanceTypeInfo, region string) map[stri
 		v1alpha5.LabelInstanceSize:     size,
 		v1alpha5.LabelInstanceCPU:      strconv.FormatInt(int64(awssdk.ToInt32(info.VCpuInfo.DefaultVCpus)), 10),
 		v1alpha5.LabelInstanceMemory:   strconv.FormatInt(awssdk.ToInt64(info.MemoryInfo.SizeInMiB), 10),
-		v1alpha5.LabelInstanceGPUCount: strconv.FormatInt(gpuCount(info), 10),
 		v1alpha5.LabelInstanceCategory: category,
+	}
+	// The GPU and accelerator labels exist only on types that have GPUs or accelerators, as in
+	// Karpenter: a pod keeps off GPU nodes with instance-gpu-count DoesNotExist.
+	if n := gpuCount(info); n > 0 {
+		labels[v1alpha5.LabelInstanceGPUCount] = strconv.FormatInt(n, 10)
 	}
 	if generation != "" {
 		labels[v1alpha5.LabelInstanceGen] = generation
@@ -440,7 +444,7 @@ func instanceTypeLabels(info *ec2types.InstanceTypeInfo, region string) map[stri
 		labels[v1alpha5.LabelInstanceLocalNVME] = strconv.FormatInt(*s.TotalSizeInGB, 10)
 	}
 	// Name, manufacturer and memory describe one kind of GPU: only a type with one kind has them.
-	if g := info.GpuInfo; g != nil && len(g.Gpus) == 1 {
+	if g := info.GpuInfo; g != nil && len(g.Gpus) == 1 && awssdk.ToInt32(g.Gpus[0].Count) > 0 {
 		gpu := g.Gpus[0]
 		labels[v1alpha5.LabelInstanceGPUName] = labelValue(awssdk.ToString(gpu.Name))
 		labels[v1alpha5.LabelInstanceGPUManufacturer] = labelValue(awssdk.ToString(gpu.Manufacturer))
@@ -448,7 +452,7 @@ func instanceTypeLabels(info *ec2types.InstanceTypeInfo, region string) map[stri
 			labels[v1alpha5.LabelInstanceGPUMemory] = strconv.FormatInt(int64(*gpu.MemoryInfo.SizeInMiB), 10)
 		}
 	}
-	if nu := info.NeuronInfo; nu != nil && len(nu.NeuronDevices) == 1 {
+	if nu := info.NeuronInfo; nu != nil && len(nu.NeuronDevices) == 1 && awssdk.ToInt32(nu.NeuronDevices[0].Count) > 0 {
 		d := nu.NeuronDevices[0]
 		labels[v1alpha5.LabelInstanceAcceleratorName] = labelValue(awssdk.ToString(d.Name))
 		labels[v1alpha5.LabelInstanceAcceleratorManufacturer] = "aws"

@@ -1,0 +1,334 @@
+package scheduling
+
+import (
+	"math"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Letting pods go where their own requirements allow. First-fit places a pod on the first open
+// claim that admits it, so a claim whose zone or capacity type one pod narrowed (a pod that
+// selects on-demand, or one whose zone constraint fixed a zone) also takes pods that accept any
+// zone and capacity type, and sizing (split) and pooling keep those on the claim's offerings:
+// three unconstrained pods beside one on-demand pod all run on-demand, at several times the
+// spot price. So, before a claim is sized, its free pods (freeReqs: pods whose own requirements
+// allow more zones or capacity types than the claim's, and which no topology term counts on
+// those keys) are re-planned on requirements of their own, the others on the claim's; the
+// pieces, each sized as split sizes a claim, replace the claim when they cost at least
+// splitMargin less than the claim sized alone (resize, detach). Claims of pooled pods are packed
+// by pools, so for them the pools are packed twice, as they are and with the free pods let go,
+// and the cheaper plan is kept (packAndSize).
+//
+// A pod keeps the claim's domain of every key it is counted on or constrained by
+// (topology.keys), so no domain count changes, as kube-scheduler would see them; and a topology
+// spread that counts it keeps counting it (its eligibility is judged on the claim's and the
+// pod's own requirements alike). A claim is left as it is when one of its pods requires
+// co-location on the host or has persistent volumes (as split leaves it).
+
+// detachPlan is a claim's pods partitioned for detach: stay need the claim's requirements,
+// free[i] may go on reqs[i] (the template narrowed by their own term and the claim's domains of
+// their topology keys).
+type detachPlan struct {
+	stay []*podInfo
+	free [][]*podInfo
+	reqs []Requirements
+}
+
+// detachable returns the plan for c, or nil when c has no free pod, holds pods split leaves
+// together, or its types cost no less under the free pods' requirements (the pieces could then
+// only cost more). It reads the topology, so it is called before resize's workers start.
+func (ps *provState) detachable(c *claim) *detachPlan {
+	if len(c.infos) == 0 || math.IsInf(c.price, 1) || !narrowsOfferings(ps.template, c.reqs) {
+		return nil
+	}
+	var plan *detachPlan
+	keys := map[string]int{}
+	for i, pi := range c.infos {
+		if len(pi.host.affinity) > 0 || pi.vol != nil {
+			return nil
+		}
+		reqs, ok := ps.freeReqs(pi, c)
+		if !ok {
+			if plan != nil {
+				plan.stay = append(plan.stay, pi)
+			}
+			continue
+		}
+		if plan == nil {
+			plan = &detachPlan{stay: slices.Clone(c.infos[:i])}
+		}
+		k := reqs.String()
+		g, seen := keys[k]
+		if !seen {
+			g = len(plan.reqs)
+			keys[k] = g
+			plan.reqs = append(plan.reqs, reqs)
+			plan.free = append(plan.free, nil)
+		}
+		plan.free[g] = append(plan.free[g], pi)
+	}
+	if plan == nil {
+		return nil
+	}
+	limit := c.price * (1 - splitMargin)
+	for _, reqs := range plan.reqs {
+		if ps.minPrice(c.types, reqs) < limit {
+			return plan
+		}
+	}
+	return nil
+}
+
+// narrowsOfferings reports whether reqs allow fewer zones or capacity types than template.
+func narrowsOfferings(template, reqs Requirements) bool {
+	for k := range offeringKeys {
+		if !within(requirementOf(template, k), requirementOf(reqs, k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// requirementOf returns reqs' requirement on key, Absent(key) when reqs has none (as for a node).
+func requirementOf(reqs Requirements, key string) *Requirement {
+	if r, ok := reqs[key]; ok {
+		return r
+	}
+	return Absent(key)
+}
+
+// freeReqs returns the requirements pi would get on a claim of its own with c's domains of its
+// topology keys, and true when they allow more zones or capacity types than c's (pi is free:
+// see the top of the file). Pods with several node affinity terms stay.
+func (ps *provState) freeReqs(pi *podInfo, c *claim) (Requirements, bool) {
+	if len(pi.terms) != 1 {
+		return nil, false
+	}
+	keys := ps.topo.keys(pi)
+	// First on the offering keys alone (no copy of the requirements): most pods on a narrowed
+	// claim narrowed it, or keep its domain.
+	looser := false
+	for k := range offeringKeys {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		r := requirementOf(ps.template, k)
+		if t, ok := pi.terms[0][k]; ok {
+			r = r.Intersect(t)
+		}
+		looser = looser || !within(r, requirementOf(c.reqs, k))
+	}
+	if !looser {
+		return nil, false
+	}
+	own, err := ps.template.Constrain(pi.terms[0])
+	if err != nil {
+		return nil, false
+	}
+	for _, k := range keys {
+		if r, ok := c.reqs[k]; ok {
+			own[k] = r
+		}
+	}
+	// A spread that counts pi on some key (a key it keeps) counts the nodes its eligibility
+	// admits: it must admit the new node as it admitted c.
+	mine := &claim{prov: ps, reqs: own}
+	for _, g := range ps.topo.list {
+		if g.eligible != nil && g.term.matches(pi.pod, ps.topo.nsLabels[pi.pod.Namespace]) && g.eligible.claim(mine) != g.eligible.claim(c) {
+			return nil, false
+		}
+	}
+	return own, true
+}
+
+// detach sizes c, a claim that is not pooled, by plan (see the top of the file): it returns
+// the pieces when they cost at least splitMargin less than c split alone, else c split alone
+// (split). With deferCommit the commitment is left to resize, as split leaves it.
+func (ps *provState) detach(c *claim, plan *detachPlan) []*claim {
+	var saved Resources
+	if !ps.deferCommit {
+		saved = ps.committed.Copy()
+	}
+	base := ps.split(c, 0)
+	baseTotal := 0.0
+	for _, p := range base {
+		baseTotal += p.price
+	}
+	var baseCommitted Resources
+	if !ps.deferCommit {
+		baseCommitted, ps.committed = ps.committed, saved
+	}
+	raw := ps.detachPieces(c, plan)
+	if raw == nil {
+		if !ps.deferCommit {
+			ps.committed = baseCommitted
+		}
+		return base
+	}
+	var out []*claim
+	total := 0.0
+	for _, p := range raw {
+		for _, s := range ps.split(p, 1) {
+			total += s.price
+			out = append(out, s)
+		}
+	}
+	if total > baseTotal*(1-splitMargin) {
+		if !ps.deferCommit {
+			ps.committed = baseCommitted
+		}
+		return base
+	}
+	return out
+}
+
+// detachPieces re-plans c's pods by plan, first-fit-decreasing on unsized claims of the
+// provisioner (the stay pods on c's requirements, each group of free pods on its own), and
+// moves c's commitment to them (unless deferCommit); nil, changing nothing, when some pod fits
+// no type or the pieces' worst case breaks the limits.
+func (ps *provState) detachPieces(c *claim, plan *detachPlan) []*claim {
+	var raw []*claim
+	if len(plan.stay) > 0 {
+		pieces := ps.repackOn(c.reqs, plan.stay)
+		if pieces == nil {
+			return nil
+		}
+		raw = append(raw, pieces...)
+	}
+	for g, pods := range plan.free {
+		pieces := ps.repackOn(plan.reqs[g], pods)
+		if pieces == nil {
+			return nil
+		}
+		raw = append(raw, pieces...)
+	}
+	committed := Resources{}
+	for _, p := range raw {
+		p.prov = ps
+		committed.AddInPlace(p.committed)
+	}
+	if !ps.withinLimitsAfter(c.committed, committed) {
+		return nil
+	}
+	if !ps.deferCommit {
+		for k, v := range c.committed {
+			ps.committed[k] -= v
+		}
+		ps.committed.AddInPlace(committed)
+	}
+	return raw
+}
+
+// packAndSize packs the provisioner's pools anew (packPools) and splits the claims left unsized
+// (resize). When pooled claims have free pods (detachable) that could save at least splitMargin
+// of the claims' price (detachGain), it does so a second time from the same claims with those
+// claims' pods re-planned by detachPieces first, so the free pods join the pools of their own
+// requirements, and keeps the cheaper of the two plans (the first on a tie): pools are packed
+// as a whole, so whether letting pods go pays is judged on the pools' plans, not claim by claim.
+func (ps *provState) packAndSize() {
+	type state struct {
+		claims    []*claim
+		sized     []bool
+		committed Resources
+	}
+	save := func() state {
+		s := state{claims: slices.Clone(ps.claims), sized: make([]bool, len(ps.claims)), committed: ps.committed.Copy()}
+		for i, c := range ps.claims {
+			s.sized[i] = c.sized
+		}
+		return s
+	}
+	restore := func(s state) {
+		for i, c := range s.claims {
+			c.sized = s.sized[i]
+		}
+		ps.committed = s.committed.Copy()
+		ps.setClaims(s.claims)
+	}
+	plans := make([]*detachPlan, len(ps.claims))
+	gain := 0.0
+	for i, c := range ps.claims {
+		if narrowsOfferings(ps.template, c.reqs) && c.pooled() {
+			if plans[i] = ps.detachable(c); plans[i] != nil {
+				gain += ps.detachGain(c, plans[i])
+			}
+		}
+	}
+	if gain < splitMargin*ps.cost() {
+		ps.packPools(nil)
+		ps.resize(false)
+		return
+	}
+	// Without limits, the pools whose claims are the same both times are packed once.
+	var memo *poolMemo
+	if ps.limits == nil {
+		memo = &poolMemo{}
+	}
+	before := save()
+	ps.packPools(memo)
+	ps.resize(false)
+	first, firstCost := save(), ps.cost()
+	restore(before)
+	var out []*claim
+	for i, c := range ps.claims {
+		if plans[i] != nil {
+			if raw := ps.detachPieces(c, plans[i]); raw != nil {
+				out = append(out, raw...)
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	ps.setClaims(out)
+	ps.packPools(memo)
+	ps.resize(false)
+	if ps.cost() >= firstCost*(1-1e-9) {
+		restore(first)
+	}
+}
+
+// detachGain estimates what letting plan's free pods go could save at most, USD/hour: for each
+// group, its share of c (the larger of its share of c's requested cpu and memory) of what c's
+// types cost less under the group's requirements.
+func (ps *provState) detachGain(c *claim, plan *detachPlan) float64 {
+	gain := 0.0
+	for g, pods := range plan.free {
+		share := 0.0
+		for _, k := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if total := c.requests[k]; total > 0 {
+				sum := int64(0)
+				for _, pi := range pods {
+					sum += pi.requests[k]
+				}
+				share = max(share, float64(sum)/float64(total))
+			}
+		}
+		gain += share * max(c.price-ps.minPrice(c.types, plan.reqs[g]), 0)
+	}
+	return gain
+}
+
+// cost is the summed price of the provisioner's claims, USD/hour.
+func (ps *provState) cost() float64 {
+	total := 0.0
+	for _, c := range ps.claims {
+		total += c.price
+	}
+	return total
+}
+
+// repackOn places pods first-fit-decreasing on new claims of requirements reqs, onto any type
+// those allow (repack), or returns nil when some pod fits none.
+func (ps *provState) repackOn(reqs Requirements, pods []*podInfo) []*claim {
+	total := Resources{}
+	for _, pi := range pods {
+		total.AddInPlace(pi.requests)
+	}
+	priced := ps.compatibleByPrice(reqs, extendedProbe(total))
+	types := make([]*typeInfo, len(priced))
+	for i, pt := range priced {
+		types[i] = pt.t
+	}
+	return ps.repack(&claim{reqs: reqs, infos: pods}, types)
+}

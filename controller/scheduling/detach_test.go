@@ -1,0 +1,105 @@
+package scheduling_test
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+// A pod that requires on-demand (or that a capacity-type anti-affinity fixes to on-demand) does
+// not pull pods that accept any capacity type onto on-demand nodes: they run on spot, the
+// on-demand pods on on-demand nodes of their own, whether the claims are pooled (pack.go) or not
+// (a host port keeps a pod out of the pools), with or without limits. A pod counted by a
+// capacity-type term keeps its capacity type.
+func TestFreePodsLeaveNarrowedClaims(t *testing.T) {
+	// No overhead, one zone; spot is a fifth to a quarter of on-demand.
+	types := []*cloudprovider.InstanceType{
+		exactType("small", 4, 8, 0, 0.15, 0.035),
+		exactType("large", 8, 16, 0, 0.30, 0.0623),
+		exactType("xlarge", 16, 32, 0, 0.60, 0.13),
+	}
+	backends := func(opts ...podOpt) []*corev1.Pod {
+		var out []*corev1.Pod
+		for _, p := range replicas(3, "backend", "2", opts...) {
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("4Gi")
+			out = append(out, p)
+		}
+		return out
+	}
+	od := withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand)
+	ha := withAntiAffinity(domainTerm(v1alpha5.LabelCapacityType, "app", "ha"))
+	prov := func(limit string) *v1alpha5.Provisioner {
+		p := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+		if limit != "" {
+			p.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limit)}}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		pods  []*corev1.Pod
+		limit string
+		// want is the plan's cost, USD/hour; onDemand the pods that must run on on-demand nodes.
+		want     float64
+		onDemand []string
+	}{
+		// The trial's example: before, 2 backends and needs-od on a large on-demand node and the
+		// third backend on a small one (0.45).
+		{name: "3-cpu pod on on-demand", pods: append(backends(), pod("needs-od", "3", "1Gi", od)),
+			want: 0.15 + 0.0623, onDemand: []string{"needs-od"}},
+		{name: "250m pod on on-demand", pods: append(backends(), pod("needs-od", "250m", "256Mi", od)),
+			want: 0.15 + 0.0623, onDemand: []string{"needs-od"}},
+		{name: "with limits", pods: append(backends(), pod("needs-od", "3", "1Gi", od)), limit: "100",
+			want: 0.15 + 0.0623, onDemand: []string{"needs-od"}},
+		{name: "capacity-type anti-affinity", pods: append(backends(), replicas(2, "ha", "3", ha)...),
+			want: 0.15 + 0.035 + 0.0623},
+		// A host port keeps needs-od, so its node, out of the pools: the claim is sized alone
+		// (resize).
+		{name: "not pooled", pods: append(backends(),
+			pod("needs-od", "3", "1Gi", od, withHostPort(9090, corev1.ProtocolTCP, ""))),
+			want: 0.15 + 0.0623, onDemand: []string{"needs-od"}},
+		// needs-od requires the capacity type of the backends: they are counted by its term and
+		// stay on on-demand with it.
+		{name: "counted by a capacity-type term", pods: append(backends(), pod("needs-od", "3", "1Gi", od,
+			withPodAffinity(domainTerm(v1alpha5.LabelCapacityType, "app", "backend")))),
+			want: 0.30 + 0.15, onDemand: []string{"needs-od", "backend-0", "backend-1", "backend-2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := solve(t, tc.pods, []*v1alpha5.Provisioner{prov(tc.limit)}, types)
+			checkClaims(t, tc.pods, res, nil)
+			if len(res.Errors) != 0 {
+				t.Fatalf("errors: %v", reasons(res))
+			}
+			if got := cost(res); math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, tc.want, plan(res))
+			}
+			capacity := domainOf(t, res, nil, v1alpha5.LabelCapacityType)
+			for _, name := range tc.onDemand {
+				if capacity[name] != v1alpha5.CapacityTypeOnDemand {
+					t.Fatalf("%s on %q, want on-demand; plan:\n%s", name, capacity[name], plan(res))
+				}
+			}
+		})
+	}
+}
+
+// plan renders res's new nodes, one a line: cheapest option, price, capacity type, pods.
+func plan(res *scheduling.Result) string {
+	out := ""
+	for _, c := range res.NewNodes {
+		var names []string
+		for _, p := range c.Pods {
+			names = append(names, p.Name)
+		}
+		it, o, _ := c.PlannedOffering()
+		out += fmt.Sprintf("  %s %.4f %s %v\n", it.Name, o.Price, o.CapacityType, names)
+	}
+	return out
+}
