@@ -99,18 +99,13 @@ func appliedByUs(obj client.Object) bool {
 // deletes, someone else's service account, RBAC or Deployment of the same name.
 func refuseForeign(ctx context.Context, kc client.Client, objs []client.Object) error {
 	var foreign []string
-	for _, obj := range objs {
-		live := obj.DeepCopyObject().(client.Object)
-		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	err := forEachLive(ctx, kc, objs, func(obj, live client.Object) {
 		if !appliedByUs(live) {
 			foreign = append(foreign, objectName(kc, obj))
 		}
+	})
+	if err != nil {
+		return err
 	}
 	if len(foreign) > 0 {
 		return targetTaken(fmt.Sprintf("%s: not created by terraform-provider-karpenter (no %q field manager); delete or rename them, "+
@@ -414,18 +409,11 @@ type moveUndo struct {
 // next's objects and whether its namespace exist. Errors: reading them failed.
 func prepareMove(ctx context.Context, kc client.Client, old, next controllerSettings) (*moveUndo, error) {
 	u := &moveUndo{old: old, next: next, existed: map[string]bool{}}
-	for _, obj := range controllerObjects(next) {
-		live := obj.DeepCopyObject().(client.Object)
-		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", objectName(kc, obj), err)
-		}
-		u.existed[objectName(kc, obj)] = true
+	err := forEachLive(ctx, kc, controllerObjects(next), func(obj, _ client.Object) { u.existed[objectName(kc, obj)] = true })
+	if err != nil {
+		return nil, err
 	}
-	err := kc.Get(ctx, client.ObjectKey{Name: next.Namespace}, &corev1.Namespace{})
+	err = kc.Get(ctx, client.ObjectKey{Name: next.Namespace}, &corev1.Namespace{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading namespace %s: %w", next.Namespace, err)
 	}
@@ -496,6 +484,20 @@ func (u *moveUndo) remove(ctx context.Context, kc client.Client, since time.Time
 // that is already gone is left out.
 func ownedObjects(ctx context.Context, kc client.Client, objs []client.Object) ([]client.Object, error) {
 	var out []client.Object
+	err := forEachLive(ctx, kc, objs, func(obj, live client.Object) {
+		if appliedByUs(live) {
+			out = append(out, obj)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forEachLive calls found with each object of objs that exists and its live copy; objects that
+// are gone are skipped. Errors: reading one failed (named), and found is not called after.
+func forEachLive(ctx context.Context, kc client.Client, objs []client.Object, found func(obj, live client.Object)) error {
 	for _, obj := range objs {
 		live := obj.DeepCopyObject().(client.Object)
 		err := kc.Get(ctx, client.ObjectKeyFromObject(obj), live)
@@ -503,13 +505,11 @@ func ownedObjects(ctx context.Context, kc client.Client, objs []client.Object) (
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", objectName(kc, obj), err)
+			return fmt.Errorf("reading %s: %w", objectName(kc, obj), err)
 		}
-		if appliedByUs(live) {
-			out = append(out, obj)
-		}
+		found(obj, live)
 	}
-	return out, nil
+	return nil
 }
 
 // deleteOwned deletes (see deleteObjects) the objects of objs that this provider applied

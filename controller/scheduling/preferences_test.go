@@ -12,18 +12,7 @@ import (
 )
 
 func withPreferredZone(weight int32, zone string) podOpt {
-	return func(p *corev1.Pod) {
-		if p.Spec.Affinity == nil {
-			p.Spec.Affinity = &corev1.Affinity{}
-		}
-		if p.Spec.Affinity.NodeAffinity == nil {
-			p.Spec.Affinity.NodeAffinity = &corev1.NodeAffinity{}
-		}
-		na := p.Spec.Affinity.NodeAffinity
-		na.PreferredDuringSchedulingIgnoredDuringExecution = append(na.PreferredDuringSchedulingIgnoredDuringExecution, corev1.PreferredSchedulingTerm{
-			Weight: weight, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
-				{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{zone}}}}})
-	}
+	return withPreferredNode(weight, v1alpha5.LabelZone, zone)
 }
 
 func withPreferredPodTerm(anti bool, weight int32, term corev1.PodAffinityTerm) podOpt {
