@@ -32,6 +32,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -292,6 +293,26 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	if !resp.Diagnostics.HasError() || !m.ClusterEndpoint.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	}
+	if !resp.Diagnostics.HasError() {
+		r.endHandover(ctx, m, &resp.Diagnostics)
+	}
+}
+
+// endHandover ends the hand-over of the controller role to m's service account
+// (controller_handover.go) once the installation runs under it: the role stops trusting the
+// service account it kept for the move. Errors are reported as an error diagnostic (the
+// installation is complete; Read shows the hand-over as drift, so the next apply retries).
+func (r *controllerResource) endHandover(ctx context.Context, m controllerModel, diags *diag.Diagnostics) {
+	h, found, err := r.c.pendingHandover(ctx, m.ClusterName.ValueString(), m.Namespace.ValueString(), m.ServiceAccountName.ValueString(),
+		m.ControllerRoleARN.ValueString())
+	if err == nil && found {
+		err = r.c.releaseHandover(ctx, m.ClusterName.ValueString(), h)
+	}
+	if err != nil {
+		diags.AddError("Cannot end the controller role's hand-over", fmt.Sprintf("The controller runs under service account %s/%s, but "+
+			"its IAM role %s still trusts the previous one, %s: %v. Apply again to retry.",
+			m.Namespace.ValueString(), m.ServiceAccountName.ValueString(), h.role, h.previous, err))
+	}
 }
 
 // Read refreshes settings from the Deployment and service account; a missing Deployment
@@ -395,6 +416,12 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
+	}
+	// A hand-over of the role that outlived the move (its release failed): the next apply ends it.
+	if h, found, err := r.c.pendingHandover(ctx, m.ClusterName.ValueString(), ns, m.ServiceAccountName.ValueString(), appliedRole); err != nil {
+		tflog.Warn(ctx, "cannot read the controller role's hand-over", map[string]any{"error": err.Error()})
+	} else if found {
+		missing = append(missing, "IAM role "+h.role+" (still trusts the previous service account "+h.previous+")")
 	}
 	m.MissingObjects = listValue(missing)
 	if m.CRDDigests, err = liveCRDDigests(ctx, kc); err != nil {
@@ -597,6 +624,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 			resp.Diagnostics.AddError("Cannot remove the objects of the previous installation", err.Error())
 		}
 	}
+	r.endHandover(ctx, m, &resp.Diagnostics)
 }
 
 // undoMoveTimeout bounds undoMove, which runs on its own deadline: the move's may have passed

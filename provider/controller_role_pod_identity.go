@@ -94,8 +94,11 @@ func (r *controllerRoleResource) readPodIdentityAssociation(ctx context.Context,
 }
 
 // updatePodIdentityAssociation makes plan's association exist: the state's one is kept when it
-// still binds the planned service account to the role, otherwise deleted and a new one made.
-func (r *controllerRoleResource) updatePodIdentityAssociation(ctx context.Context, plan *controllerRoleModel, state controllerRoleModel, diags *diag.Diagnostics) {
+// still binds the planned service account to the role; otherwise it is deleted, unless it
+// binds keep ("<namespace>/<name>"), the service account a hand-over keeps trusting
+// (controller_handover.go), and a new one is made. adopt: the planned service account is the
+// one a pending hand-over kept, so its association is the role's already and is taken over.
+func (r *controllerRoleResource) updatePodIdentityAssociation(ctx context.Context, plan *controllerRoleModel, state controllerRoleModel, keep string, adopt bool, diags *diag.Diagnostics) {
 	if id := state.PodIdentityAssociationID.ValueString(); id != "" {
 		cur := state
 		r.readPodIdentityAssociation(ctx, &cur, diags)
@@ -107,9 +110,24 @@ func (r *controllerRoleResource) updatePodIdentityAssociation(ctx context.Contex
 			plan.PodIdentityAssociationID = cur.PodIdentityAssociationID
 			return
 		}
-		r.deletePodIdentityAssociation(ctx, state, diags)
-		if diags.HasError() {
+		if keep == "" || serviceAccountRef(cur.ServiceAccountNamespace.ValueString(), cur.ServiceAccountName.ValueString()) != keep {
+			r.deletePodIdentityAssociation(ctx, state, diags)
+			if diags.HasError() {
+				return
+			}
+		}
+	}
+	if adopt {
+		roles, err := r.c.associatedRoles(ctx, plan.ClusterName.ValueString(), plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
+		if err != nil {
+			diags.AddError("Cannot list Pod Identity associations", err.Error())
 			return
+		}
+		for _, a := range roles {
+			if a.arn == plan.ARN.ValueString() {
+				plan.PodIdentityAssociationID = types.StringValue(a.associationID)
+				return
+			}
 		}
 	}
 	r.createPodIdentityAssociation(ctx, plan, diags)

@@ -89,6 +89,15 @@ func (r *controllerRoleResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"association binds the role to `<service_account_namespace>/<service_account_name>` in `cluster_name` (the EKS Pod " +
 			"Identity Agent add-on must run on the cluster). The resource deletes only the association it created; an existing " +
 			"association for the service account is refused.\n\n" +
+			"**Moving the controller.** Terraform updates this role before `karpenter_controller` moves to a new namespace or " +
+			"service account, and a move that fails puts the old installation back. So a change of `service_account_namespace` " +
+			"or `service_account_name` while a `karpenter_controller` runs as the previous service account hands the role over " +
+			"rather than switching it (without one it switches at once): the role keeps trusting the previous " +
+			"service account as well (IRSA: a second trust statement with Sid `PreviousServiceAccount`; Pod Identity: the " +
+			"previous association is kept) and carries the tag `terraform-provider-karpenter/previous-service-account = " +
+			"<namespace>/<name>` (neither shows in `tags` or the plan). `karpenter_controller` ends the hand-over as soon as it " +
+			"runs under the new service account; a hand-over left after that shows in its `missing_objects`. Changing " +
+			"`identity` at the same time switches without a hand-over. Destroy deletes the kept association too.\n\n" +
 			"Import by role name (an imported role has `oidc_provider_created = false`: it never deletes the provider; a Pod " +
 			"Identity role's association is found by its role ARN).",
 		Blocks: map[string]schema.Block{
@@ -314,7 +323,9 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 		m.OIDCProviderCreated = types.BoolValue(string(created) == "true")
 	}
 	m.Name, m.ARN = types.StringValue(aws.ToString(role.RoleName)), types.StringValue(aws.ToString(role.Arn))
-	m.Tags = tagsValue(r.c.withoutDefaultTags(tagMap(role.Tags), stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
+	liveTags := tagMap(role.Tags)
+	delete(liveTags, previousServiceAccountTag) // a hand-over's mark, not one of the role's tags
+	m.Tags = tagsValue(r.c.withoutDefaultTags(liveTags, stringMap(ctx, m.Tags, &resp.Diagnostics)), m.Tags)
 	if m.Identity.IsNull() || m.Identity.ValueString() == "" { // import, or state of an earlier version
 		m.Identity = types.StringValue(identityIRSA)
 	}
@@ -325,6 +336,7 @@ func (r *controllerRoleResource) Read(ctx context.Context, req resource.ReadRequ
 		foreignTrust = true
 		m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(""), types.StringValue("") // trust changed: plan puts ours back
 	} else if err == nil {
+		trust, _ = withoutPreviousServiceAccount(trust) // a pending hand-over (controller_handover.go)
 		if prov, issuer, ns, sa, ok := trustPolicyFacts(trust); ok {
 			m.OIDCProviderARN, m.OIDCIssuerURL = types.StringValue(prov), types.StringValue(issuer)
 			m.ServiceAccountNamespace, m.ServiceAccountName = types.StringValue(ns), types.StringValue(sa)
@@ -383,9 +395,26 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	}
 	defer cancel()
 	name := state.ID.ValueString()
+	live, err := r.c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read IAM role", err.Error())
+		return
+	}
+	// A changed service account is handed over (controller_handover.go): the previous one
+	// stays trusted until the controller has moved.
+	tagged := previousServiceAccount(live.Role.Tags)
+	want := serviceAccountRef(plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
+	keep := handoverFrom(tagged, serviceAccountRef(state.ServiceAccountNamespace.ValueString(), state.ServiceAccountName.ValueString()),
+		want, plan.Identity.Equal(state.Identity))
+	if keep != "" && !r.c.controllerRunsAs(ctx, keep) {
+		keep = "" // no installation to keep working, none to end the hand-over: switch now
+	}
 	trust, providerARN, created := r.trustFor(ctx, &plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if !plan.podIdentity() {
+		trust = withPreviousServiceAccount(trust, keep)
 	}
 	// Ours if created now, or created before and still the one trusted.
 	plan.OIDCProviderCreated = types.BoolValue(created || (state.OIDCProviderCreated.ValueBool() && providerARN != "" && providerARN == state.OIDCProviderARN.ValueString()))
@@ -424,11 +453,15 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	plan.PolicyARN, plan.PolicyJSON = types.StringValue(policyARN), types.StringValue(doc.JSON())
 	plan.PodIdentityAssociationID = types.StringNull()
 	if plan.podIdentity() {
-		r.updatePodIdentityAssociation(ctx, &plan, state, &resp.Diagnostics)
+		r.updatePodIdentityAssociation(ctx, &plan, state, keep, tagged == want, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 	} else if r.deletePodIdentityAssociation(ctx, state, &resp.Diagnostics); resp.Diagnostics.HasError() { // switched to irsa
+		return
+	}
+	if err := r.setHandover(ctx, plan, tagged, keep, want); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot hand the role over to the new service account", err.Error())
 		return
 	}
 	// Switched away from an OIDC provider this resource created: delete it like Delete does.
@@ -438,6 +471,30 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// setHandover records the outcome of an update's hand-over (controller_handover.go) on the
+// role: tagged is the service account the role kept trusting before the update, keep the one
+// it keeps trusting now besides want, the planned one ("" for none). A hand-over that ends here
+// (keep "") also deletes the Pod Identity associations it kept, unless they bind want (then the
+// update adopted them). Errors: an IAM or EKS call failed.
+func (r *controllerRoleResource) setHandover(ctx context.Context, plan controllerRoleModel, tagged, keep, want string) error {
+	name := plan.ID.ValueString()
+	switch {
+	case keep != "" && keep != tagged:
+		_, err := r.c.iam.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(name),
+			Tags: iamTags(map[string]string{previousServiceAccountTag: keep})})
+		return err
+	case keep == "" && tagged != "":
+		if tagged != want {
+			if err := r.c.deletePreviousAssociations(ctx, plan.ClusterName.ValueString(), plan.ARN.ValueString(), tagged); err != nil {
+				return err
+			}
+		}
+		_, err := r.c.iam.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String(name), TagKeys: []string{previousServiceAccountTag}})
+		return err
+	}
+	return nil
 }
 
 // Delete deletes the role, the policy (all versions) and the OIDC provider if this resource
@@ -454,6 +511,18 @@ func (r *controllerRoleResource) Delete(ctx context.Context, req resource.Delete
 	}
 	defer cancel()
 	if r.deletePodIdentityAssociation(ctx, m, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
+	// The associations a pending hand-over kept (controller_handover.go).
+	if live, err := r.c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(m.ID.ValueString())}); err == nil {
+		if prev := previousServiceAccount(live.Role.Tags); prev != "" {
+			if err := r.c.deletePreviousAssociations(ctx, m.ClusterName.ValueString(), aws.ToString(live.Role.Arn), prev); err != nil {
+				resp.Diagnostics.AddError("Cannot delete the Pod Identity association of the previous service account", err.Error())
+				return
+			}
+		}
+	} else if !isIAMNotFound(err) {
+		resp.Diagnostics.AddError("Cannot read IAM role", err.Error())
 		return
 	}
 	if err := deleteRole(ctx, r.c.iam, m.ID.ValueString()); err != nil {

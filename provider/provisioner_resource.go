@@ -253,7 +253,7 @@ func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.V
 			if seen[pair] {
 				p := path.Root(block).AtListIndex(i)
 				resp.Diagnostics.AddAttributeError(p, "Duplicate taint",
-					fmt.Sprintf("%s: taint %s is given twice (taint and startup_taint blocks together may hold each key and effect once)", p, pair))
+					fmt.Sprintf("%s: taint %s is given twice: each taint key and effect may be given once across taint and startup_taint blocks", p, pair))
 			}
 			seen[pair] = true
 		}

@@ -33,6 +33,7 @@ type ProvisionerList struct {
 
 // ProvisionerSpec is the desired shape of the nodes a Provisioner launches.
 //
+// +kubebuilder:validation:XValidation:rule="!has(self.taints) || !has(self.startupTaints) || !self.startupTaints.exists(s, self.taints.exists(t, t.key == s.key && t.effect == s.effect))",message="each taint key and effect may be given once across taints and startupTaints",fieldPath=".startupTaints"
 // +kubebuilder:validation:XValidation:rule="!has(self.provider) || !has(self.providerRef)",message="provider and providerRef are mutually exclusive",fieldPath=".providerRef",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.ttlSecondsAfterEmpty) || !has(self.consolidation) || !has(self.consolidation.enabled) || !self.consolidation.enabled",message="consolidation.enabled and ttlSecondsAfterEmpty are mutually exclusive: consolidation removes empty nodes itself",fieldPath=".ttlSecondsAfterEmpty",reason=FieldValueForbidden
 type ProvisionerSpec struct {
@@ -66,16 +67,23 @@ type ProvisionerSpec struct {
 	// PreferNoSchedule or NoExecute, as the API server requires of a Node; the CRD checks all
 	// three (corev1.Taint takes no markers: hack/crdpatch adds the bounds, pattern, effect enum
 	// and CEL rule after controller-gen). Each key and effect pair may appear once, also
-	// across startupTaints: a rule the CRD cannot hold within the API server's CEL cost budget,
-	// so ValidateTaints checks it at terraform plan time and before the controller launches.
+	// across startupTaints, as on a Node: within the list the API server refuses a duplicate
+	// itself (a list of type map keyed by key and effect), across the two lists a CEL rule on
+	// the spec does; ValidateTaints checks the same before the controller launches.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
+	// +listType=map
+	// +listMapKey=key
+	// +listMapKey=effect
 	Taints []corev1.Taint `json:"taints,omitempty"`
 
 	// StartupTaints are applied at launch and expected to be removed by another agent; pods need
 	// not tolerate them. Same rules as taints.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
+	// +listType=map
+	// +listMapKey=key
+	// +listMapKey=effect
 	StartupTaints []corev1.Taint `json:"startupTaints,omitempty"`
 
 	// Requirements constrain the launched nodes' labels (instance type, zone, capacity type,

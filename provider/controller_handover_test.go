@@ -1,0 +1,241 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	kresource "k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
+)
+
+func TestHandoverFrom(t *testing.T) {
+	for _, c := range []struct {
+		name                    string
+		tagged, had, want, keep string
+		same                    bool
+	}{
+		{"first move keeps the old account", "", "karpenter/karpenter", "moved/karpenter", "karpenter/karpenter", true},
+		{"no change", "", "karpenter/karpenter", "karpenter/karpenter", "", true},
+		{"pending move continues", "karpenter/karpenter", "moved/karpenter", "moved/karpenter", "karpenter/karpenter", true},
+		{"second target keeps the running one", "karpenter/karpenter", "moved/karpenter", "third/karpenter", "karpenter/karpenter", true},
+		{"reverted move ends the hand-over", "karpenter/karpenter", "moved/karpenter", "karpenter/karpenter", "", true},
+		{"identity switch: no hand-over", "", "karpenter/karpenter", "moved/karpenter", "", false},
+		{"foreign trust: nothing to keep", "", "", "karpenter/karpenter", "", true},
+	} {
+		if got := handoverFrom(c.tagged, c.had, c.want, c.same); got != c.keep {
+			t.Errorf("%s: handoverFrom(%q, %q, %q, %v) = %q, want %q", c.name, c.tagged, c.had, c.want, c.same, got, c.keep)
+		}
+	}
+}
+
+func TestPreviousServiceAccountStatement(t *testing.T) {
+	trust := OIDCTrustPolicy("arn:aws:iam::111122223333:oidc-provider/oidc.example.com/id/X", "https://oidc.example.com/id/X", "moved", "karpenter")
+	both := withPreviousServiceAccount(trust, "karpenter/karpenter")
+	if len(both.Statement) != 2 || both.Statement[1].Sid != previousServiceAccountSid {
+		t.Fatalf("want the trust statement and a PreviousServiceAccount one, got %s", both.JSON())
+	}
+	if got := both.Statement[1].Condition["StringEquals"]["oidc.example.com/id/X:sub"]; len(got) != 1 || got[0] != "system:serviceaccount:karpenter:karpenter" {
+		t.Errorf("previous statement's subject %v", got)
+	}
+	if got := both.Statement[0].Condition["StringEquals"]["oidc.example.com/id/X:sub"]; got[0] != "system:serviceaccount:moved:karpenter" {
+		t.Errorf("the planned statement changed: %v", got)
+	}
+	// Read sees the planned service account only; releasing drops the previous statement.
+	parsed, err := ParsePolicyDocument(both.JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, dropped := withoutPreviousServiceAccount(parsed)
+	if !dropped || kept.JSON() != trust.JSON() {
+		t.Errorf("withoutPreviousServiceAccount = %s, %v; want %s", kept.JSON(), dropped, trust.JSON())
+	}
+	if _, _, ns, sa, ok := trustPolicyFacts(kept); !ok || ns != "moved" || sa != "karpenter" {
+		t.Errorf("trustPolicyFacts after release: %s/%s %v", ns, sa, ok)
+	}
+	if _, dropped := withoutPreviousServiceAccount(trust); dropped {
+		t.Error("a trust policy without a hand-over reported one")
+	}
+}
+
+// TestAccControllerRoleHandover moves a running controller, wired as modules/karpenter wires
+// it (the role's service_account_namespace follows the controller's namespace, so Terraform
+// updates the role first), into a namespace whose ResourceQuota refuses its Deployment, for
+// IRSA and for EKS Pod Identity. After the failed move the old installation runs again and its
+// role still trusts it: its pods, restarted, get credentials and launch a node. Going back to
+// the old namespace ends the hand-over; a move that succeeds ends it too (the role trusts only
+// the new service account, the kept association is deleted); each is followed by an empty plan.
+func TestAccControllerRoleHandover(t *testing.T) {
+	if os.Getenv("KARPENTER_BIN") == "" {
+		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
+	}
+	sb, kc := startSandbox(t)
+	ic := iam.NewFromConfig(sb.AWSConfig())
+	const role, ctrl = "karpenter_controller_role.ctrl", "karpenter_controller.test"
+	for _, identity := range []string{identityIRSA, identityPodIdentity} {
+		t.Run(identity, func(t *testing.T) {
+			target := "acc-handover-" + strings.ReplaceAll(identity, "_", "-")
+			targetNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}
+			must(t, kc.Create(ctx, targetNS.DeepCopy()))
+			t.Cleanup(func() { _ = kc.Delete(context.Background(), targetNS.DeepCopy()) })
+			quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "obstacle"},
+				Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/deployments.apps": kresource.MustParse("0")}}}
+			noDeployment := func() {
+				must(t, kc.Create(ctx, quota.DeepCopy()))
+				must(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+					var live corev1.ResourceQuota
+					err := kc.Get(ctx, client.ObjectKeyFromObject(quota), &live)
+					return err == nil && live.Status.Used != nil, client.IgnoreNotFound(err)
+				}))
+			}
+			allowDeployment := func() { must(t, client.IgnoreNotFound(kc.Delete(ctx, quota.DeepCopy()))) }
+			t.Cleanup(allowDeployment)
+			roleName := "acc-handover-" + identity
+			provisioner := strings.ReplaceAll(roleName, "_", "-")
+			home, away := handoverConfig(sb.ClusterName, identity, roleName, "karpenter"), handoverConfig(sb.ClusterName, identity, roleName, target)
+			// trusts checks the service accounts ("<namespace>/<name>") the role lets assume it:
+			// the IRSA trust statements' subjects, or the Pod Identity associations' service accounts.
+			trusts := func(want ...string) resource.TestCheckFunc {
+				return func(*terraform.State) error {
+					out, err := ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(roleName)})
+					if err != nil {
+						return err
+					}
+					var got []string
+					if identity == identityIRSA {
+						doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+						if err != nil {
+							return err
+						}
+						for _, s := range doc.Statement {
+							for k, v := range s.Condition["StringEquals"] {
+								if strings.HasSuffix(k, ":sub") {
+									got = append(got, strings.Replace(strings.TrimPrefix(v[0], "system:serviceaccount:"), ":", "/", 1))
+								}
+							}
+						}
+					} else {
+						for _, ns := range []string{"karpenter", target} {
+							if arn, ok := sb.Emulator.PodIdentityRole(ns, "karpenter"); ok && arn == awssdk.ToString(out.Role.Arn) {
+								got = append(got, ns+"/karpenter")
+							}
+						}
+					}
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						return fmt.Errorf("role %s is assumable by %v, want %v (trust %s)", roleName, got, want, awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+					}
+					if tag := previousServiceAccount(out.Role.Tags); (len(want) > 1) != (tag != "") {
+						return fmt.Errorf("hand-over tag %q with %v trusted", tag, want)
+					}
+					return nil
+				}
+			}
+			// restartOld deletes the old installation's pods and waits for new ones: they must
+			// get credentials from the role afresh (checkLaunchesNode then proves they did).
+			restartOld := func() {
+				must(t, kc.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace("karpenter"), client.MatchingLabels(selectorLabels())))
+				must(t, wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+					var d appsv1.Deployment
+					if err := kc.Get(ctx, client.ObjectKey{Namespace: "karpenter", Name: deploymentName}, &d); err != nil {
+						return false, err
+					}
+					return d.Status.ReadyReplicas == 2 && d.Status.UpdatedReplicas == 2, nil
+				}))
+			}
+			oldRunsWithCredentials := func() {
+				restartOld()
+				if err := checkLaunchesNode(t, kc, provisioner)(nil); err != nil {
+					t.Fatalf("the restored controller cannot launch: %v", err)
+				}
+			}
+			refused := regexp.MustCompile(`exceeded quota`)
+			updates := func(roleAction, ctrlAction plancheck.ResourceActionType) resource.ConfigPlanChecks {
+				return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(role, roleAction), plancheck.ExpectResourceAction(ctrl, ctrlAction)}}
+			}
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{
+					{Config: home, Check: trusts("karpenter/karpenter")},
+					// The move fails after the role was updated: the role keeps the old account.
+					{PreConfig: noDeployment, Config: away, ExpectError: refused},
+					{Config: away, PlanOnly: true, ExpectNonEmptyPlan: true},
+					// Back home: the role trusts the old account alone again, nothing else changes.
+					{PreConfig: oldRunsWithCredentials, Config: home, ConfigPlanChecks: updates(plancheck.ResourceActionUpdate, plancheck.ResourceActionNoop),
+						Check: trusts("karpenter/karpenter")},
+					{Config: home, PlanOnly: true},
+					// Failed again, then moved: the hand-over ends with the move.
+					{Config: away, ExpectError: refused},
+					{PreConfig: allowDeployment, Config: away, ConfigPlanChecks: updates(plancheck.ResourceActionNoop, plancheck.ResourceActionUpdate),
+						Check: resource.ComposeTestCheckFunc(trusts(target+"/karpenter"), resource.TestCheckResourceAttr(ctrl, "namespace", target))},
+					{Config: away, PlanOnly: true},
+				},
+			})
+		})
+	}
+}
+
+// handoverConfig is modules/karpenter's wiring of the controller role and the controller in
+// namespace, for identity, with access-entry node access and a provisioner named roleName
+// (underscores made dashes).
+func handoverConfig(clusterName, identity, roleName, namespace string) string {
+	var ids []string
+	for _, sn := range sandboxaws.SeedSubnets {
+		ids = append(ids, sn.ID)
+	}
+	ids = append(ids, sandboxaws.SeedClusterSecurityGroupID)
+	return `locals {
+  identity  = "` + identity + `"
+  namespace = "` + namespace + `"
+}
+resource "karpenter_discovery_tags" "net" {
+  cluster_name = "` + clusterName + `"
+  resource_ids = ["` + strings.Join(ids, `", "`) + `"]
+}
+resource "karpenter_node_role" "node" {
+  name = "` + roleName + `-node"
+}
+resource "karpenter_instance_profile" "node" {
+  name = "` + roleName + `-node"
+  role = karpenter_node_role.node.name
+}
+resource "karpenter_controller_role" "ctrl" {
+  name                      = "` + roleName + `"
+  cluster_name              = "` + clusterName + `"
+  node_role_arn             = karpenter_node_role.node.arn
+  identity                  = local.identity
+  service_account_namespace = local.namespace
+}
+resource "karpenter_node_access" "node" {
+  role_arn     = karpenter_node_role.node.arn
+  method       = "access_entry"
+  cluster_name = "` + clusterName + `"
+}
+resource "karpenter_controller" "test" {
+  cluster_name             = "` + clusterName + `"
+  namespace                = local.namespace
+  default_instance_profile = karpenter_instance_profile.node.name
+  controller_role_arn      = local.identity == "irsa" ? karpenter_controller_role.ctrl.arn : null
+  resources {
+    cpu_request    = "100m"
+    memory_request = "128Mi"
+  }
+  depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
+}
+` + onDemandProvisionerHCL(strings.ReplaceAll(roleName, "_", "-"), clusterName)
+}
