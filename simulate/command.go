@@ -95,7 +95,11 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 	if err != nil {
 		return err
 	}
-	res := scheduling.Solve(in)
+	res, waves := solveInWaves(in, w.OrderedReady)
+	if waves > 1 {
+		fmt.Fprintf(errOut, "note: StatefulSets with podManagementPolicy OrderedReady (the default) create one pod at a time: "+
+			"their pods were planned in %d batches, one ordinal each, every batch seeing the nodes planned before it\n", waves)
+	}
 	plan := BuildPlan(cat, w, res, scheduling.LowerBound(placedOnly(in, res)))
 	if o.Output == OutputJSON {
 		return WriteJSON(out, plan)

@@ -81,6 +81,9 @@ type Workload struct {
 	// Unplaced are the pods that cannot be planned before solving, with the reason: pods
 	// pinned to nodes not in the input.
 	Unplaced []scheduling.PodError
+	// OrderedReady are the StatefulSets ("namespace/name") whose pods are created one at a
+	// time (podManagementPolicy OrderedReady, the default): see solveInWaves.
+	OrderedReady map[string]bool
 }
 
 // reader accumulates objects into a Workload.

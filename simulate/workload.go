@@ -251,6 +251,12 @@ func (r *reader) statefulSet(o *Object, _ role) error {
 	}
 	n, nerr := replicasOr(o, "spec.replicas", ss.Spec.Replicas, 1)
 	errs := append([]error{err, nerr}, fieldErrors(o, validateClaimTemplates(ss.Spec.VolumeClaimTemplates))...)
+	if ss.Spec.PodManagementPolicy != appsv1.ParallelPodManagement { // OrderedReady, the default
+		if r.w.OrderedReady == nil {
+			r.w.OrderedReady = map[string]bool{}
+		}
+		r.w.OrderedReady[namespaceOr(ss.Namespace)+"/"+ss.Name] = true
+	}
 	return r.expand(o, workload{meta: &ss.ObjectMeta, apiVersion: "apps/v1", kind: "StatefulSet", replicas: n, countPath: givenPath("spec.replicas", ss.Spec.Replicas), tmpl: &ss.Spec.Template,
 		selector: ss.Spec.Selector, selectorRequired: true, perPod: func(p *corev1.Pod, i int) {
 			p.Labels = mergeLabels(p.Labels, map[string]string{appsv1.StatefulSetPodNameLabel: p.Name, appsv1.PodIndexLabel: strconv.Itoa(i)})

@@ -1,0 +1,179 @@
+package simulate
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+// solveInWaves runs the solver on in the way a cluster sees its pods arrive. The pods of a
+// StatefulSet with podManagementPolicy OrderedReady (the default; ordered names its
+// "namespace/name"s) are never pending together: the StatefulSet controller creates ordinal
+// i+1 only once ordinal i is Running and Ready (Kubernetes docs, StatefulSets, "OrderedReady
+// Pod Management"), so the controller plans them one batch at a time, each batch seeing the
+// nodes launched for the batches before.
+//
+// Wave 0 is every other pod and the first missing ordinal of each such StatefulSet; wave k is
+// their (k+1)-th missing ordinals. Each wave is one Solve, in which the nodes earlier waves
+// planned are in-flight nodes (the planned offering's instance type, zone and capacity type;
+// its allocatable less the pods planned on it) and count towards provisioner limits. Pods a
+// later wave places on such a node are reported on it, as one plan. A pod whose predecessor
+// cannot be placed is never created: it is unschedulable, waiting for it. waves is how many
+// solves ran (1 when no StatefulSet is ordered or none has more than one pod to place).
+func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling.Result, waves int) {
+	byWave := podWaves(in.Pods, ordered)
+	if len(byWave) <= 1 {
+		return scheduling.Solve(in), 1
+	}
+	res = &scheduling.Result{ExistingNodes: map[string][]*corev1.Pod{}}
+	nodes := append([]scheduling.ExistingNode{}, in.Nodes...)
+	index := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		index[n.Name] = i
+	}
+	provisioners := append([]scheduling.ProvisionerInput{}, in.Provisioners...)
+	usage := map[string]scheduling.Resources{}
+	for _, p := range provisioners {
+		usage[p.Provisioner.Name] = scheduling.FromList(p.Usage)
+	}
+	planned := map[string]*scheduling.NodeClaim{} // in-flight node name -> its claim
+	failed := map[string]string{}                 // StatefulSet -> its pod that cannot be placed
+	for _, wave := range byWave {
+		step := in
+		step.Pods = nil
+		for _, p := range wave {
+			if ss := orderedSet(p, ordered); ss != "" && failed[ss] != "" {
+				res.Errors = append(res.Errors, scheduling.PodError{Pod: p, Reason: fmt.Sprintf("not created until %s runs "+
+					"(StatefulSet podManagementPolicy OrderedReady), and that pod cannot be placed", failed[ss])})
+				continue
+			}
+			step.Pods = append(step.Pods, p)
+		}
+		if len(step.Pods) == 0 {
+			continue
+		}
+		for i := range provisioners {
+			provisioners[i].Usage = usage[provisioners[i].Provisioner.Name].List()
+		}
+		step.Nodes, step.Provisioners = nodes, provisioners
+		r := scheduling.Solve(step)
+		for _, e := range r.Errors {
+			if ss := orderedSet(e.Pod, ordered); ss != "" && failed[ss] == "" {
+				failed[ss] = e.Pod.Name
+			}
+		}
+		res.Errors = append(res.Errors, r.Errors...)
+		for _, name := range sortedKeys(r.ExistingNodes) {
+			pods := r.ExistingNodes[name]
+			if c := planned[name]; c != nil {
+				c.Pods = append(c.Pods, pods...)
+				c.Requests = c.Requests.Add(requestsOf(pods))
+			} else {
+				res.ExistingNodes[name] = append(res.ExistingNodes[name], pods...)
+			}
+			n := &nodes[index[name]]
+			n.Available = scheduling.FromList(n.Available).Sub(requestsOf(pods)).List()
+			n.Pods = append(append([]*corev1.Pod{}, n.Pods...), pods...)
+		}
+		for _, c := range r.NewNodes {
+			res.NewNodes = append(res.NewNodes, c)
+			it, o, ok := c.PlannedOffering()
+			if !ok {
+				continue
+			}
+			name := fmt.Sprintf("planned-%d", len(res.NewNodes))
+			labels := map[string]string{}
+			for k, v := range it.Labels {
+				labels[k] = v
+			}
+			for k, v := range c.Labels() {
+				labels[k] = v
+			}
+			labels[corev1.LabelTopologyZone], labels[v1alpha5.LabelCapacityType], labels[corev1.LabelHostname] = o.Zone, o.CapacityType, name
+			index[name] = len(nodes)
+			nodes = append(nodes, scheduling.ExistingNode{Name: name, Labels: labels, Taints: c.Provisioner.Spec.Taints,
+				Available: scheduling.FromList(it.Allocatable()).Sub(c.Requests).List(), InFlight: true, Pods: append([]*corev1.Pod{}, c.Pods...)})
+			planned[name] = c
+			usage[c.Provisioner.Name] = usage[c.Provisioner.Name].Add(scheduling.FromList(it.Capacity))
+		}
+		waves++
+	}
+	return res, waves
+}
+
+// podWaves splits pods into the waves solveInWaves plans: a pod of an ordered StatefulSet
+// goes to the wave of its rank among that StatefulSet's pods by ordinal (label
+// apps.kubernetes.io/pod-index), every other pod to wave 0. Input order is kept within a wave.
+func podWaves(pods []*corev1.Pod, ordered map[string]bool) [][]*corev1.Pod {
+	if len(ordered) == 0 {
+		return [][]*corev1.Pod{pods}
+	}
+	bySet := map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		if ss := orderedSet(p, ordered); ss != "" {
+			bySet[ss] = append(bySet[ss], p)
+		}
+	}
+	wave := make(map[*corev1.Pod]int, len(pods))
+	maxWave := 0
+	for _, set := range bySet {
+		sort.SliceStable(set, func(i, j int) bool { return ordinal(set[i]) < ordinal(set[j]) })
+		for rank, p := range set {
+			wave[p] = rank
+			maxWave = max(maxWave, rank)
+		}
+	}
+	out := make([][]*corev1.Pod, maxWave+1)
+	for _, p := range pods {
+		out[wave[p]] = append(out[wave[p]], p)
+	}
+	return out
+}
+
+// orderedSet is the "namespace/name" of the StatefulSet controlling p when it is in ordered,
+// else "".
+func orderedSet(p *corev1.Pod, ordered map[string]bool) string {
+	c := metav1.GetControllerOfNoCopy(p)
+	if c == nil || c.Kind != "StatefulSet" {
+		return ""
+	}
+	if key := p.Namespace + "/" + c.Name; ordered[key] {
+		return key
+	}
+	return ""
+}
+
+// ordinal is p's StatefulSet ordinal (apps.kubernetes.io/pod-index; -1 if absent or bad).
+func ordinal(p *corev1.Pod) int {
+	i, err := strconv.Atoi(p.Labels[appsv1.PodIndexLabel])
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+// requestsOf sums the requests of pods as the solver counts them (scheduling.PodRequests).
+func requestsOf(pods []*corev1.Pod) scheduling.Resources {
+	sum := scheduling.Resources{}
+	for _, p := range pods {
+		sum.AddInPlace(scheduling.PodRequests(p))
+	}
+	return sum
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string][]*corev1.Pod) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

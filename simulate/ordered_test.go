@@ -1,0 +1,101 @@
+package simulate_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// statefulSet is a StatefulSet "db" of n replicas of 300m and 600Mi with podManagementPolicy
+// policy ("" for the default, OrderedReady).
+func statefulSet(n int, policy string) string {
+	s := `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: shop
+spec:
+  replicas: ` + itoa(n) + `
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+        - name: db
+          image: postgres
+          resources:
+            requests: {cpu: 300m, memory: 600Mi}
+`
+	if policy != "" {
+		s = strings.Replace(s, "  serviceName: db\n", "  serviceName: db\n  podManagementPolicy: "+policy+"\n", 1)
+	}
+	return s
+}
+
+// TestOrderedReadyStatefulSetIsPlannedOnePodAtATime: the StatefulSet controller creates an
+// OrderedReady StatefulSet's pods one at a time, so the first node is sized for db-0 alone and
+// the next pods fill it before another node of that size is launched, as in the cluster; a
+// Parallel StatefulSet's pods are pending together and are packed at once.
+func TestOrderedReadyStatefulSetIsPlannedOnePodAtATime(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	one, _ := plan(t, "-f", write(t, "w.yaml", statefulSet(1, "")), "-f", prov)
+	if len(one.NewNodes) != 1 {
+		t.Fatalf("one pod: want one node, got %+v", one.NewNodes)
+	}
+	lone := one.NewNodes[0]
+	perNode := min(lone.Allocatable.CPUMillicores/300, lone.Allocatable.MemoryBytes/(600<<20), lone.Allocatable.Pods)
+	if perNode < 2 || perNode >= 8 {
+		t.Fatalf("the catalogue's node for one pod (%s) holds %d pods: the test needs 2 to 7", lone.InstanceType, perNode)
+	}
+
+	p, errOut := plan(t, "-f", write(t, "w.yaml", statefulSet(8, "")), "-f", prov)
+	if !strings.Contains(errOut, "planned in 8 batches") {
+		t.Errorf("want a note on the 8 batches, stderr:\n%s", errOut)
+	}
+	wantNodes := int((8 + perNode - 1) / perNode)
+	if p.Summary.Unschedulable != 0 || p.Summary.NewNodes != wantNodes || len(p.NewNodes) != 1 || p.NewNodes[0].InstanceType != lone.InstanceType {
+		t.Errorf("OrderedReady: want %d x %s (%d pods each), got %+v", wantNodes, lone.InstanceType, perNode, p.NewNodes)
+	}
+
+	parallel, errOut := plan(t, "-f", write(t, "w.yaml", statefulSet(8, "Parallel")), "-f", prov)
+	if strings.Contains(errOut, "batches") {
+		t.Errorf("Parallel: no batches expected, stderr:\n%s", errOut)
+	}
+	if parallel.Summary.Unschedulable != 0 || parallel.Summary.USDPerHour > p.Summary.USDPerHour {
+		t.Errorf("Parallel: want all pods placed at most as dear as one at a time (%.4f): %+v", p.Summary.USDPerHour, parallel.Summary)
+	}
+}
+
+// TestOrderedReadyStopsAtAPodThatCannotBePlaced: with a CPU limit that leaves room for one
+// node, the pods after the first that fits nowhere are never created, and say so.
+func TestOrderedReadyStopsAtAPodThatCannotBePlaced(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner+`  limits:
+    resources:
+      cpu: "2"
+`)
+	p, _ := plan(t, "-f", write(t, "w.yaml", statefulSet(8, "")), "-f", prov)
+	if p.Summary.NewNodes != 1 || p.Summary.Unschedulable == 0 {
+		t.Fatalf("want one node and the rest unschedulable: %+v", p.Summary)
+	}
+	first := ""
+	for _, u := range p.Unschedulable {
+		if strings.Contains(u.Reason, "not created until") {
+			continue
+		}
+		if first != "" {
+			t.Errorf("two pods refused for themselves: %s and %s (%s)", first, u.Pod, u.Reason)
+		}
+		first = u.Pod
+	}
+	if first == "" {
+		t.Fatalf("no pod refused for itself: %+v", p.Unschedulable)
+	}
+	for _, u := range p.Unschedulable {
+		if u.Pod != first && !strings.Contains(u.Reason, fmt.Sprintf("not created until %s runs", strings.TrimPrefix(first, "shop/"))) {
+			t.Errorf("%s: want it waiting for %s, got %q", u.Pod, first, u.Reason)
+		}
+	}
+}
