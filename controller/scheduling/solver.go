@@ -937,10 +937,36 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	}
 	for i, pinned := range pi.pinned {
 		if pinned {
-			return fmt.Sprintf("required pod affinity term %d (kubernetes.io/hostname): no node with a matching pod has room", i), false
+			return fmt.Sprintf("required pod affinity term %d (kubernetes.io/hostname): %s", i, ps.pinnedRefusal(pi, i, nsLabels)), false
 		}
 	}
 	return ps.open(pi)
+}
+
+// pinnedRefusal says why no claim holding a pod that matches pi's required hostname affinity
+// term i took pi (place found none): the first refusal among those claims, in claim order —
+// no room, a host port, anti-affinity or spread on the node (host.admits), volumes, a zone or
+// capacity-type topology term, or the node's instance types and limits.
+func (ps *provState) pinnedRefusal(pi *podInfo, i int, nsLabels map[string]map[string]string) string {
+	for _, c := range ps.claims {
+		if !c.host.hasMatch(pi.host.affinity[i], nsLabels) {
+			continue
+		}
+		switch {
+		case pi.cpu > c.roomCPU || pi.memory > c.roomMemory:
+			return fmt.Sprintf("the node planned with a matching pod has no room for it (%dm cpu and %d bytes of memory left, the pod needs %dm and %d)",
+				c.roomCPU, c.roomMemory, pi.cpu, pi.memory)
+		case c.host.admits(pi, nsLabels, pi.pinned) != "":
+			return "the node planned with a matching pod refuses it: " + c.host.admits(pi, nsLabels, pi.pinned)
+		case !pi.vol.admitsClaim(c):
+			return "the node planned with a matching pod cannot attach its volumes (zone or attach limit)"
+		case !ps.topo.admitsFixed(pi, c):
+			return "the node planned with a matching pod is in a zone or capacity type its topology spread or pod affinity refuses"
+		default:
+			return "none of the instance types of the node planned with a matching pod holds it beside that node's pods within the provisioner's limits"
+		}
+	}
+	return "no node planned so far holds a matching pod"
 }
 
 // withRoom calls try on the claims from index start on, in order, that may have room for pi,

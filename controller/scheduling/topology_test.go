@@ -351,3 +351,29 @@ func TestReasonsNameTheConstraint(t *testing.T) {
 		t.Fatalf("want 2 pods refused naming minDomains, got %v", reasons(res))
 	}
 }
+
+// TestPinnedPodRefusalSaysWhy: a pod that must join a pod of the batch on its node (required
+// hostname affinity) and cannot is reported with the node's reason, not a generic one: here
+// the host port both bind.
+func TestPinnedPodRefusalSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  podOpt
+		want string
+	}{
+		{"host port", withHostPort(8080, corev1.ProtocolTCP, ""), "a host port it binds is taken on the node"},
+		{"anti-affinity", withAntiAffinity(hostnameTerm("app", "web")), "required pod anti-affinity (kubernetes.io/hostname) matches a pod on the node"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			web := pod("web", "250m", "256Mi", withLabels("app", "web"), withHostPort(8080, corev1.ProtocolTCP, ""))
+			side := pod("side", "250m", "256Mi", withPodAffinity(hostnameTerm("app", "web")), tc.opt)
+			res := solve(t, []*corev1.Pod{web, side}, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+			if len(res.Errors) != 1 || res.Errors[0].Pod.Name != "side" {
+				t.Fatalf("want side refused, got %+v", res.Errors)
+			}
+			if !strings.Contains(res.Errors[0].Reason, tc.want) {
+				t.Errorf("reason %q, want it to say %q", res.Errors[0].Reason, tc.want)
+			}
+		})
+	}
+}
