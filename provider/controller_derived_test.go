@@ -130,7 +130,7 @@ func TestAccControllerDefaultTags(t *testing.T) {
 }
 
 // defaultTagsValue reads DEFAULT_TAGS as written by controllerObjects, null when absent, and
-// reports any other value as unreadable (deploymentChanged then lists the Deployment).
+// reports any other value as unreadable (deploymentChanges then lists the Deployment).
 func TestDefaultTagsValue(t *testing.T) {
 	for _, c := range []struct {
 		env    []corev1.EnvVar

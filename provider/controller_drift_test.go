@@ -47,13 +47,17 @@ resource "karpenter_controller" "drift" {
   pdb_max_unavailable         = 1
   env                         = { "NO_PROXY" = "127.0.0.1" }
   settings                    = { "kube-client-qps" = "100" }
-  resources {
+` + controllerDriftResources + `}
+`
+
+// controllerDriftResources is the resources block of controllerDriftConfig (the test's last
+// steps omit it).
+const controllerDriftResources = `  resources {
     cpu_request    = "100m"
     memory_request = "128Mi"
     cpu_limit      = "2"
     memory_limit   = "512Mi"
   }
-}
 `
 
 // Kinds of object a controllerDriftRow changes, and their names in namespace karpenter.
@@ -73,10 +77,18 @@ const (
 // The next plan must update karpenter_controller.drift in place with a diff exactly under attr
 // (a schema path, as driftRow's) and, when also is set, under those attributes too (a change that
 // necessarily shows in two places; such a row gets a step of its own), and apply must restore
-// the object.
+// the object. entry, when set, is the missing_objects entry the refresh before that plan must
+// read (e.g. the Deployment's "(changed: ...)" naming what changed).
 type controllerDriftRow struct {
 	attr, kind, patch string
 	also              []string
+	entry             string
+}
+
+// deploymentChangedEntry is the missing_objects entry of the drift test's Deployment with
+// changes what (deploymentChanges' names, in its order).
+func deploymentChangedEntry(what ...string) string {
+	return "Deployment karpenter/" + deploymentName + " (changed: " + strings.Join(what, ", ") + ")"
 }
 
 const ctrPath = "/spec/template/spec/containers/0"
@@ -92,76 +104,76 @@ func envPatch(i int, name, value string) string {
 // controllerDriftRows covers every attribute of karpenter_controller with a cluster-side
 // counterpart (TestControllerDriftRowsCoverSchema); a new attribute needs a row here.
 var controllerDriftRows = []controllerDriftRow{
-	{"replicas", driftDeployment, `[{"op":"replace","path":"/spec/replicas","value":2}]`, nil},
-	{"image", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/image","value":"example.com/other:1"}]`, nil},
-	{"cluster_name", driftDeployment, envPatch(0, envClusterName, "other"), nil},
-	{"cluster_endpoint", driftDeployment, envPatch(1, envClusterEndpoint, "https://other.example.com"), nil},
-	{"default_instance_profile", driftDeployment, envPatch(2, envDefaultInstanceProfile, "other-profile"), nil},
-	{"log_level", driftDeployment, envPatch(4, envLogLevel, "debug"), nil},
-	{"batch_idle_duration_seconds", driftDeployment, envPatch(5, envBatchIdle, "5s"), nil},
-	{"batch_max_duration_seconds", driftDeployment, envPatch(6, envBatchMax, "30s"), nil},
-	{"resources", driftDeployment, `[{"op":"remove","path":"` + ctrPath + `/resources/limits"}]`, nil},
-	{"resources.cpu_request", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/resources/requests/cpu","value":"200m"}]`, nil},
-	{"resources.memory_request", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/resources/requests/memory","value":"256Mi"}]`, nil},
-	{"resources.cpu_limit", driftDeployment, `[{"op":"remove","path":"` + ctrPath + `/resources/limits/cpu"}]`, nil},
-	{"resources.memory_limit", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/resources/limits/memory","value":"1Gi"}]`, nil},
-	{"priority_class_name", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/priorityClassName"}]`, nil},
-	{"node_selector", driftDeployment, `[{"op":"add","path":"/spec/template/spec/nodeSelector/example.com~1pool","value":"x"}]`, nil},
-	{"node_selector", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/nodeSelector"}]`, nil},
-	{"image_pull_secrets", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/imagePullSecrets/1"}]`, nil},
-	{"image_pull_secrets", driftDeployment, `[{"op":"add","path":"/spec/template/spec/imagePullSecrets/0","value":{"name":"other"}}]`, nil},
-	{"image_pull_secrets", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/imagePullSecrets"}]`, nil},
-	{"tolerations", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/tolerations/1"}]`, nil},
-	{"tolerations.key", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/key","value":"other"}]`, nil},
-	{"tolerations.operator", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/1/operator","value":"Equal"}]`, nil},
-	{"tolerations.value", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/value","value":"other"}]`, nil},
-	{"tolerations.effect", driftDeployment, `[{"op":"add","path":"/spec/template/spec/tolerations/1/effect","value":"NoSchedule"}]`, nil},
-	{"tolerations.toleration_seconds", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/tolerationSeconds","value":300}]`, nil},
-	{"topology_spread_constraints", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/topologySpreadConstraints"}]`, nil},
-	{"topology_spread_constraints.max_skew", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/topologySpreadConstraints/0/maxSkew","value":2}]`, nil},
-	{"topology_spread_constraints.topology_key", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/topologySpreadConstraints/0/topologyKey","value":"kubernetes.io/hostname"}]`, nil},
-	{"topology_spread_constraints.when_unsatisfiable", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable","value":"DoNotSchedule"}]`, nil},
-	{"affinity", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/affinity/podAntiAffinity"}]`, nil},
-	{"env", driftDeployment, `[{"op":"add","path":"` + ctrPath + `/env/-","value":{"name":"EXTRA","value":"1"}}]`, nil},
-	{"settings", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/args","value":["controller","--kube-client-qps=5"]}]`, nil},
-	{"pdb_max_unavailable", driftPDB, `[{"op":"replace","path":"/spec/maxUnavailable","value":2}]`, nil},
-	{"controller_role_arn", driftSA, `[{"op":"replace","path":"/metadata/annotations/eks.amazonaws.com~1role-arn","value":"arn:aws:iam::123456789012:role/other"}]`, nil},
-	{"controller_role_arn", driftSA, `[{"op":"remove","path":"/metadata/annotations/eks.amazonaws.com~1role-arn"}]`, nil},
+	{"replicas", driftDeployment, `[{"op":"replace","path":"/spec/replicas","value":2}]`, nil, ""},
+	{"image", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/image","value":"example.com/other:1"}]`, nil, ""},
+	{"cluster_name", driftDeployment, envPatch(0, envClusterName, "other"), nil, ""},
+	{"cluster_endpoint", driftDeployment, envPatch(1, envClusterEndpoint, "https://other.example.com"), nil, ""},
+	{"default_instance_profile", driftDeployment, envPatch(2, envDefaultInstanceProfile, "other-profile"), nil, ""},
+	{"log_level", driftDeployment, envPatch(4, envLogLevel, "debug"), nil, ""},
+	{"batch_idle_duration_seconds", driftDeployment, envPatch(5, envBatchIdle, "5s"), nil, ""},
+	{"batch_max_duration_seconds", driftDeployment, envPatch(6, envBatchMax, "30s"), nil, ""},
+	{"resources", driftDeployment, `[{"op":"remove","path":"` + ctrPath + `/resources/limits"}]`, nil, ""},
+	{"resources.cpu_request", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/resources/requests/cpu","value":"200m"}]`, nil, ""},
+	{"resources.memory_request", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/resources/requests/memory","value":"256Mi"}]`, nil, ""},
+	{"resources.cpu_limit", driftDeployment, `[{"op":"remove","path":"` + ctrPath + `/resources/limits/cpu"}]`, nil, ""},
+	{"resources.memory_limit", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/resources/limits/memory","value":"1Gi"}]`, nil, ""},
+	{"priority_class_name", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/priorityClassName"}]`, nil, ""},
+	{"node_selector", driftDeployment, `[{"op":"add","path":"/spec/template/spec/nodeSelector/example.com~1pool","value":"x"}]`, nil, ""},
+	{"node_selector", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/nodeSelector"}]`, nil, ""},
+	{"image_pull_secrets", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/imagePullSecrets/1"}]`, nil, ""},
+	{"image_pull_secrets", driftDeployment, `[{"op":"add","path":"/spec/template/spec/imagePullSecrets/0","value":{"name":"other"}}]`, nil, ""},
+	{"image_pull_secrets", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/imagePullSecrets"}]`, nil, ""},
+	{"tolerations", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/tolerations/1"}]`, nil, ""},
+	{"tolerations.key", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/key","value":"other"}]`, nil, ""},
+	{"tolerations.operator", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/1/operator","value":"Equal"}]`, nil, ""},
+	{"tolerations.value", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/value","value":"other"}]`, nil, ""},
+	{"tolerations.effect", driftDeployment, `[{"op":"add","path":"/spec/template/spec/tolerations/1/effect","value":"NoSchedule"}]`, nil, ""},
+	{"tolerations.toleration_seconds", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/tolerations/0/tolerationSeconds","value":300}]`, nil, ""},
+	{"topology_spread_constraints", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/topologySpreadConstraints"}]`, nil, ""},
+	{"topology_spread_constraints.max_skew", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/topologySpreadConstraints/0/maxSkew","value":2}]`, nil, ""},
+	{"topology_spread_constraints.topology_key", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/topologySpreadConstraints/0/topologyKey","value":"kubernetes.io/hostname"}]`, nil, ""},
+	{"topology_spread_constraints.when_unsatisfiable", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable","value":"DoNotSchedule"}]`, nil, ""},
+	{"affinity", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/affinity/podAntiAffinity"}]`, nil, ""},
+	{"env", driftDeployment, `[{"op":"add","path":"` + ctrPath + `/env/-","value":{"name":"EXTRA","value":"1"}}]`, nil, ""},
+	{"settings", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/args","value":["controller","--kube-client-qps=5"]}]`, nil, ""},
+	{"pdb_max_unavailable", driftPDB, `[{"op":"replace","path":"/spec/maxUnavailable","value":2}]`, nil, ""},
+	{"controller_role_arn", driftSA, `[{"op":"replace","path":"/metadata/annotations/eks.amazonaws.com~1role-arn","value":"arn:aws:iam::123456789012:role/other"}]`, nil, ""},
+	{"controller_role_arn", driftSA, `[{"op":"remove","path":"/metadata/annotations/eks.amazonaws.com~1role-arn"}]`, nil, ""},
 	// What no other attribute reads back shows in missing_objects (deleted, or " (changed)").
-	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/livenessProbe/httpGet/path","value":"/other"}]`, nil},
-	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/readinessProbe/periodSeconds","value":60}]`, nil},
-	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil},
-	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/securityContext/runAsNonRoot"}]`, nil},
-	{"missing_objects", driftDeployment, envPatch(3, envRegion, "eu-west-3"), nil},
-	{"default_tags", driftDeployment, envPatch(8, envDefaultTags, `{"team":"other"}`), nil},
+	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/livenessProbe/httpGet/path","value":"/other"}]`, nil, deploymentChangedEntry("livenessProbe")},
+	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/readinessProbe/periodSeconds","value":60}]`, nil, deploymentChangedEntry("readinessProbe")},
+	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil, deploymentChangedEntry("securityContext")},
+	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/securityContext/runAsNonRoot"}]`, nil, deploymentChangedEntry("pod securityContext")},
+	{"missing_objects", driftDeployment, envPatch(3, envRegion, "eu-west-3"), nil, deploymentChangedEntry("env AWS_REGION")},
+	{"default_tags", driftDeployment, envPatch(8, envDefaultTags, `{"team":"other"}`), nil, ""},
 	// Unreadable tags read as null default_tags, and list the Deployment (needed when there are none).
-	{"missing_objects", driftDeployment, envPatch(8, envDefaultTags, `not json`), []string{"default_tags"}},
-	{"missing_objects", driftDeployment, `[{"op":"test","path":"` + ctrPath + `/env/7/name","value":"POD_NAMESPACE"},{"op":"replace","path":"` + ctrPath + `/env/7/valueFrom/fieldRef/fieldPath","value":"metadata.name"}]`, nil},
-	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil},
-	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil},
-	{"missing_objects", driftPDB, `[{"op":"replace","path":"/spec/selector/matchLabels/app.kubernetes.io~1instance","value":"other"}]`, nil},
-	{"missing_objects", driftPDB, `[{"op":"add","path":"/spec/selector/matchLabels/example.com~1extra","value":"x"}]`, nil},
-	{"missing_objects", driftClusterRole, `[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]`, nil},
-	{"missing_objects", driftCRB, `[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"intruder","namespace":"default"}}]`, nil},
-	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil},
-	{"missing_objects", driftRoleBinding, `[{"op":"replace","path":"/subjects/0/name","value":"other"}]`, nil},
-	{"missing_objects", driftRoleBinding, "delete", nil},
+	{"missing_objects", driftDeployment, envPatch(8, envDefaultTags, `not json`), []string{"default_tags"}, deploymentChangedEntry("env DEFAULT_TAGS")},
+	{"missing_objects", driftDeployment, `[{"op":"test","path":"` + ctrPath + `/env/7/name","value":"POD_NAMESPACE"},{"op":"replace","path":"` + ctrPath + `/env/7/valueFrom/fieldRef/fieldPath","value":"metadata.name"}]`, nil, deploymentChangedEntry("env POD_NAMESPACE")},
+	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil, deploymentChangedEntry("strategy")},
+	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil, deploymentChangedEntry("pod labels")},
+	{"missing_objects", driftPDB, `[{"op":"replace","path":"/spec/selector/matchLabels/app.kubernetes.io~1instance","value":"other"}]`, nil, ""},
+	{"missing_objects", driftPDB, `[{"op":"add","path":"/spec/selector/matchLabels/example.com~1extra","value":"x"}]`, nil, ""},
+	{"missing_objects", driftClusterRole, `[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]`, nil, ""},
+	{"missing_objects", driftCRB, `[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"intruder","namespace":"default"}}]`, nil, ""},
+	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil, ""},
+	{"missing_objects", driftRoleBinding, `[{"op":"replace","path":"/subjects/0/name","value":"other"}]`, nil, ""},
+	{"missing_objects", driftRoleBinding, "delete", nil, ""},
 	// Labels and annotations the provider sets, removed.
-	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
-	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1install-id"}]`, nil},
-	{"missing_objects", driftSA, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1name"}]`, nil},
-	{"missing_objects", driftClusterRole, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
-	{"missing_objects", driftCRB, `[{"op":"replace","path":"/metadata/labels/app.kubernetes.io~1instance","value":"other"}]`, nil},
-	{"missing_objects", driftRole, `[{"op":"remove","path":"/metadata/labels"}]`, nil},
-	{"missing_objects", driftRoleBinding, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
-	{"missing_objects", driftPDB, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
-	{"missing_objects", driftNamespace, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1created-by"}]`, nil},
-	{"missing_objects", driftNamespace, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil},
+	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, deploymentChangedEntry("labels")},
+	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1install-id"}]`, nil, deploymentChangedEntry("install id")},
+	{"missing_objects", driftSA, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1name"}]`, nil, ""},
+	{"missing_objects", driftClusterRole, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, ""},
+	{"missing_objects", driftCRB, `[{"op":"replace","path":"/metadata/labels/app.kubernetes.io~1instance","value":"other"}]`, nil, ""},
+	{"missing_objects", driftRole, `[{"op":"remove","path":"/metadata/labels"}]`, nil, ""},
+	{"missing_objects", driftRoleBinding, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, ""},
+	{"missing_objects", driftPDB, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, ""},
+	{"missing_objects", driftNamespace, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1created-by"}]`, nil, ""},
+	{"missing_objects", driftNamespace, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, ""},
 	// The Deployment switched to another service account: drift of the Deployment (state keeps
 	// the account this resource applied, and the apply switches back).
-	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"other"}]`, nil},
+	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/template/spec/serviceAccountName","value":"other"}]`, nil, deploymentChangedEntry("serviceAccountName")},
 	// Without its service account the role annotation is gone too.
-	{"missing_objects", driftSA, "delete", []string{"controller_role_arn"}},
+	{"missing_objects", driftSA, "delete", []string{"controller_role_arn"}, ""},
 }
 
 // controllerDriftExempt are the schema paths without a drift row, and why.
@@ -362,11 +374,14 @@ func TestAccControllerDrift(t *testing.T) {
 		},
 	}}
 	for _, batch := range controllerDriftBatches() {
-		var attrs, what []string
+		var attrs, what, entries []string
 		for _, row := range batch {
 			attrs = append(attrs, row.attr)
 			attrs = append(attrs, row.also...)
 			what = append(what, row.attr+" ("+row.kind+")")
+			if row.entry != "" {
+				entries = append(entries, row.entry)
+			}
 		}
 		steps = append(steps, tfresource.TestStep{
 			PreConfig: func() {
@@ -387,8 +402,9 @@ func TestAccControllerDrift(t *testing.T) {
 					}
 				}
 			},
-			Config:           config,
-			ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{driftPlanCheck{want: map[string][]string{addr: attrs}}}},
+			Config: config,
+			ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{driftPlanCheck{want: map[string][]string{addr: attrs}},
+				missingObjectsCheck{addr: addr, want: entries}}},
 			Check: func(*terraform.State) error {
 				for kind := range controllerDriftObjects {
 					s, err := controllerManagedJSON(kc, kind)
@@ -403,5 +419,87 @@ func TestAccControllerDrift(t *testing.T) {
 			},
 		})
 	}
+	steps = append(steps, controllerDefaultedResourcesSteps(t, kc, config, addr)...)
 	tfresource.Test(t, tfresource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+}
+
+// controllerDefaultedResourcesSteps are TestAccControllerDrift's last steps: config (the drift
+// configuration of addr) without its resources block, applied, then AWS_REGION and the CPU
+// request changed on the Deployment. Without the block the provider applies its defaults (1
+// CPU and 1Gi requested, 1Gi memory limit), which no attribute of the configuration holds:
+// changed resources show as the block read back (planned away) and name themselves in the
+// Deployment's missing_objects entry, after a changed AWS_REGION (deploymentChanges' order).
+// Applying restores the Deployment of the first step.
+func controllerDefaultedResourcesSteps(t *testing.T, kc client.Client, config, addr string) []tfresource.TestStep {
+	defaulted := strings.Replace(config, controllerDriftResources, "", 1)
+	if defaulted == config {
+		t.Fatal("the drift configuration has no resources block to omit")
+	}
+	var defaultedDeployment string
+	return []tfresource.TestStep{{
+		Config: defaulted,
+		Check: func(*terraform.State) (err error) {
+			defaultedDeployment, err = controllerManagedJSON(kc, driftDeployment)
+			return err
+		},
+	}, {
+		PreConfig: func() {
+			patch := envPatch(3, envRegion, "eu-west-3")
+			patch = patch[:len(patch)-1] + `,{"op":"replace","path":"` + ctrPath + `/resources/requests/cpu","value":"200m"}]`
+			t.Logf("drift of AWS_REGION and the defaulted resources: %s", patch)
+			d := &appsv1.Deployment{}
+			d.Name, d.Namespace = deploymentName, "karpenter"
+			if err := kc.Patch(ctx, d, client.RawPatch(types.JSONPatchType, []byte(patch))); err != nil {
+				t.Fatalf("drift of AWS_REGION and the defaulted resources: refused: %v", err)
+			}
+		},
+		Config: defaulted,
+		ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+			driftPlanCheck{want: map[string][]string{addr: {"missing_objects", "resources"}}},
+			missingObjectsCheck{addr: addr, want: []string{deploymentChangedEntry("env AWS_REGION", "resources")}}}},
+		Check: func(*terraform.State) error {
+			s, err := controllerManagedJSON(kc, driftDeployment)
+			if err != nil {
+				return err
+			}
+			if s != defaultedDeployment {
+				return fmt.Errorf("after drift of AWS_REGION and the defaulted resources, apply left the Deployment as\n%s\nwant\n%s", s, defaultedDeployment)
+			}
+			return nil
+		},
+	}}
+}
+
+// missingObjectsCheck: the refreshed missing_objects of addr (the plan's prior value) holds
+// every entry of want, exactly.
+type missingObjectsCheck struct {
+	addr string
+	want []string
+}
+
+func (c missingObjectsCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	if len(c.want) == 0 {
+		return
+	}
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != c.addr {
+			continue
+		}
+		before, _ := rc.Change.Before.(map[string]any)
+		var got []string
+		if l, ok := before["missing_objects"].([]any); ok {
+			for _, e := range l {
+				s, _ := e.(string)
+				got = append(got, s)
+			}
+		}
+		for _, w := range c.want {
+			if !slices.Contains(got, w) {
+				resp.Error = fmt.Errorf("missing_objects of %s is %q, want it to hold %q", c.addr, got, w)
+				return
+			}
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("no change of %s planned", c.addr)
 }

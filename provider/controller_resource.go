@@ -215,15 +215,8 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"than the interval before it: the pods arrive in a steady or ebbing stream, and waiting only delays those seen.",
 				Validators: []validator.Int64{int64validator.Between(1, 3600)}},
 			"missing_objects": schema.ListAttribute{Computed: true, ElementType: types.StringType,
-				MarkdownDescription: "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
-					"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
-					"(suffixed ` (changed)`) objects, including the namespace when `namespace_created`, that lost a label or " +
-					"annotation this provider sets (`app.kubernetes.io/*`, `" + createdByAnnotation + "`, `" + installIDAnnotation +
-					"`) or whose rules, subjects, role, selector, rollout strategy, pod service account, pod labels, probes, " +
-					"security context, ports or provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, a `DEFAULT_TAGS` that is not " +
-					"a JSON object of strings) were " +
-					"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them.",
-				PlanModifiers: []planmodifier.List{nothingMissing{}}},
+				MarkdownDescription: missingObjectsDescription,
+				PlanModifiers:       []planmodifier.List{nothingMissing{}}},
 			"default_tags": schema.MapAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "The provider's `default_tags` as the controller receives them (`DEFAULT_TAGS`, a JSON " +
 					"object; the controller tags the instances and launch templates it creates with them); null when there are " +
@@ -239,7 +232,8 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"resources": schema.SingleNestedBlock{
 				MarkdownDescription: "Resource requests and limits of the controller container. Omitted: `1` CPU and `1Gi` " +
 					"memory requested, `1Gi` memory limit, no CPU limit (the block then stays absent in state unless the live " +
-					"values differ from these defaults). A limit below its request is refused at plan time.",
+					"values differ from these defaults, which `missing_objects` also names as `resources` in the Deployment's " +
+					"entry). A limit below its request is refused at plan time.",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					"cpu_request": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(defaultCPURequest),
@@ -369,7 +363,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	if importing {
 		// Import: the service account the Deployment runs as. Otherwise state keeps the one this
 		// resource applied: a serviceAccountName changed outside Terraform is drift of the
-		// Deployment (deploymentChanged), never a move away from the account this resource made
+		// Deployment (deploymentChanges), never a move away from the account this resource made
 		// (which would delete the other as the previous installation's).
 		m.ServiceAccountName = types.StringValue(d.Spec.Template.Spec.ServiceAccountName)
 	}
@@ -385,6 +379,9 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.BatchIdleDurationSeconds = secondsValue(envValue(*ctr, envBatchIdle))
 	m.BatchMaxDurationSeconds = secondsValue(envValue(*ctr, envBatchMax))
 	m.DefaultTags, _ = defaultTagsValue(*ctr)
+	// Omitted (and not importing): the Deployment's resources are compared with the defaults
+	// the provider applied, so that drift shows in missing_objects too, naming them.
+	defaultResources := m.Resources == nil && !importing
 	m.Resources = resourcesValue(ctr.Resources, m.Resources)
 	var pdb policyv1.PodDisruptionBudget
 	var pdbMax *int32
@@ -412,7 +409,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	if importing {
 		appliedRole = m.ControllerRoleARN.ValueString()
 	}
-	missing, err := r.driftedObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics), m.NamespaceCreated.ValueBool(), &d, *ctr, appliedRole)
+	missing, err := r.driftedObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics), m.NamespaceCreated.ValueBool(), &d, *ctr, appliedRole, defaultResources)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
@@ -1129,19 +1126,25 @@ func (r *controllerResource) missingObjects(ctx context.Context, kc client.Clien
 }
 
 // driftedObjects is missing_objects: missingObjects, then the Deployment d (ctr its controller
-// container) when deploymentChanged (its credentials annotation compared with appliedRole's,
-// the controller role ARN this resource applied, "" for none), then the namespace when nsCreated (this resource created
-// it) and it lost a label or annotation (namespaceChanged). Errors: reading an object failed.
+// container) as "Deployment <namespace>/<name> (changed: <what>, ...)" when deploymentChanges
+// lists anything (its credentials annotation compared with appliedRole's, the controller role
+// ARN this resource applied, "" for none; its resources with the defaults when
+// defaultResources, i.e. the resources block is omitted), then the namespace when nsCreated
+// (this resource created it) and it lost a label or annotation (namespaceChanged). Errors:
+// reading an object failed.
 func (r *controllerResource) driftedObjects(ctx context.Context, kc client.Client, cur controllerSettings, nsCreated bool,
-	d *appsv1.Deployment, ctr corev1.Container, appliedRole string) ([]string, error) {
+	d *appsv1.Deployment, ctr corev1.Container, appliedRole string, defaultResources bool) ([]string, error) {
 	missing, err := r.missingObjects(ctx, kc, cur)
 	if err != nil {
 		return nil, err
 	}
 	applied := cur
 	applied.ControllerRoleARN = appliedRole
-	if deploymentChanged(applied, d, ctr) {
-		missing = append(missing, "Deployment "+d.Namespace+"/"+d.Name+" (changed)")
+	if defaultResources {
+		applied = withDefaultResources(applied)
+	}
+	if changes := deploymentChanges(applied, d, ctr, defaultResources); len(changes) > 0 {
+		missing = append(missing, "Deployment "+d.Namespace+"/"+d.Name+" (changed: "+strings.Join(changes, ", ")+")")
 	}
 	if nsCreated {
 		var nsObj corev1.Namespace
@@ -1183,49 +1186,50 @@ func objectChanged(desired, live client.Object) bool {
 	return false
 }
 
-// deploymentChanged reports whether the live controller Deployment d (ctr its controller
-// container) differs from the one s describes in what no attribute reads back: a label of
-// the Deployment missing or changed, no installIDAnnotation (its value is not compared: a
-// create_before_destroy replacement writes its own), the pod template's credentialsAnnotation
-// when it has one, the rollout
-// strategy (type and maxUnavailable; the API server defaults maxSurge), the pod's service
-// account (service_account_name stays the one this resource applied), the pod labels, the
-// probes, the pod's and the container's security context, the container ports, and the
-// environment variables the provider sets from its own configuration (AWS_REGION; POD_NAMESPACE
-// by field path, whose apiVersion the API server defaults) and a DEFAULT_TAGS that
-// defaultTagsValue cannot read (a readable one is compared through default_tags). Source of
-// the desired values: controllerObjects.
-func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Container) bool {
+// deploymentChanges lists what of the live controller Deployment d (ctr its controller
+// container) differs from the one s describes in what no attribute reads back, each as a short
+// fixed name in this order: "labels" (a label of the Deployment missing or changed),
+// "install id" (no installIDAnnotation; its value is not compared: a create_before_destroy
+// replacement writes its own), "strategy" (type and maxUnavailable; the API server defaults
+// maxSurge), "credentials annotation" (the pod template's credentialsAnnotation, when it has
+// one), "serviceAccountName" (service_account_name stays the one this resource applied), "pod
+// labels", "pod securityContext", "securityContext" (the container's), "livenessProbe",
+// "readinessProbe", "ports", "env <NAME>" for the environment variables the provider sets from
+// its own configuration (AWS_REGION; POD_NAMESPACE by field path, whose apiVersion the API
+// server defaults) and a DEFAULT_TAGS that defaultTagsValue cannot read (a readable one is
+// compared through default_tags), and "resources" (only when defaultResources: the resources
+// block is omitted, and s holds the defaults it stands for). Empty: nothing changed.
+// Source of the desired values: controllerObjects.
+func deploymentChanges(s controllerSettings, d *appsv1.Deployment, ctr corev1.Container, defaultResources bool) []string {
 	var want *appsv1.Deployment
 	for _, o := range controllerObjects(s) {
 		if w, ok := o.(*appsv1.Deployment); ok {
 			want = w
 		}
 	}
-	if metadataChanged(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Labels: want.Labels}}, d, "") ||
-		d.Annotations[installIDAnnotation] == "" {
-		return true
+	var changes []string
+	note := func(changed bool, what string) {
+		if changed {
+			changes = append(changes, what)
+		}
 	}
+	note(metadataChanged(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Labels: want.Labels}}, d, ""), "labels")
+	note(d.Annotations[installIDAnnotation] == "", "install id")
 	ws, ls := want.Spec.Strategy, d.Spec.Strategy
-	if ws.Type != ls.Type || (ls.RollingUpdate == nil) != (ws.RollingUpdate == nil) ||
-		(ls.RollingUpdate != nil && !equality.Semantic.DeepEqual(ws.RollingUpdate.MaxUnavailable, ls.RollingUpdate.MaxUnavailable)) {
-		return true
-	}
+	note(ws.Type != ls.Type || (ls.RollingUpdate == nil) != (ws.RollingUpdate == nil) ||
+		(ls.RollingUpdate != nil && !equality.Semantic.DeepEqual(ws.RollingUpdate.MaxUnavailable, ls.RollingUpdate.MaxUnavailable)), "strategy")
 	spec, wantSpec := d.Spec.Template.Spec, want.Spec.Template.Spec
 	wc := wantSpec.Containers[0]
 	// credentialsAnnotation: compared when present (a Deployment of an earlier version has none).
-	if v, ok := d.Spec.Template.Annotations[credentialsAnnotation]; ok && v != want.Spec.Template.Annotations[credentialsAnnotation] {
-		return true
-	}
-	if spec.ServiceAccountName != wantSpec.ServiceAccountName ||
-		!equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels) ||
-		!equality.Semantic.DeepEqual(wantSpec.SecurityContext, spec.SecurityContext) ||
-		!equality.Semantic.DeepEqual(wc.SecurityContext, ctr.SecurityContext) ||
-		!equality.Semantic.DeepEqual(wc.LivenessProbe, ctr.LivenessProbe) ||
-		!equality.Semantic.DeepEqual(wc.ReadinessProbe, ctr.ReadinessProbe) ||
-		!equality.Semantic.DeepEqual(wc.Ports, ctr.Ports) {
-		return true
-	}
+	v, ok := d.Spec.Template.Annotations[credentialsAnnotation]
+	note(ok && v != want.Spec.Template.Annotations[credentialsAnnotation], "credentials annotation")
+	note(spec.ServiceAccountName != wantSpec.ServiceAccountName, "serviceAccountName")
+	note(!equality.Semantic.DeepEqual(want.Spec.Template.Labels, d.Spec.Template.Labels), "pod labels")
+	note(!equality.Semantic.DeepEqual(wantSpec.SecurityContext, spec.SecurityContext), "pod securityContext")
+	note(!equality.Semantic.DeepEqual(wc.SecurityContext, ctr.SecurityContext), "securityContext")
+	note(!equality.Semantic.DeepEqual(wc.LivenessProbe, ctr.LivenessProbe), "livenessProbe")
+	note(!equality.Semantic.DeepEqual(wc.ReadinessProbe, ctr.ReadinessProbe), "readinessProbe")
+	note(!equality.Semantic.DeepEqual(wc.Ports, ctr.Ports), "ports")
 	envOf := func(c corev1.Container, name string) (string, bool) {
 		for _, e := range c.Env {
 			if e.Name == name {
@@ -1240,12 +1244,22 @@ func deploymentChanged(s controllerSettings, d *appsv1.Deployment, ctr corev1.Co
 	for _, name := range []string{envRegion, envPodNamespace} {
 		wv, wok := envOf(wc, name)
 		lv, lok := envOf(ctr, name)
-		if wv != lv || wok != lok {
-			return true
-		}
+		note(wv != lv || wok != lok, "env "+name)
 	}
-	_, ok := defaultTagsValue(ctr) // parsed tags show in default_tags
-	return !ok
+	_, readable := defaultTagsValue(ctr) // parsed tags show in default_tags
+	note(!readable, "env "+envDefaultTags)
+	note(defaultResources && !equality.Semantic.DeepEqual(wc.Resources, ctr.Resources), "resources")
+	return changes
+}
+
+// withDefaultResources returns s with the resources Create and Update apply when the resources
+// block is omitted: defaultCPURequest and defaultMemoryRequest requested, a defaultMemoryLimit
+// memory limit, no CPU limit.
+func withDefaultResources(s controllerSettings) controllerSettings {
+	s.CPURequest, s.MemoryRequest = kresource.MustParse(defaultCPURequest), kresource.MustParse(defaultMemoryRequest)
+	limit := kresource.MustParse(defaultMemoryLimit)
+	s.CPULimit, s.MemoryLimit = nil, &limit
+	return s
 }
 
 // defaultTagsValue reads DEFAULT_TAGS of the controller container c (a JSON object of strings,
@@ -1265,6 +1279,22 @@ func defaultTagsValue(c corev1.Container) (v types.Map, ok bool) {
 	}
 	return types.MapNull(types.StringType), true
 }
+
+// missingObjectsDescription is the MarkdownDescription of karpenter_controller's missing_objects
+// (driftedObjects).
+var missingObjectsDescription = "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
+	"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
+	"(suffixed ` (changed)`) objects, including the namespace when `namespace_created`, that lost a label or " +
+	"annotation this provider sets (`app.kubernetes.io/*`, `" + createdByAnnotation + "`, `" + installIDAnnotation +
+	"`) or whose rules, subjects, role, selector, rollout strategy, pod service account, pod labels, probes, " +
+	"security context, ports, provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, a `DEFAULT_TAGS` that is not " +
+	"a JSON object of strings) or, with the `resources` block omitted, resources other than its defaults were " +
+	"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them. " +
+	"The Deployment's entry names what changed, always in this order: `Deployment <namespace>/<name> (changed: " +
+	"<what>, ...)` with `labels`, `install id`, `strategy`, `credentials annotation`, `serviceAccountName`, " +
+	"`pod labels`, `pod securityContext`, `securityContext`, `livenessProbe`, `readinessProbe`, `ports`, " +
+	"`env AWS_REGION`, `env POD_NAMESPACE`, `env DEFAULT_TAGS`, `resources`, e.g. " +
+	"`Deployment karpenter/karpenter (changed: env AWS_REGION, resources)`."
 
 // nothingMissing plans missing_objects as [] (every object present after apply), so that
 // objects a refresh found deleted plan an update that re-applies them.

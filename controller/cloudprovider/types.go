@@ -155,3 +155,34 @@ func AsNotAuthorized(err error) (*NotAuthorizedError, bool) {
 	ok := errors.As(err, &na)
 	return na, ok
 }
+
+// CredentialsError means the controller could not obtain its cloud credentials at all, so no
+// call was made: e.g. AWS STS refused sts:AssumeRoleWithWebIdentity because the IAM role's
+// trust policy does not allow the controller's service account (IRSA), or the EKS Pod
+// Identity agent's credentials endpoint answered an error (no association for the service
+// account). Every call fails the same way until the controller's identity is fixed.
+type CredentialsError struct {
+	Cloud string // the cloud whose credentials failed, e.g. "AWS"
+	// Action is what obtaining the credentials called: the call refused, e.g.
+	// "sts:AssumeRoleWithWebIdentity", or the credentials endpoint, e.g. "EKS Pod Identity
+	// credentials endpoint http://169.254.170.23/v1/credentials".
+	Action string
+	// Message is the cloud's explanation, prefixed with its error code when it has one
+	// ("AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"), else the
+	// innermost error's text (e.g. a connection error).
+	Message string
+	Err     error // the original error
+}
+
+func (e *CredentialsError) Error() string {
+	return "could not obtain " + e.Cloud + " credentials: " + e.Action + ": " + e.Message
+}
+
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
+// AsCredentialsError returns the CredentialsError err wraps, if any.
+func AsCredentialsError(err error) (*CredentialsError, bool) {
+	var ce *CredentialsError
+	ok := errors.As(err, &ce)
+	return ce, ok
+}

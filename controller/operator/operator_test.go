@@ -73,6 +73,17 @@ func TestControllerOnSandbox(t *testing.T) {
 // discovery resources, creates a node role and instance profile named <cluster><profileSuffix>
 // and starts the controller; done stops the controller and ends the context (timeout long).
 func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *opEnv, done func()) {
+	e, cancel := newOpEnv(t, timeout)
+	profile, nodeRole := sandboxtest.CreateNodeInstanceProfile(t, e.ctx, e.sb, e.sb.ClusterName+profileSuffix)
+	e.setSandboxEnv()
+	e.controllerRole = e.assumeControllerRole(e.sb.ClusterName+profileSuffix+"-controller", nodeRole)
+	stop := e.startController(profile)
+	return e, func() { stop(); cancel() }
+}
+
+// newOpEnv starts (or joins) the package's sandbox, installs the Provisioner CRD and tags the
+// discovery resources; cancel ends the context (timeout long).
+func newOpEnv(t *testing.T, timeout time.Duration) (e *opEnv, cancel context.CancelFunc) {
 	sb := sandboxtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	scheme := Scheme()
@@ -85,11 +96,7 @@ func startOpEnv(t *testing.T, timeout time.Duration, profileSuffix string) (e *o
 	e = &opEnv{t: t, ctx: ctx, sb: sb, kube: kube, ec2: ec2.NewFromConfig(sb.AWSConfig())}
 	sandboxtest.InstallCRDs(t, ctx, e.kube)
 	sandboxtest.TagDiscoveryResources(t, ctx, e.sb)
-	profile, nodeRole := sandboxtest.CreateNodeInstanceProfile(t, ctx, e.sb, sb.ClusterName+profileSuffix)
-	e.setSandboxEnv()
-	e.controllerRole = e.assumeControllerRole(sb.ClusterName+profileSuffix+"-controller", nodeRole)
-	stop := e.startController(profile)
-	return e, func() { stop(); cancel() }
+	return e, cancel
 }
 
 // inflateLabels select the pods of the test's inflate Deployment.
@@ -106,6 +113,9 @@ type opEnv struct {
 	kube           client.Client
 	ec2            *ec2.Client
 	controllerRole controllerRole
+	// oidcProviderArn is the IAM OIDC provider of the sandbox's issuer, once a test that runs
+	// the controller with IRSA credentials registered it (ensureOIDCProvider).
+	oidcProviderArn string
 }
 
 // setSandboxEnv exports the sandbox's environment (AWS endpoint, credentials, ...) for the

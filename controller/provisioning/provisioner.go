@@ -61,6 +61,14 @@ const (
 // resource>". The controller's policy must change before launches can succeed.
 const ReasonNotAuthorized = "NotAuthorized"
 
+// ReasonCredentialsUnavailable is the Warning Event on a Provisioner whose instance types or
+// launch failed because the controller could not obtain its cloud credentials at all: "could
+// not obtain AWS credentials: <action>: <the cloud's code and message>", the action being e.g.
+// sts:AssumeRoleWithWebIdentity (the IAM role's trust policy does not allow the controller's
+// service account) or the EKS Pod Identity credentials endpoint (no association). The
+// controller's identity must be fixed before anything can be launched.
+const ReasonCredentialsUnavailable = "CredentialsUnavailable"
+
 // Options tune the provisioning loop.
 type Options struct {
 	// BatchIdleDuration closes a batch when no pending pod event arrived for this long (default 1 s).
@@ -442,6 +450,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*BatchResult, error) {
 		prov := provList.Items[i].WithDefaults()
 		types, err := p.cp.GetInstanceTypes(ctx, prov)
 		if err != nil {
+			p.credentialsFailed(&provList.Items[i], pending, err)
 			return nil, fmt.Errorf("getting instance types for provisioner %s: %w", prov.Name, err)
 		}
 		in.Provisioners = append(in.Provisioners, scheduling.ProvisionerInput{Provisioner: prov, InstanceTypes: types, Usage: snap.Usage[prov.Name]})
@@ -735,10 +744,27 @@ func (p *Provisioner) launch(ctx context.Context, claim *karpv1.NodeClaim, plan 
 // launchFailed logs a failed launch and emits FailedProvisioning on its pods.
 func (p *Provisioner) launchFailed(ctx context.Context, plan *scheduling.NodeClaim, err error) {
 	log.FromContext(ctx).Error(err, "launch failed", "provisioner", plan.Provisioner.Name, "pods", podNames(plan.Pods))
-	if na, ok := cloudprovider.AsNotAuthorized(err); ok {
+	if ce, ok := cloudprovider.AsCredentialsError(err); ok {
+		p.recorder.Eventf(plan.Provisioner, corev1.EventTypeWarning, ReasonCredentialsUnavailable, "%s", ce.Error())
+	} else if na, ok := cloudprovider.AsNotAuthorized(err); ok {
 		p.recorder.Eventf(plan.Provisioner, corev1.EventTypeWarning, ReasonNotAuthorized, "%s", na.Error())
 	}
 	for _, pod := range plan.Pods {
 		p.recorder.Eventf(pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Launching a node failed: %v", err)
+	}
+}
+
+// credentialsFailed emits, when err (prov's instance types failed) wraps a
+// *cloudprovider.CredentialsError, CredentialsUnavailable on prov and FailedProvisioning
+// ("Cannot provision a node: could not obtain AWS credentials: ...") on the pending pods, whose
+// batch fails with it; other errors are only logged by the batch loop.
+func (p *Provisioner) credentialsFailed(prov *v1alpha5.Provisioner, pending []*corev1.Pod, err error) {
+	ce, ok := cloudprovider.AsCredentialsError(err)
+	if !ok {
+		return
+	}
+	p.recorder.Eventf(prov, corev1.EventTypeWarning, ReasonCredentialsUnavailable, "%s", ce.Error())
+	for _, pod := range pending {
+		p.recorder.Eventf(pod, corev1.EventTypeWarning, ReasonFailedProvisioning, "Cannot provision a node: %s", ce.Error())
 	}
 }

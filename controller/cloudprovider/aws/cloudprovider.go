@@ -91,7 +91,9 @@ const MaxAttempts = 8
 // LoadAWSConfig loads the SDK's default configuration (credential chain, shared config,
 // AWS_ENDPOINT_URL_<SERVICE> endpoint overrides) for region, with the standard retryer
 // (MaxAttempts attempts, backoff up to 20 s); calls refused for lack of permission return a
-// *cloudprovider.NotAuthorizedError. Errors: configuration load errors.
+// *cloudprovider.NotAuthorizedError, calls whose credentials could not be obtained (e.g. STS
+// refused AssumeRoleWithWebIdentity, or the Pod Identity agent answered an error) a
+// *cloudprovider.CredentialsError. Errors: configuration load errors.
 func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(region),
@@ -106,7 +108,7 @@ func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 		return cfg, err
 	}
 	cfg.HTTPClient = sdkhttp.Wrap(cfg.HTTPClient)
-	cfg.APIOptions = append(cfg.APIOptions, addNotAuthorizedMiddleware)
+	cfg.APIOptions = append(cfg.APIOptions, addNotAuthorizedMiddleware, addCredentialsErrorMiddleware(credentialsEndpoint(cfg)))
 	return cfg, nil
 }
 
