@@ -20,8 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 )
 
 func TestHandoverFrom(t *testing.T) {
@@ -105,9 +103,9 @@ func TestAccControllerRoleHandover(t *testing.T) {
 			}
 			allowDeployment := func() { must(t, client.IgnoreNotFound(kc.Delete(ctx, quota.DeepCopy()))) }
 			t.Cleanup(allowDeployment)
-			roleName := "acc-handover-" + identity
-			provisioner := strings.ReplaceAll(roleName, "_", "-")
-			home, away := handoverConfig(sb.ClusterName, identity, roleName, "karpenter"), handoverConfig(sb.ClusterName, identity, roleName, target)
+			provisioner := "acc-handover-" + strings.ReplaceAll(identity, "_", "-")
+			roleName := provisioner + "-ctrl"
+			home, away := moduleWiringConfig(sb.ClusterName, identity, provisioner, "karpenter"), moduleWiringConfig(sb.ClusterName, identity, provisioner, target)
 			// trusts checks the service accounts ("<namespace>/<name>") the role lets assume it:
 			// the IRSA trust statements' subjects, or the Pod Identity associations' service accounts.
 			trusts := func(want ...string) resource.TestCheckFunc {
@@ -188,54 +186,4 @@ func TestAccControllerRoleHandover(t *testing.T) {
 			})
 		})
 	}
-}
-
-// handoverConfig is modules/karpenter's wiring of the controller role and the controller in
-// namespace, for identity, with access-entry node access and a provisioner named roleName
-// (underscores made dashes).
-func handoverConfig(clusterName, identity, roleName, namespace string) string {
-	var ids []string
-	for _, sn := range sandboxaws.SeedSubnets {
-		ids = append(ids, sn.ID)
-	}
-	ids = append(ids, sandboxaws.SeedClusterSecurityGroupID)
-	return `locals {
-  identity  = "` + identity + `"
-  namespace = "` + namespace + `"
-}
-resource "karpenter_discovery_tags" "net" {
-  cluster_name = "` + clusterName + `"
-  resource_ids = ["` + strings.Join(ids, `", "`) + `"]
-}
-resource "karpenter_node_role" "node" {
-  name = "` + roleName + `-node"
-}
-resource "karpenter_instance_profile" "node" {
-  name = "` + roleName + `-node"
-  role = karpenter_node_role.node.name
-}
-resource "karpenter_controller_role" "ctrl" {
-  name                      = "` + roleName + `"
-  cluster_name              = "` + clusterName + `"
-  node_role_arn             = karpenter_node_role.node.arn
-  identity                  = local.identity
-  service_account_namespace = local.namespace
-}
-resource "karpenter_node_access" "node" {
-  role_arn     = karpenter_node_role.node.arn
-  method       = "access_entry"
-  cluster_name = "` + clusterName + `"
-}
-resource "karpenter_controller" "test" {
-  cluster_name             = "` + clusterName + `"
-  namespace                = local.namespace
-  default_instance_profile = karpenter_instance_profile.node.name
-  controller_role_arn      = local.identity == "irsa" ? karpenter_controller_role.ctrl.arn : null
-  resources {
-    cpu_request    = "100m"
-    memory_request = "128Mi"
-  }
-  depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
-}
-` + onDemandProvisionerHCL(strings.ReplaceAll(roleName, "_", "-"), clusterName)
 }

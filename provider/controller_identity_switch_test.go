@@ -82,10 +82,10 @@ func TestAccControllerIdentitySwitch(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: identitySwitchConfig(sb.ClusterName, "irsa"), Check: resource.ComposeTestCheckFunc(
+			{Config: moduleWiringConfig(sb.ClusterName, "irsa", "acc-switch", "karpenter"), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(role, "identity", "irsa"), sameRole, record,
 				func(s *terraform.State) error { return saAnnotation(roleARN)(s) })},
-			{Config: identitySwitchConfig(sb.ClusterName, "pod_identity"), ConfigPlanChecks: updates,
+			{Config: moduleWiringConfig(sb.ClusterName, "pod_identity", "acc-switch", "karpenter"), ConfigPlanChecks: updates,
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttr(role, "identity", "pod_identity"),
 					resource.TestCheckNoResourceAttr(role, "oidc_provider_arn"),
@@ -98,8 +98,8 @@ func TestAccControllerIdentitySwitch(t *testing.T) {
 						return nil
 					},
 					checkLaunchesNode(t, kc, "acc-switch"))},
-			{Config: identitySwitchConfig(sb.ClusterName, "pod_identity"), PlanOnly: true},
-			{Config: identitySwitchConfig(sb.ClusterName, "irsa"), ConfigPlanChecks: updates,
+			{Config: moduleWiringConfig(sb.ClusterName, "pod_identity", "acc-switch", "karpenter"), PlanOnly: true},
+			{Config: moduleWiringConfig(sb.ClusterName, "irsa", "acc-switch", "karpenter"), ConfigPlanChecks: updates,
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttr(role, "identity", "irsa"),
 					resource.TestCheckResourceAttrSet(role, "oidc_provider_arn"),
@@ -111,7 +111,7 @@ func TestAccControllerIdentitySwitch(t *testing.T) {
 						}
 						return nil
 					})},
-			{Config: identitySwitchConfig(sb.ClusterName, "irsa"), PlanOnly: true},
+			{Config: moduleWiringConfig(sb.ClusterName, "irsa", "acc-switch", "karpenter"), PlanOnly: true},
 		},
 	})
 }
@@ -134,34 +134,38 @@ func controllerPodUIDs(kc client.Client) (map[types.UID]bool, error) {
 	return out, nil
 }
 
-// identitySwitchConfig is modules/karpenter's wiring of the controller role and the controller
-// for controller_identity = identity, with access-entry node access and provisioner
-// "acc-switch".
-func identitySwitchConfig(clusterName, identity string) string {
+// moduleWiringConfig is modules/karpenter's wiring of the controller role and the controller
+// in namespace for identity: discovery tags on the seed subnets and security group, node role
+// and instance profile "<name>-node", controller role "<name>-ctrl" (its
+// service_account_namespace the controller's namespace), access-entry node access, the
+// controller (controller_role_arn only with IRSA) and on-demand provisioner "<name>".
+func moduleWiringConfig(clusterName, identity, name, namespace string) string {
 	var ids []string
 	for _, sn := range sandboxaws.SeedSubnets {
 		ids = append(ids, sn.ID)
 	}
 	ids = append(ids, sandboxaws.SeedClusterSecurityGroupID)
 	return `locals {
-  identity = "` + identity + `"
+  identity  = "` + identity + `"
+  namespace = "` + namespace + `"
 }
 resource "karpenter_discovery_tags" "net" {
   cluster_name = "` + clusterName + `"
   resource_ids = ["` + strings.Join(ids, `", "`) + `"]
 }
 resource "karpenter_node_role" "node" {
-  name = "acc-switch-node"
+  name = "` + name + `-node"
 }
 resource "karpenter_instance_profile" "node" {
-  name = "acc-switch-node"
+  name = "` + name + `-node"
   role = karpenter_node_role.node.name
 }
 resource "karpenter_controller_role" "ctrl" {
-  name          = "acc-switch-ctrl"
-  cluster_name  = "` + clusterName + `"
-  node_role_arn = karpenter_node_role.node.arn
-  identity      = local.identity
+  name                      = "` + name + `-ctrl"
+  cluster_name              = "` + clusterName + `"
+  node_role_arn             = karpenter_node_role.node.arn
+  identity                  = local.identity
+  service_account_namespace = local.namespace
 }
 resource "karpenter_node_access" "node" {
   role_arn     = karpenter_node_role.node.arn
@@ -170,6 +174,7 @@ resource "karpenter_node_access" "node" {
 }
 resource "karpenter_controller" "test" {
   cluster_name             = "` + clusterName + `"
+  namespace                = local.namespace
   default_instance_profile = karpenter_instance_profile.node.name
   controller_role_arn      = local.identity == "irsa" ? karpenter_controller_role.ctrl.arn : null
   resources {
@@ -178,5 +183,5 @@ resource "karpenter_controller" "test" {
   }
   depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
 }
-` + onDemandProvisionerHCL("acc-switch", clusterName)
+` + onDemandProvisionerHCL(name, clusterName)
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
-	sandboxaws "github.com/nodeform/terraform-provider-karpenter/sandbox/aws"
 )
 
 // TestAccPodIdentityAndAccessEntry runs both EKS paths end to end: the controller role uses
@@ -34,7 +32,7 @@ func TestAccPodIdentityAndAccessEntry(t *testing.T) {
 	sb, kc := startSandbox(t)
 	const role = "karpenter_controller_role.ctrl"
 	ekc := eks.NewFromConfig(sb.AWSConfig())
-	cfg := podIdentityConfig(sb.ClusterName)
+	cfg := moduleWiringConfig(sb.ClusterName, identityPodIdentity, "acc-pi", "karpenter")
 	var associationID string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -88,48 +86,6 @@ func TestAccPodIdentityAndAccessEntry(t *testing.T) {
 			return nil
 		},
 	})
-}
-
-// podIdentityConfig: Pod Identity controller role, access-entry node access, the controller
-// without controller_role_arn, and provisioner "acc-pi".
-func podIdentityConfig(clusterName string) string {
-	var ids []string
-	for _, sn := range sandboxaws.SeedSubnets {
-		ids = append(ids, sn.ID)
-	}
-	ids = append(ids, sandboxaws.SeedClusterSecurityGroupID)
-	return `resource "karpenter_discovery_tags" "net" {
-  cluster_name = "` + clusterName + `"
-  resource_ids = ["` + strings.Join(ids, `", "`) + `"]
-}
-resource "karpenter_node_role" "node" {
-  name = "acc-pi-node"
-}
-resource "karpenter_instance_profile" "node" {
-  name = "acc-pi-node"
-  role = karpenter_node_role.node.name
-}
-resource "karpenter_controller_role" "ctrl" {
-  name          = "acc-pi-ctrl"
-  cluster_name  = "` + clusterName + `"
-  node_role_arn = karpenter_node_role.node.arn
-  identity      = "pod_identity"
-}
-resource "karpenter_node_access" "node" {
-  role_arn     = karpenter_node_role.node.arn
-  method       = "access_entry"
-  cluster_name = "` + clusterName + `"
-}
-resource "karpenter_controller" "test" {
-  cluster_name             = "` + clusterName + `"
-  default_instance_profile = karpenter_instance_profile.node.name
-  resources {
-    cpu_request    = "100m"
-    memory_request = "128Mi"
-  }
-  depends_on = [karpenter_node_access.node, karpenter_controller_role.ctrl, karpenter_discovery_tags.net]
-}
-` + onDemandProvisionerHCL("acc-pi", clusterName)
 }
 
 // checkLaunchesNode creates a pod that only a node of provisioner fits and waits (up to three
