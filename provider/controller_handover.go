@@ -77,13 +77,15 @@ func handoverFrom(tagged, had, want string, sameIdentity bool) string {
 }
 
 // controllerRunsAs reports whether a karpenter_controller installation (its Deployment, with
-// the controller container) runs as the service account ref ("<namespace>/<name>"): only then
+// the controller container) runs as the service account ref ("<namespace>/<name>") with the
+// role roleARN: with IRSA (identity irsa) the service account's role annotation names it,
+// with Pod Identity an association in cluster binds the service account to it. Only then
 // does a role update hand over, since only then will a controller's move end the hand-over.
 // False when the cluster cannot be read (no Kubernetes configuration, an error): the role then
 // switches at once, as without a controller.
-func (c *clients) controllerRunsAs(ctx context.Context, ref string) bool {
+func (c *clients) controllerRunsAs(ctx context.Context, cluster, ref, roleARN, identity string) bool {
 	ns, name, ok := strings.Cut(ref, "/")
-	if !ok {
+	if !ok || roleARN == "" {
 		return false
 	}
 	kc, err := c.kube()
@@ -94,10 +96,19 @@ func (c *clients) controllerRunsAs(ctx context.Context, ref string) bool {
 	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: deploymentName}, &d); err != nil {
 		return false
 	}
-	if d.Spec.Template.Spec.ServiceAccountName != name {
+	if d.Spec.Template.Spec.ServiceAccountName != name ||
+		!slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == containerName }) {
 		return false
 	}
-	return slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == containerName })
+	if identity == identityPodIdentity {
+		roles, err := c.associatedRoles(ctx, cluster, ns, name)
+		return err == nil && slices.ContainsFunc(roles, func(a associatedRole) bool { return a.arn == roleARN })
+	}
+	var sa corev1.ServiceAccount
+	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &sa); err != nil {
+		return false
+	}
+	return sa.Annotations[roleARNAnnotation] == roleARN
 }
 
 // withPreviousServiceAccount returns the IRSA trust policy trust (one statement, as

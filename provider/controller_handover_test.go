@@ -162,28 +162,74 @@ func TestAccControllerRoleHandover(t *testing.T) {
 				}
 			}
 			refused := regexp.MustCompile(`exceeded quota`)
+			otherIdentity := identityPodIdentity
+			if identity == identityPodIdentity {
+				otherIdentity = identityIRSA
+			}
+			// soloTrusts checks that the solo role trusts service account want
+			// ("<namespace>:<name>") alone, with no hand-over.
+			soloTrusts := func(want string) resource.TestCheckFunc {
+				return func(*terraform.State) error {
+					out, err := ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("acc-solo")})
+					if err != nil {
+						return err
+					}
+					if tag := previousServiceAccount(out.Role.Tags); tag != "" {
+						return fmt.Errorf("role acc-solo hands over from %s", tag)
+					}
+					doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+					if err != nil || len(doc.Statement) != 1 ||
+						!strings.Contains(doc.JSON(), `"system:serviceaccount:`+want+`"`) {
+						return fmt.Errorf("role acc-solo trust %s (%v), want one statement for %s", doc.JSON(), err, want)
+					}
+					return nil
+				}
+			}
 			updates := func(roleAction, ctrlAction plancheck.ResourceActionType) resource.ConfigPlanChecks {
 				return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(role, roleAction), plancheck.ExpectResourceAction(ctrl, ctrlAction)}}
 			}
-			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{
-					{Config: home, Check: trusts("karpenter/karpenter")},
-					// The move fails after the role was updated: the role keeps the old account.
-					{PreConfig: noDeployment, Config: away, ExpectError: refused},
-					{Config: away, PlanOnly: true, ExpectNonEmptyPlan: true},
-					// Back home: the role trusts the old account alone again, nothing else changes.
-					{PreConfig: oldRunsWithCredentials, Config: home, ConfigPlanChecks: updates(plancheck.ResourceActionUpdate, plancheck.ResourceActionNoop),
-						Check: trusts("karpenter/karpenter")},
-					{Config: home, PlanOnly: true},
-					// Failed again, then moved: the hand-over ends with the move.
-					{Config: away, ExpectError: refused},
-					{PreConfig: allowDeployment, Config: away, ConfigPlanChecks: updates(plancheck.ResourceActionNoop, plancheck.ResourceActionUpdate),
-						Check: resource.ComposeTestCheckFunc(trusts(target+"/karpenter"), resource.TestCheckResourceAttr(ctrl, "namespace", target))},
-					{Config: away, PlanOnly: true},
-				},
-			})
+			steps := []resource.TestStep{
+				{Config: home, Check: trusts("karpenter/karpenter")},
+				// The move fails after the role was updated: the role keeps the old account.
+				{PreConfig: noDeployment, Config: away, ExpectError: refused},
+				{Config: away, PlanOnly: true, ExpectNonEmptyPlan: true},
+				// Back home: the role trusts the old account alone again, nothing else changes.
+				{PreConfig: oldRunsWithCredentials, Config: home, ConfigPlanChecks: updates(plancheck.ResourceActionUpdate, plancheck.ResourceActionNoop),
+					Check: trusts("karpenter/karpenter")},
+				{Config: home, PlanOnly: true},
+				// Failed again, then moved: the hand-over ends with the move.
+				{Config: away, ExpectError: refused},
+				{PreConfig: allowDeployment, Config: away, ConfigPlanChecks: updates(plancheck.ResourceActionNoop, plancheck.ResourceActionUpdate),
+					Check: resource.ComposeTestCheckFunc(trusts(target+"/karpenter"), resource.TestCheckResourceAttr(ctrl, "namespace", target))},
+				{Config: away, PlanOnly: true},
+				// Identity and service account together, while the controller runs with the
+				// role: refused at plan (no hand-over across identities).
+				{Config: moduleWiringConfig(sb.ClusterName, otherIdentity, provisioner, "karpenter"),
+					ExpectError: regexp.MustCompile(`Change identity and the service account in separate applies`)},
+			}
+			if identity == identityIRSA { // (with Pod Identity a service account has one association: one role)
+				steps = append(steps,
+					// A role no controller uses with that service account switches at once, even
+					// though a controller (with another role) runs as it.
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, target)},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), Check: soloTrusts("elsewhere:karpenter")},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), PlanOnly: true})
+			}
+			resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 		})
 	}
+}
+
+// soloRole is an IRSA karpenter_controller_role "solo" (acc-solo) that no controller uses,
+// trusting service account karpenter in namespace.
+func soloRole(clusterName, namespace string) string {
+	return `
+resource "karpenter_controller_role" "solo" {
+  name                      = "acc-solo"
+  cluster_name              = "` + clusterName + `"
+  node_role_arn             = karpenter_node_role.node.arn
+  service_account_namespace = "` + namespace + `"
+}
+`
 }

@@ -94,11 +94,13 @@ func (r *controllerRoleResource) readPodIdentityAssociation(ctx context.Context,
 }
 
 // updatePodIdentityAssociation makes plan's association exist: the state's one is kept when it
-// still binds the planned service account to the role; otherwise it is deleted, unless it
-// binds keep ("<namespace>/<name>"), the service account a hand-over keeps trusting
-// (controller_handover.go), and a new one is made. adopt: the planned service account is the
-// one a pending hand-over kept, so its association is the role's already and is taken over.
+// still binds the planned service account to the role; otherwise the new one is made first
+// (so that a refused create leaves the old one in place), then the state's one is deleted,
+// unless it binds keep ("<namespace>/<name>"), the service account a hand-over keeps trusting
+// (controller_handover.go). adopt: the planned service account is the one a pending hand-over
+// kept, so its association is the role's already and is taken over.
 func (r *controllerRoleResource) updatePodIdentityAssociation(ctx context.Context, plan *controllerRoleModel, state controllerRoleModel, keep string, adopt bool, diags *diag.Diagnostics) {
+	stale := false // the state's association exists and binds another service account
 	if id := state.PodIdentityAssociationID.ValueString(); id != "" {
 		cur := state
 		r.readPodIdentityAssociation(ctx, &cur, diags)
@@ -110,27 +112,41 @@ func (r *controllerRoleResource) updatePodIdentityAssociation(ctx context.Contex
 			plan.PodIdentityAssociationID = cur.PodIdentityAssociationID
 			return
 		}
-		if keep == "" || serviceAccountRef(cur.ServiceAccountNamespace.ValueString(), cur.ServiceAccountName.ValueString()) != keep {
-			r.deletePodIdentityAssociation(ctx, state, diags)
-			if diags.HasError() {
-				return
-			}
-		}
+		stale = !cur.PodIdentityAssociationID.IsNull() &&
+			(keep == "" || serviceAccountRef(cur.ServiceAccountNamespace.ValueString(), cur.ServiceAccountName.ValueString()) != keep)
 	}
-	if adopt {
-		roles, err := r.c.associatedRoles(ctx, plan.ClusterName.ValueString(), plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
-		if err != nil {
-			diags.AddError("Cannot list Pod Identity associations", err.Error())
+	if !r.adoptPodIdentityAssociation(ctx, plan, adopt, diags) {
+		if diags.HasError() {
 			return
 		}
-		for _, a := range roles {
-			if a.arn == plan.ARN.ValueString() {
-				plan.PodIdentityAssociationID = types.StringValue(a.associationID)
-				return
-			}
+		r.createPodIdentityAssociation(ctx, plan, diags)
+		if diags.HasError() {
+			return
 		}
 	}
-	r.createPodIdentityAssociation(ctx, plan, diags)
+	if stale {
+		r.deletePodIdentityAssociation(ctx, state, diags)
+	}
+}
+
+// adoptPodIdentityAssociation takes over, when adopt, the association of plan's service account
+// with the role that a pending hand-over kept, and reports whether it found one.
+func (r *controllerRoleResource) adoptPodIdentityAssociation(ctx context.Context, plan *controllerRoleModel, adopt bool, diags *diag.Diagnostics) bool {
+	if !adopt {
+		return false
+	}
+	roles, err := r.c.associatedRoles(ctx, plan.ClusterName.ValueString(), plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
+	if err != nil {
+		diags.AddError("Cannot list Pod Identity associations", err.Error())
+		return false
+	}
+	for _, a := range roles {
+		if a.arn == plan.ARN.ValueString() {
+			plan.PodIdentityAssociationID = types.StringValue(a.associationID)
+			return true
+		}
+	}
+	return false
 }
 
 // deletePodIdentityAssociation deletes the association this resource created (none: nothing).

@@ -108,6 +108,14 @@ resource "karpenter_controller_role" "test" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 				Check:            resource.ComposeAggregateTestCheckFunc(associated("karpenter-controller", roleARN), notAssociated("karpenter"))},
 			{Config: cfg("karpenter-controller"), PlanOnly: true},
+			// A move onto a service account someone else associated is refused, and the role's
+			// own association stays (made before the old one is deleted).
+			{Config: cfg("taken"), ExpectError: regexp.MustCompile(`already has a Pod Identity association`)},
+			{PreConfig: func() {
+				if got, ok := env.e.PodIdentityRole("karpenter", "karpenter-controller"); !ok || got != roleARN {
+					t.Fatalf("after the refused move karpenter/karpenter-controller is associated with %q (%v), want %s", got, ok, roleARN)
+				}
+			}, Config: cfg("karpenter-controller"), Check: associated("karpenter-controller", roleARN)},
 		},
 		CheckDestroy: resource.ComposeAggregateTestCheckFunc(notAssociated("karpenter-controller"), associated("taken", *other.Role.Arn)),
 	})

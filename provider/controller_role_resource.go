@@ -91,13 +91,14 @@ func (r *controllerRoleResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"association for the service account is refused.\n\n" +
 			"**Moving the controller.** Terraform updates this role before `karpenter_controller` moves to a new namespace or " +
 			"service account, and a move that fails puts the old installation back. So a change of `service_account_namespace` " +
-			"or `service_account_name` while a `karpenter_controller` runs as the previous service account hands the role over " +
+			"or `service_account_name` while a `karpenter_controller` runs as the previous service account with this role hands the role over " +
 			"rather than switching it (without one it switches at once): the role keeps trusting the previous " +
 			"service account as well (IRSA: a second trust statement with Sid `PreviousServiceAccount`; Pod Identity: the " +
 			"previous association is kept) and carries the tag `terraform-provider-karpenter/previous-service-account = " +
 			"<namespace>/<name>` (neither shows in `tags` or the plan). `karpenter_controller` ends the hand-over as soon as it " +
 			"runs under the new service account; a hand-over left after that shows in its `missing_objects`. Changing " +
-			"`identity` at the same time switches without a hand-over. Destroy deletes the kept association too.\n\n" +
+			"`identity` together with the service account is refused at plan while such a controller runs (apply one, then the " +
+			"other). Destroy deletes the kept association too.\n\n" +
 			"Import by role name (an imported role has `oidc_provider_created = false`: it never deletes the provider; a Pod " +
 			"Identity role's association is found by its role ARN).",
 		Blocks: map[string]schema.Block{
@@ -166,6 +167,19 @@ func (r *controllerRoleResource) ModifyPlan(ctx context.Context, req resource.Mo
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 		if resp.Diagnostics.HasError() {
+			return
+		}
+		had := serviceAccountRef(state.ServiceAccountNamespace.ValueString(), state.ServiceAccountName.ValueString())
+		if !m.Identity.IsUnknown() && !m.Identity.Equal(state.Identity) && !m.ServiceAccountNamespace.IsUnknown() && !m.ServiceAccountName.IsUnknown() &&
+			serviceAccountRef(m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString()) != had &&
+			r.c.controllerRunsAs(ctx, state.ClusterName.ValueString(), had, state.ARN.ValueString(), state.Identity.ValueString()) {
+			// No hand-over across identities (controller_handover.go): a move that failed would
+			// leave the restored controller with credentials the role no longer accepts.
+			resp.Diagnostics.AddAttributeError(path.Root("identity"), "Change identity and the service account in separate applies",
+				fmt.Sprintf("A karpenter_controller runs as service account %s with this role (%s). Changing identity (%s to %s) and the "+
+					"service account (to %s/%s) in one apply would leave it without AWS credentials if its move failed. Apply the identity "+
+					"change first, then the new namespace or service account name (or the other way round).", had, state.Identity.ValueString(),
+					state.Identity.ValueString(), m.Identity.ValueString(), m.ServiceAccountNamespace.ValueString(), m.ServiceAccountName.ValueString()))
 			return
 		}
 		if !m.Identity.IsUnknown() && !m.Identity.Equal(state.Identity) {
@@ -406,7 +420,7 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	want := serviceAccountRef(plan.ServiceAccountNamespace.ValueString(), plan.ServiceAccountName.ValueString())
 	keep := handoverFrom(tagged, serviceAccountRef(state.ServiceAccountNamespace.ValueString(), state.ServiceAccountName.ValueString()),
 		want, plan.Identity.Equal(state.Identity))
-	if keep != "" && !r.c.controllerRunsAs(ctx, keep) {
+	if keep != "" && !r.c.controllerRunsAs(ctx, state.ClusterName.ValueString(), keep, state.ARN.ValueString(), state.Identity.ValueString()) {
 		keep = "" // no installation to keep working, none to end the hand-over: switch now
 	}
 	trust, providerARN, created := r.trustFor(ctx, &plan, &resp.Diagnostics)
