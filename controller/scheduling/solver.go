@@ -233,6 +233,9 @@ type provState struct {
 	blocks []blockRoom
 	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
 	antiCursor map[*podTerm]int
+	// antiHeld has, per hostname anti-affinity term t, bit i%claimBlock of word i/claimBlock set
+	// when claims[i] is known to hold a pod t selects (see place).
+	antiHeld map[*podTerm][]uint64
 	// maxTypes caps a new node's instance type options (Input.MaxInstanceTypes).
 	maxTypes int
 	// mu guards byPrice while resize splits claims concurrently; deferCommit is set then (split
@@ -932,7 +935,22 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	if ps.withRoom(pi, ps.firstCandidate(pi, nsLabels), func(c *claim) bool { return ps.tryClaim(pi, c, nsLabels) }) {
+	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
+	// every later pod with the term: pods are only added to claims while pods are placed (as
+	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
+	held := ps.antiMasks(pi)
+	try := func(i int, c *claim) bool {
+		if ps.tryClaim(pi, c, nsLabels) {
+			return true
+		}
+		for k, t := range pi.host.antiAffinity {
+			if c.host.hasMatch(t, nsLabels) {
+				held[k][i/claimBlock] |= 1 << (i % claimBlock)
+			}
+		}
+		return false
+	}
+	if ps.withRoom(pi, ps.firstCandidate(pi, nsLabels), held, try) {
 		return "", true
 	}
 	for i, pinned := range pi.pinned {
@@ -944,18 +962,29 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 }
 
 // withRoom calls try on the claims from index start on, in order, that may have room for pi,
-// until it returns true; it reports whether one did. Blocks of claims none of which has room
-// are skipped.
-func (ps *provState) withRoom(pi *podInfo, start int, try func(*claim) bool) bool {
+// with their index, until it returns true; it reports whether one did. Blocks of claims none
+// of which has room are skipped, and so are the claims whose bit is set in one of refused
+// (claim i is bit i%claimBlock of word i/claimBlock): the caller knows they refuse pi.
+func (ps *provState) withRoom(pi *podInfo, start int, refused [][]uint64, try func(int, *claim) bool) bool {
 	for b := start / claimBlock; b < len(ps.blocks); b++ {
 		if pi.cpu > ps.blocks[b].cpu || pi.memory > ps.blocks[b].memory {
 			continue // no claim of the block has room
 		}
 		lo, hi := max(start, b*claimBlock), min(len(ps.claims), (b+1)*claimBlock)
+		var skip uint64
+		for _, m := range refused {
+			if b < len(m) {
+				skip |= m[b]
+			}
+		}
+		if inBlock := blockMask(lo-b*claimBlock, hi-b*claimBlock); skip&inBlock == inBlock {
+			continue // every claim left refuses pi
+		}
 		var room blockRoom
-		for _, c := range ps.claims[lo:hi] {
+		for i := lo; i < hi; i++ {
+			c := ps.claims[i]
 			room.cpu, room.memory = max(room.cpu, c.roomCPU), max(room.memory, c.roomMemory)
-			if pi.cpu <= c.roomCPU && pi.memory <= c.roomMemory && try(c) {
+			if skip&(1<<(i-b*claimBlock)) == 0 && pi.cpu <= c.roomCPU && pi.memory <= c.roomMemory && try(i, c) {
 				return true
 			}
 		}
@@ -964,6 +993,36 @@ func (ps *provState) withRoom(pi *podInfo, start int, try func(*claim) bool) boo
 		}
 	}
 	return false
+}
+
+// blockMask is the mask of the bits from lo up to hi (exclusive) of a block's word.
+func blockMask(lo, hi int) uint64 {
+	m := ^uint64(0) << lo
+	if hi < claimBlock {
+		m &= uint64(1)<<hi - 1
+	}
+	return m
+}
+
+// antiMasks returns antiHeld's masks of pi's hostname anti-affinity terms, one word per block
+// of claims.
+func (ps *provState) antiMasks(pi *podInfo) [][]uint64 {
+	if len(pi.host.antiAffinity) == 0 {
+		return nil
+	}
+	if ps.antiHeld == nil {
+		ps.antiHeld = map[*podTerm][]uint64{}
+	}
+	held := make([][]uint64, len(pi.host.antiAffinity))
+	for k, t := range pi.host.antiAffinity {
+		m := ps.antiHeld[t]
+		if n := len(ps.blocks); len(m) < n {
+			m = append(m, make([]uint64, n-len(m))...)
+			ps.antiHeld[t] = m
+		}
+		held[k] = m
+	}
+	return held
 }
 
 // tryClaim adds pi to c when c admits it, and reports whether it did.
@@ -1013,9 +1072,9 @@ func (ps *provState) addClaim(c *claim) {
 }
 
 // setClaims replaces the claims (after resize or absorb) and rebuilds their blocks; the
-// anti-affinity cursors, which are claim indexes, start over.
+// anti-affinity cursors and masks, which name claims by index, start over.
 func (ps *provState) setClaims(claims []*claim) {
-	ps.claims, ps.blocks, ps.antiCursor = nil, nil, nil
+	ps.claims, ps.blocks, ps.antiCursor, ps.antiHeld = nil, nil, nil, nil
 	for _, c := range claims {
 		ps.addClaim(c)
 	}
