@@ -577,6 +577,62 @@ func TemplateKey(p *corev1.Pod) string {
 	return fmt.Sprintf("%s/%s/%s/%x", p.Namespace, ref.UID, labels.FormatLabels(p.Labels), sum)
 }
 
+// contentKey identifies a pod without a controller by its namespace, labels, effective
+// requests (PodRequests) and the rest of its spec (the protobuf encoding of namespace and
+// labels and of the spec without resources: map keys sorted), so that identical pods are
+// compiled once as a controller's are (see TemplateKey); "" for pods with
+// PersistentVolumeClaim or ephemeral volumes, and when an encoding fails. compilePods shares
+// only a compilation without error or volumes (an error may name the pod).
+func contentKey(p *corev1.Pod) string {
+	for i := range p.Spec.Volumes {
+		if v := &p.Spec.Volumes[i]; v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+			return ""
+		}
+	}
+	meta := metav1.ObjectMeta{Namespace: p.Namespace, Labels: p.Labels}
+	m, err := meta.Marshal()
+	if err != nil {
+		return ""
+	}
+	// The requests as the solver reads them, not as written ("1" and "1000m" are one).
+	spec := p.Spec
+	spec.Containers, spec.InitContainers = withoutResources(spec.Containers), withoutResources(spec.InitContainers)
+	spec.Overhead, spec.Resources = nil, nil
+	rest, err := spec.Marshal()
+	if err != nil {
+		return ""
+	}
+	req := PodRequests(p)
+	b := make([]byte, 0, 1+2*len(m)+len(rest)+32*len(req))
+	// A leading NUL keeps these apart from TemplateKey's; every part is prefixed by its length.
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(m)), 10)
+	b = append(b, ':')
+	b = append(b, m...)
+	for _, n := range sortedNames(req) {
+		b = strconv.AppendInt(b, int64(len(n)), 10)
+		b = append(b, ':')
+		b = append(b, n...)
+		b = strconv.AppendInt(b, req[n], 10)
+		b = append(b, ';')
+	}
+	b = append(b, '|')
+	b = append(b, rest...)
+	return string(b)
+}
+
+// withoutResources is a copy of containers with their resources cleared (nil for none).
+func withoutResources(containers []corev1.Container) []corev1.Container {
+	if len(containers) == 0 {
+		return nil
+	}
+	out := slices.Clone(containers)
+	for i := range out {
+		out[i].Resources = corev1.ResourceRequirements{}
+	}
+	return out
+}
+
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
 // pods they follow are placed first), before them pods with hostname anti-affinity against
 // their own kind, then by decreasing dominant share (the larger of the pod's share of the
@@ -586,11 +642,16 @@ func TemplateKey(p *corev1.Pod) string {
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
-	// spec: they are compiled once.
+	// spec: they are compiled once; so are identical pods without a controller (contentKey).
 	compiled := map[string]*podInfo{}
 	for _, p := range in.Pods {
 		var pi *podInfo
 		key := TemplateKey(p)
+		byContent := false
+		if key == "" {
+			key = contentKey(p)
+			byContent = key != ""
+		}
 		if tmpl, ok := compiled[key]; ok && key != "" {
 			if tmpl.selected == nil {
 				tmpl.selected = &termSelection{} // shared by the copies: their labels are the same
@@ -600,7 +661,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			pi = &cp
 		} else {
 			pi = compilePod(p, reachable(p, podPreferences(p), topo.nodes, topo.provs), topo)
-			if key != "" {
+			if key != "" && (!byContent || (pi.err == nil && pi.vol == nil)) {
 				compiled[key] = pi
 			}
 		}
