@@ -32,8 +32,10 @@ type coverLP struct {
 	// walked is the number of rows when pivots were walked.
 	walked int
 	pivots []coverPivot
-	// masks are rowMasks of the first len(masks) rows; noMasks when rowMasks is nil.
+	// masks are rowMasks of the first len(masks) rows, packed their entries; noMasks when
+	// rowMasks is nil.
 	masks   []uint64
+	packed  packedRows
 	noMasks bool
 }
 
@@ -53,12 +55,16 @@ func (lp *coverLP) updateMasks(d int) {
 		lp.noMasks, lp.masks = true, nil
 		return
 	}
-	more := rowMasks(lp.rows[len(lp.masks):])
-	if more == nil && len(lp.masks) < len(lp.rows) {
-		lp.noMasks, lp.masks = true, nil
+	from := len(lp.masks)
+	more := rowMasks(lp.rows[from:])
+	if more == nil && from < len(lp.rows) {
+		lp.noMasks, lp.masks, lp.packed = true, nil, packedRows{}
 		return
 	}
 	lp.masks = append(lp.masks, more...)
+	for o, m := range more {
+		lp.packed.add(lp.rows[from+o], m)
+	}
 }
 
 // solve is coverSolve on the programme's rows.
@@ -72,6 +78,7 @@ func (lp *coverLP) solve() ([]float64, []float64) {
 	}
 	lp.updateMasks(d)
 	s := newCoverSimplex(lp.rows, lp.prices, lp.masks, d)
+	s.packed = &lp.packed
 	iter := 0
 	// Retrace the last solve's pivots while the new rows leave them unchanged.
 	kept := 0
@@ -162,6 +169,7 @@ type coverSimplex struct {
 	// masks are rowMasks(rows), nil when dense: lu then factorises, and supports are
 	// rowSupports(rows); else slu factorises, pats its rows' patterns.
 	masks    []uint64
+	packed   *packedRows
 	supports [][]int32
 	lu       *luFactors
 	slu      *sparseLU
@@ -234,7 +242,7 @@ func (s *coverSimplex) entering(dir []float64) (int, float64) {
 		// dotOn would skip 0·Inf and 0·NaN terms
 		return enteringConstraint(s.rows, nil, s.prices, s.inTight, s.y, dir, s.eps)
 	case s.masks != nil:
-		return enteringConstraintMasked(s.rows, s.masks, s.prices, s.inTight, s.y, dir, s.eps)
+		return enteringConstraintMasked(s.packed, s.masks, s.prices, s.inTight, s.y, dir, s.eps)
 	default:
 		return enteringConstraint(s.rows, s.supports, s.prices, s.inTight, s.y, dir, s.eps)
 	}
@@ -252,7 +260,7 @@ func (s *coverSimplex) blockNew(from int, dir []float64, enter int, step float64
 		row := s.rows[o]
 		var ad, ay float64
 		if finite {
-			ad = dotMasked(row, dir, s.masks[o])
+			ad = s.packed.dot(o, dir)
 		} else {
 			ad = dot(row, dir)
 		}
@@ -260,7 +268,7 @@ func (s *coverSimplex) blockNew(from int, dir []float64, enter int, step float64
 			continue
 		}
 		if finite {
-			ay = dotMasked(row, s.y, s.masks[o])
+			ay = s.packed.dot(o, s.y)
 		} else {
 			ay = dot(row, s.y)
 		}

@@ -130,3 +130,39 @@ func denseCoverSolve(rows [][]float64, prices []float64) ([]float64, []float64) 
 	lp := coverLP{rows: rows, prices: prices, noMasks: true}
 	return lp.solve()
 }
+
+// BenchmarkCoverLP solves random programmes of 48 columns as the column generation does:
+// 10 solves, 2 to 97 rows appended before each.
+func BenchmarkCoverLP(b *testing.B) {
+	const d = 48
+	r := rand.New(rand.NewPCG(5, 6))
+	var batches [][][]float64
+	var prices [][]float64
+	for range 10 {
+		var rows [][]float64
+		var ps []float64
+		for range 2 + r.IntN(96) {
+			row := make([]float64, d)
+			for range 1 + r.IntN(6) {
+				row[r.IntN(d)] = float64(1+r.IntN(8)) / 8
+			}
+			rows = append(rows, row)
+			ps = append(ps, 0.1+2*r.Float64())
+		}
+		batches, prices = append(batches, rows), append(prices, ps)
+	}
+	for b.Loop() {
+		lp := coverLP{retrace: true}
+		for i := range d {
+			row := make([]float64, d)
+			row[i] = 1
+			lp.rows = append(lp.rows, row)
+			lp.prices = append(lp.prices, 1)
+		}
+		for i := range batches {
+			lp.rows = append(lp.rows, batches[i]...)
+			lp.prices = append(lp.prices, prices[i]...)
+			lp.solve()
+		}
+	}
+}

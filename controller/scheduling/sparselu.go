@@ -241,11 +241,45 @@ func rowMasks(rows [][]float64) []uint64 {
 	return masks
 }
 
+// packedRows holds the nonzero entries of rows contiguously, columns ascending: row o's are
+// vals[off[o]:off[o+1]], at columns cols[off[o]:off[o+1]]. A product with a row then reads a
+// few neighbouring words instead of a whole row.
+type packedRows struct {
+	off  []int32
+	vals []float64
+	cols []uint8
+}
+
+// add appends row, its nonzero entries at the bits of mask (at most sparseLUMax columns).
+func (p *packedRows) add(row []float64, mask uint64) {
+	if len(p.off) == 0 {
+		p.off = append(p.off, 0)
+	}
+	for q := mask; q != 0; q &= q - 1 {
+		k := bits.TrailingZeros64(q)
+		p.vals = append(p.vals, row[k])
+		p.cols = append(p.cols, uint8(k))
+	}
+	p.off = append(p.off, int32(len(p.vals)))
+}
+
+// dot is dot(rows[o], b) over the row's nonzero entries, ascending: bit-identical to dot but
+// for the sign of a zero result when b is finite (see dotOn).
+func (p *packedRows) dot(o int, b []float64) float64 {
+	lo, hi := p.off[o], p.off[o+1]
+	cols := p.cols[lo:hi]
+	s := 0.0
+	for i, v := range p.vals[lo:hi] {
+		s += v * b[cols[i]]
+	}
+	return s
+}
+
 // enteringConstraintMasked is enteringConstraint for finite rows, y and dir, with the rows'
-// nonzero entries given as masks (rowMasks): a product leaves out the terms where either
-// factor is zero, which changes no sum but for the sign of a zero result (see dotOn), and a
-// row that shares no nonzero column with dir is not moving towards its bound.
-func enteringConstraintMasked(rows [][]float64, masks []uint64, prices []float64, inTight []bool, y, dir []float64, eps float64) (int, float64) {
+// nonzero entries given as masks (rowMasks) and packed: a product leaves out the terms where
+// either factor is zero, which changes no sum but for the sign of a zero result (see dotOn),
+// and a row that shares no nonzero column with dir is not moving towards its bound.
+func enteringConstraintMasked(packed *packedRows, masks []uint64, prices []float64, inTight []bool, y, dir []float64, eps float64) (int, float64) {
 	enter, step := math.MinInt, math.Inf(1)
 	var dirMask uint64
 	for k := range y {
@@ -258,30 +292,18 @@ func enteringConstraintMasked(rows [][]float64, masks []uint64, prices []float64
 			}
 		}
 	}
-	for o, row := range rows {
-		sel := masks[o] & dirMask
-		if sel == 0 || inTight[o] {
+	for o, mask := range masks {
+		if mask&dirMask == 0 || inTight[o] {
 			continue
 		}
-		ad := dotMasked(row, dir, sel)
+		ad := packed.dot(o, dir)
 		if ad <= eps {
 			continue
 		}
-		ay := dotMasked(row, y, masks[o])
+		ay := packed.dot(o, y)
 		if t := max(0, (prices[o]-ay)/ad); t < step {
 			enter, step = o, t
 		}
 	}
 	return enter, step
-}
-
-// dotMasked is dot(a, b) over the set bits of mask only, ascending: bit-identical to dot when
-// every term left out is a zero times a finite number (see dotOn).
-func dotMasked(a, b []float64, mask uint64) float64 {
-	s := 0.0
-	for p := mask; p != 0; p &= p - 1 {
-		k := bits.TrailingZeros64(p)
-		s += a[k] * b[k]
-	}
-	return s
 }
