@@ -9,6 +9,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
+// contentKey is contentKeyer's key as a string, "" for none.
+func contentKey(p *corev1.Pod) string {
+	var k contentKeyer
+	if b := k.key(p); b != nil {
+		return string(b)
+	}
+	return ""
+}
+
 func TestContentKey(t *testing.T) {
 	pod := func(name, cpu string) *corev1.Pod {
 		return &corev1.Pod{

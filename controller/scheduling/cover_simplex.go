@@ -1,6 +1,9 @@
 package scheduling
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // coverSolve is coverDual that also returns the primal optimum x (x[o] ≥ 0 per row o, the
 // cover's amount of that type) when the simplex ended optimal, nil otherwise: at the optimum
@@ -37,6 +40,8 @@ type coverLP struct {
 	masks   []uint64
 	packed  packedRows
 	noMasks bool
+	// last is the last solve's simplex, whose room the next reuses.
+	last *coverSimplex
 }
 
 // coverPivot is one pivot of the simplex: tight[leave] = enter after a step along dir.
@@ -77,8 +82,7 @@ func (lp *coverLP) solve() ([]float64, []float64) {
 		return nil, nil
 	}
 	lp.updateMasks(d)
-	s := newCoverSimplex(lp.rows, lp.prices, lp.masks, d)
-	s.packed = &lp.packed
+	s := lp.simplex(d)
 	iter := 0
 	// Retrace the last solve's pivots while the new rows leave them unchanged.
 	kept := 0
@@ -174,6 +178,30 @@ type coverSimplex struct {
 	lu       *luFactors
 	slu      *sparseLU
 	pats     []uint64
+}
+
+// simplex is the simplex at y = 0 on the programme: the last solve's, its room reused (the
+// factors' rows are cleared by their patterns, see sparseLU), when it had as many columns and
+// the same kind of factors.
+func (lp *coverLP) simplex(d int) *coverSimplex {
+	s := lp.last
+	if s == nil || len(s.y) != d || (s.masks == nil) != (lp.masks == nil) {
+		s = newCoverSimplex(lp.rows, lp.prices, lp.masks, d)
+		s.packed = &lp.packed
+		lp.last = s
+		return s
+	}
+	s.rows, s.prices, s.masks = lp.rows, lp.prices, lp.masks
+	s.y = make([]float64, d) // returned to the caller
+	for k := range s.tight {
+		s.tight[k] = -k - 1
+	}
+	s.inTight = slices.Grow(s.inTight[:0], len(lp.rows))[:len(lp.rows)]
+	clear(s.inTight)
+	if s.masks == nil {
+		s.supports = rowSupports(s.rows)
+	}
+	return s
 }
 
 // newCoverSimplex is the simplex at y = 0 on rows (d columns; masks as coverSimplex's).

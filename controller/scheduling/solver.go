@@ -577,38 +577,50 @@ func TemplateKey(p *corev1.Pod) string {
 	return fmt.Sprintf("%s/%s/%s/%x", p.Namespace, ref.UID, labels.FormatLabels(p.Labels), sum)
 }
 
-// contentKey identifies a pod without a controller by its namespace, labels, effective
+// contentKeyer identifies a pod without a controller by its namespace, labels, effective
 // requests (PodRequests) and the rest of its spec (the protobuf encoding of namespace and
-// labels and of the spec without resources: map keys sorted), so that identical pods are
-// compiled once as a controller's are (see TemplateKey); "" for pods with
-// PersistentVolumeClaim or ephemeral volumes, and when an encoding fails. compilePods shares
-// only a compilation without error or volumes (an error may name the pod).
-func contentKey(p *corev1.Pod) string {
+// labels, of the spec without containers, and of each container without resources: map keys
+// sorted), so that identical pods are compiled once as a controller's are (see TemplateKey).
+// compilePods shares only a compilation without error or volumes (an error may name the pod).
+// Its fields are scratch space.
+type contentKeyer struct {
+	buf  []byte
+	meta metav1.ObjectMeta
+	spec corev1.PodSpec
+	c    corev1.Container
+}
+
+// key returns p's key, valid until the next call; nil for pods with PersistentVolumeClaim or
+// ephemeral volumes, and when an encoding fails.
+func (k *contentKeyer) key(p *corev1.Pod) []byte {
 	for i := range p.Spec.Volumes {
 		if v := &p.Spec.Volumes[i]; v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
-			return ""
+			return nil
 		}
 	}
-	meta := metav1.ObjectMeta{Namespace: p.Namespace, Labels: p.Labels}
-	m, err := meta.Marshal()
-	if err != nil {
-		return ""
-	}
+	// A leading NUL keeps these apart from TemplateKey's; every part is prefixed by its length.
+	b := append(k.buf[:0], 0)
+	k.meta = metav1.ObjectMeta{Namespace: p.Namespace, Labels: p.Labels}
+	b, ok := appendProto(b, &k.meta)
 	// The requests as the solver reads them, not as written ("1" and "1000m" are one).
-	spec := p.Spec
-	spec.Containers, spec.InitContainers = withoutResources(spec.Containers), withoutResources(spec.InitContainers)
-	spec.Overhead, spec.Resources = nil, nil
-	rest, err := spec.Marshal()
-	if err != nil {
-		return ""
+	k.spec = p.Spec
+	k.spec.Containers, k.spec.InitContainers, k.spec.Overhead, k.spec.Resources = nil, nil, nil, nil
+	if ok {
+		b, ok = appendProto(b, &k.spec)
+	}
+	for _, list := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		b = append(b, '|')
+		for i := 0; ok && i < len(list); i++ {
+			k.c = list[i]
+			k.c.Resources = corev1.ResourceRequirements{}
+			b, ok = appendProto(b, &k.c)
+		}
+	}
+	k.spec, k.c = corev1.PodSpec{}, corev1.Container{} // keep no reference to p
+	if !ok {
+		return nil
 	}
 	req := PodRequests(p)
-	b := make([]byte, 0, 1+2*len(m)+len(rest)+32*len(req))
-	// A leading NUL keeps these apart from TemplateKey's; every part is prefixed by its length.
-	b = append(b, 0)
-	b = strconv.AppendInt(b, int64(len(m)), 10)
-	b = append(b, ':')
-	b = append(b, m...)
 	for _, n := range sortedNames(req) {
 		b = strconv.AppendInt(b, int64(len(n)), 10)
 		b = append(b, ':')
@@ -616,21 +628,27 @@ func contentKey(p *corev1.Pod) string {
 		b = strconv.AppendInt(b, req[n], 10)
 		b = append(b, ';')
 	}
-	b = append(b, '|')
-	b = append(b, rest...)
-	return string(b)
+	k.buf = b
+	return b
 }
 
-// withoutResources is a copy of containers with their resources cleared (nil for none).
-func withoutResources(containers []corev1.Container) []corev1.Container {
-	if len(containers) == 0 {
-		return nil
+// sizedMarshaler is a generated protobuf message.
+type sizedMarshaler interface {
+	Size() int
+	MarshalToSizedBuffer([]byte) (int, error)
+}
+
+// appendProto appends m's length and encoding to b; false when the encoding fails.
+func appendProto(b []byte, m sizedMarshaler) ([]byte, bool) {
+	n := m.Size()
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, ':')
+	start := len(b)
+	b = slices.Grow(b, n)[:start+n]
+	if w, err := m.MarshalToSizedBuffer(b[start:]); err != nil || w != n {
+		return b, false
 	}
-	out := slices.Clone(containers)
-	for i := range out {
-		out[i].Resources = corev1.ResourceRequirements{}
-	}
-	return out
+	return b, true
 }
 
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
@@ -642,17 +660,24 @@ func withoutResources(containers []corev1.Container) []corev1.Container {
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
-	// spec: they are compiled once; so are identical pods without a controller (contentKey).
+	// spec: they are compiled once; so are identical pods without a controller (contentKeyer).
 	compiled := map[string]*podInfo{}
+	var keyer contentKeyer
 	for _, p := range in.Pods {
 		var pi *podInfo
 		key := TemplateKey(p)
-		byContent := false
+		var content []byte
 		if key == "" {
-			key = contentKey(p)
-			byContent = key != ""
+			content = keyer.key(p)
 		}
-		if tmpl, ok := compiled[key]; ok && key != "" {
+		var tmpl *podInfo
+		switch {
+		case key != "":
+			tmpl = compiled[key]
+		case content != nil:
+			tmpl = compiled[string(content)]
+		}
+		if tmpl != nil {
 			if tmpl.selected == nil {
 				tmpl.selected = &termSelection{} // shared by the copies: their labels are the same
 			}
@@ -661,8 +686,11 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			pi = &cp
 		} else {
 			pi = compilePod(p, reachable(p, podPreferences(p), topo.nodes, topo.provs), topo)
-			if key != "" && (!byContent || (pi.err == nil && pi.vol == nil)) {
+			switch {
+			case key != "":
 				compiled[key] = pi
+			case content != nil && pi.err == nil && pi.vol == nil:
+				compiled[string(content)] = pi
 			}
 		}
 		pi.hold = in.Holds[podKey(p)]
