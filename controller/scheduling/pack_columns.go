@@ -364,7 +364,13 @@ func (cp *columnPacker) price() bool {
 				order[j] = j
 				perRoom[j] = s.worth / measure(s.req)
 			}
-			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(perRoom[b], perRoom[a]) })
+			// order starts as the identity: ties to the smaller index is the stable order.
+			slices.SortFunc(order, func(a, b int) int {
+				if c := cmp.Compare(perRoom[b], perRoom[a]); c != 0 {
+					return c
+				}
+				return cmp.Compare(a, b)
+			})
 			w := fill(cp.shapes, order, u, cp.room, cp.least, cp.take, cp.st)
 			if w > cp.types[i].price*(1+1e-9) && cp.add(i, cp.take) {
 				added = true
