@@ -119,7 +119,7 @@ func (f *sparseLU) factor(m [][]float64, pats []uint64) bool {
 				continue
 			}
 			l := row[col] * inv
-			if math.IsInf(l, 0) || math.IsNaN(l) {
+			if !(math.Abs(l) <= math.MaxFloat64) { // infinite or NaN
 				return f.factorDense(m)
 			}
 			row[col] = l
