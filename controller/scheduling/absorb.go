@@ -162,7 +162,7 @@ func (ps *provState) empty(d *claim, removed map[*claim]bool, hostAffinity []*po
 	// spent is what the receiving nodes cost more so far, USD/hour: it must stay below d's price.
 	spent := 0.0
 	for _, pi := range d.infos {
-		moved := ps.withRoom(pi, 0, func(r *claim) bool {
+		moved := ps.withRoom(pi, 0, nil, func(_ int, r *claim) bool {
 			if r == d || removed[r] || r.host.admits(pi, nsLabels, nil) != "" || !ps.topo.sameDomains(pi, d, r) {
 				return false
 			}

@@ -58,12 +58,14 @@ type columnPacker struct {
 	exact *cfgProblem
 	// rounds bounds the column generation rounds (packColumnsRounds unless set lower).
 	rounds int
+	// lp is the restricted programme: a row per column so far (see master).
+	lp coverLP
 }
 
 // newColumnPacker is the packer of shapes (their pods all still to place) on types, with terms
 // hostname terms: the pod count per shape and, per dimension, the least request of any shape.
 func newColumnPacker(shapes []*packShape, types []packType, terms int) *columnPacker {
-	cp := &columnPacker{shapes: shapes, types: types, count: make([]int, len(shapes)), seen: map[string]bool{}, rounds: packColumnsRounds,
+	cp := &columnPacker{shapes: shapes, types: types, count: make([]int, len(shapes)), seen: map[string]bool{}, rounds: packColumnsRounds, lp: coverLP{retrace: true},
 		take: make([]int, len(shapes)), room: make([]int64, len(types[0].usable)), least: make([]int64, len(types[0].usable)), st: newNodeTerms(terms)}
 	for j, s := range shapes {
 		cp.count[j] = len(s.pods)
@@ -331,18 +333,19 @@ func (cp *columnPacker) generate() []float64 {
 }
 
 // master solves the restricted programme on the columns: its dual y (per shape, in units of
-// the shape's pods) and primal x.
+// the shape's pods) and primal x. The programme keeps the rows of the columns it has (columns
+// are only appended, and the counts are fixed), and retraces its last solve (coverLP).
 func (cp *columnPacker) master() ([]float64, []float64) {
-	rows := make([][]float64, len(cp.cols))
-	prices := make([]float64, len(cp.cols))
-	for c, col := range cp.cols {
-		rows[c] = make([]float64, len(cp.shapes))
+	for c := len(cp.lp.rows); c < len(cp.cols); c++ {
+		col := cp.cols[c]
+		row := make([]float64, len(cp.shapes))
 		for j, k := range col.take {
-			rows[c][j] = float64(k) / float64(cp.count[j])
+			row[j] = float64(k) / float64(cp.count[j])
 		}
-		prices[c] = cp.types[col.t].price
+		cp.lp.rows = append(cp.lp.rows, row)
+		cp.lp.prices = append(cp.lp.prices, cp.types[col.t].price)
 	}
-	return coverSolve(rows, prices)
+	return cp.lp.solve()
 }
 
 // price adds the fillings worth more than their price under the shapes' worth: every type
@@ -361,7 +364,13 @@ func (cp *columnPacker) price() bool {
 				order[j] = j
 				perRoom[j] = s.worth / measure(s.req)
 			}
-			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(perRoom[b], perRoom[a]) })
+			// order starts as the identity: ties to the smaller index is the stable order.
+			slices.SortFunc(order, func(a, b int) int {
+				if c := cmp.Compare(perRoom[b], perRoom[a]); c != 0 {
+					return c
+				}
+				return cmp.Compare(a, b)
+			})
 			w := fill(cp.shapes, order, u, cp.room, cp.least, cp.take, cp.st)
 			if w > cp.types[i].price*(1+1e-9) && cp.add(i, cp.take) {
 				added = true

@@ -233,6 +233,9 @@ type provState struct {
 	blocks []blockRoom
 	// antiCursor is firstCandidate's progress per hostname anti-affinity term.
 	antiCursor map[*podTerm]int
+	// antiHeld has, per hostname anti-affinity term t, bit i%claimBlock of word i/claimBlock set
+	// when claims[i] is known to hold a pod t selects (see place).
+	antiHeld map[*podTerm][]uint64
 	// maxTypes caps a new node's instance type options (Input.MaxInstanceTypes).
 	maxTypes int
 	// mu guards byPrice while resize splits claims concurrently; deferCommit is set then (split
@@ -574,6 +577,80 @@ func TemplateKey(p *corev1.Pod) string {
 	return fmt.Sprintf("%s/%s/%s/%x", p.Namespace, ref.UID, labels.FormatLabels(p.Labels), sum)
 }
 
+// contentKeyer identifies a pod without a controller by its namespace, labels, effective
+// requests (PodRequests) and the rest of its spec (the protobuf encoding of namespace and
+// labels, of the spec without containers, and of each container without resources: map keys
+// sorted), so that identical pods are compiled once as a controller's are (see TemplateKey).
+// compilePods shares only a compilation without error or volumes (an error may name the pod).
+// Its fields are scratch space.
+type contentKeyer struct {
+	buf  []byte
+	meta metav1.ObjectMeta
+	spec corev1.PodSpec
+	c    corev1.Container
+}
+
+// key returns p's key, valid until the next call; nil for pods with PersistentVolumeClaim or
+// ephemeral volumes, and when an encoding fails.
+func (k *contentKeyer) key(p *corev1.Pod) []byte {
+	for i := range p.Spec.Volumes {
+		if v := &p.Spec.Volumes[i]; v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+			return nil
+		}
+	}
+	// A leading NUL keeps these apart from TemplateKey's; every part is prefixed by its length.
+	b := append(k.buf[:0], 0)
+	k.meta = metav1.ObjectMeta{Namespace: p.Namespace, Labels: p.Labels}
+	b, ok := appendProto(b, &k.meta)
+	// The requests as the solver reads them, not as written ("1" and "1000m" are one).
+	k.spec = p.Spec
+	k.spec.Containers, k.spec.InitContainers, k.spec.Overhead, k.spec.Resources = nil, nil, nil, nil
+	if ok {
+		b, ok = appendProto(b, &k.spec)
+	}
+	for _, list := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		b = append(b, '|')
+		for i := 0; ok && i < len(list); i++ {
+			k.c = list[i]
+			k.c.Resources = corev1.ResourceRequirements{}
+			b, ok = appendProto(b, &k.c)
+		}
+	}
+	k.spec, k.c = corev1.PodSpec{}, corev1.Container{} // keep no reference to p
+	if !ok {
+		return nil
+	}
+	req := PodRequests(p)
+	for _, n := range sortedNames(req) {
+		b = strconv.AppendInt(b, int64(len(n)), 10)
+		b = append(b, ':')
+		b = append(b, n...)
+		b = strconv.AppendInt(b, req[n], 10)
+		b = append(b, ';')
+	}
+	k.buf = b
+	return b
+}
+
+// sizedMarshaler is a generated protobuf message.
+type sizedMarshaler interface {
+	Size() int
+	MarshalToSizedBuffer([]byte) (int, error)
+}
+
+// appendProto appends m's length and encoding to b; false when the encoding fails.
+func appendProto(b []byte, m sizedMarshaler) ([]byte, bool) {
+	n := m.Size()
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, ':')
+	start := len(b)
+	b = slices.Grow(b, n)[:start+n]
+	if w, err := m.MarshalToSizedBuffer(b[start:]); err != nil || w != n {
+		return b, false
+	}
+	return b, true
+}
+
 // compilePods compiles the pods and orders them: pods with required pod affinity last (so the
 // pods they follow are placed first), before them pods with hostname anti-affinity against
 // their own kind, then by decreasing dominant share (the larger of the pod's share of the
@@ -583,12 +660,24 @@ func TemplateKey(p *corev1.Pod) string {
 func compilePods(in Input, topo *topology) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
-	// spec: they are compiled once.
+	// spec: they are compiled once; so are identical pods without a controller (contentKeyer).
 	compiled := map[string]*podInfo{}
+	var keyer contentKeyer
 	for _, p := range in.Pods {
 		var pi *podInfo
 		key := TemplateKey(p)
-		if tmpl, ok := compiled[key]; ok && key != "" {
+		var content []byte
+		if key == "" {
+			content = keyer.key(p)
+		}
+		var tmpl *podInfo
+		switch {
+		case key != "":
+			tmpl = compiled[key]
+		case content != nil:
+			tmpl = compiled[string(content)]
+		}
+		if tmpl != nil {
 			if tmpl.selected == nil {
 				tmpl.selected = &termSelection{} // shared by the copies: their labels are the same
 			}
@@ -597,8 +686,11 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			pi = &cp
 		} else {
 			pi = compilePod(p, reachable(p, podPreferences(p), topo.nodes, topo.provs), topo)
-			if key != "" {
+			switch {
+			case key != "":
 				compiled[key] = pi
+			case content != nil && pi.err == nil && pi.vol == nil:
+				compiled[string(content)] = pi
 			}
 		}
 		pi.hold = in.Holds[podKey(p)]
@@ -932,7 +1024,22 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	if ps.withRoom(pi, ps.firstCandidate(pi, nsLabels), func(c *claim) bool { return ps.tryClaim(pi, c, nsLabels) }) {
+	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
+	// every later pod with the term: pods are only added to claims while pods are placed (as
+	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
+	held := ps.antiMasks(pi)
+	try := func(i int, c *claim) bool {
+		if ps.tryClaim(pi, c, nsLabels) {
+			return true
+		}
+		for k, t := range pi.host.antiAffinity {
+			if c.host.hasMatch(t, nsLabels) {
+				held[k][i/claimBlock] |= 1 << (i % claimBlock)
+			}
+		}
+		return false
+	}
+	if ps.withRoom(pi, ps.firstCandidate(pi, nsLabels), held, try) {
 		return "", true
 	}
 	for i, pinned := range pi.pinned {
@@ -970,18 +1077,29 @@ func (ps *provState) pinnedRefusal(pi *podInfo, i int, nsLabels map[string]map[s
 }
 
 // withRoom calls try on the claims from index start on, in order, that may have room for pi,
-// until it returns true; it reports whether one did. Blocks of claims none of which has room
-// are skipped.
-func (ps *provState) withRoom(pi *podInfo, start int, try func(*claim) bool) bool {
+// with their index, until it returns true; it reports whether one did. Blocks of claims none
+// of which has room are skipped, and so are the claims whose bit is set in one of refused
+// (claim i is bit i%claimBlock of word i/claimBlock): the caller knows they refuse pi.
+func (ps *provState) withRoom(pi *podInfo, start int, refused [][]uint64, try func(int, *claim) bool) bool {
 	for b := start / claimBlock; b < len(ps.blocks); b++ {
 		if pi.cpu > ps.blocks[b].cpu || pi.memory > ps.blocks[b].memory {
 			continue // no claim of the block has room
 		}
 		lo, hi := max(start, b*claimBlock), min(len(ps.claims), (b+1)*claimBlock)
+		var skip uint64
+		for _, m := range refused {
+			if b < len(m) {
+				skip |= m[b]
+			}
+		}
+		if inBlock := blockMask(lo-b*claimBlock, hi-b*claimBlock); skip&inBlock == inBlock {
+			continue // every claim left refuses pi
+		}
 		var room blockRoom
-		for _, c := range ps.claims[lo:hi] {
+		for i := lo; i < hi; i++ {
+			c := ps.claims[i]
 			room.cpu, room.memory = max(room.cpu, c.roomCPU), max(room.memory, c.roomMemory)
-			if pi.cpu <= c.roomCPU && pi.memory <= c.roomMemory && try(c) {
+			if skip&(1<<(i-b*claimBlock)) == 0 && pi.cpu <= c.roomCPU && pi.memory <= c.roomMemory && try(i, c) {
 				return true
 			}
 		}
@@ -990,6 +1108,36 @@ func (ps *provState) withRoom(pi *podInfo, start int, try func(*claim) bool) boo
 		}
 	}
 	return false
+}
+
+// blockMask is the mask of the bits from lo up to hi (exclusive) of a block's word.
+func blockMask(lo, hi int) uint64 {
+	m := ^uint64(0) << lo
+	if hi < claimBlock {
+		m &= uint64(1)<<hi - 1
+	}
+	return m
+}
+
+// antiMasks returns antiHeld's masks of pi's hostname anti-affinity terms, one word per block
+// of claims.
+func (ps *provState) antiMasks(pi *podInfo) [][]uint64 {
+	if len(pi.host.antiAffinity) == 0 {
+		return nil
+	}
+	if ps.antiHeld == nil {
+		ps.antiHeld = map[*podTerm][]uint64{}
+	}
+	held := make([][]uint64, len(pi.host.antiAffinity))
+	for k, t := range pi.host.antiAffinity {
+		m := ps.antiHeld[t]
+		if n := len(ps.blocks); len(m) < n {
+			m = append(m, make([]uint64, n-len(m))...)
+			ps.antiHeld[t] = m
+		}
+		held[k] = m
+	}
+	return held
 }
 
 // tryClaim adds pi to c when c admits it, and reports whether it did.
@@ -1039,9 +1187,9 @@ func (ps *provState) addClaim(c *claim) {
 }
 
 // setClaims replaces the claims (after resize or absorb) and rebuilds their blocks; the
-// anti-affinity cursors, which are claim indexes, start over.
+// anti-affinity cursors and masks, which name claims by index, start over.
 func (ps *provState) setClaims(claims []*claim) {
-	ps.claims, ps.blocks, ps.antiCursor = nil, nil, nil
+	ps.claims, ps.blocks, ps.antiCursor, ps.antiHeld = nil, nil, nil, nil
 	for _, c := range claims {
 		ps.addClaim(c)
 	}
