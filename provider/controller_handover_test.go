@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 )
 
 func TestHandoverFrom(t *testing.T) {
@@ -87,137 +89,163 @@ func TestAccControllerRoleHandover(t *testing.T) {
 	const role, ctrl = "karpenter_controller_role.ctrl", "karpenter_controller.test"
 	for _, identity := range []string{identityIRSA, identityPodIdentity} {
 		t.Run(identity, func(t *testing.T) {
-			target := "acc-handover-" + strings.ReplaceAll(identity, "_", "-")
-			targetNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}
-			must(t, kc.Create(ctx, targetNS.DeepCopy()))
-			t.Cleanup(func() { _ = kc.Delete(context.Background(), targetNS.DeepCopy()) })
-			quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "obstacle"},
-				Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/deployments.apps": kresource.MustParse("0")}}}
-			noDeployment := func() {
-				must(t, kc.Create(ctx, quota.DeepCopy()))
-				must(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-					var live corev1.ResourceQuota
-					err := kc.Get(ctx, client.ObjectKeyFromObject(quota), &live)
-					return err == nil && live.Status.Used != nil, client.IgnoreNotFound(err)
-				}))
-			}
-			allowDeployment := func() { must(t, client.IgnoreNotFound(kc.Delete(ctx, quota.DeepCopy()))) }
-			t.Cleanup(allowDeployment)
-			provisioner := "acc-handover-" + strings.ReplaceAll(identity, "_", "-")
-			roleName := provisioner + "-ctrl"
-			home, away := moduleWiringConfig(sb.ClusterName, identity, provisioner, "karpenter"), moduleWiringConfig(sb.ClusterName, identity, provisioner, target)
-			// trusts checks the service accounts ("<namespace>/<name>") the role lets assume it:
-			// the IRSA trust statements' subjects, or the Pod Identity associations' service accounts.
-			trusts := func(want ...string) resource.TestCheckFunc {
-				return func(*terraform.State) error {
-					out, err := ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(roleName)})
-					if err != nil {
-						return err
-					}
-					var got []string
-					if identity == identityIRSA {
-						doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
-						if err != nil {
-							return err
-						}
-						for _, s := range doc.Statement {
-							for k, v := range s.Condition["StringEquals"] {
-								if strings.HasSuffix(k, ":sub") {
-									got = append(got, strings.Replace(strings.TrimPrefix(v[0], "system:serviceaccount:"), ":", "/", 1))
-								}
-							}
-						}
-					} else {
-						for _, ns := range []string{"karpenter", target} {
-							if arn, ok := sb.Emulator.PodIdentityRole(ns, "karpenter"); ok && arn == awssdk.ToString(out.Role.Arn) {
-								got = append(got, ns+"/karpenter")
-							}
-						}
-					}
-					if fmt.Sprint(got) != fmt.Sprint(want) {
-						return fmt.Errorf("role %s is assumable by %v, want %v (trust %s)", roleName, got, want, awssdk.ToString(out.Role.AssumeRolePolicyDocument))
-					}
-					if tag := previousServiceAccount(out.Role.Tags); (len(want) > 1) != (tag != "") {
-						return fmt.Errorf("hand-over tag %q with %v trusted", tag, want)
-					}
-					return nil
-				}
-			}
-			// restartOld deletes the old installation's pods and waits for new ones: they must
-			// get credentials from the role afresh (checkLaunchesNode then proves they did).
-			restartOld := func() {
-				must(t, kc.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace("karpenter"), client.MatchingLabels(selectorLabels())))
-				must(t, wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-					var d appsv1.Deployment
-					if err := kc.Get(ctx, client.ObjectKey{Namespace: "karpenter", Name: deploymentName}, &d); err != nil {
-						return false, err
-					}
-					return d.Status.ReadyReplicas == 2 && d.Status.UpdatedReplicas == 2, nil
-				}))
-			}
-			oldRunsWithCredentials := func() {
-				restartOld()
-				if err := checkLaunchesNode(t, kc, provisioner)(nil); err != nil {
-					t.Fatalf("the restored controller cannot launch: %v", err)
-				}
-			}
+			h := newHandoverFixture(t, sb, kc, ic, identity)
+			home, away := h.config("karpenter"), h.config(h.target)
 			refused := regexp.MustCompile(`exceeded quota`)
-			otherIdentity := identityPodIdentity
-			if identity == identityPodIdentity {
-				otherIdentity = identityIRSA
-			}
-			// soloTrusts checks that the solo role trusts service account want
-			// ("<namespace>:<name>") alone, with no hand-over.
-			soloTrusts := func(want string) resource.TestCheckFunc {
-				return func(*terraform.State) error {
-					out, err := ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("acc-solo")})
-					if err != nil {
-						return err
-					}
-					if tag := previousServiceAccount(out.Role.Tags); tag != "" {
-						return fmt.Errorf("role acc-solo hands over from %s", tag)
-					}
-					doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
-					if err != nil || len(doc.Statement) != 1 ||
-						!strings.Contains(doc.JSON(), `"system:serviceaccount:`+want+`"`) {
-						return fmt.Errorf("role acc-solo trust %s (%v), want one statement for %s", doc.JSON(), err, want)
-					}
-					return nil
-				}
-			}
 			updates := func(roleAction, ctrlAction plancheck.ResourceActionType) resource.ConfigPlanChecks {
 				return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(role, roleAction), plancheck.ExpectResourceAction(ctrl, ctrlAction)}}
 			}
+			otherIdentity := identityPodIdentity
+			if identity == identityPodIdentity {
+				otherIdentity = identityIRSA
+			}
 			steps := []resource.TestStep{
-				{Config: home, Check: trusts("karpenter/karpenter")},
+				{Config: home, Check: h.trusts("karpenter/karpenter")},
 				// The move fails after the role was updated: the role keeps the old account.
-				{PreConfig: noDeployment, Config: away, ExpectError: refused},
+				{PreConfig: h.noDeployment, Config: away, ExpectError: refused},
 				{Config: away, PlanOnly: true, ExpectNonEmptyPlan: true},
 				// Back home: the role trusts the old account alone again, nothing else changes.
-				{PreConfig: oldRunsWithCredentials, Config: home, ConfigPlanChecks: updates(plancheck.ResourceActionUpdate, plancheck.ResourceActionNoop),
-					Check: trusts("karpenter/karpenter")},
+				{PreConfig: h.oldRunsWithCredentials, Config: home, ConfigPlanChecks: updates(plancheck.ResourceActionUpdate, plancheck.ResourceActionNoop),
+					Check: h.trusts("karpenter/karpenter")},
 				{Config: home, PlanOnly: true},
 				// Failed again, then moved: the hand-over ends with the move.
 				{Config: away, ExpectError: refused},
-				{PreConfig: allowDeployment, Config: away, ConfigPlanChecks: updates(plancheck.ResourceActionNoop, plancheck.ResourceActionUpdate),
-					Check: resource.ComposeTestCheckFunc(trusts(target+"/karpenter"), resource.TestCheckResourceAttr(ctrl, "namespace", target))},
+				{PreConfig: h.allowDeployment, Config: away, ConfigPlanChecks: updates(plancheck.ResourceActionNoop, plancheck.ResourceActionUpdate),
+					Check: resource.ComposeTestCheckFunc(h.trusts(h.target+"/karpenter"), resource.TestCheckResourceAttr(ctrl, "namespace", h.target))},
 				{Config: away, PlanOnly: true},
 				// Identity and service account together, while the controller runs with the
 				// role: refused at plan (no hand-over across identities).
-				{Config: moduleWiringConfig(sb.ClusterName, otherIdentity, provisioner, "karpenter"),
+				{Config: moduleWiringConfig(sb.ClusterName, otherIdentity, h.provisioner, "karpenter"),
 					ExpectError: regexp.MustCompile(`Change identity and the service account in separate applies`)},
 			}
 			if identity == identityIRSA { // (with Pod Identity a service account has one association: one role)
 				steps = append(steps,
 					// A role no controller uses with that service account switches at once, even
 					// though a controller (with another role) runs as it.
-					resource.TestStep{Config: away + soloRole(sb.ClusterName, target)},
-					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), Check: soloTrusts("elsewhere:karpenter")},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, h.target)},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), Check: h.soloTrusts("elsewhere:karpenter")},
 					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), PlanOnly: true})
 			}
 			resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 		})
+	}
+}
+
+// handoverFixture is one identity's case of TestAccControllerRoleHandover: the target namespace
+// (created, with a ResourceQuota to switch on), the provisioner and controller role names.
+type handoverFixture struct {
+	t                             *testing.T
+	sb                            *sandbox.Sandbox
+	kc                            client.Client
+	ic                            *iam.Client
+	identity, target, provisioner string
+	quota                         *corev1.ResourceQuota
+}
+
+func newHandoverFixture(t *testing.T, sb *sandbox.Sandbox, kc client.Client, ic *iam.Client, identity string) *handoverFixture {
+	name := "acc-handover-" + strings.ReplaceAll(identity, "_", "-")
+	h := &handoverFixture{t: t, sb: sb, kc: kc, ic: ic, identity: identity, target: name, provisioner: name,
+		quota: &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "obstacle"},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/deployments.apps": kresource.MustParse("0")}}}}
+	targetNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	must(t, kc.Create(ctx, targetNS.DeepCopy()))
+	t.Cleanup(func() { _ = kc.Delete(context.Background(), targetNS.DeepCopy()) })
+	t.Cleanup(h.allowDeployment)
+	return h
+}
+
+// config is the module wiring with the controller in namespace.
+func (h *handoverFixture) config(namespace string) string {
+	return moduleWiringConfig(h.sb.ClusterName, h.identity, h.provisioner, namespace)
+}
+
+// noDeployment makes the target's quota refuse Deployments; allowDeployment removes it.
+func (h *handoverFixture) noDeployment() {
+	must(h.t, h.kc.Create(ctx, h.quota.DeepCopy()))
+	must(h.t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var live corev1.ResourceQuota
+		err := h.kc.Get(ctx, client.ObjectKeyFromObject(h.quota), &live)
+		return err == nil && live.Status.Used != nil, client.IgnoreNotFound(err)
+	}))
+}
+
+func (h *handoverFixture) allowDeployment() {
+	must(h.t, client.IgnoreNotFound(h.kc.Delete(ctx, h.quota.DeepCopy())))
+}
+
+// trusts checks the service accounts ("<namespace>/<name>") the controller role lets assume
+// it: the IRSA trust statements' subjects, or the Pod Identity associations' service accounts;
+// and that the hand-over tag is set exactly when there are two.
+func (h *handoverFixture) trusts(want ...string) resource.TestCheckFunc {
+	roleName := h.provisioner + "-ctrl"
+	return func(*terraform.State) error {
+		out, err := h.ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(roleName)})
+		if err != nil {
+			return err
+		}
+		var got []string
+		if h.identity == identityIRSA {
+			doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+			if err != nil {
+				return err
+			}
+			for _, s := range doc.Statement {
+				for k, v := range s.Condition["StringEquals"] {
+					if strings.HasSuffix(k, ":sub") {
+						got = append(got, strings.Replace(strings.TrimPrefix(v[0], "system:serviceaccount:"), ":", "/", 1))
+					}
+				}
+			}
+		} else {
+			for _, ns := range []string{"karpenter", h.target} {
+				if arn, ok := h.sb.Emulator.PodIdentityRole(ns, "karpenter"); ok && arn == awssdk.ToString(out.Role.Arn) {
+					got = append(got, ns+"/karpenter")
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("role %s is assumable by %v, want %v (trust %s)", roleName, got, want, awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+		}
+		if tag := previousServiceAccount(out.Role.Tags); (len(want) > 1) != (tag != "") {
+			return fmt.Errorf("hand-over tag %q with %v trusted", tag, want)
+		}
+		return nil
+	}
+}
+
+// oldRunsWithCredentials deletes the old installation's pods, waits for new ones, which must
+// get credentials from the role afresh, and has them launch a node.
+func (h *handoverFixture) oldRunsWithCredentials() {
+	must(h.t, h.kc.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace("karpenter"), client.MatchingLabels(selectorLabels())))
+	must(h.t, wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var d appsv1.Deployment
+		if err := h.kc.Get(ctx, client.ObjectKey{Namespace: "karpenter", Name: deploymentName}, &d); err != nil {
+			return false, err
+		}
+		return d.Status.ReadyReplicas == 2 && d.Status.UpdatedReplicas == 2, nil
+	}))
+	if err := checkLaunchesNode(h.t, h.kc, h.provisioner)(nil); err != nil {
+		h.t.Fatalf("the restored controller cannot launch: %v", err)
+	}
+}
+
+// soloTrusts checks that the role acc-solo trusts service account want ("<namespace>:<name>")
+// alone, with no hand-over.
+func (h *handoverFixture) soloTrusts(want string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		out, err := h.ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("acc-solo")})
+		if err != nil {
+			return err
+		}
+		if tag := previousServiceAccount(out.Role.Tags); tag != "" {
+			return fmt.Errorf("role acc-solo hands over from %s", tag)
+		}
+		doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+		if err != nil || len(doc.Statement) != 1 || !strings.Contains(doc.JSON(), `"system:serviceaccount:`+want+`"`) {
+			return fmt.Errorf("role acc-solo trust %s (%v), want one statement for %s", doc.JSON(), err, want)
+		}
+		return nil
 	}
 }
 
