@@ -100,13 +100,18 @@ func (c *clients) controllerRunsAs(ctx context.Context, cluster, ref, roleARN, i
 		!slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == containerName }) {
 		return false
 	}
-	if identity == identityPodIdentity {
-		roles, err := c.associatedRoles(ctx, cluster, ns, name)
-		return err == nil && slices.ContainsFunc(roles, func(a associatedRole) bool { return a.arn == roleARN })
-	}
 	var sa corev1.ServiceAccount
 	if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &sa); err != nil {
 		return false
+	}
+	if identity == identityPodIdentity {
+		// A role annotation wins over Pod Identity (the SDK's credential chain tries web
+		// identity first): then the controller does not use this role's association.
+		if sa.Annotations[roleARNAnnotation] != "" {
+			return false
+		}
+		roles, err := c.associatedRoles(ctx, cluster, ns, name)
+		return err == nil && slices.ContainsFunc(roles, func(a associatedRole) bool { return a.arn == roleARN })
 	}
 	return sa.Annotations[roleARNAnnotation] == roleARN
 }

@@ -123,9 +123,14 @@ func TestAccControllerRoleHandover(t *testing.T) {
 				steps = append(steps,
 					// A role no controller uses with that service account switches at once, even
 					// though a controller (with another role) runs as it.
-					resource.TestStep{Config: away + soloRole(sb.ClusterName, h.target)},
-					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), Check: h.soloTrusts("elsewhere:karpenter")},
-					resource.TestStep{Config: away + soloRole(sb.ClusterName, "elsewhere"), PlanOnly: true})
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, identityIRSA, h.target)},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, identityIRSA, "elsewhere"), Check: h.soloTrusts("elsewhere:karpenter")},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, identityIRSA, "elsewhere"), PlanOnly: true},
+					// Also with Pod Identity: the controller's service account names its IRSA role,
+					// which wins over any association, so it does not use this one.
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, identityPodIdentity, h.target)},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, identityPodIdentity, "elsewhere"), Check: h.soloAssociated("elsewhere")},
+					resource.TestStep{Config: away + soloRole(sb.ClusterName, identityPodIdentity, "elsewhere"), PlanOnly: true})
 			}
 			resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 		})
@@ -249,12 +254,38 @@ func (h *handoverFixture) soloTrusts(want string) resource.TestCheckFunc {
 	}
 }
 
-// soloRole is an IRSA karpenter_controller_role "solo" (acc-solo) that no controller uses,
-// trusting service account karpenter in namespace.
-func soloRole(clusterName, namespace string) string {
+// soloAssociated checks that acc-solo-pi is associated with karpenter in namespace alone (not
+// with the one in h.target) and hands nothing over.
+func (h *handoverFixture) soloAssociated(namespace string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		out, err := h.ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("acc-solo-pi")})
+		if err != nil {
+			return err
+		}
+		if tag := previousServiceAccount(out.Role.Tags); tag != "" {
+			return fmt.Errorf("role acc-solo-pi hands over from %s", tag)
+		}
+		if arn, ok := h.sb.Emulator.PodIdentityRole(h.target, "karpenter"); ok {
+			return fmt.Errorf("%s/karpenter is still associated with %s", h.target, arn)
+		}
+		if arn, ok := h.sb.Emulator.PodIdentityRole(namespace, "karpenter"); !ok || arn != awssdk.ToString(out.Role.Arn) {
+			return fmt.Errorf("%s/karpenter associated with %q (%v), want acc-solo-pi", namespace, arn, ok)
+		}
+		return nil
+	}
+}
+
+// soloRole is a karpenter_controller_role that no controller uses, trusting service account
+// karpenter in namespace: "solo" (acc-solo) with IRSA, "solo_pi" (acc-solo-pi) with Pod Identity.
+func soloRole(clusterName, identity, namespace string) string {
+	resourceName, name := "solo", "acc-solo"
+	if identity == identityPodIdentity {
+		resourceName, name = "solo_pi", "acc-solo-pi"
+	}
 	return `
-resource "karpenter_controller_role" "solo" {
-  name                      = "acc-solo"
+resource "karpenter_controller_role" "` + resourceName + `" {
+  name                      = "` + name + `"
+  identity                  = "` + identity + `"
   cluster_name              = "` + clusterName + `"
   node_role_arn             = karpenter_node_role.node.arn
   service_account_namespace = "` + namespace + `"

@@ -31,7 +31,7 @@ func TestAccControllerRolePodIdentity(t *testing.T) {
 	_, err = ekc.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: cluster,
 		Namespace: awssdk.String("karpenter"), ServiceAccount: awssdk.String("taken"), RoleArn: other.Role.Arn})
 	must(t, err)
-	cfg := func(sa string) string {
+	cfgAs := func(identity, sa string) string {
 		return `resource "karpenter_node_role" "node" {
   name = "acc-pi-role-node"
 }
@@ -39,11 +39,12 @@ resource "karpenter_controller_role" "test" {
   name                 = "acc-pi-role"
   cluster_name         = "` + testClusterName + `"
   node_role_arn        = karpenter_node_role.node.arn
-  identity             = "pod_identity"
+  identity             = "` + identity + `"
   service_account_name = "` + sa + `"
 }
 `
 	}
+	cfg := func(sa string) string { return cfgAs(identityPodIdentity, sa) }
 	associated := func(sa, wantRole string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			if got, ok := env.e.PodIdentityRole("karpenter", sa); !ok || got != wantRole {
@@ -116,7 +117,23 @@ resource "karpenter_controller_role" "test" {
 					t.Fatalf("after the refused move karpenter/karpenter-controller is associated with %q (%v), want %s", got, ok, roleARN)
 				}
 			}, Config: cfg("karpenter-controller"), Check: associated("karpenter-controller", roleARN)},
+			// A switch to Pod Identity that EKS refuses (the service account has another role's
+			// association) leaves the IRSA trust the running pods' credentials need.
+			{Config: cfgAs(identityIRSA, "taken"), Check: notAssociated("karpenter-controller")},
+			{Config: cfg("taken"), ExpectError: regexp.MustCompile(`already has a Pod Identity association`)},
+			{PreConfig: func() { requireIRSATrust(t, env.iam, "acc-pi-role", "karpenter", "taken") }, Config: cfgAs(identityIRSA, "taken")},
 		},
 		CheckDestroy: resource.ComposeAggregateTestCheckFunc(notAssociated("karpenter-controller"), associated("taken", *other.Role.Arn)),
 	})
+}
+
+// requireIRSATrust fails t unless role's trust policy is IRSA's for service account ns/sa.
+func requireIRSATrust(t *testing.T, c *iam.Client, role, ns, sa string) {
+	t.Helper()
+	out, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(role)})
+	must(t, err)
+	doc, err := ParsePolicyDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+	if _, _, gotNS, gotSA, ok := trustPolicyFacts(doc); err != nil || !ok || gotNS != ns || gotSA != sa {
+		t.Fatalf("role %s trust is %s (%v), want IRSA for %s:%s", role, doc.JSON(), err, ns, sa)
+	}
 }

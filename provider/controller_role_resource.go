@@ -432,6 +432,16 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	}
 	// Ours if created now, or created before and still the one trusted.
 	plan.OIDCProviderCreated = types.BoolValue(created || (state.OIDCProviderCreated.ValueBool() && providerARN != "" && providerARN == state.OIDCProviderARN.ValueString()))
+	plan.ID, plan.ARN = state.ID, state.ARN
+	plan.PodIdentityAssociationID = types.StringNull()
+	if plan.podIdentity() {
+		// The association first: when EKS refuses it (the service account is associated with
+		// another role), the trust is still the one the running controller's credentials need.
+		r.updatePodIdentityAssociation(ctx, &plan, state, keep, tagged == want, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	if _, err := r.c.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trust.JSON())}); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot update the role's trust policy", err.Error())
 		return
@@ -463,16 +473,12 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 		resp.Diagnostics.AddAttributeError(path.Root("policy_arn"), "Cannot attach the controller policy", err.Error())
 		return
 	}
-	plan.ID, plan.ARN, plan.OIDCProviderARN = state.ID, state.ARN, optString(providerARN)
+	plan.OIDCProviderARN = optString(providerARN)
 	plan.PolicyARN, plan.PolicyJSON = types.StringValue(policyARN), types.StringValue(doc.JSON())
-	plan.PodIdentityAssociationID = types.StringNull()
-	if plan.podIdentity() {
-		r.updatePodIdentityAssociation(ctx, &plan, state, keep, tagged == want, &resp.Diagnostics)
-		if resp.Diagnostics.HasError() {
+	if !plan.podIdentity() {
+		if r.deletePodIdentityAssociation(ctx, state, &resp.Diagnostics); resp.Diagnostics.HasError() { // switched to irsa
 			return
 		}
-	} else if r.deletePodIdentityAssociation(ctx, state, &resp.Diagnostics); resp.Diagnostics.HasError() { // switched to irsa
-		return
 	}
 	if err := r.setHandover(ctx, plan, tagged, keep, want); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot hand the role over to the new service account", err.Error())
