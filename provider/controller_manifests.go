@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -21,6 +22,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/webhook"
 )
 
 // Environment variables of the controller container (read by controller/operator).
@@ -34,6 +37,8 @@ const (
 	envBatchMax               = "BATCH_MAX_DURATION"
 	envPodNamespace           = "POD_NAMESPACE"
 	envDefaultTags            = "DEFAULT_TAGS" // the provider's default_tags as a JSON object, when there are any
+	envWebhookService         = "WEBHOOK_SERVICE"
+	envWebhookConfiguration   = "WEBHOOK_CONFIGURATION"
 
 	// roleARNAnnotation binds a service account to an IAM role (EKS IRSA).
 	roleARNAnnotation = "eks.amazonaws.com/role-arn"
@@ -115,6 +120,55 @@ type controllerSettings struct {
 // clusterRoleName is the name of the ClusterRole and ClusterRoleBinding of an installation.
 func clusterRoleName(namespace string) string { return "karpenter-" + namespace }
 
+// webhookConfigurationName is the name of the installation's ValidatingWebhookConfiguration
+// (cluster-scoped, so per namespace like the ClusterRole).
+func webhookConfigurationName(namespace string) string { return "karpenter-" + namespace }
+
+// webhookServiceName is the Service in front of the controller's webhook port, in its
+// namespace; the controller issues its serving certificate for <name>.<namespace>.svc.
+const webhookServiceName = "karpenter"
+
+// webhookTimeoutSeconds bounds each call of the API server to the webhook.
+const webhookTimeoutSeconds = 10
+
+// webhookConfiguration is the installation's ValidatingWebhookConfiguration: Provisioner
+// CREATE and UPDATE go to the controller's webhook (controller/webhook: the user data checks the
+// CRD cannot express) through the Service. The caBundle is left to the controller, which
+// issues the certificate and writes its CA there. failurePolicy Ignore: while no replica
+// answers (an install starting, a controller being replaced or destroyed), Provisioner changes
+// are not blocked; `terraform plan` and the controller's check before each launch refuse the
+// same user data, so nothing invalid is ever launched from.
+func webhookConfiguration(meta metav1.ObjectMeta, namespace string) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: meta, Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+		Name: webhook.ProvisionerWebhookName,
+		ClientConfig: admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{
+			Namespace: namespace, Name: webhookServiceName, Path: ptr.To(webhook.ProvisionerPath), Port: ptr.To[int32](443)}},
+		Rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{v1alpha5.SchemeGroupVersion.Group}, APIVersions: []string{v1alpha5.SchemeGroupVersion.Version},
+				Resources: []string{"provisioners"}, Scope: ptr.To(admissionregistrationv1.ClusterScope)},
+		}},
+		FailurePolicy:           ptr.To(admissionregistrationv1.Ignore),
+		MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
+		NamespaceSelector:       &metav1.LabelSelector{},
+		ObjectSelector:          &metav1.LabelSelector{},
+		SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+		TimeoutSeconds:          ptr.To[int32](webhookTimeoutSeconds),
+		AdmissionReviewVersions: []string{"v1"},
+	}}}
+}
+
+// webhookService is the ClusterIP Service the API server reaches the webhook through: port 443
+// to the controller pods' container port webhookPortName.
+func webhookService(meta metav1.ObjectMeta) *corev1.Service {
+	return &corev1.Service{ObjectMeta: meta, Spec: corev1.ServiceSpec{
+		Type:     corev1.ServiceTypeClusterIP,
+		Selector: selectorLabels(),
+		Ports: []corev1.ServicePort{{Name: webhookPortName, Port: 443, Protocol: corev1.ProtocolTCP,
+			TargetPort: intstr.FromString(webhookPortName)}},
+	}}
+}
+
 func selectorLabels() map[string]string {
 	return map[string]string{"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"}
 }
@@ -177,7 +231,8 @@ func deploymentMeta(m metav1.ObjectMeta, id string) metav1.ObjectMeta {
 
 // controllerObjects returns every object of the installation except the CRD and the
 // namespace (see namespaceObject), in creation order: ServiceAccount, ClusterRole,
-// ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, Deployment.
+// ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, the webhook's Service and
+// ValidatingWebhookConfiguration, Deployment.
 func controllerObjects(s controllerSettings) []client.Object {
 	ns, sa, cr := s.Namespace, s.ServiceAccountName, clusterRoleName(s.Namespace)
 	meta := func(name, namespace string) metav1.ObjectMeta {
@@ -198,6 +253,8 @@ func controllerObjects(s controllerSettings) []client.Object {
 		{Name: envBatchMax, Value: strconv.FormatInt(s.BatchMaxSeconds, 10) + "s"},
 		// The leader election Lease lives in the pod's namespace (where the Role grants leases).
 		{Name: envPodNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		{Name: envWebhookService, Value: webhookServiceName},
+		{Name: envWebhookConfiguration, Value: webhookConfigurationName(ns)},
 	}
 	if len(s.DefaultTags) > 0 {
 		b, _ := json.Marshal(s.DefaultTags) // map keys sorted: the same tags give the same pod template
@@ -209,7 +266,7 @@ func controllerObjects(s controllerSettings) []client.Object {
 	replicas := s.Replicas
 	return []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: saMeta},
-		&rbacv1.ClusterRole{ObjectMeta: meta(cr, ""), Rules: controllerClusterRules()},
+		&rbacv1.ClusterRole{ObjectMeta: meta(cr, ""), Rules: controllerClusterRules(webhookConfigurationName(ns))},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: meta(cr, ""), Subjects: subject,
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr}},
 		&rbacv1.Role{ObjectMeta: meta("karpenter", ns), Rules: controllerNamespaceRules()},
@@ -219,6 +276,8 @@ func controllerObjects(s controllerSettings) []client.Object {
 			MaxUnavailable: ptr.To(intstr.FromInt32(s.PDBMaxUnavailable)),
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels()},
 		}},
+		webhookService(meta(webhookServiceName, ns)),
+		webhookConfiguration(meta(webhookConfigurationName(ns), ""), ns),
 		&appsv1.Deployment{ObjectMeta: deploymentMeta(meta(deploymentName, ns), s.InstallID), Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels()},
@@ -273,6 +332,7 @@ func controllerPodSpec(s controllerSettings, env []corev1.EnvVar) corev1.PodSpec
 			Ports: []corev1.ContainerPort{
 				{Name: metricsPortName, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
 				{Name: healthPortName, ContainerPort: healthPort, Protocol: corev1.ProtocolTCP},
+				{Name: webhookPortName, ContainerPort: webhook.DefaultPort, Protocol: corev1.ProtocolTCP},
 			},
 			LivenessProbe:  probe("/healthz", 30),
 			ReadinessProbe: probe("/readyz", 5),
@@ -303,11 +363,12 @@ func imagePullSecrets(names []string) []corev1.LocalObjectReference {
 // controllerClusterRules are the controller's cluster-wide permissions: exactly the calls it
 // makes (its client's Get/List/Watch through controller-runtime's cache, Create, Patch, Delete
 // and the eviction and status subresources) and nothing more. Compared with the Karpenter Helm
-// chart's ClusterRole, it lacks what this controller does not do (no webhooks, no
-// validating/mutating configurations, no node updates beyond patches, no reads of
-// Deployments, ReplicaSets, StatefulSets or PodDisruptionBudgets: evictions are refused by the
-// API server, not predicted).
-func controllerClusterRules() []rbacv1.PolicyRule {
+// chart's ClusterRole, it lacks what this controller does not do (no mutating or conversion
+// webhooks, only its own validating configuration webhookName and only get and update of its
+// caBundle, no node updates beyond patches, no reads of Deployments, ReplicaSets,
+// StatefulSets or PodDisruptionBudgets: evictions are refused by the API server, not
+// predicted).
+func controllerClusterRules(webhookName string) []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		// provisioning, deprovisioning and termination watch Provisioners; status.go patches status.
@@ -332,14 +393,21 @@ func controllerClusterRules() []rbacv1.PolicyRule {
 		// controller-runtime's recorder writes both event APIs.
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		// the webhook's CA goes into its configuration's caBundle (controller/webhook).
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations"},
+			ResourceNames: []string{webhookName}, Verbs: []string{"get", "update"}},
 	}
 }
 
 // controllerNamespaceRules are the controller's permissions in its own namespace: the leader
-// election Lease (client-go's LeaseLock gets, creates and updates it).
+// election Lease (client-go's LeaseLock gets, creates and updates it) and the Secret holding
+// the webhook's serving certificate (read and renewed by name; create cannot be limited to a
+// name).
 func controllerNamespaceRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{webhookCertSecret}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 	}
 }
 

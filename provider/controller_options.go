@@ -53,6 +53,7 @@ const (
 	healthPort      = 8081
 	metricsPortName = "http-metrics"
 	healthPortName  = "http-health"
+	webhookPortName = "https-webhook"
 )
 
 // controllerUID is the user and group the controller runs as: the image's non-root user

@@ -33,6 +33,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -126,12 +127,20 @@ func (r *controllerResource) Metadata(_ context.Context, req resource.MetadataRe
 
 // controllerDescription is the resource description (ownership and destroy rules).
 var controllerDescription = "Installs the Karpenter controller: the `Provisioner` CRD, a service account annotated " +
-	"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, and a Deployment of the bundled controller image; " +
-	"waits until the Deployment is Available.\n\n" +
+	"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, a Deployment of the bundled controller image, and its " +
+	"validating admission webhook for Provisioners (Service `" + webhookServiceName + "`, port 443 to container port 8443, and the " +
+	"ValidatingWebhookConfiguration `karpenter-<namespace>`); waits until the Deployment is Available.\n\n" +
+	"**Webhook.** The controller refuses, on `kubectl apply` as `terraform plan` does, the Provisioners the CRD cannot " +
+	"judge (user data that does not parse for its AMI family). It issues its own serving certificate into the Secret `" +
+	webhookCertSecret + "` and writes the CA into the configuration's `caBundle` (not drift: the controller keeps it, and " +
+	"renews the certificate 30 days before it expires). `failurePolicy` is `Ignore`: while no replica answers, Provisioner " +
+	"changes are not blocked (plan and the controller's check before each launch still refuse such user data). On EKS the " +
+	"control plane must reach the nodes on port 8443 (a node security group rule, as for Karpenter's own webhook).\n\n" +
 	"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
 	"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
 	"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses " +
-	"to take over a service account, Role, RoleBinding, Deployment, ClusterRole or ClusterRoleBinding of the same " +
+	"to take over a service account, Role, RoleBinding, Deployment, Service, ClusterRole, ClusterRoleBinding or " +
+	"ValidatingWebhookConfiguration of the same " +
 	"name that this provider did not apply.\n\n" +
 	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
 	"is left in the cluster) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
@@ -157,7 +166,7 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"`service_account_name` is the account this resource applied: a Deployment switched to another account outside " +
 	"Terraform is drift (`missing_objects`) that the next apply reverts, and a service account this provider did not " +
 	"apply is never deleted. Destroy and moves also delete the controller's leader-election Lease " +
-	"(`karpenter-leader-election`) in an adopted namespace.\n\n" +
+	"(`karpenter-leader-election`) and webhook certificate Secret in an adopted namespace.\n\n" +
 	"Import by namespace."
 
 // Schema describes the resource.
@@ -735,8 +744,8 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError("Cannot delete the controller's objects", err.Error())
 		return
 	}
-	if err := deleteLeaderLease(ctx, kc, s.Namespace, created); err != nil {
-		resp.Diagnostics.AddError("Cannot delete the controller's leader-election Lease", err.Error())
+	if err := deleteRuntimeObjects(ctx, kc, s.Namespace, created); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the controller's leader-election Lease or webhook certificate", err.Error())
 		return
 	}
 	if last {
@@ -1163,7 +1172,8 @@ func (r *controllerResource) driftedObjects(ctx context.Context, kc client.Clien
 // missing or changed (metadataChanged; the service account's role annotation is
 // controller_role_arn), the rules of a ClusterRole or Role,
 // the subjects and role of a binding, the selector of the PodDisruptionBudget (its
-// maxUnavailable is pdb_max_unavailable). Other kinds: false.
+// maxUnavailable is pdb_max_unavailable), the webhook Service's type, selector and ports, the
+// webhook configuration's webhooks but their caBundle. Other kinds: false.
 func objectChanged(desired, live client.Object) bool {
 	if _, crd := desired.(*apiextensionsv1.CustomResourceDefinition); !crd && // crd_digests covers the CRDs
 		metadataChanged(desired, live, roleARNAnnotation) { // controller_role_arn reads the role annotation
@@ -1182,6 +1192,17 @@ func objectChanged(desired, live client.Object) bool {
 		return !equality.Semantic.DeepEqual(d.Subjects, l.Subjects) || d.RoleRef != l.RoleRef
 	case *policyv1.PodDisruptionBudget:
 		return !equality.Semantic.DeepEqual(d.Spec.Selector, live.(*policyv1.PodDisruptionBudget).Spec.Selector)
+	case *corev1.Service:
+		l := live.(*corev1.Service)
+		return d.Spec.Type != l.Spec.Type || !equality.Semantic.DeepEqual(d.Spec.Selector, l.Spec.Selector) ||
+			!equality.Semantic.DeepEqual(d.Spec.Ports, l.Spec.Ports)
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		// The controller writes each webhook's caBundle (its own CA): not compared.
+		hooks := slices.Clone(live.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks)
+		for i := range hooks {
+			hooks[i].ClientConfig.CABundle = nil
+		}
+		return !equality.Semantic.DeepEqual(d.Webhooks, hooks)
 	}
 	return false
 }

@@ -59,8 +59,9 @@ type corpusCase struct {
 	messages, planMessages []string
 	valid                  bool
 	// planOnly cases (plan-only/) are refused by plan and by v1alpha5's Validate (the
-	// controller's check before a launch) but accepted by the CRD, which cannot express the rule
-	// within the API server's CEL cost budget; each file says why.
+	// controller's check before a launch, and its validating webhook: TestAccControllerWebhook
+	// runs the corpus through the API server with it) but accepted by the CRD alone, which
+	// cannot express the rule within the API server's CEL cost budget; each file says why.
 	planOnly bool
 	obj      map[string]any
 }

@@ -5,6 +5,7 @@ package operator
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -30,12 +32,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller"
 	karpv1 "github.com/nodeform/terraform-provider-karpenter/controller/apis/v1"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
 	_ "github.com/nodeform/terraform-provider-karpenter/controller/metrics" // registers the metrics
+	"github.com/nodeform/terraform-provider-karpenter/controller/webhook"
 	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
@@ -105,6 +109,26 @@ func (o *Options) profilingHandlers() map[string]http.Handler {
 	}
 }
 
+// webhook returns the Provisioner webhook's certificate keeper and server when the webhook is
+// enabled (webhookEnabled); nil, nil otherwise. Errors: creating the Kubernetes client.
+func (o *Options) webhook(cfg *rest.Config, scheme *runtime.Scheme) (*webhook.Certificates, ctrlwebhook.Server, error) {
+	if !o.webhookEnabled() {
+		return nil, nil, nil
+	}
+	// Uncached: the Secret and the configuration are read by name (the controller may not
+	// list Secrets or webhook configurations).
+	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the webhook's client: %w", err)
+	}
+	certs := &webhook.Certificates{Client: direct, Namespace: o.LeaderElectionNS, Service: o.WebhookService,
+		SecretName: o.WebhookService + "-cert", Configuration: o.WebhookConfiguration}
+	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.BindAddress, Port: o.WebhookPort,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = certs.GetCertificate }}})
+	srv.Register(webhook.ProvisionerPath, webhook.NewProvisionerValidator(scheme))
+	return certs, srv, nil
+}
+
 // Run starts the manager and blocks until ctx ends or a component fails. Errors: Kubernetes
 // or AWS configuration, manager start.
 func Run(ctx context.Context, o *Options) error {
@@ -131,8 +155,14 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("loading Kubernetes client configuration: %w", err)
 	}
+	scheme := Scheme()
+	certs, webhookServer, err := o.webhook(cfg, scheme)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  Scheme(),
+		Scheme:                  scheme,
+		WebhookServer:           webhookServer,
 		Logger:                  logger,
 		Metrics:                 metricsserver.Options{BindAddress: o.addr(o.MetricsPort), ExtraHandlers: o.profilingHandlers()},
 		HealthProbeBindAddress:  o.addr(o.HealthProbePort),
@@ -153,6 +183,17 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding readyz check: %w", err)
+	}
+	if certs != nil {
+		// Every replica keeps the certificate and serves the webhook (no leader election); a
+		// replica is ready once its webhook answers TLS with the certificate.
+		if err := mgr.Add(certs); err != nil {
+			return fmt.Errorf("adding the webhook certificates: %w", err)
+		}
+		// GetWebhookServer adds the server to the manager's runnables.
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return fmt.Errorf("adding the webhook readyz check: %w", err)
+		}
 	}
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {

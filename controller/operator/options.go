@@ -14,11 +14,13 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	awscloud "github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/aws"
 	"github.com/nodeform/terraform-provider-karpenter/controller/deprovisioning"
 	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
+	"github.com/nodeform/terraform-provider-karpenter/controller/webhook"
 )
 
 // Options are every setting of the controller, read from flags with environment fallbacks
@@ -40,7 +42,10 @@ type Options struct {
 	NotReadyTimeout        time.Duration // --not-ready-timeout / NOT_READY_TIMEOUT (30m; 0 turns node repair off)
 	MetricsPort            int           // --metrics-port / METRICS_PORT (8080; 0 disables)
 	HealthProbePort        int           // --health-probe-port / HEALTH_PROBE_PORT (8081; 0 disables)
-	BindAddress            string        // --bind-address / BIND_ADDRESS: host of both servers ("" = all interfaces)
+	BindAddress            string        // --bind-address / BIND_ADDRESS: host of the metrics, health and webhook servers ("" = all interfaces)
+	WebhookPort            int           // --webhook-port / WEBHOOK_PORT (8443; 0 disables the webhook)
+	WebhookService         string        // --webhook-service / WEBHOOK_SERVICE: the Service in front of the webhook, in POD_NAMESPACE (karpenter)
+	WebhookConfiguration   string        // --webhook-configuration / WEBHOOK_CONFIGURATION: the ValidatingWebhookConfiguration whose caBundle the controller keeps ("" disables the webhook)
 	LeaderElect            bool          // --leader-elect / LEADER_ELECT (true)
 	LeaderElectionNS       string        // POD_NAMESPACE, default "karpenter"
 	Kubeconfig             string        // --kubeconfig / KUBECONFIG (default: in-cluster or ~/.kube/config)
@@ -67,6 +72,9 @@ var envOf = map[string]string{
 	"metrics-port":             "METRICS_PORT",
 	"health-probe-port":        "HEALTH_PROBE_PORT",
 	"bind-address":             "BIND_ADDRESS",
+	"webhook-port":             "WEBHOOK_PORT",
+	"webhook-service":          "WEBHOOK_SERVICE",
+	"webhook-configuration":    "WEBHOOK_CONFIGURATION",
 	"leader-elect":             "LEADER_ELECT",
 	"kubeconfig":               "KUBECONFIG",
 	"kube-client-qps":          "KUBE_CLIENT_QPS",
@@ -91,7 +99,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.DisagreementGrace, "disagreement-grace", 30*time.Second, "how long kube-scheduler may take to bind a pod to the Ready node planned for it before the controller excludes that node for the pod and backs its launches off (env DISAGREEMENT_GRACE)")
 	fs.IntVar(&o.MetricsPort, "metrics-port", 8080, "port of the Prometheus /metrics endpoint; 0 disables it (env METRICS_PORT)")
 	fs.IntVar(&o.HealthProbePort, "health-probe-port", 8081, "port of /healthz and /readyz; 0 disables it (env HEALTH_PROBE_PORT)")
-	fs.StringVar(&o.BindAddress, "bind-address", "", "host the metrics and health servers listen on; empty means all interfaces (env BIND_ADDRESS)")
+	fs.StringVar(&o.BindAddress, "bind-address", "", "host the metrics, health and webhook servers listen on; empty means all interfaces (env BIND_ADDRESS)")
+	fs.IntVar(&o.WebhookPort, "webhook-port", webhook.DefaultPort, "port of the Provisioner validating webhook (HTTPS); 0 disables the webhook (env WEBHOOK_PORT)")
+	fs.StringVar(&o.WebhookService, "webhook-service", "karpenter", "the Service in front of the webhook, in the pod's namespace: the serving certificate is issued for <service>.<namespace>.svc and kept in the Secret <service>-cert (env WEBHOOK_SERVICE)")
+	fs.StringVar(&o.WebhookConfiguration, "webhook-configuration", "", "the ValidatingWebhookConfiguration whose caBundle the controller keeps; empty disables the webhook (env WEBHOOK_CONFIGURATION)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader through a Lease in the pod's namespace (POD_NAMESPACE, default karpenter) (env LEADER_ELECT)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file; default in-cluster config or ~/.kube/config (env KUBECONFIG)")
 	// Defaults as Karpenter's: a provisioning batch patches and reports on hundreds of pods and
@@ -167,7 +178,7 @@ func (o *Options) Validate() error {
 	for _, p := range []struct {
 		flag, env string
 		v         int
-	}{{"metrics-port", "METRICS_PORT", o.MetricsPort}, {"health-probe-port", "HEALTH_PROBE_PORT", o.HealthProbePort}} {
+	}{{"metrics-port", "METRICS_PORT", o.MetricsPort}, {"health-probe-port", "HEALTH_PROBE_PORT", o.HealthProbePort}, {"webhook-port", "WEBHOOK_PORT", o.WebhookPort}} {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("--%s (%s): %d is not a port (0-65535)", p.flag, p.env, p.v))
 		}
@@ -187,6 +198,14 @@ func (o *Options) Validate() error {
 	if o.MetricsPort != 0 && o.MetricsPort == o.HealthProbePort {
 		errs = append(errs, fmt.Errorf("--metrics-port and --health-probe-port must differ (both %d)", o.MetricsPort))
 	}
+	if o.webhookEnabled() {
+		if o.WebhookPort == o.MetricsPort || o.WebhookPort == o.HealthProbePort {
+			errs = append(errs, fmt.Errorf("--webhook-port (WEBHOOK_PORT) %d must differ from --metrics-port and --health-probe-port", o.WebhookPort))
+		}
+		if msgs := validation.IsDNS1035Label(o.WebhookService); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--webhook-service (WEBHOOK_SERVICE): %q is not a Service name: %s", o.WebhookService, strings.Join(msgs, "; ")))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -198,6 +217,9 @@ func (o *Options) ZapLevel() (zapcore.Level, error) {
 	}
 	return l, nil
 }
+
+// webhookEnabled: the webhook is served when it has a port and a configuration to keep.
+func (o *Options) webhookEnabled() bool { return o.WebhookPort != 0 && o.WebhookConfiguration != "" }
 
 // addr returns host:port for a server, or "0" (disabled) for port 0.
 func (o *Options) addr(port int) string {

@@ -1,0 +1,237 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	certutil "k8s.io/client-go/util/cert"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// Lifetimes of the serving certificate the controller issues itself.
+const (
+	// CertificateLifetime is the validity of a new serving certificate and its CA.
+	CertificateLifetime = 365 * 24 * time.Hour
+	// RenewBefore: a certificate with less validity left than this is replaced.
+	RenewBefore = 30 * 24 * time.Hour
+	// ManagedByLabel marks the Secret the controller created (value ManagedByValue), so that
+	// uninstalling knows it may delete it.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "karpenter-controller"
+)
+
+// Secret keys of the certificate Secret (the kubernetes.io/tls layout plus the CA).
+const (
+	keyCA   = "ca.crt"
+	keyCert = corev1.TLSCertKey
+	keyKey  = corev1.TLSPrivateKeyKey
+)
+
+// Certificates keeps the webhook's serving certificate: a self-signed CA and a certificate for
+// the Service's DNS names (ServiceDNSNames), issued by whichever replica first finds the
+// Secret missing, invalid or within RenewBefore of expiry, and stored in the Secret
+// (SecretName in Namespace) so that every replica serves the same one; and it writes the CA
+// into the caBundle of every webhook of the ValidatingWebhookConfiguration Configuration, so
+// that the API server trusts it. It is the controller's job rather than Terraform's, as in
+// Karpenter v0.31 (knative's certificate controller): the private key never enters Terraform
+// state, and a certificate is renewed without an apply.
+type Certificates struct {
+	Client        client.Client // uncached: Secrets and webhook configurations are read by name
+	Namespace     string        // the controller's namespace (the Service's and the Secret's)
+	Service       string        // the Service in front of the webhook
+	SecretName    string
+	Configuration string        // the ValidatingWebhookConfiguration whose caBundle is kept
+	Interval      time.Duration // how often the Secret and the caBundle are checked (default 1 minute)
+
+	current atomic.Pointer[tls.Certificate]
+}
+
+// ServiceDNSNames are the names the API server may use for Service svc in namespace ns: it
+// dials <svc>.<ns>.svc (https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#service-reference).
+func ServiceDNSNames(svc, ns string) []string {
+	return []string{svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local", svc + "." + ns, svc}
+}
+
+// GetCertificate serves the current certificate (tls.Config.GetCertificate). Errors: none
+// loaded yet.
+func (c *Certificates) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if cert := c.current.Load(); cert != nil {
+		return cert, nil
+	}
+	return nil, errors.New("webhook: the serving certificate is not loaded yet")
+}
+
+// NeedLeaderElection is false: every replica serves the webhook.
+func (c *Certificates) NeedLeaderElection() bool { return false }
+
+// Start checks the certificate and the caBundle at once and every Interval until ctx ends; a
+// failed check is logged and retried after 5 seconds. It returns nil when ctx ends.
+func (c *Certificates) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("webhook-certificates")
+	interval := c.Interval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	for {
+		next := interval
+		if err := c.Reconcile(ctx); err != nil {
+			logger.Error(err, "keeping the webhook certificate", "secret", c.Namespace+"/"+c.SecretName, "configuration", c.Configuration)
+			next = 5 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(next):
+		}
+	}
+}
+
+// Reconcile makes the Secret hold a usable certificate, loads it, and writes its CA into the
+// webhook configuration. Errors: Kubernetes API calls, a Secret that cannot be parsed after it
+// was written.
+func (c *Certificates) Reconcile(ctx context.Context) error {
+	ca, err := c.ensureSecret(ctx)
+	if err != nil {
+		return err
+	}
+	return c.ensureCABundle(ctx, ca)
+}
+
+// ensureSecret returns the CA of the Secret's certificate, issuing one first when the Secret is
+// missing or its certificate unusable. Two replicas racing both issue one; the API server
+// keeps one (create or resourceVersion conflict) and the loser reads it back.
+func (c *Certificates) ensureSecret(ctx context.Context) ([]byte, error) {
+	var ca []byte
+	err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 5}, func(ctx context.Context) (bool, error) {
+		var s corev1.Secret
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.SecretName}, &s)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("reading Secret %s/%s: %w", c.Namespace, c.SecretName, err)
+		}
+		exists := err == nil
+		if exists {
+			cert, reason := c.usable(&s)
+			if reason == "" {
+				c.current.Store(cert)
+				ca = s.Data[keyCA]
+				return true, nil
+			}
+			log.FromContext(ctx).Info("issuing a new webhook certificate", "reason", reason)
+		}
+		data, err := c.issue()
+		if err != nil {
+			return false, err
+		}
+		if exists {
+			s.Data = data
+			s.Type = corev1.SecretTypeTLS
+			err = c.Client.Update(ctx, &s)
+		} else {
+			s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: c.SecretName, Namespace: c.Namespace,
+				Labels: map[string]string{ManagedByLabel: ManagedByValue}}, Type: corev1.SecretTypeTLS, Data: data}
+			err = c.Client.Create(ctx, &s)
+		}
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			return false, nil // another replica wrote it first: read theirs
+		}
+		if err != nil {
+			return false, fmt.Errorf("writing Secret %s/%s: %w", c.Namespace, c.SecretName, err)
+		}
+		return false, nil // read back what was stored
+	})
+	return ca, err
+}
+
+// usable parses the Secret's certificate; reason says why it cannot be served ("" when it can):
+// missing keys, unparsable, not for the Service's names, or within RenewBefore of expiry.
+func (c *Certificates) usable(s *corev1.Secret) (*tls.Certificate, string) {
+	if len(s.Data[keyCA]) == 0 || len(s.Data[keyCert]) == 0 || len(s.Data[keyKey]) == 0 {
+		return nil, "the Secret lacks " + keyCA + ", " + keyCert + " or " + keyKey
+	}
+	cert, err := tls.X509KeyPair(s.Data[keyCert], s.Data[keyKey])
+	if err != nil {
+		return nil, "the key pair does not parse: " + err.Error()
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, "the certificate does not parse: " + err.Error()
+	}
+	if time.Until(leaf.NotAfter) < RenewBefore {
+		return nil, fmt.Sprintf("the certificate expires at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if name := ServiceDNSNames(c.Service, c.Namespace)[0]; leaf.VerifyHostname(name) != nil {
+		return nil, "the certificate is not for " + name
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(s.Data[keyCA]) {
+		return nil, keyCA + " holds no certificate"
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: time.Now()}); err != nil {
+		return nil, keyCA + " does not verify the certificate: " + err.Error()
+	}
+	return &cert, ""
+}
+
+// issue makes a CA and a serving certificate for the Service's DNS names, valid for
+// CertificateLifetime (client-go's certutil: the certificate PEM is the serving certificate
+// followed by its CA).
+func (c *Certificates) issue() (map[string][]byte, error) {
+	names := ServiceDNSNames(c.Service, c.Namespace)
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKeyWithOptions(certutil.SelfSignedCertKeyOptions{
+		Host: names[0], AlternateDNS: names[1:], MaxAge: CertificateLifetime})
+	if err != nil {
+		return nil, fmt.Errorf("issuing the webhook certificate: %w", err)
+	}
+	var blocks [][]byte
+	for rest := certPEM; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		blocks = append(blocks, pem.EncodeToMemory(b))
+	}
+	if len(blocks) != 2 {
+		return nil, fmt.Errorf("issuing the webhook certificate: want a certificate and its CA, got %d PEM blocks", len(blocks))
+	}
+	return map[string][]byte{keyCA: blocks[1], keyCert: certPEM, keyKey: keyPEM}, nil
+}
+
+// ensureCABundle writes ca into every webhook of the configuration whose caBundle differs.
+// Errors: the configuration is missing (Terraform creates it with the controller) or the
+// update failed.
+func (c *Certificates) ensureCABundle(ctx context.Context, ca []byte) error {
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: c.Configuration}, &vwc); err != nil {
+		return fmt.Errorf("reading ValidatingWebhookConfiguration %s: %w", c.Configuration, err)
+	}
+	changed := false
+	for i := range vwc.Webhooks {
+		if !bytes.Equal(vwc.Webhooks[i].ClientConfig.CABundle, ca) {
+			vwc.Webhooks[i].ClientConfig.CABundle = slices.Clone(ca)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := c.Client.Update(ctx, &vwc, client.FieldOwner("karpenter-controller")); err != nil {
+		return fmt.Errorf("writing the caBundle of ValidatingWebhookConfiguration %s: %w", c.Configuration, err)
+	}
+	log.FromContext(ctx).Info("wrote the webhook CA", "configuration", c.Configuration)
+	return nil
+}
