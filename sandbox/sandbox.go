@@ -147,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (s *Sandbox, err error) {
 			s = nil
 		}
 	}()
-	if err := s.startControlPlane(ctx, cfg); err != nil {
+	if err := s.startControlPlane(ctx, cfg, log); err != nil {
 		return s, err
 	}
 	if err := s.startEmulator(cfg, log); err != nil {
@@ -239,9 +239,9 @@ func newSandbox(cfg Config) (*Sandbox, *slog.Logger, error) {
 
 // startControlPlane starts the Kubernetes control plane in Dir and records its kubeconfig,
 // endpoint and CA.
-func (s *Sandbox) startControlPlane(ctx context.Context, cfg Config) (err error) {
+func (s *Sandbox) startControlPlane(ctx context.Context, cfg Config, log *slog.Logger) (err error) {
 	fmt.Fprintln(cfg.Progress, "starting control plane in", s.Dir)
-	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: s.Dir, Progress: cfg.Progress})
+	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: s.Dir, Progress: cfg.Progress, Log: log.With("component", "egress")})
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (s *Sandbox) startPodIdentityAgent(log *slog.Logger) (err error) {
 }
 
 // startPodRunner runs controller pods as local processes of cfg.ControllerExecutable in the
-// background until Stop.
+// background until Stop; the API server's egress proxy reaches Services' pods through it.
 func (s *Sandbox) startPodRunner(cfg Config, log *slog.Logger) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -310,6 +310,7 @@ func (s *Sandbox) startPodRunner(cfg Config, log *slog.Logger) {
 		Executable: cfg.ControllerExecutable, ExtraEnv: s.awsEndpointEnv(), Region: s.Region, StateDir: s.Dir,
 		Log: log.With("component", "pods"), PodIdentity: s.Emulator, PodIdentityAgentURL: s.PodIdentityAgentURL,
 	}
+	s.Cluster.Egress.SetLookup(runner)
 	s.runnerWG.Add(1)
 	go func() {
 		defer s.runnerWG.Done()

@@ -34,12 +34,16 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
-// helperEnv makes this test binary act as a controller pod's process (see podHelper).
+// helperEnv makes this test binary act as a controller pod's process: podHelper for "1",
+// webhookHelper for "webhook".
 const helperEnv = "SANDBOX_TEST_POD_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
+	switch os.Getenv(helperEnv) {
+	case "1":
 		os.Exit(podHelper())
+	case "webhook":
+		os.Exit(webhookHelper())
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -350,7 +354,7 @@ func TestControllerPodRunsAsProcess(t *testing.T) {
 	}
 	e := rep.Env
 	if e["POD_NAME"] != "karpenter-0" || e["AWS_ROLE_ARN"] != roleArn || e["AWS_STS_REGIONAL_ENDPOINTS"] != "regional" ||
-		e["AWS_ENDPOINT_URL_EC2"] != sb.AWSEndpoint || e["METRICS_PORT"] == "" || e["HEALTH_PROBE_PORT"] == "" || e["AWS_REGION"] != "us-east-1" {
+		e["AWS_ENDPOINT_URL_EC2"] != sb.AWSEndpoint || e["METRICS_PORT"] == "" || e["HEALTH_PROBE_PORT"] == "" || e["WEBHOOK_PORT"] == "" || e["AWS_REGION"] != "us-east-1" {
 		t.Errorf("env %v", e)
 	}
 	if _, leaked := e["AWS_ACCESS_KEY_ID"]; leaked {

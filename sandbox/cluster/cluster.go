@@ -2,15 +2,20 @@
 // 127.0.0.1: etcd, kube-apiserver (TLS, client-certificate authentication against a CA made
 // here, Node+RBAC authorization, NodeRestriction admission, ServiceAccount token signing with
 // an https issuer that is the API server itself), kube-controller-manager, kube-scheduler and
-// kwok (the kubelet stand-in for Nodes annotated kwok.x-k8s.io/node=fake).
+// kwok (the kubelet stand-in for Nodes annotated kwok.x-k8s.io/node=fake). The API server's
+// traffic to the cluster (Service-referenced webhooks) goes through an EgressProxy in this
+// process, which stands in for kube-proxy.
 package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/proc"
 )
@@ -50,6 +56,8 @@ type Config struct {
 	Progress io.Writer
 	// ReadyTimeout bounds the whole start (default 3 minutes).
 	ReadyTimeout time.Duration
+	// Log receives what the egress proxy refuses; nil discards.
+	Log *slog.Logger
 }
 
 // Cluster is a running control plane.
@@ -65,6 +73,9 @@ type Cluster struct {
 	Kubeconfig string
 	// ServiceAccountPublicKeyPEM verifies ServiceAccount tokens (PKIX RSA public key).
 	ServiceAccountPublicKeyPEM []byte
+	// Egress is the proxy of the API server's cluster egress; it reaches a Service's pods once
+	// given a LocalAddrLookup (EgressProxy.SetLookup).
+	Egress *EgressProxy
 
 	admin *rest.Config
 	procs []*proc.Process // in start order
@@ -76,9 +87,10 @@ func (c *Cluster) Issuer() string { return c.Server }
 // RESTConfig returns a copy of the admin client configuration.
 func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.admin) }
 
-// Start generates the PKI and starts every component, returning once the API server is ready
-// and the ServiceAccount and root-CA controllers have populated namespace "default". On error
-// every started process is stopped. Errors: a tool is missing, a component exits early, or
+// Start generates the PKI and starts every component (the egress proxy first, watching
+// Services once the API server is ready), returning once the API server is ready and the
+// ServiceAccount and root-CA controllers have populated namespace "default". On error every
+// started process is stopped. Errors: a tool is missing, a component exits early, or
 // readiness times out (the message names the component and its log file).
 func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.Dir == "" {
@@ -107,8 +119,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	for _, step := range []func(context.Context) error{
 		s.writePKI,
 		s.writeKubeconfigs,
+		s.startEgressProxy,
 		s.startEtcd,
 		s.startAPIServer,
+		s.watchServices,
 		s.startControllerManager,
 		s.startScheduler,
 		s.startKwok,
@@ -137,6 +151,7 @@ type startup struct {
 	saPriv   string            // ServiceAccount token signing key file (PEM)
 	saPub    string            // ServiceAccount token verification key file (PEM)
 	kubecfgs map[string]string // kubeconfig file name -> path
+	egress   string            // the API server's egress selector configuration file
 }
 
 // newStartup finds every tool, creates Dir/pki, Dir/logs and Dir/etcd and picks the ports;
@@ -246,6 +261,88 @@ func (s *startup) writeKubeconfigs(context.Context) error {
 	return nil
 }
 
+// startEgressProxy starts the egress proxy on a free loopback port and writes the API server's
+// egress selector configuration to Dir/egress-selector.yaml: the cluster egress goes through
+// the proxy. The API server's HTTPConnect dialer over TCP needs TLS (with a nil tlsConfig, as
+// an http:// URL requires, kube-apiserver 1.37 crashes at start: kubernetes issue 92690), so
+// the proxy serves a certificate for 127.0.0.1 and requires the client certificate issued here
+// for the API server, both from the cluster CA.
+func (s *startup) startEgressProxy(context.Context) error {
+	serving, err := s.ca.issue("sandbox-egress-proxy", nil, true, []net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"})
+	if err != nil {
+		return err
+	}
+	client, err := s.ca.issue("kube-apiserver-egress", nil, false, nil, nil)
+	if err != nil {
+		return err
+	}
+	clientCrt, clientKey, err := client.write(s.pkiDir, "apiserver-egress-client")
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := egressTLSConfig(s.ca, serving)
+	if err != nil {
+		return err
+	}
+	s.c.Egress = NewEgressProxy(tlsCfg, s.cfg.Log)
+	addr, err := s.c.Egress.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.egress = filepath.Join(s.cfg.Dir, "egress-selector.yaml")
+	return writeEgressSelectorConfig(s.egress, "https://"+addr, s.caPath, clientCrt, clientKey)
+}
+
+// egressTLSConfig is the egress proxy's server side: serving's certificate, and only clients
+// with a certificate of ca.
+func egressTLSConfig(ca, serving *keyPair) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair(serving.CertPEM, serving.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert,
+		ClientCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// writeEgressSelectorConfig writes an EgressSelectorConfiguration (apiserver.k8s.io/v1beta1)
+// sending the cluster egress through the HTTP CONNECT proxy at proxyURL (https), trusting
+// caFile and authenticating with clientCert and clientKey.
+func writeEgressSelectorConfig(path, proxyURL, caFile, clientCert, clientKey string) error {
+	type obj = map[string]any
+	data, err := yaml.Marshal(obj{
+		"apiVersion": "apiserver.k8s.io/v1beta1",
+		"kind":       "EgressSelectorConfiguration",
+		"egressSelections": []obj{{
+			"name": "cluster",
+			"connection": obj{
+				"proxyProtocol": "HTTPConnect",
+				"transport": obj{"tcp": obj{
+					"url":       proxyURL,
+					"tlsConfig": obj{"caBundle": caFile, "clientCert": clientCert, "clientKey": clientKey},
+				}},
+			},
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}
+
+// watchServices lets the egress proxy watch Services and EndpointSlices.
+func (s *startup) watchServices(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(s.c.admin)
+	if err != nil {
+		return err
+	}
+	return s.c.Egress.Watch(ctx, cs)
+}
+
 // start starts component name (a key of tools) with args, logging to Dir/logs/<name>.log.
 func (s *startup) start(name string, args ...string) error {
 	p, err := proc.Start(proc.Spec{Name: name, Path: s.tools[name], Args: args, LogPath: filepath.Join(s.logDir, name+".log")})
@@ -296,6 +393,7 @@ func (s *startup) startAPIServer(ctx context.Context) error {
 		"--service-account-issuer="+c.Server,
 		"--api-audiences="+c.Server,
 		"--service-cluster-ip-range="+ServiceClusterIPRange,
+		"--egress-selector-config-file="+s.egress,
 		// The only endpoint is 127.0.0.1, which the endpoints API refuses; nothing in the
 		// sandbox reaches the API server through the kubernetes Service.
 		"--endpoint-reconciler-type=none",
@@ -452,12 +550,16 @@ func (c *Cluster) allowAnonymousDiscovery(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops every component in reverse start order (SIGTERM, 10 s grace, SIGKILL).
+// Stop stops every component in reverse start order (SIGTERM, 10 s grace, SIGKILL), then the
+// egress proxy.
 func (c *Cluster) Stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		_ = c.procs[i].Stop(10 * time.Second)
 	}
 	c.procs = nil
+	if c.Egress != nil {
+		_ = c.Egress.Close()
+	}
 }
 
 // writeKubeconfig writes a kubeconfig with one cluster, one client-certificate user and one

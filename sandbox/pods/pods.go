@@ -6,6 +6,12 @@
 // eks.amazonaws.com/role-arn annotation (IRSA), else, when an EKS Pod Identity association
 // exists for the ServiceAccount, AWS_CONTAINER_CREDENTIALS_FULL_URI (the Pod Identity agent)
 // and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (a token with audience pods.eks.amazonaws.com).
+//
+// Every process listens on loopback only (BIND_ADDRESS=127.0.0.1), on free ports it gets as
+// METRICS_PORT, HEALTH_PROBE_PORT and WEBHOOK_PORT: many pods share this host, so none can have
+// its container ports. The container ports named http-metrics, http-health and https-webhook
+// are served there, and Runner.LocalAddr says where while the process runs (the sandbox's
+// stand-in for kube-proxy uses it to reach a Service's endpoints).
 package pods
 
 import (
@@ -62,6 +68,14 @@ const (
 	BackoffReset = 10 * time.Minute
 )
 
+// localPorts are the container ports a process serves on a free loopback port, by port name,
+// with the environment variable that gives it that port.
+var localPorts = []struct{ portName, env string }{
+	{"http-metrics", "METRICS_PORT"},
+	{"http-health", "HEALTH_PROBE_PORT"},
+	{"https-webhook", "WEBHOOK_PORT"},
+}
+
 // Runner watches pods and runs the controller ones.
 type Runner struct {
 	Admin      *rest.Config // administrator credentials (watch pods, request tokens, read env sources)
@@ -84,6 +98,9 @@ type Runner struct {
 	mu      sync.Mutex
 	running map[types.UID]*podRun
 	wg      sync.WaitGroup
+
+	addrMu sync.RWMutex
+	addrs  map[string]map[int32]int // "<namespace>/<pod>" -> container port -> local port
 }
 
 type podRun struct {
@@ -191,6 +208,57 @@ func (r *Runner) stop(uid types.UID) {
 	}
 }
 
+// LocalAddr returns "127.0.0.1:<port>", where a process of pod namespace/pod serves its
+// container port containerPort: the port given to it as METRICS_PORT, HEALTH_PROBE_PORT or
+// WEBHOOK_PORT for the container port named http-metrics, http-health or https-webhook. ok is
+// false for other container ports, for pods this Runner does not run and while no process of
+// the container runs (before its start, between restarts, after its stop). Safe for
+// concurrent use.
+func (r *Runner) LocalAddr(namespace, pod string, containerPort int32) (addr string, ok bool) {
+	r.addrMu.RLock()
+	defer r.addrMu.RUnlock()
+	port, ok := r.addrs[namespace+"/"+pod][containerPort]
+	if !ok {
+		return "", false
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), true
+}
+
+// publish records ports (container port -> local port) of a started process of pod.
+func (r *Runner) publish(pod *corev1.Pod, ports map[int32]int) {
+	if len(ports) == 0 {
+		return
+	}
+	key := pod.Namespace + "/" + pod.Name
+	r.addrMu.Lock()
+	defer r.addrMu.Unlock()
+	if r.addrs == nil {
+		r.addrs = map[string]map[int32]int{}
+	}
+	if r.addrs[key] == nil {
+		r.addrs[key] = map[int32]int{}
+	}
+	for cp, lp := range ports {
+		r.addrs[key][cp] = lp
+	}
+}
+
+// unpublish forgets ports of a process of pod that has stopped. Only entries still pointing at
+// its local ports go: a pod of the same name created since may already have published its own.
+func (r *Runner) unpublish(pod *corev1.Pod, ports map[int32]int) {
+	key := pod.Namespace + "/" + pod.Name
+	r.addrMu.Lock()
+	defer r.addrMu.Unlock()
+	for cp, lp := range ports {
+		if r.addrs[key][cp] == lp {
+			delete(r.addrs[key], cp)
+		}
+	}
+	if len(r.addrs[key]) == 0 {
+		delete(r.addrs, key)
+	}
+}
+
 // Running returns the number of pods whose processes are supervised.
 func (r *Runner) Running() int {
 	r.mu.Lock()
@@ -261,7 +329,7 @@ func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface
 	}
 	backoff := InitialBackoff
 	for restarts := 0; ctx.Err() == nil; restarts++ {
-		spec, err := r.processSpec(ctx, cs, pod, c, creds)
+		spec, ports, err := r.processSpec(ctx, cs, pod, c, creds)
 		if err != nil {
 			log.Warn("cannot start container", "err", err)
 		} else {
@@ -270,13 +338,16 @@ func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface
 				log.Warn("cannot start container", "err", err)
 			} else {
 				log.Info("container started", "pid", p.Pid(), "restarts", restarts, "log", spec.LogPath)
+				r.publish(pod, ports)
 				started := r.Clock.Now()
 				select {
 				case <-ctx.Done():
 					_ = p.Stop(grace)
+					r.unpublish(pod, ports)
 					log.Info("container stopped")
 					return
 				case <-p.Done():
+					r.unpublish(pod, ports)
 					log.Warn("container exited; restarting", "err", p.Err(), "retry_in", backoff)
 				}
 				if r.Clock.Since(started) >= BackoffReset {
@@ -291,35 +362,38 @@ func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface
 	}
 }
 
-// processSpec builds the command line and environment of container c.
-func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials) (proc.Spec, error) {
+// processSpec builds the command line and environment of container c and returns, with it,
+// the local port serving each of c's container ports named in localPorts (container port ->
+// local port).
+func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials) (proc.Spec, map[int32]int, error) {
 	// The pod may have changed since it was first seen (podIP is set once kwok runs it).
 	if fresh, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err == nil && fresh.UID == pod.UID {
 		pod = fresh
 	}
 	env, err := containerEnv(ctx, cs, pod, c)
 	if err != nil {
-		return proc.Spec{}, err
-	}
-	metricsPort, err := proc.FreePort()
-	if err != nil {
-		return proc.Spec{}, err
-	}
-	healthPort, err := proc.FreePort()
-	if err != nil {
-		return proc.Spec{}, err
+		return proc.Spec{}, nil, err
 	}
 	// A pod's environment is its own: nothing of the sandbox's (credentials, KUBECONFIG)
 	// leaks in, except PATH/HOME so the process can run.
 	full := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + creds.dir, "HOSTNAME=" + pod.Name}
 	full = append(full, env...)
-	full = append(full,
-		"KUBECONFIG="+creds.kubeconfig(),
-		"METRICS_PORT="+strconv.Itoa(metricsPort),
-		"HEALTH_PROBE_PORT="+strconv.Itoa(healthPort),
-		// The pod's servers listen on loopback only: the sandbox runs every pod on this host.
-		"BIND_ADDRESS=127.0.0.1",
-	)
+	full = append(full, "KUBECONFIG="+creds.kubeconfig())
+	ports := map[int32]int{}
+	for _, lp := range localPorts {
+		port, err := proc.FreePort()
+		if err != nil {
+			return proc.Spec{}, nil, err
+		}
+		full = append(full, lp.env+"="+strconv.Itoa(port))
+		for _, cp := range c.Ports {
+			if cp.Name == lp.portName {
+				ports[cp.ContainerPort] = port
+			}
+		}
+	}
+	// The pod's servers listen on loopback only: the sandbox runs every pod on this host.
+	full = append(full, "BIND_ADDRESS=127.0.0.1")
 	full = append(full, creds.awsEnv()...)
 	full = append(full, r.ExtraEnv...)
 
@@ -347,7 +421,7 @@ func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *
 		Env:     full,
 		Dir:     creds.dir,
 		LogPath: LogPath(r.StateDir, pod.Namespace, pod.Name),
-	}, nil
+	}, ports, nil
 }
 
 // credentials are a pod's ServiceAccount token (in a kubeconfig) and, if its ServiceAccount

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +118,7 @@ func TestProcessSpecCommandLine(t *testing.T) {
 		{[]string{"/bin/sh", "-c"}, []string{"echo hi"}, "/bin/sh", "-c echo hi"},
 	} {
 		c := corev1.Container{Name: "controller", Image: "img", Command: tc.command, Args: tc.args, Env: []corev1.EnvVar{{Name: "CLUSTER_NAME", Value: "demo"}}}
-		spec, err := r.processSpec(context.Background(), cs, pod, c, creds)
+		spec, _, err := r.processSpec(context.Background(), cs, pod, c, creds)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,4 +173,95 @@ func TestSuperviseRestartsWithBackoff(t *testing.T) {
 	waitFor(func() bool { return starts() == 4 })
 	cancel()
 	<-done
+}
+
+// The container ports named http-metrics, http-health and https-webhook get the local ports
+// given as METRICS_PORT, HEALTH_PROBE_PORT and WEBHOOK_PORT; other container ports none.
+func TestProcessSpecLocalPorts(t *testing.T) {
+	pod := testPod()
+	r := &Runner{Executable: "/bin/true", StateDir: t.TempDir()}
+	creds := &credentials{r: r, pod: pod, dir: t.TempDir()}
+	c := corev1.Container{Name: "controller", Image: "img", Ports: []corev1.ContainerPort{
+		{Name: "http-metrics", ContainerPort: 8080}, {Name: "http-health", ContainerPort: 8081},
+		{Name: "https-webhook", ContainerPort: 8443}, {Name: "other", ContainerPort: 9000}}}
+	spec, ports, err := r.processSpec(context.Background(), fake.NewClientset(pod), pod, c, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range spec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	want := map[int32]string{8080: env["METRICS_PORT"], 8081: env["HEALTH_PROBE_PORT"], 8443: env["WEBHOOK_PORT"]}
+	if len(ports) != len(want) || env["BIND_ADDRESS"] != "127.0.0.1" {
+		t.Fatalf("ports %v, env %v", ports, env)
+	}
+	for cp, v := range want {
+		if v == "" || strconv.Itoa(ports[cp]) != v {
+			t.Errorf("container port %d: local port %d, env %q", cp, ports[cp], v)
+		}
+	}
+}
+
+// LocalAddr answers while the container's process runs, and no longer once it has exited or
+// been stopped; a stopping process does not remove what a new pod of the same name published.
+func TestLocalAddrFollowsTheProcess(t *testing.T) {
+	pod := testPod()
+	cs := fake.NewClientset(pod)
+	clk := clocktesting.NewFakeClock(time.Now())
+	dir := t.TempDir()
+	r := &Runner{StateDir: dir, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	creds := &credentials{r: r, pod: pod, dir: t.TempDir()}
+	marker, exit := filepath.Join(dir, "port"), filepath.Join(dir, "exit")
+	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"},
+		Args:  []string{"echo $WEBHOOK_PORT > " + marker + ".tmp && mv " + marker + ".tmp " + marker + "; while [ ! -e " + exit + " ]; do sleep 0.02; done; rm " + exit + "; exit 3"},
+		Ports: []corev1.ContainerPort{{Name: "https-webhook", ContainerPort: 8443}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.superviseContainer(ctx, cs, pod, c, creds, r.Log); close(done) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; i < 500 && !cond(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !cond() {
+			t.Fatal("timed out waiting for", what)
+		}
+	}
+	published := func() string {
+		b, _ := os.ReadFile(marker)
+		return "127.0.0.1:" + strings.TrimSpace(string(b))
+	}
+	addr := func(port int32) string { a, _ := r.LocalAddr("karpenter", "karpenter-abc", port); return a }
+	waitFor("first start", func() bool { return addr(8443) != "" && addr(8443) == published() })
+	if a, ok := r.LocalAddr("karpenter", "karpenter-abc", 8080); ok {
+		t.Errorf("undeclared port 8080 served at %s", a)
+	}
+	if a, ok := r.LocalAddr("karpenter", "other", 8443); ok {
+		t.Errorf("unknown pod served at %s", a)
+	}
+	if err := os.WriteFile(exit, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("exit, waiting to restart", func() bool { return addr(8443) == "" && clk.HasWaiters() })
+	clk.Step(InitialBackoff)
+	waitFor("restart", func() bool { return addr(8443) != "" && addr(8443) == published() })
+	cancel()
+	<-done
+	if a, ok := r.LocalAddr("karpenter", "karpenter-abc", 8443); ok {
+		t.Errorf("stopped process still served at %s", a)
+	}
+
+	// A recreated pod of the same name published its port before the old process stopped.
+	r.publish(pod, map[int32]int{8443: 1000})
+	r.publish(pod, map[int32]int{8443: 2000})
+	r.unpublish(pod, map[int32]int{8443: 1000})
+	if a := addr(8443); a != "127.0.0.1:2000" {
+		t.Errorf("after the old process stopped: %q", a)
+	}
+	r.unpublish(pod, map[int32]int{8443: 2000})
+	if len(r.addrs) != 0 {
+		t.Errorf("entries left: %v", r.addrs)
+	}
 }
