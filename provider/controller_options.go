@@ -120,7 +120,8 @@ var ControllerFlags func() *pflag.FlagSet
 
 // managedEnv are the container's environment variables that attributes set; `env` may not
 // name them.
-var managedEnv = []string{envClusterName, envClusterEndpoint, envDefaultInstanceProfile, envRegion, envLogLevel, envBatchIdle, envBatchMax, envPodNamespace, envDefaultTags}
+var managedEnv = []string{envClusterName, envClusterEndpoint, envDefaultInstanceProfile, envRegion, envLogLevel, envBatchIdle, envBatchMax, envPodNamespace, envDefaultTags,
+	envWebhookService, envWebhookConfiguration}
 
 // managedFlags are controller flags that attributes or the pod's layout set; `settings` may
 // not name them (a flag on the command line wins over the environment the attributes write).
@@ -130,6 +131,8 @@ var managedFlags = map[string]string{
 	"batch-max-duration": "batch_max_duration_seconds", "metrics-port": "the container port " + metricsPortName,
 	"health-probe-port": "the probes' port " + healthPortName, "bind-address": "the pod network", "kubeconfig": "the pod's service account",
 	"leader-elect": "replicas (more than one replica needs leader election)", "default-tags": "the provider's default_tags",
+	"webhook-port": "the container port " + webhookPortName, "webhook-service": "the webhook Service this resource installs",
+	"webhook-configuration": "the ValidatingWebhookConfiguration this resource installs",
 }
 
 var envNamePattern = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)

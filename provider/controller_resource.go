@@ -1216,7 +1216,7 @@ func objectChanged(desired, live client.Object) bool {
 // one), "serviceAccountName" (service_account_name stays the one this resource applied), "pod
 // labels", "pod securityContext", "securityContext" (the container's), "livenessProbe",
 // "readinessProbe", "ports", "env <NAME>" for the environment variables the provider sets from
-// its own configuration (AWS_REGION; POD_NAMESPACE by field path, whose apiVersion the API
+// its own configuration (AWS_REGION, WEBHOOK_SERVICE, WEBHOOK_CONFIGURATION; POD_NAMESPACE by field path, whose apiVersion the API
 // server defaults) and a DEFAULT_TAGS that defaultTagsValue cannot read (a readable one is
 // compared through default_tags), and "resources" (only when defaultResources: the resources
 // block is omitted, and s holds the defaults it stands for). Empty: nothing changed.
@@ -1262,7 +1262,7 @@ func deploymentChanges(s controllerSettings, d *appsv1.Deployment, ctr corev1.Co
 		}
 		return "", false
 	}
-	for _, name := range []string{envRegion, envPodNamespace} {
+	for _, name := range []string{envRegion, envPodNamespace, envWebhookService, envWebhookConfiguration} {
 		wv, wok := envOf(wc, name)
 		lv, lok := envOf(ctr, name)
 		note(wv != lv || wok != lok, "env "+name)
