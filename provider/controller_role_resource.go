@@ -434,6 +434,15 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	plan.OIDCProviderCreated = types.BoolValue(created || (state.OIDCProviderCreated.ValueBool() && providerARN != "" && providerARN == state.OIDCProviderARN.ValueString()))
 	plan.ID, plan.ARN = state.ID, state.ARN
 	plan.PodIdentityAssociationID = types.StringNull()
+	if keep != "" && keep != tagged {
+		// The mark first: when a later step fails, the role already says whose trust or
+		// association it kept, so that refresh reports the hand-over and the next apply ends it.
+		if _, err := r.c.iam.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(name),
+			Tags: iamTags(map[string]string{previousServiceAccountTag: keep})}); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("service_account_name"), "Cannot hand the role over to the new service account", err.Error())
+			return
+		}
+	}
 	if plan.podIdentity() {
 		// The association first: when EKS refuses it (the service account is associated with
 		// another role), the trust is still the one the running controller's credentials need.
@@ -493,18 +502,15 @@ func (r *controllerRoleResource) Update(ctx context.Context, req resource.Update
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// setHandover records the outcome of an update's hand-over (controller_handover.go) on the
-// role: tagged is the service account the role kept trusting before the update, keep the one
+// setHandover ends, after an update, a hand-over (controller_handover.go) the update no longer
+// keeps: tagged is the service account the role kept trusting before the update, keep the one
 // it keeps trusting now besides want, the planned one ("" for none). A hand-over that ends here
-// (keep "") also deletes the Pod Identity associations it kept, unless they bind want (then the
-// update adopted them). Errors: an IAM or EKS call failed.
+// (keep "") loses its tag and the Pod Identity associations it kept, unless they bind want
+// (then the update adopted them). A hand-over that starts was tagged before the trust changed.
+// Errors: an IAM or EKS call failed.
 func (r *controllerRoleResource) setHandover(ctx context.Context, plan controllerRoleModel, tagged, keep, want string) error {
 	name := plan.ID.ValueString()
 	switch {
-	case keep != "" && keep != tagged:
-		_, err := r.c.iam.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(name),
-			Tags: iamTags(map[string]string{previousServiceAccountTag: keep})})
-		return err
 	case keep == "" && tagged != "":
 		if tagged != want {
 			if err := r.c.deletePreviousAssociations(ctx, plan.ClusterName.ValueString(), plan.ARN.ValueString(), tagged); err != nil {
