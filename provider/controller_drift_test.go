@@ -15,6 +15,7 @@ import (
 	tfresource "github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -70,6 +71,9 @@ const (
 	driftRole        = "Role"
 	driftRoleBinding = "RoleBinding"
 	driftNamespace   = "Namespace"
+	driftService     = "Service"
+	driftWebhook     = "ValidatingWebhookConfiguration"
+	driftSecret      = "Secret"
 )
 
 // controllerDriftRow is one out-of-band change of an object karpenter_controller manages:
@@ -145,9 +149,10 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil, deploymentChangedEntry("securityContext")},
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/spec/template/spec/securityContext/runAsNonRoot"}]`, nil, deploymentChangedEntry("pod securityContext")},
 	{"missing_objects", driftDeployment, envPatch(3, envRegion, "eu-west-3"), nil, deploymentChangedEntry("env AWS_REGION")},
-	{"default_tags", driftDeployment, envPatch(8, envDefaultTags, `{"team":"other"}`), nil, ""},
+	{"default_tags", driftDeployment, envPatch(10, envDefaultTags, `{"team":"other"}`), nil, ""},
 	// Unreadable tags read as null default_tags, and list the Deployment (needed when there are none).
-	{"missing_objects", driftDeployment, envPatch(8, envDefaultTags, `not json`), []string{"default_tags"}, deploymentChangedEntry("env DEFAULT_TAGS")},
+	{"missing_objects", driftDeployment, envPatch(10, envDefaultTags, `not json`), []string{"default_tags"}, deploymentChangedEntry("env DEFAULT_TAGS")},
+	{"missing_objects", driftDeployment, envPatch(9, envWebhookConfiguration, `other`), nil, deploymentChangedEntry("env WEBHOOK_CONFIGURATION")},
 	{"missing_objects", driftDeployment, `[{"op":"test","path":"` + ctrPath + `/env/7/name","value":"POD_NAMESPACE"},{"op":"replace","path":"` + ctrPath + `/env/7/valueFrom/fieldRef/fieldPath","value":"metadata.name"}]`, nil, deploymentChangedEntry("env POD_NAMESPACE")},
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},{"op":"replace","path":"/spec/strategy/rollingUpdate/maxSurge","value":1}]`, nil, deploymentChangedEntry("strategy")},
 	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil, deploymentChangedEntry("pod labels")},
@@ -158,6 +163,11 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil, ""},
 	{"missing_objects", driftRoleBinding, `[{"op":"replace","path":"/subjects/0/name","value":"other"}]`, nil, ""},
 	{"missing_objects", driftRoleBinding, "delete", nil, ""},
+	{"missing_objects", driftService, `[{"op":"replace","path":"/spec/ports/0/targetPort","value":9443}]`, nil, "Service karpenter/karpenter (changed)"},
+	{"missing_objects", driftService, "delete", nil, "Service karpenter/karpenter"},
+	{"missing_objects", driftSecret, "delete", nil, "Secret karpenter/" + webhookCertSecret},
+	{"missing_objects", driftWebhook, `[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]`, nil, "ValidatingWebhookConfiguration karpenter-karpenter (changed)"},
+	{"missing_objects", driftWebhook, "delete", nil, "ValidatingWebhookConfiguration karpenter-karpenter"},
 	// Labels and annotations the provider sets, removed.
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, deploymentChangedEntry("labels")},
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/annotations/terraform-provider-karpenter~1install-id"}]`, nil, deploymentChangedEntry("install id")},
@@ -313,12 +323,18 @@ var controllerDriftObjects = map[string]struct {
 	driftRole:        {func() client.Object { return &rbacv1.Role{} }, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}},
 	driftRoleBinding: {func() client.Object { return &rbacv1.RoleBinding{} }, types.NamespacedName{Namespace: "karpenter", Name: "karpenter"}},
 	driftNamespace:   {func() client.Object { return &corev1.Namespace{} }, types.NamespacedName{Name: "karpenter"}},
+	driftSecret:      {func() client.Object { return &corev1.Secret{} }, types.NamespacedName{Namespace: "karpenter", Name: webhookCertSecret}},
+	driftService:     {func() client.Object { return &corev1.Service{} }, types.NamespacedName{Namespace: "karpenter", Name: webhookServiceName}},
+	driftWebhook: {func() client.Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} },
+		types.NamespacedName{Name: webhookConfigurationName("karpenter")}},
 }
 
 // controllerManagedJSON reads the live object of kind and returns, as JSON, the part of it the
 // provider sets: the labels of every object, the Deployment's install id annotation, replicas
 // and pod spec, the PodDisruptionBudget's spec, the service account's annotations, the rules of
-// the roles, the subjects and role of the bindings, the namespace's created-by annotation.
+// the roles, the subjects and role of the bindings, the namespace's created-by annotation, the
+// webhook Service's type, selector and ports, the webhook configuration's webhooks but their
+// caBundle.
 func controllerManagedJSON(kc client.Client, kind string) (string, error) {
 	o := controllerDriftObjects[kind]
 	obj := o.obj()
@@ -343,6 +359,13 @@ func controllerManagedJSON(kc client.Client, kind string) (string, error) {
 		v = []any{o.Subjects, o.RoleRef}
 	case *rbacv1.RoleBinding:
 		v = []any{o.Subjects, o.RoleRef}
+	case *corev1.Service:
+		v = []any{o.Spec.Type, o.Spec.Selector, o.Spec.Ports}
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		for i := range o.Webhooks {
+			o.Webhooks[i].ClientConfig.CABundle = nil // the controller's (it writes its CA)
+		}
+		v = o.Webhooks
 	}
 	b, err := json.Marshal([]any{obj.GetLabels(), v})
 	return string(b), err

@@ -231,8 +231,8 @@ func deploymentMeta(m metav1.ObjectMeta, id string) metav1.ObjectMeta {
 
 // controllerObjects returns every object of the installation except the CRD and the
 // namespace (see namespaceObject), in creation order: ServiceAccount, ClusterRole,
-// ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, the webhook's Service and
-// ValidatingWebhookConfiguration, Deployment.
+// ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, the webhook's certificate
+// Secret (empty), Service and ValidatingWebhookConfiguration, Deployment.
 func controllerObjects(s controllerSettings) []client.Object {
 	ns, sa, cr := s.Namespace, s.ServiceAccountName, clusterRoleName(s.Namespace)
 	meta := func(name, namespace string) metav1.ObjectMeta {
@@ -276,6 +276,9 @@ func controllerObjects(s controllerSettings) []client.Object {
 			MaxUnavailable: ptr.To(intstr.FromInt32(s.PDBMaxUnavailable)),
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels()},
 		}},
+		// Empty: the controller fills it (controller/webhook.Certificates) and may only read and
+		// update it; data, written by the controller, is never applied here.
+		&corev1.Secret{ObjectMeta: meta(webhookCertSecret, ns), Type: corev1.SecretTypeOpaque},
 		webhookService(meta(webhookServiceName, ns)),
 		webhookConfiguration(meta(webhookConfigurationName(ns), ""), ns),
 		&appsv1.Deployment{ObjectMeta: deploymentMeta(meta(deploymentName, ns), s.InstallID), Spec: appsv1.DeploymentSpec{
@@ -400,14 +403,14 @@ func controllerClusterRules(webhookName string) []rbacv1.PolicyRule {
 }
 
 // controllerNamespaceRules are the controller's permissions in its own namespace: the leader
-// election Lease (client-go's LeaseLock gets, creates and updates it) and the Secret holding
-// the webhook's serving certificate (read and renewed by name; create cannot be limited to a
-// name).
+// election Lease (client-go's LeaseLock gets, creates and updates it) and the one Secret
+// holding the webhook's serving certificate, read and filled by name. It cannot create
+// Secrets: this installation creates that one (create cannot be limited to a name, and a
+// service-account-token Secret made with it would hand out another account's token).
 func controllerNamespaceRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{webhookCertSecret}, Verbs: []string{"get", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 	}
 }
 

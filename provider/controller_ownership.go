@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
-	"github.com/nodeform/terraform-provider-karpenter/controller/webhook"
 )
 
 // ensureNamespace creates namespace name (namespaceObject) when it does not exist and reports
@@ -441,7 +440,7 @@ func (u *moveUndo) stopTarget(ctx context.Context, kc client.Client) (time.Time,
 // remove deletes, after a failed move, the objects of next that old does not have and that did
 // not exist before the move, as far as this provider applied them (deleteOwned); after a move
 // to another namespace also the leader-election Lease of the Deployment the move created there
-// and webhook certificate Secret (since: its creation, see deleteRuntimeObjects) and the namespace when the move created it.
+// (since: its creation, see deleteLeaderLease) and the namespace when the move created it.
 func (u *moveUndo) remove(ctx context.Context, kc client.Client, since time.Time) error {
 	keep := map[string]bool{}
 	for _, obj := range controllerObjects(u.old) {
@@ -459,7 +458,7 @@ func (u *moveUndo) remove(ctx context.Context, kc client.Client, since time.Time
 	if u.next.Namespace == u.old.Namespace {
 		return nil
 	}
-	if err := deleteRuntimeObjects(ctx, kc, u.next.Namespace, since); err != nil {
+	if err := deleteLeaderLease(ctx, kc, u.next.Namespace, since); err != nil {
 		return err
 	}
 	if u.nsExisted {
@@ -526,7 +525,7 @@ func deleteOwned(ctx context.Context, kc client.Client, objs []client.Object) er
 // removeOldObjects deletes the objects of installation old that installation cur does not have
 // (after a move to another namespace or service account) and that this provider applied (see
 // ownedObjects: a service account it never created is never deleted), the old namespace's
-// leader-election Lease and webhook certificate Secret after a move (see deleteRuntimeObjects; since is when the old Deployment
+// leader-election Lease after a move (see deleteLeaderLease; since is when the old Deployment
 // was created), and old's namespace when it moved and nsCreated says this resource created it.
 func removeOldObjects(ctx context.Context, kc client.Client, old, cur controllerSettings, nsCreated bool, since time.Time) error {
 	keep := map[string]bool{}
@@ -545,7 +544,7 @@ func removeOldObjects(ctx context.Context, kc client.Client, old, cur controller
 	if old.Namespace == cur.Namespace {
 		return nil
 	}
-	if err := deleteRuntimeObjects(ctx, kc, old.Namespace, since); err != nil {
+	if err := deleteLeaderLease(ctx, kc, old.Namespace, since); err != nil {
 		return err
 	}
 	if nsCreated {
@@ -599,35 +598,9 @@ func deleteLeaderLease(ctx context.Context, kc client.Client, namespace string, 
 }
 
 // webhookCertSecret is the Secret the controller keeps its webhook serving certificate in
-// (controller/webhook.Certificates: "<webhook service>-cert"), labelled
-// webhook.ManagedByLabel=webhook.ManagedByValue by the controller that created it.
+// (controller/webhook.Certificates: "<webhook service>-cert"); this installation creates it
+// empty.
 const webhookCertSecret = webhookServiceName + "-cert"
-
-// deleteRuntimeObjects deletes what the controller itself created in namespace once its
-// Deployment is gone: the leader-election Lease (deleteLeaderLease) and the webhook's
-// certificate Secret, when it carries the controller's label and was created once this
-// resource's Deployment existed (since; zero: nothing is deleted).
-func deleteRuntimeObjects(ctx context.Context, kc client.Client, namespace string, since time.Time) error {
-	if err := deleteLeaderLease(ctx, kc, namespace, since); err != nil || since.IsZero() {
-		return err
-	}
-	var sec corev1.Secret
-	err := kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: webhookCertSecret}, &sec)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading Secret %s/%s: %w", namespace, webhookCertSecret, err)
-	}
-	if sec.Labels[webhook.ManagedByLabel] != webhook.ManagedByValue || sec.CreationTimestamp.Time.Before(since.Truncate(time.Second)) {
-		return nil
-	}
-	err = kc.Delete(ctx, &sec, client.Preconditions{UID: &sec.UID})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("deleting Secret %s/%s: %w", namespace, webhookCertSecret, err)
-	}
-	return nil
-}
 
 // leaseReleased reports whether Lease l has no live holder but possibly a replica of the
 // controller Deployment: no holder, a holder whose pod name is the Deployment's

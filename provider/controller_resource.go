@@ -132,14 +132,17 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"ValidatingWebhookConfiguration `karpenter-<namespace>`); waits until the Deployment is Available.\n\n" +
 	"**Webhook.** The controller refuses, on `kubectl apply` as `terraform plan` does, the Provisioners the CRD cannot " +
 	"judge (user data that does not parse for its AMI family). It issues its own serving certificate into the Secret `" +
-	webhookCertSecret + "` and writes the CA into the configuration's `caBundle` (not drift: the controller keeps it, and " +
-	"renews the certificate 30 days before it expires). `failurePolicy` is `Ignore`: while no replica answers, Provisioner " +
+	webhookCertSecret + "` (which this resource creates empty; the controller may only read and fill it, never create " +
+	"Secrets) and writes the CA into the configuration's `caBundle` (neither is drift: the controller keeps them, and " +
+	"renews the certificate 30 days before it expires). After a new CA (the Secret deleted and re-created), each replica " +
+	"serves the new certificate within a minute; until then calls to a replica still serving the old one fail and are " +
+	"admitted. `failurePolicy` is `Ignore`: while no replica answers, Provisioner " +
 	"changes are not blocked (plan and the controller's check before each launch still refuse such user data). On EKS the " +
 	"control plane must reach the nodes on port 8443 (a node security group rule, as for Karpenter's own webhook).\n\n" +
 	"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
 	"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
 	"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses " +
-	"to take over a service account, Role, RoleBinding, Deployment, Service, ClusterRole, ClusterRoleBinding or " +
+	"to take over a service account, Role, RoleBinding, Deployment, Secret, Service, ClusterRole, ClusterRoleBinding or " +
 	"ValidatingWebhookConfiguration of the same " +
 	"name that this provider did not apply.\n\n" +
 	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
@@ -166,7 +169,7 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"`service_account_name` is the account this resource applied: a Deployment switched to another account outside " +
 	"Terraform is drift (`missing_objects`) that the next apply reverts, and a service account this provider did not " +
 	"apply is never deleted. Destroy and moves also delete the controller's leader-election Lease " +
-	"(`karpenter-leader-election`) and webhook certificate Secret in an adopted namespace.\n\n" +
+	"(`karpenter-leader-election`) in an adopted namespace.\n\n" +
 	"Import by namespace."
 
 // Schema describes the resource.
@@ -744,8 +747,8 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError("Cannot delete the controller's objects", err.Error())
 		return
 	}
-	if err := deleteRuntimeObjects(ctx, kc, s.Namespace, created); err != nil {
-		resp.Diagnostics.AddError("Cannot delete the controller's leader-election Lease or webhook certificate", err.Error())
+	if err := deleteLeaderLease(ctx, kc, s.Namespace, created); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the controller's leader-election Lease", err.Error())
 		return
 	}
 	if last {
@@ -1304,11 +1307,12 @@ func defaultTagsValue(c corev1.Container) (v types.Map, ok bool) {
 // missingObjectsDescription is the MarkdownDescription of karpenter_controller's missing_objects
 // (driftedObjects).
 var missingObjectsDescription = "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
-	"ClusterRole, ClusterRoleBinding, Role, RoleBinding) that the last refresh found deleted outside Terraform, and " +
+	"ClusterRole, ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, the webhook's certificate Secret, Service " +
+	"and ValidatingWebhookConfiguration) that the last refresh found deleted outside Terraform, and " +
 	"(suffixed ` (changed)`) objects, including the namespace when `namespace_created`, that lost a label or " +
 	"annotation this provider sets (`app.kubernetes.io/*`, `" + createdByAnnotation + "`, `" + installIDAnnotation +
-	"`) or whose rules, subjects, role, selector, rollout strategy, pod service account, pod labels, probes, " +
-	"security context, ports, provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, a `DEFAULT_TAGS` that is not " +
+	"`) or whose rules, subjects, role, selector, Service ports and type, webhooks (not their `caBundle`), rollout strategy, pod service account, pod labels, probes, " +
+	"security context, ports, provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, `WEBHOOK_SERVICE`, `WEBHOOK_CONFIGURATION`, a `DEFAULT_TAGS` that is not " +
 	"a JSON object of strings) or, with the `resources` block omitted, resources other than its defaults were " +
 	"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them. " +
 	"The Deployment's entry names what changed, always in this order: `Deployment <namespace>/<name> (changed: " +

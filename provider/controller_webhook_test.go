@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 // plan on every other case. Faults: the certificate Secret deleted and the caBundle emptied out
 // of band (the controller issues a new certificate and writes its CA back; the plan stays
 // empty: the caBundle is the controller's). Destroy removes the configuration, the Service and
-// the Secret.
+// the Secret. A Secret of the certificate's name that this provider did not apply is refused
+// and left as it was.
 func TestAccControllerWebhook(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
@@ -82,7 +84,24 @@ func TestAccControllerWebhook(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: cfg, Check: resource.ComposeAggregateTestCheckFunc(
+			{ // a Secret of the certificate's name that this provider did not apply (a Helm install's): refused, untouched
+				PreConfig: func() {
+					must(t, kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "karpenter"}}))
+					must(t, kc.Create(ctx, &corev1.Secret{ObjectMeta: keyMeta(secretKey), Data: map[string][]byte{"tls.crt": []byte("theirs")}}))
+				},
+				Config: cfg, ExpectError: regexp.MustCompile(`not managed by this provider`),
+				Check: func(*terraform.State) error { return nil },
+			},
+			{
+				PreConfig: func() {
+					var sec corev1.Secret
+					must(t, kc.Get(ctx, secretKey, &sec))
+					if string(sec.Data["tls.crt"]) != "theirs" {
+						t.Errorf("the foreign Secret was changed: %v", sec.Data)
+					}
+					must(t, kc.Delete(ctx, &sec))
+				},
+				Config: cfg, Check: resource.ComposeAggregateTestCheckFunc(
 				resource.TestCheckResourceAttr("karpenter_controller.test", "missing_objects.#", "0"),
 				webhookServes, wholeCorpus,
 				func(*terraform.State) error {

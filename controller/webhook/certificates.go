@@ -15,7 +15,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,13 +27,10 @@ const (
 	CertificateLifetime = 365 * 24 * time.Hour
 	// RenewBefore: a certificate with less validity left than this is replaced.
 	RenewBefore = 30 * 24 * time.Hour
-	// ManagedByLabel marks the Secret the controller created (value ManagedByValue), so that
-	// uninstalling knows it may delete it.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	ManagedByValue = "karpenter-controller"
 )
 
-// Secret keys of the certificate Secret (the kubernetes.io/tls layout plus the CA).
+// Keys of the certificate Secret (an Opaque Secret: the installation creates it empty, and a
+// Secret's type cannot change).
 const (
 	keyCA   = "ca.crt"
 	keyCert = corev1.TLSCertKey
@@ -43,8 +39,9 @@ const (
 
 // Certificates keeps the webhook's serving certificate: a self-signed CA and a certificate for
 // the Service's DNS names (ServiceDNSNames), issued by whichever replica first finds the
-// Secret missing, invalid or within RenewBefore of expiry, and stored in the Secret
-// (SecretName in Namespace) so that every replica serves the same one; and it writes the CA
+// Secret empty, invalid or within RenewBefore of expiry, and stored in the Secret (SecretName
+// in Namespace, which the installation creates and owns: the controller may only read and
+// update that one Secret, never create any) so that every replica serves the same one; and it writes the CA
 // into the caBundle of every webhook of the ValidatingWebhookConfiguration Configuration, so
 // that the API server trusts it. It is the controller's job rather than Terraform's, as in
 // Karpenter v0.31 (knative's certificate controller): the private key never enters Terraform
@@ -59,6 +56,10 @@ type Certificates struct {
 
 	current atomic.Pointer[tls.Certificate]
 }
+
+// fieldOwner is the field manager of the controller's writes (the certificate data and the
+// caBundle), distinct from the installation's.
+const fieldOwner = "karpenter-controller"
 
 // ServiceDNSNames are the names the API server may use for Service svc in namespace ns: it
 // dials <svc>.<ns>.svc (https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#service-reference).
@@ -112,40 +113,35 @@ func (c *Certificates) Reconcile(ctx context.Context) error {
 }
 
 // ensureSecret returns the CA of the Secret's certificate, issuing one first when the Secret is
-// missing or its certificate unusable. Two replicas racing both issue one; the API server
-// keeps one (create or resourceVersion conflict) and the loser reads it back.
+// empty or its certificate unusable. Two replicas racing both issue one; the API server keeps
+// one (resourceVersion conflict) and the loser reads it back. Errors: the Secret is missing
+// (the installation creates it) or cannot be read or written.
 func (c *Certificates) ensureSecret(ctx context.Context) ([]byte, error) {
 	var ca []byte
 	err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 5}, func(ctx context.Context) (bool, error) {
 		var s corev1.Secret
-		err := c.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.SecretName}, &s)
-		if err != nil && !apierrors.IsNotFound(err) {
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.SecretName}, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return false, fmt.Errorf("webhook Secret %s/%s does not exist: the installation (karpenter_controller) creates it for the controller to fill", c.Namespace, c.SecretName)
+			}
 			return false, fmt.Errorf("reading Secret %s/%s: %w", c.Namespace, c.SecretName, err)
 		}
-		exists := err == nil
-		if exists {
-			cert, reason := c.usable(&s)
-			if reason == "" {
-				c.current.Store(cert)
-				ca = s.Data[keyCA]
-				return true, nil
-			}
+		cert, reason := c.usable(&s)
+		if reason == "" {
+			c.current.Store(cert)
+			ca = s.Data[keyCA]
+			return true, nil
+		}
+		if len(s.Data) > 0 {
 			log.FromContext(ctx).Info("issuing a new webhook certificate", "reason", reason)
 		}
 		data, err := c.issue()
 		if err != nil {
 			return false, err
 		}
-		if exists {
-			s.Data = data
-			s.Type = corev1.SecretTypeTLS
-			err = c.Client.Update(ctx, &s)
-		} else {
-			s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: c.SecretName, Namespace: c.Namespace,
-				Labels: map[string]string{ManagedByLabel: ManagedByValue}}, Type: corev1.SecretTypeTLS, Data: data}
-			err = c.Client.Create(ctx, &s)
-		}
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		s.Data = data
+		err = c.Client.Update(ctx, &s, client.FieldOwner(fieldOwner))
+		if apierrors.IsConflict(err) {
 			return false, nil // another replica wrote it first: read theirs
 		}
 		if err != nil {
@@ -229,7 +225,7 @@ func (c *Certificates) ensureCABundle(ctx context.Context, ca []byte) error {
 	if !changed {
 		return nil
 	}
-	if err := c.Client.Update(ctx, &vwc, client.FieldOwner("karpenter-controller")); err != nil {
+	if err := c.Client.Update(ctx, &vwc, client.FieldOwner(fieldOwner)); err != nil {
 		return fmt.Errorf("writing the caBundle of ValidatingWebhookConfiguration %s: %w", c.Configuration, err)
 	}
 	log.FromContext(ctx).Info("wrote the webhook CA", "configuration", c.Configuration)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ func certsFixture(t *testing.T) (client.Client, func() *Certificates) {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "karpenter-ns"},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: ProvisionerWebhookName}}}
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vwc).Build()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "karpenter-cert"}} // as the installation creates it
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vwc, secret).Build()
 	return c, func() *Certificates {
 		return &Certificates{Client: c, Namespace: "ns", Service: "karpenter", SecretName: "karpenter-cert", Configuration: "karpenter-ns"}
 	}
@@ -58,9 +60,6 @@ func TestCertificatesIssueShareAndRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 	sec, bundle := secretAndBundle(t, c)
-	if sec.Labels[ManagedByLabel] != ManagedByValue || sec.Type != corev1.SecretTypeTLS {
-		t.Errorf("Secret labels %v type %s", sec.Labels, sec.Type)
-	}
 	if !bytes.Equal(bundle, sec.Data[keyCA]) {
 		t.Error("caBundle is not the Secret's CA")
 	}
@@ -121,7 +120,8 @@ func TestCertificatesIssueShareAndRenew(t *testing.T) {
 }
 
 // Without its configuration (not installed yet) Reconcile fails with the name, after loading
-// the certificate so that the server can already answer.
+// the certificate so that the server can already answer; without its Secret it fails saying
+// who creates it, and creates nothing.
 func TestCertificatesMissingConfiguration(t *testing.T) {
 	_, newCerts := certsFixture(t)
 	c := newCerts()
@@ -132,5 +132,13 @@ func TestCertificatesMissingConfiguration(t *testing.T) {
 	}
 	if _, err := c.GetCertificate(nil); err != nil {
 		t.Errorf("certificate not loaded: %v", err)
+	}
+	c.SecretName = "absent"
+	if err := c.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "Secret ns/absent does not exist: the installation") {
+		t.Errorf("want an error saying the Secret is missing, got %v", err)
+	}
+	var s corev1.Secret
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "absent"}, &s); err == nil {
+		t.Error("the controller created a Secret")
 	}
 }

@@ -339,6 +339,26 @@ func VolumeSizeGiB(s VolumeSize) (int32, error) {
 
 var volumeSizeRE = regexp.MustCompile(VolumeSizePattern)
 
+// tomlKind names the TOML type of a decoded value (https://toml.io/en/v1.0.0), for messages.
+func tomlKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64, int, uint64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return "a date-time"
+	}
+}
+
 // ValidateUserData checks spec.provider.userData in the format of its AMI family, which the CRD
 // cannot check: Bottlerocket's must be TOML whose settings, settings.kubernetes,
 // node-labels and node-taints are tables where given (the controller writes into them); AL2's
@@ -359,13 +379,13 @@ func ValidateUserData(family, userData string) error {
 				return nil
 			}
 			if cur, ok = v.(map[string]any); !ok {
-				return fmt.Errorf("%s is a %T, not a table", at, v)
+				return fmt.Errorf("%s is %s, not a table", at, tomlKind(v))
 			}
 		}
 		for _, key := range []string{"node-labels", "node-taints"} {
 			if v, ok := cur[key]; ok {
 				if _, table := v.(map[string]any); !table {
-					return fmt.Errorf("settings.kubernetes.%s is a %T, not a table", key, v)
+					return fmt.Errorf("settings.kubernetes.%s is %s, not a table", key, tomlKind(v))
 				}
 			}
 		}
@@ -427,7 +447,8 @@ func validateProvider(a *AWS, path *field.Path) field.ErrorList {
 		if n := utf8.RuneCountInString(*a.UserData); n > MaxUserDataBytes {
 			errs = append(errs, field.TooLong(path.Child("userData"), "", MaxUserDataBytes))
 		} else if err := ValidateUserData(family, *a.UserData); err != nil {
-			errs = append(errs, field.Invalid(path.Child("userData"), "", err.Error()))
+			// The value is left out of the message (user data can be long and hold secrets).
+			errs = append(errs, field.Invalid(path.Child("userData"), field.OmitValueType{}, "for AMI family "+family+": "+err.Error()))
 		}
 	}
 	seen := map[string]bool{}
