@@ -102,16 +102,16 @@ func TestAccControllerWebhook(t *testing.T) {
 					must(t, kc.Delete(ctx, &sec))
 				},
 				Config: cfg, Check: resource.ComposeAggregateTestCheckFunc(
-				resource.TestCheckResourceAttr("karpenter_controller.test", "missing_objects.#", "0"),
-				webhookServes, wholeCorpus,
-				func(*terraform.State) error {
-					var sec corev1.Secret
-					if err := kc.Get(ctx, secretKey, &sec); err != nil {
-						return err
-					}
-					firstCert = sec.Data["tls.crt"]
-					return nil
-				})},
+					resource.TestCheckResourceAttr("karpenter_controller.test", "missing_objects.#", "0"),
+					webhookServes, wholeCorpus,
+					func(*terraform.State) error {
+						var sec corev1.Secret
+						if err := kc.Get(ctx, secretKey, &sec); err != nil {
+							return err
+						}
+						firstCert = sec.Data["tls.crt"]
+						return nil
+					})},
 			{ // the Secret deleted and the caBundle emptied out of band: the controller repairs both
 				PreConfig: func() {
 					must(t, kc.Delete(ctx, &corev1.Secret{ObjectMeta: keyMeta(secretKey)}))
@@ -133,19 +133,25 @@ func TestAccControllerWebhook(t *testing.T) {
 				}),
 			},
 		},
-		CheckDestroy: func(*terraform.State) error {
-			for _, obj := range []client.Object{&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: keyMeta(vwcKey)},
-				&corev1.Service{ObjectMeta: keyMeta(client.ObjectKey{Namespace: "karpenter", Name: webhookServiceName})},
-				&corev1.Secret{ObjectMeta: keyMeta(secretKey)}} {
-				if err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
-					return fmt.Errorf("%T %s left after destroy (%v)", obj, obj.GetName(), err)
-				}
-			}
-			return nil
-		},
+		CheckDestroy: webhookObjectsGone(kc, vwcKey, secretKey),
 	})
 }
 
 func keyMeta(k client.ObjectKey) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}
+}
+
+// webhookObjectsGone checks that the webhook configuration, the Service and the certificate
+// Secret of the installation in namespace karpenter are gone.
+func webhookObjectsGone(kc client.Client, vwcKey, secretKey client.ObjectKey) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, obj := range []client.Object{&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: keyMeta(vwcKey)},
+			&corev1.Service{ObjectMeta: keyMeta(client.ObjectKey{Namespace: "karpenter", Name: webhookServiceName})},
+			&corev1.Secret{ObjectMeta: keyMeta(secretKey)}} {
+			if err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%T %s left after destroy (%v)", obj, obj.GetName(), err)
+			}
+		}
+		return nil
+	}
 }
