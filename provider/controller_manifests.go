@@ -158,6 +158,13 @@ func webhookConfiguration(meta metav1.ObjectMeta, namespace string) *admissionre
 	}}}
 }
 
+// certSecretMeta is m with webhook.CertificateSecretAnnotation: the controller writes its
+// certificate only into a Secret carrying it.
+func certSecretMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	m.Annotations = map[string]string{webhook.CertificateSecretAnnotation: webhookServiceName}
+	return m
+}
+
 // webhookService is the ClusterIP Service the API server reaches the webhook through: port 443
 // to the controller pods' container port webhookPortName.
 func webhookService(meta metav1.ObjectMeta) *corev1.Service {
@@ -278,7 +285,7 @@ func controllerObjects(s controllerSettings) []client.Object {
 		}},
 		// Empty: the controller fills it (controller/webhook.Certificates) and may only read and
 		// update it; data, written by the controller, is never applied here.
-		&corev1.Secret{ObjectMeta: meta(webhookCertSecret, ns), Type: corev1.SecretTypeOpaque},
+		&corev1.Secret{ObjectMeta: certSecretMeta(meta(webhookCertSecret, ns)), Type: corev1.SecretTypeOpaque},
 		webhookService(meta(webhookServiceName, ns)),
 		webhookConfiguration(meta(webhookConfigurationName(ns), ""), ns),
 		&appsv1.Deployment{ObjectMeta: deploymentMeta(meta(deploymentName, ns), s.InstallID), Spec: appsv1.DeploymentSpec{
@@ -402,14 +409,17 @@ func controllerClusterRules(webhookName string) []rbacv1.PolicyRule {
 	}
 }
 
-// controllerNamespaceRules are the controller's permissions in its own namespace: the leader
-// election Lease (client-go's LeaseLock gets, creates and updates it) and the one Secret
+// controllerNamespaceRules are the controller's permissions in its own namespace: its leader
+// election Lease by name (client-go's LeaseLock gets, creates and updates it; create cannot be
+// limited to a name; as the Helm chart, so that in an adopted namespace such as kube-system it
+// cannot take over other components' Leases) and the one Secret
 // holding the webhook's serving certificate, read and filled by name. It cannot create
 // Secrets: this installation creates that one (create cannot be limited to a name, and a
 // service-account-token Secret made with it would hand out another account's token).
 func controllerNamespaceRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{leaderLeaseName}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{webhookCertSecret}, Verbs: []string{"get", "update"}},
 	}
 }

@@ -109,7 +109,7 @@ func refuseForeign(ctx context.Context, kc client.Client, objs []client.Object) 
 	}
 	if len(foreign) > 0 {
 		return targetTaken(fmt.Sprintf("%s: not created by terraform-provider-karpenter (no %q field manager); delete or rename them, "+
-			"or choose another namespace or service_account_name", strings.Join(foreign, ", "), fieldOwner))
+			"or choose another namespace (or service_account_name, for a service account)", strings.Join(foreign, ", "), fieldOwner))
 	}
 	return nil
 }

@@ -608,7 +608,9 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 			return
 		}
 	}
-	r.install(ctx, &m, moved || renamed, id, &resp.Diagnostics)
+	// Foreign objects are refused on every update too: an object of ours deleted out of band and
+	// re-created by someone else (a Secret of the certificate's name) is never taken over.
+	r.install(ctx, &m, true, id, &resp.Diagnostics)
 	if undo != nil && resp.Diagnostics.HasError() {
 		// The old installation runs again and state keeps describing it: the next plan shows
 		// the move again, and an apply once the cause is gone completes it.

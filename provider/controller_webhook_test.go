@@ -84,24 +84,10 @@ func TestAccControllerWebhook(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{ // a Secret of the certificate's name that this provider did not apply (a Helm install's): refused, untouched
-				PreConfig: func() {
-					must(t, kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "karpenter"}}))
-					must(t, kc.Create(ctx, &corev1.Secret{ObjectMeta: keyMeta(secretKey), Data: map[string][]byte{"tls.crt": []byte("theirs")}}))
-				},
-				Config: cfg, ExpectError: regexp.MustCompile(`not managed by this provider`),
-				Check: func(*terraform.State) error { return nil },
-			},
+			foreignSecretStep(t, kc, cfg, secretKey, "theirs", true),
 			{
-				PreConfig: func() {
-					var sec corev1.Secret
-					must(t, kc.Get(ctx, secretKey, &sec))
-					if string(sec.Data["tls.crt"]) != "theirs" {
-						t.Errorf("the foreign Secret was changed: %v", sec.Data)
-					}
-					must(t, kc.Delete(ctx, &sec))
-				},
-				Config: cfg, Check: resource.ComposeAggregateTestCheckFunc(
+				PreConfig: func() { deleteForeignSecret(t, kc, secretKey, "theirs") },
+				Config:    cfg, Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr("karpenter_controller.test", "missing_objects.#", "0"),
 					webhookServes, wholeCorpus,
 					func(*terraform.State) error {
@@ -112,9 +98,11 @@ func TestAccControllerWebhook(t *testing.T) {
 						firstCert = sec.Data["tls.crt"]
 						return nil
 					})},
+			// Ours deleted and someone else's created in its place: the update refuses it too.
+			foreignSecretStep(t, kc, cfg, secretKey, "theirs-later", false),
 			{ // the Secret deleted and the caBundle emptied out of band: the controller repairs both
 				PreConfig: func() {
-					must(t, kc.Delete(ctx, &corev1.Secret{ObjectMeta: keyMeta(secretKey)}))
+					deleteForeignSecret(t, kc, secretKey, "theirs-later")
 					var vwc admissionregistrationv1.ValidatingWebhookConfiguration
 					must(t, kc.Get(ctx, vwcKey, &vwc))
 					vwc.Webhooks[0].ClientConfig.CABundle = nil
@@ -154,4 +142,34 @@ func webhookObjectsGone(kc client.Client, vwcKey, secretKey client.ObjectKey) re
 		}
 		return nil
 	}
+}
+
+// foreignSecretStep creates, before an apply of cfg, a Secret at key that this provider did
+// not apply (data tls.crt=marker; in a namespace it creates first when newNamespace, or in
+// place of the installation's, deleted first); the apply must refuse it.
+func foreignSecretStep(t *testing.T, kc client.Client, cfg string, key client.ObjectKey, marker string, newNamespace bool) resource.TestStep {
+	return resource.TestStep{
+		PreConfig: func() {
+			if newNamespace {
+				must(t, kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: key.Namespace}}))
+			} else {
+				must(t, kc.Delete(ctx, &corev1.Secret{ObjectMeta: keyMeta(key)}))
+				must(t, waitGone(ctx, kc, &corev1.Secret{ObjectMeta: keyMeta(key)}))
+			}
+			must(t, kc.Create(ctx, &corev1.Secret{ObjectMeta: keyMeta(key), Data: map[string][]byte{"tls.crt": []byte(marker)}}))
+		},
+		Config: cfg, ExpectError: regexp.MustCompile(`not managed by this provider`),
+	}
+}
+
+// deleteForeignSecret checks that the Secret at key still holds only tls.crt=marker (neither
+// the apply nor the controller wrote into it) and deletes it.
+func deleteForeignSecret(t *testing.T, kc client.Client, key client.ObjectKey, marker string) {
+	var sec corev1.Secret
+	must(t, kc.Get(ctx, key, &sec))
+	if len(sec.Data) != 1 || string(sec.Data["tls.crt"]) != marker {
+		t.Errorf("the foreign Secret was changed: %v", sec.Data)
+	}
+	must(t, kc.Delete(ctx, &sec))
+	must(t, waitGone(ctx, kc, &sec))
 }

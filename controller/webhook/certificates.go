@@ -57,6 +57,12 @@ type Certificates struct {
 	current atomic.Pointer[tls.Certificate]
 }
 
+// CertificateSecretAnnotation marks the Secret the installation made for the controller's
+// certificate (value: the webhook Service's name). The controller writes only into a Secret
+// carrying it, so that a Secret of the same name that someone else put there (a Helm install's,
+// one re-created out of band) is never overwritten.
+const CertificateSecretAnnotation = "terraform-provider-karpenter/webhook-certificate"
+
 // fieldOwner is the field manager of the controller's writes (the certificate data and the
 // caBundle), distinct from the installation's.
 const fieldOwner = "karpenter-controller"
@@ -125,6 +131,10 @@ func (c *Certificates) ensureSecret(ctx context.Context) ([]byte, error) {
 				return false, fmt.Errorf("webhook Secret %s/%s does not exist: the installation (karpenter_controller) creates it for the controller to fill", c.Namespace, c.SecretName)
 			}
 			return false, fmt.Errorf("reading Secret %s/%s: %w", c.Namespace, c.SecretName, err)
+		}
+		if s.Annotations[CertificateSecretAnnotation] != c.Service {
+			return false, fmt.Errorf("webhook Secret %s/%s lacks the annotation %s=%s that marks it as the installation's: not written (someone else's Secret of that name?)",
+				c.Namespace, c.SecretName, CertificateSecretAnnotation, c.Service)
 		}
 		cert, reason := c.usable(&s)
 		if reason == "" {

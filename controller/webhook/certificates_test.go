@@ -26,7 +26,8 @@ func certsFixture(t *testing.T) (client.Client, func() *Certificates) {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "karpenter-ns"},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: ProvisionerWebhookName}}}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "karpenter-cert"}} // as the installation creates it
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "karpenter-cert", // as the installation creates it
+		Annotations: map[string]string{CertificateSecretAnnotation: "karpenter"}}}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vwc, secret).Build()
 	return c, func() *Certificates {
 		return &Certificates{Client: c, Namespace: "ns", Service: "karpenter", SecretName: "karpenter-cert", Configuration: "karpenter-ns"}
@@ -132,6 +133,19 @@ func TestCertificatesMissingConfiguration(t *testing.T) {
 	}
 	if _, err := c.GetCertificate(nil); err != nil {
 		t.Errorf("certificate not loaded: %v", err)
+	}
+	// Someone else's Secret of the name (no annotation): never written.
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "theirs"}, Data: map[string][]byte{"x": []byte("y")}}
+	if err := c.Client.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	c.SecretName = "theirs"
+	if err := c.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "lacks the annotation") {
+		t.Errorf("want a refusal of a foreign Secret, got %v", err)
+	}
+	var got corev1.Secret
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "theirs"}, &got); err != nil || len(got.Data) != 1 || string(got.Data["x"]) != "y" {
+		t.Errorf("the foreign Secret was changed: %v %v", got.Data, err)
 	}
 	c.SecretName = "absent"
 	if err := c.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "Secret ns/absent does not exist: the installation") {

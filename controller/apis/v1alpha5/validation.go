@@ -354,8 +354,14 @@ func tomlKind(v any) string {
 		return "an array"
 	case map[string]any:
 		return "a table"
+	case toml.LocalDate:
+		return "a local date"
+	case toml.LocalTime:
+		return "a local time"
+	case toml.LocalDateTime:
+		return "a local date-time"
 	default:
-		return "a date-time"
+		return "an offset date-time"
 	}
 }
 
@@ -397,7 +403,7 @@ func ValidateUserData(family, userData string) error {
 	}
 	msg, err := mail.ReadMessage(strings.NewReader(strings.ReplaceAll(trimmed, "\r\n", "\n")))
 	if err != nil {
-		return fmt.Errorf("MIME headers: %w", err)
+		return fmt.Errorf("MIME headers: %s", redactInput(err, userData))
 	}
 	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 	if err != nil || !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" {
@@ -413,9 +419,28 @@ func ValidateUserData(family, userData string) error {
 			_, err = io.Copy(io.Discard, p)
 		}
 		if err != nil {
-			return fmt.Errorf("MIME part %d: %w", i, err)
+			return fmt.Errorf("MIME part %d: %s", i, redactInput(err, userData))
 		}
 	}
+}
+
+// quotedRE matches a Go-quoted string (%q), as net/textproto and mime/multipart quote the line
+// of input they could not parse.
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// redactInput is err's message with every quoted piece and every line of input (as net/mail
+// and net/textproto repeat the line they could not parse, quoted or not) replaced: user data
+// may hold secrets (a token in a script line), and errors are shown in plans, API responses and
+// events.
+func redactInput(err error, input string) string {
+	const redacted = "(a line of the user data, not repeated here)"
+	msg := quotedRE.ReplaceAllString(err.Error(), redacted)
+	for _, line := range strings.Split(strings.ReplaceAll(input, "\r\n", "\n"), "\n") {
+		if line = strings.TrimSpace(line); len(line) >= 3 {
+			msg = strings.ReplaceAll(msg, line, redacted)
+		}
+	}
+	return msg
 }
 
 // validateProvider checks spec.provider as the CRD does (for objects that did not pass through

@@ -177,3 +177,27 @@ func TestValidateProvider(t *testing.T) {
 		}
 	}
 }
+
+// A user data line that fails to parse is not repeated in the error (it may hold a secret), and
+// TOML values are named by their TOML types.
+func TestUserDataErrorsDoNotRepeatTheUserData(t *testing.T) {
+	for _, ud := range []string{
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"//\"\n\n--//\nContent-Type: text/x-shellscript\nAUTH_TOKEN=supersecret123 no colon here\n\necho hi\n--//--\n",
+		"MIME-Version: 1.0\nAUTH_TOKEN=supersecret123\nContent-Type: multipart/mixed; boundary=\"//\"\n\n--//--\n",
+	} {
+		err := ValidateUserData(AMIFamilyAL2, ud)
+		if err == nil || strings.Contains(err.Error(), "supersecret123") {
+			t.Errorf("want an error without the secret, got %v", err)
+		}
+	}
+	for ud, want := range map[string]string{
+		"settings = 1979-05-27":                         "settings is a local date, not a table",
+		"[settings]\nkubernetes = 07:32:00":             "settings.kubernetes is a local time, not a table",
+		"[settings]\nkubernetes = 1979-05-27T07:32:00Z": "settings.kubernetes is an offset date-time, not a table",
+		"[settings]\nkubernetes = [1]":                  "settings.kubernetes is an array, not a table",
+	} {
+		if err := ValidateUserData(AMIFamilyBottlerocket, ud); err == nil || err.Error() != want {
+			t.Errorf("%q: want %q, got %v", ud, want, err)
+		}
+	}
+}
