@@ -254,7 +254,7 @@ func TestControllerDriftRowsCoverSchema(t *testing.T) {
 	(&controllerResource{}).Schema(context.Background(), resource.SchemaRequest{}, &resp)
 	paths := controllerSchemaPaths(t, resp.Schema)
 	covered := map[string]bool{}
-	kinds := []string{driftDeployment, driftPDB, driftSA, driftClusterRole, driftCRB, driftRole, driftRoleBinding, driftNamespace}
+	kinds := []string{driftDeployment, driftPDB, driftSA, driftClusterRole, driftCRB, driftRole, driftRoleBinding, driftNamespace, driftService, driftWebhook, driftSecret}
 	for _, r := range controllerDriftRows {
 		covered[r.attr] = true
 		for _, a := range append([]string{r.attr}, r.also...) {

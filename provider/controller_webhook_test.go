@@ -35,6 +35,7 @@ func TestAccControllerWebhook(t *testing.T) {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
 	}
 	sb, kc := startSandbox(t)
+	removeNamespaceAtEnd(t, kc, "karpenter") // the first step creates it: adopted, so destroy keeps it
 	dyn := dynamic.NewForConfigOrDie(sb.RESTConfig())
 	cfg := `resource "karpenter_controller" "test" {
   cluster_name             = "` + sb.ClusterName + `"
@@ -172,4 +173,19 @@ func deleteForeignSecret(t *testing.T, kc client.Client, key client.ObjectKey, m
 	}
 	must(t, kc.Delete(ctx, &sec))
 	must(t, waitGone(ctx, kc, &sec))
+}
+
+// removeNamespaceAtEnd deletes namespace name when the test ends and waits until it is gone, so
+// that the tests after it in the shared sandbox do not find it (they would adopt it).
+func removeNamespaceAtEnd(t *testing.T, kc client.Client, name string) {
+	t.Cleanup(func() {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := kc.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting namespace %s: %v", name, err)
+			return
+		}
+		if err := waitGone(ctx, kc, ns); err != nil {
+			t.Errorf("namespace %s not gone: %v", name, err)
+		}
+	})
 }
