@@ -139,12 +139,7 @@ func TestProcessSpecCommandLine(t *testing.T) {
 }
 
 func TestSuperviseRestartsWithBackoff(t *testing.T) {
-	pod := testPod()
-	cs := fake.NewClientset(pod)
-	clk := clocktesting.NewFakeClock(time.Now())
-	dir := t.TempDir()
-	r := &Runner{StateDir: dir, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	creds := &credentials{r: r, pod: pod, dir: t.TempDir()}
+	pod, cs, clk, dir, r, creds := supervisedRunner(t)
 	marker := filepath.Join(dir, "starts")
 	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"}, Args: []string{"echo x >> " + marker + "; exit 3"}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,12 +202,7 @@ func TestProcessSpecLocalPorts(t *testing.T) {
 // LocalAddr answers while the container's process runs, and no longer once it has exited or
 // been stopped; a stopping process does not remove what a new pod of the same name published.
 func TestLocalAddrFollowsTheProcess(t *testing.T) {
-	pod := testPod()
-	cs := fake.NewClientset(pod)
-	clk := clocktesting.NewFakeClock(time.Now())
-	dir := t.TempDir()
-	r := &Runner{StateDir: dir, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	creds := &credentials{r: r, pod: pod, dir: t.TempDir()}
+	pod, cs, clk, dir, r, creds := supervisedRunner(t)
 	marker, exit := filepath.Join(dir, "port"), filepath.Join(dir, "exit")
 	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"},
 		Args:  []string{"echo $WEBHOOK_PORT > " + marker + ".tmp && mv " + marker + ".tmp " + marker + "; while [ ! -e " + exit + " ]; do sleep 0.02; done; rm " + exit + "; exit 3"},
@@ -264,4 +254,14 @@ func TestLocalAddrFollowsTheProcess(t *testing.T) {
 	if len(r.addrs) != 0 {
 		t.Errorf("entries left: %v", r.addrs)
 	}
+}
+
+// supervisedRunner is a Runner with a fake clock and a state folder, the test pod, a clientset
+// holding it, and its credentials, for superviseContainer tests.
+func supervisedRunner(t *testing.T) (*corev1.Pod, *fake.Clientset, *clocktesting.FakeClock, string, *Runner, *credentials) {
+	pod := testPod()
+	clk := clocktesting.NewFakeClock(time.Now())
+	dir := t.TempDir()
+	r := &Runner{StateDir: dir, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return pod, fake.NewClientset(pod), clk, dir, r, &credentials{r: r, pod: pod, dir: t.TempDir()}
 }
