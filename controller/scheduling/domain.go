@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -720,14 +721,62 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	if byCount == nil {
 		return cands, false, ""
 	}
+	// For affinity, among domains of equal count the one where pods like pi cost least: the
+	// first pod of a zonal self-affinity group chooses the zone of the whole group. (Spread
+	// keeps the order by name: a price order there packed the Karpenter mix dearer.)
+	var perPod map[string]float64
+	if desc && offeringKeys[key] && len(cands) > 1 {
+		perPod = make(map[string]float64, len(cands))
+		for _, d := range cands {
+			perPod[d] = ps.perPodPrice(pi, reqs, key, d)
+		}
+	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		ci, cj := byCount.counts[cands[i]], byCount.counts[cands[j]]
-		if desc {
-			return ci > cj
+		if ci != cj {
+			if desc {
+				return ci > cj
+			}
+			return ci < cj
 		}
-		return ci < cj
+		return perPod[cands[i]] < perPod[cands[j]]
 	})
 	return cands, true, ""
+}
+
+// perPodPrice is the least a pod of pi's requests costs on a node of ps with requirements reqs
+// and key fixed to domain d, USD/hour: over the types those allow, the cheapest offering's price
+// divided by how many such pods the type's usable room holds. +Inf when no type holds one.
+// Cached per requests and requirements.
+func (ps *provState) perPodPrice(pi *podInfo, reqs Requirements, key, d string) float64 {
+	r := reqs.Copy()
+	r[key] = &Requirement{Key: key, values: sets.New(d)}
+	cacheKey := pi.reqKey + "|" + r.String()
+	ps.mu.Lock()
+	v, ok := ps.perPod[cacheKey]
+	ps.mu.Unlock()
+	if ok {
+		return v
+	}
+	best := math.Inf(1)
+	for _, pt := range ps.compatibleByPrice(r, extendedProbe(pi.requests)) {
+		n := int64(math.MaxInt64)
+		for k, q := range pi.requests {
+			if q > 0 {
+				n = min(n, pt.t.usable[k]/q)
+			}
+		}
+		if n > 0 && n < math.MaxInt64 {
+			best = min(best, pt.price/float64(n))
+		}
+	}
+	ps.mu.Lock()
+	if ps.perPod == nil {
+		ps.perPod = map[string]float64{}
+	}
+	ps.perPod[cacheKey] = best
+	ps.mu.Unlock()
+	return best
 }
 
 // placed records pi on a node whose labels (existing) or requirements (claim) are known:

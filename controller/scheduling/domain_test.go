@@ -208,6 +208,26 @@ func TestZoneSelfAffinityColocates(t *testing.T) {
 	}
 }
 
+// The first pod of a zonal self-affinity group chooses the zone of the whole group: the one
+// where its pods cost least, not the first by name.
+func TestZoneSelfAffinityTakesTheCheapestZone(t *testing.T) {
+	types := fake.Catalog(40)
+	cheap := fake.Zones[2]
+	for _, it := range types {
+		for i := range it.Offerings {
+			if it.Offerings[i].Zone == cheap && it.Offerings[i].CapacityType == v1alpha5.CapacityTypeSpot {
+				it.Offerings[i].Price /= 2
+			}
+		}
+	}
+	pods := replicas(12, "cache", "1500m", withPodAffinity(domainTerm(v1alpha5.LabelZone, "app", "cache")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone)); len(res.Errors) != 0 || got[cheap] != len(pods) {
+		t.Fatalf("want every pod in %s, where spot costs half, got %v errors %v", cheap, got, reasons(res))
+	}
+}
+
 func TestZoneAffinityFollowsRunningPod(t *testing.T) {
 	types := fake.Catalog(40)
 	db := pod("db", "100m", "64Mi", withLabels("app", "db"))

@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -128,6 +131,11 @@ func (c *claim) pooled() bool {
 // top of the file), pool by pool (claims of equal requirements), and marks the new claims
 // sized. Claims of other kinds are left to split. memo (nil: none) keeps what each set of claims
 // packed into, and answers for a set packed before (see poolMemo).
+//
+// Without limits the pools are planned (poolPlan.plan) on every CPU at once: a plan reads only its
+// claims' pods and the provisioner's types. The plans are then turned into claims one pool after
+// the other in the sequential order, so the result is the same as packing one pool at a time.
+// With limits each pool is packed within what the previous ones left.
 func (ps *provState) packPools(memo *poolMemo) {
 	pools := map[string][]int{}
 	var order []string
@@ -144,19 +152,38 @@ func (ps *provState) packPools(memo *poolMemo) {
 	if len(order) == 0 {
 		return
 	}
-	replaced := map[int]bool{}
-	var added []*claim
-	pack := func(idx []int) bool {
+	claimsOf := func(idx []int) []*claim {
 		old := make([]*claim, len(idx))
 		for j, i := range idx {
 			old[j] = ps.claims[i]
 		}
+		return old
+	}
+	attempts := ps.poolAttempts(pools, order)
+	if ps.limits == nil {
+		var plans []*poolPlan
+		for _, a := range attempts {
+			if old := claimsOf(a.idx); !memo.has(old) {
+				a.plan = ps.newPoolPlan(old) // profiles fill caches pods share: made here, one at a time
+				plans = append(plans, a.plan)
+			}
+		}
+		parallel(len(plans), func(i int) { plans[i].plan(ps) })
+	}
+	replaced := map[int]bool{}
+	var added []*claim
+	pack := func(idx []int, plan *poolPlan) bool {
+		old := claimsOf(idx)
 		pieces, seen := memo.get(old)
 		if !seen {
-			pieces = ps.packPool(old)
+			if plan == nil {
+				plan = ps.newPoolPlan(old)
+				plan.plan(ps)
+			}
+			pieces = ps.claimPool(old, plan)
 			memo.put(old, pieces)
 		} else if pieces != nil {
-			// As packPool moves the commitment.
+			// As claimPool moves the commitment.
 			for _, c := range old {
 				for k, v := range c.committed {
 					ps.committed[k] -= v
@@ -175,29 +202,13 @@ func (ps *provState) packPools(memo *poolMemo) {
 		added = append(added, pieces...)
 		return true
 	}
-	joins := ps.poolJoins(pools, order)
-	for _, k := range order {
-		if _, joined := joins[k]; joined {
-			continue // packed with the pool it joins, below
+	for _, a := range attempts {
+		if pack(a.idx, a.plan) || len(a.with) == 0 {
+			continue
 		}
-		var with []string
-		for _, l := range order {
-			if joins[l] == k {
-				with = append(with, l)
-			}
-		}
-		if len(with) > 0 {
-			idx := slices.Clone(pools[k])
-			for _, l := range with {
-				idx = append(idx, pools[l]...)
-			}
-			if pack(idx) {
-				continue
-			}
-		}
-		pack(pools[k])
-		for _, l := range with {
-			pack(pools[l])
+		pack(pools[a.key], nil)
+		for _, l := range a.with {
+			pack(pools[l], nil)
 		}
 	}
 	if len(replaced) == 0 {
@@ -212,6 +223,63 @@ func (ps *provState) packPools(memo *poolMemo) {
 	ps.setClaims(append(out, added...))
 }
 
+// poolAttempt is the first packing tried for a pool that joins no other (see poolJoins): its
+// claims (idx, into ps.claims) with those of the pools joining it (with), and its plan when made
+// ahead (packPools).
+type poolAttempt struct {
+	key  string
+	idx  []int
+	with []string
+	plan *poolPlan
+}
+
+// poolAttempts lists, in order, the first attempt of each pool that joins no other.
+func (ps *provState) poolAttempts(pools map[string][]int, order []string) []*poolAttempt {
+	joins := ps.poolJoins(pools, order)
+	var attempts []*poolAttempt
+	for _, k := range order {
+		if _, joined := joins[k]; joined {
+			continue // packed with the pool it joins
+		}
+		a := &poolAttempt{key: k, idx: pools[k]}
+		for _, l := range order {
+			if joins[l] == k {
+				a.with = append(a.with, l)
+			}
+		}
+		if len(a.with) > 0 {
+			a.idx = slices.Clone(pools[k])
+			for _, l := range a.with {
+				a.idx = append(a.idx, pools[l]...)
+			}
+		}
+		attempts = append(attempts, a)
+	}
+	return attempts
+}
+
+// parallel calls f(0) ... f(n-1), on up to GOMAXPROCS goroutines, and returns when all have
+// returned; in the caller's goroutine when one suffices. f must be safe to call concurrently.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				f(int(i))
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // poolMemo maps a set of claims packed together (by its first claim, then the whole list) to the
 // claims packPool made of them, nil for none. packPool reads only the claims and the
 // provisioner's types (limits aside, which a memo is not used with), so the answer holds for the
@@ -219,6 +287,12 @@ func (ps *provState) packPools(memo *poolMemo) {
 type poolMemo map[*claim][]poolMemoEntry
 
 type poolMemoEntry struct{ old, pieces []*claim }
+
+// has reports whether the memo knows old (get's second result).
+func (m *poolMemo) has(old []*claim) bool {
+	_, seen := m.get(old)
+	return seen
+}
 
 func (m *poolMemo) get(old []*claim) ([]*claim, bool) {
 	if m == nil {
@@ -258,29 +332,46 @@ type packType struct {
 	worth  float64 // Σ y(r)·usable(r): the most any filling of one node holds
 }
 
-// packPool packs the pods of old (claims of equal requirements, every pod pooled) onto new
-// claims; nil when that costs no less than old or breaks the provisioner's limits.
-func (ps *provState) packPool(old []*claim) []*claim {
-	reqs := old[0].reqs
-	oldPrice, oldCommitted := 0.0, Resources{}
-	demand := Resources{}
-	var infos []*podInfo
+// poolPlan is the packing of one set of claims (claims of equal requirements, every pod
+// pooled): newPoolPlan takes what it reads from the claims, plan packs their pods into kinds of
+// nodes, and claimPool makes the claims.
+type poolPlan struct {
+	reqs                  Requirements
+	infos                 []*podInfo
+	oldPrice              float64 // USD/hour of the old claims
+	demand                Resources
+	prof                  map[*podInfo]packProfile
+	terms, largest, pods1 int // see poolProfiles (pods1: largestPods)
+	// kinds is plan's result: nil when the pool cannot be packed, or not for less.
+	kinds []packKind
+}
+
+// newPoolPlan is the plan of old's pods, their profiles made (poolProfiles fills the term
+// selections that copies of one compiled pod share, so it is not run concurrently).
+func (ps *provState) newPoolPlan(old []*claim) *poolPlan {
+	pp := &poolPlan{reqs: old[0].reqs, demand: Resources{}}
 	for _, c := range old {
-		oldPrice += c.price
-		oldCommitted.AddInPlace(c.committed)
-		demand.AddInPlace(c.requests)
-		infos = append(infos, c.infos...)
+		pp.oldPrice += c.price
+		pp.demand.AddInPlace(c.requests)
+		pp.infos = append(pp.infos, c.infos...)
 	}
-	prof, terms, largest, largestPods := ps.poolProfiles(infos)
-	dims := make([]corev1.ResourceName, 0, len(demand))
-	for k, v := range demand {
+	pp.prof, pp.terms, pp.largest, pp.pods1 = ps.poolProfiles(pp.infos)
+	return pp
+}
+
+// plan packs the pool's pods by the greedy of resource prices and by whole-node fillings (see
+// the top of the file) and keeps the cheaper in pp.kinds. It reads only pp, the provisioner's
+// types and compatibleByPrice's cache (locked), so plans of different pools may run at once.
+func (pp *poolPlan) plan(ps *provState) {
+	dims := make([]corev1.ResourceName, 0, len(pp.demand))
+	for k, v := range pp.demand {
 		if v > 0 {
 			dims = append(dims, k)
 		}
 	}
 	slices.Sort(dims)
 	smallest := Resources{}
-	for i, pi := range infos {
+	for i, pi := range pp.infos {
 		for _, k := range dims {
 			if v := pi.requests[k]; i == 0 || v < smallest[k] {
 				smallest[k] = v
@@ -288,42 +379,53 @@ func (ps *provState) packPool(old []*claim) []*claim {
 		}
 	}
 	var least Resources // the smallest requests of the self-selecting carriers of largest
-	for _, pi := range infos {
-		if p := prof[pi]; largest >= 0 && p.carry == largest && p.self() {
+	for _, pi := range pp.infos {
+		if p := pp.prof[pi]; pp.largest >= 0 && p.carry == pp.largest && p.self() {
 			if least == nil {
 				least = pi.requests.Copy()
 			}
 			least.MinInPlace(pi.requests)
 		}
 	}
-	types, unit, perNode := ps.packTypes(reqs, demand, dims, smallest, largestPods, least)
+	types, unit, perNode := ps.packTypes(pp.reqs, pp.demand, dims, smallest, pp.pods1, least)
 	if len(types) == 0 {
-		return nil
+		return
 	}
 	// Each packer takes the pods it packs out of its shapes: each gets its own copy.
-	shapes := packShapes(infos, dims, unit, prof, largest, perNode)
-	kinds := packGreedy(cloneShapes(shapes), types, terms, oldPrice)
-	budget := oldPrice
+	shapes := packShapes(pp.infos, dims, unit, pp.prof, pp.largest, perNode)
+	kinds := packGreedy(cloneShapes(shapes), types, pp.terms, pp.oldPrice)
+	budget := pp.oldPrice
 	if kinds != nil {
 		budget = 0
 		for _, k := range kinds {
 			budget += float64(len(k.nodes)) * k.t.price
 		}
 	}
-	if byColumns := packColumns(cloneShapes(shapes), types, terms, kinds, budget); byColumns != nil {
+	if byColumns := packColumns(cloneShapes(shapes), types, pp.terms, kinds, budget); byColumns != nil {
 		kinds = byColumns
-	} else if merged := packColumnsMerged(shapes, types, terms, largest, kinds, budget); merged != nil {
+	} else if merged := packColumnsMerged(shapes, types, pp.terms, pp.largest, kinds, budget); merged != nil {
 		kinds = merged
 	}
-	if kinds == nil {
+	pp.kinds = kinds
+}
+
+// claimPool makes the claims of pp's kinds of nodes in place of old and moves the commitment;
+// nil, changing nothing, when pp has none, they cost no less than old or break the provisioner's
+// limits.
+func (ps *provState) claimPool(old []*claim, pp *poolPlan) []*claim {
+	if pp.kinds == nil {
 		return nil
+	}
+	oldCommitted := Resources{}
+	for _, c := range old {
+		oldCommitted.AddInPlace(c.committed)
 	}
 	var pieces []*claim
 	total, committed := 0.0, Resources{}
 	saved := ps.committed
 	ps.committed = Resources{} // recompute adds each piece's commitment here; counted below
-	for _, kind := range kinds {
-		cs := ps.newPoolClaims(reqs, kind)
+	for _, kind := range pp.kinds {
+		cs := ps.newPoolClaims(pp.reqs, kind)
 		if cs == nil {
 			ps.committed = saved
 			return nil
@@ -335,7 +437,7 @@ func (ps *provState) packPool(old []*claim) []*claim {
 		pieces = append(pieces, cs...)
 	}
 	ps.committed = saved
-	if total >= oldPrice*(1-1e-9) || !ps.withinLimitsAfter(oldCommitted, committed) {
+	if total >= pp.oldPrice*(1-1e-9) || !ps.withinLimitsAfter(oldCommitted, committed) {
 		return nil
 	}
 	for k, v := range oldCommitted {

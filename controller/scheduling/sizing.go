@@ -3,10 +3,7 @@ package scheduling
 import (
 	"cmp"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 )
 
 // Sizing by the bill. First-fit-decreasing grows each new node toward the largest type that
@@ -58,19 +55,10 @@ func (ps *provState) resize(skipPooled bool) {
 		return ps.split(ps.claims[i], 0)
 	}
 	results := make([][]*claim, len(ps.claims))
-	if workers := min(runtime.GOMAXPROCS(0), len(todo)); ps.limits == nil && workers > 1 {
+	if ps.limits == nil && len(todo) > 1 {
 		ps.repackTopology() // created before the workers share it
 		ps.deferCommit = true
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for i := next.Add(1) - 1; i < int64(len(todo)); i = next.Add(1) - 1 {
-					results[todo[i]] = size(todo[i])
-				}
-			})
-		}
-		wg.Wait()
+		parallel(len(todo), func(i int) { results[todo[i]] = size(todo[i]) })
 		ps.deferCommit = false
 	} else {
 		for _, i := range todo {

@@ -246,6 +246,8 @@ type provState struct {
 	emptyTopo *topology
 	// byPrice caches compatibleByPrice (sizing.go).
 	byPrice map[string][]pricedType
+	// perPod caches perPodPrice (domain.go); guarded by mu.
+	perPod map[string]float64
 }
 
 type claim struct {
