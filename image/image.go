@@ -32,11 +32,12 @@ const (
 	GID = 65532
 )
 
-// Ports the controller listens on in the image (its defaults): Prometheus metrics and the
-// /healthz and /readyz probes.
+// Ports the controller listens on in the image (its defaults): Prometheus metrics, the
+// /healthz and /readyz probes, and the Provisioner admission webhook (HTTPS).
 const (
 	MetricsPort     = 8080
 	HealthProbePort = 8081
+	WebhookPort     = 8443
 )
 
 // Platforms are the platforms the image index holds.
@@ -55,6 +56,7 @@ func Config() v1.Config {
 		ExposedPorts: map[string]struct{}{
 			fmt.Sprintf("%d/tcp", MetricsPort):     {},
 			fmt.Sprintf("%d/tcp", HealthProbePort): {},
+			fmt.Sprintf("%d/tcp", WebhookPort):     {},
 		},
 		Labels: map[string]string{
 			"org.opencontainers.image.title":    "karpenter-controller",

@@ -61,7 +61,9 @@ func awsLaunchAttributes() map[string]schema.Attribute {
 	return map[string]schema.Attribute{
 		"user_data": schema.StringAttribute{Optional: true,
 			MarkdownDescription: "User data merged with the generated bootstrap: for `AL2` and `Ubuntu` a shell script or a MIME multi-part document whose parts " +
-				"run before the bootstrap part; for `Bottlerocket` TOML settings, over which the controller writes its own (cluster, labels, taints, kubelet). " +
+				"run before the bootstrap part (refused at plan, and by the controller's admission webhook, unless the document's and the parts' headers parse, " +
+				"it has a boundary, and each part's `Content-Transfer-Encoding`, if any, is `7bit`, `8bit`, `binary`, `base64` or `quoted-printable` and its body decodes; " +
+				"errors never repeat the user data); for `Bottlerocket` TOML settings, over which the controller writes its own (cluster, labels, taints, kubelet). " +
 				"At most 16384 characters. Conflicts with `launch_template`.",
 			Validators: []validator.String{stringvalidator.UTF8LengthAtMost(v1alpha5.MaxUserDataBytes)}},
 		"detailed_monitoring": schema.BoolAttribute{Optional: true,

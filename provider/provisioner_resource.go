@@ -251,8 +251,9 @@ func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.V
 			}
 			pair := t.Key.ValueString() + ":" + t.Effect.ValueString()
 			if seen[pair] {
+				// At the block's key: Terraform shows an attribute's source line, not a block element's.
 				p := path.Root(block).AtListIndex(i)
-				resp.Diagnostics.AddAttributeError(p, "Duplicate taint",
+				resp.Diagnostics.AddAttributeError(p.AtName("key"), "Duplicate taint",
 					fmt.Sprintf("%s: taint %s is given twice: each taint key and effect may be given once across taint and startup_taint blocks", p, pair))
 			}
 			seen[pair] = true

@@ -86,18 +86,25 @@ func (c *Certificates) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 func (c *Certificates) NeedLeaderElection() bool { return false }
 
 // Start checks the certificate and the caBundle at once and every Interval until ctx ends; a
-// failed check is logged and retried after 5 seconds. It returns nil when ctx ends.
+// failed check is logged and retried after 5 seconds, then 10, 20, ... up to Interval while it keeps
+// failing. It returns nil when ctx ends.
 func (c *Certificates) Start(ctx context.Context) error {
 	logger := log.FromContext(ctx).WithName("webhook-certificates")
 	interval := c.Interval
 	if interval <= 0 {
 		interval = time.Minute
 	}
+	failures := 0
 	for {
 		next := interval
 		if err := c.Reconcile(ctx); err != nil {
-			logger.Error(err, "keeping the webhook certificate", "secret", c.Namespace+"/"+c.SecretName, "configuration", c.Configuration)
-			next = 5 * time.Second
+			// Retried after 5 s, doubling up to the interval while it keeps failing (a foreign
+			// Secret of that name stays until someone removes it).
+			failures++
+			next = min(interval, 5*time.Second<<min(failures-1, 10))
+			logger.Error(err, "keeping the webhook certificate", "secret", c.Namespace+"/"+c.SecretName, "configuration", c.Configuration, "retryIn", next.String())
+		} else {
+			failures = 0
 		}
 		select {
 		case <-ctx.Done():

@@ -340,7 +340,8 @@ type AWS struct {
 	// UserData is merged with the generated bootstrap: for AL2 and Ubuntu a shell script or a
 	// MIME multi-part document whose parts run before the bootstrap part; for Bottlerocket TOML
 	// settings, over which the controller's settings (cluster, labels, taints, kubelet) are
-	// written. At most 16384 bytes (EC2's limit on user data).
+	// written. At most 16384 bytes (EC2's limit on user data). The format is checked by the
+	// controller's admission webhook (ValidateUserData), which the CRD cannot do.
 	// +optional
 	// +kubebuilder:validation:MaxLength=16384
 	UserData *string `json:"userData,omitempty"`

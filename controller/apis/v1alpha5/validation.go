@@ -1,12 +1,7 @@
 package v1alpha5
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -294,6 +289,15 @@ func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 	if g := s.TerminationGracePeriod; g != nil && (g.Duration < 0 || g.Duration > MaxTerminationGracePeriod) {
 		errs = append(errs, field.Invalid(path.Child("terminationGracePeriod"), g.Duration.String(), "must be between 0s and 876000h (100 years)"))
 	}
+	if s.Limits != nil {
+		// Resource names are qualified names, as the API server checks a Node's capacity (the CRD
+		// cannot check map keys within its CEL cost budget).
+		for _, name := range sortedKeys(s.Limits.Resources) {
+			for _, e := range validation.IsQualifiedName(name) {
+				errs = append(errs, field.Invalid(path.Child("limits", "resources").Key(name), name, e))
+			}
+		}
+	}
 	if k := s.KubeletConfiguration; k != nil {
 		for i, ip := range k.ClusterDNS {
 			if e := ValidateClusterDNS(ip); e != "" {
@@ -305,10 +309,10 @@ func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 	return errs
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[K ~string, V any](m map[K]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
-		out = append(out, k)
+		out = append(out, string(k))
 	}
 	slices.Sort(out)
 	return out
@@ -369,7 +373,8 @@ func tomlKind(v any) string {
 // cannot check: Bottlerocket's must be TOML whose settings, settings.kubernetes,
 // node-labels and node-taints are tables where given (the controller writes into them); AL2's
 // and Ubuntu's may be any text, but when it starts with MIME headers it must be a multipart
-// document with a boundary whose parts parse (the controller appends its bootstrap part).
+// document with a boundary whose parts parse and decode (ParseMIMEUserData; the controller
+// appends its bootstrap part).
 // family "" is AL2.
 func ValidateUserData(family, userData string) error {
 	if family == AMIFamilyBottlerocket {
@@ -397,31 +402,11 @@ func ValidateUserData(family, userData string) error {
 		}
 		return nil
 	}
-	trimmed := strings.TrimLeft(userData, " \t\r\n")
-	if !strings.HasPrefix(trimmed, "MIME-Version:") && !strings.HasPrefix(trimmed, "Content-Type:") {
+	if !IsMIMEUserData(userData) {
 		return nil
 	}
-	msg, err := mail.ReadMessage(strings.NewReader(strings.ReplaceAll(trimmed, "\r\n", "\n")))
-	if err != nil {
-		return fmt.Errorf("MIME headers: %s", redactInput(err, userData))
-	}
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" {
-		return fmt.Errorf("a MIME document must be multipart with a boundary (Content-Type %q)", msg.Header.Get("Content-Type"))
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for i := 0; ; i++ {
-		p, err := mr.NextRawPart()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err == nil {
-			_, err = io.Copy(io.Discard, p)
-		}
-		if err != nil {
-			return fmt.Errorf("MIME part %d: %s", i, redactInput(err, userData))
-		}
-	}
+	_, err := ParseMIMEUserData(userData)
+	return err
 }
 
 // quotedRE matches a Go-quoted string (%q), as net/textproto and mime/multipart quote the line

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
@@ -184,6 +185,10 @@ func TestUserDataErrorsDoNotRepeatTheUserData(t *testing.T) {
 	for _, ud := range []string{
 		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"//\"\n\n--//\nContent-Type: text/x-shellscript\nAUTH_TOKEN=supersecret123 no colon here\n\necho hi\n--//--\n",
 		"MIME-Version: 1.0\nAUTH_TOKEN=supersecret123\nContent-Type: multipart/mixed; boundary=\"//\"\n\n--//--\n",
+		// A parameter that does not parse, in the document's and in a part's Content-Type.
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"; token=\"supersecret123\n\n--B\n\necho hi\n--B--\n",
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/x-shellscript; token=\"supersecret123\n\necho hi\n--B--\n",
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Transfer-Encoding: supersecret123\n\necho hi\n--B--\n",
 	} {
 		err := ValidateUserData(AMIFamilyAL2, ud)
 		if err == nil || strings.Contains(err.Error(), "supersecret123") {
@@ -199,5 +204,43 @@ func TestUserDataErrorsDoNotRepeatTheUserData(t *testing.T) {
 		if err := ValidateUserData(AMIFamilyBottlerocket, ud); err == nil || err.Error() != want {
 			t.Errorf("%q: want %q, got %v", ud, want, err)
 		}
+	}
+}
+
+// MIME user data is refused where cloud-init would not run it as written: a part whose body
+// does not decode by its Content-Transfer-Encoding, an encoding outside RFC 2045's, a header
+// that does not parse; with a message that says which.
+func TestMIMEUserDataPartsMustDecode(t *testing.T) {
+	doc := func(headers, body string) string {
+		return "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\n" + headers + "\r\n\r\n" + body + "\r\n--B--\r\n"
+	}
+	for _, tc := range []struct{ ud, want string }{
+		{doc("Content-Type: text/x-shellscript\r\nContent-Transfer-Encoding: base64", "ZWNobyBoaQo="), ""},
+		{doc("Content-Type: text/x-shellscript\r\nContent-Transfer-Encoding: BASE64", "ZWNo\r\nbyBoaQo="), ""},
+		{doc("Content-Type: text/x-shellscript\r\nContent-Transfer-Encoding: quoted-printable", "echo =3D hi"), ""},
+		{doc("Content-Type: text/x-shellscript\r\nContent-Transfer-Encoding: 7bit", "echo hi"), ""},
+		{doc("Content-Type: text/x-shellscript\r\nContent-Transfer-Encoding: base64", "Zx9!!!@@@"), "MIME part 0: the base64 body does not decode: illegal base64 data at input byte 3"},
+		{doc("Content-Type: text/x-shellscript\r\nContent-Transfer-Encoding: gzip", "echo hi"), "MIME part 0: unknown Content-Transfer-Encoding (one of 7bit, 8bit, binary, base64, quoted-printable)"},
+		{doc("Content-Type: text/x-shellscript; charset", "echo hi"), "MIME part 0: the Content-Type header does not parse: mime: invalid media parameter"},
+		{"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"; x=\"open\n\n--B\n\necho\n--B--\n", "the document's Content-Type header does not parse"},
+		{"MIME-Version: 1.0\nContent-Type: text/x-shellscript\n\necho hi\n", "a MIME document must be multipart, not text/x-shellscript"},
+		{"MIME-Version: 1.0\nContent-Type: multipart/mixed\n\n--x\n\necho\n--x--\n", "the document's Content-Type multipart/mixed has no boundary parameter"},
+		{"MIME-Version: 1.0\n\necho hi\n", "a MIME document must have a multipart Content-Type header"},
+	} {
+		err := ValidateUserData(AMIFamilyAL2, tc.ud)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: want no error, got %v", tc.ud, err)
+		case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+			t.Errorf("%q: want an error starting %q, got %v", tc.ud, tc.want, err)
+		}
+	}
+}
+
+func TestLimitResourceNamesAreQualifiedNames(t *testing.T) {
+	spec := ProvisionerSpec{Limits: &Limits{Resources: corev1.ResourceList{"foo bar": resource.MustParse("1"), "nvidia.com/gpu": resource.MustParse("8")}}}
+	errs := spec.Validate(field.NewPath("spec"))
+	if len(errs) != 1 || errs[0].Field != `spec.limits.resources[foo bar]` {
+		t.Fatalf("want one error at spec.limits.resources[foo bar], got %v", errs)
 	}
 }

@@ -2,12 +2,8 @@ package aws
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"mime/multipart"
-	"net/mail"
 	"net/textproto"
 	"strings"
 
@@ -192,7 +188,8 @@ const mimeBoundary = "//"
 // as Karpenter merges AL2 user data: custom may be empty, a shell script (one
 // text/x-shellscript part) or a MIME multi-part document (its parts are kept, in order, with
 // their content types). cloud-init runs the parts in order, so custom's scripts run before the
-// node joins. Errors: a MIME document that does not parse (field spec.provider.userData).
+// node joins. Errors: a MIME document that does not parse (v1alpha5.ParseMIMEUserData; field
+// spec.provider.userData).
 func MergeMIMEUserData(custom, bootstrap string) (string, error) {
 	type part struct {
 		header textproto.MIMEHeader
@@ -207,29 +204,13 @@ func MergeMIMEUserData(custom, bootstrap string) (string, error) {
 	trimmed := strings.TrimLeft(custom, " \t\r\n")
 	switch {
 	case trimmed == "":
-	case strings.HasPrefix(trimmed, "MIME-Version:") || strings.HasPrefix(trimmed, "Content-Type:"):
-		msg, err := mail.ReadMessage(strings.NewReader(strings.ReplaceAll(trimmed, "\r\n", "\n")))
+	case v1alpha5.IsMIMEUserData(custom):
+		mimeParts, err := v1alpha5.ParseMIMEUserData(custom)
 		if err != nil {
-			return "", fmt.Errorf("spec.provider.userData: MIME headers: %w", err)
+			return "", fmt.Errorf("spec.provider.userData: %w", err)
 		}
-		mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-		if err != nil || !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" {
-			return "", fmt.Errorf("spec.provider.userData: a MIME document must be multipart with a boundary (Content-Type %q)", msg.Header.Get("Content-Type"))
-		}
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return "", fmt.Errorf("spec.provider.userData: MIME part %d: %w", len(parts), err)
-			}
-			body, err := io.ReadAll(p)
-			if err != nil {
-				return "", fmt.Errorf("spec.provider.userData: MIME part %d: %w", len(parts), err)
-			}
-			parts = append(parts, part{p.Header, body})
+		for _, p := range mimeParts {
+			parts = append(parts, part{p.Header, p.Body})
 		}
 	default:
 		parts = append(parts, shell([]byte(custom)))
