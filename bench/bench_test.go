@@ -152,6 +152,23 @@ func TestMixedSizesNearLowerBound(t *testing.T) {
 	}
 }
 
+// The 1k mix's pools are small enough (211-528 pods) for their fillings to be searched exactly
+// (packColumnsExactPods): 1.178x the lower bound with greedy fills only, 1.160x with the search.
+// Issue 6's target on the mix is 1.15x; this guards what has been reached.
+func TestKarpenterMix1kCost(t *testing.T) {
+	in := bench.Workload{Name: "mix-1k", Pods: bench.KarpenterMix("mix", 1000, 42)}.Input(catalogue(t))
+	res := scheduling.Solve(in)
+	if len(res.Errors) > 0 {
+		t.Fatalf("%d pods unplaced: %s", len(res.Errors), res.Errors[0].Reason)
+	}
+	cost := bench.SolveResult(1000, res).USDPerHour
+	lb := scheduling.LowerBound(in)
+	t.Logf("%d nodes, %.4f USD/h, lower bound %.4f USD/h: %.4fx", len(res.NewNodes), cost, lb, cost/lb)
+	if cost > 1.165*lb {
+		t.Fatalf("cost %.4f USD/h is %.4fx the lower bound %.4f", cost, cost/lb, lb)
+	}
+}
+
 // TestKarpenterMixKeepsHostnameTerms solves the 1k mix (whose main pool is packed by merged
 // shapes, see packColumnsMerged) and checks every new node: at most one pod of the hostname
 // anti-affinity group, and no pod a hostname spread selects beside that spread's carrier (the

@@ -40,7 +40,9 @@ import (
 //     term of most carriers (packColumnsMerged, at most packColumnsMergedMaxShapes); each node
 //     bought takes pods its other hostname terms admit, a node that cannot get its whole
 //     filling is left to a later round, fillings of fractional part at least
-//     packColumnsRoundUp get one more node, and the pods left are packed again the same way.
+//     packColumnsRoundUp get one more node, and the pods left are packed again the same way;
+//     a pool of at most packColumnsExactPods pods also searches fillings exactly when the
+//     greedy fills find none (mergedKnapsacks).
 //  4. The pool's new nodes replace its old ones when they cost less in total, and stay within
 //     the provisioner's limits.
 //

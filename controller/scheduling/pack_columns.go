@@ -58,6 +58,9 @@ type columnPacker struct {
 	exact *cfgProblem
 	// rounds bounds the column generation rounds (packColumnsRounds unless set lower).
 	rounds int
+	// exactTop, when positive, limits the exact search of a round to the types whose greedy
+	// fillings came closest to their price.
+	exactTop int
 	// lp is the restricted programme: a row per column so far (see master).
 	lp coverLP
 }
@@ -357,6 +360,8 @@ func (cp *columnPacker) price() bool {
 	order := make([]int, len(cp.shapes))
 	// perRoom[j] is shape j's worth per unit of the measure of its room on the type.
 	perRoom := make([]float64, len(cp.shapes))
+	// ratio[i] is the best greedy filling's worth per price on type i (for exactTop).
+	ratio := make([]float64, len(cp.types))
 	for i := range cp.types {
 		u := cp.types[i].usable
 		for _, measure := range []func([]int64) float64{sumShare(u), maxShare(u)} {
@@ -372,6 +377,7 @@ func (cp *columnPacker) price() bool {
 				return cmp.Compare(a, b)
 			})
 			w := fill(cp.shapes, order, u, cp.room, cp.least, cp.take, cp.st)
+			ratio[i] = max(ratio[i], w/cp.types[i].price)
 			if w > cp.types[i].price*(1+1e-9) && cp.add(i, cp.take) {
 				added = true
 			}
@@ -384,7 +390,16 @@ func (cp *columnPacker) price() bool {
 	for j, s := range cp.shapes {
 		pi[j] = s.worth
 	}
-	for i := range cp.types {
+	search := make([]int, len(cp.types))
+	for i := range search {
+		search[i] = i
+	}
+	if cp.exactTop > 0 && len(search) > cp.exactTop {
+		// The types whose greedy fillings came closest to their price, ties by index.
+		slices.SortStableFunc(search, func(a, b int) int { return cmp.Compare(ratio[b], ratio[a]) })
+		search = search[:cp.exactTop]
+	}
+	for _, i := range search {
 		f, v, _ := cp.exact.exactFilling(i, pi, packSearchNodes)
 		if v <= cp.types[i].price*(1+1e-9) {
 			continue
@@ -515,7 +530,8 @@ func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int
 	if len(shapes) <= packColumnsMaxShapes || len(types) == 0 {
 		return nil
 	}
-	kinds, cost, seed, ok := mergedRound(shapes, types, terms, largest, greedy, nil, true)
+	exact := countPods(shapes) <= packColumnsExactPods
+	kinds, cost, seed, ok := mergedRound(shapes, types, terms, largest, greedy, nil, true, exact)
 	if !ok || cost >= budget {
 		return nil
 	}
@@ -532,7 +548,7 @@ func packColumnsMerged(shapes []*packShape, types []packType, terms, largest int
 			}
 			continue
 		}
-		more, c, cols, ok := mergedRound(shapes, types, terms, largest, nil, seed, false)
+		more, c, cols, ok := mergedRound(shapes, types, terms, largest, nil, seed, false, exact)
 		if !ok || len(more) == 0 {
 			break
 		}
@@ -558,7 +574,7 @@ type mergedColumn struct {
 // node of the filling of largest x. The pods bought are taken out of shapes. It returns the
 // nodes, their cost (USD/hour), the round's columns, and false when the merge or the programme
 // fails (nothing is taken then).
-func mergedRound(shapes []*packShape, types []packType, terms, largest int, greedy []packKind, seed []mergedColumn, roundUp bool) ([]packKind, float64, []mergedColumn, bool) {
+func mergedRound(shapes []*packShape, types []packType, terms, largest int, greedy []packKind, seed []mergedColumn, roundUp, exact bool) ([]packKind, float64, []mergedColumn, bool) {
 	var rest []*packShape
 	for _, s := range shapes {
 		if len(s.pods) > 0 {
@@ -575,6 +591,9 @@ func mergedRound(shapes []*packShape, types []packType, terms, largest int, gree
 	cp, keys := seededMergedPacker(merged, types, terms, greedy, seed)
 	if !roundUp {
 		cp.rounds = packColumnsRestRounds // a later round: seeded, and its pods are fewer
+	}
+	if exact {
+		cp.exact, cp.exactTop = mergedKnapsacks(merged, types, cp.count, largest), packColumnsExactTypes
 	}
 	if !cp.addSingles() {
 		return nil, 0, nil, false
@@ -802,4 +821,47 @@ func countNonEmpty(shapes []*packShape) int {
 		}
 	}
 	return n
+}
+
+// packColumnsExactPods is the most pods a pool packed by packColumnsMerged may hold for the
+// column generation of its rounds to search fillings exactly (mergedKnapsacks, on the
+// packColumnsExactTypes types whose greedy fillings came closest) when the greedy fills find
+// none. The search costs the same per round whatever the pods, so it is spent on small pools,
+// whose few nodes make each filling count: on the Karpenter mix at 1k pods (pools of 211-528
+// pods) it lowered the cost from 1.178 to 1.160 times the lower bound, at 5k (pools of
+// 840-3028) it changed nothing and cost a third more time.
+const packColumnsExactPods = 600
+
+// packColumnsExactTypes bounds the types a round of a merged packer searches exactly.
+const packColumnsExactTypes = 16
+
+// countPods is the number of pods in shapes.
+func countPods(shapes []*packShape) int {
+	n := 0
+	for _, s := range shapes {
+		n += len(s.pods)
+	}
+	return n
+}
+
+// mergedKnapsacks is packKnapsacks for merged shapes whose one-per-node term largest is carried
+// by exactly the pods it selects (a required hostname anti-affinity among replicas): they form
+// a group of which a filling holds at most one. nil when some shape carries the term without
+// being selected by it or the other way round (no cap says that).
+func mergedKnapsacks(shapes []*packShape, types []packType, count []int, largest int) *cfgProblem {
+	p := packKnapsacks(shapes, types, count)
+	if largest < 0 {
+		return p
+	}
+	p.groupCap = []int{1}
+	for j, s := range shapes {
+		carries, selected := s.prof.carry == largest, slices.Contains(s.prof.sel, largest)
+		if carries != selected {
+			return nil
+		}
+		if carries {
+			p.classes[j].groups = []int{0}
+		}
+	}
+	return p
 }
