@@ -56,6 +56,29 @@ type clients struct {
 	kubeOnce   sync.Once
 	kubeClient client.Client
 	kubeErr    error
+
+	installsMu sync.Mutex
+	installs   map[string]bool // "<namespace>/<install id>" of the controllers this provider instance refreshed or planned from state
+}
+
+// noteInstallation records that a karpenter_controller instance of the Terraform state being
+// planned holds the installation in namespace whose Deployment carries install id id ("": none).
+// One provider instance serves one Terraform operation, so a create planned in the same plan
+// (the replacement of that instance) recognises the installation as this state's own.
+func (c *clients) noteInstallation(namespace, id string) {
+	c.installsMu.Lock()
+	defer c.installsMu.Unlock()
+	if c.installs == nil {
+		c.installs = map[string]bool{}
+	}
+	c.installs[namespace+"/"+id] = true
+}
+
+// knownInstallation reports whether noteInstallation recorded namespace and id.
+func (c *clients) knownInstallation(namespace, id string) bool {
+	c.installsMu.Lock()
+	defer c.installsMu.Unlock()
+	return c.installs[namespace+"/"+id]
 }
 
 // defaultAWSMaxAttempts is the attempt limit of every AWS call unless AWS_MAX_ATTEMPTS is set.

@@ -192,6 +192,8 @@ var controllerDriftExempt = map[string]string{
 	"namespace":         "the installation's identity: Read finds the Deployment by it (a missing one plans a create)",
 	"namespace_created": "computed once from the namespace's annotation; nothing in the cluster is planned from it",
 	"install_complete":  "computed outcome of the last apply, always planned true",
+	"take_over_installation": "a permission of create (TestAccControllerSecondInstallation), nothing in the cluster " +
+		"is planned from it",
 	"service_account_name": "the account this resource applied, kept in state: the Deployment switched to another " +
 		"is a missing_objects row (TestAccControllerForeignServiceAccount)",
 	"crd_digests":     "drift of the CRDs: TestAccControllerCRDUpgrade",

@@ -108,31 +108,160 @@ func refuseForeign(ctx context.Context, kc client.Client, objs []client.Object) 
 		return err
 	}
 	if len(foreign) > 0 {
-		return targetTaken(fmt.Sprintf("%s: not created by terraform-provider-karpenter (no %q field manager); delete or rename them, "+
-			"or choose another namespace (or service_account_name, for a service account)", strings.Join(foreign, ", "), fieldOwner))
+		return targetTaken{summary: foreignObjectsSummary, detail: fmt.Sprintf("%s: not created by terraform-provider-karpenter (no %q field manager); "+
+			"delete or rename them, or choose another namespace (or service_account_name, for a service account)", strings.Join(foreign, ", "), fieldOwner)}
 	}
 	return nil
 }
 
-// targetTaken is the error of an installation target that this provider may not use (objects
-// of someone else's, a namespace being deleted), as opposed to a failure to read it.
-type targetTaken string
+// foreignObjectsSummary is the summary of refuseForeign's refusal, at plan and at apply.
+const foreignObjectsSummary = "Objects of the same names exist and are not managed by this provider"
 
-func (e targetTaken) Error() string { return string(e) }
+// targetTaken is the error of an installation target that this provider may not use (objects
+// of someone else's, another installation, a held leader-election Lease, a namespace being
+// deleted), as opposed to a failure to read it: summary and detail of the diagnostic.
+type targetTaken struct{ summary, detail string }
+
+func (e targetTaken) Error() string { return e.detail }
+
+// installTarget is what checkInstallTarget knows of the installation that wants the target:
+// the install id of the resource instance (installIDAnnotation; "" for a state from before
+// install ids) and whether it may take over another installation (take_over_installation).
+type installTarget struct {
+	installID string
+	takeOver  bool
+	// ours reports whether the Deployment with install id id in namespace ns belongs to this
+	// Terraform state (plan time only: an instance of it was refreshed; nil: never).
+	ours func(ns, id string) bool
+}
 
 // checkInstallTarget reports why installation s cannot be applied without taking over
-// someone else's objects: its namespace is being deleted, or objects of its names exist that
-// this provider did not apply (refuseForeign). It changes nothing.
-func checkInstallTarget(ctx context.Context, kc client.Client, s controllerSettings) error {
+// someone else's objects: its namespace is being deleted, objects of its names exist that this
+// provider did not apply (refuseForeign), another installation runs there (otherInstallation)
+// or, when no Deployment of this installation is there, someone else holds its leader-election
+// Lease (leaseHeldByOther). It changes nothing.
+func checkInstallTarget(ctx context.Context, kc client.Client, s controllerSettings, t installTarget) error {
 	var ns corev1.Namespace
 	err := kc.Get(ctx, client.ObjectKey{Name: s.Namespace}, &ns)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	if err == nil && ns.DeletionTimestamp != nil {
-		return targetTaken(fmt.Sprintf("namespace %s is being deleted; wait until it is gone or choose another namespace", s.Namespace))
+		return targetTaken{summary: "Namespace " + s.Namespace + " is being deleted",
+			detail: fmt.Sprintf("namespace %s is being deleted; wait until it is gone or choose another namespace", s.Namespace)}
 	}
-	return refuseForeign(ctx, kc, controllerObjects(s))
+	if err := refuseForeign(ctx, kc, controllerObjects(s)); err != nil {
+		return err
+	}
+	present, err := otherInstallation(ctx, kc, s.Namespace, t)
+	if err != nil || present {
+		return err // present: its replicas hold the Lease
+	}
+	return leaseHeldByOther(ctx, kc, s.Namespace)
+}
+
+// otherInstallation refuses namespace's controller Deployment when another karpenter_controller
+// resource instance applied it: it carries an install id other than t.installID (or none,
+// applied by a version before install ids), unless t.takeOver or t.ours says it is this
+// Terraform state's (a replacement being planned). A second installation from another
+// Terraform state or workspace would otherwise re-apply it under its own id, claim a namespace
+// it did not create, and delete the running installation on its destroy. Objects of an
+// installation whose Deployment is gone (a create that failed before it, or a Deployment
+// deleted outside Terraform) are re-applied. present: the Deployment exists and may be
+// applied (this installation's, or taken over).
+func otherInstallation(ctx context.Context, kc client.Client, namespace string, t installTarget) (present bool, err error) {
+	var d appsv1.Deployment
+	err = kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: deploymentName}, &d)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading Deployment %s/%s: %w", namespace, deploymentName, err)
+	}
+	live := d.Annotations[installIDAnnotation]
+	if t.takeOver || (t.installID != "" && live == t.installID) || (t.installID == "" && live == "") || (t.ours != nil && t.ours(namespace, live)) {
+		return true, nil
+	}
+	which := "install id " + live
+	if live == "" {
+		which = "no install id: applied by an earlier version"
+	}
+	return false, targetTaken{summary: "Another installation of the controller runs in namespace " + namespace,
+		detail: fmt.Sprintf("Deployment %s/%s belongs to another karpenter_controller resource instance (%s), of another Terraform "+
+			"state or workspace, or one whose state was lost: creating this one would take it over, and destroying it would "+
+			"remove the running installation. Manage it from its own state, import it into this one (terraform import "+
+			"<address> %s), or choose another namespace. A create_before_destroy replacement of this resource in the same "+
+			"namespace takes over its predecessor: that needs take_over_installation = true (Terraform does not tell a "+
+			"provider that a create is half of a replacement)", namespace, deploymentName, which, namespace)}
+}
+
+// leaseHeldByOther refuses namespace, which holds no controller Deployment of this
+// installation, when its leader-election Lease (leaderLeaseName) is held (renewTime, else
+// acquireTime, plus leaseDurationSeconds in the future): its holder is not a replica of this
+// installation, and the new controller would wait for it without ever acting. An expired or
+// released Lease is taken over by the controller. A record that ends within staleLeaseWait
+// (a replica that was killed without releasing it) is waited for: refused only if it is
+// renewed meanwhile (a live holder).
+func leaseHeldByOther(ctx context.Context, kc client.Client, namespace string) error {
+	var l coordinationv1.Lease
+	key := client.ObjectKey{Namespace: namespace, Name: leaderLeaseName}
+	var held bool
+	var until time.Time
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, staleLeaseWait+leaseClockSkew, true, func(ctx context.Context) (bool, error) {
+		prev := l.Spec.RenewTime
+		if err := kc.Get(ctx, key, &l); err != nil {
+			return false, err
+		}
+		until, held = leaseHeldUntil(&l, time.Now())
+		renewed := prev != nil && l.Spec.RenewTime != nil && !l.Spec.RenewTime.Equal(prev)
+		return !held || renewed || time.Until(until) > staleLeaseWait, nil
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil && !wait.Interrupted(err) {
+		return fmt.Errorf("reading Lease %s/%s: %w", namespace, leaderLeaseName, err)
+	}
+	if !held {
+		return nil
+	}
+	return targetTaken{summary: "The controller's leader-election Lease in namespace " + namespace + " is held by someone else",
+		detail: fmt.Sprintf("Lease %s/%s is held by %q until %s (renewed %s, duration %ds), and no controller of this "+
+			"installation runs in the namespace: its controller would wait for the Lease and never act. Stop the other "+
+			"holder (another Karpenter in this namespace) or choose another namespace; an expired Lease is taken over",
+			namespace, leaderLeaseName, ptr.Deref(l.Spec.HolderIdentity, ""), until.UTC().Format(time.RFC3339), leaseRenewed(&l),
+			ptr.Deref(l.Spec.LeaseDurationSeconds, 0))}
+}
+
+// staleLeaseWait bounds how long leaseHeldByOther waits for a Lease record to end (the
+// controller's own lease duration is 15 s); leaseClockSkew is the margin past it.
+const (
+	staleLeaseWait = 20 * time.Second
+	leaseClockSkew = 5 * time.Second
+)
+
+// leaseHeldUntil returns when Lease l's record ends (renewTime, else acquireTime, plus its
+// duration) and whether it has a holder and has not ended at now.
+func leaseHeldUntil(l *coordinationv1.Lease, now time.Time) (time.Time, bool) {
+	renew := l.Spec.RenewTime
+	if renew == nil {
+		renew = l.Spec.AcquireTime
+	}
+	if ptr.Deref(l.Spec.HolderIdentity, "") == "" || renew == nil {
+		return time.Time{}, false
+	}
+	until := renew.Add(time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0)) * time.Second)
+	return until, now.Before(until)
+}
+
+// leaseRenewed is the Lease's renewTime (else acquireTime) in RFC 3339, "never" without one.
+func leaseRenewed(l *coordinationv1.Lease) string {
+	for _, t := range []*metav1.MicroTime{l.Spec.RenewTime, l.Spec.AcquireTime} {
+		if t != nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	return "never"
 }
 
 // objectName is "<Kind> <namespace/>name" of obj.

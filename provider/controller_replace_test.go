@@ -28,7 +28,8 @@ import (
 // default_tags on its instance and launch template, a Name among them replacing the default
 // Name, the controller's karpenter.sh/cluster tag kept), then replaces the only
 // controller twice: destroy-then-create (-replace, as Terraform plans it for a tainted resource)
-// and create_before_destroy. The node, its EC2 instance, the Provisioner and the pod (Running,
+// and create_before_destroy (with take_over_installation: the new instance takes over its
+// predecessor's running installation). The node, its EC2 instance, the Provisioner and the pod (Running,
 // on the same node) survive both, and the controller is Available afterwards (with
 // create_before_destroy the old instance's destroy does not remove the new installation). The
 // destroy then leaves no node, Provisioner, NodeClaim, CRD or running instance of the cluster.
@@ -55,7 +56,7 @@ resource "karpenter_discovery_tags" "this" {
 `
 	base = strings.Replace(base, "depends_on = [karpenter_controller.test]", "depends_on = [karpenter_controller.test, karpenter_discovery_tags.this]", 1)
 	cbd := strings.Replace(base, "  depends_on = [karpenter_node_access.node]\n}",
-		"  depends_on = [karpenter_node_access.node]\n  lifecycle {\n    create_before_destroy = true\n  }\n}", 1)
+		"  take_over_installation = true\n  depends_on = [karpenter_node_access.node]\n  lifecycle {\n    create_before_destroy = true\n  }\n}", 1)
 	if cbd == base {
 		t.Fatal("create_before_destroy not inserted into the configuration")
 	}

@@ -89,6 +89,7 @@ type controllerModel struct {
 	Namespace                types.String    `tfsdk:"namespace"`
 	NamespaceCreated         types.Bool      `tfsdk:"namespace_created"`
 	InstallComplete          types.Bool      `tfsdk:"install_complete"`
+	TakeOverInstallation     types.Bool      `tfsdk:"take_over_installation"`
 	ServiceAccountName       types.String    `tfsdk:"service_account_name"`
 	ControllerRoleARN        types.String    `tfsdk:"controller_role_arn"`
 	DefaultInstanceProfile   types.String    `tfsdk:"default_instance_profile"`
@@ -141,10 +142,21 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"control plane must reach the nodes on port 8443 (a node security group rule, as for Karpenter's own webhook).\n\n" +
 	"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
 	"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
-	"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses " +
-	"to take over a service account, Role, RoleBinding, Deployment, Secret, Service, ClusterRole, ClusterRoleBinding or " +
-	"ValidatingWebhookConfiguration of the same " +
-	"name that this provider did not apply.\n\n" +
+	"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses, " +
+	"before it changes anything and then without state (so that no destroy can follow), and the plan already refuses " +
+	"when the cluster is reachable (an error at `namespace`): a service account, Role, RoleBinding, Deployment, " +
+	"Secret, Service, ClusterRole, ClusterRoleBinding or ValidatingWebhookConfiguration of the same name that this " +
+	"provider did not apply (an update, and its plan, refuse one that replaced the installation's own); another " +
+	"installation in the namespace, i.e. a controller Deployment whose annotation `" + installIDAnnotation + "` names " +
+	"another resource instance (of another Terraform state or workspace, or one whose state was lost: import it), " +
+	"unless `take_over_installation`; and, when no controller Deployment of the installation runs in the namespace, " +
+	"a leader-election Lease `" + leaderLeaseName + "` there that is held (renewed less than its duration ago), whose " +
+	"holder is then someone else's and whose controller would wait for it and never act (an expired or released Lease " +
+	"is taken over; a record ending within 20 seconds, left by a replica that was killed, is waited for unless renewed). The objects of an installation whose " +
+	"Deployment is gone (a create that failed before applying it, a Deployment deleted outside Terraform) are " +
+	"re-applied. A create that failed later keeps its state (`install_complete = false`, tainted): the next apply " +
+	"replaces it, destroying its objects first (with `create_before_destroy`, `take_over_installation` is needed). " +
+	"Moves refuse the same in their target.\n\n" +
 	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
 	"is left in the cluster) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
 	"so `terraform destroy` deletes them first and nothing relaunches) removes what the controllers share: every " +
@@ -152,8 +164,8 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"instances), then the controller's objects, the NodeClaims and instances left, its launch templates and the " +
 	"Provisioner CRD. A replacement (`-replace`, with or without `create_before_destroy`) never removes nodes: the " +
 	"Provisioners are still there, so the old controller's destroy removes only its own objects (a warning names " +
-	"the Provisioners) and the new controller takes the nodes over; with `create_before_destroy` the new instance " +
-	"re-applies the same objects first (annotation `" + installIDAnnotation + "` on the Deployment) and the old one " +
+	"the Provisioners) and the new controller takes the nodes over; with `create_before_destroy` (which needs " +
+	"`take_over_installation = true`) the new instance re-applies the same objects first (annotation `" + installIDAnnotation + "` on the Deployment) and the old one " +
 	"then removes nothing. Provisioners made outside Terraform are never deleted: delete them before destroying the " +
 	"last controller, or their nodes stay. Destroying a controller " +
 	"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
@@ -171,6 +183,17 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"apply is never deleted. Destroy and moves also delete the controller's leader-election Lease " +
 	"(`karpenter-leader-election`) in an adopted namespace.\n\n" +
 	"Import by namespace."
+
+// takeOverDescription is the MarkdownDescription of take_over_installation.
+var takeOverDescription = "Whether create may take over a running installation in `namespace` that another " +
+	"`karpenter_controller` resource instance applied (its Deployment's `" + installIDAnnotation + "` names another " +
+	"instance, or none). Default `false`: create refuses, and so does the plan when the cluster is reachable, so that a " +
+	"second installation from another Terraform state or workspace never overwrites the running one (whose destroy " +
+	"would then be skipped, while this one's would remove it and a namespace it did not create). Set it for a " +
+	"`create_before_destroy` replacement: Terraform does not tell a provider that a create is half of a replacement, " +
+	"so the new instance finds its predecessor's installation running and needs this to take it over (the " +
+	"predecessor's destroy then removes nothing). A replacement that destroys first, or a namespace move, needs " +
+	"nothing. Changing it alone re-applies the installation."
 
 // Schema describes the resource.
 func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -201,6 +224,8 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Whether the last create or update finished (the Deployment became Available); always " +
 					"planned `true`. A controller whose create failed (`false`; Terraform taints it) is replaced or destroyed " +
 					"without removing launched nodes, Provisioners or the CRD."},
+			"take_over_installation": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: takeOverDescription},
 			"service_account_name": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
 				MarkdownDescription: "Service account of the controller. Default `karpenter`. Changing it is an in-place update " +
 					"(the old service account is deleted afterwards); launched nodes stay.",
@@ -288,8 +313,13 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	m.MissingObjects = listValue(nil)
 	m.DefaultTags = mapValue(r.c.defaultTags, true)
 	id := newInstallID()
+	// Refused before anything changes, and then without state: a destroy of a refused
+	// instance must never find the running installation it was refused for.
+	if !r.checkCreateTarget(ctx, m, id, &resp.Diagnostics) {
+		return
+	}
 	resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
-	r.install(ctx, &m, true, id, &resp.Diagnostics)
+	r.install(ctx, &m, false, id, &resp.Diagnostics) // checkCreateTarget refused foreign objects
 	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError())
 	if resp.Diagnostics.HasError() {
 		if m.NamespaceCreated.IsUnknown() { // failed before the namespace was looked at
@@ -302,6 +332,30 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	if !resp.Diagnostics.HasError() {
 		r.endHandover(ctx, m, &resp.Diagnostics)
 	}
+}
+
+// checkCreateTarget checks, before Create changes anything, that installation m (install id
+// id) may use its namespace (checkInstallTarget: no foreign objects, no other installation
+// unless take_over_installation, no leader-election Lease held by someone else). A refusal is
+// an error at namespace; false: refused or unreadable.
+func (r *controllerResource) checkCreateTarget(ctx context.Context, m controllerModel, id string, diags *diag.Diagnostics) bool {
+	kc, err := r.c.kube()
+	if err != nil {
+		diags.AddError("Kubernetes client", err.Error())
+		return false
+	}
+	s := controllerSettings{Namespace: m.Namespace.ValueString(), ServiceAccountName: m.ServiceAccountName.ValueString()}
+	err = checkInstallTarget(ctx, kc, s, installTarget{installID: id, takeOver: m.TakeOverInstallation.ValueBool()})
+	var taken targetTaken
+	if errors.As(err, &taken) {
+		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
+		return false
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("namespace"), "Cannot read the target of the installation", err.Error())
+		return false
+	}
+	return true
 }
 
 // endHandover ends the hand-over of the controller role to m's service account
@@ -364,12 +418,10 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		}
 		m.NamespaceCreated = types.BoolValue(nsObj.Annotations[createdByAnnotation] == createdByController)
 	}
-	if id := d.Annotations[installIDAnnotation]; id != "" && getInstallID(ctx, req.Private, &resp.Diagnostics) == "" {
-		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...) // import
-	}
-	if m.InstallComplete.IsNull() { // import, or state from before the attribute
-		m.InstallComplete = types.BoolValue(true)
-	}
+	r.readInstallID(ctx, req, resp, &d)
+	// Null after an import, or in state from before the attribute.
+	m.InstallComplete = types.BoolValue(m.InstallComplete.IsNull() || m.InstallComplete.ValueBool())
+	m.TakeOverInstallation = types.BoolValue(m.TakeOverInstallation.ValueBool())
 	m.Namespace = types.StringValue(ns)
 	importing := m.ServiceAccountName.IsNull() || m.ServiceAccountName.IsUnknown() || m.ServiceAccountName.ValueString() == ""
 	if importing {
@@ -440,6 +492,20 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
+// readInstallID keeps the install id of Deployment d in private state when there is none
+// (import), and records d's installation as this Terraform state's (noteInstallation) unless
+// private state names another instance's id (a create_before_destroy replacement superseded
+// it), so that a replacement planned next is not refused as another installation.
+func (r *controllerResource) readInstallID(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse, d *appsv1.Deployment) {
+	own, live := getInstallID(ctx, req.Private, &resp.Diagnostics), d.Annotations[installIDAnnotation]
+	if live != "" && own == "" {
+		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, live)...) // import
+	}
+	if r.c != nil && (own == "" || own == live) {
+		r.c.noteInstallation(d.Namespace, live)
+	}
+}
+
 // ModifyPlan plans default_tags as the provider's default_tags; cluster_endpoint, when the configuration leaves it unset, as the endpoint
 // EKS DescribeCluster reports (what Create and Update write to CLUSTER_ENDPOINT), so that a
 // changed CLUSTER_ENDPOINT shows as drift; and id (and namespace_created, unknown) for a move
@@ -452,28 +518,77 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if r.c != nil {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("default_tags"), mapValue(r.c.defaultTags, true))...)
 	}
-	if req.State.Raw.IsNull() {
-		return
-	}
 	var plan, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if req.State.Raw.IsNull() {
+		r.planCreateTarget(ctx, plan, &resp.Diagnostics)
+		return
+	}
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.planMoveTarget(ctx, plan, state, &resp.Diagnostics)
+	own := getInstallID(ctx, req.Private, &resp.Diagnostics)
+	if r.c != nil {
+		r.c.noteInstallation(state.ID.ValueString(), own) // e.g. -replace with -refresh=false
+	}
+	r.planMoveTarget(ctx, plan, state, own, &resp.Diagnostics)
 	if plan.Namespace.IsUnknown() || plan.Namespace.Equal(state.ID) {
+		if !resp.Plan.Raw.Equal(req.State.Raw) {
+			r.planForeign(ctx, state, &resp.Diagnostics)
+		}
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Namespace)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("namespace_created"), types.BoolUnknown())...)
 }
 
+// planCreateTarget checks, for a create whose namespace and service account name are known,
+// what Create checks first (checkInstallTarget), so that the plan reports the refusal with the
+// same words: another installation in the namespace is refused unless take_over_installation
+// (unknown: left to the apply) or an instance of the state being planned holds it (a
+// replacement: noteInstallation). An unreachable cluster is not an error here.
+func (r *controllerResource) planCreateTarget(ctx context.Context, plan controllerModel, diags *diag.Diagnostics) {
+	if r.c == nil || diags.HasError() || plan.Namespace.IsUnknown() || plan.ServiceAccountName.IsUnknown() {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		return
+	}
+	s := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
+	t := installTarget{takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool(), ours: r.c.knownInstallation}
+	var taken targetTaken
+	if err := checkInstallTarget(ctx, kc, s, t); errors.As(err, &taken) {
+		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
+	}
+}
+
+// planForeign checks, for an update in place, that no object of the installation in state
+// was replaced by one this provider did not apply (refuseForeign), which Update refuses: the
+// plan reports it with the same words. An unreachable cluster is not an error here.
+func (r *controllerResource) planForeign(ctx context.Context, state controllerModel, diags *diag.Diagnostics) {
+	if r.c == nil {
+		return
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		return
+	}
+	s := controllerSettings{Namespace: state.ID.ValueString(), ServiceAccountName: state.ServiceAccountName.ValueString()}
+	var taken targetTaken
+	if err := refuseForeign(ctx, kc, controllerObjects(s)); errors.As(err, &taken) {
+		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
+	}
+}
+
 // planMoveTarget checks, when the plan moves the installation to another namespace or
-// service account (both known), that the target holds no object of the same names that this
-// provider did not apply (checkInstallTarget), so that the plan, not the apply, reports the
-// conflict. An unreachable cluster is not an error here: the apply checks again first.
-func (r *controllerResource) planMoveTarget(ctx context.Context, plan, state controllerModel, diags *diag.Diagnostics) {
+// service account (both known), that the target can be used (checkInstallTarget: no object of
+// the same names that this provider did not apply, no other installation, no leader-election
+// Lease held by someone else; own is the install id in private state), so that the plan, not
+// the apply, reports the conflict. An unreachable cluster is not an error here: the apply
+// checks again first.
+func (r *controllerResource) planMoveTarget(ctx context.Context, plan, state controllerModel, own string, diags *diag.Diagnostics) {
 	if r.c == nil || plan.Namespace.IsUnknown() || plan.ServiceAccountName.IsUnknown() {
 		return
 	}
@@ -486,7 +601,8 @@ func (r *controllerResource) planMoveTarget(ctx context.Context, plan, state con
 		return
 	}
 	next := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
-	if err := checkInstallTarget(ctx, kc, next); errors.As(err, new(targetTaken)) {
+	t := installTarget{installID: own, takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool()}
+	if err := checkInstallTarget(ctx, kc, next, t); errors.As(err, new(targetTaken)) {
 		at := path.Root("namespace")
 		if !moved {
 			at = path.Root("service_account_name")
@@ -561,6 +677,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	var oldCreated time.Time // creation of the old Deployment: what its leader-election Lease follows
 	var undo *moveUndo       // what a failed move must put back
+	own := getInstallID(ctx, req.Private, &resp.Diagnostics)
 	if moved || renamed {
 		// Refuse a target with objects of someone else's before the old installation is
 		// touched: it keeps running, and state keeps describing it.
@@ -568,7 +685,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		if err := checkInstallTarget(ctx, kc, next); err != nil {
+		if err := checkInstallTarget(ctx, kc, next, installTarget{installID: own, takeOver: m.TakeOverInstallation.ValueBool()}); err != nil {
 			at := path.Root("namespace")
 			if !moved {
 				at = path.Root("service_account_name")
@@ -585,7 +702,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 			return
 		}
 	}
-	id := getInstallID(ctx, req.Private, &resp.Diagnostics)
+	id := own
 	if id == "" { // state from before install ids, or imported from a Deployment without one
 		id = newInstallID()
 		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
