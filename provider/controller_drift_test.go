@@ -143,7 +143,7 @@ var controllerDriftRows = []controllerDriftRow{
 	{"pdb_max_unavailable", driftPDB, `[{"op":"replace","path":"/spec/maxUnavailable","value":2}]`, nil, ""},
 	{"controller_role_arn", driftSA, `[{"op":"replace","path":"/metadata/annotations/eks.amazonaws.com~1role-arn","value":"arn:aws:iam::123456789012:role/other"}]`, nil, ""},
 	{"controller_role_arn", driftSA, `[{"op":"remove","path":"/metadata/annotations/eks.amazonaws.com~1role-arn"}]`, nil, ""},
-	// What no other attribute reads back shows in missing_objects (deleted, or " (changed)").
+	// What no other attribute reads back shows in missing_objects (deleted, or " (changed: <what>)").
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/livenessProbe/httpGet/path","value":"/other"}]`, nil, deploymentChangedEntry("livenessProbe")},
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/readinessProbe/periodSeconds","value":60}]`, nil, deploymentChangedEntry("readinessProbe")},
 	{"missing_objects", driftDeployment, `[{"op":"replace","path":"` + ctrPath + `/securityContext/readOnlyRootFilesystem","value":false}]`, nil, deploymentChangedEntry("securityContext")},
@@ -158,15 +158,15 @@ var controllerDriftRows = []controllerDriftRow{
 	{"missing_objects", driftDeployment, `[{"op":"add","path":"/spec/template/metadata/labels/example.com~1extra","value":"x"}]`, nil, deploymentChangedEntry("pod labels")},
 	{"missing_objects", driftPDB, `[{"op":"replace","path":"/spec/selector/matchLabels/app.kubernetes.io~1instance","value":"other"}]`, nil, ""},
 	{"missing_objects", driftPDB, `[{"op":"add","path":"/spec/selector/matchLabels/example.com~1extra","value":"x"}]`, nil, ""},
-	{"missing_objects", driftClusterRole, `[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]`, nil, ""},
+	{"missing_objects", driftClusterRole, `[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]`, nil, "ClusterRole karpenter-karpenter (changed: rules)"},
 	{"missing_objects", driftCRB, `[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"intruder","namespace":"default"}}]`, nil, ""},
 	{"missing_objects", driftRole, `[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]`, nil, ""},
 	{"missing_objects", driftRoleBinding, `[{"op":"replace","path":"/subjects/0/name","value":"other"}]`, nil, ""},
 	{"missing_objects", driftRoleBinding, "delete", nil, ""},
-	{"missing_objects", driftService, `[{"op":"replace","path":"/spec/ports/0/targetPort","value":9443}]`, nil, "Service karpenter/karpenter (changed)"},
+	{"missing_objects", driftService, `[{"op":"replace","path":"/spec/ports/0/targetPort","value":9443}]`, nil, "Service karpenter/karpenter (changed: ports)"},
 	{"missing_objects", driftService, "delete", nil, "Service karpenter/karpenter"},
 	{"missing_objects", driftSecret, "delete", nil, "Secret karpenter/" + webhookCertSecret},
-	{"missing_objects", driftWebhook, `[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]`, nil, "ValidatingWebhookConfiguration karpenter-karpenter (changed)"},
+	{"missing_objects", driftWebhook, `[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]`, nil, "ValidatingWebhookConfiguration karpenter-karpenter (changed: webhooks[0].failurePolicy)"},
 	{"missing_objects", driftWebhook, "delete", nil, "ValidatingWebhookConfiguration karpenter-karpenter"},
 	// Labels and annotations the provider sets, removed.
 	{"missing_objects", driftDeployment, `[{"op":"remove","path":"/metadata/labels/app.kubernetes.io~1managed-by"}]`, nil, deploymentChangedEntry("labels")},

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kschema "k8s.io/apimachinery/pkg/runtime/schema"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	nodeutil "k8s.io/component-helpers/node/util"
@@ -130,6 +131,9 @@ func (e targetTaken) Error() string { return e.detail }
 type installTarget struct {
 	installID string
 	takeOver  bool
+	// fresh: the instance has no install id yet (a create being planned), so a Deployment
+	// without one is not its own (as Create, which has made its id by then, finds).
+	fresh bool
 	// ours reports whether the Deployment with install id id in namespace ns belongs to this
 	// Terraform state (plan time only: an instance of it was refreshed; nil: never).
 	ours func(ns, id string) bool
@@ -179,7 +183,7 @@ func otherInstallation(ctx context.Context, kc client.Client, namespace string, 
 		return false, fmt.Errorf("reading Deployment %s/%s: %w", namespace, deploymentName, err)
 	}
 	live := d.Annotations[installIDAnnotation]
-	if t.takeOver || (t.installID != "" && live == t.installID) || (t.installID == "" && live == "") || (t.ours != nil && t.ours(namespace, live)) {
+	if t.takeOver || (t.installID != "" && live == t.installID) || (t.installID == "" && live == "" && !t.fresh) || (t.ours != nil && t.ours(namespace, live)) {
 		return true, nil
 	}
 	which := "install id " + live
@@ -199,9 +203,11 @@ func otherInstallation(ctx context.Context, kc client.Client, namespace string, 
 // installation, when its leader-election Lease (leaderLeaseName) is held (renewTime, else
 // acquireTime, plus leaseDurationSeconds in the future): its holder is not a replica of this
 // installation, and the new controller would wait for it without ever acting. An expired or
-// released Lease is taken over by the controller. A record that ends within staleLeaseWait
-// (a replica that was killed without releasing it) is waited for: refused only if it is
-// renewed meanwhile (a live holder).
+// released Lease is taken over by the controller, but only quickly when its duration is at
+// most staleLeaseWait: client-go's leader election waits a holder's full duration from when it
+// first observes the record, whatever its renewTime, so an expired record of a longer duration
+// is refused too. A record that ends within staleLeaseWait (a replica that was killed without
+// releasing it) is waited for: refused only if it is renewed meanwhile (a live holder).
 func leaseHeldByOther(ctx context.Context, kc client.Client, namespace string) error {
 	var l coordinationv1.Lease
 	key := client.ObjectKey{Namespace: namespace, Name: leaderLeaseName}
@@ -222,8 +228,18 @@ func leaseHeldByOther(ctx context.Context, kc client.Client, namespace string) e
 	if err != nil && !wait.Interrupted(err) {
 		return fmt.Errorf("reading Lease %s/%s: %w", namespace, leaderLeaseName, err)
 	}
-	if !held {
+	holder, duration := ptr.Deref(l.Spec.HolderIdentity, ""), time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0))*time.Second
+	if !held && (holder == "" || duration <= staleLeaseWait) {
 		return nil
+	}
+	if !held {
+		// client-go's leader election times a Lease from when it first observes the record, not
+		// from its renewTime: a holder's record with a long duration blocks that long even if stale.
+		return targetTaken{summary: "The controller's leader-election Lease in namespace " + namespace + " names another holder",
+			detail: fmt.Sprintf("Lease %s/%s names holder %q with a duration of %s (renewed %s), and no controller of this "+
+				"installation runs in the namespace: a new controller waits the whole duration from when it first sees the Lease "+
+				"(client-go's leader election does not trust renewTime), so it would not act for that long. Delete the Lease if "+
+				"its holder is gone, or choose another namespace", namespace, leaderLeaseName, holder, duration, leaseRenewed(&l))}
 	}
 	return targetTaken{summary: "The controller's leader-election Lease in namespace " + namespace + " is held by someone else",
 		detail: fmt.Sprintf("Lease %s/%s is held by %q until %s (renewed %s, duration %ds), and no controller of this "+
@@ -655,8 +671,9 @@ func deleteOwned(ctx context.Context, kc client.Client, objs []client.Object) er
 // (after a move to another namespace or service account) and that this provider applied (see
 // ownedObjects: a service account it never created is never deleted), the old namespace's
 // leader-election Lease after a move (see deleteLeaderLease; since is when the old Deployment
-// was created), and old's namespace when it moved and nsCreated says this resource created it.
-func removeOldObjects(ctx context.Context, kc client.Client, old, cur controllerSettings, nsCreated bool, since time.Time) error {
+// was created), and old's namespace when it moved and nsCreated says this resource created it,
+// unless it holds objects someone else made there (deleteCreatedNamespace): those are returned.
+func removeOldObjects(ctx context.Context, kc client.Client, old, cur controllerSettings, nsCreated bool, since time.Time) ([]string, error) {
 	keep := map[string]bool{}
 	for _, obj := range controllerObjects(cur) {
 		keep[objectName(kc, obj)] = true
@@ -668,18 +685,73 @@ func removeOldObjects(ctx context.Context, kc client.Client, old, cur controller
 		}
 	}
 	if err := deleteOwned(ctx, kc, gone); err != nil {
-		return err
+		return nil, err
 	}
 	if old.Namespace == cur.Namespace {
-		return nil
+		return nil, nil
 	}
 	if err := deleteLeaderLease(ctx, kc, old.Namespace, since); err != nil {
-		return err
+		return nil, err
 	}
 	if nsCreated {
-		return deleteObjects(ctx, kc, []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: old.Namespace}}})
+		return deleteCreatedNamespace(ctx, kc, old.Namespace)
 	}
-	return nil
+	return nil, nil
+}
+
+// namespaceContentKinds are the kinds whose objects in a namespace this provider created keep
+// it from being deleted when someone else made them: what users put in a namespace (workloads,
+// configuration, access, storage), read by metadata only.
+var namespaceContentKinds = []kschema.GroupVersionKind{
+	{Version: "v1", Kind: "ConfigMapList"}, {Version: "v1", Kind: "SecretList"}, {Version: "v1", Kind: "ServiceAccountList"},
+	{Version: "v1", Kind: "ServiceList"}, {Version: "v1", Kind: "PodList"}, {Version: "v1", Kind: "PersistentVolumeClaimList"},
+	{Group: "apps", Version: "v1", Kind: "DeploymentList"}, {Group: "apps", Version: "v1", Kind: "StatefulSetList"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSetList"}, {Group: "batch", Version: "v1", Kind: "JobList"},
+	{Group: "batch", Version: "v1", Kind: "CronJobList"}, {Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleList"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBindingList"},
+}
+
+// foreignContents lists ("<Kind> <name>") the objects in namespace, among namespaceContentKinds,
+// that this installation did not make: not applied by this provider, not being deleted, and not
+// what Kubernetes puts in every namespace (the ConfigMap kube-root-ca.crt, the ServiceAccount
+// default) or derives from the installation (the controller's pods and their ReplicaSet's,
+// labelled app.kubernetes.io/name=karpenter; service-account token Secrets).
+func foreignContents(ctx context.Context, kc client.Client, namespace string) ([]string, error) {
+	var out []string
+	for _, gvk := range namespaceContentKinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk)
+		if err := kc.List(ctx, list, client.InNamespace(namespace)); err != nil {
+			if meta.IsNoMatchError(err) {
+				continue
+			}
+			return nil, fmt.Errorf("listing %s in namespace %s: %w", gvk.Kind, namespace, err)
+		}
+		kind := strings.TrimSuffix(gvk.Kind, "List")
+		for _, o := range list.Items {
+			switch {
+			case o.DeletionTimestamp != nil || appliedByUs(&o),
+				kind == "ConfigMap" && o.Name == "kube-root-ca.crt",
+				kind == "ServiceAccount" && o.Name == "default",
+				kind == "Pod" && o.Labels["app.kubernetes.io/name"] == "karpenter",
+				kind == "Secret" && o.Annotations[corev1.ServiceAccountNameKey] != "":
+				continue
+			}
+			out = append(out, kind+" "+o.Name)
+		}
+	}
+	return out, nil
+}
+
+// deleteCreatedNamespace deletes namespace, which this provider created, unless it holds objects
+// someone else made there (foreignContents): then it is kept, and those are returned (a
+// namespace's deletion deletes everything in it, and a replacement or move would take them).
+func deleteCreatedNamespace(ctx context.Context, kc client.Client, namespace string) ([]string, error) {
+	foreign, err := foreignContents(ctx, kc, namespace)
+	if err != nil || len(foreign) > 0 {
+		return foreign, err
+	}
+	return nil, deleteObjects(ctx, kc, []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}})
 }
 
 // leaderLeaseName is the Lease the controller replicas compete for in their namespace

@@ -141,7 +141,9 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"changes are not blocked (plan and the controller's check before each launch still refuse such user data). On EKS the " +
 	"control plane must reach the nodes on port 8443 (a node security group rule, as for Karpenter's own webhook).\n\n" +
 	"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
-	"`namespace_created = true`) and is then deleted on destroy; an existing namespace (`kube-system`, a shared one) " +
+	"`namespace_created = true`) and is then deleted on destroy (and by a replacement or move), unless it then holds " +
+	"objects this provider did not create (ConfigMaps, Secrets, service accounts, Services, pods, claims, workloads, " +
+	"Roles, RoleBindings), which deleting it would delete: it is then kept, with a warning naming them; an existing namespace (`kube-system`, a shared one) " +
 	"is adopted: never labelled, changed or deleted, and the other objects in it are never touched. Create refuses, " +
 	"before it changes anything and then without state (so that no destroy can follow), and the plan already refuses " +
 	"when the cluster is reachable (an error at `namespace`): a service account, Role, RoleBinding, Deployment, " +
@@ -151,8 +153,11 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"another resource instance (of another Terraform state or workspace, or one whose state was lost: import it), " +
 	"unless `take_over_installation`; and, when no controller Deployment of the installation runs in the namespace, " +
 	"a leader-election Lease `" + leaderLeaseName + "` there that is held (renewed less than its duration ago), whose " +
-	"holder is then someone else's and whose controller would wait for it and never act (an expired or released Lease " +
-	"is taken over; a record ending within 20 seconds, left by a replica that was killed, is waited for unless renewed). The objects of an installation whose " +
+	"holder is then someone else's and whose controller would wait for it and never act, or that names a holder with a " +
+	"duration above 20 seconds even if expired (client-go's leader election waits a holder's whole duration from when it " +
+	"first sees the record, whatever its renewTime: delete such a Lease if its holder is gone); a released Lease, or an " +
+	"expired one of at most 20 seconds (the controller's own is 15), is taken over; a record ending within 20 seconds, " +
+	"left by a replica that was killed, is waited for unless renewed. The objects of an installation whose " +
 	"Deployment is gone (a create that failed before applying it, a Deployment deleted outside Terraform) are " +
 	"re-applied. A create that failed later keeps its state (`install_complete = false`, tainted): the next apply " +
 	"replaces it, destroying its objects first (with `create_before_destroy`, `take_over_installation` is needed). " +
@@ -557,7 +562,7 @@ func (r *controllerResource) planCreateTarget(ctx context.Context, plan controll
 		return
 	}
 	s := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
-	t := installTarget{takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool(), ours: r.c.knownInstallation}
+	t := installTarget{fresh: true, takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool(), ours: r.c.knownInstallation}
 	var taken targetTaken
 	if err := checkInstallTarget(ctx, kc, s, t); errors.As(err, &taken) {
 		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
@@ -748,8 +753,12 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	if moved || renamed {
-		if err := removeOldObjects(ctx, kc, old, r.settings(ctx, m, &resp.Diagnostics), state.NamespaceCreated.ValueBool(), oldCreated); err != nil {
+		kept, err := removeOldObjects(ctx, kc, old, r.settings(ctx, m, &resp.Diagnostics), state.NamespaceCreated.ValueBool(), oldCreated)
+		switch {
+		case err != nil:
 			resp.Diagnostics.AddError("Cannot remove the objects of the previous installation", err.Error())
+		case len(kept) > 0:
+			resp.Diagnostics.AddWarning("Namespace "+old.Namespace+" kept", namespaceKeptDetail(old.Namespace, kept))
 		}
 	}
 	r.endHandover(ctx, m, &resp.Diagnostics)
@@ -874,11 +883,21 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		r.deleteShared(ctx, kc, m.ClusterName.ValueString(), &resp.Diagnostics)
 	}
 	if m.NamespaceCreated.ValueBool() {
-		nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}
-		if err := deleteObjects(ctx, kc, []client.Object{nsObj}); err != nil {
+		kept, err := deleteCreatedNamespace(ctx, kc, s.Namespace)
+		switch {
+		case err != nil:
 			resp.Diagnostics.AddError("Namespace "+s.Namespace+" was not removed", err.Error())
+		case len(kept) > 0:
+			resp.Diagnostics.AddWarning("Namespace "+s.Namespace+" kept", namespaceKeptDetail(s.Namespace, kept))
 		}
 	}
+}
+
+// namespaceKeptDetail is the warning's detail when namespace, which this resource created, is
+// kept because it holds kept, objects this provider did not create.
+func namespaceKeptDetail(namespace string, kept []string) string {
+	return fmt.Sprintf("This resource created namespace %s, but it now holds objects this provider did not create (%s): "+
+		"deleting the namespace would delete them. Delete it yourself once they are no longer needed.", namespace, strings.Join(kept, ", "))
 }
 
 // deleteShared removes what only the last controller may: the launch templates the
@@ -1213,7 +1232,7 @@ func resourcesValue(live corev1.ResourceRequirements, prior *resourcesModel) *re
 // missingObjects lists ("<Kind> <namespace/name>", in creation order) the CRDs and
 // the objects of the installation other than the Deployment (whose absence
 // removes the resource from state) that no longer exist, and ("<Kind> <namespace/name>
-// (changed)") those whose content differs (objectChanged). Errors other than NotFound are
+// (changed: <what>, ...)") those whose content differs (objectChanges). Errors other than NotFound are
 // returned.
 func (r *controllerResource) missingObjects(ctx context.Context, kc client.Client, s controllerSettings) ([]string, error) {
 	all, err := controllerCRDs()
@@ -1249,8 +1268,8 @@ func (r *controllerResource) missingObjects(ctx context.Context, kc client.Clien
 		if err != nil {
 			return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, name, err)
 		}
-		if objectChanged(obj, live) {
-			missing = append(missing, gvk.Kind+" "+name+" (changed)")
+		if changes := objectChanges(obj, live); len(changes) > 0 {
+			missing = append(missing, gvk.Kind+" "+name+" (changed: "+strings.Join(changes, ", ")+")")
 		}
 	}
 	return missing, nil
@@ -1283,50 +1302,96 @@ func (r *controllerResource) driftedObjects(ctx context.Context, kc client.Clien
 			return nil, fmt.Errorf("reading namespace %s: %w", d.Namespace, err)
 		}
 		if namespaceChanged(&nsObj) {
-			missing = append(missing, "Namespace "+d.Namespace+" (changed)")
+			missing = append(missing, "Namespace "+d.Namespace+" (changed: labels)")
 		}
 	}
 	return missing, nil
 }
 
-// objectChanged reports whether live, the object in the cluster, differs from desired in the
-// content this provider sets that no attribute reads back: a label or annotation of desired
-// missing or changed (metadataChanged; the service account's role annotation is
-// controller_role_arn), the rules of a ClusterRole or Role,
-// the subjects and role of a binding, the selector of the PodDisruptionBudget (its
-// maxUnavailable is pdb_max_unavailable), the webhook Service's type, selector and ports, the
-// webhook configuration's webhooks but their caBundle. Other kinds: false.
-func objectChanged(desired, live client.Object) bool {
-	if _, crd := desired.(*apiextensionsv1.CustomResourceDefinition); !crd && // crd_digests covers the CRDs
-		metadataChanged(desired, live, roleARNAnnotation) { // controller_role_arn reads the role annotation
-		return true
+// objectChanges lists what of live, the object in the cluster, differs from desired in the
+// content this provider sets that no attribute reads back, each as a short fixed name: "labels"
+// (a label or annotation of desired missing or changed, metadataChanged; the service account's
+// role annotation is controller_role_arn), "rules" of a ClusterRole or Role, "subjects" and
+// "roleRef" of a binding, "selector" of the PodDisruptionBudget (its maxUnavailable is
+// pdb_max_unavailable), "type", "selector" and "ports" of the webhook Service, and of the webhook
+// configuration "webhooks" (another number of them) or "webhooks[i].<field>" per webhook field
+// (name, clientConfig without its caBundle, which the controller writes, rules, failurePolicy,
+// matchPolicy, namespaceSelector, objectSelector, sideEffects, timeoutSeconds,
+// admissionReviewVersions, matchConditions). Other kinds: only labels. Empty: nothing changed.
+func objectChanges(desired, live client.Object) []string {
+	var changes []string
+	note := func(changed bool, what string) {
+		if changed {
+			changes = append(changes, what)
+		}
 	}
+	if _, crd := desired.(*apiextensionsv1.CustomResourceDefinition); !crd { // crd_digests covers the CRDs
+		note(metadataChanged(desired, live, roleARNAnnotation), "labels") // controller_role_arn reads the role annotation
+	}
+	eq := equality.Semantic.DeepEqual
 	switch d := desired.(type) {
 	case *rbacv1.ClusterRole:
-		return !equality.Semantic.DeepEqual(d.Rules, live.(*rbacv1.ClusterRole).Rules)
+		note(!eq(d.Rules, live.(*rbacv1.ClusterRole).Rules), "rules")
 	case *rbacv1.Role:
-		return !equality.Semantic.DeepEqual(d.Rules, live.(*rbacv1.Role).Rules)
+		note(!eq(d.Rules, live.(*rbacv1.Role).Rules), "rules")
 	case *rbacv1.ClusterRoleBinding:
 		l := live.(*rbacv1.ClusterRoleBinding)
-		return !equality.Semantic.DeepEqual(d.Subjects, l.Subjects) || d.RoleRef != l.RoleRef
+		note(!eq(d.Subjects, l.Subjects), "subjects")
+		note(d.RoleRef != l.RoleRef, "roleRef")
 	case *rbacv1.RoleBinding:
 		l := live.(*rbacv1.RoleBinding)
-		return !equality.Semantic.DeepEqual(d.Subjects, l.Subjects) || d.RoleRef != l.RoleRef
+		note(!eq(d.Subjects, l.Subjects), "subjects")
+		note(d.RoleRef != l.RoleRef, "roleRef")
 	case *policyv1.PodDisruptionBudget:
-		return !equality.Semantic.DeepEqual(d.Spec.Selector, live.(*policyv1.PodDisruptionBudget).Spec.Selector)
+		note(!eq(d.Spec.Selector, live.(*policyv1.PodDisruptionBudget).Spec.Selector), "selector")
 	case *corev1.Service:
 		l := live.(*corev1.Service)
-		return d.Spec.Type != l.Spec.Type || !equality.Semantic.DeepEqual(d.Spec.Selector, l.Spec.Selector) ||
-			!equality.Semantic.DeepEqual(d.Spec.Ports, l.Spec.Ports)
+		note(d.Spec.Type != l.Spec.Type, "type")
+		note(!eq(d.Spec.Selector, l.Spec.Selector), "selector")
+		note(!eq(d.Spec.Ports, l.Spec.Ports), "ports")
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
-		// The controller writes each webhook's caBundle (its own CA): not compared.
-		hooks := slices.Clone(live.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks)
-		for i := range hooks {
-			hooks[i].ClientConfig.CABundle = nil
-		}
-		return !equality.Semantic.DeepEqual(d.Webhooks, hooks)
+		changes = append(changes, webhookChanges(d.Webhooks, live.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks)...)
 	}
-	return false
+	return changes
+}
+
+// webhookChanges is objectChanges for a ValidatingWebhookConfiguration's webhooks: "webhooks"
+// when live has another number of them, else "webhooks[i].<field>" per field that differs, the
+// caBundle (the controller's) left out.
+func webhookChanges(desired, live []admissionregistrationv1.ValidatingWebhook) []string {
+	if len(desired) != len(live) {
+		return []string{"webhooks"}
+	}
+	var changes []string
+	for i := range desired {
+		d, l := desired[i], live[i]
+		l.ClientConfig.CABundle = nil
+		eq := equality.Semantic.DeepEqual
+		for _, f := range []struct {
+			name    string
+			changed bool
+		}{
+			{"name", d.Name != l.Name},
+			{"clientConfig", !eq(d.ClientConfig, l.ClientConfig)},
+			{"rules", !eq(d.Rules, l.Rules)},
+			{"failurePolicy", !eq(d.FailurePolicy, l.FailurePolicy)},
+			{"matchPolicy", !eq(d.MatchPolicy, l.MatchPolicy)},
+			{"namespaceSelector", !eq(d.NamespaceSelector, l.NamespaceSelector)},
+			{"objectSelector", !eq(d.ObjectSelector, l.ObjectSelector)},
+			{"sideEffects", !eq(d.SideEffects, l.SideEffects)},
+			{"timeoutSeconds", !eq(d.TimeoutSeconds, l.TimeoutSeconds)},
+			{"admissionReviewVersions", !eq(d.AdmissionReviewVersions, l.AdmissionReviewVersions)},
+			{"matchConditions", !eq(d.MatchConditions, l.MatchConditions)},
+		} {
+			if f.changed {
+				changes = append(changes, fmt.Sprintf("webhooks[%d].%s", i, f.name))
+			}
+		}
+		if len(changes) == 0 && !eq(d, l) {
+			changes = append(changes, fmt.Sprintf("webhooks[%d]", i)) // a field not named above
+		}
+	}
+	return changes
 }
 
 // deploymentChanges lists what of the live controller Deployment d (ctr its controller
@@ -1428,7 +1493,7 @@ func defaultTagsValue(c corev1.Container) (v types.Map, ok bool) {
 var missingObjectsDescription = "Objects of the installation (`<Kind> <namespace/name>`: the Provisioner CRD, service account, " +
 	"ClusterRole, ClusterRoleBinding, Role, RoleBinding, PodDisruptionBudget, the webhook's certificate Secret, Service " +
 	"and ValidatingWebhookConfiguration) that the last refresh found deleted outside Terraform, and " +
-	"(suffixed ` (changed)`) objects, including the namespace when `namespace_created`, that lost a label or " +
+	"(suffixed ` (changed: <what>, ...)`) objects, including the namespace when `namespace_created`, that lost a label or " +
 	"annotation this provider sets (`app.kubernetes.io/*`, `" + createdByAnnotation + "`, `" + installIDAnnotation +
 	"`) or whose rules, subjects, role, selector, Service ports and type, webhooks (not their `caBundle`), rollout strategy, pod service account, pod labels, probes, " +
 	"security context, ports, provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, `WEBHOOK_SERVICE`, `WEBHOOK_CONFIGURATION`, a `DEFAULT_TAGS` that is not " +
@@ -1438,7 +1503,10 @@ var missingObjectsDescription = "Objects of the installation (`<Kind> <namespace
 	"<what>, ...)` with `labels`, `install id`, `strategy`, `credentials annotation`, `serviceAccountName`, " +
 	"`pod labels`, `pod securityContext`, `securityContext`, `livenessProbe`, `readinessProbe`, `ports`, " +
 	"`env AWS_REGION`, `env POD_NAMESPACE`, `env DEFAULT_TAGS`, `resources`, e.g. " +
-	"`Deployment karpenter/karpenter (changed: env AWS_REGION, resources)`."
+	"`Deployment karpenter/karpenter (changed: env AWS_REGION, resources)`. The other objects' entries name, in this order, `labels` " +
+	"(a label or annotation), `rules`, `subjects`, `roleRef`, `type`, `selector`, `ports`, and for the webhook configuration " +
+	"`webhooks[<i>].<field>` (e.g. `failurePolicy`, `rules`, `clientConfig`), e.g. " +
+	"`ValidatingWebhookConfiguration karpenter-karpenter (changed: webhooks[0].failurePolicy)`."
 
 // nothingMissing plans missing_objects as [] (every object present after apply), so that
 // objects a refresh found deleted plan an update that re-applies them.

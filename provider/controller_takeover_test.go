@@ -116,6 +116,19 @@ func (in *installation) intact() resource.TestCheckFunc {
 	}
 }
 
+// setInstallID sets the Deployment's install id annotation to id ("": removes it).
+func (in *installation) setInstallID(t *testing.T, id string) {
+	t.Helper()
+	d, err := in.deployment()
+	must(t, err)
+	if id == "" {
+		delete(d.Annotations, installIDAnnotation)
+	} else {
+		d.Annotations[installIDAnnotation] = id
+	}
+	must(t, in.kc.Update(ctx, d))
+}
+
 // secondState runs, in a Terraform state of its own (another workspace), a controller in the
 // namespace of the running installation in: the plan refuses it (namespace known), the apply
 // refuses it before changing anything (namespace unknown until the apply). in stays intact.
@@ -132,6 +145,12 @@ func secondState(t *testing.T, cluster string, in *installation) {
 			Steps: []resource.TestStep{
 				{Config: takeoverConfig(cluster, "second", `"`+in.ns+`"`, ""), PlanOnly: true,
 					ExpectError: diagRegexp(summary, "karpenter_controller.second", detail, "take_over_installation = true")},
+				// A Deployment without an install id (applied by an earlier version) is refused at
+				// plan too, as the create would refuse it.
+				{PreConfig: func() { in.setInstallID(t, "") }, Config: takeoverConfig(cluster, "second", `"`+in.ns+`"`, ""), PlanOnly: true,
+					ExpectError: diagRegexp(summary, "karpenter_controller.second", "no install id: applied by an earlier version")},
+				{PreConfig: func() { in.setInstallID(t, in.installID) }, Config: takeoverConfig(cluster, "second", `"`+in.ns+`"`, ""), PlanOnly: true,
+					ExpectError: diagRegexp(summary, "karpenter_controller.second", detail)},
 				{Config: unknownAtPlan, ExpectError: diagRegexp(summary, "karpenter_controller.second", detail, "choose another namespace")},
 			},
 		})
@@ -148,6 +167,7 @@ func secondState(t *testing.T, cluster string, in *installation) {
 // namespace_created). A create_before_destroy replacement of the first is refused without
 // take_over_installation (nothing changes) and takes the installation over with it: the
 // Deployment carries the new instance's id, the old instance's destroy removed nothing.
+// A plain replacement (-replace) keeps the namespace while a user's ConfigMap is in it.
 // Destroy removes the installation and the namespace.
 func TestAccControllerSecondInstallation(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
@@ -173,8 +193,14 @@ func TestAccControllerSecondInstallation(t *testing.T) {
 				Check: resource.ComposeAggregateTestCheckFunc(in.record(false),
 					resource.TestCheckResourceAttr(addr, "namespace_created", "true")),
 			},
-			{Config: cbd(false), Taint: []string{addr}, ExpectError: diagRegexp("Another installation of the controller runs in namespace "+in.ns,
-				addr, "take_over_installation = true")},
+			// A replacement (destroy first) keeps the namespace it created when someone else's
+			// objects are in it (deleting it would delete them), and the new instance owns it again.
+			{PreConfig: func() { userObject(t, kc, in.ns) }, Config: first, Taint: []string{addr},
+				Check: resource.ComposeAggregateTestCheckFunc(in.record(true), userObjectKept(kc, in.ns),
+					resource.TestCheckResourceAttr(addr, "namespace_created", "true"))},
+			{PreConfig: func() { must(t, kc.Delete(ctx, userConfigMap(in.ns))) },
+				Config: cbd(false), Taint: []string{addr}, ExpectError: diagRegexp("Another installation of the controller runs in namespace "+in.ns,
+					addr, "take_over_installation = true")},
 			{
 				PreConfig: func() {
 					if err := in.intact()(nil); err != nil {
@@ -197,11 +223,33 @@ func TestAccControllerSecondInstallation(t *testing.T) {
 	})
 }
 
+// userConfigMap is a ConfigMap a user keeps in namespace ns (not this provider's).
+func userConfigMap(ns string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "user-owned"}, Data: map[string]string{"a": "b"}}
+}
+
+// userObject creates userConfigMap(ns).
+func userObject(t *testing.T, kc client.Client, ns string) {
+	t.Helper()
+	must(t, kc.Create(ctx, userConfigMap(ns)))
+}
+
+// userObjectKept checks that userConfigMap(ns) is still there, unchanged.
+func userObjectKept(kc client.Client, ns string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		cm := userConfigMap(ns)
+		if err := kc.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil || cm.DeletionTimestamp != nil || cm.Data["a"] != "b" {
+			return fmt.Errorf("ConfigMap %s/user-owned removed or changed (err %v)", ns, err)
+		}
+		return nil
+	}
+}
+
 // holdLease creates (or updates) the leader-election Lease of namespace ns held by holder,
-// renewed at renew for an hour.
-func holdLease(t *testing.T, kc client.Client, ns, holder string, renew time.Time) {
+// renewed at renew for duration seconds.
+func holdLease(t *testing.T, kc client.Client, ns, holder string, renew time.Time, duration int32) {
 	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: leaderLeaseName}}
-	spec := coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To[int32](3600),
+	spec := coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To(duration),
 		AcquireTime: &metav1.MicroTime{Time: renew}, RenewTime: &metav1.MicroTime{Time: renew}}
 	if err := kc.Get(ctx, client.ObjectKeyFromObject(l), l); err == nil {
 		l.Spec = spec
@@ -223,7 +271,7 @@ func TestAccControllerLeaseHeld(t *testing.T) {
 	f := newForeignFixture(t, "acc-lease-held", "")
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: leaderLeaseName}}
 	t.Cleanup(func() { _ = f.kc.Delete(context.Background(), lease.DeepCopy()) })
-	holdLease(t, f.kc, f.ns, "other-karpenter-pod", time.Now())
+	holdLease(t, f.kc, f.ns, "other-karpenter-pod", time.Now(), 3600)
 	inNS := f.cfg(`"` + f.ns + `"`)
 	unknownAtPlan := `resource "terraform_data" "ns" {
   input = "` + f.ns + `"
@@ -248,9 +296,19 @@ func TestAccControllerLeaseHeld(t *testing.T) {
 			{Config: inNS, PlanOnly: true, ExpectError: diagRegexp(summary, foreignAddr, detail, "never act")},
 			{Config: unknownAtPlan, ExpectError: diagRegexp(summary, foreignAddr, detail, "never act")},
 			{
+				// Expired, but of an hour: client-go's leader election would still wait an hour
+				// from first seeing it (it does not trust renewTime).
 				PreConfig: func() {
 					unchanged()
-					holdLease(t, f.kc, f.ns, "other-karpenter-pod", time.Now().Add(-2*time.Hour))
+					holdLease(t, f.kc, f.ns, "other-karpenter-pod", time.Now().Add(-2*time.Hour), 3600)
+				},
+				Config: inNS, PlanOnly: true, ExpectError: diagRegexp("The controller's leader-election Lease in namespace "+f.ns+" names another holder",
+					foreignAddr, `names holder "other-karpenter-pod" with a duration of 1h0m0s`, "Delete the Lease"),
+			},
+			{
+				PreConfig: func() {
+					unchanged()
+					holdLease(t, f.kc, f.ns, "other-karpenter-pod", time.Now().Add(-2*time.Hour), 15) // expired, short
 					noPods()
 				},
 				Config: inNS, ExpectError: regexp.MustCompile(`exceeded quota`),
