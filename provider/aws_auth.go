@@ -48,8 +48,9 @@ type mapRoleExistsError struct{ Existing awsAuthRole }
 
 func (e *mapRoleExistsError) Error() string {
 	return fmt.Sprintf("kube-system/aws-auth data.mapRoles already has an entry for %s (username %q, groups %v) that this "+
-		"resource did not add; it is left as it is. To manage that entry with Terraform, import it "+
-		"(terraform import <address> %s); otherwise remove it from aws-auth first", e.Existing.RoleARN,
+		"resource did not add; it is left as it is. To let nodes join through that entry as it is, manage no node access "+
+		"for the role (with the karpenter module: node_access_method = \"none\"); to manage the entry with Terraform, "+
+		"import it (terraform import <address> %s); otherwise remove it from aws-auth first", e.Existing.RoleARN,
 		e.Existing.Username, e.Existing.Groups, e.Existing.RoleARN)
 }
 

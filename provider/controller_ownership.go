@@ -386,6 +386,58 @@ func supersededBy(ctx context.Context, kc client.Client, namespace, id string) (
 	return "", nil
 }
 
+// checkNotTakenOver refuses an update of the resource instance whose install id is own (in
+// private state; "" from before install ids, or a create whose private state was lost: never
+// refused) when the controller Deployment in namespace carries another instance's install id
+// (supersededBy): the installation was taken over (take_over_installation) and applying this
+// instance would silently take it back. Returns a targetTaken (see takenOver), or an error
+// when the Deployment cannot be read. Changes nothing.
+//
+// Nothing is needed to tell a create_before_destroy replacement in the same Terraform state
+// from another state: a replacement's predecessor, whose installation its successor took
+// over, is a deposed object, which Terraform only ever destroys (never refreshes into an
+// update nor updates), and a destroy of a superseded instance removes nothing either way.
+func checkNotTakenOver(ctx context.Context, kc client.Client, namespace, own string) error {
+	by, err := supersededBy(ctx, kc, namespace, own)
+	if err != nil {
+		return fmt.Errorf("reading Deployment %s/%s: %w", namespace, deploymentName, err)
+	}
+	if by != "" {
+		return takenOver(namespace, own, by)
+	}
+	return nil
+}
+
+// takenOverSummary is the summary of takenOver's refusal, at plan and at apply.
+const takenOverSummary = "The installation was taken over by another karpenter_controller"
+
+// takenOver is the refusal of an update of the instance with install id own whose installation
+// in namespace another instance (install id by) took over: what happened and how to proceed.
+func takenOver(namespace, own, by string) targetTaken {
+	return targetTaken{summary: takenOverSummary,
+		detail: fmt.Sprintf("Deployment %s/%s carries install id %s, not this resource instance's (%s): another karpenter_controller "+
+			"resource instance took the installation over (take_over_installation = true), from another Terraform state or "+
+			"workspace, and manages it now. This instance no longer applies it, so that two states never take it back and "+
+			"forth (and its destroy removes nothing). Let one state manage it: to leave it to the other, remove this resource "+
+			"from this state (terraform state rm <address>) or destroy it (which removes nothing now); to manage it from this "+
+			"state instead, remove it from the other state (terraform state rm there), then here run terraform state rm "+
+			"<address> and terraform import <address> %s", namespace, deploymentName, by, own, namespace)}
+}
+
+// supersededWarning is the warning of a destroy that removed nothing because the installation
+// in namespace carries install id by, not own: another instance took it over; provs are the
+// Provisioners left (named: their nodes stay too).
+func supersededWarning(namespace, own, by string, provs []string) (summary, detail string) {
+	left := "the installation and its launched nodes stay"
+	if len(provs) > 0 {
+		left = "the installation, its launched nodes and the Provisioners (" + strings.Join(provs, ", ") + ") stay"
+	}
+	return "Installation taken over: nothing removed", fmt.Sprintf("The controller Deployment in namespace %s carries install "+
+		"id %s, not this resource instance's (%s): another karpenter_controller resource instance took the installation over "+
+		"(the create_before_destroy replacement of this one, or an instance in another Terraform state or workspace), so this "+
+		"destroy removed nothing: %s with that instance.", namespace, by, own, left)
+}
+
 // waitProvisionersGone waits until no Provisioner is left (those being deleted finish), so
 // that the controller launches nothing for the pods that draining nodes evict. It deletes
 // none: Provisioners are their resources' or their authors' to delete. Without the CRD there

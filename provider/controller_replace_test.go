@@ -31,7 +31,8 @@ import (
 // and create_before_destroy (with take_over_installation: the new instance takes over its
 // predecessor's running installation). The node, its EC2 instance, the Provisioner and the pod (Running,
 // on the same node) survive both, and the controller is Available afterwards (with
-// create_before_destroy the old instance's destroy does not remove the new installation). The
+// create_before_destroy the old instance's destroy does not remove the new installation); each
+// old instance's destroy returns a warning naming the Provisioner. The
 // destroy then leaves no node, Provisioner, NodeClaim, CRD or running instance of the cluster.
 func TestAccControllerReplaceKeepsNodes(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
@@ -93,13 +94,20 @@ resource "karpenter_discovery_tags" "this" {
 		return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, a),
 			plancheck.ExpectResourceAction("karpenter_provisioner.test", plancheck.ResourceActionNoop)}}
 	}
+	// The old instance's destroy warns, naming the Provisioner (Terraform shows the warnings of
+	// a destroy: TestAccControllerTakenOver checks its output).
+	rec := &diagRecorder{}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		ProtoV6ProviderFactories: rec.factories(),
 		Steps: []resource.TestStep{
 			{Config: base, Check: launch},
-			{Config: base, Taint: []string{addr}, ConfigPlanChecks: replace(plancheck.ResourceActionDestroyBeforeCreate), Check: survived},
+			{PreConfig: rec.reset, Config: base, Taint: []string{addr}, ConfigPlanChecks: replace(plancheck.ResourceActionDestroyBeforeCreate),
+				Check: resource.ComposeAggregateTestCheckFunc(survived,
+					rec.expectWarning("ApplyResourceChange", "Launched nodes left in place", text("Provisioners remain (acc)")))},
 			{Config: cbd, Check: survived},
-			{Config: cbd, Taint: []string{addr}, ConfigPlanChecks: replace(plancheck.ResourceActionCreateBeforeDestroy), Check: survived},
+			{PreConfig: rec.reset, Config: cbd, Taint: []string{addr}, ConfigPlanChecks: replace(plancheck.ResourceActionCreateBeforeDestroy),
+				Check: resource.ComposeAggregateTestCheckFunc(survived,
+					rec.expectWarning("ApplyResourceChange", "Installation taken over: nothing removed", text("the Provisioners (acc) stay")))},
 			{Config: cbd, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
 		},
 		CheckDestroy: func(*terraform.State) error { return checkNothingLeft(kc, ec, sb.ClusterName, nodeName) },

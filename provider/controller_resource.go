@@ -161,18 +161,31 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"Deployment is gone (a create that failed before applying it, a Deployment deleted outside Terraform) are " +
 	"re-applied. A create that failed later keeps its state (`install_complete = false`, tainted): the next apply " +
 	"replaces it, destroying its objects first (with `create_before_destroy`, `take_over_installation` is needed). " +
-	"Moves refuse the same in their target.\n\n" +
+	"Moves refuse the same in their target. An instance whose installation another instance took over (its Deployment " +
+	"carries that instance's install id, e.g. after a create with `take_over_installation` in another Terraform state " +
+	"or workspace) no longer applies it: its refresh shows it in `missing_objects` (`Deployment <namespace>/karpenter " +
+	"(changed: taken over by install id <id>)`), and its plan (when the cluster is reachable) and its apply refuse, " +
+	"before anything changes, to take it back (by an update or a move): an error at `namespace` naming both " +
+	"install ids and how to proceed. To leave the installation to the other state, `terraform state rm` this resource " +
+	"or destroy it (its destroy removes nothing then, with a warning naming the install id that took it over); to " +
+	"manage it from this state, `terraform state rm` it in the other state, then `terraform state rm` and `terraform " +
+	"import` it here. The predecessor of a `create_before_destroy` replacement in the same state is taken over the same " +
+	"way and needs no exception: Terraform only destroys it (a deposed object), which removes nothing. When the plan " +
+	"cannot read the cluster (no usable Kubernetes configuration, an unreachable API server), a warning at `namespace` " +
+	"says that these checks were skipped; the apply runs them first.\n\n" +
 	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
 	"is left in the cluster) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
 	"so `terraform destroy` deletes them first and nothing relaunches) removes what the controllers share: every " +
 	"launched node (label `karpenter.sh/provisioner-name`; the still running controller terminates their " +
 	"instances), then the controller's objects, the NodeClaims and instances left, its launch templates and the " +
 	"Provisioner CRD. A replacement (`-replace`, with or without `create_before_destroy`) never removes nodes: the " +
-	"Provisioners are still there, so the old controller's destroy removes only its own objects (a warning names " +
-	"the Provisioners) and the new controller takes the nodes over; with `create_before_destroy` (which needs " +
-	"`take_over_installation = true`) the new instance re-applies the same objects first (annotation `" + installIDAnnotation + "` on the Deployment) and the old one " +
-	"then removes nothing. Provisioners made outside Terraform are never deleted: delete them before destroying the " +
-	"last controller, or their nodes stay. Destroying a controller " +
+	"Provisioners are still there, so the old controller's destroy removes only its own objects (the warning " +
+	"\"Launched nodes left in place\" names the Provisioners) and the new controller takes the nodes over; with " +
+	"`create_before_destroy` (which needs `take_over_installation = true`) the new instance re-applies the same objects " +
+	"first (its install id in the annotation `" + installIDAnnotation + "` on the Deployment) and the old one's destroy " +
+	"then removes nothing (the warning \"Installation taken over: nothing removed\" names the new install id and the " +
+	"Provisioners); Terraform shows both in the apply's output. Provisioners made outside Terraform are never deleted: " +
+	"delete them before destroying the last controller, or their nodes stay. Destroying a controller " +
 	"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
 	"`namespace` or `service_account_name` is an in-place update that never removes nodes: the plan, and the apply " +
 	"before anything is changed, refuse a target holding objects of the same names that this provider did not apply " +
@@ -198,7 +211,8 @@ var takeOverDescription = "Whether create may take over a running installation i
 	"`create_before_destroy` replacement: Terraform does not tell a provider that a create is half of a replacement, " +
 	"so the new instance finds its predecessor's installation running and needs this to take it over (the " +
 	"predecessor's destroy then removes nothing). A replacement that destroys first, or a namespace move, needs " +
-	"nothing. Changing it alone re-applies the installation."
+	"nothing. Changing it alone re-applies the installation. It never lets an update take an installation back: the " +
+	"instance taken over refuses to apply it (see the resource's Ownership)."
 
 // Schema describes the resource.
 func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -339,6 +353,17 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 }
 
+// addTargetError adds err as an error at attribute at: a targetTaken with its own summary and
+// detail, any other error (the check could not run) under summary.
+func addTargetError(at path.Path, summary string, err error, diags *diag.Diagnostics) {
+	var taken targetTaken
+	if errors.As(err, &taken) {
+		diags.AddAttributeError(at, taken.summary, taken.detail)
+		return
+	}
+	diags.AddAttributeError(at, summary, err.Error())
+}
+
 // checkCreateTarget checks, before Create changes anything, that installation m (install id
 // id) may use its namespace (checkInstallTarget: no foreign objects, no other installation
 // unless take_over_installation, no leader-election Lease held by someone else). A refusal is
@@ -351,13 +376,8 @@ func (r *controllerResource) checkCreateTarget(ctx context.Context, m controller
 	}
 	s := controllerSettings{Namespace: m.Namespace.ValueString(), ServiceAccountName: m.ServiceAccountName.ValueString()}
 	err = checkInstallTarget(ctx, kc, s, installTarget{installID: id, takeOver: m.TakeOverInstallation.ValueBool()})
-	var taken targetTaken
-	if errors.As(err, &taken) {
-		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
-		return false
-	}
 	if err != nil {
-		diags.AddAttributeError(path.Root("namespace"), "Cannot read the target of the installation", err.Error())
+		addTargetError(path.Root("namespace"), "Cannot read the target of the installation", err, diags)
 		return false
 	}
 	return true
@@ -423,7 +443,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		}
 		m.NamespaceCreated = types.BoolValue(nsObj.Annotations[createdByAnnotation] == createdByController)
 	}
-	r.readInstallID(ctx, req, resp, &d)
+	own := r.readInstallID(ctx, req, resp, &d)
 	// Null after an import, or in state from before the attribute.
 	m.InstallComplete = types.BoolValue(m.InstallComplete.IsNull() || m.InstallComplete.ValueBool())
 	m.TakeOverInstallation = types.BoolValue(m.TakeOverInstallation.ValueBool())
@@ -478,7 +498,9 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	if importing {
 		appliedRole = m.ControllerRoleARN.ValueString()
 	}
-	missing, err := r.driftedObjects(ctx, kc, r.settings(ctx, m, &resp.Diagnostics), m.NamespaceCreated.ValueBool(), &d, *ctr, appliedRole, defaultResources)
+	cur := r.settings(ctx, m, &resp.Diagnostics)
+	cur.InstallID = own // another instance's id on the Deployment: taken over (deploymentChanges)
+	missing, err := r.driftedObjects(ctx, kc, cur, m.NamespaceCreated.ValueBool(), &d, *ctr, appliedRole, defaultResources)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller installation", err.Error())
 		return
@@ -499,9 +521,11 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 
 // readInstallID keeps the install id of Deployment d in private state when there is none
 // (import), and records d's installation as this Terraform state's (noteInstallation) unless
-// private state names another instance's id (a create_before_destroy replacement superseded
-// it), so that a replacement planned next is not refused as another installation.
-func (r *controllerResource) readInstallID(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse, d *appsv1.Deployment) {
+// private state names another instance's id (it was taken over: by a create_before_destroy
+// replacement, whose deposed predecessor this is, or from another Terraform state), so that a
+// replacement planned next is not refused as another installation. Returns the instance's
+// install id ("" when it had none: an import adopts d's, which is then no drift).
+func (r *controllerResource) readInstallID(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse, d *appsv1.Deployment) string {
 	own, live := getInstallID(ctx, req.Private, &resp.Diagnostics), d.Annotations[installIDAnnotation]
 	if live != "" && own == "" {
 		resp.Diagnostics.Append(setInstallID(ctx, resp.Private, live)...) // import
@@ -509,12 +533,15 @@ func (r *controllerResource) readInstallID(ctx context.Context, req resource.Rea
 	if r.c != nil && (own == "" || own == live) {
 		r.c.noteInstallation(d.Namespace, live)
 	}
+	return own
 }
 
 // ModifyPlan plans default_tags as the provider's default_tags; cluster_endpoint, when the configuration leaves it unset, as the endpoint
 // EKS DescribeCluster reports (what Create and Update write to CLUSTER_ENDPOINT), so that a
 // changed CLUSTER_ENDPOINT shows as drift; and id (and namespace_created, unknown) for a move
-// to another namespace.
+// to another namespace. When the cluster can be read it refuses, as errors at namespace, what
+// the apply would refuse (planCreateTarget, planTakenOver, planMoveTarget, planForeign); when it
+// cannot, a warning at namespace says that these checks were skipped (planChecksSkipped).
 func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() { // destroy
 		return
@@ -526,7 +553,7 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	var plan, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if req.State.Raw.IsNull() {
-		r.planCreateTarget(ctx, plan, &resp.Diagnostics)
+		planChecksSkipped(plan.Namespace, r.planCreateTarget(ctx, plan, &resp.Diagnostics), &resp.Diagnostics)
 		return
 	}
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -537,83 +564,133 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if r.c != nil {
 		r.c.noteInstallation(state.ID.ValueString(), own) // e.g. -replace with -refresh=false
 	}
-	r.planMoveTarget(ctx, plan, state, own, &resp.Diagnostics)
+	if resp.Plan.Raw.Equal(req.State.Raw) {
+		return // nothing to apply
+	}
+	skipped := r.planTakenOver(ctx, state, own, &resp.Diagnostics)
+	if skipped == nil {
+		skipped = r.planMoveTarget(ctx, plan, state, own, &resp.Diagnostics)
+	}
 	if plan.Namespace.IsUnknown() || plan.Namespace.Equal(state.ID) {
-		if !resp.Plan.Raw.Equal(req.State.Raw) {
-			r.planForeign(ctx, state, &resp.Diagnostics)
+		if skipped == nil {
+			skipped = r.planForeign(ctx, state, &resp.Diagnostics)
 		}
+		planChecksSkipped(state.ID, skipped, &resp.Diagnostics)
 		return
 	}
+	planChecksSkipped(plan.Namespace, skipped, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Namespace)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("namespace_created"), types.BoolUnknown())...)
+}
+
+// planChecksSkipped warns, at namespace, when skipped (the error of a plan check that could not
+// read the cluster: no usable Kubernetes configuration, e.g. one not known until apply, or an
+// API server that cannot be reached) is not nil, that the plan did not check what the apply
+// checks first; namespace names the namespace the checks were for (unknown: not named).
+func planChecksSkipped(namespace types.String, skipped error, diags *diag.Diagnostics) {
+	if skipped == nil {
+		return
+	}
+	in := "the namespace"
+	if !namespace.IsUnknown() && !namespace.IsNull() {
+		in = "namespace " + namespace.ValueString()
+	}
+	diags.AddAttributeWarning(path.Root("namespace"), "Ownership checks skipped: the cluster cannot be read",
+		fmt.Sprintf("The plan could not read the cluster (%v), so it did not check %s for what the apply refuses: objects of "+
+			"the installation's names that this provider did not apply, another installation (a controller Deployment "+
+			"with another install id), a leader-election Lease held by someone else, and, for an update, an installation "+
+			"that another karpenter_controller took over. The apply runs these checks first and refuses, before changing "+
+			"anything, what they find.", skipped, in))
 }
 
 // planCreateTarget checks, for a create whose namespace and service account name are known,
 // what Create checks first (checkInstallTarget), so that the plan reports the refusal with the
 // same words: another installation in the namespace is refused unless take_over_installation
 // (unknown: left to the apply) or an instance of the state being planned holds it (a
-// replacement: noteInstallation). An unreachable cluster is not an error here.
-func (r *controllerResource) planCreateTarget(ctx context.Context, plan controllerModel, diags *diag.Diagnostics) {
+// replacement: noteInstallation). Returns the error that kept it from checking (the cluster
+// cannot be read), else nil.
+func (r *controllerResource) planCreateTarget(ctx context.Context, plan controllerModel, diags *diag.Diagnostics) error {
 	if r.c == nil || diags.HasError() || plan.Namespace.IsUnknown() || plan.ServiceAccountName.IsUnknown() {
-		return
+		return nil
 	}
 	kc, err := r.c.kube()
 	if err != nil {
-		return
+		return err
 	}
 	s := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
 	t := installTarget{fresh: true, takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool(), ours: r.c.knownInstallation}
+	return planRefusal(path.Root("namespace"), "", checkInstallTarget(ctx, kc, s, t), diags)
+}
+
+// planRefusal adds err, when it is a targetTaken (a refusal), as an error at attribute at
+// (under summary, its own when ""), and returns any other error: the check could not run.
+func planRefusal(at path.Path, summary string, err error, diags *diag.Diagnostics) error {
 	var taken targetTaken
-	if err := checkInstallTarget(ctx, kc, s, t); errors.As(err, &taken) {
-		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
+	if !errors.As(err, &taken) {
+		return err
 	}
+	if summary == "" {
+		summary = taken.summary
+	}
+	diags.AddAttributeError(at, summary, taken.detail)
+	return nil
+}
+
+// planTakenOver checks, for an update of installation state (own: its install id), what Update
+// checks first (checkNotTakenOver): another karpenter_controller took the installation over, so
+// that the plan, not only the apply, refuses to take it back. Returns the error that kept it
+// from checking, else nil.
+func (r *controllerResource) planTakenOver(ctx context.Context, state controllerModel, own string, diags *diag.Diagnostics) error {
+	if r.c == nil {
+		return nil
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		return err
+	}
+	return planRefusal(path.Root("namespace"), "", checkNotTakenOver(ctx, kc, state.ID.ValueString(), own), diags)
 }
 
 // planForeign checks, for an update in place, that no object of the installation in state
 // was replaced by one this provider did not apply (refuseForeign), which Update refuses: the
-// plan reports it with the same words. An unreachable cluster is not an error here.
-func (r *controllerResource) planForeign(ctx context.Context, state controllerModel, diags *diag.Diagnostics) {
+// plan reports it with the same words. Returns the error that kept it from checking, else nil.
+func (r *controllerResource) planForeign(ctx context.Context, state controllerModel, diags *diag.Diagnostics) error {
 	if r.c == nil {
-		return
+		return nil
 	}
 	kc, err := r.c.kube()
 	if err != nil {
-		return
+		return err
 	}
 	s := controllerSettings{Namespace: state.ID.ValueString(), ServiceAccountName: state.ServiceAccountName.ValueString()}
-	var taken targetTaken
-	if err := refuseForeign(ctx, kc, controllerObjects(s)); errors.As(err, &taken) {
-		diags.AddAttributeError(path.Root("namespace"), taken.summary, taken.detail)
-	}
+	return planRefusal(path.Root("namespace"), "", refuseForeign(ctx, kc, controllerObjects(s)), diags)
 }
 
 // planMoveTarget checks, when the plan moves the installation to another namespace or
 // service account (both known), that the target can be used (checkInstallTarget: no object of
 // the same names that this provider did not apply, no other installation, no leader-election
 // Lease held by someone else; own is the install id in private state), so that the plan, not
-// the apply, reports the conflict. An unreachable cluster is not an error here: the apply
-// checks again first.
-func (r *controllerResource) planMoveTarget(ctx context.Context, plan, state controllerModel, own string, diags *diag.Diagnostics) {
+// the apply, reports the conflict. Returns the error that kept it from checking (the apply
+// checks again first), else nil.
+func (r *controllerResource) planMoveTarget(ctx context.Context, plan, state controllerModel, own string, diags *diag.Diagnostics) error {
 	if r.c == nil || plan.Namespace.IsUnknown() || plan.ServiceAccountName.IsUnknown() {
-		return
+		return nil
 	}
 	moved := !plan.Namespace.Equal(state.ID)
 	if !moved && plan.ServiceAccountName.Equal(state.ServiceAccountName) {
-		return
+		return nil
 	}
 	kc, err := r.c.kube()
 	if err != nil {
-		return
+		return err
 	}
 	next := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
 	t := installTarget{installID: own, takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool()}
-	if err := checkInstallTarget(ctx, kc, next, t); errors.As(err, new(targetTaken)) {
-		at := path.Root("namespace")
-		if !moved {
-			at = path.Root("service_account_name")
-		}
-		diags.AddAttributeError(at, "Cannot move the installation", err.Error())
+	at := path.Root("namespace")
+	if !moved {
+		at = path.Root("service_account_name")
 	}
+	return planRefusal(at, "Cannot move the installation", checkInstallTarget(ctx, kc, next, t), diags)
 }
 
 // planClusterEndpoint plans cluster_endpoint when the configuration leaves it null: unknown
@@ -646,13 +723,15 @@ func (r *controllerResource) planClusterEndpoint(ctx context.Context, req resour
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("cluster_endpoint"), types.StringValue(aws.ToString(out.Cluster.Endpoint)))...)
 }
 
-// Update re-applies every object and waits until the Deployment is Available. A new namespace
-// or service account name moves the installation: a target holding someone else's objects is
-// refused before anything changes (checkInstallTarget); the old Deployment is scaled to zero
-// (after a namespace change), the installation applied under the new names, then the old
-// objects removed (removeOldObjects). When the move fails at any step it is undone (undoMove)
-// and state keeps the old installation. Launched nodes and Provisioners are never touched.
-// install_complete becomes true when it finishes.
+// Update re-applies every object and waits until the Deployment is Available. An installation
+// that another instance took over (checkNotTakenOver) is refused before anything changes, and
+// state keeps its prior value. A new namespace or service account name moves the installation:
+// a target holding someone else's objects is refused before anything changes
+// (checkInstallTarget); the old Deployment is scaled to zero (after a namespace change), the
+// installation applied under the new names, then the old objects removed (removeOldObjects).
+// When the move fails at any step it is undone (undoMove) and state keeps the old installation.
+// Launched nodes and Provisioners are never touched. install_complete becomes true when it
+// finishes.
 func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -683,6 +762,12 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 	var oldCreated time.Time // creation of the old Deployment: what its leader-election Lease follows
 	var undo *moveUndo       // what a failed move must put back
 	own := getInstallID(ctx, req.Private, &resp.Diagnostics)
+	// Refused before anything changes (a move would stop the other instance's controller).
+	if err := checkNotTakenOver(ctx, kc, old.Namespace, own); err != nil {
+		addTargetError(path.Root("namespace"), "Cannot read the controller Deployment", err, &resp.Diagnostics)
+		resp.State.Raw = req.State.Raw.Copy()
+		return
+	}
 	if moved || renamed {
 		// Refuse a target with objects of someone else's before the old installation is
 		// touched: it keeps running, and state keeps describing it.
@@ -803,9 +888,10 @@ func (r *controllerResource) undoMove(ctx context.Context, kc client.Client, sta
 }
 
 // Delete removes the installation's own objects and, when it created it, the namespace;
-// nothing when a create_before_destroy replacement has re-applied the installation (see
-// supersededBy). Only for the last controller in the cluster (see otherControllers) whose
-// create did not fail, and when no Provisioner is left (see remainingProvisioners: one is
+// nothing, with a warning naming the install id and the Provisioners left, when another
+// instance (a create_before_destroy replacement, or one of another Terraform state) has
+// re-applied the installation since (see supersededBy). Only for the last controller in the
+// cluster (see otherControllers) whose create did not fail, and when no Provisioner is left (see remainingProvisioners: one is
 // left during a replacement, never during a destroy that removed the karpenter_provisioner
 // resources first), does it remove the launched nodes (waiting for the controller's finalizer
 // to terminate their instances), then the NodeClaims, the remaining instances, the launch
@@ -829,12 +915,16 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	s := r.settings(ctx, m, &resp.Diagnostics)
-	if by, err := supersededBy(ctx, kc, s.Namespace, getInstallID(ctx, req.Private, &resp.Diagnostics)); err != nil {
+	own := getInstallID(ctx, req.Private, &resp.Diagnostics)
+	if by, err := supersededBy(ctx, kc, s.Namespace, own); err != nil {
 		resp.Diagnostics.AddError("Cannot read the controller Deployment", err.Error())
 		return
 	} else if by != "" {
-		// A create_before_destroy replacement has re-applied the installation in this
-		// namespace (its install id is by): everything here is now the new instance's.
+		// Another instance (a create_before_destroy replacement, or one of another state) has
+		// re-applied the installation in this namespace (its install id is by): everything here
+		// is now that instance's. The Provisioners are only named.
+		provs, _ := remainingProvisioners(ctx, kc)
+		resp.Diagnostics.AddWarning(supersededWarning(s.Namespace, own, by, provs))
 		return
 	}
 	others, err := otherControllers(ctx, kc, s.Namespace)
@@ -1396,18 +1486,19 @@ func webhookChanges(desired, live []admissionregistrationv1.ValidatingWebhook) [
 
 // deploymentChanges lists what of the live controller Deployment d (ctr its controller
 // container) differs from the one s describes in what no attribute reads back, each as a short
-// fixed name in this order: "labels" (a label of the Deployment missing or changed),
-// "install id" (no installIDAnnotation; its value is not compared: a create_before_destroy
-// replacement writes its own), "strategy" (type and maxUnavailable; the API server defaults
-// maxSurge), "credentials annotation" (the pod template's credentialsAnnotation, when it has
-// one), "serviceAccountName" (service_account_name stays the one this resource applied), "pod
-// labels", "pod securityContext", "securityContext" (the container's), "livenessProbe",
-// "readinessProbe", "ports", "env <NAME>" for the environment variables the provider sets from
-// its own configuration (AWS_REGION, WEBHOOK_SERVICE, WEBHOOK_CONFIGURATION; POD_NAMESPACE by field path, whose apiVersion the API
-// server defaults) and a DEFAULT_TAGS that defaultTagsValue cannot read (a readable one is
-// compared through default_tags), and "resources" (only when defaultResources: the resources
-// block is omitted, and s holds the defaults it stands for). Empty: nothing changed.
-// Source of the desired values: controllerObjects.
+// fixed name in this order: "labels" (a label of the Deployment missing or changed), "install
+// id" (no installIDAnnotation), "taken over by install id <id>" (it names another instance than
+// s.InstallID, this one's, unless that is ""; see checkNotTakenOver), "strategy" (type and
+// maxUnavailable; the API server defaults maxSurge), "credentials annotation" (the pod
+// template's credentialsAnnotation, when it has one), "serviceAccountName"
+// (service_account_name stays the one this resource applied), "pod labels", "pod
+// securityContext", "securityContext" (the container's), "livenessProbe", "readinessProbe",
+// "ports", "env <NAME>" for the environment variables the provider sets from its own
+// configuration (AWS_REGION, WEBHOOK_SERVICE, WEBHOOK_CONFIGURATION; POD_NAMESPACE by field
+// path, whose apiVersion the API server defaults) and a DEFAULT_TAGS that defaultTagsValue
+// cannot read (a readable one is compared through default_tags), and "resources" (only when
+// defaultResources: the resources block is omitted, and s holds the defaults it stands for).
+// Empty: nothing changed. Source of the desired values: controllerObjects.
 func deploymentChanges(s controllerSettings, d *appsv1.Deployment, ctr corev1.Container, defaultResources bool) []string {
 	var want *appsv1.Deployment
 	for _, o := range controllerObjects(s) {
@@ -1422,7 +1513,9 @@ func deploymentChanges(s controllerSettings, d *appsv1.Deployment, ctr corev1.Co
 		}
 	}
 	note(metadataChanged(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Labels: want.Labels}}, d, ""), "labels")
-	note(d.Annotations[installIDAnnotation] == "", "install id")
+	live := d.Annotations[installIDAnnotation]
+	note(live == "", "install id")
+	note(live != "" && s.InstallID != "" && live != s.InstallID, "taken over by install id "+live)
 	ws, ls := want.Spec.Strategy, d.Spec.Strategy
 	note(ws.Type != ls.Type || (ls.RollingUpdate == nil) != (ws.RollingUpdate == nil) ||
 		(ls.RollingUpdate != nil && !equality.Semantic.DeepEqual(ws.RollingUpdate.MaxUnavailable, ls.RollingUpdate.MaxUnavailable)), "strategy")
@@ -1500,7 +1593,9 @@ var missingObjectsDescription = "Objects of the installation (`<Kind> <namespace
 	"a JSON object of strings) or, with the `resources` block omitted, resources other than its defaults were " +
 	"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them. " +
 	"The Deployment's entry names what changed, always in this order: `Deployment <namespace>/<name> (changed: " +
-	"<what>, ...)` with `labels`, `install id`, `strategy`, `credentials annotation`, `serviceAccountName`, " +
+	"<what>, ...)` with `labels`, `install id` (the annotation removed), `taken over by install id <id>` (it names " +
+	"another resource instance's id: that instance took the installation over, see `take_over_installation`; the plan and " +
+	"apply of an update then refuse instead of re-applying), `strategy`, `credentials annotation`, `serviceAccountName`, " +
 	"`pod labels`, `pod securityContext`, `securityContext`, `livenessProbe`, `readinessProbe`, `ports`, " +
 	"`env AWS_REGION`, `env POD_NAMESPACE`, `env DEFAULT_TAGS`, `resources`, e.g. " +
 	"`Deployment karpenter/karpenter (changed: env AWS_REGION, resources)`. The other objects' entries name, in this order, `labels` " +

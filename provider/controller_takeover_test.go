@@ -26,12 +26,25 @@ import (
 // long lines and prefixes them with a box character, so spaces match any run of blanks and
 // box characters.
 func diagRegexp(summary, addr string, details ...string) *regexp.Regexp {
-	words := func(s string) string {
-		return strings.Join(strings.Fields(regexp.QuoteMeta(s)), `[\s│]+`)
-	}
-	expr := `(?s)Error: ` + words(summary) + `.*with ` + regexp.QuoteMeta(addr) + `,.*namespace\s+=`
+	expr := `(?s)Error: ` + diagWords(summary) + `.*with ` + regexp.QuoteMeta(addr) + `,.*namespace\s+=`
 	for _, d := range details {
-		expr += `.*` + words(d)
+		expr += `.*` + diagWords(d)
+	}
+	return regexp.MustCompile(expr)
+}
+
+// diagWords is s as a regular expression whose spaces match any run of blanks and box
+// characters (Terraform wraps a diagnostic's lines and prefixes them with a box character).
+func diagWords(s string) string {
+	return strings.Join(strings.Fields(regexp.QuoteMeta(s)), `[\s│]+`)
+}
+
+// diagLine matches a Terraform diagnostic of severity ("Error", "Warning") with summary,
+// followed by each of details.
+func diagLine(severity, summary string, details ...string) *regexp.Regexp {
+	expr := `(?s)` + severity + `: ` + diagWords(summary)
+	for _, d := range details {
+		expr += `.*` + diagWords(d)
 	}
 	return regexp.MustCompile(expr)
 }
@@ -119,14 +132,21 @@ func (in *installation) intact() resource.TestCheckFunc {
 // setInstallID sets the Deployment's install id annotation to id ("": removes it).
 func (in *installation) setInstallID(t *testing.T, id string) {
 	t.Helper()
+	must(t, in.writeInstallID(id))
+}
+
+// writeInstallID is setInstallID returning its error (for goroutines other than the test's).
+func (in *installation) writeInstallID(id string) error {
 	d, err := in.deployment()
-	must(t, err)
+	if err != nil {
+		return err
+	}
 	if id == "" {
 		delete(d.Annotations, installIDAnnotation)
 	} else {
 		d.Annotations[installIDAnnotation] = id
 	}
-	must(t, in.kc.Update(ctx, d))
+	return in.kc.Update(ctx, d)
 }
 
 // secondState runs, in a Terraform state of its own (another workspace), a controller in the
@@ -166,7 +186,8 @@ func secondState(t *testing.T, cluster string, in *installation) {
 // keeps its install id, namespace and objects (its next plan is empty, its state still says
 // namespace_created). A create_before_destroy replacement of the first is refused without
 // take_over_installation (nothing changes) and takes the installation over with it: the
-// Deployment carries the new instance's id, the old instance's destroy removed nothing.
+// Deployment carries the new instance's id, the old instance's destroy removed nothing (and
+// said so in a warning).
 // A plain replacement (-replace) keeps the namespace while a user's ConfigMap is in it.
 // Destroy removes the installation and the namespace.
 func TestAccControllerSecondInstallation(t *testing.T) {
@@ -182,8 +203,9 @@ func TestAccControllerSecondInstallation(t *testing.T) {
 		return takeoverConfig(sb.ClusterName, "test", `"`+in.ns+`"`, fmt.Sprintf("  take_over_installation = %v\n", takeOver)+
 			"  lifecycle {\n    create_before_destroy = true\n  }\n")
 	}
+	rec := &diagRecorder{}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		ProtoV6ProviderFactories: rec.factories(),
 		Steps: []resource.TestStep{
 			{Config: first, Check: resource.ComposeAggregateTestCheckFunc(in.record(false),
 				resource.TestCheckResourceAttr(addr, "namespace_created", "true"))},
@@ -213,7 +235,8 @@ func TestAccControllerSecondInstallation(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)}},
 				Check: resource.ComposeAggregateTestCheckFunc(in.record(true),
-					resource.TestCheckResourceAttr(addr, "namespace_created", "true")),
+					resource.TestCheckResourceAttr(addr, "namespace_created", "true"),
+					rec.expectWarning("ApplyResourceChange", "Installation taken over: nothing removed", text("so this destroy removed nothing"))),
 			},
 			{Config: cbd(true), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
 		},

@@ -33,7 +33,9 @@ func (r *nodeAccessResource) createAccessEntry(ctx context.Context, m *nodeAcces
 	case code == "ResourceInUseException":
 		diags.AddAttributeError(path.Root("role_arn"), "The cluster already has an access entry for this role",
 			fmt.Sprintf("EKS cluster %s has an access entry for %s that this resource did not create; it is left as it is. "+
-				"To manage it with Terraform, import it (terraform import <address> %s); otherwise delete it first.",
+				"To let nodes join through that entry as it is, manage no node access for the role (with the karpenter "+
+				"module: node_access_method = \"none\"); to manage it with Terraform, import it (terraform import <address> %s); "+
+				"otherwise delete it first.",
 				m.ClusterName.ValueString(), m.RoleARN.ValueString(), accessEntryID(m.ClusterName.ValueString(), m.RoleARN.ValueString())))
 		return
 	case code == "InvalidRequestException":

@@ -69,7 +69,7 @@ func TestAccNodeAccessEntry(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: config(foreign, ""), ExpectError: regexp.MustCompile(`already has an access entry for this role`)},
+			{Config: config(foreign, ""), ExpectError: regexp.MustCompile(`(?s)already has an access entry for this role.*node_access_method[\s│]+=[\s│]+"none"`)},
 			{Config: config(mine, `  groups = ["system:nodes"]
 `), ExpectError: regexp.MustCompile(`Not used with access_entry`)},
 			{Config: config(mine, ""), Check: resource.ComposeAggregateTestCheckFunc(

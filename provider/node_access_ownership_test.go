@@ -56,7 +56,7 @@ func TestAccNodeAccessOwnership(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: cfg(shared), ExpectError: regexp.MustCompile(`aws-auth already maps this role`)},
+			{Config: cfg(shared), ExpectError: regexp.MustCompile(`(?s)aws-auth already maps this role.*node_access_method[\s│]+=[\s│]+"none"`)},
 			{Config: cfg(mine), Check: resource.ComposeAggregateTestCheckFunc(
 				checkMapRoles(kc, shared, foreign), checkMapRoles(kc, mine, defaultNodeUsername))},
 			{ // someone maps the same role again: this resource's entry (the first) is unchanged

@@ -196,7 +196,7 @@ func TestAWSAuthMerge(t *testing.T) {
 }
 
 // TestAWSAuthOwnership checks that addMapRole refuses a role that is already mapped (naming
-// the entry) and that upsertMapRole and removeMapRole touch only the first entry of a role,
+// the entry, and suggesting import or node_access_method = "none") and that upsertMapRole and removeMapRole touch only the first entry of a role,
 // keeping one added for the same role later.
 func TestAWSAuthOwnership(t *testing.T) {
 	const arn = "arn:aws:iam::111122223333:role/shared"
@@ -206,7 +206,8 @@ func TestAWSAuthOwnership(t *testing.T) {
 	}
 	_, err = addMapRole(entries, awsAuthRole{RoleARN: arn, Username: defaultNodeUsername, Groups: defaultNodeGroups})
 	var exists *mapRoleExistsError
-	if !errors.As(err, &exists) || exists.Existing.Username != "legacy" || !strings.Contains(err.Error(), "terraform import") {
+	if !errors.As(err, &exists) || exists.Existing.Username != "legacy" || !strings.Contains(err.Error(), "terraform import") ||
+		!strings.Contains(err.Error(), `node_access_method = "none"`) {
 		t.Fatalf("addMapRole over an existing entry: %v", err)
 	}
 	out, err := addMapRole(nil, awsAuthRole{RoleARN: arn, Username: "mine", Groups: defaultNodeGroups})
