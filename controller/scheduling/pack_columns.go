@@ -366,16 +366,9 @@ func (cp *columnPacker) price() bool {
 		u := cp.types[i].usable
 		for _, measure := range []func([]int64) float64{sumShare(u), maxShare(u)} {
 			for j, s := range cp.shapes {
-				order[j] = j
 				perRoom[j] = s.worth / measure(s.req)
 			}
-			// order starts as the identity: ties to the smaller index is the stable order.
-			slices.SortFunc(order, func(a, b int) int {
-				if c := cmp.Compare(perRoom[b], perRoom[a]); c != 0 {
-					return c
-				}
-				return cmp.Compare(a, b)
-			})
+			orderByWorth(order, perRoom)
 			w := fill(cp.shapes, order, u, cp.room, cp.least, cp.take, cp.st)
 			ratio[i] = max(ratio[i], w/cp.types[i].price)
 			if w > cp.types[i].price*(1+1e-9) && cp.add(i, cp.take) {
@@ -413,6 +406,41 @@ func (cp *columnPacker) price() bool {
 		}
 	}
 	return added
+}
+
+// orderByWorth sets order to the shapes' indices by perRoom, largest first, ties to the smaller
+// index. The shapes of no worth (perRoom 0, most of them once the duals are sparse) come last in
+// index order, so only the others are sorted; the result is that of sorting them all.
+func orderByWorth(order []int, perRoom []float64) {
+	order = order[:0]
+	for j, v := range perRoom {
+		if v > 0 {
+			order = append(order, j)
+		} else if v != 0 { // NaN or negative: the full sort's order (cmp.Compare puts NaN last)
+			order = order[:len(perRoom)]
+			for k := range order {
+				order[k] = k
+			}
+			sortByWorth(order, perRoom)
+			return
+		}
+	}
+	sortByWorth(order, perRoom)
+	for j, v := range perRoom {
+		if v == 0 {
+			order = append(order, j)
+		}
+	}
+}
+
+// sortByWorth sorts order by perRoom, largest first, ties to the smaller index.
+func sortByWorth(order []int, perRoom []float64) {
+	slices.SortFunc(order, func(a, b int) int {
+		if c := cmp.Compare(perRoom[b], perRoom[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
 }
 
 // roundDown buys ⌊x⌋ nodes of each column, largest x first, as far as the pods last; it returns

@@ -1,6 +1,11 @@
 package scheduling
 
-import "testing"
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
 
 // mergedKnapsacks caps the pods of the one-per-node term at one per filling when exactly the
 // pods it selects carry it, and declines (nil) otherwise: a cap cannot say "not beside its
@@ -21,5 +26,40 @@ func TestMergedKnapsacksCapsSelfCarriers(t *testing.T) {
 	}
 	if p := mergedKnapsacks([]*packShape{self, shape(-1, 0)}, types, []int{4, 4}, 0); p != nil {
 		t.Fatalf("selected pods that carry nothing: want nil, got %+v", p)
+	}
+}
+
+// TestOrderByWorthIsTheFullSort: ordering the shapes of worth first and the rest by index gives
+// what sorting every shape by worth per room (ties and zeros by index) gives, also with NaN and
+// negative values, which take the full sort.
+func TestOrderByWorthIsTheFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for trial := range 2000 {
+		n := 1 + rng.IntN(60)
+		perRoom := make([]float64, n)
+		for j := range perRoom {
+			switch r := rng.IntN(10); {
+			case r < 4:
+				perRoom[j] = 0
+			case r < 6:
+				perRoom[j] = float64(rng.IntN(3)) // ties
+			case r == 6 && trial%5 == 0:
+				perRoom[j] = math.NaN()
+			case r == 7 && trial%7 == 0:
+				perRoom[j] = -rng.Float64()
+			default:
+				perRoom[j] = rng.Float64()
+			}
+		}
+		want := make([]int, n)
+		for j := range want {
+			want[j] = j
+		}
+		sortByWorth(want, perRoom)
+		got := make([]int, n)
+		orderByWorth(got, perRoom)
+		if !slices.Equal(got, want) {
+			t.Fatalf("perRoom %v: order %v, want %v", perRoom, got, want)
+		}
 	}
 }

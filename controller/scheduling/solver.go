@@ -634,6 +634,25 @@ func (k *contentKeyer) key(p *corev1.Pod) []byte {
 	return b
 }
 
+// podKeys returns each pod's TemplateKey and, for a pod without one, its contentKeyer key ("" for
+// none), computed on every CPU (podKeysChunk pods at a time).
+func podKeys(pods []*corev1.Pod) (keys, contents []string) {
+	keys, contents = make([]string, len(pods)), make([]string, len(pods))
+	chunks := (len(pods) + podKeysChunk - 1) / podKeysChunk
+	parallel(chunks, func(c int) {
+		var keyer contentKeyer
+		for i := c * podKeysChunk; i < min(len(pods), (c+1)*podKeysChunk); i++ {
+			if keys[i] = TemplateKey(pods[i]); keys[i] == "" {
+				contents[i] = string(keyer.key(pods[i]))
+			}
+		}
+	})
+	return keys, contents
+}
+
+// podKeysChunk is how many pods' keys podKeys computes in one piece of work.
+const podKeysChunk = 256
+
 // sizedMarshaler is a generated protobuf message.
 type sizedMarshaler interface {
 	Size() int
@@ -664,20 +683,16 @@ func compilePods(in Input, topo *topology) []*podInfo {
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
 	// spec: they are compiled once; so are identical pods without a controller (contentKeyer).
 	compiled := map[string]*podInfo{}
-	var keyer contentKeyer
-	for _, p := range in.Pods {
+	templateKeys, contents := podKeys(in.Pods)
+	for i, p := range in.Pods {
 		var pi *podInfo
-		key := TemplateKey(p)
-		var content []byte
-		if key == "" {
-			content = keyer.key(p)
-		}
+		key, content := templateKeys[i], contents[i]
 		var tmpl *podInfo
 		switch {
 		case key != "":
 			tmpl = compiled[key]
-		case content != nil:
-			tmpl = compiled[string(content)]
+		case content != "":
+			tmpl = compiled[content]
 		}
 		if tmpl != nil {
 			if tmpl.selected == nil {
@@ -691,8 +706,8 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			switch {
 			case key != "":
 				compiled[key] = pi
-			case content != nil && pi.err == nil && pi.vol == nil:
-				compiled[string(content)] = pi
+			case content != "" && pi.err == nil && pi.vol == nil:
+				compiled[content] = pi
 			}
 		}
 		pi.hold = in.Holds[podKey(p)]
