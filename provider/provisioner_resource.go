@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -232,11 +233,15 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 // ValidateConfig refuses a taint key and effect pair given twice across taint and startup_taint
 // blocks: they are registered together and the API server refuses a Node with duplicate taints.
 //
+// It refuses labels and requirements that leave a label key no value a node could carry
+// (v1alpha5.RequirementsConflict, as the controller's webhook does), at the requirement's key.
+//
 // It also checks the CRD's cross-field rules: consolidation.enabled excludes
 // ttl_seconds_after_empty, image GC's high threshold is above its low one, and every soft
 // eviction signal has a grace period and the other way round.
 func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	validateConsolidation(ctx, req, resp)
+	validateRequirementsSatisfiable(ctx, req, resp)
 	validateKubelet(ctx, req, resp)
 	validateAWS(ctx, req, resp)
 	seen := map[string]bool{}
@@ -258,6 +263,40 @@ func (r *provisionerResource) ValidateConfig(ctx context.Context, req resource.V
 			}
 			seen[pair] = true
 		}
+	}
+}
+
+// validateRequirementsSatisfiable refuses, at the requirement's key, the first requirement block
+// after which its key admits no value together with the blocks before it and labels
+// (v1alpha5.RequirementsConflict). Unknown values (computed at apply) skip the check.
+func validateRequirementsSatisfiable(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var labels map[string]types.String
+	var reqs []requirementModel
+	if req.Config.GetAttribute(ctx, path.Root("labels"), &labels).HasError() ||
+		req.Config.GetAttribute(ctx, path.Root("requirement"), &reqs).HasError() {
+		return
+	}
+	known := map[string]string{}
+	for k, v := range labels {
+		if v.IsUnknown() {
+			return
+		}
+		known[k] = v.ValueString()
+	}
+	spec := make([]v1alpha5.NodeSelectorRequirement, len(reqs))
+	for i, r := range reqs {
+		if r.Key.IsUnknown() || r.Operator.IsUnknown() || r.Values.IsUnknown() {
+			return
+		}
+		var values []string
+		if req.Config.GetAttribute(ctx, path.Root("requirement").AtListIndex(i).AtName("values"), &values).HasError() {
+			return
+		}
+		spec[i] = v1alpha5.NodeSelectorRequirement{Key: r.Key.ValueString(), Operator: corev1.NodeSelectorOperator(r.Operator.ValueString()), Values: values}
+	}
+	if i, why := v1alpha5.RequirementsConflict(known, spec); i >= 0 {
+		p := path.Root("requirement").AtListIndex(i).AtName("key")
+		resp.Diagnostics.AddAttributeError(p, "Requirements admit no value", fmt.Sprintf("%s: %s", p, why))
 	}
 }
 

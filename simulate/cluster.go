@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
@@ -38,7 +39,8 @@ func (r *reader) node(o *Object, _ role) error {
 }
 
 // provisioner validates o with the API server's own checks of the Provisioner CRD, then
-// decodes it and applies the v1alpha5 defaults, as the controller does in memory.
+// decodes it, refuses what the controller's validating webhook refuses (v1alpha5 Validate) and
+// applies the v1alpha5 defaults, as the controller does in memory.
 func (r *reader) provisioner(o *Object, _ role) error {
 	v, err := crds.ProvisionerValidator()
 	if err != nil {
@@ -60,6 +62,15 @@ func (r *reader) provisioner(o *Object, _ role) error {
 	prov := &v1alpha5.Provisioner{}
 	if usable, err := r.decode(&validated, prov); !usable || err != nil {
 		return err
+	}
+	// What the controller's validating webhook refuses besides (v1alpha5 Validate: user data,
+	// limits' resource names, requirements that admit no value, ...).
+	if fes := prov.Spec.Validate(field.NewPath("spec")); len(fes) > 0 {
+		errs := make([]error, 0, len(fes))
+		for _, fe := range fes {
+			errs = append(errs, o.Errorf(fe.Field, "invalid Provisioner %q: %s", o.Name, fe.ErrorBody()))
+		}
+		return errors.Join(errs...)
 	}
 	r.w.Provisioners = append(r.w.Provisioners, prov.WithDefaults())
 	return nil

@@ -324,6 +324,20 @@ func TestInvalidProvisionerIsRejectedWithFieldPath(t *testing.T) {
 	}
 }
 
+// A Provisioner the CRD takes but the controller's webhook refuses (v1alpha5 Validate: here a
+// label its requirement excludes, so it could never launch a node) is refused with its line.
+func TestProvisionerTheWebhookRefusesIsRejected(t *testing.T) {
+	bad := strings.Replace(defaultProvisioner, "spec:\n", "spec:\n  labels:\n    karpenter.sh/capacity-type: on-demand\n", 1)
+	_, _, err := run(t, "", "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
+	if err == nil {
+		t.Fatal("a Provisioner whose requirement excludes its label was accepted")
+	}
+	want := `prov.yaml:9: spec.requirements[0]: invalid Provisioner "default": Invalid value: "karpenter.sh/capacity-type": no value of karpenter.sh/capacity-type`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+}
+
 func TestUnknownKindsAreSkippedWithAWarning(t *testing.T) {
 	in := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\n" + deployment("web", 1, "1", "1Gi") +
 		"---\napiVersion: karpenter.k8s.aws/v1alpha1\nkind: AWSNodeTemplate\nmetadata: {name: default}\n"

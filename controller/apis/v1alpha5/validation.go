@@ -256,7 +256,8 @@ func ValidateTaints(taints []corev1.Taint, path *field.Path, seen map[string]boo
 }
 
 // Validate checks the parts of a spec that a node launched from it, or the controller's
-// arithmetic, depend on: label, requirement and taint keys (ValidateLabelKey, ValidateTaints)
+// arithmetic, depend on: label, requirement and taint keys (ValidateLabelKey, ValidateTaints),
+// labels and requirements that leave a key no value (RequirementsConflict),
 // the bounds of the TTLs and terminationGracePeriod, the kubelet's clusterDNS addresses
 // (ValidateClusterDNS), and spec.provider (validateProvider: the tags (ValidateTagKey and the
 // bounds), the AMI family, volume sizes, unique device names, launchTemplate's exclusions and
@@ -277,6 +278,9 @@ func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 		for _, e := range ValidateLabelKey(r.Key, true) {
 			errs = append(errs, field.Invalid(path.Child("requirements").Index(i).Child("key"), r.Key, e))
 		}
+	}
+	if i, why := RequirementsConflict(s.Labels, s.Requirements); i >= 0 {
+		errs = append(errs, field.Invalid(path.Child("requirements").Index(i), s.Requirements[i].Key, why))
 	}
 	seen := map[string]bool{}
 	errs = append(errs, ValidateTaints(s.Taints, path.Child("taints"), seen)...)

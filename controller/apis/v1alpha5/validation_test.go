@@ -244,3 +244,43 @@ func TestLimitResourceNamesAreQualifiedNames(t *testing.T) {
 		t.Fatalf("want one error at spec.limits.resources[foo bar], got %v", errs)
 	}
 }
+
+// RequirementsConflict finds the requirement after which a key admits no value (with the
+// provisioner's label of that key), and accepts what some value satisfies.
+func TestRequirementsConflict(t *testing.T) {
+	req := func(key string, op corev1.NodeSelectorOperator, values ...string) NodeSelectorRequirement {
+		return NodeSelectorRequirement{Key: key, Operator: op, Values: values}
+	}
+	const ct, zone, cpu = LabelCapacityType, "topology.kubernetes.io/zone", "karpenter.k8s.aws/instance-cpu"
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		reqs   []NodeSelectorRequirement
+		want   int
+	}{
+		{"label against In", map[string]string{ct: "on-demand"}, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpIn, "spot")}, 0},
+		{"label within In", map[string]string{ct: "spot"}, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpIn, "spot", "on-demand")}, -1},
+		{"label against NotIn", map[string]string{ct: "spot"}, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpNotIn, "spot")}, 0},
+		{"label against DoesNotExist", map[string]string{ct: "spot"}, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpDoesNotExist)}, 0},
+		{"In then NotIn", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpIn, "a", "b"), req(zone, corev1.NodeSelectorOpNotIn, "a"), req(zone, corev1.NodeSelectorOpNotIn, "b")}, 2},
+		{"disjoint Ins", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpIn, "a"), req(zone, corev1.NodeSelectorOpIn, "b")}, 1},
+		{"NotIn alone", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpNotIn, "a", "b", "c")}, -1},
+		{"Exists and DoesNotExist", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpExists), req(zone, corev1.NodeSelectorOpDoesNotExist)}, 1},
+		{"DoesNotExist alone", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpDoesNotExist)}, -1},
+		{"Gt Lt empty", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "8"), req(cpu, corev1.NodeSelectorOpLt, "9")}, 1},
+		{"Gt Lt one integer", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "8"), req(cpu, corev1.NodeSelectorOpLt, "10")}, -1},
+		{"Gt Lt one integer excluded", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "8"), req(cpu, corev1.NodeSelectorOpLt, "10"), req(cpu, corev1.NodeSelectorOpNotIn, "9")}, 2},
+		{"In against Gt", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpIn, "2", "4"), req(cpu, corev1.NodeSelectorOpGt, "4")}, 1},
+		{"In within Gt", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpIn, "2", "8"), req(cpu, corev1.NodeSelectorOpGt, "4")}, -1},
+		{"Gt not an integer left to other checks", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpIn, "2"), req(cpu, corev1.NodeSelectorOpGt, "x")}, -1},
+		{"other keys independent", map[string]string{ct: "spot"}, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpIn, "a"), req(ct, corev1.NodeSelectorOpExists)}, -1},
+	} {
+		got, why := RequirementsConflict(c.labels, c.reqs)
+		if got != c.want {
+			t.Errorf("%s: index %d (%q), want %d", c.name, got, why, c.want)
+		}
+		if got >= 0 && !strings.Contains(why, c.reqs[got].Key) {
+			t.Errorf("%s: reason %q does not name the key", c.name, why)
+		}
+	}
+}
