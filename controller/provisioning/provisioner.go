@@ -76,7 +76,8 @@ type Options struct {
 	// BatchMaxDuration closes a batch this long after it opened (default 10 s).
 	BatchMaxDuration time.Duration
 	// DisagreementGrace is how long kube-scheduler may take to bind a pod to the Ready node it
-	// was planned on before the plan counts as refused (default state.DefaultDisagreementGrace).
+	// was planned on before the plan counts as refused (default state.DefaultDisagreementGrace);
+	// postponed while kube-scheduler binds other pending pods (state.Disagreements).
 	DisagreementGrace time.Duration
 	// RegistrationTimeout is how long a NodeClaim may go without its Node registering before
 	// the claim is deleted and its instance terminated (default DefaultRegistrationTimeout).
@@ -558,7 +559,8 @@ func (p *Provisioner) reportPlan(ctx context.Context, plan *scheduling.Result) {
 
 // holds turns what kube-scheduler refused into solver holds: for every pending pod that was
 // planned on a node which has been Ready for the grace period without kube-scheduler binding
-// the pod there, it emits a SchedulingDisagreement Event (naming the node and, where the solver
+// the pod there (and without kube-scheduler binding any other pending pod for 10 s, or for
+// 5 minutes past the grace period: state.Disagreements.Check), it emits a SchedulingDisagreement Event (naming the node and, where the solver
 // can tell, the unmet constraint), a log line and a metric; the node is then excluded for that
 // pod and the pod causes no launch during its backoff. Returns the holds by "namespace/name".
 //

@@ -24,13 +24,24 @@ const (
 	// A registered node that is still not Ready this long after the pod was planned on it is
 	// judged too, so a node that never becomes Ready cannot hold a pod forever.
 	notReadyTimeout = 5 * time.Minute
+	// backlogQuiet is how long after kube-scheduler last bound a pod that was pending at the
+	// previous Check a pod past its grace period still waits: while kube-scheduler binds
+	// pending pods it is working through its queue and may simply not have reached the pod.
+	// 10 s is the most kube-scheduler's pod backoff (podMaxBackoffSeconds) delays a retry, so a
+	// pod it refused before and retries now has been retried once the quiet period passes.
+	backlogQuiet = 10 * time.Second
+	// backlogCap is how long after its grace period a pod is judged even while kube-scheduler
+	// keeps binding other pods (a cluster with constant churn), so a real refusal is still
+	// judged and no pod waits forever; the same 5 minutes a node may take to become Ready.
+	backlogCap = notReadyTimeout
 	// How long the tracker remembers a pod kube-scheduler bound to another node than the one
 	// planned for it, for a sibling planned on that node to take over the node it left.
 	swapMemory = 10 * time.Minute
 )
 
 // Disagreement is one refused plan: Pod stayed pending although Node, planned for it, had been
-// Ready for the grace period.
+// Ready for the grace period and kube-scheduler had bound no other pending pod for 10 s (or
+// the grace period had been over for 5 minutes).
 type Disagreement struct {
 	Pod  *corev1.Pod
 	Node *corev1.Node
@@ -65,8 +76,10 @@ type moved struct {
 // Disagreements tracks, per pending pod, the node the solver planned it on, and turns a plan
 // kube-scheduler did not follow into a Disagreement: the node is excluded for the pod from then
 // on and the pod may not cause a new launch during an exponential backoff (30 s doubling to
-// 10 min). While a node launched for a pod is alive and not yet judged, the pod causes no
-// other launch either. So a solver that is wrong about a pod costs one launch per backoff
+// 10 min). A plan is judged once the node has been Ready for the grace period, but not while
+// kube-scheduler is working through a backlog (it bound a pod pending at the previous Check
+// less than 10 s ago), and at the latest 5 minutes after the grace period. While a node
+// launched for a pod is alive and not yet judged, the pod causes no other launch either. So a solver that is wrong about a pod costs one launch per backoff
 // period, never a launch per batch. State is in memory; after a restart each pod starts afresh.
 type Disagreements struct {
 	mu    sync.Mutex
@@ -76,9 +89,12 @@ type Disagreements struct {
 	// moved are the pods bound to another node than planned, by pod id, until a sibling takes
 	// over their place or swapMemory passes.
 	moved map[string]*moved
-	// seen are the template keys of the pods pending at the last check, by pod id (pods with
-	// an empty key left out).
+	// seen are the template keys of the pods pending at the last check, by pod id ("" for a
+	// pod with no key).
 	seen map[string]string
+	// progress is when a Check last found a pod of seen bound to a node: kube-scheduler was
+	// working through its queue (zero: never).
+	progress time.Time
 }
 
 // NewDisagreements returns a tracker that allows kube-scheduler grace (<= 0: the default).
@@ -116,8 +132,15 @@ func (d *Disagreements) Planned(pod *corev1.Pod, node string, launched bool) boo
 
 // Check is called with the pods pending now, the cluster's nodes and the pods bound to each
 // node (by node name; nil when unknown). It forgets pods no longer pending, and returns a
-// Disagreement for each pending pod whose planned node exists and has been both planned and
-// Ready for longer than the grace period, or planned and not Ready for longer than 5 minutes.
+// Disagreement for each pending pod whose planned node exists and is Ready and whose judgement
+// time (see judgeAt: the grace period after both plan and Ready, postponed while kube-scheduler
+// works through a backlog, by at most 5 minutes) has come, or whose planned node has been
+// planned and not Ready for longer than 5 minutes.
+//
+// A pod pending at the previous Check that bound holds on any node now is progress
+// (kube-scheduler is working through its queue): Check records it at now, and while such progress is less than 10 s old no Ready plan is judged.
+// Under thousands of pending pods kube-scheduler takes longer than the grace period to reach
+// each one; binding them is no refusal of those it has not reached yet.
 //
 // Pods of one template (scheduling.TemplateKey) are interchangeable: when kube-scheduler binds
 // a pending pod to the node planned for a sibling, the sibling's plan moves to the node the
@@ -159,12 +182,8 @@ func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, bound 
 			p.node, p.launched = "", false
 			continue
 		}
-		readySince, ready := readyTime(n)
-		since := p.plannedAt
-		if ready && readySince.After(since) {
-			since = readySince
-		}
-		if (ready && now.Sub(since) < d.grace) || (!ready && now.Sub(since) < notReadyTimeout) {
+		_, ready := readyTime(n)
+		if (ready && now.Before(d.judgeAt(p, n))) || (!ready && now.Sub(p.plannedAt) < notReadyTimeout) {
 			continue
 		}
 		p.count++
@@ -182,9 +201,10 @@ func (d *Disagreements) Check(pending []*corev1.Pod, nodes []corev1.Node, bound 
 }
 
 // trackMoves records the pods pending at the last check, or planned, that are no longer pending
-// and that bound (bound) holds on another node than the one planned for them; forgets the
-// moves older than swapMemory and those of pods no longer bound where they were; remembers the
-// pods pending now (seen); and returns, per node, the ids of the pods bound there whose moves
+// and that bound (bound) holds on another node than the one planned for them; records progress
+// at now when bound holds a pod pending at the last check; forgets the moves older than
+// swapMemory and those of pods no longer bound where they were; remembers the pods pending now
+// (seen); and returns, per node, the ids of the pods bound there whose moves
 // no sibling has taken over yet, sorted.
 func (d *Disagreements) trackMoves(pending []*corev1.Pod, bound map[string][]*corev1.Pod, now time.Time) map[string][]string {
 	isPending := make(map[string]bool, len(pending))
@@ -196,10 +216,17 @@ func (d *Disagreements) trackMoves(pending []*corev1.Pod, bound map[string][]*co
 		for _, pod := range pods {
 			id := podID(pod)
 			boundTo[id] = node
-			if isPending[id] || d.moved[id] != nil {
+			if isPending[id] {
 				continue
 			}
-			key, planned, launched := d.seen[id], "", false
+			key, wasPending := d.seen[id]
+			if wasPending {
+				d.progress = now
+			}
+			if d.moved[id] != nil {
+				continue
+			}
+			planned, launched := "", false
 			if p := d.pods[id]; p != nil {
 				key, planned, launched = p.key, p.node, p.launched
 			}
@@ -222,9 +249,7 @@ func (d *Disagreements) trackMoves(pending []*corev1.Pod, bound map[string][]*co
 	}
 	d.seen = make(map[string]string, len(pending))
 	for _, pod := range pending {
-		if key := scheduling.TemplateKey(pod); key != "" {
-			d.seen[podID(pod)] = key
-		}
+		d.seen[podID(pod)] = scheduling.TemplateKey(pod)
 	}
 	return takers
 }
@@ -285,8 +310,11 @@ func (d *Disagreements) Hold(pod *corev1.Pod, alive func(node string) bool) (Hol
 
 // NominatedUntil returns until when pods planned on node n keep it: over the pods planned on n
 // that pending reports still unbound (by namespace/name and UID), the latest time the
-// provisioner still waits for kube-scheduler to bind them there (the grace period after the
-// plan, or after n became Ready when that is later); zero when there is none. The deprovisioner
+// provisioner still waits for kube-scheduler to bind them there (judgeAt: the grace period
+// after the plan, or after n became Ready when that is later, postponed while kube-scheduler
+// works through a backlog); zero when there is none. A node whose pod's judgement is postponed
+// stays nominated until the postponement ends; the deprovisioner asks again then, and gets a
+// later time if a Check found kube-scheduler binding more pods meanwhile. The deprovisioner
 // does not count such a node as empty: a pod kube-scheduler has not retried yet (its backoff
 // reaches 10 s, more after its volumes could not bind) would otherwise lose the node launched
 // for it. pending is called without the tracker's lock held.
@@ -298,16 +326,11 @@ func (d *Disagreements) NominatedUntil(n *corev1.Node, pending func(types.Namesp
 	}
 	var candidates []candidate
 	d.mu.Lock()
-	readySince, ready := readyTime(n)
 	for _, p := range d.pods {
 		if p.node != n.Name {
 			continue
 		}
-		since := p.plannedAt
-		if ready && readySince.After(since) {
-			since = readySince
-		}
-		if until := since.Add(d.grace); until.After(d.clk.Now()) {
+		if until := d.judgeAt(p, n); until.After(d.clk.Now()) {
 			candidates = append(candidates, candidate{p.pod, p.uid, until})
 		}
 	}
@@ -319,6 +342,27 @@ func (d *Disagreements) NominatedUntil(n *corev1.Node, pending func(types.Namesp
 		}
 	}
 	return until
+}
+
+// judgeAt returns when p's plan on node n (p.node) is judged if n is Ready: the grace period
+// after the later of the plan and n turning Ready (on a node not Ready: after the plan); or,
+// when kube-scheduler last bound a pending pod (d.progress) later than 10 s before that, 10 s
+// after that progress, but never later than 5 minutes after the grace period. Called with d.mu
+// held.
+func (d *Disagreements) judgeAt(p *plan, n *corev1.Node) time.Time {
+	since := p.plannedAt
+	if readySince, ready := readyTime(n); ready && readySince.After(since) {
+		since = readySince
+	}
+	at := since.Add(d.grace)
+	if quiet := d.progress.Add(backlogQuiet); quiet.After(at) {
+		limit := at.Add(backlogCap)
+		at = quiet
+		if at.After(limit) {
+			at = limit
+		}
+	}
+	return at
 }
 
 // readyTime returns when n's Ready condition last turned True, and whether it is True.

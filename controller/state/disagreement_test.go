@@ -238,3 +238,106 @@ func TestDisagreementsSiblingsSwapNodes(t *testing.T) {
 		}
 	})
 }
+
+// backlog returns n pending pods of no template (bare pods, so no sibling swaps), named q0..
+func backlog(n int) []*corev1.Pod {
+	out := make([]*corev1.Pod, n)
+	for i := range out {
+		name := "q" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		out[i] = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name)}}
+	}
+	return out
+}
+
+// TestDisagreementsBacklogPostponesJudgement: under thousands of pending pods kube-scheduler
+// takes longer than the grace period to reach each one. While it binds pods that were pending at
+// the previous Check, a pod past its grace period is not judged; 10 s without such progress, it
+// is, and the planned node stays nominated exactly as long as the judgement is postponed.
+func TestDisagreementsBacklogPostponesJudgement(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(start)
+	d := NewDisagreements(clk, 30*time.Second)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u1"}}
+	unbound := func(types.NamespacedName, types.UID) bool { return true }
+	others := backlog(3)
+	nodes := []corev1.Node{testNode("n1", true, start), testNode("n2", true, start)}
+	d.Planned(pod, "n1", true)
+	d.Check(append([]*corev1.Pod{pod}, others...), nodes, nil, nil)
+
+	clk.Step(29 * time.Second)
+	bound := map[string][]*corev1.Pod{"n2": others[:1]} // kube-scheduler bound a pending pod
+	if got := d.Check(append([]*corev1.Pod{pod}, others[1:]...), nodes, bound, nil); len(got) != 0 {
+		t.Fatalf("judged within the grace period: %+v", got)
+	}
+	clk.Step(5 * time.Second) // grace over; kube-scheduler still binding
+	bound = map[string][]*corev1.Pod{"n2": others[:2]}
+	if got := d.Check(append([]*corev1.Pod{pod}, others[2:]...), nodes, bound, nil); len(got) != 0 {
+		t.Fatalf("judged while kube-scheduler works through its backlog: %+v", got)
+	}
+	progress := clk.Now()
+	if got := d.NominatedUntil(&nodes[0], unbound); !got.Equal(progress.Add(10 * time.Second)) {
+		t.Errorf("postponed: nominated until %v, want the last progress + 10 s (%v)", got, progress.Add(10*time.Second))
+	}
+	clk.Step(9 * time.Second) // no new bind since
+	if got := d.Check(append([]*corev1.Pod{pod}, others[2:]...), nodes, bound, nil); len(got) != 0 {
+		t.Fatalf("judged 9 s after the last progress: %+v", got)
+	}
+	if got := d.NominatedUntil(&nodes[0], unbound); !got.Equal(progress.Add(10 * time.Second)) {
+		t.Errorf("still postponed: nominated until %v, want %v", got, progress.Add(10*time.Second))
+	}
+	clk.Step(time.Second)
+	if got := d.NominatedUntil(&nodes[0], unbound); !got.IsZero() {
+		t.Errorf("quiet period over: nominated until %v, want zero", got)
+	}
+	got := d.Check(append([]*corev1.Pod{pod}, others[2:]...), nodes, bound, nil)
+	if len(got) != 1 || got[0].Node.Name != "n1" {
+		t.Fatalf("10 s without progress after the grace period: want a disagreement on n1, got %+v", got)
+	}
+}
+
+// TestDisagreementsBacklogQuietAndCap: a pod pending at the previous Check that is gone rather
+// than bound is no progress; and with kube-scheduler binding a pod every 5 s forever, a pod is
+// still judged 5 minutes after its grace period.
+func TestDisagreementsBacklogQuietAndCap(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	unbound := func(types.NamespacedName, types.UID) bool { return true }
+	nodes := []corev1.Node{testNode("n1", true, start), testNode("n2", true, start)}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u1"}}
+	t.Run("deleted pods are no progress", func(t *testing.T) {
+		clk := clocktesting.NewFakeClock(start)
+		d := NewDisagreements(clk, 30*time.Second)
+		others := backlog(2)
+		d.Planned(pod, "n1", true)
+		d.Check(append([]*corev1.Pod{pod}, others...), nodes, nil, nil)
+		clk.Step(31 * time.Second)
+		if got := d.Check([]*corev1.Pod{pod}, nodes, nil, nil); len(got) != 1 {
+			t.Fatalf("no pod bound since the previous check: want a disagreement, got %+v", got)
+		}
+	})
+	t.Run("the cap judges under constant progress", func(t *testing.T) {
+		clk := clocktesting.NewFakeClock(start)
+		d := NewDisagreements(clk, 30*time.Second)
+		others := backlog(100)
+		d.Planned(pod, "n1", true)
+		d.Check(append([]*corev1.Pod{pod}, others...), nodes, nil, nil)
+		capped := start.Add(30*time.Second + 5*time.Minute)
+		for i := 1; ; i++ {
+			clk.Step(5 * time.Second)
+			got := d.Check(append([]*corev1.Pod{pod}, others[i:]...), nodes, map[string][]*corev1.Pod{"n2": others[:i]}, nil)
+			if clk.Now().Before(capped) {
+				if len(got) != 0 {
+					t.Fatalf("judged at %v, before the cap %v", clk.Now(), capped)
+				}
+				want := max(30*time.Second, min(clk.Now().Add(10*time.Second).Sub(start), capped.Sub(start)))
+				if until := d.NominatedUntil(&nodes[0], unbound); !until.Equal(start.Add(want)) {
+					t.Fatalf("at %v: nominated until %v, want %v", clk.Now(), until, start.Add(want))
+				}
+				continue
+			}
+			if len(got) != 1 || !clk.Now().Equal(capped) {
+				t.Fatalf("at %v (cap %v): want a disagreement at the cap, got %+v", clk.Now(), capped, got)
+			}
+			return
+		}
+	})
+}

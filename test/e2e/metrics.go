@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -58,10 +59,13 @@ type Histogram struct {
 	Sum    float64
 }
 
-// ScrapeHistogram reads the histogram name (without labels) from the Prometheus text endpoint
-// at url. Errors: the request fails or answers non-200, the body does not parse, or the metric
-// is missing or not a histogram.
-func ScrapeHistogram(ctx context.Context, url, name string) (*Histogram, error) {
+// DisagreementMetric is the controller's counter of scheduling disagreements: pods
+// kube-scheduler did not bind to the node planned for them, one series per provisioner.
+const DisagreementMetric = "karpenter_provisioner_scheduling_disagreements_total"
+
+// scrape reads every metric family from the Prometheus text endpoint at url. Errors: the
+// request fails or answers non-200, or the body does not parse.
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -78,6 +82,40 @@ func ScrapeHistogram(ctx context.Context, url, name string) (*Histogram, error) 
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", url, err)
+	}
+	return families, nil
+}
+
+// ScrapeCounter reads the counter name (without labels) from the Prometheus text endpoint at
+// url and returns the sum of its series over all label values; 0 when the endpoint does not
+// expose it (a counter vector is exposed only once a series was incremented). Errors: the
+// request fails or answers non-200, the body does not parse, or name is not a counter.
+func ScrapeCounter(ctx context.Context, url, name string) (float64, error) {
+	families, err := scrape(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	fam, ok := families[name]
+	if !ok {
+		return 0, nil
+	}
+	if fam.GetType() != dto.MetricType_COUNTER {
+		return 0, fmt.Errorf("%s: %s is a %s, not a counter", url, name, fam.GetType())
+	}
+	var sum float64
+	for _, m := range fam.GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum, nil
+}
+
+// ScrapeHistogram reads the histogram name (without labels) from the Prometheus text endpoint
+// at url. Errors: the request fails or answers non-200, the body does not parse, or the metric
+// is missing or not a histogram.
+func ScrapeHistogram(ctx context.Context, url, name string) (*Histogram, error) {
+	families, err := scrape(ctx, url)
+	if err != nil {
+		return nil, err
 	}
 	fam, ok := families[name]
 	if !ok || len(fam.GetMetric()) == 0 || fam.GetMetric()[0].GetHistogram() == nil {

@@ -77,6 +77,33 @@ func TestScrapeHistogram(t *testing.T) {
 	}
 }
 
+func TestScrapeCounter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `# HELP %[1]s x
+# TYPE %[1]s counter
+%[1]s{provisioner="default"} 3
+%[1]s{provisioner=""} 2
+# HELP %[2]s x
+# TYPE %[2]s histogram
+%[2]s_bucket{le="+Inf"} 1
+%[2]s_sum 1
+%[2]s_count 1
+`, DisagreementMetric, DecisionMetric)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	if got, err := ScrapeCounter(ctx, srv.URL, DisagreementMetric); err != nil || got != 5 {
+		t.Errorf("ScrapeCounter = %v, %v; want the sum over the provisioners, 5", got, err)
+	}
+	// A counter vector no series of which was incremented yet is not exposed: zero.
+	if got, err := ScrapeCounter(ctx, srv.URL, "no_such_metric"); err != nil || got != 0 {
+		t.Errorf("missing counter = %v, %v; want 0", got, err)
+	}
+	if _, err := ScrapeCounter(ctx, srv.URL, DecisionMetric); err == nil {
+		t.Error("a histogram read as a counter: no error")
+	}
+}
+
 func TestControllerMetricsURL(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := ControllerMetricsURL(dir); err == nil {

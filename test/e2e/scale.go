@@ -59,7 +59,11 @@ type ScaleReport struct {
 	// Decisions is the controller's DecisionMetric histogram over the scale-up only (nil when
 	// its metrics endpoint could not be read).
 	Decisions *Histogram
-	Steps     *Timeline
+	// Disagreements is how many scheduling disagreements (DisagreementMetric: pods
+	// kube-scheduler did not bind to the node planned for them in time) the controller recorded
+	// over the scale-up only (nil when its metrics endpoint could not be read).
+	Disagreements *int
+	Steps         *Timeline
 }
 
 // ScaleBreakdown splits the time from scaling to the last pod Running, in seconds after the
@@ -99,6 +103,9 @@ func (r *ScaleReport) Write(w io.Writer) {
 	if h := r.Decisions; h != nil && h.Count > 0 {
 		fmt.Fprintf(w, "  decision latency (%s): %d batches, mean %.2fs, p50 %.2fs, p99 %.2fs\n",
 			DecisionMetric, h.Count, h.Sum/float64(h.Count), h.Quantile(0.5), h.Quantile(0.99))
+	}
+	if r.Disagreements != nil {
+		fmt.Fprintf(w, "  scheduling disagreements (%s): %d\n", DisagreementMetric, *r.Disagreements)
 	}
 	if r.Trace != nil {
 		r.Trace.Write(w)
@@ -308,7 +315,7 @@ func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
 		return err
 	}
 	r.rep.Trace = trace
-	decisions := r.startDecisions(ctx)
+	scrapeMetrics := r.startMetrics(ctx)
 	trace.Restart()
 	start := time.Now()
 	for _, w := range r.cfg.Workloads {
@@ -325,7 +332,7 @@ func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
 	if err != nil {
 		return err
 	}
-	r.rep.Decisions = decisions(ctx)
+	scrapeMetrics(ctx)
 	b, berr := r.breakdown(ctx, start)
 	if berr != nil {
 		fmt.Fprintf(r.log, "  (no time breakdown: %v)\n", berr)
@@ -334,27 +341,43 @@ func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
 	return nil
 }
 
-// startDecisions scrapes the controller's DecisionMetric histogram now and returns a function
-// that scrapes it again and returns the observations made in between; nil (after a note in
-// the log) when the metrics endpoint cannot be found or read.
-func (r *scaleRun) startDecisions(ctx context.Context) func(context.Context) *Histogram {
+// startMetrics scrapes the controller's DecisionMetric histogram and DisagreementMetric
+// counter now and returns a function that scrapes them again and sets the report's Decisions
+// and Disagreements to what was observed in between; each is left nil (after a note in the
+// log) when the metrics endpoint cannot be found or read.
+func (r *scaleRun) startMetrics(ctx context.Context) func(context.Context) {
 	url, err := ControllerMetricsURL(r.cfg.SandboxDir)
 	var before *Histogram
+	var disagreedBefore float64
 	if err == nil {
 		before, err = ScrapeHistogram(ctx, url, DecisionMetric)
 	}
-	return func(ctx context.Context) *Histogram {
-		var since *Histogram
+	cerr := err
+	if cerr == nil {
+		disagreedBefore, cerr = ScrapeCounter(ctx, url, DisagreementMetric)
+	}
+	return func(ctx context.Context) {
 		if err == nil {
 			var after *Histogram
 			if after, err = ScrapeHistogram(ctx, url, DecisionMetric); err == nil {
-				since, err = after.Since(before)
+				r.rep.Decisions, err = after.Since(before)
 			}
 		}
 		if err != nil {
 			fmt.Fprintf(r.log, "  (no decision latency histogram: %v)\n", err)
 		}
-		return since
+		if cerr == nil {
+			var after float64
+			if after, cerr = ScrapeCounter(ctx, url, DisagreementMetric); cerr == nil && after < disagreedBefore {
+				cerr = fmt.Errorf("%s fell from %v to %v: did the controller restart?", DisagreementMetric, disagreedBefore, after)
+			}
+			if cerr == nil {
+				r.rep.Disagreements = ptr.To(int(after - disagreedBefore))
+			}
+		}
+		if cerr != nil {
+			fmt.Fprintf(r.log, "  (no scheduling disagreement count: %v)\n", cerr)
+		}
 	}
 }
 

@@ -25,7 +25,8 @@ func TestScale(t *testing.T) {
 }
 
 // BenchmarkScale is the scale scenario as a benchmark (`make bench`): it reports seconds until
-// all 1000 pods run, nodes launched and their USD/hour as custom metrics.
+// all 1000 pods run, nodes launched, their USD/hour and the scheduling disagreements recorded
+// during the scale-up (when the controller's metrics could be read) as custom metrics.
 func BenchmarkScale(b *testing.B) {
 	bin := benchBin(b)
 	for i := 0; i < b.N; i++ {
@@ -34,6 +35,9 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(rep.Seconds, "s-to-running")
 		b.ReportMetric(float64(rep.Nodes), "nodes")
 		b.ReportMetric(rep.TotalUSDPerHour, "usd/hour")
+		if rep.Disagreements != nil {
+			b.ReportMetric(float64(*rep.Disagreements), "disagreements")
+		}
 	}
 }
 
@@ -49,8 +53,10 @@ var LiveLoop5kWorkloads = []ScaleWorkload{
 // LiveLoop5kWorkloads. It reports the p99 of the controller's decision latency (batch close to
 // last launch call, from its karpenter_provisioner_decision_duration_seconds histogram over the
 // scale-up, interpolated within the bucket as histogram_quantile does), the seconds from
-// scaling to every pod Running, the nodes launched and their USD/hour. Scale always stops the
-// sandbox it started.
+// scaling to every pod Running, the nodes launched, their USD/hour and the scheduling
+// disagreements the controller recorded during the scale-up
+// (karpenter_provisioner_scheduling_disagreements_total). Scale always stops the sandbox it
+// started.
 func BenchmarkLiveLoop5k(b *testing.B) {
 	bin := benchBin(b)
 	for i := 0; i < b.N; i++ {
@@ -59,11 +65,15 @@ func BenchmarkLiveLoop5k(b *testing.B) {
 		if rep.Decisions == nil || rep.Decisions.Count == 0 {
 			b.Fatal("no decision latency was recorded during the scale-up")
 		}
+		if rep.Disagreements == nil {
+			b.Fatal("the scheduling disagreements could not be read")
+		}
 		b.ReportMetric(rep.Decisions.Quantile(0.99), "p99-decision-s")
 		b.ReportMetric(float64(rep.Decisions.Count), "decisions")
 		b.ReportMetric(rep.Seconds, "s-to-running")
 		b.ReportMetric(float64(rep.Nodes), "nodes")
 		b.ReportMetric(rep.TotalUSDPerHour, "usd/hour")
+		b.ReportMetric(float64(*rep.Disagreements), "disagreements")
 	}
 }
 
