@@ -24,6 +24,14 @@ func TestProvisionerValidation(t *testing.T) {
   values = ["spot"]
 }`, regexp.MustCompile(`(?s)requirement\[0\]\.operator.*value must be one of`)},
 		{"negative ttl", `ttl_seconds_after_empty = -1`, regexp.MustCompile(`(?s)ttl_seconds_after_empty.*between 0 and`)},
+		{"negative volume size", `aws {
+  subnet_selector = { "karpenter.sh/discovery" = "demo" }
+  security_group_selector = { "karpenter.sh/discovery" = "demo" }
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs { volume_size = "-4Gi" }
+  }
+}`, regexp.MustCompile(`(?s)Invalid volume size.*aws\[0\]\.block_device_mappings\[0\]\.ebs\.volume_size:\s+"-4Gi"\s+is\s+negative:\s+the\s+size\s+must\s+be\s+a\s+positive`)},
 		{"empty selector", `aws {
   subnet_selector = {}
   security_group_selector = { "karpenter.sh/discovery" = "demo" }
