@@ -24,14 +24,6 @@ func TestProvisionerValidation(t *testing.T) {
   values = ["spot"]
 }`, regexp.MustCompile(`(?s)requirement\[0\]\.operator.*value must be one of`)},
 		{"negative ttl", `ttl_seconds_after_empty = -1`, regexp.MustCompile(`(?s)ttl_seconds_after_empty.*between 0 and`)},
-		{"negative volume size", `aws {
-  subnet_selector = { "karpenter.sh/discovery" = "demo" }
-  security_group_selector = { "karpenter.sh/discovery" = "demo" }
-  block_device_mappings {
-    device_name = "/dev/xvda"
-    ebs { volume_size = "-4Gi" }
-  }
-}`, regexp.MustCompile(`(?s)Invalid volume size.*aws\[0\]\.block_device_mappings\[0\]\.ebs\.volume_size:\s+"-4Gi"\s+is\s+negative:\s+the\s+size\s+must\s+be\s+a\s+positive`)},
 		{"empty selector", `aws {
   subnet_selector = {}
   security_group_selector = { "karpenter.sh/discovery" = "demo" }
@@ -157,6 +149,29 @@ func TestEBSErrorsAreReportedTogether(t *testing.T) {
 		steps = append(steps, resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)` + strings.ReplaceAll(want, " ", `\s+`))})
 	}
 	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+}
+
+// A negative volume_size is called negative (not "not a quantity"), at its attribute path.
+func TestNegativeVolumeSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform")
+	}
+	cfg := `resource "karpenter_provisioner" "bad" {
+  name = "bad"
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "demo" }
+    security_group_selector = { "karpenter.sh/discovery" = "demo" }
+    block_device_mappings {
+      device_name = "/dev/xvda"
+      ebs { volume_size = "-4Gi" }
+    }
+  }
+}
+`
+	// terraform wraps the detail: any space may be a line break.
+	want := regexp.MustCompile(`(?s)Invalid volume size.*aws\[0\]\.block_device_mappings\[0\]\.ebs\.volume_size:\s+"-4Gi"\s+is\s+negative:\s+the\s+size\s+must\s+be\s+a\s+positive`)
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{Config: cfg, PlanOnly: true, ExpectError: want}}})
 }
 
 // manyResources is n resource limits "example.com/r<i>" = "1", as HCL map entries.
