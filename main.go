@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -39,6 +40,11 @@ func main() {
 	root.Flags().BoolVar(&debug, "debug", false, "start the provider in debug mode (for debuggers such as delve)")
 	root.AddCommand(operator.NewCommand(), sandbox.NewCommand(), simulate.NewCommand())
 	if err := root.Execute(); err != nil {
+		var intr *sandbox.Interrupted
+		if errors.As(err, &intr) { // already cleaned up: one plain line, and 130 as for Ctrl-C
+			fmt.Fprintln(os.Stderr, intr.Message)
+			os.Exit(intr.ExitCode())
+		}
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}

@@ -151,6 +151,29 @@ func TestEBSErrorsAreReportedTogether(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
 }
 
+// A negative volume_size is called negative (not "not a quantity"), at its attribute path.
+func TestNegativeVolumeSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform")
+	}
+	cfg := `resource "karpenter_provisioner" "bad" {
+  name = "bad"
+  aws {
+    subnet_selector         = { "karpenter.sh/discovery" = "demo" }
+    security_group_selector = { "karpenter.sh/discovery" = "demo" }
+    block_device_mappings {
+      device_name = "/dev/xvda"
+      ebs { volume_size = "-4Gi" }
+    }
+  }
+}
+`
+	// terraform wraps the detail: any space may be a line break.
+	want := regexp.MustCompile(`(?s)Invalid volume size.*aws\[0\]\.block_device_mappings\[0\]\.ebs\.volume_size:\s+"-4Gi"\s+is\s+negative:\s+the\s+size\s+must\s+be\s+a\s+positive`)
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{Config: cfg, PlanOnly: true, ExpectError: want}}})
+}
+
 // manyResources is n resource limits "example.com/r<i>" = "1", as HCL map entries.
 func manyResources(n int) string {
 	var b strings.Builder

@@ -68,6 +68,16 @@ func makeStateDir(dir string) error {
 // UpTimeout bounds how long `sandbox up` waits for the daemon to become ready.
 const UpTimeout = 6 * time.Minute
 
+// Interrupted is the error of a command that SIGINT or SIGTERM stopped after it cleaned up:
+// Message is the whole text to print (e.g. "interrupted; sandbox stopped"), with no "error:"
+// prefix, and the process exits with ExitCode.
+type Interrupted struct{ Message string }
+
+func (e *Interrupted) Error() string { return e.Message }
+
+// ExitCode is 130 (128 + SIGINT), the status shells give a command stopped by Ctrl-C.
+func (e *Interrupted) ExitCode() int { return 130 }
+
 type flags struct {
 	dir         string
 	clusterName string
@@ -130,7 +140,10 @@ func NewCommand() *cobra.Command {
 			asked["cluster-name"] = asked["cluster-name"] || os.Getenv("CLUSTER_NAME") != ""
 			asked["authentication-mode"] = asked["authentication-mode"] || os.Getenv("KARPENTER_SANDBOX_AUTHENTICATION_MODE") != ""
 			asked["region"] = asked["region"] || os.Getenv("KARPENTER_SANDBOX_REGION") != ""
-			return up(cmd.Context(), cmd.OutOrStdout(), f, asked)
+			// Ctrl-C (or SIGTERM) while waiting stops the daemon this up started: see up.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return up(ctx, cmd.OutOrStdout(), f, asked)
 		},
 	}, &cobra.Command{
 		Use: "down", Short: "Stop every sandbox process and remove the state directory", Args: cobra.NoArgs,
@@ -217,7 +230,7 @@ func lockParent(ctx context.Context, out io.Writer, dir string) (func(), error) 
 		select {
 		case <-ctx.Done():
 			_ = fd.Close()
-			return nil, fmt.Errorf("waiting for another `sandbox up` in %s: %w", parent, ctx.Err())
+			return nil, &Interrupted{Message: "interrupted while waiting for another `sandbox up`; no sandbox was started"}
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -261,12 +274,34 @@ func sameSetting(a, b string) bool {
 	return errA == nil && errB == nil && da == db
 }
 
-// up starts the daemon for f and waits until the sandbox is ready. asked names the settings the
-// user chose (flags given or set through the environment): when a sandbox already runs in the
-// directory, it must have those, else up fails and says how to restart it. Two `up`s of the
-// same directory at once are serialised (lockParent): the second waits for the first and finds
-// its sandbox running.
+// check validates f's settings. Errors name the flag, the value and what is allowed.
+func (f *flags) check() error {
+	if f.staticNodes < 0 {
+		return fmt.Errorf("--static-nodes: must be >= 0, got %d", f.staticNodes)
+	}
+	if f.bootDelay < 0 {
+		return fmt.Errorf("--boot-delay: must be >= 0, got %s", f.bootDelay)
+	}
+	if err := aws.CheckAuthMode(f.authMode); err != nil {
+		return fmt.Errorf("--authentication-mode: %w, got %q", err, f.authMode)
+	}
+	if err := aws.ValidRegion(f.region); err != nil {
+		return fmt.Errorf("--region: %w", err)
+	}
+	return nil
+}
+
+// up starts the daemon for f and waits until the sandbox is ready. f is checked first, before
+// anything is locked or started. asked names the settings the user chose (flags given or set
+// through the environment): when a sandbox already runs in the directory, it must have those,
+// else up fails and says how to restart it. Two `up`s of the same directory at once are
+// serialised (lockParent): the second waits for the first and finds its sandbox running. When
+// ctx ends (Ctrl-C) before the sandbox is ready, up stops the daemon it started, removes the
+// state directory and returns *Interrupted ("interrupted; sandbox stopped").
 func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
 		return err
@@ -283,20 +318,6 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 		}
 		fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, dir)
 		return nil
-	}
-	if f.staticNodes < 0 {
-		return fmt.Errorf("--static-nodes: must be >= 0, got %d", f.staticNodes)
-	}
-	if f.bootDelay < 0 {
-		return fmt.Errorf("--boot-delay: must be >= 0, got %s", f.bootDelay)
-	}
-	switch f.authMode {
-	case "CONFIG_MAP", "API_AND_CONFIG_MAP", "API":
-	default:
-		return fmt.Errorf("--authentication-mode: must be CONFIG_MAP, API_AND_CONFIG_MAP or API, got %q", f.authMode)
-	}
-	if err := aws.ValidRegion(f.region); err != nil {
-		return fmt.Errorf("--region: %w", err)
 	}
 	// A state directory without a live daemon is left over from a crash: start afresh.
 	if err := removeStateDir(dir); err != nil {
@@ -364,7 +385,15 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 			return fmt.Errorf("sandbox not ready after %s; stopped it. last log lines:\n%s", UpTimeout, tail(logPath, 30))
 		case <-ctx.Done():
-			return ctx.Err()
+			// By the pid started, not the pid file: the daemon may not have written it yet.
+			err := stopGroup(out, pid)
+			if err == nil {
+				err = removeStateDir(dir)
+			}
+			if err != nil {
+				return fmt.Errorf("interrupted; stopping the sandbox: %w", err)
+			}
+			return &Interrupted{Message: "interrupted; sandbox stopped"}
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
@@ -434,25 +463,33 @@ func down(out io.Writer, dir string) error {
 	pid, ok := daemonPID(dir)
 	if !ok {
 		fmt.Fprintf(out, "no sandbox running in %s\n", dir)
-	} else {
-		fmt.Fprintf(out, "stopping sandbox (pid %d)\n", pid)
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		deadline := time.Now().Add(30 * time.Second)
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		// Whatever is left of the group (a child that ignored SIGTERM) is killed.
-		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("kill sandbox process group %d: %w", pid, err)
-		}
-		for i := 0; i < 50 && syscall.Kill(pid, 0) == nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+	} else if err := stopGroup(out, pid); err != nil {
+		return err
 	}
 	if err := removeStateDir(dir); err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
 	fmt.Fprintf(out, "removed %s\n", dir)
+	return nil
+}
+
+// stopGroup stops the daemon pid and its process group (the daemon leads it): SIGTERM, up to
+// 30 s for the daemon to exit, then SIGKILL to whatever is left of the group. Errors: the
+// SIGKILL's, other than the group being gone.
+func stopGroup(out io.Writer, pid int) error {
+	fmt.Fprintf(out, "stopping sandbox (pid %d)\n", pid)
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Whatever is left of the group (a child that ignored SIGTERM) is killed.
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill sandbox process group %d: %w", pid, err)
+	}
+	for i := 0; i < 50 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -209,4 +210,77 @@ func groupMembers(pgid int) []int {
 		}
 	}
 	return out
+}
+
+// Ctrl-C while `sandbox up` waits for the daemon stops the daemon (in its own session, it does
+// not get the terminal's SIGINT) and removes the state directory; up says so in one line, with
+// no error wording, and exits 130. The interrupt comes with the first progress line, while
+// the daemon starts the control plane.
+func TestUpInterruptedStopsTheDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandbox daemon (skipped with -short)")
+	}
+	bin := providerBinary(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	t.Cleanup(func() { _ = exec.Command(bin, "sandbox", "down", "--dir", dir).Run() })
+	cmd := exec.Command(bin, "sandbox", "up", "--static-nodes", "0", "--dir", dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := regexp.MustCompile(`sandbox daemon started \(pid (\d+)\)`)
+	pids := make(chan int, 1)
+	var out bytes.Buffer
+	go func() {
+		daemon, sent := 0, false
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if m := started.FindStringSubmatch(sc.Text()); m != nil {
+				daemon, _ = strconv.Atoi(m[1])
+			}
+			if daemon != 0 && strings.HasPrefix(sc.Text(), "  ") && !sent {
+				pids <- daemon
+				sent = true
+			}
+		}
+		close(pids)
+	}()
+	var pid int
+	select {
+	case pid = <-pids:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("sandbox up showed no progress of its daemon within a minute")
+	}
+	if pid == 0 {
+		_ = cmd.Wait()
+		t.Fatalf("sandbox up ended before its daemon made progress:\n%s\nstderr:\n%s", out.String(), stderr.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for range pids { // until stdout closes
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d (%v), want 130", code, err)
+	}
+	if got := stderr.String(); got != "interrupted; sandbox stopped\n" {
+		t.Errorf("stderr %q, want \"interrupted; sandbox stopped\\n\"", got)
+	}
+	if !strings.Contains(out.String(), "stopping sandbox (pid "+strconv.Itoa(pid)+")") {
+		t.Errorf("stdout does not say the daemon is stopped:\n%s", out.String())
+	}
+	if left := groupMembers(pid); len(left) > 0 {
+		t.Errorf("processes of the daemon left: %v", left)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("state dir still there: %v", err)
+	}
 }

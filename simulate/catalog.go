@@ -35,6 +35,16 @@ const (
 	CatalogAuto = "auto"
 )
 
+// checkCatalogName returns nil for CatalogSandbox, CatalogAWS and CatalogAuto, else an error
+// naming the flag, the name given and the names allowed.
+func checkCatalogName(name string) error {
+	switch name {
+	case CatalogSandbox, CatalogAWS, CatalogAuto:
+		return nil
+	}
+	return fmt.Errorf("--catalog: unknown catalogue %q (want %s, %s or %s)", name, CatalogSandbox, CatalogAWS, CatalogAuto)
+}
+
 // clusterName stands in for the cluster in the cloud provider's settings; simulate launches
 // nothing, so it is never sent anywhere.
 const clusterName = "simulate"
@@ -76,7 +86,7 @@ func OpenCatalog(ctx context.Context, name string, notes io.Writer) (*Catalog, e
 			c, err = openSandbox()
 		}
 	default:
-		return nil, fmt.Errorf("--catalog: unknown catalogue %q (want %s, %s or %s)", name, CatalogSandbox, CatalogAWS, CatalogAuto)
+		return nil, checkCatalogName(name)
 	}
 	if err != nil {
 		return nil, err

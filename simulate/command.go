@@ -65,8 +65,9 @@ credentials are configured, else sandbox.`,
 }
 
 // Run reads the inputs, solves and writes the plan to out; warnings and notes go to errOut.
-// Errors: no -f, a bad -o, unreadable or invalid input (file, line, field path, reason), the
-// catalogue not opening, EC2 errors.
+// Errors: no -f, a bad -o or --catalog (checked before any input is read, so such an error
+// comes alone), unreadable or invalid input (file, line, field path, reason), the catalogue
+// not opening, EC2 errors.
 func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -76,6 +77,9 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 	}
 	if o.Output != OutputTable && o.Output != OutputJSON {
 		return fmt.Errorf("-o: unknown output format %q (want %s or %s)", o.Output, OutputTable, OutputJSON)
+	}
+	if err := checkCatalogName(o.Catalog); err != nil {
+		return err
 	}
 	w, err := Read(ctx, o.Files, o.Nodes, stdin)
 	if w != nil {

@@ -398,6 +398,39 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
+// A bad flag is reported before any input is read: its error comes alone, without the
+// warnings the input would give (here: no Provisioner).
+func TestFlagErrorComesBeforeInputWarnings(t *testing.T) {
+	w := write(t, "w.yaml", deployment("a", 1, "1", "1Gi"))
+	for _, args := range [][]string{{"-f", w, "--catalog", "bogus"}, {"-f", w, "-o", "yaml"}} {
+		_, errOut, err := run(t, "", args...)
+		if err == nil || !strings.HasPrefix(err.Error(), "--catalog: ") && !strings.HasPrefix(err.Error(), "-o: ") {
+			t.Errorf("simulate %v: error %v, want the flag's", args, err)
+		}
+		if errOut != "" {
+			t.Errorf("simulate %v wrote before the flag error:\n%s", args, errOut)
+		}
+	}
+}
+
+// A file without objects (empty, comments and "---" only, a List without items) is named in a
+// warning: it is most likely not the file meant.
+func TestFileWithoutObjectsIsWarned(t *testing.T) {
+	empty := write(t, "empty.yaml", "")
+	comments := write(t, "comments.yaml", "# nothing here yet\n---\n\n---   # still nothing\n")
+	list := write(t, "list.yaml", `{"apiVersion": "v1", "kind": "List", "items": []}`)
+	prov := write(t, "prov.yaml", defaultProvisioner)
+	_, errOut := plan(t, "-f", empty, "-f", comments, "-f", list, "-f", prov, "-f", "-")
+	for _, f := range []string{empty, comments, list, "-"} {
+		if !strings.Contains(errOut, "warning: "+f+": no Kubernetes objects\n") {
+			t.Errorf("no warning for %s:\n%s", f, errOut)
+		}
+	}
+	if strings.Contains(errOut, prov+": no Kubernetes objects") {
+		t.Errorf("warning for %s, which holds a Provisioner:\n%s", prov, errOut)
+	}
+}
+
 // TestLowerBoundIsForThePodsPlaced: pods a provisioner's limits leave unschedulable are not in
 // the bound, so it is not above the plan's total.
 func TestLowerBoundIsForThePodsPlaced(t *testing.T) {

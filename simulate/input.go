@@ -457,7 +457,9 @@ type Source struct {
 	role role
 }
 
-// Read reads the workload sources (-f) and the cluster sources (--nodes) in order.
+// Read reads the workload sources (-f) and the cluster sources (--nodes) in order. A file
+// that holds no object (empty, only comments and "---", or a List without items) is a warning
+// "<file>: no Kubernetes objects".
 // Errors (joined, each a *SourceError or an I/O error naming the file): unreadable files, bad
 // YAML, objects of the wrong shape, invalid objects, duplicate objects, a file given twice
 // (also through its directory) and a second "-". With an error, the Workload returned holds
@@ -506,6 +508,10 @@ func (r *reader) readSource(s Source, stdin io.Reader) error {
 		objs, err := Decode(f, data)
 		if err != nil {
 			errs = append(errs, err)
+		} else if len(objs) == 0 {
+			// Empty, only comments and "---", or a List without items: most likely the wrong
+			// file, which would otherwise go unnoticed.
+			r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%s: no Kubernetes objects", f))
 		}
 		for _, o := range objs {
 			r.add(o, s.role)

@@ -11,6 +11,7 @@ package aws
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,6 +27,19 @@ const (
 	AuthModeAPIAndConfigMap = "API_AND_CONFIG_MAP"
 	AuthModeAPI             = "API"
 )
+
+// AuthModes are the authentication modes, in the only order EKS lets a cluster move through
+// them (CONFIG_MAP -> API_AND_CONFIG_MAP -> API).
+var AuthModes = []string{AuthModeConfigMap, AuthModeAPIAndConfigMap, AuthModeAPI}
+
+// CheckAuthMode returns nil when mode is one of AuthModes, else an error listing them ("must be
+// CONFIG_MAP, API_AND_CONFIG_MAP or API"); the caller names the flag and the value given.
+func CheckAuthMode(mode string) error {
+	if slices.Contains(AuthModes, mode) {
+		return nil
+	}
+	return errors.New("must be " + AuthModeConfigMap + ", " + AuthModeAPIAndConfigMap + " or " + AuthModeAPI)
+}
 
 // Access entry types the emulator accepts (EKS API Reference, CreateAccessEntry "type").
 const (
@@ -87,7 +101,7 @@ func (e *Emulator) AuthenticationMode() string {
 func (e *Emulator) SetAuthenticationMode(mode string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	order := []string{AuthModeConfigMap, AuthModeAPIAndConfigMap, AuthModeAPI}
+	order := AuthModes
 	to, from := slices.Index(order, mode), slices.Index(order, e.state.eks.authMode)
 	if to < 0 {
 		return errorf(http.StatusBadRequest, "InvalidParameterException", "authenticationMode %q is not one of %v", mode, order)

@@ -136,10 +136,7 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 		err = errors.Join(err, downErr)
 	}()
 
-	steps := []struct {
-		name string
-		fn   func(context.Context, *Step) error
-	}{
+	steps := []namedStep{
 		{"install provider into ./bin mirror", d.installProvider},
 		{"sandbox up", func(ctx context.Context, _ *Step) error { return d.startSandbox(ctx) }},
 		{"terraform init", func(ctx context.Context, _ *Step) error { return d.tf.Init(ctx) }},
@@ -153,12 +150,37 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 		{"terraform destroy", d.destroy},
 		{"nothing left behind", d.checkClean},
 	}
+	return runSteps(ctx, t, log, steps)
+}
+
+// namedStep is one step of a run: its name in the log and the timeline, and its work.
+type namedStep struct {
+	name string
+	fn   func(context.Context, *Step) error
+}
+
+// runSteps runs steps in order on t, stopping at the first error, which it returns as
+// `step "<name>": <error>` (the error names the command that failed, so the step's name is
+// quoted rather than a second prefix). When ctx is cancelled (Ctrl-C) during a step, whatever
+// that step's error says (the signal its commands got, a cancelled wait), the step is recorded
+// and reported as interrupted, and the error returned wraps ErrInterrupted.
+func runSteps(ctx context.Context, t *Timeline, log io.Writer, steps []namedStep) error {
 	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("interrupted before %q: %w", s.name, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w before step %q", ErrInterrupted, s.name)
 		}
-		if err := t.Run(log, s.name, func(st *Step) error { return s.fn(ctx, st) }); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+		err := t.Run(log, s.name, func(st *Step) error {
+			err := s.fn(ctx, st)
+			if err != nil && ctx.Err() != nil {
+				return ErrInterrupted
+			}
+			return err
+		})
+		if errors.Is(err, ErrInterrupted) {
+			return fmt.Errorf("%w in step %q", ErrInterrupted, s.name)
+		}
+		if err != nil {
+			return fmt.Errorf("step %q: %w", s.name, err)
 		}
 	}
 	return nil

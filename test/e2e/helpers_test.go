@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -317,5 +319,58 @@ func TestScaleLowerBound(t *testing.T) {
 	}
 	if _, err := ScaleLowerBound(ctx, []ScaleWorkload{{Name: "bad", Replicas: 1, CPU: "one", Memory: "1Gi"}}); err == nil || !strings.Contains(err.Error(), "workload bad: cpu") {
 		t.Errorf("bad quantity: err = %v", err)
+	}
+}
+
+// A step whose context is cancelled (Ctrl-C) is reported as interrupted, not as failed with the
+// signal its command got, and the run stops there; a failing step's error names the step once.
+func TestRunStepsInterruptedAndFailed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	tl := NewTimeline(nil)
+	var log bytes.Buffer
+	ran := 0
+	err := runSteps(ctx, tl, &log, []namedStep{
+		{"sandbox up", func(context.Context, *Step) error {
+			cancel()
+			return errors.New("/bin/x sandbox up: signal: interrupt: ") // what a killed command gave
+		}},
+		{"terraform init", func(context.Context, *Step) error { ran++; return nil }},
+	})
+	if !errors.Is(err, ErrInterrupted) || ran != 0 || err.Error() != `interrupted in step "sandbox up"` {
+		t.Fatalf("runSteps = %v (later steps ran %d times), want interrupted in step \"sandbox up\"", err, ran)
+	}
+	var out bytes.Buffer
+	tl.Write(&out)
+	for _, s := range []string{log.String(), out.String()} {
+		if strings.Contains(s, "signal") || strings.Contains(s, "FAILED") || !strings.Contains(s, "interrupted") {
+			t.Errorf("an interrupted step is not reported as interrupted:\n%s", s)
+		}
+	}
+
+	err = runSteps(context.Background(), NewTimeline(nil), io.Discard, []namedStep{
+		{"sandbox up", func(context.Context, *Step) error {
+			return errors.New("/bin/x sandbox up --authentication-mode X: exit status 1")
+		}},
+	})
+	if err == nil || err.Error() != `step "sandbox up": /bin/x sandbox up --authentication-mode X: exit status 1` {
+		t.Fatalf("runSteps = %v", err)
+	}
+}
+
+// A command's error has no dangling ": " when its stderr is empty, and says "interrupted"
+// (wrapping ErrInterrupted) instead of the signal when its context was cancelled.
+func TestCommandError(t *testing.T) {
+	exit := errors.New("exit status 1")
+	if got := commandError(context.Background(), "x sandbox up", exit, "").Error(); got != "x sandbox up: exit status 1" {
+		t.Errorf("empty stderr: %q", got)
+	}
+	if got := commandError(context.Background(), "x sandbox up", exit, "error: bad").Error(); got != "x sandbox up: exit status 1: error: bad" {
+		t.Errorf("with stderr: %q", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := commandError(ctx, "x sandbox up", errors.New("signal: interrupt"), "")
+	if !errors.Is(err, ErrInterrupted) || err.Error() != "x sandbox up: interrupted" {
+		t.Errorf("cancelled: %v", err)
 	}
 }

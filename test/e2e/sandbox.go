@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,17 +41,18 @@ func NewSandbox(bin, dir string, out io.Writer) *Sandbox {
 
 // Up runs `<bin> sandbox up <args...>` (e.g. "--boot-delay", "0"), then `sandbox env`, and
 // fills Env. A stale sandbox left in Dir by an earlier, killed run is stopped first so that the
-// run starts from a clean state. On error the caller must still call Down.
+// run starts from a clean state. Errors name the command that failed (see run); when ctx is
+// cancelled, the error wraps ErrInterrupted. On error the caller must still call Down.
 func (s *Sandbox) Up(ctx context.Context, args ...string) error {
 	if err := s.Down(ctx); err != nil {
 		return fmt.Errorf("stopping a stale sandbox in %s: %w", s.Dir, err)
 	}
 	if _, err := s.run(ctx, s.Out, append([]string{"sandbox", "up"}, args...)...); err != nil {
-		return fmt.Errorf("sandbox up: %w", err)
+		return err // names the command: no "sandbox up: " prefix of its own
 	}
 	out, err := s.run(ctx, nil, "sandbox", "env")
 	if err != nil {
-		return fmt.Errorf("sandbox env: %w", err)
+		return err
 	}
 	env, err := ParseEnv(out)
 	if err != nil {
@@ -96,7 +98,9 @@ func (s *Sandbox) Environ(extra ...string) []string {
 }
 
 // run executes the binary with args and KARPENTER_SANDBOX_DIR=Dir; stderr (and stdout when
-// tee is non-nil) are copied to the progress writer. It returns stdout.
+// tee is non-nil) are copied to the progress writer. It returns stdout. Errors: "<bin> <args>:
+// <exit status>", then ": " and the last 20 lines of stderr when it has any; when ctx was
+// cancelled (the command got SIGINT), "<bin> <args>: interrupted", wrapping ErrInterrupted.
 func (s *Sandbox) run(ctx context.Context, tee io.Writer, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, s.Bin, args...)
 	cmd.Env = append(os.Environ(), SandboxDirEnv+"="+s.Dir)
@@ -110,9 +114,26 @@ func (s *Sandbox) run(ctx context.Context, tee io.Writer, args ...string) (strin
 	cmd.Stderr = io.MultiWriter(&stderr, s.Out)
 	interruptOnCancel(cmd)
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w: %s", s.Bin, strings.Join(args, " "), err, lastLines(stderr.String(), 20))
+		return stdout.String(), commandError(ctx, s.Bin+" "+strings.Join(args, " "), err, lastLines(strings.TrimSpace(stderr.String()), 20))
 	}
 	return stdout.String(), nil
+}
+
+// ErrInterrupted is wrapped by the errors of commands and steps stopped because their context
+// was cancelled (Ctrl-C): they did not fail, they were interrupted.
+var ErrInterrupted = errors.New("interrupted")
+
+// commandError describes the failure err of the command line cmd whose stderr ended with
+// stderrTail: "<cmd>: interrupted" (wrapping ErrInterrupted) when ctx was cancelled, else
+// "<cmd>: <err>", followed by ": <stderrTail>" when that is not empty.
+func commandError(ctx context.Context, cmd string, err error, stderrTail string) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", cmd, ErrInterrupted)
+	}
+	if stderrTail == "" {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return fmt.Errorf("%s: %w: %s", cmd, err, stderrTail)
 }
 
 // interruptOnCancel makes a cancelled context send SIGINT (so that terraform and the sandbox

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,7 +55,8 @@ func NewTimeline(now func() time.Time) *Timeline {
 	return &Timeline{now: now}
 }
 
-// Run times fn as a step called name, prints "==> name" and the outcome to log, records it and
+// Run times fn as a step called name, prints "==> name" and the outcome to log (its seconds;
+// "FAILED" and the error, or "interrupted" when the error wraps ErrInterrupted), records it and
 // returns fn's error. fn may add notes through the *Step it receives.
 func (t *Timeline) Run(log io.Writer, name string, fn func(*Step) error) error {
 	fmt.Fprintf(log, "==> %s\n", name)
@@ -63,9 +65,12 @@ func (t *Timeline) Run(log io.Writer, name string, fn func(*Step) error) error {
 	st.Err = fn(&st)
 	st.Seconds = t.now().Sub(start).Seconds()
 	t.Steps = append(t.Steps, st)
-	if st.Err != nil {
+	switch {
+	case errors.Is(st.Err, ErrInterrupted):
+		fmt.Fprintf(log, "<== %s interrupted after %.1fs\n", name, st.Seconds)
+	case st.Err != nil:
 		fmt.Fprintf(log, "<== %s FAILED after %.1fs: %v\n", name, st.Seconds, st.Err)
-	} else {
+	default:
 		fmt.Fprintf(log, "<== %s (%.1fs)\n", name, st.Seconds)
 	}
 	return st.Err
@@ -107,7 +112,10 @@ func (t *Timeline) Write(w io.Writer) {
 	for _, s := range t.Steps {
 		total += s.Seconds
 		result := "ok"
-		if s.Err != nil {
+		switch {
+		case errors.Is(s.Err, ErrInterrupted):
+			result = "interrupted"
+		case s.Err != nil:
 			result = "FAILED: " + firstLine(s.Err.Error())
 		}
 		fmt.Fprintf(tw, "  %s\t%.1f\t%s\n", s.Name, s.Seconds, result)

@@ -129,13 +129,27 @@ func (v *Validator) Validate(ctx context.Context, obj map[string]any) Validation
 	res.Errors = append(res.Errors, schemaobjectmeta.Validate(ctx, nil, u, v.structural, false)...)
 	// x-kubernetes-list-type map and set: unique keys and items (spec.provider.blockDeviceMappings).
 	res.Errors = append(res.Errors, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
-	if len(res.Errors) > 0 {
-		// As the API server: CEL rules run only on objects whose types are right.
+	if blocksCEL(res.Errors) {
+		// As the API server: CEL rules run only on objects whose types, required fields, enums
+		// and sizes are right; a pattern, format or bound error lets them run.
 		return res
 	}
 	celErrs, _ := v.cel.Validate(ctx, nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)
 	res.Errors = append(res.Errors, celErrs...)
 	return res
+}
+
+// blocksCEL reports whether errs hold an error that keeps the API server from running the CEL
+// rules (k8s.io/apiextensions-apiserver/pkg/registry/customresource, hasBlockingErr): a value
+// of the wrong type, a required field missing, a value not in an enum, or too long / too many.
+func blocksCEL(errs field.ErrorList) bool {
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return true
+		}
+	}
+	return false
 }
 
 // validateMetadata checks metadata as the API server's generic registry does on create: name

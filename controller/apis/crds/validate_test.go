@@ -104,6 +104,24 @@ func TestInvalidProvisionersAreRefusedWithFieldPath(t *testing.T) {
 	}
 }
 
+// As the API server (hasBlockingErr): a pattern error leaves the CEL rules to run, so a
+// negative volumeSize is also called negative; a value of the wrong type keeps them from running.
+func TestCELRulesRunBesidePatternErrorsOnly(t *testing.T) {
+	const base = "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata:\n  name: p\nspec:\n"
+	bdm := "  provider:\n    subnetSelector: {a: b}\n    securityGroupSelector: {a: b}\n" +
+		"    blockDeviceMappings:\n      - {deviceName: /dev/xvda, ebs: {volumeSize: -4Gi}}\n"
+	msg := validate(t, base+bdm).Errors.ToAggregate().Error()
+	for _, want := range []string{"should match", `volumeSize must be positive (between 1Gi and 64Ti): -4Gi is negative`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("errors %q do not mention %q", msg, want)
+		}
+	}
+	msg = validate(t, base+bdm+"  ttlSecondsAfterEmpty: soon\n").Errors.ToAggregate().Error()
+	if !strings.Contains(msg, "must be of type integer") || strings.Contains(msg, "is negative") {
+		t.Errorf("with a type error, CEL rules ran: %q", msg)
+	}
+}
+
 func TestMetadataAndTypeAreChecked(t *testing.T) {
 	cases := map[string]struct{ doc, want string }{
 		"no name":     {"apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nspec: {}", "metadata.name: Required value"},

@@ -425,7 +425,7 @@ type BlockDevice struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
-	// +kubebuilder:validation:XValidation:rule="!isQuantity(self) || (quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0)",message="volumeSize must be between 1Gi and 64Ti"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(self) || (quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0)",message="volumeSize must be between 1Gi and 64Ti",messageExpression=`quantity(self).isLessThan(quantity('0')) ? 'volumeSize must be positive (between 1Gi and 64Ti): ' + self + ' is negative' : 'volumeSize must be between 1Gi and 64Ti'`
 	VolumeSize *VolumeSize `json:"volumeSize,omitempty"`
 	// VolumeType is standard, io1, io2, gp2, sc1, st1 or gp3 (EC2's default: gp2).
 	// +optional

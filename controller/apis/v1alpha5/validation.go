@@ -327,10 +327,14 @@ func sortedKeys[K ~string, V any](m map[K]V) []string {
 const VolumeSizePattern = `^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
 
 // VolumeSizeGiB parses a block device's volumeSize (e.g. 100Gi, 1Ti, 21474836480) and returns
-// it in whole GiB, rounded up, as EC2's VolumeSize takes it. Errors: not a quantity, or outside
-// MinVolumeSize..MaxVolumeSize.
+// it in whole GiB, rounded up, as EC2's VolumeSize takes it. Errors: a negative quantity such
+// as -4Gi (the message says it is negative), text that is not a quantity matching
+// VolumeSizePattern, or a size outside MinVolumeSize..MaxVolumeSize.
 func VolumeSizeGiB(s VolumeSize) (int32, error) {
 	if !volumeSizeRE.MatchString(string(s)) {
+		if q, err := resource.ParseQuantity(string(s)); err == nil && q.Sign() < 0 {
+			return 0, fmt.Errorf("%q is negative: the size must be a positive quantity of %s to %s such as 100Gi", s, MinVolumeSize, MaxVolumeSize)
+		}
 		return 0, fmt.Errorf("%q is not a quantity such as 100Gi", s)
 	}
 	q, err := resource.ParseQuantity(string(s))

@@ -160,6 +160,35 @@ func TestValidateAcceptsValidCorpus(t *testing.T) {
 	}
 }
 
+// VolumeSizeGiB rounds up to whole GiB, and its errors say what is wrong: a negative size is
+// called negative, not "not a quantity".
+func TestVolumeSizeGiB(t *testing.T) {
+	for _, c := range []struct {
+		in      VolumeSize
+		want    int32
+		wantErr string
+	}{
+		{"100Gi", 100, ""},
+		{"1.5Ti", 1536, ""},
+		{"21474836480", 20, ""},
+		{"1500M", 2, ""},
+		{"-4Gi", 0, `"-4Gi" is negative: the size must be a positive quantity of 1Gi to 64Ti`},
+		{"-1", 0, `"-1" is negative`},
+		{"20GB", 0, `"20GB" is not a quantity such as 100Gi`},
+		{"-", 0, `"-" is not a quantity`},
+		{"512Mi", 0, `"512Mi" must be between 1Gi and 64Ti`},
+		{"65Ti", 0, `"65Ti" must be between 1Gi and 64Ti`},
+	} {
+		got, err := VolumeSizeGiB(c.in)
+		switch {
+		case c.wantErr == "" && (err != nil || got != c.want):
+			t.Errorf("VolumeSizeGiB(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("VolumeSizeGiB(%q) error = %v; want one containing %q", c.in, err, c.wantErr)
+		}
+	}
+}
+
 // Validate checks spec.provider as the CRD does, for objects that did not pass the API server.
 func TestValidateProvider(t *testing.T) {
 	size := VolumeSize("65Ti")
