@@ -71,6 +71,9 @@ func Start(spec Spec) (*Process, error) {
 // Pid is the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// StartedAt is when the process was started.
+func (p *Process) StartedAt() time.Time { return p.started }
+
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

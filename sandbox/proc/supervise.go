@@ -103,7 +103,7 @@ func Supervise(p *Process, policy RestartPolicy, log *slog.Logger, changed func(
 	}
 	s := &Supervisor{spec: p.Spec, policy: policy.withDefaults(), log: log, changed: changed,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		status: Status{Name: p.Spec.Name, LogPath: p.Spec.LogPath, State: StateRunning, Pid: p.Pid(), StartedAt: p.started}}
+		status: Status{Name: p.Spec.Name, LogPath: p.Spec.LogPath, State: StateRunning, Pid: p.Pid(), StartedAt: p.StartedAt()}}
 	go s.loop(p)
 	return s
 }
@@ -203,7 +203,7 @@ func (s *Supervisor) loop(p *Process) {
 			st.Restarts++
 			st.NextStart = time.Time{}
 			if p != nil {
-				st.State, st.Pid, st.StartedAt = StateRunning, p.Pid(), p.started
+				st.State, st.Pid, st.StartedAt = StateRunning, p.Pid(), p.StartedAt()
 			}
 		})
 		if p != nil {
