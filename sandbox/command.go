@@ -87,7 +87,8 @@ func (f *flags) args() []string {
 		"--authentication-mode", f.authMode}
 }
 
-// NewCommand returns the `sandbox` subcommand: up, down, env (and the hidden daemon, run).
+// NewCommand returns the `sandbox` subcommand: up, down, env, status, stop-kubelet (and the
+// hidden daemon, run).
 func NewCommand() *cobra.Command {
 	f := &flags{}
 	root := &cobra.Command{
@@ -97,7 +98,10 @@ func NewCommand() *cobra.Command {
 			"(etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok), with a static node group.\n" +
 			"  sandbox up      start in the background and wait until ready\n" +
 			"  eval \"$(terraform-provider-karpenter sandbox env)\"\n" +
-			"  sandbox down    stop everything and remove the state directory",
+			"  sandbox status  each component's pid, state, restarts and last exit; the API server's /readyz\n" +
+			"  sandbox down    stop everything and remove the state directory\n" +
+			"The daemon restarts a control-plane component that exits (backoff 1 s doubling to 30 s) and\n" +
+			"gives up on one that exits again after 5 restarts within 5 minutes; `status` and `up` report it.",
 	}
 	clusterDefault := os.Getenv("CLUSTER_NAME")
 	if clusterDefault == "" {
@@ -135,6 +139,17 @@ func NewCommand() *cobra.Command {
 	}, &cobra.Command{
 		Use: "down", Short: "Stop every sandbox process and remove the state directory", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return down(cmd.OutOrStdout(), f.dir) },
+	}, &cobra.Command{
+		Use:   "status",
+		Short: "Show each component's pid, state, restarts and last exit, and whether the API server is ready",
+		Long: "Show the sandbox daemon and each control-plane component (etcd, kube-apiserver,\n" +
+			"kube-controller-manager, kube-scheduler, kwok): pid, state (running, restarting, gave-up),\n" +
+			"restart count and last exit, then the API server's /readyz and whether the AWS emulator\n" +
+			"answers. It exits non-zero when no sandbox runs, a component is down or was given up,\n" +
+			"the API server is not ready or the emulator does not answer. The daemon keeps this state\n" +
+			"in " + StatusFile + " in the state directory.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return status(cmd.Context(), cmd.OutOrStdout(), f.dir) },
 	}, &cobra.Command{
 		Use: "env", Short: "Print shell exports (KUBECONFIG, CLUSTER_NAME, AWS_*) for the running sandbox", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -263,9 +278,10 @@ func sameSetting(a, b string) bool {
 
 // up starts the daemon for f and waits until the sandbox is ready. asked names the settings the
 // user chose (flags given or set through the environment): when a sandbox already runs in the
-// directory, it must have those, else up fails and says how to restart it. Two `up`s of the
-// same directory at once are serialised (lockParent): the second waits for the first and finds
-// its sandbox running.
+// directory, it must have those, else up fails and says how to restart it; it must also be
+// healthy (awaitHealthy: a component being restarted gets HealthWait to come back, one given
+// up fails at once). Two `up`s of the same directory at once are serialised (lockParent): the
+// second waits for the first and finds its sandbox running.
 func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) error {
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
@@ -278,11 +294,7 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 	}
 	defer unlock()
 	if pid, ok := daemonPID(dir); ok {
-		if diff := runningDiffers(pid, f, asked); diff != "" {
-			return fmt.Errorf("a sandbox is already running in %s (pid %d) with %s; stop it with `sandbox down --dir %s` to start one with other settings", dir, pid, diff, dir)
-		}
-		fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, dir)
-		return nil
+		return alreadyRunning(ctx, out, f, asked, pid)
 	}
 	if f.staticNodes < 0 {
 		return fmt.Errorf("--static-nodes: must be >= 0, got %d", f.staticNodes)
@@ -370,6 +382,20 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 	}
 }
 
+// alreadyRunning is up on f.dir, where daemon pid runs: an error if it runs with other settings
+// than those asked or is not healthy (awaitHealthy), else it says that the sandbox runs.
+func alreadyRunning(ctx context.Context, out io.Writer, f *flags, asked map[string]bool, pid int) error {
+	if diff := runningDiffers(pid, f, asked); diff != "" {
+		return fmt.Errorf("a sandbox is already running in %s (pid %d) with %s; stop it with `sandbox down --dir %s` to start one with other settings", f.dir, pid, diff, f.dir)
+	}
+	if err := awaitHealthy(ctx, out, f.dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, f.dir)
+	return nil
+}
+
+// tail returns the last n lines of the file at path ("" if it cannot be read).
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -379,7 +405,8 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// run is the daemon: start the sandbox, publish its settings, run until SIGTERM/SIGINT.
+// run is the daemon: start the sandbox, publish its settings and status (StatusFile, rewritten
+// on every component change), run until SIGTERM/SIGINT, then stop everything in order.
 func run(f *flags) error {
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
@@ -401,6 +428,7 @@ func run(f *flags) error {
 	defer progress.Close()
 	cfg := f.config()
 	cfg.Progress = io.MultiWriter(os.Stdout, progress)
+	cfg.SupervisionLog = os.Stdout
 	sb, err := Start(ctx, cfg)
 	if err != nil {
 		_ = os.WriteFile(filepath.Join(dir, FailedFile), []byte(err.Error()+"\n"), 0o644)
@@ -415,17 +443,31 @@ func run(f *flags) error {
 	if err := os.WriteFile(filepath.Join(dir, EnvFile), []byte(env.String()), 0o644); err != nil {
 		return err
 	}
+	if err := writeStatus(dir, sb.daemonStatus(false)); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, ReadyFile), nil, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(cfg.Progress, "sandbox ready: cluster", sb.ClusterName, "API server", sb.Endpoint, "AWS", sb.AWSEndpoint)
-	<-ctx.Done()
-	fmt.Println("sandbox stopping")
-	return nil
+	for {
+		select {
+		case <-sb.Cluster.Changes():
+			if err := writeStatus(dir, sb.daemonStatus(false)); err != nil {
+				fmt.Println("cannot write the status file:", err)
+			}
+		case <-ctx.Done():
+			fmt.Println("sandbox stopping")
+			_ = writeStatus(dir, sb.daemonStatus(true))
+			return nil
+		}
+	}
 }
 
-// down stops the daemon's whole process group: SIGTERM, up to 30 s, then SIGKILL; then it
-// removes the state directory.
+// down stops the daemon: SIGTERM to it alone (it stops the controller pods, then the control
+// plane in reverse start order, so no component is seen to exit and restarted), up to 30 s,
+// then SIGKILL to its whole process group (whatever is left); then it removes the state
+// directory.
 func down(out io.Writer, dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -436,7 +478,7 @@ func down(out io.Writer, dir string) error {
 		fmt.Fprintf(out, "no sandbox running in %s\n", dir)
 	} else {
 		fmt.Fprintf(out, "stopping sandbox (pid %d)\n", pid)
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		_ = syscall.Kill(pid, syscall.SIGTERM)
 		deadline := time.Now().Add(30 * time.Second)
 		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
