@@ -3,6 +3,10 @@
 // that boot into Nodes (sandbox/node), controller pods run as local processes (sandbox/pods)
 // and a static node group. It is used by the `sandbox` subcommand and by tests (Start); it is
 // never part of a production path.
+//
+// The `sandbox up` daemon (`sandbox run`) keeps the control plane running: a component that
+// exits is restarted with backoff until it exits too often (sandbox/cluster, sandbox/proc),
+// and each change is written to StatusFile, which `sandbox status` and `sandbox up` read.
 package sandbox
 
 import (
