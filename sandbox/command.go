@@ -97,7 +97,8 @@ func (f *flags) args() []string {
 		"--authentication-mode", f.authMode}
 }
 
-// NewCommand returns the `sandbox` subcommand: up, down, env (and the hidden daemon, run).
+// NewCommand returns the `sandbox` subcommand: up, down, env, status, stop-kubelet (and the
+// hidden daemon, run).
 func NewCommand() *cobra.Command {
 	f := &flags{}
 	root := &cobra.Command{
@@ -107,7 +108,10 @@ func NewCommand() *cobra.Command {
 			"(etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok), with a static node group.\n" +
 			"  sandbox up      start in the background and wait until ready\n" +
 			"  eval \"$(terraform-provider-karpenter sandbox env)\"\n" +
-			"  sandbox down    stop everything and remove the state directory",
+			"  sandbox status  each component's pid, state, restarts and last exit; the API server's /readyz\n" +
+			"  sandbox down    stop everything and remove the state directory\n" +
+			"The daemon restarts a control-plane component that exits (backoff 1 s doubling to 30 s) and\n" +
+			"gives up on one that exits again after 5 restarts within 5 minutes; `status` and `up` report it.",
 	}
 	clusterDefault := os.Getenv("CLUSTER_NAME")
 	if clusterDefault == "" {
@@ -148,6 +152,17 @@ func NewCommand() *cobra.Command {
 	}, &cobra.Command{
 		Use: "down", Short: "Stop every sandbox process and remove the state directory", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return down(cmd.OutOrStdout(), f.dir) },
+	}, &cobra.Command{
+		Use:   "status",
+		Short: "Show each component's pid, state, restarts and last exit, and whether the API server is ready",
+		Long: "Show the sandbox daemon and each control-plane component (etcd, kube-apiserver,\n" +
+			"kube-controller-manager, kube-scheduler, kwok): pid, state (running, restarting, gave-up),\n" +
+			"restart count and last exit, then the API server's /readyz and whether the AWS emulator\n" +
+			"answers. It exits non-zero when no sandbox runs, a component is down or was given up,\n" +
+			"the API server is not ready or the emulator does not answer. The daemon keeps this state\n" +
+			"in " + StatusFile + " in the state directory.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return status(cmd.Context(), cmd.OutOrStdout(), f.dir) },
 	}, &cobra.Command{
 		Use: "env", Short: "Print shell exports (KUBECONFIG, CLUSTER_NAME, AWS_*) for the running sandbox", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -294,8 +309,10 @@ func (f *flags) check() error {
 // up starts the daemon for f and waits until the sandbox is ready. f is checked first, before
 // anything is locked or started. asked names the settings the user chose (flags given or set
 // through the environment): when a sandbox already runs in the directory, it must have those,
-// else up fails and says how to restart it. Two `up`s of the same directory at once are
-// serialised (lockParent): the second waits for the first and finds its sandbox running. When
+// else up fails and says how to restart it; it must also be healthy (awaitHealthy: a component
+// being restarted gets HealthWait to come back, one given up fails at once). Two `up`s of the
+// same directory at once are serialised (lockParent): the second waits for the first and finds
+// its sandbox running. When
 // ctx ends (Ctrl-C) before the sandbox is ready, up stops the daemon it started, removes the
 // state directory and returns *Interrupted ("interrupted; sandbox stopped").
 func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) error {
@@ -313,11 +330,7 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 	}
 	defer unlock()
 	if pid, ok := daemonPID(dir); ok {
-		if diff := runningDiffers(pid, f, asked); diff != "" {
-			return fmt.Errorf("a sandbox is already running in %s (pid %d) with %s; stop it with `sandbox down --dir %s` to start one with other settings", dir, pid, diff, dir)
-		}
-		fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, dir)
-		return nil
+		return alreadyRunning(ctx, out, f, asked, pid)
 	}
 	// A state directory without a live daemon is left over from a crash: start afresh.
 	if err := removeStateDir(dir); err != nil {
@@ -399,6 +412,20 @@ func up(ctx context.Context, out io.Writer, f *flags, asked map[string]bool) err
 	}
 }
 
+// alreadyRunning is up on f.dir, where daemon pid runs: an error if it runs with other settings
+// than those asked or is not healthy (awaitHealthy), else it says that the sandbox runs.
+func alreadyRunning(ctx context.Context, out io.Writer, f *flags, asked map[string]bool, pid int) error {
+	if diff := runningDiffers(pid, f, asked); diff != "" {
+		return fmt.Errorf("a sandbox is already running in %s (pid %d) with %s; stop it with `sandbox down --dir %s` to start one with other settings", f.dir, pid, diff, f.dir)
+	}
+	if err := awaitHealthy(ctx, out, f.dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sandbox already running (pid %d, state %s); `sandbox env` prints its settings\n", pid, f.dir)
+	return nil
+}
+
+// tail returns the last n lines of the file at path ("" if it cannot be read).
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -408,7 +435,8 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// run is the daemon: start the sandbox, publish its settings, run until SIGTERM/SIGINT.
+// run is the daemon: start the sandbox, publish its settings and status (StatusFile, rewritten
+// on every component change), run until SIGTERM/SIGINT, then stop everything in order.
 func run(f *flags) error {
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
@@ -430,6 +458,7 @@ func run(f *flags) error {
 	defer progress.Close()
 	cfg := f.config()
 	cfg.Progress = io.MultiWriter(os.Stdout, progress)
+	cfg.SupervisionLog = os.Stdout
 	sb, err := Start(ctx, cfg)
 	if err != nil {
 		_ = os.WriteFile(filepath.Join(dir, FailedFile), []byte(err.Error()+"\n"), 0o644)
@@ -444,17 +473,31 @@ func run(f *flags) error {
 	if err := os.WriteFile(filepath.Join(dir, EnvFile), []byte(env.String()), 0o644); err != nil {
 		return err
 	}
+	if err := writeStatus(dir, sb.daemonStatus(false)); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, ReadyFile), nil, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(cfg.Progress, "sandbox ready: cluster", sb.ClusterName, "API server", sb.Endpoint, "AWS", sb.AWSEndpoint)
-	<-ctx.Done()
-	fmt.Println("sandbox stopping")
-	return nil
+	for {
+		select {
+		case <-sb.Cluster.Changes():
+			if err := writeStatus(dir, sb.daemonStatus(false)); err != nil {
+				fmt.Println("cannot write the status file:", err)
+			}
+		case <-ctx.Done():
+			fmt.Println("sandbox stopping")
+			_ = writeStatus(dir, sb.daemonStatus(true))
+			return nil
+		}
+	}
 }
 
-// down stops the daemon's whole process group: SIGTERM, up to 30 s, then SIGKILL; then it
-// removes the state directory.
+// down stops the daemon: SIGTERM to it alone (it stops the controller pods, then the control
+// plane in reverse start order, so no component is seen to exit and restarted), up to 30 s,
+// then SIGKILL to its whole process group (whatever is left); then it removes the state
+// directory.
 func down(out io.Writer, dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -473,12 +516,13 @@ func down(out io.Writer, dir string) error {
 	return nil
 }
 
-// stopGroup stops the daemon pid and its process group (the daemon leads it): SIGTERM, up to
-// 30 s for the daemon to exit, then SIGKILL to whatever is left of the group. Errors: the
+// stopGroup stops the daemon pid and its process group (the daemon leads it): SIGTERM to the
+// daemon only (it stops its components in order, sandbox/proc), up to 30 s for it to exit, then
+// SIGKILL to whatever is left of the group. Errors: the
 // SIGKILL's, other than the group being gone.
 func stopGroup(out io.Writer, pid int) error {
 	fmt.Fprintf(out, "stopping sandbox (pid %d)\n", pid)
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(30 * time.Second)
 	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

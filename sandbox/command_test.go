@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/nodeform/terraform-provider-karpenter/sandbox"
 	"github.com/nodeform/terraform-provider-karpenter/sandbox/cluster"
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/proc"
 )
 
 // providerBinary is $KARPENTER_BIN or a fresh `go build` of the module's main package.
@@ -282,5 +285,187 @@ func TestUpInterruptedStopsTheDaemon(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("state dir still there: %v", err)
+	}
+}
+
+// crashSwitchTools makes a tools folder for $KARPENTER_TOOLS_BIN whose kube-scheduler and kwok
+// run the real ones until the file of the same name plus ".crash" exists in the folder, then
+// exit 7 at once, every time.
+func crashSwitchTools(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"kube-scheduler", "kwok"} {
+		real, err := proc.LookTool(name)
+		if err != nil {
+			t.Skip(err)
+		}
+		flag := filepath.Join(dir, name+".crash")
+		script := "#!/bin/sh\nif [ -e '" + flag + "' ]; then echo 'crashing on purpose' >&2; exit 7; fi\nexec '" + real + "' \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// sandboxCLI runs `<bin> sandbox <args> --dir dir` with env added to this process's.
+type sandboxCLI struct {
+	bin, dir string
+	env      []string
+}
+
+// run returns the combined output and whether the command exited 0.
+func (c sandboxCLI) run(args ...string) (string, bool) {
+	cmd := exec.Command(c.bin, append([]string{"sandbox"}, append(args, "--dir", c.dir)...)...)
+	cmd.Env = append(os.Environ(), c.env...)
+	b, err := cmd.CombinedOutput()
+	return string(b), err == nil
+}
+
+// status reads the daemon's status file.
+func (c sandboxCLI) status(t *testing.T) sandbox.DaemonStatus {
+	t.Helper()
+	var st sandbox.DaemonStatus
+	b, err := os.ReadFile(filepath.Join(c.dir, sandbox.StatusFile))
+	if err != nil || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("status file: %v %s", err, b)
+	}
+	return st
+}
+
+func (c sandboxCLI) component(t *testing.T, name string) proc.Status {
+	t.Helper()
+	for _, s := range c.status(t).Components {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no component %s in the status file", name)
+	return proc.Status{}
+}
+
+// waitComponent waits up to timeout for cond on component name's status.
+func (c sandboxCLI) waitComponent(t *testing.T, name string, timeout time.Duration, cond func(proc.Status) bool) proc.Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := c.component(t, name)
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s; %s: %+v (last exit %+v)", timeout, name, s, s.LastExit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The daemon restarts a killed component and reports it (`status`, `up`); it gives up on one
+// that keeps crashing, after which `status` and `up` fail and say so; `down` during a pending
+// restart stops everything.
+func TestComponentsAreSupervised(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandbox (skipped with -short)")
+	}
+	tools := crashSwitchTools(t)
+	c := sandboxCLI{bin: providerBinary(t), dir: filepath.Join(t.TempDir(), "state"), env: []string{"KARPENTER_TOOLS_BIN=" + tools}}
+	t.Cleanup(func() { c.run("down") })
+	if out, ok := c.run("status"); ok || !strings.Contains(out, "no sandbox is running in "+c.dir) {
+		t.Fatalf("status without a sandbox (ok %v):\n%s", ok, out)
+	}
+	if out, ok := c.run("up", "--static-nodes", "0", "--boot-delay", "0"); !ok {
+		t.Fatalf("up:\n%s", out)
+	}
+	out, ok := c.run("status")
+	if !ok || !regexp.MustCompile(`(?m)^kube-apiserver\s+\d+\s+running\s+0\s+-$`).MatchString(out) || !strings.Contains(out, "/readyz: ok") {
+		t.Fatalf("status of a fresh sandbox (ok %v):\n%s", ok, out)
+	}
+	pgid := c.status(t).PID
+	apiServerComesBack(t, c)
+	schedulerIsGivenUp(t, c)
+
+	// kwok crashes at every start too; `down` while its restart is pending stops everything.
+	if err := os.WriteFile(filepath.Join(tools, "kwok.crash"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kwok := c.component(t, "kwok")
+	if err := syscall.Kill(kwok.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.waitComponent(t, "kwok", 30*time.Second, func(s proc.Status) bool {
+		return s.Restarts >= 2 && s.State == proc.StateRestarting && time.Until(s.NextStart) > time.Second
+	})
+	begin := time.Now()
+	if out, ok := c.run("down"); !ok || !strings.Contains(out, "removed") {
+		t.Fatalf("down:\n%s", out)
+	}
+	if d := time.Since(begin); d > 25*time.Second {
+		t.Errorf("down took %s", d)
+	}
+	if left := groupMembers(pgid); len(left) > 0 {
+		t.Fatalf("processes left after down: %v", left)
+	}
+}
+
+// apiServerComesBack kills kube-apiserver with SIGKILL: `up` waits for it to come back and
+// says the sandbox runs; `status` shows one restart and the kill; the daemon log names it.
+func apiServerComesBack(t *testing.T, c sandboxCLI) {
+	t.Helper()
+	before := c.component(t, "kube-apiserver")
+	if err := syscall.Kill(before.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	out, ok := c.run("up")
+	if !ok || !strings.Contains(out, "already running") {
+		t.Fatalf("up after kube-apiserver was killed (ok %v):\n%s", ok, out)
+	}
+	after := c.waitComponent(t, "kube-apiserver", 30*time.Second, func(s proc.Status) bool { return s.State == proc.StateRunning && s.Restarts == 1 })
+	if after.Pid == before.Pid || after.LastExit == nil || after.LastExit.Code != 137 || after.LastExit.Message != "signal: killed" {
+		t.Fatalf("kube-apiserver after the kill: %+v, last exit %+v", after, after.LastExit)
+	}
+	out, ok = c.run("status")
+	if !ok || !regexp.MustCompile(`(?m)^kube-apiserver\s+`+strconv.Itoa(after.Pid)+`\s+running\s+1\s+signal: killed \(code 137\)`).MatchString(out) ||
+		!strings.Contains(out, "/readyz: ok") {
+		t.Fatalf("status after the restart (ok %v):\n%s", ok, out)
+	}
+	kubeconfig := filepath.Join(c.dir, "kubeconfig")
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{}); err != nil {
+		t.Fatalf("API after the restart: %v", err)
+	}
+	log, _ := os.ReadFile(filepath.Join(c.dir, sandbox.DaemonLog))
+	if !strings.Contains(string(log), `msg="process exited; restarting it" component=supervisor process=kube-apiserver err="signal: killed"`) ||
+		!strings.Contains(string(log), "log="+before.LogPath) {
+		t.Fatalf("daemon log:\n%s", log)
+	}
+}
+
+// schedulerIsGivenUp makes kube-scheduler crash at every start and kills it: after 5
+// restarts the daemon gives up; `status` and `up` fail, naming it.
+func schedulerIsGivenUp(t *testing.T, c sandboxCLI) {
+	t.Helper()
+	tools := strings.TrimPrefix(c.env[0], "KARPENTER_TOOLS_BIN=")
+	if err := os.WriteFile(filepath.Join(tools, "kube-scheduler.crash"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.component(t, "kube-scheduler").Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// 1+2+4+8+16 s of backoff
+	s := c.waitComponent(t, "kube-scheduler", 90*time.Second, func(s proc.Status) bool { return s.State == proc.StateGaveUp })
+	if s.Restarts != 5 || s.LastExit.Code != 7 || c.status(t).State != sandbox.DaemonDegraded {
+		t.Fatalf("kube-scheduler %+v, last exit %+v; daemon %s", s, s.LastExit, c.status(t).State)
+	}
+	out, ok := c.run("status")
+	if ok || !regexp.MustCompile(`(?m)^kube-scheduler\s+\d+\s+gave-up\s+5\s+exit status 7 at `).MatchString(out) ||
+		!strings.Contains(out, "kube-scheduler is down: it exited again after 5 restarts") || !strings.Contains(out, "degraded") {
+		t.Fatalf("status after the give-up (ok %v):\n%s", ok, out)
+	}
+	out, ok = c.run("up")
+	if ok || !strings.Contains(out, "is not healthy") || !strings.Contains(out, "kube-scheduler is down") || !strings.Contains(out, "sandbox down --dir "+c.dir) {
+		t.Fatalf("up after the give-up (ok %v):\n%s", ok, out)
 	}
 }

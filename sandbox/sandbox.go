@@ -3,6 +3,10 @@
 // that boot into Nodes (sandbox/node), controller pods run as local processes (sandbox/pods)
 // and a static node group. It is used by the `sandbox` subcommand and by tests (Start); it is
 // never part of a production path.
+//
+// The `sandbox up` daemon (`sandbox run`) keeps the control plane running: a component that
+// exits is restarted with backoff until it exits too often (sandbox/cluster, sandbox/proc),
+// and each change is written to StatusFile, which `sandbox status` and `sandbox up` read.
 package sandbox
 
 import (
@@ -86,6 +90,10 @@ type Config struct {
 	// Log receives the sandbox's structured log (node joins, pod processes); nil writes to
 	// Dir/logs/sandbox.log.
 	Log *slog.Logger
+	// SupervisionLog receives, besides Log, a text line per exit, restart and give-up of a
+	// control-plane component after the cluster started (cluster.Config.Restart); nil: Log
+	// only. The daemon passes its stdout (Dir/sandbox.log).
+	SupervisionLog io.Writer
 }
 
 // DefaultDir is $KARPENTER_SANDBOX_DIR, else ./.sandbox under the working directory.
@@ -238,10 +246,16 @@ func newSandbox(cfg Config) (*Sandbox, *slog.Logger, error) {
 }
 
 // startControlPlane starts the Kubernetes control plane in Dir and records its kubeconfig,
-// endpoint and CA.
+// endpoint and CA. Its components are restarted when they exit from then on, logged to Log
+// and cfg.SupervisionLog.
 func (s *Sandbox) startControlPlane(ctx context.Context, cfg Config, log *slog.Logger) (err error) {
 	fmt.Fprintln(cfg.Progress, "starting control plane in", s.Dir)
-	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: s.Dir, Progress: cfg.Progress, Log: log.With("component", "egress")})
+	sup := log
+	if cfg.SupervisionLog != nil {
+		sup = slog.New(slog.NewMultiHandler(log.Handler(), slog.NewTextHandler(cfg.SupervisionLog, nil)))
+	}
+	s.Cluster, err = cluster.Start(ctx, cluster.Config{Dir: s.Dir, Progress: cfg.Progress, Log: log.With("component", "egress"),
+		Supervision: sup.With("component", "supervisor")})
 	if err != nil {
 		return err
 	}

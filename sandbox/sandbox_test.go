@@ -56,6 +56,7 @@ func TestMain(m *testing.M) {
 
 // podReport is what the pod helper process found about its credentials.
 type podReport struct {
+	Pid             int      `json:"pid"`
 	Args            []string `json:"args"`
 	User            string   `json:"user"`
 	KubeconfigUsers int      `json:"kubeconfigUsers"`
@@ -72,7 +73,7 @@ func podHelper() int {
 	out := os.Getenv("SANDBOX_TEST_REPORT")
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
-	rep := podReport{Args: os.Args[1:], Env: map[string]string{}}
+	rep := podReport{Pid: os.Getpid(), Args: os.Args[1:], Env: map[string]string{}}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		rep.Env[k] = v
@@ -366,6 +367,7 @@ func TestControllerPodRunsAsProcess(t *testing.T) {
 	if _, err := os.Stat(pods.LogPath(sb.Dir, ns, "karpenter-0")); err != nil {
 		t.Errorf("pod log: %v", err)
 	}
+	killedIsRestarted(t, cs, pod, report, rep.Pid)
 	if err := cs.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -373,4 +375,39 @@ func TestControllerPodRunsAsProcess(t *testing.T) {
 		_, err := os.Stat(report + ".terminated")
 		return err == nil, err
 	})
+}
+
+// killedIsRestarted kills the pod's process (pid) with SIGKILL and checks that a new one runs
+// (it writes report again) and that the pod's status says so as a kubelet would: restartCount
+// 1, lastState.terminated with exit code 137 (reason Error), running again, Ready.
+func killedIsRestarted(t *testing.T, cs kubernetes.Interface, pod *corev1.Pod, report string, pid int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := os.Remove(report); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "pod process restarted", func() (bool, error) {
+		_, err := os.Stat(report)
+		return err == nil, err
+	})
+	var got *corev1.Pod
+	eventually(t, 30*time.Second, "restartCount 1 in the pod status", func() (bool, error) {
+		var err error
+		got, err = cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		return err == nil && len(got.Status.ContainerStatuses) == 1 && got.Status.ContainerStatuses[0].RestartCount == 1 &&
+			got.Status.ContainerStatuses[0].State.Running != nil, err
+	})
+	st := got.Status.ContainerStatuses[0]
+	term := st.LastTerminationState.Terminated
+	if term == nil || term.ExitCode != 137 || term.Reason != "Error" || !st.Ready || got.Status.Phase != corev1.PodRunning {
+		t.Fatalf("container status after the restart: %+v (last state %+v), phase %s", st, term, got.Status.Phase)
+	}
+	for _, c := range got.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+			t.Fatalf("pod not Ready after the restart: %+v", got.Status.Conditions)
+		}
+	}
 }

@@ -5,6 +5,10 @@
 // kwok (the kubelet stand-in for Nodes annotated kwok.x-k8s.io/node=fake). The API server's
 // traffic to the cluster (Service-referenced webhooks) goes through an EgressProxy in this
 // process, which stands in for kube-proxy.
+//
+// Once started, every component is supervised (proc.Supervisor): one that exits is restarted
+// with the same command line, with backoff, until it exits too often (Config.Restart); a
+// component that exits while Start is still running fails Start instead, naming its log.
 package cluster
 
 import (
@@ -20,6 +24,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +64,13 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Log receives what the egress proxy refuses; nil discards.
 	Log *slog.Logger
+	// Restart is how components that exit after Start are restarted (the zero value:
+	// proc.RestartPolicy's defaults, 1 s doubling to 30 s, give-up after 5 restarts in 5
+	// minutes).
+	Restart proc.RestartPolicy
+	// Supervision receives one line per exit, restart and give-up of a component after Start,
+	// naming its log file; nil: Log.
+	Supervision *slog.Logger
 }
 
 // Cluster is a running control plane.
@@ -78,7 +91,11 @@ type Cluster struct {
 	Egress *EgressProxy
 
 	admin *rest.Config
-	procs []*proc.Process // in start order
+	procs []*proc.Process // in start order, until Start hands them to supervisors
+
+	mu          sync.Mutex
+	supervisors []*proc.Supervisor // in start order, once Start has succeeded
+	changes     chan struct{}      // Changes; capacity 1
 }
 
 // Issuer is the ServiceAccount token issuer URL (equal to Server).
@@ -127,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		s.startScheduler,
 		s.startKwok,
 		s.waitDefaultNamespace,
+		s.supervise,
 	} {
 		if err := step(ctx); err != nil {
 			return c, err
@@ -180,7 +198,7 @@ func newStartup(cfg Config) (*startup, error) {
 		}
 		s.ports[n] = p
 	}
-	s.c = &Cluster{Dir: cfg.Dir, Server: "https://127.0.0.1:" + strconv.Itoa(s.ports["apiserver"])}
+	s.c = &Cluster{Dir: cfg.Dir, Server: "https://127.0.0.1:" + strconv.Itoa(s.ports["apiserver"]), changes: make(chan struct{}, 1)}
 	return s, nil
 }
 
@@ -471,16 +489,73 @@ func (s *startup) waitDefaultNamespace(ctx context.Context) error {
 	return nil
 }
 
-// exited returns an error naming the first component that has exited.
+// supervise hands every component to a supervisor, which restarts it per Config.Restart from
+// now on (until here, an exit fails Start: exited).
+func (s *startup) supervise(context.Context) error {
+	log := s.cfg.Supervision
+	if log == nil {
+		log = s.cfg.Log
+	}
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.procs {
+		c.supervisors = append(c.supervisors, proc.Supervise(p, s.cfg.Restart, log, c.changed))
+	}
+	c.procs = nil
+	return nil
+}
+
+// changed notes a change of a component's status for Changes, without blocking.
+func (c *Cluster) changed() {
+	select {
+	case c.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Changes receives a value after a component's Status changed (exited, restarted, gave up,
+// stopped); changes that come while no one receives are merged into one value.
+func (c *Cluster) Changes() <-chan struct{} { return c.changes }
+
+// Components returns the status of every component (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kwok), in start order; nil before Start returned
+// and after Stop.
+func (c *Cluster) Components() []proc.Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]proc.Status, 0, len(c.supervisors))
+	for _, s := range c.supervisors {
+		out = append(out, s.Status())
+	}
+	return out
+}
+
+// exited returns an error naming the first component that has exited (during Start), with
+// the last lines of its log.
 func (c *Cluster) exited() error {
 	for _, p := range c.procs {
 		select {
 		case <-p.Done():
-			return fmt.Errorf("cluster: %s exited (%v); see %s", p.Spec.Name, p.Err(), p.Spec.LogPath)
+			return fmt.Errorf("cluster: %s exited (%v); see %s, which ends:\n%s", p.Spec.Name, p.Err(), p.Spec.LogPath, logTail(p.Spec.LogPath, 10))
 		default:
 		}
 	}
 	return nil
+}
+
+// logTail returns the last n lines of the file at path, each indented by two spaces ("" if it
+// cannot be read).
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }
 
 func (c *Cluster) waitReady(ctx context.Context) error {
@@ -550,16 +625,25 @@ func (c *Cluster) allowAnonymousDiscovery(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops every component in reverse start order (SIGTERM, 10 s grace, SIGKILL), then the
-// egress proxy.
+// Stop stops the egress proxy, then every component in reverse start order (SIGTERM, 10 s
+// grace, SIGKILL; a pending restart is dropped). The proxy goes first because its watch of
+// Services is a client of kube-apiserver, which on SIGTERM waits for its clients' requests to
+// end before it exits.
 func (c *Cluster) Stop() {
+	if c.Egress != nil {
+		_ = c.Egress.Close()
+	}
+	c.mu.Lock()
+	sups := c.supervisors
+	c.supervisors = nil
+	c.mu.Unlock()
+	for i := len(sups) - 1; i >= 0; i-- {
+		sups[i].Stop(10 * time.Second)
+	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		_ = c.procs[i].Stop(10 * time.Second)
 	}
 	c.procs = nil
-	if c.Egress != nil {
-		_ = c.Egress.Close()
-	}
 }
 
 // writeKubeconfig writes a kubeconfig with one cluster, one client-certificate user and one

@@ -321,39 +321,50 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
 }
 
 // superviseContainer runs the container's process until ctx ends, restarting it with
-// exponential backoff when it exits.
+// exponential backoff when it exits, and reports the restarts in the pod's status
+// (statusReporter).
 func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials, log *slog.Logger) {
 	grace := 30 * time.Second
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
 		grace = min(grace, time.Duration(*pod.Spec.TerminationGracePeriodSeconds)*time.Second)
 	}
+	status := newStatusReporter(cs, pod, c.Name, log)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); status.run(ctx) }()
+	defer wg.Wait()
 	backoff := InitialBackoff
-	for restarts := 0; ctx.Err() == nil; restarts++ {
+	var exits int32 // processes of the container that have exited: the restartCount of the next
+	for ctx.Err() == nil {
 		spec, ports, err := r.processSpec(ctx, cs, pod, c, creds)
+		var p *proc.Process
+		if err == nil {
+			p, err = proc.Start(spec)
+		}
 		if err != nil {
 			log.Warn("cannot start container", "err", err)
 		} else {
-			p, err := proc.Start(spec)
-			if err != nil {
-				log.Warn("cannot start container", "err", err)
-			} else {
-				log.Info("container started", "pid", p.Pid(), "restarts", restarts, "log", spec.LogPath)
-				r.publish(pod, ports)
-				started := r.Clock.Now()
-				select {
-				case <-ctx.Done():
-					_ = p.Stop(grace)
-					r.unpublish(pod, ports)
-					log.Info("container stopped")
-					return
-				case <-p.Done():
-					r.unpublish(pod, ports)
-					log.Warn("container exited; restarting", "err", p.Err(), "retry_in", backoff)
-				}
-				if r.Clock.Since(started) >= BackoffReset {
-					backoff = InitialBackoff
-				}
+			log.Info("container started", "pid", p.Pid(), "restarts", exits, "log", spec.LogPath)
+			if exits > 0 {
+				status.restarted(exits, p.StartedAt())
 			}
+			r.publish(pod, ports)
+			started := r.Clock.Now()
+			select {
+			case <-ctx.Done():
+				_ = p.Stop(grace)
+				r.unpublish(pod, ports)
+				log.Info("container stopped")
+				return
+			case <-p.Done():
+			}
+			r.unpublish(pod, ports)
+			exits++
+			if r.Clock.Since(started) >= BackoffReset {
+				backoff = InitialBackoff
+			}
+			log.Warn("container exited; restarting", "err", p.Err(), "retry_in", backoff)
+			status.exited(exits, p.Exit(), backoff)
 		}
 		if !sleep(ctx, r.Clock, backoff) {
 			return

@@ -265,3 +265,82 @@ func supervisedRunner(t *testing.T) (*corev1.Pod, *fake.Clientset, *clocktesting
 	r := &Runner{StateDir: dir, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return pod, fake.NewClientset(pod), clk, dir, r, &credentials{r: r, pod: pod, dir: t.TempDir()}
 }
+
+// A container whose process exits shows it in the pod's status as a kubelet does: while the
+// restart is pending, waiting CrashLoopBackOff, lastState.terminated with the exit code and
+// the pod not Ready; once restarted, restartCount 1 and running again. Nothing is written while
+// the pod is Pending (kwok's pod-running stage would overwrite it).
+func TestSuperviseReportsRestartsInPodStatus(t *testing.T) {
+	pod, cs, clk, dir, r, creds := supervisedRunner(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pod.Status.Phase = corev1.PodPending
+	if _, err := cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, stop := filepath.Join(dir, "first"), filepath.Join(dir, "stop")
+	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"},
+		Args: []string{"if [ -e " + first + " ]; then while [ ! -e " + stop + " ]; do sleep 0.02; done; else touch " + first + "; exit 3; fi"}}
+	done := make(chan struct{})
+	go func() { r.superviseContainer(ctx, cs, pod, c, creds, r.Log); close(done) }()
+	get := func() *corev1.Pod {
+		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	waitFor := func(what string, cond func(p *corev1.Pod) bool) *corev1.Pod {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for p := get(); ; p = get() {
+			if cond(p) {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s: status %+v", what, p.Status)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for i := 0; i < 100 && !clk.HasWaiters(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if p := get(); len(p.Status.ContainerStatuses) != 0 {
+		t.Fatalf("status written while Pending: %+v", p.Status)
+	}
+	// kwok's pod-running stage
+	p := get()
+	p.Status.Phase = corev1.PodRunning
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}, {Type: corev1.ContainersReady, Status: corev1.ConditionTrue}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	if _, err := cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p = waitFor("the exit", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].LastTerminationState.Terminated != nil })
+	st := p.Status.ContainerStatuses[0]
+	term := st.LastTerminationState.Terminated
+	if st.RestartCount != 0 || st.Ready || st.State.Waiting == nil || st.State.Waiting.Reason != "CrashLoopBackOff" ||
+		term.ExitCode != 3 || term.Reason != "Error" || term.FinishedAt.IsZero() || term.StartedAt.IsZero() || condition(p, corev1.PodReady) != corev1.ConditionFalse {
+		t.Fatalf("after the exit: %+v, conditions %+v", st, p.Status.Conditions)
+	}
+	clk.Step(InitialBackoff)
+	p = waitFor("the restart", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount == 1 })
+	st = p.Status.ContainerStatuses[0]
+	if st.State.Running == nil || !st.Ready || st.LastTerminationState.Terminated == nil || st.LastTerminationState.Terminated.ExitCode != 3 ||
+		condition(p, corev1.PodReady) != corev1.ConditionTrue || condition(p, corev1.ContainersReady) != corev1.ConditionTrue {
+		t.Fatalf("after the restart: %+v, conditions %+v", st, p.Status.Conditions)
+	}
+	cancel()
+	<-done
+}
+
+func condition(p *corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
+	for _, c := range p.Status.Conditions {
+		if c.Type == t {
+			return c.Status
+		}
+	}
+	return ""
+}

@@ -1,5 +1,7 @@
 // Package proc runs the sandbox's child processes: each one logs to a file, dies with the
 // sandbox (Linux parent-death signal) and stops with SIGTERM, a grace period, then SIGKILL.
+// A Supervisor restarts a process that exits, with exponential backoff, and gives up on one
+// that keeps exiting (RestartPolicy).
 package proc
 
 import (
@@ -30,6 +32,8 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// started is when it was started; exited when its exit was seen (set before done closes).
+	started, exited time.Time
 }
 
 // Start starts spec. Errors: the log file cannot be opened, or the executable cannot start.
@@ -54,9 +58,10 @@ func Start(spec Spec) (*Process, error) {
 		logf.Close()
 		return nil, fmt.Errorf("%s: start %s: %w", spec.Name, spec.Path, err)
 	}
-	p := &Process{Spec: spec, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Spec: spec, cmd: cmd, done: make(chan struct{}), started: time.Now()}
 	go func() {
 		p.err = cmd.Wait()
+		p.exited = time.Now()
 		logf.Close()
 		close(p.done)
 	}()
@@ -66,11 +71,48 @@ func Start(spec Spec) (*Process, error) {
 // Pid is the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// StartedAt is when the process was started.
+func (p *Process) StartedAt() time.Time { return p.started }
+
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Err is the exit error (nil for exit status 0); valid after Done is closed.
 func (p *Process) Err() error { return p.err }
+
+// Exit describes how a process ended.
+type Exit struct {
+	// StartedAt and FinishedAt are when the process was started and when its exit was seen.
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	// Code is the exit status, or 128+N when signal N killed it (as a shell reports it: 137
+	// for SIGKILL); -1 when the process could not be started.
+	Code int `json:"code"`
+	// Signal is the number of the signal that killed it; 0 when it exited by itself.
+	Signal int `json:"signal,omitzero"`
+	// Message is the exit as Go words it ("exit status 1", "signal: killed"), or why it could
+	// not be started; "exit status 0" for a clean exit.
+	Message string `json:"message"`
+}
+
+// Exit describes the process's end; valid after Done is closed.
+func (p *Process) Exit() Exit {
+	e := Exit{StartedAt: p.started, FinishedAt: p.exited, Message: "exit status 0"}
+	if p.err != nil {
+		e.Message = p.err.Error()
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case !ok:
+		e.Code = p.cmd.ProcessState.ExitCode()
+	case ws.Signaled():
+		e.Signal = int(ws.Signal())
+		e.Code = 128 + e.Signal
+	default:
+		e.Code = ws.ExitStatus()
+	}
+	return e
+}
 
 // Stop sends SIGTERM, waits up to grace, then sends SIGKILL and waits for the exit. It returns
 // nil if the process is gone (whatever its exit status).
