@@ -68,7 +68,7 @@ build_kube() {
   # "-v2": built with the release's version stamped in (kubectl version, /version).
   local key=kubernetes-$KUBE_VERSION-v2
   link kubernetes "$KUBE_VERSION-v2" kube-apiserver kube-controller-manager kube-scheduler && return
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION (first time only, ~8 min on 2 cores)"
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION (first time only, ~20 min on 2 cores)"
   local w; w=$(mktemp -d)
   local modfile
   modfile=$(cd "$w" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
