@@ -17,6 +17,7 @@ import (
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
@@ -121,7 +122,8 @@ func TestAccControllerCRDUpgrade(t *testing.T) {
 	}
 	sb, kc := startSandbox(t)
 	const ctrl = "karpenter_controller.test"
-	const pinned = version.ControllerImageRepository + ":v0.0.9-pinned"
+	// A pinned image the sandbox can run: one a loopback registry has (pods.CanProvide).
+	pinned := sandboxtest.LoopbackImage(t, "nodeform/karpenter-controller:v0.0.9-pinned")
 	older := olderProvisionerCRD(t)
 	current, currentVersion := crdManifests[0].yaml, version.Version
 	t.Cleanup(func() { crdManifests[0].yaml, version.Version = current, currentVersion })

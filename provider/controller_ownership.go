@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -309,6 +311,55 @@ func otherControllers(ctx context.Context, kc client.Client, namespace string) (
 		out = append(out, d.Namespace+"/"+d.Name)
 	}
 	return out, nil
+}
+
+// nameLabel is the label every Karpenter controller Deployment carries, this provider's and
+// the Helm chart's.
+const nameLabel = "app.kubernetes.io/name"
+
+// controllersElsewhere lists, as "namespace/name" plus " (install id <id>)" when annotated
+// (installIDAnnotation), the Deployments labelled app.kubernetes.io/name=karpenter outside
+// namespace that are not being deleted and are not this installation: neither carrying install
+// id own (when not "") nor the controller Deployment of namespace from (where a move leaves).
+// Errors are those of the list.
+func controllersElsewhere(ctx context.Context, kc client.Client, namespace, own, from string) ([]string, error) {
+	var ds appsv1.DeploymentList
+	if err := kc.List(ctx, &ds, client.MatchingLabels{nameLabel: "karpenter"}); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range ds.Items {
+		id := d.Annotations[installIDAnnotation]
+		if d.Namespace == namespace || d.DeletionTimestamp != nil || (own != "" && id == own) ||
+			(d.Namespace == from && d.Name == deploymentName) {
+			continue
+		}
+		name := d.Namespace + "/" + d.Name
+		if id != "" {
+			name += " (install id " + id + ")"
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// warnControllersElsewhere adds a warning at namespace when controllersElsewhere finds another
+// Karpenter controller Deployment outside namespace (see there for own and from): Karpenter
+// controllers do not divide a cluster between them, so both would act on every Provisioner.
+// It is not an error. Returns the error of the list (nothing added).
+func warnControllersElsewhere(ctx context.Context, kc client.Client, namespace, own, from string, diags *diag.Diagnostics) error {
+	others, err := controllersElsewhere(ctx, kc, namespace, own, from)
+	if err != nil || len(others) == 0 {
+		return err
+	}
+	diags.AddAttributeWarning(path.Root("namespace"), "Another Karpenter controller runs in the cluster",
+		fmt.Sprintf("Deployment %s, labelled %s=karpenter, runs a Karpenter controller outside namespace %s. Karpenter "+
+			"controllers do not divide a cluster between them: both controllers act on every Provisioner, so both would "+
+			"launch nodes for the same pending pods and consolidate or remove each other's nodes. Keep one controller per "+
+			"cluster: remove the other installation (or scale it to zero) unless it is about to go.",
+			strings.Join(others, ", Deployment "), nameLabel, namespace))
+	return nil
 }
 
 // remainingProvisioners lists the names of the Provisioners not being deleted (none without

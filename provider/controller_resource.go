@@ -131,6 +131,12 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, a Deployment of the bundled controller image, and its " +
 	"validating admission webhook for Provisioners (Service `" + webhookServiceName + "`, port 443 to container port 8443, and the " +
 	"ValidatingWebhookConfiguration `karpenter-<namespace>`); waits until the Deployment is Available.\n\n" +
+	"**RBAC.** The ClusterRole `karpenter-<namespace>` grants the calls the controller makes and no more (fewer than " +
+	"the Helm chart's). The Role `karpenter` in the namespace grants `get` and `update` of the leader-election Lease `" +
+	leaderLeaseName + "` and of the Secret `" + webhookCertSecret + "` by name, and `create` of Leases of any name in " +
+	"the namespace: Kubernetes RBAC cannot restrict `create` by `resourceNames` (the object's name is not part of the " +
+	"request it authorizes), and the Helm chart has the same limit. So in an adopted namespace such as `kube-system` " +
+	"the controller could create other Leases, but it cannot read, update or delete any Lease but its own.\n\n" +
 	"**Webhook.** The controller refuses, on `kubectl apply` as `terraform plan` does, the Provisioners the CRD cannot " +
 	"judge (user data that does not parse for its AMI family). It issues its own serving certificate into the Secret `" +
 	webhookCertSecret + "` (which this resource creates empty; the controller may only read and fill it, never create " +
@@ -173,6 +179,13 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"way and needs no exception: Terraform only destroys it (a deposed object), which removes nothing. When the plan " +
 	"cannot read the cluster (no usable Kubernetes configuration, an unreachable API server), a warning at `namespace` " +
 	"says that these checks were skipped; the apply runs them first.\n\n" +
+	"**One controller per cluster.** Karpenter controllers do not divide a cluster between them: every controller acts " +
+	"on every Provisioner. The plan of a create or of a move to another `namespace` (when the cluster is reachable) " +
+	"and the create or move itself warn at `namespace`, without refusing, when a Deployment labelled " +
+	"`app.kubernetes.io/name=karpenter` that is not this installation runs in another namespace (the Helm chart's, " +
+	"another `karpenter_controller`'s): the warning names it (namespace/name, and its install id when it carries the " +
+	"annotation `" + installIDAnnotation + "`) and says that both controllers act on every Provisioner, so both would " +
+	"launch nodes for the same pending pods. A move never counts the installation it leaves.\n\n" +
 	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
 	"is left in the cluster) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
 	"so `terraform destroy` deletes them first and nothing relaunches) removes what the controllers share: every " +
@@ -336,6 +349,9 @@ func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequ
 	// instance must never find the running installation it was refused for.
 	if !r.checkCreateTarget(ctx, m, id, &resp.Diagnostics) {
 		return
+	}
+	if kc, err := r.c.kube(); err == nil {
+		r.warnOthers(ctx, kc, m.Namespace.ValueString(), id, "", &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(setInstallID(ctx, resp.Private, id)...)
 	r.install(ctx, &m, false, id, &resp.Diagnostics) // checkCreateTarget refused foreign objects
@@ -553,7 +569,11 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	var plan, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if req.State.Raw.IsNull() {
-		planChecksSkipped(plan.Namespace, r.planCreateTarget(ctx, plan, &resp.Diagnostics), &resp.Diagnostics)
+		skipped := r.planCreateTarget(ctx, plan, &resp.Diagnostics)
+		if skipped == nil {
+			skipped = r.planControllersElsewhere(ctx, plan.Namespace, "", "", &resp.Diagnostics)
+		}
+		planChecksSkipped(plan.Namespace, skipped, &resp.Diagnostics)
 		return
 	}
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -577,6 +597,9 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 		}
 		planChecksSkipped(state.ID, skipped, &resp.Diagnostics)
 		return
+	}
+	if skipped == nil {
+		skipped = r.planControllersElsewhere(ctx, plan.Namespace, own, state.ID.ValueString(), &resp.Diagnostics)
 	}
 	planChecksSkipped(plan.Namespace, skipped, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Namespace)...)
@@ -620,6 +643,53 @@ func (r *controllerResource) planCreateTarget(ctx context.Context, plan controll
 	s := controllerSettings{Namespace: plan.Namespace.ValueString(), ServiceAccountName: plan.ServiceAccountName.ValueString()}
 	t := installTarget{fresh: true, takeOver: plan.TakeOverInstallation.IsUnknown() || plan.TakeOverInstallation.ValueBool(), ours: r.c.knownInstallation}
 	return planRefusal(path.Root("namespace"), "", checkInstallTarget(ctx, kc, s, t), diags)
+}
+
+// planControllersElsewhere warns, for a create or a move into namespace (known), when another
+// Karpenter controller runs outside it (warnControllersElsewhere; own and from exclude this
+// installation). Returns the error that kept it from checking (the cluster cannot be read),
+// else nil.
+func (r *controllerResource) planControllersElsewhere(ctx context.Context, namespace types.String, own, from string, diags *diag.Diagnostics) error {
+	if r.c == nil || diags.HasError() || namespace.IsUnknown() {
+		return nil
+	}
+	kc, err := r.c.kube()
+	if err != nil {
+		return err
+	}
+	return warnControllersElsewhere(ctx, kc, namespace.ValueString(), own, from, diags)
+}
+
+// warnOthers is warnControllersElsewhere at apply (create: own is the new install id; move:
+// from is the namespace left): a failed list is a warning too, as it refuses nothing.
+func (r *controllerResource) warnOthers(ctx context.Context, kc client.Client, namespace, own, from string, diags *diag.Diagnostics) {
+	if err := warnControllersElsewhere(ctx, kc, namespace, own, from, diags); err != nil {
+		diags.AddAttributeWarning(path.Root("namespace"), "Cannot check for other Karpenter controllers",
+			fmt.Sprintf("Listing the Deployments labelled %s=karpenter failed: %v. Two controllers in a cluster both act on "+
+				"every Provisioner.", nameLabel, err))
+	}
+}
+
+// checkMoveTarget checks, before a move (to namespace or service account next) changes
+// anything, that next may be used (checkInstallTarget for t): a refusal is an error at the
+// attribute that changed, saying that the old installation was left as it was, and false. A
+// move to another namespace then warns when another Karpenter controller runs outside it
+// (warnOthers; the installation left is not counted).
+func (r *controllerResource) checkMoveTarget(ctx context.Context, kc client.Client, old, next controllerSettings, t installTarget, diags *diag.Diagnostics) bool {
+	moved := next.Namespace != old.Namespace
+	if err := checkInstallTarget(ctx, kc, next, t); err != nil {
+		at := path.Root("namespace")
+		if !moved {
+			at = path.Root("service_account_name")
+		}
+		diags.AddAttributeError(at, "Cannot move the installation", err.Error()+
+			"; the installation in namespace "+old.Namespace+" with service account "+old.ServiceAccountName+" was left as it was")
+		return false
+	}
+	if moved {
+		r.warnOthers(ctx, kc, next.Namespace, t.installID, old.Namespace, diags)
+	}
+	return true
 }
 
 // planRefusal adds err, when it is a targetTaken (a refusal), as an error at attribute at
@@ -775,13 +845,7 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		if err := checkInstallTarget(ctx, kc, next, installTarget{installID: own, takeOver: m.TakeOverInstallation.ValueBool()}); err != nil {
-			at := path.Root("namespace")
-			if !moved {
-				at = path.Root("service_account_name")
-			}
-			resp.Diagnostics.AddAttributeError(at, "Cannot move the installation", err.Error()+
-				"; the installation in namespace "+old.Namespace+" with service account "+old.ServiceAccountName+" was left as it was")
+		if !r.checkMoveTarget(ctx, kc, old, next, installTarget{installID: own, takeOver: m.TakeOverInstallation.ValueBool()}, &resp.Diagnostics) {
 			resp.State.Raw = req.State.Raw.Copy()
 			return
 		}
@@ -1112,9 +1176,35 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 	})
 	if err != nil {
 		diags.AddError("Controller Deployment did not become Available",
-			fmt.Sprintf("%s/%s: %v (status: %d/%d ready, conditions %v)", s.Namespace, deploymentName, err,
-				d.Status.ReadyReplicas, s.Replicas, d.Status.Conditions))
+			fmt.Sprintf("%s/%s: %v (status: %d/%d ready, conditions %v)%s", s.Namespace, deploymentName, err,
+				d.Status.ReadyReplicas, s.Replicas, d.Status.Conditions, podsWaiting(ctx, kc, s.Namespace)))
 	}
+}
+
+// podsWaiting describes, for the error of a Deployment that did not become Available, the
+// controller pods in namespace whose containers are waiting ("; pod <name>: container <c>
+// waiting: <reason>: <message>", e.g. ErrImagePull or ImagePullBackOff with the kubelet's
+// message naming the image), or "" when none is or the pods cannot be listed. It reads with a
+// context of its own: ctx may be the one that timed out.
+func podsWaiting(ctx context.Context, kc client.Client, namespace string) string {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var pods corev1.PodList
+	if err := kc.List(lctx, &pods, client.InNamespace(namespace), client.MatchingLabels(selectorLabels())); err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		for _, c := range p.Status.ContainerStatuses {
+			if w := c.State.Waiting; w != nil && w.Reason != "" {
+				fmt.Fprintf(&b, "; pod %s: container %s waiting: %s", p.Name, c.Name, w.Reason)
+				if w.Message != "" {
+					b.WriteString(": " + w.Message)
+				}
+			}
+		}
+	}
+	return b.String()
 }
 
 // settings converts the model to controllerSettings; bad quantities are attribute errors.

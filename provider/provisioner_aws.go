@@ -64,7 +64,9 @@ func awsLaunchAttributes() map[string]schema.Attribute {
 				"run before the bootstrap part (refused at plan, and by the controller's admission webhook, unless the document's and the parts' headers parse, " +
 				"it has a boundary, and each part's `Content-Transfer-Encoding`, if any, is `7bit`, `8bit`, `binary`, `base64` or `quoted-printable` and its body decodes; " +
 				"errors never repeat the user data); for `Bottlerocket` TOML settings, over which the controller writes its own (cluster, labels, taints, kubelet). " +
-				"At most 16384 characters. Conflicts with `launch_template`.",
+				"At most 16384 characters. Conflicts with `launch_template`. Terraform itself shows the configuration's source lines with each error " +
+				"at this attribute, so a literal string here (with any secret in it) is repeated in the output: pass user data through a variable " +
+				"declared `sensitive = true` (`user_data = var.user_data`), whose value Terraform then hides in errors and plans.",
 			Validators: []validator.String{stringvalidator.UTF8LengthAtMost(v1alpha5.MaxUserDataBytes)}},
 		"detailed_monitoring": schema.BoolAttribute{Optional: true,
 			MarkdownDescription: "Enable EC2 detailed (1-minute) monitoring of launched instances. Conflicts with `launch_template`."},

@@ -1,5 +1,7 @@
-// Package pods runs the controller's pods as local processes: every pod bound to a node whose
-// container image is the bundled controller image (version.ControllerImageRepository) runs as
+// Package pods runs the controller's pods as local processes: every pod bound to a node, if it
+// is labelled app.kubernetes.io/name=karpenter or has a container image in
+// version.ControllerImageRepository, runs, when the sandbox can provide each of its container
+// images (see pull.go: else its containers stay Waiting in ErrImagePull), as
 // `<executable> <container args...>` with the container's environment and, like a real pod, a
 // bound ServiceAccount token as its only Kubernetes credential, plus AWS credentials the way EKS
 // injects them: a web identity token for the IAM role named in the ServiceAccount's
@@ -171,15 +173,26 @@ func (r *Runner) sync(ctx context.Context, cs kubernetes.Interface, obj any) {
 		r.stop(pod.UID)
 		return
 	}
-	var containers []corev1.Container
-	for _, c := range pod.Spec.Containers {
-		if IsControllerImage(c.Image) {
-			containers = append(containers, c)
-		}
-	}
-	if len(containers) == 0 {
+	if !isControllerPod(pod) {
 		return
 	}
+	r.mu.Lock()
+	_, running := r.running[pod.UID]
+	r.mu.Unlock()
+	if running || ctx.Err() != nil {
+		return
+	}
+	// See pull.go: a container image the sandbox cannot provide keeps the pod from starting.
+	if missing := missingImages(ctx, pod); len(missing) > 0 {
+		if err := reportPullFailure(ctx, cs, pod, missing); err != nil {
+			r.Log.Warn("cannot report image pull failure", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		}
+		return
+	}
+	if err := markPulled(ctx, cs, pod); err != nil {
+		r.Log.Warn("cannot mark images pulled; kwok will not start the pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+	containers := pod.Spec.Containers
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.running[pod.UID]; ok || ctx.Err() != nil {

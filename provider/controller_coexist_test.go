@@ -1,0 +1,155 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nodeform/terraform-provider-karpenter/sandbox/pods"
+	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
+	"github.com/nodeform/terraform-provider-karpenter/version"
+)
+
+// otherControllerWarning is the summary of the warning about a controller in another namespace.
+const otherControllerWarning = "Another Karpenter controller runs in the cluster"
+
+// TestAccControllerOtherNamespace: with a controller Deployment (labelled
+// app.kubernetes.io/name=karpenter, annotated with an install id) of another installation in
+// namespace acc-coexist-other, the plan and the apply of a create in acc-coexist warn at
+// namespace, naming it and its install id, and the create succeeds; so do the plan and apply of a
+// move to acc-coexist-moved, whose warning does not count the installation it leaves. Once the
+// other Deployment is gone, nothing warns.
+func TestAccControllerOtherNamespace(t *testing.T) {
+	if os.Getenv("KARPENTER_BIN") == "" {
+		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
+	}
+	sb, kc := startSandbox(t)
+	const other, ns, moved = "acc-coexist-other", "acc-coexist", "acc-coexist-moved"
+	removeNamespaceAtEnd(t, kc, other)
+	must(t, kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}))
+	otherDeployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: deploymentName,
+		Labels: selectorLabels(), Annotations: map[string]string{installIDAnnotation: "helmlike0000id"}},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(0)), Selector: &metav1.LabelSelector{MatchLabels: selectorLabels()},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: selectorLabels()},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: version.ControllerImage()}}}}}}
+	must(t, kc.Create(ctx, otherDeployment))
+	rec := &diagRecorder{}
+	named := text(other + "/" + deploymentName + " (install id helmlike0000id)")
+	both := text("both controllers act on every Provisioner")
+	warned := func(rpcs ...string) resource.TestCheckFunc {
+		var checks []resource.TestCheckFunc
+		for _, rpc := range rpcs {
+			checks = append(checks, rec.expectWarning(rpc, otherControllerWarning, named, both))
+		}
+		return resource.ComposeAggregateTestCheckFunc(checks...)
+	}
+	notWarned := func(details ...string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			for _, rpc := range []string{"PlanResourceChange", "ApplyResourceChange"} {
+				if rec.warned(rpc, otherControllerWarning, details...) == nil {
+					return fmt.Errorf("%s warned %q with %q", rpc, otherControllerWarning, details)
+				}
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: rec.factories(),
+		Steps: []resource.TestStep{
+			{Config: takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, ""), Check: warned("PlanResourceChange", "ApplyResourceChange")},
+			{
+				PreConfig: rec.reset, Config: takeoverConfig(sb.ClusterName, "test", `"`+moved+`"`, ""),
+				Check: resource.ComposeAggregateTestCheckFunc(warned("PlanResourceChange", "ApplyResourceChange"),
+					notWarned(ns+"/"+deploymentName), resource.TestCheckResourceAttr("karpenter_controller.test", "namespace", moved)),
+			},
+			{
+				PreConfig: func() {
+					must(t, kc.Delete(ctx, otherDeployment))
+					must(t, waitGone(ctx, kc, otherDeployment))
+					rec.reset()
+				},
+				Config: takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, ""), Check: notWarned(),
+			},
+		},
+	})
+}
+
+// TestAccControllerImageNotPulled: a misspelt image is what a real cluster cannot pull, and so
+// the sandbox: the controller pods stay Pending with their container Waiting in ErrImagePull
+// (a message naming the image), no process starts (no log), the Deployment never becomes
+// Available, and the create fails within its timeout with an error naming ErrImagePull and the
+// image. The tainted installation is then replaced by one whose image a loopback registry has,
+// which runs.
+func TestAccControllerImageNotPulled(t *testing.T) {
+	if os.Getenv("KARPENTER_BIN") == "" {
+		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
+	}
+	sb, kc := startSandbox(t)
+	const ns = "acc-image"
+	typo := "ghcr.io/nodeform/karpenter-controler:" + version.Version
+	pushed := sandboxtest.LoopbackImage(t, "nodeform/karpenter-controller:acc-image")
+	cfg := func(image, extra string) string {
+		return takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, `  image = "`+image+`"`+"\n"+extra)
+	}
+	notPulled := func() {
+		var pl corev1.PodList
+		err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+			if err := kc.List(ctx, &pl, client.InNamespace(ns), client.MatchingLabels(selectorLabels())); err != nil {
+				return false, err
+			}
+			return len(pl.Items) > 0, nil
+		})
+		must(t, err)
+		time.Sleep(3 * time.Second) // kwok would have marked them Running by now
+		must(t, kc.List(ctx, &pl, client.InNamespace(ns), client.MatchingLabels(selectorLabels())))
+		for _, p := range pl.Items {
+			w := waitingState(p)
+			if p.Status.Phase != corev1.PodPending || w == nil || w.Reason != pods.ReasonErrImagePull || !strings.Contains(w.Message, typo) {
+				t.Errorf("pod %s: phase %s, waiting %+v; want Pending, ErrImagePull naming %s", p.Name, p.Status.Phase, w, typo)
+			}
+			if _, err := os.Stat(pods.LogPath(sb.Dir, ns, p.Name)); !os.IsNotExist(err) {
+				t.Errorf("pod %s: a process was started (log %s: %v)", p.Name, pods.LogPath(sb.Dir, ns, p.Name), err)
+			}
+		}
+		var d appsv1.Deployment
+		must(t, kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: deploymentName}, &d))
+		if deploymentAvailable(&d) {
+			t.Errorf("Deployment %s/%s Available with image %s", ns, deploymentName, typo)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      cfg(typo, "  timeouts {\n    create = \"20s\"\n  }\n"),
+				ExpectError: regexp.MustCompile(`(?s)did not become Available.*ErrImagePull.*` + regexp.QuoteMeta(typo)),
+			},
+			{
+				PreConfig: notPulled, Config: cfg(pushed, ""),
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr("karpenter_controller.test", "image", pushed),
+					resource.TestCheckResourceAttr("karpenter_controller.test", "install_complete", "true")),
+			},
+		},
+	})
+}
+
+// waitingState is the waiting state of the pod's first container, nil if none.
+func waitingState(p corev1.Pod) *corev1.ContainerStateWaiting {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return nil
+	}
+	return p.Status.ContainerStatuses[0].State.Waiting
+}
