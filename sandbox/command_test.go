@@ -460,7 +460,7 @@ func schedulerIsGivenUp(t *testing.T, c sandboxCLI) {
 		t.Fatalf("kube-scheduler %+v, last exit %+v; daemon %s", s, s.LastExit, c.status(t).State)
 	}
 	out, ok := c.run("status")
-	if ok || !regexp.MustCompile(`(?m)^kube-scheduler\s+\d+\s+gave-up\s+5\s+exit status 7 at `).MatchString(out) ||
+	if ok || !regexp.MustCompile(`(?m)^kube-scheduler\s+-\s+gave-up\s+5\s+exit status 7 at `).MatchString(out) ||
 		!strings.Contains(out, "kube-scheduler is down: it exited again after 5 restarts") || !strings.Contains(out, "degraded") {
 		t.Fatalf("status after the give-up (ok %v):\n%s", ok, out)
 	}

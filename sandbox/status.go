@@ -243,8 +243,9 @@ func answers(ctx context.Context, url string) string {
 	return "ok"
 }
 
-// print writes h for people: the daemon line, a table of the components (pid, state,
-// restarts, last exit), the API server's and the AWS emulator's answers, and where the logs are.
+// print writes h for people: the daemon line (its state, "but not healthy now" when h found
+// problems), a table of the components (pid, "-" when none runs; state, restarts, last exit),
+// the API server's and the AWS emulator's answers, and where the logs are.
 func (h *health) print(out io.Writer) {
 	if !h.daemon {
 		return // the error says it
@@ -254,7 +255,11 @@ func (h *health) print(out io.Writer) {
 		return
 	}
 	st := h.status
-	fmt.Fprintf(out, "sandbox in %s: daemon pid %d, %s (status of %s)\n", h.dir, h.pid, st.State, st.Updated.Local().Format(time.TimeOnly))
+	state := string(st.State)
+	if len(h.problems) > 0 && st.State == DaemonReady {
+		state += ", but not healthy now" // the daemon's file says how it started; the problems follow
+	}
+	fmt.Fprintf(out, "sandbox in %s: daemon pid %d, %s (status of %s)\n", h.dir, h.pid, state, st.Updated.Local().Format(time.TimeOnly))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tRESTARTS\tLAST EXIT")
 	for i, c := range st.Components {
@@ -263,9 +268,16 @@ func (h *health) print(out io.Writer) {
 		case c.State == proc.StateRunning && !h.alive[i]:
 			state = "exited"
 		case c.State == proc.StateRestarting:
-			state = "restarting in " + max(time.Until(c.NextStart), 0).Round(time.Second).String()
+			state = "restarting now"
+			if wait := time.Until(c.NextStart).Round(time.Second); wait > 0 {
+				state = "restarting in " + wait.String()
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", c.Name, c.Pid, state, c.Restarts, lastExit(c.LastExit))
+		pid := "-" // no process runs: the last one's pid is no use
+		if c.State == proc.StateRunning && h.alive[i] {
+			pid = strconv.Itoa(c.Pid)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, pid, state, c.Restarts, lastExit(c.LastExit))
 	}
 	_ = tw.Flush()
 	for _, c := range st.Components {
