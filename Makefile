@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 GOTEST_FLAGS ?= -count=1
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all tools build image image-push generate generate-code verify-generate lint test test-unit demo bench bench-karpenter docs sandbox-up sandbox-down clean
+.PHONY: all tools build image image-push registry generate generate-code verify-generate lint test test-unit demo bench bench-karpenter docs sandbox-up sandbox-down clean
 
 all: build
 
@@ -31,6 +31,11 @@ image:
 image-push: image
 	@test -n "$(IMAGE)" || { echo "set IMAGE=<registry>/<repository>:<tag>"; exit 2; }
 	go run ./hack/image push -layout $(BIN)/image -ref $(IMAGE)
+
+## registry: an in-memory OCI registry on 127.0.0.1:$(REGISTRY_PORT) in the foreground (Ctrl-C stops it; images are lost), for make image-push IMAGE=127.0.0.1:$(REGISTRY_PORT)/karpenter-controller:dev
+REGISTRY_PORT ?= 5555
+registry: build
+	$(PROVIDER) sandbox registry --port $(REGISTRY_PORT)
 
 # Every generated file or folder; verify-generate fails when regenerating changes any of them.
 GENERATED := controller/apis/crds controller/apis/v1alpha5/zz_generated.deepcopy.go controller/apis/v1/zz_generated.deepcopy.go controller/cloudprovider/aws/zz_generated.pricing.go docs

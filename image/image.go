@@ -72,7 +72,13 @@ func Config() v1.Config {
 // command replaces the image's entrypoint and then its command is not used; args replace the
 // image's command.
 func Argv(command, args []string) []string {
-	cfg := Config()
+	return ArgvFor(Config(), command, args)
+}
+
+// ArgvFor is Argv for an image whose run configuration is cfg: cfg.Entrypoint then cfg.Cmd,
+// command replacing the entrypoint (and dropping cfg.Cmd), args replacing cfg.Cmd. Empty when
+// neither command, args, nor cfg give a command.
+func ArgvFor(cfg v1.Config, command, args []string) []string {
 	entry, rest := cfg.Entrypoint, cfg.Cmd
 	if len(command) > 0 {
 		entry, rest = command, nil

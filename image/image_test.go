@@ -95,6 +95,24 @@ func TestArgv(t *testing.T) {
 	}
 }
 
+// TestArgvFor: the same rules against another image's configuration; nothing to run is empty.
+func TestArgvFor(t *testing.T) {
+	cfg := v1.Config{Cmd: []string{"/app", "serve"}}
+	for _, tc := range []struct {
+		cfg                 v1.Config
+		command, args, want []string
+	}{
+		{cfg, nil, nil, []string{"/app", "serve"}},
+		{cfg, nil, []string{"/other"}, []string{"/other"}},
+		{cfg, []string{"/bin/sh"}, nil, []string{"/bin/sh"}},
+		{v1.Config{}, nil, nil, []string{}},
+	} {
+		if got := image.ArgvFor(tc.cfg, tc.command, tc.args); !slices.Equal(got, tc.want) {
+			t.Errorf("config %+v command %v args %v: %v, want %v", tc.cfg, tc.command, tc.args, got, tc.want)
+		}
+	}
+}
+
 // checkLayer checks that img's one layer holds the folders of BinaryPath and the binary, with
 // content want, root-owned and not writable.
 func checkLayer(t *testing.T, img v1.Image, want string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -140,7 +141,16 @@ func TestAccControllerImageNotPulled(t *testing.T) {
 			{
 				PreConfig: notPulled, Config: cfg(pushed, ""),
 				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr("karpenter_controller.test", "image", pushed),
-					resource.TestCheckResourceAttr("karpenter_controller.test", "install_complete", "true")),
+					resource.TestCheckResourceAttr("karpenter_controller.test", "install_complete", "true"),
+					// The sandbox pulled the image and runs the binary its entrypoint names, extracted
+					// from its layer (sandbox/pods/pull.go), not its own controller executable.
+					func(*terraform.State) error {
+						exes, _ := filepath.Glob(filepath.Join(sb.Dir, "images", "sha256-*", "*-terraform-provider-karpenter"))
+						if len(exes) != 1 {
+							return fmt.Errorf("extracted entrypoints %v; want the image's binary, once", exes)
+						}
+						return nil
+					}),
 			},
 		},
 	})

@@ -122,7 +122,8 @@ func TestAccControllerCRDUpgrade(t *testing.T) {
 	}
 	sb, kc := startSandbox(t)
 	const ctrl = "karpenter_controller.test"
-	// A pinned image the sandbox can run: one a loopback registry has (pods.CanProvide).
+	// A pinned image the sandbox can run: the controller image of KARPENTER_BIN in a loopback
+	// registry, which the sandbox pulls and whose entrypoint it runs (sandbox/pods/pull.go).
 	pinned := sandboxtest.LoopbackImage(t, "nodeform/karpenter-controller:v0.0.9-pinned")
 	older := olderProvisionerCRD(t)
 	current, currentVersion := crdManifests[0].yaml, version.Version

@@ -97,8 +97,8 @@ func (f *flags) args() []string {
 		"--authentication-mode", f.authMode}
 }
 
-// NewCommand returns the `sandbox` subcommand: up, down, env, status, stop-kubelet (and the
-// hidden daemon, run).
+// NewCommand returns the `sandbox` subcommand: up, down, env, status, stop-kubelet, registry
+// (and the hidden daemon, run).
 func NewCommand() *cobra.Command {
 	f := &flags{}
 	root := &cobra.Command{
@@ -110,6 +110,7 @@ func NewCommand() *cobra.Command {
 			"  eval \"$(terraform-provider-karpenter sandbox env)\"\n" +
 			"  sandbox status  each component's pid, state, restarts and last exit; the API server's /readyz\n" +
 			"  sandbox down    stop everything and remove the state directory\n" +
+			"  sandbox registry  an in-memory registry on 127.0.0.1:5555 for `make image-push`\n" +
 			"The daemon restarts a control-plane component that exits (backoff 1 s doubling to 30 s) and\n" +
 			"gives up on one that exits again after 5 restarts within 5 minutes; `status` and `up` report it.",
 	}
@@ -186,7 +187,7 @@ func NewCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return stopKubelet(cmd.Context(), cmd.OutOrStdout(), f.dir, args[0])
 		},
-	}, &cobra.Command{
+	}, registryCommand(), &cobra.Command{
 		Use: "run", Short: "Run the sandbox in the foreground (the daemon that `up` starts)", Args: cobra.NoArgs, Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error { return run(f) },
 	})

@@ -83,7 +83,9 @@ type Config struct {
 	// API_AND_CONFIG_MAP or API (default $KARPENTER_SANDBOX_AUTHENTICATION_MODE, else
 	// API_AND_CONFIG_MAP). Nodes join through aws-auth, access entries or both accordingly.
 	AuthenticationMode string
-	// ControllerExecutable runs controller pods (default $KARPENTER_BIN, else this executable).
+	// ControllerExecutable runs controller pods of the default image, version.ControllerImage()
+	// (default $KARPENTER_BIN, else this executable); images pulled from a loopback registry run
+	// their own entrypoint.
 	ControllerExecutable string
 	// Progress receives human-readable progress lines; nil discards.
 	Progress io.Writer

@@ -1,8 +1,10 @@
 // Package pods runs the controller's pods as local processes: every pod bound to a node, if it
 // is labelled app.kubernetes.io/name=karpenter or has a container image in
 // version.ControllerImageRepository, runs, when the sandbox can provide each of its container
-// images (see pull.go: else its containers stay Waiting in ErrImagePull), as
-// `<executable> <container args...>` with the container's environment and, like a real pod, a
+// images (see pull.go: else its containers stay Waiting in ErrImagePull), as a runtime runs its
+// image: the image's entrypoint and command (its executable extracted from the image pulled from
+// a loopback registry, or Runner.Executable for the default image) with the container's
+// command, args and environment and, like a real pod, a
 // bound ServiceAccount token as its only Kubernetes credential, plus AWS credentials the way EKS
 // injects them: a web identity token for the IAM role named in the ServiceAccount's
 // eks.amazonaws.com/role-arn annotation (IRSA), else, when an EKS Pod Identity association
@@ -84,7 +86,7 @@ type Runner struct {
 	Server     string       // API server URL written into pod kubeconfigs
 	CACertPEM  []byte
 	Audience   string // audience of API server tokens ("" = the API server's default)
-	Executable string // the binary run for each container (this executable or $KARPENTER_BIN)
+	Executable string // the default image's binary (image.BinaryPath of version.ControllerImage()): this executable or $KARPENTER_BIN
 	// ExtraEnv is added to every process after the container's env: the emulator endpoints
 	// (AWS_ENDPOINT_URL_<SERVICE>) and AWS_REGION.
 	ExtraEnv []string
@@ -100,6 +102,7 @@ type Runner struct {
 	mu      sync.Mutex
 	running map[types.UID]*podRun
 	wg      sync.WaitGroup
+	pullMu  sync.Mutex // one image extraction at a time (fetch.go)
 
 	addrMu sync.RWMutex
 	addrs  map[string]map[int32]int // "<namespace>/<pod>" -> container port -> local port
@@ -182,16 +185,6 @@ func (r *Runner) sync(ctx context.Context, cs kubernetes.Interface, obj any) {
 	if running || ctx.Err() != nil {
 		return
 	}
-	// See pull.go: a container image the sandbox cannot provide keeps the pod from starting.
-	if missing := missingImages(ctx, pod); len(missing) > 0 {
-		if err := reportPullFailure(ctx, cs, pod, missing); err != nil {
-			r.Log.Warn("cannot report image pull failure", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-		}
-		return
-	}
-	if err := markPulled(ctx, cs, pod); err != nil {
-		r.Log.Warn("cannot mark images pulled; kwok will not start the pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-	}
 	containers := pod.Spec.Containers
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -205,8 +198,50 @@ func (r *Runner) sync(ctx context.Context, cs kubernetes.Interface, obj any) {
 	go func() {
 		defer r.wg.Done()
 		defer close(run.done)
-		r.runPod(pctx, cs, pod.DeepCopy(), containers)
+		pod := pod.DeepCopy()
+		// See pull.go: images are pulled here, off the informer's event handler; a container
+		// that cannot start keeps the pod from starting.
+		imgs, failed := r.prepareAll(pctx, containers)
+		if pctx.Err() != nil {
+			return
+		}
+		if len(failed) > 0 {
+			r.forget(pod.UID, run) // the next change of the pod tries again
+			r.Log.Warn("pod cannot start", "pod", pod.Namespace+"/"+pod.Name, "containers", failed)
+			if err := reportFailure(pctx, cs, pod, failed); err != nil {
+				r.Log.Warn("cannot report the pod's waiting containers", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			}
+			return
+		}
+		if err := markPulled(pctx, cs, pod); err != nil {
+			r.Log.Warn("cannot mark images pulled; kwok will not start the pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		}
+		r.runPod(pctx, cs, pod, containers, imgs)
 	}()
+}
+
+// prepareAll prepares every container of containers (Runner.prepare), by name; failed says
+// why those that cannot start cannot.
+func (r *Runner) prepareAll(ctx context.Context, containers []corev1.Container) (map[string]*runnable, map[string]containerFailure) {
+	imgs, failed := map[string]*runnable{}, map[string]containerFailure{}
+	for _, c := range containers {
+		rn, f := r.prepare(ctx, c)
+		if f != nil {
+			failed[c.Name] = *f
+			continue
+		}
+		imgs[c.Name] = rn
+	}
+	return imgs, failed
+}
+
+// forget drops run, pod uid's entry, unless another run replaced it.
+func (r *Runner) forget(uid types.UID, run *podRun) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[uid] == run {
+		delete(r.running, uid)
+	}
 }
 
 // stop starts ending the processes of pod uid (SIGTERM, grace period, SIGKILL) without
@@ -288,7 +323,7 @@ func LogPath(stateDir, namespace, name string) string {
 	return filepath.Join(stateDir, "pods", namespace+"_"+name+".log")
 }
 
-func (r *Runner) runPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, containers []corev1.Container) {
+func (r *Runner) runPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, containers []corev1.Container, imgs map[string]*runnable) {
 	log := r.Log.With("pod", pod.Namespace+"/"+pod.Name)
 	dir := r.podDir(pod)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -316,7 +351,10 @@ func (r *Runner) runPod(ctx context.Context, cs kubernetes.Interface, pod *corev
 	go func() { defer wg.Done(); creds.keepFresh(ctx, log) }()
 	for _, c := range containers {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.superviseContainer(ctx, cs, pod, c, creds, log.With("container", c.Name)) }()
+		go func() {
+			defer wg.Done()
+			r.superviseContainer(ctx, cs, pod, c, imgs[c.Name], creds, log.With("container", c.Name))
+		}()
 	}
 	wg.Wait()
 }
@@ -335,8 +373,8 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
 
 // superviseContainer runs the container's process until ctx ends, restarting it with
 // exponential backoff when it exits, and reports the restarts in the pod's status
-// (statusReporter).
-func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials, log *slog.Logger) {
+// (statusReporter). img says what runs (nil: the default image, builtinImage).
+func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, img *runnable, creds *credentials, log *slog.Logger) {
 	grace := 30 * time.Second
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
 		grace = min(grace, time.Duration(*pod.Spec.TerminationGracePeriodSeconds)*time.Second)
@@ -349,7 +387,7 @@ func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface
 	backoff := InitialBackoff
 	var exits int32 // processes of the container that have exited: the restartCount of the next
 	for ctx.Err() == nil {
-		spec, ports, err := r.processSpec(ctx, cs, pod, c, creds)
+		spec, ports, err := r.processSpec(ctx, cs, pod, c, img, creds)
 		var p *proc.Process
 		if err == nil {
 			p, err = proc.Start(spec)
@@ -388,8 +426,11 @@ func (r *Runner) superviseContainer(ctx context.Context, cs kubernetes.Interface
 
 // processSpec builds the command line and environment of container c and returns, with it,
 // the local port serving each of c's container ports named in localPorts (container port ->
-// local port).
-func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, creds *credentials) (proc.Spec, map[int32]int, error) {
+// local port). img is the container's image (nil: the default image, builtinImage).
+func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, c corev1.Container, img *runnable, creds *credentials) (proc.Spec, map[int32]int, error) {
+	if img == nil {
+		img = builtinImage(r.Executable)
+	}
 	// The pod may have changed since it was first seen (podIP is set once kwok runs it).
 	if fresh, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err == nil && fresh.UID == pod.UID {
 		pod = fresh
@@ -400,7 +441,14 @@ func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *
 	}
 	// A pod's environment is its own: nothing of the sandbox's (credentials, KUBECONFIG)
 	// leaks in, except PATH/HOME so the process can run.
+	// The image's environment comes first, as a runtime sets it, but for PATH: the process runs
+	// on this host's filesystem, not the image's.
 	full := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + creds.dir, "HOSTNAME=" + pod.Name}
+	for _, kv := range img.config.Env {
+		if !strings.HasPrefix(kv, "PATH=") {
+			full = append(full, kv)
+		}
+	}
 	full = append(full, env...)
 	full = append(full, "KUBECONFIG="+creds.kubeconfig())
 	ports := map[int32]int{}
@@ -431,12 +479,16 @@ func (r *Runner) processSpec(ctx context.Context, cs kubernetes.Interface, pod *
 		cargs[i] = expandRefs(a, vals)
 	}
 	// The container runs what the image would: its command or the image's entrypoint, its args
-	// or the image's command (image.Argv, the configuration `make image` writes). The image's
-	// binary is this executable.
-	argv := image.Argv(c.Command, cargs)
+	// or the image's command (image.ArgvFor the image's configuration; for the default image
+	// the one `make image` writes, whose binary is Runner.Executable). The first word is the
+	// image's file, extracted (pull.go).
+	argv := image.ArgvFor(img.config, c.Command, cargs)
+	if len(argv) == 0 {
+		return proc.Spec{}, nil, fmt.Errorf("no command specified")
+	}
 	path, args := argv[0], argv[1:]
-	if path == image.BinaryPath {
-		path = r.Executable
+	if img.exe != "" && (img.argv0 == "" || path == img.argv0) {
+		path = img.exe
 	}
 	return proc.Spec{
 		Name:    pod.Namespace + "/" + pod.Name + "/" + c.Name,

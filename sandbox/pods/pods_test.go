@@ -118,7 +118,7 @@ func TestProcessSpecCommandLine(t *testing.T) {
 		{[]string{"/bin/sh", "-c"}, []string{"echo hi"}, "/bin/sh", "-c echo hi"},
 	} {
 		c := corev1.Container{Name: "controller", Image: "img", Command: tc.command, Args: tc.args, Env: []corev1.EnvVar{{Name: "CLUSTER_NAME", Value: "demo"}}}
-		spec, _, err := r.processSpec(context.Background(), cs, pod, c, creds)
+		spec, _, err := r.processSpec(context.Background(), cs, pod, c, nil, creds)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestSuperviseRestartsWithBackoff(t *testing.T) {
 	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"}, Args: []string{"echo x >> " + marker + "; exit 3"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { r.superviseContainer(ctx, cs, pod, c, creds, r.Log); close(done) }()
+	go func() { r.superviseContainer(ctx, cs, pod, c, nil, creds, r.Log); close(done) }()
 	starts := func() int { b, _ := os.ReadFile(marker); return strings.Count(string(b), "x") }
 	waitFor := func(cond func() bool) {
 		t.Helper()
@@ -179,7 +179,7 @@ func TestProcessSpecLocalPorts(t *testing.T) {
 	c := corev1.Container{Name: "controller", Image: "img", Ports: []corev1.ContainerPort{
 		{Name: "http-metrics", ContainerPort: 8080}, {Name: "http-health", ContainerPort: 8081},
 		{Name: "https-webhook", ContainerPort: 8443}, {Name: "other", ContainerPort: 9000}}}
-	spec, ports, err := r.processSpec(context.Background(), fake.NewClientset(pod), pod, c, creds)
+	spec, ports, err := r.processSpec(context.Background(), fake.NewClientset(pod), pod, c, nil, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestLocalAddrFollowsTheProcess(t *testing.T) {
 		Ports: []corev1.ContainerPort{{Name: "https-webhook", ContainerPort: 8443}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { r.superviseContainer(ctx, cs, pod, c, creds, r.Log); close(done) }()
+	go func() { r.superviseContainer(ctx, cs, pod, c, nil, creds, r.Log); close(done) }()
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for i := 0; i < 500 && !cond(); i++ {
@@ -282,7 +282,7 @@ func TestSuperviseReportsRestartsInPodStatus(t *testing.T) {
 	c := corev1.Container{Name: "c", Command: []string{"/bin/sh", "-c"},
 		Args: []string{"if [ -e " + first + " ]; then while [ ! -e " + stop + " ]; do sleep 0.02; done; else touch " + first + "; exit 3; fi"}}
 	done := make(chan struct{})
-	go func() { r.superviseContainer(ctx, cs, pod, c, creds, r.Log); close(done) }()
+	go func() { r.superviseContainer(ctx, cs, pod, c, nil, creds, r.Log); close(done) }()
 	get := func() *corev1.Pod {
 		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 		if err != nil {

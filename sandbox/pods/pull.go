@@ -3,34 +3,45 @@ package pods
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/nodeform/terraform-provider-karpenter/version"
 )
 
-// Image pulls. The sandbox has no container runtime: it runs a controller pod's containers as
-// processes of Runner.Executable (the binary the controller image holds). Like a kubelet that
-// cannot pull, it refuses a controller pod (ControllerPodLabel, or a container image in
+// Image pulls. The sandbox has no container runtime, but it runs a controller pod's containers
+// as a runtime would, as processes of the image's own executable. Like a kubelet that cannot
+// pull, it refuses a controller pod (ControllerPodLabel, or a container image in
 // version.ControllerImageRepository) with a container image it cannot provide: that container
 // stays Waiting with reason ErrImagePull and a message naming the image, the pod stays Pending
-// and not Ready (so its Deployment does not become Available), and no process starts. Images it
-// can provide (CanProvide) are the provider's default controller image for this build
-// (version.ControllerImage) and images present in a registry on a loopback address (what `make
-// image-push IMAGE=127.0.0.1:<port>/...` pushes). Other pods are kwok's: they run no process and
-// need no image. The check runs each time the pod changes; a pod refused stays refused until
-// then (a kubelet would retry the pull with a back-off). A pod whose images can be provided is
-// annotated ImagesPulledAnnotation=true before its processes start: kwok's pod-running Stage
+// and not Ready (so its Deployment does not become Available), and no process starts. The
+// images it can provide are:
+//
+//   - the provider's default controller image of this build (version.ControllerImage), which
+//     is not pulled: its run configuration is image.Config (what `make image` writes) and its
+//     entrypoint image.BinaryPath is Runner.Executable;
+//   - images in a registry on a loopback address (what `make image-push
+//     IMAGE=127.0.0.1:<port>/...` pushes), pulled as a runtime pulls them (pull.go, fetch.go):
+//     the manifest for this machine's platform (runtime.GOOS/GOARCH) of an image index, its
+//     configuration's Entrypoint, Cmd and Env, and the file the command line's first word names
+//     in the image's filesystem (its layers flattened), which is what runs.
+//
+// Any other registry is never contacted. A container whose image has no manifest for this
+// platform, or whose layers cannot be read, stays Waiting in ErrImagePull; one whose command
+// names no file of the image, or a file that is not an executable for this machine (not
+// executable, not ELF for this architecture nor a #! script) or no command at all, stays Waiting
+// in RunContainerError (CreateContainerError for no command) with the runtime's message; in
+// both cases no process of the pod starts. The pull runs in the pod's goroutine, not in the
+// informer's event handler; the executable is cached by image digest under
+// <StateDir>/images/, so a restart of the pod or of the sandbox does not extract it again.
+// The check runs each time the pod changes; a pod refused stays refused until then (a kubelet
+// would retry the pull with a back-off). A pod whose images can be provided is annotated
+// ImagesPulledAnnotation=true before its processes start: kwok's pod-running Stage
 // (sandbox/cluster/kwok-stages.yaml) starts a controller pod (turns it Running and Ready) only
 // once it carries that annotation, as a kubelet reports a container running only after its
 // image is pulled; without it a misspelt image's Deployment would be Available for a moment.
@@ -46,8 +57,14 @@ const ReasonErrImagePull = "ErrImagePull"
 // pod-running Stage waits for it.
 const ImagesPulledAnnotation = "sandbox.nodeform.github.io/images-pulled"
 
-// headTimeout bounds one registry lookup.
-const headTimeout = 5 * time.Second
+// Waiting reasons of a container whose command cannot be run (the kubelet's).
+const (
+	ReasonRunContainerError    = "RunContainerError"
+	ReasonCreateContainerError = "CreateContainerError"
+)
+
+// pullTimeout bounds one image pull (manifest, configuration, layers) from a loopback registry.
+const pullTimeout = 5 * time.Minute
 
 // isControllerPod reports whether the runner runs pod: it is labelled as a controller pod or
 // one of its containers has an image in version.ControllerImageRepository.
@@ -63,51 +80,19 @@ func isControllerPod(pod *corev1.Pod) bool {
 	return false
 }
 
-// CanProvide reports whether the sandbox can provide image: it is version.ControllerImage() (the
-// provider's default image of this build), or a registry on a loopback address (localhost,
-// 127.0.0.0/8, ::1) has it (a HEAD of its manifest succeeds within 5 s). Any other registry is
-// never contacted. err says why not (for the container's waiting message).
-func CanProvide(ctx context.Context, image string) (bool, error) {
-	if image == version.ControllerImage() {
-		return true, nil
-	}
-	ref, err := name.ParseReference(image)
-	if err != nil {
-		return false, fmt.Errorf("invalid image reference: %w", err)
-	}
-	host := ref.Context().RegistryStr()
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return false, fmt.Errorf("the sandbox pulls from no registry but loopback ones (only %s is built in)", version.ControllerImage())
-	}
-	hctx, cancel := context.WithTimeout(ctx, headTimeout)
-	defer cancel()
-	if _, err := remote.Head(ref, remote.WithContext(hctx)); err != nil {
-		return false, err
-	}
-	return true, nil
+// containerFailure is why a container cannot start: its waiting reason (ReasonErrImagePull,
+// ReasonRunContainerError, ReasonCreateContainerError) and message.
+type containerFailure struct {
+	Reason, Message string
 }
 
-// missingImages returns, by container name, why the images of pod's containers that the
-// sandbox cannot provide cannot be pulled.
-func missingImages(ctx context.Context, pod *corev1.Pod) map[string]string {
-	out := map[string]string{}
-	for _, c := range pod.Spec.Containers {
-		if ok, err := CanProvide(ctx, c.Image); !ok {
-			out[c.Name] = fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
-		}
-	}
-	return out
-}
-
-// reportPullFailure writes pod's status as a kubelet that cannot pull the images of missing
-// (container name -> message) does: phase Pending, not Ready, those containers Waiting with
-// reason ErrImagePull, the others Waiting with ContainerCreating. kwok's pod-running Stage
-// skips a pod in this state. Unchanged when the status already says so.
-func reportPullFailure(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, missing map[string]string) error {
-	if pullFailureReported(pod, missing) {
+// reportFailure writes pod's status as a kubelet that cannot start the containers of failed
+// (container name -> why) does: phase Pending, not Ready, those containers Waiting with their
+// reason and message, the others Waiting with ContainerCreating. kwok's pod-running Stage
+// skips a pod in this state (it is not annotated ImagesPulledAnnotation). Unchanged when the
+// status already says so.
+func reportFailure(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, failed map[string]containerFailure) error {
+	if failureReported(pod, failed) {
 		return nil
 	}
 	now := metav1.Now()
@@ -117,8 +102,8 @@ func reportPullFailure(ctx context.Context, cs kubernetes.Interface, pod *corev1
 	st.Status.ContainerStatuses = nil
 	for _, c := range pod.Spec.Containers {
 		w := &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
-		if msg, ok := missing[c.Name]; ok {
-			w = &corev1.ContainerStateWaiting{Reason: ReasonErrImagePull, Message: msg}
+		if f, ok := failed[c.Name]; ok {
+			w = &corev1.ContainerStateWaiting{Reason: f.Reason, Message: f.Message}
 		}
 		names = append(names, c.Name)
 		st.Status.ContainerStatuses = append(st.Status.ContainerStatuses, corev1.ContainerStatus{
@@ -135,9 +120,9 @@ func reportPullFailure(ctx context.Context, cs kubernetes.Interface, pod *corev1
 	return err
 }
 
-// pullFailureReported reports whether pod's status already shows every container of missing
-// Waiting with ErrImagePull, phase Pending and Ready False.
-func pullFailureReported(pod *corev1.Pod, missing map[string]string) bool {
+// failureReported reports whether pod's status already shows every container of failed
+// Waiting with its reason and message, phase Pending and Ready False.
+func failureReported(pod *corev1.Pod, failed map[string]containerFailure) bool {
 	if pod.Status.Phase != corev1.PodPending {
 		return false
 	}
@@ -148,11 +133,11 @@ func pullFailureReported(pod *corev1.Pod, missing map[string]string) bool {
 	}
 	waiting := 0
 	for _, c := range pod.Status.ContainerStatuses {
-		if _, ok := missing[c.Name]; ok && c.State.Waiting != nil && c.State.Waiting.Reason == ReasonErrImagePull {
+		if f, ok := failed[c.Name]; ok && c.State.Waiting != nil && c.State.Waiting.Reason == f.Reason && c.State.Waiting.Message == f.Message {
 			waiting++
 		}
 	}
-	return waiting == len(missing)
+	return waiting == len(failed)
 }
 
 // markPulled annotates pod with ImagesPulledAnnotation=true unless it has it already (a JSON
