@@ -21,15 +21,19 @@ import (
 // batch closing to its last launch call returning.
 const DecisionMetric = "karpenter_provisioner_decision_duration_seconds"
 
-// ControllerMetricsURL returns the /metrics URL of the controller running in the sandbox at
-// sandboxDir, read from the "Serving metrics server" line of its pod log (the sandbox gives
-// every pod a free loopback port). Errors: no controller log, or no such line in it.
-func ControllerMetricsURL(sandboxDir string) (string, error) {
+// ControllerMetricsURLs returns the /metrics URLs of the controller pods that ran in the
+// sandbox at sandboxDir, one per pod log (sorted by log name), each read from the "Serving
+// metrics server" line of the log (the sandbox gives every pod a free loopback port). Every
+// replica serves metrics but only the leader provisions, so callers sum over them
+// (ScrapeControllers). Errors: no controller log, a log that cannot be read, or no such line in
+// any of them.
+func ControllerMetricsURLs(sandboxDir string) ([]string, error) {
 	logs, _ := filepath.Glob(filepath.Join(sandboxDir, "pods", "*karpenter*.log"))
+	var urls []string
 	for _, path := range logs {
 		f, err := os.Open(path)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -41,13 +45,55 @@ func ControllerMetricsURL(sandboxDir string) (string, error) {
 				BindAddress string `json:"bindAddress"`
 			}
 			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.BindAddress != "" {
-				_ = f.Close()
-				return "http://" + rec.BindAddress + "/metrics", nil
+				urls = append(urls, "http://"+rec.BindAddress+"/metrics")
+				break
 			}
 		}
 		_ = f.Close()
 	}
-	return "", fmt.Errorf("no \"Serving metrics server\" line in the controller's logs %v", logs)
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("no \"Serving metrics server\" line in the controller's logs %v", logs)
+	}
+	return urls, nil
+}
+
+// ControllerMetrics is what ScrapeControllers read: the histogram and the counter summed over
+// the controller replicas that answered.
+type ControllerMetrics struct {
+	URLs      []string // the replicas scraped
+	Histogram *Histogram
+	Counter   float64
+}
+
+// ScrapeControllers scrapes histogram hist and counter ctr (ScrapeHistogram, ScrapeCounter)
+// from every URL of urls and sums them over the replicas. Replicas that do not answer (a pod of
+// an earlier run whose port is gone) are left out, unless all fail. Errors: no replica answered
+// (the last error), or the replicas' histograms have different buckets.
+func ScrapeControllers(ctx context.Context, urls []string, hist, ctr string) (*ControllerMetrics, error) {
+	out := &ControllerMetrics{}
+	var lastErr error
+	for _, url := range urls {
+		h, err := ScrapeHistogram(ctx, url, hist)
+		var c float64
+		if err == nil {
+			c, err = ScrapeCounter(ctx, url, ctr)
+		}
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if out.Histogram == nil {
+			out.Histogram = h
+		} else if out.Histogram, err = out.Histogram.Add(h); err != nil {
+			return nil, err
+		}
+		out.Counter += c
+		out.URLs = append(out.URLs, url)
+	}
+	if len(out.URLs) == 0 {
+		return nil, lastErr
+	}
+	return out, nil
 }
 
 // Histogram is one Prometheus histogram as scraped: cumulative counts per upper bound
@@ -130,6 +176,22 @@ func ScrapeHistogram(ctx context.Context, url, name string) (*Histogram, error) 
 	if len(out.Bounds) == 0 || !math.IsInf(out.Bounds[len(out.Bounds)-1], 1) {
 		out.Bounds = append(out.Bounds, math.Inf(1))
 		out.Counts = append(out.Counts, out.Count)
+	}
+	return out, nil
+}
+
+// Add returns the observations of h and o together (bucket by bucket), as Prometheus' sum()
+// of two series. Errors: the two have different buckets.
+func (h *Histogram) Add(o *Histogram) (*Histogram, error) {
+	if len(o.Bounds) != len(h.Bounds) {
+		return nil, fmt.Errorf("histograms do not match (buckets %d and %d)", len(h.Bounds), len(o.Bounds))
+	}
+	out := &Histogram{Bounds: h.Bounds, Count: h.Count + o.Count, Sum: h.Sum + o.Sum}
+	for i := range h.Counts {
+		if h.Bounds[i] != o.Bounds[i] {
+			return nil, fmt.Errorf("histograms do not match at bucket %d", i)
+		}
+		out.Counts = append(out.Counts, h.Counts[i]+o.Counts[i])
 	}
 	return out, nil
 }

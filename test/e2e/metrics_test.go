@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -104,22 +105,50 @@ func TestScrapeCounter(t *testing.T) {
 	}
 }
 
-func TestControllerMetricsURL(t *testing.T) {
+// Every controller replica's metrics URL is found (the leader's is not known from the logs),
+// and ScrapeControllers sums the replicas that answer: the standby's empty histogram adds
+// nothing, the leader's observations are all counted, a replica whose port is gone is left out.
+func TestControllerMetricsOfEveryReplica(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := ControllerMetricsURL(dir); err == nil {
+	if _, err := ControllerMetricsURLs(dir); err == nil {
 		t.Error("no log: no error")
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "pods"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	log := `{"level":"info","msg":"starting controller"}
-{"level":"info","logger":"controller-runtime.metrics","msg":"Serving metrics server","bindAddress":"127.0.0.1:40301","secure":false}
+	serve := func(count int, disagreements int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "# TYPE %[1]s histogram\n%[1]s_bucket{le=\"1\"} %[2]d\n%[1]s_bucket{le=\"+Inf\"} %[2]d\n%[1]s_sum %[2]d\n%[1]s_count %[2]d\n",
+				DecisionMetric, count)
+			if disagreements > 0 {
+				fmt.Fprintf(w, "# TYPE %[1]s counter\n%[1]s{provisioner=\"default\"} %[2]d\n", DisagreementMetric, disagreements)
+			}
+		}))
+	}
+	standby, leader, gone := serve(0, 0), serve(7, 2), serve(1, 1)
+	defer standby.Close()
+	defer leader.Close()
+	gone.Close()
+	for name, srv := range map[string]*httptest.Server{"a": standby, "b": leader, "c": gone} {
+		log := `{"level":"info","msg":"starting controller"}
+{"level":"info","logger":"controller-runtime.metrics","msg":"Serving metrics server","bindAddress":"` + strings.TrimPrefix(srv.URL, "http://") + `","secure":false}
 `
-	if err := os.WriteFile(filepath.Join(dir, "pods", "karpenter_karpenter-abc.log"), []byte(log), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "pods", "karpenter_karpenter-"+name+".log"), []byte(log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	urls, err := ControllerMetricsURLs(dir)
+	if err != nil || len(urls) != 3 || urls[0] != standby.URL+"/metrics" || urls[1] != leader.URL+"/metrics" {
+		t.Fatalf("ControllerMetricsURLs = %q, %v; want the 3 replicas' URLs in log order", urls, err)
+	}
+	m, err := ScrapeControllers(context.Background(), urls, DecisionMetric, DisagreementMetric)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ControllerMetricsURL(dir)
-	if err != nil || got != "http://127.0.0.1:40301/metrics" {
-		t.Errorf("ControllerMetricsURL = %q, %v", got, err)
+	if len(m.URLs) != 2 || m.Histogram.Count != 7 || m.Histogram.Counts[0] != 7 || m.Counter != 2 {
+		t.Errorf("ScrapeControllers = %+v (histogram %+v); want the 2 live replicas summed: 7 decisions, 2 disagreements", m, m.Histogram)
+	}
+	if _, err := ScrapeControllers(context.Background(), urls[2:], DecisionMetric, DisagreementMetric); err == nil {
+		t.Error("no replica answered: no error")
 	}
 }

@@ -342,42 +342,38 @@ func (r *scaleRun) scaleUp(ctx context.Context, _ *Step) (err error) {
 }
 
 // startMetrics scrapes the controller's DecisionMetric histogram and DisagreementMetric
-// counter now and returns a function that scrapes them again and sets the report's Decisions
-// and Disagreements to what was observed in between; each is left nil (after a note in the
-// log) when the metrics endpoint cannot be found or read.
+// counter now, summed over its replicas (ScrapeControllers: only the leader provisions, and
+// which replica leads is not known here), and returns a function that scrapes the same replicas
+// again and sets the report's Decisions and Disagreements to what was observed in between; both
+// are left nil (after a note in the log) when the metrics endpoints cannot be found or read, or
+// a replica restarted in between.
 func (r *scaleRun) startMetrics(ctx context.Context) func(context.Context) {
-	url, err := ControllerMetricsURL(r.cfg.SandboxDir)
-	var before *Histogram
-	var disagreedBefore float64
+	urls, err := ControllerMetricsURLs(r.cfg.SandboxDir)
+	var before *ControllerMetrics
 	if err == nil {
-		before, err = ScrapeHistogram(ctx, url, DecisionMetric)
-	}
-	cerr := err
-	if cerr == nil {
-		disagreedBefore, cerr = ScrapeCounter(ctx, url, DisagreementMetric)
+		before, err = ScrapeControllers(ctx, urls, DecisionMetric, DisagreementMetric)
 	}
 	return func(ctx context.Context) {
+		var after *ControllerMetrics
 		if err == nil {
-			var after *Histogram
-			if after, err = ScrapeHistogram(ctx, url, DecisionMetric); err == nil {
-				r.rep.Decisions, err = after.Since(before)
-			}
+			after, err = ScrapeControllers(ctx, before.URLs, DecisionMetric, DisagreementMetric)
+		}
+		if err == nil && len(after.URLs) != len(before.URLs) {
+			err = fmt.Errorf("%d of the %d controller replicas scraped before answered after: did one restart?", len(after.URLs), len(before.URLs))
+		}
+		if err == nil && after.Counter < before.Counter {
+			err = fmt.Errorf("%s fell from %v to %v: did the controller restart?", DisagreementMetric, before.Counter, after.Counter)
+		}
+		var decisions *Histogram
+		if err == nil {
+			decisions, err = after.Histogram.Since(before.Histogram)
 		}
 		if err != nil {
-			fmt.Fprintf(r.log, "  (no decision latency histogram: %v)\n", err)
+			fmt.Fprintf(r.log, "  (no decision latency histogram nor scheduling disagreement count: %v)\n", err)
+			return
 		}
-		if cerr == nil {
-			var after float64
-			if after, cerr = ScrapeCounter(ctx, url, DisagreementMetric); cerr == nil && after < disagreedBefore {
-				cerr = fmt.Errorf("%s fell from %v to %v: did the controller restart?", DisagreementMetric, disagreedBefore, after)
-			}
-			if cerr == nil {
-				r.rep.Disagreements = ptr.To(int(after - disagreedBefore))
-			}
-		}
-		if cerr != nil {
-			fmt.Fprintf(r.log, "  (no scheduling disagreement count: %v)\n", cerr)
-		}
+		r.rep.Decisions = decisions
+		r.rep.Disagreements = ptr.To(int(after.Counter - before.Counter))
 	}
 }
 
