@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
@@ -254,6 +255,21 @@ func TestCRDOneErrorPerBadValue(t *testing.T) {
 		errs := v.Validate(context.Background(), u.Object).Errors
 		if len(errs) != 1 || errs[0].Field != c.field || !strings.Contains(errs[0].Error(), c.want) {
 			t.Errorf("%s: want one error at %s saying %q, got %v", c.name, c.field, c.want, errs)
+		}
+	}
+}
+
+// The CRD's rules use the same text as the patterns the Go validation and the Terraform
+// provider use.
+func TestCRDHoldsTheSharedPatterns(t *testing.T) {
+	crd := string(crds.Provisioner)
+	for name, p := range map[string]string{
+		"Int64Pattern": v1alpha5.Int64Pattern, "VolumeSizePattern": v1alpha5.VolumeSizePattern,
+		"EvictionThresholdPattern": v1alpha5.EvictionThresholdPattern, "ReservedQuantityPattern": v1alpha5.ReservedQuantityPattern,
+		"DurationPattern": v1alpha5.DurationPattern, "TerminationGracePeriodPattern": v1alpha5.TerminationGracePeriodPattern,
+	} {
+		if !strings.Contains(crd, p) {
+			t.Errorf("the generated CRD does not hold %s %s", name, p)
 		}
 	}
 }
