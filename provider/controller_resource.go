@@ -138,13 +138,15 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"request it authorizes), and the Helm chart has the same limit. So in an adopted namespace such as `kube-system` " +
 	"the controller could create other Leases, but it cannot read, update or delete any Lease but its own.\n\n" +
 	"**Webhook.** The controller refuses, on `kubectl apply` as `terraform plan` does, the Provisioners the CRD cannot " +
-	"judge (user data that does not parse for its AMI family). It issues its own serving certificate into the Secret `" +
+	"judge (user data that does not parse for its AMI family, labels and requirements that " +
+	"together allow a key no value, such as `karpenter.sh/capacity-type` `DoesNotExist` (every node has a capacity " +
+	"type), and `limits` resource names that are not qualified names). It issues its own serving certificate into the Secret `" +
 	webhookCertSecret + "` (which this resource creates empty; the controller may only read and fill it, never create " +
 	"Secrets) and writes the CA into the configuration's `caBundle` (neither is drift: the controller keeps them, and " +
 	"renews the certificate 30 days before it expires). After a new CA (the Secret deleted and re-created), each replica " +
 	"serves the new certificate within a minute; until then calls to a replica still serving the old one fail and are " +
 	"admitted. `failurePolicy` is `Ignore`: while no replica answers, Provisioner " +
-	"changes are not blocked (plan and the controller's check before each launch still refuse such user data). On EKS the " +
+	"changes are not blocked (plan and the controller's check before each launch still refuse them). On EKS the " +
 	"control plane must reach the nodes on port 8443 (a node security group rule, as for Karpenter's own webhook).\n\n" +
 	"**Ownership.** The namespace is created only if it does not exist (annotated `" + createdByAnnotation + "`, " +
 	"`namespace_created = true`) and is then deleted on destroy (and by a replacement or move), unless it then holds " +

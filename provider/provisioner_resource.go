@@ -164,7 +164,7 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 		},
 		Blocks: map[string]schema.Block{
 			"requirement": schema.ListNestedBlock{
-				MarkdownDescription: "Constraints on node labels (instance type, zone, capacity type, architecture, ...).",
+				MarkdownDescription: requirementDescription,
 				Validators:          []validator.List{listvalidator.SizeAtMost(50)},
 				NestedObject: schema.NestedBlockObject{
 					Validators: []validator.Object{requirementValidator{}},
@@ -175,7 +175,8 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 						"operator": schema.StringAttribute{Required: true, MarkdownDescription: "`In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`.",
 							Validators: []validator.String{stringvalidator.OneOf("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")}},
 						"values": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-							MarkdownDescription: "Values: one or more for `In`/`NotIn`, exactly one integer for `Gt`/`Lt`, none otherwise. " +
+							MarkdownDescription: "Values: one or more for `In`/`NotIn`, exactly one integer for `Gt`/`Lt` (a 64-bit one, " +
+								"-9223372036854775808 to 9223372036854775807, as Kubernetes reads it), none otherwise. " +
 								"For `karpenter.sh/capacity-type`: `spot`, `on-demand`.",
 							Validators: []validator.List{listvalidator.SizeAtMost(100),
 								listvalidator.ValueStringsAre(stringvalidator.LengthAtMost(63))}}, // a label value's limit
@@ -229,6 +230,18 @@ func (r *provisionerResource) Schema(_ context.Context, _ resource.SchemaRequest
 		},
 	}
 }
+
+// requirementDescription documents the requirement block, and the requirements plan refuses
+// because they leave a key no value (v1alpha5.RequirementsConflict, v1alpha5.ClosedLabelValues).
+const requirementDescription = "Constraints on node labels (instance type, zone, capacity type, architecture, ...). " +
+	"The blocks on one key are ANDed with each other and with `labels` of that key (a label is `In [value]`); " +
+	"plan (and the controller's webhook) refuses blocks after which a key allows no value, at the first such block: " +
+	"disjoint `In`s, `NotIn` of every `In` value, `DoesNotExist` with a value asked for, `Gt`/`Lt` with no integer " +
+	"between them or beyond the 64-bit range (`Gt 9223372036854775807`, `Lt -9223372036854775808`), and what " +
+	"every node the controller launches rules out: `karpenter.sh/capacity-type` is `spot` or `on-demand`, " +
+	"`kubernetes.io/arch` `amd64` or `arm64` and `kubernetes.io/os` `linux`, and these labels, " +
+	"`karpenter.sh/provisioner-name`, `node.kubernetes.io/instance-type` and `topology.kubernetes.io/zone` " +
+	"are on every node (`DoesNotExist` on them allows nothing)."
 
 // ValidateConfig refuses a taint key and effect pair given twice across taint and startup_taint
 // blocks: they are registered together and the API server refuses a Node with duplicate taints.

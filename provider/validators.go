@@ -128,10 +128,8 @@ func (gracePeriodValidator) ValidateString(_ context.Context, req validator.Stri
 	}
 }
 
-var integerPattern = regexp.MustCompile(`^-?[0-9]+$`)
-
 // requirementValidator checks a requirement block as the CRD's rules do: In/NotIn need values,
-// Exists/DoesNotExist take none, Gt/Lt take exactly one integer, and
+// Exists/DoesNotExist take none, Gt/Lt take exactly one 64-bit integer (v1alpha5.ValidGtLtValues), and
 // karpenter.sh/capacity-type values are spot or on-demand.
 type requirementValidator struct{}
 
@@ -173,8 +171,8 @@ func (requirementValidator) ValidateObject(ctx context.Context, req validator.Ob
 			resp.Diagnostics.AddAttributeError(vp, "Unexpected values", vp.String()+": operators Exists and DoesNotExist take no values")
 		}
 	case "Gt", "Lt":
-		if len(vals.Elements()) != 1 || (!unknown && !integerPattern.MatchString(values[0])) {
-			resp.Diagnostics.AddAttributeError(vp, "Invalid values", vp.String()+": operators Gt and Lt need exactly one integer value")
+		if len(vals.Elements()) != 1 || (!unknown && !v1alpha5.ValidGtLtValues(values)) {
+			resp.Diagnostics.AddAttributeError(vp, "Invalid values", vp.String()+": "+v1alpha5.GtLtValuesMessage)
 		}
 	}
 	if key.ValueString() == v1alpha5.LabelCapacityType {

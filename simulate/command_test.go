@@ -332,7 +332,7 @@ func TestProvisionerTheWebhookRefusesIsRejected(t *testing.T) {
 	if err == nil {
 		t.Fatal("a Provisioner whose requirement excludes its label was accepted")
 	}
-	want := `prov.yaml:9: spec.requirements[0]: invalid Provisioner "default": Invalid value: "karpenter.sh/capacity-type": no value of karpenter.sh/capacity-type`
+	want := `prov.yaml:9: spec.requirements[0]: invalid Provisioner "default": Invalid value: "karpenter.sh/capacity-type": no node could satisfy the requirements on karpenter.sh/capacity-type up to this one and the label karpenter.sh/capacity-type=on-demand: on-demand is not among the In values`
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not contain %q", err, want)
 	}

@@ -104,17 +104,23 @@ func TestInvalidProvisionersAreRefusedWithFieldPath(t *testing.T) {
 	}
 }
 
-// As the API server (hasBlockingErr): a pattern error leaves the CEL rules to run, so a
-// negative volumeSize is also called negative; a value of the wrong type keeps them from running.
+// As the API server (hasBlockingErr): a pattern error (terminationGracePeriod) leaves the CEL
+// rules to run, so a negative volumeSize is also called negative, once (its rule checks the
+// syntax itself: no pattern error besides); a value of the wrong type keeps them from running.
 func TestCELRulesRunBesidePatternErrorsOnly(t *testing.T) {
 	const base = "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata:\n  name: p\nspec:\n"
 	bdm := "  provider:\n    subnetSelector: {a: b}\n    securityGroupSelector: {a: b}\n" +
 		"    blockDeviceMappings:\n      - {deviceName: /dev/xvda, ebs: {volumeSize: -4Gi}}\n"
-	msg := validate(t, base+bdm).Errors.ToAggregate().Error()
-	for _, want := range []string{"should match", `volumeSize must be positive (between 1Gi and 64Ti): -4Gi is negative`} {
+	errs := validate(t, base+bdm+"  terminationGracePeriod: 2d\n").Errors
+	msg := errs.ToAggregate().Error()
+	for _, want := range []string{"spec.terminationGracePeriod: Invalid value: \"2d\": spec.terminationGracePeriod in body should match",
+		`volumeSize must be positive (between 1Gi and 64Ti): -4Gi is negative`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("errors %q do not mention %q", msg, want)
 		}
+	}
+	if len(errs) != 2 {
+		t.Errorf("want one error for each field, got %q", msg)
 	}
 	msg = validate(t, base+bdm+"  ttlSecondsAfterEmpty: soon\n").Errors.ToAggregate().Error()
 	if !strings.Contains(msg, "must be of type integer") || strings.Contains(msg, "is negative") {

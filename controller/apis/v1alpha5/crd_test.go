@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/crds"
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/test/sandboxtest"
 )
 
@@ -220,5 +221,55 @@ spec:
 `)
 	if _, err := dyn.Resource(provisionersGVR).Create(context.Background(), u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 		t.Fatalf("a Provisioner at the bounds was refused: %v", err)
+	}
+}
+
+// A bad volumeSize gets one error that says why (the CRD's CEL rule), not the OpenAPI pattern's
+// text besides; a Gt beyond int64 is refused at its values.
+func TestCRDOneErrorPerBadValue(t *testing.T) {
+	v, err := crds.ProvisionerValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, spec, field, want string }{
+		{"negative", `
+  provider:
+    subnetSelector: {a: b}
+    securityGroupSelector: {a: b}
+    blockDeviceMappings: [{deviceName: /dev/xvda, ebs: {volumeSize: -4Gi}}]`, "spec.provider.blockDeviceMappings[0].ebs.volumeSize", "-4Gi is negative"},
+		{"not-a-quantity", `
+  provider:
+    subnetSelector: {a: b}
+    securityGroupSelector: {a: b}
+    blockDeviceMappings: [{deviceName: /dev/xvda, ebs: {volumeSize: big}}]`, "spec.provider.blockDeviceMappings[0].ebs.volumeSize", `"big" is not a quantity`},
+		{"too-large", `
+  provider:
+    subnetSelector: {a: b}
+    securityGroupSelector: {a: b}
+    blockDeviceMappings: [{deviceName: /dev/xvda, ebs: {volumeSize: 65Ti}}]`, "spec.provider.blockDeviceMappings[0].ebs.volumeSize", "between 1Gi and 64Ti"},
+		{"gt-beyond-int64", `
+  requirements:
+    - {key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: ["99999999999999999999"]}`, "spec.requirements[0].values", "64 bits"},
+	} {
+		u := provisionerFromYAML(t, "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata:\n  name: x\nspec:"+c.spec)
+		errs := v.Validate(context.Background(), u.Object).Errors
+		if len(errs) != 1 || errs[0].Field != c.field || !strings.Contains(errs[0].Error(), c.want) {
+			t.Errorf("%s: want one error at %s saying %q, got %v", c.name, c.field, c.want, errs)
+		}
+	}
+}
+
+// The CRD's rules use the same text as the patterns the Go validation and the Terraform
+// provider use.
+func TestCRDHoldsTheSharedPatterns(t *testing.T) {
+	crd := string(crds.Provisioner)
+	for name, p := range map[string]string{
+		"Int64Pattern": v1alpha5.Int64Pattern, "VolumeSizePattern": v1alpha5.VolumeSizePattern,
+		"EvictionThresholdPattern": v1alpha5.EvictionThresholdPattern, "ReservedQuantityPattern": v1alpha5.ReservedQuantityPattern,
+		"DurationPattern": v1alpha5.DurationPattern, "TerminationGracePeriodPattern": v1alpha5.TerminationGracePeriodPattern,
+	} {
+		if !strings.Contains(crd, p) {
+			t.Errorf("the generated CRD does not hold %s %s", name, p)
+		}
 	}
 }

@@ -48,6 +48,25 @@ const (
 	TerminationGracePeriodPattern = `^([0-9]{1,6}h)?([0-9]{1,7}m)?([0-9]{1,9}s)?$`
 )
 
+// Int64Pattern matches the decimal integers strconv.ParseInt(s, 10, 64) accepts without a '+'
+// sign: -9223372036854775808 to 9223372036854775807, leading zeros allowed. Kubernetes takes a
+// node selector's Gt/Lt value that way (k8s.io/component-helpers nodeaffinity), and so does the
+// controller: a value outside int64 would skip the provisioner at every launch. A regular
+// expression, not a conversion, so that the CRD's CEL rule (the same text; crd_test.go checks
+// the generated CRD holds it) never fails to evaluate.
+const Int64Pattern = `^(-?0*([0-9]{1,18}|[0-8][0-9]{18}|9[0-1][0-9]{17}|92[0-1][0-9]{16}|922[0-2][0-9]{15}|9223[0-2][0-9]{14}|92233[0-6][0-9]{13}|922337[0-1][0-9]{12}|92233720[0-2][0-9]{10}|922337203[0-5][0-9]{9}|9223372036[0-7][0-9]{8}|92233720368[0-4][0-9]{7}|922337203685[0-3][0-9]{6}|9223372036854[0-6][0-9]{5}|92233720368547[0-6][0-9]{4}|922337203685477[0-4][0-9]{3}|9223372036854775[0-7][0-9]{2}|922337203685477580[0-6]|9223372036854775807)|-0*9223372036854775808)$`
+
+// GtLtValuesMessage is why the values of a Gt or Lt requirement are refused (the CRD's words).
+const GtLtValuesMessage = "operators Gt and Lt need exactly one integer value, from -9223372036854775808 to 9223372036854775807 (64 bits)"
+
+var int64RE = regexp.MustCompile(Int64Pattern)
+
+// ValidGtLtValues reports whether values are those of a Gt or Lt requirement: exactly one
+// integer matching Int64Pattern.
+func ValidGtLtValues(values []string) bool {
+	return len(values) == 1 && int64RE.MatchString(values[0])
+}
+
 // MaxLimitResources bounds the resources spec.limits.resources may list (the CRD's
 // maxProperties; the Terraform provider's limits block allows as many, cpu and memory included).
 const MaxLimitResources = 64
@@ -257,7 +276,8 @@ func ValidateTaints(taints []corev1.Taint, path *field.Path, seen map[string]boo
 
 // Validate checks the parts of a spec that a node launched from it, or the controller's
 // arithmetic, depend on: label, requirement and taint keys (ValidateLabelKey, ValidateTaints),
-// labels and requirements that leave a key no value (RequirementsConflict),
+// the values of Gt and Lt requirements (ValidGtLtValues: one 64-bit integer), labels and
+// requirements that leave a key no value (RequirementsConflict),
 // the bounds of the TTLs and terminationGracePeriod, the kubelet's clusterDNS addresses
 // (ValidateClusterDNS), and spec.provider (validateProvider: the tags (ValidateTagKey and the
 // bounds), the AMI family, volume sizes, unique device names, launchTemplate's exclusions and
@@ -277,6 +297,9 @@ func (s *ProvisionerSpec) Validate(path *field.Path) field.ErrorList {
 	for i, r := range s.Requirements {
 		for _, e := range ValidateLabelKey(r.Key, true) {
 			errs = append(errs, field.Invalid(path.Child("requirements").Index(i).Child("key"), r.Key, e))
+		}
+		if (r.Operator == corev1.NodeSelectorOpGt || r.Operator == corev1.NodeSelectorOpLt) && !ValidGtLtValues(r.Values) {
+			errs = append(errs, field.Invalid(path.Child("requirements").Index(i).Child("values"), r.Values, GtLtValuesMessage))
 		}
 	}
 	if i, why := RequirementsConflict(s.Labels, s.Requirements); i >= 0 {
@@ -322,8 +345,10 @@ func sortedKeys[K ~string, V any](m map[K]V) []string {
 	return out
 }
 
-// VolumeSizePattern is the text of a block device's volumeSize: a non-negative decimal quantity
-// (the CRD's pattern; its CEL rule bounds it to MinVolumeSize..MaxVolumeSize).
+// VolumeSizePattern is the text of a block device's volumeSize: a non-negative decimal quantity.
+// The CRD checks it in the CEL rule that bounds the size to MinVolumeSize..MaxVolumeSize (the
+// same text), not as an OpenAPI pattern, so that a bad size gets one message that says why
+// rather than the pattern besides.
 const VolumeSizePattern = `^[0-9]+([.][0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
 
 // VolumeSizeGiB parses a block device's volumeSize (e.g. 100Gi, 1Ti, 21474836480) and returns

@@ -1,8 +1,11 @@
 package v1alpha5
 
 import (
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,7 +298,7 @@ func TestRequirementsConflict(t *testing.T) {
 		{"disjoint Ins", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpIn, "a"), req(zone, corev1.NodeSelectorOpIn, "b")}, 1},
 		{"NotIn alone", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpNotIn, "a", "b", "c")}, -1},
 		{"Exists and DoesNotExist", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpExists), req(zone, corev1.NodeSelectorOpDoesNotExist)}, 1},
-		{"DoesNotExist alone", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpDoesNotExist)}, -1},
+		{"DoesNotExist alone", nil, []NodeSelectorRequirement{req("example.com/team", corev1.NodeSelectorOpDoesNotExist)}, -1},
 		{"Gt Lt empty", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "8"), req(cpu, corev1.NodeSelectorOpLt, "9")}, 1},
 		{"Gt Lt one integer", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "8"), req(cpu, corev1.NodeSelectorOpLt, "10")}, -1},
 		{"Gt Lt one integer excluded", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "8"), req(cpu, corev1.NodeSelectorOpLt, "10"), req(cpu, corev1.NodeSelectorOpNotIn, "9")}, 2},
@@ -303,6 +306,25 @@ func TestRequirementsConflict(t *testing.T) {
 		{"In within Gt", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpIn, "2", "8"), req(cpu, corev1.NodeSelectorOpGt, "4")}, -1},
 		{"Gt not an integer left to other checks", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpIn, "2"), req(cpu, corev1.NodeSelectorOpGt, "x")}, -1},
 		{"other keys independent", map[string]string{ct: "spot"}, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpIn, "a"), req(ct, corev1.NodeSelectorOpExists)}, -1},
+		// Closed value sets and labels every launched node carries.
+		{"capacity type DoesNotExist", nil, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpDoesNotExist)}, 0},
+		{"capacity type NotIn both", nil, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpNotIn, "spot", "on-demand")}, 0},
+		{"capacity type NotIn one", nil, []NodeSelectorRequirement{req(ct, corev1.NodeSelectorOpNotIn, "spot")}, -1},
+		{"arch NotIn both over two", nil, []NodeSelectorRequirement{req(LabelArch, corev1.NodeSelectorOpNotIn, "amd64"), req(LabelArch, corev1.NodeSelectorOpNotIn, "arm64")}, 1},
+		{"arch In unknown", nil, []NodeSelectorRequirement{req(LabelArch, corev1.NodeSelectorOpIn, "s390x")}, 0},
+		{"arch In one known", nil, []NodeSelectorRequirement{req(LabelArch, corev1.NodeSelectorOpIn, "s390x", "arm64")}, -1},
+		{"os NotIn linux", nil, []NodeSelectorRequirement{req(LabelOS, corev1.NodeSelectorOpNotIn, "linux")}, 0},
+		{"os DoesNotExist", nil, []NodeSelectorRequirement{req(LabelOS, corev1.NodeSelectorOpDoesNotExist)}, 0},
+		{"zone DoesNotExist", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpIn, "a"), req(LabelZone, corev1.NodeSelectorOpDoesNotExist)}, 1},
+		{"instance type DoesNotExist", nil, []NodeSelectorRequirement{req(LabelInstanceType, corev1.NodeSelectorOpDoesNotExist)}, 0},
+		{"provisioner name DoesNotExist", nil, []NodeSelectorRequirement{req(LabelProvisionerName, corev1.NodeSelectorOpDoesNotExist)}, 0},
+		{"gpu count DoesNotExist (open, optional)", nil, []NodeSelectorRequirement{req(LabelInstanceGPUCount, corev1.NodeSelectorOpDoesNotExist)}, -1},
+		{"zone NotIn many (open)", nil, []NodeSelectorRequirement{req(zone, corev1.NodeSelectorOpNotIn, "a", "b", "c")}, -1},
+		{"Gt max int64", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "9223372036854775807")}, 0},
+		{"Gt just below max", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "9223372036854775806")}, -1},
+		{"Lt min int64", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpLt, "-9223372036854775808")}, 0},
+		{"Lt 0 accepted", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpLt, "0")}, -1},
+		{"Gt out of range left to ValidGtLtValues", nil, []NodeSelectorRequirement{req(cpu, corev1.NodeSelectorOpGt, "9223372036854775808")}, -1},
 	} {
 		got, why := RequirementsConflict(c.labels, c.reqs)
 		if got != c.want {
@@ -311,5 +333,78 @@ func TestRequirementsConflict(t *testing.T) {
 		if got >= 0 && !strings.Contains(why, c.reqs[got].Key) {
 			t.Errorf("%s: reason %q does not name the key", c.name, why)
 		}
+	}
+}
+
+// The reason says why the values are excluded, value by value, in a sentence.
+func TestRequirementsConflictReasons(t *testing.T) {
+	req := func(key string, op corev1.NodeSelectorOperator, values ...string) NodeSelectorRequirement {
+		return NodeSelectorRequirement{Key: key, Operator: op, Values: values}
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		reqs   []NodeSelectorRequirement
+		want   []string
+	}{
+		{"In not greater", nil, []NodeSelectorRequirement{req("n", corev1.NodeSelectorOpIn, "3"), req("n", corev1.NodeSelectorOpGt, "5")}, []string{"3 is not greater than 5"}},
+		{"In not less", nil, []NodeSelectorRequirement{req("n", corev1.NodeSelectorOpIn, "7"), req("n", corev1.NodeSelectorOpLt, "5")}, []string{"7 is not less than 5"}},
+		{"label not an integer", map[string]string{"team": "abc"}, []NodeSelectorRequirement{req("team", corev1.NodeSelectorOpGt, "5")}, []string{"abc is not an integer", "the label team=abc"}},
+		{"NotIn", nil, []NodeSelectorRequirement{req("z", corev1.NodeSelectorOpIn, "a"), req("z", corev1.NodeSelectorOpNotIn, "a")}, []string{"a is excluded by NotIn"}},
+		{"closed set", nil, []NodeSelectorRequirement{req(LabelCapacityType, corev1.NodeSelectorOpNotIn, "spot", "on-demand")}, []string{"is on-demand or spot", "spot is excluded by NotIn"}},
+		{"closed value", nil, []NodeSelectorRequirement{req(LabelArch, corev1.NodeSelectorOpIn, "s390x")}, []string{"s390x is not a value of kubernetes.io/arch (a node's is amd64 or arm64)"}},
+		{"always present", nil, []NodeSelectorRequirement{req(LabelCapacityType, corev1.NodeSelectorOpDoesNotExist)}, []string{"every node the controller launches has karpenter.sh/capacity-type"}},
+		{"max int64", nil, []NodeSelectorRequirement{req("n", corev1.NodeSelectorOpGt, "9223372036854775807")}, []string{"no 64-bit integer is greater than 9223372036854775807"}},
+	} {
+		_, why := RequirementsConflict(c.labels, c.reqs)
+		for _, w := range c.want {
+			if !strings.Contains(why, w) {
+				t.Errorf("%s: reason %q does not say %q", c.name, why, w)
+			}
+		}
+		if strings.Contains(why, "are all excluded") {
+			t.Errorf("%s: reason %q", c.name, why)
+		}
+	}
+}
+
+// ValidGtLtValues accepts exactly what strconv.ParseInt(s, 10, 64) parses (without '+'), as
+// Kubernetes and the controller read a Gt/Lt value, and the Validate error names the field.
+func TestValidGtLtValues(t *testing.T) {
+	for _, v := range []string{"0", "-0", "5", "-5", "007", "999999999999999999", "1000000000000000000",
+		"9223372036854775807", "-9223372036854775808", "09223372036854775807", "-0009223372036854775808",
+		"9223372036854775799", "9223372036854775800", "8999999999999999999", "9223372036854775808", "-9223372036854775809",
+		"99999999999999999999", "18446744073709551615", "9300000000000000000", "9223372136854775807", "10000000000000000000",
+		"", "-", "+5", "four", "1.5", "5 ", "1e3", "--1"} {
+		_, err := strconv.ParseInt(v, 10, 64)
+		want := err == nil && !strings.HasPrefix(v, "+")
+		if got := ValidGtLtValues([]string{v}); got != want {
+			t.Errorf("ValidGtLtValues(%q) = %v, want %v", v, got, want)
+		}
+	}
+	for i := 0; i < 20000; i++ {
+		n := rand.Int64()
+		if rand.IntN(2) == 0 {
+			n = -n - 1
+		}
+		if s := strconv.FormatInt(n, 10); !ValidGtLtValues([]string{s}) {
+			t.Fatalf("ValidGtLtValues(%q) = false", s)
+		}
+		// Just beyond int64 in the last digits.
+		u := uint64(math.MaxInt64) + 1 + uint64(rand.IntN(1000000))
+		if s := strconv.FormatUint(u, 10); ValidGtLtValues([]string{s}) {
+			t.Fatalf("ValidGtLtValues(%q) = true", s)
+		}
+	}
+	if ValidGtLtValues(nil) || ValidGtLtValues([]string{"1", "2"}) {
+		t.Error("not exactly one value accepted")
+	}
+	spec := ProvisionerSpec{Requirements: []NodeSelectorRequirement{
+		{Key: LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"4"}},
+		{Key: LabelInstanceCPU, Operator: corev1.NodeSelectorOpLt, Values: []string{"99999999999999999999"}},
+	}}
+	errs := spec.Validate(field.NewPath("spec"))
+	if len(errs) != 1 || errs[0].Field != "spec.requirements[1].values" || !strings.Contains(errs[0].Error(), "64 bits") {
+		t.Fatalf("want one error at spec.requirements[1].values, got %v", errs)
 	}
 }
