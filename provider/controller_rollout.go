@@ -64,8 +64,8 @@ func progressDeadline(d *appsv1.Deployment) string {
 // (running the current pod template); "<n> of <m> updated replicas available"; "<k> old
 // replica(s) still running" (of an older pod template). newRS, the ReplicaSet of the current
 // pod template (nil when unknown), gives the updated replicas available while old ones run;
-// without it, and with old replicas left, the count of available replicas is given for all of
-// them. "" when nothing is missing.
+// without it, and with old replicas left, "<n> of <m> replicas available" counts all of them
+// (when some are not). "" when nothing is missing.
 func rolloutLeft(d *appsv1.Deployment, newRS *appsv1.ReplicaSet) string {
 	if d.Status.ObservedGeneration < d.Generation {
 		return "spec change not yet observed by the deployment controller"
