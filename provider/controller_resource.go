@@ -132,15 +132,17 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"validating admission webhook for Provisioners (Service `" + webhookServiceName + "`, port 443 to container port 8443, and the " +
 	"ValidatingWebhookConfiguration `karpenter-<namespace>`).\n\n" +
 	"**Waiting.** Create and update (including a move to another `namespace` or `service_account_name`) wait until the " +
-	"Deployment's rollout is complete as `kubectl rollout status` judges it: its new generation observed, `replicas` pods " +
-	"running the current pod template, no pod of an older one left, and every one of them available (Ready). The " +
-	"Deployment's `Available` condition is not enough (with `maxUnavailable` 1 it holds while a replica is missing). The " +
+	"Deployment's rollout is complete: its new generation observed, `replicas` pods running the current pod template and " +
+	"no pod of an older one left (as `kubectl rollout status` requires), and all of them available (Ready) but the " +
+	"rolling update's `maxUnavailable` of 1, as Helm's `--wait` counts, and never none: with `replicas = 1` that one must " +
+	"run. The Deployment's `Available` condition is not enough (for one replica it holds while none runs). The " +
 	"wait ends with an error when the `timeouts` (`create`, `update`; default 10 minutes each) run out, when the " +
 	"Deployment's progress deadline (600 seconds) passes without progress, or when the API server refuses its pods for " +
 	"30 seconds (e.g. a ResourceQuota); the error says what is left (e.g. `0 of 2 updated replicas available, 1 old " +
 	"replica still running`) and names the pods that wait and why (an image that cannot be pulled, `ErrImagePull`, " +
 	"with the image; a pod no node can take, with the scheduler's message). With the default `affinity` each replica " +
-	"needs its own node: `replicas` must not exceed the nodes that can take one. A create that fails is tainted " +
+	"needs its own node; on a cluster with one node that can take them, one of the default 2 replicas runs and the " +
+	"other stays Pending until a second node comes, which the wait accepts. A create that fails is tainted " +
 	"(`install_complete = false`, see Ownership). An update that fails keeps the new settings in state (they are " +
 	"applied: Kubernetes keeps rolling out, and the old pods that still run keep working) with `install_complete = " +
 	"false`, so that the next plan shows an update (`install_complete` back to `true`) that re-applies them and waits " +
@@ -288,8 +290,8 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"replicas": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(2),
 				MarkdownDescription: "Controller replicas. Default 2 (as the Helm chart): one leads through the Lease " +
 					"`karpenter-leader-election` in the namespace, the other takes over within seconds when it goes. With the " +
-					"default `affinity` each replica needs its own node; create and update wait until every replica is " +
-					"available, so `replicas` must not exceed the nodes that can take one.",
+					"default `affinity` each replica needs its own node; create and update wait until all replicas but one " +
+					"(the rolling update's `maxUnavailable`) are available, and at least one.",
 				Validators: []validator.Int64{int64validator.Between(1, 10)}},
 			"log_level": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("info"),
 				MarkdownDescription: "`debug`, `info`, `warn` or `error` (`LOG_LEVEL`). Default `info`.",
@@ -341,8 +343,8 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 // controllerTimeoutsBlock is the timeouts block (Go durations such as "30s" or "15m"), with
 // the defaults and what each bounds in its descriptions.
 func controllerTimeoutsBlock(ctx context.Context) schema.Block {
-	wait := "the wait for the Deployment's rollout to complete as `kubectl rollout status` judges it (every replica " +
-		"running the current pod template and available, no old pod left)"
+	wait := "the wait for the Deployment's rollout to complete (every replica running the current pod template, no " +
+		"old pod left, all but `maxUnavailable` 1 of them available and at least one)"
 	b := timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 		CreateDescription: "Time for the create, including " + wait + ", as a duration (units `s`, `m`, `h`: `\"30s\"`, `\"15m\"`). Default `" +
 			defaultCreateTimeout.String() + "` (10 minutes). When it runs out the create fails (tainted), naming the pods " +
@@ -355,9 +357,8 @@ func controllerTimeoutsBlock(ctx context.Context) schema.Block {
 			"It applies only once saved in state before the destroy (an apply with it first).",
 	}).(schema.SingleNestedBlock)
 	b.MarkdownDescription = "Time limits of create, update and delete (Go durations). Defaults: create and update " +
-		"10 minutes each, delete 15 minutes. Create and update wait for the controller Deployment's rollout like " +
-		"`kubectl rollout status` (the Deployment's progress deadline, 600 seconds, ends that wait earlier when it passes " +
-		"without progress)."
+		"10 minutes each, delete 15 minutes. Create and update wait for the controller Deployment's rollout to complete " +
+		"(the Deployment's progress deadline, 600 seconds, ends that wait earlier when it passes without progress)."
 	return b
 }
 

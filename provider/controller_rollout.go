@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -22,15 +23,18 @@ const progressDeadlineExceeded = "ProgressDeadlineExceeded"
 // ReplicaSet of its current pod template.
 const revisionAnnotation = "deployment.kubernetes.io/revision"
 
-// rolloutComplete judges Deployment d's rollout as `kubectl rollout status` does (k8s.io/kubectl's
-// DeploymentStatusViewer): it is complete once the deployment controller has observed d's
-// current generation, spec.replicas replicas (1 when unset) run the current pod template
-// (updatedReplicas), no replica of an older template is left (status.replicas ==
-// updatedReplicas) and every updated replica is available (availableReplicas, i.e. Ready for
-// minReadySeconds). The Available condition plays no part: with maxUnavailable 1 it is True
-// while one replica is missing, and for one replica while none runs. The error, once the
-// current generation is observed, reports a Progressing condition whose reason is
-// ProgressDeadlineExceeded (progressDeadlineSeconds, default 600, passed without progress):
+// rolloutComplete judges Deployment d's rollout: it is complete once the deployment controller
+// has observed d's current generation, spec.replicas replicas (1 when unset) run the current pod
+// template (updatedReplicas), no replica of an older template is left (status.replicas ==
+// updatedReplicas), as `kubectl rollout status` requires (k8s.io/kubectl's
+// DeploymentStatusViewer), and at least minAvailable(d) of them are available (Ready for
+// minReadySeconds): all but the rolling update's maxUnavailable, as Helm's --wait counts
+// (helm.sh/helm/v3 pkg/kube/ready.go), and never none. So a replica that cannot find a node of
+// its own (the default affinity on a one-node cluster) does not fail the install, while an
+// image that cannot be pulled (no new replica available, or an old one still running) does.
+// The Available condition plays no part: for one replica it is True while none runs. The
+// error, once the current generation is observed, reports a Progressing condition whose reason
+// is ProgressDeadlineExceeded (progressDeadlineSeconds, default 600, passed without progress):
 // the deployment controller has given up, and so does the wait.
 func rolloutComplete(d *appsv1.Deployment) (bool, error) {
 	if d.Status.ObservedGeneration < d.Generation {
@@ -46,7 +50,31 @@ func rolloutComplete(d *appsv1.Deployment) (bool, error) {
 		want = *d.Spec.Replicas
 	}
 	s := d.Status
-	return s.UpdatedReplicas >= want && s.Replicas <= s.UpdatedReplicas && s.AvailableReplicas >= s.UpdatedReplicas, nil
+	return s.UpdatedReplicas >= want && s.Replicas <= s.UpdatedReplicas && s.AvailableReplicas >= minAvailable(d), nil
+}
+
+// minAvailable is the number of available replicas a complete rollout of d needs: spec.replicas
+// (1 when unset) less the rolling update's maxUnavailable (an integer or a percentage of the
+// replicas rounded down, as the deployment controller scales it; 25% when unset, the API
+// server's default; all of them for the Recreate strategy), and at least 1.
+func minAvailable(d *appsv1.Deployment) int32 {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	unavailable := want
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		mu := intstr.FromString("25%")
+		if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
+			mu = *ru.MaxUnavailable
+		}
+		n, err := intstr.GetScaledValueFromIntOrPercent(&mu, int(want), false)
+		if err != nil {
+			n = 0
+		}
+		unavailable = int32(n)
+	}
+	return max(1, want-unavailable)
 }
 
 // progressDeadline is d's progressDeadlineSeconds as "progressDeadlineSeconds <n>" (600 when

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -22,7 +23,37 @@ func rolloutDeployment(replicas, observed int64, st appsv1.DeploymentStatus, con
 	st.ObservedGeneration = observed
 	st.Conditions = conds
 	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 2},
-		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(replicas))}, Status: st}
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(replicas)), Strategy: appsv1.DeploymentStrategy{
+			Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(1))}}},
+		Status: st}
+}
+
+// minAvailable: replicas less maxUnavailable (integer, percentage rounded down, 25% unset),
+// all for Recreate, and never below 1.
+func TestMinAvailable(t *testing.T) {
+	d := func(replicas int32, typ appsv1.DeploymentStrategyType, mu *intstr.IntOrString) *appsv1.Deployment {
+		out := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas), Strategy: appsv1.DeploymentStrategy{Type: typ}}}
+		if mu != nil {
+			out.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxUnavailable: mu}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		d    *appsv1.Deployment
+		want int32
+	}{
+		{d(2, appsv1.RollingUpdateDeploymentStrategyType, ptr.To(intstr.FromInt32(1))), 1},
+		{d(1, appsv1.RollingUpdateDeploymentStrategyType, ptr.To(intstr.FromInt32(1))), 1},
+		{d(5, appsv1.RollingUpdateDeploymentStrategyType, ptr.To(intstr.FromInt32(2))), 3},
+		{d(4, appsv1.RollingUpdateDeploymentStrategyType, nil), 3}, // 25% of 4
+		{d(3, appsv1.RollingUpdateDeploymentStrategyType, nil), 3}, // 25% of 3 rounds down to 0
+		{d(10, appsv1.RollingUpdateDeploymentStrategyType, ptr.To(intstr.FromString("50%"))), 5},
+		{d(3, appsv1.RecreateDeploymentStrategyType, nil), 1},
+	} {
+		if got := minAvailable(tc.d); got != tc.want {
+			t.Errorf("minAvailable(%d replicas, %s, %v) = %d, want %d", *tc.d.Spec.Replicas, tc.d.Spec.Strategy.Type, tc.d.Spec.Strategy.RollingUpdate, got, tc.want)
+		}
+	}
 }
 
 var availableTrue = appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
@@ -46,6 +77,12 @@ func TestRolloutComplete(t *testing.T) {
 		// An update stuck: two new pods (ErrImagePull, Pending), one old pod still running.
 		{"update stuck", rolloutDeployment(2, 2, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 2}, availableTrue),
 			false, "", "1 of 3 replicas available, 1 old replica still running"},
+		// One replica has no node of its own (the default affinity, one node): maxUnavailable 1
+		// allows it, as Helm's --wait does.
+		{"one of two available", rolloutDeployment(2, 2, appsv1.DeploymentStatus{Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1}, availableTrue),
+			true, "", "1 of 2 updated replicas available"},
+		{"none of two available", rolloutDeployment(2, 2, appsv1.DeploymentStatus{Replicas: 2, UpdatedReplicas: 2, UnavailableReplicas: 2}, availableTrue),
+			false, "", "0 of 2 updated replicas available"},
 		{"not all updated", rolloutDeployment(2, 2, appsv1.DeploymentStatus{Replicas: 2, UpdatedReplicas: 1, AvailableReplicas: 2}, availableTrue),
 			false, "", "1 of 2 replicas updated, 1 old replica still running"},
 		{"old replica terminating", rolloutDeployment(2, 2, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 2, AvailableReplicas: 3}, availableTrue),
