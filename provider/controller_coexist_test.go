@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -127,7 +128,7 @@ func TestAccControllerImageNotPulled(t *testing.T) {
 		}
 		var d appsv1.Deployment
 		must(t, kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: deploymentName}, &d))
-		if deploymentAvailable(&d) {
+		if rolledOut(&d) {
 			t.Errorf("Deployment %s/%s Available with image %s", ns, deploymentName, typo)
 		}
 	}
@@ -135,8 +136,9 @@ func TestAccControllerImageNotPulled(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config:      cfg(typo, "  timeouts {\n    create = \"20s\"\n  }\n"),
-				ExpectError: regexp.MustCompile(`(?s)did not become Available.*ErrImagePull.*` + regexp.QuoteMeta(typo)),
+				Config: cfg(typo, "  timeouts {\n    create = \"20s\"\n  }\n"),
+				ExpectError: regexp.MustCompile(`(?s)rollout did not complete.*` + words("0 of 2 updated replicas available") + `.*ErrImagePull.*` +
+					regexp.QuoteMeta(typo)),
 			},
 			{
 				PreConfig: notPulled, Config: cfg(pushed, ""),
@@ -154,6 +156,94 @@ func TestAccControllerImageNotPulled(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestAccControllerRolloutIncomplete: create and update wait until the rollout is complete as
+// `kubectl rollout status` judges it, not for the Available condition (True with maxUnavailable
+// 1 while a replica is missing). A create of one replica whose image cannot be pulled fails,
+// naming the pod in ErrImagePull and the image. An update of a working two-replica
+// installation to such an image fails within its timeout (one old pod still runs, the new ones
+// wait), naming what is left and ErrImagePull; state keeps the new image with install_complete
+// false, so that the next plan is not empty; going back to the good image completes.
+func TestAccControllerRolloutIncomplete(t *testing.T) {
+	if os.Getenv("KARPENTER_BIN") == "" {
+		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
+	}
+	sb, kc := startSandbox(t)
+	const ns, addr = "acc-rollout", "karpenter_controller.test"
+	typo := "ghcr.io/nodeform/karpenter-controler:" + version.Version
+	good := version.ControllerImage()
+	cfg := func(image, extra string) string {
+		return takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, `  image = "`+image+`"`+"\n"+extra)
+	}
+	updateTimeout := "  timeouts {\n    update = \"30s\"\n  }\n"
+	stuck := func(*terraform.State) error {
+		var d appsv1.Deployment
+		if err := kc.Get(ctx, client.ObjectKey{Namespace: ns, Name: deploymentName}, &d); err != nil {
+			return err
+		}
+		if rolledOut(&d) {
+			return fmt.Errorf("deployment %s/%s rolled out with image %s: %+v", ns, deploymentName, typo, d.Status)
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(typo, "  replicas = 1\n  timeouts {\n    create = \"20s\"\n  }\n"),
+				ExpectError: regexp.MustCompile(`(?s)rollout did not complete.*` + words("0 of 1 updated replicas available") + `.*ErrImagePull.*` +
+					regexp.QuoteMeta(typo)),
+			},
+			{
+				Config: cfg(good, updateTimeout), // replaces the tainted one
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(addr, "install_complete", "true"),
+					resource.TestCheckResourceAttr(addr, "replicas", "2")),
+			},
+			{
+				Config: cfg(typo, updateTimeout),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
+				ExpectError: regexp.MustCompile(`(?s)rollout did not complete.*` + words("0 of 2 updated replicas available, 1 old replica still running") +
+					`.*ErrImagePull.*` + regexp.QuoteMeta(typo)),
+			},
+			{ // state: the new image, install_complete false: the plan is an update, not empty
+				Config: cfg(typo, updateTimeout), PlanOnly: true, ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
+			},
+			{
+				PreConfig: func() { must(t, stuck(nil)) },
+				Config:    cfg(good, updateTimeout),
+				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(addr, "install_complete", "true"),
+					resource.TestCheckResourceAttr(addr, "image", good), checkRolledOut(kc, ns)),
+			},
+		},
+	})
+}
+
+// words is a pattern matching the words of s separated by any white space (Terraform wraps
+// long error messages).
+func words(s string) string {
+	ws := strings.Fields(s)
+	for i, w := range ws {
+		ws[i] = regexp.QuoteMeta(w)
+	}
+	return strings.Join(ws, `\s+`)
+}
+
+// checkRolledOut checks that the controller Deployment of namespace is rolled out.
+func checkRolledOut(kc client.Client, namespace string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		var d appsv1.Deployment
+		if err := kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: deploymentName}, &d); err != nil {
+			return err
+		}
+		if !rolledOut(&d) {
+			return fmt.Errorf("deployment %s/%s not rolled out: %+v", namespace, deploymentName, d.Status)
+		}
+		return nil
+	}
 }
 
 // waitingState is the waiting state of the pod's first container, nil if none.

@@ -113,9 +113,9 @@ func (f *foreignFixture) installed() resource.TestCheckFunc {
 			if err := f.kc.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: deploymentName}, &d); err != nil {
 				return err
 			}
-			if d.DeletionTimestamp != nil || !deploymentAvailable(&d) || d.Spec.Template.Spec.ServiceAccountName != "karpenter" {
+			if d.DeletionTimestamp != nil || !rolledOut(&d) || d.Spec.Template.Spec.ServiceAccountName != "karpenter" {
 				return fmt.Errorf("deployment %s/%s: available=%v serviceAccount=%s, want karpenter", f.ns, deploymentName,
-					deploymentAvailable(&d), d.Spec.Template.Spec.ServiceAccountName)
+					rolledOut(&d), d.Spec.Template.Spec.ServiceAccountName)
 			}
 			return nil
 		},
@@ -352,7 +352,7 @@ func TestAccControllerMoveFailure(t *testing.T) {
 			if err := f.kc.Get(ctx, client.ObjectKey{Namespace: target, Name: deploymentName}, &d); err != nil {
 				return err
 			}
-			if !deploymentAvailable(&d) {
+			if !rolledOut(&d) {
 				return fmt.Errorf("deployment %s/%s not Available", target, deploymentName)
 			}
 			return nil

@@ -59,6 +59,10 @@ const (
 	// the installation to the new one.
 	installIDAnnotation = "terraform-provider-karpenter/install-id"
 	installIDKey        = "install_id"
+	// updateFailedKey in private state marks an install_complete = false that a failed update
+	// (a rollout that did not complete) wrote, not a failed create: the installation was
+	// complete once, so its destroy is that of a complete one (see Delete).
+	updateFailedKey = "update_failed"
 
 	// credentialsAnnotation on the controller's pod template names the credential source its
 	// pods start with: "irsa <role ARN>" when the service account carries roleARNAnnotation,
@@ -424,25 +428,8 @@ func controllerNamespaceRules() []rbacv1.PolicyRule {
 	}
 }
 
-// deploymentAvailable reports whether the Deployment's current generation is rolled out and
-// has the Available condition.
-func deploymentAvailable(d *appsv1.Deployment) bool {
-	if d.Status.ObservedGeneration < d.Generation {
-		return false
-	}
-	if d.Spec.Replicas != nil && d.Status.UpdatedReplicas < *d.Spec.Replicas {
-		return false
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // replicaFailureGrace is how long a Deployment's ReplicaFailure condition must have held before
-// waiting for it to become Available gives up: the API server refusing its pods (a
+// waiting for its rollout to complete gives up: the API server refusing its pods (a
 // ResourceQuota, an admission policy) outlasts it, while a refusal that clears on its own (a
 // webhook restarting) does not.
 const replicaFailureGrace = 30 * time.Second

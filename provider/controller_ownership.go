@@ -415,6 +415,17 @@ func setInstallID(ctx context.Context, p interface {
 	return p.SetKey(ctx, installIDKey, b)
 }
 
+// updateFailed reports whether private state marks the resource's install_complete = false as
+// a failed update's (updateFailedKey), not a failed create's.
+func updateFailed(ctx context.Context, p privateState, diags *diag.Diagnostics) bool {
+	if p == nil {
+		return false
+	}
+	b, d := p.GetKey(ctx, updateFailedKey)
+	diags.Append(d...)
+	return string(b) == "true"
+}
+
 // supersededBy returns the install id of the controller Deployment in namespace when it
 // differs from id, i.e. another karpenter_controller resource instance (a create_before_destroy
 // replacement) applied it since; "" when id is empty (state from before install ids), the

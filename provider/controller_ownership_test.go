@@ -69,7 +69,7 @@ func TestAccControllerOwnership(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{ // never Available (no node has 1000 CPUs): the create fails and the resource is tainted
-				Config: cfg(sharedNS, "karpenter", "1000", "15s"), ExpectError: regexp.MustCompile(`did not become Available`),
+				Config: cfg(sharedNS, "karpenter", "1000", "15s"), ExpectError: regexp.MustCompile(`(?s)rollout did not complete.*not scheduled: Unschedulable`),
 			},
 			{ // the tainted installation is replaced: its own objects go, nothing else
 				Config: cfg(sharedNS, "karpenter", "100m", ""), ConfigPlanChecks: action(plancheck.ResourceActionDestroyBeforeCreate),
@@ -164,9 +164,9 @@ func checkControllerIn(kc client.Client, namespace, sa string) resource.TestChec
 		if err := kc.Get(ctx, types.NamespacedName{Namespace: namespace, Name: deploymentName}, &d); err != nil {
 			return err
 		}
-		if !deploymentAvailable(&d) || d.Spec.Template.Spec.ServiceAccountName != sa {
+		if !rolledOut(&d) || d.Spec.Template.Spec.ServiceAccountName != sa {
 			return fmt.Errorf("deployment %s/%s: available=%v serviceAccount=%s, want %s", namespace, deploymentName,
-				deploymentAvailable(&d), d.Spec.Template.Spec.ServiceAccountName, sa)
+				rolledOut(&d), d.Spec.Template.Spec.ServiceAccountName, sa)
 		}
 		var n corev1.Node
 		if err := kc.Get(ctx, types.NamespacedName{Name: launchedNode}, &n); err != nil || n.DeletionTimestamp != nil {

@@ -141,7 +141,7 @@ func checkSurvived(kc client.Client, ec *ec2.Client, pod *corev1.Pod, nodeName, 
 		return fmt.Errorf("provisioner acc removed (err %v)", err)
 	}
 	var d appsv1.Deployment
-	if err := kc.Get(ctx, controllerDeployment, &d); err != nil || !deploymentAvailable(&d) {
+	if err := kc.Get(ctx, controllerDeployment, &d); err != nil || !rolledOut(&d) {
 		return fmt.Errorf("controller Deployment not Available after the replacement (err %v)", err)
 	}
 	return nil

@@ -130,7 +130,23 @@ func (r *controllerResource) Metadata(_ context.Context, req resource.MetadataRe
 var controllerDescription = "Installs the Karpenter controller: the `Provisioner` CRD, a service account annotated " +
 	"with the controller role (`eks.amazonaws.com/role-arn`), RBAC, a Deployment of the bundled controller image, and its " +
 	"validating admission webhook for Provisioners (Service `" + webhookServiceName + "`, port 443 to container port 8443, and the " +
-	"ValidatingWebhookConfiguration `karpenter-<namespace>`); waits until the Deployment is Available.\n\n" +
+	"ValidatingWebhookConfiguration `karpenter-<namespace>`).\n\n" +
+	"**Waiting.** Create and update (including a move to another `namespace` or `service_account_name`) wait until the " +
+	"Deployment's rollout is complete: its new generation observed, `replicas` pods running the current pod template and " +
+	"no pod of an older one left (as `kubectl rollout status` requires), and all of them available (Ready) but the " +
+	"rolling update's `maxUnavailable` of 1, as Helm's `--wait` counts, and never none: with `replicas = 1` that one must " +
+	"run. The Deployment's `Available` condition is not enough (for one replica it holds while none runs). The " +
+	"wait ends with an error when the `timeouts` (`create`, `update`; default 10 minutes each) run out, when the " +
+	"Deployment's progress deadline (600 seconds) passes without progress, or when the API server refuses its pods for " +
+	"30 seconds (e.g. a ResourceQuota); the error says what is left (e.g. `0 of 2 updated replicas available, 1 old " +
+	"replica still running`) and names the pods that wait and why (an image that cannot be pulled, `ErrImagePull`, " +
+	"with the image; a pod no node can take, with the scheduler's message). With the default `affinity` each replica " +
+	"needs its own node; on a cluster with one node that can take them, one of the default 2 replicas runs and the " +
+	"other stays Pending until a second node comes, which the wait accepts. A create that fails is tainted " +
+	"(`install_complete = false`, see Ownership). An update that fails keeps the new settings in state (they are " +
+	"applied: Kubernetes keeps rolling out, and the old pods that still run keep working) with `install_complete = " +
+	"false`, so that the next plan shows an update (`install_complete` back to `true`) that re-applies them and waits " +
+	"again: fix the cause (e.g. the `image`) and apply.\n\n" +
 	"**RBAC.** The ClusterRole `karpenter-<namespace>` grants the calls the controller makes and no more (fewer than " +
 	"the Helm chart's). The Role `karpenter` in the namespace grants `get` and `update` of the leader-election Lease `" +
 	leaderLeaseName + "` and of the Secret `" + webhookCertSecret + "` by name, and `create` of Leases of any name in " +
@@ -208,7 +224,7 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"scaled to zero first (so two controllers never run at once), the installation is applied under the new names, then " +
 	"the old objects this provider applied (and the old namespace, if it was created) are deleted. A move that fails at any " +
 	"step after that (an object the API server refuses, e.g. by a ResourceQuota or an admission policy, or a Deployment that " +
-	"does not become Available in time) is undone: the Deployment it created is deleted, the old installation is re-applied " +
+	"whose rollout does not complete in time) is undone: the Deployment it created is deleted, the old installation is re-applied " +
 	"(its Deployment scaled back) and waited for, the other objects and the namespace the move created are deleted, and " +
 	"Terraform state keeps describing the old installation, so that the next apply, once the cause is gone, moves it. " +
 	"`service_account_name` is the account this resource applied: a Deployment switched to another account outside " +
@@ -255,9 +271,11 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"adopted namespace. After an import, true when the namespace carries the `" + createdByAnnotation + "` annotation.",
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
 			"install_complete": schema.BoolAttribute{Computed: true, Default: booldefault.StaticBool(true),
-				MarkdownDescription: "Whether the last create or update finished (the Deployment became Available); always " +
+				MarkdownDescription: "Whether the last create or update finished (the Deployment's rollout completed); always " +
 					"planned `true`. A controller whose create failed (`false`; Terraform taints it) is replaced or destroyed " +
-					"without removing launched nodes, Provisioners or the CRD."},
+					"without removing launched nodes, Provisioners or the CRD. After a failed update it is `false` too (not " +
+					"tainted): the next plan shows an update back to `true`, which re-applies the installation and waits for " +
+					"its rollout again; its destroy is that of a complete installation."},
 			"take_over_installation": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: takeOverDescription},
 			"service_account_name": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("karpenter"),
@@ -274,8 +292,8 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"replicas": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(2),
 				MarkdownDescription: "Controller replicas. Default 2 (as the Helm chart): one leads through the Lease " +
 					"`karpenter-leader-election` in the namespace, the other takes over within seconds when it goes. With the " +
-					"default `affinity` each replica needs its own node; the Deployment counts as Available with one fewer " +
-					"replica running.",
+					"default `affinity` each replica needs its own node; create and update wait until all replicas but one " +
+					"(the rolling update's `maxUnavailable`) are available, and at least one.",
 				Validators: []validator.Int64{int64validator.Between(1, 10)}},
 			"log_level": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("info"),
 				MarkdownDescription: "`debug`, `info`, `warn` or `error` (`LOG_LEVEL`). Default `info`.",
@@ -317,11 +335,33 @@ func (r *controllerResource) Schema(ctx context.Context, _ resource.SchemaReques
 						MarkdownDescription: "Memory limit (quantity). Default `1Gi`.", Validators: []validator.String{quantityValidator{}}},
 				},
 			},
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"timeouts": controllerTimeoutsBlock(ctx),
 		},
 	}
 	maps.Copy(resp.Schema.Attributes, installOptionAttributes())
 	resp.Schema.Attributes["crd_digests"] = crdDigestsAttribute()
+}
+
+// controllerTimeoutsBlock is the timeouts block (Go durations such as "30s" or "15m"), with
+// the defaults and what each bounds in its descriptions.
+func controllerTimeoutsBlock(ctx context.Context) schema.Block {
+	wait := "the wait for the Deployment's rollout to complete (every replica running the current pod template, no " +
+		"old pod left, all but `maxUnavailable` 1 of them available and at least one)"
+	b := timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
+		CreateDescription: "Time for the create, including " + wait + ", as a duration (units `s`, `m`, `h`: `\"30s\"`, `\"15m\"`). Default `" +
+			defaultCreateTimeout.String() + "` (10 minutes). When it runs out the create fails (tainted), naming the pods " +
+			"that wait and why.",
+		UpdateDescription: "Time for an update (and a move to another `namespace` or `service_account_name`), including " + wait +
+			", as a duration. Default `" + defaultCreateTimeout.String() + "` (10 minutes). When it runs out the update fails, " +
+			"naming the pods that wait and why; state keeps the new settings with `install_complete = false`, so that the " +
+			"next plan re-applies them.",
+		DeleteDescription: "Time for the destroy, as a duration. Default `" + defaultDeleteTimeout.String() + "` (15 minutes). " +
+			"It applies only once saved in state before the destroy (an apply with it first).",
+	}).(schema.SingleNestedBlock)
+	b.MarkdownDescription = "Time limits of create, update and delete (Go durations). Defaults: create and update " +
+		"10 minutes each, delete 15 minutes. Create and update wait for the controller Deployment's rollout to complete " +
+		"(the Deployment's progress deadline, 600 seconds, ends that wait earlier when it passes without progress)."
+	return b
 }
 
 // Configure receives the provider's clients.
@@ -329,7 +369,8 @@ func (r *controllerResource) Configure(_ context.Context, req resource.Configure
 	r.c = clientsFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// Create installs everything and waits until the Deployment is Available. When it fails,
+// Create installs everything and waits until the Deployment's rollout is complete
+// (waitRollout, as `kubectl rollout status`). When it fails,
 // install_complete is false in state (Terraform keeps no private state of a failed create).
 func (r *controllerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var m controllerModel
@@ -795,7 +836,8 @@ func (r *controllerResource) planClusterEndpoint(ctx context.Context, req resour
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("cluster_endpoint"), types.StringValue(aws.ToString(out.Cluster.Endpoint)))...)
 }
 
-// Update re-applies every object and waits until the Deployment is Available. An installation
+// Update re-applies every object and waits until the Deployment's rollout is complete
+// (waitRollout, as `kubectl rollout status`). An installation
 // that another instance took over (checkNotTakenOver) is refused before anything changes, and
 // state keeps its prior value. A new namespace or service account name moves the installation:
 // a target holding someone else's objects is refused before anything changes
@@ -803,7 +845,10 @@ func (r *controllerResource) planClusterEndpoint(ctx context.Context, req resour
 // installation applied under the new names, then the old objects removed (removeOldObjects).
 // When the move fails at any step it is undone (undoMove) and state keeps the old installation.
 // Launched nodes and Provisioners are never touched. install_complete becomes true when it
-// finishes.
+// finishes; when it fails otherwise (e.g. a rollout that does not complete), state keeps the
+// new settings, which are applied, with install_complete false, so that the next plan shows
+// an update that applies and waits again, and private state marks it (updateFailedKey) so that
+// Delete does not take it for a failed create.
 func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m, state controllerModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -891,9 +936,18 @@ func (r *controllerResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.State.Raw = req.State.Raw.Copy()
 		return
 	}
-	// A failed update leaves a complete installation complete: only a failed create marks one
-	// whose destroy must not remove nodes.
-	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError() || state.InstallComplete.IsNull() || state.InstallComplete.ValueBool())
+	// A failed update (a rollout that did not complete) is not complete: install_complete false
+	// makes the next plan an update that applies and waits again, instead of an empty plan over
+	// a stuck rollout. Private state records that it was an update's, unless the installation
+	// was already a failed create's: only a failed create marks one whose destroy must not
+	// remove nodes (Delete).
+	m.InstallComplete = types.BoolValue(!resp.Diagnostics.HasError())
+	switch {
+	case !resp.Diagnostics.HasError():
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, updateFailedKey, nil)...)
+	case state.InstallComplete.IsNull() || state.InstallComplete.ValueBool():
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, updateFailedKey, []byte("true"))...)
+	}
 	if m.NamespaceCreated.IsUnknown() {
 		m.NamespaceCreated = state.NamespaceCreated
 	}
@@ -1003,7 +1057,9 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError("Cannot list the Provisioners", err.Error())
 		return
 	}
-	failed := !m.InstallComplete.IsNull() && !m.InstallComplete.ValueBool() // null: state from before the attribute
+	// A failed create; not an update that failed (updateFailedKey): that installation was
+	// complete once. Null: state from before the attribute.
+	failed := !m.InstallComplete.IsNull() && !m.InstallComplete.ValueBool() && !updateFailed(ctx, req.Private, &resp.Diagnostics)
 	last := len(others) == 0 && !failed && len(provs) == 0
 	if len(others) == 0 && !failed && len(provs) > 0 {
 		resp.Diagnostics.AddWarning("Launched nodes left in place",
@@ -1165,29 +1221,18 @@ func (r *controllerResource) install(ctx context.Context, m *controllerModel, ch
 			}
 		}
 	}
-	key := client.ObjectKey{Namespace: s.Namespace, Name: deploymentName}
 	var d appsv1.Deployment
-	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
-		if err := kc.Get(ctx, key, &d); err != nil {
-			return false, client.IgnoreNotFound(err)
-		}
-		if err := deploymentRefused(&d, time.Now()); err != nil {
-			return false, err
-		}
-		return deploymentAvailable(&d), nil
-	})
-	if err != nil {
-		diags.AddError("Controller Deployment did not become Available",
-			fmt.Sprintf("%s/%s: %v (status: %d/%d ready, conditions %v)%s", s.Namespace, deploymentName, err,
-				d.Status.ReadyReplicas, s.Replicas, d.Status.Conditions, podsWaiting(ctx, kc, s.Namespace)))
+	if err := waitRollout(ctx, kc, client.ObjectKey{Namespace: s.Namespace, Name: deploymentName}, &d); err != nil {
+		diags.AddError("Controller Deployment rollout did not complete", err.Error())
 	}
 }
 
-// podsWaiting describes, for the error of a Deployment that did not become Available, the
-// controller pods in namespace whose containers are waiting ("; pod <name>: container <c>
-// waiting: <reason>: <message>", e.g. ErrImagePull or ImagePullBackOff with the kubelet's
-// message naming the image), or "" when none is or the pods cannot be listed. It reads with a
-// context of its own: ctx may be the one that timed out.
+// podsWaiting describes, for the error of a rollout that did not complete, the controller pods
+// in namespace that are not available and why (podWaitReasons: a container waiting, e.g.
+// ErrImagePull or ImagePullBackOff with the kubelet's message naming the image; a pod no node
+// can take, with the scheduler's message; a pod running but not Ready), or "" when none is or
+// the pods cannot be listed. It reads with a context of its own: ctx may be the one that timed
+// out.
 func podsWaiting(ctx context.Context, kc client.Client, namespace string) string {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -1197,14 +1242,7 @@ func podsWaiting(ctx context.Context, kc client.Client, namespace string) string
 	}
 	var b strings.Builder
 	for _, p := range pods.Items {
-		for _, c := range p.Status.ContainerStatuses {
-			if w := c.State.Waiting; w != nil && w.Reason != "" {
-				fmt.Fprintf(&b, "; pod %s: container %s waiting: %s", p.Name, c.Name, w.Reason)
-				if w.Message != "" {
-					b.WriteString(": " + w.Message)
-				}
-			}
-		}
+		b.WriteString(podWaitReasons(p))
 	}
 	return b.String()
 }

@@ -89,7 +89,7 @@ func (in *installation) record(changed bool) resource.TestCheckFunc {
 		}
 		id := d.Annotations[installIDAnnotation]
 		switch {
-		case !deploymentAvailable(d) || d.DeletionTimestamp != nil:
+		case !rolledOut(d) || d.DeletionTimestamp != nil:
 			return fmt.Errorf("deployment %s/%s not Available", in.ns, deploymentName)
 		case id == "":
 			return fmt.Errorf("deployment %s/%s has no install id", in.ns, deploymentName)

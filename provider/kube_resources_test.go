@@ -186,7 +186,7 @@ func checkControllerAvailable(kc client.Client) resource.TestCheckFunc {
 		if err := kc.Get(ctx, controllerDeployment, &d); err != nil {
 			return err
 		}
-		if !deploymentAvailable(&d) {
+		if !rolledOut(&d) {
 			return fmt.Errorf("deployment not Available: %+v", d.Status)
 		}
 		var sa corev1.ServiceAccount
