@@ -59,6 +59,9 @@ type clients struct {
 
 	installsMu sync.Mutex
 	installs   map[string]bool // "<namespace>/<install id>" of the controllers this provider instance refreshed or planned from state
+	// othersSeen: per "<namespace>\x00<namespace left>", the other controllers the last plan
+	// of a create or move there found (and warned about): see noteOthersPlanned.
+	othersSeen map[string]map[string]bool
 }
 
 // noteInstallation records that a karpenter_controller instance of the Terraform state being
@@ -79,6 +82,32 @@ func (c *clients) knownInstallation(namespace, id string) bool {
 	c.installsMu.Lock()
 	defer c.installsMu.Unlock()
 	return c.installs[namespace+"/"+id]
+}
+
+// noteOthersPlanned records that the plan of a create in namespace, or of a move there from
+// namespace from ("" for a create), checked for other Karpenter controllers and warned about
+// found (controllersElsewhere's names). Terraform plans each change again during the apply,
+// with the provider instance that then applies it, so the create or move only warns about
+// controllers that plan did not name (othersPlanned) instead of repeating its warning.
+func (c *clients) noteOthersPlanned(namespace, from string, found []string) {
+	c.installsMu.Lock()
+	defer c.installsMu.Unlock()
+	if c.othersSeen == nil {
+		c.othersSeen = map[string]map[string]bool{}
+	}
+	seen := map[string]bool{}
+	for _, f := range found {
+		seen[f] = true
+	}
+	c.othersSeen[namespace+"\x00"+from] = seen
+}
+
+// othersPlanned returns what noteOthersPlanned recorded for namespace and from (nil when this
+// provider instance planned no such check: then everything found is warned about).
+func (c *clients) othersPlanned(namespace, from string) map[string]bool {
+	c.installsMu.Lock()
+	defer c.installsMu.Unlock()
+	return c.othersSeen[namespace+"\x00"+from]
 }
 
 // defaultAWSMaxAttempts is the attempt limit of every AWS call unless AWS_MAX_ATTEMPTS is set.

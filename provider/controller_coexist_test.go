@@ -28,36 +28,53 @@ import (
 // otherControllerWarning is the summary of the warning about a controller in another namespace.
 const otherControllerWarning = "Another Karpenter controller runs in the cluster"
 
-// TestAccControllerOtherNamespace: with a controller Deployment (labelled
-// app.kubernetes.io/name=karpenter, annotated with an install id) of another installation in
-// namespace acc-coexist-other, the plan and the apply of a create in acc-coexist warn at
-// namespace, naming it and its install id, and the create succeeds; so do the plan and apply of a
-// move to acc-coexist-moved, whose warning does not count the installation it leaves. Once the
-// other Deployment is gone, nothing warns.
+// TestAccControllerOtherNamespace: beside three Karpenter controller Deployments in other
+// namespaces (labelled app.kubernetes.io/name=karpenter): acc-coexist-other's, of another
+// installation (app.kubernetes.io/instance=karpenter, an install id), and acc-coexist-helm's,
+// like the Helm chart's (app.kubernetes.io/instance=karpenter-helm), both running (one replica of
+// an image the sandbox cannot pull), and acc-coexist-idle's, scaled to zero: the plan of a create
+// in acc-coexist warns at namespace naming the two running ones (the first with its install id),
+// not the one scaled to zero, and the create succeeds without warning again (Terraform planned it
+// again during the apply, which warned); so do the plan and apply of a move to acc-coexist-moved,
+// whose warning does not count the installation it leaves. Its destroy (Terraform's plan
+// -destroy, which refreshes and plans the configuration first, then the apply) leaves the CRDs
+// and warns, naming all three (the idle one as scaled to zero). With only the one scaled to
+// zero left, neither plan nor apply of a create warns, and its destroy still leaves the CRDs,
+// naming it.
 func TestAccControllerOtherNamespace(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
 	}
 	sb, kc := startSandbox(t)
-	const other, ns, moved = "acc-coexist-other", "acc-coexist", "acc-coexist-moved"
-	removeNamespaceAtEnd(t, kc, other)
-	must(t, kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}))
-	otherDeployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: deploymentName,
-		Labels: selectorLabels(), Annotations: map[string]string{installIDAnnotation: "helmlike0000id"}},
-		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(0)), Selector: &metav1.LabelSelector{MatchLabels: selectorLabels()},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: selectorLabels()},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: version.ControllerImage()}}}}}}
-	must(t, kc.Create(ctx, otherDeployment))
+	const other, helm, idle, ns, moved = "acc-coexist-other", "acc-coexist-helm", "acc-coexist-idle", "acc-coexist", "acc-coexist-moved"
+	const unpullable = "public.ecr.aws/karpenter/controller:v0.31.0"
+	helmLabels := map[string]string{nameLabel: "karpenter", "app.kubernetes.io/instance": "karpenter-helm"}
+	deployment := func(namespace string, labels, annotations map[string]string, replicas int32) *appsv1.Deployment {
+		removeNamespaceAtEnd(t, kc, namespace)
+		must(t, kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: deploymentName, Labels: labels, Annotations: annotations},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas), Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: unpullable}}}}}}
+		must(t, kc.Create(ctx, d))
+		return d
+	}
+	otherDeployment := deployment(other, selectorLabels(), map[string]string{installIDAnnotation: "helmlike0000id"}, 1)
+	helmDeployment := deployment(helm, helmLabels, nil, 1)
+	deployment(idle, helmLabels, nil, 0)
 	rec := &diagRecorder{}
 	named := text(other + "/" + deploymentName + " (install id helmlike0000id)")
+	helmNamed := text(helm + "/" + deploymentName)
 	both := text("both controllers act on every Provisioner")
-	warned := func(rpcs ...string) resource.TestCheckFunc {
-		var checks []resource.TestCheckFunc
-		for _, rpc := range rpcs {
-			checks = append(checks, rec.expectWarning(rpc, otherControllerWarning, named, both))
-		}
-		return resource.ComposeAggregateTestCheckFunc(checks...)
-	}
+	// warnedAtPlan: the plan warned about the running ones; the apply did not repeat it.
+	warnedAtPlan := resource.ComposeAggregateTestCheckFunc(rec.expectWarning("PlanResourceChange", otherControllerWarning, named, both),
+		rec.expectWarning("PlanResourceChange", otherControllerWarning, helmNamed),
+		func(*terraform.State) error {
+			if rec.warned("ApplyResourceChange", otherControllerWarning) == nil {
+				return fmt.Errorf("the apply repeated the plan's warning %q", otherControllerWarning)
+			}
+			return nil
+		})
 	notWarned := func(details ...string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			for _, rpc := range []string{"PlanResourceChange", "ApplyResourceChange"} {
@@ -68,22 +85,49 @@ func TestAccControllerOtherNamespace(t *testing.T) {
 			return nil
 		}
 	}
+	crdsKept := func(*terraform.State) error {
+		all, err := controllerCRDs()
+		if err != nil {
+			return err
+		}
+		for _, crd := range all {
+			if err := kc.Get(ctx, client.ObjectKeyFromObject(crd), crd); err != nil || crd.DeletionTimestamp != nil {
+				return fmt.Errorf("CRD %s removed by the destroy while another controller is left (err %v)", crd.Name, err)
+			}
+		}
+		return nil
+	}
+	const sharedLeft = "Shared objects left to another Karpenter controller"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: rec.factories(),
 		Steps: []resource.TestStep{
-			{Config: takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, ""), Check: warned("PlanResourceChange", "ApplyResourceChange")},
+			{Config: takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, ""), Check: resource.ComposeAggregateTestCheckFunc(warnedAtPlan, notWarned(idle))},
 			{
 				PreConfig: rec.reset, Config: takeoverConfig(sb.ClusterName, "test", `"`+moved+`"`, ""),
-				Check: resource.ComposeAggregateTestCheckFunc(warned("PlanResourceChange", "ApplyResourceChange"),
-					notWarned(ns+"/"+deploymentName), resource.TestCheckResourceAttr("karpenter_controller.test", "namespace", moved)),
+				Check: resource.ComposeAggregateTestCheckFunc(warnedAtPlan, notWarned(ns+"/"+deploymentName), notWarned(idle),
+					resource.TestCheckResourceAttr("karpenter_controller.test", "namespace", moved)),
+			},
+			{
+				PreConfig: rec.reset, Config: takeoverConfig(sb.ClusterName, "test", `"`+moved+`"`, ""), Destroy: true,
+				Check: resource.ComposeAggregateTestCheckFunc(crdsKept,
+					rec.expectWarning("ApplyResourceChange", sharedLeft, text("Deployment "+helm+"/"+deploymentName+", Deployment "+
+						idle+"/"+deploymentName+" (scaled to zero), Deployment "+other+"/"+deploymentName+", labelled app.kubernetes.io/name=karpenter"),
+						text("this destroy removed only this installation's own objects"))),
 			},
 			{
 				PreConfig: func() {
-					must(t, kc.Delete(ctx, otherDeployment))
-					must(t, waitGone(ctx, kc, otherDeployment))
+					for _, d := range []*appsv1.Deployment{otherDeployment, helmDeployment} {
+						must(t, kc.Delete(ctx, d))
+						must(t, waitGone(ctx, kc, d))
+					}
 					rec.reset()
 				},
 				Config: takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, ""), Check: notWarned(),
+			},
+			{
+				PreConfig: rec.reset, Config: takeoverConfig(sb.ClusterName, "test", `"`+ns+`"`, ""), Destroy: true,
+				Check: resource.ComposeAggregateTestCheckFunc(crdsKept,
+					rec.expectWarning("ApplyResourceChange", sharedLeft, text("Deployment "+idle+"/"+deploymentName+" (scaled to zero), labelled"))),
 			},
 		},
 	})

@@ -294,43 +294,77 @@ func objectName(kc client.Client, obj client.Object) string {
 	return kind + " " + obj.GetName()
 }
 
-// otherControllers lists ("namespace/name") the Deployments labelled like the controller's
-// (app.kubernetes.io/name and instance karpenter) other than namespace's own and not being
-// deleted: while one exists, the nodes, Provisioners, launch templates and CRD are shared with
-// it and a destroy leaves them alone.
-func otherControllers(ctx context.Context, kc client.Client, namespace string) ([]string, error) {
-	var ds appsv1.DeploymentList
-	if err := kc.List(ctx, &ds, client.MatchingLabels(selectorLabels())); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, d := range ds.Items {
-		if (d.Namespace == namespace && d.Name == deploymentName) || d.DeletionTimestamp != nil {
-			continue
-		}
-		out = append(out, d.Namespace+"/"+d.Name)
-	}
-	return out, nil
-}
-
 // nameLabel is the label every Karpenter controller Deployment carries, this provider's and
-// the Helm chart's.
+// the Helm chart's (whose app.kubernetes.io/instance is the release name, not karpenter).
 const nameLabel = "app.kubernetes.io/name"
 
-// controllersElsewhere lists, as "namespace/name" plus " (install id <id>)" when annotated
-// (installIDAnnotation), the Deployments labelled app.kubernetes.io/name=karpenter outside
-// namespace that are not being deleted and are not this installation: neither carrying install
-// id own (when not "") nor the controller Deployment of namespace from (where a move leaves).
-// Errors are those of the list.
-func controllersElsewhere(ctx context.Context, kc client.Client, namespace, own, from string) ([]string, error) {
+// karpenterDeployments lists the Karpenter controller Deployments in the cluster: every
+// Deployment labelled app.kubernetes.io/name=karpenter (nameLabel), whatever its other labels,
+// that is not being deleted, sorted by namespace and name. It is the one definition of "a
+// Karpenter controller" that the warning about other controllers (controllersElsewhere) and the
+// destroy's decision to leave what the controllers share (otherControllers) both use. Errors
+// are those of the list.
+func karpenterDeployments(ctx context.Context, kc client.Client) ([]appsv1.Deployment, error) {
 	var ds appsv1.DeploymentList
 	if err := kc.List(ctx, &ds, client.MatchingLabels{nameLabel: "karpenter"}); err != nil {
 		return nil, err
 	}
-	var out []string
+	out := make([]appsv1.Deployment, 0, len(ds.Items))
 	for _, d := range ds.Items {
+		if d.DeletionTimestamp == nil {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name
+	})
+	return out, nil
+}
+
+// scaledToZero reports whether Deployment d asks for no replicas (spec.replicas 0; unset is
+// 1): it runs no controller now, but its installation (a Helm release scaled down) still has
+// its Provisioners in the shared CRD.
+func scaledToZero(d *appsv1.Deployment) bool { return d.Spec.Replicas != nil && *d.Spec.Replicas == 0 }
+
+// otherControllers lists the Karpenter controller Deployments (karpenterDeployments) other
+// than namespace's own (deploymentName there), as "namespace/name", suffixed " (scaled to
+// zero)" for one with no replicas: while one exists, the nodes, Provisioners, NodeClaims,
+// launch templates and CRDs are shared with it and a destroy leaves them alone. A Deployment
+// scaled to zero counts: deleting the CRDs would delete the Provisioners of its installation.
+// Errors are those of the list.
+func otherControllers(ctx context.Context, kc client.Client, namespace string) ([]string, error) {
+	ds, err := karpenterDeployments(ctx, kc)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, d := range ds {
+		if d.Namespace == namespace && d.Name == deploymentName {
+			continue
+		}
+		name := d.Namespace + "/" + d.Name
+		if scaledToZero(&ds[i]) {
+			name += " (scaled to zero)"
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// controllersElsewhere lists, as "namespace/name" plus " (install id <id>)" when annotated
+// (installIDAnnotation), the running Karpenter controller Deployments (karpenterDeployments
+// not scaledToZero: one with no replicas acts on nothing) outside namespace that are not this
+// installation: neither carrying install id own (when not "") nor the controller Deployment of
+// namespace from (where a move leaves). Errors are those of the list.
+func controllersElsewhere(ctx context.Context, kc client.Client, namespace, own, from string) ([]string, error) {
+	ds, err := karpenterDeployments(ctx, kc)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, d := range ds {
 		id := d.Annotations[installIDAnnotation]
-		if d.Namespace == namespace || d.DeletionTimestamp != nil || (own != "" && id == own) ||
+		if d.Namespace == namespace || scaledToZero(&ds[i]) || (own != "" && id == own) ||
 			(d.Namespace == from && d.Name == deploymentName) {
 			continue
 		}
@@ -340,26 +374,48 @@ func controllersElsewhere(ctx context.Context, kc client.Client, namespace, own,
 		}
 		out = append(out, name)
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
 // warnControllersElsewhere adds a warning at namespace when controllersElsewhere finds another
-// Karpenter controller Deployment outside namespace (see there for own and from): Karpenter
-// controllers do not divide a cluster between them, so both would act on every Provisioner.
-// It is not an error. Returns the error of the list (nothing added).
-func warnControllersElsewhere(ctx context.Context, kc client.Client, namespace, own, from string, diags *diag.Diagnostics) error {
+// running Karpenter controller Deployment outside namespace (see there for own and from):
+// Karpenter controllers do not divide a cluster between them, so both would act on every
+// Provisioner. It is not an error. skip names Deployments (as controllersElsewhere lists them)
+// already warned about, not named again (nil: none). Returns the Deployments found (skipped ones
+// included) and the error of the list (nothing added).
+func warnControllersElsewhere(ctx context.Context, kc client.Client, namespace, own, from string, skip map[string]bool, diags *diag.Diagnostics) ([]string, error) {
 	others, err := controllersElsewhere(ctx, kc, namespace, own, from)
-	if err != nil || len(others) == 0 {
-		return err
+	if err != nil {
+		return nil, err
+	}
+	var named []string
+	for _, o := range others {
+		if !skip[o] {
+			named = append(named, o)
+		}
+	}
+	if len(named) == 0 {
+		return others, nil
 	}
 	diags.AddAttributeWarning(path.Root("namespace"), "Another Karpenter controller runs in the cluster",
 		fmt.Sprintf("Deployment %s, labelled %s=karpenter, runs a Karpenter controller outside namespace %s. Karpenter "+
 			"controllers do not divide a cluster between them: both controllers act on every Provisioner, so both would "+
 			"launch nodes for the same pending pods and consolidate or remove each other's nodes. Keep one controller per "+
 			"cluster: remove the other installation (or scale it to zero) unless it is about to go.",
-			strings.Join(others, ", Deployment "), nameLabel, namespace))
-	return nil
+			strings.Join(named, ", Deployment "), nameLabel, namespace))
+	return others, nil
+}
+
+// sharedLeftWarning is the warning of a destroy that left what the controllers share because
+// other Karpenter controller Deployments (others, as otherControllers lists them) remain.
+func sharedLeftWarning(others []string) (summary, detail string) {
+	return "Shared objects left to another Karpenter controller", fmt.Sprintf("Deployment %s, labelled %s=karpenter, "+
+		"is another Karpenter controller in the cluster: the launched nodes, Provisioners, NodeClaims, launch templates and "+
+		"the Provisioner and NodeClaim CRDs are shared with it, so this destroy removed only this installation's own "+
+		"objects and left those in place. A Deployment scaled to zero counts too: its installation (a Helm release "+
+		"scaled down) still has its Provisioners in the CRD, which deleting the CRD would delete. They are removed by "+
+		"destroying the last karpenter_controller once no other such Deployment is left.",
+		strings.Join(others, ", Deployment "), nameLabel)
 }
 
 // remainingProvisioners lists the names of the Provisioners not being deleted (none without
@@ -480,10 +536,28 @@ func takenOver(namespace, own, by string) targetTaken {
 		detail: fmt.Sprintf("Deployment %s/%s carries install id %s, not this resource instance's (%s): another karpenter_controller "+
 			"resource instance took the installation over (take_over_installation = true), from another Terraform state or "+
 			"workspace, and manages it now. This instance no longer applies it, so that two states never take it back and "+
-			"forth (and its destroy removes nothing). Let one state manage it: to leave it to the other, remove this resource "+
-			"from this state (terraform state rm <address>) or destroy it (which removes nothing now); to manage it from this "+
-			"state instead, remove it from the other state (terraform state rm there), then here run terraform state rm "+
-			"<address> and terraform import <address> %s", namespace, deploymentName, by, own, namespace)}
+			"forth (and its destroy removes nothing). %s Terraform plans the configuration before a destroy too, so with "+
+			"this change in it terraform destroy refuses as well: revert the change first (or remove the resource from the "+
+			"configuration and apply)", namespace, deploymentName, by, own, takenOverAdvice(namespace))}
+}
+
+// takenOverAdvice is how to proceed with an instance whose installation in namespace another
+// instance took over.
+func takenOverAdvice(namespace string) string {
+	return fmt.Sprintf("Let one state manage it: to leave it to the other, remove this resource from this state "+
+		"(terraform state rm <address>) or destroy it (which removes nothing now); to manage it from this state instead, "+
+		"remove it from the other state (terraform state rm there), then here run terraform state rm <address> and "+
+		"terraform import <address> %s.", namespace)
+}
+
+// takenOverPlanned is the warning of a plan of the instance with install id own, whose
+// installation in namespace another instance (install id by) took over, that plans nothing.
+func takenOverPlanned(namespace, own, by string) (summary, detail string) {
+	return "Installation taken over: nothing planned", fmt.Sprintf("Deployment %s/%s carries install id %s, not this "+
+		"resource instance's (%s): another karpenter_controller resource instance took the installation over "+
+		"(take_over_installation = true), from another Terraform state or workspace, and manages it now. This instance "+
+		"no longer applies it: nothing is planned for it, a change of its configuration is refused, and its destroy "+
+		"removes nothing. %s", namespace, deploymentName, by, own, takenOverAdvice(namespace))
 }
 
 // supersededWarning is the warning of a destroy that removed nothing because the installation

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -187,11 +188,15 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"replaces it, destroying its objects first (with `create_before_destroy`, `take_over_installation` is needed). " +
 	"Moves refuse the same in their target. An instance whose installation another instance took over (its Deployment " +
 	"carries that instance's install id, e.g. after a create with `take_over_installation` in another Terraform state " +
-	"or workspace) no longer applies it: its refresh shows it in `missing_objects` (`Deployment <namespace>/karpenter " +
-	"(changed: taken over by install id <id>)`), and its plan (when the cluster is reachable) and its apply refuse, " +
-	"before anything changes, to take it back (by an update or a move): an error at `namespace` naming both " +
-	"install ids and how to proceed. To leave the installation to the other state, `terraform state rm` this resource " +
-	"or destroy it (its destroy removes nothing then, with a warning naming the install id that took it over); to " +
+	"or workspace) no longer applies it: its refresh keeps its state (the installation's settings are now the other " +
+	"instance's, not drift) and shows the take-over in `missing_objects` (`Deployment <namespace>/karpenter " +
+	"(changed: taken over by install id <id>)`); its plan then plans nothing (a warning at `namespace`, \"Installation " +
+	"taken over: nothing planned\", names both install ids), and the plan of a change of its configuration (when the " +
+	"cluster is reachable) and its apply refuse, before anything changes, to take it back (by an update or a move): an " +
+	"error at `namespace` naming both install ids and how to proceed. To leave the installation to the other state, " +
+	"`terraform state rm` this resource or destroy it (`terraform destroy`, with this resource's configuration " +
+	"unchanged: Terraform plans the configuration before a destroy, and a pending change is refused there too; its " +
+	"destroy removes nothing, with a warning naming the install id that took it over); to " +
 	"manage it from this state, `terraform state rm` it in the other state, then `terraform state rm` and `terraform " +
 	"import` it here. The predecessor of a `create_before_destroy` replacement in the same state is taken over the same " +
 	"way and needs no exception: Terraform only destroys it (a deposed object), which removes nothing. When the plan " +
@@ -199,13 +204,19 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"says that these checks were skipped; the apply runs them first.\n\n" +
 	"**One controller per cluster.** Karpenter controllers do not divide a cluster between them: every controller acts " +
 	"on every Provisioner. The plan of a create or of a move to another `namespace` (when the cluster is reachable) " +
-	"and the create or move itself warn at `namespace`, without refusing, when a Deployment labelled " +
-	"`app.kubernetes.io/name=karpenter` that is not this installation runs in another namespace (the Helm chart's, " +
-	"another `karpenter_controller`'s): the warning names it (namespace/name, and its install id when it carries the " +
-	"annotation `" + installIDAnnotation + "`) and says that both controllers act on every Provisioner, so both would " +
-	"launch nodes for the same pending pods. A move never counts the installation it leaves.\n\n" +
-	"**Destroy.** Only destroying the *last* controller (no other Deployment labelled `app.kubernetes.io/name=karpenter` " +
-	"is left in the cluster) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
+	"and the create or move itself warn at `namespace`, without refusing, when a Karpenter controller Deployment " +
+	"that is not this installation runs in another namespace. A Karpenter controller Deployment is any Deployment " +
+	"labelled `app.kubernetes.io/name=karpenter`, whatever its `app.kubernetes.io/instance` (the Helm chart's, " +
+	"another `karpenter_controller`'s), that is not being deleted; it runs unless scaled to zero (`spec.replicas` 0), " +
+	"and one scaled to zero is not warned about (it acts on nothing). The warning names it (namespace/name, and its " +
+	"install id when it carries the annotation `" + installIDAnnotation + "`) and says that both controllers act on " +
+	"every Provisioner, so both would launch nodes for the same pending pods. A move never counts the installation it " +
+	"leaves. Terraform plans each change again during the apply: the create or move warns only about controllers that " +
+	"plan did not name (one that appeared since, or all when that plan could not read the cluster), so `terraform " +
+	"apply` shows the warning once for its plan and once for the apply's plan.\n\n" +
+	"**Destroy.** Only destroying the *last* controller (no other Karpenter controller Deployment, as defined above, " +
+	"is left in the cluster, counting one scaled to zero: a Helm release scaled down still has its Provisioners in the " +
+	"CRD, which deleting the CRD would delete) once no Provisioner is left (`karpenter_provisioner` resources depend on the controller, " +
 	"so `terraform destroy` deletes them first and nothing relaunches) removes what the controllers share: every " +
 	"launched node (label `karpenter.sh/provisioner-name`; the still running controller terminates their " +
 	"instances), then the controller's objects, the NodeClaims and instances left, its launch templates and the " +
@@ -217,7 +228,9 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"then removes nothing (the warning \"Installation taken over: nothing removed\" names the new install id and the " +
 	"Provisioners); Terraform shows both in the apply's output. Provisioners made outside Terraform are never deleted: " +
 	"delete them before destroying the last controller, or their nodes stay. Destroying a controller " +
-	"while another runs, or one whose create failed (tainted, so replaced; `install_complete = false`), removes only its own objects. Changing " +
+	"while another Karpenter controller Deployment is left removes only its own objects, with a warning (\"Shared " +
+	"objects left to another Karpenter controller\") naming the others (`(scaled to zero)` for one with no replicas); " +
+	"so does destroying one whose create failed (tainted, so replaced; `install_complete = false`), without the warning. Changing " +
 	"`namespace` or `service_account_name` is an in-place update that never removes nodes: the plan, and the apply " +
 	"before anything is changed, refuse a target holding objects of the same names that this provider did not apply " +
 	"(the old installation then keeps running); the old Deployment is " +
@@ -460,7 +473,10 @@ func (r *controllerResource) endHandover(ctx context.Context, m controllerModel,
 }
 
 // Read refreshes settings from the Deployment and service account; a missing Deployment
-// leaves state. namespace_created, when unknown to state (import), comes from the namespace's
+// leaves state. An installation another instance took over (the Deployment carries another
+// install id than private state's) keeps state as it is, with missing_objects naming the
+// take-over only (readTakenOver): its settings are that instance's, not drift of this one.
+// namespace_created, when unknown to state (import), comes from the namespace's
 // createdByAnnotation.
 func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m controllerModel
@@ -484,12 +500,7 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError("Cannot read the controller Deployment", err.Error())
 		return
 	}
-	var ctr *corev1.Container
-	for i := range d.Spec.Template.Spec.Containers {
-		if d.Spec.Template.Spec.Containers[i].Name == containerName {
-			ctr = &d.Spec.Template.Spec.Containers[i]
-		}
-	}
+	ctr := controllerContainer(&d)
 	if ctr == nil {
 		resp.State.RemoveResource(ctx) // not ours any more: plan re-creation
 		return
@@ -507,6 +518,9 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	m.InstallComplete = types.BoolValue(m.InstallComplete.IsNull() || m.InstallComplete.ValueBool())
 	m.TakeOverInstallation = types.BoolValue(m.TakeOverInstallation.ValueBool())
 	m.Namespace = types.StringValue(ns)
+	if readTakenOver(ctx, kc, &d, own, m, resp) {
+		return
+	}
 	importing := m.ServiceAccountName.IsNull() || m.ServiceAccountName.IsUnknown() || m.ServiceAccountName.ValueString() == ""
 	if importing {
 		// Import: the service account the Deployment runs as. Otherwise state keeps the one this
@@ -578,6 +592,42 @@ func (r *controllerResource) Read(ctx context.Context, req resource.ReadRequest,
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
+// controllerContainer returns Deployment d's container named containerName (the last of that
+// name), nil when it has none.
+func controllerContainer(d *appsv1.Deployment) *corev1.Container {
+	var ctr *corev1.Container
+	for i := range d.Spec.Template.Spec.Containers {
+		if d.Spec.Template.Spec.Containers[i].Name == containerName {
+			ctr = &d.Spec.Template.Spec.Containers[i]
+		}
+	}
+	return ctr
+}
+
+// readTakenOver reads, when another instance took the installation over (Deployment d carries
+// its install id, not own: see takenOverBy), state m as it is but for missing_objects, which
+// names the take-over only: the installation's settings are that instance's, not drift of this
+// one. Returns whether it did (Read is done).
+func readTakenOver(ctx context.Context, kc client.Client, d *appsv1.Deployment, own string, m controllerModel, resp *resource.ReadResponse) bool {
+	by := takenOverBy(d, own)
+	if by == "" {
+		return false
+	}
+	m.MissingObjects = listValue([]string{objectName(kc, d) + " (changed: taken over by install id " + by + ")"})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	return true
+}
+
+// takenOverBy returns the install id on Deployment d when it names another instance than own
+// (the instance's install id; "" from before install ids: never), i.e. that instance took the
+// installation over; else "".
+func takenOverBy(d *appsv1.Deployment, own string) string {
+	if by := d.Annotations[installIDAnnotation]; own != "" && by != own {
+		return by
+	}
+	return ""
+}
+
 // readInstallID keeps the install id of Deployment d in private state when there is none
 // (import), and records d's installation as this Terraform state's (noteInstallation) unless
 // private state names another instance's id (it was taken over: by a create_before_destroy
@@ -630,7 +680,10 @@ func (r *controllerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if resp.Plan.Raw.Equal(req.State.Raw) {
 		return // nothing to apply
 	}
-	skipped := r.planTakenOver(ctx, state, own, &resp.Diagnostics)
+	done, skipped := r.planTakenOver(ctx, req, resp, state, own)
+	if done {
+		return
+	}
 	if skipped == nil {
 		skipped = r.planMoveTarget(ctx, plan, state, own, &resp.Diagnostics)
 	}
@@ -690,8 +743,8 @@ func (r *controllerResource) planCreateTarget(ctx context.Context, plan controll
 
 // planControllersElsewhere warns, for a create or a move into namespace (known), when another
 // Karpenter controller runs outside it (warnControllersElsewhere; own and from exclude this
-// installation). Returns the error that kept it from checking (the cluster cannot be read),
-// else nil.
+// installation), and records what it found (noteOthersPlanned) for the apply. Returns the error
+// that kept it from checking (the cluster cannot be read), else nil.
 func (r *controllerResource) planControllersElsewhere(ctx context.Context, namespace types.String, own, from string, diags *diag.Diagnostics) error {
 	if r.c == nil || diags.HasError() || namespace.IsUnknown() {
 		return nil
@@ -700,13 +753,20 @@ func (r *controllerResource) planControllersElsewhere(ctx context.Context, names
 	if err != nil {
 		return err
 	}
-	return warnControllersElsewhere(ctx, kc, namespace.ValueString(), own, from, diags)
+	found, err := warnControllersElsewhere(ctx, kc, namespace.ValueString(), own, from, nil, diags)
+	if err == nil {
+		r.c.noteOthersPlanned(namespace.ValueString(), from, found)
+	}
+	return err
 }
 
 // warnOthers is warnControllersElsewhere at apply (create: own is the new install id; move:
-// from is the namespace left): a failed list is a warning too, as it refuses nothing.
+// from is the namespace left): a failed list is a warning too, as it refuses nothing. The
+// controllers that Terraform's plan of this change during the apply already warned about
+// (othersPlanned) are not named again, so the warning shows once per plan, not also here;
+// when that plan could not check, every one found is named.
 func (r *controllerResource) warnOthers(ctx context.Context, kc client.Client, namespace, own, from string, diags *diag.Diagnostics) {
-	if err := warnControllersElsewhere(ctx, kc, namespace, own, from, diags); err != nil {
+	if _, err := warnControllersElsewhere(ctx, kc, namespace, own, from, r.c.othersPlanned(namespace, from), diags); err != nil {
 		diags.AddAttributeWarning(path.Root("namespace"), "Cannot check for other Karpenter controllers",
 			fmt.Sprintf("Listing the Deployments labelled %s=karpenter failed: %v. Two controllers in a cluster both act on "+
 				"every Provisioner.", nameLabel, err))
@@ -750,18 +810,51 @@ func planRefusal(at path.Path, summary string, err error, diags *diag.Diagnostic
 }
 
 // planTakenOver checks, for an update of installation state (own: its install id), what Update
-// checks first (checkNotTakenOver): another karpenter_controller took the installation over, so
-// that the plan, not only the apply, refuses to take it back. Returns the error that kept it
-// from checking, else nil.
-func (r *controllerResource) planTakenOver(ctx context.Context, state controllerModel, own string, diags *diag.Diagnostics) error {
+// checks first (checkNotTakenOver): another karpenter_controller took the installation over.
+// Such an instance re-applies nothing, so what it only computes (missing_objects, crd_digests,
+// default_tags, an unconfigured cluster_endpoint) is planned as in state: the other
+// installation's drift is not its to revert. A plan left with no change then only warns
+// (takenOverPlanned), so that a refresh followed by a plan, or by the destroy's own plan (which
+// Terraform runs in the normal mode first, with the configuration), succeeds; a change of the
+// configuration (an update or a move) is refused with the same words as Update, so that the
+// plan, not only the apply, refuses to take it back. done: one of those was added (nothing more
+// to check). Returns the error that kept it from checking, else nil.
+func (r *controllerResource) planTakenOver(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, state controllerModel, own string) (done bool, skipped error) {
 	if r.c == nil {
-		return nil
+		return false, nil
 	}
 	kc, err := r.c.kube()
 	if err != nil {
-		return err
+		return false, err
 	}
-	return planRefusal(path.Root("namespace"), "", checkNotTakenOver(ctx, kc, state.ID.ValueString(), own), diags)
+	namespace := state.ID.ValueString()
+	by, err := supersededBy(ctx, kc, namespace, own)
+	if err != nil {
+		return false, fmt.Errorf("reading Deployment %s/%s: %w", namespace, deploymentName, err)
+	}
+	if by == "" {
+		return false, nil
+	}
+	kept := []string{"missing_objects", "crd_digests", "default_tags"}
+	var endpoint types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("cluster_endpoint"), &endpoint)...)
+	if endpoint.IsNull() {
+		kept = append(kept, "cluster_endpoint")
+	}
+	for _, a := range kept {
+		var v attr.Value
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root(a), &v)...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(a), v)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return true, nil
+	}
+	if resp.Plan.Raw.Equal(req.State.Raw) {
+		summary, detail := takenOverPlanned(namespace, own, by)
+		resp.Diagnostics.AddAttributeWarning(path.Root("namespace"), summary, detail)
+		return true, nil
+	}
+	return true, planRefusal(path.Root("namespace"), "", takenOver(namespace, own, by), &resp.Diagnostics)
 }
 
 // planForeign checks, for an update in place, that no object of the installation in state
@@ -1011,7 +1104,8 @@ func (r *controllerResource) undoMove(ctx context.Context, kc client.Client, sta
 // nothing, with a warning naming the install id and the Provisioners left, when another
 // instance (a create_before_destroy replacement, or one of another Terraform state) has
 // re-applied the installation since (see supersededBy). Only for the last controller in the
-// cluster (see otherControllers) whose create did not fail, and when no Provisioner is left (see remainingProvisioners: one is
+// cluster (see otherControllers: another Karpenter controller Deployment, even one scaled to
+// zero, keeps them, with a warning naming it) whose create did not fail, and when no Provisioner is left (see remainingProvisioners: one is
 // left during a replacement, never during a destroy that removed the karpenter_provisioner
 // resources first), does it remove the launched nodes (waiting for the controller's finalizer
 // to terminate their instances), then the NodeClaims, the remaining instances, the launch
@@ -1061,6 +1155,9 @@ func (r *controllerResource) Delete(ctx context.Context, req resource.DeleteRequ
 	// complete once. Null: state from before the attribute.
 	failed := !m.InstallComplete.IsNull() && !m.InstallComplete.ValueBool() && !updateFailed(ctx, req.Private, &resp.Diagnostics)
 	last := len(others) == 0 && !failed && len(provs) == 0
+	if len(others) > 0 && !failed {
+		resp.Diagnostics.AddWarning(sharedLeftWarning(others))
+	}
 	if len(others) == 0 && !failed && len(provs) > 0 {
 		resp.Diagnostics.AddWarning("Launched nodes left in place",
 			fmt.Sprintf("Provisioners remain (%s), so this is a replacement of the controller or its destroy ahead of "+
@@ -1721,11 +1818,12 @@ var missingObjectsDescription = "Objects of the installation (`<Kind> <namespace
 	"`) or whose rules, subjects, role, selector, Service ports and type, webhooks (not their `caBundle`), rollout strategy, pod service account, pod labels, probes, " +
 	"security context, ports, provider-set environment (`AWS_REGION`, `POD_NAMESPACE`, `WEBHOOK_SERVICE`, `WEBHOOK_CONFIGURATION`, a `DEFAULT_TAGS` that is not " +
 	"a JSON object of strings) or, with the `resources` block omitted, resources other than its defaults were " +
-	"changed outside Terraform; always planned as `[]`, so a non-empty value plans an update that re-applies them. " +
+	"changed outside Terraform; planned as `[]` (but for an installation taken over, see below), so a non-empty value " +
+	"plans an update that re-applies them. " +
 	"The Deployment's entry names what changed, always in this order: `Deployment <namespace>/<name> (changed: " +
 	"<what>, ...)` with `labels`, `install id` (the annotation removed), `taken over by install id <id>` (it names " +
-	"another resource instance's id: that instance took the installation over, see `take_over_installation`; the plan and " +
-	"apply of an update then refuse instead of re-applying), `strategy`, `credentials annotation`, `serviceAccountName`, " +
+	"another resource instance's id: that instance took the installation over, see `take_over_installation`; it is then " +
+	"the only entry, nothing is planned for it, and the plan and apply of a change refuse instead of re-applying), `strategy`, `credentials annotation`, `serviceAccountName`, " +
 	"`pod labels`, `pod securityContext`, `securityContext`, `livenessProbe`, `readinessProbe`, `ports`, " +
 	"`env AWS_REGION`, `env POD_NAMESPACE`, `env DEFAULT_TAGS`, `resources`, e.g. " +
 	"`Deployment karpenter/karpenter (changed: env AWS_REGION, resources)`. The other objects' entries name, in this order, `labels` " +

@@ -20,12 +20,15 @@ import (
 // TestAccControllerTakenOver: this test case's Terraform state (A) installs a controller in a
 // namespace it creates; another Terraform state (B: another folder, run with the terraform CLI)
 // creates one there with take_over_installation = true, which takes the installation over (the
-// Deployment carries B's install id). A's refresh shows it (missing_objects names B's id) and
-// the plan after it refuses at namespace, naming both ids and how to proceed; so does the plan
-// of a change (log_level). When B takes it over right before A's update (after Terraform's
-// last plan of it), the update refuses before changing anything. A's destroy removes nothing, with a warning naming B's id: B's
-// installation and the namespace stay. Then B is replaced twice with a Provisioner in the
-// cluster (replaceOtherState): Terraform shows the warnings of the old instances' destroys.
+// Deployment carries B's install id). A's refresh shows it (missing_objects names B's id, and
+// nothing else) and the plan after it plans nothing, with a warning at namespace naming both ids
+// and how to proceed; the plan of a change (log_level) refuses, naming both. When B takes it over
+// right before A's update (after Terraform's last plan of it), the update refuses before
+// changing anything. A's destroy (Terraform's plan -destroy, which refreshes and plans the
+// configuration first, then the apply: what terraform destroy does) succeeds and removes
+// nothing, with a warning naming B's id: B's installation and the namespace stay. Then B is
+// replaced twice with a Provisioner in the cluster (replaceOtherState): Terraform shows the
+// warnings of the old instances' destroys.
 func TestAccControllerTakenOver(t *testing.T) {
 	if os.Getenv("KARPENTER_BIN") == "" {
 		t.Skip("KARPENTER_BIN unset: the sandbox runs controller pods from that binary (go build -o bin/terraform-provider-karpenter .)")
@@ -64,7 +67,7 @@ func TestAccControllerTakenOver(t *testing.T) {
 					refusal = *diagRegexp(takenOverSummary, addr, "Deployment "+in.ns+"/karpenter carries install id "+in.installID+
 						", not this resource instance's ("+ownA+")", "terraform state rm <address>", "terraform import <address> "+in.ns)
 				},
-				RefreshState: true,
+				RefreshState: true, // and a plan after it, which must plan nothing
 				Check: resource.ComposeAggregateTestCheckFunc(resource.TestCheckResourceAttr(addr, "missing_objects.#", "1"),
 					resource.TestCheckResourceAttrWith(addr, "missing_objects.0", func(v string) error {
 						if want := "Deployment " + in.ns + "/karpenter (changed: taken over by install id " + in.installID + ")"; v != want {
@@ -72,9 +75,17 @@ func TestAccControllerTakenOver(t *testing.T) {
 						}
 						return nil
 					})),
-				ExpectError: &refusal, // the plan after the refresh
 			},
-			{Config: aDebug, ExpectError: &refusal},
+			{
+				PreConfig: func() {
+					if err := rec.warned("PlanResourceChange", "Installation taken over: nothing planned", "Deployment "+in.ns+
+						"/karpenter carries install id "+in.installID+", not this resource instance's ("+ownA+")",
+						"nothing is planned for it", "terraform import <address> "+in.ns); err != nil {
+						t.Error(err)
+					}
+				},
+				Config: aDebug, ExpectError: &refusal,
+			},
 			{
 				// A holds the installation when it plans (also during the apply); B takes it over
 				// right before A's update: the update itself refuses.
@@ -92,13 +103,18 @@ func TestAccControllerTakenOver(t *testing.T) {
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 				ExpectError: &refusal,
 			},
+			{
+				// With a refresh, as terraform destroy: the plan of the configuration Terraform
+				// runs first plans nothing, and the destroy removes nothing.
+				PreConfig: rec.reset, Config: a, Destroy: true,
+				Check: resource.ComposeAggregateTestCheckFunc(unchanged, // the namespace included
+					rec.expectWarning("ApplyResourceChange", "Installation taken over: nothing removed",
+						func() string {
+							return "carries install id " + in.installID + ", not this resource instance's (" + ownA + ")"
+						},
+						text("so this destroy removed nothing"))),
+			},
 		},
-		CheckDestroy: resource.ComposeAggregateTestCheckFunc(unchanged,
-			rec.expectWarning("ApplyResourceChange", "Installation taken over: nothing removed",
-				func() string {
-					return "carries install id " + in.installID + ", not this resource instance's (" + ownA + ")"
-				},
-				text("so this destroy removed nothing"))),
 	})
 	if !t.Failed() {
 		replaceOtherState(t, b, in, sb.ClusterName)
