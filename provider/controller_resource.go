@@ -236,7 +236,7 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"(the old installation then keeps running); the old Deployment is " +
 	"scaled to zero first (so two controllers never run at once), the installation is applied under the new names, then " +
 	"the old objects this provider applied (and the old namespace, if it was created) are deleted. A move that fails at any " +
-	"step after that (an object the API server refuses, e.g. by a ResourceQuota or an admission policy, or a Deployment that " +
+	"step after that (an object the API server refuses, e.g. by a ResourceQuota or an admission policy, or a Deployment " +
 	"whose rollout does not complete in time) is undone: the Deployment it created is deleted, the old installation is re-applied " +
 	"(its Deployment scaled back) and waited for, the other objects and the namespace the move created are deleted, and " +
 	"Terraform state keeps describing the old installation, so that the next apply, once the cause is gone, moves it. " +
