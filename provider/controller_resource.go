@@ -145,7 +145,8 @@ var controllerDescription = "Installs the Karpenter controller: the `Provisioner
 	"needs its own node; on a cluster with one node that can take them, one of the default 2 replicas runs and the " +
 	"other stays Pending until a second node comes, which the wait accepts. A create that fails is tainted " +
 	"(`install_complete = false`, see Ownership). An update that fails keeps the new settings in state (they are " +
-	"applied: Kubernetes keeps rolling out, and the old pods that still run keep working) with `install_complete = " +
+	"applied: Kubernetes keeps rolling out, and the old pods that still run keep working; with `replicas = 1` none " +
+	"does, as the rolling update's `maxUnavailable` of 1 lets the old pod go at once) with `install_complete = " +
 	"false`, so that the next plan shows an update (`install_complete` back to `true`) that re-applies them and waits " +
 	"again: fix the cause (e.g. the `image`) and apply.\n\n" +
 	"**RBAC.** The ClusterRole `karpenter-<namespace>` grants the calls the controller makes and no more (fewer than " +
