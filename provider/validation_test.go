@@ -121,22 +121,11 @@ func TestEBSErrorsAreReportedTogether(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform")
 	}
-	cfg := `resource "karpenter_provisioner" "bad" {
-  name = "bad"
-  aws {
-    subnet_selector         = { "karpenter.sh/discovery" = "demo" }
-    security_group_selector = { "karpenter.sh/discovery" = "demo" }
-    block_device_mappings {
-      device_name = "/dev/xvda"
-      ebs {
+	cfg := ebsProvisioner(`
         volume_type = "gp2"
         iops        = 50
         throughput  = 200
-      }
-    }
-  }
-}
-`
+`)
 	ebs := `aws\[0\]\.block_device_mappings\[0\]\.ebs`
 	var steps []resource.TestStep
 	for _, want := range []string{
@@ -156,22 +145,28 @@ func TestNegativeVolumeSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform")
 	}
-	cfg := `resource "karpenter_provisioner" "bad" {
+	cfg := ebsProvisioner(` volume_size = "-4Gi" `)
+	// terraform wraps the detail: any space may be a line break.
+	want := regexp.MustCompile(`(?s)Invalid volume size.*aws\[0\]\.block_device_mappings\[0\]\.ebs\.volume_size:\s+"-4Gi"\s+is\s+negative:\s+the\s+size\s+must\s+be\s+a\s+positive`)
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{Config: cfg, PlanOnly: true, ExpectError: want}}})
+}
+
+// ebsProvisioner is a karpenter_provisioner "bad" with one block device mapping (/dev/xvda)
+// whose ebs block holds body.
+func ebsProvisioner(body string) string {
+	return `resource "karpenter_provisioner" "bad" {
   name = "bad"
   aws {
     subnet_selector         = { "karpenter.sh/discovery" = "demo" }
     security_group_selector = { "karpenter.sh/discovery" = "demo" }
     block_device_mappings {
       device_name = "/dev/xvda"
-      ebs { volume_size = "-4Gi" }
+      ebs {` + body + `}
     }
   }
 }
 `
-	// terraform wraps the detail: any space may be a line break.
-	want := regexp.MustCompile(`(?s)Invalid volume size.*aws\[0\]\.block_device_mappings\[0\]\.ebs\.volume_size:\s+"-4Gi"\s+is\s+negative:\s+the\s+size\s+must\s+be\s+a\s+positive`)
-	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{Config: cfg, PlanOnly: true, ExpectError: want}}})
 }
 
 // manyResources is n resource limits "example.com/r<i>" = "1", as HCL map entries.

@@ -73,10 +73,14 @@ func ScrapeControllers(ctx context.Context, urls []string, hist, ctr string) (*C
 	out := &ControllerMetrics{}
 	var lastErr error
 	for _, url := range urls {
-		h, err := ScrapeHistogram(ctx, url, hist)
+		families, err := scrape(ctx, url) // one request per replica for both metrics
+		var h *Histogram
 		var c float64
 		if err == nil {
-			c, err = ScrapeCounter(ctx, url, ctr)
+			h, err = histogramOf(families, url, hist)
+		}
+		if err == nil {
+			c, err = counterOf(families, url, ctr)
 		}
 		if err != nil {
 			lastErr = err
@@ -141,6 +145,11 @@ func ScrapeCounter(ctx context.Context, url, name string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return counterOf(families, url, name)
+}
+
+// counterOf is ScrapeCounter's reading of the families scraped from url.
+func counterOf(families map[string]*dto.MetricFamily, url, name string) (float64, error) {
 	fam, ok := families[name]
 	if !ok {
 		return 0, nil
@@ -163,6 +172,11 @@ func ScrapeHistogram(ctx context.Context, url, name string) (*Histogram, error) 
 	if err != nil {
 		return nil, err
 	}
+	return histogramOf(families, url, name)
+}
+
+// histogramOf is ScrapeHistogram's reading of the families scraped from url.
+func histogramOf(families map[string]*dto.MetricFamily, url, name string) (*Histogram, error) {
 	fam, ok := families[name]
 	if !ok || len(fam.GetMetric()) == 0 || fam.GetMetric()[0].GetHistogram() == nil {
 		return nil, fmt.Errorf("%s: no histogram %s", url, name)
