@@ -169,6 +169,8 @@ type topology struct {
 	// the same domains.
 	nHolds      int
 	holdsActive bool
+	// fixedMemo keeps admitsFixed's answers for the pod being placed.
+	fixedMemo map[fixedMemoKey]bool
 }
 
 func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
@@ -406,6 +408,25 @@ func (t *topology) domains(g *domainGroup) sets.Set[string] {
 	return g.domains
 }
 
+// creatableList is creatable's values, sorted, cached by key and requirements (do not modify).
+func (ps *provState) creatableList(reqs Requirements, key string) []string {
+	cacheKey := key + "\x00" + reqs.String()
+	ps.mu.Lock()
+	out, ok := ps.creatableDomains[cacheKey]
+	ps.mu.Unlock()
+	if ok {
+		return out
+	}
+	out = sets.List(ps.creatable(reqs, key))
+	ps.mu.Lock()
+	if ps.creatableDomains == nil {
+		ps.creatableDomains = map[string][]string{}
+	}
+	ps.creatableDomains[cacheKey] = out
+	ps.mu.Unlock()
+	return out
+}
+
 // creatable returns the values of key a new node of ps with requirements reqs can carry.
 func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 	out := sets.New[string]()
@@ -636,11 +657,32 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []co
 func (t *topology) admitsFixed(pi *podInfo, c *claim) bool {
 	for i := range pi.domain {
 		dc := &pi.domain[i]
-		if d, ok := claimDomain(c.reqs, dc.group.key); ok && !t.allowsDomain(dc, d, 0) {
+		d, ok := claimDomain(c.reqs, dc.group.key)
+		if !ok {
+			continue
+		}
+		// Counts do not change while one pod is tried on the claims: the answer per domain is
+		// kept until the next pod (fixedMemo, cleared by provState.place).
+		k := fixedMemoKey{dc, d}
+		allowed, seen := t.fixedMemo[k]
+		if !seen {
+			allowed = t.allowsDomain(dc, d, 0)
+			if t.fixedMemo == nil {
+				t.fixedMemo = map[fixedMemoKey]bool{}
+			}
+			t.fixedMemo[k] = allowed
+		}
+		if !allowed {
 			return false
 		}
 	}
 	return true
+}
+
+// fixedMemoKey is one of a pod's domain constraints and a domain, for admitsFixed.
+type fixedMemoKey struct {
+	dc *domainConstraint
+	d  string
 }
 
 // maxDomainOptions bounds the combinations of domains tried for one pod on one node.
@@ -714,7 +756,7 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	if fixed {
 		all = []string{v}
 	} else {
-		all = sets.List(ps.creatable(reqs, key))
+		all = ps.creatableList(reqs, key)
 		// The node's pods count in the domain it is fixed to.
 		for i, dc := range own {
 			for _, p := range onNode {

@@ -248,6 +248,9 @@ type provState struct {
 	byPrice map[string][]pricedType
 	// perPod caches perPodPrice (domain.go); guarded by mu.
 	perPod map[string]float64
+	// creatableDomains caches the sorted values of creatable for topology.candidates, by key
+	// and requirements; guarded by mu.
+	creatableDomains map[string][]string
 }
 
 type claim struct {
@@ -1063,6 +1066,7 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
+	clear(ps.topo.fixedMemo)
 	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
 	// every later pod with the term: pods are only added to claims while pods are placed (as
 	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
@@ -1184,7 +1188,7 @@ func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[str
 	if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
 		return false
 	}
-	if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) || !ps.topo.admitsFixed(pi, c) {
+	if !ps.topo.admitsFixed(pi, c) || c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
 		return false
 	}
 	before := c.reqs
