@@ -608,6 +608,25 @@ func (t *topology) computeKeys(pi *podInfo) []string {
 	return append(out, others...)
 }
 
+// allowsLabels is admitsNode's test of pi's own constraints, without the reason: a quick test
+// before it for the many nodes that pi's own constraints refuse.
+func (t *topology) allowsLabels(pi *podInfo, labels map[string]string) bool {
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		d, ok := labels[dc.group.key]
+		if !ok {
+			if dc.kind == kindAntiAffinity {
+				continue
+			}
+			return false
+		}
+		if !t.allowsDomain(dc, d, 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // admitsNode returns "" when a node with labels may take pi as far as domain constraints go.
 func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []corev1.Taint) string {
 	for i := range pi.domain {

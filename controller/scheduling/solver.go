@@ -856,7 +856,8 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 			continue
 		}
-		if n.host.admits(pi, topo.nsLabels, pi.pinned) != "" || topo.admitsNode(pi, n.node.Labels, n.node.Taints) != "" || !pi.vol.admitsNode(n) {
+		if !topo.allowsLabels(pi, n.node.Labels) || n.host.admits(pi, topo.nsLabels, pi.pinned) != "" ||
+			topo.admitsNode(pi, n.node.Labels, n.node.Taints) != "" || !pi.vol.admitsNode(n) {
 			continue
 		}
 		for _, t := range pi.terms {
