@@ -152,9 +152,11 @@ func TestMixedSizesNearLowerBound(t *testing.T) {
 	}
 }
 
-// The 1k mix's pools are small enough (211-528 pods) for their fillings to be searched exactly
-// (packColumnsExactPods): 1.178x the lower bound with greedy fills only, 1.160x with the search.
-// Issue 6's target on the mix is 1.15x; this guards what has been reached.
+// Issue 6's target on the mix: within 15% of the lower bound. The 1k mix's pools are small
+// enough (211-528 pods) for their fillings to be searched exactly (packColumnsExactPods):
+// 1.178x the lower bound with greedy fills only, 1.160x with the search; 1.141x once the pods
+// only zone spreads count take the cheapest zone and the spread pods go after them (the
+// spreads' zones then differ less in price from the bound's cheapest offerings).
 func TestKarpenterMix1kCost(t *testing.T) {
 	in := bench.Workload{Name: "mix-1k", Pods: bench.KarpenterMix("mix", 1000, 42)}.Input(catalogue(t))
 	res := scheduling.Solve(in)
@@ -164,7 +166,7 @@ func TestKarpenterMix1kCost(t *testing.T) {
 	cost := bench.SolveResult(1000, res).USDPerHour
 	lb := scheduling.LowerBound(in)
 	t.Logf("%d nodes, %.4f USD/h, lower bound %.4f USD/h: %.4fx", len(res.NewNodes), cost, lb, cost/lb)
-	if cost > 1.165*lb {
+	if cost > 1.15*lb {
 		t.Fatalf("cost %.4f USD/h is %.4fx the lower bound %.4f", cost, cost/lb, lb)
 	}
 }

@@ -174,6 +174,23 @@ func differentialScenarios() []scenario {
 				scenarioDeployment(sc, "back", 4, "500m", nil),
 			}
 		}, loose: true},
+		// A zone spread that counts another Deployment's pods, not its own: the solver places the
+		// counted pods first, in the cheapest zone, and the spread pods where the counted pods
+		// leave them within the skew whatever kube-scheduler binds first (the counted pods'
+		// nodes are planned without room for them: kube-scheduler binding one of them beside
+		// the spread pods would put their zone over the skew).
+		{name: "zone-spread-counting-others", objects: func(sc string) []client.Object {
+			tier := map[string]string{"tier": sc}
+			counted := scenarioDeployment(sc, "zone-counted", 4, "400m", nil)
+			counted.Spec.Template.Labels["tier"] = sc
+			return []client.Object{
+				counted,
+				scenarioDeployment(sc, "zone-spreading", 3, "300m", func(s *corev1.PodSpec) {
+					s.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone,
+						WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: tier}}}
+				}),
+			}
+		}, loose: true},
 		{name: "mix", objects: func(sc string) []client.Object {
 			return []client.Object{
 				scenarioDeployment(sc, "mix-generic", 5, "900m", nil),

@@ -62,6 +62,17 @@ type domainGroup struct {
 	eligible *eligibility
 	// domains are the eligible domains, existing or creatable (spread only; filled lazily).
 	domains sets.Set[string]
+	// holds are, per domain, what the pods planned there whose own topology spread constraint
+	// counts with this group ask of it (spread groups only; see topology.holdsAllow).
+	holds map[string]spreadHold
+}
+
+// spreadHold is what the planned pods of one domain that carry a group's topology spread
+// constraint ask of that domain: its count may exceed the least count of the other eligible
+// domains by at most maxSkew (the least of theirs), and with fewer eligible domains than
+// minDomains (the largest of theirs) that least count is 0.
+type spreadHold struct {
+	maxSkew, minDomains int
 }
 
 // eligibility is a topology spread constraint's view of which nodes count.
@@ -94,14 +105,19 @@ func (e *eligibility) node(labels map[string]string, taints []corev1.Taint) bool
 }
 
 func (e *eligibility) claim(c *claim) bool {
-	if e.honourTaints && Tolerates(e.tolerations, c.prov.taints) != nil {
+	return e.newNode(c.reqs, c.prov.taints)
+}
+
+// newNode is claim for a new node with requirements reqs and taints.
+func (e *eligibility) newNode(reqs Requirements, taints []corev1.Taint) bool {
+	if e.honourTaints && Tolerates(e.tolerations, taints) != nil {
 		return false
 	}
 	if !e.honourAffinity {
 		return true
 	}
 	for _, t := range e.terms {
-		if c.reqs.Compatible(t) {
+		if reqs.Compatible(t) {
 			return true
 		}
 	}
@@ -148,6 +164,13 @@ type topology struct {
 	terms map[string]*podTerm
 	// vs is the volume state of the Solve call (volume.go).
 	vs *volumeState
+	// nHolds counts the spread holds recorded (domainGroup.hold); holdsActive turns their check
+	// (holdsAllow) on: only while pods are placed, not while placed pods move between nodes of
+	// the same domains.
+	nHolds      int
+	holdsActive bool
+	// fixedMemo keeps admitsFixed's answers for the pod being placed.
+	fixedMemo map[fixedMemoKey]bool
 }
 
 func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
@@ -385,6 +408,25 @@ func (t *topology) domains(g *domainGroup) sets.Set[string] {
 	return g.domains
 }
 
+// creatableList is creatable's values, sorted, cached by key and requirements (do not modify).
+func (ps *provState) creatableList(reqs Requirements, key string) []string {
+	cacheKey := key + "\x00" + reqs.String()
+	ps.mu.Lock()
+	out, ok := ps.creatableDomains[cacheKey]
+	ps.mu.Unlock()
+	if ok {
+		return out
+	}
+	out = sets.List(ps.creatable(reqs, key))
+	ps.mu.Lock()
+	if ps.creatableDomains == nil {
+		ps.creatableDomains = map[string][]string{}
+	}
+	ps.creatableDomains[cacheKey] = out
+	ps.mu.Unlock()
+	return out
+}
+
 // creatable returns the values of key a new node of ps with requirements reqs can carry.
 func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 	out := sets.New[string]()
@@ -566,8 +608,27 @@ func (t *topology) computeKeys(pi *podInfo) []string {
 	return append(out, others...)
 }
 
+// allowsLabels is admitsNode's test of pi's own constraints, without the reason: a quick test
+// before it for the many nodes that pi's own constraints refuse.
+func (t *topology) allowsLabels(pi *podInfo, labels map[string]string) bool {
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		d, ok := labels[dc.group.key]
+		if !ok {
+			if dc.kind == kindAntiAffinity {
+				continue
+			}
+			return false
+		}
+		if !t.allowsDomain(dc, d, 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // admitsNode returns "" when a node with labels may take pi as far as domain constraints go.
-func (t *topology) admitsNode(pi *podInfo, labels map[string]string) string {
+func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []corev1.Taint) string {
 	for i := range pi.domain {
 		dc := &pi.domain[i]
 		d, ok := labels[dc.group.key]
@@ -579,6 +640,17 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string) string {
 		}
 		if !t.allowsDomain(dc, d, 0) {
 			return t.domainReason(dc, d, 0)
+		}
+	}
+	if t.holdsActive && t.nHolds > 0 {
+		for _, key := range t.keys(pi) {
+			d, ok := labels[key]
+			if !ok {
+				continue
+			}
+			if why := t.holdsAllow(pi, key, d, nil, true, func(e *eligibility) bool { return e.node(labels, taints) }); why != "" {
+				return why
+			}
 		}
 	}
 	if t.nAnti == 0 {
@@ -604,11 +676,32 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string) string {
 func (t *topology) admitsFixed(pi *podInfo, c *claim) bool {
 	for i := range pi.domain {
 		dc := &pi.domain[i]
-		if d, ok := claimDomain(c.reqs, dc.group.key); ok && !t.allowsDomain(dc, d, 0) {
+		d, ok := claimDomain(c.reqs, dc.group.key)
+		if !ok {
+			continue
+		}
+		// Counts do not change while one pod is tried on the claims: the answer per domain is
+		// kept until the next pod (fixedMemo, cleared by provState.place).
+		k := fixedMemoKey{dc, d}
+		allowed, seen := t.fixedMemo[k]
+		if !seen {
+			allowed = t.allowsDomain(dc, d, 0)
+			if t.fixedMemo == nil {
+				t.fixedMemo = map[fixedMemoKey]bool{}
+			}
+			t.fixedMemo[k] = allowed
+		}
+		if !allowed {
 			return false
 		}
 	}
 	return true
+}
+
+// fixedMemoKey is one of a pod's domain constraints and a domain, for admitsFixed.
+type fixedMemoKey struct {
+	dc *domainConstraint
+	d  string
 }
 
 // maxDomainOptions bounds the combinations of domains tried for one pod on one node.
@@ -678,10 +771,11 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	}
 	var all []string
 	extra := make([]int, len(own))
-	if v, ok := r.Single(); ok {
+	v, fixed := r.Single()
+	if fixed {
 		all = []string{v}
 	} else {
-		all = sets.List(ps.creatable(reqs, key))
+		all = ps.creatableList(reqs, key)
 		// The node's pods count in the domain it is fixed to.
 		for i, dc := range own {
 			for _, p := range onNode {
@@ -708,6 +802,11 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 			}
 		}
 		if ok {
+			if reason := t.holdsAllow(pi, key, d, onNode, fixed, func(e *eligibility) bool { return e.newNode(reqs, ps.taints) }); reason != "" {
+				ok, why = false, func() string { return reason }
+			}
+		}
+		if ok {
 			cands = append(cands, d)
 		}
 	}
@@ -723,15 +822,26 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	}
 	// For affinity, among domains of equal count the one where pods like pi cost least: the
 	// first pod of a zonal self-affinity group chooses the zone of the whole group. (Spread
-	// keeps the order by name: a price order there packed the Karpenter mix dearer.)
+	// keeps the order by name: a price order there packed the Karpenter mix dearer.) A pod that
+	// only topology spread groups count, with no constraint of its own on key, takes the
+	// domain where pods like it cost least, then the emptiest: the spread pods that count it
+	// are placed after it (compilePods) and go where it left room in their skew; spreading it
+	// evenly instead puts pods in dearer zones that no constraint sends there. (A pod that a
+	// pod affinity term counts keeps the emptiest first: the pods that follow it may be held
+	// to other domains.)
+	free := len(own) == 0 && t.countedBySpreadOnly(pi, key)
 	var perPod map[string]float64
-	if desc && offeringKeys[key] && len(cands) > 1 {
+	if (desc || free) && offeringKeys[key] && len(cands) > 1 {
 		perPod = make(map[string]float64, len(cands))
 		for _, d := range cands {
 			perPod[d] = ps.perPodPrice(pi, reqs, key, d)
 		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
+		pri, prj := perPod[cands[i]], perPod[cands[j]]
+		if free && pri != prj {
+			return pri < prj
+		}
 		ci, cj := byCount.counts[cands[i]], byCount.counts[cands[j]]
 		if ci != cj {
 			if desc {
@@ -739,9 +849,20 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 			}
 			return ci < cj
 		}
-		return perPod[cands[i]] < perPod[cands[j]]
+		return pri < prj
 	})
 	return cands, true, ""
+}
+
+// countedBySpreadOnly reports whether every group of key whose term selects pi is a topology
+// spread group (pod affinity and anti-affinity groups have no eligibility).
+func (t *topology) countedBySpreadOnly(pi *podInfo, key string) bool {
+	for _, g := range t.byKey[key] {
+		if g.eligible == nil && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			return false
+		}
+	}
+	return true
 }
 
 // perPodPrice is the least a pod of pi's requests costs on a node of ps with requirements reqs
@@ -792,13 +913,81 @@ func (t *topology) placed(pi *podInfo, domainOf func(key string) (string, bool),
 	}
 	for i := range pi.domain {
 		dc := &pi.domain[i]
-		if dc.kind != kindAntiAffinity || !dc.symmetric {
-			continue
-		}
-		if d, ok := domainOf(dc.group.key); ok {
+		d, ok := domainOf(dc.group.key)
+		switch {
+		case !ok:
+		case dc.kind == kindSpread:
+			dc.group.hold(d, dc.maxSkew, dc.minDomains)
+			t.nHolds++
+		case dc.kind == kindAntiAffinity && dc.symmetric:
 			t.addAnti(dc.group.key, domainAnti{term: dc.group.term, domain: d, owner: pi.pod})
 		}
 	}
+}
+
+// hold records a pod planned in domain d whose topology spread constraint (maxSkew, minDomains)
+// counts with g.
+func (g *domainGroup) hold(d string, maxSkew, minDomains int) {
+	if g.holds == nil {
+		g.holds = map[string]spreadHold{}
+	}
+	h, ok := g.holds[d]
+	if !ok || maxSkew < h.maxSkew {
+		h.maxSkew = maxSkew
+	}
+	h.minDomains = max(h.minDomains, minDomains)
+	g.holds[d] = h
+}
+
+// holdsAllow reports whether domain d of key may take pi (with the pods onNode, counted in d
+// too when the node's domain is not fixed yet, onNodeCounted false) as far as the pods already
+// planned there with a topology spread constraint go. kube-scheduler checks a pod's spread when
+// it binds it, and may bind it after every other pod of the plan; its check then reads the
+// final counts: count(d) - least count of the other eligible domains <= maxSkew (the pod's own
+// match counted in count(d); kube-scheduler's count + self - global minimum comes to the same).
+// So a pod a spread group counts joins a domain holding pods of that constraint only while
+// their check still holds with it, as anti-affinity is checked both ways. Adding to one domain
+// never hurts the pods of another: their least count can only grow. eligible tells whether the
+// node counts for a group's eligibility.
+func (t *topology) holdsAllow(pi *podInfo, key, d string, onNode []*corev1.Pod, onNodeCounted bool, eligible func(*eligibility) bool) string {
+	if !t.holdsActive || t.nHolds == 0 {
+		return ""
+	}
+	for _, g := range t.byKey[key] {
+		h, ok := g.holds[d]
+		if !ok || (g.eligible != nil && !eligible(g.eligible)) {
+			continue
+		}
+		inc := 0
+		if g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			inc++
+		}
+		if !onNodeCounted {
+			for _, p := range onNode {
+				if g.term.matches(p, t.nsLabels[p.Namespace]) {
+					inc++
+				}
+			}
+		}
+		if inc == 0 {
+			continue
+		}
+		doms := t.domains(g)
+		least := -1
+		if doms.Len() < h.minDomains {
+			least = 0
+		} else {
+			for o := range doms {
+				if c := g.counts[o]; o != d && (least < 0 || c < least) {
+					least = c
+				}
+			}
+		}
+		if least >= 0 && g.counts[d]+inc-least > h.maxSkew {
+			return fmt.Sprintf("topology spread (%s, maxSkew %d) of pods planned in %s: %d selected pods there, %d in another domain", key, h.maxSkew, d, g.counts[d]+inc, least)
+		}
+	}
+	return ""
 }
 
 // placedOnNode records pi on existing node n.

@@ -8,10 +8,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
@@ -213,13 +215,7 @@ func TestZoneSelfAffinityColocates(t *testing.T) {
 func TestZoneSelfAffinityTakesTheCheapestZone(t *testing.T) {
 	types := fake.Catalog(40)
 	cheap := fake.Zones[2]
-	for _, it := range types {
-		for i := range it.Offerings {
-			if it.Offerings[i].Zone == cheap && it.Offerings[i].CapacityType == v1alpha5.CapacityTypeSpot {
-				it.Offerings[i].Price /= 2
-			}
-		}
-	}
+	halveSpot(types, cheap)
 	pods := replicas(12, "cache", "1500m", withPodAffinity(domainTerm(v1alpha5.LabelZone, "app", "cache")))
 	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
 	checkClaims(t, pods, res, nil)
@@ -354,4 +350,98 @@ func TestSpreadIgnoresTerminatingPods(t *testing.T) {
 			t.Fatalf("want the pod on a-node (its 2 terminating pods not counted), got %v errors %v", podsPerNode(res), reasons(res))
 		}
 	})
+}
+
+// spreadSettled returns an error unless every pod of pods with a zone spread constraint passes
+// kube-scheduler's check when it is bound last, against the plan's final counts: the pods its
+// selector matches in its zone, less the least count of the other zones, at most maxSkew.
+func spreadSettled(t *testing.T, res *scheduling.Result, pods []*corev1.Pod) error {
+	t.Helper()
+	zone := domainOf(t, res, nil, v1alpha5.LabelZone)
+	for _, p := range pods {
+		for _, c := range p.Spec.TopologySpreadConstraints {
+			sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+			if err != nil {
+				return err
+			}
+			counts := map[string]int{}
+			for _, z := range fake.Zones {
+				counts[z] = 0
+			}
+			for _, q := range pods {
+				if sel.Matches(labels.Set(q.Labels)) {
+					counts[zone[q.Name]]++
+				}
+			}
+			least := -1
+			for z, n := range counts {
+				if z != zone[p.Name] && (least < 0 || n < least) {
+					least = n
+				}
+			}
+			if skew := counts[zone[p.Name]] - least; skew > int(c.MaxSkew) {
+				return fmt.Errorf("%s in %s: %d selected pods there, %d in another zone (maxSkew %d): %v", p.Name, zone[p.Name], counts[zone[p.Name]], least, c.MaxSkew, counts)
+			}
+		}
+	}
+	return nil
+}
+
+// halveSpot halves the spot prices of zone in types.
+func halveSpot(types []*cloudprovider.InstanceType, zone string) {
+	for _, it := range types {
+		for i := range it.Offerings {
+			if it.Offerings[i].Zone == zone && it.Offerings[i].CapacityType == v1alpha5.CapacityTypeSpot {
+				it.Offerings[i].Price /= 2
+			}
+		}
+	}
+}
+
+// A zone spread that counts another workload's pods, not its own: the counted pods take the
+// cheapest zone, and the spread pods, placed after them, the zones where the counted pods
+// leave them within their skew whatever kube-scheduler binds first.
+func TestZoneSpreadCountingOthers(t *testing.T) {
+	types := fake.Catalog(40)
+	cheap := fake.Zones[2]
+	halveSpot(types, cheap)
+	web := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}}
+	pods := append(replicas(3, "spreading", "300m", withSpread(web)), replicas(8, "counted", "400m", withLabels("tier", "web"))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	zone := domainOf(t, res, nil, v1alpha5.LabelZone)
+	for _, p := range pods {
+		if p.Labels["tier"] == "web" && zone[p.Name] != cheap {
+			t.Fatalf("%s in %s, want every counted pod in %s, where spot costs half: %v", p.Name, zone[p.Name], cheap, zone)
+		}
+	}
+	if err := spreadSettled(t, res, pods); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Pods placed after a zone spread pod (here, pods that repel each other from a node, placed in
+// the second round) do not put its zone over the skew, though the zone is the cheapest.
+func TestZoneSpreadHoldsAgainstLaterPods(t *testing.T) {
+	types := fake.Catalog(40)
+	web := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}}
+	spreading := replicas(3, "spreading", "300m", withSpread(web))
+	res := solve(t, spreading, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	first := domainOf(t, res, nil, v1alpha5.LabelZone)[spreading[0].Name]
+	halveSpot(types, first) // the zone the spread pods take is the cheapest for the others
+	pods := append(spreading, replicas(6, "counted", "400m", withLabels("tier", "web"),
+		withAntiAffinity(domainTerm(corev1.LabelHostname, "tier", "web")))...)
+	res = solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	if err := spreadSettled(t, res, pods); err != nil {
+		t.Fatal(err)
+	}
 }

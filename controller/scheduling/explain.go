@@ -93,7 +93,7 @@ func existingRefusal(n *existing, pi *podInfo, topo *topology) string {
 	if why := n.host.admits(pi, topo.nsLabels, pi.pinned); why != "" {
 		return why
 	}
-	if why := topo.admitsNode(pi, n.node.Labels); why != "" {
+	if why := topo.admitsNode(pi, n.node.Labels, n.node.Taints); why != "" {
 		return why
 	}
 	if !pi.vol.admitsNode(n) {

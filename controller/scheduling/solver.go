@@ -248,6 +248,9 @@ type provState struct {
 	byPrice map[string][]pricedType
 	// perPod caches perPodPrice (domain.go); guarded by mu.
 	perPod map[string]float64
+	// creatableDomains caches the sorted values of creatable for topology.candidates, by key
+	// and requirements; guarded by mu.
+	creatableDomains map[string][]string
 }
 
 type claim struct {
@@ -405,11 +408,13 @@ func Solve(in Input) *Result {
 	// The nodes of pooled pods only are packed anew at the end (pack.go): the last round
 	// leaves them to that instead of splitting them.
 	for r, round := range [][]*podInfo{pods[:second], pods[second:]} {
+		topo.holdsActive = true
 		for _, pi := range round {
 			if !placed[pi] {
 				placeRelaxing(pi, nodes, provs, topo, res)
 			}
 		}
+		topo.holdsActive = false
 		last := r == 1 || second == len(pods)
 		for _, p := range provs {
 			p.resize(last)
@@ -427,7 +432,9 @@ func Solve(in Input) *Result {
 }
 
 // placeRelaxing places pi (placePod), dropping its preferences one at a time while it fits
-// nowhere; a pod that fits nowhere even without them is recorded in res.Errors.
+// nowhere; a pod that fits nowhere even without them is tried once more without the spread
+// holds of pods planned before it (topology.holdsAllow: kube-scheduler may bind it first), and
+// a pod that fits nowhere even then is recorded in res.Errors.
 func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) {
 	for {
 		reason := placePod(pi, nodes, provs, topo, res)
@@ -435,6 +442,14 @@ func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *top
 			return
 		}
 		next := pi.relax(topo)
+		if next == nil && topo.holdsActive && topo.nHolds > 0 {
+			topo.holdsActive = false
+			reason = placePod(pi, nodes, provs, topo, res)
+			topo.holdsActive = true
+			if reason == "" {
+				return
+			}
+		}
 		if next == nil {
 			if why := explainExisting(nodes, pi, topo); why != "" && pi.err == nil {
 				reason += "; " + why
@@ -723,6 +738,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 	type sortKey struct {
 		pi               *podInfo
 		affinity, repels bool
+		spread           bool
 		cpu, memory      int64
 		size             float64
 		namespace, name  string
@@ -737,6 +753,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		keys[i] = sortKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
 		keys[i].size = max(float64(pi.cpu)/max(totalCPU, 1), float64(pi.memory)/max(totalMemory, 1))
 		keys[i].cpu, keys[i].memory = pi.cpu, pi.memory
+		keys[i].spread = slices.ContainsFunc(pi.domain, func(dc domainConstraint) bool { return dc.kind == kindSpread })
 	}
 	slices.SortFunc(keys, func(a, b sortKey) int {
 		// Pods with required pod affinity go last, so the pods they follow are placed.
@@ -748,6 +765,14 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		// instead of each seeding a node the others then grow.
 		if a.repels != b.repels {
 			return boolOrder(a.repels)
+		}
+		// Pods with a topology spread constraint on a zone or other domain key go after the
+		// other pods of their round: kube-scheduler may bind them after every pod their
+		// constraint counts, so the solver checks them against those pods' domains (and keeps
+		// later pods from breaking them, topology.holdsAllow), and the pods they count are free
+		// to take the cheapest domain first.
+		if a.spread != b.spread {
+			return boolOrder(a.spread)
 		}
 		if c := cmp.Compare(b.size, a.size); c != 0 {
 			return c
@@ -831,7 +856,8 @@ func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 			continue
 		}
-		if n.host.admits(pi, topo.nsLabels, pi.pinned) != "" || topo.admitsNode(pi, n.node.Labels) != "" || !pi.vol.admitsNode(n) {
+		if !topo.allowsLabels(pi, n.node.Labels) || n.host.admits(pi, topo.nsLabels, pi.pinned) != "" ||
+			topo.admitsNode(pi, n.node.Labels, n.node.Taints) != "" || !pi.vol.admitsNode(n) {
 			continue
 		}
 		for _, t := range pi.terms {
@@ -1041,6 +1067,7 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
+	clear(ps.topo.fixedMemo)
 	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
 	// every later pod with the term: pods are only added to claims while pods are placed (as
 	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
@@ -1162,7 +1189,7 @@ func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[str
 	if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
 		return false
 	}
-	if c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) || !ps.topo.admitsFixed(pi, c) {
+	if !ps.topo.admitsFixed(pi, c) || c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
 		return false
 	}
 	before := c.reqs
