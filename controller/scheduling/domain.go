@@ -169,6 +169,8 @@ type topology struct {
 	// the same domains.
 	nHolds      int
 	holdsActive bool
+	// nodeRooms bounds the cpu and memory left on each block of nodes (placeExistingIndexed).
+	nodeRooms []blockRoom
 	// fixedMemo keeps admitsFixed's answers for the pod being placed.
 	fixedMemo map[fixedMemoKey]bool
 }
