@@ -271,6 +271,28 @@ type claim struct {
 	roomCPU, roomMemory int64
 	// sized is set once resize has considered the claim.
 	sized bool
+	// fixed caches claimDomain for one key while the claim holds fixedPods pods (see
+	// claim.domain).
+	fixed     fixedDomain
+	fixedPods int
+}
+
+// fixedDomain is the domain of one key a claim's requirements fix (ok false: none).
+type fixedDomain struct {
+	key, domain string
+	ok, valid   bool
+}
+
+// domain is claimDomain(c.reqs, key), kept for the key last asked while no pod joins or leaves
+// the claim: while pods are placed, a claim's requirements change only with its pods
+// (tryAdd, and restore with them). Only for the placement, which runs on one goroutine.
+func (c *claim) domain(key string) (string, bool) {
+	if f := c.fixed; f.valid && f.key == key && c.fixedPods == len(c.pods) {
+		return f.domain, f.ok
+	}
+	d, ok := claimDomain(c.reqs, key)
+	c.fixed, c.fixedPods = fixedDomain{key: key, domain: d, ok: ok, valid: true}, len(c.pods)
+	return d, ok
 }
 
 // setRoom refreshes roomCPU and roomMemory after requests or maxUsable changed.
@@ -1116,7 +1138,7 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	clear(ps.topo.fixedMemo)
+	ps.topo.fixedMemo = ps.topo.fixedMemo[:0]
 	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
 	// every later pod with the term: pods are only added to claims while pods are placed (as
 	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
