@@ -41,6 +41,12 @@ type scenario struct {
 	// (kube-scheduler's scoring spreads what the solver packs when nodes of several sizes come
 	// up together); pods must still all run, and no node may be left empty.
 	loose bool
+	// emptyOK is how many launched nodes may end up holding none of the scenario's pods.
+	// kube-scheduler's topology spread takes its minimum over the domains of the nodes
+	// registered so far: a spread pod planned on a node (or in a zone) that registers last may,
+	// until it registers, be bound where the plan's other nodes have room, which the solver,
+	// planning for every node registered, does not plan. That node is then removed empty.
+	emptyOK int
 	// check inspects the running pods and their nodes (by name); nil checks nothing more.
 	check func(pods []corev1.Pod, nodes map[string]*corev1.Node) error
 }
@@ -173,7 +179,7 @@ func differentialScenarios() []scenario {
 				withRole(scenarioDeployment(sc, "front-plain", 3, "400m", nil)),
 				scenarioDeployment(sc, "back", 4, "500m", nil),
 			}
-		}, loose: true},
+		}, loose: true, emptyOK: 1},
 		// A zone spread that counts another Deployment's pods, not its own: the solver places the
 		// counted pods first, in the cheapest zone, and the spread pods where the counted pods
 		// leave them within the skew whatever kube-scheduler binds first (the counted pods'
@@ -190,7 +196,7 @@ func differentialScenarios() []scenario {
 						WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: tier}}}
 				}),
 			}
-		}, loose: true},
+		}, loose: true, emptyOK: 1},
 		{name: "mix", objects: func(sc string) []client.Object {
 			return []client.Object{
 				scenarioDeployment(sc, "mix-generic", 5, "900m", nil),
@@ -288,7 +294,7 @@ func (e *opEnv) runScenario(sc scenario) {
 	}
 	settled := time.Now()
 	time.Sleep(8 * time.Second) // a solver that disagrees with kube-scheduler keeps launching
-	e.judgeLaunches(since, settled, nodes)
+	e.judgeLaunches(since, settled, nodes, sc.emptyOK)
 }
 
 // scenarioSettled lists the scenario's pods and returns "" once want pods (daemonset pods
@@ -480,12 +486,20 @@ func (e *opEnv) judgePlacement(pods []corev1.Pod, exact bool) map[string]*corev1
 }
 
 // judgeLaunches checks that every instance launched since the scenario began hosts one of its
-// pods (nodes), and that none was launched after it settled.
-func (e *opEnv) judgeLaunches(since, settled time.Time, nodes map[string]*corev1.Node) {
+// pods (nodes), but for at most emptyOK of them (see scenario.emptyOK), and that none was
+// launched after it settled.
+func (e *opEnv) judgeLaunches(since, settled time.Time, nodes map[string]*corev1.Node, emptyOK int) {
+	var empty []string
 	for id, dns := range e.instancesLaunchedSince(since) {
 		if _, ok := nodes[dns]; !ok {
-			e.t.Errorf("instance %s (%s) was launched but hosts none of the scenario's pods", id, dns)
+			empty = append(empty, fmt.Sprintf("%s (%s)", id, dns))
 		}
+	}
+	if len(empty) > 0 {
+		e.t.Logf("instances launched that host none of the scenario's pods: %v (%d allowed)", empty, emptyOK)
+	}
+	if len(empty) > emptyOK {
+		e.t.Errorf("%d instances were launched but host none of the scenario's pods: %v", len(empty), empty)
 	}
 	if late := e.instancesLaunchedSince(settled); len(late) > 0 {
 		e.t.Errorf("instances launched after the scenario settled: %v", late)

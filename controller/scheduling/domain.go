@@ -169,8 +169,10 @@ type topology struct {
 	// the same domains.
 	nHolds      int
 	holdsActive bool
+	// nodeRooms bounds the cpu and memory left on each block of nodes (placeExistingIndexed).
+	nodeRooms []blockRoom
 	// fixedMemo keeps admitsFixed's answers for the pod being placed.
-	fixedMemo map[fixedMemoKey]bool
+	fixedMemo []fixedMemoEntry
 }
 
 func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
@@ -676,32 +678,29 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []co
 func (t *topology) admitsFixed(pi *podInfo, c *claim) bool {
 	for i := range pi.domain {
 		dc := &pi.domain[i]
-		d, ok := claimDomain(c.reqs, dc.group.key)
+		d, ok := c.domain(dc.group.key)
 		if !ok {
 			continue
 		}
 		// Counts do not change while one pod is tried on the claims: the answer per domain is
 		// kept until the next pod (fixedMemo, cleared by provState.place).
-		k := fixedMemoKey{dc, d}
-		allowed, seen := t.fixedMemo[k]
-		if !seen {
-			allowed = t.allowsDomain(dc, d, 0)
-			if t.fixedMemo == nil {
-				t.fixedMemo = map[fixedMemoKey]bool{}
-			}
-			t.fixedMemo[k] = allowed
+		j := slices.IndexFunc(t.fixedMemo, func(m fixedMemoEntry) bool { return m.dc == dc && m.d == d })
+		if j < 0 {
+			t.fixedMemo = append(t.fixedMemo, fixedMemoEntry{dc: dc, d: d, allowed: t.allowsDomain(dc, d, 0)})
+			j = len(t.fixedMemo) - 1
 		}
-		if !allowed {
+		if !t.fixedMemo[j].allowed {
 			return false
 		}
 	}
 	return true
 }
 
-// fixedMemoKey is one of a pod's domain constraints and a domain, for admitsFixed.
-type fixedMemoKey struct {
-	dc *domainConstraint
-	d  string
+// fixedMemoEntry is admitsFixed's answer for one of a pod's domain constraints and a domain.
+type fixedMemoEntry struct {
+	dc      *domainConstraint
+	d       string
+	allowed bool
 }
 
 // maxDomainOptions bounds the combinations of domains tried for one pod on one node.

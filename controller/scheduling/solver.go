@@ -271,6 +271,28 @@ type claim struct {
 	roomCPU, roomMemory int64
 	// sized is set once resize has considered the claim.
 	sized bool
+	// fixed caches claimDomain for one key while the claim holds fixedPods pods (see
+	// claim.domain).
+	fixed     fixedDomain
+	fixedPods int
+}
+
+// fixedDomain is the domain of one key a claim's requirements fix (ok false: none).
+type fixedDomain struct {
+	key, domain string
+	ok, valid   bool
+}
+
+// domain is claimDomain(c.reqs, key), kept for the key last asked while no pod joins or leaves
+// the claim: while pods are placed, a claim's requirements change only with its pods
+// (tryAdd, and restore with them). Only for the placement, which runs on one goroutine.
+func (c *claim) domain(key string) (string, bool) {
+	if f := c.fixed; f.valid && f.key == key && c.fixedPods == len(c.pods) {
+		return f.domain, f.ok
+	}
+	d, ok := claimDomain(c.reqs, key)
+	c.fixed, c.fixedPods = fixedDomain{key: key, domain: d, ok: ok, valid: true}, len(c.pods)
+	return d, ok
 }
 
 // setRoom refreshes roomCPU and roomMemory after requests or maxUsable changed.
@@ -282,7 +304,9 @@ func (c *claim) setRoom() {
 type existing struct {
 	node      ExistingNode
 	available Resources
-	host      host
+	// room is available's cpu (millicores) and memory (bytes), for a quick test.
+	room blockRoom
+	host host
 }
 
 type podInfo struct {
@@ -476,7 +500,7 @@ func placePod(pi *podInfo, nodes []*existing, provs []*provState, topo *topology
 	if reason := unplaceable(pi); reason != "" {
 		return reason
 	}
-	if n := placeExisting(nodes, pi, topo); n != nil {
+	if n := placeExistingIndexed(pi, topo); n != nil {
 		res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
 		return ""
 	}
@@ -812,7 +836,7 @@ func newExistingNodes(in []ExistingNode, dss compiledDaemonSets) []*existing {
 		if n.InFlight {
 			avail = avail.Sub(dss.overhead(n.Labels, n.Taints))
 		}
-		e := &existing{node: n, available: avail}
+		e := &existing{node: n, available: avail, room: blockRoom{avail[corev1.ResourceCPU], avail[corev1.ResourceMemory]}}
 		for _, p := range n.Pods {
 			// Only a bound pod's anti-affinity and ports constrain others; invalid terms constrain nothing.
 			var anti []*podTerm
@@ -850,29 +874,76 @@ func (pi *podInfo) hasAffinity() bool {
 
 func placeExisting(nodes []*existing, pi *podInfo, topo *topology) *existing {
 	for _, n := range nodes {
-		if !pi.requests.Fits(n.available) {
-			continue
-		}
-		if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
-			continue
-		}
-		if !topo.allowsLabels(pi, n.node.Labels) || n.host.admits(pi, topo.nsLabels, pi.pinned) != "" ||
-			topo.admitsNode(pi, n.node.Labels, n.node.Taints) != "" || !pi.vol.admitsNode(n) {
-			continue
-		}
-		for _, t := range pi.terms {
-			if t.MatchLabels(n.node.Labels) == nil && !pi.notNames.Has(n.node.Name) {
-				for k, v := range pi.requests {
-					n.available[k] -= v
-				}
-				n.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
-				topo.placedOnNode(pi, n)
-				pi.vol.placedOnNode(n)
-				return n
-			}
+		if tryExisting(n, pi, topo) {
+			return n
 		}
 	}
 	return nil
+}
+
+// placeExistingIndexed is placeExisting on every existing node of the Solve call
+// (topo.nodes), in the same order, skipping the blocks of nodeBlock nodes none of which has
+// the cpu or memory pi requests left (topo.nodeRooms bounds them).
+func placeExistingIndexed(pi *podInfo, topo *topology) *existing {
+	nodes := topo.nodes
+	if topo.nodeRooms == nil && len(nodes) > 0 {
+		topo.nodeRooms = make([]blockRoom, (len(nodes)+nodeBlock-1)/nodeBlock)
+		for i, n := range nodes {
+			r := &topo.nodeRooms[i/nodeBlock]
+			r.cpu, r.memory = max(r.cpu, n.room.cpu), max(r.memory, n.room.memory)
+		}
+	}
+	for b := range topo.nodeRooms {
+		if !topo.nodeRooms[b].holds(pi) {
+			continue // no node of the block has room
+		}
+		var room blockRoom
+		for i := b * nodeBlock; i < min(len(nodes), (b+1)*nodeBlock); i++ {
+			n := nodes[i]
+			if tryExisting(n, pi, topo) {
+				return n
+			}
+			room.cpu, room.memory = max(room.cpu, n.room.cpu), max(room.memory, n.room.memory)
+		}
+		topo.nodeRooms[b] = room // the whole block was seen and took nothing: its bound is exact again
+	}
+	return nil
+}
+
+// holds reports whether room has the cpu and memory pi requests (as Resources.Fits: a request
+// of 0 fits even where less than nothing is left).
+func (r blockRoom) holds(pi *podInfo) bool {
+	return (pi.cpu <= 0 || pi.cpu <= r.cpu) && (pi.memory <= 0 || pi.memory <= r.memory)
+}
+
+// nodeBlock is how many consecutive existing nodes share a blockRoom in topology.nodeRooms.
+const nodeBlock = 64
+
+// tryExisting places pi on existing node n when n admits it, and reports whether it did.
+func tryExisting(n *existing, pi *podInfo, topo *topology) bool {
+	if !n.room.holds(pi) || !pi.requests.Fits(n.available) {
+		return false
+	}
+	if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
+		return false
+	}
+	if !topo.allowsLabels(pi, n.node.Labels) || n.host.admits(pi, topo.nsLabels, pi.pinned) != "" ||
+		topo.admitsNode(pi, n.node.Labels, n.node.Taints) != "" || !pi.vol.admitsNode(n) {
+		return false
+	}
+	for _, t := range pi.terms {
+		if t.MatchLabels(n.node.Labels) == nil && !pi.notNames.Has(n.node.Name) {
+			for k, v := range pi.requests {
+				n.available[k] -= v
+			}
+			n.room = blockRoom{n.available[corev1.ResourceCPU], n.available[corev1.ResourceMemory]}
+			n.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
+			topo.placedOnNode(pi, n)
+			pi.vol.placedOnNode(n)
+			return true
+		}
+	}
+	return false
 }
 
 // reservePlanned places each pod that has a PlannedNode on that node first, when it still fits
@@ -1067,7 +1138,7 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	if err := Tolerates(pi.pod.Spec.Tolerations, ps.taints); err != nil {
 		return err.Error(), false
 	}
-	clear(ps.topo.fixedMemo)
+	ps.topo.fixedMemo = ps.topo.fixedMemo[:0]
 	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
 	// every later pod with the term: pods are only added to claims while pods are placed (as
 	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.

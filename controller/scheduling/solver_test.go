@@ -843,3 +843,32 @@ func TestMatchFieldsNotInNodeName(t *testing.T) {
 		t.Fatalf("want the pinned pod unschedulable by new nodes, got %d new nodes, errors %v", len(res.NewNodes), reasons(res))
 	}
 }
+
+// Existing nodes are tried in order, whole blocks of them skipped when none has the cpu or
+// memory a pod asks for: the pods still go to the first node with room, however far down the
+// list, and a pod that requests no cpu fits a node whose cpu is overcommitted (as
+// Resources.Fits has it).
+func TestExistingNodesFarDownTheList(t *testing.T) {
+	var nodes []scheduling.ExistingNode
+	for i := range 300 {
+		n := roomyNode(fmt.Sprintf("node-%03d", i))
+		n.Available[corev1.ResourceCPU] = resource.MustParse("100m")
+		if i == 0 {
+			n.Available[corev1.ResourceCPU] = resource.MustParse("-1")
+		}
+		if i == 250 || i == 280 {
+			n.Available[corev1.ResourceCPU] = resource.MustParse("2")
+		}
+		nodes = append(nodes, n)
+	}
+	memOnly := pod("mem-only", "0", "1Gi")
+	pods := []*corev1.Pod{pod("a", "1500m", "1Gi"), pod("b", "1", "1Gi"), pod("c", "1", "1Gi"), pod("d", "1", "1Gi"), memOnly}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(20), func(in *scheduling.Input) { in.Nodes = nodes })
+	got := podsPerNode(res)
+	want := map[string]string{"a": "node-250", "b": "node-280", "c": "node-280", "d": "new-0", "mem-only": "node-000"}
+	for name, node := range want {
+		if got[name] != node {
+			t.Fatalf("%s on %s, want %s: %v (errors %v)", name, got[name], node, got, reasons(res))
+		}
+	}
+}
