@@ -613,36 +613,36 @@ func (t *topology) computeKeys(pi *podInfo) []string {
 // allowsLabels is admitsNode's test of pi's own constraints, without the reason: a quick test
 // before it for the many nodes that pi's own constraints refuse.
 func (t *topology) allowsLabels(pi *podInfo, labels map[string]string) bool {
+	_, ok := t.ownDomains(pi, labels, false)
+	return ok
+}
+
+// ownDomains reports whether pi's own domain constraints allow a node with labels, and, when
+// explain is set, why not.
+func (t *topology) ownDomains(pi *podInfo, labels map[string]string, explain bool) (string, bool) {
 	for i := range pi.domain {
 		dc := &pi.domain[i]
 		d, ok := labels[dc.group.key]
-		if !ok {
-			if dc.kind == kindAntiAffinity {
-				continue
-			}
-			return false
+		why := ""
+		switch {
+		case !ok && dc.kind == kindAntiAffinity:
+			continue
+		case !ok:
+			why = dc.what + ": the node has no label " + dc.group.key
+		case t.allowsDomain(dc, d, 0):
+			continue
+		case explain:
+			why = t.domainReason(dc, d, 0)
 		}
-		if !t.allowsDomain(dc, d, 0) {
-			return false
-		}
+		return why, false
 	}
-	return true
+	return "", true
 }
 
 // admitsNode returns "" when a node with labels may take pi as far as domain constraints go.
 func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []corev1.Taint) string {
-	for i := range pi.domain {
-		dc := &pi.domain[i]
-		d, ok := labels[dc.group.key]
-		if !ok {
-			if dc.kind == kindAntiAffinity {
-				continue
-			}
-			return fmt.Sprintf("%s: the node has no label %s", dc.what, dc.group.key)
-		}
-		if !t.allowsDomain(dc, d, 0) {
-			return t.domainReason(dc, d, 0)
-		}
+	if why, ok := t.ownDomains(pi, labels, true); !ok {
+		return why
 	}
 	if t.holdsActive && t.nHolds > 0 {
 		for _, key := range t.keys(pi) {
