@@ -65,6 +65,13 @@ type domainGroup struct {
 	// holds are, per domain, what the pods planned there whose own topology spread constraint
 	// counts with this group ask of it (spread groups only; see topology.holdsAllow).
 	holds map[string]spreadHold
+	// heldTo are the domains the pods with a topology spread constraint of this group are held
+	// to by their node requirements (every term naming the key's values), nil when one of them
+	// may go to any: the pods the group counts keep out of those domains where they can, so
+	// that the held pods stay within their skew there (see candidates).
+	heldTo sets.Set[string]
+	// free is set once a pod of the group may go to any domain.
+	free bool
 }
 
 // spreadHold is what the planned pods of one domain that carry a group's topology spread
@@ -304,6 +311,7 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if term.matches(p, nil) {
 			dc.self = 1
 		}
+		dc.group.holdTo(terms)
 		out = append(out, dc)
 	}
 	aff := p.Spec.Affinity
@@ -613,36 +621,36 @@ func (t *topology) computeKeys(pi *podInfo) []string {
 // allowsLabels is admitsNode's test of pi's own constraints, without the reason: a quick test
 // before it for the many nodes that pi's own constraints refuse.
 func (t *topology) allowsLabels(pi *podInfo, labels map[string]string) bool {
+	_, ok := t.ownDomains(pi, labels, false)
+	return ok
+}
+
+// ownDomains reports whether pi's own domain constraints allow a node with labels, and, when
+// explain is set, why not.
+func (t *topology) ownDomains(pi *podInfo, labels map[string]string, explain bool) (string, bool) {
 	for i := range pi.domain {
 		dc := &pi.domain[i]
 		d, ok := labels[dc.group.key]
-		if !ok {
-			if dc.kind == kindAntiAffinity {
-				continue
-			}
-			return false
+		why := ""
+		switch {
+		case !ok && dc.kind == kindAntiAffinity:
+			continue
+		case !ok:
+			why = dc.what + ": the node has no label " + dc.group.key
+		case t.allowsDomain(dc, d, 0):
+			continue
+		case explain:
+			why = t.domainReason(dc, d, 0)
 		}
-		if !t.allowsDomain(dc, d, 0) {
-			return false
-		}
+		return why, false
 	}
-	return true
+	return "", true
 }
 
 // admitsNode returns "" when a node with labels may take pi as far as domain constraints go.
 func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []corev1.Taint) string {
-	for i := range pi.domain {
-		dc := &pi.domain[i]
-		d, ok := labels[dc.group.key]
-		if !ok {
-			if dc.kind == kindAntiAffinity {
-				continue
-			}
-			return fmt.Sprintf("%s: the node has no label %s", dc.what, dc.group.key)
-		}
-		if !t.allowsDomain(dc, d, 0) {
-			return t.domainReason(dc, d, 0)
-		}
+	if why, ok := t.ownDomains(pi, labels, true); !ok {
+		return why
 	}
 	if t.holdsActive && t.nHolds > 0 {
 		for _, key := range t.keys(pi) {
@@ -812,12 +820,64 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	if len(cands) == 0 {
 		return nil, true, why()
 	}
+	if counting == nil && len(own) == 0 {
+		return cands, false, ""
+	}
+	t.orderCandidates(pi, ps, reqs, key, cands, own, counting)
+	return cands, true, ""
+}
+
+// holdTo records the domains of g's key a pod with g's spread constraint and node requirement
+// alternatives terms may go to (domainGroup.heldTo).
+func (g *domainGroup) holdTo(terms []Requirements) {
+	if g.free {
+		return
+	}
+	var values []string
+	for _, tm := range terms {
+		r, ok := tm[g.key]
+		if !ok || r.Values() == nil {
+			g.free, g.heldTo = true, nil
+			return
+		}
+		values = append(values, r.Values()...)
+	}
+	if len(terms) == 0 {
+		g.free, g.heldTo = true, nil
+		return
+	}
+	if g.heldTo == nil {
+		g.heldTo = sets.New[string]()
+	}
+	g.heldTo.Insert(values...)
+}
+
+// freeToCheapest reports whether every group of key whose term selects pi is a topology spread
+// group (pod affinity and anti-affinity groups have no eligibility), and returns the domains
+// those groups' pods are held to (domainGroup.heldTo), which pi should keep out of.
+func (t *topology) freeToCheapest(pi *podInfo, key string) (bool, sets.Set[string]) {
+	var avoid sets.Set[string]
+	for _, g := range t.byKey[key] {
+		if !g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			continue
+		}
+		if g.eligible == nil {
+			return false, nil
+		}
+		if g.heldTo != nil {
+			avoid = avoid.Union(g.heldTo)
+		}
+	}
+	return true, avoid
+}
+
+// orderCandidates sorts cands, the domains of key a node of ps with reqs may take for pi, by
+// preference (see the comments inside); own are pi's constraints on key, counting the first
+// group of key that counts pi (one of the two is set).
+func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements, key string, cands []string, own []*domainConstraint, counting *domainGroup) {
 	byCount, desc := counting, false
 	if len(own) > 0 {
 		byCount, desc = own[0].group, own[0].kind == kindAffinity
-	}
-	if byCount == nil {
-		return cands, false, ""
 	}
 	// For affinity, among domains of equal count the one where pods like pi cost least: the
 	// first pod of a zonal self-affinity group chooses the zone of the whole group. (Spread
@@ -827,8 +887,12 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	// are placed after it (compilePods) and go where it left room in their skew; spreading it
 	// evenly instead puts pods in dearer zones that no constraint sends there. (A pod that a
 	// pod affinity term counts keeps the emptiest first: the pods that follow it may be held
-	// to other domains.)
-	free := len(own) == 0 && t.countedBySpreadOnly(pi, key)
+	// to other domains.) Such a pod keeps out of the domains the spread pods that count it are
+	// held to by their node requirements where it can: in them, it would use up their skew.
+	free, avoid := false, sets.Set[string](nil)
+	if len(own) == 0 {
+		free, avoid = t.freeToCheapest(pi, key)
+	}
 	var perPod map[string]float64
 	if (desc || free) && offeringKeys[key] && len(cands) > 1 {
 		perPod = make(map[string]float64, len(cands))
@@ -837,6 +901,9 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
+		if ai, aj := avoid.Has(cands[i]), avoid.Has(cands[j]); free && ai != aj {
+			return aj
+		}
 		pri, prj := perPod[cands[i]], perPod[cands[j]]
 		if free && pri != prj {
 			return pri < prj
@@ -850,18 +917,6 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 		return pri < prj
 	})
-	return cands, true, ""
-}
-
-// countedBySpreadOnly reports whether every group of key whose term selects pi is a topology
-// spread group (pod affinity and anti-affinity groups have no eligibility).
-func (t *topology) countedBySpreadOnly(pi *podInfo, key string) bool {
-	for _, g := range t.byKey[key] {
-		if g.eligible == nil && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
-			return false
-		}
-	}
-	return true
 }
 
 // perPodPrice is the least a pod of pi's requests costs on a node of ps with requirements reqs

@@ -445,3 +445,55 @@ func TestZoneSpreadHoldsAgainstLaterPods(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Pods counted by a zone spread whose own pods are held to one zone by a node selector (with
+// nodeAffinityPolicy Ignore, so every zone counts) are not all sent to that zone, though it is
+// the cheapest: the spread pods would have no zone left within their skew.
+func TestZoneSpreadHeldToOneZoneKeepsItOpen(t *testing.T) {
+	types := fake.Catalog(40)
+	held := fake.Zones[1]
+	halveSpot(types, held)
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		NodeAffinityPolicy: ptr.To(corev1.NodeInclusionPolicyIgnore), LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "target"}}}
+	pods := append(replicas(10, "target", "500m"), replicas(3, "counter", "300m", withSpread(spread), withSelector(v1alpha5.LabelZone, held))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v; zones %v", reasons(res), domainOf(t, res, nil, v1alpha5.LabelZone))
+	}
+	if err := spreadSettled(t, res, pods); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A spread pod is placed after the spread pods its constraint counts (here pods held to the
+// cheapest zone, with a spread of their own that counts nothing planned) and after the pods of
+// the second round it counts (pods that repel each other from a node): it then keeps out of
+// their zone, rather than the counted pods being planned there over its skew.
+func TestZoneSpreadAfterThePodsItCounts(t *testing.T) {
+	counter := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "pinned"}}}
+	for _, tc := range []struct {
+		name    string
+		counted []*corev1.Pod
+	}{
+		{"counted pods with a spread of their own", replicas(2, "pinned", "1", withLabels("tier", "pinned"),
+			withSelector(v1alpha5.LabelZone, fake.Zones[0]), withSpread(zoneSpread(1, "nobody")))},
+		{"counted pods of the second round", replicas(3, "pinned", "250m", withLabels("tier", "pinned"),
+			withSelector(v1alpha5.LabelZone, fake.Zones[0]), withAntiAffinity(domainTerm(corev1.LabelHostname, "tier", "pinned")))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			types := fake.Catalog(40)
+			halveSpot(types, fake.Zones[0])
+			pods := append(replicas(5, "counter", "2", withSpread(counter)), tc.counted...)
+			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+			checkClaims(t, pods, res, nil)
+			if len(res.Errors) != 0 {
+				t.Fatalf("errors: %v", reasons(res))
+			}
+			if err := spreadSettled(t, res, pods); err != nil {
+				t.Fatalf("%v; zones %v", err, domainOf(t, res, nil, v1alpha5.LabelZone))
+			}
+		})
+	}
+}

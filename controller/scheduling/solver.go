@@ -344,6 +344,9 @@ type podInfo struct {
 	// repels is set when one of its required hostname anti-affinity terms selects the pod
 	// itself: one such pod per node.
 	repels bool
+	// lateSpread marks a pod whose topology spread counts pods of the second round: it is
+	// placed after them (compilePods), in that round.
+	lateSpread bool
 	// selected caches selectedBy. Copies of a compiled pod (identical pods) share it; a
 	// repacking's copy starts its own (repacks run concurrently).
 	selected *termSelection
@@ -425,7 +428,7 @@ func Solve(in Input) *Result {
 	// with required pod affinity (which may follow them) are placed after the others' nodes
 	// are sized by the bill (sizing.go), so they fill the room left in the final nodes instead
 	// of each seeding a node the sizing then cuts up around them.
-	second := slices.IndexFunc(pods, func(pi *podInfo) bool { return pi.repels || pi.hasAffinity() })
+	second := slices.IndexFunc(pods, func(pi *podInfo) bool { return pi.repels || pi.hasAffinity() || pi.lateSpread })
 	if second < 0 {
 		second = len(pods)
 	}
@@ -759,13 +762,14 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			}
 		}
 	}
+	late, counted := spreadOrder(pods, topo)
 	type sortKey struct {
-		pi               *podInfo
-		affinity, repels bool
-		spread           bool
-		cpu, memory      int64
-		size             float64
-		namespace, name  string
+		pi                    *podInfo
+		affinity, repels      bool
+		spread, late, counted bool
+		cpu, memory           int64
+		size                  float64
+		namespace, name       string
 	}
 	keys := make([]sortKey, len(pods))
 	var totalCPU, totalMemory float64
@@ -778,8 +782,15 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		keys[i].size = max(float64(pi.cpu)/max(totalCPU, 1), float64(pi.memory)/max(totalMemory, 1))
 		keys[i].cpu, keys[i].memory = pi.cpu, pi.memory
 		keys[i].spread = slices.ContainsFunc(pi.domain, func(dc domainConstraint) bool { return dc.kind == kindSpread })
+		keys[i].late, keys[i].counted = late[pi], counted[pi]
+		pi.lateSpread = late[pi]
 	}
 	slices.SortFunc(keys, func(a, b sortKey) int {
+		// Pods whose topology spread counts pods of the second round (below) go after all of
+		// them, for the reason spread pods go last in their round.
+		if a.late != b.late {
+			return boolOrder(a.late)
+		}
 		// Pods with required pod affinity go last, so the pods they follow are placed.
 		if a.affinity != b.affinity {
 			return boolOrder(a.affinity)
@@ -797,6 +808,10 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		// to take the cheapest domain first.
 		if a.spread != b.spread {
 			return boolOrder(a.spread)
+		}
+		// Among those, the pods another pod's spread counts go first, for the same reason.
+		if a.spread && a.counted != b.counted {
+			return boolOrder(!a.counted)
 		}
 		if c := cmp.Compare(b.size, a.size); c != 0 {
 			return c
@@ -816,6 +831,63 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		pods[i] = keys[i].pi
 	}
 	return pods
+}
+
+// spreadOrder returns, of the pods with a topology spread constraint on a zone or other domain
+// key (pi.domain), those whose constraint counts a pod of the second round (one that repels
+// its kind from a node or has required pod affinity), and those another pod's such constraint
+// counts while their own count no spread pod of other constraints.
+func spreadOrder(pods []*podInfo, topo *topology) (late, counted map[*podInfo]bool) {
+	late, counted = map[*podInfo]bool{}, map[*podInfo]bool{}
+	countsSecond := map[*domainGroup]bool{}
+	var spreadGroups []*domainGroup
+	for _, pi := range pods {
+		for i := range pi.domain {
+			if g := pi.domain[i].group; pi.domain[i].kind == kindSpread && !slices.Contains(spreadGroups, g) {
+				spreadGroups = append(spreadGroups, g)
+			}
+		}
+	}
+	if len(spreadGroups) == 0 {
+		return late, counted
+	}
+	for _, pi := range pods {
+		second := pi.repels || pi.hasAffinity()
+		for _, g := range spreadGroups {
+			if second && !countsSecond[g] && g.term.matches(pi.pod, topo.nsLabels[pi.pod.Namespace]) {
+				countsSecond[g] = true
+			}
+		}
+	}
+	// countsOthers marks the groups that count a spread pod of other groups.
+	countsOthers := map[*domainGroup]bool{}
+	owns := make([][]*domainGroup, len(pods))
+	for j, pi := range pods {
+		for i := range pi.domain {
+			if dc := &pi.domain[i]; dc.kind == kindSpread {
+				owns[j] = append(owns[j], dc.group)
+				if countsSecond[dc.group] {
+					late[pi] = true
+				}
+			}
+		}
+		if len(owns[j]) == 0 {
+			continue
+		}
+		for _, g := range spreadGroups {
+			if !slices.Contains(owns[j], g) && g.term.matches(pi.pod, topo.nsLabels[pi.pod.Namespace]) {
+				counted[pi], countsOthers[g] = true, true
+			}
+		}
+	}
+	// Only the counted pods whose own spreads count no other spread pod go first: where spreads
+	// count each other both ways, no order puts every counted pod first.
+	for j, pi := range pods {
+		if counted[pi] && slices.ContainsFunc(owns[j], func(g *domainGroup) bool { return countsOthers[g] }) {
+			delete(counted, pi)
+		}
+	}
+	return late, counted
 }
 
 // boolOrder sorts false before true: it returns 1 for true (the larger) and -1 for false, for
