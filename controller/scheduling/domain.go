@@ -618,13 +618,6 @@ func (t *topology) computeKeys(pi *podInfo) []string {
 	return append(out, others...)
 }
 
-// allowsLabels is admitsNode's test of pi's own constraints, without the reason: a quick test
-// before it for the many nodes that pi's own constraints refuse.
-func (t *topology) allowsLabels(pi *podInfo, labels map[string]string) bool {
-	_, ok := t.ownDomains(pi, labels, false)
-	return ok
-}
-
 // ownDomains reports whether pi's own domain constraints allow a node with labels, and, when
 // explain is set, why not.
 func (t *topology) ownDomains(pi *podInfo, labels map[string]string, explain bool) (string, bool) {
@@ -647,10 +640,24 @@ func (t *topology) ownDomains(pi *podInfo, labels map[string]string, explain boo
 	return "", true
 }
 
-// admitsNode returns "" when a node with labels may take pi as far as domain constraints go.
+// admitsNode returns "" when a node with labels may take pi as far as domain constraints go,
+// else why not.
 func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []corev1.Taint) string {
-	if why, ok := t.ownDomains(pi, labels, true); !ok {
-		return why
+	why, _ := t.nodeRefusal(pi, labels, taints, true)
+	return why
+}
+
+// allowsNode is admitsNode without the reason of a refusal of pi's own constraints (the
+// most frequent, tested first): for placement, which tries many nodes.
+func (t *topology) allowsNode(pi *podInfo, labels map[string]string, taints []corev1.Taint) bool {
+	_, ok := t.nodeRefusal(pi, labels, taints, false)
+	return ok
+}
+
+// nodeRefusal is admitsNode; explain false leaves the reason of pi's own constraints out.
+func (t *topology) nodeRefusal(pi *podInfo, labels map[string]string, taints []corev1.Taint, explain bool) (string, bool) {
+	if why, ok := t.ownDomains(pi, labels, explain); !ok {
+		return why, false
 	}
 	if t.holdsActive && t.nHolds > 0 {
 		for _, key := range t.keys(pi) {
@@ -659,12 +666,12 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []co
 				continue
 			}
 			if why := t.holdsAllow(pi, key, d, nil, true, func(e *eligibility) bool { return e.node(labels, taints) }); why != "" {
-				return why
+				return why, false
 			}
 		}
 	}
 	if t.nAnti == 0 {
-		return ""
+		return "", true
 	}
 	for key, list := range t.anti {
 		d, ok := labels[key]
@@ -673,11 +680,11 @@ func (t *topology) admitsNode(pi *podInfo, labels map[string]string, taints []co
 		}
 		for _, a := range list {
 			if a.domain == d && a.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
-				return fmt.Sprintf("pod %s has required anti-affinity against it in %s", podKey(a.owner), d)
+				return fmt.Sprintf("pod %s has required anti-affinity against it in %s", podKey(a.owner), d), false
 			}
 		}
 	}
-	return ""
+	return "", true
 }
 
 // admitsFixed is a quick test before claim.tryAdd: false when c's requirements already fix the

@@ -999,8 +999,7 @@ func tryExisting(n *existing, pi *podInfo, topo *topology) bool {
 	if Tolerates(pi.pod.Spec.Tolerations, n.node.Taints) != nil || pi.hold.ExcludedNodes.Has(n.node.Name) {
 		return false
 	}
-	if !topo.allowsLabels(pi, n.node.Labels) || n.host.admits(pi, topo.nsLabels, pi.pinned) != "" ||
-		topo.admitsNode(pi, n.node.Labels, n.node.Taints) != "" || !pi.vol.admitsNode(n) {
+	if !topo.allowsNode(pi, n.node.Labels, n.node.Taints) || n.host.admits(pi, topo.nsLabels, pi.pinned) != "" || !pi.vol.admitsNode(n) {
 		return false
 	}
 	for _, t := range pi.terms {
