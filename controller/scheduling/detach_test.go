@@ -103,3 +103,49 @@ func plan(res *scheduling.Result) string {
 	}
 	return out
 }
+
+// TestFreePoolsJoinOnlyWhenCheaper: pods that accept any capacity type, pooled beside a pool of
+// on-demand pods (two pods narrowed their claim to on-demand, so detach let the others go), are
+// packed with that pool on on-demand only when that costs less than packing the two apart.
+func TestFreePoolsJoinOnlyWhenCheaper(t *testing.T) {
+	// No overhead, one zone; on-demand costs more per CPU on the large type, spot a quarter.
+	types := []*cloudprovider.InstanceType{
+		exactType("small", 4, 8, 0, 0.10, 0.035),
+		exactType("large", 8, 16, 0, 0.30, 0.0623),
+	}
+	var pods []*corev1.Pod
+	for _, p := range replicas(12, "free", "500m") {
+		p.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("1Gi")
+		pods = append(pods, p)
+	}
+	pods = append(pods, replicas(2, "needs-od", "3", withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand))...)
+	for _, limit := range []string{"", "100"} {
+		t.Run("limit="+limit, func(t *testing.T) {
+			prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+			if limit != "" {
+				prov.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limit)}}
+			}
+			freePoolsCheck(t, pods, prov, types)
+		})
+	}
+}
+
+func freePoolsCheck(t *testing.T, pods []*corev1.Pod, prov *v1alpha5.Provisioner, types []*cloudprovider.InstanceType) {
+	t.Helper()
+	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	// Together on on-demand: 3 small, 0.30 (before). The optimum: the on-demand nodes' room
+	// filled with four free pods, the other eight on a small spot node.
+	if got, want := cost(res), 2*0.10+0.035; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, want, plan(res))
+	}
+	capacity := domainOf(t, res, nil, v1alpha5.LabelCapacityType)
+	for _, name := range []string{"needs-od-0", "needs-od-1"} {
+		if capacity[name] != v1alpha5.CapacityTypeOnDemand {
+			t.Fatalf("%s on %q, want on-demand; plan:\n%s", name, capacity[name], plan(res))
+		}
+	}
+}

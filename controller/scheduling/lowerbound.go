@@ -77,16 +77,107 @@ import (
 //     certified by Farley's bound (lowerbound_config.go). Unlike 1 it counts that pods are
 //     indivisible: the room beside the pods a node holds is bought but holds nothing.
 //
+// The result is the sum over the sets, or, where larger, the bound of one price class of the
+// pods alone (classBounds): 1 and 5 price a type at the cheapest offering any of the set's pods
+// may use, which a class of pods restricted to dearer offerings (on-demand) cannot.
+//
 // Shapes: prices are USD/hour, as cloudprovider.Offering.Price; the result is 0 when no pod
 // needs a new node. It is deterministic for a given input and never panics on bad pods (they
 // are left out, as the solver reports them).
 func LowerBound(in Input) float64 {
 	lb := newBoundInput(in)
+	return max(lb.bound(), lb.classBounds())
+}
+
+// bound sums the components' bounds (componentBound).
+func (b *boundInput) bound() float64 {
 	total := 0.0
-	for _, comp := range lb.components() {
-		total += lb.componentBound(comp)
+	for _, comp := range b.components() {
+		total += b.componentBound(comp)
 	}
 	return total
+}
+
+// boundClassesMax is the most price classes classBounds bounds alone (the largest by pods).
+const boundClassesMax = 8
+
+// classBounds is the largest bound of a price class of the pods alone, 0 when there is one
+// class. A price class is the pods whose signatures price every item alike (the pods that
+// require on-demand, say, beside those that accept spot). The bounds 1 and 5 price each item at
+// the cheapest offering any of the component's signatures allows, so pods that may use only
+// dearer offerings of the same types are priced as if they could use the cheaper: adding
+// spot-eligible pods could lower the bound of on-demand pods. The nodes of any plan that hold a
+// pod of a class are a plan for that class alone (the other pods taken off leave room only), so
+// each class's bound is a bound for the whole and the bound never falls when pods are added.
+func (b *boundInput) classBounds() float64 {
+	if len(b.sigMin) < 2 {
+		return 0
+	}
+	classOf := map[string]int{}
+	var classes []map[int]bool
+	var sizes []int
+	sigClass := map[int]int{}
+	for sig := range b.sigs {
+		if _, placeable := b.sigMin[sig]; !placeable {
+			continue
+		}
+		var sb strings.Builder
+		for _, c := range b.sigs[sig] {
+			fmt.Fprintf(&sb, "%d:%x,", c.item, math.Float64bits(c.price))
+		}
+		k := sb.String()
+		i, seen := classOf[k]
+		if !seen {
+			i = len(classes)
+			classOf[k] = i
+			classes, sizes = append(classes, map[int]bool{}), append(sizes, 0)
+		}
+		classes[i][sig] = true
+		sigClass[sig] = i
+	}
+	if len(classes) < 2 {
+		return 0
+	}
+	for _, p := range b.pods {
+		sizes[sigClass[p.sig]]++
+	}
+	order := make([]int, len(classes))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return sizes[order[i]] > sizes[order[j]] })
+	best := 0.0
+	for _, i := range order[:min(len(order), boundClassesMax)] {
+		best = max(best, b.subset(classes[i]).bound())
+	}
+	return best
+}
+
+// subset returns the bound's input for the pods of the signatures sigs alone: the same items,
+// priced and joined by those signatures only, and the same existing nodes.
+func (b *boundInput) subset(sigs map[int]bool) *boundInput {
+	sub := *b
+	sub.pods = nil
+	for _, p := range b.pods {
+		if sigs[p.sig] {
+			sub.pods = append(sub.pods, p)
+		}
+	}
+	sub.sigMin = map[int]Resources{}
+	for sig := range sigs {
+		sub.sigMin[sig] = b.sigMin[sig]
+	}
+	sub.items = make([]lbItem, len(b.items))
+	for i, it := range b.items {
+		sub.items[i] = lbItem{usable: it.usable}
+	}
+	sub.parent = make([]int, len(b.items))
+	for i := range sub.parent {
+		sub.parent[i] = i
+	}
+	sub.candSets = nil
+	sub.joinItems()
+	return &sub
 }
 
 // lbItem is one instance type of one provisioner, as a node the bound may buy.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -342,5 +343,26 @@ func TestLowerBoundCountsOnlyTypesThatHoldAPod(t *testing.T) {
 	res := solve(t, in, def, types, existing)
 	if c := cost(res); bound > c*(1+1e-9) || len(res.Errors) > 0 {
 		t.Fatalf("bound %v above the plan's cost %v (errors %v)", bound, c, res.Errors)
+	}
+}
+
+// TestLowerBoundNeverFallsWhenPodsAdded: pods that require on-demand keep their on-demand bound
+// beside pods that accept spot on the same types (the cover prices a type at the cheapest
+// offering any pod may use; each price class is bounded alone too).
+func TestLowerBoundNeverFallsWhenPodsAdded(t *testing.T) {
+	types := []*cloudprovider.InstanceType{
+		exactType("small", 4, 8, 0, 0.15, 0.035),
+		exactType("large", 8, 16, 0, 0.30, 0.0623),
+	}
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	od := replicas(5, "od", "2", withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand))
+	alone := boundOf(od, []*v1alpha5.Provisioner{prov}, types)
+	// 10 CPU on on-demand at 0.0375 USD/hour per CPU, whichever type.
+	if math.Abs(alone-0.375) > 1e-6 {
+		t.Fatalf("bound of the on-demand pods alone %.4f, want 0.375", alone)
+	}
+	with := append(slices.Clone(od), replicas(6, "any", "100m")...)
+	if got := boundOf(with, []*v1alpha5.Provisioner{prov}, types); got < alone-1e-9 {
+		t.Fatalf("bound with spot-eligible pods added %.4f, below the on-demand pods' alone %.4f", got, alone)
 	}
 }

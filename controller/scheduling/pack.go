@@ -172,57 +172,123 @@ func (ps *provState) packPools(memo *poolMemo) {
 		}
 		parallel(len(plans), func(i int) { plans[i].plan(ps) })
 	}
-	replaced := map[int]bool{}
-	var added []*claim
-	pack := func(idx []int, plan *poolPlan) bool {
-		old := claimsOf(idx)
-		pieces, seen := memo.get(old)
-		if !seen {
-			if plan == nil {
-				plan = ps.newPoolPlan(old)
-				plan.plan(ps)
-			}
-			pieces = ps.claimPool(old, plan)
-			memo.put(old, pieces)
-		} else if pieces != nil {
-			// As claimPool moves the commitment.
-			for _, c := range old {
-				for k, v := range c.committed {
-					ps.committed[k] -= v
-				}
-			}
-			for _, c := range pieces {
-				ps.committed.AddInPlace(c.committed)
-			}
-		}
-		if pieces == nil {
-			return false
-		}
-		for _, i := range idx {
-			replaced[i] = true
-		}
-		added = append(added, pieces...)
-		return true
-	}
+	r := &poolRun{ps: ps, memo: memo, claimsOf: claimsOf, replaced: map[int]bool{}}
 	for _, a := range attempts {
-		if pack(a.idx, a.plan) || len(a.with) == 0 {
+		if len(a.with) > 0 && ps.joinCostly(pools, a) {
+			r.jointOrApart(a, pools)
 			continue
 		}
-		pack(pools[a.key], nil)
+		if r.take(a.idx, r.packed(a.idx, a.plan)) || len(a.with) == 0 {
+			continue
+		}
+		r.take(pools[a.key], r.packed(pools[a.key], nil))
 		for _, l := range a.with {
-			pack(pools[l], nil)
+			r.take(pools[l], r.packed(pools[l], nil))
 		}
 	}
-	if len(replaced) == 0 {
+	if len(r.replaced) == 0 {
 		return
 	}
-	out := make([]*claim, 0, len(ps.claims)-len(replaced)+len(added))
+	out := make([]*claim, 0, len(ps.claims)-len(r.replaced)+len(r.added))
 	for i, c := range ps.claims {
-		if !replaced[i] {
+		if !r.replaced[i] {
 			out = append(out, c)
 		}
 	}
-	ps.setClaims(append(out, added...))
+	ps.setClaims(append(out, r.added...))
+}
+
+// poolRun is one packPools pass: the claims (by index into ps.claims) its packings replace and
+// the claims they add.
+type poolRun struct {
+	ps       *provState
+	memo     *poolMemo
+	claimsOf func(idx []int) []*claim
+	replaced map[int]bool
+	added    []*claim
+}
+
+// packed packs the claims idx (plan: made ahead, or nil) and moves the commitment; nil,
+// changing nothing, when they pack for no less (claimPool).
+func (r *poolRun) packed(idx []int, plan *poolPlan) []*claim {
+	ps := r.ps
+	old := r.claimsOf(idx)
+	pieces, seen := r.memo.get(old)
+	if !seen {
+		if plan == nil {
+			plan = ps.newPoolPlan(old)
+			plan.plan(ps)
+		}
+		pieces = ps.claimPool(old, plan)
+		r.memo.put(old, pieces)
+	} else if pieces != nil {
+		// As claimPool moves the commitment.
+		for _, c := range old {
+			for k, v := range c.committed {
+				ps.committed[k] -= v
+			}
+		}
+		for _, c := range pieces {
+			ps.committed.AddInPlace(c.committed)
+		}
+	}
+	return pieces
+}
+
+// take records that pieces replace the claims idx; false when pieces is nil (left as they are).
+func (r *poolRun) take(idx []int, pieces []*claim) bool {
+	if pieces == nil {
+		return false
+	}
+	for _, i := range idx {
+		r.replaced[i] = true
+	}
+	r.added = append(r.added, pieces...)
+	return true
+}
+
+// price is what the claims idx cost after packing into pieces (nil: left as they are), USD/hour.
+func (r *poolRun) price(idx []int, pieces []*claim) float64 {
+	total := 0.0
+	if pieces == nil {
+		for _, i := range idx {
+			total += r.ps.claims[i].price
+		}
+		return total
+	}
+	for _, c := range pieces {
+		total += c.price
+	}
+	return total
+}
+
+// jointOrApart packs a's claims together (a's pool and those joining it) and each pool apart,
+// and keeps the cheaper plan (the joint one on a tie): the joining pools' pods pay more on a's
+// requirements (joinCostly), which filling the room of a's nodes may not make up for.
+func (r *poolRun) jointOrApart(a *poolAttempt, pools map[string][]int) {
+	ps := r.ps
+	before := ps.committed.Copy()
+	joint := r.packed(a.idx, a.plan)
+	jointCost, jointCommitted := r.price(a.idx, joint), ps.committed
+	ps.committed = before
+	groups := [][]int{pools[a.key]}
+	for _, l := range a.with {
+		groups = append(groups, pools[l])
+	}
+	apart := make([][]*claim, len(groups))
+	apartCost := 0.0
+	for g, idx := range groups {
+		apart[g] = r.packed(idx, nil)
+		apartCost += r.price(idx, apart[g])
+	}
+	if jointCost <= apartCost*(1+1e-9) {
+		ps.committed = jointCommitted
+		r.take(a.idx, joint)
+		return
+	}
+	for g, idx := range groups {
+		r.take(idx, apart[g])
+	}
 }
 
 // poolAttempt is the first packing tried for a pool that joins no other (see poolJoins): its
@@ -456,8 +522,11 @@ func (ps *provState) claimPool(old []*claim, pp *poolPlan) []*claim {
 // within the looser ones), and none is counted by a topology key the looser pool leaves open (a
 // pod counted by a zone spread or (anti-)affinity has its node's zone fixed, topology.keys), so
 // moving them changes no domain's count. A pool that is itself the target of no join, or that
-// has no tighter pool, joins none. The joint packing replaces both pools only when it costs
-// less than their plans; otherwise each is packed on its own.
+// has no tighter pool, joins none. The joint packing replaces the pools' claims when it costs
+// less than they do; otherwise each pool is packed on its own. When the joining pods' types
+// cost more on the tighter requirements (joinCostly: on-demand against spot, a dearer zone),
+// the pools are also packed apart, and the cheaper of the two plans is kept (the joint on a
+// tie): filling the tighter nodes' room would not pay for the dearer offerings.
 func (ps *provState) poolJoins(pools map[string][]int, order []string) map[string]string {
 	joins := map[string]string{}
 	reqsOf := func(k string) Requirements { return ps.claims[pools[k][0]].reqs }
@@ -480,6 +549,23 @@ func (ps *provState) poolJoins(pools map[string][]int, order []string) map[strin
 		joins[l] = best
 	}
 	return joins
+}
+
+// joinCostly reports whether the pods of the pools joining a's (a.with) cost more on a's
+// requirements: the cheapest offering of their claims' types, summed over those claims, is at
+// least splitMargin dearer under a's requirements than under their own (on-demand against spot,
+// or a dearer zone).
+func (ps *provState) joinCostly(pools map[string][]int, a *poolAttempt) bool {
+	to := ps.claims[pools[a.key][0]].reqs
+	own, joined := 0.0, 0.0
+	for _, l := range a.with {
+		for _, i := range pools[l] {
+			c := ps.claims[i]
+			own += ps.minPrice(c.types, c.reqs)
+			joined += ps.minPrice(c.types, to)
+		}
+	}
+	return joined > own*(1+splitMargin)
 }
 
 // movable reports whether no pod of the claims idx is counted by a topology key on which the
