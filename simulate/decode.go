@@ -151,8 +151,9 @@ func (o *Object) strictWarnings(strict []error) []string {
 // documents that hold only comments or nothing are skipped; Lists (kind List or <Kind>List
 // with items) are flattened into their items, each item inheriting the list's apiVersion and
 // <Kind> when it has none. Every object must be a mapping with apiVersion and kind.
-// Errors (*SourceError, joined): YAML syntax errors with their line, documents that are not
-// objects.
+// Errors (*SourceError, joined): YAML syntax errors with their line ("invalid YAML: ..."), or
+// for a document meant as JSON (starting with "{" or "[") JSON syntax errors ("invalid JSON:
+// ..."), documents that are not objects.
 func Decode(source string, data []byte) ([]*Object, error) {
 	var out []*Object
 	var errs []error
@@ -258,6 +259,9 @@ func (d *document) objects() ([]*Object, error) {
 		err = lerr
 	}
 	if err != nil {
+		if e := d.jsonError(); e != nil {
+			return nil, e
+		}
 		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + err.Error()}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
@@ -277,6 +281,27 @@ func (d *document) objects() ([]*Object, error) {
 		objs[0].Warnings = warnings
 	}
 	return objs, err
+}
+
+// jsonError explains why a document that YAML does not parse is not JSON either, when it is
+// meant as JSON (its first character other than a blank is "{" or "["): "invalid JSON" with
+// encoding/json's reason ("unexpected end of JSON input") at the line of the character where
+// JSON fails (for input that ends early, the last line that is not blank). Nil for other
+// documents, and for valid JSON (the YAML error stands).
+func (d *document) jsonError() *SourceError {
+	trimmed := bytes.TrimSpace(d.data)
+	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(d.data, &v)
+	var syntax *json.SyntaxError
+	if !errors.As(err, &syntax) {
+		return nil
+	}
+	offset := min(max(syntax.Offset, 0), int64(len(d.data)))
+	before := bytes.TrimRight(d.data[:offset], " \t\r\n")
+	return &SourceError{Source: d.source, Line: d.start + bytes.Count(before, []byte("\n")), Reason: "invalid JSON: " + syntax.Error()}
 }
 
 // flatten turns v (the document or an item of a List at path) into objects.

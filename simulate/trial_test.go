@@ -31,3 +31,24 @@ spec:
 		"w.yaml:13: spec.containers[0].resources.limits.cpu: quantities must match",
 	)
 }
+
+// JSON that does not parse is reported as invalid JSON, with encoding/json's reason and the
+// line where it fails; YAML errors keep their wording.
+func TestBrokenJSONIsReportedAsJSON(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	cases := []struct{ name, file, content, want string }{
+		{"truncated", "w.json", `{"apiVersion": "apps/v1", "kind": "Deployment", `,
+			"w.json:1: invalid JSON: unexpected end of JSON input"},
+		{"truncated over lines", "w.json", "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n\n",
+			"w.json:3: invalid JSON: unexpected end of JSON input"},
+		{"missing comma", "w.yaml", "\n{\n  \"apiVersion\": \"v1\"\n  \"kind\": \"Pod\"\n}\n",
+			"w.yaml:4: invalid JSON: invalid character '\"' after object key:value pair"},
+		{"YAML", "w.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   namespace: y\n",
+			"w.yaml:5: invalid YAML: mapping values are not allowed in this context"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErrors(t, errorLines(t, "-f", write(t, tc.file, tc.content), "-f", prov), tc.want)
+		})
+	}
+}
