@@ -52,3 +52,14 @@ func TestBrokenJSONIsReportedAsJSON(t *testing.T) {
 		})
 	}
 }
+
+// Replicas above MaxPods are reported with the workload's other errors, in one run.
+func TestTooManyReplicasAreReportedWithOtherErrors(t *testing.T) {
+	prov := write(t, "p.yaml", defaultProvisioner)
+	big := deployment("big", 100001, "2P", "1Gi")
+	got := errorLines(t, "-f", write(t, "w.yaml", big), "-f", prov)
+	wantErrors(t, got,
+		"w.yaml:7: spec.replicas: the input expands to more than 100000 pods",
+		`w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: Invalid value: "2P": too large`,
+	)
+}
