@@ -73,5 +73,9 @@ func (r *reader) provisioner(o *Object, _ role) error {
 		return errors.Join(errs...)
 	}
 	r.w.Provisioners = append(r.w.Provisioners, prov.WithDefaults())
+	if r.w.provisionerObjects == nil {
+		r.w.provisionerObjects = map[string]*Object{}
+	}
+	r.w.provisionerObjects[prov.Name] = o
 	return nil
 }

@@ -24,7 +24,8 @@ type Plan struct {
 	NewNodes []NodeGroup `json:"newNodes"`
 	// ExistingNodes are the existing nodes (--nodes) that take pods, with the pods.
 	ExistingNodes []ExistingNodePlan `json:"existingNodes"`
-	// Unschedulable are the pods that fit nowhere, with the solver's reason.
+	// Unschedulable are the pods that fit nowhere, with the solver's reason (and, when the
+	// zones it requires are not in the region, a note saying so).
 	Unschedulable []UnschedulablePod `json:"unschedulable"`
 	// Skipped are input objects the simulation does not use.
 	Skipped []Skipped `json:"skipped"`
@@ -117,7 +118,8 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 	}
 	sort.Slice(p.ExistingNodes, func(i, j int) bool { return p.ExistingNodes[i].Name < p.ExistingNodes[j].Name })
 	for _, e := range append(append([]scheduling.PodError{}, w.Unplaced...), res.Errors...) {
-		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod), Reason: e.Reason})
+		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod),
+			Reason: withZoneHint(e.Reason, c.Region, c.Zones())})
 	}
 	sort.SliceStable(p.Unschedulable, func(i, j int) bool { return p.Unschedulable[i].Pod < p.Unschedulable[j].Pod })
 	p.Summary.USDPerHour = roundUSD(p.Summary.USDPerHour)

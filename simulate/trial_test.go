@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -62,4 +63,34 @@ func TestTooManyReplicasAreReportedWithOtherErrors(t *testing.T) {
 		"w.yaml:7: spec.replicas: the input expands to more than 100000 pods",
 		`w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: Invalid value: "2P": too large`,
 	)
+}
+
+// A zone the catalogue's region does not have, required by a Provisioner or by a pod's
+// nodeSelector, is named as such in the unschedulable reason, with the region's zones; the
+// Provisioner's requirement is warned about at its line.
+func TestZoneOutsideTheRegionIsNamed(t *testing.T) {
+	const zones = "(zones: us-east-1a, us-east-1b, us-east-1c)"
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: west}
+spec:
+  nodeSelector: {topology.kubernetes.io/zone: us-west-2a}
+  containers: [{name: c, image: nginx, resources: {requests: {cpu: 1}}}]
+`
+	p, _ := plan(t, "-f", write(t, "w.yaml", pod), "-f", write(t, "p.yaml", defaultProvisioner))
+	if len(p.Unschedulable) != 1 || !strings.HasSuffix(p.Unschedulable[0].Reason, `; zone "us-west-2a" is not in region us-east-1 `+zones) {
+		t.Errorf("pod's zone: unschedulable %+v", p.Unschedulable)
+	}
+
+	prov := strings.Replace(defaultProvisioner, `values: ["spot"]`, `values: ["spot"]
+    - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1z, us-east-1a, us-west-2b]}`, 1)
+	pod = strings.Replace(pod, "us-west-2a", "us-east-1b", 1)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", pod), "-f", write(t, "p.yaml", prov))
+	if len(p.Unschedulable) != 1 || !strings.HasSuffix(p.Unschedulable[0].Reason, `; zones "us-east-1z", "us-west-2b" are not in region us-east-1 `+zones) {
+		t.Errorf("provisioner's zones: unschedulable %+v", p.Unschedulable)
+	}
+	want := `p.yaml:10: Provisioner default: spec.requirements[1]: zones "us-east-1z", "us-west-2b" are not in region us-east-1 ` + zones
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q does not contain %q", errOut, want)
+	}
 }
