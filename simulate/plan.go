@@ -3,6 +3,7 @@ package simulate
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +50,9 @@ type NodeGroup struct {
 	// counted per owning workload.
 	Pods      []string        `json:"pods"`
 	Workloads []WorkloadCount `json:"workloads"`
+	// Nodes are the group's nodes, one entry each (Count in all), with the pods planned on
+	// that node: which pods share a node. Sorted by their pods.
+	Nodes []PlannedNode `json:"nodes"`
 	// Requests are the pods' summed requests; Allocatable is the summed allocatable of the
 	// group's nodes (capacity minus kube-reserved, system-reserved and eviction threshold).
 	Requests    Amounts `json:"requests"`
@@ -57,6 +61,13 @@ type NodeGroup struct {
 	// pods are not counted in Requests.
 	CPUUtilisation    float64 `json:"cpuUtilisation"`
 	MemoryUtilisation float64 `json:"memoryUtilisation"`
+}
+
+// PlannedNode is one new node of a NodeGroup.
+type PlannedNode struct {
+	// Pods are the pods planned on the node ("namespace/name"), sorted; daemonset pods are not
+	// listed.
+	Pods []string `json:"pods"`
 }
 
 // Amounts are resource amounts.
@@ -153,10 +164,12 @@ func groupNewNodes(claims []*scheduling.NodeClaim) []NodeGroup {
 		g.Allocatable = g.Allocatable.add(alloc)
 		g.Requests = g.Requests.add(c.Requests)
 		pods[k] = append(pods[k], c.Pods...)
+		g.Nodes = append(g.Nodes, PlannedNode{Pods: podNames(c.Pods)})
 	}
 	out := make([]NodeGroup, 0, len(groups))
 	for k, g := range groups {
 		g.Pods, g.Workloads = podNames(pods[k]), workloads(pods[k])
+		sort.Slice(g.Nodes, func(i, j int) bool { return slices.Compare(g.Nodes[i].Pods, g.Nodes[j].Pods) < 0 })
 		g.USDPerHour = roundUSD(g.USDPerHour)
 		g.CPUUtilisation = ratio(g.Requests.CPUMillicores, g.Allocatable.CPUMillicores)
 		g.MemoryUtilisation = ratio(g.Requests.MemoryBytes, g.Allocatable.MemoryBytes)

@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,35 @@ spec:
 	want := `p.yaml:10: Provisioner default: spec.requirements[1]: zones "us-east-1z", "us-west-2b" are not in region us-east-1 ` + zones
 	if !strings.Contains(errOut, want) {
 		t.Errorf("stderr %q does not contain %q", errOut, want)
+	}
+}
+
+// -o json lists each new node of a group with its pods: which pods share a node.
+func TestJSONListsThePodsOfEachNode(t *testing.T) {
+	prov := strings.Replace(defaultProvisioner, `values: ["spot"]`, `values: ["spot"]
+    - {key: node.kubernetes.io/instance-type, operator: In, values: [t3.small]}`, 1)
+	// t3.small: 2 vCPUs, so two pods of 800m share a node and the fifth is alone.
+	p, _ := plan(t, "-f", write(t, "w.yaml", deployment("web", 5, "800m", "64Mi")), "-f", write(t, "p.yaml", prov))
+	if len(p.NewNodes) == 0 {
+		t.Fatal("no new nodes")
+	}
+	var sizes []int
+	for _, g := range p.NewNodes {
+		if len(g.Nodes) != g.Count {
+			t.Errorf("group %s/%s: %d nodes listed, count %d", g.InstanceType, g.Zone, len(g.Nodes), g.Count)
+		}
+		var all []string
+		for _, n := range g.Nodes {
+			sizes = append(sizes, len(n.Pods))
+			all = append(all, n.Pods...)
+		}
+		slices.Sort(all)
+		if !slices.Equal(all, g.Pods) {
+			t.Errorf("group %s/%s: nodes' pods %v, group's pods %v", g.InstanceType, g.Zone, all, g.Pods)
+		}
+	}
+	slices.Sort(sizes)
+	if !slices.Equal(sizes, []int{1, 2, 2}) {
+		t.Errorf("pods per node %v, want [1 2 2]", sizes)
 	}
 }
