@@ -125,3 +125,22 @@ func TestJSONListsThePodsOfEachNode(t *testing.T) {
 		t.Errorf("pods per node %v, want [1 2 2]", sizes)
 	}
 }
+
+// A Provisioner field of the wrong type is one Invalid type error at its line, as in
+// workloads, not one error per schema alternative plus an anyOf summary without a path.
+func TestProvisionerFieldOfTheWrongTypeIsOneTypeError(t *testing.T) {
+	prov := `apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: x}
+spec:
+  weight: true
+  limits:
+    resources: {cpu: true, memory: [1Gi]}
+`
+	got := errorLines(t, "-f", write(t, "p.yaml", prov))
+	wantErrors(t, got,
+		`p.yaml:5: spec.weight: invalid Provisioner "x": Invalid type: expected an integer, got a boolean`,
+		`p.yaml:7: spec.limits.resources.cpu: invalid Provisioner "x": Invalid type: expected a quantity (a string or a number), got a boolean`,
+		`p.yaml:7: spec.limits.resources.memory: invalid Provisioner "x": Invalid type: expected a quantity (a string or a number), got a list`,
+	)
+}
