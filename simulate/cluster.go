@@ -3,6 +3,9 @@ package simulate
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -51,11 +54,7 @@ func (r *reader) provisioner(o *Object, _ role) error {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%s:%d: Provisioner %s: unknown field %q (dropped, as the API server does)", o.Source, o.LineOf(p), o.Name, p))
 	}
 	if len(res.Errors) > 0 {
-		errs := make([]error, 0, len(res.Errors))
-		for _, fe := range res.Errors {
-			errs = append(errs, o.Errorf(fe.Field, "invalid Provisioner %q: %s", o.Name, fe.ErrorBody()))
-		}
-		return errors.Join(errs...)
+		return schemaErrors(o, res.Errors)
 	}
 	validated := *o
 	validated.Content = res.Object
@@ -73,5 +72,48 @@ func (r *reader) provisioner(o *Object, _ role) error {
 		return errors.Join(errs...)
 	}
 	r.w.Provisioners = append(r.w.Provisioners, prov.WithDefaults())
+	if r.w.provisionerObjects == nil {
+		r.w.provisionerObjects = map[string]*Object{}
+	}
+	r.w.provisionerObjects[prov.Name] = o
 	return nil
+}
+
+// anyOfError matches the schema validator's summary of a value that matches none of a field's
+// alternatives, which it gives without a field path ("<nil>"): "\"spec.limits.resources.cpu\"
+// must validate at least one schema (anyOf)".
+var anyOfError = regexp.MustCompile(`^"([^"]+)" must validate at least one schema \(anyOf\)$`)
+
+// schemaErrors words the Provisioner schema's errors as the API server gives them, each at its
+// field's line, less repetition: a value of the wrong type is one "Invalid type: expected a
+// quantity (a string or a number), got a boolean" error (as in Decode), not one per schema
+// alternative plus an anyOf summary without a field path.
+func schemaErrors(o *Object, fes field.ErrorList) error {
+	fields := map[string]bool{}
+	for _, fe := range fes {
+		fields[fe.Field] = true
+	}
+	typed := map[string]bool{}
+	var errs []error
+	for _, fe := range fes {
+		path, body := fe.Field, fe.ErrorBody()
+		if path == "<nil>" {
+			path = ""
+			if m := anyOfError.FindStringSubmatch(fmt.Sprint(fe.BadValue) + fe.Detail); m != nil && fields[m[1]] {
+				continue
+			}
+		}
+		if (fe.Type == field.ErrorTypeInvalid || fe.Type == field.ErrorTypeTypeInvalid) && strings.Contains(fe.Detail, "must be of type") {
+			if typed[path] {
+				continue
+			}
+			typed[path] = true
+			ft := fieldType(reflect.TypeOf(v1alpha5.Provisioner{}), path)
+			if given, ok := valueAt(o.Content, path); ok && ft != nil && jsonKindOf(ft) != "" {
+				body = fmt.Sprintf("Invalid type: expected %s, got %s", jsonKindOf(ft), jsonKind(given))
+			}
+		}
+		errs = append(errs, o.Errorf(path, "invalid Provisioner %q: %s", o.Name, body))
+	}
+	return errors.Join(errs...)
 }

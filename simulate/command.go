@@ -95,6 +95,9 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 		return err
 	}
 	defer func() { _ = cat.Close() }()
+	for _, s := range zoneWarnings(w, cat.Region, cat.Zones()) {
+		fmt.Fprintln(errOut, "warning:", s)
+	}
 	in, err := solverInput(ctx, cat, w)
 	if err != nil {
 		return err

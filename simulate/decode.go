@@ -117,7 +117,8 @@ func (o *Object) Decode(into any) (warnings []string, usable bool, err error) {
 		})
 	errs := make([]error, 0, len(paths))
 	for i, path := range paths {
-		e := o.Errorf(path, "%s", readableDecodeError(target.Type(), path, reasons[i]))
+		given, _ := valueAt(o.Content, path)
+		e := o.Errorf(path, "%s", readableDecodeError(target.Type(), path, given, reasons[i]))
 		e.decoding = true
 		errs = append(errs, e)
 	}
@@ -150,8 +151,9 @@ func (o *Object) strictWarnings(strict []error) []string {
 // documents that hold only comments or nothing are skipped; Lists (kind List or <Kind>List
 // with items) are flattened into their items, each item inheriting the list's apiVersion and
 // <Kind> when it has none. Every object must be a mapping with apiVersion and kind.
-// Errors (*SourceError, joined): YAML syntax errors with their line, documents that are not
-// objects.
+// Errors (*SourceError, joined): YAML syntax errors with their line ("invalid YAML: ..."), or
+// for a document meant as JSON (starting with "{" or "[") JSON syntax errors ("invalid JSON:
+// ..."), documents that are not objects.
 func Decode(source string, data []byte) ([]*Object, error) {
 	var out []*Object
 	var errs []error
@@ -257,6 +259,9 @@ func (d *document) objects() ([]*Object, error) {
 		err = lerr
 	}
 	if err != nil {
+		if e := d.jsonError(); e != nil {
+			return nil, e
+		}
 		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + err.Error()}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
@@ -276,6 +281,27 @@ func (d *document) objects() ([]*Object, error) {
 		objs[0].Warnings = warnings
 	}
 	return objs, err
+}
+
+// jsonError explains why a document that YAML does not parse is not JSON either, when it is
+// meant as JSON (its first character other than a blank is "{" or "["): "invalid JSON" with
+// encoding/json's reason ("unexpected end of JSON input") at the line of the character where
+// JSON fails (for input that ends early, the last line that is not blank). Nil for other
+// documents, and for valid JSON (the YAML error stands).
+func (d *document) jsonError() *SourceError {
+	trimmed := bytes.TrimSpace(d.data)
+	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(d.data, &v)
+	var syntax *json.SyntaxError
+	if !errors.As(err, &syntax) {
+		return nil
+	}
+	offset := min(max(syntax.Offset, 0), int64(len(d.data)))
+	before := bytes.TrimRight(d.data[:offset], " \t\r\n")
+	return &SourceError{Source: d.source, Line: d.start + bytes.Count(before, []byte("\n")), Reason: "invalid JSON: " + syntax.Error()}
 }
 
 // flatten turns v (the document or an item of a List at path) into objects.
@@ -343,6 +369,8 @@ func jsonKind(v any) string {
 		return "null"
 	case bool:
 		return "a boolean"
+	case map[string]any:
+		return "an object"
 	default:
 		return "a number"
 	}
@@ -355,11 +383,20 @@ var goTypeError = regexp.MustCompile(`^json: cannot unmarshal (\w+)(?: (\S+))? i
 
 // readableDecodeError words a type error of the field at path of a value of type t as the
 // JSON kind the field takes against the one given ("Invalid type: expected a list, got an
-// object"), instead of Go type names; other errors (a quantity that does not parse) are
+// object"), instead of Go type names. given is the field's value in the input: a quantity
+// field given a boolean, a list or an object is a type error too ("Invalid type: expected a
+// quantity (a string or a number), got a boolean"), although resource.Quantity reports it as
+// a string that does not parse. Other errors (a quantity string that does not parse) are
 // returned as they are.
-func readableDecodeError(t reflect.Type, path string, err error) string {
+func readableDecodeError(t reflect.Type, path string, given any, err error) string {
 	m := goTypeError.FindStringSubmatch(err.Error())
 	if m == nil {
+		if ft := fieldType(t, path); ft != nil && isQuantity(ft) {
+			switch given.(type) {
+			case bool, []any, map[string]any:
+				return fmt.Sprintf("Invalid type: expected %s, got %s", jsonKindOf(ft), jsonKind(given))
+			}
+		}
 		return err.Error()
 	}
 	got := map[string]string{"object": "an object", "array": "a list", "string": "a string", "number": "a number", "bool": "a boolean"}[m[1]]
@@ -403,13 +440,22 @@ func outOfRange(literal string, t reflect.Type) (lo int64, hi uint64, ok bool) {
 }
 
 // fieldType returns the Go type of the field at path ("spec.containers[0].ports[0].protocol",
-// map keys as fields) within t, following json tags and inlined structs; nil when not found.
+// map keys as fields; a map key may contain dots, as "requests.nvidia.com/gpu") within t,
+// following json tags and inlined structs; nil when not found.
 func fieldType(t reflect.Type, path string) reflect.Type {
+	inKey := false // the last segment was a map key: a segment that names no field continues it
 	for _, seg := range strings.Split(path, ".") {
 		name, rest, _ := strings.Cut(seg, "[")
-		t = jsonField(t, name)
-		if t == nil {
+		next := jsonField(t, name)
+		switch {
+		case next != nil:
+			inKey = isMap(t)
+			t = next
+		case !inKey:
 			return nil
+		}
+		if rest != "" {
+			inKey = false
 		}
 		for ; rest != ""; _, rest, _ = strings.Cut(rest, "[") {
 			for t.Kind() == reflect.Pointer {
@@ -448,6 +494,22 @@ func jsonField(t reflect.Type, name string) reflect.Type {
 		}
 	}
 	return nil
+}
+
+// isMap reports whether t is a map type (or a pointer to one).
+func isMap(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Map
+}
+
+// isQuantity reports whether t is resource.Quantity (or a pointer to it).
+func isQuantity(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.String() == "resource.Quantity"
 }
 
 // jsonKindOf names the JSON kind a Go type is decoded from.

@@ -84,6 +84,8 @@ type Workload struct {
 	// OrderedReady are the StatefulSets ("namespace/name") whose pods are created one at a
 	// time (podManagementPolicy OrderedReady, the default): see solveInWaves.
 	OrderedReady map[string]bool
+	// provisionerObjects are where the Provisioners were read, by name (zoneWarnings).
+	provisionerObjects map[string]*Object
 }
 
 // reader accumulates objects into a Workload.

@@ -100,6 +100,39 @@ func child(n *yamlv3.Node, segs []string) (*yamlv3.Node, int, int) {
 	return nil, 0, 0
 }
 
+// valueAt returns the value at field path ("spec.containers[0].resources.requests.cpu") in v,
+// a decoded JSON value; keys containing dots (label keys, "nvidia.com/gpu") span several
+// segments, as in child. ok is false when the path is not found.
+func valueAt(v any, path string) (val any, ok bool) {
+	segs := splitPath(path)
+	for len(segs) > 0 {
+		switch n := v.(type) {
+		case []any:
+			if !strings.HasPrefix(segs[0], "[") {
+				return nil, false
+			}
+			i, err := strconv.Atoi(strings.Trim(segs[0], "[]"))
+			if err != nil || i < 0 || i >= len(n) {
+				return nil, false
+			}
+			v, segs = n[i], segs[1:]
+		case map[string]any:
+			found := false
+			for used := 1; used <= len(segs) && !found; used++ {
+				if next, has := n[strings.Join(segs[:used], ".")]; has {
+					v, segs, found = next, segs[used:], true
+				}
+			}
+			if !found {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
 // Bounds of the search for invalid fields: at most maxInvalidFields are reported per object, and
 // at most maxTrialDecodes decodes are tried, so that a large object full of errors stays cheap.
 const (

@@ -3,6 +3,7 @@ package simulate
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +25,8 @@ type Plan struct {
 	NewNodes []NodeGroup `json:"newNodes"`
 	// ExistingNodes are the existing nodes (--nodes) that take pods, with the pods.
 	ExistingNodes []ExistingNodePlan `json:"existingNodes"`
-	// Unschedulable are the pods that fit nowhere, with the solver's reason.
+	// Unschedulable are the pods that fit nowhere, with the solver's reason (and, when the
+	// zones it requires are not in the region, a note saying so).
 	Unschedulable []UnschedulablePod `json:"unschedulable"`
 	// Skipped are input objects the simulation does not use.
 	Skipped []Skipped `json:"skipped"`
@@ -48,6 +50,9 @@ type NodeGroup struct {
 	// counted per owning workload.
 	Pods      []string        `json:"pods"`
 	Workloads []WorkloadCount `json:"workloads"`
+	// Nodes are the group's nodes, one entry each (Count in all), with the pods planned on
+	// that node: which pods share a node. Sorted by their pods.
+	Nodes []PlannedNode `json:"nodes"`
 	// Requests are the pods' summed requests; Allocatable is the summed allocatable of the
 	// group's nodes (capacity minus kube-reserved, system-reserved and eviction threshold).
 	Requests    Amounts `json:"requests"`
@@ -56,6 +61,13 @@ type NodeGroup struct {
 	// pods are not counted in Requests.
 	CPUUtilisation    float64 `json:"cpuUtilisation"`
 	MemoryUtilisation float64 `json:"memoryUtilisation"`
+}
+
+// PlannedNode is one new node of a NodeGroup.
+type PlannedNode struct {
+	// Pods are the pods planned on the node ("namespace/name"), sorted; daemonset pods are not
+	// listed.
+	Pods []string `json:"pods"`
 }
 
 // Amounts are resource amounts.
@@ -117,7 +129,8 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 	}
 	sort.Slice(p.ExistingNodes, func(i, j int) bool { return p.ExistingNodes[i].Name < p.ExistingNodes[j].Name })
 	for _, e := range append(append([]scheduling.PodError{}, w.Unplaced...), res.Errors...) {
-		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod), Reason: e.Reason})
+		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod),
+			Reason: withZoneHint(e.Reason, c.Region, c.Zones())})
 	}
 	sort.SliceStable(p.Unschedulable, func(i, j int) bool { return p.Unschedulable[i].Pod < p.Unschedulable[j].Pod })
 	p.Summary.USDPerHour = roundUSD(p.Summary.USDPerHour)
@@ -151,10 +164,12 @@ func groupNewNodes(claims []*scheduling.NodeClaim) []NodeGroup {
 		g.Allocatable = g.Allocatable.add(alloc)
 		g.Requests = g.Requests.add(c.Requests)
 		pods[k] = append(pods[k], c.Pods...)
+		g.Nodes = append(g.Nodes, PlannedNode{Pods: podNames(c.Pods)})
 	}
 	out := make([]NodeGroup, 0, len(groups))
 	for k, g := range groups {
 		g.Pods, g.Workloads = podNames(pods[k]), workloads(pods[k])
+		sort.Slice(g.Nodes, func(i, j int) bool { return slices.Compare(g.Nodes[i].Pods, g.Nodes[j].Pods) < 0 })
 		g.USDPerHour = roundUSD(g.USDPerHour)
 		g.CPUUtilisation = ratio(g.Requests.CPUMillicores, g.Allocatable.CPUMillicores)
 		g.MemoryUtilisation = ratio(g.Requests.MemoryBytes, g.Allocatable.MemoryBytes)

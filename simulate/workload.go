@@ -291,7 +291,8 @@ func (r *reader) job(o *Object, _ role) error {
 // together) and adds its pods: named <owner>-<i> (<owner>-<kind>-<i> when taken), in the
 // owner's namespace, with the template's labels plus extra and a controller owner reference to
 // the owner, so that pods of one workload are recognisable. Errors: the check's, and more than
-// MaxPods pods in all (before any is built).
+// MaxPods pods in all (before any is built; reported with the check's errors), or more than
+// MaxPodBytes of pod specs.
 func (r *reader) expand(o *Object, w workload, errs ...error) error {
 	if w.meta.Name == "" {
 		errs = append(errs, o.Errorf("metadata.name", "Required value: a %s needs a name", w.kind))
@@ -302,16 +303,18 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 		errs = append(errs, fieldErrors(o, validatePodSpec(&w.tmpl.Spec, templateSpecPath))...)
 	}
 	errs = append(errs, checkSelector(o, &w)...)
+	n := int(w.replicas)
+	gated := w.tmpl != nil && len(w.tmpl.Spec.SchedulingGates) > 0
+	if !gated && n > MaxPods-len(r.w.Pods) {
+		// Reported with the workload's other errors, so that one run shows them all.
+		errs = append(errs, o.Errorf(w.countPath, "the input expands to more than %d pods", MaxPods))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	n := int(w.replicas)
-	if len(w.tmpl.Spec.SchedulingGates) > 0 {
+	if gated {
 		r.skip(o, gatedReason)
 		return nil
-	}
-	if n > MaxPods-len(r.w.Pods) {
-		return o.Errorf(w.countPath, "the input expands to more than %d pods", MaxPods)
 	}
 	if b, err := json.Marshal(w.tmpl); err == nil && n > 0 {
 		if len(b) > (MaxPodBytes-r.podBytes)/n {
