@@ -108,7 +108,10 @@ const boundClassesMax = 8
 // dearer offerings of the same types are priced as if they could use the cheaper: adding
 // spot-eligible pods could lower the bound of on-demand pods. The nodes of any plan that hold a
 // pod of a class are a plan for that class alone (the other pods taken off leave room only), so
-// each class's bound is a bound for the whole and the bound never falls when pods are added.
+// each class's bound is a bound for the whole: pods of other classes added beside a class never
+// lower the bound below that class's own. (Pods added within a class can still lower it a
+// little: the rows that count only the types holding one of their pods admit more types, and
+// the configuration bound's certificate (Farley's) depends on how its column generation ends.)
 func (b *boundInput) classBounds() float64 {
 	if len(b.sigMin) < 2 {
 		return 0

@@ -346,10 +346,10 @@ func TestLowerBoundCountsOnlyTypesThatHoldAPod(t *testing.T) {
 	}
 }
 
-// TestLowerBoundNeverFallsWhenPodsAdded: pods that require on-demand keep their on-demand bound
+// TestLowerBoundOfAClassBesideOthers: pods that require on-demand keep their on-demand bound
 // beside pods that accept spot on the same types (the cover prices a type at the cheapest
 // offering any pod may use; each price class is bounded alone too).
-func TestLowerBoundNeverFallsWhenPodsAdded(t *testing.T) {
+func TestLowerBoundOfAClassBesideOthers(t *testing.T) {
 	types := []*cloudprovider.InstanceType{
 		exactType("small", 4, 8, 0, 0.15, 0.035),
 		exactType("large", 8, 16, 0, 0.30, 0.0623),
