@@ -942,13 +942,18 @@ func fill(shapes []*packShape, order []int, usable, room, least []int64, take []
 		if k == 0 {
 			continue
 		}
-		if s.prof.carry >= 0 || len(s.prof.sel) > 0 {
-			k = st.admits(s.prof, k)
-		}
 		for d, r := range s.req {
-			if r > 0 && k > 0 {
+			if r > 0 {
+				if room[d] < r {
+					k = 0
+					break
+				}
 				k = min(k, int(room[d]/r))
 			}
+		}
+		// After the room: admits gives 0, min(k, 1) or k, so the order does not change k.
+		if k > 0 && (s.prof.carry >= 0 || len(s.prof.sel) > 0) {
+			k = st.admits(s.prof, k)
 		}
 		if k <= 0 {
 			continue
