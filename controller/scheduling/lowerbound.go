@@ -98,7 +98,8 @@ func (b *boundInput) bound() float64 {
 	return total
 }
 
-// boundClassesMax is the most price classes classBounds bounds alone (the largest by pods).
+// boundClassesMax is the most price classes classBounds bounds alone (those of the largest
+// demand priced at the class's cheapest rates).
 const boundClassesMax = 8
 
 // classBounds is the largest bound of a price class of the pods alone, 0 when there is one
@@ -109,7 +110,7 @@ const boundClassesMax = 8
 // spot-eligible pods could lower the bound of on-demand pods. The nodes of any plan that hold a
 // pod of a class are a plan for that class alone (the other pods taken off leave room only), so
 // each class's bound is a bound for the whole: pods of other classes added beside a class never
-// lower the bound below that class's own. (Pods added within a class can still lower it a
+// lower the bound below that class's own while it ranks among the boundClassesMax bounded. (Pods added within a class can still lower it a
 // little: the rows that count only the types holding one of their pods admit more types, and
 // the configuration bound's certificate (Farley's) depends on how its column generation ends.)
 func (b *boundInput) classBounds() float64 {
@@ -118,7 +119,6 @@ func (b *boundInput) classBounds() float64 {
 	}
 	classOf := map[string]int{}
 	var classes []map[int]bool
-	var sizes []int
 	sigClass := map[int]int{}
 	for sig := range b.sigs {
 		if _, placeable := b.sigMin[sig]; !placeable {
@@ -133,7 +133,7 @@ func (b *boundInput) classBounds() float64 {
 		if !seen {
 			i = len(classes)
 			classOf[k] = i
-			classes, sizes = append(classes, map[int]bool{}), append(sizes, 0)
+			classes = append(classes, map[int]bool{})
 		}
 		classes[i][sig] = true
 		sigClass[sig] = i
@@ -141,14 +141,40 @@ func (b *boundInput) classBounds() float64 {
 	if len(classes) < 2 {
 		return 0
 	}
+	estimate := make([]float64, len(classes))
+	// Each class's demand, priced at its cheapest rate per unit of each resource (USD/hour per
+	// unit over the items it may use): the largest is a bound on the class's cover, and ranks the
+	// classes, so that a class of a few small pods does not push out one of dear pods.
+	demand := make([]Resources, len(classes))
+	for i := range demand {
+		demand[i] = Resources{}
+	}
 	for _, p := range b.pods {
-		sizes[sigClass[p.sig]]++
+		demand[sigClass[p.sig]].AddInPlace(p.requests)
+	}
+	for i, sigs := range classes {
+		rate := map[corev1.ResourceName]float64{}
+		for sig := range sigs {
+			for _, c := range b.sigs[sig] {
+				u := b.items[c.item].usable
+				for k := range demand[i] {
+					if u[k] > 0 {
+						if r, ok := rate[k]; !ok || c.price/float64(u[k]) < r {
+							rate[k] = c.price / float64(u[k])
+						}
+					}
+				}
+			}
+		}
+		for k, v := range demand[i] {
+			estimate[i] = max(estimate[i], float64(v)*rate[k])
+		}
 	}
 	order := make([]int, len(classes))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(i, j int) bool { return sizes[order[i]] > sizes[order[j]] })
+	sort.SliceStable(order, func(i, j int) bool { return estimate[order[i]] > estimate[order[j]] })
 	best := 0.0
 	for _, i := range order[:min(len(order), boundClassesMax)] {
 		best = max(best, b.subset(classes[i]).bound())

@@ -366,3 +366,28 @@ func TestLowerBoundOfAClassBesideOthers(t *testing.T) {
 		t.Fatalf("bound with spot-eligible pods added %.4f, below the on-demand pods' alone %.4f", got, alone)
 	}
 }
+
+// TestLowerBoundRanksClassesByCost: the price classes bounded alone are those whose demand costs
+// most, not those of most pods: eight classes of many tiny pods (each kept off one type) beside
+// 10 on-demand pods of 1600m keep the on-demand pods' bound.
+func TestLowerBoundRanksClassesByCost(t *testing.T) {
+	var types []*cloudprovider.InstanceType
+	for i := range 9 {
+		types = append(types, exactType(fmt.Sprintf("t%d", i), 8, 16, 0, 0.40+0.01*float64(i), 0.08))
+	}
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	od := replicas(10, "od", "1600m", withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand))
+	alone := boundOf(od, []*v1alpha5.Provisioner{prov}, types)
+	// 16 CPU on on-demand: two nodes of t0.
+	if math.Abs(alone-0.80) > 1e-6 {
+		t.Fatalf("bound of the on-demand pods alone %.4f, want 0.80", alone)
+	}
+	with := slices.Clone(od)
+	for i := range 8 {
+		notOne := withTerms([]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceType, Operator: corev1.NodeSelectorOpNotIn, Values: []string{fmt.Sprintf("t%d", i+1)}}})
+		with = append(with, replicas(20, fmt.Sprintf("tiny%d-", i), "10m", notOne)...)
+	}
+	if got := boundOf(with, []*v1alpha5.Provisioner{prov}, types); got < alone-1e-9 {
+		t.Fatalf("bound with eight classes of tiny pods added %.4f, below the on-demand pods' alone %.4f", got, alone)
+	}
+}
