@@ -262,7 +262,7 @@ func (d *document) objects() ([]*Object, error) {
 		if e := d.jsonError(); e != nil {
 			return nil, e
 		}
-		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + err.Error()}
+		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			e.Line, e.Reason = d.start+n-1, "invalid YAML: "+m[2]

@@ -266,8 +266,9 @@ type claim struct {
 	committed Resources // max capacity over types, for limits
 	// price is the cheapest allowed available offering over types, USD/hour.
 	price float64
-	// roomCPU and roomMemory are maxUsable less requests, in millicores and bytes: a pod asking
-	// for more fits none of the claim's types (a cheap first test, see setRoom).
+	// roomCPU and roomMemory are maxUsable less requests, in millicores and milli-bytes (as
+	// Resources): a pod asking for more fits none of the claim's types (a cheap first test, see
+	// setRoom).
 	roomCPU, roomMemory int64
 	// sized is set once resize has considered the claim.
 	sized bool
@@ -1247,8 +1248,9 @@ func (ps *provState) pinnedRefusal(pi *podInfo, i int, nsLabels map[string]map[s
 		}
 		switch {
 		case pi.cpu > c.roomCPU || pi.memory > c.roomMemory:
-			return fmt.Sprintf("the node planned with a matching pod has no room for it (%dm cpu and %d bytes of memory left, the pod needs %dm and %d)",
-				c.roomCPU, c.roomMemory, pi.cpu, pi.memory)
+			return fmt.Sprintf("the node planned with a matching pod has no room for it (%s left, the pod needs %s)",
+				Resources{corev1.ResourceCPU: max(c.roomCPU, 0), corev1.ResourceMemory: max(c.roomMemory, 0)},
+				Resources{corev1.ResourceCPU: pi.cpu, corev1.ResourceMemory: pi.memory})
 		case c.host.admits(pi, nsLabels, pi.pinned) != "":
 			return "the node planned with a matching pod refuses it: " + c.host.admits(pi, nsLabels, pi.pinned)
 		case !pi.vol.admitsClaim(c):

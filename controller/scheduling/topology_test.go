@@ -228,6 +228,18 @@ func TestHostnameAffinity(t *testing.T) {
 			t.Fatalf("a new node cannot hold the db pod the sidecar must join: new %d, errors %v", len(res.NewNodes), res.Errors)
 		}
 	})
+	t.Run("planned node full", func(t *testing.T) {
+		// The pods must all share one node: those the largest type cannot hold are refused, with
+		// the planned node's room and the pod's needs as quantities.
+		pods := replicas(300, "w", "1", withLabels("app", "w"), withPodAffinity(hostnameTerm("app", "w")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+		if len(res.Errors) == 0 {
+			t.Fatalf("300 pods of 1 cpu on one node: want some refused")
+		}
+		if r := res.Errors[0].Reason; !strings.Contains(r, "no room for it (cpu=") || !strings.Contains(r, "the pod needs cpu=1") {
+			t.Fatalf("reason %q: want the room and the needs as quantities", r)
+		}
+	})
 	t.Run("nothing to follow", func(t *testing.T) {
 		pods := []*corev1.Pod{pod("orphan", "250m", "256Mi", withPodAffinity(hostnameTerm("app", "missing")))}
 		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
