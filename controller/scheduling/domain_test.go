@@ -481,6 +481,11 @@ func TestZoneSpreadAfterThePodsItCounts(t *testing.T) {
 			withSelector(v1alpha5.LabelZone, fake.Zones[0]), withSpread(zoneSpread(1, "nobody")))},
 		{"counted pods of the second round", replicas(3, "pinned", "250m", withLabels("tier", "pinned"),
 			withSelector(v1alpha5.LabelZone, fake.Zones[0]), withAntiAffinity(domainTerm(corev1.LabelHostname, "tier", "pinned")))},
+		// Pods of the second round with a spread of their own that counts the second round
+		// (themselves): both they and the counter are placed last, the counted pods first.
+		{"counted pods of the second round with a spread", replicas(3, "pinned", "250m", withLabels("tier", "pinned"),
+			withSelector(v1alpha5.LabelZone, fake.Zones[0]), withAntiAffinity(domainTerm(corev1.LabelHostname, "tier", "pinned")),
+			withSpread(zoneSpread(3, "pinned")))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			types := fake.Catalog(40)

@@ -792,6 +792,11 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		if a.late != b.late {
 			return boolOrder(a.late)
 		}
+		// Among those, the pods another's spread counts go first (below), whatever else they
+		// carry: a pod that repels its kind is counted by a later spread as it is placed.
+		if a.late && a.counted != b.counted {
+			return boolOrder(!a.counted)
+		}
 		// Pods with required pod affinity go last, so the pods they follow are placed.
 		if a.affinity != b.affinity {
 			return boolOrder(a.affinity)
