@@ -8,23 +8,38 @@ import (
 )
 
 // Letting pods go where their own requirements allow. First-fit places a pod on the first open
-// claim that admits it, so a claim whose zone or capacity type one pod narrowed (a pod that
-// selects on-demand, or one whose zone constraint fixed a zone) also takes pods that accept any
-// zone and capacity type, and sizing (split) and pooling keep those on the claim's offerings:
-// three unconstrained pods beside one on-demand pod all run on-demand, at several times the
-// spot price. So, before a claim is sized, its free pods (freeReqs: pods whose own requirements
-// allow more zones or capacity types than the claim's, and which no topology term counts on
-// those keys) are re-planned on requirements of their own, the others on the claim's; the
-// pieces, each sized as split sizes a claim, replace the claim when they cost at least
-// splitMargin less than the claim sized alone (resize, detach). Claims of pooled pods are packed
-// by pools, so for them the pools are packed twice, as they are and with the free pods let go,
-// and the cheaper plan is kept (packAndSize).
+// claim that admits it, so a claim whose requirements one pod narrowed (a pod that selects
+// on-demand, one whose zone constraint fixed a zone, one that needs an instance family, an
+// architecture or a CPU count) or whose types one pod's extended resource (a GPU) narrowed also
+// takes pods that accept more, and sizing (split) and pooling keep those on the claim's types
+// and offerings: three unconstrained pods beside one on-demand pod all run on-demand, at several
+// times the spot price, sixty beside one c6a pod on c6a nodes. So, before a claim is sized, its
+// free pods (freeReqs: pods whose own requirements allow more than the claim's on some key, or
+// that request none of an extended resource the claim's pods request, and which no topology
+// term counts on those keys) are re-planned on requirements of their own, on the types these
+// allow (repackOn), the others on the claim's; the pieces, each sized as split sizes a claim,
+// replace the claim when they cost at least splitMargin less than the claim sized alone
+// (resize, detach). A claim is tried when some group of free pods could save (freeSaving): more
+// than splitMargin of the price of the claim's types on the group's zones and capacity types,
+// or, when the claim allows fewer instance types than the group (or has an accelerator), more
+// than unitMargin of the price of the cheapest type that holds the group's largest pod; a
+// group free on instance-type keys only that saves neither stays. Claims of pooled pods are
+// packed by pools, so for them the pools are packed twice, as they are and with the free pods
+// let go, and the cheaper plan is kept (packAndSize); pods that request an extended resource
+// pool apart from those that request none (packPools), and a looser pool joining a tighter one
+// is also packed apart when its pods cost much more on the tighter requirements (joinedPrice).
 //
 // A pod keeps the claim's domain of every key it is counted on or constrained by
 // (topology.keys), so no domain count changes, as kube-scheduler would see them; and a topology
 // spread that counts it keeps counting it (its eligibility is judged on the claim's and the
 // pod's own requirements alike). A claim is left as it is when one of its pods requires
 // co-location on the host or has persistent volumes (as split leaves it).
+
+// unitMargin is how much less (as a share) the cheapest type that holds a free group's largest
+// pod must cost on the group's requirements than on the claim's for fewer instance types (or an
+// accelerator) to count as a saving (freeSaving): below it, letting the pods go has cost more
+// in the generated workloads than it saved (the pieces pack worse than the claim).
+const unitMargin = 0.10
 
 // detachPlan is a claim's pods partitioned for detach: stay need the claim's requirements,
 // free[i] may go on reqs[i] (the template narrowed by their own term and the claim's domains of
@@ -36,10 +51,11 @@ type detachPlan struct {
 }
 
 // detachable returns the plan for c, or nil when c has no free pod, holds pods split leaves
-// together, or its types cost no less under the free pods' requirements (the pieces could then
-// only cost more). It reads the topology, so it is called before resize's workers start.
+// together, or no group of free pods saves enough on its requirements (freeSaving; the pieces
+// could then only cost more). Groups free on instance-type keys only that do not save enough
+// are moved to stay. It reads the topology, so it is called before resize's workers start.
 func (ps *provState) detachable(c *claim) *detachPlan {
-	if len(c.infos) == 0 || math.IsInf(c.price, 1) || !narrowsOfferings(ps.template, c.reqs) {
+	if len(c.infos) == 0 || math.IsInf(c.price, 1) || !ps.narrowed(c) {
 		return nil
 	}
 	var plan *detachPlan
@@ -71,23 +87,127 @@ func (ps *provState) detachable(c *claim) *detachPlan {
 	if plan == nil {
 		return nil
 	}
-	limit := c.price * (1 - splitMargin)
-	for _, reqs := range plan.reqs {
-		if ps.minPrice(c.types, reqs) < limit {
-			return plan
+	// A group free on instance-type keys only (the same zones and capacity types as c) stays
+	// unless it saves enough by itself.
+	pays := false
+	kept := &detachPlan{stay: plan.stay}
+	for g, reqs := range plan.reqs {
+		saves := ps.freeSaving(c, plan, g) > splitMargin
+		if !saves && !loosensOfferings(c.reqs, reqs) {
+			kept.stay = append(kept.stay, plan.free[g]...)
+			continue
 		}
+		pays = pays || saves
+		kept.free = append(kept.free, plan.free[g])
+		kept.reqs = append(kept.reqs, reqs)
 	}
-	return nil
+	if !pays {
+		return nil
+	}
+	return kept
 }
 
-// narrowsOfferings reports whether reqs allow fewer zones or capacity types than template.
-func narrowsOfferings(template, reqs Requirements) bool {
+// loosensOfferings reports whether reqs allow more zones or capacity types than tight.
+func loosensOfferings(tight, reqs Requirements) bool {
 	for k := range offeringKeys {
-		if !within(requirementOf(template, k), requirementOf(reqs, k)) {
+		if !within(requirementOf(reqs, k), requirementOf(tight, k)) {
 			return true
 		}
 	}
 	return false
+}
+
+// narrowed reports whether c's types are fewer than the provisioner's for its requirements
+// (narrows) or for an extended resource (a GPU) one of its pods requests.
+func (ps *provState) narrowed(c *claim) bool {
+	return narrows(ps.template, c.reqs) || requestsExtended(c.requests)
+}
+
+// requestsExtended reports whether requests ask for an extended resource (isExtendedResource).
+func requestsExtended(requests Resources) bool {
+	for k, v := range requests {
+		if v > 0 && isExtendedResource(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// lacksExtended reports whether pi requests none of some extended resource c's pods request: c's
+// types then have it, pi needs no type that does.
+func lacksExtended(pi *podInfo, c *claim) bool {
+	for k, v := range c.requests {
+		if v > 0 && isExtendedResource(k) && pi.requests[k] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// narrows reports whether reqs allow less than template on some key: fewer zones or capacity
+// types, or fewer instance types (a family, an architecture, a CPU count, a GPU).
+func narrows(template, reqs Requirements) bool {
+	for k, r := range reqs {
+		if !within(requirementOf(template, k), r) {
+			return true
+		}
+	}
+	for k, r := range template {
+		if _, ok := reqs[k]; !ok && !within(r, Absent(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// freeSaving returns the share of a node's price that the free pods of group g of plan could
+// save on their own requirements, at least 0: the larger of what c's types cost less under
+// them (fewer zones or capacity types) and what the cheapest type that holds the group's
+// largest pod (unitPrice) costs less under them than under c's (fewer instance types).
+func (ps *provState) freeSaving(c *claim, plan *detachPlan, g int) float64 {
+	reqs := plan.reqs[g]
+	saving := 0.0
+	if c.price > 0 {
+		saving = 1 - ps.minPrice(c.types, reqs)/c.price
+	}
+	unit := Resources{}
+	for _, pi := range plan.free[g] {
+		for k, v := range pi.requests {
+			unit[k] = max(unit[k], v)
+		}
+	}
+	if !ps.typesNarrower(reqs, c.reqs) && !requestsExtended(c.requests) {
+		return max(saving, 0)
+	}
+	if on := ps.unitPrice(c.reqs, unit, extendedProbe(c.requests)); on > 0 && !math.IsInf(on, 1) {
+		if s := 1 - ps.unitPrice(reqs, unit, extendedProbe(unit))/on; s > unitMargin {
+			saving = max(saving, s)
+		}
+	}
+	return max(saving, 0)
+}
+
+// typesNarrower reports whether tight allows fewer instance types than loose on some key that
+// instance types are labelled with (a family, an architecture, a CPU count).
+func (ps *provState) typesNarrower(loose, tight Requirements) bool {
+	for k, r := range tight {
+		if ps.isTypeKey[k] && !within(requirementOf(loose, k), r) {
+			return true
+		}
+	}
+	return false
+}
+
+// unitPrice returns the cheapest allowed available offering under reqs of a provisioner's type
+// compatible with reqs that has the extended resources of probe (and no other: see
+// wastesAccelerators) and holds unit, USD/hour (+Inf when there is none).
+func (ps *provState) unitPrice(reqs Requirements, unit, probe Resources) float64 {
+	for _, pt := range ps.compatibleByPrice(reqs, probe) {
+		if unit.Fits(pt.t.usable) {
+			return pt.price
+		}
+	}
+	return math.Inf(1)
 }
 
 // requirementOf returns reqs' requirement on key, Absent(key) when reqs has none (as for a node).
@@ -99,27 +219,33 @@ func requirementOf(reqs Requirements, key string) *Requirement {
 }
 
 // freeReqs returns the requirements pi would get on a claim of its own with c's domains of its
-// topology keys, and true when they allow more zones or capacity types than c's (pi is free:
-// see the top of the file). Pods with several node affinity terms stay.
+// topology keys, and true when they allow more than c's on a zone or capacity-type key (on an
+// instance-type key too when c allows fewer instance types than the template), or pi requests
+// none of an extended resource c's pods request (pi is free: see the top of the file). Pods
+// with several node affinity terms stay.
 func (ps *provState) freeReqs(pi *podInfo, c *claim) (Requirements, bool) {
 	if len(pi.terms) != 1 {
 		return nil, false
 	}
 	keys := ps.topo.keys(pi)
-	// First on the offering keys alone (no copy of the requirements): most pods on a narrowed
-	// claim narrowed it, or keep its domain.
+	// First key by key (no copy of the requirements): most pods on a narrowed claim narrowed
+	// it, or keep its domain.
 	looser := false
-	for k := range offeringKeys {
-		if slices.Contains(keys, k) {
+	types := ps.typesNarrower(ps.template, c.reqs)
+	for k, cr := range c.reqs {
+		if slices.Contains(keys, k) || (!types && !offeringKeys[k]) {
 			continue
 		}
 		r := requirementOf(ps.template, k)
 		if t, ok := pi.terms[0][k]; ok {
 			r = r.Intersect(t)
 		}
-		looser = looser || !within(r, requirementOf(c.reqs, k))
+		if !within(r, cr) {
+			looser = true
+			break
+		}
 	}
-	if !looser {
+	if !looser && !lacksExtended(pi, c) {
 		return nil, false
 	}
 	own, err := ps.template.Constrain(pi.terms[0])
@@ -249,7 +375,7 @@ func (ps *provState) packAndSize() {
 	plans := make([]*detachPlan, len(ps.claims))
 	gain := 0.0
 	for i, c := range ps.claims {
-		if narrowsOfferings(ps.template, c.reqs) && c.pooled() {
+		if ps.narrowed(c) && c.pooled() {
 			if plans[i] = ps.detachable(c); plans[i] != nil {
 				gain += ps.detachGain(c, plans[i])
 			}
@@ -304,7 +430,7 @@ func (ps *provState) detachGain(c *claim, plan *detachPlan) float64 {
 				share = max(share, float64(sum)/float64(total))
 			}
 		}
-		gain += share * max(c.price-ps.minPrice(c.types, plan.reqs[g]), 0)
+		gain += share * c.price * ps.freeSaving(c, plan, g)
 	}
 	return gain
 }

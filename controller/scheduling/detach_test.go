@@ -149,3 +149,72 @@ func freePoolsCheck(t *testing.T, pods []*corev1.Pod, prov *v1alpha5.Provisioner
 		}
 	}
 }
+
+// TestFreePodsLeaveTypeNarrowedClaims: a pod that narrows its node's instance types (a family,
+// an architecture, a GPU it requests) does not pull pods that accept any type onto its kind of
+// node: they run on the cheapest type their own requirements allow, the narrow pod on a node of
+// its own, whether the claims are pooled or not (a host port keeps a pod out of the pools).
+func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
+	// No overhead, one zone. The "t" family is arm64 and costs a quarter of the amd64 "c"
+	// family per CPU; the GPU types cost a little less per CPU than the "c" family.
+	typed := func(it *cloudprovider.InstanceType, family, arch string) *cloudprovider.InstanceType {
+		it.Labels[v1alpha5.LabelInstanceFamily] = family
+		it.Labels[v1alpha5.LabelArch] = arch
+		return it
+	}
+	types := []*cloudprovider.InstanceType{
+		typed(exactType("t.large", 2, 4, 0, 0.05, 0.01), "t", "arm64"),
+		typed(exactType("c.large", 2, 4, 0, 0.10, 0.04), "c", "amd64"),
+		typed(exactType("c.2xlarge", 8, 16, 0, 0.40, 0.16), "c", "amd64"),
+		typed(exactType("c.8xlarge", 32, 64, 0, 1.60, 0.64), "c", "amd64"),
+		typed(exactType("g.xlarge", 4, 16, 1, 0.20, 0.08), "g", "amd64"),
+		typed(exactType("g.16xlarge", 64, 128, 2, 1.55, 0.62), "g", "amd64"),
+	}
+	free := func() []*corev1.Pod {
+		var out []*corev1.Pod
+		for _, p := range replicas(30, "free", "1500m") {
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("3Gi")
+			out = append(out, p)
+		}
+		return out
+	}
+	family := withSelector(v1alpha5.LabelInstanceFamily, "c")
+	amd64 := withSelector(v1alpha5.LabelArch, "amd64")
+	port := withHostPort(9090, corev1.ProtocolTCP, "")
+	for _, tc := range []struct {
+		name string
+		pods []*corev1.Pod
+		// want is the plan's cost, USD/hour: the free pods on 30 t.large spot nodes (0.30), the
+		// narrow pod alone. narrowType is the type family the narrow pod must run on.
+		want       float64
+		narrowType string
+	}{
+		// Before: all 31 on c types (c.8xlarge and two c.2xlarge, 0.96).
+		{name: "instance family", pods: append(free(), pod("narrow", "1", "1Gi", family)), want: 0.30 + 0.04, narrowType: "c"},
+		{name: "architecture", pods: append(free(), pod("narrow", "1", "1Gi", amd64)), want: 0.30 + 0.04, narrowType: "c"},
+		// Before: all 31 on a g.16xlarge (0.62).
+		{name: "gpu", pods: append(free(), pod("narrow", "1", "4Gi", withGPU(1))), want: 0.30 + 0.08, narrowType: "g"},
+		{name: "instance family, not pooled", pods: append(free(), pod("narrow", "1", "1Gi", family, port)), want: 0.30 + 0.04, narrowType: "c"},
+		{name: "gpu, not pooled", pods: append(free(), pod("narrow", "1", "4Gi", withGPU(1), port)), want: 0.30 + 0.08, narrowType: "g"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+			res := solve(t, tc.pods, []*v1alpha5.Provisioner{prov}, types)
+			checkClaims(t, tc.pods, res, nil)
+			if len(res.Errors) != 0 {
+				t.Fatalf("errors: %v", reasons(res))
+			}
+			if got := cost(res); math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, tc.want, plan(res))
+			}
+			for _, c := range res.NewNodes {
+				it, _, _ := c.PlannedOffering()
+				for _, p := range c.Pods {
+					if want := map[bool]string{true: tc.narrowType, false: "t"}[p.Name == "narrow"]; it.Labels[v1alpha5.LabelInstanceFamily] != want {
+						t.Fatalf("%s on %s, want the %s family; plan:\n%s", p.Name, it.Name, want, plan(res))
+					}
+				}
+			}
+		})
+	}
+}

@@ -145,7 +145,12 @@ func (ps *provState) packPools(memo *poolMemo) {
 		if !c.pooled() {
 			continue
 		}
+		// Pods that request an extended resource (a GPU) pool apart from those that do not:
+		// packed together, the others would run on the accelerator types.
 		k := c.reqs.String()
+		if probe := extendedProbe(c.requests); len(probe) > 0 {
+			k += "|" + probe.key()
+		}
 		if _, ok := pools[k]; !ok {
 			order = append(order, k)
 		}
@@ -575,13 +580,44 @@ func (ps *provState) joinCostly(pools map[string][]int, a *poolAttempt) bool {
 		for _, i := range pools[l] {
 			c := ps.claims[i]
 			own += ps.minPrice(c.types, c.reqs)
-			joined += ps.minPrice(c.types, to)
+			joined += ps.joinedPrice(c, to)
 		}
 	}
 	if len(a.idx) <= joinApartClaims {
 		return joined > own*(1+splitMargin)
 	}
 	return joined > own*joinApartRatio
+}
+
+// joinedPrice returns what c's pods would cost at least under to, the requirements of a pool
+// they join, USD/hour: the cheapest offering under to of c's types, or, when to allows fewer
+// instance types than c's requirements (a family, an architecture, a CPU count), at least c's
+// price scaled by how much dearer the cheapest type that holds c's largest pod is under to
+// (unitPrice; +Inf when no type under to holds it).
+func (ps *provState) joinedPrice(c *claim, to Requirements) float64 {
+	price := ps.minPrice(c.types, to)
+	narrowed := false
+	for k, r := range to {
+		if (ps.isTypeKey[k] || offeringKeys[k]) && !within(requirementOf(c.reqs, k), r) {
+			narrowed = true
+			break
+		}
+	}
+	if !narrowed {
+		return price
+	}
+	unit := Resources{}
+	for _, pi := range c.infos {
+		for k, v := range pi.requests {
+			unit[k] = max(unit[k], v)
+		}
+	}
+	probe := extendedProbe(unit)
+	own := ps.unitPrice(c.reqs, unit, probe)
+	if own <= 0 || math.IsInf(own, 1) {
+		return price
+	}
+	return max(price, c.price*ps.unitPrice(to, unit, probe)/own)
 }
 
 // movable reports whether no pod of the claims idx is counted by a topology key on which the

@@ -43,7 +43,7 @@ func (ps *provState) resize(skipPooled bool) {
 		if c.sized || (skipPooled && c.pooled()) {
 			continue
 		}
-		if narrowsOfferings(ps.template, c.reqs) && !c.pooled() {
+		if ps.narrowed(c) && !c.pooled() {
 			plans[i] = ps.detachable(c)
 		}
 		todo = append(todo, i)
