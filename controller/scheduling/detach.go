@@ -170,12 +170,7 @@ func (ps *provState) freeSaving(c *claim, plan *detachPlan, g int) float64 {
 	if c.price > 0 {
 		saving = 1 - ps.minPrice(c.types, reqs)/c.price
 	}
-	unit := Resources{}
-	for _, pi := range plan.free[g] {
-		for k, v := range pi.requests {
-			unit[k] = max(unit[k], v)
-		}
-	}
+	unit := largestRequests(plan.free[g])
 	if !ps.typesNarrower(reqs, c.reqs) && !requestsExtended(c.requests) {
 		return max(saving, 0)
 	}
@@ -185,6 +180,16 @@ func (ps *provState) freeSaving(c *claim, plan *detachPlan, g int) float64 {
 		}
 	}
 	return max(saving, 0)
+}
+
+// largestRequests returns the largest request of each resource over pods (the smallest node
+// that holds each of them holds this).
+func largestRequests(pods []*podInfo) Resources {
+	out := Resources{}
+	for _, pi := range pods {
+		out.MaxInPlace(pi.requests)
+	}
+	return out
 }
 
 // typesNarrower reports whether tight allows fewer instance types than loose on some key that

@@ -110,9 +110,10 @@ const boundClassesMax = 8
 // spot-eligible pods could lower the bound of on-demand pods. The nodes of any plan that hold a
 // pod of a class are a plan for that class alone (the other pods taken off leave room only), so
 // each class's bound is a bound for the whole: pods of other classes added beside a class never
-// lower the bound below that class's own while it ranks among the boundClassesMax bounded. (Pods added within a class can still lower it a
-// little: the rows that count only the types holding one of their pods admit more types, and
-// the configuration bound's certificate (Farley's) depends on how its column generation ends.)
+// lower the bound below that class's own while it ranks among the boundClassesMax bounded.
+// (Pods added within a class can still lower it a little: the rows that count only the types
+// holding one of their pods admit more types, and the configuration bound's certificate
+// (Farley's) depends on how its column generation ends.)
 func (b *boundInput) classBounds() float64 {
 	if len(b.sigMin) < 2 {
 		return 0

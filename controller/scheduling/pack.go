@@ -606,12 +606,7 @@ func (ps *provState) joinedPrice(c *claim, to Requirements) float64 {
 	if !narrowed {
 		return price
 	}
-	unit := Resources{}
-	for _, pi := range c.infos {
-		for k, v := range pi.requests {
-			unit[k] = max(unit[k], v)
-		}
-	}
+	unit := largestRequests(c.infos)
 	probe := extendedProbe(unit)
 	own := ps.unitPrice(c.reqs, unit, probe)
 	if own <= 0 || math.IsInf(own, 1) {
