@@ -226,12 +226,30 @@ func requirementOf(reqs Requirements, key string) *Requirement {
 // freeReqs returns the requirements pi would get on a claim of its own with c's domains of its
 // topology keys, and true when they allow more than c's on a zone or capacity-type key (on an
 // instance-type key too when c allows fewer instance types than the template), or pi requests
-// none of an extended resource c's pods request (pi is free: see the top of the file). Pods
-// with several node affinity terms stay.
+// none of an extended resource c's pods request (pi is free: see the top of the file). A pod
+// with several node affinity terms (ORed) gets the requirements of the term, among those that
+// leave it free, whose cheapest type that holds it costs least (unitPrice).
 func (ps *provState) freeReqs(pi *podInfo, c *claim) (Requirements, bool) {
-	if len(pi.terms) != 1 {
-		return nil, false
+	if len(pi.terms) == 1 {
+		return ps.freeReqsOn(pi, c, pi.terms[0])
 	}
+	var best Requirements
+	bestPrice := math.Inf(1)
+	probe := extendedProbe(pi.requests)
+	for _, term := range pi.terms {
+		own, ok := ps.freeReqsOn(pi, c, term)
+		if !ok {
+			continue
+		}
+		if price := ps.unitPrice(own, pi.requests, probe); best == nil || price < bestPrice {
+			best, bestPrice = own, price
+		}
+	}
+	return best, best != nil
+}
+
+// freeReqsOn is freeReqs for one of pi's node affinity terms.
+func (ps *provState) freeReqsOn(pi *podInfo, c *claim, term Requirements) (Requirements, bool) {
 	keys := ps.topo.keys(pi)
 	// First key by key (no copy of the requirements): most pods on a narrowed claim narrowed
 	// it, or keep its domain.
@@ -242,7 +260,7 @@ func (ps *provState) freeReqs(pi *podInfo, c *claim) (Requirements, bool) {
 			continue
 		}
 		r := requirementOf(ps.template, k)
-		if t, ok := pi.terms[0][k]; ok {
+		if t, ok := term[k]; ok {
 			r = r.Intersect(t)
 		}
 		if !within(r, cr) {
@@ -253,7 +271,7 @@ func (ps *provState) freeReqs(pi *podInfo, c *claim) (Requirements, bool) {
 	if !looser && !lacksExtended(pi, c) {
 		return nil, false
 	}
-	own, err := ps.template.Constrain(pi.terms[0])
+	own, err := ps.template.Constrain(term)
 	if err != nil {
 		return nil, false
 	}

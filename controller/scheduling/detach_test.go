@@ -218,3 +218,68 @@ func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
 		})
 	}
 }
+
+func TestNodeAffinityTermsPricedCheapestFirst(t *testing.T) {
+	// No overhead, one zone. Node affinity terms are ORed and unordered in Kubernetes: a pod
+	// whose first term needs a large type and whose second admits the small arm64 "t" family
+	// costs the cheapest node either term admits, alone or beside pods that narrow a claim.
+	typed := func(it *cloudprovider.InstanceType, family, arch string) *cloudprovider.InstanceType {
+		it.Labels[v1alpha5.LabelInstanceFamily] = family
+		it.Labels[v1alpha5.LabelArch] = arch
+		return it
+	}
+	types := []*cloudprovider.InstanceType{
+		typed(exactType("t.large", 2, 4, 0, 0.05, 0.01), "t", "arm64"),
+		typed(exactType("c.large", 2, 4, 0, 0.10, 0.04), "c", "amd64"),
+		typed(exactType("c.2xlarge", 8, 16, 0, 0.40, 0.16), "c", "amd64"),
+		typed(exactType("c.8xlarge", 32, 64, 0, 1.60, 0.64), "c", "amd64"),
+	}
+	for _, it := range types {
+		it.Labels[v1alpha5.LabelInstanceCPU] = it.Capacity.Cpu().String()
+	}
+	bigOrT := withTerms(
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceFamily, Operator: corev1.NodeSelectorOpIn, Values: []string{"t"}}},
+	)
+	tOrBig := withTerms(
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceFamily, Operator: corev1.NodeSelectorOpIn, Values: []string{"t"}}},
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
+	)
+	bigOrZone := withTerms(
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"us-east-1b"}}},
+	)
+	od := withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand)
+	family := withSelector(v1alpha5.LabelInstanceFamily, "c")
+	for _, tc := range []struct {
+		name string
+		pods []*corev1.Pod
+		// want is the plan's cost, USD/hour: the two-term pod on a t.large spot node (0.01).
+		want float64
+	}{
+		// Before: a c.2xlarge spot node (0.16) for the first term.
+		{name: "alone", pods: []*corev1.Pod{pod("two-terms", "1", "1Gi", bigOrT)}, want: 0.01},
+		{name: "alone, terms swapped", pods: []*corev1.Pod{pod("two-terms", "1", "1Gi", tOrBig)}, want: 0.01},
+		// Before: a c.2xlarge on-demand node (0.40).
+		{name: "alone, on-demand", pods: []*corev1.Pod{pod("two-terms", "1", "1Gi", bigOrT, od)}, want: 0.05},
+		{name: "alone, zone term", pods: []*corev1.Pod{pod("two-terms", "1", "1Gi", bigOrZone, od)}, want: 0.05},
+		// The two pods do not fit one c.2xlarge. Before: the two-term pod stayed on the
+		// on-demand claim's requirements, first term (two c.2xlarge on-demand, 0.80); it is let
+		// go on the term that costs least.
+		{name: "beside an on-demand pod", pods: []*corev1.Pod{pod("needs-od", "7", "8Gi", od), pod("two-terms", "1500m", "1Gi", bigOrT)}, want: 0.40 + 0.01},
+		// Before: on the c family with the narrow pod (two c.2xlarge spot nodes, 0.32).
+		{name: "beside a family pod", pods: []*corev1.Pod{pod("needs-c", "7", "8Gi", family), pod("two-terms", "1500m", "1Gi", bigOrT)}, want: 0.16 + 0.01},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+			res := solve(t, tc.pods, []*v1alpha5.Provisioner{prov}, types)
+			checkClaims(t, tc.pods, res, nil)
+			if len(res.Errors) != 0 {
+				t.Fatalf("errors: %v", reasons(res))
+			}
+			if got := cost(res); math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, tc.want, plan(res))
+			}
+		})
+	}
+}

@@ -1501,9 +1501,12 @@ func isExtendedResource(name corev1.ResourceName) bool {
 	return !strings.HasPrefix(n, corev1.ResourceHugePagesPrefix) && !strings.HasPrefix(n, "requests.") && strings.Contains(n, "/") && !strings.HasPrefix(n, "kubernetes.io/")
 }
 
+// open opens a new claim for pi on the first of its node affinity terms, cheapest first (see
+// termsByPrice), that leaves an instance type; it returns why none did otherwise, term by term.
 func (ps *provState) open(pi *podInfo) (string, bool) {
 	var reasons []string
-	for i, term := range pi.terms {
+	for _, i := range ps.termsByPrice(pi) {
+		term := pi.terms[i]
 		reqs, err := ps.template.Constrain(term)
 		if err != nil {
 			reasons = append(reasons, termReason(i, len(pi.terms), "incompatible: "+err.Error()))
@@ -1522,6 +1525,45 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 		reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
 	}
 	return strings.Join(reasons, "; "), false
+}
+
+// termsByPrice returns the indices of pi's node affinity terms (ORed: kube-scheduler takes a
+// node matching any), ordered by the cheapest offering a new node opened on each would start
+// at (ties, and terms no type satisfies, keep their order). Kubernetes gives the terms no
+// order, so taking the first that fits can price a pod on a dear term beside a cheap one
+// (instance-cpu > 7 OR a zone). A pod with one term costs nothing here.
+func (ps *provState) termsByPrice(pi *podInfo) []int {
+	order := make([]int, len(pi.terms))
+	for i := range order {
+		order[i] = i
+	}
+	if len(pi.terms) < 2 {
+		return order
+	}
+	prices := make([]float64, len(pi.terms))
+	for i, term := range pi.terms {
+		prices[i] = math.Inf(1)
+		reqs, err := ps.template.Constrain(term)
+		if err != nil {
+			continue
+		}
+		opts, constrained, _ := ps.topo.options(pi, ps, reqs, nil)
+		if constrained && len(opts) == 0 {
+			continue
+		}
+		for _, o := range withOptions(term, opts) {
+			r, err := reqs.Constrain(o)
+			if err != nil {
+				continue
+			}
+			if types := ps.filter(ps.types, r, o, pi.requests, ps.committed); len(types) > 0 {
+				prices[i] = ps.minPrice(types, r)
+				break
+			}
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(prices[a], prices[b]) })
+	return order
 }
 
 // openWith opens a claim for pi with requirements reqs (the template narrowed by term) and the

@@ -306,14 +306,17 @@ func TestNodeSelectorArchAndGPU(t *testing.T) {
 	}
 }
 
-func TestAffinityTermsFirstSatisfiable(t *testing.T) {
+// Node affinity terms that no type satisfies are skipped, and the term a claim is opened on
+// applies whole: here the third, the cheapest satisfiable one (the fourth needs twice the CPUs).
+func TestAffinityTermsCheapestSatisfiable(t *testing.T) {
 	types := fake.Catalog(60)
 	pods := []*corev1.Pod{pod("p", "1", "1Gi", withTerms(
 		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"eu-west-1a"}}},
 		[]corev1.NodeSelectorRequirement{{Key: "team", Operator: corev1.NodeSelectorOpIn, Values: []string{"ml"}}},
 		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1b"}},
 			{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
-		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1c"}}},
+		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1c"}},
+			{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"15"}}},
 	))}
 	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
 	checkClaims(t, pods, res, nil)
