@@ -19,6 +19,9 @@ func (r *reader) namespace(o *Object, _ role) error {
 	if usable, err := r.decode(o, ns); !usable || err != nil {
 		return err
 	}
+	if err := namespaceName(o, "metadata.name", ns.Name); err != nil {
+		return err
+	}
 	labels := map[string]string{corev1.LabelMetadataName: ns.Name}
 	for k, v := range ns.Labels {
 		labels[k] = v
@@ -33,12 +36,47 @@ func (r *reader) node(o *Object, _ role) error {
 	if n.Name == "" && usable {
 		err = errors.Join(err, o.Errorf("metadata.name", "Required value: a Node needs a name"))
 	}
+	if usable {
+		fes := nodeQuantities(n.Status.Capacity, field.NewPath("status", "capacity"))
+		fes = append(fes, nodeQuantities(n.Status.Allocatable, field.NewPath("status", "allocatable"))...)
+		for _, fe := range fes {
+			// As given ("1.5"), not as the quantity prints it ("1500m").
+			if v, ok := valueAt(o.Content, fe.Field); ok {
+				fe.BadValue = fmt.Sprint(v)
+			}
+		}
+		err = errors.Join(append([]error{err}, fieldErrors(o, fes)...)...)
+	}
 	if err != nil {
 		return err
 	}
 	r.nodeNames[n.Name] = true
 	r.nodes = append(r.nodes, n)
+	r.w.nodeSources = append(r.w.nodeSources, nodeSource{o: o, name: n.Name, labels: n.Labels})
 	return nil
+}
+
+// nodeQuantities checks a Node's capacity or allocatable at path as the API server does
+// (ValidateNode: ValidateResourceQuantityValue): not negative, and an integer for pods and
+// extended resources (nvidia.com/gpu); besides, as kubelets report them, whole bytes for
+// memory, ephemeral-storage and hugepages-*, which the plan counts in bytes; and at most
+// maxQuantity (quantityValue).
+func nodeQuantities(l corev1.ResourceList, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, name := range sortedNames(l) {
+		q, p := l[name], path.Child(string(name))
+		errs = append(errs, quantityValue(name, q, p)...)
+		if wholeNumber(q) || extendedResource(name) { // quantityValue checks extended resources
+			continue
+		}
+		switch {
+		case name == corev1.ResourcePods:
+			errs = append(errs, field.Invalid(p, q.String(), "must be an integer"))
+		case name == corev1.ResourceMemory || name == corev1.ResourceEphemeralStorage || strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix):
+			errs = append(errs, field.Invalid(p, q.String(), "must be an integer: a whole number of bytes"))
+		}
+	}
+	return errs
 }
 
 // provisioner validates o with the API server's own checks of the Provisioner CRD, then
@@ -110,7 +148,7 @@ func schemaErrors(o *Object, fes field.ErrorList) error {
 			typed[path] = true
 			ft := fieldType(reflect.TypeOf(v1alpha5.Provisioner{}), path)
 			if given, ok := valueAt(o.Content, path); ok && ft != nil && jsonKindOf(ft) != "" {
-				body = fmt.Sprintf("Invalid type: expected %s, got %s", jsonKindOf(ft), jsonKind(given))
+				body = fmt.Sprintf("Invalid type: expected %s, got %s%s", jsonKindOf(ft), jsonKind(given), o.yamlBoolean(path, given))
 			}
 		}
 		errs = append(errs, o.Errorf(path, "invalid Provisioner %q: %s", o.Name, body))

@@ -118,7 +118,7 @@ func (o *Object) Decode(into any) (warnings []string, usable bool, err error) {
 	errs := make([]error, 0, len(paths))
 	for i, path := range paths {
 		given, _ := valueAt(o.Content, path)
-		e := o.Errorf(path, "%s", readableDecodeError(target.Type(), path, given, reasons[i]))
+		e := o.Errorf(path, "%s%s", readableDecodeError(target.Type(), path, given, reasons[i]), o.yamlBoolean(path, given))
 		e.decoding = true
 		errs = append(errs, e)
 	}
@@ -130,6 +130,26 @@ func (o *Object) Decode(into any) (warnings []string, usable bool, err error) {
 		strict = nil
 	}
 	return o.strictWarnings(strict), usable, errors.Join(errs...)
+}
+
+// yamlBoolean explains a boolean at path that the source wrote as a word other than true or
+// false: YAML 1.1, which kubectl's reader follows, reads unquoted y, n, yes, no, on and off
+// (in any case) as booleans, so that `name: n` is not a string. It returns
+// ` (YAML reads an unquoted n as a boolean: quote it, "n")`, or "" when given is not a boolean
+// or the source says true or false.
+func (o *Object) yamlBoolean(path string, given any) string {
+	if _, ok := given.(bool); !ok {
+		return ""
+	}
+	full := path
+	if o.Path != "" {
+		full = strings.TrimSuffix(o.Path+"."+path, ".")
+	}
+	text, ok := o.doc.plainScalar(full)
+	if !ok || strings.EqualFold(text, "true") || strings.EqualFold(text, "false") {
+		return ""
+	}
+	return fmt.Sprintf(" (YAML reads an unquoted %s as a boolean: quote it, %q)", text, text)
 }
 
 // strictWarnings formats the strict decoder's complaints (unknown and duplicate fields) with
@@ -153,7 +173,8 @@ func (o *Object) strictWarnings(strict []error) []string {
 // <Kind> when it has none. Every object must be a mapping with apiVersion and kind.
 // Errors (*SourceError, joined): YAML syntax errors with their line ("invalid YAML: ..."), or
 // for a document meant as JSON (starting with "{" or "[") JSON syntax errors ("invalid JSON:
-// ..."), documents that are not objects.
+// ..."), documents that are not objects, a List whose items are not a list ("items: Invalid
+// type: expected a list, got a number").
 func Decode(source string, data []byte) ([]*Object, error) {
 	var out []*Object
 	var errs []error
@@ -313,7 +334,9 @@ func (d *document) flatten(v any, path, defaultAPIVersion, defaultKind string, d
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, o.Errorf("", "not a Kubernetes object: want a mapping with apiVersion and kind, got %s", jsonKind(v))
+		e := o.Errorf("", "not a Kubernetes object: want a mapping with apiVersion and kind, got %s", jsonKind(v))
+		e.Path = path // an item of a List: "items[3]"
+		return nil, e
 	}
 	o.Content = m
 	o.APIVersion, o.Kind = stringField(m, "apiVersion"), stringField(m, "kind")
@@ -324,14 +347,22 @@ func (d *document) flatten(v any, path, defaultAPIVersion, defaultKind string, d
 		o.Kind = defaultKind
 	}
 	if o.APIVersion == "" || o.Kind == "" {
-		return nil, o.Errorf("", "not a Kubernetes object: apiVersion and kind are required")
+		e := o.Errorf("", "not a Kubernetes object: apiVersion and kind are required")
+		e.Path = path
+		return nil, e
 	}
 	m["apiVersion"], m["kind"] = o.APIVersion, o.Kind
 	if meta, ok := m["metadata"].(map[string]any); ok {
 		o.Name, o.Namespace = stringField(meta, "name"), stringField(meta, "namespace")
 	}
+	if !strings.HasSuffix(o.Kind, "List") { // List, or <Kind>List
+		return []*Object{o}, nil
+	}
 	items, isList := m["items"].([]any)
-	if !isList || !strings.HasSuffix(o.Kind, "List") { // List, or <Kind>List
+	if given, ok := m["items"]; ok && given != nil && !isList {
+		return nil, o.Errorf("items", "Invalid type: expected a list, got %s", jsonKind(given))
+	}
+	if !isList {
 		return []*Object{o}, nil
 	}
 	if depth >= maxListDepth {

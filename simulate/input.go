@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/provisioning"
@@ -86,6 +87,10 @@ type Workload struct {
 	OrderedReady map[string]bool
 	// provisionerObjects are where the Provisioners were read, by name (zoneWarnings).
 	provisionerObjects map[string]*Object
+	// nodeSources are the Nodes read, with where, in input order (zoneWarnings).
+	nodeSources []nodeSource
+	// specSources are where the pod specs were read (zoneWarnings reads those of Pods).
+	specSources map[*corev1.PodSpec]specSource
 }
 
 // reader accumulates objects into a Workload.
@@ -213,7 +218,8 @@ func unreadKind(o *Object) error {
 // add reads one decoded object. Unknown kinds are recorded as skipped; a kind that is read in
 // another version of its group (apps/v1beta1 Deployment) is an error, so that a workload is
 // not left out of the plan unnoticed; the second of two objects of the same kind, namespace
-// and name is an error naming both places.
+// and name is an error naming both places; a namespace that is not an RFC 1123 label is an
+// error at metadata.namespace.
 func (r *reader) add(o *Object, rl role) {
 	r.w.Warnings = append(r.w.Warnings, o.Warnings...)
 	k, ok := kinds[o.APIVersion+"/"+o.Kind]
@@ -235,9 +241,27 @@ func (r *reader) add(o *Object, rl role) {
 		r.errs = append(r.errs, err)
 		return
 	}
-	if err := k.read(r, o, rl); err != nil {
+	var nsErr error
+	if !k.clusterScoped {
+		nsErr = namespaceName(o, "metadata.namespace", o.Namespace)
+	}
+	if err := errors.Join(nsErr, k.read(r, o, rl)); err != nil {
 		r.errs = append(r.errs, byLine(err))
 	}
+}
+
+// namespaceName checks the namespace name at path of o (metadata.namespace, or a Namespace's
+// metadata.name) as the API server does (ValidateNamespaceName): an RFC 1123 label. Nil for
+// "" (the default namespace, or a name the object's handler requires).
+func namespaceName(o *Object, path, ns string) error {
+	if ns == "" {
+		return nil
+	}
+	var errs []error
+	for _, msg := range validation.IsDNS1123Label(ns) {
+		errs = append(errs, o.Errorf(path, "Invalid value: %q: %s", ns, msg))
+	}
+	return errors.Join(errs...)
 }
 
 // byLine orders the errors of one object joined in err by line, so that they read from top to
@@ -258,14 +282,7 @@ func byLine(err error) error {
 			kept = append(kept, e)
 		}
 	}
-	line := func(e error) int {
-		if se, ok := e.(*SourceError); ok {
-			return se.Line
-		}
-		return 0
-	}
-	sort.SliceStable(kept, func(i, j int) bool { return line(kept[i]) < line(kept[j]) })
-	return errors.Join(kept...)
+	return inLineOrder(kept)
 }
 
 // flatten lists the errors joined in err (nested joins too).
@@ -372,6 +389,7 @@ func (r *reader) finish() (*Workload, error) {
 		}
 	}
 	r.w.Volumes = r.storage.build(r.w.Pods)
+	r.w.specSources = r.specSources
 	return &r.w, nil
 }
 
@@ -508,18 +526,42 @@ func (r *reader) readSource(s Source, stdin io.Reader) error {
 			continue
 		}
 		objs, err := Decode(f, data)
-		if err != nil {
-			errs = append(errs, err)
-		} else if len(objs) == 0 {
+		if err == nil && len(objs) == 0 {
 			// Empty, only comments and "---", or a List without items: most likely the wrong
 			// file, which would otherwise go unnoticed.
 			r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%s: no Kubernetes objects", f))
 		}
+		// The file's errors, those of its documents and those of its objects, in line order.
+		mark := len(r.errs)
 		for _, o := range objs {
 			r.add(o, s.role)
 		}
+		fileErrs := append([]error{err}, r.errs[mark:]...)
+		r.errs = r.errs[:mark]
+		errs = append(errs, inLineOrder(fileErrs))
 	}
 	return errors.Join(errs...)
+}
+
+// inLineOrder joins the errors of one source in line order (stable: errors on one line keep
+// their order; errors without a line come first). Nil errors are dropped.
+func inLineOrder(errs []error) error {
+	var flat []error
+	for _, e := range errs {
+		if e != nil {
+			flat = append(flat, flatten(e)...)
+		}
+	}
+	sort.SliceStable(flat, func(i, j int) bool { return errorLine(flat[i]) < errorLine(flat[j]) })
+	return errors.Join(flat...)
+}
+
+// errorLine is the line of a *SourceError, 0 for other errors.
+func errorLine(e error) int {
+	if se, ok := e.(*SourceError); ok {
+		return se.Line
+	}
+	return 0
 }
 
 // firstTime records file f of source s, and returns an error when the same file (by

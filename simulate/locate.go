@@ -32,20 +32,41 @@ func (d *document) lineOf(path string) int {
 }
 
 func (ix *lineIndex) lineOf(path string) int {
-	n := ix.root
-	if n == nil {
+	if ix.root == nil {
 		return 0
 	}
-	line := n.Line
+	_, line, _ := ix.nodeAt(path)
+	return ix.start + line - 1
+}
+
+// nodeAt returns the node at path, or the deepest ancestor found, with its line within the
+// document (for a mapping value, the line of its key); found reports whether it is the node at
+// path itself. The root must be known.
+func (ix *lineIndex) nodeAt(path string) (n *yamlv3.Node, line int, found bool) {
+	n, line = ix.root, ix.root.Line
 	segs := splitPath(path)
 	for len(segs) > 0 {
 		next, used, at := child(n, segs)
 		if next == nil {
-			break
+			return n, line, false
 		}
 		n, segs, line = next, segs[used:], at
 	}
-	return ix.start + line - 1
+	return n, line, true
+}
+
+// plainScalar returns the text of the value at path in the document when it is a scalar written
+// without quotes (false otherwise, or when the path is not found).
+func (d *document) plainScalar(path string) (string, bool) {
+	d.lineOf("") // builds the index
+	if d.lines.root == nil {
+		return "", false
+	}
+	n, _, found := d.lines.nodeAt(path)
+	if !found || n.Kind != yamlv3.ScalarNode || n.Style != 0 {
+		return "", false
+	}
+	return n.Value, true
 }
 
 // splitPath splits a field path into keys and indices: "a.b[2].c" -> a, b, [2], c.

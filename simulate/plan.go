@@ -130,7 +130,7 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 	sort.Slice(p.ExistingNodes, func(i, j int) bool { return p.ExistingNodes[i].Name < p.ExistingNodes[j].Name })
 	for _, e := range append(append([]scheduling.PodError{}, w.Unplaced...), res.Errors...) {
 		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod),
-			Reason: withZoneHint(e.Reason, c.Region, c.Zones())})
+			Reason: unschedulableReason(e.Pod, e.Reason, c.Region, c.Zones())})
 	}
 	sort.SliceStable(p.Unschedulable, func(i, j int) bool { return p.Unschedulable[i].Pod < p.Unschedulable[j].Pod })
 	p.Summary.USDPerHour = roundUSD(p.Summary.USDPerHour)

@@ -144,3 +144,115 @@ spec:
 		`p.yaml:7: spec.limits.resources.memory: invalid Provisioner "x": Invalid type: expected a quantity (a string or a number), got a list`,
 	)
 }
+
+// A pod's nodeSelector or required node affinity naming a zone outside the catalogue's region
+// is warned about at its line, once per object (not per replica), with the region's zones;
+// a pod whose nodeSelector and node affinity admit no common zone is unschedulable with a
+// reason naming both, not the solver's requirement without values.
+func TestPodZoneOutsideTheRegionIsWarned(t *testing.T) {
+	const zones = "(zones: us-east-1a, us-east-1b, us-east-1c)"
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  nodeSelector: {topology.kubernetes.io/zone: us-west-2a}
+  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [eu-west-1a]}]}]}}}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+`
+	web := strings.Replace(deployment("web", 3, "1", "1Gi"), "    spec:\n", "    spec:\n      nodeSelector: {topology.kubernetes.io/region: us-west-2}\n", 1)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", pod+web), "-f", write(t, "p.yaml", defaultProvisioner))
+	for _, want := range []string{
+		`w.yaml:5: Pod default/p: spec.nodeSelector.topology.kubernetes.io/zone: zone "us-west-2a" is not in region us-east-1 ` + zones,
+		`w.yaml:6: Pod default/p: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]: zone "eu-west-1a" is not in region us-east-1 ` + zones,
+		`w.yaml:22: Deployment shop/web: spec.template.spec.nodeSelector.topology.kubernetes.io/region: region "us-west-2" is not the catalogue's region us-east-1`,
+	} {
+		if strings.Count(errOut, want) != 1 {
+			t.Errorf("stderr does not hold once %q:\n%s", want, errOut)
+		}
+	}
+	want := `the pod's nodeSelector and required node affinity admit no value of topology.kubernetes.io/zone: ` +
+		`nodeSelector topology.kubernetes.io/zone In [us-west-2a], nodeSelectorTerms[0] topology.kubernetes.io/zone In [eu-west-1a]; ` +
+		`zones "us-west-2a", "eu-west-1a" are not in region us-east-1 ` + zones
+	found := false
+	for _, u := range p.Unschedulable {
+		found = found || u.Pod == "default/p" && u.Reason == want
+	}
+	if !found || len(p.Unschedulable) != 4 {
+		t.Errorf("unschedulable %+v; want default/p with reason %q, and the 3 pods of web", p.Unschedulable, want)
+	}
+}
+
+// Nodes of a --nodes dump labelled with a zone or region the catalogue's region does not have,
+// and a Provisioner requiring another region, are warned about at their lines.
+func TestNodeAndProvisionerRegionOutsideTheCatalogueAreWarned(t *testing.T) {
+	nodes := `apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+  labels:
+    topology.kubernetes.io/region: us-west-2
+    topology.kubernetes.io/zone: us-west-2a
+status:
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: n2
+  labels: {topology.kubernetes.io/zone: us-east-1b}
+status:
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+`
+	prov := strings.Replace(defaultProvisioner, `values: ["spot"]`, `values: ["spot"]
+    - {key: topology.kubernetes.io/region, operator: In, values: [eu-west-1, us-east-1]}
+    - {key: topology.kubernetes.io/region, operator: NotIn, values: [us-east-1]}`, 1)
+	_, errOut := plan(t, "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "p.yaml", prov),
+		"--nodes", write(t, "nodes.yaml", nodes))
+	for _, want := range []string{
+		`p.yaml:10: Provisioner default: spec.requirements[1]: region "eu-west-1" is not the catalogue's region us-east-1`,
+		`p.yaml:11: Provisioner default: spec.requirements[2]: excludes the catalogue's region us-east-1`,
+		`nodes.yaml:6: Node n1: metadata.labels.topology.kubernetes.io/region: region "us-west-2" is not the catalogue's region us-east-1`,
+		`nodes.yaml:7: Node n1: metadata.labels.topology.kubernetes.io/zone: zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, us-east-1b, us-east-1c)`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not hold %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "Node n2") {
+		t.Errorf("a node in the region is warned about:\n%s", errOut)
+	}
+}
+
+// A Node's capacity and allocatable are checked as the API server checks them: not negative,
+// integers for pods and extended resources, and (as kubelets report them) whole bytes; each
+// error at its field with the value as given. Fields of the wrong type are one type error each;
+// a YAML 1.1 boolean word (name: n) where a string is expected is named as such.
+func TestNodeQuantitiesAreValidated(t *testing.T) {
+	nodes := `apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status:
+  capacity: {cpu: "4", memory: 1.5, pods: -3, nvidia.com/gpu: 0.5, ephemeral-storage: 100m, hugepages-2Mi: "1.5"}
+  allocatable: {cpu: "-4", memory: 8Gi, pods: 1.5}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n}
+spec: {taints: 5}
+status: {allocatable: {cpu: [1]}}
+`
+	got := errorLines(t, "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "nodes.yaml", nodes))
+	wantErrors(t, got,
+		`nodes.yaml:5: status.capacity.ephemeral-storage: Invalid value: "100m": must be an integer: a whole number of bytes`,
+		`nodes.yaml:5: status.capacity.hugepages-2Mi: Invalid value: "1.5": must be an integer: a whole number of bytes`,
+		`nodes.yaml:5: status.capacity.memory: Invalid value: "1.5": must be an integer: a whole number of bytes`,
+		`nodes.yaml:5: status.capacity.nvidia.com/gpu: Invalid value: "0.5": must be an integer`,
+		`nodes.yaml:5: status.capacity.pods: Invalid value: "-3": must be greater than or equal to 0`,
+		`nodes.yaml:6: status.allocatable.cpu: Invalid value: "-4": must be greater than or equal to 0`,
+		`nodes.yaml:6: status.allocatable.pods: Invalid value: "1.5": must be an integer`,
+		`nodes.yaml:10: metadata.name: Invalid type: expected a string, got a boolean (YAML reads an unquoted n as a boolean: quote it, "n")`,
+		`nodes.yaml:11: spec.taints: Invalid type: expected a list, got a number`,
+		`nodes.yaml:12: status.allocatable.cpu: Invalid type: expected a quantity (a string or a number), got a list`,
+	)
+}

@@ -336,3 +336,82 @@ spec:
 		"w.yaml:27: spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].operator: Invalid value: \"Has\"",
 	)
 }
+
+// A List whose items are not a list, nested or not, is a type error at items; a namespace that
+// is not an RFC 1123 label is refused as the API server refuses it, in metadata.namespace and
+// in a Namespace's name.
+func TestListItemsAndNamespaceNamesAreChecked(t *testing.T) {
+	in := `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: List
+    items: 7
+---
+apiVersion: v1
+kind: PodList
+items: {a: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: "Bad NS"}
+spec:
+  containers: [{name: c, image: x}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: Shop}
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	wantErrors(t, got,
+		"w.yaml:6: items: Invalid type: expected a list, got a number",
+		"w.yaml:10: items: Invalid type: expected a list, got an object",
+		`w.yaml:14: metadata.namespace: Invalid value: "Bad NS": a lowercase RFC 1123 label must consist of`,
+		`w.yaml:20: metadata.name: Invalid value: "Shop": a lowercase RFC 1123 label must consist of`,
+	)
+}
+
+// The errors of one file come in line order, whatever check finds them: documents that are not
+// objects, kinds in an old apiVersion, fields.
+func TestErrorsOfAFileAreInLineOrder(t *testing.T) {
+	in := `kind: Pod
+metadata: {name: e}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec:
+  containers: [{name: c, image: x, resources: {requests: {cpu: -1}}}]
+---
+apiVersion: extensions/v1beta1
+kind: Deployment
+metadata: {name: d}
+spec: {}
+---
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {containers: [{name: c, image: x, resources: {requests: {cpu: 1x}}}]}}
+  - 7
+---
+apiVersion: apps/v1beta1
+kind: Deployment
+metadata: {name: d}
+spec: {}
+`
+	got := errorLines(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
+	want := []string{
+		"w.yaml:1: not a Kubernetes object",
+		"w.yaml:8: spec.containers[0].resources.requests.cpu",
+		`w.yaml:10: apiVersion: Unsupported value: "extensions/v1beta1"`,
+		"w.yaml:18: spec.containers[0].resources.requests.cpu: quantities must match",
+		"w.yaml:19: items[1]: not a Kubernetes object",
+		`w.yaml:21: apiVersion: Unsupported value: "apps/v1beta1"`,
+	}
+	wantErrors(t, got, want...)
+	for i := range min(len(got), len(want)) {
+		if !strings.Contains(got[i], string(filepath.Separator)+want[i]) {
+			t.Errorf("error %d is %q, want %q: not in line order:\n%s", i, got[i], want[i], strings.Join(got, "\n"))
+		}
+	}
+}

@@ -4,14 +4,29 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
 // zoneIn matches a zone requirement as the solver's reasons print it:
 // "topology.kubernetes.io/zone In [us-west-2a us-west-2b]".
 var zoneIn = regexp.MustCompile(regexp.QuoteMeta(corev1.LabelTopologyZone) + ` In \[([^\]]*)\]`)
+
+// regionIn matches a region requirement as the solver's reasons print it:
+// "topology.kubernetes.io/region In [eu-west-1]".
+var regionIn = regexp.MustCompile(regexp.QuoteMeta(corev1.LabelTopologyRegion) + ` In \[([^\]]*)\]`)
+
+// zoneKeys and regionKeys are the node labels that name a node's zone and region (the beta
+// labels are still set by kubelets, and read by kube-scheduler).
+var (
+	zoneKeys   = []string{corev1.LabelTopologyZone, corev1.LabelFailureDomainBetaZone}
+	regionKeys = []string{corev1.LabelTopologyRegion, corev1.LabelFailureDomainBetaRegion}
+)
 
 // notInRegion words the zones of given that are not among zones (the catalogue's, in region):
 // `zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, us-east-1b, us-east-1c)`,
@@ -21,45 +36,172 @@ func notInRegion(given []string, region string, zones []string) string {
 	if len(zones) == 0 {
 		return ""
 	}
-	var out []string
-	for _, z := range given {
-		if z != "" && !slices.Contains(zones, z) && !slices.Contains(out, z) {
-			out = append(out, z)
-		}
-	}
+	out := outside(given, zones)
 	if len(out) == 0 {
 		return ""
 	}
-	quoted := make([]string, len(out))
-	for i, z := range out {
-		quoted[i] = fmt.Sprintf("%q", z)
-	}
-	what := "zone " + quoted[0] + " is"
+	what := "zone " + out[0] + " is"
 	if len(out) > 1 {
-		what = "zones " + strings.Join(quoted, ", ") + " are"
+		what = "zones " + strings.Join(out, ", ") + " are"
 	}
 	return fmt.Sprintf("%s not in region %s (zones: %s)", what, region, strings.Join(zones, ", "))
 }
 
-// withZoneHint returns the solver's reason for an unschedulable pod with, when the zone
-// requirements it prints name zones that are not in the region (a Provisioner's requirement,
-// a pod's nodeSelector or node affinity), a note saying so: "...; zone "us-west-2a" is not in
-// region us-east-1 (zones: ...)". Other reasons are returned as they are.
-func withZoneHint(reason, region string, zones []string) string {
-	var given []string
-	for _, m := range zoneIn.FindAllStringSubmatch(reason, -1) {
-		given = append(given, strings.Fields(m[1])...)
+// notTheRegion words the regions of given that are not region, the catalogue's:
+// `region "eu-west-1" is not the catalogue's region us-east-1`, or `regions "a", "b" are not
+// ...`; "" when every region given is region, or region is not known.
+func notTheRegion(given []string, region string) string {
+	if region == "" {
+		return ""
 	}
-	if hint := notInRegion(given, region, zones); hint != "" {
-		return reason + "; " + hint
+	out := outside(given, []string{region})
+	if len(out) == 0 {
+		return ""
 	}
-	return reason
+	what := "region " + out[0] + " is"
+	if len(out) > 1 {
+		what = "regions " + strings.Join(out, ", ") + " are"
+	}
+	return fmt.Sprintf("%s not the catalogue's region %s", what, region)
 }
 
-// zoneWarnings returns a warning ("file:line: Provisioner name: spec.requirements[1]: zone ...
-// is not in region ...") for each Provisioner requirement (topology.kubernetes.io/zone In) and
-// label (spec.labels) that names zones the catalogue's region does not have: the provisioner
-// launches no node in them, which the plan otherwise shows only when a pod cannot be placed.
+// outside returns the values of given that are not in known, each once, quoted.
+func outside(given, known []string) []string {
+	var out []string
+	for _, v := range given {
+		if q := fmt.Sprintf("%q", v); v != "" && !slices.Contains(known, v) && !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// labelHint words why a node label (key=value, a zone or region label) names a place the
+// catalogue's region does not have; "" for other labels and for values in the region.
+func labelHint(key, value, region string, zones []string) string {
+	switch {
+	case slices.Contains(zoneKeys, key):
+		return notInRegion([]string{value}, region, zones)
+	case slices.Contains(regionKeys, key):
+		return notTheRegion([]string{value}, region)
+	}
+	return ""
+}
+
+// requirementHint words why a node selector requirement on a zone or region label admits only
+// places the catalogue's region does not have: In with values outside the region (each named),
+// or NotIn the catalogue's region; "" otherwise.
+func requirementHint(key string, op corev1.NodeSelectorOperator, values []string, region string, zones []string) string {
+	switch {
+	case op == corev1.NodeSelectorOpIn && slices.Contains(zoneKeys, key):
+		return notInRegion(values, region, zones)
+	case op == corev1.NodeSelectorOpIn && slices.Contains(regionKeys, key):
+		return notTheRegion(values, region)
+	case op == corev1.NodeSelectorOpNotIn && slices.Contains(regionKeys, key) && region != "" && slices.Contains(values, region):
+		return fmt.Sprintf("excludes the catalogue's region %s", region)
+	}
+	return ""
+}
+
+// withZoneHint returns the solver's reason for an unschedulable pod with, when the zone or
+// region requirements it prints name zones that are not in the region or other regions (a
+// Provisioner's requirement, a pod's nodeSelector or node affinity), a note saying so: "...;
+// zone "us-west-2a" is not in region us-east-1 (zones: ...)", "...; region "eu-west-1" is not
+// the catalogue's region us-east-1". Other reasons are returned as they are.
+func withZoneHint(reason, region string, zones []string) string {
+	var givenZones, givenRegions []string
+	for _, m := range zoneIn.FindAllStringSubmatch(reason, -1) {
+		givenZones = append(givenZones, strings.Fields(m[1])...)
+	}
+	for _, m := range regionIn.FindAllStringSubmatch(reason, -1) {
+		givenRegions = append(givenRegions, strings.Fields(m[1])...)
+	}
+	out := reason
+	for _, hint := range []string{notInRegion(givenZones, region, zones), notTheRegion(givenRegions, region)} {
+		if hint != "" {
+			out += "; " + hint
+		}
+	}
+	return out
+}
+
+// unschedulableReason returns the reason shown for pod, which the solver gave as reason: when
+// the pod's own node requirements admit no node (its nodeSelector and every required node
+// affinity term give a label key no common value: see selfConflict), that, since no provisioner
+// or node can help; the solver's reason otherwise. Either with withZoneHint's note.
+func unschedulableReason(pod *corev1.Pod, reason, region string, zones []string) string {
+	if c := selfConflict(pod); c != "" {
+		reason = c
+	}
+	return withZoneHint(reason, region, zones)
+}
+
+// selfConflict returns, when each of pod's required node affinity terms merged with its
+// nodeSelector (scheduling.PodRequirementTerms) admits no value of some label key, a reason
+// naming the key and the requirements on it: "the pod's nodeSelector and required node affinity
+// admit no value of topology.kubernetes.io/zone: nodeSelector topology.kubernetes.io/zone In
+// [us-west-2a], nodeSelectorTerms[0] topology.kubernetes.io/zone In [eu-west-1a]". "" when some
+// term admits a node (or the terms are not usable: the solver's reason says why).
+func selfConflict(pod *corev1.Pod) string {
+	terms, err := scheduling.PodRequirementTerms(pod)
+	if err != nil || len(terms) == 0 {
+		return ""
+	}
+	var keys []string
+	for _, t := range terms {
+		key := ""
+		for _, k := range t.Keys() {
+			if t[k].IsEmpty() {
+				key = k
+				break
+			}
+		}
+		if key == "" {
+			return ""
+		}
+		if !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if v, ok := pod.Spec.NodeSelector[k]; ok {
+			parts = append(parts, fmt.Sprintf("nodeSelector %s In [%s]", k, v))
+		}
+		if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+			for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+				for _, e := range t.MatchExpressions {
+					if e.Key != k {
+						continue
+					}
+					r := fmt.Sprintf("nodeSelectorTerms[%d] %s %s", i, k, e.Operator)
+					if len(e.Values) > 0 {
+						r += " [" + strings.Join(e.Values, " ") + "]"
+					}
+					parts = append(parts, r)
+				}
+			}
+		}
+	}
+	what := "value of " + strings.Join(keys, ", ")
+	if len(keys) > 1 {
+		what = "values of " + strings.Join(keys, ", ") + " (one term each)"
+	}
+	return fmt.Sprintf("the pod's nodeSelector and required node affinity admit no %s: %s", what, strings.Join(parts, ", "))
+}
+
+// zoneWarnings returns a warning, each "file:line: <Kind> <name>: <field path>: <hint>", for
+// every place the input names a zone or region that the catalogue's region does not have:
+//   - a Provisioner's requirement (topology.kubernetes.io/zone In [...], .../region In [...] or
+//     .../region NotIn [<the region>]) or label (spec.labels): the provisioner launches no node
+//     there, which the plan otherwise shows only when a pod cannot be placed;
+//   - a Node's zone or region label (--nodes): the dump is of another region than the catalogue;
+//   - a pod's (or workload template's) nodeSelector or required node affinity: the pod can go on
+//     no new node. Once per object and field, not per replica.
+//
+// The zone hint is `zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, ...)`, the
+// region hint `region "eu-west-1" is not the catalogue's region us-east-1`.
 func zoneWarnings(w *Workload, region string, zones []string) []string {
 	var out []string
 	for _, p := range w.Provisioners {
@@ -71,18 +213,81 @@ func zoneWarnings(w *Workload, region string, zones []string) []string {
 			return fmt.Sprintf("%s:%d: Provisioner %s: %s", o.Source, o.LineOf(path), p.Name, path)
 		}
 		for i, r := range p.Spec.Requirements {
-			if r.Key != corev1.LabelTopologyZone || r.Operator != corev1.NodeSelectorOpIn {
-				continue
-			}
-			if hint := notInRegion(r.Values, region, zones); hint != "" {
+			if hint := requirementHint(r.Key, r.Operator, r.Values, region, zones); hint != "" {
 				out = append(out, where(fmt.Sprintf("spec.requirements[%d]", i))+": "+hint)
 			}
 		}
-		if z, ok := p.Spec.Labels[corev1.LabelTopologyZone]; ok {
-			if hint := notInRegion([]string{z}, region, zones); hint != "" {
-				out = append(out, where("spec.labels."+corev1.LabelTopologyZone)+": "+hint)
+		for _, k := range sortedLabels(p.Spec.Labels) {
+			if hint := labelHint(k, p.Spec.Labels[k], region, zones); hint != "" {
+				out = append(out, where("spec.labels."+k)+": "+hint)
+			}
+		}
+	}
+	for _, n := range w.nodeSources {
+		for _, k := range sortedLabels(n.labels) {
+			if hint := labelHint(k, n.labels[k], region, zones); hint != "" {
+				path := "metadata.labels." + k
+				out = append(out, fmt.Sprintf("%s:%d: Node %s: %s: %s", n.o.Source, n.o.LineOf(path), n.name, path, hint))
+			}
+		}
+	}
+	return append(out, podZoneWarnings(w, region, zones)...)
+}
+
+// podZoneWarnings are zoneWarnings' warnings for the pods to place, in input order.
+func podZoneWarnings(w *Workload, region string, zones []string) []string {
+	var out []string
+	done := map[specSource]bool{}
+	for _, p := range w.Pods {
+		src, ok := w.specSources[&p.Spec]
+		if !ok || done[src] {
+			continue
+		}
+		done[src] = true
+		o := src.o
+		name := namespaceOr(o.Namespace) + "/" + o.Name
+		warn := func(path, hint string) {
+			// Only fields of the object itself: a RuntimeClass's nodeSelector is merged into
+			// the pod's, but is not in the object.
+			if _, given := valueAt(o.Content, path); given {
+				out = append(out, fmt.Sprintf("%s:%d: %s %s: %s: %s", o.Source, o.LineOf(path), o.Kind, name, path, hint))
+			}
+		}
+		spec := field.NewPath(src.path) // "spec" or "spec.template.spec"
+		for _, k := range sortedLabels(p.Spec.NodeSelector) {
+			if hint := labelHint(k, p.Spec.NodeSelector[k], region, zones); hint != "" {
+				warn(spec.Child("nodeSelector").String()+"."+k, hint)
+			}
+		}
+		a := p.Spec.Affinity
+		if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+			continue
+		}
+		terms := spec.Child("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+		for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			for j, e := range t.MatchExpressions {
+				if hint := requirementHint(e.Key, e.Operator, e.Values, region, zones); hint != "" {
+					warn(terms.Index(i).Child("matchExpressions").Index(j).String(), hint)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// nodeSource is a Node read, and where.
+type nodeSource struct {
+	o      *Object
+	name   string
+	labels map[string]string
+}
+
+// sortedLabels returns the keys of m, sorted.
+func sortedLabels(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
