@@ -17,7 +17,8 @@ import (
 // A node is left as it is when one of its pods requires co-location on the host (hostname pod
 // affinity), is selected by such a term, has persistent volumes, or has zone or other domain
 // constraints of its own; a pod that domain groups count moves only between nodes fixed to the
-// same domain of each such key, so every count stays as it was.
+// same domain of each such key, and counted alike by the spreads that honour node affinity
+// (sameEligibility), so every count stays as it was.
 
 // absorbBelow is the utilisation (the larger of requested cpu and memory over the cheapest
 // type's usable) under which a planned node is tried for emptying.
@@ -77,9 +78,13 @@ func (t *topology) movable(pi *podInfo, hostAffinity []*podTerm) bool {
 }
 
 // sameDomains reports whether moving pi from claim from to claim to leaves every domain count as
-// it is: for each key domain groups count, pi is selected by none of its groups, or both claims
-// are fixed to the same domain of it.
+// it is: both claims are counted alike by the spreads that honour node affinity and select pi
+// (sameEligibility), and for each key domain groups count, pi is selected by none of its groups,
+// or both claims are fixed to the same domain of it.
 func (t *topology) sameDomains(pi *podInfo, from, to *claim) bool {
+	if !t.sameEligibility(pi.pod, from.reqs, to.reqs) {
+		return false
+	}
 	for key, groups := range t.byKey {
 		counted := false
 		for _, g := range groups {

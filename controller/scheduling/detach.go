@@ -281,10 +281,16 @@ func (ps *provState) freeReqsOn(pi *podInfo, c *claim, term Requirements) (Requi
 		}
 	}
 	// A spread that counts pi on some key (a key it keeps) counts the nodes its eligibility
-	// admits: it must admit the new node as it admitted c.
+	// admits: it must admit the new node as it admitted c, and count it as c's nodes are
+	// counted when node affinity decides it (keepEligibility).
+	probe := extendedProbe(pi.requests)
+	own, ok := ps.topo.keepEligibility(pi.pod, c.reqs, own, func(r Requirements) float64 { return ps.unitPrice(r, pi.requests, probe) })
+	if !ok {
+		return nil, false
+	}
 	mine := &claim{prov: ps, reqs: own}
 	for _, g := range ps.topo.list {
-		if g.eligible != nil && g.term.matches(pi.pod, ps.topo.nsLabels[pi.pod.Namespace]) && g.eligible.claim(mine) != g.eligible.claim(c) {
+		if g.eligible != nil && !g.eligible.decides() && g.term.matches(pi.pod, ps.topo.nsLabels[pi.pod.Namespace]) && g.eligible.claim(mine) != g.eligible.claim(c) {
 			return nil, false
 		}
 	}

@@ -72,6 +72,9 @@ type domainGroup struct {
 	heldTo sets.Set[string]
 	// free is set once a pod of the group may go to any domain.
 	free bool
+	// left and entered count, per domain, the selected pods let move from nodes the group
+	// counts to nodes it does not, and the other way, after placing (eligibility.go: mayFlip).
+	left, entered map[string]int
 }
 
 // spreadHold is what the planned pods of one domain that carry a group's topology spread
@@ -176,6 +179,13 @@ type topology struct {
 	// the same domains.
 	nHolds      int
 	holdsActive bool
+	// deciding: some group's eligibility honours node affinity that not every node matches
+	// (eligibility.decides), so planned nodes are decided for it (eligibility.go).
+	deciding bool
+	// allPlaced is set once every pod has been placed (only sizing is left): no placement reads
+	// the counts any more, so a pod may move to a node a spread counts the other way while the
+	// spread's planned pods keep within their skew (eligibility.go: flip).
+	allPlaced bool
 	// nodeRooms bounds the cpu and memory left on each block of nodes (placeExistingIndexed).
 	nodeRooms []blockRoom
 	// fixedMemo keeps admitsFixed's answers for the pod being placed.
@@ -242,6 +252,7 @@ func (t *topology) group(key string, term *podTerm, e *eligibility) *domainGroup
 		return g
 	}
 	g := &domainGroup{key: key, term: term, counts: map[string]int{}, eligible: e}
+	t.deciding = t.deciding || e.decides()
 	for _, n := range t.nodes {
 		d, ok := n.node.Labels[key]
 		if !ok || (e != nil && !e.node(n.node.Labels, n.node.Taints)) {
@@ -256,6 +267,10 @@ func (t *topology) group(key string, term *podTerm, e *eligibility) *domainGroup
 	for _, ps := range t.provs {
 		for _, c := range ps.claims {
 			d, ok := claimDomain(c.reqs, key)
+			if ok && e.decides() && e.state(c.reqs) == undecided &&
+				slices.ContainsFunc(c.pods, func(p *corev1.Pod) bool { return term.matches(p, t.nsLabels[p.Namespace]) }) {
+				ps.decideEligibility(c, e) // counted below as the nodes it may launch as
+			}
 			if !ok || (e != nil && !e.claim(c)) {
 				continue
 			}

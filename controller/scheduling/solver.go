@@ -444,6 +444,7 @@ func Solve(in Input) *Result {
 		}
 		topo.holdsActive = false
 		last := r == 1 || second == len(pods)
+		topo.allPlaced = last // counts read by no later placement: detach may move pods out of them
 		for _, p := range provs {
 			p.resize(last)
 		}
@@ -1354,6 +1355,7 @@ func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[str
 		c.restore(st)
 		return false
 	}
+	ps.settleEligibility(pi, c, before)
 	c.sized = false // resize considers it again
 	c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 	ps.topo.placedOnClaim(pi, c, before)
@@ -1518,6 +1520,7 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 			continue
 		}
 		if c := ps.openWith(pi, reqs, term, opts); c != nil {
+			ps.settleEligibility(pi, c, Requirements{})
 			ps.topo.placedOnClaim(pi, c, Requirements{})
 			pi.vol.placedOnClaim(c)
 			return "", true

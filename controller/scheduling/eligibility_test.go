@@ -1,0 +1,190 @@
+package scheduling_test
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+)
+
+// launchLabels returns the labels of each node claim c may launch as: one set per instance type
+// option and available offering its requirements allow (instance type labels, the claim's
+// labels, the offering's zone and capacity type).
+func launchLabels(c *scheduling.NodeClaim) []map[string]string {
+	var out []map[string]string
+	for _, it := range c.InstanceTypeOptions {
+		for _, o := range it.Offerings {
+			l := map[string]string{}
+			for k, v := range it.Labels {
+				l[k] = v
+			}
+			for k, v := range c.Labels() {
+				l[k] = v
+			}
+			l[v1alpha5.LabelZone], l[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
+			if o.Available && c.Requirements.MatchLabels(l) == nil {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// matchesAffinity reports whether a node with labels matches p's node selector and one of its
+// required node affinity terms (nodeAffinityPolicy Honor).
+func matchesAffinity(p *corev1.Pod, labels map[string]string) bool {
+	terms, err := scheduling.PodRequirementTerms(p)
+	if err != nil {
+		return false
+	}
+	for _, t := range terms {
+		if t.MatchLabels(labels) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHonouredSpread checks, as kube-scheduler would read the nodes of res once launched, every
+// zone topology spread of the pods: each planned node holding a pod a spread counts is eligible
+// for it (matches the spreading pod's node affinity) whatever type and offering it launches as,
+// and each spreading pod's zone has at most maxSkew more selected pods on eligible nodes than
+// the least of the zones any eligible node of the plan is in.
+func checkHonouredSpread(t *testing.T, pods []*corev1.Pod, res *scheduling.Result) {
+	t.Helper()
+	for _, sp := range pods {
+		for _, c := range sp.Spec.TopologySpreadConstraints {
+			sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := map[string]int{}
+			for _, nc := range res.NewNodes {
+				launches := launchLabels(nc)
+				eligible := matchesAffinity(sp, launches[0])
+				for _, l := range launches[1:] {
+					if matchesAffinity(sp, l) != eligible && countsAny(nc, sel) {
+						t.Fatalf("%s's spread counts pods on a node that is eligible or not by the type it launches as (%s vs %s); plan:\n%s",
+							sp.Name, launches[0][v1alpha5.LabelInstanceType], l[v1alpha5.LabelInstanceType], plan(res))
+					}
+				}
+				if !eligible {
+					continue
+				}
+				zone := launches[0][c.TopologyKey]
+				counts[zone] += 0
+				for _, p := range nc.Pods {
+					if sel.Matches(labels.Set(p.Labels)) {
+						counts[zone]++
+					}
+				}
+			}
+			zone := ""
+			for _, nc := range res.NewNodes {
+				for _, p := range nc.Pods {
+					if p == sp {
+						zone = nc.Labels()[c.TopologyKey]
+					}
+				}
+			}
+			if zone == "" {
+				continue
+			}
+			least := counts[zone]
+			for _, n := range counts {
+				least = min(least, n)
+			}
+			if counts[zone]-least > int(c.MaxSkew) {
+				t.Fatalf("%s in %s: counts %v break maxSkew %d; plan:\n%s", sp.Name, zone, counts, c.MaxSkew, plan(res))
+			}
+		}
+	}
+}
+
+// countsAny reports whether sel selects one of nc's pods.
+func countsAny(nc *scheduling.NodeClaim, sel labels.Selector) bool {
+	for _, p := range nc.Pods {
+		if sel.Matches(labels.Set(p.Labels)) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestHonouredSpreadCountsNodesAsTheyLaunch(t *testing.T) {
+	types := fake.Catalog(60)
+	shop := func(name string, n int, cpu, mem string, opts ...podOpt) []*corev1.Pod {
+		spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"part-of": "shop"}}}
+		var out []*corev1.Pod
+		for i := range n {
+			p := pod(fmt.Sprintf("%s-%d", name, i), cpu, mem, append(opts, withLabels("app", name, "part-of", "shop"), withSpread(spread))...)
+			out = append(out, p)
+		}
+		return out
+	}
+	od := withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand)
+	amd64 := withSelector(v1alpha5.LabelArch, "amd64")
+	for _, tc := range []struct {
+		name string
+		pods []*corev1.Pod
+	}{
+		// Two Deployments spread over one label: a's pods count b's only on on-demand nodes.
+		// Before, b's pods sat on claims that allowed spot and on-demand, counted by a as
+		// on-demand, and launched on spot.
+		{name: "capacity type", pods: append(shop("a", 5, "1", "2Gi", od), shop("b", 7, "500m", "1Gi")...)},
+		{name: "architecture", pods: append(shop("a", 5, "1", "2Gi", amd64), shop("b", 7, "500m", "1Gi")...)},
+		{name: "two terms", pods: append(shop("a", 5, "1", "2Gi", withTerms(
+			[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
+			[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"amd64"}}},
+		)), shop("b", 7, "500m", "1Gi")...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := solve(t, tc.pods, []*v1alpha5.Provisioner{provisioner("default",
+				req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
+			checkClaims(t, tc.pods, res, nil)
+			if len(res.Errors) != 0 {
+				t.Fatalf("errors: %v", reasons(res))
+			}
+			checkHonouredSpread(t, tc.pods, res)
+		})
+	}
+}
+
+// Once every pod is placed, a pod an on-demand spread counts may still leave an on-demand node
+// for spot (detach), the spread's planned pods keeping within their skew.
+func TestCountedPodLeavesOnDemandAfterPlacing(t *testing.T) {
+	types := fake.Catalog(60)
+	od := withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand)
+	var pods []*corev1.Pod
+	for i := range 4 {
+		pods = append(pods, pod(fmt.Sprintf("od-%d", i), "1", "2Gi", od, withLabels("app", "od")))
+	}
+	// The big pods' own spread (over pods that do not exist) places them after the on-demand
+	// pods, into the room of the on-demand claims; the counter's spread counts them there.
+	for i := range 2 {
+		pods = append(pods, pod(fmt.Sprintf("big-%d", i), "7", "1Gi", withLabels("app", "big"), withSpread(zoneSpread(1, "none"))))
+	}
+	pods = append(pods, pod("counter", "1", "1Gi", od, withSpread(zoneSpread(1, "big"))))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
+		req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	checkHonouredSpread(t, pods, res)
+	for _, c := range res.NewNodes {
+		_, o, _ := c.PlannedOffering()
+		for _, p := range c.Pods {
+			if p.Labels["app"] == "big" && o.CapacityType != v1alpha5.CapacityTypeSpot {
+				t.Fatalf("%s on %s, want spot; plan:\n%s", p.Name, o.CapacityType, plan(res))
+			}
+		}
+	}
+}
