@@ -277,7 +277,12 @@ func (ps *provState) freeReqsOn(pi *podInfo, c *claim, term Requirements) (Requi
 	}
 	for _, k := range keys {
 		if r, ok := c.reqs[k]; ok {
-			own[k] = r
+			// c's domain, within what term allows (c may hold pi by another of its terms).
+			if kept := requirementOf(own, k).Intersect(r); !kept.IsEmpty() {
+				own[k] = kept
+			} else {
+				return nil, false
+			}
 		}
 	}
 	// A spread that counts pi on some key (a key it keeps) counts the nodes its eligibility
