@@ -154,12 +154,14 @@ func freePoolsCheck(t *testing.T, pods []*corev1.Pod, prov *v1alpha5.Provisioner
 // an architecture, a GPU it requests) does not pull pods that accept any type onto its kind of
 // node: they run on the cheapest type their own requirements allow, the narrow pod on a node of
 // its own, whether the claims are pooled or not (a host port keeps a pod out of the pools).
-func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
-	// No overhead, one zone. The "t" family is arm64 and costs a quarter of the amd64 "c"
-	// family per CPU; the GPU types cost a little less per CPU than the "c" family.
+// familyTypes returns types without overhead in one zone, labelled with their family, arch and
+// CPU count: the "t" family is arm64 and costs a quarter of the amd64 "c" family per CPU; the
+// GPU types (with gpus) cost a little less per CPU than the "c" family.
+func familyTypes(gpus bool) []*cloudprovider.InstanceType {
 	typed := func(it *cloudprovider.InstanceType, family, arch string) *cloudprovider.InstanceType {
 		it.Labels[v1alpha5.LabelInstanceFamily] = family
 		it.Labels[v1alpha5.LabelArch] = arch
+		it.Labels[v1alpha5.LabelInstanceCPU] = it.Capacity.Cpu().String()
 		return it
 	}
 	types := []*cloudprovider.InstanceType{
@@ -167,9 +169,17 @@ func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
 		typed(exactType("c.large", 2, 4, 0, 0.10, 0.04), "c", "amd64"),
 		typed(exactType("c.2xlarge", 8, 16, 0, 0.40, 0.16), "c", "amd64"),
 		typed(exactType("c.8xlarge", 32, 64, 0, 1.60, 0.64), "c", "amd64"),
-		typed(exactType("g.xlarge", 4, 16, 1, 0.20, 0.08), "g", "amd64"),
-		typed(exactType("g.16xlarge", 64, 128, 2, 1.55, 0.62), "g", "amd64"),
 	}
+	if gpus {
+		types = append(types,
+			typed(exactType("g.xlarge", 4, 16, 1, 0.20, 0.08), "g", "amd64"),
+			typed(exactType("g.16xlarge", 64, 128, 2, 1.55, 0.62), "g", "amd64"))
+	}
+	return types
+}
+
+func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
+	types := familyTypes(true)
 	free := func() []*corev1.Pod {
 		var out []*corev1.Pod
 		for _, p := range replicas(30, "free", "1500m") {
@@ -220,23 +230,10 @@ func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
 }
 
 func TestNodeAffinityTermsPricedCheapestFirst(t *testing.T) {
-	// No overhead, one zone. Node affinity terms are ORed and unordered in Kubernetes: a pod
-	// whose first term needs a large type and whose second admits the small arm64 "t" family
-	// costs the cheapest node either term admits, alone or beside pods that narrow a claim.
-	typed := func(it *cloudprovider.InstanceType, family, arch string) *cloudprovider.InstanceType {
-		it.Labels[v1alpha5.LabelInstanceFamily] = family
-		it.Labels[v1alpha5.LabelArch] = arch
-		return it
-	}
-	types := []*cloudprovider.InstanceType{
-		typed(exactType("t.large", 2, 4, 0, 0.05, 0.01), "t", "arm64"),
-		typed(exactType("c.large", 2, 4, 0, 0.10, 0.04), "c", "amd64"),
-		typed(exactType("c.2xlarge", 8, 16, 0, 0.40, 0.16), "c", "amd64"),
-		typed(exactType("c.8xlarge", 32, 64, 0, 1.60, 0.64), "c", "amd64"),
-	}
-	for _, it := range types {
-		it.Labels[v1alpha5.LabelInstanceCPU] = it.Capacity.Cpu().String()
-	}
+	// Node affinity terms are ORed and unordered in Kubernetes: a pod whose first term needs a
+	// large type and whose second admits the small arm64 "t" family costs the cheapest node
+	// either term admits, alone or beside pods that narrow a claim.
+	types := familyTypes(false)
 	bigOrT := withTerms(
 		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}},
 		[]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceFamily, Operator: corev1.NodeSelectorOpIn, Values: []string{"t"}}},
