@@ -1254,9 +1254,7 @@ func (ps *provState) pinnedRefusal(pi *podInfo, i int, nsLabels map[string]map[s
 		}
 		switch {
 		case pi.cpu > c.roomCPU || pi.memory > c.roomMemory:
-			return fmt.Sprintf("the node planned with a matching pod has no room for it (%s left, the pod needs %s)",
-				Resources{corev1.ResourceCPU: max(c.roomCPU, 0), corev1.ResourceMemory: max(c.roomMemory, 0)},
-				Resources{corev1.ResourceCPU: pi.cpu, corev1.ResourceMemory: pi.memory})
+			return ps.noRoom(c, pi)
 		case c.host.admits(pi, nsLabels, pi.pinned) != "":
 			return "the node planned with a matching pod refuses it: " + c.host.admits(pi, nsLabels, pi.pinned)
 		case !pi.vol.admitsClaim(c):
@@ -1268,6 +1266,44 @@ func (ps *provState) pinnedRefusal(pi *podInfo, i int, nsLabels map[string]map[s
 		}
 	}
 	return "no node planned so far holds a matching pod"
+}
+
+// noRoom says why claim c, planned with a pod pi must share a host with, has no room for pi: what
+// the largest of c's instance types (most cpu, then memory) leaves beside c's pods, and when a
+// type of the provisioner that c's requirements allow would hold them all but the provisioner's
+// limits keep it out, that type and the limits. E.g. "the node planned with a matching pod has
+// no room for it: its largest instance type, m5.4xlarge, has cpu=2890m, memory=50Gi left, the
+// pod needs cpu=3, memory=2Gi; m5.8xlarge would hold it, but the provisioner's limits (cpu=16)
+// leave no room for it".
+func (ps *provState) noRoom(c *claim, pi *podInfo) string {
+	var largest *typeInfo
+	for _, t := range c.types {
+		if largest == nil || t.cpu > largest.cpu || (t.cpu == largest.cpu && t.memory > largest.memory) {
+			largest = t
+		}
+	}
+	need := Resources{corev1.ResourceCPU: pi.cpu, corev1.ResourceMemory: pi.memory}
+	if largest == nil {
+		return fmt.Sprintf("the node planned with a matching pod has no room for it (the pod needs %s)", need)
+	}
+	const mi = 1000 << 20 // memory left in whole MiB, as it reads best (Resources are milli-units)
+	left := Resources{corev1.ResourceCPU: max(largest.cpu-c.requests[corev1.ResourceCPU], 0),
+		corev1.ResourceMemory: max(largest.memory-c.requests[corev1.ResourceMemory], 0) / mi * mi}
+	out := fmt.Sprintf("the node planned with a matching pod has no room for it: its largest instance type, %s, has %s left, the pod needs %s",
+		largest.it.Name, left, need)
+	if ps.limits != nil {
+		total := c.requests.Add(pi.requests)
+		if bigger := ps.filter(ps.types, c.reqs, c.reqs, total, nil); len(bigger) > 0 {
+			smallest := bigger[0]
+			for _, t := range bigger[1:] {
+				if t.cpu < smallest.cpu || (t.cpu == smallest.cpu && t.memory < smallest.memory) {
+					smallest = t
+				}
+			}
+			out += fmt.Sprintf("; %s would hold it, but the provisioner's limits (%s) leave no room for it", smallest.it.Name, ps.limits)
+		}
+	}
+	return out
 }
 
 // withRoom calls try on the claims from index start on, in order, that may have room for pi,

@@ -236,8 +236,23 @@ func TestHostnameAffinity(t *testing.T) {
 		if len(res.Errors) == 0 {
 			t.Fatalf("300 pods of 1 cpu on one node: want some refused")
 		}
-		if r := res.Errors[0].Reason; !strings.Contains(r, "no room for it (cpu=") || !strings.Contains(r, "the pod needs cpu=1") {
-			t.Fatalf("reason %q: want the room and the needs as quantities", r)
+		if r := res.Errors[0].Reason; !strings.Contains(r, "no room for it: its largest instance type, m5.48xlarge, has cpu=900m, memory=649318Mi left") ||
+			!strings.Contains(r, "the pod needs cpu=1") {
+			t.Fatalf("reason %q: want the largest type's room and the needs as quantities", r)
+		}
+	})
+	t.Run("planned node full under limits", func(t *testing.T) {
+		// A larger type would hold them, but the provisioner's cpu limit keeps it out: the
+		// reason says so.
+		pods := replicas(30, "w", "1", withLabels("app", "w"), withPodAffinity(hostnameTerm("app", "w")))
+		prov := provisioner("default")
+		prov.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16")}}
+		res := solve(t, pods, []*v1alpha5.Provisioner{prov}, fake.Catalog(40))
+		if len(res.Errors) == 0 {
+			t.Fatalf("30 pods of 1 cpu on one node under a 16-cpu limit: want some refused")
+		}
+		if r := res.Errors[0].Reason; !strings.Contains(r, "would hold it, but the provisioner's limits (cpu=16) leave no room for it") {
+			t.Fatalf("reason %q: want the limit named", r)
 		}
 	})
 	t.Run("nothing to follow", func(t *testing.T) {
