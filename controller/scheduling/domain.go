@@ -816,23 +816,26 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	}
 	closed := t.excluded(pi, key)
 	var cands []string
-	// The last refusal, formatted only if no domain is left.
-	why := func() string { return fmt.Sprintf("no domain of %s is possible (%s)", key, r) }
+	// Each domain's refusal, formatted only if no domain is left.
+	var refusals []func() string
+	var repelled []string // domains a required anti-affinity closes
 	for _, d := range all {
 		if closed.Has(d) {
-			why = func() string { return fmt.Sprintf("required anti-affinity of a pod in %s", d) }
+			repelled = append(repelled, d)
 			continue
 		}
 		ok := true
 		for i, dc := range own {
 			if !t.allowsDomain(dc, d, extra[i]) {
-				ok, why = false, func() string { return t.domainReason(dc, d, extra[i]) }
+				ok = false
+				refusals = append(refusals, func() string { return t.domainReason(dc, d, extra[i]) })
 				break
 			}
 		}
 		if ok {
 			if reason := t.holdsAllow(pi, key, d, onNode, fixed, func(e *eligibility) bool { return e.newNode(reqs, ps.taints) }); reason != "" {
-				ok, why = false, func() string { return reason }
+				ok = false
+				refusals = append(refusals, func() string { return reason })
 			}
 		}
 		if ok {
@@ -840,13 +843,41 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 	}
 	if len(cands) == 0 {
-		return nil, true, why()
+		return nil, true, domainRefusals(key, r, repelled, refusals)
 	}
 	if counting == nil && len(own) == 0 {
 		return cands, false, ""
 	}
 	t.orderCandidates(pi, ps, reqs, key, cands, own, counting)
 	return cands, true, ""
+}
+
+// maxDomainRefusals is how many domains' refusals a reason lists before it counts the rest.
+const maxDomainRefusals = 6
+
+// domainRefusals words why no domain of key (the node's requirement r on it) takes a pod: the
+// domains required anti-affinity closes ("required anti-affinity of pods in us-east-1a,
+// us-east-1b"), then each other domain's refusal, "; "-separated, the first maxDomainRefusals
+// then how many more; "no domain of <key> is possible (<r>)" when there is none to try.
+func domainRefusals(key string, r *Requirement, repelled []string, refusals []func() string) string {
+	if len(repelled) == 0 && len(refusals) == 0 {
+		return fmt.Sprintf("no domain of %s is possible (%s)", key, r)
+	}
+	var parts []string
+	switch {
+	case len(repelled) == 1:
+		parts = append(parts, "required anti-affinity of a pod in "+repelled[0])
+	case len(repelled) > 1:
+		parts = append(parts, "required anti-affinity of pods in "+strings.Join(repelled, ", "))
+	}
+	for i, why := range refusals {
+		if i == maxDomainRefusals {
+			parts = append(parts, fmt.Sprintf("and %d more", len(refusals)-i))
+			break
+		}
+		parts = append(parts, why())
+	}
+	return strings.Join(parts, "; ")
 }
 
 // holdTo records the domains of g's key a pod with g's spread constraint and node requirement
