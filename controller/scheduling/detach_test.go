@@ -280,3 +280,38 @@ func TestNodeAffinityTermsPricedCheapestFirst(t *testing.T) {
 		})
 	}
 }
+
+// A pod joining a planned node by one of several node affinity terms takes the term that keeps
+// the node cheapest, not the first that fits: the second replica of a Deployment whose terms are
+// instance-cpu > 7 OR arm64 joins the first's small arm64 node without growing it to 8 CPUs.
+func TestNodeAffinityTermJoiningCheapest(t *testing.T) {
+	typed := func(it *cloudprovider.InstanceType, arch string) *cloudprovider.InstanceType {
+		it.Labels[v1alpha5.LabelArch] = arch
+		it.Labels[v1alpha5.LabelInstanceCPU] = it.Capacity.Cpu().String()
+		return it
+	}
+	types := []*cloudprovider.InstanceType{
+		typed(exactType("t.large", 2, 4, 0, 0.05, 0.01), "arm64"),
+		typed(exactType("t.2xlarge", 8, 16, 0, 0.20, 0.04), "arm64"),
+		typed(exactType("c.2xlarge", 8, 16, 0, 0.40, 0.16), "amd64"),
+	}
+	big := []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"7"}}}
+	arm := []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"arm64"}}}
+	for _, tc := range []struct {
+		name  string
+		terms podOpt
+	}{
+		{name: "big first", terms: withTerms(big, arm)},
+		{name: "arm64 first", terms: withTerms(arm, big)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := replicas(2, "w", "500m", tc.terms)
+			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
+				req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
+			checkClaims(t, pods, res, nil)
+			if got := cost(res); math.Abs(got-0.01) > 1e-9 {
+				t.Fatalf("cost %.4f USD/h, want 0.01 (one t.large); plan:\n%s", got, plan(res))
+			}
+		})
+	}
+}

@@ -177,8 +177,9 @@ func TestZoneAntiAffinity(t *testing.T) {
 	if len(res.Errors) != 1 || len(got) != 3 || got[fake.Zones[0]] != 1 || got[fake.Zones[1]] != 1 || got[fake.Zones[2]] != 1 {
 		t.Fatalf("want one pod per zone and one refused, got %v errors %v", got, reasons(res))
 	}
-	if !strings.Contains(res.Errors[0].Reason, "anti-affinity") {
-		t.Fatalf("reason %q", res.Errors[0].Reason)
+	// Every zone is named, not only the last one tried.
+	if want := "required anti-affinity of pods in " + strings.Join(fake.Zones[:3], ", "); !strings.Contains(res.Errors[0].Reason, want) {
+		t.Fatalf("reason %q, want %q", res.Errors[0].Reason, want)
 	}
 }
 

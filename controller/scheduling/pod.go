@@ -19,8 +19,9 @@ import (
 // matchFields `metadata.name In` pins a pod to named nodes, none of which can be a new node:
 // it is skipped. A term whose matchFields are all `metadata.name NotIn` keeps only named nodes
 // out: its matchExpressions alone decide for a new node (see PodTermExclusions for the names).
-// Errors (field path included) are returned for invalid operators or values; a pod whose terms
-// are all skipped gets an error too.
+// A term with an invalid operator or value (Gt "seven") is skipped too, as kube-scheduler's
+// LazyErrorNodeSelector does; its error (field path included) is returned when no term is left,
+// and a pod whose terms are all skipped otherwise gets an error too.
 func PodRequirementTerms(pod *corev1.Pod) ([]Requirements, error) {
 	terms, _, err := podTerms(pod)
 	return terms, err
@@ -42,6 +43,7 @@ func podTerms(pod *corev1.Pod) ([]Requirements, []sets.Set[string], error) {
 	path := field.NewPath("spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 	var out []Requirements
 	var names []sets.Set[string]
+	var parseErr error
 	for i, term := range aff.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 		if len(term.MatchFields) == 0 && len(term.MatchExpressions) == 0 {
 			continue
@@ -52,7 +54,13 @@ func podTerms(pod *corev1.Pod) ([]Requirements, []sets.Set[string], error) {
 		}
 		reqs, err := FromNodeSelector(path.Index(i).Child("matchExpressions"), term.MatchExpressions)
 		if err != nil {
-			return nil, nil, err
+			// kube-scheduler (LazyErrorNodeSelector) skips a term it cannot parse, such as Gt
+			// "seven", which the API server accepts, and matches on the others; the error
+			// stands only when no term is left.
+			if parseErr == nil {
+				parseErr = err
+			}
+			continue
 		}
 		merged := base.Copy()
 		for _, k := range reqs.Keys() {
@@ -62,6 +70,9 @@ func podTerms(pod *corev1.Pod) ([]Requirements, []sets.Set[string], error) {
 		names = append(names, excluded)
 	}
 	if len(out) == 0 {
+		if parseErr != nil {
+			return nil, nil, parseErr
+		}
 		return nil, nil, fmt.Errorf("%s: no term usable for a new node (empty, or matchFields metadata.name In only)", path)
 	}
 	return out, names, nil

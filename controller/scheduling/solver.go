@@ -1955,6 +1955,11 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 	// launchable) may still grow as small types drop out, so callers with limits check the
 	// provisioner's total afterwards.
 	others := Resources{}
+	// Of several node affinity terms (ORed, unordered in Kubernetes), the one that leaves the
+	// claim's cheapest offering cheapest: each term's first option that admits a type.
+	var best Requirements
+	var bestTypes []*typeInfo
+	bestPrice := math.Inf(1)
 	for _, term := range pi.terms {
 		for _, o := range withOptions(term, opts) {
 			// Fast path: requirements the claim already fixes, and room in its smallest type.
@@ -1972,18 +1977,34 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 			if len(types) == 0 {
 				continue
 			}
-			changed := len(types) != len(c.types) || offeringsNarrowed(c.reqs, reqs) // filter only removes types
-			c.reqs, c.types, c.requests = reqs, types, total
-			c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
-			if changed {
-				c.recompute()
-			} else {
-				c.setRoom()
+			if len(pi.terms) == 1 {
+				c.add(pi, reqs, types, total)
+				return true
 			}
-			return true
+			if price := c.prov.minPrice(types, reqs); best == nil || price < bestPrice {
+				best, bestTypes, bestPrice = reqs, types, price
+			}
+			break
 		}
 	}
-	return false
+	if best == nil {
+		return false
+	}
+	c.add(pi, best, bestTypes, total)
+	return true
+}
+
+// add puts pi on c, whose requirements and types pi narrowed to reqs and types (total: c's
+// requests with pi's).
+func (c *claim) add(pi *podInfo, reqs Requirements, types []*typeInfo, total Resources) {
+	changed := len(types) != len(c.types) || offeringsNarrowed(c.reqs, reqs) // filter only removes types
+	c.reqs, c.types, c.requests = reqs, types, total
+	c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
+	if changed {
+		c.recompute()
+	} else {
+		c.setRoom()
+	}
 }
 
 // impliedBy reports, cheaply and conservatively, whether reqs already satisfy every

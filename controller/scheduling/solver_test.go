@@ -875,3 +875,24 @@ func TestExistingNodesFarDownTheList(t *testing.T) {
 		}
 	}
 }
+
+// A node affinity term kube-scheduler cannot parse (Gt "seven": the API server checks only that
+// Gt has one value) is skipped, as its LazyErrorNodeSelector does, and the pod is planned on its
+// other terms; with no other term the parse error is the reason.
+func TestUnparsableAffinityTermSkipped(t *testing.T) {
+	types := fake.Catalog(40)
+	bad := []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"seven"}}}
+	arm := []corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"arm64"}}}
+	pods := []*corev1.Pod{pod("bad-then-arm", "1", "1Gi", withTerms(bad, arm)), pod("bad-only", "1", "1Gi", withTerms(bad))}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 1 || res.NewNodes[0].Pods[0].Name != "bad-then-arm" {
+		t.Fatalf("want bad-then-arm planned on its arm64 term; plan:\n%s", plan(res))
+	}
+	if it, _, _ := res.NewNodes[0].PlannedOffering(); it.Labels[v1alpha5.LabelArch] != "arm64" {
+		t.Fatalf("planned on %s, want arm64", it.Name)
+	}
+	if len(res.Errors) != 1 || res.Errors[0].Pod.Name != "bad-only" || !strings.Contains(res.Errors[0].Reason, "integer") {
+		t.Fatalf("want bad-only refused with the parse error, got %v", reasons(res))
+	}
+}
