@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -255,4 +256,48 @@ status: {allocatable: {cpu: [1]}}
 		`nodes.yaml:11: spec.taints: Invalid type: expected a list, got a number`,
 		`nodes.yaml:12: status.allocatable.cpu: Invalid type: expected a quantity (a string or a number), got a list`,
 	)
+}
+
+// Two Deployments spread over one label (part-of: shop, maxSkew 1), one amd64 only: api's
+// spread counts every node, so the final zone counts of all nine pods must be within 1 of each
+// other. Before, api's nodes in one zone were narrowed to arm64 (cheaper), web's spread did not
+// count them there, and web's pods, held by their own count, took that zone to 4 against 2.
+func TestSpreadsOverOneLabelAgree(t *testing.T) {
+	shop := func(name string, replicas int, selector string) string {
+		return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ` + name + `, namespace: shop}
+spec:
+  replicas: ` + fmt.Sprint(replicas) + `
+  selector: {matchLabels: {app: ` + name + `}}
+  template:
+    metadata: {labels: {app: ` + name + `, part-of: shop}}
+    spec:
+      ` + selector + `
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {part-of: shop}}}
+      containers: [{name: c, image: nginx, resources: {requests: {cpu: "1", memory: 1Gi}}}]
+`
+	}
+	w := write(t, "w.yaml", shop("web", 3, "nodeSelector: {kubernetes.io/arch: amd64}")+"---\n"+shop("api", 6, "nodeSelector: {}"))
+	prov := `apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: default}
+spec:
+  requirements:
+  - {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}
+  - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}
+`
+	p, _ := plan(t, "-f", w, "-f", write(t, "p.yaml", prov), "-o", "json")
+	counts := map[string]int{}
+	for _, g := range p.NewNodes {
+		counts[g.Zone] += len(g.Pods)
+	}
+	least, most := 9, 0
+	for _, z := range p.Zones {
+		least, most = min(least, counts[z]), max(most, counts[z])
+	}
+	if most-least > 1 || p.Summary.Unschedulable != 0 {
+		t.Fatalf("zone counts %v (unschedulable %d): api's spread wants them within 1", counts, p.Summary.Unschedulable)
+	}
 }

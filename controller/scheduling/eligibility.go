@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -154,20 +155,27 @@ func (ps *provState) eligibilityOptions(c *claim, e *eligibility) []eligibilityO
 	return append(out, last)
 }
 
+// includeMargin is how much dearer (as a share) narrowing a claim so that a spread counts it may
+// be than narrowing it so that the spread does not, and still be chosen (decideEligibility):
+// counted, the claim's pods count for the spread as for the spreads of other pods that select
+// them without node affinity, whose counts then agree; uncounted, the two views of one domain
+// part, and pods with both constraints may find no zone that satisfies both (two Deployments
+// spreading over one label, one of them amd64 only).
+const includeMargin = 0.5
+
 // decideEligibility narrows c, undecided for e (eligibility.state), to the cheapest of
-// eligibilityOptions that keeps the provisioner within its limits, and reports whether it did;
-// c is left as it was when none does.
+// eligibilityOptions (those under which e counts c at a discount of includeMargin) that keeps
+// the provisioner within its limits, and reports whether it did; c is left as it was when none
+// does.
 func (ps *provState) decideEligibility(c *claim, e *eligibility) bool {
 	opts := ps.eligibilityOptions(c, e)
-	slices.SortStableFunc(opts, func(a, b eligibilityOption) int {
-		switch {
-		case a.price < b.price:
-			return -1
-		case a.price > b.price:
-			return 1
+	weighed := func(o eligibilityOption) float64 {
+		if e.state(o.reqs) == included {
+			return o.price / (1 + includeMargin)
 		}
-		return 0
-	})
+		return o.price
+	}
+	slices.SortStableFunc(opts, func(a, b eligibilityOption) int { return cmp.Compare(weighed(a), weighed(b)) })
 	for _, o := range opts {
 		st := c.save()
 		c.reqs, c.types = o.reqs, o.types
