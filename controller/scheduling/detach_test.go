@@ -130,6 +130,22 @@ func TestFreePoolsJoinOnlyWhenCheaper(t *testing.T) {
 	}
 }
 
+// solveAtCost solves pods on types with one provisioner of spot and on-demand, checks the claims
+// and that every pod is placed, and fails unless the plan costs want, USD/hour.
+func solveAtCost(t *testing.T, pods []*corev1.Pod, types []*cloudprovider.InstanceType, want float64) *scheduling.Result {
+	t.Helper()
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	if got := cost(res); math.Abs(got-want) > 1e-9 {
+		t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, want, plan(res))
+	}
+	return res
+}
+
 func freePoolsCheck(t *testing.T, pods []*corev1.Pod, prov *v1alpha5.Provisioner, types []*cloudprovider.InstanceType) {
 	t.Helper()
 	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
@@ -208,15 +224,7 @@ func TestFreePodsLeaveTypeNarrowedClaims(t *testing.T) {
 		{name: "gpu, not pooled", pods: append(free(), pod("narrow", "1", "4Gi", withGPU(1), port)), want: 0.30 + 0.08, narrowType: "g"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
-			res := solve(t, tc.pods, []*v1alpha5.Provisioner{prov}, types)
-			checkClaims(t, tc.pods, res, nil)
-			if len(res.Errors) != 0 {
-				t.Fatalf("errors: %v", reasons(res))
-			}
-			if got := cost(res); math.Abs(got-tc.want) > 1e-9 {
-				t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, tc.want, plan(res))
-			}
+			res := solveAtCost(t, tc.pods, types, tc.want)
 			for _, c := range res.NewNodes {
 				it, _, _ := c.PlannedOffering()
 				for _, p := range c.Pods {
@@ -268,15 +276,7 @@ func TestNodeAffinityTermsPricedCheapestFirst(t *testing.T) {
 		{name: "beside a family pod", pods: []*corev1.Pod{pod("needs-c", "7", "8Gi", family), pod("two-terms", "1500m", "1Gi", bigOrT)}, want: 0.16 + 0.01},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
-			res := solve(t, tc.pods, []*v1alpha5.Provisioner{prov}, types)
-			checkClaims(t, tc.pods, res, nil)
-			if len(res.Errors) != 0 {
-				t.Fatalf("errors: %v", reasons(res))
-			}
-			if got := cost(res); math.Abs(got-tc.want) > 1e-9 {
-				t.Fatalf("cost %.4f USD/h, want %.4f; plan:\n%s", got, tc.want, plan(res))
-			}
+			solveAtCost(t, tc.pods, types, tc.want)
 		})
 	}
 }
@@ -305,13 +305,7 @@ func TestNodeAffinityTermJoiningCheapest(t *testing.T) {
 		{name: "arm64 first", terms: withTerms(arm, big)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pods := replicas(2, "w", "500m", tc.terms)
-			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
-				req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
-			checkClaims(t, pods, res, nil)
-			if got := cost(res); math.Abs(got-0.01) > 1e-9 {
-				t.Fatalf("cost %.4f USD/h, want 0.01 (one t.large); plan:\n%s", got, plan(res))
-			}
+			solveAtCost(t, replicas(2, "w", "500m", tc.terms), types, 0.01) // one t.large
 		})
 	}
 }
