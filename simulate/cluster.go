@@ -39,6 +39,8 @@ func (r *reader) node(o *Object, _ role) error {
 	if usable {
 		fes := nodeQuantities(n.Status.Capacity, field.NewPath("status", "capacity"))
 		fes = append(fes, nodeQuantities(n.Status.Allocatable, field.NewPath("status", "allocatable"))...)
+		// The API server's checks of a Node's taints (a known effect, qualified keys).
+		fes = append(fes, v1alpha5.ValidateTaints(n.Spec.Taints, field.NewPath("spec", "taints"), map[string]bool{})...)
 		for _, fe := range fes {
 			// As given ("1.5"), not as the quantity prints it ("1500m").
 			if v, ok := valueAt(o.Content, fe.Field); ok {

@@ -228,7 +228,8 @@ status:
 // A Node's capacity and allocatable are checked as the API server checks them: not negative,
 // integers for pods and extended resources, and (as kubelets report them) whole bytes; each
 // error at its field with the value as given. Fields of the wrong type are one type error each;
-// a YAML 1.1 boolean word (name: n) where a string is expected is named as such.
+// a YAML 1.1 boolean word (name: n) where a string is expected is named as such. Taints are
+// checked as the API server checks them too (a known effect, qualified keys).
 func TestNodeQuantitiesAreValidated(t *testing.T) {
 	nodes := `apiVersion: v1
 kind: Node
@@ -242,6 +243,11 @@ kind: Node
 metadata: {name: n}
 spec: {taints: 5}
 status: {allocatable: {cpu: [1]}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n3}
+spec: {taints: [{key: a, effect: Nope}, {key: "b c", effect: NoSchedule}]}
 `
 	got := errorLines(t, "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "nodes.yaml", nodes))
 	wantErrors(t, got,
@@ -255,6 +261,8 @@ status: {allocatable: {cpu: [1]}}
 		`nodes.yaml:10: metadata.name: Invalid type: expected a string, got a boolean (YAML reads an unquoted n as a boolean: quote it, "n")`,
 		`nodes.yaml:11: spec.taints: Invalid type: expected a list, got a number`,
 		`nodes.yaml:12: status.allocatable.cpu: Invalid type: expected a quantity (a string or a number), got a list`,
+		`nodes.yaml:17: spec.taints[0].effect: Unsupported value: "Nope": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute"`,
+		`nodes.yaml:17: spec.taints[1].key: Invalid value: "b c": name part must consist of alphanumeric characters`,
 	)
 }
 
