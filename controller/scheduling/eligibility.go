@@ -24,10 +24,12 @@ import (
 // (so that it is counted), and the claim's requirements neither imply one of the terms nor
 // exclude them all, the claim is decided first (decideEligibility): narrowed either by one of
 // the terms (every node it may launch as is eligible) or by a requirement of each term negated
-// (none is), whichever leaves the cheapest offering. From then on every node the claim may
-// launch as is counted as the solver counted it. Moving a counted pod to another planned node
-// (detach, absorb) keeps this decision (sameEligibility). A spread whose terms admit every node
-// (no node affinity, or nodeAffinityPolicy Ignore) never needs a decision and costs nothing.
+// (none is), the first unless the second is more than a third cheaper (includeMargin). From then
+// on every node the claim may launch as is counted as the solver counted it. A counted pod moves
+// to another planned node only if that node is counted alike (absorb: sameEligibility; detach:
+// keepEligibility), or, once every pod is placed, the other way while the spread's planned pods
+// keep within their skew (flip). A spread whose terms admit every node (no node affinity, or
+// nodeAffinityPolicy Ignore) never needs a decision and costs nothing.
 
 // decides reports whether node affinity decides e: nodeAffinityPolicy Honor and no term that
 // admits every node (an empty term: the pod has no node affinity or selector).
