@@ -1079,22 +1079,28 @@ func (t *topology) holdsAllow(pi *podInfo, key, d string, onNode []*corev1.Pod, 
 		if inc == 0 {
 			continue
 		}
-		doms := t.domains(g)
-		least := -1
-		if doms.Len() < h.minDomains {
-			least = 0
-		} else {
-			for o := range doms {
-				if c := g.counts[o]; o != d && (least < 0 || c < least) {
-					least = c
-				}
-			}
-		}
+		least := leastOther(t.domains(g), d, h.minDomains, func(o string) int { return g.counts[o] })
 		if least >= 0 && g.counts[d]+inc-least > h.maxSkew {
 			return fmt.Sprintf("topology spread (%s, maxSkew %d) of pods planned in %s: %d selected pods there, %d in another domain", key, h.maxSkew, d, g.counts[d]+inc, least)
 		}
 	}
 	return ""
+}
+
+// leastOther returns the least count (count) over doms other than skip, kube-scheduler's global
+// minimum for a pod in skip: 0 while doms are fewer than minDomains, -1 when there is no other
+// domain.
+func leastOther(doms sets.Set[string], skip string, minDomains int, count func(string) int) int {
+	if doms.Len() < minDomains {
+		return 0
+	}
+	least := -1
+	for o := range doms {
+		if c := count(o); o != skip && (least < 0 || c < least) {
+			least = c
+		}
+	}
+	return least
 }
 
 // placedOnNode records pi on existing node n.

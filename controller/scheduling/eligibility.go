@@ -340,19 +340,20 @@ func (t *topology) mayFlip(g *domainGroup, d string, enter bool) bool {
 		return true
 	}
 	doms := t.domains(g)
-	high := func(x string) int { return g.counts[x] + g.entered[x] + map[bool]int{true: 1}[enter && x == d] }
-	low := func(x string) int { return g.counts[x] - g.left[x] - map[bool]int{true: 1}[!enter && x == d] }
+	high := func(x string) int {
+		if enter && x == d {
+			return g.counts[x] + g.entered[x] + 1
+		}
+		return g.counts[x] + g.entered[x]
+	}
+	low := func(x string) int {
+		if !enter && x == d {
+			return g.counts[x] - g.left[x] - 1
+		}
+		return g.counts[x] - g.left[x]
+	}
 	for x, h := range g.holds {
-		if doms.Len() < h.minDomains {
-			continue // the least count is 0 whatever moves
-		}
-		least := -1
-		for o := range doms {
-			if c := low(o); o != x && (least < 0 || c < least) {
-				least = c
-			}
-		}
-		if least >= 0 && high(x)-least > h.maxSkew {
+		if least := leastOther(doms, x, h.minDomains, low); least >= 0 && high(x)-least > h.maxSkew {
 			return false
 		}
 	}
