@@ -184,6 +184,32 @@ spec:
 	}
 }
 
+// A node affinity term kube-scheduler cannot parse (Gt "seven", which the API server accepts)
+// beside a term it can is warned about at its line and skipped: the pod is planned on the other
+// term. With no other term, the pod is unschedulable with the parse error, and no warning.
+func TestUnparsableAffinityTermIsWarned(t *testing.T) {
+	pod := func(name, terms string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [` + terms + `]}}}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+`
+	}
+	const bad = `{matchExpressions: [{key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: [seven]}]}`
+	w := pod("two", bad+`, {matchExpressions: [{key: kubernetes.io/os, operator: In, values: [linux]}]}`) + "---\n" + pod("one", bad)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", w), "-f", write(t, "p.yaml", defaultProvisioner))
+	want := `w.yaml:5: Pod default/two: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]: ` +
+		`Invalid value: "Gt": operator Gt needs an integer value, got "seven": the term is skipped, as kube-scheduler skips a term it cannot parse; the pod is planned on its other terms`
+	if strings.Count(errOut, want) != 1 || strings.Contains(errOut, "default/one") {
+		t.Errorf("stderr does not hold once %q, or warns of default/one:\n%s", want, errOut)
+	}
+	if len(p.Unschedulable) != 1 || p.Unschedulable[0].Pod != "default/one" || !strings.Contains(p.Unschedulable[0].Reason, `got "seven"`) {
+		t.Errorf("unschedulable %+v; want default/one only, with the parse error", p.Unschedulable)
+	}
+}
+
 // Nodes of a --nodes dump labelled with a zone or region the catalogue's region does not have,
 // and a Provisioner requiring another region, are warned about at their lines.
 func TestNodeAndProvisionerRegionOutsideTheCatalogueAreWarned(t *testing.T) {

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -200,6 +201,9 @@ func selfConflict(pod *corev1.Pod) string {
 //   - a pod's (or workload template's) nodeSelector or required node affinity: the pod can go on
 //     no new node. Once per object and field, not per replica.
 //
+// podZoneWarnings also warns of a required node affinity term kube-scheduler cannot parse (Gt
+// "seven", which the API server accepts) beside terms it can: the term is skipped.
+//
 // The zone hint is `zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, ...)`, the
 // region hint `region "eu-west-1" is not the catalogue's region us-east-1`.
 func zoneWarnings(w *Workload, region string, zones []string) []string {
@@ -264,10 +268,21 @@ func podZoneWarnings(w *Workload, region string, zones []string) []string {
 			continue
 		}
 		terms := spec.Child("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+		_, termsErr := scheduling.PodRequirementTerms(p)
 		for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			exprs := terms.Index(i).Child("matchExpressions")
 			for j, e := range t.MatchExpressions {
 				if hint := requirementHint(e.Key, e.Operator, e.Values, region, zones); hint != "" {
-					warn(terms.Index(i).Child("matchExpressions").Index(j).String(), hint)
+					warn(exprs.Index(j).String(), hint)
+				}
+			}
+			// A term kube-scheduler cannot parse is skipped while another term is left
+			// (scheduling.PodRequirementTerms); with none left the pod is unschedulable, and
+			// says why, instead.
+			if _, err := scheduling.FromNodeSelector(exprs, t.MatchExpressions); err != nil && termsErr == nil {
+				var fe *field.Error
+				if errors.As(err, &fe) {
+					warn(fe.Field, fmt.Sprintf("%s: the term is skipped, as kube-scheduler skips a term it cannot parse; the pod is planned on its other terms", fe.ErrorBody()))
 				}
 			}
 		}

@@ -748,7 +748,7 @@ func (t *topology) options(pi *podInfo, ps *provState, reqs Requirements, onNode
 	}
 	opts = []Requirements{{}}
 	for _, key := range keys {
-		cands, needsSingle, why := t.candidates(pi, ps, reqs, key, onNode)
+		cands, narrowed, needsSingle, why := t.candidates(pi, ps, reqs, key, onNode)
 		if why != "" {
 			return nil, true, why
 		}
@@ -769,6 +769,9 @@ func (t *topology) options(pi *podInfo, ps *provState, reqs Requirements, onNode
 				}
 				n := o.Copy()
 				n[key] = &Requirement{Key: key, values: sets.New(d)}
+				for _, k := range narrowed[d].Keys() {
+					n.Add(narrowed[d][k])
+				}
 				next = append(next, n)
 			}
 		}
@@ -779,8 +782,10 @@ func (t *topology) options(pi *podInfo, ps *provState, reqs Requirements, onNode
 
 // candidates returns the domains of key a node of ps with reqs may take for pi, ordered by
 // preference, and whether one must be chosen (pi's own constraints count pods per domain).
-// It returns nil candidates when the node will not carry key and that is allowed.
-func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key string, onNode []*corev1.Pod) ([]string, bool, string) {
+// It returns nil candidates when the node will not carry key and that is allowed. narrowed
+// holds, for a domain the node may take only if spreads that would count it do not
+// (excludeFromHolds), the requirements that keep it out of their count.
+func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key string, onNode []*corev1.Pod) (cands []string, narrowed map[string]Requirements, needsSingle bool, why string) {
 	var own []*domainConstraint
 	for i := range pi.domain {
 		if pi.domain[i].group.key == key {
@@ -793,10 +798,10 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	if !defined {
 		for _, dc := range own {
 			if dc.kind != kindAntiAffinity {
-				return nil, false, fmt.Sprintf("%s: provisioner %s does not set label %s", dc.what, ps.name, key)
+				return nil, nil, false, fmt.Sprintf("%s: provisioner %s does not set label %s", dc.what, ps.name, key)
 			}
 		}
-		return nil, false, ""
+		return nil, nil, false, ""
 	}
 	var all []string
 	extra := make([]int, len(own))
@@ -815,7 +820,6 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 	}
 	closed := t.excluded(pi, key)
-	var cands []string
 	// Each domain's refusal, formatted only if no domain is left.
 	var refusals []func() string
 	var repelled []string // domains a required anti-affinity closes
@@ -833,9 +837,16 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 			}
 		}
 		if ok {
-			if reason := t.holdsAllow(pi, key, d, onNode, fixed, func(e *eligibility) bool { return e.newNode(reqs, ps.taints) }); reason != "" {
-				ok = false
-				refusals = append(refusals, func() string { return reason })
+			if g, reason := t.holdsRefusal(pi, key, d, onNode, fixed, func(e *eligibility) bool { return e.newNode(reqs, ps.taints) }); reason != "" {
+				if n := t.excludeFromHolds(g, pi, ps, reqs, key, d, onNode, fixed); n != nil {
+					if narrowed == nil {
+						narrowed = map[string]Requirements{}
+					}
+					narrowed[d] = n
+				} else {
+					ok = false
+					refusals = append(refusals, func() string { return reason })
+				}
 			}
 		}
 		if ok {
@@ -843,13 +854,50 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		}
 	}
 	if len(cands) == 0 {
-		return nil, true, domainRefusals(key, r, repelled, refusals)
+		return nil, nil, true, domainRefusals(key, r, repelled, refusals)
 	}
-	if counting == nil && len(own) == 0 {
-		return cands, false, ""
+	if counting == nil && len(own) == 0 && narrowed == nil {
+		return cands, nil, false, ""
 	}
 	t.orderCandidates(pi, ps, reqs, key, cands, own, counting)
-	return cands, true, ""
+	return cands, narrowed, true, ""
+}
+
+// excludeFromHolds returns the requirements that, added to reqs (a node's for pi in domain d of
+// key), keep the node out of the count of every spread group whose holds refuse pi there
+// (holdsRefusal; g the first), so that it may take pi after all: an amd64 pod beside arm64
+// pods spreading over one label goes to an amd64 node the arm64 pods' spread does not count.
+// Each such group must honour node affinity and find the node undecided (eligibility.state);
+// its terms are excluded by negated requirements (excludingTerms), the cheapest for pi's
+// requests. nil when a group cannot be excluded so, or t decides no eligibility.
+func (t *topology) excludeFromHolds(g *domainGroup, pi *podInfo, ps *provState, reqs Requirements, key, d string, onNode []*corev1.Pod, fixed bool) Requirements {
+	if !t.deciding {
+		return nil
+	}
+	price := func(r Requirements) float64 {
+		return ps.minPrice(ps.filter(ps.types, r, r, pi.requests, Resources{}), r)
+	}
+	cur := reqs
+	for range t.byKey[key] { // each pass excludes one more group
+		if !g.eligible.decides() || g.eligible.state(cur) != undecided {
+			return nil
+		}
+		next, ok := excludingTerms(cur, g.eligible.terms, price)
+		if !ok {
+			return nil
+		}
+		cur = next
+		if g, _ = t.holdsRefusal(pi, key, d, onNode, fixed, func(e *eligibility) bool { return e.newNode(cur, ps.taints) }); g == nil {
+			out := Requirements{}
+			for k, r := range cur {
+				if reqs[k] != r {
+					out[k] = r
+				}
+			}
+			return out
+		}
+	}
+	return nil
 }
 
 // maxDomainRefusals is how many domains' refusals a reason lists before it counts the rest.
@@ -1057,8 +1105,14 @@ func (g *domainGroup) hold(d string, maxSkew, minDomains int) {
 // never hurts the pods of another: their least count can only grow. eligible tells whether the
 // node counts for a group's eligibility.
 func (t *topology) holdsAllow(pi *podInfo, key, d string, onNode []*corev1.Pod, onNodeCounted bool, eligible func(*eligibility) bool) string {
+	_, reason := t.holdsRefusal(pi, key, d, onNode, onNodeCounted, eligible)
+	return reason
+}
+
+// holdsRefusal is holdsAllow that also returns the group whose holds refuse (nil when none does).
+func (t *topology) holdsRefusal(pi *podInfo, key, d string, onNode []*corev1.Pod, onNodeCounted bool, eligible func(*eligibility) bool) (*domainGroup, string) {
 	if !t.holdsActive || t.nHolds == 0 {
-		return ""
+		return nil, ""
 	}
 	for _, g := range t.byKey[key] {
 		h, ok := g.holds[d]
@@ -1081,10 +1135,10 @@ func (t *topology) holdsAllow(pi *podInfo, key, d string, onNode []*corev1.Pod, 
 		}
 		least := leastOther(t.domains(g), d, h.minDomains, func(o string) int { return g.counts[o] })
 		if least >= 0 && g.counts[d]+inc-least > h.maxSkew {
-			return fmt.Sprintf("topology spread (%s, maxSkew %d) of pods planned in %s: %d selected pods there, %d in another domain", key, h.maxSkew, d, g.counts[d]+inc, least)
+			return g, fmt.Sprintf("topology spread (%s, maxSkew %d) of pods planned in %s: %d selected pods there, %d in another domain", key, h.maxSkew, d, g.counts[d]+inc, least)
 		}
 	}
-	return ""
+	return nil, ""
 }
 
 // leastOther returns the least count (count) over doms other than skip, kube-scheduler's global

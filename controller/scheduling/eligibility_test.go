@@ -1,6 +1,7 @@
 package scheduling_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/nodeform/terraform-provider-karpenter/bench/instancetypes"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
@@ -157,6 +159,66 @@ func TestHonouredSpreadCountsNodesAsTheyLaunch(t *testing.T) {
 				t.Fatalf("errors: %v", reasons(res))
 			}
 			checkHonouredSpread(t, tc.pods, res)
+		})
+	}
+}
+
+// Spreads over one label with different node affinity and maxSkew (the trial's BUG2 s61 and
+// s106): where the tighter spread's pods reach their skew in a zone, a pod the looser spread
+// places there goes to a node the tighter one does not count (amd64 beside an arm64 spread, a
+// type outside m5 beside an m5 spread) instead of taking the zone past it; and the looser
+// spread's pods are placed first, so that the tighter one's, placed last, keep both within
+// their skew (rnd2 s12).
+func TestSpreadKeepsNodeOutOfAnotherCount(t *testing.T) {
+	types, err := instancetypes.Sandbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := func(name string, n, maxSkew int, cpu, mem string, opts ...podOpt) []*corev1.Pod {
+		spread := corev1.TopologySpreadConstraint{MaxSkew: int32(maxSkew), TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"part-of": "shop"}}}
+		var out []*corev1.Pod
+		for i := range n {
+			o := append([]podOpt{withLabels("app", name, "part-of", "shop")}, opts...)
+			if maxSkew > 0 {
+				o = append(o, withSpread(spread))
+			}
+			out = append(out, pod(fmt.Sprintf("%s-%d", name, i), cpu, mem, o...))
+		}
+		return out
+	}
+	od := withSelector(v1alpha5.LabelCapacityType, v1alpha5.CapacityTypeOnDemand)
+	arm64 := withSelector(v1alpha5.LabelArch, "arm64")
+	family := withSelector(v1alpha5.LabelInstanceFamily, "m5")
+	term := func(key string, op corev1.NodeSelectorOperator, v string) []corev1.NodeSelectorRequirement {
+		return []corev1.NodeSelectorRequirement{{Key: key, Operator: op, Values: []string{v}}}
+	}
+	for _, tc := range []struct {
+		name string
+		pods [][]*corev1.Pod
+	}{
+		{name: "on-demand beside arm64", pods: [][]*corev1.Pod{
+			shop("w0", 1, 2, "500m", "1Gi", od), shop("w1", 6, 1, "1", "1Gi", arm64), shop("w2", 2, 2, "1", "2Gi", od)}},
+		{name: "m5 beside any", pods: [][]*corev1.Pod{
+			shop("w0", 5, 0, "2", "256Mi"), shop("w1", 5, 1, "500m", "1Gi"), shop("w2", 8, 2, "500m", "2Gi", family)}},
+		// The trial's rnd2 s12: the looser spread (w1) goes first.
+		{name: "looser first", pods: [][]*corev1.Pod{
+			shop("w0", 8, 1, "1", "2Gi", withTerms(term(v1alpha5.LabelArch, corev1.NodeSelectorOpIn, "arm64"), term(v1alpha5.LabelInstanceCPU, corev1.NodeSelectorOpGt, "7"))),
+			shop("w1", 3, 2, "1", "2Gi", withTerms(term(v1alpha5.LabelInstanceCPU, corev1.NodeSelectorOpGt, "7"), term(v1alpha5.LabelZone, corev1.NodeSelectorOpIn, "us-east-1b"))),
+			shop("w2", 1, 0, "2", "1Gi", withSelector(v1alpha5.LabelInstanceFamily, "c5"))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pods []*corev1.Pod
+			for _, w := range tc.pods {
+				pods = append(pods, w...)
+			}
+			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
+				req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
+			checkClaims(t, pods, res, nil)
+			if len(res.Errors) != 0 {
+				t.Fatalf("errors: %v", reasons(res))
+			}
+			checkHonouredSpread(t, pods, res)
 		})
 	}
 }

@@ -765,79 +765,96 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		}
 	}
 	late, counted := spreadOrder(pods, topo)
-	type sortKey struct {
-		pi                    *podInfo
-		affinity, repels      bool
-		spread, late, counted bool
-		cpu, memory           int64
-		size                  float64
-		namespace, name       string
-	}
-	keys := make([]sortKey, len(pods))
+	keys := make([]podOrderKey, len(pods))
 	var totalCPU, totalMemory float64
 	for _, pi := range pods {
 		totalCPU += float64(pi.cpu)
 		totalMemory += float64(pi.memory)
 	}
 	for i, pi := range pods {
-		keys[i] = sortKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
+		keys[i] = podOrderKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
 		keys[i].size = max(float64(pi.cpu)/max(totalCPU, 1), float64(pi.memory)/max(totalMemory, 1))
 		keys[i].cpu, keys[i].memory = pi.cpu, pi.memory
-		keys[i].spread = slices.ContainsFunc(pi.domain, func(dc domainConstraint) bool { return dc.kind == kindSpread })
+		for _, dc := range pi.domain {
+			if dc.kind == kindSpread && (!keys[i].spread || dc.maxSkew < keys[i].skew) {
+				keys[i].spread, keys[i].skew = true, dc.maxSkew
+			}
+		}
 		keys[i].late, keys[i].counted = late[pi], counted[pi]
 		pi.lateSpread = late[pi]
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		// Pods whose topology spread counts pods of the second round (below) go after all of
-		// them, for the reason spread pods go last in their round.
-		if a.late != b.late {
-			return boolOrder(a.late)
-		}
-		// Among those, the pods another's spread counts go first (below), whatever else they
-		// carry: a pod that repels its kind is counted by a later spread as it is placed.
-		if a.late && a.counted != b.counted {
-			return boolOrder(!a.counted)
-		}
-		// Pods with required pod affinity go last, so the pods they follow are placed.
-		if a.affinity != b.affinity {
-			return boolOrder(a.affinity)
-		}
-		// Pods that repel each other from a node (one per node) go after the others: they
-		// take one slot in each node already planned, then get small nodes of their own,
-		// instead of each seeding a node the others then grow.
-		if a.repels != b.repels {
-			return boolOrder(a.repels)
-		}
-		// Pods with a topology spread constraint on a zone or other domain key go after the
-		// other pods of their round: kube-scheduler may bind them after every pod their
-		// constraint counts, so the solver checks them against those pods' domains (and keeps
-		// later pods from breaking them, topology.holdsAllow), and the pods they count are free
-		// to take the cheapest domain first.
-		if a.spread != b.spread {
-			return boolOrder(a.spread)
-		}
-		// Among those, the pods another pod's spread counts go first, for the same reason.
-		if a.spread && a.counted != b.counted {
-			return boolOrder(!a.counted)
-		}
-		if c := cmp.Compare(b.size, a.size); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.cpu, a.cpu); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.memory, a.memory); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.namespace, b.namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.name, b.name)
-	})
+	slices.SortFunc(keys, comparePodOrder)
 	for i := range keys {
 		pods[i] = keys[i].pi
 	}
 	return pods
+}
+
+// podOrderKey is what compilePods orders the pods by (comparePodOrder).
+type podOrderKey struct {
+	pi                    *podInfo
+	affinity, repels      bool
+	spread, late, counted bool
+	skew                  int
+	cpu, memory           int64
+	size                  float64
+	namespace, name       string
+}
+
+// comparePodOrder is the order pods are placed in (compilePods).
+func comparePodOrder(a, b podOrderKey) int {
+	// Pods whose topology spread counts pods of the second round (below) go after all of
+	// them, for the reason spread pods go last in their round.
+	if a.late != b.late {
+		return boolOrder(a.late)
+	}
+	// Among those, the pods another's spread counts go first (below), whatever else they
+	// carry: a pod that repels its kind is counted by a later spread as it is placed.
+	if a.late && a.counted != b.counted {
+		return boolOrder(!a.counted)
+	}
+	// Pods with required pod affinity go last, so the pods they follow are placed.
+	if a.affinity != b.affinity {
+		return boolOrder(a.affinity)
+	}
+	// Pods that repel each other from a node (one per node) go after the others: they
+	// take one slot in each node already planned, then get small nodes of their own,
+	// instead of each seeding a node the others then grow.
+	if a.repels != b.repels {
+		return boolOrder(a.repels)
+	}
+	// Pods with a topology spread constraint on a zone or other domain key go after the
+	// other pods of their round: kube-scheduler may bind them after every pod their
+	// constraint counts, so the solver checks them against those pods' domains (and keeps
+	// later pods from breaking them, topology.holdsAllow), and the pods they count are free
+	// to take the cheapest domain first.
+	if a.spread != b.spread {
+		return boolOrder(a.spread)
+	}
+	// Among those, the pods another pod's spread counts go first, for the same reason.
+	if a.spread && a.counted != b.counted {
+		return boolOrder(!a.counted)
+	}
+	// Then the looser spreads (the larger least maxSkew): where spreads count each other,
+	// the pods placed later are checked against the counts the earlier ones left and must
+	// also keep the earlier ones within their skew (holdsAllow); the tighter spread has
+	// more choices placed last, within the room the looser one leaves.
+	if a.spread && a.skew != b.skew {
+		return cmp.Compare(b.skew, a.skew)
+	}
+	if c := cmp.Compare(b.size, a.size); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.cpu, a.cpu); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.memory, a.memory); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.namespace, b.namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.name, b.name)
 }
 
 // spreadOrder returns, of the pods with a topology spread constraint on a zone or other domain
