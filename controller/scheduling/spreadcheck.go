@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,23 +79,22 @@ func CheckSpreads(nodes []ExistingNode, res *Result) []SpreadBreach {
 		all = append(all, checkNode{labels: l, taints: c.Provisioner.Spec.Taints, pods: c.Pods})
 	}
 	var out []SpreadBreach
+	counts := map[string]map[string]int{} // per constraint (countKey), selected pods per domain
 	for i := range all {
+		pods := all[i].pods
 		if i < len(nodes) {
-			// Only the pods res plans there: those bound already are kube-scheduler's past.
-			for _, p := range res.ExistingNodes[nodes[i].Name] {
-				out = append(out, checkPodSpreads(p, &all[i], all)...)
-			}
-			continue
+			pods = res.ExistingNodes[nodes[i].Name] // those bound already are kube-scheduler's past
 		}
-		for _, p := range all[i].pods {
-			out = append(out, checkPodSpreads(p, &all[i], all)...)
+		for _, p := range pods {
+			out = append(out, checkPodSpreads(p, &all[i], all, counts)...)
 		}
 	}
 	return out
 }
 
-// checkPodSpreads returns the breaches of p's spread constraints, p on node on of nodes.
-func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode) []SpreadBreach {
+// checkPodSpreads returns the breaches of p's spread constraints, p on node on of nodes; counts
+// caches the selected pods per domain of each constraint, by countKey.
+func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map[string]map[string]int) []SpreadBreach {
 	var out []SpreadBreach
 	for i := range p.Spec.TopologySpreadConstraints {
 		c := &p.Spec.TopologySpreadConstraints[i]
@@ -106,33 +106,37 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode) []SpreadBr
 		if err != nil {
 			continue // the solver reports the pod's invalid selector
 		}
-		eligible := spreadEligibility(p, c)
-		counts := map[string]int{}
-		for j := range nodes {
-			n := &nodes[j]
-			d, ok := n.labels[c.TopologyKey]
-			if !ok || !eligible(n) {
-				continue
-			}
-			counts[d] += 0
-			for _, q := range n.pods {
-				if q.Namespace == p.Namespace && q.DeletionTimestamp == nil && sel.Matches(labels.Set(q.Labels)) {
-					counts[d]++
+		eligible, key := spreadEligibility(p, c, sel)
+		byDomain, ok := counts[key]
+		if !ok {
+			byDomain = map[string]int{}
+			for j := range nodes {
+				n := &nodes[j]
+				d, ok := n.labels[c.TopologyKey]
+				if !ok || !eligible(n) {
+					continue
+				}
+				byDomain[d] += 0
+				for _, q := range n.pods {
+					if q.Namespace == p.Namespace && q.DeletionTimestamp == nil && sel.Matches(labels.Set(q.Labels)) {
+						byDomain[d]++
+					}
 				}
 			}
+			counts[key] = byDomain
 		}
 		least := -1
-		if c.MinDomains != nil && len(counts) < int(*c.MinDomains) {
+		if c.MinDomains != nil && len(byDomain) < int(*c.MinDomains) {
 			least = 0
 		} else {
-			for d, n := range counts {
+			for d, n := range byDomain {
 				if d != domain && (least < 0 || n < least) {
 					least = n
 				}
 			}
 		}
-		if least >= 0 && counts[domain]-least > int(c.MaxSkew) {
-			out = append(out, SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: counts[domain], Least: least, MaxSkew: int(c.MaxSkew)})
+		if least >= 0 && byDomain[domain]-least > int(c.MaxSkew) {
+			out = append(out, SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: byDomain[domain], Least: least, MaxSkew: int(c.MaxSkew)})
 		}
 	}
 	return out
@@ -162,13 +166,28 @@ func spreadSelector(p *corev1.Pod, c *corev1.TopologySpreadConstraint) (labels.S
 	return sel, nil
 }
 
-// spreadEligibility returns whether a node counts for p's constraint c: it matches p's node
-// affinity (unless nodeAffinityPolicy Ignore), and p tolerates its taints (when
-// nodeTaintsPolicy Honor).
-func spreadEligibility(p *corev1.Pod, c *corev1.TopologySpreadConstraint) func(*checkNode) bool {
+// spreadEligibility returns whether a node counts for p's constraint c (selector sel): it
+// matches p's node affinity (unless nodeAffinityPolicy Ignore), and p tolerates its taints
+// (when nodeTaintsPolicy Honor); and a key naming the counts this gives: those of every pod
+// with the same namespace, key, selector and eligibility.
+func spreadEligibility(p *corev1.Pod, c *corev1.TopologySpreadConstraint, sel labels.Selector) (func(*checkNode) bool, string) {
 	honourAffinity := c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor
 	honourTaints := c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor
 	terms, err := PodRequirementTerms(p)
+	var key strings.Builder
+	fmt.Fprintf(&key, "%s\x00%s\x00%s", p.Namespace, c.TopologyKey, sel)
+	if honourAffinity {
+		key.WriteString("\x00affinity")
+		for _, t := range terms {
+			fmt.Fprintf(&key, "\x00%s", t)
+		}
+		if err != nil {
+			fmt.Fprintf(&key, "\x00%v", err)
+		}
+	}
+	if honourTaints {
+		fmt.Fprintf(&key, "\x00taints %v", p.Spec.Tolerations)
+	}
 	return func(n *checkNode) bool {
 		if honourTaints && Tolerates(p.Spec.Tolerations, n.taints) != nil {
 			return false
@@ -185,5 +204,5 @@ func spreadEligibility(p *corev1.Pod, c *corev1.TopologySpreadConstraint) func(*
 			}
 		}
 		return false
-	}
+	}, key.String()
 }
