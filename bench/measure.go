@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
@@ -22,6 +24,9 @@ type Result struct {
 	Nodes        int     // new nodes
 	USDPerHour   float64 // new nodes, each at its cheapest allowed offering
 	Unplaced     int     // pods left without a node
+	// AtRisk is the number of placed pods whose topology spread the plan's final state breaks
+	// (scheduling.CheckSpreads): kube-scheduler may bind them last and leave them Pending.
+	AtRisk int
 }
 
 // PodsPerSecond is Pods / Seconds.
@@ -102,8 +107,19 @@ func MeasureSolve(w Workload, types []*cloudprovider.InstanceType, minTime time.
 	return Timed(minTime, func(sw *Stopwatch) Result {
 		var res *scheduling.Result
 		sw.Time(func() { res = scheduling.Solve(in) })
-		return SolveResult(len(w.Pods), res)
+		out := SolveResult(len(w.Pods), res)
+		out.AtRisk = AtRisk(scheduling.CheckSpreads(in.Nodes, res))
+		return out
 	})
+}
+
+// AtRisk is the number of pods breaches name (a pod with two breached constraints counts once).
+func AtRisk(breaches []scheduling.SpreadBreach) int {
+	pods := map[*corev1.Pod]bool{}
+	for _, b := range breaches {
+		pods[b.Pod] = true
+	}
+	return len(pods)
 }
 
 // Row is one line of the table: a workload, its lower bound and each scheduler's result.
@@ -115,12 +131,12 @@ type Row struct {
 
 // WriteTable prints rows as an aligned table with one group of columns per scheduler name:
 // pods, then per scheduler pods/s, allocations per pod (when any is known), nodes, USD/hour,
-// cost / lower bound and unplaced pods.
+// cost / lower bound, unplaced pods and pods at risk (Result.AtRisk).
 func WriteTable(w io.Writer, schedulers []string, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	header := "workload\tpods\tlower bound $/h\t"
 	for _, s := range schedulers {
-		header += fmt.Sprintf("%[1]s pods/s\t%[1]s allocs/pod\t%[1]s nodes\t%[1]s $/h\t%[1]s cost/LB\t%[1]s unplaced\t", s)
+		header += fmt.Sprintf("%[1]s pods/s\t%[1]s allocs/pod\t%[1]s nodes\t%[1]s $/h\t%[1]s cost/LB\t%[1]s unplaced\t%[1]s at risk\t", s)
 	}
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
@@ -138,7 +154,7 @@ func WriteTable(w io.Writer, schedulers []string, rows []Row) error {
 			if res.AllocsPerPod > 0 {
 				allocs = fmt.Sprintf("%.0f", res.AllocsPerPod)
 			}
-			line += fmt.Sprintf("%.0f\t%s\t%d\t%.3f\t%s\t%d\t", res.PodsPerSecond(), allocs, res.Nodes, res.USDPerHour, ratio, res.Unplaced)
+			line += fmt.Sprintf("%.0f\t%s\t%d\t%.3f\t%s\t%d\t%d\t", res.PodsPerSecond(), allocs, res.Nodes, res.USDPerHour, ratio, res.Unplaced, res.AtRisk)
 		}
 		fmt.Fprintln(tw, line)
 	}

@@ -28,6 +28,11 @@ type Plan struct {
 	// Unschedulable are the pods that fit nowhere, with the solver's reason (and, when the
 	// zones it requires are not in the region, a note saying so).
 	Unschedulable []UnschedulablePod `json:"unschedulable"`
+	// SpreadAtRisk are the pods the plan places where the plan's final state breaks one of
+	// their topology spread constraints (whenUnsatisfiable DoNotSchedule), read as
+	// kube-scheduler reads it (scheduling.CheckSpreads): kube-scheduler may bind such a pod
+	// after the others and then leave it Pending. One entry per pod and constraint.
+	SpreadAtRisk []AtRiskPod `json:"spreadAtRisk"`
 	// Skipped are input objects the simulation does not use.
 	Skipped []Skipped `json:"skipped"`
 	Summary Summary   `json:"summary"`
@@ -98,13 +103,30 @@ type UnschedulablePod struct {
 	Reason   string `json:"reason"`
 }
 
+// AtRiskPod is a pod placed by the plan whose topology spread constraint the plan's final
+// state breaks.
+type AtRiskPod struct {
+	Pod         string `json:"pod"`
+	Workload    string `json:"workload"`
+	TopologyKey string `json:"topologyKey"`
+	// Domain is the pod's domain; Count the selected pods there (the pod included), Least the
+	// least over the other eligible domains: Count - Least > MaxSkew.
+	Domain  string `json:"domain"`
+	Count   int    `json:"count"`
+	Least   int    `json:"least"`
+	MaxSkew int    `json:"maxSkew"`
+	Reason  string `json:"reason"`
+}
+
 // Summary totals the plan.
 type Summary struct {
 	Pods                  int `json:"pods"`
 	PlacedOnNewNodes      int `json:"placedOnNewNodes"`
 	PlacedOnExistingNodes int `json:"placedOnExistingNodes"`
 	Unschedulable         int `json:"unschedulable"`
-	NewNodes              int `json:"newNodes"`
+	// SpreadAtRisk is the number of pods in Plan.SpreadAtRisk.
+	SpreadAtRisk int `json:"spreadAtRisk"`
+	NewNodes     int `json:"newNodes"`
 	// USDPerHour is the price of the new nodes.
 	USDPerHour float64 `json:"usdPerHour"`
 	// LowerBoundUSDPerHour is scheduling.LowerBound of the same input less the unschedulable
@@ -116,7 +138,7 @@ type Summary struct {
 // scheduling.LowerBound(in) in USD/hour.
 func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float64) *Plan {
 	p := &Plan{Catalog: c.Name, Region: c.Region, Zones: c.Zones(), NewNodes: []NodeGroup{}, ExistingNodes: []ExistingNodePlan{},
-		Unschedulable: []UnschedulablePod{}, Skipped: append([]Skipped{}, w.Skipped...)}
+		Unschedulable: []UnschedulablePod{}, SpreadAtRisk: []AtRiskPod{}, Skipped: append([]Skipped{}, w.Skipped...)}
 	p.NewNodes = groupNewNodes(res.NewNodes)
 	for _, g := range p.NewNodes {
 		p.Summary.NewNodes += g.Count
@@ -133,6 +155,14 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 			Reason: unschedulableReason(e.Pod, e.Reason, c.Region, c.Zones())})
 	}
 	sort.SliceStable(p.Unschedulable, func(i, j int) bool { return p.Unschedulable[i].Pod < p.Unschedulable[j].Pod })
+	atRisk := map[string]bool{}
+	for _, b := range scheduling.CheckSpreads(w.Nodes, res) {
+		p.SpreadAtRisk = append(p.SpreadAtRisk, AtRiskPod{Pod: podKey(b.Pod), Workload: workloadOf(b.Pod), TopologyKey: b.TopologyKey,
+			Domain: b.Domain, Count: b.Count, Least: b.Least, MaxSkew: b.MaxSkew, Reason: b.Reason()})
+		atRisk[podKey(b.Pod)] = true
+	}
+	sort.SliceStable(p.SpreadAtRisk, func(i, j int) bool { return p.SpreadAtRisk[i].Pod < p.SpreadAtRisk[j].Pod })
+	p.Summary.SpreadAtRisk = len(atRisk)
 	p.Summary.USDPerHour = roundUSD(p.Summary.USDPerHour)
 	p.Summary.LowerBoundUSDPerHour = roundUSD(lowerBound)
 	p.Summary.Unschedulable = len(p.Unschedulable)

@@ -30,6 +30,7 @@ func WriteTable(w io.Writer, p *Plan) error {
 	writeNewNodes(tw, p.NewNodes)
 	writeExisting(tw, p.ExistingNodes)
 	writeUnschedulable(tw, p.Unschedulable)
+	writeAtRisk(tw, p.SpreadAtRisk)
 	writeSummary(tw, p)
 	return tw.Flush()
 }
@@ -85,11 +86,39 @@ func writeUnschedulable(w io.Writer, pods []UnschedulablePod) {
 	fmt.Fprintln(w)
 }
 
+// writeAtRisk groups the at-risk pods of one workload, constraint and domain into one line.
+func writeAtRisk(w io.Writer, pods []AtRiskPod) {
+	if len(pods) == 0 {
+		return
+	}
+	type key struct{ workload, reason string }
+	var order []key
+	count := map[key]int{}
+	for _, p := range pods {
+		k := key{p.Workload, fmt.Sprintf("topology spread (%s, maxSkew %d): %s holds %d more selected pods than another domain",
+			p.TopologyKey, p.MaxSkew, p.Domain, p.Count-p.Least)}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].workload < order[j].workload })
+	fmt.Fprintln(w, "PODS AT RISK (the plan breaks their topology spread: kube-scheduler may bind them last and leave them Pending)")
+	fmt.Fprintln(w, "WORKLOAD\tPODS\tREASON")
+	for _, k := range order {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", k.workload, count[k], k.reason)
+	}
+	fmt.Fprintln(w)
+}
+
 func writeSummary(w io.Writer, p *Plan) {
 	s := p.Summary
 	fmt.Fprintln(w, "SUMMARY")
 	fmt.Fprintf(w, "pods\t%d (%d on new nodes, %d on existing nodes, %d unschedulable)\n",
 		s.Pods, s.PlacedOnNewNodes, s.PlacedOnExistingNodes, s.Unschedulable)
+	if s.SpreadAtRisk > 0 {
+		fmt.Fprintf(w, "at risk\t%d pods (their topology spread)\n", s.SpreadAtRisk)
+	}
 	fmt.Fprintf(w, "new nodes\t%d\n", s.NewNodes)
 	fmt.Fprintf(w, "total\t%.4f USD/hour\n", s.USDPerHour)
 	bound := fmt.Sprintf("%.4f USD/hour", s.LowerBoundUSDPerHour)

@@ -1,10 +1,19 @@
 package simulate_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
+	"github.com/nodeform/terraform-provider-karpenter/simulate"
 )
 
 // A quantity given as a boolean, a list or an object is a type error at its path and line, like
@@ -333,5 +342,54 @@ spec:
 	}
 	if most-least > 1 || p.Summary.Unschedulable != 0 {
 		t.Fatalf("zone counts %v (unschedulable %d): api's spread wants them within 1", counts, p.Summary.Unschedulable)
+	}
+}
+
+// A plan whose final state breaks a placed pod's topology spread (scheduling.CheckSpreads) lists
+// the pod under spreadAtRisk, counts it in the summary and shows it in the table; a plan that
+// keeps every spread lists none.
+func TestPlanShowsSpreadAtRisk(t *testing.T) {
+	ctx := context.Background()
+	cat, err := simulate.OpenCatalog(ctx, simulate.CatalogSandbox, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cat.Close() }()
+	var nodes []scheduling.ExistingNode
+	for _, z := range []string{"us-east-1a", "us-east-1b", "us-east-1c"} {
+		nodes = append(nodes, scheduling.ExistingNode{Name: "n-" + z, Labels: map[string]string{corev1.LabelTopologyZone: z}})
+	}
+	var pods []*corev1.Pod
+	for i := range 3 {
+		pods = append(pods, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "default", Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone,
+				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}},
+		})
+	}
+	w := &simulate.Workload{Pods: pods, Nodes: nodes}
+	for _, tc := range []struct {
+		place []string
+		want  int
+	}{{place: []string{"us-east-1a", "us-east-1b", "us-east-1c"}}, {place: []string{"us-east-1a", "us-east-1a", "us-east-1b"}, want: 2}} {
+		res := &scheduling.Result{ExistingNodes: map[string][]*corev1.Pod{}}
+		for i, z := range tc.place {
+			res.ExistingNodes["n-"+z] = append(res.ExistingNodes["n-"+z], pods[i])
+		}
+		p := simulate.BuildPlan(cat, w, res, 0)
+		if len(p.SpreadAtRisk) != tc.want || p.Summary.SpreadAtRisk != tc.want {
+			t.Fatalf("placed in %v: at risk %+v (summary %d), want %d", tc.place, p.SpreadAtRisk, p.Summary.SpreadAtRisk, tc.want)
+		}
+		var table bytes.Buffer
+		if err := simulate.WriteTable(&table, p); err != nil {
+			t.Fatal(err)
+		}
+		const line = "Pod default/web-0  1     topology spread (topology.kubernetes.io/zone, maxSkew 1): us-east-1a holds 2 more selected pods than another domain"
+		if shown := strings.Contains(table.String(), "PODS AT RISK") && strings.Contains(table.String(), line); shown != (tc.want > 0) {
+			t.Fatalf("placed in %v: the table shows the pods at risk: %v, want %v:\n%s", tc.place, shown, tc.want > 0, table.String())
+		}
+		if tc.want > 0 && (p.SpreadAtRisk[0].Pod != "default/web-0" || p.SpreadAtRisk[0].Domain != "us-east-1a" || p.SpreadAtRisk[0].Count != 2 || p.SpreadAtRisk[0].Least != 0) {
+			t.Fatalf("at risk %+v, want default/web-0 in us-east-1a with 2 against 0", p.SpreadAtRisk[0])
+		}
 	}
 }

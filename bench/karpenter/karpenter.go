@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +27,7 @@ import (
 	"github.com/nodeform/terraform-provider-karpenter/bench"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
+	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
 func init() {
@@ -132,25 +132,64 @@ func measureKarpenter(ctx context.Context, w bench.Workload, types []*kcp.Instan
 		}
 		out := bench.Result{Pods: len(pods), Nodes: len(results.NewNodeClaims), Unplaced: len(results.PodErrors)}
 		for _, nc := range results.NewNodeClaims {
-			out.USDPerHour += launchPrice(nc)
+			_, o := launchOffering(nc)
+			if o != nil {
+				out.USDPerHour += o.Price
+			}
 		}
+		out.AtRisk = bench.AtRisk(scheduling.CheckSpreads(asNodes(results.NewNodeClaims)))
 		return out
 	})
 	return res, failure
 }
 
-// launchPrice is what launching the claim costs: the cheapest available offering, among all its
-// instance type options, compatible with its requirements (what CreateFleet's lowest-price
-// strategy picks, and what our solver's first option costs).
-func launchPrice(nc *kscheduling.NodeClaim) float64 {
-	best := math.Inf(1)
+// launchOffering is what launching the claim launches: the cheapest available offering, among
+// all its instance type options, compatible with its requirements (what CreateFleet's
+// lowest-price strategy picks, and what our solver's first option costs), and its type; nil
+// when there is none.
+func launchOffering(nc *kscheduling.NodeClaim) (*kcp.InstanceType, *kcp.Offering) {
+	var bestType *kcp.InstanceType
+	var best *kcp.Offering
 	for _, it := range nc.InstanceTypeOptions {
-		if o := it.Offerings.Available().Compatible(nc.Requirements).Cheapest(); o != nil {
-			best = min(best, o.Price)
+		if o := it.Offerings.Available().Compatible(nc.Requirements).Cheapest(); o != nil && (best == nil || o.Price < best.Price) {
+			bestType, best = it, o
 		}
 	}
-	if math.IsInf(best, 1) {
-		return 0
+	return bestType, best
+}
+
+// asNodes returns Karpenter's node claims as the nodes they launch as, each with its pods
+// planned on it (Result.ExistingNodes), for scheduling.CheckSpreads: the labels its
+// requirements and its launched type's fix to one value, the launched offering's zone and
+// capacity type, and a hostname of its own.
+func asNodes(claims []*kscheduling.NodeClaim) ([]scheduling.ExistingNode, *scheduling.Result) {
+	res := &scheduling.Result{ExistingNodes: map[string][]*corev1.Pod{}}
+	nodes := make([]scheduling.ExistingNode, 0, len(claims))
+	for i, nc := range claims {
+		name := fmt.Sprintf("karpenter-node-%d", i+1)
+		labels := map[string]string{}
+		it, o := launchOffering(nc)
+		for _, reqs := range []ksched.Requirements{itRequirements(it), nc.Requirements} {
+			for _, r := range reqs.Values() {
+				if r.Operator() == corev1.NodeSelectorOpIn && r.Len() == 1 {
+					labels[r.Key] = r.Any()
+				}
+			}
+		}
+		if o != nil {
+			labels[corev1.LabelTopologyZone], labels[kv1.CapacityTypeLabelKey] = o.Zone(), o.CapacityType()
+		}
+		labels[corev1.LabelHostname] = name
+		nodes = append(nodes, scheduling.ExistingNode{Name: name, Labels: labels})
+		res.ExistingNodes[name] = nc.Pods
 	}
-	return best
+	return nodes, res
+}
+
+// itRequirements is it's requirements (none for nil).
+func itRequirements(it *kcp.InstanceType) ksched.Requirements {
+	if it == nil {
+		return ksched.Requirements{}
+	}
+	return it.Requirements
 }

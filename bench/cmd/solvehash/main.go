@@ -52,7 +52,8 @@ func run(verbose bool) error {
 		}
 		h := sha256.New()
 		write(h, res)
-		fmt.Printf("%x  %d nodes  %d errors  %s\n", h.Sum(nil), len(res.NewNodes), len(res.Errors), w.Name)
+		in := w.Input(types)
+		fmt.Printf("%x  %d nodes  %d errors  %d spread at risk  %s\n", h.Sum(nil), len(res.NewNodes), len(res.Errors), len(scheduling.CheckSpreads(in.Nodes, res)), w.Name)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Command table runs scheduling.Solve on the benchmark workloads (bench.Workloads) against the
 // full sandbox catalogue and prints one table: workload, pods, lower bound, pods/s, allocations
-// per pod, new nodes, USD/hour, cost / lower bound and unplaced pods. `make bench` runs it.
+// per pod, new nodes, USD/hour, cost / lower bound, unplaced pods and pods at risk (bench.Result).
+// `make bench` runs it.
 //
 //	go run ./bench/cmd/table [-large] [-min-time 2s]
 package main
