@@ -16,11 +16,13 @@ import (
 
 func (r *reader) namespace(o *Object, _ role) error {
 	ns := &corev1.Namespace{}
-	if usable, err := r.decode(o, ns); !usable || err != nil {
+	usable, err := r.decode(o, ns)
+	if !usable {
 		return err
 	}
-	if err := namespaceName(o, "metadata.name", ns.Name); err != nil {
-		return err
+	// The name is checked even when a field (a label's type) is wrong: every error at once.
+	if nameErr := namespaceName(o, "metadata.name", ns.Name); nameErr != nil || err != nil {
+		return errors.Join(err, nameErr)
 	}
 	labels := map[string]string{corev1.LabelMetadataName: ns.Name}
 	for k, v := range ns.Labels {

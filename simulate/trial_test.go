@@ -89,7 +89,7 @@ spec:
   containers: [{name: c, image: nginx, resources: {requests: {cpu: 1}}}]
 `
 	p, _ := plan(t, "-f", write(t, "w.yaml", pod), "-f", write(t, "p.yaml", defaultProvisioner))
-	if len(p.Unschedulable) != 1 || !strings.HasSuffix(p.Unschedulable[0].Reason, `; zone "us-west-2a" is not in region us-east-1 `+zones) {
+	if len(p.Unschedulable) != 1 || !strings.HasSuffix(p.Unschedulable[0].Reason, `; zone "us-west-2a" is not a zone the catalogue offers in us-east-1 `+zones) {
 		t.Errorf("pod's zone: unschedulable %+v", p.Unschedulable)
 	}
 
@@ -97,10 +97,10 @@ spec:
     - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1z, us-east-1a, us-west-2b]}`, 1)
 	pod = strings.Replace(pod, "us-west-2a", "us-east-1b", 1)
 	p, errOut := plan(t, "-f", write(t, "w.yaml", pod), "-f", write(t, "p.yaml", prov))
-	if len(p.Unschedulable) != 1 || !strings.HasSuffix(p.Unschedulable[0].Reason, `; zones "us-east-1z", "us-west-2b" are not in region us-east-1 `+zones) {
+	if len(p.Unschedulable) != 1 || !strings.HasSuffix(p.Unschedulable[0].Reason, `; zones "us-east-1z", "us-west-2b" are not zones the catalogue offers in us-east-1 `+zones) {
 		t.Errorf("provisioner's zones: unschedulable %+v", p.Unschedulable)
 	}
-	want := `p.yaml:10: Provisioner default: spec.requirements[1]: zones "us-east-1z", "us-west-2b" are not in region us-east-1 ` + zones
+	want := `p.yaml:10: Provisioner default: spec.requirements[1]: zones "us-east-1z", "us-west-2b" are not zones the catalogue offers in us-east-1 ` + zones
 	if !strings.Contains(errOut, want) {
 		t.Errorf("stderr %q does not contain %q", errOut, want)
 	}
@@ -173,8 +173,8 @@ spec:
 	web := strings.Replace(deployment("web", 3, "1", "1Gi"), "    spec:\n", "    spec:\n      nodeSelector: {topology.kubernetes.io/region: us-west-2}\n", 1)
 	p, errOut := plan(t, "-f", write(t, "w.yaml", pod+web), "-f", write(t, "p.yaml", defaultProvisioner))
 	for _, want := range []string{
-		`w.yaml:5: Pod default/p: spec.nodeSelector.topology.kubernetes.io/zone: zone "us-west-2a" is not in region us-east-1 ` + zones,
-		`w.yaml:6: Pod default/p: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]: zone "eu-west-1a" is not in region us-east-1 ` + zones,
+		`w.yaml:5: Pod default/p: spec.nodeSelector.topology.kubernetes.io/zone: zone "us-west-2a" is not a zone the catalogue offers in us-east-1 ` + zones,
+		`w.yaml:6: Pod default/p: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]: zone "eu-west-1a" is not a zone the catalogue offers in us-east-1 ` + zones,
 		`w.yaml:22: Deployment shop/web: spec.template.spec.nodeSelector.topology.kubernetes.io/region: region "us-west-2" is not the catalogue's region us-east-1`,
 	} {
 		if strings.Count(errOut, want) != 1 {
@@ -183,7 +183,7 @@ spec:
 	}
 	want := `the pod's nodeSelector and required node affinity admit no value of topology.kubernetes.io/zone: ` +
 		`nodeSelector topology.kubernetes.io/zone In [us-west-2a], nodeSelectorTerms[0] topology.kubernetes.io/zone In [eu-west-1a]; ` +
-		`zones "us-west-2a", "eu-west-1a" are not in region us-east-1 ` + zones
+		`zones "us-west-2a", "eu-west-1a" are not zones the catalogue offers in us-east-1 ` + zones
 	found := false
 	for _, u := range p.Unschedulable {
 		found = found || u.Pod == "default/p" && u.Reason == want
@@ -249,7 +249,7 @@ status:
 		`p.yaml:10: Provisioner default: spec.requirements[1]: region "eu-west-1" is not the catalogue's region us-east-1`,
 		`p.yaml:11: Provisioner default: spec.requirements[2]: excludes the catalogue's region us-east-1`,
 		`nodes.yaml:6: Node n1: metadata.labels.topology.kubernetes.io/region: region "us-west-2" is not the catalogue's region us-east-1`,
-		`nodes.yaml:7: Node n1: metadata.labels.topology.kubernetes.io/zone: zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, us-east-1b, us-east-1c)`,
+		`nodes.yaml:7: Node n1: metadata.labels.topology.kubernetes.io/zone: zone "us-west-2a" is not a zone the catalogue offers in us-east-1 (zones: us-east-1a, us-east-1b, us-east-1c)`,
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr does not hold %q:\n%s", want, errOut)

@@ -361,6 +361,12 @@ spec:
 apiVersion: v1
 kind: Namespace
 metadata: {name: Shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: Bad_Name
+  labels: {team: 7}
 `
 	got := errorLines(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner))
 	wantErrors(t, got,
@@ -368,6 +374,9 @@ metadata: {name: Shop}
 		"w.yaml:10: items: Invalid type: expected a list, got an object",
 		`w.yaml:14: metadata.namespace: Invalid value: "Bad NS": a lowercase RFC 1123 label must consist of`,
 		`w.yaml:20: metadata.name: Invalid value: "Shop": a lowercase RFC 1123 label must consist of`,
+		// The name is checked even beside a label of the wrong type.
+		`w.yaml:25: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of`,
+		`w.yaml:26: metadata.labels.team: Invalid type: expected a string, got a number`,
 	)
 }
 

@@ -29,10 +29,11 @@ var (
 	regionKeys = []string{corev1.LabelTopologyRegion, corev1.LabelFailureDomainBetaRegion}
 )
 
-// notInRegion words the zones of given that are not among zones (the catalogue's, in region):
-// `zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, us-east-1b, us-east-1c)`,
-// or `zones "a", "b" are not ...` for several; "" when every zone given is in the region, or
-// the region's zones are not known.
+// notInRegion words the zones of given that are not among zones (those the catalogue offers
+// types in, in region): `zone "us-west-2a" is not a zone the catalogue offers in us-east-1
+// (zones: us-east-1a, us-east-1b, us-east-1c)`, or `zones "a", "b" are not zones ...` for
+// several; "" when every zone given is among them, or they are not known. (A zone of the region
+// that offers no type, such as the sandbox's us-east-1d, is named too.)
 func notInRegion(given []string, region string, zones []string) string {
 	if len(zones) == 0 {
 		return ""
@@ -41,11 +42,11 @@ func notInRegion(given []string, region string, zones []string) string {
 	if len(out) == 0 {
 		return ""
 	}
-	what := "zone " + out[0] + " is"
+	what := "zone " + out[0] + " is not a zone"
 	if len(out) > 1 {
-		what = "zones " + strings.Join(out, ", ") + " are"
+		what = "zones " + strings.Join(out, ", ") + " are not zones"
 	}
-	return fmt.Sprintf("%s not in region %s (zones: %s)", what, region, strings.Join(zones, ", "))
+	return fmt.Sprintf("%s the catalogue offers in %s (zones: %s)", what, region, strings.Join(zones, ", "))
 }
 
 // notTheRegion words the regions of given that are not region, the catalogue's:
@@ -107,7 +108,7 @@ func requirementHint(key string, op corev1.NodeSelectorOperator, values []string
 // withZoneHint returns the solver's reason for an unschedulable pod with, when the zone or
 // region requirements it prints name zones that are not in the region or other regions (a
 // Provisioner's requirement, a pod's nodeSelector or node affinity), a note saying so: "...;
-// zone "us-west-2a" is not in region us-east-1 (zones: ...)", "...; region "eu-west-1" is not
+// zone "us-west-2a" is not a zone the catalogue offers in us-east-1 (zones: ...)", "...; region "eu-west-1" is not
 // the catalogue's region us-east-1". Other reasons are returned as they are.
 func withZoneHint(reason, region string, zones []string) string {
 	var givenZones, givenRegions []string
@@ -204,7 +205,7 @@ func selfConflict(pod *corev1.Pod) string {
 // podZoneWarnings also warns of a required node affinity term kube-scheduler cannot parse (Gt
 // "seven", which the API server accepts) beside terms it can: the term is skipped.
 //
-// The zone hint is `zone "us-west-2a" is not in region us-east-1 (zones: us-east-1a, ...)`, the
+// The zone hint is `zone "us-west-2a" is not a zone the catalogue offers in us-east-1 (zones: us-east-1a, ...)`, the
 // region hint `region "eu-west-1" is not the catalogue's region us-east-1`.
 func zoneWarnings(w *Workload, region string, zones []string) []string {
 	var out []string
