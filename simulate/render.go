@@ -64,46 +64,42 @@ func writeExisting(w io.Writer, nodes []ExistingNodePlan) {
 
 // writeUnschedulable groups pods of one workload with one reason into one line.
 func writeUnschedulable(w io.Writer, pods []UnschedulablePod) {
-	if len(pods) == 0 {
-		return
-	}
-	type key struct{ workload, reason string }
-	var order []key
-	count := map[key]int{}
+	rows := make([]workloadReason, 0, len(pods))
 	for _, p := range pods {
-		k := key{p.Workload, p.Reason}
-		if count[k] == 0 {
-			order = append(order, k)
-		}
-		count[k]++
+		rows = append(rows, workloadReason{p.Workload, p.Reason})
 	}
-	sort.SliceStable(order, func(i, j int) bool { return order[i].workload < order[j].workload })
-	fmt.Fprintln(w, "UNSCHEDULABLE PODS")
-	fmt.Fprintln(w, "WORKLOAD\tPODS\tREASON")
-	for _, k := range order {
-		fmt.Fprintf(w, "%s\t%d\t%s\n", k.workload, count[k], k.reason)
-	}
-	fmt.Fprintln(w)
+	writeByWorkload(w, "UNSCHEDULABLE PODS", rows)
 }
 
 // writeAtRisk groups the at-risk pods of one workload, constraint and domain into one line.
 func writeAtRisk(w io.Writer, pods []AtRiskPod) {
-	if len(pods) == 0 {
+	rows := make([]workloadReason, 0, len(pods))
+	for _, p := range pods {
+		rows = append(rows, workloadReason{p.Workload, fmt.Sprintf("topology spread (%s, maxSkew %d): %s holds %d more selected pods than another domain",
+			p.TopologyKey, p.MaxSkew, p.Domain, p.Count-p.Least)})
+	}
+	writeByWorkload(w, "PODS AT RISK (the plan breaks their topology spread: kube-scheduler may bind them last and leave them Pending)", rows)
+}
+
+// workloadReason is one pod's line in a table by workload: its workload and what is said of it.
+type workloadReason struct{ workload, reason string }
+
+// writeByWorkload writes the section title and one line per workload and reason with the
+// number of pods (rows) it holds, by workload; nothing when rows is empty.
+func writeByWorkload(w io.Writer, title string, rows []workloadReason) {
+	if len(rows) == 0 {
 		return
 	}
-	type key struct{ workload, reason string }
-	var order []key
-	count := map[key]int{}
-	for _, p := range pods {
-		k := key{p.Workload, fmt.Sprintf("topology spread (%s, maxSkew %d): %s holds %d more selected pods than another domain",
-			p.TopologyKey, p.MaxSkew, p.Domain, p.Count-p.Least)}
+	var order []workloadReason
+	count := map[workloadReason]int{}
+	for _, k := range rows {
 		if count[k] == 0 {
 			order = append(order, k)
 		}
 		count[k]++
 	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].workload < order[j].workload })
-	fmt.Fprintln(w, "PODS AT RISK (the plan breaks their topology spread: kube-scheduler may bind them last and leave them Pending)")
+	fmt.Fprintln(w, title)
 	fmt.Fprintln(w, "WORKLOAD\tPODS\tREASON")
 	for _, k := range order {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", k.workload, count[k], k.reason)

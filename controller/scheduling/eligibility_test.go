@@ -11,6 +11,7 @@ import (
 
 	"github.com/nodeform/terraform-provider-karpenter/bench/instancetypes"
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
+	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider/fake"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
@@ -119,6 +120,21 @@ func countsAny(nc *scheduling.NodeClaim, sel labels.Selector) bool {
 	return false
 }
 
+// solveSpotOrOnDemand solves pods with a provisioner that launches spot and on-demand on types,
+// and checks the plan: every pod placed (checkClaims, no error) and every zone spread kept as
+// kube-scheduler reads the nodes once launched (checkHonouredSpread).
+func solveSpotOrOnDemand(t *testing.T, pods []*corev1.Pod, types []*cloudprovider.InstanceType) *scheduling.Result {
+	t.Helper()
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
+		req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	checkHonouredSpread(t, pods, res)
+	return res
+}
+
 func TestHonouredSpreadCountsNodesAsTheyLaunch(t *testing.T) {
 	types := fake.Catalog(60)
 	shop := func(name string, n int, cpu, mem string, opts ...podOpt) []*corev1.Pod {
@@ -152,13 +168,7 @@ func TestHonouredSpreadCountsNodesAsTheyLaunch(t *testing.T) {
 		)), shop("b", 7, "500m", "1Gi")...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := solve(t, tc.pods, []*v1alpha5.Provisioner{provisioner("default",
-				req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
-			checkClaims(t, tc.pods, res, nil)
-			if len(res.Errors) != 0 {
-				t.Fatalf("errors: %v", reasons(res))
-			}
-			checkHonouredSpread(t, tc.pods, res)
+			solveSpotOrOnDemand(t, tc.pods, types)
 		})
 	}
 }
@@ -212,13 +222,7 @@ func TestSpreadKeepsNodeOutOfAnotherCount(t *testing.T) {
 			for _, w := range tc.pods {
 				pods = append(pods, w...)
 			}
-			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
-				req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
-			checkClaims(t, pods, res, nil)
-			if len(res.Errors) != 0 {
-				t.Fatalf("errors: %v", reasons(res))
-			}
-			checkHonouredSpread(t, pods, res)
+			solveSpotOrOnDemand(t, pods, types)
 		})
 	}
 }
@@ -238,13 +242,7 @@ func TestCountedPodLeavesOnDemandAfterPlacing(t *testing.T) {
 		pods = append(pods, pod(fmt.Sprintf("big-%d", i), "7", "1Gi", withLabels("app", "big"), withSpread(zoneSpread(1, "none"))))
 	}
 	pods = append(pods, pod("counter", "1", "1Gi", od, withSpread(zoneSpread(1, "big"))))
-	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default",
-		req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, types)
-	checkClaims(t, pods, res, nil)
-	if len(res.Errors) != 0 {
-		t.Fatalf("errors: %v", reasons(res))
-	}
-	checkHonouredSpread(t, pods, res)
+	res := solveSpotOrOnDemand(t, pods, types)
 	for _, c := range res.NewNodes {
 		_, o, _ := c.PlannedOffering()
 		for _, p := range c.Pods {
