@@ -5,9 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -102,11 +100,11 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 		if c.WhenUnsatisfiable != corev1.DoNotSchedule || !ok {
 			continue
 		}
-		sel, err := spreadSelector(p, c)
+		term, err := compileSpreadTerm(p, i) // the selector, matchLabelKeys valued, in p's namespace
 		if err != nil {
-			continue // the solver reports the pod's invalid selector
+			continue // the solver reports the pod's invalid constraint
 		}
-		eligible, key := spreadEligibility(p, c, sel)
+		eligible, key := spreadEligibility(p, c, term.selector)
 		byDomain, ok := counts[key]
 		if !ok {
 			byDomain = map[string]int{}
@@ -118,7 +116,7 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 				}
 				byDomain[d] += 0
 				for _, q := range n.pods {
-					if q.Namespace == p.Namespace && q.DeletionTimestamp == nil && sel.Matches(labels.Set(q.Labels)) {
+					if q.DeletionTimestamp == nil && term.matches(q, nil) {
 						byDomain[d]++
 					}
 				}
@@ -140,30 +138,6 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 		}
 	}
 	return out
-}
-
-// spreadSelector returns c's label selector (nil: selects nothing) with matchLabelKeys: each
-// key p has a label for is required to have p's value. Errors: an invalid selector.
-func spreadSelector(p *corev1.Pod, c *corev1.TopologySpreadConstraint) (labels.Selector, error) {
-	if c.LabelSelector == nil {
-		return labels.Nothing(), nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range c.MatchLabelKeys {
-		v, ok := p.Labels[k]
-		if !ok {
-			continue
-		}
-		r, err := labels.NewRequirement(k, selection.In, []string{v})
-		if err != nil {
-			return nil, err
-		}
-		sel = sel.Add(*r)
-	}
-	return sel, nil
 }
 
 // spreadEligibility returns whether a node counts for p's constraint c (selector sel): it
