@@ -22,15 +22,28 @@ type SpreadBreach struct {
 	// a new node is named "new node N" (N: its index in Result.NewNodes, from 1).
 	Domain string
 	// Count is the number of selected pods in Domain, the pod included; Least the least count
-	// over the other eligible domains (0 while the eligible domains are fewer than minDomains).
-	Count, Least, MaxSkew int
+	// over the other eligible domains, in LeastDomain (the first by name of those with it), or 0
+	// with LeastDomain "" while the eligible domains are fewer than MinDomains.
+	Count, Least, MaxSkew, MinDomains int
+	LeastDomain                       string
 }
 
 // Reason words b: "topology spread (topology.kubernetes.io/zone, maxSkew 1): 5 selected pods
-// in us-east-1b, 3 in another domain".
+// in us-east-1b, 3 in us-east-1a", or "..., 2 eligible domains, fewer than minDomains 3".
 func (b SpreadBreach) Reason() string {
-	return fmt.Sprintf("topology spread (%s, maxSkew %d): %d selected pods in %s, %d in another domain",
-		b.TopologyKey, b.MaxSkew, b.Count, b.Domain, b.Least)
+	other := fmt.Sprintf("%d in %s", b.Least, b.LeastDomain)
+	if b.LeastDomain == "" {
+		other = fmt.Sprintf("fewer eligible domains than minDomains %d", b.MinDomains)
+	}
+	return fmt.Sprintf("topology spread (%s, maxSkew %d): %s in %s, %s", b.TopologyKey, b.MaxSkew, selectedPods(b.Count), b.Domain, other)
+}
+
+// selectedPods words n: "1 selected pod", "3 selected pods".
+func selectedPods(n int) string {
+	if n == 1 {
+		return "1 selected pod"
+	}
+	return fmt.Sprintf("%d selected pods", n)
 }
 
 // checkNode is a node of a plan's final state as kube-scheduler reads it.
@@ -123,18 +136,18 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 			}
 			counts[key] = byDomain
 		}
-		least := -1
+		b := SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: byDomain[domain], Least: -1, MaxSkew: int(c.MaxSkew)}
 		if c.MinDomains != nil && len(byDomain) < int(*c.MinDomains) {
-			least = 0
+			b.Least, b.MinDomains = 0, int(*c.MinDomains)
 		} else {
 			for d, n := range byDomain {
-				if d != domain && (least < 0 || n < least) {
-					least = n
+				if d != domain && (b.Least < 0 || n < b.Least || (n == b.Least && d < b.LeastDomain)) {
+					b.Least, b.LeastDomain = n, d
 				}
 			}
 		}
-		if least >= 0 && byDomain[domain]-least > int(c.MaxSkew) {
-			out = append(out, SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: byDomain[domain], Least: least, MaxSkew: int(c.MaxSkew)})
+		if b.Least >= 0 && b.Count-b.Least > b.MaxSkew {
+			out = append(out, b)
 		}
 	}
 	return out
