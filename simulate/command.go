@@ -42,8 +42,9 @@ CSINodes and karpenter.sh/v1alpha5 Provisioners; multi-document YAML, JSON or Li
 as kubectl get -o yaml output; other kinds are skipped with a warning), expands replicas into pods
 (and StatefulSets' volumeClaimTemplates into claims) and runs the controller's solver on them.
 Prints the new nodes by provisioner, instance type, zone and capacity type with USD/hour and
-utilisation, pods placed on existing nodes (--nodes), and every pod that fits nowhere with the
-reason. -f and --nodes repeat; "-" reads stdin; a directory reads its *.yaml, *.yml and *.json
+utilisation, pods placed on existing nodes (--nodes), every pod that fits nowhere with the
+reason, and the placed pods whose topology spread the plan's final state breaks (at risk: kube-
+scheduler may leave them Pending). -f and --nodes repeat; "-" reads stdin; a directory reads its *.yaml, *.yml and *.json
 files; a file given twice, or an object given twice, is an error.
 
 --catalog sandbox (default) uses the sandbox's EC2 catalogue; aws uses live EC2 through the

@@ -110,12 +110,14 @@ type AtRiskPod struct {
 	Workload    string `json:"workload"`
 	TopologyKey string `json:"topologyKey"`
 	// Domain is the pod's domain; Count the selected pods there (the pod included), Least the
-	// least over the other eligible domains: Count - Least > MaxSkew.
-	Domain  string `json:"domain"`
-	Count   int    `json:"count"`
-	Least   int    `json:"least"`
-	MaxSkew int    `json:"maxSkew"`
-	Reason  string `json:"reason"`
+	// least over the other eligible domains, in LeastDomain ("" when the eligible domains are
+	// fewer than the constraint's minDomains, and Least is 0): Count - Least > MaxSkew.
+	Domain      string `json:"domain"`
+	Count       int    `json:"count"`
+	Least       int    `json:"least"`
+	LeastDomain string `json:"leastDomain"`
+	MaxSkew     int    `json:"maxSkew"`
+	Reason      string `json:"reason"`
 }
 
 // Summary totals the plan.
@@ -158,7 +160,7 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 	atRisk := map[string]bool{}
 	for _, b := range scheduling.CheckSpreads(w.Nodes, res) {
 		p.SpreadAtRisk = append(p.SpreadAtRisk, AtRiskPod{Pod: podKey(b.Pod), Workload: workloadOf(b.Pod), TopologyKey: b.TopologyKey,
-			Domain: b.Domain, Count: b.Count, Least: b.Least, MaxSkew: b.MaxSkew, Reason: b.Reason()})
+			Domain: b.Domain, Count: b.Count, Least: b.Least, LeastDomain: b.LeastDomain, MaxSkew: b.MaxSkew, Reason: b.Reason()})
 		atRisk[podKey(b.Pod)] = true
 	}
 	sort.SliceStable(p.SpreadAtRisk, func(i, j int) bool { return p.SpreadAtRisk[i].Pod < p.SpreadAtRisk[j].Pod })

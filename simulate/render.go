@@ -75,8 +75,7 @@ func writeUnschedulable(w io.Writer, pods []UnschedulablePod) {
 func writeAtRisk(w io.Writer, pods []AtRiskPod) {
 	rows := make([]workloadReason, 0, len(pods))
 	for _, p := range pods {
-		rows = append(rows, workloadReason{p.Workload, fmt.Sprintf("topology spread (%s, maxSkew %d): %s holds %d more selected pods than another domain",
-			p.TopologyKey, p.MaxSkew, p.Domain, p.Count-p.Least)})
+		rows = append(rows, workloadReason{p.Workload, p.Reason})
 	}
 	writeByWorkload(w, "PODS AT RISK (the plan breaks their topology spread: kube-scheduler may bind them last and leave them Pending)", rows)
 }
@@ -112,8 +111,11 @@ func writeSummary(w io.Writer, p *Plan) {
 	fmt.Fprintln(w, "SUMMARY")
 	fmt.Fprintf(w, "pods\t%d (%d on new nodes, %d on existing nodes, %d unschedulable)\n",
 		s.Pods, s.PlacedOnNewNodes, s.PlacedOnExistingNodes, s.Unschedulable)
-	if s.SpreadAtRisk > 0 {
-		fmt.Fprintf(w, "at risk\t%d pods (their topology spread)\n", s.SpreadAtRisk)
+	switch {
+	case s.SpreadAtRisk == 1:
+		fmt.Fprintln(w, "at risk\t1 pod whose topology spread the plan breaks")
+	case s.SpreadAtRisk > 1:
+		fmt.Fprintf(w, "at risk\t%d pods whose topology spread the plan breaks\n", s.SpreadAtRisk)
 	}
 	fmt.Fprintf(w, "new nodes\t%d\n", s.NewNodes)
 	fmt.Fprintf(w, "total\t%.4f USD/hour\n", s.USDPerHour)

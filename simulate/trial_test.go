@@ -384,12 +384,16 @@ func TestPlanShowsSpreadAtRisk(t *testing.T) {
 		if err := simulate.WriteTable(&table, p); err != nil {
 			t.Fatal(err)
 		}
-		const line = "Pod default/web-0  1     topology spread (topology.kubernetes.io/zone, maxSkew 1): us-east-1a holds 2 more selected pods than another domain"
+		const line = "Pod default/web-0  1     topology spread (topology.kubernetes.io/zone, maxSkew 1): 2 selected pods in us-east-1a, 0 in us-east-1c"
 		if shown := strings.Contains(table.String(), "PODS AT RISK") && strings.Contains(table.String(), line); shown != (tc.want > 0) {
 			t.Fatalf("placed in %v: the table shows the pods at risk: %v, want %v:\n%s", tc.place, shown, tc.want > 0, table.String())
 		}
-		if tc.want > 0 && (p.SpreadAtRisk[0].Pod != "default/web-0" || p.SpreadAtRisk[0].Domain != "us-east-1a" || p.SpreadAtRisk[0].Count != 2 || p.SpreadAtRisk[0].Least != 0) {
-			t.Fatalf("at risk %+v, want default/web-0 in us-east-1a with 2 against 0", p.SpreadAtRisk[0])
+		if tc.want > 0 && (p.SpreadAtRisk[0].Pod != "default/web-0" || p.SpreadAtRisk[0].Domain != "us-east-1a" || p.SpreadAtRisk[0].Count != 2 ||
+			p.SpreadAtRisk[0].Least != 0 || p.SpreadAtRisk[0].LeastDomain != "us-east-1c") {
+			t.Fatalf("at risk %+v, want default/web-0 in us-east-1a with 2 against 0 in us-east-1c", p.SpreadAtRisk[0])
+		}
+		if want := map[int]string{0: "", 2: "at risk      2 pods whose topology spread the plan breaks"}[tc.want]; want != "" && !strings.Contains(table.String(), want) {
+			t.Fatalf("the summary does not say %q:\n%s", want, table.String())
 		}
 	}
 }

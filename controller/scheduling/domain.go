@@ -994,8 +994,11 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	if len(own) == 0 {
 		free, avoid = t.freeToCheapest(pi, key)
 	}
+	// Capacity types differ in price severalfold: among equally counted ones a pod spreading
+	// over them takes the cheaper (spot before on-demand), not the first by name.
+	spreadsCapacity := key == v1alpha5.LabelCapacityType && len(own) > 0 && own[0].kind == kindSpread
 	var perPod map[string]float64
-	if (desc || free) && offeringKeys[key] && len(cands) > 1 {
+	if (desc || free || spreadsCapacity) && offeringKeys[key] && len(cands) > 1 {
 		perPod = make(map[string]float64, len(cands))
 		for _, d := range cands {
 			perPod[d] = ps.perPodPrice(pi, reqs, key, d)

@@ -2,6 +2,7 @@ package scheduling_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -254,6 +255,42 @@ func TestCapacityTypeAntiAffinity(t *testing.T) {
 	got := histogram(domainOf(t, res, nil, v1alpha5.LabelCapacityType))
 	if len(res.Errors) != 0 || got["spot"] != 1 || got["on-demand"] != 1 {
 		t.Fatalf("want one spot and one on-demand, got %v errors %v", got, reasons(res))
+	}
+}
+
+// Spread over capacity types: equally counted capacity types go cheapest first, so one replica
+// runs on spot and five on three spot and two on-demand nodes (before, by name: on-demand).
+func TestCapacityTypeSpreadTakesSpotFirst(t *testing.T) {
+	types := fake.Catalog(40)
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelCapacityType, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}
+	for n, want := range map[int]map[string]int{1: {"spot": 1}, 5: {"spot": 3, "on-demand": 2}} {
+		pods := replicas(n, "web", "1", withSpread(spread))
+		res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
+		checkClaims(t, pods, res, nil)
+		if got := histogram(domainOf(t, res, nil, v1alpha5.LabelCapacityType)); len(res.Errors) != 0 || !maps.Equal(got, want) {
+			t.Fatalf("%d replicas: got %v, want %v; errors %v", n, got, want, reasons(res))
+		}
+	}
+}
+
+// Two Deployments spread over one label, one pinned to a zone (the trial's w17): the pinned
+// pods are placed first, whatever the names, and the others spread around them; placed last,
+// the pinned pods had no zone left that kept the others within their skew.
+func TestZoneSpreadPinnedPodsFirst(t *testing.T) {
+	types := fake.Catalog(40)
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "t"}}}
+	pods := append(replicas(3, "anyz", "500m", withLabels("app", "anyz", "team", "t"), withSpread(spread)),
+		replicas(2, "zb", "500m", withLabels("app", "zb", "team", "t"), withSpread(spread), withSelector(v1alpha5.LabelZone, "us-east-1b"))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	if b := scheduling.CheckSpreads(nil, res); len(b) != 0 {
+		t.Fatalf("pods at risk: %s; plan:\n%s", b[0].Reason(), plan(res))
 	}
 }
 

@@ -780,6 +780,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 				keys[i].spread, keys[i].skew = true, dc.maxSkew
 			}
 		}
+		keys[i].choices = domainChoices(pi)
 		keys[i].late, keys[i].counted = late[pi], counted[pi]
 		pi.lateSpread = late[pi]
 	}
@@ -790,12 +791,38 @@ func compilePods(in Input, topo *topology) []*podInfo {
 	return pods
 }
 
+// domainChoices returns how many domains pi's node requirements let it choose from for its
+// topology spread constraints on domain keys (the fewest over its constraints, the values its
+// terms name for the key), math.MaxInt when a constraint's key is left free by some term.
+func domainChoices(pi *podInfo) int {
+	fewest := math.MaxInt
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if dc.kind != kindSpread {
+			continue
+		}
+		values := sets.New[string]()
+		for _, term := range pi.terms {
+			r, ok := term[dc.group.key]
+			if !ok || r.Values() == nil {
+				values = nil
+				break
+			}
+			values.Insert(r.Values()...)
+		}
+		if values != nil {
+			fewest = min(fewest, values.Len())
+		}
+	}
+	return fewest
+}
+
 // podOrderKey is what compilePods orders the pods by (comparePodOrder).
 type podOrderKey struct {
 	pi                    *podInfo
 	affinity, repels      bool
 	spread, late, counted bool
-	skew                  int
+	choices, skew         int
 	cpu, memory           int64
 	size                  float64
 	namespace, name       string
@@ -834,6 +861,13 @@ func comparePodOrder(a, b podOrderKey) int {
 	// Among those, the pods another pod's spread counts go first, for the same reason.
 	if a.spread && a.counted != b.counted {
 		return boolOrder(!a.counted)
+	}
+	// Then the pods with the fewest domains to choose from (a pod pinned to a zone first):
+	// where spreads count each other, the pods placed later must also keep the earlier ones
+	// within their skew (holdsAllow), and a pinned pod placed last has no domain left that
+	// does (two Deployments spreading over one label, one of them pinned to a zone).
+	if a.spread && a.choices != b.choices {
+		return cmp.Compare(a.choices, b.choices)
 	}
 	// Then the looser spreads (the larger least maxSkew): where spreads count each other,
 	// the pods placed later are checked against the counts the earlier ones left and must

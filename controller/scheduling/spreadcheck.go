@@ -5,9 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
@@ -24,15 +22,28 @@ type SpreadBreach struct {
 	// a new node is named "new node N" (N: its index in Result.NewNodes, from 1).
 	Domain string
 	// Count is the number of selected pods in Domain, the pod included; Least the least count
-	// over the other eligible domains (0 while the eligible domains are fewer than minDomains).
-	Count, Least, MaxSkew int
+	// over the other eligible domains, in LeastDomain (the first by name of those with it), or 0
+	// with LeastDomain "" while the eligible domains are fewer than MinDomains.
+	Count, Least, MaxSkew, MinDomains int
+	LeastDomain                       string
 }
 
 // Reason words b: "topology spread (topology.kubernetes.io/zone, maxSkew 1): 5 selected pods
-// in us-east-1b, 3 in another domain".
+// in us-east-1b, 3 in us-east-1a", or "..., 2 eligible domains, fewer than minDomains 3".
 func (b SpreadBreach) Reason() string {
-	return fmt.Sprintf("topology spread (%s, maxSkew %d): %d selected pods in %s, %d in another domain",
-		b.TopologyKey, b.MaxSkew, b.Count, b.Domain, b.Least)
+	other := fmt.Sprintf("%d in %s", b.Least, b.LeastDomain)
+	if b.LeastDomain == "" {
+		other = fmt.Sprintf("fewer eligible domains than minDomains %d", b.MinDomains)
+	}
+	return fmt.Sprintf("topology spread (%s, maxSkew %d): %s in %s, %s", b.TopologyKey, b.MaxSkew, selectedPods(b.Count), b.Domain, other)
+}
+
+// selectedPods words n: "1 selected pod", "3 selected pods".
+func selectedPods(n int) string {
+	if n == 1 {
+		return "1 selected pod"
+	}
+	return fmt.Sprintf("%d selected pods", n)
 }
 
 // checkNode is a node of a plan's final state as kube-scheduler reads it.
@@ -102,11 +113,11 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 		if c.WhenUnsatisfiable != corev1.DoNotSchedule || !ok {
 			continue
 		}
-		sel, err := spreadSelector(p, c)
+		term, err := compileSpreadTerm(p, i) // the selector, matchLabelKeys valued, in p's namespace
 		if err != nil {
-			continue // the solver reports the pod's invalid selector
+			continue // the solver reports the pod's invalid constraint
 		}
-		eligible, key := spreadEligibility(p, c, sel)
+		eligible, key := spreadEligibility(p, c, term.selector)
 		byDomain, ok := counts[key]
 		if !ok {
 			byDomain = map[string]int{}
@@ -118,52 +129,28 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 				}
 				byDomain[d] += 0
 				for _, q := range n.pods {
-					if q.Namespace == p.Namespace && q.DeletionTimestamp == nil && sel.Matches(labels.Set(q.Labels)) {
+					if q.DeletionTimestamp == nil && term.matches(q, nil) {
 						byDomain[d]++
 					}
 				}
 			}
 			counts[key] = byDomain
 		}
-		least := -1
+		b := SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: byDomain[domain], Least: -1, MaxSkew: int(c.MaxSkew)}
 		if c.MinDomains != nil && len(byDomain) < int(*c.MinDomains) {
-			least = 0
+			b.Least, b.MinDomains = 0, int(*c.MinDomains)
 		} else {
 			for d, n := range byDomain {
-				if d != domain && (least < 0 || n < least) {
-					least = n
+				if d != domain && (b.Least < 0 || n < b.Least || (n == b.Least && d < b.LeastDomain)) {
+					b.Least, b.LeastDomain = n, d
 				}
 			}
 		}
-		if least >= 0 && byDomain[domain]-least > int(c.MaxSkew) {
-			out = append(out, SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: byDomain[domain], Least: least, MaxSkew: int(c.MaxSkew)})
+		if b.Least >= 0 && b.Count-b.Least > b.MaxSkew {
+			out = append(out, b)
 		}
 	}
 	return out
-}
-
-// spreadSelector returns c's label selector (nil: selects nothing) with matchLabelKeys: each
-// key p has a label for is required to have p's value. Errors: an invalid selector.
-func spreadSelector(p *corev1.Pod, c *corev1.TopologySpreadConstraint) (labels.Selector, error) {
-	if c.LabelSelector == nil {
-		return labels.Nothing(), nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range c.MatchLabelKeys {
-		v, ok := p.Labels[k]
-		if !ok {
-			continue
-		}
-		r, err := labels.NewRequirement(k, selection.In, []string{v})
-		if err != nil {
-			return nil, err
-		}
-		sel = sel.Add(*r)
-	}
-	return sel, nil
 }
 
 // spreadEligibility returns whether a node counts for p's constraint c (selector sel): it

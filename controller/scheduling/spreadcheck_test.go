@@ -44,14 +44,16 @@ func TestCheckSpreads(t *testing.T) {
 		name  string
 		nodes []scheduling.ExistingNode
 		// place names, per pod of pods in order, the node it is planned on.
-		pods  []*corev1.Pod
-		place []string
-		want  []string // the breaching pods
+		pods   []*corev1.Pod
+		place  []string
+		want   []string // the breaching pods
+		reason string   // their reason, when given
 	}{
 		{name: "balanced", nodes: []scheduling.ExistingNode{zoneNode("a", "us-east-1a"), zoneNode("b", "us-east-1b"), zoneNode("c", "us-east-1c")},
 			pods: webs(3, spread()), place: []string{"a", "b", "c"}},
 		{name: "one zone", nodes: []scheduling.ExistingNode{zoneNode("a", "us-east-1a"), zoneNode("b", "us-east-1b"), zoneNode("c", "us-east-1c")},
-			pods: webs(3, spread()), place: []string{"a", "a", "b"}, want: []string{"web-0", "web-1"}},
+			pods: webs(3, spread()), place: []string{"a", "a", "b"}, want: []string{"web-0", "web-1"},
+			reason: "topology spread (topology.kubernetes.io/zone, maxSkew 1): 2 selected pods in us-east-1a, 0 in us-east-1c"},
 		// b is arm64: the amd64 pods' spread does not count it (Honor), unless Ignore.
 		{name: "affinity honoured", nodes: []scheduling.ExistingNode{zoneNode("a", "us-east-1a"), zoneNode("b", "us-east-1b", arm...), zoneNode("c", "us-east-1c")},
 			pods: webs(3, spread(), withSelector(v1alpha5.LabelArch, "amd64")), place: []string{"a", "a", "c"}},
@@ -68,7 +70,8 @@ func TestCheckSpreads(t *testing.T) {
 		// Two domains against minDomains 3: the least count is 0.
 		{name: "minDomains", nodes: []scheduling.ExistingNode{zoneNode("a", "us-east-1a"), zoneNode("b", "us-east-1b")},
 			pods:  webs(4, spread(func(c *corev1.TopologySpreadConstraint) { c.MinDomains = new(int32); *c.MinDomains = 3 })),
-			place: []string{"a", "a", "b", "b"}, want: []string{"web-0", "web-1", "web-2", "web-3"}},
+			place: []string{"a", "a", "a", "b"}, want: []string{"web-0", "web-1", "web-2"},
+			reason: "topology spread (topology.kubernetes.io/zone, maxSkew 1): 3 selected pods in us-east-1a, fewer eligible domains than minDomains 3"},
 		// matchLabelKeys: the new revision's pod counts only its own revision's pods (else 3 in
 		// a, 0 in b).
 		{name: "matchLabelKeys", nodes: []scheduling.ExistingNode{zoneNode("a", "us-east-1a"), zoneNode("b", "us-east-1b")},
@@ -92,6 +95,9 @@ func TestCheckSpreads(t *testing.T) {
 			var got []string
 			for _, b := range scheduling.CheckSpreads(tc.nodes, res) {
 				got = append(got, b.Pod.Name)
+				if tc.reason != "" && b.Reason() != tc.reason {
+					t.Errorf("%s: reason %q, want %q", b.Pod.Name, b.Reason(), tc.reason)
+				}
 			}
 			slices.Sort(got)
 			if !slices.Equal(got, tc.want) {
@@ -126,7 +132,11 @@ func TestCheckSpreadsNewNodes(t *testing.T) {
 		t.Fatalf("%d breaches, want 6 (every pod in one zone): %v", len(b), b)
 	}
 	_, o, _ := first.PlannedOffering()
-	if want := fmt.Sprintf("topology spread (topology.kubernetes.io/zone, maxSkew 1): 6 selected pods in %s, 0 in another domain", o.Zone); b[0].Reason() != want {
+	least := "us-east-1a" // the first other zone by name
+	if o.Zone == least {
+		least = "us-east-1b"
+	}
+	if want := fmt.Sprintf("topology spread (topology.kubernetes.io/zone, maxSkew 1): 6 selected pods in %s, 0 in %s", o.Zone, least); b[0].Reason() != want {
 		t.Fatalf("reason %q, want %q", b[0].Reason(), want)
 	}
 }
