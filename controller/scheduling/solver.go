@@ -801,12 +801,15 @@ func domainChoices(pi *podInfo) int {
 		if dc.kind != kindSpread {
 			continue
 		}
-		values := sets.New[string]()
+		var values sets.Set[string] // allocated only for a key every term names values of
 		for _, term := range pi.terms {
 			r, ok := term[dc.group.key]
 			if !ok || r.Values() == nil {
 				values = nil
 				break
+			}
+			if values == nil {
+				values = sets.New[string]()
 			}
 			values.Insert(r.Values()...)
 		}
