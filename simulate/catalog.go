@@ -8,9 +8,11 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/logging"
 	"k8s.io/utils/clock"
 
 	"github.com/nodeform/terraform-provider-karpenter/awshttp"
@@ -127,9 +129,11 @@ func openSandbox() (*Catalog, error) {
 	return c, err
 }
 
-// openAWS uses the standard AWS configuration. Errors: no region, no credentials.
+// openAWS uses the standard AWS configuration, the SDK's own log lines silenced (looking for
+// credentials, it warns on stderr that the instance metadata service did not answer, which
+// off EC2 it never does; the error says what is missing). Errors: no region, no credentials.
 func openAWS(ctx context.Context) (*Catalog, error) {
-	cfg, err := awscloud.LoadAWSConfig(ctx, "")
+	cfg, err := awscloud.LoadAWSConfig(ctx, "", config.WithLogger(logging.Nop{}))
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
 	}

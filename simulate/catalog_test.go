@@ -3,6 +3,10 @@ package simulate_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -21,6 +25,45 @@ func noAWSConfig(t *testing.T) {
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_EC2": "",
 	} {
 		t.Setenv(k, v)
+	}
+}
+
+// Looking for credentials through an instance metadata service that refuses tokens (here one on
+// 127.0.0.1), the AWS SDK logs a warning on stderr by itself; --catalog auto keeps it quiet and
+// says in its note why it used the sandbox catalogue.
+func TestAutoCatalogKeepsTheSDKQuiet(t *testing.T) {
+	noAWSConfig(t)
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer imds.Close()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
+	t.Setenv("AWS_REGION", "us-west-2")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	var notes bytes.Buffer
+	c, err := simulate.OpenCatalog(context.Background(), simulate.CatalogAuto, &notes)
+	os.Stderr = stderr
+	_ = w.Close()
+	logged, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if len(logged) != 0 {
+		t.Errorf("stderr holds %q", logged)
+	}
+	if c.Name != simulate.CatalogSandbox || !strings.Contains(notes.String(), "no AWS credentials") {
+		t.Errorf("auto chose %s, notes %q; want the sandbox and why", c.Name, notes.String())
 	}
 }
 

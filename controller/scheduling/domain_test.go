@@ -294,6 +294,28 @@ func TestZoneSpreadPinnedPodsFirst(t *testing.T) {
 	}
 }
 
+// A pod its own spread refuses when tried is tried again once the round's other pods are
+// placed (the trial's c2_132): the pinned pods go first (fewest domains), and, their spread
+// counting every zone (nodeAffinityPolicy Ignore), the second is refused (2 in its zone, 0
+// elsewhere) until the five free pods fill the other zones.
+func TestZoneSpreadRetriesRefusedPodAfterRound(t *testing.T) {
+	types := fake.Catalog(40)
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "t"}}}
+	ignore := spread
+	ignore.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
+	pods := append(replicas(2, "pinned", "500m", withLabels("app", "pinned", "team", "t"), withSpread(ignore), withSelector(v1alpha5.LabelZone, "us-east-1b")),
+		replicas(5, "free", "500m", withLabels("app", "free", "team", "t"), withSpread(spread))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	if b := scheduling.CheckSpreads(nil, res); len(b) != 0 {
+		t.Fatalf("pods at risk: %s; plan:\n%s", b[0].Reason(), plan(res))
+	}
+}
+
 func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
 	// Plain pods labelled app=web land on an unfixed claim; when a spread pod fixes its zone they
 	// are counted there, so the spread pods still balance with them included.

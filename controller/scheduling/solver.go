@@ -437,9 +437,32 @@ func Solve(in Input) *Result {
 	// leaves them to that instead of splitting them.
 	for r, round := range [][]*podInfo{pods[:second], pods[second:]} {
 		topo.holdsActive = true
+		var failed []*podInfo
+		var errs []PodError
 		for _, pi := range round {
-			if !placed[pi] {
-				placeRelaxing(pi, nodes, provs, topo, res)
+			if placed[pi] {
+				continue
+			}
+			if e := placeRelaxing(pi, nodes, provs, topo, res); e != nil {
+				failed, errs = append(failed, pi), append(errs, *e)
+			}
+		}
+		// A pod that fit nowhere when tried may fit once the round's later pods are placed: a
+		// topology spread's least count grows as they land (kube-scheduler retries a pending
+		// pod as the cluster changes too). Each is tried once more, in order.
+		for i, pi := range failed {
+			if len(pi.domain) == 0 {
+				continue
+			}
+			if e := placeRelaxing(pi, nodes, provs, topo, res); e == nil {
+				errs[i].Pod = nil
+			} else {
+				errs[i] = *e
+			}
+		}
+		for _, e := range errs {
+			if e.Pod != nil {
+				res.Errors = append(res.Errors, e)
 			}
 		}
 		topo.holdsActive = false
@@ -463,12 +486,12 @@ func Solve(in Input) *Result {
 // placeRelaxing places pi (placePod), dropping its preferences one at a time while it fits
 // nowhere; a pod that fits nowhere even without them is tried once more without the spread
 // holds of pods planned before it (topology.holdsAllow: kube-scheduler may bind it first), and
-// a pod that fits nowhere even then is recorded in res.Errors.
-func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) {
+// for a pod that fits nowhere even then it returns the error (nil when pi is placed).
+func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) *PodError {
 	for {
 		reason := placePod(pi, nodes, provs, topo, res)
 		if reason == "" {
-			return
+			return nil
 		}
 		next := pi.relax(topo)
 		if next == nil && topo.holdsActive && topo.nHolds > 0 {
@@ -476,15 +499,14 @@ func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *top
 			reason = placePod(pi, nodes, provs, topo, res)
 			topo.holdsActive = true
 			if reason == "" {
-				return
+				return nil
 			}
 		}
 		if next == nil {
 			if why := explainExisting(nodes, pi, topo); why != "" && pi.err == nil {
 				reason += "; " + why
 			}
-			res.Errors = append(res.Errors, PodError{Pod: pi.pod, Reason: reason})
-			return
+			return &PodError{Pod: pi.pod, Reason: reason}
 		}
 		pi = next
 	}
@@ -801,12 +823,15 @@ func domainChoices(pi *podInfo) int {
 		if dc.kind != kindSpread {
 			continue
 		}
-		values := sets.New[string]()
+		var values sets.Set[string] // allocated only for a key every term names values of
 		for _, term := range pi.terms {
 			r, ok := term[dc.group.key]
 			if !ok || r.Values() == nil {
 				values = nil
 				break
+			}
+			if values == nil {
+				values = sets.New[string]()
 			}
 			values.Insert(r.Values()...)
 		}

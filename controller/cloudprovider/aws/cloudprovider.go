@@ -93,9 +93,10 @@ const MaxAttempts = 8
 // (MaxAttempts attempts, backoff up to 20 s); calls refused for lack of permission return a
 // *cloudprovider.NotAuthorizedError, calls whose credentials could not be obtained (e.g. STS
 // refused AssumeRoleWithWebIdentity, or the Pod Identity agent answered an error) a
-// *cloudprovider.CredentialsError. Errors: configuration load errors.
-func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx,
+// *cloudprovider.CredentialsError. extra load options come after these (simulate silences the
+// SDK's logger with config.WithLogger). Errors: configuration load errors.
+func LoadAWSConfig(ctx context.Context, region string, extra ...func(*config.LoadOptions) error) (awssdk.Config, error) {
+	opts := append([]func(*config.LoadOptions) error{
 		config.WithRegion(region),
 		config.WithRetryer(func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -103,7 +104,8 @@ func LoadAWSConfig(ctx context.Context, region string) (awssdk.Config, error) {
 				o.MaxBackoff = 20 * time.Second
 			})
 		}),
-	)
+	}, extra...)
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return cfg, err
 	}
