@@ -275,15 +275,10 @@ func TestCapacityTypeSpreadTakesSpotFirst(t *testing.T) {
 	}
 }
 
-// Two Deployments spread over one label, one pinned to a zone (the trial's w17): the pinned
-// pods are placed first, whatever the names, and the others spread around them; placed last,
-// the pinned pods had no zone left that kept the others within their skew.
-func TestZoneSpreadPinnedPodsFirst(t *testing.T) {
-	types := fake.Catalog(40)
-	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
-		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "t"}}}
-	pods := append(replicas(3, "anyz", "500m", withLabels("app", "anyz", "team", "t"), withSpread(spread)),
-		replicas(2, "zb", "500m", withLabels("app", "zb", "team", "t"), withSpread(spread), withSelector(v1alpha5.LabelZone, "us-east-1b"))...)
+// solvePlacedWithinSpreads solves pods with the provisioner "default" on types and checks that
+// every pod is placed and none is at risk (scheduling.CheckSpreads).
+func solvePlacedWithinSpreads(t *testing.T, pods []*corev1.Pod, types []*cloudprovider.InstanceType) {
+	t.Helper()
 	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
 	checkClaims(t, pods, res, nil)
 	if len(res.Errors) != 0 {
@@ -294,26 +289,29 @@ func TestZoneSpreadPinnedPodsFirst(t *testing.T) {
 	}
 }
 
+// Two Deployments spread over one label, one pinned to a zone (the trial's w17): the pinned
+// pods are placed first, whatever the names, and the others spread around them; placed last,
+// the pinned pods had no zone left that kept the others within their skew.
+func TestZoneSpreadPinnedPodsFirst(t *testing.T) {
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "t"}}}
+	pods := append(replicas(3, "anyz", "500m", withLabels("app", "anyz", "team", "t"), withSpread(spread)),
+		replicas(2, "zb", "500m", withLabels("app", "zb", "team", "t"), withSpread(spread), withSelector(v1alpha5.LabelZone, "us-east-1b"))...)
+	solvePlacedWithinSpreads(t, pods, fake.Catalog(40))
+}
+
 // A pod its own spread refuses when tried is tried again once the round's other pods are
 // placed (the trial's c2_132): the pinned pods go first (fewest domains), and, their spread
 // counting every zone (nodeAffinityPolicy Ignore), the second is refused (2 in its zone, 0
 // elsewhere) until the five free pods fill the other zones.
 func TestZoneSpreadRetriesRefusedPodAfterRound(t *testing.T) {
-	types := fake.Catalog(40)
 	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
 		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "t"}}}
 	ignore := spread
 	ignore.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
 	pods := append(replicas(2, "pinned", "500m", withLabels("app", "pinned", "team", "t"), withSpread(ignore), withSelector(v1alpha5.LabelZone, "us-east-1b")),
 		replicas(5, "free", "500m", withLabels("app", "free", "team", "t"), withSpread(spread))...)
-	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
-	checkClaims(t, pods, res, nil)
-	if len(res.Errors) != 0 {
-		t.Fatalf("errors: %v", reasons(res))
-	}
-	if b := scheduling.CheckSpreads(nil, res); len(b) != 0 {
-		t.Fatalf("pods at risk: %s; plan:\n%s", b[0].Reason(), plan(res))
-	}
+	solvePlacedWithinSpreads(t, pods, fake.Catalog(40))
 }
 
 func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
