@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -84,19 +83,13 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 		}
 		for _, c := range r.NewNodes {
 			res.NewNodes = append(res.NewNodes, c)
-			it, o, ok := c.PlannedOffering()
+			it, _, ok := c.PlannedOffering()
+			labels, _ := c.PlannedLabels()
 			if !ok {
 				continue
 			}
 			name := fmt.Sprintf("planned-%d", len(res.NewNodes))
-			labels := map[string]string{}
-			for k, v := range it.Labels {
-				labels[k] = v
-			}
-			for k, v := range c.Labels() {
-				labels[k] = v
-			}
-			labels[corev1.LabelTopologyZone], labels[v1alpha5.LabelCapacityType], labels[corev1.LabelHostname] = o.Zone, o.CapacityType, name
+			labels[corev1.LabelHostname] = name
 			index[name] = len(nodes)
 			nodes = append(nodes, scheduling.ExistingNode{Name: name, Labels: labels, Taints: c.Provisioner.Spec.Taints,
 				Available: scheduling.FromList(it.Allocatable()).Sub(c.Requests).List(), InFlight: true, Pods: append([]*corev1.Pod{}, c.Pods...)})

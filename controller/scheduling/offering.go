@@ -41,3 +41,21 @@ func (c *NodeClaim) PlannedOffering() (it *cloudprovider.InstanceType, o cloudpr
 	o, ok = CheapestOffering(it, c.Requirements)
 	return it, o, ok
 }
+
+// PlannedLabels returns the labels the node registers with when launched as PlannedOffering:
+// its instance type's labels, the claim's (Labels, which win), and the offering's zone and
+// capacity type. ok is false, and the labels are Labels alone, when the claim has no offering.
+func (c *NodeClaim) PlannedLabels() (labels map[string]string, ok bool) {
+	labels = c.Labels()
+	it, o, ok := c.PlannedOffering()
+	if !ok {
+		return labels, false
+	}
+	for k, v := range it.Labels {
+		if _, fixed := labels[k]; !fixed {
+			labels[k] = v
+		}
+	}
+	labels[v1alpha5.LabelZone], labels[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
+	return labels, true
+}

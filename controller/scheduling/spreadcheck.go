@@ -6,8 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
 // SpreadBreach is a pod of a plan whose topology spread constraint (whenUnsatisfiable
@@ -77,20 +75,12 @@ func CheckSpreads(nodes []ExistingNode, res *Result) []SpreadBreach {
 		all = append(all, checkNode{labels: n.Labels, taints: n.Taints, pods: pods})
 	}
 	for i, c := range res.NewNodes {
-		l := c.Labels()
-		if it, o, ok := c.PlannedOffering(); ok {
-			for k, v := range it.Labels {
-				if _, fixed := l[k]; !fixed {
-					l[k] = v
-				}
-			}
-			l[v1alpha5.LabelZone], l[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
-		}
+		l, _ := c.PlannedLabels()
 		l[corev1.LabelHostname] = fmt.Sprintf("new node %d", i+1)
 		all = append(all, checkNode{labels: l, taints: c.Provisioner.Spec.Taints, pods: c.Pods})
 	}
 	var out []SpreadBreach
-	counts := map[string]map[string]int{} // per constraint (countKey), selected pods per domain
+	counts := map[string]map[string]int{} // per constraint (spreadEligibility's key), selected pods per domain
 	for i := range all {
 		pods := all[i].pods
 		if i < len(nodes) {
