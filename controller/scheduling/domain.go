@@ -72,6 +72,9 @@ type domainGroup struct {
 	heldTo sets.Set[string]
 	// free is set once a pod of the group may go to any domain.
 	free bool
+	// leastCount is the least count over the eligible domains when total was leastOf-1
+	// (topology.least; leastOf 0: not computed yet).
+	leastCount, leastOf int
 	// left and entered count, per domain, the selected pods let move from nodes the group
 	// counts to nodes it does not, and the other way, after placing (eligibility.go: mayFlip).
 	left, entered map[string]int

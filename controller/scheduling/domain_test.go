@@ -314,6 +314,26 @@ func TestZoneSpreadRetriesRefusedPodAfterRound(t *testing.T) {
 	solvePlacedWithinSpreads(t, pods, fake.Catalog(40))
 }
 
+// A spread pod refused in its round waits for the counts it reads to grow, as kube-scheduler
+// requeues it when a pod its selector counts is added (the second trial's n02b): two pods
+// pinned to a zone, their spread counting every zone (nodeAffinityPolicy Ignore), beside three
+// free ones. The second pinned pod is refused until the free pods have reached the other zones,
+// and is then placed before the last free pod can take its zone's room in the skew; tried only
+// after the round, it found its zone one over.
+func TestZoneSpreadPendingPodPlacedWhenCountsGrow(t *testing.T) {
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"grp": "g"}}}
+	ignore := spread
+	ignore.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
+	for _, zone := range fake.Zones {
+		t.Run(zone, func(t *testing.T) {
+			pods := append(replicas(2, "pinned", "1", withLabels("app", "pinned", "grp", "g"), withSpread(ignore), withSelector(v1alpha5.LabelZone, zone)),
+				replicas(3, "free", "1", withLabels("app", "free", "grp", "g"), withSpread(spread))...)
+			solvePlacedWithinSpreads(t, pods, fake.Catalog(40))
+		})
+	}
+}
+
 func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
 	// Plain pods labelled app=web land on an unfixed claim; when a spread pod fixes its zone they
 	// are counted there, so the spread pods still balance with them included.

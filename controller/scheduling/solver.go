@@ -439,22 +439,39 @@ func Solve(in Input) *Result {
 		topo.holdsActive = true
 		var failed []*podInfo
 		var errs []PodError
+		// A spread pod that fits nowhere while the holds of the pods planned before it count
+		// waits (pending) instead of taking the last resort at once: kube-scheduler requeues a
+		// pod its PodTopologySpread filter refused when a pod its selectors count is added, and
+		// the pod is tried again each time a least count it reads grows.
+		var pending pendingSpreads
 		for _, pi := range round {
 			if placed[pi] {
 				continue
 			}
-			if e := placeRelaxing(pi, nodes, provs, topo, res); e != nil {
-				failed, errs = append(failed, pi), append(errs, *e)
+			spread := pi.hasSpread()
+			if e := placeRelaxing(pi, nodes, provs, topo, res, !spread); e != nil {
+				if spread {
+					pending.add(pi, *e, topo)
+				} else {
+					failed, errs = append(failed, pi), append(errs, *e)
+				}
+				continue
 			}
+			pending.retry(topo, func(pi *podInfo) bool {
+				return placeRelaxing(pi, nodes, provs, topo, res, false) == nil
+			})
 		}
+		pending.settle()
+		failed, errs = append(failed, pending.pods...), append(errs, pending.errs...)
 		// A pod that fit nowhere when tried may fit once the round's later pods are placed: a
 		// topology spread's least count grows as they land (kube-scheduler retries a pending
-		// pod as the cluster changes too). Each is tried once more, in order.
+		// pod as the cluster changes too). Each is tried once more, in order, now with the last
+		// resort (placeRelaxing).
 		for i, pi := range failed {
 			if len(pi.domain) == 0 {
 				continue
 			}
-			if e := placeRelaxing(pi, nodes, provs, topo, res); e == nil {
+			if e := placeRelaxing(pi, nodes, provs, topo, res, true); e == nil {
 				errs[i].Pod = nil
 			} else {
 				errs[i] = *e
@@ -484,17 +501,18 @@ func Solve(in Input) *Result {
 }
 
 // placeRelaxing places pi (placePod), dropping its preferences one at a time while it fits
-// nowhere; a pod that fits nowhere even without them is tried once more without the spread
-// holds of pods planned before it (topology.holdsAllow: kube-scheduler may bind it first), and
-// for a pod that fits nowhere even then it returns the error (nil when pi is placed).
-func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) *PodError {
+// nowhere. On pi's final try, a pod that fits nowhere even without them is tried once more
+// without the spread holds of pods planned before it (topology.holdsAllow: kube-scheduler may
+// bind it first), as the last resort. It returns why the pod fits nowhere (explained against
+// the existing nodes on the final try only), nil when pi is placed.
+func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result, final bool) *PodError {
 	for {
 		reason := placePod(pi, nodes, provs, topo, res)
 		if reason == "" {
 			return nil
 		}
 		next := pi.relax(topo)
-		if next == nil && topo.holdsActive && topo.nHolds > 0 {
+		if next == nil && final && topo.holdsActive && topo.nHolds > 0 {
 			topo.holdsActive = false
 			reason = placePod(pi, nodes, provs, topo, res)
 			topo.holdsActive = true
@@ -503,8 +521,10 @@ func placeRelaxing(pi *podInfo, nodes []*existing, provs []*provState, topo *top
 			}
 		}
 		if next == nil {
-			if why := explainExisting(nodes, pi, topo); why != "" && pi.err == nil {
-				reason += "; " + why
+			if final && pi.err == nil {
+				if why := explainExisting(nodes, pi, topo); why != "" {
+					reason += "; " + why
+				}
 			}
 			return &PodError{Pod: pi.pod, Reason: reason}
 		}

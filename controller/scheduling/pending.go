@@ -1,0 +1,165 @@
+package scheduling
+
+import "slices"
+
+// pendingSpreads are the pods with a topology spread constraint on a domain key that fit
+// nowhere in their round while the spreads of the pods planned before them were kept (the
+// holds, topology.holdsAllow), waiting for the counts they read to grow. kube-scheduler puts a
+// pod its PodTopologySpread filter refused back in its queue when a pod the filter's selectors
+// count is added, so such a pod binds once the pods planned after it have evened out the
+// domains; placing it at once as the last resort (without the holds) would break the skew of
+// pods planned before it instead.
+type pendingSpreads struct {
+	entries []pendingSpread
+	// watched are the groups some entry watches, each once, and version the sum of their
+	// totals at the last retry: retry does nothing until a watched group counts another pod.
+	watched []*domainGroup
+	version int
+	// pods and errs are, after the round (settle), the pods still pending and why each fits
+	// nowhere, in the order they were added.
+	pods []*podInfo
+	errs []PodError
+}
+
+// pendingSpread is one pending pod, the groups whose least counts decide where it may go (its
+// own spread groups and the groups on their keys that count it) and the sum of those least
+// counts when it was last tried.
+type pendingSpread struct {
+	pi    *podInfo
+	err   PodError
+	watch []*domainGroup
+	least int
+}
+
+// hasSpread reports whether pi has a topology spread constraint on a domain key.
+func (pi *podInfo) hasSpread() bool {
+	return slices.ContainsFunc(pi.domain, func(dc domainConstraint) bool { return dc.kind == kindSpread })
+}
+
+// add makes pi pending with the error e of its last try.
+func (q *pendingSpreads) add(pi *podInfo, e PodError, t *topology) {
+	var watch []*domainGroup
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if dc.kind != kindSpread {
+			continue
+		}
+		if !slices.Contains(watch, dc.group) {
+			watch = append(watch, dc.group)
+		}
+		for _, g := range t.byKey[dc.group.key] {
+			if !slices.Contains(watch, g) && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+				watch = append(watch, g)
+			}
+		}
+	}
+	for _, g := range watch {
+		if !slices.Contains(q.watched, g) {
+			q.watched = append(q.watched, g)
+			q.version += g.total
+		}
+	}
+	q.entries = append(q.entries, pendingSpread{pi: pi, err: e, watch: watch, least: t.leastSum(watch)})
+}
+
+// leastSum is the sum of the least counts over the eligible domains of groups.
+func (t *topology) leastSum(groups []*domainGroup) int {
+	sum := 0
+	for _, g := range groups {
+		sum += t.least(g)
+	}
+	return sum
+}
+
+// least is the least count over g's eligible domains (0 without any), kept until g counts
+// another pod (its total grows).
+func (t *topology) least(g *domainGroup) int {
+	if g.leastOf == g.total+1 {
+		return g.leastCount
+	}
+	least := -1
+	for d := range t.domains(g) {
+		if c := g.counts[d]; least < 0 || c < least {
+			least = c
+		}
+	}
+	g.leastCount, g.leastOf = max(least, 0), g.total+1
+	return g.leastCount
+}
+
+// retry tries again (place, which reports whether it placed the pod) each pending pod some of
+// whose watched least counts grew since its last try, in the order they were added, and goes
+// on while a pass places one.
+func (q *pendingSpreads) retry(t *topology, place func(*podInfo) bool) {
+	for len(q.entries) > 0 {
+		version := 0
+		for _, g := range q.watched {
+			version += g.total
+		}
+		if version == q.version {
+			return
+		}
+		q.version = version
+		placedAny := false
+		kept := q.entries[:0]
+		for _, e := range q.entries {
+			if least := t.leastSum(e.watch); least != e.least {
+				e.least = least
+				if !t.spreadBlocked(e.pi) && place(e.pi) {
+					placedAny = true
+					continue
+				}
+			}
+			kept = append(kept, e)
+		}
+		clear(q.entries[len(kept):])
+		q.entries = kept
+		if !placedAny {
+			return
+		}
+	}
+}
+
+// settle moves the pods still pending to pods and errs.
+func (q *pendingSpreads) settle() {
+	for _, e := range q.entries {
+		q.pods, q.errs = append(q.pods, e.pi), append(q.errs, e.err)
+	}
+	q.entries = nil
+}
+
+// spreadBlocked reports whether, on some key of pi's topology spread constraints, no domain is
+// left that pi's own spreads allow and the holds of the pods planned before it (holdsRefusal)
+// do not refuse, whatever node pi would take: a try would fail then. Holds of groups whose
+// eligibility depends on the node (node affinity or taints honoured) are left out, as a node
+// they do not count may exist. The counts only grow while pods are placed, so such a pod
+// waits for a least count to grow again.
+func (t *topology) spreadBlocked(pi *podInfo) bool {
+	anyNode := func(e *eligibility) bool { return e == nil || (!e.decides() && !e.honourTaints) }
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if dc.kind != kindSpread {
+			continue
+		}
+		open := func(d string) bool {
+			for j := range pi.domain {
+				if o := &pi.domain[j]; o.kind == kindSpread && o.group.key == dc.group.key && !t.allowsDomain(o, d, 0) {
+					return false
+				}
+			}
+			g, _ := t.holdsRefusal(pi, dc.group.key, d, nil, true, anyNode)
+			return g == nil
+		}
+		blocked := true
+		for d := range t.domains(dc.group) {
+			if open(d) {
+				blocked = false
+				break
+			}
+		}
+		if blocked {
+			return true
+		}
+	}
+	return false
+}
