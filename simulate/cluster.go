@@ -155,7 +155,36 @@ func schemaErrors(o *Object, fes field.ErrorList) error {
 				body = fmt.Sprintf("Invalid type: expected %s, got %s%s", jsonKindOf(ft), jsonKind(given), o.yamlBoolean(path, given))
 			}
 		}
+		if fe.Type == field.ErrorTypeInvalid {
+			path = entryPath(o, path, fe.Detail)
+		}
 		errs = append(errs, o.Errorf(path, "invalid Provisioner %q: %s", o.Name, body))
 	}
 	return errors.Join(errs...)
+}
+
+// entryKey matches the detail of a CRD rule's error about one entry of a map, as the
+// Provisioner CRD's messageExpressions word it: "\"cpu\": limits must be non-negative ...".
+var entryKey = regexp.MustCompile(`^"([^"\[\]]+)": `)
+
+// entryPath returns the path of the map entry that an error at path, with detail, is about:
+// path.<key> (spec.limits.resources.cpu) when detail names a key (entryKey) of the map at path,
+// so that the error is at the entry's line. The API server reports such errors at the map
+// (spec.limits.resources), as a CEL rule's fieldPath cannot name a key. Otherwise path.
+func entryPath(o *Object, path, detail string) string {
+	m := entryKey.FindStringSubmatch(detail)
+	if m == nil {
+		return path
+	}
+	if ft := fieldType(reflect.TypeOf(v1alpha5.Provisioner{}), path); ft == nil || ft.Kind() != reflect.Map {
+		return path
+	}
+	if v, ok := valueAt(o.Content, path); ok {
+		if entries, ok := v.(map[string]any); ok {
+			if _, ok := entries[m[1]]; ok {
+				return path + "." + m[1]
+			}
+		}
+	}
+	return path
 }

@@ -825,14 +825,16 @@ func TestPodOverheadNeedsItsRuntimeClass(t *testing.T) {
 	}
 }
 
-// A Provisioner with a negative limit is refused with the field path, by the CRD's own rule
-// (the API server and the Terraform provider refuse it too).
+// A Provisioner with a negative limit is refused by the CRD's own rule (the API server and the
+// Terraform provider refuse it too), at the limit's path and line, not at the map's (where the
+// API server's CEL rule reports it); so is a label key of a restricted domain.
 func TestNegativeProvisionerLimitIsRefused(t *testing.T) {
-	bad := defaultProvisioner + "  limits:\n    resources: {cpu: \"-1\", memory: 1000Gi}\n"
-	_, _, err := run(t, "", "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
-	if err == nil || !strings.Contains(err.Error(), `prov.yaml:11: spec.limits.resources: invalid Provisioner "default": Invalid value: "cpu": limits must be non-negative quantities`) {
-		t.Fatalf("negative limit: error %v", err)
-	}
+	bad := defaultProvisioner + "  labels:\n    team: a\n    karpenter.sh/team: b\n" + // lines 10-12
+		"  limits:\n    resources:\n      memory: 1000Gi\n      cpu: -1\n" // lines 13-16
+	got := errorLines(t, "-f", write(t, "w.yaml", deployment("web", 1, "1", "1Gi")), "-f", write(t, "prov.yaml", bad))
+	wantErrors(t, got,
+		`prov.yaml:12: spec.labels.karpenter.sh/team: invalid Provisioner "default": Invalid value: "karpenter.sh/team": restricted label domain`,
+		`prov.yaml:16: spec.limits.resources.cpu: invalid Provisioner "default": Invalid value: "cpu": limits must be non-negative quantities`)
 }
 
 // Unknown fields are warned about whether or not the input has errors: a misspelt key is often

@@ -31,10 +31,11 @@ func fieldErrors(o *Object, list field.ErrorList) []error {
 
 // validatePodSpec checks a pod's (or pod template's) spec at path: at least one container;
 // container names present, RFC 1123 labels and unique over containers and init containers;
-// images present; resources; affinity, topology spread, tolerations and ports
-// (validateScheduling); volumes; no overhead without a runtimeClassName (the RuntimeClass
-// admission plugin refuses it; applyRuntimeClasses checks it against the class).
-func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+// images present; resources; affinity, topology spread (with matchLabelKeys and
+// mismatchLabelKeys as pods' labels value them), tolerations and ports (validateScheduling);
+// volumes; no overhead without a runtimeClassName (the RuntimeClass admission plugin refuses
+// it; applyRuntimeClasses checks it against the class).
+func validatePodSpec(spec *corev1.PodSpec, pods specPods, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(spec.Containers) == 0 {
 		errs = append(errs, field.Required(path.Child("containers"), ""))
@@ -48,7 +49,7 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if len(spec.Overhead) > 0 && (spec.RuntimeClassName == nil || *spec.RuntimeClassName == "") {
 		errs = append(errs, field.Forbidden(path.Child("overhead"), overheadWithoutClass))
 	}
-	errs = append(errs, validateScheduling(spec, path)...)
+	errs = append(errs, validateScheduling(spec, pods, path)...)
 	return append(errs, validateVolumes(spec.Volumes, path.Child("volumes"))...)
 }
 

@@ -13,26 +13,28 @@ import (
 
 // The API server's checks (k8s.io/kubernetes pkg/apis/core/validation, v1.37:
 // validateAffinity, validateNodeSelectorRequirement, validatePodAffinityTerm,
-// validateTopologySpreadConstraints, ValidateTolerations, validateContainerPorts) of the
+// validateTopologySpreadConstraints, ValidateMatchLabelKeysAndMismatchLabelKeys,
+// ValidateTolerations, validateContainerPorts) of the
 // scheduling fields the plan reads, with its wording: a pod the API server refuses is an input
 // error at its line, not a pod the plan calls unschedulable.
 
 // validateScheduling checks spec's affinity, topology spread constraints, tolerations and
-// container ports at path.
-func validateScheduling(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+// container ports at path; pods are the pods spec makes (their labels value matchLabelKeys and
+// mismatchLabelKeys).
+func validateScheduling(spec *corev1.PodSpec, pods specPods, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if a := spec.Affinity; a != nil {
 		errs = append(errs, validateNodeAffinity(a.NodeAffinity, path.Child("affinity", "nodeAffinity"))...)
 		if pa := a.PodAffinity; pa != nil {
-			errs = append(errs, validatePodTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution,
+			errs = append(errs, validatePodTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution, pods,
 				path.Child("affinity", "podAffinity"))...)
 		}
 		if pa := a.PodAntiAffinity; pa != nil {
-			errs = append(errs, validatePodTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution,
+			errs = append(errs, validatePodTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution, pods,
 				path.Child("affinity", "podAntiAffinity"))...)
 		}
 	}
-	errs = append(errs, validateSpread(spec.TopologySpreadConstraints, path.Child("topologySpreadConstraints"))...)
+	errs = append(errs, validateSpread(spec.TopologySpreadConstraints, pods, path.Child("topologySpreadConstraints"))...)
 	errs = append(errs, validateTolerations(spec.Tolerations, path.Child("tolerations"))...)
 	for i := range spec.Containers {
 		errs = append(errs, validatePorts(spec.Containers[i].Ports, path.Child("containers").Index(i).Child("ports"))...)
@@ -116,21 +118,22 @@ func validateSelector(s *metav1.LabelSelector, path *field.Path) field.ErrorList
 	return metav1validation.ValidateLabelSelector(s, metav1validation.LabelSelectorValidationOptions{}, path)
 }
 
-func validatePodTerms(required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, path *field.Path) field.ErrorList {
+func validatePodTerms(required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, pods specPods, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i := range required {
-		errs = append(errs, validatePodTerm(&required[i], path.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(i))...)
+		errs = append(errs, validatePodTerm(&required[i], pods, path.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(i))...)
 	}
 	for i := range preferred {
 		p := path.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
 		errs = append(errs, validateWeight(preferred[i].Weight, p.Child("weight"))...)
-		errs = append(errs, validatePodTerm(&preferred[i].PodAffinityTerm, p.Child("podAffinityTerm"))...)
+		errs = append(errs, validatePodTerm(&preferred[i].PodAffinityTerm, pods, p.Child("podAffinityTerm"))...)
 	}
 	return errs
 }
 
-func validatePodTerm(t *corev1.PodAffinityTerm, path *field.Path) field.ErrorList {
+func validatePodTerm(t *corev1.PodAffinityTerm, pods specPods, path *field.Path) field.ErrorList {
 	errs := validateSelector(t.LabelSelector, path.Child("labelSelector"))
+	errs = append(errs, validateLabelKeys(t.MatchLabelKeys, t.MismatchLabelKeys, t.LabelSelector, pods, path)...)
 	errs = append(errs, validateSelector(t.NamespaceSelector, path.Child("namespaceSelector"))...)
 	for i, ns := range t.Namespaces {
 		for _, msg := range validation.IsDNS1123Label(ns) {
@@ -140,7 +143,7 @@ func validatePodTerm(t *corev1.PodAffinityTerm, path *field.Path) field.ErrorLis
 	return append(errs, validateTopologyKey(t.TopologyKey, path.Child("topologyKey"))...)
 }
 
-func validateSpread(cs []corev1.TopologySpreadConstraint, path *field.Path) field.ErrorList {
+func validateSpread(cs []corev1.TopologySpreadConstraint, pods specPods, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	seen := sets.New[string]()
 	policies := []string{string(corev1.NodeInclusionPolicyHonor), string(corev1.NodeInclusionPolicyIgnore)}
@@ -171,9 +174,7 @@ func validateSpread(cs []corev1.TopologySpreadConstraint, path *field.Path) fiel
 		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyHonor && *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyIgnore {
 			errs = append(errs, field.NotSupported(p.Child("nodeTaintsPolicy"), *c.NodeTaintsPolicy, policies))
 		}
-		for j, k := range c.MatchLabelKeys {
-			errs = append(errs, qualifiedName(k, p.Child("matchLabelKeys").Index(j))...)
-		}
+		errs = append(errs, validateLabelKeys(c.MatchLabelKeys, nil, c.LabelSelector, pods, p)...)
 		errs = append(errs, validateSelector(c.LabelSelector, p.Child("labelSelector"))...)
 		pair := c.TopologyKey + "/" + string(c.WhenUnsatisfiable)
 		if seen.Has(pair) {
@@ -237,4 +238,125 @@ func validatePorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorLi
 		}
 	}
 	return errs
+}
+
+// specPods describes the pods a spec makes, as matchLabelKeys and mismatchLabelKeys read them.
+type specPods struct {
+	// labels are the pods' labels (for a workload, its template's plus those its controller
+	// adds), whose values the API server merges into the selectors.
+	labels map[string]string
+	// stored: the spec is a Pod's, which may have been read back from a cluster, its selectors
+	// then holding the merged requirements already.
+	stored bool
+}
+
+// validateLabelKeys checks the matchLabelKeys and mismatchLabelKeys (nil for a topology spread
+// constraint) of the pod affinity term or spread constraint at path, whose labelSelector is sel,
+// as the API server does since 1.34 (ValidateMatchLabelKeysAndMismatchLabelKeys, run on the pod
+// after pod creation appended to sel's matchExpressions a requirement key In (value) per
+// matchLabelKeys key the pod has a label of, and key NotIn (value) per mismatchLabelKeys key).
+// Errors, each at the key's path (the API server's own path for the second lacks
+// "matchLabelKeys"):
+//   - matchLabelKeys or mismatchLabelKeys without a labelSelector (Forbidden);
+//   - a key that is not a qualified name;
+//   - a matchLabelKeys key the pod has a label of that sel holds already, in matchLabels or a
+//     matchExpressions key, or a key of both matchLabelKeys and a matchExpressions key that sel
+//     holds twice ("exists in both matchLabelKeys and labelSelector");
+//   - a matchLabelKeys key the pod has a label of listed twice (Duplicate value; the API server
+//     words it as the case above, as it finds the merged requirement twice);
+//   - a key of both matchLabelKeys and mismatchLabelKeys.
+//
+// A Pod whose matchExpressions end with the requirements the merge would append is taken as
+// read back from a cluster and checked as stored, without merging again.
+func validateLabelKeys(match, mismatch []string, sel *metav1.LabelSelector, pods specPods, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, l := range []struct {
+		name string
+		keys []string
+	}{{"matchLabelKeys", match}, {"mismatchLabelKeys", mismatch}} {
+		switch {
+		case len(l.keys) == 0:
+		case sel == nil:
+			errs = append(errs, field.Forbidden(path.Child(l.name), "must not be specified when labelSelector is not set"))
+		default:
+			for i, k := range l.keys {
+				errs = append(errs, qualifiedName(k, path.Child(l.name).Index(i))...)
+			}
+		}
+	}
+	mp := path.Child("matchLabelKeys")
+	if sel != nil && len(match) > 0 {
+		first := map[string]int{} // a key's first index in match
+		for i := len(match) - 1; i >= 0; i-- {
+			first[match[i]] = i
+		}
+		inSelector := sets.KeySet(sel.MatchLabels)
+		reported := sets.New[string]()
+		both := func(k string) {
+			if !reported.Has(k) {
+				reported.Insert(k)
+				errs = append(errs, field.Invalid(mp.Index(first[k]), k, "exists in both matchLabelKeys and labelSelector"))
+			}
+		}
+		for _, r := range sel.MatchExpressions {
+			if _, ok := first[r.Key]; ok && inSelector.Has(r.Key) {
+				both(r.Key)
+			}
+			inSelector.Insert(r.Key)
+		}
+		if !pods.stored || !endsWith(sel.MatchExpressions, mergedRequirements(match, mismatch, pods.labels)) {
+			listed := sets.New[string]()
+			for i, k := range match {
+				if _, ok := pods.labels[k]; !ok {
+					continue // not merged
+				}
+				switch {
+				case inSelector.Has(k):
+					both(k)
+				case listed.Has(k):
+					errs = append(errs, field.Duplicate(mp.Index(i), k))
+				}
+				listed.Insert(k)
+			}
+		}
+	}
+	mismatched := sets.New(mismatch...)
+	for i, k := range match {
+		if mismatched.Has(k) {
+			errs = append(errs, field.Invalid(mp.Index(i), k, "exists in both matchLabelKeys and mismatchLabelKeys"))
+		}
+	}
+	return errs
+}
+
+// mergedRequirements returns the requirements the API server appends to a selector at pod
+// creation: key In (value) per key of match, then key NotIn (value) per key of mismatch, for the
+// keys labels has.
+func mergedRequirements(match, mismatch []string, labels map[string]string) []metav1.LabelSelectorRequirement {
+	var out []metav1.LabelSelectorRequirement
+	for _, l := range []struct {
+		keys []string
+		op   metav1.LabelSelectorOperator
+	}{{match, metav1.LabelSelectorOpIn}, {mismatch, metav1.LabelSelectorOpNotIn}} {
+		for _, k := range l.keys {
+			if v, ok := labels[k]; ok {
+				out = append(out, metav1.LabelSelectorRequirement{Key: k, Operator: l.op, Values: []string{v}})
+			}
+		}
+	}
+	return out
+}
+
+// endsWith reports whether exprs end with the requirements tail, which is not empty.
+func endsWith(exprs, tail []metav1.LabelSelectorRequirement) bool {
+	if len(tail) == 0 || len(tail) > len(exprs) {
+		return false
+	}
+	for i, r := range exprs[len(exprs)-len(tail):] {
+		t := tail[i]
+		if r.Key != t.Key || r.Operator != t.Operator || len(r.Values) != 1 || r.Values[0] != t.Values[0] {
+			return false
+		}
+	}
+	return true
 }

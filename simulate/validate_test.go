@@ -424,3 +424,115 @@ spec: {}
 		}
 	}
 }
+
+// spreadDeployment is a Deployment whose pods (labels app: d, grp: g, and the Deployment
+// controller's pod-template-hash) have one topology spread constraint, completed by fields
+// (from line 14).
+func spreadDeployment(fields string) string {
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d, grp: g}}
+    spec:
+      containers: [{name: c, image: x}]
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: topology.kubernetes.io/zone
+          whenUnsatisfiable: DoNotSchedule
+          ` + strings.ReplaceAll(fields, "\n", "\n          ") + "\n"
+}
+
+// affinityPod is a Pod labelled app: p, grp: g with one pod affinity term: term (from line 10)
+// at kind (e.g. "podAntiAffinity:\n    requiredDuringSchedulingIgnoredDuringExecution:").
+func affinityPod(kind, term string) string {
+	return `apiVersion: v1
+kind: Pod
+metadata: {name: p, labels: {app: p, grp: g}}
+spec:
+  containers: [{name: c, image: x}]
+  affinity:
+    ` + kind + `
+        - topologyKey: kubernetes.io/hostname
+          ` + strings.ReplaceAll(term, "\n", "\n          ") + "\n"
+}
+
+const (
+	antiRequired     = "podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:"
+	affinityRequired = "podAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:"
+)
+
+// matchLabelKeys and mismatchLabelKeys are refused as the API server (1.34+) refuses the pod: it
+// merges the keys the pod has labels of into the labelSelector at creation, then checks the
+// result (ValidateMatchLabelKeysAndMismatchLabelKeys); each error at its key's line, with the
+// file's other errors.
+func TestLabelKeysTheAPIServerRefuses(t *testing.T) {
+	const spreadPath = "spec.template.spec.topologySpreadConstraints[0]."
+	const antiPath = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]."
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"spread key listed twice", spreadDeployment("matchLabelKeys: [app, app]\nlabelSelector: {matchLabels: {grp: g}}"),
+			[]string{`w.yaml:14: ` + spreadPath + `matchLabelKeys[1]: Duplicate value: "app"`}},
+		{"spread keys without labelSelector", spreadDeployment("matchLabelKeys: [pod-template-hash]"),
+			[]string{`w.yaml:14: ` + spreadPath + `matchLabelKeys: Forbidden: must not be specified when labelSelector is not set`}},
+		{"spread key in matchLabels", spreadDeployment("labelSelector: {matchLabels: {grp: g}}\nmatchLabelKeys: [app, grp]"),
+			[]string{`w.yaml:15: ` + spreadPath + `matchLabelKeys[1]: Invalid value: "grp": exists in both matchLabelKeys and labelSelector`}},
+		{"spread key in matchExpressions", spreadDeployment("matchLabelKeys: [app]\nlabelSelector: {matchExpressions: [{key: app, operator: In, values: [d]}]}"),
+			[]string{`w.yaml:14: ` + spreadPath + `matchLabelKeys[0]: Invalid value: "app": exists in both matchLabelKeys and labelSelector`}},
+		// The Deployment controller's label is merged too.
+		{"spread key of a controller's label", spreadDeployment("matchLabelKeys: [pod-template-hash]\nlabelSelector: {matchExpressions: [{key: pod-template-hash, operator: Exists}]}"),
+			[]string{`w.yaml:14: ` + spreadPath + `matchLabelKeys[0]: Invalid value: "pod-template-hash": exists in both matchLabelKeys and labelSelector`}},
+		{"pod spread key in matchLabels", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: p}}\nspec:\n  containers: [{name: c, image: x}]\n" +
+			"  topologySpreadConstraints:\n    - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, matchLabelKeys: [app], labelSelector: {matchLabels: {app: p}}}\n",
+			[]string{`w.yaml:7: spec.topologySpreadConstraints[0].matchLabelKeys[0]: Invalid value: "app": exists in both matchLabelKeys and labelSelector`}},
+		{"anti-affinity key in matchLabels", affinityPod(antiRequired, "labelSelector: {matchLabels: {app: p}}\nmatchLabelKeys: [app]"),
+			[]string{`w.yaml:11: ` + antiPath + `matchLabelKeys[0]: Invalid value: "app": exists in both matchLabelKeys and labelSelector`}},
+		{"affinity key listed twice", affinityPod(affinityRequired, "labelSelector: {matchLabels: {app: p}}\nmatchLabelKeys: [grp, grp]"),
+			[]string{`w.yaml:11: spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys[1]: Duplicate value: "grp"`}},
+		{"affinity keys without labelSelector", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: p}}\nspec:\n  containers: [{name: c, image: x}]\n" +
+			"  affinity:\n    podAffinity:\n      preferredDuringSchedulingIgnoredDuringExecution:\n" +
+			"        - weight: 10\n          podAffinityTerm:\n            topologyKey: zone\n            mismatchLabelKeys: [app]\n",
+			[]string{`w.yaml:12: spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.mismatchLabelKeys: Forbidden: must not be specified when labelSelector is not set`}},
+		{"affinity key in both lists", affinityPod(antiRequired, "labelSelector: {matchLabels: {app: p}}\nmatchLabelKeys: [grp]\nmismatchLabelKeys: [grp]"),
+			[]string{`w.yaml:11: ` + antiPath + `matchLabelKeys[0]: Invalid value: "grp": exists in both matchLabelKeys and mismatchLabelKeys`}},
+		{"affinity key not a qualified name", affinityPod(antiRequired, "labelSelector: {matchLabels: {app: p}}\nmismatchLabelKeys: [\"bad key!\"]"),
+			[]string{`w.yaml:11: ` + antiPath + `mismatchLabelKeys[0]: Invalid value: "bad key!": name part must consist of`}},
+		{"with the file's other errors", strings.Replace(spreadDeployment("matchLabelKeys: [grp]\nlabelSelector: {matchLabels: {grp: g}}"), "maxSkew: 1", "maxSkew: 0", 1) +
+			"---\n" + affinityPod(antiRequired, "matchLabelKeys: [app]"),
+			[]string{
+				`w.yaml:11: ` + spreadPath + `maxSkew: Invalid value: 0: must be greater than zero`,
+				`w.yaml:14: ` + spreadPath + `matchLabelKeys[0]: Invalid value: "grp": exists in both matchLabelKeys and labelSelector`,
+				`w.yaml:26: ` + antiPath + `matchLabelKeys: Forbidden: must not be specified when labelSelector is not set`,
+			}},
+	}
+	prov := write(t, "p.yaml", defaultProvisioner)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantErrors(t, errorLines(t, "-f", write(t, "w.yaml", c.doc), "-f", prov), c.want...)
+		})
+	}
+}
+
+// What the API server accepts is planned: a matchLabelKeys key the pod has no label of (it is
+// not merged), a mismatchLabelKeys key the selector holds, a Pod read back from a cluster (its
+// selector holds the merged requirement), the usual pod-template-hash key.
+func TestLabelKeysTheAPIServerAccepts(t *testing.T) {
+	cases := []struct{ name, doc string }{
+		{"key the pod has no label of", spreadDeployment("matchLabelKeys: [tier, tier]\nlabelSelector: {matchLabels: {tier: web}}")},
+		{"mismatch key in the selector", affinityPod(antiRequired, "labelSelector: {matchExpressions: [{key: app, operator: Exists}]}\nmismatchLabelKeys: [app]")},
+		{"pod read back from a cluster", affinityPod(antiRequired, "labelSelector: {matchLabels: {grp: g}, matchExpressions: [{key: app, operator: In, values: [p]}]}\nmatchLabelKeys: [app]")},
+		{"pod-template-hash", spreadDeployment("matchLabelKeys: [pod-template-hash]\nlabelSelector: {matchLabels: {app: d}}")},
+	}
+	prov := write(t, "p.yaml", defaultProvisioner)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if p, _ := plan(t, "-f", write(t, "w.yaml", c.doc), "-f", prov); p.Summary.Pods != 1 {
+				t.Fatalf("want 1 pod planned, got %+v", p.Summary)
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ func (r *reader) pod(o *Object, _ role) error {
 	if !usable {
 		return err
 	}
-	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&p.Spec, field.NewPath("spec")))...)
+	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&p.Spec, specPods{labels: p.Labels, stored: true}, field.NewPath("spec")))...)
 	if p.Name == "" && p.GenerateName == "" {
 		errs = append(errs, o.Errorf("metadata.name", "Required value: a Pod needs a name or generateName"))
 	}
@@ -98,7 +98,7 @@ func (r *reader) daemonSet(o *Object, _ role) error {
 	if !usable {
 		return err
 	}
-	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&ds.Spec.Template.Spec, templateSpecPath))...)
+	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&ds.Spec.Template.Spec, specPods{labels: ds.Spec.Template.Labels}, templateSpecPath))...)
 	errs = append(errs, checkSelector(o, &workload{kind: "DaemonSet", tmpl: &ds.Spec.Template, selector: ds.Spec.Selector, selectorRequired: true})...)
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -300,7 +300,7 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 	if w.tmpl == nil {
 		errs = append(errs, o.Errorf("spec.template", "Required value"))
 	} else {
-		errs = append(errs, fieldErrors(o, validatePodSpec(&w.tmpl.Spec, templateSpecPath))...)
+		errs = append(errs, fieldErrors(o, validatePodSpec(&w.tmpl.Spec, specPods{labels: mergeLabels(w.tmpl.Labels, w.extra)}, templateSpecPath))...)
 	}
 	errs = append(errs, checkSelector(o, &w)...)
 	n := int(w.replicas)
