@@ -29,6 +29,9 @@ type pendingSpread struct {
 	err   PodError
 	watch []*domainGroup
 	least int
+	// holding are the groups of watch that count pi on every node (their eligibility does not
+	// depend on the node): their holds refuse pi in a domain whatever node it takes (blocked).
+	holding []*domainGroup
 }
 
 // hasSpread reports whether pi has a topology spread constraint on a domain key.
@@ -59,7 +62,13 @@ func (q *pendingSpreads) add(pi *podInfo, e PodError, t *topology) {
 			q.version += g.total
 		}
 	}
-	q.entries = append(q.entries, pendingSpread{pi: pi, err: e, watch: watch, least: t.leastSum(watch)})
+	var holding []*domainGroup
+	for _, g := range watch {
+		if e := g.eligible; (e == nil || (!e.decides() && !e.honourTaints)) && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			holding = append(holding, g)
+		}
+	}
+	q.entries = append(q.entries, pendingSpread{pi: pi, err: e, watch: watch, least: t.leastSum(watch), holding: holding})
 }
 
 // leastSum is the sum of the least counts over the eligible domains of groups.
@@ -105,7 +114,7 @@ func (q *pendingSpreads) retry(t *topology, place func(*podInfo) bool) {
 		for _, e := range q.entries {
 			if least := t.leastSum(e.watch); least != e.least {
 				e.least = least
-				if !t.spreadBlocked(e.pi) && place(e.pi) {
+				if !t.blocked(&e) && place(e.pi) {
 					placedAny = true
 					continue
 				}
@@ -128,31 +137,43 @@ func (q *pendingSpreads) settle() {
 	q.entries = nil
 }
 
-// spreadBlocked reports whether, on some key of pi's topology spread constraints, no domain is
-// left that pi's own spreads allow and the holds of the pods planned before it (holdsRefusal)
-// do not refuse, whatever node pi would take: a try would fail then. Holds of groups whose
-// eligibility depends on the node (node affinity or taints honoured) are left out, as a node
-// they do not count may exist. The counts only grow while pods are placed, so such a pod
-// waits for a least count to grow again.
-func (t *topology) spreadBlocked(pi *podInfo) bool {
-	anyNode := func(e *eligibility) bool { return e == nil || (!e.decides() && !e.honourTaints) }
+// blocked reports whether, on some key of the pending pod's topology spread constraints, no
+// domain is left that its own spreads allow and the holds of the pods planned before it
+// (holdsRefusal) do not refuse, whatever node it would take: a try would fail then. Only the
+// holds of groups that count it on every node (e.holding) are read: a node the others do not
+// count may exist. The counts only grow while pods are placed, so such a pod waits for a least
+// count to grow again.
+func (t *topology) blocked(e *pendingSpread) bool {
+	pi := e.pi
+	open := func(key, d string) bool {
+		for j := range pi.domain {
+			if o := &pi.domain[j]; o.kind == kindSpread && o.group.key == key && !t.allowsDomain(o, d, 0) {
+				return false
+			}
+		}
+		if !t.holdsActive {
+			return true
+		}
+		for _, g := range e.holding {
+			h, ok := g.holds[d]
+			if !ok || g.key != key {
+				continue
+			}
+			least := leastOther(t.domains(g), d, h.minDomains, func(o string) int { return g.counts[o] })
+			if least >= 0 && g.counts[d]+1-least > h.maxSkew {
+				return false
+			}
+		}
+		return true
+	}
 	for i := range pi.domain {
 		dc := &pi.domain[i]
 		if dc.kind != kindSpread {
 			continue
 		}
-		open := func(d string) bool {
-			for j := range pi.domain {
-				if o := &pi.domain[j]; o.kind == kindSpread && o.group.key == dc.group.key && !t.allowsDomain(o, d, 0) {
-					return false
-				}
-			}
-			g, _ := t.holdsRefusal(pi, dc.group.key, d, nil, true, anyNode)
-			return g == nil
-		}
 		blocked := true
 		for d := range t.domains(dc.group) {
-			if open(d) {
+			if open(dc.group.key, d) {
 				blocked = false
 				break
 			}
