@@ -3,12 +3,17 @@ package scheduling
 import "slices"
 
 // pendingSpreads are the pods with a topology spread constraint on a domain key that fit
-// nowhere in their round while the spreads of the pods planned before them were kept (the
-// holds, topology.holdsAllow), waiting for the counts they read to grow. kube-scheduler puts a
-// pod its PodTopologySpread filter refused back in its queue when a pod the filter's selectors
-// count is added, so such a pod binds once the pods planned after it have evened out the
-// domains; placing it at once as the last resort (without the holds) would break the skew of
-// pods planned before it instead.
+// nowhere in their round because their own spreads allowed no domain, waiting for the counts
+// they read to grow. kube-scheduler puts a pod its PodTopologySpread filter refused back in its
+// queue when a pod the filter's selectors count is added, so such a pod binds once the pods
+// planned after it have evened out the domains (two pods pinned to a zone whose spread counts
+// every zone, beside free pods of the same spread: the second pinned pod fits once the free
+// ones reach the other zones, and must be placed before the last of them fills its zone).
+//
+// A pod that its own spreads leave a domain, but the holds of pods planned before it refuse
+// (spreads that count each other), takes the last resort at once instead (placeRelaxing), as
+// it did before pods waited: letting it wait too cut the Karpenter mix's pods at risk (525 to
+// 253 of 20,000) but slowed the 5k mix by about a tenth and made it 0.5% dearer.
 type pendingSpreads struct {
 	entries []pendingSpread
 	// watched are the groups some entry watches, each once, and version the sum of their
@@ -141,8 +146,8 @@ func (q *pendingSpreads) settle() {
 // domain is left that its own spreads allow and the holds of the pods planned before it
 // (holdsRefusal) do not refuse, whatever node it would take: a try would fail then. Only the
 // holds of groups that count it on every node (e.holding) are read: a node the others do not
-// count may exist. The counts only grow while pods are placed, so such a pod waits for a least
-// count to grow again.
+// count may exist; with none (a pod not pending yet), only its own spreads are. The counts only
+// grow while pods are placed, so such a pod waits for a least count to grow again.
 func (t *topology) blocked(e *pendingSpread) bool {
 	pi := e.pi
 	open := func(key, d string) bool {

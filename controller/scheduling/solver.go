@@ -439,17 +439,22 @@ func Solve(in Input) *Result {
 		topo.holdsActive = true
 		var failed []*podInfo
 		var errs []PodError
-		// A spread pod that fits nowhere while the holds of the pods planned before it count
-		// waits (pending) instead of taking the last resort at once: kube-scheduler requeues a
-		// pod its PodTopologySpread filter refused when a pod its selectors count is added, and
-		// the pod is tried again each time a least count it reads grows.
+		// A spread pod that its own spreads refuse everywhere waits (pending): kube-scheduler
+		// requeues a pod its PodTopologySpread filter refused when a pod its selectors count is
+		// added, and the pod is tried again each time a least count it reads grows.
 		var pending pendingSpreads
 		for _, pi := range round {
 			if placed[pi] {
 				continue
 			}
 			spread := pi.hasSpread()
-			if e := placeRelaxing(pi, nodes, provs, topo, res, !spread); e != nil {
+			e := placeRelaxing(pi, nodes, provs, topo, res, !spread)
+			if e != nil && spread && !topo.blocked(&pendingSpread{pi: pi}) {
+				// Its own spreads leave it a domain: refused by the holds of other pods (or by
+				// room), it takes the last resort now, as before pods waited.
+				e = placeRelaxing(pi, nodes, provs, topo, res, true)
+			}
+			if e != nil {
 				if spread {
 					pending.add(pi, *e, topo)
 				} else {
