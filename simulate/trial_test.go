@@ -260,6 +260,46 @@ status:
 	}
 }
 
+// A pod pinned to a zone the catalogue does not offer, that a Node of the input carries, is not
+// warned about: it may go on that node (and does). The Node is still warned about, as no new
+// node is planned in its zone; a pod pinned to another such zone still is.
+func TestPodZoneOnAnInputNodeIsNotWarned(t *testing.T) {
+	nodes := `apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+  labels: {topology.kubernetes.io/zone: us-east-1d}
+status:
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+`
+	pod := func(name, zone string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  nodeSelector: {topology.kubernetes.io/zone: ` + zone + `}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+`
+	}
+	in := pod("d", "us-east-1d") + "---\n" + pod("e", "us-east-1e") + "---\n" + strings.Replace(pod("a", "x"),
+		"nodeSelector: {topology.kubernetes.io/zone: x}", "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1d]}]}]}}}", 1)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", in), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", write(t, "nodes.yaml", nodes))
+	if strings.Contains(errOut, "Pod default/d") || strings.Contains(errOut, "Pod default/a") {
+		t.Errorf("a pod pinned to the zone of an input node is warned about:\n%s", errOut)
+	}
+	for _, want := range []string{
+		`w.yaml:12: Pod default/e: spec.nodeSelector.topology.kubernetes.io/zone: zone "us-east-1e" is not a zone the catalogue offers`,
+		`nodes.yaml:5: Node n1: metadata.labels.topology.kubernetes.io/zone: zone "us-east-1d" is not a zone the catalogue offers`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not hold %q:\n%s", want, errOut)
+		}
+	}
+	if len(p.ExistingNodes) != 1 || len(p.ExistingNodes[0].Pods) != 2 {
+		t.Errorf("existing nodes %+v; want n1 with default/d and default/a", p.ExistingNodes)
+	}
+}
+
 // A Node's capacity and allocatable are checked as the API server checks them: not negative,
 // integers for pods and extended resources, and (as kubelets report them) whole bytes; each
 // error at its field with the value as given. Fields of the wrong type are one type error each;

@@ -200,7 +200,8 @@ func selfConflict(pod *corev1.Pod) string {
 //     there, which the plan otherwise shows only when a pod cannot be placed;
 //   - a Node's zone or region label (--nodes): the dump is of another region than the catalogue;
 //   - a pod's (or workload template's) nodeSelector or required node affinity: the pod can go on
-//     no new node. Once per object and field, not per replica.
+//     no new node (no warning when a Node of the input carries the zone or region: the pod may
+//     go there). Once per object and field, not per replica.
 //
 // podZoneWarnings also warns of a required node affinity term kube-scheduler cannot parse (Gt
 // "seven", which the API server accepts) beside terms it can: the term is skipped.
@@ -239,9 +240,16 @@ func zoneWarnings(w *Workload, region string, zones []string) []string {
 	return append(out, podZoneWarnings(w, region, zones)...)
 }
 
-// podZoneWarnings are zoneWarnings' warnings for the pods to place, in input order.
+// podZoneWarnings are zoneWarnings' warnings for the pods to place, in input order. A zone or
+// region that a Node of the input carries is no cause for a warning: the pod may go there.
 func podZoneWarnings(w *Workload, region string, zones []string) []string {
 	var out []string
+	onNodes := func(key string, values ...string) bool {
+		return slices.ContainsFunc(w.nodeSources, func(n nodeSource) bool {
+			v, ok := n.labels[key]
+			return ok && slices.Contains(values, v)
+		})
+	}
 	done := map[specSource]bool{}
 	for _, p := range w.Pods {
 		src, ok := w.specSources[&p.Spec]
@@ -260,7 +268,7 @@ func podZoneWarnings(w *Workload, region string, zones []string) []string {
 		}
 		spec := field.NewPath(src.path) // "spec" or "spec.template.spec"
 		for _, k := range sortedLabels(p.Spec.NodeSelector) {
-			if hint := labelHint(k, p.Spec.NodeSelector[k], region, zones); hint != "" {
+			if hint := labelHint(k, p.Spec.NodeSelector[k], region, zones); hint != "" && !onNodes(k, p.Spec.NodeSelector[k]) {
 				warn(spec.Child("nodeSelector").String()+"."+k, hint)
 			}
 		}
@@ -273,7 +281,7 @@ func podZoneWarnings(w *Workload, region string, zones []string) []string {
 		for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 			exprs := terms.Index(i).Child("matchExpressions")
 			for j, e := range t.MatchExpressions {
-				if hint := requirementHint(e.Key, e.Operator, e.Values, region, zones); hint != "" {
+				if hint := requirementHint(e.Key, e.Operator, e.Values, region, zones); hint != "" && (e.Operator != corev1.NodeSelectorOpIn || !onNodes(e.Key, e.Values...)) {
 					warn(exprs.Index(j).String(), hint)
 				}
 			}
