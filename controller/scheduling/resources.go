@@ -13,14 +13,33 @@ import (
 
 // Resources are amounts by resource name in milli-units: cpu in millicores, memory and
 // ephemeral-storage in milli-bytes, pods and extended resources (nvidia.com/gpu) in
-// thousandths of a unit. int64 milli-units hold up to 9.2e15 base units (8 PiB of memory).
+// thousandths of a unit, each within ±MaxMilli (2.3e15 base units).
 type Resources map[corev1.ResourceName]int64
 
-// FromList converts a ResourceList to milli-units.
+// MaxMilli is the largest magnitude a quantity converts to (MilliValue), 2^61 milli-units
+// (2.3e15 base units, 2 PiB of memory): larger quantities (a limit of "10P" cpu or "8Ei" memory
+// meant as no limit, "1e400") are held at it, where resource.Quantity.MilliValue would wrap
+// around to 0 or a negative amount. It exceeds every node's capacity and every usage, and sums
+// of a few such amounts stay within int64.
+const MaxMilli = 1 << 61
+
+// MilliValue returns q in milli-units (ceil(q * 1000), as resource.Quantity.MilliValue), held
+// within ±MaxMilli.
+func MilliValue(q resource.Quantity) int64 {
+	switch {
+	case q.CmpInt64(MaxMilli/1000) > 0:
+		return MaxMilli
+	case q.CmpInt64(-MaxMilli/1000) < 0:
+		return -MaxMilli
+	}
+	return q.MilliValue()
+}
+
+// FromList converts a ResourceList to milli-units (MilliValue).
 func FromList(l corev1.ResourceList) Resources {
 	out := make(Resources, len(l))
 	for k, q := range l {
-		out[k] = q.MilliValue()
+		out[k] = MilliValue(q)
 	}
 	return out
 }
@@ -164,7 +183,7 @@ func PodRequests(pod *corev1.Pod) Resources {
 		// without its copies).
 		out = make(Resources, len(s.Containers[0].Resources.Requests)+1)
 		for k, q := range s.Containers[0].Resources.Requests {
-			out[k] = q.MilliValue()
+			out[k] = MilliValue(q)
 		}
 	} else {
 		out = FromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))

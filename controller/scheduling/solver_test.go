@@ -451,6 +451,34 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// A limit too large for int64 milli-units ("10P" cpu, "8Ei" memory, "1e16" pods, "1e400") is
+// no limit: resource.Quantity.MilliValue wraps such quantities around to 0 or a negative
+// amount, which refused every pod ("would exceed the provisioner's limits memory=-1").
+func TestHugeLimitsAreNoLimit(t *testing.T) {
+	for _, l := range []corev1.ResourceList{
+		{corev1.ResourceCPU: resource.MustParse("10P")},
+		{corev1.ResourceCPU: resource.MustParse("1e400")},
+		{corev1.ResourceMemory: resource.MustParse("8Ei")},
+		{corev1.ResourceMemory: resource.MustParse("1e19")},
+		{corev1.ResourcePods: resource.MustParse("1e16")},
+	} {
+		p := provisioner("default")
+		p.Spec.Limits = &v1alpha5.Limits{Resources: l}
+		pods := replicas(8, "web", "1")
+		res := solve(t, pods, []*v1alpha5.Provisioner{p}, fake.Catalog(40))
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 {
+			t.Errorf("limits %v: %v", l, reasons(res))
+		}
+	}
+	if got := scheduling.MilliValue(resource.MustParse("-1e400")); got != -scheduling.MaxMilli {
+		t.Errorf("MilliValue(-1e400) = %d, want -MaxMilli", got)
+	}
+	if got := scheduling.MilliValue(resource.MustParse("1.5Gi")); got != 1536*1024*1024*1000 {
+		t.Errorf("MilliValue(1.5Gi) = %d", got)
+	}
+}
+
 // TestLimitsCountTheOptionsLaunched: a node is launched as one of its cheapest
 // MaxInstanceTypes options, so the limit is charged the largest of those, not the largest type
 // that could hold its pods (six small pods, one per node, used to exhaust a 100-cpu limit on
