@@ -72,6 +72,10 @@ type domainGroup struct {
 	heldTo sets.Set[string]
 	// free is set once a pod of the group may go to any domain.
 	free bool
+	// heldPods counts the pods to place with a topology spread constraint of the group, and
+	// heldSkew is their least maxSkew (countHeld): while the group's pods are held to heldTo,
+	// the other domains need a floor of counted pods for them to fit (floor).
+	heldPods, heldSkew int
 	// leastCount is the least count over the eligible domains when total was leastOf-1
 	// (topology.least; leastOf 0: not computed yet).
 	leastCount, leastOf int
@@ -182,6 +186,10 @@ type topology struct {
 	// the same domains.
 	nHolds      int
 	holdsActive bool
+	// floored are the groups with a floor (domainGroup.floor) whose eligibility does not depend
+	// on the node; floorsOff turns leavesShort off (for a pod that fits nowhere with it).
+	floored   []*domainGroup
+	floorsOff bool
 	// deciding: some group's eligibility honours node affinity that not every node matches
 	// (eligibility.decides), so planned nodes are decided for it (eligibility.go).
 	deciding bool
@@ -956,23 +964,80 @@ func (g *domainGroup) holdTo(terms []Requirements) {
 	g.heldTo.Insert(values...)
 }
 
+// leavesShort reports whether pi, with no constraint of its own on a key but counted there on
+// every node by a group whose held pods need a floor in the other domains (floor), would join
+// claim c in a domain at or above the floor while another domain is below it: it should seed a
+// node there instead (freeToCheapest orders a new node's domains so). Off while t.floorsOff.
+func (t *topology) leavesShort(pi *podInfo, c *claim) bool {
+	if t.floorsOff || len(t.floored) == 0 {
+		return false
+	}
+	for _, g := range t.floored {
+		if slices.ContainsFunc(pi.domain, func(dc domainConstraint) bool { return dc.group.key == g.key }) ||
+			!g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+			continue
+		}
+		d, ok := c.domain(g.key)
+		f := g.floor()
+		if !ok || g.heldTo.Has(d) || g.counts[d] < f {
+			continue
+		}
+		for o := range t.domains(g) {
+			if !g.heldTo.Has(o) && g.counts[o] < f {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// countHeld counts a pod to place whose topology spread constraint (maxSkew) is of g.
+func (g *domainGroup) countHeld(maxSkew int) {
+	if g.heldPods == 0 || maxSkew < g.heldSkew {
+		g.heldSkew = maxSkew
+	}
+	g.heldPods++
+}
+
+// floor is how many pods g must count in each eligible domain outside heldTo for the pods of
+// its spread, held to heldTo, to fit there within their skew: the most any held domain gets when
+// they share the held domains evenly, less maxSkew; 0 when they are not held.
+func (g *domainGroup) floor() int {
+	if g.free || g.heldTo.Len() == 0 {
+		return 0
+	}
+	return (g.heldPods+g.heldTo.Len()-1)/g.heldTo.Len() - g.heldSkew
+}
+
 // freeToCheapest reports whether every group of key whose term selects pi is a topology spread
 // group (pod affinity and anti-affinity groups have no eligibility), and returns the domains
-// those groups' pods are held to (domainGroup.heldTo), which pi should keep out of.
-func (t *topology) freeToCheapest(pi *podInfo, key string) (bool, sets.Set[string]) {
-	var avoid sets.Set[string]
+// those groups' pods are held to (domainGroup.heldTo), which pi should keep out of, and the
+// other domains below such a group's floor, which pi should fill first: two pods pinned to a
+// zone whose spread counts every zone fit there only once each other zone counts one pod.
+func (t *topology) freeToCheapest(pi *podInfo, key string) (free bool, avoid, short sets.Set[string]) {
 	for _, g := range t.byKey[key] {
 		if !g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
 			continue
 		}
 		if g.eligible == nil {
-			return false, nil
+			return false, nil, nil
 		}
-		if g.heldTo != nil {
-			avoid = avoid.Union(g.heldTo)
+		if g.heldTo == nil {
+			continue
+		}
+		avoid = avoid.Union(g.heldTo)
+		if f := g.floor(); f > 0 {
+			for d := range t.domains(g) {
+				if !g.heldTo.Has(d) && g.counts[d] < f {
+					if short == nil {
+						short = sets.New[string]()
+					}
+					short.Insert(d)
+				}
+			}
 		}
 	}
-	return true, avoid
+	return true, avoid, short
 }
 
 // orderCandidates sorts cands, the domains of key a node of ps with reqs may take for pi, by
@@ -993,9 +1058,9 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	// pod affinity term counts keeps the emptiest first: the pods that follow it may be held
 	// to other domains.) Such a pod keeps out of the domains the spread pods that count it are
 	// held to by their node requirements where it can: in them, it would use up their skew.
-	free, avoid := false, sets.Set[string](nil)
+	free, avoid, short := false, sets.Set[string](nil), sets.Set[string](nil)
 	if len(own) == 0 {
-		free, avoid = t.freeToCheapest(pi, key)
+		free, avoid, short = t.freeToCheapest(pi, key)
 	}
 	// Capacity types differ in price severalfold: among equally counted ones a pod spreading
 	// over them takes the cheaper (spot before on-demand), not the first by name.
@@ -1010,6 +1075,9 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	sort.SliceStable(cands, func(i, j int) bool {
 		if ai, aj := avoid.Has(cands[i]), avoid.Has(cands[j]); free && ai != aj {
 			return aj
+		}
+		if si, sj := short.Has(cands[i]), short.Has(cands[j]); si != sj {
+			return si
 		}
 		pri, prj := perPod[cands[i]], perPod[cands[j]]
 		if free && pri != prj {

@@ -334,6 +334,23 @@ func TestZoneSpreadPendingPodPlacedWhenCountsGrow(t *testing.T) {
 	}
 }
 
+// Pods with no constraint of their own that a zone spread of pinned pods counts in every zone
+// (nodeAffinityPolicy Ignore) seed each other zone up to the count the pinned pods need there
+// (the fresh-user trial's R23): two pods pinned to one zone with maxSkew 1 fit only once each
+// other zone counts one pod. Before, the six free pods all joined one node in the cheapest
+// zone, and the second pinned pod was left unschedulable.
+func TestFreePodsFillTheFloorPinnedSpreadsNeed(t *testing.T) {
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, NodeAffinityPolicy: ptr.To(corev1.NodeInclusionPolicyIgnore)}
+	for _, zone := range fake.Zones {
+		t.Run(zone, func(t *testing.T) {
+			pods := append(replicas(2, "pinned", "500m", withLabels("app", "pinned", "tier", "web"), withSpread(spread), withSelector(v1alpha5.LabelZone, zone)),
+				replicas(6, "free", "500m", withLabels("app", "free", "tier", "web"))...)
+			solvePlacedWithinSpreads(t, pods, fake.Catalog(40))
+		})
+	}
+}
+
 func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
 	// Plain pods labelled app=web land on an unfixed claim; when a spread pod fixes its zone they
 	// are counted there, so the spread pods still balance with them included.

@@ -447,15 +447,8 @@ func Solve(in Input) *Result {
 			if placed[pi] {
 				continue
 			}
-			spread := pi.hasSpread()
-			e := placeRelaxing(pi, nodes, provs, topo, res, !spread)
-			if e != nil && spread && !topo.blocked(&pendingSpread{pi: pi}) {
-				// Its own spreads leave it a domain: refused by the holds of other pods (or by
-				// room), it takes the last resort now, as before pods waited.
-				e = placeRelaxing(pi, nodes, provs, topo, res, true)
-			}
-			if e != nil {
-				if spread {
+			if e := placeFirst(pi, nodes, provs, topo, res); e != nil {
+				if pi.hasSpread() {
 					pending.add(pi, *e, topo)
 				} else {
 					failed, errs = append(failed, pi), append(errs, *e)
@@ -503,6 +496,25 @@ func Solve(in Input) *Result {
 		}
 	}
 	return res
+}
+
+// placeFirst is pi's first try in its round (placeRelaxing): a pod that fits nowhere while it
+// must seed nodes below a floor (topology.leavesShort) is tried without; a pod with a topology
+// spread constraint tries the last resort only when its own spreads leave it a domain (refused
+// by the holds of other pods, or by room: before pods waited, every pod did), else it is left to
+// wait (pendingSpreads). It returns the error of the last try, nil when pi is placed.
+func placeFirst(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) *PodError {
+	spread := pi.hasSpread()
+	e := placeRelaxing(pi, nodes, provs, topo, res, !spread)
+	if e != nil && len(topo.floored) > 0 {
+		topo.floorsOff = true
+		e = placeRelaxing(pi, nodes, provs, topo, res, !spread)
+		topo.floorsOff = false
+	}
+	if e != nil && spread && !topo.blocked(&pendingSpread{pi: pi}) {
+		e = placeRelaxing(pi, nodes, provs, topo, res, true)
+	}
+	return e
 }
 
 // placeRelaxing places pi (placePod), dropping its preferences one at a time while it fits
@@ -809,6 +821,16 @@ func compilePods(in Input, topo *topology) []*podInfo {
 			if t.matches(pi.pod, in.NamespaceLabels[pi.pod.Namespace]) {
 				pi.repels = true
 			}
+		}
+		for i := range pi.domain {
+			if dc := &pi.domain[i]; dc.kind == kindSpread {
+				dc.group.countHeld(dc.maxSkew)
+			}
+		}
+	}
+	for _, g := range topo.list {
+		if e := g.eligible; g.floor() > 0 && (e == nil || (!e.decides() && !e.honourTaints)) {
+			topo.floored = append(topo.floored, g)
 		}
 	}
 	late, counted := spreadOrder(pods, topo)
@@ -1476,7 +1498,7 @@ func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[str
 	if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
 		return false
 	}
-	if !ps.topo.admitsFixed(pi, c) || c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
+	if !ps.topo.admitsFixed(pi, c) || ps.topo.leavesShort(pi, c) || c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
 		return false
 	}
 	before := c.reqs
