@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,8 +22,9 @@ func (r *reader) namespace(o *Object, _ role) error {
 		return err
 	}
 	// The name is checked even when a field (a label's type) is wrong: every error at once.
-	if nameErr := namespaceName(o, "metadata.name", ns.Name); nameErr != nil || err != nil {
-		return errors.Join(err, nameErr)
+	labelErrs := fieldErrors(o, validateLabels(ns.Labels, field.NewPath("metadata", "labels")))
+	if nameErr := namespaceName(o, "metadata.name", ns.Name); nameErr != nil || err != nil || len(labelErrs) > 0 {
+		return errors.Join(append([]error{err, nameErr}, labelErrs...)...)
 	}
 	labels := map[string]string{corev1.LabelMetadataName: ns.Name}
 	for k, v := range ns.Labels {
@@ -49,6 +51,7 @@ func (r *reader) node(o *Object, _ role) error {
 				fe.BadValue = fmt.Sprint(v)
 			}
 		}
+		fes = append(validateLabels(n.Labels, field.NewPath("metadata", "labels")), fes...)
 		err = errors.Join(append([]error{err}, fieldErrors(o, fes)...)...)
 	}
 	if err != nil {
@@ -96,7 +99,11 @@ func (r *reader) provisioner(o *Object, _ role) error {
 		r.w.Warnings = append(r.w.Warnings, fmt.Sprintf("%s:%d: Provisioner %s: unknown field %q (dropped, as the API server does)", o.Source, o.LineOf(p), o.Name, p))
 	}
 	if len(res.Errors) > 0 {
-		return schemaErrors(o, res.Errors)
+		err := schemaErrors(o, res.Errors)
+		if blocksRules(res.Errors) {
+			err = errors.Join(err, o.Errorf("", "invalid Provisioner %q: %s", o.Name, rulesNotChecked))
+		}
+		return err
 	}
 	validated := *o
 	validated.Content = res.Object
@@ -121,6 +128,30 @@ func (r *reader) provisioner(o *Object, _ role) error {
 	return nil
 }
 
+// rulesNotChecked is the API server's note when schema errors keep it from running a CRD's
+// x-kubernetes-validations rules (k8s.io/apiextensions-apiserver
+// pkg/registry/customresource, hasBlockingErr); the controller's validating webhook does not
+// run either (its checks, such as label keys and requirements, are not reported).
+const rulesNotChecked = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+
+// blocksRules reports whether the schema errors fes keep the API server from running the CRD's
+// rules, as hasBlockingErr: a value of the wrong type, a required field missing, a value not in
+// an enum, too long or too many.
+func blocksRules(fes field.ErrorList) bool {
+	for _, fe := range fes {
+		switch fe.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return true
+		}
+	}
+	return false
+}
+
+// checkedType matches the schema validator's second report of a value of the wrong type,
+// without a field path: "Checked value must be of type integer (default format) in
+// spec.limits.resources.cpu".
+var checkedType = regexp.MustCompile(`^Checked value must be of type .* in (\S+)$`)
+
 // anyOfError matches the schema validator's summary of a value that matches none of a field's
 // alternatives, which it gives without a field path ("<nil>"): "\"spec.limits.resources.cpu\"
 // must validate at least one schema (anyOf)".
@@ -144,6 +175,9 @@ func schemaErrors(o *Object, fes field.ErrorList) error {
 			if m := anyOfError.FindStringSubmatch(fmt.Sprint(fe.BadValue) + fe.Detail); m != nil && fields[m[1]] {
 				continue
 			}
+			if m := checkedType.FindStringSubmatch(fe.Detail); m != nil && fields[m[1]] {
+				continue
+			}
 		}
 		if (fe.Type == field.ErrorTypeInvalid || fe.Type == field.ErrorTypeTypeInvalid) && strings.Contains(fe.Detail, "must be of type") {
 			if typed[path] {
@@ -153,6 +187,9 @@ func schemaErrors(o *Object, fes field.ErrorList) error {
 			ft := fieldType(reflect.TypeOf(v1alpha5.Provisioner{}), path)
 			if given, ok := valueAt(o.Content, path); ok && ft != nil && jsonKindOf(ft) != "" {
 				body = fmt.Sprintf("Invalid type: expected %s, got %s%s", jsonKindOf(ft), jsonKind(given), o.yamlBoolean(path, given))
+				if isQuantity(ft) {
+					body = crdQuantityType(given) + o.yamlBoolean(path, given)
+				}
 			}
 		}
 		if fe.Type == field.ErrorTypeInvalid {
@@ -161,6 +198,20 @@ func schemaErrors(o *Object, fes field.ErrorList) error {
 		errs = append(errs, o.Errorf(path, "invalid Provisioner %q: %s", o.Name, body))
 	}
 	return errors.Join(errs...)
+}
+
+// crdQuantityType words the error of a Provisioner quantity (spec.limits.resources.cpu) given
+// the value given, of the wrong type. The CRD's quantities are int-or-string
+// (x-kubernetes-int-or-string): unlike a Pod's, which the API server decodes as
+// resource.Quantity, they take an integer or a string only, so a fractional number (1.5) is
+// refused and must be written as a string ("1.5") or in smaller units (1500m).
+func crdQuantityType(given any) string {
+	const expected = "Invalid type: expected an integer or a string (a quantity such as 4, \"1.5\" or 1500m)"
+	if f, ok := given.(float64); ok {
+		n := strconv.FormatFloat(f, 'g', -1, 64)
+		return fmt.Sprintf("%s, got a number that is not an integer: %s (write it as a string: \"%s\")", expected, n, n)
+	}
+	return fmt.Sprintf("%s, got %s", expected, jsonKind(given))
 }
 
 // entryKey matches the detail of a CRD rule's error about one entry of a map, as the

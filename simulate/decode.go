@@ -283,6 +283,9 @@ func (d *document) objects() ([]*Object, error) {
 		if e := d.jsonError(); e != nil {
 			return nil, e
 		}
+		if errs := d.nonFinite(); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
 		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])

@@ -3,6 +3,8 @@ package simulate
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -328,4 +330,38 @@ func invalidFields(obj map[string]any, decode func([]byte) error, clean func([]b
 // newLike returns a new zero value of the type v points to.
 func newLike(v any) any {
 	return reflect.New(reflect.TypeOf(v).Elem()).Interface()
+}
+
+// nonFinite returns an error per number of the document that JSON cannot hold (.inf, -.inf,
+// .nan: YAML floats), at its field path ("spec.limits.resources.cpu") and line, in document
+// order. kubectl converts YAML to JSON before sending it, and that conversion fails on them
+// ("json: unsupported value: +Inf"), without saying where. Nil when there is none or the
+// document does not parse.
+func (d *document) nonFinite() []error {
+	d.lineOf("") // builds the index
+	if d.lines.root == nil {
+		return nil
+	}
+	var out []error
+	var walk func(n *yamlv3.Node, path string, line int)
+	walk = func(n *yamlv3.Node, path string, line int) {
+		switch n.Kind {
+		case yamlv3.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], joinPath(path, n.Content[i].Value), n.Content[i].Line)
+			}
+		case yamlv3.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, joinPath(path, "["+strconv.Itoa(i)+"]"), c.Line)
+			}
+		case yamlv3.ScalarNode:
+			var f float64
+			if n.ShortTag() == "!!float" && n.Decode(&f) == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+				out = append(out, &SourceError{Source: d.source, Line: d.start + line - 1, Path: path,
+					Reason: fmt.Sprintf("Invalid value: %s: not a finite number (JSON, which kubectl sends to the API server, has no infinity or NaN)", n.Value)})
+			}
+		}
+	}
+	walk(d.lines.root, "", d.lines.root.Line)
+	return out
 }

@@ -137,7 +137,8 @@ func TestJSONListsThePodsOfEachNode(t *testing.T) {
 }
 
 // A Provisioner field of the wrong type is one Invalid type error at its line, as in
-// workloads, not one error per schema alternative plus an anyOf summary without a path.
+// workloads, not one error per schema alternative plus an anyOf summary without a path; the
+// API server's note that the rules were not checked comes with them.
 func TestProvisionerFieldOfTheWrongTypeIsOneTypeError(t *testing.T) {
 	prov := `apiVersion: karpenter.sh/v1alpha5
 kind: Provisioner
@@ -149,9 +150,10 @@ spec:
 `
 	got := errorLines(t, "-f", write(t, "p.yaml", prov))
 	wantErrors(t, got,
+		`p.yaml:1: invalid Provisioner "x": some validation rules were not checked because the object was invalid`,
 		`p.yaml:5: spec.weight: invalid Provisioner "x": Invalid type: expected an integer, got a boolean`,
-		`p.yaml:7: spec.limits.resources.cpu: invalid Provisioner "x": Invalid type: expected a quantity (a string or a number), got a boolean`,
-		`p.yaml:7: spec.limits.resources.memory: invalid Provisioner "x": Invalid type: expected a quantity (a string or a number), got a list`,
+		`p.yaml:7: spec.limits.resources.cpu: invalid Provisioner "x": Invalid type: expected an integer or a string (a quantity such as 4, "1.5" or 1500m), got a boolean`,
+		`p.yaml:7: spec.limits.resources.memory: invalid Provisioner "x": Invalid type: expected an integer or a string (a quantity such as 4, "1.5" or 1500m), got a list`,
 	)
 }
 

@@ -33,7 +33,8 @@ func fieldErrors(o *Object, list field.ErrorList) []error {
 // container names present, RFC 1123 labels and unique over containers and init containers;
 // images present; resources; affinity, topology spread (with matchLabelKeys and
 // mismatchLabelKeys as pods' labels value them), tolerations and ports (validateScheduling);
-// volumes; no overhead without a runtimeClassName (the RuntimeClass admission plugin refuses
+// nodeSelector's keys qualified names and values label values (validateLabels); volumes; no
+// overhead without a runtimeClassName (the RuntimeClass admission plugin refuses
 // it; applyRuntimeClasses checks it against the class).
 func validatePodSpec(spec *corev1.PodSpec, pods specPods, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -49,6 +50,7 @@ func validatePodSpec(spec *corev1.PodSpec, pods specPods, path *field.Path) fiel
 	if len(spec.Overhead) > 0 && (spec.RuntimeClassName == nil || *spec.RuntimeClassName == "") {
 		errs = append(errs, field.Forbidden(path.Child("overhead"), overheadWithoutClass))
 	}
+	errs = append(errs, validateLabels(spec.NodeSelector, path.Child("nodeSelector"))...)
 	errs = append(errs, validateScheduling(spec, pods, path)...)
 	return append(errs, validateVolumes(spec.Volumes, path.Child("volumes"))...)
 }

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,10 +100,42 @@ func validateWeight(w int32, path *field.Path) field.ErrorList {
 	return nil
 }
 
+// qualifiedName checks that key is a qualified name (validation.IsQualifiedName, as the API
+// server's ValidateLabelName): one error per problem, so an empty part is "must be non-empty"
+// alone, not also a regular expression it does not match (the API server gives both).
 func qualifiedName(key string, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	empty := map[string]bool{} // "name part ", "prefix part "
 	for _, msg := range validation.IsQualifiedName(key) {
+		part, _, _ := strings.Cut(msg, " part ")
+		if empty[part] {
+			continue
+		}
+		if strings.HasSuffix(msg, " part "+validation.EmptyError()) {
+			empty[part] = true
+		}
 		errs = append(errs, field.Invalid(path, key, msg))
+	}
+	return errs
+}
+
+// validateLabels checks labels at path as the API server does (metav1 validation
+// ValidateLabels, for metadata.labels, a pod's nodeSelector and a selector's matchLabels): each
+// key a qualified name (qualifiedName), each value a label value (validation.IsValidLabelValue:
+// at most 63 characters, alphanumerics, '-', '_' or '.', starting and ending alphanumeric, or
+// empty). Each error is at its entry (path.<key>), not at the map as the API server puts it, so
+// that it is at the entry's line. Keys are checked in sorted order.
+func validateLabels(labels map[string]string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, k := range sets.List(sets.KeySet(labels)) {
+		p := path.Child(k)
+		if k == "" {
+			p = path // an empty key has no path of its own
+		}
+		errs = append(errs, qualifiedName(k, p)...)
+		for _, msg := range validation.IsValidLabelValue(labels[k]) {
+			errs = append(errs, field.Invalid(p, labels[k], msg))
+		}
 	}
 	return errs
 }
@@ -114,8 +147,17 @@ func validateTopologyKey(key string, path *field.Path) field.ErrorList {
 	return qualifiedName(key, path)
 }
 
+// validateSelector checks the label selector s at path as the API server does
+// (metav1 validation ValidateLabelSelector), with matchLabels' errors at their entries
+// (validateLabels).
 func validateSelector(s *metav1.LabelSelector, path *field.Path) field.ErrorList {
-	return metav1validation.ValidateLabelSelector(s, metav1validation.LabelSelectorValidationOptions{}, path)
+	if s == nil {
+		return nil
+	}
+	rest := *s
+	rest.MatchLabels = nil
+	errs := validateLabels(s.MatchLabels, path.Child("matchLabels"))
+	return append(errs, metav1validation.ValidateLabelSelector(&rest, metav1validation.LabelSelectorValidationOptions{}, path)...)
 }
 
 func validatePodTerms(required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, pods specPods, path *field.Path) field.ErrorList {

@@ -22,13 +22,17 @@ import (
 // templateSpecPath is the field path of the pod spec in every workload controller read.
 var templateSpecPath = field.NewPath("spec", "template", "spec")
 
+// templateLabelsPath is the field path of the pod template's labels.
+var templateLabelsPath = field.NewPath("spec", "template", "metadata", "labels")
+
 func (r *reader) pod(o *Object, _ role) error {
 	p := &corev1.Pod{}
 	usable, err := r.decode(o, p)
 	if !usable {
 		return err
 	}
-	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&p.Spec, specPods{labels: p.Labels, stored: true}, field.NewPath("spec")))...)
+	errs := append([]error{err}, fieldErrors(o, validateLabels(p.Labels, field.NewPath("metadata", "labels")))...)
+	errs = append(errs, fieldErrors(o, validatePodSpec(&p.Spec, specPods{labels: p.Labels, stored: true}, field.NewPath("spec")))...)
 	if p.Name == "" && p.GenerateName == "" {
 		errs = append(errs, o.Errorf("metadata.name", "Required value: a Pod needs a name or generateName"))
 	}
@@ -98,7 +102,9 @@ func (r *reader) daemonSet(o *Object, _ role) error {
 	if !usable {
 		return err
 	}
-	errs := append([]error{err}, fieldErrors(o, validatePodSpec(&ds.Spec.Template.Spec, specPods{labels: ds.Spec.Template.Labels}, templateSpecPath))...)
+	errs := append([]error{err}, fieldErrors(o, validateLabels(ds.Labels, field.NewPath("metadata", "labels")))...)
+	errs = append(errs, fieldErrors(o, validateLabels(ds.Spec.Template.Labels, templateLabelsPath))...)
+	errs = append(errs, fieldErrors(o, validatePodSpec(&ds.Spec.Template.Spec, specPods{labels: ds.Spec.Template.Labels}, templateSpecPath))...)
 	errs = append(errs, checkSelector(o, &workload{kind: "DaemonSet", tmpl: &ds.Spec.Template, selector: ds.Spec.Selector, selectorRequired: true})...)
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -181,7 +187,8 @@ type workload struct {
 
 // checkSelector returns the API server's errors for w's selector
 // (k8s.io/kubernetes pkg/apis/apps/validation ValidateDeploymentSpec and its siblings): required
-// for apps/v1 kinds, not empty, valid, and matching the template's labels, since pods the
+// for apps/v1 kinds, not empty, valid (validateSelector: matchLabels' keys qualified names and
+// values label values, ...), and matching the template's labels, since pods the
 // selector does not select would be created again and again.
 func checkSelector(o *Object, w *workload) []error {
 	if w.selector == nil {
@@ -192,6 +199,9 @@ func checkSelector(o *Object, w *workload) []error {
 	}
 	if len(w.selector.MatchLabels)+len(w.selector.MatchExpressions) == 0 {
 		return []error{o.Errorf("spec.selector", "Invalid value: {}: empty selector is invalid for %s", strings.ToLower(w.kind))}
+	}
+	if fes := validateSelector(w.selector, field.NewPath("spec", "selector")); len(fes) > 0 {
+		return fieldErrors(o, fes)
 	}
 	sel, err := metav1.LabelSelectorAsSelector(w.selector)
 	if err != nil {
@@ -297,9 +307,11 @@ func (r *reader) expand(o *Object, w workload, errs ...error) error {
 	if w.meta.Name == "" {
 		errs = append(errs, o.Errorf("metadata.name", "Required value: a %s needs a name", w.kind))
 	}
+	errs = append(errs, fieldErrors(o, validateLabels(w.meta.Labels, field.NewPath("metadata", "labels")))...)
 	if w.tmpl == nil {
 		errs = append(errs, o.Errorf("spec.template", "Required value"))
 	} else {
+		errs = append(errs, fieldErrors(o, validateLabels(w.tmpl.Labels, templateLabelsPath))...)
 		errs = append(errs, fieldErrors(o, validatePodSpec(&w.tmpl.Spec, specPods{labels: mergeLabels(w.tmpl.Labels, w.extra)}, templateSpecPath))...)
 	}
 	errs = append(errs, checkSelector(o, &w)...)
