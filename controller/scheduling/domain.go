@@ -187,9 +187,11 @@ type topology struct {
 	nHolds      int
 	holdsActive bool
 	// floored are the groups with a floor (domainGroup.floor) whose eligibility does not depend
-	// on the node; floorsOff turns leavesShort off (for a pod that fits nowhere with it).
-	floored   []*domainGroup
-	floorsOff bool
+	// on the node. steerOff turns off the refusals that steer a pod away from a planned node to
+	// a better one (leavesShort, spotFirst), for a pod that fits nowhere with them; steered
+	// records that one refused.
+	floored           []*domainGroup
+	steerOff, steered bool
 	// deciding: some group's eligibility honours node affinity that not every node matches
 	// (eligibility.decides), so planned nodes are decided for it (eligibility.go).
 	deciding bool
@@ -969,7 +971,7 @@ func (g *domainGroup) holdTo(terms []Requirements) {
 // claim c in a domain at or above the floor while another domain is below it: it should seed a
 // node there instead (freeToCheapest orders a new node's domains so). Off while t.floorsOff.
 func (t *topology) leavesShort(pi *podInfo, c *claim) bool {
-	if t.floorsOff || len(t.floored) == 0 {
+	if t.steerOff || len(t.floored) == 0 {
 		return false
 	}
 	for _, g := range t.floored {
@@ -984,11 +986,47 @@ func (t *topology) leavesShort(pi *podInfo, c *claim) bool {
 		}
 		for o := range t.domains(g) {
 			if !g.heldTo.Has(o) && g.counts[o] < f {
+				t.steered = true
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// spotFirst reports whether pi, spreading over capacity types, would join claim c on on-demand
+// while spot counts no more of its spreads' pods and takes pi within their skew: on a new spot
+// node it costs a fraction (new nodes take the cheaper of equally counted capacity types,
+// orderCandidates, but a planned on-demand node with room came first). Only when pi's own
+// requirements admit spot; off while t.steerOff.
+func (t *topology) spotFirst(pi *podInfo, c *claim) bool {
+	if t.steerOff {
+		return false
+	}
+	d, ok := c.domain(v1alpha5.LabelCapacityType)
+	if !ok || d != v1alpha5.CapacityTypeOnDemand {
+		return false
+	}
+	spreads := false
+	for i := range pi.domain {
+		dc := &pi.domain[i]
+		if dc.group.key != v1alpha5.LabelCapacityType {
+			continue
+		}
+		if dc.kind != kindSpread || dc.group.counts[v1alpha5.CapacityTypeSpot] > dc.group.counts[d] ||
+			!t.allowsDomain(dc, v1alpha5.CapacityTypeSpot, 0) {
+			return false
+		}
+		spreads = true
+	}
+	if !spreads || !slices.ContainsFunc(pi.terms, func(term Requirements) bool {
+		r, ok := term[v1alpha5.LabelCapacityType]
+		return !ok || r.Has(v1alpha5.CapacityTypeSpot)
+	}) {
+		return false
+	}
+	t.steered = true
+	return true
 }
 
 // countHeld counts a pod to place whose topology spread constraint (maxSkew) is of g.

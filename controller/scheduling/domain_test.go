@@ -275,6 +275,27 @@ func TestCapacityTypeSpreadTakesSpotFirst(t *testing.T) {
 	}
 }
 
+// A capacity-type spread pod does not join a planned on-demand node with room while spot counts
+// no more pods of its spread (the fresh-user trial's E3): three pods pinned to on-demand and four
+// spreading over one label go 3 on-demand, 4 spot (4 - 3 <= maxSkew). Before, the fourth took
+// the room left on the on-demand node, at about five times the spot price.
+func TestCapacityTypeSpreadSkipsOnDemandRoom(t *testing.T) {
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelCapacityType, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}}
+	pods := append(replicas(4, "s", "500m", withLabels("app", "s", "tier", "web"), withSpread(spread)),
+		replicas(3, "o", "500m", withLabels("app", "o", "tier", "web"), withSpread(spread), withSelector(v1alpha5.LabelCapacityType, "on-demand"))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, fake.Catalog(40))
+	checkClaims(t, pods, res, nil)
+	want := map[string]int{"spot": 4, "on-demand": 3}
+	if got := histogram(domainOf(t, res, nil, v1alpha5.LabelCapacityType)); len(res.Errors) != 0 || !maps.Equal(got, want) {
+		t.Fatalf("got %v, want %v; errors %v; plan:\n%s", got, want, reasons(res), plan(res))
+	}
+	if b := scheduling.CheckSpreads(nil, res); len(b) != 0 {
+		t.Fatalf("pods at risk: %s", b[0].Reason())
+	}
+}
+
 // solvePlacedWithinSpreads solves pods with the provisioner "default" on types and checks that
 // every pod is placed and none is at risk (scheduling.CheckSpreads).
 func solvePlacedWithinSpreads(t *testing.T, pods []*corev1.Pod, types []*cloudprovider.InstanceType) {

@@ -464,7 +464,8 @@ func Solve(in Input) *Result {
 		// A pod that fit nowhere when tried may fit once the round's later pods are placed: a
 		// topology spread's least count grows as they land (kube-scheduler retries a pending
 		// pod as the cluster changes too). Each is tried once more, in order, now with the last
-		// resort (placeRelaxing).
+		// resort (placeRelaxing) and without steering (placeFirst).
+		topo.steerOff = true
 		for i, pi := range failed {
 			if len(pi.domain) == 0 {
 				continue
@@ -475,6 +476,7 @@ func Solve(in Input) *Result {
 				errs[i] = *e
 			}
 		}
+		topo.steerOff = false
 		for _, e := range errs {
 			if e.Pod != nil {
 				res.Errors = append(res.Errors, e)
@@ -499,17 +501,18 @@ func Solve(in Input) *Result {
 }
 
 // placeFirst is pi's first try in its round (placeRelaxing): a pod that fits nowhere while it
-// must seed nodes below a floor (topology.leavesShort) is tried without; a pod with a topology
+// is steered to better nodes (topology.leavesShort, spotFirst) is tried without; a pod with a topology
 // spread constraint tries the last resort only when its own spreads leave it a domain (refused
 // by the holds of other pods, or by room: before pods waited, every pod did), else it is left to
 // wait (pendingSpreads). It returns the error of the last try, nil when pi is placed.
 func placeFirst(pi *podInfo, nodes []*existing, provs []*provState, topo *topology, res *Result) *PodError {
 	spread := pi.hasSpread()
+	topo.steered = false
 	e := placeRelaxing(pi, nodes, provs, topo, res, !spread)
-	if e != nil && len(topo.floored) > 0 {
-		topo.floorsOff = true
+	if e != nil && topo.steered {
+		topo.steerOff = true
 		e = placeRelaxing(pi, nodes, provs, topo, res, !spread)
-		topo.floorsOff = false
+		topo.steerOff = false
 	}
 	if e != nil && spread && !topo.blocked(&pendingSpread{pi: pi}) {
 		e = placeRelaxing(pi, nodes, provs, topo, res, true)
@@ -1498,7 +1501,7 @@ func (ps *provState) tryClaim(pi *podInfo, c *claim, nsLabels map[string]map[str
 	if pi.cpu > c.roomCPU || pi.memory > c.roomMemory {
 		return false
 	}
-	if !ps.topo.admitsFixed(pi, c) || ps.topo.leavesShort(pi, c) || c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
+	if !ps.topo.admitsFixed(pi, c) || ps.topo.leavesShort(pi, c) || ps.topo.spotFirst(pi, c) || c.host.admits(pi, nsLabels, pi.pinned) != "" || !pi.vol.admitsClaim(c) {
 		return false
 	}
 	before := c.reqs
