@@ -75,7 +75,14 @@ func serveRegistry(ctx context.Context, out io.Writer, port int, verbose bool) e
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A connection still open after the grace period (a client's keep-alive connection
+		// that never became idle, as a loaded machine leaves one) is closed: nothing it could
+		// still send is kept, the registry being in memory.
+		err = srv.Close()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
