@@ -968,8 +968,9 @@ func (g *domainGroup) holdTo(terms []Requirements) {
 
 // leavesShort reports whether pi, with no constraint of its own on a key but counted there on
 // every node by a group whose held pods need a floor in the other domains (floor), would join
-// claim c in a domain at or above the floor while another domain is below it: it should seed a
-// node there instead (freeToCheapest orders a new node's domains so). Off while t.floorsOff.
+// claim c in a domain while another domain is below the floor and counts fewer: it should seed
+// a node there instead (freeToCheapest orders a new node's domains so), so that the domains fill
+// evenly up to the floor. Off while t.floorsOff.
 func (t *topology) leavesShort(pi *podInfo, c *claim) bool {
 	if t.steerOff || len(t.floored) == 0 {
 		return false
@@ -980,12 +981,12 @@ func (t *topology) leavesShort(pi *podInfo, c *claim) bool {
 			continue
 		}
 		d, ok := c.domain(g.key)
-		f := g.floor()
-		if !ok || g.heldTo.Has(d) || g.counts[d] < f {
+		if !ok || g.heldTo.Has(d) {
 			continue
 		}
+		f, n := g.floor(), g.counts[d]
 		for o := range t.domains(g) {
-			if !g.heldTo.Has(o) && g.counts[o] < f {
+			if !g.heldTo.Has(o) && g.counts[o] < f && g.counts[o] < n {
 				t.steered = true
 				return true
 			}
@@ -1116,6 +1117,12 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 		}
 		if si, sj := short.Has(cands[i]), short.Has(cands[j]); si != sj {
 			return si
+		} else if si {
+			// Below the floor, the emptiest first: where the pods are too few to reach it
+			// everywhere, even counts leave the held pods the most room.
+			if ci, cj := byCount.counts[cands[i]], byCount.counts[cands[j]]; ci != cj {
+				return ci < cj
+			}
 		}
 		pri, prj := perPod[cands[i]], perPod[cands[j]]
 		if free && pri != prj {

@@ -372,6 +372,34 @@ func TestFreePodsFillTheFloorPinnedSpreadsNeed(t *testing.T) {
 	}
 }
 
+// Free pods that spreads of zone-held pods count fill the domains below the floor evenly, the
+// emptiest first, joining no planned node while another such domain counts fewer (the second
+// trial's g3 and f6): with four pods pinned to each zone, three free pods go one per zone and
+// every pod is placed (before, all three joined one node in one zone and two pinned pods were
+// left out); with six pods pinned to one zone and six free ones, 3/3 in the other zones places
+// four of the pinned pods (5/1 placed two).
+func TestFreePodsFillTheFloorEvenly(t *testing.T) {
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, NodeAffinityPolicy: ptr.To(corev1.NodeInclusionPolicyIgnore)}
+	var pods []*corev1.Pod
+	for _, zone := range fake.Zones {
+		pods = append(pods, replicas(4, "pinned-"+zone, "500m", withLabels("app", "pinned-"+zone, "tier", "web"), withSpread(spread), withSelector(v1alpha5.LabelZone, zone))...)
+	}
+	pods = append(pods, replicas(3, "free", "500m", withLabels("app", "free", "tier", "web"))...)
+	solvePlacedWithinSpreads(t, pods, fake.Catalog(40))
+
+	pods = append(replicas(6, "pinned", "500m", withLabels("app", "pinned", "tier", "web"), withSpread(spread), withSelector(v1alpha5.LabelZone, fake.Zones[0])),
+		replicas(6, "free", "500m", withLabels("app", "free", "tier", "web"))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 2 {
+		t.Fatalf("%d pods unschedulable, want 2 (3/3 free pods in the other zones place 4 pinned ones): %v", len(res.Errors), reasons(res))
+	}
+	if b := scheduling.CheckSpreads(nil, res); len(b) != 0 {
+		t.Fatalf("pods at risk: %s", b[0].Reason())
+	}
+}
+
 func TestZoneSpreadCountsPodsOnNodeFixedLater(t *testing.T) {
 	// Plain pods labelled app=web land on an unfixed claim; when a spread pod fixes its zone they
 	// are counted there, so the spread pods still balance with them included.
