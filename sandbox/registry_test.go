@@ -28,10 +28,10 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// `sandbox registry` serves a registry on 127.0.0.1 that takes a push and serves it back, prints
-// its address, stops when its context ends, and says so when the port is taken.
-func TestServeRegistry(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+// startRegistry starts serveRegistry on any free port until ctx ends and returns its address
+// (from its output; "" when it printed none within 2 s) and where its error arrives.
+func startRegistry(ctx context.Context, t *testing.T) (string, chan error) {
+	t.Helper()
 	var out syncBuffer
 	errc := make(chan error, 1)
 	go func() { errc <- serveRegistry(ctx, &out, 0, false) }()
@@ -42,8 +42,16 @@ func TestServeRegistry(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return addr, errc
+}
+
+// `sandbox registry` serves a registry on 127.0.0.1 that takes a push and serves it back, prints
+// its address, stops when its context ends, and says so when the port is taken.
+func TestServeRegistry(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, errc := startRegistry(ctx, t)
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
-		t.Fatalf("output %q", out.String())
+		t.Fatalf("no address printed: %q", addr)
 	}
 	tag, err := name.NewTag(addr + "/karpenter-controller:dev")
 	if err != nil {
@@ -81,16 +89,7 @@ func TestServeRegistry(t *testing.T) {
 // loaded CI machine with "context deadline exceeded").
 func TestServeRegistryStopsWithAConnectionOpen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	errc := make(chan error, 1)
-	go func() { errc <- serveRegistry(ctx, &out, 0, false) }()
-	var addr string
-	for i := 0; i < 200 && addr == ""; i++ {
-		if rest, ok := strings.CutPrefix(out.String(), "registry serving on "); ok {
-			addr, _, _ = strings.Cut(rest, " ")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	addr, errc := startRegistry(ctx, t)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func (r *reader) provisioner(o *Object, _ role) error {
 	}
 	if len(res.Errors) > 0 {
 		err := schemaErrors(o, res.Errors)
-		if blocksRules(res.Errors) {
+		if res.RulesNotChecked {
 			err = errors.Join(err, o.Errorf("", "invalid Provisioner %q: %s", o.Name, rulesNotChecked))
 		}
 		return err
@@ -129,23 +129,10 @@ func (r *reader) provisioner(o *Object, _ role) error {
 }
 
 // rulesNotChecked is the API server's note when schema errors keep it from running a CRD's
-// x-kubernetes-validations rules (k8s.io/apiextensions-apiserver
-// pkg/registry/customresource, hasBlockingErr); the controller's validating webhook does not
-// run either (its checks, such as label keys and requirements, are not reported).
+// x-kubernetes-validations rules (crds.ValidationResult.RulesNotChecked); the controller's
+// validating webhook does not run either (its checks, such as label keys and requirements, are
+// not reported).
 const rulesNotChecked = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
-
-// blocksRules reports whether the schema errors fes keep the API server from running the CRD's
-// rules, as hasBlockingErr: a value of the wrong type, a required field missing, a value not in
-// an enum, too long or too many.
-func blocksRules(fes field.ErrorList) bool {
-	for _, fe := range fes {
-		switch fe.Type {
-		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
-			return true
-		}
-	}
-	return false
-}
 
 // checkedType matches the schema validator's second report of a value of the wrong type,
 // without a field path: "Checked value must be of type integer (default format) in

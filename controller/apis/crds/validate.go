@@ -48,6 +48,9 @@ type ValidationResult struct {
 	Pruned []string
 	// Errors are the reasons the API server would refuse the object, with field paths.
 	Errors field.ErrorList
+	// RulesNotChecked: Errors hold an error that keeps the API server from running the CRD's
+	// x-kubernetes-validations rules (blocksCEL), so those were not checked.
+	RulesNotChecked bool
 }
 
 var (
@@ -132,6 +135,7 @@ func (v *Validator) Validate(ctx context.Context, obj map[string]any) Validation
 	if blocksCEL(res.Errors) {
 		// As the API server: CEL rules run only on objects whose types, required fields, enums
 		// and sizes are right; a pattern, format or bound error lets them run.
+		res.RulesNotChecked = true
 		return res
 	}
 	celErrs, _ := v.cel.Validate(ctx, nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)
