@@ -201,6 +201,8 @@ type topology struct {
 	allPlaced bool
 	// nodeRooms bounds the cpu and memory left on each block of nodes (placeExistingIndexed).
 	nodeRooms []blockRoom
+	// keyDomains caches allDomains by key.
+	keyDomains map[string]sets.Set[string]
 	// fixedMemo keeps admitsFixed's answers for the pod being placed.
 	fixedMemo []fixedMemoEntry
 }
@@ -339,7 +341,7 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if term.matches(p, nil) {
 			dc.self = 1
 		}
-		dc.group.holdTo(terms)
+		dc.group.holdTo(terms, t.allDomains(c.TopologyKey))
 		out = append(out, dc)
 	}
 	aff := p.Spec.Affinity
@@ -943,18 +945,19 @@ func domainRefusals(key string, r *Requirement, repelled []string, refusals []fu
 
 // holdTo records the domains of g's key a pod with g's spread constraint and node requirement
 // alternatives terms may go to (domainGroup.heldTo).
-func (g *domainGroup) holdTo(terms []Requirements) {
+func (g *domainGroup) holdTo(terms []Requirements, universe sets.Set[string]) {
 	if g.free {
 		return
 	}
 	var values []string
 	for _, tm := range terms {
 		r, ok := tm[g.key]
-		if !ok || r.Values() == nil {
+		v := admitted(r, universe)
+		if !ok || v == nil {
 			g.free, g.heldTo = true, nil
 			return
 		}
-		values = append(values, r.Values()...)
+		values = append(values, v...)
 	}
 	if len(terms) == 0 {
 		g.free, g.heldTo = true, nil
@@ -1046,6 +1049,52 @@ func (g *domainGroup) floor() int {
 		return 0
 	}
 	return (g.heldPods+g.heldTo.Len()-1)/g.heldTo.Len() - g.heldSkew
+}
+
+// allDomains returns the domains of key on the existing nodes and those the provisioners can
+// launch in, whatever a pod requires (cached per key).
+func (t *topology) allDomains(key string) sets.Set[string] {
+	if d, ok := t.keyDomains[key]; ok {
+		return d
+	}
+	d := sets.New[string]()
+	for _, n := range t.nodes {
+		if v, ok := n.node.Labels[key]; ok {
+			d.Insert(v)
+		}
+	}
+	for _, ps := range t.provs {
+		if ps.typeErr == "" {
+			d = d.Union(ps.creatable(ps.template, key))
+		}
+	}
+	if t.keyDomains == nil {
+		t.keyDomains = map[string]sets.Set[string]{}
+	}
+	t.keyDomains[key] = d
+	return d
+}
+
+// admitted returns the values of r's key that r admits: its values for In, and for NotIn (or
+// DoesNotExist) the domains of universe it admits (on-demand for capacity-type NotIn [spot]),
+// nil when that leaves every domain of universe or r is nil.
+func admitted(r *Requirement, universe sets.Set[string]) []string {
+	if r == nil {
+		return nil
+	}
+	if v := r.Values(); v != nil {
+		return v
+	}
+	var out []string
+	for _, d := range sets.List(universe) {
+		if r.Has(d) {
+			out = append(out, d)
+		}
+	}
+	if len(out) == universe.Len() {
+		return nil
+	}
+	return out
 }
 
 // freeToCheapest reports whether every group of key whose term selects pi is a topology spread

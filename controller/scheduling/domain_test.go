@@ -296,6 +296,26 @@ func TestCapacityTypeSpreadSkipsOnDemandRoom(t *testing.T) {
 	}
 }
 
+// A pod that requires on-demand as capacity-type NotIn [spot] is held to on-demand like one that
+// requires In [on-demand] (the second trial's c6): placed first among the spread's pods, the
+// others keep the spread within its skew around it. Before, NotIn left it free: 3 pods at risk.
+func TestSpreadPodHeldByNotIn(t *testing.T) {
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	spread := corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: v1alpha5.LabelCapacityType, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}}
+	pods := append(replicas(5, "od", "500m", withLabels("app", "od", "tier", "web"), withSpread(spread),
+		withTerms([]corev1.NodeSelectorRequirement{{Key: v1alpha5.LabelCapacityType, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"spot"}}})),
+		replicas(7, "any", "500m", withLabels("app", "any", "tier", "web"), withSpread(spread))...)
+	res := solve(t, pods, []*v1alpha5.Provisioner{prov}, fake.Catalog(40))
+	checkClaims(t, pods, res, nil)
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors: %v", reasons(res))
+	}
+	if b := scheduling.CheckSpreads(nil, res); len(b) != 0 {
+		t.Fatalf("%d pods at risk: %s; plan:\n%s", len(b), b[0].Reason(), plan(res))
+	}
+}
+
 // solvePlacedWithinSpreads solves pods with the provisioner "default" on types and checks that
 // every pod is placed and none is at risk (scheduling.CheckSpreads).
 func solvePlacedWithinSpreads(t *testing.T, pods []*corev1.Pod, types []*cloudprovider.InstanceType) {

@@ -852,7 +852,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 				keys[i].spread, keys[i].skew = true, dc.maxSkew
 			}
 		}
-		keys[i].choices = domainChoices(pi)
+		keys[i].choices = domainChoices(pi, topo)
 		keys[i].late, keys[i].counted = late[pi], counted[pi]
 		pi.lateSpread = late[pi]
 	}
@@ -865,8 +865,9 @@ func compilePods(in Input, topo *topology) []*podInfo {
 
 // domainChoices returns how many domains pi's node requirements let it choose from for its
 // topology spread constraints on domain keys (the fewest over its constraints, the values its
-// terms name for the key), math.MaxInt when a constraint's key is left free by some term.
-func domainChoices(pi *podInfo) int {
+// terms admit for the key among all its domains, admitted), math.MaxInt when a constraint's
+// key is left free by some term.
+func domainChoices(pi *podInfo, t *topology) int {
 	fewest := math.MaxInt
 	for i := range pi.domain {
 		dc := &pi.domain[i]
@@ -876,14 +877,15 @@ func domainChoices(pi *podInfo) int {
 		var values sets.Set[string] // allocated only for a key every term names values of
 		for _, term := range pi.terms {
 			r, ok := term[dc.group.key]
-			if !ok || r.Values() == nil {
+			v := admitted(r, t.allDomains(dc.group.key))
+			if !ok || v == nil {
 				values = nil
 				break
 			}
 			if values == nil {
 				values = sets.New[string]()
 			}
-			values.Insert(r.Values()...)
+			values.Insert(v...)
 		}
 		if values != nil {
 			fewest = min(fewest, values.Len())
