@@ -40,6 +40,12 @@ func (e *eligibility) decides() bool {
 	return !slices.ContainsFunc(e.terms, func(t Requirements) bool { return len(t) == 0 })
 }
 
+// everyNode reports whether e counts every node, whatever its labels and taints: node affinity
+// does not decide it (decides) and taints are not honoured; nil counts every node.
+func (e *eligibility) everyNode() bool {
+	return e == nil || (!e.decides() && !e.honourTaints)
+}
+
 // Eligibility states of planned-node requirements (eligibility.state).
 const (
 	excluded  = -1 // no node the requirements admit matches a term

@@ -69,7 +69,7 @@ func (q *pendingSpreads) add(pi *podInfo, e PodError, t *topology) {
 	}
 	var holding []*domainGroup
 	for _, g := range watch {
-		if e := g.eligible; (e == nil || (!e.decides() && !e.honourTaints)) && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
+		if g.eligible.everyNode() && g.term.matches(pi.pod, t.nsLabels[pi.pod.Namespace]) {
 			holding = append(holding, g)
 		}
 	}

@@ -832,7 +832,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		}
 	}
 	for _, g := range topo.list {
-		if e := g.eligible; g.floor() > 0 && (e == nil || (!e.decides() && !e.honourTaints)) {
+		if g.floor() > 0 && g.eligible.everyNode() {
 			topo.floored = append(topo.floored, g)
 		}
 	}
