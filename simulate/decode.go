@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,6 +63,10 @@ type Object struct {
 	// last value is used), on the first object of the document only, each "file:line: text".
 	Warnings []string
 	doc      *document
+	// undecoded are the fields (paths within the object) whose value was left out of Content
+	// for an error reported when the object was read (a number JSON cannot hold): checks of
+	// the object do not report them again.
+	undecoded []string
 }
 
 // Ref names the object for messages: "Deployment default/web (workload.yaml:12)".
@@ -174,7 +179,9 @@ func (o *Object) strictWarnings(strict []error) []string {
 // Errors (*SourceError, joined): YAML syntax errors with their line ("invalid YAML: ..."), or
 // for a document meant as JSON (starting with "{" or "[") JSON syntax errors ("invalid JSON:
 // ..."), documents that are not objects, a List whose items are not a list ("items: Invalid
-// type: expected a list, got a number").
+// type: expected a list, got a number"), and numbers JSON cannot hold (.inf, .nan), each at
+// its field; the objects holding those are still returned, without those fields (see
+// leaveOutNonFinite), so that their other errors are found too.
 func Decode(source string, data []byte) ([]*Object, error) {
 	var out []*Object
 	var errs []error
@@ -265,27 +272,30 @@ var yamlLine = regexp.MustCompile(`yaml: line (\d+): (.*)$`)
 var yamlDuplicate = regexp.MustCompile(`line (\d+): key (".*") already set in map`)
 
 func (d *document) objects() ([]*Object, error) {
-	// The strict conversion refuses duplicate keys; the lenient one keeps the last value, as
-	// kubectl's conversion does. Duplicates are warned about, and the lenient result is read.
-	raw, err := yaml.YAMLToJSONStrict(d.data)
-	var warnings []string
-	if err != nil {
-		var lerr error
-		if raw, lerr = yaml.YAMLToJSON(d.data); lerr == nil {
-			for _, m := range yamlDuplicate.FindAllStringSubmatch(err.Error(), -1) {
-				n, _ := strconv.Atoi(m[1])
-				warnings = append(warnings, fmt.Sprintf("%s:%d: duplicate key %s: the last value is used", d.source, d.start+n-1, m[2]))
-			}
-		}
-		err = lerr
-	}
+	raw, warnings, err := d.toJSON(d.data)
+	var nonFinite []nonFiniteNumber
 	if err != nil {
 		if e := d.jsonError(); e != nil {
 			return nil, e
 		}
-		if errs := d.nonFinite(); len(errs) > 0 {
-			return nil, errors.Join(errs...)
+		if nonFinite = d.nonFinite(); len(nonFinite) > 0 {
+			// Read the rest of the document with the numbers left out, so that the objects'
+			// other errors are reported too; if it still does not convert, the numbers are all
+			// that is said.
+			var errs []error
+			for _, n := range nonFinite {
+				errs = append(errs, n.err)
+			}
+			clean, ok := d.withoutNonFinite(nonFinite)
+			if !ok {
+				return nil, errors.Join(errs...)
+			}
+			if raw, warnings, err = d.toJSON(clean); err != nil {
+				return nil, errors.Join(errs...)
+			}
 		}
+	}
+	if err != nil {
 		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
@@ -297,14 +307,73 @@ func (d *document) objects() ([]*Object, error) {
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &v); err != nil {
 		return nil, &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid document: " + err.Error()}
 	}
-	if v == nil {
+	if v == nil && len(nonFinite) == 0 {
 		return nil, nil // empty or comments only
 	}
 	objs, err := d.flatten(v, "", "", "", 0)
 	if len(objs) > 0 {
 		objs[0].Warnings = warnings
 	}
+	if len(nonFinite) > 0 {
+		err = leaveOutNonFinite(objs, nonFinite, err)
+	}
 	return objs, err
+}
+
+// toJSON converts the YAML document data to JSON, with a warning for each duplicate mapping
+// key. The strict conversion refuses duplicate keys; the lenient one keeps the last value, as
+// kubectl's conversion does. Duplicates are warned about, and the lenient result is read.
+func (d *document) toJSON(data []byte) (raw []byte, warnings []string, err error) {
+	raw, err = yaml.YAMLToJSONStrict(data)
+	if err == nil {
+		return raw, nil, nil
+	}
+	raw, lerr := yaml.YAMLToJSON(data)
+	if lerr != nil {
+		return nil, nil, lerr
+	}
+	for _, m := range yamlDuplicate.FindAllStringSubmatch(err.Error(), -1) {
+		n, _ := strconv.Atoi(m[1])
+		warnings = append(warnings, fmt.Sprintf("%s:%d: duplicate key %s: the last value is used", d.source, d.start+n-1, m[2]))
+	}
+	return raw, warnings, nil
+}
+
+// leaveOutNonFinite takes the non-finite numbers (read as null) out of the objects that hold
+// them, as Object.Decode leaves out a field whose value is invalid, and marks their fields so
+// that the objects' checks do not report them again (a missing field); err, the errors of
+// reading the objects, is returned with the numbers' errors, less those about where a number
+// stood (an item of a List that is a number: "not a Kubernetes object").
+func leaveOutNonFinite(objs []*Object, nums []nonFiniteNumber, err error) error {
+	var paths []string
+	var out []error
+	for _, n := range nums {
+		out = append(out, n.err)
+		paths = append(paths, n.path)
+		var owner *Object
+		for _, o := range objs {
+			if (o.Path == "" || strings.HasPrefix(n.path, o.Path+".")) && (owner == nil || len(o.Path) > len(owner.Path)) {
+				owner = o
+			}
+		}
+		if owner == nil {
+			continue
+		}
+		rel := n.path
+		if owner.Path != "" {
+			rel = strings.TrimPrefix(n.path, owner.Path+".")
+		}
+		deleteAt(owner.Content, rel)
+		owner.undecoded = append(owner.undecoded, rel)
+	}
+	if err != nil {
+		for _, e := range flatten(err) {
+			if se, ok := e.(*SourceError); !ok || (!slices.Contains(paths, se.Path) && !under(se.Path, paths)) {
+				out = append(out, e)
+			}
+		}
+	}
+	return errors.Join(out...)
 }
 
 // jsonError explains why a document that YAML does not parse is not JSON either, when it is

@@ -73,6 +73,8 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {priority: x, containers: [{name: A, resources: {requests: {cpu: -1, memory: 1x}, limits: {cpu: 0}}}, {}]}"))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: List, items: 7}, 7]\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n}\n" +
 		"status: {capacity: {pods: 1.5, memory: -1}, allocatable: {cpu: [1]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: \"Bad NS\"}\nspec: {containers: [{name: c, image: x}]}"))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- .inf\n- {apiVersion: v1, kind: Pod, metadata: {name: .nan, labels: {\"é\": &x !!float -.inf}}, " +
+		"spec: {priority: *x, containers: [{name: c, image: x, resources: {limits: {cpu: .inf}}}]}}\n---\n.NaN"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := bytes.Count(data, []byte("\n")) + 2
 		r := newReader(context.Background())

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -246,7 +247,7 @@ func (r *reader) add(o *Object, rl role) {
 		nsErr = namespaceName(o, "metadata.namespace", o.Namespace)
 	}
 	if err := errors.Join(nsErr, k.read(r, o, rl)); err != nil {
-		r.errs = append(r.errs, byLine(err))
+		r.errs = append(r.errs, byLine(err, o.undecoded))
 	}
 }
 
@@ -267,10 +268,11 @@ func namespaceName(o *Object, path, ns string) error {
 // byLine orders the errors of one object joined in err by line, so that they read from top to
 // bottom (errors without a line keep their place at the front), and leaves out the errors of
 // checks on a field whose value could not be decoded (a quantity that does not parse is not
-// also a missing quantity).
-func byLine(err error) error {
+// also a missing quantity): those Object.Decode found, and undecoded, the fields whose error
+// was reported when the object was read (Object.undecoded).
+func byLine(err error, undecoded []string) error {
 	flat := flatten(err)
-	var undecoded []string
+	undecoded = slices.Clone(undecoded)
 	for _, e := range flat {
 		if se, ok := e.(*SourceError); ok && se.decoding {
 			undecoded = append(undecoded, se.Path)

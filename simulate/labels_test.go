@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -116,12 +117,103 @@ spec:
 }
 
 // A number JSON cannot hold (.inf, .nan) is an error at its path and line, not a conversion
-// error at the document's first line.
+// error at the document's first line. The list around two of them is a quantity given a list,
+// reported as it is with finite numbers in it.
 func TestNonFiniteNumbersAreRefusedAtTheirField(t *testing.T) {
 	doc := "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: p3}\nspec:\n  limits:\n    resources:\n      cpu: .inf\n      memory: [1, -.Inf, .nan]\n"
 	wantErrors(t, errorLines(t, "-f", write(t, "p.yaml", doc)),
+		`p.yaml:1: invalid Provisioner "p3": some validation rules were not checked because the object was invalid`,
 		`p.yaml:7: spec.limits.resources.cpu: Invalid value: .inf: not a finite number`,
 		`p.yaml:8: spec.limits.resources.memory[1]: Invalid value: -.Inf: not a finite number`,
 		`p.yaml:8: spec.limits.resources.memory[2]: Invalid value: .nan: not a finite number`,
+		`p.yaml:8: spec.limits.resources.memory: invalid Provisioner "p3": Invalid type: expected an integer or a string (a quantity such as 4, "1.5" or 1500m), got a list`,
 	)
+}
+
+// A number JSON cannot hold does not hold back the object's other errors: each is reported at
+// its own path and line beside the non-finite one, as it would be without it, in Pods,
+// workloads and items of a List alike; the field with the non-finite number is reported once
+// (not also as missing), whether the number is written plainly, with a tag or an anchor, or
+// named by an alias.
+func TestNonFiniteNumbersLeaveTheObjectsOtherErrors(t *testing.T) {
+	const inf = `Invalid value: .inf: not a finite number`
+	const badName = `Invalid value: "bad key!": name part must consist of`
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"pod", `apiVersion: v1
+kind: Pod
+metadata: {name: q, labels: {"bad key!": v, app: q}}
+spec:
+  terminationGracePeriodSeconds: .inf
+  containers: [{name: c, image: i, resources: {requests: {cpu: -.inf, memory: 1Gi}}}]
+  topologySpreadConstraints:
+    - maxSkew: 1
+      topologyKey: topology.kubernetes.io/zone
+      whenUnsatisfiable: DoNotSchedule
+      labelSelector: {matchLabels: {app: q}}
+      matchLabelKeys: [app]
+`, []string{
+			`w.yaml:3: metadata.labels.bad key!: ` + badName,
+			`w.yaml:5: spec.terminationGracePeriodSeconds: ` + inf,
+			`w.yaml:6: spec.containers[0].resources.requests.cpu: Invalid value: -.inf: not a finite number`,
+			`w.yaml:12: spec.topologySpreadConstraints[0].matchLabelKeys[0]: Invalid value: "app": exists in both matchLabelKeys and labelSelector`,
+		}},
+		{"deployment", strings.Replace(spreadDeployment("labelSelector: {matchLabels: {grp: g}}\nmatchLabelKeys: [app, grp]"),
+			"metadata: {name: d}\nspec:\n", "metadata: {name: d, labels: {\"bad key!\": x}}\nspec:\n  replicas: .inf\n", 1), []string{
+			`w.yaml:3: metadata.labels.bad key!: ` + badName,
+			`w.yaml:5: spec.replicas: ` + inf,
+			`w.yaml:16: spec.template.spec.topologySpreadConstraints[0].matchLabelKeys[1]: Invalid value: "grp": exists in both matchLabelKeys and labelSelector`,
+		}},
+		{"item of a List", `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: ok}
+    spec: {containers: [{name: c, image: i}]}
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: q, labels: {"bad key!": v}}
+    spec:
+      priority: .inf
+      containers: [{name: c, image: i}]
+`, []string{
+			`w.yaml:10: metadata.labels.bad key!: ` + badName,
+			`w.yaml:12: items[1].spec.priority: ` + inf,
+		}},
+		{"tag, anchor, alias, a document and an item that are numbers", `apiVersion: v1
+kind: Pod
+metadata: {name: .inf, labels: {"bad key!": v}}
+spec:
+  containers:
+    - name: c
+      image: i
+      resources:
+        requests: {cpu: &big !!float .inf, memory: *big}
+        limits: {"é": !!float -.inf, cpu: 1x}
+---
+.nan
+---
+apiVersion: v1
+kind: List
+items: [.inf]
+`, []string{
+			`w.yaml:3: metadata.name: ` + inf,
+			`w.yaml:3: metadata.labels.bad key!: ` + badName,
+			`w.yaml:9: spec.containers[0].resources.requests.cpu: ` + inf,
+			`w.yaml:9: spec.containers[0].resources.requests.memory: ` + inf,
+			`w.yaml:10: spec.containers[0].resources.limits.cpu: quantities must match`,
+			`w.yaml:10: spec.containers[0].resources.limits.é: Invalid value: -.inf: not a finite number`,
+			`w.yaml:12: Invalid value: .nan: not a finite number`,
+			`w.yaml:16: items[0]: ` + inf,
+		}},
+	}
+	prov := write(t, "p.yaml", defaultProvisioner)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantErrors(t, errorLines(t, "-f", write(t, "w.yaml", c.doc), "-f", prov), c.want...)
+		})
+	}
 }

@@ -332,17 +332,25 @@ func newLike(v any) any {
 	return reflect.New(reflect.TypeOf(v).Elem()).Interface()
 }
 
-// nonFinite returns an error per number of the document that JSON cannot hold (.inf, -.inf,
-// .nan: YAML floats), at its field path ("spec.limits.resources.cpu") and line, in document
-// order. kubectl converts YAML to JSON before sending it, and that conversion fails on them
-// ("json: unsupported value: +Inf"), without saying where. Nil when there is none or the
-// document does not parse.
-func (d *document) nonFinite() []error {
+// nonFiniteNumber is a number of a document that JSON cannot hold (.inf, -.inf, .nan: YAML
+// floats): its node, its path in the document ("spec.limits.resources.cpu") and the error
+// saying so at its line.
+type nonFiniteNumber struct {
+	node *yamlv3.Node
+	path string
+	err  *SourceError
+}
+
+// nonFinite returns the numbers of the document that JSON cannot hold, in document order, each
+// with an error at its field path and line. kubectl converts YAML to JSON before sending it,
+// and that conversion fails on them ("json: unsupported value: +Inf"), without saying where.
+// Nil when there is none or the document does not parse.
+func (d *document) nonFinite() []nonFiniteNumber {
 	d.lineOf("") // builds the index
 	if d.lines.root == nil {
 		return nil
 	}
-	var out []error
+	var out []nonFiniteNumber
 	var walk func(n *yamlv3.Node, path string, line int)
 	walk = func(n *yamlv3.Node, path string, line int) {
 		switch n.Kind {
@@ -354,14 +362,103 @@ func (d *document) nonFinite() []error {
 			for i, c := range n.Content {
 				walk(c, joinPath(path, "["+strconv.Itoa(i)+"]"), c.Line)
 			}
-		case yamlv3.ScalarNode:
+		case yamlv3.ScalarNode, yamlv3.AliasNode:
+			value := n
+			if n.Kind == yamlv3.AliasNode { // *name, of an anchored number
+				value = n.Alias
+			}
 			var f float64
-			if n.ShortTag() == "!!float" && n.Decode(&f) == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
-				out = append(out, &SourceError{Source: d.source, Line: d.start + line - 1, Path: path,
-					Reason: fmt.Sprintf("Invalid value: %s: not a finite number (JSON, which kubectl sends to the API server, has no infinity or NaN)", n.Value)})
+			if value != nil && value.Kind == yamlv3.ScalarNode && value.ShortTag() == "!!float" && value.Decode(&f) == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+				out = append(out, nonFiniteNumber{node: n, path: path, err: &SourceError{Source: d.source, Line: d.start + line - 1, Path: path,
+					Reason: fmt.Sprintf("Invalid value: %s: not a finite number (JSON, which kubectl sends to the API server, has no infinity or NaN)", value.Value)}})
 			}
 		}
 	}
 	walk(d.lines.root, "", d.lines.root.Line)
 	return out
+}
+
+// withoutNonFinite returns the document's text with each of the numbers written null instead,
+// so that the rest of the document can be read and checked; lines stay where they are. ok is
+// false when a number is not found where its node says (the caller then reports the numbers
+// alone).
+func (d *document) withoutNonFinite(nums []nonFiniteNumber) (data []byte, ok bool) {
+	lines := strings.SplitAfter(string(d.data), "\n")
+	// Later numbers first, so that a replacement does not move the ones before it on its line.
+	sorted := append([]nonFiniteNumber{}, nums...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i].node, sorted[j].node
+		return a.Line > b.Line || (a.Line == b.Line && a.Column > b.Column)
+	})
+	for _, n := range sorted {
+		if n.node.Kind == yamlv3.AliasNode {
+			continue // it stays an alias, of the anchored number written null
+		}
+		i := n.node.Line - 1
+		if i < 0 || i >= len(lines) || n.node.Value == "" {
+			return nil, false
+		}
+		// The node's column counts characters from 1; it is where the node starts, its tag
+		// (!!float) or anchor (&a) included.
+		line := []rune(lines[i])
+		col := n.node.Column - 1
+		if col < 0 || col > len(line) {
+			return nil, false
+		}
+		at := strings.Index(string(line[col:]), n.node.Value)
+		if at < 0 {
+			return nil, false
+		}
+		// Between them, a tag goes (null is no float) and an anchor stays (an alias may name it).
+		rest := string(line[col:])
+		var keep []string
+		for _, f := range strings.Fields(rest[:at]) {
+			if strings.HasPrefix(f, "&") {
+				keep = append(keep, f)
+			}
+		}
+		keep = append(keep, "null")
+		lines[i] = string(line[:col]) + strings.Join(keep, " ") + rest[at+len(n.node.Value):]
+	}
+	return []byte(strings.Join(lines, "")), true
+}
+
+// deleteAt removes the field at path from v, a decoded JSON value: a mapping key is deleted, a
+// list item set to null (as the search for invalid fields leaves them out). Keys containing
+// dots span several segments, as in valueAt.
+func deleteAt(v any, path string) {
+	segs := splitPath(path)
+	for len(segs) > 0 {
+		switch n := v.(type) {
+		case []any:
+			i, err := strconv.Atoi(strings.Trim(segs[0], "[]"))
+			if !strings.HasPrefix(segs[0], "[") || err != nil || i < 0 || i >= len(n) {
+				return
+			}
+			if len(segs) == 1 {
+				n[i] = nil
+				return
+			}
+			v, segs = n[i], segs[1:]
+		case map[string]any:
+			found := false
+			for used := 1; used <= len(segs) && !found; used++ {
+				key := strings.Join(segs[:used], ".")
+				next, has := n[key]
+				if !has {
+					continue
+				}
+				if used == len(segs) {
+					delete(n, key)
+					return
+				}
+				v, segs, found = next, segs[used:], true
+			}
+			if !found {
+				return
+			}
+		default:
+			return
+		}
+	}
 }

@@ -31,7 +31,9 @@ type Plan struct {
 	// SpreadAtRisk are the pods the plan places where the plan's final state breaks one of
 	// their topology spread constraints (whenUnsatisfiable DoNotSchedule), read as
 	// kube-scheduler reads it (scheduling.CheckSpreads): kube-scheduler may bind such a pod
-	// after the others and then leave it Pending. One entry per pod and constraint.
+	// after the others and then leave it Pending. One entry per pod and constraint broken
+	// (a breach), sorted by pod: a pod that breaks two constraints has two entries.
+	// Summary.SpreadAtRisk counts the pods, Summary.SpreadBreaches the entries.
 	SpreadAtRisk []AtRiskPod `json:"spreadAtRisk"`
 	// Skipped are input objects the simulation does not use.
 	Skipped []Skipped `json:"skipped"`
@@ -126,9 +128,12 @@ type Summary struct {
 	PlacedOnNewNodes      int `json:"placedOnNewNodes"`
 	PlacedOnExistingNodes int `json:"placedOnExistingNodes"`
 	Unschedulable         int `json:"unschedulable"`
-	// SpreadAtRisk is the number of pods in Plan.SpreadAtRisk.
-	SpreadAtRisk int `json:"spreadAtRisk"`
-	NewNodes     int `json:"newNodes"`
+	// SpreadAtRisk is the number of pods in Plan.SpreadAtRisk (each pod once), SpreadBreaches
+	// the number of its entries (one per pod and constraint broken): more when a pod breaks
+	// several constraints.
+	SpreadAtRisk   int `json:"spreadAtRisk"`
+	SpreadBreaches int `json:"spreadBreaches"`
+	NewNodes       int `json:"newNodes"`
 	// USDPerHour is the price of the new nodes.
 	USDPerHour float64 `json:"usdPerHour"`
 	// LowerBoundUSDPerHour is scheduling.LowerBound of the same input less the unschedulable
@@ -164,7 +169,7 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 		atRisk[podKey(b.Pod)] = true
 	}
 	sort.SliceStable(p.SpreadAtRisk, func(i, j int) bool { return p.SpreadAtRisk[i].Pod < p.SpreadAtRisk[j].Pod })
-	p.Summary.SpreadAtRisk = len(atRisk)
+	p.Summary.SpreadAtRisk, p.Summary.SpreadBreaches = len(atRisk), len(p.SpreadAtRisk)
 	p.Summary.USDPerHour = roundUSD(p.Summary.USDPerHour)
 	p.Summary.LowerBoundUSDPerHour = roundUSD(lowerBound)
 	p.Summary.Unschedulable = len(p.Unschedulable)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -71,11 +72,26 @@ func writeUnschedulable(w io.Writer, pods []UnschedulablePod) {
 	writeByWorkload(w, "UNSCHEDULABLE PODS", rows)
 }
 
-// writeAtRisk groups the at-risk pods of one workload, constraint and domain into one line.
+// writeAtRisk writes each at-risk pod once, with the reasons of all the constraints it breaks
+// (those of one pod joined by "; ", in its entries' order, a reason said once), and groups the
+// pods of one workload with the same reasons into one line: the lines' pods add up to the
+// summary's pods at risk, whereas pods has one entry per pod and constraint.
 func writeAtRisk(w io.Writer, pods []AtRiskPod) {
-	rows := make([]workloadReason, 0, len(pods))
+	var order []string
+	reasons := map[string][]string{}
+	workload := map[string]string{}
 	for _, p := range pods {
-		rows = append(rows, workloadReason{p.Workload, p.Reason})
+		if _, ok := workload[p.Pod]; !ok {
+			order = append(order, p.Pod)
+			workload[p.Pod] = p.Workload
+		}
+		if !slices.Contains(reasons[p.Pod], p.Reason) {
+			reasons[p.Pod] = append(reasons[p.Pod], p.Reason)
+		}
+	}
+	rows := make([]workloadReason, 0, len(order))
+	for _, pod := range order {
+		rows = append(rows, workloadReason{workload[pod], strings.Join(reasons[pod], "; ")})
 	}
 	writeByWorkload(w, "PODS AT RISK (the plan breaks their topology spread: kube-scheduler may bind them last and leave them Pending)", rows)
 }
@@ -111,11 +127,8 @@ func writeSummary(w io.Writer, p *Plan) {
 	fmt.Fprintln(w, "SUMMARY")
 	fmt.Fprintf(w, "pods\t%d (%d on new nodes, %d on existing nodes, %d unschedulable)\n",
 		s.Pods, s.PlacedOnNewNodes, s.PlacedOnExistingNodes, s.Unschedulable)
-	switch {
-	case s.SpreadAtRisk == 1:
-		fmt.Fprintln(w, "at risk\t1 pod whose topology spread the plan breaks")
-	case s.SpreadAtRisk > 1:
-		fmt.Fprintf(w, "at risk\t%d pods whose topology spread the plan breaks\n", s.SpreadAtRisk)
+	if s.SpreadAtRisk > 0 {
+		fmt.Fprintf(w, "at risk\t%s\n", atRiskSummary(s.SpreadAtRisk, s.SpreadBreaches))
 	}
 	fmt.Fprintf(w, "new nodes\t%d\n", s.NewNodes)
 	fmt.Fprintf(w, "total\t%.4f USD/hour\n", s.USDPerHour)
@@ -127,6 +140,20 @@ func writeSummary(w io.Writer, p *Plan) {
 		bound += " for the pods placed"
 	}
 	fmt.Fprintf(w, "lower bound\t%s\n", bound)
+}
+
+// atRiskSummary words the pods at risk and, when some break more than one constraint, the
+// breaches (Plan.SpreadAtRisk's entries): "3 pods whose topology spread the plan breaks (5
+// breaches, one per pod and constraint)".
+func atRiskSummary(pods, breaches int) string {
+	text := fmt.Sprintf("%d pods whose topology spread the plan breaks", pods)
+	if pods == 1 {
+		text = "1 pod whose topology spread the plan breaks"
+	}
+	if breaches > pods {
+		text += fmt.Sprintf(" (%d breaches, one per pod and constraint)", breaches)
+	}
+	return text
 }
 
 // workloadList renders "Deployment default/web x7, Job default/batch x1".

@@ -439,3 +439,70 @@ func TestPlanShowsSpreadAtRisk(t *testing.T) {
 		}
 	}
 }
+
+// A pod that breaks two of its spreads has an entry per constraint in spreadAtRisk
+// (spreadBreaches counts them) but is one pod at risk: the table shows it on one line with both
+// reasons, so that the lines' pods add up to the summary's pods at risk, and the summary says
+// how many breaches there are when a pod has more than one; text and JSON agree.
+func TestPlanCountsEachPodAtRiskOnce(t *testing.T) {
+	ctx := context.Background()
+	cat, err := simulate.OpenCatalog(ctx, simulate.CatalogSandbox, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cat.Close() }()
+	var nodes []scheduling.ExistingNode
+	for _, n := range [][2]string{{"n-a1", "us-east-1a"}, {"n-a2", "us-east-1a"}, {"n-b", "us-east-1b"}, {"n-c", "us-east-1c"}} {
+		nodes = append(nodes, scheduling.ExistingNode{Name: n[0], Labels: map[string]string{corev1.LabelTopologyZone: n[1], corev1.LabelHostname: n[0]}})
+	}
+	isController := true
+	spread := func(key string) corev1.TopologySpreadConstraint {
+		return corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: corev1.DoNotSchedule,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}
+	}
+	res := &scheduling.Result{ExistingNodes: map[string][]*corev1.Pod{}}
+	var pods []*corev1.Pod
+	// Zones: 3 pods in us-east-1a, 1 in us-east-1b, 0 in us-east-1c: the three in us-east-1a
+	// break the zone spread. Nodes: 2 on n-a1, 1 on n-a2 and n-b, 0 on n-c: the two on n-a1
+	// break the hostname spread too.
+	for i, node := range []string{"n-a1", "n-a1", "n-a2", "n-b"} {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "default", Labels: map[string]string{"app": "web"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs", Controller: &isController}}},
+			Spec: corev1.PodSpec{TopologySpreadConstraints: []corev1.TopologySpreadConstraint{spread(corev1.LabelTopologyZone), spread(corev1.LabelHostname)}},
+		}
+		pods = append(pods, p)
+		res.ExistingNodes[node] = append(res.ExistingNodes[node], p)
+	}
+	p := simulate.BuildPlan(cat, &simulate.Workload{Pods: pods, Nodes: nodes}, res, 0)
+	if len(p.SpreadAtRisk) != 5 || p.Summary.SpreadAtRisk != 3 || p.Summary.SpreadBreaches != 5 {
+		t.Fatalf("at risk %+v (summary: %d pods, %d breaches), want 5 entries of 3 pods", p.SpreadAtRisk, p.Summary.SpreadAtRisk, p.Summary.SpreadBreaches)
+	}
+	var js bytes.Buffer
+	if err := simulate.WriteJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"spreadAtRisk": 3,`) || !strings.Contains(js.String(), `"spreadBreaches": 5,`) {
+		t.Fatalf("the JSON summary does not count 3 pods and 5 breaches:\n%s", js.String())
+	}
+	var table bytes.Buffer
+	if err := simulate.WriteTable(&table, p); err != nil {
+		t.Fatal(err)
+	}
+	const zone = "topology spread (topology.kubernetes.io/zone, maxSkew 1): 3 selected pods in us-east-1a, 0 in us-east-1c"
+	const host = "topology spread (kubernetes.io/hostname, maxSkew 1): 2 selected pods in n-a1, 0 in n-c"
+	text := table.String()
+	_, section, _ := strings.Cut(text, "PODS AT RISK")
+	section, _, _ = strings.Cut(section, "\n\n")
+	lines := strings.Split(section, "\n")[2:] // after the title's rest and the header
+	want := []string{
+		"ReplicaSet default/web  2     " + zone + "; " + host,
+		"ReplicaSet default/web  1     " + zone,
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("at-risk lines:\n%s\nwant:\n%s\ntable:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"), text)
+	}
+	if summary := "at risk      3 pods whose topology spread the plan breaks (5 breaches, one per pod and constraint)\n"; !strings.Contains(text, summary) {
+		t.Fatalf("the summary does not say %q:\n%s", summary, text)
+	}
+}
