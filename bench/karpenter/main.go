@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/nodeform/terraform-provider-karpenter/bench"
@@ -30,14 +31,20 @@ func main() {
 	typesFile := flag.String("instance-types", "", "JSON file of the instance types (go run ./bench/cmd/instancetypes in the repository root); required")
 	large := flag.Bool("large", false, "include the 20k-pod Karpenter mix")
 	minTime := flag.Duration("min-time", 2*time.Second, "time each solve at least this long (at least two runs)")
+	only := flag.String("run", "", "compare only the workloads whose name matches this regular expression (e.g. 'mix-5k$')")
 	flag.Parse()
-	if err := run(*typesFile, *large, *minTime); err != nil {
+	match, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "karpenter: -run:", err)
+		os.Exit(2)
+	}
+	if err := run(*typesFile, *large, *minTime, match); err != nil {
 		fmt.Fprintln(os.Stderr, "karpenter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(typesFile string, large bool, minTime time.Duration) error {
+func run(typesFile string, large bool, minTime time.Duration, match *regexp.Regexp) error {
 	ctx := context.Background()
 	types, err := readInstanceTypes(typesFile)
 	if err != nil {
@@ -53,6 +60,9 @@ func run(typesFile string, large bool, minTime time.Duration) error {
 	for _, w := range workloads {
 		if len(w.Nodes) > 0 {
 			continue // existing nodes would need Karpenter's cluster state filled through a kube client: not compared
+		}
+		if !match.MatchString(w.Name) {
+			continue
 		}
 		lb := scheduling.LowerBound(w.Input(types))
 		ours := bench.MeasureSolve(w, types, minTime)

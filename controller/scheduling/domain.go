@@ -205,6 +205,27 @@ type topology struct {
 	keyDomains map[string]sets.Set[string]
 	// fixedMemo keeps admitsFixed's answers for the pod being placed.
 	fixedMemo []fixedMemoEntry
+	// singles caches `key In [domain]` by key and domain for options (requirements are
+	// immutable, so options share them).
+	singles map[string]map[string]*Requirement
+}
+
+// single returns the requirement `key In [d]`, one per key and domain.
+func (t *topology) single(key, d string) *Requirement {
+	byDomain := t.singles[key]
+	if r := byDomain[d]; r != nil {
+		return r
+	}
+	if t.singles == nil {
+		t.singles = map[string]map[string]*Requirement{}
+	}
+	if byDomain == nil {
+		byDomain = map[string]*Requirement{}
+		t.singles[key] = byDomain
+	}
+	r := &Requirement{Key: key, values: sets.New(d)}
+	byDomain[d] = r
+	return r
 }
 
 func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topology {
@@ -761,7 +782,7 @@ func (t *topology) options(pi *podInfo, ps *provState, reqs Requirements, onNode
 	if len(keys) == 0 {
 		return nil, false, ""
 	}
-	opts = []Requirements{{}}
+	opts = []Requirements{nil} // one option that adds nothing yet (Copy makes it a map)
 	for _, key := range keys {
 		cands, narrowed, needsSingle, why := t.candidates(pi, ps, reqs, key, onNode)
 		if why != "" {
@@ -783,7 +804,7 @@ func (t *topology) options(pi *podInfo, ps *provState, reqs Requirements, onNode
 					break
 				}
 				n := o.Copy()
-				n[key] = &Requirement{Key: key, values: sets.New(d)}
+				n[key] = t.single(key, d)
 				for _, k := range narrowed[d].Keys() {
 					n.Add(narrowed[d][k])
 				}
@@ -819,7 +840,12 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		return nil, nil, false, ""
 	}
 	var all []string
-	extra := make([]int, len(own))
+	var extraBuf [4]int
+	extra := extraBuf[:0]
+	if len(own) > len(extraBuf) {
+		extra = make([]int, 0, len(own))
+	}
+	extra = extra[:len(own)]
 	v, fixed := r.Single()
 	if fixed {
 		all = []string{v}
@@ -847,7 +873,8 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 		for i, dc := range own {
 			if !t.allowsDomain(dc, d, extra[i]) {
 				ok = false
-				refusals = append(refusals, func() string { return t.domainReason(dc, d, extra[i]) })
+				dc, d, n := dc, d, extra[i] // captured only here: the loop's variables stay off the heap
+				refusals = append(refusals, func() string { return t.domainReason(dc, d, n) })
 				break
 			}
 		}
@@ -860,7 +887,7 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 					narrowed[d] = n
 				} else {
 					ok = false
-					refusals = append(refusals, func() string { return reason })
+					refusals = append(refusals, staticReason(reason))
 				}
 			}
 		}
@@ -877,6 +904,9 @@ func (t *topology) candidates(pi *podInfo, ps *provState, reqs Requirements, key
 	t.orderCandidates(pi, ps, reqs, key, cands, own, counting)
 	return cands, narrowed, true, ""
 }
+
+// staticReason returns a refusal that formats to reason.
+func staticReason(reason string) func() string { return func() string { return reason } }
 
 // excludeFromHolds returns the requirements that, added to reqs (a node's for pi in domain d of
 // key), keep the node out of the count of every spread group whose holds refuse pi there

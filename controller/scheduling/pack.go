@@ -1031,7 +1031,9 @@ func (ps *provState) newPoolClaims(reqs Requirements, kind packKind) []*claim {
 				return nil
 			}
 		}
-		c := &claim{prov: ps, reqs: reqs, types: types, requests: total, sized: true}
+		c := &claim{prov: ps, reqs: reqs, types: types, requests: total, sized: true,
+			pods: make([]*corev1.Pod, 0, len(pods)), infos: make([]*podInfo, 0, len(pods))}
+		c.host.pods = make([]hostPod, 0, len(pods))
 		for _, pi := range pods {
 			c.pods, c.infos = append(c.pods, pi.pod), append(c.infos, pi)
 			c.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)

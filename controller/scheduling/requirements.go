@@ -98,8 +98,23 @@ func MustRequirement(key string, op corev1.NodeSelectorOperator, values ...strin
 	return r
 }
 
-// Intersect returns the states admitted by both r and o (keys are assumed equal).
+// Intersect returns the states admitted by both r and o (keys are assumed equal). Requirements
+// are immutable, so when the answer is r or o itself (one admits every state, or one is
+// `In [v]` without bounds and the other admits v with none), that one is returned.
 func (r *Requirement) Intersect(o *Requirement) *Requirement {
+	switch {
+	case o.IsAny():
+		return r
+	case r.IsAny():
+		return o
+	case r.gt == nil && r.lt == nil && o.gt == nil && o.lt == nil:
+		if v, ok := o.Single(); ok && r.Has(v) {
+			return o
+		}
+		if v, ok := r.Single(); ok && o.Has(v) {
+			return r
+		}
+	}
 	out := &Requirement{Key: r.Key, allowAbsent: r.allowAbsent && o.allowAbsent}
 	switch {
 	case r.complement && o.complement:
@@ -239,30 +254,69 @@ func (r *Requirement) IsAny() bool {
 // String renders r as the operators it stands for, e.g. `karpenter.sh/capacity-type In [spot]`.
 func (r *Requirement) String() string { return string(r.appendTo(nil)) }
 
-// appendTo appends r.String() to b: each node selector requirement as `key Op [v1 v2]` (or
-// `key Op` without values), joined by " and "; `key (any)` when there is none.
+// appendTo appends r.String() to b: each node selector requirement of NodeSelectorRequirements
+// as `key Op [v1 v2]` (or `key Op` without values), joined by " and "; `key (any)` when there is
+// none. It writes them directly, without building the node selector requirements.
 func (r *Requirement) appendTo(b []byte) []byte {
-	nsrs := r.NodeSelectorRequirements()
-	if len(nsrs) == 0 {
+	n := 0 // requirements written
+	switch {
+	case !r.complement && !r.allowAbsent:
+		b, n = r.appendOp(b, n, corev1.NodeSelectorOpIn)
+		return appendValues(b, r.values)
+	case !r.complement && r.allowAbsent:
+		b, _ = r.appendOp(b, n, corev1.NodeSelectorOpDoesNotExist)
+		return b
+	case r.values.Len() > 0:
+		b, n = r.appendOp(b, n, corev1.NodeSelectorOpNotIn)
+		b = appendValues(b, r.values)
+		if !r.allowAbsent {
+			b, n = r.appendOp(b, n, corev1.NodeSelectorOpExists)
+		}
+	case !r.allowAbsent && r.gt == nil && r.lt == nil:
+		b, n = r.appendOp(b, n, corev1.NodeSelectorOpExists)
+	}
+	if r.gt != nil {
+		b, n = r.appendOp(b, n, corev1.NodeSelectorOpGt)
+		b = append(strconv.AppendInt(append(b, " ["...), *r.gt, 10), ']')
+	}
+	if r.lt != nil {
+		b, n = r.appendOp(b, n, corev1.NodeSelectorOpLt)
+		b = append(strconv.AppendInt(append(b, " ["...), *r.lt, 10), ']')
+	}
+	if n == 0 {
 		return append(append(b, r.Key...), " (any)"...)
 	}
-	for i, nsr := range nsrs {
-		if i > 0 {
-			b = append(b, " and "...)
-		}
-		b = append(append(append(b, nsr.Key...), ' '), nsr.Operator...)
-		if len(nsr.Values) > 0 {
-			b = append(b, " ["...)
-			for j, v := range nsr.Values {
-				if j > 0 {
-					b = append(b, ' ')
-				}
-				b = append(b, v...)
-			}
-			b = append(b, ']')
-		}
-	}
 	return b
+}
+
+// appendOp appends `key Op` to b, after " and " when n (the requirements written) is not 0, and
+// returns b and n+1.
+func (r *Requirement) appendOp(b []byte, n int, op corev1.NodeSelectorOperator) ([]byte, int) {
+	if n > 0 {
+		b = append(b, " and "...)
+	}
+	return append(append(append(b, r.Key...), ' '), op...), n + 1
+}
+
+// appendValues appends ` [v1 v2]`, values sorted, or nothing when there is none.
+func appendValues(b []byte, values sets.Set[string]) []byte {
+	if values.Len() == 0 {
+		return b
+	}
+	var buf [8]string
+	sorted := buf[:0]
+	for v := range values {
+		sorted = append(sorted, v)
+	}
+	slices.Sort(sorted)
+	b = append(b, " ["...)
+	for j, v := range sorted {
+		if j > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, v...)
+	}
+	return append(b, ']')
 }
 
 // NodeSelectorRequirements renders r as ANDed node selector requirements (empty for Any).
@@ -378,6 +432,34 @@ func (rs Requirements) Constrain(pod Requirements) (Requirements, error) {
 			return nil, fmt.Errorf("%s vs pod requires %s", cur, p)
 		}
 		out[k] = next
+	}
+	return out, nil
+}
+
+// constrainShared is Constrain for callers that never modify the result (claims replace their
+// requirements, never change them): when pod narrows no requirement of rs, it returns rs itself,
+// and it copies rs only once something changes. Errors are Constrain's.
+func (rs Requirements) constrainShared(pod Requirements) (Requirements, error) {
+	var out Requirements
+	for k, p := range pod {
+		cur, ok := rs[k]
+		if !ok {
+			cur = Absent(k)
+		}
+		next := cur.Intersect(p)
+		if next.IsEmpty() {
+			return rs.Constrain(pod) // the error names the first conflicting key in key order
+		}
+		if ok && next == cur {
+			continue
+		}
+		if out == nil {
+			out = rs.Copy()
+		}
+		out[k] = next
+	}
+	if out == nil {
+		return rs, nil
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -250,4 +251,92 @@ func FuzzIntersect(f *testing.F) {
 		}
 		_ = x.String()
 	})
+}
+
+// TestStringRendersTheNodeSelectorRequirements checks that String, which writes its text
+// directly, says what NodeSelectorRequirements renders (key Op [values], joined by " and ";
+// `key (any)` for none), for every sample requirement and every intersection of two (so bounded,
+// complemented, emptied and absent-allowing ones are all covered), and for several keys.
+func TestStringRendersTheNodeSelectorRequirements(t *testing.T) {
+	render := func(r *Requirement) string {
+		nsrs := r.NodeSelectorRequirements()
+		if len(nsrs) == 0 {
+			return r.Key + " (any)"
+		}
+		var parts []string
+		for _, nsr := range nsrs {
+			s := nsr.Key + " " + string(nsr.Operator)
+			if len(nsr.Values) > 0 {
+				s += " [" + strings.Join(nsr.Values, " ") + "]"
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, " and ")
+	}
+	var all []*Requirement
+	for _, a := range reqs() {
+		all = append(all, a)
+		for _, b := range reqs() {
+			all = append(all, a.Intersect(b))
+		}
+	}
+	all = append(all, MustRequirement("k", in, "c", "a", "b", "10", "9", "x", "y", "z", "w", "v"))
+	for _, r := range all {
+		if got, want := r.String(), render(r); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+	}
+	rs := NewRequirements(MustRequirement("b", in, "2", "1"), Any("c"), MustRequirement("a", gt, "3"))
+	if got, want := rs.String(), "a Gt [3], b In [1 2]"; got != want {
+		t.Errorf("Requirements.String() = %q, want %q", got, want)
+	}
+}
+
+// TestConstrainSharedIsConstrain checks constrainShared against Constrain on every pair of a
+// template and a pod's requirements drawn from the samples: the same requirements (by what they
+// admit and how they render), the same errors, the template left as it was, and the template
+// itself returned when the pod narrows nothing.
+func TestConstrainSharedIsConstrain(t *testing.T) {
+	var templates, pods []Requirements
+	for _, a := range reqs() {
+		templates = append(templates, NewRequirements(a, MustRequirement("zone", in, "a", "b")))
+		pods = append(pods, NewRequirements(a), NewRequirements(a, MustRequirement("zone", in, "b")), NewRequirements(a, MustRequirement("zone", in, "c")))
+	}
+	templates = append(templates, Requirements{})
+	for _, tmpl := range templates {
+		before := tmpl.String()
+		for _, pod := range pods {
+			want, wantErr := tmpl.Constrain(pod)
+			got, gotErr := tmpl.constrainShared(pod)
+			if (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()) {
+				t.Errorf("%v constrained by %v: error %v, want %v", tmpl, pod, gotErr, wantErr)
+				continue
+			}
+			if wantErr != nil {
+				continue
+			}
+			if len(got) != len(want) || got.String() != want.String() {
+				t.Errorf("%v constrained by %v = %v, want %v", tmpl, pod, got, want)
+			}
+			for k, r := range want {
+				for _, s := range states {
+					if got[k] == nil || got[k].Matches(s.v, s.present) != r.Matches(s.v, s.present) {
+						t.Errorf("%v constrained by %v: key %s admits %+v differently", tmpl, pod, k, s)
+					}
+				}
+			}
+			narrows := false
+			for k, r := range got {
+				narrows = narrows || tmpl[k] != r
+			}
+			if !narrows && len(got) == len(tmpl) {
+				if fmt.Sprintf("%p", got) != fmt.Sprintf("%p", tmpl) {
+					t.Errorf("%v constrained by %v narrows nothing but is a copy", tmpl, pod)
+				}
+			}
+			if tmpl.String() != before {
+				t.Fatalf("constrainShared modified the template %s to %s", before, tmpl)
+			}
+		}
+	}
 }

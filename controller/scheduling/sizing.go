@@ -235,13 +235,17 @@ func (ps *provState) repackTopology() *topology {
 func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 	sub := &provState{in: ps.in, name: ps.name, template: c.reqs, priceBase: ps.priceBase, taints: ps.taints, typeKeys: ps.typeKeys, isTypeKey: ps.isTypeKey,
 		types: types, committed: Resources{}, topo: ps.repackTopology()}
+	// One copy of each pod's info at a time: the claims take the original in its place at once,
+	// and nothing else keeps it (the topology is empty, and pods with volumes are not split).
+	var scratch podInfo
 	for _, orig := range c.infos {
 		// The requirements fix the domains the pod's zone and capacity-type constraints chose.
-		pi := *orig
+		scratch = *orig
+		pi := &scratch
 		pi.domain, pi.pinned, pi.selected = nil, nil, nil
 		placed := false
 		for _, sc := range sub.claims {
-			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(&pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(&pi) {
+			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(pi) {
 				sc.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
 				sc.infos[len(sc.infos)-1] = orig
 				placed = true
@@ -251,7 +255,7 @@ func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 		if placed {
 			continue
 		}
-		if _, ok := sub.open(&pi); !ok {
+		if _, ok := sub.open(pi); !ok {
 			return nil
 		}
 		last := sub.claims[len(sub.claims)-1]

@@ -1719,7 +1719,7 @@ func (ps *provState) termsByPrice(pi *podInfo) []int {
 			continue
 		}
 		for _, o := range withOptions(term, opts) {
-			r, err := reqs.Constrain(o)
+			r, err := reqs.constrainShared(o)
 			if err != nil {
 				continue
 			}
@@ -1756,7 +1756,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		}
 	}
 	for _, o := range withOptions(term, opts) {
-		r, err := reqs.Constrain(o)
+		r, err := reqs.constrainShared(o)
 		if err != nil {
 			continue
 		}
@@ -1863,9 +1863,16 @@ func withOptions(term Requirements, opts []Requirements) []Requirements {
 	}
 	out := make([]Requirements, 0, len(opts))
 	for _, o := range opts {
-		merged := term.Copy()
-		for _, k := range o.Keys() {
-			merged.Add(o[k])
+		if len(o) == 0 {
+			out = append(out, term) // read only, as every option is
+			continue
+		}
+		merged := make(Requirements, len(term)+len(o))
+		for k, r := range term {
+			merged[k] = r
+		}
+		for _, r := range o { // one requirement per key: the order does not matter
+			merged.Add(r)
 		}
 		out = append(out, merged)
 	}
@@ -2097,7 +2104,7 @@ func (c *claim) tryAdd(pi *podInfo) bool {
 				c.setRoom()
 				return true
 			}
-			reqs, err := c.reqs.Constrain(o)
+			reqs, err := c.reqs.constrainShared(o)
 			if err != nil {
 				continue
 			}
