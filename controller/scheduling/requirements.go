@@ -261,7 +261,7 @@ func (r *Requirement) appendTo(b []byte) []byte {
 	n := 0 // requirements written
 	switch {
 	case !r.complement && !r.allowAbsent:
-		b, n = r.appendOp(b, n, corev1.NodeSelectorOpIn)
+		b, _ = r.appendOp(b, n, corev1.NodeSelectorOpIn)
 		return appendValues(b, r.values)
 	case !r.complement && r.allowAbsent:
 		b, _ = r.appendOp(b, n, corev1.NodeSelectorOpDoesNotExist)
