@@ -387,16 +387,22 @@ spec:
 	}
 }
 
+// sandboxCatalog opens the sandbox catalogue for a test and closes it when the test ends.
+func sandboxCatalog(t *testing.T) *simulate.Catalog {
+	t.Helper()
+	cat, err := simulate.OpenCatalog(context.Background(), simulate.CatalogSandbox, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cat.Close() })
+	return cat
+}
+
 // A plan whose final state breaks a placed pod's topology spread (scheduling.CheckSpreads) lists
 // the pod under spreadAtRisk, counts it in the summary and shows it in the table; a plan that
 // keeps every spread lists none.
 func TestPlanShowsSpreadAtRisk(t *testing.T) {
-	ctx := context.Background()
-	cat, err := simulate.OpenCatalog(ctx, simulate.CatalogSandbox, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cat.Close() }()
+	cat := sandboxCatalog(t)
 	var nodes []scheduling.ExistingNode
 	for _, z := range []string{"us-east-1a", "us-east-1b", "us-east-1c"} {
 		nodes = append(nodes, scheduling.ExistingNode{Name: "n-" + z, Labels: map[string]string{corev1.LabelTopologyZone: z}})
@@ -445,12 +451,7 @@ func TestPlanShowsSpreadAtRisk(t *testing.T) {
 // reasons, so that the lines' pods add up to the summary's pods at risk, and the summary says
 // how many breaches there are when a pod has more than one; text and JSON agree.
 func TestPlanCountsEachPodAtRiskOnce(t *testing.T) {
-	ctx := context.Background()
-	cat, err := simulate.OpenCatalog(ctx, simulate.CatalogSandbox, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cat.Close() }()
+	cat := sandboxCatalog(t)
 	var nodes []scheduling.ExistingNode
 	for _, n := range [][2]string{{"n-a1", "us-east-1a"}, {"n-a2", "us-east-1a"}, {"n-b", "us-east-1b"}, {"n-c", "us-east-1c"}} {
 		nodes = append(nodes, scheduling.ExistingNode{Name: n[0], Labels: map[string]string{corev1.LabelTopologyZone: n[1], corev1.LabelHostname: n[0]}})
