@@ -23,7 +23,9 @@ const DeadKubeletHolder = "sandbox-dead-kubelet"
 
 // KubeletStoppedAnnotationKey is the annotation StopKubelet sets on the Node it stops (under the
 // sandbox's own domain, from the module path github.com/nodeform); its value is the RFC 3339 UTC
-// time of the stop. Every node Stage of kwok-stages.yaml skips Nodes carrying it (selector
+// time of the stop. StopKubelet sets it on the pods bound to the Node too, and kwok's pod Stages
+// skip pods carrying it, so that no pod of a dead kubelet starts, finishes or has its deletion
+// confirmed. Every node Stage of kwok-stages.yaml skips Nodes carrying it (selector
 // DoesNotExist), and the node-kubelet-stopped Stage matches them, so that kwok replaces (and so
 // cancels) any node-heartbeat it had already scheduled while the node was Ready: kwok v0.8.0
 // re-checks no selector when a delayed stage fires, it only swaps a resource's pending job when a
@@ -48,7 +50,8 @@ const deadKubeletLease = 24 * time.Hour
 //
 // kwok acts as the kubelet of a node only while it holds that node's Lease (sigs.k8s.io/kwok
 // v0.8.0 pkg/kwok/controllers: a Lease held by another holder and not expired makes the node
-// read-only to kwok). StopKubelet writes the Lease once with holderIdentity DeadKubeletHolder,
+// read-only to kwok). StopKubelet first annotates the pods bound to the node (see
+// KubeletStoppedAnnotationKey), then writes the Lease once with holderIdentity DeadKubeletHolder,
 // a one-day duration and renewTime now, and nobody renews it: kube-controller-manager's node
 // lifecycle controller, which watches renewTime only, marks the Node's Ready condition Unknown
 // after its --node-monitor-grace-period (50 s by default) and taints it
@@ -91,6 +94,9 @@ func StopKubelet(ctx context.Context, kube kubernetes.Interface, nodeName string
 	// kwok reads the annotation only while it still holds the Lease; a node whose Lease is
 	// already ours was stopped before.
 	if ptr.Deref(lease.Spec.HolderIdentity, "") != DeadKubeletHolder {
+		if err := annotatePodsStopped(ctx, kube, nodeName); err != nil {
+			return err
+		}
 		if err := annotateStopped(ctx, kube, nodeName); err != nil {
 			return err
 		}
@@ -111,6 +117,35 @@ func StopKubelet(ctx context.Context, kube kubernetes.Interface, nodeName string
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: StopKubelet: taking over the Lease of node %s: %w", nodeName, err)
+	}
+	return nil
+}
+
+// annotatePodsStopped sets KubeletStoppedAnnotationKey on every pod bound to the node, so that
+// kwok's pod Stages skip them (kwok-stages.yaml): kwok's pod controller goes on handling the
+// node's pods for a moment after the Lease is taken over, and would otherwise still confirm the
+// deletion of a pod evicted in that moment, which a dead kubelet never does. A pod bound to the
+// node after this call is not covered.
+//
+// Errors: API errors listing or annotating the pods (a pod deleted meanwhile is skipped).
+func annotatePodsStopped(ctx context.Context, kube kubernetes.Interface, nodeName string) error {
+	pods, err := kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + nodeName})
+	if err != nil {
+		return fmt.Errorf("cluster: StopKubelet: listing the pods of node %s: %w", nodeName, err)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		KubeletStoppedAnnotationKey: time.Now().UTC().Format(time.RFC3339Nano)}}})
+	if err != nil {
+		return fmt.Errorf("cluster: StopKubelet: %w", err)
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != nodeName { // a client that ignores field selectors
+			continue
+		}
+		_, err := kube.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("cluster: StopKubelet: annotating pod %s/%s %s: %w", p.Namespace, p.Name, KubeletStoppedAnnotationKey, err)
+		}
 	}
 	return nil
 }

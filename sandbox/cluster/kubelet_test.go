@@ -13,7 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// StopKubelet annotates the Node, waits for kwok's acknowledgement, takes the node's Lease over
+// StopKubelet annotates the Node and its pods, waits for kwok's acknowledgement, takes the node's Lease over
 // for a day (kwok then leaves the node alone) and fails clearly for a missing node, a node
 // without a Lease, a node kwok does not acknowledge, or an empty name. The effect on a running
 // cluster (the node turning Ready=Unknown and staying so, its pods never confirmed) is
@@ -27,8 +27,12 @@ func TestStopKubeletTakesTheLeaseOver(t *testing.T) {
 				RenewTime: &old, LeaseTransitions: ptr.To[int32](2)}}
 	}
 	node := func(name string) *corev1.Node { return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}} }
+	pod := func(name, nodeName string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.PodSpec{NodeName: nodeName}}
+	}
 	kube := fake.NewClientset(node("ip-10-0-0-1.ec2.internal"), lease("ip-10-0-0-1.ec2.internal"),
-		node("ip-10-0-0-2.ec2.internal"), node("ip-10-0-0-3.ec2.internal"), lease("ip-10-0-0-3.ec2.internal"))
+		node("ip-10-0-0-2.ec2.internal"), node("ip-10-0-0-3.ec2.internal"), lease("ip-10-0-0-3.ec2.internal"),
+		pod("on-1", "ip-10-0-0-1.ec2.internal"), pod("on-2", "ip-10-0-0-2.ec2.internal"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// What kwok's node-kubelet-stopped Stage does (kwok-stages.yaml), for ip-10-0-0-1 only.
@@ -60,6 +64,16 @@ func TestStopKubeletTakesTheLeaseOver(t *testing.T) {
 	}
 	if _, err := time.Parse(time.RFC3339Nano, n.Annotations[KubeletStoppedAnnotationKey]); err != nil {
 		t.Errorf("annotation %s: %v", KubeletStoppedAnnotationKey, err)
+	}
+	// The pods of the stopped node carry the annotation (kwok's pod Stages skip them); others not.
+	for name, want := range map[string]bool{"on-1": true, "on-2": false} {
+		p, err := kube.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := p.Annotations[KubeletStoppedAnnotationKey]; got != want {
+			t.Errorf("pod %s annotated %s: %v, want %v", name, KubeletStoppedAnnotationKey, got, want)
+		}
 	}
 	// Stopped again: the Lease is ours, so kwok no longer reads the Node; only the Lease is renewed.
 	if err := StopKubelet(ctx, kube, "ip-10-0-0-1.ec2.internal"); err != nil {
