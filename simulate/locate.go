@@ -127,33 +127,38 @@ func child(n *yamlv3.Node, segs []string) (*yamlv3.Node, int, int) {
 // a decoded JSON value; keys containing dots (label keys, "nvidia.com/gpu") span several
 // segments, as in child. ok is false when the path is not found.
 func valueAt(v any, path string) (val any, ok bool) {
-	segs := splitPath(path)
-	for len(segs) > 0 {
-		switch n := v.(type) {
-		case []any:
-			if !strings.HasPrefix(segs[0], "[") {
-				return nil, false
-			}
-			i, err := strconv.Atoi(strings.Trim(segs[0], "[]"))
-			if err != nil || i < 0 || i >= len(n) {
-				return nil, false
-			}
-			v, segs = n[i], segs[1:]
-		case map[string]any:
-			found := false
-			for used := 1; used <= len(segs) && !found; used++ {
-				if next, has := n[strings.Join(segs[:used], ".")]; has {
-					v, segs, found = next, segs[used:], true
-				}
-			}
-			if !found {
-				return nil, false
-			}
-		default:
+	for segs := splitPath(path); len(segs) > 0; {
+		if v, _, segs, ok = stepInto(v, segs); !ok {
 			return nil, false
 		}
 	}
 	return v, true
+}
+
+// stepInto takes the first step of segs (from splitPath) into v, a decoded JSON value: a list
+// item for "[i]", or the mapping key made of the fewest segments joined by dots that v holds.
+// It returns the value reached, its key (an int index or a string key), the segments left, and
+// false when v has no such item or key.
+func stepInto(v any, segs []string) (next, key any, rest []string, ok bool) {
+	switch n := v.(type) {
+	case []any:
+		if !strings.HasPrefix(segs[0], "[") {
+			return nil, nil, nil, false
+		}
+		i, err := strconv.Atoi(strings.Trim(segs[0], "[]"))
+		if err != nil || i < 0 || i >= len(n) {
+			return nil, nil, nil, false
+		}
+		return n[i], i, segs[1:], true
+	case map[string]any:
+		for used := 1; used <= len(segs); used++ {
+			k := strings.Join(segs[:used], ".")
+			if next, has := n[k]; has {
+				return next, k, segs[used:], true
+			}
+		}
+	}
+	return nil, nil, nil, false
 }
 
 // Bounds of the search for invalid fields: at most maxInvalidFields are reported per object, and
@@ -425,40 +430,22 @@ func (d *document) withoutNonFinite(nums []nonFiniteNumber) (data []byte, ok boo
 
 // deleteAt removes the field at path from v, a decoded JSON value: a mapping key is deleted, a
 // list item set to null (as the search for invalid fields leaves them out). Keys containing
-// dots span several segments, as in valueAt.
+// dots span several segments, as in valueAt. Nothing happens when there is no such field.
 func deleteAt(v any, path string) {
-	segs := splitPath(path)
-	for len(segs) > 0 {
-		switch n := v.(type) {
-		case []any:
-			i, err := strconv.Atoi(strings.Trim(segs[0], "[]"))
-			if !strings.HasPrefix(segs[0], "[") || err != nil || i < 0 || i >= len(n) {
-				return
-			}
-			if len(segs) == 1 {
-				n[i] = nil
-				return
-			}
-			v, segs = n[i], segs[1:]
-		case map[string]any:
-			found := false
-			for used := 1; used <= len(segs) && !found; used++ {
-				key := strings.Join(segs[:used], ".")
-				next, has := n[key]
-				if !has {
-					continue
-				}
-				if used == len(segs) {
-					delete(n, key)
-					return
-				}
-				v, segs, found = next, segs[used:], true
-			}
-			if !found {
-				return
-			}
-		default:
+	for segs := splitPath(path); len(segs) > 0; {
+		next, key, rest, ok := stepInto(v, segs)
+		if !ok {
 			return
 		}
+		if len(rest) == 0 {
+			switch n := v.(type) {
+			case []any:
+				n[key.(int)] = nil
+			case map[string]any:
+				delete(n, key.(string))
+			}
+			return
+		}
+		v, segs = next, rest
 	}
 }
