@@ -488,7 +488,9 @@ func (ps *provState) creatableList(reqs Requirements, key string) []string {
 	return out
 }
 
-// creatable returns the values of key a new node of ps with requirements reqs can carry.
+// creatable returns the values of key a new node of ps with requirements reqs can carry, of any
+// instance type reqs allow: accelerator types too, which only pods that request the accelerator
+// launch (wastesAccelerators), so that a GPU pod's spread over zones has the zones of its types.
 func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 	out := sets.New[string]()
 	r, defined := reqs[key]
@@ -498,7 +500,7 @@ func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 	if v, ok := r.Single(); ok && !offeringKeys[key] && !ps.isTypeKey[key] {
 		return out.Insert(v)
 	}
-	for _, ti := range ps.filter(ps.types, reqs, reqs, Resources{}, Resources{}) {
+	for _, ti := range ps.filterTypes(ps.types, reqs, reqs, Resources{}, Resources{}, true) {
 		switch {
 		case key == v1alpha5.LabelZone || key == v1alpha5.LabelCapacityType:
 			for _, o := range ti.it.Offerings {

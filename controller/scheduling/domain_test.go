@@ -666,3 +666,21 @@ func TestZoneSpreadAfterThePodsItCounts(t *testing.T) {
 		})
 	}
 }
+
+// A pod that requests a GPU spreads over the zones of the GPU types, when they are all the
+// provisioner offers: the accelerator types a pod without a GPU may not take are still the
+// domains a node can be in (user trial: "no domain of topology.kubernetes.io/zone is possible").
+func TestAcceleratorPodsSpreadOverTheZonesOfAcceleratorTypes(t *testing.T) {
+	for _, opt := range []podOpt{withSpread(zoneSpread(1, "infer")), withAntiAffinity(domainTerm(v1alpha5.LabelZone, "app", "infer"))} {
+		pods := replicas(3, "infer", "1", withGPU(1), opt)
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, gpuTypes())
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 {
+			t.Fatalf("errors: %v", reasons(res))
+		}
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		if len(got) != 3 {
+			t.Fatalf("want one pod in each of 3 zones, got %v", got)
+		}
+	}
+}

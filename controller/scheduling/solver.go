@@ -1575,9 +1575,15 @@ func (ps *provState) firstCandidate(pi *podInfo, nsLabels map[string]map[string]
 }
 
 // filter returns the types of from that are compatible with reqs on the keys of term, can hold
-// total, and keep the provisioner within its limits given the other claims' commitment (others;
-// nil leaves limits out).
+// total, keep the provisioner within its limits given the other claims' commitment (others;
+// nil leaves limits out), and have no accelerator total does not request (wastesAccelerators).
 func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, others Resources) []*typeInfo {
+	return ps.filterTypes(from, reqs, term, total, others, false)
+}
+
+// filterTypes is filter; with accelerators set it keeps the types with accelerators total does
+// not request too (what a node may be, whatever pods it is launched for).
+func (ps *provState) filterTypes(from []*typeInfo, reqs, term Requirements, total, others Resources, accelerators bool) []*typeInfo {
 	var keys []string
 	checkOfferings := false
 	for k := range term {
@@ -1605,7 +1611,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 		} else if !total.Fits(t.usable) {
 			continue
 		}
-		if wastesAccelerators(total, t) {
+		if !accelerators && wastesAccelerators(total, t) {
 			continue
 		}
 		if ps.limits != nil && others != nil && !ps.withinLimits(t.capacity, others) {
