@@ -684,3 +684,13 @@ func TestAcceleratorPodsSpreadOverTheZonesOfAcceleratorTypes(t *testing.T) {
 		}
 	}
 }
+
+// A pod that requests no GPU, on a provisioner whose types all have one, is told so: those
+// types exist, but are launched only for pods that request their accelerator.
+func TestPodWithoutAcceleratorOnAcceleratorTypesSaysWhy(t *testing.T) {
+	pods := []*corev1.Pod{pod("web", "100m", "128Mi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, gpuTypes())
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "has nvidia.com/gpu, which the pod does not request") {
+		t.Fatalf("want the unrequested GPU named, got %v", reasons(res))
+	}
+}

@@ -1902,6 +1902,10 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 		if missing := ps.missingExtended(reqs, term, probe); len(missing) > 0 {
 			return fmt.Sprintf("no instance type satisfying the requirements has %s (requirements %s)", strings.Join(missing, ", "), reqs)
 		}
+		if unrequested := ps.unrequestedAccelerators(reqs, term, probe); len(unrequested) > 0 {
+			return fmt.Sprintf("every instance type satisfying the requirements has %s, which the pod does not request: "+
+				"such types are launched only for pods that request them (requirements %s)", strings.Join(unrequested, ", "), reqs)
+		}
 		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
 	}
 	var fitting []*typeInfo
@@ -1922,6 +1926,21 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 	}
 	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
 		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+}
+
+// unrequestedAccelerators returns, sorted, the accelerators of the types the requirements allow
+// when filter kept none of them only because each has an accelerator probe does not request
+// (wastesAccelerators); nil otherwise.
+func (ps *provState) unrequestedAccelerators(reqs, term Requirements, probe Resources) []string {
+	names := sets.New[string]()
+	for _, t := range ps.filterTypes(ps.types, reqs, term, probe, nil, true) {
+		for _, a := range t.accelerators {
+			if probe[a] == 0 {
+				names.Insert(string(a))
+			}
+		}
+	}
+	return sets.List(names)
 }
 
 // missingExtended returns, sorted, the extended resources of probe that no instance type the
