@@ -1169,8 +1169,11 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 		byCount, desc = own[0].group, own[0].kind == kindAffinity
 	}
 	// For affinity, among domains of equal count the one where pods like pi cost least: the
-	// first pod of a zonal self-affinity group chooses the zone of the whole group. (Spread
-	// keeps the order by name: a price order there packed the Karpenter mix dearer.) A pod that
+	// first pod of a zonal self-affinity group chooses the zone of the whole group. Spread and
+	// anti-affinity take the emptiest domain (the only ones they allow), the cheapest of equally
+	// counted ones, so that two replicas kept apart take the two cheapest zones (a price order
+	// before the count packed the Karpenter mix dearer; as a tie-break it plans the mix alike).
+	// A pod that
 	// only topology spread groups count, with no constraint of its own on key, takes the
 	// domain where pods like it cost least, then the emptiest: the spread pods that count it
 	// are placed after it (compilePods) and go where it left room in their skew; spreading it
@@ -1185,8 +1188,9 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	// Capacity types differ in price severalfold: among equally counted ones a pod spreading
 	// over them takes the cheaper (spot before on-demand), not the first by name.
 	spreadsCapacity := key == v1alpha5.LabelCapacityType && len(own) > 0 && own[0].kind == kindSpread
+	apart := len(own) > 0 && (own[0].kind == kindAntiAffinity || own[0].kind == kindSpread)
 	var perPod map[string]float64
-	if (desc || free || spreadsCapacity) && offeringKeys[key] && len(cands) > 1 {
+	if (desc || free || spreadsCapacity || apart) && offeringKeys[key] && len(cands) > 1 {
 		perPod = make(map[string]float64, len(cands))
 		for _, d := range cands {
 			perPod[d] = ps.perPodPrice(pi, reqs, key, d)
