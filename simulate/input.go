@@ -68,6 +68,9 @@ type Workload struct {
 	Provisioners []*v1alpha5.Provisioner // validated, with v1alpha5 defaults applied
 	// Nodes are the existing nodes with what their bound pods leave free (provisioning.BuildSnapshot).
 	Nodes []scheduling.ExistingNode
+	// NodeDaemonSets are, per existing node, the DaemonSets that will start a pod there and
+	// have none yet: their requests are taken from the node's Available (daemonsets.go).
+	NodeDaemonSets []NodeDaemonSets
 	// Usage is, per provisioner, the capacity of the existing nodes it launched (limits).
 	Usage           map[string]corev1.ResourceList
 	NamespaceLabels map[string]map[string]string
@@ -354,8 +357,9 @@ func namespaceOr(ns string) string {
 
 // finish binds pods to the nodes read and builds existing capacity with the controller's
 // own snapshot (provisioning.BuildSnapshot: allocatable minus the requests of bound non-terminal
-// pods; cordoned and deleting nodes offer nothing; provisioner usage from node labels), and
-// the volumes.
+// pods; cordoned and deleting nodes offer nothing; provisioner usage from node labels) less
+// the requests of the DaemonSets that will start a pod on a node (takeDaemonSetRoom), and the
+// volumes.
 func (r *reader) finish() (*Workload, error) {
 	if err := errors.Join(r.errs...); err != nil {
 		return r.partial(), err
@@ -384,6 +388,7 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	snap := provisioning.BuildSnapshot(r.now, r.nodes, bound, provs, nil)
 	r.w.Nodes, r.w.Usage = snap.Nodes, snap.Usage
+	r.takeDaemonSetRoom(bound)
 	for _, p := range r.w.Pods {
 		if _, ok := r.w.NamespaceLabels[p.Namespace]; !ok {
 			// The API server labels every namespace with its name.

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
@@ -2216,48 +2215,6 @@ func (c *claim) finish(maxTypes int) *NodeClaim {
 		nc.Prices = append(nc.Prices, o.price)
 	}
 	return nc
-}
-
-// compiledDaemonSets caches each daemonset's pod requests, tolerations and node selector.
-type compiledDaemonSets []compiledDaemonSet
-
-type compiledDaemonSet struct {
-	requests    Resources
-	tolerations []corev1.Toleration
-	affinity    nodeaffinity.RequiredNodeAffinity
-}
-
-func compileDaemonSets(dss []*appsv1.DaemonSet) compiledDaemonSets {
-	out := make(compiledDaemonSets, 0, len(dss))
-	for _, ds := range dss {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ds.Namespace, Name: ds.Name}, Spec: ds.Spec.Template.Spec}
-		out = append(out, compiledDaemonSet{
-			requests:    PodRequests(pod),
-			tolerations: pod.Spec.Tolerations,
-			affinity:    nodeaffinity.GetRequiredNodeAffinity(pod),
-		})
-	}
-	return out
-}
-
-// overhead sums the requests of the daemonsets that would run on a node with labels and taints.
-// A daemonset whose node affinity is invalid is not counted.
-func (dss compiledDaemonSets) overhead(labels map[string]string, taints []corev1.Taint) Resources {
-	out := Resources{}
-	if len(dss) == 0 {
-		return out
-	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: labels}}
-	for _, ds := range dss {
-		if Tolerates(ds.tolerations, taints) != nil {
-			continue
-		}
-		if ok, err := ds.affinity.Match(node); err != nil || !ok {
-			continue
-		}
-		out.AddInPlace(ds.requests)
-	}
-	return out
 }
 
 // offeringOverhead is the daemonset overhead of a node of type it with labels: the most over
