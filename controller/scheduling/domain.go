@@ -1173,9 +1173,8 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	// anti-affinity take the emptiest domain (the only ones they allow), the cheapest of equally
 	// counted ones, so that two replicas kept apart take the two cheapest zones (a price order
 	// before the count packed the Karpenter mix dearer; as a tie-break it plans the mix alike).
-	// A pod that
-	// only topology spread groups count, with no constraint of its own on key, takes the
-	// domain where pods like it cost least, then the emptiest: the spread pods that count it
+	// A pod that only topology spread groups count, with no constraint of its own on key, takes
+	// the domain where pods like it cost least, then the emptiest: the spread pods that count it
 	// are placed after it (compilePods) and go where it left room in their skew; spreading it
 	// evenly instead puts pods in dearer zones that no constraint sends there. (A pod that a
 	// pod affinity term counts keeps the emptiest first: the pods that follow it may be held
