@@ -241,6 +241,10 @@ type provState struct {
 	// leaves committed to resize).
 	mu          sync.Mutex
 	deferCommit bool
+	// pieceVolumes, set on the provState of a repacking (sizing.go), holds the volumes of the
+	// pods planned on each of its claims in place of the volume state, which the pieces replace
+	// the claim in afterwards (volumeState.splitInto).
+	pieceVolumes map[*claim]*attached
 	// emptyTopo is repackTopology's (sizing.go).
 	emptyTopo *topology
 	// byPrice caches compatibleByPrice (sizing.go).
@@ -1691,12 +1695,30 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 		if c := ps.openWith(pi, reqs, term, opts); c != nil {
 			ps.settleEligibility(pi, c, Requirements{})
 			ps.topo.placedOnClaim(pi, c, Requirements{})
-			pi.vol.placedOnClaim(c)
+			ps.placedVolumes(pi, c)
 			return "", true
 		}
 		reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
 	}
 	return strings.Join(reasons, "; "), false
+}
+
+// placedVolumes records pi's volumes on the new node c: in pieceVolumes on a repacking's
+// provState (the PVs planned for pi's claims stay its own), else in the volume state.
+func (ps *provState) placedVolumes(pi *podInfo, c *claim) {
+	if ps.pieceVolumes == nil {
+		pi.vol.placedOnClaim(c)
+		return
+	}
+	if pi.vol == nil || len(pi.vol.attach) == 0 {
+		return
+	}
+	a := ps.pieceVolumes[c]
+	if a == nil {
+		a = &attached{}
+		ps.pieceVolumes[c] = a
+	}
+	a.add(pi.vol.attach)
 }
 
 // termsByPrice returns the indices of pi's node affinity terms (ORed: kube-scheduler takes a
