@@ -397,6 +397,7 @@ func Solve(in Input) *Result {
 	}
 	dss := compileDaemonSets(in.DaemonSets)
 
+	in.Nodes = normalizeNodes(in.Nodes) // a node with legacy labels only gets their GA keys too
 	nodes := newExistingNodes(in.Nodes, dss)
 
 	provs := make([]*provState, 0, len(in.Provisioners))
@@ -1248,7 +1249,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 		t.Add(reqs[k])
 	}
 	for k, v := range p.Spec.Labels {
-		t.Add(&Requirement{Key: k, values: sets.New(v)})
+		t.Add(&Requirement{Key: v1alpha5.NormalizeLabelKey(k), values: sets.New(v)})
 	}
 	t[v1alpha5.LabelProvisionerName] = t[v1alpha5.LabelProvisionerName].Intersect(
 		&Requirement{Key: v1alpha5.LabelProvisionerName, values: sets.New(p.Name)})
@@ -2234,8 +2235,54 @@ func compileDaemonSets(dss []*appsv1.DaemonSet) compiledDaemonSets {
 		out = append(out, compiledDaemonSet{
 			requests:    PodRequests(pod),
 			tolerations: pod.Spec.Tolerations,
-			affinity:    nodeaffinity.GetRequiredNodeAffinity(pod),
+			affinity:    nodeaffinity.GetRequiredNodeAffinity(withGAKeys(pod)),
 		})
+	}
+	return out
+}
+
+// withGAKeys returns p, or a copy of it whose nodeSelector and required node affinity name the
+// GA key of each legacy key (v1alpha5.LegacyLabels), as the solver's requirements and node
+// labels do: a daemonset selecting beta.kubernetes.io/os: linux counts on a new node, whose
+// planned labels carry kubernetes.io/os. A nodeSelector that gives a legacy key and its GA key
+// different values is kept as it is (no node matches it either way).
+func withGAKeys(p *corev1.Pod) *corev1.Pod {
+	legacy := false
+	for k := range p.Spec.NodeSelector {
+		_, l := v1alpha5.LegacyLabels[k]
+		legacy = legacy || l
+	}
+	var terms []corev1.NodeSelectorTerm
+	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		terms = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+		for _, t := range terms {
+			for _, e := range t.MatchExpressions {
+				_, l := v1alpha5.LegacyLabels[e.Key]
+				legacy = legacy || l
+			}
+		}
+	}
+	if !legacy {
+		return p
+	}
+	out := &corev1.Pod{ObjectMeta: p.ObjectMeta, Spec: *p.Spec.DeepCopy()}
+	sel := out.Spec.NodeSelector
+	for k, v := range sel {
+		ga, l := v1alpha5.LegacyLabels[k]
+		if !l {
+			continue
+		}
+		if have, ok := sel[ga]; !ok || have == v {
+			sel[ga] = v
+			delete(sel, k)
+		}
+	}
+	if terms != nil {
+		for _, t := range out.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			for i := range t.MatchExpressions {
+				t.MatchExpressions[i].Key = v1alpha5.NormalizeLabelKey(t.MatchExpressions[i].Key)
+			}
+		}
 	}
 	return out
 }
