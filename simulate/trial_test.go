@@ -556,3 +556,45 @@ spec:
 		t.Fatalf("want 2 pods on new nodes, none unschedulable or at risk, got new %+v unschedulable %+v at risk %+v", p.NewNodes, p.Unschedulable, p.SpreadAtRisk)
 	}
 }
+
+// The legacy node label keys that kubelets and the AWS cloud provider still set
+// (beta.kubernetes.io/os, failure-domain.beta.kubernetes.io/zone) are read as their GA keys: a
+// workload selecting them is planned (it was unschedulable: "label beta.kubernetes.io/os is not
+// defined by the provisioner"), a zone outside the region is warned about on them too, and a
+// pod whose legacy and GA keys conflict is told so with both named.
+func TestLegacyLabelKeysArePlanned(t *testing.T) {
+	web := strings.Replace(deployment("web", 3, "1", "1Gi"), "    spec:\n",
+		"    spec:\n      nodeSelector: {beta.kubernetes.io/os: linux, failure-domain.beta.kubernetes.io/zone: us-east-1b}\n", 1)
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  nodeSelector: {failure-domain.beta.kubernetes.io/zone: us-west-2a}
+  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1b]}]}]}}}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+`
+	p, errOut := plan(t, "-f", write(t, "w.yaml", pod+web), "-f", write(t, "p.yaml", defaultProvisioner))
+	placed := 0
+	for _, g := range p.NewNodes {
+		for _, name := range g.Pods {
+			if strings.HasPrefix(name, "shop/web-") {
+				placed++
+				if g.Zone != "us-east-1b" {
+					t.Errorf("%s planned in %s, want us-east-1b", name, g.Zone)
+				}
+			}
+		}
+	}
+	if placed != 3 {
+		t.Errorf("%d pods of web planned, want 3; unschedulable %+v", placed, p.Unschedulable)
+	}
+	if want := `w.yaml:5: Pod default/p: spec.nodeSelector.failure-domain.beta.kubernetes.io/zone: zone "us-west-2a" is not a zone the catalogue offers in us-east-1`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr does not hold %q:\n%s", want, errOut)
+	}
+	want := `the pod's nodeSelector and required node affinity admit no value of topology.kubernetes.io/zone: ` +
+		`nodeSelector failure-domain.beta.kubernetes.io/zone In [us-west-2a], nodeSelectorTerms[0] topology.kubernetes.io/zone In [us-east-1b]`
+	if len(p.Unschedulable) != 1 || !strings.HasPrefix(p.Unschedulable[0].Reason, want) {
+		t.Errorf("unschedulable %+v; want default/p with a reason starting %q", p.Unschedulable, want)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
 // daemonPodTolerations are the tolerations the DaemonSet controller gives every pod it creates,
@@ -48,7 +50,7 @@ func compileDaemonSet(ds *appsv1.DaemonSet) compiledDaemonSet {
 	return compiledDaemonSet{
 		requests:    PodRequests(pod),
 		tolerations: daemonTolerations(&pod.Spec),
-		affinity:    nodeaffinity.GetRequiredNodeAffinity(pod),
+		affinity:    nodeaffinity.GetRequiredNodeAffinity(withGAKeys(pod)),
 		nodeName:    pod.Spec.NodeName,
 	}
 }
@@ -99,11 +101,57 @@ func (dss compiledDaemonSets) overhead(labels map[string]string, taints []corev1
 // network-unavailable for the host network), tolerate every NoSchedule and NoExecute taint.
 func DaemonSetRunsOn(ds *appsv1.DaemonSet, node ExistingNode) bool {
 	c := compileDaemonSet(ds)
-	return c.runsOn(node.Name, node.Labels, node.Taints)
+	return c.runsOn(node.Name, normalizeLabels(node.Labels), node.Taints)
 }
 
 // DaemonSetRequests is what one pod of ds requests (PodRequests of its template: one pod
 // included), the room it takes on each node it runs on.
 func DaemonSetRequests(ds *appsv1.DaemonSet) Resources {
 	return compileDaemonSet(ds).requests
+}
+
+// withGAKeys returns p, or a copy of it whose nodeSelector and required node affinity name the
+// GA key of each legacy key (v1alpha5.LegacyLabels), as the solver's requirements and node
+// labels do: a daemonset selecting beta.kubernetes.io/os: linux counts on a new node, whose
+// planned labels carry kubernetes.io/os. A nodeSelector that gives a legacy key and its GA key
+// different values is kept as it is (no node matches it either way).
+func withGAKeys(p *corev1.Pod) *corev1.Pod {
+	legacy := false
+	for k := range p.Spec.NodeSelector {
+		_, l := v1alpha5.LegacyLabels[k]
+		legacy = legacy || l
+	}
+	var terms []corev1.NodeSelectorTerm
+	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		terms = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+		for _, t := range terms {
+			for _, e := range t.MatchExpressions {
+				_, l := v1alpha5.LegacyLabels[e.Key]
+				legacy = legacy || l
+			}
+		}
+	}
+	if !legacy {
+		return p
+	}
+	out := &corev1.Pod{ObjectMeta: p.ObjectMeta, Spec: *p.Spec.DeepCopy()}
+	sel := out.Spec.NodeSelector
+	for k, v := range sel {
+		ga, l := v1alpha5.LegacyLabels[k]
+		if !l {
+			continue
+		}
+		if have, ok := sel[ga]; !ok || have == v {
+			sel[ga] = v
+			delete(sel, k)
+		}
+	}
+	if terms != nil {
+		for _, t := range out.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			for i := range t.MatchExpressions {
+				t.MatchExpressions[i].Key = v1alpha5.NormalizeLabelKey(t.MatchExpressions[i].Key)
+			}
+		}
+	}
+	return out
 }

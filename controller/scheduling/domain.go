@@ -242,12 +242,13 @@ func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topo
 			}
 			for i := range aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 				term := &aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
-				d, ok := n.node.Labels[term.TopologyKey]
-				if term.TopologyKey == corev1.LabelHostname || !ok {
+				key := v1alpha5.NormalizeLabelKey(term.TopologyKey)
+				d, ok := n.node.Labels[key]
+				if key == corev1.LabelHostname || !ok {
 					continue
 				}
 				if pt, err := compilePodTerm(hp.pod, term, ""); err == nil {
-					t.addAnti(term.TopologyKey, domainAnti{term: pt, domain: d, owner: hp.pod})
+					t.addAnti(key, domainAnti{term: pt, domain: d, owner: hp.pod})
 				}
 			}
 		}
@@ -354,7 +355,8 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor {
 			e.honourTaints, e.tolerations = true, p.Spec.Tolerations
 		}
-		dc := domainConstraint{kind: kindSpread, group: t.group(c.TopologyKey, term, e), maxSkew: int(c.MaxSkew),
+		key := v1alpha5.NormalizeLabelKey(c.TopologyKey) // a legacy key's domains are its GA key's
+		dc := domainConstraint{kind: kindSpread, group: t.group(key, term, e), maxSkew: int(c.MaxSkew),
 			what: fmt.Sprintf("topology spread (%s, maxSkew %d)", c.TopologyKey, c.MaxSkew)}
 		if c.MinDomains != nil {
 			dc.minDomains = int(*c.MinDomains)
@@ -362,7 +364,7 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if term.matches(p, nil) {
 			dc.self = 1
 		}
-		dc.group.holdTo(terms, t.allDomains(c.TopologyKey))
+		dc.group.holdTo(terms, t.allDomains(key))
 		out = append(out, dc)
 	}
 	aff := p.Spec.Affinity
@@ -402,7 +404,7 @@ func (t *topology) compileTerms(p *corev1.Pod, kind constraintKind, terms []core
 		if err != nil {
 			return nil, err
 		}
-		dc := domainConstraint{kind: kind, group: t.group(terms[i].TopologyKey, pt, nil), index: i,
+		dc := domainConstraint{kind: kind, group: t.group(v1alpha5.NormalizeLabelKey(terms[i].TopologyKey), pt, nil), index: i,
 			what: fmt.Sprintf("%s (%s)", name, terms[i].TopologyKey)}
 		if pt.matches(p, t.nsLabels[p.Namespace]) {
 			dc.self = 1

@@ -400,6 +400,7 @@ func Solve(in Input) *Result {
 	}
 	dss := compileDaemonSets(in.DaemonSets)
 
+	in.Nodes = normalizeNodes(in.Nodes) // a node with legacy labels only gets their GA keys too
 	nodes := newExistingNodes(in.Nodes, dss)
 
 	provs := make([]*provState, 0, len(in.Provisioners))
@@ -1251,7 +1252,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 		t.Add(reqs[k])
 	}
 	for k, v := range p.Spec.Labels {
-		t.Add(&Requirement{Key: k, values: sets.New(v)})
+		t.Add(&Requirement{Key: v1alpha5.NormalizeLabelKey(k), values: sets.New(v)})
 	}
 	t[v1alpha5.LabelProvisionerName] = t[v1alpha5.LabelProvisionerName].Intersect(
 		&Requirement{Key: v1alpha5.LabelProvisionerName, values: sets.New(p.Name)})
