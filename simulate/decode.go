@@ -416,8 +416,9 @@ func lineCount(data []byte) int {
 // data, cut there, does not end inside something open. Cut inside the string or the
 // collection, the data fails at its end (on its last line or after it, where the library
 // reaches the end of the input); cut just before the opening, it is complete, or fails before
-// its last line. Where several collections are open, that is the outermost one. False when
-// none is found within maxOpenerTries cuts.
+// its last line, or (a quote inside a flow collection) fails for the collection left open, not
+// inside another string. Where several collections are open, that is the outermost one. False
+// when none is found within maxOpenerTries cuts.
 func yamlOpener(data []byte, openers string) (int, bool) {
 	tries := 0
 	for _, p := range openerCandidates(data, openers) {
@@ -428,7 +429,13 @@ func yamlOpener(data []byte, openers string) (int, bool) {
 		if err == nil {
 			return p, true
 		}
-		if line, _ := yamlProblem(err); max(line, 1) < lineCount(data[:p]) {
+		line, reason := yamlProblem(err)
+		if max(line, 1) < lineCount(data[:p]) {
+			return p, true
+		}
+		// Cut before a quote that opens the string, data ends in what holds the string (a flow
+		// collection: "did not find expected ',' or '}'"), not inside another string.
+		if openers == `"'` && reason != "found unexpected end of stream" {
 			return p, true
 		}
 	}
