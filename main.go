@@ -9,7 +9,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	// The controller image has no CA bundle of its own (it holds this binary only): TLS to AWS
@@ -45,7 +47,39 @@ func main() {
 			fmt.Fprintln(os.Stderr, intr.Message)
 			os.Exit(intr.ExitCode())
 		}
-		fmt.Fprintln(os.Stderr, "error:", err)
+		printError(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// printError prints err to w after "error: ", each error it joins (errors.Join, as simulate
+// joins the errors of its input, one a line) on a line of its own with the prefix. Any other
+// error of several lines (a log tail, a list of problems) has its first line prefixed only.
+func printError(w io.Writer, err error) {
+	for _, e := range joined(err) {
+		fmt.Fprintln(w, "error:", e)
+	}
+}
+
+// joined returns the errors err joins with errors.Join, recursively, or err alone. An error
+// with Unwrap() []error whose text is not its errors' texts a line each (fmt.Errorf with
+// several %w) is one error.
+func joined(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	errs := j.Unwrap()
+	texts := make([]string, len(errs))
+	for i, e := range errs {
+		texts[i] = e.Error()
+	}
+	if len(errs) == 0 || strings.Join(texts, "\n") != err.Error() {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range errs {
+		out = append(out, joined(e)...)
+	}
+	return out
 }

@@ -565,11 +565,36 @@ func (t *topology) domainReason(dc *domainConstraint, d string, extra int) strin
 	if !t.domains(g).Has(d) {
 		return fmt.Sprintf("%s: %s is not an eligible domain", dc.what, d)
 	}
-	reason := fmt.Sprintf("%s: %d selected pods in %s, minimum %d", dc.what, n, d, t.minCount(dc))
+	m := t.minCount(dc)
+	reason := fmt.Sprintf("%s: %s in %s, minimum %d", dc.what, selectedPods(n), d, m)
 	if doms := t.domains(g).Len(); doms < dc.minDomains {
 		reason += fmt.Sprintf(" (minDomains %d: only %d eligible domains, so the global minimum counts as 0)", dc.minDomains, doms)
+	} else {
+		var least []string
+		for e := range t.domains(g) {
+			if g.counts[e] == m {
+				least = append(least, e)
+			}
+		}
+		reason += " in " + domainList(least)
 	}
 	return reason
+}
+
+// domainList words domains, sorted, naming at most 3: "us-east-1c", "us-east-1b and
+// us-east-1c", "a, b and c", "a, b, c and 2 more".
+func domainList(domains []string) string {
+	sort.Strings(domains)
+	switch n := len(domains); {
+	case n == 0:
+		return ""
+	case n == 1:
+		return domains[0]
+	case n <= 3:
+		return strings.Join(domains[:n-1], ", ") + " and " + domains[n-1]
+	default:
+		return fmt.Sprintf("%s and %d more", strings.Join(domains[:3], ", "), n-3)
+	}
 }
 
 // unplaceable returns why pi cannot be placed anywhere on account of its domain constraints

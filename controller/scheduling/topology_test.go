@@ -404,3 +404,18 @@ func TestPinnedPodRefusalSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// TestSpreadRefusalNamesEveryLeastDomain: with nodeAffinityPolicy Ignore, pods pinned to
+// us-east-1a count us-east-1b and us-east-1c as domains; the second pod's reason names both
+// as holding the minimum.
+func TestSpreadRefusalNamesEveryLeastDomain(t *testing.T) {
+	ignore := corev1.NodeInclusionPolicyIgnore
+	c := zoneSpread(1, "pin")
+	c.NodeAffinityPolicy = &ignore
+	pinned := pods(2, "pin", "100m", "64Mi", withLabels("app", "pin"), withSelector(corev1.LabelTopologyZone, "us-east-1a"), withSpread(c))
+	res := solve(t, pinned, []*v1alpha5.Provisioner{provisioner("default")}, fake.Catalog(40))
+	const want = "1 selected pod in us-east-1a, minimum 0 in us-east-1b and us-east-1c"
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, want) {
+		t.Fatalf("want one pod refused saying %q, got %v", want, reasons(res))
+	}
+}

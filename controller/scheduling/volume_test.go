@@ -561,3 +561,23 @@ func TestVolumeZoneDoesNotNarrowSpreadDomains(t *testing.T) {
 		t.Fatalf("want 1 replica placed and 2 refused (skew), got %d placed, errors %v", placed, reasons(res))
 	}
 }
+
+// TestSpreadRefusalNamesTheLeastDomain: a zone spread beside a class whose allowedTopologies
+// leaves out us-east-1c refuses the third replica, and its reason names us-east-1c, the
+// eligible domain that holds the minimum (0 pods), which the pod cannot reach.
+func TestSpreadRefusalNamesTheLeastDomain(t *testing.T) {
+	sc := storageClass("gp3", ebs, storagev1.VolumeBindingWaitForFirstConsumer, "us-east-1a", "us-east-1b")
+	objs := []any{sc}
+	var pods []*corev1.Pod
+	for _, n := range []string{"data-0", "data-1", "data-2"} {
+		objs = append(objs, claim(n, ptr.To("gp3"), ""))
+		pods = append(pods, pod(strings.Replace(n, "data", "db", 1), "1", "1Gi", withLabels("app", "db"), withClaims(n), withSpread(zoneSpread(1, "db"))))
+	}
+	res := solveVolumes(t, pods, volumes(objs...))
+	if len(res.Errors) != 1 {
+		t.Fatalf("want the third replica refused, got %v", reasons(res))
+	}
+	if want := "1 selected pod in us-east-1a, minimum 0 in us-east-1c"; !strings.Contains(res.Errors[0].Reason, want) {
+		t.Errorf("reason %q, want it to say %q", res.Errors[0].Reason, want)
+	}
+}

@@ -233,8 +233,23 @@ func TestMirrorInstallOffline(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "provider_version_override.tf"), []byte(VersionOverride("0.1.0-dev")), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var out bytes.Buffer
+	run.Out = &out
 	if err := run.Init(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// The README says this warning is expected: it must be the text Terraform prints.
+	const warning = "Warning: Incomplete lock file information for providers"
+	if !strings.Contains(out.String(), warning) {
+		t.Errorf("terraform init no longer warns %q (the README says it does):\n%s", warning, out.String())
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), warning) {
+		t.Errorf("README.md does not name the warning %q terraform init prints on the mirror (%v)", warning, err)
 	}
 	lock, err := os.ReadFile(filepath.Join(work, ".terraform.lock.hcl"))
 	if err != nil || !strings.Contains(string(lock), `provider "registry.terraform.io/nodeform/karpenter"`) || !strings.Contains(string(lock), `"0.1.0-dev"`) {
