@@ -576,7 +576,9 @@ func (t *topology) domainReason(dc *domainConstraint, d string, extra int) strin
 				least = append(least, e)
 			}
 		}
-		reason += " in " + domainList(least)
+		if len(least) > 0 {
+			reason += " in " + domainList(least)
+		}
 	}
 	return reason
 }
