@@ -497,6 +497,7 @@ func Solve(in Input) *Result {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
 		}
 	}
+	repairSpreads(in.Nodes, res, in.NamespaceLabels)
 	return res
 }
 
