@@ -510,10 +510,13 @@ func down(out io.Writer, dir string) error {
 	} else if err := stopGroup(out, pid); err != nil {
 		return err
 	}
+	_, statErr := os.Stat(dir)
 	if err := removeStateDir(dir); err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
-	fmt.Fprintf(out, "removed %s\n", dir)
+	if statErr == nil { // say so only when there was something to remove
+		fmt.Fprintf(out, "removed %s\n", dir)
+	}
 	return nil
 }
 

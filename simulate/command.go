@@ -30,6 +30,15 @@ type Options struct {
 	Catalog string   // --catalog: CatalogSandbox, CatalogAWS or CatalogAuto
 }
 
+// noFileArgs refuses arguments, saying that files are given with -f (a user's first try is
+// often "simulate workload.yaml").
+func noFileArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unknown command %q for simulate: give each file with -f (simulate -f %s)", args[0], args[0])
+	}
+	return nil
+}
+
 // NewCommand returns the `simulate` subcommand.
 func NewCommand() *cobra.Command {
 	o := Options{}
@@ -50,7 +59,7 @@ files; a file given twice, or an object given twice, is an error.
 --catalog sandbox (default) uses the sandbox's EC2 catalogue; aws uses live EC2 through the
 standard AWS configuration (AWS_REGION, credentials chain); auto uses aws when a region and
 credentials are configured, else sandbox.`,
-		Args:          cobra.NoArgs,
+		Args:          noFileArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -382,13 +382,14 @@ func TestListFromStdinWithJobsStatefulSetsAndPods(t *testing.T) {
 
 func TestFlagErrors(t *testing.T) {
 	cases := map[string][]string{
-		"-f: give at least one":        {"-o", "json"},
-		"-o: unknown output format":    {"-f", "x.yaml", "-o", "yaml"},
-		"--catalog: unknown catalogue": {"-f", write(t, "w.yaml", deployment("a", 1, "1", "1Gi")), "--catalog", "gcp"},
-		"no such file or directory":    {"-f", filepath.Join(t.TempDir(), "missing.yaml")},
-		"stdin can be read only once":  {"-f", "-", "-f", "-"},
-		"no *.yaml, *.yml or *.json":   {"-f", t.TempDir()},
-		"unknown command \"plan\"":     {"plan"},
+		"-f: give at least one":                       {"-o", "json"},
+		"-o: unknown output format":                   {"-f", "x.yaml", "-o", "yaml"},
+		"--catalog: unknown catalogue":                {"-f", write(t, "w.yaml", deployment("a", 1, "1", "1Gi")), "--catalog", "gcp"},
+		"no such file or directory":                   {"-f", filepath.Join(t.TempDir(), "missing.yaml")},
+		"stdin can be read only once":                 {"-f", "-", "-f", "-"},
+		"no *.yaml, *.yml or *.json":                  {"-f", t.TempDir()},
+		"unknown command \"plan\"":                    {"plan"},
+		"give each file with -f (simulate -f w.yaml)": {"w.yaml"},
 	}
 	for want, args := range cases {
 		_, _, err := run(t, "", args...)

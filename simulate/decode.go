@@ -176,7 +176,8 @@ func (o *Object) strictWarnings(strict []error) []string {
 // documents that hold only comments or nothing are skipped; Lists (kind List or <Kind>List
 // with items) are flattened into their items, each item inheriting the list's apiVersion and
 // <Kind> when it has none. Every object must be a mapping with apiVersion and kind.
-// Errors (*SourceError, joined): YAML syntax errors with their line ("invalid YAML: ..."), or
+// Errors (*SourceError, joined): YAML syntax errors at the line of the problem ("invalid YAML:
+// ...", see document.yamlSyntaxError), or
 // for a document meant as JSON (starting with "{" or "[") JSON syntax errors ("invalid JSON:
 // ..."), documents that are not objects, a List whose items are not a list ("items: Invalid
 // type: expected a list, got a number"), and numbers JSON cannot hold (.inf, .nan), each at
@@ -262,10 +263,40 @@ func (d *document) firstContentLine() int {
 	return d.first
 }
 
-// yamlLine matches the position in the YAML parser's errors (go.yaml.in/yaml, through
+// yamlLine matches the position in the YAML parser's errors (go.yaml.in/yaml/v2, through
 // sigs.k8s.io/yaml): "yaml: line 7: mapping values are not allowed in this context". The
-// parser returns no typed error, so its message is the only carrier of the line.
+// parser returns no typed error, so its message is the only carrier of the line. The line is
+// the library's problem mark (where it noticed the problem), not its context mark (where the
+// construct it was reading starts), which the message leaves out; see yamlSyntaxError.
 var yamlLine = regexp.MustCompile(`yaml: line (\d+): (.*)$`)
+
+// yamlParserProblems are the problems go.yaml.in/yaml/v2 finds in its parser (parserc.go), as
+// opposed to its scanner (scannerc.go): the library's 0-based marks are made 1-based for
+// scanner errors only, so the line of a parser error is one line early ("did not find
+// expected key" for a mis-indented line names the line before it). The two sets of messages
+// do not overlap.
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// yamlUnknownAnchor matches the YAML decoder's error for an alias of an anchor not defined
+// before it, which has no line: "unknown anchor 'base' referenced".
+var yamlUnknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// maxOpenerTries bounds the prefixes of a document parsed to find where a quoted string or a
+// flow collection that the input ends inside of starts (see yamlOpener), or the alias of an
+// unknown anchor (see yamlAliasLine).
+const maxOpenerTries = 64
 
 // yamlDuplicate matches a duplicate mapping key in the strict YAML parser's errors:
 // "line 6: key \"replicas\" already set in map".
@@ -296,10 +327,10 @@ func (d *document) objects() ([]*Object, error) {
 		}
 	}
 	if err != nil {
-		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			e.Line, e.Reason = d.start+n-1, "invalid YAML: "+m[2]
+		line, reason := d.yamlSyntaxError(err)
+		e := &SourceError{Source: d.source, Line: d.firstContentLine(), Reason: "invalid YAML: " + reason}
+		if line > 0 {
+			e.Line = d.start + line - 1
 		}
 		return nil, e
 	}
@@ -318,6 +349,165 @@ func (d *document) objects() ([]*Object, error) {
 		err = leaveOutNonFinite(objs, nonFinite, err)
 	}
 	return objs, err
+}
+
+// yamlSyntaxError returns the line within the document (1-based; 0 when unknown) of the
+// problem of err, an error of converting the document's data, and its reason ("did not find
+// expected key"). The line is where the problem is: the library's line, one later for a
+// parser error (see yamlProblem); for a quoted string or a flow collection still open at the
+// end of the input (the library names the end, a line after the last), the line of its
+// opening quote or bracket, which the reason names ("found unexpected end of stream (the " on
+// this line is not closed)"); for an alias of an unknown anchor (no line), the alias's line.
+func (d *document) yamlSyntaxError(err error) (line int, reason string) {
+	line, reason = yamlProblem(err)
+	atEnd := line > lineCount(d.data)
+	openers := ""
+	switch {
+	case reason == "found unexpected end of stream": // from the scanner, in a quoted string only
+		openers = `"'`
+	case atEnd && (reason == "did not find expected ',' or ']'" || reason == "did not find expected ',' or '}'" ||
+		reason == "did not find expected node content"):
+		openers = "[{"
+	}
+	if openers != "" {
+		if p, ok := yamlOpener(d.data, openers); ok {
+			return 1 + bytes.Count(d.data[:p], []byte("\n")), fmt.Sprintf("%s (the %c on this line is not closed)", reason, d.data[p])
+		}
+	}
+	if atEnd { // the end of the input: its last line that is not blank
+		line = lineCount(bytes.TrimRight(d.data, " \t\r\n"))
+	}
+	if m := yamlUnknownAnchor.FindStringSubmatch(reason); m != nil {
+		line = yamlAliasLine(d.data, m[1])
+	}
+	return line, reason
+}
+
+// yamlProblem returns the line (1-based; 0 when the message has none) and the reason of a YAML
+// error as the library words it ("yaml: line 9: did not find expected key"), the line
+// corrected for parser errors: the library's 0-based marks are made 1-based for scanner
+// errors only, so that it puts a parser error one line early (see yamlParserProblems). The
+// library leaves out the line when it is its line 0: the document's first line, or for an
+// error that is not about the syntax, none.
+func yamlProblem(err error) (line int, reason string) {
+	msg := err.Error()
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, strings.TrimPrefix(msg, "yaml: ")
+	}
+	line, _ = strconv.Atoi(m[1])
+	if yamlParserProblems[m[2]] {
+		line++
+	}
+	return line, m[2]
+}
+
+// lineCount is the number of lines of data: its line breaks, and one for text after the last.
+func lineCount(data []byte) int {
+	n := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// yamlOpener finds, in YAML data that ends inside a quoted string or a flow collection, the
+// offset of the character (one of openers) that opens it: the last candidate before which the
+// data, cut there, does not end inside something open. Cut inside the string or the
+// collection, the data fails at its end (on its last line or after it, where the library
+// reaches the end of the input); cut just before the opening, it is complete, or fails before
+// its last line, or (a quote inside a flow collection) fails for the collection left open, not
+// inside another string. Where several collections are open, that is the outermost one. False
+// when none is found within maxOpenerTries cuts.
+func yamlOpener(data []byte, openers string) (int, bool) {
+	tries := 0
+	for _, p := range openerCandidates(data, openers) {
+		if tries++; tries > maxOpenerTries {
+			break
+		}
+		_, err := yaml.YAMLToJSON(data[:p])
+		if err == nil {
+			return p, true
+		}
+		line, reason := yamlProblem(err)
+		if max(line, 1) < lineCount(data[:p]) {
+			return p, true
+		}
+		// Cut before a quote that opens the string, data ends in what holds the string (a flow
+		// collection: "did not find expected ',' or '}'"), not inside another string.
+		if openers == `"'` && reason != "found unexpected end of stream" {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// openerCandidates returns the offsets of the characters of openers in data, last first. For
+// quotes there are at most two: a quoted string open at the end of data holds no " but
+// escaped ones (a backslash before) if it is double-quoted, and no ' but doubled ones (two in
+// a row) if it is single-quoted, so that it opens at the last " not escaped, or at the start
+// of the last run of ' of odd length.
+func openerCandidates(data []byte, openers string) []int {
+	var out []int
+	if openers != `"'` {
+		for p := len(data) - 1; p >= 0; p-- {
+			if strings.IndexByte(openers, data[p]) >= 0 {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	double, single := -1, -1
+	for p := len(data) - 1; p >= 0 && (double < 0 || single < 0); p-- {
+		switch data[p] {
+		case '"':
+			backslashes := 0
+			for i := p - 1; i >= 0 && data[i] == '\\'; i-- {
+				backslashes++
+			}
+			if double < 0 && backslashes%2 == 0 {
+				double = p
+			}
+		case '\'':
+			start := p
+			for start > 0 && data[start-1] == '\'' {
+				start--
+			}
+			if single < 0 && (p-start+1)%2 == 1 {
+				single = start
+			}
+			p = start
+		}
+	}
+	for _, p := range []int{max(double, single), min(double, single)} {
+		if p >= 0 && (len(out) == 0 || out[0] != p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// yamlAliasLine returns the line of the first alias of anchor in YAML data (1-based), or 0: the
+// first line holding "*anchor" such that the data up to the end of that line fails with the
+// anchor unknown (an alias written in a comment or a quoted string is not one). It gives up
+// (0) after maxOpenerTries such lines.
+func yamlAliasLine(data []byte, anchor string) int {
+	alias := []byte("*" + anchor)
+	end, tries := 0, 0
+	for line := 1; end < len(data) && tries < maxOpenerTries; line++ {
+		next := len(data)
+		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
+			next = end + i + 1
+		}
+		if bytes.Contains(data[end:next], alias) {
+			tries++
+			if _, err := yaml.YAMLToJSON(data[:next]); err != nil && yamlUnknownAnchor.MatchString(strings.TrimPrefix(err.Error(), "yaml: ")) {
+				return line
+			}
+		}
+		end = next
+	}
+	return 0
 }
 
 // toJSON converts the YAML document data to JSON, with a warning for each duplicate mapping

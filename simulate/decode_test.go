@@ -75,6 +75,7 @@ func FuzzRead(f *testing.F) {
 		"status: {capacity: {pods: 1.5, memory: -1}, allocatable: {cpu: [1]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: \"Bad NS\"}\nspec: {containers: [{name: c, image: x}]}"))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- .inf\n- {apiVersion: v1, kind: Pod, metadata: {name: .nan, labels: {\"é\": &x !!float -.inf}}, " +
 		"spec: {priority: *x, containers: [{name: c, image: x, resources: {limits: {cpu: .inf}}}]}}\n---\n.NaN"))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec: {a: [b, {c: 'd''\n---\nx: \"y\\\"\n---\na: *b\n---\nk:\n  - x\n - y\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := bytes.Count(data, []byte("\n")) + 2
 		r := newReader(context.Background())
@@ -180,6 +181,122 @@ spec:
 				if _, _, err := objs[0].Decode(&d); (err != nil) != (name != "valid") {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// A YAML syntax error is reported at the line where the problem is (as PyYAML reports it):
+// the parser's errors are not one line early, a quoted string or a flow collection left open
+// at the end is reported where it opens, an alias of an unknown anchor where it is, and in a
+// file of several documents lines count from the start of the file.
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\n"
+	cases := []struct {
+		name, input string
+		line        int
+		reason      string // the whole reason, after "invalid YAML: "
+	}{
+		// Parser errors (the library puts them one line early).
+		{"sequence item mis-indented", pod + "metadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n  - name: d\n   image: y\n",
+			10, "did not find expected key"},
+		{"key less indented than its siblings", pod + "metadata:\n    name: x\n  namespace: y\nspec: {}\n",
+			5, "did not find expected key"},
+		{"sequence item in a mapping", pod + "metadata:\n  name: x\n  - a\n", 5, "did not find expected key"},
+		{"text after a quoted value", pod + "metadata:\n  name: \"x\" y\n", 4, "did not find expected key"},
+		{"text after a flow mapping", pod + "metadata: {name: x} extra\nspec: {}\n", 3, "did not find expected key"},
+		{"block scalar less indented", pod + "data:\n  script: |\n      one\n    two\n  other: x\n", 6, "did not find expected key"},
+		{"flow sequence not closed before a key", pod + "metadata:\n  name: x\nspec:\n  args: [a, b\n  image: y\n  other: z\n",
+			7, "did not find expected ',' or ']'"},
+		{"flow mapping not closed before a key", pod + "metadata: {name: x, namespace: y\nspec:\n  image: y\n",
+			4, "did not find expected ',' or '}'"},
+		{"block sequence entry in a flow mapping", pod + "metadata: {\n  name: x,\n  - y\n}\n", 5, "did not find expected node content"},
+		// Scanner errors (the library's line was right).
+		{"key more indented than its siblings", pod + "metadata:\n  name: x\n   namespace: y\n", 5, "mapping values are not allowed in this context"},
+		{"second colon", pod + "metadata:\n  name: x: y\n", 4, "mapping values are not allowed in this context"},
+		{"second colon on the first line", "apiVersion: v1: x\nkind: Pod\n", 1, "mapping values are not allowed in this context"},
+		{"tab indentation", pod + "metadata:\n\tname: x\n", 4, "found character that cannot start any token"},
+		{"tab in a sequence item", pod + "spec:\n  containers:\n  - name: a\n\timage: x\n", 6, "found a tab character that violates indentation"},
+		{"unknown escape", pod + "metadata:\n  name: \"a\\qb\"\n", 4, "found unknown escape character"},
+		{"@ starting a value", pod + "metadata:\n  name: @x\n", 4, "found character that cannot start any token"},
+		{"key without a colon", pod + "metadata:\n  name: x\n  y\n  namespace: z\n", 6, "could not find expected ':'"},
+		{"after comments", "# comment\n\n" + pod + "metadata:\n  name: x\n   namespace: y\n", 7, "mapping values are not allowed in this context"},
+		{"CRLF line ends", strings.ReplaceAll(pod+"spec:\n  containers:\n  - name: c\n   image: y\n", "\n", "\r\n"), 6, "did not find expected key"},
+		// Open at the end of the input: the library names the end (a line after the last).
+		{"double quote not closed", pod + "metadata:\n  name: \"x\n  namespace: y\nspec:\n  containers: []\n",
+			4, `found unexpected end of stream (the " on this line is not closed)`},
+		{"single quote not closed", pod + "metadata:\n  name: 'x\n  namespace: y\n", 4, "found unexpected end of stream (the ' on this line is not closed)"},
+		{"double quote not closed in a flow mapping", pod + "metadata:\n  name: p\n  labels: {app: \"web}\nspec:\n  containers: []\n",
+			5, `found unexpected end of stream (the " on this line is not closed)`},
+		{"single quote not closed in a flow sequence", pod + "metadata:\n  name: p\n  args: [a, 'b]\nspec: {}\n",
+			5, "found unexpected end of stream (the ' on this line is not closed)"},
+		{"double quote not closed, holding ' and \\\"", pod + "metadata:\n  name: \"it's \\\" \\\\\n  namespace: y\n",
+			4, `found unexpected end of stream (the " on this line is not closed)`},
+		{"single quote not closed, holding \" and ''", "# it's\n" + pod + "metadata:\n  name: 'x \"a\" it''s\n  namespace: \"y\"\n",
+			5, "found unexpected end of stream (the ' on this line is not closed)"},
+		{"quote not closed after a closed one over lines", pod + "metadata:\n  name: \"a\n    b\"\n  namespace: \"c\n",
+			6, `found unexpected end of stream (the " on this line is not closed)`},
+		{"quote not closed on the last line", pod + "metadata:\n  name: x\n  namespace: \"y\n", 5, `found unexpected end of stream (the " on this line is not closed)`},
+		{"quote not closed, one line", `name: "x`, 1, `found unexpected end of stream (the " on this line is not closed)`},
+		{"flow sequence not closed", pod + "spec:\n  args: [a,\n    b,\n    c\n", 4, "did not find expected ',' or ']' (the [ on this line is not closed)"},
+		{"flow sequence not closed, no line end", pod + "spec:\n  args: [a, b", 4, "did not find expected ',' or ']' (the [ on this line is not closed)"},
+		{"flow sequence holding a mapping not closed", pod + "spec:\n  args: [a, {b: c}, \"d]\",\n\n", 4,
+			"did not find expected node content (the [ on this line is not closed)"},
+		{"flow mapping not closed", pod + "metadata: {name: x,\n  namespace: y\n", 3, "did not find expected ',' or '}' (the { on this line is not closed)"},
+		// No line from the library.
+		{"unknown anchor", pod + "metadata:\n  name: x\n  # *foo\n  namespace: \"*foo\"\n  labels:\n    a: *foo\n", 8, "unknown anchor 'foo' referenced"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkYAMLError(t, tc.input, tc.line, tc.reason)
+			// The same document, second in a file: lines count from the start of the file.
+			first := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+			checkYAMLError(t, first+"---\n"+tc.input, tc.line+4, tc.reason)
+			if strings.HasSuffix(tc.input, "\n") {
+				checkYAMLError(t, first+"--- # second\n"+tc.input+"---\n"+first, tc.line+4, tc.reason)
+			}
+		})
+	}
+}
+
+func checkYAMLError(t *testing.T, input string, line int, reason string) {
+	t.Helper()
+	_, err := Decode("bad.yaml", []byte(input))
+	errs := flatten(err)
+	var se *SourceError
+	if err == nil || len(errs) != 1 || !errors.As(errs[0], &se) {
+		t.Fatalf("want one error, got %v", err)
+	}
+	if want := fmt.Sprintf("bad.yaml:%d: invalid YAML: %s", line, reason); se.Error() != want {
+		t.Errorf("got  %s\nwant %s", se, want)
+	}
+}
+
+// A duplicate key is a warning at the line of its second occurrence, in a block or a flow
+// mapping, counted from the start of the file.
+func TestDuplicateKeyLines(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\n"
+	cases := []struct {
+		name, input string
+		want        string
+	}{
+		{"block mapping", pod + "metadata:\n  name: x\n  name: y\n", `bad.yaml:5: duplicate key "name": the last value is used`},
+		{"flow mapping over lines", pod + "metadata: {name: x,\n  namespace: a,\n  name: y}\n", `bad.yaml:5: duplicate key "name": the last value is used`},
+		{"second document", "kind: ConfigMap\napiVersion: v1\n---\n" + pod + "metadata:\n  name: x\n  name: y\n",
+			`bad.yaml:8: duplicate key "name": the last value is used`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := Decode("bad.yaml", []byte(tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var warnings []string
+			for _, o := range objs {
+				warnings = append(warnings, o.Warnings...)
+			}
+			if len(warnings) != 1 || warnings[0] != tc.want {
+				t.Fatalf("got %q, want %q", warnings, tc.want)
 			}
 		})
 	}

@@ -1,8 +1,6 @@
 package simulate
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/agext/levenshtein"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -68,6 +68,9 @@ type Workload struct {
 	Provisioners []*v1alpha5.Provisioner // validated, with v1alpha5 defaults applied
 	// Nodes are the existing nodes with what their bound pods leave free (provisioning.BuildSnapshot).
 	Nodes []scheduling.ExistingNode
+	// NodeDaemonSets are, per existing node, the DaemonSets that will start a pod there and
+	// have none yet: their requests are taken from the node's Available (daemonsets.go).
+	NodeDaemonSets []NodeDaemonSets
 	// Usage is, per provisioner, the capacity of the existing nodes it launched (limits).
 	Usage           map[string]corev1.ResourceList
 	NamespaceLabels map[string]map[string]string
@@ -210,10 +213,32 @@ func unreadKind(o *Object) error {
 			return o.Errorf("kind", "Unsupported value: %q: kinds are case-sensitive: did you mean %s?", o.Kind, name)
 		}
 	}
+	if guess := misspeltKind(o); guess != "" {
+		return o.Errorf("kind", "Unsupported value: %q: not a kind of %s: did you mean %s?", o.Kind, o.APIVersion, guess)
+	}
 	if group(o.APIVersion) == v1alpha5.Group && o.Kind == "NodePool" {
 		return o.Errorf("kind", "Unsupported value: %q: this controller reads karpenter.sh/v1alpha5 Provisioners, not NodePools: write the pool as a Provisioner", o.Kind)
 	}
 	return nil
+}
+
+// misspeltKind returns the kind read in o's API group that o's kind is a likely misspelling
+// of (Deploymnet for Deployment: at most 2 edits, Levenshtein, of a kind name of 6 letters or
+// more, so that no other Kubernetes kind of the group is taken for one), "" for none; the
+// closest, then the first by name.
+func misspeltKind(o *Object) string {
+	best, bestDist := "", 3
+	for k := range kinds {
+		apiVersion, name := k[:strings.LastIndexByte(k, '/')], k[strings.LastIndexByte(k, '/')+1:]
+		if len(name) < 6 || group(apiVersion) != group(o.APIVersion) || name == o.Kind {
+			continue
+		}
+		d := levenshtein.Distance(o.Kind, name, nil)
+		if d < bestDist || (d == bestDist && name < best) {
+			best, bestDist = name, d
+		}
+	}
+	return best
 }
 
 // add reads one decoded object. Unknown kinds are recorded as skipped; a kind that is read in
@@ -354,8 +379,9 @@ func namespaceOr(ns string) string {
 
 // finish binds pods to the nodes read and builds existing capacity with the controller's
 // own snapshot (provisioning.BuildSnapshot: allocatable minus the requests of bound non-terminal
-// pods; cordoned and deleting nodes offer nothing; provisioner usage from node labels), and
-// the volumes.
+// pods; cordoned and deleting nodes offer nothing; provisioner usage from node labels) less
+// the requests of the DaemonSets that will start a pod on a node (takeDaemonSetRoom), and the
+// volumes.
 func (r *reader) finish() (*Workload, error) {
 	if err := errors.Join(r.errs...); err != nil {
 		return r.partial(), err
@@ -384,6 +410,7 @@ func (r *reader) finish() (*Workload, error) {
 	}
 	snap := provisioning.BuildSnapshot(r.now, r.nodes, bound, provs, nil)
 	r.w.Nodes, r.w.Usage = snap.Nodes, snap.Usage
+	r.takeDaemonSetRoom(bound)
 	for _, p := range r.w.Pods {
 		if _, ok := r.w.NamespaceLabels[p.Namespace]; !ok {
 			// The API server labels every namespace with its name.

@@ -20,16 +20,17 @@ import (
 // nodes launched for the batches before.
 //
 // Wave 0 is every other pod and the first missing ordinal of each such StatefulSet; wave k is
-// their (k+1)-th missing ordinals. Each wave is one Solve, in which the nodes earlier waves
-// planned are in-flight nodes (the planned offering's instance type, zone and capacity type;
-// its allocatable less the pods planned on it) and count towards provisioner limits. Pods a
-// later wave places on such a node are reported on it, as one plan. A pod whose predecessor
-// cannot be placed is never created: it is unschedulable, waiting for it. waves is how many
-// solves ran (1 when no StatefulSet is ordered or none has more than one pod to place).
+// their (k+1)-th missing ordinals. Each wave is planned by solveBindingFirst, in which the
+// nodes earlier waves planned are in-flight nodes (the planned offering's instance type, zone
+// and capacity type; its allocatable less the pods planned on it) and count towards
+// provisioner limits. Pods a later wave places on such a node are reported on it, as one plan.
+// A pod whose predecessor cannot be placed is never created: it is unschedulable, waiting for
+// it. waves is how many waves were planned (1 when no StatefulSet is ordered or none has more
+// than one pod to place).
 func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling.Result, waves int) {
 	byWave := podWaves(in.Pods, ordered)
 	if len(byWave) <= 1 {
-		return scheduling.Solve(in), 1
+		return solveBindingFirst(in), 1
 	}
 	res = &scheduling.Result{ExistingNodes: map[string][]*corev1.Pod{}}
 	nodes := append([]scheduling.ExistingNode{}, in.Nodes...)
@@ -62,7 +63,7 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 			provisioners[i].Usage = usage[provisioners[i].Provisioner.Name].List()
 		}
 		step.Nodes, step.Provisioners = nodes, provisioners
-		r := scheduling.Solve(step)
+		r := solveBindingFirst(step)
 		for _, e := range r.Errors {
 			if ss := orderedSet(e.Pod, ordered); ss != "" && failed[ss] == "" {
 				failed[ss] = e.Pod.Name
@@ -99,6 +100,44 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 		waves++
 	}
 	return res, waves
+}
+
+// solveBindingFirst runs the solver on in as a cluster meets new pods: kube-scheduler binds
+// first the pods that fit the nodes there are, judging topology spread by the domains of those
+// nodes only; the autoscaler sees the others pending and plans nodes for them, with the first
+// pods counted where they were bound. So a spread over zones binds pods to nodes in two zones
+// without a node launched for a third zone no node is in, where the solver alone (which counts
+// every zone a provisioner can launch in as a domain, as Karpenter does) would plan one. The
+// result is one plan: both solves' pods on nodes, the second's new nodes and errors.
+func solveBindingFirst(in scheduling.Input) *scheduling.Result {
+	if len(in.Nodes) == 0 || len(in.Pods) == 0 {
+		return scheduling.Solve(in)
+	}
+	first := in
+	first.Provisioners = nil
+	bound := scheduling.Solve(first)
+	if len(bound.Errors) == 0 {
+		return bound
+	}
+	pending := make([]*corev1.Pod, 0, len(bound.Errors))
+	for _, e := range bound.Errors {
+		pending = append(pending, e.Pod)
+	}
+	second := in
+	second.Pods = pending
+	second.Nodes = make([]scheduling.ExistingNode, len(in.Nodes))
+	for i, n := range in.Nodes {
+		if pods := bound.ExistingNodes[n.Name]; len(pods) > 0 {
+			n.Available = scheduling.FromList(n.Available).Sub(requestsOf(pods)).List()
+			n.Pods = append(append([]*corev1.Pod{}, n.Pods...), pods...)
+		}
+		second.Nodes[i] = n
+	}
+	res := scheduling.Solve(second)
+	for name, pods := range bound.ExistingNodes {
+		res.ExistingNodes[name] = append(append([]*corev1.Pod{}, pods...), res.ExistingNodes[name]...)
+	}
+	return res
 }
 
 // podWaves splits pods into the waves solveInWaves plans: a pod of an ordered StatefulSet

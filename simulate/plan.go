@@ -25,6 +25,11 @@ type Plan struct {
 	NewNodes []NodeGroup `json:"newNodes"`
 	// ExistingNodes are the existing nodes (--nodes) that take pods, with the pods.
 	ExistingNodes []ExistingNodePlan `json:"existingNodes"`
+	// DaemonSetPodsToStart are the existing nodes where DaemonSets of the input will start a
+	// pod they do not run yet (their node selection and tolerations admit the node, and no pod
+	// of theirs is bound or pinned to it): their requests are taken from the node's room before
+	// pods are planned there. Sorted by node.
+	DaemonSetPodsToStart []NodeDaemonSetPods `json:"daemonSetPodsToStart"`
 	// Unschedulable are the pods that fit nowhere, with the solver's reason (and, when the
 	// zones it requires are not in the region, a note saying so).
 	Unschedulable []UnschedulablePod `json:"unschedulable"`
@@ -98,6 +103,19 @@ type ExistingNodePlan struct {
 	Workloads []WorkloadCount `json:"workloads"`
 }
 
+// NodeDaemonSetPods are the pods DaemonSets will start on an existing node.
+type NodeDaemonSetPods struct {
+	Node string `json:"node"`
+	// DaemonSets are the DaemonSets ("namespace/name"), sorted; Requests their pods' summed
+	// requests.
+	DaemonSets []string `json:"daemonSets"`
+	Requests   Amounts  `json:"requests"`
+	// Short are the resources (cpu, memory, pods ...) the node's room, its allocatable minus
+	// its bound pods, lacks for them, sorted: when there are some, no pod is planned on the
+	// node (its bound pods stay). Empty when they fit.
+	Short []string `json:"short"`
+}
+
 // UnschedulablePod is a pod the plan cannot place.
 type UnschedulablePod struct {
 	Pod      string `json:"pod"`
@@ -145,7 +163,8 @@ type Summary struct {
 // scheduling.LowerBound(in) in USD/hour.
 func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float64) *Plan {
 	p := &Plan{Catalog: c.Name, Region: c.Region, Zones: c.Zones(), NewNodes: []NodeGroup{}, ExistingNodes: []ExistingNodePlan{},
-		Unschedulable: []UnschedulablePod{}, SpreadAtRisk: []AtRiskPod{}, Skipped: append([]Skipped{}, w.Skipped...)}
+		DaemonSetPodsToStart: daemonSetPodsToStart(w.NodeDaemonSets),
+		Unschedulable:        []UnschedulablePod{}, SpreadAtRisk: []AtRiskPod{}, Skipped: append([]Skipped{}, w.Skipped...)}
 	p.NewNodes = groupNewNodes(res.NewNodes)
 	for _, g := range p.NewNodes {
 		p.Summary.NewNodes += g.Count
@@ -175,6 +194,21 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 	p.Summary.Unschedulable = len(p.Unschedulable)
 	p.Summary.Pods = len(w.Pods) + len(w.Unplaced)
 	return p
+}
+
+// daemonSetPodsToStart lists what the DaemonSets take on existing nodes, by node.
+func daemonSetPodsToStart(nds []NodeDaemonSets) []NodeDaemonSetPods {
+	out := make([]NodeDaemonSetPods, 0, len(nds))
+	for _, nd := range nds {
+		e := NodeDaemonSetPods{Node: nd.Node, DaemonSets: []string{}, Requests: Amounts{}.add(nd.Requests), Short: append([]string{}, nd.Short...)}
+		for _, ds := range nd.DaemonSets {
+			e.DaemonSets = append(e.DaemonSets, ds.Namespace+"/"+ds.Name)
+		}
+		sort.Strings(e.DaemonSets)
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out
 }
 
 type groupKey struct{ provisioner, instanceType, zone, capacityType string }

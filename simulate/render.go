@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Output formats (-o).
@@ -30,6 +32,7 @@ func WriteTable(w io.Writer, p *Plan) error {
 	fmt.Fprintf(tw, "Catalogue: %s (%s: %s)\n\n", p.Catalog, p.Region, strings.Join(p.Zones, ", "))
 	writeNewNodes(tw, p.NewNodes)
 	writeExisting(tw, p.ExistingNodes)
+	writeDaemonSetPods(tw, p.DaemonSetPodsToStart)
 	writeUnschedulable(tw, p.Unschedulable)
 	writeAtRisk(tw, p.SpreadAtRisk)
 	writeSummary(tw, p)
@@ -59,6 +62,33 @@ func writeExisting(w io.Writer, nodes []ExistingNodePlan) {
 	fmt.Fprintln(w, "NODE\tPODS\tWORKLOADS")
 	for _, n := range nodes {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", n.Name, len(n.Pods), workloadList(n.Workloads))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeDaemonSetPods writes, per existing node, the DaemonSets that will start a pod there and
+// what their pods take from its room.
+func writeDaemonSetPods(w io.Writer, nodes []NodeDaemonSetPods) {
+	if len(nodes) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "DAEMONSET PODS TO START ON EXISTING NODES (taken from the node's room before pods are planned)")
+	short := false
+	for _, n := range nodes {
+		short = short || len(n.Short) > 0
+	}
+	header := "NODE\tCPU\tMEMORY\tDAEMONSETS"
+	if short {
+		header += "\tNOTE"
+	}
+	fmt.Fprintln(w, header)
+	for _, n := range nodes {
+		row := fmt.Sprintf("%s\t%s\t%s\t%s", n.Node, resource.NewMilliQuantity(n.Requests.CPUMillicores, resource.DecimalSI),
+			resource.NewQuantity(n.Requests.MemoryBytes, resource.BinarySI), strings.Join(n.DaemonSets, ", "))
+		if len(n.Short) > 0 {
+			row += "\tits bound pods leave too little " + strings.Join(n.Short, ", ") + ": no pod is planned on it"
+		}
+		fmt.Fprintln(w, row)
 	}
 	fmt.Fprintln(w)
 }

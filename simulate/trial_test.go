@@ -507,3 +507,94 @@ func TestPlanCountsEachPodAtRiskOnce(t *testing.T) {
 		t.Fatalf("the summary does not say %q:\n%s", summary, text)
 	}
 }
+
+// kube-scheduler binds the pods that fit the nodes there are before the autoscaler sees any
+// pending, judging a zone spread by the zones of those nodes: 4 replicas spread over zones
+// bind 2 + 2 to nodes in two zones, and no node is planned for the third zone no node is in
+// (user trial: a node in us-east-1c was planned, 0.0094 USD/h for nothing). Pods that do not
+// fit are planned as before, the bound ones counted.
+func TestPodsBindToNodesBeforeNodesArePlanned(t *testing.T) {
+	node := func(name, zone string) string {
+		return `apiVersion: v1
+kind: Node
+metadata:
+  name: ` + name + `
+  labels: {kubernetes.io/arch: amd64, kubernetes.io/os: linux, topology.kubernetes.io/zone: ` + zone + `}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "58"}
+`
+	}
+	web := func(replicas string) string {
+		return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: ` + replicas + `
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      topologySpreadConstraints:
+        - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+      containers: [{name: c, image: nginx, resources: {requests: {cpu: 1500m, memory: 512Mi}}}]
+`
+	}
+	nodes := write(t, "nodes.yaml", node("n-a", "us-east-1a")+"---\n"+node("n-b", "us-east-1b"))
+	p, _ := plan(t, "-f", write(t, "w.yaml", web("4")), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", nodes)
+	if len(p.NewNodes) != 0 || len(p.Unschedulable) != 0 || len(p.ExistingNodes) != 2 ||
+		len(p.ExistingNodes[0].Pods) != 2 || len(p.ExistingNodes[1].Pods) != 2 {
+		t.Fatalf("want 2 pods on each node and no new node, got new %+v existing %+v unschedulable %+v", p.NewNodes, p.ExistingNodes, p.Unschedulable)
+	}
+	// 6 replicas: 2 + 2 bind (1.5 CPU each, 4 CPU per node), the other 2 need new nodes, and
+	// the spread then counts the bound ones: one in each zone keeps the skew.
+	p, _ = plan(t, "-f", write(t, "w.yaml", web("6")), "-f", write(t, "p.yaml", defaultProvisioner), "--nodes", nodes)
+	onNew := 0
+	for _, g := range p.NewNodes {
+		onNew += len(g.Pods)
+	}
+	if onNew != 2 || len(p.Unschedulable) != 0 || len(p.SpreadAtRisk) != 0 {
+		t.Fatalf("want 2 pods on new nodes, none unschedulable or at risk, got new %+v unschedulable %+v at risk %+v", p.NewNodes, p.Unschedulable, p.SpreadAtRisk)
+	}
+}
+
+// The legacy node label keys that kubelets and the AWS cloud provider still set
+// (beta.kubernetes.io/os, failure-domain.beta.kubernetes.io/zone) are read as their GA keys: a
+// workload selecting them is planned (it was unschedulable: "label beta.kubernetes.io/os is not
+// defined by the provisioner"), a zone outside the region is warned about on them too, and a
+// pod whose legacy and GA keys conflict is told so with both named.
+func TestLegacyLabelKeysArePlanned(t *testing.T) {
+	web := strings.Replace(deployment("web", 3, "1", "1Gi"), "    spec:\n",
+		"    spec:\n      nodeSelector: {beta.kubernetes.io/os: linux, failure-domain.beta.kubernetes.io/zone: us-east-1b}\n", 1)
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  nodeSelector: {failure-domain.beta.kubernetes.io/zone: us-west-2a}
+  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1b]}]}]}}}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 1}}}]
+---
+`
+	p, errOut := plan(t, "-f", write(t, "w.yaml", pod+web), "-f", write(t, "p.yaml", defaultProvisioner))
+	placed := 0
+	for _, g := range p.NewNodes {
+		for _, name := range g.Pods {
+			if strings.HasPrefix(name, "shop/web-") {
+				placed++
+				if g.Zone != "us-east-1b" {
+					t.Errorf("%s planned in %s, want us-east-1b", name, g.Zone)
+				}
+			}
+		}
+	}
+	if placed != 3 {
+		t.Errorf("%d pods of web planned, want 3; unschedulable %+v", placed, p.Unschedulable)
+	}
+	if want := `w.yaml:5: Pod default/p: spec.nodeSelector.failure-domain.beta.kubernetes.io/zone: zone "us-west-2a" is not a zone the catalogue offers in us-east-1`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr does not hold %q:\n%s", want, errOut)
+	}
+	want := `the pod's nodeSelector and required node affinity admit no value of topology.kubernetes.io/zone: ` +
+		`nodeSelector failure-domain.beta.kubernetes.io/zone In [us-west-2a], nodeSelectorTerms[0] topology.kubernetes.io/zone In [us-east-1b]`
+	if len(p.Unschedulable) != 1 || !strings.HasPrefix(p.Unschedulable[0].Reason, want) {
+		t.Errorf("unschedulable %+v; want default/p with a reason starting %q", p.Unschedulable, want)
+	}
+}

@@ -244,6 +244,11 @@ func TestReadKindInAnotherVersionIsAnError(t *testing.T) {
 	got := errorLines(t, "-f", write(t, "w.yaml", old), "-f", write(t, "p.yaml", defaultProvisioner))
 	wantErrors(t, got, `w.yaml:1: apiVersion: Unsupported value: "apps/v1beta1": Deployment is read as apps/v1`)
 
+	// A misspelt kind of a group read is an error too, with the kind meant.
+	typo := strings.Replace(deployment("web", 2, "1", "1Gi"), "kind: Deployment", "kind: Deploymnet", 1)
+	got = errorLines(t, "-f", write(t, "w.yaml", typo), "-f", write(t, "p.yaml", defaultProvisioner))
+	wantErrors(t, got, `w.yaml:2: kind: Unsupported value: "Deploymnet": not a kind of apps/v1: did you mean Deployment?`)
+
 	// A kind of the same name in another group is another kind: skipped.
 	volcano := "apiVersion: batch.volcano.sh/v1alpha1\nkind: Job\nmetadata: {name: train}\n"
 	p, errOut := plan(t, "-f", write(t, "v.yaml", volcano), "-f", write(t, "p.yaml", defaultProvisioner))

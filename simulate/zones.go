@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -168,16 +169,19 @@ func selfConflict(pod *corev1.Pod) string {
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		if v, ok := pod.Spec.NodeSelector[k]; ok {
-			parts = append(parts, fmt.Sprintf("nodeSelector %s In [%s]", k, v))
+		// The terms name a legacy key (beta.kubernetes.io/os) by its GA key: both are named.
+		for _, sk := range sortedLabels(pod.Spec.NodeSelector) {
+			if v1alpha5.NormalizeLabelKey(sk) == k {
+				parts = append(parts, fmt.Sprintf("nodeSelector %s In [%s]", sk, pod.Spec.NodeSelector[sk]))
+			}
 		}
 		if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
 			for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 				for _, e := range t.MatchExpressions {
-					if e.Key != k {
+					if v1alpha5.NormalizeLabelKey(e.Key) != k {
 						continue
 					}
-					r := fmt.Sprintf("nodeSelectorTerms[%d] %s %s", i, k, e.Operator)
+					r := fmt.Sprintf("nodeSelectorTerms[%d] %s %s", i, e.Key, e.Operator)
 					if len(e.Values) > 0 {
 						r += " [" + strings.Join(e.Values, " ") + "]"
 					}
@@ -247,6 +251,9 @@ func podZoneWarnings(w *Workload, region string, zones []string) []string {
 	onNodes := func(key string, values ...string) bool {
 		return slices.ContainsFunc(w.nodeSources, func(n nodeSource) bool {
 			v, ok := n.labels[key]
+			if !ok { // a node with the GA label only carries what a legacy key selects
+				v, ok = n.labels[v1alpha5.NormalizeLabelKey(key)]
+			}
 			return ok && slices.Contains(values, v)
 		})
 	}

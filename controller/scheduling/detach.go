@@ -33,7 +33,9 @@ import (
 // (topology.keys), so no domain count changes, as kube-scheduler would see them; and a topology
 // spread that counts it keeps counting it (its eligibility is judged on the claim's and the
 // pod's own requirements alike). A claim is left as it is when one of its pods requires
-// co-location on the host or has persistent volumes (as split leaves it).
+// co-location on the host (as split leaves it), and is only split when one has persistent
+// volumes (the PVs planned for its claims were chosen for the claim's requirements, which
+// requirements of its own could leave).
 
 // unitMargin is how much less (as a share) the cheapest type that holds a free group's largest
 // pod must cost on the group's requirements than on the claim's for fewer instance types (or an
@@ -50,8 +52,8 @@ type detachPlan struct {
 	reqs []Requirements
 }
 
-// detachable returns the plan for c, or nil when c has no free pod, holds pods split leaves
-// together, or no group of free pods saves enough on its requirements (freeSaving; the pieces
+// detachable returns the plan for c, or nil when c has no free pod, holds a pod that requires
+// co-location on the host or has persistent volumes, or no group of free pods saves enough on its requirements (freeSaving; the pieces
 // could then only cost more). Groups free on instance-type keys only that do not save enough
 // are moved to stay. It reads the topology, so it is called before resize's workers start.
 func (ps *provState) detachable(c *claim) *detachPlan {

@@ -242,12 +242,13 @@ func newTopology(nodes []*existing, nsLabels map[string]map[string]string) *topo
 			}
 			for i := range aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 				term := &aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
-				d, ok := n.node.Labels[term.TopologyKey]
-				if term.TopologyKey == corev1.LabelHostname || !ok {
+				key := v1alpha5.NormalizeLabelKey(term.TopologyKey)
+				d, ok := n.node.Labels[key]
+				if key == corev1.LabelHostname || !ok {
 					continue
 				}
 				if pt, err := compilePodTerm(hp.pod, term, ""); err == nil {
-					t.addAnti(term.TopologyKey, domainAnti{term: pt, domain: d, owner: hp.pod})
+					t.addAnti(key, domainAnti{term: pt, domain: d, owner: hp.pod})
 				}
 			}
 		}
@@ -354,7 +355,8 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor {
 			e.honourTaints, e.tolerations = true, p.Spec.Tolerations
 		}
-		dc := domainConstraint{kind: kindSpread, group: t.group(c.TopologyKey, term, e), maxSkew: int(c.MaxSkew),
+		key := v1alpha5.NormalizeLabelKey(c.TopologyKey) // a legacy key's domains are its GA key's
+		dc := domainConstraint{kind: kindSpread, group: t.group(key, term, e), maxSkew: int(c.MaxSkew),
 			what: fmt.Sprintf("topology spread (%s, maxSkew %d)", c.TopologyKey, c.MaxSkew)}
 		if c.MinDomains != nil {
 			dc.minDomains = int(*c.MinDomains)
@@ -362,7 +364,7 @@ func (t *topology) compilePod(p *corev1.Pod, terms []Requirements, requiredAnti 
 		if term.matches(p, nil) {
 			dc.self = 1
 		}
-		dc.group.holdTo(terms, t.allDomains(c.TopologyKey))
+		dc.group.holdTo(terms, t.allDomains(key))
 		out = append(out, dc)
 	}
 	aff := p.Spec.Affinity
@@ -402,7 +404,7 @@ func (t *topology) compileTerms(p *corev1.Pod, kind constraintKind, terms []core
 		if err != nil {
 			return nil, err
 		}
-		dc := domainConstraint{kind: kind, group: t.group(terms[i].TopologyKey, pt, nil), index: i,
+		dc := domainConstraint{kind: kind, group: t.group(v1alpha5.NormalizeLabelKey(terms[i].TopologyKey), pt, nil), index: i,
 			what: fmt.Sprintf("%s (%s)", name, terms[i].TopologyKey)}
 		if pt.matches(p, t.nsLabels[p.Namespace]) {
 			dc.self = 1
@@ -488,7 +490,9 @@ func (ps *provState) creatableList(reqs Requirements, key string) []string {
 	return out
 }
 
-// creatable returns the values of key a new node of ps with requirements reqs can carry.
+// creatable returns the values of key a new node of ps with requirements reqs can carry, of any
+// instance type reqs allow: accelerator types too, which only pods that request the accelerator
+// launch (wastesAccelerators), so that a GPU pod's spread over zones has the zones of its types.
 func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 	out := sets.New[string]()
 	r, defined := reqs[key]
@@ -498,7 +502,7 @@ func (ps *provState) creatable(reqs Requirements, key string) sets.Set[string] {
 	if v, ok := r.Single(); ok && !offeringKeys[key] && !ps.isTypeKey[key] {
 		return out.Insert(v)
 	}
-	for _, ti := range ps.filter(ps.types, reqs, reqs, Resources{}, Resources{}) {
+	for _, ti := range ps.filterTypes(ps.types, reqs, reqs, Resources{}, Resources{}, true) {
 		switch {
 		case key == v1alpha5.LabelZone || key == v1alpha5.LabelCapacityType:
 			for _, o := range ti.it.Offerings {
@@ -1167,10 +1171,12 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 		byCount, desc = own[0].group, own[0].kind == kindAffinity
 	}
 	// For affinity, among domains of equal count the one where pods like pi cost least: the
-	// first pod of a zonal self-affinity group chooses the zone of the whole group. (Spread
-	// keeps the order by name: a price order there packed the Karpenter mix dearer.) A pod that
-	// only topology spread groups count, with no constraint of its own on key, takes the
-	// domain where pods like it cost least, then the emptiest: the spread pods that count it
+	// first pod of a zonal self-affinity group chooses the zone of the whole group. Spread and
+	// anti-affinity take the emptiest domain (the only ones they allow), the cheapest of equally
+	// counted ones, so that two replicas kept apart take the two cheapest zones (a price order
+	// before the count packed the Karpenter mix dearer; as a tie-break it plans the mix alike).
+	// A pod that only topology spread groups count, with no constraint of its own on key, takes
+	// the domain where pods like it cost least, then the emptiest: the spread pods that count it
 	// are placed after it (compilePods) and go where it left room in their skew; spreading it
 	// evenly instead puts pods in dearer zones that no constraint sends there. (A pod that a
 	// pod affinity term counts keeps the emptiest first: the pods that follow it may be held
@@ -1183,8 +1189,9 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	// Capacity types differ in price severalfold: among equally counted ones a pod spreading
 	// over them takes the cheaper (spot before on-demand), not the first by name.
 	spreadsCapacity := key == v1alpha5.LabelCapacityType && len(own) > 0 && own[0].kind == kindSpread
+	apart := len(own) > 0 && (own[0].kind == kindAntiAffinity || own[0].kind == kindSpread)
 	var perPod map[string]float64
-	if (desc || free || spreadsCapacity) && offeringKeys[key] && len(cands) > 1 {
+	if (desc || free || spreadsCapacity || apart) && offeringKeys[key] && len(cands) > 1 {
 		perPod = make(map[string]float64, len(cands))
 		for _, d := range cands {
 			perPod[d] = ps.perPodPrice(pi, reqs, key, d)

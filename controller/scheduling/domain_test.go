@@ -666,3 +666,63 @@ func TestZoneSpreadAfterThePodsItCounts(t *testing.T) {
 		})
 	}
 }
+
+// A pod that requests a GPU spreads over the zones of the GPU types, when they are all the
+// provisioner offers: the accelerator types a pod without a GPU may not take are still the
+// domains a node can be in (user trial: "no domain of topology.kubernetes.io/zone is possible").
+func TestAcceleratorPodsSpreadOverTheZonesOfAcceleratorTypes(t *testing.T) {
+	for _, opt := range []podOpt{withSpread(zoneSpread(1, "infer")), withAntiAffinity(domainTerm(v1alpha5.LabelZone, "app", "infer"))} {
+		pods := replicas(3, "infer", "1", withGPU(1), opt)
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, gpuTypes())
+		checkClaims(t, pods, res, nil)
+		if len(res.Errors) != 0 {
+			t.Fatalf("errors: %v", reasons(res))
+		}
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		if len(got) != 3 {
+			t.Fatalf("want one pod in each of 3 zones, got %v", got)
+		}
+	}
+}
+
+// A pod that requests no GPU, on a provisioner whose types all have one, is told so: those
+// types exist, but are launched only for pods that request their accelerator.
+func TestPodWithoutAcceleratorOnAcceleratorTypesSaysWhy(t *testing.T) {
+	pods := []*corev1.Pod{pod("web", "100m", "128Mi")}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, gpuTypes())
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "has nvidia.com/gpu, which the pod does not request") {
+		t.Fatalf("want the unrequested GPU named, got %v", reasons(res))
+	}
+}
+
+// Two replicas kept apart by required zone anti-affinity take the two cheapest zones, not the
+// first two by name (user trial: 0.0731 USD/h where 0.0699 would do).
+func TestZoneAntiAffinityTakesTheCheapestZones(t *testing.T) {
+	types := fake.Catalog(40)
+	halveSpot(types, fake.Zones[2]) // c cheapest, then a (spot rises 5% per zone), then b
+	pods := replicas(2, "zk", "1500m", withAntiAffinity(domainTerm(v1alpha5.LabelZone, "app", "zk")))
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+	if len(res.Errors) != 0 || got[fake.Zones[2]] != 1 || got[fake.Zones[0]] != 1 {
+		t.Fatalf("want one pod in %s and one in %s, got %v errors %v", fake.Zones[2], fake.Zones[0], got, reasons(res))
+	}
+}
+
+// A zone spread's pods take, of the zones with the fewest selected pods, the cheapest: one
+// replica goes to the cheapest zone, not to the first by name.
+func TestZoneSpreadTakesTheCheapestOfTheEmptiestZones(t *testing.T) {
+	types := fake.Catalog(40)
+	halveSpot(types, fake.Zones[2])
+	for n, want := range map[int][]string{1: {fake.Zones[2]}, 2: {fake.Zones[2], fake.Zones[0]}} {
+		pods := replicas(n, "web", "1500m", withSpread(zoneSpread(1, "web")))
+		res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+		checkClaims(t, pods, res, nil)
+		got := histogram(domainOf(t, res, nil, v1alpha5.LabelZone))
+		for _, z := range want {
+			if got[z] != 1 {
+				t.Fatalf("%d replicas: want one pod in each of %v, got %v errors %v", n, want, got, reasons(res))
+			}
+		}
+	}
+}

@@ -26,7 +26,7 @@ func ExplainNode(pod *corev1.Pod, node *corev1.Node, vols Volumes) string {
 	}
 	var reasons []string
 	for _, t := range terms {
-		err := t.MatchLabels(node.Labels)
+		err := t.MatchLabels(normalizeLabels(node.Labels))
 		if err == nil {
 			return explainVolumes(pod, node, vols)
 		}

@@ -258,6 +258,7 @@ type boundInput struct {
 }
 
 func newBoundInput(in Input) *boundInput {
+	in.Nodes = normalizeNodes(in.Nodes) // as Solve reads them
 	b := &boundInput{in: in, freeRoom: Resources{}, sigMin: map[int]Resources{}}
 	dss := compileDaemonSets(in.DaemonSets)
 	var provs []*provState

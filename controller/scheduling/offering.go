@@ -44,18 +44,25 @@ func (c *NodeClaim) PlannedOffering() (it *cloudprovider.InstanceType, o cloudpr
 
 // PlannedLabels returns the labels the node registers with when launched as PlannedOffering:
 // its instance type's labels, the claim's (Labels, which win), and the offering's zone and
-// capacity type. ok is false, and the labels are Labels alone, when the claim has no offering.
+// capacity type; and, as the kubelet and the AWS cloud provider set them, the legacy key of each
+// of those GA keys that has one (beta.kubernetes.io/os, failure-domain.beta.kubernetes.io/zone:
+// v1alpha5.LegacyLabels) with the same value. ok is false, and the labels are Labels alone (with
+// their legacy keys), when the claim has no offering.
 func (c *NodeClaim) PlannedLabels() (labels map[string]string, ok bool) {
 	labels = c.Labels()
 	it, o, ok := c.PlannedOffering()
-	if !ok {
-		return labels, false
+	if ok {
+		for k, v := range it.Labels {
+			if _, fixed := labels[k]; !fixed {
+				labels[k] = v
+			}
+		}
+		labels[v1alpha5.LabelZone], labels[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
 	}
-	for k, v := range it.Labels {
-		if _, fixed := labels[k]; !fixed {
-			labels[k] = v
+	for legacy, ga := range v1alpha5.LegacyLabels {
+		if v, has := labels[ga]; has {
+			labels[legacy] = v
 		}
 	}
-	labels[v1alpha5.LabelZone], labels[v1alpha5.LabelCapacityType] = o.Zone, o.CapacityType
-	return labels, true
+	return labels, ok
 }

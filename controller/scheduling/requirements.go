@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
 // Requirement is the set of states one node label key may be in: either absent, or present
@@ -360,10 +362,12 @@ func NewRequirements(reqs ...*Requirement) Requirements {
 
 // FromNodeSelector converts ANDed node selector requirements; errors name the field path,
 // e.g. `spec.affinity.nodeAffinity...matchExpressions[2].operator: unknown operator "Foo"`.
+// A legacy key (beta.kubernetes.io/os, failure-domain.beta.kubernetes.io/zone: see
+// v1alpha5.LegacyLabels) is read as its GA key, which every node carries with the same value.
 func FromNodeSelector(path *field.Path, nsrs []corev1.NodeSelectorRequirement) (Requirements, error) {
 	out := Requirements{}
 	for i, nsr := range nsrs {
-		r, err := NewRequirement(nsr.Key, nsr.Operator, nsr.Values...)
+		r, err := NewRequirement(v1alpha5.NormalizeLabelKey(nsr.Key), nsr.Operator, nsr.Values...)
 		if err != nil {
 			return nil, field.Invalid(path.Index(i), nsr.Operator, err.Error())
 		}
@@ -372,11 +376,63 @@ func FromNodeSelector(path *field.Path, nsrs []corev1.NodeSelectorRequirement) (
 	return out, nil
 }
 
-// FromLabels returns `key In [value]` for every label.
+// FromLabels returns `key In [value]` for every label, a legacy key read as its GA key (as
+// FromNodeSelector does; a legacy and a GA label of different values leave it empty).
 func FromLabels(labels map[string]string) Requirements {
 	out := Requirements{}
 	for k, v := range labels {
-		out[k] = &Requirement{Key: k, values: sets.New(v)}
+		if ga, legacy := v1alpha5.LegacyLabels[k]; legacy {
+			out.Add(&Requirement{Key: ga, values: sets.New(v)})
+			continue
+		}
+		out.Add(&Requirement{Key: k, values: sets.New(v)})
+	}
+	return out
+}
+
+// normalizeLabels returns labels with the GA key of each legacy key it has without that GA key
+// (v1alpha5.LegacyLabels), so that requirements, which name GA keys only, match a node that
+// carries only the legacy label; labels itself when there is none (nodes carry both).
+func normalizeLabels(labels map[string]string) map[string]string {
+	var out map[string]string
+	for legacy, ga := range v1alpha5.LegacyLabels {
+		v, ok := labels[legacy]
+		if !ok {
+			continue
+		}
+		if _, has := labels[ga]; has {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(labels)+len(v1alpha5.LegacyLabels))
+			for k, v := range labels {
+				out[k] = v
+			}
+		}
+		out[ga] = v
+	}
+	if out == nil {
+		return labels
+	}
+	return out
+}
+
+// normalizeNodes returns nodes with normalizeLabels applied to each node's labels: nodes itself
+// when no node needs it, else a copy (the caller's nodes are not modified).
+func normalizeNodes(nodes []ExistingNode) []ExistingNode {
+	var out []ExistingNode
+	for i := range nodes {
+		l := normalizeLabels(nodes[i].Labels)
+		if out == nil {
+			if len(l) == len(nodes[i].Labels) {
+				continue
+			}
+			out = slices.Clone(nodes)
+		}
+		out[i].Labels = l
+	}
+	if out == nil {
+		return nodes
 	}
 	return out
 }

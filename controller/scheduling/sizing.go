@@ -15,9 +15,12 @@ import (
 // replace it, and each piece is tried the same way, at most maxSplitDepth times.
 //
 // A node is not split when one of its pods requires co-location on the host (required
-// hostname pod affinity) or has persistent volumes (their PV choices and attach counts are
-// planned per node); hostname anti-affinity, host ports and hostname spread only get
-// easier on more nodes, and zone or capacity-type constraints are kept by the requirements.
+// hostname pod affinity). Pods with persistent volumes are split like the others: a piece's
+// requirements are within the node's, so the zone their volumes confine them to and the PVs
+// planned for their claims still hold; each piece keeps within the attach limits of its types,
+// and pods sharing a claim stay on one piece. Hostname anti-affinity, host ports and hostname
+// spread only get easier on more nodes, and zone or capacity-type constraints are kept by the
+// requirements.
 // With limits, a split is taken only when the pieces' worst-case capacity keeps the
 // provisioner within them.
 
@@ -75,6 +78,9 @@ func (ps *provState) resize(skipPooled bool) {
 			piece.sized = true
 			out = append(out, piece)
 		}
+		if vs := ps.topo.vs; vs != nil && (len(results[i]) != 1 || results[i][0] != c) {
+			vs.splitInto(results[i])
+		}
 	}
 	if len(todo) > 0 && ps.limits == nil {
 		ps.committed = Resources{}
@@ -91,9 +97,8 @@ func (ps *provState) split(c *claim, depth int) []*claim {
 		return []*claim{c}
 	}
 	for _, pi := range c.infos {
-		// Co-located by requirement, or with volumes (the PV pool and attach counts are kept
-		// per planned node).
-		if len(pi.host.affinity) > 0 || pi.vol != nil {
+		// Co-located by requirement.
+		if len(pi.host.affinity) > 0 {
 			return []*claim{c}
 		}
 	}
@@ -234,32 +239,59 @@ func (ps *provState) repackTopology() *topology {
 // requirements, or returns nil when some pod fits none of them.
 func (ps *provState) repack(c *claim, types []*typeInfo) []*claim {
 	sub := &provState{in: ps.in, name: ps.name, template: c.reqs, priceBase: ps.priceBase, taints: ps.taints, typeKeys: ps.typeKeys, isTypeKey: ps.isTypeKey,
-		types: types, committed: Resources{}, topo: ps.repackTopology()}
+		types: types, committed: Resources{}, topo: ps.repackTopology(), pieceVolumes: map[*claim]*attached{}}
+	// Pods sharing a claim stay on one node: claimed maps each claim to the node its first pod
+	// took.
+	var claimed map[string]*claim
 	// One copy of each pod's info at a time: the claims take the original in its place at once,
-	// and nothing else keeps it (the topology is empty, and pods with volumes are not split).
+	// and nothing else keeps it (the topology is empty, and the volumes of a piece are recorded
+	// in sub.pieceVolumes, by value).
 	var scratch podInfo
 	for _, orig := range c.infos {
 		// The requirements fix the domains the pod's zone and capacity-type constraints chose.
 		scratch = *orig
 		pi := &scratch
 		pi.domain, pi.pinned, pi.selected = nil, nil, nil
-		placed := false
+		var with *claim // the node of a pod sharing a claim with pi
+		if pi.vol != nil {
+			for _, k := range pi.vol.claims {
+				if sc := claimed[k]; sc != nil {
+					with = sc
+					break
+				}
+			}
+		}
+		var dest *claim
 		for _, sc := range sub.claims {
-			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(pi, sub.topo.nsLabels, nil) == "" && sc.tryAdd(pi) {
+			if with != nil && sc != with {
+				continue
+			}
+			if pi.cpu <= sc.roomCPU && pi.memory <= sc.roomMemory && sc.host.admits(pi, sub.topo.nsLabels, nil) == "" &&
+				pi.vol.admitsPiece(sc, sub.pieceVolumes[sc]) && sc.tryAdd(pi) {
 				sc.host.add(pi.pod, pi.symAnti, pi.symSpread, pi.ports)
-				sc.infos[len(sc.infos)-1] = orig
-				placed = true
+				sub.placedVolumes(pi, sc)
+				dest = sc
 				break
 			}
 		}
-		if placed {
-			continue
+		if dest == nil {
+			if with != nil {
+				return nil // the node of its claim has no room for it
+			}
+			if _, ok := sub.open(pi); !ok {
+				return nil
+			}
+			dest = sub.claims[len(sub.claims)-1]
 		}
-		if _, ok := sub.open(pi); !ok {
-			return nil
+		dest.infos[len(dest.infos)-1] = orig
+		if pi.vol != nil {
+			if claimed == nil {
+				claimed = map[string]*claim{}
+			}
+			for _, k := range pi.vol.claims {
+				claimed[k] = dest
+			}
 		}
-		last := sub.claims[len(sub.claims)-1]
-		last.infos[len(last.infos)-1] = orig
 	}
 	return sub.claims
 }

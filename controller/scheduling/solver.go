@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
@@ -242,6 +241,10 @@ type provState struct {
 	// leaves committed to resize).
 	mu          sync.Mutex
 	deferCommit bool
+	// pieceVolumes, set on the provState of a repacking (sizing.go), holds the volumes of the
+	// pods planned on each of its claims in place of the volume state, which the pieces replace
+	// the claim in afterwards (volumeState.splitInto).
+	pieceVolumes map[*claim]*attached
 	// emptyTopo is repackTopology's (sizing.go).
 	emptyTopo *topology
 	// byPrice caches compatibleByPrice (sizing.go).
@@ -397,6 +400,7 @@ func Solve(in Input) *Result {
 	}
 	dss := compileDaemonSets(in.DaemonSets)
 
+	in.Nodes = normalizeNodes(in.Nodes) // a node with legacy labels only gets their GA keys too
 	nodes := newExistingNodes(in.Nodes, dss)
 
 	provs := make([]*provState, 0, len(in.Provisioners))
@@ -1249,7 +1253,7 @@ func newProvState(in ProvisionerInput, dss compiledDaemonSets) *provState {
 		t.Add(reqs[k])
 	}
 	for k, v := range p.Spec.Labels {
-		t.Add(&Requirement{Key: k, values: sets.New(v)})
+		t.Add(&Requirement{Key: v1alpha5.NormalizeLabelKey(k), values: sets.New(v)})
 	}
 	t[v1alpha5.LabelProvisionerName] = t[v1alpha5.LabelProvisionerName].Intersect(
 		&Requirement{Key: v1alpha5.LabelProvisionerName, values: sets.New(p.Name)})
@@ -1576,9 +1580,15 @@ func (ps *provState) firstCandidate(pi *podInfo, nsLabels map[string]map[string]
 }
 
 // filter returns the types of from that are compatible with reqs on the keys of term, can hold
-// total, and keep the provisioner within its limits given the other claims' commitment (others;
-// nil leaves limits out).
+// total, keep the provisioner within its limits given the other claims' commitment (others;
+// nil leaves limits out), and have no accelerator total does not request (wastesAccelerators).
 func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, others Resources) []*typeInfo {
+	return ps.filterTypes(from, reqs, term, total, others, false)
+}
+
+// filterTypes is filter; with accelerators set it keeps the types with accelerators total does
+// not request too (what a node may be, whatever pods it is launched for).
+func (ps *provState) filterTypes(from []*typeInfo, reqs, term Requirements, total, others Resources, accelerators bool) []*typeInfo {
 	var keys []string
 	checkOfferings := false
 	for k := range term {
@@ -1606,7 +1616,7 @@ func (ps *provState) filter(from []*typeInfo, reqs, term Requirements, total, ot
 		} else if !total.Fits(t.usable) {
 			continue
 		}
-		if wastesAccelerators(total, t) {
+		if !accelerators && wastesAccelerators(total, t) {
 			continue
 		}
 		if ps.limits != nil && others != nil && !ps.withinLimits(t.capacity, others) {
@@ -1687,12 +1697,30 @@ func (ps *provState) open(pi *podInfo) (string, bool) {
 		if c := ps.openWith(pi, reqs, term, opts); c != nil {
 			ps.settleEligibility(pi, c, Requirements{})
 			ps.topo.placedOnClaim(pi, c, Requirements{})
-			pi.vol.placedOnClaim(c)
+			ps.placedVolumes(pi, c)
 			return "", true
 		}
 		reasons = append(reasons, termReason(i, len(pi.terms), ps.explain(pi, reqs, term)))
 	}
 	return strings.Join(reasons, "; "), false
+}
+
+// placedVolumes records pi's volumes on the new node c: in pieceVolumes on a repacking's
+// provState (the PVs planned for pi's claims stay its own), else in the volume state.
+func (ps *provState) placedVolumes(pi *podInfo, c *claim) {
+	if ps.pieceVolumes == nil {
+		pi.vol.placedOnClaim(c)
+		return
+	}
+	if pi.vol == nil || len(pi.vol.attach) == 0 {
+		return
+	}
+	a := ps.pieceVolumes[c]
+	if a == nil {
+		a = &attached{}
+		ps.pieceVolumes[c] = a
+	}
+	a.add(pi.vol.attach)
 }
 
 // termsByPrice returns the indices of pi's node affinity terms (ORed: kube-scheduler takes a
@@ -1897,6 +1925,10 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 		if missing := ps.missingExtended(reqs, term, probe); len(missing) > 0 {
 			return fmt.Sprintf("no instance type satisfying the requirements has %s (requirements %s)", strings.Join(missing, ", "), reqs)
 		}
+		if unrequested := ps.unrequestedAccelerators(reqs, term, probe); len(unrequested) > 0 {
+			return fmt.Sprintf("every instance type satisfying the requirements has %s, which the pod does not request: "+
+				"such types are launched only for pods that request them (requirements %s)", strings.Join(unrequested, ", "), reqs)
+		}
 		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
 	}
 	var fitting []*typeInfo
@@ -1917,6 +1949,21 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 	}
 	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
 		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+}
+
+// unrequestedAccelerators returns, sorted, the accelerators of the types the requirements allow
+// when filter kept none of them only because each has an accelerator probe does not request
+// (wastesAccelerators); nil otherwise.
+func (ps *provState) unrequestedAccelerators(reqs, term Requirements, probe Resources) []string {
+	names := sets.New[string]()
+	for _, t := range ps.filterTypes(ps.types, reqs, term, probe, nil, true) {
+		for _, a := range t.accelerators {
+			if probe[a] == 0 {
+				names.Insert(string(a))
+			}
+		}
+	}
+	return sets.List(names)
 }
 
 // missingExtended returns, sorted, the extended resources of probe that no instance type the
@@ -2192,48 +2239,6 @@ func (c *claim) finish(maxTypes int) *NodeClaim {
 		nc.Prices = append(nc.Prices, o.price)
 	}
 	return nc
-}
-
-// compiledDaemonSets caches each daemonset's pod requests, tolerations and node selector.
-type compiledDaemonSets []compiledDaemonSet
-
-type compiledDaemonSet struct {
-	requests    Resources
-	tolerations []corev1.Toleration
-	affinity    nodeaffinity.RequiredNodeAffinity
-}
-
-func compileDaemonSets(dss []*appsv1.DaemonSet) compiledDaemonSets {
-	out := make(compiledDaemonSets, 0, len(dss))
-	for _, ds := range dss {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ds.Namespace, Name: ds.Name}, Spec: ds.Spec.Template.Spec}
-		out = append(out, compiledDaemonSet{
-			requests:    PodRequests(pod),
-			tolerations: pod.Spec.Tolerations,
-			affinity:    nodeaffinity.GetRequiredNodeAffinity(pod),
-		})
-	}
-	return out
-}
-
-// overhead sums the requests of the daemonsets that would run on a node with labels and taints.
-// A daemonset whose node affinity is invalid is not counted.
-func (dss compiledDaemonSets) overhead(labels map[string]string, taints []corev1.Taint) Resources {
-	out := Resources{}
-	if len(dss) == 0 {
-		return out
-	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: labels}}
-	for _, ds := range dss {
-		if Tolerates(ds.tolerations, taints) != nil {
-			continue
-		}
-		if ok, err := ds.affinity.Match(node); err != nil || !ok {
-			continue
-		}
-		out.AddInPlace(ds.requests)
-	}
-	return out
 }
 
 // offeringOverhead is the daemonset overhead of a node of type it with labels: the most over

@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 )
 
 // SpreadBreach is a pod of a plan whose topology spread constraint (whenUnsatisfiable
@@ -60,7 +62,10 @@ type checkNode struct {
 //     node affinity (nodeAffinityPolicy Honor, the default) and has only taints the pod
 //     tolerates (nodeTaintsPolicy Honor; the default Ignore counts every node);
 //   - a new node has the labels of the instance type and offering it is planned to launch as
-//     (NodeClaim.PlannedOffering) and the provisioner's taints;
+//     (NodeClaim.PlannedLabels) and the provisioner's taints;
+//   - a legacy topology key (failure-domain.beta.kubernetes.io/zone) counts the domains of its
+//     GA key (v1alpha5.LegacyLabels), which nodes carry with the same value, as the solver
+//     counts them; a node with the legacy label only is read as having the GA one too;
 //   - the selected pods are those of the pod's namespace that the label selector (with
 //     matchLabelKeys) selects, bound to or planned on eligible nodes, not being deleted;
 //   - the pod breaks the constraint when its domain's count exceeds the least count of the
@@ -70,6 +75,7 @@ type checkNode struct {
 // the order of nodes, then res's new nodes, then their pods.
 func CheckSpreads(nodes []ExistingNode, res *Result) []SpreadBreach {
 	all := make([]checkNode, 0, len(nodes)+len(res.NewNodes))
+	nodes = normalizeNodes(nodes)
 	for _, n := range nodes {
 		pods := append(append([]*corev1.Pod{}, n.Pods...), res.ExistingNodes[n.Name]...)
 		all = append(all, checkNode{labels: n.Labels, taints: n.Taints, pods: pods})
@@ -99,7 +105,8 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 	var out []SpreadBreach
 	for i := range p.Spec.TopologySpreadConstraints {
 		c := &p.Spec.TopologySpreadConstraints[i]
-		domain, ok := on.labels[c.TopologyKey]
+		key := v1alpha5.NormalizeLabelKey(c.TopologyKey)
+		domain, ok := on.labels[key]
 		if c.WhenUnsatisfiable != corev1.DoNotSchedule || !ok {
 			continue
 		}
@@ -107,13 +114,13 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 		if err != nil {
 			continue // the solver reports the pod's invalid constraint
 		}
-		eligible, key := spreadEligibility(p, c, term.selector)
-		byDomain, ok := counts[key]
+		eligible, countKey := spreadEligibility(p, c, term.selector)
+		byDomain, ok := counts[countKey]
 		if !ok {
 			byDomain = map[string]int{}
 			for j := range nodes {
 				n := &nodes[j]
-				d, ok := n.labels[c.TopologyKey]
+				d, ok := n.labels[key]
 				if !ok || !eligible(n) {
 					continue
 				}
@@ -124,7 +131,7 @@ func checkPodSpreads(p *corev1.Pod, on *checkNode, nodes []checkNode, counts map
 					}
 				}
 			}
-			counts[key] = byDomain
+			counts[countKey] = byDomain
 		}
 		b := SpreadBreach{Pod: p, TopologyKey: c.TopologyKey, Domain: domain, Count: byDomain[domain], Least: -1, MaxSkew: int(c.MaxSkew)}
 		if c.MinDomains != nil && len(byDomain) < int(*c.MinDomains) {
@@ -152,7 +159,7 @@ func spreadEligibility(p *corev1.Pod, c *corev1.TopologySpreadConstraint, sel la
 	honourTaints := c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor
 	terms, err := PodRequirementTerms(p)
 	var key strings.Builder
-	fmt.Fprintf(&key, "%s\x00%s\x00%s", p.Namespace, c.TopologyKey, sel)
+	fmt.Fprintf(&key, "%s\x00%s\x00%s", p.Namespace, v1alpha5.NormalizeLabelKey(c.TopologyKey), sel)
 	if honourAffinity {
 		key.WriteString("\x00affinity")
 		for _, t := range terms {

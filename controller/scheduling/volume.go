@@ -228,7 +228,9 @@ type podVolumes struct {
 	// pending are unbound WaitForFirstConsumer claims matched against the static PV pools.
 	pending []*pendingClaim
 	// attach are the pod's volumes counted against attach limits (unique name -> driver).
-	attach  map[string]string
+	attach map[string]string
+	// claims are the pod's claims ("namespace/name"): a split keeps pods sharing one together.
+	claims  []string
 	version int
 	built   bool
 }
@@ -292,6 +294,7 @@ func (vs *volumeState) compile(pi *podInfo) error {
 		if err != nil {
 			return err
 		}
+		pv.claims = append(pv.claims, pi.pod.Namespace+"/"+name)
 		if id, driver := attachName(vs.vols, pvc); id != "" {
 			pv.attach[id] = driver
 		}
@@ -752,6 +755,43 @@ func (pv *podVolumes) admitsClaim(c *claim) bool {
 		a = &attached{}
 	}
 	return pv.fitsWith(a, func(d string) (int, bool) { return claimLimit(c, d) })
+}
+
+// admitsPiece reports whether the pod's volumes fit the attach limits of every type of c, a
+// node a split is planning, beside a (the volumes of the pods planned on c so far; nil: none).
+func (pv *podVolumes) admitsPiece(c *claim, a *attached) bool {
+	if pv == nil || len(pv.attach) == 0 {
+		return true
+	}
+	if a == nil {
+		a = &attached{}
+	}
+	return pv.fitsWith(a, func(d string) (int, bool) { return claimLimit(c, d) })
+}
+
+// splitInto records the volumes of the pods of pieces, the new nodes a split or detach made of
+// others, for the placements that follow (admitsClaim). The PVs the pods' claims were planned
+// to bind stay theirs: a piece's requirements are within those of the node the PVs were chosen
+// for (see placedOnClaim), so each PV's node affinity still admits the piece. The entries of the
+// nodes replaced are left (a plan kept elsewhere may still hold them).
+func (vs *volumeState) splitInto(pieces []*claim) {
+	for _, c := range pieces {
+		if _, ok := vs.claims[c]; ok {
+			continue
+		}
+		var a *attached
+		for _, pi := range c.infos {
+			if pi.vol != nil && len(pi.vol.attach) > 0 {
+				if a == nil {
+					a = &attached{}
+				}
+				a.add(pi.vol.attach)
+			}
+		}
+		if a != nil {
+			vs.claims[c] = a
+		}
+	}
 }
 
 // attachableTypes returns the types that can attach the pod's volumes on a new node.

@@ -78,6 +78,15 @@ const (
 	LabelRegion       = "topology.kubernetes.io/region"
 	LabelCapacityType = "karpenter.sh/capacity-type"
 	ResourceGPU       = corev1.ResourceName("nvidia.com/gpu")
+
+	// The deprecated keys of the same labels, which a real EKS node still carries with the same
+	// values: the kubelet sets os, arch and instance type, the AWS cloud provider zone and
+	// region (and instance type). Older manifests select on them.
+	LabelArchBeta         = "beta.kubernetes.io/arch"
+	LabelOSBeta           = "beta.kubernetes.io/os"
+	LabelInstanceTypeBeta = "beta.kubernetes.io/instance-type"
+	LabelZoneBeta         = "failure-domain.beta.kubernetes.io/zone"
+	LabelRegionBeta       = "failure-domain.beta.kubernetes.io/region"
 )
 
 // EphemeralStorageGiB is the root volume every sandbox node reports (the EKS AL2 AMI's default
@@ -182,8 +191,9 @@ func (b *Bootstrap) withheld(inst Instance, maxPods int32, capacity corev1.Resou
 
 // BuildNode returns the Node that the kubelet of inst registers from bootstrap b: name = private
 // DNS name, providerID aws:///<zone>/<instance-id>, labels from the user data plus the
-// kubelet's well-known labels (and karpenter.sh/capacity-type from the instance lifecycle if
-// the user data did not set it), the user data's taints, annotation kwok.x-k8s.io/node=fake,
+// kubelet's and the AWS cloud provider's well-known labels, GA and legacy (beta) keys alike
+// (and karpenter.sh/capacity-type from the instance lifecycle if the user data did not set
+// it), the user data's taints, annotation kwok.x-k8s.io/node=fake,
 // capacity (cpu, memory in Mi, pods, ephemeral-storage of DataVolumeGiB, nvidia.com/gpu) and allocatable =
 // capacity minus EKS AL2 kube-reserved and hard eviction thresholds. Pods = b.MaxPods if set,
 // else inst.MaxPods (else 110, the kubelet default). Error: unknown architecture, empty DNS name.
@@ -215,6 +225,8 @@ func BuildNode(inst Instance, b *Bootstrap, region string) (*corev1.Node, error)
 		region = strings.TrimRight(inst.Zone, "abcdefghijklmnopqrstuvwxyz")
 	}
 	labels[LabelRegion] = region
+	labels[LabelArchBeta], labels[LabelOSBeta], labels[LabelInstanceTypeBeta] = arch, "linux", inst.InstanceType
+	labels[LabelZoneBeta], labels[LabelRegionBeta] = inst.Zone, region
 	if _, ok := labels[LabelCapacityType]; !ok && inst.CapacityType != "" {
 		labels[LabelCapacityType] = inst.CapacityType
 	}

@@ -116,7 +116,10 @@ func TestBuildNode(t *testing.T) {
 		t.Fatalf("name %q providerID %q", n.Name, n.Spec.ProviderID)
 	}
 	for k, v := range map[string]string{"team": "a", LabelArch: "amd64", LabelOS: "linux", LabelInstanceType: "g5.xlarge",
-		LabelZone: "us-east-1b", LabelRegion: "us-east-1", LabelCapacityType: "spot", LabelHostname: inst.PrivateDNSName} {
+		LabelZone: "us-east-1b", LabelRegion: "us-east-1", LabelCapacityType: "spot", LabelHostname: inst.PrivateDNSName,
+		// the legacy keys a real kubelet and the AWS cloud provider still set
+		"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/instance-type": "g5.xlarge",
+		"failure-domain.beta.kubernetes.io/zone": "us-east-1b", "failure-domain.beta.kubernetes.io/region": "us-east-1"} {
 		if n.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, n.Labels[k], v)
 		}

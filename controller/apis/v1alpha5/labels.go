@@ -44,6 +44,15 @@ const (
 	LabelOS           = "kubernetes.io/os"
 	LabelHostname     = "kubernetes.io/hostname"
 
+	// The deprecated keys of the same labels, which kubelets (os, arch, instance type) and the
+	// AWS cloud provider (zone, region) still set on every node beside the GA keys above, and
+	// which older manifests still select on (see LegacyLabels).
+	LabelArchBeta         = "beta.kubernetes.io/arch"
+	LabelOSBeta           = "beta.kubernetes.io/os"
+	LabelInstanceTypeBeta = "beta.kubernetes.io/instance-type"
+	LabelZoneBeta         = "failure-domain.beta.kubernetes.io/zone"
+	LabelRegionBeta       = "failure-domain.beta.kubernetes.io/region"
+
 	// AnnotationEmptinessTimestamp is set (RFC 3339) on a node when it has no non-daemonset,
 	// non-terminal pods, and removed when such pods return.
 	AnnotationEmptinessTimestamp = Group + "/emptiness-timestamp"
@@ -93,4 +102,27 @@ var WellKnownLabels = []string{
 	LabelInstanceNetworkBandwidth, LabelInstanceEBSBandwidth, LabelInstancePods, LabelInstanceCPUManufacturer,
 	LabelInstanceGPUName, LabelInstanceGPUManufacturer, LabelInstanceGPUMemory,
 	LabelInstanceAcceleratorName, LabelInstanceAcceleratorManufacturer, LabelInstanceAcceleratorCount,
+}
+
+// LegacyLabels maps each deprecated node label key to the GA key a node carries with the same
+// value (a kubelet sets beta.kubernetes.io/os and kubernetes.io/os alike, the AWS cloud provider
+// failure-domain.beta.kubernetes.io/zone and topology.kubernetes.io/zone alike). The scheduler
+// reads a legacy key wherever it reads label keys (pods' node selectors, node affinity and
+// topology keys, a Provisioner's requirements and labels, node labels) as its GA key, so that a
+// pod selecting beta.kubernetes.io/os: linux is planned as kube-scheduler would bind it.
+var LegacyLabels = map[string]string{
+	LabelArchBeta:         LabelArch,
+	LabelOSBeta:           LabelOS,
+	LabelInstanceTypeBeta: LabelInstanceType,
+	LabelZoneBeta:         LabelZone,
+	LabelRegionBeta:       LabelRegion,
+}
+
+// NormalizeLabelKey returns the GA key of a legacy label key (LegacyLabels), any other key as
+// it is.
+func NormalizeLabelKey(key string) string {
+	if ga, ok := LegacyLabels[key]; ok {
+		return ga
+	}
+	return key
 }
