@@ -2,11 +2,12 @@ package scheduling
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 )
 
 // Spread repair. Placement checks a pod's topology spread when it places the pod, and checks
@@ -18,18 +19,25 @@ import (
 // refuse if it binds them last.
 //
 // repairSpreads lowers that afterwards without changing a node or the bill: it swaps two pods
-// of new nodes that kube-scheduler cannot tell apart but for their labels (the same requests,
-// node selector, node affinity and tolerations; neither carrying pod affinity, anti-affinity or
-// host ports, nor a claimed volume; neither selected by any pod's affinity or anti-affinity term),
-// so each node keeps its requests, requirements and instance types. A swap is kept when it
-// lowers the plan's spread excess: over every DoNotSchedule constraint of the pods CheckSpreads
-// checks, the sum over those pods of how far their domain's count exceeds the least count of the
-// other eligible domains plus maxSkew (0 when it does not). Each kept swap lowers that integer,
-// so the repair ends; its work is bounded besides (repairSwapBudget).
+// of new nodes that kube-scheduler cannot tell apart but for their labels (the same requests
+// and node requirement terms and tolerations; neither carrying pod affinity, anti-affinity or
+// host ports, nor a claimed volume; neither selected by a pod affinity or anti-affinity term of
+// the plan), so each node keeps its requests, requirements and instance types. A swap is kept
+// when it lowers the spread excess of a zone-level constraint it touches and raises none: the
+// sum over a constraint's pods of how far their domain's count exceeds the least count of the
+// other eligible domains plus maxSkew. Hostname spreads are checked on the two nodes the swap
+// changes: no node ends above maxSkew selected pods of a spread there where it was not. Each kept
+// swap lowers an integer sum, so the repair ends; its work is bounded besides (a swap budget).
+//
+// It reads the solver's compiled pods (podInfo: spread groups, request keys, host terms), so
+// that a plan without breaches costs one pass over its pods.
 
-// repairSwapBudget bounds the swaps tried per pod of the plan, so that a plan whose breaches no
-// swap mends costs time in proportion to its pods.
+// repairSwapBudget bounds the swaps tried, per pod of the plan's new nodes.
 const repairSwapBudget = 4
+
+// repairMaxTries bounds the swaps tried in all, so that a large plan whose breaches few swaps
+// mend does not pay for trying them all.
+const repairMaxTries = 20000
 
 // repairMaxPartners bounds the partners tried for one pod selected in a domain over its skew.
 const repairMaxPartners = 16
@@ -37,15 +45,15 @@ const repairMaxPartners = 16
 // repairClass is the carriers of a constraint with one maxSkew and minDomains.
 type repairClass struct{ maxSkew, minDomains int }
 
-// repairGroup is one constraint, as CheckSpreads groups them (spreadEligibility's key): the
-// pods it selects per eligible domain, and its carriers (the checked pods with the constraint)
-// per domain and class.
+// repairGroup is one zone-level spread group (domainGroup): the pods it selects per eligible
+// domain, and its carriers (the pods of the plan with the constraint) per domain and class.
 type repairGroup struct {
 	topologyKey string
 	sel         *podTerm
-	eligible    func(*checkNode) bool
-	// elig caches eligible per node index.
-	elig []int8
+	// dom and elig are each node's domain of the key ("" without it) and whether the group
+	// counts it.
+	dom  []string
+	elig []bool
 	// counts are the selected pods per eligible domain (ndomains of them), hist the number of
 	// domains per count.
 	counts   map[string]int
@@ -62,15 +70,18 @@ type repairGroup struct {
 // repairPod is a pod of the plan's final state.
 type repairPod struct {
 	pod  *corev1.Pod
-	node int // index in repairState.nodes
+	info *podInfo // nil for a bound pod
+	node int      // index in repairState.nodes
 	// newNode and pos locate the pod in res.NewNodes (newNode -1: on an existing node).
 	newNode, pos int
-	// selectedBy are the groups whose term selects the pod (on an eligible node); carries the
-	// groups and classes of its own constraints (checked pods only).
+	// selectedBy are the groups whose term selects the pod; carries the groups and classes of
+	// its own constraints (planned pods only).
 	selectedBy []*repairGroup
 	carries    []repairCarry
 	movable    bool
 	sig        string
+	// class numbers the pods of equal selectedBy and carries.
+	class int
 }
 
 type repairCarry struct {
@@ -79,27 +90,32 @@ type repairCarry struct {
 }
 
 type repairState struct {
-	nodes  []checkNode
 	groups []*repairGroup
-	byKey  map[string]*repairGroup
 	pods   []*repairPod
+	// onNode are each node's pods.
+	onNode [][]*repairPod
 	nsLabs map[string]map[string]string
+	// domainID numbers the nodes of equal domains and eligibility in every group.
+	domainID []int
+	// refused are the swaps (as the groups see them) refused since the last swap made.
+	refused map[repairMemoKey]bool
 	// touched and after are trySwap's room.
 	touched []*repairGroup
 	after   []repairAfter
 }
 
 // repairSpreads swaps pods of res's new nodes to lower its spread excess (see the top of the
-// file); nodes are the existing and in-flight nodes res was planned with.
-func repairSpreads(nodes []ExistingNode, res *Result, nsLabels map[string]map[string]string) {
-	if len(res.NewNodes) < 2 {
+// file); nodes are the existing and in-flight nodes res was planned with, pods the compiled
+// pods of the solve.
+func repairSpreads(nodes []ExistingNode, res *Result, pods []*podInfo, topo *topology) {
+	if len(res.NewNodes) < 2 || !anyZoneSpread(pods) {
 		return
 	}
-	s := newRepairState(nodes, res, nsLabels)
+	s := newRepairState(nodes, res, pods, topo)
 	if s == nil {
 		return
 	}
-	budget := repairSwapBudget * len(s.pods)
+	budget := min(repairSwapBudget*len(s.pods), repairMaxTries)
 	for budget > 0 && s.improve(&budget) {
 	}
 	for _, p := range s.pods {
@@ -109,133 +125,303 @@ func repairSpreads(nodes []ExistingNode, res *Result, nsLabels map[string]map[st
 	}
 }
 
-// newRepairState reads res's final state as CheckSpreads does.
-func newRepairState(nodes []ExistingNode, res *Result, nsLabels map[string]map[string]string) *repairState {
-	s := &repairState{byKey: map[string]*repairGroup{}, nsLabs: nsLabels}
-	for _, n := range nodes {
-		s.nodes = append(s.nodes, checkNode{labels: n.Labels, taints: n.Taints})
-		i := len(s.nodes) - 1
+// anyZoneSpread reports whether a pod has a topology spread constraint on a key other than
+// kubernetes.io/hostname.
+func anyZoneSpread(pods []*podInfo) bool {
+	for _, pi := range pods {
+		for i := range pi.domain {
+			if pi.domain[i].kind == kindSpread {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newRepairState reads res's final state; nil when no zone-level constraint is over its skew.
+func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *topology) *repairState {
+	info := make(map[*corev1.Pod]*podInfo, len(pods))
+	for _, pi := range pods {
+		info[pi.pod] = pi
+	}
+	s := &repairState{nsLabs: topo.nsLabels}
+	byGroup := map[*domainGroup]*repairGroup{}
+	nNodes := len(nodes) + len(res.NewNodes)
+	s.onNode = make([][]*repairPod, nNodes)
+	add := func(p *corev1.Pod, node, newNode, pos int) {
+		rp := &repairPod{pod: p, info: info[p], node: node, newNode: newNode, pos: pos}
+		if newNode == -1 {
+			rp.info = nil // bound: kube-scheduler's past
+		}
+		s.pods = append(s.pods, rp)
+		s.onNode[node] = append(s.onNode[node], rp)
+	}
+	for i, n := range nodes {
 		for _, p := range n.Pods {
-			s.pods = append(s.pods, &repairPod{pod: p, node: i, newNode: -1})
+			add(p, i, -1, 0)
 		}
 		for _, p := range res.ExistingNodes[n.Name] {
-			s.pods = append(s.pods, &repairPod{pod: p, node: i, newNode: -2})
+			add(p, i, -2, 0)
 		}
 	}
 	for j, c := range res.NewNodes {
-		l, _ := c.PlannedLabels()
-		l[corev1.LabelHostname] = fmt.Sprintf("new node %d", j+1)
-		s.nodes = append(s.nodes, checkNode{labels: l, taints: c.Provisioner.Spec.Taints})
 		for k, p := range c.Pods {
-			s.pods = append(s.pods, &repairPod{pod: p, node: len(s.nodes) - 1, newNode: j, pos: k})
+			add(p, len(nodes)+j, j, k)
 		}
 	}
-	referenced := s.affinityTerms()
+	// Groups and carriers, from the compiled constraints of the planned pods.
 	for _, p := range s.pods {
-		if p.pod.DeletionTimestamp != nil {
+		if p.info == nil || p.pod.DeletionTimestamp != nil {
 			continue
 		}
-		checked := p.newNode != -1
-		for i := range p.pod.Spec.TopologySpreadConstraints {
-			c := &p.pod.Spec.TopologySpreadConstraints[i]
-			if c.WhenUnsatisfiable != corev1.DoNotSchedule {
+		for i := range p.info.domain {
+			dc := &p.info.domain[i]
+			if dc.kind != kindSpread {
 				continue
 			}
-			term, err := compileSpreadTerm(p.pod, i)
-			if err != nil {
-				continue
-			}
-			eligible, key := spreadEligibility(p.pod, c, term.selector)
-			g := s.byKey[key]
+			g := byGroup[dc.group]
 			if g == nil {
-				g = &repairGroup{topologyKey: c.TopologyKey, sel: term, eligible: eligible, elig: make([]int8, len(s.nodes)),
-					counts: map[string]int{}, hist: map[int]int{}, carriers: map[repairClass]map[string]int{}}
-				s.byKey[key] = g
-				s.groups = append(s.groups, g)
+				g = s.newGroup(dc.group, nodes, res)
+				byGroup[dc.group] = g
 			}
-			if !checked {
-				continue
-			}
-			class := repairClass{maxSkew: int(c.MaxSkew)}
-			if c.MinDomains != nil {
-				class.minDomains = int(*c.MinDomains)
-			}
-			p.carries = append(p.carries, repairCarry{g, class})
-		}
-		if p.newNode >= 0 {
-			p.movable, p.sig = movableSig(p.pod, referenced, nsLabels)
+			p.carries = append(p.carries, repairCarry{g, repairClass{maxSkew: dc.maxSkew, minDomains: dc.minDomains}})
 		}
 	}
-	for _, g := range s.groups {
-		for i := range s.nodes {
-			if d, ok := g.domain(s, i); ok {
-				g.counts[d] += 0
-			}
-		}
+	if len(s.groups) == 0 {
+		return nil
 	}
-	for _, g := range s.groups {
-		g.ndomains = len(g.counts)
-		g.hist[0] = g.ndomains
-	}
+	// Identical pods share their compiled info's selection cache (podInfo.selected), and the
+	// groups that select them.
+	selecting := map[*termSelection][]*repairGroup{}
 	for _, p := range s.pods {
 		if p.pod.DeletionTimestamp != nil {
 			continue
 		}
-		for _, g := range s.groups {
-			if g.sel.matches(p.pod, nil) {
-				p.selectedBy = append(p.selectedBy, g)
-				if d, ok := g.domain(s, p.node); ok {
-					g.shift(d, 1)
-				}
+		if p.info != nil && p.info.selected != nil {
+			sel, ok := selecting[p.info.selected]
+			if !ok {
+				sel = s.selecting(p.pod)
+				selecting[p.info.selected] = sel
+			}
+			p.selectedBy = sel
+		} else {
+			p.selectedBy = s.selecting(p.pod)
+		}
+		for _, g := range p.selectedBy {
+			if g.elig[p.node] {
+				g.shift(g.dom[p.node], 1)
 			}
 		}
 		for _, c := range p.carries {
-			if d, ok := s.nodes[p.node].labels[c.g.topologyKey]; ok {
+			if d := c.g.dom[p.node]; d != "" {
 				c.g.carry(c.class, d, 1)
 			}
 		}
 	}
+	over := false
 	for _, g := range s.groups {
 		g.recompute()
+		over = over || g.total > 0
+	}
+	if !over {
+		return nil
+	}
+	s.numberClasses()
+	referenced := affinityTermsOf(s.pods, topo)
+	type movability struct {
+		movable bool
+		sig     string
+	}
+	memo := map[*termSelection]movability{}
+	for _, p := range s.pods {
+		if p.newNode < 0 || p.info == nil || p.pod.DeletionTimestamp != nil {
+			continue
+		}
+		if m, ok := memo[p.info.selected]; ok && p.info.selected != nil {
+			p.movable, p.sig = m.movable, m.sig
+			continue
+		}
+		p.movable, p.sig = movableSig(p, referenced, s.nsLabs)
+		if p.info.selected != nil {
+			memo[p.info.selected] = movability{p.movable, p.sig}
+		}
 	}
 	return s
 }
 
-// affinityTerms returns the pod affinity and anti-affinity terms of every pod of the state,
-// required and preferred: a pod one of them selects is not moved.
-func (s *repairState) affinityTerms() []*podTerm {
-	var out []*podTerm
-	seen := map[string]bool{}
-	add := func(owner *corev1.Pod, t *corev1.PodAffinityTerm) {
-		k := owner.Namespace + "\x00" + t.String()
-		if seen[k] {
-			return
-		}
-		seen[k] = true
-		if pt, err := compilePodTerm(owner, t, ""); err == nil {
-			out = append(out, pt)
+// selecting returns the groups whose term selects p (read only: pods share it).
+func (s *repairState) selecting(p *corev1.Pod) []*repairGroup {
+	var out []*repairGroup
+	for _, g := range s.groups {
+		if g.sel.matches(p, s.nsLabs[p.Namespace]) {
+			out = append(out, g)
 		}
 	}
+	return out
+}
+
+// numberClasses sets each pod's class and each node's domainID (see trySwap).
+func (s *repairState) numberClasses() {
+	index := make(map[*repairGroup]int, len(s.groups))
+	for i, g := range s.groups {
+		index[g] = i
+	}
+	ids := map[string]int{}
+	var b []byte
+	id := func() int {
+		n, ok := ids[string(b)]
+		if !ok {
+			n = len(ids)
+			ids[string(b)] = n
+		}
+		return n
+	}
 	for _, p := range s.pods {
+		b = b[:0]
+		for _, g := range p.selectedBy {
+			b = strconv.AppendInt(b, int64(index[g]), 10)
+			b = append(b, ',')
+		}
+		b = append(b, '|')
+		for _, c := range p.carries {
+			b = strconv.AppendInt(b, int64(index[c.g]), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(c.class.maxSkew), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(c.class.minDomains), 10)
+			b = append(b, ',')
+		}
+		p.class = id()
+	}
+	clear(ids)
+	s.domainID = make([]int, len(s.onNode))
+	for n := range s.onNode {
+		b = b[:0]
+		for _, g := range s.groups {
+			b = append(b, g.dom[n]...)
+			if g.elig[n] {
+				b = append(b, '+')
+			}
+			b = append(b, 0)
+		}
+		s.domainID[n] = id()
+	}
+	s.refused = map[repairMemoKey]bool{}
+}
+
+// newGroup returns the repair's view of dg over the nodes of the plan: each node's domain and
+// whether dg counts it (a new node's domain is the one its requirements fix, else its planned
+// offering's).
+func (s *repairState) newGroup(dg *domainGroup, nodes []ExistingNode, res *Result) *repairGroup {
+	n := len(nodes) + len(res.NewNodes)
+	g := &repairGroup{topologyKey: dg.key, sel: dg.term, dom: make([]string, n), elig: make([]bool, n),
+		counts: map[string]int{}, hist: map[int]int{}, carriers: map[repairClass]map[string]int{}}
+	every := dg.eligible == nil || dg.eligible.everyNode()
+	for i, nd := range nodes {
+		d, ok := nd.Labels[dg.key]
+		if !ok {
+			continue
+		}
+		g.dom[i] = d
+		g.elig[i] = every || dg.eligible.node(nd.Labels, nd.Taints)
+	}
+	for j, c := range res.NewNodes {
+		i := len(nodes) + j
+		d, ok := c.Requirements[dg.key].Single()
+		var labels map[string]string
+		if !ok || !every {
+			labels, _ = c.PlannedLabels()
+			d, ok = labels[dg.key]
+		}
+		if !ok {
+			continue
+		}
+		g.dom[i] = d
+		g.elig[i] = every || dg.eligible.node(labels, c.Provisioner.Spec.Taints)
+	}
+	for i := range n {
+		if g.elig[i] {
+			g.counts[g.dom[i]] += 0
+		}
+	}
+	g.ndomains = len(g.counts)
+	g.hist[0] = g.ndomains
+	s.groups = append(s.groups, g)
+	return g
+}
+
+// affinityTermsOf returns the pod affinity and anti-affinity terms of the plan, required and
+// preferred, one per namespace and selector: a pod one of them selects is not moved. Compiled
+// terms come from the planned pods' podInfo and the topology (bound pods' anti-affinity); a
+// pod with preferred pod terms, and a bound pod with affinity, has its terms compiled here.
+func affinityTermsOf(pods []*repairPod, topo *topology) []*podTerm {
+	var out []*podTerm
+	seen := map[string]bool{}
+	seenPtr := map[*podTerm]bool{}
+	keep := func(t *podTerm, ns string) {
+		if seenPtr[t] {
+			return
+		}
+		seenPtr[t] = true
+		k := ns + "\x00" + t.selector.String()
+		if t.allNamespaces || t.nsSelector != nil || len(t.namespaces) != 1 {
+			k = "\x01" + k + "\x00" + strings.Join(sets.List(t.namespaces), ",")
+			if t.nsSelector != nil {
+				k += "\x00" + t.nsSelector.String()
+			}
+			if t.allNamespaces {
+				k += "\x00all"
+			}
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, t)
+		}
+	}
+	compile := func(p *corev1.Pod, terms []corev1.PodAffinityTerm) {
+		for i := range terms {
+			if t, err := compilePodTerm(p, &terms[i], ""); err == nil {
+				keep(t, p.Namespace)
+			}
+		}
+	}
+	for _, p := range pods {
+		if pi := p.info; pi != nil {
+			for _, t := range pi.host.affinity {
+				keep(t, p.pod.Namespace)
+			}
+			for _, t := range pi.host.antiAffinity {
+				keep(t, p.pod.Namespace)
+			}
+			for _, t := range pi.symAnti {
+				keep(t, p.pod.Namespace)
+			}
+			for i := range pi.domain {
+				if dc := &pi.domain[i]; dc.kind != kindSpread {
+					keep(dc.group.term, p.pod.Namespace)
+				}
+			}
+		}
 		a := p.pod.Spec.Affinity
-		if a == nil {
+		if a == nil || (p.info != nil && !softPodTerms(p.pod)) {
 			continue
 		}
 		if pa := a.PodAffinity; pa != nil {
-			for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-				add(p.pod, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
-			}
+			compile(p.pod, pa.RequiredDuringSchedulingIgnoredDuringExecution)
 			for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
-				add(p.pod, &pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+				compile(p.pod, []corev1.PodAffinityTerm{pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm})
 			}
 		}
 		if pa := a.PodAntiAffinity; pa != nil {
-			for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-				add(p.pod, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
-			}
+			compile(p.pod, pa.RequiredDuringSchedulingIgnoredDuringExecution)
 			for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
-				add(p.pod, &pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+				compile(p.pod, []corev1.PodAffinityTerm{pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm})
 			}
+		}
+	}
+	for _, list := range topo.anti {
+		for _, a := range list {
+			keep(a.term, a.owner.Namespace)
 		}
 	}
 	return out
@@ -243,56 +429,76 @@ func (s *repairState) affinityTerms() []*podTerm {
 
 // movableSig reports whether p may be swapped (see the top of the file) and, if so, the
 // signature of what kube-scheduler's node filters read of it besides labels: requests, node
-// selector, node affinity, tolerations.
-func movableSig(p *corev1.Pod, referenced []*podTerm, nsLabels map[string]map[string]string) (bool, string) {
-	if a := p.Spec.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
+// requirement terms and tolerations.
+func movableSig(p *repairPod, referenced []*podTerm, nsLabels map[string]map[string]string) (bool, string) {
+	pi := p.info
+	if pi.err != nil || pi.vol != nil || len(pi.ports) > 0 || len(pi.host.affinity) > 0 || len(pi.host.antiAffinity) > 0 ||
+		len(pi.symAnti) > 0 || len(pi.host.spread) != len(pi.symSpread) || softPodTerms(p.pod) {
 		return false, ""
 	}
-	for _, v := range p.Spec.Volumes {
-		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+	for i := range pi.domain {
+		if pi.domain[i].kind != kindSpread {
 			return false, ""
 		}
 	}
-	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for _, c := range cs {
-			for _, port := range c.Ports {
-				if port.HostPort != 0 {
-					return false, ""
-				}
-			}
-		}
-	}
 	for _, t := range referenced {
-		if t.matches(p, nsLabels[p.Namespace]) {
+		if t.matches(p.pod, nsLabels[p.pod.Namespace]) {
 			return false, ""
 		}
 	}
 	var b strings.Builder
-	b.WriteString(PodRequests(p).key())
-	fmt.Fprintf(&b, "\x00%v\x00", p.Spec.NodeSelector) // fmt prints maps in key order
-	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil {
-		b.WriteString(a.NodeAffinity.String())
-	}
-	for i := range p.Spec.Tolerations {
+	b.WriteString(pi.reqKey)
+	for _, t := range pi.terms {
 		b.WriteString("\x00")
-		b.WriteString(p.Spec.Tolerations[i].String())
+		if len(t) > 0 {
+			b.WriteString(t.String())
+		}
+	}
+	for i := range p.pod.Spec.Tolerations {
+		b.WriteString("\x01")
+		b.WriteString(p.pod.Spec.Tolerations[i].String())
 	}
 	return true, b.String()
 }
 
-// domain returns node i's domain of g's key when it carries the key and counts for g.
-func (g *repairGroup) domain(s *repairState, i int) (string, bool) {
-	d, ok := s.nodes[i].labels[g.topologyKey]
-	if !ok {
-		return "", false
+// hostSpreadsHold reports whether the hostname spreads of the pods on node n, and of the pod
+// arriving there, still hold after arriving replaces leaving on n: a spread of a pod staying on
+// n is not left with more selected pods there than its maxSkew where it had no more before, and
+// the arriving pod's spreads find at most maxSkew there (kube-scheduler's least count over the
+// nodes is at least 0, so that is enough for a spread to hold).
+func (s *repairState) hostSpreadsHold(n int, leaving, arriving *repairPod) bool {
+	count := func(hs hostSpread) (before, after int) {
+		for _, q := range s.onNode[n] {
+			if hs.term.matches(q.pod, s.nsLabs[q.pod.Namespace]) {
+				before++
+				if q != leaving {
+					after++
+				}
+			}
+		}
+		if hs.term.matches(arriving.pod, s.nsLabs[arriving.pod.Namespace]) {
+			after++
+		}
+		return before, after
 	}
-	if g.elig[i] == 0 {
-		g.elig[i] = 2
-		if g.eligible(&s.nodes[i]) {
-			g.elig[i] = 1
+	for _, q := range s.onNode[n] {
+		if q == leaving || q.info == nil {
+			continue
+		}
+		for _, hs := range q.info.symSpread {
+			if before, after := count(hs); after > hs.maxSkew && after > before {
+				return false
+			}
 		}
 	}
-	return d, g.elig[i] == 1
+	if arriving.info != nil {
+		for _, hs := range arriving.info.symSpread {
+			if _, after := count(hs); after > hs.maxSkew {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // carry adds n carriers of class in domain d.
@@ -381,14 +587,22 @@ func (g *repairGroup) recompute() {
 // reports whether any swap was made. budget bounds the swaps tried.
 func (s *repairState) improve(budget *int) bool {
 	improved := false
+	var over []*repairGroup
 	for _, g := range s.groups {
-		if g.total == 0 {
-			continue
+		if g.total > 0 {
+			over = append(over, g)
 		}
+	}
+	// Each constraint over its skew gets its share of the budget, so that one whose breaches
+	// no swap mends does not use it all.
+	for i, g := range over {
+		share := *budget / (len(over) - i)
+		left := share
 		idx := s.indexBy(g)
-		for g.total > 0 && *budget > 0 && s.improveGroup(g, idx, budget) {
+		for g.total > 0 && left > 0 && s.improveGroup(g, idx, &left) {
 			improved = true
 		}
+		*budget -= share - max(left, 0)
 	}
 	return improved
 }
@@ -403,13 +617,10 @@ type repairDomain struct {
 func (s *repairState) indexBy(g *repairGroup) map[string]*repairDomain {
 	idx := map[string]*repairDomain{}
 	for _, p := range s.pods {
-		if !p.movable {
+		if !p.movable || !g.elig[p.node] {
 			continue
 		}
-		d, ok := g.domain(s, p.node)
-		if !ok {
-			continue
-		}
+		d := g.dom[p.node]
 		rd := idx[d]
 		if rd == nil {
 			rd = &repairDomain{bySig: map[string][]*repairPod{}}
@@ -467,8 +678,7 @@ func (s *repairState) improveGroup(g *repairGroup, idx map[string]*repairDomain,
 }
 
 // swapFor tries partners for x (in domain dx, signature sig) in g's emptier domains (under,
-// by count): ok when a
-// swap was made, done when the budget ran out.
+// by count): ok when a swap was made, done when the budget ran out.
 func (s *repairState) swapFor(g *repairGroup, idx map[string]*repairDomain, under []string, x *repairPod, dx, sig string, budget *int) (ok, done bool) {
 	tried := 0
 	for _, dy := range under {
@@ -514,6 +724,10 @@ func selects(groups []*repairGroup, g *repairGroup) bool {
 // touches and raises none, and reports whether it did. The excess after the swap is worked out
 // before anything is changed (repairSwap).
 func (s *repairState) trySwap(x, y *repairPod) bool {
+	key := repairMemoKey{x.class, y.class, s.domainID[x.node], s.domainID[y.node]}
+	if s.refused[key] {
+		return false
+	}
 	touched := s.touched[:0]
 	for _, p := range []*repairPod{x, y} {
 		for _, g := range p.selectedBy {
@@ -529,7 +743,7 @@ func (s *repairState) trySwap(x, y *repairPod) bool {
 	}
 	s.touched = touched
 	after := s.after[:0]
-	lower := false
+	lower, higher := false, false
 	for _, g := range touched {
 		sw := s.swapOf(g, x, y)
 		if !sw.changes() {
@@ -538,22 +752,33 @@ func (s *repairState) trySwap(x, y *repairPod) bool {
 		}
 		a := sw.after()
 		if a.total > g.total {
-			s.after = after
-			return false
+			higher = true
+			break
 		}
 		lower = lower || a.total < g.total
 		after = append(after, a)
 	}
 	s.after = after
-	if !lower {
+	if higher || !lower {
+		// The groups read only the pods' classes and their nodes' domains: every swap of the
+		// same classes between the same domains is refused alike until a swap is made.
+		s.refused[key] = true
+		return false
+	}
+	if !s.hostSpreadsHold(x.node, x, y) || !s.hostSpreadsHold(y.node, y, x) {
 		return false
 	}
 	s.move(x, y)
 	for i, g := range touched {
 		g.total, g.least, g.second = after[i].total, after[i].least, after[i].second
 	}
+	clear(s.refused)
 	return true
 }
+
+// repairMemoKey names a swap as the groups see it: the classes of the two pods and the
+// domainIDs of their nodes.
+type repairMemoKey struct{ xc, yc, nx, ny int }
 
 // repairAfter is a group's excess and leastTwo after a swap.
 type repairAfter struct{ total, least, second int }
@@ -581,14 +806,13 @@ type repairCarried struct {
 func (s *repairState) swapOf(g *repairGroup, x, y *repairPod) repairSwap {
 	sw := repairSwap{g: g}
 	a, b := x.node, y.node
-	sw.da, sw.hasA = s.nodes[a].labels[g.topologyKey]
-	sw.db, sw.hasB = s.nodes[b].labels[g.topologyKey]
+	sw.da, sw.db = g.dom[a], g.dom[b]
+	sw.hasA, sw.hasB = sw.da != "", sw.db != ""
 	if sw.hasA && sw.hasB && sw.da == sw.db {
 		sw.sameDomain = true
 		return sw
 	}
-	_, sw.eligA = g.domain(s, a)
-	_, sw.eligB = g.domain(s, b)
+	sw.eligA, sw.eligB = g.elig[a], g.elig[b]
 	for _, m := range []struct {
 		p   *repairPod
 		toA int // +1: the pod goes to a; -1: it leaves a
@@ -812,22 +1036,24 @@ func (s *repairState) move(x, y *repairPod) {
 		src, dst int
 	}{{x, na, nb}, {y, nb, na}} {
 		for _, g := range m.p.selectedBy {
-			if d, ok := g.domain(s, m.src); ok {
-				g.shift(d, -1)
+			if g.elig[m.src] {
+				g.shift(g.dom[m.src], -1)
 			}
-			if d, ok := g.domain(s, m.dst); ok {
-				g.shift(d, 1)
+			if g.elig[m.dst] {
+				g.shift(g.dom[m.dst], 1)
 			}
 		}
 		for _, c := range m.p.carries {
-			if d, ok := s.nodes[m.src].labels[c.g.topologyKey]; ok {
+			if d := c.g.dom[m.src]; d != "" {
 				c.g.carry(c.class, d, -1)
 			}
-			if d, ok := s.nodes[m.dst].labels[c.g.topologyKey]; ok {
+			if d := c.g.dom[m.dst]; d != "" {
 				c.g.carry(c.class, d, 1)
 			}
 		}
 	}
+	replace(s.onNode[na], x, y)
+	replace(s.onNode[nb], y, x)
 	x.node, y.node = nb, na
 	x.newNode, y.newNode = y.newNode, x.newNode
 	x.pos, y.pos = y.pos, x.pos
