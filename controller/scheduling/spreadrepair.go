@@ -37,7 +37,7 @@ const repairSwapBudget = 4
 
 // repairMaxTries bounds the swaps tried in all, so that a large plan whose breaches few swaps
 // mend does not pay for trying them all.
-const repairMaxTries = 20000
+const repairMaxTries = 4000
 
 // repairMaxPartners bounds the partners tried for one pod selected in a domain over its skew.
 const repairMaxPartners = 16
@@ -146,27 +146,45 @@ func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *to
 	}
 	s := &repairState{nsLabs: topo.nsLabels}
 	byGroup := map[*domainGroup]*repairGroup{}
-	nNodes := len(nodes) + len(res.NewNodes)
-	s.onNode = make([][]*repairPod, nNodes)
-	add := func(p *corev1.Pod, node, newNode, pos int) {
-		rp := &repairPod{pod: p, info: info[p], node: node, newNode: newNode, pos: pos}
-		if newNode == -1 {
-			rp.info = nil // bound: kube-scheduler's past
+	// One allocation for the pods and one for the nodes' lists of them.
+	total := 0
+	for _, n := range nodes {
+		total += len(n.Pods) + len(res.ExistingNodes[n.Name])
+	}
+	for _, c := range res.NewNodes {
+		total += len(c.Pods)
+	}
+	all := make([]repairPod, 0, total)
+	refs := make([]*repairPod, total)
+	s.pods = make([]*repairPod, 0, total)
+	s.onNode = make([][]*repairPod, len(nodes)+len(res.NewNodes))
+	node := 0
+	add := func(p *corev1.Pod, newNode, pos int) {
+		all = append(all, repairPod{pod: p, node: node, newNode: newNode, pos: pos})
+		rp := &all[len(all)-1]
+		if newNode != -1 { // a bound pod is kube-scheduler's past
+			rp.info = info[p]
 		}
 		s.pods = append(s.pods, rp)
 		s.onNode[node] = append(s.onNode[node], rp)
 	}
+	start := 0
 	for i, n := range nodes {
+		node = i
+		k := len(n.Pods) + len(res.ExistingNodes[n.Name])
+		s.onNode[i], start = refs[start:start:start+k], start+k
 		for _, p := range n.Pods {
-			add(p, i, -1, 0)
+			add(p, -1, 0)
 		}
 		for _, p := range res.ExistingNodes[n.Name] {
-			add(p, i, -2, 0)
+			add(p, -2, 0)
 		}
 	}
 	for j, c := range res.NewNodes {
+		node = len(nodes) + j
+		s.onNode[node], start = refs[start:start:start+len(c.Pods)], start+len(c.Pods)
 		for k, p := range c.Pods {
-			add(p, len(nodes)+j, j, k)
+			add(p, j, k)
 		}
 	}
 	// Groups and carriers, from the compiled constraints of the planned pods.
@@ -690,7 +708,7 @@ func (s *repairState) swapFor(g *repairGroup, idx map[string]*repairDomain, unde
 			continue
 		}
 		for _, y := range ry.bySig[sig] {
-			if selects(y.selectedBy, g) {
+			if selects(y.selectedBy, g) || s.refused[repairMemoKey{x.class, y.class, s.domainID[x.node], s.domainID[y.node]}] {
 				continue
 			}
 			if *budget--; *budget < 0 {
@@ -725,9 +743,6 @@ func selects(groups []*repairGroup, g *repairGroup) bool {
 // before anything is changed (repairSwap).
 func (s *repairState) trySwap(x, y *repairPod) bool {
 	key := repairMemoKey{x.class, y.class, s.domainID[x.node], s.domainID[y.node]}
-	if s.refused[key] {
-		return false
-	}
 	touched := s.touched[:0]
 	for _, p := range []*repairPod{x, y} {
 		for _, g := range p.selectedBy {
