@@ -140,12 +140,33 @@ func anyZoneSpread(pods []*podInfo) bool {
 
 // newRepairState reads res's final state; nil when no zone-level constraint is over its skew.
 func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *topology) *repairState {
+	s := &repairState{nsLabs: topo.nsLabels}
+	s.readPods(nodes, res, pods)
+	s.readGroups(nodes, res)
+	if len(s.groups) == 0 {
+		return nil
+	}
+	s.count()
+	over := false
+	for _, g := range s.groups {
+		g.recompute()
+		over = over || g.total > 0
+	}
+	if !over {
+		return nil
+	}
+	s.numberClasses()
+	s.markMovable(affinityTermsOf(s.pods, topo))
+	return s
+}
+
+// readPods lists the pods of the plan per node: the existing nodes' bound and planned pods, then
+// the new nodes'; planned pods with their compiled info (pods).
+func (s *repairState) readPods(nodes []ExistingNode, res *Result, pods []*podInfo) {
 	info := make(map[*corev1.Pod]*podInfo, len(pods))
 	for _, pi := range pods {
 		info[pi.pod] = pi
 	}
-	s := &repairState{nsLabs: topo.nsLabels}
-	byGroup := map[*domainGroup]*repairGroup{}
 	// One allocation for the pods and one for the nodes' lists of them.
 	total := 0
 	for _, n := range nodes {
@@ -158,36 +179,35 @@ func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *to
 	refs := make([]*repairPod, total)
 	s.pods = make([]*repairPod, 0, total)
 	s.onNode = make([][]*repairPod, len(nodes)+len(res.NewNodes))
-	node := 0
-	add := func(p *corev1.Pod, newNode, pos int) {
-		all = append(all, repairPod{pod: p, node: node, newNode: newNode, pos: pos})
-		rp := &all[len(all)-1]
-		if newNode != -1 { // a bound pod is kube-scheduler's past
-			rp.info = info[p]
-		}
-		s.pods = append(s.pods, rp)
-		s.onNode[node] = append(s.onNode[node], rp)
-	}
 	start := 0
+	list := func(node int, ps []*corev1.Pod, newNode int) {
+		for k, p := range ps {
+			all = append(all, repairPod{pod: p, node: node, newNode: newNode, pos: k})
+			rp := &all[len(all)-1]
+			if newNode != -1 { // a bound pod is kube-scheduler's past
+				rp.info = info[p]
+			}
+			s.pods = append(s.pods, rp)
+			s.onNode[node] = append(s.onNode[node], rp)
+		}
+	}
 	for i, n := range nodes {
-		node = i
 		k := len(n.Pods) + len(res.ExistingNodes[n.Name])
 		s.onNode[i], start = refs[start:start:start+k], start+k
-		for _, p := range n.Pods {
-			add(p, -1, 0)
-		}
-		for _, p := range res.ExistingNodes[n.Name] {
-			add(p, -2, 0)
-		}
+		list(i, n.Pods, -1)
+		list(i, res.ExistingNodes[n.Name], -2)
 	}
 	for j, c := range res.NewNodes {
-		node = len(nodes) + j
+		node := len(nodes) + j
 		s.onNode[node], start = refs[start:start:start+len(c.Pods)], start+len(c.Pods)
-		for k, p := range c.Pods {
-			add(p, j, k)
-		}
+		list(node, c.Pods, j)
 	}
-	// Groups and carriers, from the compiled constraints of the planned pods.
+}
+
+// readGroups makes the groups of the zone-level spread constraints of the planned pods, and
+// their carriers.
+func (s *repairState) readGroups(nodes []ExistingNode, res *Result) {
+	byGroup := map[*domainGroup]*repairGroup{}
 	for _, p := range s.pods {
 		if p.info == nil || p.pod.DeletionTimestamp != nil {
 			continue
@@ -205,11 +225,11 @@ func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *to
 			p.carries = append(p.carries, repairCarry{g, repairClass{maxSkew: dc.maxSkew, minDomains: dc.minDomains}})
 		}
 	}
-	if len(s.groups) == 0 {
-		return nil
-	}
-	// Identical pods share their compiled info's selection cache (podInfo.selected), and the
-	// groups that select them.
+}
+
+// count sets the groups' counts and carriers from the pods. Identical pods share their
+// compiled info's selection cache (podInfo.selected), and the groups that select them.
+func (s *repairState) count() {
 	selecting := map[*termSelection][]*repairGroup{}
 	for _, p := range s.pods {
 		if p.pod.DeletionTimestamp != nil {
@@ -236,16 +256,11 @@ func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *to
 			}
 		}
 	}
-	over := false
-	for _, g := range s.groups {
-		g.recompute()
-		over = over || g.total > 0
-	}
-	if !over {
-		return nil
-	}
-	s.numberClasses()
-	referenced := affinityTermsOf(s.pods, topo)
+}
+
+// markMovable sets which pods of new nodes may be swapped, and their signatures (movableSig),
+// once per compiled pod.
+func (s *repairState) markMovable(referenced []*podTerm) {
 	type movability struct {
 		movable bool
 		sig     string
@@ -264,7 +279,6 @@ func newRepairState(nodes []ExistingNode, res *Result, pods []*podInfo, topo *to
 			memo[p.info.selected] = movability{p.movable, p.sig}
 		}
 	}
-	return s
 }
 
 // selecting returns the groups whose term selects p (read only: pods share it).
@@ -801,14 +815,14 @@ type repairAfter struct{ total, least, second int }
 // repairSwap is what swapping two pods changes of one group: the counts of the domains da and
 // db of the nodes a and b (by dca and dcb) and the carriers there (per class, in carried).
 type repairSwap struct {
-	g                  *repairGroup
-	da, db             string
-	hasA, hasB         bool
-	eligA, eligB       bool
-	dca, dcb           int
-	carried            [4]repairCarried
-	ncarried           int
-	sameDomain, noneOf bool
+	g            *repairGroup
+	da, db       string
+	hasA, hasB   bool
+	eligA, eligB bool
+	dca, dcb     int
+	carried      [4]repairCarried
+	ncarried     int
+	sameDomain   bool
 }
 
 type repairCarried struct {
@@ -910,69 +924,7 @@ func (sw *repairSwap) carriers(class repairClass, d string) int {
 // after returns the group's excess and leastTwo after the swap.
 func (sw *repairSwap) after() repairAfter {
 	g := sw.g
-	// The histogram changes at most in the counts of da and db, before and after.
-	least, next := -1, -1
-	seen := [4]int{-1, -1, -1, -1}
-	consider := func(n int) {
-		for _, v := range seen {
-			if v == n {
-				return
-			}
-		}
-		for i, v := range seen {
-			if v == -1 {
-				seen[i] = n
-				break
-			}
-		}
-	}
-	k := func(n int) int {
-		c := g.hist[n]
-		if sw.eligA && sw.dca != 0 {
-			if before := g.counts[sw.da]; before == n {
-				c--
-			} else if before+sw.dca == n {
-				c++
-			}
-		}
-		if sw.eligB && sw.dcb != 0 {
-			if before := g.counts[sw.db]; before == n {
-				c--
-			} else if before+sw.dcb == n {
-				c++
-			}
-		}
-		return c
-	}
-	take := func(n int) {
-		if k(n) <= 0 {
-			return
-		}
-		switch {
-		case least < 0 || n < least:
-			least, next = n, least
-		case n != least && (next < 0 || n < next):
-			next = n
-		}
-	}
-	for n := range g.hist {
-		take(n)
-	}
-	if sw.eligA {
-		consider(g.counts[sw.da] + sw.dca)
-	}
-	if sw.eligB {
-		consider(g.counts[sw.db] + sw.dcb)
-	}
-	for _, n := range seen {
-		if _, in := g.hist[n]; n >= 0 && !in {
-			take(n)
-		}
-	}
-	second := next
-	if least >= 0 && k(least) >= 2 {
-		second = least
-	}
+	least, second := sw.leastTwoAfter()
 	a := repairAfter{least: least, second: second}
 	if least == g.least && second == g.second {
 		// Only da's and db's terms change.
@@ -988,6 +940,63 @@ func (sw *repairSwap) after() repairAfter {
 		}
 	}
 	return a
+}
+
+// histAfter is the number of the group's domains that count n after the swap: the histogram
+// changes at most in the counts of da and db, before and after.
+func (sw *repairSwap) histAfter(n int) int {
+	g := sw.g
+	c := g.hist[n]
+	for _, ch := range [2]struct {
+		elig bool
+		d    string
+		dc   int
+	}{{sw.eligA, sw.da, sw.dca}, {sw.eligB, sw.db, sw.dcb}} {
+		if !ch.elig || ch.dc == 0 {
+			continue
+		}
+		if before := g.counts[ch.d]; before == n {
+			c--
+		} else if before+ch.dc == n {
+			c++
+		}
+	}
+	return c
+}
+
+// leastTwoAfter is repairGroup.leastTwo after the swap.
+func (sw *repairSwap) leastTwoAfter() (int, int) {
+	g := sw.g
+	least, next := -1, -1
+	take := func(n int) {
+		if sw.histAfter(n) <= 0 {
+			return
+		}
+		switch {
+		case least < 0 || n < least:
+			least, next = n, least
+		case n != least && (next < 0 || n < next):
+			next = n
+		}
+	}
+	for n := range g.hist {
+		take(n)
+	}
+	// A count no domain had before.
+	if sw.eligA {
+		if n := g.counts[sw.da] + sw.dca; g.hist[n] == 0 {
+			take(n)
+		}
+	}
+	if sw.eligB {
+		if n := g.counts[sw.db] + sw.dcb; g.hist[n] == 0 {
+			take(n)
+		}
+	}
+	if least >= 0 && sw.histAfter(least) >= 2 {
+		return least, least
+	}
+	return least, next
 }
 
 // seenBefore reports whether carried entries before i name domain d.
