@@ -176,11 +176,17 @@ func group(apiVersion string) string {
 	return ""
 }
 
+// splitKindKey splits a key of kinds ("apps/v1/Deployment") into its apiVersion and kind.
+func splitKindKey(k string) (apiVersion, kind string) {
+	i := strings.LastIndexByte(k, '/')
+	return k[:i], k[i+1:]
+}
+
 // readAs returns the apiVersion under which the group and kind of o are read, when o has
 // another version ("" when the kind is not read at all).
 func readAs(o *Object) string {
 	for k := range kinds {
-		apiVersion, kindName := k[:strings.LastIndexByte(k, '/')], k[strings.LastIndexByte(k, '/')+1:]
+		apiVersion, kindName := splitKindKey(k)
 		if kindName == o.Kind && group(apiVersion) == group(o.APIVersion) {
 			return apiVersion
 		}
@@ -208,7 +214,7 @@ func unreadKind(o *Object) error {
 		return o.Errorf("apiVersion", "Unsupported value: %q: %s is no longer served by the API server (removed in Kubernetes 1.16); use %s", o.APIVersion, o.Kind, as)
 	}
 	for k := range kinds {
-		name := k[strings.LastIndexByte(k, '/')+1:]
+		_, name := splitKindKey(k)
 		if name != o.Kind && strings.EqualFold(name, o.Kind) {
 			return o.Errorf("kind", "Unsupported value: %q: kinds are case-sensitive: did you mean %s?", o.Kind, name)
 		}
@@ -229,7 +235,7 @@ func unreadKind(o *Object) error {
 func misspeltKind(o *Object) string {
 	best, bestDist := "", 3
 	for k := range kinds {
-		apiVersion, name := k[:strings.LastIndexByte(k, '/')], k[strings.LastIndexByte(k, '/')+1:]
+		apiVersion, name := splitKindKey(k)
 		if len(name) < 6 || group(apiVersion) != group(o.APIVersion) || name == o.Kind {
 			continue
 		}
