@@ -18,11 +18,12 @@ import (
 // places it all the same. CheckSpreads then finds pods of the final plan that kube-scheduler may
 // refuse if it binds them last.
 //
-// repairSpreads lowers that afterwards without changing a node or the bill: it swaps two pods
-// of new nodes that kube-scheduler cannot tell apart but for their labels (the same requests
-// and node requirement terms and tolerations; neither carrying pod affinity, anti-affinity or
-// host ports, nor a claimed volume; neither selected by a pod affinity or anti-affinity term of
-// the plan), so each node keeps its requests, requirements and instance types. A swap is kept
+// repairSpreads lowers that afterwards without changing a node or the bill: it swaps two
+// planned pods (on new or existing nodes; bound pods stay) that kube-scheduler cannot tell
+// apart but for their labels (the same requests and node requirement terms and tolerations;
+// neither carrying pod affinity, anti-affinity or host ports, nor a claimed volume; neither
+// selected by a pod affinity or anti-affinity term of the plan, bound pods' included), so each
+// node keeps its requests, requirements and instance types. A swap is kept
 // when it lowers the spread excess of a zone-level constraint it touches and raises none: the
 // sum over a constraint's pods of how far their domain's count exceeds the least count of the
 // other eligible domains plus maxSkew. Hostname spreads are checked on the two nodes the swap
@@ -32,7 +33,7 @@ import (
 // It reads the solver's compiled pods (podInfo: spread groups, request keys, host terms), so
 // that a plan without breaches costs one pass over its pods.
 
-// repairSwapBudget bounds the swaps tried, per pod of the plan's new nodes.
+// repairSwapBudget bounds the swaps tried, per pod of the plan.
 const repairSwapBudget = 4
 
 // repairMaxTries bounds the swaps tried in all, so that a large plan whose breaches few swaps
@@ -72,7 +73,8 @@ type repairPod struct {
 	pod  *corev1.Pod
 	info *podInfo // nil for a bound pod
 	node int      // index in repairState.nodes
-	// newNode and pos locate the pod in res.NewNodes (newNode -1: on an existing node).
+	// newNode and pos locate the pod in res.NewNodes; newNode -2: a pod planned on the
+	// existing node of index node, at pos in res.ExistingNodes; -1: a pod bound there.
 	newNode, pos int
 	// selectedBy are the groups whose term selects the pod; carries the groups and classes of
 	// its own constraints (planned pods only).
@@ -104,11 +106,11 @@ type repairState struct {
 	after   []repairAfter
 }
 
-// repairSpreads swaps pods of res's new nodes to lower its spread excess (see the top of the
+// repairSpreads swaps planned pods of res to lower its spread excess (see the top of the
 // file); nodes are the existing and in-flight nodes res was planned with, pods the compiled
 // pods of the solve.
 func repairSpreads(nodes []ExistingNode, res *Result, pods []*podInfo, topo *topology) {
-	if len(res.NewNodes) < 2 || !anyZoneSpread(pods) {
+	if len(res.NewNodes)+len(res.ExistingNodes) < 2 || !anyZoneSpread(pods) {
 		return
 	}
 	s := newRepairState(nodes, res, pods, topo)
@@ -119,8 +121,11 @@ func repairSpreads(nodes []ExistingNode, res *Result, pods []*podInfo, topo *top
 	for budget > 0 && s.improve(&budget) {
 	}
 	for _, p := range s.pods {
-		if p.newNode >= 0 {
+		switch {
+		case p.newNode >= 0:
 			res.NewNodes[p.newNode].Pods[p.pos] = p.pod
+		case p.newNode == -2:
+			res.ExistingNodes[nodes[p.node].Name][p.pos] = p.pod
 		}
 	}
 }
@@ -258,7 +263,7 @@ func (s *repairState) count() {
 	}
 }
 
-// markMovable sets which pods of new nodes may be swapped, and their signatures (movableSig),
+// markMovable sets which planned pods may be swapped, and their signatures (movableSig),
 // once per compiled pod.
 func (s *repairState) markMovable(referenced []*podTerm) {
 	type movability struct {
@@ -267,7 +272,7 @@ func (s *repairState) markMovable(referenced []*podTerm) {
 	}
 	memo := map[*termSelection]movability{}
 	for _, p := range s.pods {
-		if p.newNode < 0 || p.info == nil || p.pod.DeletionTimestamp != nil {
+		if p.newNode == -1 || p.info == nil || p.pod.DeletionTimestamp != nil {
 			continue
 		}
 		if m, ok := memo[p.info.selected]; ok && p.info.selected != nil {
