@@ -86,6 +86,14 @@ type repairPod struct {
 	class int
 }
 
+// repairKeyView is the nodes' view of one topology key: each node's domain ("" without the
+// key), whether it is eligible, and the eligible domains.
+type repairKeyView struct {
+	dom     []string
+	elig    []bool
+	domains []string
+}
+
 type repairCarry struct {
 	g     *repairGroup
 	class repairClass
@@ -99,6 +107,8 @@ type repairState struct {
 	nsLabs map[string]map[string]string
 	// domainID numbers the nodes of equal domains and eligibility in every group.
 	domainID []int
+	// byKey are the nodes' domains and eligibility of each key, for groups counting every node.
+	byKey map[string]repairKeyView
 	// refused are the swaps (as the groups see them) refused since the last swap made.
 	refused map[repairMemoKey]bool
 	// touched and after are trySwap's room.
@@ -232,24 +242,15 @@ func (s *repairState) readGroups(nodes []ExistingNode, res *Result) {
 	}
 }
 
-// count sets the groups' counts and carriers from the pods. Identical pods share their
-// compiled info's selection cache (podInfo.selected), and the groups that select them.
+// count sets the groups' counts and carriers from the pods. Pods selected by the same groups
+// share one selectedBy list (up to 64 groups; past that each pod has its own).
 func (s *repairState) count() {
-	selecting := map[*termSelection][]*repairGroup{}
+	lists := map[uint64][]*repairGroup{}
 	for _, p := range s.pods {
 		if p.pod.DeletionTimestamp != nil {
 			continue
 		}
-		if p.info != nil && p.info.selected != nil {
-			sel, ok := selecting[p.info.selected]
-			if !ok {
-				sel = s.selecting(p.pod)
-				selecting[p.info.selected] = sel
-			}
-			p.selectedBy = sel
-		} else {
-			p.selectedBy = s.selecting(p.pod)
-		}
+		p.selectedBy = s.selecting(p, lists)
 		for _, g := range p.selectedBy {
 			if g.elig[p.node] {
 				g.shift(g.dom[p.node], 1)
@@ -286,15 +287,43 @@ func (s *repairState) markMovable(referenced []*podTerm) {
 	}
 }
 
-// selecting returns the groups whose term selects p (read only: pods share it).
-func (s *repairState) selecting(p *corev1.Pod) []*repairGroup {
-	var out []*repairGroup
-	for _, g := range s.groups {
-		if g.sel.matches(p, s.nsLabs[p.Namespace]) {
-			out = append(out, g)
+// selecting returns the groups whose term selects p (read only: pods share it through lists,
+// keyed by the groups' bit set).
+func (s *repairState) selecting(p *repairPod, lists map[uint64][]*repairGroup) []*repairGroup {
+	if len(s.groups) > 64 {
+		var out []*repairGroup
+		for _, g := range s.groups {
+			if s.selects(g.sel, p) {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+	var set uint64
+	for i, g := range s.groups {
+		if s.selects(g.sel, p) {
+			set |= 1 << i
 		}
 	}
+	out, ok := lists[set]
+	if !ok {
+		for i, g := range s.groups {
+			if set&(1<<i) != 0 {
+				out = append(out, g)
+			}
+		}
+		lists[set] = out
+	}
 	return out
+}
+
+// selects reports whether t selects p: from the selection cache of p's compiled pod, which the
+// solve has mostly filled, for a planned pod.
+func (s *repairState) selects(t *podTerm, p *repairPod) bool {
+	if p.info != nil {
+		return p.info.selectedBy(t, s.nsLabs[p.pod.Namespace])
+	}
+	return t.matches(p.pod, s.nsLabs[p.pod.Namespace])
 }
 
 // numberClasses sets each pod's class and each node's domainID (see trySwap).
@@ -348,19 +377,42 @@ func (s *repairState) numberClasses() {
 
 // newGroup returns the repair's view of dg over the nodes of the plan: each node's domain and
 // whether dg counts it (a new node's domain is the one its requirements fix, else its planned
-// offering's).
+// offering's). Groups counting every node share their key's view (s.byKey).
 func (s *repairState) newGroup(dg *domainGroup, nodes []ExistingNode, res *Result) *repairGroup {
 	n := len(nodes) + len(res.NewNodes)
-	g := &repairGroup{topologyKey: dg.key, sel: dg.term, dom: make([]string, n), elig: make([]bool, n),
+	g := &repairGroup{topologyKey: dg.key, sel: dg.term,
 		counts: map[string]int{}, hist: map[int]int{}, carriers: map[repairClass]map[string]int{}}
 	every := dg.eligible == nil || dg.eligible.everyNode()
+	v, ok := s.byKey[dg.key]
+	if !ok || !every {
+		v = repairKeyView{dom: make([]string, n), elig: make([]bool, n)}
+		v.nodeDomains(dg, nodes, res, every)
+		if every {
+			if s.byKey == nil {
+				s.byKey = map[string]repairKeyView{}
+			}
+			s.byKey[dg.key] = v
+		}
+	}
+	g.dom, g.elig = v.dom, v.elig
+	for _, d := range v.domains {
+		g.counts[d] = 0
+	}
+	g.ndomains = len(g.counts)
+	g.hist[0] = g.ndomains
+	s.groups = append(s.groups, g)
+	return g
+}
+
+// nodeDomains sets each node's domain and eligibility (see newGroup), and the eligible domains.
+func (v *repairKeyView) nodeDomains(dg *domainGroup, nodes []ExistingNode, res *Result, every bool) {
 	for i, nd := range nodes {
 		d, ok := nd.Labels[dg.key]
 		if !ok {
 			continue
 		}
-		g.dom[i] = d
-		g.elig[i] = every || dg.eligible.node(nd.Labels, nd.Taints)
+		v.dom[i] = d
+		v.elig[i] = every || dg.eligible.node(nd.Labels, nd.Taints)
 	}
 	for j, c := range res.NewNodes {
 		i := len(nodes) + j
@@ -373,18 +425,16 @@ func (s *repairState) newGroup(dg *domainGroup, nodes []ExistingNode, res *Resul
 		if !ok {
 			continue
 		}
-		g.dom[i] = d
-		g.elig[i] = every || dg.eligible.node(labels, c.Provisioner.Spec.Taints)
+		v.dom[i] = d
+		v.elig[i] = every || dg.eligible.node(labels, c.Provisioner.Spec.Taints)
 	}
-	for i := range n {
-		if g.elig[i] {
-			g.counts[g.dom[i]] += 0
+	seen := map[string]bool{}
+	for i, d := range v.dom {
+		if v.elig[i] && !seen[d] {
+			seen[d] = true
+			v.domains = append(v.domains, d)
 		}
 	}
-	g.ndomains = len(g.counts)
-	g.hist[0] = g.ndomains
-	s.groups = append(s.groups, g)
-	return g
 }
 
 // affinityTermsOf returns the pod affinity and anti-affinity terms of the plan, required and
@@ -479,7 +529,7 @@ func movableSig(p *repairPod, referenced []*podTerm, nsLabels map[string]map[str
 		}
 	}
 	for _, t := range referenced {
-		if t.matches(p.pod, nsLabels[p.pod.Namespace]) {
+		if p.info.selectedBy(t, nsLabels[p.pod.Namespace]) {
 			return false, ""
 		}
 	}
@@ -506,14 +556,14 @@ func movableSig(p *repairPod, referenced []*podTerm, nsLabels map[string]map[str
 func (s *repairState) hostSpreadsHold(n int, leaving, arriving *repairPod) bool {
 	count := func(hs hostSpread) (before, after int) {
 		for _, q := range s.onNode[n] {
-			if hs.term.matches(q.pod, s.nsLabs[q.pod.Namespace]) {
+			if s.selects(hs.term, q) {
 				before++
 				if q != leaving {
 					after++
 				}
 			}
 		}
-		if hs.term.matches(arriving.pod, s.nsLabs[arriving.pod.Namespace]) {
+		if s.selects(hs.term, arriving) {
 			after++
 		}
 		return before, after
