@@ -501,6 +501,7 @@ func Solve(in Input) *Result {
 			res.NewNodes = append(res.NewNodes, c.finish(maxTypes))
 		}
 	}
+	repairSpreads(in.Nodes, res, pods, topo)
 	return res
 }
 
