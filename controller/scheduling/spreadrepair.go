@@ -516,11 +516,13 @@ func affinityTermsOf(pods []*repairPod, topo *topology) []*podTerm {
 
 // movableSig reports whether p may be swapped (see the top of the file) and, if so, the
 // signature of what kube-scheduler's node filters read of it besides labels: requests, node
-// requirement terms and tolerations.
+// requirement terms and tolerations. A pod with preferences (preferred node affinity,
+// ScheduleAnyway spreads) stays: the solver met them where it could, and a swap does not
+// check them.
 func movableSig(p *repairPod, referenced []*podTerm, nsLabels map[string]map[string]string) (bool, string) {
 	pi := p.info
 	if pi.err != nil || pi.vol != nil || len(pi.ports) > 0 || len(pi.host.affinity) > 0 || len(pi.host.antiAffinity) > 0 ||
-		len(pi.symAnti) > 0 || len(pi.host.spread) != len(pi.symSpread) || softPodTerms(p.pod) {
+		len(pi.symAnti) > 0 || len(pi.host.spread) != len(pi.symSpread) || softPodTerms(p.pod) || len(pi.prefs) > 0 {
 		return false, ""
 	}
 	for i := range pi.domain {
