@@ -345,6 +345,9 @@ type podInfo struct {
 
 	hold Hold
 	vol  *podVolumes // nil without claims
+	// group is set on the pods of a co-located group on Solve's second try: the summed
+	// requests of the pods its self-selecting required hostname affinity term selects.
+	group Resources
 	// repels is set when one of its required hostname anti-affinity terms selects the pod
 	// itself: one such pod per node.
 	repels bool
@@ -359,6 +362,21 @@ type podInfo struct {
 }
 
 // newPodInfo compiles what the solver needs of p.
+// isolated reports whether pi is the first pod of a co-located group to be placed on a new
+// node of its own (pi.group set and a required hostname affinity term of pi that no pod placed
+// so far matches: see pinAffinity).
+func (pi *podInfo) isolated() bool {
+	if pi.group == nil {
+		return false
+	}
+	for _, pinned := range pi.pinned {
+		if !pinned {
+			return true
+		}
+	}
+	return false
+}
+
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
@@ -393,6 +411,60 @@ func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 // then onto new nodes of the first provisioner (weight desc, then name) that can take them.
 // It never fails as a whole; pods that fit nowhere are listed in Result.Errors with a reason.
 func Solve(in Input) *Result {
+	res := solve(in, nil)
+	if groups := hostGroups(in, res); len(groups) > 0 {
+		// A co-located group (required hostname affinity that selects its own pods) placed
+		// pod by pod can strand its later pods: the first joined a node without room for the
+		// rest, or beside a pod whose hostname spread counts them. Solved again with each such
+		// group's first pod on a new node of its own, sized for the whole group; kept when it
+		// places more pods and leaves no more at risk.
+		again := solve(in, groups)
+		if len(again.Errors) < len(res.Errors) && len(CheckSpreads(in.Nodes, again)) <= len(CheckSpreads(in.Nodes, res)) {
+			return again
+		}
+	}
+	return res
+}
+
+// hostGroups returns, for the pods of every co-located group with a pod res could not place
+// (a pod whose required hostname affinity term selects itself), the summed requests of the
+// pods that term selects: the room the group's first pod opens a node for. Nil when there is
+// none.
+func hostGroups(in Input, res *Result) map[*corev1.Pod]Resources {
+	var groups map[*corev1.Pod]Resources
+	for _, e := range res.Errors {
+		host, err := compileHostTerms(e.Pod)
+		if err != nil {
+			continue
+		}
+		for _, t := range host.affinity {
+			if !t.matches(e.Pod, in.NamespaceLabels[e.Pod.Namespace]) {
+				continue
+			}
+			var members []*corev1.Pod
+			total := Resources{}
+			for _, p := range in.Pods {
+				if t.matches(p, in.NamespaceLabels[p.Namespace]) {
+					members = append(members, p)
+					total.AddInPlace(PodRequests(p))
+				}
+			}
+			if groups == nil {
+				groups = map[*corev1.Pod]Resources{}
+			}
+			for _, p := range members {
+				if _, ok := groups[p]; !ok {
+					groups[p] = total
+				}
+			}
+		}
+	}
+	return groups
+}
+
+// solve is Solve; groups (see hostGroups) marks the pods of co-located groups whose first pod
+// is placed on a new node of its own, sized for the group (podInfo.group).
+func solve(in Input, groups map[*corev1.Pod]Resources) *Result {
 	res := &Result{ExistingNodes: map[string][]*corev1.Pod{}}
 	maxTypes := in.MaxInstanceTypes
 	if maxTypes <= 0 {
@@ -428,6 +500,9 @@ func Solve(in Input) *Result {
 	}
 
 	pods := compilePods(in, topo)
+	for _, pi := range pods {
+		pi.group = groups[pi.pod]
+	}
 	placed := reservePlanned(pods, nodes, topo, res)
 	// Two rounds: the pods that repel their own kind from a node (one per node) and the pods
 	// with required pod affinity (which may follow them) are placed after the others' nodes
@@ -571,7 +646,9 @@ func placePod(pi *podInfo, nodes []*existing, provs []*provState, topo *topology
 	if reason := unplaceable(pi); reason != "" {
 		return reason
 	}
-	if n := placeExistingIndexed(pi, topo); n != nil {
+	if pi.isolated() {
+		// The first pod of a co-located group goes on a new node of its own (see Solve).
+	} else if n := placeExistingIndexed(pi, topo); n != nil {
 		res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
 		return ""
 	}
@@ -645,7 +722,7 @@ func (pi *podInfo) relax(topo *topology) *podInfo {
 		return nil
 	}
 	next := compilePod(pi.pod, pi.prefs[1:], topo)
-	next.hold = pi.hold
+	next.hold, next.group = pi.hold, pi.group
 	return next
 }
 
@@ -1352,6 +1429,9 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
 	// every later pod with the term: pods are only added to claims while pods are placed (as
 	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
+	if pi.isolated() {
+		return ps.open(pi)
+	}
 	held := ps.antiMasks(pi)
 	try := func(i int, c *claim) bool {
 		if ps.tryClaim(pi, c, nsLabels) {
@@ -1767,7 +1847,12 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 	// Identical pods opening nodes of their own (one per node, say) get the same types: the
 	// filtered types and their summary are reused while nothing else (limits, domain options,
 	// volumes) bears on them.
-	cacheable := opts == nil && ps.limits == nil && pi.vol == nil
+	isolated := pi.isolated()
+	cacheable := opts == nil && ps.limits == nil && pi.vol == nil && !isolated
+	need := pi.requests
+	if isolated {
+		need = pi.group // types that hold the whole group
+	}
 	var key string
 	if cacheable {
 		key = pi.reqKey + "|" + term.String()
@@ -1788,7 +1873,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		if err != nil {
 			continue
 		}
-		types := pi.vol.attachableTypes(ps.filter(ps.types, r, o, pi.requests, ps.committed))
+		types := pi.vol.attachableTypes(ps.filter(ps.types, r, o, need, ps.committed))
 		if len(types) == 0 {
 			continue
 		}
