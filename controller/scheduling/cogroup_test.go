@@ -68,3 +68,26 @@ func TestCoLocatedGroupLeavesANodeWhoseSpreadCountsIt(t *testing.T) {
 		t.Errorf("spread breached: %s", b[0].Reason())
 	}
 }
+
+// A pod with required hostname affinity for another workload's pods is placed after their
+// nodes are sized by the bill; the sizing had cut those nodes to types without room for it
+// ("the node planned with a matching pod has no room for it"). The batch is now planned again
+// with the first round's nodes left unsized for the second round.
+func TestFollowerFindsRoomBesideThePodsItFollows(t *testing.T) {
+	var pods []*corev1.Pod
+	for i := range 3 {
+		pods = append(pods, pod(fmt.Sprintf("db-%d", i), "930m", "2621Mi", withLabels("app", "db")))
+	}
+	follower := pod("cache", "2189m", "5880Mi", withPodAffinity(hostnameTerm("app", "db")))
+	pods = append(pods, follower)
+	// Small nodes hold one db pod each and cost far less than the large one holding all three.
+	types := []*cloudprovider.InstanceType{
+		fake.NewInstanceType(fake.InstanceTypeOptions{Name: "s.large", CPU: 2, MemoryMi: 4 * 1024, Arch: "amd64", OnDemandPrice: 0.1, Pods: 29}),
+		fake.NewInstanceType(fake.InstanceTypeOptions{Name: "b.2xlarge", CPU: 8, MemoryMi: 32 * 1024, Arch: "amd64", OnDemandPrice: 1, Pods: 58}),
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default")}, types)
+	checkClaims(t, pods, res, nil)
+	for _, e := range res.Errors {
+		t.Errorf("%s unschedulable: %s", e.Pod.Name, e.Reason)
+	}
+}

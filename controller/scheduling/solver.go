@@ -411,14 +411,17 @@ func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 // then onto new nodes of the first provisioner (weight desc, then name) that can take them.
 // It never fails as a whole; pods that fit nowhere are listed in Result.Errors with a reason.
 func Solve(in Input) *Result {
-	res := solve(in, nil)
-	if groups := hostGroups(in, res); len(groups) > 0 {
-		// A co-located group (required hostname affinity that selects its own pods) placed
-		// pod by pod can strand its later pods: the first joined a node without room for the
-		// rest, or beside a pod whose hostname spread counts them. Solved again with each such
-		// group's first pod on a new node of its own, sized for the whole group; kept when it
-		// places more pods and leaves no more at risk.
-		again := solve(in, groups)
+	res := solve(in, retry{})
+	if r := retryFor(in, res); r.unsized {
+		// Pods with required hostname affinity placed after the nodes of the pods they follow
+		// were sized by the bill can be stranded: the sizing cut those nodes to types without
+		// room for them, or a co-located group (a term that selects its own pods) placed pod
+		// by pod had its first pod join a node without room for the rest, or beside a pod
+		// whose hostname spread counts them. Solved again with the first round's nodes left
+		// unsized for the second round and each such group's first pod on a new node of its
+		// own, sized for the whole group; kept when it places more pods and leaves no more at
+		// risk.
+		again := solve(in, r)
 		if len(again.Errors) < len(res.Errors) && len(CheckSpreads(in.Nodes, again)) <= len(CheckSpreads(in.Nodes, res)) {
 			return again
 		}
@@ -426,17 +429,27 @@ func Solve(in Input) *Result {
 	return res
 }
 
-// hostGroups returns, for the pods of every co-located group with a pod res could not place
-// (a pod whose required hostname affinity term selects itself), the summed requests of the
-// pods that term selects: the room the group's first pod opens a node for. Nil when there is
-// none.
-func hostGroups(in Input, res *Result) map[*corev1.Pod]Resources {
-	var groups map[*corev1.Pod]Resources
+// retry says how Solve plans a batch again when its first plan left pods with required
+// hostname pod affinity unplaced (retryFor).
+type retry struct {
+	// unsized leaves the first round's nodes unsized until the second round's pods are placed.
+	unsized bool
+	// groups maps the pods of each co-located group with a pod left unplaced (a required
+	// hostname affinity term of that pod selects the pod itself) to the summed requests of the
+	// pods that term selects: the room the group's first pod opens a node for (podInfo.group).
+	groups map[*corev1.Pod]Resources
+}
+
+// retryFor returns how to plan in again after res (see Solve): unsized is false when res
+// leaves no pod with required hostname pod affinity unplaced.
+func retryFor(in Input, res *Result) retry {
+	var out retry
 	for _, e := range res.Errors {
 		host, err := compileHostTerms(e.Pod)
-		if err != nil {
+		if err != nil || len(host.affinity) == 0 {
 			continue
 		}
+		out.unsized = true
 		for _, t := range host.affinity {
 			if !t.matches(e.Pod, in.NamespaceLabels[e.Pod.Namespace]) {
 				continue
@@ -449,22 +462,21 @@ func hostGroups(in Input, res *Result) map[*corev1.Pod]Resources {
 					total.AddInPlace(PodRequests(p))
 				}
 			}
-			if groups == nil {
-				groups = map[*corev1.Pod]Resources{}
+			if out.groups == nil {
+				out.groups = map[*corev1.Pod]Resources{}
 			}
 			for _, p := range members {
-				if _, ok := groups[p]; !ok {
-					groups[p] = total
+				if _, ok := out.groups[p]; !ok {
+					out.groups[p] = total
 				}
 			}
 		}
 	}
-	return groups
+	return out
 }
 
-// solve is Solve; groups (see hostGroups) marks the pods of co-located groups whose first pod
-// is placed on a new node of its own, sized for the group (podInfo.group).
-func solve(in Input, groups map[*corev1.Pod]Resources) *Result {
+// solve is Solve, planning again as again says (the zero retry: the first plan).
+func solve(in Input, again retry) *Result {
 	res := &Result{ExistingNodes: map[string][]*corev1.Pod{}}
 	maxTypes := in.MaxInstanceTypes
 	if maxTypes <= 0 {
@@ -501,7 +513,7 @@ func solve(in Input, groups map[*corev1.Pod]Resources) *Result {
 
 	pods := compilePods(in, topo)
 	for _, pi := range pods {
-		pi.group = groups[pi.pod]
+		pi.group = again.groups[pi.pod]
 	}
 	placed := reservePlanned(pods, nodes, topo, res)
 	// Two rounds: the pods that repel their own kind from a node (one per node) and the pods
@@ -564,6 +576,9 @@ func solve(in Input, groups map[*corev1.Pod]Resources) *Result {
 		topo.holdsActive = false
 		last := r == 1 || second == len(pods)
 		topo.allPlaced = last // counts read by no later placement: detach may move pods out of them
+		if again.unsized && !last {
+			continue // the second round's pods may follow pods of the first onto their nodes
+		}
 		for _, p := range provs {
 			p.resize(last)
 		}
