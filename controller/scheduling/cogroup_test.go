@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/cloudprovider"
@@ -89,5 +90,27 @@ func TestFollowerFindsRoomBesideThePodsItFollows(t *testing.T) {
 	checkClaims(t, pods, res, nil)
 	for _, e := range res.Errors {
 		t.Errorf("%s unschedulable: %s", e.Pod.Name, e.Reason)
+	}
+}
+
+// A pod with required anti-affinity on the zone for pods pinned to one zone took that zone when
+// it was the cheapest, placed first, and the pinned pods had no zone left ("required
+// anti-affinity of a pod in us-east-1b"), though the pod could run in any other zone. The batch
+// is now planned again with the refused pods placed first.
+func TestZoneAntiAffinityLeavesThePinnedPodsZone(t *testing.T) {
+	for _, zone := range fake.Zones {
+		t.Run(zone, func(t *testing.T) {
+			guard := pod("guard", "500m", "1Gi", withAntiAffinity(corev1.PodAffinityTerm{TopologyKey: corev1.LabelTopologyZone,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pinned"}}}))
+			pinned := pod("pinned", "2", "2Gi", withLabels("app", "pinned"), withSelector(corev1.LabelTopologyZone, zone),
+				withSpread(corev1.TopologySpreadConstraint{MaxSkew: 2, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.ScheduleAnyway,
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pinned"}}}))
+			pods := []*corev1.Pod{guard, pinned}
+			res := solve(t, pods, []*v1alpha5.Provisioner{provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))}, fake.Catalog(40))
+			checkClaims(t, pods, res, nil)
+			for _, e := range res.Errors {
+				t.Errorf("%s unschedulable: %s", e.Pod.Name, e.Reason)
+			}
+		})
 	}
 }

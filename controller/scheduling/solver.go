@@ -412,7 +412,7 @@ func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 // It never fails as a whole; pods that fit nowhere are listed in Result.Errors with a reason.
 func Solve(in Input) *Result {
 	res := solve(in, retry{})
-	if r := retryFor(in, res); r.unsized {
+	if r := retryFor(in, res); r.unsized || len(r.first) > 0 {
 		// Pods with required hostname affinity placed after the nodes of the pods they follow
 		// were sized by the bill can be stranded: the sizing cut those nodes to types without
 		// room for them, or a co-located group (a term that selects its own pods) placed pod
@@ -420,7 +420,10 @@ func Solve(in Input) *Result {
 		// whose hostname spread counts them. Solved again with the first round's nodes left
 		// unsized for the second round and each such group's first pod on a new node of its
 		// own, sized for the whole group; kept when it places more pods and leaves no more at
-		// risk.
+		// risk. A pod that a required anti-affinity on a zone (or other domain key) keeps
+		// from the domain it needs, its own or another pod's, is placed first instead: the
+		// pods placed before it had taken every domain it could go to (a pod pinned to a zone
+		// that a pod with anti-affinity against it took first).
 		again := solve(in, r)
 		if len(again.Errors) < len(res.Errors) && len(CheckSpreads(in.Nodes, again)) <= len(CheckSpreads(in.Nodes, res)) {
 			return again
@@ -438,6 +441,8 @@ type retry struct {
 	// hostname affinity term of that pod selects the pod itself) to the summed requests of the
 	// pods that term selects: the room the group's first pod opens a node for (podInfo.group).
 	groups map[*corev1.Pod]Resources
+	// first marks the pods placed before all others (podOrderKey.first).
+	first map[*corev1.Pod]bool
 }
 
 // retryFor returns how to plan in again after res (see Solve): unsized is false when res
@@ -445,6 +450,12 @@ type retry struct {
 func retryFor(in Input, res *Result) retry {
 	var out retry
 	for _, e := range res.Errors {
+		if domainAntiAffinity(e.Pod, in.Pods) {
+			if out.first == nil {
+				out.first = map[*corev1.Pod]bool{}
+			}
+			out.first[e.Pod] = true
+		}
 		host, err := compileHostTerms(e.Pod)
 		if err != nil || len(host.affinity) == 0 {
 			continue
@@ -473,6 +484,33 @@ func retryFor(in Input, res *Result) retry {
 		}
 	}
 	return out
+}
+
+// domainAntiAffinity reports whether p has a required pod anti-affinity term on a key other than
+// kubernetes.io/hostname, or one of pods has such a term that selects p.
+func domainAntiAffinity(p *corev1.Pod, pods []*corev1.Pod) bool {
+	for _, q := range pods {
+		if q.Spec.Affinity == nil || q.Spec.Affinity.PodAntiAffinity == nil {
+			continue
+		}
+		for _, t := range q.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if v1alpha5.NormalizeLabelKey(t.TopologyKey) == corev1.LabelHostname {
+				continue
+			}
+			if q == p {
+				return true
+			}
+			inNS := q.Namespace == p.Namespace && len(t.Namespaces) == 0 && t.NamespaceSelector == nil
+			for _, ns := range t.Namespaces {
+				inNS = inNS || ns == p.Namespace
+			}
+			sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
+			if err == nil && inNS && sel.Matches(labels.Set(p.Labels)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // solve is Solve, planning again as again says (the zero retry: the first plan).
@@ -511,7 +549,7 @@ func solve(in Input, again retry) *Result {
 		ps.topo = topo
 	}
 
-	pods := compilePods(in, topo)
+	pods := compilePods(in, topo, again.first)
 	for _, pi := range pods {
 		pi.group = again.groups[pi.pod]
 	}
@@ -880,7 +918,7 @@ func appendProto(b []byte, m sizedMarshaler) ([]byte, bool) {
 // batch's total cpu and of its total memory, as dominant resource fairness measures a demand:
 // a pod large in either dimension is placed early), then by decreasing cpu and memory, then
 // by name.
-func compilePods(in Input, topo *topology) []*podInfo {
+func compilePods(in Input, topo *topology, first map[*corev1.Pod]bool) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
 	// spec: they are compiled once; so are identical pods without a controller (contentKeyer).
@@ -940,7 +978,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		totalMemory += float64(pi.memory)
 	}
 	for i, pi := range pods {
-		keys[i] = podOrderKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
+		keys[i] = podOrderKey{pi: pi, first: first[pi.pod], affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
 		keys[i].size = max(float64(pi.cpu)/max(totalCPU, 1), float64(pi.memory)/max(totalMemory, 1))
 		keys[i].cpu, keys[i].memory = pi.cpu, pi.memory
 		for _, dc := range pi.domain {
@@ -992,7 +1030,9 @@ func domainChoices(pi *podInfo, t *topology) int {
 
 // podOrderKey is what compilePods orders the pods by (comparePodOrder).
 type podOrderKey struct {
-	pi                    *podInfo
+	pi *podInfo
+	// first: placed before every other pod (Solve's retry).
+	first                 bool
 	affinity, repels      bool
 	spread, late, counted bool
 	choices, skew         int
@@ -1003,6 +1043,9 @@ type podOrderKey struct {
 
 // comparePodOrder is the order pods are placed in (compilePods).
 func comparePodOrder(a, b podOrderKey) int {
+	if a.first != b.first {
+		return boolOrder(!a.first)
+	}
 	// Pods whose topology spread counts pods of the second round (below) go after all of
 	// them, for the reason spread pods go last in their round.
 	if a.late != b.late {
