@@ -345,6 +345,9 @@ type podInfo struct {
 
 	hold Hold
 	vol  *podVolumes // nil without claims
+	// group is set on the pods of a co-located group on Solve's second try: the summed
+	// requests of the pods its self-selecting required hostname affinity term selects.
+	group Resources
 	// repels is set when one of its required hostname anti-affinity terms selects the pod
 	// itself: one such pod per node.
 	repels bool
@@ -359,6 +362,21 @@ type podInfo struct {
 }
 
 // newPodInfo compiles what the solver needs of p.
+// isolated reports whether pi is the first pod of a co-located group to be placed on a new
+// node of its own (pi.group set and a required hostname affinity term of pi that no pod placed
+// so far matches: see pinAffinity).
+func (pi *podInfo) isolated() bool {
+	if pi.group == nil {
+		return false
+	}
+	for _, pinned := range pi.pinned {
+		if !pinned {
+			return true
+		}
+	}
+	return false
+}
+
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
@@ -393,6 +411,110 @@ func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 // then onto new nodes of the first provisioner (weight desc, then name) that can take them.
 // It never fails as a whole; pods that fit nowhere are listed in Result.Errors with a reason.
 func Solve(in Input) *Result {
+	res := solve(in, retry{})
+	if r := retryFor(in, res); r.unsized || len(r.first) > 0 {
+		// Pods with required hostname affinity placed after the nodes of the pods they follow
+		// were sized by the bill can be stranded: the sizing cut those nodes to types without
+		// room for them, or a co-located group (a term that selects its own pods) placed pod
+		// by pod had its first pod join a node without room for the rest, or beside a pod
+		// whose hostname spread counts them. Solved again with the first round's nodes left
+		// unsized for the second round and each such group's first pod on a new node of its
+		// own, sized for the whole group; kept when it places more pods and leaves no more at
+		// risk. A pod that a required anti-affinity on a zone (or other domain key) keeps
+		// from the domain it needs, its own or another pod's, is placed first instead: the
+		// pods placed before it had taken every domain it could go to (a pod pinned to a zone
+		// that a pod with anti-affinity against it took first).
+		again := solve(in, r)
+		if len(again.Errors) < len(res.Errors) && len(CheckSpreads(in.Nodes, again)) <= len(CheckSpreads(in.Nodes, res)) {
+			return again
+		}
+	}
+	return res
+}
+
+// retry says how Solve plans a batch again when its first plan left pods with required
+// hostname pod affinity unplaced (retryFor).
+type retry struct {
+	// unsized leaves the first round's nodes unsized until the second round's pods are placed.
+	unsized bool
+	// groups maps the pods of each co-located group with a pod left unplaced (a required
+	// hostname affinity term of that pod selects the pod itself) to the summed requests of the
+	// pods that term selects: the room the group's first pod opens a node for (podInfo.group).
+	groups map[*corev1.Pod]Resources
+	// first marks the pods placed before all others (podOrderKey.first).
+	first map[*corev1.Pod]bool
+}
+
+// retryFor returns how to plan in again after res (see Solve): unsized is false when res
+// leaves no pod with required hostname pod affinity unplaced.
+func retryFor(in Input, res *Result) retry {
+	var out retry
+	for _, e := range res.Errors {
+		if domainAntiAffinity(e.Pod, in.Pods) {
+			if out.first == nil {
+				out.first = map[*corev1.Pod]bool{}
+			}
+			out.first[e.Pod] = true
+		}
+		host, err := compileHostTerms(e.Pod)
+		if err != nil || len(host.affinity) == 0 {
+			continue
+		}
+		out.unsized = true
+		for _, t := range host.affinity {
+			if !t.matches(e.Pod, in.NamespaceLabels[e.Pod.Namespace]) {
+				continue
+			}
+			var members []*corev1.Pod
+			total := Resources{}
+			for _, p := range in.Pods {
+				if t.matches(p, in.NamespaceLabels[p.Namespace]) {
+					members = append(members, p)
+					total.AddInPlace(PodRequests(p))
+				}
+			}
+			if out.groups == nil {
+				out.groups = map[*corev1.Pod]Resources{}
+			}
+			for _, p := range members {
+				if _, ok := out.groups[p]; !ok {
+					out.groups[p] = total
+				}
+			}
+		}
+	}
+	return out
+}
+
+// domainAntiAffinity reports whether p has a required pod anti-affinity term on a key other than
+// kubernetes.io/hostname, or one of pods has such a term that selects p.
+func domainAntiAffinity(p *corev1.Pod, pods []*corev1.Pod) bool {
+	for _, q := range pods {
+		if q.Spec.Affinity == nil || q.Spec.Affinity.PodAntiAffinity == nil {
+			continue
+		}
+		for _, t := range q.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if v1alpha5.NormalizeLabelKey(t.TopologyKey) == corev1.LabelHostname {
+				continue
+			}
+			if q == p {
+				return true
+			}
+			inNS := q.Namespace == p.Namespace && len(t.Namespaces) == 0 && t.NamespaceSelector == nil
+			for _, ns := range t.Namespaces {
+				inNS = inNS || ns == p.Namespace
+			}
+			sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
+			if err == nil && inNS && sel.Matches(labels.Set(p.Labels)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// solve is Solve, planning again as again says (the zero retry: the first plan).
+func solve(in Input, again retry) *Result {
 	res := &Result{ExistingNodes: map[string][]*corev1.Pod{}}
 	maxTypes := in.MaxInstanceTypes
 	if maxTypes <= 0 {
@@ -427,7 +549,10 @@ func Solve(in Input) *Result {
 		ps.topo = topo
 	}
 
-	pods := compilePods(in, topo)
+	pods := compilePods(in, topo, again.first)
+	for _, pi := range pods {
+		pi.group = again.groups[pi.pod]
+	}
 	placed := reservePlanned(pods, nodes, topo, res)
 	// Two rounds: the pods that repel their own kind from a node (one per node) and the pods
 	// with required pod affinity (which may follow them) are placed after the others' nodes
@@ -489,6 +614,9 @@ func Solve(in Input) *Result {
 		topo.holdsActive = false
 		last := r == 1 || second == len(pods)
 		topo.allPlaced = last // counts read by no later placement: detach may move pods out of them
+		if again.unsized && !last {
+			continue // the second round's pods may follow pods of the first onto their nodes
+		}
 		for _, p := range provs {
 			p.resize(last)
 		}
@@ -572,7 +700,9 @@ func placePod(pi *podInfo, nodes []*existing, provs []*provState, topo *topology
 	if reason := unplaceable(pi); reason != "" {
 		return reason
 	}
-	if n := placeExistingIndexed(pi, topo); n != nil {
+	if pi.isolated() {
+		// The first pod of a co-located group goes on a new node of its own (see Solve).
+	} else if n := placeExistingIndexed(pi, topo); n != nil {
 		res.ExistingNodes[n.node.Name] = append(res.ExistingNodes[n.node.Name], pi.pod)
 		return ""
 	}
@@ -646,7 +776,7 @@ func (pi *podInfo) relax(topo *topology) *podInfo {
 		return nil
 	}
 	next := compilePod(pi.pod, pi.prefs[1:], topo)
-	next.hold = pi.hold
+	next.hold, next.group = pi.hold, pi.group
 	return next
 }
 
@@ -789,7 +919,7 @@ func appendProto(b []byte, m sizedMarshaler) ([]byte, bool) {
 // batch's total cpu and of its total memory, as dominant resource fairness measures a demand:
 // a pod large in either dimension is placed early), then by decreasing cpu and memory, then
 // by name.
-func compilePods(in Input, topo *topology) []*podInfo {
+func compilePods(in Input, topo *topology, first map[*corev1.Pod]bool) []*podInfo {
 	pods := make([]*podInfo, 0, len(in.Pods))
 	// Pods of one controller (a ReplicaSet, StatefulSet, Job) with the same labels share one
 	// spec: they are compiled once; so are identical pods without a controller (contentKeyer).
@@ -849,7 +979,7 @@ func compilePods(in Input, topo *topology) []*podInfo {
 		totalMemory += float64(pi.memory)
 	}
 	for i, pi := range pods {
-		keys[i] = podOrderKey{pi: pi, affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
+		keys[i] = podOrderKey{pi: pi, first: first[pi.pod], affinity: pi.hasAffinity(), repels: pi.repels, namespace: pi.pod.Namespace, name: pi.pod.Name}
 		keys[i].size = max(float64(pi.cpu)/max(totalCPU, 1), float64(pi.memory)/max(totalMemory, 1))
 		keys[i].cpu, keys[i].memory = pi.cpu, pi.memory
 		for _, dc := range pi.domain {
@@ -901,7 +1031,9 @@ func domainChoices(pi *podInfo, t *topology) int {
 
 // podOrderKey is what compilePods orders the pods by (comparePodOrder).
 type podOrderKey struct {
-	pi                    *podInfo
+	pi *podInfo
+	// first: placed before every other pod (Solve's retry).
+	first                 bool
 	affinity, repels      bool
 	spread, late, counted bool
 	choices, skew         int
@@ -912,6 +1044,9 @@ type podOrderKey struct {
 
 // comparePodOrder is the order pods are placed in (compilePods).
 func comparePodOrder(a, b podOrderKey) int {
+	if a.first != b.first {
+		return boolOrder(!a.first)
+	}
 	// Pods whose topology spread counts pods of the second round (below) go after all of
 	// them, for the reason spread pods go last in their round.
 	if a.late != b.late {
@@ -1353,6 +1488,9 @@ func (ps *provState) place(pi *podInfo, nsLabels map[string]map[string]string) (
 	// A claim that holds a pod one of pi's hostname anti-affinity terms selects refuses pi, and
 	// every later pod with the term: pods are only added to claims while pods are placed (as
 	// for firstCandidate). antiHeld remembers the claims seen so, and withRoom skips them.
+	if pi.isolated() {
+		return ps.open(pi)
+	}
 	held := ps.antiMasks(pi)
 	try := func(i int, c *claim) bool {
 		if ps.tryClaim(pi, c, nsLabels) {
@@ -1768,7 +1906,12 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 	// Identical pods opening nodes of their own (one per node, say) get the same types: the
 	// filtered types and their summary are reused while nothing else (limits, domain options,
 	// volumes) bears on them.
-	cacheable := opts == nil && ps.limits == nil && pi.vol == nil
+	isolated := pi.isolated()
+	cacheable := opts == nil && ps.limits == nil && pi.vol == nil && !isolated
+	need := pi.requests
+	if isolated {
+		need = pi.group // types that hold the whole group
+	}
 	var key string
 	if cacheable {
 		key = pi.reqKey + "|" + term.String()
@@ -1789,7 +1932,7 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		if err != nil {
 			continue
 		}
-		types := pi.vol.attachableTypes(ps.filter(ps.types, r, o, pi.requests, ps.committed))
+		types := pi.vol.attachableTypes(ps.filter(ps.types, r, o, need, ps.committed))
 		if len(types) == 0 {
 			continue
 		}
