@@ -361,7 +361,6 @@ type podInfo struct {
 	domainKeys domainKeysCache
 }
 
-// newPodInfo compiles what the solver needs of p.
 // isolated reports whether pi is the first pod of a co-located group to be placed on a new
 // node of its own (pi.group set and a required hostname affinity term of pi that no pod placed
 // so far matches: see pinAffinity).
@@ -377,6 +376,7 @@ func (pi *podInfo) isolated() bool {
 	return false
 }
 
+// newPodInfo compiles what the solver needs of p.
 func newPodInfo(p *corev1.Pod, vs *volumeState) *podInfo {
 	pi := &podInfo{pod: p, requests: PodRequests(p), ports: podHostPorts(p)}
 	pi.cpu, pi.memory = pi.requests[corev1.ResourceCPU], pi.requests[corev1.ResourceMemory]
@@ -446,11 +446,16 @@ type retry struct {
 }
 
 // retryFor returns how to plan in again after res (see Solve): unsized is false when res
-// leaves no pod with required hostname pod affinity unplaced.
+// leaves no pod with required hostname pod affinity unplaced. Its work is linear in the pods
+// for each group and each required anti-affinity term on a wider key, not per unplaced pod.
 func retryFor(in Input, res *Result) retry {
 	var out retry
+	if len(res.Errors) == 0 {
+		return out
+	}
+	anti := domainAntiAffinityTerms(in.Pods)
 	for _, e := range res.Errors {
-		if domainAntiAffinity(e.Pod, in.Pods) {
+		if repelledByDomain(e.Pod, anti, in.NamespaceLabels) {
 			if out.first == nil {
 				out.first = map[*corev1.Pod]bool{}
 			}
@@ -461,6 +466,9 @@ func retryFor(in Input, res *Result) retry {
 			continue
 		}
 		out.unsized = true
+		if _, ok := out.groups[e.Pod]; ok {
+			continue // its group's room is known: it was a member of an earlier pod's group
+		}
 		for _, t := range host.affinity {
 			if !t.matches(e.Pod, in.NamespaceLabels[e.Pod.Namespace]) {
 				continue
@@ -486,28 +494,39 @@ func retryFor(in Input, res *Result) retry {
 	return out
 }
 
-// domainAntiAffinity reports whether p has a required pod anti-affinity term on a key other than
-// kubernetes.io/hostname, or one of pods has such a term that selects p.
-func domainAntiAffinity(p *corev1.Pod, pods []*corev1.Pod) bool {
+// ownedTerm is a compiled pod (anti-)affinity term and the pod that carries it.
+type ownedTerm struct {
+	owner *corev1.Pod
+	term  *podTerm
+}
+
+// domainAntiAffinityTerms returns the required pod anti-affinity terms of pods on a key other
+// than kubernetes.io/hostname (legacy keys read as their GA keys), compiled; invalid ones are
+// left out (the pod carrying one is refused for it anyway).
+func domainAntiAffinityTerms(pods []*corev1.Pod) []ownedTerm {
+	var out []ownedTerm
 	for _, q := range pods {
 		if q.Spec.Affinity == nil || q.Spec.Affinity.PodAntiAffinity == nil {
 			continue
 		}
-		for _, t := range q.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-			if v1alpha5.NormalizeLabelKey(t.TopologyKey) == corev1.LabelHostname {
+		terms := q.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+		for i := range terms {
+			if v1alpha5.NormalizeLabelKey(terms[i].TopologyKey) == corev1.LabelHostname {
 				continue
 			}
-			if q == p {
-				return true
+			if t, err := compilePodTerm(q, &terms[i], ""); err == nil {
+				out = append(out, ownedTerm{owner: q, term: t})
 			}
-			inNS := q.Namespace == p.Namespace && len(t.Namespaces) == 0 && t.NamespaceSelector == nil
-			for _, ns := range t.Namespaces {
-				inNS = inNS || ns == p.Namespace
-			}
-			sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
-			if err == nil && inNS && sel.Matches(labels.Set(p.Labels)) {
-				return true
-			}
+		}
+	}
+	return out
+}
+
+// repelledByDomain reports whether p carries one of anti, or one of them selects p.
+func repelledByDomain(p *corev1.Pod, anti []ownedTerm, nsLabels map[string]map[string]string) bool {
+	for _, a := range anti {
+		if a.owner == p || a.term.matches(p, nsLabels[p.Namespace]) {
+			return true
 		}
 	}
 	return false
