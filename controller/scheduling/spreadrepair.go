@@ -638,10 +638,15 @@ func (g *repairGroup) leastTwo() (int, int) {
 // term is the spread excess of g's carriers in domain d, given leastTwo: the least count of the
 // other domains is second for the one domain holding the least, least for every other.
 func (g *repairGroup) term(d string, least, second int) int {
+	return g.excess(g.counts[d], least, second, func(class repairClass) int { return g.carriers[class][d] })
+}
+
+// excess is the excess of a domain of g counting count selected pods, with carriers(class)
+// carriers of each class there, given the least and second least counts of g's domains.
+func (g *repairGroup) excess(count, least, second int, carriers func(repairClass) int) int {
 	total := 0
-	count := g.counts[d]
 	for _, class := range g.classes {
-		n := g.carriers[class][d]
+		n := carriers(class)
 		if n <= 0 {
 			continue
 		}
@@ -1084,29 +1089,7 @@ func (sw *repairSwap) localTerms(after bool) int {
 
 // termAfter is repairGroup.term after the swap.
 func (sw *repairSwap) termAfter(d string, least, second int) int {
-	g := sw.g
-	count := sw.count(d)
-	total := 0
-	for _, class := range g.classes {
-		n := sw.carriers(class, d)
-		if n <= 0 {
-			continue
-		}
-		other := least
-		switch {
-		case g.ndomains < class.minDomains:
-			other = 0
-		case count == least:
-			other = second
-		}
-		if other < 0 {
-			continue
-		}
-		if e := count - other - class.maxSkew; e > 0 {
-			total += n * e
-		}
-	}
-	return total
+	return sw.g.excess(sw.count(d), least, second, func(class repairClass) int { return sw.carriers(class, d) })
 }
 
 // move exchanges the nodes of x and y, and their places in res.NewNodes.
