@@ -2,13 +2,16 @@ package simulate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -64,9 +67,17 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 		}
 		step.Nodes, step.Provisioners = nodes, provisioners
 		r := solveBindingFirst(step)
-		for _, e := range r.Errors {
-			if ss := orderedSet(e.Pod, ordered); ss != "" && failed[ss] == "" {
+		for i := range r.Errors {
+			e := &r.Errors[i]
+			ss := orderedSet(e.Pod, ordered)
+			if ss == "" {
+				continue
+			}
+			if failed[ss] == "" {
 				failed[ss] = e.Pod.Name
+			}
+			if ordinal(e.Pod) > 0 && followsOwnPods(e.Pod) {
+				e.Reason += orderedCoLocationHint
 			}
 		}
 		res.Errors = append(res.Errors, r.Errors...)
@@ -138,6 +149,34 @@ func solveBindingFirst(in scheduling.Input) *scheduling.Result {
 		res.ExistingNodes[name] = append(append([]*corev1.Pod{}, pods...), res.ExistingNodes[name]...)
 	}
 	return res
+}
+
+// orderedCoLocationHint ends the reason of an OrderedReady StatefulSet's pod (not the first)
+// that must share a node with its own pods and was refused: no plan can help it.
+const orderedCoLocationHint = " (its StatefulSet creates its pods one at a time, podManagementPolicy OrderedReady, " +
+	"so the node of its first pod was launched for that pod alone, and a required hostname pod affinity to its own " +
+	"pods keeps this one to that node: with podManagementPolicy Parallel its pods are pending together and are " +
+	"planned onto a node with room for all of them)"
+
+// followsOwnPods reports whether p has a required pod affinity term on kubernetes.io/hostname
+// (or its legacy key) that selects p itself: its StatefulSet's pods must share one node.
+func followsOwnPods(p *corev1.Pod) bool {
+	if p.Spec.Affinity == nil || p.Spec.Affinity.PodAffinity == nil {
+		return false
+	}
+	for _, t := range p.Spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+		if v1alpha5.NormalizeLabelKey(t.TopologyKey) != corev1.LabelHostname || t.NamespaceSelector != nil {
+			continue
+		}
+		if len(t.Namespaces) > 0 && !slices.Contains(t.Namespaces, p.Namespace) {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
+		if err == nil && t.LabelSelector != nil && sel.Matches(labels.Set(p.Labels)) {
+			return true
+		}
+	}
+	return false
 }
 
 // podWaves splits pods into the waves solveInWaves plans: a pod of an ordered StatefulSet

@@ -99,3 +99,37 @@ func TestOrderedReadyStopsAtAPodThatCannotBePlaced(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderedReadyCoLocatedPodsSayWhy: an OrderedReady StatefulSet whose pods must share one
+// node (required hostname affinity to their own label) gets a node sized for its first pod
+// alone; the second cannot join it and no new node can take it, as in a cluster. Its reason
+// says why and names podManagementPolicy Parallel, with which the pods are planned together.
+func TestOrderedReadyCoLocatedPodsSayWhy(t *testing.T) {
+	colocated := func(policy string) string {
+		s := strings.Replace(statefulSet(3, policy), "requests: {cpu: 300m, memory: 600Mi}", "requests: {cpu: \"1\", memory: 2Gi}", 1)
+		return strings.Replace(s, "    spec:\n      containers:\n", `    spec:
+      affinity:
+        podAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: kubernetes.io/hostname
+              labelSelector: {matchLabels: {app: db}}
+      containers:
+`, 1)
+	}
+	prov := write(t, "p.yaml", defaultProvisioner)
+	p, _ := plan(t, "-f", write(t, "w.yaml", colocated("")), "-f", prov)
+	reasons := map[string]string{}
+	for _, u := range p.Unschedulable {
+		reasons[u.Pod] = u.Reason
+	}
+	if r := reasons["shop/db-1"]; !strings.Contains(r, "podManagementPolicy OrderedReady") || !strings.Contains(r, "with podManagementPolicy Parallel") {
+		t.Errorf("db-1: want the OrderedReady explanation, got %q (all: %v)", r, reasons)
+	}
+	if r := reasons["shop/db-2"]; !strings.Contains(r, "not created until db-1 runs") || strings.Contains(r, "with podManagementPolicy Parallel") {
+		t.Errorf("db-2: want it waiting for db-1 without the explanation, got %q", r)
+	}
+	parallel, _ := plan(t, "-f", write(t, "w.yaml", colocated("Parallel")), "-f", prov)
+	if parallel.Summary.Unschedulable != 0 || parallel.Summary.NewNodes != 1 {
+		t.Errorf("Parallel: want the 3 pods on one new node, got %+v %+v", parallel.Summary, parallel.Unschedulable)
+	}
+}
