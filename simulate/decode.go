@@ -685,9 +685,12 @@ func readableDecodeError(t reflect.Type, path string, given any, err error) stri
 	m := goTypeError.FindStringSubmatch(err.Error())
 	if m == nil {
 		if ft := fieldType(t, path); ft != nil && isQuantity(ft) {
-			switch given.(type) {
+			switch v := given.(type) {
 			case bool, []any, map[string]any:
 				return fmt.Sprintf("Invalid type: expected %s, got %s", jsonKindOf(ft), jsonKind(given))
+			case string:
+				// The API server's text names the pattern only: the value shows which it is.
+				return fmt.Sprintf("%v (got %q)", err, v)
 			}
 		}
 		return err.Error()

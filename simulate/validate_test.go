@@ -57,8 +57,8 @@ spec:
 	got := errorLines(t, "-f", write(t, "w.yaml", bad+"---\n"+pod), "-f", prov)
 	wantErrors(t, got,
 		"w.yaml:7: spec.replicas: Invalid value: -2: must be greater than or equal to 0",
-		"w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: quantities must match",
-		"w.yaml:20: spec.template.spec.containers[0].resources.requests.memory: quantities must match",
+		"w.yaml:19: spec.template.spec.containers[0].resources.requests.cpu: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' (got \"1x\")",
+		"w.yaml:20: spec.template.spec.containers[0].resources.requests.memory: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' (got \"512MB\")",
 		"w.yaml:26: spec.priority: Invalid type: expected an integer, got a string",
 		"w.yaml:30: spec.containers[0].resources.requests.cpu: quantities must match",
 		"w.yaml:33: spec.containers[1].ports[0].containerPort: Invalid type: expected an integer, got a string",
