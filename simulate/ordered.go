@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -76,7 +77,7 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 			if failed[ss] == "" {
 				failed[ss] = e.Pod.Name
 			}
-			if ordinal(e.Pod) > 0 && followsOwnPods(e.Pod) {
+			if ordinal(e.Pod) > 0 && followsOwnPods(e.Pod) && strings.Contains(e.Reason, "required pod affinity") {
 				e.Reason += orderedCoLocationHint
 			}
 		}
@@ -152,7 +153,8 @@ func solveBindingFirst(in scheduling.Input) *scheduling.Result {
 }
 
 // orderedCoLocationHint ends the reason of an OrderedReady StatefulSet's pod (not the first)
-// that must share a node with its own pods and was refused: no plan can help it.
+// that must share a node with its own pods and was refused for that affinity: no plan can help
+// it.
 const orderedCoLocationHint = " (its StatefulSet creates its pods one at a time, podManagementPolicy OrderedReady, " +
 	"so the node of its first pod was launched for that pod alone, and a required hostname pod affinity to its own " +
 	"pods keeps this one to that node: with podManagementPolicy Parallel its pods are pending together and are " +
