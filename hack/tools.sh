@@ -156,3 +156,4 @@ for t in $want; do
     *) echo "unknown tool $t" >&2; exit 2 ;;
   esac
 done
+echo "tools ready in $bin: $want"
