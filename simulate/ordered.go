@@ -2,7 +2,6 @@ package simulate
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,9 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -77,7 +74,7 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 			if failed[ss] == "" {
 				failed[ss] = e.Pod.Name
 			}
-			if ordinal(e.Pod) > 0 && followsOwnPods(e.Pod) && strings.Contains(e.Reason, "required pod affinity") {
+			if ordinal(e.Pod) > 0 && scheduling.FollowsOwnPods(e.Pod, in.NamespaceLabels[e.Pod.Namespace]) && strings.Contains(e.Reason, "required pod affinity") {
 				e.Reason += orderedCoLocationHint
 			}
 		}
@@ -159,27 +156,6 @@ const orderedCoLocationHint = " (its StatefulSet creates its pods one at a time,
 	"so the node of its first pod was launched for that pod alone, and a required hostname pod affinity to its own " +
 	"pods keeps this one to that node: with podManagementPolicy Parallel its pods are pending together and are " +
 	"planned onto a node with room for all of them)"
-
-// followsOwnPods reports whether p has a required pod affinity term on kubernetes.io/hostname
-// (or its legacy key) that selects p itself: its StatefulSet's pods must share one node.
-func followsOwnPods(p *corev1.Pod) bool {
-	if p.Spec.Affinity == nil || p.Spec.Affinity.PodAffinity == nil {
-		return false
-	}
-	for _, t := range p.Spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-		if v1alpha5.NormalizeLabelKey(t.TopologyKey) != corev1.LabelHostname || t.NamespaceSelector != nil {
-			continue
-		}
-		if len(t.Namespaces) > 0 && !slices.Contains(t.Namespaces, p.Namespace) {
-			continue
-		}
-		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
-		if err == nil && t.LabelSelector != nil && sel.Matches(labels.Set(p.Labels)) {
-			return true
-		}
-	}
-	return false
-}
 
 // podWaves splits pods into the waves solveInWaves plans: a pod of an ordered StatefulSet
 // goes to the wave of its rank among that StatefulSet's pods by ordinal (label

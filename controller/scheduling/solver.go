@@ -494,6 +494,23 @@ func retryFor(in Input, res *Result) retry {
 	return out
 }
 
+// FollowsOwnPods reports whether one of p's required pod affinity terms on
+// kubernetes.io/hostname selects p itself, as the solver reads the term
+// (namespaces, namespace selector; nsLabels: the labels of p's namespace): the pods it selects
+// must share one node. An invalid term: false (the solver refuses the pod for it).
+func FollowsOwnPods(p *corev1.Pod, nsLabels map[string]string) bool {
+	host, err := compileHostTerms(p)
+	if err != nil {
+		return false
+	}
+	for _, t := range host.affinity {
+		if t.matches(p, nsLabels) {
+			return true
+		}
+	}
+	return false
+}
+
 // ownedTerm is a compiled pod (anti-)affinity term and the pod that carries it.
 type ownedTerm struct {
 	owner *corev1.Pod
