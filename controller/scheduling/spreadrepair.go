@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -617,19 +618,31 @@ func (g *repairGroup) shift(d string, dc int) {
 // leastTwo returns the least count over g's domains and the least count over the domains
 // other than one holding the least (the least again when two domains hold it); -1 for none.
 func (g *repairGroup) leastTwo() (int, int) {
+	return leastTwoOf(func(yield func(int) bool) {
+		for n := range g.hist {
+			if !yield(n) {
+				return
+			}
+		}
+	}, func(n int) int { return g.hist[n] })
+}
+
+// leastTwoOf returns the least count among candidates that hist(count) domains hold, and the
+// second least (the least again when two domains hold it); -1 for none.
+func leastTwoOf(candidates iter.Seq[int], hist func(int) int) (int, int) {
 	least, next := -1, -1
-	for n, k := range g.hist {
-		if k <= 0 {
+	for n := range candidates {
+		if hist(n) <= 0 {
 			continue
 		}
 		switch {
 		case least < 0 || n < least:
 			least, next = n, least
-		case next < 0 || n < next:
+		case n != least && (next < 0 || n < next):
 			next = n
 		}
 	}
-	if least >= 0 && g.hist[least] >= 2 {
+	if least >= 0 && hist(least) >= 2 {
 		return least, least
 	}
 	return least, next
@@ -1029,36 +1042,24 @@ func (sw *repairSwap) histAfter(n int) int {
 // leastTwoAfter is repairGroup.leastTwo after the swap.
 func (sw *repairSwap) leastTwoAfter() (int, int) {
 	g := sw.g
-	least, next := -1, -1
-	take := func(n int) {
-		if sw.histAfter(n) <= 0 {
-			return
+	return leastTwoOf(func(yield func(int) bool) {
+		for n := range g.hist {
+			if !yield(n) {
+				return
+			}
 		}
-		switch {
-		case least < 0 || n < least:
-			least, next = n, least
-		case n != least && (next < 0 || n < next):
-			next = n
+		// A count no domain had before.
+		if sw.eligA {
+			if n := g.counts[sw.da] + sw.dca; g.hist[n] == 0 && !yield(n) {
+				return
+			}
 		}
-	}
-	for n := range g.hist {
-		take(n)
-	}
-	// A count no domain had before.
-	if sw.eligA {
-		if n := g.counts[sw.da] + sw.dca; g.hist[n] == 0 {
-			take(n)
+		if sw.eligB {
+			if n := g.counts[sw.db] + sw.dcb; g.hist[n] == 0 {
+				yield(n)
+			}
 		}
-	}
-	if sw.eligB {
-		if n := g.counts[sw.db] + sw.dcb; g.hist[n] == 0 {
-			take(n)
-		}
-	}
-	if least >= 0 && sw.histAfter(least) >= 2 {
-		return least, least
-	}
-	return least, next
+	}, sw.histAfter)
 }
 
 // seenBefore reports whether carried entries before i name domain d.
