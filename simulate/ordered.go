@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nodeform/terraform-provider-karpenter/controller/apis/v1alpha5"
 	"github.com/nodeform/terraform-provider-karpenter/controller/scheduling"
 )
 
@@ -98,7 +99,8 @@ func solveInWaves(in scheduling.Input, ordered map[string]bool) (res *scheduling
 			if !ok {
 				continue
 			}
-			name := fmt.Sprintf("planned-%d", len(res.NewNodes))
+			// Named by what the NEW NODES table shows, so that a reason naming it is read there.
+			name := fmt.Sprintf("new node %d: %s %s %s", len(res.NewNodes), it.Name, labels[corev1.LabelTopologyZone], labels[v1alpha5.LabelCapacityType])
 			labels[corev1.LabelHostname] = name
 			index[name] = len(nodes)
 			nodes = append(nodes, scheduling.ExistingNode{Name: name, Labels: labels, Taints: c.Provisioner.Spec.Taints,

@@ -125,6 +125,14 @@ func TestOrderedReadyCoLocatedPodsSayWhy(t *testing.T) {
 	if r := reasons["shop/db-1"]; !strings.Contains(r, "podManagementPolicy OrderedReady") || !strings.Contains(r, "with podManagementPolicy Parallel") {
 		t.Errorf("db-1: want the OrderedReady explanation, got %q (all: %v)", r, reasons)
 	}
+	// The node planned for db-0 is named as the NEW NODES table shows it.
+	if len(p.NewNodes) != 1 {
+		t.Fatalf("want db-0 on one new node, got %+v", p.NewNodes)
+	}
+	g := p.NewNodes[0]
+	if r, want := reasons["shop/db-1"], fmt.Sprintf("existing and in-flight nodes: 1 (new node 1: %s %s %s): ", g.InstanceType, g.Zone, g.CapacityType); !strings.Contains(r, want) {
+		t.Errorf("db-1: want the planned node named %q, got %q", want, r)
+	}
 	if r := reasons["shop/db-2"]; !strings.Contains(r, "not created until db-1 runs") || strings.Contains(r, "with podManagementPolicy Parallel") {
 		t.Errorf("db-2: want it waiting for db-1 without the explanation, got %q", r)
 	}

@@ -40,8 +40,9 @@ const maxExistingReasons = 3
 
 // explainExisting says why no existing or in-flight node takes pi, checking the nodes as
 // placeExisting does: "existing nodes: 1 (n1): a host port it binds is taken on the node;
-// 4 (n2, ...): too little cpu free". The most common reasons come first, at most
-// maxExistingReasons of them. "" when there are no existing nodes.
+// 4 (n2, ...): too little cpu free". The label is "existing and in-flight nodes" when an
+// in-flight node (launched, not yet registered) is among those refusing. The most common
+// reasons come first, at most maxExistingReasons of them. "" when there are no existing nodes.
 func explainExisting(nodes []*existing, pi *podInfo, topo *topology) string {
 	if len(nodes) == 0 {
 		return ""
@@ -49,11 +50,13 @@ func explainExisting(nodes []*existing, pi *podInfo, topo *topology) string {
 	counts := map[string]int{}
 	first := map[string]string{}
 	var order []string
+	inFlight := false
 	for _, n := range nodes {
 		why := existingRefusal(n, pi, topo)
 		if why == "" {
 			continue
 		}
+		inFlight = inFlight || n.node.InFlight
 		if counts[why] == 0 {
 			first[why] = n.node.Name
 			order = append(order, why)
@@ -72,7 +75,11 @@ func explainExisting(nodes []*existing, pi *podInfo, topo *topology) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "existing nodes: " + strings.Join(parts, "; ")
+	label := "existing nodes: "
+	if inFlight {
+		label = "existing and in-flight nodes: "
+	}
+	return label + strings.Join(parts, "; ")
 }
 
 // existingRefusal returns the first check of placeExisting that node n fails for pi, or "".
