@@ -1963,6 +1963,15 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 			return c
 		}
 	}
+	for squeezed := false; ; squeezed = true {
+		if c := ps.openFirst(pi, reqs, term, opts, need, key, cacheable); c != nil || squeezed || ps.limits == nil || !ps.squeeze() {
+			return c
+		}
+	}
+}
+
+// openFirst is openWith's search: the claim opened on the first of opts that leaves a type.
+func (ps *provState) openFirst(pi *podInfo, reqs, term Requirements, opts []Requirements, need Resources, key string, cacheable bool) *claim {
 	for _, o := range withOptions(term, opts) {
 		r, err := reqs.constrainShared(o)
 		if err != nil {
@@ -1986,6 +1995,53 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		return c
 	}
 	return nil
+}
+
+// squeeze narrows each claim of the provisioner to the types no larger, on any resource its
+// limits name, than the claim's cheapest type, so that the claim counts against the limits at
+// about what it launches as when its cheapest offering is taken instead of at the largest of its
+// options (up to MaxInstanceTypes of them, each holding the claim's pods). It reports whether the
+// commitment fell. openWith calls it only when a pod would otherwise be refused for the limits:
+// the claims then give up types to fall back to (other spot capacity pools) for room under the
+// limits, which is what a limit that binds asks. Every type kept still holds the claim's pods.
+func (ps *provState) squeeze() bool {
+	before := ps.committed.Copy()
+	for _, c := range ps.claims {
+		var cheapest *typeInfo
+		best := math.Inf(1)
+		pricer := ps.pricer(c.reqs)
+		for _, t := range c.launchable() {
+			if p, ok := pricer.price(t); ok && (p < best || p == best && t.it.Name < cheapest.it.Name) {
+				cheapest, best = t, p
+			}
+		}
+		if cheapest == nil {
+			continue
+		}
+		kept := make([]*typeInfo, 0, len(c.types))
+		for _, t := range c.types {
+			small := true
+			for k := range ps.limits {
+				if t.capacity[k] > cheapest.capacity[k] {
+					small = false
+					break
+				}
+			}
+			if small {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) < len(c.types) {
+			c.types = kept // a new slice: claims replace, never modify, their types
+			c.recompute()
+		}
+	}
+	for k, v := range ps.committed {
+		if v < before[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // minPrice returns the cheapest allowed available offering over types under reqs, USD/hour

@@ -502,6 +502,34 @@ func TestLimitsCountTheOptionsLaunched(t *testing.T) {
 	}
 }
 
+// TestLimitsNarrowTheOptionsBeforeRefusing: when the limit left cannot take one more node
+// because the nodes planned so far count at the largest of their options, those nodes give up
+// the options larger than their cheapest type, and the pod gets its node (six small pods, one
+// per node, under a 12-cpu limit: the options of the first two nodes reached 12 cpu, so the
+// other four pods were refused with 0.5 cpu planned).
+func TestLimitsNarrowTheOptionsBeforeRefusing(t *testing.T) {
+	types := fake.Catalog(60)
+	p := provisioner("default")
+	p.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("12")}}
+	var pods []*corev1.Pod
+	for i := range 6 {
+		pods = append(pods, pod(fmt.Sprintf("web-%d", i), "250m", "512Mi", withLabels("app", "web"), withAntiAffinity(hostnameTerm("app", "web"))))
+	}
+	res := solve(t, pods, []*v1alpha5.Provisioner{p}, types)
+	checkClaims(t, pods, res, nil)
+	if len(res.NewNodes) != 6 || len(res.Errors) != 0 {
+		t.Fatalf("6 small pods, one per node, under a 12-cpu limit: %d nodes, errors %v", len(res.NewNodes), reasons(res))
+	}
+	if worst := worstCaseCPU(res); worst > 12000 {
+		t.Fatalf("the options launched could reach %dm cpu, past the limit", worst)
+	}
+	for _, c := range res.NewNodes {
+		if len(c.InstanceTypeOptions) < 1 {
+			t.Fatalf("a node without options: %+v", c)
+		}
+	}
+}
+
 func TestUnavailableOfferingsAndCapacityTypeConflict(t *testing.T) {
 	types := fake.Catalog(60)
 	// All spot offerings of every type but m5.xlarge are unavailable (ICE cached).
