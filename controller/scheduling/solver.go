@@ -237,6 +237,11 @@ type provState struct {
 	antiHeld map[*podTerm][]uint64
 	// maxTypes caps a new node's instance type options (Input.MaxInstanceTypes).
 	maxTypes int
+	// smallest caches smallestCapacity by the requests' key; explained caches explain's
+	// reasons by requests, requirements and term ("" where the limits are the reason). Both
+	// only for the placement, which runs on one goroutine.
+	smallest  map[string]Resources
+	explained map[string]string
 	// mu guards byPrice while resize splits claims concurrently; deferCommit is set then (split
 	// leaves committed to resize).
 	mu          sync.Mutex
@@ -275,6 +280,8 @@ type claim struct {
 	roomCPU, roomMemory int64
 	// sized is set once resize has considered the claim.
 	sized bool
+	// squeezed is set once squeeze has narrowed the claim's types.
+	squeezed bool
 	// fixed caches claimDomain for one key while the claim holds fixedPods pods (see
 	// claim.domain).
 	fixed     fixedDomain
@@ -1964,10 +1971,57 @@ func (ps *provState) openWith(pi *podInfo, reqs, term Requirements, opts []Requi
 		}
 	}
 	for squeezed := false; ; squeezed = true {
-		if c := ps.openFirst(pi, reqs, term, opts, need, key, cacheable); c != nil || squeezed || ps.limits == nil || !ps.squeeze() {
-			return c
+		if ps.limits == nil || ps.roomForSmallest(need) {
+			if c := ps.openFirst(pi, reqs, term, opts, need, key, cacheable); c != nil {
+				return c
+			}
+		}
+		if squeezed || ps.limits == nil || !ps.squeeze() {
+			return nil
 		}
 	}
+}
+
+// roomForSmallest reports whether the limits leave room for the smallest type that holds need,
+// whatever its requirements: false means no node for need fits under the limits (a pod refused
+// for the limits, as thousands may be in one batch, is refused without filtering the types).
+func (ps *provState) roomForSmallest(need Resources) bool {
+	key := need.key()
+	least, ok := ps.smallest[key]
+	if !ok {
+		least = smallestCapacity(ps.types, need, ps.limits)
+		if ps.smallest == nil {
+			ps.smallest = map[string]Resources{}
+		}
+		ps.smallest[key] = least
+	}
+	if least == nil {
+		return true // no type holds need: the filter says why
+	}
+	return ps.withinLimits(least, ps.committed)
+}
+
+// smallestCapacity is, per resource of limits, the least capacity of the types that hold need
+// (accelerator types only when need requests the accelerator, as filter keeps them); nil when
+// none does.
+func smallestCapacity(types []*typeInfo, need, limits Resources) Resources {
+	var least Resources
+	for _, t := range types {
+		if !need.Fits(t.usable) || wastesAccelerators(need, t) {
+			continue
+		}
+		if least == nil {
+			least = Resources{}
+			for k := range limits {
+				least[k] = t.capacity[k]
+			}
+			continue
+		}
+		for k := range limits {
+			least[k] = min(least[k], t.capacity[k])
+		}
+	}
+	return least
 }
 
 // openFirst is openWith's search: the claim opened on the first of opts that leaves a type.
@@ -2007,6 +2061,10 @@ func (ps *provState) openFirst(pi *podInfo, reqs, term Requirements, opts []Requ
 func (ps *provState) squeeze() bool {
 	before := ps.committed.Copy()
 	for _, c := range ps.claims {
+		if c.squeezed {
+			continue
+		}
+		c.squeezed = true
 		var cheapest *typeInfo
 		best := math.Inf(1)
 		pricer := ps.pricer(c.reqs)
@@ -2152,6 +2210,25 @@ func termReason(i, n int, reason string) string {
 
 // explain says why no type of the provisioner can take the pod alone.
 func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
+	key := pi.reqKey + "|" + reqs.String() + "|" + term.String()
+	why, ok := ps.explained[key]
+	if !ok {
+		why = ps.explainTypes(pi, reqs, term)
+		if ps.explained == nil {
+			ps.explained = map[string]string{}
+		}
+		ps.explained[key] = why
+	}
+	if why != "" {
+		return why
+	}
+	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
+		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+}
+
+// explainTypes is explain's reason when it is not the limits (which depend on the claims so
+// far), "" when it is.
+func (ps *provState) explainTypes(pi *podInfo, reqs, term Requirements) string {
 	// The types the requirements allow, limits aside (limits are the last reason tried) and with
 	// the pod's extended resources asked for, so accelerator types stay in.
 	probe := extendedProbe(pi.requests)
@@ -2182,8 +2259,7 @@ func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 		return fmt.Sprintf("no instance type satisfies requests %s (largest usable after daemonsets and overhead: %s; short of %s)",
 			pi.requests, shown, strings.Join(pi.requests.Exceeding(largest), ", "))
 	}
-	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
-		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+	return ""
 }
 
 // unrequestedAccelerators returns, sorted, the accelerators of the types the requirements allow

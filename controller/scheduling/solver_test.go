@@ -697,6 +697,27 @@ func BenchmarkSolve(b *testing.B) {
 	}
 }
 
+// BenchmarkSolveOverLimit: a batch far larger than the provisioner's limits, most of its pods
+// refused for the limits (a refused pod is refused without filtering the types again, and its
+// reason reused: 577 ms per solve before, 53 ms after; 11,000 pods of which 9,000 were refused
+// took 22 s in simulate, 2.6 s after).
+func BenchmarkSolveOverLimit(b *testing.B) {
+	types := fake.Catalog(400)
+	p := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"))
+	p.Spec.Limits = &v1alpha5.Limits{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")}}
+	var pods []*corev1.Pod
+	for i := range 5000 {
+		pods = append(pods, pod(fmt.Sprintf("p%05d", i), "1", "2Gi"))
+	}
+	for b.Loop() {
+		res := solve(b, pods, []*v1alpha5.Provisioner{p}, types)
+		if len(res.Errors) < 4000 || len(res.Errors) == len(pods) {
+			b.Fatalf("%d of %d pods refused", len(res.Errors), len(pods))
+		}
+	}
+	b.ReportMetric(5000*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+}
+
 func TestRefreshDropsUnavailableOptions(t *testing.T) {
 	types := fake.Catalog(60)
 	pods := []*corev1.Pod{pod("a", "1", "1Gi")}
