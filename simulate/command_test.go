@@ -381,11 +381,13 @@ func TestListFromStdinWithJobsStatefulSetsAndPods(t *testing.T) {
 }
 
 func TestFlagErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	cases := map[string][]string{
+		"-f " + missing + ": stat " + missing + ": no such file or directory":      {"-f", missing},
+		"--nodes " + missing + ": stat " + missing + ": no such file or directory": {"-f", write(t, "w.yaml", deployment("a", 1, "1", "1Gi")), "--nodes", missing},
 		"-f: give at least one":                       {"-o", "json"},
 		"-o: unknown output format":                   {"-f", "x.yaml", "-o", "yaml"},
 		"--catalog: unknown catalogue":                {"-f", write(t, "w.yaml", deployment("a", 1, "1", "1Gi")), "--catalog", "gcp"},
-		"no such file or directory":                   {"-f", filepath.Join(t.TempDir(), "missing.yaml")},
 		"stdin can be read only once":                 {"-f", "-", "-f", "-"},
 		"no *.yaml, *.yml or *.json":                  {"-f", t.TempDir()},
 		"unknown command \"plan\"":                    {"plan"},

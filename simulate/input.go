@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -546,18 +547,18 @@ func Read(ctx context.Context, workload, cluster []string, stdin io.Reader) (*Wo
 func (r *reader) readSource(s Source, stdin io.Reader) error {
 	files, err := expandSource(s.Name)
 	if err != nil {
-		return err
+		return givenAs(s, err)
 	}
 	var errs []error
 	for _, f := range files {
 		var data []byte
 		if f == "-" {
-			data, err = io.ReadAll(stdin)
+			data, err = readInput(f, stdin, MaxInputBytes)
 		} else if err = r.firstTime(f, s); err == nil {
-			data, err = os.ReadFile(f)
+			data, err = readFile(f)
 		}
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, givenAs(s, err))
 			continue
 		}
 		objs, err := Decode(f, data)
@@ -614,6 +615,53 @@ func (r *reader) firstTime(f string, s Source) error {
 	}
 	r.files = append(r.files, givenFile{info: info, arg: s.Name, rl: s.role})
 	return nil
+}
+
+// MaxInputBytes bounds what one file (or stdin) may hold, 512 MiB: `kubectl get -o yaml` of
+// a cluster of tens of thousands of pods is far less, and decoding takes several times the
+// file's size in memory, so a larger input (or an endless one, such as /dev/zero) is refused
+// before it exhausts memory.
+const MaxInputBytes = 512 << 20
+
+// readFile reads the file name, at most MaxInputBytes of it.
+func readFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	return readInput(name, f, MaxInputBytes)
+}
+
+// readInput reads in (the file name), failing with a SourceError when it holds more than limit
+// bytes.
+func readInput(name string, in io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(in, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, &SourceError{Source: name, Reason: fmt.Sprintf("too large: more than %s (split it into several files)", humanBytes(limit))}
+	}
+	return data, nil
+}
+
+// humanBytes renders n bytes in MiB when it is a whole number of them, else in bytes.
+func humanBytes(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// givenAs says which flag gave the file an error of the file system is about ("-f nope.yaml:
+// open nope.yaml: no such file or directory"); other errors name their file already.
+func givenAs(s Source, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", s.role.flag(), s.Name, err)
+	}
+	return err
 }
 
 // expandSource lists the files of a source: itself, or a directory's manifest files.
