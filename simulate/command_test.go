@@ -850,7 +850,7 @@ func TestUnknownFieldsAreWarnedBesideErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "w.yaml:25: spec.containers: Required value") {
 		t.Fatalf("want the pod without containers refused, got %v", err)
 	}
-	for _, w := range []string{`w.yaml:7: Deployment: unknown field "spec.replica"`, `w.yaml:26: Pod: unknown field "spec.containerz"`} {
+	for _, w := range []string{`w.yaml:7: Deployment shop/web: unknown field "spec.replica"`, `w.yaml:26: Pod shop/empty: unknown field "spec.containerz"`} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr lacks %q beside the error:\n%s", w, errOut)
 		}
@@ -860,7 +860,7 @@ func TestUnknownFieldsAreWarnedBesideErrors(t *testing.T) {
 	}
 	// Without errors too.
 	_, errOut, err = run(t, "", "-f", write(t, "w.yaml", typo), "-f", prov)
-	if err != nil || !strings.Contains(errOut, `w.yaml:7: Deployment: unknown field "spec.replica"`) {
+	if err != nil || !strings.Contains(errOut, `w.yaml:7: Deployment shop/web: unknown field "spec.replica"`) {
 		t.Fatalf("err %v, stderr:\n%s", err, errOut)
 	}
 }

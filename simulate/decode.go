@@ -158,7 +158,8 @@ func (o *Object) yamlBoolean(path string, given any) string {
 }
 
 // strictWarnings formats the strict decoder's complaints (unknown and duplicate fields) with
-// their lines.
+// their lines and the object's kind and name: `w.yaml:7: Deployment shop/web: unknown field
+// "spec.replica"`.
 func (o *Object) strictWarnings(strict []error) []string {
 	var warnings []string
 	for _, s := range strict {
@@ -167,7 +168,14 @@ func (o *Object) strictWarnings(strict []error) []string {
 		if errors.As(s, &fe) {
 			path = fe.FieldPath()
 		}
-		warnings = append(warnings, fmt.Sprintf("%s:%d: %s: %v", o.Source, o.LineOf(path), o.Kind, s))
+		what := o.Kind
+		if name := o.Name; name != "" {
+			if o.Namespace != "" {
+				name = o.Namespace + "/" + name
+			}
+			what += " " + name
+		}
+		warnings = append(warnings, fmt.Sprintf("%s:%d: %s: %v", o.Source, o.LineOf(path), what, s))
 	}
 	return warnings
 }
