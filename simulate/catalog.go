@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -64,7 +65,10 @@ type Catalog struct {
 	Region string
 	cloud  *awscloud.CloudProvider
 	zones  []string
-	close  func() error
+	// types are the names of the instance types offered in zones, sorted (nil when listing
+	// them failed: the hints that name them are left out).
+	types []string
+	close func() error
 }
 
 // OpenCatalog opens the named catalogue (CatalogSandbox, CatalogAWS or CatalogAuto). Notes
@@ -96,6 +100,12 @@ func OpenCatalog(ctx context.Context, name string, notes io.Writer) (*Catalog, e
 	if c.zones, err = c.cloud.OfferedZones(ctx); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("%s catalogue: %w", c.Name, err)
+	}
+	if all, err := c.cloud.GetInstanceTypesInZones(ctx, &v1alpha5.Provisioner{}, c.zones); err == nil {
+		for _, it := range all {
+			c.types = append(c.types, it.Name)
+		}
+		slices.Sort(c.types)
 	}
 	// On-demand prices from the Price List API, as the controller reads them; the built-in
 	// table when it does not answer.
@@ -159,6 +169,9 @@ func newCatalog(name string, cfg awssdk.Config, closeFn func() error) (*Catalog,
 
 // Zones are the zones offerings are listed in: every zone of the region that offers any type.
 func (c *Catalog) Zones() []string { return c.zones }
+
+// TypeNames are the names of the instance types the catalogue offers in Zones, sorted.
+func (c *Catalog) TypeNames() []string { return c.types }
 
 // InstanceTypes returns the instance types p can launch, with offerings in Zones (see
 // awscloud.CloudProvider.GetInstanceTypesInZones). Errors: EC2 errors.

@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 		return err
 	}
 	defer func() { _ = cat.Close() }()
-	for _, s := range zoneWarnings(w, cat.Region, cat.Zones()) {
+	for _, s := range zoneWarnings(w, cat.Region, cat.Zones(), cat.TypeNames()) {
 		fmt.Fprintln(errOut, "warning:", s)
 	}
 	in, err := solverInput(ctx, cat, w)

@@ -178,7 +178,7 @@ func BuildPlan(c *Catalog, w *Workload, res *scheduling.Result, lowerBound float
 	sort.Slice(p.ExistingNodes, func(i, j int) bool { return p.ExistingNodes[i].Name < p.ExistingNodes[j].Name })
 	for _, e := range append(append([]scheduling.PodError{}, w.Unplaced...), res.Errors...) {
 		p.Unschedulable = append(p.Unschedulable, UnschedulablePod{Pod: podKey(e.Pod), Workload: workloadOf(e.Pod),
-			Reason: unschedulableReason(e.Pod, e.Reason, c.Region, c.Zones())})
+			Reason: unschedulableReason(e.Pod, e.Reason, c.Region, c.Zones(), c.TypeNames())})
 	}
 	sort.SliceStable(p.Unschedulable, func(i, j int) bool { return p.Unschedulable[i].Pod < p.Unschedulable[j].Pod })
 	atRisk := map[string]bool{}

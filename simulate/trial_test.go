@@ -195,6 +195,26 @@ spec:
 	}
 }
 
+// An instance type the catalogue does not offer (a typing slip) is warned about at its line, in
+// a Provisioner's requirement and a pod's nodeSelector, with the nearest name offered; the
+// pods it keeps from every node say so in their reason too.
+func TestUnknownInstanceTypeIsWarned(t *testing.T) {
+	web := strings.Replace(deployment("web", 2, "1", "1Gi"), "    spec:\n", "    spec:\n      nodeSelector: {node.kubernetes.io/instance-type: m5.xlargee}\n", 1)
+	prov := strings.Replace(defaultProvisioner, "  requirements:\n", "  requirements:\n    - {key: node.kubernetes.io/instance-type, operator: In, values: [c5.larg, m5.xlarge, zz.huge]}\n", 1)
+	p, errOut := plan(t, "-f", write(t, "w.yaml", web), "-f", write(t, "p.yaml", prov))
+	for _, want := range []string{
+		`p.yaml:7: Provisioner default: spec.requirements[0]: instance types "c5.larg", "zz.huge" are not offered in the catalogue's zones (did you mean "c5.large"?)`,
+		`w.yaml:14: Deployment shop/web: spec.template.spec.nodeSelector.node.kubernetes.io/instance-type: instance type "m5.xlargee" is not offered in the catalogue's zones (did you mean "m5.xlarge"?)`,
+	} {
+		if strings.Count(errOut, want) != 1 {
+			t.Errorf("stderr does not hold once %q:\n%s", want, errOut)
+		}
+	}
+	if len(p.Unschedulable) != 2 || !strings.HasSuffix(p.Unschedulable[0].Reason, `"m5.xlargee" are not offered in the catalogue's zones (did you mean "c5.large"?)`) {
+		t.Errorf("unschedulable %+v; want the 2 pods of web, their reason naming the types not offered", p.Unschedulable)
+	}
+}
+
 // A node affinity term kube-scheduler cannot parse (Gt "seven", which the API server accepts)
 // beside a term it can is warned about at its line and skipped: the pod is planned on the other
 // term. With no other term, the pod is unschedulable with the parse error, and no warning.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -23,12 +24,56 @@ var zoneIn = regexp.MustCompile(regexp.QuoteMeta(corev1.LabelTopologyZone) + ` I
 // "topology.kubernetes.io/region In [eu-west-1]".
 var regionIn = regexp.MustCompile(regexp.QuoteMeta(corev1.LabelTopologyRegion) + ` In \[([^\]]*)\]`)
 
-// zoneKeys and regionKeys are the node labels that name a node's zone and region (the beta
-// labels are still set by kubelets, and read by kube-scheduler).
+// typeIn matches an instance type requirement as the solver's reasons print it:
+// "node.kubernetes.io/instance-type In [m5.xlargee]".
+var typeIn = regexp.MustCompile(regexp.QuoteMeta(corev1.LabelInstanceTypeStable) + ` In \[([^\]]*)\]`)
+
+// zoneKeys, regionKeys and typeKeys are the node labels that name a node's zone, region and
+// instance type (the beta labels are still set by kubelets, and read by kube-scheduler).
 var (
 	zoneKeys   = []string{corev1.LabelTopologyZone, corev1.LabelFailureDomainBetaZone}
 	regionKeys = []string{corev1.LabelTopologyRegion, corev1.LabelFailureDomainBetaRegion}
+	typeKeys   = []string{corev1.LabelInstanceTypeStable, corev1.LabelInstanceType}
 )
+
+// notInCatalogue words the instance types of given that the catalogue does not offer (types,
+// sorted; the nearest name offered, by edit distance, when one is within 2 edits): `instance
+// type "m5.xlargee" is not offered in the catalogue's zones (did you mean "m5.xlarge"?)`, or
+// `instance types "a", "b" are not ...`; "" when every type given is offered, or types are not
+// known.
+func notInCatalogue(given, types []string) string {
+	if len(types) == 0 {
+		return ""
+	}
+	var out []string
+	var near string
+	for _, v := range given {
+		if _, found := slices.BinarySearch(types, v); found || v == "" || slices.Contains(out, fmt.Sprintf("%q", v)) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%q", v))
+		if near == "" {
+			best := 3
+			for _, t := range types {
+				if d := levenshtein.Distance(v, t, nil); d < best {
+					near, best = t, d
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	what := "instance type " + out[0] + " is not"
+	if len(out) > 1 {
+		what = "instance types " + strings.Join(out, ", ") + " are not"
+	}
+	hint := what + " offered in the catalogue's zones"
+	if near != "" {
+		hint += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return hint
+}
 
 // notInRegion words the zones of given that are not among zones (those the catalogue offers
 // types in, in region): `zone "us-west-2a" is not a zone the catalogue offers in us-east-1
@@ -79,23 +124,29 @@ func outside(given, known []string) []string {
 	return out
 }
 
-// labelHint words why a node label (key=value, a zone or region label) names a place the
-// catalogue's region does not have; "" for other labels and for values in the region.
-func labelHint(key, value, region string, zones []string) string {
+// labelHint words why a node label (key=value, a zone, region or instance type label) names a
+// place the catalogue's region does not have, or a type it does not offer (types, sorted); ""
+// for other labels and for values the catalogue has.
+func labelHint(key, value, region string, zones, types []string) string {
 	switch {
 	case slices.Contains(zoneKeys, key):
 		return notInRegion([]string{value}, region, zones)
 	case slices.Contains(regionKeys, key):
 		return notTheRegion([]string{value}, region)
+	case slices.Contains(typeKeys, key):
+		return notInCatalogue([]string{value}, types)
 	}
 	return ""
 }
 
 // requirementHint words why a node selector requirement on a zone or region label admits only
 // places the catalogue's region does not have: In with values outside the region (each named),
-// or NotIn the catalogue's region; "" otherwise.
-func requirementHint(key string, op corev1.NodeSelectorOperator, values []string, region string, zones []string) string {
+// or NotIn the catalogue's region; or why one on an instance type label names types the
+// catalogue does not offer (In); "" otherwise.
+func requirementHint(key string, op corev1.NodeSelectorOperator, values []string, region string, zones, types []string) string {
 	switch {
+	case op == corev1.NodeSelectorOpIn && slices.Contains(typeKeys, key):
+		return notInCatalogue(values, types)
 	case op == corev1.NodeSelectorOpIn && slices.Contains(zoneKeys, key):
 		return notInRegion(values, region, zones)
 	case op == corev1.NodeSelectorOpIn && slices.Contains(regionKeys, key):
@@ -110,17 +161,21 @@ func requirementHint(key string, op corev1.NodeSelectorOperator, values []string
 // region requirements it prints name zones that are not in the region or other regions (a
 // Provisioner's requirement, a pod's nodeSelector or node affinity), a note saying so: "...;
 // zone "us-west-2a" is not a zone the catalogue offers in us-east-1 (zones: ...)", "...; region "eu-west-1" is not
-// the catalogue's region us-east-1". Other reasons are returned as they are.
-func withZoneHint(reason, region string, zones []string) string {
-	var givenZones, givenRegions []string
+// the catalogue's region us-east-1"; likewise for instance types the catalogue does not offer
+// (types, sorted). Other reasons are returned as they are.
+func withZoneHint(reason, region string, zones, types []string) string {
+	var givenZones, givenRegions, givenTypes []string
 	for _, m := range zoneIn.FindAllStringSubmatch(reason, -1) {
 		givenZones = append(givenZones, strings.Fields(m[1])...)
 	}
 	for _, m := range regionIn.FindAllStringSubmatch(reason, -1) {
 		givenRegions = append(givenRegions, strings.Fields(m[1])...)
 	}
+	for _, m := range typeIn.FindAllStringSubmatch(reason, -1) {
+		givenTypes = append(givenTypes, strings.Fields(m[1])...)
+	}
 	out := reason
-	for _, hint := range []string{notInRegion(givenZones, region, zones), notTheRegion(givenRegions, region)} {
+	for _, hint := range []string{notInRegion(givenZones, region, zones), notTheRegion(givenRegions, region), notInCatalogue(givenTypes, types)} {
 		if hint != "" {
 			out += "; " + hint
 		}
@@ -132,11 +187,11 @@ func withZoneHint(reason, region string, zones []string) string {
 // the pod's own node requirements admit no node (its nodeSelector and every required node
 // affinity term give a label key no common value: see selfConflict), that, since no provisioner
 // or node can help; the solver's reason otherwise. Either with withZoneHint's note.
-func unschedulableReason(pod *corev1.Pod, reason, region string, zones []string) string {
+func unschedulableReason(pod *corev1.Pod, reason, region string, zones, types []string) string {
 	if c := selfConflict(pod); c != "" {
 		reason = c
 	}
-	return withZoneHint(reason, region, zones)
+	return withZoneHint(reason, region, zones, types)
 }
 
 // selfConflict returns, when each of pod's required node affinity terms merged with its
@@ -198,7 +253,8 @@ func selfConflict(pod *corev1.Pod) string {
 }
 
 // zoneWarnings returns a warning, each "file:line: <Kind> <name>: <field path>: <hint>", for
-// every place the input names a zone or region that the catalogue's region does not have:
+// every place the input names a zone or region that the catalogue's region does not have, or an
+// instance type (node.kubernetes.io/instance-type In [...], or the label) it does not offer:
 //   - a Provisioner's requirement (topology.kubernetes.io/zone In [...], .../region In [...] or
 //     .../region NotIn [<the region>]) or label (spec.labels): the provisioner launches no node
 //     there, which the plan otherwise shows only when a pod cannot be placed;
@@ -212,7 +268,7 @@ func selfConflict(pod *corev1.Pod) string {
 //
 // The zone hint is `zone "us-west-2a" is not a zone the catalogue offers in us-east-1 (zones: us-east-1a, ...)`, the
 // region hint `region "eu-west-1" is not the catalogue's region us-east-1`.
-func zoneWarnings(w *Workload, region string, zones []string) []string {
+func zoneWarnings(w *Workload, region string, zones, types []string) []string {
 	var out []string
 	for _, p := range w.Provisioners {
 		o := w.provisionerObjects[p.Name]
@@ -223,30 +279,30 @@ func zoneWarnings(w *Workload, region string, zones []string) []string {
 			return fmt.Sprintf("%s:%d: Provisioner %s: %s", o.Source, o.LineOf(path), p.Name, path)
 		}
 		for i, r := range p.Spec.Requirements {
-			if hint := requirementHint(r.Key, r.Operator, r.Values, region, zones); hint != "" {
+			if hint := requirementHint(r.Key, r.Operator, r.Values, region, zones, types); hint != "" {
 				out = append(out, where(fmt.Sprintf("spec.requirements[%d]", i))+": "+hint)
 			}
 		}
 		for _, k := range sortedLabels(p.Spec.Labels) {
-			if hint := labelHint(k, p.Spec.Labels[k], region, zones); hint != "" {
+			if hint := labelHint(k, p.Spec.Labels[k], region, zones, types); hint != "" {
 				out = append(out, where("spec.labels."+k)+": "+hint)
 			}
 		}
 	}
 	for _, n := range w.nodeSources {
 		for _, k := range sortedLabels(n.labels) {
-			if hint := labelHint(k, n.labels[k], region, zones); hint != "" {
+			if hint := labelHint(k, n.labels[k], region, zones, types); hint != "" {
 				path := "metadata.labels." + k
 				out = append(out, fmt.Sprintf("%s:%d: Node %s: %s: %s", n.o.Source, n.o.LineOf(path), n.name, path, hint))
 			}
 		}
 	}
-	return append(out, podZoneWarnings(w, region, zones)...)
+	return append(out, podZoneWarnings(w, region, zones, types)...)
 }
 
 // podZoneWarnings are zoneWarnings' warnings for the pods to place, in input order. A zone or
 // region that a Node of the input carries is no cause for a warning: the pod may go there.
-func podZoneWarnings(w *Workload, region string, zones []string) []string {
+func podZoneWarnings(w *Workload, region string, zones, types []string) []string {
 	var out []string
 	onNodes := func(key string, values ...string) bool {
 		return slices.ContainsFunc(w.nodeSources, func(n nodeSource) bool {
@@ -275,7 +331,7 @@ func podZoneWarnings(w *Workload, region string, zones []string) []string {
 		}
 		spec := field.NewPath(src.path) // "spec" or "spec.template.spec"
 		for _, k := range sortedLabels(p.Spec.NodeSelector) {
-			if hint := labelHint(k, p.Spec.NodeSelector[k], region, zones); hint != "" && !onNodes(k, p.Spec.NodeSelector[k]) {
+			if hint := labelHint(k, p.Spec.NodeSelector[k], region, zones, types); hint != "" && !onNodes(k, p.Spec.NodeSelector[k]) {
 				warn(spec.Child("nodeSelector").String()+"."+k, hint)
 			}
 		}
@@ -288,7 +344,7 @@ func podZoneWarnings(w *Workload, region string, zones []string) []string {
 		for i, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 			exprs := terms.Index(i).Child("matchExpressions")
 			for j, e := range t.MatchExpressions {
-				if hint := requirementHint(e.Key, e.Operator, e.Values, region, zones); hint != "" && (e.Operator != corev1.NodeSelectorOpIn || !onNodes(e.Key, e.Values...)) {
+				if hint := requirementHint(e.Key, e.Operator, e.Values, region, zones, types); hint != "" && (e.Operator != corev1.NodeSelectorOpIn || !onNodes(e.Key, e.Values...)) {
 					warn(exprs.Index(j).String(), hint)
 				}
 			}
