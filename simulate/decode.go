@@ -382,6 +382,13 @@ func (d *document) yamlSyntaxError(err error) (line int, reason string) {
 			return 1 + bytes.Count(d.data[:p], []byte("\n")), fmt.Sprintf("%s (the %c on this line is not closed)", reason, d.data[p])
 		}
 	}
+	if !atEnd && line > 1 && (reason == "did not find expected ',' or ']'" || reason == "did not find expected ',' or '}'") {
+		// A flow collection left open on an earlier line: the parser fails at the next line
+		// that cannot continue it. Cut before that line, the data ends inside the collection.
+		if p, ok := yamlOpener(d.data[:lineStart(d.data, line)], "[{"); ok {
+			return 1 + bytes.Count(d.data[:p], []byte("\n")), fmt.Sprintf("%s (the %c on this line is not closed)", reason, d.data[p])
+		}
+	}
 	if atEnd { // the end of the input: its last line that is not blank
 		line = lineCount(bytes.TrimRight(d.data, " \t\r\n"))
 	}
@@ -408,6 +415,19 @@ func yamlProblem(err error) (line int, reason string) {
 		line++
 	}
 	return line, m[2]
+}
+
+// lineStart is the offset in data of the start of its 1-based line n (len(data) past its end).
+func lineStart(data []byte, n int) int {
+	off := 0
+	for range n - 1 {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			return len(data)
+		}
+		off += i + 1
+	}
+	return off
 }
 
 // lineCount is the number of lines of data: its line breaks, and one for text after the last.
