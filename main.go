@@ -48,6 +48,10 @@ func main() {
 			os.Exit(intr.ExitCode())
 		}
 		printError(os.Stderr, err)
+		var unplaced *simulate.UnschedulableError
+		if errors.As(err, &unplaced) {
+			os.Exit(unplaced.ExitCode())
+		}
 		os.Exit(1)
 	}
 }

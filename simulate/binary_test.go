@@ -3,6 +3,7 @@ package simulate_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,5 +71,19 @@ func TestBinaryOnTheQuickstartManifests(t *testing.T) {
 	_, table := simulateBin("-f", workload, "-f", provisioner)
 	if !strings.Contains(table, "Deployment default/inflate x5") || !strings.Contains(table, "spot") {
 		t.Fatalf("table:\n%s", table)
+	}
+
+	// --fail-on-unschedulable: 0 when every pod is placed; 3 after the plan when one is not
+	// (one asks for more cpu than any type has).
+	simulateBin("-f", workload, "-f", provisioner, "--fail-on-unschedulable")
+	huge := write(t, "huge.yaml", strings.Replace(scaled, "cpu: 1", "cpu: 1000", 1))
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(bin, "simulate", "-f", huge, "-f", provisioner, "--fail-on-unschedulable")
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != simulate.UnschedulableExitCode || !strings.Contains(out.String(), "UNSCHEDULABLE PODS") ||
+		!strings.Contains(errOut.String(), "error: 5 pods cannot be placed (--fail-on-unschedulable)") {
+		t.Fatalf("--fail-on-unschedulable with 5 pods too large: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 }

@@ -28,7 +28,26 @@ type Options struct {
 	Nodes   []string // --nodes: the cluster (kubectl get nodes,pods,pvc,pv,storageclasses,csinodes -A -o yaml)
 	Output  string   // -o: OutputTable or OutputJSON
 	Catalog string   // --catalog: CatalogSandbox, CatalogAWS or CatalogAuto
+	// FailOnUnschedulable (--fail-on-unschedulable) makes Run return *UnschedulableError,
+	// after writing the plan, when a pod cannot be placed.
+	FailOnUnschedulable bool
 }
+
+// UnschedulableExitCode is the exit status of simulate --fail-on-unschedulable when a pod
+// cannot be placed: distinct from 1 (bad input or flags, the catalogue not opening), so that a
+// capacity check in CI can tell a plan that leaves pods Pending from input it could not read.
+const UnschedulableExitCode = 3
+
+// UnschedulableError is Run's error under --fail-on-unschedulable when Pods pods of the plan
+// cannot be placed (the plan is written first, with their reasons).
+type UnschedulableError struct{ Pods int }
+
+func (e *UnschedulableError) Error() string {
+	return fmt.Sprintf("%d pods cannot be placed (--fail-on-unschedulable): see UNSCHEDULABLE PODS, or unschedulable in -o json", e.Pods)
+}
+
+// ExitCode is UnschedulableExitCode.
+func (e *UnschedulableError) ExitCode() int { return UnschedulableExitCode }
 
 // noFileArgs refuses arguments, saying that files are given with -f (a user's first try is
 // often "simulate workload.yaml").
@@ -43,7 +62,7 @@ func noFileArgs(_ *cobra.Command, args []string) error {
 func NewCommand() *cobra.Command {
 	o := Options{}
 	cmd := &cobra.Command{
-		Use:   "simulate -f FILE [-f FILE ...] [--nodes FILE] [-o table|json] [--catalog sandbox|aws|auto]",
+		Use:   "simulate -f FILE [-f FILE ...] [--nodes FILE] [-o table|json] [--catalog sandbox|aws|auto] [--fail-on-unschedulable]",
 		Short: "Plan the nodes a workload needs, and their price, without a cluster",
 		Long: `Reads Kubernetes manifests (Deployments, StatefulSets, ReplicaSets, ReplicationControllers,
 Jobs, Pods, DaemonSets, Namespaces, RuntimeClasses, PersistentVolumeClaims, PersistentVolumes, StorageClasses,
@@ -71,13 +90,14 @@ credentials are configured, else sandbox.`,
 	f.StringArrayVar(&o.Nodes, "nodes", nil, "the existing cluster, e.g. kubectl get nodes,pods,pvc,pv,storageclasses,csinodes -A -o yaml (repeatable)")
 	f.StringVarP(&o.Output, "output", "o", OutputTable, "output format: table or json")
 	f.StringVar(&o.Catalog, "catalog", CatalogSandbox, "instance types and prices: sandbox, aws or auto")
+	f.BoolVar(&o.FailOnUnschedulable, "fail-on-unschedulable", false, fmt.Sprintf("exit with status %d, after the plan, when a pod cannot be placed", UnschedulableExitCode))
 	return cmd
 }
 
 // Run reads the inputs, solves and writes the plan to out; warnings and notes go to errOut.
 // Errors: no -f, a bad -o or --catalog (checked before any input is read, so such an error
 // comes alone), unreadable or invalid input (file, line, field path, reason), the catalogue
-// not opening, EC2 errors.
+// not opening, EC2 errors; with FailOnUnschedulable, *UnschedulableError after the plan.
 func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -119,9 +139,14 @@ func Run(ctx context.Context, o Options, stdin io.Reader, out, errOut io.Writer)
 	}
 	plan := BuildPlan(cat, w, res, scheduling.LowerBound(placedOnly(in, res)))
 	if o.Output == OutputJSON {
-		return WriteJSON(out, plan)
+		err = WriteJSON(out, plan)
+	} else {
+		err = WriteTable(out, plan)
 	}
-	return WriteTable(out, plan)
+	if err == nil && o.FailOnUnschedulable && plan.Summary.Unschedulable > 0 {
+		return &UnschedulableError{Pods: plan.Summary.Unschedulable}
+	}
+	return err
 }
 
 // solverInput assembles the solver's input: the pods, daemonsets and existing nodes read, and
