@@ -208,6 +208,9 @@ type topology struct {
 	// singles caches `key In [domain]` by key and domain for options (requirements are
 	// immutable, so options share them).
 	singles map[string]map[string]*Requirement
+	// like counts the batch's pods by their requests' key (podInfo.reqKey); nil on a
+	// repacking's topology.
+	like map[string]int
 }
 
 // single returns the requirement `key In [d]`, one per key and domain.
@@ -1221,7 +1224,7 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 	if (desc || free || spreadsCapacity || apart) && offeringKeys[key] && len(cands) > 1 {
 		perPod = make(map[string]float64, len(cands))
 		for _, d := range cands {
-			perPod[d] = ps.perPodPrice(pi, reqs, key, d)
+			perPod[d] = ps.perPodPrice(pi, reqs, key, d, t.like[pi.reqKey])
 		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
@@ -1254,9 +1257,11 @@ func (t *topology) orderCandidates(pi *podInfo, ps *provState, reqs Requirements
 
 // perPodPrice is the least a pod of pi's requests costs on a node of ps with requirements reqs
 // and key fixed to domain d, USD/hour: over the types those allow, the cheapest offering's price
-// divided by how many such pods the type's usable room holds. +Inf when no type holds one.
-// Cached per requests and requirements.
-func (ps *provState) perPodPrice(pi *podInfo, reqs Requirements, key, d string) float64 {
+// divided by how many such pods the type's usable room holds, at most like (the pods of those
+// requests in the batch; 0: no bound), so that a lone pod is priced on a node for one, not on
+// a large type it would leave nearly empty. +Inf when no type holds one. Cached per requests
+// and requirements (like is the same for all pods of equal requests).
+func (ps *provState) perPodPrice(pi *podInfo, reqs Requirements, key, d string, like int) float64 {
 	r := reqs.Copy()
 	r[key] = &Requirement{Key: key, values: sets.New(d)}
 	cacheKey := pi.reqKey + "|" + r.String()
@@ -1273,6 +1278,9 @@ func (ps *provState) perPodPrice(pi *podInfo, reqs Requirements, key, d string) 
 			if q > 0 {
 				n = min(n, pt.t.usable[k]/q)
 			}
+		}
+		if like > 0 {
+			n = min(n, int64(like))
 		}
 		if n > 0 && n < math.MaxInt64 {
 			best = min(best, pt.price/float64(n))

@@ -252,3 +252,29 @@ func TestCountedPodLeavesOnDemandAfterPlacing(t *testing.T) {
 		}
 	}
 }
+
+// A lone pod with a zone spread is priced in each zone on a node for one pod, not on the type
+// that holds the most such pods per dollar: with one pod every zone meets the spread, and it
+// costs what it costs without the spread (a c5 pod of 2.5 cpu went to a c5.xlarge at 0.0638
+// USD/hour in us-east-1b, where one at 0.0389 in us-east-1a holds it: per pod, a c5.24xlarge
+// was cheaper in us-east-1b).
+func TestLonePodWithSpreadTakesTheCheapestZone(t *testing.T) {
+	types, err := instancetypes.Sandbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := provisioner("default", req(v1alpha5.LabelCapacityType, corev1.NodeSelectorOpIn, v1alpha5.CapacityTypeSpot),
+		req("karpenter.k8s.aws/instance-family", corev1.NodeSelectorOpIn, "c5"))
+	cost := func(opts ...podOpt) float64 {
+		pods := []*corev1.Pod{pod("one-0", "2500m", "4Gi", append([]podOpt{withLabels("app", "one")}, opts...)...)}
+		res := solve(t, pods, []*v1alpha5.Provisioner{prov}, types)
+		checkClaims(t, pods, res, nil)
+		if len(res.NewNodes) != 1 || len(res.Errors) != 0 {
+			t.Fatalf("want one node, got %d, errors %v", len(res.NewNodes), reasons(res))
+		}
+		return res.NewNodes[0].Prices[0]
+	}
+	if with, without := cost(withSpread(zoneSpread(1, "one"))), cost(); with != without {
+		t.Errorf("a lone pod costs %.4f USD/hour with a zone spread, %.4f without", with, without)
+	}
+}

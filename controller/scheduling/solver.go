@@ -593,8 +593,10 @@ func solve(in Input, again retry) *Result {
 	}
 
 	pods := compilePods(in, topo, again.first)
+	topo.like = make(map[string]int)
 	for _, pi := range pods {
 		pi.group = again.groups[pi.pod]
+		topo.like[pi.reqKey]++
 	}
 	placed := reservePlanned(pods, nodes, topo, res)
 	// Two rounds: the pods that repel their own kind from a node (one per node) and the pods
