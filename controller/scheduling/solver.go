@@ -557,6 +557,15 @@ func repelledByDomain(p *corev1.Pod, anti []ownedTerm, nsLabels map[string]map[s
 }
 
 // solve is Solve, planning again as again says (the zero retry: the first plan).
+// likeCounts counts pods by their requests' key (topology.like).
+func likeCounts(pods []*podInfo) map[string]int {
+	like := make(map[string]int)
+	for _, pi := range pods {
+		like[pi.reqKey]++
+	}
+	return like
+}
+
 func solve(in Input, again retry) *Result {
 	res := &Result{ExistingNodes: map[string][]*corev1.Pod{}}
 	maxTypes := in.MaxInstanceTypes
@@ -593,10 +602,9 @@ func solve(in Input, again retry) *Result {
 	}
 
 	pods := compilePods(in, topo, again.first)
-	topo.like = make(map[string]int)
+	topo.like = likeCounts(pods)
 	for _, pi := range pods {
 		pi.group = again.groups[pi.pod]
-		topo.like[pi.reqKey]++
 	}
 	placed := reservePlanned(pods, nodes, topo, res)
 	// Two rounds: the pods that repel their own kind from a node (one per node) and the pods
