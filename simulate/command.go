@@ -43,7 +43,11 @@ const UnschedulableExitCode = 3
 type UnschedulableError struct{ Pods int }
 
 func (e *UnschedulableError) Error() string {
-	return fmt.Sprintf("%d pods cannot be placed (--fail-on-unschedulable): see UNSCHEDULABLE PODS, or unschedulable in -o json", e.Pods)
+	what := fmt.Sprintf("%d pods cannot", e.Pods)
+	if e.Pods == 1 {
+		what = "1 pod cannot"
+	}
+	return what + " be placed (--fail-on-unschedulable): see UNSCHEDULABLE PODS, or unschedulable in -o json"
 }
 
 // ExitCode is UnschedulableExitCode.

@@ -157,9 +157,13 @@ func (o *Object) yamlBoolean(path string, given any) string {
 	return fmt.Sprintf(" (YAML reads an unquoted %s as a boolean: quote it, %q)", text, text)
 }
 
+// namespacedKind reports whether the kind is read as a namespaced one (set from kinds at
+// start-up: kinds' handlers decode objects, so they cannot be referred to here directly).
+var namespacedKind func(apiVersion, kind string) bool
+
 // strictWarnings formats the strict decoder's complaints (unknown and duplicate fields) with
-// their lines and the object's kind and name: `w.yaml:7: Deployment shop/web: unknown field
-// "spec.replica"`.
+// their lines and the object's kind and name (namespace/name for a namespaced kind, default
+// when it gives none): `w.yaml:7: Deployment shop/web: unknown field "spec.replica"`.
 func (o *Object) strictWarnings(strict []error) []string {
 	var warnings []string
 	for _, s := range strict {
@@ -170,8 +174,8 @@ func (o *Object) strictWarnings(strict []error) []string {
 		}
 		what := o.Kind
 		if name := o.Name; name != "" {
-			if o.Namespace != "" {
-				name = o.Namespace + "/" + name
+			if o.Namespace != "" || namespacedKind(o.APIVersion, o.Kind) {
+				name = namespaceOr(o.Namespace) + "/" + name // as other messages name it
 			}
 			what += " " + name
 		}

@@ -164,6 +164,13 @@ var kinds = map[string]kind{
 	"karpenter.sh/v1alpha5/Provisioner": {read: (*reader).provisioner, clusterScoped: true},
 }
 
+func init() {
+	namespacedKind = func(apiVersion, kind string) bool {
+		k, read := kinds[apiVersion+"/"+kind]
+		return read && !k.clusterScoped
+	}
+}
+
 func newReader(ctx context.Context) *reader {
 	return &reader{ctx: ctx, now: time.Now(), podKeys: map[string]bool{}, specSources: map[*corev1.PodSpec]specSource{}, workloads: map[string]bool{}, workloadOwner: map[string]string{}, seen: map[string]*Object{}, nodeNames: map[string]bool{},
 		w: Workload{NamespaceLabels: map[string]map[string]string{}}}

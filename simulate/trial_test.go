@@ -210,7 +210,7 @@ func TestUnknownInstanceTypeIsWarned(t *testing.T) {
 			t.Errorf("stderr does not hold once %q:\n%s", want, errOut)
 		}
 	}
-	if len(p.Unschedulable) != 2 || !strings.HasSuffix(p.Unschedulable[0].Reason, `"m5.xlargee" are not offered in the catalogue's zones (did you mean "c5.large"?)`) {
+	if len(p.Unschedulable) != 2 || !strings.HasSuffix(p.Unschedulable[0].Reason, `"m5.xlargee" are not offered in the catalogue's zones (did you mean "c5.large" or "m5.xlarge"?)`) {
 		t.Errorf("unschedulable %+v; want the 2 pods of web, their reason naming the types not offered", p.Unschedulable)
 	}
 }

@@ -37,28 +37,28 @@ var (
 )
 
 // notInCatalogue words the instance types of given that the catalogue does not offer (types,
-// sorted; the nearest name offered, by edit distance, when one is within 2 edits): `instance
-// type "m5.xlargee" is not offered in the catalogue's zones (did you mean "m5.xlarge"?)`, or
-// `instance types "a", "b" are not ...`; "" when every type given is offered, or types are not
-// known.
+// sorted; for each, the nearest name offered, by edit distance, when one is within 2 edits):
+// `instance type "m5.xlargee" is not offered in the catalogue's zones (did you mean
+// "m5.xlarge"?)`, or `instance types "a", "b" are not ... (did you mean "c" or "d"?)`; "" when
+// every type given is offered, or types are not known.
 func notInCatalogue(given, types []string) string {
 	if len(types) == 0 {
 		return ""
 	}
-	var out []string
-	var near string
+	var out, nears []string
 	for _, v := range given {
 		if _, found := slices.BinarySearch(types, v); found || v == "" || slices.Contains(out, fmt.Sprintf("%q", v)) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%q", v))
-		if near == "" {
-			best := 3
-			for _, t := range types {
-				if d := levenshtein.Distance(v, t, nil); d < best {
-					near, best = t, d
-				}
+		near, best := "", 3
+		for _, t := range types {
+			if d := levenshtein.Distance(v, t, nil); d < best {
+				near, best = t, d
 			}
+		}
+		if near != "" {
+			nears = append(nears, fmt.Sprintf("%q", near))
 		}
 	}
 	if len(out) == 0 {
@@ -69,8 +69,8 @@ func notInCatalogue(given, types []string) string {
 		what = "instance types " + strings.Join(out, ", ") + " are not"
 	}
 	hint := what + " offered in the catalogue's zones"
-	if near != "" {
-		hint += fmt.Sprintf(" (did you mean %q?)", near)
+	if len(nears) > 0 {
+		hint += " (did you mean " + strings.Join(nears, " or ") + "?)"
 	}
 	return hint
 }
