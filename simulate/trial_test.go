@@ -215,6 +215,91 @@ func TestUnknownInstanceTypeIsWarned(t *testing.T) {
 	}
 }
 
+// GPU pods planned beside pods that request no GPU keep the GPU type they get alone: with the
+// higher-weight provisioner's limit binding, zone-spread pods that spilled to the other one
+// joined the GPU pods' nodes, fixed their zone and made them larger GPU types (three
+// g5g.4xlarge, 0.62 USD/hour, for three g4dn.xlarge at 0.33; the plan 0.76 for 0.52).
+func TestPlainPodsDoNotGrowGPUNodes(t *testing.T) {
+	api := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  replicas: 7
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: api}}}
+      containers:
+      - {name: api, image: api:1, resources: {requests: {cpu: "1", memory: 2Gi}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: etl, namespace: shop}
+spec:
+  parallelism: 4
+  completions: 10
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: etl, image: etl:1, resources: {requests: {cpu: "1500m", memory: 3Gi}}}
+`
+	infer := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: infer, namespace: ml}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: infer}}
+  template:
+    metadata: {labels: {app: infer}}
+    spec:
+      tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+      containers:
+      - {name: m, image: m:1, resources: {limits: {nvidia.com/gpu: 1}, requests: {cpu: "3", memory: 12Gi}}}
+`
+	prov := write(t, "p.yaml", `apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: fast}
+spec:
+  weight: 50
+  requirements:
+    - {key: karpenter.sh/capacity-type, operator: In, values: ["spot", "on-demand"]}
+    - {key: karpenter.k8s.aws/instance-family, operator: In, values: ["c5", "m5"]}
+  limits:
+    resources: {cpu: 16}
+---
+apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: general}
+spec:
+  weight: 10
+  requirements:
+    - {key: karpenter.sh/capacity-type, operator: In, values: ["spot", "on-demand"]}
+    - {key: kubernetes.io/arch, operator: In, values: ["amd64", "arm64"]}
+  limits:
+    resources: {cpu: 200}
+`)
+	// gpuNodes returns the groups of nodes holding infer pods, as "type zone count".
+	gpuNodes := func(docs ...string) []string {
+		p, _ := plan(t, "-f", write(t, "w.yaml", strings.Join(docs, "---\n")), "-f", prov)
+		if p.Summary.Unschedulable != 0 {
+			t.Fatalf("unschedulable: %+v", p.Unschedulable)
+		}
+		var out []string
+		for _, g := range p.NewNodes {
+			if slices.ContainsFunc(g.Pods, func(name string) bool { return strings.HasPrefix(name, "ml/infer-") }) {
+				out = append(out, fmt.Sprintf("%s %s x%d", g.InstanceType, g.Zone, g.Count))
+			}
+		}
+		return out
+	}
+	if together, alone := gpuNodes(api, infer), gpuNodes(infer); !slices.Equal(together, alone) {
+		t.Errorf("the GPU pods' nodes: %v beside the other pods, %v alone", together, alone)
+	}
+}
+
 // A node affinity term kube-scheduler cannot parse (Gt "seven", which the API server accepts)
 // beside a term it can is warned about at its line and skipped: the pod is planned on the other
 // term. With no other term, the pod is unschedulable with the parse error, and no warning.
