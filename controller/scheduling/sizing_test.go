@@ -84,7 +84,8 @@ func TestReasonsNameTheLimitAndNegativeRequests(t *testing.T) {
 		t.Fatalf("want 2 nodes of 4 cpu within the 10-cpu limit and 2 pods refused, got %d nodes, errors %v", len(res.NewNodes), reasons(res))
 	}
 	for _, e := range res.Errors {
-		if !strings.Contains(e.Reason, "exceed the provisioner's limits") {
+		// The reason names the node the limit is charged for: a 1-cpu pod on a 4-cpu type.
+		if !strings.Contains(e.Reason, "exceed the provisioner's limits cpu=10: the instance types that hold it have at least cpu=4 ") {
 			t.Errorf("the limit stops %s, but the reason says %q", e.Pod.Name, e.Reason)
 		}
 	}

@@ -237,11 +237,11 @@ type provState struct {
 	antiHeld map[*podTerm][]uint64
 	// maxTypes caps a new node's instance type options (Input.MaxInstanceTypes).
 	maxTypes int
-	// smallest caches smallestCapacity by the requests' key; explained caches explain's
-	// reasons by requests, requirements and term ("" where the limits are the reason). Both
-	// only for the placement, which runs on one goroutine.
+	// smallest caches smallestCapacity by the requests' key; explained caches explainTypes
+	// by requests, requirements and term. Both only for the placement, which runs on one
+	// goroutine.
 	smallest  map[string]Resources
-	explained map[string]string
+	explained map[string]explained
 	// mu guards byPrice while resize splits claims concurrently; deferCommit is set then (split
 	// leaves committed to resize).
 	mu          sync.Mutex
@@ -2221,37 +2221,62 @@ func termReason(i, n int, reason string) string {
 // explain says why no type of the provisioner can take the pod alone.
 func (ps *provState) explain(pi *podInfo, reqs, term Requirements) string {
 	key := pi.reqKey + "|" + reqs.String() + "|" + term.String()
-	why, ok := ps.explained[key]
+	e, ok := ps.explained[key]
 	if !ok {
-		why = ps.explainTypes(pi, reqs, term)
+		e = ps.explainTypes(pi, reqs, term)
 		if ps.explained == nil {
-			ps.explained = map[string]string{}
+			ps.explained = map[string]explained{}
 		}
-		ps.explained[key] = why
+		ps.explained[key] = e
 	}
-	if why != "" {
-		return why
+	if e.why != "" {
+		return e.why
 	}
-	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s (registered and in-flight nodes %s, "+
-		"nodes planned in this batch at their largest instance type %s)", pi.requests, ps.limits, orNone(ps.usage), orNone(ps.committed))
+	return fmt.Sprintf("launching a node for requests %s would exceed the provisioner's limits %s: the instance types that hold it have "+
+		"at least %s (registered and in-flight nodes %s, nodes planned in this batch at their largest instance type %s)",
+		pi.requests, ps.limits, e.least, orNone(ps.usage), orNone(ps.committed))
+}
+
+// explained is explainTypes' answer: the reason, or "" when it is the limits, and then least,
+// per resource the limits name, the least capacity of the types that hold the pod.
+type explained struct {
+	why   string
+	least Resources
 }
 
 // explainTypes is explain's reason when it is not the limits (which depend on the claims so
-// far), "" when it is.
-func (ps *provState) explainTypes(pi *podInfo, reqs, term Requirements) string {
+// far); when it is, the least capacity the limits would be charged for a node of the pod.
+func (ps *provState) explainTypes(pi *podInfo, reqs, term Requirements) explained {
+	why, fitting := ps.explainFit(pi, reqs, term)
+	if why != "" {
+		return explained{why: why}
+	}
+	least := Resources{}
+	for i, t := range fitting {
+		for k := range ps.limits {
+			if i == 0 || t.capacity[k] < least[k] {
+				least[k] = t.capacity[k]
+			}
+		}
+	}
+	return explained{least: least}
+}
+
+// explainFit says why no type the requirements allow holds the pod, or returns those that do.
+func (ps *provState) explainFit(pi *podInfo, reqs, term Requirements) (string, []*typeInfo) {
 	// The types the requirements allow, limits aside (limits are the last reason tried) and with
 	// the pod's extended resources asked for, so accelerator types stay in.
 	probe := extendedProbe(pi.requests)
 	compatible := ps.filter(ps.types, reqs, term, probe, nil)
 	if len(compatible) == 0 {
 		if missing := ps.missingExtended(reqs, term, probe); len(missing) > 0 {
-			return fmt.Sprintf("no instance type satisfying the requirements has %s (requirements %s)", strings.Join(missing, ", "), reqs)
+			return fmt.Sprintf("no instance type satisfying the requirements has %s (requirements %s)", strings.Join(missing, ", "), reqs), nil
 		}
 		if unrequested := ps.unrequestedAccelerators(reqs, term, probe); len(unrequested) > 0 {
 			return fmt.Sprintf("every instance type satisfying the requirements has %s, which the pod does not request: "+
-				"such types are launched only for pods that request them (requirements %s)", strings.Join(unrequested, ", "), reqs)
+				"such types are launched only for pods that request them (requirements %s)", strings.Join(unrequested, ", "), reqs), nil
 		}
-		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs)
+		return fmt.Sprintf("no instance type with an available offering satisfies the requirements (%s)", reqs), nil
 	}
 	var fitting []*typeInfo
 	largest := Resources{}
@@ -2267,9 +2292,9 @@ func (ps *provState) explainTypes(pi *podInfo, reqs, term Requirements) string {
 			shown[k] = largest[k]
 		}
 		return fmt.Sprintf("no instance type satisfies requests %s (largest usable after daemonsets and overhead: %s; short of %s)",
-			pi.requests, shown, strings.Join(pi.requests.Exceeding(largest), ", "))
+			pi.requests, shown, strings.Join(pi.requests.Exceeding(largest), ", ")), nil
 	}
-	return ""
+	return "", fitting
 }
 
 // unrequestedAccelerators returns, sorted, the accelerators of the types the requirements allow
