@@ -2251,15 +2251,7 @@ func (ps *provState) explainTypes(pi *podInfo, reqs, term Requirements) explaine
 	if why != "" {
 		return explained{why: why}
 	}
-	least := Resources{}
-	for i, t := range fitting {
-		for k := range ps.limits {
-			if i == 0 || t.capacity[k] < least[k] {
-				least[k] = t.capacity[k]
-			}
-		}
-	}
-	return explained{least: least}
+	return explained{least: smallestCapacity(fitting, pi.requests, ps.limits)}
 }
 
 // explainFit says why no type the requirements allow holds the pod, or returns those that do.
